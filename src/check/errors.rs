@@ -1,0 +1,130 @@
+//! The checker's findings as structured data. Each variant's `Display` is the one-line message;
+//! [`CheckError::code`] and [`Lint::code`] give the stable code.
+
+use thiserror::Error;
+
+use crate::diagnostic::{Code, Diagnostic};
+use crate::source::Span;
+
+/// An error: the policy cannot be compiled.
+#[derive(Debug, Error, Clone, PartialEq, Eq)]
+pub(crate) enum CheckError {
+    #[error("{kind} `{name}` is declared twice")]
+    DuplicateDeclaration { kind: &'static str, name: String },
+    #[error("{what} `{name}` appears twice in {block}")]
+    DuplicateEntry { what: &'static str, name: String, block: String },
+    #[error("feature `{name}` is both granted and revoked in {block}")]
+    GrantAndRevoke { name: String, block: String },
+    #[error("unknown feature `{name}`")]
+    UnknownFeature { name: String },
+    #[error("unknown limit `{name}`")]
+    UnknownLimit { name: String },
+    #[error("unknown setting `{name}`")]
+    UnknownSetting { name: String },
+    #[error("unknown tier `{name}`")]
+    UnknownTier { name: String },
+    #[error("tiers extend each other in a cycle: {chain}")]
+    InheritanceCycle { chain: String },
+    #[error("{target} takes {expected}, found {found}")]
+    TypeMismatch { target: String, expected: String, found: String },
+    #[error("unknown {what} `{word}`")]
+    UnknownWord { what: &'static str, word: String },
+    #[error("percentage `{text}%` is above 100%")]
+    PercentAboveHundred { text: String },
+    #[error("percentage `{text}%` has more than four decimal places")]
+    PercentTooPrecise { text: String },
+    #[error("`{text}` does not fit in an unsigned 64-bit quantity")]
+    QuantityOverflow { text: String },
+    #[error("add-on `{addon}` is valid from `{from}`, which is not before `{until}`")]
+    EmptyValidity { addon: String, from: String, until: String },
+    #[error("`{text}` is not a valid date")]
+    InvalidDate { text: String },
+    #[error("tier `{name}` appears twice in ladders")]
+    LadderRepeatsTier { name: String },
+    #[error("soft cap `{soft}` of limit `{limit}` is below the limit `{value}`")]
+    SoftCapBelowLimit { limit: String, soft: String, value: String },
+    #[error("{what} is not allowed in {block}")]
+    NotAllowedHere { what: &'static str, block: String },
+    #[error("missing `policy` header")]
+    MissingHeader,
+    #[error("the `policy` header appears twice")]
+    DuplicateHeader,
+    #[error("the `policy` header must come before every declaration")]
+    HeaderNotFirst,
+    #[error("name `{prefix}…` is {len} bytes long, longer than the limit of {max}")]
+    NameTooLong { prefix: String, len: usize, max: usize },
+    #[error("tier `{name}` inherits through {depth} tiers, more than the limit of {max}")]
+    InheritanceTooDeep { name: String, depth: usize, max: usize },
+}
+
+impl CheckError {
+    pub(crate) fn code(&self) -> Code {
+        match self {
+            CheckError::DuplicateDeclaration { .. } => Code::DuplicateDeclaration,
+            CheckError::DuplicateEntry { .. } | CheckError::GrantAndRevoke { .. } => Code::DuplicateEntry,
+            CheckError::UnknownFeature { .. } => Code::UnknownFeature,
+            CheckError::UnknownLimit { .. } => Code::UnknownLimit,
+            CheckError::UnknownSetting { .. } => Code::UnknownSetting,
+            CheckError::UnknownTier { .. } => Code::UnknownTier,
+            CheckError::InheritanceCycle { .. } => Code::InheritanceCycle,
+            CheckError::TypeMismatch { .. } => Code::TypeMismatch,
+            CheckError::UnknownWord { .. } => Code::UnknownWord,
+            CheckError::PercentAboveHundred { .. } | CheckError::PercentTooPrecise { .. } => Code::PercentOutOfRange,
+            CheckError::QuantityOverflow { .. } => Code::QuantityOverflow,
+            CheckError::EmptyValidity { .. } => Code::EmptyValidity,
+            CheckError::InvalidDate { .. } => Code::InvalidDate,
+            CheckError::LadderRepeatsTier { .. } => Code::LadderRepeatsTier,
+            CheckError::SoftCapBelowLimit { .. } => Code::SoftCapBelowLimit,
+            CheckError::NotAllowedHere { .. } => Code::NotAllowedHere,
+            CheckError::MissingHeader | CheckError::DuplicateHeader | CheckError::HeaderNotFirst => Code::Header,
+            CheckError::NameTooLong { .. } | CheckError::InheritanceTooDeep { .. } => Code::InputLimit,
+        }
+    }
+
+    pub(crate) fn at(self, span: Span) -> Diagnostic {
+        Diagnostic::new(self.code(), span, self.to_string())
+    }
+}
+
+/// A warning: the policy compiles, but probably does not say what its author meant.
+#[derive(Debug, Error, Clone, PartialEq, Eq)]
+pub(crate) enum Lint {
+    #[error("`{higher}` is above `{lower}` in the ladder but loses feature `{feature}` ({lower_access} in `{lower}`, {higher_access} in `{higher}`)")]
+    LadderLosesFeature { lower: String, higher: String, feature: String, lower_access: String, higher_access: String },
+    #[error("`{higher}` is above `{lower}` in the ladder but lowers limit `{limit}` from `{lower_value}` to `{higher_value}`")]
+    LadderLowersLimit { lower: String, higher: String, limit: String, lower_value: String, higher_value: String },
+    #[error("`{higher}` is above `{lower}` in the ladder but weakens setting `{setting}` from `{lower_value}` to `{higher_value}`")]
+    LadderWeakensSetting { lower: String, higher: String, setting: String, lower_value: String, higher_value: String },
+    #[error("{what} repeats what `{parent}` already gives")]
+    Redundant { what: String, parent: String },
+    #[error("`{feature}` is not granted to `{tier}` by {giver}, so revoking it has no effect")]
+    RevokeNotGranted { feature: String, tier: String, giver: String },
+    #[error("feature `{name}` is granted by no tier or add-on")]
+    UnusedFeature { name: String },
+    #[error("limit `{name}` is set by no tier or add-on")]
+    UnusedLimit { name: String },
+    #[error("warn threshold `{warn}` of limit `{limit}` in `{tier}` is at or past its soft cap `{cap}`")]
+    WarnPastCap { limit: String, tier: String, warn: String, cap: String },
+    #[error("`{what}` has no effect on limit `{limit}`, which is unlimited in `{tier}`")]
+    NoEffectOnUnlimited { what: &'static str, limit: String, tier: String },
+}
+
+impl Lint {
+    pub(crate) fn code(&self) -> Code {
+        match self {
+            Lint::LadderLosesFeature { .. } => Code::LadderLosesFeature,
+            Lint::LadderLowersLimit { .. } => Code::LadderLowersLimit,
+            Lint::LadderWeakensSetting { .. } => Code::LadderWeakensSetting,
+            Lint::Redundant { .. } => Code::Redundant,
+            Lint::RevokeNotGranted { .. } => Code::RevokeNotGranted,
+            Lint::UnusedFeature { .. } => Code::UnusedFeature,
+            Lint::UnusedLimit { .. } => Code::UnusedLimit,
+            Lint::WarnPastCap { .. } => Code::WarnPastCap,
+            Lint::NoEffectOnUnlimited { .. } => Code::NoEffectOnUnlimited,
+        }
+    }
+
+    pub(crate) fn at(self, span: Span) -> Diagnostic {
+        Diagnostic::new(self.code(), span, self.to_string())
+    }
+}

@@ -1,0 +1,192 @@
+//! Warnings: legal policies that probably do not say what their authors meant.
+//!
+//! These run on the model of a policy with no errors, after inheritance is flattened, so every
+//! comparison sees what a tier really gives.
+
+use super::errors::Lint;
+use super::format_amount;
+use crate::diagnostic::Diagnostic;
+use crate::model::*;
+use crate::source::Span;
+
+pub(super) fn run(model: &Model, ladder_spans: &[Vec<Span>], out: &mut Vec<Diagnostic>) {
+    let flat = model.flatten();
+    redundancy(model, &flat, out);
+    unused(model, out);
+    thresholds(model, out);
+    ladders(model, &flat, ladder_spans, out);
+}
+
+fn describe_access(access: Access) -> String {
+    match access {
+        Access::Granted => "granted".into(),
+        Access::Rollout(p) => format!("granted to {p} of subjects"),
+        Access::NotGranted => "not granted".into(),
+        Access::Revoked => "revoked".into(),
+    }
+}
+
+/// W004 and W005: items that repeat or undo nothing.
+fn redundancy(model: &Model, flat: &[Effective], out: &mut Vec<Diagnostic>) {
+    for tier in &model.tiers {
+        let parent = tier.parent.map(|p| (&model.tiers[p].name, &flat[p]));
+        for &(feature, span) in &tier.revokes {
+            let inherited = parent.map_or(Access::NotGranted, |(_, e)| e.features[feature].0);
+            let given = matches!(inherited, Access::Granted | Access::Rollout(_));
+            if !given && tier.grant_all.is_none() {
+                let giver = match parent {
+                    Some((name, _)) => format!("`{name}`"),
+                    None => "any parent (it extends no tier)".to_string(),
+                };
+                let lint = Lint::RevokeNotGranted {
+                    feature: model.features[feature].name.clone(),
+                    tier: tier.name.clone(),
+                    giver,
+                };
+                out.push(lint.at(span));
+            }
+        }
+        let Some((parent_name, inherited)) = parent else {
+            continue;
+        };
+        for grant in &tier.grants {
+            let access = grant.rollout.map_or(Access::Granted, Access::Rollout);
+            if inherited.features[grant.feature].0 == access {
+                let what = format!("grant of `{}`", model.features[grant.feature].name);
+                out.push(Lint::Redundant { what, parent: parent_name.clone() }.at(grant.span));
+            }
+        }
+        for limit in &tier.limits {
+            let same = inherited.limits[limit.limit].is_some_and(|(entry, _)| {
+                (entry.value, entry.soft, entry.warn) == (limit.value, limit.soft, limit.warn)
+            });
+            if same {
+                let def = &model.limits[limit.limit];
+                let what = format!("limit `{} = {}`", def.name, format_amount(def.ty, limit.value));
+                out.push(Lint::Redundant { what, parent: parent_name.clone() }.at(limit.span));
+            }
+        }
+        for set in &tier.sets {
+            if inherited.settings[set.setting].as_ref().is_some_and(|(value, _)| *value == set.value) {
+                let what = format!("setting `{} = {}`", model.settings[set.setting].name, set.value);
+                out.push(Lint::Redundant { what, parent: parent_name.clone() }.at(set.span));
+            }
+        }
+    }
+}
+
+/// W006 and W007: declarations nothing uses.
+fn unused(model: &Model, out: &mut Vec<Diagnostic>) {
+    let grant_all =
+        model.tiers.iter().any(|t| t.grant_all.is_some()) || model.addons.iter().any(|a| a.grant_all.is_some());
+    for (index, feature) in model.features.iter().enumerate() {
+        let granted = grant_all
+            || model.tiers.iter().any(|t| t.grants.iter().any(|g| g.feature == index))
+            || model.addons.iter().any(|a| a.grants.iter().any(|&(f, _)| f == index));
+        if !granted {
+            out.push(Lint::UnusedFeature { name: feature.name.clone() }.at(feature.span));
+        }
+    }
+    for (index, limit) in model.limits.iter().enumerate() {
+        let set = model.tiers.iter().any(|t| t.limits.iter().any(|l| l.limit == index))
+            || model.addons.iter().any(|a| a.limits.iter().any(|l| l.limit == index));
+        if !set {
+            out.push(Lint::UnusedLimit { name: limit.name.clone() }.at(limit.span));
+        }
+    }
+}
+
+/// W008 and W009: warn thresholds and soft caps that can never show.
+fn thresholds(model: &Model, out: &mut Vec<Diagnostic>) {
+    for tier in &model.tiers {
+        for limit in &tier.limits {
+            let def = &model.limits[limit.limit];
+            match limit.value {
+                Amount::Unlimited => {
+                    for (present, what) in [(limit.soft.is_some(), "soft"), (limit.warn.is_some(), "warn at")] {
+                        if present {
+                            let lint =
+                                Lint::NoEffectOnUnlimited { what, limit: def.name.clone(), tier: tier.name.clone() };
+                            out.push(lint.at(limit.span));
+                        }
+                    }
+                }
+                Amount::Finite(value) => {
+                    if let (Some(warn), Some(Amount::Finite(cap))) = (limit.warn, limit.soft) {
+                        if warn.of(value) >= cap {
+                            let lint = Lint::WarnPastCap {
+                                limit: def.name.clone(),
+                                tier: tier.name.clone(),
+                                warn: warn.to_string(),
+                                cap: format_amount(def.ty, Amount::Finite(cap)),
+                            };
+                            out.push(lint.at(limit.span));
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// W001–W003: each step up a ladder keeps every feature, limit and setting at least as good.
+fn ladders(model: &Model, flat: &[Effective], ladder_spans: &[Vec<Span>], out: &mut Vec<Diagnostic>) {
+    for (ladder, spans) in model.ladders.iter().zip(ladder_spans) {
+        for (step, pair) in ladder.windows(2).enumerate() {
+            let (lower, higher) = (pair[0], pair[1]);
+            let span = spans[step + 1];
+            let (lower_name, higher_name) = (&model.tiers[lower].name, &model.tiers[higher].name);
+            let label = |d: Diagnostic| {
+                d.with_label(model.tiers[higher].name_span, format!("`{higher_name}` is declared here"))
+            };
+            for (index, feature) in model.features.iter().enumerate() {
+                let (below, above) = (flat[lower].features[index].0, flat[higher].features[index].0);
+                if above.share() < below.share() {
+                    let lint = Lint::LadderLosesFeature {
+                        lower: lower_name.clone(),
+                        higher: higher_name.clone(),
+                        feature: feature.name.clone(),
+                        lower_access: describe_access(below),
+                        higher_access: describe_access(above),
+                    };
+                    out.push(label(lint.at(span)));
+                }
+            }
+            for (index, limit) in model.limits.iter().enumerate() {
+                let amount = |tier: usize| flat[tier].limits[index].map(|(entry, _)| entry.value);
+                let (below, above) = (amount(lower), amount(higher));
+                // An unset limit is 0 for the tier that lacks it; see docs/language.md.
+                if above.unwrap_or(Amount::Finite(0)) < below.unwrap_or(Amount::Finite(0)) {
+                    let show = |a: Option<Amount>| a.map_or("not set".to_string(), |a| format_amount(limit.ty, a));
+                    let lint = Lint::LadderLowersLimit {
+                        lower: lower_name.clone(),
+                        higher: higher_name.clone(),
+                        limit: limit.name.clone(),
+                        lower_value: show(below),
+                        higher_value: show(above),
+                    };
+                    out.push(label(lint.at(span)));
+                }
+            }
+            for (index, setting) in model.settings.iter().enumerate() {
+                let value = |tier: usize| flat[tier].settings[index].as_ref().map(|(v, _)| v);
+                let weaker = match (value(lower), value(higher), setting.prefer) {
+                    (Some(below), Some(above), Some(prefer)) => below.better_than(above, prefer),
+                    (Some(_), None, _) => true,
+                    _ => false,
+                };
+                if weaker {
+                    let show = |v: Option<&SettingValue>| v.map_or("not set".to_string(), |v| v.to_string());
+                    let lint = Lint::LadderWeakensSetting {
+                        lower: lower_name.clone(),
+                        higher: higher_name.clone(),
+                        setting: setting.name.clone(),
+                        lower_value: show(value(lower)),
+                        higher_value: show(value(higher)),
+                    };
+                    out.push(label(lint.at(span)));
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,856 @@
+//! Checking: a syntax tree in, a [`Checked`] policy or every diagnostic out.
+//!
+//! The checker never stops at the first problem. It resolves every name, types every value,
+//! and reports each error it finds; when there are none, it also looks for things that are
+//! legal but probably unintended (warnings). Warnings are only computed for policies without
+//! errors, so that one mistake does not cascade into a page of consequences.
+
+mod errors;
+mod lints;
+
+use std::collections::HashMap;
+
+use crate::diagnostic::{did_you_mean, Diagnostic, Diagnostics};
+use crate::model::*;
+use crate::source::{Source, Span};
+use crate::syntax::{self, ast};
+use crate::units::{self, find_unit, NumberError, PercentError, UNITS};
+use errors::CheckError;
+
+/// The longest name accepted, in bytes.
+pub const MAX_NAME_BYTES: usize = 128;
+
+/// The longest inheritance chain accepted: a tier may have at most this many ancestors.
+pub const MAX_INHERITANCE_DEPTH: usize = 64;
+
+/// A policy that passed the checker: the only way into [`crate::compile`].
+///
+/// It cannot be built any other way, so an engine is always built from a checked policy. It
+/// carries the policy's [`Model`] and the warnings the checker found.
+#[derive(Clone, Debug)]
+pub struct Checked {
+    model: Model,
+    warnings: Vec<Diagnostic>,
+}
+
+impl Checked {
+    /// The checked meaning of the policy.
+    pub fn model(&self) -> &Model {
+        &self.model
+    }
+
+    /// The warnings found; empty for a clean policy.
+    pub fn warnings(&self) -> &[Diagnostic] {
+        &self.warnings
+    }
+}
+
+/// Parses and checks a policy.
+///
+/// Returns the [`Checked`] policy (with its warnings) if there are no errors, and otherwise
+/// every diagnostic, errors and warnings, in source order.
+///
+/// ```
+/// use entitle::Source;
+/// let ok = Source::new("ok.policy", "policy \"p\"\nfeature sso\ntier free { grant sso }\n");
+/// assert!(entitle::check(&ok).is_ok());
+///
+/// let bad = Source::new("bad.policy", "policy \"p\"\nfeature sso\ntier free { grant ssso }\n");
+/// let diagnostics = entitle::check(&bad).unwrap_err();
+/// assert_eq!(diagnostics.0[0].code.as_str(), "E004");
+/// assert_eq!(diagnostics.0[0].help.as_deref(), Some("did you mean `sso`?"));
+/// ```
+pub fn check(source: &Source) -> Result<Checked, Diagnostics> {
+    let (file, mut diagnostics) = syntax::parse(source);
+    let (model, more) = check_file(&file);
+    diagnostics.extend(more);
+    diagnostics.sort_by_key(|d| (d.span.start, d.code));
+    if diagnostics.iter().any(Diagnostic::is_error) {
+        Err(Diagnostics(diagnostics))
+    } else {
+        Ok(Checked { model, warnings: diagnostics })
+    }
+}
+
+/// Checks an already-parsed file, returning the model and the checker's diagnostics (not the
+/// parser's). The model is only meaningful when no diagnostic is an error.
+fn check_file(file: &ast::File) -> (Model, Vec<Diagnostic>) {
+    let mut checker = Checker::default();
+    let model = checker.run(file);
+    if !checker.diagnostics.iter().any(Diagnostic::is_error) {
+        lints::run(&model, &checker.ladder_spans, &mut checker.diagnostics);
+    }
+    (model, checker.diagnostics)
+}
+
+/// A name → index table for one kind of declaration.
+#[derive(Default)]
+struct Names<'a> {
+    index: HashMap<&'a str, usize>,
+    spans: Vec<Span>,
+}
+
+impl<'a> Names<'a> {
+    fn get(&self, name: &str) -> Option<usize> {
+        self.index.get(name).copied()
+    }
+
+    fn suggest(&self, name: &str) -> Option<String> {
+        did_you_mean(name, self.index.keys().copied())
+    }
+}
+
+#[derive(Default)]
+struct Checker<'a> {
+    diagnostics: Vec<Diagnostic>,
+    features: Names<'a>,
+    limits: Names<'a>,
+    settings: Names<'a>,
+    tiers: Names<'a>,
+    addons: Names<'a>,
+    /// Per limit: its type and kind, or `None` if its declaration was wrong, in which case
+    /// values given for it are not checked again.
+    limit_types: Vec<Option<(QuantityType, LimitKind)>>,
+    setting_types: Vec<Option<SettingType>>,
+    /// For each ladder, the span of each tier name in it, for the ladder warnings.
+    ladder_spans: Vec<Vec<Span>>,
+}
+
+/// Which kind of block items are being read, for the rules that differ between them.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum BlockKind {
+    Tier,
+    Addon,
+}
+
+/// The items of one tier or add-on block, checked.
+#[derive(Default)]
+struct Items {
+    grant_all: Option<Span>,
+    grants: Vec<GrantDef>,
+    revokes: Vec<(usize, Span)>,
+    tier_limits: Vec<TierLimit>,
+    addon_limits: Vec<AddonLimit>,
+    sets: Vec<SetDef>,
+    valid: Option<ValidItem>,
+}
+
+/// A checked `valid` item: each bound as an instant and as written, and the item's span.
+struct ValidItem {
+    from: Option<(i64, String)>,
+    until: Option<(i64, String)>,
+    span: Span,
+}
+
+impl<'a> Checker<'a> {
+    fn error(&mut self, span: Span, error: CheckError) {
+        self.diagnostics.push(error.at(span));
+    }
+
+    fn error_with_help(&mut self, span: Span, error: CheckError, help: Option<String>) {
+        self.diagnostics.push(error.at(span).with_optional_help(help));
+    }
+
+    fn run(&mut self, file: &'a ast::File) -> Model {
+        let (name, version) = self.header(file);
+        self.declare_all(file);
+
+        let mut model = Model {
+            name,
+            version,
+            features: Vec::new(),
+            limits: Vec::new(),
+            settings: Vec::new(),
+            tiers: Vec::new(),
+            addons: Vec::new(),
+            ladders: Vec::new(),
+        };
+        let mut tier_decls = Vec::new();
+        let mut addon_decls = Vec::new();
+        for decl in &file.decls {
+            match decl {
+                ast::Decl::Feature(f) if self.is_first(&self.features, &f.name) => model.features.push(FeatureDef {
+                    name: f.name.text.clone(),
+                    description: f.description.as_ref().map(|d| d.value.clone()),
+                    span: f.span,
+                }),
+                ast::Decl::Limit(l) if self.is_first(&self.limits, &l.name) => {
+                    let resolved = self.limit_type(l);
+                    self.limit_types.push(resolved);
+                    let (ty, kind) = resolved.unwrap_or((QuantityType::Count, LimitKind::Cap));
+                    model.limits.push(LimitDef { name: l.name.text.clone(), ty, kind, span: l.span });
+                }
+                ast::Decl::Setting(s) if self.is_first(&self.settings, &s.name) => {
+                    let resolved = self.setting_type(s);
+                    self.setting_types.push(resolved.map(|(ty, _)| ty));
+                    let (ty, prefer) = resolved.unwrap_or((SettingType::String, None));
+                    model.settings.push(SettingDef { name: s.name.text.clone(), ty, prefer, span: s.span });
+                }
+                ast::Decl::Tier(t) if self.is_first(&self.tiers, &t.name) => tier_decls.push(t),
+                ast::Decl::Addon(a) if self.is_first(&self.addons, &a.name) => addon_decls.push(a),
+                _ => {}
+            }
+        }
+
+        let parents = self.resolve_parents(&tier_decls);
+        for (tier, parent) in tier_decls.iter().zip(parents) {
+            let items = self.items(&tier.items, BlockKind::Tier, &format!("tier `{}`", tier.name.text));
+            model.tiers.push(TierDef {
+                name: tier.name.text.clone(),
+                span: tier.span,
+                name_span: tier.name.span,
+                parent,
+                grant_all: items.grant_all,
+                grants: items.grants,
+                revokes: items.revokes,
+                limits: items.tier_limits,
+                sets: items.sets,
+            });
+        }
+        for addon in addon_decls {
+            model.addons.push(self.addon(addon));
+        }
+        for decl in &file.decls {
+            if let ast::Decl::Ladder(ladder) = decl {
+                self.ladder(ladder, &mut model.ladders);
+            }
+        }
+        model
+    }
+
+    /// Checks that exactly one header exists and comes first, and returns its name and version.
+    fn header(&mut self, file: &ast::File) -> (String, Option<String>) {
+        let mut headers = file.decls.iter().enumerate().filter_map(|(i, d)| match d {
+            ast::Decl::Header(h) => Some((i, h)),
+            _ => None,
+        });
+        let Some((position, first)) = headers.next() else {
+            let help = "start the file with `policy \"name\" version \"1\"`";
+            self.error_with_help(Span::at(0), CheckError::MissingHeader, Some(help.into()));
+            return (String::new(), None);
+        };
+        if position != 0 {
+            self.error(first.span, CheckError::HeaderNotFirst);
+        }
+        for (_, again) in headers {
+            self.diagnostics.push(CheckError::DuplicateHeader.at(again.span).with_label(first.span, "first header"));
+        }
+        (first.name.value.clone(), first.version.as_ref().map(|v| v.value.clone()))
+    }
+
+    /// Registers every declared name, reporting duplicates and over-long names. Only the first
+    /// declaration of a name counts; later ones are reported and otherwise ignored.
+    fn declare_all(&mut self, file: &'a ast::File) {
+        for decl in &file.decls {
+            let (names, kind, name) = match decl {
+                ast::Decl::Feature(d) => (&mut self.features, "feature", &d.name),
+                ast::Decl::Limit(d) => (&mut self.limits, "limit", &d.name),
+                ast::Decl::Setting(d) => (&mut self.settings, "setting", &d.name),
+                ast::Decl::Tier(d) => (&mut self.tiers, "tier", &d.name),
+                ast::Decl::Addon(d) => (&mut self.addons, "add-on", &d.name),
+                ast::Decl::Header(_) | ast::Decl::Ladder(_) => continue,
+            };
+            if let Some(&first) = names.index.get(name.text.as_str()) {
+                let first_span = names.spans[first];
+                let error = CheckError::DuplicateDeclaration { kind, name: name.text.clone() };
+                self.diagnostics.push(error.at(name.span).with_label(first_span, "first declared here"));
+                continue;
+            }
+            names.index.insert(&name.text, names.spans.len());
+            names.spans.push(name.span);
+            if name.text.len() > MAX_NAME_BYTES {
+                let prefix: String = name.text.chars().take(16).collect();
+                let error = CheckError::NameTooLong { prefix, len: name.text.len(), max: MAX_NAME_BYTES };
+                self.error(name.span, error);
+            }
+        }
+    }
+
+    /// Whether `name` is the declaration its table points at (not a later duplicate).
+    fn is_first(&self, names: &Names<'_>, name: &ast::Name) -> bool {
+        names.get(&name.text).is_some_and(|i| names.spans[i] == name.span)
+    }
+
+    fn unknown_word(&mut self, what: &'static str, word: &ast::Name, options: &[&str]) {
+        let error = CheckError::UnknownWord { what, word: word.text.clone() };
+        let help = did_you_mean(&word.text, options.iter().copied()).or_else(|| {
+            Some(format!("expected one of {}", options.iter().map(|o| format!("`{o}`")).collect::<Vec<_>>().join(", ")))
+        });
+        self.error_with_help(word.span, error, help);
+    }
+
+    fn limit_type(&mut self, decl: &ast::LimitDecl) -> Option<(QuantityType, LimitKind)> {
+        let types = [QuantityType::Count, QuantityType::Bytes, QuantityType::Duration];
+        let ty = types.into_iter().find(|t| t.as_str() == decl.ty.text);
+        if ty.is_none() {
+            self.unknown_word("limit type", &decl.ty, &types.map(QuantityType::as_str));
+        }
+        let kind = match &decl.kind {
+            ast::LimitKind::Cap => Some(LimitKind::Cap),
+            ast::LimitKind::Gauge(_) => Some(LimitKind::Gauge),
+            ast::LimitKind::Per(word) => {
+                let window = Window::ALL.into_iter().find(|w| w.as_str() == word.text);
+                if window.is_none() {
+                    self.unknown_word("window", word, &Window::ALL.map(Window::as_str));
+                }
+                window.map(LimitKind::Counter)
+            }
+        };
+        Some((ty?, kind?))
+    }
+
+    fn setting_type(&mut self, decl: &ast::SettingDecl) -> Option<(SettingType, Option<Preference>)> {
+        let types =
+            [SettingType::Number, SettingType::Percent, SettingType::Duration, SettingType::Bytes, SettingType::String];
+        let ty = types.into_iter().find(|t| t.as_str() == decl.ty.text);
+        if ty.is_none() {
+            self.unknown_word("setting type", &decl.ty, &types.map(SettingType::as_str));
+        }
+        let prefer = match &decl.prefer {
+            None => None,
+            Some(word) => match word.text.as_str() {
+                "higher" => Some(Preference::Higher),
+                "lower" => Some(Preference::Lower),
+                _ => {
+                    self.unknown_word("preference", word, &["higher", "lower"]);
+                    return None;
+                }
+            },
+        };
+        let ty = ty?;
+        if ty == SettingType::String {
+            if let Some(word) = &decl.prefer {
+                let error = CheckError::NotAllowedHere { what: "`prefer`", block: "a string setting".into() };
+                self.error_with_help(word.span, error, Some("text values are not ordered".into()));
+            }
+            return Some((ty, None));
+        }
+        // Ordered settings default to "higher is better"; see docs/language.md.
+        Some((ty, Some(prefer.unwrap_or(Preference::Higher))))
+    }
+
+    /// Resolves each tier's `extends`, breaking cycles and over-deep chains (both reported) so
+    /// that the model is always a forest.
+    fn resolve_parents(&mut self, tiers: &[&'a ast::TierDecl]) -> Vec<Option<usize>> {
+        let mut parents: Vec<Option<usize>> = tiers
+            .iter()
+            .map(|tier| {
+                let parent = tier.extends.as_ref()?;
+                let found = self.tiers.get(&parent.text);
+                if found.is_none() {
+                    let error = CheckError::UnknownTier { name: parent.text.clone() };
+                    let help = self.tiers.suggest(&parent.text);
+                    self.error_with_help(parent.span, error, help);
+                }
+                found
+            })
+            .collect();
+
+        // Cycle detection without recursion: follow each chain, colouring tiers as in progress
+        // (1) and finished (2); meeting an in-progress tier closes a cycle.
+        let mut state = vec![0u8; tiers.len()];
+        for start in 0..tiers.len() {
+            let mut path = Vec::new();
+            let mut current = Some(start);
+            while let Some(tier) = current {
+                match state[tier] {
+                    0 => {
+                        state[tier] = 1;
+                        path.push(tier);
+                        current = parents[tier];
+                    }
+                    1 => {
+                        let cycle_start = path.iter().position(|&t| t == tier).unwrap_or(0);
+                        let cycle = &path[cycle_start..];
+                        let chain = cycle
+                            .iter()
+                            .chain(std::iter::once(&tier))
+                            .map(|&t| format!("`{}`", tiers[t].name.text))
+                            .collect::<Vec<_>>()
+                            .join(" extends ");
+                        let last = cycle[cycle.len() - 1];
+                        let span = tiers[last].extends.as_ref().map_or(tiers[last].name.span, |n| n.span);
+                        self.error(span, CheckError::InheritanceCycle { chain });
+                        parents[last] = None;
+                        break;
+                    }
+                    _ => break,
+                }
+            }
+            for tier in path {
+                state[tier] = 2;
+            }
+        }
+
+        for (index, tier) in tiers.iter().enumerate() {
+            let mut depth = 0;
+            let mut current = parents[index];
+            while let Some(parent) = current {
+                depth += 1;
+                if depth > MAX_INHERITANCE_DEPTH {
+                    let error = CheckError::InheritanceTooDeep {
+                        name: tier.name.text.clone(),
+                        depth,
+                        max: MAX_INHERITANCE_DEPTH,
+                    };
+                    self.error(tier.name.span, error);
+                    break;
+                }
+                current = parents[parent];
+            }
+        }
+        parents
+    }
+
+    fn feature(&mut self, name: &ast::Name) -> Option<usize> {
+        let found = self.features.get(&name.text);
+        if found.is_none() {
+            let help = self.features.suggest(&name.text);
+            self.error_with_help(name.span, CheckError::UnknownFeature { name: name.text.clone() }, help);
+        }
+        found
+    }
+
+    fn percentage(&mut self, percent: &ast::Percent) -> Option<Percentage> {
+        match units::parse_percent(&percent.number) {
+            Ok(p) => Some(p),
+            Err(PercentError::AboveHundred) => {
+                self.error(percent.span, CheckError::PercentAboveHundred { text: percent.number.clone() });
+                None
+            }
+            Err(PercentError::TooPrecise) => {
+                self.error(percent.span, CheckError::PercentTooPrecise { text: percent.number.clone() });
+                None
+            }
+        }
+    }
+
+    /// Reads the items of a tier or add-on block, reporting unknown names, repeats, items the
+    /// block may not hold, and ill-typed values.
+    fn items(&mut self, items: &[ast::Item], kind: BlockKind, block: &str) -> Items {
+        let mut out = Items::default();
+        let mut features_seen: HashMap<usize, (Span, bool)> = HashMap::new();
+        let mut limits_seen: HashMap<usize, Span> = HashMap::new();
+        let mut settings_seen: HashMap<usize, Span> = HashMap::new();
+        let not_allowed = |what: &'static str| CheckError::NotAllowedHere { what, block: block.to_string() };
+        for item in items {
+            match item {
+                ast::Item::GrantAll(span) => {
+                    if out.grant_all.is_some() {
+                        let error =
+                            CheckError::DuplicateEntry { what: "grant", name: "all".into(), block: block.into() };
+                        self.error(*span, error);
+                    }
+                    out.grant_all = Some(*span);
+                }
+                ast::Item::Grant(grant) => {
+                    let rollout = match &grant.rollout {
+                        Some(percent) if kind == BlockKind::Addon => {
+                            let help = "an add-on grants to every subject that holds it";
+                            self.error_with_help(percent.span, not_allowed("`rollout`"), Some(help.into()));
+                            None
+                        }
+                        Some(percent) => self.percentage(percent),
+                        None => None,
+                    };
+                    for name in &grant.features {
+                        let Some(feature) = self.feature(name) else {
+                            continue;
+                        };
+                        if !self.first_mention(&mut features_seen, feature, name, true, block) {
+                            continue;
+                        }
+                        out.grants.push(GrantDef { feature, rollout, span: grant.span });
+                    }
+                }
+                ast::Item::Revoke(revoke) => {
+                    if kind == BlockKind::Addon {
+                        let help = "an add-on can only add to a tier";
+                        self.error_with_help(revoke.span, not_allowed("`revoke`"), Some(help.into()));
+                        continue;
+                    }
+                    for name in &revoke.features {
+                        let Some(feature) = self.feature(name) else {
+                            continue;
+                        };
+                        if self.first_mention(&mut features_seen, feature, name, false, block) {
+                            out.revokes.push((feature, revoke.span));
+                        }
+                    }
+                }
+                ast::Item::Limit(item) => self.limit_item(item, kind, block, &mut limits_seen, &mut out),
+                ast::Item::Set(item) => {
+                    let Some(setting) = self.settings.get(&item.setting.text) else {
+                        let help = self.settings.suggest(&item.setting.text);
+                        let error = CheckError::UnknownSetting { name: item.setting.text.clone() };
+                        self.error_with_help(item.setting.span, error, help);
+                        continue;
+                    };
+                    if let Some(&first) = settings_seen.get(&setting) {
+                        let error = CheckError::DuplicateEntry {
+                            what: "setting",
+                            name: item.setting.text.clone(),
+                            block: block.into(),
+                        };
+                        self.diagnostics.push(error.at(item.setting.span).with_label(first, "first set here"));
+                        continue;
+                    }
+                    settings_seen.insert(setting, item.setting.span);
+                    if let Some(value) = self.setting_value(&item.value, setting, &item.setting.text) {
+                        out.sets.push(SetDef { setting, value, span: item.span });
+                    }
+                }
+                ast::Item::Valid(valid) => {
+                    if kind == BlockKind::Tier {
+                        let help = "time-bound grants belong in an add-on";
+                        self.error_with_help(valid.span, not_allowed("`valid`"), Some(help.into()));
+                        continue;
+                    }
+                    if out.valid.is_some() {
+                        let error =
+                            CheckError::DuplicateEntry { what: "item", name: "valid".into(), block: block.into() };
+                        self.error(valid.span, error);
+                        continue;
+                    }
+                    let from = valid.from.as_ref().and_then(|d| self.date(d));
+                    let until = valid.until.as_ref().and_then(|d| self.date(d));
+                    out.valid = Some(ValidItem { from, until, span: valid.span });
+                }
+            }
+        }
+        out
+    }
+
+    /// Records a grant (`granted`) or revoke of `feature` in the block; reports and returns
+    /// false if the block already mentioned it.
+    fn first_mention(
+        &mut self,
+        seen: &mut HashMap<usize, (Span, bool)>,
+        feature: usize,
+        name: &ast::Name,
+        granted: bool,
+        block: &str,
+    ) -> bool {
+        let Some(&(first, first_granted)) = seen.get(&feature) else {
+            seen.insert(feature, (name.span, granted));
+            return true;
+        };
+        let error = if first_granted == granted {
+            let what = if granted { "grant of feature" } else { "revoke of feature" };
+            CheckError::DuplicateEntry { what, name: name.text.clone(), block: block.into() }
+        } else {
+            CheckError::GrantAndRevoke { name: name.text.clone(), block: block.into() }
+        };
+        self.diagnostics.push(error.at(name.span).with_label(first, "first mentioned here"));
+        false
+    }
+
+    fn limit_item(
+        &mut self,
+        item: &ast::LimitItem,
+        kind: BlockKind,
+        block: &str,
+        seen: &mut HashMap<usize, Span>,
+        out: &mut Items,
+    ) {
+        let not_allowed = |what: &'static str| CheckError::NotAllowedHere { what, block: block.to_string() };
+        let Some(limit) = self.limits.get(&item.limit.text) else {
+            let help = self.limits.suggest(&item.limit.text);
+            self.error_with_help(item.limit.span, CheckError::UnknownLimit { name: item.limit.text.clone() }, help);
+            return;
+        };
+        if let Some(&first) = seen.get(&limit) {
+            let error =
+                CheckError::DuplicateEntry { what: "limit", name: item.limit.text.clone(), block: block.into() };
+            self.diagnostics.push(error.at(item.limit.span).with_label(first, "first set here"));
+            return;
+        }
+        seen.insert(limit, item.limit.span);
+        if kind == BlockKind::Tier && item.op == ast::AssignOp::Add {
+            let help = "a tier sets its limits with `=`; `+=` is for add-ons";
+            self.error_with_help(item.op_span, not_allowed("`+=`"), Some(help.into()));
+        }
+        if kind == BlockKind::Addon {
+            if let Some(soft) = &item.soft {
+                self.error_with_help(soft.span, not_allowed("`soft`"), Some("soft caps are set by tiers".into()));
+            }
+            if let Some(warn) = &item.warn {
+                self.error_with_help(
+                    warn.span,
+                    not_allowed("`warn at`"),
+                    Some("warn thresholds are set by tiers".into()),
+                );
+            }
+        }
+        let Some((ty, _)) = self.limit_types[limit] else {
+            return;
+        };
+        let target = format!("limit `{}`", item.limit.text);
+        let value = self.amount(&item.value, ty, &target);
+        match kind {
+            BlockKind::Addon => {
+                let op = if item.op == ast::AssignOp::Add { AddonOp::Add } else { AddonOp::AtLeast };
+                if let Some(value) = value {
+                    out.addon_limits.push(AddonLimit { limit, op, value, span: item.span });
+                }
+            }
+            BlockKind::Tier => {
+                let soft = match &item.soft {
+                    None => Some(None),
+                    Some(ast::Soft { cap: None, .. }) => Some(Some(Amount::Unlimited)),
+                    Some(ast::Soft { cap: Some(cap), .. }) => {
+                        let target = format!("the soft cap of `{}`", item.limit.text);
+                        self.amount(cap, ty, &target).map(Some)
+                    }
+                };
+                let warn = match &item.warn {
+                    Some(p) => self.percentage(p).map(Some),
+                    None => Some(None),
+                };
+                let (Some(value), Some(soft), Some(warn)) = (value, soft, warn) else {
+                    return;
+                };
+                if let Some(cap) = soft {
+                    if cap < value {
+                        let error = CheckError::SoftCapBelowLimit {
+                            limit: item.limit.text.clone(),
+                            soft: format_amount(ty, cap),
+                            value: format_amount(ty, value),
+                        };
+                        let span = item.soft.as_ref().map_or(item.span, |s| s.span);
+                        self.error(span, error);
+                        return;
+                    }
+                }
+                out.tier_limits.push(TierLimit { limit, value, soft, warn, span: item.span });
+            }
+        }
+    }
+
+    /// Types a limit value: `unlimited` or a whole quantity of the limit's type.
+    fn amount(&mut self, value: &ast::Value, ty: QuantityType, target: &str) -> Option<Amount> {
+        match &value.kind {
+            ast::ValueKind::Unlimited => Some(Amount::Unlimited),
+            ast::ValueKind::Quantity { number, unit } => {
+                self.quantity(number, unit.as_ref(), value.span, ty, target).map(Amount::Finite)
+            }
+            _ => {
+                self.mismatch(value, target, quantity_phrase(ty));
+                None
+            }
+        }
+    }
+
+    /// Types a number with an optional unit as a whole quantity of `ty`, in base units.
+    fn quantity(
+        &mut self,
+        number: &str,
+        unit: Option<&ast::Name>,
+        span: Span,
+        ty: QuantityType,
+        target: &str,
+    ) -> Option<u64> {
+        let written = match unit {
+            Some(unit) => format!("{number} {}", unit.text),
+            None => number.to_string(),
+        };
+        let n = match units::parse_whole(number) {
+            Ok(n) => n,
+            Err(NumberError::Fractional) => {
+                let error = CheckError::TypeMismatch {
+                    target: target.into(),
+                    expected: "a whole number".into(),
+                    found: format!("`{written}`"),
+                };
+                let help = "write it in a smaller unit, such as `1536 MiB` for `1.5 GiB`";
+                self.error_with_help(span, error, Some(help.into()));
+                return None;
+            }
+            Err(NumberError::Overflow) => {
+                self.error(span, CheckError::QuantityOverflow { text: written });
+                return None;
+            }
+        };
+        let factor = match unit {
+            None if ty == QuantityType::Count || n == 0 => 1,
+            None => {
+                let error = CheckError::TypeMismatch {
+                    target: target.into(),
+                    expected: quantity_phrase(ty).into(),
+                    found: format!("`{written}` (a plain number)"),
+                };
+                let example = if ty == QuantityType::Bytes { "`10 GiB`" } else { "`30 days`" };
+                self.error_with_help(span, error, Some(format!("add a unit, as in {example}")));
+                return None;
+            }
+            Some(unit_name) => match find_unit(&unit_name.text) {
+                None => {
+                    let error = CheckError::UnknownWord { what: "unit", word: unit_name.text.clone() };
+                    let help = did_you_mean(&unit_name.text, UNITS.iter().map(|u| u.name));
+                    self.error_with_help(unit_name.span, error, help);
+                    return None;
+                }
+                Some(unit) if unit.ty != ty || ty == QuantityType::Count => {
+                    let error = CheckError::TypeMismatch {
+                        target: target.into(),
+                        expected: quantity_phrase(ty).into(),
+                        found: format!("`{written}` ({})", quantity_phrase(unit.ty)),
+                    };
+                    self.error(span, error);
+                    return None;
+                }
+                Some(unit) => unit.factor,
+            },
+        };
+        match n.checked_mul(factor) {
+            Some(total) => Some(total),
+            None => {
+                self.error(span, CheckError::QuantityOverflow { text: written });
+                None
+            }
+        }
+    }
+
+    fn setting_value(&mut self, value: &ast::Value, setting: usize, name: &str) -> Option<SettingValue> {
+        let ty = self.setting_types[setting]?;
+        let target = format!("setting `{name}`");
+        match (ty, &value.kind) {
+            (SettingType::String, ast::ValueKind::Str(text)) => Some(SettingValue::Text(text.clone())),
+            (SettingType::Percent, ast::ValueKind::Percent(p)) => self.percentage(p).map(SettingValue::Percent),
+            (SettingType::Number, ast::ValueKind::Quantity { number, unit }) => {
+                self.quantity(number, unit.as_ref(), value.span, QuantityType::Count, &target).map(SettingValue::Number)
+            }
+            (SettingType::Duration, ast::ValueKind::Quantity { number, unit }) => self
+                .quantity(number, unit.as_ref(), value.span, QuantityType::Duration, &target)
+                .map(SettingValue::Duration),
+            (SettingType::Bytes, ast::ValueKind::Quantity { number, unit }) => {
+                self.quantity(number, unit.as_ref(), value.span, QuantityType::Bytes, &target).map(SettingValue::Bytes)
+            }
+            (ty, _) => {
+                let expected = match ty {
+                    SettingType::Number => "a plain number",
+                    SettingType::Percent => "a percentage",
+                    SettingType::Duration => quantity_phrase(QuantityType::Duration),
+                    SettingType::Bytes => quantity_phrase(QuantityType::Bytes),
+                    SettingType::String => "a string",
+                };
+                self.mismatch(value, &target, expected);
+                None
+            }
+        }
+    }
+
+    fn mismatch(&mut self, value: &ast::Value, target: &str, expected: &str) {
+        let found = match &value.kind {
+            ast::ValueKind::Unlimited => "`unlimited`".to_string(),
+            ast::ValueKind::Percent(p) => format!("`{}%` (a percentage)", p.number),
+            ast::ValueKind::Str(_) => "a string".to_string(),
+            ast::ValueKind::Quantity { number, unit: None } => {
+                format!("`{number}` (a plain number)")
+            }
+            ast::ValueKind::Quantity { number, unit: Some(unit) } => {
+                let what = find_unit(&unit.text).map_or("a quantity", |u| quantity_phrase(u.ty));
+                format!("`{number} {}` ({what})", unit.text)
+            }
+        };
+        let error = CheckError::TypeMismatch { target: target.into(), expected: expected.into(), found };
+        self.error(value.span, error);
+    }
+
+    fn date(&mut self, date: &ast::Date) -> Option<(i64, String)> {
+        match crate::time::parse_instant(&date.text) {
+            Some(instant) => Some((instant, date.text.clone())),
+            None => {
+                let help = "dates are `YYYY-MM-DD` or `YYYY-MM-DDTHH:MM:SSZ`, in UTC";
+                self.error_with_help(date.span, CheckError::InvalidDate { text: date.text.clone() }, Some(help.into()));
+                None
+            }
+        }
+    }
+
+    fn addon(&mut self, decl: &ast::AddonDecl) -> AddonDef {
+        let mut for_tiers = Vec::new();
+        for name in &decl.for_tiers {
+            match self.tiers.get(&name.text) {
+                Some(tier) if for_tiers.contains(&tier) => {
+                    let block = format!("add-on `{}`", decl.name.text);
+                    let error = CheckError::DuplicateEntry { what: "tier", name: name.text.clone(), block };
+                    self.error(name.span, error);
+                }
+                Some(tier) => for_tiers.push(tier),
+                None => {
+                    let help = self.tiers.suggest(&name.text);
+                    self.error_with_help(name.span, CheckError::UnknownTier { name: name.text.clone() }, help);
+                }
+            }
+        }
+        let items = self.items(&decl.items, BlockKind::Addon, &format!("add-on `{}`", decl.name.text));
+        let (mut valid_from, mut valid_until) = (None, None);
+        if let Some(ValidItem { from, until, span }) = items.valid {
+            if let (Some((from, from_text)), Some((until, until_text))) = (&from, &until) {
+                if from >= until {
+                    let error = CheckError::EmptyValidity {
+                        addon: decl.name.text.clone(),
+                        from: from_text.clone(),
+                        until: until_text.clone(),
+                    };
+                    self.error_with_help(
+                        span,
+                        error,
+                        Some("`valid from A until B` applies from A up to, not including, B".into()),
+                    );
+                }
+            }
+            valid_from = from.map(|(instant, _)| instant);
+            valid_until = until.map(|(instant, _)| instant);
+        }
+        AddonDef {
+            name: decl.name.text.clone(),
+            span: decl.span,
+            for_tiers,
+            grant_all: items.grant_all,
+            grants: items.grants.iter().map(|g| (g.feature, g.span)).collect(),
+            limits: items.addon_limits,
+            sets: items.sets,
+            valid_from,
+            valid_until,
+        }
+    }
+
+    fn ladder(&mut self, decl: &ast::LadderDecl, ladders: &mut Vec<Vec<usize>>) {
+        let mut tiers = Vec::new();
+        let mut spans = Vec::new();
+        for name in &decl.tiers {
+            let Some(tier) = self.tiers.get(&name.text) else {
+                let help = self.tiers.suggest(&name.text);
+                self.error_with_help(name.span, CheckError::UnknownTier { name: name.text.clone() }, help);
+                continue;
+            };
+            let earlier = ladders.iter().flatten().chain(&tiers).any(|&t| t == tier);
+            if earlier {
+                self.error(name.span, CheckError::LadderRepeatsTier { name: name.text.clone() });
+                continue;
+            }
+            tiers.push(tier);
+            spans.push(name.span);
+        }
+        ladders.push(tiers);
+        self.ladder_spans.push(spans);
+    }
+}
+
+fn quantity_phrase(ty: QuantityType) -> &'static str {
+    match ty {
+        QuantityType::Count => "a plain number",
+        QuantityType::Bytes => "a size in bytes",
+        QuantityType::Duration => "a duration",
+    }
+}
+
+/// Prints an amount as the language writes it: `unlimited`, `10_000`, `100 GiB`.
+pub(crate) fn format_amount(ty: QuantityType, amount: Amount) -> String {
+    match amount {
+        Amount::Unlimited => "unlimited".to_string(),
+        Amount::Finite(n) => units::format_quantity(ty, n),
+    }
+}

@@ -1,0 +1,533 @@
+//! The checked policy model: what a policy means, with every name resolved to an index and
+//! every value typed and in base units (bytes, seconds, millionths).
+//!
+//! Only the checker builds a [`Model`], and only inside a [`crate::Checked`], so everything
+//! here can be trusted: indices are in range, inheritance is acyclic, values fit their types.
+
+use std::fmt;
+
+use serde::Serialize;
+
+use crate::source::Span;
+
+/// What a limit counts.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum QuantityType {
+    /// A plain number of things.
+    Count,
+    /// Bytes; written with a unit such as `GiB`.
+    Bytes,
+    /// Seconds; written with a unit such as `days`.
+    Duration,
+}
+
+impl QuantityType {
+    /// The word used for the type in the language.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            QuantityType::Count => "count",
+            QuantityType::Bytes => "bytes",
+            QuantityType::Duration => "duration",
+        }
+    }
+}
+
+/// The reset window of a counter.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Window {
+    /// Resets every second.
+    Second,
+    /// Resets at the start of every minute.
+    Minute,
+    /// Resets at the start of every hour.
+    Hour,
+    /// Resets at 00:00 UTC.
+    Day,
+    /// Resets at 00:00 UTC on Monday.
+    Week,
+    /// Resets at 00:00 UTC on the subject's billing anchor day (the 1st by default), clamped to
+    /// the month's length.
+    Month,
+}
+
+impl Window {
+    /// Every window, shortest first.
+    pub const ALL: [Window; 6] =
+        [Window::Second, Window::Minute, Window::Hour, Window::Day, Window::Week, Window::Month];
+
+    /// The word used after `per`.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Window::Second => "second",
+            Window::Minute => "minute",
+            Window::Hour => "hour",
+            Window::Day => "day",
+            Window::Week => "week",
+            Window::Month => "month",
+        }
+    }
+}
+
+/// How a limit is measured.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "lowercase", tag = "kind", content = "window")]
+pub enum LimitKind {
+    /// A plain cap on a total, with no window.
+    Cap,
+    /// A level, checked against the current value (concurrent connections).
+    Gauge,
+    /// A counter that resets at the start of every window.
+    Counter(Window),
+}
+
+/// A limit's value: a number in the limit's base unit, or no limit at all.
+///
+/// `Unlimited` compares greater than every finite amount.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Amount {
+    /// A finite amount in base units (things, bytes, seconds).
+    Finite(u64),
+    /// No bound.
+    Unlimited,
+}
+
+impl Amount {
+    /// The amount plus `delta`, saturating; unlimited stays unlimited.
+    pub fn saturating_add(self, delta: Amount) -> Amount {
+        match (self, delta) {
+            (Amount::Finite(a), Amount::Finite(b)) => Amount::Finite(a.saturating_add(b)),
+            _ => Amount::Unlimited,
+        }
+    }
+
+    /// The finite value, if there is one.
+    pub const fn finite(self) -> Option<u64> {
+        match self {
+            Amount::Finite(n) => Some(n),
+            Amount::Unlimited => None,
+        }
+    }
+}
+
+impl Serialize for Amount {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        match self {
+            Amount::Finite(n) => serializer.serialize_u64(*n),
+            Amount::Unlimited => serializer.serialize_str("unlimited"),
+        }
+    }
+}
+
+/// A percentage held exactly, in millionths of the whole: `100%` is `1_000_000`, `99.99%` is
+/// `999_900`, `5%` is `50_000`. Four decimal places of a percent are representable.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[serde(transparent)]
+pub struct Percentage(pub u32);
+
+impl Percentage {
+    /// 100%.
+    pub const FULL: Percentage = Percentage(1_000_000);
+
+    /// `amount × self`, rounded down, without overflow.
+    pub fn of(self, amount: u64) -> u64 {
+        // At most 2^64 × 10^6 / 10^6, so the quotient always fits back into u64.
+        (u128::from(amount) * u128::from(self.0) / 1_000_000) as u64
+    }
+}
+
+impl fmt::Display for Percentage {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let whole = self.0 / 10_000;
+        let fraction = self.0 % 10_000;
+        if fraction == 0 {
+            write!(f, "{whole}%")
+        } else {
+            let digits = format!("{fraction:04}");
+            write!(f, "{whole}.{}%", digits.trim_end_matches('0'))
+        }
+    }
+}
+
+/// The type of a setting's value.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SettingType {
+    /// A whole number.
+    Number,
+    /// A percentage.
+    Percent,
+    /// A duration, in seconds.
+    Duration,
+    /// A size, in bytes.
+    Bytes,
+    /// Free text.
+    String,
+}
+
+impl SettingType {
+    /// The word used for the type in the language.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            SettingType::Number => "number",
+            SettingType::Percent => "percent",
+            SettingType::Duration => "duration",
+            SettingType::Bytes => "bytes",
+            SettingType::String => "string",
+        }
+    }
+}
+
+/// Which direction of a setting is better for the customer.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Preference {
+    /// More is better (availability).
+    Higher,
+    /// Less is better (response time).
+    Lower,
+}
+
+/// A typed setting value.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize)]
+#[serde(untagged)]
+pub enum SettingValue {
+    /// A whole number.
+    Number(u64),
+    /// A percentage.
+    Percent(Percentage),
+    /// Seconds.
+    Duration(u64),
+    /// Bytes.
+    Bytes(u64),
+    /// Free text.
+    Text(String),
+}
+
+impl SettingValue {
+    /// The number behind an ordered value, for comparisons; `None` for text.
+    pub fn magnitude(&self) -> Option<u64> {
+        match self {
+            SettingValue::Number(n) | SettingValue::Duration(n) | SettingValue::Bytes(n) => Some(*n),
+            SettingValue::Percent(p) => Some(u64::from(p.0)),
+            SettingValue::Text(_) => None,
+        }
+    }
+
+    /// Whether `self` is strictly better than `other` under `preference`; text is never better.
+    pub fn better_than(&self, other: &SettingValue, preference: Preference) -> bool {
+        match (self.magnitude(), other.magnitude()) {
+            (Some(a), Some(b)) => match preference {
+                Preference::Higher => a > b,
+                Preference::Lower => a < b,
+            },
+            _ => false,
+        }
+    }
+}
+
+impl fmt::Display for SettingValue {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            SettingValue::Number(n) => f.write_str(&crate::units::format_count(*n)),
+            SettingValue::Percent(p) => p.fmt(f),
+            SettingValue::Duration(s) => f.write_str(&crate::units::format_quantity(QuantityType::Duration, *s)),
+            SettingValue::Bytes(b) => f.write_str(&crate::units::format_quantity(QuantityType::Bytes, *b)),
+            SettingValue::Text(t) => write!(f, "{t:?}"),
+        }
+    }
+}
+
+/// The checked meaning of a whole policy.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Model {
+    /// The name from the `policy` header.
+    pub name: String,
+    /// The version from the `policy` header, if given.
+    pub version: Option<String>,
+    /// Features, in declaration order; a feature's index is its position here.
+    pub features: Vec<FeatureDef>,
+    /// Limits, in declaration order.
+    pub limits: Vec<LimitDef>,
+    /// Settings, in declaration order.
+    pub settings: Vec<SettingDef>,
+    /// Tiers, in declaration order.
+    pub tiers: Vec<TierDef>,
+    /// Add-ons, in declaration order.
+    pub addons: Vec<AddonDef>,
+    /// Ladders, each a list of tier indices from cheapest to dearest. No tier is in two.
+    pub ladders: Vec<Vec<usize>>,
+}
+
+/// A declared feature.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct FeatureDef {
+    /// Its name.
+    pub name: String,
+    /// Its description, if given.
+    pub description: Option<String>,
+    /// Where it is declared.
+    pub span: Span,
+}
+
+/// A declared limit.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct LimitDef {
+    /// Its name.
+    pub name: String,
+    /// What it counts.
+    pub ty: QuantityType,
+    /// How it is measured.
+    pub kind: LimitKind,
+    /// Where it is declared.
+    pub span: Span,
+}
+
+/// A declared setting.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct SettingDef {
+    /// Its name.
+    pub name: String,
+    /// The type of its values.
+    pub ty: SettingType,
+    /// Which direction is better; `None` for text, which is not ordered.
+    pub prefer: Option<Preference>,
+    /// Where it is declared.
+    pub span: Span,
+}
+
+/// A declared tier, with only the items written in its own block (not inherited ones).
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct TierDef {
+    /// Its name.
+    pub name: String,
+    /// Where it is declared (the whole block).
+    pub span: Span,
+    /// Where its name is.
+    pub name_span: Span,
+    /// The tier it extends.
+    pub parent: Option<usize>,
+    /// The span of `grant all`, if the block has one.
+    pub grant_all: Option<Span>,
+    /// Its `grant` items, one entry per feature.
+    pub grants: Vec<GrantDef>,
+    /// Its `revoke` items, one entry per feature.
+    pub revokes: Vec<(usize, Span)>,
+    /// Its `limit` items.
+    pub limits: Vec<TierLimit>,
+    /// Its `set` items.
+    pub sets: Vec<SetDef>,
+}
+
+/// One feature granted by a tier.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct GrantDef {
+    /// The feature.
+    pub feature: usize,
+    /// The share of subjects that get it, if it is a staged rollout.
+    pub rollout: Option<Percentage>,
+    /// The `grant` item.
+    pub span: Span,
+}
+
+/// A limit as a tier sets it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct TierLimit {
+    /// The limit.
+    pub limit: usize,
+    /// The included amount.
+    pub value: Amount,
+    /// `None` for a hard limit; `Some(cap)` allows overage up to `cap` (unbounded when
+    /// `Unlimited`).
+    pub soft: Option<Amount>,
+    /// The share of the limit at which usage is marked as a warning.
+    pub warn: Option<Percentage>,
+    /// The `limit` item.
+    pub span: Span,
+}
+
+/// A setting as a tier or add-on sets it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct SetDef {
+    /// The setting.
+    pub setting: usize,
+    /// The value.
+    pub value: SettingValue,
+    /// The `set` item.
+    pub span: Span,
+}
+
+/// How an add-on changes a limit.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AddonOp {
+    /// `+=`: adds to the limit.
+    Add,
+    /// `=`: raises the limit to at least the value.
+    AtLeast,
+}
+
+/// A limit change made by an add-on.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct AddonLimit {
+    /// The limit.
+    pub limit: usize,
+    /// `+=` or `=`.
+    pub op: AddonOp,
+    /// The amount.
+    pub value: Amount,
+    /// The `limit` item.
+    pub span: Span,
+}
+
+/// A declared add-on.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct AddonDef {
+    /// Its name.
+    pub name: String,
+    /// Where it is declared.
+    pub span: Span,
+    /// The tiers it attaches to; it also attaches to every tier that extends one of them.
+    pub for_tiers: Vec<usize>,
+    /// The span of `grant all`, if any.
+    pub grant_all: Option<Span>,
+    /// Features it grants, with the span of each `grant` item.
+    pub grants: Vec<(usize, Span)>,
+    /// Its limit changes.
+    pub limits: Vec<AddonLimit>,
+    /// Its settings.
+    pub sets: Vec<SetDef>,
+    /// The first instant (Unix seconds, UTC) at which it applies.
+    pub valid_from: Option<i64>,
+    /// The first instant at which it no longer applies.
+    pub valid_until: Option<i64>,
+}
+
+/// Whether and how a tier gives a feature, after inheritance.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Access {
+    /// Neither the tier nor any ancestor grants it.
+    NotGranted,
+    /// Granted to every subject.
+    Granted,
+    /// Granted to the given share of subjects.
+    Rollout(Percentage),
+    /// Granted by an ancestor and revoked by this tier or a closer ancestor.
+    Revoked,
+}
+
+impl Access {
+    /// The share of subjects that get the feature: 100% when granted, 0% when not.
+    pub fn share(self) -> Percentage {
+        match self {
+            Access::Granted => Percentage::FULL,
+            Access::Rollout(p) => p,
+            Access::NotGranted | Access::Revoked => Percentage(0),
+        }
+    }
+}
+
+/// A tier's entitlements after inheritance: what the tier and all its ancestors give,
+/// with each entry's origin (the tier whose item decided it).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Effective {
+    /// Per feature index: the access and the span of the item that decided it.
+    pub features: Vec<(Access, Option<Span>)>,
+    /// Per limit index: the entry in force and the tier that set it, if any.
+    pub limits: Vec<Option<(TierLimit, usize)>>,
+    /// Per setting index: the value in force and the tier that set it, if any.
+    pub settings: Vec<Option<(SettingValue, usize)>>,
+}
+
+impl Model {
+    /// The index of the tier named `name`.
+    pub fn tier_index(&self, name: &str) -> Option<usize> {
+        self.tiers.iter().position(|t| t.name == name)
+    }
+
+    /// Tier indices ordered so that every parent comes before its children.
+    pub fn tiers_parents_first(&self) -> Vec<usize> {
+        let depth = |mut tier: usize| {
+            let mut depth = 0;
+            while let Some(parent) = self.tiers[tier].parent {
+                depth += 1;
+                tier = parent;
+            }
+            depth
+        };
+        let mut order: Vec<usize> = (0..self.tiers.len()).collect();
+        order.sort_by_cached_key(|&t| (depth(t), t));
+        order
+    }
+
+    /// Every tier's entitlements after inheritance, indexed by tier.
+    ///
+    /// Within one tier block, `grant all` applies first, then `grant`s, then `revoke`s, and
+    /// each item replaces what the parent gave for that name (see `docs/language.md`).
+    pub fn flatten(&self) -> Vec<Effective> {
+        let empty = Effective {
+            features: vec![(Access::NotGranted, None); self.features.len()],
+            limits: vec![None; self.limits.len()],
+            settings: vec![None; self.settings.len()],
+        };
+        let mut out: Vec<Option<Effective>> = vec![None; self.tiers.len()];
+        for tier_index in self.tiers_parents_first() {
+            let tier = &self.tiers[tier_index];
+            let mut effective = tier.parent.and_then(|p| out[p].clone()).unwrap_or_else(|| empty.clone());
+            if let Some(span) = tier.grant_all {
+                for entry in &mut effective.features {
+                    *entry = (Access::Granted, Some(span));
+                }
+            }
+            for grant in &tier.grants {
+                let access = grant.rollout.map_or(Access::Granted, Access::Rollout);
+                effective.features[grant.feature] = (access, Some(grant.span));
+            }
+            for &(feature, span) in &tier.revokes {
+                let was_given = effective.features[feature].0 != Access::NotGranted;
+                let access = if was_given { Access::Revoked } else { Access::NotGranted };
+                effective.features[feature] = (access, Some(span));
+            }
+            for limit in &tier.limits {
+                effective.limits[limit.limit] = Some((*limit, tier_index));
+            }
+            for set in &tier.sets {
+                effective.settings[set.setting] = Some((set.value.clone(), tier_index));
+            }
+            out[tier_index] = Some(effective);
+        }
+        out.into_iter().map(|e| e.unwrap_or_else(|| empty.clone())).collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn percentages_print_without_trailing_zeros() {
+        assert_eq!(Percentage(999_900).to_string(), "99.99%");
+        assert_eq!(Percentage(50_000).to_string(), "5%");
+        assert_eq!(Percentage(5_000).to_string(), "0.5%");
+        assert_eq!(Percentage(1).to_string(), "0.0001%");
+        assert_eq!(Percentage(800_000).of(10_000), 8_000);
+        assert_eq!(Percentage::FULL.of(u64::MAX), u64::MAX);
+    }
+
+    #[test]
+    fn unlimited_is_the_largest_amount() {
+        assert!(Amount::Unlimited > Amount::Finite(u64::MAX));
+        assert_eq!(Amount::Finite(u64::MAX).saturating_add(Amount::Finite(1)), Amount::Finite(u64::MAX));
+    }
+}

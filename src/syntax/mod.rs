@@ -1,0 +1,609 @@
+//! Parsing: policy text in, [`ast::File`] and syntax diagnostics out.
+//!
+//! This is the only module that knows pest. It parses one declaration at a time so that a
+//! syntax error costs only the declaration it sits in: the error is reported, the parser skips
+//! to the next line that starts a declaration, and goes on. Comments are collected by a small
+//! lexical scan of their own, since the grammar treats them as trivia.
+
+pub mod ast;
+
+use pest::iterators::Pair;
+use pest::Parser as _;
+use thiserror::Error;
+
+use crate::diagnostic::{Code, Diagnostic};
+use crate::source::{Source, Span};
+use ast::*;
+
+/// The largest policy text accepted, in bytes (16 MiB). Larger inputs are refused before
+/// parsing with `E019`.
+pub const MAX_SOURCE_BYTES: usize = 16 * 1024 * 1024;
+
+/// The most top-level declarations a file may hold.
+pub const MAX_DECLARATIONS: usize = 200_000;
+
+/// The generated parser lives in a private module so that no pest type, `Rule` included, is
+/// reachable from outside `syntax`.
+mod grammar {
+    #![allow(missing_docs)]
+    #[derive(pest_derive::Parser)]
+    #[grammar = "../grammar/entitle.pest"]
+    pub(super) struct Grammar;
+}
+use grammar::{Grammar, Rule};
+
+/// What can go wrong while parsing.
+#[derive(Debug, Error, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum SyntaxError {
+    /// The grammar expected something else here.
+    #[error("expected {expected}, found {found}")]
+    Unexpected {
+        /// What would have been accepted, as an English list.
+        expected: String,
+        /// What was there, in backticks, or "end of file".
+        found: String,
+    },
+    /// The source is larger than [`MAX_SOURCE_BYTES`].
+    #[error("policy text exceeds the limit of {max} bytes")]
+    TooLarge {
+        /// The size of the input.
+        size: usize,
+        /// The limit.
+        max: usize,
+    },
+    /// The file holds more than [`MAX_DECLARATIONS`] declarations.
+    #[error("more than {max} declarations; the rest of the file is not read")]
+    TooManyDeclarations {
+        /// The limit.
+        max: usize,
+    },
+}
+
+impl SyntaxError {
+    /// The stable code this error is reported under.
+    pub fn code(&self) -> Code {
+        match self {
+            SyntaxError::Unexpected { .. } => Code::Syntax,
+            SyntaxError::TooLarge { .. } | SyntaxError::TooManyDeclarations { .. } => Code::InputLimit,
+        }
+    }
+
+    fn at(self, span: Span) -> Diagnostic {
+        Diagnostic::new(self.code(), span, self.to_string())
+    }
+}
+
+/// Parses `source` into a syntax tree.
+///
+/// Never fails and never panics: declarations with syntax errors are left out of the tree and
+/// described in the returned diagnostics (all `E001` or `E019`).
+///
+/// ```
+/// use entitle::{syntax, Source};
+/// let src = Source::new("p.policy", "policy \"p\"\nfeature sso // single sign-on\n");
+/// let (file, diagnostics) = syntax::parse(&src);
+/// assert!(diagnostics.is_empty());
+/// assert_eq!(file.decls.len(), 2);
+/// assert_eq!(file.comments[0].text, " single sign-on");
+/// ```
+pub fn parse(source: &Source) -> (File, Vec<Diagnostic>) {
+    let text = source.text();
+    let mut diagnostics = Vec::new();
+    if text.len() > MAX_SOURCE_BYTES {
+        let error = SyntaxError::TooLarge { size: text.len(), max: MAX_SOURCE_BYTES };
+        diagnostics.push(error.at(Span::at(0)));
+        return (File { decls: Vec::new(), comments: Vec::new() }, diagnostics);
+    }
+
+    let lexical = LexicalScan::of(text);
+    let mut decls = Vec::new();
+    let mut offset = 0;
+    while offset < text.len() {
+        if decls.len() >= MAX_DECLARATIONS {
+            let error = SyntaxError::TooManyDeclarations { max: MAX_DECLARATIONS };
+            diagnostics.push(error.at(Span::at(offset)));
+            break;
+        }
+        let rest = &text[offset..];
+        match Grammar::parse(Rule::step, rest) {
+            Ok(mut pairs) => {
+                let Some(decl) = pairs.next().and_then(|step| step.into_inner().next()) else {
+                    break;
+                };
+                if decl.as_rule() == Rule::EOI {
+                    break;
+                }
+                let end = offset + decl.as_span().end();
+                let span = Span::new(offset + decl.as_span().start(), end);
+                match build_decl(decl, offset) {
+                    Some(built) => decls.push(built),
+                    // The grammar guarantees every shape the builder reads; reaching this would be
+                    // a bug in this module, reported rather than panicked on.
+                    None => diagnostics.push(Diagnostic::new(
+                        Code::Syntax,
+                        span,
+                        "could not read this declaration (an internal error; please report it)",
+                    )),
+                }
+                // Every declaration consumes at least its keyword, so this always advances.
+                offset = end.max(offset + 1);
+            }
+            Err(error) => {
+                let (position, expected) = describe_pest_error(&error);
+                let position = (offset + position).min(text.len());
+                let found = found_at(text, position);
+                let span = Span::new(position, position + found.len());
+                let found = if found.is_empty() { "end of file".to_string() } else { format!("`{found}`") };
+                diagnostics.push(SyntaxError::Unexpected { expected, found }.at(span));
+                let decl_start = offset + (rest.len() - trim_trivia(rest).len());
+                offset = lexical.resync_point(text, decl_start, position);
+            }
+        }
+    }
+    (File { decls, comments: lexical.comments }, diagnostics)
+}
+
+/// Skips leading whitespace and comments.
+fn trim_trivia(mut text: &str) -> &str {
+    loop {
+        let trimmed = text.trim_start();
+        if let Some(comment) = trimmed.strip_prefix("//") {
+            text = comment.find('\n').map_or("", |i| &comment[i..]);
+        } else {
+            return trimmed;
+        }
+    }
+}
+
+/// The offending token at `position`: a whole word, or one character, or "" at the end.
+fn found_at(text: &str, position: usize) -> &str {
+    let rest = text.get(position..).unwrap_or("");
+    let word_len = rest.find(|c: char| !(c.is_alphanumeric() || c == '_')).unwrap_or(rest.len());
+    if word_len > 0 {
+        // Long garbage is cut to keep the message one readable line.
+        let mut end = word_len.min(40);
+        while !rest.is_char_boundary(end) {
+            end -= 1;
+        }
+        &rest[..end]
+    } else {
+        rest.chars().next().map_or("", |c| &rest[..c.len_utf8()])
+    }
+}
+
+/// Where the error is and what the grammar would have accepted there, in words.
+fn describe_pest_error(error: &pest::error::Error<Rule>) -> (usize, String) {
+    let position = match error.location {
+        pest::error::InputLocation::Pos(p) => p,
+        pest::error::InputLocation::Span((start, _)) => start,
+    };
+    let mut wanted: Vec<&str> = match &error.variant {
+        pest::error::ErrorVariant::ParsingError { positives, .. } => {
+            positives.iter().map(|rule| describe_rule(*rule)).collect()
+        }
+        pest::error::ErrorVariant::CustomError { .. } => Vec::new(),
+    };
+    wanted.sort_unstable();
+    wanted.dedup();
+    let expected = match wanted.as_slice() {
+        [] => "a declaration".to_string(),
+        [one] => (*one).to_string(),
+        [init @ .., last] => format!("{} or {last}", init.join(", ")),
+    };
+    (position, expected)
+}
+
+fn describe_rule(rule: Rule) -> &'static str {
+    match rule {
+        Rule::EOI => "end of file",
+        Rule::kw_policy | Rule::header => "`policy`",
+        Rule::kw_version => "`version`",
+        Rule::kw_feature | Rule::feature_decl => "`feature`",
+        Rule::kw_limit | Rule::limit_decl | Rule::limit_item => "`limit`",
+        Rule::kw_setting | Rule::setting_decl => "`setting`",
+        Rule::kw_ladder | Rule::ladder_decl => "`ladder`",
+        Rule::kw_tier | Rule::tier_decl => "`tier`",
+        Rule::kw_extends => "`extends`",
+        Rule::kw_addon | Rule::addon_decl => "`addon`",
+        Rule::kw_for => "`for`",
+        Rule::kw_grant | Rule::grant | Rule::grant_all => "`grant`",
+        Rule::kw_revoke | Rule::revoke => "`revoke`",
+        Rule::kw_all => "`all`",
+        Rule::kw_rollout | Rule::rollout => "`rollout`",
+        Rule::kw_set | Rule::set_item => "`set`",
+        Rule::kw_soft | Rule::soft => "`soft`",
+        Rule::kw_warn | Rule::warn => "`warn`",
+        Rule::kw_at => "`at`",
+        Rule::kw_unlimited | Rule::unlimited => "`unlimited`",
+        Rule::kw_valid | Rule::valid => "`valid`",
+        Rule::kw_from | Rule::valid_from => "`from`",
+        Rule::kw_until | Rule::valid_until => "`until`",
+        Rule::kw_gauge | Rule::gauge => "`gauge`",
+        Rule::kw_per | Rule::per => "`per`",
+        Rule::kw_prefer | Rule::prefer => "`prefer`",
+        Rule::name | Rule::name_list | Rule::keyword => "a name",
+        Rule::word => "a type",
+        Rule::string | Rule::string_body => "a string",
+        Rule::date => "a date such as `2026-11-01`",
+        Rule::value => "a value",
+        Rule::quantity | Rule::decimal => "a number",
+        Rule::percent => "a percentage such as `5%`",
+        Rule::unit => "a unit",
+        Rule::assign_op => "`=` or `+=`",
+        Rule::eq => "`=`",
+        Rule::colon => "`:`",
+        Rule::comma => "`,`",
+        Rule::lt => "`<`",
+        Rule::lbrace => "`{`",
+        Rule::rbrace => "`}`",
+        // Silent rules never appear in pest's reports; `step` and `item` stand for any start.
+        _ => "a declaration",
+    }
+}
+
+/// Facts from one pass over the raw text that the grammar does not keep: the comments, and
+/// where the braces outside strings and comments are (for recovering after an error).
+struct LexicalScan {
+    comments: Vec<Comment>,
+    /// Byte offsets of `{` (+1) and `}` (-1) outside strings and comments, in order.
+    braces: Vec<(usize, i32)>,
+}
+
+impl LexicalScan {
+    fn of(text: &str) -> LexicalScan {
+        let mut comments = Vec::new();
+        let mut braces = Vec::new();
+        let bytes = text.as_bytes();
+        let mut i = 0;
+        // Strings cannot span lines, so a stray quote is forgotten at the end of its line, the
+        // same way the grammar rejects it there.
+        let mut in_string = false;
+        while i < bytes.len() {
+            match bytes[i] {
+                b'\n' => in_string = false,
+                b'\\' if in_string => i += 1,
+                b'"' => in_string = !in_string,
+                b'/' if !in_string && bytes.get(i + 1) == Some(&b'/') => {
+                    let end = text[i..].find('\n').map_or(text.len(), |n| i + n);
+                    let end = if text[..end].ends_with('\r') { end - 1 } else { end };
+                    comments.push(Comment { text: text[i + 2..end].to_string(), span: Span::new(i, end) });
+                    i = end;
+                    continue;
+                }
+                b'{' if !in_string => braces.push((i, 1)),
+                b'}' if !in_string => braces.push((i, -1)),
+                _ => {}
+            }
+            i += 1;
+        }
+        LexicalScan { comments, braces }
+    }
+
+    /// Where to resume after a syntax error at `error` in the declaration starting at
+    /// `decl_start`: the first line, at or after the error's line and after `decl_start`, that
+    /// begins with a declaration keyword. `limit` only counts outside any open block, since it
+    /// also starts an item inside tiers. Returns the end of the text if there is no such line.
+    fn resync_point(&self, text: &str, decl_start: usize, error: usize) -> usize {
+        let error_line_start = text[..error.min(text.len())].rfind('\n').map_or(0, |i| i + 1);
+        let mut line_start = error_line_start;
+        while line_start < text.len() {
+            if line_start > decl_start {
+                let line = text[line_start..].trim_start_matches([' ', '\t']);
+                let word = line.split(|c: char| !(c.is_alphanumeric() || c == '_')).next().unwrap_or("");
+                let depth: i32 = self
+                    .braces
+                    .iter()
+                    .filter(|(at, _)| (decl_start..line_start).contains(at))
+                    .map(|(_, delta)| delta)
+                    .sum();
+                let starts_decl = matches!(word, "policy" | "feature" | "setting" | "ladder" | "tier" | "addon")
+                    || (word == "limit" && depth <= 0);
+                if starts_decl {
+                    return line_start;
+                }
+            }
+            line_start = text[line_start..].find('\n').map_or(text.len(), |i| line_start + i + 1);
+        }
+        text.len()
+    }
+}
+
+// --- Building the AST from pest pairs. -------------------------------------------------------
+//
+// Each builder reads the children it needs by rule, skipping keywords and punctuation. The
+// grammar guarantees the shapes read here; a missing child yields `None`, which the driver
+// reports as an internal error rather than panicking.
+
+fn span_of(pair: &Pair<'_, Rule>, offset: usize) -> Span {
+    let span = pair.as_span();
+    Span::new(offset + span.start(), offset + span.end())
+}
+
+fn children<'a>(pair: Pair<'a, Rule>) -> impl Iterator<Item = Pair<'a, Rule>> {
+    pair.into_inner().filter(|p| {
+        !matches!(
+            p.as_rule(),
+            Rule::kw_policy
+                | Rule::kw_version
+                | Rule::kw_feature
+                | Rule::kw_limit
+                | Rule::kw_setting
+                | Rule::kw_ladder
+                | Rule::kw_tier
+                | Rule::kw_extends
+                | Rule::kw_addon
+                | Rule::kw_for
+                | Rule::kw_grant
+                | Rule::kw_revoke
+                | Rule::kw_all
+                | Rule::kw_rollout
+                | Rule::kw_set
+                | Rule::kw_soft
+                | Rule::kw_warn
+                | Rule::kw_at
+                | Rule::kw_valid
+                | Rule::kw_from
+                | Rule::kw_until
+                | Rule::kw_per
+                | Rule::kw_prefer
+                | Rule::eq
+                | Rule::colon
+                | Rule::comma
+                | Rule::lt
+                | Rule::lbrace
+                | Rule::rbrace
+        )
+    })
+}
+
+fn build_decl(pair: Pair<'_, Rule>, offset: usize) -> Option<Decl> {
+    let span = span_of(&pair, offset);
+    let rule = pair.as_rule();
+    let mut parts = children(pair);
+    Some(match rule {
+        Rule::header => {
+            let name = build_str(parts.next()?, offset);
+            let version = parts.next().map(|p| build_str(p, offset));
+            Decl::Header(Header { name, version, span })
+        }
+        Rule::feature_decl => {
+            let name = build_name(parts.next()?, offset);
+            let description = parts.next().map(|p| build_str(p, offset));
+            Decl::Feature(FeatureDecl { name, description, span })
+        }
+        Rule::limit_decl => {
+            let name = build_name(parts.next()?, offset);
+            let ty = build_name(parts.next()?, offset);
+            let kind = match parts.next() {
+                None => LimitKind::Cap,
+                Some(p) if p.as_rule() == Rule::gauge => LimitKind::Gauge(span_of(&p, offset)),
+                Some(p) => LimitKind::Per(build_name(children(p).next()?, offset)),
+            };
+            Decl::Limit(LimitDecl { name, ty, kind, span })
+        }
+        Rule::setting_decl => {
+            let name = build_name(parts.next()?, offset);
+            let ty = build_name(parts.next()?, offset);
+            let prefer = match parts.next() {
+                Some(p) => Some(build_name(children(p).next()?, offset)),
+                None => None,
+            };
+            Decl::Setting(SettingDecl { name, ty, prefer, span })
+        }
+        Rule::ladder_decl => Decl::Ladder(LadderDecl { tiers: parts.map(|p| build_name(p, offset)).collect(), span }),
+        Rule::tier_decl => {
+            let name = build_name(parts.next()?, offset);
+            let mut extends = None;
+            let mut items = Vec::new();
+            for part in parts {
+                if part.as_rule() == Rule::name {
+                    extends = Some(build_name(part, offset));
+                } else {
+                    items.push(build_item(part, offset)?);
+                }
+            }
+            Decl::Tier(TierDecl { name, extends, items, span })
+        }
+        Rule::addon_decl => {
+            let name = build_name(parts.next()?, offset);
+            let for_tiers = build_names(parts.next()?, offset);
+            let items = parts.map(|p| build_item(p, offset)).collect::<Option<Vec<_>>>()?;
+            Decl::Addon(AddonDecl { name, for_tiers, items, span })
+        }
+        _ => return None,
+    })
+}
+
+fn build_item(pair: Pair<'_, Rule>, offset: usize) -> Option<Item> {
+    let span = span_of(&pair, offset);
+    let rule = pair.as_rule();
+    let mut parts = children(pair);
+    Some(match rule {
+        Rule::grant_all => Item::GrantAll(span),
+        Rule::grant => {
+            let features = build_names(parts.next()?, offset);
+            let rollout = match parts.next() {
+                Some(p) => Some(build_percent(children(p).next()?, offset)),
+                None => None,
+            };
+            Item::Grant(Grant { features, rollout, span })
+        }
+        Rule::revoke => Item::Revoke(Revoke { features: build_names(parts.next()?, offset), span }),
+        Rule::limit_item => {
+            let limit = build_name(parts.next()?, offset);
+            let op_pair = parts.next()?;
+            let op = if op_pair.as_str() == "+=" { AssignOp::Add } else { AssignOp::Set };
+            let op_span = span_of(&op_pair, offset);
+            let value = build_value(parts.next()?, offset)?;
+            let mut soft = None;
+            let mut warn = None;
+            for part in parts {
+                match part.as_rule() {
+                    Rule::soft => {
+                        let soft_span = span_of(&part, offset);
+                        let cap = match children(part).next() {
+                            Some(p) => Some(build_value(p, offset)?),
+                            None => None,
+                        };
+                        soft = Some(Soft { cap, span: soft_span });
+                    }
+                    Rule::warn => warn = Some(build_percent(children(part).next()?, offset)),
+                    _ => return None,
+                }
+            }
+            Item::Limit(LimitItem { limit, op, op_span, value, soft, warn, span })
+        }
+        Rule::set_item => {
+            let setting = build_name(parts.next()?, offset);
+            let value = build_value(parts.next()?, offset)?;
+            Item::Set(SetItem { setting, value, span })
+        }
+        Rule::valid => {
+            let mut from = None;
+            let mut until = None;
+            for part in parts {
+                let rule = part.as_rule();
+                let date = children(part).next()?;
+                let date = Date { text: date.as_str().to_string(), span: span_of(&date, offset) };
+                if rule == Rule::valid_from {
+                    from = Some(date);
+                } else {
+                    until = Some(date);
+                }
+            }
+            Item::Valid(Valid { from, until, span })
+        }
+        _ => return None,
+    })
+}
+
+fn build_value(pair: Pair<'_, Rule>, offset: usize) -> Option<Value> {
+    let span = span_of(&pair, offset);
+    let inner = pair.into_inner().next()?;
+    let kind = match inner.as_rule() {
+        Rule::unlimited => ValueKind::Unlimited,
+        Rule::percent => ValueKind::Percent(build_percent(inner, offset)),
+        Rule::quantity => {
+            let mut parts = inner.into_inner();
+            let number = parts.next()?.as_str().to_string();
+            let unit = parts.next().map(|p| build_name(p, offset));
+            ValueKind::Quantity { number, unit }
+        }
+        Rule::string => ValueKind::Str(build_str(inner, offset).value),
+        _ => return None,
+    };
+    Some(Value { kind, span })
+}
+
+fn build_percent(pair: Pair<'_, Rule>, offset: usize) -> Percent {
+    let span = span_of(&pair, offset);
+    Percent { number: pair.as_str().trim_end_matches('%').to_string(), span }
+}
+
+fn build_name(pair: Pair<'_, Rule>, offset: usize) -> Name {
+    Name { text: pair.as_str().to_string(), span: span_of(&pair, offset) }
+}
+
+fn build_names(pair: Pair<'_, Rule>, offset: usize) -> Vec<Name> {
+    children(pair).map(|p| build_name(p, offset)).collect()
+}
+
+fn build_str(pair: Pair<'_, Rule>, offset: usize) -> Str {
+    let span = span_of(&pair, offset);
+    let raw = pair.as_str();
+    let body = raw.strip_prefix('"').and_then(|s| s.strip_suffix('"')).unwrap_or(raw);
+    let mut value = String::with_capacity(body.len());
+    let mut chars = body.chars();
+    while let Some(c) = chars.next() {
+        if c == '\\' {
+            match chars.next() {
+                Some('n') => value.push('\n'),
+                Some('t') => value.push('\t'),
+                Some(other) => value.push(other),
+                None => {}
+            }
+        } else {
+            value.push(c);
+        }
+    }
+    Str { value, span }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse_text(text: &str) -> (File, Vec<Diagnostic>) {
+        parse(&Source::new("t.policy", text))
+    }
+
+    #[test]
+    fn parses_every_construct_of_the_sketch() {
+        let (file, diagnostics) = parse_text(
+            r#"policy "p" version "1"
+feature a "A \"quoted\""
+feature b
+limit c : count gauge
+limit d : count per day
+limit s : bytes
+setting sla : percent prefer higher
+ladder free < pro
+tier free { grant a limit c = 10 warn at 80% limit s = 1 GiB }
+tier pro extends free {
+  grant b rollout 5.5%
+  revoke a
+  limit d = 1_000 soft 1_200 warn at 90%
+  limit c = unlimited
+  set sla = 99.9%
+}
+addon x for free, pro { grant all limit d += 5 valid from 2026-11-01 until 2026-12-01T00:00:00Z }
+"#,
+        );
+        assert_eq!(diagnostics, vec![]);
+        assert_eq!(file.decls.len(), 11);
+        let Decl::Feature(a) = &file.decls[1] else { panic!("not a feature") };
+        assert_eq!(a.description.as_ref().map(|d| d.value.as_str()), Some("A \"quoted\""));
+        let Decl::Tier(pro) = &file.decls[9] else { panic!("not a tier") };
+        assert_eq!(pro.extends.as_ref().map(|n| n.text.as_str()), Some("free"));
+        assert_eq!(pro.items.len(), 5);
+        let Item::Limit(d) = &pro.items[2] else { panic!("not a limit") };
+        assert!(matches!(&d.value.kind, ValueKind::Quantity { number, unit: None } if number == "1_000"));
+        assert_eq!(d.warn.as_ref().map(|w| w.number.as_str()), Some("90"));
+        let Decl::Addon(x) = &file.decls[10] else { panic!("not an addon") };
+        assert_eq!(x.for_tiers.len(), 2);
+        assert!(matches!(&x.items[1], Item::Limit(l) if l.op == AssignOp::Add));
+    }
+
+    #[test]
+    fn recovers_after_an_error_and_keeps_later_declarations() {
+        let (file, diagnostics) = parse_text("policy \"p\"\ntier a {\n  grant\n  limit x = 1\n}\nfeature ok\n");
+        assert_eq!(diagnostics.len(), 1, "{diagnostics:?}");
+        assert_eq!(diagnostics[0].message, "expected `all` or a name, found `limit`");
+        assert!(matches!(file.decls.last(), Some(Decl::Feature(f)) if f.name.text == "ok"));
+    }
+
+    #[test]
+    fn keeps_comments_but_not_comment_markers_inside_strings() {
+        let (file, _) = parse_text("policy \"a // b\" // real\r\nfeature x // two\n");
+        let texts: Vec<_> = file.comments.iter().map(|c| c.text.as_str()).collect();
+        assert_eq!(texts, [" real", " two"]);
+    }
+
+    #[test]
+    fn a_keyword_is_not_a_name_and_a_unit_stays_on_its_line() {
+        let (_, diagnostics) = parse_text("policy \"p\"\nfeature all\n");
+        assert_eq!(diagnostics[0].message, "expected a name, found `all`");
+        let (file, diagnostics) = parse_text("policy \"p\"\ntier t {\n  limit x = 5\n  grnat y\n}\n");
+        assert_eq!(diagnostics.len(), 1);
+        assert!(diagnostics[0].message.ends_with("found `grnat`"), "{}", diagnostics[0].message);
+        assert_eq!(file.decls.len(), 1);
+    }
+
+    #[test]
+    fn garbage_never_panics_and_always_terminates() {
+        for text in ["", "}", "{{{{", "\"", "policy", "tier t { limit", "\u{1F600}", "tier\n\n\nlimit x"] {
+            let _ = parse_text(text);
+        }
+    }
+}

@@ -1,0 +1,145 @@
+//! Calendar arithmetic in UTC, on Unix seconds, with no clock and no time zone database.
+//!
+//! The engine never reads the clock: callers pass `now`. These helpers turn dates into
+//! instants and back, for `valid from … until …` bounds and for the reset windows of counters.
+
+/// Whether `year` is a leap year in the proleptic Gregorian calendar.
+pub const fn is_leap_year(year: i64) -> bool {
+    (year % 4 == 0 && year % 100 != 0) || year % 400 == 0
+}
+
+/// The number of days in `month` (1–12) of `year`; 0 for a month out of range.
+pub const fn days_in_month(year: i64, month: u32) -> u32 {
+    match month {
+        1 | 3 | 5 | 7 | 8 | 10 | 12 => 31,
+        4 | 6 | 9 | 11 => 30,
+        2 if is_leap_year(year) => 29,
+        2 => 28,
+        _ => 0,
+    }
+}
+
+/// Days since 1970-01-01 of a proleptic Gregorian date (month 1–12, day 1–31).
+///
+/// The classic era-based algorithm: exact for every representable year, no loops, no tables.
+pub const fn days_from_civil(year: i64, month: u32, day: u32) -> i64 {
+    let y = if month <= 2 { year - 1 } else { year };
+    let era = y.div_euclid(400);
+    let year_of_era = y - era * 400;
+    let m = month as i64;
+    let day_of_year = (153 * (if m > 2 { m - 3 } else { m + 9 }) + 2) / 5 + day as i64 - 1;
+    let day_of_era = year_of_era * 365 + year_of_era / 4 - year_of_era / 100 + day_of_year;
+    era * 146_097 + day_of_era - 719_468
+}
+
+/// The date `(year, month, day)` of a day count since 1970-01-01; the inverse of
+/// [`days_from_civil`].
+pub const fn civil_from_days(days: i64) -> (i64, u32, u32) {
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let day_of_era = z - era * 146_097;
+    let year_of_era = (day_of_era - day_of_era / 1460 + day_of_era / 36_524 - day_of_era / 146_096) / 365;
+    let day_of_year = day_of_era - (365 * year_of_era + year_of_era / 4 - year_of_era / 100);
+    let mp = (5 * day_of_year + 2) / 153;
+    let day = (day_of_year - (153 * mp + 2) / 5 + 1) as u32;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
+    let year = year_of_era + era * 400 + if month <= 2 { 1 } else { 0 };
+    (year, month, day)
+}
+
+/// Seconds in a day.
+pub const SECONDS_PER_DAY: i64 = 86_400;
+
+/// Parses `YYYY-MM-DD`, `YYYY-MM-DDTHH:MMZ` or `YYYY-MM-DDTHH:MM:SSZ` (UTC) into Unix seconds.
+///
+/// Returns `None` for text of another shape or a date that does not exist.
+///
+/// ```
+/// assert_eq!(entitle::time::parse_instant("1970-01-02"), Some(86_400));
+/// assert_eq!(entitle::time::parse_instant("2024-02-29T12:00:00Z"), Some(1_709_208_000));
+/// assert_eq!(entitle::time::parse_instant("2026-02-29"), None);
+/// ```
+pub fn parse_instant(text: &str) -> Option<i64> {
+    let (date, time) = match text.split_once('T') {
+        Some((date, time)) => (date, Some(time.strip_suffix('Z')?)),
+        None => (text, None),
+    };
+    let mut fields = date.splitn(3, '-');
+    let year = digits(fields.next()?, 4)?;
+    let month = digits(fields.next()?, 2)? as u32;
+    let day = digits(fields.next()?, 2)? as u32;
+    if !(1..=12).contains(&month) || day == 0 || day > days_in_month(year, month) {
+        return None;
+    }
+    let mut seconds = days_from_civil(year, month, day) * SECONDS_PER_DAY;
+    if let Some(time) = time {
+        let mut fields = time.split(':');
+        let hour = digits(fields.next()?, 2)?;
+        let minute = digits(fields.next()?, 2)?;
+        let second = match fields.next() {
+            Some(s) => digits(s, 2)?,
+            None => 0,
+        };
+        if fields.next().is_some() || hour > 23 || minute > 59 || second > 59 {
+            return None;
+        }
+        seconds += hour * 3600 + minute * 60 + second;
+    }
+    Some(seconds)
+}
+
+/// Formats Unix seconds as `YYYY-MM-DDTHH:MM:SSZ`.
+///
+/// ```
+/// assert_eq!(entitle::time::format_instant(1_709_208_000), "2024-02-29T12:00:00Z");
+/// ```
+pub fn format_instant(seconds: i64) -> String {
+    let days = seconds.div_euclid(SECONDS_PER_DAY);
+    let second_of_day = seconds.rem_euclid(SECONDS_PER_DAY);
+    let (year, month, day) = civil_from_days(days);
+    format!(
+        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}Z",
+        second_of_day / 3600,
+        second_of_day / 60 % 60,
+        second_of_day % 60
+    )
+}
+
+fn digits(text: &str, len: usize) -> Option<i64> {
+    if text.len() != len || !text.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    text.parse().ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn civil_round_trips_across_eras_and_leap_days() {
+        for days in (-800_000..800_000).step_by(997) {
+            let (y, m, d) = civil_from_days(days);
+            assert_eq!(days_from_civil(y, m, d), days);
+        }
+        assert_eq!(days_from_civil(1970, 1, 1), 0);
+        assert_eq!(days_from_civil(2000, 3, 1), 11_017);
+        assert_eq!(civil_from_days(days_from_civil(2024, 2, 29)), (2024, 2, 29));
+    }
+
+    #[test]
+    fn leap_years_follow_the_gregorian_rule() {
+        assert!(is_leap_year(2024) && is_leap_year(2000));
+        assert!(!is_leap_year(2100) && !is_leap_year(2026));
+        assert_eq!(days_in_month(2100, 2), 28);
+        assert_eq!(days_in_month(2000, 2), 29);
+    }
+
+    #[test]
+    fn rejects_malformed_instants() {
+        for bad in ["2026-13-01", "2026-04-31", "2026-1-01", "2026-01-01T24:00Z", "2026-01-01T10:00", "x"] {
+            assert_eq!(parse_instant(bad), None, "{bad}");
+        }
+        assert_eq!(parse_instant("2026-11-01T10:30Z"), Some(parse_instant("2026-11-01").unwrap() + 37_800));
+    }
+}

@@ -1,0 +1,190 @@
+//! Units of quantities, and the parsing and printing of numbers as the language writes them.
+
+use crate::model::{Percentage, QuantityType};
+
+/// A unit word, the type it measures, and how many base units (bytes, seconds) it is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Unit {
+    /// The word as written.
+    pub name: &'static str,
+    /// What it measures.
+    pub ty: QuantityType,
+    /// Base units per one of it.
+    pub factor: u64,
+}
+
+const fn unit(name: &'static str, ty: QuantityType, factor: u64) -> Unit {
+    Unit { name, ty, factor }
+}
+
+const KIB: u64 = 1024;
+const DAY: u64 = 86_400;
+
+/// Every unit the language knows. Decimal byte units are powers of 1000, binary ones of 1024.
+pub const UNITS: &[Unit] = &[
+    unit("B", QuantityType::Bytes, 1),
+    unit("byte", QuantityType::Bytes, 1),
+    unit("bytes", QuantityType::Bytes, 1),
+    unit("kB", QuantityType::Bytes, 1_000),
+    unit("KB", QuantityType::Bytes, 1_000),
+    unit("MB", QuantityType::Bytes, 1_000_000),
+    unit("GB", QuantityType::Bytes, 1_000_000_000),
+    unit("TB", QuantityType::Bytes, 1_000_000_000_000),
+    unit("PB", QuantityType::Bytes, 1_000_000_000_000_000),
+    unit("KiB", QuantityType::Bytes, KIB),
+    unit("MiB", QuantityType::Bytes, KIB * KIB),
+    unit("GiB", QuantityType::Bytes, KIB * KIB * KIB),
+    unit("TiB", QuantityType::Bytes, KIB * KIB * KIB * KIB),
+    unit("PiB", QuantityType::Bytes, KIB * KIB * KIB * KIB * KIB),
+    unit("s", QuantityType::Duration, 1),
+    unit("sec", QuantityType::Duration, 1),
+    unit("second", QuantityType::Duration, 1),
+    unit("seconds", QuantityType::Duration, 1),
+    unit("min", QuantityType::Duration, 60),
+    unit("minute", QuantityType::Duration, 60),
+    unit("minutes", QuantityType::Duration, 60),
+    unit("h", QuantityType::Duration, 3_600),
+    unit("hour", QuantityType::Duration, 3_600),
+    unit("hours", QuantityType::Duration, 3_600),
+    unit("d", QuantityType::Duration, DAY),
+    unit("day", QuantityType::Duration, DAY),
+    unit("days", QuantityType::Duration, DAY),
+    unit("w", QuantityType::Duration, 7 * DAY),
+    unit("week", QuantityType::Duration, 7 * DAY),
+    unit("weeks", QuantityType::Duration, 7 * DAY),
+];
+
+/// The unit written `name`, if the language knows it. Unit names are case-sensitive
+/// (`MB` is not `Mb`).
+pub fn find_unit(name: &str) -> Option<Unit> {
+    UNITS.iter().copied().find(|u| u.name == name)
+}
+
+/// Why a number could not be read.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum NumberError {
+    /// It has a fractional part where only whole numbers are allowed.
+    Fractional,
+    /// It does not fit in `u64`.
+    Overflow,
+}
+
+/// Reads a whole number as written (`10_000`), rejecting fractions and overflow.
+pub fn parse_whole(text: &str) -> Result<u64, NumberError> {
+    if text.contains('.') {
+        return Err(NumberError::Fractional);
+    }
+    let mut value: u64 = 0;
+    for digit in text.bytes().filter(|b| b.is_ascii_digit()) {
+        value =
+            value.checked_mul(10).and_then(|v| v.checked_add(u64::from(digit - b'0'))).ok_or(NumberError::Overflow)?;
+    }
+    Ok(value)
+}
+
+/// Why a percentage could not be read.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PercentError {
+    /// Above 100%.
+    AboveHundred,
+    /// More than four decimal places.
+    TooPrecise,
+}
+
+/// Reads the number of a percentage (`99.99` of `99.99%`) into millionths.
+pub fn parse_percent(text: &str) -> Result<Percentage, PercentError> {
+    let cleaned: String = text.chars().filter(|&c| c != '_').collect();
+    let (whole, fraction) = cleaned.split_once('.').unwrap_or((&cleaned, ""));
+    if fraction.len() > 4 {
+        return Err(PercentError::TooPrecise);
+    }
+    let whole = parse_whole(whole).map_err(|_| PercentError::AboveHundred)?;
+    let fraction = format!("{fraction:0<4}");
+    let fraction = parse_whole(&fraction).map_err(|_| PercentError::TooPrecise)?;
+    let millionths = whole.checked_mul(10_000).and_then(|w| w.checked_add(fraction));
+    match millionths {
+        Some(m) if m <= 1_000_000 => Ok(Percentage(m as u32)),
+        _ => Err(PercentError::AboveHundred),
+    }
+}
+
+/// Prints a count with `_` between thousands, as the language writes it: `1_000_000`.
+pub fn format_count(n: u64) -> String {
+    let digits = n.to_string();
+    let mut out = String::with_capacity(digits.len() + digits.len() / 3);
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
+            out.push('_');
+        }
+        out.push(c);
+    }
+    out
+}
+
+/// Prints a quantity in the largest unit that divides it exactly: `100 GiB`, `180 days`,
+/// `30 min`. Counts print as [`format_count`].
+pub fn format_quantity(ty: QuantityType, n: u64) -> String {
+    let candidates: &[(&str, u64)] = match ty {
+        QuantityType::Count => return format_count(n),
+        QuantityType::Bytes => &[
+            ("PiB", KIB.pow(5)),
+            ("TiB", KIB.pow(4)),
+            ("GiB", KIB.pow(3)),
+            ("MiB", KIB.pow(2)),
+            ("KiB", KIB),
+            ("PB", 1_000_000_000_000_000),
+            ("TB", 1_000_000_000_000),
+            ("GB", 1_000_000_000),
+            ("MB", 1_000_000),
+            ("kB", 1_000),
+        ],
+        QuantityType::Duration => &[("days", DAY), ("h", 3_600), ("min", 60)],
+    };
+    let base = if ty == QuantityType::Bytes { "B" } else { "s" };
+    if n == 0 {
+        return format!("0 {base}");
+    }
+    for &(name, factor) in candidates {
+        if n.is_multiple_of(factor) {
+            let count = n / factor;
+            let name = if name == "days" && count == 1 { "day" } else { name };
+            return format!("{} {name}", format_count(count));
+        }
+    }
+    format!("{} {base}", format_count(n))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn numbers_take_separators_and_refuse_overflow() {
+        assert_eq!(parse_whole("1_000_000"), Ok(1_000_000));
+        assert_eq!(parse_whole("18446744073709551615"), Ok(u64::MAX));
+        assert_eq!(parse_whole("18446744073709551616"), Err(NumberError::Overflow));
+        assert_eq!(parse_whole("1.5"), Err(NumberError::Fractional));
+    }
+
+    #[test]
+    fn percentages_are_exact_to_four_places() {
+        assert_eq!(parse_percent("99.99"), Ok(Percentage(999_900)));
+        assert_eq!(parse_percent("0.0001"), Ok(Percentage(1)));
+        assert_eq!(parse_percent("100"), Ok(Percentage::FULL));
+        assert_eq!(parse_percent("100.0001"), Err(PercentError::AboveHundred));
+        assert_eq!(parse_percent("1.00001"), Err(PercentError::TooPrecise));
+        assert_eq!(parse_percent("99999999999999999999999"), Err(PercentError::AboveHundred));
+    }
+
+    #[test]
+    fn quantities_print_in_their_largest_exact_unit() {
+        assert_eq!(format_quantity(QuantityType::Bytes, 100 * KIB.pow(3)), "100 GiB");
+        assert_eq!(format_quantity(QuantityType::Bytes, 1_500), "1_500 B");
+        assert_eq!(format_quantity(QuantityType::Bytes, 5_000_000), "5 MB");
+        assert_eq!(format_quantity(QuantityType::Duration, 180 * DAY), "180 days");
+        assert_eq!(format_quantity(QuantityType::Duration, DAY), "1 day");
+        assert_eq!(format_quantity(QuantityType::Duration, 1_800), "30 min");
+        assert_eq!(format_quantity(QuantityType::Count, 10_000), "10_000");
+        assert_eq!(format_count(999), "999");
+    }
+}
