@@ -44,11 +44,17 @@ pub mod check;
 pub mod diagnostic;
 pub mod model;
 pub mod render;
+pub mod rollout;
 pub mod source;
 pub mod syntax;
 pub mod time;
 pub mod units;
 
 pub use check::{check, Checked};
+
+// The README's examples run as doctests, so the first code a newcomer copies keeps working.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;
 pub use diagnostic::{Code, Diagnostic, Diagnostics, Label, Severity};
 pub use source::{LineCol, Source, Span};

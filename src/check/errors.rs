@@ -53,8 +53,10 @@ pub(crate) enum CheckError {
     HeaderNotFirst,
     #[error("name `{prefix}…` is {len} bytes long, longer than the limit of {max}")]
     NameTooLong { prefix: String, len: usize, max: usize },
-    #[error("tier `{name}` inherits through {depth} tiers, more than the limit of {max}")]
-    InheritanceTooDeep { name: String, depth: usize, max: usize },
+    #[error("{hidden} more diagnostics after the first {max} are not shown")]
+    TooManyDiagnostics { hidden: usize, max: usize },
+    #[error("tier `{name}` inherits through more than {max} tiers")]
+    InheritanceTooDeep { name: String, max: usize },
 }
 
 impl CheckError {
@@ -77,7 +79,9 @@ impl CheckError {
             CheckError::SoftCapBelowLimit { .. } => Code::SoftCapBelowLimit,
             CheckError::NotAllowedHere { .. } => Code::NotAllowedHere,
             CheckError::MissingHeader | CheckError::DuplicateHeader | CheckError::HeaderNotFirst => Code::Header,
-            CheckError::NameTooLong { .. } | CheckError::InheritanceTooDeep { .. } => Code::InputLimit,
+            CheckError::NameTooLong { .. }
+            | CheckError::InheritanceTooDeep { .. }
+            | CheckError::TooManyDiagnostics { .. } => Code::InputLimit,
         }
     }
 
@@ -91,9 +95,11 @@ impl CheckError {
 pub(crate) enum Lint {
     #[error("`{higher}` is above `{lower}` in the ladder but loses feature `{feature}` ({lower_access} in `{lower}`, {higher_access} in `{higher}`)")]
     LadderLosesFeature { lower: String, higher: String, feature: String, lower_access: String, higher_access: String },
-    #[error("`{higher}` is above `{lower}` in the ladder but lowers limit `{limit}` from `{lower_value}` to `{higher_value}`")]
+    #[error(
+        "`{higher}` is above `{lower}` in the ladder but lowers limit `{limit}` from {lower_value} to {higher_value}"
+    )]
     LadderLowersLimit { lower: String, higher: String, limit: String, lower_value: String, higher_value: String },
-    #[error("`{higher}` is above `{lower}` in the ladder but weakens setting `{setting}` from `{lower_value}` to `{higher_value}`")]
+    #[error("`{higher}` is above `{lower}` in the ladder but weakens setting `{setting}` from {lower_value} to {higher_value}")]
     LadderWeakensSetting { lower: String, higher: String, setting: String, lower_value: String, higher_value: String },
     #[error("{what} repeats what `{parent}` already gives")]
     Redundant { what: String, parent: String },

@@ -157,7 +157,9 @@ fn ladders(model: &Model, flat: &[Effective], ladder_spans: &[Vec<Span>], out: &
                 let (below, above) = (amount(lower), amount(higher));
                 // An unset limit is 0 for the tier that lacks it; see docs/language.md.
                 if above.unwrap_or(Amount::Finite(0)) < below.unwrap_or(Amount::Finite(0)) {
-                    let show = |a: Option<Amount>| a.map_or("not set".to_string(), |a| format_amount(limit.ty, a));
+                    let show = |a: Option<Amount>| {
+                        a.map_or("not set".to_string(), |a| format!("`{}`", format_amount(limit.ty, a)))
+                    };
                     let lint = Lint::LadderLowersLimit {
                         lower: lower_name.clone(),
                         higher: higher_name.clone(),
@@ -176,7 +178,7 @@ fn ladders(model: &Model, flat: &[Effective], ladder_spans: &[Vec<Span>], out: &
                     _ => false,
                 };
                 if weaker {
-                    let show = |v: Option<&SettingValue>| v.map_or("not set".to_string(), |v| v.to_string());
+                    let show = |v: Option<&SettingValue>| v.map_or("not set".to_string(), |v| format!("`{v}`"));
                     let lint = Lint::LadderWeakensSetting {
                         lower: lower_name.clone(),
                         higher: higher_name.clone(),

@@ -20,6 +20,10 @@ use errors::CheckError;
 /// The longest name accepted, in bytes.
 pub const MAX_NAME_BYTES: usize = 128;
 
+/// The most diagnostics reported for one file. Past it, one last `E019` says how many more
+/// there were; this bounds the output and its cost for any input.
+pub const MAX_DIAGNOSTICS: usize = 1_000;
+
 /// The longest inheritance chain accepted: a tier may have at most this many ancestors.
 pub const MAX_INHERITANCE_DEPTH: usize = 64;
 
@@ -62,9 +66,21 @@ impl Checked {
 /// ```
 pub fn check(source: &Source) -> Result<Checked, Diagnostics> {
     let (file, mut diagnostics) = syntax::parse(source);
-    let (model, more) = check_file(&file);
+    // Past an input limit the parser stops reading, so checking what it did read would only
+    // report consequences of the missing rest.
+    if diagnostics.iter().any(|d| d.code == crate::Code::InputLimit) {
+        return Err(Diagnostics(diagnostics));
+    }
+    let parsed_cleanly = diagnostics.is_empty();
+    let (model, more) = check_file(&file, parsed_cleanly);
     diagnostics.extend(more);
     diagnostics.sort_by_key(|d| (d.span.start, d.code));
+    if diagnostics.len() > MAX_DIAGNOSTICS {
+        let hidden = diagnostics.len() - MAX_DIAGNOSTICS;
+        let span = diagnostics[MAX_DIAGNOSTICS].span;
+        diagnostics.truncate(MAX_DIAGNOSTICS);
+        diagnostics.push(CheckError::TooManyDiagnostics { hidden, max: MAX_DIAGNOSTICS }.at(span));
+    }
     if diagnostics.iter().any(Diagnostic::is_error) {
         Err(Diagnostics(diagnostics))
     } else {
@@ -73,11 +89,13 @@ pub fn check(source: &Source) -> Result<Checked, Diagnostics> {
 }
 
 /// Checks an already-parsed file, returning the model and the checker's diagnostics (not the
-/// parser's). The model is only meaningful when no diagnostic is an error.
-fn check_file(file: &ast::File) -> (Model, Vec<Diagnostic>) {
+/// parser's). The model is only meaningful when no diagnostic is an error. Warnings are only
+/// looked for when the file parsed cleanly and has no errors: a declaration lost to a syntax
+/// error would otherwise show up as, say, an unused feature.
+fn check_file(file: &ast::File, parsed_cleanly: bool) -> (Model, Vec<Diagnostic>) {
     let mut checker = Checker::default();
     let model = checker.run(file);
-    if !checker.diagnostics.iter().any(Diagnostic::is_error) {
+    if parsed_cleanly && !checker.diagnostics.iter().any(Diagnostic::is_error) {
         lints::run(&model, &checker.ladder_spans, &mut checker.diagnostics);
     }
     (model, checker.diagnostics)
@@ -388,11 +406,8 @@ impl<'a> Checker<'a> {
             while let Some(parent) = current {
                 depth += 1;
                 if depth > MAX_INHERITANCE_DEPTH {
-                    let error = CheckError::InheritanceTooDeep {
-                        name: tier.name.text.clone(),
-                        depth,
-                        max: MAX_INHERITANCE_DEPTH,
-                    };
+                    let error =
+                        CheckError::InheritanceTooDeep { name: tier.name.text.clone(), max: MAX_INHERITANCE_DEPTH };
                     self.error(tier.name.span, error);
                     break;
                 }

@@ -105,7 +105,11 @@ pub fn parse(source: &Source) -> (File, Vec<Diagnostic>) {
             diagnostics.push(error.at(Span::at(offset)));
             break;
         }
-        let rest = &text[offset..];
+        let decl_start = offset + (text.len() - offset - trim_trivia(&text[offset..]).len());
+        // pest is given only this declaration's text, up to the next line that starts another
+        // declaration: building a pest error costs time in proportion to the input after the
+        // error, so handing it the whole rest of the file would make many errors quadratic.
+        let rest = &text[offset..lexical.resync_point(text, decl_start, decl_start)];
         match Grammar::parse(Rule::step, rest) {
             Ok(mut pairs) => {
                 let Some(decl) = pairs.next().and_then(|step| step.into_inner().next()) else {
@@ -136,7 +140,6 @@ pub fn parse(source: &Source) -> (File, Vec<Diagnostic>) {
                 let span = Span::new(position, position + found.len());
                 let found = if found.is_empty() { "end of file".to_string() } else { format!("`{found}`") };
                 diagnostics.push(SyntaxError::Unexpected { expected, found }.at(span));
-                let decl_start = offset + (rest.len() - trim_trivia(rest).len());
                 offset = lexical.resync_point(text, decl_start, position);
             }
         }
@@ -246,8 +249,13 @@ fn describe_rule(rule: Rule) -> &'static str {
 /// where the braces outside strings and comments are (for recovering after an error).
 struct LexicalScan {
     comments: Vec<Comment>,
-    /// Byte offsets of `{` (+1) and `}` (-1) outside strings and comments, in order.
-    braces: Vec<(usize, i32)>,
+    /// Byte offsets of every `{` and `}` outside strings and comments, in order.
+    brace_offsets: Vec<usize>,
+    /// `depth_before[i]` is the nesting depth just before `brace_offsets[i]` (opening braces
+    /// minus closing ones so far); one extra entry holds the depth after the last brace.
+    /// Prefix sums make the depth between two offsets a pair of binary searches, which keeps
+    /// recovery linear even in a file full of unclosed blocks.
+    depth_before: Vec<i64>,
 }
 
 impl LexicalScan {
@@ -277,7 +285,21 @@ impl LexicalScan {
             }
             i += 1;
         }
-        LexicalScan { comments, braces }
+        let brace_offsets = braces.iter().map(|&(at, _)| at).collect();
+        let depth_before = std::iter::once(0)
+            .chain(braces.iter().scan(0i64, |depth, &(_, delta)| {
+                *depth += i64::from(delta);
+                Some(*depth)
+            }))
+            .collect();
+        LexicalScan { comments, brace_offsets, depth_before }
+    }
+
+    /// The change in nesting depth from offset `from` up to (not including) offset `to`.
+    fn depth_change(&self, from: usize, to: usize) -> i64 {
+        let first = self.brace_offsets.partition_point(|&at| at < from);
+        let last = self.brace_offsets.partition_point(|&at| at < to);
+        self.depth_before[last] - self.depth_before[first]
     }
 
     /// Where to resume after a syntax error at `error` in the declaration starting at
@@ -291,12 +313,7 @@ impl LexicalScan {
             if line_start > decl_start {
                 let line = text[line_start..].trim_start_matches([' ', '\t']);
                 let word = line.split(|c: char| !(c.is_alphanumeric() || c == '_')).next().unwrap_or("");
-                let depth: i32 = self
-                    .braces
-                    .iter()
-                    .filter(|(at, _)| (decl_start..line_start).contains(at))
-                    .map(|(_, delta)| delta)
-                    .sum();
+                let depth = self.depth_change(decl_start, line_start);
                 let starts_decl = matches!(word, "policy" | "feature" | "setting" | "ladder" | "tier" | "addon")
                     || (word == "limit" && depth <= 0);
                 if starts_decl {

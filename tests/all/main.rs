@@ -1,1 +1,10 @@
+//! The one integration test binary: every data-driven suite runs from here.
+//!
+//! Golden files are compared byte for byte; run with `ENTITLE_BLESS=1` to rewrite them from
+//! the current output after checking that the change is intended.
 
+mod cli;
+mod diagnostics;
+mod golden;
+mod policies;
+mod robustness;

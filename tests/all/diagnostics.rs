@@ -1,0 +1,88 @@
+//! Golden diagnostics: each `tests/diagnostics/*.policy` beside the `.out` it must render to.
+
+use std::collections::BTreeSet;
+
+use entitle::{render, Code, Source};
+
+use crate::golden::{assert_no_failures, compare, files_with_extension, root};
+
+/// Renders every diagnostic of one file exactly as `entitle check` does.
+fn rendered(name: &str, text: &str) -> String {
+    let source = Source::new(name, text);
+    let diagnostics = match entitle::check(&source) {
+        Ok(checked) => checked.warnings().to_vec(),
+        Err(diagnostics) => diagnostics.0,
+    };
+    diagnostics.iter().map(|d| render::human(&source, d) + "\n").collect()
+}
+
+#[test]
+fn every_bad_policy_renders_as_its_golden_file() {
+    let dir = root().join("tests/diagnostics");
+    let mut failures = Vec::new();
+    for policy in files_with_extension(&dir, "policy") {
+        let name = policy.file_name().and_then(|n| n.to_str()).expect("utf-8 file name");
+        let text = std::fs::read_to_string(&policy).expect("readable policy");
+        if let Some(failure) = compare(&policy.with_extension("out"), &rendered(name, &text)) {
+            failures.push(failure);
+        }
+    }
+    assert_no_failures(failures);
+}
+
+/// The golden files are the catalogue of codes: each code must be shown at least once, and
+/// each file named after a code must show that code.
+#[test]
+fn golden_files_cover_every_code() {
+    let dir = root().join("tests/diagnostics");
+    let mut shown = BTreeSet::new();
+    for out in files_with_extension(&dir, "out") {
+        let text = std::fs::read_to_string(&out).expect("readable golden file");
+        for code in Code::ALL {
+            let marker = format!("[{code}]");
+            if text.contains(&marker) {
+                shown.insert(*code);
+            }
+        }
+        let stem = out.file_stem().and_then(|s| s.to_str()).unwrap_or("");
+        if let Some(code) = Code::ALL.iter().find(|c| stem.starts_with(c.as_str())) {
+            assert!(text.contains(&format!("[{code}]")), "{} does not show {code}", out.display());
+        }
+    }
+    let missing: Vec<_> = Code::ALL.iter().filter(|c| !shown.contains(c)).map(|c| c.as_str()).collect();
+    assert!(missing.is_empty(), "codes with no golden diagnostic: {missing:?}");
+}
+
+/// `docs/diagnostics.md` documents every code with a bad and a fixed example.
+#[test]
+fn the_diagnostics_reference_documents_every_code() {
+    let doc = std::fs::read_to_string(root().join("docs/diagnostics.md")).expect("docs/diagnostics.md");
+    for code in Code::ALL {
+        let heading = format!("## {code}");
+        let section = doc.split(&heading).nth(1).unwrap_or_else(|| panic!("no `{heading}` section"));
+        let section = section.split("\n## ").next().unwrap_or("");
+        assert!(section.matches("```").count() >= 4, "{code} needs a bad and a fixed example");
+        assert!(section.contains("Fixed") || section.contains("fixed"), "{code} lacks a fixed example");
+    }
+}
+
+/// The fixed example of every code in the reference checks without that code, so the docs
+/// cannot drift into advice that does not work.
+#[test]
+fn fixed_examples_in_the_reference_do_not_show_their_code() {
+    let doc = std::fs::read_to_string(root().join("docs/diagnostics.md")).expect("docs/diagnostics.md");
+    for code in Code::ALL {
+        let heading = format!("## {code}");
+        let section = doc.split(&heading).nth(1).expect("section").split("\n## ").next().unwrap_or("");
+        let blocks: Vec<&str> =
+            section.split("```policy\n").skip(1).map(|b| b.split("```").next().unwrap_or("")).collect();
+        assert_eq!(blocks.len(), 2, "{code}: expected exactly a bad and a fixed ```policy block");
+        let shows = |text: &str| match entitle::check(&Source::new("doc", text)) {
+            Ok(checked) => checked.warnings().iter().any(|d| d.code == *code),
+            Err(diagnostics) => diagnostics.0.iter().any(|d| d.code == *code),
+        };
+        assert!(shows(blocks[0]), "{code}: the bad example does not produce {code}");
+        assert!(!shows(blocks[1]), "{code}: the fixed example still produces {code}");
+        assert!(entitle::check(&Source::new("doc", blocks[1])).is_ok(), "{code}: the fixed example has errors");
+    }
+}

@@ -1,0 +1,62 @@
+//! Bad input of every kind gets diagnostics, never a panic or a hang.
+
+use entitle::{Code, Source};
+
+use crate::golden::root;
+
+/// Every single-character edit of a real policy (at a stride, to stay quick) still yields an
+/// answer: a checked policy or diagnostics with in-range spans.
+#[test]
+fn edited_policies_never_panic_and_spans_stay_in_range() {
+    let text = std::fs::read_to_string(root().join("policies/rtc-sdk.policy")).expect("policy");
+    let edits = ["", "{", "}", "\"", "%", "=", "9", " x ", "\n", "//", "\u{e9}"];
+    let mut variants = 0;
+    for (position, _) in text.char_indices().step_by(13) {
+        for (n, edit) in edits.iter().enumerate() {
+            let next = text[position..].chars().next().map_or(0, char::len_utf8);
+            // Alternate between replacing the character at `position` and inserting before it.
+            let cut = if n % 2 == 0 { next } else { 0 };
+            let mutated = format!("{}{edit}{}", &text[..position], &text[position + cut..]);
+            variants += 1;
+            if let Err(diagnostics) = entitle::check(&Source::new("m", mutated.as_str())) {
+                for d in &diagnostics.0 {
+                    assert!(d.span.start <= d.span.end && d.span.end <= mutated.len(), "{d:?}");
+                }
+            }
+        }
+    }
+    assert!(variants > 1_000);
+}
+
+#[test]
+fn a_flood_of_errors_is_cut_off_with_a_note() {
+    let text = format!("policy \"p\"\nladder {}a\n", "a < ".repeat(5_000));
+    let diagnostics = entitle::check(&Source::new("p", text)).expect_err("unknown tiers");
+    assert_eq!(diagnostics.0.len(), entitle::check::MAX_DIAGNOSTICS + 1);
+    let last = diagnostics.0.last().expect("a last diagnostic");
+    assert_eq!(last.code, Code::InputLimit);
+    assert_eq!(last.message, "4001 more diagnostics after the first 1000 are not shown");
+}
+
+#[test]
+fn oversized_input_is_refused_with_an_input_limit_diagnostic() {
+    let text = "feature x\n".repeat(entitle::syntax::MAX_SOURCE_BYTES / 10 + 1);
+    let diagnostics = entitle::check(&Source::new("big", text)).expect_err("too large");
+    assert_eq!(diagnostics.0.len(), 1);
+    assert_eq!(diagnostics.0[0].code, Code::InputLimit);
+}
+
+#[test]
+fn pathological_but_small_inputs_terminate() {
+    let cases = [
+        "{".repeat(100_000),
+        "tier t {\n".repeat(10_000),
+        "\"".repeat(50_000),
+        "limit x : count per day\n".repeat(5_000),
+        "policy \"p\"\nladder ".to_string() + &"a < ".repeat(10_000),
+        "policy \"p\"\nfeature x\ntier t { grant ".to_string() + &"x, ".repeat(10_000) + "}",
+    ];
+    for text in cases {
+        let _ = entitle::check(&Source::new("p", text));
+    }
+}
