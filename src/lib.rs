@@ -41,7 +41,10 @@
 #![deny(missing_docs)]
 
 pub mod check;
+mod compile;
 pub mod diagnostic;
+mod engine;
+pub mod eval;
 pub mod model;
 pub mod render;
 pub mod rollout;
@@ -51,6 +54,12 @@ pub mod time;
 pub mod units;
 
 pub use check::{check, Checked};
+pub use compile::compile;
+pub use engine::{
+    AddonId, Context, Decision, Engine, FeatureId, LimitId, Quota, Reason, SettingId, Status, TierId, WindowSpan,
+};
+pub use eval::{Explanation, Subject, Upgrade};
+pub use model::Amount;
 
 // The README's examples run as doctests, so the first code a newcomer copies keeps working.
 #[cfg(doctest)]
