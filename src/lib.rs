@@ -46,6 +46,8 @@ pub mod diagnostic;
 mod engine;
 pub mod eval;
 pub mod model;
+#[cfg(any(test, feature = "reference"))]
+pub mod reference;
 pub mod render;
 pub mod rollout;
 pub mod source;

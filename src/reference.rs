@@ -1,0 +1,426 @@
+//! A naive evaluator that answers straight from the checked model, walking inheritance
+//! chains on every query. It exists only as an oracle for tests and fuzzing (feature
+//! `reference`): it shares no table, no flattening and no bit trick with the engine, so when
+//! the two agree, the compiled tables mean what `docs/language.md` says.
+
+use crate::engine::{Decision, Quota, Reason, Status};
+use crate::model::{Access, AddonOp, Amount, Model, Percentage, SettingValue};
+
+/// The oracle over one checked model. Indices are positions in the model's vectors.
+#[derive(Clone, Copy, Debug)]
+pub struct Reference<'m> {
+    model: &'m Model,
+}
+
+impl<'m> Reference<'m> {
+    /// An oracle for `model`.
+    pub fn new(model: &'m Model) -> Reference<'m> {
+        Reference { model }
+    }
+
+    /// What `tier` gives for `feature`, by walking up its chain.
+    pub fn access(&self, tier: usize, feature: usize) -> Access {
+        let def = &self.model.tiers[tier];
+        let inherited = || def.parent.map_or(Access::NotGranted, |p| self.access(p, feature));
+        if def.revokes.iter().any(|&(f, _)| f == feature) {
+            let given = def.grant_all.is_some() || inherited() != Access::NotGranted;
+            return if given { Access::Revoked } else { Access::NotGranted };
+        }
+        if let Some(grant) = def.grants.iter().find(|g| g.feature == feature) {
+            return grant.rollout.map_or(Access::Granted, Access::Rollout);
+        }
+        if def.grant_all.is_some() {
+            return Access::Granted;
+        }
+        inherited()
+    }
+
+    fn attaches(&self, addon: usize, tier: usize) -> bool {
+        let for_tiers = &self.model.addons[addon].for_tiers;
+        let mut current = Some(tier);
+        while let Some(t) = current {
+            if for_tiers.contains(&t) {
+                return true;
+            }
+            current = self.model.tiers[t].parent;
+        }
+        false
+    }
+
+    fn valid_at(&self, addon: usize, now: i64) -> bool {
+        let def = &self.model.addons[addon];
+        def.valid_from.is_none_or(|from| from <= now) && def.valid_until.is_none_or(|until| now < until)
+    }
+
+    /// The feature decision, as `docs/language.md` and `Engine::decide` describe it.
+    pub fn decide(&self, tier: usize, key: &str, addons: &[usize], now: i64, feature: usize) -> Decision {
+        let access = self.access(tier, feature);
+        if access == Access::Granted {
+            return Decision { allowed: true, reason: Reason::GrantedByTier };
+        }
+        if let Access::Rollout(share) = access {
+            if crate::rollout::bucket(&self.model.features[feature].name, key) < share.0 {
+                return Decision { allowed: true, reason: Reason::GrantedByRollout };
+            }
+        }
+        let grants = |a: usize| {
+            let def = &self.model.addons[a];
+            def.grant_all.is_some() || def.grants.iter().any(|&(f, _)| f == feature)
+        };
+        let holding: Vec<usize> = addons.iter().copied().filter(|&a| grants(a)).collect();
+        if holding.iter().any(|&a| self.attaches(a, tier) && self.valid_at(a, now)) {
+            return Decision { allowed: true, reason: Reason::GrantedByAddon };
+        }
+        let reason = if holding.iter().any(|&a| !self.attaches(a, tier)) {
+            Reason::AddonNotForTier
+        } else if !holding.is_empty() {
+            Reason::AddonNotValid
+        } else {
+            match access {
+                Access::Revoked => Reason::Revoked,
+                Access::Rollout(_) => Reason::OutsideRollout,
+                _ => Reason::NotGranted,
+            }
+        };
+        Decision { allowed: false, reason }
+    }
+
+    /// The quota, as `docs/language.md` and `Engine::check_limit` describe it. The window is
+    /// left to the engine's own tests; this compares everything else.
+    #[allow(clippy::too_many_arguments)]
+    pub fn check_limit(
+        &self,
+        tier: usize,
+        addons: &[usize],
+        now: i64,
+        limit: usize,
+        used: u64,
+        requested: u64,
+    ) -> Quota {
+        let mut current = Some(tier);
+        let mut entry = None;
+        while let Some(t) = current {
+            if let Some(set) = self.model.tiers[t].limits.iter().find(|s| s.limit == limit) {
+                entry = Some(*set);
+                break;
+            }
+            current = self.model.tiers[t].parent;
+        }
+        let (base, soft, warn) = entry.map_or((Amount::Finite(0), None, None), |e| (e.value, e.soft, e.warn));
+        let applying: Vec<usize> =
+            addons.iter().copied().filter(|&a| self.attaches(a, tier) && self.valid_at(a, now)).collect();
+        let changes = applying.iter().flat_map(|&a| self.model.addons[a].limits.iter().filter(|c| c.limit == limit));
+        let (mut raised, mut added) = (base, 0u128);
+        let mut added_unlimited = false;
+        for change in changes {
+            match (change.op, change.value) {
+                (AddonOp::AtLeast, value) => raised = raised.max(value),
+                (AddonOp::Add, Amount::Finite(n)) => added += u128::from(n),
+                (AddonOp::Add, Amount::Unlimited) => added_unlimited = true,
+            }
+        }
+        let value = match (base, raised) {
+            (Amount::Unlimited, _) | (_, Amount::Unlimited) => Amount::Unlimited,
+            _ if added_unlimited => Amount::Unlimited,
+            (_, Amount::Finite(r)) => Amount::Finite((u128::from(r) + added).min(u128::from(u64::MAX)) as u64),
+        };
+        let soft_cap = match (base, soft, value) {
+            (Amount::Unlimited, soft, _) => soft,
+            (_, Some(_), Amount::Unlimited) => Some(Amount::Unlimited),
+            (Amount::Finite(b), Some(Amount::Finite(cap)), Amount::Finite(v)) => {
+                Some(Amount::Finite((u128::from(cap) + u128::from(v - b)).min(u128::from(u64::MAX)) as u64))
+            }
+            (_, soft, _) => soft,
+        };
+        let total = (u128::from(used) + u128::from(requested)).min(u128::from(u64::MAX)) as u64;
+        let (status, remaining) = match value {
+            Amount::Unlimited => (Status::Within, Amount::Unlimited),
+            Amount::Finite(l) => {
+                let past_soft = match soft_cap {
+                    None => total > l,
+                    Some(Amount::Unlimited) => false,
+                    Some(Amount::Finite(cap)) => total > cap,
+                };
+                let status = if past_soft {
+                    Status::Exceeded
+                } else if total > l {
+                    Status::Overage
+                } else if warn
+                    .is_some_and(|w: Percentage| u128::from(total) >= u128::from(l) * u128::from(w.0) / 1_000_000)
+                {
+                    Status::Warning
+                } else {
+                    Status::Within
+                };
+                (status, Amount::Finite(l.saturating_sub(used)))
+            }
+        };
+        let (allowed, reason) = match status {
+            Status::Exceeded => (false, Reason::LimitExceeded),
+            Status::Overage => (true, Reason::Overage),
+            _ => (true, Reason::WithinLimit),
+        };
+        Quota { allowed, reason, status, limit: value, soft_cap, remaining, window: None }
+    }
+
+    /// The setting's value for the subject.
+    pub fn setting(&self, tier: usize, addons: &[usize], now: i64, setting: usize) -> Option<SettingValue> {
+        let mut current = Some(tier);
+        let mut value = None;
+        while let Some(t) = current {
+            if let Some(set) = self.model.tiers[t].sets.iter().find(|s| s.setting == setting) {
+                value = Some(set.value.clone());
+                break;
+            }
+            current = self.model.tiers[t].parent;
+        }
+        let prefer = self.model.settings[setting].prefer;
+        let mut applying: Vec<usize> =
+            addons.iter().copied().filter(|&a| self.attaches(a, tier) && self.valid_at(a, now)).collect();
+        applying.sort_unstable();
+        applying.dedup();
+        for a in applying {
+            let Some(set) = self.model.addons[a].sets.iter().find(|s| s.setting == setting) else { continue };
+            value = match (value, prefer) {
+                (Some(current), Some(p)) if !set.value.better_than(&current, p) => Some(current),
+                _ => Some(set.value.clone()),
+            };
+        }
+        value
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use proptest::prelude::*;
+
+    use super::*;
+    use crate::engine::{AddonId, Context, FeatureId, LimitId, SettingId, TierId};
+    use crate::Source;
+
+    /// The shape of a generated policy; rendered to text so that the whole pipeline (parse,
+    /// check, compile) is exercised, not just the tables.
+    #[derive(Clone, Debug)]
+    struct Plan {
+        features: usize,
+        limits: Vec<(u8, u8)>,
+        settings: Vec<bool>,
+        tiers: Vec<TierPlan>,
+        addons: Vec<AddonPlan>,
+    }
+
+    #[derive(Clone, Debug)]
+    struct TierPlan {
+        parent: Option<usize>,
+        grant_all: bool,
+        /// Per feature: 0 nothing, 1 grant, 2 rollout, 3 revoke.
+        features: Vec<(u8, u32)>,
+        /// Per limit: value, soft kind and cap, warn.
+        limits: Vec<Option<(u64, u8, u64, u8)>>,
+        settings: Vec<Option<u32>>,
+    }
+
+    #[derive(Clone, Debug)]
+    struct AddonPlan {
+        for_tiers: Vec<usize>,
+        grant_all: bool,
+        grants: Vec<bool>,
+        limits: Vec<Option<(bool, u64)>>,
+        settings: Vec<Option<u32>>,
+        valid: Option<(i64, i64)>,
+    }
+
+    const ROLLOUTS: [u32; 5] = [0, 1, 5, 50, 100];
+    const WARNS: [u8; 4] = [0, 50, 80, 100];
+
+    fn plan() -> impl Strategy<Value = Plan> {
+        (1usize..6, prop::collection::vec((0u8..3, 0u8..4), 1..4), prop::collection::vec(any::<bool>(), 0..3))
+            .prop_flat_map(|(features, limits, settings)| {
+                let (l, s) = (limits.len(), settings.len());
+                let tier = move |index: usize| {
+                    (
+                        prop::option::of(0..index.max(1)),
+                        prop::bool::weighted(0.15),
+                        prop::collection::vec((0u8..4, 0usize..ROLLOUTS.len()), features),
+                        prop::collection::vec(prop::option::of((0u64..50, 0u8..3, 0u64..30, 0usize..WARNS.len())), l),
+                        prop::collection::vec(prop::option::of(0u32..3), s),
+                    )
+                        .prop_map(move |(parent, grant_all, fs, ls, ss)| TierPlan {
+                            parent: parent.filter(|_| index > 0),
+                            grant_all,
+                            features: fs.into_iter().map(|(k, r)| (k, ROLLOUTS[r])).collect(),
+                            limits: ls
+                                .into_iter()
+                                .map(|o| o.map(|(v, soft, extra, w)| (v, soft, v + extra, WARNS[w])))
+                                .collect(),
+                            settings: ss,
+                        })
+                };
+                let tiers = (1usize..6).prop_flat_map(move |n| (0..n).map(tier).collect::<Vec<_>>());
+                (Just(features), Just(limits), Just(settings), tiers).prop_flat_map(
+                    |(features, limits, settings, tiers)| {
+                        let (t, l, s) = (tiers.len(), limits.len(), settings.len());
+                        let addon = (
+                            prop::collection::vec(0..t, 1..3),
+                            prop::bool::weighted(0.1),
+                            prop::collection::vec(prop::bool::weighted(0.3), features),
+                            prop::collection::vec(prop::option::of((any::<bool>(), 0u64..40)), l),
+                            prop::collection::vec(prop::option::of(0u32..3), s),
+                            prop::option::of((0i64..3, 1i64..3)),
+                        )
+                            .prop_map(
+                                |(mut for_tiers, grant_all, grants, limits, settings, valid)| {
+                                    for_tiers.sort_unstable();
+                                    for_tiers.dedup();
+                                    let valid = valid.map(|(from, len)| (from * 100, from * 100 + len * 100));
+                                    AddonPlan { for_tiers, grant_all, grants, limits, settings, valid }
+                                },
+                            );
+                        let addons = prop::collection::vec(addon, 0..4);
+                        (Just(features), Just(limits), Just(settings), Just(tiers), addons).prop_map(
+                            |(features, limits, settings, tiers, addons)| Plan {
+                                features,
+                                limits,
+                                settings,
+                                tiers,
+                                addons,
+                            },
+                        )
+                    },
+                )
+            })
+    }
+
+    fn render(plan: &Plan) -> String {
+        let mut text = String::from("policy \"generated\"\n");
+        for f in 0..plan.features {
+            text += &format!("feature f{f}\n");
+        }
+        for (i, (ty, kind)) in plan.limits.iter().enumerate() {
+            let ty = ["count", "bytes", "duration"][*ty as usize];
+            let kind = ["", " gauge", " per day", " per month"][*kind as usize];
+            text += &format!("limit l{i} : {ty}{kind}\n");
+        }
+        for (i, lower) in plan.settings.iter().enumerate() {
+            text += &format!("setting s{i} : percent prefer {}\n", if *lower { "lower" } else { "higher" });
+        }
+        let unit = |ty: u8| ["", " B", " s"][ty as usize];
+        for (i, tier) in plan.tiers.iter().enumerate() {
+            let extends = tier.parent.map_or(String::new(), |p| format!(" extends t{p}"));
+            text += &format!("tier t{i}{extends} {{\n");
+            if tier.grant_all {
+                text += "  grant all\n";
+            }
+            for (f, (kind, rollout)) in tier.features.iter().enumerate() {
+                match kind {
+                    1 => text += &format!("  grant f{f}\n"),
+                    2 => text += &format!("  grant f{f} rollout {rollout}%\n"),
+                    3 => text += &format!("  revoke f{f}\n"),
+                    _ => {}
+                }
+            }
+            for (l, entry) in tier.limits.iter().enumerate() {
+                let Some((value, soft, cap, warn)) = entry else { continue };
+                let u = unit(plan.limits[l].0);
+                let value_text = if *value == 49 { "unlimited".to_string() } else { format!("{value}{u}") };
+                let soft = match soft {
+                    1 => format!(" soft {cap}{u}"),
+                    2 => " soft".to_string(),
+                    _ => String::new(),
+                };
+                let soft = if *value == 49 { String::new() } else { soft };
+                let warn = if *warn > 0 && *value != 49 { format!(" warn at {warn}%") } else { String::new() };
+                text += &format!("  limit l{l} = {value_text}{soft}{warn}\n");
+            }
+            for (s, value) in tier.settings.iter().enumerate() {
+                if let Some(v) = value {
+                    text += &format!("  set s{s} = {}%\n", 90 + v * 3);
+                }
+            }
+            text += "}\n";
+        }
+        for (i, addon) in plan.addons.iter().enumerate() {
+            let for_tiers: Vec<String> = addon.for_tiers.iter().map(|t| format!("t{t}")).collect();
+            text += &format!("addon a{i} for {} {{\n", for_tiers.join(", "));
+            if addon.grant_all {
+                text += "  grant all\n";
+            }
+            for (f, granted) in addon.grants.iter().enumerate() {
+                if *granted {
+                    text += &format!("  grant f{f}\n");
+                }
+            }
+            for (l, change) in addon.limits.iter().enumerate() {
+                if let Some((add, value)) = change {
+                    text +=
+                        &format!("  limit l{l} {} {value}{}\n", if *add { "+=" } else { "=" }, unit(plan.limits[l].0));
+                }
+            }
+            for (s, value) in addon.settings.iter().enumerate() {
+                if let Some(v) = value {
+                    text += &format!("  set s{s} = {}%\n", 91 + v * 3);
+                }
+            }
+            if let Some((from, until)) = addon.valid {
+                let at = |t: i64| crate::time::format_instant(t);
+                text += &format!("  valid from {} until {}\n", at(from), at(until));
+            }
+            text += "}\n";
+        }
+        text
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 256, ..ProptestConfig::default() })]
+
+        /// The compiled engine agrees with the oracle on every feature, limit and setting
+        /// question, for every tier, several keys, add-on sets, instants and usages.
+        #[test]
+        fn the_engine_agrees_with_the_reference_evaluator(
+            plan in plan(),
+            keys in prop::collection::vec("[a-z0-9-]{0,12}", 1..4),
+            addon_masks in prop::collection::vec(0u8..16, 1..4),
+            usages in prop::collection::vec((0u64..80, 0u64..40), 1..4),
+            nows in prop::collection::vec(-50i64..400, 1..3),
+        ) {
+            let text = render(&plan);
+            let checked = match crate::check(&Source::new("generated", text.as_str())) {
+                Ok(checked) => checked,
+                Err(d) => return Err(TestCaseError::fail(format!("generated policy does not check: {d}\n{text}"))),
+            };
+            let engine = crate::compile(&checked);
+            let oracle = Reference::new(checked.model());
+            let model = checked.model();
+            // Holding every add-on at once is where add-ons interact, so it is always tried.
+            let masks = addon_masks.iter().copied().chain([u8::MAX]);
+            for tier in 0..model.tiers.len() {
+                for mask in masks.clone() {
+                    let held: Vec<usize> = (0..model.addons.len()).filter(|a| mask & (1 << a) != 0).collect();
+                    let ids: Vec<AddonId> = held.iter().map(|&a| AddonId(a as u32)).collect();
+                    for &now in &nows {
+                        for key in &keys {
+                            let ctx = Context::new(TierId(tier as u32), now).with_key(key).with_addons(&ids);
+                            for f in 0..model.features.len() {
+                                let expected = oracle.decide(tier, key, &held, now, f);
+                                prop_assert_eq!(engine.decide(&ctx, FeatureId(f as u32)), expected, "t{} f{} key {:?}\n{}", tier, f, key, text);
+                            }
+                        }
+                        let ctx = Context::new(TierId(tier as u32), now).with_addons(&ids);
+                        for l in 0..model.limits.len() {
+                            for &(used, requested) in &usages {
+                                let mut got = engine.check_limit(&ctx, LimitId(l as u32), used, requested);
+                                got.window = None;
+                                let expected = oracle.check_limit(tier, &held, now, l, used, requested);
+                                prop_assert_eq!(got, expected, "t{} l{} used {} requested {}\n{}", tier, l, used, requested, text);
+                            }
+                        }
+                        for s in 0..model.settings.len() {
+                            let got = engine.setting_value(&ctx, SettingId(s as u32)).map(|v| v.cloned());
+                            prop_assert_eq!(got, Ok(oracle.setting(tier, &held, now, s)), "t{} s{}\n{}", tier, s, text);
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
