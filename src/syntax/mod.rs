@@ -119,8 +119,9 @@ pub fn parse(source: &Source) -> (File, Vec<Diagnostic>) {
                     break;
                 }
                 let end = offset + decl.as_span().end();
-                let span = Span::new(offset + decl.as_span().start(), end);
-                match build_decl(decl, offset) {
+                let builder = Builder { offset, text, comments: &lexical.comments };
+                let span = builder.span(&decl);
+                match build_decl(decl, &builder) {
                     Some(built) => decls.push(built),
                     // The grammar guarantees every shape the builder reads; reaching this would be
                     // a bug in this module, reported rather than panicked on.
@@ -332,9 +333,31 @@ impl LexicalScan {
 // grammar guarantees the shapes read here; a missing child yields `None`, which the driver
 // reports as an internal error rather than panicking.
 
-fn span_of(pair: &Pair<'_, Rule>, offset: usize) -> Span {
-    let span = pair.as_span();
-    Span::new(offset + span.start(), offset + span.end())
+/// What the builders need besides the pair: where the parsed slice starts in the whole text,
+/// and the text and comments, to trim spans.
+struct Builder<'t> {
+    offset: usize,
+    text: &'t str,
+    comments: &'t [Comment],
+}
+
+impl Builder<'_> {
+    /// The span of a pair in the whole text, without trailing whitespace or comments. pest
+    /// keeps the trivia it skipped before trying an optional element that then did not match
+    /// (`grant x` followed by a line break, trying `rollout`), which would make a span run
+    /// into the next line or swallow a trailing comment.
+    fn span(&self, pair: &Pair<'_, Rule>) -> Span {
+        let span = pair.as_span();
+        let start = self.offset + span.start();
+        let mut end = self.offset + span.end();
+        loop {
+            end = start + self.text[start..end].trim_end().len();
+            match self.comments.binary_search_by_key(&end, |c| c.span.end) {
+                Ok(i) if self.comments[i].span.start >= start => end = self.comments[i].span.start,
+                _ => return Span::new(start, end),
+            }
+        }
+    }
 }
 
 fn children<'a>(pair: Pair<'a, Rule>) -> impl Iterator<Item = Pair<'a, Rule>> {
@@ -374,106 +397,106 @@ fn children<'a>(pair: Pair<'a, Rule>) -> impl Iterator<Item = Pair<'a, Rule>> {
     })
 }
 
-fn build_decl(pair: Pair<'_, Rule>, offset: usize) -> Option<Decl> {
-    let span = span_of(&pair, offset);
+fn build_decl(pair: Pair<'_, Rule>, b: &Builder<'_>) -> Option<Decl> {
+    let span = b.span(&pair);
     let rule = pair.as_rule();
     let mut parts = children(pair);
     Some(match rule {
         Rule::header => {
-            let name = build_str(parts.next()?, offset);
-            let version = parts.next().map(|p| build_str(p, offset));
+            let name = build_str(parts.next()?, b);
+            let version = parts.next().map(|p| build_str(p, b));
             Decl::Header(Header { name, version, span })
         }
         Rule::feature_decl => {
-            let name = build_name(parts.next()?, offset);
-            let description = parts.next().map(|p| build_str(p, offset));
+            let name = build_name(parts.next()?, b);
+            let description = parts.next().map(|p| build_str(p, b));
             Decl::Feature(FeatureDecl { name, description, span })
         }
         Rule::limit_decl => {
-            let name = build_name(parts.next()?, offset);
-            let ty = build_name(parts.next()?, offset);
+            let name = build_name(parts.next()?, b);
+            let ty = build_name(parts.next()?, b);
             let kind = match parts.next() {
                 None => LimitKind::Cap,
-                Some(p) if p.as_rule() == Rule::gauge => LimitKind::Gauge(span_of(&p, offset)),
-                Some(p) => LimitKind::Per(build_name(children(p).next()?, offset)),
+                Some(p) if p.as_rule() == Rule::gauge => LimitKind::Gauge(b.span(&p)),
+                Some(p) => LimitKind::Per(build_name(children(p).next()?, b)),
             };
             Decl::Limit(LimitDecl { name, ty, kind, span })
         }
         Rule::setting_decl => {
-            let name = build_name(parts.next()?, offset);
-            let ty = build_name(parts.next()?, offset);
+            let name = build_name(parts.next()?, b);
+            let ty = build_name(parts.next()?, b);
             let prefer = match parts.next() {
-                Some(p) => Some(build_name(children(p).next()?, offset)),
+                Some(p) => Some(build_name(children(p).next()?, b)),
                 None => None,
             };
             Decl::Setting(SettingDecl { name, ty, prefer, span })
         }
-        Rule::ladder_decl => Decl::Ladder(LadderDecl { tiers: parts.map(|p| build_name(p, offset)).collect(), span }),
+        Rule::ladder_decl => Decl::Ladder(LadderDecl { tiers: parts.map(|p| build_name(p, b)).collect(), span }),
         Rule::tier_decl => {
-            let name = build_name(parts.next()?, offset);
+            let name = build_name(parts.next()?, b);
             let mut extends = None;
             let mut items = Vec::new();
             for part in parts {
                 if part.as_rule() == Rule::name {
-                    extends = Some(build_name(part, offset));
+                    extends = Some(build_name(part, b));
                 } else {
-                    items.push(build_item(part, offset)?);
+                    items.push(build_item(part, b)?);
                 }
             }
             Decl::Tier(TierDecl { name, extends, items, span })
         }
         Rule::addon_decl => {
-            let name = build_name(parts.next()?, offset);
-            let for_tiers = build_names(parts.next()?, offset);
-            let items = parts.map(|p| build_item(p, offset)).collect::<Option<Vec<_>>>()?;
+            let name = build_name(parts.next()?, b);
+            let for_tiers = build_names(parts.next()?, b);
+            let items = parts.map(|p| build_item(p, b)).collect::<Option<Vec<_>>>()?;
             Decl::Addon(AddonDecl { name, for_tiers, items, span })
         }
         _ => return None,
     })
 }
 
-fn build_item(pair: Pair<'_, Rule>, offset: usize) -> Option<Item> {
-    let span = span_of(&pair, offset);
+fn build_item(pair: Pair<'_, Rule>, b: &Builder<'_>) -> Option<Item> {
+    let span = b.span(&pair);
     let rule = pair.as_rule();
     let mut parts = children(pair);
     Some(match rule {
         Rule::grant_all => Item::GrantAll(span),
         Rule::grant => {
-            let features = build_names(parts.next()?, offset);
+            let features = build_names(parts.next()?, b);
             let rollout = match parts.next() {
-                Some(p) => Some(build_percent(children(p).next()?, offset)),
+                Some(p) => Some(build_percent(children(p).next()?, b)),
                 None => None,
             };
             Item::Grant(Grant { features, rollout, span })
         }
-        Rule::revoke => Item::Revoke(Revoke { features: build_names(parts.next()?, offset), span }),
+        Rule::revoke => Item::Revoke(Revoke { features: build_names(parts.next()?, b), span }),
         Rule::limit_item => {
-            let limit = build_name(parts.next()?, offset);
+            let limit = build_name(parts.next()?, b);
             let op_pair = parts.next()?;
             let op = if op_pair.as_str() == "+=" { AssignOp::Add } else { AssignOp::Set };
-            let op_span = span_of(&op_pair, offset);
-            let value = build_value(parts.next()?, offset)?;
+            let op_span = b.span(&op_pair);
+            let value = build_value(parts.next()?, b)?;
             let mut soft = None;
             let mut warn = None;
             for part in parts {
                 match part.as_rule() {
                     Rule::soft => {
-                        let soft_span = span_of(&part, offset);
+                        let soft_span = b.span(&part);
                         let cap = match children(part).next() {
-                            Some(p) => Some(build_value(p, offset)?),
+                            Some(p) => Some(build_value(p, b)?),
                             None => None,
                         };
                         soft = Some(Soft { cap, span: soft_span });
                     }
-                    Rule::warn => warn = Some(build_percent(children(part).next()?, offset)),
+                    Rule::warn => warn = Some(build_percent(children(part).next()?, b)),
                     _ => return None,
                 }
             }
             Item::Limit(LimitItem { limit, op, op_span, value, soft, warn, span })
         }
         Rule::set_item => {
-            let setting = build_name(parts.next()?, offset);
-            let value = build_value(parts.next()?, offset)?;
+            let setting = build_name(parts.next()?, b);
+            let value = build_value(parts.next()?, b)?;
             Item::Set(SetItem { setting, value, span })
         }
         Rule::valid => {
@@ -482,7 +505,7 @@ fn build_item(pair: Pair<'_, Rule>, offset: usize) -> Option<Item> {
             for part in parts {
                 let rule = part.as_rule();
                 let date = children(part).next()?;
-                let date = Date { text: date.as_str().to_string(), span: span_of(&date, offset) };
+                let date = Date { text: date.as_str().to_string(), span: b.span(&date) };
                 if rule == Rule::valid_from {
                     from = Some(date);
                 } else {
@@ -495,39 +518,39 @@ fn build_item(pair: Pair<'_, Rule>, offset: usize) -> Option<Item> {
     })
 }
 
-fn build_value(pair: Pair<'_, Rule>, offset: usize) -> Option<Value> {
-    let span = span_of(&pair, offset);
+fn build_value(pair: Pair<'_, Rule>, b: &Builder<'_>) -> Option<Value> {
+    let span = b.span(&pair);
     let inner = pair.into_inner().next()?;
     let kind = match inner.as_rule() {
         Rule::unlimited => ValueKind::Unlimited,
-        Rule::percent => ValueKind::Percent(build_percent(inner, offset)),
+        Rule::percent => ValueKind::Percent(build_percent(inner, b)),
         Rule::quantity => {
             let mut parts = inner.into_inner();
             let number = parts.next()?.as_str().to_string();
-            let unit = parts.next().map(|p| build_name(p, offset));
+            let unit = parts.next().map(|p| build_name(p, b));
             ValueKind::Quantity { number, unit }
         }
-        Rule::string => ValueKind::Str(build_str(inner, offset).value),
+        Rule::string => ValueKind::Str(build_str(inner, b).value),
         _ => return None,
     };
     Some(Value { kind, span })
 }
 
-fn build_percent(pair: Pair<'_, Rule>, offset: usize) -> Percent {
-    let span = span_of(&pair, offset);
+fn build_percent(pair: Pair<'_, Rule>, b: &Builder<'_>) -> Percent {
+    let span = b.span(&pair);
     Percent { number: pair.as_str().trim_end_matches('%').to_string(), span }
 }
 
-fn build_name(pair: Pair<'_, Rule>, offset: usize) -> Name {
-    Name { text: pair.as_str().to_string(), span: span_of(&pair, offset) }
+fn build_name(pair: Pair<'_, Rule>, b: &Builder<'_>) -> Name {
+    Name { text: pair.as_str().to_string(), span: b.span(&pair) }
 }
 
-fn build_names(pair: Pair<'_, Rule>, offset: usize) -> Vec<Name> {
-    children(pair).map(|p| build_name(p, offset)).collect()
+fn build_names(pair: Pair<'_, Rule>, b: &Builder<'_>) -> Vec<Name> {
+    children(pair).map(|p| build_name(p, b)).collect()
 }
 
-fn build_str(pair: Pair<'_, Rule>, offset: usize) -> Str {
-    let span = span_of(&pair, offset);
+fn build_str(pair: Pair<'_, Rule>, b: &Builder<'_>) -> Str {
+    let span = b.span(&pair);
     let raw = pair.as_str();
     let body = raw.strip_prefix('"').and_then(|s| s.strip_suffix('"')).unwrap_or(raw);
     let mut value = String::with_capacity(body.len());
@@ -598,6 +621,17 @@ addon x for free, pro { grant all limit d += 5 valid from 2026-11-01 until 2026-
         assert_eq!(diagnostics.len(), 1, "{diagnostics:?}");
         assert_eq!(diagnostics[0].message, "expected `all` or a name, found `limit`");
         assert!(matches!(file.decls.last(), Some(Decl::Feature(f)) if f.name.text == "ok"));
+    }
+
+    #[test]
+    fn spans_end_at_the_last_token_not_at_trailing_trivia() {
+        let text = "policy \"p\"\ntier t {\n  grant a // why\n  revoke b\n}\nfeature c  // note\n";
+        let (file, _) = parse_text(text);
+        let Decl::Tier(tier) = &file.decls[1] else { panic!("not a tier") };
+        let slice = |span: Span| &text[span.start..span.end];
+        assert_eq!(slice(tier.items[0].span()), "grant a");
+        assert_eq!(slice(tier.items[1].span()), "revoke b");
+        assert_eq!(slice(file.decls[2].span()), "feature c");
     }
 
     #[test]
