@@ -143,6 +143,27 @@ pub enum Reason {
 }
 
 impl Reason {
+    /// Every reason.
+    pub const ALL: &'static [Reason] = &[
+        Reason::GrantedByTier,
+        Reason::GrantedByAddon,
+        Reason::GrantedByRollout,
+        Reason::NotGranted,
+        Reason::Revoked,
+        Reason::OutsideRollout,
+        Reason::AddonNotValid,
+        Reason::AddonNotForTier,
+        Reason::WithinLimit,
+        Reason::Overage,
+        Reason::LimitExceeded,
+        Reason::UnknownTier,
+        Reason::UnknownFeature,
+        Reason::UnknownLimit,
+        Reason::UnknownAddon,
+        Reason::UnknownSetting,
+        Reason::TooManyAddons,
+    ];
+
     /// The stable `snake_case` name, as serialised.
     pub const fn as_str(self) -> &'static str {
         match self {
@@ -217,6 +238,18 @@ pub enum Status {
     Overage,
     /// Past the soft cap, or past a hard limit: denied.
     Exceeded,
+}
+
+impl Status {
+    /// The stable `snake_case` name, as serialised.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Status::Within => "within",
+            Status::Warning => "warning",
+            Status::Overage => "overage",
+            Status::Exceeded => "exceeded",
+        }
+    }
 }
 
 /// The current window of a counter: `[start, end)` in Unix seconds.

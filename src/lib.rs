@@ -46,6 +46,8 @@ pub mod diagnostic;
 mod engine;
 pub mod eval;
 pub mod model;
+#[cfg(feature = "json")]
+pub mod query;
 #[cfg(any(test, feature = "reference"))]
 pub mod reference;
 pub mod render;

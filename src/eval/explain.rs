@@ -234,12 +234,12 @@ impl Engine {
         }
         let total = used.saturating_add(requested);
         steps.push(note(format!(
-            "usage {} + request {} = {} against limit {}: {:?}",
+            "usage {} + request {} = {} against limit {}: {}",
             show(Amount::Finite(used)),
             show(Amount::Finite(requested)),
             show(Amount::Finite(total)),
             show(answer.limit),
-            answer.status
+            answer.status.as_str()
         )));
         if let Some(window) = answer.window {
             steps.push(note(format!(

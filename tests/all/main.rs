@@ -3,6 +3,7 @@
 //! Golden files are compared byte for byte; run with `ENTITLE_BLESS=1` to rewrite them from
 //! the current output after checking that the change is intended.
 
+mod cases;
 mod cli;
 mod diagnostics;
 mod golden;

@@ -118,7 +118,7 @@ fn collect(path: &Path, files: &mut Vec<PathBuf>) -> Result<(), String> {
 
 /// Reads a policy file, refusing non-UTF-8 text. Oversized files are read only up to one byte
 /// past the limit, which is enough for the parser to report them.
-fn read_policy(path: &Path) -> Result<Source, String> {
+pub(crate) fn read_policy(path: &Path) -> Result<Source, String> {
     let file = std::fs::File::open(path).map_err(|e| format!("cannot read `{}`: {e}", path.display()))?;
     let mut bytes = Vec::new();
     file.take(MAX_SOURCE_BYTES as u64 + 1)

@@ -6,6 +6,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand, ValueEnum};
 
 mod check;
+mod eval;
 
 /// Exit status for a run that found nothing wrong.
 const CLEAN: u8 = 0;
@@ -37,6 +38,14 @@ enum Command {
         #[arg(long)]
         deny_warnings: bool,
     },
+    /// Answer JSON Lines queries from standard input against a policy, one answer per line.
+    ///
+    /// Exits 0 after answering every line (bad lines get an `error` answer), 1 if the policy
+    /// does not check, 2 on usage or I/O errors.
+    Eval {
+        /// The policy file to answer from.
+        policy: PathBuf,
+    },
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -51,6 +60,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let status = match cli.command {
         Command::Check { paths, format, deny_warnings } => check::run(&paths, format, deny_warnings),
+        Command::Eval { policy } => eval::run(&policy),
     };
     ExitCode::from(status)
 }
