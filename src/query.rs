@@ -86,7 +86,10 @@ fn answer(engine: &Engine, line: &str) -> Result<Value, String> {
     if line.len() > MAX_LINE_BYTES {
         return Err(format!("query is longer than {MAX_LINE_BYTES} bytes"));
     }
-    let query: Query = serde_json::from_str(line).map_err(|e| e.to_string())?;
+    let query: Query = serde_json::from_str(line).map_err(|e| match e.classify() {
+        serde_json::error::Category::Syntax | serde_json::error::Category::Eof => format!("not a JSON object: {e}"),
+        _ => e.to_string(),
+    })?;
     let now = match &query.now {
         Instant::Seconds(seconds) => *seconds,
         Instant::Text(text) => parse_instant(text)

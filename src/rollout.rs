@@ -67,6 +67,33 @@ mod tests {
         }
     }
 
+    /// Through the whole pipeline: 0% grants nobody, 100% everybody, 5% of 100,000 keys lands
+    /// within half a point of 5%, and growing a rollout keeps everyone already inside.
+    #[test]
+    fn rollouts_grant_the_stated_share_of_subjects_and_only_grow() {
+        let text = "policy \"p\"\nfeature none\nfeature every\nfeature x\n\
+                    tier t5 { grant none rollout 0% grant every rollout 100% grant x rollout 5% }\n\
+                    tier t10 { grant x rollout 10% }\n";
+        let engine = crate::compile(&crate::check(&crate::Source::new("p", text)).expect("checks"));
+        let (t5, t10) = (engine.tier("t5").expect("tier"), engine.tier("t10").expect("tier"));
+        let [none, every, x] = ["none", "every", "x"].map(|f| engine.feature(f).expect("feature"));
+        let keys: Vec<String> = (0..100_000).map(|i| format!("customer-{i}")).collect();
+        let (mut at5, mut at10) = (0u32, 0u32);
+        for key in &keys {
+            let small = crate::Context::new(t5, 0).with_key(key);
+            let large = crate::Context::new(t10, 0).with_key(key);
+            assert!(!engine.is_allowed(&small, none), "0% granted {key}");
+            assert!(engine.is_allowed(&small, every), "100% denied {key}");
+            let (in5, in10) = (engine.is_allowed(&small, x), engine.is_allowed(&large, x));
+            assert!(!in5 || in10, "{key} is inside 5% but not 10%");
+            at5 += u32::from(in5);
+            at10 += u32::from(in10);
+        }
+        let share = |n: u32| f64::from(n) / keys.len() as f64 * 100.0;
+        assert!((4.5..=5.5).contains(&share(at5)), "5% rollout granted {:.3}%", share(at5));
+        assert!((9.5..=10.5).contains(&share(at10)), "10% rollout granted {:.3}%", share(at10));
+    }
+
     #[test]
     fn the_separator_keeps_feature_and_key_apart() {
         assert_ne!(bucket("ab", "c"), bucket("a", "bc"));

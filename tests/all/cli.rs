@@ -1,17 +1,34 @@
 //! Golden CLI runs: each `tests/cli/NAME.args` (the arguments, on one line) beside the
-//! `NAME.out` it must produce: exit status, standard output and standard error.
+//! `NAME.out` it must produce: exit status, standard output and standard error. A
+//! `NAME.stdin` beside them, if present, is fed to standard input.
 #![cfg(feature = "cli")]
 
-use std::process::Command;
+use std::io::Write;
+use std::process::{Command, Stdio};
 
 use crate::golden::{assert_no_failures, compare, files_with_extension, root};
 
 fn run(args: &str) -> String {
-    let output = Command::new(env!("CARGO_BIN_EXE_entitle"))
+    run_with_input(args, b"")
+}
+
+fn run_with_input(args: &str, input: &[u8]) -> String {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_entitle"))
         .args(args.split_whitespace())
         .current_dir(root())
-        .output()
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
         .expect("the entitle binary runs");
+    let mut stdin = child.stdin.take().expect("piped stdin");
+    let input = input.to_vec();
+    // Feed input from another thread so a child that answers as it reads cannot deadlock us.
+    let feeder = std::thread::spawn(move || {
+        let _ = stdin.write_all(&input);
+    });
+    let output = child.wait_with_output().expect("the entitle binary finishes");
+    feeder.join().expect("the feeder thread finishes");
     format!(
         "exit: {}\n--- stdout\n{}--- stderr\n{}",
         output.status.code().map_or("signal".to_string(), |c| c.to_string()),
@@ -25,7 +42,8 @@ fn every_cli_run_matches_its_golden_file() {
     let mut failures = Vec::new();
     for args_file in files_with_extension(&root().join("tests/cli"), "args") {
         let args = std::fs::read_to_string(&args_file).expect("readable args");
-        if let Some(failure) = compare(&args_file.with_extension("out"), &run(args.trim())) {
+        let stdin = std::fs::read(args_file.with_extension("stdin")).unwrap_or_default();
+        if let Some(failure) = compare(&args_file.with_extension("out"), &run_with_input(args.trim(), &stdin)) {
             failures.push(failure);
         }
     }
@@ -42,4 +60,20 @@ fn exit_statuses_follow_the_documented_contract() {
     assert_eq!(status("check --deny-warnings tests/diagnostics/W006-unused-feature.policy"), "exit: 1");
     assert_eq!(status("check no/such/file.policy"), "exit: 2");
     assert_eq!(status("check"), "exit: 2");
+    assert_eq!(status("eval tests/diagnostics/E004-unknown-feature.policy"), "exit: 1");
+    assert_eq!(status("eval no/such/file.policy"), "exit: 2");
+}
+
+/// A line past the limit is answered with an error without being held whole, and the stream
+/// goes on; so does a line that is not UTF-8.
+#[test]
+fn eval_answers_every_line_even_after_bad_ones() {
+    let mut input = vec![b'x'; entitle::query::MAX_LINE_BYTES + 10];
+    input.extend_from_slice(b"\n\xff\xfe\n{\"tier\":\"pro\",\"now\":0,\"feature\":\"hd_video\"}\n");
+    let output = run_with_input("eval policies/rtc-sdk.policy", &input);
+    let lines: Vec<&str> = output.lines().collect();
+    assert_eq!(lines[0], "exit: 0");
+    assert_eq!(lines[2], r#"{"error":"query is longer than 65536 bytes"}"#);
+    assert_eq!(lines[3], r#"{"error":"query is not UTF-8 (invalid byte at offset 0)"}"#);
+    assert_eq!(lines[4], r#"{"allowed":true,"reason":"granted_by_tier"}"#);
 }
