@@ -117,6 +117,7 @@ pub fn compile(checked: &Checked) -> Engine {
         rollout,
         revoked,
         rollout_thresholds,
+        rollout_seeds: model.features.iter().map(|f| crate::rollout::seed(&f.name)).collect(),
         limit_count: limits,
         limit_kinds: model.limits.iter().map(|l| l.kind).collect(),
         limit_rows,

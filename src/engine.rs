@@ -368,6 +368,8 @@ pub struct Engine {
     pub(crate) rollout: Vec<u64>,
     /// Per tier, the features it revokes (for reasons only).
     pub(crate) revoked: Vec<u64>,
+    /// Per feature, the rollout hash state after its name (see `rollout::seed`).
+    pub(crate) rollout_seeds: Vec<u64>,
     /// Rollout thresholds in millionths, sorted by (tier, feature) for binary search.
     pub(crate) rollout_thresholds: Vec<(u32, u32, u32)>,
 

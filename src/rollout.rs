@@ -34,8 +34,20 @@ const fn fmix64(mut h: u64) -> u64 {
 /// assert_eq!(entitle::rollout::bucket("conversational_ai", "app-42"), 688_828);
 /// ```
 pub fn bucket(feature: &str, key: &str) -> u32 {
-    let hash = fnv1a(fnv1a(fnv1a(FNV_OFFSET, feature.as_bytes()), &[0]), key.as_bytes());
-    (fmix64(hash) % BUCKETS) as u32
+    bucket_from_seed(seed(feature), key)
+}
+
+/// The hash state after `feature ‖ 0x00`. FNV-1a consumes bytes in order, so this prefix is
+/// a per-feature constant: the engine computes it once at compile time and a query hashes only
+/// the subject key.
+pub(crate) fn seed(feature: &str) -> u64 {
+    fnv1a(fnv1a(FNV_OFFSET, feature.as_bytes()), &[0])
+}
+
+/// [`bucket`] from a feature's precomputed [`seed`].
+#[inline]
+pub(crate) fn bucket_from_seed(seed: u64, key: &str) -> u32 {
+    (fmix64(fnv1a(seed, key.as_bytes())) % BUCKETS) as u32
 }
 
 #[cfg(test)]

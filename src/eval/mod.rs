@@ -135,7 +135,7 @@ impl Engine {
         }
         let by_rollout = self.rollout[word] & bit != 0;
         if by_rollout {
-            let bucket = rollout::bucket(&self.model.features[f].name, ctx.key);
+            let bucket = rollout::bucket_from_seed(self.rollout_seeds[f], ctx.key);
             if bucket < self.rollout_threshold(tier, f) {
                 return Decision::allow(Reason::GrantedByRollout);
             }
