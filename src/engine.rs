@@ -65,7 +65,8 @@ pub struct Context<'a> {
     /// The day of the month (1–31) monthly counters reset on; days past a month's end clamp to
     /// its last day.
     pub billing_anchor: u8,
-    /// The instant of the query, in Unix seconds (UTC).
+    /// The instant of the query, in Unix seconds (UTC). Counter windows are computed for years
+    /// 1–9999; an instant outside them gets the window at the nearest end of that range.
     pub now: i64,
 }
 

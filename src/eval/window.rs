@@ -4,9 +4,18 @@ use crate::engine::WindowSpan;
 use crate::model::Window;
 use crate::time::{civil_from_days, days_from_civil, days_in_month, SECONDS_PER_DAY};
 
+/// The first instant windows are computed for: 0001-01-01T00:00:00Z.
+pub(crate) const FIRST_INSTANT: i64 = -62_135_596_800;
+/// The last instant windows are computed for: 9999-12-31T23:59:59Z.
+pub(crate) const LAST_INSTANT: i64 = 253_402_300_799;
+
 /// The window of kind `window` that contains `now`, for a subject whose monthly windows start
 /// on `anchor` (1–31, clamped to each month's length).
+///
+/// `now` is first clamped to years 1–9999: a caller may pass any `i64`, and calendar arithmetic
+/// near `i64`'s ends would overflow.
 pub(crate) fn current(window: Window, now: i64, anchor: u8) -> WindowSpan {
+    let now = now.clamp(FIRST_INSTANT, LAST_INSTANT);
     let fixed = |length: i64| {
         let start = now - now.rem_euclid(length);
         WindowSpan { start, end: start.saturating_add(length) }
@@ -75,6 +84,18 @@ mod tests {
 
     fn pair(a: &str, b: &str) -> (String, String) {
         (a.to_string(), b.to_string())
+    }
+
+    #[test]
+    fn extreme_instants_never_overflow() {
+        for now in [i64::MIN, i64::MIN + 1, -1, 0, i64::MAX - 1, i64::MAX] {
+            for window in Window::ALL {
+                for anchor in [1, 29, 31] {
+                    let w = current(window, now, anchor);
+                    assert!(w.start < w.end, "{window:?} at {now}");
+                }
+            }
+        }
     }
 
     #[test]
