@@ -318,6 +318,16 @@ impl Engine {
     }
 
     /// [`Engine::decide`] with names; an unknown name denies with its `unknown_*` reason.
+    ///
+    /// ```
+    /// use entitle::{Reason, Subject};
+    /// # let checked = entitle::check(&entitle::Source::new("p", "policy \"p\"\nfeature hd\ntier free { }\naddon promo for free { grant hd }\n")).unwrap();
+    /// # let engine = entitle::compile(&checked);
+    /// let subject = Subject { tier: "free", key: "app-42", addons: &["promo"], billing_anchor: 1, now: 0 };
+    /// assert_eq!(engine.decide_by_name(&subject, "hd").reason, Reason::GrantedByAddon);
+    /// let stranger = Subject { addons: &["promo", "vip"], ..subject };
+    /// assert_eq!(engine.decide_by_name(&stranger, "hd").reason, Reason::UnknownAddon);
+    /// ```
     pub fn decide_by_name(&self, subject: &Subject<'_>, feature: &str) -> Decision {
         let mut held = [AddonId(0); MAX_HELD_ADDONS];
         let ctx = match self.resolve(subject, &mut held) {
@@ -352,6 +362,15 @@ impl Engine {
     }
 
     /// [`Engine::setting_value`] with names.
+    ///
+    /// ```
+    /// use entitle::{model::SettingValue, Reason, Subject};
+    /// # let checked = entitle::check(&entitle::Source::new("p", "policy \"p\"\nsetting support : duration prefer lower\ntier pro { set support = 2 h }\n")).unwrap();
+    /// # let engine = entitle::compile(&checked);
+    /// let subject = Subject { tier: "pro", key: "", addons: &[], billing_anchor: 1, now: 0 };
+    /// assert_eq!(engine.setting_by_name(&subject, "support"), Ok(Some(&SettingValue::Duration(7_200))));
+    /// assert_eq!(engine.setting_by_name(&subject, "sla"), Err(Reason::UnknownSetting));
+    /// ```
     pub fn setting_by_name(&self, subject: &Subject<'_>, setting: &str) -> Result<Option<&SettingValue>, Reason> {
         let mut held = [AddonId(0); MAX_HELD_ADDONS];
         let ctx = self.resolve(subject, &mut held)?;
