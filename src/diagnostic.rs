@@ -113,6 +113,8 @@ codes! {
     WarnPastCap = "W008", Warning;
     /// `soft` or `warn at` on an unlimited limit, where they can never apply.
     NoEffectOnUnlimited = "W009", Warning;
+    /// More warnings than are reported for one file; the rest are counted, not shown.
+    TooManyWarnings = "W010", Warning;
 }
 
 impl fmt::Display for Code {

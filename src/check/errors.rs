@@ -113,6 +113,8 @@ pub(crate) enum Lint {
     WarnPastCap { limit: String, tier: String, warn: String, cap: String },
     #[error("`{what}` has no effect on limit `{limit}`, which is unlimited in `{tier}`")]
     NoEffectOnUnlimited { what: &'static str, limit: String, tier: String },
+    #[error("{hidden} more warnings after the first {max} are not shown")]
+    TooManyWarnings { hidden: usize, max: usize },
 }
 
 impl Lint {
@@ -127,6 +129,7 @@ impl Lint {
             Lint::UnusedLimit { .. } => Code::UnusedLimit,
             Lint::WarnPastCap { .. } => Code::WarnPastCap,
             Lint::NoEffectOnUnlimited { .. } => Code::NoEffectOnUnlimited,
+            Lint::TooManyWarnings { .. } => Code::TooManyWarnings,
         }
     }
 

@@ -17,6 +17,11 @@ pub(super) fn run(model: &Model, ladder_spans: &[Vec<Span>], out: &mut Vec<Diagn
     ladders(model, &flat, ladder_spans, out);
 }
 
+/// The note that ends a list of warnings cut at `max`.
+pub(super) fn too_many(hidden: usize, max: usize, span: Span) -> Diagnostic {
+    Lint::TooManyWarnings { hidden, max }.at(span)
+}
+
 fn describe_access(access: Access) -> String {
     match access {
         Access::Granted => "granted".into(),

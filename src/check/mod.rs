@@ -75,13 +75,20 @@ pub fn check(source: &Source) -> Result<Checked, Diagnostics> {
     let (model, more) = check_file(&file, parsed_cleanly);
     diagnostics.extend(more);
     diagnostics.sort_by_key(|d| (d.span.start, d.code));
+    // Whether the policy checks is decided before the list is cut, and the note that says it
+    // was cut takes the severity of what it hides, so the cap never changes the outcome.
+    let failed = diagnostics.iter().any(Diagnostic::is_error);
     if diagnostics.len() > MAX_DIAGNOSTICS {
         let hidden = diagnostics.len() - MAX_DIAGNOSTICS;
         let span = diagnostics[MAX_DIAGNOSTICS].span;
         diagnostics.truncate(MAX_DIAGNOSTICS);
-        diagnostics.push(CheckError::TooManyDiagnostics { hidden, max: MAX_DIAGNOSTICS }.at(span));
+        diagnostics.push(if failed {
+            CheckError::TooManyDiagnostics { hidden, max: MAX_DIAGNOSTICS }.at(span)
+        } else {
+            lints::too_many(hidden, MAX_DIAGNOSTICS, span)
+        });
     }
-    if diagnostics.iter().any(Diagnostic::is_error) {
+    if failed {
         Err(Diagnostics(diagnostics))
     } else {
         Ok(Checked { model, warnings: diagnostics })

@@ -71,7 +71,9 @@ fn the_diagnostics_reference_documents_every_code() {
 #[test]
 fn fixed_examples_in_the_reference_do_not_show_their_code() {
     let doc = std::fs::read_to_string(root().join("docs/diagnostics.md")).expect("docs/diagnostics.md");
-    for code in Code::ALL {
+    // W010 needs over a thousand lines to show, so its section gives an outline and its
+    // golden file holds the real case.
+    for code in Code::ALL.iter().filter(|&&c| c != Code::TooManyWarnings) {
         let heading = format!("## {code}");
         let section = doc.split(&heading).nth(1).expect("section").split("\n## ").next().unwrap_or("");
         let blocks: Vec<&str> =

@@ -46,6 +46,19 @@ fn oversized_input_is_refused_with_an_input_limit_diagnostic() {
     assert_eq!(diagnostics.0[0].code, Code::InputLimit);
 }
 
+/// The cap on reported diagnostics never turns a policy that checks into one that does not.
+#[test]
+fn a_flood_of_warnings_is_cut_off_without_failing_the_check() {
+    let features: String = (0..1_200).map(|i| format!("feature unused_{i}\n")).collect();
+    let text = format!("policy \"p\"\n{features}tier t {{ }}\n");
+    let checked = entitle::check(&Source::new("p", text)).expect("warnings alone never fail a check");
+    let warnings = checked.warnings();
+    assert_eq!(warnings.len(), entitle::check::MAX_DIAGNOSTICS + 1);
+    let last = warnings.last().expect("a last warning");
+    assert_eq!(last.code, Code::TooManyWarnings);
+    assert_eq!(last.message, "200 more warnings after the first 1000 are not shown");
+}
+
 #[test]
 fn pathological_but_small_inputs_terminate() {
     let cases = [
