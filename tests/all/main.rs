@@ -10,6 +10,7 @@ mod diagnostics;
 mod golden;
 mod policies;
 mod robustness;
+mod scale;
 
 #[global_allocator]
 static ALLOCATOR: allocations::CountingAllocator = allocations::CountingAllocator;
