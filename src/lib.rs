@@ -40,6 +40,9 @@
 #![deny(unsafe_code)]
 #![deny(missing_docs)]
 
+// pest is built without `std` (see Cargo.toml), and its generated parser names `alloc`.
+extern crate alloc;
+
 pub mod check;
 mod compile;
 pub mod diagnostic;
