@@ -232,7 +232,7 @@ fn describe_rule(rule: Rule) -> &'static str {
         Rule::date => "a date such as `2026-11-01`",
         Rule::value => "a value",
         Rule::quantity | Rule::decimal => "a number",
-        Rule::percent => "a percentage such as `5%`",
+        Rule::percent | Rule::percent_sign => "a percentage such as `5%`",
         Rule::unit => "a unit",
         Rule::assign_op => "`=` or `+=`",
         Rule::eq => "`=`",
@@ -523,12 +523,13 @@ fn build_value(pair: Pair<'_, Rule>, b: &Builder<'_>) -> Option<Value> {
     let inner = pair.into_inner().next()?;
     let kind = match inner.as_rule() {
         Rule::unlimited => ValueKind::Unlimited,
-        Rule::percent => ValueKind::Percent(build_percent(inner, b)),
         Rule::quantity => {
             let mut parts = inner.into_inner();
             let number = parts.next()?.as_str().to_string();
-            let unit = parts.next().map(|p| build_name(p, b));
-            ValueKind::Quantity { number, unit }
+            match parts.next() {
+                Some(sign) if sign.as_rule() == Rule::percent_sign => ValueKind::Percent(Percent { number, span }),
+                unit => ValueKind::Quantity { number, unit: unit.map(|p| build_name(p, b)) },
+            }
         }
         Rule::string => ValueKind::Str(build_str(inner, b).value),
         _ => return None,
