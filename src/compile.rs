@@ -44,7 +44,7 @@ pub fn compile(checked: &Checked) -> Engine {
     let mut tier_settings = vec![None; tiers * settings];
 
     for (tier, effective) in flat.iter().enumerate() {
-        for (feature, (access, _)) in effective.features.iter().enumerate() {
+        for (feature, access) in effective.features.iter().enumerate() {
             let (word, bit) = (tier * feature_words + feature / 64, 1u64 << (feature % 64));
             match access {
                 Access::Granted => granted[word] |= bit,
@@ -57,7 +57,7 @@ pub fn compile(checked: &Checked) -> Engine {
             }
         }
         for (limit, entry) in effective.limits.iter().enumerate() {
-            let Some((set, _)) = entry else { continue };
+            let Some(set) = entry else { continue };
             let entry = LimitEntry { value: set.value, soft: set.soft, warn: set.warn.map(|w| w.0) };
             let next = limit_entries.len() as u32;
             let id = *entry_ids.entry(entry).or_insert_with(|| {
@@ -67,7 +67,7 @@ pub fn compile(checked: &Checked) -> Engine {
             limit_rows[tier * limits + limit] = id;
         }
         for (setting, value) in effective.settings.iter().enumerate() {
-            tier_settings[tier * settings + setting] = value.as_ref().map(|(v, _)| v.clone());
+            tier_settings[tier * settings + setting] = value.clone();
         }
     }
     rollout_thresholds.sort_unstable();

@@ -438,16 +438,18 @@ impl Access {
     }
 }
 
-/// A tier's entitlements after inheritance: what the tier and all its ancestors give,
-/// with each entry's origin (the tier whose item decided it).
+/// A tier's entitlements after inheritance: what the tier and all its ancestors give.
+///
+/// Each tier's view starts as a copy of its parent's, so it holds only what the checker and
+/// the compiler read; explanations find the rules behind an entry by walking the model.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Effective {
-    /// Per feature index: the access and the span of the item that decided it.
-    pub features: Vec<(Access, Option<Span>)>,
-    /// Per limit index: the entry in force and the tier that set it, if any.
-    pub limits: Vec<Option<(TierLimit, usize)>>,
-    /// Per setting index: the value in force and the tier that set it, if any.
-    pub settings: Vec<Option<(SettingValue, usize)>>,
+    /// Per feature index: the access.
+    pub features: Vec<Access>,
+    /// Per limit index: the entry in force, if any.
+    pub limits: Vec<Option<TierLimit>>,
+    /// Per setting index: the value in force, if any.
+    pub settings: Vec<Option<SettingValue>>,
 }
 
 impl Model {
@@ -477,7 +479,7 @@ impl Model {
     /// each item replaces what the parent gave for that name (see `docs/language.md`).
     pub fn flatten(&self) -> Vec<Effective> {
         let empty = Effective {
-            features: vec![(Access::NotGranted, None); self.features.len()],
+            features: vec![Access::NotGranted; self.features.len()],
             limits: vec![None; self.limits.len()],
             settings: vec![None; self.settings.len()],
         };
@@ -485,25 +487,21 @@ impl Model {
         for tier_index in self.tiers_parents_first() {
             let tier = &self.tiers[tier_index];
             let mut effective = tier.parent.and_then(|p| out[p].clone()).unwrap_or_else(|| empty.clone());
-            if let Some(span) = tier.grant_all {
-                for entry in &mut effective.features {
-                    *entry = (Access::Granted, Some(span));
-                }
+            if tier.grant_all.is_some() {
+                effective.features.fill(Access::Granted);
             }
             for grant in &tier.grants {
-                let access = grant.rollout.map_or(Access::Granted, Access::Rollout);
-                effective.features[grant.feature] = (access, Some(grant.span));
+                effective.features[grant.feature] = grant.rollout.map_or(Access::Granted, Access::Rollout);
             }
-            for &(feature, span) in &tier.revokes {
-                let was_given = effective.features[feature].0 != Access::NotGranted;
-                let access = if was_given { Access::Revoked } else { Access::NotGranted };
-                effective.features[feature] = (access, Some(span));
+            for &(feature, _) in &tier.revokes {
+                let was_given = effective.features[feature] != Access::NotGranted;
+                effective.features[feature] = if was_given { Access::Revoked } else { Access::NotGranted };
             }
             for limit in &tier.limits {
-                effective.limits[limit.limit] = Some((*limit, tier_index));
+                effective.limits[limit.limit] = Some(*limit);
             }
             for set in &tier.sets {
-                effective.settings[set.setting] = Some((set.value.clone(), tier_index));
+                effective.settings[set.setting] = Some(set.value.clone());
             }
             out[tier_index] = Some(effective);
         }

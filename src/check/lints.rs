@@ -36,7 +36,7 @@ fn redundancy(model: &Model, flat: &[Effective], out: &mut Vec<Diagnostic>) {
     for tier in &model.tiers {
         let parent = tier.parent.map(|p| (&model.tiers[p].name, &flat[p]));
         for &(feature, span) in &tier.revokes {
-            let inherited = parent.map_or(Access::NotGranted, |(_, e)| e.features[feature].0);
+            let inherited = parent.map_or(Access::NotGranted, |(_, e)| e.features[feature]);
             let given = matches!(inherited, Access::Granted | Access::Rollout(_));
             if !given && tier.grant_all.is_none() {
                 let giver = match parent {
@@ -56,15 +56,14 @@ fn redundancy(model: &Model, flat: &[Effective], out: &mut Vec<Diagnostic>) {
         };
         for grant in &tier.grants {
             let access = grant.rollout.map_or(Access::Granted, Access::Rollout);
-            if inherited.features[grant.feature].0 == access {
+            if inherited.features[grant.feature] == access {
                 let what = format!("grant of `{}`", model.features[grant.feature].name);
                 out.push(Lint::Redundant { what, parent: parent_name.clone() }.at(grant.span));
             }
         }
         for limit in &tier.limits {
-            let same = inherited.limits[limit.limit].is_some_and(|(entry, _)| {
-                (entry.value, entry.soft, entry.warn) == (limit.value, limit.soft, limit.warn)
-            });
+            let same = inherited.limits[limit.limit]
+                .is_some_and(|entry| (entry.value, entry.soft, entry.warn) == (limit.value, limit.soft, limit.warn));
             if same {
                 let def = &model.limits[limit.limit];
                 let what = format!("limit `{} = {}`", def.name, format_amount(def.ty, limit.value));
@@ -72,7 +71,7 @@ fn redundancy(model: &Model, flat: &[Effective], out: &mut Vec<Diagnostic>) {
             }
         }
         for set in &tier.sets {
-            if inherited.settings[set.setting].as_ref().is_some_and(|(value, _)| *value == set.value) {
+            if inherited.settings[set.setting].as_ref().is_some_and(|value| *value == set.value) {
                 let what = format!("setting `{} = {}`", model.settings[set.setting].name, set.value);
                 out.push(Lint::Redundant { what, parent: parent_name.clone() }.at(set.span));
             }
@@ -145,7 +144,7 @@ fn ladders(model: &Model, flat: &[Effective], ladder_spans: &[Vec<Span>], out: &
                 d.with_label(model.tiers[higher].name_span, format!("`{higher_name}` is declared here"))
             };
             for (index, feature) in model.features.iter().enumerate() {
-                let (below, above) = (flat[lower].features[index].0, flat[higher].features[index].0);
+                let (below, above) = (flat[lower].features[index], flat[higher].features[index]);
                 if above.share() < below.share() {
                     let lint = Lint::LadderLosesFeature {
                         lower: lower_name.clone(),
@@ -158,7 +157,7 @@ fn ladders(model: &Model, flat: &[Effective], ladder_spans: &[Vec<Span>], out: &
                 }
             }
             for (index, limit) in model.limits.iter().enumerate() {
-                let amount = |tier: usize| flat[tier].limits[index].map(|(entry, _)| entry.value);
+                let amount = |tier: usize| flat[tier].limits[index].map(|entry| entry.value);
                 let (below, above) = (amount(lower), amount(higher));
                 // An unset limit is 0 for the tier that lacks it; see docs/language.md.
                 if above.unwrap_or(Amount::Finite(0)) < below.unwrap_or(Amount::Finite(0)) {
@@ -176,7 +175,7 @@ fn ladders(model: &Model, flat: &[Effective], ladder_spans: &[Vec<Span>], out: &
                 }
             }
             for (index, setting) in model.settings.iter().enumerate() {
-                let value = |tier: usize| flat[tier].settings[index].as_ref().map(|(v, _)| v);
+                let value = |tier: usize| flat[tier].settings[index].as_ref();
                 let weaker = match (value(lower), value(higher), setting.prefer) {
                     (Some(below), Some(above), Some(prefer)) => below.better_than(above, prefer),
                     (Some(_), None, _) => true,
