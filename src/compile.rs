@@ -7,7 +7,7 @@
 use std::collections::HashMap;
 
 use crate::check::Checked;
-use crate::engine::{AddonDelta, Engine, LimitEntry, NameIndex};
+use crate::engine::{AddonDelta, Engine, LimitEntry, NameIndex, GRANTED, ROLLOUT};
 use crate::model::{Access, AddonOp, Amount, Model};
 
 /// Builds the decision tables for a checked policy.
@@ -32,8 +32,7 @@ pub fn compile(checked: &Checked) -> Engine {
     let feature_words = features.div_ceil(64).max(1);
     let tier_words = tiers.div_ceil(64).max(1);
 
-    let mut granted = vec![0u64; tiers * feature_words];
-    let mut rollout = vec![0u64; tiers * feature_words];
+    let mut grants = vec![[0u64; 2]; tiers * feature_words];
     let mut revoked = vec![0u64; tiers * feature_words];
     let mut rollout_thresholds = Vec::new();
     // Entry 0 is "not set": a hard limit of 0, so a tier without a limit denies (fails closed).
@@ -47,9 +46,9 @@ pub fn compile(checked: &Checked) -> Engine {
         for (feature, access) in effective.features.iter().enumerate() {
             let (word, bit) = (tier * feature_words + feature / 64, 1u64 << (feature % 64));
             match access {
-                Access::Granted => granted[word] |= bit,
+                Access::Granted => grants[word][GRANTED] |= bit,
                 Access::Rollout(share) => {
-                    rollout[word] |= bit;
+                    grants[word][ROLLOUT] |= bit;
                     rollout_thresholds.push((tier as u32, feature as u32, share.0));
                 }
                 Access::Revoked => revoked[word] |= bit,
@@ -113,8 +112,7 @@ pub fn compile(checked: &Checked) -> Engine {
         addon_index: index(model.addons.iter().map(|a| a.name.as_str()).collect()),
         setting_index: index(model.settings.iter().map(|s| s.name.as_str()).collect()),
         feature_words,
-        granted,
-        rollout,
+        grants,
         revoked,
         rollout_thresholds,
         rollout_seeds: model.features.iter().map(|f| crate::rollout::seed(&f.name)).collect(),

@@ -152,7 +152,7 @@ impl Engine {
             }
         }
         let threshold = self.rollout_threshold(tier, f);
-        if self.rollout[tier * self.feature_words + f / 64] & (1 << (f % 64)) != 0 {
+        if self.grants[tier * self.feature_words + f / 64][ROLLOUT] & (1 << (f % 64)) != 0 {
             let bucket = rollout::bucket(name, ctx.key);
             let side = if bucket < threshold { "inside" } else { "outside" };
             steps.push(note(format!(

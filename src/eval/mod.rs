@@ -94,6 +94,21 @@ impl Engine {
     /// ```
     #[inline]
     pub fn is_allowed(&self, ctx: &Context<'_>, feature: FeatureId) -> bool {
+        // The common case first: with no add-ons held, the tier's grant bit answers, unless the
+        // feature is a rollout (which needs the key's bucket). Anything else takes the full
+        // decision, so the answer is always the same as `decide`'s.
+        let (tier, f) = (ctx.tier.index(), feature.index());
+        if ctx.addons.is_empty() && tier < self.tier_count() && f < self.model.features.len() {
+            let bit = 1u64 << (f % 64);
+            if let Some(words) = self.grants.get(tier * self.feature_words + f / 64) {
+                if words[GRANTED] & bit != 0 {
+                    return true;
+                }
+                if words[ROLLOUT] & bit == 0 {
+                    return false;
+                }
+            }
+        }
         self.decide(ctx, feature).allowed
     }
 
@@ -130,10 +145,11 @@ impl Engine {
         }
         let word = tier * self.feature_words + f / 64;
         let bit = 1u64 << (f % 64);
-        if self.granted[word] & bit != 0 {
+        let words = self.grants[word];
+        if words[GRANTED] & bit != 0 {
             return Decision::allow(Reason::GrantedByTier);
         }
-        let by_rollout = self.rollout[word] & bit != 0;
+        let by_rollout = words[ROLLOUT] & bit != 0;
         if by_rollout {
             let bucket = rollout::bucket_from_seed(self.rollout_seeds[f], ctx.key);
             if bucket < self.rollout_threshold(tier, f) {
