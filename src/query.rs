@@ -101,25 +101,27 @@ fn answer(engine: &Engine, line: &str) -> Result<Value, String> {
     let addons: Vec<&str> = query.addons.iter().map(String::as_str).collect();
     let subject =
         Subject { tier: &query.tier, key: &query.key, addons: &addons, billing_anchor: query.billing_anchor, now };
-    let mut ctx_held = [crate::engine::AddonId(0); crate::eval::MAX_HELD_ADDONS];
-    let explain_ctx = engine.resolve(&subject, &mut ctx_held).ok().filter(|_| query.explain);
 
     let out = match (&query.feature, &query.limit, &query.setting) {
         (Some(feature), None, None) => {
             let decision = engine.decide_by_name(&subject, feature);
             let mut out = object(json!({ "allowed": decision.allowed, "reason": decision.reason }));
-            if let (Some(ctx), Some(id)) = (explain_ctx, engine.feature(feature)) {
-                let why = engine.explain_feature(&ctx, id);
-                out.insert("explain".into(), json!({ "steps": why.steps, "upgrade": why.upgrade }));
+            if let (true, Some(id)) = (query.explain, engine.feature(feature)) {
+                if let Ok(why) = engine.with_subject(&subject, |ctx| engine.explain_feature(ctx, id)) {
+                    out.insert("explain".into(), json!({ "steps": why.steps, "upgrade": why.upgrade }));
+                }
             }
             out
         }
         (None, Some(limit), None) => {
             let quota = engine.check_limit_by_name(&subject, limit, query.used, query.requested);
             let mut out = quota_json(&quota);
-            if let (Some(ctx), Some(id)) = (explain_ctx, engine.limit(limit)) {
-                let why = engine.explain_limit(&ctx, id, query.used, query.requested);
-                out.insert("explain".into(), json!({ "steps": why.steps, "upgrade": why.upgrade }));
+            if let (true, Some(id)) = (query.explain, engine.limit(limit)) {
+                if let Ok(why) =
+                    engine.with_subject(&subject, |ctx| engine.explain_limit(ctx, id, query.used, query.requested))
+                {
+                    out.insert("explain".into(), json!({ "steps": why.steps, "upgrade": why.upgrade }));
+                }
             }
             out
         }
