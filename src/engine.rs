@@ -319,8 +319,9 @@ pub(crate) const GRANTED: usize = 0;
 /// Index of the "granted by rollout" word in [`Engine::grants`].
 pub(crate) const ROLLOUT: usize = 1;
 
-/// A name → id index, hashed with ahash (the keys are the policy's own names).
-pub(crate) type NameIndex = ahash::AHashMap<Box<str>, u32>;
+/// A name → id index, hashed with FxHash. Lookups never insert and the keys are the policy's
+/// own names, so a fast, non-DoS-resistant hash is safe here.
+pub(crate) type NameIndex = rustc_hash::FxHashMap<Box<str>, u32>;
 
 /// A compiled policy: immutable decision tables answering feature, limit and setting
 /// questions without allocating, hashing strings or locking.
