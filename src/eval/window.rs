@@ -75,17 +75,6 @@ mod tests {
     use super::*;
     use crate::time::{format_instant, parse_instant};
 
-    fn span(window: Window, now: &str, anchor: u8) -> (String, String) {
-        let now = parse_instant(now).expect("valid instant");
-        let w = current(window, now, anchor);
-        assert!(w.start <= now && now < w.end, "{now} outside its window");
-        (format_instant(w.start), format_instant(w.end))
-    }
-
-    fn pair(a: &str, b: &str) -> (String, String) {
-        (a.to_string(), b.to_string())
-    }
-
     #[test]
     fn extreme_instants_never_overflow() {
         for now in [i64::MIN, i64::MIN + 1, -1, 0, i64::MAX - 1, i64::MAX] {
@@ -98,44 +87,31 @@ mod tests {
         }
     }
 
-    #[test]
-    fn fixed_windows_align_to_the_clock() {
-        assert_eq!(span(Window::Hour, "2026-11-21T10:17:05Z", 1), pair("2026-11-21T10:00:00Z", "2026-11-21T11:00:00Z"));
-        assert_eq!(span(Window::Day, "2026-12-31T23:59:59Z", 1), pair("2026-12-31T00:00:00Z", "2027-01-01T00:00:00Z"));
-        assert_eq!(
-            span(Window::Minute, "1969-12-31T23:59:30Z", 1),
-            pair("1969-12-31T23:59:00Z", "1970-01-01T00:00:00Z")
-        );
-    }
+    /// (window, now, billing anchor, expected start, expected end)
+    const CASES: &[(Window, &str, u8, &str, &str)] = &[
+        // Fixed windows align to the clock, across midnight, the new year and the epoch.
+        (Window::Hour, "2026-11-21T10:17:05Z", 1, "2026-11-21T10:00:00Z", "2026-11-21T11:00:00Z"),
+        (Window::Day, "2026-12-31T23:59:59Z", 1, "2026-12-31T00:00:00Z", "2027-01-01T00:00:00Z"),
+        (Window::Minute, "1969-12-31T23:59:30Z", 1, "1969-12-31T23:59:00Z", "1970-01-01T00:00:00Z"),
+        // Weeks start on Monday: 2026-11-21 is a Saturday, 2026-11-16 the Monday before.
+        (Window::Week, "2026-11-21T10:00:00Z", 1, "2026-11-16T00:00:00Z", "2026-11-23T00:00:00Z"),
+        (Window::Week, "2026-11-16T00:00:00Z", 1, "2026-11-16T00:00:00Z", "2026-11-23T00:00:00Z"),
+        // Months follow the anchor, clamped to each month's end, leap years included.
+        (Window::Month, "2026-03-15T00:00:00Z", 30, "2026-02-28T00:00:00Z", "2026-03-30T00:00:00Z"),
+        (Window::Month, "2024-03-15T00:00:00Z", 31, "2024-02-29T00:00:00Z", "2024-03-31T00:00:00Z"),
+        (Window::Month, "2026-01-31T00:00:00Z", 31, "2026-01-31T00:00:00Z", "2026-02-28T00:00:00Z"),
+        (Window::Month, "2026-12-20T00:00:00Z", 15, "2026-12-15T00:00:00Z", "2027-01-15T00:00:00Z"),
+        (Window::Month, "2026-01-10T00:00:00Z", 15, "2025-12-15T00:00:00Z", "2026-01-15T00:00:00Z"),
+    ];
 
     #[test]
-    fn weeks_start_on_monday() {
-        // 2026-11-21 is a Saturday; 2026-11-16 the Monday before.
-        assert_eq!(span(Window::Week, "2026-11-21T10:00:00Z", 1), pair("2026-11-16T00:00:00Z", "2026-11-23T00:00:00Z"));
-        assert_eq!(span(Window::Week, "2026-11-16T00:00:00Z", 1), pair("2026-11-16T00:00:00Z", "2026-11-23T00:00:00Z"));
-    }
-
-    #[test]
-    fn monthly_windows_follow_the_anchor_clamped_to_month_ends() {
-        assert_eq!(
-            span(Window::Month, "2026-03-15T00:00:00Z", 30),
-            pair("2026-02-28T00:00:00Z", "2026-03-30T00:00:00Z")
-        );
-        assert_eq!(
-            span(Window::Month, "2024-03-15T00:00:00Z", 31),
-            pair("2024-02-29T00:00:00Z", "2024-03-31T00:00:00Z")
-        );
-        assert_eq!(
-            span(Window::Month, "2026-01-31T00:00:00Z", 31),
-            pair("2026-01-31T00:00:00Z", "2026-02-28T00:00:00Z")
-        );
-        assert_eq!(
-            span(Window::Month, "2026-12-20T00:00:00Z", 15),
-            pair("2026-12-15T00:00:00Z", "2027-01-15T00:00:00Z")
-        );
-        assert_eq!(
-            span(Window::Month, "2026-01-10T00:00:00Z", 15),
-            pair("2025-12-15T00:00:00Z", "2026-01-15T00:00:00Z")
-        );
+    fn windows_contain_now_and_align_to_the_calendar() {
+        for &(window, now, anchor, start, end) in CASES {
+            let instant = parse_instant(now).expect("valid instant");
+            let w = current(window, instant, anchor);
+            assert!(w.start <= instant && instant < w.end, "{window:?} at {now} does not contain it");
+            let got = (format_instant(w.start), format_instant(w.end));
+            assert_eq!(got, (start.to_string(), end.to_string()), "{window:?} at {now}, anchor {anchor}");
+        }
     }
 }
