@@ -135,7 +135,7 @@ pub fn compile(checked: &Checked) -> Engine {
 
 /// Whether an add-on listed `for` some tiers attaches to `tier`: it is one of them or
 /// descends from one of them.
-pub(crate) fn attaches(model: &Model, for_tiers: &[usize], tier: usize) -> bool {
+fn attaches(model: &Model, for_tiers: &[usize], tier: usize) -> bool {
     let mut current = Some(tier);
     while let Some(t) = current {
         if for_tiers.contains(&t) {

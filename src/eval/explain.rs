@@ -76,12 +76,11 @@ impl Engine {
     /// Why add-on `addon` does or does not apply to the subject now, as a phrase.
     fn addon_status(&self, ctx: &Context<'_>, addon: usize) -> Option<String> {
         let tier = ctx.tier.index();
-        let def = &self.model.addons[addon];
-        if !crate::compile::attaches(&self.model, &def.for_tiers, tier) {
+        if !self.attaches(addon, tier) {
             return Some(format!("but it does not attach to tier `{}`", self.model.tiers[tier].name));
         }
-        let (from, until) = self.addon_valid[addon];
-        if !(from <= ctx.now && ctx.now < until) {
+        if !self.valid_at(addon, ctx.now) {
+            let (from, until) = self.addon_valid[addon];
             let bound = |t: i64| if t == i64::MIN || t == i64::MAX { "-".to_string() } else { format_instant(t) };
             return Some(format!(
                 "but it is not valid at {} (valid [{}, {}))",
@@ -95,20 +94,8 @@ impl Engine {
 
     /// Unknown ids, explained; `None` when every id is known.
     fn explain_unknown(&self, ctx: &Context<'_>) -> Option<Step> {
-        match self.validate_for_explain(ctx) {
-            Ok(()) => None,
-            Err(reason) => Some(note(format!("the query names something the policy does not declare ({reason})"))),
-        }
-    }
-
-    fn validate_for_explain(&self, ctx: &Context<'_>) -> Result<(), Reason> {
-        if ctx.tier.index() >= self.model.tiers.len() {
-            return Err(Reason::UnknownTier);
-        }
-        if ctx.addons.iter().any(|a| a.index() >= self.model.addons.len()) {
-            return Err(Reason::UnknownAddon);
-        }
-        Ok(())
+        let reason = self.validate(ctx).err()?;
+        Some(note(format!("the query names something the policy does not declare ({reason})")))
     }
 
     /// [`Engine::decide`], with the rules behind the decision and an upgrade hint.

@@ -50,7 +50,7 @@ impl Engine {
     }
 
     /// Checks the ids in a context; the reason is the first unknown one.
-    fn validate(&self, ctx: &Context<'_>) -> Result<usize, Reason> {
+    pub(super) fn validate(&self, ctx: &Context<'_>) -> Result<usize, Reason> {
         let tier = ctx.tier.index();
         if tier >= self.tier_count() {
             return Err(Reason::UnknownTier);
@@ -62,12 +62,12 @@ impl Engine {
     }
 
     /// Whether add-on `addon` attaches to `tier`.
-    fn attaches(&self, addon: usize, tier: usize) -> bool {
+    pub(super) fn attaches(&self, addon: usize, tier: usize) -> bool {
         self.addon_tiers[addon * self.tier_words + tier / 64] & (1 << (tier % 64)) != 0
     }
 
     /// Whether add-on `addon` is valid at `now`: inside its half-open `[from, until)`.
-    fn valid_at(&self, addon: usize, now: i64) -> bool {
+    pub(super) fn valid_at(&self, addon: usize, now: i64) -> bool {
         let (from, until) = self.addon_valid[addon];
         from <= now && now < until
     }
