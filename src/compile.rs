@@ -23,7 +23,7 @@ use crate::model::{Access, AddonOp, Amount, Model};
 /// ```
 pub fn compile(checked: &Checked) -> Engine {
     let model = checked.model();
-    let flat = model.flatten();
+    let flat = checked.flattened();
     let tiers = model.tiers.len();
     let features = model.features.len();
     let limits = model.limits.len();

@@ -9,12 +9,11 @@ use crate::diagnostic::Diagnostic;
 use crate::model::*;
 use crate::source::Span;
 
-pub(super) fn run(model: &Model, ladder_spans: &[Vec<Span>], out: &mut Vec<Diagnostic>) {
-    let flat = model.flatten();
-    redundancy(model, &flat, out);
+pub(super) fn run(model: &Model, flat: &[Effective], ladder_spans: &[Vec<Span>], out: &mut Vec<Diagnostic>) {
+    redundancy(model, flat, out);
     unused(model, out);
     thresholds(model, out);
-    ladders(model, &flat, ladder_spans, out);
+    ladders(model, flat, ladder_spans, out);
 }
 
 /// The note that ends a list of warnings cut at `max`.

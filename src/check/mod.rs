@@ -34,6 +34,9 @@ pub const MAX_INHERITANCE_DEPTH: usize = 64;
 #[derive(Clone, Debug)]
 pub struct Checked {
     model: Model,
+    /// Every tier's entitlements after inheritance, computed once for the warnings and handed
+    /// to the compiler, which lays its tables out from them.
+    flat: Vec<Effective>,
     warnings: Vec<Diagnostic>,
 }
 
@@ -46,6 +49,11 @@ impl Checked {
     /// The warnings found; empty for a clean policy.
     pub fn warnings(&self) -> &[Diagnostic] {
         &self.warnings
+    }
+
+    /// Every tier's entitlements after inheritance, indexed by tier.
+    pub(crate) fn flattened(&self) -> &[Effective] {
+        &self.flat
     }
 }
 
@@ -72,7 +80,7 @@ pub fn check(source: &Source) -> Result<Checked, Diagnostics> {
         return Err(Diagnostics(diagnostics));
     }
     let parsed_cleanly = diagnostics.is_empty();
-    let (model, more) = check_file(&file, parsed_cleanly);
+    let (model, flat, more) = check_file(&file, parsed_cleanly);
     diagnostics.extend(more);
     diagnostics.sort_by_key(|d| (d.span.start, d.code));
     // Whether the policy checks is decided before the list is cut, and the note that says it
@@ -91,21 +99,25 @@ pub fn check(source: &Source) -> Result<Checked, Diagnostics> {
     if failed {
         Err(Diagnostics(diagnostics))
     } else {
-        Ok(Checked { model, warnings: diagnostics })
+        // A policy without errors parsed cleanly, so `check_file` flattened it for the warnings.
+        Ok(Checked { model, flat, warnings: diagnostics })
     }
 }
 
-/// Checks an already-parsed file, returning the model and the checker's diagnostics (not the
-/// parser's). The model is only meaningful when no diagnostic is an error. Warnings are only
-/// looked for when the file parsed cleanly and has no errors: a declaration lost to a syntax
-/// error would otherwise show up as, say, an unused feature.
-fn check_file(file: &ast::File, parsed_cleanly: bool) -> (Model, Vec<Diagnostic>) {
+/// Checks an already-parsed file, returning the model, its flattened tiers and the checker's
+/// diagnostics (not the parser's). The model is only meaningful when no diagnostic is an
+/// error. Warnings are only looked for, and the tiers only flattened, when the file parsed
+/// cleanly and has no errors: a declaration lost to a syntax error would otherwise show up as,
+/// say, an unused feature.
+fn check_file(file: &ast::File, parsed_cleanly: bool) -> (Model, Vec<Effective>, Vec<Diagnostic>) {
     let mut checker = Checker::default();
     let model = checker.run(file);
+    let mut flat = Vec::new();
     if parsed_cleanly && !checker.diagnostics.iter().any(Diagnostic::is_error) {
-        lints::run(&model, &checker.ladder_spans, &mut checker.diagnostics);
+        flat = model.flatten();
+        lints::run(&model, &flat, &checker.ladder_spans, &mut checker.diagnostics);
     }
-    (model, checker.diagnostics)
+    (model, flat, checker.diagnostics)
 }
 
 /// A name → index table for one kind of declaration.
