@@ -187,19 +187,6 @@ impl Reason {
             Reason::TooManyAddons => "too_many_addons",
         }
     }
-
-    /// Whether the reason is about a name or id the policy does not have.
-    pub const fn is_unknown(self) -> bool {
-        matches!(
-            self,
-            Reason::UnknownTier
-                | Reason::UnknownFeature
-                | Reason::UnknownLimit
-                | Reason::UnknownAddon
-                | Reason::UnknownSetting
-                | Reason::TooManyAddons
-        )
-    }
 }
 
 impl fmt::Display for Reason {
@@ -435,11 +422,6 @@ impl Engine {
     /// The checked model the engine was compiled from (names, spans, declarations).
     pub fn model(&self) -> &Model {
         &self.model
-    }
-
-    /// The name of a tier id, if it belongs to this engine.
-    pub fn tier_name(&self, id: TierId) -> Option<&str> {
-        self.model.tiers.get(id.index()).map(|t| t.name.as_str())
     }
 
     /// The size in bytes of the decision tables a query reads (bitsets, limit rows and

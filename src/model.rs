@@ -101,14 +101,6 @@ impl Amount {
             _ => Amount::Unlimited,
         }
     }
-
-    /// The finite value, if there is one.
-    pub const fn finite(self) -> Option<u64> {
-        match self {
-            Amount::Finite(n) => Some(n),
-            Amount::Unlimited => None,
-        }
-    }
 }
 
 impl Serialize for Amount {
@@ -453,11 +445,6 @@ pub struct Effective {
 }
 
 impl Model {
-    /// The index of the tier named `name`.
-    pub fn tier_index(&self, name: &str) -> Option<usize> {
-        self.tiers.iter().position(|t| t.name == name)
-    }
-
     /// Tier indices ordered so that every parent comes before its children.
     pub fn tiers_parents_first(&self) -> Vec<usize> {
         let depth = |mut tier: usize| {

@@ -24,11 +24,6 @@ impl Span {
     pub const fn at(offset: usize) -> Span {
         Span { start: offset, end: offset }
     }
-
-    /// The smallest span covering both `self` and `other`.
-    pub fn to(self, other: Span) -> Span {
-        Span { start: self.start.min(other.start), end: self.end.max(other.end) }
-    }
 }
 
 /// A 1-based line and column, the column counted in characters (not bytes).
