@@ -3,6 +3,14 @@
 //!
 //! `cargo bench --bench pipeline`; `docs/performance.md` records the figures.
 
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing,
+    reason = "a bench with a broken setup should stop at once"
+)]
+
 #[path = "support/generate.rs"]
 mod generate;
 
@@ -42,7 +50,7 @@ fn pipeline(c: &mut Criterion) {
         let engine = entitle::compile(&checked);
         // Criterion records times only; the table size goes to standard error for the record.
         eprintln!("{name}: {} bytes of source, {} bytes of tables", text.len(), engine.table_bytes());
-        group.throughput(Throughput::Bytes(text.len() as u64));
+        group.throughput(Throughput::Bytes(u64::try_from(text.len()).unwrap_or(u64::MAX)));
         group.bench_function(format!("parse_check/{name}"), |b| b.iter(|| entitle::check(black_box(&source))));
         group.bench_function(format!("compile/{name}"), |b| b.iter(|| entitle::compile(black_box(&checked))));
     }

@@ -1,19 +1,25 @@
 //! Query benchmarks: feature and limit answers by id and by name, explanations, and
-//! concurrent readers, each beside the baseline its budget in DESIGN.md is stated against.
+//! concurrent readers, each beside the baseline its budget is stated against.
 //!
 //! `cargo bench --bench queries`; `docs/performance.md` records the figures.
+
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing,
+    reason = "a bench with a broken setup should stop at once"
+)]
 
 use std::collections::HashMap;
 use std::hint::black_box;
 use std::time::{Duration, Instant};
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
-use entitle::{Context, Engine, Source, Subject};
+use entitle::{Engine, Request, Usage};
 
 fn engine() -> Engine {
-    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/policies/rtc-sdk.policy");
-    let text = std::fs::read_to_string(path).expect("the bundled policy");
-    entitle::compile(&entitle::check(&Source::new("rtc-sdk.policy", text)).expect("it checks"))
+    Engine::from_path(concat!(env!("CARGO_MANIFEST_DIR"), "/policies/rtc-sdk.policy")).expect("the bundled policy")
 }
 
 /// November 21st 2026, 10:00 UTC: inside the launch promotion.
@@ -23,7 +29,7 @@ const NOW: i64 = 1_795_255_200;
 fn key_inside_rollout() -> String {
     (0..)
         .map(|i| format!("app-{i}"))
-        .find(|k| entitle::rollout::bucket("conversational_ai", k) < 50_000)
+        .find(|k| entitle::rollout_bucket("conversational_ai", k) < 50_000)
         .unwrap_or_default()
 }
 
@@ -38,7 +44,7 @@ impl Bitset {
         let words_per_tier = features.len().div_ceil(64);
         let mut words = vec![0u64; tiers.len() * words_per_tier];
         for (t, tier) in tiers.iter().enumerate() {
-            let ctx = Context::new(engine.tier(tier).expect("tier"), NOW);
+            let ctx = Request::new(engine.tier(tier).expect("tier"), NOW);
             for (f, feature) in features.iter().enumerate() {
                 if engine.is_allowed(&ctx, engine.feature(feature).expect("feature")) {
                     words[t * words_per_tier + f / 64] |= 1 << (f % 64);
@@ -65,10 +71,10 @@ fn is_allowed(c: &mut Criterion) {
     let promo = [engine.addon("launch_promo").expect("addon")];
     let key = key_inside_rollout();
 
-    let granted = Context::new(pro, NOW).with_key("app-42");
-    let denied = Context::new(free, NOW).with_key("app-42");
-    let via_addon = Context::new(free, NOW).with_key("app-42").with_addons(&promo);
-    let via_rollout = Context::new(pro, NOW).with_key(&key);
+    let granted = Request::new(pro, NOW).with_key("app-42");
+    let denied = Request::new(free, NOW).with_key("app-42");
+    let via_addon = Request::new(free, NOW).with_key("app-42").with_addons(&promo);
+    let via_rollout = Request::new(pro, NOW).with_key(&key);
     assert!(engine.is_allowed(&granted, hd_video) && !engine.is_allowed(&denied, hd_video));
     assert!(engine.is_allowed(&via_addon, hd_video) && engine.is_allowed(&via_rollout, ai));
 
@@ -87,21 +93,37 @@ fn remaining(c: &mut Criterion) {
     let api_calls = engine.limit("api_calls_per_day").expect("limit");
     let ai_minutes = engine.limit("ai_minutes").expect("limit");
     let two = [engine.addon("ai_pack").expect("addon"), engine.addon("launch_promo").expect("addon")];
-    let plain = Context::new(pro, NOW);
-    let with_addons = Context::new(pro, NOW).with_addons(&two);
-    let anchored = Context::new(pro, NOW).with_addons(&two).with_billing_anchor(31);
+    let plain = Request::new(pro, NOW);
+    let with_addons = Request::new(pro, NOW).with_addons(&two);
+    let anchored = Request::new(pro, NOW).with_addons(&two).with_billing_anchor(31);
 
     let mut group = c.benchmark_group("check_limit");
     group.bench_function("ids/plain", |b| {
-        b.iter(|| engine.check_limit(black_box(&plain), black_box(api_calls), black_box(990_000), black_box(20_000)))
+        b.iter(|| {
+            engine.check_limit(
+                black_box(&plain),
+                black_box(api_calls),
+                black_box(Usage::used(990_000).requesting(20_000)),
+            )
+        })
     });
     group.bench_function("ids/two_addons", |b| {
         b.iter(|| {
-            engine.check_limit(black_box(&with_addons), black_box(api_calls), black_box(990_000), black_box(20_000))
+            engine.check_limit(
+                black_box(&with_addons),
+                black_box(api_calls),
+                black_box(Usage::used(990_000).requesting(20_000)),
+            )
         })
     });
     group.bench_function("ids/monthly_anchor_two_addons", |b| {
-        b.iter(|| engine.check_limit(black_box(&anchored), black_box(ai_minutes), black_box(9_000), black_box(10)))
+        b.iter(|| {
+            engine.check_limit(
+                black_box(&anchored),
+                black_box(ai_minutes),
+                black_box(Usage::used(9_000).requesting(10)),
+            )
+        })
     });
     group.finish();
 }
@@ -111,15 +133,15 @@ fn by_name(c: &mut Criterion) {
     // The naive baseline: answers precomputed into a map keyed by (tier, feature) names.
     let mut map: HashMap<String, HashMap<String, bool>> = HashMap::new();
     for tier in ["free", "pro", "enterprise"] {
-        let ctx = Context::new(engine.tier(tier).expect("tier"), NOW);
-        for feature in &engine.model().features {
-            let allowed = engine.is_allowed(&ctx, engine.feature(&feature.name).expect("feature"));
-            map.entry(tier.to_string()).or_default().insert(feature.name.clone(), allowed);
+        let ctx = Request::new(engine.tier(tier).expect("tier"), NOW);
+        for (feature, name) in engine.features() {
+            let allowed = engine.is_allowed(&ctx, feature);
+            map.entry(tier.to_string()).or_default().insert(name.to_string(), allowed);
         }
     }
     let held = ["ai_pack"];
-    let subject = Subject { tier: "pro", key: "app-42", addons: &[], billing_anchor: 1, now: NOW };
-    let with_addon = Subject { addons: &held, ..subject };
+    let subject = Request::new("pro", NOW).with_key("app-42");
+    let with_addon = subject.with_addons(&held);
     assert_eq!(engine.decide_by_name(&subject, "hd_video").allowed, map["pro"]["hd_video"]);
 
     let mut group = c.benchmark_group("by_name");
@@ -131,21 +153,29 @@ fn by_name(c: &mut Criterion) {
         b.iter(|| engine.decide_by_name(black_box(&with_addon), black_box("conversational_ai")))
     });
     group.bench_function("check_limit", |b| {
-        b.iter(|| engine.check_limit_by_name(black_box(&subject), black_box("api_calls_per_day"), 990_000, 20_000))
+        b.iter(|| {
+            engine.check_limit_by_name(
+                black_box(&subject),
+                black_box("api_calls_per_day"),
+                Usage::used(990_000).requesting(20_000),
+            )
+        })
     });
     group.finish();
 }
 
 fn explain(c: &mut Criterion) {
     let engine = engine();
-    let free = Context::new(engine.tier("free").expect("free"), NOW).with_key("app-42");
+    let free = Request::new(engine.tier("free").expect("free"), NOW).with_key("app-42");
     let hd_video = engine.feature("hd_video").expect("feature");
     let api_calls = engine.limit("api_calls_per_day").expect("limit");
     let mut group = c.benchmark_group("explain");
     group
         .bench_function("feature_denied", |b| b.iter(|| engine.explain_feature(black_box(&free), black_box(hd_video))));
     group.bench_function("limit_exceeded", |b| {
-        b.iter(|| engine.explain_limit(black_box(&free), black_box(api_calls), black_box(10_000), black_box(1)))
+        b.iter(|| {
+            engine.explain_limit(black_box(&free), black_box(api_calls), black_box(Usage::used(10_000).requesting(1)))
+        })
     });
     group.finish();
 }
@@ -155,14 +185,14 @@ fn explain(c: &mut Criterion) {
 fn concurrent(c: &mut Criterion) {
     let engine = engine();
     let pro = engine.tier("pro").expect("pro");
-    let features: Vec<_> = engine.model().features.iter().map(|f| engine.feature(&f.name).expect("feature")).collect();
+    let features: Vec<_> = engine.features().map(|(id, _)| id).collect();
     let api_calls = engine.limit("api_calls_per_day").expect("limit");
     let work = |iters: u64| {
-        let ctx = Context::new(pro, NOW).with_key("app-42");
+        let ctx = Request::new(pro, NOW).with_key("app-42");
         for i in 0..iters {
-            let feature = features[(i as usize) % features.len()];
+            let feature = features[usize::try_from(i).unwrap_or(0) % features.len()];
             black_box(engine.is_allowed(black_box(&ctx), feature));
-            black_box(engine.check_limit(black_box(&ctx), api_calls, i, 1));
+            let _ = black_box(engine.check_limit(black_box(&ctx), api_calls, Usage::used(i).requesting(1)));
         }
     };
     let mut group = c.benchmark_group("concurrent");

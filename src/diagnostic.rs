@@ -6,18 +6,16 @@
 
 use std::fmt;
 
-use serde::Serialize;
-
-use crate::source::Span;
+use crate::source::{LineCol, Source, Span};
 
 /// How serious a diagnostic is.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
-#[serde(rename_all = "lowercase")]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[repr(u32)]
 pub enum Severity {
     /// The policy means something its author probably did not intend, but it can be compiled.
-    Warning,
+    Warning = 1,
     /// The policy cannot be compiled.
-    Error,
+    Error = 2,
 }
 
 impl fmt::Display for Severity {
@@ -123,14 +121,8 @@ impl fmt::Display for Code {
     }
 }
 
-impl Serialize for Code {
-    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        serializer.serialize_str(self.as_str())
-    }
-}
-
 /// A secondary location that explains a diagnostic, such as where a name was first declared.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Label {
     /// Where.
     pub span: Span,
@@ -142,7 +134,7 @@ pub struct Label {
 ///
 /// The message is one lowercase line with user input in backticks; `help` is an optional
 /// suggestion. The severity is a function of the code.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct Diagnostic {
     /// The stable code.
@@ -154,10 +146,8 @@ pub struct Diagnostic {
     /// The primary location.
     pub span: Span,
     /// A suggestion, such as "did you mean `hd_video`?".
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub help: Option<String>,
     /// Other places that explain this one.
-    #[serde(skip_serializing_if = "Vec::is_empty")]
     pub labels: Vec<Label>,
 }
 
@@ -191,31 +181,121 @@ impl Diagnostic {
     }
 }
 
-/// The diagnostics of a policy that did not check: at least one error, plus every warning.
+/// The diagnostics of a policy that did not check: at least one error, plus every warning,
+/// in source order, with where each starts.
 ///
-/// This is the error type of [`crate::check`]; its `Display` is a one-line summary, and
-/// [`crate::render`] turns the whole list into text.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Diagnostics(pub Vec<Diagnostic>);
+/// This is the error of [`crate::check`] and [`crate::Engine::from_source`]. Its `Display` is
+/// one line naming the first error's `file:line:col`; its `Debug` (what `?` in `main` prints)
+/// lists every diagnostic that way; [`crate::render`] draws each with its source line.
+///
+/// ```
+/// let error = entitle::Engine::from_source("p.policy", "policy \"p\"\ntier free { grant a, b }\n").unwrap_err();
+/// assert_eq!(error.to_string(), "p.policy:2:19: error[E004]: unknown feature `a` (and 1 more error)");
+/// assert_eq!(error.errors().count(), 2);
+/// assert_eq!(error.iter().next().map(|d| d.code.as_str()), Some("E004"));
+/// ```
+#[derive(Clone, PartialEq, Eq)]
+pub struct Diagnostics {
+    file: String,
+    list: Vec<Diagnostic>,
+    /// Where each diagnostic in `list` starts, at the same position.
+    starts: Vec<LineCol>,
+}
 
 impl Diagnostics {
+    pub(crate) fn new(source: &Source, list: Vec<Diagnostic>) -> Diagnostics {
+        let starts = list.iter().map(|d| source.location(d.span)).collect();
+        Diagnostics { file: source.name().to_string(), list, starts }
+    }
+
+    /// The display name of the policy the diagnostics are about.
+    pub fn file(&self) -> &str {
+        &self.file
+    }
+
+    /// Every diagnostic, in source order.
+    pub fn iter(&self) -> std::slice::Iter<'_, Diagnostic> {
+        self.list.iter()
+    }
+
+    /// Every diagnostic with the line and column where it starts.
+    pub fn located(&self) -> impl Iterator<Item = (&Diagnostic, LineCol)> {
+        self.list.iter().zip(self.starts.iter().copied())
+    }
+
+    /// The errors, in source order.
+    pub fn errors(&self) -> impl Iterator<Item = &Diagnostic> {
+        self.list.iter().filter(|d| d.is_error())
+    }
+
+    /// The warnings, in source order.
+    pub fn warnings(&self) -> impl Iterator<Item = &Diagnostic> {
+        self.list.iter().filter(|d| !d.is_error())
+    }
+
+    /// How many diagnostics there are.
+    pub fn len(&self) -> usize {
+        self.list.len()
+    }
+
+    /// Whether there are none (never, for a policy that failed to check).
+    pub fn is_empty(&self) -> bool {
+        self.list.is_empty()
+    }
+
     /// The number of errors.
     pub fn error_count(&self) -> usize {
-        self.0.iter().filter(|d| d.is_error()).count()
+        self.errors().count()
     }
 
     /// The number of warnings.
     pub fn warning_count(&self) -> usize {
-        self.0.len() - self.error_count()
+        self.warnings().count()
+    }
+
+    /// The diagnostics, as a vector.
+    pub fn into_vec(self) -> Vec<Diagnostic> {
+        self.list
+    }
+
+    fn write_one(&self, f: &mut fmt::Formatter<'_>, diagnostic: &Diagnostic, at: LineCol) -> fmt::Result {
+        let Diagnostic { severity, code, message, .. } = diagnostic;
+        write!(f, "{}:{}:{}: {severity}[{code}]: {message}", self.file, at.line, at.column)
+    }
+}
+
+impl<'a> IntoIterator for &'a Diagnostics {
+    type Item = &'a Diagnostic;
+    type IntoIter = std::slice::Iter<'a, Diagnostic>;
+
+    fn into_iter(self) -> Self::IntoIter {
+        self.list.iter()
     }
 }
 
 impl fmt::Display for Diagnostics {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let errors = self.error_count();
-        write!(f, "policy has {errors} error{}", if errors == 1 { "" } else { "s" })?;
-        if let Some(first) = self.0.iter().find(|d| d.is_error()) {
-            write!(f, "; first: {}: {}", first.code, first.message)?;
+        let Some((first, at)) = self.located().find(|(d, _)| d.is_error()) else {
+            return write!(f, "{}: {} warnings", self.file, self.list.len());
+        };
+        self.write_one(f, first, at)?;
+        match self.error_count() - 1 {
+            0 => Ok(()),
+            1 => write!(f, " (and 1 more error)"),
+            more => write!(f, " (and {more} more errors)"),
+        }
+    }
+}
+
+/// Every diagnostic on its own line, as `file:line:col: error[E004]: message`: what a `?` in
+/// `main` prints.
+impl fmt::Debug for Diagnostics {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for (index, (diagnostic, at)) in self.located().enumerate() {
+            if index > 0 {
+                writeln!(f)?;
+            }
+            self.write_one(f, diagnostic, at)?;
         }
         Ok(())
     }
@@ -244,29 +324,31 @@ pub(crate) fn did_you_mean<'a>(wanted: &str, candidates: impl IntoIterator<Item 
 }
 
 /// Optimal-string-alignment distance: Levenshtein plus adjacent transpositions, which are the
-/// commonest typo (`hd_vidoe`).
+/// commonest typo (`hd_vidoe`). Keeps three rows of the table, so memory is linear in `b`.
 fn edit_distance(a: &str, b: &str) -> usize {
-    let a: Vec<char> = a.chars().collect();
     let b: Vec<char> = b.chars().collect();
-    // Names are capped at a few hundred characters by the checker, so the table stays small.
-    let mut rows = vec![vec![0usize; b.len() + 1]; a.len() + 1];
-    for (i, row) in rows.iter_mut().enumerate() {
-        row[0] = i;
-    }
-    for (j, cell) in rows[0].iter_mut().enumerate() {
-        *cell = j;
-    }
-    for i in 1..=a.len() {
-        for j in 1..=b.len() {
-            let cost = usize::from(a[i - 1] != b[j - 1]);
-            let mut best = (rows[i - 1][j] + 1).min(rows[i][j - 1] + 1).min(rows[i - 1][j - 1] + cost);
-            if i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] {
-                best = best.min(rows[i - 2][j - 2] + 1);
+    // `before` is row i-2, `previous` row i-1, `current` row i; column j is the distance
+    // between the first i characters of `a` and the first j of `b`.
+    let mut before: Vec<usize> = Vec::new();
+    let mut previous: Vec<usize> = (0..=b.len()).collect();
+    let mut last_a: Option<char> = None;
+    for (i, ca) in a.chars().enumerate() {
+        let mut current = Vec::with_capacity(b.len() + 1);
+        current.push(i + 1);
+        for (j, &cb) in b.iter().enumerate() {
+            let at = |row: &[usize], col: usize| row.get(col).copied().unwrap_or(usize::MAX - 1);
+            let cost = usize::from(ca != cb);
+            let mut best = (at(&previous, j + 1) + 1).min(at(&current, j) + 1).min(at(&previous, j) + cost);
+            let swapped = j > 0 && last_a == Some(cb) && b.get(j - 1) == Some(&ca);
+            if swapped {
+                best = best.min(at(&before, j - 1) + 1);
             }
-            rows[i][j] = best;
+            current.push(best);
         }
+        before = std::mem::replace(&mut previous, current);
+        last_a = Some(ca);
     }
-    rows[a.len()][b.len()]
+    previous.last().copied().unwrap_or(0)
 }
 
 #[cfg(test)]

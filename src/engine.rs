@@ -1,29 +1,63 @@
-//! The compiled engine: dense ids, the query context, the answers, and the decision tables.
+//! The compiled engine, its dense ids, the request a query is about, and the answers.
 //!
-//! [`crate::compile`] builds an [`Engine`] from a [`crate::Checked`] policy; the query methods
-//! live in [`crate::eval`]. Everything here is immutable after compilation, so an `Engine` is
-//! `Send + Sync` and is shared behind an `Arc`; reloading builds a new one and swaps it in.
+//! [`Engine::from_source`] (or [`crate::check`] then [`crate::compile`]) builds an [`Engine`];
+//! the query methods live in [`crate::eval`]. An engine is immutable: it is `Send + Sync`, its
+//! tables sit behind an `Arc` so that cloning it is cheap, and reloading a policy builds a new
+//! engine to swap in.
 
 use std::fmt;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::SystemTime;
 
-use serde::Serialize;
+use crate::diagnostic::Diagnostics;
+use crate::limits::Limits;
+use crate::model::{Amount, Model};
+use crate::source::Source;
+use crate::tables::Tables;
 
-use crate::model::{Amount, LimitKind, Model, Preference, SettingValue};
+/// An index as a dense `u32` id number. Declaration counts are capped by
+/// [`Limits::declarations`], far below `u32::MAX`, so this never saturates in practice.
+pub(crate) fn dense(index: usize) -> u32 {
+    u32::try_from(index).unwrap_or(u32::MAX)
+}
 
 macro_rules! ids {
     ($($(#[doc = $doc:literal])* $name:ident;)*) => {$(
         $(#[doc = $doc])*
         ///
-        /// Ids are dense indices into one engine's tables. An id from another engine is never
-        /// undefined behaviour: if it is out of range the answer is a deny with an `unknown_*`
-        /// reason.
+        /// Ids are dense indices into one engine's tables, numbered in declaration order from 0.
+        /// An id from another engine, or made up with `from_u32`, is never undefined behaviour
+        /// or a panic: if it is out of range, the answer is a deny with an `unknown_*` reason.
         #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
         pub struct $name(pub(crate) u32);
 
         impl $name {
-            /// The position of this id in declaration order.
-            pub const fn index(self) -> usize {
+            /// The id with this number (for ids kept outside Rust, such as in a C caller).
+            pub const fn from_u32(number: u32) -> $name {
+                $name(number)
+            }
+
+            /// The id's number: its position in declaration order.
+            pub const fn as_u32(self) -> u32 {
+                self.0
+            }
+
+            /// The id's number as an index.
+            pub(crate) const fn index(self) -> usize {
                 self.0 as usize
+            }
+        }
+
+        impl From<$name> for u32 {
+            fn from(id: $name) -> u32 {
+                id.0
+            }
+        }
+
+        impl From<u32> for $name {
+            fn from(number: u32) -> $name {
+                $name(number)
             }
         }
     )*};
@@ -42,54 +76,62 @@ ids! {
     SettingId;
 }
 
-/// Who is asking and when: everything a query needs besides the feature or limit.
+/// Who is asking and when: everything a query needs besides the feature, limit or setting.
 ///
-/// The engine never reads the clock; `now` is supplied here, so answers are reproducible.
+/// One type serves both kinds of query: with ids (`Request`, the default parameters, for the
+/// hot path) and with names ([`NamedRequest`], for callers that do not cache ids). The engine
+/// never reads the clock; `now` is given here, so answers are reproducible.
 ///
 /// ```
-/// # let checked = entitle::check(&entitle::Source::new("p", "policy \"p\"\nfeature f\ntier free { grant f }\naddon a for free { }\n")).unwrap();
-/// # let engine = entitle::compile(&checked);
-/// let free = engine.tier("free").unwrap();
+/// use entitle::{Engine, NamedRequest, Request};
+///
+/// let engine = Engine::from_source("p", "policy \"p\"\nfeature f\ntier free { grant f }\naddon a for free { }\n")?;
 /// let held = [engine.addon("a").unwrap()];
-/// let ctx = entitle::Context::new(free, 1_795_000_000).with_key("app-42").with_addons(&held).with_billing_anchor(15);
-/// assert_eq!(ctx.billing_anchor, 15);
+/// let by_id = Request::new(engine.tier("free").unwrap(), 1_795_255_200)
+///     .with_key("app-42")
+///     .with_addons(&held)
+///     .with_billing_anchor(15);
+/// assert_eq!(by_id.billing_anchor(), 15);
+///
+/// let by_name: NamedRequest = Request::new("free", 1_795_255_200).with_key("app-42").with_addons(&["a"]);
+/// assert_eq!(engine.decide_by_name(&by_name, "f"), engine.decide(&by_id, engine.feature("f").unwrap()));
+/// # Ok::<(), entitle::Diagnostics>(())
 /// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Context<'a> {
-    /// The subject's tier.
-    pub tier: TierId,
-    /// The stable subject key (customer or app id); rollouts hash it.
-    pub key: &'a str,
-    /// The add-ons the subject holds.
-    pub addons: &'a [AddonId],
-    /// The day of the month (1–31) monthly counters reset on; days past a month's end clamp to
-    /// its last day.
-    pub billing_anchor: u8,
-    /// The instant of the query, in Unix seconds (UTC). Counter windows are computed for years
-    /// 1–9999; an instant outside them gets the window at the nearest end of that range.
-    pub now: i64,
+#[must_use]
+pub struct Request<'a, Tier = TierId, Addon = AddonId> {
+    pub(crate) tier: Tier,
+    pub(crate) key: &'a str,
+    pub(crate) addons: &'a [Addon],
+    pub(crate) billing_anchor: u8,
+    pub(crate) now: i64,
 }
 
-impl<'a> Context<'a> {
-    /// A context for `tier` at `now`, with an empty key, no add-ons and billing anchor day 1.
-    pub const fn new(tier: TierId, now: i64) -> Context<'a> {
-        Context { tier, key: "", addons: &[], billing_anchor: 1, now }
+/// A [`Request`] that names its tier and add-ons, for the `*_by_name` queries.
+pub type NamedRequest<'a> = Request<'a, &'a str, &'a str>;
+
+impl<'a, Tier: Copy, Addon> Request<'a, Tier, Addon> {
+    /// A request for a subject of `tier` at `now` (Unix seconds, UTC), with an empty key, no
+    /// add-ons, and billing anchor day 1.
+    pub const fn new(tier: Tier, now: i64) -> Request<'a, Tier, Addon> {
+        Request { tier, key: "", addons: &[], billing_anchor: 1, now }
     }
 
-    /// Sets the subject key.
-    pub const fn with_key(mut self, key: &'a str) -> Context<'a> {
+    /// Sets the stable subject key (customer or app id) that rollouts hash.
+    pub const fn with_key(mut self, key: &'a str) -> Request<'a, Tier, Addon> {
         self.key = key;
         self
     }
 
-    /// Sets the add-ons held.
-    pub const fn with_addons(mut self, addons: &'a [AddonId]) -> Context<'a> {
+    /// Sets the add-ons the subject holds.
+    pub const fn with_addons(mut self, addons: &'a [Addon]) -> Request<'a, Tier, Addon> {
         self.addons = addons;
         self
     }
 
-    /// Sets the billing anchor day; values outside 1–31 are clamped into it.
-    pub const fn with_billing_anchor(mut self, day: u8) -> Context<'a> {
+    /// Sets the day of the month (1–31) on which monthly counters reset; values outside 1–31
+    /// are clamped into it, and days past a month's end mean its last day.
+    pub const fn with_billing_anchor(mut self, day: u8) -> Request<'a, Tier, Addon> {
         self.billing_anchor = if day < 1 {
             1
         } else if day > 31 {
@@ -99,52 +141,141 @@ impl<'a> Context<'a> {
         };
         self
     }
+
+    /// Sets the instant of the query, in Unix seconds (UTC). Counter windows are computed for
+    /// years 1–9999; an instant outside them gets the window at the nearest end of that range.
+    pub const fn at(mut self, now: i64) -> Request<'a, Tier, Addon> {
+        self.now = now;
+        self
+    }
+
+    /// Sets the instant of the query from a [`SystemTime`], such as `SystemTime::now()`.
+    /// Times before 1970 count back from it; times past the range of `i64` seconds clamp.
+    pub fn at_time(self, time: SystemTime) -> Request<'a, Tier, Addon> {
+        let seconds = match time.duration_since(SystemTime::UNIX_EPOCH) {
+            Ok(after) => i64::try_from(after.as_secs()).unwrap_or(i64::MAX),
+            Err(before) => {
+                // Round toward the past, so an instant just before the epoch is second -1.
+                let duration = before.duration();
+                let whole = i64::try_from(duration.as_secs()).unwrap_or(i64::MAX);
+                let partial = i64::from(duration.subsec_nanos() > 0);
+                whole.saturating_add(partial).saturating_neg()
+            }
+        };
+        self.at(seconds)
+    }
+
+    /// Replaces the tier, keeping everything else.
+    pub const fn with_tier(mut self, tier: Tier) -> Request<'a, Tier, Addon> {
+        self.tier = tier;
+        self
+    }
+
+    /// The subject's tier.
+    pub const fn tier(&self) -> Tier {
+        self.tier
+    }
+
+    /// The stable subject key.
+    pub const fn key(&self) -> &'a str {
+        self.key
+    }
+
+    /// The add-ons the subject holds.
+    pub const fn addons(&self) -> &'a [Addon] {
+        self.addons
+    }
+
+    /// The billing anchor day, 1–31.
+    pub const fn billing_anchor(&self) -> u8 {
+        self.billing_anchor
+    }
+
+    /// The instant of the query, in Unix seconds (UTC).
+    pub const fn now(&self) -> i64 {
+        self.now
+    }
 }
 
-/// Why a question was answered the way it was. Serialised in `snake_case`, these are part of
-/// the stable interface (the `eval` protocol, the C ABI, the conformance corpus).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
-#[serde(rename_all = "snake_case")]
+/// Usage of a limit: how much is used so far, and how much more this request would use.
+///
+/// ```
+/// use entitle::Usage;
+/// let usage = Usage::used(990_000).requesting(20_000);
+/// assert_eq!((usage.used, usage.requested), (990_000, 20_000));
+/// ```
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+#[must_use]
+pub struct Usage {
+    /// For a gauge, the current level; for a counter, the usage in the current window; for a
+    /// cap, the total.
+    pub used: u64,
+    /// What this request would add; 0 asks only how much is left.
+    pub requested: u64,
+}
+
+impl Usage {
+    /// `used` so far, requesting nothing more.
+    pub const fn used(used: u64) -> Usage {
+        Usage { used, requested: 0 }
+    }
+
+    /// The same usage, requesting `amount` more.
+    pub const fn requesting(self, amount: u64) -> Usage {
+        Usage { requested: amount, ..self }
+    }
+}
+
+/// Why a question was answered the way it was.
+///
+/// The `snake_case` names ([`Reason::as_str`]) and the numbers (`reason as u32`) are stable:
+/// the JSON protocol, the C ABI and the conformance corpus carry them. Numbers are never
+/// reused; new reasons take new numbers.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 #[non_exhaustive]
+#[repr(u32)]
 pub enum Reason {
     /// The tier (or an ancestor) grants the feature.
-    GrantedByTier,
+    GrantedByTier = 0,
     /// A held, applying add-on grants the feature.
-    GrantedByAddon,
+    GrantedByAddon = 1,
     /// The tier grants the feature by rollout, and the subject is inside it.
-    GrantedByRollout,
+    GrantedByRollout = 2,
     /// Nothing grants the feature.
-    NotGranted,
+    NotGranted = 3,
     /// An ancestor granted the feature and the tier (or a closer ancestor) revoked it.
-    Revoked,
+    Revoked = 4,
     /// The tier grants the feature by rollout, and the subject is outside it.
-    OutsideRollout,
+    OutsideRollout = 5,
     /// A held add-on would grant the feature but is not valid at `now`.
-    AddonNotValid,
+    AddonNotValid = 6,
     /// A held add-on would grant the feature but does not attach to the subject's tier.
-    AddonNotForTier,
+    AddonNotForTier = 7,
     /// Usage, with the request, is within the limit.
-    WithinLimit,
+    WithinLimit = 8,
     /// Usage, with the request, is past the limit but within the soft cap.
-    Overage,
+    Overage = 9,
     /// Usage, with the request, is past the soft cap (or the limit, for a hard limit).
-    LimitExceeded,
+    LimitExceeded = 10,
     /// The tier named or given is not in the policy.
-    UnknownTier,
+    UnknownTier = 11,
     /// The feature named or given is not in the policy.
-    UnknownFeature,
+    UnknownFeature = 12,
     /// The limit named or given is not in the policy.
-    UnknownLimit,
+    UnknownLimit = 13,
     /// An add-on named or given is not in the policy.
-    UnknownAddon,
+    UnknownAddon = 14,
     /// The setting named or given is not in the policy.
-    UnknownSetting,
-    /// More add-ons were named than [`crate::eval::MAX_HELD_ADDONS`].
-    TooManyAddons,
+    UnknownSetting = 15,
+    /// More add-ons were named than [`Limits::held_addons`] allows.
+    TooManyAddons = 16,
+    /// Neither the subject's tier nor any ancestor sets the limit: the answer is a deny of 0,
+    /// told apart from a limit explicitly set to 0.
+    LimitNotSet = 17,
 }
 
 impl Reason {
-    /// Every reason.
+    /// Every reason, in numeric order.
     pub const ALL: &'static [Reason] = &[
         Reason::GrantedByTier,
         Reason::GrantedByAddon,
@@ -163,9 +294,10 @@ impl Reason {
         Reason::UnknownAddon,
         Reason::UnknownSetting,
         Reason::TooManyAddons,
+        Reason::LimitNotSet,
     ];
 
-    /// The stable `snake_case` name, as serialised.
+    /// The stable `snake_case` name.
     pub const fn as_str(self) -> &'static str {
         match self {
             Reason::GrantedByTier => "granted_by_tier",
@@ -185,18 +317,53 @@ impl Reason {
             Reason::UnknownAddon => "unknown_addon",
             Reason::UnknownSetting => "unknown_setting",
             Reason::TooManyAddons => "too_many_addons",
+            Reason::LimitNotSet => "limit_not_set",
+        }
+    }
+
+    /// The reason with this stable name, if there is one.
+    pub fn from_name(name: &str) -> Option<Reason> {
+        Reason::ALL.iter().copied().find(|reason| reason.as_str() == name)
+    }
+
+    /// A lowercase sentence saying what the reason means, for error messages.
+    pub const fn describe(self) -> &'static str {
+        match self {
+            Reason::GrantedByTier => "the tier grants it",
+            Reason::GrantedByAddon => "a held add-on grants it",
+            Reason::GrantedByRollout => "the subject is inside the rollout",
+            Reason::NotGranted => "nothing grants it",
+            Reason::Revoked => "the tier revokes it",
+            Reason::OutsideRollout => "the subject is outside the rollout",
+            Reason::AddonNotValid => "the add-on that grants it is not valid now",
+            Reason::AddonNotForTier => "the add-on that grants it does not attach to the tier",
+            Reason::WithinLimit => "usage is within the limit",
+            Reason::Overage => "usage is past the limit, within the soft cap",
+            Reason::LimitExceeded => "usage is past the limit",
+            Reason::UnknownTier => "the policy declares no such tier",
+            Reason::UnknownFeature => "the policy declares no such feature",
+            Reason::UnknownLimit => "the policy declares no such limit",
+            Reason::UnknownAddon => "the policy declares no such add-on",
+            Reason::UnknownSetting => "the policy declares no such setting",
+            Reason::TooManyAddons => "the query names more add-ons than allowed",
+            Reason::LimitNotSet => "the tier does not set this limit",
         }
     }
 }
 
 impl fmt::Display for Reason {
+    /// The sentence and the stable name: `the policy declares no such tier (unknown_tier)`.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
+        write!(f, "{} ({})", self.describe(), self.as_str())
     }
 }
 
+/// A reason is the error of queries that return a value or nothing ([`Engine::setting_value`]).
+impl std::error::Error for Reason {}
+
 /// The answer to "may this subject use this feature?".
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[must_use]
 pub struct Decision {
     /// Whether the feature may be used.
     pub allowed: bool,
@@ -214,22 +381,26 @@ impl Decision {
     }
 }
 
-/// Where usage stands against a limit, after the requested amount.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
-#[serde(rename_all = "snake_case")]
+/// Where usage stands against a limit, after the requested amount. Names and numbers are
+/// stable, as for [`Reason`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[repr(u32)]
 pub enum Status {
     /// Below the warn threshold (or there is none), within the limit.
-    Within,
+    Within = 0,
     /// At or past the warn threshold, within the limit.
-    Warning,
+    Warning = 1,
     /// Past the limit, within the soft cap: allowed as overage.
-    Overage,
+    Overage = 2,
     /// Past the soft cap, or past a hard limit: denied.
-    Exceeded,
+    Exceeded = 3,
 }
 
 impl Status {
-    /// The stable `snake_case` name, as serialised.
+    /// Every status, in numeric order.
+    pub const ALL: &'static [Status] = &[Status::Within, Status::Warning, Status::Overage, Status::Exceeded];
+
+    /// The stable `snake_case` name.
     pub const fn as_str(self) -> &'static str {
         match self {
             Status::Within => "within",
@@ -240,8 +411,14 @@ impl Status {
     }
 }
 
+impl fmt::Display for Status {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 /// The current window of a counter: `[start, end)` in Unix seconds.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct WindowSpan {
     /// The first instant of the window.
     pub start: i64,
@@ -250,11 +427,13 @@ pub struct WindowSpan {
 }
 
 /// The answer to "how much of this limit is left, and may this request proceed?".
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[must_use]
 pub struct Quota {
     /// Whether the requested amount may be used.
     pub allowed: bool,
-    /// Why: `within_limit`, `overage`, `limit_exceeded`, or an `unknown_*` reason.
+    /// Why: `within_limit`, `overage`, `limit_exceeded`, `limit_not_set`, or an `unknown_*`
+    /// reason.
     pub reason: Reason,
     /// Where usage stands after the request.
     pub status: Status,
@@ -269,7 +448,8 @@ pub struct Quota {
 }
 
 impl Quota {
-    pub(crate) const fn unknown(reason: Reason) -> Quota {
+    /// A deny of 0 for `reason`, with no window.
+    pub(crate) const fn denied(reason: Reason) -> Quota {
         Quota {
             allowed: false,
             reason,
@@ -282,41 +462,72 @@ impl Quota {
     }
 }
 
-/// One limit entry in the tables: what a tier sets, with its warn threshold kept as a share so
-/// that it can follow the limit when add-ons raise it.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub(crate) struct LimitEntry {
-    pub value: Amount,
-    pub soft: Option<Amount>,
-    /// Millionths of the limit, or `None`.
-    pub warn: Option<u32>,
+/// A policy could not be loaded from a file: it could not be read, or it does not check.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum LoadError {
+    /// The file could not be read.
+    #[error("cannot read `{path}`: {source}")]
+    Read {
+        /// The path given.
+        path: String,
+        /// The operating system's error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The file is larger than [`Limits::source_bytes`].
+    #[error("`{path}` is larger than the limit of {max} bytes")]
+    TooLarge {
+        /// The path given.
+        path: String,
+        /// The limit.
+        max: usize,
+    },
+    /// The file is not UTF-8 text.
+    #[error("`{path}` is not UTF-8 text (invalid byte at offset {offset})")]
+    NotUtf8 {
+        /// The path given.
+        path: String,
+        /// The offset of the first invalid byte.
+        offset: usize,
+    },
+    /// The policy has errors; each has its location.
+    #[error(transparent)]
+    Policy(#[from] Diagnostics),
 }
 
-/// What one add-on does to one limit.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
-pub(crate) struct AddonDelta {
-    /// `=`: the limit is raised to at least this.
-    pub at_least: Option<Amount>,
-    /// `+=`: this is added.
-    pub add: Option<Amount>,
+/// What an engine holds: the tables queries read, the name indices, the checked model (for
+/// names and explanations), and the limits it was built under.
+#[derive(Debug)]
+struct Inner {
+    tables: Tables,
+    names: Names,
+    model: Model,
+    limits: Limits,
 }
-
-/// Index of the "granted to every subject" word in [`Engine::grants`].
-pub(crate) const GRANTED: usize = 0;
-/// Index of the "granted by rollout" word in [`Engine::grants`].
-pub(crate) const ROLLOUT: usize = 1;
 
 /// A name → id index, hashed with FxHash. Lookups never insert and the keys are the policy's
-/// own names, so a fast, non-DoS-resistant hash is safe here.
-pub(crate) type NameIndex = rustc_hash::FxHashMap<Box<str>, u32>;
+/// own names, so a fast hash that does not resist collision attacks is safe here.
+type NameIndex = rustc_hash::FxHashMap<Box<str>, u32>;
 
-/// A compiled policy: immutable decision tables answering feature, limit and setting
+#[derive(Debug)]
+struct Names {
+    tiers: NameIndex,
+    features: NameIndex,
+    limits: NameIndex,
+    addons: NameIndex,
+    settings: NameIndex,
+}
+
+/// A compiled policy: immutable decision tables that answer feature, limit and setting
 /// questions without allocating, hashing strings or locking.
 ///
-/// ```
-/// use entitle::{Amount, Context, Source, Status};
+/// Cloning is cheap (the tables are shared behind an `Arc`), and an engine is `Send + Sync`.
 ///
-/// let policy = Source::new("p", r#"
+/// ```
+/// use entitle::{Amount, Engine, Request, Status, Usage};
+///
+/// let engine = Engine::from_source("p.policy", r#"
 /// policy "p"
 /// feature hd_video
 /// limit api_calls : count per day
@@ -325,8 +536,7 @@ pub(crate) type NameIndex = rustc_hash::FxHashMap<Box<str>, u32>;
 ///     grant hd_video
 ///     limit api_calls = 1_000_000 soft 1_200_000
 /// }
-/// "#);
-/// let engine = entitle::compile(&entitle::check(&policy)?);
+/// "#)?;
 ///
 /// // Resolve names once, up front.
 /// let pro = engine.tier("pro").unwrap();
@@ -334,11 +544,10 @@ pub(crate) type NameIndex = rustc_hash::FxHashMap<Box<str>, u32>;
 /// let api_calls = engine.limit("api_calls").unwrap();
 ///
 /// // Then answer on the hot path.
-/// let now = entitle::time::parse_instant("2026-11-21T10:00:00Z").unwrap();
-/// let ctx = Context::new(pro, now).with_key("app-42");
-/// assert!(engine.is_allowed(&ctx, hd_video));
+/// let request = Request::new(pro, 1_795_255_200).with_key("app-42");
+/// assert!(engine.is_allowed(&request, hd_video));
 ///
-/// let quota = engine.check_limit(&ctx, api_calls, 990_000, 20_000);
+/// let quota = engine.check_limit(&request, api_calls, Usage::used(990_000).requesting(20_000));
 /// assert!(quota.allowed);
 /// assert_eq!(quota.status, Status::Overage);
 /// assert_eq!(quota.remaining, Amount::Finite(10_000));
@@ -346,101 +555,153 @@ pub(crate) type NameIndex = rustc_hash::FxHashMap<Box<str>, u32>;
 /// ```
 #[derive(Clone, Debug)]
 pub struct Engine {
-    pub(crate) model: Model,
-
-    pub(crate) tier_index: NameIndex,
-    pub(crate) feature_index: NameIndex,
-    pub(crate) limit_index: NameIndex,
-    pub(crate) addon_index: NameIndex,
-    pub(crate) setting_index: NameIndex,
-
-    /// u64 words per feature bitset.
-    pub(crate) feature_words: usize,
-    /// Per tier, bitsets of the features it grants to every subject (`[GRANTED]`) and by rollout
-    /// (`[ROLLOUT]`), tier-major. The two words of one position sit side by side, so a feature
-    /// check reads one cache line behind one bounds check.
-    pub(crate) grants: Vec<[u64; 2]>,
-    /// Per tier, the features it revokes (for reasons only).
-    pub(crate) revoked: Vec<u64>,
-    /// Per feature, the rollout hash state after its name (see `rollout::seed`).
-    pub(crate) rollout_seeds: Vec<u64>,
-    /// Rollout thresholds in millionths, sorted by (tier, feature) for binary search.
-    pub(crate) rollout_thresholds: Vec<(u32, u32, u32)>,
-
-    pub(crate) limit_count: usize,
-    pub(crate) limit_kinds: Vec<LimitKind>,
-    /// Per tier × limit, an index into `limit_entries` (0 is "not set": a hard limit of 0).
-    pub(crate) limit_rows: Vec<u32>,
-    /// Distinct limit entries, shared by every tier that inherits the same one.
-    pub(crate) limit_entries: Vec<LimitEntry>,
-
-    /// u64 words per tier bitset.
-    pub(crate) tier_words: usize,
-    /// Per add-on, the tiers it attaches to (those listed and their descendants).
-    pub(crate) addon_tiers: Vec<u64>,
-    /// Per add-on, the features it grants.
-    pub(crate) addon_features: Vec<u64>,
-    /// Per add-on × limit, what it does to the limit.
-    pub(crate) addon_deltas: Vec<AddonDelta>,
-    /// Per add-on, `[from, until)` in Unix seconds.
-    pub(crate) addon_valid: Vec<(i64, i64)>,
-    /// Per add-on, the settings it sets.
-    pub(crate) addon_settings: Vec<Vec<(u32, SettingValue)>>,
-
-    pub(crate) setting_count: usize,
-    /// Per tier × setting, the value after inheritance.
-    pub(crate) settings: Vec<Option<SettingValue>>,
-    pub(crate) setting_prefs: Vec<Option<Preference>>,
+    inner: Arc<Inner>,
 }
 
 impl Engine {
+    pub(crate) fn new(tables: Tables, model: Model, limits: Limits) -> Engine {
+        let index = |names: &mut dyn Iterator<Item = &str>| -> NameIndex {
+            names.zip(0u32..).map(|(name, id)| (Box::from(name), id)).collect()
+        };
+        let names = Names {
+            tiers: index(&mut model.tiers.iter().map(|t| t.name.as_str())),
+            features: index(&mut model.features.iter().map(|f| f.name.as_str())),
+            limits: index(&mut model.limits.iter().map(|l| l.name.as_str())),
+            addons: index(&mut model.addons.iter().map(|a| a.name.as_str())),
+            settings: index(&mut model.settings.iter().map(|s| s.name.as_str())),
+        };
+        Engine { inner: Arc::new(Inner { tables, names, model, limits }) }
+    }
+
+    /// Parses, checks and compiles a policy in one call, under the default [`Limits`].
+    ///
+    /// `name` is how diagnostics refer to the text, usually its path. The error lists every
+    /// problem; its `Display` names the first error's `file:line:col`. Warnings do not fail
+    /// a load; [`crate::check`] returns them.
+    ///
+    /// ```
+    /// let error = entitle::Engine::from_source("plans.policy", "policy \"p\"\ntier free { grant sso }\n").unwrap_err();
+    /// assert_eq!(error.to_string(), "plans.policy:2:19: error[E004]: unknown feature `sso`");
+    /// ```
+    pub fn from_source(name: &str, text: &str) -> Result<Engine, Diagnostics> {
+        Engine::from_source_with(name, text, &Limits::default())
+    }
+
+    /// [`Engine::from_source`] under the given limits.
+    pub fn from_source_with(name: &str, text: &str, limits: &Limits) -> Result<Engine, Diagnostics> {
+        let checked = crate::check::check_with(&Source::new(name, text), limits)?;
+        Ok(crate::compile(&checked))
+    }
+
+    /// Reads, checks and compiles the policy file at `path`, under the default [`Limits`].
+    ///
+    /// ```no_run
+    /// let engine = entitle::Engine::from_path("policies/rtc-sdk.policy")?;
+    /// # Ok::<(), entitle::LoadError>(())
+    /// ```
+    pub fn from_path(path: impl AsRef<Path>) -> Result<Engine, LoadError> {
+        Engine::from_path_with(path, &Limits::default())
+    }
+
+    /// [`Engine::from_path`] under the given limits.
+    pub fn from_path_with(path: impl AsRef<Path>, limits: &Limits) -> Result<Engine, LoadError> {
+        let source = Source::read(path.as_ref(), limits)?;
+        let checked = crate::check::check_with(&source, limits)?;
+        Ok(crate::compile(&checked))
+    }
+
     /// The tier named `name`, if the policy declares it.
+    #[inline]
     pub fn tier(&self, name: &str) -> Option<TierId> {
-        self.tier_index.get(name).copied().map(TierId)
+        self.inner.names.tiers.get(name).copied().map(TierId)
     }
 
     /// The feature named `name`, if the policy declares it.
+    #[inline]
     pub fn feature(&self, name: &str) -> Option<FeatureId> {
-        self.feature_index.get(name).copied().map(FeatureId)
+        self.inner.names.features.get(name).copied().map(FeatureId)
     }
 
     /// The limit named `name`, if the policy declares it.
+    #[inline]
     pub fn limit(&self, name: &str) -> Option<LimitId> {
-        self.limit_index.get(name).copied().map(LimitId)
+        self.inner.names.limits.get(name).copied().map(LimitId)
     }
 
     /// The add-on named `name`, if the policy declares it.
+    #[inline]
     pub fn addon(&self, name: &str) -> Option<AddonId> {
-        self.addon_index.get(name).copied().map(AddonId)
+        self.inner.names.addons.get(name).copied().map(AddonId)
     }
 
     /// The setting named `name`, if the policy declares it.
+    #[inline]
     pub fn setting(&self, name: &str) -> Option<SettingId> {
-        self.setting_index.get(name).copied().map(SettingId)
+        self.inner.names.settings.get(name).copied().map(SettingId)
     }
 
-    /// The checked model the engine was compiled from (names, spans, declarations).
-    pub fn model(&self) -> &Model {
-        &self.model
+    /// The policy's name, from its `policy` header.
+    pub fn policy_name(&self) -> &str {
+        &self.inner.model.name
+    }
+
+    /// The policy's version, from its `policy` header, if it gives one.
+    pub fn policy_version(&self) -> Option<&str> {
+        self.inner.model.version.as_deref()
+    }
+
+    /// Every tier, in declaration order, with its name.
+    ///
+    /// ```
+    /// let engine = entitle::Engine::from_source("p", "policy \"p\"\ntier free { }\ntier pro extends free { }\n")?;
+    /// let names: Vec<&str> = engine.tiers().map(|(_, name)| name).collect();
+    /// assert_eq!(names, ["free", "pro"]);
+    /// # Ok::<(), entitle::Diagnostics>(())
+    /// ```
+    pub fn tiers(&self) -> impl ExactSizeIterator<Item = (TierId, &str)> + '_ {
+        self.inner.model.tiers.iter().enumerate().map(|(i, t)| (TierId(dense(i)), t.name.as_str()))
+    }
+
+    /// Every feature, in declaration order, with its name.
+    pub fn features(&self) -> impl ExactSizeIterator<Item = (FeatureId, &str)> + '_ {
+        self.inner.model.features.iter().enumerate().map(|(i, f)| (FeatureId(dense(i)), f.name.as_str()))
+    }
+
+    /// Every limit, in declaration order, with its name.
+    pub fn limits(&self) -> impl ExactSizeIterator<Item = (LimitId, &str)> + '_ {
+        self.inner.model.limits.iter().enumerate().map(|(i, l)| (LimitId(dense(i)), l.name.as_str()))
+    }
+
+    /// Every add-on, in declaration order, with its name.
+    pub fn addons(&self) -> impl ExactSizeIterator<Item = (AddonId, &str)> + '_ {
+        self.inner.model.addons.iter().enumerate().map(|(i, a)| (AddonId(dense(i)), a.name.as_str()))
+    }
+
+    /// Every setting, in declaration order, with its name.
+    pub fn settings(&self) -> impl ExactSizeIterator<Item = (SettingId, &str)> + '_ {
+        self.inner.model.settings.iter().enumerate().map(|(i, s)| (SettingId(dense(i)), s.name.as_str()))
+    }
+
+    /// The limits the engine was built under; by-name queries and the JSON protocol keep to
+    /// them.
+    pub fn input_limits(&self) -> &Limits {
+        &self.inner.limits
     }
 
     /// The size in bytes of the decision tables a query reads (bitsets, limit rows and
     /// entries, add-on tables, settings), not counting the name indices and the model kept
     /// for explanations.
     pub fn table_bytes(&self) -> usize {
-        use std::mem::size_of;
-        let words = self.grants.len() * 2 + self.revoked.len();
-        let addon_words = self.addon_tiers.len() + self.addon_features.len();
-        let addon_settings: usize =
-            self.addon_settings.iter().map(|s| s.len() * size_of::<(u32, SettingValue)>()).sum();
-        (words + addon_words) * size_of::<u64>()
-            + self.rollout_thresholds.len() * size_of::<(u32, u32, u32)>()
-            + self.limit_rows.len() * size_of::<u32>()
-            + self.limit_entries.len() * size_of::<LimitEntry>()
-            + self.addon_deltas.len() * size_of::<AddonDelta>()
-            + self.addon_valid.len() * size_of::<(i64, i64)>()
-            + addon_settings
-            + self.settings.len() * size_of::<Option<SettingValue>>()
+        self.inner.tables.bytes()
+    }
+
+    #[inline]
+    pub(crate) fn tables(&self) -> &Tables {
+        &self.inner.tables
+    }
+
+    pub(crate) fn model(&self) -> &Model {
+        &self.inner.model
     }
 }
 
@@ -449,8 +710,60 @@ mod tests {
     use super::*;
 
     #[test]
-    fn engines_can_be_shared_across_threads() {
+    fn engines_can_be_shared_across_threads_and_clones_share_tables() {
         fn shareable<T: Send + Sync>() {}
         shareable::<Engine>();
+        let engine = Engine::from_source("p", "policy \"p\"\ntier free { }\n").expect("checks");
+        let copy = engine.clone();
+        assert!(Arc::ptr_eq(&engine.inner, &copy.inner));
+    }
+
+    /// The numbers are part of the C ABI and never change; a new variant takes a new number.
+    #[test]
+    fn reason_and_status_numbers_are_pinned() {
+        let reasons: Vec<(u32, &str)> = Reason::ALL.iter().map(|&r| (r as u32, r.as_str())).collect();
+        assert_eq!(
+            reasons,
+            [
+                (0, "granted_by_tier"),
+                (1, "granted_by_addon"),
+                (2, "granted_by_rollout"),
+                (3, "not_granted"),
+                (4, "revoked"),
+                (5, "outside_rollout"),
+                (6, "addon_not_valid"),
+                (7, "addon_not_for_tier"),
+                (8, "within_limit"),
+                (9, "overage"),
+                (10, "limit_exceeded"),
+                (11, "unknown_tier"),
+                (12, "unknown_feature"),
+                (13, "unknown_limit"),
+                (14, "unknown_addon"),
+                (15, "unknown_setting"),
+                (16, "too_many_addons"),
+                (17, "limit_not_set"),
+            ]
+        );
+        let statuses: Vec<(u32, &str)> = Status::ALL.iter().map(|&s| (s as u32, s.as_str())).collect();
+        assert_eq!(statuses, [(0, "within"), (1, "warning"), (2, "overage"), (3, "exceeded")]);
+        for reason in Reason::ALL {
+            assert_eq!(Reason::from_name(reason.as_str()), Some(*reason));
+        }
+    }
+
+    #[test]
+    fn ids_round_trip_through_u32() {
+        assert_eq!(u32::from(TierId::from_u32(7)), 7);
+        assert_eq!(FeatureId::from(3).as_u32(), 3);
+    }
+
+    #[test]
+    fn system_times_become_unix_seconds() {
+        use std::time::Duration;
+        let at = |t: SystemTime| Request::<TierId, AddonId>::new(TierId(0), 0).at_time(t).now();
+        assert_eq!(at(SystemTime::UNIX_EPOCH + Duration::from_secs(1_795_255_200)), 1_795_255_200);
+        assert_eq!(at(SystemTime::UNIX_EPOCH - Duration::from_millis(1)), -1);
+        assert_eq!(at(SystemTime::UNIX_EPOCH - Duration::from_secs(5)), -5);
     }
 }

@@ -1,13 +1,15 @@
 //! `entitle` is an embeddable entitlement engine. A product writes its plans once, as a small
 //! declarative policy: tiers, the features each grants, the limits each sets (with reset
 //! windows, soft caps and warn thresholds), settings, add-ons and the upgrade ladder. This
-//! crate parses and checks that policy, reporting every problem with a stable code and a
-//! precise location.
+//! crate checks that policy, reporting every problem with a stable code and a precise
+//! location, and compiles it into an immutable decision table that answers "may this subject
+//! use this feature?" and "how much of this limit is left?" in nanoseconds, with no
+//! allocation, no lock and no I/O.
 //!
 //! ```
-//! use entitle::Source;
+//! use entitle::{Engine, Request, Usage};
 //!
-//! let text = r#"
+//! let engine = Engine::from_source("rtc-sdk.policy", r#"
 //! policy "rtc-sdk" version "2026.11"
 //!
 //! feature hd_video "HD video"
@@ -23,54 +25,76 @@
 //!     grant hd_video
 //!     limit api_calls = 1_000_000 soft 1_200_000
 //! }
-//! "#;
+//! "#)?;
 //!
-//! let checked = entitle::check(&Source::new("rtc-sdk.policy", text))?;
-//! assert!(checked.warnings().is_empty());
-//! let model = checked.model();
-//! assert_eq!(model.tiers.len(), 2);
-//! assert_eq!(model.tiers[1].name, "pro");
+//! // On the hot path: ids resolved once, up front.
+//! let (pro, hd_video) = (engine.tier("pro").unwrap(), engine.feature("hd_video").unwrap());
+//! let request = Request::new(pro, 1_795_255_200).with_key("app-42");
+//! assert!(engine.is_allowed(&request, hd_video));
+//!
+//! // Or by name, for callers that do not cache ids.
+//! let quota = engine.check_limit_by_name(&Request::new("free", 1_795_255_200), "api_calls", Usage::used(10_000).requesting(1));
+//! assert!(!quota.allowed);
 //! # Ok::<(), entitle::Diagnostics>(())
 //! ```
 //!
-//! The pipeline runs one way: [`syntax`] parses text into a syntax tree, [`check()`] turns it
-//! into a [`Checked`] policy or a list of [`Diagnostic`]s, and [`render`] turns diagnostics
-//! into text. `docs/language.md` describes the language, and `docs/diagnostics.md` every code.
+//! The pipeline runs one way: [`check()`] turns a [`Source`] into a [`Checked`] policy or
+//! [`Diagnostics`], [`compile()`] turns a `Checked` policy into an [`Engine`], and the engine
+//! answers; [`Engine::from_source`] runs all three. [`render`] draws diagnostics for a
+//! terminal, and `wire` (feature `json`) is the one JSON shape of queries, answers and
+//! diagnostics. `docs/language.md` describes the language, `docs/diagnostics.md` every code,
+//! and `docs/api.md` what in this crate is public and stable.
 
-#![deny(unsafe_code)]
-#![deny(missing_docs)]
+#![forbid(unsafe_code)]
+// Unit tests fail loudly, with the value that broke them; the library itself never may.
+#![cfg_attr(
+    test,
+    allow(
+        clippy::unwrap_used,
+        clippy::expect_used,
+        clippy::panic,
+        clippy::indexing_slicing,
+        reason = "a test fails loudly, with the value that broke it"
+    )
+)]
 
 // pest is built without `std` (see Cargo.toml), and its generated parser names `alloc`.
 extern crate alloc;
 
-pub mod check;
+mod check;
 mod compile;
-pub mod diagnostic;
+mod diagnostic;
 mod engine;
-pub mod eval;
-pub mod model;
-#[cfg(feature = "json")]
-pub mod query;
-#[cfg(any(test, feature = "reference"))]
-pub mod reference;
+mod eval;
+mod limits;
+mod model;
+#[cfg(test)]
+mod reference;
 pub mod render;
-pub mod rollout;
-pub mod source;
-pub mod syntax;
-pub mod time;
-pub mod units;
+mod rollout;
+mod source;
+mod syntax;
+mod tables;
+mod time;
+mod units;
+#[cfg(feature = "json")]
+pub mod wire;
 
-pub use check::{check, Checked};
+pub use check::{check, check_with, Checked};
 pub use compile::compile;
+pub use diagnostic::{Code, Diagnostic, Diagnostics, Label, Severity};
 pub use engine::{
-    AddonId, Context, Decision, Engine, FeatureId, LimitId, Quota, Reason, SettingId, Status, TierId, WindowSpan,
+    AddonId, Decision, Engine, FeatureId, LimitId, LoadError, NamedRequest, Quota, Reason, Request, SettingId, Status,
+    TierId, Usage, WindowSpan,
 };
-pub use eval::{Explanation, Subject, Upgrade};
-pub use model::Amount;
+pub use eval::{Explanation, Step, Upgrade};
+pub use limits::Limits;
+pub use model::{Amount, Percentage, SettingValue};
+pub use rollout::{bucket as rollout_bucket, BUCKETS as ROLLOUT_BUCKETS};
+pub use source::{LineCol, Source, Span};
+pub use time::{format_instant, parse_instant};
 
 // The README's examples run as doctests, so the first code a newcomer copies keeps working.
 #[cfg(doctest)]
 #[doc = include_str!("../README.md")]
 struct ReadmeDoctests;
-pub use diagnostic::{Code, Diagnostic, Diagnostics, Label, Severity};
-pub use source::{LineCol, Source, Span};

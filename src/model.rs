@@ -6,50 +6,26 @@
 
 use std::fmt;
 
-use serde::Serialize;
-
 use crate::source::Span;
-
-/// What a limit counts.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum QuantityType {
-    /// A plain number of things.
-    Count,
-    /// Bytes; written with a unit such as `GiB`.
-    Bytes,
-    /// Seconds; written with a unit such as `days`.
-    Duration,
-}
-
-impl QuantityType {
-    /// The word used for the type in the language.
-    pub const fn as_str(self) -> &'static str {
-        match self {
-            QuantityType::Count => "count",
-            QuantityType::Bytes => "bytes",
-            QuantityType::Duration => "duration",
-        }
-    }
-}
+pub use crate::units::{Amount, Percentage, QuantityType};
 
 /// The reset window of a counter.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
-#[serde(rename_all = "lowercase")]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[repr(u32)]
 pub enum Window {
     /// Resets every second.
-    Second,
+    Second = 0,
     /// Resets at the start of every minute.
-    Minute,
+    Minute = 1,
     /// Resets at the start of every hour.
-    Hour,
+    Hour = 2,
     /// Resets at 00:00 UTC.
-    Day,
+    Day = 3,
     /// Resets at 00:00 UTC on Monday.
-    Week,
+    Week = 4,
     /// Resets at 00:00 UTC on the subject's billing anchor day (the 1st by default), clamped to
     /// the month's length.
-    Month,
+    Month = 5,
 }
 
 impl Window {
@@ -71,8 +47,7 @@ impl Window {
 }
 
 /// How a limit is measured.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
-#[serde(rename_all = "lowercase", tag = "kind", content = "window")]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum LimitKind {
     /// A plain cap on a total, with no window.
     Cap,
@@ -82,69 +57,8 @@ pub enum LimitKind {
     Counter(Window),
 }
 
-/// A limit's value: a number in the limit's base unit, or no limit at all.
-///
-/// `Unlimited` compares greater than every finite amount.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub enum Amount {
-    /// A finite amount in base units (things, bytes, seconds).
-    Finite(u64),
-    /// No bound.
-    Unlimited,
-}
-
-impl Amount {
-    /// The amount plus `delta`, saturating; unlimited stays unlimited.
-    pub fn saturating_add(self, delta: Amount) -> Amount {
-        match (self, delta) {
-            (Amount::Finite(a), Amount::Finite(b)) => Amount::Finite(a.saturating_add(b)),
-            _ => Amount::Unlimited,
-        }
-    }
-}
-
-impl Serialize for Amount {
-    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        match self {
-            Amount::Finite(n) => serializer.serialize_u64(*n),
-            Amount::Unlimited => serializer.serialize_str("unlimited"),
-        }
-    }
-}
-
-/// A percentage held exactly, in millionths of the whole: `100%` is `1_000_000`, `99.99%` is
-/// `999_900`, `5%` is `50_000`. Four decimal places of a percent are representable.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
-#[serde(transparent)]
-pub struct Percentage(pub u32);
-
-impl Percentage {
-    /// 100%.
-    pub const FULL: Percentage = Percentage(1_000_000);
-
-    /// `amount × self`, rounded down, without overflow.
-    pub fn of(self, amount: u64) -> u64 {
-        // At most 2^64 × 10^6 / 10^6, so the quotient always fits back into u64.
-        (u128::from(amount) * u128::from(self.0) / 1_000_000) as u64
-    }
-}
-
-impl fmt::Display for Percentage {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let whole = self.0 / 10_000;
-        let fraction = self.0 % 10_000;
-        if fraction == 0 {
-            write!(f, "{whole}%")
-        } else {
-            let digits = format!("{fraction:04}");
-            write!(f, "{whole}.{}%", digits.trim_end_matches('0'))
-        }
-    }
-}
-
 /// The type of a setting's value.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
-#[serde(rename_all = "lowercase")]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum SettingType {
     /// A whole number.
     Number,
@@ -172,8 +86,7 @@ impl SettingType {
 }
 
 /// Which direction of a setting is better for the customer.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
-#[serde(rename_all = "lowercase")]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Preference {
     /// More is better (availability).
     Higher,
@@ -182,8 +95,7 @@ pub enum Preference {
 }
 
 /// A typed setting value.
-#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize)]
-#[serde(untagged)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub enum SettingValue {
     /// A whole number.
     Number(u64),
@@ -359,8 +271,7 @@ pub struct SetDef {
 }
 
 /// How an add-on changes a limit.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
-#[serde(rename_all = "snake_case")]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum AddonOp {
     /// `+=`: adds to the limit.
     Add,
@@ -446,6 +357,7 @@ pub struct Effective {
 
 impl Model {
     /// Tier indices ordered so that every parent comes before its children.
+    #[expect(clippy::indexing_slicing, reason = "parents are tier indices, in range in a checked model")]
     pub fn tiers_parents_first(&self) -> Vec<usize> {
         let depth = |mut tier: usize| {
             let mut depth = 0;
@@ -464,6 +376,10 @@ impl Model {
     ///
     /// Within one tier block, `grant all` applies first, then `grant`s, then `revoke`s, and
     /// each item replaces what the parent gave for that name (see `docs/language.md`).
+    #[expect(
+        clippy::indexing_slicing,
+        reason = "tier, feature, limit and setting indices in a checked model are in range, and `out` and each row have one entry per item"
+    )]
     pub fn flatten(&self) -> Vec<Effective> {
         let empty = Effective {
             features: vec![Access::NotGranted; self.features.len()],

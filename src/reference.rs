@@ -1,9 +1,13 @@
 //! A naive evaluator that answers straight from the checked model, walking inheritance
-//! chains on every query. It exists only as an oracle for tests and fuzzing (feature
-//! `reference`): it shares no table, no flattening and no bit trick with the engine, so when
+//! chains on every query. It exists only as an oracle for tests: it shares no table, no flattening and no bit trick with the engine, so when
 //! the two agree, the compiled tables mean what `docs/language.md` says.
 
-use crate::engine::{Decision, Quota, Reason, Status};
+use crate::engine::{Decision, Quota, Reason, Status, Usage};
+
+/// A wide sum clamped back into `u64`: the oracle adds in `u128` where the engine saturates.
+fn clamp(wide: u128) -> u64 {
+    u64::try_from(wide).unwrap_or(u64::MAX)
+}
 use crate::model::{Access, AddonOp, Amount, Model, Percentage, SettingValue};
 
 /// The oracle over one checked model. Indices are positions in the model's vectors.
@@ -87,16 +91,8 @@ impl<'m> Reference<'m> {
 
     /// The quota, as `docs/language.md` and `Engine::check_limit` describe it. The window is
     /// left to the engine's own tests; this compares everything else.
-    #[allow(clippy::too_many_arguments)]
-    pub fn check_limit(
-        &self,
-        tier: usize,
-        addons: &[usize],
-        now: i64,
-        limit: usize,
-        used: u64,
-        requested: u64,
-    ) -> Quota {
+    pub fn check_limit(&self, tier: usize, addons: &[usize], now: i64, limit: usize, usage: Usage) -> Quota {
+        let Usage { used, requested } = usage;
         let mut current = Some(tier);
         let mut entry = None;
         while let Some(t) = current {
@@ -110,6 +106,17 @@ impl<'m> Reference<'m> {
         let applying: Vec<usize> =
             addons.iter().copied().filter(|&a| self.attaches(a, tier) && self.valid_at(a, now)).collect();
         let changes = applying.iter().flat_map(|&a| self.model.addons[a].limits.iter().filter(|c| c.limit == limit));
+        if entry.is_none() && changes.clone().next().is_none() {
+            return Quota {
+                allowed: false,
+                reason: Reason::LimitNotSet,
+                status: Status::Exceeded,
+                limit: Amount::Finite(0),
+                soft_cap: None,
+                remaining: Amount::Finite(0),
+                window: None,
+            };
+        }
         let (mut raised, mut added) = (base, 0u128);
         let mut added_unlimited = false;
         for change in changes {
@@ -122,17 +129,17 @@ impl<'m> Reference<'m> {
         let value = match (base, raised) {
             (Amount::Unlimited, _) | (_, Amount::Unlimited) => Amount::Unlimited,
             _ if added_unlimited => Amount::Unlimited,
-            (_, Amount::Finite(r)) => Amount::Finite((u128::from(r) + added).min(u128::from(u64::MAX)) as u64),
+            (_, Amount::Finite(r)) => Amount::Finite(clamp(u128::from(r) + added)),
         };
         let soft_cap = match (base, soft, value) {
             (Amount::Unlimited, soft, _) => soft,
             (_, Some(_), Amount::Unlimited) => Some(Amount::Unlimited),
             (Amount::Finite(b), Some(Amount::Finite(cap)), Amount::Finite(v)) => {
-                Some(Amount::Finite((u128::from(cap) + u128::from(v - b)).min(u128::from(u64::MAX)) as u64))
+                Some(Amount::Finite(clamp(u128::from(cap) + u128::from(v - b))))
             }
             (_, soft, _) => soft,
         };
-        let total = (u128::from(used) + u128::from(requested)).min(u128::from(u64::MAX)) as u64;
+        let total = clamp(u128::from(used) + u128::from(requested));
         let (status, remaining) = match value {
             Amount::Unlimited => (Status::Within, Amount::Unlimited),
             Amount::Finite(l) => {
@@ -145,9 +152,9 @@ impl<'m> Reference<'m> {
                     Status::Exceeded
                 } else if total > l {
                     Status::Overage
-                } else if warn
-                    .is_some_and(|w: Percentage| u128::from(total) >= u128::from(l) * u128::from(w.0) / 1_000_000)
-                {
+                } else if warn.is_some_and(|w: Percentage| {
+                    u128::from(total) >= u128::from(l) * u128::from(w.millionths()) / 1_000_000
+                }) {
                     Status::Warning
                 } else {
                     Status::Within
@@ -195,7 +202,7 @@ mod tests {
     use proptest::prelude::*;
 
     use super::*;
-    use crate::engine::{AddonId, Context, FeatureId, LimitId, SettingId, TierId};
+    use crate::engine::{AddonId, FeatureId, LimitId, Request, SettingId, TierId};
     use crate::Source;
 
     /// The shape of a generated policy; rendered to text so that the whole pipeline (parse,
@@ -231,10 +238,18 @@ mod tests {
     }
 
     const ROLLOUTS: [u32; 5] = [0, 1, 5, 50, 100];
+
+    fn dense(index: usize) -> u32 {
+        u32::try_from(index).expect("generated policies are small")
+    }
     const WARNS: [u8; 4] = [0, 50, 80, 100];
 
     fn plan() -> impl Strategy<Value = Plan> {
-        (1usize..6, prop::collection::vec((0u8..3, 0u8..4), 1..4), prop::collection::vec(any::<bool>(), 0..3))
+        (
+            prop_oneof![6 => 1usize..6, 1 => 60usize..140],
+            prop::collection::vec((0u8..3, 0u8..4), 1..4),
+            prop::collection::vec(any::<bool>(), 0..3),
+        )
             .prop_flat_map(|(features, limits, settings)| {
                 let (l, s) = (limits.len(), settings.len());
                 let tier = move |index: usize| {
@@ -256,7 +271,9 @@ mod tests {
                             settings: ss,
                         })
                 };
-                let tiers = (1usize..6).prop_flat_map(move |n| (0..n).map(tier).collect::<Vec<_>>());
+                // Sometimes more than 64 tiers, so that add-ons' tier bitsets use a second word.
+                let tiers = prop_oneof![6 => 1usize..6, 1 => 63usize..70]
+                    .prop_flat_map(move |n| (0..n).map(tier).collect::<Vec<_>>());
                 (Just(features), Just(limits), Just(settings), tiers).prop_flat_map(
                     |(features, limits, settings, tiers)| {
                         let (t, l, s) = (tiers.len(), limits.len(), settings.len());
@@ -396,26 +413,27 @@ mod tests {
             for tier in 0..model.tiers.len() {
                 for mask in masks.clone() {
                     let held: Vec<usize> = (0..model.addons.len()).filter(|a| mask & (1 << a) != 0).collect();
-                    let ids: Vec<AddonId> = held.iter().map(|&a| AddonId(a as u32)).collect();
+                    let ids: Vec<AddonId> = held.iter().map(|&a| AddonId::from_u32(dense(a))).collect();
                     for &now in &nows {
                         for key in &keys {
-                            let ctx = Context::new(TierId(tier as u32), now).with_key(key).with_addons(&ids);
+                            let ctx = Request::new(TierId::from_u32(dense(tier)), now).with_key(key).with_addons(&ids);
                             for f in 0..model.features.len() {
                                 let expected = oracle.decide(tier, key, &held, now, f);
-                                prop_assert_eq!(engine.decide(&ctx, FeatureId(f as u32)), expected, "t{} f{} key {:?}\n{}", tier, f, key, text);
+                                prop_assert_eq!(engine.decide(&ctx, FeatureId::from_u32(dense(f))), expected, "t{} f{} key {:?}\n{}", tier, f, key, text);
                             }
                         }
-                        let ctx = Context::new(TierId(tier as u32), now).with_addons(&ids);
+                        let ctx = Request::new(TierId::from_u32(dense(tier)), now).with_addons(&ids);
                         for l in 0..model.limits.len() {
                             for &(used, requested) in &usages {
-                                let mut got = engine.check_limit(&ctx, LimitId(l as u32), used, requested);
+                                let usage = Usage { used, requested };
+                                let mut got = engine.check_limit(&ctx, LimitId::from_u32(dense(l)), usage);
                                 got.window = None;
-                                let expected = oracle.check_limit(tier, &held, now, l, used, requested);
+                                let expected = oracle.check_limit(tier, &held, now, l, usage);
                                 prop_assert_eq!(got, expected, "t{} l{} used {} requested {}\n{}", tier, l, used, requested, text);
                             }
                         }
                         for s in 0..model.settings.len() {
-                            let got = engine.setting_value(&ctx, SettingId(s as u32)).map(|v| v.cloned());
+                            let got = engine.setting_value(&ctx, SettingId::from_u32(dense(s))).map(|v| v.cloned());
                             prop_assert_eq!(got, Ok(oracle.setting(tier, &held, now, s)), "t{} s{}\n{}", tier, s, text);
                         }
                     }

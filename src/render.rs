@@ -1,12 +1,10 @@
-//! Turning diagnostics into text for people and into a stable shape for machines.
+//! Turning diagnostics into text for people.
 //!
-//! Diagnostics are plain data ([`Diagnostic`]); this module is the only place that decides
-//! how they look. The human form is `file:line:col`, the code, the message, the source line
-//! and a caret under the span. The machine form is [`JsonDiagnostic`], serialised with serde.
+//! Diagnostics are plain data ([`Diagnostic`]); this module decides how they look on a
+//! terminal: `file:line:col`, the code, the message, the source line and a caret under the
+//! span. Their machine form is in `wire` (feature `json`).
 
 use std::fmt::Write as _;
-
-use serde::Serialize;
 
 use crate::diagnostic::Diagnostic;
 use crate::source::{Source, Span};
@@ -17,7 +15,7 @@ use crate::source::{Source, Span};
 /// use entitle::{render, Source};
 /// let src = Source::new("p.policy", "policy \"p\"\nfeature sso\ntier free { grant ssso }\n");
 /// let diagnostics = entitle::check(&src).unwrap_err();
-/// let text = render::human(&src, &diagnostics.0[0]);
+/// let text = render::human(&src, diagnostics.iter().next().unwrap());
 /// assert_eq!(text, "\
 /// error[E004]: unknown feature `ssso`
 ///  --> p.policy:3:19
@@ -68,74 +66,4 @@ pub fn summary(files: usize, errors: usize, warnings: usize) -> String {
         (e, w) => format!("{}, {}", plural(e, "error"), plural(w, "warning")),
     };
     format!("{} checked: {findings}", plural(files, "file"))
-}
-
-/// A diagnostic in the machine-readable form of `entitle check --format json`.
-///
-/// The field names and meanings are stable; new fields may be added.
-#[derive(Clone, Debug, Serialize)]
-pub struct JsonDiagnostic<'a> {
-    /// The file's display name.
-    pub file: &'a str,
-    /// The stable code, such as `E004`.
-    pub code: &'static str,
-    /// `error` or `warning`.
-    pub severity: crate::diagnostic::Severity,
-    /// The one-line message.
-    pub message: &'a str,
-    /// 1-based line of the span's start.
-    pub line: usize,
-    /// 1-based column (in characters) of the span's start.
-    pub column: usize,
-    /// 1-based line of the span's end.
-    pub end_line: usize,
-    /// 1-based column of the span's end.
-    pub end_column: usize,
-    /// Byte offsets of the span.
-    pub span: Span,
-    /// The suggestion, if any.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub help: Option<&'a str>,
-    /// Secondary locations.
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub labels: Vec<JsonLabel<'a>>,
-}
-
-/// A secondary location in [`JsonDiagnostic`].
-#[derive(Clone, Debug, Serialize)]
-pub struct JsonLabel<'a> {
-    /// What is there.
-    pub message: &'a str,
-    /// 1-based line.
-    pub line: usize,
-    /// 1-based column.
-    pub column: usize,
-    /// Byte offsets.
-    pub span: Span,
-}
-
-/// The machine-readable form of a diagnostic in `source`.
-pub fn json<'a>(source: &'a Source, diagnostic: &'a Diagnostic) -> JsonDiagnostic<'a> {
-    let start = source.location(diagnostic.span);
-    let end = source.line_col(diagnostic.span.end);
-    JsonDiagnostic {
-        file: source.name(),
-        code: diagnostic.code.as_str(),
-        severity: diagnostic.severity,
-        message: &diagnostic.message,
-        line: start.line,
-        column: start.column,
-        end_line: end.line,
-        end_column: end.column,
-        span: diagnostic.span,
-        help: diagnostic.help.as_deref(),
-        labels: diagnostic
-            .labels
-            .iter()
-            .map(|label| {
-                let at = source.location(label.span);
-                JsonLabel { message: &label.message, line: at.line, column: at.column, span: label.span }
-            })
-            .collect(),
-    }
 }

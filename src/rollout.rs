@@ -31,7 +31,7 @@ const fn fmix64(mut h: u64) -> u64 {
 /// `N` millionths when its bucket is below `N`.
 ///
 /// ```
-/// assert_eq!(entitle::rollout::bucket("conversational_ai", "app-42"), 688_828);
+/// assert_eq!(entitle::rollout_bucket("conversational_ai", "app-42"), 688_828);
 /// ```
 pub fn bucket(feature: &str, key: &str) -> u32 {
     bucket_from_seed(seed(feature), key)
@@ -47,7 +47,8 @@ pub(crate) fn seed(feature: &str) -> u64 {
 /// [`bucket`] from a feature's precomputed [`seed`].
 #[inline]
 pub(crate) fn bucket_from_seed(seed: u64, key: &str) -> u32 {
-    (fmix64(fnv1a(seed, key.as_bytes())) % BUCKETS) as u32
+    // The remainder is below `BUCKETS`, which fits in a `u32`.
+    u32::try_from(fmix64(fnv1a(seed, key.as_bytes())) % BUCKETS).unwrap_or(u32::MAX)
 }
 
 #[cfg(test)]
@@ -92,8 +93,8 @@ mod tests {
         let keys: Vec<String> = (0..100_000).map(|i| format!("customer-{i}")).collect();
         let (mut at5, mut at10) = (0u32, 0u32);
         for key in &keys {
-            let small = crate::Context::new(t5, 0).with_key(key);
-            let large = crate::Context::new(t10, 0).with_key(key);
+            let small = crate::Request::new(t5, 0).with_key(key);
+            let large = crate::Request::new(t10, 0).with_key(key);
             assert!(!engine.is_allowed(&small, none), "0% granted {key}");
             assert!(engine.is_allowed(&small, every), "100% denied {key}");
             let (in5, in10) = (engine.is_allowed(&small, x), engine.is_allowed(&large, x));

@@ -1,12 +1,16 @@
 //! Source text, byte spans, and the mapping from byte offsets to lines and columns.
 
-use serde::Serialize;
+use std::io::Read as _;
+use std::path::Path;
+
+use crate::engine::LoadError;
+use crate::limits::Limits;
 
 /// A half-open byte range `start..end` into one source text.
 ///
 /// Every AST node and every diagnostic carries one. Lines and columns are derived from it on
 /// demand with [`Source::location`], so the span itself stays two integers.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct Span {
     /// Offset of the first byte.
     pub start: usize,
@@ -27,7 +31,7 @@ impl Span {
 }
 
 /// A 1-based line and column, the column counted in characters (not bytes).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct LineCol {
     /// 1-based line number.
     pub line: usize,
@@ -58,6 +62,29 @@ impl Source {
         Source { name: name.into(), text, line_starts }
     }
 
+    /// Reads the policy file at `path`, named by its path as given. Refuses text that is not
+    /// UTF-8, and reads at most one byte past [`Limits::source_bytes`]: enough to refuse a
+    /// larger file without holding it.
+    pub fn read(path: &Path, limits: &Limits) -> Result<Source, LoadError> {
+        let name = path.display().to_string();
+        let read_error = |source| LoadError::Read { path: name.clone(), source };
+        let file = std::fs::File::open(path).map_err(read_error)?;
+        // A FIFO or a device would block or never end: only regular files are policies.
+        if !file.metadata().map_err(read_error)?.is_file() {
+            let source = std::io::Error::new(std::io::ErrorKind::InvalidInput, "not a regular file");
+            return Err(LoadError::Read { path: name, source });
+        }
+        let mut bytes = Vec::new();
+        let ceiling = u64::try_from(limits.source_bytes).unwrap_or(u64::MAX).saturating_add(1);
+        file.take(ceiling).read_to_end(&mut bytes).map_err(read_error)?;
+        if bytes.len() > limits.source_bytes {
+            return Err(LoadError::TooLarge { path: name, max: limits.source_bytes });
+        }
+        let text = String::from_utf8(bytes)
+            .map_err(|e| LoadError::NotUtf8 { path: name.clone(), offset: e.utf8_error().valid_up_to() })?;
+        Ok(Source::new(name, text))
+    }
+
     /// The display name given to [`Source::new`].
     pub fn name(&self) -> &str {
         &self.name
@@ -77,10 +104,11 @@ impl Source {
     /// offset inside a multi-byte character counts as that character.
     pub fn line_col(&self, offset: usize) -> LineCol {
         let offset = offset.min(self.text.len());
-        let line_index = self.line_starts.partition_point(|&start| start <= offset) - 1;
-        let line_start = self.line_starts[line_index];
-        let column =
-            self.text[line_start..].char_indices().take_while(|(i, c)| line_start + i + c.len_utf8() <= offset).count();
+        // `line_starts[0]` is 0, so at least one start is at or before any offset.
+        let line_index = self.line_starts.partition_point(|&start| start <= offset).saturating_sub(1);
+        let line_start = self.line_starts.get(line_index).copied().unwrap_or(0);
+        let rest = self.text.get(line_start..).unwrap_or("");
+        let column = rest.char_indices().take_while(|(i, c)| line_start + i + c.len_utf8() <= offset).count();
         LineCol { line: line_index + 1, column: column + 1 }
     }
 
@@ -89,8 +117,9 @@ impl Source {
         let Some(&start) = self.line_starts.get(line.wrapping_sub(1)) else {
             return "";
         };
-        let end = self.line_starts.get(line).map_or(self.text.len(), |&next| next - 1);
-        self.text[start..end].trim_end_matches('\r')
+        // The next line starts just past this one's `\n`.
+        let end = self.line_starts.get(line).map_or(self.text.len(), |&next| next.saturating_sub(1));
+        self.text.get(start..end).unwrap_or("").trim_end_matches('\r')
     }
 
     /// The text a span covers, or `""` if the span does not fall on character boundaries.

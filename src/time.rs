@@ -34,6 +34,11 @@ pub const fn days_from_civil(year: i64, month: u32, day: u32) -> i64 {
 
 /// The date `(year, month, day)` of a day count since 1970-01-01; the inverse of
 /// [`days_from_civil`].
+#[expect(
+    clippy::cast_possible_truncation,
+    clippy::cast_sign_loss,
+    reason = "the algorithm keeps `day` in 1..=31 and `month` in 1..=12"
+)]
 pub const fn civil_from_days(days: i64) -> (i64, u32, u32) {
     let z = days + 719_468;
     let era = z.div_euclid(146_097);
@@ -55,9 +60,9 @@ pub const SECONDS_PER_DAY: i64 = 86_400;
 /// Returns `None` for text of another shape or a date that does not exist.
 ///
 /// ```
-/// assert_eq!(entitle::time::parse_instant("1970-01-02"), Some(86_400));
-/// assert_eq!(entitle::time::parse_instant("2024-02-29T12:00:00Z"), Some(1_709_208_000));
-/// assert_eq!(entitle::time::parse_instant("2026-02-29"), None);
+/// assert_eq!(entitle::parse_instant("1970-01-02"), Some(86_400));
+/// assert_eq!(entitle::parse_instant("2024-02-29T12:00:00Z"), Some(1_709_208_000));
+/// assert_eq!(entitle::parse_instant("2026-02-29"), None);
 /// ```
 pub fn parse_instant(text: &str) -> Option<i64> {
     let (date, time) = match text.split_once('T') {
@@ -66,8 +71,8 @@ pub fn parse_instant(text: &str) -> Option<i64> {
     };
     let mut fields = date.splitn(3, '-');
     let year = digits(fields.next()?, 4)?;
-    let month = digits(fields.next()?, 2)? as u32;
-    let day = digits(fields.next()?, 2)? as u32;
+    let month = u32::try_from(digits(fields.next()?, 2)?).ok()?;
+    let day = u32::try_from(digits(fields.next()?, 2)?).ok()?;
     if !(1..=12).contains(&month) || day == 0 || day > days_in_month(year, month) {
         return None;
     }
@@ -91,7 +96,7 @@ pub fn parse_instant(text: &str) -> Option<i64> {
 /// Formats Unix seconds as `YYYY-MM-DDTHH:MM:SSZ`.
 ///
 /// ```
-/// assert_eq!(entitle::time::format_instant(1_709_208_000), "2024-02-29T12:00:00Z");
+/// assert_eq!(entitle::format_instant(1_709_208_000), "2024-02-29T12:00:00Z");
 /// ```
 pub fn format_instant(seconds: i64) -> String {
     let days = seconds.div_euclid(SECONDS_PER_DAY);

@@ -1,6 +1,99 @@
 //! Units of quantities, and the parsing and printing of numbers as the language writes them.
 
-use crate::model::{Percentage, QuantityType};
+use std::fmt;
+
+/// What a limit counts.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum QuantityType {
+    /// A plain number of things.
+    Count,
+    /// Bytes; written with a unit such as `GiB`.
+    Bytes,
+    /// Seconds; written with a unit such as `days`.
+    Duration,
+}
+
+impl QuantityType {
+    /// The word used for the type in the language.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            QuantityType::Count => "count",
+            QuantityType::Bytes => "bytes",
+            QuantityType::Duration => "duration",
+        }
+    }
+}
+
+/// A limit's value: a number in the limit's base unit, or no limit at all.
+///
+/// `Unlimited` compares greater than every finite amount.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Amount {
+    /// A finite amount in base units (things, bytes, seconds).
+    Finite(u64),
+    /// No bound.
+    Unlimited,
+}
+
+/// The number, or `unlimited`: `1000000`, not `1_000_000` (the language's separators are for
+/// reading policies, not for answers).
+impl fmt::Display for Amount {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Amount::Finite(n) => write!(f, "{n}"),
+            Amount::Unlimited => f.write_str("unlimited"),
+        }
+    }
+}
+
+impl Amount {
+    /// The amount plus `delta`, saturating; unlimited stays unlimited.
+    pub fn saturating_add(self, delta: Amount) -> Amount {
+        match (self, delta) {
+            (Amount::Finite(a), Amount::Finite(b)) => Amount::Finite(a.saturating_add(b)),
+            _ => Amount::Unlimited,
+        }
+    }
+}
+
+/// A percentage held exactly, in millionths of the whole: `100%` is `1_000_000`, `99.99%` is
+/// `999_900`, `5%` is `50_000`. Four decimal places of a percent are representable.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Percentage(pub(crate) u32);
+
+impl Percentage {
+    /// 100%.
+    pub const FULL: Percentage = Percentage(1_000_000);
+
+    /// The percentage of this many millionths; values past 100% are clamped to it.
+    pub const fn from_millionths(millionths: u32) -> Percentage {
+        Percentage(if millionths > 1_000_000 { 1_000_000 } else { millionths })
+    }
+
+    /// The percentage in millionths of the whole: `5%` is `50_000`.
+    pub const fn millionths(self) -> u32 {
+        self.0
+    }
+
+    /// `amount × self`, rounded down, without overflow.
+    pub fn of(self, amount: u64) -> u64 {
+        // At most 2^64 × 10^6 / 10^6, so the quotient always fits back into u64.
+        u64::try_from(u128::from(amount) * u128::from(self.0) / 1_000_000).unwrap_or(u64::MAX)
+    }
+}
+
+impl fmt::Display for Percentage {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let whole = self.0 / 10_000;
+        let fraction = self.0 % 10_000;
+        if fraction == 0 {
+            write!(f, "{whole}%")
+        } else {
+            let digits = format!("{fraction:04}");
+            write!(f, "{whole}.{}%", digits.trim_end_matches('0'))
+        }
+    }
+}
 
 /// A unit word, the type it measures, and how many base units (bytes, seconds) it is.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -103,8 +196,16 @@ pub fn parse_percent(text: &str) -> Result<Percentage, PercentError> {
     let fraction = parse_whole(&fraction).map_err(|_| PercentError::TooPrecise)?;
     let millionths = whole.checked_mul(10_000).and_then(|w| w.checked_add(fraction));
     match millionths {
-        Some(m) if m <= 1_000_000 => Ok(Percentage(m as u32)),
+        Some(m) if m <= 1_000_000 => Ok(Percentage(u32::try_from(m).unwrap_or(1_000_000))),
         _ => Err(PercentError::AboveHundred),
+    }
+}
+
+/// Prints an amount of a quantity: [`format_quantity`], or `unlimited`.
+pub fn format_amount(ty: QuantityType, amount: Amount) -> String {
+    match amount {
+        Amount::Unlimited => "unlimited".to_string(),
+        Amount::Finite(n) => format_quantity(ty, n),
     }
 }
 

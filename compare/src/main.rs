@@ -23,7 +23,7 @@ use std::time::{Duration, Instant};
 
 use casbin::{CoreApi, DefaultModel, Enforcer, MemoryAdapter, MgmtApi};
 use cedar_policy::{Authorizer, Context as CedarContext, Decision as CedarDecision, Entities, EntityUid, PolicySet, Request};
-use entitle::{Context, Engine, FeatureId, Source, Subject, TierId};
+use entitle::{Engine, FeatureId, Request as EntitleRequest, TierId};
 
 /// Any instant works: the rtc-sdk questions below hold no add-ons.
 const NOW: i64 = 1_795_255_200;
@@ -40,9 +40,7 @@ struct Question {
 }
 
 fn load_engine() -> Engine {
-    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../policies/rtc-sdk.policy");
-    let text = std::fs::read_to_string(path).expect("the bundled policy");
-    entitle::compile(&entitle::check(&Source::new("rtc-sdk.policy", text)).expect("it checks"))
+    Engine::from_path(concat!(env!("CARGO_MANIFEST_DIR"), "/../policies/rtc-sdk.policy")).expect("the bundled policy")
 }
 
 /// A subject key outside every rollout of the policy, so that the peers, which have no sticky
@@ -51,7 +49,7 @@ fn key_outside_rollouts(engine: &Engine) -> String {
     (0..)
         .map(|i| format!("app-{i}"))
         .find(|key| {
-            engine.model().features.iter().all(|f| entitle::rollout::bucket(&f.name, key) >= 250_000)
+            engine.features().all(|(_, name)| entitle::rollout_bucket(name, key) >= 250_000)
         })
         .unwrap_or_default()
 }
@@ -59,13 +57,13 @@ fn key_outside_rollouts(engine: &Engine) -> String {
 fn main() {
     let engine = load_engine();
     let key = key_outside_rollouts(&engine);
-    let tiers: Vec<String> = engine.model().tiers.iter().map(|t| t.name.clone()).collect();
-    let features: Vec<String> = engine.model().features.iter().map(|f| f.name.clone()).collect();
+    let tiers: Vec<String> = engine.tiers().map(|(_, name)| name.to_string()).collect();
+    let features: Vec<String> = engine.features().map(|(_, name)| name.to_string()).collect();
 
     // The plan model every peer is given: for each tier, the features it grants this subject.
     let mut grants: Vec<Vec<bool>> = Vec::new();
     for tier in &tiers {
-        let ctx = Context::new(engine.tier(tier).expect("tier"), NOW).with_key(&key);
+        let ctx = EntitleRequest::new(engine.tier(tier).expect("tier"), NOW).with_key(&key);
         grants.push(features.iter().map(|f| engine.is_allowed(&ctx, engine.feature(f).expect("feature"))).collect());
     }
 
@@ -177,18 +175,17 @@ fn main() {
         .collect();
 
     type Ask<'a> = Box<dyn FnMut(&Question) -> bool + 'a>;
-    let no_addons: [&str; 0] = [];
     let mut engines: Vec<(&str, Ask<'_>)> = vec![
         ("bitset (ids, floor)", Box::new(|q: &Question| {
             let (t, f) = q.indices;
             bitset[t * words_per_tier + f / 64] & (1 << (f % 64)) != 0
         })),
         ("entitle (ids)", Box::new(|q: &Question| {
-            let ctx = Context::new(q.ids.0, NOW).with_key(&key);
+            let ctx = EntitleRequest::new(q.ids.0, NOW).with_key(&key);
             engine.is_allowed(&ctx, q.ids.1)
         })),
         ("entitle (names)", Box::new(|q: &Question| {
-            let subject = Subject { tier: &q.tier, key: &key, addons: &no_addons, billing_anchor: 1, now: NOW };
+            let subject = EntitleRequest::new(q.tier.as_str(), NOW).with_key(&key);
             engine.decide_by_name(&subject, &q.feature).allowed
         })),
         ("HashMap (names)", Box::new(|q: &Question| {

@@ -3,11 +3,15 @@
 //! These run on the model of a policy with no errors, after inheritance is flattened, so every
 //! comparison sees what a tier really gives.
 
+// Lints run only on a policy without errors, so every index below is a tier, feature, limit
+// or setting index that the checker resolved, and each flattened row has one entry per item.
+#![expect(clippy::indexing_slicing, reason = "indices of a checked model are in range")]
+
 use super::errors::Lint;
-use super::format_amount;
 use crate::diagnostic::Diagnostic;
 use crate::model::*;
 use crate::source::Span;
+use crate::units::format_amount;
 
 pub(super) fn run(model: &Model, flat: &[Effective], ladder_spans: &[Vec<Span>], out: &mut Vec<Diagnostic>) {
     redundancy(model, flat, out);

@@ -11,21 +11,12 @@ mod lints;
 use std::collections::HashMap;
 
 use crate::diagnostic::{did_you_mean, Diagnostic, Diagnostics};
+use crate::limits::Limits;
 use crate::model::*;
 use crate::source::{Source, Span};
 use crate::syntax::{self, ast};
-use crate::units::{self, find_unit, NumberError, PercentError, UNITS};
+use crate::units::{self, find_unit, format_amount, NumberError, PercentError, UNITS};
 use errors::CheckError;
-
-/// The longest name accepted, in bytes.
-pub const MAX_NAME_BYTES: usize = 128;
-
-/// The most diagnostics reported for one file. Past it, one last `E019` says how many more
-/// there were; this bounds the output and its cost for any input.
-pub const MAX_DIAGNOSTICS: usize = 1_000;
-
-/// The longest inheritance chain accepted: a tier may have at most this many ancestors.
-pub const MAX_INHERITANCE_DEPTH: usize = 64;
 
 /// A policy that passed the checker: the only way into [`crate::compile`].
 ///
@@ -38,11 +29,13 @@ pub struct Checked {
     /// to the compiler, which lays its tables out from them.
     flat: Vec<Effective>,
     warnings: Vec<Diagnostic>,
+    /// The limits it was checked under, which the engine compiled from it keeps to.
+    limits: Limits,
 }
 
 impl Checked {
     /// The checked meaning of the policy.
-    pub fn model(&self) -> &Model {
+    pub(crate) fn model(&self) -> &Model {
         &self.model
     }
 
@@ -51,13 +44,18 @@ impl Checked {
         &self.warnings
     }
 
+    /// The limits the policy was checked under.
+    pub(crate) fn limits(&self) -> &Limits {
+        &self.limits
+    }
+
     /// Every tier's entitlements after inheritance, indexed by tier.
     pub(crate) fn flattened(&self) -> &[Effective] {
         &self.flat
     }
 }
 
-/// Parses and checks a policy.
+/// Parses and checks a policy under the default [`Limits`].
 ///
 /// Returns the [`Checked`] policy (with its warnings) if there are no errors, and otherwise
 /// every diagnostic, errors and warnings, in source order.
@@ -69,38 +67,44 @@ impl Checked {
 ///
 /// let bad = Source::new("bad.policy", "policy \"p\"\nfeature sso\ntier free { grant ssso }\n");
 /// let diagnostics = entitle::check(&bad).unwrap_err();
-/// assert_eq!(diagnostics.0[0].code.as_str(), "E004");
-/// assert_eq!(diagnostics.0[0].help.as_deref(), Some("did you mean `sso`?"));
+/// let first = diagnostics.iter().next().unwrap();
+/// assert_eq!(first.code.as_str(), "E004");
+/// assert_eq!(first.help.as_deref(), Some("did you mean `sso`?"));
 /// ```
 pub fn check(source: &Source) -> Result<Checked, Diagnostics> {
-    let (file, mut diagnostics) = syntax::parse(source);
+    check_with(source, &Limits::default())
+}
+
+/// Parses and checks a policy under the given limits; see [`check`].
+pub fn check_with(source: &Source, limits: &Limits) -> Result<Checked, Diagnostics> {
+    let (file, mut diagnostics) = syntax::parse(source, limits);
     // Past an input limit the parser stops reading, so checking what it did read would only
     // report consequences of the missing rest.
     if diagnostics.iter().any(|d| d.code == crate::Code::InputLimit) {
-        return Err(Diagnostics(diagnostics));
+        return Err(Diagnostics::new(source, diagnostics));
     }
     let parsed_cleanly = diagnostics.is_empty();
-    let (model, flat, more) = check_file(&file, parsed_cleanly);
+    let (model, flat, more) = check_file(&file, parsed_cleanly, limits);
     diagnostics.extend(more);
     diagnostics.sort_by_key(|d| (d.span.start, d.code));
     // Whether the policy checks is decided before the list is cut, and the note that says it
     // was cut takes the severity of what it hides, so the cap never changes the outcome.
     let failed = diagnostics.iter().any(Diagnostic::is_error);
-    if diagnostics.len() > MAX_DIAGNOSTICS {
-        let hidden = diagnostics.len() - MAX_DIAGNOSTICS;
-        let span = diagnostics[MAX_DIAGNOSTICS].span;
-        diagnostics.truncate(MAX_DIAGNOSTICS);
+    let max = limits.diagnostics;
+    if let Some(first_hidden) = diagnostics.get(max) {
+        let (hidden, span) = (diagnostics.len() - max, first_hidden.span);
+        diagnostics.truncate(max);
         diagnostics.push(if failed {
-            CheckError::TooManyDiagnostics { hidden, max: MAX_DIAGNOSTICS }.at(span)
+            CheckError::TooManyDiagnostics { hidden, max }.at(span)
         } else {
-            lints::too_many(hidden, MAX_DIAGNOSTICS, span)
+            lints::too_many(hidden, max, span)
         });
     }
     if failed {
-        Err(Diagnostics(diagnostics))
+        Err(Diagnostics::new(source, diagnostics))
     } else {
         // A policy without errors parsed cleanly, so `check_file` flattened it for the warnings.
-        Ok(Checked { model, flat, warnings: diagnostics })
+        Ok(Checked { model, flat, warnings: diagnostics, limits: limits.clone() })
     }
 }
 
@@ -109,8 +113,8 @@ pub fn check(source: &Source) -> Result<Checked, Diagnostics> {
 /// error. Warnings are only looked for, and the tiers only flattened, when the file parsed
 /// cleanly and has no errors: a declaration lost to a syntax error would otherwise show up as,
 /// say, an unused feature.
-fn check_file(file: &ast::File, parsed_cleanly: bool) -> (Model, Vec<Effective>, Vec<Diagnostic>) {
-    let mut checker = Checker::default();
+fn check_file(file: &ast::File, parsed_cleanly: bool, limits: &Limits) -> (Model, Vec<Effective>, Vec<Diagnostic>) {
+    let mut checker = Checker { bounds: limits.clone(), ..Checker::default() };
     let model = checker.run(file);
     let mut flat = Vec::new();
     if parsed_cleanly && !checker.diagnostics.iter().any(Diagnostic::is_error) {
@@ -151,6 +155,8 @@ struct Checker<'a> {
     setting_types: Vec<Option<SettingType>>,
     /// For each ladder, the span of each tier name in it, for the ladder warnings.
     ladder_spans: Vec<Vec<Span>>,
+    /// The input limits this check enforces.
+    bounds: Limits,
 }
 
 /// Which kind of block items are being read, for the rules that differ between them.
@@ -288,16 +294,16 @@ impl<'a> Checker<'a> {
                 ast::Decl::Header(_) | ast::Decl::Ladder(_) => continue,
             };
             if let Some(&first) = names.index.get(name.text.as_str()) {
-                let first_span = names.spans[first];
+                let first_span = names.spans.get(first).copied().unwrap_or(name.span);
                 let error = CheckError::DuplicateDeclaration { kind, name: name.text.clone() };
                 self.diagnostics.push(error.at(name.span).with_label(first_span, "first declared here"));
                 continue;
             }
             names.index.insert(&name.text, names.spans.len());
             names.spans.push(name.span);
-            if name.text.len() > MAX_NAME_BYTES {
+            if name.text.len() > self.bounds.name_bytes {
                 let prefix: String = name.text.chars().take(16).collect();
-                let error = CheckError::NameTooLong { prefix, len: name.text.len(), max: MAX_NAME_BYTES };
+                let error = CheckError::NameTooLong { prefix, len: name.text.len(), max: self.bounds.name_bytes };
                 self.error(name.span, error);
             }
         }
@@ -305,7 +311,7 @@ impl<'a> Checker<'a> {
 
     /// Whether `name` is the declaration its table points at (not a later duplicate).
     fn is_first(&self, names: &Names<'_>, name: &ast::Name) -> bool {
-        names.get(&name.text).is_some_and(|i| names.spans[i] == name.span)
+        names.get(&name.text).is_some_and(|i| names.spans.get(i) == Some(&name.span))
     }
 
     fn unknown_word(&mut self, what: &'static str, word: &ast::Name, options: &[&str]) {
@@ -368,6 +374,10 @@ impl<'a> Checker<'a> {
 
     /// Resolves each tier's `extends`, breaking cycles and over-deep chains (both reported) so
     /// that the model is always a forest.
+    #[expect(
+        clippy::indexing_slicing,
+        reason = "`state`, `parents` and `tiers` hold one entry per tier, every tier index comes from `self.tiers`, and `cycle_start` is a position in `path`"
+    )]
     fn resolve_parents(&mut self, tiers: &[&'a ast::TierDecl]) -> Vec<Option<usize>> {
         let mut parents: Vec<Option<usize>> = tiers
             .iter()
@@ -424,9 +434,11 @@ impl<'a> Checker<'a> {
             let mut current = parents[index];
             while let Some(parent) = current {
                 depth += 1;
-                if depth > MAX_INHERITANCE_DEPTH {
-                    let error =
-                        CheckError::InheritanceTooDeep { name: tier.name.text.clone(), max: MAX_INHERITANCE_DEPTH };
+                if depth > self.bounds.inheritance_depth {
+                    let error = CheckError::InheritanceTooDeep {
+                        name: tier.name.text.clone(),
+                        max: self.bounds.inheritance_depth,
+                    };
                     self.error(tier.name.span, error);
                     break;
                 }
@@ -616,7 +628,7 @@ impl<'a> Checker<'a> {
                 );
             }
         }
-        let Some((ty, _)) = self.limit_types[limit] else {
+        let Some(Some((ty, _))) = self.limit_types.get(limit).copied() else {
             return;
         };
         let target = format!("limit `{}`", item.limit.text);
@@ -746,7 +758,7 @@ impl<'a> Checker<'a> {
     }
 
     fn setting_value(&mut self, value: &ast::Value, setting: usize, name: &str) -> Option<SettingValue> {
-        let ty = self.setting_types[setting]?;
+        let ty = (*self.setting_types.get(setting)?)?;
         let target = format!("setting `{name}`");
         match (ty, &value.kind) {
             (SettingType::String, ast::ValueKind::Str(text)) => Some(SettingValue::Text(text.clone())),
@@ -878,13 +890,5 @@ fn quantity_phrase(ty: QuantityType) -> &'static str {
         QuantityType::Count => "a plain number",
         QuantityType::Bytes => "a size in bytes",
         QuantityType::Duration => "a duration",
-    }
-}
-
-/// Prints an amount as the language writes it: `unlimited`, `10_000`, `100 GiB`.
-pub(crate) fn format_amount(ty: QuantityType, amount: Amount) -> String {
-    match amount {
-        Amount::Unlimited => "unlimited".to_string(),
-        Amount::Finite(n) => units::format_quantity(ty, n),
     }
 }

@@ -1,40 +1,38 @@
 //! Explanations: the rules behind an answer, with their source spans, and what would change it.
 //!
-//! This is the slow path, for people: it walks the model, allocates, and formats text.
+//! This is the slow path, for people: it walks the model (the inheritance chain included, to
+//! find the rules and their spans), allocates, and formats text. Its answer always comes from
+//! the fast path, so an explanation never disagrees with the decision it explains.
 
-use serde::Serialize;
-
-use crate::check::format_amount;
 use crate::engine::*;
 use crate::model::{AddonOp, Amount, Model};
 use crate::rollout;
 use crate::source::Span;
 use crate::time::format_instant;
+use crate::units::format_amount;
 
 /// One rule that took part in an answer.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Step {
     /// What the rule says or does, in words: "tier `pro` grants `hd_video`".
     pub rule: String,
     /// Where the rule is in the policy source, if it is a rule written there.
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub span: Option<Span>,
 }
 
 /// What would allow something that was denied.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Upgrade {
     /// The cheapest tier above the subject's in its ladder that would allow it, if any.
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub tier: Option<String>,
     /// The first add-on (in declaration order) that the subject does not hold and that would
     /// allow it on its current tier, at `now`, if any.
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub addon: Option<String>,
 }
 
 /// An answer with the chain of rules that produced it and, when denied, an upgrade hint.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq)]
+#[must_use]
 pub struct Explanation<A> {
     /// The answer, exactly as the fast path gives it.
     pub answer: A,
@@ -55,9 +53,12 @@ fn note(rule: String) -> Step {
 
 /// The tier and its ancestors, root first.
 fn chain(model: &Model, tier: usize) -> Vec<usize> {
+    // The checker proved inheritance acyclic and bounded in depth, so this ends.
     let mut tiers = vec![tier];
-    while let Some(parent) = model.tiers[tiers[tiers.len() - 1]].parent {
+    let mut current = tier;
+    while let Some(parent) = model.tiers.get(current).and_then(|t| t.parent) {
         tiers.push(parent);
+        current = parent;
     }
     tiers.reverse();
     tiers
@@ -66,25 +67,33 @@ fn chain(model: &Model, tier: usize) -> Vec<usize> {
 impl Engine {
     /// The tiers above `tier` in its ladder, cheapest first.
     fn tiers_above(&self, tier: usize) -> Vec<usize> {
-        self.model
+        self.model()
             .ladders
             .iter()
-            .find_map(|ladder| ladder.iter().position(|&t| t == tier).map(|at| ladder[at + 1..].to_vec()))
+            .find_map(|ladder| {
+                let at = ladder.iter().position(|&t| t == tier)?;
+                Some(ladder.get(at + 1..).unwrap_or_default().to_vec())
+            })
             .unwrap_or_default()
     }
 
+    /// The name of tier `tier`, which the caller has validated.
+    fn tier_name(&self, tier: usize) -> &str {
+        self.model().tiers.get(tier).map_or("", |t| t.name.as_str())
+    }
+
     /// Why add-on `addon` does or does not apply to the subject now, as a phrase.
-    fn addon_status(&self, ctx: &Context<'_>, addon: usize) -> Option<String> {
-        let tier = ctx.tier.index();
-        if !self.attaches(addon, tier) {
-            return Some(format!("but it does not attach to tier `{}`", self.model.tiers[tier].name));
+    fn addon_status(&self, request: &Request<'_>, addon: usize) -> Option<String> {
+        let tier = request.tier.index();
+        if !self.tables().attaches(addon, tier) {
+            return Some(format!("but it does not attach to tier `{}`", self.tier_name(tier)));
         }
-        if !self.valid_at(addon, ctx.now) {
-            let (from, until) = self.addon_valid[addon];
+        if !self.valid_at(addon, request.now) {
+            let (from, until) = self.tables().addon_validity(addon);
             let bound = |t: i64| if t == i64::MIN || t == i64::MAX { "-".to_string() } else { format_instant(t) };
             return Some(format!(
                 "but it is not valid at {} (valid [{}, {}))",
-                format_instant(ctx.now),
+                format_instant(request.now),
                 bound(from),
                 bound(until)
             ));
@@ -93,37 +102,37 @@ impl Engine {
     }
 
     /// Unknown ids, explained; `None` when every id is known.
-    fn explain_unknown(&self, ctx: &Context<'_>) -> Option<Step> {
-        let reason = self.validate(ctx).err()?;
-        Some(note(format!("the query names something the policy does not declare ({reason})")))
+    fn explain_unknown(&self, request: &Request<'_>) -> Option<Step> {
+        let reason = self.validate(request).err()?;
+        Some(note(format!("the query names something the policy does not declare ({})", reason.as_str())))
     }
 
     /// [`Engine::decide`], with the rules behind the decision and an upgrade hint.
     ///
     /// ```
-    /// # let checked = entitle::check(&entitle::Source::new("p", "policy \"p\"\nfeature hd\nladder free < pro\ntier free { }\ntier pro extends free { grant hd }\n")).unwrap();
-    /// # let engine = entitle::compile(&checked);
-    /// let ctx = entitle::Context::new(engine.tier("free").unwrap(), 0);
-    /// let why = engine.explain_feature(&ctx, engine.feature("hd").unwrap());
+    /// let engine = entitle::Engine::from_source("p", "policy \"p\"\nfeature hd\nladder free < pro\ntier free { }\ntier pro extends free { grant hd }\n")?;
+    /// let request = entitle::Request::new(engine.tier("free").unwrap(), 0);
+    /// let why = engine.explain_feature(&request, engine.feature("hd").unwrap());
     /// assert!(!why.answer.allowed);
     /// assert_eq!(why.upgrade.unwrap().tier.as_deref(), Some("pro"));
+    /// # Ok::<(), entitle::Diagnostics>(())
     /// ```
-    pub fn explain_feature(&self, ctx: &Context<'_>, feature: FeatureId) -> Explanation<Decision> {
-        let answer = self.decide(ctx, feature);
+    pub fn explain_feature(&self, request: &Request<'_>, feature: FeatureId) -> Explanation<Decision> {
+        let answer = self.decide(request, feature);
+        let model = self.model();
         let f = feature.index();
-        let unknown = self.explain_unknown(ctx).or_else(|| {
-            (f >= self.model.features.len())
-                .then(|| note("the query names a feature the policy does not declare".into()))
-        });
-        if let Some(unknown) = unknown {
+        let Some(declared) = model.features.get(f) else {
+            let unknown = self.explain_unknown(request);
+            let step = unknown.unwrap_or_else(|| note("the query names a feature the policy does not declare".into()));
+            return Explanation { answer, steps: vec![step], upgrade: None };
+        };
+        if let Some(unknown) = self.explain_unknown(request) {
             return Explanation { answer, steps: vec![unknown], upgrade: None };
         }
-        let model = &self.model;
-        let tier = ctx.tier.index();
-        let name = &model.features[f].name;
+        let tier = request.tier.index();
+        let name = &declared.name;
         let mut steps = Vec::new();
-        for t in chain(model, tier) {
-            let def = &model.tiers[t];
+        for def in chain(model, tier).into_iter().filter_map(|t| model.tiers.get(t)) {
             if let Some(span) = def.grant_all {
                 steps.push(step(format!("tier `{}` grants every feature (`grant all`)", def.name), span));
             }
@@ -138,58 +147,61 @@ impl Engine {
                 steps.push(step(format!("tier `{}` revokes `{name}`", def.name), span));
             }
         }
-        let threshold = self.rollout_threshold(tier, f);
-        if self.grants[tier * self.feature_words + f / 64][ROLLOUT] & (1 << (f % 64)) != 0 {
-            let bucket = rollout::bucket(name, ctx.key);
+        if self.tables().grant(tier, f).rollout {
+            let threshold = self.tables().rollout_threshold(tier, f);
+            let bucket = rollout::bucket(name, request.key);
             let side = if bucket < threshold { "inside" } else { "outside" };
             steps.push(note(format!(
                 "subject `{}` has bucket {bucket} for `{name}`, {side} the rollout (buckets below {threshold})",
-                ctx.key
+                request.key
             )));
         }
-        for addon in ctx.addons {
+        for addon in request.addons {
             let a = addon.index();
-            let def = &model.addons[a];
+            let Some(def) = model.addons.get(a) else { continue };
             let grants = def.grant_all.or_else(|| def.grants.iter().find(|(g, _)| *g == f).map(|(_, span)| *span));
             if let Some(span) = grants {
-                let status = self.addon_status(ctx, a).map_or(String::new(), |why| format!(", {why}"));
+                let status = self.addon_status(request, a).map_or(String::new(), |why| format!(", {why}"));
                 steps.push(step(format!("held add-on `{}` grants `{name}`{status}", def.name), span));
             }
         }
         if steps.is_empty() {
-            steps.push(note(format!("no rule in tier `{}` or its ancestors grants `{name}`", model.tiers[tier].name)));
+            steps.push(note(format!("no rule in tier `{}` or its ancestors grants `{name}`", self.tier_name(tier))));
         }
-        let upgrade =
-            (!answer.allowed).then(|| self.upgrade(ctx, |engine, ctx| engine.decide(ctx, feature).allowed)).flatten();
+        let upgrade = (!answer.allowed)
+            .then(|| self.upgrade(request, |engine, request| engine.decide(request, feature).allowed))
+            .flatten();
         Explanation { answer, steps, upgrade }
     }
 
     /// [`Engine::check_limit`], with the rules behind the quota and an upgrade hint.
     ///
     /// ```
-    /// # let checked = entitle::check(&entitle::Source::new("p", "policy \"p\"\nlimit calls : count per day\ntier free { limit calls = 100 }\naddon more for free { limit calls += 100 }\n")).unwrap();
-    /// # let engine = entitle::compile(&checked);
-    /// let ctx = entitle::Context::new(engine.tier("free").unwrap(), 0);
-    /// let why = engine.explain_limit(&ctx, engine.limit("calls").unwrap(), 100, 50);
+    /// use entitle::Usage;
+    /// let engine = entitle::Engine::from_source("p", "policy \"p\"\nlimit calls : count per day\ntier free { limit calls = 100 }\naddon more for free { limit calls += 100 }\n")?;
+    /// let request = entitle::Request::new(engine.tier("free").unwrap(), 0);
+    /// let why = engine.explain_limit(&request, engine.limit("calls").unwrap(), Usage::used(100).requesting(50));
     /// assert!(!why.answer.allowed);
     /// assert_eq!(why.upgrade.unwrap().addon.as_deref(), Some("more"));
+    /// # Ok::<(), entitle::Diagnostics>(())
     /// ```
-    pub fn explain_limit(&self, ctx: &Context<'_>, limit: LimitId, used: u64, requested: u64) -> Explanation<Quota> {
-        let answer = self.check_limit(ctx, limit, used, requested);
+    pub fn explain_limit(&self, request: &Request<'_>, limit: LimitId, usage: Usage) -> Explanation<Quota> {
+        let answer = self.check_limit(request, limit, usage);
+        let model = self.model();
         let l = limit.index();
-        let unknown = self.explain_unknown(ctx).or_else(|| {
-            (l >= self.limit_count).then(|| note("the query names a limit the policy does not declare".into()))
-        });
-        if let Some(unknown) = unknown {
+        let Some(def) = model.limits.get(l) else {
+            let unknown = self.explain_unknown(request);
+            let step = unknown.unwrap_or_else(|| note("the query names a limit the policy does not declare".into()));
+            return Explanation { answer, steps: vec![step], upgrade: None };
+        };
+        if let Some(unknown) = self.explain_unknown(request) {
             return Explanation { answer, steps: vec![unknown], upgrade: None };
         }
-        let model = &self.model;
-        let def = &model.limits[l];
         let show = |amount: Amount| format_amount(def.ty, amount);
         let mut steps = Vec::new();
-        for t in chain(model, ctx.tier.index()) {
-            for set in model.tiers[t].limits.iter().filter(|s| s.limit == l) {
-                let mut rule = format!("tier `{}` sets `{}` = {}", model.tiers[t].name, def.name, show(set.value));
+        for tier in chain(model, request.tier.index()).into_iter().filter_map(|t| model.tiers.get(t)) {
+            for set in tier.limits.iter().filter(|s| s.limit == l) {
+                let mut rule = format!("tier `{}` sets `{}` = {}", tier.name, def.name, show(set.value));
                 match set.soft {
                     Some(Amount::Unlimited) => rule.push_str(" soft (unbounded overage)"),
                     Some(cap) => rule.push_str(&format!(" soft {}", show(cap))),
@@ -204,26 +216,27 @@ impl Engine {
         if steps.is_empty() {
             steps.push(note(format!(
                 "no rule in tier `{}` or its ancestors sets `{}`, so it is 0",
-                model.tiers[ctx.tier.index()].name,
+                self.tier_name(request.tier.index()),
                 def.name
             )));
         }
-        for addon in ctx.addons {
+        for addon in request.addons {
             let a = addon.index();
-            for change in model.addons[a].limits.iter().filter(|c| c.limit == l) {
+            let Some(held) = model.addons.get(a) else { continue };
+            for change in held.limits.iter().filter(|c| c.limit == l) {
                 let verb = match change.op {
                     AddonOp::Add => format!("adds {}", show(change.value)),
                     AddonOp::AtLeast => format!("raises it to at least {}", show(change.value)),
                 };
-                let status = self.addon_status(ctx, a).map_or(String::new(), |why| format!(", {why}"));
-                steps.push(step(format!("held add-on `{}` {verb}{status}", model.addons[a].name), change.span));
+                let status = self.addon_status(request, a).map_or(String::new(), |why| format!(", {why}"));
+                steps.push(step(format!("held add-on `{}` {verb}{status}", held.name), change.span));
             }
         }
-        let total = used.saturating_add(requested);
+        let total = usage.used.saturating_add(usage.requested);
         steps.push(note(format!(
             "usage {} + request {} = {} against limit {}: {}",
-            show(Amount::Finite(used)),
-            show(Amount::Finite(requested)),
+            show(Amount::Finite(usage.used)),
+            show(Amount::Finite(usage.requested)),
             show(Amount::Finite(total)),
             show(answer.limit),
             answer.status.as_str()
@@ -236,32 +249,33 @@ impl Engine {
             )));
         }
         let upgrade = (!answer.allowed)
-            .then(|| self.upgrade(ctx, |engine, ctx| engine.check_limit(ctx, limit, used, requested).allowed))
+            .then(|| self.upgrade(request, |engine, request| engine.check_limit(request, limit, usage).allowed))
             .flatten();
         Explanation { answer, steps, upgrade }
     }
 
     /// The cheapest ladder tier above the subject's, and the first add-on not held, that make
     /// `allows` true; `None` if neither exists.
-    fn upgrade(&self, ctx: &Context<'_>, allows: impl Fn(&Engine, &Context<'_>) -> bool) -> Option<Upgrade> {
-        let tier = self.tiers_above(ctx.tier.index()).into_iter().find(|&t| {
-            let higher = Context { tier: TierId(t as u32), ..*ctx };
+    fn upgrade(&self, request: &Request<'_>, allows: impl Fn(&Engine, &Request<'_>) -> bool) -> Option<Upgrade> {
+        let tier = self.tiers_above(request.tier.index()).into_iter().find(|&t| {
+            let higher = request.with_tier(TierId(u32::try_from(t).unwrap_or(u32::MAX)));
             allows(self, &higher)
         });
-        let addon = (0..self.model.addons.len()).find(|&a| {
-            if ctx.addons.iter().any(|held| held.index() == a) {
+        let addon = self.addons().map(|(id, _)| id).find(|&candidate| {
+            if request.addons.contains(&candidate) {
                 return false;
             }
-            let mut held = ctx.addons.to_vec();
-            held.push(AddonId(a as u32));
-            allows(self, &Context { addons: &held, ..*ctx })
+            let mut held = request.addons.to_vec();
+            held.push(candidate);
+            allows(self, &request.with_addons(&held))
         });
         if tier.is_none() && addon.is_none() {
             return None;
         }
+        let model = self.model();
         Some(Upgrade {
-            tier: tier.map(|t| self.model.tiers[t].name.clone()),
-            addon: addon.map(|a| self.model.addons[a].name.clone()),
+            tier: tier.and_then(|t| model.tiers.get(t)).map(|t| t.name.clone()),
+            addon: addon.and_then(|a| model.addons.get(a.index())).map(|a| a.name.clone()),
         })
     }
 }

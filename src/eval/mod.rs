@@ -1,115 +1,78 @@
 //! Answering questions from the compiled tables.
 //!
 //! The id-based methods ([`Engine::is_allowed`], [`Engine::decide`], [`Engine::check_limit`],
-//! [`Engine::setting_value`]) are the hot path: they index the tables with pre-resolved ids,
-//! never allocate, never hash a string (the rollout bucket hashes the subject key, which is
-//! the point of a rollout), and never lock. The `*_by_name` methods resolve names first, for
-//! callers that do not cache ids; they do not allocate either.
+//! [`Engine::setting_value`]) are the hot path: they read the [`crate::tables::Tables`] with
+//! pre-resolved ids, never allocate, never hash a string (the rollout bucket hashes the
+//! subject key, which is the point of a rollout), and never lock. The `*_by_name` methods
+//! resolve names first, for callers that do not cache ids; they do not allocate either.
 
 mod explain;
 mod window;
 
 pub use explain::{Explanation, Step, Upgrade};
 
-use serde::Serialize;
-
 use crate::engine::*;
+use crate::limits::Limits;
 use crate::model::{Amount, LimitKind, SettingValue};
 use crate::rollout;
-
-/// The most add-ons one by-name query may name. Queries that name more are denied with
-/// [`Reason::TooManyAddons`]; the id-based calls take any number.
-pub const MAX_HELD_ADDONS: usize = 32;
-
-/// A subject described by names, for the `*_by_name` conveniences.
-///
-/// ```
-/// # let checked = entitle::check(&entitle::Source::new("p", "policy \"p\"\nfeature f\ntier free { grant f }\n")).unwrap();
-/// # let engine = entitle::compile(&checked);
-/// let subject = entitle::Subject { tier: "free", key: "app-42", addons: &[], billing_anchor: 1, now: 0 };
-/// assert!(engine.decide_by_name(&subject, "f").allowed);
-/// assert_eq!(engine.decide_by_name(&subject, "g").reason, entitle::Reason::UnknownFeature);
-/// ```
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
-pub struct Subject<'a> {
-    /// The tier's name.
-    pub tier: &'a str,
-    /// The stable subject key.
-    pub key: &'a str,
-    /// The names of the add-ons held.
-    pub addons: &'a [&'a str],
-    /// The billing anchor day (1–31).
-    pub billing_anchor: u8,
-    /// The instant of the query, in Unix seconds (UTC).
-    pub now: i64,
-}
+use crate::tables::{AddonDelta, LimitEntry};
 
 impl Engine {
-    fn tier_count(&self) -> usize {
-        self.model.tiers.len()
-    }
-
-    /// Checks the ids in a context; the reason is the first unknown one.
-    pub(super) fn validate(&self, ctx: &Context<'_>) -> Result<usize, Reason> {
-        let tier = ctx.tier.index();
-        if tier >= self.tier_count() {
+    /// Checks the ids in a request; the reason is the first unknown one.
+    pub(crate) fn validate(&self, request: &Request<'_>) -> Result<usize, Reason> {
+        let counts = self.tables().counts();
+        let tier = request.tier.index();
+        if tier >= counts.tiers {
             return Err(Reason::UnknownTier);
         }
-        if ctx.addons.iter().any(|a| a.index() >= self.addon_valid.len()) {
+        if request.addons.iter().any(|a| a.index() >= counts.addons) {
             return Err(Reason::UnknownAddon);
         }
         Ok(tier)
     }
 
-    /// Whether add-on `addon` attaches to `tier`.
-    pub(super) fn attaches(&self, addon: usize, tier: usize) -> bool {
-        self.addon_tiers[addon * self.tier_words + tier / 64] & (1 << (tier % 64)) != 0
-    }
-
     /// Whether add-on `addon` is valid at `now`: inside its half-open `[from, until)`.
-    pub(super) fn valid_at(&self, addon: usize, now: i64) -> bool {
-        let (from, until) = self.addon_valid[addon];
+    pub(crate) fn valid_at(&self, addon: usize, now: i64) -> bool {
+        let (from, until) = self.tables().addon_validity(addon);
         from <= now && now < until
     }
 
-    fn rollout_threshold(&self, tier: usize, feature: usize) -> u32 {
-        let key = (tier as u32, feature as u32);
-        match self.rollout_thresholds.binary_search_by_key(&key, |&(t, f, _)| (t, f)) {
-            Ok(found) => self.rollout_thresholds[found].2,
-            Err(_) => 0,
-        }
+    /// Whether a held add-on applies to the subject: it attaches to the tier and is valid now.
+    fn applies(&self, addon: usize, tier: usize, now: i64) -> bool {
+        self.tables().attaches(addon, tier) && self.valid_at(addon, now)
     }
 
     /// Whether the subject may use `feature`.
     ///
-    /// The same as `decide(ctx, feature).allowed`; unknown ids are `false`, and
+    /// The same as `decide(request, feature).allowed`; unknown ids are `false`, and
     /// [`Engine::decide`] says why.
     ///
     /// ```
-    /// # let checked = entitle::check(&entitle::Source::new("p", "policy \"p\"\nfeature f\nfeature g\ntier free { grant f }\n")).unwrap();
-    /// # let engine = entitle::compile(&checked);
-    /// let ctx = entitle::Context::new(engine.tier("free").unwrap(), 0);
-    /// assert!(engine.is_allowed(&ctx, engine.feature("f").unwrap()));
-    /// assert!(!engine.is_allowed(&ctx, engine.feature("g").unwrap()));
+    /// let engine = entitle::Engine::from_source("p", "policy \"p\"\nfeature f\nfeature g\ntier free { grant f }\n")?;
+    /// let request = entitle::Request::new(engine.tier("free").unwrap(), 0);
+    /// assert!(engine.is_allowed(&request, engine.feature("f").unwrap()));
+    /// assert!(!engine.is_allowed(&request, engine.feature("g").unwrap()));
+    /// # Ok::<(), entitle::Diagnostics>(())
     /// ```
     #[inline]
-    pub fn is_allowed(&self, ctx: &Context<'_>, feature: FeatureId) -> bool {
+    #[must_use]
+    pub fn is_allowed(&self, request: &Request<'_>, feature: FeatureId) -> bool {
         // The common case first: with no add-ons held, the tier's grant bit answers, unless the
         // feature is a rollout (which needs the key's bucket). Anything else takes the full
         // decision, so the answer is always the same as `decide`'s.
-        let (tier, f) = (ctx.tier.index(), feature.index());
-        if ctx.addons.is_empty() && tier < self.tier_count() && f < self.model.features.len() {
-            let bit = 1u64 << (f % 64);
-            if let Some(words) = self.grants.get(tier * self.feature_words + f / 64) {
-                if words[GRANTED] & bit != 0 {
-                    return true;
-                }
-                if words[ROLLOUT] & bit == 0 {
-                    return false;
-                }
+        let tables = self.tables();
+        let counts = tables.counts();
+        let (tier, f) = (request.tier.index(), feature.index());
+        if request.addons.is_empty() && tier < counts.tiers && f < counts.features {
+            let bits = tables.grant(tier, f);
+            if bits.granted {
+                return true;
+            }
+            if !bits.rollout {
+                return false;
             }
         }
-        self.decide(ctx, feature).allowed
+        self.decide(request, feature).allowed
     }
 
     /// Whether the subject may use `feature`, and why.
@@ -122,49 +85,46 @@ impl Engine {
     /// `outside_rollout`, or `not_granted`.
     ///
     /// ```
-    /// use entitle::{Context, Reason};
-    /// # let checked = entitle::check(&entitle::Source::new("p", "policy \"p\"\nfeature f\ntier free { }\ntier pro extends free { grant f }\naddon boost for free { grant f valid until 2026-01-01 }\n")).unwrap();
-    /// # let engine = entitle::compile(&checked);
+    /// use entitle::{Engine, Reason, Request};
+    /// let engine = Engine::from_source("p", "policy \"p\"\nfeature f\ntier free { }\ntier pro extends free { grant f }\naddon boost for free { grant f valid until 2026-01-01 }\n")?;
     /// let f = engine.feature("f").unwrap();
     /// let boost = [engine.addon("boost").unwrap()];
-    /// let free = Context::new(engine.tier("free").unwrap(), 1_700_000_000);
+    /// let free = Request::new(engine.tier("free").unwrap(), 1_700_000_000);
     /// assert_eq!(engine.decide(&free, f).reason, Reason::NotGranted);
     /// assert_eq!(engine.decide(&free.with_addons(&boost), f).reason, Reason::GrantedByAddon);
-    /// let later = free.with_addons(&boost);
-    /// let later = Context { now: 1_800_000_000, ..later };
+    /// let later = free.with_addons(&boost).at(1_800_000_000);
     /// assert_eq!(engine.decide(&later, f).reason, Reason::AddonNotValid);
+    /// # Ok::<(), entitle::Diagnostics>(())
     /// ```
-    pub fn decide(&self, ctx: &Context<'_>, feature: FeatureId) -> Decision {
-        let tier = match self.validate(ctx) {
+    pub fn decide(&self, request: &Request<'_>, feature: FeatureId) -> Decision {
+        let tier = match self.validate(request) {
             Ok(tier) => tier,
             Err(reason) => return Decision::deny(reason),
         };
+        let tables = self.tables();
         let f = feature.index();
-        if f >= self.model.features.len() {
+        if f >= tables.counts().features {
             return Decision::deny(Reason::UnknownFeature);
         }
-        let word = tier * self.feature_words + f / 64;
-        let bit = 1u64 << (f % 64);
-        let words = self.grants[word];
-        if words[GRANTED] & bit != 0 {
+        let bits = tables.grant(tier, f);
+        if bits.granted {
             return Decision::allow(Reason::GrantedByTier);
         }
-        let by_rollout = words[ROLLOUT] & bit != 0;
-        if by_rollout {
-            let bucket = rollout::bucket_from_seed(self.rollout_seeds[f], ctx.key);
-            if bucket < self.rollout_threshold(tier, f) {
+        if bits.rollout {
+            let bucket = rollout::bucket_from_seed(tables.rollout_seed(f), request.key);
+            if bucket < tables.rollout_threshold(tier, f) {
                 return Decision::allow(Reason::GrantedByRollout);
             }
         }
         let mut blocked = None;
-        for addon in ctx.addons {
+        for addon in request.addons {
             let a = addon.index();
-            if self.addon_features[a * self.feature_words + f / 64] & bit == 0 {
+            if !tables.addon_grants(a, f) {
                 continue;
             }
-            if !self.attaches(a, tier) {
+            if !tables.attaches(a, tier) {
                 blocked = Some(Reason::AddonNotForTier);
-            } else if !self.valid_at(a, ctx.now) {
+            } else if !self.valid_at(a, request.now) {
                 blocked = blocked.or(Some(Reason::AddonNotValid));
             } else {
                 return Decision::allow(Reason::GrantedByAddon);
@@ -172,31 +132,33 @@ impl Engine {
         }
         Decision::deny(match blocked {
             Some(reason) => reason,
-            None if self.revoked[word] & bit != 0 => Reason::Revoked,
-            None if by_rollout => Reason::OutsideRollout,
+            None if tables.revoked(tier, f) => Reason::Revoked,
+            None if bits.rollout => Reason::OutsideRollout,
             None => Reason::NotGranted,
         })
     }
 
     /// The limit and soft cap in force for a tier's entry once the applying add-ons are in:
     /// `max(limit, every "=") + sum of every "+="`, saturating; a finite soft cap moves up by
-    /// as much as the limit did.
-    pub(crate) fn with_addons(
+    /// as much as the limit did. The flag says whether any applying add-on changes the limit.
+    fn with_addons(
         &self,
-        ctx: &Context<'_>,
+        request: &Request<'_>,
         tier: usize,
         limit: usize,
         entry: LimitEntry,
-    ) -> (Amount, Option<Amount>) {
-        let Amount::Finite(base) = entry.value else { return (Amount::Unlimited, entry.soft) };
+    ) -> (Amount, Option<Amount>, bool) {
+        let mut changed = false;
+        let Amount::Finite(base) = entry.value else { return (Amount::Unlimited, entry.soft, changed) };
         let mut raised = Amount::Finite(base);
         let mut added = Amount::Finite(0);
-        for addon in ctx.addons {
+        for addon in request.addons {
             let a = addon.index();
-            let delta = self.addon_deltas[a * self.limit_count + limit];
-            if delta == AddonDelta::default() || !self.attaches(a, tier) || !self.valid_at(a, ctx.now) {
+            let delta = self.tables().addon_delta(a, limit);
+            if delta == AddonDelta::default() || !self.applies(a, tier, request.now) {
                 continue;
             }
+            changed = true;
             if let Some(at_least) = delta.at_least {
                 raised = raised.max(at_least);
             }
@@ -206,58 +168,69 @@ impl Engine {
         }
         let value = raised.saturating_add(added);
         let soft = match (entry.soft, value) {
-            (Some(Amount::Finite(cap)), Amount::Finite(new)) => Some(Amount::Finite(cap.saturating_add(new - base))),
+            // `new >= base`: add-ons only raise a limit.
+            (Some(Amount::Finite(cap)), Amount::Finite(new)) => {
+                Some(Amount::Finite(cap.saturating_add(new.saturating_sub(base))))
+            }
             (Some(_), Amount::Unlimited) => Some(Amount::Unlimited),
             (soft, _) => soft,
         };
-        (value, soft)
+        (value, soft, changed)
     }
 
-    /// How much of `limit` is left and whether `requested` more may be used, given `used` so
-    /// far (for a gauge, the current level; for a counter, the usage in the current window).
+    /// How much of `limit` is left and whether the requested amount may be used.
     ///
     /// The status is computed on `used + requested` (saturating), as `docs/language.md`
     /// describes; `remaining` is `limit − used`. Unknown ids deny with an `unknown_*` reason.
+    /// A limit that neither the tier (nor an ancestor) nor an applying add-on sets denies
+    /// with `limit_not_set` and a limit of 0, told apart from a limit set to 0.
     ///
     /// ```
-    /// use entitle::{Amount, Context, Reason, Status};
-    /// # let checked = entitle::check(&entitle::Source::new("p", "policy \"p\"\nlimit calls : count per day\ntier pro { limit calls = 1_000 soft 1_200 warn at 80% }\n")).unwrap();
-    /// # let engine = entitle::compile(&checked);
+    /// use entitle::{Amount, Engine, Reason, Request, Status, Usage};
+    /// let engine = Engine::from_source("p", "policy \"p\"\nlimit calls : count per day\ntier pro { limit calls = 1_000 soft 1_200 warn at 80% }\n")?;
     /// let calls = engine.limit("calls").unwrap();
-    /// let ctx = Context::new(engine.tier("pro").unwrap(), 1_795_000_000);
-    /// let q = engine.check_limit(&ctx, calls, 700, 100);
+    /// let request = Request::new(engine.tier("pro").unwrap(), 1_795_000_000);
+    /// let q = engine.check_limit(&request, calls, Usage::used(700).requesting(100));
     /// assert_eq!((q.status, q.remaining), (Status::Warning, Amount::Finite(300)));
-    /// let q = engine.check_limit(&ctx, calls, 1_150, 100);
+    /// let q = engine.check_limit(&request, calls, Usage::used(1_150).requesting(100));
     /// assert_eq!((q.allowed, q.reason, q.status), (false, Reason::LimitExceeded, Status::Exceeded));
     /// let window = q.window.unwrap();
     /// assert_eq!(window.end - window.start, 86_400);
+    /// # Ok::<(), entitle::Diagnostics>(())
     /// ```
-    pub fn check_limit(&self, ctx: &Context<'_>, limit: LimitId, used: u64, requested: u64) -> Quota {
-        let tier = match self.validate(ctx) {
+    pub fn check_limit(&self, request: &Request<'_>, limit: LimitId, usage: Usage) -> Quota {
+        let tier = match self.validate(request) {
             Ok(tier) => tier,
-            Err(reason) => return Quota::unknown(reason),
+            Err(reason) => return Quota::denied(reason),
         };
+        let tables = self.tables();
         let l = limit.index();
-        if l >= self.limit_count {
-            return Quota::unknown(Reason::UnknownLimit);
+        if l >= tables.counts().limits {
+            return Quota::denied(Reason::UnknownLimit);
         }
-        let entry = self.limit_entries[self.limit_rows[tier * self.limit_count + l] as usize];
-        let (value, soft_cap) = self.with_addons(ctx, tier, l, entry);
-        let window = match self.limit_kinds[l] {
-            LimitKind::Counter(w) => Some(window::current(w, ctx.now, ctx.billing_anchor)),
+        let window = match tables.limit_kind(l) {
+            LimitKind::Counter(w) => Some(window::current(w, request.now, request.billing_anchor)),
             LimitKind::Gauge | LimitKind::Cap => None,
         };
-        let total = used.saturating_add(requested);
+        // A limit the tier does not set is a hard limit of 0, which add-ons may still raise;
+        // with none that does, the answer says it was never set rather than set to 0.
+        let set = tables.limit_entry(tier, l);
+        let entry = set.unwrap_or(LimitEntry { value: Amount::Finite(0), soft: None, warn: None });
+        let (value, soft_cap, changed) = self.with_addons(request, tier, l, entry);
+        if set.is_none() && !changed {
+            return Quota { window, ..Quota::denied(Reason::LimitNotSet) };
+        }
+        let total = usage.used.saturating_add(usage.requested);
         let (status, remaining) = match value {
             Amount::Unlimited => (Status::Within, Amount::Unlimited),
             Amount::Finite(cap) => {
-                let remaining = Amount::Finite(cap.saturating_sub(used));
+                let remaining = Amount::Finite(cap.saturating_sub(usage.used));
                 let ceiling = soft_cap.unwrap_or(value);
                 let status = if Amount::Finite(total) > ceiling {
                     Status::Exceeded
                 } else if total > cap {
                     Status::Overage
-                } else if entry.warn.is_some_and(|w| total >= crate::model::Percentage(w).of(cap)) {
+                } else if entry.warn.is_some_and(|w| total >= w.of(cap)) {
                     Status::Warning
                 } else {
                     Status::Within
@@ -278,28 +251,30 @@ impl Engine {
     /// last). `Ok(None)` when neither sets it.
     ///
     /// ```
-    /// use entitle::model::{Percentage, SettingValue};
-    /// # let checked = entitle::check(&entitle::Source::new("p", "policy \"p\"\nsetting sla : percent\ntier pro { set sla = 99.9% }\n")).unwrap();
-    /// # let engine = entitle::compile(&checked);
-    /// let ctx = entitle::Context::new(engine.tier("pro").unwrap(), 0);
+    /// use entitle::{Engine, Percentage, Request, SettingValue};
+    /// let engine = Engine::from_source("p", "policy \"p\"\nsetting sla : percent\ntier pro { set sla = 99.9% }\n")?;
+    /// let request = Request::new(engine.tier("pro").unwrap(), 0);
     /// let sla = engine.setting("sla").unwrap();
-    /// assert_eq!(engine.setting_value(&ctx, sla), Ok(Some(&SettingValue::Percent(Percentage(999_000)))));
+    /// let expected = SettingValue::Percent(Percentage::from_millionths(999_000));
+    /// assert_eq!(engine.setting_value(&request, sla), Ok(Some(&expected)));
+    /// # Ok::<(), entitle::Diagnostics>(())
     /// ```
-    pub fn setting_value(&self, ctx: &Context<'_>, setting: SettingId) -> Result<Option<&SettingValue>, Reason> {
-        let tier = self.validate(ctx)?;
+    pub fn setting_value(&self, request: &Request<'_>, setting: SettingId) -> Result<Option<&SettingValue>, Reason> {
+        let tier = self.validate(request)?;
+        let tables = self.tables();
         let s = setting.index();
-        if s >= self.setting_count {
+        if s >= tables.counts().settings {
             return Err(Reason::UnknownSetting);
         }
-        let mut best = self.settings[tier * self.setting_count + s].as_ref();
+        let mut best = tables.setting(tier, s);
         let mut best_addon = None;
-        for addon in ctx.addons {
+        for addon in request.addons {
             let a = addon.index();
-            if !self.attaches(a, tier) || !self.valid_at(a, ctx.now) {
+            if !self.applies(a, tier, request.now) {
                 continue;
             }
-            let Some((_, value)) = self.addon_settings[a].iter().find(|(id, _)| *id as usize == s) else { continue };
-            let better = match (best, self.setting_prefs[s]) {
+            let Some(value) = tables.addon_setting(a, s) else { continue };
+            let better = match (best, tables.setting_preference(s)) {
                 (None, _) => true,
                 (Some(current), Some(prefer)) => value.better_than(current, prefer),
                 // Text is not ordered: the add-on declared last in the file wins.
@@ -313,56 +288,64 @@ impl Engine {
         Ok(best)
     }
 
-    /// The context of a subject that holds no add-ons: the common case of every by-name query,
-    /// which the `*_by_name` methods answer directly. Measured, routing it through
-    /// [`Engine::with_subject`]'s closure instead cost about 12 ns a call.
+    /// The id request of a named request that holds no add-ons: the common case of every
+    /// by-name query, which the `*_by_name` methods answer directly. Measured, routing it
+    /// through [`Engine::resolve`]'s closure instead cost about 12 ns a call.
     #[inline]
-    fn plain_context<'a>(&self, subject: &Subject<'a>) -> Result<Context<'a>, Reason> {
-        let tier = self.tier(subject.tier).ok_or(Reason::UnknownTier)?;
-        Ok(Context::new(tier, subject.now).with_key(subject.key).with_billing_anchor(subject.billing_anchor))
+    fn plain_request<'a>(&self, named: &NamedRequest<'a>) -> Result<Request<'a>, Reason> {
+        let tier = self.tier(named.tier).ok_or(Reason::UnknownTier)?;
+        Ok(Request { tier, key: named.key, addons: &[], billing_anchor: named.billing_anchor, now: named.now })
     }
 
-    /// Resolves a subject's names, add-ons included, and answers with the context they name.
-    pub(crate) fn with_subject<R>(
+    /// Resolves a named request's tier and add-ons and answers with the id request they name.
+    pub(crate) fn resolve<R>(
         &self,
-        subject: &Subject<'_>,
-        answer: impl FnOnce(&Context<'_>) -> R,
+        named: &NamedRequest<'_>,
+        answer: impl FnOnce(&Request<'_>) -> R,
     ) -> Result<R, Reason> {
-        let ctx = self.plain_context(subject)?;
-        if subject.addons.is_empty() {
-            return Ok(answer(&ctx));
+        let request = self.plain_request(named)?;
+        if named.addons.is_empty() {
+            return Ok(answer(&request));
         }
-        if subject.addons.len() > MAX_HELD_ADDONS {
+        if named.addons.len() > self.input_limits().held_addons() {
             return Err(Reason::TooManyAddons);
         }
-        let mut held = [AddonId(0); MAX_HELD_ADDONS];
-        for (slot, name) in held.iter_mut().zip(subject.addons) {
+        let mut held = [AddonId(0); Limits::MAX_HELD_ADDONS];
+        for (slot, name) in held.iter_mut().zip(named.addons) {
             *slot = self.addon(name).ok_or(Reason::UnknownAddon)?;
         }
-        Ok(answer(&ctx.with_addons(&held[..subject.addons.len()])))
+        let held = held.get(..named.addons.len()).unwrap_or_default();
+        Ok(answer(&request.with_addons(held)))
+    }
+
+    /// [`Engine::is_allowed`] with names; an unknown name is `false`, and
+    /// [`Engine::decide_by_name`] says why.
+    #[must_use]
+    pub fn is_allowed_by_name(&self, request: &NamedRequest<'_>, feature: &str) -> bool {
+        self.decide_by_name(request, feature).allowed
     }
 
     /// [`Engine::decide`] with names; an unknown name denies with its `unknown_*` reason.
     ///
     /// ```
-    /// use entitle::{Reason, Subject};
-    /// # let checked = entitle::check(&entitle::Source::new("p", "policy \"p\"\nfeature hd\ntier free { }\naddon promo for free { grant hd }\n")).unwrap();
-    /// # let engine = entitle::compile(&checked);
-    /// let subject = Subject { tier: "free", key: "app-42", addons: &["promo"], billing_anchor: 1, now: 0 };
-    /// assert_eq!(engine.decide_by_name(&subject, "hd").reason, Reason::GrantedByAddon);
-    /// let stranger = Subject { addons: &["promo", "vip"], ..subject };
+    /// use entitle::{Engine, Reason, Request};
+    /// let engine = Engine::from_source("p", "policy \"p\"\nfeature hd\ntier free { }\naddon promo for free { grant hd }\n")?;
+    /// let request = Request::new("free", 0).with_key("app-42").with_addons(&["promo"]);
+    /// assert_eq!(engine.decide_by_name(&request, "hd").reason, Reason::GrantedByAddon);
+    /// let stranger = request.with_addons(&["promo", "vip"]);
     /// assert_eq!(engine.decide_by_name(&stranger, "hd").reason, Reason::UnknownAddon);
+    /// # Ok::<(), entitle::Diagnostics>(())
     /// ```
-    pub fn decide_by_name(&self, subject: &Subject<'_>, feature: &str) -> Decision {
-        if subject.addons.is_empty() {
-            return match (self.plain_context(subject), self.feature(feature)) {
+    pub fn decide_by_name(&self, request: &NamedRequest<'_>, feature: &str) -> Decision {
+        if request.addons.is_empty() {
+            return match (self.plain_request(request), self.feature(feature)) {
                 (Err(reason), _) => Decision::deny(reason),
                 (Ok(_), None) => Decision::deny(Reason::UnknownFeature),
-                (Ok(ctx), Some(id)) => self.decide(&ctx, id),
+                (Ok(ids), Some(id)) => self.decide(&ids, id),
             };
         }
-        let answer = self.with_subject(subject, |ctx| match self.feature(feature) {
-            Some(id) => self.decide(ctx, id),
+        let answer = self.resolve(request, |ids| match self.feature(feature) {
+            Some(id) => self.decide(ids, id),
             None => Decision::deny(Reason::UnknownFeature),
         });
         answer.unwrap_or_else(Decision::deny)
@@ -371,43 +354,48 @@ impl Engine {
     /// [`Engine::check_limit`] with names; an unknown name denies with its `unknown_*` reason.
     ///
     /// ```
-    /// # let checked = entitle::check(&entitle::Source::new("p", "policy \"p\"\nlimit seats : count\ntier team { limit seats = 10 }\n")).unwrap();
-    /// # let engine = entitle::compile(&checked);
-    /// let team = entitle::Subject { tier: "team", key: "", addons: &[], billing_anchor: 1, now: 0 };
-    /// assert!(engine.check_limit_by_name(&team, "seats", 9, 1).allowed);
-    /// assert!(!engine.check_limit_by_name(&team, "seats", 10, 1).allowed);
+    /// use entitle::{Engine, Request, Usage};
+    /// let engine = Engine::from_source("p", "policy \"p\"\nlimit seats : count\ntier team { limit seats = 10 }\n")?;
+    /// let team = Request::new("team", 0);
+    /// assert!(engine.check_limit_by_name(&team, "seats", Usage::used(9).requesting(1)).allowed);
+    /// assert!(!engine.check_limit_by_name(&team, "seats", Usage::used(10).requesting(1)).allowed);
+    /// # Ok::<(), entitle::Diagnostics>(())
     /// ```
-    pub fn check_limit_by_name(&self, subject: &Subject<'_>, limit: &str, used: u64, requested: u64) -> Quota {
-        if subject.addons.is_empty() {
-            return match (self.plain_context(subject), self.limit(limit)) {
-                (Err(reason), _) => Quota::unknown(reason),
-                (Ok(_), None) => Quota::unknown(Reason::UnknownLimit),
-                (Ok(ctx), Some(id)) => self.check_limit(&ctx, id, used, requested),
+    pub fn check_limit_by_name(&self, request: &NamedRequest<'_>, limit: &str, usage: Usage) -> Quota {
+        if request.addons.is_empty() {
+            return match (self.plain_request(request), self.limit(limit)) {
+                (Err(reason), _) => Quota::denied(reason),
+                (Ok(_), None) => Quota::denied(Reason::UnknownLimit),
+                (Ok(ids), Some(id)) => self.check_limit(&ids, id, usage),
             };
         }
-        let answer = self.with_subject(subject, |ctx| match self.limit(limit) {
-            Some(id) => self.check_limit(ctx, id, used, requested),
-            None => Quota::unknown(Reason::UnknownLimit),
+        let answer = self.resolve(request, |ids| match self.limit(limit) {
+            Some(id) => self.check_limit(ids, id, usage),
+            None => Quota::denied(Reason::UnknownLimit),
         });
-        answer.unwrap_or_else(Quota::unknown)
+        answer.unwrap_or_else(Quota::denied)
     }
 
     /// [`Engine::setting_value`] with names.
     ///
     /// ```
-    /// use entitle::{model::SettingValue, Reason, Subject};
-    /// # let checked = entitle::check(&entitle::Source::new("p", "policy \"p\"\nsetting support : duration prefer lower\ntier pro { set support = 2 h }\n")).unwrap();
-    /// # let engine = entitle::compile(&checked);
-    /// let subject = Subject { tier: "pro", key: "", addons: &[], billing_anchor: 1, now: 0 };
-    /// assert_eq!(engine.setting_by_name(&subject, "support"), Ok(Some(&SettingValue::Duration(7_200))));
-    /// assert_eq!(engine.setting_by_name(&subject, "sla"), Err(Reason::UnknownSetting));
+    /// use entitle::{Engine, Reason, Request, SettingValue};
+    /// let engine = Engine::from_source("p", "policy \"p\"\nsetting support : duration prefer lower\ntier pro { set support = 2 h }\n")?;
+    /// let request = Request::new("pro", 0);
+    /// assert_eq!(engine.setting_value_by_name(&request, "support"), Ok(Some(&SettingValue::Duration(7_200))));
+    /// assert_eq!(engine.setting_value_by_name(&request, "sla"), Err(Reason::UnknownSetting));
+    /// # Ok::<(), entitle::Diagnostics>(())
     /// ```
-    pub fn setting_by_name(&self, subject: &Subject<'_>, setting: &str) -> Result<Option<&SettingValue>, Reason> {
+    pub fn setting_value_by_name(
+        &self,
+        request: &NamedRequest<'_>,
+        setting: &str,
+    ) -> Result<Option<&SettingValue>, Reason> {
         let id = self.setting(setting);
-        if subject.addons.is_empty() {
-            let ctx = self.plain_context(subject)?;
-            return self.setting_value(&ctx, id.ok_or(Reason::UnknownSetting)?);
+        if request.addons.is_empty() {
+            let ids = self.plain_request(request)?;
+            return self.setting_value(&ids, id.ok_or(Reason::UnknownSetting)?);
         }
-        self.with_subject(subject, |ctx| self.setting_value(ctx, id.ok_or(Reason::UnknownSetting)?))?
+        self.resolve(request, |ids| self.setting_value(ids, id.ok_or(Reason::UnknownSetting)?))?
     }
 }

@@ -61,21 +61,6 @@ pub enum Decl {
     Addon(AddonDecl),
 }
 
-impl Decl {
-    /// The span of the whole declaration.
-    pub fn span(&self) -> Span {
-        match self {
-            Decl::Header(d) => d.span,
-            Decl::Feature(d) => d.span,
-            Decl::Limit(d) => d.span,
-            Decl::Setting(d) => d.span,
-            Decl::Ladder(d) => d.span,
-            Decl::Tier(d) => d.span,
-            Decl::Addon(d) => d.span,
-        }
-    }
-}
-
 /// `policy "name" version "v"`
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Header {
@@ -187,6 +172,24 @@ pub enum Item {
     Valid(Valid),
 }
 
+// Only the tests read whole spans today; the formatter will too.
+#[cfg(test)]
+impl Decl {
+    /// The span of the whole declaration.
+    pub fn span(&self) -> Span {
+        match self {
+            Decl::Header(d) => d.span,
+            Decl::Feature(d) => d.span,
+            Decl::Limit(d) => d.span,
+            Decl::Setting(d) => d.span,
+            Decl::Ladder(d) => d.span,
+            Decl::Tier(d) => d.span,
+            Decl::Addon(d) => d.span,
+        }
+    }
+}
+
+#[cfg(test)]
 impl Item {
     /// The span of the whole item.
     pub fn span(&self) -> Span {

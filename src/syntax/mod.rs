@@ -12,20 +12,14 @@ use pest::Parser as _;
 use thiserror::Error;
 
 use crate::diagnostic::{Code, Diagnostic};
+use crate::limits::Limits;
 use crate::source::{Source, Span};
 use ast::*;
-
-/// The largest policy text accepted, in bytes (16 MiB). Larger inputs are refused before
-/// parsing with `E019`.
-pub const MAX_SOURCE_BYTES: usize = 16 * 1024 * 1024;
-
-/// The most top-level declarations a file may hold.
-pub const MAX_DECLARATIONS: usize = 200_000;
 
 /// The generated parser lives in a private module so that no pest type, `Rule` included, is
 /// reachable from outside `syntax`.
 mod grammar {
-    #![allow(missing_docs)]
+    #![allow(missing_docs, reason = "pest_derive generates the undocumented `Rule` enum")]
     #[derive(pest_derive::Parser)]
     #[grammar = "../grammar/entitle.pest"]
     pub(super) struct Grammar;
@@ -44,7 +38,7 @@ pub enum SyntaxError {
         /// What was there, in backticks, or "end of file".
         found: String,
     },
-    /// The source is larger than [`MAX_SOURCE_BYTES`].
+    /// The source is larger than `Limits::source_bytes`.
     #[error("policy text exceeds the limit of {max} bytes")]
     TooLarge {
         /// The size of the input.
@@ -52,7 +46,7 @@ pub enum SyntaxError {
         /// The limit.
         max: usize,
     },
-    /// The file holds more than [`MAX_DECLARATIONS`] declarations.
+    /// The file holds more than `Limits::declarations` declarations.
     #[error("more than {max} declarations; the rest of the file is not read")]
     TooManyDeclarations {
         /// The limit.
@@ -79,19 +73,11 @@ impl SyntaxError {
 /// Never fails and never panics: declarations with syntax errors are left out of the tree and
 /// described in the returned diagnostics (all `E001` or `E019`).
 ///
-/// ```
-/// use entitle::{syntax, Source};
-/// let src = Source::new("p.policy", "policy \"p\"\nfeature sso // single sign-on\n");
-/// let (file, diagnostics) = syntax::parse(&src);
-/// assert!(diagnostics.is_empty());
-/// assert_eq!(file.decls.len(), 2);
-/// assert_eq!(file.comments[0].text, " single sign-on");
-/// ```
-pub fn parse(source: &Source) -> (File, Vec<Diagnostic>) {
+pub(crate) fn parse(source: &Source, limits: &Limits) -> (File, Vec<Diagnostic>) {
     let text = source.text();
     let mut diagnostics = Vec::new();
-    if text.len() > MAX_SOURCE_BYTES {
-        let error = SyntaxError::TooLarge { size: text.len(), max: MAX_SOURCE_BYTES };
+    if text.len() > limits.source_bytes {
+        let error = SyntaxError::TooLarge { size: text.len(), max: limits.source_bytes };
         diagnostics.push(error.at(Span::at(0)));
         return (File { decls: Vec::new(), comments: Vec::new() }, diagnostics);
     }
@@ -100,8 +86,8 @@ pub fn parse(source: &Source) -> (File, Vec<Diagnostic>) {
     let mut decls = Vec::new();
     let mut offset = 0;
     while offset < text.len() {
-        if decls.len() >= MAX_DECLARATIONS {
-            let error = SyntaxError::TooManyDeclarations { max: MAX_DECLARATIONS };
+        if decls.len() >= limits.declarations {
+            let error = SyntaxError::TooManyDeclarations { max: limits.declarations };
             diagnostics.push(error.at(Span::at(offset)));
             break;
         }
@@ -268,8 +254,8 @@ impl LexicalScan {
         // Strings cannot span lines, so a stray quote is forgotten at the end of its line, the
         // same way the grammar rejects it there.
         let mut in_string = false;
-        while i < bytes.len() {
-            match bytes[i] {
+        while let Some(&byte) = bytes.get(i) {
+            match byte {
                 b'\n' => in_string = false,
                 b'\\' if in_string => i += 1,
                 b'"' => in_string = !in_string,
@@ -300,7 +286,10 @@ impl LexicalScan {
     fn depth_change(&self, from: usize, to: usize) -> i64 {
         let first = self.brace_offsets.partition_point(|&at| at < from);
         let last = self.brace_offsets.partition_point(|&at| at < to);
-        self.depth_before[last] - self.depth_before[first]
+        // `depth_before` has one entry more than `brace_offsets`, and a partition point is at
+        // most its length, so both reads are in range.
+        let depth = |at: usize| self.depth_before.get(at).copied().unwrap_or(0);
+        depth(last) - depth(first)
     }
 
     /// Where to resume after a syntax error at `error` in the declaration starting at
@@ -352,8 +341,9 @@ impl Builder<'_> {
         let mut end = self.offset + span.end();
         loop {
             end = start + self.text[start..end].trim_end().len();
-            match self.comments.binary_search_by_key(&end, |c| c.span.end) {
-                Ok(i) if self.comments[i].span.start >= start => end = self.comments[i].span.start,
+            let found = self.comments.binary_search_by_key(&end, |c| c.span.end).ok();
+            match found.and_then(|i| self.comments.get(i)) {
+                Some(comment) if comment.span.start >= start => end = comment.span.start,
                 _ => return Span::new(start, end),
             }
         }
@@ -576,7 +566,7 @@ mod tests {
     use super::*;
 
     fn parse_text(text: &str) -> (File, Vec<Diagnostic>) {
-        parse(&Source::new("t.policy", text))
+        parse(&Source::new("t.policy", text), &Limits::default())
     }
 
     #[test]

@@ -3,7 +3,7 @@
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::Cell;
 
-use entitle::{Context, Source, Subject};
+use entitle::{Engine, Request, Usage};
 
 use crate::golden::root;
 
@@ -49,8 +49,7 @@ fn the_counter_sees_allocations() {
 
 #[test]
 fn queries_with_ids_and_by_name_allocate_nothing() {
-    let text = std::fs::read_to_string(root().join("policies/rtc-sdk.policy")).expect("policy");
-    let engine = entitle::compile(&entitle::check(&Source::new("rtc-sdk.policy", text)).expect("checks"));
+    let engine = Engine::from_path(root().join("policies/rtc-sdk.policy")).expect("checks");
     let id = |name: &str| engine.tier(name).expect("tier");
     let (pro, free) = (id("pro"), id("free"));
     let held = [engine.addon("ai_pack").expect("addon"), engine.addon("launch_promo").expect("addon")];
@@ -59,27 +58,30 @@ fn queries_with_ids_and_by_name_allocate_nothing() {
     let limits = ["api_calls_per_day", "ai_minutes", "concurrent_connections", "storage"]
         .map(|l| engine.limit(l).expect("limit"));
     let sla = engine.setting("sla_availability").expect("setting");
-    let now = entitle::time::parse_instant("2026-11-21T10:00:00Z").expect("instant");
+    let now = entitle::parse_instant("2026-11-21T10:00:00Z").expect("instant");
     let names = ["ai_pack", "launch_promo"];
+    let usage = Usage::used(990_000).requesting(20_000);
 
     let count = allocations_in(|| {
         for tier in [pro, free] {
-            let ctx = Context::new(tier, now).with_key("app-42").with_addons(&held).with_billing_anchor(31);
+            let request = Request::new(tier, now).with_key("app-42").with_addons(&held).with_billing_anchor(31);
             for feature in features {
-                std::hint::black_box(engine.is_allowed(&ctx, feature));
-                std::hint::black_box(engine.decide(&ctx, feature));
+                std::hint::black_box(engine.is_allowed(&request, feature));
+                let _ = std::hint::black_box(engine.decide(&request, feature));
             }
             for limit in limits {
-                std::hint::black_box(engine.check_limit(&ctx, limit, 990_000, 20_000));
+                let _ = std::hint::black_box(engine.check_limit(&request, limit, usage));
             }
-            std::hint::black_box(engine.setting_value(&ctx, sla).ok());
+            std::hint::black_box(engine.setting_value(&request, sla).ok());
         }
-        let subject = Subject { tier: "pro", key: "app-42", addons: &names, billing_anchor: 15, now };
-        std::hint::black_box(engine.decide_by_name(&subject, "conversational_ai"));
-        std::hint::black_box(engine.decide_by_name(&subject, "no_such_feature"));
-        std::hint::black_box(engine.check_limit_by_name(&subject, "ai_minutes", 5, 1));
-        std::hint::black_box(engine.setting_by_name(&subject, "sla_availability").ok());
+        let named = Request::new("pro", now).with_key("app-42").with_addons(&names).with_billing_anchor(15);
+        let _ = std::hint::black_box(engine.decide_by_name(&named, "conversational_ai"));
+        let _ = std::hint::black_box(engine.decide_by_name(&named, "no_such_feature"));
+        let _ = std::hint::black_box(engine.check_limit_by_name(&named, "ai_minutes", Usage::used(5).requesting(1)));
+        std::hint::black_box(engine.setting_value_by_name(&named, "sla_availability").ok());
         std::hint::black_box(engine.tier("enterprise"));
+        // Cloning an engine shares its tables.
+        std::hint::black_box(engine.clone());
     });
     assert_eq!(count, 0, "the query path allocated");
 }

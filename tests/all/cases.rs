@@ -40,7 +40,7 @@ fn every_case_gets_its_expected_answer_and_every_reason_and_status_is_covered() 
             }
             let case: Value =
                 serde_json::from_str(line).unwrap_or_else(|e| panic!("{}:{}: {e}", policy.display(), number + 1));
-            let answer: Value = serde_json::from_str(&entitle::query::answer_line(&engine, &case["query"].to_string()))
+            let answer: Value = serde_json::from_str(&entitle::wire::answer_line(&engine, &case["query"].to_string()))
                 .expect("answers are JSON");
             count += 1;
             if !matches(&case["expect"], &answer) {
@@ -62,7 +62,6 @@ fn every_case_gets_its_expected_answer_and_every_reason_and_status_is_covered() 
     assert!(failures.is_empty(), "{} of {count} cases failed:\n{}", failures.len(), failures.join("\n"));
     let missing: Vec<_> = Reason::ALL.iter().map(|r| r.as_str()).filter(|r| !reasons.contains(*r)).collect();
     assert!(missing.is_empty(), "no case produces the reasons {missing:?}");
-    let all_statuses = [Status::Within, Status::Warning, Status::Overage, Status::Exceeded];
-    let missing: Vec<_> = all_statuses.iter().map(|s| s.as_str()).filter(|s| !statuses.contains(*s)).collect();
+    let missing: Vec<_> = Status::ALL.iter().map(|s| s.as_str()).filter(|s| !statuses.contains(*s)).collect();
     assert!(missing.is_empty(), "no case produces the statuses {missing:?}");
 }

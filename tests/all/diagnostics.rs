@@ -11,7 +11,7 @@ fn rendered(name: &str, text: &str) -> String {
     let source = Source::new(name, text);
     let diagnostics = match entitle::check(&source) {
         Ok(checked) => checked.warnings().to_vec(),
-        Err(diagnostics) => diagnostics.0,
+        Err(diagnostics) => diagnostics.into_vec(),
     };
     diagnostics.iter().map(|d| render::human(&source, d) + "\n").collect()
 }
@@ -81,7 +81,7 @@ fn fixed_examples_in_the_reference_do_not_show_their_code() {
         assert_eq!(blocks.len(), 2, "{code}: expected exactly a bad and a fixed ```policy block");
         let shows = |text: &str| match entitle::check(&Source::new("doc", text)) {
             Ok(checked) => checked.warnings().iter().any(|d| d.code == *code),
-            Err(diagnostics) => diagnostics.0.iter().any(|d| d.code == *code),
+            Err(diagnostics) => diagnostics.iter().any(|d| d.code == *code),
         };
         assert!(shows(blocks[0]), "{code}: the bad example does not produce {code}");
         assert!(!shows(blocks[1]), "{code}: the fixed example still produces {code}");

@@ -2,9 +2,12 @@
 
 use std::path::{Path, PathBuf};
 
-/// The repository root, where `tests/`, `policies/` and `docs/` live.
+/// The repository root, where `tests/`, `policies/` and `docs/` live. This module also serves
+/// the command's tests (`cli/tests/`), whose manifest sits one level down.
 pub fn root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+    let manifest = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let root = manifest.ancestors().find(|dir| dir.join("policies").is_dir());
+    root.unwrap_or(manifest).to_path_buf()
 }
 
 /// Whether golden files should be rewritten instead of compared.

@@ -3,9 +3,19 @@
 //! Golden files are compared byte for byte; run with `ENTITLE_BLESS=1` to rewrite them from
 //! the current output after checking that the change is intended.
 
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing,
+    reason = "a test fails loudly, with the value that broke it"
+)]
+// The counting allocator must implement `GlobalAlloc`, an unsafe trait.
+#![allow(unsafe_code, reason = "the counting allocator forwards to the system allocator")]
+
 mod allocations;
+mod api;
 mod cases;
-mod cli;
 mod diagnostics;
 mod golden;
 mod policies;

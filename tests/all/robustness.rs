@@ -1,6 +1,6 @@
 //! Bad input of every kind gets diagnostics, never a panic or a hang.
 
-use entitle::{Code, Source};
+use entitle::{Code, Limits, Source};
 
 use crate::golden::root;
 
@@ -19,7 +19,7 @@ fn edited_policies_never_panic_and_spans_stay_in_range() {
             let mutated = format!("{}{edit}{}", &text[..position], &text[position + cut..]);
             variants += 1;
             if let Err(diagnostics) = entitle::check(&Source::new("m", mutated.as_str())) {
-                for d in &diagnostics.0 {
+                for d in &diagnostics {
                     assert!(d.span.start <= d.span.end && d.span.end <= mutated.len(), "{d:?}");
                 }
             }
@@ -32,18 +32,18 @@ fn edited_policies_never_panic_and_spans_stay_in_range() {
 fn a_flood_of_errors_is_cut_off_with_a_note() {
     let text = format!("policy \"p\"\nladder {}a\n", "a < ".repeat(5_000));
     let diagnostics = entitle::check(&Source::new("p", text)).expect_err("unknown tiers");
-    assert_eq!(diagnostics.0.len(), entitle::check::MAX_DIAGNOSTICS + 1);
-    let last = diagnostics.0.last().expect("a last diagnostic");
+    assert_eq!(diagnostics.len(), Limits::default().diagnostics + 1);
+    let last = diagnostics.iter().last().expect("a last diagnostic");
     assert_eq!(last.code, Code::InputLimit);
     assert_eq!(last.message, "4001 more diagnostics after the first 1000 are not shown");
 }
 
 #[test]
 fn oversized_input_is_refused_with_an_input_limit_diagnostic() {
-    let text = "feature x\n".repeat(entitle::syntax::MAX_SOURCE_BYTES / 10 + 1);
+    let text = "feature x\n".repeat(Limits::default().source_bytes / 10 + 1);
     let diagnostics = entitle::check(&Source::new("big", text)).expect_err("too large");
-    assert_eq!(diagnostics.0.len(), 1);
-    assert_eq!(diagnostics.0[0].code, Code::InputLimit);
+    assert_eq!(diagnostics.len(), 1);
+    assert_eq!(diagnostics.iter().next().map(|d| d.code), Some(Code::InputLimit));
 }
 
 /// The cap on reported diagnostics never turns a policy that checks into one that does not.
@@ -53,7 +53,7 @@ fn a_flood_of_warnings_is_cut_off_without_failing_the_check() {
     let text = format!("policy \"p\"\n{features}tier t {{ }}\n");
     let checked = entitle::check(&Source::new("p", text)).expect("warnings alone never fail a check");
     let warnings = checked.warnings();
-    assert_eq!(warnings.len(), entitle::check::MAX_DIAGNOSTICS + 1);
+    assert_eq!(warnings.len(), Limits::default().diagnostics + 1);
     let last = warnings.last().expect("a last warning");
     assert_eq!(last.code, Code::TooManyWarnings);
     assert_eq!(last.message, "200 more warnings after the first 1000 are not shown");
@@ -72,4 +72,48 @@ fn pathological_but_small_inputs_terminate() {
     for text in cases {
         let _ = entitle::check(&Source::new("p", text));
     }
+}
+
+/// An embedder's tighter limits hold at every stage: source size, declarations, names,
+/// inheritance depth, the diagnostics cap, and add-ons per by-name query.
+#[test]
+fn tightened_limits_are_enforced() {
+    let first_code = |text: &str, limits: &Limits| {
+        let diagnostics = entitle::check_with(&Source::new("p", text), limits).expect_err("past a limit");
+        let first = diagnostics.errors().next().map(|d| (d.code, d.message.clone()));
+        first.expect("an error")
+    };
+    let mut tight = Limits::default();
+    tight.source_bytes = 100;
+    assert_eq!(first_code(&"feature x\n".repeat(20), &tight).0, Code::InputLimit);
+
+    let mut tight = Limits::default();
+    tight.declarations = 3;
+    assert_eq!(first_code("policy \"p\"\nfeature a\nfeature b\nfeature c\n", &tight).0, Code::InputLimit);
+
+    let mut tight = Limits::default();
+    tight.name_bytes = 4;
+    let (code, message) = first_code("policy \"p\"\nfeature hd_video\n", &tight);
+    assert_eq!(code, Code::InputLimit, "{message}");
+
+    let mut tight = Limits::default();
+    tight.inheritance_depth = 1;
+    let chain = "policy \"p\"\ntier a { }\ntier b extends a { }\ntier c extends b { }\n";
+    assert_eq!(first_code(chain, &tight).0, Code::InputLimit);
+    assert!(entitle::check(&Source::new("p", chain)).is_ok());
+
+    let mut tight = Limits::default();
+    tight.diagnostics = 2;
+    let diagnostics = entitle::check_with(&Source::new("p", "policy \"p\"\ntier t { grant a, b, c, d }\n"), &tight)
+        .expect_err("unknown features");
+    assert_eq!(diagnostics.len(), 3);
+
+    let mut tight = Limits::default();
+    tight.held_addons = 1;
+    let text = "policy \"p\"\nfeature f\ntier t { }\naddon a for t { grant f }\naddon b for t { }\n";
+    let engine = entitle::Engine::from_source_with("p", text, &tight).expect("checks");
+    let request = entitle::Request::new("t", 0);
+    assert!(engine.decide_by_name(&request.with_addons(&["a"]), "f").allowed);
+    let two = engine.decide_by_name(&request.with_addons(&["a", "b"]), "f");
+    assert_eq!(two.reason, entitle::Reason::TooManyAddons);
 }

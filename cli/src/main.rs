@@ -1,4 +1,10 @@
 //! The `entitle` command: a thin shell over the library for policy authors and CI.
+//!
+//! Every subcommand reads the files named on the command line, writes results to standard
+//! output and problems to standard error, and exits 0 when clean, 1 on findings, 2 on usage or
+//! I/O errors.
+
+#![forbid(unsafe_code)]
 
 use std::path::PathBuf;
 use std::process::ExitCode;

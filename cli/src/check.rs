@@ -1,29 +1,11 @@
 //! `entitle check PATH…`
 
-use std::io::{Read, Write};
+use std::io::Write;
 use std::path::{Path, PathBuf};
 
-use entitle::syntax::MAX_SOURCE_BYTES;
-use entitle::{render, Diagnostic, Source};
-use serde::Serialize;
+use entitle::{render, Diagnostic, Limits, Source};
 
 use crate::{Format, CLEAN, FINDINGS, USAGE_OR_IO};
-
-/// The document printed by `--format json`. `version` changes only if a field changes meaning.
-#[derive(Serialize)]
-struct Report<'a> {
-    version: u32,
-    files: Vec<&'a str>,
-    diagnostics: Vec<render::JsonDiagnostic<'a>>,
-    summary: Summary,
-}
-
-#[derive(Serialize)]
-struct Summary {
-    files: usize,
-    errors: usize,
-    warnings: usize,
-}
 
 pub(crate) fn run(paths: &[PathBuf], format: Format, deny_warnings: bool) -> u8 {
     let mut io_failed = false;
@@ -34,18 +16,19 @@ pub(crate) fn run(paths: &[PathBuf], format: Format, deny_warnings: bool) -> u8 
             io_failed = true;
         }
     }
+    let limits = Limits::default();
     let mut checked: Vec<(Source, Vec<Diagnostic>)> = Vec::new();
     for path in &files {
-        match read_policy(path) {
+        match Source::read(path, &limits) {
             Ok(source) => {
-                let diagnostics = match entitle::check(&source) {
+                let diagnostics = match entitle::check_with(&source, &limits) {
                     Ok(policy) => policy.warnings().to_vec(),
-                    Err(diagnostics) => diagnostics.0,
+                    Err(diagnostics) => diagnostics.into_vec(),
                 };
                 checked.push((source, diagnostics));
             }
-            Err(message) => {
-                eprintln!("entitle: {message}");
+            Err(error) => {
+                eprintln!("entitle: {error}");
                 io_failed = true;
             }
         }
@@ -65,15 +48,7 @@ pub(crate) fn run(paths: &[PathBuf], format: Format, deny_warnings: bool) -> u8 
             text.push_str(&render::summary(checked.len(), errors, warnings));
             writeln!(out, "{text}")
         }
-        Format::Json => {
-            let report = Report {
-                version: 1,
-                files: checked.iter().map(|(s, _)| s.name()).collect(),
-                diagnostics: all().map(|(source, d)| render::json(source, d)).collect(),
-                summary: Summary { files: checked.len(), errors, warnings },
-            };
-            serde_json::to_writer_pretty(&mut out, &report).map_err(std::io::Error::other).and_then(|()| writeln!(out))
-        }
+        Format::Json => writeln!(out, "{}", entitle::wire::check_report(&checked)),
     };
     if written.is_err() {
         return USAGE_OR_IO;
@@ -109,23 +84,11 @@ fn collect(path: &Path, files: &mut Vec<PathBuf>) -> Result<(), String> {
             }
         }
     }
-    files[before..].sort();
+    if let Some(found) = files.get_mut(before..) {
+        found.sort();
+    }
     if files.len() == before {
         return Err(format!("no `*.policy` files under `{}`", path.display()));
     }
     Ok(())
-}
-
-/// Reads a policy file, refusing non-UTF-8 text. Oversized files are read only up to one byte
-/// past the limit, which is enough for the parser to report them.
-pub(crate) fn read_policy(path: &Path) -> Result<Source, String> {
-    let file = std::fs::File::open(path).map_err(|e| format!("cannot read `{}`: {e}", path.display()))?;
-    let mut bytes = Vec::new();
-    file.take(MAX_SOURCE_BYTES as u64 + 1)
-        .read_to_end(&mut bytes)
-        .map_err(|e| format!("cannot read `{}`: {e}", path.display()))?;
-    let text = String::from_utf8(bytes).map_err(|e| {
-        format!("`{}` is not UTF-8 text (invalid byte at offset {})", path.display(), e.utf8_error().valid_up_to())
-    })?;
-    Ok(Source::new(path.display().to_string(), text))
 }

@@ -4,24 +4,24 @@
 use std::io::{BufRead, BufWriter, Write};
 use std::path::Path;
 
-use entitle::query::{answer_line, MAX_LINE_BYTES};
-use entitle::render;
+use entitle::wire::{answer_line, error_answer};
+use entitle::{render, Limits, Source};
 
-use crate::check::read_policy;
 use crate::{CLEAN, FINDINGS, USAGE_OR_IO};
 
 pub(crate) fn run(policy: &Path) -> u8 {
-    let source = match read_policy(policy) {
+    let limits = Limits::default();
+    let source = match Source::read(policy, &limits) {
         Ok(source) => source,
-        Err(message) => {
-            eprintln!("entitle: {message}");
+        Err(error) => {
+            eprintln!("entitle: {error}");
             return USAGE_OR_IO;
         }
     };
-    let checked = match entitle::check(&source) {
+    let checked = match entitle::check_with(&source, &limits) {
         Ok(checked) => checked,
         Err(diagnostics) => {
-            for d in &diagnostics.0 {
+            for d in &diagnostics {
                 eprintln!("{}", render::human(&source, d));
             }
             eprintln!("entitle: `{}` does not check; no queries answered", source.name());
@@ -40,9 +40,11 @@ pub(crate) fn run(policy: &Path) -> u8 {
     }
 }
 
-/// Answers every line of `input`. Lines are read with a bound: a line longer than
-/// [`MAX_LINE_BYTES`] is answered with an error and skipped without being held in memory.
+/// Answers every line of `input`. Lines are read with a bound: a line longer than the
+/// engine's `query_line_bytes` is answered with an error and skipped without being held in
+/// memory.
 fn answer_all(engine: &entitle::Engine, mut input: impl BufRead, out: &mut impl Write) -> std::io::Result<()> {
+    let max = engine.input_limits().query_line_bytes;
     let mut line = Vec::new();
     loop {
         line.clear();
@@ -55,10 +57,10 @@ fn answer_all(engine: &entitle::Engine, mut input: impl BufRead, out: &mut impl 
             }
             saw_any = true;
             let (chunk, found_newline) = match buffer.iter().position(|&b| b == b'\n') {
-                Some(at) => (&buffer[..at], true),
+                Some(at) => (buffer.get(..at).unwrap_or_default(), true),
                 None => (buffer, false),
             };
-            if !too_long && line.len() + chunk.len() <= MAX_LINE_BYTES {
+            if !too_long && line.len() + chunk.len() <= max {
                 line.extend_from_slice(chunk);
             } else {
                 too_long = true;
@@ -74,12 +76,13 @@ fn answer_all(engine: &entitle::Engine, mut input: impl BufRead, out: &mut impl 
             return out.flush();
         }
         let answer = if too_long {
-            format!(r#"{{"error":"query is longer than {MAX_LINE_BYTES} bytes"}}"#)
+            error_answer(&format!("query is longer than {max} bytes")).to_string()
         } else {
             match std::str::from_utf8(&line) {
                 Ok(text) if text.trim().is_empty() => continue,
                 Ok(text) => answer_line(engine, text.trim_end_matches('\r')),
-                Err(e) => format!(r#"{{"error":"query is not UTF-8 (invalid byte at offset {})"}}"#, e.valid_up_to()),
+                Err(e) => error_answer(&format!("query is not UTF-8 (invalid byte at offset {})", e.valid_up_to()))
+                    .to_string(),
             }
         };
         writeln!(out, "{answer}")?;

@@ -1,7 +1,17 @@
-//! Golden CLI runs: each `tests/cli/NAME.args` (the arguments, on one line) beside the
-//! `NAME.out` it must produce: exit status, standard output and standard error. A
-//! `NAME.stdin` beside them, if present, is fed to standard input.
-#![cfg(feature = "cli")]
+//! Golden runs of the `entitle` command: each `cli/tests/golden/NAME.args` (the arguments, on
+//! one line, run from the repository root) beside the `NAME.out` it must produce: exit status,
+//! standard output and standard error. A `NAME.stdin` beside them, if present, is fed to
+//! standard input. `ENTITLE_BLESS=1` rewrites the `.out` files.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing,
+    reason = "a test fails loudly, with the value that broke it"
+)]
+
+#[path = "../../tests/all/golden.rs"]
+mod golden;
 
 use std::io::Write;
 use std::process::{Command, Stdio};
@@ -40,7 +50,7 @@ fn run_with_input(args: &str, input: &[u8]) -> String {
 #[test]
 fn every_cli_run_matches_its_golden_file() {
     let mut failures = Vec::new();
-    for args_file in files_with_extension(&root().join("tests/cli"), "args") {
+    for args_file in files_with_extension(&root().join("cli/tests/golden"), "args") {
         let args = std::fs::read_to_string(&args_file).expect("readable args");
         let stdin = std::fs::read(args_file.with_extension("stdin")).unwrap_or_default();
         if let Some(failure) = compare(&args_file.with_extension("out"), &run_with_input(args.trim(), &stdin)) {
@@ -50,7 +60,7 @@ fn every_cli_run_matches_its_golden_file() {
     assert_no_failures(failures);
 }
 
-/// The exit statuses are an interface (DESIGN.md): pin them apart from the golden text.
+/// The exit statuses are an interface: pin them apart from the golden text.
 #[test]
 fn exit_statuses_follow_the_documented_contract() {
     let status = |args: &str| run(args).lines().next().unwrap_or("").to_string();
@@ -68,7 +78,7 @@ fn exit_statuses_follow_the_documented_contract() {
 /// goes on; so does a line that is not UTF-8.
 #[test]
 fn eval_answers_every_line_even_after_bad_ones() {
-    let mut input = vec![b'x'; entitle::query::MAX_LINE_BYTES + 10];
+    let mut input = vec![b'x'; entitle::Limits::default().query_line_bytes + 10];
     input.extend_from_slice(b"\n\xff\xfe\n{\"tier\":\"pro\",\"now\":0,\"feature\":\"hd_video\"}\n");
     let output = run_with_input("eval policies/rtc-sdk.policy", &input);
     let lines: Vec<&str> = output.lines().collect();

@@ -1,0 +1,329 @@
+//! The compiled layout of a policy: every table a query reads, and the only code that knows
+//! how those tables are indexed.
+//!
+//! [`crate::compile`] sizes a [`Tables`] from the checked model and fills it through the
+//! setters below; [`crate::eval`] reads it through the getters. Nothing else sees the layout,
+//! so the index arithmetic lives in one place and each invariant is stated once, beside the
+//! field it governs.
+//!
+//! Every getter takes indices that the caller has already checked against the matching count
+//! (`Engine::validate` does this for every query). Under that precondition each index below is
+//! in range and no product overflows, since every table was allocated at that product's size.
+//! The getters still read with `get` and fall back to "nothing granted, nothing set": a broken
+//! precondition gives a deny, never a panic.
+
+use crate::model::{Amount, LimitKind, Percentage, Preference, SettingValue};
+
+/// One limit entry: what a tier sets, with its warn threshold kept as a share so that it can
+/// follow the limit when add-ons raise it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub(crate) struct LimitEntry {
+    pub value: Amount,
+    pub soft: Option<Amount>,
+    pub warn: Option<Percentage>,
+}
+
+/// What one add-on does to one limit.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub(crate) struct AddonDelta {
+    /// `=`: the limit is raised to at least this.
+    pub at_least: Option<Amount>,
+    /// `+=`: this is added.
+    pub add: Option<Amount>,
+}
+
+/// The two bits a tier holds per feature: granted to every subject, and granted by rollout.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(crate) struct GrantBits {
+    pub granted: bool,
+    pub rollout: bool,
+}
+
+/// The settings one add-on sets: `(setting index, value)`.
+type AddonSettings = Box<[(usize, SettingValue)]>;
+
+/// How many items of each kind the policy declares; every table's size derives from these.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Counts {
+    pub tiers: usize,
+    pub features: usize,
+    pub limits: usize,
+    pub addons: usize,
+    pub settings: usize,
+}
+
+/// The decision tables of one compiled policy. Immutable once compiled.
+#[derive(Debug)]
+pub(crate) struct Tables {
+    counts: Counts,
+    /// `u64` words per feature bitset: `max(1, ceil(features / 64))`.
+    feature_words: usize,
+    /// `u64` words per tier bitset: `max(1, ceil(tiers / 64))`.
+    tier_words: usize,
+    /// `tiers × feature_words` pairs, tier-major: per tier, the features it grants to every
+    /// subject (`.0`) and by rollout (`.1`). Both words of one position sit side by side, so a
+    /// feature check reads one cache line behind one bounds check.
+    grants: Box<[(u64, u64)]>,
+    /// `tiers × feature_words` words: the features each tier revokes (for reasons only).
+    revoked: Box<[u64]>,
+    /// One per feature: the rollout hash state after its name (see `rollout::seed`).
+    rollout_seeds: Box<[u64]>,
+    /// `(tier, feature, threshold in millionths)`, sorted by `(tier, feature)` for binary
+    /// search; one per rollout grant after inheritance.
+    rollout_thresholds: Box<[(u32, u32, u32)]>,
+    /// One per limit.
+    limit_kinds: Box<[LimitKind]>,
+    /// `tiers × limits` indices into `limit_entries`, each below its length; 0 means the tier
+    /// does not set the limit.
+    limit_rows: Box<[u32]>,
+    /// Distinct limit entries, shared by every tier that inherits the same one. Entry 0 is a
+    /// placeholder for "not set" and is never returned as an entry.
+    limit_entries: Box<[LimitEntry]>,
+    /// `addons × tier_words` words: the tiers each add-on attaches to (those it lists and
+    /// their descendants).
+    addon_tiers: Box<[u64]>,
+    /// `addons × feature_words` words: the features each add-on grants.
+    addon_features: Box<[u64]>,
+    /// `addons × limits`: what each add-on does to each limit.
+    addon_deltas: Box<[AddonDelta]>,
+    /// One per add-on: `[from, until)` in Unix seconds.
+    addon_valid: Box<[(i64, i64)]>,
+    /// One per add-on: the settings it sets, by setting index.
+    addon_settings: Box<[AddonSettings]>,
+    /// `tiers × settings`: each tier's value after inheritance.
+    settings: Box<[Option<SettingValue>]>,
+    /// One per setting: which direction is better (`None` for text).
+    setting_prefs: Box<[Option<Preference>]>,
+}
+
+/// The word holding bit `index` of a bitset that starts at word `row × words`, and the mask of
+/// that bit within it.
+#[inline]
+fn bit(row: usize, words: usize, index: usize) -> (usize, u64) {
+    (row * words + index / 64, 1u64 << (index % 64))
+}
+
+fn words_for(bits: usize) -> usize {
+    bits.div_ceil(64).max(1)
+}
+
+impl Tables {
+    /// Empty tables for a policy of these sizes: nothing granted, nothing set, no add-on
+    /// attaching anywhere, every add-on valid at all times.
+    pub(crate) fn new(counts: Counts, limit_kinds: Vec<LimitKind>, setting_prefs: Vec<Option<Preference>>) -> Tables {
+        let Counts { tiers, features, limits, addons, settings } = counts;
+        let (feature_words, tier_words) = (words_for(features), words_for(tiers));
+        let not_set = LimitEntry { value: Amount::Finite(0), soft: None, warn: None };
+        Tables {
+            counts,
+            feature_words,
+            tier_words,
+            grants: vec![(0, 0); tiers * feature_words].into(),
+            revoked: vec![0; tiers * feature_words].into(),
+            rollout_seeds: vec![0; features].into(),
+            rollout_thresholds: Box::default(),
+            limit_kinds: limit_kinds.into(),
+            limit_rows: vec![0; tiers * limits].into(),
+            limit_entries: vec![not_set].into(),
+            addon_tiers: vec![0; addons * tier_words].into(),
+            addon_features: vec![0; addons * feature_words].into(),
+            addon_deltas: vec![AddonDelta::default(); addons * limits].into(),
+            addon_valid: vec![(i64::MIN, i64::MAX); addons].into(),
+            addon_settings: vec![Box::default(); addons].into(),
+            settings: vec![None; tiers * settings].into(),
+            setting_prefs: setting_prefs.into(),
+        }
+    }
+
+    // Filling, used by `compile` only.
+
+    pub(crate) fn set_grant(&mut self, tier: usize, feature: usize, bits: GrantBits, revoked: bool) {
+        let (word, mask) = bit(tier, self.feature_words, feature);
+        if let Some(pair) = self.grants.get_mut(word) {
+            if bits.granted {
+                pair.0 |= mask;
+            }
+            if bits.rollout {
+                pair.1 |= mask;
+            }
+        }
+        if let (true, Some(w)) = (revoked, self.revoked.get_mut(word)) {
+            *w |= mask;
+        }
+    }
+
+    pub(crate) fn set_rollouts(&mut self, seeds: Vec<u64>, mut thresholds: Vec<(u32, u32, u32)>) {
+        thresholds.sort_unstable();
+        self.rollout_seeds = seeds.into();
+        self.rollout_thresholds = thresholds.into();
+    }
+
+    /// Sets every tier's limit rows at once, deduplicating equal entries.
+    pub(crate) fn set_limits(&mut self, rows: impl IntoIterator<Item = (usize, usize, LimitEntry)>) {
+        let mut entries: Vec<LimitEntry> = self.limit_entries.to_vec();
+        let mut ids: rustc_hash::FxHashMap<LimitEntry, u32> = rustc_hash::FxHashMap::default();
+        for (tier, limit, entry) in rows {
+            let next = u32::try_from(entries.len()).unwrap_or(u32::MAX);
+            let id = *ids.entry(entry).or_insert_with(|| {
+                entries.push(entry);
+                next
+            });
+            if let Some(slot) = self.limit_rows.get_mut(tier * self.counts.limits + limit) {
+                *slot = id;
+            }
+        }
+        self.limit_entries = entries.into();
+    }
+
+    pub(crate) fn set_setting(&mut self, tier: usize, setting: usize, value: SettingValue) {
+        if let Some(slot) = self.settings.get_mut(tier * self.counts.settings + setting) {
+            *slot = Some(value);
+        }
+    }
+
+    pub(crate) fn attach_addon(&mut self, addon: usize, tier: usize) {
+        let (word, mask) = bit(addon, self.tier_words, tier);
+        if let Some(w) = self.addon_tiers.get_mut(word) {
+            *w |= mask;
+        }
+    }
+
+    pub(crate) fn addon_grants_feature(&mut self, addon: usize, feature: usize) {
+        let (word, mask) = bit(addon, self.feature_words, feature);
+        if let Some(w) = self.addon_features.get_mut(word) {
+            *w |= mask;
+        }
+    }
+
+    pub(crate) fn addon_delta_mut(&mut self, addon: usize, limit: usize) -> Option<&mut AddonDelta> {
+        self.addon_deltas.get_mut(addon * self.counts.limits + limit)
+    }
+
+    pub(crate) fn set_addon_validity(&mut self, addon: usize, from: i64, until: i64) {
+        if let Some(slot) = self.addon_valid.get_mut(addon) {
+            *slot = (from, until);
+        }
+    }
+
+    pub(crate) fn set_addon_settings(&mut self, addon: usize, sets: Vec<(usize, SettingValue)>) {
+        if let Some(slot) = self.addon_settings.get_mut(addon) {
+            *slot = sets.into();
+        }
+    }
+
+    // Reading, on the query path.
+
+    /// How many of each kind the policy declares.
+    #[inline]
+    pub(crate) fn counts(&self) -> &Counts {
+        &self.counts
+    }
+
+    /// The tier's grant bits for a feature.
+    #[inline]
+    pub(crate) fn grant(&self, tier: usize, feature: usize) -> GrantBits {
+        let (word, mask) = bit(tier, self.feature_words, feature);
+        let (granted, rollout) = self.grants.get(word).copied().unwrap_or((0, 0));
+        GrantBits { granted: granted & mask != 0, rollout: rollout & mask != 0 }
+    }
+
+    /// Whether the tier revokes a feature an ancestor granted.
+    pub(crate) fn revoked(&self, tier: usize, feature: usize) -> bool {
+        let (word, mask) = bit(tier, self.feature_words, feature);
+        self.revoked.get(word).is_some_and(|w| w & mask != 0)
+    }
+
+    /// The rollout hash state of a feature's name.
+    #[inline]
+    pub(crate) fn rollout_seed(&self, feature: usize) -> u64 {
+        self.rollout_seeds.get(feature).copied().unwrap_or(0)
+    }
+
+    /// The rollout threshold (buckets below it are inside) of a tier's rollout grant; 0 when
+    /// the tier grants the feature by no rollout.
+    pub(crate) fn rollout_threshold(&self, tier: usize, feature: usize) -> u32 {
+        let key = (u32::try_from(tier).unwrap_or(u32::MAX), u32::try_from(feature).unwrap_or(u32::MAX));
+        match self.rollout_thresholds.binary_search_by_key(&key, |&(t, f, _)| (t, f)) {
+            Ok(found) => self.rollout_thresholds.get(found).map_or(0, |&(_, _, threshold)| threshold),
+            Err(_) => 0,
+        }
+    }
+
+    /// How a limit is measured.
+    #[inline]
+    pub(crate) fn limit_kind(&self, limit: usize) -> LimitKind {
+        self.limit_kinds.get(limit).copied().unwrap_or(LimitKind::Cap)
+    }
+
+    /// What the tier sets for a limit after inheritance; `None` when it sets nothing.
+    #[inline]
+    pub(crate) fn limit_entry(&self, tier: usize, limit: usize) -> Option<LimitEntry> {
+        let row = self.limit_rows.get(tier * self.counts.limits + limit).copied().unwrap_or(0);
+        match row {
+            0 => None,
+            id => self.limit_entries.get(id as usize).copied(),
+        }
+    }
+
+    /// Whether an add-on attaches to a tier.
+    #[inline]
+    pub(crate) fn attaches(&self, addon: usize, tier: usize) -> bool {
+        let (word, mask) = bit(addon, self.tier_words, tier);
+        self.addon_tiers.get(word).is_some_and(|w| w & mask != 0)
+    }
+
+    /// Whether an add-on grants a feature (wherever and whenever it applies).
+    #[inline]
+    pub(crate) fn addon_grants(&self, addon: usize, feature: usize) -> bool {
+        let (word, mask) = bit(addon, self.feature_words, feature);
+        self.addon_features.get(word).is_some_and(|w| w & mask != 0)
+    }
+
+    /// What an add-on does to a limit.
+    #[inline]
+    pub(crate) fn addon_delta(&self, addon: usize, limit: usize) -> AddonDelta {
+        self.addon_deltas.get(addon * self.counts.limits + limit).copied().unwrap_or_default()
+    }
+
+    /// An add-on's validity, `[from, until)` in Unix seconds; an unbounded side is
+    /// `i64::MIN` or `i64::MAX`.
+    #[inline]
+    pub(crate) fn addon_validity(&self, addon: usize) -> (i64, i64) {
+        // An add-on the tables do not hold is never valid.
+        self.addon_valid.get(addon).copied().unwrap_or((0, 0))
+    }
+
+    /// The value an add-on sets for a setting, if it sets one.
+    pub(crate) fn addon_setting(&self, addon: usize, setting: usize) -> Option<&SettingValue> {
+        self.addon_settings.get(addon)?.iter().find(|(s, _)| *s == setting).map(|(_, value)| value)
+    }
+
+    /// A tier's value of a setting after inheritance.
+    pub(crate) fn setting(&self, tier: usize, setting: usize) -> Option<&SettingValue> {
+        self.settings.get(tier * self.counts.settings + setting)?.as_ref()
+    }
+
+    /// Which direction of a setting is better; `None` for text.
+    pub(crate) fn setting_preference(&self, setting: usize) -> Option<Preference> {
+        self.setting_prefs.get(setting).copied().flatten()
+    }
+
+    /// The size in bytes of every table a query reads.
+    pub(crate) fn bytes(&self) -> usize {
+        use std::mem::size_of;
+        let addon_settings: usize =
+            self.addon_settings.iter().map(|s| s.len() * size_of::<(usize, SettingValue)>()).sum();
+        self.grants.len() * size_of::<(u64, u64)>()
+            + (self.revoked.len() + self.rollout_seeds.len() + self.addon_tiers.len() + self.addon_features.len())
+                * size_of::<u64>()
+            + self.rollout_thresholds.len() * size_of::<(u32, u32, u32)>()
+            + self.limit_kinds.len() * size_of::<LimitKind>()
+            + self.limit_rows.len() * size_of::<u32>()
+            + self.limit_entries.len() * size_of::<LimitEntry>()
+            + self.addon_deltas.len() * size_of::<AddonDelta>()
+            + self.addon_valid.len() * size_of::<(i64, i64)>()
+            + addon_settings
+            + self.settings.len() * size_of::<Option<SettingValue>>()
+            + self.setting_prefs.len() * size_of::<Option<Preference>>()
+    }
+}

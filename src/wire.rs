@@ -1,0 +1,334 @@
+//! The one JSON shape of queries, answers and diagnostics (feature `json`).
+//!
+//! Everything that speaks JSON goes through this module: the `entitle` command (`eval`'s JSON
+//! Lines protocol and `check --format json`), the conformance corpus, and the bindings for other
+//! languages. The core types carry no serde derives, so there is no second shape to drift.
+//!
+//! The query protocol is one query object in, one answer object out.
+//!
+//! Queries name things by name:
+//!
+//! ```json
+//! {"tier":"pro","key":"app-42","addons":["ai_pack"],"now":"2026-11-21T10:00:00Z","feature":"hd_video"}
+//! {"tier":"pro","now":"2026-11-21T10:00:00Z","limit":"api_calls_per_day","used":990000,"requested":20000}
+//! {"tier":"pro","now":"2026-11-21T10:00:00Z","setting":"sla_availability"}
+//! ```
+//!
+//! Fields: `tier` and `now` (RFC 3339 in UTC, or Unix seconds) are required, and exactly one
+//! of `feature`, `limit`, `setting`; `key` (default `""`), `addons` (default `[]`),
+//! `billing_anchor` (1–31, default 1), `used` and `requested` (default 0) and `explain`
+//! (default `false`) are optional. Unknown fields are errors, so a typo is never silently
+//! ignored.
+//!
+//! Feature and limit answers carry `allowed` and `reason`; limit answers add `status`, `limit`,
+//! `soft_cap`, `remaining` and, for counters, `window` (`start`, `end`). Setting answers are
+//! `value` (in base units: a count, bytes, seconds, millionths, or text; `null` when the tier
+//! sets none) and `display` (as the language writes it). A line that is not a
+//! valid query gets `{"error": "..."}` saying what is wrong; names the policy does not know
+//! are not errors but denials with an `unknown_*` reason. A limit the tier does not set is
+//! denied with `limit_not_set`.
+
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Map, Value};
+
+use crate::diagnostic::{Diagnostic, Severity};
+use crate::engine::{Decision, Engine, NamedRequest, Quota, Request, Usage};
+use crate::eval::{Explanation, Step, Upgrade};
+use crate::model::{Amount, SettingValue};
+use crate::source::{Source, Span};
+use crate::time::{format_instant, parse_instant};
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Query {
+    tier: String,
+    #[serde(default)]
+    key: String,
+    #[serde(default)]
+    addons: Vec<String>,
+    now: Instant,
+    #[serde(default = "first_day")]
+    billing_anchor: u8,
+    feature: Option<String>,
+    limit: Option<String>,
+    setting: Option<String>,
+    #[serde(default)]
+    used: u64,
+    #[serde(default)]
+    requested: u64,
+    #[serde(default)]
+    explain: bool,
+}
+
+const fn first_day() -> u8 {
+    1
+}
+
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum Instant {
+    Seconds(i64),
+    Text(String),
+}
+
+/// Answers one query line with one JSON object (without a trailing newline). Never panics:
+/// malformed input yields `{"error": "..."}`. Lines longer than the engine's
+/// [`crate::Limits::query_line_bytes`] are refused unread.
+///
+/// ```
+/// let engine = entitle::Engine::from_source("p", "policy \"p\"\nfeature hd\ntier pro { grant hd }\n")?;
+/// let answer = entitle::wire::answer_line(&engine, r#"{"tier":"pro","now":0,"feature":"hd"}"#);
+/// assert_eq!(answer, r#"{"allowed":true,"reason":"granted_by_tier"}"#);
+/// let answer = entitle::wire::answer_line(&engine, r#"{"tier":"pro","feature":"hd"}"#);
+/// assert_eq!(answer, r#"{"error":"missing field `now` at line 1 column 29"}"#);
+/// # Ok::<(), entitle::Diagnostics>(())
+/// ```
+pub fn answer_line(engine: &Engine, line: &str) -> String {
+    answer(engine, line).unwrap_or_else(|error| error_answer(&error)).to_string()
+}
+
+/// The answer to a line that is not a valid query: `{"error": message}`.
+pub fn error_answer(message: &str) -> Value {
+    json!({ "error": message })
+}
+
+fn answer(engine: &Engine, line: &str) -> Result<Value, String> {
+    let max = engine.input_limits().query_line_bytes;
+    if line.len() > max {
+        return Err(format!("query is longer than {max} bytes"));
+    }
+    let query: Query = serde_json::from_str(line).map_err(|e| match e.classify() {
+        serde_json::error::Category::Syntax | serde_json::error::Category::Eof => format!("not a JSON object: {e}"),
+        _ => e.to_string(),
+    })?;
+    let now = match &query.now {
+        Instant::Seconds(seconds) => *seconds,
+        Instant::Text(text) => parse_instant(text)
+            .ok_or_else(|| format!("`now` is `{text}`, not an instant like `2026-11-21T10:00:00Z`"))?,
+    };
+    if !(1..=31).contains(&query.billing_anchor) {
+        return Err(format!("`billing_anchor` is {}, not a day from 1 to 31", query.billing_anchor));
+    }
+    let addons: Vec<&str> = query.addons.iter().map(String::as_str).collect();
+    let request: NamedRequest<'_> = Request::new(query.tier.as_str(), now)
+        .with_key(&query.key)
+        .with_addons(&addons)
+        .with_billing_anchor(query.billing_anchor);
+    let usage = Usage { used: query.used, requested: query.requested };
+
+    let out = match (&query.feature, &query.limit, &query.setting) {
+        (Some(feature), None, None) => {
+            let mut out = decision(&engine.decide_by_name(&request, feature));
+            if let (true, Some(id)) = (query.explain, engine.feature(feature)) {
+                if let Ok(why) = engine.resolve(&request, |ids| engine.explain_feature(ids, id)) {
+                    out.insert("explain".into(), explanation(&why));
+                }
+            }
+            out
+        }
+        (None, Some(limit), None) => {
+            let mut out = quota(&engine.check_limit_by_name(&request, limit, usage));
+            if let (true, Some(id)) = (query.explain, engine.limit(limit)) {
+                if let Ok(why) = engine.resolve(&request, |ids| engine.explain_limit(ids, id, usage)) {
+                    out.insert("explain".into(), explanation(&why));
+                }
+            }
+            out
+        }
+        (None, None, Some(setting)) => match engine.setting_value_by_name(&request, setting) {
+            Ok(value) => object(json!({
+                "value": value.map_or(Value::Null, setting_base_value),
+                "display": value.map_or(Value::Null, |v| json!(v.to_string())),
+            })),
+            Err(reason) => object(json!({ "allowed": false, "reason": reason.as_str() })),
+        },
+        _ => return Err("give exactly one of `feature`, `limit` or `setting`".into()),
+    };
+    Ok(Value::Object(out))
+}
+
+fn object(value: Value) -> Map<String, Value> {
+    match value {
+        Value::Object(map) => map,
+        _ => Map::new(),
+    }
+}
+
+/// An amount: a number in base units, or `"unlimited"`.
+fn amount(amount: Amount) -> Value {
+    match amount {
+        Amount::Finite(n) => json!(n),
+        Amount::Unlimited => json!("unlimited"),
+    }
+}
+
+/// A feature answer: `{"allowed": bool, "reason": "granted_by_tier"}`.
+pub fn decision(decision: &Decision) -> Map<String, Value> {
+    object(json!({ "allowed": decision.allowed, "reason": decision.reason.as_str() }))
+}
+
+/// A limit answer: `allowed`, `reason`, `status`, `limit`, `soft_cap` (`null` for a hard
+/// limit), `remaining` and, for counters, `window` with RFC 3339 `start` and `end`.
+pub fn quota(quota: &Quota) -> Map<String, Value> {
+    let mut out = object(json!({
+        "allowed": quota.allowed,
+        "reason": quota.reason.as_str(),
+        "status": quota.status.as_str(),
+        "limit": amount(quota.limit),
+        "soft_cap": quota.soft_cap.map_or(Value::Null, amount),
+        "remaining": amount(quota.remaining),
+    }));
+    if let Some(window) = quota.window {
+        out.insert(
+            "window".into(),
+            json!({ "start": format_instant(window.start), "end": format_instant(window.end) }),
+        );
+    }
+    out
+}
+
+fn span(span: Span) -> Value {
+    json!({ "start": span.start, "end": span.end })
+}
+
+fn step(step: &Step) -> Value {
+    let mut out = object(json!({ "rule": step.rule }));
+    if let Some(at) = step.span {
+        out.insert("span".into(), span(at));
+    }
+    Value::Object(out)
+}
+
+fn upgrade(upgrade: &Upgrade) -> Value {
+    let mut out = Map::new();
+    if let Some(tier) = &upgrade.tier {
+        out.insert("tier".into(), json!(tier));
+    }
+    if let Some(addon) = &upgrade.addon {
+        out.insert("addon".into(), json!(addon));
+    }
+    Value::Object(out)
+}
+
+/// An explanation's rules and upgrade hint: `{"steps": [{"rule", "span"?}], "upgrade": {"tier"?,
+/// "addon"?} | null}`. Spans are byte offsets into the policy text.
+pub fn explanation<A>(explanation: &Explanation<A>) -> Value {
+    json!({
+        "steps": explanation.steps.iter().map(step).collect::<Vec<_>>(),
+        "upgrade": explanation.upgrade.as_ref().map_or(Value::Null, upgrade),
+    })
+}
+
+/// A setting's value in base units: a count, bytes, seconds, millionths of a percent, or text.
+fn setting_base_value(value: &SettingValue) -> Value {
+    match value {
+        SettingValue::Number(n) | SettingValue::Duration(n) | SettingValue::Bytes(n) => json!(n),
+        SettingValue::Percent(p) => json!(p.millionths()),
+        SettingValue::Text(text) => json!(text),
+    }
+}
+
+/// A diagnostic in its JSON shape; fields serialise in this order.
+#[derive(Serialize)]
+struct JsonDiagnostic<'a> {
+    file: &'a str,
+    code: &'static str,
+    severity: &'static str,
+    message: &'a str,
+    line: usize,
+    column: usize,
+    end_line: usize,
+    end_column: usize,
+    span: JsonSpan,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    help: Option<&'a str>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    labels: Vec<JsonLabel<'a>>,
+}
+
+#[derive(Serialize)]
+struct JsonSpan {
+    start: usize,
+    end: usize,
+}
+
+#[derive(Serialize)]
+struct JsonLabel<'a> {
+    message: &'a str,
+    line: usize,
+    column: usize,
+    span: JsonSpan,
+}
+
+fn json_diagnostic<'a>(source: &'a Source, diagnostic: &'a Diagnostic) -> JsonDiagnostic<'a> {
+    let start = source.location(diagnostic.span);
+    let end = source.line_col(diagnostic.span.end);
+    let span = |s: Span| JsonSpan { start: s.start, end: s.end };
+    JsonDiagnostic {
+        file: source.name(),
+        code: diagnostic.code.as_str(),
+        severity: match diagnostic.severity {
+            Severity::Error => "error",
+            Severity::Warning => "warning",
+        },
+        message: &diagnostic.message,
+        line: start.line,
+        column: start.column,
+        end_line: end.line,
+        end_column: end.column,
+        span: span(diagnostic.span),
+        help: diagnostic.help.as_deref(),
+        labels: diagnostic
+            .labels
+            .iter()
+            .map(|label| {
+                let at = source.location(label.span);
+                JsonLabel { message: &label.message, line: at.line, column: at.column, span: span(label.span) }
+            })
+            .collect(),
+    }
+}
+
+/// The diagnostics about `source` as a JSON array, one object each: `file`, `code`,
+/// `severity`, `message`, 1-based `line`, `column`, `end_line` and `end_column` (columns in
+/// characters), `span` (byte offsets `start`, `end`), and `help` and `labels` when present.
+/// Field names and meanings are stable; fields may be added.
+///
+/// ```
+/// let source = entitle::Source::new("p.policy", "policy \"p\"\ntier free { grant sso }\n");
+/// let diagnostics = entitle::check(&source).unwrap_err();
+/// let json = entitle::wire::diagnostics(&source, diagnostics.iter());
+/// assert!(json.starts_with(r#"[{"file":"p.policy","code":"E004","severity":"error","message":"unknown feature `sso`","line":2,"column":19,"#));
+/// ```
+pub fn diagnostics<'a>(source: &'a Source, list: impl IntoIterator<Item = &'a Diagnostic>) -> String {
+    let shaped: Vec<JsonDiagnostic<'a>> = list.into_iter().map(|d| json_diagnostic(source, d)).collect();
+    serde_json::to_string(&shaped).unwrap_or_else(|e| error_answer(&e.to_string()).to_string())
+}
+
+/// The report `entitle check --format json` prints: `{"version": 1, "files": [...],
+/// "diagnostics": [...], "summary": {"files", "errors", "warnings"}}`, pretty-printed, with
+/// each diagnostic as in [`diagnostics`]. `version` changes only if a field changes meaning.
+pub fn check_report(checked: &[(Source, Vec<Diagnostic>)]) -> String {
+    #[derive(Serialize)]
+    struct Report<'a> {
+        version: u32,
+        files: Vec<&'a str>,
+        diagnostics: Vec<JsonDiagnostic<'a>>,
+        summary: Summary,
+    }
+    #[derive(Serialize)]
+    struct Summary {
+        files: usize,
+        errors: usize,
+        warnings: usize,
+    }
+    let all = || checked.iter().flat_map(|(source, list)| list.iter().map(move |d| (source, d)));
+    let errors = all().filter(|(_, d)| d.is_error()).count();
+    let report = Report {
+        version: 1,
+        files: checked.iter().map(|(source, _)| source.name()).collect(),
+        diagnostics: all().map(|(source, d)| json_diagnostic(source, d)).collect(),
+        summary: Summary { files: checked.len(), errors, warnings: all().count() - errors },
+    };
+    serde_json::to_string_pretty(&report).unwrap_or_else(|e| error_answer(&e.to_string()).to_string())
+}

@@ -1,0 +1,83 @@
+//! The public API's promises: one-call loading, errors that say where, cheap clones, and ids
+//! that never trust their origin.
+
+use entitle::{Engine, FeatureId, LimitId, Reason, Request, SettingId, TierId, Usage};
+
+const SMALL: &str =
+    "policy \"small\"\nfeature f\nlimit calls : count per day\ntier free { grant f\n limit calls = 10 }\n";
+
+#[test]
+fn a_bad_policy_behind_question_mark_prints_every_error_with_its_location() {
+    fn load() -> Result<Engine, Box<dyn std::error::Error>> {
+        Ok(Engine::from_source(
+            "plans.policy",
+            "policy \"p\"\nfeature f\ntier free { grant g }\ntier pro extends gold { }\n",
+        )?)
+    }
+    let error = load().expect_err("two errors");
+    assert_eq!(error.to_string(), "plans.policy:3:19: error[E004]: unknown feature `g` (and 1 more error)");
+    // `fn main() -> Result<_, Box<dyn Error>>` prints the error with `Debug`.
+    let printed = format!("{error:?}");
+    assert_eq!(
+        printed,
+        "plans.policy:3:19: error[E004]: unknown feature `g`\nplans.policy:4:18: error[E007]: unknown tier `gold`"
+    );
+}
+
+#[test]
+fn loading_from_a_path_reports_io_and_policy_errors_apart() {
+    let missing = Engine::from_path("no/such/file.policy").expect_err("missing");
+    assert!(matches!(missing, entitle::LoadError::Read { .. }), "{missing}");
+    assert!(missing.to_string().starts_with("cannot read `no/such/file.policy`: "), "{missing}");
+    let bad = Engine::from_path(crate::golden::root().join("tests/diagnostics/E004-unknown-feature.policy"))
+        .expect_err("does not check");
+    assert!(matches!(&bad, entitle::LoadError::Policy(d) if d.error_count() == 1), "{bad}");
+    assert!(bad.to_string().contains("E004-unknown-feature.policy:3:19: error[E004]"), "{bad}");
+    // A directory (or a FIFO) is not a policy file and is refused rather than read.
+    let directory = Engine::from_path(crate::golden::root().join("policies")).expect_err("a directory");
+    assert!(matches!(directory, entitle::LoadError::Read { .. }), "{directory}");
+}
+
+/// Ids are plain numbers: ones taken from a larger engine, or made up, are out of range here
+/// and deny with the matching `unknown_*` reason, never panic or read another row.
+#[test]
+fn ids_from_a_larger_engine_deny_with_unknown_reasons() {
+    let small = Engine::from_source("small", SMALL).expect("checks");
+    let large = Engine::from_path(crate::golden::root().join("policies/rtc-sdk.policy")).expect("checks");
+    let tier = large.tiers().last().map(|(id, _)| id).expect("tiers");
+    let feature = large.features().last().map(|(id, _)| id).expect("features");
+    let limit = large.limits().last().map(|(id, _)| id).expect("limits");
+    let addon = large.addons().last().map(|(id, _)| id).expect("add-ons");
+    let setting = large.settings().last().map(|(id, _)| id).expect("settings");
+    let free = small.tier("free").expect("free");
+    let known = Request::new(free, 0);
+
+    assert_eq!(small.decide(&Request::new(tier, 0), small.feature("f").expect("f")).reason, Reason::UnknownTier);
+    assert_eq!(small.decide(&known, feature).reason, Reason::UnknownFeature);
+    assert!(!small.is_allowed(&known, feature));
+    let quota = small.check_limit(&known, limit, Usage::used(0));
+    assert_eq!((quota.allowed, quota.reason), (false, Reason::UnknownLimit));
+    let held = [addon];
+    assert_eq!(small.decide(&known.with_addons(&held), small.feature("f").expect("f")).reason, Reason::UnknownAddon);
+    assert_eq!(small.setting_value(&known, setting), Err(Reason::UnknownSetting));
+    let explained = small.explain_feature(&known, feature);
+    assert_eq!(explained.answer.reason, Reason::UnknownFeature);
+
+    let far = |n: u32| (TierId::from_u32(n), FeatureId::from_u32(n), LimitId::from_u32(n), SettingId::from_u32(n));
+    for n in [u32::MAX, u32::MAX / 2, 64, 1] {
+        let (tier, feature, limit, setting) = far(n);
+        assert!(!small.decide(&Request::new(tier, i64::MIN), feature).allowed);
+        assert!(!small.check_limit(&Request::new(free, i64::MAX), limit, Usage::used(u64::MAX)).allowed);
+        assert!(small.setting_value(&Request::new(tier, 0), setting).is_err());
+    }
+}
+
+#[test]
+fn clones_answer_alike_and_reasons_are_errors() {
+    let engine = Engine::from_source("small", SMALL).expect("checks");
+    let copy = engine.clone();
+    let request = Request::new("free", 0);
+    assert_eq!(engine.decide_by_name(&request, "f"), copy.decide_by_name(&request, "f"));
+    let error: Box<dyn std::error::Error> = Box::new(Reason::UnknownTier);
+    assert_eq!(error.to_string(), "the policy declares no such tier (unknown_tier)");
+}
