@@ -98,3 +98,7 @@ pub use time::{format_instant, parse_instant};
 #[cfg(doctest)]
 #[doc = include_str!("../README.md")]
 struct ReadmeDoctests;
+
+#[cfg(doctest)]
+#[doc = include_str!("../docs/api.md")]
+struct ApiDoctests;
