@@ -96,11 +96,22 @@ pub(crate) struct Tables {
     setting_prefs: Box<[Option<Preference>]>,
 }
 
+/// The position of `column` in row `row` of a row-major table `width` wide.
+///
+/// Wrapping, not checked, arithmetic: for indices below the counts (the precondition of every
+/// getter) the result is below the table's length, which was allocated at that product, so it
+/// cannot wrap; for any other input a wrapped position is only another position that `get`
+/// bounds-checks. Checked arithmetic here would add a branch to every query for nothing.
+#[inline]
+const fn at(row: usize, width: usize, column: usize) -> usize {
+    row.wrapping_mul(width).wrapping_add(column)
+}
+
 /// The word holding bit `index` of a bitset that starts at word `row × words`, and the mask of
 /// that bit within it.
 #[inline]
-fn bit(row: usize, words: usize, index: usize) -> (usize, u64) {
-    (row * words + index / 64, 1u64 << (index % 64))
+const fn bit(row: usize, words: usize, index: usize) -> (usize, u64) {
+    (at(row, words, index / 64), 1u64 << (index % 64))
 }
 
 fn words_for(bits: usize) -> usize {
@@ -168,7 +179,7 @@ impl Tables {
                 entries.push(entry);
                 next
             });
-            if let Some(slot) = self.limit_rows.get_mut(tier * self.counts.limits + limit) {
+            if let Some(slot) = self.limit_rows.get_mut(at(tier, self.counts.limits, limit)) {
                 *slot = id;
             }
         }
@@ -176,7 +187,7 @@ impl Tables {
     }
 
     pub(crate) fn set_setting(&mut self, tier: usize, setting: usize, value: SettingValue) {
-        if let Some(slot) = self.settings.get_mut(tier * self.counts.settings + setting) {
+        if let Some(slot) = self.settings.get_mut(at(tier, self.counts.settings, setting)) {
             *slot = Some(value);
         }
     }
@@ -196,7 +207,7 @@ impl Tables {
     }
 
     pub(crate) fn addon_delta_mut(&mut self, addon: usize, limit: usize) -> Option<&mut AddonDelta> {
-        self.addon_deltas.get_mut(addon * self.counts.limits + limit)
+        self.addon_deltas.get_mut(at(addon, self.counts.limits, limit))
     }
 
     pub(crate) fn set_addon_validity(&mut self, addon: usize, from: i64, until: i64) {
@@ -258,7 +269,7 @@ impl Tables {
     /// What the tier sets for a limit after inheritance; `None` when it sets nothing.
     #[inline]
     pub(crate) fn limit_entry(&self, tier: usize, limit: usize) -> Option<LimitEntry> {
-        let row = self.limit_rows.get(tier * self.counts.limits + limit).copied().unwrap_or(0);
+        let row = self.limit_rows.get(at(tier, self.counts.limits, limit)).copied().unwrap_or(0);
         match row {
             0 => None,
             id => self.limit_entries.get(id as usize).copied(),
@@ -282,7 +293,7 @@ impl Tables {
     /// What an add-on does to a limit.
     #[inline]
     pub(crate) fn addon_delta(&self, addon: usize, limit: usize) -> AddonDelta {
-        self.addon_deltas.get(addon * self.counts.limits + limit).copied().unwrap_or_default()
+        self.addon_deltas.get(at(addon, self.counts.limits, limit)).copied().unwrap_or_default()
     }
 
     /// An add-on's validity, `[from, until)` in Unix seconds; an unbounded side is
@@ -300,7 +311,7 @@ impl Tables {
 
     /// A tier's value of a setting after inheritance.
     pub(crate) fn setting(&self, tier: usize, setting: usize) -> Option<&SettingValue> {
-        self.settings.get(tier * self.counts.settings + setting)?.as_ref()
+        self.settings.get(at(tier, self.counts.settings, setting))?.as_ref()
     }
 
     /// Which direction of a setting is better; `None` for text.

@@ -141,6 +141,7 @@ impl Engine {
     /// The limit and soft cap in force for a tier's entry once the applying add-ons are in:
     /// `max(limit, every "=") + sum of every "+="`, saturating; a finite soft cap moves up by
     /// as much as the limit did. The flag says whether any applying add-on changes the limit.
+    #[inline]
     fn with_addons(
         &self,
         request: &Request<'_>,
@@ -216,7 +217,12 @@ impl Engine {
         // with none that does, the answer says it was never set rather than set to 0.
         let set = tables.limit_entry(tier, l);
         let entry = set.unwrap_or(LimitEntry { value: Amount::Finite(0), soft: None, warn: None });
-        let (value, soft_cap, changed) = self.with_addons(request, tier, l, entry);
+        // Most requests hold no add-on; they skip the add-on arithmetic (and its call) entirely.
+        let (value, soft_cap, changed) = if request.addons.is_empty() {
+            (entry.value, entry.soft, false)
+        } else {
+            self.with_addons(request, tier, l, entry)
+        };
         if set.is_none() && !changed {
             return Quota { window, ..Quota::denied(Reason::LimitNotSet) };
         }
