@@ -682,6 +682,31 @@ impl Engine {
         self.inner.model.settings.iter().enumerate().map(|(i, s)| (SettingId(dense(i)), s.name.as_str()))
     }
 
+    /// The name of a tier, or `None` for an id this engine does not have.
+    pub fn tier_name(&self, id: TierId) -> Option<&str> {
+        self.inner.model.tiers.get(id.index()).map(|t| t.name.as_str())
+    }
+
+    /// The name of a feature, or `None` for an id this engine does not have.
+    pub fn feature_name(&self, id: FeatureId) -> Option<&str> {
+        self.inner.model.features.get(id.index()).map(|f| f.name.as_str())
+    }
+
+    /// The name of a limit, or `None` for an id this engine does not have.
+    pub fn limit_name(&self, id: LimitId) -> Option<&str> {
+        self.inner.model.limits.get(id.index()).map(|l| l.name.as_str())
+    }
+
+    /// The name of an add-on, or `None` for an id this engine does not have.
+    pub fn addon_name(&self, id: AddonId) -> Option<&str> {
+        self.inner.model.addons.get(id.index()).map(|a| a.name.as_str())
+    }
+
+    /// The name of a setting, or `None` for an id this engine does not have.
+    pub fn setting_name(&self, id: SettingId) -> Option<&str> {
+        self.inner.model.settings.get(id.index()).map(|s| s.name.as_str())
+    }
+
     /// The limits the engine was built under; by-name queries and the JSON protocol keep to
     /// them.
     pub fn input_limits(&self) -> &Limits {

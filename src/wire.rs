@@ -24,7 +24,8 @@
 //! `soft_cap`, `remaining` and, for counters, `window` (`start`, `end`). Setting answers are
 //! `value` (in base units: a count, bytes, seconds, millionths, or text; `null` when the tier
 //! sets none) and `display` (as the language writes it). A line that is not a
-//! valid query gets `{"error": "..."}` saying what is wrong; names the policy does not know
+//! valid query gets `{"code": "...", "error": "..."}`: a stable code from [`error_code`] and a
+//! message saying what is wrong; names the policy does not know
 //! are not errors but denials with an `unknown_*` reason. A limit the tier does not set is
 //! denied with `limit_not_set`.
 
@@ -72,7 +73,7 @@ enum Instant {
 }
 
 /// Answers one query line with one JSON object (without a trailing newline). Never panics:
-/// malformed input yields `{"error": "..."}`. Lines longer than the engine's
+/// malformed input yields `{"code": "...", "error": "..."}`. Lines longer than the engine's
 /// [`crate::Limits::query_line_bytes`] are refused unread.
 ///
 /// ```
@@ -80,34 +81,58 @@ enum Instant {
 /// let answer = entitle::wire::answer_line(&engine, r#"{"tier":"pro","now":0,"feature":"hd"}"#);
 /// assert_eq!(answer, r#"{"allowed":true,"reason":"granted_by_tier"}"#);
 /// let answer = entitle::wire::answer_line(&engine, r#"{"tier":"pro","feature":"hd"}"#);
-/// assert_eq!(answer, r#"{"error":"missing field `now` at line 1 column 29"}"#);
+/// assert_eq!(answer, r#"{"code":"invalid_query","error":"missing field `now` at line 1 column 29"}"#);
 /// # Ok::<(), entitle::Diagnostics>(())
 /// ```
 pub fn answer_line(engine: &Engine, line: &str) -> String {
-    answer(engine, line).unwrap_or_else(|error| error_answer(&error)).to_string()
+    answer(engine, line).unwrap_or_else(|(code, message)| error_answer(code, &message)).to_string()
 }
 
-/// The answer to a line that is not a valid query: `{"error": message}`.
-pub fn error_answer(message: &str) -> Value {
-    json!({ "error": message })
+/// Why a query line was not answered, as a stable code; the message beside it is for people
+/// and may change.
+pub mod error_code {
+    /// The line is longer than `Limits::query_line_bytes`.
+    pub const LINE_TOO_LONG: &str = "line_too_long";
+    /// The line is not UTF-8.
+    pub const NOT_UTF8: &str = "not_utf8";
+    /// The line is not a JSON object.
+    pub const NOT_JSON: &str = "not_json";
+    /// A field is missing, unknown, or of the wrong type.
+    pub const INVALID_QUERY: &str = "invalid_query";
+    /// `now` is not an instant.
+    pub const INVALID_INSTANT: &str = "invalid_instant";
+    /// `billing_anchor` is not a day from 1 to 31.
+    pub const INVALID_BILLING_ANCHOR: &str = "invalid_billing_anchor";
+    /// Not exactly one of `feature`, `limit` and `setting` is given.
+    pub const AMBIGUOUS_QUESTION: &str = "ambiguous_question";
 }
 
-fn answer(engine: &Engine, line: &str) -> Result<Value, String> {
+/// The answer to a line that is not a valid query: `{"code": code, "error": message}`, where
+/// `code` is one of [`error_code`] and `message` says what is wrong, for people.
+pub fn error_answer(code: &str, message: &str) -> Value {
+    json!({ "code": code, "error": message })
+}
+
+fn answer(engine: &Engine, line: &str) -> Result<Value, (&'static str, String)> {
     let max = engine.input_limits().query_line_bytes;
     if line.len() > max {
-        return Err(format!("query is longer than {max} bytes"));
+        return Err((error_code::LINE_TOO_LONG, format!("query is longer than {max} bytes")));
     }
     let query: Query = serde_json::from_str(line).map_err(|e| match e.classify() {
-        serde_json::error::Category::Syntax | serde_json::error::Category::Eof => format!("not a JSON object: {e}"),
-        _ => e.to_string(),
+        serde_json::error::Category::Syntax | serde_json::error::Category::Eof => {
+            (error_code::NOT_JSON, format!("not a JSON object: {e}"))
+        }
+        _ => (error_code::INVALID_QUERY, e.to_string()),
     })?;
     let now = match &query.now {
         Instant::Seconds(seconds) => *seconds,
-        Instant::Text(text) => parse_instant(text)
-            .ok_or_else(|| format!("`now` is `{text}`, not an instant like `2026-11-21T10:00:00Z`"))?,
+        Instant::Text(text) => parse_instant(text).ok_or_else(|| {
+            (error_code::INVALID_INSTANT, format!("`now` is `{text}`, not an instant like `2026-11-21T10:00:00Z`"))
+        })?,
     };
     if !(1..=31).contains(&query.billing_anchor) {
-        return Err(format!("`billing_anchor` is {}, not a day from 1 to 31", query.billing_anchor));
+        let message = format!("`billing_anchor` is {}, not a day from 1 to 31", query.billing_anchor);
+        return Err((error_code::INVALID_BILLING_ANCHOR, message));
     }
     let addons: Vec<&str> = query.addons.iter().map(String::as_str).collect();
     let request: NamedRequest<'_> = Request::new(query.tier.as_str(), now)
@@ -142,7 +167,10 @@ fn answer(engine: &Engine, line: &str) -> Result<Value, String> {
             })),
             Err(reason) => object(json!({ "allowed": false, "reason": reason.as_str() })),
         },
-        _ => return Err("give exactly one of `feature`, `limit` or `setting`".into()),
+        _ => {
+            let message = "give exactly one of `feature`, `limit` or `setting`".to_string();
+            return Err((error_code::AMBIGUOUS_QUESTION, message));
+        }
     };
     Ok(Value::Object(out))
 }
@@ -217,6 +245,12 @@ pub fn explanation<A>(explanation: &Explanation<A>) -> Value {
         "steps": explanation.steps.iter().map(step).collect::<Vec<_>>(),
         "upgrade": explanation.upgrade.as_ref().map_or(Value::Null, upgrade),
     })
+}
+
+/// An answer and its explanation as one JSON object: `{"answer": {...}, "explain": {"steps":
+/// [...], "upgrade": ...}}`, for callers that ask for the explanation alone (the C ABI).
+pub fn explained<A>(answer: &Map<String, Value>, why: &Explanation<A>) -> String {
+    json!({ "answer": answer, "explain": explanation(why) }).to_string()
 }
 
 /// A setting's value in base units: a count, bytes, seconds, millionths of a percent, or text.
@@ -302,7 +336,7 @@ fn json_diagnostic<'a>(source: &'a Source, diagnostic: &'a Diagnostic) -> JsonDi
 /// ```
 pub fn diagnostics<'a>(source: &'a Source, list: impl IntoIterator<Item = &'a Diagnostic>) -> String {
     let shaped: Vec<JsonDiagnostic<'a>> = list.into_iter().map(|d| json_diagnostic(source, d)).collect();
-    serde_json::to_string(&shaped).unwrap_or_else(|e| error_answer(&e.to_string()).to_string())
+    serde_json::to_string(&shaped).unwrap_or_else(|e| json!({ "error": e.to_string() }).to_string())
 }
 
 /// The report `entitle check --format json` prints: `{"version": 1, "files": [...],
@@ -330,5 +364,5 @@ pub fn check_report(checked: &[(Source, Vec<Diagnostic>)]) -> String {
         diagnostics: all().map(|(source, d)| json_diagnostic(source, d)).collect(),
         summary: Summary { files: checked.len(), errors, warnings: all().count() - errors },
     };
-    serde_json::to_string_pretty(&report).unwrap_or_else(|e| error_answer(&e.to_string()).to_string())
+    serde_json::to_string_pretty(&report).unwrap_or_else(|e| json!({ "error": e.to_string() }).to_string())
 }

@@ -4,7 +4,7 @@
 use std::io::{BufRead, BufWriter, Write};
 use std::path::Path;
 
-use entitle::wire::{answer_line, error_answer};
+use entitle::wire::{answer_line, error_answer, error_code};
 use entitle::{render, Limits, Source};
 
 use crate::{CLEAN, FINDINGS, USAGE_OR_IO};
@@ -76,13 +76,15 @@ fn answer_all(engine: &entitle::Engine, mut input: impl BufRead, out: &mut impl 
             return out.flush();
         }
         let answer = if too_long {
-            error_answer(&format!("query is longer than {max} bytes")).to_string()
+            error_answer(error_code::LINE_TOO_LONG, &format!("query is longer than {max} bytes")).to_string()
         } else {
             match std::str::from_utf8(&line) {
                 Ok(text) if text.trim().is_empty() => continue,
                 Ok(text) => answer_line(engine, text.trim_end_matches('\r')),
-                Err(e) => error_answer(&format!("query is not UTF-8 (invalid byte at offset {})", e.valid_up_to()))
-                    .to_string(),
+                Err(e) => {
+                    let message = format!("query is not UTF-8 (invalid byte at offset {})", e.valid_up_to());
+                    error_answer(error_code::NOT_UTF8, &message).to_string()
+                }
             }
         };
         writeln!(out, "{answer}")?;

@@ -83,7 +83,7 @@ fn eval_answers_every_line_even_after_bad_ones() {
     let output = run_with_input("eval policies/rtc-sdk.policy", &input);
     let lines: Vec<&str> = output.lines().collect();
     assert_eq!(lines[0], "exit: 0");
-    assert_eq!(lines[2], r#"{"error":"query is longer than 65536 bytes"}"#);
-    assert_eq!(lines[3], r#"{"error":"query is not UTF-8 (invalid byte at offset 0)"}"#);
+    assert_eq!(lines[2], r#"{"code":"line_too_long","error":"query is longer than 65536 bytes"}"#);
+    assert_eq!(lines[3], r#"{"code":"not_utf8","error":"query is not UTF-8 (invalid byte at offset 0)"}"#);
     assert_eq!(lines[4], r#"{"allowed":true,"reason":"granted_by_tier"}"#);
 }

@@ -77,16 +77,14 @@ impl Engine {
             .unwrap_or_default()
     }
 
-    /// The name of tier `tier`, which the caller has validated.
-    fn tier_name(&self, tier: usize) -> &str {
-        self.model().tiers.get(tier).map_or("", |t| t.name.as_str())
-    }
-
     /// Why add-on `addon` does or does not apply to the subject now, as a phrase.
     fn addon_status(&self, request: &Request<'_>, addon: usize) -> Option<String> {
         let tier = request.tier.index();
         if !self.tables().attaches(addon, tier) {
-            return Some(format!("but it does not attach to tier `{}`", self.tier_name(tier)));
+            return Some(format!(
+                "but it does not attach to tier `{}`",
+                self.tier_name(request.tier).unwrap_or_default()
+            ));
         }
         if !self.valid_at(addon, request.now) {
             let (from, until) = self.tables().addon_validity(addon);
@@ -166,7 +164,8 @@ impl Engine {
             }
         }
         if steps.is_empty() {
-            steps.push(note(format!("no rule in tier `{}` or its ancestors grants `{name}`", self.tier_name(tier))));
+            let tier_name = self.tier_name(request.tier).unwrap_or_default();
+            steps.push(note(format!("no rule in tier `{tier_name}` or its ancestors grants `{name}`")));
         }
         let upgrade = (!answer.allowed)
             .then(|| self.upgrade(request, |engine, request| engine.decide(request, feature).allowed))
@@ -216,7 +215,7 @@ impl Engine {
         if steps.is_empty() {
             steps.push(note(format!(
                 "no rule in tier `{}` or its ancestors sets `{}`, so it is 0",
-                self.tier_name(request.tier.index()),
+                self.tier_name(request.tier).unwrap_or_default(),
                 def.name
             )));
         }

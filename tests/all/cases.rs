@@ -1,4 +1,4 @@
-//! Data-driven engine cases: each `tests/cases/NAME.policy` beside `NAME.jsonl`, whose lines
+//! The conformance corpus: each `tests/conformance/NAME.policy` beside `NAME.jsonl`, whose lines
 //! are `{"query": {...}, "expect": {...}}` (or `#` comments). Every field named in `expect`
 //! must equal the same field of the answer; fields left out are not compared. Expectations
 //! are written by hand, not blessed from output.
@@ -29,7 +29,7 @@ fn every_case_gets_its_expected_answer_and_every_reason_and_status_is_covered() 
     let mut reasons = BTreeSet::new();
     let mut statuses = BTreeSet::new();
     let mut count = 0;
-    for policy in files_with_extension(&root().join("tests/cases"), "policy") {
+    for policy in files_with_extension(&root().join("tests/conformance"), "policy") {
         let text = std::fs::read_to_string(&policy).expect("readable policy");
         let checked = entitle::check(&Source::new(policy.display().to_string(), text)).expect("case policies check");
         let engine = entitle::compile(&checked);
