@@ -1,0 +1,100 @@
+//! The C consumers: `tests/c/*.c` compiled against the committed header and the static
+//! library with `-Wall -Wextra -Werror`, run under AddressSanitizer and
+//! UndefinedBehaviorSanitizer, then again under valgrind; and the conformance corpus answered
+//! through the C structs, compared with the Rust answers.
+//!
+//! Needs `gcc` and `valgrind` on the PATH (`.ci/run` installs them).
+
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing,
+    reason = "a test fails loudly, with the value that broke it"
+)]
+
+#[path = "conformance.rs"]
+mod conformance;
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+fn repository() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("..").canonicalize().expect("the repository root")
+}
+
+/// The directory cargo built this test in, `target/<profile>/deps`, where the crate's
+/// `staticlib` and `cdylib` outputs of this same build sit (cargo copies them up a level only
+/// for `cargo build`, so a copy there may be stale).
+fn deps_dir() -> PathBuf {
+    let exe = std::env::current_exe().expect("the test binary's path");
+    exe.parent().expect("target/<profile>/deps").to_path_buf()
+}
+
+/// The static library, built by cargo with this test.
+fn static_library() -> PathBuf {
+    let path = deps_dir().join("libentitle_ffi.a");
+    assert!(path.is_file(), "{} is missing: cargo builds it with the crate", path.display());
+    path
+}
+
+fn run(command: &mut Command) -> Output {
+    let output = command.output().unwrap_or_else(|e| panic!("cannot run {command:?}: {e}"));
+    assert!(
+        output.status.success(),
+        "{command:?} failed with {}\n--- stdout\n{}\n--- stderr\n{}",
+        output.status,
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    output
+}
+
+/// Compiles a C program from `tests/c/` against the header and the static library.
+pub fn compile(source: &str, output: &str, sanitize: bool) -> PathBuf {
+    let root = repository();
+    let out_dir = deps_dir().join("c");
+    std::fs::create_dir_all(&out_dir).expect("a directory for the C builds");
+    let binary = out_dir.join(output);
+    let mut gcc = Command::new("gcc");
+    gcc.args(["-std=c11", "-O1", "-g", "-Wall", "-Wextra", "-Werror", "-pedantic"])
+        .arg("-I")
+        .arg(root.join("include"))
+        .arg(root.join("tests/c").join(source));
+    if sanitize {
+        gcc.args(["-fsanitize=address,undefined", "-fno-sanitize-recover=all", "-fno-omit-frame-pointer"]);
+    }
+    gcc.arg(static_library()).args(["-lpthread", "-ldl", "-lm", "-o"]).arg(&binary);
+    run(&mut gcc);
+    binary
+}
+
+/// The count line the C test prints last: `N passed, 0 failed`.
+fn summary(output: &Output) -> (u32, u32) {
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let line = stdout.lines().last().unwrap_or("");
+    let mut numbers = line.split(|c: char| !c.is_ascii_digit()).filter(|s| !s.is_empty());
+    let mut next = || numbers.next().and_then(|n| n.parse().ok()).unwrap_or(0);
+    (next(), next())
+}
+
+#[test]
+fn c_tests_pass_under_address_and_undefined_behaviour_sanitizers() {
+    let binary = compile("test_entitle.c", "test_entitle_sanitized", true);
+    let output = run(Command::new(&binary).arg(repository()).env("ASAN_OPTIONS", "detect_leaks=1:abort_on_error=0"));
+    let (passed, failed) = summary(&output);
+    assert!(passed > 100 && failed == 0, "{}", String::from_utf8_lossy(&output.stdout));
+}
+
+#[test]
+fn c_tests_pass_under_valgrind_with_no_leak() {
+    let binary = compile("test_entitle.c", "test_entitle_plain", false);
+    let output = run(Command::new("valgrind")
+        .args(["--quiet", "--leak-check=full", "--errors-for-leak-kinds=definite,indirect", "--error-exitcode=99"])
+        .arg(&binary)
+        .arg(repository()));
+    let (passed, failed) = summary(&output);
+    assert!(passed > 100 && failed == 0, "{}", String::from_utf8_lossy(&output.stdout));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(!stderr.contains("ERROR SUMMARY") || stderr.contains("ERROR SUMMARY: 0 errors"), "{stderr}");
+}

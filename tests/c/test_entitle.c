@@ -1,0 +1,383 @@
+/*
+ * Tests of the C ABI: every exported function, every status a caller can provoke, and one
+ * engine queried from several threads while another thread loads a new one.
+ *
+ * Built with -Wall -Wextra -Werror and run under AddressSanitizer and UndefinedBehaviorSanitizer,
+ * then again under valgrind (ffi/tests/c.rs drives both). Usage: test_entitle REPOSITORY_ROOT
+ */
+
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "entitle.h"
+
+static int passed = 0;
+static int failed = 0;
+
+#define CHECK(condition)                                                                   \
+    do {                                                                                   \
+        if (condition) {                                                                   \
+            passed++;                                                                      \
+        } else {                                                                           \
+            failed++;                                                                      \
+            fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #condition); \
+        }                                                                                  \
+    } while (0)
+
+#define S(text) (const uint8_t *)(text), strlen(text)
+
+static const char *POLICY =
+    "policy \"c-test\" version \"1\"\n"
+    "feature hd_video\n"
+    "feature ai\n"
+    "limit api_calls : count per day\n"
+    "limit ai_minutes : count per month\n"
+    "limit retention : duration\n"
+    "setting sla : percent\n"
+    "setting channel : string\n"
+    "ladder free < pro\n"
+    "tier free {\n"
+    "    limit api_calls = 10_000\n"
+    "    limit ai_minutes = 0\n"
+    "    set channel = \"forum\"\n"
+    "}\n"
+    "tier pro extends free {\n"
+    "    grant hd_video\n"
+    "    grant ai rollout 50%\n"
+    "    limit api_calls = 1_000_000 soft 1_200_000 warn at 80%\n"
+    "    set sla = 99.9%\n"
+    "}\n"
+    "addon ai_pack for pro { grant ai\n limit ai_minutes += 500 }\n"
+    "addon promo for free { grant hd_video\n valid from 2026-11-01 until 2026-12-01 }\n";
+
+/* 2026-11-21T10:00:00Z */
+static const int64_t NOW = 1795255200;
+
+static entitle_engine *load(const char *text) {
+    entitle_engine *engine = NULL;
+    entitle_error *error = NULL;
+    entitle_status status = entitle_engine_from_source(S("c-test.policy"), S(text), &engine, &error);
+    if (status != ENTITLE_STATUS_OK) {
+        fprintf(stderr, "load failed: %s\n", entitle_error_message(error));
+        entitle_error_free(error);
+        return NULL;
+    }
+    return engine;
+}
+
+static uint32_t id(entitle_status (*lookup)(const entitle_engine *, const uint8_t *, size_t, uint32_t *),
+                   const entitle_engine *engine, const char *name) {
+    uint32_t out = 0;
+    entitle_status status = lookup(engine, S(name), &out);
+    CHECK(status == ENTITLE_STATUS_OK);
+    return out;
+}
+
+static void test_versions(void) {
+    CHECK(strcmp(entitle_version(), ENTITLE_VERSION) == 0);
+    CHECK(entitle_abi_version() == ENTITLE_ABI_VERSION);
+    CHECK(strcmp(entitle_reason_name(ENTITLE_REASON_LIMIT_NOT_SET), "limit_not_set") == 0);
+    CHECK(entitle_reason_name(1000) == NULL);
+    CHECK(strcmp(entitle_limit_status_name(ENTITLE_LIMIT_STATUS_OVERAGE), "overage") == 0);
+    CHECK(entitle_limit_status_name(4) == NULL);
+}
+
+static void test_load_errors(const char *root) {
+    entitle_engine *engine = NULL;
+    entitle_error *error = NULL;
+
+    /* A policy with an error: the status, a located message, the diagnostics as JSON. */
+    const char *bad = "policy \"p\"\ntier free { grant sso }\n";
+    CHECK(entitle_engine_from_source(S("bad.policy"), S(bad), &engine, &error) == ENTITLE_STATUS_POLICY_ERROR);
+    CHECK(engine == NULL);
+    CHECK(entitle_error_status(error) == ENTITLE_STATUS_POLICY_ERROR);
+    CHECK(strcmp(entitle_error_message(error), "bad.policy:2:19: error[E004]: unknown feature `sso`") == 0);
+    const char *json = entitle_error_diagnostics_json(error);
+    CHECK(json != NULL && strstr(json, "\"code\":\"E004\"") != NULL && strstr(json, "\"line\":2") != NULL);
+
+    /* Copying the message: the needed size is reported, a short buffer is refused. */
+    size_t needed = 0;
+    char small[8];
+    CHECK(entitle_error_copy_message(error, small, sizeof small, &needed) == ENTITLE_STATUS_BUFFER_TOO_SMALL);
+    CHECK(needed == strlen(entitle_error_message(error)) + 1);
+    char *big = malloc(needed);
+    CHECK(entitle_error_copy_message(error, big, needed, NULL) == ENTITLE_STATUS_OK);
+    CHECK(strcmp(big, entitle_error_message(error)) == 0);
+    free(big);
+    CHECK(entitle_error_copy_message(NULL, small, sizeof small, &needed) == ENTITLE_STATUS_NULL_ARGUMENT);
+    entitle_error_free(error);
+    error = NULL;
+
+    /* A failed load leaves the engine NULL, and a NULL engine is a status, not a crash. */
+    uint32_t out = 0;
+    CHECK(entitle_engine_tier(engine, S("free"), &out) == ENTITLE_STATUS_NULL_ARGUMENT);
+
+    /* Errors are optional to receive. */
+    CHECK(entitle_engine_from_source(S("bad.policy"), S(bad), &engine, NULL) == ENTITLE_STATUS_POLICY_ERROR);
+
+    /* Invalid UTF-8, NULL pointers, and a length that cannot be true. */
+    const uint8_t latin1[] = {'p', 0xe9, 'x'};
+    CHECK(entitle_engine_from_source(S("x"), latin1, sizeof latin1, &engine, &error) == ENTITLE_STATUS_INVALID_UTF8);
+    CHECK(entitle_error_status(error) == ENTITLE_STATUS_INVALID_UTF8);
+    entitle_error_free(error);
+    error = NULL;
+    CHECK(entitle_engine_from_source(S("x"), NULL, 10, &engine, NULL) == ENTITLE_STATUS_NULL_ARGUMENT);
+    CHECK(entitle_engine_from_source(S("x"), (const uint8_t *)"p", SIZE_MAX, &engine, NULL) ==
+          ENTITLE_STATUS_INVALID_ARGUMENT);
+    CHECK(entitle_engine_from_source(S("x"), S(POLICY), NULL, NULL) == ENTITLE_STATUS_NULL_ARGUMENT);
+    CHECK(entitle_error_status(NULL) == ENTITLE_STATUS_NULL_ARGUMENT);
+    CHECK(entitle_error_message(NULL) == NULL);
+    CHECK(entitle_error_diagnostics_json(NULL) == NULL);
+
+    /* Files: a missing one is an I/O error; the bundled one loads. */
+    CHECK(entitle_engine_from_path(S("no/such/file.policy"), &engine, &error) == ENTITLE_STATUS_IO_ERROR);
+    CHECK(strstr(entitle_error_message(error), "cannot read `no/such/file.policy`") != NULL);
+    CHECK(entitle_error_diagnostics_json(error) == NULL);
+    entitle_error_free(error);
+    error = NULL;
+    char path[4096];
+    snprintf(path, sizeof path, "%s/policies/rtc-sdk.policy", root);
+    CHECK(entitle_engine_from_path(S(path), &engine, &error) == ENTITLE_STATUS_OK);
+    CHECK(engine != NULL && error == NULL);
+    CHECK(entitle_engine_tier(engine, S("enterprise"), &out) == ENTITLE_STATUS_OK);
+    entitle_engine_free(engine);
+
+    /* Freeing NULL does nothing. */
+    entitle_engine_free(NULL);
+    entitle_request_free(NULL);
+    entitle_error_free(NULL);
+    entitle_string_free(NULL);
+}
+
+static void test_requests(void) {
+    entitle_request *request = NULL;
+    CHECK(entitle_request_new(NULL) == ENTITLE_STATUS_NULL_ARGUMENT);
+    CHECK(entitle_request_new(&request) == ENTITLE_STATUS_OK);
+    CHECK(entitle_request_set_billing_anchor(request, 0) == ENTITLE_STATUS_INVALID_ARGUMENT);
+    CHECK(entitle_request_set_billing_anchor(request, 32) == ENTITLE_STATUS_INVALID_ARGUMENT);
+    CHECK(entitle_request_set_billing_anchor(request, 31) == ENTITLE_STATUS_OK);
+    CHECK(entitle_request_set_billing_anchor(NULL, 1) == ENTITLE_STATUS_NULL_ARGUMENT);
+    CHECK(entitle_request_set_tier(NULL, 0) == ENTITLE_STATUS_NULL_ARGUMENT);
+    CHECK(entitle_request_set_now(NULL, 0) == ENTITLE_STATUS_NULL_ARGUMENT);
+    CHECK(entitle_request_set_key(request, NULL, 3) == ENTITLE_STATUS_NULL_ARGUMENT);
+    const uint8_t bad_key[] = {0xff};
+    CHECK(entitle_request_set_key(request, bad_key, 1) == ENTITLE_STATUS_INVALID_UTF8);
+    CHECK(entitle_request_set_key(request, NULL, 0) == ENTITLE_STATUS_OK);
+    CHECK(entitle_request_set_tier_name(request, bad_key, 1) == ENTITLE_STATUS_INVALID_UTF8);
+    CHECK(entitle_request_add_addon_name(request, bad_key, 1) == ENTITLE_STATUS_INVALID_UTF8);
+    CHECK(entitle_request_add_addon(NULL, 0) == ENTITLE_STATUS_NULL_ARGUMENT);
+    CHECK(entitle_request_clear_addons(request) == ENTITLE_STATUS_OK);
+    CHECK(entitle_request_clear_addons(NULL) == ENTITLE_STATUS_NULL_ARGUMENT);
+    entitle_request_free(request);
+}
+
+static void test_queries(void) {
+    entitle_engine *engine = load(POLICY);
+    CHECK(engine != NULL);
+    uint32_t pro = id(entitle_engine_tier, engine, "pro");
+    uint32_t free_tier = id(entitle_engine_tier, engine, "free");
+    uint32_t hd = id(entitle_engine_feature, engine, "hd_video");
+    uint32_t ai = id(entitle_engine_feature, engine, "ai");
+    uint32_t calls = id(entitle_engine_limit, engine, "api_calls");
+    uint32_t minutes = id(entitle_engine_limit, engine, "ai_minutes");
+    uint32_t retention = id(entitle_engine_limit, engine, "retention");
+    uint32_t ai_pack = id(entitle_engine_addon, engine, "ai_pack");
+    uint32_t promo = id(entitle_engine_addon, engine, "promo");
+    uint32_t sla = id(entitle_engine_setting, engine, "sla");
+    uint32_t channel = id(entitle_engine_setting, engine, "channel");
+    uint32_t out = 12345;
+    CHECK(entitle_engine_feature(engine, S("hd_vidoe"), &out) == ENTITLE_STATUS_UNKNOWN_NAME);
+    CHECK(out == 12345);
+    CHECK(entitle_engine_limit(engine, S("x"), NULL) == ENTITLE_STATUS_NULL_ARGUMENT);
+    CHECK(entitle_engine_setting(engine, NULL, 1, &out) == ENTITLE_STATUS_NULL_ARGUMENT);
+
+    entitle_request *request = NULL;
+    CHECK(entitle_request_new(&request) == ENTITLE_STATUS_OK);
+    CHECK(entitle_request_set_tier(request, pro) == ENTITLE_STATUS_OK);
+    CHECK(entitle_request_set_key(request, S("app-42")) == ENTITLE_STATUS_OK);
+    CHECK(entitle_request_set_now(request, NOW) == ENTITLE_STATUS_OK);
+
+    /* Features by id. */
+    bool allowed = false;
+    CHECK(entitle_is_allowed(engine, request, hd, &allowed) == ENTITLE_STATUS_OK && allowed);
+    entitle_decision decision;
+    CHECK(entitle_decide(engine, request, hd, &decision) == ENTITLE_STATUS_OK);
+    CHECK(decision.allowed && decision.reason == ENTITLE_REASON_GRANTED_BY_TIER);
+    CHECK(entitle_decide(engine, request, ai, &decision) == ENTITLE_STATUS_OK);
+    CHECK(decision.reason == ENTITLE_REASON_GRANTED_BY_ROLLOUT || decision.reason == ENTITLE_REASON_OUTSIDE_ROLLOUT);
+    CHECK(entitle_request_add_addon(request, ai_pack) == ENTITLE_STATUS_OK);
+    CHECK(entitle_decide(engine, request, ai, &decision) == ENTITLE_STATUS_OK && decision.allowed);
+
+    /* Unknown and foreign ids are a status of their own, with the deny still written. */
+    CHECK(entitle_decide(engine, request, 999, &decision) == ENTITLE_STATUS_UNKNOWN_ID);
+    CHECK(!decision.allowed && decision.reason == ENTITLE_REASON_UNKNOWN_FEATURE);
+    allowed = true;
+    CHECK(entitle_is_allowed(engine, request, 999, &allowed) == ENTITLE_STATUS_UNKNOWN_ID && !allowed);
+    CHECK(entitle_decide(engine, request, hd, NULL) == ENTITLE_STATUS_NULL_ARGUMENT);
+    CHECK(entitle_decide(NULL, request, hd, &decision) == ENTITLE_STATUS_NULL_ARGUMENT);
+    CHECK(entitle_decide(engine, NULL, hd, &decision) == ENTITLE_STATUS_NULL_ARGUMENT);
+
+    /* Limits by id: an overage within the soft cap, the window of a counter. */
+    entitle_quota quota;
+    CHECK(entitle_check_limit(engine, request, calls, 990000, 20000, &quota) == ENTITLE_STATUS_OK);
+    CHECK(quota.allowed && quota.reason == ENTITLE_REASON_OVERAGE && quota.status == ENTITLE_LIMIT_STATUS_OVERAGE);
+    CHECK(quota.limit.value == 1000000 && !quota.limit.unlimited);
+    CHECK(quota.has_soft_cap && quota.soft_cap.value == 1200000);
+    CHECK(quota.remaining.value == 10000);
+    CHECK(quota.has_window && quota.window_start == 1795219200 && quota.window_end == 1795305600);
+    CHECK(entitle_check_limit(engine, request, calls, 900000, 0, &quota) == ENTITLE_STATUS_OK);
+    CHECK(quota.status == ENTITLE_LIMIT_STATUS_WARNING);
+    CHECK(entitle_check_limit(engine, request, minutes, 400, 100, &quota) == ENTITLE_STATUS_OK);
+    CHECK(quota.allowed && quota.limit.value == 500);
+    CHECK(entitle_check_limit(engine, request, retention, 0, 0, &quota) == ENTITLE_STATUS_OK);
+    CHECK(!quota.allowed && quota.reason == ENTITLE_REASON_LIMIT_NOT_SET && !quota.has_window);
+    CHECK(entitle_check_limit(engine, request, 77, 0, 0, &quota) == ENTITLE_STATUS_UNKNOWN_ID);
+    CHECK(quota.reason == ENTITLE_REASON_UNKNOWN_LIMIT);
+
+    /* Settings by id: a percentage, text owned by the engine, and nothing set. */
+    entitle_setting value;
+    CHECK(entitle_setting_value(engine, request, sla, &value) == ENTITLE_STATUS_OK);
+    CHECK(value.kind == ENTITLE_SETTING_KIND_PERCENT && value.number == 999000);
+    CHECK(entitle_setting_value(engine, request, channel, &value) == ENTITLE_STATUS_OK);
+    CHECK(value.kind == ENTITLE_SETTING_KIND_TEXT && value.text_len == 5 && memcmp(value.text, "forum", 5) == 0);
+    CHECK(entitle_setting_value(engine, request, 50, &value) == ENTITLE_STATUS_UNKNOWN_ID);
+    CHECK(value.kind == ENTITLE_SETTING_KIND_NONE);
+
+    /* A request whose tier was never set answers as an unknown tier. */
+    entitle_request *blank = NULL;
+    CHECK(entitle_request_new(&blank) == ENTITLE_STATUS_OK);
+    CHECK(entitle_decide(engine, blank, hd, &decision) == ENTITLE_STATUS_UNKNOWN_ID);
+    CHECK(decision.reason == ENTITLE_REASON_UNKNOWN_TIER);
+    CHECK(entitle_setting_value(engine, blank, sla, &value) == ENTITLE_STATUS_UNKNOWN_ID);
+
+    /* By name: the same answers, and unknown names as their own status. */
+    CHECK(entitle_request_set_tier_name(blank, S("free")) == ENTITLE_STATUS_OK);
+    CHECK(entitle_request_set_now(blank, NOW) == ENTITLE_STATUS_OK);
+    CHECK(entitle_decide_by_name(engine, blank, S("hd_video"), &decision) == ENTITLE_STATUS_OK);
+    CHECK(!decision.allowed && decision.reason == ENTITLE_REASON_NOT_GRANTED);
+    CHECK(entitle_request_add_addon_name(blank, S("promo")) == ENTITLE_STATUS_OK);
+    CHECK(entitle_decide_by_name(engine, blank, S("hd_video"), &decision) == ENTITLE_STATUS_OK);
+    CHECK(decision.allowed && decision.reason == ENTITLE_REASON_GRANTED_BY_ADDON);
+    CHECK(entitle_decide_by_name(engine, blank, S("4k_video"), &decision) == ENTITLE_STATUS_UNKNOWN_NAME);
+    CHECK(!decision.allowed && decision.reason == ENTITLE_REASON_UNKNOWN_FEATURE);
+    CHECK(entitle_check_limit_by_name(engine, blank, S("api_calls"), 10000, 1, &quota) == ENTITLE_STATUS_OK);
+    CHECK(!quota.allowed && quota.reason == ENTITLE_REASON_LIMIT_EXCEEDED);
+    CHECK(entitle_check_limit_by_name(engine, blank, S("storage"), 0, 0, &quota) == ENTITLE_STATUS_UNKNOWN_NAME);
+    CHECK(quota.reason == ENTITLE_REASON_UNKNOWN_LIMIT);
+    CHECK(entitle_setting_value_by_name(engine, blank, S("channel"), &value) == ENTITLE_STATUS_OK);
+    CHECK(value.kind == ENTITLE_SETTING_KIND_TEXT);
+    CHECK(entitle_setting_value_by_name(engine, blank, S("sla"), &value) == ENTITLE_STATUS_OK);
+    CHECK(value.kind == ENTITLE_SETTING_KIND_NONE);
+    CHECK(entitle_setting_value_by_name(engine, blank, S("uptime"), &value) == ENTITLE_STATUS_UNKNOWN_NAME);
+    CHECK(entitle_request_add_addon_name(blank, S("vip")) == ENTITLE_STATUS_OK);
+    CHECK(entitle_decide_by_name(engine, blank, S("hd_video"), &decision) == ENTITLE_STATUS_UNKNOWN_NAME);
+    CHECK(decision.reason == ENTITLE_REASON_UNKNOWN_ADDON);
+    CHECK(entitle_decide_by_name(engine, blank, (const uint8_t *)"x", SIZE_MAX, &decision) ==
+          ENTITLE_STATUS_INVALID_ARGUMENT);
+
+    /* More add-ons than a by-name query may hold. */
+    CHECK(entitle_request_clear_addons(blank) == ENTITLE_STATUS_OK);
+    for (int i = 0; i < 33; i++) {
+        CHECK(entitle_request_add_addon_name(blank, S("promo")) == ENTITLE_STATUS_OK);
+    }
+    CHECK(entitle_decide_by_name(engine, blank, S("hd_video"), &decision) == ENTITLE_STATUS_INPUT_LIMIT);
+
+    /* Explanations and JSON queries come back as JSON in the Rust crate's shape. */
+    char *json = NULL;
+    CHECK(entitle_request_set_tier(blank, free_tier) == ENTITLE_STATUS_OK);
+    CHECK(entitle_request_clear_addons(blank) == ENTITLE_STATUS_OK);
+    CHECK(entitle_explain_feature(engine, blank, hd, &json) == ENTITLE_STATUS_OK);
+    CHECK(json != NULL && strstr(json, "\"upgrade\":{\"addon\":\"promo\",\"tier\":\"pro\"}") != NULL);
+    entitle_string_free(json);
+    json = NULL;
+    CHECK(entitle_explain_limit(engine, blank, calls, 10000, 1, &json) == ENTITLE_STATUS_OK);
+    CHECK(json != NULL && strstr(json, "\"reason\":\"limit_exceeded\"") != NULL);
+    entitle_string_free(json);
+    json = NULL;
+    const char *query = "{\"tier\":\"pro\",\"now\":\"2026-11-21T10:00:00Z\",\"feature\":\"hd_video\"}";
+    CHECK(entitle_query_json(engine, S(query), &json) == ENTITLE_STATUS_OK);
+    CHECK(json != NULL && strcmp(json, "{\"allowed\":true,\"reason\":\"granted_by_tier\"}") == 0);
+    entitle_string_free(json);
+    json = NULL;
+    CHECK(entitle_query_json(engine, S("{not json"), &json) == ENTITLE_STATUS_OK);
+    CHECK(json != NULL && strstr(json, "\"error\"") != NULL);
+    entitle_string_free(json);
+    CHECK(entitle_query_json(engine, S(query), NULL) == ENTITLE_STATUS_NULL_ARGUMENT);
+
+    (void)promo;
+    entitle_request_free(blank);
+    entitle_request_free(request);
+    entitle_engine_free(engine);
+}
+
+/* Several threads query one engine, each with its own request, while the main thread loads
+ * and frees other engines. Every thread must get the single-threaded answers. */
+struct worker {
+    const entitle_engine *engine;
+    uint32_t tier;
+    uint32_t feature;
+    uint32_t limit;
+    int mismatches;
+};
+
+static void *work(void *arg) {
+    struct worker *w = arg;
+    entitle_request *request = NULL;
+    if (entitle_request_new(&request) != ENTITLE_STATUS_OK) {
+        w->mismatches++;
+        return NULL;
+    }
+    entitle_request_set_tier(request, w->tier);
+    entitle_request_set_now(request, NOW);
+    for (int i = 0; i < 20000; i++) {
+        entitle_decision decision;
+        entitle_quota quota;
+        if (entitle_decide(w->engine, request, w->feature, &decision) != ENTITLE_STATUS_OK || !decision.allowed) {
+            w->mismatches++;
+        }
+        uint64_t used = (uint64_t)(i % 1000);
+        if (entitle_check_limit(w->engine, request, w->limit, used, 1, &quota) != ENTITLE_STATUS_OK ||
+            quota.remaining.value != 1000000 - used) {
+            w->mismatches++;
+        }
+    }
+    entitle_request_free(request);
+    return NULL;
+}
+
+static void test_threads(void) {
+    entitle_engine *engine = load(POLICY);
+    CHECK(engine != NULL);
+    struct worker workers[4];
+    pthread_t threads[4];
+    for (int i = 0; i < 4; i++) {
+        workers[i] = (struct worker){engine, id(entitle_engine_tier, engine, "pro"),
+                                     id(entitle_engine_feature, engine, "hd_video"),
+                                     id(entitle_engine_limit, engine, "api_calls"), 0};
+        CHECK(pthread_create(&threads[i], NULL, work, &workers[i]) == 0);
+    }
+    /* Meanwhile, load new engines as a reload would, and drop them. */
+    for (int i = 0; i < 20; i++) {
+        entitle_engine *next = load(POLICY);
+        CHECK(next != NULL);
+        entitle_engine_free(next);
+    }
+    for (int i = 0; i < 4; i++) {
+        CHECK(pthread_join(threads[i], NULL) == 0);
+        CHECK(workers[i].mismatches == 0);
+    }
+    entitle_engine_free(engine);
+}
+
+int main(int argc, char **argv) {
+    const char *root = argc > 1 ? argv[1] : ".";
+    test_versions();
+    test_load_errors(root);
+    test_requests();
+    test_queries();
+    test_threads();
+    printf("%d passed, %d failed\n", passed, failed);
+    return failed == 0 ? 0 : 1;
+}
