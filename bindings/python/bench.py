@@ -1,0 +1,134 @@
+"""The same entitlement questions from Python: entitle (by cached ids and by name), cedarpy and
+pycasbin, on the plan model of policies/rtc-sdk.policy. Every engine's answers are checked
+equal before anything is timed. Prints ns per question (median of rounds).
+
+    .venv/bin/pip install cedarpy casbin
+    ENTITLE_LIBRARY=target/release/libentitle_ffi.so ENTITLE_HEADER=include/entitle.h \\
+      PYTHONPATH=bindings/python/src .venv/bin/python bindings/python/bench.py
+
+docs/ffi.md records the figures. The peers get the leanest fair model (one rule per granted
+pair), built once, outside the timed loop, as in the Rust comparison (compare/).
+"""
+
+from __future__ import annotations
+
+import statistics
+import sys
+import time
+from pathlib import Path
+
+import entitle
+from entitle._native import ffi, lib
+
+REPOSITORY = Path(__file__).resolve().parents[2]
+NOW = 1_795_255_200
+ROUNDS = 15
+
+
+def _declared_features(path: Path) -> list[str]:
+    return [line.split()[1] for line in path.read_text(encoding="utf-8").splitlines() if line.startswith("feature ")]
+
+
+def main() -> None:
+    engine = entitle.Engine.from_path(REPOSITORY / "policies" / "rtc-sdk.policy")
+    tiers = ["free", "pro", "enterprise", "acme_contract"]
+    features = [name for name in _declared_features(REPOSITORY / "policies" / "rtc-sdk.policy")]
+    # A key outside every rollout, so the peers (with no sticky hash) can model plain grants.
+    key = next(
+        f"app-{i}" for i in range(10_000)
+        if all(engine.decide(engine.request("pro", key=f"app-{i}", now=NOW), f).reason != "granted_by_rollout"
+               for f in features)
+    )
+    requests = {t: engine.request(t, key=key, now=NOW) for t in tiers}
+    questions = [(t, f) for t in tiers for f in features]
+    expected = {(t, f): engine.is_allowed(requests[t], f) for t, f in questions}
+
+    ids = {(t, f): (requests[t], engine.feature(f)) for t, f in questions}
+    decision = ffi.new("entitle_decision *")
+    handle = engine._handle
+
+    def entitle_raw(t: str, f: str) -> bool:
+        request, feature = ids[(t, f)]
+        lib.entitle_decide(handle, request._handle, feature, decision)
+        return bool(decision.allowed)
+
+    def entitle_ids(t: str, f: str) -> bool:
+        request, feature = ids[(t, f)]
+        return engine.is_allowed(request, feature)
+
+    def entitle_names(t: str, f: str) -> bool:
+        return engine.decide(requests[t], f).allowed
+
+    engines = {"entitle (raw cffi call, ids)": entitle_raw, "entitle (ids)": entitle_ids, "entitle (names)": entitle_names}
+
+    try:
+        import cedarpy
+
+        permits = []
+        for t in tiers:
+            granted = [f'Feature::"{f}"' for f in features if expected[(t, f)]]
+            if granted:
+                permits.append(
+                    f'permit(principal == Tier::"{t}", action == Action::"use", resource) '
+                    f"when {{ [{', '.join(granted)}].contains(resource) }};"
+                )
+        policies = cedarpy.PolicySet("\n".join(permits))
+        entities = cedarpy.Entities([])
+        cedar_requests = {
+            (t, f): {"principal": f'Tier::"{t}"', "action": 'Action::"use"', "resource": f'Feature::"{f}"', "context": {}}
+            for t, f in questions
+        }
+
+        def cedar(t: str, f: str) -> bool:
+            return cedarpy.is_authorized(cedar_requests[(t, f)], policies, entities).allowed
+
+        engines["cedarpy"] = cedar
+    except ImportError:
+        print("cedarpy is not installed; skipped", file=sys.stderr)
+
+    try:
+        import casbin
+
+        model = casbin.model.Model()
+        model.load_model_from_text(
+            "[request_definition]\nr = sub, obj\n[policy_definition]\np = sub, obj\n"
+            "[policy_effect]\ne = some(where (p.eft == allow))\n[matchers]\nm = r.sub == p.sub && r.obj == p.obj\n"
+        )
+        enforcer = casbin.Enforcer(model)
+        for t, f in questions:
+            if expected[(t, f)]:
+                enforcer.add_policy(t, f)
+
+        def pycasbin(t: str, f: str) -> bool:
+            return enforcer.enforce(t, f)
+
+        engines["pycasbin"] = pycasbin
+    except ImportError:
+        print("casbin is not installed; skipped", file=sys.stderr)
+
+    for name, ask in engines.items():
+        wrong = [(t, f) for t, f in questions if ask(t, f) != expected[(t, f)]]
+        assert not wrong, f"{name} disagrees on {wrong}"
+
+    results = {}
+    for name, ask in engines.items():
+        repeat = 2_000 if name.startswith("entitle") else 100
+        rounds = []
+        for _ in range(ROUNDS):
+            start = time.perf_counter_ns()
+            for _ in range(repeat):
+                for t, f in questions:
+                    ask(t, f)
+            rounds.append((time.perf_counter_ns() - start) / (repeat * len(questions)))
+        results[name] = statistics.median(rounds)
+
+    base = results["entitle (ids)"]
+    print(f"{len(questions)} questions, {sum(expected.values())} allowed; median of {ROUNDS} rounds")
+    print("| engine | ns/question | × entitle (ids) |")
+    print("| --- | --- | --- |")
+    for name, ns in results.items():
+        print(f"| {name} | {ns:,.0f} | {ns / base:.1f}× |")
+
+
+if __name__ == "__main__":
+    main()
