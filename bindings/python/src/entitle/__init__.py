@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import json
 import os
+import threading
 import time
 from dataclasses import dataclass
 from datetime import datetime
@@ -246,6 +247,20 @@ class Request:
         )
 
 
+class _Buffers(threading.local):
+    """Answer buffers for the C calls, one set per thread: allocating them per call cost about
+    as much as the call itself. Each answer is copied out before the next call on the thread."""
+
+    def __init__(self) -> None:
+        self.allowed = ffi.new("bool *")
+        self.decision = ffi.new("entitle_decision *")
+        self.quota = ffi.new("entitle_quota *")
+        self.setting = ffi.new("entitle_setting *")
+
+
+_buffers = _Buffers()
+
+
 def _amount(amount: Any) -> Amount:
     return UNLIMITED if amount.unlimited else int(amount.value)
 
@@ -365,7 +380,7 @@ class Engine:
     def decide(self, request: Request, feature: Union[str, int]) -> Decision:
         """Whether the subject may use `feature` (a name or id), and why. Unknown names and
         ids are denials with an ``unknown_*`` reason."""
-        out = ffi.new("entitle_decision *")
+        out = _buffers.decision
         if isinstance(feature, str):
             encoded = _bytes(feature)
             status = lib.entitle_decide_by_name(self._handle, request._handle, encoded, len(encoded), out)
@@ -378,14 +393,15 @@ class Engine:
         """Whether the subject may use `feature`; `decide` says why."""
         if isinstance(feature, str):
             return self.decide(request, feature).allowed
-        out = ffi.new("bool *")
+        out = _buffers.allowed
         status = lib.entitle_is_allowed(self._handle, request._handle, feature, out)
-        _raise_for(status, "entitle_is_allowed")
+        if status not in _ANSWERED:
+            _raise_for(status, "entitle_is_allowed")
         return bool(out[0])
 
     def check_limit(self, request: Request, limit: Union[str, int], used: int = 0, requested: int = 0) -> Quota:
         """How much of `limit` is left given `used`, and whether `requested` more may be used."""
-        out = ffi.new("entitle_quota *")
+        out = _buffers.quota
         if isinstance(limit, str):
             encoded = _bytes(limit)
             status = lib.entitle_check_limit_by_name(
@@ -407,7 +423,7 @@ class Engine:
     def setting_value(self, request: Request, setting: Union[str, int]) -> Union[int, str, None]:
         """A setting's value in base units (a count, bytes, seconds, millionths of a percent,
         or text), or None when nothing sets it. An unknown name or id raises `KeyError`."""
-        out = ffi.new("entitle_setting *")
+        out = _buffers.setting
         if isinstance(setting, str):
             encoded = _bytes(setting)
             status = lib.entitle_setting_value_by_name(self._handle, request._handle, encoded, len(encoded), out)
