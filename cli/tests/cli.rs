@@ -87,3 +87,32 @@ fn eval_answers_every_line_even_after_bad_ones() {
     assert_eq!(lines[3], r#"{"code":"not_utf8","error":"query is not UTF-8 (invalid byte at offset 0)"}"#);
     assert_eq!(lines[4], r#"{"allowed":true,"reason":"granted_by_tier"}"#);
 }
+
+/// The conformance corpus through the `entitle eval` binary gives, line for line, what the
+/// library's JSON protocol gives: the command adds nothing and loses nothing.
+#[test]
+fn eval_answers_the_conformance_corpus_as_the_library_does() {
+    let dir = root().join("tests/conformance");
+    let mut compared = 0;
+    for policy in files_with_extension(&dir, "policy") {
+        let engine = entitle::Engine::from_path(&policy).expect("corpus policies check");
+        let queries: Vec<String> = std::fs::read_to_string(policy.with_extension("jsonl"))
+            .expect("a .jsonl beside the policy")
+            .lines()
+            .filter(|line| !line.trim().is_empty() && !line.starts_with('#'))
+            .map(|line| {
+                serde_json::from_str::<serde_json::Value>(line).expect("corpus lines are JSON")["query"].to_string()
+            })
+            .collect();
+        let relative = policy.strip_prefix(root()).expect("inside the repository");
+        let output = run_with_input(&format!("eval {}", relative.display()), (queries.join("\n") + "\n").as_bytes());
+        let answers: Vec<&str> =
+            output.split("--- stdout\n").nth(1).unwrap_or("").lines().take_while(|l| *l != "--- stderr").collect();
+        assert_eq!(answers.len(), queries.len(), "{output}");
+        for (query, answer) in queries.iter().zip(answers) {
+            assert_eq!(answer, entitle::wire::answer_line(&engine, query), "{query}");
+            compared += 1;
+        }
+    }
+    assert!(compared > 50, "only {compared} corpus queries");
+}

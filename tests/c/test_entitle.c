@@ -187,6 +187,21 @@ static void test_queries(void) {
     uint32_t promo = id(entitle_engine_addon, engine, "promo");
     uint32_t sla = id(entitle_engine_setting, engine, "sla");
     uint32_t channel = id(entitle_engine_setting, engine, "channel");
+    /* Ids back to names: the engine owns the bytes. */
+    const uint8_t *name = NULL;
+    size_t name_len = 0;
+    CHECK(entitle_engine_tier_name(engine, pro, &name, &name_len) == ENTITLE_STATUS_OK);
+    CHECK(name_len == 3 && memcmp(name, "pro", 3) == 0);
+    CHECK(entitle_engine_feature_name(engine, ai, &name, &name_len) == ENTITLE_STATUS_OK && name_len == 2);
+    CHECK(entitle_engine_limit_name(engine, retention, &name, &name_len) == ENTITLE_STATUS_OK);
+    CHECK(name_len == 9 && memcmp(name, "retention", 9) == 0);
+    CHECK(entitle_engine_addon_name(engine, promo, &name, &name_len) == ENTITLE_STATUS_OK && name_len == 5);
+    CHECK(entitle_engine_setting_name(engine, channel, &name, &name_len) == ENTITLE_STATUS_OK && name_len == 7);
+    name = NULL;
+    CHECK(entitle_engine_tier_name(engine, 99, &name, &name_len) == ENTITLE_STATUS_UNKNOWN_ID && name == NULL);
+    CHECK(entitle_engine_setting_name(engine, sla, NULL, &name_len) == ENTITLE_STATUS_NULL_ARGUMENT);
+    CHECK(entitle_engine_addon_name(NULL, ai_pack, &name, &name_len) == ENTITLE_STATUS_NULL_ARGUMENT);
+
     uint32_t out = 12345;
     CHECK(entitle_engine_feature(engine, S("hd_vidoe"), &out) == ENTITLE_STATUS_UNKNOWN_NAME);
     CHECK(out == 12345);
@@ -306,7 +321,6 @@ static void test_queries(void) {
     entitle_string_free(json);
     CHECK(entitle_query_json(engine, S(query), NULL) == ENTITLE_STATUS_NULL_ARGUMENT);
 
-    (void)promo;
     entitle_request_free(blank);
     entitle_request_free(request);
     entitle_engine_free(engine);
