@@ -8,7 +8,7 @@
 
 use crate::check::Checked;
 use crate::engine::{dense, Engine};
-use crate::model::{Access, AddonOp, Model};
+use crate::model::{Access, AddonOp};
 use crate::tables::{Counts, GrantBits, LimitEntry, Tables};
 
 /// Builds the decision tables for a checked policy.
@@ -62,10 +62,23 @@ pub fn compile(checked: &Checked) -> Engine {
     tables.set_limits(limit_rows);
     tables.set_rollouts(model.features.iter().map(|f| crate::rollout::seed(&f.name)).collect(), thresholds);
 
+    let parents_first = model.tiers_parents_first();
     for (index, addon) in model.addons.iter().enumerate() {
-        for tier in 0..counts.tiers {
-            if attaches(model, &addon.for_tiers, tier) {
-                tables.attach_addon(index, tier);
+        // A tier is attached when it is listed or its parent is: one pass, parents first.
+        let mut attached = vec![false; counts.tiers];
+        for &tier in &addon.for_tiers {
+            if let Some(slot) = attached.get_mut(tier) {
+                *slot = true;
+            }
+        }
+        for &tier in &parents_first {
+            let parent = model.tiers.get(tier).and_then(|t| t.parent);
+            let inherited = parent.and_then(|p| attached.get(p).copied()).unwrap_or(false);
+            if let Some(slot) = attached.get_mut(tier) {
+                *slot |= inherited;
+                if *slot {
+                    tables.attach_addon(index, tier);
+                }
             }
         }
         if addon.grant_all.is_some() {
@@ -87,18 +100,4 @@ pub fn compile(checked: &Checked) -> Engine {
     }
 
     Engine::new(tables, model.clone(), checked.limits().clone())
-}
-
-/// Whether an add-on listed `for` some tiers attaches to `tier`: it is one of them or
-/// descends from one of them. The checker proved inheritance acyclic and at most
-/// `Limits::inheritance_depth` deep, so the walk ends.
-fn attaches(model: &Model, for_tiers: &[usize], tier: usize) -> bool {
-    let mut current = Some(tier);
-    while let Some(t) = current {
-        if for_tiers.contains(&t) {
-            return true;
-        }
-        current = model.tiers.get(t).and_then(|def| def.parent);
-    }
-    false
 }

@@ -303,15 +303,27 @@ impl fmt::Debug for Diagnostics {
 
 impl std::error::Error for Diagnostics {}
 
+/// The longest name, in characters, for which a suggestion is looked for.
+const MAX_SUGGESTED_CHARS: usize = 256;
+
 /// The name in `candidates` closest to `wanted`, if it is close enough to be a likely typo.
 ///
 /// Used for the "did you mean" help on unknown names.
 pub fn closest<'a>(wanted: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
     // Allow about one edit per three characters: enough for transpositions and a dropped
     // letter, not so much that unrelated short names are suggested.
-    let budget = (wanted.chars().count() / 3).max(1);
+    let length = wanted.chars().count();
+    let budget = (length / 3).max(1);
+    // Names past this length are never typos of a declared name (names are capped far below
+    // it), and an edit table for them would cost their length squared.
+    if length > MAX_SUGGESTED_CHARS {
+        return None;
+    }
     candidates
         .into_iter()
+        // Lengths further apart than the budget cannot be within it: skip the table.
+        .filter(|candidate| candidate.len().abs_diff(wanted.len()) <= budget * 4)
+        .filter(|candidate| candidate.chars().count().abs_diff(length) <= budget)
         .map(|candidate| (edit_distance(wanted, candidate), candidate))
         .filter(|&(distance, _)| distance <= budget)
         .min_by_key(|&(distance, candidate)| (distance, candidate))

@@ -66,9 +66,12 @@ mod compile;
 mod diagnostic;
 mod engine;
 mod eval;
+#[cfg(feature = "fuzzing")]
+#[doc(hidden)]
+pub mod fuzzing;
 mod limits;
 mod model;
-#[cfg(test)]
+#[cfg(any(test, feature = "fuzzing"))]
 mod reference;
 pub mod render;
 mod rollout;

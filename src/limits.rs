@@ -36,6 +36,10 @@ pub struct Limits {
     pub held_addons: usize,
     /// The longest query line of the JSON Lines protocol, in bytes. Default 64 KiB.
     pub query_line_bytes: usize,
+    /// The most cells of the flattened tables: tiers × (features + limits + settings). The
+    /// checker and the compiler hold one entry per cell, so this bounds their memory (about
+    /// 100 bytes a cell at most). Default 4,000,000 (1,000 tiers × 4,000 items).
+    pub table_cells: usize,
 }
 
 impl Limits {
@@ -52,6 +56,7 @@ impl Limits {
         diagnostics: 1_000,
         held_addons: Limits::MAX_HELD_ADDONS,
         query_line_bytes: 64 * 1024,
+        table_cells: 4_000_000,
     };
 
     /// The add-ons a by-name query may name under these limits.

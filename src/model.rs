@@ -105,8 +105,8 @@ pub enum SettingValue {
     Duration(u64),
     /// Bytes.
     Bytes(u64),
-    /// Free text.
-    Text(String),
+    /// Free text. Shared, so that a long text inherited by many tiers is stored once.
+    Text(std::sync::Arc<str>),
 }
 
 impl SettingValue {

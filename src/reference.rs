@@ -2,6 +2,10 @@
 //! chains on every query. It exists only as an oracle for tests: it shares no table, no flattening and no bit trick with the engine, so when
 //! the two agree, the compiled tables mean what `docs/language.md` says.
 
+// The oracle runs only in tests and fuzzing, never in a service: an index out of range here is
+// a bug in the checker it relies on, which a panic reports best.
+#![allow(clippy::indexing_slicing, reason = "the oracle of tests and fuzzing; a bad index is a bug to report loudly")]
+
 use crate::engine::{Decision, Quota, Reason, Status, Usage};
 
 /// A wide sum clamped back into `u64`: the oracle adds in `u128` where the engine saturates.

@@ -9,7 +9,26 @@ use std::fmt::Write as _;
 use crate::diagnostic::Diagnostic;
 use crate::source::{Source, Span};
 
+/// The most bytes [`human`] renders for one diagnostic, whatever the source: long lines are
+/// shown as a window around the span, and messages, help and file names are cut to a bounded
+/// length.
+pub const MAX_RENDERED_BYTES: usize = 32 * 1024;
+
+/// Characters of a source line shown around the span; longer lines are cut with `…`.
+const LINE_WINDOW: usize = 120;
+/// Characters of the line shown before the span's start, when the line is cut.
+const LEAD: usize = 40;
+/// Characters of a message, help text or file name shown.
+const TEXT_CHARS: usize = 512;
+/// Secondary labels shown per diagnostic.
+const LABELS: usize = 8;
+
 /// Renders one diagnostic for a terminal, ending with a newline.
+///
+/// User input never reaches the terminal raw: control characters are shown as their Unicode
+/// control pictures (`␛` for ESC), so a policy cannot clear a screen or hide text. A line
+/// longer than 120 characters is shown as a window around the span. The result is at most
+/// [`MAX_RENDERED_BYTES`].
 ///
 /// ```
 /// use entitle::{render, Source};
@@ -27,33 +46,89 @@ use crate::source::{Source, Span};
 /// ```
 pub fn human(source: &Source, diagnostic: &Diagnostic) -> String {
     let at = source.location(diagnostic.span);
-    let line_text = source.line_text(at.line);
     let gutter = at.line.to_string().len();
     let pad = " ".repeat(gutter);
+    let (shown, carets) = snippet(source, diagnostic.span, at.line);
+    let file = printable(source.name(), TEXT_CHARS);
     let mut out = String::new();
-    let _ = writeln!(out, "{}[{}]: {}", diagnostic.severity, diagnostic.code, diagnostic.message);
-    let _ = writeln!(out, "{pad}--> {}:{}:{}", source.name(), at.line, at.column);
+    let message = printable(&diagnostic.message, TEXT_CHARS);
+    let _ = writeln!(out, "{}[{}]: {message}", diagnostic.severity, diagnostic.code);
+    let _ = writeln!(out, "{pad}--> {file}:{}:{}", at.line, at.column);
     let _ = writeln!(out, "{pad} |");
-    let _ = writeln!(out, "{} | {line_text}", at.line);
-    let _ = writeln!(out, "{pad} | {}", caret_line(source, diagnostic.span, line_text, at.column));
+    let _ = writeln!(out, "{} | {shown}", at.line);
+    let _ = writeln!(out, "{pad} | {carets}");
     if let Some(help) = &diagnostic.help {
-        let _ = writeln!(out, "{pad} = help: {help}");
+        let _ = writeln!(out, "{pad} = help: {}", printable(help, TEXT_CHARS));
     }
-    for label in &diagnostic.labels {
+    for label in diagnostic.labels.iter().take(LABELS) {
         let where_ = source.location(label.span);
-        let _ = writeln!(out, "{pad} = note: {}: {}:{}:{}", label.message, source.name(), where_.line, where_.column);
+        let note = printable(&label.message, TEXT_CHARS);
+        let _ = writeln!(out, "{pad} = note: {note}: {file}:{}:{}", where_.line, where_.column);
     }
     out
 }
 
-/// The marker line under a source line: spaces (tabs kept, so columns line up) then one `^`
-/// per character of the span on this line, at least one.
-fn caret_line(source: &Source, span: Span, line_text: &str, column: usize) -> String {
-    let lead: String = line_text.chars().take(column - 1).map(|c| if c == '\t' { '\t' } else { ' ' }).collect();
-    let covered = source.slice(span).split('\n').next().unwrap_or("").chars().count();
-    let available = line_text.chars().count().saturating_sub(column - 1);
-    let width = covered.min(available).max(1);
-    format!("{lead}{}", "^".repeat(width))
+/// The source line to show and the marker line under it: the line (or a window of it around
+/// the span) with control characters made visible, then spaces (tabs kept, so columns line
+/// up) and one `^` per character of the span on this line, at least one.
+fn snippet(source: &Source, span: Span, line: usize) -> (String, String) {
+    let (line_start, line_end) = source.line_range(line);
+    let text = source.text();
+    // Only a window of bytes around the span is read, so that many diagnostics on one long
+    // line cost the window each, not the line: at most `LEAD` characters before the span and
+    // `LINE_WINDOW` after, each at most four bytes.
+    let boundary = |mut at: usize, forward: bool| {
+        while !text.is_char_boundary(at) {
+            at = if forward { at + 1 } else { at - 1 };
+        }
+        at
+    };
+    let start_byte = boundary(span.start.clamp(line_start, line_end), false);
+    let from_byte = boundary(start_byte.saturating_sub(4 * LEAD).max(line_start), true);
+    let to_byte = boundary(start_byte.saturating_add(4 * LINE_WINDOW).min(line_end), false);
+    let before: Vec<char> = text.get(from_byte..start_byte).unwrap_or("").chars().collect();
+    let after: Vec<char> = text.get(start_byte..to_byte).unwrap_or("").chars().collect();
+    let line_chars_known = from_byte == line_start && to_byte == line_end;
+    let fits = line_chars_known && before.len() + after.len() <= LINE_WINDOW;
+    // Characters shown before the span: all of them when the line fits, else at most `LEAD`.
+    let lead_chars = if fits { before.len() } else { before.len().min(LEAD) };
+    let shown_before = before.get(before.len() - lead_chars..).unwrap_or_default();
+    let shown_after = after.get(..after.len().min(LINE_WINDOW.saturating_sub(lead_chars))).unwrap_or_default();
+    let mut shown: String = shown_before.iter().chain(shown_after).map(|&c| visible(c)).collect();
+    let mut lead: String = shown_before.iter().map(|&c| if c == '\t' { '\t' } else { ' ' }).collect();
+    if lead_chars < before.len() || from_byte > line_start {
+        shown.insert(0, '…');
+        lead.insert(0, ' ');
+    }
+    if shown_after.len() < after.len() || to_byte < line_end {
+        shown.push('…');
+    }
+    // The span's characters on this line, counted no further than the window shows.
+    let span_end = boundary(span.end.clamp(start_byte, to_byte), false);
+    let covered = text.get(start_byte..span_end).unwrap_or("").split('\n').next().unwrap_or("").chars().count();
+    let width = covered.min(shown_after.len()).max(1);
+    (shown, format!("{lead}{}", "^".repeat(width)))
+}
+
+/// A character as it may be shown on a terminal: control characters (other than tab) become
+/// their Unicode control pictures, so they show instead of acting.
+fn visible(c: char) -> char {
+    match u32::from(c) {
+        code @ 0x00..=0x08 | code @ 0x0a..=0x1f => char::from_u32(0x2400 + code).unwrap_or('\u{fffd}'),
+        0x7f => '\u{2421}',
+        0x80..=0x9f => '\u{fffd}',
+        _ => c,
+    }
+}
+
+/// Text with control characters made visible (tabs too: in a message they are never layout),
+/// cut to `max` characters with `…`.
+fn printable(text: &str, max: usize) -> String {
+    let mut out: String = text.chars().take(max).map(|c| if c == '\t' { '\u{2409}' } else { visible(c) }).collect();
+    if text.chars().nth(max).is_some() {
+        out.push('…');
+    }
+    out
 }
 
 /// The one-line summary after a run: `2 files checked: 1 error, 3 warnings`.

@@ -52,14 +52,32 @@ pub struct Source {
     name: String,
     text: String,
     line_starts: Vec<usize>,
+    /// Every [`CHECKPOINT`] bytes (moved forward to a character boundary): the byte offset and
+    /// the number of characters before it. Columns are counted from the nearest checkpoint, so
+    /// locating many diagnostics on one long line costs no more than the line once.
+    checkpoints: Vec<(usize, usize)>,
 }
+
+/// The spacing of [`Source`]'s character-count checkpoints, in bytes.
+const CHECKPOINT: usize = 4096;
 
 impl Source {
     /// Wraps `text` under the display name `name` (usually its path).
     pub fn new(name: impl Into<String>, text: impl Into<String>) -> Source {
-        let text = text.into();
+        let text: String = text.into();
         let line_starts = std::iter::once(0).chain(text.match_indices('\n').map(|(i, _)| i + 1)).collect();
-        Source { name: name.into(), text, line_starts }
+        let mut checkpoints = vec![(0, 0)];
+        let (mut at, mut chars) = (0, 0);
+        while at + CHECKPOINT < text.len() {
+            let mut next = at + CHECKPOINT;
+            while !text.is_char_boundary(next) {
+                next += 1;
+            }
+            chars += text.get(at..next).map_or(0, |s| s.chars().count());
+            at = next;
+            checkpoints.push((at, chars));
+        }
+        Source { name: name.into(), text, line_starts, checkpoints }
     }
 
     /// Reads the policy file at `path`, named by its path as given. Refuses text that is not
@@ -68,12 +86,13 @@ impl Source {
     pub fn read(path: &Path, limits: &Limits) -> Result<Source, LoadError> {
         let name = path.display().to_string();
         let read_error = |source| LoadError::Read { path: name.clone(), source };
-        let file = std::fs::File::open(path).map_err(read_error)?;
-        // A FIFO or a device would block or never end: only regular files are policies.
-        if !file.metadata().map_err(read_error)?.is_file() {
+        // A FIFO or a device would block on open or never end: only regular files are
+        // policies, and that is checked before opening.
+        if !std::fs::metadata(path).map_err(read_error)?.is_file() {
             let source = std::io::Error::new(std::io::ErrorKind::InvalidInput, "not a regular file");
             return Err(LoadError::Read { path: name, source });
         }
+        let file = std::fs::File::open(path).map_err(read_error)?;
         let mut bytes = Vec::new();
         let ceiling = u64::try_from(limits.source_bytes).unwrap_or(u64::MAX).saturating_add(1);
         file.take(ceiling).read_to_end(&mut bytes).map_err(read_error)?;
@@ -107,9 +126,20 @@ impl Source {
         // `line_starts[0]` is 0, so at least one start is at or before any offset.
         let line_index = self.line_starts.partition_point(|&start| start <= offset).saturating_sub(1);
         let line_start = self.line_starts.get(line_index).copied().unwrap_or(0);
-        let rest = self.text.get(line_start..).unwrap_or("");
-        let column = rest.char_indices().take_while(|(i, c)| line_start + i + c.len_utf8() <= offset).count();
+        // An offset inside a character counts as that character.
+        let mut end = offset;
+        while !self.text.is_char_boundary(end) {
+            end -= 1;
+        }
+        let column = self.chars_before(end) - self.chars_before(line_start);
         LineCol { line: line_index + 1, column: column + 1 }
+    }
+
+    /// The number of characters before byte `offset`, which is on a character boundary.
+    fn chars_before(&self, offset: usize) -> usize {
+        let index = self.checkpoints.partition_point(|&(at, _)| at <= offset).saturating_sub(1);
+        let (at, chars) = self.checkpoints.get(index).copied().unwrap_or((0, 0));
+        chars + self.text.get(at..offset).map_or(0, |s| s.chars().count())
     }
 
     /// The text of 1-based line `line`, without its line break; empty past the end.
@@ -120,6 +150,16 @@ impl Source {
         // The next line starts just past this one's `\n`.
         let end = self.line_starts.get(line).map_or(self.text.len(), |&next| next.saturating_sub(1));
         self.text.get(start..end).unwrap_or("").trim_end_matches('\r')
+    }
+
+    /// The byte range of 1-based line `line`, without its line break (a CR before the LF
+    /// included); empty past the end.
+    pub(crate) fn line_range(&self, line: usize) -> (usize, usize) {
+        let Some(&start) = self.line_starts.get(line.wrapping_sub(1)) else {
+            return (self.text.len(), self.text.len());
+        };
+        let end = self.line_starts.get(line).map_or(self.text.len(), |&next| next.saturating_sub(1));
+        (start, end.max(start))
     }
 
     /// The text a span covers, or `""` if the span does not fall on character boundaries.

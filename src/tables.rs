@@ -297,7 +297,8 @@ impl Tables {
     }
 
     /// An add-on's validity, `[from, until)` in Unix seconds; an unbounded side is
-    /// `i64::MIN` or `i64::MAX`.
+    /// `i64::MIN` or `i64::MAX` (dates in a policy end in year 9999, so neither is ever a
+    /// written bound).
     #[inline]
     pub(crate) fn addon_validity(&self, addon: usize) -> (i64, i64) {
         // An add-on the tables do not hold is never valid.

@@ -258,7 +258,7 @@ fn setting_base_value(value: &SettingValue) -> Value {
     match value {
         SettingValue::Number(n) | SettingValue::Duration(n) | SettingValue::Bytes(n) => json!(n),
         SettingValue::Percent(p) => json!(p.millionths()),
-        SettingValue::Text(text) => json!(text),
+        SettingValue::Text(text) => json!(text.as_ref()),
     }
 }
 

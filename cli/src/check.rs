@@ -11,8 +11,10 @@ pub(crate) fn run(paths: &[PathBuf], format: Format, deny_warnings: bool) -> u8 
     let mut io_failed = false;
     let mut files = Vec::new();
     for path in paths {
-        if let Err(message) = collect(path, &mut files) {
-            eprintln!("entitle: {message}");
+        if let Err(problems) = collect(path, &mut files) {
+            for message in problems {
+                eprintln!("entitle: {message}");
+            }
             io_failed = true;
         }
     }
@@ -62,33 +64,53 @@ pub(crate) fn run(paths: &[PathBuf], format: Format, deny_warnings: bool) -> u8 
     }
 }
 
-/// Adds `path` if it is a file, or every `*.policy` file under it (sorted) if it is a directory.
-fn collect(path: &Path, files: &mut Vec<PathBuf>) -> Result<(), String> {
-    let metadata = std::fs::metadata(path).map_err(|e| format!("cannot read `{}`: {e}", path.display()))?;
+/// Adds `path` if it is a file, or every `*.policy` file under it (sorted) if it is a
+/// directory. A directory or entry that cannot be read is reported and skipped, and the walk
+/// goes on, so one unreadable directory never hides the files after it. Symbolic links to
+/// directories are not followed, so a link cycle cannot make the walk endless.
+fn collect(path: &Path, files: &mut Vec<PathBuf>) -> Result<(), Vec<String>> {
+    let metadata = std::fs::metadata(path).map_err(|e| vec![format!("cannot read `{}`: {e}", path.display())])?;
     if !metadata.is_dir() {
         files.push(path.to_path_buf());
         return Ok(());
     }
     let before = files.len();
+    let mut problems = Vec::new();
     let mut pending = vec![path.to_path_buf()];
     while let Some(dir) = pending.pop() {
-        let entries = std::fs::read_dir(&dir).map_err(|e| format!("cannot read directory `{}`: {e}", dir.display()))?;
+        let entries = match std::fs::read_dir(&dir) {
+            Ok(entries) => entries,
+            Err(e) => {
+                problems.push(format!("cannot read directory `{}`: {e}", dir.display()));
+                continue;
+            }
+        };
         for entry in entries {
-            let entry = entry.map_err(|e| format!("cannot read directory `{}`: {e}", dir.display()))?;
+            let entry = match entry {
+                Ok(entry) => entry,
+                Err(e) => {
+                    problems.push(format!("cannot read directory `{}`: {e}", dir.display()));
+                    continue;
+                }
+            };
             let path = entry.path();
-            let file_type = entry.file_type().map_err(|e| format!("cannot read `{}`: {e}", path.display()))?;
-            if file_type.is_dir() {
-                pending.push(path);
-            } else if path.extension().is_some_and(|ext| ext == "policy") {
-                files.push(path);
+            match entry.file_type() {
+                Ok(file_type) if file_type.is_dir() => pending.push(path),
+                Ok(_) if path.extension().is_some_and(|ext| ext == "policy") => files.push(path),
+                Ok(_) => {}
+                Err(e) => problems.push(format!("cannot read `{}`: {e}", path.display())),
             }
         }
     }
     if let Some(found) = files.get_mut(before..) {
         found.sort();
     }
-    if files.len() == before {
-        return Err(format!("no `*.policy` files under `{}`", path.display()));
+    if files.len() == before && problems.is_empty() {
+        problems.push(format!("no `*.policy` files under `{}`", path.display()));
     }
-    Ok(())
+    if problems.is_empty() {
+        Ok(())
+    } else {
+        Err(problems)
+    }
 }

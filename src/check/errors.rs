@@ -57,6 +57,8 @@ pub(crate) enum CheckError {
     TooManyDiagnostics { hidden: usize, max: usize },
     #[error("tier `{name}` inherits through more than {max} tiers")]
     InheritanceTooDeep { name: String, max: usize },
+    #[error("{tiers} tiers × {items} features, limits and settings is past the limit of {max} table cells")]
+    TableTooLarge { tiers: usize, items: usize, max: usize },
 }
 
 impl CheckError {
@@ -81,6 +83,7 @@ impl CheckError {
             CheckError::MissingHeader | CheckError::DuplicateHeader | CheckError::HeaderNotFirst => Code::Header,
             CheckError::NameTooLong { .. }
             | CheckError::InheritanceTooDeep { .. }
+            | CheckError::TableTooLarge { .. }
             | CheckError::TooManyDiagnostics { .. } => Code::InputLimit,
         }
     }

@@ -82,22 +82,28 @@ fn redundancy(model: &Model, flat: &[Effective], out: &mut Vec<Diagnostic>) {
     }
 }
 
-/// W006 and W007: declarations nothing uses.
+/// W006 and W007: declarations nothing uses. One pass over every grant and limit item marks
+/// what is used, so the cost is linear in the policy.
 fn unused(model: &Model, out: &mut Vec<Diagnostic>) {
     let grant_all =
         model.tiers.iter().any(|t| t.grant_all.is_some()) || model.addons.iter().any(|a| a.grant_all.is_some());
-    for (index, feature) in model.features.iter().enumerate() {
-        let granted = grant_all
-            || model.tiers.iter().any(|t| t.grants.iter().any(|g| g.feature == index))
-            || model.addons.iter().any(|a| a.grants.iter().any(|&(f, _)| f == index));
-        if !granted {
+    let mut granted = vec![grant_all; model.features.len()];
+    let tier_grants = model.tiers.iter().flat_map(|t| t.grants.iter().map(|g| g.feature));
+    for feature in tier_grants.chain(model.addons.iter().flat_map(|a| a.grants.iter().map(|&(f, _)| f))) {
+        granted[feature] = true;
+    }
+    let mut set = vec![false; model.limits.len()];
+    let tier_limits = model.tiers.iter().flat_map(|t| t.limits.iter().map(|l| l.limit));
+    for limit in tier_limits.chain(model.addons.iter().flat_map(|a| a.limits.iter().map(|l| l.limit))) {
+        set[limit] = true;
+    }
+    for (feature, used) in model.features.iter().zip(granted) {
+        if !used {
             out.push(Lint::UnusedFeature { name: feature.name.clone() }.at(feature.span));
         }
     }
-    for (index, limit) in model.limits.iter().enumerate() {
-        let set = model.tiers.iter().any(|t| t.limits.iter().any(|l| l.limit == index))
-            || model.addons.iter().any(|a| a.limits.iter().any(|l| l.limit == index));
-        if !set {
+    for (limit, used) in model.limits.iter().zip(set) {
+        if !used {
             out.push(Lint::UnusedLimit { name: limit.name.clone() }.at(limit.span));
         }
     }

@@ -77,10 +77,10 @@ pub fn check(source: &Source) -> Result<Checked, Diagnostics> {
 
 /// Parses and checks a policy under the given limits; see [`check`].
 pub fn check_with(source: &Source, limits: &Limits) -> Result<Checked, Diagnostics> {
-    let (file, mut diagnostics) = syntax::parse(source, limits);
-    // Past an input limit the parser stops reading, so checking what it did read would only
-    // report consequences of the missing rest.
-    if diagnostics.iter().any(|d| d.code == crate::Code::InputLimit) {
+    let (file, mut diagnostics, read_whole) = syntax::parse(source, limits);
+    // When the parser stopped early, checking what it did read would only report
+    // consequences of the missing rest.
+    if !read_whole {
         return Err(Diagnostics::new(source, diagnostics));
     }
     let parsed_cleanly = diagnostics.is_empty();
@@ -114,9 +114,18 @@ pub fn check_with(source: &Source, limits: &Limits) -> Result<Checked, Diagnosti
 /// cleanly and has no errors: a declaration lost to a syntax error would otherwise show up as,
 /// say, an unused feature.
 fn check_file(file: &ast::File, parsed_cleanly: bool, limits: &Limits) -> (Model, Vec<Effective>, Vec<Diagnostic>) {
-    let mut checker = Checker { bounds: limits.clone(), ..Checker::default() };
+    let suggestions_left = std::cell::Cell::new(SUGGESTION_BUDGET);
+    let mut checker = Checker { bounds: limits.clone(), suggestions_left, ..Checker::default() };
     let model = checker.run(file);
     let mut flat = Vec::new();
+    // Flattening holds one entry per tier and item: refuse sizes past the budget before it.
+    let items = model.features.len() + model.limits.len() + model.settings.len();
+    let cells = model.tiers.len().saturating_mul(items);
+    if cells > limits.table_cells {
+        let span = file.decls.first().map_or(Span::at(0), |d| d.span());
+        let error = CheckError::TableTooLarge { tiers: model.tiers.len(), items, max: limits.table_cells };
+        checker.diagnostics.push(error.at(span));
+    }
     if parsed_cleanly && !checker.diagnostics.iter().any(Diagnostic::is_error) {
         flat = model.flatten();
         lints::run(&model, &flat, &checker.ladder_spans, &mut checker.diagnostics);
@@ -139,6 +148,19 @@ impl<'a> Names<'a> {
     fn suggest(&self, name: &str) -> Option<String> {
         did_you_mean(name, self.index.keys().copied())
     }
+
+    /// Names of a declared kind that a user-written name may be shown as: itself, cut to the
+    /// longest name a declaration may have, so that a message never repeats megabytes.
+    fn shown(name: &str, max: usize) -> String {
+        if name.len() <= max {
+            return name.to_string();
+        }
+        let mut end = max;
+        while !name.is_char_boundary(end) {
+            end -= 1;
+        }
+        format!("{}…", name.get(..end).unwrap_or(""))
+    }
 }
 
 #[derive(Default)]
@@ -157,6 +179,10 @@ struct Checker<'a> {
     ladder_spans: Vec<Vec<Span>>,
     /// The input limits this check enforces.
     bounds: Limits,
+    /// How many more "did you mean" searches this check may make. Each compares a name with
+    /// every declared one; past the budget, unknown names are reported without a suggestion,
+    /// so that thousands of unknown names cost linear time.
+    suggestions_left: std::cell::Cell<usize>,
 }
 
 /// Which kind of block items are being read, for the rules that differ between them.
@@ -185,7 +211,25 @@ struct ValidItem {
     span: Span,
 }
 
+/// The most "did you mean" searches one check makes.
+const SUGGESTION_BUDGET: usize = 200;
+
 impl<'a> Checker<'a> {
+    /// "did you mean" for an unknown name, while the search budget lasts.
+    fn suggest(&self, names: &Names<'_>, name: &str) -> Option<String> {
+        let left = self.suggestions_left.get();
+        if left == 0 {
+            return None;
+        }
+        self.suggestions_left.set(left - 1);
+        names.suggest(name)
+    }
+
+    /// A user-written name as a message shows it (see `Names::shown`).
+    fn shown(&self, name: &str) -> String {
+        Names::shown(name, self.bounds.name_bytes)
+    }
+
     fn error(&mut self, span: Span, error: CheckError) {
         self.diagnostics.push(error.at(span));
     }
@@ -295,7 +339,7 @@ impl<'a> Checker<'a> {
             };
             if let Some(&first) = names.index.get(name.text.as_str()) {
                 let first_span = names.spans.get(first).copied().unwrap_or(name.span);
-                let error = CheckError::DuplicateDeclaration { kind, name: name.text.clone() };
+                let error = CheckError::DuplicateDeclaration { kind, name: self.shown(&name.text) };
                 self.diagnostics.push(error.at(name.span).with_label(first_span, "first declared here"));
                 continue;
             }
@@ -385,8 +429,8 @@ impl<'a> Checker<'a> {
                 let parent = tier.extends.as_ref()?;
                 let found = self.tiers.get(&parent.text);
                 if found.is_none() {
-                    let error = CheckError::UnknownTier { name: parent.text.clone() };
-                    let help = self.tiers.suggest(&parent.text);
+                    let error = CheckError::UnknownTier { name: self.shown(&parent.text) };
+                    let help = self.suggest(&self.tiers, &parent.text);
                     self.error_with_help(parent.span, error, help);
                 }
                 found
@@ -451,8 +495,8 @@ impl<'a> Checker<'a> {
     fn feature(&mut self, name: &ast::Name) -> Option<usize> {
         let found = self.features.get(&name.text);
         if found.is_none() {
-            let help = self.features.suggest(&name.text);
-            self.error_with_help(name.span, CheckError::UnknownFeature { name: name.text.clone() }, help);
+            let help = self.suggest(&self.features, &name.text);
+            self.error_with_help(name.span, CheckError::UnknownFeature { name: self.shown(&name.text) }, help);
         }
         found
     }
@@ -527,15 +571,15 @@ impl<'a> Checker<'a> {
                 ast::Item::Limit(item) => self.limit_item(item, kind, block, &mut limits_seen, &mut out),
                 ast::Item::Set(item) => {
                     let Some(setting) = self.settings.get(&item.setting.text) else {
-                        let help = self.settings.suggest(&item.setting.text);
-                        let error = CheckError::UnknownSetting { name: item.setting.text.clone() };
+                        let help = self.suggest(&self.settings, &item.setting.text);
+                        let error = CheckError::UnknownSetting { name: self.shown(&item.setting.text) };
                         self.error_with_help(item.setting.span, error, help);
                         continue;
                     };
                     if let Some(&first) = settings_seen.get(&setting) {
                         let error = CheckError::DuplicateEntry {
                             what: "setting",
-                            name: item.setting.text.clone(),
+                            name: self.shown(&item.setting.text),
                             block: block.into(),
                         };
                         self.diagnostics.push(error.at(item.setting.span).with_label(first, "first set here"));
@@ -583,9 +627,9 @@ impl<'a> Checker<'a> {
         };
         let error = if first_granted == granted {
             let what = if granted { "grant of feature" } else { "revoke of feature" };
-            CheckError::DuplicateEntry { what, name: name.text.clone(), block: block.into() }
+            CheckError::DuplicateEntry { what, name: self.shown(&name.text), block: block.into() }
         } else {
-            CheckError::GrantAndRevoke { name: name.text.clone(), block: block.into() }
+            CheckError::GrantAndRevoke { name: self.shown(&name.text), block: block.into() }
         };
         self.diagnostics.push(error.at(name.span).with_label(first, "first mentioned here"));
         false
@@ -601,13 +645,17 @@ impl<'a> Checker<'a> {
     ) {
         let not_allowed = |what: &'static str| CheckError::NotAllowedHere { what, block: block.to_string() };
         let Some(limit) = self.limits.get(&item.limit.text) else {
-            let help = self.limits.suggest(&item.limit.text);
-            self.error_with_help(item.limit.span, CheckError::UnknownLimit { name: item.limit.text.clone() }, help);
+            let help = self.suggest(&self.limits, &item.limit.text);
+            self.error_with_help(
+                item.limit.span,
+                CheckError::UnknownLimit { name: self.shown(&item.limit.text) },
+                help,
+            );
             return;
         };
         if let Some(&first) = seen.get(&limit) {
             let error =
-                CheckError::DuplicateEntry { what: "limit", name: item.limit.text.clone(), block: block.into() };
+                CheckError::DuplicateEntry { what: "limit", name: self.shown(&item.limit.text), block: block.into() };
             self.diagnostics.push(error.at(item.limit.span).with_label(first, "first set here"));
             return;
         }
@@ -761,7 +809,7 @@ impl<'a> Checker<'a> {
         let ty = (*self.setting_types.get(setting)?)?;
         let target = format!("setting `{name}`");
         match (ty, &value.kind) {
-            (SettingType::String, ast::ValueKind::Str(text)) => Some(SettingValue::Text(text.clone())),
+            (SettingType::String, ast::ValueKind::Str(text)) => Some(SettingValue::Text(text.as_str().into())),
             (SettingType::Percent, ast::ValueKind::Percent(p)) => self.percentage(p).map(SettingValue::Percent),
             (SettingType::Number, ast::ValueKind::Quantity { number, unit }) => {
                 self.quantity(number, unit.as_ref(), value.span, QuantityType::Count, &target).map(SettingValue::Number)
@@ -816,17 +864,18 @@ impl<'a> Checker<'a> {
 
     fn addon(&mut self, decl: &ast::AddonDecl) -> AddonDef {
         let mut for_tiers = Vec::new();
+        let mut listed = std::collections::HashSet::new();
         for name in &decl.for_tiers {
             match self.tiers.get(&name.text) {
-                Some(tier) if for_tiers.contains(&tier) => {
+                Some(tier) if !listed.insert(tier) => {
                     let block = format!("add-on `{}`", decl.name.text);
-                    let error = CheckError::DuplicateEntry { what: "tier", name: name.text.clone(), block };
+                    let error = CheckError::DuplicateEntry { what: "tier", name: self.shown(&name.text), block };
                     self.error(name.span, error);
                 }
                 Some(tier) => for_tiers.push(tier),
                 None => {
-                    let help = self.tiers.suggest(&name.text);
-                    self.error_with_help(name.span, CheckError::UnknownTier { name: name.text.clone() }, help);
+                    let help = self.suggest(&self.tiers, &name.text);
+                    self.error_with_help(name.span, CheckError::UnknownTier { name: self.shown(&name.text) }, help);
                 }
             }
         }
@@ -866,15 +915,16 @@ impl<'a> Checker<'a> {
     fn ladder(&mut self, decl: &ast::LadderDecl, ladders: &mut Vec<Vec<usize>>) {
         let mut tiers = Vec::new();
         let mut spans = Vec::new();
+        // Tiers already on this or an earlier ladder; a set, so long ladders stay linear.
+        let mut seen: std::collections::HashSet<usize> = ladders.iter().flatten().copied().collect();
         for name in &decl.tiers {
             let Some(tier) = self.tiers.get(&name.text) else {
-                let help = self.tiers.suggest(&name.text);
-                self.error_with_help(name.span, CheckError::UnknownTier { name: name.text.clone() }, help);
+                let help = self.suggest(&self.tiers, &name.text);
+                self.error_with_help(name.span, CheckError::UnknownTier { name: self.shown(&name.text) }, help);
                 continue;
             };
-            let earlier = ladders.iter().flatten().chain(&tiers).any(|&t| t == tier);
-            if earlier {
-                self.error(name.span, CheckError::LadderRepeatsTier { name: name.text.clone() });
+            if !seen.insert(tier) {
+                self.error(name.span, CheckError::LadderRepeatsTier { name: self.shown(&name.text) });
                 continue;
             }
             tiers.push(tier);

@@ -32,9 +32,12 @@ impl Engine {
     }
 
     /// Whether add-on `addon` is valid at `now`: inside its half-open `[from, until)`.
+    ///
+    /// An add-on with no end is stored with `until = i64::MAX` and is valid at every instant
+    /// from its start, `i64::MAX` included.
     pub(crate) fn valid_at(&self, addon: usize, now: i64) -> bool {
         let (from, until) = self.tables().addon_validity(addon);
-        from <= now && now < until
+        from <= now && (now < until || until == i64::MAX)
     }
 
     /// Whether a held add-on applies to the subject: it attaches to the tier and is valid now.

@@ -172,8 +172,6 @@ pub enum Item {
     Valid(Valid),
 }
 
-// Only the tests read whole spans today; the formatter will too.
-#[cfg(test)]
 impl Decl {
     /// The span of the whole declaration.
     pub fn span(&self) -> Span {
@@ -189,6 +187,7 @@ impl Decl {
     }
 }
 
+// Only the tests read a whole item's span today; the formatter will too.
 #[cfg(test)]
 impl Item {
     /// The span of the whole item.

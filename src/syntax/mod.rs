@@ -52,13 +52,17 @@ pub enum SyntaxError {
         /// The limit.
         max: usize,
     },
+    /// A carriage return that is not part of a CRLF line break (a file with classic Mac line
+    /// endings): lines could not be told apart, so nothing is read.
+    #[error("a carriage return that is not part of a CRLF line break; the file is not read")]
+    LoneCarriageReturn,
 }
 
 impl SyntaxError {
     /// The stable code this error is reported under.
     pub fn code(&self) -> Code {
         match self {
-            SyntaxError::Unexpected { .. } => Code::Syntax,
+            SyntaxError::Unexpected { .. } | SyntaxError::LoneCarriageReturn => Code::Syntax,
             SyntaxError::TooLarge { .. } | SyntaxError::TooManyDeclarations { .. } => Code::InputLimit,
         }
     }
@@ -73,13 +77,28 @@ impl SyntaxError {
 /// Never fails and never panics: declarations with syntax errors are left out of the tree and
 /// described in the returned diagnostics (all `E001` or `E019`).
 ///
-pub(crate) fn parse(source: &Source, limits: &Limits) -> (File, Vec<Diagnostic>) {
+/// The third value says whether the whole text was read; when it was not (input past a
+/// limit, or lines that cannot be told apart), checking what was read would only report
+/// consequences of the missing rest.
+pub(crate) fn parse(source: &Source, limits: &Limits) -> (File, Vec<Diagnostic>, bool) {
     let text = source.text();
     let mut diagnostics = Vec::new();
+    let empty = || File { decls: Vec::new(), comments: Vec::new() };
     if text.len() > limits.source_bytes {
         let error = SyntaxError::TooLarge { size: text.len(), max: limits.source_bytes };
         diagnostics.push(error.at(Span::at(0)));
-        return (File { decls: Vec::new(), comments: Vec::new() }, diagnostics);
+        return (empty(), diagnostics, false);
+    }
+    // Comments end at a line break, and a file whose lines end in a bare CR would read as one
+    // line: say so, instead of reporting whatever the first comment swallowed.
+    let bytes = text.as_bytes();
+    let lone_cr = (0..bytes.len()).find(|&at| bytes.get(at) == Some(&b'\r') && bytes.get(at + 1) != Some(&b'\n'));
+    if let Some(at) = lone_cr {
+        let diagnostic = SyntaxError::LoneCarriageReturn
+            .at(Span::new(at, at + 1))
+            .with_help("save the file with LF or CRLF line endings");
+        diagnostics.push(diagnostic);
+        return (empty(), diagnostics, false);
     }
 
     let lexical = LexicalScan::of(text);
@@ -89,7 +108,7 @@ pub(crate) fn parse(source: &Source, limits: &Limits) -> (File, Vec<Diagnostic>)
         if decls.len() >= limits.declarations {
             let error = SyntaxError::TooManyDeclarations { max: limits.declarations };
             diagnostics.push(error.at(Span::at(offset)));
-            break;
+            return (File { decls, comments: lexical.comments }, diagnostics, false);
         }
         let decl_start = offset + (text.len() - offset - trim_trivia(&text[offset..]).len());
         // pest is given only this declaration's text, up to the next line that starts another
@@ -131,7 +150,7 @@ pub(crate) fn parse(source: &Source, limits: &Limits) -> (File, Vec<Diagnostic>)
             }
         }
     }
-    (File { decls, comments: lexical.comments }, diagnostics)
+    (File { decls, comments: lexical.comments }, diagnostics, true)
 }
 
 /// Skips leading whitespace and comments.
@@ -566,7 +585,8 @@ mod tests {
     use super::*;
 
     fn parse_text(text: &str) -> (File, Vec<Diagnostic>) {
-        parse(&Source::new("t.policy", text), &Limits::default())
+        let (file, diagnostics, _) = parse(&Source::new("t.policy", text), &Limits::default());
+        (file, diagnostics)
     }
 
     #[test]

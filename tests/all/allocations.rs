@@ -12,6 +12,7 @@ pub struct CountingAllocator;
 
 thread_local! {
     static ALLOCATIONS: Cell<usize> = const { Cell::new(0) };
+    static BYTES: Cell<usize> = const { Cell::new(0) };
 }
 
 // SAFETY: every call is forwarded unchanged to the system allocator; the counter is a
@@ -19,6 +20,7 @@ thread_local! {
 unsafe impl GlobalAlloc for CountingAllocator {
     unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
         ALLOCATIONS.with(|count| count.set(count.get() + 1));
+        BYTES.with(|bytes| bytes.set(bytes.get().saturating_add(layout.size())));
         // SAFETY: forwarded with the caller's layout, per the trait's contract.
         unsafe { System.alloc(layout) }
     }
@@ -30,6 +32,7 @@ unsafe impl GlobalAlloc for CountingAllocator {
 
     unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
         ALLOCATIONS.with(|count| count.set(count.get() + 1));
+        BYTES.with(|bytes| bytes.set(bytes.get().saturating_add(new_size)));
         // SAFETY: forwarded unchanged, per the trait's contract.
         unsafe { System.realloc(ptr, layout, new_size) }
     }
@@ -40,6 +43,14 @@ fn allocations_in(f: impl FnOnce()) -> usize {
     let before = ALLOCATIONS.with(Cell::get);
     f();
     ALLOCATIONS.with(Cell::get) - before
+}
+
+/// How many bytes `f` allocates on this thread, in total (not at peak): an upper bound on
+/// its peak memory.
+pub fn bytes_allocated_in<R>(f: impl FnOnce() -> R) -> (usize, R) {
+    let before = BYTES.with(Cell::get);
+    let result = f();
+    (BYTES.with(Cell::get) - before, result)
 }
 
 #[test]

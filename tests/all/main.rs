@@ -18,6 +18,7 @@ mod api;
 mod cases;
 mod diagnostics;
 mod golden;
+mod hostile;
 mod policies;
 mod robustness;
 mod scale;

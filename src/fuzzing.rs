@@ -1,0 +1,81 @@
+//! Hooks for the fuzz targets in `fuzz/` (feature `fuzzing`; not part of the stable API).
+//!
+//! The differential target needs the naive reference evaluator, which the crate otherwise
+//! compiles only for its own tests; this module lends it out behind one function.
+
+use crate::engine::{AddonId, FeatureId, LimitId, Request, SettingId, TierId, Usage};
+use crate::reference::Reference;
+use crate::Source;
+
+/// One question for [`compare_with_reference`]: indices are taken modulo the policy's sizes
+/// (plus one, so that unknown ids are asked too).
+#[derive(Clone, Copy, Debug)]
+pub struct Question<'a> {
+    /// The tier, by index.
+    pub tier: u32,
+    /// The subject key.
+    pub key: &'a str,
+    /// Which add-ons are held: bit `i` holds add-on `i`.
+    pub addons: u64,
+    /// The instant.
+    pub now: i64,
+    /// The feature, limit or setting, by index.
+    pub item: u32,
+    /// Usage for limit questions.
+    pub used: u64,
+    /// The request for limit questions.
+    pub requested: u64,
+}
+
+/// Checks `text`; when it checks, compiles it and asks every question of the engine and of the
+/// reference evaluator, returning a description of the first disagreement.
+pub fn compare_with_reference(text: &str, questions: &[Question<'_>]) -> Result<(), String> {
+    let Ok(checked) = crate::check(&Source::new("fuzz", text)) else { return Ok(()) };
+    let engine = crate::compile(&checked);
+    let model = checked.model();
+    let oracle = Reference::new(model);
+    let sizes = (model.tiers.len(), model.features.len(), model.limits.len(), model.settings.len());
+    for q in questions {
+        let tier = usize::try_from(q.tier).unwrap_or(0) % (sizes.0 + 1);
+        if tier >= sizes.0 {
+            continue;
+        }
+        let held: Vec<usize> = (0..model.addons.len().min(64)).filter(|a| q.addons & (1 << a) != 0).collect();
+        let ids: Vec<AddonId> = held.iter().map(|&a| AddonId::from_u32(crate::engine::dense(a))).collect();
+        let request = Request::new(TierId::from_u32(q.tier), q.now).with_key(q.key).with_addons(&ids);
+        let pick = |count: usize| usize::try_from(q.item).unwrap_or(0) % count.max(1);
+        if sizes.1 > 0 {
+            let f = pick(sizes.1);
+            let got = engine.decide(&request, FeatureId::from_u32(crate::engine::dense(f)));
+            let want = oracle.decide(tier, q.key, &held, q.now, f);
+            if got != want {
+                return Err(format!(
+                    "decide t{tier} f{f} key {:?} now {}: engine {got:?}, reference {want:?}",
+                    q.key, q.now
+                ));
+            }
+        }
+        if sizes.2 > 0 {
+            let l = pick(sizes.2);
+            let usage = Usage { used: q.used, requested: q.requested };
+            let mut got = engine.check_limit(&request, LimitId::from_u32(crate::engine::dense(l)), usage);
+            got.window = None;
+            let want = oracle.check_limit(tier, &held, q.now, l, usage);
+            if got != want {
+                return Err(format!(
+                    "check_limit t{tier} l{l} {usage:?} now {}: engine {got:?}, reference {want:?}",
+                    q.now
+                ));
+            }
+        }
+        if sizes.3 > 0 {
+            let s = pick(sizes.3);
+            let got = engine.setting_value(&request, SettingId::from_u32(crate::engine::dense(s))).map(|v| v.cloned());
+            let want = Ok(oracle.setting(tier, &held, q.now, s));
+            if got != want {
+                return Err(format!("setting t{tier} s{s} now {}: engine {got:?}, reference {want:?}", q.now));
+            }
+        }
+    }
+    Ok(())
+}
