@@ -206,7 +206,8 @@ mod tests {
     use proptest::prelude::*;
 
     use super::*;
-    use crate::engine::{AddonId, FeatureId, LimitId, Request, SettingId, TierId};
+    use crate::engine::{AddonId, FeatureId, LimitId, Request, SettingId, Status, TierId};
+    use crate::model::Amount;
     use crate::Source;
 
     /// The shape of a generated policy; rendered to text so that the whole pipeline (parse,
@@ -442,6 +443,128 @@ mod tests {
                         }
                     }
                 }
+            }
+        }
+    }
+
+    /// The chain from the last tier up to its root, root first, as a ladder line: each step
+    /// is a child above its parent, which is a superset unless a revoke or a lower limit says
+    /// otherwise (and then the checker warns).
+    fn ladder_line(plan: &Plan) -> Option<String> {
+        let mut chain = vec![plan.tiers.len() - 1];
+        while let Some(parent) = plan.tiers[chain[chain.len() - 1]].parent {
+            chain.push(parent);
+        }
+        chain.reverse();
+        (chain.len() > 1).then(|| {
+            let names: Vec<String> = chain.iter().map(|t| format!("t{t}")).collect();
+            format!("ladder {}\n", names.join(" < "))
+        })
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 128, ..ProptestConfig::default() })]
+
+        /// Invariants of every answer, whatever the policy: a ladder step up keeps features
+        /// and limits unless the checker warned; within the limit, the request fits what
+        /// remains; add-ons never lower a limit; a larger rollout never drops a subject; and
+        /// the order of held add-ons never changes an answer.
+        #[test]
+        fn answers_keep_their_invariants(
+            plan in plan(),
+            keys in prop::collection::vec("[a-z0-9-]{0,12}", 1..4),
+            usages in prop::collection::vec((0u64..80, 0u64..40), 1..4),
+            now in -50i64..400,
+        ) {
+            let mut text = render(&plan);
+            if let Some(ladder) = ladder_line(&plan) {
+                text.push_str(&ladder);
+            }
+            let checked = match crate::check(&Source::new("generated", text.as_str())) {
+                Ok(checked) => checked,
+                Err(d) => return Err(TestCaseError::fail(format!("generated policy does not check: {d}\n{text}"))),
+            };
+            // A report cut at the warnings cap may have lost the warning looked for.
+            let warned = |code: crate::Code| checked.warnings().iter().any(|w| w.code == code || w.code == crate::Code::TooManyWarnings);
+            let engine = crate::compile(&checked);
+            let model = checked.model();
+            let all: Vec<AddonId> = (0..model.addons.len()).map(|a| AddonId::from_u32(dense(a))).collect();
+            let reversed: Vec<AddonId> = all.iter().rev().copied().collect();
+
+            // Ladder steps.
+            for pair in model.ladders.iter().flat_map(|ladder| ladder.windows(2)) {
+                let (lower, higher) = (TierId::from_u32(dense(pair[0])), TierId::from_u32(dense(pair[1])));
+                for key in &keys {
+                    for f in 0..model.features.len() {
+                        let feature = FeatureId::from_u32(dense(f));
+                        let below = engine.is_allowed(&Request::new(lower, now).with_key(key), feature);
+                        let above = engine.is_allowed(&Request::new(higher, now).with_key(key), feature);
+                        prop_assert!(!below || above || warned(crate::Code::LadderLosesFeature), "step loses f{} for {:?}\n{}", f, key, text);
+                    }
+                }
+                for l in 0..model.limits.len() {
+                    let limit = LimitId::from_u32(dense(l));
+                    let below = engine.check_limit(&Request::new(lower, now), limit, Usage::used(0)).limit;
+                    let above = engine.check_limit(&Request::new(higher, now), limit, Usage::used(0)).limit;
+                    prop_assert!(above >= below || warned(crate::Code::LadderLowersLimit), "step lowers l{}\n{}", l, text);
+                }
+            }
+
+            for tier in 0..model.tiers.len() {
+                let tier_id = TierId::from_u32(dense(tier));
+                let bare = Request::new(tier_id, now);
+                let held = bare.with_addons(&all);
+                let held_reversed = bare.with_addons(&reversed);
+                for l in 0..model.limits.len() {
+                    let limit = LimitId::from_u32(dense(l));
+                    for &(used, requested) in &usages {
+                        let usage = Usage { used, requested };
+                        let quota = engine.check_limit(&held, limit, usage);
+                        // Within the limit, the request fits what remains.
+                        if matches!(quota.status, Status::Within | Status::Warning) {
+                            if let (Amount::Finite(cap), Amount::Finite(left)) = (quota.limit, quota.remaining) {
+                                prop_assert!(used.saturating_add(requested) <= cap && requested <= left, "{:?}\n{}", quota, text);
+                            }
+                        }
+                        // Add-ons never lower a limit.
+                        let without = engine.check_limit(&bare, limit, usage);
+                        prop_assert!(quota.limit >= without.limit, "add-ons lowered l{}: {:?} < {:?}\n{}", l, quota.limit, without.limit, text);
+                        // The order of held add-ons does not matter.
+                        prop_assert_eq!(quota, engine.check_limit(&held_reversed, limit, usage));
+                    }
+                }
+                for key in &keys {
+                    for f in 0..model.features.len() {
+                        let feature = FeatureId::from_u32(dense(f));
+                        prop_assert_eq!(
+                            engine.decide(&held.with_key(key), feature),
+                            engine.decide(&held_reversed.with_key(key), feature)
+                        );
+                    }
+                }
+                for s in 0..model.settings.len() {
+                    let setting = SettingId::from_u32(dense(s));
+                    prop_assert_eq!(engine.setting_value(&held, setting), engine.setting_value(&held_reversed, setting));
+                }
+            }
+        }
+
+        /// A rollout at N% never drops a subject that a smaller share let in.
+        #[test]
+        fn a_larger_rollout_keeps_everyone_a_smaller_one_let_in(
+            shares in (0u32..=100, 0u32..=100),
+            keys in prop::collection::vec("[a-z0-9-]{0,16}", 1..40),
+        ) {
+            let (small, large) = if shares.0 <= shares.1 { shares } else { (shares.1, shares.0) };
+            let at = |share: u32| {
+                let text = format!("policy \"p\"\nfeature f\ntier t {{ grant f rollout {share}% }}\n");
+                crate::compile(&crate::check(&Source::new("p", text)).expect("checks"))
+            };
+            let (narrow, wide) = (at(small), at(large));
+            let f = FeatureId::from_u32(0);
+            for key in &keys {
+                let request = Request::new(TierId::from_u32(0), 0).with_key(key);
+                prop_assert!(!narrow.is_allowed(&request, f) || wide.is_allowed(&request, f), "{} at {}% but not {}%", key, small, large);
             }
         }
     }

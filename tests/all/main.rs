@@ -17,6 +17,7 @@ mod allocations;
 mod api;
 mod cases;
 mod diagnostics;
+mod fuzz_replay;
 mod golden;
 mod hostile;
 mod policies;

@@ -1,0 +1,125 @@
+//! Policies built by a structured generator, so that most inputs check, compiled and asked
+//! arbitrary questions (unknown ids included): the engine agrees with the naive reference
+//! evaluator on every answer. Sizes reach past 64 tiers and features, so the second bitset
+//! word is exercised.
+#![no_main]
+
+use arbitrary::{Arbitrary, Unstructured};
+use entitle::fuzzing::{compare_with_reference, Question};
+use libfuzzer_sys::fuzz_target;
+
+#[derive(Debug)]
+struct Plan {
+    text: String,
+    keys: Vec<String>,
+    questions: Vec<(u32, u8, u64, i64, u32, u64, u64)>,
+}
+
+const ROLLOUTS: [&str; 6] = ["0%", "1%", "5%", "50%", "99.9999%", "100%"];
+const NOWS: [i64; 6] = [i64::MIN, -1, 0, 100, 1_795_255_200, i64::MAX];
+
+impl<'a> Arbitrary<'a> for Plan {
+    fn arbitrary(u: &mut Unstructured<'a>) -> arbitrary::Result<Plan> {
+        let most_features = if u.ratio(1, 8)? { 130 } else { 6 };
+        let features = u.int_in_range(1..=most_features)?;
+        let most_tiers = if u.ratio(1, 8)? { 70 } else { 6 };
+        let tiers = u.int_in_range(1..=most_tiers)?;
+        let limits = u.int_in_range(0..=3)?;
+        let addons = u.int_in_range(0..=4)?;
+        let mut text = String::from("policy \"fuzz\"\n");
+        for f in 0..features {
+            text += &format!("feature f{f}\n");
+        }
+        let kinds = [" per day", " per month", " gauge", ""];
+        for l in 0..limits {
+            text += &format!("limit l{l} : count{}\n", u.choose(&kinds)?);
+        }
+        text += "setting s0 : percent\n";
+        for t in 0..tiers {
+            let parent = if t > 0 && u.ratio(2, 3)? {
+                format!(" extends t{}", u.int_in_range(0..=t - 1)?)
+            } else {
+                String::new()
+            };
+            text += &format!("tier t{t}{parent} {{\n");
+            if u.ratio(1, 10)? {
+                text += "  grant all\n";
+            }
+            for f in 0..features {
+                match u.int_in_range(0..=7)? {
+                    0 => text += &format!("  grant f{f}\n"),
+                    1 => text += &format!("  grant f{f} rollout {}\n", u.choose(&ROLLOUTS)?),
+                    2 => text += &format!("  revoke f{f}\n"),
+                    _ => {}
+                }
+            }
+            for l in 0..limits {
+                if u.ratio(1, 2)? {
+                    let value: u64 = u.int_in_range(0..=100)?;
+                    let soft = match u.int_in_range(0..=2)? {
+                        0 => format!(" soft {}", value + u.int_in_range(0..=50)?),
+                        1 => " soft".to_string(),
+                        _ => String::new(),
+                    };
+                    let warn = if u.ratio(1, 3)? { " warn at 80%" } else { "" };
+                    text += &format!("  limit l{l} = {value}{soft}{warn}\n");
+                }
+            }
+            if u.ratio(1, 2)? {
+                text += &format!("  set s0 = {}%\n", u.int_in_range(90..=99)?);
+            }
+            text += "}\n";
+        }
+        for a in 0..addons {
+            text += &format!("addon a{a} for t{} {{\n", u.int_in_range(0..=tiers - 1)?);
+            if u.ratio(1, 2)? {
+                text += &format!("  grant f{}\n", u.int_in_range(0..=features - 1)?);
+            }
+            if limits > 0 && u.ratio(1, 2)? {
+                let op = if u.ratio(1, 2)? { "+=" } else { "=" };
+                text += &format!("  limit l{} {op} {}\n", u.int_in_range(0..=limits - 1)?, u.int_in_range(0..=200)?);
+            }
+            if u.ratio(1, 2)? {
+                text += &format!("  set s0 = {}%\n", u.int_in_range(90..=99)?);
+            }
+            if u.ratio(1, 3)? {
+                text += "  valid from 2026-11-01 until 2026-12-01\n";
+            }
+            text += "}\n";
+        }
+        let keys = (0..u.int_in_range(1..=3)?).map(|_| String::arbitrary(u)).collect::<Result<_, _>>()?;
+        let mut questions = Vec::new();
+        for _ in 0..u.int_in_range(1..=16)? {
+            let now = if u.ratio(1, 2)? { *u.choose(&NOWS)? } else { i64::arbitrary(u)? };
+            questions.push((
+                u32::arbitrary(u)? % (tiers as u32 + 1),
+                u8::arbitrary(u)?,
+                u64::arbitrary(u)?,
+                now,
+                u32::arbitrary(u)?,
+                u.int_in_range(0..=300)?,
+                u.int_in_range(0..=300)?,
+            ));
+        }
+        Ok(Plan { text, keys, questions })
+    }
+}
+
+fuzz_target!(|plan: Plan| {
+    let questions: Vec<Question<'_>> = plan
+        .questions
+        .iter()
+        .map(|&(tier, key, addons, now, item, used, requested)| Question {
+            tier,
+            key: &plan.keys[usize::from(key) % plan.keys.len()],
+            addons,
+            now,
+            item,
+            used,
+            requested,
+        })
+        .collect();
+    if let Err(disagreement) = compare_with_reference(&plan.text, &questions) {
+        panic!("{disagreement}\n{}", plan.text);
+    }
+});
