@@ -39,18 +39,14 @@ pub(crate) fn run(paths: &[PathBuf], format: Format, deny_warnings: bool) -> u8 
     let all = || checked.iter().flat_map(|(source, ds)| ds.iter().map(move |d| (source, d)));
     let errors = all().filter(|(_, d)| d.is_error()).count();
     let warnings = all().count() - errors;
-    let mut out = std::io::stdout().lock();
+    let mut out = std::io::BufWriter::new(std::io::stdout().lock());
     let written = match format {
-        Format::Human => {
-            let mut text = String::new();
-            for (source, diagnostic) in all() {
-                text.push_str(&render::human(source, diagnostic));
-                text.push('\n');
-            }
-            text.push_str(&render::summary(checked.len(), errors, warnings));
-            writeln!(out, "{text}")
-        }
-        Format::Json => writeln!(out, "{}", entitle::wire::check_report(&checked)),
+        // Each diagnostic is written as it is rendered, so the report is never held whole.
+        Format::Human => all()
+            .try_for_each(|(source, diagnostic)| writeln!(out, "{}", render::human(source, diagnostic)))
+            .and_then(|()| writeln!(out, "{}", render::summary(checked.len(), errors, warnings)))
+            .and_then(|()| out.flush()),
+        Format::Json => writeln!(out, "{}", entitle::wire::check_report(&checked)).and_then(|()| out.flush()),
     };
     if written.is_err() {
         return USAGE_OR_IO;

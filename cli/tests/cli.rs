@@ -116,3 +116,38 @@ fn eval_answers_the_conformance_corpus_as_the_library_does() {
     }
     assert!(compared > 50, "only {compared} corpus queries");
 }
+
+/// A FIFO named like a policy is refused at once instead of blocking the walk, and the files
+/// beside it are still checked.
+#[test]
+fn a_fifo_named_like_a_policy_does_not_hang_the_walk() {
+    let dir = std::env::temp_dir().join(format!("entitle-fifo-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("a temporary directory");
+    let fifo = dir.join("x.policy");
+    let _ = std::fs::remove_file(&fifo);
+    let made = Command::new("mkfifo").arg(&fifo).status().expect("mkfifo runs");
+    assert!(made.success());
+    std::fs::write(dir.join("y.policy"), "policy \"p\"\nfeature f\ntier t { grant f }\n").expect("a policy");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_entitle"))
+        .arg("check")
+        .arg(&dir)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("the entitle binary runs");
+    let started = std::time::Instant::now();
+    while child.try_wait().expect("waitable").is_none() {
+        if started.elapsed() > std::time::Duration::from_secs(20) {
+            let _ = child.kill();
+            panic!("`entitle check` hung on a FIFO");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    let output = child.wait_with_output().expect("finished");
+    let _ = std::fs::remove_dir_all(&dir);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert_eq!(output.status.code(), Some(2), "{stdout}{stderr}");
+    assert!(stderr.contains("x.policy") && stderr.contains("not a regular file"), "{stderr}");
+    assert!(stdout.contains("1 file checked: no problems"), "{stdout}");
+}
