@@ -12,7 +12,23 @@ pub struct CountingAllocator;
 
 thread_local! {
     static ALLOCATIONS: Cell<usize> = const { Cell::new(0) };
-    static BYTES: Cell<usize> = const { Cell::new(0) };
+    static LIVE: Cell<usize> = const { Cell::new(0) };
+    static PEAK: Cell<usize> = const { Cell::new(0) };
+}
+
+/// Records `size` more live bytes on this thread, raising the peak if it passes it.
+fn grow(size: usize) {
+    let live = LIVE.with(|live| {
+        live.set(live.get().saturating_add(size));
+        live.get()
+    });
+    PEAK.with(|peak| peak.set(peak.get().max(live)));
+}
+
+/// Records `size` fewer live bytes (memory freed on another thread than it was allocated on
+/// is not tracked back, which only ever lowers this thread's figure).
+fn shrink(size: usize) {
+    LIVE.with(|live| live.set(live.get().saturating_sub(size)));
 }
 
 // SAFETY: every call is forwarded unchanged to the system allocator; the counter is a
@@ -20,19 +36,21 @@ thread_local! {
 unsafe impl GlobalAlloc for CountingAllocator {
     unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
         ALLOCATIONS.with(|count| count.set(count.get() + 1));
-        BYTES.with(|bytes| bytes.set(bytes.get().saturating_add(layout.size())));
+        grow(layout.size());
         // SAFETY: forwarded with the caller's layout, per the trait's contract.
         unsafe { System.alloc(layout) }
     }
 
     unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        shrink(layout.size());
         // SAFETY: `ptr` came from `System.alloc` with this layout.
         unsafe { System.dealloc(ptr, layout) }
     }
 
     unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
         ALLOCATIONS.with(|count| count.set(count.get() + 1));
-        BYTES.with(|bytes| bytes.set(bytes.get().saturating_add(new_size)));
+        shrink(layout.size());
+        grow(new_size);
         // SAFETY: forwarded unchanged, per the trait's contract.
         unsafe { System.realloc(ptr, layout, new_size) }
     }
@@ -45,12 +63,12 @@ fn allocations_in(f: impl FnOnce()) -> usize {
     ALLOCATIONS.with(Cell::get) - before
 }
 
-/// How many bytes `f` allocates on this thread, in total (not at peak): an upper bound on
-/// its peak memory.
-pub fn bytes_allocated_in<R>(f: impl FnOnce() -> R) -> (usize, R) {
-    let before = BYTES.with(Cell::get);
+/// The most memory `f` held at once on this thread, above what was live before it: its peak.
+pub fn peak_bytes_in<R>(f: impl FnOnce() -> R) -> (usize, R) {
+    let before = LIVE.with(Cell::get);
+    PEAK.with(|peak| peak.set(before));
     let result = f();
-    (BYTES.with(Cell::get) - before, result)
+    (PEAK.with(Cell::get).saturating_sub(before), result)
 }
 
 #[test]

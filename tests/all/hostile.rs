@@ -1,13 +1,13 @@
 //! Hostile inputs within the documented limits: each ends in bounded time and memory with a
 //! diagnostic or an answer, never a hang, an abort, quadratic work or raw control bytes on a
-//! terminal. Memory is measured with the counting allocator (bytes allocated, an upper bound on
-//! the peak); time is compared only as ratios within one run.
+//! terminal. Memory is measured with the counting allocator (the peak of live bytes); time is
+//! compared only as ratios within one run.
 
 use std::time::{Duration, Instant};
 
 use entitle::{render, Code, Engine, Limits, Reason, Request, Source};
 
-use crate::allocations::bytes_allocated_in;
+use crate::allocations::peak_bytes_in;
 
 const MIB: usize = 1024 * 1024;
 
@@ -25,12 +25,12 @@ fn a_tier_by_feature_table_past_the_budget_is_refused_up_front() {
     let features: String = (0..2_500).map(|i| format!("feature f{i}\n")).collect();
     let tiers: String = (0..2_500).map(|i| format!("tier t{i} {{ grant f{i} }}\n")).collect();
     let text = format!("policy \"p\"\n{features}{tiers}");
-    let (bytes, result) = bytes_allocated_in(|| entitle::check(&Source::new("p", text.as_str())));
+    let (bytes, result) = peak_bytes_in(|| entitle::check(&Source::new("p", text.as_str())));
     let diagnostics = result.expect_err("past the table budget");
     let first = diagnostics.errors().next().expect("an error");
     assert_eq!(first.code, Code::InputLimit);
     assert!(first.message.contains("2500 tiers × 2500"), "{}", first.message);
-    assert!(bytes < 64 * MIB, "checking allocated {} MiB", bytes / MIB);
+    assert!(bytes < 64 * MIB, "checking peaked at {} MiB", bytes / MIB);
 }
 
 /// A long text setting on a root tier inherited by 800 tiers is stored once, not 800 times.
@@ -39,8 +39,8 @@ fn a_long_text_setting_inherited_by_many_tiers_is_shared() {
     let long = "x".repeat(MIB);
     let children: String = (0..800).map(|i| format!("tier t{i} extends root {{ }}\n")).collect();
     let text = format!("policy \"p\"\nsetting notes : string\ntier root {{ set notes = \"{long}\" }}\n{children}");
-    let (bytes, engine) = bytes_allocated_in(|| Engine::from_source("p", &text).expect("checks"));
-    assert!(bytes < 32 * MIB, "loading allocated {} MiB for a 1 MiB text", bytes / MIB);
+    let (bytes, engine) = peak_bytes_in(|| Engine::from_source("p", &text).expect("checks"));
+    assert!(bytes < 32 * MIB, "loading peaked at {} MiB for a 1 MiB text", bytes / MIB);
     let last = Request::new("t799", 0);
     let value = engine.setting_value_by_name(&last, "notes").expect("known").expect("inherited");
     assert_eq!(value.to_string().len(), MIB + 2);
@@ -53,9 +53,9 @@ fn a_huge_unknown_name_costs_linear_memory_and_a_short_message() {
     let declared: String = (0..100).map(|i| format!("feature {}{i}\n", "f".repeat(120))).collect();
     let text = format!("policy \"p\"\n{declared}tier t {{ grant {huge} }}\n");
     let source = Source::new("p", text.as_str());
-    let (bytes, result) = bytes_allocated_in(|| entitle::check(&source));
+    let (bytes, result) = peak_bytes_in(|| entitle::check(&source));
     let diagnostics = result.expect_err("unknown feature");
-    assert!(bytes < 64 * MIB, "checking allocated {} MiB", bytes / MIB);
+    assert!(bytes < 64 * MIB, "checking peaked at {} MiB", bytes / MIB);
     for diagnostic in &diagnostics {
         assert!(diagnostic.message.len() < 1_000, "a {}-byte message", diagnostic.message.len());
         assert!(render::human(&source, diagnostic).len() <= render::MAX_RENDERED_BYTES);
@@ -214,5 +214,35 @@ fn checking_time_grows_linearly_with_each_hostile_shape() {
         let (t1, t2) = (fastest(&|| check(&small)), fastest(&|| check(&large)));
         let ratio = t2.as_secs_f64() / t1.as_secs_f64().max(1e-6);
         assert!(ratio < 3.5, "{name}: doubling the input took {ratio:.1}× the time ({t1:?} → {t2:?})");
+    }
+}
+
+/// The inputs past each documented limit: each gets its diagnostic, within memory a small
+/// multiple of the input.
+#[test]
+fn inputs_past_each_limit_get_their_diagnostic_in_bounded_memory() {
+    let chain: String =
+        (1..10_000).map(|i| format!("tier t{i} extends t{} {{ }}\n", i - 1)).collect::<String>() + "tier t0 { }\n";
+    let cases: Vec<(&str, String, Code)> = vec![
+        ("a 50 MB policy", "feature x\n".repeat(5 * MIB), Code::InputLimit),
+        ("a million declarations", format!("policy \"p\"\n{}", "feature x\n".repeat(1_000_000)), Code::InputLimit),
+        ("a megabyte name", format!("policy \"p\"\nfeature {}\n", "n".repeat(MIB)), Code::InputLimit),
+        (
+            "a number past u64",
+            "policy \"p\"\nlimit l : count\ntier t { limit l = 99999999999999999999999 }\n".into(),
+            Code::QuantityOverflow,
+        ),
+        ("a chain of 10,000 extends", format!("policy \"p\"\n{chain}"), Code::InputLimit),
+    ];
+    for (name, text, code) in cases {
+        let (bytes, result) = peak_bytes_in(|| entitle::check(&Source::new("p", text.as_str())));
+        let diagnostics = result.expect_err(name);
+        assert!(diagnostics.iter().any(|d| d.code == code), "{name}: {:?}", diagnostics.iter().next());
+        assert!(
+            bytes <= 20 * text.len() + 64 * MIB,
+            "{name}: peaked at {} MiB for {} MiB",
+            bytes / MIB,
+            text.len() / MIB
+        );
     }
 }
