@@ -95,7 +95,16 @@ fn snippet(source: &Source, span: Span, line: usize) -> (String, String) {
     let shown_before = before.get(before.len() - lead_chars..).unwrap_or_default();
     let shown_after = after.get(..after.len().min(LINE_WINDOW.saturating_sub(lead_chars))).unwrap_or_default();
     let mut shown: String = shown_before.iter().chain(shown_after).map(|&c| visible(c)).collect();
-    let mut lead: String = shown_before.iter().map(|&c| if c == '\t' { '\t' } else { ' ' }).collect();
+    // The lead keeps tabs (so the terminal expands them alike) and gives wide characters two
+    // columns, so the caret lands under the span.
+    let mut lead: String = shown_before
+        .iter()
+        .map(|&c| match c {
+            '\t' => "\t",
+            c if is_wide(c) => "  ",
+            _ => " ",
+        })
+        .collect();
     if lead_chars < before.len() || from_byte > line_start {
         shown.insert(0, '…');
         lead.insert(0, ' ');
@@ -106,8 +115,17 @@ fn snippet(source: &Source, span: Span, line: usize) -> (String, String) {
     // The span's characters on this line, counted no further than the window shows.
     let span_end = boundary(span.end.clamp(start_byte, to_byte), false);
     let covered = text.get(start_byte..span_end).unwrap_or("").split('\n').next().unwrap_or("").chars().count();
-    let width = covered.min(shown_after.len()).max(1);
-    (shown, format!("{lead}{}", "^".repeat(width)))
+    let under = shown_after.iter().take(covered).map(|&c| if is_wide(c) { 2 } else { 1 }).sum::<usize>();
+    (shown, format!("{lead}{}", "^".repeat(under.max(1))))
+}
+
+/// Whether a terminal gives `c` two columns: the East Asian wide and fullwidth ranges and
+/// the emoji blocks (the common cases of Unicode's width tables, without a dependency).
+fn is_wide(c: char) -> bool {
+    matches!(u32::from(c),
+        0x1100..=0x115f | 0x2e80..=0x303e | 0x3041..=0x33ff | 0x3400..=0x4dbf | 0x4e00..=0x9fff
+        | 0xa000..=0xa4cf | 0xac00..=0xd7a3 | 0xf900..=0xfaff | 0xfe30..=0xfe4f | 0xff00..=0xff60
+        | 0xffe0..=0xffe6 | 0x1f300..=0x1f64f | 0x1f900..=0x1f9ff | 0x20000..=0x3fffd)
 }
 
 /// A character as it may be shown on a terminal: control characters (other than tab) become

@@ -246,3 +246,21 @@ fn inputs_past_each_limit_get_their_diagnostic_in_bounded_memory() {
         );
     }
 }
+
+/// Carets stay under the span after tabs and wide characters.
+#[test]
+fn carets_line_up_after_tabs_and_wide_characters() {
+    let text = "policy \"p\"\n// 料金プラン\nfeature f \"高速\"\ntier t {\tgrant g }\n";
+    let source = Source::new("p", text);
+    let diagnostics = entitle::check(&source).expect_err("unknown feature");
+    let shown = render::human(&source, diagnostics.iter().next().expect("one"));
+    let lines: Vec<&str> = shown.lines().collect();
+    assert_eq!(lines[3], "4 | tier t {\tgrant g }");
+    assert_eq!(lines[4], "  |         \t      ^");
+    // `feature f "高速" ` is 17 columns wide: each of the two ideographs takes two.
+    let wide = Source::new("p", "policy \"p\"\nfeature f \"\u{9ad8}\u{901f}\" oops\n");
+    let diagnostics = entitle::check(&wide).expect_err("a syntax error");
+    let shown = render::human(&wide, diagnostics.iter().next().expect("one"));
+    let carets = shown.lines().nth(4).expect("a caret line");
+    assert_eq!(carets.find('^'), Some("  | ".len() + 17), "{shown}");
+}
