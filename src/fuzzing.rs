@@ -1,7 +1,8 @@
 //! Hooks for the fuzz targets in `fuzz/` (feature `fuzzing`; not part of the stable API).
 //!
 //! The differential target needs the naive reference evaluator, which the crate otherwise
-//! compiles only for its own tests; this module lends it out behind one function.
+//! compiles only for its own tests; this module lends it out behind one function, which the
+//! crate's property test also uses, so both compare answers the same way.
 
 use crate::engine::{AddonId, FeatureId, LimitId, Request, SettingId, TierId, Usage};
 use crate::reference::Reference;
