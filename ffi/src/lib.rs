@@ -312,7 +312,7 @@ fn load_error(error: &LoadError, source: Option<&Source>) -> entitle_error {
         }
         (LoadError::Policy(_), None) => (entitle_status::PolicyError, None),
         (LoadError::NotUtf8 { .. }, _) => (entitle_status::InvalidUtf8, None),
-        (LoadError::Read { .. } | LoadError::TooLarge { .. }, _) => (entitle_status::IoError, None),
+        // `Read`, `TooLarge`, and any kind a later release adds: the file could not be used.
         (_, _) => (entitle_status::IoError, None),
     };
     entitle_error { status, message: c_string(&error.to_string()), diagnostics_json }

@@ -148,19 +148,6 @@ impl<'a> Names<'a> {
     fn suggest(&self, name: &str) -> Option<String> {
         did_you_mean(name, self.index.keys().copied())
     }
-
-    /// Names of a declared kind that a user-written name may be shown as: itself, cut to the
-    /// longest name a declaration may have, so that a message never repeats megabytes.
-    fn shown(name: &str, max: usize) -> String {
-        if name.len() <= max {
-            return name.to_string();
-        }
-        let mut end = max;
-        while !name.is_char_boundary(end) {
-            end -= 1;
-        }
-        format!("{}…", name.get(..end).unwrap_or(""))
-    }
 }
 
 #[derive(Default)]
@@ -225,9 +212,18 @@ impl<'a> Checker<'a> {
         names.suggest(name)
     }
 
-    /// A user-written name as a message shows it (see `Names::shown`).
+    /// A user-written name as a message shows it: itself, cut to the longest name a
+    /// declaration may have, so that a message never repeats megabytes of input.
     fn shown(&self, name: &str) -> String {
-        Names::shown(name, self.bounds.name_bytes)
+        let max = self.bounds.name_bytes;
+        if name.len() <= max {
+            return name.to_string();
+        }
+        let mut end = max;
+        while !name.is_char_boundary(end) {
+            end -= 1;
+        }
+        format!("{}…", name.get(..end).unwrap_or(""))
     }
 
     fn error(&mut self, span: Span, error: CheckError) {
