@@ -461,6 +461,10 @@ unsafe fn lookup(
     })
 }
 
+// The five lookups below (and the five id-to-name functions after them) are written out
+// rather than made by a macro: cbindgen reads the source without expanding macros, so a
+// generated function would be exported but missing from the header.
+
 /// The id of the tier named `name` (UTF-8 bytes with their length).
 ///
 /// Writes the id to `*id_out` and returns `ENTITLE_STATUS_OK`, or returns
