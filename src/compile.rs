@@ -64,21 +64,9 @@ pub fn compile(checked: &Checked) -> Engine {
 
     let parents_first = model.tiers_parents_first();
     for (index, addon) in model.addons.iter().enumerate() {
-        // A tier is attached when it is listed or its parent is: one pass, parents first.
-        let mut attached = vec![false; counts.tiers];
-        for &tier in &addon.for_tiers {
-            if let Some(slot) = attached.get_mut(tier) {
-                *slot = true;
-            }
-        }
-        for &tier in &parents_first {
-            let parent = model.tiers.get(tier).and_then(|t| t.parent);
-            let inherited = parent.and_then(|p| attached.get(p).copied()).unwrap_or(false);
-            if let Some(slot) = attached.get_mut(tier) {
-                *slot |= inherited;
-                if *slot {
-                    tables.attach_addon(index, tier);
-                }
+        for (tier, attached) in model.attached(addon, &parents_first).into_iter().enumerate() {
+            if attached {
+                tables.attach_addon(index, tier);
             }
         }
         if addon.grant_all.is_some() {

@@ -107,12 +107,19 @@ codes! {
     UnusedFeature = "W006", Warning;
     /// A limit that no tier or add-on sets.
     UnusedLimit = "W007", Warning;
-    /// A warn threshold at or past the point where requests are denied.
-    WarnPastCap = "W008", Warning;
+    /// A warn threshold at the limit itself, reached only by usage exactly at the limit.
+    WarnAtLimit = "W008", Warning;
     /// `soft` or `warn at` on an unlimited limit, where they can never apply.
     NoEffectOnUnlimited = "W009", Warning;
     /// More warnings than are reported for one file; the rest are counted, not shown.
     TooManyWarnings = "W010", Warning;
+    /// A ladder step up whose limit denies usage the step below allows (a soft cap that
+    /// becomes hard, or a lower ceiling).
+    LadderHardensLimit = "W011", Warning;
+    /// A ladder step up that an add-on of the step below does not attach to.
+    LadderLosesAddon = "W012", Warning;
+    /// An add-on item that changes nothing for any tier the add-on attaches to.
+    AddonNoEffect = "W013", Warning;
 }
 
 impl fmt::Display for Code {

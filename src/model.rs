@@ -372,6 +372,27 @@ impl Model {
         order
     }
 
+    /// Per tier: whether `addon` attaches to it, which it does when the tier or one of its
+    /// ancestors is listed after `for`. `parents_first` is [`Model::tiers_parents_first`],
+    /// computed once by callers that ask for every add-on.
+    pub fn attached(&self, addon: &AddonDef, parents_first: &[usize]) -> Vec<bool> {
+        let mut attached = vec![false; self.tiers.len()];
+        for &tier in &addon.for_tiers {
+            if let Some(slot) = attached.get_mut(tier) {
+                *slot = true;
+            }
+        }
+        // One pass, parents first, so that a parent's answer is final before its children read it.
+        for &tier in parents_first {
+            let parent = self.tiers.get(tier).and_then(|t| t.parent);
+            let inherited = parent.and_then(|p| attached.get(p).copied()).unwrap_or(false);
+            if let Some(slot) = attached.get_mut(tier) {
+                *slot |= inherited;
+            }
+        }
+        attached
+    }
+
     /// Every tier's entitlements after inheritance, indexed by tier.
     ///
     /// Within one tier block, `grant all` applies first, then `grant`s, then `revoke`s, and

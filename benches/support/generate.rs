@@ -61,7 +61,12 @@ pub fn policy(tiers: usize, features: usize, limits: usize) -> String {
         }
     }
     text += "\naddon boost for t0 {\n    limit l1 += 1_000\n    limit l2 = 50_000\n}\n";
-    text += "addon extras for t1, t2 {\n    grant f0, f1\n    valid from 2026-01-01 until 2027-01-01\n}\n";
+    // Two features only the top base tiers grant, so the add-on gives `t1` and `t2` something.
+    text += &format!(
+        "addon extras for t1, t2 {{\n    grant f{}, f{}\n    valid from 2026-01-01 until 2027-01-01\n}}\n",
+        pool_start - 2,
+        pool_start - 1
+    );
     if pool_start < features {
         let pack: Vec<String> = (pool_start..features).map(|f| format!("f{f}")).collect();
         text += &format!("addon feature_pack for t0 {{\n    grant {}\n}}\n", pack.join(", "));

@@ -112,12 +112,20 @@ pub(crate) enum Lint {
     UnusedFeature { name: String },
     #[error("limit `{name}` is set by no tier or add-on")]
     UnusedLimit { name: String },
-    #[error("warn threshold `{warn}` of limit `{limit}` in `{tier}` is at or past its soft cap `{cap}`")]
-    WarnPastCap { limit: String, tier: String, warn: String, cap: String },
+    #[error("warn threshold `{warn}` of limit `{limit}` in `{tier}` is the limit itself, so only usage exactly at the limit is a warning")]
+    WarnAtLimit { limit: String, tier: String, warn: String },
     #[error("`{what}` has no effect on limit `{limit}`, which is unlimited in `{tier}`")]
     NoEffectOnUnlimited { what: &'static str, limit: String, tier: String },
     #[error("{hidden} more warnings after the first {max} are not shown")]
     TooManyWarnings { hidden: usize, max: usize },
+    #[error("`{higher}` is above `{lower}` in the ladder but denies usage of limit `{limit}` that `{lower}` allows (`{lower}`: {lower_ceiling}; `{higher}`: {higher_ceiling})")]
+    LadderHardensLimit { lower: String, higher: String, limit: String, lower_ceiling: String, higher_ceiling: String },
+    #[error(
+        "`{higher}` is above `{lower}` in the ladder but add-on `{addon}` attaches to `{lower}` and not to `{higher}`"
+    )]
+    LadderLosesAddon { lower: String, higher: String, addon: String },
+    #[error("{what} in add-on `{addon}` changes nothing: {why}")]
+    AddonNoEffect { what: String, addon: String, why: String },
 }
 
 impl Lint {
@@ -130,9 +138,12 @@ impl Lint {
             Lint::RevokeNotGranted { .. } => Code::RevokeNotGranted,
             Lint::UnusedFeature { .. } => Code::UnusedFeature,
             Lint::UnusedLimit { .. } => Code::UnusedLimit,
-            Lint::WarnPastCap { .. } => Code::WarnPastCap,
+            Lint::WarnAtLimit { .. } => Code::WarnAtLimit,
             Lint::NoEffectOnUnlimited { .. } => Code::NoEffectOnUnlimited,
             Lint::TooManyWarnings { .. } => Code::TooManyWarnings,
+            Lint::LadderHardensLimit { .. } => Code::LadderHardensLimit,
+            Lint::LadderLosesAddon { .. } => Code::LadderLosesAddon,
+            Lint::AddonNoEffect { .. } => Code::AddonNoEffect,
         }
     }
 

@@ -17,7 +17,83 @@ pub(super) fn run(model: &Model, flat: &[Effective], ladder_spans: &[Vec<Span>],
     redundancy(model, flat, out);
     unused(model, out);
     thresholds(model, out);
-    ladders(model, flat, ladder_spans, out);
+    let parents_first = model.tiers_parents_first();
+    let attached: Vec<Vec<bool>> = model.addons.iter().map(|a| model.attached(a, &parents_first)).collect();
+    ladders(model, flat, &attached, ladder_spans, out);
+    addons_without_effect(model, flat, &attached, out);
+}
+
+/// The most usage a limit entry lets through: the soft cap if there is one, else the limit;
+/// an unset limit lets nothing through.
+fn ceiling(entry: Option<&TierLimit>) -> Amount {
+    entry.map_or(Amount::Finite(0), |e| e.soft.map_or(e.value, |cap| cap.max(e.value)))
+}
+
+/// How a limit entry reads in a message: `` `100`, hard ``, `` `100`, soft to `150` ``, or
+/// "not set".
+fn describe_entry(ty: crate::units::QuantityType, entry: Option<&TierLimit>) -> String {
+    match entry {
+        None => "not set".to_string(),
+        Some(e) => match e.soft {
+            None => format!("`{}`, hard", format_amount(ty, e.value)),
+            Some(Amount::Unlimited) => format!("`{}`, soft without a cap", format_amount(ty, e.value)),
+            Some(cap) => format!("`{}`, soft to `{}`", format_amount(ty, e.value), format_amount(ty, cap)),
+        },
+    }
+}
+
+/// W013: add-on items that change nothing for any tier the add-on attaches to. An add-on
+/// that attaches to no tier is left alone: the attachment, not the item, is what is wrong.
+fn addons_without_effect(model: &Model, flat: &[Effective], attached: &[Vec<bool>], out: &mut Vec<Diagnostic>) {
+    for (addon, tiers) in model.addons.iter().zip(attached) {
+        let rows: Vec<&Effective> = flat.iter().zip(tiers).filter(|(_, &on)| on).map(|(row, _)| row).collect();
+        if rows.is_empty() {
+            continue;
+        }
+        let mut report = |what: String, why: String, span: Span| {
+            out.push(Lint::AddonNoEffect { what, addon: addon.name.clone(), why }.at(span));
+        };
+        for &(feature, span) in &addon.grants {
+            if rows.iter().all(|row| row.features[feature] == Access::Granted) {
+                let what = format!("grant of `{}`", model.features[feature].name);
+                report(what, "every tier it attaches to already grants it".into(), span);
+            }
+        }
+        for change in &addon.limits {
+            let def = &model.limits[change.limit];
+            let what = format!(
+                "`limit {} {} {}`",
+                def.name,
+                if change.op == AddonOp::Add { "+=" } else { "=" },
+                format_amount(def.ty, change.value)
+            );
+            match change.op {
+                AddonOp::Add if change.value == Amount::Finite(0) => {
+                    report(what, "adding zero leaves the limit as it is".into(), change.span);
+                }
+                AddonOp::AtLeast
+                    if rows.iter().all(|row| row.limits[change.limit].is_some_and(|e| e.value >= change.value)) =>
+                {
+                    let why = "every tier it attaches to already has at least that much".into();
+                    report(what, why, change.span);
+                }
+                _ => {}
+            }
+        }
+        for set in &addon.sets {
+            let def = &model.settings[set.setting];
+            let no_effect = |current: &Option<SettingValue>| match (current, def.prefer) {
+                (Some(current), Some(prefer)) => !set.value.better_than(current, prefer),
+                (Some(current), None) => *current == set.value,
+                (None, _) => false,
+            };
+            if rows.iter().all(|row| no_effect(&row.settings[set.setting])) {
+                let what = format!("`set {} = {}`", def.name, set.value);
+                let why = "every tier it attaches to already has that value or a better one".into();
+                report(what, why, set.span);
+            }
+        }
+    }
 }
 
 /// The note that ends a list of warnings cut at `max`.
@@ -109,7 +185,8 @@ fn unused(model: &Model, out: &mut Vec<Diagnostic>) {
     }
 }
 
-/// W008 and W009: warn thresholds and soft caps that can never show.
+/// W008 and W009: warn thresholds that show only at the limit, and soft caps and thresholds
+/// on unlimited limits.
 fn thresholds(model: &Model, out: &mut Vec<Diagnostic>) {
     for tier in &model.tiers {
         for limit in &tier.limits {
@@ -125,16 +202,16 @@ fn thresholds(model: &Model, out: &mut Vec<Diagnostic>) {
                     }
                 }
                 Amount::Finite(value) => {
-                    if let (Some(warn), Some(Amount::Finite(cap))) = (limit.warn, limit.soft) {
-                        if warn.of(value) >= cap {
-                            let lint = Lint::WarnPastCap {
-                                limit: def.name.clone(),
-                                tier: tier.name.clone(),
-                                warn: warn.to_string(),
-                                cap: format_amount(def.ty, Amount::Finite(cap)),
-                            };
-                            out.push(lint.at(limit.span));
-                        }
+                    // Usage past the limit is overage or exceeded, never a warning, so a
+                    // threshold at the limit warns only at that one point. A limit of 0 has
+                    // no usage to warn about before it either way.
+                    if let Some(warn) = limit.warn.filter(|w| value > 0 && w.of(value) >= value) {
+                        let lint = Lint::WarnAtLimit {
+                            limit: def.name.clone(),
+                            tier: tier.name.clone(),
+                            warn: warn.to_string(),
+                        };
+                        out.push(lint.at(limit.span));
                     }
                 }
             }
@@ -143,7 +220,14 @@ fn thresholds(model: &Model, out: &mut Vec<Diagnostic>) {
 }
 
 /// W001–W003: each step up a ladder keeps every feature, limit and setting at least as good.
-fn ladders(model: &Model, flat: &[Effective], ladder_spans: &[Vec<Span>], out: &mut Vec<Diagnostic>) {
+/// W011 and W012: nor does it deny usage the step below allows, or lose one of its add-ons.
+fn ladders(
+    model: &Model,
+    flat: &[Effective],
+    attached: &[Vec<bool>],
+    ladder_spans: &[Vec<Span>],
+    out: &mut Vec<Diagnostic>,
+) {
     for (ladder, spans) in model.ladders.iter().zip(ladder_spans) {
         for (step, pair) in ladder.windows(2).enumerate() {
             let (lower, higher) = (pair[0], pair[1]);
@@ -179,6 +263,26 @@ fn ladders(model: &Model, flat: &[Effective], ladder_spans: &[Vec<Span>], out: &
                         limit: limit.name.clone(),
                         lower_value: show(below),
                         higher_value: show(above),
+                    };
+                    out.push(label(lint.at(span)));
+                } else if ceiling(flat[higher].limits[index].as_ref()) < ceiling(flat[lower].limits[index].as_ref()) {
+                    // The included amount did not drop, but the most usage let through did.
+                    let lint = Lint::LadderHardensLimit {
+                        lower: lower_name.clone(),
+                        higher: higher_name.clone(),
+                        limit: limit.name.clone(),
+                        lower_ceiling: describe_entry(limit.ty, flat[lower].limits[index].as_ref()),
+                        higher_ceiling: describe_entry(limit.ty, flat[higher].limits[index].as_ref()),
+                    };
+                    out.push(label(lint.at(span)));
+                }
+            }
+            for (addon, tiers) in model.addons.iter().zip(attached) {
+                if tiers[lower] && !tiers[higher] {
+                    let lint = Lint::LadderLosesAddon {
+                        lower: lower_name.clone(),
+                        higher: higher_name.clone(),
+                        addon: addon.name.clone(),
                     };
                     out.push(label(lint.at(span)));
                 }

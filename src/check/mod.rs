@@ -166,6 +166,8 @@ struct Checker<'a> {
     ladder_spans: Vec<Vec<Span>>,
     /// The input limits this check enforces.
     bounds: Limits,
+    /// Names whose declarations a syntax error cut short: known to exist, never "unknown".
+    lost: std::collections::HashSet<(ast::DeclKind, &'a str)>,
     /// How many more "did you mean" searches this check may make. Each compares a name with
     /// every declared one; past the budget, unknown names are reported without a suggestion,
     /// so that thousands of unknown names cost linear time.
@@ -226,6 +228,24 @@ impl<'a> Checker<'a> {
         format!("{}…", name.get(..end).unwrap_or(""))
     }
 
+    /// Reports `name` as an unknown `kind`, with a suggestion, unless a declaration of that
+    /// name was cut short by a syntax error: that error is already reported, and "unknown"
+    /// would send the author looking for a declaration that is there.
+    fn report_unknown(&mut self, kind: ast::DeclKind, name: &ast::Name) {
+        if self.lost.contains(&(kind, name.text.as_str())) {
+            return;
+        }
+        let shown = self.shown(&name.text);
+        let (names, error) = match kind {
+            ast::DeclKind::Feature => (&self.features, CheckError::UnknownFeature { name: shown }),
+            ast::DeclKind::Limit => (&self.limits, CheckError::UnknownLimit { name: shown }),
+            ast::DeclKind::Setting => (&self.settings, CheckError::UnknownSetting { name: shown }),
+            ast::DeclKind::Tier => (&self.tiers, CheckError::UnknownTier { name: shown }),
+        };
+        let help = self.suggest(names, &name.text);
+        self.error_with_help(name.span, error, help);
+    }
+
     fn error(&mut self, span: Span, error: CheckError) {
         self.diagnostics.push(error.at(span));
     }
@@ -235,6 +255,7 @@ impl<'a> Checker<'a> {
     }
 
     fn run(&mut self, file: &'a ast::File) -> Model {
+        self.lost = file.cut_short.iter().map(|(kind, name)| (*kind, name.text.as_str())).collect();
         let (name, version) = self.header(file);
         self.declare_all(file);
 
@@ -425,9 +446,7 @@ impl<'a> Checker<'a> {
                 let parent = tier.extends.as_ref()?;
                 let found = self.tiers.get(&parent.text);
                 if found.is_none() {
-                    let error = CheckError::UnknownTier { name: self.shown(&parent.text) };
-                    let help = self.suggest(&self.tiers, &parent.text);
-                    self.error_with_help(parent.span, error, help);
+                    self.report_unknown(ast::DeclKind::Tier, parent);
                 }
                 found
             })
@@ -491,8 +510,7 @@ impl<'a> Checker<'a> {
     fn feature(&mut self, name: &ast::Name) -> Option<usize> {
         let found = self.features.get(&name.text);
         if found.is_none() {
-            let help = self.suggest(&self.features, &name.text);
-            self.error_with_help(name.span, CheckError::UnknownFeature { name: self.shown(&name.text) }, help);
+            self.report_unknown(ast::DeclKind::Feature, name);
         }
         found
     }
@@ -567,9 +585,7 @@ impl<'a> Checker<'a> {
                 ast::Item::Limit(item) => self.limit_item(item, kind, block, &mut limits_seen, &mut out),
                 ast::Item::Set(item) => {
                     let Some(setting) = self.settings.get(&item.setting.text) else {
-                        let help = self.suggest(&self.settings, &item.setting.text);
-                        let error = CheckError::UnknownSetting { name: self.shown(&item.setting.text) };
-                        self.error_with_help(item.setting.span, error, help);
+                        self.report_unknown(ast::DeclKind::Setting, &item.setting);
                         continue;
                     };
                     if let Some(&first) = settings_seen.get(&setting) {
@@ -641,12 +657,7 @@ impl<'a> Checker<'a> {
     ) {
         let not_allowed = |what: &'static str| CheckError::NotAllowedHere { what, block: block.to_string() };
         let Some(limit) = self.limits.get(&item.limit.text) else {
-            let help = self.suggest(&self.limits, &item.limit.text);
-            self.error_with_help(
-                item.limit.span,
-                CheckError::UnknownLimit { name: self.shown(&item.limit.text) },
-                help,
-            );
+            self.report_unknown(ast::DeclKind::Limit, &item.limit);
             return;
         };
         if let Some(&first) = seen.get(&limit) {
@@ -776,7 +787,12 @@ impl<'a> Checker<'a> {
             Some(unit_name) => match find_unit(&unit_name.text) {
                 None => {
                     let error = CheckError::UnknownWord { what: "unit", word: unit_name.text.clone() };
-                    let help = did_you_mean(&unit_name.text, UNITS.iter().map(|u| u.name));
+                    // Unit names are case-sensitive, and the commonest slip is the case
+                    // (`gib`, `gb`): suggest the spelling that differs only in case first.
+                    let same_letters = UNITS.iter().find(|u| u.name.eq_ignore_ascii_case(&unit_name.text));
+                    let help = same_letters
+                        .map(|u| format!("did you mean `{}`? unit names are case-sensitive", u.name))
+                        .or_else(|| did_you_mean(&unit_name.text, UNITS.iter().map(|u| u.name)));
                     self.error_with_help(unit_name.span, error, help);
                     return None;
                 }
@@ -869,10 +885,7 @@ impl<'a> Checker<'a> {
                     self.error(name.span, error);
                 }
                 Some(tier) => for_tiers.push(tier),
-                None => {
-                    let help = self.suggest(&self.tiers, &name.text);
-                    self.error_with_help(name.span, CheckError::UnknownTier { name: self.shown(&name.text) }, help);
-                }
+                None => self.report_unknown(ast::DeclKind::Tier, name),
             }
         }
         let items = self.items(&decl.items, BlockKind::Addon, &format!("add-on `{}`", decl.name.text));
@@ -915,8 +928,7 @@ impl<'a> Checker<'a> {
         let mut seen: std::collections::HashSet<usize> = ladders.iter().flatten().copied().collect();
         for name in &decl.tiers {
             let Some(tier) = self.tiers.get(&name.text) else {
-                let help = self.suggest(&self.tiers, &name.text);
-                self.error_with_help(name.span, CheckError::UnknownTier { name: self.shown(&name.text) }, help);
+                self.report_unknown(ast::DeclKind::Tier, name);
                 continue;
             };
             if !seen.insert(tier) {

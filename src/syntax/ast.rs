@@ -13,6 +13,22 @@ pub struct File {
     pub decls: Vec<Decl>,
     /// Every `//` comment, in source order, so that a formatter loses no word.
     pub comments: Vec<Comment>,
+    /// Declarations whose head (`tier pro`, `feature sso`) parsed but whose rest has a syntax
+    /// error: the checker knows these names exist, so it does not call them unknown.
+    pub cut_short: Vec<(DeclKind, Name)>,
+}
+
+/// The kinds of declaration that other declarations refer to by name.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum DeclKind {
+    /// `feature`
+    Feature,
+    /// `limit`
+    Limit,
+    /// `setting`
+    Setting,
+    /// `tier`
+    Tier,
 }
 
 /// A `//` comment.

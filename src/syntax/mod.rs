@@ -83,7 +83,7 @@ impl SyntaxError {
 pub(crate) fn parse(source: &Source, limits: &Limits) -> (File, Vec<Diagnostic>, bool) {
     let text = source.text();
     let mut diagnostics = Vec::new();
-    let empty = || File { decls: Vec::new(), comments: Vec::new() };
+    let empty = || File { decls: Vec::new(), comments: Vec::new(), cut_short: Vec::new() };
     if text.len() > limits.source_bytes {
         let error = SyntaxError::TooLarge { size: text.len(), max: limits.source_bytes };
         diagnostics.push(error.at(Span::at(0)));
@@ -103,14 +103,22 @@ pub(crate) fn parse(source: &Source, limits: &Limits) -> (File, Vec<Diagnostic>,
 
     let lexical = LexicalScan::of(text);
     let mut decls = Vec::new();
-    let mut offset = 0;
+    let mut cut_short = Vec::new();
+    // Editors on some systems start UTF-8 files with a byte-order mark; it is invisible, so it
+    // is skipped rather than reported. Spans stay offsets into the text as given.
+    let mut offset = if text.starts_with('\u{feff}') { '\u{feff}'.len_utf8() } else { 0 };
     while offset < text.len() {
+        let decl_start = offset + (text.len() - offset - trim_trivia(&text[offset..]).len());
+        // Only another declaration counts against the limit, not the blank lines and comments
+        // after the last one.
+        if decl_start >= text.len() {
+            break;
+        }
         if decls.len() >= limits.declarations {
             let error = SyntaxError::TooManyDeclarations { max: limits.declarations };
-            diagnostics.push(error.at(Span::at(offset)));
-            return (File { decls, comments: lexical.comments }, diagnostics, false);
+            diagnostics.push(error.at(Span::at(decl_start)));
+            return (File { decls, comments: lexical.comments, cut_short }, diagnostics, false);
         }
-        let decl_start = offset + (text.len() - offset - trim_trivia(&text[offset..]).len());
         // pest is given only this declaration's text, up to the next line that starts another
         // declaration: building a pest error costs time in proportion to the input after the
         // error, so handing it the whole rest of the file would make many errors quadratic.
@@ -146,11 +154,34 @@ pub(crate) fn parse(source: &Source, limits: &Limits) -> (File, Vec<Diagnostic>,
                 let span = Span::new(position, position + found.len());
                 let found = if found.is_empty() { "end of file".to_string() } else { format!("`{found}`") };
                 diagnostics.push(SyntaxError::Unexpected { expected, found }.at(span));
+                if let Some(head) = read_head(text, decl_start, position) {
+                    cut_short.push(head);
+                }
                 offset = lexical.resync_point(text, decl_start, position);
             }
         }
     }
-    (File { decls, comments: lexical.comments }, diagnostics, true)
+    (File { decls, comments: lexical.comments, cut_short }, diagnostics, true)
+}
+
+/// The kind and name of the declaration at `decl_start` whose syntax error is at `error`, if
+/// its head (keyword and name) parsed and ends before the error.
+fn read_head(text: &str, decl_start: usize, error: usize) -> Option<(DeclKind, Name)> {
+    let head_text = text.get(decl_start..error)?;
+    let head = Grammar::parse(Rule::decl_head, head_text).ok()?.next()?;
+    let mut parts = head.into_inner();
+    let kind = match parts.next()?.as_rule() {
+        Rule::kw_feature => DeclKind::Feature,
+        Rule::kw_limit => DeclKind::Limit,
+        Rule::kw_setting => DeclKind::Setting,
+        Rule::kw_tier => DeclKind::Tier,
+        _ => return None,
+    };
+    let name = parts.next()?;
+    let span = name.as_span();
+    let name =
+        Name { text: name.as_str().to_string(), span: Span::new(decl_start + span.start(), decl_start + span.end()) };
+    Some((kind, name))
 }
 
 /// Skips leading whitespace and comments.

@@ -90,6 +90,10 @@ fn tightened_limits_are_enforced() {
     let mut tight = Limits::default();
     tight.declarations = 3;
     assert_eq!(first_code("policy \"p\"\nfeature a\nfeature b\nfeature c\n", &tight).0, Code::InputLimit);
+    // Exactly at the limit, the blank lines and comment after the last declaration are not
+    // another declaration.
+    let at_limit = "policy \"p\"\nfeature a\ntier t { grant a }\n\n// the end\n\n";
+    assert!(entitle::check_with(&Source::new("p", at_limit), &tight).is_ok());
 
     let mut tight = Limits::default();
     tight.name_bytes = 4;
