@@ -55,18 +55,32 @@ pub const fn civil_from_days(days: i64) -> (i64, u32, u32) {
 /// Seconds in a day.
 pub const SECONDS_PER_DAY: i64 = 86_400;
 
-/// Parses `YYYY-MM-DD`, `YYYY-MM-DDTHH:MMZ` or `YYYY-MM-DDTHH:MM:SSZ` (UTC) into Unix seconds.
+/// Parses a date (`YYYY-MM-DD`, midnight UTC) or a UTC instant into Unix seconds: RFC 3339
+/// in UTC, `YYYY-MM-DDTHH:MM:SS[.fraction]Z`, where `T` and `Z` may be lowercase, `Z` may be
+/// written `+00:00`, the seconds may be left out, and a fraction is dropped (instants are whole
+/// seconds, rounded down).
 ///
-/// Returns `None` for text of another shape or a date that does not exist.
+/// Returns `None` for text of another shape, a date that does not exist, an offset other than
+/// UTC's, and a leap second (`:60`), which Unix time cannot name.
 ///
 /// ```
 /// assert_eq!(entitle::parse_instant("1970-01-02"), Some(86_400));
 /// assert_eq!(entitle::parse_instant("2024-02-29T12:00:00Z"), Some(1_709_208_000));
+/// // What RFC 3339 allows for UTC: a fraction (dropped: instants are whole seconds), a
+/// // lowercase `t` or `z`, and the offset `+00:00`.
+/// assert_eq!(entitle::parse_instant("2024-02-29T12:00:00.999Z"), Some(1_709_208_000));
+/// assert_eq!(entitle::parse_instant("2024-02-29t12:00:00+00:00"), Some(1_709_208_000));
+/// // Refused: impossible dates, other offsets, and leap seconds.
 /// assert_eq!(entitle::parse_instant("2026-02-29"), None);
+/// assert_eq!(entitle::parse_instant("2024-02-29T12:00:00+01:00"), None);
+/// assert_eq!(entitle::parse_instant("2016-12-31T23:59:60Z"), None);
 /// ```
 pub fn parse_instant(text: &str) -> Option<i64> {
-    let (date, time) = match text.split_once('T') {
-        Some((date, time)) => (date, Some(time.strip_suffix('Z')?)),
+    let (date, time) = match text.split_once(['T', 't']) {
+        Some((date, time)) => {
+            let time = time.strip_suffix(['Z', 'z']).or_else(|| time.strip_suffix("+00:00"))?;
+            (date, Some(time))
+        }
         None => (text, None),
     };
     let mut fields = date.splitn(3, '-');
@@ -82,7 +96,14 @@ pub fn parse_instant(text: &str) -> Option<i64> {
         let hour = digits(fields.next()?, 2)?;
         let minute = digits(fields.next()?, 2)?;
         let second = match fields.next() {
-            Some(s) => digits(s, 2)?,
+            // A fraction needs whole seconds before it and at least one digit after the dot.
+            Some(s) => match s.split_once('.') {
+                Some((whole, fraction)) if !fraction.is_empty() && fraction.bytes().all(|b| b.is_ascii_digit()) => {
+                    digits(whole, 2)?
+                }
+                Some(_) => return None,
+                None => digits(s, 2)?,
+            },
             None => 0,
         };
         if fields.next().is_some() || hour > 23 || minute > 59 || second > 59 {

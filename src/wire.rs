@@ -15,10 +15,12 @@
 //! ```
 //!
 //! Fields: `tier` and `now` (RFC 3339 in UTC, or Unix seconds) are required, and exactly one
-//! of `feature`, `limit`, `setting`; `key` (default `""`), `addons` (default `[]`),
-//! `billing_anchor` (1–31, default 1), `used` and `requested` (default 0) and `explain`
-//! (default `false`) are optional. Unknown fields are errors, so a typo is never silently
-//! ignored.
+//! of `feature`, `limit`, `setting` and `"entitlements": true`; `key` (default `""`), `addons`
+//! (default `[]`), `billing_anchor` (1–31, default 1), `used` and `requested` (default 0),
+//! `explain` (default `false`), `usage` (for `entitlements`: used amounts by limit name) and
+//! `id` (a string or number, echoed in the answer) are optional. Unknown fields are errors, so
+//! a typo is never silently ignored. Every line gets exactly one answer, an empty one included
+//! (an `empty_line` error).
 //!
 //! Feature and limit answers carry `allowed` and `reason`; limit answers add `status`, `limit`,
 //! `soft_cap`, `remaining` and, for counters, `window` (`start`, `end`). Setting answers are
@@ -59,6 +61,26 @@ struct Query {
     requested: u64,
     #[serde(default)]
     explain: bool,
+    /// Echoed in the answer, so that answers can be matched to queries without counting lines.
+    id: Option<Value>,
+    /// Asks for the subject's whole entitlement instead of one feature, limit or setting.
+    #[serde(default)]
+    entitlements: bool,
+    /// For an entitlements query: the usage of each limit, by name (0 where absent).
+    #[serde(default)]
+    usage: std::collections::BTreeMap<String, u64>,
+}
+
+/// The `id` of a line that failed as a query, if it is a JSON object with one.
+#[derive(Deserialize)]
+struct IdOnly {
+    id: Option<Value>,
+}
+
+/// Whether `id` may be echoed: a string or a number, never a structure that could make answers
+/// arbitrarily large.
+fn is_usable_id(id: &Value) -> bool {
+    matches!(id, Value::String(_) | Value::Number(_))
 }
 
 const fn first_day() -> u8 {
@@ -85,7 +107,21 @@ enum Instant {
 /// # Ok::<(), entitle::Diagnostics>(())
 /// ```
 pub fn answer_line(engine: &Engine, line: &str) -> String {
-    answer(engine, line).unwrap_or_else(|(code, message)| error_answer(code, &message)).to_string()
+    answer(engine, line)
+        .unwrap_or_else(|(code, message)| {
+            let mut out = error_answer(code, &message);
+            // A line can fail as a query and still carry an id worth echoing; lines past the
+            // length limit are not read again.
+            let id = (code != error_code::LINE_TOO_LONG)
+                .then(|| serde_json::from_str::<IdOnly>(line).ok().and_then(|q| q.id))
+                .flatten()
+                .filter(is_usable_id);
+            if let (Some(id), Value::Object(map)) = (id, &mut out) {
+                map.insert("id".into(), id);
+            }
+            out
+        })
+        .to_string()
 }
 
 /// Why a query line was not answered, as a stable code; the message beside it is for people
@@ -103,8 +139,13 @@ pub mod error_code {
     pub const INVALID_INSTANT: &str = "invalid_instant";
     /// `billing_anchor` is not a day from 1 to 31.
     pub const INVALID_BILLING_ANCHOR: &str = "invalid_billing_anchor";
-    /// Not exactly one of `feature`, `limit` and `setting` is given.
+    /// Not exactly one of `feature`, `limit`, `setting` and `entitlements` is given, or a field
+    /// is given that the question does not read (`usage` without `entitlements`, `explain` with it).
     pub const AMBIGUOUS_QUESTION: &str = "ambiguous_question";
+    /// The line is empty or only whitespace.
+    pub const EMPTY_LINE: &str = "empty_line";
+    /// `usage` names a limit the policy does not declare.
+    pub const UNKNOWN_USAGE: &str = "unknown_usage";
 }
 
 /// The answer to a line that is not a valid query: `{"code": code, "error": message}`, where
@@ -118,16 +159,25 @@ fn answer(engine: &Engine, line: &str) -> Result<Value, (&'static str, String)> 
     if line.len() > max {
         return Err((error_code::LINE_TOO_LONG, format!("query is longer than {max} bytes")));
     }
+    if line.trim().is_empty() {
+        return Err((error_code::EMPTY_LINE, "empty line; every line holds one query".to_string()));
+    }
     let query: Query = serde_json::from_str(line).map_err(|e| match e.classify() {
         serde_json::error::Category::Syntax | serde_json::error::Category::Eof => {
             (error_code::NOT_JSON, format!("not a JSON object: {e}"))
         }
         _ => (error_code::INVALID_QUERY, e.to_string()),
     })?;
+    if query.id.as_ref().is_some_and(|id| !is_usable_id(id)) {
+        return Err((error_code::INVALID_QUERY, "`id` must be a string or a number".to_string()));
+    }
     let now = match &query.now {
         Instant::Seconds(seconds) => *seconds,
         Instant::Text(text) => parse_instant(text).ok_or_else(|| {
-            (error_code::INVALID_INSTANT, format!("`now` is `{text}`, not an instant like `2026-11-21T10:00:00Z`"))
+            let message = format!(
+                "`now` is `{text}`, not an RFC 3339 instant in UTC like `2026-11-21T10:00:00Z` (other offsets and leap seconds are refused)"
+            );
+            (error_code::INVALID_INSTANT, message)
         })?,
     };
     if !(1..=31).contains(&query.billing_anchor) {
@@ -141,8 +191,16 @@ fn answer(engine: &Engine, line: &str) -> Result<Value, (&'static str, String)> 
         .with_billing_anchor(query.billing_anchor);
     let usage = Usage { used: query.used, requested: query.requested };
 
-    let out = match (&query.feature, &query.limit, &query.setting) {
-        (Some(feature), None, None) => {
+    let ambiguous = || {
+        let message = "give exactly one of `feature`, `limit`, `setting` or `entitlements: true`; `usage` goes with `entitlements`, `explain` without it";
+        Err((error_code::AMBIGUOUS_QUESTION, message.to_string()))
+    };
+    if !query.usage.is_empty() && !query.entitlements {
+        return ambiguous();
+    }
+    let mut out = match (&query.feature, &query.limit, &query.setting, query.entitlements) {
+        (None, None, None, true) if !query.explain => entitlements(engine, &request, &query.usage)?,
+        (Some(feature), None, None, false) => {
             let mut out = decision(&engine.decide_by_name(&request, feature));
             if let (true, Some(id)) = (query.explain, engine.feature(feature)) {
                 if let Ok(why) = engine.resolve(&request, |ids| engine.explain_feature(ids, id)) {
@@ -151,7 +209,7 @@ fn answer(engine: &Engine, line: &str) -> Result<Value, (&'static str, String)> 
             }
             out
         }
-        (None, Some(limit), None) => {
+        (None, Some(limit), None, false) => {
             let mut out = quota(&engine.check_limit_by_name(&request, limit, usage));
             if let (true, Some(id)) = (query.explain, engine.limit(limit)) {
                 if let Ok(why) = engine.resolve(&request, |ids| engine.explain_limit(ids, id, usage)) {
@@ -160,19 +218,55 @@ fn answer(engine: &Engine, line: &str) -> Result<Value, (&'static str, String)> 
             }
             out
         }
-        (None, None, Some(setting)) => match engine.setting_value_by_name(&request, setting) {
-            Ok(value) => object(json!({
-                "value": value.map_or(Value::Null, setting_base_value),
-                "display": value.map_or(Value::Null, |v| json!(v.to_string())),
-            })),
-            Err(reason) => object(json!({ "allowed": false, "reason": reason.as_str() })),
-        },
-        _ => {
-            let message = "give exactly one of `feature`, `limit` or `setting`".to_string();
-            return Err((error_code::AMBIGUOUS_QUESTION, message));
-        }
+        (None, None, Some(setting), false) => setting_answer(engine, &request, setting),
+        _ => return ambiguous(),
     };
+    if let Some(id) = query.id {
+        out.insert("id".into(), id);
+    }
     Ok(Value::Object(out))
+}
+
+/// A setting answer: `value` in base units and `display` as the language writes it (both
+/// `null` when the tier sets none), or a denial when the tier or setting is unknown.
+fn setting_answer(engine: &Engine, request: &NamedRequest<'_>, setting: &str) -> Map<String, Value> {
+    match engine.setting_value_by_name(request, setting) {
+        Ok(value) => object(json!({
+            "value": value.map_or(Value::Null, setting_base_value),
+            "display": value.map_or(Value::Null, |v| json!(v.to_string())),
+        })),
+        Err(reason) => object(json!({ "allowed": false, "reason": reason.as_str() })),
+    }
+}
+
+/// Everything the subject is entitled to, as an account page shows it: `features`, `limits`
+/// (given `usage`, by limit name) and `settings`, each an object keyed by name whose values
+/// are the answers a single question would get.
+fn entitlements(
+    engine: &Engine,
+    request: &NamedRequest<'_>,
+    usage: &std::collections::BTreeMap<String, u64>,
+) -> Result<Map<String, Value>, (&'static str, String)> {
+    if let Some(unknown) = usage.keys().find(|name| engine.limit(name).is_none()) {
+        let message = format!("`usage` names `{unknown}`, which is not a limit of this policy");
+        return Err((error_code::UNKNOWN_USAGE, message));
+    }
+    let features: Map<String, Value> = engine
+        .features()
+        .map(|(_, name)| (name.to_string(), Value::Object(decision(&engine.decide_by_name(request, name)))))
+        .collect();
+    let limits: Map<String, Value> = engine
+        .limits()
+        .map(|(_, name)| {
+            let used = usage.get(name).copied().unwrap_or(0);
+            (name.to_string(), Value::Object(quota(&engine.check_limit_by_name(request, name, Usage::used(used)))))
+        })
+        .collect();
+    let settings: Map<String, Value> = engine
+        .settings()
+        .map(|(_, name)| (name.to_string(), Value::Object(setting_answer(engine, request, name))))
+        .collect();
+    Ok(object(json!({ "features": features, "limits": limits, "settings": settings })))
 }
 
 fn object(value: Value) -> Map<String, Value> {

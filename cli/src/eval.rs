@@ -79,7 +79,6 @@ fn answer_all(engine: &entitle::Engine, mut input: impl BufRead, out: &mut impl 
             error_answer(error_code::LINE_TOO_LONG, &format!("query is longer than {max} bytes")).to_string()
         } else {
             match std::str::from_utf8(&line) {
-                Ok(text) if text.trim().is_empty() => continue,
                 Ok(text) => answer_line(engine, text.trim_end_matches('\r')),
                 Err(e) => {
                     let message = format!("query is not UTF-8 (invalid byte at offset {})", e.valid_up_to());

@@ -79,13 +79,18 @@ fn exit_statuses_follow_the_documented_contract() {
 #[test]
 fn eval_answers_every_line_even_after_bad_ones() {
     let mut input = vec![b'x'; entitle::Limits::default().query_line_bytes + 10];
-    input.extend_from_slice(b"\n\xff\xfe\n{\"tier\":\"pro\",\"now\":0,\"feature\":\"hd_video\"}\n");
+    input.extend_from_slice(b"\n\xff\xfe\n \t\r\n\n{\"id\":1,\"tier\":\"pro\",\"now\":0,\"feature\":\"hd_video\"}\r\n");
     let output = run_with_input("eval policies/rtc-sdk.policy", &input);
     let lines: Vec<&str> = output.lines().collect();
     assert_eq!(lines[0], "exit: 0");
     assert_eq!(lines[2], r#"{"code":"line_too_long","error":"query is longer than 65536 bytes"}"#);
     assert_eq!(lines[3], r#"{"code":"not_utf8","error":"query is not UTF-8 (invalid byte at offset 0)"}"#);
-    assert_eq!(lines[4], r#"{"allowed":true,"reason":"granted_by_tier"}"#);
+    // Blank lines are answered too, so a client pairing answers with lines stays in step.
+    let empty = r#"{"code":"empty_line","error":"empty line; every line holds one query"}"#;
+    assert_eq!(lines[4], empty);
+    assert_eq!(lines[5], empty);
+    assert_eq!(lines[6], r#"{"allowed":true,"id":1,"reason":"granted_by_tier"}"#);
+    assert_eq!(lines[7], "--- stderr");
 }
 
 /// The conformance corpus through the `entitle eval` binary gives, line for line, what the

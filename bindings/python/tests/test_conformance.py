@@ -4,7 +4,8 @@ expectations. Windows are compared as Unix seconds and a setting's `display` tex
 as in the C conformance test."""
 
 import json
-from datetime import datetime
+import re
+from datetime import datetime, timezone
 
 import pytest
 
@@ -12,7 +13,10 @@ import entitle
 
 from conftest import REPOSITORY
 
-QUERY_FIELDS = {"tier", "key", "addons", "now", "billing_anchor", "feature", "limit", "setting", "used", "requested", "explain"}
+QUERY_FIELDS = {"id", "tier", "key", "addons", "now", "billing_anchor", "feature", "limit", "setting", "used", "requested", "explain"}
+
+# The instants the JSON protocol accepts: a date, or RFC 3339 in UTC (fraction dropped).
+UTC_INSTANT = re.compile(r"(\d{4}-\d{2}-\d{2})(?:[Tt](\d{2}):(\d{2})(?::(\d{2})(?:\.\d+)?)?(?:[Zz]|\+00:00))?")
 
 
 def corpus():
@@ -33,13 +37,23 @@ def engine_for(policy):
 
 
 def seconds(text):
-    return int(datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp())
+    match = UTC_INSTANT.fullmatch(text)
+    if not match:
+        raise ValueError(f"not an instant the protocol accepts: {text}")
+    date, hour, minute, second = match.groups()
+    midnight = int(datetime.fromisoformat(date).replace(tzinfo=timezone.utc).timestamp())
+    hour, minute, second = int(hour or 0), int(minute or 0), int(second or 0)
+    if hour > 23 or minute > 59 or second > 59:
+        raise ValueError(f"not a time of day: {text}")
+    return midnight + hour * 3600 + minute * 60 + second
 
 
 def typed_answer(engine, query):
     """The query answered through Request, decide, check_limit and setting_value; None when
     the query is one the JSON protocol rejects (the typed API never sees such input)."""
     if set(query) - QUERY_FIELDS or not isinstance(query.get("tier"), str):
+        return None
+    if not isinstance(query.get("id", ""), (str, int)):
         return None
     now = query.get("now")
     if isinstance(now, str):
@@ -100,11 +114,15 @@ def test_corpus_case(policy, case):
     query = case["query"]
     rust = engine.query_json(query)
     assert contains(case["expect"], rust), f"JSON answer {rust} does not meet {case['expect']}"
+    if query.get("entitlements") is True or "usage" in query:
+        # The typed API answers one question at a time; these are checked as JSON above.
+        return
     typed = typed_answer(engine, query)
     if typed is None:
         assert "error" in rust, "the typed API skipped a query the JSON protocol accepts"
         return
     expected = normalised(rust)
+    expected.pop("id", None)
     if typed.get("reason") == "unknown_*":
         assert expected["reason"].startswith("unknown_") or expected["reason"] == "too_many_addons"
         return
