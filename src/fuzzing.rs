@@ -80,3 +80,47 @@ pub fn compare_with_reference(text: &str, questions: &[Question<'_>]) -> Result<
     }
     Ok(())
 }
+
+/// Checks that formatting `text` keeps what it must: `Ok` when the text does not parse (there
+/// is nothing to format) or when the formatted text formats to itself, keeps every comment in
+/// order, checks exactly as the original does (the same codes, in order), and, when it
+/// checks, compiles to the same tables and names.
+pub fn check_format_roundtrip(text: &str) -> Result<(), String> {
+    let source = Source::new("original.policy", text);
+    let Ok(formatted) = crate::format(&source) else { return Ok(()) };
+    let again = Source::new("formatted.policy", formatted.as_str());
+    let twice = crate::format(&again).map_err(|d| format!("the formatted text does not parse: {d:?}\n{formatted}"))?;
+    if twice != formatted {
+        return Err(format!("formatting is not idempotent:\n--- once\n{formatted}\n--- twice\n{twice}"));
+    }
+    let limits = crate::Limits::default();
+    let comments = |s: &Source| -> Vec<String> {
+        crate::syntax::parse(s, &limits).0.comments.iter().map(|c| c.text.trim_end().to_string()).collect()
+    };
+    if comments(&source) != comments(&again) {
+        return Err(format!("comments changed:\n{formatted}"));
+    }
+    let codes = |s: &Source| match crate::check(s) {
+        Ok(checked) => (true, checked.warnings().iter().map(|d| d.code).collect::<Vec<_>>()),
+        Err(diagnostics) => (false, diagnostics.iter().map(|d| d.code).collect()),
+    };
+    if codes(&source) != codes(&again) {
+        return Err(format!("checking changed: {:?} became {:?}\n{formatted}", codes(&source), codes(&again)));
+    }
+    if let (Ok(before), Ok(after)) = (crate::check(&source), crate::check(&again)) {
+        let (before, after) = (crate::compile(&before), crate::compile(&after));
+        let tables = |e: &crate::Engine| format!("{:?}", e.tables());
+        let names = |e: &crate::Engine| {
+            let tiers: Vec<String> = e.tiers().map(|(_, n)| n.to_string()).collect();
+            let features: Vec<String> = e.features().map(|(_, n)| n.to_string()).collect();
+            let limits: Vec<String> = e.limits().map(|(_, n)| n.to_string()).collect();
+            let addons: Vec<String> = e.addons().map(|(_, n)| n.to_string()).collect();
+            let settings: Vec<String> = e.settings().map(|(_, n)| n.to_string()).collect();
+            (tiers, features, limits, addons, settings, e.policy_name().to_string())
+        };
+        if tables(&before) != tables(&after) || names(&before) != names(&after) {
+            return Err(format!("the formatted policy compiles to different tables:\n{formatted}"));
+        }
+    }
+    Ok(())
+}

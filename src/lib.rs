@@ -66,6 +66,7 @@ mod compile;
 mod diagnostic;
 mod engine;
 mod eval;
+mod format;
 // The fuzz targets' hooks; the crate's own property test asks the engine and the reference
 // evaluator through the same comparison.
 #[cfg(any(test, feature = "fuzzing"))]
@@ -73,6 +74,7 @@ mod eval;
 pub mod fuzzing;
 mod limits;
 mod model;
+pub mod plan;
 #[cfg(any(test, feature = "fuzzing"))]
 mod reference;
 pub mod render;
@@ -93,8 +95,9 @@ pub use engine::{
     TierId, Usage, WindowSpan,
 };
 pub use eval::{Explanation, Step, Upgrade};
+pub use format::{format, format_with};
 pub use limits::Limits;
-pub use model::{Amount, Percentage, SettingValue};
+pub use model::{Access, Amount, Percentage, SettingValue};
 pub use rollout::{bucket as rollout_bucket, BUCKETS as ROLLOUT_BUCKETS};
 pub use source::{LineCol, Source, Span};
 pub use time::{format_instant, parse_instant};

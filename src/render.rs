@@ -2,11 +2,12 @@
 //!
 //! Diagnostics are plain data ([`Diagnostic`]); this module decides how they look on a
 //! terminal: `file:line:col`, the code, the message, the source line and a caret under the
-//! span. Their machine form is in `wire` (feature `json`).
+//! span, in colour if asked; and as GitHub Actions annotations. Their machine form is in
+//! `wire` (feature `json`).
 
 use std::fmt::Write as _;
 
-use crate::diagnostic::Diagnostic;
+use crate::diagnostic::{Diagnostic, Severity};
 use crate::source::{Source, Span};
 
 /// The most bytes [`human`] renders for one diagnostic, whatever the source: long lines are
@@ -23,12 +24,12 @@ const TEXT_CHARS: usize = 512;
 /// Secondary labels shown per diagnostic.
 const LABELS: usize = 8;
 
-/// Renders one diagnostic for a terminal, ending with a newline.
+/// Renders one diagnostic for a terminal, ending with a newline, without colour.
 ///
 /// User input never reaches the terminal raw: control characters are shown as their Unicode
 /// control pictures (`␛` for ESC), so a policy cannot clear a screen or hide text. A line
 /// longer than 120 characters is shown as a window around the span. The result is at most
-/// [`MAX_RENDERED_BYTES`].
+/// [`MAX_RENDERED_BYTES`] (plus the colour codes of [`human_with`]).
 ///
 /// ```
 /// use entitle::{render, Source};
@@ -45,27 +46,137 @@ const LABELS: usize = 8;
 /// ");
 /// ```
 pub fn human(source: &Source, diagnostic: &Diagnostic) -> String {
-    let at = source.location(diagnostic.span);
-    let gutter = at.line.to_string().len();
-    let pad = " ".repeat(gutter);
-    let (shown, carets) = snippet(source, diagnostic.span, at.line);
-    let file = printable(source.name(), TEXT_CHARS);
+    human_with(source, diagnostic, false)
+}
+
+/// [`human`], with ANSI colours when `colour` is set: the severity and carets in red (errors)
+/// or yellow (warnings), the location gutter in blue. Callers decide: the `entitle` command
+/// colours only a terminal, and never when `NO_COLOR` is set.
+pub fn human_with(source: &Source, diagnostic: &Diagnostic, colour: bool) -> String {
+    let paint = Paint { on: colour };
+    let accent = match diagnostic.severity {
+        Severity::Error => RED,
+        Severity::Warning => YELLOW,
+    };
     let mut out = String::new();
     let message = printable(&diagnostic.message, TEXT_CHARS);
-    let _ = writeln!(out, "{}[{}]: {message}", diagnostic.severity, diagnostic.code);
-    let _ = writeln!(out, "{pad}--> {file}:{}:{}", at.line, at.column);
-    let _ = writeln!(out, "{pad} |");
-    let _ = writeln!(out, "{} | {shown}", at.line);
-    let _ = writeln!(out, "{pad} | {carets}");
+    let head = format!("{}[{}]", diagnostic.severity, diagnostic.code);
+    let _ = writeln!(out, "{}{}", paint.bold(accent, &head), paint.bold("", &format!(": {message}")));
+    let (excerpt, pad) = excerpt_with(source, diagnostic.span, paint, accent);
+    out.push_str(&excerpt);
     if let Some(help) = &diagnostic.help {
-        let _ = writeln!(out, "{pad} = help: {}", printable(help, TEXT_CHARS));
+        let _ = writeln!(out, "{pad} {} help: {}", paint.bold(BLUE, "="), printable(help, TEXT_CHARS));
     }
+    let file = printable(source.name(), TEXT_CHARS);
     for label in diagnostic.labels.iter().take(LABELS) {
         let where_ = source.location(label.span);
         let note = printable(&label.message, TEXT_CHARS);
-        let _ = writeln!(out, "{pad} = note: {note}: {file}:{}:{}", where_.line, where_.column);
+        let _ = writeln!(out, "{pad} {} note: {note}: {file}:{}:{}", paint.bold(BLUE, "="), where_.line, where_.column);
     }
     out
+}
+
+/// The location and source line of `span` with a caret under it, each line ending with a
+/// newline, as [`human`] shows them below a message:
+///
+/// ```text
+///  --> p.policy:3:19
+///   |
+/// 3 | tier free { grant ssso }
+///   |                   ^^^^
+/// ```
+pub fn excerpt(source: &Source, span: Span) -> String {
+    excerpt_with(source, span, Paint { on: false }, "").0
+}
+
+/// [`excerpt`] and the gutter's padding, painted.
+fn excerpt_with(source: &Source, span: Span, paint: Paint, accent: &str) -> (String, String) {
+    let at = source.location(span);
+    let gutter = at.line.to_string().len();
+    let pad = " ".repeat(gutter);
+    let (shown, carets) = snippet(source, span, at.line);
+    let file = printable(source.name(), TEXT_CHARS);
+    let bar = paint.bold(BLUE, "|");
+    let mut out = String::new();
+    let _ = writeln!(out, "{pad}{} {file}:{}:{}", paint.bold(BLUE, "-->"), at.line, at.column);
+    let _ = writeln!(out, "{pad} {bar}");
+    let _ = writeln!(out, "{} {bar} {shown}", paint.bold(BLUE, &at.line.to_string()));
+    let _ = writeln!(out, "{pad} {bar} {}", paint.bold(accent, &carets));
+    (out, pad)
+}
+
+const RED: &str = "31";
+const YELLOW: &str = "33";
+const BLUE: &str = "34";
+
+/// ANSI styling that is a no-op when off.
+#[derive(Clone, Copy)]
+struct Paint {
+    on: bool,
+}
+
+impl Paint {
+    /// `text` in bold, in colour `code` (an SGR colour number, or "" for none).
+    fn bold(self, code: &str, text: &str) -> String {
+        match (self.on, code) {
+            (false, _) => text.to_string(),
+            (true, "") => format!("\x1b[1m{text}\x1b[0m"),
+            (true, code) => format!("\x1b[1;{code}m{text}\x1b[0m"),
+        }
+    }
+}
+
+/// One diagnostic as a GitHub Actions workflow command, which the runner shows as an
+/// annotation on the file and line: `::error file=…,line=…,col=…,endLine=…,endColumn=…,
+/// title=E004::message`, one line, with the characters the format reserves escaped.
+///
+/// ```
+/// use entitle::{render, Source};
+/// let src = Source::new("p.policy", "policy \"p\"\ntier free { grant sso }\n");
+/// let diagnostics = entitle::check(&src).unwrap_err();
+/// assert_eq!(
+///     render::github(&src, diagnostics.iter().next().unwrap()),
+///     "::error file=p.policy,line=2,col=19,endLine=2,endColumn=22,title=E004::unknown feature `sso`"
+/// );
+/// ```
+pub fn github(source: &Source, diagnostic: &Diagnostic) -> String {
+    let start = source.location(diagnostic.span);
+    let end = source.line_col(diagnostic.span.end);
+    let level = match diagnostic.severity {
+        Severity::Error => "error",
+        Severity::Warning => "warning",
+    };
+    let mut message = printable(&diagnostic.message, TEXT_CHARS);
+    if let Some(help) = &diagnostic.help {
+        message.push('\n');
+        message.push_str(&printable(help, TEXT_CHARS));
+    }
+    format!(
+        "::{level} file={},line={},col={},endLine={},endColumn={},title={}::{}",
+        github_property(&printable(source.name(), TEXT_CHARS)),
+        start.line,
+        start.column,
+        end.line,
+        end.column,
+        diagnostic.code,
+        github_data(&message)
+    )
+}
+
+/// A problem that is not about a place in a policy (a path that cannot be read) as a GitHub
+/// Actions error annotation.
+pub fn github_error(message: &str) -> String {
+    format!("::error title=entitle::{}", github_data(&printable(message, TEXT_CHARS)))
+}
+
+/// The message of a workflow command: `%`, CR and LF escaped.
+fn github_data(text: &str) -> String {
+    text.replace('%', "%25").replace('\r', "%0D").replace('\n', "%0A")
+}
+
+/// A property value of a workflow command: also `:` and `,`, which end a property.
+fn github_property(text: &str) -> String {
+    github_data(text).replace(':', "%3A").replace(',', "%2C")
 }
 
 /// The source line to show and the marker line under it: the line (or a window of it around
@@ -149,14 +260,21 @@ fn printable(text: &str, max: usize) -> String {
     out
 }
 
-/// The one-line summary after a run: `2 files checked: 1 error, 3 warnings`.
-pub fn summary(files: usize, errors: usize, warnings: usize) -> String {
+/// The one-line summary after a run: `2 files checked: 1 error, 3 warnings`. Paths that
+/// could not be read are counted apart, and then "no problems" is never said of the run:
+/// `1 file checked, 1 path could not be read: no problems in the files read`.
+pub fn summary(files: usize, unreadable: usize, errors: usize, warnings: usize) -> String {
     let plural = |n: usize, word: &str| format!("{n} {word}{}", if n == 1 { "" } else { "s" });
     let findings = match (errors, warnings) {
+        (0, 0) if unreadable > 0 => "no problems in the files read".to_string(),
         (0, 0) => "no problems".to_string(),
         (e, 0) => plural(e, "error"),
         (0, w) => plural(w, "warning"),
         (e, w) => format!("{}, {}", plural(e, "error"), plural(w, "warning")),
     };
-    format!("{} checked: {findings}", plural(files, "file"))
+    if unreadable > 0 {
+        format!("{} checked, {} could not be read: {findings}", plural(files, "file"), plural(unreadable, "path"))
+    } else {
+        format!("{} checked: {findings}", plural(files, "file"))
+    }
 }

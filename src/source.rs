@@ -119,6 +119,12 @@ impl Source {
         self.line_col(span.start)
     }
 
+    /// The 0-based index of the line holding a byte offset (offsets past the end clamp).
+    pub(crate) fn line_index(&self, offset: usize) -> usize {
+        let offset = offset.min(self.text.len());
+        self.line_starts.partition_point(|&start| start <= offset).saturating_sub(1)
+    }
+
     /// The line and column of a byte offset; offsets past the end clamp to the end, and an
     /// offset inside a multi-byte character counts as that character.
     pub fn line_col(&self, offset: usize) -> LineCol {

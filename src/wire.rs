@@ -434,19 +434,37 @@ pub fn diagnostics<'a>(source: &'a Source, list: impl IntoIterator<Item = &'a Di
 }
 
 /// The report `entitle check --format json` prints: `{"version": 1, "files": [...],
-/// "diagnostics": [...], "summary": {"files", "errors", "warnings"}}`, pretty-printed, with
-/// each diagnostic as in [`diagnostics`]. `version` changes only if a field changes meaning.
-pub fn check_report(checked: &[(Source, Vec<Diagnostic>)]) -> String {
+/// "unreadable": [{"path", "message"}], "diagnostics": [...], "summary": {"files",
+/// "unreadable", "errors", "warnings"}}`, pretty-printed, with each diagnostic as in
+/// [`diagnostics`]. A path that could not be read is listed in `unreadable` and counted among
+/// the `errors` too, so that a CI step that reads `summary.errors` fails on it. `version`
+/// changes only if a field changes meaning.
+///
+/// ```
+/// let source = entitle::Source::new("ok.policy", "policy \"p\"\nfeature f\ntier t { grant f }\n");
+/// let report = entitle::wire::check_report(&[(source, vec![])], &[("gone.policy".into(), "not found".into())]);
+/// let report: serde_json::Value = serde_json::from_str(&report).unwrap();
+/// assert_eq!(report["summary"]["errors"], 1);
+/// assert_eq!(report["unreadable"][0]["path"], "gone.policy");
+/// ```
+pub fn check_report(checked: &[(Source, Vec<Diagnostic>)], unreadable: &[(String, String)]) -> String {
     #[derive(Serialize)]
     struct Report<'a> {
         version: u32,
         files: Vec<&'a str>,
+        unreadable: Vec<Unreadable<'a>>,
         diagnostics: Vec<JsonDiagnostic<'a>>,
         summary: Summary,
     }
     #[derive(Serialize)]
+    struct Unreadable<'a> {
+        path: &'a str,
+        message: &'a str,
+    }
+    #[derive(Serialize)]
     struct Summary {
         files: usize,
+        unreadable: usize,
         errors: usize,
         warnings: usize,
     }
@@ -455,8 +473,104 @@ pub fn check_report(checked: &[(Source, Vec<Diagnostic>)]) -> String {
     let report = Report {
         version: 1,
         files: checked.iter().map(|(source, _)| source.name()).collect(),
+        unreadable: unreadable.iter().map(|(path, message)| Unreadable { path, message }).collect(),
         diagnostics: all().map(|(source, d)| json_diagnostic(source, d)).collect(),
-        summary: Summary { files: checked.len(), errors, warnings: all().count() - errors },
+        summary: Summary {
+            files: checked.len(),
+            unreadable: unreadable.len(),
+            errors: errors + unreadable.len(),
+            warnings: all().count() - errors,
+        },
     };
     serde_json::to_string_pretty(&report).unwrap_or_else(|e| json!({ "error": e.to_string() }).to_string())
+}
+
+/// A feature's access as a word: `granted`, `rollout`, `not_granted`, `revoked`.
+fn access_word(access: crate::model::Access) -> &'static str {
+    match access {
+        crate::model::Access::Granted => "granted",
+        crate::model::Access::Rollout(_) => "rollout",
+        crate::model::Access::NotGranted => "not_granted",
+        crate::model::Access::Revoked => "revoked",
+    }
+}
+
+/// One tier's [`crate::plan::Offer`]: `tier`, `addons` (applied), `addons_not_attached`, and
+/// `features`, `limits` and `settings` as arrays in declaration order. A feature is `name`,
+/// `access` (`granted`, `rollout`, `not_granted`, `revoked`) and, for a rollout, `rollout` (`"5%"`).
+/// A limit is `name`, `measure`, `value` and `soft_cap` (base units, `"unlimited"` or `null`),
+/// `display` and `soft_cap_display` (as the policy writes them), and `warn` (`"90%"` or `null`).
+/// A setting is `name`, `value` (base units or text, `null` when unset) and `display`.
+pub fn offer(offer: &crate::plan::Offer) -> Value {
+    let features: Vec<Value> = offer
+        .features
+        .iter()
+        .map(|f| {
+            let mut out = object(json!({ "name": f.name, "access": access_word(f.access) }));
+            if let crate::model::Access::Rollout(share) = f.access {
+                out.insert("rollout".into(), json!(share.to_string()));
+            }
+            Value::Object(out)
+        })
+        .collect();
+    let limits: Vec<Value> = offer
+        .limits
+        .iter()
+        .map(|l| {
+            json!({
+                "name": l.name,
+                "measure": l.measure,
+                "value": l.value.map_or(Value::Null, amount),
+                "display": l.value_text(),
+                "soft_cap": l.soft_cap.map_or(Value::Null, amount),
+                "soft_cap_display": l.soft_cap.map_or(Value::Null, |cap| json!(l.format(cap))),
+                "warn": l.warn.map_or(Value::Null, |w| json!(w.to_string())),
+            })
+        })
+        .collect();
+    let settings: Vec<Value> = offer
+        .settings
+        .iter()
+        .map(|s| {
+            json!({
+                "name": s.name,
+                "value": s.value.as_ref().map_or(Value::Null, setting_base_value),
+                "display": s.value.as_ref().map_or(Value::Null, |v| json!(v.to_string())),
+            })
+        })
+        .collect();
+    json!({
+        "tier": offer.tier,
+        "addons": offer.addons,
+        "addons_not_attached": offer.addons_not_attached,
+        "features": features,
+        "limits": limits,
+        "settings": settings,
+    })
+}
+
+/// What `entitle matrix --format json` prints: `{"version": 1, "policy", "policy_version",
+/// "addons": [...], "tiers": [offer, ...]}` with each tier as in [`offer`], pretty-printed.
+/// `version` changes only if a field changes meaning; fields may be added.
+pub fn matrix(engine: &Engine, addons: &[String], offers: &[crate::plan::Offer]) -> String {
+    let document = json!({
+        "version": 1,
+        "policy": engine.policy_name(),
+        "policy_version": engine.policy_version(),
+        "addons": addons,
+        "tiers": offers.iter().map(offer).collect::<Vec<_>>(),
+    });
+    serde_json::to_string_pretty(&document).unwrap_or_else(|e| json!({ "error": e.to_string() }).to_string())
+}
+
+/// One change between offers: `{"kind", "name", "before", "after", "takes_away", "gives"}`.
+pub fn change(change: &crate::plan::Change) -> Value {
+    json!({
+        "kind": change.kind.as_str(),
+        "name": change.name,
+        "before": change.before,
+        "after": change.after,
+        "takes_away": change.takes_away,
+        "gives": change.gives,
+    })
 }

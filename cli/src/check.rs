@@ -5,18 +5,14 @@ use std::path::{Path, PathBuf};
 
 use entitle::{render, Diagnostic, Limits, Source};
 
-use crate::{Format, CLEAN, FINDINGS, USAGE_OR_IO};
+use crate::{colour_on_stderr, CheckFormat, CLEAN, FINDINGS, USAGE_OR_IO};
 
-pub(crate) fn run(paths: &[PathBuf], format: Format, deny_warnings: bool) -> u8 {
-    let mut io_failed = false;
+pub(crate) fn run(paths: &[PathBuf], format: CheckFormat, deny_warnings: bool) -> u8 {
+    // Paths that could not be read, with why: findings in every format, never silently skipped.
+    let mut unreadable: Vec<(String, String)> = Vec::new();
     let mut files = Vec::new();
     for path in paths {
-        if let Err(problems) = collect(path, &mut files) {
-            for message in problems {
-                eprintln!("entitle: {message}");
-            }
-            io_failed = true;
-        }
+        collect(path, &mut files, &mut unreadable);
     }
     let limits = Limits::default();
     let mut checked: Vec<(Source, Vec<Diagnostic>)> = Vec::new();
@@ -29,29 +25,39 @@ pub(crate) fn run(paths: &[PathBuf], format: Format, deny_warnings: bool) -> u8 
                 };
                 checked.push((source, diagnostics));
             }
-            Err(error) => {
-                eprintln!("entitle: {error}");
-                io_failed = true;
-            }
+            Err(error) => unreadable.push((path.display().to_string(), error.to_string())),
         }
+    }
+    for (_, message) in &unreadable {
+        eprintln!("entitle: {message}");
     }
 
     let all = || checked.iter().flat_map(|(source, ds)| ds.iter().map(move |d| (source, d)));
     let errors = all().filter(|(_, d)| d.is_error()).count();
     let warnings = all().count() - errors;
+    let summary = render::summary(checked.len(), unreadable.len(), errors, warnings);
     let mut out = std::io::BufWriter::new(std::io::stdout().lock());
     let written = match format {
         // Each diagnostic is written as it is rendered, so the report is never held whole.
-        Format::Human => all()
-            .try_for_each(|(source, diagnostic)| writeln!(out, "{}", render::human(source, diagnostic)))
-            .and_then(|()| writeln!(out, "{}", render::summary(checked.len(), errors, warnings)))
-            .and_then(|()| out.flush()),
-        Format::Json => writeln!(out, "{}", entitle::wire::check_report(&checked)).and_then(|()| out.flush()),
+        CheckFormat::Human => {
+            let colour = colour_on_stderr();
+            let mut err = std::io::BufWriter::new(std::io::stderr().lock());
+            all()
+                .try_for_each(|(source, d)| writeln!(err, "{}", render::human_with(source, d, colour)))
+                .and_then(|()| err.flush())
+                .and_then(|()| writeln!(out, "{summary}"))
+        }
+        CheckFormat::Github => unreadable
+            .iter()
+            .try_for_each(|(_, message)| writeln!(out, "{}", render::github_error(message)))
+            .and_then(|()| all().try_for_each(|(source, d)| writeln!(out, "{}", render::github(source, d))))
+            .and_then(|()| writeln!(out, "{summary}")),
+        CheckFormat::Json => writeln!(out, "{}", entitle::wire::check_report(&checked, &unreadable)),
     };
-    if written.is_err() {
+    if written.and_then(|()| out.flush()).is_err() {
         return USAGE_OR_IO;
     }
-    if io_failed {
+    if !unreadable.is_empty() {
         USAGE_OR_IO
     } else if errors > 0 || (deny_warnings && warnings > 0) {
         FINDINGS
@@ -61,23 +67,26 @@ pub(crate) fn run(paths: &[PathBuf], format: Format, deny_warnings: bool) -> u8 
 }
 
 /// Adds `path` if it is a file, or every `*.policy` file under it (sorted) if it is a
-/// directory. A directory or entry that cannot be read is reported and skipped, and the walk
-/// goes on, so one unreadable directory never hides the files after it. Symbolic links to
-/// directories are not followed, so a link cycle cannot make the walk endless.
-fn collect(path: &Path, files: &mut Vec<PathBuf>) -> Result<(), Vec<String>> {
-    let metadata = std::fs::metadata(path).map_err(|e| vec![format!("cannot read `{}`: {e}", path.display())])?;
+/// directory. A path, directory or entry that cannot be read is recorded in `unreadable` and
+/// the walk goes on, so one unreadable directory never hides the files after it. Symbolic links
+/// to directories are not followed, so a link cycle cannot make the walk endless.
+pub(crate) fn collect(path: &Path, files: &mut Vec<PathBuf>, unreadable: &mut Vec<(String, String)>) {
+    let mut problem = |at: &Path, message: String| unreadable.push((at.display().to_string(), message));
+    let metadata = match std::fs::metadata(path) {
+        Ok(metadata) => metadata,
+        Err(e) => return problem(path, format!("cannot read `{}`: {e}", path.display())),
+    };
     if !metadata.is_dir() {
         files.push(path.to_path_buf());
-        return Ok(());
+        return;
     }
     let before = files.len();
-    let mut problems = Vec::new();
     let mut pending = vec![path.to_path_buf()];
     while let Some(dir) = pending.pop() {
         let entries = match std::fs::read_dir(&dir) {
             Ok(entries) => entries,
             Err(e) => {
-                problems.push(format!("cannot read directory `{}`: {e}", dir.display()));
+                problem(&dir, format!("cannot read directory `{}`: {e}", dir.display()));
                 continue;
             }
         };
@@ -85,7 +94,7 @@ fn collect(path: &Path, files: &mut Vec<PathBuf>) -> Result<(), Vec<String>> {
             let entry = match entry {
                 Ok(entry) => entry,
                 Err(e) => {
-                    problems.push(format!("cannot read directory `{}`: {e}", dir.display()));
+                    problem(&dir, format!("cannot read directory `{}`: {e}", dir.display()));
                     continue;
                 }
             };
@@ -94,19 +103,14 @@ fn collect(path: &Path, files: &mut Vec<PathBuf>) -> Result<(), Vec<String>> {
                 Ok(file_type) if file_type.is_dir() => pending.push(path),
                 Ok(_) if path.extension().is_some_and(|ext| ext == "policy") => files.push(path),
                 Ok(_) => {}
-                Err(e) => problems.push(format!("cannot read `{}`: {e}", path.display())),
+                Err(e) => problem(&path, format!("cannot read `{}`: {e}", path.display())),
             }
         }
     }
     if let Some(found) = files.get_mut(before..) {
         found.sort();
     }
-    if files.len() == before && problems.is_empty() {
-        problems.push(format!("no `*.policy` files under `{}`", path.display()));
-    }
-    if problems.is_empty() {
-        Ok(())
-    } else {
-        Err(problems)
+    if files.len() == before {
+        problem(path, format!("no `*.policy` files under `{}`", path.display()));
     }
 }

@@ -4,31 +4,19 @@
 use std::io::{BufRead, BufWriter, Write};
 use std::path::Path;
 
+use crate::{load, CLEAN, FINDINGS, USAGE_OR_IO};
 use entitle::wire::{answer_line, error_answer, error_code};
-use entitle::{render, Limits, Source};
-
-use crate::{CLEAN, FINDINGS, USAGE_OR_IO};
 
 pub(crate) fn run(policy: &Path) -> u8 {
-    let limits = Limits::default();
-    let source = match Source::read(policy, &limits) {
-        Ok(source) => source,
-        Err(error) => {
-            eprintln!("entitle: {error}");
-            return USAGE_OR_IO;
-        }
-    };
-    let checked = match entitle::check_with(&source, &limits) {
-        Ok(checked) => checked,
-        Err(diagnostics) => {
-            for d in &diagnostics {
-                eprintln!("{}", render::human(&source, d));
+    let engine = match load(policy) {
+        Ok((_, engine)) => engine,
+        Err(status) => {
+            if status == FINDINGS {
+                eprintln!("entitle: no queries answered");
             }
-            eprintln!("entitle: `{}` does not check; no queries answered", source.name());
-            return FINDINGS;
+            return status;
         }
     };
-    let engine = entitle::compile(&checked);
     let stdin = std::io::stdin().lock();
     let mut out = BufWriter::new(std::io::stdout().lock());
     match answer_all(&engine, stdin, &mut out) {

@@ -6,23 +6,30 @@
 
 #![forbid(unsafe_code)]
 
-use std::path::PathBuf;
+use std::io::IsTerminal;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand, ValueEnum};
+use entitle::{render, Engine, Limits, Source};
 
 mod check;
+mod diff;
 mod eval;
+mod explain;
+mod fmt;
+mod matrix;
 
 /// Exit status for a run that found nothing wrong.
 const CLEAN: u8 = 0;
-/// Exit status when the inputs have findings (errors, or warnings with `--deny-warnings`).
+/// Exit status when the inputs have findings (errors, warnings with `--deny-warnings`, an
+/// unformatted file with `--check`, something taken away with `diff --exit-code`).
 const FINDINGS: u8 = 1;
 /// Exit status for a usage or I/O error; clap uses the same for bad arguments.
 const USAGE_OR_IO: u8 = 2;
 
 #[derive(Parser)]
-#[command(name = "entitle", version, about = "Check and query entitlement policies.")]
+#[command(name = "entitle", version, about = "Check, format, tabulate, compare and query entitlement policies.")]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -32,41 +39,180 @@ struct Cli {
 enum Command {
     /// Check policy files and directories of them (`*.policy`, searched recursively).
     ///
-    /// Exits 0 when clean, 1 on findings, 2 on usage or I/O errors.
+    /// Diagnostics go to standard error (human) or standard output (json, github), the summary
+    /// to standard output. Exits 0 when clean, 1 on findings, 2 when a path cannot be read.
+    #[command(
+        after_help = "Examples:\n  entitle check policies/\n  entitle check --format github --deny-warnings policies/"
+    )]
     Check {
         /// Files or directories to check.
         #[arg(required = true)]
         paths: Vec<PathBuf>,
         /// How to print diagnostics.
-        #[arg(long, value_enum, default_value_t = Format::Human)]
-        format: Format,
+        #[arg(long, value_enum, default_value_t = CheckFormat::Human)]
+        format: CheckFormat,
         /// Treat warnings as findings (exit 1).
         #[arg(long)]
         deny_warnings: bool,
     },
+    /// Rewrite policy files in the canonical layout, keeping every comment.
+    ///
+    /// Without a flag, prints the formatted text of one file. Exits 0 when done (or, with
+    /// `--check`, when every file is formatted), 1 when `--check` finds a file to change or a
+    /// file does not parse, 2 on I/O errors.
+    #[command(
+        after_help = "Examples:\n  entitle fmt policies/rtc-sdk.policy\n  entitle fmt --check policies/\n  entitle fmt --write policies/"
+    )]
+    Fmt {
+        /// Files or directories to format.
+        #[arg(required = true)]
+        paths: Vec<PathBuf>,
+        /// Change nothing; print a unified diff of what would change and exit 1 if anything would.
+        #[arg(long, conflicts_with = "write")]
+        check: bool,
+        /// Rewrite the files in place.
+        #[arg(long)]
+        write: bool,
+    },
+    /// Tabulate what every tier gives after inheritance and the named add-ons.
+    #[command(
+        after_help = "Examples:\n  entitle matrix policies/rtc-sdk.policy\n  entitle matrix policies/rtc-sdk.policy --addon ai_pack --format markdown"
+    )]
+    Matrix {
+        /// The policy file.
+        policy: PathBuf,
+        /// An add-on every tier holds; it applies to the tiers it attaches to. Repeatable.
+        #[arg(long = "addon", value_name = "NAME")]
+        addons: Vec<String>,
+        /// How to print the table.
+        #[arg(long, value_enum, default_value_t = MatrixFormat::Text)]
+        format: MatrixFormat,
+    },
+    /// Show what changed between two versions of a policy, or between two tiers of one.
+    ///
+    /// Every change that takes something away from existing customers is marked. Exits 0
+    /// (1 with `--exit-code` when something was taken away), 2 on usage or I/O errors.
+    #[command(
+        after_help = "Examples:\n  entitle diff old/rtc-sdk.policy policies/rtc-sdk.policy\n  entitle diff policies/rtc-sdk.policy --tiers free pro"
+    )]
+    Diff {
+        /// OLD and NEW, or with `--tiers`, one policy.
+        #[arg(required = true, num_args = 1..=2, value_name = "POLICY")]
+        policies: Vec<PathBuf>,
+        /// Compare two tiers of one policy: what moving from the first to the second gives and takes.
+        #[arg(long, num_args = 2, value_names = ["FROM", "TO"])]
+        tiers: Option<Vec<String>>,
+        /// How to print the changes.
+        #[arg(long, value_enum, default_value_t = Format::Text)]
+        format: Format,
+        /// Exit 1 when any change takes something away.
+        #[arg(long)]
+        exit_code: bool,
+    },
+    /// Explain one decision: the answer, the rules behind it with their source lines, the
+    /// window, and what would change it.
+    #[command(
+        after_help = "Examples:\n  entitle explain policies/rtc-sdk.policy --tier pro --key app-42 --feature conversational_ai\n  entitle explain policies/rtc-sdk.policy --tier pro --limit api_calls_per_day --used 990000 --requested 20000"
+    )]
+    Explain(explain::Args),
     /// Answer JSON Lines queries from standard input against a policy, one answer per line.
     ///
     /// Exits 0 after answering every line (bad lines get an `error` answer), 1 if the policy
-    /// does not check, 2 on usage or I/O errors.
+    /// does not check, 2 on usage or I/O errors. docs/cli.md describes the protocol.
+    #[command(
+        after_help = "Example:\n  echo '{\"tier\":\"pro\",\"now\":\"2026-11-21T10:00:00Z\",\"feature\":\"hd_video\"}' | entitle eval policies/rtc-sdk.policy"
+    )]
     Eval {
         /// The policy file to answer from.
         policy: PathBuf,
     },
 }
 
+/// How `check` prints diagnostics.
 #[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
-enum Format {
-    /// Caret snippets and a summary line.
+enum CheckFormat {
+    /// Caret snippets and a summary line; coloured on a terminal unless `NO_COLOR` is set.
     Human,
     /// One JSON document.
     Json,
+    /// GitHub Actions workflow commands, shown as annotations on the lines they name.
+    Github,
+}
+
+/// How `diff` and `explain` print their result.
+#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum Format {
+    /// Sentences and lists for people.
+    Text,
+    /// One JSON document.
+    Json,
+}
+
+/// How `matrix` prints its table.
+#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum MatrixFormat {
+    /// Aligned columns.
+    Text,
+    /// A Markdown table.
+    Markdown,
+    /// One JSON document, stable enough to generate a pricing page from.
+    Json,
+    /// Comma-separated values with a header row.
+    Csv,
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let status = match cli.command {
         Command::Check { paths, format, deny_warnings } => check::run(&paths, format, deny_warnings),
+        Command::Fmt { paths, check, write } => fmt::run(&paths, check, write),
+        Command::Matrix { policy, addons, format } => matrix::run(&policy, &addons, format),
+        Command::Diff { policies, tiers, format, exit_code } => {
+            diff::run(&policies, tiers.as_deref(), format, exit_code)
+        }
+        Command::Explain(args) => explain::run(&args),
         Command::Eval { policy } => eval::run(&policy),
     };
     ExitCode::from(status)
+}
+
+/// Whether to colour what goes to standard error: only a terminal, and never when `NO_COLOR`
+/// is set to anything non-empty (<https://no-color.org>).
+fn colour_on_stderr() -> bool {
+    std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty()) && std::io::stderr().is_terminal()
+}
+
+/// Reads and compiles the policy at `path`. On failure, says why on standard error and returns
+/// the exit status: 2 when it cannot be read, 1 when it does not check.
+fn load(path: &Path) -> Result<(Source, Engine), u8> {
+    let limits = Limits::default();
+    let source = Source::read(path, &limits).map_err(|error| {
+        eprintln!("entitle: {error}");
+        USAGE_OR_IO
+    })?;
+    match entitle::check_with(&source, &limits) {
+        Ok(checked) => {
+            let engine = entitle::compile(&checked);
+            Ok((source, engine))
+        }
+        Err(diagnostics) => {
+            let colour = colour_on_stderr();
+            for d in &diagnostics {
+                eprintln!("{}", render::human_with(&source, d, colour));
+            }
+            eprintln!("entitle: `{}` does not check", source.name());
+            Err(FINDINGS)
+        }
+    }
+}
+
+/// "did you mean" for a name given on the command line, or the list of names there are.
+fn unknown_name(kind: &str, name: &str, known: &[&str]) -> String {
+    let listed = known.iter().take(12).map(|n| format!("`{n}`")).collect::<Vec<_>>().join(", ");
+    let more = if known.len() > 12 { ", …" } else { "" };
+    if known.is_empty() {
+        format!("entitle: unknown {kind} `{name}`; the policy declares none")
+    } else {
+        format!("entitle: unknown {kind} `{name}`; the policy declares {listed}{more}")
+    }
 }

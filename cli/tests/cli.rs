@@ -154,5 +154,71 @@ fn a_fifo_named_like_a_policy_does_not_hang_the_walk() {
     let stdout = String::from_utf8_lossy(&output.stdout);
     assert_eq!(output.status.code(), Some(2), "{stdout}{stderr}");
     assert!(stderr.contains("x.policy") && stderr.contains("not a regular file"), "{stderr}");
-    assert!(stdout.contains("1 file checked: no problems"), "{stdout}");
+    // The unreadable path is a finding: the summary never says "no problems" of the run.
+    assert!(stdout.contains("1 file checked, 1 path could not be read: no problems in the files read"), "{stdout}");
+}
+
+/// Human diagnostics are coloured on a terminal, and plain when `NO_COLOR` is set or the
+/// output is not a terminal (every other test here reads a pipe, and its goldens hold no
+/// escape codes). `script` (util-linux) gives the command a terminal.
+#[test]
+fn colour_only_on_a_terminal_and_never_with_no_color() {
+    let on_terminal = |no_color: Option<&str>| {
+        let command = format!("{} check tests/diagnostics/E004-unknown-feature.policy", env!("CARGO_BIN_EXE_entitle"));
+        let mut script = Command::new("script");
+        script.args(["-q", "-e", "-c", &command, "/dev/null"]).current_dir(root()).env_remove("NO_COLOR");
+        if let Some(value) = no_color {
+            script.env("NO_COLOR", value);
+        }
+        let output = script.output().expect("`script` runs (util-linux)");
+        String::from_utf8_lossy(&output.stdout).into_owned()
+    };
+    let coloured = on_terminal(None);
+    assert!(coloured.contains("\u{1b}[1;31merror[E004]"), "{coloured:?}");
+    let plain = on_terminal(Some("1"));
+    assert!(plain.contains("error[E004]") && !plain.contains('\u{1b}'), "{plain:?}");
+    // An empty NO_COLOR does not count as set.
+    assert!(on_terminal(Some("")).contains('\u{1b}'));
+    let piped = run("check tests/diagnostics/E004-unknown-feature.policy");
+    assert!(piped.contains("error[E004]") && !piped.contains('\u{1b}'), "{piped}");
+}
+
+/// `fmt --write` rewrites a file in place, after which `--check` passes; a formatted file is
+/// left untouched.
+#[test]
+fn fmt_write_then_check_passes() {
+    let dir = std::env::temp_dir().join(format!("entitle-fmt-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("a temporary directory");
+    let messy = dir.join("messy.policy");
+    std::fs::copy(root().join("cli/tests/inputs/messy.policy"), &messy).expect("copied");
+    let entitle = |args: &[&str]| Command::new(env!("CARGO_BIN_EXE_entitle")).args(args).output().expect("runs");
+    let path = messy.to_str().expect("UTF-8 path");
+    assert_eq!(entitle(&["fmt", "--check", path]).status.code(), Some(1));
+    assert_eq!(entitle(&["fmt", "--write", path]).status.code(), Some(0));
+    let check = entitle(&["fmt", "--check", path]);
+    assert_eq!(check.status.code(), Some(0), "{}", String::from_utf8_lossy(&check.stdout));
+    let formatted = std::fs::read_to_string(&messy).expect("readable");
+    assert!(formatted.contains("// Calls are generous on pro.") && formatted.starts_with("// A policy written"));
+    assert!(!dir.join("messy.policy.fmt-tmp").exists(), "the temporary file is gone");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// The exit statuses of the author's toolbox, apart from the golden text.
+#[test]
+fn toolbox_exit_statuses_follow_the_contract() {
+    let status = |args: &str| run(args).lines().next().unwrap_or("").to_string();
+    assert_eq!(status("fmt --check policies/"), "exit: 0");
+    assert_eq!(status("fmt --check cli/tests/inputs/messy.policy"), "exit: 1");
+    assert_eq!(status("fmt --check no/such/file.policy"), "exit: 2");
+    assert_eq!(status("matrix policies/rtc-sdk.policy --format csv"), "exit: 0");
+    assert_eq!(status("matrix policies/rtc-sdk.policy --addon nope"), "exit: 2");
+    assert_eq!(status("diff policies/rtc-sdk.policy cli/tests/inputs/rtc-sdk-next.policy"), "exit: 0");
+    assert_eq!(status("diff --exit-code policies/rtc-sdk.policy cli/tests/inputs/rtc-sdk-next.policy"), "exit: 1");
+    assert_eq!(status("diff --exit-code cli/tests/inputs/rtc-sdk-next.policy policies/rtc-sdk.policy"), "exit: 1");
+    assert_eq!(status("diff --exit-code policies/rtc-sdk.policy policies/rtc-sdk.policy"), "exit: 0");
+    assert_eq!(status("diff --exit-code policies/rtc-sdk.policy --tiers free pro"), "exit: 0");
+    assert_eq!(status("diff --exit-code policies/rtc-sdk.policy --tiers pro free"), "exit: 1");
+    assert_eq!(status("explain policies/rtc-sdk.policy --tier nope --feature hd_video"), "exit: 2");
+    assert_eq!(status("explain tests/diagnostics/E004-unknown-feature.policy --tier free --feature f"), "exit: 1");
+    assert_eq!(status("check --format github tests/diagnostics/E004-unknown-feature.policy"), "exit: 1");
 }

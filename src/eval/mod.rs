@@ -41,7 +41,7 @@ impl Engine {
     }
 
     /// Whether a held add-on applies to the subject: it attaches to the tier and is valid now.
-    fn applies(&self, addon: usize, tier: usize, now: i64) -> bool {
+    pub(crate) fn applies(&self, addon: usize, tier: usize, now: i64) -> bool {
         self.tables().attaches(addon, tier) && self.valid_at(addon, now)
     }
 
@@ -144,22 +144,24 @@ impl Engine {
     /// The limit and soft cap in force for a tier's entry once the applying add-ons are in:
     /// `max(limit, every "=") + sum of every "+="`, saturating; a finite soft cap moves up by
     /// as much as the limit did. The flag says whether any applying add-on changes the limit.
+    /// `applies` says whether a held add-on applies; queries ask [`Engine::applies`], and
+    /// plan views, which describe terms rather than an instant, ignore validity windows.
     #[inline]
-    fn with_addons(
+    pub(crate) fn with_addons(
         &self,
-        request: &Request<'_>,
-        tier: usize,
+        addons: &[AddonId],
         limit: usize,
         entry: LimitEntry,
+        applies: impl Fn(usize) -> bool,
     ) -> (Amount, Option<Amount>, bool) {
         let mut changed = false;
         let Amount::Finite(base) = entry.value else { return (Amount::Unlimited, entry.soft, changed) };
         let mut raised = Amount::Finite(base);
         let mut added = Amount::Finite(0);
-        for addon in request.addons {
+        for addon in addons {
             let a = addon.index();
             let delta = self.tables().addon_delta(a, limit);
-            if delta == AddonDelta::default() || !self.applies(a, tier, request.now) {
+            if delta == AddonDelta::default() || !applies(a) {
                 continue;
             }
             changed = true;
@@ -224,7 +226,7 @@ impl Engine {
         let (value, soft_cap, changed) = if request.addons.is_empty() {
             (entry.value, entry.soft, false)
         } else {
-            self.with_addons(request, tier, l, entry)
+            self.with_addons(request.addons, l, entry, |a| self.applies(a, tier, request.now))
         };
         if set.is_none() && !changed {
             return Quota { window, ..Quota::denied(Reason::LimitNotSet) };
@@ -275,11 +277,24 @@ impl Engine {
         if s >= tables.counts().settings {
             return Err(Reason::UnknownSetting);
         }
+        Ok(self.setting_with_addons(tier, s, request.addons, |a| self.applies(a, tier, request.now)))
+    }
+
+    /// The tier's value of setting `s`, improved by the held add-ons for which `applies` holds;
+    /// see [`Engine::with_addons`] for why the test is a parameter.
+    pub(crate) fn setting_with_addons(
+        &self,
+        tier: usize,
+        s: usize,
+        addons: &[AddonId],
+        applies: impl Fn(usize) -> bool,
+    ) -> Option<&SettingValue> {
+        let tables = self.tables();
         let mut best = tables.setting(tier, s);
         let mut best_addon = None;
-        for addon in request.addons {
+        for addon in addons {
             let a = addon.index();
-            if !self.applies(a, tier, request.now) {
+            if !applies(a) {
                 continue;
             }
             let Some(value) = tables.addon_setting(a, s) else { continue };
@@ -294,7 +309,7 @@ impl Engine {
                 best_addon = Some(a);
             }
         }
-        Ok(best)
+        best
     }
 
     /// The id request of a named request that holds no add-ons: the common case of every

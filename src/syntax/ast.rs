@@ -203,8 +203,6 @@ impl Decl {
     }
 }
 
-// Only the tests read a whole item's span today; the formatter will too.
-#[cfg(test)]
 impl Item {
     /// The span of the whole item.
     pub fn span(&self) -> Span {

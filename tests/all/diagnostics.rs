@@ -88,3 +88,36 @@ fn fixed_examples_in_the_reference_do_not_show_their_code() {
         assert!(entitle::check(&Source::new("doc", blocks[1])).is_ok(), "{code}: the fixed example has errors");
     }
 }
+
+/// A GitHub annotation is one line whatever the input: the reserved characters of file names
+/// (`,` and `:` end a property) and of messages (`%`, line breaks) are escaped.
+#[test]
+fn github_annotations_escape_what_the_format_reserves() {
+    let source = Source::new("dir:a,b%.policy", "policy \"p\"\ntier free { grant a }\n");
+    let diagnostics = entitle::check(&source).expect_err("unknown feature");
+    let first = diagnostics.iter().next().expect("one");
+    let line = entitle::render::github(&source, first);
+    assert!(line.starts_with("::error file=dir%3Aa%2Cb%25.policy,line=2,col=19,"), "{line}");
+    assert!(!line.contains('\n'));
+    let coloured = entitle::render::human_with(&source, first, true);
+    assert!(coloured.starts_with("\u{1b}[1;31merror[E004]\u{1b}[0m"), "{coloured:?}");
+    assert_eq!(strip_ansi(&coloured), entitle::render::human(&source, first));
+}
+
+/// The text with ANSI SGR sequences removed.
+fn strip_ansi(text: &str) -> String {
+    let mut out = String::new();
+    let mut chars = text.chars();
+    while let Some(c) = chars.next() {
+        if c == '\u{1b}' {
+            for c in chars.by_ref() {
+                if c == 'm' {
+                    break;
+                }
+            }
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}

@@ -3,7 +3,7 @@
 //! deterministic, unlike timings, which belong to the benches.
 
 #[path = "../../benches/support/generate.rs"]
-mod generate;
+pub(crate) mod generate;
 
 use entitle::Source;
 

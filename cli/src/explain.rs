@@ -1,0 +1,213 @@
+//! `entitle explain POLICY --tier T (--feature F | --limit L --used N | --setting S)`
+
+use std::io::Write;
+use std::path::PathBuf;
+
+use entitle::{render, Amount, Engine, Explanation, Request, Source, Status, Usage};
+use serde_json::{json, Value};
+
+use crate::{load, unknown_name, Format, CLEAN, USAGE_OR_IO};
+
+/// The subject, the question, and how to print the answer.
+#[derive(clap::Args)]
+#[command(group(clap::ArgGroup::new("question").required(true).args(["feature", "limit", "setting"])))]
+pub(crate) struct Args {
+    /// The policy file.
+    policy: PathBuf,
+    /// The subject's tier.
+    #[arg(long)]
+    tier: String,
+    /// The subject's key (for rollouts).
+    #[arg(long, default_value = "")]
+    key: String,
+    /// An add-on the subject holds. Repeatable.
+    #[arg(long = "addon", value_name = "NAME")]
+    addons: Vec<String>,
+    /// The instant to answer at: RFC 3339 in UTC (`2026-11-21T10:00:00Z`) or Unix seconds.
+    /// Defaults to now.
+    #[arg(long)]
+    now: Option<String>,
+    /// The subject's billing anchor day (1–31), where monthly windows start.
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u8).range(1..=31))]
+    anchor: u8,
+    /// Ask about a feature.
+    #[arg(long)]
+    feature: Option<String>,
+    /// Ask about a limit (with `--used`).
+    #[arg(long, requires = "used")]
+    limit: Option<String>,
+    /// How much of the limit is used.
+    #[arg(long, requires = "limit")]
+    used: Option<u64>,
+    /// How much more the request asks for.
+    #[arg(long, requires = "limit", default_value_t = 0)]
+    requested: u64,
+    /// Ask about a setting.
+    #[arg(long)]
+    setting: Option<String>,
+    /// How to print the explanation.
+    #[arg(long, value_enum, default_value_t = Format::Text)]
+    format: Format,
+}
+
+pub(crate) fn run(args: &Args) -> u8 {
+    let (source, engine) = match load(&args.policy) {
+        Ok(loaded) => loaded,
+        Err(status) => return status,
+    };
+    let text = match explain(args, &source, &engine) {
+        Ok(text) => text,
+        Err(message) => {
+            eprintln!("{message}");
+            return USAGE_OR_IO;
+        }
+    };
+    let mut out = std::io::stdout().lock();
+    match out.write_all(text.as_bytes()).and_then(|()| out.flush()) {
+        Ok(()) => CLEAN,
+        Err(_) => USAGE_OR_IO,
+    }
+}
+
+fn explain(args: &Args, source: &Source, engine: &Engine) -> Result<String, String> {
+    let now = match &args.now {
+        None => std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX)),
+        Some(text) => text.parse::<i64>().ok().or_else(|| entitle::parse_instant(text)).ok_or_else(|| {
+            format!("entitle: `--now {text}` is not an RFC 3339 instant in UTC (like `2026-11-21T10:00:00Z`) or Unix seconds")
+        })?,
+    };
+    let tier = engine
+        .tier(&args.tier)
+        .ok_or_else(|| unknown_name("tier", &args.tier, &engine.tiers().map(|(_, n)| n).collect::<Vec<_>>()))?;
+    let mut addons = Vec::new();
+    for name in &args.addons {
+        let known = || engine.addons().map(|(_, n)| n).collect::<Vec<_>>();
+        addons.push(engine.addon(name).ok_or_else(|| unknown_name("add-on", name, &known()))?);
+    }
+    let request = Request::new(tier, now).with_key(&args.key).with_addons(&addons).with_billing_anchor(args.anchor);
+    let subject = if args.key.is_empty() {
+        format!("a subject on tier `{}`", args.tier)
+    } else {
+        format!("subject `{}` on tier `{}`", args.key, args.tier)
+    };
+    let held = if args.addons.is_empty() {
+        String::new()
+    } else {
+        format!(" holding {}", args.addons.iter().map(|a| format!("`{a}`")).collect::<Vec<_>>().join(", "))
+    };
+    let at = entitle::format_instant(now);
+
+    if let Some(feature_name) = &args.feature {
+        let feature = engine.feature(feature_name).ok_or_else(|| {
+            unknown_name("feature", feature_name, &engine.features().map(|(_, n)| n).collect::<Vec<_>>())
+        })?;
+        let why = engine.explain_feature(&request, feature);
+        let verdict = if why.answer.allowed { "may use" } else { "may not use" };
+        let headline = format!("{subject}{held} {verdict} feature `{feature_name}` at {at}.");
+        let answer = entitle::wire::decision(&why.answer);
+        return Ok(match args.format {
+            Format::Text => text(source, &headline, &why.answer.reason.to_string(), &why, &[]),
+            Format::Json => json_document(answer, &why),
+        });
+    }
+    if let Some(limit_name) = &args.limit {
+        let limit = engine
+            .limit(limit_name)
+            .ok_or_else(|| unknown_name("limit", limit_name, &engine.limits().map(|(_, n)| n).collect::<Vec<_>>()))?;
+        let usage = Usage::used(args.used.unwrap_or(0)).requesting(args.requested);
+        let why = engine.explain_limit(&request, limit, usage);
+        let quota = &why.answer;
+        let total = usage.used.saturating_add(usage.requested);
+        let verdict = match quota.status {
+            Status::Within => "may use",
+            Status::Warning => "may use, with a warning,",
+            Status::Overage => "may use, as overage,",
+            Status::Exceeded => "may not use",
+        };
+        // Amounts in the units the policy writes (`100 GiB`, `1_000_000`), read from its terms.
+        let terms = engine.offer(tier, &addons).ok().and_then(|offer| {
+            let index = engine.limits().position(|(id, _)| id == limit)?;
+            offer.limits.get(index).cloned()
+        });
+        let show = |a: Amount| terms.as_ref().map_or_else(|| a.to_string(), |t| t.format(a));
+        let headline = format!(
+            "{subject}{held} {verdict} {} more of limit `{limit_name}` with {} used ({} in all) at {at}.",
+            show(Amount::Finite(usage.requested)),
+            show(Amount::Finite(usage.used)),
+            show(Amount::Finite(total))
+        );
+        let mut facts = vec![format!("limit: {}", show(quota.limit))];
+        if let Some(cap) = quota.soft_cap {
+            facts.push(format!("soft cap: {} (overage is allowed up to it)", show(cap)));
+        }
+        facts.push(format!("remaining before the limit: {}", show(quota.remaining)));
+        facts.push(format!("status: {}", quota.status.as_str()));
+        if let Some(window) = quota.window {
+            let (start, end) = (entitle::format_instant(window.start), entitle::format_instant(window.end));
+            facts.push(format!("window: usage counts from {start}; the counter resets at {end}"));
+        }
+        let answer = entitle::wire::quota(quota);
+        return Ok(match args.format {
+            Format::Text => text(source, &headline, &quota.reason.to_string(), &why, &facts),
+            Format::Json => json_document(answer, &why),
+        });
+    }
+    let setting_name = args.setting.as_deref().unwrap_or_default();
+    let setting = engine
+        .setting(setting_name)
+        .ok_or_else(|| unknown_name("setting", setting_name, &engine.settings().map(|(_, n)| n).collect::<Vec<_>>()))?;
+    let value = engine.setting_value(&request, setting).map_err(|reason| format!("entitle: {reason}"))?;
+    Ok(match (args.format, value) {
+        (Format::Text, Some(value)) => {
+            format!("{subject}{held} has setting `{setting_name}` = {value} at {at}.\n")
+        }
+        (Format::Text, None) => {
+            format!("{subject}{held} has no value for setting `{setting_name}` at {at}: neither the tier (nor an ancestor) nor a held add-on sets it.\n")
+        }
+        (Format::Json, value) => {
+            let value = value.map_or(Value::Null, |v| json!(v.to_string()));
+            serde_json::to_string_pretty(&json!({ "setting": setting_name, "display": value })).unwrap_or_default()
+                + "\n"
+        }
+    })
+}
+
+/// The explanation for people: the headline, the reason, facts, each rule with its source
+/// line, and the upgrade hint.
+fn text<A>(source: &Source, headline: &str, reason: &str, why: &Explanation<A>, facts: &[String]) -> String {
+    let mut out = format!("{headline}\nreason: {reason}\n");
+    for fact in facts {
+        out += &format!("{fact}\n");
+    }
+    if !why.steps.is_empty() {
+        out += "\nbecause:\n";
+        for (number, step) in why.steps.iter().enumerate() {
+            out += &format!("  {}. {}\n", number + 1, step.rule);
+            if let Some(span) = step.span {
+                for line in render::excerpt(source, span).lines() {
+                    out += &format!("     {line}\n");
+                }
+            }
+        }
+    }
+    if let Some(upgrade) = &why.upgrade {
+        let mut options = Vec::new();
+        if let Some(tier) = &upgrade.tier {
+            options.push(format!("move to tier `{tier}`"));
+        }
+        if let Some(addon) = &upgrade.addon {
+            options.push(format!("add the add-on `{addon}`"));
+        }
+        if !options.is_empty() {
+            out += &format!("\nto allow it: {}.\n", options.join(", or "));
+        }
+    }
+    out
+}
+
+/// `{"answer": {...}, "explain": {"steps", "upgrade"}}`, as the JSON protocol shapes them.
+fn json_document<A>(answer: serde_json::Map<String, Value>, why: &Explanation<A>) -> String {
+    entitle::wire::explained(&answer, why) + "\n"
+}

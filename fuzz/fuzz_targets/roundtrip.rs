@@ -1,0 +1,13 @@
+//! Formatting any text that parses is idempotent, keeps every comment, and keeps the meaning:
+//! the formatted policy checks with the same codes and compiles to the same tables.
+#![no_main]
+
+use libfuzzer_sys::fuzz_target;
+
+fuzz_target!(|data: &[u8]| {
+    if let Ok(text) = std::str::from_utf8(data) {
+        if let Err(problem) = entitle::fuzzing::check_format_roundtrip(text) {
+            panic!("{problem}");
+        }
+    }
+});
