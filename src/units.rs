@@ -222,8 +222,8 @@ pub fn format_count(n: u64) -> String {
     out
 }
 
-/// Prints a quantity in the largest unit that divides it exactly: `100 GiB`, `180 days`,
-/// `30 min`. Counts print as [`format_count`].
+/// Prints a quantity in the unit that divides it exactly with the smallest count: `100 GiB`,
+/// `10 GB`, `180 days`, `30 min`. Counts print as [`format_count`].
 pub fn format_quantity(ty: QuantityType, n: u64) -> String {
     let candidates: &[(&str, u64)] = match ty {
         QuantityType::Count => return format_count(n),
@@ -245,19 +245,33 @@ pub fn format_quantity(ty: QuantityType, n: u64) -> String {
     if n == 0 {
         return format!("0 {base}");
     }
-    for &(name, factor) in candidates {
-        if n.is_multiple_of(factor) {
+    // The unit that divides exactly with the smallest count: `10 GB` stays `10 GB` rather than
+    // `9_765_625 KiB`, and `100 GiB` stays `100 GiB`. Binary units come first, so they win ties.
+    let best =
+        candidates.iter().filter(|&&(_, factor)| n.is_multiple_of(factor)).min_by_key(|&&(_, factor)| n / factor);
+    match best {
+        Some(&(name, factor)) => {
             let count = n / factor;
             let name = if name == "days" && count == 1 { "day" } else { name };
-            return format!("{} {name}", format_count(count));
+            format!("{} {name}", format_count(count))
         }
+        None => format!("{} {base}", format_count(n)),
     }
-    format!("{} {base}", format_count(n))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn quantities_print_in_the_unit_with_the_smallest_count() {
+        assert_eq!(format_quantity(QuantityType::Bytes, 10_000_000_000), "10 GB");
+        assert_eq!(format_quantity(QuantityType::Bytes, 100 * KIB.pow(3)), "100 GiB");
+        assert_eq!(format_quantity(QuantityType::Bytes, 1_024_000), "1_000 KiB");
+        assert_eq!(format_quantity(QuantityType::Bytes, 1_500), "1_500 B");
+        assert_eq!(format_quantity(QuantityType::Duration, DAY), "1 day");
+        assert_eq!(format_quantity(QuantityType::Duration, 90 * 60), "90 min");
+    }
 
     #[test]
     fn numbers_take_separators_and_refuse_overflow() {
