@@ -222,3 +222,29 @@ fn toolbox_exit_statuses_follow_the_contract() {
     assert_eq!(status("explain tests/diagnostics/E004-unknown-feature.policy --tier free --feature f"), "exit: 1");
     assert_eq!(status("check --format github tests/diagnostics/E004-unknown-feature.policy"), "exit: 1");
 }
+
+/// docs/cli.md documents every subcommand and every error code of the query protocol.
+#[test]
+fn the_cli_reference_documents_every_subcommand_and_error_code() {
+    let doc = std::fs::read_to_string(root().join("docs/cli.md")).expect("docs/cli.md");
+    for subcommand in ["check", "fmt", "matrix", "diff", "explain", "eval"] {
+        assert!(doc.contains(&format!("## `entitle {subcommand}")), "docs/cli.md lacks `entitle {subcommand}`");
+        let help = run(&format!("{subcommand} --help"));
+        assert!(help.starts_with("exit: 0") && help.contains("Example"), "{subcommand} --help lacks an example");
+    }
+    use entitle::wire::error_code::*;
+    let codes = [
+        EMPTY_LINE,
+        LINE_TOO_LONG,
+        NOT_UTF8,
+        NOT_JSON,
+        INVALID_QUERY,
+        INVALID_INSTANT,
+        INVALID_BILLING_ANCHOR,
+        AMBIGUOUS_QUESTION,
+        UNKNOWN_USAGE,
+    ];
+    for code in codes {
+        assert!(doc.contains(&format!("| `{code}` |")), "docs/cli.md lacks the error code `{code}`");
+    }
+}
