@@ -91,3 +91,16 @@ fn differential_regressions_replay_clean() {
         }
     }
 }
+
+/// `roundtrip`: formatting is idempotent, keeps comments, and keeps the meaning.
+#[test]
+fn roundtrip_inputs_replay_clean() {
+    let mut count = 0;
+    for path in inputs("roundtrip").into_iter().chain(inputs("parse_check")) {
+        if let Err(problem) = entitle::fuzzing::check_format_roundtrip(&text(&path)) {
+            panic!("{}: {problem}", path.display());
+        }
+        count += 1;
+    }
+    assert!(count >= 40, "only {count} roundtrip inputs");
+}
