@@ -506,9 +506,8 @@ struct Inner {
     limits: Limits,
 }
 
-/// A name → id index, hashed with FxHash. Lookups never insert and the keys are the policy's
-/// own names, so a fast hash that does not resist collision attacks is safe here.
-type NameIndex = rustc_hash::FxHashMap<Box<str>, u32>;
+/// A name → id index built once per engine (see `names.rs`).
+type NameIndex = crate::names::NameTable;
 
 #[derive(Debug)]
 struct Names {
@@ -560,9 +559,7 @@ pub struct Engine {
 
 impl Engine {
     pub(crate) fn new(tables: Tables, model: Model, limits: Limits) -> Engine {
-        let index = |names: &mut dyn Iterator<Item = &str>| -> NameIndex {
-            names.zip(0u32..).map(|(name, id)| (Box::from(name), id)).collect()
-        };
+        let index = |names: &mut dyn Iterator<Item = &str>| NameIndex::new(names);
         let names = Names {
             tiers: index(&mut model.tiers.iter().map(|t| t.name.as_str())),
             features: index(&mut model.features.iter().map(|f| f.name.as_str())),
@@ -613,31 +610,31 @@ impl Engine {
     /// The tier named `name`, if the policy declares it.
     #[inline]
     pub fn tier(&self, name: &str) -> Option<TierId> {
-        self.inner.names.tiers.get(name).copied().map(TierId)
+        self.inner.names.tiers.get(name).map(TierId)
     }
 
     /// The feature named `name`, if the policy declares it.
     #[inline]
     pub fn feature(&self, name: &str) -> Option<FeatureId> {
-        self.inner.names.features.get(name).copied().map(FeatureId)
+        self.inner.names.features.get(name).map(FeatureId)
     }
 
     /// The limit named `name`, if the policy declares it.
     #[inline]
     pub fn limit(&self, name: &str) -> Option<LimitId> {
-        self.inner.names.limits.get(name).copied().map(LimitId)
+        self.inner.names.limits.get(name).map(LimitId)
     }
 
     /// The add-on named `name`, if the policy declares it.
     #[inline]
     pub fn addon(&self, name: &str) -> Option<AddonId> {
-        self.inner.names.addons.get(name).copied().map(AddonId)
+        self.inner.names.addons.get(name).map(AddonId)
     }
 
     /// The setting named `name`, if the policy declares it.
     #[inline]
     pub fn setting(&self, name: &str) -> Option<SettingId> {
-        self.inner.names.settings.get(name).copied().map(SettingId)
+        self.inner.names.settings.get(name).map(SettingId)
     }
 
     /// The policy's name, from its `policy` header.

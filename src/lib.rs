@@ -74,6 +74,7 @@ mod format;
 pub mod fuzzing;
 mod limits;
 mod model;
+mod names;
 pub mod plan;
 #[cfg(any(test, feature = "fuzzing"))]
 mod reference;

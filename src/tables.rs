@@ -172,7 +172,7 @@ impl Tables {
     /// Sets every tier's limit rows at once, deduplicating equal entries.
     pub(crate) fn set_limits(&mut self, rows: impl IntoIterator<Item = (usize, usize, LimitEntry)>) {
         let mut entries: Vec<LimitEntry> = self.limit_entries.to_vec();
-        let mut ids: rustc_hash::FxHashMap<LimitEntry, u32> = rustc_hash::FxHashMap::default();
+        let mut ids: std::collections::HashMap<LimitEntry, u32> = std::collections::HashMap::new();
         for (tier, limit, entry) in rows {
             let next = u32::try_from(entries.len()).unwrap_or(u32::MAX);
             let id = *ids.entry(entry).or_insert_with(|| {

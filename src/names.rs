@@ -1,0 +1,270 @@
+//! Name → id lookup for the by-name queries: a table built once per engine over the policy's
+//! own names, so that a lookup is one hash of the name, usually one slot, and one comparison.
+//!
+//! The slots are a power of two at most half full, filled by linear probing. At build time a
+//! seed is chosen among several so that the longest probe is as short as it can be: for the
+//! policies people write (tens to a few thousand names) that is a perfect hash, every name in
+//! its first slot. Each slot keeps a 32-bit tag of its name's hash, so a probe that meets
+//! another name moves on without reading the name, and a lookup never probes further than the
+//! longest displacement the build saw, so an unknown name costs at most that many slots.
+
+/// The table. Ids are the positions of the names given to [`NameTable::new`].
+#[derive(Debug)]
+pub(crate) struct NameTable {
+    /// Per slot: the tag (high half of the name's hash) and the id + 1; `(0, 0)` is empty.
+    slots: Box<[(u32, u32)]>,
+    /// Every name's bytes, one after another.
+    bytes: Box<[u8]>,
+    /// `spans[id]` is where name `id` starts and ends in `bytes`.
+    spans: Box<[(u32, u32)]>,
+    /// The hash seed chosen at build time.
+    seed: u64,
+    /// Whether names longer than sixteen bytes hash every byte; otherwise only their length,
+    /// first and last eight bytes are hashed. Set only when the short hash fails to separate
+    /// the names (names that differ only in their middles), so a hostile set of names costs a
+    /// longer hash, never a long probe.
+    full: bool,
+    /// `slots.len() - 1`.
+    mask: usize,
+    /// The longest displacement from a name's first slot; lookups stop after it.
+    max_probe: usize,
+}
+
+/// How many seeds a build tries for a table of at most this many names; larger tables try two,
+/// so that building stays linear (a few displaced names cost a probe or two, not a search).
+const SEARCH_NAMES: usize = 4_096;
+const SEEDS_SMALL: u64 = 64;
+const SEEDS_LARGE: u64 = 2;
+/// The longest probe the short hash may leave before the full hash is tried instead.
+const ACCEPTABLE_PROBE: usize = 4;
+
+impl NameTable {
+    /// A table over `names`, whose ids are their positions. Names are unique (the checker
+    /// rejects duplicates); a repeated name would resolve to its first position.
+    pub(crate) fn new<'a>(names: impl Iterator<Item = &'a str>) -> NameTable {
+        let mut bytes = Vec::new();
+        let mut spans = Vec::new();
+        for name in names {
+            // A policy is at most `Limits::source_bytes` (far below 4 GiB) of text.
+            let start = u32::try_from(bytes.len()).unwrap_or(u32::MAX);
+            bytes.extend_from_slice(name.as_bytes());
+            spans.push((start, u32::try_from(bytes.len()).unwrap_or(u32::MAX)));
+        }
+        let count = spans.len();
+        let size = (2 * count).next_power_of_two().max(8);
+        let mut table = NameTable {
+            slots: vec![(0, 0); size].into_boxed_slice(),
+            bytes: bytes.into_boxed_slice(),
+            spans: spans.into_boxed_slice(),
+            seed: 0,
+            full: false,
+            mask: size - 1,
+            max_probe: 0,
+        };
+        let tries = if count <= SEARCH_NAMES { SEEDS_SMALL } else { SEEDS_LARGE };
+        let mut best: Option<(usize, u64, bool)> = None;
+        for full in [false, true] {
+            for attempt in 0..tries {
+                let seed = attempt.wrapping_mul(0x9e37_79b9_7f4a_7c15) ^ 0x2545_f491_4f6c_dd1d;
+                let longest = table.fill(seed, full);
+                if best.is_none_or(|(shortest, ..)| longest < shortest) {
+                    best = Some((longest, seed, full));
+                }
+                if longest == 0 {
+                    break;
+                }
+            }
+            // The short hash is kept unless it leaves long probes behind.
+            if best.is_some_and(|(longest, ..)| longest <= ACCEPTABLE_PROBE) {
+                break;
+            }
+        }
+        if let Some((_, seed, full)) = best {
+            if (table.seed, table.full) != (seed, full) {
+                table.fill(seed, full);
+            }
+        }
+        table
+    }
+
+    /// Fills the slots with `seed` and the short or full hash, returning the longest
+    /// displacement.
+    fn fill(&mut self, seed: u64, full: bool) -> usize {
+        self.seed = seed;
+        self.full = full;
+        self.slots.fill((0, 0));
+        let mut longest = 0;
+        for id in 0..self.spans.len() {
+            let hash = hash(seed, self.name(id), full);
+            let mut at = slot_of(hash, self.mask);
+            let mut displacement = 0;
+            // At most half the slots are full, so an empty one is always found.
+            while self.slots.get(at).is_some_and(|&(_, entry)| entry != 0) {
+                at = (at + 1) & self.mask;
+                displacement += 1;
+            }
+            if let Some(slot) = self.slots.get_mut(at) {
+                *slot = (tag_of(hash), u32::try_from(id + 1).unwrap_or(u32::MAX));
+            }
+            longest = longest.max(displacement);
+        }
+        self.max_probe = longest;
+        longest
+    }
+
+    #[inline]
+    fn name(&self, id: usize) -> &[u8] {
+        let (start, end) = self.spans.get(id).copied().unwrap_or((0, 0));
+        self.bytes.get(start as usize..end as usize).unwrap_or_default()
+    }
+
+    /// The id of `name`, if the table holds it.
+    #[inline]
+    pub(crate) fn get(&self, name: &str) -> Option<u32> {
+        let name = name.as_bytes();
+        let hash = hash(self.seed, name, self.full);
+        let tag = tag_of(hash);
+        let mut at = slot_of(hash, self.mask);
+        // A counted loop rather than a range: `0..=n` costs a dozen instructions a lookup here.
+        let mut probes_left = self.max_probe;
+        loop {
+            let &(slot_tag, entry) = self.slots.get(at)?;
+            if slot_tag == tag && entry != 0 && same(self.name(entry as usize - 1), name) {
+                return Some(entry - 1);
+            }
+            if entry == 0 || probes_left == 0 {
+                return None;
+            }
+            probes_left -= 1;
+            at = (at + 1) & self.mask;
+        }
+    }
+}
+
+#[expect(clippy::cast_possible_truncation, reason = "the slot index is masked to the table's size")]
+#[inline]
+fn slot_of(hash: u64, mask: usize) -> usize {
+    hash as usize & mask
+}
+
+#[inline]
+fn tag_of(hash: u64) -> u32 {
+    // The high half of the hash: after the shift it always fits.
+    u32::try_from(hash >> 32).unwrap_or(u32::MAX)
+}
+
+const MULTIPLIER: u64 = 0x9e37_79b9_7f4a_7c15;
+
+/// A multiply that folds the 128-bit product's halves together: one instruction of mixing that
+/// spreads every input bit over the result.
+#[expect(clippy::cast_possible_truncation, reason = "the halves of a 128-bit product, by design")]
+#[inline]
+fn fold(a: u64, b: u64) -> u64 {
+    let product = u128::from(a) * u128::from(b);
+    (product as u64) ^ ((product >> 64) as u64)
+}
+
+/// Up to eight bytes as a number, without a call to `memcpy`: eight bytes are read as one
+/// word; four to seven as two overlapping halves; one to three byte by byte. For a given
+/// length, different bytes give different numbers.
+#[inline]
+fn word(bytes: &[u8]) -> u64 {
+    let n = bytes.len();
+    let u32_at = |at: usize| bytes.get(at..at + 4).and_then(|b| b.try_into().ok()).map_or(0, u32::from_le_bytes);
+    let byte_at = |at: usize| bytes.get(at).copied().map_or(0, u64::from);
+    if n >= 8 {
+        bytes.get(..8).and_then(|b| b.try_into().ok()).map_or(0, u64::from_le_bytes)
+    } else if n >= 4 {
+        u64::from(u32_at(0)) | (u64::from(u32_at(n - 4)) << 32)
+    } else if n > 0 {
+        byte_at(0) | (byte_at(n / 2) << 8) | (byte_at(n - 1) << 16)
+    } else {
+        0
+    }
+}
+
+/// Whether two names are equal: names of up to sixteen bytes compare as two words (read as in
+/// [`word`], overlapping), longer ones byte by byte.
+#[inline]
+fn same(a: &[u8], b: &[u8]) -> bool {
+    let n = a.len();
+    if n != b.len() {
+        return false;
+    }
+    if n <= 8 {
+        return word(a) == word(b);
+    }
+    if n <= 16 {
+        let tail = |s: &[u8]| word(s.get(n - 8..).unwrap_or_default());
+        return word(a) == word(b) && tail(a) == tail(b);
+    }
+    a == b
+}
+
+/// The hash of a name: its length and its first and last eight bytes (overlapping for short
+/// names, so every byte of a name up to sixteen bytes counts), folded with one multiply; with
+/// `full`, every middle byte of a longer name too. Not resistant to chosen collisions, which is
+/// fine here: the keys are the policy's own names, the build picks the seed and the hash, and
+/// a query's name only ever probes at most `max_probe + 1` slots.
+#[inline]
+fn hash(seed: u64, bytes: &[u8], full: bool) -> u64 {
+    let n = bytes.len();
+    let head = word(bytes);
+    let tail = if n > 8 { word(bytes.get(n - 8..).unwrap_or_default()) } else { 0 };
+    let mut h = fold(head ^ seed, tail ^ (n as u64).wrapping_mul(MULTIPLIER));
+    if full && n > 16 {
+        for chunk in bytes.get(8..n - 8).unwrap_or_default().chunks(8) {
+            h = fold(h ^ word(chunk), MULTIPLIER);
+        }
+    }
+    h
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_name_finds_its_id_and_nothing_else_matches() {
+        for count in [0usize, 1, 5, 12, 100, 5_000] {
+            let names: Vec<String> = (0..count).map(|i| format!("feature_{i}")).collect();
+            let table = NameTable::new(names.iter().map(String::as_str));
+            for (id, name) in names.iter().enumerate() {
+                assert_eq!(table.get(name), Some(u32::try_from(id).expect("small")), "{name}");
+            }
+            for unknown in ["", "feature_", "feature_x", "Feature_1", "feature_1 ", "a_much_longer_name_than_any"] {
+                assert_eq!(table.get(unknown), None, "{unknown}");
+            }
+        }
+    }
+
+    #[test]
+    fn small_tables_are_perfect() {
+        let names = ["free", "pro", "enterprise", "acme_contract", "team", "business", "starter", "scale"];
+        let table = NameTable::new(names.into_iter());
+        assert_eq!(table.max_probe, 0, "every name sits in its first slot");
+    }
+
+    #[test]
+    fn names_that_share_long_prefixes_and_lengths_are_told_apart() {
+        let names: Vec<String> = (0..300).map(|i| format!("{}{i:05}", "x".repeat(40))).collect();
+        let table = NameTable::new(names.iter().map(String::as_str));
+        for (id, name) in names.iter().enumerate() {
+            assert_eq!(table.get(name), Some(u32::try_from(id).expect("small")));
+        }
+    }
+
+    /// Names that differ only in their middles defeat the short hash; the build notices and
+    /// hashes every byte, so probes stay short.
+    #[test]
+    fn names_that_differ_only_in_the_middle_switch_to_the_full_hash() {
+        let names: Vec<String> = (0..2_000).map(|i| format!("prefix__{i:06}__suffix")).collect();
+        let table = NameTable::new(names.iter().map(String::as_str));
+        assert!(table.full);
+        assert!(table.max_probe <= ACCEPTABLE_PROBE, "longest probe {}", table.max_probe);
+        for (id, name) in names.iter().enumerate() {
+            assert_eq!(table.get(name), Some(u32::try_from(id).expect("small")));
+        }
+        assert_eq!(table.get("prefix__999999__suffix"), None);
+    }
+}
