@@ -52,6 +52,81 @@ pub const fn civil_from_days(days: i64) -> (i64, u32, u32) {
     (year, month, day)
 }
 
+// Branch-free civil-date arithmetic for the query path (counter windows), after Neri and
+// Schneider, "Euclidean affine functions and their application to calendar algorithms" (2022):
+// a handful of multiplications and shifts on 32-bit unsigned numbers, with the years shifted by
+// `SHIFT_YEARS` so that every date the engine computes windows for is positive. The era-based
+// functions above serve everything else (any `i64`), and a test checks that both agree on every
+// day of years 1 to 9999.
+
+/// Years added so that the computational calendar stays positive: 82 × 400 years.
+const SHIFT_YEARS: u32 = 400 * 82;
+/// Days from the shifted calendar's origin (a March 1st) to 1970-01-01.
+const SHIFT_DAYS: u32 = 719_468 + 146_097 * 82;
+
+/// The date `(year, month, day)` of a day number (days since 1970-01-01), for days in years 1
+/// to 9999.
+#[expect(
+    clippy::cast_sign_loss,
+    clippy::cast_possible_truncation,
+    clippy::cast_possible_wrap,
+    reason = "in years 1–9999 the shifted day number and every intermediate fit u32 (Neri–Schneider's bounds), and the year fits i32"
+)]
+#[inline]
+pub(crate) const fn date_of_day(day: i32) -> (i32, u32, u32) {
+    let n = (day as u32).wrapping_add(SHIFT_DAYS);
+    // Century, then the day within it.
+    let n1 = 4 * n + 3;
+    let century = n1 / 146_097;
+    let day_of_century = n1 % 146_097 / 4;
+    // Year, then the day within it (a year starting on March 1st).
+    let n2 = 4 * day_of_century + 3;
+    let p2 = 2_939_745u64 * n2 as u64;
+    let year_of_century = (p2 >> 32) as u32;
+    let day_of_year = (p2 as u32) / 2_939_745 / 4;
+    let year = 100 * century + year_of_century;
+    // Month and day (March is month 3, February of the next year month 14).
+    let n3 = 2_141 * day_of_year + 197_913;
+    let month = n3 >> 16;
+    let day = (n3 & 0xffff) / 2_141 + 1;
+    // Back to January-based years.
+    let january_or_february = (day_of_year >= 306) as u32;
+    let year = year.wrapping_sub(SHIFT_YEARS).wrapping_add(january_or_february) as i32;
+    let month = month - 12 * january_or_february;
+    (year, month, day)
+}
+
+/// The day number (days since 1970-01-01) of a date in years 1 to 9999 (month 1–12, day 1–31);
+/// the inverse of [`date_of_day`].
+#[expect(
+    clippy::cast_sign_loss,
+    clippy::cast_possible_wrap,
+    reason = "in years 1–9999 the shifted year and day number fit u32, and the result fits i32"
+)]
+#[inline]
+pub(crate) const fn day_of_date(year: i32, month: u32, day: u32) -> i32 {
+    let january_or_february = (month <= 2) as u32;
+    let year = (year as u32).wrapping_add(SHIFT_YEARS) - january_or_february;
+    let month = month + 12 * january_or_february;
+    let century = year / 100;
+    let days_before_year = 1_461 * year / 4 - century + century / 4;
+    let days_before_month = (979 * month - 2_919) / 32;
+    (days_before_year + days_before_month + day - 1).wrapping_sub(SHIFT_DAYS) as i32
+}
+
+/// The number of days in `month` (1–12) of `year`, without a branch on the month: odd months
+/// before August and even months from August have 31 days.
+#[inline]
+pub(crate) const fn month_length(year: i32, month: u32) -> u32 {
+    if month == 2 {
+        // A year divisible by 100 is a leap year when divisible by 400, that is by 16.
+        let leap = if year % 100 != 0 { year % 4 == 0 } else { year % 16 == 0 };
+        28 + leap as u32
+    } else {
+        30 | (month ^ (month >> 3))
+    }
+}
+
 /// Seconds in a day.
 pub const SECONDS_PER_DAY: i64 = 86_400;
 
@@ -141,6 +216,22 @@ fn digits(text: &str, len: usize) -> Option<i64> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The branch-free functions agree with the era-based ones on every day of years 1–9999.
+    #[test]
+    fn fast_calendar_agrees_with_the_era_algorithm_on_every_day() {
+        let first = days_from_civil(1, 1, 1);
+        let last = days_from_civil(9999, 12, 31);
+        for day in first..=last {
+            let (year, month, date) = civil_from_days(day);
+            let fast_day = i32::try_from(day).expect("fits");
+            assert_eq!(date_of_day(fast_day), (i32::try_from(year).expect("fits"), month, date), "day {day}");
+            assert_eq!(day_of_date(i32::try_from(year).expect("fits"), month, date), fast_day);
+            if date == 1 {
+                assert_eq!(month_length(i32::try_from(year).expect("fits"), month), days_in_month(year, month));
+            }
+        }
+    }
 
     #[test]
     fn civil_round_trips_across_eras_and_leap_days() {

@@ -2,7 +2,7 @@
 
 use crate::engine::WindowSpan;
 use crate::model::Window;
-use crate::time::{civil_from_days, days_from_civil, days_in_month, SECONDS_PER_DAY};
+use crate::time::{date_of_day, day_of_date, month_length, SECONDS_PER_DAY};
 
 /// The first instant windows are computed for: 0001-01-01T00:00:00Z.
 pub(crate) const FIRST_INSTANT: i64 = -62_135_596_800;
@@ -36,38 +36,28 @@ pub(crate) fn current(window: Window, now: i64, anchor: u8) -> WindowSpan {
     }
 }
 
-/// The instant of the billing anchor in a given month.
-fn anchor_in(year: i64, month: u32, anchor: u8) -> i64 {
-    let day = u32::from(anchor).clamp(1, days_in_month(year, month));
-    days_from_civil(year, month, day) * SECONDS_PER_DAY
-}
-
-const fn next_month(year: i64, month: u32) -> (i64, u32) {
-    if month == 12 {
-        (year + 1, 1)
-    } else {
-        (year, month + 1)
-    }
-}
-
-const fn previous_month(year: i64, month: u32) -> (i64, u32) {
-    if month == 1 {
+/// The monthly window containing `now` (clamped to years 1–9999 by the caller): it starts on
+/// the billing anchor day (clamped to each month's length) of this month if today is on or past
+/// it, else of the previous month, and ends on the anchor day of the month after its start.
+/// Branch-free calendar arithmetic (`time::date_of_day` and `day_of_date`) keeps it to a few
+/// nanoseconds.
+#[expect(clippy::cast_possible_truncation, reason = "a day number of years 1–9999 fits i32")]
+fn month(now: i64, anchor: u8) -> WindowSpan {
+    let today = now.div_euclid(SECONDS_PER_DAY) as i32;
+    let (year, month, day) = date_of_day(today);
+    let anchor = u32::from(anchor).max(1);
+    let anchor_day = |year: i32, month: u32| day_of_date(year, month, anchor.min(month_length(year, month)));
+    let (start_year, start_month) = if day >= anchor.min(month_length(year, month)) {
+        (year, month)
+    } else if month == 1 {
         (year - 1, 12)
     } else {
         (year, month - 1)
-    }
-}
-
-fn month(now: i64, anchor: u8) -> WindowSpan {
-    let (year, month, _) = civil_from_days(now.div_euclid(SECONDS_PER_DAY));
-    let this = anchor_in(year, month, anchor);
-    if now >= this {
-        let (y, m) = next_month(year, month);
-        WindowSpan { start: this, end: anchor_in(y, m, anchor) }
-    } else {
-        let (y, m) = previous_month(year, month);
-        WindowSpan { start: anchor_in(y, m, anchor), end: this }
-    }
+    };
+    let (end_year, end_month) = if start_month == 12 { (start_year + 1, 1) } else { (start_year, start_month + 1) };
+    let start = i64::from(anchor_day(start_year, start_month)) * SECONDS_PER_DAY;
+    let end = i64::from(anchor_day(end_year, end_month)) * SECONDS_PER_DAY;
+    WindowSpan { start, end }
 }
 
 #[cfg(test)]
@@ -103,6 +93,27 @@ mod tests {
         (Window::Month, "2026-12-20T00:00:00Z", 15, "2026-12-15T00:00:00Z", "2027-01-15T00:00:00Z"),
         (Window::Month, "2026-01-10T00:00:00Z", 15, "2025-12-15T00:00:00Z", "2026-01-15T00:00:00Z"),
     ];
+
+    /// Every day of 2023–2025 (a leap year inside) with every anchor: the month window holds
+    /// the instant, starts on the anchor day clamped to its month, and ends one month later.
+    #[test]
+    fn month_windows_start_on_the_clamped_anchor_and_last_one_month() {
+        use crate::time::{civil_from_days, days_in_month};
+        let first = parse_instant("2023-01-01").expect("date") / SECONDS_PER_DAY;
+        let last = parse_instant("2025-12-31").expect("date") / SECONDS_PER_DAY;
+        for day in first..=last {
+            for anchor in 1..=31u8 {
+                let now = day * SECONDS_PER_DAY + 43_210;
+                let w = current(Window::Month, now, anchor);
+                assert!(w.start <= now && now < w.end, "day {day}, anchor {anchor}");
+                let (y, m, d) = civil_from_days(w.start / SECONDS_PER_DAY);
+                assert_eq!(d, u32::from(anchor).min(days_in_month(y, m)), "start of day {day}, anchor {anchor}");
+                let (ey, em, ed) = civil_from_days(w.end / SECONDS_PER_DAY);
+                assert_eq!((ey * 12 + i64::from(em)) - (y * 12 + i64::from(m)), 1);
+                assert_eq!(ed, u32::from(anchor).min(days_in_month(ey, em)));
+            }
+        }
+    }
 
     #[test]
     fn windows_contain_now_and_align_to_the_calendar() {
