@@ -164,6 +164,237 @@ fn by_name(c: &mut Criterion) {
     group.finish();
 }
 
+/// A fixed pseudo-random sequence (xorshift64*), so every run asks the same questions.
+struct Sequence(u64);
+
+impl Sequence {
+    fn next(&mut self, below: usize) -> usize {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        usize::try_from(self.0.wrapping_mul(0x2545_f491_4f6c_dd1d) >> 33).unwrap_or(0) % below
+    }
+}
+
+/// Questions per batch: enough that branch predictors cannot learn the sequence, few enough
+/// to stay in cache like a service's hot names do.
+const MIX: usize = 4_096;
+
+/// One feature question of the mix, by name and by index (an index one past the end is a name
+/// the policy does not declare).
+struct FeatureQuestion {
+    tier: &'static str,
+    feature: &'static str,
+    key: String,
+    indices: (usize, usize),
+}
+
+/// One limit question of the mix.
+struct LimitQuestion {
+    tier: &'static str,
+    limit: &'static str,
+    addons: &'static [&'static str],
+    indices: (usize, usize),
+    usage: Usage,
+}
+
+const TIERS: [&str; 5] = ["free", "pro", "enterprise", "acme_contract", "platinum"];
+const FEATURES: [&str; 13] = [
+    "message_recall",
+    "read_receipts",
+    "group_mute",
+    "e2e_encryption",
+    "hd_video",
+    "adaptive_bitrate",
+    "live_effects",
+    "conversational_ai",
+    "usage_analytics",
+    "priority_support",
+    "phone_support_24x7",
+    "dedicated_csm",
+    "hd_vidoe",
+];
+const LIMITS: [&str; 8] = [
+    "concurrent_connections",
+    "api_calls_per_day",
+    "api_calls_per_second",
+    "storage",
+    "message_retention",
+    "group_size",
+    "ai_minutes",
+    "api_calls_per_dya",
+];
+const ADDON_SETS: [&[&str]; 4] = [&[], &[], &["ai_pack"], &["ai_pack", "launch_promo"]];
+
+/// The sweeps: the same pseudo-random mix of 4,096 questions (every tier, granted, denied, by
+/// rollout, names the policy does not declare, every limit kind, with and without add-ons)
+/// asked of each engine and baseline in one run, so ratios compare like with like and no
+/// single repeated question flatters a branch predictor or a cache.
+fn mix(c: &mut Criterion) {
+    let engine = engine();
+    let mut sequence = Sequence(0x5eed_1234_abcd_9876);
+    let features: Vec<FeatureQuestion> = (0..MIX)
+        .map(|i| {
+            // One question in 32 names an unknown tier, one in 16 an unknown feature.
+            let t = if sequence.next(32) == 0 { 4 } else { sequence.next(4) };
+            let f = if sequence.next(16) == 0 { 12 } else { sequence.next(12) };
+            FeatureQuestion { tier: TIERS[t], feature: FEATURES[f], key: format!("app-{i}"), indices: (t, f) }
+        })
+        .collect();
+    let limits: Vec<LimitQuestion> = (0..MIX)
+        .map(|_| {
+            let t = if sequence.next(32) == 0 { 4 } else { sequence.next(4) };
+            let l = if sequence.next(16) == 0 { 7 } else { sequence.next(7) };
+            let used = u64::try_from(sequence.next(2_000_000)).unwrap_or(0);
+            let usage = Usage::used(used).requesting(u64::try_from(sequence.next(100)).unwrap_or(0));
+            LimitQuestion {
+                tier: TIERS[t],
+                limit: LIMITS[l],
+                addons: ADDON_SETS[sequence.next(4)],
+                indices: (t, l),
+                usage,
+            }
+        })
+        .collect();
+
+    // Ids as a service resolves them once at start-up: unknown names have no id, so the id
+    // sweeps use ids past the end for them, which the engine answers as unknown.
+    let tier_ids: Vec<_> =
+        TIERS.iter().map(|t| engine.tier(t).unwrap_or(entitle::TierId::from_u32(u32::MAX))).collect();
+    let feature_ids: Vec<_> =
+        FEATURES.iter().map(|f| engine.feature(f).unwrap_or(entitle::FeatureId::from_u32(u32::MAX))).collect();
+    let limit_ids: Vec<_> =
+        LIMITS.iter().map(|l| engine.limit(l).unwrap_or(entitle::LimitId::from_u32(u32::MAX))).collect();
+    let addon_ids: Vec<Vec<_>> =
+        ADDON_SETS.iter().map(|set| set.iter().map(|a| engine.addon(a).expect("declared")).collect()).collect();
+    let addon_set_of = |addons: &[&str]| ADDON_SETS.iter().position(|s| *s == addons).unwrap_or(0);
+
+    // The floors: every answer precomputed into flat tables indexed by position, with a row
+    // and a column of "no" for unknown names (rollouts answered for a key outside them).
+    let columns = FEATURES.len();
+    let mut bits = vec![false; TIERS.len() * columns];
+    for (t, tier) in TIERS.iter().enumerate() {
+        for (f, feature) in FEATURES.iter().enumerate() {
+            bits[t * columns + f] = engine.is_allowed_by_name(&Request::new(*tier, NOW), feature);
+        }
+    }
+    let floor = Bitset {
+        words_per_tier: 1,
+        words: (0..TIERS.len())
+            .map(|t| (0..columns).filter(|&f| bits[t * columns + f]).fold(0u64, |w, f| w | 1 << f))
+            .collect(),
+    };
+    let mut caps = vec![0u64; TIERS.len() * LIMITS.len()];
+    for (t, tier) in TIERS.iter().enumerate() {
+        for (l, limit) in LIMITS.iter().enumerate() {
+            let quota = engine.check_limit_by_name(&Request::new(*tier, NOW), limit, Usage::used(0));
+            caps[t * LIMITS.len() + l] = match quota.soft_cap.unwrap_or(quota.limit) {
+                entitle::Amount::Finite(n) => n,
+                entitle::Amount::Unlimited => u64::MAX,
+            };
+        }
+    }
+    // The by-name baselines: the same tables behind a general-purpose hash map per kind of
+    // name, the structure an application would otherwise write.
+    let tier_index: HashMap<String, usize> =
+        TIERS.iter().take(4).enumerate().map(|(i, t)| (t.to_string(), i)).collect();
+    let feature_index: HashMap<String, usize> =
+        FEATURES.iter().take(12).enumerate().map(|(i, f)| (f.to_string(), i)).collect();
+    let limit_index: HashMap<String, usize> =
+        LIMITS.iter().take(7).enumerate().map(|(i, l)| (l.to_string(), i)).collect();
+    let addon_index: HashMap<String, usize> =
+        ["ai_pack", "launch_promo"].iter().enumerate().map(|(i, a)| (a.to_string(), i)).collect();
+
+    let mut group = c.benchmark_group("mix");
+    group.throughput(Throughput::Elements(u64::try_from(MIX).unwrap_or(1)));
+    group.bench_function("features/bitset_floor", |b| {
+        b.iter(|| features.iter().filter(|q| floor.get(black_box(q.indices.0), black_box(q.indices.1))).count())
+    });
+    group.bench_function("features/ids", |b| {
+        b.iter(|| {
+            features
+                .iter()
+                .filter(|q| {
+                    let request = Request::new(tier_ids[q.indices.0], NOW).with_key(&q.key);
+                    engine.is_allowed(black_box(&request), black_box(feature_ids[q.indices.1]))
+                })
+                .count()
+        })
+    });
+    group.bench_function("features/hashed_bitset", |b| {
+        b.iter(|| {
+            features
+                .iter()
+                .filter(|q| match (tier_index.get(black_box(q.tier)), feature_index.get(black_box(q.feature))) {
+                    (Some(&t), Some(&f)) => floor.get(t, f),
+                    _ => false,
+                })
+                .count()
+        })
+    });
+    group.bench_function("features/by_name", |b| {
+        b.iter(|| {
+            features
+                .iter()
+                .filter(|q| {
+                    let request = Request::new(black_box(q.tier), NOW).with_key(&q.key);
+                    engine.is_allowed_by_name(&request, black_box(q.feature))
+                })
+                .count()
+        })
+    });
+    group.bench_function("limits/table_floor", |b| {
+        b.iter(|| {
+            limits
+                .iter()
+                .filter(|q| {
+                    let cap = caps[black_box(q.indices.0) * LIMITS.len() + black_box(q.indices.1)];
+                    q.usage.used.saturating_add(q.usage.requested) <= cap
+                })
+                .count()
+        })
+    });
+    group.bench_function("limits/ids", |b| {
+        b.iter(|| {
+            limits
+                .iter()
+                .filter(|q| {
+                    let addons = &addon_ids[addon_set_of(q.addons)];
+                    let request = Request::new(tier_ids[q.indices.0], NOW).with_addons(addons);
+                    engine.check_limit(black_box(&request), black_box(limit_ids[q.indices.1]), q.usage).allowed
+                })
+                .count()
+        })
+    });
+    group.bench_function("limits/hashed_table", |b| {
+        b.iter(|| {
+            limits
+                .iter()
+                .filter(|q| match (tier_index.get(black_box(q.tier)), limit_index.get(black_box(q.limit))) {
+                    (Some(&t), Some(&l)) => {
+                        // Held add-ons are names too: the baseline looks each up, as the engine does.
+                        let held = q.addons.iter().filter_map(|a| addon_index.get(black_box(*a))).count();
+                        q.usage.used.saturating_add(q.usage.requested) <= caps[t * LIMITS.len() + l].saturating_add(held as u64)
+                    }
+                    _ => false,
+                })
+                .count()
+        })
+    });
+    group.bench_function("limits/by_name", |b| {
+        b.iter(|| {
+            limits
+                .iter()
+                .filter(|q| {
+                    let request = Request::new(black_box(q.tier), NOW).with_addons(q.addons);
+                    engine.check_limit_by_name(&request, black_box(q.limit), q.usage).allowed
+                })
+                .count()
+        })
+    });
+    group.finish();
+}
+
 fn explain(c: &mut Criterion) {
     let engine = engine();
     let free = Request::new(engine.tier("free").expect("free"), NOW).with_key("app-42");
@@ -216,6 +447,6 @@ fn concurrent(c: &mut Criterion) {
 criterion_group! {
     name = queries;
     config = Criterion::default().warm_up_time(Duration::from_millis(500)).measurement_time(Duration::from_secs(2));
-    targets = is_allowed, remaining, by_name, explain, concurrent
+    targets = mix, is_allowed, remaining, by_name, explain, concurrent
 }
 criterion_main!(queries);
