@@ -5,10 +5,12 @@ use std::path::PathBuf;
 
 use entitle::{render, Limits, Source};
 
-use crate::check::collect;
-use crate::{colour_on_stderr, CLEAN, FINDINGS, USAGE_OR_IO};
+use serde_json::json;
 
-pub(crate) fn run(paths: &[PathBuf], check: bool, write: bool) -> u8 {
+use crate::check::collect;
+use crate::{colour_on_stderr, Format, CLEAN, FINDINGS, USAGE_OR_IO};
+
+pub(crate) fn run(paths: &[PathBuf], check: bool, write: bool, format: Format) -> u8 {
     let mut unreadable = Vec::new();
     let mut files = Vec::new();
     for path in paths {
@@ -18,8 +20,14 @@ pub(crate) fn run(paths: &[PathBuf], check: bool, write: bool) -> u8 {
         eprintln!("entitle: without `--check` or `--write`, `fmt` prints one file; name one file, or add a flag");
         return USAGE_OR_IO;
     }
+    if format == Format::Json && !check && !write {
+        eprintln!("entitle: `--format json` reports on `--check` or `--write`; add one of them");
+        return USAGE_OR_IO;
+    }
     let limits = Limits::default();
     let (mut unparsed, mut changed) = (0, 0);
+    // For `--format json`: each file read, and whether it was already in the canonical layout.
+    let mut report: Vec<serde_json::Value> = Vec::new();
     let mut out = std::io::stdout().lock();
     for path in &files {
         let source = match Source::read(path, &limits) {
@@ -37,18 +45,26 @@ pub(crate) fn run(paths: &[PathBuf], check: bool, write: bool) -> u8 {
                     eprintln!("{}", render::human_with(&source, d, colour));
                 }
                 unparsed += 1;
+                let list = entitle::wire::diagnostics(&source, diagnostics.iter());
+                let parsed: serde_json::Value = serde_json::from_str(&list).unwrap_or_default();
+                report.push(json!({ "path": source.name(), "formatted": null, "diagnostics": parsed }));
                 continue;
             }
         };
+        let already = formatted == source.text();
+        report.push(json!({ "path": source.name(), "formatted": already }));
         let result = if check {
-            if formatted != source.text() {
-                changed += 1;
-                write!(out, "{}", unified_diff(source.name(), source.text(), &formatted))
-            } else {
+            if already {
                 Ok(())
+            } else {
+                changed += 1;
+                match format {
+                    Format::Text => write!(out, "{}", unified_diff(source.name(), source.text(), &formatted)),
+                    Format::Json => Ok(()),
+                }
             }
         } else if write {
-            if formatted == source.text() {
+            if already {
                 continue;
             }
             changed += 1;
@@ -70,6 +86,21 @@ pub(crate) fn run(paths: &[PathBuf], check: bool, write: bool) -> u8 {
     }
     for (_, message) in &unreadable {
         eprintln!("entitle: {message}");
+    }
+    if format == Format::Json {
+        let unreadable: Vec<serde_json::Value> =
+            unreadable.iter().map(|(path, message)| json!({ "path": path, "message": message })).collect();
+        let document = json!({
+            "version": 1,
+            "mode": if check { "check" } else { "write" },
+            "files": report,
+            "unreadable": unreadable,
+            "summary": { "files": files.len(), "changed": changed, "unparsed": unparsed, "unreadable": unreadable.len() },
+        });
+        let text = serde_json::to_string_pretty(&document).unwrap_or_default();
+        if writeln!(out, "{text}").is_err() {
+            return USAGE_OR_IO;
+        }
     }
     if write && changed > 0 {
         eprintln!("entitle: formatted {changed} of {} files", files.len());

@@ -73,6 +73,10 @@ enum Command {
         /// Rewrite the files in place.
         #[arg(long)]
         write: bool,
+        /// With `--check` or `--write`: how to report the files (`json`: one document saying
+        /// which files are or were not formatted, instead of diffs).
+        #[arg(long, value_enum, default_value_t = Format::Text)]
+        format: Format,
     },
     /// Tabulate what every tier gives after inheritance and the named add-ons.
     #[command(
@@ -165,7 +169,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let status = match cli.command {
         Command::Check { paths, format, deny_warnings } => check::run(&paths, format, deny_warnings),
-        Command::Fmt { paths, check, write } => fmt::run(&paths, check, write),
+        Command::Fmt { paths, check, write, format } => fmt::run(&paths, check, write, format),
         Command::Matrix { policy, addons, format } => matrix::run(&policy, &addons, format),
         Command::Diff { policies, tiers, format, exit_code } => {
             diff::run(&policies, tiers.as_deref(), format, exit_code)
