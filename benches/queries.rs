@@ -374,7 +374,8 @@ fn mix(c: &mut Criterion) {
                     (Some(&t), Some(&l)) => {
                         // Held add-ons are names too: the baseline looks each up, as the engine does.
                         let held = q.addons.iter().filter_map(|a| addon_index.get(black_box(*a))).count();
-                        q.usage.used.saturating_add(q.usage.requested) <= caps[t * LIMITS.len() + l].saturating_add(held as u64)
+                        q.usage.used.saturating_add(q.usage.requested)
+                            <= caps[t * LIMITS.len() + l].saturating_add(held as u64)
                     }
                     _ => false,
                 })

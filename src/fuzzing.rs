@@ -47,13 +47,23 @@ pub fn compare_with_reference(text: &str, questions: &[Question<'_>]) -> Result<
         let pick = |count: usize| usize::try_from(q.item).unwrap_or(0) % count.max(1);
         if sizes.1 > 0 {
             let f = pick(sizes.1);
-            let got = engine.decide(&request, FeatureId::from_u32(crate::engine::dense(f)));
+            let id = FeatureId::from_u32(crate::engine::dense(f));
+            let got = engine.decide(&request, id);
             let want = oracle.decide(tier, q.key, &held, q.now, f);
             if got != want {
                 return Err(format!(
                     "decide t{tier} f{f} key {:?} now {}: engine {got:?}, reference {want:?}",
                     q.key, q.now
                 ));
+            }
+            // The fast path must agree with the full decision, for this feature and for ids
+            // past the end, and for a tier past the end.
+            let past = FeatureId::from_u32(crate::engine::dense(sizes.1 + f));
+            let stranger = Request::new(TierId::from_u32(crate::engine::dense(sizes.0 + tier)), q.now).with_key(q.key);
+            for (request, id) in [(&request, id), (&request, past), (&stranger, id)] {
+                if engine.is_allowed(request, id) != engine.decide(request, id).allowed {
+                    return Err(format!("is_allowed and decide disagree on t{tier} f{f} key {:?}", q.key));
+                }
             }
         }
         if sizes.2 > 0 {

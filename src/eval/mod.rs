@@ -60,13 +60,16 @@ impl Engine {
     #[inline]
     #[must_use]
     pub fn is_allowed(&self, request: &Request<'_>, feature: FeatureId) -> bool {
-        // The common case first: with no add-ons held, the tier's grant bit answers, unless the
-        // feature is a rollout (which needs the key's bucket). Anything else takes the full
+        // The common case first: with no add-ons held, the tier's grant bits answer, and a
+        // rollout bit sends the key through the bucket hash. The tier is not checked: an
+        // out-of-range tier reads past the grant table, whose getter answers "no bits", which is
+        // `false`, as `decide` (unknown tier) would say. The feature is checked, since a feature
+        // past the row's end would read another tier's bits. Anything else takes the full
         // decision, so the answer is always the same as `decide`'s.
         let tables = self.tables();
-        let counts = tables.counts();
-        let (tier, f) = (request.tier.index(), feature.index());
-        if request.addons.is_empty() && tier < counts.tiers && f < counts.features {
+        let f = feature.index();
+        if request.addons.is_empty() && f < tables.counts().features {
+            let tier = request.tier.index();
             let bits = tables.grant(tier, f);
             if bits.granted {
                 return true;
@@ -74,6 +77,7 @@ impl Engine {
             if !bits.rollout {
                 return false;
             }
+            return rollout::bucket_from_seed(tables.rollout_seed(f), request.key) < tables.rollout_threshold(tier, f);
         }
         self.decide(request, feature).allowed
     }

@@ -1,0 +1,117 @@
+#!/usr/bin/env python3
+"""Runs the query benches several times and prints each budget beside its figures, as ratios
+taken inside one run, with a verdict that holds only if every run meets the budget.
+
+    python3 benches/report.py            # three runs (about ten minutes)
+    python3 benches/report.py --runs 1   # one run, for a quick look
+
+It reads criterion's own estimates (target/criterion/**/new/estimates.json), prints the machine
+as /proc/cpuinfo names it, and writes a Markdown table to standard output for
+docs/performance.md. Nothing here asserts a timing: the budgets are judged by reading it.
+"""
+
+import argparse
+import datetime
+import json
+import pathlib
+import platform
+import subprocess
+import sys
+
+ROOT = pathlib.Path(__file__).resolve().parent.parent
+CRITERION = ROOT / "target" / "criterion"
+MIX = 4096
+
+# (label, measured bench, baseline bench or None, budget as a ratio or ns, kind)
+# kind "ratio": measured / baseline <= budget; "ns": measured <= budget; "over": measured -
+# baseline <= budget ns.
+BUDGETS = [
+    ("`is_allowed` by id, mix of 4,096", "mix/features_ids", "mix/features_bitset_floor", 1.5, "ratio"),
+    ("`is_allowed` by id, granted", "is_allowed/ids_granted", "is_allowed/bitset_floor", 1.5, "ratio"),
+    ("`is_allowed` by id, denied", "is_allowed/ids_denied", "is_allowed/bitset_floor", 1.5, "ratio"),
+    ("`is_allowed` by id, rollout", "is_allowed/ids_via_rollout", "is_allowed/bitset_floor", 5.0, "over"),
+    ("`is_allowed_by_name` vs hashed bitset, mix", "mix/features_by_name", "mix/features_hashed_bitset", 1.0, "ratio"),
+    ("`check_limit_by_name` vs hashed table, mix", "mix/limits_by_name", "mix/limits_hashed_table", 1.0, "ratio"),
+    ("`check_limit` by id, two add-ons", "check_limit/ids_two_addons", None, 15.0, "ns"),
+    ("`check_limit` by id, two add-ons, monthly window", "check_limit/ids_monthly_anchor_two_addons", None, 15.0, "ns"),
+    ("`check_limit` by id, mix of 4,096", "mix/limits_ids", "mix/limits_table_floor", None, "ratio"),
+]
+
+
+def median_ns(bench):
+    """The median time of one iteration, per question for the mix benches."""
+    path = CRITERION / bench / "new" / "estimates.json"
+    value = json.loads(path.read_text())["median"]["point_estimate"]
+    return value / MIX if bench.startswith("mix/") else value
+
+
+def machine():
+    model, cores = "unknown CPU", 0
+    try:
+        for line in pathlib.Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name") and model == "unknown CPU":
+                model = line.split(":", 1)[1].strip()
+            if line.startswith("processor"):
+                cores += 1
+    except OSError:
+        pass
+    rustc = subprocess.run(["rustc", "--version"], capture_output=True, text=True).stdout.strip()
+    return f"{model}, {cores} logical CPUs, {platform.system()} {platform.release()}, {rustc}"
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--filter", default="mix|is_allowed|check_limit")
+    parser.add_argument("--no-run", action="store_true", help="report the last run's estimates only")
+    args = parser.parse_args()
+    runs = []
+    for run in range(1 if args.no_run else args.runs):
+        if not args.no_run:
+            print(f"run {run + 1} of {args.runs}…", file=sys.stderr)
+            subprocess.run(
+                ["cargo", "bench", "--bench", "queries", "--", args.filter],
+                cwd=ROOT, check=True, stdout=subprocess.DEVNULL,
+            )
+        figures = {}
+        for _, bench, baseline, _, _ in BUDGETS:
+            for name in filter(None, [bench, baseline]):
+                try:
+                    figures[name] = median_ns(name)
+                except (OSError, KeyError, ValueError):
+                    figures[name] = None
+        runs.append(figures)
+
+    print(f"Machine: {machine()}. Date: {datetime.date.today().isoformat()}. "
+          f"{len(runs)} run(s) of `cargo bench --bench queries -- '{args.filter}'`; "
+          "criterion medians, per question for the mixes.\n")
+    print("| path | budget | " + " | ".join(f"run {i + 1}" for i in range(len(runs))) + " | verdict |")
+    print("| --- | --- | " + " | ".join("---" for _ in runs) + " | --- |")
+    for label, bench, baseline, budget, kind in BUDGETS:
+        cells, verdicts = [], []
+        for figures in runs:
+            value, base = figures.get(bench), figures.get(baseline) if baseline else None
+            if value is None or (baseline and base is None):
+                cells.append("—")
+                verdicts.append(None)
+                continue
+            if kind == "ratio":
+                ratio = value / base
+                cells.append(f"{value:.2f} / {base:.2f} ns = **{ratio:.2f}×**")
+                verdicts.append(None if budget is None else ratio <= budget)
+            elif kind == "over":
+                over = value - base
+                cells.append(f"{value:.2f} − {base:.2f} ns = **{over:.2f} ns**")
+                verdicts.append(over <= budget)
+            else:
+                cells.append(f"**{value:.2f} ns**")
+                verdicts.append(value <= budget)
+        shown = {"ratio": f"≤ {budget}×" if budget else "—", "over": f"≤ {budget} ns over", "ns": f"≤ {budget} ns"}[kind]
+        known = [v for v in verdicts if v is not None]
+        verdict = "—" if not known else ("met" if all(known) and len(known) == len(runs) else
+                                        f"missed in {len([v for v in known if not v])} of {len(runs)}")
+        print(f"| {label} | {shown} | " + " | ".join(cells) + f" | {verdict} |")
+
+
+if __name__ == "__main__":
+    main()
