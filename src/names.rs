@@ -17,6 +17,10 @@ pub(crate) struct NameTable {
     bytes: Box<[u8]>,
     /// `spans[id]` is where name `id` starts and ends in `bytes`.
     spans: Box<[(u32, u32)]>,
+    /// `keys[id]`: name `id`'s length and its first and last eight bytes as [`hash`] reads
+    /// them, which identify a name of up to sixteen bytes, so most lookups compare these three
+    /// numbers and never read the name's bytes.
+    keys: Box<[Key]>,
     /// The hash seed chosen at build time.
     seed: u64,
     /// Whether names longer than sixteen bytes hash every byte; otherwise only their length,
@@ -55,12 +59,14 @@ impl NameTable {
         let mut table = NameTable {
             slots: vec![(0, 0); size].into_boxed_slice(),
             bytes: bytes.into_boxed_slice(),
+            keys: Vec::new().into_boxed_slice(),
             spans: spans.into_boxed_slice(),
             seed: 0,
             full: false,
             mask: size - 1,
             max_probe: 0,
         };
+        table.keys = (0..count).map(|id| Key::of(table.name(id))).collect();
         let tries = if count <= SEARCH_NAMES { SEEDS_SMALL } else { SEEDS_LARGE };
         let mut best: Option<(usize, u64, bool)> = None;
         for full in [false, true] {
@@ -95,7 +101,7 @@ impl NameTable {
         self.slots.fill((0, 0));
         let mut longest = 0;
         for id in 0..self.spans.len() {
-            let hash = hash(seed, self.name(id), full);
+            let hash = hash(seed, Key::of(self.name(id)), self.name(id), full);
             let mut at = slot_of(hash, self.mask);
             let mut displacement = 0;
             // At most half the slots are full, so an empty one is always found.
@@ -118,26 +124,49 @@ impl NameTable {
         self.bytes.get(start as usize..end as usize).unwrap_or_default()
     }
 
-    /// The id of `name`, if the table holds it.
+    /// The id of `name`, if the table holds it. The first slot is checked inline (for the
+    /// policies people write, the only one a known name needs); probing further is out of line.
     #[inline]
     pub(crate) fn get(&self, name: &str) -> Option<u32> {
         let name = name.as_bytes();
-        let hash = hash(self.seed, name, self.full);
+        let key = Key::of(name);
+        let hash = hash(self.seed, key, name, self.full);
         let tag = tag_of(hash);
-        let mut at = slot_of(hash, self.mask);
-        // A counted loop rather than a range: `0..=n` costs a dozen instructions a lookup here.
-        let mut probes_left = self.max_probe;
-        loop {
+        let at = slot_of(hash, self.mask);
+        let &(slot_tag, entry) = self.slots.get(at)?;
+        if slot_tag == tag && entry != 0 && self.is(entry - 1, key, name) {
+            return Some(entry - 1);
+        }
+        if entry == 0 || self.max_probe == 0 {
+            return None;
+        }
+        self.probe(key, name, tag, at)
+    }
+
+    /// Whether name `id` is `name`, whose key is `key`.
+    #[inline]
+    fn is(&self, id: u32, key: Key, name: &[u8]) -> bool {
+        let Some(stored) = self.keys.get(id as usize) else { return false };
+        // The key is the whole name up to sixteen bytes; longer names compare their bytes too.
+        *stored == key && (name.len() <= 16 || self.name(id as usize) == name)
+    }
+
+    /// The rest of a lookup whose first slot, `first`, held another name.
+    #[cold]
+    #[inline(never)]
+    fn probe(&self, key: Key, name: &[u8], tag: u32, first: usize) -> Option<u32> {
+        let mut at = first;
+        for _ in 0..self.max_probe {
+            at = (at + 1) & self.mask;
             let &(slot_tag, entry) = self.slots.get(at)?;
-            if slot_tag == tag && entry != 0 && same(self.name(entry as usize - 1), name) {
+            if slot_tag == tag && entry != 0 && self.is(entry - 1, key, name) {
                 return Some(entry - 1);
             }
-            if entry == 0 || probes_left == 0 {
+            if entry == 0 {
                 return None;
             }
-            probes_left -= 1;
-            at = (at + 1) & self.mask;
         }
+        None
     }
 }
 
@@ -183,22 +212,23 @@ fn word(bytes: &[u8]) -> u64 {
     }
 }
 
-/// Whether two names are equal: names of up to sixteen bytes compare as two words (read as in
-/// [`word`], overlapping), longer ones byte by byte.
-#[inline]
-fn same(a: &[u8], b: &[u8]) -> bool {
-    let n = a.len();
-    if n != b.len() {
-        return false;
+/// A name's length and its first and last eight bytes (overlapping for names of nine to
+/// fifteen bytes; the last word is 0 for names of up to eight): for names of up to sixteen
+/// bytes, equal keys mean equal names.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct Key {
+    len: usize,
+    head: u64,
+    tail: u64,
+}
+
+impl Key {
+    #[inline]
+    fn of(bytes: &[u8]) -> Key {
+        let n = bytes.len();
+        let tail = if n > 8 { word(bytes.get(n - 8..).unwrap_or_default()) } else { 0 };
+        Key { len: n, head: word(bytes), tail }
     }
-    if n <= 8 {
-        return word(a) == word(b);
-    }
-    if n <= 16 {
-        let tail = |s: &[u8]| word(s.get(n - 8..).unwrap_or_default());
-        return word(a) == word(b) && tail(a) == tail(b);
-    }
-    a == b
 }
 
 /// The hash of a name: its length and its first and last eight bytes (overlapping for short
@@ -207,11 +237,9 @@ fn same(a: &[u8], b: &[u8]) -> bool {
 /// fine here: the keys are the policy's own names, the build picks the seed and the hash, and
 /// a query's name only ever probes at most `max_probe + 1` slots.
 #[inline]
-fn hash(seed: u64, bytes: &[u8], full: bool) -> u64 {
-    let n = bytes.len();
-    let head = word(bytes);
-    let tail = if n > 8 { word(bytes.get(n - 8..).unwrap_or_default()) } else { 0 };
-    let mut h = fold(head ^ seed, tail ^ (n as u64).wrapping_mul(MULTIPLIER));
+fn hash(seed: u64, key: Key, bytes: &[u8], full: bool) -> u64 {
+    let n = key.len;
+    let mut h = fold(key.head ^ seed, key.tail ^ (n as u64).wrapping_mul(MULTIPLIER));
     if full && n > 16 {
         for chunk in bytes.get(8..n - 8).unwrap_or_default().chunks(8) {
             h = fold(h ^ word(chunk), MULTIPLIER);

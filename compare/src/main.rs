@@ -8,6 +8,10 @@
 //! - regorus compiled to its VM (RVM) and interpreted (the grants as a Rego object),
 //! - Cedar (one `permit` per tier over the set of features it grants).
 //!
+//! Every engine builds its request from the names inside the timed loop, as an application
+//! must (a Rego input document, a Cedar request with parsed entity uids), and the questions
+//! come in a fixed pseudo-random order of 4,096, so no engine answers one question repeatedly.
+//!
 //! Every engine must give the same answer to every question before anything is timed. Timing
 //! is interleaved: each round runs every engine for about the same wall time, and the figure
 //! reported is the median over rounds, so a burst of noise on this shared machine hits all
@@ -22,7 +26,9 @@ use std::str::FromStr;
 use std::time::{Duration, Instant};
 
 use casbin::{CoreApi, DefaultModel, Enforcer, MemoryAdapter, MgmtApi};
-use cedar_policy::{Authorizer, Context as CedarContext, Decision as CedarDecision, Entities, EntityUid, PolicySet, Request};
+use cedar_policy::{
+    Authorizer, Context as CedarContext, Decision as CedarDecision, Entities, EntityUid, PolicySet, Request,
+};
 use entitle::{Engine, FeatureId, Request as EntitleRequest, TierId};
 
 /// Any instant works: the rtc-sdk questions below hold no add-ons.
@@ -34,9 +40,23 @@ struct Question {
     feature: String,
     ids: (TierId, FeatureId),
     indices: (usize, usize),
-    rego_input: regorus::Value,
-    cedar_request: Request,
     expected: bool,
+}
+
+/// The input document a Rego policy reads, built from the names as an application would.
+fn rego_input(tier: &str, feature: &str) -> regorus::Value {
+    let mut map = std::collections::BTreeMap::new();
+    map.insert(regorus::Value::from("tier"), regorus::Value::from(tier));
+    map.insert(regorus::Value::from("feature"), regorus::Value::from(feature));
+    regorus::Value::from(map)
+}
+
+/// A Cedar request built from the names as an application would: entity uids parsed from
+/// `Type::"id"` text, then the request checked against no schema.
+fn cedar_request(action: &EntityUid, tier: &str, feature: &str) -> Request {
+    let principal = EntityUid::from_str(&format!("Tier::{tier:?}")).expect("cedar principal");
+    let resource = EntityUid::from_str(&format!("Feature::{feature:?}")).expect("cedar resource");
+    Request::new(principal, action.clone(), resource, CedarContext::empty(), None).expect("cedar request")
 }
 
 fn load_engine() -> Engine {
@@ -48,9 +68,7 @@ fn load_engine() -> Engine {
 fn key_outside_rollouts(engine: &Engine) -> String {
     (0..)
         .map(|i| format!("app-{i}"))
-        .find(|key| {
-            engine.features().all(|(_, name)| entitle::rollout_bucket(name, key) >= 250_000)
-        })
+        .find(|key| engine.features().all(|(_, name)| entitle::rollout_bucket(name, key) >= 250_000))
         .unwrap_or_default()
 }
 
@@ -151,58 +169,83 @@ fn main() {
     let entities = Entities::empty();
     let action = EntityUid::from_str("Action::\"use\"").expect("cedar action");
 
-    let questions: Vec<Question> = tiers
-        .iter()
-        .enumerate()
-        .flat_map(|(t, tier)| features.iter().enumerate().map(move |(f, feature)| (t, tier, f, feature)))
-        .map(|(t, tier, f, feature)| Question {
-            tier: tier.clone(),
-            feature: feature.clone(),
-            ids: (engine.tier(tier).expect("tier"), engine.feature(feature).expect("feature")),
+    // Every (tier, feature) pair, then a fixed pseudo-random sequence of 4,096 of them, so that
+    // no engine answers the same question twice in a row.
+    let pairs: Vec<(usize, usize)> = (0..tiers.len()).flat_map(|t| (0..features.len()).map(move |f| (t, f))).collect();
+    let mut state = 0x5eed_1234_abcd_9876u64;
+    let mut next = |below: usize| {
+        state ^= state >> 12;
+        state ^= state << 25;
+        state ^= state >> 27;
+        (state.wrapping_mul(0x2545_f491_4f6c_dd1d) >> 33) as usize % below
+    };
+    let order: Vec<(usize, usize)> =
+        pairs.iter().copied().chain((0..4_096 - pairs.len()).map(|_| pairs[next(pairs.len())])).collect();
+    let questions: Vec<Question> = order
+        .into_iter()
+        .map(|(t, f)| Question {
+            tier: tiers[t].clone(),
+            feature: features[f].clone(),
+            ids: (engine.tier(&tiers[t]).expect("tier"), engine.feature(&features[f]).expect("feature")),
             indices: (t, f),
-            rego_input: regorus::Value::from_json_str(&format!("{{\"tier\":{tier:?},\"feature\":{feature:?}}}"))
-                .expect("rego input"),
-            cedar_request: Request::new(
-                EntityUid::from_str(&format!("Tier::{tier:?}")).expect("cedar principal"),
-                action.clone(),
-                EntityUid::from_str(&format!("Feature::{feature:?}")).expect("cedar resource"),
-                CedarContext::empty(),
-                None,
-            )
-            .expect("cedar request"),
             expected: grants[t][f],
         })
         .collect();
 
     type Ask<'a> = Box<dyn FnMut(&Question) -> bool + 'a>;
     let mut engines: Vec<(&str, Ask<'_>)> = vec![
-        ("bitset (ids, floor)", Box::new(|q: &Question| {
-            let (t, f) = q.indices;
-            bitset[t * words_per_tier + f / 64] & (1 << (f % 64)) != 0
-        })),
-        ("entitle (ids)", Box::new(|q: &Question| {
-            let ctx = EntitleRequest::new(q.ids.0, NOW).with_key(&key);
-            engine.is_allowed(&ctx, q.ids.1)
-        })),
-        ("entitle (names)", Box::new(|q: &Question| {
-            let subject = EntitleRequest::new(q.tier.as_str(), NOW).with_key(&key);
-            engine.decide_by_name(&subject, &q.feature).allowed
-        })),
-        ("HashMap (names)", Box::new(|q: &Question| {
-            map.get(q.tier.as_str()).and_then(|m| m.get(q.feature.as_str())).copied().unwrap_or(false)
-        })),
-        ("casbin (names)", Box::new(|q: &Question| casbin.enforce((q.tier.as_str(), q.feature.as_str())).expect("casbin"))),
-        ("regorus RVM (names)", Box::new(|q: &Question| {
-            rvm.set_input(q.rego_input.clone());
-            rvm.execute().expect("rvm") == regorus::Value::from(true)
-        })),
-        ("regorus interpreted (names)", Box::new(|q: &Question| {
-            rego_interpreted.set_input(q.rego_input.clone());
-            rego_interpreted.eval_rule("data.entitle.allow".into()).expect("rego") == regorus::Value::from(true)
-        })),
-        ("Cedar (names)", Box::new(|q: &Question| {
-            cedar.is_authorized(&q.cedar_request, &cedar_policies, &entities).decision() == CedarDecision::Allow
-        })),
+        (
+            "bitset (ids, floor)",
+            Box::new(|q: &Question| {
+                let (t, f) = q.indices;
+                bitset[t * words_per_tier + f / 64] & (1 << (f % 64)) != 0
+            }),
+        ),
+        (
+            "entitle (ids)",
+            Box::new(|q: &Question| {
+                let ctx = EntitleRequest::new(q.ids.0, NOW).with_key(&key);
+                engine.is_allowed(&ctx, q.ids.1)
+            }),
+        ),
+        (
+            "entitle (names)",
+            Box::new(|q: &Question| {
+                let subject = EntitleRequest::new(q.tier.as_str(), NOW).with_key(&key);
+                engine.is_allowed_by_name(&subject, &q.feature)
+            }),
+        ),
+        (
+            "HashMap (names)",
+            Box::new(|q: &Question| {
+                map.get(q.tier.as_str()).and_then(|m| m.get(q.feature.as_str())).copied().unwrap_or(false)
+            }),
+        ),
+        (
+            "casbin (names)",
+            Box::new(|q: &Question| casbin.enforce((q.tier.as_str(), q.feature.as_str())).expect("casbin")),
+        ),
+        (
+            "regorus RVM (names)",
+            Box::new(|q: &Question| {
+                rvm.set_input(rego_input(&q.tier, &q.feature));
+                rvm.execute().expect("rvm") == regorus::Value::from(true)
+            }),
+        ),
+        (
+            "regorus interpreted (names)",
+            Box::new(|q: &Question| {
+                rego_interpreted.set_input(rego_input(&q.tier, &q.feature));
+                rego_interpreted.eval_rule("data.entitle.allow".into()).expect("rego") == regorus::Value::from(true)
+            }),
+        ),
+        (
+            "Cedar (names)",
+            Box::new(|q: &Question| {
+                let request = cedar_request(&action, &q.tier, &q.feature);
+                cedar.is_authorized(&request, &cedar_policies, &entities).decision() == CedarDecision::Allow
+            }),
+        ),
     ];
 
     // Identical answers first: nothing is timed until every engine agrees on every question.
@@ -213,7 +256,8 @@ fn main() {
         }
     }
     println!(
-        "{} questions ({} allowed) over {} tiers x {} features; all {} engines agree on every answer.\n",
+        "{} questions ({} allowed) drawn from {} tiers x {} features; all {} engines agree on every answer.\n\
+         Every engine builds its request from the names inside the timed loop.\n",
         questions.len(),
         allowed,
         tiers.len(),
