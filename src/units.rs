@@ -76,9 +76,14 @@ impl Percentage {
     }
 
     /// `amount × self`, rounded down, without overflow.
+    #[inline]
     pub fn of(self, amount: u64) -> u64 {
-        // At most 2^64 × 10^6 / 10^6, so the quotient always fits back into u64.
-        u64::try_from(u128::from(amount) * u128::from(self.0) / 1_000_000).unwrap_or(u64::MAX)
+        // With amount = q × 10⁶ + r, amount × m / 10⁶ = q × m + ⌊r × m / 10⁶⌋ exactly, as q × m × 10⁶
+        // divides evenly. m ≤ 10⁶, so q × m ≤ amount and r × m < 10¹²: no overflow, and no
+        // 128-bit division (a library call) on the query path.
+        let m = u64::from(self.0.min(1_000_000));
+        let (q, r) = (amount / 1_000_000, amount % 1_000_000);
+        q * m + r * m / 1_000_000
     }
 }
 
@@ -262,6 +267,22 @@ pub fn format_quantity(ty: QuantityType, n: u64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_share_of_an_amount_is_exact_without_128_bit_division() {
+        let mut x = 0x9e37_79b9_7f4a_7c15u64;
+        for _ in 0..100_000 {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            let amount = if x.is_multiple_of(3) { x >> (x % 64) } else { x };
+            let share = u32::try_from(x % 1_000_001).expect("small");
+            let exact = u128::from(amount) * u128::from(share) / 1_000_000;
+            assert_eq!(u128::from(Percentage(share).of(amount)), exact, "{share} of {amount}");
+        }
+        assert_eq!(Percentage::FULL.of(u64::MAX), u64::MAX);
+        assert_eq!(Percentage(999_999).of(u64::MAX), u64::MAX - u64::MAX / 1_000_000 - 1);
+    }
 
     #[test]
     fn quantities_print_in_the_unit_with_the_smallest_count() {
