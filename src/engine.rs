@@ -699,6 +699,23 @@ impl Engine {
         self.inner.model.addons.get(id.index()).map(|a| a.name.as_str())
     }
 
+    /// Whether add-on `addon` attaches to `tier`: the tier or one of its ancestors is listed
+    /// after the add-on's `for`. `false` for ids this engine does not have.
+    ///
+    /// ```
+    /// let engine = entitle::Engine::from_source("p", "policy \"p\"\ntier free { }\ntier pro extends free { }\ntier solo { }\naddon more for free { }\n")?;
+    /// let more = engine.addon("more").unwrap();
+    /// assert!(engine.attaches(more, engine.tier("pro").unwrap()));
+    /// assert!(!engine.attaches(more, engine.tier("solo").unwrap()));
+    /// # Ok::<(), entitle::Diagnostics>(())
+    /// ```
+    pub fn attaches(&self, addon: AddonId, tier: TierId) -> bool {
+        let counts = self.inner.tables.counts();
+        addon.index() < counts.addons
+            && tier.index() < counts.tiers
+            && self.inner.tables.attaches(addon.index(), tier.index())
+    }
+
     /// The name of a setting, or `None` for an id this engine does not have.
     pub fn setting_name(&self, id: SettingId) -> Option<&str> {
         self.inner.model.settings.get(id.index()).map(|s| s.name.as_str())

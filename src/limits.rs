@@ -36,9 +36,11 @@ pub struct Limits {
     pub held_addons: usize,
     /// The longest query line of the JSON Lines protocol, in bytes. Default 64 KiB.
     pub query_line_bytes: usize,
-    /// The most cells of the flattened tables: tiers × (features + limits + settings). The
-    /// checker and the compiler hold one entry per cell, so this bounds their memory (about
-    /// 100 bytes a cell at most). Default 4,000,000 (1,000 tiers × 4,000 items).
+    /// The most cells of the flattened tables: tiers × (features + limits + settings +
+    /// add-ons). The checker and the compiler hold one entry per cell (an add-on's is whether
+    /// it attaches to the tier), so this bounds their memory (about 100 bytes a cell at most)
+    /// and the time of every pass over tiers and items. Default 4,000,000 (1,000 tiers × 4,000
+    /// items).
     pub table_cells: usize,
 }
 

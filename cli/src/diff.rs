@@ -148,6 +148,11 @@ fn union<'a>(before: Vec<&'a str>, after: Vec<&'a str>) -> Vec<&'a str> {
     out
 }
 
+/// The most (add-on, tier, item) cells the add-on comparison looks at. Past it, a policy with
+/// thousands of add-ons each attached to thousands of tiers would take minutes, so add-ons are
+/// compared by their attachments alone, and the report says so.
+const ADDON_CELL_BUDGET: usize = 20_000_000;
+
 /// What changed between two versions of a policy, tier by tier and add-on by add-on.
 fn between_policies(old: &Engine, new: &Engine) -> Report {
     let mut report = Report::new();
@@ -187,6 +192,16 @@ fn between_policies(old: &Engine, new: &Engine) -> Report {
         }
     }
     let mut addons_json = Vec::new();
+    let items = new.features().len() + new.limits().len() + new.settings().len();
+    let cells = new.addons().len().saturating_mul(tier_changes.len()).saturating_mul(items);
+    let compare_effects = cells <= ADDON_CELL_BUDGET;
+    if !compare_effects {
+        report.text += &format!(
+            "note: add-ons are compared by the tiers they attach to only: comparing what each gives each tier \
+             would read {cells} cells, past the budget of {ADDON_CELL_BUDGET}\n"
+        );
+        report.json.insert("addon_effects_compared".into(), json!(false));
+    }
     for name in union(old.addons().map(|(_, n)| n).collect(), new.addons().map(|(_, n)| n).collect()) {
         let mut section = Report::new();
         let mut json_changes = Vec::new();
@@ -202,17 +217,18 @@ fn between_policies(old: &Engine, new: &Engine) -> Report {
             (Some(before), Some(after)) => {
                 for (tier, base) in &tier_changes {
                     let (Some(old_tier), Some(new_tier)) = (old.tier(tier), new.tier(tier)) else { continue };
-                    let (Some(b), Some(a)) = (offer(old, old_tier, &[before]), offer(new, new_tier, &[after])) else {
-                        continue;
-                    };
-                    let (was, is) = (!b.addons.is_empty(), !a.addons.is_empty());
+                    let (was, is) = (old.attaches(before, old_tier), new.attaches(after, new_tier));
                     if was && !is {
                         section.line("  ", true, '-', &format!("no longer attaches to `{tier}`"));
                         json_changes.push(json!({ "tier": tier, "kind": "attachment", "before": "attached", "after": "not attached", "takes_away": true }));
                     } else if !was && is {
                         section.line("  ", false, '+', &format!("now attaches to `{tier}`"));
                         json_changes.push(json!({ "tier": tier, "kind": "attachment", "before": "not attached", "after": "attached", "takes_away": false }));
-                    } else if was && is {
+                    } else if was && is && compare_effects {
+                        let (Some(b), Some(a)) = (offer(old, old_tier, &[before]), offer(new, new_tier, &[after]))
+                        else {
+                            continue;
+                        };
                         for change in changes(&b, &a).iter().filter(|c| !base.contains(c)) {
                             section.change(&format!("  with `{tier}`: "), change);
                             let mut entry = entitle::wire::change(change);

@@ -248,3 +248,36 @@ fn the_cli_reference_documents_every_subcommand_and_error_code() {
         assert!(doc.contains(&format!("| `{code}` |")), "docs/cli.md lacks the error code `{code}`");
     }
 }
+
+/// A policy whose add-ons attach to every one of many tiers would make comparing each add-on's
+/// effect on each tier take minutes; past a budget, `diff` compares attachments only and says so.
+#[test]
+fn diff_of_many_widely_attached_addons_stays_bounded() {
+    let dir = std::env::temp_dir().join(format!("entitle-diff-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("a temporary directory");
+    let policy = |extra: &str| {
+        let mut text = String::from("policy \"big\"\n");
+        text += &(0..200).map(|f| format!("feature f{f}\n")).collect::<String>();
+        text += &(0..1_000).map(|t| format!("tier t{t} {{ grant f{} }}\n", t % 200)).collect::<String>();
+        let all: Vec<String> = (0..1_000).map(|t| format!("t{t}")).collect();
+        for a in 0..101 {
+            text += &format!("addon a{a} for {} {{ grant f{} }}\n", all.join(", "), (a + 1) % 200);
+        }
+        text + extra
+    };
+    let (old, new) = (dir.join("old.policy"), dir.join("new.policy"));
+    std::fs::write(&old, policy("")).expect("written");
+    std::fs::write(&new, policy("addon extra for t0 { grant f7 }\n")).expect("written");
+    let output = Command::new(env!("CARGO_BIN_EXE_entitle"))
+        .args(["diff", "--format", "json"])
+        .arg(&old)
+        .arg(&new)
+        .output()
+        .expect("runs");
+    let _ = std::fs::remove_dir_all(&dir);
+    assert_eq!(output.status.code(), Some(0), "{}", String::from_utf8_lossy(&output.stderr));
+    let report: serde_json::Value = serde_json::from_slice(&output.stdout).expect("JSON");
+    assert_eq!(report["addon_effects_compared"], false);
+    assert_eq!(report["addons"][0]["addon"], "extra");
+    assert_eq!(report["addons"][0]["status"], "added");
+}

@@ -57,7 +57,7 @@ pub(crate) enum CheckError {
     TooManyDiagnostics { hidden: usize, max: usize },
     #[error("tier `{name}` inherits through more than {max} tiers")]
     InheritanceTooDeep { name: String, max: usize },
-    #[error("{tiers} tiers × {items} features, limits and settings is past the limit of {max} table cells")]
+    #[error("{tiers} tiers × {items} features, limits, settings and add-ons is past the limit of {max} table cells")]
     TableTooLarge { tiers: usize, items: usize, max: usize },
 }
 

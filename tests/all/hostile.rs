@@ -234,6 +234,15 @@ fn inputs_past_each_limit_get_their_diagnostic_in_bounded_memory() {
             Code::QuantityOverflow,
         ),
         ("a chain of 10,000 extends", format!("policy \"p\"\n{chain}"), Code::InputLimit),
+        (
+            "3,000 add-ons over 2,000 tiers",
+            format!(
+                "policy \"p\"\n{}{}",
+                (0..2_000).map(|t| format!("tier t{t} {{ }}\n")).collect::<String>(),
+                (0..3_000).map(|a| format!("addon a{a} for t{} {{ }}\n", a % 2_000)).collect::<String>()
+            ),
+            Code::InputLimit,
+        ),
     ];
     for (name, text, code) in cases {
         let (bytes, result) = peak_bytes_in(|| entitle::check(&Source::new("p", text.as_str())));
