@@ -555,6 +555,9 @@ struct Names {
 #[derive(Clone, Debug)]
 pub struct Engine {
     inner: Arc<Inner>,
+    /// The grant bits again (shared, not copied), beside the handle: `is_allowed` reads them
+    /// without first loading `inner`, one dependent load fewer on the commonest question.
+    grants: crate::tables::HotGrants,
 }
 
 impl Engine {
@@ -567,7 +570,8 @@ impl Engine {
             addons: index(&mut model.addons.iter().map(|a| a.name.as_str())),
             settings: index(&mut model.settings.iter().map(|s| s.name.as_str())),
         };
-        Engine { inner: Arc::new(Inner { tables, names, model, limits }) }
+        let grants = tables.hot_grants();
+        Engine { inner: Arc::new(Inner { tables, names, model, limits }), grants }
     }
 
     /// Parses, checks and compiles a policy in one call, under the default [`Limits`].
@@ -732,6 +736,12 @@ impl Engine {
     /// for explanations.
     pub fn table_bytes(&self) -> usize {
         self.inner.tables.bytes()
+    }
+
+    /// The grant bits, one pointer hop closer than through [`Engine::tables`].
+    #[inline]
+    pub(crate) fn hot_grants(&self) -> &crate::tables::HotGrants {
+        &self.grants
     }
 
     #[inline]

@@ -39,6 +39,36 @@ pub(crate) struct GrantBits {
     pub rollout: bool,
 }
 
+/// The grant bits of `tier` for `feature`; no bits for a position out of range.
+#[inline]
+fn read_grant(grants: &[(u64, u64)], feature_words: usize, tier: usize, feature: usize) -> GrantBits {
+    let (word, mask) = bit(tier, feature_words, feature);
+    let (granted, rollout) = grants.get(word).copied().unwrap_or((0, 0));
+    GrantBits { granted: granted & mask != 0, rollout: rollout & mask != 0 }
+}
+
+/// A second handle on the grant bits, shared with the tables: [`Tables::hot_grants`].
+#[derive(Clone, Debug)]
+pub(crate) struct HotGrants {
+    grants: std::sync::Arc<[(u64, u64)]>,
+    features: usize,
+    feature_words: usize,
+}
+
+impl HotGrants {
+    /// The number of features; ids at or past it are unknown.
+    #[inline]
+    pub(crate) fn features(&self) -> usize {
+        self.features
+    }
+
+    /// The tier's grant bits for a feature, as [`Tables::grant`] reads them.
+    #[inline]
+    pub(crate) fn get(&self, tier: usize, feature: usize) -> GrantBits {
+        read_grant(&self.grants, self.feature_words, tier, feature)
+    }
+}
+
 /// The settings one add-on sets: `(setting index, value)`.
 type AddonSettings = Box<[(usize, SettingValue)]>;
 
@@ -63,7 +93,7 @@ pub(crate) struct Tables {
     /// `tiers × feature_words` pairs, tier-major: per tier, the features it grants to every
     /// subject (`.0`) and by rollout (`.1`). Both words of one position sit side by side, so a
     /// feature check reads one cache line behind one bounds check.
-    grants: Box<[(u64, u64)]>,
+    grants: std::sync::Arc<[(u64, u64)]>,
     /// `tiers × feature_words` words: the features each tier revokes (for reasons only).
     revoked: Box<[u64]>,
     /// One per feature: the rollout hash state after its name (see `rollout::seed`).
@@ -150,7 +180,8 @@ impl Tables {
 
     pub(crate) fn set_grant(&mut self, tier: usize, feature: usize, bits: GrantBits, revoked: bool) {
         let (word, mask) = bit(tier, self.feature_words, feature);
-        if let Some(pair) = self.grants.get_mut(word) {
+        // Compile holds the only reference until the engine is built.
+        if let Some(pair) = std::sync::Arc::get_mut(&mut self.grants).and_then(|grants| grants.get_mut(word)) {
             if bits.granted {
                 pair.0 |= mask;
             }
@@ -233,9 +264,17 @@ impl Tables {
     /// The tier's grant bits for a feature.
     #[inline]
     pub(crate) fn grant(&self, tier: usize, feature: usize) -> GrantBits {
-        let (word, mask) = bit(tier, self.feature_words, feature);
-        let (granted, rollout) = self.grants.get(word).copied().unwrap_or((0, 0));
-        GrantBits { granted: granted & mask != 0, rollout: rollout & mask != 0 }
+        read_grant(&self.grants, self.feature_words, tier, feature)
+    }
+
+    /// The grant bits and what reading them needs, for the engine to keep beside its handle:
+    /// `is_allowed`, the commonest question, then reads them one pointer hop sooner.
+    pub(crate) fn hot_grants(&self) -> HotGrants {
+        HotGrants {
+            grants: std::sync::Arc::clone(&self.grants),
+            features: self.counts.features,
+            feature_words: self.feature_words,
+        }
     }
 
     /// Whether the tier revokes a feature an ancestor granted.

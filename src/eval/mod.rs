@@ -66,17 +66,18 @@ impl Engine {
         // `false`, as `decide` (unknown tier) would say. The feature is checked, since a feature
         // past the row's end would read another tier's bits. Anything else takes the full
         // decision, so the answer is always the same as `decide`'s.
-        let tables = self.tables();
+        let grants = self.hot_grants();
         let f = feature.index();
-        if request.addons.is_empty() && f < tables.counts().features {
+        if request.addons.is_empty() && f < grants.features() {
             let tier = request.tier.index();
-            let bits = tables.grant(tier, f);
+            let bits = grants.get(tier, f);
             if bits.granted {
                 return true;
             }
             if !bits.rollout {
                 return false;
             }
+            let tables = self.tables();
             return rollout::bucket_from_seed(tables.rollout_seed(f), request.key) < tables.rollout_threshold(tier, f);
         }
         self.decide(request, feature).allowed
