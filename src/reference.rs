@@ -435,6 +435,11 @@ mod tests {
             if let Err(disagreement) = compare_with_reference(&text, &questions) {
                 return Err(TestCaseError::fail(format!("{disagreement}\n{text}")));
             }
+            // The formatter keeps every generated policy's meaning (the same tables) and is
+            // idempotent on it.
+            if let Err(problem) = crate::fuzzing::check_format_roundtrip(&text) {
+                return Err(TestCaseError::fail(format!("{problem}\n{text}")));
+            }
         }
     }
 
