@@ -317,6 +317,16 @@ pub struct AddonDef {
     pub valid_until: Option<i64>,
 }
 
+/// The most usage a limit lets through: its soft cap if it has one, else its value; a limit that
+/// is not set lets nothing through. The ladder lint (W011) and the plan view compare these.
+pub fn ceiling(value: Option<Amount>, soft: Option<Amount>) -> Amount {
+    match (value, soft) {
+        (None, _) => Amount::Finite(0),
+        (Some(value), None) => value,
+        (Some(value), Some(cap)) => value.max(cap),
+    }
+}
+
 /// Whether and how a tier gives a feature, after inheritance.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Access {

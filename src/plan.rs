@@ -81,11 +81,7 @@ impl LimitTerms {
 
     /// The most usage let through: the soft cap, or the limit; nothing when it is not set.
     pub fn ceiling(&self) -> Amount {
-        match (self.value, self.soft_cap) {
-            (None, _) => Amount::Finite(0),
-            (Some(value), None) => value,
-            (Some(value), Some(cap)) => value.max(cap),
-        }
+        crate::model::ceiling(self.value, self.soft_cap)
     }
 }
 

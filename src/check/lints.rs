@@ -26,7 +26,7 @@ pub(super) fn run(model: &Model, flat: &[Effective], ladder_spans: &[Vec<Span>],
 /// The most usage a limit entry lets through: the soft cap if there is one, else the limit;
 /// an unset limit lets nothing through.
 fn ceiling(entry: Option<&TierLimit>) -> Amount {
-    entry.map_or(Amount::Finite(0), |e| e.soft.map_or(e.value, |cap| cap.max(e.value)))
+    crate::model::ceiling(entry.map(|e| e.value), entry.and_then(|e| e.soft))
 }
 
 /// How a limit entry reads in a message: `` `100`, hard ``, `` `100`, soft to `150` ``, or
