@@ -101,7 +101,8 @@ impl NameTable {
         self.slots.fill((0, 0));
         let mut longest = 0;
         for id in 0..self.spans.len() {
-            let hash = hash(seed, Key::of(self.name(id)), self.name(id), full);
+            let key = self.keys.get(id).copied().unwrap_or_else(|| Key::of(self.name(id)));
+            let hash = hash(seed, key, self.name(id), full);
             let mut at = slot_of(hash, self.mask);
             let mut displacement = 0;
             // At most half the slots are full, so an empty one is always found.
