@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 
 use entitle::{render, Diagnostic, Limits, Source};
 
-use crate::{colour_on_stderr, CheckFormat, CLEAN, FINDINGS, USAGE_OR_IO};
+use crate::{colour_on_stderr, exit_status, CheckFormat, USAGE_OR_IO};
 
 pub(crate) fn run(paths: &[PathBuf], format: CheckFormat, deny_warnings: bool) -> u8 {
     // Paths that could not be read, with why: findings in every format, never silently skipped.
@@ -57,13 +57,7 @@ pub(crate) fn run(paths: &[PathBuf], format: CheckFormat, deny_warnings: bool) -
     if written.and_then(|()| out.flush()).is_err() {
         return USAGE_OR_IO;
     }
-    if !unreadable.is_empty() {
-        USAGE_OR_IO
-    } else if errors > 0 || (deny_warnings && warnings > 0) {
-        FINDINGS
-    } else {
-        CLEAN
-    }
+    exit_status(!unreadable.is_empty(), errors > 0 || (deny_warnings && warnings > 0))
 }
 
 /// Adds `path` if it is a file, or every `*.policy` file under it (sorted) if it is a

@@ -8,7 +8,7 @@ use entitle::{render, Limits, Source};
 use serde_json::json;
 
 use crate::check::collect;
-use crate::{colour_on_stderr, Format, CLEAN, FINDINGS, USAGE_OR_IO};
+use crate::{colour_on_stderr, exit_status, Format, USAGE_OR_IO};
 
 pub(crate) fn run(paths: &[PathBuf], check: bool, write: bool, format: Format) -> u8 {
     let mut unreadable = Vec::new();
@@ -45,14 +45,18 @@ pub(crate) fn run(paths: &[PathBuf], check: bool, write: bool, format: Format) -
                     eprintln!("{}", render::human_with(&source, d, colour));
                 }
                 unparsed += 1;
-                let list = entitle::wire::diagnostics(&source, diagnostics.iter());
-                let parsed: serde_json::Value = serde_json::from_str(&list).unwrap_or_default();
-                report.push(json!({ "path": source.name(), "formatted": null, "diagnostics": parsed }));
+                if format == Format::Json {
+                    let list = entitle::wire::diagnostics(&source, diagnostics.iter());
+                    let parsed: serde_json::Value = serde_json::from_str(&list).unwrap_or_default();
+                    report.push(json!({ "path": source.name(), "formatted": null, "diagnostics": parsed }));
+                }
                 continue;
             }
         };
         let already = formatted == source.text();
-        report.push(json!({ "path": source.name(), "formatted": already }));
+        if format == Format::Json {
+            report.push(json!({ "path": source.name(), "formatted": already }));
+        }
         let result = if check {
             if already {
                 Ok(())
@@ -108,13 +112,7 @@ pub(crate) fn run(paths: &[PathBuf], check: bool, write: bool, format: Format) -
     if check && changed > 0 {
         eprintln!("entitle: {changed} of {} files would be reformatted", files.len());
     }
-    if !unreadable.is_empty() {
-        USAGE_OR_IO
-    } else if unparsed > 0 || (check && changed > 0) {
-        FINDINGS
-    } else {
-        CLEAN
-    }
+    exit_status(!unreadable.is_empty(), unparsed > 0 || (check && changed > 0))
 }
 
 /// Lines of context around each change.

@@ -180,6 +180,18 @@ fn main() -> ExitCode {
     ExitCode::from(status)
 }
 
+/// The exit status of a run over files: 2 when a path could not be read (or written), else 1
+/// on findings, else 0.
+fn exit_status(io_failed: bool, findings: bool) -> u8 {
+    if io_failed {
+        USAGE_OR_IO
+    } else if findings {
+        FINDINGS
+    } else {
+        CLEAN
+    }
+}
+
 /// Whether to colour what goes to standard error: only a terminal, and never when `NO_COLOR`
 /// is set to anything non-empty (<https://no-color.org>).
 fn colour_on_stderr() -> bool {
