@@ -53,6 +53,16 @@ fn pipeline(c: &mut Criterion) {
         group.throughput(Throughput::Bytes(u64::try_from(text.len()).unwrap_or(u64::MAX)));
         group.bench_function(format!("parse_check/{name}"), |b| b.iter(|| entitle::check(black_box(&source))));
         group.bench_function(format!("compile/{name}"), |b| b.iter(|| entitle::compile(black_box(&checked))));
+        // What a service does at start-up with a policy checked in CI: from bytes to engine,
+        // against `from_source` (parse, check, compile) on the same text.
+        let bundle = entitle::bundle::build(&source).expect("bench inputs check");
+        eprintln!("{name}: {} bytes of bundle", bundle.len());
+        group.bench_function(format!("from_source/{name}"), |b| {
+            b.iter(|| entitle::Engine::from_source(&name, black_box(&text)))
+        });
+        group.bench_function(format!("from_bundle/{name}"), |b| {
+            b.iter(|| entitle::Engine::from_bundle(black_box(&bundle)))
+        });
     }
     group.finish();
 }

@@ -60,6 +60,9 @@ enum entitle_status
   // A by-name query held more add-ons than the limit allows. The answer is still written:
   // a deny with reason `too_many_addons`.
   ENTITLE_STATUS_INPUT_LIMIT = 10,
+  // A compiled bundle could not be loaded: it is corrupt, truncated, inconsistent, or of a
+  // newer format than this library reads. The error's message says which.
+  ENTITLE_STATUS_BUNDLE_ERROR = 11,
 };
 #ifndef __cplusplus
 #if __STDC_VERSION__ >= 202311L
@@ -273,6 +276,26 @@ entitle_status entitle_engine_from_path(const uint8_t *path,
                                         size_t path_len,
                                         entitle_engine **engine_out,
                                         entitle_error **error_out);
+
+// Loads an engine from a compiled bundle (`entitle build`) held in memory: `len` bytes at
+// `bytes`. A bundle loads without parsing; one that is corrupt, truncated, inconsistent or of
+// a newer format is `ENTITLE_STATUS_BUNDLE_ERROR`, with a message saying which.
+// `entitle_engine_from_path` also takes bundles, told apart by their signature.
+//
+// # Safety
+// `bytes` is NULL with length 0, or points to `len` readable bytes. `engine_out` is a valid
+// pointer to write to; `error_out` is NULL or one.
+entitle_status entitle_engine_from_bundle(const uint8_t *bytes,
+                                          size_t len,
+                                          entitle_engine **engine_out,
+                                          entitle_error **error_out);
+
+// Writes the SHA-256 of the engine's policy source (the policy every answer comes from, for
+// audit logs) to the 32 bytes at `hash_out`.
+//
+// # Safety
+// `engine` is NULL or a live engine; `hash_out` is NULL or points to 32 writable bytes.
+entitle_status entitle_engine_policy_hash(const entitle_engine *engine, uint8_t *hash_out);
 
 // Frees an engine. NULL does nothing. No query may be running on it, or start, afterwards.
 //

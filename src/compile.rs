@@ -25,13 +25,7 @@ use crate::tables::{Counts, GrantBits, LimitEntry, Tables};
 /// ```
 pub fn compile(checked: &Checked) -> Engine {
     let model = checked.model();
-    let counts = Counts {
-        tiers: model.tiers.len(),
-        features: model.features.len(),
-        limits: model.limits.len(),
-        addons: model.addons.len(),
-        settings: model.settings.len(),
-    };
+    let counts = Counts::of(model);
     let mut tables = Tables::new(
         counts,
         model.limits.iter().map(|l| l.kind).collect(),
@@ -87,5 +81,5 @@ pub fn compile(checked: &Checked) -> Engine {
         tables.set_addon_settings(index, addon.sets.iter().map(|s| (s.setting, s.value.clone())).collect());
     }
 
-    Engine::new(tables, model.clone(), checked.limits().clone())
+    Engine::new(tables, model.clone(), checked.limits().clone(), checked.policy_hash())
 }

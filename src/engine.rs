@@ -10,7 +10,9 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::SystemTime;
 
+use crate::bundle::{BundleError, Codec, Decoder, Encoder};
 use crate::diagnostic::Diagnostics;
+use crate::digest::PolicyHash;
 use crate::limits::Limits;
 use crate::model::{Amount, Model};
 use crate::source::Source;
@@ -494,6 +496,21 @@ pub enum LoadError {
     /// The policy has errors; each has its location.
     #[error(transparent)]
     Policy(#[from] Diagnostics),
+    /// The file is a compiled bundle where policy text was expected ([`crate::Source::read`]).
+    #[error("`{path}` is a compiled bundle, not policy text")]
+    IsBundle {
+        /// The path given.
+        path: String,
+    },
+    /// The file is a compiled bundle that cannot be loaded.
+    #[error("`{path}`: {source}")]
+    Bundle {
+        /// The path given.
+        path: String,
+        /// What is wrong with it.
+        #[source]
+        source: BundleError,
+    },
 }
 
 /// What an engine holds: the tables queries read, the name indices, the checked model (for
@@ -504,6 +521,7 @@ struct Inner {
     names: Names,
     model: Model,
     limits: Limits,
+    hash: PolicyHash,
 }
 
 /// A name → id index built once per engine (see `names.rs`).
@@ -516,6 +534,24 @@ struct Names {
     limits: NameIndex,
     addons: NameIndex,
     settings: NameIndex,
+}
+
+impl Names {
+    /// One table per kind of name, each made by `table` from the model's names in order.
+    fn build(model: &Model, mut table: impl FnMut(&mut dyn Iterator<Item = &str>) -> NameIndex) -> Names {
+        Names {
+            tiers: table(&mut model.tiers.iter().map(|t| t.name.as_str())),
+            features: table(&mut model.features.iter().map(|f| f.name.as_str())),
+            limits: table(&mut model.limits.iter().map(|l| l.name.as_str())),
+            addons: table(&mut model.addons.iter().map(|a| a.name.as_str())),
+            settings: table(&mut model.settings.iter().map(|s| s.name.as_str())),
+        }
+    }
+
+    /// The tables in the order [`Names::build`] makes them.
+    fn all(&self) -> [&NameIndex; 5] {
+        [&self.tiers, &self.features, &self.limits, &self.addons, &self.settings]
+    }
 }
 
 /// A compiled policy: immutable decision tables that answer feature, limit and setting
@@ -561,17 +597,51 @@ pub struct Engine {
 }
 
 impl Engine {
-    pub(crate) fn new(tables: Tables, model: Model, limits: Limits) -> Engine {
-        let index = |names: &mut dyn Iterator<Item = &str>| NameIndex::new(names);
-        let names = Names {
-            tiers: index(&mut model.tiers.iter().map(|t| t.name.as_str())),
-            features: index(&mut model.features.iter().map(|f| f.name.as_str())),
-            limits: index(&mut model.limits.iter().map(|l| l.name.as_str())),
-            addons: index(&mut model.addons.iter().map(|a| a.name.as_str())),
-            settings: index(&mut model.settings.iter().map(|s| s.name.as_str())),
-        };
-        let grants = tables.hot_grants();
-        Engine { inner: Arc::new(Inner { tables, names, model, limits }), grants }
+    pub(crate) fn new(tables: Tables, model: Model, limits: Limits, hash: PolicyHash) -> Engine {
+        let names = Names::build(&model, |names| NameIndex::new(names));
+        Engine::assemble(Inner { tables, names, model, limits, hash })
+    }
+
+    fn assemble(inner: Inner) -> Engine {
+        let grants = inner.tables.hot_grants();
+        Engine { inner: Arc::new(inner), grants }
+    }
+
+    /// Writes what the engine holds, for a bundle: the limits, the model, the tables, and the
+    /// seed of each name table (the tables themselves are rebuilt from the names in one pass).
+    pub(crate) fn encode_compiled(&self, out: &mut Encoder) {
+        let inner = &*self.inner;
+        inner.limits.encode(out);
+        inner.model.encode(out);
+        inner.tables.encode(out);
+        for table in inner.names.all() {
+            table.seed().encode(out);
+        }
+    }
+
+    /// Reads what [`Engine::encode_compiled`] wrote, validating every count and index.
+    pub(crate) fn decode_compiled(input: &mut Decoder<'_>, hash: PolicyHash) -> Result<Engine, BundleError> {
+        let limits = Limits::decode(input)?;
+        let model = Model::decode(input)?;
+        crate::bundle::validate_model(&model, input)?;
+        let tables = Tables::decode(input, crate::tables::Counts::of(&model))?;
+        let mut seeds = [(0u64, false); 5];
+        for seed in &mut seeds {
+            *seed = Codec::decode(input)?;
+        }
+        let mut seeds = seeds.into_iter();
+        let names = Names::build(&model, |names| match seeds.next() {
+            Some(seed) => NameIndex::with_seed(names, seed),
+            None => NameIndex::new(names),
+        });
+        Ok(Engine::assemble(Inner { tables, names, model, limits, hash }))
+    }
+
+    /// The SHA-256 of the policy's source text: the policy every answer of this engine comes
+    /// from, for audit logs. Engines compiled from the same text, or loaded from a bundle of
+    /// it, have the same hash.
+    pub fn policy_hash(&self) -> PolicyHash {
+        self.inner.hash
     }
 
     /// Parses, checks and compiles a policy in one call, under the default [`Limits`].
@@ -605,10 +675,14 @@ impl Engine {
     }
 
     /// [`Engine::from_path`] under the given limits.
+    ///
+    /// The file may be policy text or a compiled bundle (`entitle build`), told apart by the
+    /// bundle's signature; a bundle keeps the limits it was built under.
     pub fn from_path_with(path: impl AsRef<Path>, limits: &Limits) -> Result<Engine, LoadError> {
-        let source = Source::read(path.as_ref(), limits)?;
-        let checked = crate::check::check_with(&source, limits)?;
-        Ok(crate::compile(&checked))
+        match crate::bundle::read_policy_file(path.as_ref(), limits)? {
+            (_, Some(engine)) => Ok(engine),
+            (source, None) => Ok(crate::compile(&crate::check::check_with(&source, limits)?)),
+        }
     }
 
     /// The tier named `name`, if the policy declares it.

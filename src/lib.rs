@@ -61,9 +61,11 @@
 // pest is built without `std` (see Cargo.toml), and its generated parser names `alloc`.
 extern crate alloc;
 
+pub mod bundle;
 mod check;
 mod compile;
 mod diagnostic;
+mod digest;
 mod engine;
 mod eval;
 mod format;
@@ -91,6 +93,7 @@ pub mod wire;
 pub use check::{check, check_with, Checked};
 pub use compile::compile;
 pub use diagnostic::{Code, Diagnostic, Diagnostics, Label, Severity};
+pub use digest::PolicyHash;
 pub use engine::{
     AddonId, Decision, Engine, FeatureId, LimitId, LoadError, NamedRequest, Quota, Reason, Request, SettingId, Status,
     TierId, Usage, WindowSpan,
@@ -100,7 +103,7 @@ pub use format::{format, format_with};
 pub use limits::Limits;
 pub use model::{Access, Amount, Percentage, SettingValue};
 pub use rollout::{bucket as rollout_bucket, BUCKETS as ROLLOUT_BUCKETS};
-pub use source::{LineCol, Source, Span};
+pub use source::{write_file_atomically, LineCol, Source, Span};
 pub use time::{format_instant, parse_instant};
 
 // The README's examples run as doctests, so the first code a newcomer copies keeps working.

@@ -42,6 +42,9 @@ pub struct Limits {
     /// and the time of every pass over tiers and items. Default 4,000,000 (1,000 tiers × 4,000
     /// items).
     pub table_cells: usize,
+    /// The largest compiled bundle read from a file, in bytes. Default 256 MiB (a bundle
+    /// holds its source, its model and its tables, several times the source's size).
+    pub bundle_bytes: usize,
 }
 
 impl Limits {
@@ -59,6 +62,7 @@ impl Limits {
         held_addons: Limits::MAX_HELD_ADDONS,
         query_line_bytes: 64 * 1024,
         table_cells: 4_000_000,
+        bundle_bytes: 256 * 1024 * 1024,
     };
 
     /// The add-ons a by-name query may name under these limits.

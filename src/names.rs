@@ -41,11 +41,21 @@ const SEEDS_SMALL: u64 = 64;
 const SEEDS_LARGE: u64 = 2;
 /// The longest probe the short hash may leave before the full hash is tried instead.
 const ACCEPTABLE_PROBE: usize = 4;
+/// The longest probe a recorded seed may leave before it is distrusted (see
+/// [`NameTable::with_seed`]); searches of real policies leave a few.
+const TRUSTED_PROBE: usize = 256;
 
 impl NameTable {
     /// A table over `names`, whose ids are their positions. Names are unique (the checker
     /// rejects duplicates); a repeated name would resolve to its first position.
     pub(crate) fn new<'a>(names: impl Iterator<Item = &'a str>) -> NameTable {
+        let mut table = NameTable::empty(names);
+        table.search();
+        table
+    }
+
+    /// The table's names and keys, with no slot filled.
+    fn empty<'a>(names: impl Iterator<Item = &'a str>) -> NameTable {
         let mut bytes = Vec::new();
         let mut spans = Vec::new();
         for name in names {
@@ -67,6 +77,13 @@ impl NameTable {
             max_probe: 0,
         };
         table.keys = (0..count).map(|id| Key::of(table.name(id))).collect();
+        table
+    }
+
+    /// Chooses the seed and hash with the shortest longest probe, and fills the slots with it.
+    fn search(&mut self) {
+        let table = self;
+        let count = table.spans.len();
         let tries = if count <= SEARCH_NAMES { SEEDS_SMALL } else { SEEDS_LARGE };
         let mut best: Option<(usize, u64, bool)> = None;
         for full in [false, true] {
@@ -90,12 +107,35 @@ impl NameTable {
                 table.fill(seed, full);
             }
         }
-        table
+    }
+
+    /// The seed and hash the build chose, for a bundle to record.
+    pub(crate) fn seed(&self) -> (u64, bool) {
+        (self.seed, self.full)
+    }
+
+    /// The table over `names` with a seed and hash chosen before ([`NameTable::seed`]), built
+    /// in one pass with no search. A seed that leaves probes longer than any build accepts
+    /// (which only a damaged bundle can give) falls back to the search of [`NameTable::new`],
+    /// so a bad seed costs one wasted pass, never a slow table.
+    pub(crate) fn with_seed<'a>(names: impl Iterator<Item = &'a str>, (seed, full): (u64, bool)) -> NameTable {
+        let mut table = NameTable::empty(names);
+        if table.fill_bounded(seed, full, TRUSTED_PROBE).is_some() {
+            table
+        } else {
+            table.search();
+            table
+        }
     }
 
     /// Fills the slots with `seed` and the short or full hash, returning the longest
     /// displacement.
     fn fill(&mut self, seed: u64, full: bool) -> usize {
+        self.fill_bounded(seed, full, usize::MAX).unwrap_or(usize::MAX)
+    }
+
+    /// [`NameTable::fill`], giving up (with `None`) as soon as a displacement passes `bound`.
+    fn fill_bounded(&mut self, seed: u64, full: bool, bound: usize) -> Option<usize> {
         self.seed = seed;
         self.full = full;
         self.slots.fill((0, 0));
@@ -114,9 +154,12 @@ impl NameTable {
                 *slot = (tag_of(hash), u32::try_from(id + 1).unwrap_or(u32::MAX));
             }
             longest = longest.max(displacement);
+            if longest > bound {
+                return None;
+            }
         }
         self.max_probe = longest;
-        longest
+        Some(longest)
     }
 
     #[inline]
@@ -183,13 +226,13 @@ fn tag_of(hash: u64) -> u32 {
     u32::try_from(hash >> 32).unwrap_or(u32::MAX)
 }
 
-const MULTIPLIER: u64 = 0x9e37_79b9_7f4a_7c15;
+pub(crate) const MULTIPLIER: u64 = 0x9e37_79b9_7f4a_7c15;
 
 /// A multiply that folds the 128-bit product's halves together: one instruction of mixing that
 /// spreads every input bit over the result.
 #[expect(clippy::cast_possible_truncation, reason = "the halves of a 128-bit product, by design")]
 #[inline]
-fn fold(a: u64, b: u64) -> u64 {
+pub(crate) fn fold(a: u64, b: u64) -> u64 {
     let product = u128::from(a) * u128::from(b);
     (product as u64) ^ ((product >> 64) as u64)
 }

@@ -12,6 +12,7 @@
 //! The getters still read with `get` and fall back to "nothing granted, nothing set": a broken
 //! precondition gives a deny, never a panic.
 
+use crate::bundle::{BundleError, Codec, Decoder, Encoder};
 use crate::model::{Amount, LimitKind, Percentage, Preference, SettingValue};
 
 /// One limit entry: what a tier sets, with its warn threshold kept as a share so that it can
@@ -30,6 +31,26 @@ pub(crate) struct AddonDelta {
     pub at_least: Option<Amount>,
     /// `+=`: this is added.
     pub add: Option<Amount>,
+}
+
+impl Codec for LimitEntry {
+    fn encode(&self, out: &mut Encoder) {
+        (self.value, self.soft, self.warn).encode(out);
+    }
+    fn decode(input: &mut Decoder<'_>) -> Result<LimitEntry, BundleError> {
+        let (value, soft, warn) = Codec::decode(input)?;
+        Ok(LimitEntry { value, soft, warn })
+    }
+}
+
+impl Codec for AddonDelta {
+    fn encode(&self, out: &mut Encoder) {
+        (self.at_least, self.add).encode(out);
+    }
+    fn decode(input: &mut Decoder<'_>) -> Result<AddonDelta, BundleError> {
+        let (at_least, add) = Codec::decode(input)?;
+        Ok(AddonDelta { at_least, add })
+    }
 }
 
 /// The two bits a tier holds per feature: granted to every subject, and granted by rollout.
@@ -80,6 +101,19 @@ pub(crate) struct Counts {
     pub limits: usize,
     pub addons: usize,
     pub settings: usize,
+}
+
+impl Counts {
+    /// The counts of a model's declarations.
+    pub(crate) fn of(model: &crate::model::Model) -> Counts {
+        Counts {
+            tiers: model.tiers.len(),
+            features: model.features.len(),
+            limits: model.limits.len(),
+            addons: model.addons.len(),
+            settings: model.settings.len(),
+        }
+    }
 }
 
 /// The decision tables of one compiled policy. Immutable once compiled.
@@ -357,6 +391,78 @@ impl Tables {
     /// Which direction of a setting is better; `None` for text.
     pub(crate) fn setting_preference(&self, setting: usize) -> Option<Preference> {
         self.setting_prefs.get(setting).copied().flatten()
+    }
+
+    // Bundles.
+
+    /// Writes every table; the counts and word widths are not written, since the model the
+    /// tables are read beside gives them.
+    pub(crate) fn encode(&self, out: &mut Encoder) {
+        self.grants.to_vec().encode(out);
+        self.revoked.encode(out);
+        self.rollout_seeds.encode(out);
+        self.rollout_thresholds.encode(out);
+        self.limit_kinds.encode(out);
+        self.limit_rows.encode(out);
+        self.limit_entries.encode(out);
+        self.addon_tiers.encode(out);
+        self.addon_features.encode(out);
+        self.addon_deltas.encode(out);
+        self.addon_valid.encode(out);
+        self.addon_settings.encode(out);
+        self.settings.encode(out);
+        self.setting_prefs.encode(out);
+    }
+
+    /// Reads what [`Tables::encode`] wrote for a model of `counts`, checking every length
+    /// against the counts and every index against what it indexes, so that the getters'
+    /// precondition holds as it does for compiled tables.
+    pub(crate) fn decode(input: &mut Decoder<'_>, counts: Counts) -> Result<Tables, BundleError> {
+        let Counts { tiers, features, limits, addons, settings } = counts;
+        let (feature_words, tier_words) = (words_for(features), words_for(tiers));
+        let size = |rows: usize, width: usize| rows.saturating_mul(width);
+        fn sized<T: Codec>(input: &mut Decoder<'_>, len: usize) -> Result<Box<[T]>, BundleError> {
+            let table = Box::<[T]>::decode(input)?;
+            if table.len() != len {
+                return Err(input.malformed("a table's length does not match the policy's counts"));
+            }
+            Ok(table)
+        }
+        let tables = Tables {
+            counts,
+            feature_words,
+            tier_words,
+            grants: sized::<(u64, u64)>(input, size(tiers, feature_words))?.into(),
+            revoked: sized(input, size(tiers, feature_words))?,
+            rollout_seeds: sized(input, features)?,
+            rollout_thresholds: Box::decode(input)?,
+            limit_kinds: sized(input, limits)?,
+            limit_rows: sized(input, size(tiers, limits))?,
+            limit_entries: Box::decode(input)?,
+            addon_tiers: sized(input, size(addons, tier_words))?,
+            addon_features: sized(input, size(addons, feature_words))?,
+            addon_deltas: sized(input, size(addons, limits))?,
+            addon_valid: sized(input, addons)?,
+            addon_settings: sized(input, addons)?,
+            settings: sized(input, size(tiers, settings))?,
+            setting_prefs: sized(input, settings)?,
+        };
+        let thresholds = &tables.rollout_thresholds;
+        let in_range = |&(t, f, share): &(u32, u32, u32)| {
+            (t as usize) < tiers && (f as usize) < features && share <= Percentage::FULL.0
+        };
+        if !thresholds.iter().all(in_range) || !thresholds.windows(2).all(|w| matches!(w, [a, b] if a < b)) {
+            return Err(input.malformed("a rollout threshold is out of range or out of order"));
+        }
+        if tables.limit_entries.is_empty()
+            || tables.limit_rows.iter().any(|&row| row as usize >= tables.limit_entries.len())
+        {
+            return Err(input.malformed("a limit row points past the limit entries"));
+        }
+        if tables.addon_settings.iter().flatten().any(|&(setting, _)| setting >= settings) {
+            return Err(input.malformed("an add-on sets a setting the policy does not declare"));
+        }
+        Ok(tables)
     }
 
     /// The size in bytes of every table a query reads.

@@ -17,8 +17,9 @@ pub(crate) fn run(paths: &[PathBuf], format: CheckFormat, deny_warnings: bool) -
     let limits = Limits::default();
     let mut checked: Vec<(Source, Vec<Diagnostic>)> = Vec::new();
     for path in &files {
-        match Source::read(path, &limits) {
-            Ok(source) => {
+        // A bundle is checked as the source it carries, once it has loaded.
+        match entitle::bundle::read_policy_file(path, &limits) {
+            Ok((source, _)) => {
                 let diagnostics = match entitle::check_with(&source, &limits) {
                     Ok(policy) => policy.warnings().to_vec(),
                     Err(diagnostics) => diagnostics.into_vec(),

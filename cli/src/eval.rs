@@ -7,7 +7,7 @@ use std::path::Path;
 use crate::{load, CLEAN, FINDINGS, USAGE_OR_IO};
 use entitle::wire::{answer_line, error_answer, error_code};
 
-pub(crate) fn run(policy: &Path) -> u8 {
+pub(crate) fn run(policy: &Path, with_policy_hash: bool) -> u8 {
     let engine = match load(policy) {
         Ok((_, engine)) => engine,
         Err(status) => {
@@ -19,7 +19,8 @@ pub(crate) fn run(policy: &Path) -> u8 {
     };
     let stdin = std::io::stdin().lock();
     let mut out = BufWriter::new(std::io::stdout().lock());
-    match answer_all(&engine, stdin, &mut out) {
+    let stamp = with_policy_hash.then(|| format!(",\"policy_hash\":\"{}\"}}", engine.policy_hash()));
+    match answer_all(&engine, stdin, &mut out, stamp.as_deref()) {
         Ok(()) => CLEAN,
         Err(error) => {
             eprintln!("entitle: {error}");
@@ -31,7 +32,15 @@ pub(crate) fn run(policy: &Path) -> u8 {
 /// Answers every line of `input`. Lines are read with a bound: a line longer than the
 /// engine's `query_line_bytes` is answered with an error and skipped without being held in
 /// memory.
-fn answer_all(engine: &entitle::Engine, mut input: impl BufRead, out: &mut impl Write) -> std::io::Result<()> {
+///
+/// With `stamp` (`,"policy_hash":"…"}`), every answer names the policy it came from: each is
+/// one JSON object, so the stamp replaces its closing brace.
+fn answer_all(
+    engine: &entitle::Engine,
+    mut input: impl BufRead,
+    out: &mut impl Write,
+    stamp: Option<&str>,
+) -> std::io::Result<()> {
     let max = engine.input_limits().query_line_bytes;
     let mut line = Vec::new();
     loop {
@@ -74,7 +83,10 @@ fn answer_all(engine: &entitle::Engine, mut input: impl BufRead, out: &mut impl 
                 }
             }
         };
-        writeln!(out, "{answer}")?;
+        match stamp {
+            Some(stamp) => writeln!(out, "{}{stamp}", answer.strip_suffix('}').unwrap_or(&answer))?,
+            None => writeln!(out, "{answer}")?,
+        }
         out.flush()?;
     }
 }

@@ -74,10 +74,7 @@ pub(crate) fn run(paths: &[PathBuf], check: bool, write: bool, format: Format) -
             changed += 1;
             // Written beside the file and renamed over it, so an interrupted write never leaves
             // half a policy.
-            let temporary = path.with_extension("policy.fmt-tmp");
-            let written = std::fs::write(&temporary, &formatted).and_then(|()| std::fs::rename(&temporary, path));
-            if let Err(error) = written {
-                let _ = std::fs::remove_file(&temporary);
+            if let Err(error) = entitle::write_file_atomically(path, formatted.as_bytes()) {
                 unreadable.push((path.display().to_string(), format!("cannot write `{}`: {error}", path.display())));
             }
             Ok(())

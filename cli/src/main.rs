@@ -13,6 +13,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand, ValueEnum};
 use entitle::{render, Engine, Limits, Source};
 
+mod build;
 mod check;
 mod diff;
 mod eval;
@@ -127,8 +128,30 @@ enum Command {
         after_help = "Example:\n  echo '{\"tier\":\"pro\",\"now\":\"2026-11-21T10:00:00Z\",\"feature\":\"hd_video\"}' | entitle eval policies/rtc-sdk.policy"
     )]
     Eval {
-        /// The policy file to answer from.
+        /// The policy file (or compiled bundle) to answer from.
         policy: PathBuf,
+        /// Add `"policy_hash"` (the SHA-256 of the policy's source) to every answer, for
+        /// audit logs.
+        #[arg(long)]
+        with_policy_hash: bool,
+    },
+    /// Check and compile a policy into a bundle that loads without parsing.
+    ///
+    /// The bundle records its format version, the engine version, the policy's name, version
+    /// and source hash, the compiled tables and the source. Exits 0 when written, 1 if the
+    /// policy does not check, 2 on usage or I/O errors.
+    #[command(
+        after_help = "Examples:\n  entitle build policies/rtc-sdk.policy -o rtc-sdk.bundle\n  entitle eval rtc-sdk.bundle < queries.jsonl"
+    )]
+    Build {
+        /// The policy file.
+        policy: PathBuf,
+        /// Where to write the bundle (atomically: a reader never sees half of one).
+        #[arg(short, long, value_name = "FILE")]
+        output: PathBuf,
+        /// How to report what was built.
+        #[arg(long, value_enum, default_value_t = Format::Text)]
+        format: Format,
     },
 }
 
@@ -175,7 +198,8 @@ fn main() -> ExitCode {
             diff::run(&policies, tiers.as_deref(), format, exit_code)
         }
         Command::Explain(args) => explain::run(&args),
-        Command::Eval { policy } => eval::run(&policy),
+        Command::Eval { policy, with_policy_hash } => eval::run(&policy, with_policy_hash),
+        Command::Build { policy, output, format } => build::run(&policy, &output, format),
     };
     ExitCode::from(status)
 }
@@ -202,11 +226,29 @@ fn colour_on_stderr() -> bool {
 /// the exit status: 2 when it cannot be read, 1 when it does not check.
 fn load(path: &Path) -> Result<(Source, Engine), u8> {
     let limits = Limits::default();
+    let (source, bundled) = entitle::bundle::read_policy_file(path, &limits).map_err(|error| {
+        eprintln!("entitle: {error}");
+        USAGE_OR_IO
+    })?;
+    if let Some(engine) = bundled {
+        return Ok((source, engine));
+    }
+    compile_or_report(source, &limits)
+}
+
+/// Reads policy text (not a bundle) at `path`, with the same errors as [`load`].
+fn load_source(path: &Path) -> Result<Source, u8> {
+    let limits = Limits::default();
     let source = Source::read(path, &limits).map_err(|error| {
         eprintln!("entitle: {error}");
         USAGE_OR_IO
     })?;
-    match entitle::check_with(&source, &limits) {
+    compile_or_report(source, &limits).map(|(source, _)| source)
+}
+
+/// Checks and compiles `source`, showing its diagnostics on standard error when it fails.
+fn compile_or_report(source: Source, limits: &Limits) -> Result<(Source, Engine), u8> {
+    match entitle::check_with(&source, limits) {
         Ok(checked) => {
             let engine = entitle::compile(&checked);
             Ok((source, engine))

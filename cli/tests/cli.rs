@@ -227,7 +227,7 @@ fn toolbox_exit_statuses_follow_the_contract() {
 #[test]
 fn the_cli_reference_documents_every_subcommand_and_error_code() {
     let doc = std::fs::read_to_string(root().join("docs/cli.md")).expect("docs/cli.md");
-    for subcommand in ["check", "fmt", "matrix", "diff", "explain", "eval"] {
+    for subcommand in ["check", "fmt", "matrix", "diff", "explain", "eval", "build"] {
         assert!(doc.contains(&format!("## `entitle {subcommand}")), "docs/cli.md lacks `entitle {subcommand}`");
         let help = run(&format!("{subcommand} --help"));
         assert!(help.starts_with("exit: 0") && help.contains("Example"), "{subcommand} --help lacks an example");
@@ -280,4 +280,52 @@ fn diff_of_many_widely_attached_addons_stays_bounded() {
     assert_eq!(report["addon_effects_compared"], false);
     assert_eq!(report["addons"][0]["addon"], "extra");
     assert_eq!(report["addons"][0]["status"], "added");
+}
+
+/// `entitle build` writes a bundle that `check`, `eval` and `matrix` take where they take the
+/// policy, with the same answers; a damaged bundle is an I/O error that says what is wrong.
+#[test]
+fn a_built_bundle_serves_wherever_the_policy_does() {
+    let dir = std::env::temp_dir().join(format!("entitle-build-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("a temporary directory");
+    let bundle = dir.join("rtc-sdk.bundle");
+    let bundle_path = bundle.to_str().expect("UTF-8 path");
+    let built = run(&format!("build policies/rtc-sdk.policy -o {bundle_path}"));
+    let hash = entitle::PolicyHash::of(&std::fs::read(root().join("policies/rtc-sdk.policy")).expect("readable"));
+    assert!(built.starts_with("exit: 0") && built.contains(&format!("sha256 {hash}")), "{built}");
+
+    let queries = std::fs::read(root().join("cli/tests/golden/eval-rtc-sdk.stdin")).unwrap_or_else(|_| {
+        br#"{"tier":"pro","key":"app-42","now":"2026-11-21T10:00:00Z","feature":"hd_video"}
+{"tier":"free","now":"2026-11-21T10:00:00Z","limit":"api_calls_per_day","used":9999,"requested":5}
+"#
+        .to_vec()
+    });
+    let from_policy = run_with_input("eval policies/rtc-sdk.policy", &queries);
+    let from_bundle = run_with_input(&format!("eval {bundle_path}"), &queries);
+    assert_eq!(from_policy, from_bundle);
+    let stamped = run_with_input(&format!("eval --with-policy-hash {bundle_path}"), &queries);
+    let stamp = format!(",\"policy_hash\":\"{hash}\"}}");
+    assert!(stamped.lines().filter(|l| l.starts_with('{')).all(|l| l.ends_with(&stamp)), "{stamped}");
+
+    let summary = |out: String| out.lines().find(|l| l.starts_with("checked")).map(str::to_owned);
+    assert_eq!(summary(run(&format!("check {bundle_path}"))), summary(run("check policies/rtc-sdk.policy")));
+    assert_eq!(
+        run(&format!("matrix {bundle_path}")),
+        run("matrix policies/rtc-sdk.policy"),
+        "matrix reads the bundle's model"
+    );
+
+    let mut damaged = std::fs::read(&bundle).expect("readable");
+    let middle = damaged.len() / 2;
+    damaged[middle] ^= 1;
+    std::fs::write(&bundle, &damaged).expect("writable");
+    let refused = run(&format!("eval {bundle_path}"));
+    assert!(refused.starts_with("exit: 2") && refused.contains("corrupt"), "{refused}");
+    let refused = run(&format!("check {bundle_path}"));
+    assert!(refused.starts_with("exit: 2") && refused.contains("corrupt"), "{refused}");
+
+    let failed = run(&format!("build tests/diagnostics/E004-unknown-feature.policy -o {bundle_path}"));
+    assert!(failed.starts_with("exit: 1") && failed.contains("E004"), "{failed}");
+    assert_eq!(std::fs::read(&bundle).expect("readable"), damaged, "a failed build leaves the old file");
+    let _ = std::fs::remove_dir_all(&dir);
 }

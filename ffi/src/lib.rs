@@ -59,6 +59,9 @@ pub enum entitle_status {
     /// A by-name query held more add-ons than the limit allows. The answer is still written:
     /// a deny with reason `too_many_addons`.
     InputLimit = 10,
+    /// A compiled bundle could not be loaded: it is corrupt, truncated, inconsistent, or of a
+    /// newer format than this library reads. The error's message says which.
+    BundleError = 11,
 }
 
 /// Why a question was answered as it was; the same numbers as the Rust crate's `Reason`.
@@ -266,8 +269,24 @@ fn guard(body: impl FnOnce() -> entitle_status) -> entitle_status {
 /// `data` must be NULL with `len` 0, or point to `len` readable bytes that stay unchanged for
 /// the returned lifetime.
 unsafe fn read_str<'a>(data: *const u8, len: usize) -> Result<&'a str, entitle_status> {
+    // SAFETY: the caller's contract, which `read_bytes` shares.
+    let bytes = unsafe { read_bytes(data, len) }?;
+    // Names are almost always ASCII, which a word-at-a-time check proves valid UTF-8 in a few
+    // instructions; the general validator costs more than the name lookup it precedes.
+    if bytes.is_ascii() {
+        // SAFETY: ASCII bytes are valid UTF-8.
+        return Ok(unsafe { std::str::from_utf8_unchecked(bytes) });
+    }
+    std::str::from_utf8(bytes).map_err(|_| entitle_status::InvalidUtf8)
+}
+
+/// Reads `len` bytes at `data`: NULL with length 0 is empty.
+///
+/// # Safety
+/// `data` is NULL with `len` 0, or points to `len` readable bytes that outlive `'a`.
+unsafe fn read_bytes<'a>(data: *const u8, len: usize) -> Result<&'a [u8], entitle_status> {
     if len == 0 {
-        return Ok("");
+        return Ok(&[]);
     }
     if data.is_null() {
         return Err(entitle_status::NullArgument);
@@ -276,14 +295,7 @@ unsafe fn read_str<'a>(data: *const u8, len: usize) -> Result<&'a str, entitle_s
         return Err(entitle_status::InvalidArgument);
     }
     // SAFETY: non-NULL, `len` fits `isize`, and the caller promises `len` readable bytes.
-    let bytes = unsafe { std::slice::from_raw_parts(data, len) };
-    // Names are almost always ASCII, which a word-at-a-time check proves valid UTF-8 in a few
-    // instructions; the general validator costs more than the name lookup it precedes.
-    if bytes.is_ascii() {
-        // SAFETY: ASCII bytes are valid UTF-8.
-        return Ok(unsafe { std::str::from_utf8_unchecked(bytes) });
-    }
-    std::str::from_utf8(bytes).map_err(|_| entitle_status::InvalidUtf8)
+    Ok(unsafe { std::slice::from_raw_parts(data, len) })
 }
 
 /// Turns text into a C string, replacing any NUL (which a message never holds) so that the
@@ -312,6 +324,7 @@ fn load_error(error: &LoadError, source: Option<&Source>) -> entitle_error {
         }
         (LoadError::Policy(_), None) => (entitle_status::PolicyError, None),
         (LoadError::NotUtf8 { .. }, _) => (entitle_status::InvalidUtf8, None),
+        (LoadError::Bundle { .. }, _) => (entitle_status::BundleError, None),
         // `Read`, `TooLarge`, and any kind a later release adds: the file could not be used.
         (_, _) => (entitle_status::IoError, None),
     };
@@ -408,11 +421,89 @@ pub unsafe extern "C" fn entitle_engine_from_path(
                 return unsafe { report(error_out, error) };
             }
         };
-        match Source::read(std::path::Path::new(path), &Limits::default()) {
-            Ok(source) => load(&source, engine_out, error_out),
+        match entitle::bundle::read_policy_file(std::path::Path::new(path), &Limits::default()) {
+            Ok((_, Some(engine))) => {
+                // SAFETY: checked for NULL above; the C contract makes it writable.
+                unsafe { *engine_out = Box::into_raw(Box::new(entitle_engine { engine })) };
+                entitle_status::Ok
+            }
+            Ok((source, None)) => load(&source, engine_out, error_out),
             // SAFETY: `error_out` is NULL or writable.
             Err(error) => unsafe { report(error_out, load_error(&error, None)) },
         }
+    })
+}
+
+/// Loads an engine from a compiled bundle (`entitle build`) held in memory: `len` bytes at
+/// `bytes`. A bundle loads without parsing; one that is corrupt, truncated, inconsistent or of
+/// a newer format is `ENTITLE_STATUS_BUNDLE_ERROR`, with a message saying which.
+/// `entitle_engine_from_path` also takes bundles, told apart by their signature.
+///
+/// # Safety
+/// `bytes` is NULL with length 0, or points to `len` readable bytes. `engine_out` is a valid
+/// pointer to write to; `error_out` is NULL or one.
+#[no_mangle]
+pub unsafe extern "C" fn entitle_engine_from_bundle(
+    bytes: *const u8,
+    len: usize,
+    engine_out: *mut *mut entitle_engine,
+    error_out: *mut *mut entitle_error,
+) -> entitle_status {
+    guard(|| {
+        if engine_out.is_null() {
+            return entitle_status::NullArgument;
+        }
+        // SAFETY: the caller's contract for `bytes`.
+        let bytes = match unsafe { read_bytes(bytes, len) } {
+            Ok(bytes) => bytes,
+            Err(status) => {
+                let error = entitle_error {
+                    status,
+                    message: c_string("the bundle pointer or length is invalid"),
+                    diagnostics_json: None,
+                };
+                // SAFETY: `error_out` is NULL or writable.
+                return unsafe { report(error_out, error) };
+            }
+        };
+        match Engine::from_bundle(bytes) {
+            Ok(engine) => {
+                // SAFETY: checked for NULL above; the C contract makes it writable.
+                unsafe { *engine_out = Box::into_raw(Box::new(entitle_engine { engine })) };
+                entitle_status::Ok
+            }
+            Err(error) => {
+                let error = entitle_error {
+                    status: entitle_status::BundleError,
+                    message: c_string(&error.to_string()),
+                    diagnostics_json: None,
+                };
+                // SAFETY: `error_out` is NULL or writable.
+                unsafe { report(error_out, error) }
+            }
+        }
+    })
+}
+
+/// Writes the SHA-256 of the engine's policy source (the policy every answer comes from, for
+/// audit logs) to the 32 bytes at `hash_out`.
+///
+/// # Safety
+/// `engine` is NULL or a live engine; `hash_out` is NULL or points to 32 writable bytes.
+#[no_mangle]
+pub unsafe extern "C" fn entitle_engine_policy_hash(
+    engine: *const entitle_engine,
+    hash_out: *mut u8,
+) -> entitle_status {
+    guard(|| {
+        if engine.is_null() || hash_out.is_null() {
+            return entitle_status::NullArgument;
+        }
+        // SAFETY: a live engine, per the contract.
+        let hash = unsafe { &*engine }.engine.policy_hash();
+        // SAFETY: `hash_out` points to 32 writable bytes, per the contract.
+        unsafe { std::ptr::copy_nonoverlapping(hash.as_bytes().as_ptr(), hash_out, 32) };
+        entitle_status::Ok
     })
 }
 

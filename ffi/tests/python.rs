@@ -34,6 +34,11 @@ fn python_package_tests_pass() {
     let library = exe.parent().expect("target/<profile>/deps").join("libentitle_ffi.so");
     assert!(library.is_file(), "{} is missing: cargo builds it with the crate", library.display());
     let python = interpreter(&root);
+    // A bundle of the bundled policy, built by this same build, for the loading tests.
+    let bundle = std::env::temp_dir().join(format!("entitle-python-{}.bundle", std::process::id()));
+    let source = entitle::Source::read(&root.join("policies/rtc-sdk.policy"), &entitle::Limits::default())
+        .expect("the bundled policy reads");
+    std::fs::write(&bundle, entitle::bundle::build(&source).expect("the bundled policy checks")).expect("writable");
     let output = Command::new(&python)
         .args(["-m", "pytest", "-q", "-p", "no:cacheprovider", "bindings/python/tests"])
         .current_dir(&root)
@@ -41,8 +46,10 @@ fn python_package_tests_pass() {
         .env("PYTHONDONTWRITEBYTECODE", "1")
         .env("ENTITLE_LIBRARY", &library)
         .env("ENTITLE_HEADER", root.join("include/entitle.h"))
+        .env("ENTITLE_TEST_BUNDLE", &bundle)
         .output()
         .unwrap_or_else(|e| panic!("cannot run {}: {e}", python.display()));
+    let _ = std::fs::remove_file(&bundle);
     let stdout = String::from_utf8_lossy(&output.stdout);
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(

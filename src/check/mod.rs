@@ -31,6 +31,8 @@ pub struct Checked {
     warnings: Vec<Diagnostic>,
     /// The limits it was checked under, which the engine compiled from it keeps to.
     limits: Limits,
+    /// The SHA-256 of the source text, which the engine reports as the policy it answers from.
+    hash: crate::digest::PolicyHash,
 }
 
 impl Checked {
@@ -47,6 +49,11 @@ impl Checked {
     /// The limits the policy was checked under.
     pub(crate) fn limits(&self) -> &Limits {
         &self.limits
+    }
+
+    /// The SHA-256 of the policy's source text.
+    pub fn policy_hash(&self) -> crate::digest::PolicyHash {
+        self.hash
     }
 
     /// Every tier's entitlements after inheritance, indexed by tier.
@@ -104,7 +111,8 @@ pub fn check_with(source: &Source, limits: &Limits) -> Result<Checked, Diagnosti
         Err(Diagnostics::new(source, diagnostics))
     } else {
         // A policy without errors parsed cleanly, so `check_file` flattened it for the warnings.
-        Ok(Checked { model, flat, warnings: diagnostics, limits: limits.clone() })
+        let hash = crate::digest::PolicyHash::of(source.text().as_bytes());
+        Ok(Checked { model, flat, warnings: diagnostics, limits: limits.clone(), hash })
     }
 }
 

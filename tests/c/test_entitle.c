@@ -128,6 +128,31 @@ static void test_load_errors(const char *root) {
           ENTITLE_STATUS_INVALID_ARGUMENT);
     CHECK(entitle_engine_from_source(S("x"), S(POLICY), NULL, NULL) == ENTITLE_STATUS_NULL_ARGUMENT);
     CHECK(entitle_error_status(NULL) == ENTITLE_STATUS_NULL_ARGUMENT);
+
+    /* Bundles: policy text, a truncated signature and NULL are refused with a message. */
+    CHECK(entitle_engine_from_bundle(S(POLICY), &engine, &error) == ENTITLE_STATUS_BUNDLE_ERROR);
+    CHECK(engine == NULL && strstr(entitle_error_message(error), "not an entitle bundle") != NULL);
+    entitle_error_free(error);
+    error = NULL;
+    const uint8_t truncated[] = {0x89, 'E', 'N', 'T', 'I', 'T', 'L', 'E', '\r', '\n', 0x1a, '\n', 1, 0};
+    CHECK(entitle_engine_from_bundle(truncated, sizeof truncated, &engine, &error) == ENTITLE_STATUS_BUNDLE_ERROR);
+    CHECK(strstr(entitle_error_message(error), "truncated") != NULL);
+    entitle_error_free(error);
+    error = NULL;
+    CHECK(entitle_engine_from_bundle(NULL, 4, &engine, NULL) == ENTITLE_STATUS_NULL_ARGUMENT);
+    CHECK(entitle_engine_from_bundle(truncated, sizeof truncated, NULL, NULL) == ENTITLE_STATUS_NULL_ARGUMENT);
+
+    /* The policy hash: 32 bytes, the same for the same text, NULL refused. */
+    entitle_engine *first = load(POLICY);
+    entitle_engine *second = load(POLICY);
+    uint8_t hash_a[32] = {0}, hash_b[32] = {0}, zero[32] = {0};
+    CHECK(entitle_engine_policy_hash(first, hash_a) == ENTITLE_STATUS_OK);
+    CHECK(entitle_engine_policy_hash(second, hash_b) == ENTITLE_STATUS_OK);
+    CHECK(memcmp(hash_a, hash_b, 32) == 0 && memcmp(hash_a, zero, 32) != 0);
+    CHECK(entitle_engine_policy_hash(first, NULL) == ENTITLE_STATUS_NULL_ARGUMENT);
+    CHECK(entitle_engine_policy_hash(NULL, hash_a) == ENTITLE_STATUS_NULL_ARGUMENT);
+    entitle_engine_free(first);
+    entitle_engine_free(second);
     CHECK(entitle_error_message(NULL) == NULL);
     CHECK(entitle_error_diagnostics_json(NULL) == NULL);
 

@@ -57,6 +57,7 @@ _STATUS = {
     lib.ENTITLE_STATUS_BUFFER_TOO_SMALL: "buffer_too_small",
     lib.ENTITLE_STATUS_PANIC: "panic",
     lib.ENTITLE_STATUS_INPUT_LIMIT: "input_limit",
+    lib.ENTITLE_STATUS_BUNDLE_ERROR: "bundle_error",
 }
 
 # Statuses that come with an answer (a deny whose reason says what was unknown or too many).
@@ -298,6 +299,27 @@ class Engine:
         if status != lib.ENTITLE_STATUS_OK:
             raise _load_error(error[0])
         return cls(engine[0])
+
+    @classmethod
+    def from_bundle(cls, data: bytes) -> "Engine":
+        """Loads a compiled bundle (`entitle build`) without parsing; raises `EntitleError`
+        with status `bundle_error` for a corrupt, truncated or newer-format bundle.
+        `from_path` takes bundle files too."""
+        engine = ffi.new("entitle_engine **")
+        error = ffi.new("entitle_error **")
+        data = bytes(data)
+        status = lib.entitle_engine_from_bundle(data, len(data), engine, error)
+        if status != lib.ENTITLE_STATUS_OK:
+            raise _load_error(error[0])
+        return cls(engine[0])
+
+    @property
+    def policy_hash(self) -> str:
+        """The SHA-256 of the policy's source, as 64 hex digits: the policy every answer
+        comes from, for audit logs."""
+        out = ffi.new("uint8_t[32]")
+        _raise_for(lib.entitle_engine_policy_hash(self._handle, out), "policy_hash")
+        return bytes(ffi.buffer(out, 32)).hex()
 
     # Names and ids.
 

@@ -1,0 +1,58 @@
+//! `entitle build POLICY -o FILE`
+
+use std::path::Path;
+
+use entitle::bundle::Info;
+
+use crate::{load_source, Format, CLEAN, USAGE_OR_IO};
+
+pub(crate) fn run(policy: &Path, output: &Path, format: Format) -> u8 {
+    let source = match load_source(policy) {
+        Ok(source) => source,
+        Err(status) => return status,
+    };
+    // `load_source` has shown any diagnostics; building checks again and cannot fail where it passed.
+    let bytes = match entitle::bundle::build(&source) {
+        Ok(bytes) => bytes,
+        Err(diagnostics) => {
+            eprintln!("entitle: {diagnostics}");
+            return crate::FINDINGS;
+        }
+    };
+    if let Err(error) = entitle::write_file_atomically(output, &bytes) {
+        eprintln!("entitle: cannot write `{}`: {error}", output.display());
+        return USAGE_OR_IO;
+    }
+    let Ok(info) = Info::read(&bytes) else {
+        eprintln!("entitle: the bundle written to `{}` does not read back", output.display());
+        return USAGE_OR_IO;
+    };
+    let version = info.policy_version.as_deref();
+    match format {
+        Format::Text => println!(
+            "built `{}` ({} bytes) from `{}`: policy `{}`{}, format {}, entitle {}, sha256 {}",
+            output.display(),
+            bytes.len(),
+            info.source_name,
+            info.policy_name,
+            version.map(|v| format!(" version `{v}`")).unwrap_or_default(),
+            info.format_version,
+            info.engine_version,
+            info.policy_hash,
+        ),
+        Format::Json => println!(
+            "{}",
+            serde_json::json!({
+                "output": output.display().to_string(),
+                "bytes": bytes.len(),
+                "source": info.source_name,
+                "policy": info.policy_name,
+                "version": version,
+                "format_version": info.format_version,
+                "engine_version": info.engine_version,
+                "policy_hash": info.policy_hash.to_string(),
+            })
+        ),
+    }
+    CLEAN
+}
