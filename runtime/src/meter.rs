@@ -1,0 +1,388 @@
+//! The usage meter: counts what the engine allowed, per subject, limit and window.
+//!
+//! [`Meter::try_consume`] decides against the engine and records in one step under the
+//! subject's lock: an allowed amount is recorded, a denied one is not, so with any number of
+//! threads on one subject the recorded total is exactly the sum of what was allowed and never
+//! passes the hard cap (or the soft cap, with overage). Windows are the engine's own
+//! ([`entitle::Quota::window`]), so a counter resets at exactly the instant the engine says
+//! it does, monthly billing anchors included.
+//!
+//! ```
+//! use entitle::{Engine, Reason, Request};
+//! use entitle_runtime::meter::Meter;
+//!
+//! let engine = Engine::from_source("p", "policy \"p\"\nlimit calls : count per day\ntier free { limit calls = 3 }\n")?;
+//! let (free, calls) = (engine.tier("free").unwrap(), engine.limit("calls").unwrap());
+//! let meter = Meter::new();
+//! let request = Request::new(free, 1_795_255_200).with_key("app-42");
+//!
+//! assert!(meter.try_consume(&engine, &request, calls, 2)?.quota.allowed);
+//! let denied = meter.try_consume(&engine, &request, calls, 2)?;
+//! assert_eq!((denied.quota.allowed, denied.quota.reason, denied.recorded), (false, Reason::LimitExceeded, 0));
+//! assert_eq!(meter.used(&engine, &request, calls), 2);
+//!
+//! // The next day is a new window.
+//! let tomorrow = request.at(1_795_255_200 + 86_400);
+//! assert_eq!(meter.used(&engine, &tomorrow, calls), 0);
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+//!
+//! Memory is bounded: a counter lives as long as its window (expired ones are dropped when
+//! their subject is next touched, and by [`Meter::sweep`]), and the number of counters is
+//! capped ([`MeterConfig::max_counters`]). At the cap, the meter first sweeps expired windows;
+//! if that frees nothing, a new counter is refused with [`MeterError::AtCapacity`] and nothing
+//! is recorded (fail closed). Counted usage of a live window is never forgotten to make room.
+
+use std::collections::HashMap;
+use std::hash::{BuildHasherDefault, Hasher};
+use std::path::Path;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+
+use entitle::{Engine, LimitId, Quota, Request, Usage, WindowSpan};
+
+/// How a meter is bounded and laid out.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct MeterConfig {
+    /// The most counters (subject × limit, for the current window) held at once. Default
+    /// 1,000,000 (about 100 MB at worst).
+    pub max_counters: usize,
+    /// Independent locks; subjects are spread over them by a hash of their key. Default 64.
+    pub shards: usize,
+}
+
+impl Default for MeterConfig {
+    fn default() -> MeterConfig {
+        MeterConfig { max_counters: 1_000_000, shards: 64 }
+    }
+}
+
+/// Why the meter could not record.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum MeterError {
+    /// A new counter was needed and the meter holds [`MeterConfig::max_counters`] live ones.
+    #[error("the meter holds its limit of {max} live counters; nothing was recorded")]
+    AtCapacity {
+        /// The configured limit.
+        max: usize,
+    },
+}
+
+/// The outcome of [`Meter::try_consume`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Consumed {
+    /// The engine's answer for this request, given the usage recorded before it.
+    pub quota: Quota,
+    /// What was recorded: the amount when allowed, else 0.
+    pub recorded: u64,
+    /// The usage recorded in the window after this request.
+    pub used: u64,
+}
+
+/// One counter: a subject's usage of one limit in one window (`None` for gauges and caps).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct Counter {
+    pub(crate) limit: Arc<str>,
+    pub(crate) window: Option<WindowSpan>,
+    pub(crate) used: u64,
+}
+
+/// A small, fast hasher for subject keys: the meter's own keys are not chosen by an attacker
+/// in a way that a hash flood could exploit beyond one shard's map, and a keyed SipHash costs
+/// more than the rest of `try_consume`.
+#[derive(Default)]
+struct KeyHasher(u64);
+
+impl Hasher for KeyHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        // FNV-1a folded eight bytes at a time; short keys are the common case.
+        let mut h = self.0 ^ 0xcbf2_9ce4_8422_2325;
+        for chunk in bytes.chunks(8) {
+            let mut word = [0u8; 8];
+            word.iter_mut().zip(chunk).for_each(|(w, b)| *w = *b);
+            h = (h ^ u64::from_le_bytes(word)).wrapping_mul(0x0000_0100_0000_01b3).rotate_left(29);
+        }
+        self.0 = h;
+    }
+}
+
+type Subjects = HashMap<Box<str>, Vec<Counter>, BuildHasherDefault<KeyHasher>>;
+
+/// The in-process meter. `Send + Sync`: share one behind an `Arc` (or a `static`).
+#[derive(Debug)]
+pub struct Meter {
+    shards: Box<[Mutex<Subjects>]>,
+    counters: AtomicUsize,
+    config: MeterConfig,
+}
+
+impl Default for Meter {
+    fn default() -> Meter {
+        Meter::new()
+    }
+}
+
+impl Meter {
+    /// A meter with the default [`MeterConfig`].
+    pub fn new() -> Meter {
+        Meter::with_config(MeterConfig::default())
+    }
+
+    /// A meter with `config`.
+    pub fn with_config(config: MeterConfig) -> Meter {
+        let shards = (0..config.shards.max(1)).map(|_| Mutex::new(Subjects::default())).collect();
+        Meter { shards, counters: AtomicUsize::new(0), config }
+    }
+
+    fn shard_index(&self, key: &str) -> usize {
+        let mut hasher = KeyHasher::default();
+        hasher.write(key.as_bytes());
+        // The remainder is below the shard count, itself a `usize`.
+        usize::try_from(hasher.finish() % self.shards.len() as u64).unwrap_or(0)
+    }
+
+    #[expect(clippy::indexing_slicing, reason = "`shard_index` is a remainder modulo the shard count, at least 1")]
+    fn shard(&self, key: &str) -> MutexGuard<'_, Subjects> {
+        // A panic while a shard was locked cannot leave a counter half-updated (every update
+        // is one assignment), so a poisoned lock is still sound to use.
+        self.shards[self.shard_index(key)].lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Decides `amount` more of `limit` for the request's subject (its key) against the
+    /// engine, and records it only if allowed. Unknown tiers or limits, and limits the tier
+    /// does not set, are the engine's denials and record nothing.
+    pub fn try_consume(
+        &self,
+        engine: &Engine,
+        request: &Request<'_>,
+        limit: LimitId,
+        amount: u64,
+    ) -> Result<Consumed, MeterError> {
+        let check = |used: u64| engine.check_limit(request, limit, Usage::used(used).requesting(amount));
+        let Some(name) = engine.limit_name(limit) else {
+            return Ok(Consumed { quota: check(0), recorded: 0, used: 0 });
+        };
+        let key = request.key();
+        let mut subjects = self.shard(key);
+        if let Some(counter) = find(&mut subjects, key, name) {
+            let mut quota = check(counter.used);
+            if advance(counter, quota.window) {
+                quota = check(0);
+            }
+            let recorded = if quota.allowed { amount } else { 0 };
+            counter.used = counter.used.saturating_add(recorded);
+            return Ok(Consumed { quota, recorded, used: counter.used });
+        }
+        // No counter yet: one is made only when there is something to record.
+        let quota = check(0);
+        if !quota.allowed || amount == 0 {
+            return Ok(Consumed { quota, recorded: 0, used: 0 });
+        }
+        self.reserve(request.now(), &mut subjects)?;
+        let counter = Counter { limit: Arc::from(name), window: quota.window, used: amount };
+        subjects.entry(key.into()).or_default().push(counter);
+        Ok(Consumed { quota, recorded: amount, used: amount })
+    }
+
+    /// The answer `try_consume` would give, recording nothing.
+    pub fn peek(&self, engine: &Engine, request: &Request<'_>, limit: LimitId, amount: u64) -> Quota {
+        let used = self.used(engine, request, limit);
+        engine.check_limit(request, limit, Usage::used(used).requesting(amount))
+    }
+
+    /// The usage recorded for the request's subject in the request's window.
+    pub fn used(&self, engine: &Engine, request: &Request<'_>, limit: LimitId) -> u64 {
+        let Some(name) = engine.limit_name(limit) else { return 0 };
+        let window = engine.check_limit(request, limit, Usage::default()).window;
+        let key = request.key();
+        let mut subjects = self.shard(key);
+        match find(&mut subjects, key, name) {
+            Some(counter) if !behind(counter, window) => counter.used,
+            _ => 0,
+        }
+    }
+
+    /// Gives back up to `amount` of the recorded usage in the request's window (a request
+    /// that was counted and then failed). Returns what was given back.
+    pub fn refund(&self, engine: &Engine, request: &Request<'_>, limit: LimitId, amount: u64) -> u64 {
+        let Some(name) = engine.limit_name(limit) else { return 0 };
+        let window = engine.check_limit(request, limit, Usage::default()).window;
+        let key = request.key();
+        let mut subjects = self.shard(key);
+        match find(&mut subjects, key, name) {
+            Some(counter) if !behind(counter, window) => {
+                let refunded = amount.min(counter.used);
+                counter.used -= refunded;
+                refunded
+            }
+            _ => 0,
+        }
+    }
+
+    /// For a gauge (concurrent connections): raises the level by `amount` if the engine allows
+    /// it, returning a guard that lowers it again when dropped; `Ok(Err(quota))` when the
+    /// engine denies it.
+    pub fn acquire<'m>(
+        &'m self,
+        engine: &Engine,
+        request: &Request<'_>,
+        limit: LimitId,
+        amount: u64,
+    ) -> Result<Result<Held<'m>, Quota>, MeterError> {
+        let consumed = self.try_consume(engine, request, limit, amount)?;
+        if !consumed.quota.allowed {
+            return Ok(Err(consumed.quota));
+        }
+        let name: Arc<str> = Arc::from(engine.limit_name(limit).unwrap_or_default());
+        Ok(Ok(Held { meter: self, key: request.key().into(), limit: name, amount, quota: consumed.quota }))
+    }
+
+    /// Drops every counter whose window ended at or before `now`, and gauges and caps at 0.
+    /// Returns how many were dropped. Call it now and then (once a minute, say); a meter at
+    /// its capacity also sweeps the subject's shard before refusing a new counter.
+    pub fn sweep(&self, now: i64) -> usize {
+        self.shards
+            .iter()
+            .map(|shard| self.sweep_shard(&mut shard.lock().unwrap_or_else(PoisonError::into_inner), now))
+            .sum()
+    }
+
+    fn sweep_shard(&self, subjects: &mut Subjects, now: i64) -> usize {
+        let mut dropped = 0;
+        subjects.retain(|_, counters| {
+            let before = counters.len();
+            counters.retain(|c| live(c, now));
+            dropped += before - counters.len();
+            !counters.is_empty()
+        });
+        self.counters.fetch_sub(dropped, Ordering::Relaxed);
+        dropped
+    }
+
+    /// How many counters the meter holds.
+    pub fn counters(&self) -> usize {
+        self.counters.load(Ordering::Relaxed)
+    }
+
+    /// Counts one more counter, sweeping the shard first when the meter is at capacity, or
+    /// refuses.
+    fn reserve(&self, now: i64, subjects: &mut Subjects) -> Result<(), MeterError> {
+        let max = self.config.max_counters;
+        if self.counters.fetch_add(1, Ordering::Relaxed) < max {
+            return Ok(());
+        }
+        self.counters.fetch_sub(1, Ordering::Relaxed);
+        self.sweep_shard(subjects, now);
+        if self.counters.fetch_add(1, Ordering::Relaxed) < max {
+            return Ok(());
+        }
+        self.counters.fetch_sub(1, Ordering::Relaxed);
+        Err(MeterError::AtCapacity { max })
+    }
+
+    fn release(&self, key: &str, limit: &str, amount: u64) {
+        let mut subjects = self.shard(key);
+        if let Some(counter) = subjects.get_mut(key).and_then(|cs| cs.iter_mut().find(|c| &*c.limit == limit)) {
+            counter.used = counter.used.saturating_sub(amount);
+        }
+    }
+
+    /// Every counter, shard by shard (each shard consistent in itself).
+    pub(crate) fn export(&self) -> Vec<(Box<str>, Counter)> {
+        let mut out = Vec::new();
+        for shard in self.shards.iter() {
+            let subjects = shard.lock().unwrap_or_else(PoisonError::into_inner);
+            for (key, counters) in subjects.iter() {
+                out.extend(counters.iter().map(|c| (key.clone(), c.clone())));
+            }
+        }
+        out
+    }
+
+    /// Replaces every counter with `entries`, which the caller has validated whole.
+    pub(crate) fn import(&self, entries: Vec<(Box<str>, Counter)>) -> Result<(), MeterError> {
+        if entries.len() > self.config.max_counters {
+            return Err(MeterError::AtCapacity { max: self.config.max_counters });
+        }
+        let mut fresh: Vec<Subjects> = (0..self.shards.len()).map(|_| Subjects::default()).collect();
+        for (key, counter) in entries {
+            if let Some(shard) = fresh.get_mut(self.shard_index(&key)) {
+                shard.entry(key).or_default().push(counter);
+            }
+        }
+        let mut total = 0;
+        let mut guards: Vec<_> = self.shards.iter().map(|s| s.lock().unwrap_or_else(PoisonError::into_inner)).collect();
+        for (guard, shard) in guards.iter_mut().zip(fresh) {
+            total += shard.values().map(Vec::len).sum::<usize>();
+            **guard = shard;
+        }
+        self.counters.store(total, Ordering::Relaxed);
+        Ok(())
+    }
+
+    /// Writes every counter to `path` atomically; see [`crate::snapshot`].
+    pub fn snapshot_to(&self, path: impl AsRef<Path>) -> std::io::Result<usize> {
+        crate::snapshot::write(self, path.as_ref())
+    }
+
+    /// Replaces every counter with those of the snapshot at `path`. A snapshot that is
+    /// missing, corrupt, truncated or not a meter snapshot is refused and the meter is left
+    /// as it was.
+    pub fn restore_from(&self, path: impl AsRef<Path>) -> Result<usize, crate::snapshot::SnapshotError> {
+        crate::snapshot::restore(self, path.as_ref())
+    }
+}
+
+/// The subject's counter for the limit named `name`.
+fn find<'s>(subjects: &'s mut Subjects, key: &str, name: &str) -> Option<&'s mut Counter> {
+    subjects.get_mut(key)?.iter_mut().find(|c| &*c.limit == name)
+}
+
+/// Whether the counter's window is older than `window` (its usage no longer counts).
+fn behind(counter: &Counter, window: Option<WindowSpan>) -> bool {
+    window.map(|w| w.start) > counter.window.map(|w| w.start)
+}
+
+/// Moves the counter to `window` when that is a later one, starting it at 0; returns whether
+/// it did. A request whose clock is behind the recorded window is counted against the live
+/// window, the stricter choice, rather than against a past one that could be refilled.
+fn advance(counter: &mut Counter, window: Option<WindowSpan>) -> bool {
+    if behind(counter, window) {
+        counter.window = window;
+        counter.used = 0;
+        true
+    } else {
+        false
+    }
+}
+
+fn live(counter: &Counter, now: i64) -> bool {
+    match counter.window {
+        Some(window) => window.end > now,
+        None => counter.used > 0,
+    }
+}
+
+/// A gauge level held by [`Meter::acquire`]; dropping it releases the level.
+#[derive(Debug)]
+#[must_use = "the level is released when the guard is dropped"]
+pub struct Held<'m> {
+    meter: &'m Meter,
+    key: Box<str>,
+    limit: Arc<str>,
+    amount: u64,
+    /// The engine's answer when the level was acquired.
+    pub quota: Quota,
+}
+
+impl Drop for Held<'_> {
+    fn drop(&mut self) {
+        self.meter.release(&self.key, &self.limit, self.amount);
+    }
+}

@@ -1,0 +1,206 @@
+//! Hot reload: the engine in service, replaced without a restart and without readers waiting.
+//!
+//! A [`Live`] holds the current engine together with the ids the service resolved against
+//! it, as one value swapped in one step. A reader's [`Live::load`] gets both from the same
+//! engine, so ids resolved against an old policy are never applied to a new one: a reload
+//! resolves them again, and a policy that does not check, or that no longer declares what the
+//! service resolves, is refused while the old one keeps serving.
+//!
+//! ```
+//! use entitle::{Engine, FeatureId, Request, TierId};
+//! use entitle_runtime::reload::Live;
+//!
+//! struct Ids { pro: TierId, hd_video: FeatureId }
+//!
+//! let resolve = |engine: &Engine| -> Result<Ids, String> {
+//!     Ok(Ids {
+//!         pro: engine.tier("pro").ok_or("no tier `pro`")?,
+//!         hd_video: engine.feature("hd_video").ok_or("no feature `hd_video`")?,
+//!     })
+//! };
+//! let v1 = "policy \"p\"\nfeature hd_video\ntier pro { grant hd_video }\n";
+//! let live = Live::new(Engine::from_source("v1", v1)?, resolve)?;
+//!
+//! // On the hot path: the engine and the ids always come from the same policy.
+//! let current = live.load();
+//! assert!(current.engine.is_allowed(&Request::new(current.ids.pro, 0), current.ids.hd_video));
+//!
+//! // A new policy that drops `hd_video` is refused; the old one keeps serving.
+//! assert!(live.reload_source("v2", "policy \"p\"\ntier pro { }\n").is_err());
+//! assert_eq!(live.load().generation, 0);
+//!
+//! // One that keeps it (at another id) is swapped in with its own ids.
+//! let v3 = "policy \"p\"\nfeature sso\nfeature hd_video\ntier pro { grant hd_video }\n";
+//! assert_eq!(live.reload_source("v3", v3)?.generation, 1);
+//! let current = live.load();
+//! assert_eq!(current.engine.feature_name(current.ids.hd_video), Some("hd_video"));
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use arc_swap::{ArcSwap, Guard};
+use entitle::{Diagnostics, Engine, LoadError, PolicyHash};
+
+/// The engine in service and what the service resolved against it.
+#[derive(Debug)]
+#[non_exhaustive]
+pub struct Current<T> {
+    /// The engine.
+    pub engine: Engine,
+    /// The ids (or anything else) the resolver derived from this engine.
+    pub ids: T,
+    /// 0 for the first engine, one more for each reload that succeeded.
+    pub generation: u64,
+}
+
+/// What a successful reload swapped in.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Reloaded {
+    /// The new engine's generation.
+    pub generation: u64,
+    /// The new policy's source hash.
+    pub policy_hash: PolicyHash,
+}
+
+/// Why a reload was refused. The engine in service is unchanged.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ReloadError {
+    /// The file could not be read, or is a bundle that cannot be loaded.
+    #[error(transparent)]
+    Load(#[from] LoadError),
+    /// The new policy does not check; every diagnostic is here.
+    #[error(transparent)]
+    Policy(#[from] Diagnostics),
+    /// The resolver refused the new engine (it lacks something the service needs).
+    #[error("the new policy was refused by the service: {0}")]
+    Resolve(String),
+}
+
+type Resolver<T> = Box<dyn Fn(&Engine) -> Result<T, String> + Send + Sync>;
+
+/// The live engine: loaded lock-free by readers, replaced atomically by reloads.
+pub struct Live<T> {
+    current: ArcSwap<Current<T>>,
+    resolve: Resolver<T>,
+    /// Serialises reloads, so generations are consecutive and two reloads never race.
+    reloading: std::sync::Mutex<()>,
+}
+
+impl<T> std::fmt::Debug for Live<T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let current = self.current.load();
+        f.debug_struct("Live").field("generation", &current.generation).finish_non_exhaustive()
+    }
+}
+
+/// A reader's view of the live engine: the engine and its ids, from one generation.
+pub struct Snapshot<T>(Guard<Arc<Current<T>>>);
+
+impl<T> std::ops::Deref for Snapshot<T> {
+    type Target = Current<T>;
+    fn deref(&self) -> &Current<T> {
+        &self.0
+    }
+}
+
+impl<T> Live<T> {
+    /// Serves `engine`, with what `resolve` derives from it (and from every later engine).
+    pub fn new(
+        engine: Engine,
+        resolve: impl Fn(&Engine) -> Result<T, String> + Send + Sync + 'static,
+    ) -> Result<Live<T>, ReloadError> {
+        let ids = resolve(&engine).map_err(ReloadError::Resolve)?;
+        Ok(Live {
+            current: ArcSwap::from_pointee(Current { engine, ids, generation: 0 }),
+            resolve: Box::new(resolve),
+            reloading: std::sync::Mutex::new(()),
+        })
+    }
+
+    /// The engine in service and its ids. No lock; hold the snapshot for one request, not
+    /// longer (a held snapshot keeps its engine alive after a reload).
+    pub fn load(&self) -> Snapshot<T> {
+        Snapshot(self.current.load())
+    }
+
+    /// The engine in service as an owned handle, for work that outlives one request.
+    pub fn load_full(&self) -> Arc<Current<T>> {
+        self.current.load_full()
+    }
+
+    /// Replaces the engine with `engine`, once the resolver accepts it.
+    pub fn replace(&self, engine: Engine) -> Result<Reloaded, ReloadError> {
+        let ids = (self.resolve)(&engine).map_err(ReloadError::Resolve)?;
+        let _one_at_a_time = self.reloading.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let generation = self.current.load().generation + 1;
+        let policy_hash = engine.policy_hash();
+        self.current.store(Arc::new(Current { engine, ids, generation }));
+        Ok(Reloaded { generation, policy_hash })
+    }
+
+    /// Checks and compiles policy text and swaps it in; a policy with errors is refused with
+    /// its diagnostics.
+    pub fn reload_source(&self, name: &str, text: &str) -> Result<Reloaded, ReloadError> {
+        self.replace(Engine::from_source(name, text)?)
+    }
+
+    /// Loads a policy file or a compiled bundle and swaps it in.
+    pub fn reload_path(&self, path: impl AsRef<Path>) -> Result<Reloaded, ReloadError> {
+        self.replace(Engine::from_path(path)?)
+    }
+}
+
+impl<T: Send + Sync + 'static> Live<T> {
+    /// Watches `path` from a background thread, which checks its modification time every
+    /// `interval` and reloads when it changes, telling `report` each outcome (a refused reload
+    /// leaves the old engine serving). Write the file atomically (as `entitle build` and
+    /// `entitle fmt --write` do) so a reload never reads half of it. The thread stops when the
+    /// returned [`Watcher`] is dropped.
+    pub fn watch(
+        self: &Arc<Self>,
+        path: impl Into<PathBuf>,
+        interval: Duration,
+        report: impl Fn(Result<Reloaded, ReloadError>) + Send + 'static,
+    ) -> Watcher {
+        let path = path.into();
+        let stop = Arc::new(AtomicBool::new(false));
+        let live = Arc::clone(self);
+        let stopped = Arc::clone(&stop);
+        let modified = |path: &Path| std::fs::metadata(path).and_then(|m| m.modified()).ok();
+        let thread = std::thread::spawn(move || {
+            let mut seen: Option<SystemTime> = modified(&path);
+            while !stopped.load(Ordering::Relaxed) {
+                std::thread::park_timeout(interval);
+                let now = modified(&path);
+                if now.is_some() && now != seen {
+                    seen = now;
+                    report(live.reload_path(&path));
+                }
+            }
+        });
+        Watcher { stop, thread: Some(thread) }
+    }
+}
+
+/// A file watch started by [`Live::watch`]; dropping it stops the watching thread.
+#[derive(Debug)]
+pub struct Watcher {
+    stop: Arc<AtomicBool>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Drop for Watcher {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+        if let Some(thread) = self.thread.take() {
+            thread.thread().unpark();
+            let _ = thread.join();
+        }
+    }
+}

@@ -1,0 +1,155 @@
+//! The shared meter against a real `redis-server` (the Debian package), started on a free
+//! loopback port and stopped by each test.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing,
+    reason = "a test fails loudly, with the value that broke it"
+)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use entitle::{Engine, Request};
+use entitle_runtime::store::redis::{RedisConfig, RedisMeter};
+use entitle_runtime::store::{FailureMode, StoreError, UsageMeter};
+
+const POLICY: &str = "policy \"r\"\nlimit calls : count per day\ntier free { limit calls = 20_000 }\n";
+
+/// An instant a year ahead of the real clock: keys expire by Redis's own clock a minute after
+/// their window ends, so windows in the test must not have ended yet in real time.
+fn now() -> i64 {
+    let real = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs();
+    i64::try_from(real).unwrap() + 400 * 86_400
+}
+
+/// A `redis-server` on 127.0.0.1, persisting every write to an append-only file in `dir` so
+/// that a restart finds what was recorded; killed when dropped.
+struct Server {
+    child: Child,
+    port: u16,
+    dir: PathBuf,
+}
+
+impl Server {
+    fn start(dir: &Path, port: Option<u16>) -> Server {
+        let port = port.unwrap_or_else(|| {
+            let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+            listener.local_addr().unwrap().port()
+        });
+        std::fs::create_dir_all(dir).unwrap();
+        let child = Command::new("redis-server")
+            .args(["--bind", "127.0.0.1", "--port", &port.to_string(), "--save", "", "--appendonly", "yes"])
+            .args(["--appendfsync", "always", "--dir", dir.to_str().unwrap()])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("redis-server runs: `apt-get install redis-server` (.ci/run installs it)");
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(Instant::now() < deadline, "redis-server did not start on port {port}");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        Server { child, port, dir: dir.to_path_buf() }
+    }
+
+    fn url(&self) -> String {
+        format!("redis://127.0.0.1:{}/", self.port)
+    }
+
+    fn kill(mut self) -> (u16, PathBuf) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        (self.port, self.dir.clone())
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn scratch(name: &str) -> PathBuf {
+    std::env::temp_dir().join(format!("entitle-redis-{name}-{}", std::process::id()))
+}
+
+fn meter(server_url: &str, mode: FailureMode) -> RedisMeter {
+    let mut config = RedisConfig::new(server_url);
+    config.failure_mode = mode;
+    config.timeout = Duration::from_millis(300);
+    RedisMeter::new(config).unwrap()
+}
+
+#[test]
+fn instances_sharing_redis_never_together_pass_the_cap() {
+    let server = Server::start(&scratch("cap"), None);
+    let engine = Arc::new(Engine::from_source("r", POLICY).unwrap());
+    let (free, calls) = (engine.tier("free").unwrap(), engine.limit("calls").unwrap());
+    let now = now();
+    let allowed = Arc::new(AtomicU64::new(0));
+    // Four service instances, each with its own meter and connections.
+    let instances: Vec<_> = (0..4u64)
+        .map(|instance| {
+            let (engine, allowed, url) = (Arc::clone(&engine), Arc::clone(&allowed), server.url());
+            std::thread::spawn(move || {
+                let meter = meter(&url, FailureMode::Closed);
+                for i in 0..2_000u64 {
+                    let amount = (i + instance) % 5 + 1;
+                    let request = Request::new(free, now).with_key("shared");
+                    let consumed = meter.try_consume(&engine, &request, calls, amount).unwrap();
+                    assert_eq!(consumed.quota.allowed, consumed.recorded == amount);
+                    allowed.fetch_add(consumed.recorded, Ordering::Relaxed);
+                }
+            })
+        })
+        .collect();
+    instances.into_iter().for_each(|t| t.join().unwrap());
+    let check = meter(&server.url(), FailureMode::Closed);
+    let request = Request::new(free, now).with_key("shared");
+    let used = check.try_consume(&engine, &request, calls, 0).unwrap().used;
+    assert_eq!(used, allowed.load(Ordering::Relaxed), "recorded equals the sum of what was allowed");
+    assert!(used <= 20_000 && used > 20_000 - 5, "the cap was reached, never passed: {used}");
+    // A refund gives back, once.
+    assert_eq!(check.refund(&engine, &request, calls, 3).unwrap(), 3);
+    assert_eq!(check.try_consume(&engine, &request, calls, 0).unwrap().used, used - 3);
+}
+
+#[test]
+fn a_killed_server_fails_as_configured_and_loses_nothing_recorded() {
+    let server = Server::start(&scratch("kill"), None);
+    let engine = Engine::from_source("r", POLICY).unwrap();
+    let (free, calls) = (engine.tier("free").unwrap(), engine.limit("calls").unwrap());
+    let request = Request::new(free, now()).with_key("k");
+    let closed = meter(&server.url(), FailureMode::Closed);
+    let open = meter(&server.url(), FailureMode::Open);
+    let mut recorded = 0;
+    for _ in 0..100 {
+        recorded += closed.try_consume(&engine, &request, calls, 7).unwrap().recorded;
+    }
+    assert_eq!(recorded, 700);
+
+    let (port, dir) = server.kill();
+    assert!(matches!(closed.try_consume(&engine, &request, calls, 1), Err(StoreError::Unreachable(_))));
+    let degraded = open.try_consume(&engine, &request, calls, 1).unwrap();
+    assert!(degraded.quota.allowed && degraded.recorded == 0);
+    assert_eq!(open.fail_open_count(), 1);
+
+    // Back on the same port with the same append-only file: every recorded unit is there.
+    let _server = Server::start(&dir, Some(port));
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let used = loop {
+        match closed.try_consume(&engine, &request, calls, 0) {
+            Ok(consumed) => break consumed.used,
+            Err(error) => assert!(Instant::now() < deadline, "redis did not come back: {error}"),
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert_eq!(used, 700);
+    let _ = std::fs::remove_dir_all(&dir);
+}
