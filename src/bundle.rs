@@ -145,10 +145,8 @@ pub fn read_policy_file(path: &std::path::Path, limits: &Limits) -> Result<(Sour
     let bytes = crate::source::read_file(path, limits.source_bytes.max(limits.bundle_bytes))?;
     let name = path.display().to_string();
     if is_bundle(&bytes) {
-        let bundle_error = |source| crate::LoadError::Bundle { path: name.clone(), source };
-        let info = Info::read(&bytes).map_err(bundle_error)?;
-        let engine = Engine::from_bundle(&bytes).map_err(bundle_error)?;
-        return Ok((info.source(), Some(engine)));
+        let (info, engine) = load(&bytes).map_err(|source| crate::LoadError::Bundle { path: name, source })?;
+        return Ok((Source::new(info.source_name, info.source_text), Some(engine)));
     }
     if bytes.len() > limits.source_bytes {
         return Err(crate::LoadError::TooLarge { path: name, max: limits.source_bytes });
@@ -177,12 +175,12 @@ pub fn build_with(source: &Source, limits: &Limits) -> Result<Vec<u8>, Diagnosti
 fn write(engine: &Engine, source: &Source) -> Vec<u8> {
     let mut body = Encoder::default();
     // The header section: fixed across format versions.
-    ENGINE_VERSION.encode(&mut body);
-    engine.policy_name().encode(&mut body);
+    body.text(ENGINE_VERSION);
+    body.text(engine.policy_name());
     engine.policy_version().map(str::to_owned).encode(&mut body);
     engine.policy_hash().0.encode(&mut body);
-    source.name().encode(&mut body);
-    source.text().encode(&mut body);
+    body.text(source.name());
+    body.text(source.text());
     // The compiled section.
     engine.encode_compiled(&mut body);
 
@@ -253,24 +251,30 @@ impl Engine {
     /// parsing; one of an older format is rebuilt from its source; one of a newer format, or
     /// any bundle that is corrupt, truncated or inconsistent, is an error.
     pub fn from_bundle(bytes: &[u8]) -> Result<Engine, BundleError> {
-        let (format_version, mut body) = open(bytes)?;
-        if format_version > FORMAT_VERSION {
-            return Err(BundleError::Incompatible { found: format_version, supported: FORMAT_VERSION });
-        }
-        let info = read_header(format_version, &mut body)?;
-        if format_version < FORMAT_VERSION {
-            verify_source(&info, &body)?;
-            return Ok(Engine::from_source(&info.source_name, &info.source_text)?);
-        }
-        let engine = Engine::decode_compiled(&mut body, info.policy_hash)?;
-        if body.at != body.bytes.len() {
-            return Err(body.malformed("bytes follow the compiled tables"));
-        }
-        if engine.policy_name() != info.policy_name || engine.policy_version() != info.policy_version.as_deref() {
-            return Err(body.malformed("the header and the compiled policy name different policies"));
-        }
-        Ok(engine)
+        load(bytes).map(|(_, engine)| engine)
     }
+}
+
+/// Opens a bundle once (one checksum, one pass over the header): its header and its engine.
+fn load(bytes: &[u8]) -> Result<(Info, Engine), BundleError> {
+    let (format_version, mut body) = open(bytes)?;
+    if format_version > FORMAT_VERSION {
+        return Err(BundleError::Incompatible { found: format_version, supported: FORMAT_VERSION });
+    }
+    let info = read_header(format_version, &mut body)?;
+    if format_version < FORMAT_VERSION {
+        verify_source(&info, &body)?;
+        let engine = Engine::from_source(&info.source_name, &info.source_text)?;
+        return Ok((info, engine));
+    }
+    let engine = Engine::decode_compiled(&mut body, info.policy_hash)?;
+    if body.at != body.bytes.len() {
+        return Err(body.malformed("bytes follow the compiled tables"));
+    }
+    if engine.policy_name() != info.policy_name || engine.policy_version() != info.policy_version.as_deref() {
+        return Err(body.malformed("the header and the compiled policy name different policies"));
+    }
+    Ok((info, engine))
 }
 
 /// The bundle's checksum: 64 bits of a multiply-and-fold over little-endian words, seeded
@@ -304,6 +308,12 @@ pub(crate) struct Encoder {
 impl Encoder {
     fn put(&mut self, bytes: &[u8]) {
         self.bytes.extend_from_slice(bytes);
+    }
+
+    /// A string as its length and its UTF-8 bytes; [`String`]'s `decode` reads it back.
+    fn text(&mut self, text: &str) {
+        text.len().encode(self);
+        self.put(text.as_bytes());
     }
 }
 
@@ -402,20 +412,9 @@ impl Codec for [u8; 32] {
     }
 }
 
-impl Codec for &str {
-    fn encode(&self, out: &mut Encoder) {
-        self.len().encode(out);
-        out.put(self.as_bytes());
-    }
-    fn decode(_: &mut Decoder<'_>) -> Result<&'static str, BundleError> {
-        // Strings are decoded as owned `String`s; a borrowed one is only ever written.
-        Err(BundleError::Malformed { what: "a borrowed string cannot be decoded", offset: 0 })
-    }
-}
-
 impl Codec for String {
     fn encode(&self, out: &mut Encoder) {
-        self.as_str().encode(out);
+        out.text(self);
     }
     fn decode(input: &mut Decoder<'_>) -> Result<String, BundleError> {
         let len = input.count()?;
@@ -426,7 +425,7 @@ impl Codec for String {
 
 impl Codec for Arc<str> {
     fn encode(&self, out: &mut Encoder) {
-        (&**self).encode(out);
+        out.text(self);
     }
     fn decode(input: &mut Decoder<'_>) -> Result<Arc<str>, BundleError> {
         String::decode(input).map(Arc::from)
