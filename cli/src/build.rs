@@ -4,20 +4,16 @@ use std::path::Path;
 
 use entitle::bundle::Info;
 
-use crate::{load_source, Format, CLEAN, USAGE_OR_IO};
+use crate::{does_not_check, read_source, Format, CLEAN, USAGE_OR_IO};
 
 pub(crate) fn run(policy: &Path, output: &Path, format: Format) -> u8 {
-    let source = match load_source(policy) {
+    let source = match read_source(policy) {
         Ok(source) => source,
         Err(status) => return status,
     };
-    // `load_source` has shown any diagnostics; building checks again and cannot fail where it passed.
     let bytes = match entitle::bundle::build(&source) {
         Ok(bytes) => bytes,
-        Err(diagnostics) => {
-            eprintln!("entitle: {diagnostics}");
-            return crate::FINDINGS;
-        }
+        Err(diagnostics) => return does_not_check(&source, &diagnostics),
     };
     if let Err(error) = entitle::write_file_atomically(output, &bytes) {
         eprintln!("entitle: cannot write `{}`: {error}", output.display());

@@ -236,14 +236,13 @@ fn load(path: &Path) -> Result<(Source, Engine), u8> {
     compile_or_report(source, &limits)
 }
 
-/// Reads policy text (not a bundle) at `path`, with the same errors as [`load`].
-fn load_source(path: &Path) -> Result<Source, u8> {
-    let limits = Limits::default();
-    let source = Source::read(path, &limits).map_err(|error| {
+/// Reads policy text (not a bundle) at `path`; on failure says why on standard error and
+/// returns status 2.
+fn read_source(path: &Path) -> Result<Source, u8> {
+    Source::read(path, &Limits::default()).map_err(|error| {
         eprintln!("entitle: {error}");
         USAGE_OR_IO
-    })?;
-    compile_or_report(source, &limits).map(|(source, _)| source)
+    })
 }
 
 /// Checks and compiles `source`, showing its diagnostics on standard error when it fails.
@@ -253,15 +252,18 @@ fn compile_or_report(source: Source, limits: &Limits) -> Result<(Source, Engine)
             let engine = entitle::compile(&checked);
             Ok((source, engine))
         }
-        Err(diagnostics) => {
-            let colour = colour_on_stderr();
-            for d in &diagnostics {
-                eprintln!("{}", render::human_with(&source, d, colour));
-            }
-            eprintln!("entitle: `{}` does not check", source.name());
-            Err(FINDINGS)
-        }
+        Err(diagnostics) => Err(does_not_check(&source, &diagnostics)),
     }
+}
+
+/// Shows why `source` does not check on standard error; returns status 1.
+fn does_not_check(source: &Source, diagnostics: &entitle::Diagnostics) -> u8 {
+    let colour = colour_on_stderr();
+    for d in diagnostics {
+        eprintln!("{}", render::human_with(source, d, colour));
+    }
+    eprintln!("entitle: `{}` does not check", source.name());
+    FINDINGS
 }
 
 /// "did you mean" for a name given on the command line, or the list of names there are.
