@@ -331,15 +331,21 @@ fn load_error(error: &LoadError, source: Option<&Source>) -> entitle_error {
     entitle_error { status, message: c_string(&error.to_string()), diagnostics_json }
 }
 
+/// Gives `engine` to the C caller through `engine_out`, to be freed with `entitle_engine_free`.
+///
+/// # Safety
+/// `engine_out` is non-NULL and valid for a pointer write.
+unsafe fn hand_out(engine: Engine, engine_out: *mut *mut entitle_engine) -> entitle_status {
+    // SAFETY: the caller's contract.
+    unsafe { *engine_out = Box::into_raw(Box::new(entitle_engine { engine })) };
+    entitle_status::Ok
+}
+
 fn load(source: &Source, engine_out: *mut *mut entitle_engine, error_out: *mut *mut entitle_error) -> entitle_status {
     let limits = Limits::default();
     match entitle::check_with(source, &limits) {
-        Ok(checked) => {
-            let engine = Box::new(entitle_engine { engine: entitle::compile(&checked) });
-            // SAFETY: the callers checked `engine_out` for NULL; the C contract makes it writable.
-            unsafe { *engine_out = Box::into_raw(engine) };
-            entitle_status::Ok
-        }
+        // SAFETY: the callers checked `engine_out` for NULL; the C contract makes it writable.
+        Ok(checked) => unsafe { hand_out(entitle::compile(&checked), engine_out) },
         Err(diagnostics) => {
             let error = load_error(&LoadError::Policy(diagnostics), Some(source));
             // SAFETY: `error_out` is NULL or writable, per the C contract.
@@ -422,11 +428,8 @@ pub unsafe extern "C" fn entitle_engine_from_path(
             }
         };
         match entitle::bundle::read_policy_file(std::path::Path::new(path), &Limits::default()) {
-            Ok((_, Some(engine))) => {
-                // SAFETY: checked for NULL above; the C contract makes it writable.
-                unsafe { *engine_out = Box::into_raw(Box::new(entitle_engine { engine })) };
-                entitle_status::Ok
-            }
+            // SAFETY: checked for NULL above; the C contract makes it writable.
+            Ok((_, Some(engine))) => unsafe { hand_out(engine, engine_out) },
             Ok((source, None)) => load(&source, engine_out, error_out),
             // SAFETY: `error_out` is NULL or writable.
             Err(error) => unsafe { report(error_out, load_error(&error, None)) },
@@ -467,11 +470,8 @@ pub unsafe extern "C" fn entitle_engine_from_bundle(
             }
         };
         match Engine::from_bundle(bytes) {
-            Ok(engine) => {
-                // SAFETY: checked for NULL above; the C contract makes it writable.
-                unsafe { *engine_out = Box::into_raw(Box::new(entitle_engine { engine })) };
-                entitle_status::Ok
-            }
+            // SAFETY: checked for NULL above; the C contract makes it writable.
+            Ok(engine) => unsafe { hand_out(engine, engine_out) },
             Err(error) => {
                 let error = entitle_error {
                     status: entitle_status::BundleError,
