@@ -27,9 +27,10 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 //!
-//! Memory is bounded: a counter lives as long as its window (expired ones are dropped when
-//! their subject is next touched, and by [`Meter::sweep`]), and the number of counters is
-//! capped ([`MeterConfig::max_counters`]). At the cap, the meter first sweeps expired windows;
+//! Memory is bounded: a counter lives as long as its window (it starts over in the next
+//! window when its subject next uses the limit, and [`Meter::sweep`] drops the ones whose
+//! window ended), and the number of counters is capped ([`MeterConfig::max_counters`]). At
+//! the cap, the meter first sweeps the subject's shard;
 //! if that frees nothing, a new counter is refused with [`MeterError::AtCapacity`] and nothing
 //! is recorded (fail closed). Counted usage of a live window is never forgotten to make room.
 
@@ -198,31 +199,34 @@ impl Meter {
 
     /// The usage recorded for the request's subject in the request's window.
     pub fn used(&self, engine: &Engine, request: &Request<'_>, limit: LimitId) -> u64 {
-        let Some(name) = engine.limit_name(limit) else { return 0 };
-        let window = engine.check_limit(request, limit, Usage::default()).window;
-        let key = request.key();
-        let mut subjects = self.shard(key);
-        match find(&mut subjects, key, name) {
-            Some(counter) if !behind(counter, window) => counter.used,
-            _ => 0,
-        }
+        self.in_window(engine, request, limit, |counter| counter.used).unwrap_or(0)
     }
 
     /// Gives back up to `amount` of the recorded usage in the request's window (a request
     /// that was counted and then failed). Returns what was given back.
     pub fn refund(&self, engine: &Engine, request: &Request<'_>, limit: LimitId, amount: u64) -> u64 {
-        let Some(name) = engine.limit_name(limit) else { return 0 };
+        self.in_window(engine, request, limit, |counter| {
+            let refunded = amount.min(counter.used);
+            counter.used -= refunded;
+            refunded
+        })
+        .unwrap_or(0)
+    }
+
+    /// Runs `f` under the shard's lock on the subject's counter for `limit`, if it has one for
+    /// the request's window (a counter of an older window holds nothing that still counts).
+    fn in_window<R>(
+        &self,
+        engine: &Engine,
+        request: &Request<'_>,
+        limit: LimitId,
+        f: impl FnOnce(&mut Counter) -> R,
+    ) -> Option<R> {
+        let name = engine.limit_name(limit)?;
         let window = engine.check_limit(request, limit, Usage::default()).window;
         let key = request.key();
         let mut subjects = self.shard(key);
-        match find(&mut subjects, key, name) {
-            Some(counter) if !behind(counter, window) => {
-                let refunded = amount.min(counter.used);
-                counter.used -= refunded;
-                refunded
-            }
-            _ => 0,
-        }
+        find(&mut subjects, key, name).filter(|counter| !behind(counter, window)).map(f)
     }
 
     /// For a gauge (concurrent connections): raises the level by `amount` if the engine allows
