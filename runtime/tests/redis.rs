@@ -8,8 +8,6 @@
     reason = "a test fails loudly, with the value that broke it"
 )]
 
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -18,6 +16,10 @@ use entitle::{Engine, Request};
 use entitle_runtime::store::redis::{RedisConfig, RedisMeter};
 use entitle_runtime::store::{FailureMode, StoreError, UsageMeter};
 
+#[path = "support/redis_server.rs"]
+mod redis_server;
+use redis_server::{scratch, Server};
+
 const POLICY: &str = "policy \"r\"\nlimit calls : count per day\ntier free { limit calls = 20_000 }\n";
 
 /// An instant a year ahead of the real clock: keys expire by Redis's own clock a minute after
@@ -25,58 +27,6 @@ const POLICY: &str = "policy \"r\"\nlimit calls : count per day\ntier free { lim
 fn now() -> i64 {
     let real = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs();
     i64::try_from(real).unwrap() + 400 * 86_400
-}
-
-/// A `redis-server` on 127.0.0.1, persisting every write to an append-only file in `dir` so
-/// that a restart finds what was recorded; killed when dropped.
-struct Server {
-    child: Child,
-    port: u16,
-    dir: PathBuf,
-}
-
-impl Server {
-    fn start(dir: &Path, port: Option<u16>) -> Server {
-        let port = port.unwrap_or_else(|| {
-            let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-            listener.local_addr().unwrap().port()
-        });
-        std::fs::create_dir_all(dir).unwrap();
-        let child = Command::new("redis-server")
-            .args(["--bind", "127.0.0.1", "--port", &port.to_string(), "--save", "", "--appendonly", "yes"])
-            .args(["--appendfsync", "always", "--dir", dir.to_str().unwrap()])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("redis-server runs: `apt-get install redis-server` (.ci/run installs it)");
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-            assert!(Instant::now() < deadline, "redis-server did not start on port {port}");
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        Server { child, port, dir: dir.to_path_buf() }
-    }
-
-    fn url(&self) -> String {
-        format!("redis://127.0.0.1:{}/", self.port)
-    }
-
-    fn kill(mut self) -> (u16, PathBuf) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-        (self.port, self.dir.clone())
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn scratch(name: &str) -> PathBuf {
-    std::env::temp_dir().join(format!("entitle-redis-{name}-{}", std::process::id()))
 }
 
 fn meter(server_url: &str, mode: FailureMode) -> RedisMeter {
@@ -151,5 +101,4 @@ fn a_killed_server_fails_as_configured_and_loses_nothing_recorded() {
         std::thread::sleep(Duration::from_millis(50));
     };
     assert_eq!(used, 700);
-    let _ = std::fs::remove_dir_all(&dir);
 }

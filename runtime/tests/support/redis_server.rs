@@ -1,0 +1,70 @@
+//! A throwaway `redis-server` (the Debian package) on a free port of 127.0.0.1, for the
+//! Redis meter's tests, its bench and the Redis example's test. Included by path
+//! (`#[path = …] mod redis_server;`) so that each of them starts a server the same way.
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// A `redis-server` on 127.0.0.1, persisting every write to an append-only file in its
+/// directory so that a restart finds what was recorded; killed when dropped, and its directory
+/// removed unless it was [`Server::kill`]ed to be restarted.
+pub struct Server {
+    child: Child,
+    port: u16,
+    dir: PathBuf,
+    keep_files: bool,
+}
+
+impl Server {
+    /// Starts a server with its files in `dir`, on `port` or on a free one, and waits until
+    /// it accepts connections.
+    pub fn start(dir: &Path, port: Option<u16>) -> Server {
+        let port = port.unwrap_or_else(|| {
+            let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+            listener.local_addr().unwrap().port()
+        });
+        std::fs::create_dir_all(dir).unwrap();
+        let child = Command::new("redis-server")
+            .args(["--bind", "127.0.0.1", "--port", &port.to_string(), "--save", "", "--appendonly", "yes"])
+            .args(["--appendfsync", "always", "--dir", dir.to_str().unwrap()])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("redis-server runs: `apt-get install redis-server` (.ci/run installs it)");
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(Instant::now() < deadline, "redis-server did not start on port {port}");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        Server { child, port, dir: dir.to_path_buf(), keep_files: false }
+    }
+
+    /// Where to reach it.
+    pub fn url(&self) -> String {
+        format!("redis://127.0.0.1:{}/", self.port)
+    }
+
+    /// Kills it, keeping its files, and returns its port and directory for a restart on the
+    /// same append-only file.
+    #[allow(dead_code, reason = "only the failure-mode test restarts a server")]
+    pub fn kill(mut self) -> (u16, PathBuf) {
+        self.keep_files = true;
+        (self.port, self.dir.clone())
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        if !self.keep_files {
+            let _ = std::fs::remove_dir_all(&self.dir);
+        }
+    }
+}
+
+/// A fresh directory under the system's temporary one, named for `name` and this process.
+pub fn scratch(name: &str) -> PathBuf {
+    std::env::temp_dir().join(format!("entitle-redis-{name}-{}", std::process::id()))
+}
