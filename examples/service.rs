@@ -68,16 +68,14 @@ fn drive(
         // One load per request: the engine and the ids it serves with come from one policy.
         let current = deployment.live.load();
         common::serve(&current.engine, &current.ids, meter, traffic, &call, tally)?;
-        progress.tick(index + 1, &format!("policy generation {}", current.generation));
+        progress.tick(index + 1, || format!("policy generation {}", current.generation));
     }
     report.peak_counters = report.peak_counters.max(meter.counters());
     Ok(())
 }
 
 fn run(options: &StreamOptions, out: &mut dyn Write, progress_out: &mut dyn Write) -> Result<Report, Box<dyn Error>> {
-    let dir = std::env::temp_dir().join(format!("entitle-service-{}", std::process::id()));
-    std::fs::create_dir_all(&dir)?;
-    let deployment = Deployment::start(&dir)?;
+    let deployment = Deployment::start("service")?;
     writeln!(out, "serving {}", deployment.describe())?;
     let traffic = Traffic::new(options.customers, options.requests, common::start_of_next_minute(), options.seed);
     writeln!(out, "metering {} requests from {} customers in-process", traffic.requests, traffic.customers())?;
@@ -94,7 +92,7 @@ fn run(options: &StreamOptions, out: &mut dyn Write, progress_out: &mut dyn Writ
     drive(&deployment, &meter, &traffic, half..three_quarters, &mut after, &mut progress, &mut report)?;
 
     // A restart: everything counted so far goes to a file, and a new meter starts from it.
-    let snapshot = dir.join("usage.jsonl");
+    let snapshot = deployment.dir().join("usage.jsonl");
     report.snapshot_counters = meter.snapshot_to(&snapshot)?;
     drop(meter);
     let meter = Meter::new();
@@ -110,7 +108,6 @@ fn run(options: &StreamOptions, out: &mut dyn Write, progress_out: &mut dyn Writ
     let end = traffic.call(all - 1).now;
     (report.compared, report.differ) =
         common::verify(&current.engine, &current.ids, &meter, &traffic, &report.served, end)?;
-    std::fs::remove_dir_all(&dir)?;
 
     writeln!(out, "reloaded mid-stream: now serving {}", deployment.describe())?;
     writeln!(

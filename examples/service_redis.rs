@@ -108,9 +108,7 @@ fn drive(
 }
 
 fn run(options: &Options, out: &mut dyn Write, progress_out: &mut dyn Write) -> Result<Report, Box<dyn Error>> {
-    let dir = std::env::temp_dir().join(format!("entitle-service-redis-{}", std::process::id()));
-    std::fs::create_dir_all(&dir)?;
-    let deployment = Deployment::start(&dir)?;
+    let deployment = Deployment::start("service-redis")?;
     writeln!(out, "serving {}", deployment.describe())?;
     let traffic = Traffic::new(
         options.stream.customers,
@@ -159,7 +157,6 @@ fn run(options: &Options, out: &mut dyn Write, progress_out: &mut dyn Write) -> 
     let end = traffic.call(all - 1).now;
     (report.compared, report.differ) =
         common::verify(&current.engine, &current.ids, first, &traffic, &report.served, end)?;
-    std::fs::remove_dir_all(&dir)?;
 
     writeln!(out, "reloaded mid-stream: now serving {}", deployment.describe())?;
     common::summarise(out, &report.served, &current.ids)?;

@@ -33,14 +33,18 @@ pub struct Deployment {
     /// The engine in service and the ids resolved against it.
     pub live: Arc<Live<Ids>>,
     source: Source,
+    dir: PathBuf,
     bundle: PathBuf,
     reloads: Receiver<Result<Reloaded, String>>,
     _watcher: Watcher,
 }
 
 impl Deployment {
-    /// Builds [`POLICY`] into a bundle in `dir`, serves it, and watches the file.
-    pub fn start(dir: &Path) -> Result<Deployment, Box<dyn Error>> {
+    /// Builds [`POLICY`] into a bundle in a scratch directory named for `name` (removed when
+    /// the deployment is dropped), serves it, and watches the file.
+    pub fn start(name: &str) -> Result<Deployment, Box<dyn Error>> {
+        let dir = std::env::temp_dir().join(format!("entitle-{name}-{}", std::process::id()));
+        std::fs::create_dir_all(&dir)?;
         let source = Source::read(Path::new(POLICY), &Limits::default())?;
         let bundle = dir.join("plans.bundle");
         entitle::write_file_atomically(&bundle, &entitle::bundle::build(&source)?)?;
@@ -50,7 +54,12 @@ impl Deployment {
             // The receiver outlives the watcher (both belong to the deployment).
             let _ = sender.send(outcome.map_err(|error| error.to_string()));
         });
-        Ok(Deployment { live, source, bundle, reloads, _watcher: watcher })
+        Ok(Deployment { live, source, dir, bundle, reloads, _watcher: watcher })
+    }
+
+    /// The scratch directory, for the service's own files.
+    pub fn dir(&self) -> &Path {
+        &self.dir
     }
 
     /// What an operator does mid-stream: raises `hobby`'s per-minute limit from 100 to 300.
@@ -149,6 +158,12 @@ pub fn main<O>(
             eprintln!("error: {error}");
             ExitCode::FAILURE
         }
+    }
+}
+
+impl Drop for Deployment {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.dir);
     }
 }
 
@@ -408,10 +423,10 @@ impl<'w> Progress<'w> {
         Progress { out, total, step: (total / 100).max(1), started: Instant::now() }
     }
 
-    /// Reports `done` requests; writes only every hundredth of the run.
-    pub fn tick(&mut self, done: u64, note: &str) {
+    /// Reports `done` requests; writes (and makes the note) only every hundredth of the run.
+    pub fn tick(&mut self, done: u64, note: impl FnOnce() -> String) {
         if done.is_multiple_of(self.step) || done == self.total {
-            self.show(done, note);
+            self.show(done, &note());
         }
     }
 
