@@ -297,6 +297,22 @@ fn checksum(bytes: &[u8]) -> u64 {
     fold(state, MULTIPLIER ^ state.rotate_left(32))
 }
 
+/// Rewrites a bundle's body length and checksum to fit its bytes, after a deliberate change,
+/// so that the validation behind them is what a test or a fuzzer reaches. Too short to hold a
+/// prefix and a checksum, it is left alone.
+#[cfg(any(test, feature = "fuzzing"))]
+pub(crate) fn reseal(bytes: &mut [u8]) {
+    let Some(body) = bytes.len().checked_sub(PREFIX_BYTES + CHECKSUM_BYTES) else { return };
+    let end = bytes.len() - CHECKSUM_BYTES;
+    if let Some(length) = bytes.get_mut(PREFIX_BYTES - 8..PREFIX_BYTES) {
+        length.copy_from_slice(&(body as u64).to_le_bytes());
+    }
+    let sum = checksum(bytes.get(..end).unwrap_or_default());
+    if let Some(slot) = bytes.get_mut(end..) {
+        slot.copy_from_slice(&sum.to_le_bytes());
+    }
+}
+
 // The codec: little-endian integers, lengths as u64, strings as length + UTF-8.
 
 /// Bytes being written.
@@ -674,14 +690,6 @@ mod tests {
 
     fn built() -> Vec<u8> {
         build(&Source::new("rtc-sdk.policy", POLICY)).unwrap()
-    }
-
-    /// Rewrites the checksum after a deliberate change, so that the validation behind it is
-    /// what a test reaches.
-    fn reseal(bytes: &mut [u8]) {
-        let end = bytes.len() - CHECKSUM_BYTES;
-        let sum = checksum(&bytes[..end]);
-        bytes[end..].copy_from_slice(&sum.to_le_bytes());
     }
 
     #[test]

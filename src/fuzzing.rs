@@ -2,7 +2,9 @@
 //!
 //! The differential target needs the naive reference evaluator, which the crate otherwise
 //! compiles only for its own tests; this module lends it out behind one function, which the
-//! crate's property test also uses, so both compare answers the same way.
+//! crate's property test also uses, so both compare answers the same way. The bundle target
+//! needs to get past a bundle's checksum, which no mutation keeps; [`check_bundle`] reseals
+//! what it is given.
 
 use crate::engine::{AddonId, FeatureId, LimitId, Request, SettingId, TierId, Usage};
 use crate::reference::Reference;
@@ -130,6 +132,56 @@ pub fn check_format_roundtrip(text: &str) -> Result<(), String> {
         };
         if tables(&before) != tables(&after) || names(&before) != names(&after) {
             return Err(format!("the formatted policy compiles to different tables:\n{formatted}"));
+        }
+    }
+    Ok(())
+}
+
+/// Loads `bytes` as a bundle as given, then again with its length and checksum rewritten to fit
+/// (so that a fuzzer's mutations reach the decoder behind them). Neither may panic; an engine
+/// that loads must answer every question it is asked without panicking, with `is_allowed`
+/// agreeing with `decide`, and every name it lists must resolve to its own id.
+pub fn check_bundle(bytes: &[u8]) -> Result<(), String> {
+    let _ = crate::Engine::from_bundle(bytes);
+    let mut resealed = bytes.to_vec();
+    crate::bundle::reseal(&mut resealed);
+    let Ok(engine) = crate::Engine::from_bundle(&resealed) else { return Ok(()) };
+    // Bounded work per input: the first 64 of each kind, and one id past the end.
+    let ids = |count: usize| (0..count.min(64) + 1).map(crate::engine::dense);
+    let held: Vec<AddonId> =
+        ids(engine.addons().len()).take(crate::Limits::MAX_HELD_ADDONS).map(AddonId::from_u32).collect();
+    for tier in ids(engine.tiers().len()).map(TierId::from_u32) {
+        for now in [i64::MIN, 0, 1_795_255_200, i64::MAX] {
+            for addons in [&[][..], &held[..]] {
+                let request = Request::new(tier, now).with_key("fuzz").with_addons(addons);
+                for feature in ids(engine.features().len()).map(FeatureId::from_u32) {
+                    if engine.is_allowed(&request, feature) != engine.decide(&request, feature).allowed {
+                        return Err(format!("is_allowed and decide disagree on {tier:?} {feature:?} at {now}"));
+                    }
+                }
+                for limit in ids(engine.limits().len()).map(LimitId::from_u32) {
+                    let _ = engine.check_limit(&request, limit, Usage { used: u64::MAX / 2, requested: 7 });
+                }
+                for setting in ids(engine.settings().len()).map(SettingId::from_u32) {
+                    let _ = engine.setting_value(&request, setting);
+                }
+            }
+        }
+    }
+    let resolves = |found: Option<&str>, name: &str| found == Some(name);
+    for (_, name) in engine.tiers() {
+        if !engine.tier(name).is_some_and(|id| resolves(engine.tier_name(id), name)) {
+            return Err(format!("tier `{name}` does not resolve"));
+        }
+    }
+    for (_, name) in engine.features() {
+        if !engine.feature(name).is_some_and(|id| resolves(engine.feature_name(id), name)) {
+            return Err(format!("feature `{name}` does not resolve"));
+        }
+    }
+    for (_, name) in engine.limits() {
+        if !engine.limit(name).is_some_and(|id| resolves(engine.limit_name(id), name)) {
+            return Err(format!("limit `{name}` does not resolve"));
         }
     }
     Ok(())

@@ -297,10 +297,7 @@ impl Meter {
     /// Returns how many were dropped. Call it now and then (once a minute, say); a meter at
     /// its capacity also sweeps the subject's shard before refusing a new counter.
     pub fn sweep(&self, now: i64) -> usize {
-        self.shards
-            .iter()
-            .map(|shard| self.sweep_shard(&mut shard.lock(), now))
-            .sum()
+        self.shards.iter().map(|shard| self.sweep_shard(&mut shard.lock(), now)).sum()
     }
 
     fn sweep_shard(&self, subjects: &mut Subjects, now: i64) -> usize {

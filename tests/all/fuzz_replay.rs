@@ -104,3 +104,18 @@ fn roundtrip_inputs_replay_clean() {
     }
     assert!(count >= 40, "only {count} roundtrip inputs");
 }
+
+/// `bundle`: every seed loads as given (they are bundles built from the bundled and conformance
+/// policies), and no seed or kept input panics, as given or resealed.
+#[test]
+fn bundle_inputs_replay_clean() {
+    let mut loaded = 0;
+    for path in inputs("bundle") {
+        let bytes = std::fs::read(&path).expect("readable input");
+        if let Err(problem) = entitle::fuzzing::check_bundle(&bytes) {
+            panic!("{}: {problem}", path.display());
+        }
+        loaded += usize::from(Engine::from_bundle(&bytes).is_ok());
+    }
+    assert!(loaded >= 5, "only {loaded} bundle seeds load");
+}
