@@ -363,10 +363,12 @@ impl Tables {
         self.addon_features.get(word).is_some_and(|w| w & mask != 0)
     }
 
-    /// What an add-on does to a limit.
+    /// What an add-on does to a limit; `None` when it does nothing to it.
     #[inline]
-    pub(crate) fn addon_delta(&self, addon: usize, limit: usize) -> AddonDelta {
-        self.addon_deltas.get(at(addon, self.counts.limits, limit)).copied().unwrap_or_default()
+    pub(crate) fn addon_delta(&self, addon: usize, limit: usize) -> Option<&AddonDelta> {
+        self.addon_deltas
+            .get(at(addon, self.counts.limits, limit))
+            .filter(|delta| delta.at_least.is_some() || delta.add.is_some())
     }
 
     /// An add-on's validity, `[from, until)` in Unix seconds; an unbounded side is

@@ -15,7 +15,7 @@ use crate::engine::*;
 use crate::limits::Limits;
 use crate::model::{Amount, LimitKind, SettingValue};
 use crate::rollout;
-use crate::tables::{AddonDelta, LimitEntry};
+use crate::tables::LimitEntry;
 
 impl Engine {
     /// Checks the ids in a request; the reason is the first unknown one.
@@ -165,10 +165,7 @@ impl Engine {
         let mut added = Amount::Finite(0);
         for addon in addons {
             let a = addon.index();
-            let delta = self.tables().addon_delta(a, limit);
-            if delta == AddonDelta::default() || !applies(a) {
-                continue;
-            }
+            let Some(delta) = self.tables().addon_delta(a, limit).filter(|_| applies(a)) else { continue };
             changed = true;
             if let Some(at_least) = delta.at_least {
                 raised = raised.max(at_least);
