@@ -1,9 +1,11 @@
 #!/usr/bin/env python3
-"""Runs the query benches several times and prints each budget beside its figures, as ratios
+"""Runs a suite of benches several times and prints each budget beside its figures, as ratios
 taken inside one run, with a verdict that holds only if every run meets the budget.
 
-    python3 benches/report.py            # three runs (about ten minutes)
-    python3 benches/report.py --runs 1   # one run, for a quick look
+    python3 benches/report.py                  # the query budgets, three runs (about ten minutes)
+    python3 benches/report.py --runs 1         # one run, for a quick look
+    python3 benches/report.py --suite meter    # the usage meter beside governor, and on Redis
+    python3 benches/report.py --suite bundle   # loading a bundle against compiling the source
 
 It reads criterion's own estimates (target/criterion/**/new/estimates.json), prints the machine
 as /proc/cpuinfo names it, and writes a Markdown table to standard output for
@@ -24,7 +26,8 @@ MIX = 4096
 
 # (label, measured bench, baseline bench or None, budget as a ratio or ns, kind)
 # kind "ratio": measured / baseline <= budget; "ns": measured <= budget; "over": measured -
-# baseline <= budget ns.
+# baseline <= budget ns; "times": baseline / measured >= budget (how many times faster).
+# A budget of None shows the figure with no verdict.
 BUDGETS = [
     ("`is_allowed` by id, mix of 4,096", "mix/features_ids", "mix/features_bitset_floor", 1.5, "ratio"),
     ("`is_allowed` by id, granted", "is_allowed/ids_granted", "is_allowed/bitset_floor", 1.5, "ratio"),
@@ -36,6 +39,43 @@ BUDGETS = [
     ("`check_limit` by id, two add-ons, monthly window", "check_limit/ids_monthly_anchor_two_addons", None, 15.0, "ns"),
     ("`check_limit` by id, mix of 4,096", "mix/limits_ids", "mix/limits_table_floor", None, "ratio"),
 ]
+
+
+METER = [
+    ("`try_consume`, uncontended", "meter/try_consume_uncontended", None, 50.0, "ns"),
+    ("`try_consume` vs governor, uncontended", "meter/try_consume_uncontended",
+     "meter/governor check_key_uncontended", None, "ratio"),
+    ("`try_consume` vs governor, 2 threads, one key", "meter/try_consume_2 threads, one key",
+     "meter/governor check_key_2 threads, one key", None, "ratio"),
+    ("`try_consume` vs governor, 2 threads, two keys", "meter/try_consume_2 threads, two keys",
+     "meter/governor check_key_2 threads, two keys", None, "ratio"),
+    ("`check_limit` alone (the engine's part)", "meter/check_limit (engine alone)", None, None, "ns"),
+    ("`try_consume` reading `SystemTime::now()`", "meter/try_consume_uncontended, reading the clock", None, None, "ns"),
+    ("Redis `try_consume`, one caller", "meter on redis/try_consume_one caller", None, None, "ns"),
+    ("Redis `try_consume`, four callers (per four calls)", "meter on redis/try_consume_4 callers", None, None, "ns"),
+]
+
+BUNDLE = [
+    (f"`from_bundle` vs `from_source`, {name}", f"pipeline/from_bundle_{name}", f"pipeline/from_source_{name}", 10.0, "times")
+    for name in ["rtc-sdk", "api-gateway", "team-workspace", "generated_10x1000x100", "generated_100x1000x100",
+                 "generated_1000x1000x100"]
+]
+
+# suite: (cargo bench arguments before the filter, default filter, budgets)
+SUITES = {
+    "queries": (["--bench", "queries"], "mix|is_allowed|check_limit", BUDGETS),
+    "meter": (["-p", "entitle-runtime", "--bench", "meter"], "meter", METER),
+    "bundle": (["--bench", "pipeline"], "from_", BUNDLE),
+}
+
+
+def show(ns):
+    """A duration in the unit that reads best."""
+    if ns >= 1e6:
+        return f"{ns / 1e6:.2f} ms"
+    if ns >= 1e4:
+        return f"{ns / 1e3:.1f} µs"
+    return f"{ns:.2f} ns"
 
 
 def median_ns(bench):
@@ -61,20 +101,21 @@ def machine():
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--suite", choices=sorted(SUITES), default="queries")
     parser.add_argument("--runs", type=int, default=3)
-    parser.add_argument("--filter", default="mix|is_allowed|check_limit")
+    parser.add_argument("--filter", help="criterion's filter (default: the suite's)")
     parser.add_argument("--no-run", action="store_true", help="report the last run's estimates only")
     args = parser.parse_args()
+    bench_args, default_filter, budgets = SUITES[args.suite]
+    bench_filter = args.filter or default_filter
+    command = ["cargo", "bench", *bench_args, "--", bench_filter]
     runs = []
     for run in range(1 if args.no_run else args.runs):
         if not args.no_run:
             print(f"run {run + 1} of {args.runs}…", file=sys.stderr)
-            subprocess.run(
-                ["cargo", "bench", "--bench", "queries", "--", args.filter],
-                cwd=ROOT, check=True, stdout=subprocess.DEVNULL,
-            )
+            subprocess.run(command, cwd=ROOT, check=True, stdout=subprocess.DEVNULL)
         figures = {}
-        for _, bench, baseline, _, _ in BUDGETS:
+        for _, bench, baseline, _, _ in budgets:
             for name in filter(None, [bench, baseline]):
                 try:
                     figures[name] = median_ns(name)
@@ -83,11 +124,11 @@ def main():
         runs.append(figures)
 
     print(f"Machine: {machine()}. Date: {datetime.date.today().isoformat()}. "
-          f"{len(runs)} run(s) of `cargo bench --bench queries -- '{args.filter}'`; "
-          "criterion medians, per question for the mixes.\n")
+          f"{len(runs)} run(s) of `{' '.join(command[:-1])} '{bench_filter}'`; "
+          "criterion medians" + (", per question for the mixes" if args.suite == "queries" else "") + ".\n")
     print("| path | budget | " + " | ".join(f"run {i + 1}" for i in range(len(runs))) + " | verdict |")
     print("| --- | --- | " + " | ".join("---" for _ in runs) + " | --- |")
-    for label, bench, baseline, budget, kind in BUDGETS:
+    for label, bench, baseline, budget, kind in budgets:
         cells, verdicts = [], []
         for figures in runs:
             value, base = figures.get(bench), figures.get(baseline) if baseline else None
@@ -97,16 +138,24 @@ def main():
                 continue
             if kind == "ratio":
                 ratio = value / base
-                cells.append(f"{value:.2f} / {base:.2f} ns = **{ratio:.2f}×**")
+                cells.append(f"{show(value)} / {show(base)} = **{ratio:.2f}×**")
                 verdicts.append(None if budget is None else ratio <= budget)
+            elif kind == "times":
+                times = base / value
+                cells.append(f"{show(base)} / {show(value)} = **{times:.0f}×**")
+                verdicts.append(None if budget is None else times >= budget)
             elif kind == "over":
                 over = value - base
-                cells.append(f"{value:.2f} − {base:.2f} ns = **{over:.2f} ns**")
+                cells.append(f"{show(value)} − {show(base)} = **{over:.2f} ns**")
                 verdicts.append(over <= budget)
             else:
-                cells.append(f"**{value:.2f} ns**")
-                verdicts.append(value <= budget)
-        shown = {"ratio": f"≤ {budget}×" if budget else "—", "over": f"≤ {budget} ns over", "ns": f"≤ {budget} ns"}[kind]
+                cells.append(f"**{show(value)}**")
+                verdicts.append(None if budget is None else value <= budget)
+        if budget is None:
+            shown = "—"
+        else:
+            shown = {"ratio": f"≤ {budget}×", "times": f"≥ {budget:g}×", "over": f"≤ {budget} ns over",
+                     "ns": f"≤ {budget:g} ns"}[kind]
         known = [v for v in verdicts if v is not None]
         verdict = "—" if not known else ("met" if all(known) and len(known) == len(runs) else
                                         f"missed in {len([v for v in known if not v])} of {len(runs)}")
