@@ -157,11 +157,11 @@ impl<T> Live<T> {
 }
 
 impl<T: Send + Sync + 'static> Live<T> {
-    /// Watches `path` from a background thread, which checks its modification time every
-    /// `interval` and reloads when it changes, telling `report` each outcome (a refused reload
-    /// leaves the old engine serving). Write the file atomically (as `entitle build` and
-    /// `entitle fmt --write` do) so a reload never reads half of it. The thread stops when the
-    /// returned [`Watcher`] is dropped.
+    /// Watches `path` from a background thread, which checks its modification time, length
+    /// and (on Unix) inode every `interval` and reloads when any of them changes, telling
+    /// `report` each outcome (a refused reload leaves the old engine serving). Write the file
+    /// atomically (as `entitle build` and `entitle fmt --write` do) so a reload never reads
+    /// half of it. The thread stops when the returned [`Watcher`] is dropped.
     pub fn watch(
         self: &Arc<Self>,
         path: impl Into<PathBuf>,
@@ -172,12 +172,11 @@ impl<T: Send + Sync + 'static> Live<T> {
         let stop = Arc::new(AtomicBool::new(false));
         let live = Arc::clone(self);
         let stopped = Arc::clone(&stop);
-        let modified = |path: &Path| std::fs::metadata(path).and_then(|m| m.modified()).ok();
         let thread = std::thread::spawn(move || {
-            let mut seen: Option<SystemTime> = modified(&path);
+            let mut seen = Stamp::of(&path);
             while !stopped.load(Ordering::Relaxed) {
                 std::thread::park_timeout(interval);
-                let now = modified(&path);
+                let now = Stamp::of(&path);
                 if now.is_some() && now != seen {
                     seen = now;
                     report(live.reload_path(&path));
@@ -185,6 +184,28 @@ impl<T: Send + Sync + 'static> Live<T> {
             }
         });
         Watcher { stop, thread: Some(thread) }
+    }
+}
+
+/// What tells one version of a watched file from the next: its modification time, its
+/// length and, on Unix, its inode. An atomic replace (a new file renamed over the old) always
+/// brings a new inode, so a change is seen even where the file system keeps modification
+/// times to the second and the new file is written within the same second.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct Stamp {
+    modified: Option<SystemTime>,
+    len: u64,
+    inode: u64,
+}
+
+impl Stamp {
+    fn of(path: &Path) -> Option<Stamp> {
+        let metadata = std::fs::metadata(path).ok()?;
+        #[cfg(unix)]
+        let inode = std::os::unix::fs::MetadataExt::ino(&metadata);
+        #[cfg(not(unix))]
+        let inode = 0;
+        Some(Stamp { modified: metadata.modified().ok(), len: metadata.len(), inode })
     }
 }
 

@@ -270,3 +270,28 @@ fn a_watched_file_reloads_when_it_changes_and_a_bad_one_is_refused() {
     drop(watcher);
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn an_atomic_replace_is_seen_even_with_the_same_time_and_length() {
+    let dir = std::env::temp_dir().join(format!("entitle-watch-same-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("p.policy");
+    let (first, second) =
+        ("policy \"p\"\nfeature aa\ntier pro { grant aa }\n", "policy \"p\"\nfeature bb\ntier pro { grant bb }\n");
+    assert_eq!(first.len(), second.len());
+    std::fs::write(&path, first).unwrap();
+    let stamp = std::fs::metadata(&path).unwrap().modified().unwrap();
+    let live = Arc::new(Live::new(Engine::from_path(&path).unwrap(), |e: &Engine| Ok(e.policy_hash())).unwrap());
+    let (sender, receiver) = std::sync::mpsc::channel();
+    let watcher = live.watch(&path, std::time::Duration::from_millis(20), move |outcome| {
+        let _ = sender.send(outcome.map(|r| r.generation).map_err(|e| e.to_string()));
+    });
+    // A file system that keeps times to the second would give the new file the old one's
+    // time; only the rename (a new inode) tells them apart.
+    entitle::write_file_atomically(&path, second.as_bytes()).unwrap();
+    std::fs::File::options().write(true).open(&path).unwrap().set_modified(stamp).unwrap();
+    assert_eq!(receiver.recv_timeout(std::time::Duration::from_secs(10)), Ok(Ok(1)));
+    assert_eq!(live.load().ids, entitle::PolicyHash::of(second.as_bytes()));
+    drop(watcher);
+    let _ = std::fs::remove_dir_all(&dir);
+}
