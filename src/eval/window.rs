@@ -14,6 +14,7 @@ pub(crate) const LAST_INSTANT: i64 = 253_402_300_799;
 ///
 /// `now` is first clamped to years 1–9999: a caller may pass any `i64`, and calendar arithmetic
 /// near `i64`'s ends would overflow.
+#[inline]
 pub(crate) fn current(window: Window, now: i64, anchor: u8) -> WindowSpan {
     let now = now.clamp(FIRST_INSTANT, LAST_INSTANT);
     let fixed = |length: i64| {
