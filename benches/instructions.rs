@@ -1,0 +1,86 @@
+//! A fixed number of calls of one query, for counting instructions with callgrind: the
+//! machine's wall-clock noise cannot settle differences of a few percent, instruction counts
+//! can.
+//!
+//! ```sh
+//! cargo bench --bench instructions --no-run        # prints the binary's path
+//! valgrind --tool=callgrind target/release/deps/instructions-HASH check_limit_two_addons
+//! valgrind --tool=callgrind target/release/deps/instructions-HASH none
+//! ```
+//!
+//! Subtract the `none` run's total (setup, no calls) from a query's and divide by 10⁶: the
+//! result includes a few instructions of loop. `docs/performance.md` records the figures.
+//! Under `cargo test`, every mode runs ten calls, so the modes keep compiling and working.
+
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing,
+    reason = "a probe with a broken setup should stop at once"
+)]
+
+use std::hint::black_box;
+
+use entitle::{Engine, Request, Usage};
+
+/// The modes, each one query on the bundled `rtc-sdk` policy's `pro` tier.
+const MODES: [&str; 6] = [
+    "none",
+    "is_allowed_granted",
+    "check_limit_plain",
+    "check_limit_two_addons",
+    "check_limit_monthly_two_addons",
+    "check_limit_by_name",
+];
+
+fn main() {
+    let engine = Engine::from_path(concat!(env!("CARGO_MANIFEST_DIR"), "/policies/rtc-sdk.policy")).unwrap();
+    let pro = engine.tier("pro").unwrap();
+    let hd_video = engine.feature("hd_video").unwrap();
+    let (api_calls, ai_minutes) = (engine.limit("api_calls_per_day").unwrap(), engine.limit("ai_minutes").unwrap());
+    let two = [engine.addon("ai_pack").unwrap(), engine.addon("launch_promo").unwrap()];
+    let now = 1_795_255_200;
+    let plain = Request::new(pro, now);
+    let with_addons = Request::new(pro, now).with_addons(&two);
+    let anchored = Request::new(pro, now).with_addons(&two).with_billing_anchor(31);
+    let named = entitle::NamedRequest::new("pro", now);
+    let usage = Usage::used(990_000).requesting(20_000);
+
+    // `cargo bench` and `cargo test` pass their own flags: without a mode, run every mode a
+    // little (the test); with one, run it a million times (the measurement).
+    let asked: Vec<String> = std::env::args().skip(1).filter(|a| !a.starts_with("--")).collect();
+    let (modes, calls): (Vec<&str>, u32) = match asked.first() {
+        Some(mode) => {
+            let mode = MODES.iter().copied().find(|m| m == mode).unwrap_or_else(|| panic!("modes: {MODES:?}"));
+            (vec![mode], 1_000_000)
+        }
+        None => (MODES.to_vec(), 10),
+    };
+    for mode in modes {
+        for _ in 0..calls {
+            match mode {
+                "none" => {}
+                "is_allowed_granted" => {
+                    let _ = black_box(engine.is_allowed(black_box(&plain), black_box(hd_video)));
+                }
+                "check_limit_plain" => {
+                    let _ = black_box(engine.check_limit(black_box(&plain), black_box(api_calls), black_box(usage)));
+                }
+                "check_limit_two_addons" => {
+                    let _ =
+                        black_box(engine.check_limit(black_box(&with_addons), black_box(api_calls), black_box(usage)));
+                }
+                "check_limit_monthly_two_addons" => {
+                    let usage = Usage::used(9_000).requesting(10);
+                    let _ =
+                        black_box(engine.check_limit(black_box(&anchored), black_box(ai_minutes), black_box(usage)));
+                }
+                _ => {
+                    let _ =
+                        black_box(engine.check_limit_by_name(black_box(&named), black_box("api_calls_per_day"), usage));
+                }
+            }
+        }
+    }
+}
