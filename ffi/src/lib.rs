@@ -258,6 +258,13 @@ pub struct entitle_error {
     diagnostics_json: Option<CString>,
 }
 
+impl entitle_error {
+    /// An error with a status and a message, and no diagnostics.
+    fn plain(status: entitle_status, message: &str) -> entitle_error {
+        entitle_error { status, message: c_string(message), diagnostics_json: None }
+    }
+}
+
 /// Runs `body`, turning a panic into [`entitle_status::Panic`].
 fn guard(body: impl FnOnce() -> entitle_status) -> entitle_status {
     catch_unwind(AssertUnwindSafe(body)).unwrap_or(entitle_status::Panic)
@@ -389,9 +396,8 @@ pub unsafe extern "C" fn entitle_engine_from_source(
                     entitle_status::InvalidArgument => "a length is larger than PTRDIFF_MAX",
                     _ => "a string pointer is NULL with a non-zero length",
                 };
-                let error = entitle_error { status, message: c_string(message), diagnostics_json: None };
                 // SAFETY: `error_out` is NULL or writable, per the contract.
-                return unsafe { report(error_out, error) };
+                return unsafe { report(error_out, entitle_error::plain(status, message)) };
             }
         };
         load(&Source::new(name, text), engine_out, error_out)
@@ -418,11 +424,7 @@ pub unsafe extern "C" fn entitle_engine_from_path(
         let path = match unsafe { read_str(path, path_len) } {
             Ok(path) => path,
             Err(status) => {
-                let error = entitle_error {
-                    status,
-                    message: c_string("the path is not a valid string"),
-                    diagnostics_json: None,
-                };
+                let error = entitle_error::plain(status, "the path is not a valid string");
                 // SAFETY: `error_out` is NULL or writable.
                 return unsafe { report(error_out, error) };
             }
@@ -460,11 +462,7 @@ pub unsafe extern "C" fn entitle_engine_from_bundle(
         let bytes = match unsafe { read_bytes(bytes, len) } {
             Ok(bytes) => bytes,
             Err(status) => {
-                let error = entitle_error {
-                    status,
-                    message: c_string("the bundle pointer or length is invalid"),
-                    diagnostics_json: None,
-                };
+                let error = entitle_error::plain(status, "the bundle pointer or length is invalid");
                 // SAFETY: `error_out` is NULL or writable.
                 return unsafe { report(error_out, error) };
             }
@@ -473,11 +471,7 @@ pub unsafe extern "C" fn entitle_engine_from_bundle(
             // SAFETY: checked for NULL above; the C contract makes it writable.
             Ok(engine) => unsafe { hand_out(engine, engine_out) },
             Err(error) => {
-                let error = entitle_error {
-                    status: entitle_status::BundleError,
-                    message: c_string(&error.to_string()),
-                    diagnostics_json: None,
-                };
+                let error = entitle_error::plain(entitle_status::BundleError, &error.to_string());
                 // SAFETY: `error_out` is NULL or writable.
                 unsafe { report(error_out, error) }
             }
