@@ -311,12 +311,7 @@ impl Tally {
         }
         self.refunded += other.refunded;
         for (customer, (start, recorded)) in other.minutes {
-            let mine = self.minutes.entry(customer).or_insert((start, 0));
-            if start > mine.0 {
-                *mine = (start, recorded);
-            } else if start == mine.0 {
-                mine.1 += recorded;
-            }
+            self.record_minute(customer, start, recorded);
         }
     }
 
@@ -329,6 +324,8 @@ impl Tally {
         *self.denied.entry(reason.as_str()).or_default() += 1;
     }
 
+    /// Adds `amount` to the customer's count for the minute starting at `window_start`: a
+    /// later minute replaces an earlier one, an earlier minute is past and adds nothing.
     fn record_minute(&mut self, customer: usize, window_start: i64, amount: u64) {
         let entry = self.minutes.entry(customer).or_insert((window_start, 0));
         if window_start > entry.0 {
