@@ -168,20 +168,22 @@ pub fn check_bundle(bytes: &[u8]) -> Result<(), String> {
             }
         }
     }
-    let resolves = |found: Option<&str>, name: &str| found == Some(name);
-    for (_, name) in engine.tiers() {
-        if !engine.tier(name).is_some_and(|id| resolves(engine.tier_name(id), name)) {
-            return Err(format!("tier `{name}` does not resolve"));
-        }
-    }
-    for (_, name) in engine.features() {
-        if !engine.feature(name).is_some_and(|id| resolves(engine.feature_name(id), name)) {
-            return Err(format!("feature `{name}` does not resolve"));
-        }
-    }
-    for (_, name) in engine.limits() {
-        if !engine.limit(name).is_some_and(|id| resolves(engine.limit_name(id), name)) {
-            return Err(format!("limit `{name}` does not resolve"));
+    resolves_each("tier", engine.tiers(), |n| engine.tier(n), |id| engine.tier_name(id))?;
+    resolves_each("feature", engine.features(), |n| engine.feature(n), |id| engine.feature_name(id))?;
+    resolves_each("limit", engine.limits(), |n| engine.limit(n), |id| engine.limit_name(id))
+}
+
+/// Whether every listed name finds an id whose name is that name again (a policy that lists a
+/// name twice is still right to find either).
+fn resolves_each<'e, Id: Copy>(
+    kind: &str,
+    listed: impl Iterator<Item = (Id, &'e str)>,
+    find: impl Fn(&str) -> Option<Id>,
+    name_of: impl Fn(Id) -> Option<&'e str>,
+) -> Result<(), String> {
+    for (_, name) in listed {
+        if find(name).is_none_or(|id| name_of(id) != Some(name)) {
+            return Err(format!("{kind} `{name}` does not resolve"));
         }
     }
     Ok(())
