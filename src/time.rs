@@ -96,31 +96,25 @@ pub(crate) const fn date_of_day(day: i32) -> (i32, u32, u32) {
     (year, month, day)
 }
 
-/// The day number (days since 1970-01-01) of a date in years 1 to 9999 (month 1–12, day 1–31);
-/// the inverse of [`date_of_day`].
-#[expect(
-    clippy::cast_sign_loss,
-    clippy::cast_possible_wrap,
-    reason = "in years 1–9999 the shifted year and day number fit u32, and the result fits i32"
-)]
+/// Whether `year` (1 to 9999) is a leap year: [`is_leap_year`] on 32-bit unsigned numbers,
+/// whose remainders by constants compile to a multiplication each.
+#[expect(clippy::cast_sign_loss, reason = "years 1–9999 are positive")]
 #[inline]
-pub(crate) const fn day_of_date(year: i32, month: u32, day: u32) -> i32 {
-    let january_or_february = (month <= 2) as u32;
-    let year = (year as u32).wrapping_add(SHIFT_YEARS) - january_or_february;
-    let month = month + 12 * january_or_february;
-    let century = year / 100;
-    let days_before_year = 1_461 * year / 4 - century + century / 4;
-    let days_before_month = (979 * month - 2_919) / 32;
-    (days_before_year + days_before_month + day - 1).wrapping_sub(SHIFT_DAYS) as i32
+pub(crate) const fn is_leap(year: i32) -> bool {
+    let year = year as u32;
+    // A year divisible by 100 is a leap year when divisible by 400, that is by 16.
+    if year.is_multiple_of(100) {
+        year.is_multiple_of(16)
+    } else {
+        year.is_multiple_of(4)
+    }
 }
 
-/// The number of days in `month` (1–12) of `year`, without a branch on the month: odd months
-/// before August and even months from August have 31 days.
+/// The number of days in `month` (1–12) of a year that is a leap year or not, without a branch
+/// on the month: odd months before August and even months from August have 31 days.
 #[inline]
-pub(crate) const fn month_length(year: i32, month: u32) -> u32 {
+pub(crate) const fn month_length(leap: bool, month: u32) -> u32 {
     if month == 2 {
-        // A year divisible by 100 is a leap year when divisible by 400, that is by 16.
-        let leap = if year % 100 != 0 { year % 4 == 0 } else { year % 16 == 0 };
         28 + leap as u32
     } else {
         30 | (month ^ (month >> 3))
@@ -226,9 +220,10 @@ mod tests {
             let (year, month, date) = civil_from_days(day);
             let fast_day = i32::try_from(day).expect("fits");
             assert_eq!(date_of_day(fast_day), (i32::try_from(year).expect("fits"), month, date), "day {day}");
-            assert_eq!(day_of_date(i32::try_from(year).expect("fits"), month, date), fast_day);
             if date == 1 {
-                assert_eq!(month_length(i32::try_from(year).expect("fits"), month), days_in_month(year, month));
+                let leap = is_leap(i32::try_from(year).expect("fits"));
+                assert_eq!(leap, is_leap_year(year), "year {year}");
+                assert_eq!(month_length(leap, month), days_in_month(year, month));
             }
         }
     }

@@ -2,7 +2,7 @@
 
 use crate::engine::WindowSpan;
 use crate::model::Window;
-use crate::time::{date_of_day, day_of_date, month_length, SECONDS_PER_DAY};
+use crate::time::{date_of_day, is_leap, month_length, SECONDS_PER_DAY};
 
 /// The first instant windows are computed for: 0001-01-01T00:00:00Z.
 pub(crate) const FIRST_INSTANT: i64 = -62_135_596_800;
@@ -40,25 +40,30 @@ pub(crate) fn current(window: Window, now: i64, anchor: u8) -> WindowSpan {
 /// The monthly window containing `now` (clamped to years 1–9999 by the caller): it starts on
 /// the billing anchor day (clamped to each month's length) of this month if today is on or past
 /// it, else of the previous month, and ends on the anchor day of the month after its start.
-/// Branch-free calendar arithmetic (`time::date_of_day` and `day_of_date`) keeps it to a few
-/// nanoseconds.
+///
+/// One branch-free date conversion (`time::date_of_day`) gives today's month and day; every
+/// other day number is counted from the first of this month with month lengths alone. Only
+/// February's length depends on the year, and neither neighbour of a month is a February of
+/// another year (December and January are 31 days long whatever the year), so this year's
+/// leapness serves all three months.
 #[expect(clippy::cast_possible_truncation, reason = "a day number of years 1–9999 fits i32")]
+#[inline]
 fn month(now: i64, anchor: u8) -> WindowSpan {
     let today = now.div_euclid(SECONDS_PER_DAY) as i32;
     let (year, month, day) = date_of_day(today);
-    let anchor = u32::from(anchor).max(1);
-    let anchor_day = |year: i32, month: u32| day_of_date(year, month, anchor.min(month_length(year, month)));
-    let (start_year, start_month) = if day >= anchor.min(month_length(year, month)) {
-        (year, month)
-    } else if month == 1 {
-        (year - 1, 12)
+    let leap = is_leap(year);
+    let anchor = i64::from(anchor.max(1));
+    let length = |month: u32| i64::from(month_length(leap, month));
+    let (previous, next) = (if month == 1 { 12 } else { month - 1 }, if month == 12 { 1 } else { month + 1 });
+    // Day numbers, each the first of a month plus the anchor day clamped to that month.
+    let first = i64::from(today) - i64::from(day) + 1;
+    let this_anchor = first + anchor.min(length(month)) - 1;
+    let (start, end) = if i64::from(today) >= this_anchor {
+        (this_anchor, first + length(month) + anchor.min(length(next)) - 1)
     } else {
-        (year, month - 1)
+        (first - length(previous) + anchor.min(length(previous)) - 1, this_anchor)
     };
-    let (end_year, end_month) = if start_month == 12 { (start_year + 1, 1) } else { (start_year, start_month + 1) };
-    let start = i64::from(anchor_day(start_year, start_month)) * SECONDS_PER_DAY;
-    let end = i64::from(anchor_day(end_year, end_month)) * SECONDS_PER_DAY;
-    WindowSpan { start, end }
+    WindowSpan { start: start * SECONDS_PER_DAY, end: end * SECONDS_PER_DAY }
 }
 
 #[cfg(test)]
@@ -112,6 +117,36 @@ mod tests {
                 let (ey, em, ed) = civil_from_days(w.end / SECONDS_PER_DAY);
                 assert_eq!((ey * 12 + i64::from(em)) - (y * 12 + i64::from(m)), 1);
                 assert_eq!(ed, u32::from(anchor).min(days_in_month(ey, em)));
+            }
+        }
+    }
+
+    /// The month window from the calendar spelled out with the era-based functions, against
+    /// the fast one, on every 3rd day of years 1–9999 (every weekday, month end and leap day
+    /// pattern recurs) with the anchors that clamp differently.
+    #[test]
+    fn month_windows_agree_with_the_era_calendar_in_every_year() {
+        use crate::time::{civil_from_days, days_from_civil, days_in_month};
+        let on_anchor = |year: i64, month: u32, anchor: u8| {
+            let day = days_from_civil(year, month, u32::from(anchor).min(days_in_month(year, month)));
+            day * SECONDS_PER_DAY
+        };
+        let months_later = |year: i64, month: u32, n: i64| {
+            let index = year * 12 + i64::from(month) - 1 + n;
+            (index.div_euclid(12), u32::try_from(index.rem_euclid(12) + 1).expect("month"))
+        };
+        for day in (days_from_civil(1, 1, 1)..=days_from_civil(9999, 12, 31)).step_by(3) {
+            let (year, month, date) = civil_from_days(day);
+            for anchor in [1, 15, 28, 29, 30, 31] {
+                let back = if date >= u32::from(anchor).min(days_in_month(year, month)) { 0 } else { -1 };
+                let (start_year, start_month) = months_later(year, month, back);
+                let (end_year, end_month) = months_later(year, month, back + 1);
+                let expected = WindowSpan {
+                    start: on_anchor(start_year, start_month, anchor),
+                    end: on_anchor(end_year, end_month, anchor),
+                };
+                let now = day * SECONDS_PER_DAY + 1_000;
+                assert_eq!(current(Window::Month, now, anchor), expected, "day {day}, anchor {anchor}");
             }
         }
     }
