@@ -25,9 +25,10 @@ use std::hint::black_box;
 use entitle::{Engine, Request, Usage};
 
 /// The modes, each one query on the bundled `rtc-sdk` policy's `pro` tier.
-const MODES: [&str; 6] = [
+const MODES: [&str; 7] = [
     "none",
     "is_allowed_granted",
+    "is_allowed_rollout",
     "check_limit_plain",
     "check_limit_two_addons",
     "check_limit_monthly_two_addons",
@@ -42,6 +43,9 @@ fn main() {
     let two = [engine.addon("ai_pack").unwrap(), engine.addon("launch_promo").unwrap()];
     let now = 1_795_255_200;
     let plain = Request::new(pro, now);
+    // `pro` grants `conversational_ai` to 5% of subjects: the key goes through the bucket hash.
+    let conversational_ai = engine.feature("conversational_ai").unwrap();
+    let keyed = Request::new(pro, now).with_key("customer-4711");
     let with_addons = Request::new(pro, now).with_addons(&two);
     let anchored = Request::new(pro, now).with_addons(&two).with_billing_anchor(31);
     let named = entitle::NamedRequest::new("pro", now);
@@ -57,30 +61,31 @@ fn main() {
         }
         None => (MODES.to_vec(), 10),
     };
+    // The mode is matched once, outside the loop, so every mode pays the same few
+    // instructions of loop per call and `none` measures them.
+    let repeat = |query: &dyn Fn()| (0..calls).for_each(|_| query());
     for mode in modes {
-        for _ in 0..calls {
-            match mode {
-                "none" => {}
-                "is_allowed_granted" => {
-                    let _ = black_box(engine.is_allowed(black_box(&plain), black_box(hd_video)));
-                }
-                "check_limit_plain" => {
-                    let _ = black_box(engine.check_limit(black_box(&plain), black_box(api_calls), black_box(usage)));
-                }
-                "check_limit_two_addons" => {
-                    let _ =
-                        black_box(engine.check_limit(black_box(&with_addons), black_box(api_calls), black_box(usage)));
-                }
-                "check_limit_monthly_two_addons" => {
-                    let usage = Usage::used(9_000).requesting(10);
-                    let _ =
-                        black_box(engine.check_limit(black_box(&anchored), black_box(ai_minutes), black_box(usage)));
-                }
-                _ => {
-                    let _ =
-                        black_box(engine.check_limit_by_name(black_box(&named), black_box("api_calls_per_day"), usage));
-                }
-            }
+        match mode {
+            "none" => repeat(&|| {}),
+            "is_allowed_granted" => repeat(&|| {
+                let _ = black_box(engine.is_allowed(black_box(&plain), black_box(hd_video)));
+            }),
+            "is_allowed_rollout" => repeat(&|| {
+                let _ = black_box(engine.is_allowed(black_box(&keyed), black_box(conversational_ai)));
+            }),
+            "check_limit_plain" => repeat(&|| {
+                let _ = black_box(engine.check_limit(black_box(&plain), black_box(api_calls), black_box(usage)));
+            }),
+            "check_limit_two_addons" => repeat(&|| {
+                let _ = black_box(engine.check_limit(black_box(&with_addons), black_box(api_calls), black_box(usage)));
+            }),
+            "check_limit_monthly_two_addons" => repeat(&|| {
+                let usage = Usage::used(9_000).requesting(10);
+                let _ = black_box(engine.check_limit(black_box(&anchored), black_box(ai_minutes), black_box(usage)));
+            }),
+            _ => repeat(&|| {
+                let _ = black_box(engine.check_limit_by_name(black_box(&named), black_box("api_calls_per_day"), usage));
+            }),
         }
     }
 }

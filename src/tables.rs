@@ -68,10 +68,41 @@ fn read_grant(grants: &[(u64, u64)], feature_words: usize, tier: usize, feature:
     GrantBits { granted: granted & mask != 0, rollout: rollout & mask != 0 }
 }
 
-/// A second handle on the grant bits, shared with the tables: [`Tables::hot_grants`].
+/// What a query needs of one rollout grant: the feature's hash seed (see `rollout::seed`) and
+/// the tier's threshold in millionths.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct RolloutGrant {
+    pub seed: u64,
+    pub threshold: u32,
+}
+
+/// The rollout grant of `tier` for `feature`, found by the rank of its rollout bit; `None`
+/// when the tier grants the feature by no rollout.
+#[inline]
+fn rollout_grant(
+    grants: &[(u64, u64)],
+    ranks: &[u32],
+    rollouts: &[RolloutGrant],
+    feature_words: usize,
+    tier: usize,
+    feature: usize,
+) -> Option<RolloutGrant> {
+    let (word, mask) = bit(tier, feature_words, feature);
+    let rollout = grants.get(word).map_or(0, |&(_, rollout)| rollout);
+    if rollout & mask == 0 {
+        return None;
+    }
+    let rank = ranks.get(word)?.wrapping_add((rollout & (mask - 1)).count_ones());
+    rollouts.get(rank as usize).copied()
+}
+
+/// A second handle on the grant bits and the rollout grants, shared with the tables:
+/// [`Tables::hot_grants`].
 #[derive(Clone, Debug)]
 pub(crate) struct HotGrants {
     grants: std::sync::Arc<[(u64, u64)]>,
+    ranks: std::sync::Arc<[u32]>,
+    rollouts: std::sync::Arc<[RolloutGrant]>,
     features: usize,
     feature_words: usize,
 }
@@ -87,6 +118,12 @@ impl HotGrants {
     #[inline]
     pub(crate) fn get(&self, tier: usize, feature: usize) -> GrantBits {
         read_grant(&self.grants, self.feature_words, tier, feature)
+    }
+
+    /// The tier's rollout grant of a feature, as [`Tables::rollout_threshold`] finds it.
+    #[inline]
+    pub(crate) fn rollout(&self, tier: usize, feature: usize) -> Option<RolloutGrant> {
+        rollout_grant(&self.grants, &self.ranks, &self.rollouts, self.feature_words, tier, feature)
     }
 }
 
@@ -130,11 +167,20 @@ pub(crate) struct Tables {
     grants: std::sync::Arc<[(u64, u64)]>,
     /// `tiers × feature_words` words: the features each tier revokes (for reasons only).
     revoked: Box<[u64]>,
-    /// One per feature: the rollout hash state after its name (see `rollout::seed`).
+    /// One per feature: the rollout hash state after its name (see `rollout::seed`); written to
+    /// bundles, and copied into `rollout_grants` for queries.
     rollout_seeds: Box<[u64]>,
-    /// `(tier, feature, threshold in millionths)`, sorted by `(tier, feature)` for binary
-    /// search; one per rollout grant after inheritance.
+    /// `(tier, feature, threshold in millionths)`, sorted by `(tier, feature)`; one per
+    /// rollout grant after inheritance, that is one per rollout bit in `grants`, in the bits'
+    /// order (tier-major, then feature). Written to bundles; queries read the two below.
     rollout_thresholds: Box<[(u32, u32, u32)]>,
+    /// What a query needs of each rollout grant, in the same order, so that the `k`-th rollout
+    /// bit's is `rollout_grants[k]`.
+    rollout_grants: std::sync::Arc<[RolloutGrant]>,
+    /// One per word of `grants`: how many rollout bits the words before it hold. A rollout
+    /// bit's rank (its `k`) is its word's count plus the set bits below it in the word, so a
+    /// rollout grant is found in constant time, with no search.
+    rollout_ranks: std::sync::Arc<[u32]>,
     /// One per limit.
     limit_kinds: Box<[LimitKind]>,
     /// `tiers × limits` indices into `limit_entries`, each below its length; 0 means the tier
@@ -197,6 +243,8 @@ impl Tables {
             revoked: vec![0; tiers * feature_words].into(),
             rollout_seeds: vec![0; features].into(),
             rollout_thresholds: Box::default(),
+            rollout_grants: std::sync::Arc::default(),
+            rollout_ranks: vec![0; tiers * feature_words].into(),
             limit_kinds: limit_kinds.into(),
             limit_rows: vec![0; tiers * limits].into(),
             limit_entries: vec![not_set].into(),
@@ -228,10 +276,37 @@ impl Tables {
         }
     }
 
+    /// Sets the rollout seeds and thresholds; called once every grant is set, since the
+    /// thresholds are ranked by the rollout bits.
     pub(crate) fn set_rollouts(&mut self, seeds: Vec<u64>, mut thresholds: Vec<(u32, u32, u32)>) {
         thresholds.sort_unstable();
         self.rollout_seeds = seeds.into();
         self.rollout_thresholds = thresholds.into();
+        self.rank_rollouts();
+    }
+
+    /// Fills `rollout_ranks` and `rollout_shares` from the grants and the thresholds; `false`
+    /// when the thresholds are not exactly one per rollout bit, in order.
+    fn rank_rollouts(&mut self) -> bool {
+        let mut rank = 0u32;
+        let mut ranks = Vec::with_capacity(self.grants.len());
+        let mut matched = true;
+        let mut thresholds = self.rollout_thresholds.iter();
+        for (word, &(_, rollout)) in self.grants.iter().enumerate() {
+            ranks.push(rank);
+            rank = rank.saturating_add(rollout.count_ones());
+            let (tier, first) = (word / self.feature_words, word % self.feature_words * 64);
+            for feature in (0..64).filter(|b| rollout & (1u64 << b) != 0).map(|b| first + b) {
+                let expected = (u32::try_from(tier).ok(), u32::try_from(feature).ok());
+                matched &= thresholds.next().is_some_and(|&(t, f, _)| (Some(t), Some(f)) == expected);
+            }
+        }
+        self.rollout_ranks = ranks.into();
+        let seed = |feature: u32| self.rollout_seeds.get(feature as usize).copied().unwrap_or(0);
+        self.rollout_grants = (self.rollout_thresholds.iter())
+            .map(|&(_, feature, threshold)| RolloutGrant { seed: seed(feature), threshold })
+            .collect();
+        matched && thresholds.next().is_none()
     }
 
     /// Sets every tier's limit rows at once, deduplicating equal entries.
@@ -306,6 +381,8 @@ impl Tables {
     pub(crate) fn hot_grants(&self) -> HotGrants {
         HotGrants {
             grants: std::sync::Arc::clone(&self.grants),
+            ranks: std::sync::Arc::clone(&self.rollout_ranks),
+            rollouts: std::sync::Arc::clone(&self.rollout_grants),
             features: self.counts.features,
             feature_words: self.feature_words,
         }
@@ -317,20 +394,11 @@ impl Tables {
         self.revoked.get(word).is_some_and(|w| w & mask != 0)
     }
 
-    /// The rollout hash state of a feature's name.
-    #[inline]
-    pub(crate) fn rollout_seed(&self, feature: usize) -> u64 {
-        self.rollout_seeds.get(feature).copied().unwrap_or(0)
-    }
-
     /// The rollout threshold (buckets below it are inside) of a tier's rollout grant; 0 when
     /// the tier grants the feature by no rollout.
     pub(crate) fn rollout_threshold(&self, tier: usize, feature: usize) -> u32 {
-        let key = (u32::try_from(tier).unwrap_or(u32::MAX), u32::try_from(feature).unwrap_or(u32::MAX));
-        match self.rollout_thresholds.binary_search_by_key(&key, |&(t, f, _)| (t, f)) {
-            Ok(found) => self.rollout_thresholds.get(found).map_or(0, |&(_, _, threshold)| threshold),
-            Err(_) => 0,
-        }
+        rollout_grant(&self.grants, &self.rollout_ranks, &self.rollout_grants, self.feature_words, tier, feature)
+            .map_or(0, |grant| grant.threshold)
     }
 
     /// How a limit is measured.
@@ -430,7 +498,7 @@ impl Tables {
             }
             Ok(table)
         }
-        let tables = Tables {
+        let mut tables = Tables {
             counts,
             feature_words,
             tier_words,
@@ -438,6 +506,8 @@ impl Tables {
             revoked: sized(input, size(tiers, feature_words))?,
             rollout_seeds: sized(input, features)?,
             rollout_thresholds: Box::decode(input)?,
+            rollout_grants: std::sync::Arc::default(),
+            rollout_ranks: std::sync::Arc::default(),
             limit_kinds: sized(input, limits)?,
             limit_rows: sized(input, size(tiers, limits))?,
             limit_entries: Box::decode(input)?,
@@ -449,12 +519,11 @@ impl Tables {
             settings: sized(input, size(tiers, settings))?,
             setting_prefs: sized(input, settings)?,
         };
-        let thresholds = &tables.rollout_thresholds;
         let in_range = |&(t, f, share): &(u32, u32, u32)| {
             (t as usize) < tiers && (f as usize) < features && share <= Percentage::FULL.0
         };
-        if !thresholds.iter().all(in_range) || !thresholds.windows(2).all(|w| matches!(w, [a, b] if a < b)) {
-            return Err(input.malformed("a rollout threshold is out of range or out of order"));
+        if !tables.rollout_thresholds.iter().all(in_range) || !tables.rank_rollouts() {
+            return Err(input.malformed("the rollout thresholds are out of range or not one per rollout grant"));
         }
         if tables.limit_entries.is_empty()
             || tables.limit_rows.iter().any(|&row| row as usize >= tables.limit_entries.len())
@@ -476,6 +545,8 @@ impl Tables {
             + (self.revoked.len() + self.rollout_seeds.len() + self.addon_tiers.len() + self.addon_features.len())
                 * size_of::<u64>()
             + self.rollout_thresholds.len() * size_of::<(u32, u32, u32)>()
+            + self.rollout_grants.len() * size_of::<RolloutGrant>()
+            + self.rollout_ranks.len() * size_of::<u32>()
             + self.limit_kinds.len() * size_of::<LimitKind>()
             + self.limit_rows.len() * size_of::<u32>()
             + self.limit_entries.len() * size_of::<LimitEntry>()
@@ -484,5 +555,47 @@ impl Tables {
             + addon_settings
             + self.settings.len() * size_of::<Option<SettingValue>>()
             + self.setting_prefs.len() * size_of::<Option<Preference>>()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Three tiers of 150 features (three words per tier), with rollouts scattered over every
+    /// word: each threshold is found by its bit's rank, and thresholds that are not one per
+    /// rollout bit, in order, are refused (as a bundle holding them is).
+    #[test]
+    fn rollout_grants_are_found_by_the_rank_of_their_bit() {
+        let counts = Counts { tiers: 3, features: 150, limits: 0, addons: 0, settings: 0 };
+        let mut tables = Tables::new(counts, Vec::new(), Vec::new());
+        let mut thresholds = Vec::new();
+        for tier in 0..3u32 {
+            for feature in (0..150u32).filter(|f| (f * 7 + tier) % 5 == 0) {
+                let granted = feature % 3 == 0;
+                tables.set_grant(tier as usize, feature as usize, GrantBits { granted, rollout: !granted }, false);
+                if !granted {
+                    thresholds.push((tier, feature, 1_000 * feature + tier));
+                }
+            }
+        }
+        let seeds: Vec<u64> = (0..150).map(|f| 1_000 + f).collect();
+        tables.set_rollouts(seeds, thresholds.clone());
+        assert!(tables.rank_rollouts());
+        let hot = tables.hot_grants();
+        for tier in 0..3usize {
+            for feature in 0..150usize {
+                let expected = thresholds.iter().find(|&&(t, f, _)| (t as usize, f as usize) == (tier, feature));
+                assert_eq!(tables.rollout_threshold(tier, feature), expected.map_or(0, |&(_, _, share)| share));
+                let grant = hot.rollout(tier, feature);
+                assert_eq!(grant.map(|g| g.threshold), expected.map(|&(_, _, share)| share), "{tier}, {feature}");
+                assert_eq!(grant.map(|g| g.seed), expected.map(|_| 1_000 + feature as u64));
+            }
+        }
+        // A threshold too few, one too many, and one on a feature granted outright.
+        for wrong in [&thresholds[1..], &[thresholds.as_slice(), &[(2, 149, 5)]].concat(), &[(0, 0, 5)]] {
+            tables.rollout_thresholds = wrong.to_vec().into();
+            assert!(!tables.rank_rollouts(), "{} thresholds were taken", wrong.len());
+        }
     }
 }

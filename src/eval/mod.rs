@@ -74,13 +74,19 @@ impl Engine {
             if bits.granted {
                 return true;
             }
-            if !bits.rollout {
-                return false;
-            }
-            let tables = self.tables();
-            return rollout::bucket_from_seed(tables.rollout_seed(f), request.key) < tables.rollout_threshold(tier, f);
+            return bits.rollout && self.inside_rollout(tier, f, request.key);
         }
         self.decide(request, feature).allowed
+    }
+
+    /// Whether `key` is inside the tier's rollout of feature `f` (both known).
+    // Out of line: inlined, the hash's registers made every `is_allowed` save and restore
+    // three of them, granted or not (7 more instructions on the granted path, measured).
+    #[inline(never)]
+    fn inside_rollout(&self, tier: usize, f: usize, key: &str) -> bool {
+        self.hot_grants()
+            .rollout(tier, f)
+            .is_some_and(|grant| rollout::bucket_from_seed(grant.seed, key) < grant.threshold)
     }
 
     /// Whether the subject may use `feature`, and why.
@@ -118,11 +124,8 @@ impl Engine {
         if bits.granted {
             return Decision::allow(Reason::GrantedByTier);
         }
-        if bits.rollout {
-            let bucket = rollout::bucket_from_seed(tables.rollout_seed(f), request.key);
-            if bucket < tables.rollout_threshold(tier, f) {
-                return Decision::allow(Reason::GrantedByRollout);
-            }
+        if bits.rollout && self.inside_rollout(tier, f, request.key) {
+            return Decision::allow(Reason::GrantedByRollout);
         }
         let mut blocked = None;
         for addon in request.addons {
