@@ -32,6 +32,7 @@ BUDGETS = [
     ("`is_allowed` by id, mix of 4,096", "mix/features_ids", "mix/features_bitset_floor", 1.5, "ratio"),
     ("`is_allowed` by id, granted", "is_allowed/ids_granted", "is_allowed/bitset_floor", 1.5, "ratio"),
     ("`is_allowed` by id, denied", "is_allowed/ids_denied", "is_allowed/bitset_floor", 1.5, "ratio"),
+    ("`is_allowed` by id, via an add-on", "is_allowed/ids_via_addon", "is_allowed/bitset_floor", 1.5, "ratio"),
     ("`is_allowed` by id, rollout", "is_allowed/ids_via_rollout", "is_allowed/bitset_floor", 5.0, "over"),
     ("`is_allowed_by_name` vs hashed bitset, mix", "mix/features_by_name", "mix/features_hashed_bitset", 1.0, "ratio"),
     ("`check_limit_by_name` vs hashed table, mix", "mix/limits_by_name", "mix/limits_hashed_table", 1.0, "ratio"),

@@ -47,7 +47,9 @@ pub(crate) fn current(window: Window, now: i64, anchor: u8) -> WindowSpan {
 /// another year (December and January are 31 days long whatever the year), so this year's
 /// leapness serves all three months.
 #[expect(clippy::cast_possible_truncation, reason = "a day number of years 1–9999 fits i32")]
-#[inline]
+// Out of line: inlined, it made `current` too large to inline into `check_limit`, and every
+// other window kind paid for a call (about 10 instructions a query, measured).
+#[inline(never)]
 fn month(now: i64, anchor: u8) -> WindowSpan {
     let today = now.div_euclid(SECONDS_PER_DAY) as i32;
     let (year, month, day) = date_of_day(today);
