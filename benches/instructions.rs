@@ -25,10 +25,11 @@ use std::hint::black_box;
 use entitle::{Engine, Request, Usage};
 
 /// The modes, each one query on the bundled `rtc-sdk` policy's `pro` tier.
-const MODES: [&str; 7] = [
+const MODES: [&str; 8] = [
     "none",
     "is_allowed_granted",
     "is_allowed_rollout",
+    "is_allowed_addon",
     "check_limit_plain",
     "check_limit_two_addons",
     "check_limit_monthly_two_addons",
@@ -46,6 +47,9 @@ fn main() {
     // `pro` grants `conversational_ai` to 5% of subjects: the key goes through the bucket hash.
     let conversational_ai = engine.feature("conversational_ai").unwrap();
     let keyed = Request::new(pro, now).with_key("customer-4711");
+    // `free` does not grant `hd_video`; the launch promotion, valid at `now`, does.
+    let promo = [engine.addon("launch_promo").unwrap()];
+    let promoted = Request::new(engine.tier("free").unwrap(), now).with_addons(&promo);
     let with_addons = Request::new(pro, now).with_addons(&two);
     let anchored = Request::new(pro, now).with_addons(&two).with_billing_anchor(31);
     let named = entitle::NamedRequest::new("pro", now);
@@ -72,6 +76,9 @@ fn main() {
             }),
             "is_allowed_rollout" => repeat(&|| {
                 let _ = black_box(engine.is_allowed(black_box(&keyed), black_box(conversational_ai)));
+            }),
+            "is_allowed_addon" => repeat(&|| {
+                let _ = black_box(engine.is_allowed(black_box(&promoted), black_box(hd_video)));
             }),
             "check_limit_plain" => repeat(&|| {
                 let _ = black_box(engine.check_limit(black_box(&plain), black_box(api_calls), black_box(usage)));

@@ -76,7 +76,29 @@ impl Engine {
             }
             return bits.rollout && self.inside_rollout(tier, f, request.key);
         }
-        self.decide(request, feature).allowed
+        self.allowed_with_addons(request, feature)
+    }
+
+    /// [`Engine::is_allowed`] for a request that holds add-ons (or names an unknown feature):
+    /// [`Engine::decide`]'s rules in its order, without the reasons it keeps for a deny.
+    // Out of line, so that the no-add-on path above keeps its small frame.
+    #[inline(never)]
+    fn allowed_with_addons(&self, request: &Request<'_>, feature: FeatureId) -> bool {
+        let Ok(tier) = self.validate(request) else { return false };
+        let tables = self.tables();
+        let f = feature.index();
+        if f >= tables.counts().features {
+            return false;
+        }
+        let bits = tables.grant(tier, f);
+        if bits.granted || (bits.rollout && self.inside_rollout(tier, f, request.key)) {
+            return true;
+        }
+        let now = request.now;
+        request
+            .addons
+            .iter()
+            .any(|addon| tables.addon_grants(addon.index(), f) && self.applies(addon.index(), tier, now))
     }
 
     /// Whether `key` is inside the tier's rollout of feature `f` (both known).
