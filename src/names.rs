@@ -239,9 +239,10 @@ pub(crate) fn fold(a: u64, b: u64) -> u64 {
 
 /// Up to eight bytes as a number, without a call to `memcpy`: eight bytes are read as one
 /// word; four to seven as two overlapping halves; one to three byte by byte. For a given
-/// length, different bytes give different numbers.
+/// length, different bytes give different numbers. The rollout bucket reads keys with it, so
+/// `docs/language.md` spells it out: changing it changes every published bucket.
 #[inline]
-fn word(bytes: &[u8]) -> u64 {
+pub(crate) fn word(bytes: &[u8]) -> u64 {
     let n = bytes.len();
     let u32_at = |at: usize| bytes.get(at..at + 4).and_then(|b| b.try_into().ok()).map_or(0, u32::from_le_bytes);
     let byte_at = |at: usize| bytes.get(at).copied().map_or(0, u64::from);
