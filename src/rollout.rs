@@ -7,8 +7,9 @@
 //! the name, computed once when a policy compiles), so a query hashes only the key: a key of up
 //! to 8 bytes in one 64 × 64 → 128-bit multiplication whose halves are folded together (the
 //! multiply-fold of the wyhash family, which the name tables use too), a longer key with one
-//! 64-bit multiplication per further 8 bytes, read as whole words rather than byte by byte. The bucket is the fold's low 32 bits
-//! scaled to a million by a multiplication and a shift, with no division.
+//! 64-bit multiplication per further 8 bytes, read as whole words rather than byte by byte.
+//! The bucket is the high 32 bits of one more multiplication of the fold, scaled to a million
+//! by a multiplication and a shift, with no division.
 
 use crate::names::{fold, word};
 

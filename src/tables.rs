@@ -282,10 +282,12 @@ impl Tables {
         thresholds.sort_unstable();
         self.rollout_seeds = seeds.into();
         self.rollout_thresholds = thresholds.into();
+        // The compiler sets one threshold per rollout bit, so the ranking always matches here;
+        // only a bundle's tables can fail it, and `decode` refuses those.
         self.rank_rollouts();
     }
 
-    /// Fills `rollout_ranks` and `rollout_shares` from the grants and the thresholds; `false`
+    /// Fills `rollout_ranks` and `rollout_grants` from the grants, seeds and thresholds; `false`
     /// when the thresholds are not exactly one per rollout bit, in order.
     fn rank_rollouts(&mut self) -> bool {
         let mut rank = 0u32;
