@@ -93,6 +93,54 @@ pub fn compare_with_reference(text: &str, questions: &[Question<'_>]) -> Result<
     Ok(())
 }
 
+/// Parses `text` twice, with the hand-written reader in front of pest (as `check` does) and
+/// with pest alone, and describes the first difference in the syntax tree or the diagnostics.
+/// On agreement, says how many declarations parse and how many of them the hand-written reader
+/// reads by itself to the same tree, so that a caller can tell that it was put to work and not
+/// just declined.
+pub fn compare_parsers(text: &str) -> Result<ParserAgreement, String> {
+    use crate::syntax::{parse_with, Readers};
+    let source = Source::new("fuzz.policy", text);
+    let limits = crate::Limits::default();
+    let (file, diagnostics, whole) = parse_with(&source, &limits, Readers::DescentThenPest);
+    let (pest_file, pest_diagnostics, pest_whole) = parse_with(&source, &limits, Readers::PestOnly);
+    let pairs = file.decls.iter().zip(&pest_file.decls);
+    if let Some((ours, theirs)) = pairs.clone().find(|(ours, theirs)| ours != theirs) {
+        return Err(format!("declarations differ:\n  both readers: {ours:?}\n  pest alone:   {theirs:?}"));
+    }
+    let counts = (file.decls.len(), pest_file.decls.len());
+    if counts.0 != counts.1 {
+        return Err(format!("{} declarations with both readers, {} with pest alone", counts.0, counts.1));
+    }
+    if (&file.comments, &file.cut_short, whole) != (&pest_file.comments, &pest_file.cut_short, pest_whole) {
+        return Err("comments, cut-short heads or completeness differ".to_string());
+    }
+    if diagnostics != pest_diagnostics {
+        return Err(format!(
+            "diagnostics differ:\n  both readers: {diagnostics:?}\n  pest alone:   {pest_diagnostics:?}"
+        ));
+    }
+    let read_alone = pest_file
+        .decls
+        .iter()
+        .filter(|decl| {
+            let span = decl.span();
+            let read = crate::syntax::descent::declaration(text, span.start, text.len());
+            read.is_some_and(|(ours, end)| &ours == *decl && end == span.end)
+        })
+        .count();
+    Ok(ParserAgreement { declarations: pest_file.decls.len(), read_alone })
+}
+
+/// What [`compare_parsers`] found when the two parses agree.
+#[derive(Clone, Copy, Debug)]
+pub struct ParserAgreement {
+    /// The declarations that parse.
+    pub declarations: usize,
+    /// Those of them that the hand-written reader reads without pest.
+    pub read_alone: usize,
+}
+
 /// Checks that formatting `text` keeps what it must: `Ok` when the text does not parse (there
 /// is nothing to format) or when the formatted text formats to itself, keeps every comment in
 /// order, checks exactly as the original does (the same codes, in order), and, when it

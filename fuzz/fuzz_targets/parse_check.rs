@@ -1,11 +1,15 @@
 //! Arbitrary bytes into the parser and checker, then (when the policy checks) into the
-//! compiler: no panic, and time and memory bounded (`-timeout`, `-rss_limit_mb`).
+//! compiler: no panic, and time and memory bounded (`-timeout`, `-rss_limit_mb`). The
+//! hand-written reader and pest alone must also read the text to the same tree and messages.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
     let text = String::from_utf8_lossy(data);
+    if let Err(difference) = entitle::fuzzing::compare_parsers(&text) {
+        panic!("{difference}");
+    }
     let source = entitle::Source::new("fuzz.policy", text.as_ref());
     match entitle::check(&source) {
         Ok(checked) => {

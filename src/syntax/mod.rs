@@ -6,6 +6,7 @@
 //! lexical scan of their own, since the grammar treats them as trivia.
 
 pub mod ast;
+pub(crate) mod descent;
 
 use pest::iterators::Pair;
 use pest::Parser as _;
@@ -81,6 +82,21 @@ impl SyntaxError {
 /// limit, or lines that cannot be told apart), checking what was read would only report
 /// consequences of the missing rest.
 pub(crate) fn parse(source: &Source, limits: &Limits) -> (File, Vec<Diagnostic>, bool) {
+    parse_with(source, limits, Readers::DescentThenPest)
+}
+
+/// Which readers the parser uses for each declaration.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Readers {
+    /// The hand-written reader first, and pest for what it declines: what `parse` does.
+    DescentThenPest,
+    /// pest alone: the reference that tests and the fuzz hook compare the other against.
+    #[cfg_attr(not(any(test, feature = "fuzzing")), expect(dead_code, reason = "only tests and fuzzing compare"))]
+    PestOnly,
+}
+
+/// [`parse`], with the choice of readers.
+pub(crate) fn parse_with(source: &Source, limits: &Limits, readers: Readers) -> (File, Vec<Diagnostic>, bool) {
     let text = source.text();
     let mut diagnostics = Vec::new();
     let empty = || File { decls: Vec::new(), comments: Vec::new(), cut_short: Vec::new() };
@@ -119,10 +135,24 @@ pub(crate) fn parse(source: &Source, limits: &Limits) -> (File, Vec<Diagnostic>,
             diagnostics.push(error.at(Span::at(decl_start)));
             return (File { decls, comments: lexical.comments, cut_short }, diagnostics, false);
         }
-        // pest is given only this declaration's text, up to the next line that starts another
-        // declaration: building a pest error costs time in proportion to the input after the
-        // error, so handing it the whole rest of the file would make many errors quadratic.
-        let rest = &text[offset..lexical.resync_point(text, decl_start, decl_start)];
+        // Each reader is given only this declaration's text, up to the next line that starts
+        // another declaration: building a pest error costs time in proportion to the input
+        // after the error, so handing it the whole rest of the file would make many errors
+        // quadratic.
+        let decl_end = lexical.resync_point(text, decl_start, decl_start);
+        if readers == Readers::DescentThenPest {
+            if let Some((decl, end)) = descent::declaration(text, decl_start, decl_end) {
+                decls.push(decl);
+                // Every declaration consumes at least its keyword, so this always advances.
+                offset = end.max(offset + 1);
+                continue;
+            }
+        }
+        // pest starts where the declaration does, not where the last one ended, so that its
+        // message for a declaration that starts wrong does not depend on how much trivia the
+        // last one's optional parts swallowed.
+        offset = decl_start;
+        let rest = &text[offset..decl_end];
         match Grammar::parse(Rule::step, rest) {
             Ok(mut pairs) => {
                 let Some(decl) = pairs.next().and_then(|step| step.into_inner().next()) else {
@@ -293,6 +323,9 @@ struct LexicalScan {
     /// Prefix sums make the depth between two offsets a pair of binary searches, which keeps
     /// recovery linear even in a file full of unclosed blocks.
     depth_before: Vec<i64>,
+    /// The start of every line whose first word starts a declaration, and whether that word is
+    /// `limit` (which also starts an item inside a block), in order.
+    declaration_lines: Vec<(usize, bool)>,
 }
 
 impl LexicalScan {
@@ -300,13 +333,20 @@ impl LexicalScan {
         let mut comments = Vec::new();
         let mut braces = Vec::new();
         let bytes = text.as_bytes();
+        let mut declaration_lines: Vec<(usize, bool)> =
+            declaration_keyword_at(text, 0).map(|is_limit| (0, is_limit)).into_iter().collect();
         let mut i = 0;
         // Strings cannot span lines, so a stray quote is forgotten at the end of its line, the
         // same way the grammar rejects it there.
         let mut in_string = false;
         while let Some(&byte) = bytes.get(i) {
             match byte {
-                b'\n' => in_string = false,
+                b'\n' => {
+                    in_string = false;
+                    if let Some(is_limit) = declaration_keyword_at(text, i + 1) {
+                        declaration_lines.push((i + 1, is_limit));
+                    }
+                }
                 b'\\' if in_string => i += 1,
                 b'"' => in_string = !in_string,
                 b'/' if !in_string && bytes.get(i + 1) == Some(&b'/') => {
@@ -329,7 +369,7 @@ impl LexicalScan {
                 Some(*depth)
             }))
             .collect();
-        LexicalScan { comments, brace_offsets, depth_before }
+        LexicalScan { comments, brace_offsets, depth_before, declaration_lines }
     }
 
     /// The change in nesting depth from offset `from` up to (not including) offset `to`.
@@ -348,21 +388,26 @@ impl LexicalScan {
     /// also starts an item inside tiers. Returns the end of the text if there is no such line.
     fn resync_point(&self, text: &str, decl_start: usize, error: usize) -> usize {
         let error_line_start = text[..error.min(text.len())].rfind('\n').map_or(0, |i| i + 1);
-        let mut line_start = error_line_start;
-        while line_start < text.len() {
-            if line_start > decl_start {
-                let line = text[line_start..].trim_start_matches([' ', '\t']);
-                let word = line.split(|c: char| !(c.is_alphanumeric() || c == '_')).next().unwrap_or("");
-                let depth = self.depth_change(decl_start, line_start);
-                let starts_decl = matches!(word, "policy" | "feature" | "setting" | "ladder" | "tier" | "addon")
-                    || (word == "limit" && depth <= 0);
-                if starts_decl {
-                    return line_start;
-                }
-            }
-            line_start = text[line_start..].find('\n').map_or(text.len(), |i| line_start + i + 1);
-        }
-        text.len()
+        let first = self.declaration_lines.partition_point(|&(at, _)| at < error_line_start);
+        let candidates = self.declaration_lines.get(first..).unwrap_or_default();
+        candidates
+            .iter()
+            .find(|&&(line_start, is_limit)| {
+                line_start > decl_start && (!is_limit || self.depth_change(decl_start, line_start) <= 0)
+            })
+            .map_or(text.len(), |&(line_start, _)| line_start)
+    }
+}
+
+/// Whether the line starting at `line_start` begins (after spaces and tabs) with a word that
+/// starts a declaration: `Some(true)` for `limit`, `Some(false)` for the others.
+fn declaration_keyword_at(text: &str, line_start: usize) -> Option<bool> {
+    let line = text.get(line_start..)?.trim_start_matches([' ', '\t']);
+    let word_end = line.find(|c: char| !(c.is_alphanumeric() || c == '_')).unwrap_or(line.len());
+    match line.get(..word_end)? {
+        "policy" | "feature" | "setting" | "ladder" | "tier" | "addon" => Some(false),
+        "limit" => Some(true),
+        _ => None,
     }
 }
 
@@ -594,6 +639,11 @@ fn build_str(pair: Pair<'_, Rule>, b: &Builder<'_>) -> Str {
     let span = b.span(&pair);
     let raw = pair.as_str();
     let body = raw.strip_prefix('"').and_then(|s| s.strip_suffix('"')).unwrap_or(raw);
+    Str { value: unescape(body), span }
+}
+
+/// The value of a string literal's body (between the quotes), with its escapes processed.
+fn unescape(body: &str) -> String {
     let mut value = String::with_capacity(body.len());
     let mut chars = body.chars();
     while let Some(c) = chars.next() {
@@ -608,7 +658,7 @@ fn build_str(pair: Pair<'_, Rule>, b: &Builder<'_>) -> Str {
             value.push(c);
         }
     }
-    Str { value, span }
+    value
 }
 
 #[cfg(test)]

@@ -22,13 +22,16 @@ fn text(path: &Path) -> String {
     String::from_utf8_lossy(&std::fs::read(path).expect("readable input")).into_owned()
 }
 
-/// `parse_check` and `render`: no panic, spans in range, bounded rendering with no raw control
-/// character.
+/// `parse_check` and `render`: no panic, both parsers agree, spans in range, bounded
+/// rendering with no raw control character.
 #[test]
 fn parse_check_and_render_inputs_replay_clean() {
     let mut count = 0;
     for path in inputs("parse_check").into_iter().chain(inputs("render")) {
         let text = text(&path);
+        if let Err(difference) = entitle::fuzzing::compare_parsers(&text) {
+            panic!("{}: {difference}", path.display());
+        }
         let source = Source::new("fuzz.policy", text.as_str());
         let diagnostics = match entitle::check(&source) {
             Ok(checked) => {

@@ -21,6 +21,7 @@ mod format;
 mod fuzz_replay;
 mod golden;
 mod hostile;
+mod parser;
 mod plan;
 mod policies;
 mod robustness;
