@@ -191,15 +191,23 @@ pub enum PercentError {
 
 /// Reads the number of a percentage (`99.99` of `99.99%`) into millionths.
 pub fn parse_percent(text: &str) -> Result<Percentage, PercentError> {
-    let cleaned: String = text.chars().filter(|&c| c != '_').collect();
-    let (whole, fraction) = cleaned.split_once('.').unwrap_or((&cleaned, ""));
-    if fraction.len() > 4 {
-        return Err(PercentError::TooPrecise);
+    let (whole, fraction) = text.split_once('.').unwrap_or((text, ""));
+    // The fraction is read as ten-thousandths, without building a padded copy: a policy may
+    // hold a percentage on every limit line.
+    let mut places = 0;
+    let mut ten_thousandths: u64 = 0;
+    for digit in fraction.bytes().filter(u8::is_ascii_digit) {
+        places += 1;
+        if places > 4 {
+            return Err(PercentError::TooPrecise);
+        }
+        ten_thousandths = ten_thousandths * 10 + u64::from(digit - b'0');
+    }
+    for _ in places..4 {
+        ten_thousandths *= 10;
     }
     let whole = parse_whole(whole).map_err(|_| PercentError::AboveHundred)?;
-    let fraction = format!("{fraction:0<4}");
-    let fraction = parse_whole(&fraction).map_err(|_| PercentError::TooPrecise)?;
-    let millionths = whole.checked_mul(10_000).and_then(|w| w.checked_add(fraction));
+    let millionths = whole.checked_mul(10_000).and_then(|w| w.checked_add(ten_thousandths));
     match millionths {
         Some(m) if m <= 1_000_000 => Ok(Percentage(u32::try_from(m).unwrap_or(1_000_000))),
         _ => Err(PercentError::AboveHundred),
@@ -310,6 +318,9 @@ mod tests {
         assert_eq!(parse_percent("100.0001"), Err(PercentError::AboveHundred));
         assert_eq!(parse_percent("1.00001"), Err(PercentError::TooPrecise));
         assert_eq!(parse_percent("99999999999999999999999"), Err(PercentError::AboveHundred));
+        assert_eq!(parse_percent("1_0.2_5"), Ok(Percentage(102_500)));
+        assert_eq!(parse_percent("12.5"), Ok(Percentage(125_000)));
+        assert_eq!(parse_percent("99999999999999999999999.00001"), Err(PercentError::TooPrecise));
     }
 
     #[test]
