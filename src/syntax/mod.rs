@@ -436,9 +436,12 @@ impl Builder<'_> {
         let mut end = self.offset + span.end();
         loop {
             end = start + self.text[start..end].trim_end().len();
-            let found = self.comments.binary_search_by_key(&end, |c| c.span.end).ok();
-            match found.and_then(|i| self.comments.get(i)) {
-                Some(comment) if comment.span.start >= start => end = comment.span.start,
+            // The comment the trimmed span ends in, if any: a comment keeps its own trailing
+            // spaces, which trimming has already cut, so look for the last comment that starts
+            // before the end rather than one that ends exactly there.
+            let last_before = self.comments.partition_point(|c| c.span.start < end).checked_sub(1);
+            match last_before.and_then(|i| self.comments.get(i)) {
+                Some(comment) if comment.span.start >= start && end <= comment.span.end => end = comment.span.start,
                 _ => return Span::new(start, end),
             }
         }
@@ -724,6 +727,17 @@ addon x for free, pro { grant all limit d += 5 valid from 2026-11-01 until 2026-
         assert_eq!(slice(tier.items[0].span()), "grant a");
         assert_eq!(slice(tier.items[1].span()), "revoke b");
         assert_eq!(slice(file.decls[2].span()), "feature c");
+    }
+
+    #[test]
+    fn a_trailing_comment_with_trailing_spaces_stays_out_of_the_span() {
+        for text in ["policy \"p\"\nfeature c // note  \nfeature d\n", "policy \"p\"\nfeature c// note \t"] {
+            for readers in [Readers::DescentThenPest, Readers::PestOnly] {
+                let (file, _, _) = parse_with(&Source::new("t.policy", text), &Limits::default(), readers);
+                let span = file.decls[1].span();
+                assert_eq!(&text[span.start..span.end], "feature c", "{readers:?} in {text:?}");
+            }
+        }
     }
 
     #[test]
