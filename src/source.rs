@@ -124,12 +124,16 @@ impl Source {
         self.line_starts.partition_point(|&start| start <= offset).saturating_sub(1)
     }
 
+    /// The offset where the line holding a byte offset starts (offsets past the end clamp).
+    pub(crate) fn line_start(&self, offset: usize) -> usize {
+        self.line_starts.get(self.line_index(offset)).copied().unwrap_or(0)
+    }
+
     /// The line and column of a byte offset; offsets past the end clamp to the end, and an
     /// offset inside a multi-byte character counts as that character.
     pub fn line_col(&self, offset: usize) -> LineCol {
         let offset = offset.min(self.text.len());
-        // `line_starts[0]` is 0, so at least one start is at or before any offset.
-        let line_index = self.line_starts.partition_point(|&start| start <= offset).saturating_sub(1);
+        let line_index = self.line_index(offset);
         let line_start = self.line_starts.get(line_index).copied().unwrap_or(0);
         // An offset inside a character counts as that character.
         let mut end = offset;

@@ -139,7 +139,7 @@ pub(crate) fn parse_with(source: &Source, limits: &Limits, readers: Readers) -> 
         // another declaration: building a pest error costs time in proportion to the input
         // after the error, so handing it the whole rest of the file would make many errors
         // quadratic.
-        let decl_end = lexical.resync_point(text, decl_start, decl_start);
+        let decl_end = lexical.resync_point(source, decl_start, decl_start);
         if readers == Readers::DescentThenPest {
             if let Some((decl, end)) = descent::declaration(text, decl_start, decl_end) {
                 decls.push(decl);
@@ -187,7 +187,7 @@ pub(crate) fn parse_with(source: &Source, limits: &Limits, readers: Readers) -> 
                 if let Some(head) = read_head(text, decl_start, position) {
                     cut_short.push(head);
                 }
-                offset = lexical.resync_point(text, decl_start, position);
+                offset = lexical.resync_point(source, decl_start, position);
             }
         }
     }
@@ -386,8 +386,11 @@ impl LexicalScan {
     /// `decl_start`: the first line, at or after the error's line and after `decl_start`, that
     /// begins with a declaration keyword. `limit` only counts outside any open block, since it
     /// also starts an item inside tiers. Returns the end of the text if there is no such line.
-    fn resync_point(&self, text: &str, decl_start: usize, error: usize) -> usize {
-        let error_line_start = text[..error.min(text.len())].rfind('\n').map_or(0, |i| i + 1);
+    fn resync_point(&self, source: &Source, decl_start: usize, error: usize) -> usize {
+        let text = source.text();
+        // From the source's line index, not by searching back for a line break: many
+        // declarations on one long line would make that search quadratic.
+        let error_line_start = source.line_start(error);
         let first = self.declaration_lines.partition_point(|&(at, _)| at < error_line_start);
         let candidates = self.declaration_lines.get(first..).unwrap_or_default();
         candidates

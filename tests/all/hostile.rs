@@ -138,7 +138,15 @@ fn timed(f: &dyn Fn()) -> Duration {
 #[test]
 fn checking_time_grows_linearly_with_each_hostile_shape() {
     type Shape = fn(usize) -> String;
-    let shapes: [(&str, Shape, usize); 6] = [
+    let shapes: [(&str, Shape, usize); 7] = [
+        (
+            "many declarations on one line",
+            |n| {
+                let features: Vec<String> = (0..n).map(|i| format!("feature f{i}")).collect();
+                format!("policy \"p\" {} tier t {{ grant all }}\n", features.join(" "))
+            },
+            40_000,
+        ),
         (
             "a long grant list",
             |n| {
