@@ -170,10 +170,27 @@ impl NameTable {
 
     /// The id of `name`, if the table holds it. The first slot is checked inline (for the
     /// policies people write, the only one a known name needs); probing further is out of line.
-    #[inline]
+    #[inline(never)]
     pub(crate) fn get(&self, name: &str) -> Option<u32> {
         let name = name.as_bytes();
-        let key = Key::of(name);
+        // Names of up to sixteen bytes (nearly all) take a path specialised to them, with no
+        // hashing loop and no byte comparison, which needs few registers and no call; longer
+        // names take the same steps out of line.
+        if name.len() > 16 {
+            return self.get_long(name);
+        }
+        self.get_keyed(Key::of(name), name)
+    }
+
+    /// [`NameTable::get`] for a name longer than sixteen bytes.
+    #[inline(never)]
+    fn get_long(&self, name: &[u8]) -> Option<u32> {
+        self.get_keyed(Key::of(name), name)
+    }
+
+    /// The lookup of `name`, whose key is `key`.
+    #[inline(always)]
+    fn get_keyed(&self, key: Key, name: &[u8]) -> Option<u32> {
         let hash = hash(self.seed, key, name, self.full);
         let tag = tag_of(hash);
         let at = slot_of(hash, self.mask);
@@ -184,7 +201,7 @@ impl NameTable {
         if entry == 0 || self.max_probe == 0 {
             return None;
         }
-        self.probe(key, name, tag, at)
+        self.probe(name, tag, at)
     }
 
     /// Whether name `id` is `name`, whose key is `key`.
@@ -195,10 +212,13 @@ impl NameTable {
         *stored == key && (name.len() <= 16 || self.name(id as usize) == name)
     }
 
-    /// The rest of a lookup whose first slot, `first`, held another name.
+    /// The rest of a lookup whose first slot, `first`, held another name. It takes the name
+    /// and not its key, which it computes again: a key passed along would be kept in memory
+    /// on the first slot's path, which nearly every lookup ends on.
     #[cold]
     #[inline(never)]
-    fn probe(&self, key: Key, name: &[u8], tag: u32, first: usize) -> Option<u32> {
+    fn probe(&self, name: &[u8], tag: u32, first: usize) -> Option<u32> {
+        let key = Key::of(name);
         let mut at = first;
         for _ in 0..self.max_probe {
             at = (at + 1) & self.mask;
