@@ -457,3 +457,31 @@ impl Reader<'_> {
         Some(Item::Limit(LimitItem { limit, op, op_span, value, soft, warn, span: self.span_from(start) }))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The reader's keywords are the grammar's: every word quoted in the grammar file is a
+    /// keyword here exactly when the grammar's `keyword` rule lists it, so a keyword added to
+    /// the grammar cannot be read as a name here.
+    #[test]
+    fn keywords_are_the_grammars() {
+        let grammar = include_str!("../../grammar/entitle.pest");
+        let quoted = |text: &str| -> Vec<String> {
+            text.split('"')
+                .skip(1)
+                .step_by(2)
+                .filter(|w| !w.is_empty() && w.bytes().all(|b| b.is_ascii_lowercase()))
+                .map(str::to_string)
+                .collect()
+        };
+        let rule_start = grammar.find("keyword = @{").expect("the grammar has a keyword rule");
+        let rule = grammar.get(rule_start..).and_then(|rest| rest.split('}').next()).expect("the rule ends");
+        let keywords = quoted(rule);
+        assert_eq!(keywords.len(), 25, "{keywords:?}");
+        for word in quoted(grammar) {
+            assert_eq!(is_keyword(&word), keywords.contains(&word), "`{word}`");
+        }
+    }
+}
