@@ -25,7 +25,7 @@ use std::hint::black_box;
 use entitle::{Engine, Request, Usage};
 
 /// The modes, each one query on the bundled `rtc-sdk` policy's `pro` tier.
-const MODES: [&str; 9] = [
+const MODES: [&str; 10] = [
     "none",
     "is_allowed_granted",
     "is_allowed_rollout",
@@ -35,6 +35,7 @@ const MODES: [&str; 9] = [
     "check_limit_monthly_two_addons",
     "check_limit_by_name",
     "feature_by_name",
+    "is_allowed_by_name",
 ];
 
 fn main() {
@@ -90,6 +91,9 @@ fn main() {
             "check_limit_monthly_two_addons" => repeat(&|| {
                 let usage = Usage::used(9_000).requesting(10);
                 let _ = black_box(engine.check_limit(black_box(&anchored), black_box(ai_minutes), black_box(usage)));
+            }),
+            "is_allowed_by_name" => repeat(&|| {
+                let _ = black_box(engine.is_allowed_by_name(black_box(&named), black_box("hd_video")));
             }),
             "feature_by_name" => repeat(&|| {
                 let _ = black_box(engine.feature(black_box("hd_video")));
