@@ -25,8 +25,9 @@ use std::hint::black_box;
 use entitle::{Engine, Request, Usage};
 
 /// The modes, each one query on the bundled `rtc-sdk` policy's `pro` tier.
-const MODES: [&str; 10] = [
+const MODES: [&str; 11] = [
     "none",
+    "bitset_floor",
     "is_allowed_granted",
     "is_allowed_rollout",
     "is_allowed_addon",
@@ -56,6 +57,7 @@ fn main() {
     let anchored = Request::new(pro, now).with_addons(&two).with_billing_anchor(31);
     let named = entitle::NamedRequest::new("pro", now);
     let usage = Usage::used(990_000).requesting(20_000);
+    let (floor, floor_words) = (vec![u64::MAX; 3], 1usize);
 
     // `cargo bench` and `cargo test` pass their own flags: without a mode, run every mode a
     // little (the test); with one, run it a million times (the measurement).
@@ -73,6 +75,12 @@ fn main() {
     for mode in modes {
         match mode {
             "none" => repeat(&|| {}),
+            // The floor of the `is_allowed` budget, as `benches/queries.rs` spells it: one
+            // word of a tier-major bitset, indexed with the bounds and overflow checks Rust adds.
+            "bitset_floor" => repeat(&|| {
+                let (tier, feature) = (black_box(1usize), black_box(0usize));
+                let _ = black_box(floor[tier * floor_words + feature / 64] & (1 << (feature % 64)) != 0);
+            }),
             "is_allowed_granted" => repeat(&|| {
                 let _ = black_box(engine.is_allowed(black_box(&plain), black_box(hd_video)));
             }),
