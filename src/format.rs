@@ -40,7 +40,7 @@ pub fn format(source: &Source) -> Result<String, Diagnostics> {
     format_with(source, &Limits::default())
 }
 
-/// [`format`] under the given limits.
+/// [`format()`] under the given limits.
 pub fn format_with(source: &Source, limits: &Limits) -> Result<String, Diagnostics> {
     let (file, diagnostics, read_whole) = syntax::parse(source, limits);
     if !diagnostics.is_empty() || !read_whole {

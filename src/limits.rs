@@ -48,7 +48,7 @@ pub struct Limits {
 }
 
 impl Limits {
-    /// The ceiling of [`Limits::held_addons`]: by-name queries resolve add-on names into a
+    /// The ceiling of the `held_addons` field: by-name queries resolve add-on names into a
     /// fixed array of this size on the stack, so that they never allocate.
     pub const MAX_HELD_ADDONS: usize = 32;
 

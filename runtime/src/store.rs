@@ -44,7 +44,8 @@ pub enum StoreError {
     Unreachable(String),
 }
 
-/// A meter: in-process ([`Meter`]) or shared ([`redis::RedisMeter`], feature `redis`).
+/// A meter: in-process ([`Meter`]) or shared (`store::redis::RedisMeter`, with the feature
+/// `redis`).
 pub trait UsageMeter: Send + Sync {
     /// Decides `amount` more of `limit` for the request's subject and records it if allowed.
     fn try_consume(

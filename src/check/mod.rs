@@ -21,7 +21,7 @@ use errors::CheckError;
 /// A policy that passed the checker: the only way into [`crate::compile`].
 ///
 /// It cannot be built any other way, so an engine is always built from a checked policy. It
-/// carries the policy's [`Model`] and the warnings the checker found.
+/// carries the policy's checked model and the warnings the checker found.
 #[derive(Clone, Debug)]
 pub struct Checked {
     model: Model,
