@@ -66,17 +66,22 @@ impl Engine {
         // `false`, as `decide` (unknown tier) would say. The feature is checked, since a feature
         // past the row's end would read another tier's bits. Anything else takes the full
         // decision, so the answer is always the same as `decide`'s.
-        let grants = self.hot_grants();
         let f = feature.index();
-        if request.addons.is_empty() && f < grants.features() {
-            let tier = request.tier.index();
-            let bits = grants.get(tier, f);
-            if bits.granted {
-                return true;
-            }
-            return bits.rollout && self.inside_rollout(tier, f, request.key);
+        if request.addons.is_empty() && f < self.hot_grants().features() {
+            return self.granted_to_tier(request.tier.index(), f, request.key);
         }
         self.allowed_with_addons(request, feature)
+    }
+
+    /// Whether the tier's grant bits, or its rollout for the subject `key`, allow feature `f`
+    /// (a known feature; an unknown tier reads no bits): `is_allowed` with no add-on held.
+    #[inline]
+    fn granted_to_tier(&self, tier: usize, f: usize, key: &str) -> bool {
+        let bits = self.hot_grants().get(tier, f);
+        if bits.granted {
+            return true;
+        }
+        bits.rollout && self.inside_rollout(tier, f, key)
     }
 
     /// [`Engine::is_allowed`] for a request that holds add-ons (or names an unknown feature):
@@ -386,12 +391,11 @@ impl Engine {
     /// [`Engine::decide_by_name`] says why.
     #[must_use]
     pub fn is_allowed_by_name(&self, request: &NamedRequest<'_>, feature: &str) -> bool {
-        // The common case takes `is_allowed`'s fast path: two lookups and the grant bits.
+        // The common case takes `is_allowed`'s fast path: two lookups and the grant bits,
+        // with no id request built in between.
         if request.addons.is_empty() {
-            return match (self.plain_request(request), self.feature(feature)) {
-                (Ok(ids), Some(id)) => self.is_allowed(&ids, id),
-                _ => false,
-            };
+            let Some(tier) = self.tier(request.tier) else { return false };
+            return self.feature(feature).is_some_and(|f| self.granted_to_tier(tier.index(), f.index(), request.key));
         }
         self.decide_by_name(request, feature).allowed
     }

@@ -81,3 +81,36 @@ fn clones_answer_alike_and_reasons_are_errors() {
     let error: Box<dyn std::error::Error> = Box::new(Reason::UnknownTier);
     assert_eq!(error.to_string(), "the policy declares no such tier (unknown_tier)");
 }
+
+/// `is_allowed_by_name` answers from the grant bits without building a `Decision`; it must say
+/// what `decide_by_name` says, for every tier and feature of a policy with rollouts and
+/// add-ons, for unknown names, for keys inside and outside rollouts, and with add-ons held.
+#[test]
+fn is_allowed_by_name_agrees_with_decide_by_name() {
+    let engine = Engine::from_path(crate::golden::root().join("policies/rtc-sdk.policy")).expect("checks");
+    let mut tiers: Vec<String> = engine.tiers().map(|(_, name)| name.to_string()).collect();
+    let mut features: Vec<String> = engine.features().map(|(_, name)| name.to_string()).collect();
+    let addons: Vec<String> = engine.addons().map(|(_, name)| name.to_string()).collect();
+    tiers.push("no_such_tier".to_string());
+    features.push("no_such_feature".to_string());
+    let held: Vec<Vec<&str>> = vec![vec![], addons.iter().map(String::as_str).collect(), vec!["no_such_addon"]];
+    let (mut allowed, mut denied) = (0, 0);
+    for tier in &tiers {
+        for key in (0..40).map(|i| format!("app-{i}")) {
+            for addons in &held {
+                let request = Request::new(tier.as_str(), 1_795_255_200).with_key(&key).with_addons(addons);
+                for feature in &features {
+                    let fast = engine.is_allowed_by_name(&request, feature);
+                    let decision = engine.decide_by_name(&request, feature);
+                    assert_eq!(fast, decision.allowed, "{tier} {key} {addons:?} {feature}: {decision:?}");
+                    if fast {
+                        allowed += 1;
+                    } else {
+                        denied += 1;
+                    }
+                }
+            }
+        }
+    }
+    assert!(allowed > 100 && denied > 100, "{allowed} allowed, {denied} denied");
+}
