@@ -4,7 +4,8 @@
 //! compiles only for its own tests; this module lends it out behind one function, which the
 //! crate's property test also uses, so both compare answers the same way. The bundle target
 //! needs to get past a bundle's checksum, which no mutation keeps; [`check_bundle`] reseals
-//! what it is given.
+//! what it is given. The parser target compares the hand-written reader with pest alone
+//! through [`compare_parsers`], which `tests/all/parser.rs` also runs.
 
 use crate::engine::{AddonId, FeatureId, LimitId, Request, SettingId, TierId, Usage};
 use crate::reference::Reference;
@@ -104,8 +105,7 @@ pub fn compare_parsers(text: &str) -> Result<ParserAgreement, String> {
     let limits = crate::Limits::default();
     let (file, diagnostics, whole) = parse_with(&source, &limits, Readers::DescentThenPest);
     let (pest_file, pest_diagnostics, pest_whole) = parse_with(&source, &limits, Readers::PestOnly);
-    let pairs = file.decls.iter().zip(&pest_file.decls);
-    if let Some((ours, theirs)) = pairs.clone().find(|(ours, theirs)| ours != theirs) {
+    if let Some((ours, theirs)) = file.decls.iter().zip(&pest_file.decls).find(|(ours, theirs)| ours != theirs) {
         return Err(format!("declarations differ:\n  both readers: {ours:?}\n  pest alone:   {theirs:?}"));
     }
     let counts = (file.decls.len(), pest_file.decls.len());

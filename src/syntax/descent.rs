@@ -26,6 +26,26 @@ pub(crate) fn declaration(text: &str, start: usize, end: usize) -> Option<(Decl,
     Some((decl, reader.last_end))
 }
 
+/// Where the trivia starting at `at` ends, reading no further than `end`: the grammar's
+/// `WHITESPACE` (space, tab, carriage return, line feed; no other whitespace) and `COMMENT`
+/// (`//` to the end of the line). The parser's driver finds where each declaration starts with
+/// it too, so both agree on what may stand between declarations.
+pub(crate) fn trivia_end(text: &str, mut at: usize, end: usize) -> usize {
+    let bytes = text.as_bytes().get(..end.min(text.len())).unwrap_or_default();
+    loop {
+        match bytes.get(at) {
+            Some(b' ' | b'\t' | b'\r' | b'\n') => at += 1,
+            Some(b'/') if bytes.get(at + 1) == Some(&b'/') => {
+                at += 2;
+                while bytes.get(at).is_some_and(|&b| b != b'\n') {
+                    at += 1;
+                }
+            }
+            _ => return at,
+        }
+    }
+}
+
 /// The words that cannot be names (the grammar's `keyword` rule).
 fn is_keyword(word: &str) -> bool {
     matches!(
@@ -86,18 +106,7 @@ impl Reader<'_> {
 
     /// Moves past whitespace and comments.
     fn skip_trivia(&mut self) {
-        loop {
-            match self.byte(self.at) {
-                Some(b' ' | b'\t' | b'\r' | b'\n') => self.at += 1,
-                Some(b'/') if self.byte(self.at + 1) == Some(b'/') => {
-                    self.at += 2;
-                    while self.byte(self.at).is_some_and(|b| b != b'\n') {
-                        self.at += 1;
-                    }
-                }
-                _ => return,
-            }
-        }
+        self.at = trivia_end(self.text, self.at, self.end);
     }
 
     /// Takes the token `start..end` that the caller has recognised.

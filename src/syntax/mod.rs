@@ -126,7 +126,7 @@ pub(crate) fn parse_with(source: &Source, limits: &Limits, readers: Readers) -> 
     // is skipped rather than reported. Spans stay offsets into the text as given.
     let mut offset = if text.starts_with('\u{feff}') { '\u{feff}'.len_utf8() } else { 0 };
     while offset < text.len() {
-        let decl_start = offset + (text.len() - offset - trim_trivia(&text[offset..]).len());
+        let decl_start = descent::trivia_end(text, offset, text.len());
         // Only another declaration counts against the limit, not the blank lines and comments
         // after the last one.
         if decl_start >= text.len() {
@@ -214,18 +214,6 @@ fn read_head(text: &str, decl_start: usize, error: usize) -> Option<(DeclKind, N
     let name =
         Name { text: name.as_str().to_string(), span: Span::new(decl_start + span.start(), decl_start + span.end()) };
     Some((kind, name))
-}
-
-/// Skips leading whitespace and comments.
-fn trim_trivia(mut text: &str) -> &str {
-    loop {
-        let trimmed = text.trim_start();
-        if let Some(comment) = trimmed.strip_prefix("//") {
-            text = comment.find('\n').map_or("", |i| &comment[i..]);
-        } else {
-            return trimmed;
-        }
-    }
 }
 
 /// The offending token at `position`: a whole word, or one character, or "" at the end.
@@ -742,6 +730,17 @@ addon x for free, pro { grant all limit d += 5 valid from 2026-11-01 until 2026-
                 let span = file.decls[1].span();
                 assert_eq!(&text[span.start..span.end], "feature c", "{readers:?} in {text:?}");
             }
+        }
+    }
+
+    #[test]
+    fn whitespace_the_grammar_does_not_name_is_a_syntax_error_between_declarations() {
+        // A no-break space is whitespace to Unicode but not to the grammar, before a
+        // declaration as much as after the last one.
+        for text in ["policy \"p\"\n\u{a0}feature x\n", "policy \"p\"\nfeature x\n\u{a0}\n"] {
+            let (_, diagnostics) = parse_text(text);
+            assert_eq!(diagnostics.len(), 1, "{text:?}: {diagnostics:?}");
+            assert_eq!(diagnostics[0].message, "expected a declaration, found `\u{a0}`", "{text:?}");
         }
     }
 
