@@ -46,7 +46,10 @@ use crate::model::{
     AddonDef, AddonLimit, AddonOp, Amount, FeatureDef, GrantDef, LimitDef, LimitKind, Model, Percentage, Preference,
     QuantityType, SetDef, SettingDef, SettingType, SettingValue, TierDef, TierLimit, Window,
 };
+pub use crate::parts::InvalidParts;
+use crate::parts::Parts;
 use crate::source::{Source, Span};
+use crate::tables::{AddonDelta, LimitEntry, RawTables};
 
 /// The first bytes of every bundle. The high first byte and the line endings after the name
 /// catch a file that went through a text-mode transfer, as PNG's signature does.
@@ -81,6 +84,14 @@ pub enum BundleError {
     /// The checksum does not match the content.
     #[error("the bundle is corrupt: its checksum does not match its content")]
     Corrupt,
+    /// The bundle is larger than [`Limits::bundle_bytes`].
+    #[error("the bundle is {found} bytes, past the limit of {max} bytes for bundles")]
+    TooLarge {
+        /// The bundle's size.
+        found: usize,
+        /// The limit.
+        max: usize,
+    },
     /// The bundle's format is newer than this engine reads.
     #[error("the bundle has format version {found}, newer than this engine's {supported}; rebuild it with this release's `entitle build` or upgrade the engine")]
     Incompatible {
@@ -97,6 +108,10 @@ pub enum BundleError {
         /// The offset in the file where decoding noticed it.
         offset: usize,
     },
+    /// The compiled section decodes but cannot become an engine: it contradicts itself, or it
+    /// is past the caller's [`Limits`].
+    #[error("the bundle's compiled policy is refused: {0}")]
+    Invalid(#[from] InvalidParts),
     /// The bundle is of an older format and its source, rebuilt, no longer checks.
     #[error("the bundle's source does not check with this engine: {0}")]
     Policy(#[from] Diagnostics),
@@ -138,22 +153,6 @@ impl Info {
     }
 }
 
-/// Reads the file at `path`, policy text or bundle: its source (a bundle's embedded one), and
-/// for a bundle, the engine loaded from it. Tools that take either (`entitle check`, `eval`)
-/// use this; [`Engine::from_path`] is the shortcut for an engine alone.
-pub fn read_policy_file(path: &std::path::Path, limits: &Limits) -> Result<(Source, Option<Engine>), crate::LoadError> {
-    let bytes = crate::source::read_file(path, limits.source_bytes.max(limits.bundle_bytes))?;
-    let name = path.display().to_string();
-    if is_bundle(&bytes) {
-        let (info, engine) = load(&bytes).map_err(|source| crate::LoadError::Bundle { path: name, source })?;
-        return Ok((Source::new(info.source_name, info.source_text), Some(engine)));
-    }
-    if bytes.len() > limits.source_bytes {
-        return Err(crate::LoadError::TooLarge { path: name, max: limits.source_bytes });
-    }
-    Ok((Source::from_bytes(name, bytes)?, None))
-}
-
 /// Whether `bytes` start like a bundle (to tell a bundle from a policy file).
 pub fn is_bundle(bytes: &[u8]) -> bool {
     bytes.starts_with(&MAGIC)
@@ -181,8 +180,15 @@ fn write(engine: &Engine, source: &Source) -> Vec<u8> {
     engine.policy_hash().0.encode(&mut body);
     body.text(source.name());
     body.text(source.text());
-    // The compiled section.
-    engine.encode_compiled(&mut body);
+    // The compiled section: the limits it was built under (for people to read; a loaded
+    // engine keeps the loader's), the model, the tables, and the seed of each name table
+    // (the tables themselves are rebuilt from the names in one pass).
+    engine.input_limits().encode(&mut body);
+    engine.model().encode(&mut body);
+    engine.tables().to_raw().encode(&mut body);
+    for seed in engine.name_seeds() {
+        seed.encode(&mut body);
+    }
 
     let mut out = Vec::with_capacity(PREFIX_BYTES + body.bytes.len() + CHECKSUM_BYTES);
     out.extend_from_slice(&MAGIC);
@@ -191,6 +197,20 @@ fn write(engine: &Engine, source: &Source) -> Vec<u8> {
     out.extend_from_slice(&body.bytes);
     out.extend_from_slice(&checksum(&out).to_le_bytes());
     out
+}
+
+/// Reads the compiled section [`write`] wrote, and passes it through the engine's one door
+/// under the caller's `limits`.
+fn read_compiled(input: &mut Decoder<'_>, hash: PolicyHash, limits: &Limits) -> Result<Engine, BundleError> {
+    let _recorded = Limits::decode(input)?;
+    let model = Model::decode(input)?;
+    let tables = RawTables::decode(input)?;
+    let mut seeds = [(0u64, false); 5];
+    for seed in &mut seeds {
+        *seed = Codec::decode(input)?;
+    }
+    let parts = Parts::validate(model, tables, seeds, hash, limits)?;
+    Ok(Engine::from_parts(parts, limits.clone()))
 }
 
 /// Checks the signature, length and checksum; returns the format version and a decoder over
@@ -245,18 +265,31 @@ fn verify_source(info: &Info, at: &Decoder<'_>) -> Result<(), BundleError> {
 }
 
 impl Engine {
-    /// Loads an engine from a bundle written by `entitle build` or [`build`].
+    /// Loads an engine from a bundle written by `entitle build` or [`build`], under the
+    /// default [`Limits`].
     ///
     /// A bundle of this engine's format loads its compiled tables as they are, with no
-    /// parsing; one of an older format is rebuilt from its source; one of a newer format, or
-    /// any bundle that is corrupt, truncated or inconsistent, is an error.
+    /// parsing, after they pass the same validation as every engine's parts; one of an older
+    /// format is rebuilt from its source; one of a newer format, or any bundle that is
+    /// corrupt, truncated, inconsistent or past the limits, is an error.
     pub fn from_bundle(bytes: &[u8]) -> Result<Engine, BundleError> {
-        load(bytes).map(|(_, engine)| engine)
+        Engine::from_bundle_with(bytes, &Limits::default())
+    }
+
+    /// [`Engine::from_bundle`] under the given limits: the bundle's size, and its policy's
+    /// declarations, names, inheritance depth and table size, are held to them as a policy's
+    /// text would be, and the engine answers under them.
+    pub fn from_bundle_with(bytes: &[u8], limits: &Limits) -> Result<Engine, BundleError> {
+        load_with(bytes, limits).map(|(_, engine)| engine)
     }
 }
 
-/// Opens a bundle once (one checksum, one pass over the header): its header and its engine.
-fn load(bytes: &[u8]) -> Result<(Info, Engine), BundleError> {
+/// Opens a bundle once (one checksum, one pass over the header) under `limits`: its header
+/// and its engine.
+pub(crate) fn load_with(bytes: &[u8], limits: &Limits) -> Result<(Info, Engine), BundleError> {
+    if bytes.len() > limits.bundle_bytes {
+        return Err(BundleError::TooLarge { found: bytes.len(), max: limits.bundle_bytes });
+    }
     let (format_version, mut body) = open(bytes)?;
     if format_version > FORMAT_VERSION {
         return Err(BundleError::Incompatible { found: format_version, supported: FORMAT_VERSION });
@@ -264,10 +297,10 @@ fn load(bytes: &[u8]) -> Result<(Info, Engine), BundleError> {
     let info = read_header(format_version, &mut body)?;
     if format_version < FORMAT_VERSION {
         verify_source(&info, &body)?;
-        let engine = Engine::from_source(&info.source_name, &info.source_text)?;
+        let engine = Engine::from_source_with(&info.source_name, &info.source_text, limits)?;
         return Ok((info, engine));
     }
-    let engine = Engine::decode_compiled(&mut body, info.policy_hash)?;
+    let engine = read_compiled(&mut body, info.policy_hash, limits)?;
     if body.at != body.bytes.len() {
         return Err(body.malformed("bytes follow the compiled tables"));
     }
@@ -531,6 +564,12 @@ codec_struct! {
     AddonLimit { limit, op, value, span }
     AddonDef { name, span, for_tiers, grant_all, grants, limits, sets, valid_from, valid_until }
     Model { name, version, features, limits, settings, tiers, addons, ladders }
+    LimitEntry { value, soft, warn }
+    AddonDelta { at_least, add }
+    RawTables {
+        grants, revoked, rollout_seeds, rollout_thresholds, limit_kinds, limit_rows, limit_entries, addon_tiers,
+        addon_features, addon_deltas, addon_valid, addon_settings, settings, setting_prefs,
+    }
     Limits { source_bytes, declarations, name_bytes, inheritance_depth, diagnostics, held_addons, query_line_bytes, table_cells, bundle_bytes }
 }
 
@@ -638,50 +677,6 @@ impl Codec for SettingValue {
     }
 }
 
-/// The checks a decoded model must pass before anything reads it: what the checker proves of
-/// a model it builds, which the code that walks a model relies on.
-pub(crate) fn validate_model(model: &Model, at: &Decoder<'_>) -> Result<(), BundleError> {
-    let (tiers, features, limits, settings) =
-        (model.tiers.len(), model.features.len(), model.limits.len(), model.settings.len());
-    let bad = |what| Err(at.malformed(what));
-    let setting_ok = |set: &SetDef| set.setting < settings;
-    for tier in &model.tiers {
-        if tier.parent.is_some_and(|p| p >= tiers)
-            || tier.grants.iter().any(|g| g.feature >= features)
-            || tier.revokes.iter().any(|&(f, _)| f >= features)
-            || tier.limits.iter().any(|l| l.limit >= limits)
-            || !tier.sets.iter().all(setting_ok)
-        {
-            return bad("a tier names an item the policy does not declare");
-        }
-    }
-    // Inheritance is acyclic: every chain reaches a root within `tiers` steps.
-    for start in 0..tiers {
-        let mut tier = start;
-        let mut steps = 0;
-        while let Some(parent) = model.tiers.get(tier).and_then(|t| t.parent) {
-            steps += 1;
-            if steps > tiers {
-                return bad("tiers inherit from each other in a cycle");
-            }
-            tier = parent;
-        }
-    }
-    for addon in &model.addons {
-        if addon.for_tiers.iter().any(|&t| t >= tiers)
-            || addon.grants.iter().any(|&(f, _)| f >= features)
-            || addon.limits.iter().any(|l| l.limit >= limits)
-            || !addon.sets.iter().all(setting_ok)
-        {
-            return bad("an add-on names an item the policy does not declare");
-        }
-    }
-    if model.ladders.iter().flatten().any(|&t| t >= tiers) {
-        return bad("a ladder names a tier the policy does not declare");
-    }
-    Ok(())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -752,7 +747,7 @@ mod tests {
                 altered[at] = value;
                 reseal(&mut altered);
                 if let Err(error) = Engine::from_bundle(&altered) {
-                    assert!(matches!(error, BundleError::Malformed { .. }), "{error}");
+                    assert!(matches!(error, BundleError::Malformed { .. } | BundleError::Invalid(_)), "{error}");
                     rejected += 1;
                 }
             }
@@ -792,7 +787,6 @@ mod tests {
         model.tiers[0].parent = Some(model.tiers.len() - 1);
         let last = model.tiers.len() - 1;
         model.tiers[last].parent = Some(0);
-        let decoder = Decoder { bytes: &[], at: 0 };
-        assert!(validate_model(&model, &decoder).is_err());
+        assert!(crate::parts::validate_model(&model, &Limits::default()).is_err());
     }
 }

@@ -1,4 +1,4 @@
-//! Compiling: a [`Checked`] policy in, an [`Engine`] out.
+//! Compiling: a [`Checked`] policy in, its compiled [`Parts`] out.
 //!
 //! The checker has already flattened inheritance; this stage interns names into dense ids and
 //! fills the [`Tables`] from each tier's flattened entitlements, so that no query walks an
@@ -7,23 +7,17 @@
 //! bitset and a row of limit deltas.
 
 use crate::check::Checked;
-use crate::engine::{dense, Engine};
+use crate::ids::dense;
 use crate::model::{Access, AddonOp};
+use crate::parts::Parts;
 use crate::tables::{Counts, GrantBits, LimitEntry, Tables};
 
-/// Builds the decision tables for a checked policy.
+/// Lays out the decision tables for a checked policy.
 ///
-/// Compilation cannot fail: the checker has already proved everything it relies on.
-/// [`Engine::from_source`] runs [`crate::check`] and this in one call.
-///
-/// ```
-/// let source = entitle::Source::new("p", "policy \"p\"\nfeature sso\ntier free { grant sso }\n");
-/// let engine = entitle::compile(&entitle::check(&source)?);
-/// assert!(engine.tier("free").is_some());
-/// assert!(engine.tier("gold").is_none());
-/// # Ok::<(), entitle::Diagnostics>(())
-/// ```
-pub fn compile(checked: &Checked) -> Engine {
+/// Compilation cannot fail: the checker has already proved everything it relies on. The
+/// engine module turns the parts into an `Engine` (`entitle::compile`); a test holds every
+/// compiled policy to the same validation a bundle's parts pass.
+pub(crate) fn parts(checked: &Checked) -> Parts {
     let model = checked.model();
     let counts = Counts::of(model);
     let mut tables = Tables::new(
@@ -81,5 +75,5 @@ pub fn compile(checked: &Checked) -> Engine {
         tables.set_addon_settings(index, addon.sets.iter().map(|s| (s.setting, s.value.clone())).collect());
     }
 
-    Engine::new(tables, model.clone(), checked.limits().clone(), checked.policy_hash())
+    Parts { model: model.clone(), tables, seeds: None, hash: checked.policy_hash() }
 }

@@ -6,77 +6,19 @@
 //! engine to swap in.
 
 use std::fmt;
-use std::path::Path;
 use std::sync::Arc;
 use std::time::SystemTime;
 
-use crate::bundle::{BundleError, Codec, Decoder, Encoder};
+use crate::check::Checked;
 use crate::diagnostic::Diagnostics;
 use crate::digest::PolicyHash;
+pub(crate) use crate::ids::dense;
+pub use crate::ids::{AddonId, FeatureId, LimitId, SettingId, TierId};
 use crate::limits::Limits;
 use crate::model::{Amount, Model};
+use crate::parts::Parts;
 use crate::source::Source;
 use crate::tables::Tables;
-
-/// An index as a dense `u32` id number. Declaration counts are capped by
-/// [`Limits::declarations`], far below `u32::MAX`, so this never saturates in practice.
-pub(crate) fn dense(index: usize) -> u32 {
-    u32::try_from(index).unwrap_or(u32::MAX)
-}
-
-macro_rules! ids {
-    ($($(#[doc = $doc:literal])* $name:ident;)*) => {$(
-        $(#[doc = $doc])*
-        ///
-        /// Ids are dense indices into one engine's tables, numbered in declaration order from 0.
-        /// An id from another engine, or made up with `from_u32`, is never undefined behaviour
-        /// or a panic: if it is out of range, the answer is a deny with an `unknown_*` reason.
-        #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
-        pub struct $name(pub(crate) u32);
-
-        impl $name {
-            /// The id with this number (for ids kept outside Rust, such as in a C caller).
-            pub const fn from_u32(number: u32) -> $name {
-                $name(number)
-            }
-
-            /// The id's number: its position in declaration order.
-            pub const fn as_u32(self) -> u32 {
-                self.0
-            }
-
-            /// The id's number as an index.
-            pub(crate) const fn index(self) -> usize {
-                self.0 as usize
-            }
-        }
-
-        impl From<$name> for u32 {
-            fn from(id: $name) -> u32 {
-                id.0
-            }
-        }
-
-        impl From<u32> for $name {
-            fn from(number: u32) -> $name {
-                $name(number)
-            }
-        }
-    )*};
-}
-
-ids! {
-    /// A tier, resolved once with [`Engine::tier`].
-    TierId;
-    /// A feature, resolved once with [`Engine::feature`].
-    FeatureId;
-    /// A limit, resolved once with [`Engine::limit`].
-    LimitId;
-    /// An add-on, resolved once with [`Engine::addon`].
-    AddonId;
-    /// A setting, resolved once with [`Engine::setting`].
-    SettingId;
-}
 
 /// Who is asking and when: everything a query needs besides the feature, limit or setting.
 ///
@@ -464,55 +406,6 @@ impl Quota {
     }
 }
 
-/// A policy could not be loaded from a file: it could not be read, or it does not check.
-#[derive(Debug, thiserror::Error)]
-#[non_exhaustive]
-pub enum LoadError {
-    /// The file could not be read.
-    #[error("cannot read `{path}`: {source}")]
-    Read {
-        /// The path given.
-        path: String,
-        /// The operating system's error.
-        #[source]
-        source: std::io::Error,
-    },
-    /// The file is larger than [`Limits::source_bytes`].
-    #[error("`{path}` is larger than the limit of {max} bytes")]
-    TooLarge {
-        /// The path given.
-        path: String,
-        /// The limit.
-        max: usize,
-    },
-    /// The file is not UTF-8 text.
-    #[error("`{path}` is not UTF-8 text (invalid byte at offset {offset})")]
-    NotUtf8 {
-        /// The path given.
-        path: String,
-        /// The offset of the first invalid byte.
-        offset: usize,
-    },
-    /// The policy has errors; each has its location.
-    #[error(transparent)]
-    Policy(#[from] Diagnostics),
-    /// The file is a compiled bundle where policy text was expected ([`crate::Source::read`]).
-    #[error("`{path}` is a compiled bundle, not policy text")]
-    IsBundle {
-        /// The path given.
-        path: String,
-    },
-    /// The file is a compiled bundle that cannot be loaded.
-    #[error("`{path}`: {source}")]
-    Bundle {
-        /// The path given.
-        path: String,
-        /// What is wrong with it.
-        #[source]
-        source: BundleError,
-    },
-}
-
 /// What an engine holds: the tables queries read, the name indices, the checked model (for
 /// names and explanations), and the limits it was built under.
 #[derive(Debug)]
@@ -552,6 +445,22 @@ impl Names {
     fn all(&self) -> [&NameIndex; 5] {
         [&self.tiers, &self.features, &self.limits, &self.addons, &self.settings]
     }
+}
+
+/// Builds the decision tables for a checked policy.
+///
+/// Compilation cannot fail: the checker has already proved everything it relies on.
+/// [`Engine::from_source`] runs [`crate::check`] and this in one call.
+///
+/// ```
+/// let source = entitle::Source::new("p", "policy \"p\"\nfeature sso\ntier free { grant sso }\n");
+/// let engine = entitle::compile(&entitle::check(&source)?);
+/// assert!(engine.tier("free").is_some());
+/// assert!(engine.tier("gold").is_none());
+/// # Ok::<(), entitle::Diagnostics>(())
+/// ```
+pub fn compile(checked: &Checked) -> Engine {
+    Engine::from_parts(crate::compile::parts(checked), checked.limits().clone())
 }
 
 /// A compiled policy: immutable decision tables that answer feature, limit and setting
@@ -597,44 +506,23 @@ pub struct Engine {
 }
 
 impl Engine {
-    pub(crate) fn new(tables: Tables, model: Model, limits: Limits, hash: PolicyHash) -> Engine {
-        let names = Names::build(&model, |names| NameIndex::new(names));
-        Engine::assemble(Inner { tables, names, model, limits, hash })
-    }
-
-    fn assemble(inner: Inner) -> Engine {
+    /// The one door into an engine: parts that [`Parts::validate`] admitted, or that
+    /// [`compile`] laid out from a checked policy, with the limits queries keep to.
+    pub(crate) fn from_parts(parts: Parts, limits: Limits) -> Engine {
+        let Parts { model, tables, seeds, hash } = parts;
+        let mut seeds = seeds.map(<[_; 5]>::into_iter);
+        let names = Names::build(&model, |names| match seeds.as_mut().and_then(Iterator::next) {
+            Some(seed) => NameIndex::with_seed(names, seed),
+            None => NameIndex::new(names),
+        });
+        let inner = Inner { tables, names, model, limits, hash };
         let grants = inner.tables.hot_grants();
         Engine { inner: Arc::new(inner), grants }
     }
 
-    /// Writes what the engine holds, for a bundle: the limits, the model, the tables, and the
-    /// seed of each name table (the tables themselves are rebuilt from the names in one pass).
-    pub(crate) fn encode_compiled(&self, out: &mut Encoder) {
-        let inner = &*self.inner;
-        inner.limits.encode(out);
-        inner.model.encode(out);
-        inner.tables.encode(out);
-        for table in inner.names.all() {
-            table.seed().encode(out);
-        }
-    }
-
-    /// Reads what [`Engine::encode_compiled`] wrote, validating every count and index.
-    pub(crate) fn decode_compiled(input: &mut Decoder<'_>, hash: PolicyHash) -> Result<Engine, BundleError> {
-        let limits = Limits::decode(input)?;
-        let model = Model::decode(input)?;
-        crate::bundle::validate_model(&model, input)?;
-        let tables = Tables::decode(input, crate::tables::Counts::of(&model))?;
-        let mut seeds = [(0u64, false); 5];
-        for seed in &mut seeds {
-            *seed = Codec::decode(input)?;
-        }
-        let mut seeds = seeds.into_iter();
-        let names = Names::build(&model, |names| match seeds.next() {
-            Some(seed) => NameIndex::with_seed(names, seed),
-            None => NameIndex::new(names),
-        });
-        Ok(Engine::assemble(Inner { tables, names, model, limits, hash }))
+    /// The seed of each name table, in the order [`Parts::seeds`] holds them, for a bundle.
+    pub(crate) fn name_seeds(&self) -> [(u64, bool); 5] {
+        self.inner.names.all().map(NameIndex::seed)
     }
 
     /// The SHA-256 of the policy's source text: the policy every answer of this engine comes
@@ -661,28 +549,7 @@ impl Engine {
     /// [`Engine::from_source`] under the given limits.
     pub fn from_source_with(name: &str, text: &str, limits: &Limits) -> Result<Engine, Diagnostics> {
         let checked = crate::check::check_with(&Source::new(name, text), limits)?;
-        Ok(crate::compile(&checked))
-    }
-
-    /// Reads, checks and compiles the policy file at `path`, under the default [`Limits`].
-    ///
-    /// ```no_run
-    /// let engine = entitle::Engine::from_path("policies/rtc-sdk.policy")?;
-    /// # Ok::<(), entitle::LoadError>(())
-    /// ```
-    pub fn from_path(path: impl AsRef<Path>) -> Result<Engine, LoadError> {
-        Engine::from_path_with(path, &Limits::default())
-    }
-
-    /// [`Engine::from_path`] under the given limits.
-    ///
-    /// The file may be policy text or a compiled bundle (`entitle build`), told apart by the
-    /// bundle's signature; a bundle keeps the limits it was built under.
-    pub fn from_path_with(path: impl AsRef<Path>, limits: &Limits) -> Result<Engine, LoadError> {
-        match crate::bundle::read_policy_file(path.as_ref(), limits)? {
-            (_, Some(engine)) => Ok(engine),
-            (source, None) => Ok(crate::compile(&crate::check::check_with(&source, limits)?)),
-        }
+        Ok(compile(&checked))
     }
 
     /// The tier named `name`, if the policy declares it.

@@ -45,12 +45,12 @@ pub fn compare_with_reference(text: &str, questions: &[Question<'_>]) -> Result<
             continue;
         }
         let held: Vec<usize> = (0..model.addons.len().min(64)).filter(|a| q.addons & (1 << a) != 0).collect();
-        let ids: Vec<AddonId> = held.iter().map(|&a| AddonId::from_u32(crate::engine::dense(a))).collect();
+        let ids: Vec<AddonId> = held.iter().map(|&a| AddonId::from_u32(crate::ids::dense(a))).collect();
         let request = Request::new(TierId::from_u32(q.tier), q.now).with_key(q.key).with_addons(&ids);
         let pick = |count: usize| usize::try_from(q.item).unwrap_or(0) % count.max(1);
         if sizes.1 > 0 {
             let f = pick(sizes.1);
-            let id = FeatureId::from_u32(crate::engine::dense(f));
+            let id = FeatureId::from_u32(crate::ids::dense(f));
             let got = engine.decide(&request, id);
             let want = oracle.decide(tier, q.key, &held, q.now, f);
             if got != want {
@@ -61,8 +61,8 @@ pub fn compare_with_reference(text: &str, questions: &[Question<'_>]) -> Result<
             }
             // The fast path must agree with the full decision, for this feature and for ids
             // past the end, and for a tier past the end.
-            let past = FeatureId::from_u32(crate::engine::dense(sizes.1 + f));
-            let stranger = Request::new(TierId::from_u32(crate::engine::dense(sizes.0 + tier)), q.now).with_key(q.key);
+            let past = FeatureId::from_u32(crate::ids::dense(sizes.1 + f));
+            let stranger = Request::new(TierId::from_u32(crate::ids::dense(sizes.0 + tier)), q.now).with_key(q.key);
             for (request, id) in [(&request, id), (&request, past), (&stranger, id)] {
                 if engine.is_allowed(request, id) != engine.decide(request, id).allowed {
                     return Err(format!("is_allowed and decide disagree on t{tier} f{f} key {:?}", q.key));
@@ -72,7 +72,7 @@ pub fn compare_with_reference(text: &str, questions: &[Question<'_>]) -> Result<
         if sizes.2 > 0 {
             let l = pick(sizes.2);
             let usage = Usage { used: q.used, requested: q.requested };
-            let mut got = engine.check_limit(&request, LimitId::from_u32(crate::engine::dense(l)), usage);
+            let mut got = engine.check_limit(&request, LimitId::from_u32(crate::ids::dense(l)), usage);
             got.window = None;
             let want = oracle.check_limit(tier, &held, q.now, l, usage);
             if got != want {
@@ -84,7 +84,7 @@ pub fn compare_with_reference(text: &str, questions: &[Question<'_>]) -> Result<
         }
         if sizes.3 > 0 {
             let s = pick(sizes.3);
-            let got = engine.setting_value(&request, SettingId::from_u32(crate::engine::dense(s))).map(|v| v.cloned());
+            let got = engine.setting_value(&request, SettingId::from_u32(crate::ids::dense(s))).map(|v| v.cloned());
             let want = Ok(oracle.setting(tier, &held, q.now, s));
             if got != want {
                 return Err(format!("setting t{tier} s{s} now {}: engine {got:?}, reference {want:?}", q.now));
@@ -195,7 +195,7 @@ pub fn check_bundle(bytes: &[u8]) -> Result<(), String> {
     crate::bundle::reseal(&mut resealed);
     let Ok(engine) = crate::Engine::from_bundle(&resealed) else { return Ok(()) };
     // Bounded work per input: the first 64 of each kind, and one id past the end.
-    let ids = |count: usize| (0..count.min(64) + 1).map(crate::engine::dense);
+    let ids = |count: usize| (0..count.min(64) + 1).map(crate::ids::dense);
     let held: Vec<AddonId> =
         ids(engine.addons().len()).take(crate::Limits::MAX_HELD_ADDONS).map(AddonId::from_u32).collect();
     for tier in ids(engine.tiers().len()).map(TierId::from_u32) {
@@ -235,4 +235,13 @@ fn resolves_each<'e, Id: Copy>(
         }
     }
     Ok(())
+}
+
+/// How many steps the passes over untrusted sizes took while `f` ran on this thread (see
+/// `src/work.rs`): a deterministic measure of their growth, for tests that must not read a
+/// clock.
+pub fn steps_in<R>(f: impl FnOnce() -> R) -> (u64, R) {
+    let before = crate::work::steps();
+    let result = f();
+    (crate::work::steps().saturating_sub(before), result)
 }

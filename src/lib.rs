@@ -69,6 +69,8 @@ mod digest;
 mod engine;
 mod eval;
 mod format;
+mod ids;
+mod load;
 // The fuzz targets' hooks; the crate's own property test asks the engine and the reference
 // evaluator through the same comparison.
 #[cfg(any(test, feature = "fuzzing"))]
@@ -77,6 +79,7 @@ pub mod fuzzing;
 mod limits;
 mod model;
 mod names;
+mod parts;
 pub mod plan;
 #[cfg(any(test, feature = "fuzzing"))]
 mod reference;
@@ -89,21 +92,20 @@ mod time;
 mod units;
 #[cfg(feature = "json")]
 pub mod wire;
+mod work;
 
 pub use check::{check, check_with, Checked};
-pub use compile::compile;
 pub use diagnostic::{Code, Diagnostic, Diagnostics, Label, Severity};
 pub use digest::PolicyHash;
-pub use engine::{
-    AddonId, Decision, Engine, FeatureId, LimitId, LoadError, NamedRequest, Quota, Reason, Request, SettingId, Status,
-    TierId, Usage, WindowSpan,
-};
+pub use engine::{compile, Decision, Engine, NamedRequest, Quota, Reason, Request, Status, Usage, WindowSpan};
 pub use eval::{Explanation, Step, Upgrade};
 pub use format::{format, format_with};
+pub use ids::{AddonId, FeatureId, LimitId, SettingId, TierId};
 pub use limits::Limits;
+pub use load::{read_policy_file, write_file_atomically, LoadError};
 pub use model::{Access, Amount, Percentage, SettingValue};
 pub use rollout::{bucket as rollout_bucket, BUCKETS as ROLLOUT_BUCKETS};
-pub use source::{write_file_atomically, LineCol, Source, Span};
+pub use source::{LineCol, Source, Span};
 pub use time::{format_instant, parse_instant};
 
 // The README's examples run as doctests, so the first code a newcomer copies keeps working.

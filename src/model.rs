@@ -144,7 +144,7 @@ impl fmt::Display for SettingValue {
 }
 
 /// The checked meaning of a whole policy.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct Model {
     /// The name from the `policy` header.
@@ -206,7 +206,7 @@ pub struct SettingDef {
 }
 
 /// A declared tier, with only the items written in its own block (not inherited ones).
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct TierDef {
     /// Its name.
@@ -366,19 +366,46 @@ pub struct Effective {
 }
 
 impl Model {
-    /// Tier indices ordered so that every parent comes before its children.
-    #[expect(clippy::indexing_slicing, reason = "parents are tier indices, in range in a checked model")]
+    /// The cells of the flattened tables: one per tier and feature, limit, setting or add-on
+    /// (the checker and the compiler keep, per add-on, whether it attaches to each tier).
+    /// `Limits::table_cells` bounds it, for compiled policies and loaded bundles alike.
+    pub fn table_cells(&self) -> usize {
+        let items = self.features.len() + self.limits.len() + self.settings.len() + self.addons.len();
+        self.tiers.len().saturating_mul(items)
+    }
+
+    /// Tier indices ordered so that every parent comes before its children: by depth, then
+    /// by index. Each tier's depth is its parent's plus one, worked out once per tier (a walk
+    /// up stops at the first tier already known), so a deep chain costs linear time.
     pub fn tiers_parents_first(&self) -> Vec<usize> {
-        let depth = |mut tier: usize| {
-            let mut depth = 0;
-            while let Some(parent) = self.tiers[tier].parent {
-                depth += 1;
-                tier = parent;
+        let mut depth: Vec<Option<usize>> = vec![None; self.tiers.len()];
+        let mut path = Vec::new();
+        for start in 0..self.tiers.len() {
+            let mut tier = start;
+            // Bounded by the tier count even if a broken model had a cycle.
+            let base = loop {
+                crate::work::step(1);
+                if let Some(known) = depth.get(tier).copied().flatten() {
+                    break known + 1;
+                }
+                if path.len() > self.tiers.len() {
+                    break 0;
+                }
+                path.push(tier);
+                match self.tiers.get(tier).and_then(|t| t.parent) {
+                    Some(parent) => tier = parent,
+                    None => break 0,
+                }
+            };
+            for (steps, &tier) in path.iter().rev().enumerate() {
+                if let Some(slot) = depth.get_mut(tier) {
+                    *slot = Some(base + steps);
+                }
             }
-            depth
-        };
+            path.clear();
+        }
         let mut order: Vec<usize> = (0..self.tiers.len()).collect();
-        order.sort_by_cached_key(|&t| (depth(t), t));
+        order.sort_by_key(|&t| (depth.get(t).copied().flatten().unwrap_or(0), t));
         order
     }
 

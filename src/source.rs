@@ -1,11 +1,5 @@
 //! Source text, byte spans, and the mapping from byte offsets to lines and columns.
 
-use std::io::Read as _;
-use std::path::Path;
-
-use crate::engine::LoadError;
-use crate::limits::Limits;
-
 /// A half-open byte range `start..end` into one source text.
 ///
 /// Every AST node and every diagnostic carries one. Lines and columns are derived from it on
@@ -80,29 +74,6 @@ impl Source {
         Source { name: name.into(), text, line_starts, checkpoints }
     }
 
-    /// Reads the policy file at `path`, named by its path as given. Refuses text that is not
-    /// UTF-8, and reads at most one byte past [`Limits::source_bytes`]: enough to refuse a
-    /// larger file without holding it.
-    ///
-    /// A compiled bundle is not policy text: reading one is [`LoadError::IsBundle`]
-    /// ([`crate::Engine::from_path`] loads either).
-    pub fn read(path: &Path, limits: &Limits) -> Result<Source, LoadError> {
-        let bytes = read_file(path, limits.source_bytes)?;
-        let name = path.display().to_string();
-        if crate::bundle::is_bundle(&bytes) {
-            return Err(LoadError::IsBundle { path: name });
-        }
-        Source::from_bytes(name, bytes)
-    }
-
-    /// Policy text from a file's bytes, which must be UTF-8.
-    pub(crate) fn from_bytes(name: String, bytes: Vec<u8>) -> Result<Source, LoadError> {
-        match String::from_utf8(bytes) {
-            Ok(text) => Ok(Source::new(name, text)),
-            Err(e) => Err(LoadError::NotUtf8 { path: name, offset: e.utf8_error().valid_up_to() }),
-        }
-    }
-
     /// The display name given to [`Source::new`].
     pub fn name(&self) -> &str {
         &self.name
@@ -175,63 +146,6 @@ impl Source {
     pub fn slice(&self, span: Span) -> &str {
         self.text.get(span.start..span.end).unwrap_or("")
     }
-}
-
-/// Writes `bytes` to `path` so that a reader sees the old file or the new one, never part of
-/// either, and a crash after it returns loses nothing: the bytes go to a temporary file beside
-/// the target, which is synced, renamed over the target, and the directory synced.
-///
-/// ```
-/// let path = std::env::temp_dir().join(format!("entitle-doc-{}.txt", std::process::id()));
-/// entitle::write_file_atomically(&path, b"first")?;
-/// entitle::write_file_atomically(&path, b"second")?;
-/// assert_eq!(std::fs::read(&path)?, b"second");
-/// # std::fs::remove_file(&path)?;
-/// # Ok::<(), std::io::Error>(())
-/// ```
-pub fn write_file_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    use std::io::Write as _;
-    let file_name =
-        path.file_name().ok_or_else(|| std::io::Error::new(std::io::ErrorKind::InvalidInput, "not a file path"))?;
-    let mut temporary_name = std::ffi::OsString::from(".");
-    temporary_name.push(file_name);
-    temporary_name.push(format!(".{}.tmp", std::process::id()));
-    let temporary = path.with_file_name(temporary_name);
-    let written = std::fs::File::create(&temporary).and_then(|mut file| {
-        file.write_all(bytes)?;
-        file.sync_all()
-    });
-    let renamed = written.and_then(|()| std::fs::rename(&temporary, path));
-    if let Err(error) = renamed {
-        let _ = std::fs::remove_file(&temporary);
-        return Err(error);
-    }
-    // The rename is durable once the directory is; not every platform can open one to sync it.
-    let directory = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
-    if let Ok(directory) = std::fs::File::open(directory) {
-        let _ = directory.sync_all();
-    }
-    Ok(())
-}
-
-/// The bytes of the regular file at `path`, refused when longer than `max`.
-pub(crate) fn read_file(path: &Path, max: usize) -> Result<Vec<u8>, LoadError> {
-    let name = path.display().to_string();
-    let read_error = |source| LoadError::Read { path: name.clone(), source };
-    // A FIFO or a device would block on open or never end: only regular files are
-    // policies, and that is checked before opening.
-    if !std::fs::metadata(path).map_err(read_error)?.is_file() {
-        let source = std::io::Error::new(std::io::ErrorKind::InvalidInput, "not a regular file");
-        return Err(LoadError::Read { path: name, source });
-    }
-    let file = std::fs::File::open(path).map_err(read_error)?;
-    let mut bytes = Vec::new();
-    let ceiling = u64::try_from(max).unwrap_or(u64::MAX).saturating_add(1);
-    file.take(ceiling).read_to_end(&mut bytes).map_err(read_error)?;
-    if bytes.len() > max {
-        return Err(LoadError::TooLarge { path: name, max });
-    }
-    Ok(bytes)
 }
 
 #[cfg(test)]

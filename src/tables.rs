@@ -12,7 +12,6 @@
 //! The getters still read with `get` and fall back to "nothing granted, nothing set": a broken
 //! precondition gives a deny, never a panic.
 
-use crate::bundle::{BundleError, Codec, Decoder, Encoder};
 use crate::model::{Amount, LimitKind, Percentage, Preference, SettingValue};
 
 /// One limit entry: what a tier sets, with its warn threshold kept as a share so that it can
@@ -31,26 +30,6 @@ pub(crate) struct AddonDelta {
     pub at_least: Option<Amount>,
     /// `+=`: this is added.
     pub add: Option<Amount>,
-}
-
-impl Codec for LimitEntry {
-    fn encode(&self, out: &mut Encoder) {
-        (self.value, self.soft, self.warn).encode(out);
-    }
-    fn decode(input: &mut Decoder<'_>) -> Result<LimitEntry, BundleError> {
-        let (value, soft, warn) = Codec::decode(input)?;
-        Ok(LimitEntry { value, soft, warn })
-    }
-}
-
-impl Codec for AddonDelta {
-    fn encode(&self, out: &mut Encoder) {
-        (self.at_least, self.add).encode(out);
-    }
-    fn decode(input: &mut Decoder<'_>) -> Result<AddonDelta, BundleError> {
-        let (at_least, add) = Codec::decode(input)?;
-        Ok(AddonDelta { at_least, add })
-    }
 }
 
 /// The two bits a tier holds per feature: granted to every subject, and granted by rollout.
@@ -206,15 +185,43 @@ pub(crate) struct Tables {
     setting_prefs: Box<[Option<Preference>]>,
 }
 
+/// Every table of [`Tables`] a bundle records, as plain data: what [`Tables::to_raw`] gives
+/// and [`Tables::from_raw`] checks. The fields mean what the fields of the same names in
+/// [`Tables`] do.
+#[derive(Debug)]
+pub(crate) struct RawTables {
+    pub grants: Box<[(u64, u64)]>,
+    pub revoked: Box<[u64]>,
+    pub rollout_seeds: Box<[u64]>,
+    pub rollout_thresholds: Box<[(u32, u32, u32)]>,
+    pub limit_kinds: Box<[LimitKind]>,
+    pub limit_rows: Box<[u32]>,
+    pub limit_entries: Box<[LimitEntry]>,
+    pub addon_tiers: Box<[u64]>,
+    pub addon_features: Box<[u64]>,
+    pub addon_deltas: Box<[AddonDelta]>,
+    pub addon_valid: Box<[(i64, i64)]>,
+    pub addon_settings: Box<[AddonSettings]>,
+    pub settings: Box<[Option<SettingValue>]>,
+    pub setting_prefs: Box<[Option<Preference>]>,
+}
+
 /// The position of `column` in row `row` of a row-major table `width` wide.
 ///
-/// Wrapping, not checked, arithmetic: for indices below the counts (the precondition of every
-/// getter) the result is below the table's length, which was allocated at that product, so it
-/// cannot wrap; for any other input a wrapped position is only another position that `get`
-/// bounds-checks. Checked arithmetic here would add a branch to every query for nothing.
+/// Computed in `u64`, whatever the pointer width: every operand is a count or an id below
+/// 2³², so the product cannot wrap, and a position past `usize` (on a 32-bit target) becomes
+/// `usize::MAX`, which `get` refuses. In `usize` arithmetic a 32-bit target could wrap an
+/// out-of-range id (`TierId(2³¹)` in a two-word table) onto tier 0's row. On a 64-bit target
+/// the conversions compile to nothing, and no branch is added to a query.
 #[inline]
+#[expect(clippy::cast_possible_truncation, reason = "the position is compared with `usize::MAX` first")]
 const fn at(row: usize, width: usize, column: usize) -> usize {
-    row.wrapping_mul(width).wrapping_add(column)
+    let position = (row as u64).wrapping_mul(width as u64).wrapping_add(column as u64);
+    if position > usize::MAX as u64 {
+        usize::MAX
+    } else {
+        position as usize
+    }
 }
 
 /// The word holding bit `index` of a bitset that starts at word `row × words`, and the mask of
@@ -465,75 +472,89 @@ impl Tables {
         self.setting_prefs.get(setting).copied().flatten()
     }
 
-    // Bundles.
+    // The tables as plain data, for bundles.
 
-    /// Writes every table; the counts and word widths are not written, since the model the
-    /// tables are read beside gives them.
-    pub(crate) fn encode(&self, out: &mut Encoder) {
-        self.grants.to_vec().encode(out);
-        self.revoked.encode(out);
-        self.rollout_seeds.encode(out);
-        self.rollout_thresholds.encode(out);
-        self.limit_kinds.encode(out);
-        self.limit_rows.encode(out);
-        self.limit_entries.encode(out);
-        self.addon_tiers.encode(out);
-        self.addon_features.encode(out);
-        self.addon_deltas.encode(out);
-        self.addon_valid.encode(out);
-        self.addon_settings.encode(out);
-        self.settings.encode(out);
-        self.setting_prefs.encode(out);
+    /// A copy of every table a bundle records; the counts and word widths are not in it,
+    /// since the model the tables are read beside gives them.
+    pub(crate) fn to_raw(&self) -> RawTables {
+        RawTables {
+            grants: self.grants.to_vec().into(),
+            revoked: self.revoked.clone(),
+            rollout_seeds: self.rollout_seeds.clone(),
+            rollout_thresholds: self.rollout_thresholds.clone(),
+            limit_kinds: self.limit_kinds.clone(),
+            limit_rows: self.limit_rows.clone(),
+            limit_entries: self.limit_entries.clone(),
+            addon_tiers: self.addon_tiers.clone(),
+            addon_features: self.addon_features.clone(),
+            addon_deltas: self.addon_deltas.clone(),
+            addon_valid: self.addon_valid.clone(),
+            addon_settings: self.addon_settings.clone(),
+            settings: self.settings.clone(),
+            setting_prefs: self.setting_prefs.clone(),
+        }
     }
 
-    /// Reads what [`Tables::encode`] wrote for a model of `counts`, checking every length
-    /// against the counts and every index against what it indexes, so that the getters'
-    /// precondition holds as it does for compiled tables.
-    pub(crate) fn decode(input: &mut Decoder<'_>, counts: Counts) -> Result<Tables, BundleError> {
+    /// Tables from plain data for a model of `counts`, after checking every length against
+    /// the counts and every index against what it indexes, in one pass over each table: the
+    /// getters' precondition then holds as it does for compiled tables.
+    pub(crate) fn from_raw(raw: RawTables, counts: Counts) -> Result<Tables, &'static str> {
         let Counts { tiers, features, limits, addons, settings } = counts;
         let (feature_words, tier_words) = (words_for(features), words_for(tiers));
         let size = |rows: usize, width: usize| rows.saturating_mul(width);
-        fn sized<T: Codec>(input: &mut Decoder<'_>, len: usize) -> Result<Box<[T]>, BundleError> {
-            let table = Box::<[T]>::decode(input)?;
-            if table.len() != len {
-                return Err(input.malformed("a table's length does not match the policy's counts"));
-            }
-            Ok(table)
+        let lengths = [
+            (raw.grants.len(), size(tiers, feature_words)),
+            (raw.revoked.len(), size(tiers, feature_words)),
+            (raw.rollout_seeds.len(), features),
+            (raw.limit_kinds.len(), limits),
+            (raw.limit_rows.len(), size(tiers, limits)),
+            (raw.addon_tiers.len(), size(addons, tier_words)),
+            (raw.addon_features.len(), size(addons, feature_words)),
+            (raw.addon_deltas.len(), size(addons, limits)),
+            (raw.addon_valid.len(), addons),
+            (raw.addon_settings.len(), addons),
+            (raw.settings.len(), size(tiers, settings)),
+            (raw.setting_prefs.len(), settings),
+        ];
+        if lengths.iter().any(|&(found, expected)| found != expected) {
+            return Err("a table's length does not match the policy's counts");
         }
         let mut tables = Tables {
             counts,
             feature_words,
             tier_words,
-            grants: sized::<(u64, u64)>(input, size(tiers, feature_words))?.into(),
-            revoked: sized(input, size(tiers, feature_words))?,
-            rollout_seeds: sized(input, features)?,
-            rollout_thresholds: Box::decode(input)?,
+            grants: raw.grants.into(),
+            revoked: raw.revoked,
+            rollout_seeds: raw.rollout_seeds,
+            rollout_thresholds: raw.rollout_thresholds,
             rollout_grants: std::sync::Arc::default(),
             rollout_ranks: std::sync::Arc::default(),
-            limit_kinds: sized(input, limits)?,
-            limit_rows: sized(input, size(tiers, limits))?,
-            limit_entries: Box::decode(input)?,
-            addon_tiers: sized(input, size(addons, tier_words))?,
-            addon_features: sized(input, size(addons, feature_words))?,
-            addon_deltas: sized(input, size(addons, limits))?,
-            addon_valid: sized(input, addons)?,
-            addon_settings: sized(input, addons)?,
-            settings: sized(input, size(tiers, settings))?,
-            setting_prefs: sized(input, settings)?,
+            limit_kinds: raw.limit_kinds,
+            limit_rows: raw.limit_rows,
+            limit_entries: raw.limit_entries,
+            addon_tiers: raw.addon_tiers,
+            addon_features: raw.addon_features,
+            addon_deltas: raw.addon_deltas,
+            addon_valid: raw.addon_valid,
+            addon_settings: raw.addon_settings,
+            settings: raw.settings,
+            setting_prefs: raw.setting_prefs,
         };
         let in_range = |&(t, f, share): &(u32, u32, u32)| {
-            (t as usize) < tiers && (f as usize) < features && share <= Percentage::FULL.0
+            usize::try_from(t).is_ok_and(|t| t < tiers)
+                && usize::try_from(f).is_ok_and(|f| f < features)
+                && share <= Percentage::FULL.0
         };
         if !tables.rollout_thresholds.iter().all(in_range) || !tables.rank_rollouts() {
-            return Err(input.malformed("the rollout thresholds are out of range or not one per rollout grant"));
+            return Err("the rollout thresholds are out of range or not one per rollout grant");
         }
-        if tables.limit_entries.is_empty()
-            || tables.limit_rows.iter().any(|&row| row as usize >= tables.limit_entries.len())
+        let entries = tables.limit_entries.len();
+        if entries == 0 || tables.limit_rows.iter().any(|&row| usize::try_from(row).map_or(true, |row| row >= entries))
         {
-            return Err(input.malformed("a limit row points past the limit entries"));
+            return Err("a limit row points past the limit entries");
         }
         if tables.addon_settings.iter().flatten().any(|&(setting, _)| setting >= settings) {
-            return Err(input.malformed("an add-on sets a setting the policy does not declare"));
+            return Err("an add-on sets a setting the policy does not declare");
         }
         Ok(tables)
     }

@@ -18,7 +18,7 @@ pub(crate) fn run(paths: &[PathBuf], format: CheckFormat, deny_warnings: bool) -
     let mut checked: Vec<(Source, Vec<Diagnostic>)> = Vec::new();
     for path in &files {
         // A bundle is checked as the source it carries, once it has loaded.
-        match entitle::bundle::read_policy_file(path, &limits) {
+        match entitle::read_policy_file(path, &limits) {
             Ok((source, _)) => {
                 let diagnostics = match entitle::check_with(&source, &limits) {
                     Ok(policy) => policy.warnings().to_vec(),

@@ -226,7 +226,7 @@ fn colour_on_stderr() -> bool {
 /// the exit status: 2 when it cannot be read, 1 when it does not check.
 fn load(path: &Path) -> Result<(Source, Engine), u8> {
     let limits = Limits::default();
-    let (source, bundled) = entitle::bundle::read_policy_file(path, &limits).map_err(|error| {
+    let (source, bundled) = entitle::read_policy_file(path, &limits).map_err(|error| {
         eprintln!("entitle: {error}");
         USAGE_OR_IO
     })?;

@@ -429,7 +429,7 @@ pub unsafe extern "C" fn entitle_engine_from_path(
                 return unsafe { report(error_out, error) };
             }
         };
-        match entitle::bundle::read_policy_file(std::path::Path::new(path), &Limits::default()) {
+        match entitle::read_policy_file(std::path::Path::new(path), &Limits::default()) {
             // SAFETY: checked for NULL above; the C contract makes it writable.
             Ok((_, Some(engine))) => unsafe { hand_out(engine, engine_out) },
             Ok((source, None)) => load(&source, engine_out, error_out),

@@ -12,12 +12,14 @@ pub struct CountingAllocator;
 
 thread_local! {
     static ALLOCATIONS: Cell<usize> = const { Cell::new(0) };
+    static REQUESTED: Cell<u64> = const { Cell::new(0) };
     static LIVE: Cell<usize> = const { Cell::new(0) };
     static PEAK: Cell<usize> = const { Cell::new(0) };
 }
 
 /// Records `size` more live bytes on this thread, raising the peak if it passes it.
 fn grow(size: usize) {
+    REQUESTED.with(|requested| requested.set(requested.get().saturating_add(size as u64)));
     let live = LIVE.with(|live| {
         live.set(live.get().saturating_add(size));
         live.get()
@@ -61,6 +63,14 @@ fn allocations_in(f: impl FnOnce()) -> usize {
     let before = ALLOCATIONS.with(Cell::get);
     f();
     ALLOCATIONS.with(Cell::get) - before
+}
+
+/// How many allocations `f` makes on this thread, and how many bytes they ask for in all
+/// (a reallocation counts its new size): a deterministic measure of the work `f` does.
+pub fn allocations_and_bytes_in<R>(f: impl FnOnce() -> R) -> (u64, u64) {
+    let (count, bytes) = (ALLOCATIONS.with(Cell::get), REQUESTED.with(Cell::get));
+    drop(std::hint::black_box(f()));
+    ((ALLOCATIONS.with(Cell::get) - count) as u64, REQUESTED.with(Cell::get) - bytes)
 }
 
 /// The most memory `f` held at once on this thread, above what was live before it: its peak.

@@ -1,9 +1,7 @@
 //! Hostile inputs within the documented limits: each ends in bounded time and memory with a
 //! diagnostic or an answer, never a hang, an abort, quadratic work or raw control bytes on a
 //! terminal. Memory is measured with the counting allocator (the peak of live bytes); time is
-//! compared only as ratios within one run.
-
-use std::time::{Duration, Instant};
+//! compared as counts (allocations, bytes, steps), never by a clock.
 
 use entitle::{render, Code, Engine, Limits, Reason, Request, Source};
 
@@ -125,18 +123,12 @@ fn the_table_budget_is_a_limit_like_the_others() {
     assert!(codes(text).iter().all(|&c| c != Code::InputLimit));
 }
 
-/// The time of one run of `f`.
-fn timed(f: &dyn Fn()) -> Duration {
-    let start = Instant::now();
-    f();
-    start.elapsed()
-}
-
-/// Doubling an input within the limits must not much more than double the time to check it.
-/// Each shape was quadratic once (a 100,000-item list took seconds); ratios are compared
-/// within one run, with room for noise, never absolute times.
+/// Doubling an input within the limits must not much more than double the work of checking
+/// and compiling it. Each shape was quadratic once (a 100,000-item list took seconds). The
+/// work is counted, never timed, so a busy machine cannot fail the test: the allocations made,
+/// the bytes they asked for, and the steps of the passes that count them (`src/work.rs`).
 #[test]
-fn checking_time_grows_linearly_with_each_hostile_shape() {
+fn checking_work_grows_linearly_with_each_hostile_shape() {
     type Shape = fn(usize) -> String;
     let shapes: [(&str, Shape, usize); 7] = [
         (
@@ -211,18 +203,21 @@ fn checking_time_grows_linearly_with_each_hostile_shape() {
     ];
     for (name, shape, n) in shapes {
         let (small, large) = (shape(n), shape(2 * n));
-        let check = |text: &str| {
-            let _ = std::hint::black_box(entitle::check(&Source::new("p", text)).map(|c| entitle::compile(&c)));
+        let work = |text: &str| {
+            let check = || {
+                let checked = entitle::check(&Source::new("p", text));
+                drop(std::hint::black_box(checked.map(|c| entitle::compile(&c))));
+            };
+            let mut steps = 0;
+            let (allocations, bytes) =
+                crate::allocations::allocations_and_bytes_in(|| steps = entitle::fuzzing::steps_in(check).0);
+            (allocations, bytes, steps)
         };
-        // Alternate the two sizes and keep the fastest of each, so that whatever else the
-        // machine (or this test binary's other threads) is doing weighs on both alike.
-        let (mut t1, mut t2) = (Duration::MAX, Duration::MAX);
-        for _ in 0..3 {
-            t1 = t1.min(timed(&|| check(&small)));
-            t2 = t2.min(timed(&|| check(&large)));
-        }
-        let ratio = t2.as_secs_f64() / t1.as_secs_f64().max(1e-6);
-        assert!(ratio < 3.5, "{name}: doubling the input took {ratio:.1}× the time ({t1:?} → {t2:?})");
+        let ((a1, b1, s1), (a2, b2, s2)) = (work(&small), work(&large));
+        let grew = |small: u64, large: u64| large as f64 / (small.max(1) as f64);
+        assert!(grew(a1, a2) < 2.5, "{name}: doubling the input took {a1} → {a2} allocations");
+        assert!(grew(b1, b2) < 2.5, "{name}: doubling the input asked for {b1} → {b2} bytes");
+        assert!(grew(s1, s2) < 2.5, "{name}: doubling the input took {s1} → {s2} steps");
     }
 }
 

@@ -15,6 +15,7 @@
 
 mod allocations;
 mod api;
+mod bundles;
 mod cases;
 mod diagnostics;
 mod format;

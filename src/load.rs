@@ -1,0 +1,207 @@
+//! Reading and writing files: the outer layer, and the only module of the library that
+//! touches the file system.
+//!
+//! The stages below take text and bytes; this module turns a path into them. It tells a
+//! policy file from a compiled bundle by the bundle's signature, keeps each to its own size
+//! limit, and writes files so that a reader never sees half of one.
+
+use std::io::Read as _;
+use std::path::Path;
+
+use crate::bundle::{self, BundleError};
+use crate::diagnostic::Diagnostics;
+use crate::engine::Engine;
+use crate::limits::Limits;
+use crate::source::Source;
+
+/// A policy could not be loaded from a file: it could not be read, or it does not check.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum LoadError {
+    /// The file could not be read.
+    #[error("cannot read `{path}`: {source}")]
+    Read {
+        /// The path given.
+        path: String,
+        /// The operating system's error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The file is policy text larger than [`Limits::source_bytes`].
+    #[error("`{path}` is larger than the limit of {max} bytes")]
+    TooLarge {
+        /// The path given.
+        path: String,
+        /// The limit.
+        max: usize,
+    },
+    /// The file is a compiled bundle larger than [`Limits::bundle_bytes`].
+    #[error("`{path}` is a compiled bundle larger than the limit of {max} bytes for bundles")]
+    BundleTooLarge {
+        /// The path given.
+        path: String,
+        /// The limit.
+        max: usize,
+    },
+    /// The file is not UTF-8 text.
+    #[error("`{path}` is not UTF-8 text (invalid byte at offset {offset})")]
+    NotUtf8 {
+        /// The path given.
+        path: String,
+        /// The offset of the first invalid byte.
+        offset: usize,
+    },
+    /// The policy has errors; each has its location.
+    #[error(transparent)]
+    Policy(#[from] Diagnostics),
+    /// The file is a compiled bundle where policy text was expected ([`Source::read`]).
+    #[error("`{path}` is a compiled bundle, not policy text")]
+    IsBundle {
+        /// The path given.
+        path: String,
+    },
+    /// The file is a compiled bundle that cannot be loaded.
+    #[error("`{path}`: {source}")]
+    Bundle {
+        /// The path given.
+        path: String,
+        /// What is wrong with it.
+        #[source]
+        source: BundleError,
+    },
+}
+
+impl Source {
+    /// Reads the policy file at `path`, named by its path as given. Refuses text that is not
+    /// UTF-8, and reads at most one byte past [`Limits::source_bytes`]: enough to refuse a
+    /// larger file without holding it.
+    ///
+    /// A compiled bundle is not policy text: reading one is [`LoadError::IsBundle`]
+    /// ([`Engine::from_path`] loads either).
+    pub fn read(path: &Path, limits: &Limits) -> Result<Source, LoadError> {
+        match read_policy_bytes(path, limits)? {
+            Read::Text(source) => Ok(source),
+            Read::Bundle(_) => Err(LoadError::IsBundle { path: path.display().to_string() }),
+        }
+    }
+}
+
+impl Engine {
+    /// Reads, checks and compiles the policy file at `path`, under the default [`Limits`].
+    ///
+    /// ```no_run
+    /// let engine = entitle::Engine::from_path("policies/rtc-sdk.policy")?;
+    /// # Ok::<(), entitle::LoadError>(())
+    /// ```
+    pub fn from_path(path: impl AsRef<Path>) -> Result<Engine, LoadError> {
+        Engine::from_path_with(path, &Limits::default())
+    }
+
+    /// [`Engine::from_path`] under the given limits.
+    ///
+    /// The file may be policy text or a compiled bundle (`entitle build`), told apart by the
+    /// bundle's signature. Either is held to `limits`: a bundle to [`Limits::bundle_bytes`]
+    /// and, once decoded, to the same bounds on declarations, names, inheritance depth and
+    /// table size as policy text; the engine answers under `limits` whatever the bundle
+    /// recorded.
+    pub fn from_path_with(path: impl AsRef<Path>, limits: &Limits) -> Result<Engine, LoadError> {
+        match read_policy_file(path.as_ref(), limits)? {
+            (_, Some(engine)) => Ok(engine),
+            (source, None) => Ok(crate::compile(&crate::check::check_with(&source, limits)?)),
+        }
+    }
+}
+
+/// Reads the file at `path`, policy text or bundle: its source (a bundle's embedded one), and
+/// for a bundle, the engine loaded from it under `limits`. Tools that take either
+/// (`entitle check`, `eval`) use this; [`Engine::from_path`] is the shortcut for an engine
+/// alone.
+pub fn read_policy_file(path: &Path, limits: &Limits) -> Result<(Source, Option<Engine>), LoadError> {
+    match read_policy_bytes(path, limits)? {
+        Read::Text(source) => Ok((source, None)),
+        Read::Bundle(bytes) => {
+            let bundle_error = |source| LoadError::Bundle { path: path.display().to_string(), source };
+            let (info, engine) = bundle::load_with(&bytes, limits).map_err(bundle_error)?;
+            Ok((info.source(), Some(engine)))
+        }
+    }
+}
+
+/// What a file held: policy text, or a bundle's bytes.
+enum Read {
+    Text(Source),
+    Bundle(Vec<u8>),
+}
+
+/// Reads a regular file, policy text or bundle, each to its own limit: the signature is read
+/// first, so that a text file is never read past [`Limits::source_bytes`] (plus one byte, to
+/// tell a longer file) nor a bundle past [`Limits::bundle_bytes`].
+fn read_policy_bytes(path: &Path, limits: &Limits) -> Result<Read, LoadError> {
+    let name = path.display().to_string();
+    let read_error = |source| LoadError::Read { path: name.clone(), source };
+    // A FIFO or a device would block on open or never end: only regular files are
+    // policies, and that is checked before opening.
+    if !std::fs::metadata(path).map_err(read_error)?.is_file() {
+        let source = std::io::Error::new(std::io::ErrorKind::InvalidInput, "not a regular file");
+        return Err(LoadError::Read { path: name, source });
+    }
+    let mut file = std::fs::File::open(path).map_err(read_error)?;
+    let mut bytes = Vec::new();
+    (&mut file).take(bundle::MAGIC.len() as u64).read_to_end(&mut bytes).map_err(read_error)?;
+    let is_bundle = bundle::is_bundle(&bytes);
+    let max = if is_bundle { limits.bundle_bytes } else { limits.source_bytes };
+    let ceiling = u64::try_from(max).unwrap_or(u64::MAX).saturating_add(1);
+    let rest = ceiling.saturating_sub(bytes.len() as u64);
+    file.take(rest).read_to_end(&mut bytes).map_err(read_error)?;
+    if bytes.len() > max {
+        return Err(if is_bundle {
+            LoadError::BundleTooLarge { path: name, max }
+        } else {
+            LoadError::TooLarge { path: name, max }
+        });
+    }
+    if is_bundle {
+        return Ok(Read::Bundle(bytes));
+    }
+    match String::from_utf8(bytes) {
+        Ok(text) => Ok(Read::Text(Source::new(name, text))),
+        Err(e) => Err(LoadError::NotUtf8 { path: name, offset: e.utf8_error().valid_up_to() }),
+    }
+}
+
+/// Writes `bytes` to `path` so that a reader sees the old file or the new one, never part of
+/// either, and a crash after it returns loses nothing: the bytes go to a temporary file beside
+/// the target, which is synced, renamed over the target, and the directory synced.
+///
+/// ```
+/// let path = std::env::temp_dir().join(format!("entitle-doc-{}.txt", std::process::id()));
+/// entitle::write_file_atomically(&path, b"first")?;
+/// entitle::write_file_atomically(&path, b"second")?;
+/// assert_eq!(std::fs::read(&path)?, b"second");
+/// # std::fs::remove_file(&path)?;
+/// # Ok::<(), std::io::Error>(())
+/// ```
+pub fn write_file_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    use std::io::Write as _;
+    let file_name =
+        path.file_name().ok_or_else(|| std::io::Error::new(std::io::ErrorKind::InvalidInput, "not a file path"))?;
+    let mut temporary_name = std::ffi::OsString::from(".");
+    temporary_name.push(file_name);
+    temporary_name.push(format!(".{}.tmp", std::process::id()));
+    let temporary = path.with_file_name(temporary_name);
+    let written = std::fs::File::create(&temporary).and_then(|mut file| {
+        file.write_all(bytes)?;
+        file.sync_all()
+    });
+    let renamed = written.and_then(|()| std::fs::rename(&temporary, path));
+    if let Err(error) = renamed {
+        let _ = std::fs::remove_file(&temporary);
+        return Err(error);
+    }
+    // The rename is durable once the directory is; not every platform can open one to sync it.
+    let directory = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    if let Ok(directory) = std::fs::File::open(directory) {
+        let _ = directory.sync_all();
+    }
+    Ok(())
+}

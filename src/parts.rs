@@ -1,0 +1,216 @@
+//! The one door into an engine: compiled parts as plain data, and the validation they pass.
+//!
+//! [`crate::compile`] lays out [`Parts`] from a checked policy; a bundle decodes them from
+//! bytes. Either way an `Engine` is built from parts that meet what the query path relies on:
+//! every index in range, inheritance acyclic and no deeper than the caller's
+//! [`Limits::inheritance_depth`], every table the length its counts give, and the sizes
+//! within the caller's other limits. [`Parts::validate`] proves that in time linear in the
+//! parts' size, so bytes from a file cost no more to admit than to read.
+
+use crate::digest::PolicyHash;
+use crate::limits::Limits;
+use crate::model::Model;
+use crate::tables::{Counts, RawTables, Tables};
+
+/// A compiled policy before it is an engine: the checked model (names, spans, the rules
+/// explanations cite) and the decision tables.
+#[derive(Debug)]
+pub(crate) struct Parts {
+    pub model: Model,
+    pub tables: Tables,
+    /// The seed of each name table, in the order the engine builds them (tiers, features,
+    /// limits, add-ons, settings), when the parts record them (a bundle); `None` finds new
+    /// seeds.
+    pub seeds: Option<[(u64, bool); 5]>,
+    pub hash: PolicyHash,
+}
+
+/// Why decoded parts cannot become an engine.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum InvalidParts {
+    /// A count, length or depth is past the caller's [`Limits`].
+    #[error("the policy has {found} {what}, past the limit of {max}")]
+    OverLimit {
+        /// What was counted, in the plural (`declarations`, `levels of inheritance`).
+        what: &'static str,
+        /// What the parts hold.
+        found: usize,
+        /// The limit.
+        max: usize,
+    },
+    /// The parts contradict themselves: an index out of range, a cycle, a table of the wrong
+    /// length.
+    #[error("{0}")]
+    Inconsistent(&'static str),
+}
+
+impl Parts {
+    /// Decoded parts from a model and raw tables, checked in linear time under `limits`.
+    pub(crate) fn validate(
+        model: Model,
+        tables: RawTables,
+        seeds: [(u64, bool); 5],
+        hash: PolicyHash,
+        limits: &Limits,
+    ) -> Result<Parts, InvalidParts> {
+        validate_model(&model, limits)?;
+        let tables = Tables::from_raw(tables, Counts::of(&model)).map_err(InvalidParts::Inconsistent)?;
+        Ok(Parts { model, tables, seeds: Some(seeds), hash })
+    }
+}
+
+/// What the checker proves of a model it builds, which the code that walks a model relies on,
+/// and the caller's limits on its size: one pass over each list, and one over the tiers for
+/// inheritance.
+pub(crate) fn validate_model(model: &Model, limits: &Limits) -> Result<(), InvalidParts> {
+    let over = |what, found: usize, max: usize| {
+        if found > max {
+            Err(InvalidParts::OverLimit { what, found, max })
+        } else {
+            Ok(())
+        }
+    };
+    let declarations = [
+        model.features.len(),
+        model.limits.len(),
+        model.settings.len(),
+        model.tiers.len(),
+        model.addons.len(),
+        model.ladders.len(),
+    ]
+    .iter()
+    .fold(0usize, |sum, n| sum.saturating_add(*n));
+    over("declarations", declarations, limits.declarations)?;
+    over("table cells", model.table_cells(), limits.table_cells)?;
+    let longest = model
+        .features
+        .iter()
+        .map(|f| f.name.len())
+        .chain(model.limits.iter().map(|l| l.name.len()))
+        .chain(model.settings.iter().map(|s| s.name.len()))
+        .chain(model.tiers.iter().map(|t| t.name.len()))
+        .chain(model.addons.iter().map(|a| a.name.len()))
+        .max()
+        .unwrap_or(0);
+    over("bytes in its longest name", longest, limits.name_bytes)?;
+
+    let (tiers, features, limit_count, settings) =
+        (model.tiers.len(), model.features.len(), model.limits.len(), model.settings.len());
+    let bad = |what| Err(InvalidParts::Inconsistent(what));
+    for tier in &model.tiers {
+        if tier.parent.is_some_and(|p| p >= tiers)
+            || tier.grants.iter().any(|g| g.feature >= features)
+            || tier.revokes.iter().any(|&(f, _)| f >= features)
+            || tier.limits.iter().any(|l| l.limit >= limit_count)
+            || tier.sets.iter().any(|s| s.setting >= settings)
+        {
+            return bad("a tier names an item the policy does not declare");
+        }
+    }
+    over("levels of inheritance", inheritance_depth(model)?, limits.inheritance_depth)?;
+    for addon in &model.addons {
+        if addon.for_tiers.iter().any(|&t| t >= tiers)
+            || addon.grants.iter().any(|&(f, _)| f >= features)
+            || addon.limits.iter().any(|l| l.limit >= limit_count)
+            || addon.sets.iter().any(|s| s.setting >= settings)
+        {
+            return bad("an add-on names an item the policy does not declare");
+        }
+    }
+    if model.ladders.iter().flatten().any(|&t| t >= tiers) {
+        return bad("a ladder names a tier the policy does not declare");
+    }
+    Ok(())
+}
+
+/// The depth of the deepest inheritance chain (a root is depth 0), or an error for a cycle.
+///
+/// Each tier's depth is computed once: a walk up from a tier stops at the first tier whose
+/// depth is known, then fills in the depths of the tiers it passed, so every tier is visited a
+/// bounded number of times whatever the shape, where walking every chain to its root would be
+/// quadratic in a deep one. Parents are in range (checked before).
+fn inheritance_depth(model: &Model) -> Result<usize, InvalidParts> {
+    /// A tier whose depth is being worked out on the current walk: meeting it again is a cycle.
+    const ON_PATH: usize = usize::MAX;
+    /// A tier not reached yet.
+    const UNKNOWN: usize = usize::MAX - 1;
+    let mut depth = vec![UNKNOWN; model.tiers.len()];
+    let mut path = Vec::new();
+    let mut deepest = 0;
+    for start in 0..model.tiers.len() {
+        let mut tier = start;
+        // Walk up until a tier of known depth, or a root.
+        let base = loop {
+            crate::work::step(1);
+            match depth.get(tier).copied() {
+                Some(ON_PATH) => return Err(InvalidParts::Inconsistent("tiers inherit from each other in a cycle")),
+                Some(UNKNOWN) => {}
+                Some(known) => break known.saturating_add(1),
+                None => return Err(InvalidParts::Inconsistent("a tier names an item the policy does not declare")),
+            }
+            if let Some(slot) = depth.get_mut(tier) {
+                *slot = ON_PATH;
+            }
+            path.push(tier);
+            match model.tiers.get(tier).and_then(|t| t.parent) {
+                Some(parent) => tier = parent,
+                None => break 0,
+            }
+        };
+        // The last tier pushed is the closest to the root: it gets `base`, its child one more.
+        for (steps, &tier) in path.iter().rev().enumerate() {
+            let level = base.saturating_add(steps);
+            deepest = deepest.max(level);
+            if let Some(slot) = depth.get_mut(tier) {
+                *slot = level;
+            }
+        }
+        path.clear();
+    }
+    Ok(deepest)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::TierDef;
+
+    fn chain(parents: &[Option<usize>]) -> Model {
+        let tiers = parents
+            .iter()
+            .enumerate()
+            .map(|(i, &parent)| TierDef { name: format!("t{i}"), parent, ..TierDef::default() })
+            .collect();
+        Model { tiers, ..Model::default() }
+    }
+
+    #[test]
+    fn depth_counts_edges_to_the_root_in_any_declaration_order() {
+        assert_eq!(inheritance_depth(&chain(&[])), Ok(0));
+        assert_eq!(inheritance_depth(&chain(&[None, Some(0), Some(1)])), Ok(2));
+        // Children declared before their parents, and two chains sharing a root.
+        assert_eq!(inheritance_depth(&chain(&[Some(1), Some(2), None, Some(2), Some(3)])), Ok(2));
+    }
+
+    #[test]
+    fn cycles_are_found_wherever_the_walk_starts() {
+        let cycle = Err(InvalidParts::Inconsistent("tiers inherit from each other in a cycle"));
+        assert_eq!(inheritance_depth(&chain(&[Some(0)])), cycle);
+        assert_eq!(inheritance_depth(&chain(&[None, Some(2), Some(1)])), cycle);
+        assert_eq!(inheritance_depth(&chain(&[Some(1), Some(2), Some(3), Some(1)])), cycle);
+    }
+
+    #[test]
+    fn the_callers_limits_bound_the_model() {
+        let deep = chain(&(0..100usize).map(|i| i.checked_sub(1)).collect::<Vec<_>>());
+        let limits = Limits { inheritance_depth: 64, ..Limits::default() };
+        assert_eq!(
+            validate_model(&deep, &limits),
+            Err(InvalidParts::OverLimit { what: "levels of inheritance", found: 99, max: 64 })
+        );
+        let few = Limits { declarations: 10, ..Limits::default() };
+        assert!(matches!(validate_model(&deep, &few), Err(InvalidParts::OverLimit { what: "declarations", .. })));
+        assert_eq!(validate_model(&deep, &Limits { inheritance_depth: 99, ..Limits::default() }), Ok(()));
+    }
+}
