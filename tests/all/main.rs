@@ -22,6 +22,7 @@ mod format;
 mod fuzz_replay;
 mod golden;
 mod hostile;
+mod layers;
 mod parser;
 mod plan;
 mod policies;

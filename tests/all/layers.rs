@@ -1,0 +1,147 @@
+//! The library's modules depend one way: each uses only the modules below it in [`ORDER`],
+//! the order ARCHITECTURE.md draws. A `crate::` path that goes back up fails this test, so a
+//! cycle cannot come back unnoticed.
+
+use std::collections::HashMap;
+use std::path::Path;
+
+use crate::golden::root;
+
+/// The library's top-level modules, lowest first. A module may use the ones before it (and
+/// itself); test code (`#[cfg(test)] mod tests`) may use anything.
+const ORDER: &[&str] = &[
+    // Foundations: no stage of their own.
+    "limits",
+    "digest",
+    "ids",
+    "names",
+    "rollout",
+    "time",
+    "units",
+    "work",
+    "source",
+    "diagnostic",
+    "render",
+    // parse → check → compile → validate → evaluate.
+    "syntax",
+    "format",
+    "model",
+    "check",
+    "tables",
+    "parts",
+    "compile",
+    "engine",
+    "eval",
+    "plan",
+    // Around the engine: the bundle format, the JSON shape, files.
+    "bundle",
+    "wire",
+    "load",
+    // Test support.
+    "reference",
+    "fuzzing",
+];
+
+/// The top-level module a source file belongs to: `src/check/lints.rs` is `check`.
+fn module_of(path: &Path, src: &Path) -> String {
+    let relative = path.strip_prefix(src).expect("under src/");
+    let first = relative.components().next().expect("a file").as_os_str().to_string_lossy().into_owned();
+    first.trim_end_matches(".rs").to_string()
+}
+
+/// Every `.rs` file under `dir`.
+fn rust_files(dir: &Path, out: &mut Vec<std::path::PathBuf>) {
+    for entry in std::fs::read_dir(dir).expect("readable") {
+        let path = entry.expect("entry").path();
+        if path.is_dir() {
+            rust_files(&path, out);
+        } else if path.extension().is_some_and(|e| e == "rs") {
+            out.push(path);
+        }
+    }
+}
+
+/// The code of a file before its unit tests, without comment lines.
+fn code(text: &str) -> String {
+    let end = text.find("#[cfg(test)]\nmod tests").unwrap_or(text.len());
+    text[..end].lines().filter(|line| !line.trim_start().starts_with("//")).collect::<Vec<_>>().join("\n")
+}
+
+/// The names the crate root re-exports (`pub use engine::{Engine, …}`), with the module each
+/// comes from, so that `crate::Engine` counts as a use of `engine`.
+fn reexports(lib: &str) -> HashMap<String, String> {
+    let mut names = HashMap::new();
+    let lib = code(lib);
+    for statement in lib.split(';') {
+        let Some(rest) = statement.trim().strip_prefix("pub use ") else { continue };
+        let Some((module, items)) = rest.split_once("::") else { continue };
+        let items = items.trim().trim_start_matches('{').trim_end_matches('}');
+        for item in items.split(',').map(str::trim).filter(|i| !i.is_empty()) {
+            let exported = item.rsplit(" as ").next().expect("a name").trim();
+            names.insert(exported.to_string(), module.trim().to_string());
+        }
+    }
+    names
+}
+
+/// Every module a file's code names through `crate::…` paths (grouped `crate::{a, b}` too).
+fn used_modules(code: &str, reexported: &HashMap<String, String>) -> Vec<String> {
+    let mut used = Vec::new();
+    let ident = |s: &str| s.chars().take_while(|c| c.is_alphanumeric() || *c == '_').collect::<String>();
+    for (at, _) in code.match_indices("crate::") {
+        let rest = &code[at + "crate::".len()..];
+        let names: Vec<String> = match rest.strip_prefix('{') {
+            Some(group) => group.split('}').next().unwrap_or("").split(',').map(|n| ident(n.trim())).collect(),
+            None => vec![ident(rest)],
+        };
+        for name in names.into_iter().filter(|n| !n.is_empty()) {
+            let module = reexported.get(&name).cloned().unwrap_or(name);
+            used.push(module);
+        }
+    }
+    used
+}
+
+#[test]
+fn modules_use_only_the_modules_below_them() {
+    let src = root().join("src");
+    let lib = std::fs::read_to_string(src.join("lib.rs")).expect("lib.rs");
+    let reexported = reexports(&lib);
+    assert!(reexported.get("Engine").is_some_and(|m| m == "engine"), "{reexported:?}");
+    let rank = |module: &str| ORDER.iter().position(|m| *m == module);
+    let mut files = Vec::new();
+    rust_files(&src, &mut files);
+    let mut problems = Vec::new();
+    for path in files {
+        let module = module_of(&path, &src);
+        if module == "lib" {
+            continue;
+        }
+        let Some(own) = rank(&module) else {
+            problems.push(format!("{}: module `{module}` is not in the declared order", path.display()));
+            continue;
+        };
+        let text = std::fs::read_to_string(&path).expect("readable");
+        for used in used_modules(&code(&text), &reexported) {
+            match rank(&used) {
+                Some(theirs) if theirs <= own => {}
+                Some(_) => problems.push(format!("{}: `{module}` uses `{used}`, which is above it", path.display())),
+                None => {
+                    problems.push(format!("{}: `{module}` uses `crate::{used}`, not a known module", path.display()))
+                }
+            }
+        }
+    }
+    assert!(problems.is_empty(), "{}", problems.join("\n"));
+}
+
+/// The checker above must see a path that goes up, or it proves nothing.
+#[test]
+fn an_upward_use_is_seen() {
+    let reexported = reexports("pub use engine::{Engine, compile};\npub use rollout::{bucket as rollout_bucket};\n");
+    let used = used_modules(
+        "use crate::Engine;\nlet _ = crate::rollout_bucket(k);\nuse crate::{tables, model::Model};",
+        &reexported,
+    );
+    assert_eq!(used, ["engine", "rollout", "tables", "model"]);
+}
