@@ -7,12 +7,20 @@ use crate::model::*;
 use crate::syntax::ast;
 
 impl Checker<'_> {
-    fn unknown_word(&mut self, what: &'static str, word: &ast::Name, options: &[&str]) {
-        let error = CheckError::UnknownWord { what, word: word.text.clone() };
-        let help = did_you_mean(&word.text, options.iter().copied()).or_else(|| {
-            Some(format!("expected one of {}", options.iter().map(|o| format!("`{o}`")).collect::<Vec<_>>().join(", ")))
+    /// Reports `word` as an unknown `what`, with the nearest of `options` as help when one is
+    /// close, and otherwise the list of them all.
+    pub(super) fn unknown_word(&mut self, what: &'static str, word: &ast::Name, options: &[&str]) {
+        let help = did_you_mean(&word.text, options.iter().copied()).unwrap_or_else(|| {
+            format!("expected one of {}", options.iter().map(|o| format!("`{o}`")).collect::<Vec<_>>().join(", "))
         });
-        self.error_with_help(word.span, error, help);
+        self.unknown_word_with_help(what, word, help);
+    }
+
+    /// Reports `word` as an unknown `what`, with `help`. The message shows the word cut as
+    /// names are, so that a word of megabytes makes a short message.
+    pub(super) fn unknown_word_with_help(&mut self, what: &'static str, word: &ast::Name, help: String) {
+        let error = CheckError::UnknownWord { what, word: self.shown(&word.text) };
+        self.error_with_help(word.span, error, Some(help));
     }
 
     pub(super) fn limit_type(&mut self, decl: &ast::LimitDecl) -> Option<(QuantityType, LimitKind)> {

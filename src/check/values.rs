@@ -3,7 +3,6 @@
 
 use super::errors::CheckError;
 use super::Checker;
-use crate::diagnostic::did_you_mean;
 use crate::model::*;
 use crate::source::Span;
 use crate::syntax::ast;
@@ -83,14 +82,7 @@ impl Checker<'_> {
             }
             Some(unit_name) => match find_unit(&unit_name.text) {
                 None => {
-                    let error = CheckError::UnknownWord { what: "unit", word: unit_name.text.clone() };
-                    // Unit names are case-sensitive, and the commonest slip is the case
-                    // (`gib`, `gb`): suggest the spelling that differs only in case first.
-                    let same_letters = UNITS.iter().find(|u| u.name.eq_ignore_ascii_case(&unit_name.text));
-                    let help = same_letters
-                        .map(|u| format!("did you mean `{}`? unit names are case-sensitive", u.name))
-                        .or_else(|| did_you_mean(&unit_name.text, UNITS.iter().map(|u| u.name)));
-                    self.error_with_help(unit_name.span, error, help);
+                    self.unknown_unit(unit_name, ty, target);
                     return None;
                 }
                 Some(unit) if unit.ty != ty || ty == QuantityType::Count => {
@@ -111,6 +103,23 @@ impl Checker<'_> {
                 self.error(span, CheckError::QuantityOverflow { text: written() });
                 None
             }
+        }
+    }
+
+    /// Reports an unknown unit, with help drawn from the units of `ty`, the type the value
+    /// takes: a unit of another type would only be the next error.
+    fn unknown_unit(&mut self, unit: &ast::Name, ty: QuantityType, target: Target<'_>) {
+        let names: Vec<&str> = UNITS.iter().filter(|u| u.ty == ty).map(|u| u.name).collect();
+        // Unit names are case-sensitive, and the commonest slip is the case (`gib`, `gb`):
+        // the spelling that differs only in case comes before the nearest one.
+        if let Some(name) = names.iter().find(|name| name.eq_ignore_ascii_case(&unit.text)) {
+            let help = format!("did you mean `{name}`? unit names are case-sensitive");
+            self.unknown_word_with_help("unit", unit, help);
+        } else if names.is_empty() {
+            let help = format!("{target} takes a plain number, without a unit");
+            self.unknown_word_with_help("unit", unit, help);
+        } else {
+            self.unknown_word("unit", unit, &names);
         }
     }
 
@@ -188,5 +197,48 @@ fn quantity_phrase(ty: QuantityType) -> &'static str {
         QuantityType::Count => "a plain number",
         QuantityType::Bytes => "a size in bytes",
         QuantityType::Duration => "a duration",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::limits::Limits;
+    use crate::source::Source;
+    use crate::units::UNITS;
+
+    /// Every E010 message shows the unknown word cut to the name limit, whatever the place
+    /// that takes the word: a unit, a window or a limit type.
+    #[test]
+    fn an_unknown_word_of_megabytes_makes_a_short_message() {
+        let huge = "x".repeat(1 << 20);
+        let text = format!(
+            "policy \"p\"\nlimit storage : bytes\nlimit calls : count per {huge}\nlimit seats : {huge}\n\
+             tier t {{ limit storage = 5 {huge} }}\n"
+        );
+        let diagnostics = crate::check(&Source::new("p", text.as_str())).expect_err("unknown words");
+        let max = Limits::default().name_bytes;
+        let unknown: Vec<_> = diagnostics.iter().filter(|d| d.code.as_str() == "E010").collect();
+        let lengths: Vec<usize> = unknown.iter().map(|d| d.message.len()).collect();
+        assert_eq!(unknown.len(), 3, "messages of {lengths:?} bytes");
+        for diagnostic in unknown {
+            let cut = format!("`{}…`", "x".repeat(max));
+            assert!(diagnostic.message.contains(&cut), "{}", diagnostic.message);
+            assert!(diagnostic.message.len() < max + 40, "a {}-byte message", diagnostic.message.len());
+        }
+    }
+
+    /// The language reference's table of units names every unit word the checker accepts,
+    /// under the type it measures.
+    #[test]
+    fn the_language_reference_lists_every_unit() {
+        let doc = include_str!("../../docs/language.md");
+        let section = doc.split("\n### Units\n").nth(1).expect("a units section");
+        let section = section.split("\n### ").next().unwrap_or("");
+        for unit in UNITS {
+            let row = format!("| `{}` |", unit.ty.as_str());
+            let word = format!("`{}`", unit.name);
+            let listed = section.lines().any(|line| line.starts_with(&row) && line.contains(&word));
+            assert!(listed, "the units table lists no {} unit `{}`", unit.ty.as_str(), unit.name);
+        }
     }
 }
