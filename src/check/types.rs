@@ -1,0 +1,75 @@
+//! Type words: the type and window of a limit, and the type and preference of a setting.
+
+use super::errors::CheckError;
+use super::Checker;
+use crate::diagnostic::did_you_mean;
+use crate::model::*;
+use crate::syntax::ast;
+
+impl Checker<'_> {
+    /// Reports `word` as an unknown `what`, with the nearest of `options` as help when one is
+    /// close, and otherwise the list of them all.
+    pub(super) fn unknown_word(&mut self, what: &'static str, word: &ast::Name, options: &[&str]) {
+        let help = did_you_mean(&word.text, options.iter().copied()).unwrap_or_else(|| {
+            format!("expected one of {}", options.iter().map(|o| format!("`{o}`")).collect::<Vec<_>>().join(", "))
+        });
+        self.unknown_word_with_help(what, word, help);
+    }
+
+    /// Reports `word` as an unknown `what`, with `help`. The message shows the word cut as
+    /// names are, so that a word of megabytes makes a short message.
+    pub(super) fn unknown_word_with_help(&mut self, what: &'static str, word: &ast::Name, help: String) {
+        let error = CheckError::UnknownWord { what, word: self.shown(&word.text) };
+        self.error_with_help(word.span, error, Some(help));
+    }
+
+    pub(super) fn limit_type(&mut self, decl: &ast::LimitDecl) -> Option<(QuantityType, LimitKind)> {
+        let types = [QuantityType::Count, QuantityType::Bytes, QuantityType::Duration];
+        let ty = types.into_iter().find(|t| t.as_str() == decl.ty.text);
+        if ty.is_none() {
+            self.unknown_word("limit type", &decl.ty, &types.map(QuantityType::as_str));
+        }
+        let kind = match &decl.kind {
+            ast::LimitKind::Cap => Some(LimitKind::Cap),
+            ast::LimitKind::Gauge(_) => Some(LimitKind::Gauge),
+            ast::LimitKind::Per(word) => {
+                let window = Window::ALL.into_iter().find(|w| w.as_str() == word.text);
+                if window.is_none() {
+                    self.unknown_word("window", word, &Window::ALL.map(Window::as_str));
+                }
+                window.map(LimitKind::Counter)
+            }
+        };
+        Some((ty?, kind?))
+    }
+
+    pub(super) fn setting_type(&mut self, decl: &ast::SettingDecl) -> Option<(SettingType, Option<Preference>)> {
+        let types =
+            [SettingType::Number, SettingType::Percent, SettingType::Duration, SettingType::Bytes, SettingType::String];
+        let ty = types.into_iter().find(|t| t.as_str() == decl.ty.text);
+        if ty.is_none() {
+            self.unknown_word("setting type", &decl.ty, &types.map(SettingType::as_str));
+        }
+        let prefer = match &decl.prefer {
+            None => None,
+            Some(word) => match word.text.as_str() {
+                "higher" => Some(Preference::Higher),
+                "lower" => Some(Preference::Lower),
+                _ => {
+                    self.unknown_word("preference", word, &["higher", "lower"]);
+                    return None;
+                }
+            },
+        };
+        let ty = ty?;
+        if ty == SettingType::String {
+            if let Some(word) = &decl.prefer {
+                let error = CheckError::NotAllowedHere { what: "`prefer`", block: "a string setting".into() };
+                self.error_with_help(word.span, error, Some("text values are not ordered".into()));
+            }
+            return Some((ty, None));
+        }
+        // Ordered settings default to "higher is better"; see docs/language.md.
+        Some((ty, Some(prefer.unwrap_or(Preference::Higher))))
+    }
+}

@@ -1,0 +1,244 @@
+//! Value typing: amounts, quantities with their units, percentages and setting values, each
+//! checked against the type its limit or setting declares.
+
+use super::errors::CheckError;
+use super::Checker;
+use crate::model::*;
+use crate::source::Span;
+use crate::syntax::ast;
+use crate::units::{self, find_unit, NumberError, PercentError, UNITS};
+
+impl Checker<'_> {
+    pub(super) fn percentage(&mut self, percent: &ast::Percent) -> Option<Percentage> {
+        match units::parse_percent(&percent.number) {
+            Ok(p) => Some(p),
+            Err(PercentError::AboveHundred) => {
+                self.error(percent.span, CheckError::PercentAboveHundred { text: percent.number.clone() });
+                None
+            }
+            Err(PercentError::TooPrecise) => {
+                self.error(percent.span, CheckError::PercentTooPrecise { text: percent.number.clone() });
+                None
+            }
+        }
+    }
+
+    /// Types a limit value: `unlimited` or a whole quantity of the limit's type.
+    pub(super) fn amount(&mut self, value: &ast::Value, ty: QuantityType, target: Target<'_>) -> Option<Amount> {
+        match &value.kind {
+            ast::ValueKind::Unlimited => Some(Amount::Unlimited),
+            ast::ValueKind::Quantity { number, unit } => {
+                self.quantity(number, unit.as_ref(), value.span, ty, target).map(Amount::Finite)
+            }
+            _ => {
+                self.mismatch(value, target, quantity_phrase(ty));
+                None
+            }
+        }
+    }
+
+    /// Types a number with an optional unit as a whole quantity of `ty`, in base units.
+    fn quantity(
+        &mut self,
+        number: &str,
+        unit: Option<&ast::Name>,
+        span: Span,
+        ty: QuantityType,
+        target: Target<'_>,
+    ) -> Option<u64> {
+        // The number as written, for messages; built only when one is reported.
+        let written = || match unit {
+            Some(unit) => format!("{number} {}", unit.text),
+            None => number.to_string(),
+        };
+        let n = match units::parse_whole(number) {
+            Ok(n) => n,
+            Err(NumberError::Fractional) => {
+                let error = CheckError::TypeMismatch {
+                    target: target.to_string(),
+                    expected: "a whole number".into(),
+                    found: format!("`{}`", written()),
+                };
+                let help = "write it in a smaller unit, such as `1536 MiB` for `1.5 GiB`";
+                self.error_with_help(span, error, Some(help.into()));
+                return None;
+            }
+            Err(NumberError::Overflow) => {
+                self.error(span, CheckError::QuantityOverflow { text: written() });
+                return None;
+            }
+        };
+        let factor = match unit {
+            None if ty == QuantityType::Count || n == 0 => 1,
+            None => {
+                let error = CheckError::TypeMismatch {
+                    target: target.to_string(),
+                    expected: quantity_phrase(ty).into(),
+                    found: format!("`{}` (a plain number)", written()),
+                };
+                let example = if ty == QuantityType::Bytes { "`10 GiB`" } else { "`30 days`" };
+                self.error_with_help(span, error, Some(format!("add a unit, as in {example}")));
+                return None;
+            }
+            Some(unit_name) => match find_unit(&unit_name.text) {
+                None => {
+                    self.unknown_unit(unit_name, ty, target);
+                    return None;
+                }
+                Some(unit) if unit.ty != ty || ty == QuantityType::Count => {
+                    let error = CheckError::TypeMismatch {
+                        target: target.to_string(),
+                        expected: quantity_phrase(ty).into(),
+                        found: format!("`{}` ({})", written(), quantity_phrase(unit.ty)),
+                    };
+                    self.error(span, error);
+                    return None;
+                }
+                Some(unit) => unit.factor,
+            },
+        };
+        match n.checked_mul(factor) {
+            Some(total) => Some(total),
+            None => {
+                self.error(span, CheckError::QuantityOverflow { text: written() });
+                None
+            }
+        }
+    }
+
+    /// Reports an unknown unit, with help drawn from the units of `ty`, the type the value
+    /// takes: a unit of another type would only be the next error.
+    fn unknown_unit(&mut self, unit: &ast::Name, ty: QuantityType, target: Target<'_>) {
+        let names: Vec<&str> = UNITS.iter().filter(|u| u.ty == ty).map(|u| u.name).collect();
+        // Unit names are case-sensitive, and the commonest slip is the case (`gib`, `gb`):
+        // the spelling that differs only in case comes before the nearest one.
+        if let Some(name) = names.iter().find(|name| name.eq_ignore_ascii_case(&unit.text)) {
+            let help = format!("did you mean `{name}`? unit names are case-sensitive");
+            self.unknown_word_with_help("unit", unit, help);
+        } else if names.is_empty() {
+            let help = format!("{target} takes a plain number, without a unit");
+            self.unknown_word_with_help("unit", unit, help);
+        } else {
+            self.unknown_word("unit", unit, &names);
+        }
+    }
+
+    pub(super) fn setting_value(&mut self, value: &ast::Value, setting: usize, name: &str) -> Option<SettingValue> {
+        let ty = (*self.setting_types.get(setting)?)?;
+        let target = Target::Setting(name);
+        match (ty, &value.kind) {
+            (SettingType::String, ast::ValueKind::Str(text)) => Some(SettingValue::Text(text.as_str().into())),
+            (SettingType::Percent, ast::ValueKind::Percent(p)) => self.percentage(p).map(SettingValue::Percent),
+            (SettingType::Number, ast::ValueKind::Quantity { number, unit }) => {
+                self.quantity(number, unit.as_ref(), value.span, QuantityType::Count, target).map(SettingValue::Number)
+            }
+            (SettingType::Duration, ast::ValueKind::Quantity { number, unit }) => self
+                .quantity(number, unit.as_ref(), value.span, QuantityType::Duration, target)
+                .map(SettingValue::Duration),
+            (SettingType::Bytes, ast::ValueKind::Quantity { number, unit }) => {
+                self.quantity(number, unit.as_ref(), value.span, QuantityType::Bytes, target).map(SettingValue::Bytes)
+            }
+            (ty, _) => {
+                let expected = match ty {
+                    SettingType::Number => "a plain number",
+                    SettingType::Percent => "a percentage",
+                    SettingType::Duration => quantity_phrase(QuantityType::Duration),
+                    SettingType::Bytes => quantity_phrase(QuantityType::Bytes),
+                    SettingType::String => "a string",
+                };
+                self.mismatch(value, target, expected);
+                None
+            }
+        }
+    }
+
+    fn mismatch(&mut self, value: &ast::Value, target: Target<'_>, expected: &str) {
+        let found = match &value.kind {
+            ast::ValueKind::Unlimited => "`unlimited`".to_string(),
+            ast::ValueKind::Percent(p) => format!("`{}%` (a percentage)", p.number),
+            ast::ValueKind::Str(_) => "a string".to_string(),
+            ast::ValueKind::Quantity { number, unit: None } => {
+                format!("`{number}` (a plain number)")
+            }
+            ast::ValueKind::Quantity { number, unit: Some(unit) } => {
+                let what = find_unit(&unit.text).map_or("a quantity", |u| quantity_phrase(u.ty));
+                format!("`{number} {}` ({what})", unit.text)
+            }
+        };
+        let error = CheckError::TypeMismatch { target: target.to_string(), expected: expected.into(), found };
+        self.error(value.span, error);
+    }
+}
+
+/// What a value is given for, as type errors name it; written out only when one is reported,
+/// since every limit and setting line of a policy passes one.
+#[derive(Clone, Copy)]
+pub(super) enum Target<'a> {
+    /// The value of the limit so named.
+    Limit(&'a str),
+    /// The soft cap of the limit so named.
+    SoftCap(&'a str),
+    /// The value of the setting so named.
+    Setting(&'a str),
+}
+
+impl std::fmt::Display for Target<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Target::Limit(name) => write!(f, "limit `{name}`"),
+            Target::SoftCap(name) => write!(f, "the soft cap of `{name}`"),
+            Target::Setting(name) => write!(f, "setting `{name}`"),
+        }
+    }
+}
+
+fn quantity_phrase(ty: QuantityType) -> &'static str {
+    match ty {
+        QuantityType::Count => "a plain number",
+        QuantityType::Bytes => "a size in bytes",
+        QuantityType::Duration => "a duration",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::limits::Limits;
+    use crate::source::Source;
+    use crate::units::UNITS;
+
+    /// Every E010 message shows the unknown word cut to the name limit, whatever the place
+    /// that takes the word: a unit, a window or a limit type.
+    #[test]
+    fn an_unknown_word_of_megabytes_makes_a_short_message() {
+        let huge = "x".repeat(1 << 20);
+        let text = format!(
+            "policy \"p\"\nlimit storage : bytes\nlimit calls : count per {huge}\nlimit seats : {huge}\n\
+             tier t {{ limit storage = 5 {huge} }}\n"
+        );
+        let diagnostics = crate::check(&Source::new("p", text.as_str())).expect_err("unknown words");
+        let max = Limits::default().name_bytes;
+        let unknown: Vec<_> = diagnostics.iter().filter(|d| d.code.as_str() == "E010").collect();
+        let lengths: Vec<usize> = unknown.iter().map(|d| d.message.len()).collect();
+        assert_eq!(unknown.len(), 3, "messages of {lengths:?} bytes");
+        for diagnostic in unknown {
+            let cut = format!("`{}…`", "x".repeat(max));
+            assert!(diagnostic.message.contains(&cut), "{}", diagnostic.message);
+            assert!(diagnostic.message.len() < max + 40, "a {}-byte message", diagnostic.message.len());
+        }
+    }
+
+    /// The language reference's table of units names every unit word the checker accepts,
+    /// under the type it measures.
+    #[test]
+    fn the_language_reference_lists_every_unit() {
+        let doc = include_str!("../../docs/language.md");
+        let section = doc.split("\n### Units\n").nth(1).expect("a units section");
+        let section = section.split("\n### ").next().unwrap_or("");
+        for unit in UNITS {
+            let row = format!("| `{}` |", unit.ty.as_str());
+            let word = format!("`{}`", unit.name);
+            let listed = section.lines().any(|line| line.starts_with(&row) && line.contains(&word));
+            assert!(listed, "the units table lists no {} unit `{}`", unit.ty.as_str(), unit.name);
+        }
+    }
+}
