@@ -375,37 +375,11 @@ impl Model {
     }
 
     /// Tier indices ordered so that every parent comes before its children: by depth, then
-    /// by index. Each tier's depth is its parent's plus one, worked out once per tier (a walk
-    /// up stops at the first tier already known), so a deep chain costs linear time.
+    /// by index, in linear time (see [`depths`]).
     pub fn tiers_parents_first(&self) -> Vec<usize> {
-        let mut depth: Vec<Option<usize>> = vec![None; self.tiers.len()];
-        let mut path = Vec::new();
-        for start in 0..self.tiers.len() {
-            let mut tier = start;
-            // Bounded by the tier count even if a broken model had a cycle.
-            let base = loop {
-                crate::work::step(1);
-                if let Some(known) = depth.get(tier).copied().flatten() {
-                    break known + 1;
-                }
-                if path.len() > self.tiers.len() {
-                    break 0;
-                }
-                path.push(tier);
-                match self.tiers.get(tier).and_then(|t| t.parent) {
-                    Some(parent) => tier = parent,
-                    None => break 0,
-                }
-            };
-            for (steps, &tier) in path.iter().rev().enumerate() {
-                if let Some(slot) = depth.get_mut(tier) {
-                    *slot = Some(base + steps);
-                }
-            }
-            path.clear();
-        }
+        let depth = depths(self.tiers.len(), |t| self.tiers.get(t).and_then(|t| t.parent)).unwrap_or_default();
         let mut order: Vec<usize> = (0..self.tiers.len()).collect();
-        order.sort_by_key(|&t| (depth.get(t).copied().flatten().unwrap_or(0), t));
+        order.sort_by_key(|&t| (depth.get(t).copied().unwrap_or(0), t));
         order
     }
 
@@ -468,6 +442,45 @@ impl Model {
         }
         out.into_iter().map(|e| e.unwrap_or_else(|| empty.clone())).collect()
     }
+}
+
+/// The inheritance depth of each of `count` tiers (a root is 0), given each tier's parent;
+/// `None` if the parents form a cycle or name a tier past `count`.
+///
+/// Each tier's depth is worked out once: a walk up from a tier stops at the first tier whose
+/// depth is known, then fills in the tiers it passed, so a deep chain costs linear time where
+/// walking every chain to its root would be quadratic. The checker, the validation of a
+/// bundle's parts and [`Model::tiers_parents_first`] all count depth with this.
+pub(crate) fn depths(count: usize, parent: impl Fn(usize) -> Option<usize>) -> Option<Vec<usize>> {
+    /// A tier on the current walk: meeting it again closes a cycle.
+    const ON_PATH: usize = usize::MAX;
+    /// A tier not reached yet.
+    const UNKNOWN: usize = usize::MAX - 1;
+    let mut depth = vec![UNKNOWN; count];
+    let mut path = Vec::new();
+    for start in 0..count {
+        let mut tier = start;
+        let base = loop {
+            crate::work::step(1);
+            match *depth.get(tier)? {
+                ON_PATH => return None,
+                UNKNOWN => {}
+                known => break known + 1,
+            }
+            *depth.get_mut(tier)? = ON_PATH;
+            path.push(tier);
+            match parent(tier) {
+                Some(up) => tier = up,
+                None => break 0,
+            }
+        };
+        // The last tier pushed is the closest to the root: it gets `base`, its child one more.
+        for (steps, &tier) in path.iter().rev().enumerate() {
+            *depth.get_mut(tier)? = base + steps;
+        }
+        path.clear();
+    }
+    Some(depth)
 }
 
 #[cfg(test)]

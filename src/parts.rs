@@ -9,7 +9,7 @@
 
 use crate::digest::PolicyHash;
 use crate::limits::Limits;
-use crate::model::Model;
+use crate::model::{depths, Model};
 use crate::tables::{Counts, RawTables, Tables};
 
 /// A compiled policy before it is an engine: the checked model (names, spans, the rules
@@ -125,50 +125,10 @@ pub(crate) fn validate_model(model: &Model, limits: &Limits) -> Result<(), Inval
 }
 
 /// The depth of the deepest inheritance chain (a root is depth 0), or an error for a cycle.
-///
-/// Each tier's depth is computed once: a walk up from a tier stops at the first tier whose
-/// depth is known, then fills in the depths of the tiers it passed, so every tier is visited a
-/// bounded number of times whatever the shape, where walking every chain to its root would be
-/// quadratic in a deep one. Parents are in range (checked before).
 fn inheritance_depth(model: &Model) -> Result<usize, InvalidParts> {
-    /// A tier whose depth is being worked out on the current walk: meeting it again is a cycle.
-    const ON_PATH: usize = usize::MAX;
-    /// A tier not reached yet.
-    const UNKNOWN: usize = usize::MAX - 1;
-    let mut depth = vec![UNKNOWN; model.tiers.len()];
-    let mut path = Vec::new();
-    let mut deepest = 0;
-    for start in 0..model.tiers.len() {
-        let mut tier = start;
-        // Walk up until a tier of known depth, or a root.
-        let base = loop {
-            crate::work::step(1);
-            match depth.get(tier).copied() {
-                Some(ON_PATH) => return Err(InvalidParts::Inconsistent("tiers inherit from each other in a cycle")),
-                Some(UNKNOWN) => {}
-                Some(known) => break known.saturating_add(1),
-                None => return Err(InvalidParts::Inconsistent("a tier names an item the policy does not declare")),
-            }
-            if let Some(slot) = depth.get_mut(tier) {
-                *slot = ON_PATH;
-            }
-            path.push(tier);
-            match model.tiers.get(tier).and_then(|t| t.parent) {
-                Some(parent) => tier = parent,
-                None => break 0,
-            }
-        };
-        // The last tier pushed is the closest to the root: it gets `base`, its child one more.
-        for (steps, &tier) in path.iter().rev().enumerate() {
-            let level = base.saturating_add(steps);
-            deepest = deepest.max(level);
-            if let Some(slot) = depth.get_mut(tier) {
-                *slot = level;
-            }
-        }
-        path.clear();
-    }
-    Ok(deepest)
+    let depths = depths(model.tiers.len(), |t| model.tiers.get(t).and_then(|t| t.parent))
+        .ok_or(InvalidParts::Inconsistent("tiers inherit from each other in a cycle"))?;
+    Ok(depths.into_iter().max().unwrap_or(0))
 }
 
 #[cfg(test)]

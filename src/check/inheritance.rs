@@ -60,20 +60,13 @@ impl<'a> Checker<'a> {
             }
         }
 
-        for (index, tier) in tiers.iter().enumerate() {
-            let mut depth = 0;
-            let mut current = parents[index];
-            while let Some(parent) = current {
-                depth += 1;
-                if depth > self.bounds.inheritance_depth {
-                    let error = CheckError::InheritanceTooDeep {
-                        name: tier.name.text.clone(),
-                        max: self.bounds.inheritance_depth,
-                    };
-                    self.error(tier.name.span, error);
-                    break;
-                }
-                current = parents[parent];
+        // Cycles are broken above, so every tier has a depth.
+        let depths = crate::model::depths(parents.len(), |t| parents.get(t).copied().flatten()).unwrap_or_default();
+        for (tier, depth) in tiers.iter().zip(depths) {
+            if depth > self.bounds.inheritance_depth {
+                let error =
+                    CheckError::InheritanceTooDeep { name: tier.name.text.clone(), max: self.bounds.inheritance_depth };
+                self.error(tier.name.span, error);
             }
         }
         parents

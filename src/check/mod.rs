@@ -142,8 +142,7 @@ fn check_file(file: &ast::File, parsed_cleanly: bool, limits: &Limits) -> (Model
     // Add-ons count too: the checker and the compiler keep, per add-on, whether it attaches to
     // each tier, so thousands of add-ons over thousands of tiers are as large as features.
     let items = model.features.len() + model.limits.len() + model.settings.len() + model.addons.len();
-    let cells = model.tiers.len().saturating_mul(items);
-    if cells > limits.table_cells {
+    if model.table_cells() > limits.table_cells {
         let span = file.decls.first().map_or(Span::at(0), |d| d.span());
         let error = CheckError::TableTooLarge { tiers: model.tiers.len(), items, max: limits.table_cells };
         checker.diagnostics.push(error.at(span));
