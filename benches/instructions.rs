@@ -17,6 +17,7 @@
     clippy::expect_used,
     clippy::panic,
     clippy::indexing_slicing,
+    clippy::string_slice,
     reason = "a probe with a broken setup should stop at once"
 )]
 

@@ -154,7 +154,8 @@ pub(crate) fn parse_with(source: &Source, limits: &Limits, readers: Readers) -> 
         // message for a declaration that starts wrong does not depend on how much trivia the
         // last one's optional parts swallowed.
         offset = decl_start;
-        let rest = &text[offset..decl_end];
+        // Declaration boundaries come from the lexical scan, which stops only at ASCII bytes.
+        let rest = text.get(offset..decl_end).unwrap_or("");
         match Grammar::parse(Rule::step, rest) {
             Ok(mut pairs) => {
                 let Some(decl) = pairs.next().and_then(|step| step.into_inner().next()) else {
@@ -226,9 +227,9 @@ fn found_at(text: &str, position: usize) -> &str {
         while !rest.is_char_boundary(end) {
             end -= 1;
         }
-        &rest[..end]
+        rest.get(..end).unwrap_or("")
     } else {
-        rest.chars().next().map_or("", |c| &rest[..c.len_utf8()])
+        rest.chars().next().map_or("", |c| rest.get(..c.len_utf8()).unwrap_or(""))
     }
 }
 
@@ -340,9 +341,13 @@ impl LexicalScan {
                 b'\\' if in_string => i += 1,
                 b'"' => in_string = !in_string,
                 b'/' if !in_string && bytes.get(i + 1) == Some(&b'/') => {
-                    let end = text[i..].find('\n').map_or(text.len(), |n| i + n);
-                    let end = if text[..end].ends_with('\r') { end - 1 } else { end };
-                    comments.push(Comment { text: text[i + 2..end].to_string(), span: Span::new(i, end) });
+                    // `i` is at an ASCII `/`, and the end at a line break or the text's end, so
+                    // every slice here is on character boundaries; `get` keeps that unproven
+                    // assumption from ever panicking.
+                    let end = text.get(i..).and_then(|rest| rest.find('\n')).map_or(text.len(), |n| i + n);
+                    let end = if text.get(..end).is_some_and(|t| t.ends_with('\r')) { end - 1 } else { end };
+                    let body = text.get(i + 2..end).unwrap_or("");
+                    comments.push(Comment { text: body.to_string(), span: Span::new(i, end) });
                     i = end;
                     continue;
                 }
@@ -428,7 +433,7 @@ impl Builder<'_> {
         let start = self.offset + span.start();
         let mut end = self.offset + span.end();
         loop {
-            end = start + self.text[start..end].trim_end().len();
+            end = start + self.text.get(start..end).map_or(0, |t| t.trim_end().len());
             // The comment the trimmed span ends in, if any: a comment keeps its own trailing
             // spaces, which trimming has already cut, so look for the last comment that starts
             // before the end rather than one that ends exactly there.
