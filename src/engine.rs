@@ -12,8 +12,8 @@ use std::time::SystemTime;
 use crate::check::Checked;
 use crate::diagnostic::Diagnostics;
 use crate::digest::PolicyHash;
-pub(crate) use crate::ids::dense;
 pub use crate::ids::{AddonId, FeatureId, LimitId, SettingId, TierId};
+use crate::ids::{Id, Tag};
 use crate::limits::Limits;
 use crate::model::{Amount, Model};
 use crate::parts::Parts;
@@ -503,6 +503,9 @@ pub struct Engine {
     /// The grant bits again (shared, not copied), beside the handle: `is_allowed` reads them
     /// without first loading `inner`, one dependent load fewer on the commonest question.
     grants: crate::tables::HotGrants,
+    /// The tag in every id this engine hands out, beside the grant bits for the same reason:
+    /// reading an id costs no load through `inner`.
+    tag: Tag,
 }
 
 impl Engine {
@@ -515,9 +518,10 @@ impl Engine {
             Some(seed) => NameIndex::with_seed(names, seed),
             None => NameIndex::new(names),
         });
+        let tag = Tag::of(&hash);
         let inner = Inner { tables, names, model, limits, hash };
         let grants = inner.tables.hot_grants();
-        Engine { inner: Arc::new(inner), grants }
+        Engine { inner: Arc::new(inner), grants, tag }
     }
 
     /// The seed of each name table, in the order [`Parts::seeds`] holds them, for a bundle.
@@ -555,31 +559,31 @@ impl Engine {
     /// The tier named `name`, if the policy declares it.
     #[inline]
     pub fn tier(&self, name: &str) -> Option<TierId> {
-        self.inner.names.tiers.get(name).map(TierId)
+        self.inner.names.tiers.get(name).map(|index| TierId(index | self.tag.bits()))
     }
 
     /// The feature named `name`, if the policy declares it.
     #[inline]
     pub fn feature(&self, name: &str) -> Option<FeatureId> {
-        self.inner.names.features.get(name).map(FeatureId)
+        self.inner.names.features.get(name).map(|index| FeatureId(index | self.tag.bits()))
     }
 
     /// The limit named `name`, if the policy declares it.
     #[inline]
     pub fn limit(&self, name: &str) -> Option<LimitId> {
-        self.inner.names.limits.get(name).map(LimitId)
+        self.inner.names.limits.get(name).map(|index| LimitId(index | self.tag.bits()))
     }
 
     /// The add-on named `name`, if the policy declares it.
     #[inline]
     pub fn addon(&self, name: &str) -> Option<AddonId> {
-        self.inner.names.addons.get(name).map(AddonId)
+        self.inner.names.addons.get(name).map(|index| AddonId(index | self.tag.bits()))
     }
 
     /// The setting named `name`, if the policy declares it.
     #[inline]
     pub fn setting(&self, name: &str) -> Option<SettingId> {
-        self.inner.names.settings.get(name).map(SettingId)
+        self.inner.names.settings.get(name).map(|index| SettingId(index | self.tag.bits()))
     }
 
     /// The policy's name, from its `policy` header.
@@ -601,47 +605,47 @@ impl Engine {
     /// # Ok::<(), entitle::Diagnostics>(())
     /// ```
     pub fn tiers(&self) -> impl ExactSizeIterator<Item = (TierId, &str)> + '_ {
-        self.inner.model.tiers.iter().enumerate().map(|(i, t)| (TierId(dense(i)), t.name.as_str()))
+        self.inner.model.tiers.iter().enumerate().map(|(i, t)| (TierId(self.tag.id(i)), t.name.as_str()))
     }
 
     /// Every feature, in declaration order, with its name.
     pub fn features(&self) -> impl ExactSizeIterator<Item = (FeatureId, &str)> + '_ {
-        self.inner.model.features.iter().enumerate().map(|(i, f)| (FeatureId(dense(i)), f.name.as_str()))
+        self.inner.model.features.iter().enumerate().map(|(i, f)| (FeatureId(self.tag.id(i)), f.name.as_str()))
     }
 
     /// Every limit, in declaration order, with its name.
     pub fn limits(&self) -> impl ExactSizeIterator<Item = (LimitId, &str)> + '_ {
-        self.inner.model.limits.iter().enumerate().map(|(i, l)| (LimitId(dense(i)), l.name.as_str()))
+        self.inner.model.limits.iter().enumerate().map(|(i, l)| (LimitId(self.tag.id(i)), l.name.as_str()))
     }
 
     /// Every add-on, in declaration order, with its name.
     pub fn addons(&self) -> impl ExactSizeIterator<Item = (AddonId, &str)> + '_ {
-        self.inner.model.addons.iter().enumerate().map(|(i, a)| (AddonId(dense(i)), a.name.as_str()))
+        self.inner.model.addons.iter().enumerate().map(|(i, a)| (AddonId(self.tag.id(i)), a.name.as_str()))
     }
 
     /// Every setting, in declaration order, with its name.
     pub fn settings(&self) -> impl ExactSizeIterator<Item = (SettingId, &str)> + '_ {
-        self.inner.model.settings.iter().enumerate().map(|(i, s)| (SettingId(dense(i)), s.name.as_str()))
+        self.inner.model.settings.iter().enumerate().map(|(i, s)| (SettingId(self.tag.id(i)), s.name.as_str()))
     }
 
     /// The name of a tier, or `None` for an id this engine does not have.
     pub fn tier_name(&self, id: TierId) -> Option<&str> {
-        self.inner.model.tiers.get(id.index()).map(|t| t.name.as_str())
+        self.inner.model.tiers.get(self.index(id)).map(|t| t.name.as_str())
     }
 
     /// The name of a feature, or `None` for an id this engine does not have.
     pub fn feature_name(&self, id: FeatureId) -> Option<&str> {
-        self.inner.model.features.get(id.index()).map(|f| f.name.as_str())
+        self.inner.model.features.get(self.index(id)).map(|f| f.name.as_str())
     }
 
     /// The name of a limit, or `None` for an id this engine does not have.
     pub fn limit_name(&self, id: LimitId) -> Option<&str> {
-        self.inner.model.limits.get(id.index()).map(|l| l.name.as_str())
+        self.inner.model.limits.get(self.index(id)).map(|l| l.name.as_str())
     }
 
     /// The name of an add-on, or `None` for an id this engine does not have.
     pub fn addon_name(&self, id: AddonId) -> Option<&str> {
-        self.inner.model.addons.get(id.index()).map(|a| a.name.as_str())
+        self.inner.model.addons.get(self.index(id)).map(|a| a.name.as_str())
     }
 
     /// Whether add-on `addon` attaches to `tier`: the tier or one of its ancestors is listed
@@ -656,14 +660,14 @@ impl Engine {
     /// ```
     pub fn attaches(&self, addon: AddonId, tier: TierId) -> bool {
         let counts = self.inner.tables.counts();
-        addon.index() < counts.addons
-            && tier.index() < counts.tiers
-            && self.inner.tables.attaches(addon.index(), tier.index())
+        self.index(addon) < counts.addons
+            && self.index(tier) < counts.tiers
+            && self.inner.tables.attaches(self.index(addon), self.index(tier))
     }
 
     /// The name of a setting, or `None` for an id this engine does not have.
     pub fn setting_name(&self, id: SettingId) -> Option<&str> {
-        self.inner.model.settings.get(id.index()).map(|s| s.name.as_str())
+        self.inner.model.settings.get(self.index(id)).map(|s| s.name.as_str())
     }
 
     /// The limits the engine was built under; by-name queries and the JSON protocol keep to
@@ -677,6 +681,18 @@ impl Engine {
     /// for explanations.
     pub fn table_bytes(&self) -> usize {
         self.inner.tables.bytes()
+    }
+
+    /// The index an id of any kind names in this engine's tables: its own ids' and untagged
+    /// ids' index, and for another engine's id a number past every table (see `ids.rs`).
+    #[inline]
+    pub(crate) fn index(&self, id: impl Id) -> usize {
+        self.tag.index(id.number())
+    }
+
+    /// The id this engine hands out for the tier at `index`.
+    pub(crate) fn tier_at(&self, index: usize) -> TierId {
+        TierId(self.tag.id(index))
     }
 
     /// The grant bits, one pointer hop closer than through [`Engine::tables`].

@@ -1,39 +1,112 @@
-//! The dense ids of a compiled policy's tiers, features, limits, add-ons and settings.
+//! The ids of a compiled policy's tiers, features, limits, add-ons and settings.
 //!
 //! The engine resolves a name to its id once (`Engine::tier` and the like); the hot path then
 //! indexes tables with the id alone. Ids sit below every stage that uses them, so `compile`
 //! can number what it lays out without depending on the engine that will hold it.
+//!
+//! An id's number is its index (the low [`INDEX_BITS`] bits) and the tag of the engine that
+//! handed it out (the bits above). Every engine reads an id through its [`Tag`], which turns
+//! its own ids and untagged ones into their index, and any other engine's into a number past
+//! every table: so an id from another engine is an unknown id, not another engine's item.
 
-/// An index as a dense `u32` id number. Declaration counts are capped by
-/// [`crate::Limits::declarations`], far below `u32::MAX`, so this never saturates in practice.
+use crate::digest::PolicyHash;
+use crate::limits::Limits;
+
+/// The bits of an id's number that hold its index.
+pub(crate) const INDEX_BITS: u32 = 20;
+
+// Every index of a policy that checks fits below the tag.
+const _: () = assert!(Limits::MAX_DECLARATIONS < 1 << INDEX_BITS);
+
+/// An index as a dense `u32` id number, untagged. Declaration counts are capped by
+/// [`Limits::MAX_DECLARATIONS`], far below `u32::MAX`, so this never saturates in practice.
 pub(crate) fn dense(index: usize) -> u32 {
     u32::try_from(index).unwrap_or(u32::MAX)
+}
+
+/// An engine's tag: twelve bits derived from its policy's hash, never zero, kept shifted into
+/// place above the index bits. Engines of the same policy text share a tag, so ids stay valid
+/// across a reload of the same policy and between an engine and its bundle; engines of two
+/// different policies share one with a chance of 1 in 4,095, and otherwise each refuses the
+/// other's ids.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Tag(u32);
+
+impl Tag {
+    /// The tag of the engine of a policy with this hash.
+    pub(crate) fn of(hash: &PolicyHash) -> Tag {
+        let [a, b, ..] = hash.0;
+        let bits = (u32::from(a) << 4 | u32::from(b) >> 4) & 0xfff;
+        Tag(bits.max(1) << INDEX_BITS)
+    }
+
+    /// The tag's bits, to set in an index below 2²⁰.
+    #[inline]
+    pub(crate) const fn bits(self) -> u32 {
+        self.0
+    }
+
+    /// The id number this engine hands out for the item at `index`.
+    #[inline]
+    pub(crate) fn id(self, index: usize) -> u32 {
+        dense(index) | self.0
+    }
+
+    /// The index an id number names in this engine. An id with this engine's tag, or with no
+    /// tag (made with `from_u32(index)`), gives its index; any other tag leaves bits above the
+    /// index set both ways, so the smaller of the two is at least 2²⁰, past every table, and
+    /// the answer is an `unknown_*` deny. Two instructions, no branch.
+    #[inline]
+    pub(crate) const fn index(self, number: u32) -> usize {
+        let untagged = number ^ self.0;
+        (if untagged < number { untagged } else { number }) as usize
+    }
+}
+
+/// What every kind of id has: a number.
+pub(crate) trait Id: Copy {
+    /// The id's number, tag included.
+    fn number(self) -> u32;
+}
+
+impl<I: Id> Id for &I {
+    #[inline]
+    fn number(self) -> u32 {
+        (*self).number()
+    }
 }
 
 macro_rules! ids {
     ($($(#[doc = $doc:literal])* $name:ident;)*) => {$(
         $(#[doc = $doc])*
         ///
-        /// Ids are dense indices into one engine's tables, numbered in declaration order from 0.
-        /// An id from another engine, or made up with `from_u32`, is never undefined behaviour
-        /// or a panic: if it is out of range, the answer is a deny with an `unknown_*` reason.
+        /// Ids name items of one engine's tables, numbered in declaration order from 0, and
+        /// carry a tag of the engine that handed them out. An id from another engine, or one
+        /// made up with `from_u32`, is never undefined behaviour or a panic: another engine's
+        /// id, or one out of range, is a deny with an `unknown_*` reason. `from_u32(n)` with
+        /// `n` below 2²⁰ makes an untagged id, which names item `n` of whichever engine it is
+        /// given to.
         #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
         pub struct $name(pub(crate) u32);
 
         impl $name {
-            /// The id with this number (for ids kept outside Rust, such as in a C caller).
+            /// The id with this number, as [`Self::as_u32`] gave it (for ids kept outside
+            /// Rust, such as in a C caller), or an untagged id for a position below 2²⁰.
             pub const fn from_u32(number: u32) -> $name {
                 $name(number)
             }
 
-            /// The id's number: its position in declaration order.
+            /// The id's number: its engine's tag and its position in declaration order.
+            /// Treat it as opaque: it round-trips through [`Self::from_u32`].
             pub const fn as_u32(self) -> u32 {
                 self.0
             }
+        }
 
-            /// The id's number as an index.
-            pub(crate) const fn index(self) -> usize {
-                self.0 as usize
+        impl Id for $name {
+            #[inline]
+            fn number(self) -> u32 {
+                self.0
             }
         }
 
@@ -62,4 +135,33 @@ ids! {
     AddonId;
     /// A setting, resolved once with [`crate::Engine::setting`].
     SettingId;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_engine_reads_its_own_ids_and_untagged_ones_and_refuses_the_rest() {
+        let ours = Tag::of(&PolicyHash::of(b"ours"));
+        let theirs = Tag::of(&PolicyHash::of(b"theirs"));
+        assert_ne!(ours, theirs);
+        for index in [0, 1, 63, 64, 1_000, Limits::MAX_DECLARATIONS] {
+            assert_eq!(ours.index(ours.id(index)), index);
+            assert_eq!(ours.index(dense(index)), index, "untagged");
+            assert!(ours.index(theirs.id(index)) > Limits::MAX_DECLARATIONS, "another engine's id {index}");
+        }
+        // Numbers with any tag but ours, including every bit set, are past every table.
+        for number in [u32::MAX, 1 << 31, (1 << 31) | 5, 1 << INDEX_BITS] {
+            if number & !((1 << INDEX_BITS) - 1) != ours.0 {
+                assert!(ours.index(number) > Limits::MAX_DECLARATIONS, "{number:#x}");
+            }
+        }
+    }
+
+    #[test]
+    fn tags_are_never_zero() {
+        let zero = PolicyHash([0; 32]);
+        assert_ne!(Tag::of(&zero).0, 0);
+    }
 }

@@ -22,7 +22,8 @@
 pub struct Limits {
     /// The largest policy text, in bytes. Default 16 MiB.
     pub source_bytes: usize,
-    /// The most top-level declarations in one policy. Default 200,000.
+    /// The most top-level declarations in one policy; at most [`Limits::MAX_DECLARATIONS`].
+    /// Default 200,000.
     pub declarations: usize,
     /// The longest name (of a feature, tier, limit, add-on or setting), in bytes. Default 128.
     pub name_bytes: usize,
@@ -52,6 +53,10 @@ impl Limits {
     /// fixed array of this size on the stack, so that they never allocate.
     pub const MAX_HELD_ADDONS: usize = 32;
 
+    /// The ceiling of the `declarations` field: ids keep an item's index in 20 bits and the
+    /// tag of their engine in the bits above, so no policy declares more than this.
+    pub const MAX_DECLARATIONS: usize = (1 << 20) - 1;
+
     /// The defaults, as a constant.
     pub const DEFAULT: Limits = Limits {
         source_bytes: 16 * 1024 * 1024,
@@ -66,6 +71,11 @@ impl Limits {
     };
 
     /// The add-ons a by-name query may name under these limits.
+    /// The declarations allowed: the field, at most [`Limits::MAX_DECLARATIONS`].
+    pub(crate) fn declarations(&self) -> usize {
+        self.declarations.min(Limits::MAX_DECLARATIONS)
+    }
+
     pub(crate) fn held_addons(&self) -> usize {
         self.held_addons.min(Limits::MAX_HELD_ADDONS)
     }

@@ -81,7 +81,7 @@ pub(crate) fn validate_model(model: &Model, limits: &Limits) -> Result<(), Inval
     ]
     .iter()
     .fold(0usize, |sum, n| sum.saturating_add(*n));
-    over("declarations", declarations, limits.declarations)?;
+    over("declarations", declarations, limits.declarations())?;
     over("table cells", model.table_cells(), limits.table_cells)?;
     let longest = model
         .features

@@ -79,7 +79,7 @@ impl Engine {
 
     /// Why add-on `addon` does or does not apply to the subject now, as a phrase.
     fn addon_status(&self, request: &Request<'_>, addon: usize) -> Option<String> {
-        let tier = request.tier.index();
+        let tier = self.index(request.tier);
         if !self.tables().attaches(addon, tier) {
             return Some(format!(
                 "but it does not attach to tier `{}`",
@@ -118,7 +118,7 @@ impl Engine {
     pub fn explain_feature(&self, request: &Request<'_>, feature: FeatureId) -> Explanation<Decision> {
         let answer = self.decide(request, feature);
         let model = self.model();
-        let f = feature.index();
+        let f = self.index(feature);
         let Some(declared) = model.features.get(f) else {
             let unknown = self.explain_unknown(request);
             let step = unknown.unwrap_or_else(|| note("the query names a feature the policy does not declare".into()));
@@ -127,7 +127,7 @@ impl Engine {
         if let Some(unknown) = self.explain_unknown(request) {
             return Explanation { answer, steps: vec![unknown], upgrade: None };
         }
-        let tier = request.tier.index();
+        let tier = self.index(request.tier);
         let name = &declared.name;
         let mut steps = Vec::new();
         for def in chain(model, tier).into_iter().filter_map(|t| model.tiers.get(t)) {
@@ -155,7 +155,7 @@ impl Engine {
             )));
         }
         for addon in request.addons {
-            let a = addon.index();
+            let a = self.index(addon);
             let Some(def) = model.addons.get(a) else { continue };
             let grants = def.grant_all.or_else(|| def.grants.iter().find(|(g, _)| *g == f).map(|(_, span)| *span));
             if let Some(span) = grants {
@@ -187,7 +187,7 @@ impl Engine {
     pub fn explain_limit(&self, request: &Request<'_>, limit: LimitId, usage: Usage) -> Explanation<Quota> {
         let answer = self.check_limit(request, limit, usage);
         let model = self.model();
-        let l = limit.index();
+        let l = self.index(limit);
         let Some(def) = model.limits.get(l) else {
             let unknown = self.explain_unknown(request);
             let step = unknown.unwrap_or_else(|| note("the query names a limit the policy does not declare".into()));
@@ -198,7 +198,7 @@ impl Engine {
         }
         let show = |amount: Amount| format_amount(def.ty, amount);
         let mut steps = Vec::new();
-        for tier in chain(model, request.tier.index()).into_iter().filter_map(|t| model.tiers.get(t)) {
+        for tier in chain(model, self.index(request.tier)).into_iter().filter_map(|t| model.tiers.get(t)) {
             for set in tier.limits.iter().filter(|s| s.limit == l) {
                 let mut rule = format!("tier `{}` sets `{}` = {}", tier.name, def.name, show(set.value));
                 match set.soft {
@@ -220,7 +220,7 @@ impl Engine {
             )));
         }
         for addon in request.addons {
-            let a = addon.index();
+            let a = self.index(addon);
             let Some(held) = model.addons.get(a) else { continue };
             for change in held.limits.iter().filter(|c| c.limit == l) {
                 let verb = match change.op {
@@ -256,8 +256,8 @@ impl Engine {
     /// The cheapest ladder tier above the subject's, and the first add-on not held, that make
     /// `allows` true; `None` if neither exists.
     fn upgrade(&self, request: &Request<'_>, allows: impl Fn(&Engine, &Request<'_>) -> bool) -> Option<Upgrade> {
-        let tier = self.tiers_above(request.tier.index()).into_iter().find(|&t| {
-            let higher = request.with_tier(TierId(u32::try_from(t).unwrap_or(u32::MAX)));
+        let tier = self.tiers_above(self.index(request.tier)).into_iter().find(|&t| {
+            let higher = request.with_tier(self.tier_at(t));
             allows(self, &higher)
         });
         let addon = self.addons().map(|(id, _)| id).find(|&candidate| {
@@ -274,7 +274,7 @@ impl Engine {
         let model = self.model();
         Some(Upgrade {
             tier: tier.and_then(|t| model.tiers.get(t)).map(|t| t.name.clone()),
-            addon: addon.and_then(|a| model.addons.get(a.index())).map(|a| a.name.clone()),
+            addon: addon.and_then(|a| model.addons.get(self.index(a))).map(|a| a.name.clone()),
         })
     }
 }

@@ -21,11 +21,11 @@ impl Engine {
     /// Checks the ids in a request; the reason is the first unknown one.
     pub(crate) fn validate(&self, request: &Request<'_>) -> Result<usize, Reason> {
         let counts = self.tables().counts();
-        let tier = request.tier.index();
+        let tier = self.index(request.tier);
         if tier >= counts.tiers {
             return Err(Reason::UnknownTier);
         }
-        if request.addons.iter().any(|a| a.index() >= counts.addons) {
+        if request.addons.iter().any(|a| self.index(a) >= counts.addons) {
             return Err(Reason::UnknownAddon);
         }
         Ok(tier)
@@ -66,9 +66,9 @@ impl Engine {
         // `false`, as `decide` (unknown tier) would say. The feature is checked, since a feature
         // past the row's end would read another tier's bits. Anything else takes the full
         // decision, so the answer is always the same as `decide`'s.
-        let f = feature.index();
+        let f = self.index(feature);
         if request.addons.is_empty() && f < self.hot_grants().features() {
-            return self.granted_to_tier(request.tier.index(), f, request.key);
+            return self.granted_to_tier(self.index(request.tier), f, request.key);
         }
         self.allowed_with_addons(request, feature)
     }
@@ -91,7 +91,7 @@ impl Engine {
     fn allowed_with_addons(&self, request: &Request<'_>, feature: FeatureId) -> bool {
         let Ok(tier) = self.validate(request) else { return false };
         let tables = self.tables();
-        let f = feature.index();
+        let f = self.index(feature);
         if f >= tables.counts().features {
             return false;
         }
@@ -103,7 +103,7 @@ impl Engine {
         request
             .addons
             .iter()
-            .any(|addon| tables.addon_grants(addon.index(), f) && self.applies(addon.index(), tier, now))
+            .any(|addon| tables.addon_grants(self.index(addon), f) && self.applies(self.index(addon), tier, now))
     }
 
     /// Whether `key` is inside the tier's rollout of feature `f` (both known).
@@ -143,7 +143,7 @@ impl Engine {
             Err(reason) => return Decision::deny(reason),
         };
         let tables = self.tables();
-        let f = feature.index();
+        let f = self.index(feature);
         if f >= tables.counts().features {
             return Decision::deny(Reason::UnknownFeature);
         }
@@ -156,7 +156,7 @@ impl Engine {
         }
         let mut blocked = None;
         for addon in request.addons {
-            let a = addon.index();
+            let a = self.index(addon);
             if !tables.addon_grants(a, f) {
                 continue;
             }
@@ -196,7 +196,7 @@ impl Engine {
         let mut raised = Amount::Finite(base);
         let mut added = Amount::Finite(0);
         for addon in addons {
-            let a = addon.index();
+            let a = self.index(addon);
             let Some(delta) = self.tables().addon_delta(a, limit).filter(|_| applies(a)) else { continue };
             changed = true;
             if let Some(at_least) = delta.at_least {
@@ -252,11 +252,11 @@ impl Engine {
     #[inline]
     fn check_limit_without_addons(&self, request: &Request<'_>, limit: LimitId, usage: Usage) -> Quota {
         let tables = self.tables();
-        let tier = request.tier.index();
+        let tier = self.index(request.tier);
         if tier >= tables.counts().tiers {
             return Quota::denied(Reason::UnknownTier);
         }
-        let l = limit.index();
+        let l = self.index(limit);
         if l >= tables.counts().limits {
             return Quota::denied(Reason::UnknownLimit);
         }
@@ -275,7 +275,7 @@ impl Engine {
             Err(reason) => return Quota::denied(reason),
         };
         let tables = self.tables();
-        let l = limit.index();
+        let l = self.index(limit);
         if l >= tables.counts().limits {
             return Quota::denied(Reason::UnknownLimit);
         }
@@ -318,7 +318,7 @@ impl Engine {
     pub fn setting_value(&self, request: &Request<'_>, setting: SettingId) -> Result<Option<&SettingValue>, Reason> {
         let tier = self.validate(request)?;
         let tables = self.tables();
-        let s = setting.index();
+        let s = self.index(setting);
         if s >= tables.counts().settings {
             return Err(Reason::UnknownSetting);
         }
@@ -338,7 +338,7 @@ impl Engine {
         let mut best = tables.setting(tier, s);
         let mut best_addon = None;
         for addon in addons {
-            let a = addon.index();
+            let a = self.index(addon);
             if !applies(a) {
                 continue;
             }
@@ -395,7 +395,9 @@ impl Engine {
         // with no id request built in between.
         if request.addons.is_empty() {
             let Some(tier) = self.tier(request.tier) else { return false };
-            return self.feature(feature).is_some_and(|f| self.granted_to_tier(tier.index(), f.index(), request.key));
+            return self
+                .feature(feature)
+                .is_some_and(|f| self.granted_to_tier(self.index(tier), self.index(f), request.key));
         }
         self.decide_by_name(request, feature).allowed
     }

@@ -132,8 +132,8 @@ pub(crate) fn parse_with(source: &Source, limits: &Limits, readers: Readers) -> 
         if decl_start >= text.len() {
             break;
         }
-        if decls.len() >= limits.declarations {
-            let error = SyntaxError::TooManyDeclarations { max: limits.declarations };
+        if decls.len() >= limits.declarations() {
+            let error = SyntaxError::TooManyDeclarations { max: limits.declarations() };
             diagnostics.push(error.at(Span::at(decl_start)));
             return (File { decls, comments: lexical.comments, cut_short }, diagnostics, false);
         }

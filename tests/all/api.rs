@@ -72,6 +72,40 @@ fn ids_from_a_larger_engine_deny_with_unknown_reasons() {
     }
 }
 
+/// An id in range of this engine but handed out by another is refused, not read as this
+/// engine's item of the same position: `api-gateway`'s feature 0 is not `rtc-sdk`'s
+/// `message_recall`.
+#[test]
+fn ids_from_another_engine_in_range_deny_with_unknown_reasons() {
+    let load = |name: &str| Engine::from_path(crate::golden::root().join("policies").join(name)).expect("checks");
+    let (rtc, gateway) = (load("rtc-sdk.policy"), load("api-gateway.policy"));
+    let first = |ids: &mut dyn Iterator<Item = u32>| ids.next().expect("one");
+    let their_tier = gateway.tiers().next().map(|(id, _)| id).expect("tier");
+    let their_feature = gateway.features().next().map(|(id, _)| id).expect("feature");
+    let their_limit = gateway.limits().next().map(|(id, _)| id).expect("limit");
+    let our_tier = rtc.tier("enterprise").expect("enterprise");
+    let our_feature = rtc.features().next().map(|(id, _)| id).expect("feature");
+    // The same positions, from two engines.
+    assert_eq!(first(&mut rtc.features().map(|(id, _)| id.as_u32() & 0xf_ffff)), their_feature.as_u32() & 0xf_ffff);
+    assert_ne!(our_feature, their_feature);
+
+    let ours = Request::new(our_tier, 0);
+    assert!(rtc.is_allowed(&ours, our_feature));
+    assert!(!rtc.is_allowed(&ours, their_feature));
+    assert_eq!(rtc.decide(&ours, their_feature).reason, Reason::UnknownFeature);
+    assert_eq!(rtc.decide(&Request::new(their_tier, 0), our_feature).reason, Reason::UnknownTier);
+    assert!(!rtc.is_allowed(&Request::new(their_tier, 0), our_feature));
+    assert_eq!(rtc.check_limit(&ours, their_limit, Usage::used(0)).reason, Reason::UnknownLimit);
+    assert_eq!(rtc.feature_name(their_feature), None);
+    assert_eq!(rtc.explain_feature(&ours, their_feature).answer.reason, Reason::UnknownFeature);
+
+    // Ids stay valid across engines of the same policy (a reload of the same text, a bundle).
+    let again = load("rtc-sdk.policy");
+    assert!(again.is_allowed(&ours, our_feature));
+    // Untagged ids, made from a position, name that position in any engine.
+    assert!(rtc.is_allowed(&Request::new(our_tier, 0), FeatureId::from_u32(0)));
+}
+
 #[test]
 fn clones_answer_alike_and_reasons_are_errors() {
     let engine = Engine::from_source("small", SMALL).expect("checks");
