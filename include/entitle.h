@@ -1,7 +1,7 @@
 /*
  * entitle.h: the C ABI of entitle, an embeddable entitlement engine.
  *
- * Generated from ffi/src/lib.rs by cbindgen; do not edit. See docs/ffi.md.
+ * Generated from ffi/src/ by cbindgen; do not edit. See docs/ffi.md.
  *
  * Conventions, for every function below:
  * - Fallible functions return an `entitle_status`; results go through out-parameters, which
@@ -248,6 +248,14 @@ typedef struct {
 extern "C" {
 #endif // __cplusplus
 
+// The library's version, as a static NUL-terminated string such as `"0.1.0"`; equal to the
+// header's `ENTITLE_VERSION` when the two match.
+const char *entitle_version(void);
+
+// The ABI version the library implements; equal to the header's `ENTITLE_ABI_VERSION` when
+// the two match.
+uint32_t entitle_abi_version(void);
+
 // Parses, checks and compiles a policy from text.
 //
 // `name` (how diagnostics refer to the text, usually its path) and `text` are UTF-8 byte
@@ -422,6 +430,14 @@ entitle_status entitle_engine_setting_name(const entitle_engine *engine,
                                            uint32_t id,
                                            const uint8_t **name_out,
                                            size_t *len_out);
+
+// The stable `snake_case` name of a reason, such as `"granted_by_tier"`, as a static
+// NUL-terminated string; NULL for a number that is no reason.
+const char *entitle_reason_name(uint32_t reason);
+
+// The stable name of a limit status (`"within"`, `"warning"`, `"overage"`, `"exceeded"`), as a
+// static NUL-terminated string; NULL for a number that is no status.
+const char *entitle_limit_status_name(uint32_t status);
 
 // A new request: no tier, empty key, no add-ons, billing anchor day 1, `now` 0. Writes it to
 // `*request_out`; free it with `entitle_request_free`.
@@ -607,14 +623,6 @@ entitle_status entitle_explain_limit(const entitle_engine *engine,
                                      uint64_t requested,
                                      char **json_out);
 
-// The stable `snake_case` name of a reason, such as `"granted_by_tier"`, as a static
-// NUL-terminated string; NULL for a number that is no reason.
-const char *entitle_reason_name(uint32_t reason);
-
-// The stable name of a limit status (`"within"`, `"warning"`, `"overage"`, `"exceeded"`), as a
-// static NUL-terminated string; NULL for a number that is no status.
-const char *entitle_limit_status_name(uint32_t status);
-
 // Frees a string this library returned. NULL does nothing.
 //
 // # Safety
@@ -660,14 +668,6 @@ const char *entitle_error_diagnostics_json(const entitle_error *error);
 // # Safety
 // `error` is NULL or an error this library wrote, not freed before.
 void entitle_error_free(entitle_error *error);
-
-// The library's version, as a static NUL-terminated string such as `"0.1.0"`; equal to the
-// header's `ENTITLE_VERSION` when the two match.
-const char *entitle_version(void);
-
-// The ABI version the library implements; equal to the header's `ENTITLE_ABI_VERSION` when
-// the two match.
-uint32_t entitle_abi_version(void);
 
 #ifdef __cplusplus
 }  // extern "C"

@@ -33,7 +33,7 @@ fn header_is_current() {
     let committed = std::fs::read_to_string(&path).unwrap_or_default();
     assert!(
         committed == fresh,
-        "include/entitle.h differs from what ffi/src/lib.rs generates; run `ENTITLE_BLESS=1 cargo test -p entitle-ffi` and commit it"
+        "include/entitle.h differs from what ffi/src/ generates; run `ENTITLE_BLESS=1 cargo test -p entitle-ffi` and commit it"
     );
 }
 
