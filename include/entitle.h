@@ -72,57 +72,6 @@ typedef uint32_t entitle_status;
 #endif // __STDC_VERSION__ >= 202311L
 #endif // __cplusplus
 
-// Why a question was answered as it was; the same numbers as the Rust crate's `Reason`.
-enum entitle_reason
-#if defined(__cplusplus) || __STDC_VERSION__ >= 202311L
-  : uint32_t
-#endif // defined(__cplusplus) || __STDC_VERSION__ >= 202311L
- {
-  // The tier (or an ancestor) grants the feature.
-  ENTITLE_REASON_GRANTED_BY_TIER = 0,
-  // A held, applying add-on grants the feature.
-  ENTITLE_REASON_GRANTED_BY_ADDON = 1,
-  // The subject is inside the tier's rollout of the feature.
-  ENTITLE_REASON_GRANTED_BY_ROLLOUT = 2,
-  // Nothing grants the feature.
-  ENTITLE_REASON_NOT_GRANTED = 3,
-  // The tier revokes a feature an ancestor granted.
-  ENTITLE_REASON_REVOKED = 4,
-  // The subject is outside the tier's rollout of the feature.
-  ENTITLE_REASON_OUTSIDE_ROLLOUT = 5,
-  // A held add-on would grant the feature but is not valid now.
-  ENTITLE_REASON_ADDON_NOT_VALID = 6,
-  // A held add-on would grant the feature but does not attach to the tier.
-  ENTITLE_REASON_ADDON_NOT_FOR_TIER = 7,
-  // Usage with the request is within the limit.
-  ENTITLE_REASON_WITHIN_LIMIT = 8,
-  // Usage with the request is past the limit, within the soft cap.
-  ENTITLE_REASON_OVERAGE = 9,
-  // Usage with the request is past the soft cap, or past a hard limit.
-  ENTITLE_REASON_LIMIT_EXCEEDED = 10,
-  // The tier is not in the policy.
-  ENTITLE_REASON_UNKNOWN_TIER = 11,
-  // The feature is not in the policy.
-  ENTITLE_REASON_UNKNOWN_FEATURE = 12,
-  // The limit is not in the policy.
-  ENTITLE_REASON_UNKNOWN_LIMIT = 13,
-  // An add-on is not in the policy.
-  ENTITLE_REASON_UNKNOWN_ADDON = 14,
-  // The setting is not in the policy.
-  ENTITLE_REASON_UNKNOWN_SETTING = 15,
-  // More add-ons were named than the limit allows.
-  ENTITLE_REASON_TOO_MANY_ADDONS = 16,
-  // Neither the tier nor an applying add-on sets the limit: a deny of 0.
-  ENTITLE_REASON_LIMIT_NOT_SET = 17,
-};
-#ifndef __cplusplus
-#if __STDC_VERSION__ >= 202311L
-typedef enum entitle_reason entitle_reason;
-#else
-typedef uint32_t entitle_reason;
-#endif // __STDC_VERSION__ >= 202311L
-#endif // __cplusplus
-
 // Where usage stands against a limit; the same numbers as the Rust crate's `Status`.
 enum entitle_limit_status
 #if defined(__cplusplus) || __STDC_VERSION__ >= 202311L
@@ -170,6 +119,60 @@ enum entitle_setting_kind
 typedef enum entitle_setting_kind entitle_setting_kind;
 #else
 typedef uint32_t entitle_setting_kind;
+#endif // __STDC_VERSION__ >= 202311L
+#endif // __cplusplus
+
+// Why a question was answered as it was: the Rust crate's `Reason`, number for number and name
+// for name (`ENTITLE_REASON_GRANTED_BY_TIER` is the reason `entitle_reason_name` calls
+// `"granted_by_tier"`). Numbers are never reused; a newer library may answer with a reason
+// this list does not hold yet, which `entitle_reason_name` still names.
+enum entitle_reason
+#if defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+  : uint32_t
+#endif // defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+ {
+  // The tier (or an ancestor) grants the feature.
+  ENTITLE_REASON_GRANTED_BY_TIER = 0,
+  // A held, applying add-on grants the feature.
+  ENTITLE_REASON_GRANTED_BY_ADDON = 1,
+  // The subject is inside the tier's rollout of the feature.
+  ENTITLE_REASON_GRANTED_BY_ROLLOUT = 2,
+  // Nothing grants the feature.
+  ENTITLE_REASON_NOT_GRANTED = 3,
+  // The tier revokes a feature an ancestor granted.
+  ENTITLE_REASON_REVOKED = 4,
+  // The subject is outside the tier's rollout of the feature.
+  ENTITLE_REASON_OUTSIDE_ROLLOUT = 5,
+  // A held add-on would grant the feature but is not valid now.
+  ENTITLE_REASON_ADDON_NOT_VALID = 6,
+  // A held add-on would grant the feature but does not attach to the tier.
+  ENTITLE_REASON_ADDON_NOT_FOR_TIER = 7,
+  // Usage with the request is within the limit.
+  ENTITLE_REASON_WITHIN_LIMIT = 8,
+  // Usage with the request is past the limit, within the soft cap.
+  ENTITLE_REASON_OVERAGE = 9,
+  // Usage with the request is past the soft cap, or past a hard limit.
+  ENTITLE_REASON_LIMIT_EXCEEDED = 10,
+  // The tier is not in the policy.
+  ENTITLE_REASON_UNKNOWN_TIER = 11,
+  // The feature is not in the policy.
+  ENTITLE_REASON_UNKNOWN_FEATURE = 12,
+  // The limit is not in the policy.
+  ENTITLE_REASON_UNKNOWN_LIMIT = 13,
+  // An add-on is not in the policy.
+  ENTITLE_REASON_UNKNOWN_ADDON = 14,
+  // The setting is not in the policy.
+  ENTITLE_REASON_UNKNOWN_SETTING = 15,
+  // More add-ons were named than the limit allows.
+  ENTITLE_REASON_TOO_MANY_ADDONS = 16,
+  // Neither the tier nor an applying add-on sets the limit: a deny of 0.
+  ENTITLE_REASON_LIMIT_NOT_SET = 17,
+};
+#ifndef __cplusplus
+#if __STDC_VERSION__ >= 202311L
+typedef enum entitle_reason entitle_reason;
+#else
+typedef uint32_t entitle_reason;
 #endif // __STDC_VERSION__ >= 202311L
 #endif // __cplusplus
 

@@ -42,7 +42,7 @@ fn abi(c: &mut Criterion) {
     let mut group = c.benchmark_group("abi");
     group.bench_function("decide/rust_ids", |b| b.iter(|| engine.decide(black_box(&request), black_box(hd_video))));
     group.bench_function("decide/c_ids", |b| {
-        let mut out = entitle_decision { allowed: false, reason: entitle_reason::NotGranted };
+        let mut out = entitle_decision { allowed: false, reason: entitle_reason::NotGranted as u32 };
         // SAFETY: live handles and a writable answer.
         b.iter(|| unsafe {
             entitle_decide(black_box(handle), black_box(c_request), black_box(hd_video.as_u32()), &mut out)
@@ -52,7 +52,7 @@ fn abi(c: &mut Criterion) {
         b.iter(|| engine.decide_by_name(black_box(&named), black_box("hd_video")))
     });
     group.bench_function("decide/c_names", |b| {
-        let mut out = entitle_decision { allowed: false, reason: entitle_reason::NotGranted };
+        let mut out = entitle_decision { allowed: false, reason: entitle_reason::NotGranted as u32 };
         let name = black_box("hd_video");
         // SAFETY: live handles, a valid name and a writable answer.
         b.iter(|| unsafe {

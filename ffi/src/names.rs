@@ -1,11 +1,12 @@
 //! Names: ids from names, names from ids, and the stable names of reasons and limit statuses.
 
-use std::ffi::c_char;
+use std::ffi::{c_char, CString};
 use std::ptr;
+use std::sync::OnceLock;
 
-use entitle::{AddonId, Engine, FeatureId, LimitId, SettingId, TierId};
+use entitle::{AddonId, Engine, FeatureId, LimitId, Reason, SettingId, Status, TierId};
 
-use crate::status::{guard, read_str};
+use crate::status::{c_string, guard, read_str};
 use crate::{entitle_engine, entitle_status};
 
 /// Looks a name up in one of the engine's name indices.
@@ -261,43 +262,29 @@ pub unsafe extern "C" fn entitle_engine_setting_name(
 /// NUL-terminated string; NULL for a number that is no reason.
 #[no_mangle]
 pub extern "C" fn entitle_reason_name(reason: u32) -> *const c_char {
-    static NAMES: [&str; 18] = [
-        "granted_by_tier\0",
-        "granted_by_addon\0",
-        "granted_by_rollout\0",
-        "not_granted\0",
-        "revoked\0",
-        "outside_rollout\0",
-        "addon_not_valid\0",
-        "addon_not_for_tier\0",
-        "within_limit\0",
-        "overage\0",
-        "limit_exceeded\0",
-        "unknown_tier\0",
-        "unknown_feature\0",
-        "unknown_limit\0",
-        "unknown_addon\0",
-        "unknown_setting\0",
-        "too_many_addons\0",
-        "limit_not_set\0",
-    ];
-    usize::try_from(reason).ok().and_then(|i| NAMES.get(i)).map_or(ptr::null(), |name| name.as_ptr().cast())
+    // The names are the crate's own (`Reason::as_str`), made NUL-terminated once.
+    static NAMES: OnceLock<Vec<(u32, CString)>> = OnceLock::new();
+    let names = NAMES.get_or_init(|| Reason::ALL.iter().map(|r| (*r as u32, c_string(r.as_str()))).collect());
+    name_by_number(names, reason)
 }
 
 /// The stable name of a limit status (`"within"`, `"warning"`, `"overage"`, `"exceeded"`), as a
 /// static NUL-terminated string; NULL for a number that is no status.
 #[no_mangle]
 pub extern "C" fn entitle_limit_status_name(status: u32) -> *const c_char {
-    static NAMES: [&str; 4] = ["within\0", "warning\0", "overage\0", "exceeded\0"];
-    usize::try_from(status).ok().and_then(|i| NAMES.get(i)).map_or(ptr::null(), |name| name.as_ptr().cast())
+    // The names are the crate's own (`Status::as_str`), made NUL-terminated once.
+    static NAMES: OnceLock<Vec<(u32, CString)>> = OnceLock::new();
+    let names = NAMES.get_or_init(|| Status::ALL.iter().map(|s| (*s as u32, c_string(s.as_str()))).collect());
+    name_by_number(names, status)
+}
+
+/// The name numbered `number` in `names`, or NULL.
+fn name_by_number(names: &'static [(u32, CString)], number: u32) -> *const c_char {
+    names.iter().find(|(n, _)| *n == number).map_or(ptr::null(), |(_, name)| name.as_ptr())
 }
 
 #[cfg(test)]
 mod tests {
-    use std::ffi::c_char;
-
-    use entitle::{Reason, Status};
-
     use super::*;
 
     #[test]

@@ -2,9 +2,12 @@
 
 use std::ptr;
 
-use entitle::{Amount, Decision, Quota, Reason, SettingValue, Status};
+use entitle::{Amount, Decision, Quota, SettingValue, Status};
 
-/// Why a question was answered as it was; the same numbers as the Rust crate's `Reason`.
+/// Why a question was answered as it was: the Rust crate's `Reason`, number for number and name
+/// for name (`ENTITLE_REASON_GRANTED_BY_TIER` is the reason `entitle_reason_name` calls
+/// `"granted_by_tier"`). Numbers are never reused; a newer library may answer with a reason
+/// this list does not hold yet, which `entitle_reason_name` still names.
 #[repr(u32)]
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum entitle_reason {
@@ -46,32 +49,15 @@ pub enum entitle_reason {
     LimitNotSet = 17,
 }
 
-impl From<Reason> for entitle_reason {
-    fn from(reason: Reason) -> entitle_reason {
-        match reason {
-            Reason::GrantedByTier => entitle_reason::GrantedByTier,
-            Reason::GrantedByAddon => entitle_reason::GrantedByAddon,
-            Reason::GrantedByRollout => entitle_reason::GrantedByRollout,
-            Reason::NotGranted => entitle_reason::NotGranted,
-            Reason::Revoked => entitle_reason::Revoked,
-            Reason::OutsideRollout => entitle_reason::OutsideRollout,
-            Reason::AddonNotValid => entitle_reason::AddonNotValid,
-            Reason::AddonNotForTier => entitle_reason::AddonNotForTier,
-            Reason::WithinLimit => entitle_reason::WithinLimit,
-            Reason::Overage => entitle_reason::Overage,
-            Reason::LimitExceeded => entitle_reason::LimitExceeded,
-            Reason::UnknownTier => entitle_reason::UnknownTier,
-            Reason::UnknownFeature => entitle_reason::UnknownFeature,
-            Reason::UnknownLimit => entitle_reason::UnknownLimit,
-            Reason::UnknownAddon => entitle_reason::UnknownAddon,
-            Reason::UnknownSetting => entitle_reason::UnknownSetting,
-            Reason::TooManyAddons => entitle_reason::TooManyAddons,
-            // A reason added to the crate but not yet here reads as a plain denial; the test
-            // `reasons_match_the_crate` fails first.
-            Reason::LimitNotSet | _ => entitle_reason::LimitNotSet,
-        }
-    }
-}
+/// A reason as the answers carry it: its number in the Rust crate, `reason as u32`, which the
+/// header's type `entitle_reason` names.
+///
+/// The answers hold the number rather than the enum above so that the conversion cannot miss a
+/// reason: the crate's `Reason` may grow, and a match on it here would need an arm for reasons
+/// it does not list. The header calls this type `entitle_reason` (`ffi/cbindgen.toml` renames
+/// it), so C sees the enum's type and its names; `ffi/tests/header.rs` holds the enum to
+/// the crate's numbers and names.
+pub type entitle_reason_number = u32;
 
 /// Where usage stands against a limit; the same numbers as the Rust crate's `Status`.
 #[repr(u32)]
@@ -122,7 +108,7 @@ pub struct entitle_decision {
     /// Whether the feature may be used.
     pub allowed: bool,
     /// Why: an `entitle_reason`.
-    pub reason: entitle_reason,
+    pub reason: entitle_reason_number,
 }
 
 /// The answer to "how much of this limit is left, and may this request proceed?".
@@ -132,7 +118,7 @@ pub struct entitle_quota {
     /// Whether the requested amount may be used.
     pub allowed: bool,
     /// Why: an `entitle_reason`.
-    pub reason: entitle_reason,
+    pub reason: entitle_reason_number,
     /// Where usage stands after the request.
     pub status: entitle_limit_status,
     /// The limit in force, after add-ons.
@@ -167,7 +153,7 @@ pub struct entitle_setting {
 }
 
 pub(crate) fn c_decision(decision: Decision) -> entitle_decision {
-    entitle_decision { allowed: decision.allowed, reason: decision.reason.into() }
+    entitle_decision { allowed: decision.allowed, reason: decision.reason as u32 }
 }
 
 fn c_amount(amount: Amount) -> entitle_amount {
@@ -181,7 +167,7 @@ pub(crate) fn c_quota(quota: Quota) -> entitle_quota {
     let none = entitle_amount { value: 0, unlimited: false };
     entitle_quota {
         allowed: quota.allowed,
-        reason: quota.reason.into(),
+        reason: quota.reason as u32,
         status: match quota.status {
             Status::Within => entitle_limit_status::Within,
             Status::Warning => entitle_limit_status::Warning,
@@ -214,13 +200,15 @@ pub(crate) fn c_setting(value: Option<&SettingValue>) -> entitle_setting {
 
 #[cfg(test)]
 mod tests {
+    use entitle::Reason;
+
     use super::*;
 
     /// The C enums carry the Rust crate's numbers, so every language reads the same reason.
     #[test]
     fn reasons_and_statuses_match_the_crate() {
         for reason in Reason::ALL {
-            assert_eq!(entitle_reason::from(*reason) as u32, *reason as u32, "{reason:?}");
+            assert_eq!(c_decision(Decision { allowed: false, reason: *reason }).reason, *reason as u32, "{reason:?}");
         }
         for status in Status::ALL {
             let quota = Quota {
