@@ -1,13 +1,12 @@
 //! The error handle a failed load writes: its status, message and diagnostics.
 
 use std::ffi::{c_char, CString};
-use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::ptr;
 
 use entitle::{LoadError, Source};
 
 use crate::entitle_status;
-use crate::status::{c_string, guard};
+use crate::status::{c_string, guard, guard_or};
 
 /// Why a load failed: a status, a message, and for policy errors every diagnostic as JSON.
 /// Free with `entitle_error_free`.
@@ -57,8 +56,10 @@ pub(crate) fn load_error(error: &LoadError, source: Option<&Source>) -> entitle_
 /// `error` is NULL or a live error; NULL gives `ENTITLE_STATUS_NULL_ARGUMENT`.
 #[no_mangle]
 pub unsafe extern "C" fn entitle_error_status(error: *const entitle_error) -> entitle_status {
-    // SAFETY: NULL or a live error.
-    unsafe { error.as_ref() }.map_or(entitle_status::NullArgument, |e| e.status)
+    guard(|| {
+        // SAFETY: NULL or a live error.
+        unsafe { error.as_ref() }.map_or(entitle_status::NullArgument, |e| e.status)
+    })
 }
 
 /// The error's message as a NUL-terminated UTF-8 string owned by the error (valid until
@@ -69,8 +70,10 @@ pub unsafe extern "C" fn entitle_error_status(error: *const entitle_error) -> en
 /// `error` is NULL or a live error.
 #[no_mangle]
 pub unsafe extern "C" fn entitle_error_message(error: *const entitle_error) -> *const c_char {
-    // SAFETY: NULL or a live error.
-    unsafe { error.as_ref() }.map_or(ptr::null(), |e| e.message.as_ptr())
+    guard_or(ptr::null(), || {
+        // SAFETY: NULL or a live error.
+        unsafe { error.as_ref() }.map_or(ptr::null(), |e| e.message.as_ptr())
+    })
 }
 
 /// Copies the error's message, NUL-terminated, into `buffer` of `capacity` bytes. Writes the
@@ -116,8 +119,10 @@ pub unsafe extern "C" fn entitle_error_copy_message(
 /// `error` is NULL or a live error.
 #[no_mangle]
 pub unsafe extern "C" fn entitle_error_diagnostics_json(error: *const entitle_error) -> *const c_char {
-    // SAFETY: NULL or a live error.
-    unsafe { error.as_ref() }.and_then(|e| e.diagnostics_json.as_ref()).map_or(ptr::null(), |json| json.as_ptr())
+    guard_or(ptr::null(), || {
+        // SAFETY: NULL or a live error.
+        unsafe { error.as_ref() }.and_then(|e| e.diagnostics_json.as_ref()).map_or(ptr::null(), |json| json.as_ptr())
+    })
 }
 
 /// Frees an error. NULL does nothing.
@@ -126,8 +131,10 @@ pub unsafe extern "C" fn entitle_error_diagnostics_json(error: *const entitle_er
 /// `error` is NULL or an error this library wrote, not freed before.
 #[no_mangle]
 pub unsafe extern "C" fn entitle_error_free(error: *mut entitle_error) {
-    if !error.is_null() {
-        // SAFETY: the pointer came from `Box::into_raw` in `report`, freed once.
-        let _ = catch_unwind(AssertUnwindSafe(|| drop(unsafe { Box::from_raw(error) })));
-    }
+    guard_or((), || {
+        if !error.is_null() {
+            // SAFETY: the pointer came from `Box::into_raw` in `report`, freed once.
+            drop(unsafe { Box::from_raw(error) });
+        }
+    });
 }

@@ -1,11 +1,9 @@
 //! The engine handle: loading one from text, a file or a bundle, its policy hash, and freeing it.
 
-use std::panic::{catch_unwind, AssertUnwindSafe};
-
 use entitle::{Engine, Limits, LoadError, Source};
 
 use crate::errors::{load_error, report};
-use crate::status::{guard, read_bytes, read_str};
+use crate::status::{guard, guard_or, read_bytes, read_str};
 use crate::{entitle_error, entitle_status};
 
 /// A compiled policy. Create with `entitle_engine_from_source` or `entitle_engine_from_path`,
@@ -184,8 +182,10 @@ pub unsafe extern "C" fn entitle_engine_policy_hash(
 /// `engine` is NULL or a pointer from `entitle_engine_from_*` not freed before.
 #[no_mangle]
 pub unsafe extern "C" fn entitle_engine_free(engine: *mut entitle_engine) {
-    if !engine.is_null() {
-        // SAFETY: the pointer came from `Box::into_raw` in a loader and is freed once.
-        let _ = catch_unwind(AssertUnwindSafe(|| drop(unsafe { Box::from_raw(engine) })));
-    }
+    guard_or((), || {
+        if !engine.is_null() {
+            // SAFETY: the pointer came from `Box::into_raw` in a loader and is freed once.
+            drop(unsafe { Box::from_raw(engine) });
+        }
+    });
 }

@@ -7,8 +7,10 @@
 //!   out-parameters only when the status says an answer was given;
 //! - checks every pointer for NULL, every string for UTF-8, and every length against
 //!   `isize::MAX`, before touching memory;
-//! - runs inside [`std::panic::catch_unwind`]: a panic becomes [`entitle_status::Panic`] and
-//!   never unwinds into C;
+//! - runs its whole body inside [`std::panic::catch_unwind`]: a panic becomes
+//!   [`entitle_status::Panic`], or for a function that returns no status its fallback (NULL, 0
+//!   or nothing), and never unwinds into C (a test in `status.rs` reads the source to hold
+//!   every export to it);
 //! - takes handles made by this library. An engine handle may be queried from any number of
 //!   threads at once; a request or error handle belongs to one thread at a time unless only
 //!   read.
@@ -38,6 +40,8 @@ mod errors;
 
 use std::ffi::c_char;
 
+use crate::status::guard_or;
+
 pub use crate::errors::*;
 pub use crate::handles::*;
 pub use crate::names::*;
@@ -50,15 +54,15 @@ pub use crate::types::*;
 /// header's `ENTITLE_VERSION` when the two match.
 #[no_mangle]
 pub extern "C" fn entitle_version() -> *const c_char {
-    static VERSION: &str = concat!(env!("CARGO_PKG_VERSION"), "\0");
-    VERSION.as_ptr().cast()
+    guard_or(std::ptr::null(), || concat!(env!("CARGO_PKG_VERSION"), "\0").as_ptr().cast())
 }
 
 /// The ABI version the library implements; equal to the header's `ENTITLE_ABI_VERSION` when
 /// the two match.
 #[no_mangle]
 pub extern "C" fn entitle_abi_version() -> u32 {
-    ABI_VERSION
+    // 0 is no ABI: what a panic, which returning a constant cannot raise, would report.
+    guard_or(0, || ABI_VERSION)
 }
 
 /// Raised only when a change breaks callers built against an older header.

@@ -6,7 +6,7 @@ use std::sync::OnceLock;
 
 use entitle::{AddonId, Engine, FeatureId, LimitId, Reason, SettingId, Status, TierId};
 
-use crate::status::{c_string, guard, read_str};
+use crate::status::{c_string, guard, guard_or, read_str};
 use crate::{entitle_engine, entitle_status};
 
 /// Looks a name up in one of the engine's name indices.
@@ -262,20 +262,24 @@ pub unsafe extern "C" fn entitle_engine_setting_name(
 /// NUL-terminated string; NULL for a number that is no reason.
 #[no_mangle]
 pub extern "C" fn entitle_reason_name(reason: u32) -> *const c_char {
-    // The names are the crate's own (`Reason::as_str`), made NUL-terminated once.
-    static NAMES: OnceLock<Vec<(u32, CString)>> = OnceLock::new();
-    let names = NAMES.get_or_init(|| Reason::ALL.iter().map(|r| (*r as u32, c_string(r.as_str()))).collect());
-    name_by_number(names, reason)
+    guard_or(ptr::null(), || {
+        // The names are the crate's own (`Reason::as_str`), made NUL-terminated once.
+        static NAMES: OnceLock<Vec<(u32, CString)>> = OnceLock::new();
+        let names = NAMES.get_or_init(|| Reason::ALL.iter().map(|r| (*r as u32, c_string(r.as_str()))).collect());
+        name_by_number(names, reason)
+    })
 }
 
 /// The stable name of a limit status (`"within"`, `"warning"`, `"overage"`, `"exceeded"`), as a
 /// static NUL-terminated string; NULL for a number that is no status.
 #[no_mangle]
 pub extern "C" fn entitle_limit_status_name(status: u32) -> *const c_char {
-    // The names are the crate's own (`Status::as_str`), made NUL-terminated once.
-    static NAMES: OnceLock<Vec<(u32, CString)>> = OnceLock::new();
-    let names = NAMES.get_or_init(|| Status::ALL.iter().map(|s| (*s as u32, c_string(s.as_str()))).collect());
-    name_by_number(names, status)
+    guard_or(ptr::null(), || {
+        // The names are the crate's own (`Status::as_str`), made NUL-terminated once.
+        static NAMES: OnceLock<Vec<(u32, CString)>> = OnceLock::new();
+        let names = NAMES.get_or_init(|| Status::ALL.iter().map(|s| (*s as u32, c_string(s.as_str()))).collect());
+        name_by_number(names, status)
+    })
 }
 
 /// The name numbered `number` in `names`, or NULL.

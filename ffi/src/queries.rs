@@ -1,11 +1,10 @@
 //! The questions: by id, by name, as a JSON line, and explained.
 
 use std::ffi::{c_char, CString};
-use std::panic::{catch_unwind, AssertUnwindSafe};
 
 use entitle::{Engine, FeatureId, LimitId, Limits, Reason, Request, SettingId, TierId, Usage};
 
-use crate::status::{c_string, guard, read_str};
+use crate::status::{c_string, guard, guard_or, read_str};
 use crate::types::{c_decision, c_quota, c_setting};
 use crate::{entitle_decision, entitle_engine, entitle_quota, entitle_request, entitle_setting, entitle_status};
 
@@ -373,8 +372,10 @@ pub unsafe extern "C" fn entitle_explain_limit(
 /// `string` is NULL or a pointer this library returned as a string to free, not freed before.
 #[no_mangle]
 pub unsafe extern "C" fn entitle_string_free(string: *mut c_char) {
-    if !string.is_null() {
-        // SAFETY: the pointer came from `CString::into_raw` in `give_string`, freed once.
-        let _ = catch_unwind(AssertUnwindSafe(|| drop(unsafe { CString::from_raw(string) })));
-    }
+    guard_or((), || {
+        if !string.is_null() {
+            // SAFETY: the pointer came from `CString::into_raw` in `give_string`, freed once.
+            drop(unsafe { CString::from_raw(string) });
+        }
+    });
 }

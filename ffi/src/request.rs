@@ -1,11 +1,9 @@
 //! The request handle: who is asking and when, set field by field.
 
-use std::panic::{catch_unwind, AssertUnwindSafe};
-
 use entitle::AddonId;
 
 use crate::entitle_status;
-use crate::status::{guard, read_str};
+use crate::status::{guard, guard_or, read_str};
 
 /// Who is asking and when, reusable across queries. Create with `entitle_request_new`, set
 /// fields with the `entitle_request_set_*` functions, free with `entitle_request_free`.
@@ -57,10 +55,12 @@ pub unsafe extern "C" fn entitle_request_new(request_out: *mut *mut entitle_requ
 /// is reading it.
 #[no_mangle]
 pub unsafe extern "C" fn entitle_request_free(request: *mut entitle_request) {
-    if !request.is_null() {
-        // SAFETY: the pointer came from `Box::into_raw` in `entitle_request_new`, freed once.
-        let _ = catch_unwind(AssertUnwindSafe(|| drop(unsafe { Box::from_raw(request) })));
-    }
+    guard_or((), || {
+        if !request.is_null() {
+            // SAFETY: the pointer came from `Box::into_raw` in `entitle_request_new`, freed once.
+            drop(unsafe { Box::from_raw(request) });
+        }
+    });
 }
 
 /// Applies `change` to a request after checking it for NULL.
@@ -95,7 +95,8 @@ pub unsafe extern "C" fn entitle_request_set_tier(request: *mut entitle_request,
     }
 }
 
-/// Sets a string field of a request from (pointer, length).
+/// Gives a request a string read from (pointer, length) with `apply`; a string that cannot be
+/// read leaves the request unchanged.
 ///
 /// # Safety
 /// `request` as for `change_request`; `text` per `read_str`.
@@ -103,18 +104,17 @@ unsafe fn set_text(
     request: *mut entitle_request,
     text: *const u8,
     len: usize,
-    field: fn(&mut entitle_request) -> &mut String,
+    apply: fn(&mut entitle_request, String),
 ) -> entitle_status {
-    // SAFETY: the caller's contract for `text`, checked before the request changes.
-    let text = match unsafe { read_str(text, len) } {
-        Ok(text) => text.to_string(),
-        Err(status) => return status,
-    };
-    // SAFETY: the contract, passed on.
+    // SAFETY: the contract, passed on, for `request` and `text`; `text` is read before the
+    // request changes.
     unsafe {
-        change_request(request, |r| {
-            *field(r) = text;
-            entitle_status::Ok
+        change_request(request, |r| match read_str(text, len) {
+            Ok(text) => {
+                apply(r, text.to_string());
+                entitle_status::Ok
+            }
+            Err(status) => status,
         })
     }
 }
@@ -131,7 +131,7 @@ pub unsafe extern "C" fn entitle_request_set_tier_name(
     name_len: usize,
 ) -> entitle_status {
     // SAFETY: the contract, passed on.
-    unsafe { set_text(request, name, name_len, |r| &mut r.tier_name) }
+    unsafe { set_text(request, name, name_len, |r, name| r.tier_name = name) }
 }
 
 /// Sets the stable subject key that rollouts hash (a customer or app id).
@@ -145,7 +145,7 @@ pub unsafe extern "C" fn entitle_request_set_key(
     key_len: usize,
 ) -> entitle_status {
     // SAFETY: the contract, passed on.
-    unsafe { set_text(request, key, key_len, |r| &mut r.key) }
+    unsafe { set_text(request, key, key_len, |r, key| r.key = key) }
 }
 
 /// Sets the instant of the query, in Unix seconds (UTC). The engine never reads the clock.
@@ -207,18 +207,8 @@ pub unsafe extern "C" fn entitle_request_add_addon_name(
     name: *const u8,
     name_len: usize,
 ) -> entitle_status {
-    // SAFETY: the caller's contract for `name`, checked before the request changes.
-    let name = match unsafe { read_str(name, name_len) } {
-        Ok(name) => name.to_string(),
-        Err(status) => return status,
-    };
     // SAFETY: the contract, passed on.
-    unsafe {
-        change_request(request, |r| {
-            r.addon_names.push(name);
-            entitle_status::Ok
-        })
-    }
+    unsafe { set_text(request, name, name_len, |r, name| r.addon_names.push(name)) }
 }
 
 /// Removes every held add-on, by id and by name.

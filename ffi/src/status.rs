@@ -39,9 +39,17 @@ pub enum entitle_status {
     BundleError = 11,
 }
 
-/// Runs `body`, turning a panic into [`entitle_status::Panic`].
+/// Runs `body`, turning a panic into [`entitle_status::Panic`]. Every export that returns a
+/// status runs its whole body in here (or in [`guard_or`]); a test below reads the source to
+/// hold every export to that.
 pub(crate) fn guard(body: impl FnOnce() -> entitle_status) -> entitle_status {
-    catch_unwind(AssertUnwindSafe(body)).unwrap_or(entitle_status::Panic)
+    guard_or(entitle_status::Panic, body)
+}
+
+/// Runs `body`, turning a panic into `fallback`: for the exports that return a plain value (a
+/// name, a version) or nothing (the `_free` functions), which have no status to say it with.
+pub(crate) fn guard_or<T>(fallback: T, body: impl FnOnce() -> T) -> T {
+    catch_unwind(AssertUnwindSafe(body)).unwrap_or(fallback)
 }
 
 /// Reads `len` bytes at `data` as a string.
@@ -89,8 +97,101 @@ pub(crate) fn c_string(text: &str) -> CString {
 mod tests {
     use super::*;
 
+    use std::path::Path;
+
     #[test]
     fn a_panic_becomes_a_status() {
         assert_eq!(guard(|| panic!("a bug")), entitle_status::Panic);
+    }
+
+    #[test]
+    fn a_panic_in_a_plain_getter_becomes_its_fallback() {
+        assert_eq!(guard_or(7_u32, || panic!("a bug")), 7);
+        assert_eq!(guard_or(7_u32, || 8), 8);
+    }
+
+    /// A function of the crate's source: its name, whether it is an export, and its body from
+    /// the opening brace on.
+    struct Function {
+        name: String,
+        exported: bool,
+        body: String,
+    }
+
+    /// Every `fn` in `ffi/src/`, read as text: an item whose line holds only qualifiers before
+    /// `fn`.
+    fn functions() -> Vec<Function> {
+        let qualifiers = ["pub", "pub(crate)", "unsafe", "extern", "\"C\"", "const"];
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+        let mut found = Vec::new();
+        for entry in std::fs::read_dir(&dir).unwrap_or_else(|e| panic!("cannot list {}: {e}", dir.display())) {
+            let path = entry.unwrap_or_else(|e| panic!("cannot list {}: {e}", dir.display())).path();
+            let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()));
+            for (at, _) in text.match_indices("fn ") {
+                let line = text.get(..at).map_or("", |before| before.rsplit('\n').next().unwrap_or(""));
+                if !line.split_whitespace().all(|word| qualifiers.contains(&word)) {
+                    continue;
+                }
+                let rest = text.get(at + 3..).unwrap_or("");
+                let name = rest.split(|c: char| !(c.is_alphanumeric() || c == '_')).next().unwrap_or("");
+                let body = rest.find('{').and_then(|open| rest.get(open..)).unwrap_or("");
+                found.push(Function {
+                    name: name.to_string(),
+                    exported: line.contains("extern"),
+                    body: body.to_string(),
+                });
+            }
+        }
+        found
+    }
+
+    /// Whether `body` does nothing before it calls one of `guarded`: its first statement, past
+    /// comments and an `unsafe` block's brace, is that call.
+    fn enters(body: &str, guarded: &[String]) -> bool {
+        let mut rest = body.strip_prefix('{').unwrap_or(body);
+        loop {
+            rest = rest.trim_start();
+            if let Some(comment) = rest.strip_prefix("//") {
+                rest = comment.split_once('\n').map_or("", |(_, after)| after);
+            } else if let Some(block) = rest.strip_prefix("unsafe {") {
+                rest = block;
+            } else {
+                break;
+            }
+        }
+        guarded.iter().any(|name| rest.starts_with(&format!("{name}(")))
+    }
+
+    /// No export does any work outside the panic guard: each one's body starts by calling
+    /// `guard` or `guard_or`, or a helper whose body does.
+    #[test]
+    fn every_export_runs_under_the_guard() {
+        let functions = functions();
+        let mut guarded = vec!["guard".to_string(), "guard_or".to_string()];
+        loop {
+            let more: Vec<String> = functions
+                .iter()
+                .filter(|f| !f.exported && !guarded.contains(&f.name) && enters(&f.body, &guarded))
+                .map(|f| f.name.clone())
+                .collect();
+            if more.is_empty() {
+                break;
+            }
+            guarded.extend(more);
+        }
+        let exports: Vec<&Function> = functions.iter().filter(|f| f.exported).collect();
+        let outside: Vec<&str> =
+            exports.iter().filter(|f| !enters(&f.body, &guarded)).map(|f| f.name.as_str()).collect();
+        assert!(outside.is_empty(), "exports that do not start under the panic guard: {outside:?}");
+        // The reading above found every export: one for each `#[no_mangle]` line.
+        let marked: usize = std::fs::read_dir(Path::new(env!("CARGO_MANIFEST_DIR")).join("src"))
+            .into_iter()
+            .flatten()
+            .flatten()
+            .filter_map(|entry| std::fs::read_to_string(entry.path()).ok())
+            .map(|text| text.lines().filter(|line| line.trim() == "#[no_mangle]").count())
+            .sum();
+        assert_eq!(exports.len(), marked);
+        assert!(exports.len() > 40, "{} exports", exports.len());
     }
 }
