@@ -188,10 +188,18 @@ typedef struct entitle_error entitle_error;
 // Who is asking and when, reusable across queries. Create with `entitle_request_new`, set
 // fields with the `entitle_request_set_*` functions, free with `entitle_request_free`.
 //
-// A request holds both ids (for the id-based queries) and names (for the by-name ones); each
-// query reads the half it needs. Setters copy what they are given, so a request never points
-// into the caller's memory. Queries only read a request, so threads may share one that no
-// thread is changing.
+// A request holds one tier, by id or by name: the last of `entitle_request_set_tier` and
+// `entitle_request_set_tier_name` wins and clears the other. Every query uses that tier: an
+// id-based query looks a tier set by name up in its engine, and a by-name query takes the
+// name of a tier set by id from its engine. A tier the engine does not have answers as
+// `ENTITLE_REASON_UNKNOWN_TIER`, with status `ENTITLE_STATUS_UNKNOWN_NAME` when it was set by
+// name and `ENTITLE_STATUS_UNKNOWN_ID` when by id (a tier never set: the query's own kind).
+//
+// Add-ons are held both ways at once: those added by id for the id-based queries, those added
+// by name for the by-name ones, each read only by its own kind of query.
+//
+// Setters copy what they are given, so a request never points into the caller's memory.
+// Queries only read a request, so threads may share one that no thread is changing.
 typedef struct entitle_request entitle_request;
 
 // The answer to "may this subject use this feature?".
@@ -456,13 +464,15 @@ entitle_status entitle_request_new(entitle_request **request_out);
 // is reading it.
 void entitle_request_free(entitle_request *request);
 
-// Sets the tier, by id, for the id-based queries.
+// Sets the tier by id, clearing a tier set by name. Every query uses it: by-name queries
+// through its name in their engine.
 //
 // # Safety
 // `request` is NULL or a live request that no other thread is using.
 entitle_status entitle_request_set_tier(entitle_request *request, uint32_t tier);
 
-// Sets the tier, by name, for the by-name queries.
+// Sets the tier by name, clearing a tier set by id. Every query uses it: id-based queries
+// look it up in their engine.
 //
 // # Safety
 // `request` is NULL or a live request that no other thread is using; `name` is NULL with

@@ -2,26 +2,21 @@
 
 use std::ffi::{c_char, CString};
 
-use entitle::{Engine, FeatureId, LimitId, Limits, Reason, Request, SettingId, TierId, Usage};
+use entitle::{Engine, FeatureId, LimitId, Limits, Reason, Request, SettingId, Usage};
 
 use crate::status::{c_string, guard, guard_or, read_str};
 use crate::types::{c_decision, c_quota, c_setting};
 use crate::{entitle_decision, entitle_engine, entitle_quota, entitle_request, entitle_setting, entitle_status};
 
 /// The status that goes with an answer's reason: unknown ids and names, and too many add-ons,
-/// are statuses of their own as well as reasons.
-fn status_of(reason: Reason, by_name: bool) -> entitle_status {
+/// are statuses of their own as well as reasons. `by_name` says whether the query read names,
+/// `tier_named` whether the request's tier was one.
+fn status_of(reason: Reason, by_name: bool, tier_named: bool) -> entitle_status {
+    let unknown = |named| if named { entitle_status::UnknownName } else { entitle_status::UnknownId };
     match reason {
-        Reason::UnknownTier
-        | Reason::UnknownFeature
-        | Reason::UnknownLimit
-        | Reason::UnknownAddon
-        | Reason::UnknownSetting => {
-            if by_name {
-                entitle_status::UnknownName
-            } else {
-                entitle_status::UnknownId
-            }
+        Reason::UnknownTier => unknown(tier_named),
+        Reason::UnknownFeature | Reason::UnknownLimit | Reason::UnknownAddon | Reason::UnknownSetting => {
+            unknown(by_name)
         }
         Reason::TooManyAddons => entitle_status::InputLimit,
         _ => entitle_status::Ok,
@@ -46,14 +41,14 @@ unsafe fn by_id<T>(
         if out.is_null() {
             return entitle_status::NullArgument;
         }
-        let rust = Request::new(TierId::from_u32(request.tier), request.now)
+        let rust = Request::new(request.tier.id(&engine.engine), request.now)
             .with_key(&request.key)
             .with_addons(&request.addons)
             .with_billing_anchor(request.billing_anchor);
         let (value, reason) = answer(&engine.engine, &rust);
         // SAFETY: checked non-NULL; writable per the contract.
         unsafe { out.write(value) };
-        status_of(reason, false)
+        status_of(reason, false, request.tier.named(false))
     })
 }
 
@@ -102,14 +97,14 @@ unsafe fn by_name<T>(
             overflow = request.addon_names.iter().map(String::as_str).collect();
             &overflow
         };
-        let rust = Request::new(request.tier_name.as_str(), request.now)
+        let rust = Request::new(request.tier.name(&engine.engine), request.now)
             .with_key(&request.key)
             .with_addons(names)
             .with_billing_anchor(request.billing_anchor);
         let (value, reason) = answer(&engine.engine, &rust, name);
         // SAFETY: checked non-NULL; writable per the contract.
         unsafe { out.write(value) };
-        status_of(reason, true)
+        status_of(reason, true, request.tier.named(true))
     })
 }
 
@@ -378,4 +373,75 @@ pub unsafe extern "C" fn entitle_string_free(string: *mut c_char) {
             drop(unsafe { CString::from_raw(string) });
         }
     });
+}
+
+#[cfg(test)]
+mod tests {
+    use std::ptr;
+
+    use super::*;
+    use crate::{
+        entitle_engine_free, entitle_engine_from_source, entitle_engine_tier, entitle_reason, entitle_request_free,
+        entitle_request_new, entitle_request_set_tier, entitle_request_set_tier_name,
+    };
+
+    const POLICY: &str = "policy \"p\"\nfeature hd\ntier free { }\ntier pro { grant hd }\n";
+
+    /// Asks for `hd` by id and by name: the two statuses and reasons.
+    fn ask(engine: *const entitle_engine, request: *const entitle_request) -> [(entitle_status, u32); 2] {
+        let mut by_id = entitle_decision { allowed: false, reason: 0 };
+        let mut by_name = by_id;
+        // SAFETY: live handles, a valid name and writable answers.
+        let (id_status, name_status) = unsafe {
+            (
+                entitle_decide(engine, request, 0, &mut by_id),
+                entitle_decide_by_name(engine, request, b"hd".as_ptr(), 2, &mut by_name),
+            )
+        };
+        [(id_status, by_id.reason), (name_status, by_name.reason)]
+    }
+
+    /// A request holds one tier: the last setter wins, whichever kind of query asks.
+    #[test]
+    fn the_last_tier_set_is_the_one_every_query_uses() {
+        let mut engine = ptr::null_mut();
+        let mut request = ptr::null_mut();
+        let mut pro = u32::MAX;
+        // SAFETY: valid strings, writable out-parameters; both handles are freed below.
+        unsafe {
+            let status = entitle_engine_from_source(
+                b"p".as_ptr(),
+                1,
+                POLICY.as_ptr(),
+                POLICY.len(),
+                &mut engine,
+                ptr::null_mut(),
+            );
+            assert_eq!(status, entitle_status::Ok);
+            assert_eq!(entitle_engine_tier(engine, b"pro".as_ptr(), 3, &mut pro), entitle_status::Ok);
+            assert_eq!(entitle_request_new(&mut request), entitle_status::Ok);
+        }
+        let granted = (entitle_status::Ok, entitle_reason::GrantedByTier as u32);
+        let not_granted = (entitle_status::Ok, entitle_reason::NotGranted as u32);
+        let unknown_tier = entitle_reason::UnknownTier as u32;
+        // SAFETY: live handles; the names are valid.
+        unsafe {
+            assert_eq!(
+                ask(engine, request),
+                [(entitle_status::UnknownId, unknown_tier), (entitle_status::UnknownName, unknown_tier)]
+            );
+            assert_eq!(entitle_request_set_tier(request, pro), entitle_status::Ok);
+            assert_eq!(entitle_request_set_tier_name(request, b"free".as_ptr(), 4), entitle_status::Ok);
+            assert_eq!(ask(engine, request), [not_granted; 2]);
+            assert_eq!(entitle_request_set_tier(request, pro), entitle_status::Ok);
+            assert_eq!(ask(engine, request), [granted; 2]);
+            // An unknown tier is an unknown name or an unknown id, as it was set.
+            assert_eq!(entitle_request_set_tier_name(request, b"gold".as_ptr(), 4), entitle_status::Ok);
+            assert_eq!(ask(engine, request), [(entitle_status::UnknownName, unknown_tier); 2]);
+            assert_eq!(entitle_request_set_tier(request, 7), entitle_status::Ok);
+            assert_eq!(ask(engine, request), [(entitle_status::UnknownId, unknown_tier); 2]);
+            entitle_request_free(request);
+            entitle_engine_free(engine);
+        }
+    }
 }

@@ -1,6 +1,6 @@
 //! The request handle: who is asking and when, set field by field.
 
-use entitle::AddonId;
+use entitle::{AddonId, Engine, TierId};
 
 use crate::entitle_status;
 use crate::status::{guard, guard_or, read_str};
@@ -8,18 +8,70 @@ use crate::status::{guard, guard_or, read_str};
 /// Who is asking and when, reusable across queries. Create with `entitle_request_new`, set
 /// fields with the `entitle_request_set_*` functions, free with `entitle_request_free`.
 ///
-/// A request holds both ids (for the id-based queries) and names (for the by-name ones); each
-/// query reads the half it needs. Setters copy what they are given, so a request never points
-/// into the caller's memory. Queries only read a request, so threads may share one that no
-/// thread is changing.
+/// A request holds one tier, by id or by name: the last of `entitle_request_set_tier` and
+/// `entitle_request_set_tier_name` wins and clears the other. Every query uses that tier: an
+/// id-based query looks a tier set by name up in its engine, and a by-name query takes the
+/// name of a tier set by id from its engine. A tier the engine does not have answers as
+/// `ENTITLE_REASON_UNKNOWN_TIER`, with status `ENTITLE_STATUS_UNKNOWN_NAME` when it was set by
+/// name and `ENTITLE_STATUS_UNKNOWN_ID` when by id (a tier never set: the query's own kind).
+///
+/// Add-ons are held both ways at once: those added by id for the id-based queries, those added
+/// by name for the by-name ones, each read only by its own kind of query.
+///
+/// Setters copy what they are given, so a request never points into the caller's memory.
+/// Queries only read a request, so threads may share one that no thread is changing.
 pub struct entitle_request {
-    pub(crate) tier: u32,
-    pub(crate) tier_name: String,
+    pub(crate) tier: Tier,
     pub(crate) key: String,
     pub(crate) addons: Vec<AddonId>,
     pub(crate) addon_names: Vec<String>,
     pub(crate) billing_anchor: u8,
     pub(crate) now: i64,
+}
+
+/// The tier of a request: an id or a name, whichever was set last, so that a request never
+/// holds two tiers that disagree.
+pub(crate) enum Tier {
+    /// Neither setter was called: every query answers as for an unknown tier.
+    Unset,
+    /// Set by `entitle_request_set_tier`.
+    Id(u32),
+    /// Set by `entitle_request_set_tier_name`.
+    Name(String),
+}
+
+/// An id no engine has, which answers as an unknown tier.
+const NO_TIER: TierId = TierId::from_u32(u32::MAX);
+
+impl Tier {
+    /// The tier as an id of `engine`, for the id-based queries: a tier set by name is looked up.
+    pub(crate) fn id(&self, engine: &Engine) -> TierId {
+        match self {
+            Tier::Id(id) => TierId::from_u32(*id),
+            Tier::Name(name) => engine.tier(name).unwrap_or(NO_TIER),
+            Tier::Unset => NO_TIER,
+        }
+    }
+
+    /// The tier as a name in `engine`, for the by-name queries: a tier set by id is named by
+    /// the engine. The empty name, which no tier has, stands for an unknown or unset one.
+    pub(crate) fn name<'a>(&'a self, engine: &'a Engine) -> &'a str {
+        match self {
+            Tier::Name(name) => name,
+            Tier::Id(id) => engine.tier_name(TierId::from_u32(*id)).unwrap_or(""),
+            Tier::Unset => "",
+        }
+    }
+
+    /// Whether an unknown tier was an unknown name rather than an unknown id, for a query that
+    /// reads names when `by_name`.
+    pub(crate) fn named(&self, by_name: bool) -> bool {
+        match self {
+            Tier::Id(_) => false,
+            Tier::Name(_) => true,
+            Tier::Unset => by_name,
+        }
+    }
 }
 
 /// A new request: no tier, empty key, no add-ons, billing anchor day 1, `now` 0. Writes it to
@@ -34,8 +86,7 @@ pub unsafe extern "C" fn entitle_request_new(request_out: *mut *mut entitle_requ
             return entitle_status::NullArgument;
         }
         let request = Box::new(entitle_request {
-            tier: u32::MAX,
-            tier_name: String::new(),
+            tier: Tier::Unset,
             key: String::new(),
             addons: Vec::new(),
             addon_names: Vec::new(),
@@ -80,7 +131,8 @@ unsafe fn change_request(
     })
 }
 
-/// Sets the tier, by id, for the id-based queries.
+/// Sets the tier by id, clearing a tier set by name. Every query uses it: by-name queries
+/// through its name in their engine.
 ///
 /// # Safety
 /// `request` is NULL or a live request that no other thread is using.
@@ -89,7 +141,7 @@ pub unsafe extern "C" fn entitle_request_set_tier(request: *mut entitle_request,
     // SAFETY: the contract, passed on.
     unsafe {
         change_request(request, |r| {
-            r.tier = tier;
+            r.tier = Tier::Id(tier);
             entitle_status::Ok
         })
     }
@@ -119,7 +171,8 @@ unsafe fn set_text(
     }
 }
 
-/// Sets the tier, by name, for the by-name queries.
+/// Sets the tier by name, clearing a tier set by id. Every query uses it: id-based queries
+/// look it up in their engine.
 ///
 /// # Safety
 /// `request` is NULL or a live request that no other thread is using; `name` is NULL with
@@ -131,7 +184,7 @@ pub unsafe extern "C" fn entitle_request_set_tier_name(
     name_len: usize,
 ) -> entitle_status {
     // SAFETY: the contract, passed on.
-    unsafe { set_text(request, name, name_len, |r, name| r.tier_name = name) }
+    unsafe { set_text(request, name, name_len, |r, name| r.tier = Tier::Name(name)) }
 }
 
 /// Sets the stable subject key that rollouts hash (a customer or app id).

@@ -198,6 +198,42 @@ static void test_requests(void) {
     entitle_request_free(request);
 }
 
+/* A request holds one tier, whichever setter ran last, and every kind of query uses it. */
+static void test_request_tier(void) {
+    entitle_engine *engine = load(POLICY);
+    CHECK(engine != NULL);
+    uint32_t pro = id(entitle_engine_tier, engine, "pro");
+    uint32_t hd = id(entitle_engine_feature, engine, "hd_video");
+    entitle_request *request = NULL;
+    CHECK(entitle_request_new(&request) == ENTITLE_STATUS_OK);
+    entitle_decision decision;
+
+    /* The id, then a name: the name wins, for the id-based query too. */
+    CHECK(entitle_request_set_tier(request, pro) == ENTITLE_STATUS_OK);
+    CHECK(entitle_request_set_tier_name(request, S("free")) == ENTITLE_STATUS_OK);
+    CHECK(entitle_decide(engine, request, hd, &decision) == ENTITLE_STATUS_OK);
+    CHECK(!decision.allowed && decision.reason == ENTITLE_REASON_NOT_GRANTED);
+    CHECK(entitle_decide_by_name(engine, request, S("hd_video"), &decision) == ENTITLE_STATUS_OK);
+    CHECK(!decision.allowed && decision.reason == ENTITLE_REASON_NOT_GRANTED);
+
+    /* The name, then an id: the id wins, for the by-name query too. */
+    CHECK(entitle_request_set_tier(request, pro) == ENTITLE_STATUS_OK);
+    CHECK(entitle_decide(engine, request, hd, &decision) == ENTITLE_STATUS_OK && decision.allowed);
+    CHECK(entitle_decide_by_name(engine, request, S("hd_video"), &decision) == ENTITLE_STATUS_OK);
+    CHECK(decision.allowed && decision.reason == ENTITLE_REASON_GRANTED_BY_TIER);
+
+    /* A tier the engine lacks is an unknown name or id as it was set, whoever asks. */
+    CHECK(entitle_request_set_tier_name(request, S("gold")) == ENTITLE_STATUS_OK);
+    CHECK(entitle_decide(engine, request, hd, &decision) == ENTITLE_STATUS_UNKNOWN_NAME);
+    CHECK(!decision.allowed && decision.reason == ENTITLE_REASON_UNKNOWN_TIER);
+    CHECK(entitle_request_set_tier(request, 99) == ENTITLE_STATUS_OK);
+    CHECK(entitle_decide_by_name(engine, request, S("hd_video"), &decision) == ENTITLE_STATUS_UNKNOWN_ID);
+    CHECK(!decision.allowed && decision.reason == ENTITLE_REASON_UNKNOWN_TIER);
+
+    entitle_request_free(request);
+    entitle_engine_free(engine);
+}
+
 static void test_queries(void) {
     entitle_engine *engine = load(POLICY);
     CHECK(engine != NULL);
@@ -415,6 +451,7 @@ int main(int argc, char **argv) {
     test_versions();
     test_load_errors(root);
     test_requests();
+    test_request_tier();
     test_queries();
     test_threads();
     printf("%d passed, %d failed\n", passed, failed);
