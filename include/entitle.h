@@ -176,8 +176,9 @@ typedef uint32_t entitle_reason;
 #endif // __STDC_VERSION__ >= 202311L
 #endif // __cplusplus
 
-// A compiled policy. Create with `entitle_engine_from_source` or `entitle_engine_from_path`,
-// free with `entitle_engine_free`. Immutable: any number of threads may query one engine at
+// A compiled policy. Create with `entitle_engine_from_source`, `entitle_engine_from_path` or
+// `entitle_engine_from_bundle`, or share one with `entitle_engine_clone`; free each handle
+// with `entitle_engine_free`. Immutable: any number of threads may query one engine at
 // once, and freeing it while none does is safe.
 typedef struct entitle_engine entitle_engine;
 
@@ -316,10 +317,20 @@ entitle_status entitle_engine_from_bundle(const uint8_t *bytes,
 // `engine` is NULL or a live engine; `hash_out` is NULL or points to 32 writable bytes.
 entitle_status entitle_engine_policy_hash(const entitle_engine *engine, uint8_t *hash_out);
 
+// Writes a new handle on the same engine as `engine` to `*engine_out`. The two share the
+// compiled tables (nothing is copied or compiled again) and answer alike; each is freed with
+// its own `entitle_engine_free`, in any order and from any thread, and the tables live until
+// the last is. For giving one engine to code that frees what it is given.
+//
+// # Safety
+// `engine` is NULL or a live engine; `engine_out` is NULL or writable.
+entitle_status entitle_engine_clone(const entitle_engine *engine, entitle_engine **engine_out);
+
 // Frees an engine. NULL does nothing. No query may be running on it, or start, afterwards.
 //
 // # Safety
-// `engine` is NULL or a pointer from `entitle_engine_from_*` not freed before.
+// `engine` is NULL or a pointer from `entitle_engine_from_*` or `entitle_engine_clone` not
+// freed before.
 void entitle_engine_free(entitle_engine *engine);
 
 // The id of the tier named `name` (UTF-8 bytes with their length).

@@ -6,8 +6,9 @@ use crate::errors::{load_error, report};
 use crate::status::{guard, guard_or, read_bytes, read_str};
 use crate::{entitle_error, entitle_status};
 
-/// A compiled policy. Create with `entitle_engine_from_source` or `entitle_engine_from_path`,
-/// free with `entitle_engine_free`. Immutable: any number of threads may query one engine at
+/// A compiled policy. Create with `entitle_engine_from_source`, `entitle_engine_from_path` or
+/// `entitle_engine_from_bundle`, or share one with `entitle_engine_clone`; free each handle
+/// with `entitle_engine_free`. Immutable: any number of threads may query one engine at
 /// once, and freeing it while none does is safe.
 pub struct entitle_engine {
     pub(crate) engine: Engine,
@@ -176,10 +177,35 @@ pub unsafe extern "C" fn entitle_engine_policy_hash(
     })
 }
 
+/// Writes a new handle on the same engine as `engine` to `*engine_out`. The two share the
+/// compiled tables (nothing is copied or compiled again) and answer alike; each is freed with
+/// its own `entitle_engine_free`, in any order and from any thread, and the tables live until
+/// the last is. For giving one engine to code that frees what it is given.
+///
+/// # Safety
+/// `engine` is NULL or a live engine; `engine_out` is NULL or writable.
+#[no_mangle]
+pub unsafe extern "C" fn entitle_engine_clone(
+    engine: *const entitle_engine,
+    engine_out: *mut *mut entitle_engine,
+) -> entitle_status {
+    guard(|| {
+        // SAFETY: NULL or a live engine, per the contract.
+        let Some(engine) = (unsafe { engine.as_ref() }) else { return entitle_status::NullArgument };
+        if engine_out.is_null() {
+            return entitle_status::NullArgument;
+        }
+        // `Engine` is an `Arc` inside: the clone shares it. SAFETY: checked non-NULL, and
+        // writable per the contract.
+        unsafe { hand_out(engine.engine.clone(), engine_out) }
+    })
+}
+
 /// Frees an engine. NULL does nothing. No query may be running on it, or start, afterwards.
 ///
 /// # Safety
-/// `engine` is NULL or a pointer from `entitle_engine_from_*` not freed before.
+/// `engine` is NULL or a pointer from `entitle_engine_from_*` or `entitle_engine_clone` not
+/// freed before.
 #[no_mangle]
 pub unsafe extern "C" fn entitle_engine_free(engine: *mut entitle_engine) {
     guard_or((), || {
