@@ -613,8 +613,11 @@ entitle_status entitle_setting_value_by_name(const entitle_engine *engine,
 
 // The answer to a JSON query line, in the JSON shape of `entitle eval` (the same for every
 // language): one query object in, one answer object out, as a new NUL-terminated string
-// written to `*json_out` and freed with `entitle_string_free`. A malformed query is answered
-// with `{"error": "..."}` and status OK; explanations are asked for with `"explain": true`.
+// written to `*json_out` and freed with `entitle_string_free`; explanations are asked for with
+// `"explain": true`. A query that is UTF-8 but not one the protocol reads (not a JSON object,
+// too long, a field missing or mistyped) is answered with `{"error": "..."}` and status OK.
+// Bytes that are not UTF-8 are `ENTITLE_STATUS_INVALID_UTF8`, as for every string argument,
+// and write no JSON.
 //
 // # Safety
 // `engine` is NULL or live; `query` is NULL with length 0 or points to `query_len` readable

@@ -408,6 +408,11 @@ static void test_queries(void) {
     CHECK(entitle_query_json(engine, S("{not json"), &json) == ENTITLE_STATUS_OK);
     CHECK(json != NULL && strstr(json, "\"error\"") != NULL);
     entitle_string_free(json);
+    /* Bytes that are not UTF-8 are a status, as for every string argument, and no JSON. */
+    const uint8_t not_utf8[] = {'{', '"', 't', 'i', 'e', 'r', '"', ':', '"', 0xff, '"', '}'};
+    json = NULL;
+    CHECK(entitle_query_json(engine, not_utf8, sizeof not_utf8, &json) == ENTITLE_STATUS_INVALID_UTF8);
+    CHECK(json == NULL);
     CHECK(entitle_query_json(engine, S(query), NULL) == ENTITLE_STATUS_NULL_ARGUMENT);
 
     entitle_request_free(blank);
