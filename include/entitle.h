@@ -24,8 +24,9 @@
 #define ENTITLE_VERSION_MAJOR 0
 #define ENTITLE_VERSION_MINOR 1
 #define ENTITLE_VERSION_PATCH 0
-/* The ABI version: raised only when a change breaks callers built against an older header. */
-#define ENTITLE_ABI_VERSION 1
+/* The ABI version: raised when what a call declares or does changes for callers built against
+ * an older header (docs/ffi.md lists each version's changes). */
+#define ENTITLE_ABI_VERSION 2
 
 
 // What a call did. The numbers are fixed and never reused.

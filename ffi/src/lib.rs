@@ -65,8 +65,9 @@ pub extern "C" fn entitle_abi_version() -> u32 {
     guard_or(0, || ABI_VERSION)
 }
 
-/// Raised only when a change breaks callers built against an older header.
-pub const ABI_VERSION: u32 = 1;
+/// Raised when what a call declares or does changes for callers built against an older
+/// header; `docs/ffi.md` lists each version's changes.
+pub const ABI_VERSION: u32 = 2;
 
 #[cfg(test)]
 mod tests {
