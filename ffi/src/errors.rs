@@ -6,7 +6,7 @@ use std::ptr;
 use entitle::{LoadError, Source};
 
 use crate::entitle_status;
-use crate::status::{c_string, guard, guard_or};
+use crate::status::{c_string, free_box, guard, guard_or};
 
 /// Why a load failed: a status, a message, and for policy errors every diagnostic as JSON.
 /// Free with `entitle_error_free`.
@@ -131,10 +131,6 @@ pub unsafe extern "C" fn entitle_error_diagnostics_json(error: *const entitle_er
 /// `error` is NULL or an error this library wrote, not freed before.
 #[no_mangle]
 pub unsafe extern "C" fn entitle_error_free(error: *mut entitle_error) {
-    guard_or((), || {
-        if !error.is_null() {
-            // SAFETY: the pointer came from `Box::into_raw` in `report`, freed once.
-            drop(unsafe { Box::from_raw(error) });
-        }
-    });
+    // SAFETY: NULL or a pointer from `Box::into_raw` in `report`, freed once.
+    unsafe { free_box(error) }
 }

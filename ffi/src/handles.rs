@@ -3,7 +3,7 @@
 use entitle::{Engine, Limits, LoadError, Source};
 
 use crate::errors::{load_error, report};
-use crate::status::{guard, guard_or, read_bytes, read_str};
+use crate::status::{free_box, guard, read_bytes, read_str};
 use crate::{entitle_error, entitle_status};
 
 /// A compiled policy. Create with `entitle_engine_from_source`, `entitle_engine_from_path` or
@@ -208,10 +208,6 @@ pub unsafe extern "C" fn entitle_engine_clone(
 /// freed before.
 #[no_mangle]
 pub unsafe extern "C" fn entitle_engine_free(engine: *mut entitle_engine) {
-    guard_or((), || {
-        if !engine.is_null() {
-            // SAFETY: the pointer came from `Box::into_raw` in a loader and is freed once.
-            drop(unsafe { Box::from_raw(engine) });
-        }
-    });
+    // SAFETY: NULL or a pointer from `Box::into_raw` in `hand_out`, freed once.
+    unsafe { free_box(engine) }
 }

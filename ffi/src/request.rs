@@ -3,7 +3,7 @@
 use entitle::{AddonId, Engine, TierId};
 
 use crate::entitle_status;
-use crate::status::{guard, guard_or, read_str};
+use crate::status::{free_box, guard, read_str};
 
 /// Who is asking and when, reusable across queries. Create with `entitle_request_new`, set
 /// fields with the `entitle_request_set_*` functions, free with `entitle_request_free`.
@@ -106,12 +106,8 @@ pub unsafe extern "C" fn entitle_request_new(request_out: *mut *mut entitle_requ
 /// is reading it.
 #[no_mangle]
 pub unsafe extern "C" fn entitle_request_free(request: *mut entitle_request) {
-    guard_or((), || {
-        if !request.is_null() {
-            // SAFETY: the pointer came from `Box::into_raw` in `entitle_request_new`, freed once.
-            drop(unsafe { Box::from_raw(request) });
-        }
-    });
+    // SAFETY: NULL or a pointer from `Box::into_raw` in `entitle_request_new`, freed once.
+    unsafe { free_box(request) }
 }
 
 /// Applies `change` to a request after checking it for NULL.

@@ -52,6 +52,20 @@ pub(crate) fn guard_or<T>(fallback: T, body: impl FnOnce() -> T) -> T {
     catch_unwind(AssertUnwindSafe(body)).unwrap_or(fallback)
 }
 
+/// Frees a handle the library gave out with `Box::into_raw`, under the guard; NULL does
+/// nothing. The body of each handle's `_free`.
+///
+/// # Safety
+/// `handle` is NULL or came from `Box::into_raw` of a `Box<T>`, and is not freed before.
+pub(crate) unsafe fn free_box<T>(handle: *mut T) {
+    guard_or((), || {
+        if !handle.is_null() {
+            // SAFETY: from `Box::into_raw`, freed once, per the contract.
+            drop(unsafe { Box::from_raw(handle) });
+        }
+    });
+}
+
 /// Reads `len` bytes at `data` as a string.
 ///
 /// # Safety
