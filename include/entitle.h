@@ -1,7 +1,7 @@
 /*
  * entitle.h: the C ABI of entitle, an embeddable entitlement engine.
  *
- * Generated from ffi/src/lib.rs by cbindgen; do not edit. See docs/ffi.md.
+ * Generated from ffi/src/ by cbindgen; do not edit. See docs/ffi.md.
  *
  * Conventions, for every function below:
  * - Fallible functions return an `entitle_status`; results go through out-parameters, which
@@ -24,8 +24,9 @@
 #define ENTITLE_VERSION_MAJOR 0
 #define ENTITLE_VERSION_MINOR 1
 #define ENTITLE_VERSION_PATCH 0
-/* The ABI version: raised only when a change breaks callers built against an older header. */
-#define ENTITLE_ABI_VERSION 1
+/* The ABI version: raised when what a call declares or does changes for callers built against
+ * an older header (docs/ffi.md lists each version's changes). */
+#define ENTITLE_ABI_VERSION 2
 
 
 // What a call did. The numbers are fixed and never reused.
@@ -69,57 +70,6 @@ enum entitle_status
 typedef enum entitle_status entitle_status;
 #else
 typedef uint32_t entitle_status;
-#endif // __STDC_VERSION__ >= 202311L
-#endif // __cplusplus
-
-// Why a question was answered as it was; the same numbers as the Rust crate's `Reason`.
-enum entitle_reason
-#if defined(__cplusplus) || __STDC_VERSION__ >= 202311L
-  : uint32_t
-#endif // defined(__cplusplus) || __STDC_VERSION__ >= 202311L
- {
-  // The tier (or an ancestor) grants the feature.
-  ENTITLE_REASON_GRANTED_BY_TIER = 0,
-  // A held, applying add-on grants the feature.
-  ENTITLE_REASON_GRANTED_BY_ADDON = 1,
-  // The subject is inside the tier's rollout of the feature.
-  ENTITLE_REASON_GRANTED_BY_ROLLOUT = 2,
-  // Nothing grants the feature.
-  ENTITLE_REASON_NOT_GRANTED = 3,
-  // The tier revokes a feature an ancestor granted.
-  ENTITLE_REASON_REVOKED = 4,
-  // The subject is outside the tier's rollout of the feature.
-  ENTITLE_REASON_OUTSIDE_ROLLOUT = 5,
-  // A held add-on would grant the feature but is not valid now.
-  ENTITLE_REASON_ADDON_NOT_VALID = 6,
-  // A held add-on would grant the feature but does not attach to the tier.
-  ENTITLE_REASON_ADDON_NOT_FOR_TIER = 7,
-  // Usage with the request is within the limit.
-  ENTITLE_REASON_WITHIN_LIMIT = 8,
-  // Usage with the request is past the limit, within the soft cap.
-  ENTITLE_REASON_OVERAGE = 9,
-  // Usage with the request is past the soft cap, or past a hard limit.
-  ENTITLE_REASON_LIMIT_EXCEEDED = 10,
-  // The tier is not in the policy.
-  ENTITLE_REASON_UNKNOWN_TIER = 11,
-  // The feature is not in the policy.
-  ENTITLE_REASON_UNKNOWN_FEATURE = 12,
-  // The limit is not in the policy.
-  ENTITLE_REASON_UNKNOWN_LIMIT = 13,
-  // An add-on is not in the policy.
-  ENTITLE_REASON_UNKNOWN_ADDON = 14,
-  // The setting is not in the policy.
-  ENTITLE_REASON_UNKNOWN_SETTING = 15,
-  // More add-ons were named than the limit allows.
-  ENTITLE_REASON_TOO_MANY_ADDONS = 16,
-  // Neither the tier nor an applying add-on sets the limit: a deny of 0.
-  ENTITLE_REASON_LIMIT_NOT_SET = 17,
-};
-#ifndef __cplusplus
-#if __STDC_VERSION__ >= 202311L
-typedef enum entitle_reason entitle_reason;
-#else
-typedef uint32_t entitle_reason;
 #endif // __STDC_VERSION__ >= 202311L
 #endif // __cplusplus
 
@@ -173,8 +123,63 @@ typedef uint32_t entitle_setting_kind;
 #endif // __STDC_VERSION__ >= 202311L
 #endif // __cplusplus
 
-// A compiled policy. Create with `entitle_engine_from_source` or `entitle_engine_from_path`,
-// free with `entitle_engine_free`. Immutable: any number of threads may query one engine at
+// Why a question was answered as it was: the Rust crate's `Reason`, number for number and name
+// for name (`ENTITLE_REASON_GRANTED_BY_TIER` is the reason `entitle_reason_name` calls
+// `"granted_by_tier"`). Numbers are never reused; a newer library may answer with a reason
+// this list does not hold yet, which `entitle_reason_name` still names.
+enum entitle_reason
+#if defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+  : uint32_t
+#endif // defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+ {
+  // The tier (or an ancestor) grants the feature.
+  ENTITLE_REASON_GRANTED_BY_TIER = 0,
+  // A held, applying add-on grants the feature.
+  ENTITLE_REASON_GRANTED_BY_ADDON = 1,
+  // The subject is inside the tier's rollout of the feature.
+  ENTITLE_REASON_GRANTED_BY_ROLLOUT = 2,
+  // Nothing grants the feature.
+  ENTITLE_REASON_NOT_GRANTED = 3,
+  // The tier revokes a feature an ancestor granted.
+  ENTITLE_REASON_REVOKED = 4,
+  // The subject is outside the tier's rollout of the feature.
+  ENTITLE_REASON_OUTSIDE_ROLLOUT = 5,
+  // A held add-on would grant the feature but is not valid now.
+  ENTITLE_REASON_ADDON_NOT_VALID = 6,
+  // A held add-on would grant the feature but does not attach to the tier.
+  ENTITLE_REASON_ADDON_NOT_FOR_TIER = 7,
+  // Usage with the request is within the limit.
+  ENTITLE_REASON_WITHIN_LIMIT = 8,
+  // Usage with the request is past the limit, within the soft cap.
+  ENTITLE_REASON_OVERAGE = 9,
+  // Usage with the request is past the soft cap, or past a hard limit.
+  ENTITLE_REASON_LIMIT_EXCEEDED = 10,
+  // The tier is not in the policy.
+  ENTITLE_REASON_UNKNOWN_TIER = 11,
+  // The feature is not in the policy.
+  ENTITLE_REASON_UNKNOWN_FEATURE = 12,
+  // The limit is not in the policy.
+  ENTITLE_REASON_UNKNOWN_LIMIT = 13,
+  // An add-on is not in the policy.
+  ENTITLE_REASON_UNKNOWN_ADDON = 14,
+  // The setting is not in the policy.
+  ENTITLE_REASON_UNKNOWN_SETTING = 15,
+  // More add-ons were named than the limit allows.
+  ENTITLE_REASON_TOO_MANY_ADDONS = 16,
+  // Neither the tier nor an applying add-on sets the limit: a deny of 0.
+  ENTITLE_REASON_LIMIT_NOT_SET = 17,
+};
+#ifndef __cplusplus
+#if __STDC_VERSION__ >= 202311L
+typedef enum entitle_reason entitle_reason;
+#else
+typedef uint32_t entitle_reason;
+#endif // __STDC_VERSION__ >= 202311L
+#endif // __cplusplus
+
+// A compiled policy. Create with `entitle_engine_from_source`, `entitle_engine_from_path` or
+// `entitle_engine_from_bundle`, or share one with `entitle_engine_clone`; free each handle
+// with `entitle_engine_free`. Immutable: any number of threads may query one engine at
 // once, and freeing it while none does is safe.
 typedef struct entitle_engine entitle_engine;
 
@@ -185,10 +190,18 @@ typedef struct entitle_error entitle_error;
 // Who is asking and when, reusable across queries. Create with `entitle_request_new`, set
 // fields with the `entitle_request_set_*` functions, free with `entitle_request_free`.
 //
-// A request holds both ids (for the id-based queries) and names (for the by-name ones); each
-// query reads the half it needs. Setters copy what they are given, so a request never points
-// into the caller's memory. Queries only read a request, so threads may share one that no
-// thread is changing.
+// A request holds one tier, by id or by name: the last of `entitle_request_set_tier` and
+// `entitle_request_set_tier_name` wins and clears the other. Every query uses that tier: an
+// id-based query looks a tier set by name up in its engine, and a by-name query takes the
+// name of a tier set by id from its engine. A tier the engine does not have answers as
+// `ENTITLE_REASON_UNKNOWN_TIER`, with status `ENTITLE_STATUS_UNKNOWN_NAME` when it was set by
+// name and `ENTITLE_STATUS_UNKNOWN_ID` when by id (a tier never set: the query's own kind).
+//
+// Add-ons are held both ways at once: those added by id for the id-based queries, those added
+// by name for the by-name ones, each read only by its own kind of query.
+//
+// Setters copy what they are given, so a request never points into the caller's memory.
+// Queries only read a request, so threads may share one that no thread is changing.
 typedef struct entitle_request entitle_request;
 
 // The answer to "may this subject use this feature?".
@@ -248,6 +261,14 @@ typedef struct {
 extern "C" {
 #endif // __cplusplus
 
+// The library's version, as a static NUL-terminated string such as `"0.1.0"`; equal to the
+// header's `ENTITLE_VERSION` when the two match.
+const char *entitle_version(void);
+
+// The ABI version the library implements; equal to the header's `ENTITLE_ABI_VERSION` when
+// the two match.
+uint32_t entitle_abi_version(void);
+
 // Parses, checks and compiles a policy from text.
 //
 // `name` (how diagnostics refer to the text, usually its path) and `text` are UTF-8 byte
@@ -297,10 +318,20 @@ entitle_status entitle_engine_from_bundle(const uint8_t *bytes,
 // `engine` is NULL or a live engine; `hash_out` is NULL or points to 32 writable bytes.
 entitle_status entitle_engine_policy_hash(const entitle_engine *engine, uint8_t *hash_out);
 
+// Writes a new handle on the same engine as `engine` to `*engine_out`. The two share the
+// compiled tables (nothing is copied or compiled again) and answer alike; each is freed with
+// its own `entitle_engine_free`, in any order and from any thread, and the tables live until
+// the last is. For giving one engine to code that frees what it is given.
+//
+// # Safety
+// `engine` is NULL or a live engine; `engine_out` is NULL or writable.
+entitle_status entitle_engine_clone(const entitle_engine *engine, entitle_engine **engine_out);
+
 // Frees an engine. NULL does nothing. No query may be running on it, or start, afterwards.
 //
 // # Safety
-// `engine` is NULL or a pointer from `entitle_engine_from_*` not freed before.
+// `engine` is NULL or a pointer from `entitle_engine_from_*` or `entitle_engine_clone` not
+// freed before.
 void entitle_engine_free(entitle_engine *engine);
 
 // The id of the tier named `name` (UTF-8 bytes with their length).
@@ -423,6 +454,14 @@ entitle_status entitle_engine_setting_name(const entitle_engine *engine,
                                            const uint8_t **name_out,
                                            size_t *len_out);
 
+// The stable `snake_case` name of a reason, such as `"granted_by_tier"`, as a static
+// NUL-terminated string; NULL for a number that is no reason.
+const char *entitle_reason_name(uint32_t reason);
+
+// The stable name of a limit status (`"within"`, `"warning"`, `"overage"`, `"exceeded"`), as a
+// static NUL-terminated string; NULL for a number that is no status.
+const char *entitle_limit_status_name(uint32_t status);
+
 // A new request: no tier, empty key, no add-ons, billing anchor day 1, `now` 0. Writes it to
 // `*request_out`; free it with `entitle_request_free`.
 //
@@ -437,13 +476,15 @@ entitle_status entitle_request_new(entitle_request **request_out);
 // is reading it.
 void entitle_request_free(entitle_request *request);
 
-// Sets the tier, by id, for the id-based queries.
+// Sets the tier by id, clearing a tier set by name. Every query uses it: by-name queries
+// through its name in their engine.
 //
 // # Safety
 // `request` is NULL or a live request that no other thread is using.
 entitle_status entitle_request_set_tier(entitle_request *request, uint32_t tier);
 
-// Sets the tier, by name, for the by-name queries.
+// Sets the tier by name, clearing a tier set by id. Every query uses it: id-based queries
+// look it up in their engine.
 //
 // # Safety
 // `request` is NULL or a live request that no other thread is using; `name` is NULL with
@@ -573,8 +614,11 @@ entitle_status entitle_setting_value_by_name(const entitle_engine *engine,
 
 // The answer to a JSON query line, in the JSON shape of `entitle eval` (the same for every
 // language): one query object in, one answer object out, as a new NUL-terminated string
-// written to `*json_out` and freed with `entitle_string_free`. A malformed query is answered
-// with `{"error": "..."}` and status OK; explanations are asked for with `"explain": true`.
+// written to `*json_out` and freed with `entitle_string_free`; explanations are asked for with
+// `"explain": true`. A query that is UTF-8 but not one the protocol reads (not a JSON object,
+// too long, a field missing or mistyped) is answered with `{"error": "..."}` and status OK.
+// Bytes that are not UTF-8 are `ENTITLE_STATUS_INVALID_UTF8`, as for every string argument,
+// and write no JSON.
 //
 // # Safety
 // `engine` is NULL or live; `query` is NULL with length 0 or points to `query_len` readable
@@ -606,14 +650,6 @@ entitle_status entitle_explain_limit(const entitle_engine *engine,
                                      uint64_t used,
                                      uint64_t requested,
                                      char **json_out);
-
-// The stable `snake_case` name of a reason, such as `"granted_by_tier"`, as a static
-// NUL-terminated string; NULL for a number that is no reason.
-const char *entitle_reason_name(uint32_t reason);
-
-// The stable name of a limit status (`"within"`, `"warning"`, `"overage"`, `"exceeded"`), as a
-// static NUL-terminated string; NULL for a number that is no status.
-const char *entitle_limit_status_name(uint32_t status);
 
 // Frees a string this library returned. NULL does nothing.
 //
@@ -660,14 +696,6 @@ const char *entitle_error_diagnostics_json(const entitle_error *error);
 // # Safety
 // `error` is NULL or an error this library wrote, not freed before.
 void entitle_error_free(entitle_error *error);
-
-// The library's version, as a static NUL-terminated string such as `"0.1.0"`; equal to the
-// header's `ENTITLE_VERSION` when the two match.
-const char *entitle_version(void);
-
-// The ABI version the library implements; equal to the header's `ENTITLE_ABI_VERSION` when
-// the two match.
-uint32_t entitle_abi_version(void);
 
 #ifdef __cplusplus
 }  // extern "C"

@@ -27,22 +27,27 @@ fn abi(c: &mut Criterion) {
 
     let mut handle: *mut entitle_engine = ptr::null_mut();
     let mut c_request: *mut entitle_request = ptr::null_mut();
+    let mut c_named: *mut entitle_request = ptr::null_mut();
     // SAFETY: valid pointers and lengths, as the header's contract asks; handles freed below.
     unsafe {
         let status = entitle_engine_from_path(POLICY.as_ptr(), POLICY.len(), &mut handle, ptr::null_mut());
         assert_eq!(status, entitle_status::Ok);
         assert_eq!(entitle_request_new(&mut c_request), entitle_status::Ok);
         assert_eq!(entitle_request_set_tier(c_request, pro.as_u32()), entitle_status::Ok);
-        assert_eq!(entitle_request_set_tier_name(c_request, b"pro".as_ptr(), 3), entitle_status::Ok);
-        assert_eq!(entitle_request_set_key(c_request, b"app-42".as_ptr(), 6), entitle_status::Ok);
-        assert_eq!(entitle_request_set_now(c_request, NOW), entitle_status::Ok);
+        // A request holds one tier: the by-name questions get one that names it, as `named`.
+        assert_eq!(entitle_request_new(&mut c_named), entitle_status::Ok);
+        assert_eq!(entitle_request_set_tier_name(c_named, b"pro".as_ptr(), 3), entitle_status::Ok);
+        for r in [c_request, c_named] {
+            assert_eq!(entitle_request_set_key(r, b"app-42".as_ptr(), 6), entitle_status::Ok);
+            assert_eq!(entitle_request_set_now(r, NOW), entitle_status::Ok);
+        }
     }
-    let (handle, c_request) = (handle.cast_const(), c_request.cast_const());
+    let (handle, c_request, c_named) = (handle.cast_const(), c_request.cast_const(), c_named.cast_const());
 
     let mut group = c.benchmark_group("abi");
     group.bench_function("decide/rust_ids", |b| b.iter(|| engine.decide(black_box(&request), black_box(hd_video))));
     group.bench_function("decide/c_ids", |b| {
-        let mut out = entitle_decision { allowed: false, reason: entitle_reason::NotGranted };
+        let mut out = entitle_decision { allowed: false, reason: entitle_reason::NotGranted as u32 };
         // SAFETY: live handles and a writable answer.
         b.iter(|| unsafe {
             entitle_decide(black_box(handle), black_box(c_request), black_box(hd_video.as_u32()), &mut out)
@@ -52,11 +57,11 @@ fn abi(c: &mut Criterion) {
         b.iter(|| engine.decide_by_name(black_box(&named), black_box("hd_video")))
     });
     group.bench_function("decide/c_names", |b| {
-        let mut out = entitle_decision { allowed: false, reason: entitle_reason::NotGranted };
+        let mut out = entitle_decision { allowed: false, reason: entitle_reason::NotGranted as u32 };
         let name = black_box("hd_video");
         // SAFETY: live handles, a valid name and a writable answer.
         b.iter(|| unsafe {
-            entitle_decide_by_name(black_box(handle), black_box(c_request), name.as_ptr(), name.len(), &mut out)
+            entitle_decide_by_name(black_box(handle), black_box(c_named), name.as_ptr(), name.len(), &mut out)
         })
     });
     let usage = Usage::used(990_000).requesting(20_000);
@@ -83,6 +88,7 @@ fn abi(c: &mut Criterion) {
     // SAFETY: the handles came from the library and are freed once.
     unsafe {
         entitle_request_free(c_request.cast_mut());
+        entitle_request_free(c_named.cast_mut());
         entitle_engine_free(handle.cast_mut());
     }
 }

@@ -3,7 +3,8 @@
 //! UndefinedBehaviorSanitizer, then again under valgrind; and the conformance corpus answered
 //! through the C structs, compared with the Rust answers.
 //!
-//! Needs `gcc` and `valgrind` on the PATH (`.ci/run` installs them).
+//! Needs `gcc` and `valgrind` on the PATH (`.ci/run` installs them); a test that finds one
+//! missing says what to install.
 
 #![allow(
     clippy::unwrap_used,
@@ -17,6 +18,7 @@
 #[path = "conformance.rs"]
 mod conformance;
 
+use std::io::ErrorKind;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
@@ -39,8 +41,19 @@ fn static_library() -> PathBuf {
     path
 }
 
+/// Why `command` could not start: for a program looked up on the PATH and not found there, what
+/// to install (the tools these tests run are packages of the same name).
+fn cannot_run(command: &Command, error: &std::io::Error) -> String {
+    let program = command.get_program().to_string_lossy();
+    if error.kind() == ErrorKind::NotFound && !program.contains('/') {
+        format!("cannot run `{program}`: it is not on the PATH; install it: `apt-get install {program}` (.ci/run installs it)")
+    } else {
+        format!("cannot run {command:?}: {error}")
+    }
+}
+
 fn run(command: &mut Command) -> Output {
-    let output = command.output().unwrap_or_else(|e| panic!("cannot run {command:?}: {e}"));
+    let output = command.output().unwrap_or_else(|e| panic!("{}", cannot_run(command, &e)));
     assert!(
         output.status.success(),
         "{command:?} failed with {}\n--- stdout\n{}\n--- stderr\n{}",
@@ -98,4 +111,13 @@ fn c_tests_pass_under_valgrind_with_no_leak() {
     assert!(passed > 100 && failed == 0, "{}", String::from_utf8_lossy(&output.stdout));
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(!stderr.contains("ERROR SUMMARY") || stderr.contains("ERROR SUMMARY: 0 errors"), "{stderr}");
+}
+
+#[test]
+fn a_missing_tool_says_what_to_install() {
+    let mut missing = Command::new("entitle-test-no-such-tool");
+    let error = missing.output().expect_err("no such program is on the PATH");
+    let message = cannot_run(&missing, &error);
+    assert!(message.contains("`apt-get install entitle-test-no-such-tool`"), "{message}");
+    assert!(cannot_run(&Command::new("valgrind"), &error).contains("`apt-get install valgrind`"));
 }

@@ -33,7 +33,7 @@ fn header_is_current() {
     let committed = std::fs::read_to_string(&path).unwrap_or_default();
     assert!(
         committed == fresh,
-        "include/entitle.h differs from what ffi/src/lib.rs generates; run `ENTITLE_BLESS=1 cargo test -p entitle-ffi` and commit it"
+        "include/entitle.h differs from what ffi/src/ generates; run `ENTITLE_BLESS=1 cargo test -p entitle-ffi` and commit it"
     );
 }
 
@@ -54,4 +54,25 @@ fn header_version_macros_match_the_crate() {
     assert_eq!(define("ENTITLE_VERSION_MINOR"), env!("CARGO_PKG_VERSION_MINOR"));
     assert_eq!(define("ENTITLE_VERSION_PATCH"), env!("CARGO_PKG_VERSION_PATCH"));
     assert_eq!(define("ENTITLE_ABI_VERSION"), entitle_ffi::ABI_VERSION.to_string());
+}
+
+/// Every reason of the Rust crate is in the header's `entitle_reason` with its number and its
+/// name, in order, and the enum holds nothing else: a reason the crate adds fails here until the
+/// header has it.
+#[test]
+fn header_reasons_are_the_crates() {
+    let header = std::fs::read_to_string(repository().join("include/entitle.h")).expect("include/entitle.h");
+    let start = header.find("enum entitle_reason\n").expect("the header declares enum entitle_reason");
+    let body = header.get(start..).and_then(|rest| rest.split("};").next()).unwrap_or_default();
+    let in_c: Vec<(String, String)> = body
+        .lines()
+        .filter_map(|line| line.trim().strip_prefix("ENTITLE_REASON_"))
+        .filter_map(|item| item.trim_end_matches(',').split_once(" = "))
+        .map(|(name, number)| (name.to_string(), number.to_string()))
+        .collect();
+    let in_rust: Vec<(String, String)> = entitle::Reason::ALL
+        .iter()
+        .map(|reason| (reason.as_str().to_uppercase(), (*reason as u32).to_string()))
+        .collect();
+    assert_eq!(in_c, in_rust);
 }

@@ -198,6 +198,70 @@ static void test_requests(void) {
     entitle_request_free(request);
 }
 
+/* A request holds one tier, whichever setter ran last, and every kind of query uses it. */
+/* A clone shares its engine: it answers alike, and outlives the handle it was made from. */
+static void test_clone(void) {
+    entitle_engine *engine = load(POLICY);
+    CHECK(engine != NULL);
+    entitle_engine *clone = NULL;
+    CHECK(entitle_engine_clone(NULL, &clone) == ENTITLE_STATUS_NULL_ARGUMENT && clone == NULL);
+    CHECK(entitle_engine_clone(engine, NULL) == ENTITLE_STATUS_NULL_ARGUMENT);
+    CHECK(entitle_engine_clone(engine, &clone) == ENTITLE_STATUS_OK);
+    CHECK(clone != NULL && clone != engine);
+    uint8_t hash_a[32] = {0}, hash_b[32] = {0};
+    CHECK(entitle_engine_policy_hash(engine, hash_a) == ENTITLE_STATUS_OK);
+    CHECK(entitle_engine_policy_hash(clone, hash_b) == ENTITLE_STATUS_OK);
+    CHECK(memcmp(hash_a, hash_b, 32) == 0);
+    uint32_t pro = id(entitle_engine_tier, engine, "pro");
+    uint32_t hd = id(entitle_engine_feature, engine, "hd_video");
+    entitle_engine_free(engine);
+
+    /* The original is gone; the clone still answers, with the same ids. */
+    entitle_request *request = NULL;
+    CHECK(entitle_request_new(&request) == ENTITLE_STATUS_OK);
+    CHECK(entitle_request_set_tier(request, pro) == ENTITLE_STATUS_OK);
+    entitle_decision decision;
+    CHECK(entitle_decide(clone, request, hd, &decision) == ENTITLE_STATUS_OK && decision.allowed);
+    CHECK(id(entitle_engine_tier, clone, "pro") == pro);
+    entitle_request_free(request);
+    entitle_engine_free(clone);
+}
+
+static void test_request_tier(void) {
+    entitle_engine *engine = load(POLICY);
+    CHECK(engine != NULL);
+    uint32_t pro = id(entitle_engine_tier, engine, "pro");
+    uint32_t hd = id(entitle_engine_feature, engine, "hd_video");
+    entitle_request *request = NULL;
+    CHECK(entitle_request_new(&request) == ENTITLE_STATUS_OK);
+    entitle_decision decision;
+
+    /* The id, then a name: the name wins, for the id-based query too. */
+    CHECK(entitle_request_set_tier(request, pro) == ENTITLE_STATUS_OK);
+    CHECK(entitle_request_set_tier_name(request, S("free")) == ENTITLE_STATUS_OK);
+    CHECK(entitle_decide(engine, request, hd, &decision) == ENTITLE_STATUS_OK);
+    CHECK(!decision.allowed && decision.reason == ENTITLE_REASON_NOT_GRANTED);
+    CHECK(entitle_decide_by_name(engine, request, S("hd_video"), &decision) == ENTITLE_STATUS_OK);
+    CHECK(!decision.allowed && decision.reason == ENTITLE_REASON_NOT_GRANTED);
+
+    /* The name, then an id: the id wins, for the by-name query too. */
+    CHECK(entitle_request_set_tier(request, pro) == ENTITLE_STATUS_OK);
+    CHECK(entitle_decide(engine, request, hd, &decision) == ENTITLE_STATUS_OK && decision.allowed);
+    CHECK(entitle_decide_by_name(engine, request, S("hd_video"), &decision) == ENTITLE_STATUS_OK);
+    CHECK(decision.allowed && decision.reason == ENTITLE_REASON_GRANTED_BY_TIER);
+
+    /* A tier the engine lacks is an unknown name or id as it was set, whoever asks. */
+    CHECK(entitle_request_set_tier_name(request, S("gold")) == ENTITLE_STATUS_OK);
+    CHECK(entitle_decide(engine, request, hd, &decision) == ENTITLE_STATUS_UNKNOWN_NAME);
+    CHECK(!decision.allowed && decision.reason == ENTITLE_REASON_UNKNOWN_TIER);
+    CHECK(entitle_request_set_tier(request, 99) == ENTITLE_STATUS_OK);
+    CHECK(entitle_decide_by_name(engine, request, S("hd_video"), &decision) == ENTITLE_STATUS_UNKNOWN_ID);
+    CHECK(!decision.allowed && decision.reason == ENTITLE_REASON_UNKNOWN_TIER);
+
+    entitle_request_free(request);
+    entitle_engine_free(engine);
+}
+
 static void test_queries(void) {
     entitle_engine *engine = load(POLICY);
     CHECK(engine != NULL);
@@ -344,6 +408,11 @@ static void test_queries(void) {
     CHECK(entitle_query_json(engine, S("{not json"), &json) == ENTITLE_STATUS_OK);
     CHECK(json != NULL && strstr(json, "\"error\"") != NULL);
     entitle_string_free(json);
+    /* Bytes that are not UTF-8 are a status, as for every string argument, and no JSON. */
+    const uint8_t not_utf8[] = {'{', '"', 't', 'i', 'e', 'r', '"', ':', '"', 0xff, '"', '}'};
+    json = NULL;
+    CHECK(entitle_query_json(engine, not_utf8, sizeof not_utf8, &json) == ENTITLE_STATUS_INVALID_UTF8);
+    CHECK(json == NULL);
     CHECK(entitle_query_json(engine, S(query), NULL) == ENTITLE_STATUS_NULL_ARGUMENT);
 
     entitle_request_free(blank);
@@ -351,10 +420,11 @@ static void test_queries(void) {
     entitle_engine_free(engine);
 }
 
-/* Several threads query one engine, each with its own request, while the main thread loads
- * and frees other engines. Every thread must get the single-threaded answers. */
+/* Several threads query one engine, each through a clone of the handle and with its own
+ * request, while the main thread frees the original handle and loads and frees other engines.
+ * Every thread must get the single-threaded answers. */
 struct worker {
-    const entitle_engine *engine;
+    entitle_engine *engine; /* a clone of its own, which the thread frees */
     uint32_t tier;
     uint32_t feature;
     uint32_t limit;
@@ -383,6 +453,7 @@ static void *work(void *arg) {
         }
     }
     entitle_request_free(request);
+    entitle_engine_free(w->engine);
     return NULL;
 }
 
@@ -392,11 +463,15 @@ static void test_threads(void) {
     struct worker workers[4];
     pthread_t threads[4];
     for (int i = 0; i < 4; i++) {
-        workers[i] = (struct worker){engine, id(entitle_engine_tier, engine, "pro"),
+        entitle_engine *clone = NULL;
+        CHECK(entitle_engine_clone(engine, &clone) == ENTITLE_STATUS_OK);
+        workers[i] = (struct worker){clone, id(entitle_engine_tier, engine, "pro"),
                                      id(entitle_engine_feature, engine, "hd_video"),
                                      id(entitle_engine_limit, engine, "api_calls"), 0};
         CHECK(pthread_create(&threads[i], NULL, work, &workers[i]) == 0);
     }
+    /* The threads query their clones, which keep the engine alive without this handle. */
+    entitle_engine_free(engine);
     /* Meanwhile, load new engines as a reload would, and drop them. */
     for (int i = 0; i < 20; i++) {
         entitle_engine *next = load(POLICY);
@@ -407,7 +482,6 @@ static void test_threads(void) {
         CHECK(pthread_join(threads[i], NULL) == 0);
         CHECK(workers[i].mismatches == 0);
     }
-    entitle_engine_free(engine);
 }
 
 int main(int argc, char **argv) {
@@ -415,6 +489,8 @@ int main(int argc, char **argv) {
     test_versions();
     test_load_errors(root);
     test_requests();
+    test_request_tier();
+    test_clone();
     test_queries();
     test_threads();
     printf("%d passed, %d failed\n", passed, failed);

@@ -204,8 +204,9 @@ def _seconds(now: Instant) -> int:
 class Request:
     """Who is asking and when. Made by `Engine.request`; immutable, so threads may share it.
 
-    It holds the tier and add-ons both as names and as this engine's ids, so the same request
-    serves by-name and by-id questions.
+    It serves by-name and by-id questions alike: the C request holds the tier once, as this
+    engine's id when the engine has the tier (else as the name, which every question answers as
+    an unknown tier), and the add-ons both as names and as ids.
     """
 
     __slots__ = ("_handle", "tier", "key", "addons", "billing_anchor", "now")
@@ -224,12 +225,12 @@ class Request:
         self.billing_anchor = billing_anchor
         self.now = now
         h = self._handle
-        tier_name = tier if isinstance(tier, str) else engine._name_of("tier", tier)
         tier_id = tier if isinstance(tier, int) else engine._id("tier", tier)
-        name = _bytes(tier_name or "")
-        _raise_for(lib.entitle_request_set_tier_name(h, name, len(name)), "set_tier_name")
-        # An unknown name gets an id no engine has, so id-based questions deny too.
-        _raise_for(lib.entitle_request_set_tier(h, 0xFFFFFFFF if tier_id is None else tier_id), "set_tier")
+        if tier_id is not None:
+            _raise_for(lib.entitle_request_set_tier(h, tier_id), "set_tier")
+        else:
+            name = _bytes(str(tier))
+            _raise_for(lib.entitle_request_set_tier_name(h, name, len(name)), "set_tier_name")
         encoded_key = _bytes(key)
         _raise_for(lib.entitle_request_set_key(h, encoded_key, len(encoded_key)), "set_key")
         _raise_for(lib.entitle_request_set_billing_anchor(h, billing_anchor), "set_billing_anchor")

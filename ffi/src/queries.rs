@@ -1,0 +1,450 @@
+//! The questions: by id, by name, as a JSON line, and explained.
+
+use std::ffi::{c_char, CString};
+
+use entitle::{Engine, FeatureId, LimitId, Limits, Reason, Request, SettingId, Usage};
+
+use crate::status::{c_string, guard, guard_or, read_str};
+use crate::types::{c_decision, c_quota, c_setting};
+use crate::{entitle_decision, entitle_engine, entitle_quota, entitle_request, entitle_setting, entitle_status};
+
+/// The status that goes with an answer's reason: unknown ids and names, and too many add-ons,
+/// are statuses of their own as well as reasons. `by_name` says whether the query read names,
+/// `tier_named` whether the request's tier was one.
+fn status_of(reason: Reason, by_name: bool, tier_named: bool) -> entitle_status {
+    let unknown = |named| if named { entitle_status::UnknownName } else { entitle_status::UnknownId };
+    match reason {
+        Reason::UnknownTier => unknown(tier_named),
+        Reason::UnknownFeature | Reason::UnknownLimit | Reason::UnknownAddon | Reason::UnknownSetting => {
+            unknown(by_name)
+        }
+        Reason::TooManyAddons => entitle_status::InputLimit,
+        _ => entitle_status::Ok,
+    }
+}
+
+/// Runs an id-based query: checks the handles, builds the Rust request, and writes the answer.
+///
+/// # Safety
+/// `engine` and `request` are NULL or live; `out` is NULL or writable.
+unsafe fn by_id<T>(
+    engine: *const entitle_engine,
+    request: *const entitle_request,
+    out: *mut T,
+    answer: impl FnOnce(&Engine, &Request<'_>) -> (T, Reason),
+) -> entitle_status {
+    guard(|| {
+        // SAFETY: NULL or live handles, per the contract.
+        let (Some(engine), Some(request)) = (unsafe { engine.as_ref() }, unsafe { request.as_ref() }) else {
+            return entitle_status::NullArgument;
+        };
+        if out.is_null() {
+            return entitle_status::NullArgument;
+        }
+        let rust = Request::new(request.tier.id(&engine.engine), request.now)
+            .with_key(&request.key)
+            .with_addons(&request.addons)
+            .with_billing_anchor(request.billing_anchor);
+        let (value, reason) = answer(&engine.engine, &rust);
+        // SAFETY: checked non-NULL; writable per the contract.
+        unsafe { out.write(value) };
+        status_of(reason, false, request.tier.named(false))
+    })
+}
+
+/// Runs a by-name query: as `by_id`, with the request's names and `name` decoded.
+///
+/// # Safety
+/// As `by_id`; `name` per `read_str`.
+unsafe fn by_name<T>(
+    engine: *const entitle_engine,
+    request: *const entitle_request,
+    name: *const u8,
+    name_len: usize,
+    out: *mut T,
+    answer: impl FnOnce(&Engine, &Request<'_, &str, &str>, &str) -> (T, Reason),
+) -> entitle_status {
+    guard(|| {
+        // SAFETY: NULL or live handles, per the contract.
+        let (Some(engine), Some(request)) = (unsafe { engine.as_ref() }, unsafe { request.as_ref() }) else {
+            return entitle_status::NullArgument;
+        };
+        if out.is_null() {
+            return entitle_status::NullArgument;
+        }
+        // SAFETY: the caller's contract for `name`.
+        let name = match unsafe { read_str(name, name_len) } {
+            Ok(name) => name,
+            Err(status) => return status,
+        };
+        // The add-on names go into a fixed array on the stack, so a query allocates nothing.
+        // Past its size the engine denies with `too_many_addons`; only that rare answer
+        // gathers the names on the heap, so that the engine gives it by its own rule.
+        // Most requests hold no add-on and skip this.
+        let count = request.addon_names.len();
+        let held: [&str; Limits::MAX_HELD_ADDONS];
+        let overflow: Vec<&str>;
+        let names: &[&str] = if count == 0 {
+            &[]
+        } else if count <= Limits::MAX_HELD_ADDONS {
+            let mut array = [""; Limits::MAX_HELD_ADDONS];
+            for (slot, addon) in array.iter_mut().zip(&request.addon_names) {
+                *slot = addon.as_str();
+            }
+            held = array;
+            held.get(..count).unwrap_or_default()
+        } else {
+            overflow = request.addon_names.iter().map(String::as_str).collect();
+            &overflow
+        };
+        let rust = Request::new(request.tier.name(&engine.engine), request.now)
+            .with_key(&request.key)
+            .with_addons(names)
+            .with_billing_anchor(request.billing_anchor);
+        let (value, reason) = answer(&engine.engine, &rust, name);
+        // SAFETY: checked non-NULL; writable per the contract.
+        unsafe { out.write(value) };
+        status_of(reason, true, request.tier.named(true))
+    })
+}
+
+/// Whether the subject may use `feature`: writes `true` or `false` to `*allowed_out`.
+/// `ENTITLE_STATUS_UNKNOWN_ID` (with `false` written) when an id is not this engine's;
+/// `entitle_decide` says why.
+///
+/// # Safety
+/// `engine` and `request` are NULL or live handles; `allowed_out` is NULL or writable.
+#[no_mangle]
+pub unsafe extern "C" fn entitle_is_allowed(
+    engine: *const entitle_engine,
+    request: *const entitle_request,
+    feature: u32,
+    allowed_out: *mut bool,
+) -> entitle_status {
+    // SAFETY: the contract, passed on.
+    unsafe {
+        by_id(engine, request, allowed_out, |engine, request| {
+            let feature = FeatureId::from_u32(feature);
+            if engine.is_allowed(request, feature) {
+                (true, Reason::GrantedByTier)
+            } else {
+                // Only a denial can be for an unknown id; the reason says which.
+                let decision = engine.decide(request, feature);
+                (decision.allowed, decision.reason)
+            }
+        })
+    }
+}
+
+/// Whether the subject may use `feature`, and why: writes `*decision_out`.
+///
+/// # Safety
+/// `engine` and `request` are NULL or live handles; `decision_out` is NULL or writable.
+#[no_mangle]
+pub unsafe extern "C" fn entitle_decide(
+    engine: *const entitle_engine,
+    request: *const entitle_request,
+    feature: u32,
+    decision_out: *mut entitle_decision,
+) -> entitle_status {
+    // SAFETY: the contract, passed on.
+    unsafe {
+        by_id(engine, request, decision_out, |engine, request| {
+            let decision = engine.decide(request, FeatureId::from_u32(feature));
+            (c_decision(decision), decision.reason)
+        })
+    }
+}
+
+/// How much of `limit` is left, given `used` so far, and whether `requested` more may be
+/// used: writes `*quota_out`.
+///
+/// # Safety
+/// `engine` and `request` are NULL or live handles; `quota_out` is NULL or writable.
+#[no_mangle]
+pub unsafe extern "C" fn entitle_check_limit(
+    engine: *const entitle_engine,
+    request: *const entitle_request,
+    limit: u32,
+    used: u64,
+    requested: u64,
+    quota_out: *mut entitle_quota,
+) -> entitle_status {
+    // SAFETY: the contract, passed on.
+    unsafe {
+        by_id(engine, request, quota_out, |engine, request| {
+            let quota = engine.check_limit(request, LimitId::from_u32(limit), Usage { used, requested });
+            (c_quota(quota), quota.reason)
+        })
+    }
+}
+
+/// The value of `setting` for the subject: writes `*value_out` (kind NONE when nothing sets
+/// it). An unknown id writes kind NONE and returns `ENTITLE_STATUS_UNKNOWN_ID`.
+///
+/// # Safety
+/// `engine` and `request` are NULL or live handles; `value_out` is NULL or writable. Text in
+/// the value stays valid while the engine lives.
+#[no_mangle]
+pub unsafe extern "C" fn entitle_setting_value(
+    engine: *const entitle_engine,
+    request: *const entitle_request,
+    setting: u32,
+    value_out: *mut entitle_setting,
+) -> entitle_status {
+    // SAFETY: the contract, passed on.
+    unsafe {
+        by_id(engine, request, value_out, |engine, request| {
+            match engine.setting_value(request, SettingId::from_u32(setting)) {
+                Ok(value) => (c_setting(value), Reason::GrantedByTier),
+                Err(reason) => (c_setting(None), reason),
+            }
+        })
+    }
+}
+
+/// `entitle_decide` with names: the request's tier and add-on names, and `feature` (UTF-8
+/// bytes with their length). An unknown name writes a deny whose reason says which kind and
+/// returns `ENTITLE_STATUS_UNKNOWN_NAME`.
+///
+/// # Safety
+/// `engine` and `request` are NULL or live handles; `feature` is NULL with length 0 or points
+/// to `feature_len` readable bytes; `decision_out` is NULL or writable.
+#[no_mangle]
+pub unsafe extern "C" fn entitle_decide_by_name(
+    engine: *const entitle_engine,
+    request: *const entitle_request,
+    feature: *const u8,
+    feature_len: usize,
+    decision_out: *mut entitle_decision,
+) -> entitle_status {
+    // SAFETY: the contract, passed on.
+    unsafe {
+        by_name(engine, request, feature, feature_len, decision_out, |engine, request, feature| {
+            let decision = engine.decide_by_name(request, feature);
+            (c_decision(decision), decision.reason)
+        })
+    }
+}
+
+/// `entitle_check_limit` with names, as `entitle_decide_by_name`.
+///
+/// # Safety
+/// As `entitle_decide_by_name`, for `limit` and `quota_out`.
+#[no_mangle]
+pub unsafe extern "C" fn entitle_check_limit_by_name(
+    engine: *const entitle_engine,
+    request: *const entitle_request,
+    limit: *const u8,
+    limit_len: usize,
+    used: u64,
+    requested: u64,
+    quota_out: *mut entitle_quota,
+) -> entitle_status {
+    // SAFETY: the contract, passed on.
+    unsafe {
+        by_name(engine, request, limit, limit_len, quota_out, |engine, request, limit| {
+            let quota = engine.check_limit_by_name(request, limit, Usage { used, requested });
+            (c_quota(quota), quota.reason)
+        })
+    }
+}
+
+/// `entitle_setting_value` with names, as `entitle_decide_by_name`.
+///
+/// # Safety
+/// As `entitle_decide_by_name`, for `setting` and `value_out`.
+#[no_mangle]
+pub unsafe extern "C" fn entitle_setting_value_by_name(
+    engine: *const entitle_engine,
+    request: *const entitle_request,
+    setting: *const u8,
+    setting_len: usize,
+    value_out: *mut entitle_setting,
+) -> entitle_status {
+    // SAFETY: the contract, passed on.
+    unsafe {
+        by_name(engine, request, setting, setting_len, value_out, |engine, request, setting| {
+            match engine.setting_value_by_name(request, setting) {
+                Ok(value) => (c_setting(value), Reason::GrantedByTier),
+                Err(reason) => (c_setting(None), reason),
+            }
+        })
+    }
+}
+
+/// Writes a new NUL-terminated string to `*out`.
+///
+/// # Safety
+/// `out` is non-NULL and writable.
+unsafe fn give_string(text: &str, out: *mut *mut c_char) {
+    // SAFETY: the caller checked `out`.
+    unsafe { *out = c_string(text).into_raw() };
+}
+
+/// The answer to a JSON query line, in the JSON shape of `entitle eval` (the same for every
+/// language): one query object in, one answer object out, as a new NUL-terminated string
+/// written to `*json_out` and freed with `entitle_string_free`; explanations are asked for with
+/// `"explain": true`. A query that is UTF-8 but not one the protocol reads (not a JSON object,
+/// too long, a field missing or mistyped) is answered with `{"error": "..."}` and status OK.
+/// Bytes that are not UTF-8 are `ENTITLE_STATUS_INVALID_UTF8`, as for every string argument,
+/// and write no JSON.
+///
+/// # Safety
+/// `engine` is NULL or live; `query` is NULL with length 0 or points to `query_len` readable
+/// bytes; `json_out` is NULL or writable.
+#[no_mangle]
+pub unsafe extern "C" fn entitle_query_json(
+    engine: *const entitle_engine,
+    query: *const u8,
+    query_len: usize,
+    json_out: *mut *mut c_char,
+) -> entitle_status {
+    guard(|| {
+        // SAFETY: NULL or a live engine.
+        let Some(engine) = (unsafe { engine.as_ref() }) else { return entitle_status::NullArgument };
+        if json_out.is_null() {
+            return entitle_status::NullArgument;
+        }
+        // SAFETY: the caller's contract for `query`.
+        let answer = match unsafe { read_str(query, query_len) } {
+            Ok(query) => entitle::wire::answer_line(&engine.engine, query),
+            Err(status) => return status,
+        };
+        // SAFETY: checked non-NULL.
+        unsafe { give_string(&answer, json_out) };
+        entitle_status::Ok
+    })
+}
+
+/// Explains `entitle_decide`: the rules behind the decision, with their source spans, and an
+/// upgrade hint, as a JSON object (`{"answer": {...}, "explain": {"steps": [...], "upgrade":
+/// ...}}`, the shape of the Rust crate's `wire`) written to `*json_out` as a new NUL-terminated
+/// string freed with `entitle_string_free`. Slow path: it allocates.
+///
+/// # Safety
+/// `engine` and `request` are NULL or live handles; `json_out` is NULL or writable.
+#[no_mangle]
+pub unsafe extern "C" fn entitle_explain_feature(
+    engine: *const entitle_engine,
+    request: *const entitle_request,
+    feature: u32,
+    json_out: *mut *mut c_char,
+) -> entitle_status {
+    // SAFETY: the contract, passed on.
+    unsafe {
+        by_id(engine, request, json_out, |engine, request| {
+            let why = engine.explain_feature(request, FeatureId::from_u32(feature));
+            let json = entitle::wire::explained(&entitle::wire::decision(&why.answer), &why);
+            (c_string(&json).into_raw(), why.answer.reason)
+        })
+    }
+}
+
+/// Explains `entitle_check_limit`, as `entitle_explain_feature` explains a decision.
+///
+/// # Safety
+/// `engine` and `request` are NULL or live handles; `json_out` is NULL or writable.
+#[no_mangle]
+pub unsafe extern "C" fn entitle_explain_limit(
+    engine: *const entitle_engine,
+    request: *const entitle_request,
+    limit: u32,
+    used: u64,
+    requested: u64,
+    json_out: *mut *mut c_char,
+) -> entitle_status {
+    // SAFETY: the contract, passed on.
+    unsafe {
+        by_id(engine, request, json_out, |engine, request| {
+            let why = engine.explain_limit(request, LimitId::from_u32(limit), Usage { used, requested });
+            let json = entitle::wire::explained(&entitle::wire::quota(&why.answer), &why);
+            (c_string(&json).into_raw(), why.answer.reason)
+        })
+    }
+}
+
+/// Frees a string this library returned. NULL does nothing.
+///
+/// # Safety
+/// `string` is NULL or a pointer this library returned as a string to free, not freed before.
+#[no_mangle]
+pub unsafe extern "C" fn entitle_string_free(string: *mut c_char) {
+    guard_or((), || {
+        if !string.is_null() {
+            // SAFETY: the pointer came from `CString::into_raw` in `give_string`, freed once.
+            drop(unsafe { CString::from_raw(string) });
+        }
+    });
+}
+
+#[cfg(test)]
+mod tests {
+    use std::ptr;
+
+    use super::*;
+    use crate::{
+        entitle_engine_free, entitle_engine_from_source, entitle_engine_tier, entitle_reason, entitle_request_free,
+        entitle_request_new, entitle_request_set_tier, entitle_request_set_tier_name,
+    };
+
+    const POLICY: &str = "policy \"p\"\nfeature hd\ntier free { }\ntier pro { grant hd }\n";
+
+    /// Asks for `hd` by id and by name: the two statuses and reasons.
+    fn ask(engine: *const entitle_engine, request: *const entitle_request) -> [(entitle_status, u32); 2] {
+        let mut by_id = entitle_decision { allowed: false, reason: 0 };
+        let mut by_name = by_id;
+        // SAFETY: live handles, a valid name and writable answers.
+        let (id_status, name_status) = unsafe {
+            (
+                entitle_decide(engine, request, 0, &mut by_id),
+                entitle_decide_by_name(engine, request, b"hd".as_ptr(), 2, &mut by_name),
+            )
+        };
+        [(id_status, by_id.reason), (name_status, by_name.reason)]
+    }
+
+    /// A request holds one tier: the last setter wins, whichever kind of query asks.
+    #[test]
+    fn the_last_tier_set_is_the_one_every_query_uses() {
+        let mut engine = ptr::null_mut();
+        let mut request = ptr::null_mut();
+        let mut pro = u32::MAX;
+        // SAFETY: valid strings, writable out-parameters; both handles are freed below.
+        unsafe {
+            let status = entitle_engine_from_source(
+                b"p".as_ptr(),
+                1,
+                POLICY.as_ptr(),
+                POLICY.len(),
+                &mut engine,
+                ptr::null_mut(),
+            );
+            assert_eq!(status, entitle_status::Ok);
+            assert_eq!(entitle_engine_tier(engine, b"pro".as_ptr(), 3, &mut pro), entitle_status::Ok);
+            assert_eq!(entitle_request_new(&mut request), entitle_status::Ok);
+        }
+        let granted = (entitle_status::Ok, entitle_reason::GrantedByTier as u32);
+        let not_granted = (entitle_status::Ok, entitle_reason::NotGranted as u32);
+        let unknown_tier = entitle_reason::UnknownTier as u32;
+        // SAFETY: live handles; the names are valid.
+        unsafe {
+            assert_eq!(
+                ask(engine, request),
+                [(entitle_status::UnknownId, unknown_tier), (entitle_status::UnknownName, unknown_tier)]
+            );
+            assert_eq!(entitle_request_set_tier(request, pro), entitle_status::Ok);
+            assert_eq!(entitle_request_set_tier_name(request, b"free".as_ptr(), 4), entitle_status::Ok);
+            assert_eq!(ask(engine, request), [not_granted; 2]);
+            assert_eq!(entitle_request_set_tier(request, pro), entitle_status::Ok);
+            assert_eq!(ask(engine, request), [granted; 2]);
+            // An unknown tier is an unknown name or an unknown id, as it was set.
+            assert_eq!(entitle_request_set_tier_name(request, b"gold".as_ptr(), 4), entitle_status::Ok);
+            assert_eq!(ask(engine, request), [(entitle_status::UnknownName, unknown_tier); 2]);
+            assert_eq!(entitle_request_set_tier(request, 7), entitle_status::Ok);
+            assert_eq!(ask(engine, request), [(entitle_status::UnknownId, unknown_tier); 2]);
+            entitle_request_free(request);
+            entitle_engine_free(engine);
+        }
+    }
+}

@@ -1,0 +1,277 @@
+//! The request handle: who is asking and when, set field by field.
+
+use entitle::{AddonId, Engine, TierId};
+
+use crate::entitle_status;
+use crate::status::{free_box, guard, read_str};
+
+/// Who is asking and when, reusable across queries. Create with `entitle_request_new`, set
+/// fields with the `entitle_request_set_*` functions, free with `entitle_request_free`.
+///
+/// A request holds one tier, by id or by name: the last of `entitle_request_set_tier` and
+/// `entitle_request_set_tier_name` wins and clears the other. Every query uses that tier: an
+/// id-based query looks a tier set by name up in its engine, and a by-name query takes the
+/// name of a tier set by id from its engine. A tier the engine does not have answers as
+/// `ENTITLE_REASON_UNKNOWN_TIER`, with status `ENTITLE_STATUS_UNKNOWN_NAME` when it was set by
+/// name and `ENTITLE_STATUS_UNKNOWN_ID` when by id (a tier never set: the query's own kind).
+///
+/// Add-ons are held both ways at once: those added by id for the id-based queries, those added
+/// by name for the by-name ones, each read only by its own kind of query.
+///
+/// Setters copy what they are given, so a request never points into the caller's memory.
+/// Queries only read a request, so threads may share one that no thread is changing.
+pub struct entitle_request {
+    pub(crate) tier: Tier,
+    pub(crate) key: String,
+    pub(crate) addons: Vec<AddonId>,
+    pub(crate) addon_names: Vec<String>,
+    pub(crate) billing_anchor: u8,
+    pub(crate) now: i64,
+}
+
+/// The tier of a request: an id or a name, whichever was set last, so that a request never
+/// holds two tiers that disagree.
+pub(crate) enum Tier {
+    /// Neither setter was called: every query answers as for an unknown tier.
+    Unset,
+    /// Set by `entitle_request_set_tier`.
+    Id(u32),
+    /// Set by `entitle_request_set_tier_name`.
+    Name(String),
+}
+
+/// An id no engine has, which answers as an unknown tier.
+const NO_TIER: TierId = TierId::from_u32(u32::MAX);
+
+impl Tier {
+    /// The tier as an id of `engine`, for the id-based queries: a tier set by name is looked up.
+    pub(crate) fn id(&self, engine: &Engine) -> TierId {
+        match self {
+            Tier::Id(id) => TierId::from_u32(*id),
+            Tier::Name(name) => engine.tier(name).unwrap_or(NO_TIER),
+            Tier::Unset => NO_TIER,
+        }
+    }
+
+    /// The tier as a name in `engine`, for the by-name queries: a tier set by id is named by
+    /// the engine. The empty name, which no tier has, stands for an unknown or unset one.
+    pub(crate) fn name<'a>(&'a self, engine: &'a Engine) -> &'a str {
+        match self {
+            Tier::Name(name) => name,
+            Tier::Id(id) => engine.tier_name(TierId::from_u32(*id)).unwrap_or(""),
+            Tier::Unset => "",
+        }
+    }
+
+    /// Whether an unknown tier was an unknown name rather than an unknown id, for a query that
+    /// reads names when `by_name`.
+    pub(crate) fn named(&self, by_name: bool) -> bool {
+        match self {
+            Tier::Id(_) => false,
+            Tier::Name(_) => true,
+            Tier::Unset => by_name,
+        }
+    }
+}
+
+/// A new request: no tier, empty key, no add-ons, billing anchor day 1, `now` 0. Writes it to
+/// `*request_out`; free it with `entitle_request_free`.
+///
+/// # Safety
+/// `request_out` is NULL or writable.
+#[no_mangle]
+pub unsafe extern "C" fn entitle_request_new(request_out: *mut *mut entitle_request) -> entitle_status {
+    guard(|| {
+        if request_out.is_null() {
+            return entitle_status::NullArgument;
+        }
+        let request = Box::new(entitle_request {
+            tier: Tier::Unset,
+            key: String::new(),
+            addons: Vec::new(),
+            addon_names: Vec::new(),
+            billing_anchor: 1,
+            now: 0,
+        });
+        // SAFETY: checked non-NULL; writable per the contract.
+        unsafe { *request_out = Box::into_raw(request) };
+        entitle_status::Ok
+    })
+}
+
+/// Frees a request. NULL does nothing.
+///
+/// # Safety
+/// `request` is NULL or a pointer from `entitle_request_new` not freed before, and no query
+/// is reading it.
+#[no_mangle]
+pub unsafe extern "C" fn entitle_request_free(request: *mut entitle_request) {
+    // SAFETY: NULL or a pointer from `Box::into_raw` in `entitle_request_new`, freed once.
+    unsafe { free_box(request) }
+}
+
+/// Applies `change` to a request after checking it for NULL.
+///
+/// # Safety
+/// `request` is NULL or a live request that no other thread is using.
+unsafe fn change_request(
+    request: *mut entitle_request,
+    change: impl FnOnce(&mut entitle_request) -> entitle_status,
+) -> entitle_status {
+    guard(|| {
+        // SAFETY: NULL or a live request used by this thread alone, per the contract.
+        match unsafe { request.as_mut() } {
+            Some(request) => change(request),
+            None => entitle_status::NullArgument,
+        }
+    })
+}
+
+/// Sets the tier by id, clearing a tier set by name. Every query uses it: by-name queries
+/// through its name in their engine.
+///
+/// # Safety
+/// `request` is NULL or a live request that no other thread is using.
+#[no_mangle]
+pub unsafe extern "C" fn entitle_request_set_tier(request: *mut entitle_request, tier: u32) -> entitle_status {
+    // SAFETY: the contract, passed on.
+    unsafe {
+        change_request(request, |r| {
+            r.tier = Tier::Id(tier);
+            entitle_status::Ok
+        })
+    }
+}
+
+/// Gives a request a string read from (pointer, length) with `apply`; a string that cannot be
+/// read leaves the request unchanged.
+///
+/// # Safety
+/// `request` as for `change_request`; `text` per `read_str`.
+unsafe fn set_text(
+    request: *mut entitle_request,
+    text: *const u8,
+    len: usize,
+    apply: fn(&mut entitle_request, String),
+) -> entitle_status {
+    // SAFETY: the contract, passed on, for `request` and `text`; `text` is read before the
+    // request changes.
+    unsafe {
+        change_request(request, |r| match read_str(text, len) {
+            Ok(text) => {
+                apply(r, text.to_string());
+                entitle_status::Ok
+            }
+            Err(status) => status,
+        })
+    }
+}
+
+/// Sets the tier by name, clearing a tier set by id. Every query uses it: id-based queries
+/// look it up in their engine.
+///
+/// # Safety
+/// `request` is NULL or a live request that no other thread is using; `name` is NULL with
+/// length 0 or points to `name_len` readable bytes.
+#[no_mangle]
+pub unsafe extern "C" fn entitle_request_set_tier_name(
+    request: *mut entitle_request,
+    name: *const u8,
+    name_len: usize,
+) -> entitle_status {
+    // SAFETY: the contract, passed on.
+    unsafe { set_text(request, name, name_len, |r, name| r.tier = Tier::Name(name)) }
+}
+
+/// Sets the stable subject key that rollouts hash (a customer or app id).
+///
+/// # Safety
+/// As `entitle_request_set_tier_name`, for `key`.
+#[no_mangle]
+pub unsafe extern "C" fn entitle_request_set_key(
+    request: *mut entitle_request,
+    key: *const u8,
+    key_len: usize,
+) -> entitle_status {
+    // SAFETY: the contract, passed on.
+    unsafe { set_text(request, key, key_len, |r, key| r.key = key) }
+}
+
+/// Sets the instant of the query, in Unix seconds (UTC). The engine never reads the clock.
+///
+/// # Safety
+/// `request` is NULL or a live request that no other thread is using.
+#[no_mangle]
+pub unsafe extern "C" fn entitle_request_set_now(request: *mut entitle_request, now: i64) -> entitle_status {
+    // SAFETY: the contract, passed on.
+    unsafe {
+        change_request(request, |r| {
+            r.now = now;
+            entitle_status::Ok
+        })
+    }
+}
+
+/// Sets the day of the month (1–31) monthly counters reset on. Other values are
+/// `ENTITLE_STATUS_INVALID_ARGUMENT` and leave the request unchanged.
+///
+/// # Safety
+/// `request` is NULL or a live request that no other thread is using.
+#[no_mangle]
+pub unsafe extern "C" fn entitle_request_set_billing_anchor(request: *mut entitle_request, day: u8) -> entitle_status {
+    // SAFETY: the contract, passed on.
+    unsafe {
+        change_request(request, |r| {
+            if !(1..=31).contains(&day) {
+                return entitle_status::InvalidArgument;
+            }
+            r.billing_anchor = day;
+            entitle_status::Ok
+        })
+    }
+}
+
+/// Adds a held add-on, by id, for the id-based queries.
+///
+/// # Safety
+/// `request` is NULL or a live request that no other thread is using.
+#[no_mangle]
+pub unsafe extern "C" fn entitle_request_add_addon(request: *mut entitle_request, addon: u32) -> entitle_status {
+    // SAFETY: the contract, passed on.
+    unsafe {
+        change_request(request, |r| {
+            r.addons.push(AddonId::from_u32(addon));
+            entitle_status::Ok
+        })
+    }
+}
+
+/// Adds a held add-on, by name, for the by-name queries.
+///
+/// # Safety
+/// As `entitle_request_set_tier_name`, for `name`.
+#[no_mangle]
+pub unsafe extern "C" fn entitle_request_add_addon_name(
+    request: *mut entitle_request,
+    name: *const u8,
+    name_len: usize,
+) -> entitle_status {
+    // SAFETY: the contract, passed on.
+    unsafe { set_text(request, name, name_len, |r, name| r.addon_names.push(name)) }
+}
+
+/// Removes every held add-on, by id and by name.
+///
+/// # Safety
+/// `request` is NULL or a live request that no other thread is using.
+#[no_mangle]
+pub unsafe extern "C" fn entitle_request_clear_addons(request: *mut entitle_request) -> entitle_status {
+    // SAFETY: the contract, passed on.
+    unsafe {
+        change_request(request, |r| {
+            r.addons.clear();
+            r.addon_names.clear();
+            entitle_status::Ok
+        })
+    }
+}

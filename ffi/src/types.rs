@@ -1,0 +1,226 @@
+//! The `#[repr(C)]` answers and their enums, and their conversions from the Rust crate's.
+
+use std::ptr;
+
+use entitle::{Amount, Decision, Quota, SettingValue, Status};
+
+/// Why a question was answered as it was: the Rust crate's `Reason`, number for number and name
+/// for name (`ENTITLE_REASON_GRANTED_BY_TIER` is the reason `entitle_reason_name` calls
+/// `"granted_by_tier"`). Numbers are never reused; a newer library may answer with a reason
+/// this list does not hold yet, which `entitle_reason_name` still names.
+#[repr(u32)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum entitle_reason {
+    /// The tier (or an ancestor) grants the feature.
+    GrantedByTier = 0,
+    /// A held, applying add-on grants the feature.
+    GrantedByAddon = 1,
+    /// The subject is inside the tier's rollout of the feature.
+    GrantedByRollout = 2,
+    /// Nothing grants the feature.
+    NotGranted = 3,
+    /// The tier revokes a feature an ancestor granted.
+    Revoked = 4,
+    /// The subject is outside the tier's rollout of the feature.
+    OutsideRollout = 5,
+    /// A held add-on would grant the feature but is not valid now.
+    AddonNotValid = 6,
+    /// A held add-on would grant the feature but does not attach to the tier.
+    AddonNotForTier = 7,
+    /// Usage with the request is within the limit.
+    WithinLimit = 8,
+    /// Usage with the request is past the limit, within the soft cap.
+    Overage = 9,
+    /// Usage with the request is past the soft cap, or past a hard limit.
+    LimitExceeded = 10,
+    /// The tier is not in the policy.
+    UnknownTier = 11,
+    /// The feature is not in the policy.
+    UnknownFeature = 12,
+    /// The limit is not in the policy.
+    UnknownLimit = 13,
+    /// An add-on is not in the policy.
+    UnknownAddon = 14,
+    /// The setting is not in the policy.
+    UnknownSetting = 15,
+    /// More add-ons were named than the limit allows.
+    TooManyAddons = 16,
+    /// Neither the tier nor an applying add-on sets the limit: a deny of 0.
+    LimitNotSet = 17,
+}
+
+/// A reason as the answers carry it: its number in the Rust crate, `reason as u32`, which the
+/// header's type `entitle_reason` names.
+///
+/// The answers hold the number rather than the enum above so that the conversion cannot miss a
+/// reason: the crate's `Reason` may grow, and a match on it here would need an arm for reasons
+/// it does not list. The header calls this type `entitle_reason` (`ffi/cbindgen.toml` renames
+/// it), so C sees the enum's type and its names; `ffi/tests/header.rs` holds the enum to
+/// the crate's numbers and names.
+pub type entitle_reason_number = u32;
+
+/// Where usage stands against a limit; the same numbers as the Rust crate's `Status`.
+#[repr(u32)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum entitle_limit_status {
+    /// Within the limit, below any warn threshold.
+    Within = 0,
+    /// Within the limit, at or past the warn threshold.
+    Warning = 1,
+    /// Past the limit, within the soft cap: allowed as overage.
+    Overage = 2,
+    /// Past the soft cap or a hard limit: denied.
+    Exceeded = 3,
+}
+
+/// What kind of value a setting holds.
+#[repr(u32)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum entitle_setting_kind {
+    /// Neither the tier nor an applying add-on sets it.
+    None = 0,
+    /// A whole number, in `number`.
+    Number = 1,
+    /// A percentage, in millionths of the whole, in `number` (`99.9%` is 999000).
+    Percent = 2,
+    /// A duration, in seconds, in `number`.
+    Duration = 3,
+    /// A size, in bytes, in `number`.
+    Bytes = 4,
+    /// Text, in `text` and `text_len`.
+    Text = 5,
+}
+
+/// An amount of a limit: a number in base units, or no bound.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct entitle_amount {
+    /// The amount, when `unlimited` is false.
+    pub value: u64,
+    /// Whether there is no bound.
+    pub unlimited: bool,
+}
+
+/// The answer to "may this subject use this feature?".
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct entitle_decision {
+    /// Whether the feature may be used.
+    pub allowed: bool,
+    /// Why: an `entitle_reason`.
+    pub reason: entitle_reason_number,
+}
+
+/// The answer to "how much of this limit is left, and may this request proceed?".
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct entitle_quota {
+    /// Whether the requested amount may be used.
+    pub allowed: bool,
+    /// Why: an `entitle_reason`.
+    pub reason: entitle_reason_number,
+    /// Where usage stands after the request.
+    pub status: entitle_limit_status,
+    /// The limit in force, after add-ons.
+    pub limit: entitle_amount,
+    /// Whether the limit has a soft cap (overage allowed up to `soft_cap`).
+    pub has_soft_cap: bool,
+    /// The soft cap, when `has_soft_cap`.
+    pub soft_cap: entitle_amount,
+    /// What is left of the limit before the request.
+    pub remaining: entitle_amount,
+    /// Whether the limit is a counter with a window.
+    pub has_window: bool,
+    /// The window's first instant, in Unix seconds, when `has_window`.
+    pub window_start: i64,
+    /// The first instant after the window (when the counter resets), when `has_window`.
+    pub window_end: i64,
+}
+
+/// A setting's value for a subject.
+#[repr(C)]
+#[derive(Clone, Copy, Debug)]
+pub struct entitle_setting {
+    /// What kind of value it is; `ENTITLE_SETTING_KIND_NONE` when nothing sets it.
+    pub kind: entitle_setting_kind,
+    /// The value, for every kind but text, in base units.
+    pub number: u64,
+    /// For text: UTF-8 bytes, not NUL-terminated, owned by the engine and valid while it
+    /// lives. NULL for other kinds.
+    pub text: *const u8,
+    /// For text: the length of `text` in bytes.
+    pub text_len: usize,
+}
+
+pub(crate) fn c_decision(decision: Decision) -> entitle_decision {
+    entitle_decision { allowed: decision.allowed, reason: decision.reason as u32 }
+}
+
+fn c_amount(amount: Amount) -> entitle_amount {
+    match amount {
+        Amount::Finite(value) => entitle_amount { value, unlimited: false },
+        Amount::Unlimited => entitle_amount { value: u64::MAX, unlimited: true },
+    }
+}
+
+pub(crate) fn c_quota(quota: Quota) -> entitle_quota {
+    let none = entitle_amount { value: 0, unlimited: false };
+    entitle_quota {
+        allowed: quota.allowed,
+        reason: quota.reason as u32,
+        status: match quota.status {
+            Status::Within => entitle_limit_status::Within,
+            Status::Warning => entitle_limit_status::Warning,
+            Status::Overage => entitle_limit_status::Overage,
+            Status::Exceeded => entitle_limit_status::Exceeded,
+        },
+        limit: c_amount(quota.limit),
+        has_soft_cap: quota.soft_cap.is_some(),
+        soft_cap: quota.soft_cap.map_or(none, c_amount),
+        remaining: c_amount(quota.remaining),
+        has_window: quota.window.is_some(),
+        window_start: quota.window.map_or(0, |w| w.start),
+        window_end: quota.window.map_or(0, |w| w.end),
+    }
+}
+
+pub(crate) fn c_setting(value: Option<&SettingValue>) -> entitle_setting {
+    let number = |kind, number| entitle_setting { kind, number, text: ptr::null(), text_len: 0 };
+    match value {
+        None => number(entitle_setting_kind::None, 0),
+        Some(SettingValue::Number(n)) => number(entitle_setting_kind::Number, *n),
+        Some(SettingValue::Percent(p)) => number(entitle_setting_kind::Percent, u64::from(p.millionths())),
+        Some(SettingValue::Duration(s)) => number(entitle_setting_kind::Duration, *s),
+        Some(SettingValue::Bytes(b)) => number(entitle_setting_kind::Bytes, *b),
+        Some(SettingValue::Text(text)) => {
+            entitle_setting { kind: entitle_setting_kind::Text, number: 0, text: text.as_ptr(), text_len: text.len() }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use entitle::Reason;
+
+    use super::*;
+
+    /// The C enums carry the Rust crate's numbers, so every language reads the same reason.
+    #[test]
+    fn reasons_and_statuses_match_the_crate() {
+        for reason in Reason::ALL {
+            assert_eq!(c_decision(Decision { allowed: false, reason: *reason }).reason, *reason as u32, "{reason:?}");
+        }
+        for status in Status::ALL {
+            let quota = Quota {
+                allowed: true,
+                reason: Reason::WithinLimit,
+                status: *status,
+                limit: Amount::Unlimited,
+                soft_cap: None,
+                remaining: Amount::Unlimited,
+                window: None,
+            };
+            assert_eq!(c_quota(quota).status as u32, *status as u32, "{status:?}");
+        }
+    }
+}
