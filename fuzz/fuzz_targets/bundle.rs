@@ -2,6 +2,7 @@
 //! checksum) and with its length and checksum rewritten to fit, so that mutations reach every
 //! field's validation. An engine that loads answers every question and resolves its names.
 #![no_main]
+#![expect(clippy::panic, reason = "a fuzz target reports a finding by panicking with what went wrong")]
 
 use libfuzzer_sys::fuzz_target;
 

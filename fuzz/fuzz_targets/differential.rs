@@ -3,6 +3,7 @@
 //! evaluator on every answer. Sizes reach past 64 tiers and features, so the second bitset
 //! word is exercised.
 #![no_main]
+#![expect(clippy::panic, reason = "a fuzz target reports a finding by panicking with what went wrong")]
 
 use arbitrary::{Arbitrary, Unstructured};
 use entitle::fuzzing::{compare_with_reference, Question};
@@ -23,7 +24,7 @@ impl<'a> Arbitrary<'a> for Plan {
         let most_features = if u.ratio(1, 8)? { 130 } else { 6 };
         let features = u.int_in_range(1..=most_features)?;
         let most_tiers = if u.ratio(1, 8)? { 70 } else { 6 };
-        let tiers = u.int_in_range(1..=most_tiers)?;
+        let tiers: u32 = u.int_in_range(1..=most_tiers)?;
         let limits = u.int_in_range(0..=3)?;
         let addons = u.int_in_range(0..=4)?;
         let mut text = String::from("policy \"fuzz\"\n");
@@ -92,7 +93,7 @@ impl<'a> Arbitrary<'a> for Plan {
         for _ in 0..u.int_in_range(1..=16)? {
             let now = if u.ratio(1, 2)? { *u.choose(&NOWS)? } else { i64::arbitrary(u)? };
             questions.push((
-                u32::arbitrary(u)? % (tiers as u32 + 1),
+                u32::arbitrary(u)? % (tiers + 1),
                 u8::arbitrary(u)?,
                 u64::arbitrary(u)?,
                 now,
@@ -109,14 +110,13 @@ fuzz_target!(|plan: Plan| {
     let questions: Vec<Question<'_>> = plan
         .questions
         .iter()
-        .map(|&(tier, key, addons, now, item, used, requested)| Question {
-            tier,
-            key: &plan.keys[usize::from(key) % plan.keys.len()],
-            addons,
-            now,
-            item,
-            used,
-            requested,
+        .map(|&(tier, key, addons, now, item, used, requested)| {
+            #[expect(
+                clippy::indexing_slicing,
+                reason = "`Plan::arbitrary` makes one to three keys, so the remainder is an index"
+            )]
+            let key = &plan.keys[usize::from(key) % plan.keys.len()];
+            Question { tier, key, addons, now, item, used, requested }
         })
         .collect();
     if let Err(disagreement) = compare_with_reference(&plan.text, &questions) {

@@ -1,6 +1,7 @@
 //! Arbitrary byte strings, lengths (within the buffers given) and ids through the C entry
 //! points, as a C caller would pass them: statuses, never a crash.
 #![no_main]
+#![expect(unsafe_code, reason = "the target calls the C ABI through raw pointers, as a C caller does")]
 
 use std::ptr;
 
@@ -83,7 +84,9 @@ fuzz_target!(|input: Input| unsafe {
                     entitle_engine_addon,
                     entitle_engine_setting,
                 ];
-                lookup[usize::from(*kind) % lookup.len()](engine, b.as_ptr(), b.len(), &mut id)
+                #[expect(clippy::indexing_slicing, reason = "the index is taken modulo the array's length")]
+                let lookup = lookup[usize::from(*kind) % lookup.len()];
+                lookup(engine, b.as_ptr(), b.len(), &mut id)
             }
             Call::Name(kind, id) => {
                 let (mut name, mut len) = (ptr::null(), 0);
@@ -94,7 +97,9 @@ fuzz_target!(|input: Input| unsafe {
                     entitle_engine_addon_name,
                     entitle_engine_setting_name,
                 ];
-                names[usize::from(*kind) % names.len()](engine, *id, &mut name, &mut len)
+                #[expect(clippy::indexing_slicing, reason = "the index is taken modulo the array's length")]
+                let name_of = names[usize::from(*kind) % names.len()];
+                name_of(engine, *id, &mut name, &mut len)
             }
             Call::Query(b) => {
                 let mut json = ptr::null_mut();

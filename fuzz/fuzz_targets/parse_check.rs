@@ -2,6 +2,7 @@
 //! compiler: no panic, and time and memory bounded (`-timeout`, `-rss_limit_mb`). The
 //! hand-written reader and pest alone must also read the text to the same tree and messages.
 #![no_main]
+#![expect(clippy::panic, reason = "a fuzz target reports a finding by panicking with what went wrong")]
 
 use libfuzzer_sys::fuzz_target;
 

@@ -1,6 +1,7 @@
 //! Formatting any text that parses is idempotent, keeps every comment, and keeps the meaning:
 //! the formatted policy checks with the same codes and compiles to the same tables.
 #![no_main]
+#![expect(clippy::panic, reason = "a fuzz target reports a finding by panicking with what went wrong")]
 
 use libfuzzer_sys::fuzz_target;
 
