@@ -203,6 +203,33 @@ fn fmt_write_then_check_passes() {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
+/// `fmt --write` through a symbolic link rewrites the file it names and leaves the link a
+/// link; the file keeps its permissions.
+#[cfg(unix)]
+#[test]
+fn fmt_write_follows_a_symlink_and_keeps_permissions() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = std::env::temp_dir().join(format!("entitle-fmt-link-{}", std::process::id()));
+    std::fs::create_dir_all(dir.join("real")).expect("a temporary directory");
+    let target = dir.join("real/messy.policy");
+    let link = dir.join("link.policy");
+    std::fs::copy(root().join("cli/tests/inputs/messy.policy"), &target).expect("copied");
+    std::fs::set_permissions(&target, std::fs::Permissions::from_mode(0o600)).expect("chmod");
+    let _ = std::fs::remove_file(&link);
+    std::os::unix::fs::symlink(&target, &link).expect("a symbolic link");
+    let entitle = |args: &[&std::path::Path]| {
+        Command::new(env!("CARGO_BIN_EXE_entitle")).arg("fmt").args(args).output().expect("runs")
+    };
+    let written = entitle(&[std::path::Path::new("--write"), &link]);
+    assert_eq!(written.status.code(), Some(0), "{}", String::from_utf8_lossy(&written.stderr));
+    assert!(std::fs::symlink_metadata(&link).expect("the link").file_type().is_symlink(), "the link stays a link");
+    let check = entitle(&[std::path::Path::new("--check"), &target]);
+    assert_eq!(check.status.code(), Some(0), "the target is formatted: {}", String::from_utf8_lossy(&check.stdout));
+    let mode = std::fs::metadata(&target).expect("the target").permissions().mode() & 0o777;
+    assert_eq!(mode, 0o600, "the target keeps its permissions");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
 /// The exit statuses of the author's toolbox, apart from the golden text.
 #[test]
 fn toolbox_exit_statuses_follow_the_contract() {
