@@ -7,6 +7,10 @@ use entitle::bundle::Info;
 use crate::{does_not_check, read_source, Format, CLEAN, USAGE_OR_IO};
 
 pub(crate) fn run(policy: &Path, output: &Path, format: Format) -> u8 {
+    if same_file(policy, output) {
+        eprintln!("entitle: `{}` is the policy being built; write the bundle to another file", output.display());
+        return USAGE_OR_IO;
+    }
     let source = match read_source(policy) {
         Ok(source) => source,
         Err(status) => return status,
@@ -51,4 +55,21 @@ pub(crate) fn run(policy: &Path, output: &Path, format: Format) -> u8 {
         ),
     }
     CLEAN
+}
+
+/// Whether `a` and `b` name one existing file, however spelt: the same device and inode on
+/// Unix (so a hard or symbolic link counts), the same canonical path elsewhere.
+fn same_file(a: &Path, b: &Path) -> bool {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::MetadataExt;
+        match (std::fs::metadata(a), std::fs::metadata(b)) {
+            (Ok(a), Ok(b)) => a.dev() == b.dev() && a.ino() == b.ino(),
+            _ => false,
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        matches!((std::fs::canonicalize(a), std::fs::canonicalize(b)), (Ok(a), Ok(b)) if a == b)
+    }
 }

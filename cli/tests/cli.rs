@@ -356,3 +356,28 @@ fn a_built_bundle_serves_wherever_the_policy_does() {
     assert_eq!(std::fs::read(&bundle).expect("readable"), damaged, "a failed build leaves the old file");
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// `build -o` naming the policy itself, however spelt, is refused before anything is written:
+/// the bundle would replace the only copy of the source.
+#[test]
+fn build_refuses_to_write_the_bundle_over_its_policy() {
+    let dir = std::env::temp_dir().join(format!("entitle-build-self-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("a temporary directory");
+    let policy = dir.join("p.policy");
+    let text = "policy \"p\"\nfeature f\ntier t { grant f }\n";
+    std::fs::write(&policy, text).expect("a policy");
+    for output in [policy.clone(), dir.join(".").join("p.policy")] {
+        let built = Command::new(env!("CARGO_BIN_EXE_entitle"))
+            .arg("build")
+            .arg(&policy)
+            .arg("-o")
+            .arg(&output)
+            .output()
+            .expect("runs");
+        let stderr = String::from_utf8_lossy(&built.stderr);
+        assert_eq!(built.status.code(), Some(2), "{stderr}");
+        assert!(stderr.contains("is the policy being built") && stderr.lines().count() == 1, "{stderr}");
+        assert_eq!(std::fs::read_to_string(&policy).expect("readable"), text, "the policy is untouched");
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
