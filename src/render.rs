@@ -250,6 +250,17 @@ fn visible(c: char) -> char {
     }
 }
 
+/// User text (a name, a version, a path) as it may be shown on a terminal, as [`human`] shows
+/// every message: control characters as their Unicode control pictures, cut to 512 characters
+/// with `…`.
+///
+/// ```
+/// assert_eq!(entitle::render::printable_text("a\u{1b}[2Jb\u{7}"), "a\u{241b}[2Jb\u{2407}");
+/// ```
+pub fn printable_text(text: &str) -> String {
+    printable(text, TEXT_CHARS)
+}
+
 /// Text with control characters made visible (tabs too: in a message they are never layout),
 /// cut to `max` characters with `…`.
 fn printable(text: &str, max: usize) -> String {

@@ -3,6 +3,7 @@
 use std::path::Path;
 
 use entitle::bundle::Info;
+use entitle::render::printable_text;
 
 use crate::{does_not_check, read_source, Format, CLEAN, USAGE_OR_IO};
 
@@ -29,13 +30,15 @@ pub(crate) fn run(policy: &Path, output: &Path, format: Format) -> u8 {
     };
     let version = info.policy_version.as_deref();
     match format {
+        // The names come from the policy and the command line: shown through the escaping the
+        // diagnostics use, so a policy's name cannot write terminal escapes.
         Format::Text => println!(
             "built `{}` ({} bytes) from `{}`: policy `{}`{}, format {}, entitle {}, sha256 {}",
-            output.display(),
+            printable_text(&output.display().to_string()),
             bytes.len(),
-            info.source_name,
-            info.policy_name,
-            version.map(|v| format!(" version `{v}`")).unwrap_or_default(),
+            printable_text(&info.source_name),
+            printable_text(&info.policy_name),
+            version.map(|v| format!(" version `{}`", printable_text(v))).unwrap_or_default(),
             info.format_version,
             info.engine_version,
             info.policy_hash,

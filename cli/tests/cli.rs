@@ -381,3 +381,26 @@ fn build_refuses_to_write_the_bundle_over_its_policy() {
     }
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// A policy's name and version may hold control characters; `build` shows them as control
+/// pictures, as the diagnostics do, so a policy cannot write terminal escapes.
+#[test]
+fn build_shows_control_characters_in_names_as_pictures() {
+    let dir = std::env::temp_dir().join(format!("entitle-build-escape-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("a temporary directory");
+    let policy = dir.join("p.policy");
+    std::fs::write(&policy, "policy \"p\u{1b}[2J\" version \"1\u{7}\"\nfeature f\ntier t { grant f }\n")
+        .expect("a policy");
+    let built = Command::new(env!("CARGO_BIN_EXE_entitle"))
+        .arg("build")
+        .arg(&policy)
+        .arg("-o")
+        .arg(dir.join("p.bundle"))
+        .output()
+        .expect("runs");
+    let _ = std::fs::remove_dir_all(&dir);
+    let stdout = String::from_utf8_lossy(&built.stdout);
+    assert_eq!(built.status.code(), Some(0), "{}", String::from_utf8_lossy(&built.stderr));
+    assert!(!stdout.contains(['\u{1b}', '\u{7}']), "{stdout:?}");
+    assert!(stdout.contains("policy `p\u{241b}[2J` version `1\u{2407}`"), "{stdout:?}");
+}
