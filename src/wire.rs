@@ -14,7 +14,7 @@
 //! {"tier":"pro","now":"2026-11-21T10:00:00Z","setting":"sla_availability"}
 //! ```
 //!
-//! Fields: `tier` and `now` (RFC 3339 in UTC, or Unix seconds) are required, and exactly one
+//! Fields: `tier` and `now` (RFC 3339 in UTC, or Unix seconds as an integer) are required, and exactly one
 //! of `feature`, `limit`, `setting` and `"entitlements": true`; `key` (default `""`), `addons`
 //! (default `[]`), `billing_anchor` (1–31, default 1), `used` and `requested` (default 0),
 //! `explain` (default `false`), `usage` (for `entitlements`: used amounts by limit name) and
@@ -55,9 +55,9 @@ struct Query {
     feature: Option<String>,
     limit: Option<String>,
     setting: Option<String>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "used")]
     used: u64,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "requested")]
     requested: u64,
     #[serde(default)]
     explain: bool,
@@ -68,7 +68,7 @@ struct Query {
     entitlements: bool,
     /// For an entitlements query: the usage of each limit, by name (0 where absent).
     #[serde(default)]
-    usage: std::collections::BTreeMap<String, u64>,
+    usage: std::collections::BTreeMap<String, UsageAmount>,
 }
 
 /// The `id` of a line that failed as a query, if it is a JSON object with one.
@@ -87,11 +87,116 @@ const fn first_day() -> u8 {
     1
 }
 
-#[derive(Deserialize)]
-#[serde(untagged)]
+/// `now` as written. A number that is not an instant is kept with what is wrong with it, so
+/// that it is answered `invalid_instant` like text that is not one, rather than as a query of
+/// the wrong shape.
 enum Instant {
     Seconds(i64),
     Text(String),
+    Invalid(String),
+}
+
+impl<'de> Deserialize<'de> for Instant {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserializer.deserialize_any(InstantVisitor)
+    }
+}
+
+struct InstantVisitor;
+
+/// What `now` must be, for the messages about a number that is not an instant.
+const SECONDS_RANGE: &str =
+    "Unix seconds are an integer from -9223372036854775808 to 9223372036854775807, or give an RFC 3339 instant";
+
+impl serde::de::Visitor<'_> for InstantVisitor {
+    type Value = Instant;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("an RFC 3339 instant in UTC or Unix seconds")
+    }
+
+    fn visit_i64<E>(self, seconds: i64) -> Result<Instant, E> {
+        Ok(Instant::Seconds(seconds))
+    }
+
+    fn visit_u64<E>(self, seconds: u64) -> Result<Instant, E> {
+        Ok(i64::try_from(seconds).map_or_else(
+            |_| Instant::Invalid(format!("`now` is {seconds}, outside the range of instants: {SECONDS_RANGE}")),
+            Instant::Seconds,
+        ))
+    }
+
+    /// JSON numbers with a fraction or an exponent, and integers past the 64-bit range, arrive
+    /// here; none is taken as an instant, since a float cannot be trusted to the second.
+    fn visit_f64<E>(self, number: f64) -> Result<Instant, E> {
+        let message = if !(-9_223_372_036_854_775_808.0..9_223_372_036_854_775_808.0).contains(&number) {
+            format!("`now` is outside the range of instants: {SECONDS_RANGE}")
+        } else if number.fract() != 0.0 {
+            format!("`now` is {number}, not a whole number of seconds: {SECONDS_RANGE}")
+        } else {
+            format!("`now` is written with a fraction or an exponent: {SECONDS_RANGE}")
+        };
+        Ok(Instant::Invalid(message))
+    }
+
+    fn visit_str<E>(self, text: &str) -> Result<Instant, E> {
+        Ok(Instant::Text(text.to_string()))
+    }
+}
+
+/// Reads an amount of a query (`used`, `requested`, a `usage` value) as a `u64`, saying what is
+/// wrong with a number that is not one: negative, too large, or not a whole number.
+struct Count {
+    /// The amount as the message names it: "`used`", "a `usage` amount".
+    what: &'static str,
+}
+
+impl serde::de::Visitor<'_> for Count {
+    type Value = u64;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "a whole number from 0 to {}", u64::MAX)
+    }
+
+    fn visit_u64<E>(self, amount: u64) -> Result<u64, E> {
+        Ok(amount)
+    }
+
+    fn visit_i64<E: serde::de::Error>(self, amount: i64) -> Result<u64, E> {
+        u64::try_from(amount).map_err(|_| E::custom(format!("{} is {amount}; it must not be negative", self.what)))
+    }
+
+    /// JSON numbers with a fraction or an exponent, and integers past `u64::MAX`, arrive here.
+    fn visit_f64<E: serde::de::Error>(self, amount: f64) -> Result<u64, E> {
+        let what = self.what;
+        let message = if amount < 0.0 {
+            format!("{what} is {amount}; it must not be negative")
+        } else if amount >= 18_446_744_073_709_551_616.0 {
+            format!("{what} is larger than the maximum ({})", u64::MAX)
+        } else if amount.fract() != 0.0 {
+            format!("{what} is {amount}; it must be a whole number")
+        } else {
+            format!("{what} must be a whole number written as an integer, without a fraction or an exponent")
+        };
+        Err(E::custom(message))
+    }
+}
+
+fn used<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<u64, D::Error> {
+    deserializer.deserialize_any(Count { what: "`used`" })
+}
+
+fn requested<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<u64, D::Error> {
+    deserializer.deserialize_any(Count { what: "`requested`" })
+}
+
+/// One value of a query's `usage` object.
+struct UsageAmount(u64);
+
+impl<'de> Deserialize<'de> for UsageAmount {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserializer.deserialize_any(Count { what: "a `usage` amount" }).map(UsageAmount)
+    }
 }
 
 /// Answers one query line with one JSON object (without a trailing newline). Never panics:
@@ -173,6 +278,7 @@ fn answer(engine: &Engine, line: &str) -> Result<Value, (&'static str, String)> 
     }
     let now = match &query.now {
         Instant::Seconds(seconds) => *seconds,
+        Instant::Invalid(message) => return Err((error_code::INVALID_INSTANT, message.clone())),
         Instant::Text(text) => parse_instant(text).ok_or_else(|| {
             let message = format!(
                 "`now` is `{text}`, not an RFC 3339 instant in UTC like `2026-11-21T10:00:00Z` (other offsets and leap seconds are refused)"
@@ -245,7 +351,7 @@ fn setting_answer(engine: &Engine, request: &NamedRequest<'_>, setting: &str) ->
 fn entitlements(
     engine: &Engine,
     request: &NamedRequest<'_>,
-    usage: &std::collections::BTreeMap<String, u64>,
+    usage: &std::collections::BTreeMap<String, UsageAmount>,
 ) -> Result<Map<String, Value>, (&'static str, String)> {
     if let Some(unknown) = usage.keys().find(|name| engine.limit(name).is_none()) {
         let message = format!("`usage` names `{unknown}`, which is not a limit of this policy");
@@ -258,7 +364,7 @@ fn entitlements(
     let limits: Map<String, Value> = engine
         .limits()
         .map(|(_, name)| {
-            let used = usage.get(name).copied().unwrap_or(0);
+            let used = usage.get(name).map_or(0, |amount| amount.0);
             (name.to_string(), Value::Object(quota(&engine.check_limit_by_name(request, name, Usage::used(used)))))
         })
         .collect();
@@ -573,4 +679,56 @@ pub fn change(change: &crate::plan::Change) -> Value {
         "takes_away": change.takes_away,
         "gives": change.gives,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn answer_of(query: &str) -> Value {
+        let engine =
+            Engine::from_source("p", "policy \"p\"\nlimit calls: count per day\ntier t { limit calls = 10 }\n")
+                .expect("checks");
+        serde_json::from_str(&answer_line(&engine, query)).expect("an answer is JSON")
+    }
+
+    /// A number that is not an instant is answered `invalid_instant`, saying why, as text that
+    /// is not one is.
+    #[test]
+    fn wire_numbers_that_are_not_instants_are_invalid_instants() {
+        for (now, says) in [
+            ("1e3", "written with a fraction or an exponent"),
+            ("-0.5", "not a whole number"),
+            ("9223372036854775808", "outside the range"),
+            ("-1e19", "outside the range"),
+        ] {
+            let answer = answer_of(&format!(r#"{{"tier":"t","now":{now},"limit":"calls"}}"#));
+            assert_eq!(answer["code"], error_code::INVALID_INSTANT, "{now}: {answer}");
+            assert!(answer["error"].as_str().is_some_and(|e| e.contains(says)), "{now}: {answer}");
+        }
+        let answer = answer_of(r#"{"tier":"t","now":-9223372036854775808,"limit":"calls"}"#);
+        assert_eq!(answer["allowed"], true, "the least i64 is an instant: {answer}");
+    }
+
+    /// An amount that is not a `u64` says which way it is wrong.
+    #[test]
+    fn wire_amounts_say_why_they_are_not_whole_numbers() {
+        for (field, value, says) in [
+            ("used", "18446744073709551616", "`used` is larger than the maximum (18446744073709551615)"),
+            ("requested", "-1", "`requested` is -1; it must not be negative"),
+            ("used", "-1.5", "must not be negative"),
+            ("used", "0.5", "`used` is 0.5; it must be a whole number"),
+            ("requested", "1e3", "must be a whole number"),
+        ] {
+            let answer = answer_of(&format!(r#"{{"tier":"t","now":0,"limit":"calls","{field}":{value}}}"#));
+            assert_eq!(answer["code"], error_code::INVALID_QUERY, "{value}: {answer}");
+            assert!(answer["error"].as_str().is_some_and(|e| e.contains(says)), "{value}: {answer}");
+        }
+        let answer = answer_of(r#"{"tier":"t","now":0,"limit":"calls","used":18446744073709551615}"#);
+        assert_eq!(answer["reason"], "limit_exceeded", "u64::MAX is an amount: {answer}");
+        let answer = answer_of(r#"{"tier":"t","now":0,"entitlements":true,"usage":{"calls":4}}"#);
+        assert_eq!(answer["limits"]["calls"]["remaining"], 6, "{answer}");
+        let answer = answer_of(r#"{"tier":"t","now":0,"entitlements":true,"usage":{"calls":0.5}}"#);
+        assert!(answer["error"].as_str().is_some_and(|e| e.contains("a `usage` amount is 0.5")), "{answer}");
+    }
 }
