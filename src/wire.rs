@@ -1,8 +1,8 @@
 //! The one JSON shape of queries, answers and diagnostics (feature `json`).
 //!
 //! Everything that speaks JSON goes through this module: the `entitle` command (`eval`'s JSON
-//! Lines protocol and `check --format json`), the conformance corpus, and the bindings for other
-//! languages. The core types carry no serde derives, so there is no second shape to drift.
+//! Lines protocol, `check`, `matrix`, `diff` and `build` with `--format json`), the conformance
+//! corpus, and the bindings for other languages. The core types carry no serde derives, so there is no second shape to drift.
 //!
 //! The query protocol is one query object in, one answer object out.
 //!
@@ -681,6 +681,141 @@ pub fn change(change: &crate::plan::Change) -> Value {
     })
 }
 
+/// A tier's or an add-on's standing in a diff between two versions of a policy.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DiffStatus {
+    /// Only the new version has it.
+    Added,
+    /// Only the old version has it.
+    Removed,
+    /// Both have it, and something about it changed.
+    Changed,
+}
+
+impl DiffStatus {
+    /// `added`, `removed` or `changed`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DiffStatus::Added => "added",
+            DiffStatus::Removed => "removed",
+            DiffStatus::Changed => "changed",
+        }
+    }
+}
+
+/// The counts closing a diff: `{"changes", "taking_away"}`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct DiffSummary {
+    /// Every change counted.
+    pub changes: usize,
+    /// The changes that take something away from existing customers.
+    pub taking_away: usize,
+}
+
+impl DiffSummary {
+    fn to_json(self) -> Value {
+        json!({ "changes": self.changes, "taking_away": self.taking_away })
+    }
+}
+
+/// `document` pretty-printed, or an `error` object in the impossible case that it does not
+/// serialise.
+fn pretty(document: &Value) -> String {
+    serde_json::to_string_pretty(document).unwrap_or_else(|e| json!({ "error": e.to_string() }).to_string())
+}
+
+/// A tier of a diff between two versions of a policy: `{"tier", "status", "takes_away",
+/// "changes": [...]}` with each change as in [`change`]. A removed tier takes away.
+pub fn tier_diff(tier: &str, status: DiffStatus, changes: &[crate::plan::Change]) -> Value {
+    let takes_away = status == DiffStatus::Removed || changes.iter().any(|c| c.takes_away);
+    json!({
+        "tier": tier,
+        "status": status.as_str(),
+        "takes_away": takes_away,
+        "changes": changes.iter().map(change).collect::<Vec<_>>(),
+    })
+}
+
+/// What an add-on gives one tier that changed between versions: a [`change`] with `tier`.
+pub fn addon_change(tier: &str, found: &crate::plan::Change) -> Value {
+    let mut out = change(found);
+    if let Value::Object(map) = &mut out {
+        map.insert("tier".into(), json!(tier));
+    }
+    out
+}
+
+/// An add-on attached to a tier it was not attached to (`attached`), or detached from one:
+/// `{"tier", "kind": "attachment", "before", "after", "takes_away"}`; detaching takes away.
+pub fn attachment_change(tier: &str, attached: bool) -> Value {
+    let (before, after) = if attached { ("not attached", "attached") } else { ("attached", "not attached") };
+    json!({ "tier": tier, "kind": "attachment", "before": before, "after": after, "takes_away": !attached })
+}
+
+/// An add-on of a diff between two versions of a policy: `{"addon", "status", "takes_away",
+/// "changes": [...]}`, each change from [`addon_change`] or [`attachment_change`].
+pub fn addon_diff(addon: &str, status: DiffStatus, takes_away: bool, changes: Vec<Value>) -> Value {
+    json!({ "addon": addon, "status": status.as_str(), "takes_away": takes_away, "changes": changes })
+}
+
+/// What `entitle diff OLD NEW --format json` prints: `{"version": 1, "before", "after",
+/// "tiers": [...], "addons": [...], "summary": {"changes", "taking_away"}}` with tiers from
+/// [`tier_diff`] and add-ons from [`addon_diff`], pretty-printed, and
+/// `"addon_effects_compared": false` when the add-ons were compared by their attachments
+/// alone.
+pub fn policy_diff(
+    before: &str,
+    after: &str,
+    tiers: Vec<Value>,
+    addons: Vec<Value>,
+    addon_effects_compared: bool,
+    summary: DiffSummary,
+) -> String {
+    let mut document = object(json!({
+        "version": 1,
+        "before": before,
+        "after": after,
+        "tiers": tiers,
+        "addons": addons,
+        "summary": summary.to_json(),
+    }));
+    if !addon_effects_compared {
+        document.insert("addon_effects_compared".into(), json!(false));
+    }
+    pretty(&Value::Object(document))
+}
+
+/// What `entitle diff POLICY --tiers FROM TO --format json` prints: `{"version": 1, "policy",
+/// "from", "to", "changes": [...], "summary": {"changes", "taking_away"}}`, pretty-printed, with
+/// each change as in [`change`].
+pub fn tier_move(policy: &str, from: &str, to: &str, changes: &[crate::plan::Change], summary: DiffSummary) -> String {
+    pretty(&json!({
+        "version": 1,
+        "policy": policy,
+        "from": from,
+        "to": to,
+        "changes": changes.iter().map(change).collect::<Vec<_>>(),
+        "summary": summary.to_json(),
+    }))
+}
+
+/// What `entitle build --format json` prints, on one line: `{"output", "bytes", "source",
+/// "policy", "version", "format_version", "engine_version", "policy_hash"}` for a bundle of
+/// `bytes` bytes written to `output`, as its header `info` describes it.
+pub fn build_report(output: &str, bytes: usize, info: &crate::bundle::Info) -> String {
+    json!({
+        "output": output,
+        "bytes": bytes,
+        "source": info.source_name,
+        "policy": info.policy_name,
+        "version": info.policy_version,
+        "format_version": info.format_version,
+        "engine_version": info.engine_version,
+        "policy_hash": info.policy_hash.to_string(),
+    })
+    .to_string()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -730,5 +865,27 @@ mod tests {
         assert_eq!(answer["limits"]["calls"]["remaining"], 6, "{answer}");
         let answer = answer_of(r#"{"tier":"t","now":0,"entitlements":true,"usage":{"calls":0.5}}"#);
         assert!(answer["error"].as_str().is_some_and(|e| e.contains("a `usage` amount is 0.5")), "{answer}");
+    }
+
+    /// The diff pieces keep the shape `entitle diff --format json` has always printed.
+    #[test]
+    fn wire_diff_documents_keep_their_shape() {
+        assert_eq!(
+            attachment_change("free", false).to_string(),
+            r#"{"after":"not attached","before":"attached","kind":"attachment","takes_away":true,"tier":"free"}"#
+        );
+        assert_eq!(
+            tier_diff("old", DiffStatus::Removed, &[]).to_string(),
+            r#"{"changes":[],"status":"removed","takes_away":true,"tier":"old"}"#
+        );
+        let summary = DiffSummary { changes: 1, taking_away: 1 };
+        let document = policy_diff("a", "b", vec![tier_diff("old", DiffStatus::Removed, &[])], vec![], false, summary);
+        let document: Value = serde_json::from_str(&document).expect("JSON");
+        assert_eq!(document["addon_effects_compared"], false);
+        assert_eq!(document["summary"], json!({ "changes": 1, "taking_away": 1 }));
+        assert_eq!(document["version"], 1);
+        let compared: Value =
+            serde_json::from_str(&policy_diff("a", "b", vec![], vec![], true, summary)).expect("JSON");
+        assert!(compared.get("addon_effects_compared").is_none(), "{compared}");
     }
 }

@@ -43,19 +43,7 @@ pub(crate) fn run(policy: &Path, output: &Path, format: Format) -> u8 {
             info.engine_version,
             info.policy_hash,
         ),
-        Format::Json => println!(
-            "{}",
-            serde_json::json!({
-                "output": output.display().to_string(),
-                "bytes": bytes.len(),
-                "source": info.source_name,
-                "policy": info.policy_name,
-                "version": version,
-                "format_version": info.format_version,
-                "engine_version": info.engine_version,
-                "policy_hash": info.policy_hash.to_string(),
-            })
-        ),
+        Format::Json => println!("{}", entitle::wire::build_report(&output.display().to_string(), bytes.len(), &info)),
     }
     CLEAN
 }

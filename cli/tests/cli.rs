@@ -404,3 +404,23 @@ fn build_shows_control_characters_in_names_as_pictures() {
     assert!(!stdout.contains(['\u{1b}', '\u{7}']), "{stdout:?}");
     assert!(stdout.contains("policy `p\u{241b}[2J` version `1\u{2407}`"), "{stdout:?}");
 }
+
+/// `build --format json` prints one line whose fields are pinned here.
+#[test]
+fn build_reports_in_json_on_one_line() {
+    let dir = std::env::temp_dir().join(format!("entitle-build-json-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("a temporary directory");
+    let bundle = dir.join("p.bundle");
+    let bundle_path = bundle.to_str().expect("UTF-8 path");
+    let built = run(&format!("build policies/rtc-sdk.policy -o {bundle_path} --format json"));
+    let bytes = std::fs::metadata(&bundle).expect("written").len();
+    let _ = std::fs::remove_dir_all(&dir);
+    let hash = entitle::PolicyHash::of(&std::fs::read(root().join("policies/rtc-sdk.policy")).expect("readable"));
+    let expected = format!(
+        "exit: 0\n--- stdout\n{{\"bytes\":{bytes},\"engine_version\":\"{}\",\"format_version\":1,\"output\":\"{bundle_path}\",\
+         \"policy\":\"rtc-sdk\",\"policy_hash\":\"{hash}\",\"source\":\"policies/rtc-sdk.policy\",\"version\":\"2026.11\"}}\n\
+         --- stderr\n",
+        env!("CARGO_PKG_VERSION")
+    );
+    assert_eq!(built, expected);
+}
