@@ -320,6 +320,16 @@ fn a_built_bundle_serves_wherever_the_policy_does() {
     let built = run(&format!("build policies/rtc-sdk.policy -o {bundle_path}"));
     let hash = entitle::PolicyHash::of(&std::fs::read(root().join("policies/rtc-sdk.policy")).expect("readable"));
     assert!(built.starts_with("exit: 0") && built.contains(&format!("sha256 {hash}")), "{built}");
+    // The JSON report is one line, its fields pinned here.
+    let reported = run(&format!("build policies/rtc-sdk.policy -o {bundle_path} --format json"));
+    let bytes = std::fs::metadata(&bundle).expect("written").len();
+    let expected = format!(
+        "exit: 0\n--- stdout\n{{\"bytes\":{bytes},\"engine_version\":\"{}\",\"format_version\":1,\"output\":\"{bundle_path}\",\
+         \"policy\":\"rtc-sdk\",\"policy_hash\":\"{hash}\",\"source\":\"policies/rtc-sdk.policy\",\"version\":\"2026.11\"}}\n\
+         --- stderr\n",
+        env!("CARGO_PKG_VERSION")
+    );
+    assert_eq!(reported, expected);
 
     let queries = std::fs::read(root().join("cli/tests/golden/eval-rtc-sdk.stdin")).unwrap_or_else(|_| {
         br#"{"tier":"pro","key":"app-42","now":"2026-11-21T10:00:00Z","feature":"hd_video"}
@@ -357,6 +367,11 @@ fn a_built_bundle_serves_wherever_the_policy_does() {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
+/// Runs `entitle build POLICY -o OUTPUT` with paths that need not be UTF-8.
+fn build(policy: &std::path::Path, output: &std::path::Path) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_entitle")).arg("build").arg(policy).arg("-o").arg(output).output().expect("runs")
+}
+
 /// `build -o` naming the policy itself, however spelt, is refused before anything is written:
 /// the bundle would replace the only copy of the source.
 #[test]
@@ -367,13 +382,7 @@ fn build_refuses_to_write_the_bundle_over_its_policy() {
     let text = "policy \"p\"\nfeature f\ntier t { grant f }\n";
     std::fs::write(&policy, text).expect("a policy");
     for output in [policy.clone(), dir.join(".").join("p.policy")] {
-        let built = Command::new(env!("CARGO_BIN_EXE_entitle"))
-            .arg("build")
-            .arg(&policy)
-            .arg("-o")
-            .arg(&output)
-            .output()
-            .expect("runs");
+        let built = build(&policy, &output);
         let stderr = String::from_utf8_lossy(&built.stderr);
         assert_eq!(built.status.code(), Some(2), "{stderr}");
         assert!(stderr.contains("is the policy being built") && stderr.lines().count() == 1, "{stderr}");
@@ -391,36 +400,10 @@ fn build_shows_control_characters_in_names_as_pictures() {
     let policy = dir.join("p.policy");
     std::fs::write(&policy, "policy \"p\u{1b}[2J\" version \"1\u{7}\"\nfeature f\ntier t { grant f }\n")
         .expect("a policy");
-    let built = Command::new(env!("CARGO_BIN_EXE_entitle"))
-        .arg("build")
-        .arg(&policy)
-        .arg("-o")
-        .arg(dir.join("p.bundle"))
-        .output()
-        .expect("runs");
+    let built = build(&policy, &dir.join("p.bundle"));
     let _ = std::fs::remove_dir_all(&dir);
     let stdout = String::from_utf8_lossy(&built.stdout);
     assert_eq!(built.status.code(), Some(0), "{}", String::from_utf8_lossy(&built.stderr));
     assert!(!stdout.contains(['\u{1b}', '\u{7}']), "{stdout:?}");
     assert!(stdout.contains("policy `p\u{241b}[2J` version `1\u{2407}`"), "{stdout:?}");
-}
-
-/// `build --format json` prints one line whose fields are pinned here.
-#[test]
-fn build_reports_in_json_on_one_line() {
-    let dir = std::env::temp_dir().join(format!("entitle-build-json-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).expect("a temporary directory");
-    let bundle = dir.join("p.bundle");
-    let bundle_path = bundle.to_str().expect("UTF-8 path");
-    let built = run(&format!("build policies/rtc-sdk.policy -o {bundle_path} --format json"));
-    let bytes = std::fs::metadata(&bundle).expect("written").len();
-    let _ = std::fs::remove_dir_all(&dir);
-    let hash = entitle::PolicyHash::of(&std::fs::read(root().join("policies/rtc-sdk.policy")).expect("readable"));
-    let expected = format!(
-        "exit: 0\n--- stdout\n{{\"bytes\":{bytes},\"engine_version\":\"{}\",\"format_version\":1,\"output\":\"{bundle_path}\",\
-         \"policy\":\"rtc-sdk\",\"policy_hash\":\"{hash}\",\"source\":\"policies/rtc-sdk.policy\",\"version\":\"2026.11\"}}\n\
-         --- stderr\n",
-        env!("CARGO_PKG_VERSION")
-    );
-    assert_eq!(built, expected);
 }
