@@ -657,16 +657,48 @@ pub fn offer(offer: &crate::plan::Offer) -> Value {
 
 /// What `entitle matrix --format json` prints: `{"version": 1, "policy", "policy_version",
 /// "addons": [...], "tiers": [offer, ...]}` with each tier as in [`offer`], pretty-printed.
-/// `version` changes only if a field changes meaning; fields may be added.
+/// `version` changes only if a field changes meaning; fields may be added. [`write_matrix`]
+/// writes the same bytes as it goes.
 pub fn matrix(engine: &Engine, addons: &[String], offers: &[crate::plan::Offer]) -> String {
-    let document = json!({
-        "version": 1,
-        "policy": engine.policy_name(),
-        "policy_version": engine.policy_version(),
-        "addons": addons,
-        "tiers": offers.iter().map(offer).collect::<Vec<_>>(),
-    });
-    serde_json::to_string_pretty(&document).unwrap_or_else(|e| json!({ "error": e.to_string() }).to_string())
+    let mut out = Vec::new();
+    match write_matrix(&mut out, engine, addons, offers) {
+        Ok(()) => String::from_utf8_lossy(&out).into_owned(),
+        Err(e) => json!({ "error": e.to_string() }).to_string(),
+    }
+}
+
+/// Writes [`matrix`]'s document to `out` one tier at a time, as `offers` yields them, so that
+/// a matrix of any size is written in the memory of one tier: `offers` may compute each offer
+/// as it is asked for. No trailing newline.
+pub fn write_matrix<I>(
+    out: &mut impl std::io::Write,
+    engine: &Engine,
+    addons: &[String],
+    offers: I,
+) -> std::io::Result<()>
+where
+    I: IntoIterator,
+    I::Item: std::borrow::Borrow<crate::plan::Offer>,
+{
+    use std::borrow::Borrow;
+    // The document's fields in the order `serde_json` prints an object's keys (sorted), each
+    // value pretty-printed and indented to its depth, so the bytes are those of printing the
+    // whole document at once.
+    let indented = |value: &Value, indent: &str| pretty(value).replace('\n', &format!("\n{indent}"));
+    writeln!(out, "{{")?;
+    writeln!(out, "  \"addons\": {},", indented(&json!(addons), "  "))?;
+    writeln!(out, "  \"policy\": {},", json!(engine.policy_name()))?;
+    writeln!(out, "  \"policy_version\": {},", json!(engine.policy_version()))?;
+    write!(out, "  \"tiers\": [")?;
+    let mut separator = "";
+    for tier in offers {
+        write!(out, "{separator}\n    {}", indented(&offer(tier.borrow()), "    "))?;
+        separator = ",";
+    }
+    if !separator.is_empty() {
+        write!(out, "\n  ")?;
+    }
+    write!(out, "],\n  \"version\": 1\n}}")
 }
 
 /// One change between offers: `{"kind", "name", "before", "after", "takes_away", "gives"}`.
@@ -887,5 +919,63 @@ mod tests {
         let compared: Value =
             serde_json::from_str(&policy_diff("a", "b", vec![], vec![], true, summary)).expect("JSON");
         assert!(compared.get("addon_effects_compared").is_none(), "{compared}");
+    }
+
+    /// The document `write_matrix` streams is, byte for byte, the one printed whole, with and
+    /// without tiers and add-ons.
+    #[test]
+    fn wire_matrix_streams_the_bytes_of_the_whole_document() {
+        let text =
+            "policy \"p\" version \"3\"\nfeature a\nfeature b\nlimit calls: count per day\nsetting region: string\n\
+                    tier free {\n grant a rollout 5%\n limit calls = 10 soft 20 warn at 90%\n}\n\
+                    tier pro extends free {\n grant b\n set region = \"eu\u{1b}\"\n}\naddon x for pro { grant a }\n";
+        let engine = Engine::from_source("p", text).expect("checks");
+        for addon_names in [vec![], vec!["x".to_string()]] {
+            let ids: Vec<_> = addon_names.iter().filter_map(|n| engine.addon(n)).collect();
+            let offers: Vec<_> = engine.tiers().filter_map(|(tier, _)| engine.offer(tier, &ids).ok()).collect();
+            for offers in [&offers[..], &[]] {
+                let whole = serde_json::to_string_pretty(&json!({
+                    "version": 1,
+                    "policy": engine.policy_name(),
+                    "policy_version": engine.policy_version(),
+                    "addons": addon_names,
+                    "tiers": offers.iter().map(offer).collect::<Vec<_>>(),
+                }))
+                .expect("prints");
+                assert_eq!(matrix(&engine, &addon_names, offers), whole);
+            }
+        }
+    }
+
+    /// Each tier reaches the writer before the next is computed: the printer never holds the
+    /// matrix, whatever its size.
+    #[test]
+    fn wire_matrix_writes_each_tier_before_computing_the_next() {
+        let mut text = String::from("policy \"p\"\nfeature f\n");
+        text += &(0..50).map(|t| format!("tier t{t} {{ grant f }}\n")).collect::<String>();
+        let engine = Engine::from_source("p", &text).expect("checks");
+        let written = std::cell::RefCell::new(Vec::new());
+        struct Shared<'a>(&'a std::cell::RefCell<Vec<u8>>);
+        impl std::io::Write for Shared<'_> {
+            fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+                self.0.borrow_mut().extend_from_slice(bytes);
+                Ok(bytes.len())
+            }
+            fn flush(&mut self) -> std::io::Result<()> {
+                Ok(())
+            }
+        }
+        let mut produced = 0;
+        let offers = engine.tiers().map(|(tier, name)| {
+            if produced > 0 {
+                let before = format!("\"tier\": \"t{}\"", produced - 1);
+                let so_far = String::from_utf8_lossy(&written.borrow()).into_owned();
+                assert!(so_far.contains(&before), "tier {name} computed before t{} was written", produced - 1);
+            }
+            produced += 1;
+            engine.offer(tier, &[]).expect("an offer")
+        });
+        write_matrix(&mut Shared(&written), &engine, &[], offers).expect("written");
+        assert_eq!(produced, 50);
     }
 }
