@@ -171,7 +171,9 @@ fn read_policy_bytes(path: &Path, limits: &Limits) -> Result<Read, LoadError> {
 
 /// Writes `bytes` to `path` so that a reader sees the old file or the new one, never part of
 /// either, and a crash after it returns loses nothing: the bytes go to a temporary file beside
-/// the target, which is synced, renamed over the target, and the directory synced.
+/// the target, which is synced, renamed over the target, and the directory synced. A file
+/// replaced keeps its permissions. `path` itself is replaced: a caller that means to write
+/// through a symbolic link resolves it first.
 ///
 /// ```
 /// let path = std::env::temp_dir().join(format!("entitle-doc-{}.txt", std::process::id()));
@@ -190,6 +192,11 @@ pub fn write_file_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     temporary_name.push(format!(".{}.tmp", std::process::id()));
     let temporary = path.with_file_name(temporary_name);
     let written = std::fs::File::create(&temporary).and_then(|mut file| {
+        // A file replaced keeps its permissions (a policy kept at 0600 stays private); they are
+        // set before the first byte is written, so the new text is never readable more widely.
+        if let Ok(existing) = std::fs::metadata(path) {
+            file.set_permissions(existing.permissions())?;
+        }
         file.write_all(bytes)?;
         file.sync_all()
     });

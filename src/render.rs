@@ -250,6 +250,17 @@ fn visible(c: char) -> char {
     }
 }
 
+/// User text (a name, a version, a path) as it may be shown on a terminal, as [`human`] shows
+/// every message: control characters as their Unicode control pictures, cut to 512 characters
+/// with `…`.
+///
+/// ```
+/// assert_eq!(entitle::render::printable_text("a\u{1b}[2Jb\u{7}"), "a\u{241b}[2Jb\u{2407}");
+/// ```
+pub fn printable_text(text: &str) -> String {
+    printable(text, TEXT_CHARS)
+}
+
 /// Text with control characters made visible (tabs too: in a message they are never layout),
 /// cut to `max` characters with `…`.
 fn printable(text: &str, max: usize) -> String {
@@ -262,9 +273,19 @@ fn printable(text: &str, max: usize) -> String {
 
 /// The one-line summary after a run: `2 files checked: 1 error, 3 warnings`. Paths that
 /// could not be read are counted apart, and then "no problems" is never said of the run:
-/// `1 file checked, 1 path could not be read: no problems in the files read`.
+/// `1 file checked, 1 path could not be read: no problems in the files read`, and when no file
+/// was read, `no files checked: 1 path could not be read`.
+///
+/// ```
+/// use entitle::render::summary;
+/// assert_eq!(summary(2, 0, 0, 0), "2 files checked: no problems");
+/// assert_eq!(summary(0, 1, 0, 0), "no files checked: 1 path could not be read");
+/// ```
 pub fn summary(files: usize, unreadable: usize, errors: usize, warnings: usize) -> String {
     let plural = |n: usize, word: &str| format!("{n} {word}{}", if n == 1 { "" } else { "s" });
+    if files == 0 && unreadable > 0 {
+        return format!("no files checked: {} could not be read", plural(unreadable, "path"));
+    }
     let findings = match (errors, warnings) {
         (0, 0) if unreadable > 0 => "no problems in the files read".to_string(),
         (0, 0) => "no problems".to_string(),

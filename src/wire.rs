@@ -1,8 +1,8 @@
 //! The one JSON shape of queries, answers and diagnostics (feature `json`).
 //!
 //! Everything that speaks JSON goes through this module: the `entitle` command (`eval`'s JSON
-//! Lines protocol and `check --format json`), the conformance corpus, and the bindings for other
-//! languages. The core types carry no serde derives, so there is no second shape to drift.
+//! Lines protocol, `check`, `matrix`, `diff` and `build` with `--format json`), the conformance
+//! corpus, and the bindings for other languages. The core types carry no serde derives, so there is no second shape to drift.
 //!
 //! The query protocol is one query object in, one answer object out.
 //!
@@ -14,7 +14,7 @@
 //! {"tier":"pro","now":"2026-11-21T10:00:00Z","setting":"sla_availability"}
 //! ```
 //!
-//! Fields: `tier` and `now` (RFC 3339 in UTC, or Unix seconds) are required, and exactly one
+//! Fields: `tier` and `now` (RFC 3339 in UTC, or Unix seconds as an integer) are required, and exactly one
 //! of `feature`, `limit`, `setting` and `"entitlements": true`; `key` (default `""`), `addons`
 //! (default `[]`), `billing_anchor` (1–31, default 1), `used` and `requested` (default 0),
 //! `explain` (default `false`), `usage` (for `entitlements`: used amounts by limit name) and
@@ -55,9 +55,9 @@ struct Query {
     feature: Option<String>,
     limit: Option<String>,
     setting: Option<String>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "used")]
     used: u64,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "requested")]
     requested: u64,
     #[serde(default)]
     explain: bool,
@@ -68,7 +68,7 @@ struct Query {
     entitlements: bool,
     /// For an entitlements query: the usage of each limit, by name (0 where absent).
     #[serde(default)]
-    usage: std::collections::BTreeMap<String, u64>,
+    usage: std::collections::BTreeMap<String, UsageAmount>,
 }
 
 /// The `id` of a line that failed as a query, if it is a JSON object with one.
@@ -87,11 +87,116 @@ const fn first_day() -> u8 {
     1
 }
 
-#[derive(Deserialize)]
-#[serde(untagged)]
+/// `now` as written. A number that is not an instant is kept with what is wrong with it, so
+/// that it is answered `invalid_instant` like text that is not one, rather than as a query of
+/// the wrong shape.
 enum Instant {
     Seconds(i64),
     Text(String),
+    Invalid(String),
+}
+
+impl<'de> Deserialize<'de> for Instant {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserializer.deserialize_any(InstantVisitor)
+    }
+}
+
+struct InstantVisitor;
+
+/// What `now` must be, for the messages about a number that is not an instant.
+const SECONDS_RANGE: &str =
+    "Unix seconds are an integer from -9223372036854775808 to 9223372036854775807, or give an RFC 3339 instant";
+
+impl serde::de::Visitor<'_> for InstantVisitor {
+    type Value = Instant;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("an RFC 3339 instant in UTC or Unix seconds")
+    }
+
+    fn visit_i64<E>(self, seconds: i64) -> Result<Instant, E> {
+        Ok(Instant::Seconds(seconds))
+    }
+
+    fn visit_u64<E>(self, seconds: u64) -> Result<Instant, E> {
+        Ok(i64::try_from(seconds).map_or_else(
+            |_| Instant::Invalid(format!("`now` is {seconds}, outside the range of instants: {SECONDS_RANGE}")),
+            Instant::Seconds,
+        ))
+    }
+
+    /// JSON numbers with a fraction or an exponent, and integers past the 64-bit range, arrive
+    /// here; none is taken as an instant, since a float cannot be trusted to the second.
+    fn visit_f64<E>(self, number: f64) -> Result<Instant, E> {
+        let message = if !(-9_223_372_036_854_775_808.0..9_223_372_036_854_775_808.0).contains(&number) {
+            format!("`now` is outside the range of instants: {SECONDS_RANGE}")
+        } else if number.fract() != 0.0 {
+            format!("`now` is {number}, not a whole number of seconds: {SECONDS_RANGE}")
+        } else {
+            format!("`now` is written with a fraction or an exponent: {SECONDS_RANGE}")
+        };
+        Ok(Instant::Invalid(message))
+    }
+
+    fn visit_str<E>(self, text: &str) -> Result<Instant, E> {
+        Ok(Instant::Text(text.to_string()))
+    }
+}
+
+/// Reads an amount of a query (`used`, `requested`, a `usage` value) as a `u64`, saying what is
+/// wrong with a number that is not one: negative, too large, or not a whole number.
+struct Count {
+    /// The amount as the message names it: "`used`", "a `usage` amount".
+    what: &'static str,
+}
+
+impl serde::de::Visitor<'_> for Count {
+    type Value = u64;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "a whole number from 0 to {}", u64::MAX)
+    }
+
+    fn visit_u64<E>(self, amount: u64) -> Result<u64, E> {
+        Ok(amount)
+    }
+
+    fn visit_i64<E: serde::de::Error>(self, amount: i64) -> Result<u64, E> {
+        u64::try_from(amount).map_err(|_| E::custom(format!("{} is {amount}; it must not be negative", self.what)))
+    }
+
+    /// JSON numbers with a fraction or an exponent, and integers past `u64::MAX`, arrive here.
+    fn visit_f64<E: serde::de::Error>(self, amount: f64) -> Result<u64, E> {
+        let what = self.what;
+        let message = if amount < 0.0 {
+            format!("{what} is {amount}; it must not be negative")
+        } else if amount >= 18_446_744_073_709_551_616.0 {
+            format!("{what} is larger than the maximum ({})", u64::MAX)
+        } else if amount.fract() != 0.0 {
+            format!("{what} is {amount}; it must be a whole number")
+        } else {
+            format!("{what} must be a whole number written as an integer, without a fraction or an exponent")
+        };
+        Err(E::custom(message))
+    }
+}
+
+fn used<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<u64, D::Error> {
+    deserializer.deserialize_any(Count { what: "`used`" })
+}
+
+fn requested<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<u64, D::Error> {
+    deserializer.deserialize_any(Count { what: "`requested`" })
+}
+
+/// One value of a query's `usage` object.
+struct UsageAmount(u64);
+
+impl<'de> Deserialize<'de> for UsageAmount {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserializer.deserialize_any(Count { what: "a `usage` amount" }).map(UsageAmount)
+    }
 }
 
 /// Answers one query line with one JSON object (without a trailing newline). Never panics:
@@ -173,6 +278,7 @@ fn answer(engine: &Engine, line: &str) -> Result<Value, (&'static str, String)> 
     }
     let now = match &query.now {
         Instant::Seconds(seconds) => *seconds,
+        Instant::Invalid(message) => return Err((error_code::INVALID_INSTANT, message.clone())),
         Instant::Text(text) => parse_instant(text).ok_or_else(|| {
             let message = format!(
                 "`now` is `{text}`, not an RFC 3339 instant in UTC like `2026-11-21T10:00:00Z` (other offsets and leap seconds are refused)"
@@ -245,7 +351,7 @@ fn setting_answer(engine: &Engine, request: &NamedRequest<'_>, setting: &str) ->
 fn entitlements(
     engine: &Engine,
     request: &NamedRequest<'_>,
-    usage: &std::collections::BTreeMap<String, u64>,
+    usage: &std::collections::BTreeMap<String, UsageAmount>,
 ) -> Result<Map<String, Value>, (&'static str, String)> {
     if let Some(unknown) = usage.keys().find(|name| engine.limit(name).is_none()) {
         let message = format!("`usage` names `{unknown}`, which is not a limit of this policy");
@@ -258,7 +364,7 @@ fn entitlements(
     let limits: Map<String, Value> = engine
         .limits()
         .map(|(_, name)| {
-            let used = usage.get(name).copied().unwrap_or(0);
+            let used = usage.get(name).map_or(0, |amount| amount.0);
             (name.to_string(), Value::Object(quota(&engine.check_limit_by_name(request, name, Usage::used(used)))))
         })
         .collect();
@@ -551,16 +657,48 @@ pub fn offer(offer: &crate::plan::Offer) -> Value {
 
 /// What `entitle matrix --format json` prints: `{"version": 1, "policy", "policy_version",
 /// "addons": [...], "tiers": [offer, ...]}` with each tier as in [`offer`], pretty-printed.
-/// `version` changes only if a field changes meaning; fields may be added.
+/// `version` changes only if a field changes meaning; fields may be added. [`write_matrix`]
+/// writes the same bytes as it goes.
 pub fn matrix(engine: &Engine, addons: &[String], offers: &[crate::plan::Offer]) -> String {
-    let document = json!({
-        "version": 1,
-        "policy": engine.policy_name(),
-        "policy_version": engine.policy_version(),
-        "addons": addons,
-        "tiers": offers.iter().map(offer).collect::<Vec<_>>(),
-    });
-    serde_json::to_string_pretty(&document).unwrap_or_else(|e| json!({ "error": e.to_string() }).to_string())
+    let mut out = Vec::new();
+    match write_matrix(&mut out, engine, addons, offers) {
+        Ok(()) => String::from_utf8_lossy(&out).into_owned(),
+        Err(e) => json!({ "error": e.to_string() }).to_string(),
+    }
+}
+
+/// Writes [`matrix`]'s document to `out` one tier at a time, as `offers` yields them, so that
+/// a matrix of any size is written in the memory of one tier: `offers` may compute each offer
+/// as it is asked for. No trailing newline.
+pub fn write_matrix<I>(
+    out: &mut impl std::io::Write,
+    engine: &Engine,
+    addons: &[String],
+    offers: I,
+) -> std::io::Result<()>
+where
+    I: IntoIterator,
+    I::Item: std::borrow::Borrow<crate::plan::Offer>,
+{
+    use std::borrow::Borrow;
+    // The document's fields in the order `serde_json` prints an object's keys (sorted), each
+    // value pretty-printed and indented to its depth, so the bytes are those of printing the
+    // whole document at once.
+    let indented = |value: &Value, indent: &str| pretty(value).replace('\n', &format!("\n{indent}"));
+    writeln!(out, "{{")?;
+    writeln!(out, "  \"addons\": {},", indented(&json!(addons), "  "))?;
+    writeln!(out, "  \"policy\": {},", json!(engine.policy_name()))?;
+    writeln!(out, "  \"policy_version\": {},", json!(engine.policy_version()))?;
+    write!(out, "  \"tiers\": [")?;
+    let mut separator = "";
+    for tier in offers {
+        write!(out, "{separator}\n    {}", indented(&offer(tier.borrow()), "    "))?;
+        separator = ",";
+    }
+    if !separator.is_empty() {
+        write!(out, "\n  ")?;
+    }
+    write!(out, "],\n  \"version\": 1\n}}")
 }
 
 /// One change between offers: `{"kind", "name", "before", "after", "takes_away", "gives"}`.
@@ -573,4 +711,271 @@ pub fn change(change: &crate::plan::Change) -> Value {
         "takes_away": change.takes_away,
         "gives": change.gives,
     })
+}
+
+/// A tier's or an add-on's standing in a diff between two versions of a policy.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DiffStatus {
+    /// Only the new version has it.
+    Added,
+    /// Only the old version has it.
+    Removed,
+    /// Both have it, and something about it changed.
+    Changed,
+}
+
+impl DiffStatus {
+    /// `added`, `removed` or `changed`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DiffStatus::Added => "added",
+            DiffStatus::Removed => "removed",
+            DiffStatus::Changed => "changed",
+        }
+    }
+}
+
+/// The counts closing a diff: `{"changes", "taking_away"}`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct DiffSummary {
+    /// Every change counted.
+    pub changes: usize,
+    /// The changes that take something away from existing customers.
+    pub taking_away: usize,
+}
+
+impl DiffSummary {
+    fn to_json(self) -> Value {
+        json!({ "changes": self.changes, "taking_away": self.taking_away })
+    }
+}
+
+/// `document` pretty-printed, or an `error` object in the impossible case that it does not
+/// serialise.
+fn pretty(document: &Value) -> String {
+    serde_json::to_string_pretty(document).unwrap_or_else(|e| json!({ "error": e.to_string() }).to_string())
+}
+
+/// A tier of a diff between two versions of a policy: `{"tier", "status", "takes_away",
+/// "changes": [...]}` with each change as in [`change`]. A removed tier takes away.
+pub fn tier_diff(tier: &str, status: DiffStatus, changes: &[crate::plan::Change]) -> Value {
+    let takes_away = status == DiffStatus::Removed || changes.iter().any(|c| c.takes_away);
+    json!({
+        "tier": tier,
+        "status": status.as_str(),
+        "takes_away": takes_away,
+        "changes": changes.iter().map(change).collect::<Vec<_>>(),
+    })
+}
+
+/// What an add-on gives one tier that changed between versions: a [`change`] with `tier`.
+pub fn addon_change(tier: &str, found: &crate::plan::Change) -> Value {
+    let mut out = change(found);
+    if let Value::Object(map) = &mut out {
+        map.insert("tier".into(), json!(tier));
+    }
+    out
+}
+
+/// An add-on attached to a tier it was not attached to (`attached`), or detached from one:
+/// `{"tier", "kind": "attachment", "before", "after", "takes_away"}`; detaching takes away.
+pub fn attachment_change(tier: &str, attached: bool) -> Value {
+    let (before, after) = if attached { ("not attached", "attached") } else { ("attached", "not attached") };
+    json!({ "tier": tier, "kind": "attachment", "before": before, "after": after, "takes_away": !attached })
+}
+
+/// An add-on of a diff between two versions of a policy: `{"addon", "status", "takes_away",
+/// "changes": [...]}`, each change from [`addon_change`] or [`attachment_change`].
+pub fn addon_diff(addon: &str, status: DiffStatus, takes_away: bool, changes: Vec<Value>) -> Value {
+    json!({ "addon": addon, "status": status.as_str(), "takes_away": takes_away, "changes": changes })
+}
+
+/// What `entitle diff OLD NEW --format json` prints: `{"version": 1, "before", "after",
+/// "tiers": [...], "addons": [...], "summary": {"changes", "taking_away"}}` with tiers from
+/// [`tier_diff`] and add-ons from [`addon_diff`], pretty-printed, and
+/// `"addon_effects_compared": false` when the add-ons were compared by their attachments
+/// alone.
+pub fn policy_diff(
+    before: &str,
+    after: &str,
+    tiers: Vec<Value>,
+    addons: Vec<Value>,
+    addon_effects_compared: bool,
+    summary: DiffSummary,
+) -> String {
+    let mut document = object(json!({
+        "version": 1,
+        "before": before,
+        "after": after,
+        "tiers": tiers,
+        "addons": addons,
+        "summary": summary.to_json(),
+    }));
+    if !addon_effects_compared {
+        document.insert("addon_effects_compared".into(), json!(false));
+    }
+    pretty(&Value::Object(document))
+}
+
+/// What `entitle diff POLICY --tiers FROM TO --format json` prints: `{"version": 1, "policy",
+/// "from", "to", "changes": [...], "summary": {"changes", "taking_away"}}`, pretty-printed, with
+/// each change as in [`change`].
+pub fn tier_move(policy: &str, from: &str, to: &str, changes: &[crate::plan::Change], summary: DiffSummary) -> String {
+    pretty(&json!({
+        "version": 1,
+        "policy": policy,
+        "from": from,
+        "to": to,
+        "changes": changes.iter().map(change).collect::<Vec<_>>(),
+        "summary": summary.to_json(),
+    }))
+}
+
+/// What `entitle build --format json` prints, on one line: `{"output", "bytes", "source",
+/// "policy", "version", "format_version", "engine_version", "policy_hash"}` for a bundle of
+/// `bytes` bytes written to `output`, as its header `info` describes it.
+pub fn build_report(output: &str, bytes: usize, info: &crate::bundle::Info) -> String {
+    json!({
+        "output": output,
+        "bytes": bytes,
+        "source": info.source_name,
+        "policy": info.policy_name,
+        "version": info.policy_version,
+        "format_version": info.format_version,
+        "engine_version": info.engine_version,
+        "policy_hash": info.policy_hash.to_string(),
+    })
+    .to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn answer_of(query: &str) -> Value {
+        let engine =
+            Engine::from_source("p", "policy \"p\"\nlimit calls: count per day\ntier t { limit calls = 10 }\n")
+                .expect("checks");
+        serde_json::from_str(&answer_line(&engine, query)).expect("an answer is JSON")
+    }
+
+    /// A number that is not an instant is answered `invalid_instant`, saying why, as text that
+    /// is not one is.
+    #[test]
+    fn wire_numbers_that_are_not_instants_are_invalid_instants() {
+        for (now, says) in [
+            ("1e3", "written with a fraction or an exponent"),
+            ("-0.5", "not a whole number"),
+            ("9223372036854775808", "outside the range"),
+            ("-1e19", "outside the range"),
+        ] {
+            let answer = answer_of(&format!(r#"{{"tier":"t","now":{now},"limit":"calls"}}"#));
+            assert_eq!(answer["code"], error_code::INVALID_INSTANT, "{now}: {answer}");
+            assert!(answer["error"].as_str().is_some_and(|e| e.contains(says)), "{now}: {answer}");
+        }
+        let answer = answer_of(r#"{"tier":"t","now":-9223372036854775808,"limit":"calls"}"#);
+        assert_eq!(answer["allowed"], true, "the least i64 is an instant: {answer}");
+    }
+
+    /// An amount that is not a `u64` says which way it is wrong.
+    #[test]
+    fn wire_amounts_say_why_they_are_not_whole_numbers() {
+        for (field, value, says) in [
+            ("used", "18446744073709551616", "`used` is larger than the maximum (18446744073709551615)"),
+            ("requested", "-1", "`requested` is -1; it must not be negative"),
+            ("used", "-1.5", "must not be negative"),
+            ("used", "0.5", "`used` is 0.5; it must be a whole number"),
+            ("requested", "1e3", "must be a whole number"),
+        ] {
+            let answer = answer_of(&format!(r#"{{"tier":"t","now":0,"limit":"calls","{field}":{value}}}"#));
+            assert_eq!(answer["code"], error_code::INVALID_QUERY, "{value}: {answer}");
+            assert!(answer["error"].as_str().is_some_and(|e| e.contains(says)), "{value}: {answer}");
+        }
+        let answer = answer_of(r#"{"tier":"t","now":0,"limit":"calls","used":18446744073709551615}"#);
+        assert_eq!(answer["reason"], "limit_exceeded", "u64::MAX is an amount: {answer}");
+        let answer = answer_of(r#"{"tier":"t","now":0,"entitlements":true,"usage":{"calls":4}}"#);
+        assert_eq!(answer["limits"]["calls"]["remaining"], 6, "{answer}");
+        let answer = answer_of(r#"{"tier":"t","now":0,"entitlements":true,"usage":{"calls":0.5}}"#);
+        assert!(answer["error"].as_str().is_some_and(|e| e.contains("a `usage` amount is 0.5")), "{answer}");
+    }
+
+    /// The diff pieces keep the shape `entitle diff --format json` has always printed.
+    #[test]
+    fn wire_diff_documents_keep_their_shape() {
+        assert_eq!(
+            attachment_change("free", false).to_string(),
+            r#"{"after":"not attached","before":"attached","kind":"attachment","takes_away":true,"tier":"free"}"#
+        );
+        assert_eq!(
+            tier_diff("old", DiffStatus::Removed, &[]).to_string(),
+            r#"{"changes":[],"status":"removed","takes_away":true,"tier":"old"}"#
+        );
+        let summary = DiffSummary { changes: 1, taking_away: 1 };
+        let document = policy_diff("a", "b", vec![tier_diff("old", DiffStatus::Removed, &[])], vec![], false, summary);
+        let document: Value = serde_json::from_str(&document).expect("JSON");
+        assert_eq!(document["addon_effects_compared"], false);
+        assert_eq!(document["summary"], json!({ "changes": 1, "taking_away": 1 }));
+        assert_eq!(document["version"], 1);
+        let compared: Value =
+            serde_json::from_str(&policy_diff("a", "b", vec![], vec![], true, summary)).expect("JSON");
+        assert!(compared.get("addon_effects_compared").is_none(), "{compared}");
+    }
+
+    /// The document `write_matrix` streams is, byte for byte, the one printed whole, with and
+    /// without tiers and add-ons.
+    #[test]
+    fn wire_matrix_streams_the_bytes_of_the_whole_document() {
+        let text =
+            "policy \"p\" version \"3\"\nfeature a\nfeature b\nlimit calls: count per day\nsetting region: string\n\
+                    tier free {\n grant a rollout 5%\n limit calls = 10 soft 20 warn at 90%\n}\n\
+                    tier pro extends free {\n grant b\n set region = \"eu\u{1b}\"\n}\naddon x for pro { grant a }\n";
+        let engine = Engine::from_source("p", text).expect("checks");
+        for addon_names in [vec![], vec!["x".to_string()]] {
+            let ids: Vec<_> = addon_names.iter().filter_map(|n| engine.addon(n)).collect();
+            let offers: Vec<_> = engine.tiers().filter_map(|(tier, _)| engine.offer(tier, &ids).ok()).collect();
+            for offers in [&offers[..], &[]] {
+                let whole = serde_json::to_string_pretty(&json!({
+                    "version": 1,
+                    "policy": engine.policy_name(),
+                    "policy_version": engine.policy_version(),
+                    "addons": addon_names,
+                    "tiers": offers.iter().map(offer).collect::<Vec<_>>(),
+                }))
+                .expect("prints");
+                assert_eq!(matrix(&engine, &addon_names, offers), whole);
+            }
+        }
+    }
+
+    /// Each tier reaches the writer before the next is computed: the printer never holds the
+    /// matrix, whatever its size.
+    #[test]
+    fn wire_matrix_writes_each_tier_before_computing_the_next() {
+        let mut text = String::from("policy \"p\"\nfeature f\n");
+        text += &(0..50).map(|t| format!("tier t{t} {{ grant f }}\n")).collect::<String>();
+        let engine = Engine::from_source("p", &text).expect("checks");
+        let written = std::cell::RefCell::new(Vec::new());
+        struct Shared<'a>(&'a std::cell::RefCell<Vec<u8>>);
+        impl std::io::Write for Shared<'_> {
+            fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+                self.0.borrow_mut().extend_from_slice(bytes);
+                Ok(bytes.len())
+            }
+            fn flush(&mut self) -> std::io::Result<()> {
+                Ok(())
+            }
+        }
+        let mut produced = 0;
+        let offers = engine.tiers().map(|(tier, name)| {
+            if produced > 0 {
+                let before = format!("\"tier\": \"t{}\"", produced - 1);
+                let so_far = String::from_utf8_lossy(&written.borrow()).into_owned();
+                assert!(so_far.contains(&before), "tier {name} computed before t{} was written", produced - 1);
+            }
+            produced += 1;
+            engine.offer(tier, &[]).expect("an offer")
+        });
+        write_matrix(&mut Shared(&written), &engine, &[], offers).expect("written");
+        assert_eq!(produced, 50);
+    }
 }

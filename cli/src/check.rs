@@ -36,11 +36,11 @@ pub(crate) fn run(paths: &[PathBuf], format: CheckFormat, deny_warnings: bool) -
     let all = || checked.iter().flat_map(|(source, ds)| ds.iter().map(move |d| (source, d)));
     let errors = all().filter(|(_, d)| d.is_error()).count();
     let warnings = all().count() - errors;
-    let summary = render::summary(checked.len(), unreadable.len(), errors, warnings);
     let mut out = std::io::BufWriter::new(std::io::stdout().lock());
     let written = match format {
         // Each diagnostic is written as it is rendered, so the report is never held whole.
         CheckFormat::Human => {
+            let summary = render::summary(checked.len(), unreadable.len(), errors, warnings);
             let colour = colour_on_stderr();
             let mut err = std::io::BufWriter::new(std::io::stderr().lock());
             all()
@@ -48,11 +48,12 @@ pub(crate) fn run(paths: &[PathBuf], format: CheckFormat, deny_warnings: bool) -
                 .and_then(|()| err.flush())
                 .and_then(|()| writeln!(out, "{summary}"))
         }
+        // Workflow commands only: a summary line would be log text among them, and the exit
+        // status already says whether the run passed.
         CheckFormat::Github => unreadable
             .iter()
             .try_for_each(|(_, message)| writeln!(out, "{}", render::github_error(message)))
-            .and_then(|()| all().try_for_each(|(source, d)| writeln!(out, "{}", render::github(source, d))))
-            .and_then(|()| writeln!(out, "{summary}")),
+            .and_then(|()| all().try_for_each(|(source, d)| writeln!(out, "{}", render::github(source, d)))),
         CheckFormat::Json => writeln!(out, "{}", entitle::wire::check_report(&checked, &unreadable)),
     };
     if written.and_then(|()| out.flush()).is_err() {

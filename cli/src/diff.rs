@@ -4,8 +4,9 @@ use std::io::Write;
 use std::path::PathBuf;
 
 use entitle::plan::{changes, Change, ChangeKind, Offer};
+use entitle::wire::{self, DiffStatus, DiffSummary};
 use entitle::{AddonId, Engine, TierId};
-use serde_json::{json, Value};
+use serde_json::Value;
 
 use crate::{load, unknown_name, Format, CLEAN, FINDINGS, USAGE_OR_IO};
 
@@ -16,11 +17,8 @@ pub(crate) fn run(policies: &[PathBuf], tiers: Option<&[String]>, format: Format
                 Ok((_, engine)) => engine,
                 Err(status) => return status,
             };
-            match between_tiers(&engine, from, to) {
-                Ok(mut report) => {
-                    report.json.insert("policy".into(), json!(policy.display().to_string()));
-                    report
-                }
+            match between_tiers(&engine, from, to, &policy.display().to_string()) {
+                Ok(report) => report,
                 Err(message) => {
                     eprintln!("{message}");
                     return USAGE_OR_IO;
@@ -32,59 +30,78 @@ pub(crate) fn run(policies: &[PathBuf], tiers: Option<&[String]>, format: Format
                 (Ok((_, old)), Ok((_, new))) => (old, new),
                 (Err(status), _) | (_, Err(status)) => return status,
             };
-            let mut report = between_policies(&old_engine, &new_engine);
-            report.json.insert("before".into(), json!(old.display().to_string()));
-            report.json.insert("after".into(), json!(new.display().to_string()));
-            report
+            between_policies(&old_engine, &new_engine, &old.display().to_string(), &new.display().to_string())
         }
         _ => {
             eprintln!("entitle: `diff` takes OLD and NEW, or one policy with `--tiers FROM TO`");
             return USAGE_OR_IO;
         }
     };
-    let (count, taking) = (report.count, report.taking_away);
+    let summary = DiffSummary { changes: report.count, taking_away: report.taking_away };
     let text = match format {
         Format::Text => {
             let mut text = report.text;
             let plural = |n: usize| if n == 1 { "" } else { "s" };
-            if count == 0 {
+            if summary.changes == 0 {
                 text += "no changes\n";
             } else {
-                text += &format!("{count} change{}, {taking} taking something away\n", plural(count));
+                text += &format!(
+                    "{} change{}, {} taking something away\n",
+                    summary.changes,
+                    plural(summary.changes),
+                    summary.taking_away
+                );
             }
             text
         }
-        Format::Json => {
-            let mut json = report.json;
-            json.insert("version".into(), json!(1));
-            json.insert("summary".into(), json!({ "changes": count, "taking_away": taking }));
-            serde_json::to_string_pretty(&Value::Object(json)).unwrap_or_default() + "\n"
-        }
+        Format::Json => report.document.json(summary) + "\n",
     };
     let mut out = std::io::stdout().lock();
     if out.write_all(text.as_bytes()).and_then(|()| out.flush()).is_err() {
         return USAGE_OR_IO;
     }
-    if exit_code && taking > 0 {
+    if exit_code && summary.taking_away > 0 {
         FINDINGS
     } else {
         CLEAN
     }
 }
 
-/// A diff in both forms, with its counts.
+/// A diff as text and its counts, with what its JSON document is made of.
 struct Report {
     text: String,
-    json: serde_json::Map<String, Value>,
+    document: Document,
     count: usize,
     taking_away: usize,
 }
 
-impl Report {
-    fn new() -> Report {
-        Report { text: String::new(), json: serde_json::Map::new(), count: 0, taking_away: 0 }
-    }
+/// The findings of a diff in the pieces `wire` shapes into its JSON document once the counts
+/// are known.
+enum Document {
+    Tiers { policy: String, from: String, to: String, changes: Vec<Change> },
+    Policies { before: String, after: String, tiers: Vec<Value>, addons: Vec<Value>, addon_effects_compared: bool },
+}
 
+impl Document {
+    fn json(self, summary: DiffSummary) -> String {
+        match self {
+            Document::Tiers { policy, from, to, changes } => wire::tier_move(&policy, &from, &to, &changes, summary),
+            Document::Policies { before, after, tiers, addons, addon_effects_compared } => {
+                wire::policy_diff(&before, &after, tiers, addons, addon_effects_compared, summary)
+            }
+        }
+    }
+}
+
+/// A section of a diff's text with its counts.
+#[derive(Default)]
+struct Section {
+    text: String,
+    count: usize,
+    taking_away: usize,
+}
+
+impl Section {
     /// Counts a change and writes its line (indented under a heading).
     fn line(&mut self, indent: &str, takes_away: bool, mark: char, text: &str) {
         self.count += 1;
@@ -100,6 +117,11 @@ impl Report {
             (false, false) => '~',
         };
         self.line(indent, change.takes_away, mark, &describe(change));
+    }
+
+    /// The report of this section, with its JSON document's pieces.
+    fn into_report(self, document: Document) -> Report {
+        Report { text: self.text, document, count: self.count, taking_away: self.taking_away }
     }
 }
 
@@ -121,24 +143,24 @@ fn offer(engine: &Engine, tier: TierId, addons: &[AddonId]) -> Option<Offer> {
     engine.offer(tier, addons).ok()
 }
 
-/// What moving a customer from tier `from` to tier `to` of one policy gives and takes.
-fn between_tiers(engine: &Engine, from: &str, to: &str) -> Result<Report, String> {
+/// What moving a customer from tier `from` to tier `to` of the policy at `policy` gives and
+/// takes.
+fn between_tiers(engine: &Engine, from: &str, to: &str, policy: &str) -> Result<Report, String> {
     let known: Vec<&str> = engine.tiers().map(|(_, n)| n).collect();
     let resolve = |name: &str| engine.tier(name).ok_or_else(|| unknown_name("tier", name, &known));
     let (from_id, to_id) = (resolve(from)?, resolve(to)?);
-    let mut report = Report::new();
-    report.text += &format!("from `{from}` to `{to}`:\n");
+    let mut section = Section::default();
+    section.text += &format!("from `{from}` to `{to}`:\n");
     let found = match (offer(engine, from_id, &[]), offer(engine, to_id, &[])) {
         (Some(before), Some(after)) => changes(&before, &after),
         _ => Vec::new(),
     };
     for change in &found {
-        report.change("  ", change);
+        section.change("  ", change);
     }
-    report.json.insert("from".into(), json!(from));
-    report.json.insert("to".into(), json!(to));
-    report.json.insert("changes".into(), found.iter().map(entitle::wire::change).collect());
-    Ok(report)
+    let document =
+        Document::Tiers { policy: policy.to_string(), from: from.to_string(), to: to.to_string(), changes: found };
+    Ok(section.into_report(document))
 }
 
 /// Names in `after`'s order, then those only `before` has. A set, so that a policy with
@@ -155,9 +177,10 @@ fn union<'a>(before: Vec<&'a str>, after: Vec<&'a str>) -> Vec<&'a str> {
 /// compared by their attachments alone, and the report says so.
 const ADDON_CELL_BUDGET: usize = 20_000_000;
 
-/// What changed between two versions of a policy, tier by tier and add-on by add-on.
-fn between_policies(old: &Engine, new: &Engine) -> Report {
-    let mut report = Report::new();
+/// What changed between two versions of a policy, tier by tier and add-on by add-on; `before`
+/// and `after` name them.
+fn between_policies(old: &Engine, new: &Engine, before: &str, after: &str) -> Report {
+    let mut report = Section::default();
     let mut tiers_json = Vec::new();
     // The changes each tier saw without add-ons, so add-on sections show only what is theirs.
     let mut tier_changes: Vec<(String, Vec<Change>)> = Vec::new();
@@ -166,12 +189,12 @@ fn between_policies(old: &Engine, new: &Engine) -> Report {
             (Some(_), None) => {
                 report.text += &format!("tier `{name}`:\n");
                 report.line("  ", true, '-', "removed");
-                tiers_json.push(json!({ "tier": name, "status": "removed", "takes_away": true, "changes": [] }));
+                tiers_json.push(wire::tier_diff(name, DiffStatus::Removed, &[]));
             }
             (None, Some(_)) => {
                 report.text += &format!("tier `{name}`:\n");
                 report.line("  ", false, '+', "added");
-                tiers_json.push(json!({ "tier": name, "status": "added", "takes_away": false, "changes": [] }));
+                tiers_json.push(wire::tier_diff(name, DiffStatus::Added, &[]));
             }
             (Some(before), Some(after)) => {
                 let found = match (offer(old, before, &[]), offer(new, after, &[])) {
@@ -183,10 +206,7 @@ fn between_policies(old: &Engine, new: &Engine) -> Report {
                     for change in &found {
                         report.change("  ", change);
                     }
-                    let takes_away = found.iter().any(|c| c.takes_away);
-                    let list: Vec<Value> = found.iter().map(entitle::wire::change).collect();
-                    tiers_json
-                        .push(json!({ "tier": name, "status": "changed", "takes_away": takes_away, "changes": list }));
+                    tiers_json.push(wire::tier_diff(name, DiffStatus::Changed, &found));
                 }
                 tier_changes.push((name.to_string(), found));
             }
@@ -202,19 +222,18 @@ fn between_policies(old: &Engine, new: &Engine) -> Report {
             "note: add-ons are compared by the tiers they attach to only: comparing what each gives each tier \
              would read {cells} cells, past the budget of {ADDON_CELL_BUDGET}\n"
         );
-        report.json.insert("addon_effects_compared".into(), json!(false));
     }
     for name in union(old.addons().map(|(_, n)| n).collect(), new.addons().map(|(_, n)| n).collect()) {
-        let mut section = Report::new();
+        let mut section = Section::default();
         let mut json_changes = Vec::new();
         let status = match (old.addon(name), new.addon(name)) {
             (Some(_), None) => {
                 section.line("  ", true, '-', "removed");
-                "removed"
+                DiffStatus::Removed
             }
             (None, Some(_)) => {
                 section.line("  ", false, '+', "added");
-                "added"
+                DiffStatus::Added
             }
             (Some(before), Some(after)) => {
                 for (tier, base) in &tier_changes {
@@ -222,10 +241,10 @@ fn between_policies(old: &Engine, new: &Engine) -> Report {
                     let (was, is) = (old.attaches(before, old_tier), new.attaches(after, new_tier));
                     if was && !is {
                         section.line("  ", true, '-', &format!("no longer attaches to `{tier}`"));
-                        json_changes.push(json!({ "tier": tier, "kind": "attachment", "before": "attached", "after": "not attached", "takes_away": true }));
+                        json_changes.push(wire::attachment_change(tier, false));
                     } else if !was && is {
                         section.line("  ", false, '+', &format!("now attaches to `{tier}`"));
-                        json_changes.push(json!({ "tier": tier, "kind": "attachment", "before": "not attached", "after": "attached", "takes_away": false }));
+                        json_changes.push(wire::attachment_change(tier, true));
                     } else if was && is && compare_effects {
                         let (Some(b), Some(a)) = (offer(old, old_tier, &[before]), offer(new, new_tier, &[after]))
                         else {
@@ -233,15 +252,11 @@ fn between_policies(old: &Engine, new: &Engine) -> Report {
                         };
                         for change in changes(&b, &a).iter().filter(|c| !base.contains(c)) {
                             section.change(&format!("  with `{tier}`: "), change);
-                            let mut entry = entitle::wire::change(change);
-                            if let Value::Object(map) = &mut entry {
-                                map.insert("tier".into(), json!(tier));
-                            }
-                            json_changes.push(entry);
+                            json_changes.push(wire::addon_change(tier, change));
                         }
                     }
                 }
-                "changed"
+                DiffStatus::Changed
             }
             (None, None) => continue,
         };
@@ -249,12 +264,14 @@ fn between_policies(old: &Engine, new: &Engine) -> Report {
             report.text += &format!("add-on `{name}`:\n{}", section.text);
             report.count += section.count;
             report.taking_away += section.taking_away;
-            let takes_away = section.taking_away > 0;
-            addons_json
-                .push(json!({ "addon": name, "status": status, "takes_away": takes_away, "changes": json_changes }));
+            addons_json.push(wire::addon_diff(name, status, section.taking_away > 0, json_changes));
         }
     }
-    report.json.insert("tiers".into(), Value::Array(tiers_json));
-    report.json.insert("addons".into(), Value::Array(addons_json));
-    report
+    report.into_report(Document::Policies {
+        before: before.to_string(),
+        after: after.to_string(),
+        tiers: tiers_json,
+        addons: addons_json,
+        addon_effects_compared: compare_effects,
+    })
 }

@@ -73,8 +73,11 @@ pub(crate) fn run(paths: &[PathBuf], check: bool, write: bool, format: Format) -
             }
             changed += 1;
             // Written beside the file and renamed over it, so an interrupted write never leaves
-            // half a policy.
-            if let Err(error) = entitle::write_file_atomically(path, formatted.as_bytes()) {
+            // half a policy. A symbolic link is resolved first, so the file it names is the one
+            // rewritten and the link stays a link.
+            let written = std::fs::canonicalize(path)
+                .and_then(|target| entitle::write_file_atomically(&target, formatted.as_bytes()));
+            if let Err(error) = written {
                 unreadable.push((path.display().to_string(), format!("cannot write `{}`: {error}", path.display())));
             }
             Ok(())

@@ -40,8 +40,8 @@ struct Cli {
 enum Command {
     /// Check policy files and directories of them (`*.policy`, searched recursively).
     ///
-    /// Diagnostics go to standard error (human) or standard output (json, github), the summary
-    /// to standard output. Exits 0 when clean, 1 on findings, 2 when a path cannot be read.
+    /// Diagnostics go to standard error (human) or standard output (json, github); the human
+    /// summary goes to standard output, and github prints workflow commands only. Exits 0 when clean, 1 on findings, 2 when a path cannot be read.
     #[command(
         after_help = "Examples:\n  entitle check policies/\n  entitle check --format github --deny-warnings policies/"
     )]

@@ -24,40 +24,52 @@ pub(crate) fn run(policy: &Path, addon_names: &[String], format: MatrixFormat) -
             }
         }
     }
-    let offers: Vec<Offer> = engine.tiers().filter_map(|(tier, _)| engine.offer(tier, &addons).ok()).collect();
-    let text = match format {
-        MatrixFormat::Json => entitle::wire::matrix(&engine, addon_names, &offers) + "\n",
-        MatrixFormat::Csv => table(&engine, &offers).iter().map(|row| csv_row(row) + "\n").collect(),
-        MatrixFormat::Text => aligned(&table(&engine, &offers)) + &notes(&offers),
-        MatrixFormat::Markdown => markdown(&table(&engine, &offers)) + &notes(&offers),
+    let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+    let offer = |(tier, _)| engine.offer(tier, &addons).ok();
+    let written = match format {
+        // One tier at a time, each offer computed as the document reaches it.
+        MatrixFormat::Json => {
+            entitle::wire::write_matrix(&mut out, &engine, addon_names, engine.tiers().filter_map(offer))
+                .and_then(|()| writeln!(out))
+        }
+        // A row needs every tier, so the tiers' terms are held (the size of the compiled
+        // tables); the rows are made and written one at a time.
+        MatrixFormat::Csv | MatrixFormat::Text | MatrixFormat::Markdown => {
+            let offers: Vec<Offer> = engine.tiers().filter_map(offer).collect();
+            let rows = || rows(&engine, &offers);
+            match format {
+                MatrixFormat::Csv => csv(&mut out, rows()),
+                MatrixFormat::Text => aligned(&mut out, rows).and_then(|()| notes(&mut out, &offers)),
+                _ => markdown(&mut out, rows()).and_then(|()| notes(&mut out, &offers)),
+            }
+        }
     };
-    let mut out = std::io::stdout().lock();
-    match out.write_all(text.as_bytes()).and_then(|()| out.flush()) {
+    match written.and_then(|()| out.flush()) {
         Ok(()) => CLEAN,
         Err(_) => USAGE_OR_IO,
     }
 }
 
-/// The table as rows of cells: a header row (`""`, then the tiers), then one row per feature,
-/// limit and setting.
-fn table(engine: &Engine, offers: &[Offer]) -> Vec<Vec<String>> {
-    let mut rows = vec![std::iter::once(String::new()).chain(offers.iter().map(|o| o.tier.clone())).collect()];
-    for (index, (_, name)) in engine.features().enumerate() {
-        let cells = offers.iter().map(|o| o.features.get(index).map_or(String::new(), |f| feature_cell(f.access)));
-        rows.push(std::iter::once(format!("feature {name}")).chain(cells).collect());
-    }
-    for (index, (_, name)) in engine.limits().enumerate() {
+/// The table's rows, made as they are asked for: a header row (`""`, then the tiers), then
+/// one row per feature, limit and setting.
+fn rows<'a>(engine: &'a Engine, offers: &'a [Offer]) -> impl Iterator<Item = Vec<String>> + 'a {
+    let header = std::iter::once(std::iter::once(String::new()).chain(offers.iter().map(|o| o.tier.clone())).collect());
+    let features = engine.features().enumerate().map(move |(index, (_, name))| {
+        let cells = offers.iter().map(move |o| o.features.get(index).map_or(String::new(), |f| feature_cell(f.access)));
+        std::iter::once(format!("feature {name}")).chain(cells).collect()
+    });
+    let limits = engine.limits().enumerate().map(move |(index, (_, name))| {
         let measure = offers.first().and_then(|o| o.limits.get(index)).map_or(String::new(), |l| l.measure.clone());
-        let cells = offers.iter().map(|o| o.limits.get(index).map_or(String::new(), limit_cell));
-        rows.push(std::iter::once(format!("limit {name} ({measure})")).chain(cells).collect());
-    }
-    for (index, (_, name)) in engine.settings().enumerate() {
-        let cells = offers.iter().map(|o| {
+        let cells = offers.iter().map(move |o| o.limits.get(index).map_or(String::new(), limit_cell));
+        std::iter::once(format!("limit {name} ({measure})")).chain(cells).collect()
+    });
+    let settings = engine.settings().enumerate().map(move |(index, (_, name))| {
+        let cells = offers.iter().map(move |o| {
             o.settings.get(index).and_then(|s| s.value.as_ref()).map_or("not set".to_string(), ToString::to_string)
         });
-        rows.push(std::iter::once(format!("setting {name}")).chain(cells).collect());
-    }
-    rows
+        std::iter::once(format!("setting {name}")).chain(cells).collect()
+    });
+    header.chain(features).chain(limits).chain(settings)
 }
 
 fn feature_cell(access: Access) -> String {
@@ -85,45 +97,54 @@ fn limit_cell(terms: &LimitTerms) -> String {
     }
 }
 
-/// Add-ons named that leave some tiers unchanged because they do not attach to them.
-fn notes(offers: &[Offer]) -> String {
-    let mut out = String::new();
+/// Add-ons named that leave some tiers unchanged because they do not attach to them: a blank
+/// line, then one note a line.
+fn notes(out: &mut impl Write, offers: &[Offer]) -> std::io::Result<()> {
+    let mut any = false;
     for offer in offers {
         for addon in &offer.addons_not_attached {
-            out +=
-                &format!("\nnote: add-on `{addon}` does not attach to `{}`, so it changes nothing there", offer.tier);
+            write!(out, "\nnote: add-on `{addon}` does not attach to `{}`, so it changes nothing there", offer.tier)?;
+            any = true;
         }
     }
-    if !out.is_empty() {
-        out.push('\n');
+    if any {
+        writeln!(out)?;
     }
-    out
+    Ok(())
 }
 
-fn aligned(rows: &[Vec<String>]) -> String {
-    let columns = rows.first().map_or(0, Vec::len);
-    let widths: Vec<usize> = (0..columns)
-        .map(|c| rows.iter().filter_map(|r| r.get(c)).map(|cell| cell.chars().count()).max().unwrap_or(0))
-        .collect();
-    let mut out = String::new();
-    for row in rows {
+/// The rows in aligned columns, two spaces apart. Two passes over `rows`: one for the columns'
+/// widths, one to write, so that no more than a row is held.
+fn aligned<I: Iterator<Item = Vec<String>>>(out: &mut impl Write, rows: impl Fn() -> I) -> std::io::Result<()> {
+    let mut widths: Vec<usize> = Vec::new();
+    for row in rows() {
+        if widths.is_empty() {
+            widths = vec![0; row.len()];
+        }
+        for (width, cell) in widths.iter_mut().zip(&row) {
+            *width = (*width).max(cell.chars().count());
+        }
+    }
+    for row in rows() {
         let line: Vec<String> = row.iter().zip(&widths).map(|(cell, &width)| format!("{cell:width$}")).collect();
-        out += line.join("  ").trim_end();
-        out.push('\n');
+        writeln!(out, "{}", line.join("  ").trim_end())?;
     }
-    out
+    Ok(())
 }
 
-fn markdown(rows: &[Vec<String>]) -> String {
+fn markdown(out: &mut impl Write, rows: impl Iterator<Item = Vec<String>>) -> std::io::Result<()> {
     let escape = |cell: &String| cell.replace('|', "\\|");
-    let mut out = String::new();
-    for (index, row) in rows.iter().enumerate() {
-        out += &format!("| {} |\n", row.iter().map(escape).collect::<Vec<_>>().join(" | "));
+    for (index, row) in rows.enumerate() {
+        writeln!(out, "| {} |", row.iter().map(escape).collect::<Vec<_>>().join(" | "))?;
         if index == 0 {
-            out += &format!("|{}\n", " --- |".repeat(row.len()));
+            writeln!(out, "|{}", " --- |".repeat(row.len()))?;
         }
     }
-    out
+    Ok(())
+}
+
+fn csv(out: &mut impl Write, rows: impl Iterator<Item = Vec<String>>) -> std::io::Result<()> {
+    rows.into_iter().try_for_each(|row| writeln!(out, "{}", csv_row(&row)))
 }
 
 /// One CSV record: cells with a comma, quote or line break are quoted, quotes doubled.
@@ -138,4 +159,67 @@ fn csv_row(row: &[String]) -> String {
         })
         .collect::<Vec<_>>()
         .join(",")
+}
+
+#[cfg(test)]
+#[expect(clippy::expect_used, reason = "a test fails loudly, with the value that broke it")]
+mod tests {
+    use std::cell::RefCell;
+
+    use super::*;
+
+    /// A writer whose bytes the rows being made can see.
+    struct Shared<'a>(&'a RefCell<Vec<u8>>);
+
+    impl Write for Shared<'_> {
+        fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+            self.0.borrow_mut().extend_from_slice(bytes);
+            Ok(bytes.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    /// The table's rows, noting in `seen`, as each feature row after the first is made,
+    /// whether the feature row before it has reached `written`.
+    fn watched<'a>(
+        engine: &'a Engine,
+        offers: &'a [Offer],
+        written: &'a RefCell<Vec<u8>>,
+        seen: &'a RefCell<Vec<bool>>,
+    ) -> impl Iterator<Item = Vec<String>> + 'a {
+        let mut previous = String::new();
+        rows(engine, offers).inspect(move |row| {
+            if previous.starts_with("feature") {
+                seen.borrow_mut().push(String::from_utf8_lossy(&written.borrow()).contains(previous.as_str()));
+            }
+            previous = row.first().cloned().unwrap_or_default();
+        })
+    }
+
+    /// Every form writes each row before it makes the next, so that the table is never held
+    /// whole, whatever its size.
+    #[test]
+    fn each_row_is_written_before_the_next_is_made() {
+        let mut text = String::from("policy \"p\"\n");
+        text += &(0..40).map(|f| format!("feature f{f}\n")).collect::<String>();
+        text += &(0..3).map(|t| format!("tier t{t} {{ grant f{t} }}\n")).collect::<String>();
+        let engine = Engine::from_source("p", &text).expect("checks");
+        let offers: Vec<Offer> = engine.tiers().filter_map(|(tier, _)| engine.offer(tier, &[]).ok()).collect();
+        for form in ["text", "markdown", "csv"] {
+            let (written, seen) = (RefCell::new(Vec::new()), RefCell::new(Vec::new()));
+            let mut out = Shared(&written);
+            match form {
+                "text" => aligned(&mut out, || watched(&engine, &offers, &written, &seen)),
+                "markdown" => markdown(&mut out, watched(&engine, &offers, &written, &seen)),
+                _ => csv(&mut out, watched(&engine, &offers, &written, &seen)),
+            }
+            .expect("written");
+            let seen = seen.into_inner();
+            // The last pass over the rows is the one that writes them (`text` measures first).
+            let writing = seen.get(seen.len().saturating_sub(39)..).unwrap_or_default();
+            assert!(writing.len() == 39 && writing.iter().all(|&w| w), "{form}: {seen:?}");
+        }
+    }
 }

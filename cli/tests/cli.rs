@@ -204,6 +204,33 @@ fn fmt_write_then_check_passes() {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
+/// `fmt --write` through a symbolic link rewrites the file it names and leaves the link a
+/// link; the file keeps its permissions.
+#[cfg(unix)]
+#[test]
+fn fmt_write_follows_a_symlink_and_keeps_permissions() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = std::env::temp_dir().join(format!("entitle-fmt-link-{}", std::process::id()));
+    std::fs::create_dir_all(dir.join("real")).expect("a temporary directory");
+    let target = dir.join("real/messy.policy");
+    let link = dir.join("link.policy");
+    std::fs::copy(root().join("cli/tests/inputs/messy.policy"), &target).expect("copied");
+    std::fs::set_permissions(&target, std::fs::Permissions::from_mode(0o600)).expect("chmod");
+    let _ = std::fs::remove_file(&link);
+    std::os::unix::fs::symlink(&target, &link).expect("a symbolic link");
+    let entitle = |args: &[&std::path::Path]| {
+        Command::new(env!("CARGO_BIN_EXE_entitle")).arg("fmt").args(args).output().expect("runs")
+    };
+    let written = entitle(&[std::path::Path::new("--write"), &link]);
+    assert_eq!(written.status.code(), Some(0), "{}", String::from_utf8_lossy(&written.stderr));
+    assert!(std::fs::symlink_metadata(&link).expect("the link").file_type().is_symlink(), "the link stays a link");
+    let check = entitle(&[std::path::Path::new("--check"), &target]);
+    assert_eq!(check.status.code(), Some(0), "the target is formatted: {}", String::from_utf8_lossy(&check.stdout));
+    let mode = std::fs::metadata(&target).expect("the target").permissions().mode() & 0o777;
+    assert_eq!(mode, 0o600, "the target keeps its permissions");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
 /// The exit statuses of the author's toolbox, apart from the golden text.
 #[test]
 fn toolbox_exit_statuses_follow_the_contract() {
@@ -294,6 +321,16 @@ fn a_built_bundle_serves_wherever_the_policy_does() {
     let built = run(&format!("build policies/rtc-sdk.policy -o {bundle_path}"));
     let hash = entitle::PolicyHash::of(&std::fs::read(root().join("policies/rtc-sdk.policy")).expect("readable"));
     assert!(built.starts_with("exit: 0") && built.contains(&format!("sha256 {hash}")), "{built}");
+    // The JSON report is one line, its fields pinned here.
+    let reported = run(&format!("build policies/rtc-sdk.policy -o {bundle_path} --format json"));
+    let bytes = std::fs::metadata(&bundle).expect("written").len();
+    let expected = format!(
+        "exit: 0\n--- stdout\n{{\"bytes\":{bytes},\"engine_version\":\"{}\",\"format_version\":1,\"output\":\"{bundle_path}\",\
+         \"policy\":\"rtc-sdk\",\"policy_hash\":\"{hash}\",\"source\":\"policies/rtc-sdk.policy\",\"version\":\"2026.11\"}}\n\
+         --- stderr\n",
+        env!("CARGO_PKG_VERSION")
+    );
+    assert_eq!(reported, expected);
 
     let queries = std::fs::read(root().join("cli/tests/golden/eval-rtc-sdk.stdin")).unwrap_or_else(|_| {
         br#"{"tier":"pro","key":"app-42","now":"2026-11-21T10:00:00Z","feature":"hd_video"}
@@ -329,4 +366,45 @@ fn a_built_bundle_serves_wherever_the_policy_does() {
     assert!(failed.starts_with("exit: 1") && failed.contains("E004"), "{failed}");
     assert_eq!(std::fs::read(&bundle).expect("readable"), damaged, "a failed build leaves the old file");
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// Runs `entitle build POLICY -o OUTPUT` with paths that need not be UTF-8.
+fn build(policy: &std::path::Path, output: &std::path::Path) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_entitle")).arg("build").arg(policy).arg("-o").arg(output).output().expect("runs")
+}
+
+/// `build -o` naming the policy itself, however spelt, is refused before anything is written:
+/// the bundle would replace the only copy of the source.
+#[test]
+fn build_refuses_to_write_the_bundle_over_its_policy() {
+    let dir = std::env::temp_dir().join(format!("entitle-build-self-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("a temporary directory");
+    let policy = dir.join("p.policy");
+    let text = "policy \"p\"\nfeature f\ntier t { grant f }\n";
+    std::fs::write(&policy, text).expect("a policy");
+    for output in [policy.clone(), dir.join(".").join("p.policy")] {
+        let built = build(&policy, &output);
+        let stderr = String::from_utf8_lossy(&built.stderr);
+        assert_eq!(built.status.code(), Some(2), "{stderr}");
+        assert!(stderr.contains("is the policy being built") && stderr.lines().count() == 1, "{stderr}");
+        assert_eq!(std::fs::read_to_string(&policy).expect("readable"), text, "the policy is untouched");
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// A policy's name and version may hold control characters; `build` shows them as control
+/// pictures, as the diagnostics do, so a policy cannot write terminal escapes.
+#[test]
+fn build_shows_control_characters_in_names_as_pictures() {
+    let dir = std::env::temp_dir().join(format!("entitle-build-escape-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("a temporary directory");
+    let policy = dir.join("p.policy");
+    std::fs::write(&policy, "policy \"p\u{1b}[2J\" version \"1\u{7}\"\nfeature f\ntier t { grant f }\n")
+        .expect("a policy");
+    let built = build(&policy, &dir.join("p.bundle"));
+    let _ = std::fs::remove_dir_all(&dir);
+    let stdout = String::from_utf8_lossy(&built.stdout);
+    assert_eq!(built.status.code(), Some(0), "{}", String::from_utf8_lossy(&built.stderr));
+    assert!(!stdout.contains(['\u{1b}', '\u{7}']), "{stdout:?}");
+    assert!(stdout.contains("policy `p\u{241b}[2J` version `1\u{2407}`"), "{stdout:?}");
 }
