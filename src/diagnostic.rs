@@ -144,24 +144,47 @@ pub struct Label {
 #[derive(Clone, Debug, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct Diagnostic {
-    /// The stable code.
-    pub code: Code,
-    /// Error or warning; always `code.severity()`.
-    pub severity: Severity,
-    /// The one-line message.
-    pub message: String,
-    /// The primary location.
-    pub span: Span,
-    /// A suggestion, such as "did you mean `hd_video`?".
-    pub help: Option<String>,
-    /// Other places that explain this one.
-    pub labels: Vec<Label>,
+    pub(crate) code: Code,
+    pub(crate) message: String,
+    pub(crate) span: Span,
+    pub(crate) help: Option<String>,
+    pub(crate) labels: Vec<Label>,
 }
 
 impl Diagnostic {
     /// A diagnostic with no help and no labels.
     pub fn new(code: Code, span: Span, message: impl Into<String>) -> Diagnostic {
-        Diagnostic { code, severity: code.severity(), message: message.into(), span, help: None, labels: Vec::new() }
+        Diagnostic { code, message: message.into(), span, help: None, labels: Vec::new() }
+    }
+
+    /// The stable code.
+    pub fn code(&self) -> Code {
+        self.code
+    }
+
+    /// Error or warning: always the code's [`Code::severity`].
+    pub fn severity(&self) -> Severity {
+        self.code.severity()
+    }
+
+    /// The one-line message.
+    pub fn message(&self) -> &str {
+        &self.message
+    }
+
+    /// The primary location.
+    pub fn span(&self) -> Span {
+        self.span
+    }
+
+    /// A suggestion, such as "did you mean `hd_video`?".
+    pub fn help(&self) -> Option<&str> {
+        self.help.as_deref()
+    }
+
+    /// Other places that explain this one.
+    pub fn labels(&self) -> &[Label] {
+        &self.labels
     }
 
     /// Adds a suggestion.
@@ -184,7 +207,7 @@ impl Diagnostic {
 
     /// Whether this is an error (as opposed to a warning).
     pub fn is_error(&self) -> bool {
-        self.severity == Severity::Error
+        self.severity() == Severity::Error
     }
 }
 
@@ -266,7 +289,7 @@ impl Diagnostics {
     }
 
     fn write_one(&self, f: &mut fmt::Formatter<'_>, diagnostic: &Diagnostic, at: LineCol) -> fmt::Result {
-        let Diagnostic { severity, code, message, .. } = diagnostic;
+        let (severity, code, message) = (diagnostic.severity(), diagnostic.code, &diagnostic.message);
         write!(f, "{}:{}:{}: {severity}[{code}]: {message}", self.file, at.line, at.column)
     }
 }

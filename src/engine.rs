@@ -306,8 +306,12 @@ impl fmt::Display for Reason {
 impl std::error::Error for Reason {}
 
 /// The answer to "may this subject use this feature?".
+///
+/// `#[non_exhaustive]`: later releases may add fields, so code outside the crate reads the
+/// fields and never builds one.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[must_use]
+#[non_exhaustive]
 pub struct Decision {
     /// Whether the feature may be used.
     pub allowed: bool,
@@ -363,6 +367,7 @@ impl fmt::Display for Status {
 
 /// The current window of a counter: `[start, end)` in Unix seconds.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct WindowSpan {
     /// The first instant of the window.
     pub start: i64,
@@ -370,9 +375,20 @@ pub struct WindowSpan {
     pub end: i64,
 }
 
+impl WindowSpan {
+    /// The window `[start, end)`, for callers that keep windows of their own (a meter's
+    /// snapshot, say).
+    pub const fn new(start: i64, end: i64) -> WindowSpan {
+        WindowSpan { start, end }
+    }
+}
+
 /// The answer to "how much of this limit is left, and may this request proceed?".
+///
+/// `#[non_exhaustive]`, as [`Decision`] is.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[must_use]
+#[non_exhaustive]
 pub struct Quota {
     /// Whether the requested amount may be used.
     pub allowed: bool,

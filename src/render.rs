@@ -54,13 +54,13 @@ pub fn human(source: &Source, diagnostic: &Diagnostic) -> String {
 /// colours only a terminal, and never when `NO_COLOR` is set.
 pub fn human_with(source: &Source, diagnostic: &Diagnostic, colour: bool) -> String {
     let paint = Paint { on: colour };
-    let accent = match diagnostic.severity {
+    let accent = match diagnostic.severity() {
         Severity::Error => RED,
         Severity::Warning => YELLOW,
     };
     let mut out = String::new();
     let message = printable(&diagnostic.message, TEXT_CHARS);
-    let head = format!("{}[{}]", diagnostic.severity, diagnostic.code);
+    let head = format!("{}[{}]", diagnostic.severity(), diagnostic.code);
     let _ = writeln!(out, "{}{}", paint.bold(accent, &head), paint.bold("", &format!(": {message}")));
     let (excerpt, pad) = excerpt_with(source, diagnostic.span, paint, accent);
     out.push_str(&excerpt);
@@ -142,7 +142,7 @@ impl Paint {
 pub fn github(source: &Source, diagnostic: &Diagnostic) -> String {
     let start = source.location(diagnostic.span);
     let end = source.line_col(diagnostic.span.end);
-    let level = match diagnostic.severity {
+    let level = match diagnostic.severity() {
         Severity::Error => "error",
         Severity::Warning => "warning",
     };

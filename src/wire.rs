@@ -501,7 +501,7 @@ fn json_diagnostic<'a>(source: &'a Source, diagnostic: &'a Diagnostic) -> JsonDi
     JsonDiagnostic {
         file: source.name(),
         code: diagnostic.code.as_str(),
-        severity: match diagnostic.severity {
+        severity: match diagnostic.severity() {
             Severity::Error => "error",
             Severity::Warning => "warning",
         },

@@ -200,27 +200,27 @@ pub(crate) fn c_setting(value: Option<&SettingValue>) -> entitle_setting {
 
 #[cfg(test)]
 mod tests {
-    use entitle::Reason;
-
     use super::*;
 
-    /// The C enums carry the Rust crate's numbers, so every language reads the same reason.
+    /// The C answers carry the Rust answers' numbers, so every language reads the same
+    /// reason and status (the header test holds the enums themselves to `Reason::ALL`).
     #[test]
     fn reasons_and_statuses_match_the_crate() {
-        for reason in Reason::ALL {
-            assert_eq!(c_decision(Decision { allowed: false, reason: *reason }).reason, *reason as u32, "{reason:?}");
+        let text = "policy \"p\"\nfeature f\nfeature g\nlimit calls : count\ntier t { grant f\n limit calls = 10 soft 20 warn at 50% }\n";
+        let engine = entitle::Engine::from_source("p", text).expect("checks");
+        let request = entitle::Request::new(engine.tier("t").expect("t"), 0);
+        for feature in [engine.feature("f"), engine.feature("g"), Some(entitle::FeatureId::from_u32(9))] {
+            let decision = engine.decide(&request, feature.expect("an id"));
+            assert_eq!(c_decision(decision).reason, decision.reason as u32, "{decision:?}");
         }
-        for status in Status::ALL {
-            let quota = Quota {
-                allowed: true,
-                reason: Reason::WithinLimit,
-                status: *status,
-                limit: Amount::Unlimited,
-                soft_cap: None,
-                remaining: Amount::Unlimited,
-                window: None,
-            };
-            assert_eq!(c_quota(quota).status as u32, *status as u32, "{status:?}");
+        let calls = engine.limit("calls").expect("calls");
+        let mut seen = Vec::new();
+        for used in [0, 6, 15, 25] {
+            let quota = engine.check_limit(&request, calls, entitle::Usage::used(used));
+            assert_eq!(c_quota(quota).status as u32, quota.status as u32, "{quota:?}");
+            assert_eq!(c_quota(quota).reason, quota.reason as u32, "{quota:?}");
+            seen.push(quota.status);
         }
+        assert_eq!(seen, Status::ALL, "every status was asked");
     }
 }

@@ -107,7 +107,7 @@ fn parse_counter(line: &str) -> Option<(Box<str>, Counter)> {
         Value::Array(pair) => match pair.as_slice() {
             [start, end] => {
                 let (start, end) = (start.as_i64()?, end.as_i64()?);
-                (start < end).then_some(WindowSpan { start, end })?.into()
+                (start < end).then_some(WindowSpan::new(start, end))?.into()
             }
             _ => return None,
         },

@@ -11,8 +11,9 @@ use crate::source::Span;
 use crate::time::format_instant;
 use crate::units::format_amount;
 
-/// One rule that took part in an answer.
+/// One rule that took part in an answer. `#[non_exhaustive]`, like every answer type.
 #[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct Step {
     /// What the rule says or does, in words: "tier `pro` grants `hd_video`".
     pub rule: String,
@@ -20,8 +21,9 @@ pub struct Step {
     pub span: Option<Span>,
 }
 
-/// What would allow something that was denied.
+/// What would allow something that was denied. `#[non_exhaustive]`, like every answer type.
 #[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct Upgrade {
     /// The cheapest tier above the subject's in its ladder that would allow it, if any.
     pub tier: Option<String>,
@@ -33,6 +35,7 @@ pub struct Upgrade {
 /// An answer with the chain of rules that produced it and, when denied, an upgrade hint.
 #[derive(Clone, Debug, PartialEq)]
 #[must_use]
+#[non_exhaustive]
 pub struct Explanation<A> {
     /// The answer, exactly as the fast path gives it.
     pub answer: A,

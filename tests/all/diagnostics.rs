@@ -80,8 +80,8 @@ fn fixed_examples_in_the_reference_do_not_show_their_code() {
             section.split("```policy\n").skip(1).map(|b| b.split("```").next().unwrap_or("")).collect();
         assert_eq!(blocks.len(), 2, "{code}: expected exactly a bad and a fixed ```policy block");
         let shows = |text: &str| match entitle::check(&Source::new("doc", text)) {
-            Ok(checked) => checked.warnings().iter().any(|d| d.code == *code),
-            Err(diagnostics) => diagnostics.iter().any(|d| d.code == *code),
+            Ok(checked) => checked.warnings().iter().any(|d| d.code() == *code),
+            Err(diagnostics) => diagnostics.iter().any(|d| d.code() == *code),
         };
         assert!(shows(blocks[0]), "{code}: the bad example does not produce {code}");
         assert!(!shows(blocks[1]), "{code}: the fixed example still produces {code}");

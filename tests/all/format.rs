@@ -63,5 +63,5 @@ fn comments_in_awkward_places_are_kept() {
 #[test]
 fn a_file_that_does_not_parse_is_refused() {
     let diagnostics = entitle::format(&Source::new("p", "policy \"p\"\ntier free { grant }\n")).expect_err("no name");
-    assert_eq!(diagnostics.iter().next().map(|d| d.code.as_str()), Some("E001"));
+    assert_eq!(diagnostics.iter().next().map(|d| d.code().as_str()), Some("E001"));
 }

@@ -41,7 +41,7 @@ fn parse_check_and_render_inputs_replay_clean() {
             Err(diagnostics) => diagnostics.into_vec(),
         };
         for diagnostic in &diagnostics {
-            assert!(diagnostic.span.end <= text.len(), "{}: span past the end", path.display());
+            assert!(diagnostic.span().end <= text.len(), "{}: span past the end", path.display());
             let shown = render::human(&source, diagnostic);
             assert!(shown.len() <= render::MAX_RENDERED_BYTES, "{}", path.display());
             assert!(!shown.chars().any(|c| c.is_control() && c != '\n' && c != '\t'), "{}", path.display());

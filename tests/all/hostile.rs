@@ -11,8 +11,8 @@ const MIB: usize = 1024 * 1024;
 
 fn codes(text: &str) -> Vec<Code> {
     match entitle::check(&Source::new("hostile.policy", text)) {
-        Ok(checked) => checked.warnings().iter().map(|d| d.code).collect(),
-        Err(diagnostics) => diagnostics.iter().map(|d| d.code).collect(),
+        Ok(checked) => checked.warnings().iter().map(|d| d.code()).collect(),
+        Err(diagnostics) => diagnostics.iter().map(|d| d.code()).collect(),
     }
 }
 
@@ -26,8 +26,8 @@ fn a_tier_by_feature_table_past_the_budget_is_refused_up_front() {
     let (bytes, result) = peak_bytes_in(|| entitle::check(&Source::new("p", text.as_str())));
     let diagnostics = result.expect_err("past the table budget");
     let first = diagnostics.errors().next().expect("an error");
-    assert_eq!(first.code, Code::InputLimit);
-    assert!(first.message.contains("2500 tiers × 2500"), "{}", first.message);
+    assert_eq!(first.code(), Code::InputLimit);
+    assert!(first.message().contains("2500 tiers × 2500"), "{}", first.message());
     assert!(bytes < 64 * MIB, "checking peaked at {} MiB", bytes / MIB);
 }
 
@@ -55,7 +55,7 @@ fn a_huge_unknown_name_costs_linear_memory_and_a_short_message() {
     let diagnostics = result.expect_err("unknown feature");
     assert!(bytes < 64 * MIB, "checking peaked at {} MiB", bytes / MIB);
     for diagnostic in &diagnostics {
-        assert!(diagnostic.message.len() < 1_000, "a {}-byte message", diagnostic.message.len());
+        assert!(diagnostic.message().len() < 1_000, "a {}-byte message", diagnostic.message().len());
         assert!(render::human(&source, diagnostic).len() <= render::MAX_RENDERED_BYTES);
     }
 }
@@ -92,8 +92,8 @@ fn classic_mac_line_endings_get_one_clear_error() {
     let diagnostics = entitle::check(&Source::new("p", text)).expect_err("lone CRs");
     assert_eq!(diagnostics.len(), 1);
     let only = diagnostics.iter().next().expect("one");
-    assert_eq!(only.code, Code::Syntax);
-    assert!(only.message.contains("carriage return"), "{}", only.message);
+    assert_eq!(only.code(), Code::Syntax);
+    assert!(only.message().contains("carriage return"), "{}", only.message());
     assert!(
         entitle::check(&Source::new("p", "policy \"p\"\r\n// plans\r\nfeature f\r\ntier t { grant f }\r\n")).is_ok()
     );
@@ -119,7 +119,7 @@ fn the_table_budget_is_a_limit_like_the_others() {
     limits.table_cells = 10;
     let text = "policy \"p\"\nfeature a\nfeature b\nfeature c\ntier t1 { }\ntier t2 { }\ntier t3 { }\ntier t4 { }\n";
     let diagnostics = entitle::check_with(&Source::new("p", text), &limits).expect_err("12 cells");
-    assert!(diagnostics.iter().any(|d| d.code == Code::InputLimit));
+    assert!(diagnostics.iter().any(|d| d.code() == Code::InputLimit));
     assert!(codes(text).iter().all(|&c| c != Code::InputLimit));
 }
 
@@ -250,7 +250,7 @@ fn inputs_past_each_limit_get_their_diagnostic_in_bounded_memory() {
     for (name, text, code) in cases {
         let (bytes, result) = peak_bytes_in(|| entitle::check(&Source::new("p", text.as_str())));
         let diagnostics = result.expect_err(name);
-        assert!(diagnostics.iter().any(|d| d.code == code), "{name}: {:?}", diagnostics.iter().next());
+        assert!(diagnostics.iter().any(|d| d.code() == code), "{name}: {:?}", diagnostics.iter().next());
         assert!(
             bytes <= 20 * text.len() + 64 * MIB,
             "{name}: peaked at {} MiB for {} MiB",

@@ -20,7 +20,7 @@ fn edited_policies_never_panic_and_spans_stay_in_range() {
             variants += 1;
             if let Err(diagnostics) = entitle::check(&Source::new("m", mutated.as_str())) {
                 for d in &diagnostics {
-                    assert!(d.span.start <= d.span.end && d.span.end <= mutated.len(), "{d:?}");
+                    assert!(d.span().start <= d.span().end && d.span().end <= mutated.len(), "{d:?}");
                 }
             }
         }
@@ -34,8 +34,8 @@ fn a_flood_of_errors_is_cut_off_with_a_note() {
     let diagnostics = entitle::check(&Source::new("p", text)).expect_err("unknown tiers");
     assert_eq!(diagnostics.len(), Limits::default().diagnostics + 1);
     let last = diagnostics.iter().last().expect("a last diagnostic");
-    assert_eq!(last.code, Code::InputLimit);
-    assert_eq!(last.message, "4001 more diagnostics after the first 1000 are not shown");
+    assert_eq!(last.code(), Code::InputLimit);
+    assert_eq!(last.message(), "4001 more diagnostics after the first 1000 are not shown");
 }
 
 #[test]
@@ -43,7 +43,7 @@ fn oversized_input_is_refused_with_an_input_limit_diagnostic() {
     let text = "feature x\n".repeat(Limits::default().source_bytes / 10 + 1);
     let diagnostics = entitle::check(&Source::new("big", text)).expect_err("too large");
     assert_eq!(diagnostics.len(), 1);
-    assert_eq!(diagnostics.iter().next().map(|d| d.code), Some(Code::InputLimit));
+    assert_eq!(diagnostics.iter().next().map(|d| d.code()), Some(Code::InputLimit));
 }
 
 /// The cap on reported diagnostics never turns a policy that checks into one that does not.
@@ -55,8 +55,8 @@ fn a_flood_of_warnings_is_cut_off_without_failing_the_check() {
     let warnings = checked.warnings();
     assert_eq!(warnings.len(), Limits::default().diagnostics + 1);
     let last = warnings.last().expect("a last warning");
-    assert_eq!(last.code, Code::TooManyWarnings);
-    assert_eq!(last.message, "200 more warnings after the first 1000 are not shown");
+    assert_eq!(last.code(), Code::TooManyWarnings);
+    assert_eq!(last.message(), "200 more warnings after the first 1000 are not shown");
 }
 
 #[test]
@@ -80,7 +80,7 @@ fn pathological_but_small_inputs_terminate() {
 fn tightened_limits_are_enforced() {
     let first_code = |text: &str, limits: &Limits| {
         let diagnostics = entitle::check_with(&Source::new("p", text), limits).expect_err("past a limit");
-        let first = diagnostics.errors().next().map(|d| (d.code, d.message.clone()));
+        let first = diagnostics.errors().next().map(|d| (d.code(), d.message().to_string()));
         first.expect("an error")
     };
     let mut tight = Limits::default();
