@@ -53,6 +53,7 @@ use crate::tables::{AddonDelta, LimitEntry, RawTables};
 
 /// The first bytes of every bundle. The high first byte and the line endings after the name
 /// catch a file that went through a text-mode transfer, as PNG's signature does.
+#[doc(hidden)]
 pub const MAGIC: [u8; 12] = *b"\x89ENTITLE\r\n\x1a\n";
 
 /// The format version this engine writes and loads as it is. Bundles of an older format are
@@ -154,6 +155,7 @@ impl Info {
 }
 
 /// Whether `bytes` start like a bundle (to tell a bundle from a policy file).
+#[doc(hidden)]
 pub fn is_bundle(bytes: &[u8]) -> bool {
     bytes.starts_with(&MAGIC)
 }

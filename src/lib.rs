@@ -103,7 +103,11 @@ pub use eval::{Explanation, Step, Upgrade};
 pub use format::{format, format_with};
 pub use ids::{AddonId, FeatureId, LimitId, SettingId, TierId};
 pub use limits::Limits;
-pub use load::{read_policy_file, write_file_atomically, LoadError};
+pub use load::LoadError;
+// What the bundled command needs and a library user should not rely on: it may change in any
+// release (docs/api.md, "What is not public").
+#[doc(hidden)]
+pub use load::{read_policy_file, write_file_atomically};
 pub use model::{Access, Amount, Percentage, SettingValue};
 pub use rollout::{bucket as rollout_bucket, BUCKETS as ROLLOUT_BUCKETS};
 pub use source::{LineCol, Source, Span};

@@ -165,6 +165,7 @@ pub fn github(source: &Source, diagnostic: &Diagnostic) -> String {
 
 /// A problem that is not about a place in a policy (a path that cannot be read) as a GitHub
 /// Actions error annotation.
+#[doc(hidden)]
 pub fn github_error(message: &str) -> String {
     format!("::error title=entitle::{}", github_data(&printable(message, TEXT_CHARS)))
 }
@@ -257,6 +258,7 @@ fn visible(c: char) -> char {
 /// ```
 /// assert_eq!(entitle::render::printable_text("a\u{1b}[2Jb\u{7}"), "a\u{241b}[2Jb\u{2407}");
 /// ```
+#[doc(hidden)]
 pub fn printable_text(text: &str) -> String {
     printable(text, TEXT_CHARS)
 }
@@ -281,6 +283,7 @@ fn printable(text: &str, max: usize) -> String {
 /// assert_eq!(summary(2, 0, 0, 0), "2 files checked: no problems");
 /// assert_eq!(summary(0, 1, 0, 0), "no files checked: 1 path could not be read");
 /// ```
+#[doc(hidden)]
 pub fn summary(files: usize, unreadable: usize, errors: usize, warnings: usize) -> String {
     let plural = |n: usize, word: &str| format!("{n} {word}{}", if n == 1 { "" } else { "s" });
     if files == 0 && unreadable > 0 {

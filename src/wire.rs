@@ -255,6 +255,7 @@ pub mod error_code {
 
 /// The answer to a line that is not a valid query: `{"code": code, "error": message}`, where
 /// `code` is one of [`error_code`] and `message` says what is wrong, for people.
+#[doc(hidden)]
 pub fn error_answer(code: &str, message: &str) -> Value {
     json!({ "code": code, "error": message })
 }
@@ -449,6 +450,7 @@ pub fn explanation<A>(explanation: &Explanation<A>) -> Value {
 
 /// An answer and its explanation as one JSON object: `{"answer": {...}, "explain": {"steps":
 /// [...], "upgrade": ...}}`, for callers that ask for the explanation alone (the C ABI).
+#[doc(hidden)]
 pub fn explained<A>(answer: &Map<String, Value>, why: &Explanation<A>) -> String {
     json!({ "answer": answer, "explain": explanation(why) }).to_string()
 }
@@ -553,6 +555,7 @@ pub fn diagnostics<'a>(source: &'a Source, list: impl IntoIterator<Item = &'a Di
 /// assert_eq!(report["summary"]["errors"], 1);
 /// assert_eq!(report["unreadable"][0]["path"], "gone.policy");
 /// ```
+#[doc(hidden)]
 pub fn check_report(checked: &[(Source, Vec<Diagnostic>)], unreadable: &[(String, String)]) -> String {
     #[derive(Serialize)]
     struct Report<'a> {
@@ -659,6 +662,7 @@ pub fn offer(offer: &crate::plan::Offer) -> Value {
 /// "addons": [...], "tiers": [offer, ...]}` with each tier as in [`offer`], pretty-printed.
 /// `version` changes only if a field changes meaning; fields may be added. [`write_matrix`]
 /// writes the same bytes as it goes.
+#[doc(hidden)]
 pub fn matrix(engine: &Engine, addons: &[String], offers: &[crate::plan::Offer]) -> String {
     let mut out = Vec::new();
     match write_matrix(&mut out, engine, addons, offers) {
@@ -670,6 +674,7 @@ pub fn matrix(engine: &Engine, addons: &[String], offers: &[crate::plan::Offer])
 /// Writes [`matrix`]'s document to `out` one tier at a time, as `offers` yields them, so that
 /// a matrix of any size is written in the memory of one tier: `offers` may compute each offer
 /// as it is asked for. No trailing newline.
+#[doc(hidden)]
 pub fn write_matrix<I>(
     out: &mut impl std::io::Write,
     engine: &Engine,
@@ -715,6 +720,7 @@ pub fn change(change: &crate::plan::Change) -> Value {
 
 /// A tier's or an add-on's standing in a diff between two versions of a policy.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[doc(hidden)]
 pub enum DiffStatus {
     /// Only the new version has it.
     Added,
@@ -737,6 +743,7 @@ impl DiffStatus {
 
 /// The counts closing a diff: `{"changes", "taking_away"}`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[doc(hidden)]
 pub struct DiffSummary {
     /// Every change counted.
     pub changes: usize,
@@ -758,6 +765,7 @@ fn pretty(document: &Value) -> String {
 
 /// A tier of a diff between two versions of a policy: `{"tier", "status", "takes_away",
 /// "changes": [...]}` with each change as in [`change`]. A removed tier takes away.
+#[doc(hidden)]
 pub fn tier_diff(tier: &str, status: DiffStatus, changes: &[crate::plan::Change]) -> Value {
     let takes_away = status == DiffStatus::Removed || changes.iter().any(|c| c.takes_away);
     json!({
@@ -769,6 +777,7 @@ pub fn tier_diff(tier: &str, status: DiffStatus, changes: &[crate::plan::Change]
 }
 
 /// What an add-on gives one tier that changed between versions: a [`change`] with `tier`.
+#[doc(hidden)]
 pub fn addon_change(tier: &str, found: &crate::plan::Change) -> Value {
     let mut out = change(found);
     if let Value::Object(map) = &mut out {
@@ -779,6 +788,7 @@ pub fn addon_change(tier: &str, found: &crate::plan::Change) -> Value {
 
 /// An add-on attached to a tier it was not attached to (`attached`), or detached from one:
 /// `{"tier", "kind": "attachment", "before", "after", "takes_away"}`; detaching takes away.
+#[doc(hidden)]
 pub fn attachment_change(tier: &str, attached: bool) -> Value {
     let (before, after) = if attached { ("not attached", "attached") } else { ("attached", "not attached") };
     json!({ "tier": tier, "kind": "attachment", "before": before, "after": after, "takes_away": !attached })
@@ -786,6 +796,7 @@ pub fn attachment_change(tier: &str, attached: bool) -> Value {
 
 /// An add-on of a diff between two versions of a policy: `{"addon", "status", "takes_away",
 /// "changes": [...]}`, each change from [`addon_change`] or [`attachment_change`].
+#[doc(hidden)]
 pub fn addon_diff(addon: &str, status: DiffStatus, takes_away: bool, changes: Vec<Value>) -> Value {
     json!({ "addon": addon, "status": status.as_str(), "takes_away": takes_away, "changes": changes })
 }
@@ -795,6 +806,7 @@ pub fn addon_diff(addon: &str, status: DiffStatus, takes_away: bool, changes: Ve
 /// [`tier_diff`] and add-ons from [`addon_diff`], pretty-printed, and
 /// `"addon_effects_compared": false` when the add-ons were compared by their attachments
 /// alone.
+#[doc(hidden)]
 pub fn policy_diff(
     before: &str,
     after: &str,
@@ -820,6 +832,7 @@ pub fn policy_diff(
 /// What `entitle diff POLICY --tiers FROM TO --format json` prints: `{"version": 1, "policy",
 /// "from", "to", "changes": [...], "summary": {"changes", "taking_away"}}`, pretty-printed, with
 /// each change as in [`change`].
+#[doc(hidden)]
 pub fn tier_move(policy: &str, from: &str, to: &str, changes: &[crate::plan::Change], summary: DiffSummary) -> String {
     pretty(&json!({
         "version": 1,
@@ -834,6 +847,7 @@ pub fn tier_move(policy: &str, from: &str, to: &str, changes: &[crate::plan::Cha
 /// What `entitle build --format json` prints, on one line: `{"output", "bytes", "source",
 /// "policy", "version", "format_version", "engine_version", "policy_hash"}` for a bundle of
 /// `bytes` bytes written to `output`, as its header `info` describes it.
+#[doc(hidden)]
 pub fn build_report(output: &str, bytes: usize, info: &crate::bundle::Info) -> String {
     json!({
         "output": output,

@@ -205,6 +205,7 @@ mod tests {
     /// The C answers carry the Rust answers' numbers, so every language reads the same
     /// reason and status (the header test holds the enums themselves to `Reason::ALL`).
     #[test]
+    #[expect(clippy::expect_used, reason = "a test whose policy does not check stops at once")]
     fn reasons_and_statuses_match_the_crate() {
         let text = "policy \"p\"\nfeature f\nfeature g\nlimit calls : count\ntier t { grant f\n limit calls = 10 soft 20 warn at 50% }\n";
         let engine = entitle::Engine::from_source("p", text).expect("checks");

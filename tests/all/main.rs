@@ -29,6 +29,7 @@ mod plan;
 mod policies;
 mod robustness;
 mod scale;
+mod surface;
 
 #[global_allocator]
 static ALLOCATOR: allocations::CountingAllocator = allocations::CountingAllocator;
