@@ -64,8 +64,14 @@ fn run(command: &mut Command) -> Output {
     output
 }
 
-/// Compiles a C program from `tests/c/` against the header and the static library.
+/// Compiles a C program from `tests/c/` against the committed header and the static library.
 pub fn compile(source: &str, output: &str, sanitize: bool) -> PathBuf {
+    compile_against("include", source, output, sanitize)
+}
+
+/// Compiles a C program from `tests/c/` against the static library, with `#include "entitle.h"`
+/// found in `include`, a directory of the repository.
+fn compile_against(include: &str, source: &str, output: &str, sanitize: bool) -> PathBuf {
     let root = repository();
     let out_dir = deps_dir().join("c");
     std::fs::create_dir_all(&out_dir).expect("a directory for the C builds");
@@ -73,7 +79,7 @@ pub fn compile(source: &str, output: &str, sanitize: bool) -> PathBuf {
     let mut gcc = Command::new("gcc");
     gcc.args(["-std=c11", "-O1", "-g", "-Wall", "-Wextra", "-Werror", "-pedantic"])
         .arg("-I")
-        .arg(root.join("include"))
+        .arg(root.join(include))
         .arg(root.join("tests/c").join(source));
     if sanitize {
         gcc.args(["-fsanitize=address,undefined", "-fno-sanitize-recover=all", "-fno-omit-frame-pointer"]);
@@ -81,6 +87,23 @@ pub fn compile(source: &str, output: &str, sanitize: bool) -> PathBuf {
     gcc.arg(static_library()).args(["-lpthread", "-ldl", "-lm", "-o"]).arg(&binary);
     run(&mut gcc);
     binary
+}
+
+/// Runs a program built with `sanitize`, with leak detection on; it must exit 0.
+fn run_sanitized(binary: &Path, argument: &Path) -> Output {
+    run(Command::new(binary).arg(argument).env("ASAN_OPTIONS", "detect_leaks=1:abort_on_error=0"))
+}
+
+/// Runs a program built without `sanitize` under valgrind; it must exit 0, with no memory error
+/// and no definite or indirect leak.
+fn run_under_valgrind(binary: &Path, argument: &Path) -> Output {
+    let output = run(Command::new("valgrind")
+        .args(["--quiet", "--leak-check=full", "--errors-for-leak-kinds=definite,indirect", "--error-exitcode=99"])
+        .arg(binary)
+        .arg(argument));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(!stderr.contains("ERROR SUMMARY") || stderr.contains("ERROR SUMMARY: 0 errors"), "{stderr}");
+    output
 }
 
 /// The count line the C test prints last: `N passed, 0 failed`.
@@ -95,7 +118,7 @@ fn summary(output: &Output) -> (u32, u32) {
 #[test]
 fn c_tests_pass_under_address_and_undefined_behaviour_sanitizers() {
     let binary = compile("test_entitle.c", "test_entitle_sanitized", true);
-    let output = run(Command::new(&binary).arg(repository()).env("ASAN_OPTIONS", "detect_leaks=1:abort_on_error=0"));
+    let output = run_sanitized(&binary, &repository());
     let (passed, failed) = summary(&output);
     assert!(passed > 100 && failed == 0, "{}", String::from_utf8_lossy(&output.stdout));
 }
@@ -103,14 +126,9 @@ fn c_tests_pass_under_address_and_undefined_behaviour_sanitizers() {
 #[test]
 fn c_tests_pass_under_valgrind_with_no_leak() {
     let binary = compile("test_entitle.c", "test_entitle_plain", false);
-    let output = run(Command::new("valgrind")
-        .args(["--quiet", "--leak-check=full", "--errors-for-leak-kinds=definite,indirect", "--error-exitcode=99"])
-        .arg(&binary)
-        .arg(repository()));
+    let output = run_under_valgrind(&binary, &repository());
     let (passed, failed) = summary(&output);
     assert!(passed > 100 && failed == 0, "{}", String::from_utf8_lossy(&output.stdout));
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(!stderr.contains("ERROR SUMMARY") || stderr.contains("ERROR SUMMARY: 0 errors"), "{stderr}");
 }
 
 #[test]
