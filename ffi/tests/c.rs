@@ -1,7 +1,8 @@
 //! The C consumers: `tests/c/*.c` compiled against the committed header and the static
 //! library with `-Wall -Wextra -Werror`, run under AddressSanitizer and
-//! UndefinedBehaviorSanitizer, then again under valgrind; and the conformance corpus answered
-//! through the C structs, compared with the Rust answers.
+//! UndefinedBehaviorSanitizer, then again under valgrind; the conformance corpus answered
+//! through the C structs, compared with the Rust answers; and a caller built against the frozen
+//! ABI-1 header (`tests/c/abi1/`), run the same two ways against this build.
 //!
 //! Needs `gcc` and `valgrind` on the PATH (`.ci/run` installs them); a test that finds one
 //! missing says what to install.
@@ -129,6 +130,61 @@ fn c_tests_pass_under_valgrind_with_no_leak() {
     let output = run_under_valgrind(&binary, &repository());
     let (passed, failed) = summary(&output);
     assert!(passed > 100 && failed == 0, "{}", String::from_utf8_lossy(&output.stdout));
+}
+
+/// Where the ABI-1 caller finds `entitle.h`: the header as it was at ABI 1, frozen.
+const ABI1_HEADER_DIR: &str = "tests/c/abi1";
+
+/// Everything `tests/c/test_abi1_caller.c` prints when the library answers it as ABI 1 did. The
+/// count is exact, so a check that stops running is noticed too.
+const ABI1_CALLER_OUTPUT: &str = "\
+built against ABI 1; the library implements at least that
+hd_video for pro: allowed (granted_by_tier)
+api_calls_per_day for pro: overage, 10000 left, resets at 1795305600
+support_channel for pro: email
+287 passed, 0 failed
+";
+
+/// Builds the ABI-1 caller, after checking that its header is still the ABI-1 one: a header
+/// refreshed from `include/` would make the test prove nothing.
+fn compile_abi1_caller(output: &str, sanitize: bool) -> PathBuf {
+    let header =
+        std::fs::read_to_string(repository().join(ABI1_HEADER_DIR).join("entitle.h")).expect("the ABI-1 header");
+    assert!(
+        header.contains("\n#define ENTITLE_ABI_VERSION 1\n"),
+        "{ABI1_HEADER_DIR}/entitle.h is not the ABI-1 header"
+    );
+    assert!(!header.contains("entitle_engine_clone"), "{ABI1_HEADER_DIR}/entitle.h declares ABI 2's functions");
+    compile_against(ABI1_HEADER_DIR, "test_abi1_caller.c", output, sanitize)
+}
+
+/// The ABI-1 caller's output must be exactly `ABI1_CALLER_OUTPUT`; its stderr names any check
+/// that failed.
+fn assert_abi1_caller_output(output: &Output) {
+    assert_eq!(
+        String::from_utf8_lossy(&output.stdout),
+        ABI1_CALLER_OUTPUT,
+        "--- stderr\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+}
+
+fn rtc_sdk_policy() -> PathBuf {
+    repository().join("policies/rtc-sdk.policy")
+}
+
+#[test]
+fn a_caller_built_against_abi_1_answers_alike_under_sanitizers() {
+    let binary = compile_abi1_caller("test_abi1_caller_sanitized", true);
+    let output = run_sanitized(&binary, &rtc_sdk_policy());
+    assert_abi1_caller_output(&output);
+}
+
+#[test]
+fn a_caller_built_against_abi_1_answers_alike_under_valgrind() {
+    let binary = compile_abi1_caller("test_abi1_caller_plain", false);
+    let output = run_under_valgrind(&binary, &rtc_sdk_policy());
+    assert_abi1_caller_output(&output);
 }
 
 #[test]
