@@ -1,7 +1,8 @@
 //! The C consumers: `tests/c/*.c` compiled against the committed header and the static
 //! library with `-Wall -Wextra -Werror`, run under AddressSanitizer and
-//! UndefinedBehaviorSanitizer, then again under valgrind; and the conformance corpus answered
-//! through the C structs, compared with the Rust answers.
+//! UndefinedBehaviorSanitizer, then again under valgrind; the conformance corpus answered
+//! through the C structs, compared with the Rust answers; and a caller built against the frozen
+//! ABI-1 header (`tests/c/abi1/`), run the same two ways against this build.
 //!
 //! Needs `gcc` and `valgrind` on the PATH (`.ci/run` installs them); a test that finds one
 //! missing says what to install.
@@ -64,8 +65,14 @@ fn run(command: &mut Command) -> Output {
     output
 }
 
-/// Compiles a C program from `tests/c/` against the header and the static library.
+/// Compiles a C program from `tests/c/` against the committed header and the static library.
 pub fn compile(source: &str, output: &str, sanitize: bool) -> PathBuf {
+    compile_against("include", source, output, sanitize)
+}
+
+/// Compiles a C program from `tests/c/` against the static library, with `#include "entitle.h"`
+/// found in `include`, a directory of the repository.
+fn compile_against(include: &str, source: &str, output: &str, sanitize: bool) -> PathBuf {
     let root = repository();
     let out_dir = deps_dir().join("c");
     std::fs::create_dir_all(&out_dir).expect("a directory for the C builds");
@@ -73,7 +80,7 @@ pub fn compile(source: &str, output: &str, sanitize: bool) -> PathBuf {
     let mut gcc = Command::new("gcc");
     gcc.args(["-std=c11", "-O1", "-g", "-Wall", "-Wextra", "-Werror", "-pedantic"])
         .arg("-I")
-        .arg(root.join("include"))
+        .arg(root.join(include))
         .arg(root.join("tests/c").join(source));
     if sanitize {
         gcc.args(["-fsanitize=address,undefined", "-fno-sanitize-recover=all", "-fno-omit-frame-pointer"]);
@@ -81,6 +88,23 @@ pub fn compile(source: &str, output: &str, sanitize: bool) -> PathBuf {
     gcc.arg(static_library()).args(["-lpthread", "-ldl", "-lm", "-o"]).arg(&binary);
     run(&mut gcc);
     binary
+}
+
+/// Runs a program built with `sanitize`, with leak detection on; it must exit 0.
+fn run_sanitized(binary: &Path, argument: &Path) -> Output {
+    run(Command::new(binary).arg(argument).env("ASAN_OPTIONS", "detect_leaks=1:abort_on_error=0"))
+}
+
+/// Runs a program built without `sanitize` under valgrind; it must exit 0, with no memory error
+/// and no definite or indirect leak.
+fn run_under_valgrind(binary: &Path, argument: &Path) -> Output {
+    let output = run(Command::new("valgrind")
+        .args(["--quiet", "--leak-check=full", "--errors-for-leak-kinds=definite,indirect", "--error-exitcode=99"])
+        .arg(binary)
+        .arg(argument));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(!stderr.contains("ERROR SUMMARY") || stderr.contains("ERROR SUMMARY: 0 errors"), "{stderr}");
+    output
 }
 
 /// The count line the C test prints last: `N passed, 0 failed`.
@@ -95,7 +119,7 @@ fn summary(output: &Output) -> (u32, u32) {
 #[test]
 fn c_tests_pass_under_address_and_undefined_behaviour_sanitizers() {
     let binary = compile("test_entitle.c", "test_entitle_sanitized", true);
-    let output = run(Command::new(&binary).arg(repository()).env("ASAN_OPTIONS", "detect_leaks=1:abort_on_error=0"));
+    let output = run_sanitized(&binary, &repository());
     let (passed, failed) = summary(&output);
     assert!(passed > 100 && failed == 0, "{}", String::from_utf8_lossy(&output.stdout));
 }
@@ -103,14 +127,64 @@ fn c_tests_pass_under_address_and_undefined_behaviour_sanitizers() {
 #[test]
 fn c_tests_pass_under_valgrind_with_no_leak() {
     let binary = compile("test_entitle.c", "test_entitle_plain", false);
-    let output = run(Command::new("valgrind")
-        .args(["--quiet", "--leak-check=full", "--errors-for-leak-kinds=definite,indirect", "--error-exitcode=99"])
-        .arg(&binary)
-        .arg(repository()));
+    let output = run_under_valgrind(&binary, &repository());
     let (passed, failed) = summary(&output);
     assert!(passed > 100 && failed == 0, "{}", String::from_utf8_lossy(&output.stdout));
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(!stderr.contains("ERROR SUMMARY") || stderr.contains("ERROR SUMMARY: 0 errors"), "{stderr}");
+}
+
+/// Where the ABI-1 caller finds `entitle.h`: the header as it was at ABI 1, frozen.
+const ABI1_HEADER_DIR: &str = "tests/c/abi1";
+
+/// Everything `tests/c/test_abi1_caller.c` prints when the library answers it as ABI 1 did. The
+/// count is exact, so a check that stops running is noticed too.
+const ABI1_CALLER_OUTPUT: &str = "\
+built against ABI 1; the library implements at least that
+hd_video for pro: allowed (granted_by_tier)
+api_calls_per_day for pro: overage, 10000 left, resets at 1795305600
+support_channel for pro: email
+287 passed, 0 failed
+";
+
+/// Builds the ABI-1 caller, after checking that its header is still the ABI-1 one: a header
+/// refreshed from `include/` would make the test prove nothing.
+fn compile_abi1_caller(output: &str, sanitize: bool) -> PathBuf {
+    let header =
+        std::fs::read_to_string(repository().join(ABI1_HEADER_DIR).join("entitle.h")).expect("the ABI-1 header");
+    assert!(
+        header.contains("\n#define ENTITLE_ABI_VERSION 1\n"),
+        "{ABI1_HEADER_DIR}/entitle.h is not the ABI-1 header"
+    );
+    assert!(!header.contains("entitle_engine_clone"), "{ABI1_HEADER_DIR}/entitle.h declares ABI 2's functions");
+    compile_against(ABI1_HEADER_DIR, "test_abi1_caller.c", output, sanitize)
+}
+
+/// The ABI-1 caller's output must be exactly `ABI1_CALLER_OUTPUT`; its stderr names any check
+/// that failed.
+fn assert_abi1_caller_output(output: &Output) {
+    assert_eq!(
+        String::from_utf8_lossy(&output.stdout),
+        ABI1_CALLER_OUTPUT,
+        "--- stderr\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+}
+
+fn rtc_sdk_policy() -> PathBuf {
+    repository().join("policies/rtc-sdk.policy")
+}
+
+#[test]
+fn a_caller_built_against_abi_1_answers_alike_under_sanitizers() {
+    let binary = compile_abi1_caller("test_abi1_caller_sanitized", true);
+    let output = run_sanitized(&binary, &rtc_sdk_policy());
+    assert_abi1_caller_output(&output);
+}
+
+#[test]
+fn a_caller_built_against_abi_1_answers_alike_under_valgrind() {
+    let binary = compile_abi1_caller("test_abi1_caller_plain", false);
+    let output = run_under_valgrind(&binary, &rtc_sdk_policy());
+    assert_abi1_caller_output(&output);
 }
 
 #[test]
