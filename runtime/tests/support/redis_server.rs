@@ -104,7 +104,7 @@ fn answering_pid(port: u16) -> Option<u32> {
     };
     while !has_pid(&reply) {
         let n = stream.read(&mut chunk).ok().filter(|&n| n > 0)?;
-        reply.extend_from_slice(&chunk[..n]);
+        reply.extend_from_slice(chunk.get(..n)?);
     }
     let reply = String::from_utf8_lossy(&reply);
     let line = reply.lines().find_map(|line| line.strip_prefix("process_id:"))?;
