@@ -222,7 +222,7 @@ impl Diagnostic {
 /// let error = entitle::Engine::from_source("p.policy", "policy \"p\"\ntier free { grant a, b }\n").unwrap_err();
 /// assert_eq!(error.to_string(), "p.policy:2:19: error[E004]: unknown feature `a` (and 1 more error)");
 /// assert_eq!(error.errors().count(), 2);
-/// assert_eq!(error.iter().next().map(|d| d.code.as_str()), Some("E004"));
+/// assert_eq!(error.iter().next().map(|d| d.code().as_str()), Some("E004"));
 /// ```
 #[derive(Clone, PartialEq, Eq)]
 pub struct Diagnostics {

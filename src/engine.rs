@@ -699,16 +699,16 @@ impl Engine {
         self.inner.tables.bytes()
     }
 
-    /// The index an id of any kind names in this engine's tables: its own ids' and untagged
-    /// ids' index, and for another engine's id a number past every table (see `ids.rs`).
+    /// The index an id of any kind names in this engine's tables: its own ids' index, and
+    /// for any other number one past every table (see `ids.rs`).
     #[inline]
     pub(crate) fn index(&self, id: impl Id) -> usize {
         self.tag.index(id.number())
     }
 
-    /// The id this engine hands out for the tier at `index`.
-    pub(crate) fn tier_at(&self, index: usize) -> TierId {
-        TierId(self.tag.id(index))
+    /// The id of any kind this engine hands out for the item at `index`.
+    pub(crate) fn id_at<I: Id>(&self, index: usize) -> I {
+        I::from_number(self.tag.id(index))
     }
 
     /// The grant bits, one pointer hop closer than through [`Engine::tables`].

@@ -7,7 +7,7 @@
 //! what it is given. The parser target compares the hand-written reader with pest alone
 //! through [`compare_parsers`], which `tests/all/parser.rs` also runs.
 
-use crate::engine::{AddonId, FeatureId, LimitId, Request, SettingId, TierId, Usage};
+use crate::engine::{AddonId, FeatureId, LimitId, Reason, Request, SettingId, TierId, Usage};
 use crate::reference::Reference;
 use crate::Source;
 
@@ -45,12 +45,12 @@ pub fn compare_with_reference(text: &str, questions: &[Question<'_>]) -> Result<
             continue;
         }
         let held: Vec<usize> = (0..model.addons.len().min(64)).filter(|a| q.addons & (1 << a) != 0).collect();
-        let ids: Vec<AddonId> = held.iter().map(|&a| AddonId::from_u32(crate::ids::dense(a))).collect();
-        let request = Request::new(TierId::from_u32(q.tier), q.now).with_key(q.key).with_addons(&ids);
+        let ids: Vec<AddonId> = held.iter().map(|&a| engine.id_at(a)).collect();
+        let request = Request::new(engine.id_at::<TierId>(tier), q.now).with_key(q.key).with_addons(&ids);
         let pick = |count: usize| usize::try_from(q.item).unwrap_or(0) % count.max(1);
         if sizes.1 > 0 {
             let f = pick(sizes.1);
-            let id = FeatureId::from_u32(crate::ids::dense(f));
+            let id: FeatureId = engine.id_at(f);
             let got = engine.decide(&request, id);
             let want = oracle.decide(tier, q.key, &held, q.now, f);
             if got != want {
@@ -60,19 +60,35 @@ pub fn compare_with_reference(text: &str, questions: &[Question<'_>]) -> Result<
                 ));
             }
             // The fast path must agree with the full decision, for this feature and for ids
-            // past the end, and for a tier past the end.
-            let past = FeatureId::from_u32(crate::ids::dense(sizes.1 + f));
-            let stranger = Request::new(TierId::from_u32(crate::ids::dense(sizes.0 + tier)), q.now).with_key(q.key);
-            for (request, id) in [(&request, id), (&request, past), (&stranger, id)] {
+            // past the end, and for a tier past the end; an id of another engine (a tag bit
+            // flipped) or an untagged one is unknown, whatever its position.
+            let past: FeatureId = engine.id_at(sizes.1 + f);
+            let stranger = Request::new(engine.id_at::<TierId>(sizes.0 + tier), q.now).with_key(q.key);
+            let foreign = FeatureId::from_u32(id.as_u32() ^ (1 << 31));
+            let untagged = FeatureId::from_u32(crate::ids::dense(f));
+            let foreign_tier = request.with_tier(TierId::from_u32(request.tier().as_u32() ^ (1 << 25)));
+            for (request, id) in
+                [(&request, id), (&request, past), (&stranger, id), (&request, foreign), (&foreign_tier, id)]
+            {
                 if engine.is_allowed(request, id) != engine.decide(request, id).allowed {
                     return Err(format!("is_allowed and decide disagree on t{tier} f{f} key {:?}", q.key));
+                }
+            }
+            for (request, id, reason) in [
+                (&request, foreign, Reason::UnknownFeature),
+                (&request, untagged, Reason::UnknownFeature),
+                (&foreign_tier, id, Reason::UnknownTier),
+            ] {
+                let got = engine.decide(request, id);
+                if got.allowed || got.reason != reason {
+                    return Err(format!("an id of another engine answered {got:?} on t{tier} f{f}"));
                 }
             }
         }
         if sizes.2 > 0 {
             let l = pick(sizes.2);
             let usage = Usage { used: q.used, requested: q.requested };
-            let mut got = engine.check_limit(&request, LimitId::from_u32(crate::ids::dense(l)), usage);
+            let mut got = engine.check_limit(&request, engine.id_at::<LimitId>(l), usage);
             got.window = None;
             let want = oracle.check_limit(tier, &held, q.now, l, usage);
             if got != want {
@@ -84,7 +100,7 @@ pub fn compare_with_reference(text: &str, questions: &[Question<'_>]) -> Result<
         }
         if sizes.3 > 0 {
             let s = pick(sizes.3);
-            let got = engine.setting_value(&request, SettingId::from_u32(crate::ids::dense(s))).map(|v| v.cloned());
+            let got = engine.setting_value(&request, engine.id_at::<SettingId>(s)).map(|v| v.cloned());
             let want = Ok(oracle.setting(tier, &held, q.now, s));
             if got != want {
                 return Err(format!("setting t{tier} s{s} now {}: engine {got:?}, reference {want:?}", q.now));
@@ -195,22 +211,22 @@ pub fn check_bundle(bytes: &[u8]) -> Result<(), String> {
     crate::bundle::reseal(&mut resealed);
     let Ok(engine) = crate::Engine::from_bundle(&resealed) else { return Ok(()) };
     // Bounded work per input: the first 64 of each kind, and one id past the end.
-    let ids = |count: usize| (0..count.min(64) + 1).map(crate::ids::dense);
+    let ids = |count: usize| 0..count.min(64) + 1;
     let held: Vec<AddonId> =
-        ids(engine.addons().len()).take(crate::Limits::MAX_HELD_ADDONS).map(AddonId::from_u32).collect();
-    for tier in ids(engine.tiers().len()).map(TierId::from_u32) {
+        ids(engine.addons().len()).take(crate::Limits::MAX_HELD_ADDONS).map(|a| engine.id_at(a)).collect();
+    for tier in ids(engine.tiers().len()).map(|t| engine.id_at::<TierId>(t)) {
         for now in [i64::MIN, 0, 1_795_255_200, i64::MAX] {
             for addons in [&[][..], &held[..]] {
                 let request = Request::new(tier, now).with_key("fuzz").with_addons(addons);
-                for feature in ids(engine.features().len()).map(FeatureId::from_u32) {
+                for feature in ids(engine.features().len()).map(|f| engine.id_at::<FeatureId>(f)) {
                     if engine.is_allowed(&request, feature) != engine.decide(&request, feature).allowed {
                         return Err(format!("is_allowed and decide disagree on {tier:?} {feature:?} at {now}"));
                     }
                 }
-                for limit in ids(engine.limits().len()).map(LimitId::from_u32) {
+                for limit in ids(engine.limits().len()).map(|l| engine.id_at::<LimitId>(l)) {
                     let _ = engine.check_limit(&request, limit, Usage { used: u64::MAX / 2, requested: 7 });
                 }
-                for setting in ids(engine.settings().len()).map(SettingId::from_u32) {
+                for setting in ids(engine.settings().len()).map(|s| engine.id_at::<SettingId>(s)) {
                     let _ = engine.setting_value(&request, setting);
                 }
             }

@@ -6,8 +6,8 @@
 //!
 //! An id's number is its index (the low [`INDEX_BITS`] bits) and the tag of the engine that
 //! handed it out (the bits above). Every engine reads an id through its [`Tag`], which turns
-//! its own ids and untagged ones into their index, and any other engine's into a number past
-//! every table: so an id from another engine is an unknown id, not another engine's item.
+//! its own ids into their index and any other number into one past every table: so an id
+//! from another engine is an unknown id, not another engine's item.
 
 use crate::digest::PolicyHash;
 use crate::limits::Limits;
@@ -52,14 +52,13 @@ impl Tag {
         dense(index) | self.0
     }
 
-    /// The index an id number names in this engine. An id with this engine's tag, or with no
-    /// tag (made with `from_u32(index)`), gives its index; any other tag leaves bits above the
-    /// index set both ways, so the smaller of the two is at least 2²⁰, past every table, and
-    /// the answer is an `unknown_*` deny. Two instructions, no branch.
+    /// The index an id number names in this engine: the number without this engine's tag.
+    /// Any other number (another engine's id, an untagged or made-up one) keeps bits above
+    /// the index set, so it is at least 2²⁰, past every table, and the answer is an
+    /// `unknown_*` deny. One instruction, no branch.
     #[inline]
     pub(crate) const fn index(self, number: u32) -> usize {
-        let untagged = number ^ self.0;
-        (if untagged < number { untagged } else { number }) as usize
+        (number ^ self.0) as usize
     }
 }
 
@@ -67,31 +66,25 @@ impl Tag {
 pub(crate) trait Id: Copy {
     /// The id's number, tag included.
     fn number(self) -> u32;
-}
 
-impl<I: Id> Id for &I {
-    #[inline]
-    fn number(self) -> u32 {
-        (*self).number()
-    }
+    /// The id with this number.
+    fn from_number(number: u32) -> Self;
 }
 
 macro_rules! ids {
     ($($(#[doc = $doc:literal])* $name:ident;)*) => {$(
         $(#[doc = $doc])*
         ///
-        /// Ids name items of one engine's tables, numbered in declaration order from 0, and
-        /// carry a tag of the engine that handed them out. An id from another engine, or one
-        /// made up with `from_u32`, is never undefined behaviour or a panic: another engine's
-        /// id, or one out of range, is a deny with an `unknown_*` reason. `from_u32(n)` with
-        /// `n` below 2²⁰ makes an untagged id, which names item `n` of whichever engine it is
-        /// given to.
+        /// Ids name items of one engine's tables, in declaration order, and carry a tag of
+        /// the engine that handed them out. An id from another engine, or one made up with
+        /// `from_u32`, is never undefined behaviour or a panic: the answer is a deny with an
+        /// `unknown_*` reason.
         #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
         pub struct $name(pub(crate) u32);
 
         impl $name {
             /// The id with this number, as [`Self::as_u32`] gave it (for ids kept outside
-            /// Rust, such as in a C caller), or an untagged id for a position below 2²⁰.
+            /// Rust, such as in a C caller).
             pub const fn from_u32(number: u32) -> $name {
                 $name(number)
             }
@@ -107,6 +100,10 @@ macro_rules! ids {
             #[inline]
             fn number(self) -> u32 {
                 self.0
+            }
+
+            fn from_number(number: u32) -> $name {
+                $name(number)
             }
         }
 
@@ -142,17 +139,18 @@ mod tests {
     use super::*;
 
     #[test]
-    fn an_engine_reads_its_own_ids_and_untagged_ones_and_refuses_the_rest() {
+    fn an_engine_reads_its_own_ids_and_refuses_every_other_number() {
         let ours = Tag::of(&PolicyHash::of(b"ours"));
         let theirs = Tag::of(&PolicyHash::of(b"theirs"));
         assert_ne!(ours, theirs);
         for index in [0, 1, 63, 64, 1_000, Limits::MAX_DECLARATIONS] {
             assert_eq!(ours.index(ours.id(index)), index);
-            assert_eq!(ours.index(dense(index)), index, "untagged");
+            assert!(ours.index(dense(index)) > Limits::MAX_DECLARATIONS, "untagged {index}");
             assert!(ours.index(theirs.id(index)) > Limits::MAX_DECLARATIONS, "another engine's id {index}");
         }
-        // Numbers with any tag but ours, including every bit set, are past every table.
-        for number in [u32::MAX, 1 << 31, (1 << 31) | 5, 1 << INDEX_BITS] {
+        // Numbers with any tag but ours, including every bit set and the ids that a 32-bit
+        // multiply could wrap, are past every table.
+        for number in [u32::MAX, 1 << 31, (1 << 31) | 5, 1 << INDEX_BITS, 0] {
             if number & !((1 << INDEX_BITS) - 1) != ours.0 {
                 assert!(ours.index(number) > Limits::MAX_DECLARATIONS, "{number:#x}");
             }

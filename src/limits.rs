@@ -15,7 +15,7 @@
 /// strict.source_bytes = 64 * 1024;
 /// let big = Source::new("big.policy", "feature x\n".repeat(10_000));
 /// let diagnostics = entitle::check_with(&big, &strict).unwrap_err();
-/// assert_eq!(diagnostics.errors().next().unwrap().code.as_str(), "E019");
+/// assert_eq!(diagnostics.errors().next().unwrap().code().as_str(), "E019");
 /// ```
 #[derive(Clone, Debug, PartialEq, Eq)]
 #[non_exhaustive]

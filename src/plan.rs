@@ -135,7 +135,7 @@ impl Engine {
         let model = self.model();
         let attached = |a: usize| tables.attaches(a, t);
         let name_of = |a: &AddonId| self.addon_name(*a).unwrap_or_default().to_string();
-        let (on, off): (Vec<&AddonId>, Vec<&AddonId>) = addons.iter().partition(|a| attached(self.index(a)));
+        let (on, off): (Vec<&AddonId>, Vec<&AddonId>) = addons.iter().partition(|a| attached(self.index(**a)));
 
         let features = model
             .features
@@ -143,7 +143,8 @@ impl Engine {
             .enumerate()
             .map(|(f, def)| {
                 let bits = tables.grant(t, f);
-                let by_addon = addons.iter().any(|a| attached(self.index(a)) && tables.addon_grants(self.index(a), f));
+                let by_addon =
+                    addons.iter().any(|a| attached(self.index(*a)) && tables.addon_grants(self.index(*a), f));
                 let access = if bits.granted || by_addon {
                     Access::Granted
                 } else if bits.rollout {

@@ -86,8 +86,8 @@ impl Checked {
 /// let bad = Source::new("bad.policy", "policy \"p\"\nfeature sso\ntier free { grant ssso }\n");
 /// let diagnostics = entitle::check(&bad).unwrap_err();
 /// let first = diagnostics.iter().next().unwrap();
-/// assert_eq!(first.code.as_str(), "E004");
-/// assert_eq!(first.help.as_deref(), Some("did you mean `sso`?"));
+/// assert_eq!(first.code().as_str(), "E004");
+/// assert_eq!(first.help(), Some("did you mean `sso`?"));
 /// ```
 pub fn check(source: &Source) -> Result<Checked, Diagnostics> {
     check_with(source, &Limits::default())

@@ -158,7 +158,7 @@ impl Engine {
             )));
         }
         for addon in request.addons {
-            let a = self.index(addon);
+            let a = self.index(*addon);
             let Some(def) = model.addons.get(a) else { continue };
             let grants = def.grant_all.or_else(|| def.grants.iter().find(|(g, _)| *g == f).map(|(_, span)| *span));
             if let Some(span) = grants {
@@ -223,7 +223,7 @@ impl Engine {
             )));
         }
         for addon in request.addons {
-            let a = self.index(addon);
+            let a = self.index(*addon);
             let Some(held) = model.addons.get(a) else { continue };
             for change in held.limits.iter().filter(|c| c.limit == l) {
                 let verb = match change.op {
@@ -260,7 +260,7 @@ impl Engine {
     /// `allows` true; `None` if neither exists.
     fn upgrade(&self, request: &Request<'_>, allows: impl Fn(&Engine, &Request<'_>) -> bool) -> Option<Upgrade> {
         let tier = self.tiers_above(self.index(request.tier)).into_iter().find(|&t| {
-            let higher = request.with_tier(self.tier_at(t));
+            let higher = request.with_tier(self.id_at(t));
             allows(self, &higher)
         });
         let addon = self.addons().map(|(id, _)| id).find(|&candidate| {

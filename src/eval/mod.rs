@@ -25,7 +25,7 @@ impl Engine {
         if tier >= counts.tiers {
             return Err(Reason::UnknownTier);
         }
-        if request.addons.iter().any(|a| self.index(a) >= counts.addons) {
+        if request.addons.iter().any(|a| self.index(*a) >= counts.addons) {
             return Err(Reason::UnknownAddon);
         }
         Ok(tier)
@@ -103,7 +103,7 @@ impl Engine {
         request
             .addons
             .iter()
-            .any(|addon| tables.addon_grants(self.index(addon), f) && self.applies(self.index(addon), tier, now))
+            .any(|addon| tables.addon_grants(self.index(*addon), f) && self.applies(self.index(*addon), tier, now))
     }
 
     /// Whether `key` is inside the tier's rollout of feature `f` (both known).
@@ -156,7 +156,7 @@ impl Engine {
         }
         let mut blocked = None;
         for addon in request.addons {
-            let a = self.index(addon);
+            let a = self.index(*addon);
             if !tables.addon_grants(a, f) {
                 continue;
             }
@@ -196,7 +196,7 @@ impl Engine {
         let mut raised = Amount::Finite(base);
         let mut added = Amount::Finite(0);
         for addon in addons {
-            let a = self.index(addon);
+            let a = self.index(*addon);
             let Some(delta) = self.tables().addon_delta(a, limit).filter(|_| applies(a)) else { continue };
             changed = true;
             if let Some(at_least) = delta.at_least {
@@ -338,7 +338,7 @@ impl Engine {
         let mut best = tables.setting(tier, s);
         let mut best_addon = None;
         for addon in addons {
-            let a = self.index(addon);
+            let a = self.index(*addon);
             if !applies(a) {
                 continue;
             }

@@ -102,8 +102,9 @@ fn ids_from_another_engine_in_range_deny_with_unknown_reasons() {
     // Ids stay valid across engines of the same policy (a reload of the same text, a bundle).
     let again = load("rtc-sdk.policy");
     assert!(again.is_allowed(&ours, our_feature));
-    // Untagged ids, made from a position, name that position in any engine.
-    assert!(rtc.is_allowed(&Request::new(our_tier, 0), FeatureId::from_u32(0)));
+    // A number that no engine handed out, such as a bare position, is unknown too.
+    assert_eq!(rtc.decide(&ours, FeatureId::from_u32(0)).reason, Reason::UnknownFeature);
+    assert_eq!(rtc.decide(&Request::new(TierId::from_u32(0), 0), our_feature).reason, Reason::UnknownTier);
 }
 
 #[test]

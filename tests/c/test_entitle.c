@@ -457,6 +457,45 @@ static void *work(void *arg) {
     return NULL;
 }
 
+/* An id handed out by another engine is refused, even where its position exists here: the
+   other policy's first feature is not this one's first feature. */
+static void test_foreign_ids(void) {
+    entitle_engine *ours = load(POLICY);
+    entitle_engine *theirs = load("policy \"other\"\nfeature hd_video\nfeature ai\nlimit api_calls : count\n"
+                                  "tier free { grant hd_video, ai\n limit api_calls = 5 }\n");
+    CHECK(ours != NULL && theirs != NULL);
+    uint32_t our_pro = id(entitle_engine_tier, ours, "pro");
+    uint32_t our_hd = id(entitle_engine_feature, ours, "hd_video");
+    uint32_t their_free = id(entitle_engine_tier, theirs, "free");
+    uint32_t their_hd = id(entitle_engine_feature, theirs, "hd_video");
+    uint32_t their_calls = id(entitle_engine_limit, theirs, "api_calls");
+    CHECK(their_hd != our_hd);
+
+    entitle_request *request = NULL;
+    CHECK(entitle_request_new(&request) == ENTITLE_STATUS_OK);
+    CHECK(entitle_request_set_now(request, NOW) == ENTITLE_STATUS_OK);
+    CHECK(entitle_request_set_tier(request, our_pro) == ENTITLE_STATUS_OK);
+    bool allowed = true;
+    CHECK(entitle_is_allowed(ours, request, our_hd, &allowed) == ENTITLE_STATUS_OK && allowed);
+    CHECK(entitle_is_allowed(ours, request, their_hd, &allowed) == ENTITLE_STATUS_UNKNOWN_ID && !allowed);
+    entitle_decision decision;
+    CHECK(entitle_decide(ours, request, their_hd, &decision) == ENTITLE_STATUS_UNKNOWN_ID);
+    CHECK(!decision.allowed && decision.reason == ENTITLE_REASON_UNKNOWN_FEATURE);
+    entitle_quota quota;
+    CHECK(entitle_check_limit(ours, request, their_calls, 0, 0, &quota) == ENTITLE_STATUS_UNKNOWN_ID);
+    CHECK(!quota.allowed && quota.reason == ENTITLE_REASON_UNKNOWN_LIMIT);
+    CHECK(entitle_request_set_tier(request, their_free) == ENTITLE_STATUS_OK);
+    CHECK(entitle_decide(ours, request, our_hd, &decision) == ENTITLE_STATUS_UNKNOWN_ID);
+    CHECK(!decision.allowed && decision.reason == ENTITLE_REASON_UNKNOWN_TIER);
+    const uint8_t *name = NULL;
+    size_t len = 0;
+    CHECK(entitle_engine_feature_name(ours, their_hd, &name, &len) == ENTITLE_STATUS_UNKNOWN_ID);
+
+    entitle_request_free(request);
+    entitle_engine_free(theirs);
+    entitle_engine_free(ours);
+}
+
 static void test_threads(void) {
     entitle_engine *engine = load(POLICY);
     CHECK(engine != NULL);
@@ -492,6 +531,7 @@ int main(int argc, char **argv) {
     test_request_tier();
     test_clone();
     test_queries();
+    test_foreign_ids();
     test_threads();
     printf("%d passed, %d failed\n", passed, failed);
     return failed == 0 ? 0 : 1;

@@ -87,6 +87,19 @@ def test_unknown_names_and_ids_are_denials_with_a_reason(engine):
     assert engine.check_limit(request, "storage").reason == "unknown_limit"
 
 
+def test_ids_of_another_engine_are_denials_not_its_items(engine):
+    other = entitle.Engine.from_source(
+        'policy "other"\nfeature hd_video\nfeature ai\ntier pro { grant hd_video, ai }\n', name="other.policy"
+    )
+    request = engine.request("pro", now=NOW)
+    assert engine.is_allowed(request, engine.feature("hd_video"))
+    theirs = other.feature("hd_video")
+    assert theirs != engine.feature("hd_video")
+    assert not engine.is_allowed(request, theirs)
+    assert engine.decide(request, theirs) == entitle.Decision(False, "unknown_feature")
+    assert engine.decide(engine.request(other.tier("pro"), now=NOW), "hd_video").reason == "unknown_tier"
+
+
 def test_limits(engine):
     pro = engine.request("pro", now=NOW)
     quota = engine.check_limit(pro, "api_calls", used=990_000, requested=20_000)
