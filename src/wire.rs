@@ -862,6 +862,50 @@ pub fn build_report(output: &str, bytes: usize, info: &crate::bundle::Info) -> S
     .to_string()
 }
 
+/// One file of an `entitle fmt --format json` report: whether it was already in the canonical
+/// layout, or, when it does not parse, `formatted: null` and its diagnostics.
+#[doc(hidden)]
+pub fn fmt_file(source: &Source, outcome: Result<bool, &crate::Diagnostics>) -> Value {
+    match outcome {
+        Ok(already) => json!({ "path": source.name(), "formatted": already }),
+        Err(diagnostics) => {
+            let list: Vec<JsonDiagnostic<'_>> = diagnostics.iter().map(|d| json_diagnostic(source, d)).collect();
+            json!({ "path": source.name(), "formatted": null, "diagnostics": list })
+        }
+    }
+}
+
+/// The whole `entitle fmt --format json` report: `{"version", "mode", "files", "unreadable",
+/// "summary"}`, pretty-printed.
+#[doc(hidden)]
+pub fn fmt_report(
+    check: bool,
+    files: Vec<Value>,
+    unreadable: &[(String, String)],
+    read: usize,
+    changed: usize,
+    unparsed: usize,
+) -> String {
+    let unreadable: Vec<Value> =
+        unreadable.iter().map(|(path, message)| json!({ "path": path, "message": message })).collect();
+    let document = json!({
+        "version": 1,
+        "mode": if check { "check" } else { "write" },
+        "files": files,
+        "unreadable": unreadable,
+        "summary": { "files": read, "changed": changed, "unparsed": unparsed, "unreadable": unreadable.len() },
+    });
+    serde_json::to_string_pretty(&document).unwrap_or_default()
+}
+
+/// `entitle explain --setting --format json`: `{"setting", "display"}`, the value as the
+/// policy writes it or `null`, pretty-printed.
+#[doc(hidden)]
+pub fn setting_display(setting: &str, value: Option<&crate::SettingValue>) -> String {
+    let display = value.map_or(Value::Null, |v| Value::String(v.to_string()));
+    serde_json::to_string_pretty(&json!({ "setting": setting, "display": display })).unwrap_or_default()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

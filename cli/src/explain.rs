@@ -4,7 +4,7 @@ use std::io::Write;
 use std::path::PathBuf;
 
 use entitle::{render, Amount, Engine, Explanation, Request, Source, Status, Usage};
-use serde_json::{json, Value};
+use serde_json::Value;
 
 use crate::{load, unknown_name, Format, CLEAN, USAGE_OR_IO};
 
@@ -166,11 +166,7 @@ fn explain(args: &Args, source: &Source, engine: &Engine) -> Result<String, Stri
         (Format::Text, None) => {
             format!("{subject}{held} has no value for setting `{setting_name}` at {at}: neither the tier (nor an ancestor) nor a held add-on sets it.\n")
         }
-        (Format::Json, value) => {
-            let value = value.map_or(Value::Null, |v| json!(v.to_string()));
-            serde_json::to_string_pretty(&json!({ "setting": setting_name, "display": value })).unwrap_or_default()
-                + "\n"
-        }
+        (Format::Json, value) => entitle::wire::setting_display(setting_name, value) + "\n",
     })
 }
 

@@ -5,8 +5,6 @@ use std::path::PathBuf;
 
 use entitle::{render, Limits, Source};
 
-use serde_json::json;
-
 use crate::check::collect;
 use crate::{colour_on_stderr, exit_status, Format, USAGE_OR_IO};
 
@@ -46,16 +44,14 @@ pub(crate) fn run(paths: &[PathBuf], check: bool, write: bool, format: Format) -
                 }
                 unparsed += 1;
                 if format == Format::Json {
-                    let list = entitle::wire::diagnostics(&source, diagnostics.iter());
-                    let parsed: serde_json::Value = serde_json::from_str(&list).unwrap_or_default();
-                    report.push(json!({ "path": source.name(), "formatted": null, "diagnostics": parsed }));
+                    report.push(entitle::wire::fmt_file(&source, Err(&diagnostics)));
                 }
                 continue;
             }
         };
         let already = formatted == source.text();
         if format == Format::Json {
-            report.push(json!({ "path": source.name(), "formatted": already }));
+            report.push(entitle::wire::fmt_file(&source, Ok(already)));
         }
         let result = if check {
             if already {
@@ -92,16 +88,7 @@ pub(crate) fn run(paths: &[PathBuf], check: bool, write: bool, format: Format) -
         eprintln!("entitle: {message}");
     }
     if format == Format::Json {
-        let unreadable: Vec<serde_json::Value> =
-            unreadable.iter().map(|(path, message)| json!({ "path": path, "message": message })).collect();
-        let document = json!({
-            "version": 1,
-            "mode": if check { "check" } else { "write" },
-            "files": report,
-            "unreadable": unreadable,
-            "summary": { "files": files.len(), "changed": changed, "unparsed": unparsed, "unreadable": unreadable.len() },
-        });
-        let text = serde_json::to_string_pretty(&document).unwrap_or_default();
+        let text = entitle::wire::fmt_report(check, report, &unreadable, files.len(), changed, unparsed);
         if writeln!(out, "{text}").is_err() {
             return USAGE_OR_IO;
         }

@@ -384,8 +384,8 @@ mod tests {
 
     use super::*;
     use crate::{
-        entitle_engine_free, entitle_engine_from_source, entitle_engine_tier, entitle_reason, entitle_request_free,
-        entitle_request_new, entitle_request_set_tier, entitle_request_set_tier_name,
+        entitle_engine_feature, entitle_engine_free, entitle_engine_from_source, entitle_engine_tier, entitle_reason,
+        entitle_request_free, entitle_request_new, entitle_request_set_tier, entitle_request_set_tier_name,
     };
 
     const POLICY: &str = "policy \"p\"\nfeature hd\ntier free { }\ntier pro { grant hd }\n";
@@ -394,10 +394,12 @@ mod tests {
     fn ask(engine: *const entitle_engine, request: *const entitle_request) -> [(entitle_status, u32); 2] {
         let mut by_id = entitle_decision { allowed: false, reason: 0 };
         let mut by_name = by_id;
+        let mut hd = u32::MAX;
         // SAFETY: live handles, a valid name and writable answers.
         let (id_status, name_status) = unsafe {
+            assert_eq!(entitle_engine_feature(engine, b"hd".as_ptr(), 2, &mut hd), entitle_status::Ok);
             (
-                entitle_decide(engine, request, 0, &mut by_id),
+                entitle_decide(engine, request, hd, &mut by_id),
                 entitle_decide_by_name(engine, request, b"hd".as_ptr(), 2, &mut by_name),
             )
         };

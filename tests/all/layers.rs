@@ -145,3 +145,23 @@ fn an_upward_use_is_seen() {
     );
     assert_eq!(used, ["engine", "rollout", "tables", "model"]);
 }
+
+/// Reading and writing files belongs to the outer layer: no module of the library but
+/// `load.rs` names `std::fs` or opens a `File` (test code aside).
+#[test]
+fn only_the_load_module_touches_files() {
+    let src = root().join("src");
+    let mut files = Vec::new();
+    rust_files(&src, &mut files);
+    let offenders: Vec<String> = files
+        .iter()
+        .filter(|path| path.file_name().is_some_and(|name| name != "load.rs"))
+        .filter(|path| {
+            let text = std::fs::read_to_string(path).expect("readable");
+            let code = code(&text);
+            code.contains("std::fs") || code.contains("File::open") || code.contains("File::create")
+        })
+        .map(|path| path.display().to_string())
+        .collect();
+    assert!(offenders.is_empty(), "file I/O outside src/load.rs: {offenders:?}");
+}
