@@ -4,32 +4,16 @@
 //! Lines protocol, `check`, `matrix`, `diff` and `build` with `--format json`), the conformance
 //! corpus, and the bindings for other languages. The core types carry no serde derives, so there is no second shape to drift.
 //!
-//! The query protocol is one query object in, one answer object out.
-//!
-//! Queries name things by name:
+//! The query protocol is one query object in, one answer object out, each line of JSON
+//! Lines answered in order ([`answer_line`]):
 //!
 //! ```json
 //! {"tier":"pro","key":"app-42","addons":["ai_pack"],"now":"2026-11-21T10:00:00Z","feature":"hd_video"}
 //! {"tier":"pro","now":"2026-11-21T10:00:00Z","limit":"api_calls_per_day","used":990000,"requested":20000}
-//! {"tier":"pro","now":"2026-11-21T10:00:00Z","setting":"sla_availability"}
 //! ```
 //!
-//! Fields: `tier` and `now` (RFC 3339 in UTC, or Unix seconds as an integer) are required, and exactly one
-//! of `feature`, `limit`, `setting` and `"entitlements": true`; `key` (default `""`), `addons`
-//! (default `[]`), `billing_anchor` (1–31, default 1), `used` and `requested` (default 0),
-//! `explain` (default `false`), `usage` (for `entitlements`: used amounts by limit name) and
-//! `id` (a string or number, echoed in the answer) are optional. Unknown fields are errors, so
-//! a typo is never silently ignored. Every line gets exactly one answer, an empty one included
-//! (an `empty_line` error).
-//!
-//! Feature and limit answers carry `allowed` and `reason`; limit answers add `status`, `limit`,
-//! `soft_cap`, `remaining` and, for counters, `window` (`start`, `end`). Setting answers are
-//! `value` (in base units: a count, bytes, seconds, millionths, or text; `null` when the tier
-//! sets none) and `display` (as the language writes it). A line that is not a
-//! valid query gets `{"code": "...", "error": "..."}`: a stable code from [`error_code`] and a
-//! message saying what is wrong; names the policy does not know
-//! are not errors but denials with an `unknown_*` reason. A limit the tier does not set is
-//! denied with `limit_not_set`.
+//! `docs/cli.md` (the section on `entitle eval`, "the query protocol") is its reference, field by field: every query field,
+//! every answer field, and the error answers with their codes from [`error_code`].
 
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value};

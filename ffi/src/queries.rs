@@ -19,9 +19,28 @@ fn status_of(reason: Reason, by_name: bool, tier_named: bool) -> entitle_status 
             unknown(by_name)
         }
         Reason::TooManyAddons => entitle_status::InputLimit,
-        _ => entitle_status::Ok,
+        reason if ANSWERS.contains(&reason) => entitle_status::Ok,
+        // `Reason` can grow (it is `#[non_exhaustive]`): a reason this table does not sort is
+        // not reported as a plain answer, and a test fails until it is sorted.
+        _ => entitle_status::InvalidArgument,
     }
 }
+
+/// The reasons that answer a well-formed question: status `OK`.
+const ANSWERS: &[Reason] = &[
+    Reason::GrantedByTier,
+    Reason::GrantedByAddon,
+    Reason::GrantedByRollout,
+    Reason::NotGranted,
+    Reason::Revoked,
+    Reason::OutsideRollout,
+    Reason::AddonNotValid,
+    Reason::AddonNotForTier,
+    Reason::WithinLimit,
+    Reason::Overage,
+    Reason::LimitExceeded,
+    Reason::LimitNotSet,
+];
 
 /// Runs an id-based query: checks the handles, builds the Rust request, and writes the answer.
 ///
@@ -404,6 +423,14 @@ mod tests {
             )
         };
         [(id_status, by_id.reason), (name_status, by_name.reason)]
+    }
+
+    /// Every reason the crate has is sorted into a status on purpose, none by the fallback.
+    #[test]
+    fn every_reason_has_its_status() {
+        for &reason in Reason::ALL {
+            assert_ne!(status_of(reason, false, false), entitle_status::InvalidArgument, "{reason:?}");
+        }
     }
 
     /// A request holds one tier: the last setter wins, whichever kind of query asks.
