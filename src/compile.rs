@@ -1,7 +1,6 @@
 //! Compiling: a [`Checked`] policy in, its compiled [`Parts`] out.
 //!
-//! The checker has already flattened inheritance; this stage interns names into dense ids and
-//! fills the [`Tables`] from each tier's flattened entitlements, so that no query walks an
+//! The checker has already flattened inheritance; this stage fills the [`Tables`] from each tier's flattened entitlements, so that no query walks an
 //! inheritance chain: each tier gets a feature bitset, a row of limit entries and a row of
 //! settings; each add-on gets the set of tiers it attaches to (descendants included), a feature
 //! bitset and a row of limit deltas.
@@ -75,5 +74,5 @@ pub(crate) fn parts(checked: &Checked) -> Parts {
         tables.set_addon_settings(index, addon.sets.iter().map(|s| (s.setting, s.value.clone())).collect());
     }
 
-    Parts { model: model.clone(), tables, seeds: None, hash: checked.policy_hash() }
+    Parts::compiled(model.clone(), tables, checked.policy_hash())
 }

@@ -1,4 +1,5 @@
-//! The compiled engine, its dense ids, the request a query is about, and the answers.
+//! The compiled engine, built only from [`Parts`]; the request a query is about, and the
+//! answers.
 //!
 //! [`Engine::from_source`] (or [`crate::check`] then [`crate::compile`]) builds an [`Engine`];
 //! the query methods live in [`crate::eval`]. An engine is immutable: it is `Send + Sync`, its
@@ -528,7 +529,7 @@ impl Engine {
     /// The one door into an engine: parts that [`Parts::validate`] admitted, or that
     /// [`compile`] laid out from a checked policy, with the limits queries keep to.
     pub(crate) fn from_parts(parts: Parts, limits: Limits) -> Engine {
-        let Parts { model, tables, seeds, hash } = parts;
+        let (model, tables, seeds, hash) = parts.into_inner();
         let mut seeds = seeds.map(<[_; 5]>::into_iter);
         let names = Names::build(&model, |names| match seeds.as_mut().and_then(Iterator::next) {
             Some(seed) => NameIndex::with_seed(names, seed),
@@ -575,31 +576,31 @@ impl Engine {
     /// The tier named `name`, if the policy declares it.
     #[inline]
     pub fn tier(&self, name: &str) -> Option<TierId> {
-        self.inner.names.tiers.get(name).map(|index| TierId(index | self.tag.bits()))
+        self.inner.names.tiers.get(name).map(|index| TierId(self.tag.tagged(index)))
     }
 
     /// The feature named `name`, if the policy declares it.
     #[inline]
     pub fn feature(&self, name: &str) -> Option<FeatureId> {
-        self.inner.names.features.get(name).map(|index| FeatureId(index | self.tag.bits()))
+        self.inner.names.features.get(name).map(|index| FeatureId(self.tag.tagged(index)))
     }
 
     /// The limit named `name`, if the policy declares it.
     #[inline]
     pub fn limit(&self, name: &str) -> Option<LimitId> {
-        self.inner.names.limits.get(name).map(|index| LimitId(index | self.tag.bits()))
+        self.inner.names.limits.get(name).map(|index| LimitId(self.tag.tagged(index)))
     }
 
     /// The add-on named `name`, if the policy declares it.
     #[inline]
     pub fn addon(&self, name: &str) -> Option<AddonId> {
-        self.inner.names.addons.get(name).map(|index| AddonId(index | self.tag.bits()))
+        self.inner.names.addons.get(name).map(|index| AddonId(self.tag.tagged(index)))
     }
 
     /// The setting named `name`, if the policy declares it.
     #[inline]
     pub fn setting(&self, name: &str) -> Option<SettingId> {
-        self.inner.names.settings.get(name).map(|index| SettingId(index | self.tag.bits()))
+        self.inner.names.settings.get(name).map(|index| SettingId(self.tag.tagged(index)))
     }
 
     /// The policy's name, from its `policy` header.

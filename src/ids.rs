@@ -1,13 +1,14 @@
 //! The ids of a compiled policy's tiers, features, limits, add-ons and settings.
 //!
 //! The engine resolves a name to its id once (`Engine::tier` and the like); the hot path then
-//! indexes tables with the id alone. Ids sit below every stage that uses them, so `compile`
-//! can number what it lays out without depending on the engine that will hold it.
+//! indexes tables with the id alone.
 //!
 //! An id's number is its index (the low [`INDEX_BITS`] bits) and the tag of the engine that
 //! handed it out (the bits above). Every engine reads an id through its [`Tag`], which turns
 //! its own ids into their index and any other number into one past every table: so an id
-//! from another engine is an unknown id, not another engine's item.
+//! from another engine is an unknown id, not another engine's item (unless that engine was
+//! built from the same policy text, whose ids are the same, or, with a chance of 1 in 4,095,
+//! shares the tag).
 
 use crate::digest::PolicyHash;
 use crate::limits::Limits;
@@ -40,16 +41,17 @@ impl Tag {
         Tag(bits.max(1) << INDEX_BITS)
     }
 
-    /// The tag's bits, to set in an index below 2²⁰.
-    #[inline]
-    pub(crate) const fn bits(self) -> u32 {
-        self.0
-    }
-
     /// The id number this engine hands out for the item at `index`.
     #[inline]
     pub(crate) fn id(self, index: usize) -> u32 {
-        dense(index) | self.0
+        self.tagged(dense(index))
+    }
+
+    /// [`Tag::id`] for an index already a `u32` (as the name tables keep them); every index
+    /// is below 2²⁰, so the tag's bits are clear in it.
+    #[inline]
+    pub(crate) const fn tagged(self, index: u32) -> u32 {
+        index | self.0
     }
 
     /// The index an id number names in this engine: the number without this engine's tag.

@@ -70,12 +70,12 @@ impl Limits {
         bundle_bytes: 256 * 1024 * 1024,
     };
 
-    /// The add-ons a by-name query may name under these limits.
     /// The declarations allowed: the field, at most [`Limits::MAX_DECLARATIONS`].
     pub(crate) fn declarations(&self) -> usize {
         self.declarations.min(Limits::MAX_DECLARATIONS)
     }
 
+    /// The add-ons a by-name query may name under these limits.
     pub(crate) fn held_addons(&self) -> usize {
         self.held_addons.min(Limits::MAX_HELD_ADDONS)
     }

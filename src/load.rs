@@ -79,7 +79,7 @@ impl Source {
     /// A compiled bundle is not policy text: reading one is [`LoadError::IsBundle`]
     /// ([`Engine::from_path`] loads either).
     pub fn read(path: &Path, limits: &Limits) -> Result<Source, LoadError> {
-        match read_policy_bytes(path, limits)? {
+        match read_policy_bytes(path, limits, Want::Text)? {
             Read::Text(source) => Ok(source),
             Read::Bundle(_) => Err(LoadError::IsBundle { path: path.display().to_string() }),
         }
@@ -117,7 +117,7 @@ impl Engine {
 /// (`entitle check`, `eval`) use this; [`Engine::from_path`] is the shortcut for an engine
 /// alone.
 pub fn read_policy_file(path: &Path, limits: &Limits) -> Result<(Source, Option<Engine>), LoadError> {
-    match read_policy_bytes(path, limits)? {
+    match read_policy_bytes(path, limits, Want::Either)? {
         Read::Text(source) => Ok((source, None)),
         Read::Bundle(bytes) => {
             let bundle_error = |source| LoadError::Bundle { path: path.display().to_string(), source };
@@ -127,16 +127,24 @@ pub fn read_policy_file(path: &Path, limits: &Limits) -> Result<(Source, Option<
     }
 }
 
-/// What a file held: policy text, or a bundle's bytes.
+/// What a file held: policy text, or a bundle's bytes (empty when only text was wanted).
 enum Read {
     Text(Source),
     Bundle(Vec<u8>),
 }
 
+/// What the caller can use: policy text only (a bundle is refused once its signature is
+/// read), or either.
+#[derive(PartialEq)]
+enum Want {
+    Text,
+    Either,
+}
+
 /// Reads a regular file, policy text or bundle, each to its own limit: the signature is read
 /// first, so that a text file is never read past [`Limits::source_bytes`] (plus one byte, to
 /// tell a longer file) nor a bundle past [`Limits::bundle_bytes`].
-fn read_policy_bytes(path: &Path, limits: &Limits) -> Result<Read, LoadError> {
+fn read_policy_bytes(path: &Path, limits: &Limits, want: Want) -> Result<Read, LoadError> {
     let name = path.display().to_string();
     let read_error = |source| LoadError::Read { path: name.clone(), source };
     // A FIFO or a device would block on open or never end: only regular files are
@@ -149,6 +157,9 @@ fn read_policy_bytes(path: &Path, limits: &Limits) -> Result<Read, LoadError> {
     let mut bytes = Vec::new();
     (&mut file).take(bundle::MAGIC.len() as u64).read_to_end(&mut bytes).map_err(read_error)?;
     let is_bundle = bundle::is_bundle(&bytes);
+    if is_bundle && want == Want::Text {
+        return Ok(Read::Bundle(Vec::new()));
+    }
     let max = if is_bundle { limits.bundle_bytes } else { limits.source_bytes };
     let ceiling = u64::try_from(max).unwrap_or(u64::MAX).saturating_add(1);
     let rest = ceiling.saturating_sub(bytes.len() as u64);

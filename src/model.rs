@@ -1,8 +1,9 @@
 //! The checked policy model: what a policy means, with every name resolved to an index and
 //! every value typed and in base units (bytes, seconds, millionths).
 //!
-//! Only the checker builds a [`Model`], and only inside a [`crate::Checked`], so everything
-//! here can be trusted: indices are in range, inheritance is acyclic, values fit their types.
+//! The checker builds a [`Model`] inside a [`crate::Checked`]; a bundle decodes one, which
+//! `Parts::validate` holds to the same: indices in range, names unique per kind, acyclic
+//! inheritance within the depth limit. So the code that walks a model can trust it.
 
 use std::fmt;
 

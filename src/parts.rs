@@ -14,16 +14,23 @@ use crate::tables::{Counts, RawTables, Tables};
 
 /// A compiled policy before it is an engine: the checked model (names, spans, the rules
 /// explanations cite) and the decision tables.
+///
+/// The fields are private: parts are made only by [`Parts::compiled`] (from a checked policy)
+/// and by [`Parts::validate`] (from decoded ones), so holding `Parts` means holding what the
+/// query path may rely on.
 #[derive(Debug)]
 pub(crate) struct Parts {
-    pub model: Model,
-    pub tables: Tables,
+    model: Model,
+    tables: Tables,
     /// The seed of each name table, in the order the engine builds them (tiers, features,
     /// limits, add-ons, settings), when the parts record them (a bundle); `None` finds new
     /// seeds.
-    pub seeds: Option<[(u64, bool); 5]>,
-    pub hash: PolicyHash,
+    seeds: Option<Seeds>,
+    hash: PolicyHash,
 }
+
+/// The seed of each of an engine's five name tables.
+pub(crate) type Seeds = [(u64, bool); 5];
 
 /// Why decoded parts cannot become an engine.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
@@ -46,11 +53,22 @@ pub enum InvalidParts {
 }
 
 impl Parts {
+    /// The parts `compile` laid out from a checked policy, which the checker has already held
+    /// to everything [`Parts::validate`] checks.
+    pub(crate) fn compiled(model: Model, tables: Tables, hash: PolicyHash) -> Parts {
+        Parts { model, tables, seeds: None, hash }
+    }
+
+    /// What the engine is made of: the model, the tables, the name seeds and the hash.
+    pub(crate) fn into_inner(self) -> (Model, Tables, Option<Seeds>, PolicyHash) {
+        (self.model, self.tables, self.seeds, self.hash)
+    }
+
     /// Decoded parts from a model and raw tables, checked in linear time under `limits`.
     pub(crate) fn validate(
         model: Model,
         tables: RawTables,
-        seeds: [(u64, bool); 5],
+        seeds: Seeds,
         hash: PolicyHash,
         limits: &Limits,
     ) -> Result<Parts, InvalidParts> {
@@ -94,6 +112,19 @@ pub(crate) fn validate_model(model: &Model, limits: &Limits) -> Result<(), Inval
         .max()
         .unwrap_or(0);
     over("bytes in its longest name", longest, limits.name_bytes)?;
+    // Names are unique within their kind (the name tables would otherwise probe without end).
+    fn unique<'a>(mut names: impl Iterator<Item = &'a str>) -> bool {
+        let mut seen = std::collections::HashSet::new();
+        names.all(|name| seen.insert(name))
+    }
+    if !unique(model.features.iter().map(|f| f.name.as_str()))
+        || !unique(model.limits.iter().map(|l| l.name.as_str()))
+        || !unique(model.settings.iter().map(|s| s.name.as_str()))
+        || !unique(model.tiers.iter().map(|t| t.name.as_str()))
+        || !unique(model.addons.iter().map(|a| a.name.as_str()))
+    {
+        return Err(InvalidParts::Inconsistent("two items of one kind have the same name"));
+    }
 
     let (tiers, features, limit_count, settings) =
         (model.tiers.len(), model.features.len(), model.limits.len(), model.settings.len());
@@ -120,6 +151,14 @@ pub(crate) fn validate_model(model: &Model, limits: &Limits) -> Result<(), Inval
     }
     if model.ladders.iter().flatten().any(|&t| t >= tiers) {
         return bad("a ladder names a tier the policy does not declare");
+    }
+    let mut laddered = vec![false; tiers];
+    for &tier in model.ladders.iter().flatten() {
+        if let Some(seen) = laddered.get_mut(tier) {
+            if std::mem::replace(seen, true) {
+                return bad("a tier is on a ladder twice");
+            }
+        }
     }
     Ok(())
 }
@@ -159,6 +198,25 @@ mod tests {
         assert_eq!(inheritance_depth(&chain(&[Some(0)])), cycle);
         assert_eq!(inheritance_depth(&chain(&[None, Some(2), Some(1)])), cycle);
         assert_eq!(inheritance_depth(&chain(&[Some(1), Some(2), Some(3), Some(1)])), cycle);
+    }
+
+    #[test]
+    fn repeated_names_and_a_tier_on_two_ladders_are_refused() {
+        let mut model = chain(&[None, Some(0), None]);
+        assert_eq!(validate_model(&model, &Limits::default()), Ok(()));
+        model.ladders = vec![vec![0, 1], vec![2, 0]];
+        assert_eq!(
+            validate_model(&model, &Limits::default()),
+            Err(InvalidParts::Inconsistent("a tier is on a ladder twice"))
+        );
+        model.ladders.clear();
+        if let Some(tier) = model.tiers.get_mut(2) {
+            tier.name = "t0".to_string();
+        }
+        assert_eq!(
+            validate_model(&model, &Limits::default()),
+            Err(InvalidParts::Inconsistent("two items of one kind have the same name"))
+        );
     }
 
     #[test]

@@ -2,9 +2,10 @@
 //! how those tables are indexed.
 //!
 //! [`crate::compile`] sizes a [`Tables`] from the checked model and fills it through the
-//! setters below; [`crate::eval`] reads it through the getters. Nothing else sees the layout,
-//! so the index arithmetic lives in one place and each invariant is stated once, beside the
-//! field it governs.
+//! setters below; [`crate::eval`] reads it through the getters; a bundle carries it as
+//! [`RawTables`], which [`Tables::from_raw`] checks. Nothing else sees the layout, so the index
+//! arithmetic lives in one place and each invariant is stated once, beside the field it
+//! governs.
 //!
 //! Every getter takes indices that the caller has already checked against the matching count
 //! (`Engine::validate` does this for every query). Under that precondition each index below is
@@ -290,7 +291,7 @@ impl Tables {
         self.rollout_seeds = seeds.into();
         self.rollout_thresholds = thresholds.into();
         // The compiler sets one threshold per rollout bit, so the ranking always matches here;
-        // only a bundle's tables can fail it, and `decode` refuses those.
+        // only a bundle's tables can fail it, and `Tables::from_raw` refuses those.
         self.rank_rollouts();
     }
 
@@ -556,6 +557,11 @@ impl Tables {
         if tables.addon_settings.iter().flatten().any(|&(setting, _)| setting >= settings) {
             return Err("an add-on sets a setting the policy does not declare");
         }
+        // An add-on sets each setting at most once, so a lookup scans at most one entry per
+        // declared setting, whatever the bytes said.
+        if tables.addon_settings.iter().any(|set| set.len() > settings) {
+            return Err("an add-on sets more settings than the policy declares");
+        }
         Ok(tables)
     }
 
@@ -584,6 +590,23 @@ impl Tables {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Positions of ids far past the counts land past every table on any pointer width,
+    /// never on another row: `TierId(2³¹)` in a two-word table is not tier 0.
+    #[test]
+    fn positions_past_the_counts_stay_past_the_tables() {
+        for (row, width, column) in [(1usize << 31, 2, 0), (u32::MAX as usize, 3, 5), (1 << 31, 1 << 1, 1)] {
+            let position = at(row, width, column);
+            assert!(position >= 1 << 32 || position == usize::MAX, "{row} × {width} + {column} → {position}");
+        }
+        let counts = Counts { tiers: 2, features: 100, limits: 0, addons: 0, settings: 0 };
+        let mut tables = Tables::new(counts, Vec::new(), Vec::new());
+        tables.set_grant(0, 0, GrantBits { granted: true, rollout: false }, false);
+        assert!(tables.grant(0, 0).granted);
+        for tier in [1usize << 31, u32::MAX as usize, (1 << 31) + 1] {
+            assert!(!tables.grant(tier, 0).granted, "tier {tier} read tier 0's grant");
+        }
+    }
 
     /// Three tiers of 150 features (three words per tier), with rollouts scattered over every
     /// word: each threshold is found by its bit's rank, and thresholds that are not one per

@@ -43,7 +43,7 @@ pub(crate) fn load_error(error: &LoadError, source: Option<&Source>) -> entitle_
         }
         (LoadError::Policy(_), None) => (entitle_status::PolicyError, None),
         (LoadError::NotUtf8 { .. }, _) => (entitle_status::InvalidUtf8, None),
-        (LoadError::Bundle { .. }, _) => (entitle_status::BundleError, None),
+        (LoadError::Bundle { .. } | LoadError::BundleTooLarge { .. }, _) => (entitle_status::BundleError, None),
         // `Read`, `TooLarge`, and any kind a later release adds: the file could not be used.
         (_, _) => (entitle_status::IoError, None),
     };

@@ -116,8 +116,9 @@ pub unsafe extern "C" fn entitle_engine_from_path(
 }
 
 /// Loads an engine from a compiled bundle (`entitle build`) held in memory: `len` bytes at
-/// `bytes`. A bundle loads without parsing; one that is corrupt, truncated, inconsistent or of
-/// a newer format is `ENTITLE_STATUS_BUNDLE_ERROR`, with a message saying which.
+/// `bytes`. A bundle loads without parsing; one that is corrupt, truncated, inconsistent, past
+/// the default input limits or of a newer format is `ENTITLE_STATUS_BUNDLE_ERROR`, with a
+/// message saying which.
 /// `entitle_engine_from_path` also takes bundles, told apart by their signature.
 ///
 /// # Safety

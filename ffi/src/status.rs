@@ -34,8 +34,9 @@ pub enum entitle_status {
     /// A by-name query held more add-ons than the limit allows. The answer is still written:
     /// a deny with reason `too_many_addons`.
     InputLimit = 10,
-    /// A compiled bundle could not be loaded: it is corrupt, truncated, inconsistent, or of a
-    /// newer format than this library reads. The error's message says which.
+    /// A compiled bundle could not be loaded: it is corrupt, truncated, inconsistent, past the
+    /// input limits, or of a newer format than this library reads. The error's message says
+    /// which.
     BundleError = 11,
 }
 

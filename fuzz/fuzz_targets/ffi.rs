@@ -52,7 +52,7 @@ fuzz_target!(|input: Input| unsafe {
     }
     let mut request: *mut entitle_request = ptr::null_mut();
     assert_eq!(entitle_request_new(&mut request), entitle_status::Ok);
-    let mut decision = entitle_decision { allowed: false, reason: entitle_reason::NotGranted };
+    let mut decision = entitle_decision { allowed: false, reason: entitle_reason::NotGranted as u32 };
     let mut quota: entitle_quota = std::mem::zeroed();
     let mut setting: entitle_setting = std::mem::zeroed();
     for call in input.calls.iter().take(64) {

@@ -23,7 +23,7 @@ fuzz_target!(|data: &[u8]| {
         Err(diagnostics) => {
             assert!(diagnostics.error_count() > 0, "a failed check reports an error");
             for diagnostic in &diagnostics {
-                assert!(diagnostic.span.start <= diagnostic.span.end && diagnostic.span.end <= text.len());
+                assert!(diagnostic.span().start <= diagnostic.span().end && diagnostic.span().end <= text.len());
             }
         }
     }

@@ -13,11 +13,11 @@ impl Checker<'_> {
         match units::parse_percent(&percent.number) {
             Ok(p) => Some(p),
             Err(PercentError::AboveHundred) => {
-                self.error(percent.span, CheckError::PercentAboveHundred { text: percent.number.clone() });
+                self.error(percent.span, CheckError::PercentAboveHundred { text: self.shown(&percent.number) });
                 None
             }
             Err(PercentError::TooPrecise) => {
-                self.error(percent.span, CheckError::PercentTooPrecise { text: percent.number.clone() });
+                self.error(percent.span, CheckError::PercentTooPrecise { text: self.shown(&percent.number) });
                 None
             }
         }
@@ -46,10 +46,13 @@ impl Checker<'_> {
         ty: QuantityType,
         target: Target<'_>,
     ) -> Option<u64> {
-        // The number as written, for messages; built only when one is reported.
-        let written = || match unit {
-            Some(unit) => format!("{number} {}", unit.text),
-            None => number.to_string(),
+        // The number as written, for messages (cut to the name limit, as user words are);
+        // built only when one is reported.
+        let written = || {
+            self.shown(&match unit {
+                Some(unit) => format!("{number} {}", unit.text),
+                None => number.to_string(),
+            })
         };
         let n = match units::parse_whole(number) {
             Ok(n) => n,

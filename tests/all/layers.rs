@@ -1,5 +1,5 @@
 //! The library's modules depend one way: each uses only the modules below it in [`ORDER`],
-//! the order ARCHITECTURE.md draws. A `crate::` path that goes back up fails this test, so a
+//! the order declared here, which ARCHITECTURE.md's diagram and codemap follow. A `crate::` path that goes back up fails this test, so a
 //! cycle cannot come back unnoticed.
 
 use std::collections::HashMap;
