@@ -61,8 +61,9 @@ enum entitle_status
   // A by-name query held more add-ons than the limit allows. The answer is still written:
   // a deny with reason `too_many_addons`.
   ENTITLE_STATUS_INPUT_LIMIT = 10,
-  // A compiled bundle could not be loaded: it is corrupt, truncated, inconsistent, or of a
-  // newer format than this library reads. The error's message says which.
+  // A compiled bundle could not be loaded: it is corrupt, truncated, inconsistent, past the
+  // input limits, or of a newer format than this library reads. The error's message says
+  // which.
   ENTITLE_STATUS_BUNDLE_ERROR = 11,
 };
 #ifndef __cplusplus
@@ -299,8 +300,9 @@ entitle_status entitle_engine_from_path(const uint8_t *path,
                                         entitle_error **error_out);
 
 // Loads an engine from a compiled bundle (`entitle build`) held in memory: `len` bytes at
-// `bytes`. A bundle loads without parsing; one that is corrupt, truncated, inconsistent or of
-// a newer format is `ENTITLE_STATUS_BUNDLE_ERROR`, with a message saying which.
+// `bytes`. A bundle loads without parsing; one that is corrupt, truncated, inconsistent, past
+// the default input limits or of a newer format is `ENTITLE_STATUS_BUNDLE_ERROR`, with a
+// message saying which.
 // `entitle_engine_from_path` also takes bundles, told apart by their signature.
 //
 // # Safety
