@@ -165,6 +165,10 @@ function quota(q) {
 // Only this module makes engines and requests.
 const NEW = Symbol('entitle.new');
 
+/** The native request of `request`, when `engine` made it; set by `Request`, which alone can
+ * read its private fields, and reachable only from this module. */
+let handleOf;
+
 /** Who is asking and when. Made by `engine.request()`; immutable, and answered only by the
  * engine that made it. */
 class Request {
@@ -183,15 +187,16 @@ class Request {
     Object.freeze(this);
   }
 
-  /** The native request, when `engine` made this one. */
-  static handle(request, engine) {
-    if (!(request instanceof Request)) {
-      throw typeError('request', 'a Request made by engine.request()', request);
-    }
-    if (request.#engine !== engine) {
-      throw new TypeError('entitle: `request` was made by another engine; make it with this engine\'s request()');
-    }
-    return request.#native;
+  static {
+    handleOf = (request, engine) => {
+      if (!(request instanceof Request)) {
+        throw typeError('request', 'a Request made by engine.request()', request);
+      }
+      if (request.#engine !== engine) {
+        throw new TypeError('entitle: `request` was made by another engine; make it with this engine\'s request()');
+      }
+      return request.#native;
+    };
   }
 }
 
@@ -279,14 +284,14 @@ class Engine {
 
   /** Whether the subject may use `feature` (a name or an id); `decide` says why. */
   isAllowed(request, feature) {
-    const native = Request.handle(request, this);
+    const native = handleOf(request, this);
     if (isId(feature)) return this.#native.isAllowedId(native, feature);
     return this.#native.decide(native, named('feature', feature)).allowed;
   }
 
   /** `isAllowed` for many features in one call, answers in the same order. */
   isAllowedMany(request, features) {
-    const native = Request.handle(request, this);
+    const native = handleOf(request, this);
     if (!Array.isArray(features)) throw typeError('features', 'an array of names or ids', features);
     features.forEach((feature, i) => named(`features[${i}]`, feature));
     return this.#native.isAllowedMany(native, features);
@@ -294,13 +299,13 @@ class Engine {
 
   /** Whether the subject may use `feature`, and why: `{ allowed, reason }`. */
   decide(request, feature) {
-    const native = Request.handle(request, this);
+    const native = handleOf(request, this);
     return frozen(this.#native.decide(native, named('feature', feature)));
   }
 
   /** How much of `limit` is left given `used`, and whether `requested` more may be used. */
   checkLimit(request, limit, used, requested) {
-    const native = Request.handle(request, this);
+    const native = handleOf(request, this);
     const answer = this.#native.checkLimit(native, named('limit', limit), count('used', used), count('requested', requested));
     return quota(answer);
   }
@@ -309,7 +314,7 @@ class Engine {
    * sets it. Throws `UnknownNameError` (with `reason`) for an unknown tier, add-on or setting,
    * or too many add-ons. */
   settingValue(request, setting) {
-    const native = Request.handle(request, this);
+    const native = handleOf(request, this);
     const found = this.#native.settingValue(native, named('setting', setting));
     if (found.reason) {
       throw new UnknownNameError(`entitle: no value for setting \`${setting}\`: ${found.reason}`, found.reason);
@@ -321,14 +326,14 @@ class Engine {
 
   /** The decision with the rules behind it: `{ answer, explain: { steps, upgrade } }`. */
   explainFeature(request, feature) {
-    const native = Request.handle(request, this);
+    const native = handleOf(request, this);
     return JSON.parse(this.#native.explainFeature(native, named('feature', feature)));
   }
 
   /** The quota with the rules behind it: `{ answer, explain: { steps, upgrade } }` (the
    * answer in the JSON shape of `entitle eval`). */
   explainLimit(request, limit, used, requested) {
-    const native = Request.handle(request, this);
+    const native = handleOf(request, this);
     return JSON.parse(this.#native.explainLimit(native, named('limit', limit), count('used', used), count('requested', requested)));
   }
 
