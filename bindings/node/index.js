@@ -26,7 +26,7 @@ function loadAddon() {
   );
 }
 
-const { NativeEngine } = loadAddon();
+const addon = loadAddon();
 
 /** The value of an amount with no bound, as in the JSON answers of `entitle eval`. */
 const UNLIMITED = 'unlimited';
@@ -214,50 +214,50 @@ class Engine {
   static fromSource(text, name = '<string>') {
     if (typeof text !== 'string') throw typeError('text', 'policy text (a string)', text);
     if (typeof name !== 'string') throw typeError('name', 'a string', name);
-    return load(() => NativeEngine.fromSource(text, name));
+    return load(() => addon.engineFromSource(text, name));
   }
 
   /** Reads a policy file (or a compiled bundle); throws `PolicyError` or `EntitleError`. */
   static fromPath(path) {
     if (typeof path !== 'string') throw typeError('path', 'a path (a string)', path);
-    return load(() => NativeEngine.fromPath(path));
+    return load(() => addon.engineFromPath(path));
   }
 
   /** Loads a compiled bundle (`entitle build`); throws `EntitleError` with code `bundle`. */
   static fromBundle(bytes) {
     if (!(bytes instanceof Uint8Array)) throw typeError('bytes', 'a Buffer or Uint8Array', bytes);
     const buffer = Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-    return load(() => NativeEngine.fromBundle(buffer));
+    return load(() => addon.engineFromBundle(buffer));
   }
 
   /** The SHA-256 of the policy's source, as 64 hex digits. */
   get policyHash() {
-    return this.#native.policyHash();
+    return addon.enginePolicyHash(this.#native);
   }
 
   /** The id of a tier, or `null` when the policy declares none of that name. */
   tier(name) {
-    return this.#native.tier(lookup(name)) ?? null;
+    return addon.engineTier(this.#native, lookup(name)) ?? null;
   }
 
   /** The id of a feature, or `null`. */
   feature(name) {
-    return this.#native.feature(lookup(name)) ?? null;
+    return addon.engineFeature(this.#native, lookup(name)) ?? null;
   }
 
   /** The id of a limit, or `null`. */
   limit(name) {
-    return this.#native.limit(lookup(name)) ?? null;
+    return addon.engineLimit(this.#native, lookup(name)) ?? null;
   }
 
   /** The id of an add-on, or `null`. */
   addon(name) {
-    return this.#native.addon(lookup(name)) ?? null;
+    return addon.engineAddon(this.#native, lookup(name)) ?? null;
   }
 
   /** The id of a setting, or `null`. */
   setting(name) {
-    return this.#native.setting(lookup(name)) ?? null;
+    return addon.engineSetting(this.#native, lookup(name)) ?? null;
   }
 
   /** Who is asking and when. Build it once and reuse it. */
@@ -278,15 +278,15 @@ class Engine {
     }
     if (now === undefined) throw typeError('now', 'whole Unix seconds (a safe integer) or a valid Date', now);
     const at = seconds(now);
-    const native = this.#native.request(tier, key, [...addons], billingAnchor, at);
-    return new Request(NEW, this, native, { tier, key, addons: [...addons], billingAnchor, now: at });
+    const handle = addon.request(this.#native, tier, key, [...addons], billingAnchor, at);
+    return new Request(NEW, this, handle, { tier, key, addons: [...addons], billingAnchor, now: at });
   }
 
   /** Whether the subject may use `feature` (a name or an id); `decide` says why. */
   isAllowed(request, feature) {
     const native = handleOf(request, this);
-    if (isId(feature)) return this.#native.isAllowedId(native, feature);
-    return this.#native.decide(native, named('feature', feature)).allowed;
+    if (isId(feature)) return addon.isAllowedId(this.#native, native, feature);
+    return addon.isAllowedName(this.#native, native, named('feature', feature));
   }
 
   /** `isAllowed` for many features in one call, answers in the same order. */
@@ -294,19 +294,19 @@ class Engine {
     const native = handleOf(request, this);
     if (!Array.isArray(features)) throw typeError('features', 'an array of names or ids', features);
     features.forEach((feature, i) => named(`features[${i}]`, feature));
-    return this.#native.isAllowedMany(native, features);
+    return addon.isAllowedMany(this.#native, native, features);
   }
 
   /** Whether the subject may use `feature`, and why: `{ allowed, reason }`. */
   decide(request, feature) {
     const native = handleOf(request, this);
-    return frozen(this.#native.decide(native, named('feature', feature)));
+    return frozen(addon.decide(this.#native, native, named('feature', feature)));
   }
 
   /** How much of `limit` is left given `used`, and whether `requested` more may be used. */
   checkLimit(request, limit, used, requested) {
     const native = handleOf(request, this);
-    const answer = this.#native.checkLimit(native, named('limit', limit), count('used', used), count('requested', requested));
+    const answer = addon.checkLimit(this.#native, native, named('limit', limit), count('used', used), count('requested', requested));
     return quota(answer);
   }
 
@@ -315,7 +315,7 @@ class Engine {
    * or too many add-ons. */
   settingValue(request, setting) {
     const native = handleOf(request, this);
-    const found = this.#native.settingValue(native, named('setting', setting));
+    const found = addon.settingValue(this.#native, native, named('setting', setting));
     if (found.reason) {
       throw new UnknownNameError(`entitle: no value for setting \`${setting}\`: ${found.reason}`, found.reason);
     }
@@ -327,20 +327,20 @@ class Engine {
   /** The decision with the rules behind it: `{ answer, explain: { steps, upgrade } }`. */
   explainFeature(request, feature) {
     const native = handleOf(request, this);
-    return JSON.parse(this.#native.explainFeature(native, named('feature', feature)));
+    return JSON.parse(addon.explainFeature(this.#native, native, named('feature', feature)));
   }
 
   /** The quota with the rules behind it: `{ answer, explain: { steps, upgrade } }` (the
    * answer in the JSON shape of `entitle eval`). */
   explainLimit(request, limit, used, requested) {
     const native = handleOf(request, this);
-    return JSON.parse(this.#native.explainLimit(native, named('limit', limit), count('used', used), count('requested', requested)));
+    return JSON.parse(addon.explainLimit(this.#native, native, named('limit', limit), count('used', used), count('requested', requested)));
   }
 
   /** One query line of the `entitle eval` JSON Lines protocol in, one answer line out. */
   queryJson(line) {
     if (typeof line !== 'string') throw typeError('line', 'one JSON query line (a string)', line);
-    return this.#native.queryJson(line);
+    return addon.queryJson(this.#native, line);
   }
 }
 

@@ -1,7 +1,7 @@
-//! The classes `index.js` wraps, and the answers they return.
+//! The functions `index.js` wraps, and the answers they return.
 
 use entitle::{AddonId, Engine, FeatureId, LimitId, Reason, Request, SettingId, SettingValue, TierId, Usage};
-use napi::bindgen_prelude::{Buffer, Either};
+use napi::bindgen_prelude::{Buffer, Either, External};
 use napi::{Error, Result, Status};
 use napi_derive::napi;
 use serde_json::{json, Value};
@@ -39,15 +39,13 @@ fn count(text: &str, what: &str) -> Result<u64> {
     text.parse().map_err(|_| Error::new(Status::InvalidArg, format!("`{what}` is `{text}`, not a whole number")))
 }
 
-/// A compiled policy. Immutable; any number of requests may be asked of it.
-#[napi]
-pub struct NativeEngine {
-    engine: Engine,
-}
+/// A compiled policy, held by JavaScript as an external value: a call that takes one reads a
+/// pointer and checks its type, where a method of a napi class spent more than the whole
+/// answer unwrapping `this` and each class argument (docs/performance.md has the figures).
+type Handle = External<Engine>;
 
 /// Who is asking and when, resolved against the engine that made it once, up front: each
-/// question then costs only the answer.
-#[napi]
+/// question then costs only the answer. JavaScript holds it as an external value too.
 pub struct NativeRequest {
     /// The tier, or why it is unknown.
     tier: std::result::Result<TierId, Reason>,
@@ -101,238 +99,234 @@ pub struct NativeSetting {
     pub display: Option<String>,
 }
 
+/// Parses, checks and compiles policy text.
 #[napi]
-impl NativeEngine {
-    /// Parses, checks and compiles policy text.
-    #[napi(factory)]
-    pub fn from_source(text: String, name: String) -> Result<NativeEngine> {
-        compile(&entitle::Source::new(name, text)).map(|engine| NativeEngine { engine })
-    }
+pub fn engine_from_source(text: String, name: String) -> Result<Handle> {
+    compile(&entitle::Source::new(name, text)).map(External::new)
+}
 
-    /// Reads a policy file or a compiled bundle.
-    #[napi(factory)]
-    pub fn from_path(path: String) -> Result<NativeEngine> {
-        match entitle::read_policy_file(std::path::Path::new(&path), &entitle::Limits::default()) {
-            Ok((_, Some(engine))) => Ok(NativeEngine { engine }),
-            Ok((source, None)) => compile(&source).map(|engine| NativeEngine { engine }),
-            Err(entitle::LoadError::Bundle { .. } | entitle::LoadError::BundleTooLarge { .. }) => {
-                let message = format!("cannot load the bundle `{path}`");
-                Err(load_failure("bundle", &message, None))
-            }
-            Err(error) => Err(load_failure("io", &error.to_string(), None)),
+/// Reads a policy file or a compiled bundle.
+#[napi]
+pub fn engine_from_path(path: String) -> Result<Handle> {
+    match entitle::read_policy_file(std::path::Path::new(&path), &entitle::Limits::default()) {
+        Ok((_, Some(engine))) => Ok(External::new(engine)),
+        Ok((source, None)) => compile(&source).map(External::new),
+        Err(entitle::LoadError::Bundle { .. } | entitle::LoadError::BundleTooLarge { .. }) => {
+            let message = format!("cannot load the bundle `{path}`");
+            Err(load_failure("bundle", &message, None))
         }
-    }
-
-    /// Loads a compiled bundle (`entitle build`).
-    #[napi(factory)]
-    pub fn from_bundle(bytes: Buffer) -> Result<NativeEngine> {
-        Engine::from_bundle(&bytes)
-            .map(|engine| NativeEngine { engine })
-            .map_err(|error| load_failure("bundle", &error.to_string(), None))
-    }
-
-    /// The id of a tier, or null.
-    #[napi]
-    pub fn tier(&self, name: String) -> Option<u32> {
-        self.engine.tier(&name).map(TierId::as_u32)
-    }
-
-    /// The id of a feature, or null.
-    #[napi]
-    pub fn feature(&self, name: String) -> Option<u32> {
-        self.engine.feature(&name).map(FeatureId::as_u32)
-    }
-
-    /// The id of a limit, or null.
-    #[napi]
-    pub fn limit(&self, name: String) -> Option<u32> {
-        self.engine.limit(&name).map(LimitId::as_u32)
-    }
-
-    /// The id of an add-on, or null.
-    #[napi]
-    pub fn addon(&self, name: String) -> Option<u32> {
-        self.engine.addon(&name).map(AddonId::as_u32)
-    }
-
-    /// The id of a setting, or null.
-    #[napi]
-    pub fn setting(&self, name: String) -> Option<u32> {
-        self.engine.setting(&name).map(SettingId::as_u32)
-    }
-
-    /// The SHA-256 of the policy's source, as hex.
-    #[napi]
-    pub fn policy_hash(&self) -> String {
-        self.engine.policy_hash().to_string()
-    }
-
-    /// A request, with its tier and add-ons resolved once. An unknown name or id, or more
-    /// add-ons than the engine takes, is kept as the reason every question will answer with,
-    /// in the order the by-name queries report them: the tier first, then the add-ons.
-    #[napi]
-    pub fn request(
-        &self,
-        tier: Named,
-        key: String,
-        addons: Vec<Named>,
-        billing_anchor: u32,
-        now: i64,
-    ) -> NativeRequest {
-        let engine = &self.engine;
-        let tier = match tier {
-            Either::A(id) => Some(TierId::from_u32(id)).filter(|&t| engine.tier_name(t).is_some()),
-            Either::B(name) => engine.tier(&name),
-        }
-        .ok_or(Reason::UnknownTier);
-        let addons = if addons.len() > engine.input_limits().held_addons.min(entitle::Limits::MAX_HELD_ADDONS) {
-            Err(Reason::TooManyAddons)
-        } else {
-            addons
-                .iter()
-                .map(|addon| match addon {
-                    Either::A(id) => Some(AddonId::from_u32(*id)).filter(|&a| engine.addon_name(a).is_some()),
-                    Either::B(name) => engine.addon(name),
-                })
-                .collect::<Option<Vec<_>>>()
-                .ok_or(Reason::UnknownAddon)
-        };
-        let billing_anchor = u8::try_from(billing_anchor).unwrap_or(u8::MAX);
-        NativeRequest { tier, key, addons, billing_anchor, now }
-    }
-
-    /// Whether the subject may use a feature, by id: the hot path.
-    #[napi]
-    pub fn is_allowed_id(&self, request: &NativeRequest, feature: u32) -> bool {
-        request.ask(|r| self.engine.is_allowed(r, FeatureId::from_u32(feature))).unwrap_or(false)
-    }
-
-    /// Whether the subject may use each feature, in one call.
-    #[napi]
-    pub fn is_allowed_many(&self, request: &NativeRequest, features: Vec<Named>) -> Vec<bool> {
-        request
-            .ask(|r| {
-                features.iter().map(|f| self.feature_id(f).is_some_and(|id| self.engine.is_allowed(r, id))).collect()
-            })
-            .unwrap_or_else(|_| vec![false; features.len()])
-    }
-
-    /// Whether the subject may use a feature, and why.
-    #[napi]
-    pub fn decide(&self, request: &NativeRequest, feature: Named) -> NativeDecision {
-        let (allowed, reason) = match request.ask(|r| self.feature_id(&feature).map(|id| self.engine.decide(r, id))) {
-            Ok(Some(decision)) => (decision.allowed, decision.reason),
-            Ok(None) => (false, Reason::UnknownFeature),
-            Err(reason) => (false, reason),
-        };
-        NativeDecision { allowed, reason: reason.as_str().to_string() }
-    }
-
-    /// How much of a limit is left given `used`, and whether `requested` more may be used.
-    #[napi]
-    pub fn check_limit(
-        &self,
-        request: &NativeRequest,
-        limit: Named,
-        used: String,
-        requested: String,
-    ) -> Result<NativeQuota> {
-        let usage = Usage { used: count(&used, "used")?, requested: count(&requested, "requested")? };
-        let answer = match request.ask(|r| self.limit_id(&limit).map(|id| self.engine.check_limit(r, id, usage))) {
-            Ok(Some(quota)) => quota,
-            Ok(None) => return Ok(denied_quota(Reason::UnknownLimit)),
-            Err(reason) => return Ok(denied_quota(reason)),
-        };
-        Ok(NativeQuota {
-            allowed: answer.allowed,
-            reason: answer.reason.as_str().to_string(),
-            status: answer.status.as_str().to_string(),
-            limit: amount(answer.limit),
-            soft_cap: answer.soft_cap.map(amount),
-            remaining: amount(answer.remaining),
-            window_start: answer.window.map(|w| w.start),
-            window_end: answer.window.map(|w| w.end),
-        })
-    }
-
-    /// A setting's value for the subject.
-    #[napi]
-    pub fn setting_value(&self, request: &NativeRequest, setting: Named) -> NativeSetting {
-        let id = match &setting {
-            Either::A(id) => Some(SettingId::from_u32(*id)),
-            Either::B(name) => self.engine.setting(name),
-        };
-        let found = request.ask(|r| self.engine.setting_value(r, id.ok_or(Reason::UnknownSetting)?)).and_then(|v| v);
-        match found {
-            Err(reason) => {
-                NativeSetting { reason: Some(reason.as_str().to_string()), kind: None, value: None, display: None }
-            }
-            Ok(None) => NativeSetting { reason: None, kind: None, value: None, display: None },
-            Ok(Some(value)) => {
-                let (kind, text) = match value {
-                    SettingValue::Number(n) => ("number", n.to_string()),
-                    SettingValue::Percent(p) => ("percent", p.millionths().to_string()),
-                    SettingValue::Duration(n) => ("duration", n.to_string()),
-                    SettingValue::Bytes(n) => ("bytes", n.to_string()),
-                    SettingValue::Text(text) => ("string", text.to_string()),
-                };
-                NativeSetting {
-                    reason: None,
-                    kind: Some(kind.to_string()),
-                    value: Some(text),
-                    display: Some(value.to_string()),
-                }
-            }
-        }
-    }
-
-    /// A decision with the rules behind it, as `{"answer": ..., "explain": ...}` JSON.
-    #[napi]
-    pub fn explain_feature(&self, request: &NativeRequest, feature: Named) -> String {
-        match request.ask(|r| self.feature_id(&feature).map(|id| self.engine.explain_feature(r, id))) {
-            Ok(Some(why)) => entitle::wire::explained(&entitle::wire::decision(&why.answer), &why),
-            Ok(None) => unexplained(Reason::UnknownFeature, false),
-            Err(reason) => unexplained(reason, false),
-        }
-    }
-
-    /// A quota with the rules behind it, as `{"answer": ..., "explain": ...}` JSON.
-    #[napi]
-    pub fn explain_limit(
-        &self,
-        request: &NativeRequest,
-        limit: Named,
-        used: String,
-        requested: String,
-    ) -> Result<String> {
-        let usage = Usage { used: count(&used, "used")?, requested: count(&requested, "requested")? };
-        Ok(match request.ask(|r| self.limit_id(&limit).map(|id| self.engine.explain_limit(r, id, usage))) {
-            Ok(Some(why)) => entitle::wire::explained(&entitle::wire::quota(&why.answer), &why),
-            Ok(None) => unexplained(Reason::UnknownLimit, true),
-            Err(reason) => unexplained(reason, true),
-        })
-    }
-
-    /// One query line of the `entitle eval` protocol in, one answer line out.
-    #[napi]
-    pub fn query_json(&self, line: String) -> String {
-        entitle::wire::answer_line(&self.engine, &line)
+        Err(error) => Err(load_failure("io", &error.to_string(), None)),
     }
 }
 
-impl NativeEngine {
-    fn feature_id(&self, feature: &Named) -> Option<FeatureId> {
-        match feature {
-            Either::A(id) => Some(FeatureId::from_u32(*id)),
-            Either::B(name) => self.engine.feature(name),
+/// Loads a compiled bundle (`entitle build`).
+#[napi]
+pub fn engine_from_bundle(bytes: Buffer) -> Result<Handle> {
+    Engine::from_bundle(&bytes).map(External::new).map_err(|error| load_failure("bundle", &error.to_string(), None))
+}
+
+/// The id of a tier, or null.
+#[napi]
+pub fn engine_tier(engine: Handle, name: String) -> Option<u32> {
+    engine.tier(&name).map(TierId::as_u32)
+}
+
+/// The id of a feature, or null.
+#[napi]
+pub fn engine_feature(engine: Handle, name: String) -> Option<u32> {
+    engine.feature(&name).map(FeatureId::as_u32)
+}
+
+/// The id of a limit, or null.
+#[napi]
+pub fn engine_limit(engine: Handle, name: String) -> Option<u32> {
+    engine.limit(&name).map(LimitId::as_u32)
+}
+
+/// The id of an add-on, or null.
+#[napi]
+pub fn engine_addon(engine: Handle, name: String) -> Option<u32> {
+    engine.addon(&name).map(AddonId::as_u32)
+}
+
+/// The id of a setting, or null.
+#[napi]
+pub fn engine_setting(engine: Handle, name: String) -> Option<u32> {
+    engine.setting(&name).map(SettingId::as_u32)
+}
+
+/// The SHA-256 of the policy's source, as hex.
+#[napi]
+pub fn engine_policy_hash(engine: Handle) -> String {
+    engine.policy_hash().to_string()
+}
+
+/// A request, with its tier and add-ons resolved once. An unknown name or id, or more
+/// add-ons than the engine takes, is kept as the reason every question will answer with,
+/// in the order the by-name queries report them: the tier first, then the add-ons.
+#[napi]
+pub fn request(
+    engine: Handle,
+    tier: Named,
+    key: String,
+    addons: Vec<Named>,
+    billing_anchor: u32,
+    now: i64,
+) -> External<NativeRequest> {
+    let tier = match tier {
+        Either::A(id) => Some(TierId::from_u32(id)).filter(|&t| engine.tier_name(t).is_some()),
+        Either::B(name) => engine.tier(&name),
+    }
+    .ok_or(Reason::UnknownTier);
+    let addons = if addons.len() > engine.input_limits().held_addons.min(entitle::Limits::MAX_HELD_ADDONS) {
+        Err(Reason::TooManyAddons)
+    } else {
+        addons
+            .iter()
+            .map(|addon| match addon {
+                Either::A(id) => Some(AddonId::from_u32(*id)).filter(|&a| engine.addon_name(a).is_some()),
+                Either::B(name) => engine.addon(name),
+            })
+            .collect::<Option<Vec<_>>>()
+            .ok_or(Reason::UnknownAddon)
+    };
+    let billing_anchor = u8::try_from(billing_anchor).unwrap_or(u8::MAX);
+    External::new(NativeRequest { tier, key, addons, billing_anchor, now })
+}
+
+/// Whether the subject may use a feature, by id: the hot path.
+#[napi]
+pub fn is_allowed_id(engine: Handle, request: External<NativeRequest>, feature: u32) -> bool {
+    request.ask(|r| engine.is_allowed(r, FeatureId::from_u32(feature))).unwrap_or(false)
+}
+
+/// Whether the subject may use a feature, by name.
+#[napi]
+pub fn is_allowed_name(engine: Handle, request: External<NativeRequest>, feature: String) -> bool {
+    request.ask(|r| engine.feature(&feature).is_some_and(|id| engine.is_allowed(r, id))).unwrap_or(false)
+}
+
+/// Whether the subject may use each feature, in one call.
+#[napi]
+pub fn is_allowed_many(engine: Handle, request: External<NativeRequest>, features: Vec<Named>) -> Vec<bool> {
+    request
+        .ask(|r| features.iter().map(|f| feature_id(&engine, f).is_some_and(|id| engine.is_allowed(r, id))).collect())
+        .unwrap_or_else(|_| vec![false; features.len()])
+}
+
+/// Whether the subject may use a feature, and why.
+#[napi]
+pub fn decide(engine: Handle, request: External<NativeRequest>, feature: Named) -> NativeDecision {
+    let (allowed, reason) = match request.ask(|r| feature_id(&engine, &feature).map(|id| engine.decide(r, id))) {
+        Ok(Some(decision)) => (decision.allowed, decision.reason),
+        Ok(None) => (false, Reason::UnknownFeature),
+        Err(reason) => (false, reason),
+    };
+    NativeDecision { allowed, reason: reason.as_str().to_string() }
+}
+
+/// How much of a limit is left given `used`, and whether `requested` more may be used.
+#[napi]
+pub fn check_limit(
+    engine: Handle,
+    request: External<NativeRequest>,
+    limit: Named,
+    used: String,
+    requested: String,
+) -> Result<NativeQuota> {
+    let usage = Usage { used: count(&used, "used")?, requested: count(&requested, "requested")? };
+    let answer = match request.ask(|r| limit_id(&engine, &limit).map(|id| engine.check_limit(r, id, usage))) {
+        Ok(Some(quota)) => quota,
+        Ok(None) => return Ok(denied_quota(Reason::UnknownLimit)),
+        Err(reason) => return Ok(denied_quota(reason)),
+    };
+    Ok(NativeQuota {
+        allowed: answer.allowed,
+        reason: answer.reason.as_str().to_string(),
+        status: answer.status.as_str().to_string(),
+        limit: amount(answer.limit),
+        soft_cap: answer.soft_cap.map(amount),
+        remaining: amount(answer.remaining),
+        window_start: answer.window.map(|w| w.start),
+        window_end: answer.window.map(|w| w.end),
+    })
+}
+
+/// A setting's value for the subject.
+#[napi]
+pub fn setting_value(engine: Handle, request: External<NativeRequest>, setting: Named) -> NativeSetting {
+    let id = match &setting {
+        Either::A(id) => Some(SettingId::from_u32(*id)),
+        Either::B(name) => engine.setting(name),
+    };
+    let found = request.ask(|r| engine.setting_value(r, id.ok_or(Reason::UnknownSetting)?)).and_then(|v| v);
+    match found {
+        Err(reason) => {
+            NativeSetting { reason: Some(reason.as_str().to_string()), kind: None, value: None, display: None }
+        }
+        Ok(None) => NativeSetting { reason: None, kind: None, value: None, display: None },
+        Ok(Some(value)) => {
+            let (kind, text) = match value {
+                SettingValue::Number(n) => ("number", n.to_string()),
+                SettingValue::Percent(p) => ("percent", p.millionths().to_string()),
+                SettingValue::Duration(n) => ("duration", n.to_string()),
+                SettingValue::Bytes(n) => ("bytes", n.to_string()),
+                SettingValue::Text(text) => ("string", text.to_string()),
+            };
+            NativeSetting {
+                reason: None,
+                kind: Some(kind.to_string()),
+                value: Some(text),
+                display: Some(value.to_string()),
+            }
         }
     }
+}
 
-    fn limit_id(&self, limit: &Named) -> Option<LimitId> {
-        match limit {
-            Either::A(id) => Some(LimitId::from_u32(*id)),
-            Either::B(name) => self.engine.limit(name),
-        }
+/// A decision with the rules behind it, as `{"answer": ..., "explain": ...}` JSON.
+#[napi]
+pub fn explain_feature(engine: Handle, request: External<NativeRequest>, feature: Named) -> String {
+    match request.ask(|r| feature_id(&engine, &feature).map(|id| engine.explain_feature(r, id))) {
+        Ok(Some(why)) => entitle::wire::explained(&entitle::wire::decision(&why.answer), &why),
+        Ok(None) => unexplained(Reason::UnknownFeature, false),
+        Err(reason) => unexplained(reason, false),
+    }
+}
+
+/// A quota with the rules behind it, as `{"answer": ..., "explain": ...}` JSON.
+#[napi]
+pub fn explain_limit(
+    engine: Handle,
+    request: External<NativeRequest>,
+    limit: Named,
+    used: String,
+    requested: String,
+) -> Result<String> {
+    let usage = Usage { used: count(&used, "used")?, requested: count(&requested, "requested")? };
+    Ok(match request.ask(|r| limit_id(&engine, &limit).map(|id| engine.explain_limit(r, id, usage))) {
+        Ok(Some(why)) => entitle::wire::explained(&entitle::wire::quota(&why.answer), &why),
+        Ok(None) => unexplained(Reason::UnknownLimit, true),
+        Err(reason) => unexplained(reason, true),
+    })
+}
+
+/// One query line of the `entitle eval` protocol in, one answer line out.
+#[napi]
+pub fn query_json(engine: Handle, line: String) -> String {
+    entitle::wire::answer_line(&engine, &line)
+}
+
+fn feature_id(engine: &Engine, feature: &Named) -> Option<FeatureId> {
+    match feature {
+        Either::A(id) => Some(FeatureId::from_u32(*id)),
+        Either::B(name) => engine.feature(name),
+    }
+}
+
+fn limit_id(engine: &Engine, limit: &Named) -> Option<LimitId> {
+    match limit {
+        Either::A(id) => Some(LimitId::from_u32(*id)),
+        Either::B(name) => engine.limit(name),
     }
 }
 
