@@ -12,8 +12,10 @@ function loadAddon() {
   if (process.env.ENTITLE_NODE_ADDON) {
     return require(process.env.ENTITLE_NODE_ADDON);
   }
-  const abi = process.platform === 'linux' ? (process.report?.getReport()?.header?.glibcVersionRuntime ? '-gnu' : '-musl') : '';
-  const candidates = [`entitle.${process.platform}-${process.arch}${abi}.node`, 'entitle.node'];
+  // `napi build --platform` names the file by platform, architecture and, on Linux, C library.
+  const platform = `${process.platform}-${process.arch}`;
+  const names = process.platform === 'linux' ? [`${platform}-gnu`, `${platform}-musl`] : [platform];
+  const candidates = [...names.map((name) => `entitle.${name}.node`), 'entitle.node'];
   for (const file of candidates) {
     const path = join(__dirname, file);
     if (existsSync(path)) {
