@@ -20,6 +20,7 @@ feature hd "HD video"
 feature chat
 limit calls : count per day
 limit bytes : bytes
+limit seats : count
 setting sla : percent prefer higher
 setting channel : string
 setting huge : number prefer higher
@@ -34,6 +35,7 @@ tier pro extends free {
     grant hd
     limit calls = 1_000 soft 1_200
     limit bytes = unlimited
+    limit seats = 18_446_744_073_709_551_615
     set sla = 99.9%
     set huge = 18_446_744_073_709_551_615
 }
@@ -139,6 +141,12 @@ test('decide, checkLimit, settingValue and the batch answer', () => {
   assert.equal(bytes.limit, UNLIMITED);
   assert.equal(bytes.remaining, UNLIMITED);
   assert.equal(bytes.window, null);
+  // Amounts past 2^53 are bigints, exact both ways; amounts up to it stay numbers.
+  const seats = engine.checkLimit(pro, 'seats', 2n ** 53n + 1n);
+  assert.equal(seats.limit, 2n ** 64n - 1n);
+  assert.equal(seats.remaining, 2n ** 64n - 1n - (2n ** 53n + 1n));
+  assert.equal(engine.checkLimit(pro, 'seats', 2n ** 64n - 1n - BigInt(Number.MAX_SAFE_INTEGER)).remaining, Number.MAX_SAFE_INTEGER);
+  assert.equal(engine.checkLimit(pro, 'seats', 2n ** 64n - 1n).remaining, 0);
   assert.equal(engine.checkLimit(free, 'bytes').reason, 'limit_not_set');
   assert.equal(engine.checkLimit(free, 'nope').reason, 'unknown_limit');
   assert.deepEqual(engine.settingValue(pro, 'sla'), { kind: 'percent', value: 999_000, display: '99.9%' });
