@@ -128,6 +128,14 @@ export type SettingValue =
   | { readonly kind: 'number' | 'bytes' | 'duration' | 'percent'; readonly value: number | bigint; readonly display: string }
   | { readonly kind: 'string'; readonly value: string; readonly display: string };
 
+/** A subject's whole entitlement, as an account page shows it. */
+export interface Entitlements {
+  readonly features: Readonly<Record<string, Decision>>;
+  readonly limits: Readonly<Record<string, Quota>>;
+  /** `{ allowed: false, reason }` in place of every value when the request does not resolve. */
+  readonly settings: Readonly<Record<string, SettingValue | null | { readonly allowed: false; readonly reason: Reason }>>;
+}
+
 /** An answer with the rules behind it, in the JSON shape of `entitle eval` (`"explain": true`). */
 export interface Explained<A> {
   readonly answer: A;
@@ -182,6 +190,11 @@ export declare class Engine {
   /** A setting's value for the subject, or `null` when nothing sets it. Throws
    * `UnknownNameError` for an unknown tier, add-on or setting, or too many add-ons. */
   settingValue(request: Request, setting: NameOrId): SettingValue | null;
+  /** Everything the subject is entitled to, each answer keyed by name: what `decide`,
+   * `checkLimit` (given `usage[name]`, 0 where absent) and `settingValue` answer. When the
+   * request's tier or an add-on is unknown (or there are too many add-ons), every answer is a
+   * deny with that reason. Throws `UnknownNameError` when `usage` names no limit of the policy. */
+  entitlements(request: Request, usage?: Readonly<Record<string, AmountIn>>): Entitlements;
   /** The decision with the rules behind it and an upgrade hint. */
   explainFeature(request: Request, feature: NameOrId): Explained<Decision>;
   /** The quota with the rules behind it and an upgrade hint. */

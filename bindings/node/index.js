@@ -164,6 +164,16 @@ function quota(q) {
   });
 }
 
+/** A setting's native answer as `settingValue` returns it. */
+function settingAnswer(found, setting) {
+  if (found.reason) {
+    throw new UnknownNameError(`entitle: no value for setting \`${setting}\`: ${found.reason}`, found.reason);
+  }
+  if (found.kind === undefined || found.kind === null) return null;
+  const value = found.kind === 'string' ? found.value : amount(found.value);
+  return frozen({ kind: found.kind, value, display: found.display });
+}
+
 // Only this module makes engines and requests.
 const NEW = Symbol('entitle.new');
 
@@ -317,13 +327,40 @@ class Engine {
    * or too many add-ons. */
   settingValue(request, setting) {
     const native = handleOf(request, this);
-    const found = addon.settingValue(this.#native, native, named('setting', setting));
-    if (found.reason) {
-      throw new UnknownNameError(`entitle: no value for setting \`${setting}\`: ${found.reason}`, found.reason);
+    return settingAnswer(addon.settingValue(this.#native, native, named('setting', setting)), setting);
+  }
+
+  /** Everything the subject is entitled to, as an account page shows it: `{ features,
+   * limits, settings }`, each an object keyed by name whose values are what `decide`,
+   * `checkLimit` (given `usage[name]`, 0 where absent) and `settingValue` answer, as
+   * `entitle eval` answers an entitlements query: when the request's tier or an add-on is
+   * unknown (or there are too many add-ons), every answer is a deny with that reason, a
+   * setting's `{ allowed: false, reason }`. Throws `UnknownNameError` when `usage` names no
+   * limit of the policy. */
+  entitlements(request, usage = {}) {
+    const native = handleOf(request, this);
+    if (usage === null || typeof usage !== 'object' || Array.isArray(usage)) {
+      throw typeError('usage', 'an object of amounts by limit name', usage);
     }
-    if (found.kind === undefined || found.kind === null) return null;
-    const value = found.kind === 'string' ? found.value : amount(found.value);
-    return frozen({ kind: found.kind, value, display: found.display });
+    const ids = [];
+    const amounts = [];
+    for (const [name, used] of Object.entries(usage)) {
+      const id = addon.engineLimit(this.#native, name);
+      if (id === null) {
+        throw new UnknownNameError(`entitle: \`usage\` names \`${name}\`, which is not a limit of this policy`, 'unknown_limit');
+      }
+      ids.push(id);
+      amounts.push(count(`usage.${name}`, used));
+    }
+    const all = addon.entitlements(this.#native, native, ids, amounts);
+    const byName = (names, answers, shape) => frozen(Object.fromEntries(names.map((name, i) => [name, shape(answers[i], name)])));
+    return frozen({
+      features: byName(all.featureNames, all.features, frozen),
+      limits: byName(all.limitNames, all.limits, quota),
+      settings: byName(all.settingNames, all.settings, (found, name) =>
+        found.reason ? frozen({ allowed: false, reason: found.reason }) : settingAnswer(found, name),
+      ),
+    });
   }
 
   /** The decision with the rules behind it: `{ answer, explain: { steps, upgrade } }`. */

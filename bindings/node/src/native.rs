@@ -86,6 +86,23 @@ pub struct NativeQuota {
     pub window_end: Option<i64>,
 }
 
+/// The subject's whole entitlement: names beside answers, in declaration order.
+#[napi(object)]
+pub struct NativeEntitlements {
+    /// Every feature's name.
+    pub feature_names: Vec<String>,
+    /// Its decision.
+    pub features: Vec<NativeDecision>,
+    /// Every limit's name.
+    pub limit_names: Vec<String>,
+    /// Its quota.
+    pub limits: Vec<NativeQuota>,
+    /// Every setting's name.
+    pub setting_names: Vec<String>,
+    /// Its value.
+    pub settings: Vec<NativeSetting>,
+}
+
 /// A setting's answer: its kind and value, or why there is none.
 #[napi(object)]
 pub struct NativeSetting {
@@ -217,12 +234,7 @@ pub fn is_allowed_many(engine: Handle, request: External<NativeRequest>, feature
 /// Whether the subject may use a feature, and why.
 #[napi]
 pub fn decide(engine: Handle, request: External<NativeRequest>, feature: Named) -> NativeDecision {
-    let (allowed, reason) = match request.ask(|r| feature_id(&engine, &feature).map(|id| engine.decide(r, id))) {
-        Ok(Some(decision)) => (decision.allowed, decision.reason),
-        Ok(None) => (false, Reason::UnknownFeature),
-        Err(reason) => (false, reason),
-    };
-    NativeDecision { allowed, reason: reason.as_str().to_string() }
+    decision_of(&engine, &request, feature_id(&engine, &feature))
 }
 
 /// How much of a limit is left given `used`, and whether `requested` more may be used.
@@ -235,21 +247,7 @@ pub fn check_limit(
     requested: String,
 ) -> Result<NativeQuota> {
     let usage = Usage { used: count(&used, "used")?, requested: count(&requested, "requested")? };
-    let answer = match request.ask(|r| limit_id(&engine, &limit).map(|id| engine.check_limit(r, id, usage))) {
-        Ok(Some(quota)) => quota,
-        Ok(None) => return Ok(denied_quota(Reason::UnknownLimit)),
-        Err(reason) => return Ok(denied_quota(reason)),
-    };
-    Ok(NativeQuota {
-        allowed: answer.allowed,
-        reason: answer.reason.as_str().to_string(),
-        status: answer.status.as_str().to_string(),
-        limit: amount(answer.limit),
-        soft_cap: answer.soft_cap.map(amount),
-        remaining: amount(answer.remaining),
-        window_start: answer.window.map(|w| w.start),
-        window_end: answer.window.map(|w| w.end),
-    })
+    Ok(quota_of(&engine, &request, limit_id(&engine, &limit), usage))
 }
 
 /// A setting's value for the subject.
@@ -259,7 +257,64 @@ pub fn setting_value(engine: Handle, request: External<NativeRequest>, setting: 
         Either::A(id) => Some(SettingId::from_u32(*id)),
         Either::B(name) => engine.setting(name),
     };
-    let found = request.ask(|r| engine.setting_value(r, id.ok_or(Reason::UnknownSetting)?)).and_then(|v| v);
+    setting_of(&engine, &request, id)
+}
+
+/// Everything the subject is entitled to, as an account page shows it: every feature's
+/// decision, every limit's quota (given `used`, by limit id; 0 where absent) and every
+/// setting, each beside its name, in declaration order.
+#[napi]
+pub fn entitlements(
+    engine: Handle,
+    request: External<NativeRequest>,
+    used_ids: Vec<u32>,
+    used: Vec<String>,
+) -> Result<NativeEntitlements> {
+    let mut usage = Vec::with_capacity(used.len());
+    for (id, amount) in used_ids.iter().zip(&used) {
+        usage.push((LimitId::from_u32(*id), count(amount, "usage")?));
+    }
+    let features = engine.features().map(|(id, name)| (name.to_string(), decision_of(&engine, &request, Some(id))));
+    let limits = engine.limits().map(|(id, name)| {
+        let used = usage.iter().rev().find(|(limit, _)| *limit == id).map_or(0, |(_, amount)| *amount);
+        (name.to_string(), quota_of(&engine, &request, Some(id), Usage::used(used)))
+    });
+    let settings = engine.settings().map(|(id, name)| (name.to_string(), setting_of(&engine, &request, Some(id))));
+    let (feature_names, features) = features.unzip();
+    let (limit_names, limits) = limits.unzip();
+    let (setting_names, settings) = settings.unzip();
+    Ok(NativeEntitlements { feature_names, features, limit_names, limits, setting_names, settings })
+}
+
+fn decision_of(engine: &Engine, request: &NativeRequest, feature: Option<FeatureId>) -> NativeDecision {
+    let (allowed, reason) = match request.ask(|r| feature.map(|id| engine.decide(r, id))) {
+        Ok(Some(decision)) => (decision.allowed, decision.reason),
+        Ok(None) => (false, Reason::UnknownFeature),
+        Err(reason) => (false, reason),
+    };
+    NativeDecision { allowed, reason: reason.as_str().to_string() }
+}
+
+fn quota_of(engine: &Engine, request: &NativeRequest, limit: Option<LimitId>, usage: Usage) -> NativeQuota {
+    let answer = match request.ask(|r| limit.map(|id| engine.check_limit(r, id, usage))) {
+        Ok(Some(quota)) => quota,
+        Ok(None) => return denied_quota(Reason::UnknownLimit),
+        Err(reason) => return denied_quota(reason),
+    };
+    NativeQuota {
+        allowed: answer.allowed,
+        reason: answer.reason.as_str().to_string(),
+        status: answer.status.as_str().to_string(),
+        limit: amount(answer.limit),
+        soft_cap: answer.soft_cap.map(amount),
+        remaining: amount(answer.remaining),
+        window_start: answer.window.map(|w| w.start),
+        window_end: answer.window.map(|w| w.end),
+    }
+}
+
+fn setting_of(engine: &Engine, request: &NativeRequest, setting: Option<SettingId>) -> NativeSetting {
+    let found = request.ask(|r| engine.setting_value(r, setting.ok_or(Reason::UnknownSetting)?)).and_then(|v| v);
     match found {
         Err(reason) => {
             NativeSetting { reason: Some(reason.as_str().to_string()), kind: None, value: None, display: None }

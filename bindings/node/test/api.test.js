@@ -162,6 +162,26 @@ test('decide, checkLimit, settingValue and the batch answer', () => {
   assert.deepEqual(engine.isAllowedMany(stranger, ['hd', 'chat']), [false, false]);
 });
 
+test('entitlements answer every feature, limit and setting by name, as the single calls do', () => {
+  const pro = engine.request({ tier: 'pro', now: NOW });
+  const all = engine.entitlements(pro, { calls: 1_100, seats: 2n ** 60n });
+  assert.deepEqual(Object.keys(all.features), ['hd', 'chat']);
+  assert.deepEqual(all.features.hd, engine.decide(pro, 'hd'));
+  assert.deepEqual(all.limits.calls, engine.checkLimit(pro, 'calls', 1_100));
+  assert.deepEqual(all.limits.seats, engine.checkLimit(pro, 'seats', 2n ** 60n));
+  assert.deepEqual(all.limits.bytes, engine.checkLimit(pro, 'bytes'));
+  assert.deepEqual(all.settings.sla, engine.settingValue(pro, 'sla'));
+  assert.equal(engine.entitlements(engine.request({ tier: 'free', now: NOW })).settings.sla, null);
+  assert.ok(Object.isFrozen(all) && Object.isFrozen(all.limits));
+  assert.throws(() => engine.entitlements(pro, { nope: 1 }), (e) => e instanceof UnknownNameError && e.reason === 'unknown_limit');
+  const stranger = engine.entitlements(engine.request({ tier: 'gold', now: NOW }));
+  assert.deepEqual(stranger.features.hd, { allowed: false, reason: 'unknown_tier' });
+  assert.equal(stranger.limits.calls.reason, 'unknown_tier');
+  assert.deepEqual(stranger.settings.sla, { allowed: false, reason: 'unknown_tier' });
+  assert.throws(() => engine.entitlements(pro, []), (e) => e instanceof TypeError && /`usage`/.test(e.message));
+  assert.throws(() => engine.entitlements(pro, { calls: -1 }), (e) => e instanceof TypeError && /`usage.calls`/.test(e.message));
+});
+
 test('explanations take names and ids, and say what would change the answer', () => {
   const free = engine.request({ tier: 'free', now: NOW });
   const why = engine.explainFeature(free, 'hd');
@@ -302,6 +322,6 @@ test('index.d.ts declares what index.js exports', () => {
   for (const method of methods) {
     assert.ok(typeof Engine[method] === 'function' || typeof Engine.prototype[method] === 'function', method);
   }
-  assert.ok(methods.length >= 17, methods.join(','));
+  assert.ok(methods.length >= 18, methods.join(','));
   assert.equal(typeof Object.getOwnPropertyDescriptor(Engine.prototype, 'policyHash').get, 'function');
 });
