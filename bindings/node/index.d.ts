@@ -187,6 +187,9 @@ export declare class Engine {
   decide(request: Request, feature: NameOrId): Decision;
   /** How much of `limit` is left given `used` (0), and whether `requested` (0) more may be used. */
   checkLimit(request: Request, limit: NameOrId, used?: AmountIn, requested?: AmountIn): Quota;
+  /** `checkLimit` for many limits in one call: `used[i]` (0 where absent) is the use of
+   * `limits[i]`, nothing more is requested; answers in the same order. */
+  checkLimitMany(request: Request, limits: readonly NameOrId[], used?: readonly AmountIn[]): Quota[];
   /** A setting's value for the subject, or `null` when nothing sets it. Throws
    * `UnknownNameError` for an unknown tier, add-on or setting, or too many add-ons. */
   settingValue(request: Request, setting: NameOrId): SettingValue | null;

@@ -322,6 +322,20 @@ class Engine {
     return quota(answer);
   }
 
+  /** `checkLimit` for many limits in one call: `used[i]` (0 where absent) is the use of
+   * `limits[i]`, nothing more is requested; answers in the same order. */
+  checkLimitMany(request, limits, used = []) {
+    const native = handleOf(request, this);
+    if (!Array.isArray(limits)) throw typeError('limits', 'an array of names or ids', limits);
+    if (!Array.isArray(used)) throw typeError('used', 'an array of amounts', used);
+    if (used.length > limits.length) {
+      throw new RangeError(`entitle: \`used\` has ${used.length} amounts for ${limits.length} limits`);
+    }
+    limits.forEach((limit, i) => named(`limits[${i}]`, limit));
+    const amounts = limits.map((_, i) => count(`used[${i}]`, used[i]));
+    return addon.checkLimitMany(this.#native, native, limits, amounts).map(quota);
+  }
+
   /** A setting's value for the subject: `{ kind, value, display }`, or `null` when nothing
    * sets it. Throws `UnknownNameError` (with `reason`) for an unknown tier, add-on or setting,
    * or too many add-ons. */

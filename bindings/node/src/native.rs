@@ -250,6 +250,23 @@ pub fn check_limit(
     Ok(quota_of(&engine, &request, limit_id(&engine, &limit), usage))
 }
 
+/// `check_limit` for many limits in one call, each with its own `used` (nothing requested).
+#[napi]
+pub fn check_limit_many(
+    engine: Handle,
+    request: External<NativeRequest>,
+    limits: Vec<Named>,
+    used: Vec<String>,
+) -> Result<Vec<NativeQuota>> {
+    limits
+        .iter()
+        .zip(&used)
+        .map(|(limit, used)| {
+            Ok(quota_of(&engine, &request, limit_id(&engine, limit), Usage::used(count(used, "used")?)))
+        })
+        .collect()
+}
+
 /// A setting's value for the subject.
 #[napi]
 pub fn setting_value(engine: Handle, request: External<NativeRequest>, setting: Named) -> NativeSetting {

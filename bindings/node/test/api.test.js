@@ -160,6 +160,18 @@ test('decide, checkLimit, settingValue and the batch answer', () => {
   assert.deepEqual(engine.isAllowedMany(pro, []), []);
   const stranger = engine.request({ tier: 'gold', now: NOW });
   assert.deepEqual(engine.isAllowedMany(stranger, ['hd', 'chat']), [false, false]);
+  const quotas = engine.checkLimitMany(pro, ['calls', engine.limit('seats'), 'nope', 'bytes'], [1_100, 2n ** 60n]);
+  assert.deepEqual(quotas, [
+    engine.checkLimit(pro, 'calls', 1_100),
+    engine.checkLimit(pro, 'seats', 2n ** 60n),
+    engine.checkLimit(pro, 'nope'),
+    engine.checkLimit(pro, 'bytes'),
+  ]);
+  assert.deepEqual(engine.checkLimitMany(pro, []), []);
+  assert.equal(engine.checkLimitMany(stranger, ['calls'])[0].reason, 'unknown_tier');
+  assert.throws(() => engine.checkLimitMany(pro, ['calls'], [1, 2]), RangeError);
+  assert.throws(() => engine.checkLimitMany(pro, 'calls'), (e) => e instanceof TypeError && /`limits`/.test(e.message));
+  assert.throws(() => engine.checkLimitMany(pro, ['calls'], [-1]), (e) => e instanceof TypeError && /`used\[0\]`/.test(e.message));
 });
 
 test('entitlements answer every feature, limit and setting by name, as the single calls do', () => {
@@ -322,6 +334,6 @@ test('index.d.ts declares what index.js exports', () => {
   for (const method of methods) {
     assert.ok(typeof Engine[method] === 'function' || typeof Engine.prototype[method] === 'function', method);
   }
-  assert.ok(methods.length >= 18, methods.join(','));
+  assert.ok(methods.length >= 19, methods.join(','));
   assert.equal(typeof Object.getOwnPropertyDescriptor(Engine.prototype, 'policyHash').get, 'function');
 });

@@ -111,6 +111,10 @@ function typed(engine, query, raw) {
   }
   if (kind === 'limit') {
     const q = engine.checkLimit(request, query.limit, used, requested);
+    if (requested === 0) {
+      // The batch call, which requests nothing, answers alike.
+      assert.deepEqual(engine.checkLimitMany(request, [query.limit, query.limit], [used, used]), [q, q]);
+    }
     const answer = { allowed: q.allowed, reason: q.reason, status: q.status, limit: q.limit, soft_cap: q.softCap, remaining: q.remaining };
     if (q.window) answer.window = { start: q.window.start, end: q.window.end };
     return answer;
