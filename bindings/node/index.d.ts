@@ -1,0 +1,207 @@
+// The public API of `index.js`, declared for TypeScript. `test/api.test.js` checks that every
+// member declared here exists at run time.
+
+/** The value of an amount with no bound, as in the JSON answers of `entitle eval`. */
+export declare const UNLIMITED: 'unlimited';
+
+/**
+ * An amount in base units (a count, bytes, seconds). A `number` when it is exact as one (up to
+ * `Number.MAX_SAFE_INTEGER`), a `bigint` past that, so that no `u64` loses precision, and
+ * `"unlimited"` for no bound.
+ */
+export type Amount = number | bigint | 'unlimited';
+
+/** An amount a caller passes in: a safe non-negative integer, or a bigint up to 2^64 − 1. */
+export type AmountIn = number | bigint;
+
+/** A name, or an id from `engine.tier()`, `feature()`, … of the same engine. */
+export type NameOrId = string | number;
+
+export type Reason =
+  | 'granted_by_tier'
+  | 'granted_by_addon'
+  | 'granted_by_rollout'
+  | 'not_granted'
+  | 'revoked'
+  | 'outside_rollout'
+  | 'addon_not_valid'
+  | 'addon_not_for_tier'
+  | 'within_limit'
+  | 'overage'
+  | 'limit_exceeded'
+  | 'unknown_tier'
+  | 'unknown_feature'
+  | 'unknown_limit'
+  | 'unknown_addon'
+  | 'unknown_setting'
+  | 'too_many_addons'
+  | 'limit_not_set';
+
+export type LimitStatus = 'within' | 'warning' | 'overage' | 'exceeded';
+
+/** One finding about a policy, with its stable code and location (1-based). */
+export interface Diagnostic {
+  readonly code: string;
+  readonly severity: 'error' | 'warning';
+  readonly message: string;
+  readonly file: string;
+  readonly line: number;
+  readonly column: number;
+  readonly endLine: number;
+  readonly endColumn: number;
+  readonly help: string | null;
+}
+
+/** A call failed for a reason other than the answer: `code` is `policy`, `io` or `bundle`. */
+export declare class EntitleError extends Error {
+  readonly code: string;
+}
+
+/** A policy does not check. The message names the first error's `file:line:column`. */
+export declare class PolicyError extends EntitleError {
+  readonly code: 'policy';
+  readonly diagnostics: readonly Diagnostic[];
+}
+
+/** `settingValue` of an unknown tier, add-on or setting, or with too many add-ons. */
+export declare class UnknownNameError extends EntitleError {
+  readonly code: 'unknown';
+  readonly reason: Reason;
+}
+
+export interface RequestOptions {
+  /** The subject's tier, by name or id. */
+  tier: NameOrId;
+  /** The stable subject key (customer or app id) that rollouts hash; `""` by default. */
+  key?: string;
+  /** The add-ons the subject holds, by name or id (an array, even of one). */
+  addons?: readonly NameOrId[];
+  /** The day of the month (1–31) on which monthly counters reset; 1 by default. */
+  billingAnchor?: number;
+  /** The instant of the question: whole Unix seconds, or a `Date` (rounded down to the second). */
+  now: number | Date;
+}
+
+/** Who is asking and when: made by `engine.request()`, immutable, and answered only by the
+ * engine that made it (another engine throws a `TypeError`). */
+export declare class Request {
+  private constructor();
+  readonly tier: NameOrId;
+  readonly key: string;
+  readonly addons: readonly NameOrId[];
+  readonly billingAnchor: number;
+  /** Unix seconds. */
+  readonly now: number;
+}
+
+/** The answer to "may this subject use this feature?". */
+export interface Decision {
+  readonly allowed: boolean;
+  readonly reason: Reason;
+}
+
+/** A counter's current window, `[start, end)` in Unix seconds. */
+export interface Window {
+  readonly start: number;
+  readonly end: number;
+}
+
+/** The answer to "how much of this limit is left, and may this request proceed?". */
+export interface Quota {
+  readonly allowed: boolean;
+  readonly reason: Reason;
+  readonly status: LimitStatus;
+  readonly limit: Amount;
+  /** `null` for a hard limit. */
+  readonly softCap: Amount | null;
+  /** The limit minus what is used (0 at the least). */
+  readonly remaining: Amount;
+  /** `null` for a gauge or a cap. */
+  readonly window: Window | null;
+}
+
+/** A setting's value, with its kind as the policy language names it: numbers, bytes and
+ * durations (seconds) are amounts, a percentage is in millionths of a percent (99.9% is
+ * 999000), a string is the text. `display` is the value as the language writes it (`99.9%`,
+ * `1 h`, `"forum"`). */
+export type SettingValue =
+  | { readonly kind: 'number' | 'bytes' | 'duration' | 'percent'; readonly value: number | bigint; readonly display: string }
+  | { readonly kind: 'string'; readonly value: string; readonly display: string };
+
+/** A subject's whole entitlement, as an account page shows it. */
+export interface Entitlements {
+  readonly features: Readonly<Record<string, Decision>>;
+  readonly limits: Readonly<Record<string, Quota>>;
+  /** `{ allowed: false, reason }` in place of every value when the request does not resolve. */
+  readonly settings: Readonly<Record<string, SettingValue | null | { readonly allowed: false; readonly reason: Reason }>>;
+}
+
+/** An answer with the rules behind it, in the JSON shape of `entitle eval` (`"explain": true`). */
+export interface Explained<A> {
+  readonly answer: A;
+  readonly explain: {
+    readonly steps: ReadonlyArray<{ readonly rule: string; readonly span?: { readonly start: number; readonly end: number } }>;
+    readonly upgrade: { readonly tier?: string; readonly addon?: string } | null;
+  };
+}
+
+/** A limit's answer as `entitle eval` writes it (amounts as JSON numbers or `"unlimited"`). */
+export interface QuotaJson {
+  readonly allowed: boolean;
+  readonly reason: Reason;
+  readonly status: LimitStatus;
+  readonly limit: number | 'unlimited';
+  readonly soft_cap: number | 'unlimited' | null;
+  readonly remaining: number | 'unlimited';
+  readonly window?: { readonly start: string; readonly end: string };
+}
+
+/** A compiled policy. Immutable: load it once, then ask any number of questions. */
+export declare class Engine {
+  private constructor();
+  /** Parses, checks and compiles policy text; throws `PolicyError` with every diagnostic. */
+  static fromSource(text: string, name?: string): Engine;
+  /** Reads a policy file or a compiled bundle; throws `PolicyError` or `EntitleError`. */
+  static fromPath(path: string): Engine;
+  /** Loads a compiled bundle (`entitle build`); throws `EntitleError` with code `bundle`. */
+  static fromBundle(bytes: Uint8Array): Engine;
+
+  /** The SHA-256 of the policy's source, as 64 hex digits. */
+  readonly policyHash: string;
+
+  /** The id of a tier, or `null` when the policy declares none of that name. */
+  tier(name: string): number | null;
+  feature(name: string): number | null;
+  limit(name: string): number | null;
+  addon(name: string): number | null;
+  setting(name: string): number | null;
+
+  /** Who is asking and when. Build it once and reuse it. */
+  request(options: RequestOptions): Request;
+
+  /** Whether the subject may use `feature`; `decide` says why. Unknown names and ids deny. */
+  isAllowed(request: Request, feature: NameOrId): boolean;
+  /** `isAllowed` for many features in one call, answers in the same order. */
+  isAllowedMany(request: Request, features: readonly NameOrId[]): boolean[];
+  /** Whether the subject may use `feature`, and why. */
+  decide(request: Request, feature: NameOrId): Decision;
+  /** How much of `limit` is left given `used` (0), and whether `requested` (0) more may be used. */
+  checkLimit(request: Request, limit: NameOrId, used?: AmountIn, requested?: AmountIn): Quota;
+  /** `checkLimit` for many limits in one call: `used[i]` (0 where absent) is the use of
+   * `limits[i]`, nothing more is requested; answers in the same order. */
+  checkLimitMany(request: Request, limits: readonly NameOrId[], used?: readonly AmountIn[]): Quota[];
+  /** A setting's value for the subject, or `null` when nothing sets it. Throws
+   * `UnknownNameError` for an unknown tier, add-on or setting, or too many add-ons. */
+  settingValue(request: Request, setting: NameOrId): SettingValue | null;
+  /** Everything the subject is entitled to, each answer keyed by name: what `decide`,
+   * `checkLimit` (given `usage[name]`, 0 where absent) and `settingValue` answer. When the
+   * request's tier or an add-on is unknown (or there are too many add-ons), every answer is a
+   * deny with that reason. Throws `UnknownNameError` when `usage` names no limit of the policy. */
+  entitlements(request: Request, usage?: Readonly<Record<string, AmountIn>>): Entitlements;
+  /** The decision with the rules behind it and an upgrade hint. */
+  explainFeature(request: Request, feature: NameOrId): Explained<Decision>;
+  /** The quota with the rules behind it and an upgrade hint. */
+  explainLimit(request: Request, limit: NameOrId, used?: AmountIn, requested?: AmountIn): Explained<QuotaJson>;
+  /** One query line of the `entitle eval` JSON Lines protocol in, one answer line out. */
+  queryJson(line: string): string;
+}

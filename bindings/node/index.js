@@ -1,0 +1,405 @@
+'use strict';
+// entitle for Node: plans, feature flags and quotas, checked and answered in-process by the
+// Rust engine (a napi-rs addon, `src/`). This file is the public API: it checks every
+// argument's type, so that a wrong one is a `TypeError` naming the parameter rather than a
+// guess, and shapes the answers. `index.d.ts` declares the same API for TypeScript.
+
+const { existsSync } = require('node:fs');
+const { join } = require('node:path');
+
+/** The addon `napi build --platform` writes, or the one named by `ENTITLE_NODE_ADDON`. */
+function loadAddon() {
+  if (process.env.ENTITLE_NODE_ADDON) {
+    return require(process.env.ENTITLE_NODE_ADDON);
+  }
+  // `napi build --platform` names the file by platform, architecture and, on Linux, C library.
+  const platform = `${process.platform}-${process.arch}`;
+  const names = process.platform === 'linux' ? [`${platform}-gnu`, `${platform}-musl`] : [platform];
+  const candidates = [...names.map((name) => `entitle.${name}.node`), 'entitle.node'];
+  for (const file of candidates) {
+    const path = join(__dirname, file);
+    if (existsSync(path)) {
+      return require(path);
+    }
+  }
+  throw new Error(
+    `entitle: no native addon for ${process.platform}-${process.arch} in ${__dirname} (looked for ${candidates.join(', ')}); ` +
+      'build it with `npm run build` (needs a Rust toolchain)',
+  );
+}
+
+const addon = loadAddon();
+
+/** The value of an amount with no bound, as in the JSON answers of `entitle eval`. */
+const UNLIMITED = 'unlimited';
+const U64_MAX = (1n << 64n) - 1n;
+const U32_MAX = 0xffffffff;
+
+/** A call failed for a reason other than the answer: `code` says which (`io`, `bundle`, …). */
+class EntitleError extends Error {
+  constructor(message, code) {
+    super(message);
+    this.name = 'EntitleError';
+    this.code = code;
+  }
+}
+
+/** A policy does not check; `diagnostics` lists every problem, each with its location. */
+class PolicyError extends EntitleError {
+  constructor(message, diagnostics) {
+    super(message, 'policy');
+    this.name = 'PolicyError';
+    this.diagnostics = diagnostics;
+  }
+}
+
+/** A question whose tier, add-on or item is unknown (or that holds too many add-ons), where
+ * the answer has no "denied" to carry the reason (settings). */
+class UnknownNameError extends EntitleError {
+  constructor(message, reason) {
+    super(message, 'unknown');
+    this.name = 'UnknownNameError';
+    this.reason = reason;
+  }
+}
+
+function describe(value) {
+  if (value === null) return 'null';
+  if (Array.isArray(value)) return 'an array';
+  if (value instanceof Date) return 'a Date';
+  if (typeof value === 'string') return `the string ${JSON.stringify(value.length > 40 ? `${value.slice(0, 40)}…` : value)}`;
+  if (typeof value === 'number' || typeof value === 'bigint' || typeof value === 'boolean') return `${typeof value} ${String(value)}`;
+  return typeof value;
+}
+
+function typeError(parameter, takes, value) {
+  return new TypeError(`entitle: \`${parameter}\` must be ${takes}, not ${describe(value)}`);
+}
+
+/** The native load error (a JSON message) as the JavaScript error it stands for. */
+function loadError(error) {
+  let info;
+  try {
+    info = JSON.parse(error.message);
+  } catch {
+    return error;
+  }
+  if (info.kind === 'policy') {
+    const diagnostics = (info.diagnostics || []).map((d) =>
+      Object.freeze({
+        code: d.code,
+        severity: d.severity,
+        message: d.message,
+        file: d.file,
+        line: d.line,
+        column: d.column,
+        endLine: d.end_line,
+        endColumn: d.end_column,
+        help: d.help ?? null,
+      }),
+    );
+    return new PolicyError(info.message, Object.freeze(diagnostics));
+  }
+  return new EntitleError(info.message, info.kind);
+}
+
+function load(make) {
+  try {
+    return new Engine(NEW, make());
+  } catch (error) {
+    throw loadError(error);
+  }
+}
+
+function isId(value) {
+  return typeof value === 'number' && Number.isInteger(value) && value >= 0 && value <= U32_MAX;
+}
+
+const NAME_OR_ID = 'a name (string) or an id (an integer from 0 to 4294967295)';
+
+/** A name or an id, checked. */
+function named(parameter, value) {
+  if (typeof value === 'string' || isId(value)) return value;
+  throw typeError(parameter, NAME_OR_ID, value);
+}
+
+/** An amount in, as the decimal text the addon reads. */
+function count(parameter, value) {
+  if (value === undefined) return '0';
+  if (typeof value === 'number' && Number.isSafeInteger(value) && value >= 0) return String(value);
+  if (typeof value === 'bigint' && value >= 0n && value <= U64_MAX) return value.toString();
+  throw typeError(parameter, 'a whole number from 0 to 2^53 − 1, or a bigint from 0n to 2^64 − 1', value);
+}
+
+/** An amount out: a number when it is exact as one, else a bigint; `"unlimited"` as is. */
+function amount(text) {
+  if (text === UNLIMITED) return UNLIMITED;
+  const n = BigInt(text);
+  return n <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(n) : n;
+}
+
+function seconds(now) {
+  if (typeof now === 'number') {
+    if (Number.isSafeInteger(now)) return now;
+  } else if (now instanceof Date) {
+    const ms = now.getTime();
+    if (Number.isFinite(ms)) return Math.floor(ms / 1000);
+  }
+  throw typeError('now', 'whole Unix seconds (a safe integer) or a valid Date', now);
+}
+
+function frozen(object) {
+  return Object.freeze(object);
+}
+
+function quota(q) {
+  return frozen({
+    allowed: q.allowed,
+    reason: q.reason,
+    status: q.status,
+    limit: amount(q.limit),
+    softCap: q.softCap === undefined || q.softCap === null ? null : amount(q.softCap),
+    remaining: amount(q.remaining),
+    window: q.windowStart === undefined || q.windowStart === null ? null : frozen({ start: q.windowStart, end: q.windowEnd }),
+  });
+}
+
+/** A setting's native answer as `settingValue` returns it. */
+function settingAnswer(found, setting) {
+  if (found.reason) {
+    throw new UnknownNameError(`entitle: no value for setting \`${setting}\`: ${found.reason}`, found.reason);
+  }
+  if (found.kind === undefined || found.kind === null) return null;
+  const value = found.kind === 'string' ? found.value : amount(found.value);
+  return frozen({ kind: found.kind, value, display: found.display });
+}
+
+// Only this module makes engines and requests.
+const NEW = Symbol('entitle.new');
+
+/** The native request of `request`, when `engine` made it; set by `Request`, which alone can
+ * read its private fields, and reachable only from this module. */
+let handleOf;
+
+/** Who is asking and when. Made by `engine.request()`; immutable, and answered only by the
+ * engine that made it. */
+class Request {
+  #engine;
+  #native;
+
+  constructor(token, engine, native, fields) {
+    if (token !== NEW) throw new TypeError('entitle: make a Request with engine.request({ tier, now, … })');
+    this.#engine = engine;
+    this.#native = native;
+    this.tier = fields.tier;
+    this.key = fields.key;
+    this.addons = frozen(fields.addons);
+    this.billingAnchor = fields.billingAnchor;
+    this.now = fields.now;
+    Object.freeze(this);
+  }
+
+  static {
+    handleOf = (request, engine) => {
+      if (!(request instanceof Request)) {
+        throw typeError('request', 'a Request made by engine.request()', request);
+      }
+      if (request.#engine !== engine) {
+        throw new TypeError('entitle: `request` was made by another engine; make it with this engine\'s request()');
+      }
+      return request.#native;
+    };
+  }
+}
+
+/** A compiled policy: load it once with `fromPath`, `fromSource` or `fromBundle`, then ask. */
+class Engine {
+  #native;
+
+  constructor(token, native) {
+    if (token !== NEW) throw new TypeError('entitle: load an Engine with Engine.fromPath, fromSource or fromBundle');
+    this.#native = native;
+    Object.freeze(this);
+  }
+
+  /** Parses, checks and compiles policy text; throws `PolicyError` with every diagnostic. */
+  static fromSource(text, name = '<string>') {
+    if (typeof text !== 'string') throw typeError('text', 'policy text (a string)', text);
+    if (typeof name !== 'string') throw typeError('name', 'a string', name);
+    return load(() => addon.engineFromSource(text, name));
+  }
+
+  /** Reads a policy file (or a compiled bundle); throws `PolicyError` or `EntitleError`. */
+  static fromPath(path) {
+    if (typeof path !== 'string') throw typeError('path', 'a path (a string)', path);
+    return load(() => addon.engineFromPath(path));
+  }
+
+  /** Loads a compiled bundle (`entitle build`); throws `EntitleError` with code `bundle`. */
+  static fromBundle(bytes) {
+    if (!(bytes instanceof Uint8Array)) throw typeError('bytes', 'a Buffer or Uint8Array', bytes);
+    const buffer = Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+    return load(() => addon.engineFromBundle(buffer));
+  }
+
+  /** The SHA-256 of the policy's source, as 64 hex digits. */
+  get policyHash() {
+    return addon.enginePolicyHash(this.#native);
+  }
+
+  /** The id of a tier, or `null` when the policy declares none of that name. */
+  tier(name) {
+    return addon.engineTier(this.#native, lookup(name)) ?? null;
+  }
+
+  /** The id of a feature, or `null`. */
+  feature(name) {
+    return addon.engineFeature(this.#native, lookup(name)) ?? null;
+  }
+
+  /** The id of a limit, or `null`. */
+  limit(name) {
+    return addon.engineLimit(this.#native, lookup(name)) ?? null;
+  }
+
+  /** The id of an add-on, or `null`. */
+  addon(name) {
+    return addon.engineAddon(this.#native, lookup(name)) ?? null;
+  }
+
+  /** The id of a setting, or `null`. */
+  setting(name) {
+    return addon.engineSetting(this.#native, lookup(name)) ?? null;
+  }
+
+  /** Who is asking and when. Build it once and reuse it. */
+  request(options) {
+    if (options === null || typeof options !== 'object' || Array.isArray(options)) {
+      throw typeError('options', 'an object such as { tier, now }', options);
+    }
+    const { tier, key = '', addons = [], billingAnchor = 1, now } = options;
+    named('tier', tier);
+    if (typeof key !== 'string') throw typeError('key', 'a string', key);
+    if (!Array.isArray(addons)) throw typeError('addons', 'an array of names or ids', addons);
+    addons.forEach((addon, i) => named(`addons[${i}]`, addon));
+    if (typeof billingAnchor !== 'number' || !Number.isInteger(billingAnchor)) {
+      throw typeError('billingAnchor', 'a day of the month (an integer from 1 to 31)', billingAnchor);
+    }
+    if (billingAnchor < 1 || billingAnchor > 31) {
+      throw new RangeError(`entitle: \`billingAnchor\` is ${billingAnchor}, not a day from 1 to 31`);
+    }
+    if (now === undefined) throw typeError('now', 'whole Unix seconds (a safe integer) or a valid Date', now);
+    const at = seconds(now);
+    const handle = addon.request(this.#native, tier, key, [...addons], billingAnchor, at);
+    return new Request(NEW, this, handle, { tier, key, addons: [...addons], billingAnchor, now: at });
+  }
+
+  /** Whether the subject may use `feature` (a name or an id); `decide` says why. */
+  isAllowed(request, feature) {
+    const native = handleOf(request, this);
+    if (isId(feature)) return addon.isAllowedId(this.#native, native, feature);
+    return addon.isAllowedName(this.#native, native, named('feature', feature));
+  }
+
+  /** `isAllowed` for many features in one call, answers in the same order. */
+  isAllowedMany(request, features) {
+    const native = handleOf(request, this);
+    if (!Array.isArray(features)) throw typeError('features', 'an array of names or ids', features);
+    features.forEach((feature, i) => named(`features[${i}]`, feature));
+    return addon.isAllowedMany(this.#native, native, features);
+  }
+
+  /** Whether the subject may use `feature`, and why: `{ allowed, reason }`. */
+  decide(request, feature) {
+    const native = handleOf(request, this);
+    return frozen(addon.decide(this.#native, native, named('feature', feature)));
+  }
+
+  /** How much of `limit` is left given `used`, and whether `requested` more may be used. */
+  checkLimit(request, limit, used, requested) {
+    const native = handleOf(request, this);
+    const answer = addon.checkLimit(this.#native, native, named('limit', limit), count('used', used), count('requested', requested));
+    return quota(answer);
+  }
+
+  /** `checkLimit` for many limits in one call: `used[i]` (0 where absent) is the use of
+   * `limits[i]`, nothing more is requested; answers in the same order. */
+  checkLimitMany(request, limits, used = []) {
+    const native = handleOf(request, this);
+    if (!Array.isArray(limits)) throw typeError('limits', 'an array of names or ids', limits);
+    if (!Array.isArray(used)) throw typeError('used', 'an array of amounts', used);
+    if (used.length > limits.length) {
+      throw new RangeError(`entitle: \`used\` has ${used.length} amounts for ${limits.length} limits`);
+    }
+    limits.forEach((limit, i) => named(`limits[${i}]`, limit));
+    const amounts = limits.map((_, i) => count(`used[${i}]`, used[i]));
+    return addon.checkLimitMany(this.#native, native, limits, amounts).map(quota);
+  }
+
+  /** A setting's value for the subject: `{ kind, value, display }`, or `null` when nothing
+   * sets it. Throws `UnknownNameError` (with `reason`) for an unknown tier, add-on or setting,
+   * or too many add-ons. */
+  settingValue(request, setting) {
+    const native = handleOf(request, this);
+    return settingAnswer(addon.settingValue(this.#native, native, named('setting', setting)), setting);
+  }
+
+  /** Everything the subject is entitled to, as an account page shows it: `{ features,
+   * limits, settings }`, each an object keyed by name whose values are what `decide`,
+   * `checkLimit` (given `usage[name]`, 0 where absent) and `settingValue` answer, as
+   * `entitle eval` answers an entitlements query: when the request's tier or an add-on is
+   * unknown (or there are too many add-ons), every answer is a deny with that reason, a
+   * setting's `{ allowed: false, reason }`. Throws `UnknownNameError` when `usage` names no
+   * limit of the policy. */
+  entitlements(request, usage = {}) {
+    const native = handleOf(request, this);
+    if (usage === null || typeof usage !== 'object' || Array.isArray(usage)) {
+      throw typeError('usage', 'an object of amounts by limit name', usage);
+    }
+    const ids = [];
+    const amounts = [];
+    for (const [name, used] of Object.entries(usage)) {
+      const id = addon.engineLimit(this.#native, name);
+      if (id === null) {
+        throw new UnknownNameError(`entitle: \`usage\` names \`${name}\`, which is not a limit of this policy`, 'unknown_limit');
+      }
+      ids.push(id);
+      amounts.push(count(`usage.${name}`, used));
+    }
+    const all = addon.entitlements(this.#native, native, ids, amounts);
+    const byName = (names, answers, shape) => frozen(Object.fromEntries(names.map((name, i) => [name, shape(answers[i], name)])));
+    return frozen({
+      features: byName(all.featureNames, all.features, frozen),
+      limits: byName(all.limitNames, all.limits, quota),
+      settings: byName(all.settingNames, all.settings, (found, name) =>
+        found.reason ? frozen({ allowed: false, reason: found.reason }) : settingAnswer(found, name),
+      ),
+    });
+  }
+
+  /** The decision with the rules behind it: `{ answer, explain: { steps, upgrade } }`. */
+  explainFeature(request, feature) {
+    const native = handleOf(request, this);
+    return JSON.parse(addon.explainFeature(this.#native, native, named('feature', feature)));
+  }
+
+  /** The quota with the rules behind it: `{ answer, explain: { steps, upgrade } }` (the
+   * answer in the JSON shape of `entitle eval`). */
+  explainLimit(request, limit, used, requested) {
+    const native = handleOf(request, this);
+    return JSON.parse(addon.explainLimit(this.#native, native, named('limit', limit), count('used', used), count('requested', requested)));
+  }
+
+  /** One query line of the `entitle eval` JSON Lines protocol in, one answer line out. */
+  queryJson(line) {
+    if (typeof line !== 'string') throw typeError('line', 'one JSON query line (a string)', line);
+    return addon.queryJson(this.#native, line);
+  }
+}
+
+function lookup(name) {
+  if (typeof name !== 'string') throw typeError('name', 'a string', name);
+  return name;
+}
+
+module.exports = { Engine, Request, EntitleError, PolicyError, UnknownNameError, UNLIMITED };

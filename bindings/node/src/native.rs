@@ -1,0 +1,442 @@
+//! The functions `index.js` wraps, and the answers they return.
+
+use entitle::{AddonId, Engine, FeatureId, LimitId, Reason, Request, SettingId, SettingValue, TierId, Usage};
+use napi::bindgen_prelude::{Buffer, Either, External};
+use napi::{Error, Result, Status};
+use napi_derive::napi;
+use serde_json::{json, Value};
+
+/// A name or an id, as the wrapper passes it.
+type Named = Either<u32, String>;
+
+/// A failed load, as the message of the error thrown: a JSON object that `index.js` turns into
+/// a `PolicyError` (with `diagnostics`) or a plain `Error`.
+fn load_failure(kind: &str, message: &str, diagnostics: Option<&str>) -> Error {
+    let diagnostics: Value = diagnostics.and_then(|d| serde_json::from_str(d).ok()).unwrap_or(Value::Null);
+    let body = json!({ "kind": kind, "message": message, "diagnostics": diagnostics });
+    Error::new(Status::GenericFailure, body.to_string())
+}
+
+/// Checks and compiles `source`, or says why it does not check, with every diagnostic.
+fn compile(source: &entitle::Source) -> Result<Engine> {
+    match entitle::check(source) {
+        Ok(checked) => Ok(entitle::compile(&checked)),
+        Err(diagnostics) => {
+            let list = entitle::wire::diagnostics(source, diagnostics.iter());
+            Err(load_failure("policy", &diagnostics.to_string(), Some(&list)))
+        }
+    }
+}
+
+fn amount(amount: entitle::Amount) -> String {
+    match amount {
+        entitle::Amount::Finite(n) => n.to_string(),
+        entitle::Amount::Unlimited => "unlimited".to_string(),
+    }
+}
+
+fn count(text: &str, what: &str) -> Result<u64> {
+    text.parse().map_err(|_| Error::new(Status::InvalidArg, format!("`{what}` is `{text}`, not a whole number")))
+}
+
+/// A compiled policy, held by JavaScript as an external value: a call that takes one reads a
+/// pointer and checks its type, where a method of a napi class spent more than the whole
+/// answer unwrapping `this` and each class argument (docs/performance.md has the figures).
+type Handle = External<Engine>;
+
+/// Who is asking and when, resolved against the engine that made it once, up front: each
+/// question then costs only the answer. JavaScript holds it as an external value too.
+pub struct NativeRequest {
+    /// The tier, or why it is unknown.
+    tier: std::result::Result<TierId, Reason>,
+    key: String,
+    /// The add-ons, or why one of them is unknown (or why there are too many).
+    addons: std::result::Result<Vec<AddonId>, Reason>,
+    billing_anchor: u8,
+    now: i64,
+}
+
+/// The answer to "may this subject use this feature?".
+#[napi(object)]
+pub struct NativeDecision {
+    /// Whether the subject may use it.
+    pub allowed: bool,
+    /// Why, as the stable snake_case name.
+    pub reason: String,
+}
+
+/// The answer to "how much of this limit is left?", with amounts as decimal text.
+#[napi(object)]
+pub struct NativeQuota {
+    /// Whether the request may proceed.
+    pub allowed: bool,
+    /// Why.
+    pub reason: String,
+    /// `within`, `warning`, `overage` or `exceeded`.
+    pub status: String,
+    /// The limit, or `unlimited`.
+    pub limit: String,
+    /// The soft cap, when there is one.
+    pub soft_cap: Option<String>,
+    /// What is left.
+    pub remaining: String,
+    /// The start of a counter's window, in Unix seconds.
+    pub window_start: Option<i64>,
+    /// Its end (exclusive).
+    pub window_end: Option<i64>,
+}
+
+/// The subject's whole entitlement: names beside answers, in declaration order.
+#[napi(object)]
+pub struct NativeEntitlements {
+    /// Every feature's name.
+    pub feature_names: Vec<String>,
+    /// Its decision.
+    pub features: Vec<NativeDecision>,
+    /// Every limit's name.
+    pub limit_names: Vec<String>,
+    /// Its quota.
+    pub limits: Vec<NativeQuota>,
+    /// Every setting's name.
+    pub setting_names: Vec<String>,
+    /// Its value.
+    pub settings: Vec<NativeSetting>,
+}
+
+/// A setting's answer: its kind and value, or why there is none.
+#[napi(object)]
+pub struct NativeSetting {
+    /// The reason when the tier, an add-on or the setting is unknown.
+    pub reason: Option<String>,
+    /// `number`, `percent`, `duration`, `bytes` or `string`, as the policy language names them; absent when nothing sets it.
+    pub kind: Option<String>,
+    /// The value in base units as decimal text (a percentage in millionths), or the text.
+    pub value: Option<String>,
+    /// The value as the policy language writes it.
+    pub display: Option<String>,
+}
+
+/// Parses, checks and compiles policy text.
+#[napi]
+pub fn engine_from_source(text: String, name: String) -> Result<Handle> {
+    compile(&entitle::Source::new(name, text)).map(External::new)
+}
+
+/// Reads a policy file or a compiled bundle.
+#[napi]
+pub fn engine_from_path(path: String) -> Result<Handle> {
+    match entitle::read_policy_file(std::path::Path::new(&path), &entitle::Limits::default()) {
+        Ok((_, Some(engine))) => Ok(External::new(engine)),
+        Ok((source, None)) => compile(&source).map(External::new),
+        Err(entitle::LoadError::Bundle { .. } | entitle::LoadError::BundleTooLarge { .. }) => {
+            let message = format!("cannot load the bundle `{path}`");
+            Err(load_failure("bundle", &message, None))
+        }
+        Err(error) => Err(load_failure("io", &error.to_string(), None)),
+    }
+}
+
+/// Loads a compiled bundle (`entitle build`).
+#[napi]
+pub fn engine_from_bundle(bytes: Buffer) -> Result<Handle> {
+    Engine::from_bundle(&bytes).map(External::new).map_err(|error| load_failure("bundle", &error.to_string(), None))
+}
+
+/// The id of a tier, or null.
+#[napi]
+pub fn engine_tier(engine: Handle, name: String) -> Option<u32> {
+    engine.tier(&name).map(TierId::as_u32)
+}
+
+/// The id of a feature, or null.
+#[napi]
+pub fn engine_feature(engine: Handle, name: String) -> Option<u32> {
+    engine.feature(&name).map(FeatureId::as_u32)
+}
+
+/// The id of a limit, or null.
+#[napi]
+pub fn engine_limit(engine: Handle, name: String) -> Option<u32> {
+    engine.limit(&name).map(LimitId::as_u32)
+}
+
+/// The id of an add-on, or null.
+#[napi]
+pub fn engine_addon(engine: Handle, name: String) -> Option<u32> {
+    engine.addon(&name).map(AddonId::as_u32)
+}
+
+/// The id of a setting, or null.
+#[napi]
+pub fn engine_setting(engine: Handle, name: String) -> Option<u32> {
+    engine.setting(&name).map(SettingId::as_u32)
+}
+
+/// The SHA-256 of the policy's source, as hex.
+#[napi]
+pub fn engine_policy_hash(engine: Handle) -> String {
+    engine.policy_hash().to_string()
+}
+
+/// A request, with its tier and add-ons resolved once. An unknown name or id, or more
+/// add-ons than the engine takes, is kept as the reason every question will answer with,
+/// in the order the by-name queries report them: the tier first, then the add-ons.
+#[napi]
+pub fn request(
+    engine: Handle,
+    tier: Named,
+    key: String,
+    addons: Vec<Named>,
+    billing_anchor: u32,
+    now: i64,
+) -> External<NativeRequest> {
+    let tier = match tier {
+        Either::A(id) => Some(TierId::from_u32(id)).filter(|&t| engine.tier_name(t).is_some()),
+        Either::B(name) => engine.tier(&name),
+    }
+    .ok_or(Reason::UnknownTier);
+    let addons = if addons.len() > engine.input_limits().held_addons.min(entitle::Limits::MAX_HELD_ADDONS) {
+        Err(Reason::TooManyAddons)
+    } else {
+        addons
+            .iter()
+            .map(|addon| match addon {
+                Either::A(id) => Some(AddonId::from_u32(*id)).filter(|&a| engine.addon_name(a).is_some()),
+                Either::B(name) => engine.addon(name),
+            })
+            .collect::<Option<Vec<_>>>()
+            .ok_or(Reason::UnknownAddon)
+    };
+    let billing_anchor = u8::try_from(billing_anchor).unwrap_or(u8::MAX);
+    External::new(NativeRequest { tier, key, addons, billing_anchor, now })
+}
+
+/// Whether the subject may use a feature, by id: the hot path.
+#[napi]
+pub fn is_allowed_id(engine: Handle, request: External<NativeRequest>, feature: u32) -> bool {
+    request.ask(|r| engine.is_allowed(r, FeatureId::from_u32(feature))).unwrap_or(false)
+}
+
+/// Whether the subject may use a feature, by name.
+#[napi]
+pub fn is_allowed_name(engine: Handle, request: External<NativeRequest>, feature: String) -> bool {
+    request.ask(|r| engine.feature(&feature).is_some_and(|id| engine.is_allowed(r, id))).unwrap_or(false)
+}
+
+/// Whether the subject may use each feature, in one call.
+#[napi]
+pub fn is_allowed_many(engine: Handle, request: External<NativeRequest>, features: Vec<Named>) -> Vec<bool> {
+    request
+        .ask(|r| features.iter().map(|f| feature_id(&engine, f).is_some_and(|id| engine.is_allowed(r, id))).collect())
+        .unwrap_or_else(|_| vec![false; features.len()])
+}
+
+/// Whether the subject may use a feature, and why.
+#[napi]
+pub fn decide(engine: Handle, request: External<NativeRequest>, feature: Named) -> NativeDecision {
+    decision_of(&engine, &request, feature_id(&engine, &feature))
+}
+
+/// How much of a limit is left given `used`, and whether `requested` more may be used.
+#[napi]
+pub fn check_limit(
+    engine: Handle,
+    request: External<NativeRequest>,
+    limit: Named,
+    used: String,
+    requested: String,
+) -> Result<NativeQuota> {
+    let usage = Usage { used: count(&used, "used")?, requested: count(&requested, "requested")? };
+    Ok(quota_of(&engine, &request, limit_id(&engine, &limit), usage))
+}
+
+/// `check_limit` for many limits in one call, each with its own `used` (nothing requested).
+#[napi]
+pub fn check_limit_many(
+    engine: Handle,
+    request: External<NativeRequest>,
+    limits: Vec<Named>,
+    used: Vec<String>,
+) -> Result<Vec<NativeQuota>> {
+    limits
+        .iter()
+        .zip(&used)
+        .map(|(limit, used)| {
+            Ok(quota_of(&engine, &request, limit_id(&engine, limit), Usage::used(count(used, "used")?)))
+        })
+        .collect()
+}
+
+/// A setting's value for the subject.
+#[napi]
+pub fn setting_value(engine: Handle, request: External<NativeRequest>, setting: Named) -> NativeSetting {
+    let id = match &setting {
+        Either::A(id) => Some(SettingId::from_u32(*id)),
+        Either::B(name) => engine.setting(name),
+    };
+    setting_of(&engine, &request, id)
+}
+
+/// Everything the subject is entitled to, as an account page shows it: every feature's
+/// decision, every limit's quota (given `used`, by limit id; 0 where absent) and every
+/// setting, each beside its name, in declaration order.
+#[napi]
+pub fn entitlements(
+    engine: Handle,
+    request: External<NativeRequest>,
+    used_ids: Vec<u32>,
+    used: Vec<String>,
+) -> Result<NativeEntitlements> {
+    let mut usage = Vec::with_capacity(used.len());
+    for (id, amount) in used_ids.iter().zip(&used) {
+        usage.push((LimitId::from_u32(*id), count(amount, "usage")?));
+    }
+    let features = engine.features().map(|(id, name)| (name.to_string(), decision_of(&engine, &request, Some(id))));
+    let limits = engine.limits().map(|(id, name)| {
+        let used = usage.iter().rev().find(|(limit, _)| *limit == id).map_or(0, |(_, amount)| *amount);
+        (name.to_string(), quota_of(&engine, &request, Some(id), Usage::used(used)))
+    });
+    let settings = engine.settings().map(|(id, name)| (name.to_string(), setting_of(&engine, &request, Some(id))));
+    let (feature_names, features) = features.unzip();
+    let (limit_names, limits) = limits.unzip();
+    let (setting_names, settings) = settings.unzip();
+    Ok(NativeEntitlements { feature_names, features, limit_names, limits, setting_names, settings })
+}
+
+fn decision_of(engine: &Engine, request: &NativeRequest, feature: Option<FeatureId>) -> NativeDecision {
+    let (allowed, reason) = match request.ask(|r| feature.map(|id| engine.decide(r, id))) {
+        Ok(Some(decision)) => (decision.allowed, decision.reason),
+        Ok(None) => (false, Reason::UnknownFeature),
+        Err(reason) => (false, reason),
+    };
+    NativeDecision { allowed, reason: reason.as_str().to_string() }
+}
+
+fn quota_of(engine: &Engine, request: &NativeRequest, limit: Option<LimitId>, usage: Usage) -> NativeQuota {
+    let answer = match request.ask(|r| limit.map(|id| engine.check_limit(r, id, usage))) {
+        Ok(Some(quota)) => quota,
+        Ok(None) => return denied_quota(Reason::UnknownLimit),
+        Err(reason) => return denied_quota(reason),
+    };
+    NativeQuota {
+        allowed: answer.allowed,
+        reason: answer.reason.as_str().to_string(),
+        status: answer.status.as_str().to_string(),
+        limit: amount(answer.limit),
+        soft_cap: answer.soft_cap.map(amount),
+        remaining: amount(answer.remaining),
+        window_start: answer.window.map(|w| w.start),
+        window_end: answer.window.map(|w| w.end),
+    }
+}
+
+fn setting_of(engine: &Engine, request: &NativeRequest, setting: Option<SettingId>) -> NativeSetting {
+    let found = request.ask(|r| engine.setting_value(r, setting.ok_or(Reason::UnknownSetting)?)).and_then(|v| v);
+    match found {
+        Err(reason) => {
+            NativeSetting { reason: Some(reason.as_str().to_string()), kind: None, value: None, display: None }
+        }
+        Ok(None) => NativeSetting { reason: None, kind: None, value: None, display: None },
+        Ok(Some(value)) => {
+            let (kind, text) = match value {
+                SettingValue::Number(n) => ("number", n.to_string()),
+                SettingValue::Percent(p) => ("percent", p.millionths().to_string()),
+                SettingValue::Duration(n) => ("duration", n.to_string()),
+                SettingValue::Bytes(n) => ("bytes", n.to_string()),
+                SettingValue::Text(text) => ("string", text.to_string()),
+            };
+            NativeSetting {
+                reason: None,
+                kind: Some(kind.to_string()),
+                value: Some(text),
+                display: Some(value.to_string()),
+            }
+        }
+    }
+}
+
+/// A decision with the rules behind it, as `{"answer": ..., "explain": ...}` JSON.
+#[napi]
+pub fn explain_feature(engine: Handle, request: External<NativeRequest>, feature: Named) -> String {
+    match request.ask(|r| feature_id(&engine, &feature).map(|id| engine.explain_feature(r, id))) {
+        Ok(Some(why)) => entitle::wire::explained(&entitle::wire::decision(&why.answer), &why),
+        Ok(None) => unexplained(Reason::UnknownFeature, false),
+        Err(reason) => unexplained(reason, false),
+    }
+}
+
+/// A quota with the rules behind it, as `{"answer": ..., "explain": ...}` JSON.
+#[napi]
+pub fn explain_limit(
+    engine: Handle,
+    request: External<NativeRequest>,
+    limit: Named,
+    used: String,
+    requested: String,
+) -> Result<String> {
+    let usage = Usage { used: count(&used, "used")?, requested: count(&requested, "requested")? };
+    Ok(match request.ask(|r| limit_id(&engine, &limit).map(|id| engine.explain_limit(r, id, usage))) {
+        Ok(Some(why)) => entitle::wire::explained(&entitle::wire::quota(&why.answer), &why),
+        Ok(None) => unexplained(Reason::UnknownLimit, true),
+        Err(reason) => unexplained(reason, true),
+    })
+}
+
+/// One query line of the `entitle eval` protocol in, one answer line out.
+#[napi]
+pub fn query_json(engine: Handle, line: String) -> String {
+    entitle::wire::answer_line(&engine, &line)
+}
+
+fn feature_id(engine: &Engine, feature: &Named) -> Option<FeatureId> {
+    match feature {
+        Either::A(id) => Some(FeatureId::from_u32(*id)),
+        Either::B(name) => engine.feature(name),
+    }
+}
+
+fn limit_id(engine: &Engine, limit: &Named) -> Option<LimitId> {
+    match limit {
+        Either::A(id) => Some(LimitId::from_u32(*id)),
+        Either::B(name) => engine.limit(name),
+    }
+}
+
+impl NativeRequest {
+    /// Answers with the id request this one resolved to, or with why it did not resolve.
+    #[inline]
+    fn ask<R>(&self, answer: impl FnOnce(&Request<'_>) -> R) -> std::result::Result<R, Reason> {
+        let tier = self.tier?;
+        let addons = self.addons.as_deref().map_err(|reason| *reason)?;
+        let request = Request::new(tier, self.now)
+            .with_key(&self.key)
+            .with_addons(addons)
+            .with_billing_anchor(self.billing_anchor);
+        Ok(answer(&request))
+    }
+}
+
+/// The quota of a question that could not be asked: a deny of nothing, as the by-name
+/// queries answer an unknown name.
+fn denied_quota(reason: Reason) -> NativeQuota {
+    NativeQuota {
+        allowed: false,
+        reason: reason.as_str().to_string(),
+        status: "exceeded".to_string(),
+        limit: "0".to_string(),
+        soft_cap: None,
+        remaining: "0".to_string(),
+        window_start: None,
+        window_end: None,
+    }
+}
+
+/// The explanation of a question that could not be asked: the deny, and no rules behind it.
+fn unexplained(reason: Reason, limit: bool) -> String {
+    let answer = if limit {
+        json!({ "allowed": false, "reason": reason.as_str(), "status": "exceeded", "limit": 0, "soft_cap": null, "remaining": 0 })
+    } else {
+        json!({ "allowed": false, "reason": reason.as_str() })
+    };
+    json!({ "answer": answer, "explain": { "steps": [], "upgrade": null } }).to_string()
+}

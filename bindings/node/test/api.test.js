@@ -1,0 +1,339 @@
+'use strict';
+// The package's API: loading and its errors, ids, requests and their ownership, every
+// question, the types each parameter takes, and the declarations in `index.d.ts`.
+
+const test = require('node:test');
+const assert = require('node:assert/strict');
+const { readFileSync } = require('node:fs');
+const { join } = require('node:path');
+
+const entitle = require('..');
+const { Engine, Request, EntitleError, PolicyError, UnknownNameError, UNLIMITED } = entitle;
+
+const REPOSITORY = join(__dirname, '..', '..', '..');
+const RTC = join(REPOSITORY, 'policies', 'rtc-sdk.policy');
+const NOW = 1_795_255_200; // 2026-11-21T10:00:00Z
+
+const POLICY = `policy "p" version "1"
+
+feature hd "HD video"
+feature chat
+limit calls : count per day
+limit bytes : bytes
+limit seats : count
+setting sla : percent prefer higher
+setting channel : string
+setting huge : number prefer higher
+
+tier free {
+    grant chat
+    limit calls = 100 warn at 90%
+    set channel = "forum"
+}
+
+tier pro extends free {
+    grant hd
+    limit calls = 1_000 soft 1_200
+    limit bytes = unlimited
+    limit seats = 18_446_744_073_709_551_615
+    set sla = 99.9%
+    set huge = 18_446_744_073_709_551_615
+}
+
+addon boost for free {
+    grant hd
+    limit calls += 50
+}
+`;
+
+const engine = Engine.fromSource(POLICY, 'p.policy');
+
+test('a policy loads from a path, from source and from a bundle', () => {
+  const rtc = Engine.fromPath(RTC);
+  assert.match(rtc.policyHash, /^[0-9a-f]{64}$/);
+  assert.equal(rtc.isAllowed(rtc.request({ tier: 'pro', now: NOW }), 'hd_video'), true);
+  assert.equal(engine.isAllowed(engine.request({ tier: 'pro', now: NOW }), 'hd'), true);
+  const bundlePath = process.env.ENTITLE_TEST_BUNDLE;
+  if (bundlePath) {
+    const bundled = Engine.fromBundle(readFileSync(bundlePath));
+    assert.equal(bundled.policyHash, rtc.policyHash);
+    assert.equal(Engine.fromPath(bundlePath).policyHash, rtc.policyHash);
+    assert.equal(bundled.isAllowed(bundled.request({ tier: 'pro', now: NOW }), 'hd_video'), true);
+  }
+});
+
+test('a policy that does not check throws PolicyError with every diagnostic', () => {
+  const bad = 'policy "p"\ntier free { grant sso }\ntier pro { grant vid }\n';
+  assert.throws(
+    () => Engine.fromSource(bad, 'bad.policy'),
+    (error) => {
+      assert.ok(error instanceof PolicyError && error instanceof EntitleError && error instanceof Error);
+      assert.equal(error.code, 'policy');
+      assert.match(error.message, /^bad\.policy:2:19: error\[E004\]: unknown feature `sso`/);
+      assert.equal(error.diagnostics.length, 2);
+      const [first, second] = error.diagnostics;
+      assert.deepEqual(
+        { code: first.code, severity: first.severity, line: first.line, column: first.column, file: first.file },
+        { code: 'E004', severity: 'error', line: 2, column: 19, file: 'bad.policy' },
+      );
+      assert.equal(first.message, 'unknown feature `sso`');
+      assert.equal(second.line, 3);
+      assert.ok(Object.isFrozen(error.diagnostics) && Object.isFrozen(first));
+      return true;
+    },
+  );
+  assert.throws(() => Engine.fromSource('policy "p"\ntier free { grant sso }\n'), (e) => e instanceof PolicyError && e.diagnostics[0].file === '<string>');
+});
+
+test('a file that cannot be read and a corrupt bundle are EntitleErrors, not PolicyErrors', () => {
+  assert.throws(
+    () => Engine.fromPath(join(REPOSITORY, 'no-such.policy')),
+    (e) => e instanceof EntitleError && !(e instanceof PolicyError) && e.code === 'io' && /no-such\.policy/.test(e.message),
+  );
+  assert.throws(() => Engine.fromBundle(Buffer.from('not a bundle')), (e) => e instanceof EntitleError && e.code === 'bundle');
+  assert.throws(() => Engine.fromBundle(new Uint8Array(3)), (e) => e instanceof EntitleError && e.code === 'bundle');
+});
+
+test('ids are numbers or null, and answer as the names do', () => {
+  for (const kind of ['tier', 'feature', 'limit', 'addon', 'setting']) {
+    assert.equal(engine[kind]('nope'), null, kind);
+  }
+  const pro = engine.tier('pro');
+  const hd = engine.feature('hd');
+  assert.equal(typeof pro, 'number');
+  const byId = engine.request({ tier: pro, now: NOW });
+  const byName = engine.request({ tier: 'pro', now: NOW });
+  assert.equal(engine.isAllowed(byId, hd), true);
+  assert.deepEqual(engine.decide(byId, hd), engine.decide(byName, 'hd'));
+  assert.deepEqual(engine.checkLimit(byId, engine.limit('calls'), 5), engine.checkLimit(byName, 'calls', 5));
+  assert.deepEqual(engine.settingValue(byId, engine.setting('sla')), engine.settingValue(byName, 'sla'));
+  const boost = engine.addon('boost');
+  const free = engine.request({ tier: 'free', addons: [boost], now: NOW });
+  assert.deepEqual(engine.decide(free, 'hd'), { allowed: true, reason: 'granted_by_addon' });
+});
+
+test('decide, checkLimit, settingValue and the batch answer', () => {
+  const pro = engine.request({ tier: 'pro', key: 'app-42', now: NOW });
+  const free = engine.request({ tier: 'free', now: new Date(NOW * 1000 + 999) });
+  assert.equal(free.now, NOW);
+  assert.deepEqual(engine.decide(free, 'hd'), { allowed: false, reason: 'not_granted' });
+  assert.deepEqual(engine.decide(free, 'nope'), { allowed: false, reason: 'unknown_feature' });
+  assert.ok(Object.isFrozen(engine.decide(free, 'hd')));
+  assert.deepEqual(engine.checkLimit(pro, 'calls', 1_100, 50), {
+    allowed: true,
+    reason: 'overage',
+    status: 'overage',
+    limit: 1000,
+    softCap: 1200,
+    remaining: 0,
+    window: { start: 1_795_219_200, end: 1_795_305_600 },
+  });
+  assert.deepEqual(engine.checkLimit(free, 'calls', 95), {
+    allowed: true,
+    reason: 'within_limit',
+    status: 'warning',
+    limit: 100,
+    softCap: null,
+    remaining: 5,
+    window: { start: 1_795_219_200, end: 1_795_305_600 },
+  });
+  const bytes = engine.checkLimit(pro, 'bytes', 2n ** 64n - 1n, 1);
+  assert.equal(bytes.limit, UNLIMITED);
+  assert.equal(bytes.remaining, UNLIMITED);
+  assert.equal(bytes.window, null);
+  // Amounts past 2^53 are bigints, exact both ways; amounts up to it stay numbers.
+  const seats = engine.checkLimit(pro, 'seats', 2n ** 53n + 1n);
+  assert.equal(seats.limit, 2n ** 64n - 1n);
+  assert.equal(seats.remaining, 2n ** 64n - 1n - (2n ** 53n + 1n));
+  assert.equal(engine.checkLimit(pro, 'seats', 2n ** 64n - 1n - BigInt(Number.MAX_SAFE_INTEGER)).remaining, Number.MAX_SAFE_INTEGER);
+  assert.equal(engine.checkLimit(pro, 'seats', 2n ** 64n - 1n).remaining, 0);
+  assert.equal(engine.checkLimit(free, 'bytes').reason, 'limit_not_set');
+  assert.equal(engine.checkLimit(free, 'nope').reason, 'unknown_limit');
+  assert.deepEqual(engine.settingValue(pro, 'sla'), { kind: 'percent', value: 999_000, display: '99.9%' });
+  assert.deepEqual(engine.settingValue(free, 'channel'), { kind: 'string', value: 'forum', display: '"forum"' });
+  assert.equal(engine.settingValue(free, 'sla'), null);
+  // A u64 past 2^53 is a bigint, exact.
+  assert.equal(engine.settingValue(pro, 'huge').value, 18_446_744_073_709_551_615n);
+  assert.throws(() => engine.settingValue(free, 'nope'), (e) => e instanceof UnknownNameError && e.reason === 'unknown_setting');
+  const many = engine.isAllowedMany(pro, ['hd', 'chat', 'nope', engine.feature('hd')]);
+  assert.deepEqual(many, [true, true, false, true]);
+  assert.deepEqual(engine.isAllowedMany(pro, []), []);
+  const stranger = engine.request({ tier: 'gold', now: NOW });
+  assert.deepEqual(engine.isAllowedMany(stranger, ['hd', 'chat']), [false, false]);
+  const quotas = engine.checkLimitMany(pro, ['calls', engine.limit('seats'), 'nope', 'bytes'], [1_100, 2n ** 60n]);
+  assert.deepEqual(quotas, [
+    engine.checkLimit(pro, 'calls', 1_100),
+    engine.checkLimit(pro, 'seats', 2n ** 60n),
+    engine.checkLimit(pro, 'nope'),
+    engine.checkLimit(pro, 'bytes'),
+  ]);
+  assert.deepEqual(engine.checkLimitMany(pro, []), []);
+  assert.equal(engine.checkLimitMany(stranger, ['calls'])[0].reason, 'unknown_tier');
+  assert.throws(() => engine.checkLimitMany(pro, ['calls'], [1, 2]), RangeError);
+  assert.throws(() => engine.checkLimitMany(pro, 'calls'), (e) => e instanceof TypeError && /`limits`/.test(e.message));
+  assert.throws(() => engine.checkLimitMany(pro, ['calls'], [-1]), (e) => e instanceof TypeError && /`used\[0\]`/.test(e.message));
+});
+
+test('entitlements answer every feature, limit and setting by name, as the single calls do', () => {
+  const pro = engine.request({ tier: 'pro', now: NOW });
+  const all = engine.entitlements(pro, { calls: 1_100, seats: 2n ** 60n });
+  assert.deepEqual(Object.keys(all.features), ['hd', 'chat']);
+  assert.deepEqual(all.features.hd, engine.decide(pro, 'hd'));
+  assert.deepEqual(all.limits.calls, engine.checkLimit(pro, 'calls', 1_100));
+  assert.deepEqual(all.limits.seats, engine.checkLimit(pro, 'seats', 2n ** 60n));
+  assert.deepEqual(all.limits.bytes, engine.checkLimit(pro, 'bytes'));
+  assert.deepEqual(all.settings.sla, engine.settingValue(pro, 'sla'));
+  assert.equal(engine.entitlements(engine.request({ tier: 'free', now: NOW })).settings.sla, null);
+  assert.ok(Object.isFrozen(all) && Object.isFrozen(all.limits));
+  assert.throws(() => engine.entitlements(pro, { nope: 1 }), (e) => e instanceof UnknownNameError && e.reason === 'unknown_limit');
+  const stranger = engine.entitlements(engine.request({ tier: 'gold', now: NOW }));
+  assert.deepEqual(stranger.features.hd, { allowed: false, reason: 'unknown_tier' });
+  assert.equal(stranger.limits.calls.reason, 'unknown_tier');
+  assert.deepEqual(stranger.settings.sla, { allowed: false, reason: 'unknown_tier' });
+  assert.throws(() => engine.entitlements(pro, []), (e) => e instanceof TypeError && /`usage`/.test(e.message));
+  assert.throws(() => engine.entitlements(pro, { calls: -1 }), (e) => e instanceof TypeError && /`usage.calls`/.test(e.message));
+});
+
+test('explanations take names and ids, and say what would change the answer', () => {
+  const free = engine.request({ tier: 'free', now: NOW });
+  const why = engine.explainFeature(free, 'hd');
+  assert.deepEqual(why.answer, { allowed: false, reason: 'not_granted' });
+  assert.ok(Array.isArray(why.explain.steps));
+  assert.deepEqual(engine.explainFeature(free, engine.feature('hd')), why);
+  assert.ok(why.explain.upgrade !== null, JSON.stringify(why));
+  const quota = engine.explainLimit(free, 'calls', 99, 5);
+  assert.equal(quota.answer.status, 'exceeded');
+  assert.ok(quota.explain.steps.length > 0);
+  assert.equal(engine.explainFeature(free, 'nope').answer.reason, 'unknown_feature');
+});
+
+test('unknown tiers, unknown add-ons and too many add-ons deny every kind of question alike', () => {
+  const cases = [
+    [{ tier: 'gold', now: NOW }, 'unknown_tier'],
+    [{ tier: 'free', addons: ['vip'], now: NOW }, 'unknown_addon'],
+    [{ tier: 'free', addons: Array(33).fill('boost'), now: NOW }, 'too_many_addons'],
+    [{ tier: 'free', addons: Array(33).fill(engine.addon('boost')), now: NOW }, 'too_many_addons'],
+  ];
+  for (const [options, reason] of cases) {
+    const request = engine.request(options);
+    assert.equal(engine.isAllowed(request, 'chat'), false, reason);
+    assert.equal(engine.isAllowed(request, engine.feature('chat')), false, reason);
+    assert.equal(engine.decide(request, 'chat').reason, reason);
+    assert.equal(engine.decide(request, engine.feature('chat')).reason, reason);
+    assert.equal(engine.checkLimit(request, 'calls').reason, reason);
+    assert.throws(() => engine.settingValue(request, 'channel'), (e) => e instanceof UnknownNameError && e.reason === reason);
+  }
+  const ok = engine.request({ tier: 'free', addons: Array(32).fill('boost'), now: NOW });
+  assert.equal(engine.decide(ok, 'hd').reason, 'granted_by_addon');
+});
+
+test('ids of another engine are unknown, and requests belong to their engine', () => {
+  const other = Engine.fromSource('policy "q"\nfeature zz\nfeature hd\ntier pro { grant hd }\ntier gold { grant zz }\n', 'q.policy');
+  const mine = engine.request({ tier: 'pro', now: NOW });
+  // An id handed out by the other engine is unknown here, though in range of both.
+  assert.equal(engine.decide(mine, other.feature('hd')).reason, 'unknown_feature');
+  assert.equal(engine.isAllowed(mine, other.feature('hd')), false);
+  assert.equal(engine.decide(engine.request({ tier: other.tier('pro'), now: NOW }), 'hd').reason, 'unknown_tier');
+  assert.equal(engine.decide(mine, 0).reason, 'unknown_feature');
+  // A request of another engine is refused, not answered with its tier index.
+  const theirs = other.request({ tier: 'gold', now: NOW });
+  assert.throws(() => engine.isAllowed(theirs, 'hd'), (e) => e instanceof TypeError && /another engine/.test(e.message));
+  assert.throws(() => engine.decide(theirs, engine.feature('hd')), TypeError);
+  assert.throws(() => engine.checkLimit(theirs, 'calls'), TypeError);
+  // The same policy text loaded twice shares its ids, but requests still belong to one.
+  const twin = Engine.fromSource(POLICY, 'p.policy');
+  assert.equal(twin.feature('hd'), engine.feature('hd'));
+  assert.throws(() => twin.isAllowed(mine, 'hd'), TypeError);
+});
+
+test('requests are immutable and cannot be made by hand', () => {
+  const request = engine.request({ tier: 'free', addons: ['boost'], now: NOW });
+  assert.ok(Object.isFrozen(request) && Object.isFrozen(request.addons));
+  assert.throws(() => {
+    'use strict';
+    request.tier = 'pro';
+  }, TypeError);
+  assert.equal(request.tier, 'free');
+  assert.equal(engine.decide(request, 'hd').reason, 'granted_by_addon');
+  assert.throws(() => new Request(), TypeError);
+  assert.throws(() => new Engine(), TypeError);
+  // Changing the array the request was made from changes nothing.
+  const addons = ['boost'];
+  const held = engine.request({ tier: 'free', addons, now: NOW });
+  addons.push('vip');
+  assert.equal(engine.decide(held, 'hd').reason, 'granted_by_addon');
+});
+
+test('wrong types throw TypeError naming the parameter', () => {
+  const request = engine.request({ tier: 'free', now: NOW });
+  const wrong = [
+    [() => engine.request({ tier: true, now: NOW }), /`tier`/],
+    [() => engine.request({ tier: Buffer.from('pro'), now: NOW }), /`tier`/],
+    [() => engine.request({ tier: 1.5, now: NOW }), /`tier`/],
+    [() => engine.request({ tier: 'free', key: null, now: NOW }), /`key`/],
+    [() => engine.request({ tier: 'free', key: 42, now: NOW }), /`key`/],
+    [() => engine.request({ tier: 'free', addons: 'boost', now: NOW }), /`addons`/],
+    [() => engine.request({ tier: 'free', addons: [null], now: NOW }), /`addons\[0\]`/],
+    [() => engine.request({ tier: 'free', billingAnchor: '3', now: NOW }), /`billingAnchor`/],
+    [() => engine.request({ tier: 'free', now: 1.5 }), /`now`/],
+    [() => engine.request({ tier: 'free', now: -0.5 }), /`now`/],
+    [() => engine.request({ tier: 'free', now: '123' }), /`now`/],
+    [() => engine.request({ tier: 'free', now: true }), /`now`/],
+    [() => engine.request({ tier: 'free', now: new Date('nonsense') }), /`now`/],
+    [() => engine.request({ tier: 'free', now: 2 ** 60 }), /`now`/],
+    [() => engine.request({ tier: 'free' }), /`now`/],
+    [() => engine.request('free'), /`options`/],
+    [() => engine.decide(request, true), /`feature`/],
+    [() => engine.isAllowed(request, true), /`feature`/],
+    [() => engine.isAllowed(request, -1), /`feature`/],
+    [() => engine.isAllowed(request, 2 ** 32), /`feature`/],
+    [() => engine.isAllowed({ tier: 'free' }, 'hd'), /`request`/],
+    [() => engine.isAllowedMany(request, 'hd'), /`features`/],
+    [() => engine.isAllowedMany(request, ['hd', false]), /`features\[1\]`/],
+    [() => engine.checkLimit(request, 'calls', -1), /`used`/],
+    [() => engine.checkLimit(request, 'calls', 1.5), /`used`/],
+    [() => engine.checkLimit(request, 'calls', 2 ** 53), /`used`/],
+    [() => engine.checkLimit(request, 'calls', 0, '5'), /`requested`/],
+    [() => engine.checkLimit(request, 'calls', 2n ** 64n), /`used`/],
+    [() => engine.checkLimit(request, null), /`limit`/],
+    [() => engine.settingValue(request, {}), /`setting`/],
+    [() => engine.explainFeature(request, undefined), /`feature`/],
+    [() => engine.explainLimit(request, 'calls', -1n), /`used`/],
+    [() => engine.queryJson({ tier: 'free' }), /`line`/],
+    [() => engine.feature(1), /`name`/],
+    [() => Engine.fromSource(42), /`text`/],
+    [() => Engine.fromSource(POLICY, 7), /`name`/],
+    [() => Engine.fromPath(null), /`path`/],
+    [() => Engine.fromBundle('bytes'), /`bytes`/],
+  ];
+  for (const [call, parameter] of wrong) {
+    assert.throws(call, (e) => e instanceof TypeError && parameter.test(e.message), String(call));
+  }
+  assert.throws(() => engine.request({ tier: 'free', billingAnchor: 32, now: NOW }), RangeError);
+  assert.throws(() => engine.request({ tier: 'free', billingAnchor: 0, now: NOW }), RangeError);
+  // An integer id of no engine is a well-typed question: it is answered unknown.
+  assert.equal(engine.decide(engine.request({ tier: 4_000_000_000, now: NOW }), 'chat').reason, 'unknown_tier');
+});
+
+test('queryJson answers one line as `entitle eval` does', () => {
+  assert.equal(engine.queryJson('{"tier":"pro","now":0,"feature":"hd"}'), '{"allowed":true,"reason":"granted_by_tier"}');
+  const error = JSON.parse(engine.queryJson('{"tier":"pro","feature":"hd"}'));
+  assert.equal(error.code, 'invalid_query');
+  assert.equal(JSON.parse(engine.queryJson('not json')).code, 'not_json');
+});
+
+test('index.d.ts declares what index.js exports', () => {
+  const declarations = readFileSync(join(__dirname, '..', 'index.d.ts'), 'utf8');
+  for (const name of Object.keys(entitle)) {
+    assert.match(declarations, new RegExp(`export declare (class|const) ${name}\\b`), name);
+  }
+  const declared = [...declarations.matchAll(/export declare (?:class|const) (\w+)/g)].map((m) => m[1]);
+  assert.deepEqual(declared.sort(), Object.keys(entitle).sort());
+  const body = declarations.slice(declarations.indexOf('export declare class Engine'));
+  const methods = [...body.matchAll(/^ {2}(?:static )?(\w+)\(/gm)].map((m) => m[1]).filter((m) => m !== 'constructor');
+  for (const method of methods) {
+    assert.ok(typeof Engine[method] === 'function' || typeof Engine.prototype[method] === 'function', method);
+  }
+  assert.ok(methods.length >= 19, methods.join(','));
+  assert.equal(typeof Object.getOwnPropertyDescriptor(Engine.prototype, 'policyHash').get, 'function');
+});

@@ -1,0 +1,207 @@
+'use strict';
+// The conformance corpus (tests/conformance/) answered through the typed Node API must equal
+// the Rust answers (the JSON protocol, through the same engine) and meet the corpus's
+// expectations. As in the C and Python runs, windows are compared as Unix seconds and a
+// setting's `display` text is compared where the typed answer has it; queries the JSON
+// protocol rejects, and whole entitlements, are checked through `queryJson` alone.
+
+const test = require('node:test');
+const assert = require('node:assert/strict');
+const { readFileSync, readdirSync } = require('node:fs');
+const { join } = require('node:path');
+const { isDeepStrictEqual } = require('node:util');
+
+const { Engine, UnknownNameError } = require('..');
+
+const CORPUS = join(__dirname, '..', '..', '..', 'tests', 'conformance');
+const FIELDS = new Set(['id', 'tier', 'key', 'addons', 'now', 'billing_anchor', 'feature', 'limit', 'setting', 'used', 'requested', 'explain']);
+// The instants the protocol accepts: a date, or RFC 3339 in UTC (a fraction dropped).
+const INSTANT = /^(\d{4}-\d{2}-\d{2})(?:[Tt](\d{2}):(\d{2})(?::(\d{2})(?:\.\d+)?)?(?:[Zz]|\+00:00))?$/;
+
+function seconds(text) {
+  const match = INSTANT.exec(text);
+  if (!match) return null;
+  const [, date, hour = '0', minute = '0', second = '0'] = match;
+  const [h, m, s] = [hour, minute, second].map(Number);
+  if (h > 23 || m > 59 || s > 59) return null;
+  const midnight = Date.parse(`${date}T00:00:00Z`) / 1000;
+  return Number.isNaN(midnight) ? null : midnight + h * 3600 + m * 60 + s;
+}
+
+function corpus() {
+  const cases = [];
+  for (const file of readdirSync(CORPUS).filter((f) => f.endsWith('.policy')).sort()) {
+    const policy = join(CORPUS, file);
+    const lines = readFileSync(policy.replace(/\.policy$/, '.jsonl'), 'utf8').split('\n');
+    lines.forEach((line, i) => {
+      if (line.trim() && !line.startsWith('#')) {
+        const origin = `${file.replace(/\.policy$/, '.jsonl')}:${i + 1}`;
+        cases.push({ policy, origin, raw: rawQuery(line), ...JSON.parse(line) });
+      }
+    });
+  }
+  return cases;
+}
+
+/** Whether `actual` has everything `expected` lists (`null` meaning absent or null). */
+function contains(expected, actual) {
+  if (expected !== null && typeof expected === 'object' && !Array.isArray(expected)) {
+    return (
+      actual !== null &&
+      typeof actual === 'object' &&
+      Object.entries(expected).every(([k, v]) => (v === null && (actual[k] === undefined || actual[k] === null)) || (k in actual && contains(v, actual[k])))
+    );
+  }
+  return isDeepStrictEqual(expected, actual);
+}
+
+/** The text of a line's `query` object, as written: `JSON.parse` would round integers past
+ * 2^53 (the corpus asks with `used` = 2^64 − 1), and the query must reach Rust exact. */
+function rawQuery(line) {
+  const start = line.indexOf('{', line.indexOf('"query"'));
+  let depth = 0;
+  let inString = false;
+  for (let i = start; i < line.length; i += 1) {
+    const ch = line[i];
+    if (inString) {
+      if (ch === '\\') i += 1;
+      else if (ch === '"') inString = false;
+    } else if (ch === '"') inString = true;
+    else if (ch === '{') depth += 1;
+    else if (ch === '}') {
+      depth -= 1;
+      if (depth === 0) return line.slice(start, i + 1);
+    }
+  }
+  throw new Error(`no query object in ${line}`);
+}
+
+/** An amount of the raw query, exact: a number when safe, else a bigint. */
+function rawAmount(raw, field, parsed) {
+  if (parsed === undefined || Number.isSafeInteger(parsed)) return parsed ?? 0;
+  const match = new RegExp(`"${field}"\\s*:\\s*(\\d+)[,}\\s]`).exec(raw);
+  return match ? BigInt(match[1]) : parsed;
+}
+
+/** The query asked through `request` and the typed calls, in the JSON shape; `undefined`
+ * for a query the typed API does not take (the JSON protocol must then refuse it). */
+function typed(engine, query, raw) {
+  if (Object.keys(query).some((k) => !FIELDS.has(k)) || typeof query.tier !== 'string') return undefined;
+  const now = typeof query.now === 'string' ? seconds(query.now) : query.now;
+  if (!Number.isSafeInteger(now)) return undefined;
+  const kinds = ['feature', 'limit', 'setting'].filter((k) => k in query);
+  const anchor = query.billing_anchor ?? 1;
+  if (kinds.length !== 1 || !Number.isInteger(anchor) || anchor < 1 || anchor > 31) return undefined;
+  if ('id' in query && typeof query.id !== 'string' && typeof query.id !== 'number') return undefined;
+  const addons = query.addons ?? [];
+  if (!Array.isArray(addons) || addons.some((a) => typeof a !== 'string') || typeof (query.key ?? '') !== 'string') return undefined;
+  const used = rawAmount(raw, 'used', query.used);
+  const requested = rawAmount(raw, 'requested', query.requested);
+  if (![used, requested].every((n) => typeof n === 'bigint' || (Number.isSafeInteger(n) && n >= 0))) return undefined;
+  const request = engine.request({ tier: query.tier, key: query.key ?? '', addons, billingAnchor: anchor, now });
+  const [kind] = kinds;
+  if (typeof query[kind] !== 'string') return undefined;
+  if (kind === 'feature') {
+    const decision = engine.decide(request, query.feature);
+    // The same answer by id, when the feature has one, and through the batch call.
+    const id = engine.feature(query.feature);
+    if (id !== null) assert.equal(engine.isAllowed(request, id), decision.allowed);
+    assert.deepEqual(engine.isAllowedMany(request, [query.feature, query.feature]), [decision.allowed, decision.allowed]);
+    return { allowed: decision.allowed, reason: decision.reason };
+  }
+  if (kind === 'limit') {
+    const q = engine.checkLimit(request, query.limit, used, requested);
+    if (requested === 0) {
+      // The batch call, which requests nothing, answers alike.
+      assert.deepEqual(engine.checkLimitMany(request, [query.limit, query.limit], [used, used]), [q, q]);
+    }
+    const answer = { allowed: q.allowed, reason: q.reason, status: q.status, limit: q.limit, soft_cap: q.softCap, remaining: q.remaining };
+    if (q.window) answer.window = { start: q.window.start, end: q.window.end };
+    return answer;
+  }
+  try {
+    const value = engine.settingValue(request, query.setting);
+    return value === null ? { value: null, display: null } : { value: value.value, display: value.display };
+  } catch (error) {
+    assert.ok(error instanceof UnknownNameError, String(error));
+    return { allowed: false, reason: error.reason };
+  }
+}
+
+/** The Rust answer in the typed shape: windows in Unix seconds, no id, no explanation. */
+function normalised(answer) {
+  const out = { ...answer };
+  delete out.id;
+  delete out.explain;
+  if (out.window) out.window = { start: seconds(out.window.start), end: seconds(out.window.end) };
+  return out;
+}
+
+const cases = corpus();
+const engines = new Map();
+function engineFor(policy) {
+  if (!engines.has(policy)) engines.set(policy, Engine.fromPath(policy));
+  return engines.get(policy);
+}
+
+test('the corpus is large', () => {
+  assert.ok(cases.length > 50, `only ${cases.length} cases`);
+});
+
+const reasons = new Set();
+let typedCount = 0;
+for (const c of cases) {
+  test(`corpus ${c.origin}`, () => {
+    const engine = engineFor(c.policy);
+    const rust = JSON.parse(engine.queryJson(c.raw));
+    assert.ok(contains(c.expect, rust), `JSON answer ${JSON.stringify(rust)} does not meet ${JSON.stringify(c.expect)}`);
+    if (c.query.entitlements === true || 'usage' in c.query) {
+      if ('error' in rust) return; // a query the protocol refuses has no typed form
+      const { id, entitlements, usage = {}, tier, key = '', addons = [], now, billing_anchor: anchor = 1, ...rest } = c.query;
+      assert.deepEqual(rest, {}, 'an entitlements query with fields this test does not know');
+      const request = engine.request({ tier, key, addons, billingAnchor: anchor, now: typeof now === 'string' ? seconds(now) : now });
+      const all = engine.entitlements(request, usage);
+      const quotaJson = (q) => ({
+        allowed: q.allowed,
+        reason: q.reason,
+        status: q.status,
+        limit: q.limit,
+        soft_cap: q.softCap,
+        remaining: q.remaining,
+        ...(q.window ? { window: { start: q.window.start, end: q.window.end } } : {}),
+      });
+      const map = (object, shape) => Object.fromEntries(Object.entries(object).map(([name, answer]) => [name, shape(answer)]));
+      const typedAll = {
+        features: map(all.features, (d) => ({ allowed: d.allowed, reason: d.reason })),
+        limits: map(all.limits, quotaJson),
+        settings: map(all.settings, (v) => {
+          if (v === null) return { value: null, display: null };
+          return 'reason' in v ? { allowed: false, reason: v.reason } : { value: v.value, display: v.display };
+        }),
+      };
+      const expected = { features: rust.features, limits: map(rust.limits, normalised), settings: rust.settings };
+      assert.deepEqual(typedAll, expected);
+      typedCount += 1;
+      return;
+    }
+    const answer = typed(engine, c.query, c.raw);
+    if (answer === undefined) {
+      assert.ok('error' in rust, `the typed API skipped a query the JSON protocol accepts: ${JSON.stringify(c.query)}`);
+      return;
+    }
+    typedCount += 1;
+    if (answer.reason) reasons.add(answer.reason);
+    assert.deepEqual(answer, normalised(rust));
+  });
+}
+
+test('the typed calls answered most of the corpus and gave every reason', () => {
+  assert.ok(typedCount > 50, `only ${typedCount} cases went through the typed calls`);
+  const every = [
+    'granted_by_tier', 'granted_by_addon', 'granted_by_rollout', 'not_granted', 'revoked', 'outside_rollout',
+    'addon_not_valid', 'addon_not_for_tier', 'within_limit', 'overage', 'limit_exceeded', 'unknown_tier',
+    'unknown_feature', 'unknown_limit', 'unknown_addon', 'unknown_setting', 'too_many_addons', 'limit_not_set',
+  ];
+  const missing = every.filter((r) => !reasons.has(r));
+  assert.deepEqual(missing, [], `no corpus case gives ${missing.join(', ')} through the typed calls`);
+});
