@@ -253,6 +253,22 @@ impl PyEngine {
         }))
     }
 
+    /// The request (checked to be this engine's), the limit's id and the usage of a question
+    /// about a limit.
+    fn limit_question<'r>(
+        &self,
+        request: &'r PyRequest,
+        limit: &Bound<'_, PyAny>,
+        used: &Given<'_>,
+        requested: &Given<'_>,
+    ) -> PyResult<(&'r PyRequest, LimitId, entitle::Usage)> {
+        let request = self.own(request)?;
+        let id = self.limit_id(limit)?;
+        let usage =
+            entitle::Usage { used: count(used.get(), "used")?, requested: count(requested.get(), "requested")? };
+        Ok((request, id, usage))
+    }
+
     fn setting_id(&self, setting: &Bound<'_, PyAny>) -> PyResult<SettingId> {
         Ok(SettingId::from_u32(match item(setting, "setting", "setting")? {
             Item::Name(name) => self.engine.setting(&name).map_or(NO_ID, SettingId::as_u32),
@@ -521,10 +537,7 @@ impl PyEngine {
         used: Given<'_>,
         requested: Given<'_>,
     ) -> PyResult<Bound<'py, PyAny>> {
-        let request = self.own(request.get())?;
-        let id = self.limit_id(limit)?;
-        let usage =
-            entitle::Usage { used: count(used.get(), "used")?, requested: count(requested.get(), "requested")? };
+        let (request, id, usage) = self.limit_question(request.get(), limit, &used, &requested)?;
         let types = types(py)?;
         if let Some(reason) = request.refusal {
             let zero = types.amount(py, entitle::Amount::Finite(0))?;
@@ -621,10 +634,7 @@ impl PyEngine {
         used: Given<'_>,
         requested: Given<'_>,
     ) -> PyResult<Bound<'py, PyAny>> {
-        let request = self.own(request.get())?;
-        let id = self.limit_id(limit)?;
-        let usage =
-            entitle::Usage { used: count(used.get(), "used")?, requested: count(requested.get(), "requested")? };
+        let (request, id, usage) = self.limit_question(request.get(), limit, &used, &requested)?;
         let json = match request.refusal {
             Some(reason) => refused(reason),
             None => {

@@ -172,17 +172,25 @@ def test_requests_check_their_arguments(engine):
 
 
 def test_one_engine_answers_alike_from_many_threads(engine):
-    request = engine.request("pro", now=NOW)
-    limit = engine.limit("api_calls")
-    expected = [engine.check_limit(request, limit, used=i) for i in range(200)]
+    # 16 threads share one engine and one set of requests; each answer must equal the one
+    # a single thread got, whatever the interleaving.
+    requests = [engine.request(t, key=f"app-{i}", addons=a, now=NOW) for i, (t, a) in enumerate(
+        [("pro", ()), ("free", ("promo",)), ("free", ()), ("gold", ())])]
+    hd, limit = engine.feature("hd_video"), engine.limit("api_calls")
+
+    def answers():
+        out = []
+        for i in range(500):
+            request = requests[i % len(requests)]
+            out.append((engine.is_allowed(request, hd), engine.decide(request, "hd_video"),
+                        engine.check_limit(request, limit, used=i * 1_000)))
+        return out
+
+    expected = answers()
     results = []
-
-    def work():
-        results.append([engine.check_limit(request, limit, used=i) for i in range(200)])
-
-    threads = [threading.Thread(target=work) for _ in range(4)]
+    threads = [threading.Thread(target=lambda: results.append(answers())) for _ in range(16)]
     for thread in threads:
         thread.start()
     for thread in threads:
         thread.join()
-    assert results == [expected] * 4
+    assert results == [expected] * 16

@@ -16,7 +16,14 @@ UNLIMITED: Literal["unlimited"] = "unlimited"
 Amount = Union[int, Literal["unlimited"]]
 
 
-class Reason(str, enum.Enum):
+class _Named(str, enum.Enum):
+    """An enum whose members are their stable names, and print as them."""
+
+    def __str__(self) -> str:
+        return str(self.value)
+
+
+class Reason(_Named):
     """Why a question was answered the way it was. Each member is its stable name as a `str`
     (``Reason.GRANTED_BY_TIER == "granted_by_tier"``), so JSON carries the same text."""
 
@@ -39,11 +46,8 @@ class Reason(str, enum.Enum):
     TOO_MANY_ADDONS = "too_many_addons"
     LIMIT_NOT_SET = "limit_not_set"
 
-    def __str__(self) -> str:
-        return self.value
 
-
-class Status(str, enum.Enum):
+class Status(_Named):
     """Where usage stands against a limit after the request, as its stable name."""
 
     WITHIN = "within"
@@ -51,11 +55,8 @@ class Status(str, enum.Enum):
     OVERAGE = "overage"
     EXCEEDED = "exceeded"
 
-    def __str__(self) -> str:
-        return self.value
 
-
-class SettingKind(str, enum.Enum):
+class SettingKind(_Named):
     """What a setting's value is: its type in the policy, which says what its base unit is."""
 
     NUMBER = "number"
@@ -63,9 +64,6 @@ class SettingKind(str, enum.Enum):
     DURATION = "duration"
     BYTES = "bytes"
     TEXT = "text"
-
-    def __str__(self) -> str:
-        return self.value
 
 
 @dataclass(frozen=True)
