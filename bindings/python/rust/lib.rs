@@ -598,9 +598,6 @@ impl PyEngine {
             SettingValue::Duration(n) => (duration, n.into_pyobject(py)?.into_any()),
             SettingValue::Bytes(n) => (bytes, n.into_pyobject(py)?.into_any()),
             SettingValue::Text(t) => (text, PyString::new(py, t).into_any()),
-            // A kind a later release adds reads as text until this module knows it.
-            #[expect(unreachable_patterns, reason = "`SettingValue` may grow; the Python kinds follow")]
-            _ => (text, PyString::new(py, &value.to_string()).into_any()),
         };
         types.setting.bind(py).call1((kind.bind(py), base, value.to_string()))
     }
