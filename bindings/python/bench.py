@@ -1,10 +1,10 @@
 """The same entitlement questions from Python: entitle (by cached ids and by name), cedarpy and
 pycasbin, on the plan model of policies/rtc-sdk.policy. Every engine's answers are checked
-equal before anything is timed. Prints ns per question (median of rounds).
+equal before anything is timed. Prints ns per question (median of rounds), and the cost of
+`is_allowed` by cached ids alone: a loop of calls with no harness function around each.
 
-    .venv/bin/pip install cedarpy casbin
-    ENTITLE_LIBRARY=target/release/libentitle_ffi.so ENTITLE_HEADER=include/entitle.h \\
-      PYTHONPATH=bindings/python/src .venv/bin/python bindings/python/bench.py
+    .venv/bin/pip install ./bindings/python cedarpy casbin    # a release build of the extension
+    .venv/bin/python bindings/python/bench.py
 
 docs/ffi.md records the figures. The peers get the leanest fair model (one rule per granted
 pair), built once, outside the timed loop, as in the Rust comparison (compare/).
@@ -18,7 +18,6 @@ import time
 from pathlib import Path
 
 import entitle
-from entitle._native import ffi, lib
 
 REPOSITORY = Path(__file__).resolve().parents[2]
 NOW = 1_795_255_200
@@ -44,13 +43,6 @@ def main() -> None:
     expected = {(t, f): engine.is_allowed(requests[t], f) for t, f in questions}
 
     ids = {(t, f): (requests[t], engine.feature(f)) for t, f in questions}
-    decision = ffi.new("entitle_decision *")
-    handle = engine._handle
-
-    def entitle_raw(t: str, f: str) -> bool:
-        request, feature = ids[(t, f)]
-        lib.entitle_decide(handle, request._handle, feature, decision)
-        return bool(decision.allowed)
 
     def entitle_ids(t: str, f: str) -> bool:
         request, feature = ids[(t, f)]
@@ -65,7 +57,6 @@ def main() -> None:
 
     engines = {
         "dict of answers (the harness's own cost)": floor,
-        "entitle (raw cffi call, ids)": entitle_raw,
         "entitle (ids)": entitle_ids,
         "entitle (names)": entitle_names,
     }
@@ -131,8 +122,21 @@ def main() -> None:
             rounds.append((time.perf_counter_ns() - start) / (repeat * len(questions)))
         results[name] = statistics.median(rounds)
 
+    # The call alone: bound method, prebuilt arguments, nothing but the loop around it.
+    is_allowed = engine.is_allowed
+    pairs = [ids[q] for q in questions] * 2_000
+    assert [is_allowed(r, f) for r, f in pairs[: len(questions)]] == [expected[q] for q in questions]
+    rounds = []
+    for _ in range(ROUNDS):
+        start = time.perf_counter_ns()
+        for request, feature in pairs:
+            is_allowed(request, feature)
+        rounds.append((time.perf_counter_ns() - start) / len(pairs))
+    call_alone = statistics.median(rounds)
+
     base = results["entitle (ids)"]
     print(f"{len(questions)} questions, {sum(expected.values())} allowed; median of {ROUNDS} rounds")
+    print(f"entitle is_allowed by cached ids, the call alone: {call_alone:,.0f} ns")
     print("| engine | ns/question | × entitle (ids) |")
     print("| --- | --- | --- |")
     for name, ns in results.items():

@@ -1,39 +1,65 @@
-//! The Python package's tests (`bindings/python/tests`), run by pytest against this build of
-//! the C ABI: the package's source from the repository, the shared library cargo just built,
-//! and the committed header.
+//! The Python package's tests (`bindings/python/tests`): builds the PyO3 extension with
+//! maturin into the repository's `.venv` (editable, so the package's Python source is the
+//! checkout's), then runs pytest there.
 //!
-//! The interpreter is `$ENTITLE_PYTHON`, else `.venv/bin/python` at the repository root when it
-//! exists, else `python3`; it needs `cffi` and `pytest` (`.ci/run` sets up `.venv` with both).
+//! The package is a cargo workspace of its own, so the root's `cargo build` never compiles
+//! pyo3; this test builds it into `python/` under this build's target directory, where the
+//! next run reuses it. `.venv` needs `maturin` and `pytest` (`.ci/run` sets it up with both).
 
 #![allow(clippy::expect_used, clippy::panic, reason = "a test fails loudly, with the value that broke it")]
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::process::{Command, Output};
+
+const SETUP: &str = "python3 -m venv .venv && .venv/bin/pip install maturin pytest";
 
 fn repository() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("..").canonicalize().expect("the repository root")
 }
 
-fn interpreter(root: &Path) -> PathBuf {
-    if let Some(explicit) = std::env::var_os("ENTITLE_PYTHON") {
-        return PathBuf::from(explicit);
-    }
-    let venv = root.join(".venv/bin/python");
-    if venv.is_file() {
-        venv
-    } else {
-        PathBuf::from("python3")
-    }
+fn run(command: &mut Command, what: &str) -> Output {
+    let output = command.output().unwrap_or_else(|e| panic!("cannot run {what}: {e}"));
+    assert!(
+        output.status.success(),
+        "{what} failed with {}\n--- stdout\n{}\n--- stderr\n{}",
+        output.status,
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    output
 }
 
 #[test]
 fn python_package_tests_pass() {
     let root = repository();
-    // The shared library of this same build sits beside the test binary, in `deps/`.
+    let venv = root.join(".venv");
+    let python = venv.join("bin/python");
+    assert!(python.is_file(), "{} is missing; from the repository root: `{SETUP}`", python.display());
+    let tools = Command::new(&python)
+        .args(["-c", "import maturin, pytest"])
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run {}: {e}", python.display()));
+    assert!(
+        tools.status.success(),
+        "{} lacks maturin or pytest ({}); from the repository root: `.venv/bin/pip install maturin pytest`",
+        python.display(),
+        String::from_utf8_lossy(&tools.stderr).trim()
+    );
+
+    // The test binary is `<target>/<profile>/deps/python-…`; the extension builds beside the
+    // profiles, in `<target>/python`, so that a rebuild reuses it.
     let exe = std::env::current_exe().expect("the test binary's path");
-    let library = exe.parent().expect("target/<profile>/deps").join("libentitle_ffi.so");
-    assert!(library.is_file(), "{} is missing: cargo builds it with the crate", library.display());
-    let python = interpreter(&root);
+    let target = exe.ancestors().nth(3).expect("the target directory above <profile>/deps").join("python");
+    run(
+        Command::new(&python)
+            .args(["-m", "maturin", "develop", "--quiet", "--locked", "-m"])
+            .arg(root.join("bindings/python/Cargo.toml"))
+            .current_dir(&root)
+            .env("VIRTUAL_ENV", &venv)
+            .env("CARGO_TARGET_DIR", &target),
+        "maturin develop (building the extension into .venv)",
+    );
+
     // A bundle of the bundled policy, built by this same build, for the loading tests.
     let bundle = std::env::temp_dir().join(format!("entitle-python-{}.bundle", std::process::id()));
     let source = entitle::Source::read(&root.join("policies/rtc-sdk.policy"), &entitle::Limits::default())
@@ -42,10 +68,7 @@ fn python_package_tests_pass() {
     let output = Command::new(&python)
         .args(["-m", "pytest", "-q", "-p", "no:cacheprovider", "bindings/python/tests"])
         .current_dir(&root)
-        .env("PYTHONPATH", root.join("bindings/python/src"))
         .env("PYTHONDONTWRITEBYTECODE", "1")
-        .env("ENTITLE_LIBRARY", &library)
-        .env("ENTITLE_HEADER", root.join("include/entitle.h"))
         .env("ENTITLE_TEST_BUNDLE", &bundle)
         .output()
         .unwrap_or_else(|e| panic!("cannot run {}: {e}", python.display()));
@@ -54,8 +77,7 @@ fn python_package_tests_pass() {
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(
         output.status.success(),
-        "pytest failed ({}) with {}; it needs cffi and pytest: \
-         `python3 -m venv .venv && .venv/bin/pip install cffi pytest`\n--- stdout\n{stdout}\n--- stderr\n{stderr}",
+        "pytest failed ({}) with {}\n--- stdout\n{stdout}\n--- stderr\n{stderr}",
         python.display(),
         output.status
     );

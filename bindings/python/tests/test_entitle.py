@@ -37,10 +37,9 @@ def engine():
     return entitle.Engine.from_source(POLICY, name="py-test.policy")
 
 
-def test_version_matches_the_header():
-    from entitle._native import DEFINES
-
-    assert entitle.version() == DEFINES["ENTITLE_VERSION"].strip('"')
+def test_version_is_the_crates(repository):
+    manifest = (repository / "bindings" / "python" / "Cargo.toml").read_text(encoding="utf-8")
+    assert f'version = "{entitle.version()}"' in manifest
 
 
 def test_a_bad_policy_raises_with_every_diagnostic_and_its_location():
@@ -127,11 +126,28 @@ def dataclasses_frozen_error():
 
 def test_settings(engine):
     pro = engine.request("pro", now=NOW)
-    assert engine.setting_value(pro, "sla") == 999_000
-    assert engine.setting_value(pro, "channel") == "forum"
+    assert engine.setting_value(pro, "sla") == entitle.Setting(entitle.SettingKind.PERCENT, 999_000, "99.9%")
+    assert engine.setting_value(pro, engine.setting("sla")).display == "99.9%"
+    assert engine.setting_value(pro, "channel") == entitle.Setting("text", "forum", '"forum"')
     assert engine.setting_value(engine.request("free", now=NOW), "sla") is None
     with pytest.raises(KeyError):
         engine.setting_value(pro, "uptime")
+    with pytest.raises(entitle.QueryError) as raised:
+        engine.setting_value(pro, "uptime")
+    assert raised.value.reason == entitle.Reason.UNKNOWN_SETTING
+    assert "`uptime`" in str(raised.value)
+
+
+def test_a_percentage_and_a_count_of_the_same_number_differ():
+    engine = entitle.Engine.from_source(
+        'policy "p"\nsetting sla : percent\nsetting seats : number\ntier pro {\n set sla = 99.9%\n set seats = 999000\n}\n'
+    )
+    pro = engine.request("pro", now=NOW)
+    sla, seats = engine.setting_value(pro, "sla"), engine.setting_value(pro, "seats")
+    assert sla.value == seats.value == 999_000
+    assert sla != seats
+    assert (sla.kind, sla.display) == (entitle.SettingKind.PERCENT, "99.9%")
+    assert seats.kind == entitle.SettingKind.NUMBER
 
 
 def test_explanations_and_json_queries(engine):
@@ -139,6 +155,7 @@ def test_explanations_and_json_queries(engine):
     why = engine.explain_feature(free, engine.feature("hd_video"))
     assert why["answer"] == {"allowed": False, "reason": "not_granted"}
     assert why["explain"]["upgrade"] == {"addon": "promo", "tier": "pro"}
+    assert engine.explain_feature(free, "hd_video") == why
     why = engine.explain_limit(free, engine.limit("api_calls"), used=10_000, requested=1)
     assert why["answer"]["reason"] == "limit_exceeded"
     answer = engine.query_json({"tier": "pro", "now": NOW, "feature": "hd_video"})
@@ -155,17 +172,25 @@ def test_requests_check_their_arguments(engine):
 
 
 def test_one_engine_answers_alike_from_many_threads(engine):
-    request = engine.request("pro", now=NOW)
-    limit = engine.limit("api_calls")
-    expected = [engine.check_limit(request, limit, used=i) for i in range(200)]
+    # 16 threads share one engine and one set of requests; each answer must equal the one
+    # a single thread got, whatever the interleaving.
+    requests = [engine.request(t, key=f"app-{i}", addons=a, now=NOW) for i, (t, a) in enumerate(
+        [("pro", ()), ("free", ("promo",)), ("free", ()), ("gold", ())])]
+    hd, limit = engine.feature("hd_video"), engine.limit("api_calls")
+
+    def answers():
+        out = []
+        for i in range(500):
+            request = requests[i % len(requests)]
+            out.append((engine.is_allowed(request, hd), engine.decide(request, "hd_video"),
+                        engine.check_limit(request, limit, used=i * 1_000)))
+        return out
+
+    expected = answers()
     results = []
-
-    def work():
-        results.append([engine.check_limit(request, limit, used=i) for i in range(200)])
-
-    threads = [threading.Thread(target=work) for _ in range(4)]
+    threads = [threading.Thread(target=lambda: results.append(answers())) for _ in range(16)]
     for thread in threads:
         thread.start()
     for thread in threads:
         thread.join()
-    assert results == [expected] * 4
+    assert results == [expected] * 16

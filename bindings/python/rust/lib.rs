@@ -1,0 +1,749 @@
+//! `entitle._entitle`: the Python extension module, over the Rust engine directly.
+//!
+//! The answer types (`Decision`, `Quota`, `Setting`, the `Reason` and `Status` enums) and the
+//! exceptions are plain Python in `entitle/_types.py`, so they stay frozen dataclasses and
+//! `str`-valued enums with their hints; this module builds them from the engine's answers. The
+//! `Engine` and `Request` classes are native and frozen: a request's fields, names resolved to
+//! this engine's ids once, cannot change after it is made.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::SystemTime;
+
+use entitle::{
+    AddonId, Engine, FeatureId, LimitId, Limits, LoadError, Reason, SettingId, SettingValue, Source, TierId,
+};
+use pyo3::exceptions::{PyTypeError, PyValueError};
+use pyo3::prelude::*;
+use pyo3::sync::PyOnceLock;
+use pyo3::types::{PyBool, PyByteArray, PyBytes, PyDict, PyInt, PyString, PyTuple};
+
+/// What this module takes from `entitle._types`, imported once.
+struct Types {
+    decision: Py<PyAny>,
+    quota: Py<PyAny>,
+    window: Py<PyAny>,
+    setting: Py<PyAny>,
+    /// The `Reason` members, indexed by the engine's stable reason numbers.
+    reasons: Vec<Py<PyAny>>,
+    /// The `Status` members, indexed by the engine's stable status numbers.
+    statuses: Vec<Py<PyAny>>,
+    /// The `SettingKind` members: number, percent, duration, bytes, text.
+    kinds: [Py<PyAny>; 5],
+    entitle_error: Py<PyAny>,
+    policy_error: Py<PyAny>,
+    query_error: Py<PyAny>,
+    aware_seconds: Py<PyAny>,
+    json_loads: Py<PyAny>,
+    json_dumps: Py<PyAny>,
+    unlimited: Py<PyAny>,
+}
+
+static TYPES: PyOnceLock<Types> = PyOnceLock::new();
+
+fn types(py: Python<'_>) -> PyResult<&Types> {
+    TYPES.get_or_try_init(py, || {
+        let module = py.import("entitle._types")?;
+        let json = py.import("json")?;
+        let get = |name: &str| module.getattr(name).map(Bound::unbind);
+        let reason = module.getattr("Reason")?;
+        let status = module.getattr("Status")?;
+        let kind = module.getattr("SettingKind")?;
+        let member = |class: &Bound<'_, PyAny>, name: &str| class.call1((name,)).map(Bound::unbind);
+        Ok::<_, PyErr>(Types {
+            decision: get("Decision")?,
+            quota: get("Quota")?,
+            window: get("Window")?,
+            setting: get("Setting")?,
+            reasons: Reason::ALL.iter().map(|r| member(&reason, r.as_str())).collect::<PyResult<_>>()?,
+            statuses: entitle::Status::ALL.iter().map(|s| member(&status, s.as_str())).collect::<PyResult<_>>()?,
+            kinds: [
+                member(&kind, "number")?,
+                member(&kind, "percent")?,
+                member(&kind, "duration")?,
+                member(&kind, "bytes")?,
+                member(&kind, "text")?,
+            ],
+            entitle_error: get("EntitleError")?,
+            policy_error: get("_policy_error")?,
+            query_error: get("QueryError")?,
+            aware_seconds: get("_aware_seconds")?,
+            json_loads: json.getattr("loads")?.unbind(),
+            json_dumps: json.getattr("dumps")?.unbind(),
+            unlimited: get("UNLIMITED")?,
+        })
+    })
+}
+
+impl Types {
+    fn reason<'py>(&self, py: Python<'py>, reason: Reason) -> PyResult<&Bound<'py, PyAny>> {
+        let number = usize::try_from(reason as u32).unwrap_or(usize::MAX);
+        match self.reasons.get(number) {
+            Some(member) => Ok(member.bind(py)),
+            None => Err(PyValueError::new_err(format!("entitle: no Python reason for `{}`", reason.as_str()))),
+        }
+    }
+
+    fn status<'py>(&self, py: Python<'py>, status: entitle::Status) -> PyResult<&Bound<'py, PyAny>> {
+        let number = usize::try_from(status as u32).unwrap_or(usize::MAX);
+        match self.statuses.get(number) {
+            Some(member) => Ok(member.bind(py)),
+            None => Err(PyValueError::new_err(format!("entitle: no Python status for `{}`", status.as_str()))),
+        }
+    }
+
+    fn decision<'py>(&self, py: Python<'py>, allowed: bool, reason: Reason) -> PyResult<Bound<'py, PyAny>> {
+        self.decision.bind(py).call1((allowed, self.reason(py, reason)?))
+    }
+
+    fn amount<'py>(&self, py: Python<'py>, amount: entitle::Amount) -> PyResult<Bound<'py, PyAny>> {
+        match amount {
+            entitle::Amount::Finite(n) => Ok(n.into_pyobject(py)?.into_any()),
+            entitle::Amount::Unlimited => Ok(self.unlimited.bind(py).clone()),
+        }
+    }
+
+    fn json<'py>(&self, py: Python<'py>, text: &str) -> PyResult<Bound<'py, PyAny>> {
+        self.json_loads.bind(py).call1((text,))
+    }
+
+    /// `EntitleError(message, status)`, to raise.
+    fn error(&self, py: Python<'_>, message: String, status: &str) -> PyErr {
+        match self.entitle_error.bind(py).call1((message, status)) {
+            Ok(error) => PyErr::from_value(error),
+            Err(error) => error,
+        }
+    }
+}
+
+/// The name of a value's type, for `TypeError` messages.
+fn type_name(value: &Bound<'_, PyAny>) -> String {
+    value.get_type().name().map_or_else(|_| "?".to_string(), |name| name.to_string())
+}
+
+fn wrong_type(parameter: &str, takes: &str, value: &Bound<'_, PyAny>) -> PyErr {
+    PyTypeError::new_err(format!("entitle: `{parameter}` takes {takes}, not {}", type_name(value)))
+}
+
+/// An `int` that is not a `bool` (which Python counts as one).
+fn plain_int<'a, 'py>(value: &'a Bound<'py, PyAny>) -> Option<&'a Bound<'py, PyInt>> {
+    if value.is_instance_of::<PyBool>() {
+        return None;
+    }
+    value.cast::<PyInt>().ok()
+}
+
+/// An optional argument as given: `Missing` when left out, so that an explicit `None` is a
+/// value like any other, and a wrong type for the parameters that take no `None`.
+enum Given<'py> {
+    Missing,
+    Value(Bound<'py, PyAny>),
+}
+
+impl<'a, 'py> FromPyObject<'a, 'py> for Given<'py> {
+    type Error = PyErr;
+
+    fn extract(value: Borrowed<'a, 'py, PyAny>) -> PyResult<Given<'py>> {
+        Ok(Given::Value(value.to_owned()))
+    }
+}
+
+impl<'py> Given<'py> {
+    fn get(&self) -> Option<&Bound<'py, PyAny>> {
+        match self {
+            Given::Missing => None,
+            Given::Value(value) => Some(value),
+        }
+    }
+}
+
+/// A name or an id, as a question's `feature`, `limit` or `setting` argument gives it.
+enum Item {
+    Name(String),
+    Id(u32),
+    /// An int that is no id of any engine (negative, or past 32 bits): answered as unknown.
+    NoId,
+}
+
+fn item(value: &Bound<'_, PyAny>, parameter: &str, kind: &str) -> PyResult<Item> {
+    if let Some(int) = plain_int(value) {
+        return Ok(int.extract::<u32>().map_or(Item::NoId, Item::Id));
+    }
+    if let Ok(text) = value.cast::<PyString>() {
+        return Ok(Item::Name(text.to_cow()?.into_owned()));
+    }
+    Err(wrong_type(parameter, &format!("a {kind} name (str) or id (int)"), value))
+}
+
+/// A count of used or requested units: an int from 0 up, not a bool.
+fn count(value: Option<&Bound<'_, PyAny>>, parameter: &str) -> PyResult<u64> {
+    let Some(value) = value else { return Ok(0) };
+    let Some(int) = plain_int(value) else {
+        return Err(wrong_type(parameter, "a count (int)", value));
+    };
+    int.extract::<u64>()
+        .map_err(|_| PyValueError::new_err(format!("entitle: `{parameter}` is {int}, not a count from 0 to 2**64 - 1")))
+}
+
+/// Gives each engine a number, so that a request knows which engine made it.
+static ENGINES: AtomicU64 = AtomicU64::new(1);
+
+/// A compiled policy. Load with `from_path`, `from_source` or `from_bundle`; query from any
+/// thread.
+#[pyclass(frozen, module = "entitle", name = "Engine")]
+struct PyEngine {
+    engine: Engine,
+    serial: u64,
+    /// How many add-ons a request may hold (the engine's input limit).
+    held_addons: usize,
+}
+
+/// Who is asking and when, made by `Engine.request` and answered by that engine only.
+///
+/// Frozen: its fields cannot be reassigned, so the ids resolved when it was made always
+/// match them.
+#[pyclass(frozen, module = "entitle", name = "Request")]
+struct PyRequest {
+    serial: u64,
+    tier_given: Py<PyAny>,
+    addons_given: Py<PyTuple>,
+    key: String,
+    billing_anchor: u8,
+    now: i64,
+    tier: TierId,
+    addons: Vec<AddonId>,
+    /// Why every question about this request is a deny, when one is: an unknown tier, more
+    /// add-ons than the engine takes, or an unknown add-on, in the order the by-name queries
+    /// of the engine check them.
+    refusal: Option<Reason>,
+}
+
+/// An id no engine hands out, which every engine answers as unknown.
+const NO_ID: u32 = u32::MAX;
+
+impl PyEngine {
+    fn new(engine: Engine) -> PyEngine {
+        let held_addons = engine.input_limits().held_addons.min(Limits::MAX_HELD_ADDONS);
+        PyEngine { engine, serial: ENGINES.fetch_add(1, Ordering::Relaxed), held_addons }
+    }
+
+    /// The request, after checking that this engine made it.
+    fn own<'a>(&self, request: &'a PyRequest) -> PyResult<&'a PyRequest> {
+        if request.serial == self.serial {
+            Ok(request)
+        } else {
+            Err(PyValueError::new_err(
+                "entitle: the request was made by another engine; make it with this engine's `request`",
+            ))
+        }
+    }
+
+    fn feature_id(&self, feature: &Bound<'_, PyAny>) -> PyResult<FeatureId> {
+        Ok(FeatureId::from_u32(match item(feature, "feature", "feature")? {
+            Item::Name(name) => self.engine.feature(&name).map_or(NO_ID, FeatureId::as_u32),
+            Item::Id(id) => id,
+            Item::NoId => NO_ID,
+        }))
+    }
+
+    fn limit_id(&self, limit: &Bound<'_, PyAny>) -> PyResult<LimitId> {
+        Ok(LimitId::from_u32(match item(limit, "limit", "limit")? {
+            Item::Name(name) => self.engine.limit(&name).map_or(NO_ID, LimitId::as_u32),
+            Item::Id(id) => id,
+            Item::NoId => NO_ID,
+        }))
+    }
+
+    /// The request (checked to be this engine's), the limit's id and the usage of a question
+    /// about a limit.
+    fn limit_question<'r>(
+        &self,
+        request: &'r PyRequest,
+        limit: &Bound<'_, PyAny>,
+        used: &Given<'_>,
+        requested: &Given<'_>,
+    ) -> PyResult<(&'r PyRequest, LimitId, entitle::Usage)> {
+        let request = self.own(request)?;
+        let id = self.limit_id(limit)?;
+        let usage =
+            entitle::Usage { used: count(used.get(), "used")?, requested: count(requested.get(), "requested")? };
+        Ok((request, id, usage))
+    }
+
+    fn setting_id(&self, setting: &Bound<'_, PyAny>) -> PyResult<SettingId> {
+        Ok(SettingId::from_u32(match item(setting, "setting", "setting")? {
+            Item::Name(name) => self.engine.setting(&name).map_or(NO_ID, SettingId::as_u32),
+            Item::Id(id) => id,
+            Item::NoId => NO_ID,
+        }))
+    }
+}
+
+/// The engine's request for a Python request.
+fn ids(request: &PyRequest) -> entitle::Request<'_> {
+    entitle::Request::new(request.tier, request.now)
+        .with_key(&request.key)
+        .with_addons(&request.addons)
+        .with_billing_anchor(request.billing_anchor)
+}
+
+/// The `PolicyError` or `EntitleError` for a failed load.
+fn load_error(py: Python<'_>, error: &LoadError, source: Option<&Source>) -> PyErr {
+    let types = match types(py) {
+        Ok(types) => types,
+        Err(error) => return error,
+    };
+    let status = match error {
+        LoadError::Policy(diagnostics) => {
+            let listed = source.map_or_else(|| "[]".to_string(), |s| entitle::wire::diagnostics(s, diagnostics.iter()));
+            return match types.policy_error.bind(py).call1((error.to_string(), listed)) {
+                Ok(exception) => PyErr::from_value(exception),
+                Err(failed) => failed,
+            };
+        }
+        LoadError::NotUtf8 { .. } => "invalid_utf8",
+        LoadError::Bundle { .. } | LoadError::BundleTooLarge { .. } => "bundle_error",
+        // `Read`, `TooLarge`, and any kind a later release adds: the file could not be used.
+        _ => "io_error",
+    };
+    types.error(py, error.to_string(), status)
+}
+
+fn compile(py: Python<'_>, source: &Source) -> PyResult<PyEngine> {
+    match entitle::check_with(source, &Limits::default()) {
+        Ok(checked) => Ok(PyEngine::new(entitle::compile(&checked))),
+        Err(diagnostics) => Err(load_error(py, &LoadError::Policy(diagnostics), Some(source))),
+    }
+}
+
+fn text(value: &Bound<'_, PyAny>, parameter: &str, takes: &str) -> PyResult<String> {
+    match value.cast::<PyString>() {
+        Ok(text) => Ok(text.to_cow()?.into_owned()),
+        Err(_) => Err(wrong_type(parameter, takes, value)),
+    }
+}
+
+#[pymethods]
+impl PyEngine {
+    /// Parses, checks and compiles policy text; raises `PolicyError` with every diagnostic.
+    #[staticmethod]
+    #[pyo3(signature = (text, name = None))]
+    fn from_source(py: Python<'_>, text: &Bound<'_, PyAny>, name: Option<&Bound<'_, PyAny>>) -> PyResult<PyEngine> {
+        let policy = self::text(text, "text", "policy text (str)")?;
+        let name = match name {
+            Some(name) => self::text(name, "name", "a str")?,
+            None => "<string>".to_string(),
+        };
+        compile(py, &Source::new(&name, &policy))
+    }
+
+    /// Reads, checks and compiles a policy file, or loads a compiled bundle; raises
+    /// `PolicyError` or `EntitleError`.
+    #[staticmethod]
+    fn from_path(py: Python<'_>, path: &Bound<'_, PyAny>) -> PyResult<PyEngine> {
+        let os = py.import("os")?;
+        let path: String = match os.call_method1("fspath", (path,)).and_then(|p| p.extract::<String>()) {
+            Ok(path) => path,
+            Err(_) => return Err(wrong_type("path", "a path (str or os.PathLike[str])", path)),
+        };
+        match entitle::read_policy_file(std::path::Path::new(&path), &Limits::default()) {
+            Ok((_, Some(engine))) => Ok(PyEngine::new(engine)),
+            Ok((source, None)) => compile(py, &source),
+            Err(error) => Err(load_error(py, &error, None)),
+        }
+    }
+
+    /// Loads a compiled bundle (`entitle build`) without parsing; raises `EntitleError` with
+    /// status `bundle_error` for a corrupt, truncated or newer-format bundle.
+    #[staticmethod]
+    fn from_bundle(py: Python<'_>, data: &Bound<'_, PyAny>) -> PyResult<PyEngine> {
+        let bytes: Vec<u8> = if let Ok(bytes) = data.cast::<PyBytes>() {
+            bytes.as_bytes().to_vec()
+        } else if let Ok(array) = data.cast::<PyByteArray>() {
+            array.to_vec()
+        } else {
+            return Err(wrong_type("data", "a bundle's bytes (bytes or bytearray)", data));
+        };
+        Engine::from_bundle(&bytes)
+            .map(PyEngine::new)
+            .map_err(|error| types(py).map_or_else(|e| e, |t| t.error(py, error.to_string(), "bundle_error")))
+    }
+
+    /// The SHA-256 of the policy's source, as 64 hex digits.
+    #[getter]
+    fn policy_hash(&self) -> String {
+        self.engine.policy_hash().to_string()
+    }
+
+    /// The id of a tier, or None if the policy declares none of that name.
+    fn tier(&self, name: &Bound<'_, PyAny>) -> PyResult<Option<u32>> {
+        Ok(self.engine.tier(&text(name, "name", "a tier name (str)")?).map(TierId::as_u32))
+    }
+
+    /// The id of a feature, or None.
+    fn feature(&self, name: &Bound<'_, PyAny>) -> PyResult<Option<u32>> {
+        Ok(self.engine.feature(&text(name, "name", "a feature name (str)")?).map(FeatureId::as_u32))
+    }
+
+    /// The id of a limit, or None.
+    fn limit(&self, name: &Bound<'_, PyAny>) -> PyResult<Option<u32>> {
+        Ok(self.engine.limit(&text(name, "name", "a limit name (str)")?).map(LimitId::as_u32))
+    }
+
+    /// The id of an add-on, or None.
+    fn addon(&self, name: &Bound<'_, PyAny>) -> PyResult<Option<u32>> {
+        Ok(self.engine.addon(&text(name, "name", "an add-on name (str)")?).map(AddonId::as_u32))
+    }
+
+    /// The id of a setting, or None.
+    fn setting(&self, name: &Bound<'_, PyAny>) -> PyResult<Option<u32>> {
+        Ok(self.engine.setting(&text(name, "name", "a setting name (str)")?).map(SettingId::as_u32))
+    }
+
+    /// Who is asking and when: a tier (name or id), the subject key rollouts hash, the
+    /// add-ons held (names or ids), the billing anchor day (1–31), and `now` as Unix seconds
+    /// (int) or an aware datetime (the current time when left out).
+    #[pyo3(signature = (tier, *, key = Given::Missing, addons = Given::Missing, billing_anchor = Given::Missing, now = None))]
+    fn request(
+        &self,
+        py: Python<'_>,
+        tier: &Bound<'_, PyAny>,
+        key: Given<'_>,
+        addons: Given<'_>,
+        billing_anchor: Given<'_>,
+        now: Option<&Bound<'_, PyAny>>,
+    ) -> PyResult<PyRequest> {
+        let resolved_tier = match item(tier, "tier", "tier")? {
+            Item::Name(name) => self.engine.tier(&name),
+            Item::Id(id) => self.engine.tier_name(TierId::from_u32(id)).map(|_| TierId::from_u32(id)),
+            Item::NoId => None,
+        };
+        let key = match key.get() {
+            Some(key) => text(key, "key", "a subject key (str)")?,
+            None => String::new(),
+        };
+        let billing_anchor = match billing_anchor.get() {
+            None => 1,
+            Some(day) => {
+                let Some(int) = plain_int(day) else {
+                    return Err(wrong_type("billing_anchor", "a day of the month (int, 1 to 31)", day));
+                };
+                match int.extract::<u8>() {
+                    Ok(day @ 1..=31) => day,
+                    _ => {
+                        return Err(PyValueError::new_err(format!(
+                            "entitle: billing_anchor is {int}, not a day from 1 to 31"
+                        )))
+                    }
+                }
+            }
+        };
+        let now = seconds(py, now)?;
+        let given: Bound<'_, PyTuple> = match addons.get() {
+            None => PyTuple::empty(py),
+            Some(addons) if addons.is_instance_of::<PyString>() || addons.is_instance_of::<PyBytes>() => {
+                return Err(wrong_type(
+                    "addons",
+                    "a sequence of add-on names (str) or ids (int); a str is one name, so give [name]",
+                    addons,
+                ));
+            }
+            Some(addons) => match addons.try_iter() {
+                Ok(iter) => PyTuple::new(py, iter.collect::<PyResult<Vec<_>>>()?)?,
+                Err(_) => return Err(wrong_type("addons", "a sequence of add-on names (str) or ids (int)", addons)),
+            },
+        };
+        let mut held = Vec::with_capacity(given.len().min(self.held_addons));
+        let mut unknown_addon = false;
+        for addon in given.iter() {
+            let id = match item(&addon, "addons", "items that are add-on names (str) or ids (int)") {
+                Ok(Item::Name(name)) => self.engine.addon(&name),
+                Ok(Item::Id(id)) => self.engine.addon_name(AddonId::from_u32(id)).map(|_| AddonId::from_u32(id)),
+                Ok(Item::NoId) => None,
+                Err(_) => {
+                    return Err(wrong_type(
+                        "addons",
+                        "a sequence whose items are add-on names (str) or ids (int)",
+                        &addon,
+                    ))
+                }
+            };
+            match id {
+                Some(id) if held.len() < self.held_addons => held.push(id),
+                Some(_) => {}
+                None => unknown_addon = true,
+            }
+        }
+        let refusal = if resolved_tier.is_none() {
+            Some(Reason::UnknownTier)
+        } else if given.len() > self.held_addons {
+            Some(Reason::TooManyAddons)
+        } else if unknown_addon {
+            Some(Reason::UnknownAddon)
+        } else {
+            None
+        };
+        Ok(PyRequest {
+            serial: self.serial,
+            tier_given: tier.clone().unbind(),
+            addons_given: given.unbind(),
+            key,
+            billing_anchor,
+            now,
+            tier: resolved_tier.unwrap_or(TierId::from_u32(NO_ID)),
+            addons: held,
+            refusal,
+        })
+    }
+
+    /// Whether the subject may use `feature` (a name or id); `decide` says why.
+    fn is_allowed(&self, request: &Bound<'_, PyRequest>, feature: &Bound<'_, PyAny>) -> PyResult<bool> {
+        let request = self.own(request.get())?;
+        // The hot path: an exact int id, read without the checks for other types.
+        let id = match feature.cast_exact::<PyInt>() {
+            Ok(int) => FeatureId::from_u32(int.extract::<u32>().unwrap_or(NO_ID)),
+            Err(_) => self.feature_id(feature)?,
+        };
+        Ok(request.refusal.is_none() && self.engine.is_allowed(&ids(request), id))
+    }
+
+    /// Whether the subject may use `feature` (a name or id), and why. Unknown names and ids
+    /// are denials with an `unknown_*` reason.
+    fn decide<'py>(
+        &self,
+        py: Python<'py>,
+        request: &Bound<'_, PyRequest>,
+        feature: &Bound<'_, PyAny>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let request = self.own(request.get())?;
+        let id = self.feature_id(feature)?;
+        let types = types(py)?;
+        match request.refusal {
+            Some(reason) => types.decision(py, false, reason),
+            None => {
+                let decision = self.engine.decide(&ids(request), id);
+                types.decision(py, decision.allowed, decision.reason)
+            }
+        }
+    }
+
+    /// How much of `limit` (a name or id) is left given `used`, and whether `requested` more
+    /// may be used.
+    #[pyo3(signature = (request, limit, used = Given::Missing, requested = Given::Missing))]
+    fn check_limit<'py>(
+        &self,
+        py: Python<'py>,
+        request: &Bound<'_, PyRequest>,
+        limit: &Bound<'_, PyAny>,
+        used: Given<'_>,
+        requested: Given<'_>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let (request, id, usage) = self.limit_question(request.get(), limit, &used, &requested)?;
+        let types = types(py)?;
+        if let Some(reason) = request.refusal {
+            let zero = types.amount(py, entitle::Amount::Finite(0))?;
+            let status = types.status(py, entitle::Status::Exceeded)?;
+            let args = (false, types.reason(py, reason)?, status, &zero, py.None(), &zero, py.None());
+            return types.quota.bind(py).call1(args);
+        }
+        let quota = self.engine.check_limit(&ids(request), id, usage);
+        let window = match quota.window {
+            Some(w) => types.window.bind(py).call1((w.start, w.end))?,
+            None => py.None().into_bound(py),
+        };
+        let soft_cap = match quota.soft_cap {
+            Some(cap) => types.amount(py, cap)?,
+            None => py.None().into_bound(py),
+        };
+        let args = (
+            quota.allowed,
+            types.reason(py, quota.reason)?,
+            types.status(py, quota.status)?,
+            types.amount(py, quota.limit)?,
+            soft_cap,
+            types.amount(py, quota.remaining)?,
+            window,
+        );
+        types.quota.bind(py).call1(args)
+    }
+
+    /// A setting's value as a `Setting` (its kind, value in base units and display text), or
+    /// None when nothing sets it. An unknown setting, tier or add-on, or too many add-ons,
+    /// raises `QueryError` (a `KeyError`) whose `reason` says which.
+    fn setting_value<'py>(
+        &self,
+        py: Python<'py>,
+        request: &Bound<'_, PyRequest>,
+        setting: &Bound<'_, PyAny>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let request = self.own(request.get())?;
+        let id = self.setting_id(setting)?;
+        let types = types(py)?;
+        let answer = match request.refusal {
+            Some(reason) => Err(reason),
+            None => self.engine.setting_value(&ids(request), id),
+        };
+        let value = match answer {
+            Ok(None) => return Ok(py.None().into_bound(py)),
+            Ok(Some(value)) => value,
+            Err(reason) => {
+                let message = format!("entitle: setting `{setting}`: {reason}");
+                let error = types.query_error.bind(py).call1((message, types.reason(py, reason)?))?;
+                return Err(PyErr::from_value(error));
+            }
+        };
+        let [number, percent, duration, bytes, text] = &types.kinds;
+        let (kind, base) = match value {
+            SettingValue::Number(n) => (number, n.into_pyobject(py)?.into_any()),
+            SettingValue::Percent(p) => (percent, p.millionths().into_pyobject(py)?.into_any()),
+            SettingValue::Duration(n) => (duration, n.into_pyobject(py)?.into_any()),
+            SettingValue::Bytes(n) => (bytes, n.into_pyobject(py)?.into_any()),
+            SettingValue::Text(t) => (text, PyString::new(py, t).into_any()),
+        };
+        types.setting.bind(py).call1((kind.bind(py), base, value.to_string()))
+    }
+
+    /// The decision with the rules behind it and an upgrade hint, as the JSON of `wire`.
+    fn explain_feature<'py>(
+        &self,
+        py: Python<'py>,
+        request: &Bound<'_, PyRequest>,
+        feature: &Bound<'_, PyAny>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let request = self.own(request.get())?;
+        let id = self.feature_id(feature)?;
+        let json = match request.refusal {
+            Some(reason) => refused(reason),
+            None => {
+                let why = self.engine.explain_feature(&ids(request), id);
+                entitle::wire::explained(&entitle::wire::decision(&why.answer), &why)
+            }
+        };
+        types(py)?.json(py, &json)
+    }
+
+    /// The quota with the rules behind it and an upgrade hint, as the JSON of `wire`.
+    #[pyo3(signature = (request, limit, used = Given::Missing, requested = Given::Missing))]
+    fn explain_limit<'py>(
+        &self,
+        py: Python<'py>,
+        request: &Bound<'_, PyRequest>,
+        limit: &Bound<'_, PyAny>,
+        used: Given<'_>,
+        requested: Given<'_>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let (request, id, usage) = self.limit_question(request.get(), limit, &used, &requested)?;
+        let json = match request.refusal {
+            Some(reason) => refused(reason),
+            None => {
+                let why = self.engine.explain_limit(&ids(request), id, usage);
+                entitle::wire::explained(&entitle::wire::quota(&why.answer), &why)
+            }
+        };
+        types(py)?.json(py, &json)
+    }
+
+    /// Answers one query of the JSON Lines protocol of `entitle eval` (a str or a dict).
+    fn query_json<'py>(&self, py: Python<'py>, query: &Bound<'_, PyAny>) -> PyResult<Bound<'py, PyAny>> {
+        let types = types(py)?;
+        let line: String = if let Ok(text) = query.cast::<PyString>() {
+            text.to_cow()?.into_owned()
+        } else if query.is_instance_of::<PyDict>() {
+            types.json_dumps.bind(py).call1((query,))?.extract()?
+        } else {
+            return Err(wrong_type("query", "a JSON query (str or dict)", query));
+        };
+        types.json(py, &entitle::wire::answer_line(&self.engine, &line))
+    }
+
+    fn __repr__(&self) -> String {
+        format!("Engine(policy={:?}, hash={})", self.engine.policy_name(), self.engine.policy_hash())
+    }
+}
+
+/// The explanation of a question whose request every question denies: the deny, no rules.
+fn refused(reason: Reason) -> String {
+    format!(
+        r#"{{"answer":{{"allowed":false,"reason":"{}"}},"explain":{{"steps":[],"upgrade":null}}}}"#,
+        reason.as_str()
+    )
+}
+
+/// `now` as Unix seconds: an int that is not a bool, an aware datetime, or the current time.
+fn seconds(py: Python<'_>, now: Option<&Bound<'_, PyAny>>) -> PyResult<i64> {
+    let Some(now) = now else {
+        let since = SystemTime::now().duration_since(SystemTime::UNIX_EPOCH).unwrap_or_default();
+        return Ok(i64::try_from(since.as_secs()).unwrap_or(i64::MAX));
+    };
+    if let Some(int) = plain_int(now) {
+        return int.extract::<i64>().map_err(|_| {
+            PyValueError::new_err(format!("entitle: `now` is {int}, past the range of 64-bit Unix seconds"))
+        });
+    }
+    let types = types(py)?;
+    // `_aware_seconds` answers None for anything that is not a datetime, and raises
+    // ValueError for a naive one.
+    let found = types.aware_seconds.bind(py).call1((now,))?;
+    if found.is_none() {
+        return Err(wrong_type("now", "Unix seconds (int) or an aware datetime", now));
+    }
+    found.extract::<i64>()
+}
+
+#[pymethods]
+impl PyRequest {
+    /// The tier as given: a name or an id.
+    #[getter]
+    fn tier(&self, py: Python<'_>) -> Py<PyAny> {
+        self.tier_given.clone_ref(py)
+    }
+
+    /// The stable subject key that rollouts hash.
+    #[getter]
+    fn key(&self) -> &str {
+        &self.key
+    }
+
+    /// The add-ons held, as given.
+    #[getter]
+    fn addons(&self, py: Python<'_>) -> Py<PyTuple> {
+        self.addons_given.clone_ref(py)
+    }
+
+    /// The billing anchor day, 1–31.
+    #[getter]
+    fn billing_anchor(&self) -> u8 {
+        self.billing_anchor
+    }
+
+    /// The instant of the questions, in Unix seconds.
+    #[getter]
+    fn now(&self) -> i64 {
+        self.now
+    }
+
+    fn __repr__(&self, py: Python<'_>) -> PyResult<String> {
+        Ok(format!(
+            "Request(tier={}, key={}, addons={}, billing_anchor={}, now={})",
+            self.tier_given.bind(py).repr()?,
+            PyString::new(py, &self.key).repr()?,
+            self.addons_given.bind(py).repr()?,
+            self.billing_anchor,
+            self.now
+        ))
+    }
+}
+
+/// The version of the engine, such as `"0.1.0"`.
+#[pyfunction]
+fn version() -> &'static str {
+    env!("CARGO_PKG_VERSION")
+}
+
+/// The extension module.
+#[pymodule]
+fn _entitle(module: &Bound<'_, PyModule>) -> PyResult<()> {
+    module.add_class::<PyEngine>()?;
+    module.add_class::<PyRequest>()?;
+    module.add_function(wrap_pyfunction!(version, module)?)?;
+    Ok(())
+}

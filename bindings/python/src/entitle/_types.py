@@ -1,0 +1,189 @@
+"""The answer types, enums and exceptions of `entitle`, in plain Python so that they stay
+frozen dataclasses and `str`-valued enums with their hints. The native module
+(`entitle._entitle`) imports this one and builds these from the engine's answers."""
+
+from __future__ import annotations
+
+import enum
+import json
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+from typing import Literal, Optional, Union
+
+#: The value of an amount with no bound, as in the JSON answers of `entitle eval`.
+UNLIMITED: Literal["unlimited"] = "unlimited"
+
+Amount = Union[int, Literal["unlimited"]]
+
+
+class _Named(str, enum.Enum):
+    """An enum whose members are their stable names, and print as them."""
+
+    def __str__(self) -> str:
+        return str(self.value)
+
+
+class Reason(_Named):
+    """Why a question was answered the way it was. Each member is its stable name as a `str`
+    (``Reason.GRANTED_BY_TIER == "granted_by_tier"``), so JSON carries the same text."""
+
+    GRANTED_BY_TIER = "granted_by_tier"
+    GRANTED_BY_ADDON = "granted_by_addon"
+    GRANTED_BY_ROLLOUT = "granted_by_rollout"
+    NOT_GRANTED = "not_granted"
+    REVOKED = "revoked"
+    OUTSIDE_ROLLOUT = "outside_rollout"
+    ADDON_NOT_VALID = "addon_not_valid"
+    ADDON_NOT_FOR_TIER = "addon_not_for_tier"
+    WITHIN_LIMIT = "within_limit"
+    OVERAGE = "overage"
+    LIMIT_EXCEEDED = "limit_exceeded"
+    UNKNOWN_TIER = "unknown_tier"
+    UNKNOWN_FEATURE = "unknown_feature"
+    UNKNOWN_LIMIT = "unknown_limit"
+    UNKNOWN_ADDON = "unknown_addon"
+    UNKNOWN_SETTING = "unknown_setting"
+    TOO_MANY_ADDONS = "too_many_addons"
+    LIMIT_NOT_SET = "limit_not_set"
+
+
+class Status(_Named):
+    """Where usage stands against a limit after the request, as its stable name."""
+
+    WITHIN = "within"
+    WARNING = "warning"
+    OVERAGE = "overage"
+    EXCEEDED = "exceeded"
+
+
+class SettingKind(_Named):
+    """What a setting's value is: its type in the policy, which says what its base unit is."""
+
+    NUMBER = "number"
+    PERCENT = "percent"
+    DURATION = "duration"
+    BYTES = "bytes"
+    TEXT = "text"
+
+
+@dataclass(frozen=True)
+class Decision:
+    """The answer to "may this subject use this feature?"."""
+
+    allowed: bool
+    reason: Reason
+
+
+@dataclass(frozen=True)
+class Window:
+    """A counter's current window, ``[start, end)`` in Unix seconds."""
+
+    start: int
+    end: int
+
+
+@dataclass(frozen=True)
+class Quota:
+    """The answer to "how much of this limit is left, and may this request proceed?"."""
+
+    allowed: bool
+    reason: Reason
+    status: Status
+    limit: Amount
+    soft_cap: Optional[Amount]
+    remaining: Amount
+    window: Optional[Window]
+
+
+@dataclass(frozen=True)
+class Setting:
+    """A setting's value: its `kind`, the `value` in base units (a count, millionths of a
+    percent, seconds, bytes, or text) and `display`, the value as the policy language writes
+    it (``"99.9%"``). The kind tells 99.9% (999000 millionths) from the count 999000."""
+
+    kind: SettingKind
+    value: Union[int, str]
+    display: str
+
+
+@dataclass(frozen=True)
+class Diagnostic:
+    """One finding about a policy, with its stable code and location."""
+
+    code: str
+    severity: str
+    message: str
+    file: str
+    line: int
+    column: int
+    end_line: int
+    end_column: int
+    help: Optional[str] = None
+
+    def __str__(self) -> str:
+        return f"{self.file}:{self.line}:{self.column}: {self.severity}[{self.code}]: {self.message}"
+
+
+class EntitleError(Exception):
+    """A call failed; `status` says how, such as ``"io_error"``, ``"bundle_error"`` or
+    ``"policy_error"``."""
+
+    def __init__(self, message: str, status: str) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+class PolicyError(EntitleError):
+    """A policy does not check. `diagnostics` lists every problem; the message names the
+    first error's ``file:line:column``."""
+
+    def __init__(self, message: str, diagnostics: list[Diagnostic]) -> None:
+        super().__init__(message, "policy_error")
+        self.diagnostics = diagnostics
+
+
+class QueryError(EntitleError, KeyError):
+    """A question with no answer to give: `setting_value` for an unknown setting, tier or
+    add-on, or a request holding more add-ons than the engine takes. `reason` says which, as
+    the deny of the other questions would (``Reason.TOO_MANY_ADDONS``, ``Reason.UNKNOWN_*``).
+    A `KeyError` too, as an unknown setting always was."""
+
+    def __init__(self, message: str, reason: Reason) -> None:
+        super().__init__(message, reason.value)
+        self.reason = reason
+
+    def __str__(self) -> str:
+        return str(self.args[0])
+
+
+def _policy_error(message: str, diagnostics_json: str) -> PolicyError:
+    """The exception for a policy that does not check, from the diagnostics' JSON."""
+    diagnostics = [
+        Diagnostic(
+            code=d["code"],
+            severity=d["severity"],
+            message=d["message"],
+            file=d["file"],
+            line=d["line"],
+            column=d["column"],
+            end_line=d["end_line"],
+            end_column=d["end_column"],
+            help=d.get("help"),
+        )
+        for d in json.loads(diagnostics_json)
+    ]
+    return PolicyError(message, diagnostics)
+
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+_SECOND = timedelta(seconds=1)
+
+
+def _aware_seconds(now: object) -> Optional[int]:
+    """Unix seconds of an aware datetime, rounded toward the past; None for anything that is
+    not a datetime; ValueError for a naive one, whose instant depends on the machine."""
+    if not isinstance(now, datetime):
+        return None
+    if now.utcoffset() is None:
+        raise ValueError("entitle: `now` must be an aware datetime (with a time zone) or Unix seconds (int)")
+    return (now - _EPOCH) // _SECOND
