@@ -18,14 +18,14 @@
 
 #[path = "conformance.rs"]
 mod conformance;
+#[path = "support/mod.rs"]
+mod support;
 
 use std::io::ErrorKind;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-fn repository() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("..").canonicalize().expect("the repository root")
-}
+use support::repository;
 
 /// The directory cargo built this test in, `target/<profile>/deps`, where the crate's
 /// `staticlib` and `cdylib` outputs of this same build sit (cargo copies them up a level only
@@ -54,15 +54,7 @@ fn cannot_run(command: &Command, error: &std::io::Error) -> String {
 }
 
 fn run(command: &mut Command) -> Output {
-    let output = command.output().unwrap_or_else(|e| panic!("{}", cannot_run(command, &e)));
-    assert!(
-        output.status.success(),
-        "{command:?} failed with {}\n--- stdout\n{}\n--- stderr\n{}",
-        output.status,
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    );
-    output
+    support::run(command, cannot_run)
 }
 
 /// Compiles a C program from `tests/c/` against the committed header and the static library.

@@ -3,11 +3,12 @@
 
 #![allow(clippy::expect_used, clippy::panic, reason = "a test fails loudly, with the value that broke it")]
 
+#[path = "support/mod.rs"]
+mod support;
+
 use std::path::PathBuf;
 
-fn repository() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")
-}
+use support::repository;
 
 fn generated() -> String {
     let crate_dir = PathBuf::from(env!("CARGO_MANIFEST_DIR"));

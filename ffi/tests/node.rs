@@ -8,12 +8,13 @@
 
 #![allow(clippy::expect_used, clippy::panic, reason = "a test fails loudly, with the value that broke it")]
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Output};
 
-fn repository() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("..").canonicalize().expect("the repository root")
-}
+#[path = "support/mod.rs"]
+mod support;
+
+use support::{nested_target, repository, TestBundle};
 
 const INSTALL: &str = "the Node package's tests need Node.js 20 or later and npm on the PATH: \
      install them (Debian: `apt-get install nodejs npm`), as `.ci/run` does";
@@ -25,16 +26,7 @@ fn run(program: &str, args: &[&str], dir: &Path, envs: &[(&str, &Path)]) -> Outp
     for (key, value) in envs {
         command.env(key, value);
     }
-    let output = command.output().unwrap_or_else(|e| panic!("cannot run `{program}`: {e}; {INSTALL}"));
-    assert!(
-        output.status.success(),
-        "`{program} {}` failed ({})\n--- stdout\n{}\n--- stderr\n{}",
-        args.join(" "),
-        output.status,
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    );
-    output
+    support::run(&mut command, |_, e| format!("cannot run `{program}`: {e}; {INSTALL}"))
 }
 
 #[test]
@@ -48,23 +40,16 @@ fn node_package_tests_pass() {
     if !package.join("node_modules").is_dir() {
         run("npm", &["ci", "--no-audit", "--no-fund"], &package, &[]);
     }
-    // `<target>/debug/deps/node-…` → `<target>/node`.
-    let exe = std::env::current_exe().expect("the test binary's path");
-    let target = exe.ancestors().nth(3).expect("the target directory").join("node");
-    run("npm", &["run", "--silent", "build:debug"], &package, &[("CARGO_TARGET_DIR", &target)]);
+    run("npm", &["run", "--silent", "build:debug"], &package, &[("CARGO_TARGET_DIR", &nested_target("node"))]);
 
-    // A bundle of the bundled policy, built by this same build, for the loading tests.
-    let bundle = std::env::temp_dir().join(format!("entitle-node-{}.bundle", std::process::id()));
-    let source = entitle::Source::read(&root.join("policies/rtc-sdk.policy"), &entitle::Limits::default())
-        .expect("the bundled policy reads");
-    std::fs::write(&bundle, entitle::bundle::build(&source).expect("the bundled policy checks")).expect("writable");
+    let bundle = TestBundle::new("node");
     let output = Command::new("node")
         .args(["--test", "test/"])
         .current_dir(&package)
-        .env("ENTITLE_TEST_BUNDLE", &bundle)
+        .env("ENTITLE_TEST_BUNDLE", &bundle.0)
         .output()
         .unwrap_or_else(|e| panic!("cannot run node: {e}; {INSTALL}"));
-    let _ = std::fs::remove_file(&bundle);
+    drop(bundle);
     let stdout = String::from_utf8_lossy(&output.stdout);
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(

@@ -8,26 +8,14 @@
 
 #![allow(clippy::expect_used, clippy::panic, reason = "a test fails loudly, with the value that broke it")]
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Command;
 
 const SETUP: &str = "python3 -m venv .venv && .venv/bin/pip install maturin pytest";
 
-fn repository() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("..").canonicalize().expect("the repository root")
-}
+#[path = "support/mod.rs"]
+mod support;
 
-fn run(command: &mut Command, what: &str) -> Output {
-    let output = command.output().unwrap_or_else(|e| panic!("cannot run {what}: {e}"));
-    assert!(
-        output.status.success(),
-        "{what} failed with {}\n--- stdout\n{}\n--- stderr\n{}",
-        output.status,
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    );
-    output
-}
+use support::{nested_target, repository, TestBundle};
 
 #[test]
 fn python_package_tests_pass() {
@@ -46,33 +34,26 @@ fn python_package_tests_pass() {
         String::from_utf8_lossy(&tools.stderr).trim()
     );
 
-    // The test binary is `<target>/<profile>/deps/python-…`; the extension builds beside the
-    // profiles, in `<target>/python`, so that a rebuild reuses it.
-    let exe = std::env::current_exe().expect("the test binary's path");
-    let target = exe.ancestors().nth(3).expect("the target directory above <profile>/deps").join("python");
-    run(
+    // The extension builds beside this build's profiles, where a rebuild reuses it.
+    support::run(
         Command::new(&python)
             .args(["-m", "maturin", "develop", "--quiet", "--locked", "-m"])
             .arg(root.join("bindings/python/Cargo.toml"))
             .current_dir(&root)
             .env("VIRTUAL_ENV", &venv)
-            .env("CARGO_TARGET_DIR", &target),
-        "maturin develop (building the extension into .venv)",
+            .env("CARGO_TARGET_DIR", nested_target("python")),
+        |_, e| format!("cannot run maturin develop (building the extension into .venv): {e}; `{SETUP}`"),
     );
 
-    // A bundle of the bundled policy, built by this same build, for the loading tests.
-    let bundle = std::env::temp_dir().join(format!("entitle-python-{}.bundle", std::process::id()));
-    let source = entitle::Source::read(&root.join("policies/rtc-sdk.policy"), &entitle::Limits::default())
-        .expect("the bundled policy reads");
-    std::fs::write(&bundle, entitle::bundle::build(&source).expect("the bundled policy checks")).expect("writable");
+    let bundle = TestBundle::new("python");
     let output = Command::new(&python)
         .args(["-m", "pytest", "-q", "-p", "no:cacheprovider", "bindings/python/tests"])
         .current_dir(&root)
         .env("PYTHONDONTWRITEBYTECODE", "1")
-        .env("ENTITLE_TEST_BUNDLE", &bundle)
+        .env("ENTITLE_TEST_BUNDLE", &bundle.0)
         .output()
         .unwrap_or_else(|e| panic!("cannot run {}: {e}", python.display()));
-    let _ = std::fs::remove_file(&bundle);
+    drop(bundle);
     let stdout = String::from_utf8_lossy(&output.stdout);
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(
