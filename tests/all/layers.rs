@@ -6,6 +6,7 @@ use std::collections::HashMap;
 use std::path::Path;
 
 use crate::golden::root;
+use crate::source_scan::{code, rust_files, statements, used_names};
 
 /// The library's top-level modules, lowest first. A module may use the ones before it (and
 /// itself); test code (`#[cfg(test)] mod tests`) may use anything.
@@ -49,37 +50,13 @@ fn module_of(path: &Path, src: &Path) -> String {
     first.trim_end_matches(".rs").to_string()
 }
 
-/// Every `.rs` file under `dir`.
-fn rust_files(dir: &Path, out: &mut Vec<std::path::PathBuf>) {
-    for entry in std::fs::read_dir(dir).expect("readable") {
-        let path = entry.expect("entry").path();
-        if path.is_dir() {
-            rust_files(&path, out);
-        } else if path.extension().is_some_and(|e| e == "rs") {
-            out.push(path);
-        }
-    }
-}
-
-/// The code of a file before its unit tests, without comment lines.
-fn code(text: &str) -> String {
-    let end = text.find("#[cfg(test)]\nmod tests").unwrap_or(text.len());
-    text[..end].lines().filter(|line| !line.trim_start().starts_with("//")).collect::<Vec<_>>().join("\n")
-}
-
 /// The names the crate root re-exports (`pub use engine::{Engine, …}`), with the module each
 /// comes from, so that `crate::Engine` counts as a use of `engine`.
 fn reexports(lib: &str) -> HashMap<String, String> {
     let mut names = HashMap::new();
-    let lib = code(lib);
-    for statement in lib.split(';') {
-        let Some(rest) = statement.trim().strip_prefix("pub use ") else { continue };
-        let Some((module, items)) = rest.split_once("::") else { continue };
-        let items = items.trim().trim_start_matches('{').trim_end_matches('}');
-        for item in items.split(',').map(str::trim).filter(|i| !i.is_empty()) {
-            let exported = item.rsplit(" as ").next().expect("a name").trim();
-            names.insert(exported.to_string(), module.trim().to_string());
-        }
+    for (_, statement) in statements(lib).into_iter().filter(|(_, s)| s.starts_with("pub use ")) {
+        let module = statement.trim_start_matches("pub use ").split("::").next().unwrap_or("").trim().to_string();
+        names.extend(used_names(&statement).into_iter().map(|name| (name, module.clone())));
     }
     names
 }

@@ -29,6 +29,7 @@ mod plan;
 mod policies;
 mod robustness;
 mod scale;
+mod source_scan;
 mod surface;
 
 #[global_allocator]

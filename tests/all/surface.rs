@@ -9,51 +9,7 @@
 use std::collections::BTreeSet;
 
 use crate::golden::root;
-
-/// The top-level statements of a file's code before its unit tests, each with whether an
-/// attribute right before it hides it from the docs.
-fn statements(text: &str) -> Vec<(bool, String)> {
-    let end = text.find("#[cfg(test)]\nmod tests").unwrap_or(text.len());
-    let mut out = Vec::new();
-    let mut hidden = false;
-    let mut lines = text[..end].lines().peekable();
-    while let Some(line) = lines.next() {
-        if line.starts_with("#[doc(hidden)]") {
-            hidden = true;
-            continue;
-        }
-        if line.starts_with("pub ") {
-            // A `pub use` may run over several lines, up to its `;`.
-            let mut statement = line.to_string();
-            while statement.starts_with("pub use") && !statement.contains(';') {
-                match lines.next() {
-                    Some(more) => statement.push_str(more.trim()),
-                    None => break,
-                }
-            }
-            out.push((hidden, statement));
-        }
-        if !line.starts_with("#[") && !line.starts_with("///") && !line.starts_with("//") {
-            hidden = false;
-        }
-    }
-    out
-}
-
-/// The names a `pub use path::{a, b as c};` or `pub use path::a;` makes public.
-fn used_names(statement: &str) -> Vec<String> {
-    let body = statement.trim_start_matches("pub use ").trim_end_matches(';');
-    let items = match body.split_once("::{") {
-        Some((_, items)) => items.trim_end_matches('}').to_string(),
-        None => body.rsplit("::").next().unwrap_or(body).to_string(),
-    };
-    items
-        .split(',')
-        .map(str::trim)
-        .filter(|i| !i.is_empty())
-        .map(|i| i.rsplit(" as ").next().unwrap_or(i).to_string())
-        .collect()
-}
+use crate::source_scan::{statements, used_names};
 
 /// The name a `pub fn/struct/enum/const/type/trait/mod/static NAME` declares.
 fn declared_name(statement: &str) -> Option<String> {
