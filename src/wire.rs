@@ -642,22 +642,12 @@ pub fn offer(offer: &crate::plan::Offer) -> Value {
     })
 }
 
-/// What `entitle matrix --format json` prints: `{"version": 1, "policy", "policy_version",
-/// "addons": [...], "tiers": [offer, ...]}` with each tier as in [`offer`], pretty-printed.
-/// `version` changes only if a field changes meaning; fields may be added. [`write_matrix`]
-/// writes the same bytes as it goes.
-#[doc(hidden)]
-pub fn matrix(engine: &Engine, addons: &[String], offers: &[crate::plan::Offer]) -> String {
-    let mut out = Vec::new();
-    match write_matrix(&mut out, engine, addons, offers) {
-        Ok(()) => String::from_utf8_lossy(&out).into_owned(),
-        Err(e) => json!({ "error": e.to_string() }).to_string(),
-    }
-}
-
-/// Writes [`matrix`]'s document to `out` one tier at a time, as `offers` yields them, so that
-/// a matrix of any size is written in the memory of one tier: `offers` may compute each offer
-/// as it is asked for. No trailing newline.
+/// Writes what `entitle matrix --format json` prints to `out`: `{"version": 1, "policy",
+/// "policy_version", "addons": [...], "tiers": [offer, ...]}` with each tier as in [`offer`],
+/// pretty-printed. `version` changes only if a field changes meaning; fields may be added. It
+/// goes one tier at a time, as `offers` yields them, so that a matrix of any size is written
+/// in the memory of one tier: `offers` may compute each offer as it is asked for. No trailing
+/// newline.
 #[doc(hidden)]
 pub fn write_matrix<I>(
     out: &mut impl std::io::Write,
@@ -984,7 +974,9 @@ mod tests {
                     "tiers": offers.iter().map(offer).collect::<Vec<_>>(),
                 }))
                 .expect("prints");
-                assert_eq!(matrix(&engine, &addon_names, offers), whole);
+                let mut streamed = Vec::new();
+                write_matrix(&mut streamed, &engine, &addon_names, offers).expect("writes to memory");
+                assert_eq!(String::from_utf8(streamed).expect("UTF-8"), whole);
             }
         }
     }
