@@ -26,7 +26,7 @@ use std::hint::black_box;
 use entitle::{Engine, Request, Usage};
 
 /// The modes, each one query on the bundled `rtc-sdk` policy's `pro` tier.
-const MODES: [&str; 11] = [
+const MODES: [&str; 13] = [
     "none",
     "bitset_floor",
     "is_allowed_granted",
@@ -38,6 +38,8 @@ const MODES: [&str; 11] = [
     "check_limit_by_name",
     "feature_by_name",
     "is_allowed_by_name",
+    "is_allowed_many_100",
+    "decide_many_100",
 ];
 
 fn main() {
@@ -59,6 +61,11 @@ fn main() {
     let named = entitle::NamedRequest::new("pro", now);
     let usage = Usage::used(990_000).requesting(20_000);
     let (floor, floor_words) = (vec![u64::MAX; 3], 1usize);
+    // A page of 100 questions: the policy's features over and over, as a batch asks them.
+    let every: Vec<_> = engine.features().map(|(id, _)| id).collect();
+    let page: Vec<_> = every.iter().copied().cycle().take(100).collect();
+    let (allowed, decisions) =
+        (std::cell::RefCell::new([false; 100]), std::cell::RefCell::new([entitle::Decision::default(); 100]));
 
     // `cargo bench` and `cargo test` pass their own flags: without a mode, run every mode a
     // little (the test); with one, run it a million times (the measurement).
@@ -103,6 +110,14 @@ fn main() {
             }),
             "is_allowed_by_name" => repeat(&|| {
                 let _ = black_box(engine.is_allowed_by_name(black_box(&named), black_box("hd_video")));
+            }),
+            "is_allowed_many_100" => repeat(&|| {
+                let _ =
+                    black_box(engine.is_allowed_many(black_box(&plain), black_box(&page), &mut *allowed.borrow_mut()));
+            }),
+            "decide_many_100" => repeat(&|| {
+                let _ =
+                    black_box(engine.decide_many(black_box(&plain), black_box(&page), &mut *decisions.borrow_mut()));
             }),
             "feature_by_name" => repeat(&|| {
                 let _ = black_box(engine.feature(black_box("hd_video")));

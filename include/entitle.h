@@ -1,7 +1,7 @@
 /*
  * entitle.h: the C ABI of entitle, an embeddable entitlement engine.
  *
- * Generated from ffi/src/ by cbindgen; do not edit. See docs/ffi.md.
+ * Generated from ffi/src/ by cbindgen; do not edit. See docs/bindings.md.
  *
  * Conventions, for every function below:
  * - Fallible functions return an `entitle_status`; results go through out-parameters, which
@@ -25,7 +25,7 @@
 #define ENTITLE_VERSION_MINOR 1
 #define ENTITLE_VERSION_PATCH 0
 /* The ABI version: raised when what a call declares or does changes for callers built against
- * an older header (docs/ffi.md lists each version's changes). */
+ * an older header (docs/bindings.md lists each version's changes). */
 #define ENTITLE_ABI_VERSION 2
 
 

@@ -320,6 +320,14 @@ pub struct Decision {
     pub reason: Reason,
 }
 
+/// A deny of `not_granted`: the placeholder that fills a buffer before
+/// [`Engine::decide_many`] writes its answers, and a safe answer if one is ever read unwritten.
+impl Default for Decision {
+    fn default() -> Decision {
+        Decision::deny(Reason::NotGranted)
+    }
+}
+
 impl Decision {
     pub(crate) const fn allow(reason: Reason) -> Decision {
         Decision { allowed: true, reason }
@@ -406,6 +414,14 @@ pub struct Quota {
     pub remaining: Amount,
     /// For counters, the current window; `None` for gauges and caps.
     pub window: Option<WindowSpan>,
+}
+
+/// A deny of 0 for `limit_not_set`: the placeholder that fills a buffer before
+/// [`Engine::check_limit_many`] writes its answers.
+impl Default for Quota {
+    fn default() -> Quota {
+        Quota::denied(Reason::LimitNotSet)
+    }
 }
 
 impl Quota {

@@ -7,7 +7,7 @@
 //! what it is given. The parser target compares the hand-written reader with pest alone
 //! through [`compare_parsers`], which `tests/all/parser.rs` also runs.
 
-use crate::engine::{AddonId, FeatureId, LimitId, Reason, Request, SettingId, TierId, Usage};
+use crate::engine::{AddonId, Decision, FeatureId, LimitId, Quota, Reason, Request, SettingId, TierId, Usage};
 use crate::reference::Reference;
 use crate::Source;
 
@@ -87,7 +87,7 @@ pub fn compare_with_reference(text: &str, questions: &[Question<'_>]) -> Result<
         }
         if sizes.2 > 0 {
             let l = pick(sizes.2);
-            let usage = Usage { used: q.used, requested: q.requested };
+            let usage = usage_of(q);
             let mut got = engine.check_limit(&request, engine.id_at::<LimitId>(l), usage);
             got.window = None;
             let want = oracle.check_limit(tier, &held, q.now, l, usage);
@@ -98,6 +98,13 @@ pub fn compare_with_reference(text: &str, questions: &[Question<'_>]) -> Result<
                 ));
             }
         }
+        // A batch asks about every item at once, so one question in as many as there are
+        // items asks it: the batches' cost stays that of the single questions.
+        if pick(sizes.1.max(sizes.2)) == 0 {
+            compare_batches(&engine, &request, sizes.1, sizes.2, usage_of(q))?;
+            let stranger = Request::new(engine.id_at::<TierId>(sizes.0 + tier), q.now).with_key(q.key);
+            compare_batches(&engine, &stranger, sizes.1, sizes.2, usage_of(q))?;
+        }
         if sizes.3 > 0 {
             let s = pick(sizes.3);
             let got = engine.setting_value(&request, engine.id_at::<SettingId>(s)).map(|v| v.cloned());
@@ -106,6 +113,45 @@ pub fn compare_with_reference(text: &str, questions: &[Question<'_>]) -> Result<
                 return Err(format!("setting t{tier} s{s} now {}: engine {got:?}, reference {want:?}", q.now));
             }
         }
+    }
+    Ok(())
+}
+
+fn usage_of(q: &Question<'_>) -> Usage {
+    Usage { used: q.used, requested: q.requested }
+}
+
+/// The batch calls answer every feature and every limit (and one id past each end) as the
+/// single calls do, for a request the engine knows or one whose tier it does not.
+fn compare_batches(
+    engine: &crate::Engine,
+    request: &Request<'_>,
+    features: usize,
+    limits: usize,
+    usage: Usage,
+) -> Result<(), String> {
+    let feature_ids: Vec<FeatureId> = (0..=features).map(|f| engine.id_at(f)).collect();
+    let mut allowed = vec![true; feature_ids.len() + 1];
+    let got = engine.is_allowed_many(request, &feature_ids, &mut allowed).map_err(|e| e.to_string())?;
+    let want: Vec<bool> = feature_ids.iter().map(|f| engine.is_allowed(request, *f)).collect();
+    if *got != *want {
+        return Err(format!("is_allowed_many {got:?}, one at a time {want:?}"));
+    }
+    let mut decisions = vec![Decision::default(); feature_ids.len()];
+    let got = engine.decide_many(request, &feature_ids, &mut decisions).map_err(|e| e.to_string())?;
+    let want: Vec<Decision> = feature_ids.iter().map(|f| engine.decide(request, *f)).collect();
+    if *got != *want {
+        return Err(format!("decide_many {got:?}, one at a time {want:?}"));
+    }
+    let questions: Vec<(LimitId, Usage)> = (0..=limits).map(|l| (engine.id_at(l), usage)).collect();
+    let mut quotas = vec![Quota::default(); questions.len()];
+    let got = engine.check_limit_many(request, &questions, &mut quotas).map_err(|e| e.to_string())?;
+    let want: Vec<Quota> = questions.iter().map(|(l, u)| engine.check_limit(request, *l, *u)).collect();
+    if *got != *want {
+        return Err(format!("check_limit_many {got:?}, one at a time {want:?}"));
+    }
+    if engine.decide_many(request, &feature_ids, decisions.get_mut(..features).unwrap_or_default()).is_ok() {
+        return Err("decide_many wrote past a buffer shorter than its questions".to_string());
     }
     Ok(())
 }

@@ -99,7 +99,7 @@ pub use check::{check, check_with, Checked};
 pub use diagnostic::{Code, Diagnostic, Diagnostics, Label, Severity};
 pub use digest::PolicyHash;
 pub use engine::{compile, Decision, Engine, NamedRequest, Quota, Reason, Request, Status, Usage, WindowSpan};
-pub use eval::{Explanation, Step, Upgrade};
+pub use eval::{BufferTooSmall, Explanation, Step, Upgrade};
 pub use format::{format, format_with};
 pub use ids::{AddonId, FeatureId, LimitId, SettingId, TierId};
 pub use limits::Limits;

@@ -6,7 +6,7 @@ equal before anything is timed. Prints ns per question (median of rounds), and t
     .venv/bin/pip install ./bindings/python cedarpy casbin    # a release build of the extension
     .venv/bin/python bindings/python/bench.py
 
-docs/ffi.md records the figures. The peers get the leanest fair model (one rule per granted
+docs/bindings.md records the figures. The peers get the leanest fair model (one rule per granted
 pair), built once, outside the timed loop, as in the Rust comparison (compare/).
 """
 

@@ -1,7 +1,7 @@
 //! The cost of the C ABI over the Rust call it wraps: the same questions asked of the same
 //! engine through `entitle_*` (as a C caller links them) and through the Rust API, in one run.
 //!
-//! `cargo bench -p entitle-ffi --bench abi`; `docs/ffi.md` records the figures.
+//! `cargo bench -p entitle-ffi --bench abi`; `docs/bindings.md` records the figures.
 
 #![allow(unsafe_code, reason = "the bench calls the C ABI as a C caller would")]
 #![allow(clippy::expect_used, reason = "a bench with a broken setup should stop at once")]

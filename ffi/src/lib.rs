@@ -1,6 +1,6 @@
 //! The C ABI of `entitle`: the one contract every language other than Rust binds to.
 //!
-//! `include/entitle.h` is generated from this crate by cbindgen; `docs/ffi.md` shows how to
+//! `include/entitle.h` is generated from this crate by cbindgen; `docs/bindings.md` shows how to
 //! build and link it. Every exported function:
 //!
 //! - returns an [`entitle_status`] (or a plain value that cannot fail), and writes its
@@ -66,7 +66,7 @@ pub extern "C" fn entitle_abi_version() -> u32 {
 }
 
 /// Raised when what a call declares or does changes for callers built against an older
-/// header; `docs/ffi.md` lists each version's changes.
+/// header; `docs/bindings.md` lists each version's changes.
 pub const ABI_VERSION: u32 = 2;
 
 #[cfg(test)]

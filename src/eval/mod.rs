@@ -6,9 +6,11 @@
 //! subject key, which is the point of a rollout), and never lock. The `*_by_name` methods
 //! resolve names first, for callers that do not cache ids; they do not allocate either.
 
+mod batch;
 mod explain;
 mod window;
 
+pub use batch::BufferTooSmall;
 pub use explain::{Explanation, Step, Upgrade};
 
 use crate::engine::*;
@@ -138,10 +140,14 @@ impl Engine {
     /// # Ok::<(), entitle::Diagnostics>(())
     /// ```
     pub fn decide(&self, request: &Request<'_>, feature: FeatureId) -> Decision {
-        let tier = match self.validate(request) {
-            Ok(tier) => tier,
-            Err(reason) => return Decision::deny(reason),
-        };
+        match self.validate(request) {
+            Ok(tier) => self.decide_for_tier(request, tier, feature),
+            Err(reason) => Decision::deny(reason),
+        }
+    }
+
+    /// [`Engine::decide`] for a request whose ids [`Engine::validate`] accepted as tier `tier`.
+    pub(crate) fn decide_for_tier(&self, request: &Request<'_>, tier: usize, feature: FeatureId) -> Decision {
         let tables = self.tables();
         let f = self.index(feature);
         if f >= tables.counts().features {

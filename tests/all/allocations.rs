@@ -3,7 +3,7 @@
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::Cell;
 
-use entitle::{Engine, Request, Usage};
+use entitle::{Decision, Engine, Quota, Request, Usage};
 
 use crate::golden::root;
 
@@ -112,6 +112,13 @@ fn queries_with_ids_and_by_name_allocate_nothing() {
                 let _ = std::hint::black_box(engine.check_limit(&request, limit, usage));
             }
             std::hint::black_box(engine.setting_value(&request, sla).ok());
+            let mut allowed = [false; 4];
+            std::hint::black_box(engine.is_allowed_many(&request, &features, &mut allowed).is_ok());
+            let mut decisions = [Decision::default(); 4];
+            std::hint::black_box(engine.decide_many(&request, &features, &mut decisions).is_ok());
+            let mut quotas = [Quota::default(); 4];
+            let questions = limits.map(|limit| (limit, usage));
+            std::hint::black_box(engine.check_limit_many(&request, &questions, &mut quotas).is_ok());
         }
         let named = Request::new("pro", now).with_key("app-42").with_addons(&names).with_billing_anchor(15);
         let _ = std::hint::black_box(engine.decide_by_name(&named, "conversational_ai"));

@@ -149,3 +149,25 @@ fn is_allowed_by_name_agrees_with_decide_by_name() {
     }
     assert!(allowed > 100 && denied > 100, "{allowed} allowed, {denied} denied");
 }
+
+#[test]
+fn batch_calls_refuse_a_short_buffer_and_fill_the_prefix_of_a_long_one() {
+    let engine =
+        Engine::from_source("p", "policy \"p\"\nfeature f\nfeature g\ntier free { grant f }\n").expect("checks");
+    let request = Request::new(engine.tier("free").expect("tier"), 0);
+    let features: Vec<_> = engine.features().map(|(id, _)| id).collect();
+    let mut short = [entitle::Decision::default(); 1];
+    let error = engine.decide_many(&request, &features, &mut short).expect_err("too short");
+    assert_eq!((error.needed, error.capacity), (2, 1));
+    assert_eq!(error.to_string(), "the buffer holds 1 answers but 2 questions were asked");
+    assert_eq!(short[0], entitle::Decision::default(), "nothing is written on error");
+    let mut long = [true; 5];
+    let answers = engine.is_allowed_many(&request, &features, &mut long).expect("room");
+    assert_eq!(answers, [true, false]);
+    assert_eq!(long, [true, false, true, true, true], "past the prefix is left as it was");
+    // An unknown tier denies every answer with its reason, as the single calls do.
+    let stranger = Request::new(TierId::from_u32(u32::MAX), 0);
+    let mut out = [entitle::Decision::default(); 2];
+    let answers = engine.decide_many(&stranger, &features, &mut out).expect("room");
+    assert!(answers.iter().all(|d| !d.allowed && d.reason == Reason::UnknownTier));
+}

@@ -1,0 +1,117 @@
+//! Many questions about one request in one call, into a buffer the caller owns.
+//!
+//! A pricing page, a settings screen or an account page asks about every feature or limit of
+//! one subject at once. These calls check the request once (its tier and add-ons), answer
+//! each question into the caller's buffer, and allocate nothing, so a binding pays one
+//! crossing into the engine for the whole page. Each answer equals the single call's.
+
+use crate::engine::*;
+
+/// A batch call's buffer is shorter than its list of questions; nothing was answered.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("the buffer holds {capacity} answers but {needed} questions were asked")]
+#[non_exhaustive]
+pub struct BufferTooSmall {
+    /// How many answers the call needed room for: the number of questions.
+    pub needed: usize,
+    /// How many the buffer holds.
+    pub capacity: usize,
+}
+
+/// The prefix of `out` that answers `needed` questions, or why there is none.
+fn room<T>(out: &mut [T], needed: usize) -> Result<&mut [T], BufferTooSmall> {
+    let capacity = out.len();
+    out.get_mut(..needed).ok_or(BufferTooSmall { needed, capacity })
+}
+
+impl Engine {
+    /// [`Engine::is_allowed`] for each of `features`, written to the start of `out` in order;
+    /// returns that prefix. The request is checked once; an unknown tier or add-on makes every
+    /// answer `false`, as each single call would.
+    ///
+    /// ```
+    /// let engine = entitle::Engine::from_source("p", "policy \"p\"\nfeature f\nfeature g\ntier free { grant f }\n")?;
+    /// let request = entitle::Request::new(engine.tier("free").unwrap(), 0);
+    /// let features: Vec<_> = engine.features().map(|(id, _)| id).collect();
+    /// let mut out = [false; 8];
+    /// assert_eq!(engine.is_allowed_many(&request, &features, &mut out), Ok(&mut [true, false][..]));
+    /// # Ok::<(), entitle::Diagnostics>(())
+    /// ```
+    pub fn is_allowed_many<'o>(
+        &self,
+        request: &Request<'_>,
+        features: &[FeatureId],
+        out: &'o mut [bool],
+    ) -> Result<&'o mut [bool], BufferTooSmall> {
+        let out = room(out, features.len())?;
+        let known = self.validate(request).is_ok();
+        for (slot, feature) in out.iter_mut().zip(features) {
+            *slot = known && self.is_allowed(request, *feature);
+        }
+        Ok(out)
+    }
+
+    /// [`Engine::decide`] for each of `features`, written to the start of `out` in order;
+    /// returns that prefix. [`Decision::default`] fills a buffer before the call.
+    ///
+    /// ```
+    /// use entitle::{Decision, Engine, Reason, Request};
+    /// let engine = Engine::from_source("p", "policy \"p\"\nfeature f\nfeature g\ntier free { grant f }\n")?;
+    /// let request = Request::new(engine.tier("free").unwrap(), 0);
+    /// let features = [engine.feature("g").unwrap(), engine.feature("f").unwrap()];
+    /// let mut out = [Decision::default(); 2];
+    /// let answers = engine.decide_many(&request, &features, &mut out).unwrap();
+    /// assert_eq!(answers.iter().map(|d| d.reason).collect::<Vec<_>>(), [Reason::NotGranted, Reason::GrantedByTier]);
+    /// # Ok::<(), entitle::Diagnostics>(())
+    /// ```
+    pub fn decide_many<'o>(
+        &self,
+        request: &Request<'_>,
+        features: &[FeatureId],
+        out: &'o mut [Decision],
+    ) -> Result<&'o mut [Decision], BufferTooSmall> {
+        let out = room(out, features.len())?;
+        match self.validate(request) {
+            Ok(tier) => {
+                for (slot, feature) in out.iter_mut().zip(features) {
+                    *slot = self.decide_for_tier(request, tier, *feature);
+                }
+            }
+            Err(reason) => out.fill(Decision::deny(reason)),
+        }
+        Ok(out)
+    }
+
+    /// [`Engine::check_limit`] for each `(limit, usage)` pair, written to the start of `out` in
+    /// order; returns that prefix. [`Quota::default`] fills a buffer before the call.
+    ///
+    /// ```
+    /// use entitle::{Engine, Quota, Request, Usage};
+    /// let engine = Engine::from_source("p", "policy \"p\"\nlimit calls : count per day\nlimit seats : count\ntier pro { limit calls = 100\nlimit seats = 5 }\n")?;
+    /// let request = Request::new(engine.tier("pro").unwrap(), 0);
+    /// let questions = [(engine.limit("calls").unwrap(), Usage::used(40)), (engine.limit("seats").unwrap(), Usage::used(5).requesting(1))];
+    /// let mut out = [Quota::default(); 2];
+    /// let answers = engine.check_limit_many(&request, &questions, &mut out).unwrap();
+    /// assert_eq!(answers.iter().map(|q| q.allowed).collect::<Vec<_>>(), [true, false]);
+    /// # Ok::<(), entitle::Diagnostics>(())
+    /// ```
+    pub fn check_limit_many<'o>(
+        &self,
+        request: &Request<'_>,
+        limits: &[(LimitId, Usage)],
+        out: &'o mut [Quota],
+    ) -> Result<&'o mut [Quota], BufferTooSmall> {
+        let out = room(out, limits.len())?;
+        match self.validate(request) {
+            // The single call checks the request again; with no add-on held that is one
+            // comparison, and with add-ons it keeps one code path for the arithmetic.
+            Ok(_) => {
+                for (slot, (limit, usage)) in out.iter_mut().zip(limits) {
+                    *slot = self.check_limit(request, *limit, *usage);
+                }
+            }
+            Err(reason) => out.fill(Quota::denied(reason)),
+        }
+        Ok(out)
+    }
+}
