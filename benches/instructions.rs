@@ -26,7 +26,7 @@ use std::hint::black_box;
 use entitle::{Engine, Request, Usage};
 
 /// The modes, each one query on the bundled `rtc-sdk` policy's `pro` tier.
-const MODES: [&str; 13] = [
+const MODES: [&str; 15] = [
     "none",
     "bitset_floor",
     "is_allowed_granted",
@@ -39,7 +39,9 @@ const MODES: [&str; 13] = [
     "feature_by_name",
     "is_allowed_by_name",
     "is_allowed_many_100",
+    "is_allowed_loop_100",
     "decide_many_100",
+    "decide_loop_100",
 ];
 
 fn main() {
@@ -114,6 +116,19 @@ fn main() {
             "is_allowed_many_100" => repeat(&|| {
                 let _ =
                     black_box(engine.is_allowed_many(black_box(&plain), black_box(&page), &mut *allowed.borrow_mut()));
+            }),
+            // The same page asked one call at a time, to compare with the batch.
+            "is_allowed_loop_100" => repeat(&|| {
+                let request = black_box(&plain);
+                for (slot, feature) in allowed.borrow_mut().iter_mut().zip(black_box(&page)) {
+                    *slot = engine.is_allowed(request, *feature);
+                }
+            }),
+            "decide_loop_100" => repeat(&|| {
+                let request = black_box(&plain);
+                for (slot, feature) in decisions.borrow_mut().iter_mut().zip(black_box(&page)) {
+                    *slot = engine.decide(request, *feature);
+                }
             }),
             "decide_many_100" => repeat(&|| {
                 let _ =

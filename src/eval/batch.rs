@@ -44,9 +44,22 @@ impl Engine {
         out: &'o mut [bool],
     ) -> Result<&'o mut [bool], BufferTooSmall> {
         let out = room(out, features.len())?;
-        let known = self.validate(request).is_ok();
-        for (slot, feature) in out.iter_mut().zip(features) {
-            *slot = known && self.is_allowed(request, *feature);
+        match self.validate(request) {
+            // With no add-on held, the tier's grant bits answer, as in `is_allowed`'s fast
+            // path; the tier was checked once above, and each feature is checked here.
+            Ok(tier) if request.addons.is_empty() => {
+                let known = self.hot_grants().features();
+                for (slot, feature) in out.iter_mut().zip(features) {
+                    let f = self.index(*feature);
+                    *slot = f < known && self.granted_to_tier(tier, f, request.key);
+                }
+            }
+            Ok(_) => {
+                for (slot, feature) in out.iter_mut().zip(features) {
+                    *slot = self.is_allowed(request, *feature);
+                }
+            }
+            Err(_) => out.fill(false),
         }
         Ok(out)
     }

@@ -78,7 +78,7 @@ impl Engine {
     /// Whether the tier's grant bits, or its rollout for the subject `key`, allow feature `f`
     /// (a known feature; an unknown tier reads no bits): `is_allowed` with no add-on held.
     #[inline]
-    fn granted_to_tier(&self, tier: usize, f: usize, key: &str) -> bool {
+    pub(super) fn granted_to_tier(&self, tier: usize, f: usize, key: &str) -> bool {
         let bits = self.hot_grants().get(tier, f);
         if bits.granted {
             return true;
