@@ -65,6 +65,9 @@ enum entitle_status
   // input limits, or of a newer format than this library reads. The error's message says
   // which.
   ENTITLE_STATUS_BUNDLE_ERROR = 11,
+  // The request holds an add-on more than once (by id or by name). The answer is still
+  // written: a deny with reason `duplicate_addon`.
+  ENTITLE_STATUS_DUPLICATE_ADDON = 12,
 };
 #ifndef __cplusplus
 #if __STDC_VERSION__ >= 202311L
@@ -169,6 +172,8 @@ enum entitle_reason
   ENTITLE_REASON_TOO_MANY_ADDONS = 16,
   // Neither the tier nor an applying add-on sets the limit: a deny of 0.
   ENTITLE_REASON_LIMIT_NOT_SET = 17,
+  // The request holds an add-on more than once: refused, never stacked.
+  ENTITLE_REASON_DUPLICATE_ADDON = 18,
 };
 #ifndef __cplusplus
 #if __STDC_VERSION__ >= 202311L

@@ -217,6 +217,9 @@ pub enum Reason {
     /// Neither the subject's tier nor any ancestor sets the limit: the answer is a deny of 0,
     /// told apart from a limit explicitly set to 0.
     LimitNotSet = 17,
+    /// The request holds one add-on more than once. Add-ons do not stack by repetition: a
+    /// query that lists one twice is refused rather than answered with it counted twice.
+    DuplicateAddon = 18,
 }
 
 impl Reason {
@@ -240,6 +243,7 @@ impl Reason {
         Reason::UnknownSetting,
         Reason::TooManyAddons,
         Reason::LimitNotSet,
+        Reason::DuplicateAddon,
     ];
 
     /// The stable `snake_case` name.
@@ -263,6 +267,7 @@ impl Reason {
             Reason::UnknownSetting => "unknown_setting",
             Reason::TooManyAddons => "too_many_addons",
             Reason::LimitNotSet => "limit_not_set",
+            Reason::DuplicateAddon => "duplicate_addon",
         }
     }
 
@@ -292,6 +297,7 @@ impl Reason {
             Reason::UnknownSetting => "the policy declares no such setting",
             Reason::TooManyAddons => "the query names more add-ons than allowed",
             Reason::LimitNotSet => "the tier does not set this limit",
+            Reason::DuplicateAddon => "the query holds an add-on more than once",
         }
     }
 }
@@ -782,6 +788,7 @@ mod tests {
                 (15, "unknown_setting"),
                 (16, "too_many_addons"),
                 (17, "limit_not_set"),
+                (18, "duplicate_addon"),
             ]
         );
         let statuses: Vec<(u32, &str)> = Status::ALL.iter().map(|&s| (s as u32, s.as_str())).collect();

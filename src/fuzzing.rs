@@ -113,6 +113,26 @@ pub fn compare_with_reference(text: &str, questions: &[Question<'_>]) -> Result<
                 return Err(format!("setting t{tier} s{s} now {}: engine {got:?}, reference {want:?}", q.now));
             }
         }
+        // The same request holding its first add-on a second time, at the end: the engine
+        // and the reference refuse it alike, whatever is asked.
+        if let Some(&first) = held.first() {
+            let doubled: Vec<usize> = held.iter().copied().chain([first]).collect();
+            let ids: Vec<AddonId> = doubled.iter().map(|&a| engine.id_at(a)).collect();
+            let twice = request.with_addons(&ids);
+            let f = pick(sizes.1);
+            let (got, want) = (engine.decide(&twice, engine.id_at(f)), oracle.decide(tier, q.key, &doubled, q.now, f));
+            let l = pick(sizes.2);
+            let mut quota = engine.check_limit(&twice, engine.id_at(l), usage_of(q));
+            quota.window = None;
+            let s = pick(sizes.3);
+            let setting = engine.setting_value(&twice, engine.id_at(s)).map(|v| v.cloned());
+            let want_setting =
+                Reference::refusal(&doubled).map_or_else(|| Ok(oracle.setting(tier, &doubled, q.now, s)), Err);
+            let limit_agrees = sizes.2 == 0 || quota == oracle.check_limit(tier, &doubled, q.now, l, usage_of(q));
+            if (sizes.1 > 0 && got != want) || !limit_agrees || (sizes.3 > 0 && setting != want_setting) {
+                return Err(format!("a request holding add-on {first} twice: engine {got:?} {quota:?} {setting:?}, reference {want:?} {want_setting:?}"));
+            }
+        }
     }
     Ok(())
 }

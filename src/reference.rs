@@ -60,8 +60,19 @@ impl<'m> Reference<'m> {
         def.valid_from.is_none_or(|from| from <= now) && def.valid_until.is_none_or(|until| now < until)
     }
 
+    /// Why a request holding `addons` (known add-ons) is refused whatever it asks: an add-on
+    /// held twice, as `docs/language.md` says.
+    pub fn refusal(addons: &[usize]) -> Option<Reason> {
+        let mut sorted = addons.to_vec();
+        sorted.sort_unstable();
+        sorted.windows(2).any(|pair| pair[0] == pair[1]).then_some(Reason::DuplicateAddon)
+    }
+
     /// The feature decision, as `docs/language.md` and `Engine::decide` describe it.
     pub fn decide(&self, tier: usize, key: &str, addons: &[usize], now: i64, feature: usize) -> Decision {
+        if let Some(reason) = Reference::refusal(addons) {
+            return Decision { allowed: false, reason };
+        }
         let access = self.access(tier, feature);
         if access == Access::Granted {
             return Decision { allowed: true, reason: Reason::GrantedByTier };
@@ -96,6 +107,18 @@ impl<'m> Reference<'m> {
     /// The quota, as `docs/language.md` and `Engine::check_limit` describe it. The window is
     /// left to the engine's own tests; this compares everything else.
     pub fn check_limit(&self, tier: usize, addons: &[usize], now: i64, limit: usize, usage: Usage) -> Quota {
+        let denied = |reason| Quota {
+            allowed: false,
+            reason,
+            status: Status::Exceeded,
+            limit: Amount::Finite(0),
+            soft_cap: None,
+            remaining: Amount::Finite(0),
+            window: None,
+        };
+        if let Some(reason) = Reference::refusal(addons) {
+            return denied(reason);
+        }
         let Usage { used, requested } = usage;
         let mut current = Some(tier);
         let mut entry = None;
@@ -111,15 +134,7 @@ impl<'m> Reference<'m> {
             addons.iter().copied().filter(|&a| self.attaches(a, tier) && self.valid_at(a, now)).collect();
         let changes = applying.iter().flat_map(|&a| self.model.addons[a].limits.iter().filter(|c| c.limit == limit));
         if entry.is_none() && changes.clone().next().is_none() {
-            return Quota {
-                allowed: false,
-                reason: Reason::LimitNotSet,
-                status: Status::Exceeded,
-                limit: Amount::Finite(0),
-                soft_cap: None,
-                remaining: Amount::Finite(0),
-                window: None,
-            };
+            return denied(Reason::LimitNotSet);
         }
         let (mut raised, mut added) = (base, 0u128);
         let mut added_unlimited = false;

@@ -35,7 +35,8 @@ export type Reason =
   | 'unknown_addon'
   | 'unknown_setting'
   | 'too_many_addons'
-  | 'limit_not_set';
+  | 'limit_not_set'
+  | 'duplicate_addon';
 
 export type LimitStatus = 'within' | 'warning' | 'overage' | 'exceeded';
 

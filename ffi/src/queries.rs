@@ -19,6 +19,7 @@ fn status_of(reason: Reason, by_name: bool, tier_named: bool) -> entitle_status 
             unknown(by_name)
         }
         Reason::TooManyAddons => entitle_status::InputLimit,
+        Reason::DuplicateAddon => entitle_status::DuplicateAddon,
         Reason::GrantedByTier
         | Reason::GrantedByAddon
         | Reason::GrantedByRollout

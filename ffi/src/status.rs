@@ -38,6 +38,9 @@ pub enum entitle_status {
     /// input limits, or of a newer format than this library reads. The error's message says
     /// which.
     BundleError = 11,
+    /// The request holds an add-on more than once (by id or by name). The answer is still
+    /// written: a deny with reason `duplicate_addon`.
+    DuplicateAddon = 12,
 }
 
 /// Runs `body`, turning a panic into [`entitle_status::Panic`]. Every export that returns a

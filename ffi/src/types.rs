@@ -47,6 +47,8 @@ pub enum entitle_reason {
     TooManyAddons = 16,
     /// Neither the tier nor an applying add-on sets the limit: a deny of 0.
     LimitNotSet = 17,
+    /// The request holds an add-on more than once: refused, never stacked.
+    DuplicateAddon = 18,
 }
 
 /// A reason as the answers carry it: its number in the Rust crate, `reason as u32`, which the

@@ -20,7 +20,8 @@ use crate::rollout;
 use crate::tables::LimitEntry;
 
 impl Engine {
-    /// Checks the ids in a request; the reason is the first unknown one.
+    /// Checks the ids in a request; the reason is the first unknown one, then an add-on held
+    /// twice.
     pub(crate) fn validate(&self, request: &Request<'_>) -> Result<usize, Reason> {
         let counts = self.tables().counts();
         let tier = self.index(request.tier);
@@ -29,6 +30,9 @@ impl Engine {
         }
         if request.addons.iter().any(|a| self.index(*a) >= counts.addons) {
             return Err(Reason::UnknownAddon);
+        }
+        if held_twice(request.addons) {
+            return Err(Reason::DuplicateAddon);
         }
         Ok(tier)
     }
@@ -481,6 +485,15 @@ impl Engine {
         }
         self.resolve(request, |ids| self.setting_value(ids, id.ok_or(Reason::UnknownSetting)?))?
     }
+}
+
+/// Whether an add-on appears twice in `addons`. Ids of one engine are equal exactly when they
+/// name the same add-on (known ids; unknown ones are refused first). Requests hold a few
+/// add-ons and at most [`Limits::MAX_HELD_ADDONS`] by name, so comparing each with those before
+/// it costs less than any set would; a request built by id with thousands pays for its size.
+#[inline]
+fn held_twice(addons: &[AddonId]) -> bool {
+    addons.iter().enumerate().any(|(i, a)| addons.get(..i).is_some_and(|before| before.contains(a)))
 }
 
 /// The answer for a limit of `value` with soft cap `soft_cap` (after add-ons) and the tier

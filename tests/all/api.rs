@@ -171,3 +171,32 @@ fn batch_calls_refuse_a_short_buffer_and_fill_the_prefix_of_a_long_one() {
     let answers = engine.decide_many(&stranger, &features, &mut out).expect("room");
     assert!(answers.iter().all(|d| !d.allowed && d.reason == Reason::UnknownTier));
 }
+
+#[test]
+fn an_addon_held_twice_is_refused_by_id_and_by_name_never_stacked() {
+    let text = "policy \"p\"\nfeature f\nlimit calls : count per day\nsetting sla : percent\ntier free { limit calls = 10 }\naddon boost for free { grant f\n limit calls += 5\n set sla = 99% }\naddon other for free { }\n";
+    let engine = Engine::from_source("p", text).expect("checks");
+    let (boost, other) = (engine.addon("boost").expect("addon"), engine.addon("other").expect("addon"));
+    let (f, calls, sla) =
+        (engine.feature("f").expect("f"), engine.limit("calls").expect("l"), engine.setting("sla").expect("s"));
+    let free = engine.tier("free").expect("tier");
+    for held in [[boost, boost, other], [boost, other, boost], [other, boost, boost]] {
+        let request = Request::new(free, 0).with_addons(&held);
+        assert_eq!(engine.decide(&request, f).reason, Reason::DuplicateAddon);
+        assert!(!engine.is_allowed(&request, f));
+        let quota = engine.check_limit(&request, calls, Usage::used(0));
+        assert_eq!(
+            (quota.allowed, quota.reason, quota.limit),
+            (false, Reason::DuplicateAddon, entitle::Amount::Finite(0))
+        );
+        assert_eq!(engine.setting_value(&request, sla), Err(Reason::DuplicateAddon));
+        assert_eq!(engine.offer(free, &held).err(), Some(Reason::DuplicateAddon));
+    }
+    let named = Request::new("free", 0).with_addons(&["boost", "boost"]);
+    assert_eq!(engine.decide_by_name(&named, "f").reason, Reason::DuplicateAddon);
+    assert_eq!(engine.check_limit_by_name(&named, "calls", Usage::used(0)).reason, Reason::DuplicateAddon);
+    // Held once, it applies once.
+    let held_once = [boost];
+    let once = Request::new(free, 0).with_addons(&held_once);
+    assert_eq!(engine.check_limit(&once, calls, Usage::used(0)).limit, entitle::Amount::Finite(15));
+}

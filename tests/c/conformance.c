@@ -136,6 +136,10 @@ int main(void) {
                 printf("{\"allowed\":false,");
                 print_reason("reason", reason);
                 printf("}\n");
+            } else if (status == ENTITLE_STATUS_DUPLICATE_ADDON) {
+                printf("{\"allowed\":false,");
+                print_reason("reason", ENTITLE_REASON_DUPLICATE_ADDON);
+                printf("}\n");
             } else if (v.kind == ENTITLE_SETTING_KIND_NONE) {
                 printf("{\"value\":null}\n");
             } else if (v.kind == ENTITLE_SETTING_KIND_TEXT) {

@@ -207,8 +207,11 @@ test('explanations take names and ids, and say what would change the answer', ()
   assert.equal(engine.explainFeature(free, 'nope').answer.reason, 'unknown_feature');
 });
 
-test('unknown tiers, unknown add-ons and too many add-ons deny every kind of question alike', () => {
+test('unknown tiers, unknown add-ons, too many add-ons and an add-on held twice deny every kind of question alike', () => {
   const cases = [
+    [{ tier: 'free', addons: ['boost', 'boost'], now: NOW }, 'duplicate_addon'],
+    [{ tier: 'free', addons: [engine.addon('boost'), 'boost'], now: NOW }, 'duplicate_addon'],
+    [{ tier: 'free', addons: Array(32).fill('boost'), now: NOW }, 'duplicate_addon'],
     [{ tier: 'gold', now: NOW }, 'unknown_tier'],
     [{ tier: 'free', addons: ['vip'], now: NOW }, 'unknown_addon'],
     [{ tier: 'free', addons: Array(33).fill('boost'), now: NOW }, 'too_many_addons'],
@@ -223,7 +226,7 @@ test('unknown tiers, unknown add-ons and too many add-ons deny every kind of que
     assert.equal(engine.checkLimit(request, 'calls').reason, reason);
     assert.throws(() => engine.settingValue(request, 'channel'), (e) => e instanceof UnknownNameError && e.reason === reason);
   }
-  const ok = engine.request({ tier: 'free', addons: Array(32).fill('boost'), now: NOW });
+  const ok = engine.request({ tier: 'free', addons: ['boost'], now: NOW });
   assert.equal(engine.decide(ok, 'hd').reason, 'granted_by_addon');
 });
 

@@ -156,10 +156,17 @@ def test_too_many_addons_is_the_answer_by_name_and_by_id(engine):
     assert engine.explain_feature(request, hd)["answer"] == {"allowed": False, "reason": "too_many_addons"}
     by_json = engine.query_json({"tier": "pro", "now": NOW, "addons": ["promo"] * 33, "setting": "sla"})
     assert by_json == {"allowed": False, "reason": "too_many_addons"}
-    # 32 add-ons are within the limit.
+    # 32 add-ons are within the limit, but one add-on named 32 times is held twice: refused,
+    # never stacked.
     held = engine.request("pro", addons=[engine.addon("promo")] * 32, now=NOW)
-    assert engine.is_allowed(held, hd)
-    assert engine.setting_value(held, "sla").display == "99.9%"
+    assert not engine.is_allowed(held, hd)
+    assert engine.decide(held, hd).reason is entitle.Reason.DUPLICATE_ADDON
+    with pytest.raises(entitle.QueryError) as raised:
+        engine.setting_value(held, "sla")
+    assert raised.value.reason == entitle.Reason.DUPLICATE_ADDON
+    once = engine.request("pro", addons=["promo"], now=NOW)
+    assert engine.is_allowed(once, hd)
+    assert engine.setting_value(once, "sla").display == "99.9%"
 
 
 def test_reasons_and_statuses_are_str_valued_enums(engine):

@@ -45,6 +45,7 @@ class Reason(_Named):
     UNKNOWN_SETTING = "unknown_setting"
     TOO_MANY_ADDONS = "too_many_addons"
     LIMIT_NOT_SET = "limit_not_set"
+    DUPLICATE_ADDON = "duplicate_addon"
 
 
 class Status(_Named):
