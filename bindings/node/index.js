@@ -123,12 +123,22 @@ function named(parameter, value) {
   throw typeError(parameter, NAME_OR_ID, value);
 }
 
-/** An amount in, as the decimal text the addon reads. */
-function count(parameter, value) {
-  if (value === undefined) return '0';
+/** A list of names or ids, each checked; the list itself, as the addon reads it. */
+function namedList(parameter, values) {
+  if (!Array.isArray(values)) throw typeError(parameter, `an array, each item ${NAME_OR_ID}`, values);
+  // A hole reads as undefined here, and is refused as one.
+  for (let i = 0; i < values.length; i += 1) named(`${parameter}[${i}]`, values[i]);
+  return values;
+}
+
+const AMOUNT = 'a whole number from 0 to 2^53 − 1, or a bigint from 0n to 2^64 − 1';
+
+/** An amount in, as the decimal text the addon reads; an absent one is 0 where `optional`. */
+function count(parameter, value, optional = true) {
+  if (value === undefined && optional) return '0';
   if (typeof value === 'number' && Number.isSafeInteger(value) && value >= 0) return String(value);
   if (typeof value === 'bigint' && value >= 0n && value <= U64_MAX) return value.toString();
-  throw typeError(parameter, 'a whole number from 0 to 2^53 − 1, or a bigint from 0n to 2^64 − 1', value);
+  throw typeError(parameter, AMOUNT, value);
 }
 
 /** An amount out: a number when it is exact as one, else a bigint; `"unlimited"` as is. */
@@ -150,6 +160,16 @@ function seconds(now) {
 
 function frozen(object) {
   return Object.freeze(object);
+}
+
+/** Every reason's name at its number. */
+const REASONS = addon.reasonNames();
+/** The frozen decision of each code the addon answers (`reason << 1 | allowed`), made once:
+ * there are only twice as many as there are reasons, and a frozen answer may be shared. */
+const DECISIONS = [];
+
+function decision(code) {
+  return (DECISIONS[code] ??= frozen({ allowed: (code & 1) === 1, reason: REASONS[code >>> 1] }));
 }
 
 function quota(q) {
@@ -301,18 +321,24 @@ class Engine {
     return addon.isAllowedName(this.#native, native, named('feature', feature));
   }
 
-  /** `isAllowed` for many features in one call, answers in the same order. */
+  /** `isAllowed` for many features (names or ids) in one call: an array of booleans in the
+   * same order, each what `isAllowed` answers. */
   isAllowedMany(request, features) {
     const native = handleOf(request, this);
-    if (!Array.isArray(features)) throw typeError('features', 'an array of names or ids', features);
-    features.forEach((feature, i) => named(`features[${i}]`, feature));
-    return addon.isAllowedMany(this.#native, native, features);
+    return addon.isAllowedMany(this.#native, native, namedList('features', features));
+  }
+
+  /** `decide` for many features (names or ids) in one call: an array of `{ allowed, reason }`
+   * in the same order, each what `decide` answers. */
+  decideMany(request, features) {
+    const native = handleOf(request, this);
+    return addon.decideMany(this.#native, native, namedList('features', features)).map(decision);
   }
 
   /** Whether the subject may use `feature`, and why: `{ allowed, reason }`. */
   decide(request, feature) {
     const native = handleOf(request, this);
-    return frozen(addon.decide(this.#native, native, named('feature', feature)));
+    return decision(addon.decide(this.#native, native, named('feature', feature)));
   }
 
   /** How much of `limit` is left given `used`, and whether `requested` more may be used. */
@@ -322,17 +348,23 @@ class Engine {
     return quota(answer);
   }
 
-  /** `checkLimit` for many limits in one call: `used[i]` (0 where absent) is the use of
-   * `limits[i]`, nothing more is requested; answers in the same order. */
-  checkLimitMany(request, limits, used = []) {
+  /** `checkLimit` for many limits (names or ids) in one call: `used[i]` is the use of
+   * `limits[i]` (no `used` at all: 0 for each), nothing more is requested; an array of quotas
+   * in the same order, each what `checkLimit` answers. A `used` of another length than
+   * `limits` is a `RangeError`, never cut to the shorter. */
+  checkLimitMany(request, limits, used) {
     const native = handleOf(request, this);
-    if (!Array.isArray(limits)) throw typeError('limits', 'an array of names or ids', limits);
-    if (!Array.isArray(used)) throw typeError('used', 'an array of amounts', used);
-    if (used.length > limits.length) {
-      throw new RangeError(`entitle: \`used\` has ${used.length} amounts for ${limits.length} limits`);
+    namedList('limits', limits);
+    let amounts;
+    if (used === undefined) {
+      amounts = limits.map(() => '0');
+    } else {
+      if (!Array.isArray(used)) throw typeError('used', `an array of amounts, one for each limit (${AMOUNT})`, used);
+      if (used.length !== limits.length) {
+        throw new RangeError(`entitle: \`used\` has ${used.length} amounts for ${limits.length} limits; give one for each limit, or none for 0 each`);
+      }
+      amounts = Array.from(used, (amount, i) => count(`used[${i}]`, amount, false));
     }
-    limits.forEach((limit, i) => named(`limits[${i}]`, limit));
-    const amounts = limits.map((_, i) => count(`used[${i}]`, used[i]));
     return addon.checkLimitMany(this.#native, native, limits, amounts).map(quota);
   }
 

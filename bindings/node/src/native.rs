@@ -1,6 +1,8 @@
 //! The functions `index.js` wraps, and the answers they return.
 
-use entitle::{AddonId, Engine, FeatureId, LimitId, Reason, Request, SettingId, SettingValue, TierId, Usage};
+use entitle::{
+    AddonId, Decision, Engine, FeatureId, LimitId, Quota, Reason, Request, SettingId, SettingValue, TierId, Usage,
+};
 use napi::bindgen_prelude::{Buffer, Either, External};
 use napi::{Error, Result, Status};
 use napi_derive::napi;
@@ -223,18 +225,65 @@ pub fn is_allowed_name(engine: Handle, request: External<NativeRequest>, feature
     request.ask(|r| engine.feature(&feature).is_some_and(|id| engine.is_allowed(r, id))).unwrap_or(false)
 }
 
-/// Whether the subject may use each feature, in one call.
+/// Whether the subject may use each feature, in one call: the features resolved to ids (an
+/// unknown name to [`UNKNOWN`]), then the engine's `is_allowed_many` into the answer buffer.
 #[napi]
-pub fn is_allowed_many(engine: Handle, request: External<NativeRequest>, features: Vec<Named>) -> Vec<bool> {
-    request
-        .ask(|r| features.iter().map(|f| feature_id(&engine, f).is_some_and(|id| engine.is_allowed(r, id))).collect())
-        .unwrap_or_else(|_| vec![false; features.len()])
+pub fn is_allowed_many(engine: Handle, request: External<NativeRequest>, features: Vec<Named>) -> Result<Vec<bool>> {
+    let ids: Vec<FeatureId> = features.iter().map(|f| feature_or_unknown(&engine, f)).collect();
+    let mut out = vec![false; ids.len()];
+    // A request that does not resolve denies every feature, as `out` already says.
+    if let Ok(answered) = request.ask(|r| engine.is_allowed_many(r, &ids, &mut out).map(|_| ())) {
+        answered.map_err(buffer_error)?;
+    }
+    Ok(out)
+}
+
+/// `decide` for each feature, in one call, through the engine's `decide_many`: each answer
+/// as its [`decision_code`].
+#[napi]
+pub fn decide_many(engine: Handle, request: External<NativeRequest>, features: Vec<Named>) -> Result<Vec<u32>> {
+    let ids: Vec<FeatureId> = features.iter().map(|f| feature_or_unknown(&engine, f)).collect();
+    let mut out = vec![Decision::default(); ids.len()];
+    match request.ask(|r| engine.decide_many(r, &ids, &mut out).map(|_| ())) {
+        Ok(answered) => answered.map_err(buffer_error)?,
+        // A request that does not resolve denies every feature with why, as `decide` does.
+        Err(reason) => return Ok(vec![decision_code(false, reason); ids.len()]),
+    }
+    Ok(out.iter().map(|d| decision_code(d.allowed, d.reason)).collect())
 }
 
 /// Whether the subject may use a feature, and why.
 #[napi]
-pub fn decide(engine: Handle, request: External<NativeRequest>, feature: Named) -> NativeDecision {
-    decision_of(&engine, &request, feature_id(&engine, &feature))
+pub fn decide(engine: Handle, request: External<NativeRequest>, feature: Named) -> u32 {
+    let decision = decision_of(&engine, &request, feature_id(&engine, &feature));
+    decision_code(decision.0, decision.1)
+}
+
+/// A decision as one number, `reason << 1 | allowed`, for `decide` and `decide_many`:
+/// `index.js` turns each into a frozen answer it makes once per number, where an object
+/// built here cost more than the whole question (each property a string napi interns).
+fn decision_code(allowed: bool, reason: Reason) -> u32 {
+    ((reason as u32) << 1) | u32::from(allowed)
+}
+
+/// Every reason's name at its number, for reading [`decision_code`]s.
+#[napi]
+pub fn reason_names() -> Vec<String> {
+    let mut names = Vec::new();
+    for reason in Reason::ALL {
+        let at = reason_index(*reason);
+        if names.len() <= at {
+            names.resize(at + 1, String::new());
+        }
+        if let Some(slot) = names.get_mut(at) {
+            *slot = reason.as_str().to_string();
+        }
+    }
+    names
+}
+
+fn reason_index(reason: Reason) -> usize {
+    usize::try_from(reason as u32).unwrap_or(usize::MAX)
 }
 
 /// How much of a limit is left given `used`, and whether `requested` more may be used.
@@ -250,7 +299,9 @@ pub fn check_limit(
     Ok(quota_of(&engine, &request, limit_id(&engine, &limit), usage))
 }
 
-/// `check_limit` for many limits in one call, each with its own `used` (nothing requested).
+/// `check_limit` for many limits in one call, each with its own `used` (nothing requested),
+/// through the engine's `check_limit_many`. `used` holds one amount per limit: a list of
+/// another length is refused rather than cut to the shorter.
 #[napi]
 pub fn check_limit_many(
     engine: Handle,
@@ -258,13 +309,21 @@ pub fn check_limit_many(
     limits: Vec<Named>,
     used: Vec<String>,
 ) -> Result<Vec<NativeQuota>> {
-    limits
-        .iter()
-        .zip(&used)
-        .map(|(limit, used)| {
-            Ok(quota_of(&engine, &request, limit_id(&engine, limit), Usage::used(count(used, "used")?)))
-        })
-        .collect()
+    if used.len() != limits.len() {
+        let message = format!("`used` has {} amounts for {} limits", used.len(), limits.len());
+        return Err(Error::new(Status::InvalidArg, message));
+    }
+    let mut questions = Vec::with_capacity(limits.len());
+    for (limit, used) in limits.iter().zip(&used) {
+        let id = limit_id(&engine, limit).unwrap_or(LimitId::from_u32(UNKNOWN));
+        questions.push((id, Usage::used(count(used, "used")?)));
+    }
+    let mut out = vec![Quota::default(); questions.len()];
+    match request.ask(|r| engine.check_limit_many(r, &questions, &mut out).map(|_| ())) {
+        Ok(answered) => answered.map_err(buffer_error)?,
+        Err(reason) => return Ok(questions.iter().map(|_| denied_quota(reason)).collect()),
+    }
+    Ok(out.iter().map(native_quota).collect())
 }
 
 /// A setting's value for the subject.
@@ -291,7 +350,10 @@ pub fn entitlements(
     for (id, amount) in used_ids.iter().zip(&used) {
         usage.push((LimitId::from_u32(*id), count(amount, "usage")?));
     }
-    let features = engine.features().map(|(id, name)| (name.to_string(), decision_of(&engine, &request, Some(id))));
+    let features = engine.features().map(|(id, name)| {
+        let (allowed, reason) = decision_of(&engine, &request, Some(id));
+        (name.to_string(), NativeDecision { allowed, reason: reason.as_str().to_string() })
+    });
     let limits = engine.limits().map(|(id, name)| {
         let used = usage.iter().rev().find(|(limit, _)| *limit == id).map_or(0, |(_, amount)| *amount);
         (name.to_string(), quota_of(&engine, &request, Some(id), Usage::used(used)))
@@ -303,21 +365,25 @@ pub fn entitlements(
     Ok(NativeEntitlements { feature_names, features, limit_names, limits, setting_names, settings })
 }
 
-fn decision_of(engine: &Engine, request: &NativeRequest, feature: Option<FeatureId>) -> NativeDecision {
-    let (allowed, reason) = match request.ask(|r| feature.map(|id| engine.decide(r, id))) {
+/// Whether the subject may use a feature, and why.
+fn decision_of(engine: &Engine, request: &NativeRequest, feature: Option<FeatureId>) -> (bool, Reason) {
+    match request.ask(|r| feature.map(|id| engine.decide(r, id))) {
         Ok(Some(decision)) => (decision.allowed, decision.reason),
         Ok(None) => (false, Reason::UnknownFeature),
         Err(reason) => (false, reason),
-    };
-    NativeDecision { allowed, reason: reason.as_str().to_string() }
+    }
 }
 
 fn quota_of(engine: &Engine, request: &NativeRequest, limit: Option<LimitId>, usage: Usage) -> NativeQuota {
-    let answer = match request.ask(|r| limit.map(|id| engine.check_limit(r, id, usage))) {
-        Ok(Some(quota)) => quota,
-        Ok(None) => return denied_quota(Reason::UnknownLimit),
-        Err(reason) => return denied_quota(reason),
-    };
+    match request.ask(|r| limit.map(|id| engine.check_limit(r, id, usage))) {
+        Ok(Some(quota)) => native_quota(&quota),
+        Ok(None) => denied_quota(Reason::UnknownLimit),
+        Err(reason) => denied_quota(reason),
+    }
+}
+
+/// A quota as JavaScript receives it, amounts as decimal text.
+fn native_quota(answer: &Quota) -> NativeQuota {
     NativeQuota {
         allowed: answer.allowed,
         reason: answer.reason.as_str().to_string(),
@@ -386,6 +452,21 @@ pub fn explain_limit(
 #[napi]
 pub fn query_json(engine: Handle, line: String) -> String {
     entitle::wire::answer_line(&engine, &line)
+}
+
+/// The number of an id no engine hands out: every engine's tag is non-zero, so an untagged
+/// number is never one of its ids, and the answer to it is the `unknown_*` deny that an
+/// unknown name gets. The batch calls ask with it where a name resolves to nothing, so that
+/// every question of the list keeps its place.
+const UNKNOWN: u32 = 0;
+
+fn feature_or_unknown(engine: &Engine, feature: &Named) -> FeatureId {
+    feature_id(engine, feature).unwrap_or(FeatureId::from_u32(UNKNOWN))
+}
+
+/// A batch call's buffer that is too small: never, since each is sized to its list here.
+fn buffer_error(error: entitle::BufferTooSmall) -> Error {
+    Error::new(Status::GenericFailure, error.to_string())
 }
 
 fn feature_id(engine: &Engine, feature: &Named) -> Option<FeatureId> {
