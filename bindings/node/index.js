@@ -126,9 +126,41 @@ function named(parameter, value) {
 /** A list of names or ids, each checked; the list itself, as the addon reads it. */
 function namedList(parameter, values) {
   if (!Array.isArray(values)) throw typeError(parameter, `an array, each item ${NAME_OR_ID}`, values);
-  // A hole reads as undefined here, and is refused as one.
-  for (let i = 0; i < values.length; i += 1) named(`${parameter}[${i}]`, values[i]);
+  // A hole reads as undefined here, and is refused as one. The item's name is only built
+  // for the error: building it for each item cost more than the answers.
+  for (let i = 0; i < values.length; i += 1) {
+    const value = values[i];
+    if (typeof value !== 'string' && !isId(value)) throw typeError(`${parameter}[${i}]`, NAME_OR_ID, value);
+  }
   return values;
+}
+
+// The typed arrays a list of ids crosses into the addon in, and its answers come back in:
+// made once and grown as needed (each module instance, so each thread, has its own), since
+// making a typed array costs more than answering a page of questions.
+let idScratch = new Uint32Array(64);
+let answerScratch = new Uint32Array(64);
+
+/** Checks a list of features; when every item is an id, copies them to `idScratch` (grown to
+ * hold them) and returns how many, else returns -1: a list of ids crosses into the addon as
+ * one typed array rather than item by item. */
+function idList(parameter, values) {
+  if (!Array.isArray(values)) throw typeError(parameter, `an array, each item ${NAME_OR_ID}`, values);
+  const n = values.length;
+  if (n > idScratch.length) {
+    idScratch = new Uint32Array(n * 2);
+    answerScratch = new Uint32Array(n * 2);
+  }
+  for (let i = 0; i < n; i += 1) {
+    const value = values[i];
+    if (!isId(value)) {
+      // A name (or a wrong item): the list goes through the addon item by item.
+      namedList(parameter, values);
+      return -1;
+    }
+    idScratch[i] = value;
+  }
+  return n;
 }
 
 const AMOUNT = 'a whole number from 0 to 2^53 − 1, or a bigint from 0n to 2^64 − 1';
@@ -325,14 +357,24 @@ class Engine {
    * same order, each what `isAllowed` answers. */
   isAllowedMany(request, features) {
     const native = handleOf(request, this);
-    return addon.isAllowedMany(this.#native, native, namedList('features', features));
+    const n = idList('features', features);
+    if (n < 0) return addon.isAllowedMany(this.#native, native, features);
+    addon.isAllowedIds(this.#native, native, idScratch, n, answerScratch);
+    const answers = new Array(n);
+    for (let i = 0; i < n; i += 1) answers[i] = answerScratch[i] === 1;
+    return answers;
   }
 
   /** `decide` for many features (names or ids) in one call: an array of `{ allowed, reason }`
    * in the same order, each what `decide` answers. */
   decideMany(request, features) {
     const native = handleOf(request, this);
-    return addon.decideMany(this.#native, native, namedList('features', features)).map(decision);
+    const n = idList('features', features);
+    if (n < 0) return addon.decideMany(this.#native, native, features).map(decision);
+    addon.decideIds(this.#native, native, idScratch, n, answerScratch);
+    const answers = new Array(n);
+    for (let i = 0; i < n; i += 1) answers[i] = decision(answerScratch[i]);
+    return answers;
   }
 
   /** Whether the subject may use `feature`, and why: `{ allowed, reason }`. */

@@ -3,7 +3,7 @@
 use entitle::{
     AddonId, Decision, Engine, FeatureId, LimitId, Quota, Reason, Request, SettingId, SettingValue, TierId, Usage,
 };
-use napi::bindgen_prelude::{Buffer, Either, External};
+use napi::bindgen_prelude::{Buffer, Either, External, Uint32Array};
 use napi::{Error, Result, Status};
 use napi_derive::napi;
 use serde_json::{json, Value};
@@ -236,6 +236,70 @@ pub fn is_allowed_many(engine: Handle, request: External<NativeRequest>, feature
         answered.map_err(buffer_error)?;
     }
     Ok(out)
+}
+
+/// `is_allowed_many` for a list of ids alone: the first `count` of `features`, answered into
+/// `out` (1 allowed, 0 not). Both are typed arrays `index.js` makes once and reuses: a
+/// JavaScript array cost a conversion of each item both ways, and a new typed array more than
+/// the answers.
+#[napi]
+pub fn is_allowed_ids(
+    engine: Handle,
+    request: External<NativeRequest>,
+    features: &[u32],
+    count: u32,
+    mut out: Uint32Array,
+) -> Result<()> {
+    let ids = id_list(features, count)?;
+    let mut answers = vec![false; ids.len()];
+    // A request that does not resolve denies every feature.
+    if let Ok(answered) = request.ask(|r| engine.is_allowed_many(r, &ids, &mut answers).map(|_| ())) {
+        answered.map_err(buffer_error)?;
+    }
+    fill(&mut out, answers.iter().map(|&allowed| u32::from(allowed)))
+}
+
+/// `decide_many` for a list of ids alone, as [`is_allowed_ids`] takes them, each answer's
+/// [`decision_code`] into `out`.
+#[napi]
+pub fn decide_ids(
+    engine: Handle,
+    request: External<NativeRequest>,
+    features: &[u32],
+    count: u32,
+    mut out: Uint32Array,
+) -> Result<()> {
+    let ids = id_list(features, count)?;
+    let mut answers = vec![Decision::default(); ids.len()];
+    match request.ask(|r| engine.decide_many(r, &ids, &mut answers).map(|_| ())) {
+        Ok(answered) => {
+            answered.map_err(buffer_error)?;
+            fill(&mut out, answers.iter().map(|d| decision_code(d.allowed, d.reason)))
+        }
+        Err(reason) => fill(&mut out, ids.iter().map(|_| decision_code(false, reason))),
+    }
+}
+
+/// The first `count` numbers of `features` as feature ids.
+fn id_list(features: &[u32], count: u32) -> Result<Vec<FeatureId>> {
+    let count = usize::try_from(count).unwrap_or(usize::MAX);
+    let Some(features) = features.get(..count) else {
+        let message = format!("the id buffer holds {} ids, not {count}", features.len());
+        return Err(Error::new(Status::InvalidArg, message));
+    };
+    Ok(features.iter().map(|&id| FeatureId::from_u32(id)).collect())
+}
+
+/// Writes `answers` to the start of `out`, which must hold them all.
+fn fill<T>(out: &mut [T], answers: impl ExactSizeIterator<Item = T>) -> Result<()> {
+    if out.len() < answers.len() {
+        let message = format!("the answer buffer holds {} answers for {} questions", out.len(), answers.len());
+        return Err(Error::new(Status::InvalidArg, message));
+    }
+    for (slot, answer) in out.iter_mut().zip(answers) {
+        *slot = answer;
+    }
+    Ok(())
 }
 
 /// `decide` for each feature, in one call, through the engine's `decide_many`: each answer

@@ -45,6 +45,8 @@ const FEATURES = [
   'hd_video',
   'hd_video',
 ];
+// A list of ids alone crosses into the addon as one typed array: the same answers again.
+const FEATURE_IDS = FEATURES.filter((f) => typeof f === 'number');
 const LIMITS = [...LIMIT_NAMES, ...LIMIT_NAMES.map((name) => engine.limit(name)), 'missing', other.limit('calls'), 0, 'storage'];
 // Amounts below, at and past each limit, and the largest.
 const AMOUNTS = [0, 9, 80, 9_999, 10_000, 1_100_000, 5_000_000, 2n ** 40n, 2n ** 64n - 1n];
@@ -76,6 +78,12 @@ test('each batch answer equals the single call, for every tier and add-on set', 
       FEATURES.map((f) => engine.isAllowed(request, f)),
       label,
     );
+    assert.deepEqual(
+      engine.isAllowedMany(request, FEATURE_IDS),
+      FEATURE_IDS.map((f) => engine.isAllowed(request, f)),
+      label,
+    );
+    assert.deepEqual(engine.decideMany(request, FEATURE_IDS), FEATURE_IDS.map((f) => engine.decide(request, f)), label);
     const decisions = engine.decideMany(request, FEATURES);
     assert.deepEqual(decisions, FEATURES.map((f) => engine.decide(request, f)), label);
     for (const d of decisions) reasons.add(d.reason);
@@ -113,6 +121,16 @@ test('batch answers are fresh arrays of frozen answers, and empty lists answer e
   assert.deepEqual(engine.decideMany(request, []), []);
   assert.deepEqual(engine.checkLimitMany(request, []), []);
   assert.deepEqual(engine.checkLimitMany(request, [], []), []);
+});
+
+test('lists of ids longer than any before, and then shorter, answer each item', () => {
+  const request = engine.request({ tier: 'pro', key: 'app-42', now: INSTANTS[0] });
+  for (const length of [1, 63, 64, 65, 1_000, 3, 5_000, 0, 2]) {
+    const list = Array.from({ length }, (_, i) => FEATURE_IDS[(i * 7) % FEATURE_IDS.length]);
+    const expected = list.map((f) => engine.decide(request, f));
+    assert.deepEqual(engine.decideMany(request, list), expected, `${length} ids`);
+    assert.deepEqual(engine.isAllowedMany(request, list), expected.map((d) => d.allowed), `${length} ids`);
+  }
 });
 
 test('checkLimitMany refuses a `used` of another length than `limits`, never cutting either', () => {
