@@ -135,32 +135,43 @@ function namedList(parameter, values) {
   return values;
 }
 
-// The typed arrays a list of ids crosses into the addon in, and its answers come back in:
-// made once and grown as needed (each module instance, so each thread, has its own), since
-// making a typed array costs more than answering a page of questions.
+// The typed arrays a list of features crosses into the addon in (its ids, and the places of
+// its names) and its answers come back in: made once and grown as needed (each module
+// instance, so each thread, has its own), since making a typed array costs more than
+// answering a page of questions.
 let idScratch = new Uint32Array(64);
+let nameAtScratch = new Uint32Array(64);
 let answerScratch = new Uint32Array(64);
 
-/** Checks a list of features; when every item is an id, copies them to `idScratch` (grown to
- * hold them) and returns how many, else returns -1: a list of ids crosses into the addon as
- * one typed array rather than item by item. */
-function idList(parameter, values) {
+/** Checks a list of features and lays it out for the addon: each id at its place in
+ * `idScratch`, each name's place in `nameAtScratch`, and the names themselves in one string,
+ * each ended by a NUL (which no feature's name holds, so a name that does is given as the
+ * empty name, unknown alike): one string crosses in far less than one per name. */
+function featureList(parameter, values) {
   if (!Array.isArray(values)) throw typeError(parameter, `an array, each item ${NAME_OR_ID}`, values);
   const n = values.length;
   if (n > idScratch.length) {
     idScratch = new Uint32Array(n * 2);
+    nameAtScratch = new Uint32Array(n * 2);
     answerScratch = new Uint32Array(n * 2);
   }
+  let names = '';
+  let count = 0;
+  // A hole reads as undefined here, and is refused as one. The item's name is only built for
+  // the error: building it for each item cost more than the answers.
   for (let i = 0; i < n; i += 1) {
     const value = values[i];
-    if (!isId(value)) {
-      // A name (or a wrong item): the list goes through the addon item by item.
-      namedList(parameter, values);
-      return -1;
+    if (isId(value)) {
+      idScratch[i] = value;
+    } else if (typeof value === 'string') {
+      nameAtScratch[count] = i;
+      count += 1;
+      names += value.includes('\0') ? '\0' : `${value}\0`;
+    } else {
+      throw typeError(`${parameter}[${i}]`, NAME_OR_ID, value);
     }
-    idScratch[i] = value;
   }
-  return n;
+  return names;
 }
 
 const AMOUNT = 'a whole number from 0 to 2^53 − 1, or a bigint from 0n to 2^64 − 1';
@@ -357,9 +368,9 @@ class Engine {
    * same order, each what `isAllowed` answers. */
   isAllowedMany(request, features) {
     const native = handleOf(request, this);
-    const n = idList('features', features);
-    if (n < 0) return addon.isAllowedMany(this.#native, native, features);
-    addon.isAllowedIds(this.#native, native, idScratch, n, answerScratch);
+    const names = featureList('features', features);
+    const n = features.length;
+    addon.isAllowedMany(this.#native, native, idScratch, n, names, nameAtScratch, answerScratch);
     const answers = new Array(n);
     for (let i = 0; i < n; i += 1) answers[i] = answerScratch[i] === 1;
     return answers;
@@ -369,9 +380,9 @@ class Engine {
    * in the same order, each what `decide` answers. */
   decideMany(request, features) {
     const native = handleOf(request, this);
-    const n = idList('features', features);
-    if (n < 0) return addon.decideMany(this.#native, native, features).map(decision);
-    addon.decideIds(this.#native, native, idScratch, n, answerScratch);
+    const names = featureList('features', features);
+    const n = features.length;
+    addon.decideMany(this.#native, native, idScratch, n, names, nameAtScratch, answerScratch);
     const answers = new Array(n);
     for (let i = 0; i < n; i += 1) answers[i] = decision(answerScratch[i]);
     return answers;

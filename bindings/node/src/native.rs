@@ -225,69 +225,84 @@ pub fn is_allowed_name(engine: Handle, request: External<NativeRequest>, feature
     request.ask(|r| engine.feature(&feature).is_some_and(|id| engine.is_allowed(r, id))).unwrap_or(false)
 }
 
-/// Whether the subject may use each feature, in one call: the features resolved to ids (an
-/// unknown name to [`UNKNOWN`]), then the engine's `is_allowed_many` into the answer buffer.
+/// Whether the subject may use each feature, in one call, through the engine's
+/// `is_allowed_many`: the list as [`feature_list`] reads it, each answer into `out` (1
+/// allowed, 0 not).
+///
+/// The lists cross as typed arrays `index.js` makes once and reuses, the names alone as
+/// strings: napi converting a JavaScript array of names and ids item by item, trying each as
+/// a number first, cost more than the single calls, and a new typed array each call more
+/// than a page of answers.
 #[napi]
-pub fn is_allowed_many(engine: Handle, request: External<NativeRequest>, features: Vec<Named>) -> Result<Vec<bool>> {
-    let ids: Vec<FeatureId> = features.iter().map(|f| feature_or_unknown(&engine, f)).collect();
-    let mut out = vec![false; ids.len()];
-    // A request that does not resolve denies every feature, as `out` already says.
-    if let Ok(answered) = request.ask(|r| engine.is_allowed_many(r, &ids, &mut out).map(|_| ())) {
-        answered.map_err(buffer_error)?;
-    }
-    Ok(out)
-}
-
-/// `is_allowed_many` for a list of ids alone: the first `count` of `features`, answered into
-/// `out` (1 allowed, 0 not). Both are typed arrays `index.js` makes once and reuses: a
-/// JavaScript array cost a conversion of each item both ways, and a new typed array more than
-/// the answers.
-#[napi]
-pub fn is_allowed_ids(
+pub fn is_allowed_many(
     engine: Handle,
     request: External<NativeRequest>,
-    features: &[u32],
+    ids: &[u32],
     count: u32,
+    names: String,
+    name_at: &[u32],
     mut out: Uint32Array,
 ) -> Result<()> {
-    let ids = id_list(features, count)?;
-    let mut answers = vec![false; ids.len()];
+    let features = feature_list(&engine, ids, count, &names, name_at)?;
+    let mut answers = vec![false; features.len()];
     // A request that does not resolve denies every feature.
-    if let Ok(answered) = request.ask(|r| engine.is_allowed_many(r, &ids, &mut answers).map(|_| ())) {
+    if let Ok(answered) = request.ask(|r| engine.is_allowed_many(r, &features, &mut answers).map(|_| ())) {
         answered.map_err(buffer_error)?;
     }
     fill(&mut out, answers.iter().map(|&allowed| u32::from(allowed)))
 }
 
-/// `decide_many` for a list of ids alone, as [`is_allowed_ids`] takes them, each answer's
-/// [`decision_code`] into `out`.
+/// `decide` for each feature, in one call, through the engine's `decide_many`: the list as
+/// [`is_allowed_many`] takes it, each answer's [`decision_code`] into `out`.
 #[napi]
-pub fn decide_ids(
+pub fn decide_many(
     engine: Handle,
     request: External<NativeRequest>,
-    features: &[u32],
+    ids: &[u32],
     count: u32,
+    names: String,
+    name_at: &[u32],
     mut out: Uint32Array,
 ) -> Result<()> {
-    let ids = id_list(features, count)?;
-    let mut answers = vec![Decision::default(); ids.len()];
-    match request.ask(|r| engine.decide_many(r, &ids, &mut answers).map(|_| ())) {
+    let features = feature_list(&engine, ids, count, &names, name_at)?;
+    let mut answers = vec![Decision::default(); features.len()];
+    match request.ask(|r| engine.decide_many(r, &features, &mut answers).map(|_| ())) {
         Ok(answered) => {
             answered.map_err(buffer_error)?;
             fill(&mut out, answers.iter().map(|d| decision_code(d.allowed, d.reason)))
         }
-        Err(reason) => fill(&mut out, ids.iter().map(|_| decision_code(false, reason))),
+        // A request that does not resolve denies every feature with why, as `decide` does.
+        Err(reason) => fill(&mut out, features.iter().map(|_| decision_code(false, reason))),
     }
 }
 
-/// The first `count` numbers of `features` as feature ids.
-fn id_list(features: &[u32], count: u32) -> Result<Vec<FeatureId>> {
+/// A list of `count` features: the first `count` numbers of `ids`, except that the `i`th name
+/// of `names` (each ended by a NUL) stands at place `name_at[i]`, resolved to its id, or to
+/// [`UNKNOWN`] when the policy declares no such feature.
+fn feature_list(engine: &Engine, ids: &[u32], count: u32, names: &str, name_at: &[u32]) -> Result<Vec<FeatureId>> {
     let count = usize::try_from(count).unwrap_or(usize::MAX);
-    let Some(features) = features.get(..count) else {
-        let message = format!("the id buffer holds {} ids, not {count}", features.len());
+    let Some(ids) = ids.get(..count) else {
+        let message = format!("the id buffer holds {} ids, not {count}", ids.len());
         return Err(Error::new(Status::InvalidArg, message));
     };
-    Ok(features.iter().map(|&id| FeatureId::from_u32(id)).collect())
+    let mut list: Vec<FeatureId> = ids.iter().map(|&id| FeatureId::from_u32(id)).collect();
+    let names = names.strip_suffix('\0').map(|all| all.split('\0'));
+    let names = names.into_iter().flatten();
+    let mut places = name_at.iter();
+    for name in names {
+        let Some(&at) = places.next() else {
+            return Err(Error::new(
+                Status::InvalidArg,
+                format!("more names than the {} places for them", name_at.len()),
+            ));
+        };
+        let slot = usize::try_from(at).ok().and_then(|at| list.get_mut(at));
+        let Some(slot) = slot else {
+            return Err(Error::new(Status::InvalidArg, format!("a name's place {at} is past the {count} features")));
+        };
+        *slot = engine.feature(name).unwrap_or(FeatureId::from_u32(UNKNOWN));
+    }
+    Ok(list)
 }
 
 /// Writes `answers` to the start of `out`, which must hold them all.
@@ -300,20 +315,6 @@ fn fill<T>(out: &mut [T], answers: impl ExactSizeIterator<Item = T>) -> Result<(
         *slot = answer;
     }
     Ok(())
-}
-
-/// `decide` for each feature, in one call, through the engine's `decide_many`: each answer
-/// as its [`decision_code`].
-#[napi]
-pub fn decide_many(engine: Handle, request: External<NativeRequest>, features: Vec<Named>) -> Result<Vec<u32>> {
-    let ids: Vec<FeatureId> = features.iter().map(|f| feature_or_unknown(&engine, f)).collect();
-    let mut out = vec![Decision::default(); ids.len()];
-    match request.ask(|r| engine.decide_many(r, &ids, &mut out).map(|_| ())) {
-        Ok(answered) => answered.map_err(buffer_error)?,
-        // A request that does not resolve denies every feature with why, as `decide` does.
-        Err(reason) => return Ok(vec![decision_code(false, reason); ids.len()]),
-    }
-    Ok(out.iter().map(|d| decision_code(d.allowed, d.reason)).collect())
 }
 
 /// Whether the subject may use a feature, and why.
@@ -523,10 +524,6 @@ pub fn query_json(engine: Handle, line: String) -> String {
 /// unknown name gets. The batch calls ask with it where a name resolves to nothing, so that
 /// every question of the list keeps its place.
 const UNKNOWN: u32 = 0;
-
-fn feature_or_unknown(engine: &Engine, feature: &Named) -> FeatureId {
-    feature_id(engine, feature).unwrap_or(FeatureId::from_u32(UNKNOWN))
-}
 
 /// A batch call's buffer that is too small: never, since each is sized to its list here.
 fn buffer_error(error: entitle::BufferTooSmall) -> Error {

@@ -44,6 +44,12 @@ const FEATURES = [
   4_294_967_295,
   'hd_video',
   'hd_video',
+  // Names no feature has: empty, and holding the NUL the names cross the addon ended by.
+  '',
+  'hd_video\0',
+  '\0hd_video',
+  'hd_video\0live_effects',
+  'live_effects',
 ];
 // A list of ids alone crosses into the addon as one typed array: the same answers again.
 const FEATURE_IDS = FEATURES.filter((f) => typeof f === 'number');
