@@ -3,9 +3,9 @@
 // a plain JavaScript object of the same precomputed answers (what the loop and a property
 // lookup cost alone), and casbin's npm package (`enforceSync`, one policy line per granted
 // pair: the leanest fair model, as in the Rust comparison), on the plan model of
-// policies/rtc-sdk.policy; then `isAllowedMany` over 100 cached ids a call. Every engine's
-// answers are checked equal before anything is timed. Prints ns per question (the median of
-// rounds):
+// policies/rtc-sdk.policy; then `isAllowedMany` over 100 cached ids, and 100 names, a call.
+// Every engine's answers are checked equal before anything is timed. Prints ns per question
+// (the median of rounds):
 //
 //     cd bindings/node && npm ci && npm run build && node bench.js
 //
@@ -148,29 +148,31 @@ async function main() {
   }
 
   // A page of 100 features in one call: each tier's request asks for the 12 features of the
-  // policy over and over, 100 cached ids a list; its answers are checked against isAllowed.
-  const pages = requests.map((request) => {
-    const list = Array.from({ length: MANY }, (_, i) => engine.feature(features[i % features.length]));
-    const expected = list.map((feature) => engine.isAllowed(request, feature));
-    if (JSON.stringify(engine.isAllowedMany(request, list)) !== JSON.stringify(expected)) {
-      throw new Error('isAllowedMany answers differ from isAllowed');
-    }
-    return [request, list];
-  });
-  const many = (calls) => {
-    let allowed = 0;
-    for (let i = 0; i < calls; i += 1) {
-      const [request, list] = pages[i % pages.length];
-      for (const yes of engine.isAllowedMany(request, list)) if (yes) allowed += 1;
-    }
-    return allowed;
-  };
-  const manyCalls = pages.length * 1024;
-  many(manyCalls);
-  const { ns } = time(many, manyCalls);
-  console.log(
-    `${`entitle isAllowedMany (${MANY} ids)`.padEnd(34)} ${ns.toFixed(1).padStart(10)} ns/call     ${(ns / MANY).toFixed(1).padStart(8)} ns/feature`,
-  );
+  // policy over and over, 100 a list, by cached ids and then by names; the answers are checked
+  // against isAllowed first.
+  for (const [label, item] of [['ids', (name) => engine.feature(name)], ['names', (name) => name]]) {
+    const pages = requests.map((request) => {
+      const list = Array.from({ length: MANY }, (_, i) => item(features[i % features.length]));
+      const expected = list.map((feature) => engine.isAllowed(request, feature));
+      if (JSON.stringify(engine.isAllowedMany(request, list)) !== JSON.stringify(expected)) {
+        throw new Error(`isAllowedMany answers differ from isAllowed, by ${label}`);
+      }
+      return [request, list];
+    });
+    const many = (calls) => {
+      let allowed = 0;
+      for (let i = 0; i < calls; i += 1) {
+        const [request, list] = pages[i % pages.length];
+        for (const yes of engine.isAllowedMany(request, list)) if (yes) allowed += 1;
+      }
+      return allowed;
+    };
+    const manyCalls = pages.length * 1024;
+    many(manyCalls);
+    const { ns } = time(many, manyCalls);
+    const name = `entitle isAllowedMany (${MANY} ${label})`;
+    console.log(`${name.padEnd(34)} ${ns.toFixed(1).padStart(10)} ns/call     ${(ns / MANY).toFixed(1).padStart(8)} ns/feature`);
+  }
 }
 
 main().catch((error) => {
