@@ -3,8 +3,9 @@
 // a plain JavaScript object of the same precomputed answers (what the loop and a property
 // lookup cost alone), and casbin's npm package (`enforceSync`, one policy line per granted
 // pair: the leanest fair model, as in the Rust comparison), on the plan model of
-// policies/rtc-sdk.policy. Every engine's answers are checked equal before anything is timed.
-// Prints ns per question (the median of rounds):
+// policies/rtc-sdk.policy; then `isAllowedMany` over 100 cached ids, and 100 names, a call.
+// Every engine's answers are checked equal before anything is timed. Prints ns per question
+// (the median of rounds):
 //
 //     cd bindings/node && npm ci && npm run build && node bench.js
 //
@@ -17,6 +18,8 @@ const { Engine } = require('.');
 const POLICY = join(__dirname, '..', '..', 'policies', 'rtc-sdk.policy');
 const NOW = 1_795_255_200;
 const ROUNDS = 15;
+// The features of one `isAllowedMany` call.
+const MANY = 100;
 
 const engine = Engine.fromPath(POLICY);
 const tiers = ['free', 'pro', 'enterprise', 'acme_contract'];
@@ -142,6 +145,33 @@ async function main() {
   const byIds = results.find(([name]) => name.includes('cached ids'))[1].ns;
   for (const [name, { ns }] of results) {
     console.log(`${name.padEnd(34)} ${ns.toFixed(1).padStart(10)} ns/question ${(ns / byIds).toFixed(1).padStart(8)}× entitle (ids)`);
+  }
+
+  // A page of 100 features in one call: each tier's request asks for the 12 features of the
+  // policy over and over, 100 a list, by cached ids and then by names; the answers are checked
+  // against isAllowed first.
+  for (const [label, item] of [['ids', (name) => engine.feature(name)], ['names', (name) => name]]) {
+    const pages = requests.map((request) => {
+      const list = Array.from({ length: MANY }, (_, i) => item(features[i % features.length]));
+      const expected = list.map((feature) => engine.isAllowed(request, feature));
+      if (JSON.stringify(engine.isAllowedMany(request, list)) !== JSON.stringify(expected)) {
+        throw new Error(`isAllowedMany answers differ from isAllowed, by ${label}`);
+      }
+      return [request, list];
+    });
+    const many = (calls) => {
+      let allowed = 0;
+      for (let i = 0; i < calls; i += 1) {
+        const [request, list] = pages[i % pages.length];
+        for (const yes of engine.isAllowedMany(request, list)) if (yes) allowed += 1;
+      }
+      return allowed;
+    };
+    const manyCalls = pages.length * 1024;
+    many(manyCalls);
+    const { ns } = time(many, manyCalls);
+    const name = `entitle isAllowedMany (${MANY} ${label})`;
+    console.log(`${name.padEnd(34)} ${ns.toFixed(1).padStart(10)} ns/call     ${(ns / MANY).toFixed(1).padStart(8)} ns/feature`);
   }
 }
 

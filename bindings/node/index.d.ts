@@ -182,14 +182,17 @@ export declare class Engine {
 
   /** Whether the subject may use `feature`; `decide` says why. Unknown names and ids deny. */
   isAllowed(request: Request, feature: NameOrId): boolean;
-  /** `isAllowed` for many features in one call, answers in the same order. */
+  /** `isAllowed` for many features (names or ids) in one call, each answer in the list's order. */
   isAllowedMany(request: Request, features: readonly NameOrId[]): boolean[];
+  /** `decide` for many features (names or ids) in one call, each answer in the list's order. */
+  decideMany(request: Request, features: readonly NameOrId[]): Decision[];
   /** Whether the subject may use `feature`, and why. */
   decide(request: Request, feature: NameOrId): Decision;
   /** How much of `limit` is left given `used` (0), and whether `requested` (0) more may be used. */
   checkLimit(request: Request, limit: NameOrId, used?: AmountIn, requested?: AmountIn): Quota;
-  /** `checkLimit` for many limits in one call: `used[i]` (0 where absent) is the use of
-   * `limits[i]`, nothing more is requested; answers in the same order. */
+  /** `checkLimit` for many limits in one call: `used[i]` is the use of `limits[i]` (without
+   * `used`, 0 for each), nothing more is requested; answers in the same order. A `used` of
+   * another length than `limits` throws a `RangeError`. */
   checkLimitMany(request: Request, limits: readonly NameOrId[], used?: readonly AmountIn[]): Quota[];
   /** A setting's value for the subject, or `null` when nothing sets it. Throws
    * `UnknownNameError` for an unknown tier, add-on or setting, or too many add-ons. */

@@ -123,12 +123,65 @@ function named(parameter, value) {
   throw typeError(parameter, NAME_OR_ID, value);
 }
 
-/** An amount in, as the decimal text the addon reads. */
-function count(parameter, value) {
-  if (value === undefined) return '0';
+/** A list of names or ids, each checked; the list itself, as the addon reads it. */
+function namedList(parameter, values) {
+  if (!Array.isArray(values)) throw typeError(parameter, `an array, each item ${NAME_OR_ID}`, values);
+  // A hole reads as undefined here, and is refused as one. The item's name is only built
+  // for the error: building it for each item cost more than the answers.
+  for (let i = 0; i < values.length; i += 1) {
+    const value = values[i];
+    if (typeof value !== 'string' && !isId(value)) throw typeError(`${parameter}[${i}]`, NAME_OR_ID, value);
+  }
+  return values;
+}
+
+// The typed arrays a list of features crosses into the addon in (its ids, and the places of
+// its names) and its answers come back in: made once and grown as needed (each module
+// instance, so each thread, has its own), since making a typed array costs more than
+// answering a page of questions.
+let idScratch = new Uint32Array(64);
+let nameAtScratch = new Uint32Array(64);
+let answerScratch = new Uint32Array(64);
+
+/** Checks a list of features and lays it out for the addon: each id at its place in
+ * `idScratch`, each name's place in `nameAtScratch`, and the names themselves in one string,
+ * each ended by a NUL (which no feature's name holds, so a name that does is given as the
+ * empty name, unknown alike): one string crosses in far less than one per name. */
+function featureList(parameter, values) {
+  if (!Array.isArray(values)) throw typeError(parameter, `an array, each item ${NAME_OR_ID}`, values);
+  const n = values.length;
+  if (n > idScratch.length) {
+    idScratch = new Uint32Array(n * 2);
+    nameAtScratch = new Uint32Array(n * 2);
+    answerScratch = new Uint32Array(n * 2);
+  }
+  let names = '';
+  let count = 0;
+  // A hole reads as undefined here, and is refused as one. The item's name is only built for
+  // the error: building it for each item cost more than the answers.
+  for (let i = 0; i < n; i += 1) {
+    const value = values[i];
+    if (isId(value)) {
+      idScratch[i] = value;
+    } else if (typeof value === 'string') {
+      nameAtScratch[count] = i;
+      count += 1;
+      names += value.includes('\0') ? '\0' : `${value}\0`;
+    } else {
+      throw typeError(`${parameter}[${i}]`, NAME_OR_ID, value);
+    }
+  }
+  return names;
+}
+
+const AMOUNT = 'a whole number from 0 to 2^53 − 1, or a bigint from 0n to 2^64 − 1';
+
+/** An amount in, as the decimal text the addon reads; an absent one is 0 where `optional`. */
+function count(parameter, value, optional = true) {
+  if (value === undefined && optional) return '0';
   if (typeof value === 'number' && Number.isSafeInteger(value) && value >= 0) return String(value);
   if (typeof value === 'bigint' && value >= 0n && value <= U64_MAX) return value.toString();
-  throw typeError(parameter, 'a whole number from 0 to 2^53 − 1, or a bigint from 0n to 2^64 − 1', value);
+  throw typeError(parameter, AMOUNT, value);
 }
 
 /** An amount out: a number when it is exact as one, else a bigint; `"unlimited"` as is. */
@@ -150,6 +203,16 @@ function seconds(now) {
 
 function frozen(object) {
   return Object.freeze(object);
+}
+
+/** Every reason's name at its number. */
+const REASONS = addon.reasonNames();
+/** The frozen decision of each code the addon answers (`reason << 1 | allowed`), made once:
+ * there are only twice as many as there are reasons, and a frozen answer may be shared. */
+const DECISIONS = [];
+
+function decision(code) {
+  return (DECISIONS[code] ??= frozen({ allowed: (code & 1) === 1, reason: REASONS[code >>> 1] }));
 }
 
 function quota(q) {
@@ -301,18 +364,34 @@ class Engine {
     return addon.isAllowedName(this.#native, native, named('feature', feature));
   }
 
-  /** `isAllowed` for many features in one call, answers in the same order. */
+  /** `isAllowed` for many features (names or ids) in one call: an array of booleans in the
+   * same order, each what `isAllowed` answers. */
   isAllowedMany(request, features) {
     const native = handleOf(request, this);
-    if (!Array.isArray(features)) throw typeError('features', 'an array of names or ids', features);
-    features.forEach((feature, i) => named(`features[${i}]`, feature));
-    return addon.isAllowedMany(this.#native, native, features);
+    const names = featureList('features', features);
+    const n = features.length;
+    addon.isAllowedMany(this.#native, native, idScratch, n, names, nameAtScratch, answerScratch);
+    const answers = new Array(n);
+    for (let i = 0; i < n; i += 1) answers[i] = answerScratch[i] === 1;
+    return answers;
+  }
+
+  /** `decide` for many features (names or ids) in one call: an array of `{ allowed, reason }`
+   * in the same order, each what `decide` answers. */
+  decideMany(request, features) {
+    const native = handleOf(request, this);
+    const names = featureList('features', features);
+    const n = features.length;
+    addon.decideMany(this.#native, native, idScratch, n, names, nameAtScratch, answerScratch);
+    const answers = new Array(n);
+    for (let i = 0; i < n; i += 1) answers[i] = decision(answerScratch[i]);
+    return answers;
   }
 
   /** Whether the subject may use `feature`, and why: `{ allowed, reason }`. */
   decide(request, feature) {
     const native = handleOf(request, this);
-    return frozen(addon.decide(this.#native, native, named('feature', feature)));
+    return decision(addon.decide(this.#native, native, named('feature', feature)));
   }
 
   /** How much of `limit` is left given `used`, and whether `requested` more may be used. */
@@ -322,17 +401,23 @@ class Engine {
     return quota(answer);
   }
 
-  /** `checkLimit` for many limits in one call: `used[i]` (0 where absent) is the use of
-   * `limits[i]`, nothing more is requested; answers in the same order. */
-  checkLimitMany(request, limits, used = []) {
+  /** `checkLimit` for many limits (names or ids) in one call: `used[i]` is the use of
+   * `limits[i]` (no `used` at all: 0 for each), nothing more is requested; an array of quotas
+   * in the same order, each what `checkLimit` answers. A `used` of another length than
+   * `limits` is a `RangeError`, never cut to the shorter. */
+  checkLimitMany(request, limits, used) {
     const native = handleOf(request, this);
-    if (!Array.isArray(limits)) throw typeError('limits', 'an array of names or ids', limits);
-    if (!Array.isArray(used)) throw typeError('used', 'an array of amounts', used);
-    if (used.length > limits.length) {
-      throw new RangeError(`entitle: \`used\` has ${used.length} amounts for ${limits.length} limits`);
+    namedList('limits', limits);
+    let amounts;
+    if (used === undefined) {
+      amounts = limits.map(() => '0');
+    } else {
+      if (!Array.isArray(used)) throw typeError('used', `an array of amounts, one for each limit (${AMOUNT})`, used);
+      if (used.length !== limits.length) {
+        throw new RangeError(`entitle: \`used\` has ${used.length} amounts for ${limits.length} limits; give one for each limit, or none for 0 each`);
+      }
+      amounts = Array.from(used, (amount, i) => count(`used[${i}]`, amount, false));
     }
-    limits.forEach((limit, i) => named(`limits[${i}]`, limit));
-    const amounts = limits.map((_, i) => count(`used[${i}]`, used[i]));
     return addon.checkLimitMany(this.#native, native, limits, amounts).map(quota);
   }
 

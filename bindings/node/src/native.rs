@@ -1,7 +1,9 @@
 //! The functions `index.js` wraps, and the answers they return.
 
-use entitle::{AddonId, Engine, FeatureId, LimitId, Reason, Request, SettingId, SettingValue, TierId, Usage};
-use napi::bindgen_prelude::{Buffer, Either, External};
+use entitle::{
+    AddonId, Decision, Engine, FeatureId, LimitId, Quota, Reason, Request, SettingId, SettingValue, TierId, Usage,
+};
+use napi::bindgen_prelude::{Buffer, Either, External, Uint32Array};
 use napi::{Error, Result, Status};
 use napi_derive::napi;
 use serde_json::{json, Value};
@@ -223,18 +225,130 @@ pub fn is_allowed_name(engine: Handle, request: External<NativeRequest>, feature
     request.ask(|r| engine.feature(&feature).is_some_and(|id| engine.is_allowed(r, id))).unwrap_or(false)
 }
 
-/// Whether the subject may use each feature, in one call.
+/// Whether the subject may use each feature, in one call, through the engine's
+/// `is_allowed_many`: the list as [`feature_list`] reads it, each answer into `out` (1
+/// allowed, 0 not).
+///
+/// The lists cross as typed arrays `index.js` makes once and reuses, the names alone as
+/// strings: napi converting a JavaScript array of names and ids item by item, trying each as
+/// a number first, cost more than the single calls, and a new typed array each call more
+/// than a page of answers.
 #[napi]
-pub fn is_allowed_many(engine: Handle, request: External<NativeRequest>, features: Vec<Named>) -> Vec<bool> {
-    request
-        .ask(|r| features.iter().map(|f| feature_id(&engine, f).is_some_and(|id| engine.is_allowed(r, id))).collect())
-        .unwrap_or_else(|_| vec![false; features.len()])
+pub fn is_allowed_many(
+    engine: Handle,
+    request: External<NativeRequest>,
+    ids: &[u32],
+    count: u32,
+    names: String,
+    name_at: &[u32],
+    mut out: Uint32Array,
+) -> Result<()> {
+    let features = feature_list(&engine, ids, count, &names, name_at)?;
+    let mut answers = vec![false; features.len()];
+    // A request that does not resolve denies every feature.
+    if let Ok(answered) = request.ask(|r| engine.is_allowed_many(r, &features, &mut answers).map(|_| ())) {
+        answered.map_err(buffer_error)?;
+    }
+    fill(&mut out, answers.iter().map(|&allowed| u32::from(allowed)))
+}
+
+/// `decide` for each feature, in one call, through the engine's `decide_many`: the list as
+/// [`is_allowed_many`] takes it, each answer's [`decision_code`] into `out`.
+#[napi]
+pub fn decide_many(
+    engine: Handle,
+    request: External<NativeRequest>,
+    ids: &[u32],
+    count: u32,
+    names: String,
+    name_at: &[u32],
+    mut out: Uint32Array,
+) -> Result<()> {
+    let features = feature_list(&engine, ids, count, &names, name_at)?;
+    let mut answers = vec![Decision::default(); features.len()];
+    match request.ask(|r| engine.decide_many(r, &features, &mut answers).map(|_| ())) {
+        Ok(answered) => {
+            answered.map_err(buffer_error)?;
+            fill(&mut out, answers.iter().map(|d| decision_code(d.allowed, d.reason)))
+        }
+        // A request that does not resolve denies every feature with why, as `decide` does.
+        Err(reason) => fill(&mut out, features.iter().map(|_| decision_code(false, reason))),
+    }
+}
+
+/// A list of `count` features: the first `count` numbers of `ids`, except that the `i`th name
+/// of `names` (each ended by a NUL) stands at place `name_at[i]`, resolved to its id, or to
+/// [`UNKNOWN`] when the policy declares no such feature.
+fn feature_list(engine: &Engine, ids: &[u32], count: u32, names: &str, name_at: &[u32]) -> Result<Vec<FeatureId>> {
+    let count = usize::try_from(count).unwrap_or(usize::MAX);
+    let Some(ids) = ids.get(..count) else {
+        let message = format!("the id buffer holds {} ids, not {count}", ids.len());
+        return Err(Error::new(Status::InvalidArg, message));
+    };
+    let mut list: Vec<FeatureId> = ids.iter().map(|&id| FeatureId::from_u32(id)).collect();
+    let names = names.strip_suffix('\0').map(|all| all.split('\0'));
+    let names = names.into_iter().flatten();
+    let mut places = name_at.iter();
+    for name in names {
+        let Some(&at) = places.next() else {
+            return Err(Error::new(
+                Status::InvalidArg,
+                format!("more names than the {} places for them", name_at.len()),
+            ));
+        };
+        let slot = usize::try_from(at).ok().and_then(|at| list.get_mut(at));
+        let Some(slot) = slot else {
+            return Err(Error::new(Status::InvalidArg, format!("a name's place {at} is past the {count} features")));
+        };
+        *slot = engine.feature(name).unwrap_or(FeatureId::from_u32(UNKNOWN));
+    }
+    Ok(list)
+}
+
+/// Writes `answers` to the start of `out`, which must hold them all.
+fn fill<T>(out: &mut [T], answers: impl ExactSizeIterator<Item = T>) -> Result<()> {
+    if out.len() < answers.len() {
+        let message = format!("the answer buffer holds {} answers for {} questions", out.len(), answers.len());
+        return Err(Error::new(Status::InvalidArg, message));
+    }
+    for (slot, answer) in out.iter_mut().zip(answers) {
+        *slot = answer;
+    }
+    Ok(())
 }
 
 /// Whether the subject may use a feature, and why.
 #[napi]
-pub fn decide(engine: Handle, request: External<NativeRequest>, feature: Named) -> NativeDecision {
-    decision_of(&engine, &request, feature_id(&engine, &feature))
+pub fn decide(engine: Handle, request: External<NativeRequest>, feature: Named) -> u32 {
+    let decision = decision_of(&engine, &request, feature_id(&engine, &feature));
+    decision_code(decision.0, decision.1)
+}
+
+/// A decision as one number, `reason << 1 | allowed`, for `decide` and `decide_many`:
+/// `index.js` turns each into a frozen answer it makes once per number, where an object
+/// built here cost more than the whole question (each property a string napi interns).
+fn decision_code(allowed: bool, reason: Reason) -> u32 {
+    ((reason as u32) << 1) | u32::from(allowed)
+}
+
+/// Every reason's name at its number, for reading [`decision_code`]s.
+#[napi]
+pub fn reason_names() -> Vec<String> {
+    let mut names = Vec::new();
+    for reason in Reason::ALL {
+        let at = reason_index(*reason);
+        if names.len() <= at {
+            names.resize(at + 1, String::new());
+        }
+        if let Some(slot) = names.get_mut(at) {
+            *slot = reason.as_str().to_string();
+        }
+    }
+    names
+}
+
+fn reason_index(reason: Reason) -> usize {
+    usize::try_from(reason as u32).unwrap_or(usize::MAX)
 }
 
 /// How much of a limit is left given `used`, and whether `requested` more may be used.
@@ -250,7 +364,9 @@ pub fn check_limit(
     Ok(quota_of(&engine, &request, limit_id(&engine, &limit), usage))
 }
 
-/// `check_limit` for many limits in one call, each with its own `used` (nothing requested).
+/// `check_limit` for many limits in one call, each with its own `used` (nothing requested),
+/// through the engine's `check_limit_many`. `used` holds one amount per limit: a list of
+/// another length is refused rather than cut to the shorter.
 #[napi]
 pub fn check_limit_many(
     engine: Handle,
@@ -258,13 +374,21 @@ pub fn check_limit_many(
     limits: Vec<Named>,
     used: Vec<String>,
 ) -> Result<Vec<NativeQuota>> {
-    limits
-        .iter()
-        .zip(&used)
-        .map(|(limit, used)| {
-            Ok(quota_of(&engine, &request, limit_id(&engine, limit), Usage::used(count(used, "used")?)))
-        })
-        .collect()
+    if used.len() != limits.len() {
+        let message = format!("`used` has {} amounts for {} limits", used.len(), limits.len());
+        return Err(Error::new(Status::InvalidArg, message));
+    }
+    let mut questions = Vec::with_capacity(limits.len());
+    for (limit, used) in limits.iter().zip(&used) {
+        let id = limit_id(&engine, limit).unwrap_or(LimitId::from_u32(UNKNOWN));
+        questions.push((id, Usage::used(count(used, "used")?)));
+    }
+    let mut out = vec![Quota::default(); questions.len()];
+    match request.ask(|r| engine.check_limit_many(r, &questions, &mut out).map(|_| ())) {
+        Ok(answered) => answered.map_err(buffer_error)?,
+        Err(reason) => return Ok(questions.iter().map(|_| denied_quota(reason)).collect()),
+    }
+    Ok(out.iter().map(native_quota).collect())
 }
 
 /// A setting's value for the subject.
@@ -291,7 +415,10 @@ pub fn entitlements(
     for (id, amount) in used_ids.iter().zip(&used) {
         usage.push((LimitId::from_u32(*id), count(amount, "usage")?));
     }
-    let features = engine.features().map(|(id, name)| (name.to_string(), decision_of(&engine, &request, Some(id))));
+    let features = engine.features().map(|(id, name)| {
+        let (allowed, reason) = decision_of(&engine, &request, Some(id));
+        (name.to_string(), NativeDecision { allowed, reason: reason.as_str().to_string() })
+    });
     let limits = engine.limits().map(|(id, name)| {
         let used = usage.iter().rev().find(|(limit, _)| *limit == id).map_or(0, |(_, amount)| *amount);
         (name.to_string(), quota_of(&engine, &request, Some(id), Usage::used(used)))
@@ -303,21 +430,25 @@ pub fn entitlements(
     Ok(NativeEntitlements { feature_names, features, limit_names, limits, setting_names, settings })
 }
 
-fn decision_of(engine: &Engine, request: &NativeRequest, feature: Option<FeatureId>) -> NativeDecision {
-    let (allowed, reason) = match request.ask(|r| feature.map(|id| engine.decide(r, id))) {
+/// Whether the subject may use a feature, and why.
+fn decision_of(engine: &Engine, request: &NativeRequest, feature: Option<FeatureId>) -> (bool, Reason) {
+    match request.ask(|r| feature.map(|id| engine.decide(r, id))) {
         Ok(Some(decision)) => (decision.allowed, decision.reason),
         Ok(None) => (false, Reason::UnknownFeature),
         Err(reason) => (false, reason),
-    };
-    NativeDecision { allowed, reason: reason.as_str().to_string() }
+    }
 }
 
 fn quota_of(engine: &Engine, request: &NativeRequest, limit: Option<LimitId>, usage: Usage) -> NativeQuota {
-    let answer = match request.ask(|r| limit.map(|id| engine.check_limit(r, id, usage))) {
-        Ok(Some(quota)) => quota,
-        Ok(None) => return denied_quota(Reason::UnknownLimit),
-        Err(reason) => return denied_quota(reason),
-    };
+    match request.ask(|r| limit.map(|id| engine.check_limit(r, id, usage))) {
+        Ok(Some(quota)) => native_quota(&quota),
+        Ok(None) => denied_quota(Reason::UnknownLimit),
+        Err(reason) => denied_quota(reason),
+    }
+}
+
+/// A quota as JavaScript receives it, amounts as decimal text.
+fn native_quota(answer: &Quota) -> NativeQuota {
     NativeQuota {
         allowed: answer.allowed,
         reason: answer.reason.as_str().to_string(),
@@ -386,6 +517,17 @@ pub fn explain_limit(
 #[napi]
 pub fn query_json(engine: Handle, line: String) -> String {
     entitle::wire::answer_line(&engine, &line)
+}
+
+/// The number of an id no engine hands out: every engine's tag is non-zero, so an untagged
+/// number is never one of its ids, and the answer to it is the `unknown_*` deny that an
+/// unknown name gets. The batch calls ask with it where a name resolves to nothing, so that
+/// every question of the list keeps its place.
+const UNKNOWN: u32 = 0;
+
+/// A batch call's buffer that is too small: never, since each is sized to its list here.
+fn buffer_error(error: entitle::BufferTooSmall) -> Error {
+    Error::new(Status::GenericFailure, error.to_string())
 }
 
 fn feature_id(engine: &Engine, feature: &Named) -> Option<FeatureId> {

@@ -160,7 +160,7 @@ test('decide, checkLimit, settingValue and the batch answer', () => {
   assert.deepEqual(engine.isAllowedMany(pro, []), []);
   const stranger = engine.request({ tier: 'gold', now: NOW });
   assert.deepEqual(engine.isAllowedMany(stranger, ['hd', 'chat']), [false, false]);
-  const quotas = engine.checkLimitMany(pro, ['calls', engine.limit('seats'), 'nope', 'bytes'], [1_100, 2n ** 60n]);
+  const quotas = engine.checkLimitMany(pro, ['calls', engine.limit('seats'), 'nope', 'bytes'], [1_100, 2n ** 60n, 0, 0]);
   assert.deepEqual(quotas, [
     engine.checkLimit(pro, 'calls', 1_100),
     engine.checkLimit(pro, 'seats', 2n ** 60n),
@@ -170,6 +170,7 @@ test('decide, checkLimit, settingValue and the batch answer', () => {
   assert.deepEqual(engine.checkLimitMany(pro, []), []);
   assert.equal(engine.checkLimitMany(stranger, ['calls'])[0].reason, 'unknown_tier');
   assert.throws(() => engine.checkLimitMany(pro, ['calls'], [1, 2]), RangeError);
+  assert.throws(() => engine.checkLimitMany(pro, ['calls', 'seats'], [1]), RangeError);
   assert.throws(() => engine.checkLimitMany(pro, 'calls'), (e) => e instanceof TypeError && /`limits`/.test(e.message));
   assert.throws(() => engine.checkLimitMany(pro, ['calls'], [-1]), (e) => e instanceof TypeError && /`used\[0\]`/.test(e.message));
 });

@@ -1,0 +1,191 @@
+'use strict';
+// The batch calls (`isAllowedMany`, `decideMany`, `checkLimitMany`) over the bundled policy:
+// for every tier, several add-on sets, keys and instants, each answer of a batch equals the
+// single call's, names and ids alike; and their lists are checked as the single calls'
+// arguments are.
+
+const test = require('node:test');
+const assert = require('node:assert/strict');
+const { join } = require('node:path');
+
+const { Engine } = require('..');
+
+const RTC = join(__dirname, '..', '..', '..', 'policies', 'rtc-sdk.policy');
+const engine = Engine.fromPath(RTC);
+const other = Engine.fromSource('policy "q"\nfeature zz\nlimit calls : count\ntier gold { grant zz\nlimit calls = 5 }\n', 'q.policy');
+
+const TIERS = ['free', 'pro', 'enterprise', 'acme_contract', 'nope', engine.tier('pro')];
+const ADDON_SETS = [
+  [],
+  ['ai_pack'],
+  ['launch_promo'],
+  ['ai_pack', 'launch_promo'],
+  [engine.addon('ai_pack')],
+  ['vip'],
+  Array(33).fill('ai_pack'),
+];
+const KEYS = ['', 'app-42', 'app-7', 'customer-1003'];
+// Inside and after launch_promo's validity, on a day boundary and inside a day.
+const INSTANTS = [1_795_255_200, 1_764_547_200, 1_798_761_599, new Date('2026-11-30T23:59:59Z')];
+
+// Every feature and limit of the policy, by name.
+const FEATURE_NAMES = ['message_recall', 'read_receipts', 'group_mute', 'e2e_encryption', 'hd_video', 'adaptive_bitrate',
+  'live_effects', 'conversational_ai', 'usage_analytics', 'priority_support', 'phone_support_24x7', 'dedicated_csm'];
+const LIMIT_NAMES = ['concurrent_connections', 'api_calls_per_day', 'api_calls_per_second', 'storage', 'message_retention',
+  'group_size', 'ai_minutes'];
+
+// Names, ids, an unknown name, another engine's id, an id of no engine, and repeats.
+const FEATURES = [
+  ...FEATURE_NAMES,
+  ...FEATURE_NAMES.map((name) => engine.feature(name)),
+  'missing',
+  other.feature('zz'),
+  0,
+  4_294_967_295,
+  'hd_video',
+  'hd_video',
+  // Names no feature has: empty, and holding the NUL the names cross the addon ended by.
+  '',
+  'hd_video\0',
+  '\0hd_video',
+  'hd_video\0live_effects',
+  'live_effects',
+];
+// A list of ids alone crosses into the addon as one typed array: the same answers again.
+const FEATURE_IDS = FEATURES.filter((f) => typeof f === 'number');
+const LIMITS = [...LIMIT_NAMES, ...LIMIT_NAMES.map((name) => engine.limit(name)), 'missing', other.limit('calls'), 0, 'storage'];
+// Amounts below, at and past each limit, and the largest.
+const AMOUNTS = [0, 9, 80, 9_999, 10_000, 1_100_000, 5_000_000, 2n ** 40n, 2n ** 64n - 1n];
+
+function* requests() {
+  for (const tier of TIERS) {
+    for (const addons of ADDON_SETS) {
+      for (const key of KEYS) {
+        for (const now of INSTANTS) {
+          yield { options: { tier, addons, key, now }, request: engine.request({ tier, addons, key, now }) };
+        }
+      }
+    }
+  }
+}
+
+test('the bundled policy declares the features and limits this test asks about', () => {
+  for (const name of FEATURE_NAMES) assert.notEqual(engine.feature(name), null, name);
+  for (const name of LIMIT_NAMES) assert.notEqual(engine.limit(name), null, name);
+});
+
+test('each batch answer equals the single call, for every tier and add-on set', () => {
+  let asked = 0;
+  const reasons = new Set();
+  for (const { options, request } of requests()) {
+    const label = JSON.stringify(options, (_, v) => (typeof v === 'bigint' ? String(v) : v));
+    assert.deepEqual(
+      engine.isAllowedMany(request, FEATURES),
+      FEATURES.map((f) => engine.isAllowed(request, f)),
+      label,
+    );
+    assert.deepEqual(
+      engine.isAllowedMany(request, FEATURE_IDS),
+      FEATURE_IDS.map((f) => engine.isAllowed(request, f)),
+      label,
+    );
+    assert.deepEqual(engine.decideMany(request, FEATURE_IDS), FEATURE_IDS.map((f) => engine.decide(request, f)), label);
+    const decisions = engine.decideMany(request, FEATURES);
+    assert.deepEqual(decisions, FEATURES.map((f) => engine.decide(request, f)), label);
+    for (const d of decisions) reasons.add(d.reason);
+    asked += FEATURES.length * 2;
+    // A key changes only rollouts: limits are asked under the first.
+    if (options.key !== KEYS[0]) continue;
+    // Every limit at every amount, in one list; the same list without `used` is all 0.
+    const limits = LIMITS.flatMap((limit) => AMOUNTS.map(() => limit));
+    const used = LIMITS.flatMap(() => AMOUNTS);
+    const quotas = engine.checkLimitMany(request, limits, used);
+    assert.deepEqual(quotas, limits.map((limit, i) => engine.checkLimit(request, limit, used[i])), label);
+    for (const q of quotas) reasons.add(q.reason);
+    assert.deepEqual(engine.checkLimitMany(request, LIMITS), LIMITS.map((limit) => engine.checkLimit(request, limit)), label);
+    asked += limits.length + LIMITS.length;
+  }
+  assert.ok(asked > 50_000, `only ${asked} questions`);
+  // The sweep reached every kind of answer a batch can give.
+  for (const reason of ['granted_by_tier', 'granted_by_addon', 'granted_by_rollout', 'not_granted', 'outside_rollout',
+    'addon_not_valid', 'addon_not_for_tier', 'within_limit', 'overage', 'limit_exceeded', 'unknown_tier', 'unknown_feature',
+    'unknown_limit', 'unknown_addon', 'too_many_addons']) {
+    assert.ok(reasons.has(reason), `no batch answered ${reason}`);
+  }
+});
+
+test('batch answers are fresh arrays of frozen answers, and empty lists answer empty', () => {
+  const request = engine.request({ tier: 'pro', now: INSTANTS[0] });
+  const decisions = engine.decideMany(request, ['hd_video', 'dedicated_csm']);
+  assert.deepEqual(decisions, [
+    { allowed: true, reason: 'granted_by_tier' },
+    { allowed: false, reason: 'not_granted' },
+  ]);
+  assert.ok(decisions.every(Object.isFrozen) && !Object.isFrozen(decisions));
+  assert.ok(engine.checkLimitMany(request, ['storage']).every(Object.isFrozen));
+  assert.deepEqual(engine.isAllowedMany(request, []), []);
+  assert.deepEqual(engine.decideMany(request, []), []);
+  assert.deepEqual(engine.checkLimitMany(request, []), []);
+  assert.deepEqual(engine.checkLimitMany(request, [], []), []);
+});
+
+test('lists of ids longer than any before, and then shorter, answer each item', () => {
+  const request = engine.request({ tier: 'pro', key: 'app-42', now: INSTANTS[0] });
+  for (const length of [1, 63, 64, 65, 1_000, 3, 5_000, 0, 2]) {
+    const list = Array.from({ length }, (_, i) => FEATURE_IDS[(i * 7) % FEATURE_IDS.length]);
+    const expected = list.map((f) => engine.decide(request, f));
+    assert.deepEqual(engine.decideMany(request, list), expected, `${length} ids`);
+    assert.deepEqual(engine.isAllowedMany(request, list), expected.map((d) => d.allowed), `${length} ids`);
+  }
+});
+
+test('checkLimitMany refuses a `used` of another length than `limits`, never cutting either', () => {
+  const request = engine.request({ tier: 'pro', now: INSTANTS[0] });
+  const limits = ['api_calls_per_day', 'storage', 'group_size'];
+  for (const used of [[1], [1, 2], [1, 2, 3, 4], []]) {
+    assert.throws(
+      () => engine.checkLimitMany(request, limits, used),
+      (e) => e instanceof RangeError && e.message.includes(`\`used\` has ${used.length} amounts for 3 limits`),
+      JSON.stringify(used),
+    );
+  }
+  // Without `used`, every limit is asked at 0.
+  assert.deepEqual(engine.checkLimitMany(request, limits), limits.map((l) => engine.checkLimit(request, l, 0)));
+  assert.deepEqual(engine.checkLimitMany(request, limits, undefined), engine.checkLimitMany(request, limits, [0, 0, 0]));
+});
+
+test('a batch list of the wrong type is a TypeError naming the parameter and what it takes', () => {
+  const request = engine.request({ tier: 'pro', now: INSTANTS[0] });
+  const wrong = [
+    [() => engine.isAllowedMany(request, 'hd_video'), /`features` must be an array, each item a name \(string\) or an id/],
+    [() => engine.isAllowedMany(request, new Set(['hd_video'])), /`features` must be an array/],
+    [() => engine.isAllowedMany(request, ['hd_video', 1.5]), /`features\[1\]` must be a name \(string\) or an id.*not number 1.5/],
+    [() => engine.isAllowedMany(request, [-1]), /`features\[0\]`/],
+    [() => engine.isAllowedMany(request, [2 ** 32]), /`features\[0\]`/],
+    // A hole in the list is an undefined item.
+    [() => engine.isAllowedMany(request, ['hd_video', , 'storage']), /`features\[1\]` must be .*not undefined/],
+    [() => engine.isAllowedMany({}, ['hd_video']), /`request`/],
+    [() => engine.decideMany(request, null), /`features` must be an array.*not null/],
+    [() => engine.decideMany(request, [true]), /`features\[0\]` must be a name/],
+    [() => engine.decideMany(request, [Buffer.from('hd_video')]), /`features\[0\]`/],
+    [() => engine.decideMany('pro', ['hd_video']), /`request`/],
+    [() => engine.checkLimitMany(request, 'storage'), /`limits` must be an array/],
+    [() => engine.checkLimitMany(request, [{}]), /`limits\[0\]` must be a name/],
+    [() => engine.checkLimitMany(request, ['storage'], 5), /`used` must be an array of amounts, one for each limit/],
+    [() => engine.checkLimitMany(request, ['storage'], [-1]), /`used\[0\]` must be a whole number from 0 to 2\^53 − 1, or a bigint/],
+    [() => engine.checkLimitMany(request, ['storage', 'group_size'], [1, 1.5]), /`used\[1\]`/],
+    [() => engine.checkLimitMany(request, ['storage'], ['5']), /`used\[0\]`.*not the string "5"/],
+    [() => engine.checkLimitMany(request, ['storage'], [2n ** 64n]), /`used\[0\]`/],
+    // Where a `used` list is given, each amount is: a hole is not 0.
+    [() => engine.checkLimitMany(request, ['storage', 'group_size'], [1, undefined]), /`used\[1\]`.*not undefined/],
+    [() => engine.checkLimitMany(request, ['storage', 'group_size'], [, 1]), /`used\[0\]`/],
+  ];
+  for (const [call, message] of wrong) {
+    assert.throws(call, (e) => e instanceof TypeError && message.test(e.message), String(call));
+  }
+  // The lists are read, not kept: changing one after the call changes no answer.
+  const features = ['hd_video'];
+  const answers = engine.isAllowedMany(request, features);
+  features[0] = 'dedicated_csm';
+  assert.deepEqual(answers, [true]);
+});
