@@ -53,7 +53,7 @@ export interface Diagnostic {
   readonly help: string | null;
 }
 
-/** A call failed for a reason other than the answer: `code` is `policy`, `io` or `bundle`. */
+/** A call failed for a reason other than the answer: `code` is `policy`, `io`, `bundle`, or `reentered` (a batch call made from inside another batch call's list). */
 export declare class EntitleError extends Error {
   readonly code: string;
 }

@@ -142,6 +142,11 @@ function namedList(parameter, values) {
 let idScratch = new Uint32Array(64);
 let nameAtScratch = new Uint32Array(64);
 let answerScratch = new Uint32Array(64);
+// Whether a list is being read into the arrays above. An item is read through any getter the
+// list has (a Proxy's, say), which could call a batch call again and overwrite what the outer
+// call has laid out; such a call is refused before it writes anything, so no answer is ever
+// computed from another call's ids.
+let readingList = false;
 
 /** Checks a list of features and lays it out for the addon: each id at its place in
  * `idScratch`, each name's place in `nameAtScratch`, and the names themselves in one string,
@@ -149,6 +154,18 @@ let answerScratch = new Uint32Array(64);
  * empty name, unknown alike): one string crosses in far less than one per name. */
 function featureList(parameter, values) {
   if (!Array.isArray(values)) throw typeError(parameter, `an array, each item ${NAME_OR_ID}`, values);
+  if (readingList) {
+    throw new EntitleError(`entitle: \`${parameter}\` was read by a batch call from inside another batch call's list`, 'reentered');
+  }
+  readingList = true;
+  try {
+    return layOut(parameter, values);
+  } finally {
+    readingList = false;
+  }
+}
+
+function layOut(parameter, values) {
   const n = values.length;
   if (n > idScratch.length) {
     idScratch = new Uint32Array(n * 2);

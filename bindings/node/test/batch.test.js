@@ -8,7 +8,7 @@ const test = require('node:test');
 const assert = require('node:assert/strict');
 const { join } = require('node:path');
 
-const { Engine } = require('..');
+const { Engine, EntitleError } = require('..');
 
 const RTC = join(__dirname, '..', '..', '..', 'policies', 'rtc-sdk.policy');
 const engine = Engine.fromPath(RTC);
@@ -188,4 +188,29 @@ test('a batch list of the wrong type is a TypeError naming the parameter and wha
   const answers = engine.isAllowedMany(request, features);
   features[0] = 'dedicated_csm';
   assert.deepEqual(answers, [true]);
+});
+
+test('a list whose item calls a batch call while it is read is refused, and the outer answers stay its own', () => {
+  const request = engine.request({ tier: 'pro', now: INSTANTS[0] });
+  const page = ['hd_video', 'dedicated_csm', 'hd_video', 'dedicated_csm'];
+  const expected = page.map((f) => engine.isAllowed(request, f));
+  let refused = null;
+  // The getter of item 2 asks another batch with other features, as a careless Proxy might.
+  const sneaky = new Proxy(page, {
+    get(target, property, receiver) {
+      if (property === '2' && refused === null) {
+        try {
+          engine.isAllowedMany(request, ['dedicated_csm', 'dedicated_csm', 'dedicated_csm']);
+        } catch (error) {
+          refused = error;
+        }
+      }
+      return Reflect.get(target, property, receiver);
+    },
+  });
+  assert.deepEqual(engine.isAllowedMany(request, sneaky), expected);
+  assert.ok(refused instanceof EntitleError, String(refused));
+  assert.equal(refused.code, 'reentered');
+  // The flag is cleared once a list is read, whatever happened inside it.
+  assert.deepEqual(engine.isAllowedMany(request, page), expected);
 });
