@@ -1,7 +1,8 @@
 //! The C consumers: `tests/c/*.c` compiled against the committed header and the static
 //! library with `-Wall -Wextra -Werror`, run under AddressSanitizer and
 //! UndefinedBehaviorSanitizer, then again under valgrind; the conformance corpus answered
-//! through the C structs, compared with the Rust answers; and a caller built against the frozen
+//! through the C structs, compared with the Rust answers; a subject's whole entitlement through
+//! the typed call, compared with the JSON protocol's; and a caller built against the frozen
 //! ABI-1 header (`tests/c/abi1/`), run the same two ways against this build.
 //!
 //! Needs `gcc` and `valgrind` on the PATH (`.ci/run` installs them); a test that finds one
@@ -186,4 +187,26 @@ fn a_missing_tool_says_what_to_install() {
     let message = cannot_run(&missing, &error);
     assert!(message.contains("`apt-get install entitle-test-no-such-tool`"), "{message}");
     assert!(cannot_run(&Command::new("valgrind"), &error).contains("`apt-get install valgrind`"));
+}
+
+/// The whole entitlement of a subject through `entitle_query_entitlements` equals the JSON
+/// protocol's `"entitlements": true` answer, for every tier of `policies/rtc-sdk.policy` (and
+/// one it lacks), with and without add-ons and usage: `tests/c/entitlements.c` prints the two
+/// side by side, built under the sanitizers.
+#[test]
+fn the_typed_entitlements_equal_the_json_protocols() {
+    let binary = compile("entitlements.c", "entitlements_sanitized", true);
+    let output = run_sanitized(&binary, &rtc_sdk_policy());
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let lines: Vec<serde_json::Value> =
+        stdout.lines().map(|line| serde_json::from_str(line).unwrap_or_else(|e| panic!("{e}: {line}"))).collect();
+    // 5 tiers, 4 sets of add-ons, with and without usage: 40 pairs.
+    assert_eq!(lines.len(), 80, "{stdout}");
+    for pair in lines.chunks(2) {
+        assert_eq!(pair[1], pair[0], "the typed answer (left) differs from the JSON protocol's (right)");
+    }
+    // The pairs cover what the typed call has to get right: usage, display text, unknown tiers.
+    assert!(lines.iter().any(|answer| answer["limits"]["api_calls_per_day"]["reason"] == "overage"));
+    assert!(lines.iter().any(|answer| answer["settings"]["sla_availability"]["display"] == "99.9%"));
+    assert!(lines.iter().any(|answer| answer["features"]["hd_video"]["reason"] == "unknown_tier"));
 }

@@ -1,0 +1,486 @@
+//! Many questions about one request in one call (ABI 3): the batch calls over the Rust crate's
+//! `*_many`, and a subject's whole entitlement.
+//!
+//! Each answers into arrays the caller owns and allocates nothing (a setting's display text is
+//! made once per value, the first time it is asked for). The ids go through fixed arrays on the
+//! stack, a chunk at a time, since the Rust calls take typed ids and the caller's memory holds
+//! numbers.
+
+use std::mem::{align_of, size_of};
+
+use entitle::{Decision, Engine, FeatureId, LimitId, Quota, Reason, Request, Usage};
+
+use crate::queries::{id_request, setting_answer_by_id, status_of};
+use crate::status::guard;
+use crate::types::{c_decision, c_quota};
+use crate::{
+    entitle_decision, entitle_engine, entitle_entitlements, entitle_quota, entitle_request, entitle_setting_answer,
+    entitle_status,
+};
+
+/// How many questions go through the stack arrays at once: enough that the request is checked
+/// rarely, few enough that the arrays (of quotas, the largest answer) stay a few KiB.
+const CHUNK: usize = 32;
+
+/// An id no engine hands out: a feature asked about with it answers with the request's own
+/// reason when the request holds an unknown id, and `unknown_feature` otherwise.
+const NO_ID: u32 = u32::MAX;
+
+/// Reads an array of `count` elements the caller passes: NULL is allowed with count 0.
+///
+/// # Safety
+/// `data` is NULL with count 0, or points to `count` aligned, readable elements that outlive
+/// `'a`.
+unsafe fn read_array<'a, T>(data: *const T, count: usize) -> Result<&'a [T], entitle_status> {
+    if count == 0 {
+        return Ok(&[]);
+    }
+    if data.is_null() {
+        return Err(entitle_status::NullArgument);
+    }
+    fits(count, size_of::<T>())?;
+    // SAFETY: non-NULL, at most `isize::MAX` bytes, and `count` readable elements per the
+    // contract.
+    Ok(unsafe { std::slice::from_raw_parts(data, count) })
+}
+
+/// Whether `count` elements of `size` bytes are an array Rust may address: at most
+/// `isize::MAX` bytes.
+fn fits(count: usize, size: usize) -> Result<(), entitle_status> {
+    match count.checked_mul(size).map(isize::try_from) {
+        Some(Ok(_)) => Ok(()),
+        _ => Err(entitle_status::InvalidArgument),
+    }
+}
+
+/// Whether the caller's output array of `capacity` elements at `out` holds `count` answers: a
+/// smaller capacity is `BUFFER_TOO_SMALL`, NULL with room for answers `NULL_ARGUMENT`.
+fn room<T>(out: *mut T, capacity: usize, count: usize) -> Result<(), entitle_status> {
+    if capacity < count {
+        return Err(entitle_status::BufferTooSmall);
+    }
+    if count > 0 && out.is_null() {
+        return Err(entitle_status::NullArgument);
+    }
+    fits(count, size_of::<T>())
+}
+
+/// The first reason among `reasons` that is not a plain answer (an unknown id, too many
+/// add-ons), or `granted_by_tier`, which stands for "every answer is plain".
+fn first_unknown(reasons: impl IntoIterator<Item = Reason>) -> Reason {
+    reasons
+        .into_iter()
+        .find(|reason| status_of(*reason, false, false) != entitle_status::Ok)
+        .unwrap_or(Reason::GrantedByTier)
+}
+
+/// Runs a batch call: checks the handles, builds the Rust request, and returns the status that
+/// goes with the first answer `answer` reports as not plain.
+///
+/// # Safety
+/// `engine` and `request` are NULL or live handles.
+unsafe fn batch(
+    engine: *const entitle_engine,
+    request: *const entitle_request,
+    answer: impl FnOnce(&entitle_engine, &entitle_request, &Request<'_>) -> Result<Reason, entitle_status>,
+) -> entitle_status {
+    guard(|| {
+        // SAFETY: NULL or live handles, per the contract.
+        let (Some(engine), Some(request)) = (unsafe { engine.as_ref() }, unsafe { request.as_ref() }) else {
+            return entitle_status::NullArgument;
+        };
+        match answer(engine, request, &id_request(&engine.engine, request)) {
+            Ok(reason) => status_of(reason, false, request.tier.named(false)),
+            Err(status) => status,
+        }
+    })
+}
+
+/// The stack arrays hold a whole chunk, so a Rust batch call over one always has room: a
+/// `BufferTooSmall` from it would be a bug of this crate, reported as one.
+fn bug(_: entitle::BufferTooSmall) -> entitle_status {
+    entitle_status::Panic
+}
+
+/// `ids` as typed ids, in a stack array; `make` types one.
+fn typed<I: Copy>(ids: &[u32], make: fn(u32) -> I) -> ([I; CHUNK], usize) {
+    let mut out = [make(NO_ID); CHUNK];
+    for (slot, id) in out.iter_mut().zip(ids) {
+        *slot = make(*id);
+    }
+    (out, ids.len().min(CHUNK))
+}
+
+/// Writes `answers` to the caller's array at `out`, from element `start` on.
+///
+/// # Safety
+/// `out` points to at least `start + answers.len()` writable elements.
+unsafe fn put_all<T: Copy, C>(out: *mut C, start: usize, answers: &[T], convert: fn(T) -> C) {
+    for (i, answer) in answers.iter().enumerate() {
+        // SAFETY: within the caller's array, per the contract; `write` reads nothing there, so
+        // the array may start uninitialised.
+        unsafe { out.add(start + i).write(convert(*answer)) };
+    }
+}
+
+/// Whether the subject may use each of `features` (`count` ids): writes `allowed_out[i]` for
+/// the `i`-th, as `entitle_is_allowed` would, in one call (ABI 3). `capacity` is how many
+/// answers `allowed_out` holds: less than `count` is `ENTITLE_STATUS_BUFFER_TOO_SMALL`, writing
+/// nothing. `features` and `allowed_out` may be NULL when `count` is 0.
+///
+/// Every answer is written; the status is `ENTITLE_STATUS_OK` when every id (of the request
+/// and of `features`) is the engine's, and otherwise the status the first unknown one gives:
+/// `ENTITLE_STATUS_UNKNOWN_ID` (an unknown id answers `false`), or
+/// `ENTITLE_STATUS_UNKNOWN_NAME` for a tier set by name that the engine does not have.
+///
+/// # Safety
+/// `engine` and `request` are NULL or live handles; `features` is NULL with count 0 or points
+/// to `count` readable ids; `allowed_out` is NULL or points to `capacity` writable `bool`s.
+#[no_mangle]
+pub unsafe extern "C" fn entitle_is_allowed_many(
+    engine: *const entitle_engine,
+    request: *const entitle_request,
+    features: *const u32,
+    count: usize,
+    allowed_out: *mut bool,
+    capacity: usize,
+) -> entitle_status {
+    // SAFETY: the contract, passed on; the comments inside say why each use of the caller's
+    // arrays is sound.
+    unsafe {
+        batch(engine, request, |handle, _, rust| {
+            let engine = &handle.engine;
+            // SAFETY: the caller's contract for `features`.
+            let features = read_array(features, count)?;
+            room(allowed_out, capacity, count)?;
+            // The request's own reason, asked once: `unknown_feature` for a request whose ids
+            // are all the engine's.
+            let of_request = engine.decide(rust, FeatureId::from_u32(NO_ID)).reason;
+            let mut reason = (of_request != Reason::UnknownFeature).then_some(of_request);
+            for (n, chunk) in features.chunks(CHUNK).enumerate() {
+                let (ids, len) = typed(chunk, FeatureId::from_u32);
+                let ids = ids.get(..len).unwrap_or_default();
+                let mut answers = [false; CHUNK];
+                let answers = engine.is_allowed_many(rust, ids, &mut answers).map_err(bug)?;
+                // SAFETY: `room` checked that `allowed_out` holds `count` answers.
+                put_all(allowed_out, n * CHUNK, answers, |allowed| allowed);
+                if reason.is_none() {
+                    // Only a denial can be for an unknown id.
+                    let unknown =
+                        answers.iter().zip(ids).any(|(allowed, id)| !allowed && engine.feature_name(*id).is_none());
+                    reason = unknown.then_some(Reason::UnknownFeature);
+                }
+            }
+            Ok(reason.unwrap_or(Reason::GrantedByTier))
+        })
+    }
+}
+
+/// Whether the subject may use each of `features`, and why: writes `decisions_out[i]` for the
+/// `i`-th, as `entitle_decide` would, in one call (ABI 3). Buffers, NULL and statuses as for
+/// `entitle_is_allowed_many`; an unknown id's decision says which kind was unknown.
+///
+/// # Safety
+/// `engine` and `request` are NULL or live handles; `features` is NULL with count 0 or points
+/// to `count` readable ids; `decisions_out` is NULL or points to `capacity` writable decisions.
+#[no_mangle]
+pub unsafe extern "C" fn entitle_decide_many(
+    engine: *const entitle_engine,
+    request: *const entitle_request,
+    features: *const u32,
+    count: usize,
+    decisions_out: *mut entitle_decision,
+    capacity: usize,
+) -> entitle_status {
+    // SAFETY: the contract, passed on; the comments inside say why each use of the caller's
+    // arrays is sound.
+    unsafe {
+        batch(engine, request, |handle, _, rust| {
+            // SAFETY: the caller's contract for `features`.
+            let features = read_array(features, count)?;
+            room(decisions_out, capacity, count)?;
+            // SAFETY: `room` checked that `decisions_out` holds `count` answers.
+            decide_into(&handle.engine, rust, features.chunks(CHUNK), decisions_out)
+        })
+    }
+}
+
+/// Decides each feature of `chunks` into the caller's array at `out`, in order; the first
+/// reason that is not a plain answer.
+///
+/// # Safety
+/// `out` points to as many writable decisions as `chunks` holds ids.
+unsafe fn decide_into<'c>(
+    engine: &Engine,
+    request: &Request<'_>,
+    chunks: impl Iterator<Item = &'c [u32]>,
+    out: *mut entitle_decision,
+) -> Result<Reason, entitle_status> {
+    let mut reason = Reason::GrantedByTier;
+    for (n, chunk) in chunks.enumerate() {
+        let (ids, len) = typed(chunk, FeatureId::from_u32);
+        let mut answers = [Decision::default(); CHUNK];
+        let answers = engine.decide_many(request, ids.get(..len).unwrap_or_default(), &mut answers).map_err(bug)?;
+        // SAFETY: the caller's contract.
+        unsafe { put_all(out, n * CHUNK, answers, c_decision) };
+        if reason == Reason::GrantedByTier {
+            reason = first_unknown(answers.iter().map(|d| d.reason));
+        }
+    }
+    Ok(reason)
+}
+
+/// How much of each limit is left and whether the request may proceed: writes
+/// `quotas_out[i]` for `limits[i]` given `used[i]` and `requested[i]`, as
+/// `entitle_check_limit` would, in one call (ABI 3). The three input arrays hold `count`
+/// elements each. Buffers, NULL and statuses as for `entitle_is_allowed_many`.
+///
+/// # Safety
+/// `engine` and `request` are NULL or live handles; `limits`, `used` and `requested` are NULL
+/// with count 0 or each point to `count` readable elements; `quotas_out` is NULL or points to
+/// `capacity` writable quotas.
+#[no_mangle]
+pub unsafe extern "C" fn entitle_check_limit_many(
+    engine: *const entitle_engine,
+    request: *const entitle_request,
+    limits: *const u32,
+    used: *const u64,
+    requested: *const u64,
+    count: usize,
+    quotas_out: *mut entitle_quota,
+    capacity: usize,
+) -> entitle_status {
+    // SAFETY: the contract, passed on; the comments inside say why each use of the caller's
+    // arrays is sound.
+    unsafe {
+        batch(engine, request, |handle, _, rust| {
+            // SAFETY: the caller's contract for the three arrays.
+            let (limits, used, requested) =
+                (read_array(limits, count)?, read_array(used, count)?, read_array(requested, count)?);
+            room(quotas_out, capacity, count)?;
+            let questions = limits.iter().zip(used.iter().zip(requested)).map(|(limit, (used, requested))| {
+                (LimitId::from_u32(*limit), Usage { used: *used, requested: *requested })
+            });
+            // SAFETY: `room` checked that `quotas_out` holds `count` answers.
+            check_into(&handle.engine, rust, questions, quotas_out)
+        })
+    }
+}
+
+/// Answers each `(limit, usage)` question into the caller's array at `out`, in order, a chunk
+/// at a time; the first reason that is not a plain answer.
+///
+/// # Safety
+/// `out` points to as many writable quotas as `questions` yields.
+unsafe fn check_into(
+    engine: &Engine,
+    request: &Request<'_>,
+    mut questions: impl Iterator<Item = (LimitId, Usage)>,
+    out: *mut entitle_quota,
+) -> Result<Reason, entitle_status> {
+    let mut reason = Reason::GrantedByTier;
+    let mut start = 0;
+    loop {
+        let mut chunk = [(LimitId::from_u32(NO_ID), Usage::used(0)); CHUNK];
+        let mut len = 0;
+        for (slot, question) in chunk.iter_mut().zip(questions.by_ref()) {
+            *slot = question;
+            len += 1;
+        }
+        if len == 0 {
+            return Ok(reason);
+        }
+        let mut answers = [Quota::default(); CHUNK];
+        let answers =
+            engine.check_limit_many(request, chunk.get(..len).unwrap_or_default(), &mut answers).map_err(bug)?;
+        // SAFETY: the caller's contract.
+        unsafe { put_all(out, start, answers, c_quota) };
+        if reason == Reason::GrantedByTier {
+            reason = first_unknown(answers.iter().map(|q| q.reason));
+        }
+        start += len;
+    }
+}
+
+/// Writes `ids` to the caller's optional array at `out`, in order.
+///
+/// # Safety
+/// `out` is NULL or points to as many writable ids as `ids` yields.
+unsafe fn put_ids(out: *mut u32, ids: impl Iterator<Item = u32>) {
+    if out.is_null() {
+        return;
+    }
+    for (i, id) in ids.enumerate() {
+        // SAFETY: within the caller's array, per the contract.
+        unsafe { out.add(i).write(id) };
+    }
+}
+
+/// The subject's whole entitlement (ABI 3): every feature's decision, every limit's quota and
+/// every setting's answer, in declaration order, as `entitle_query_json` answers a query with
+/// `"entitlements": true` (whose `features`, `limits` and `settings` are keyed by name; here
+/// index `i` is the `i`-th declared item, and the `*_ids` arrays, when given, receive its id).
+///
+/// `usage_limits` and `usage_used` (`usage_count` elements each, NULL with 0) give the usage
+/// of limits by id, as the query's `usage` does by name: a limit not listed has used 0, a
+/// limit listed twice takes the last, and every question requests 0. A listed id that is not
+/// one of the engine's limits is `ENTITLE_STATUS_UNKNOWN_ID`, writing nothing (the query's
+/// `unknown_usage` error).
+///
+/// The caller fills `*out` (its `size`, the arrays, their capacities, `setting_size`). The
+/// library writes the three counts, then, when every array has room, every answer: a
+/// capacity smaller than its count is `ENTITLE_STATUS_BUFFER_TOO_SMALL` with only the counts
+/// written, so a caller can size its arrays from a first call with capacities 0. A `size` or a
+/// `setting_size` smaller than ABI 3's struct is `ENTITLE_STATUS_INVALID_ARGUMENT`. Every
+/// answer being written, the status is that of the first unknown id, as for the batch calls.
+///
+/// # Safety
+/// `engine` and `request` are NULL or live handles; the usage arrays are NULL with count 0 or
+/// point to `usage_count` readable elements; `out` is NULL or points to a writable
+/// `entitle_entitlements` whose array pointers are NULL or point to their capacity of
+/// writable elements (`setting_size` bytes apart for `settings`). Setting texts stay valid
+/// while the engine lives.
+#[no_mangle]
+pub unsafe extern "C" fn entitle_query_entitlements(
+    engine: *const entitle_engine,
+    request: *const entitle_request,
+    usage_limits: *const u32,
+    usage_used: *const u64,
+    usage_count: usize,
+    out: *mut entitle_entitlements,
+) -> entitle_status {
+    // SAFETY: the contract, passed on; the comments inside say why each use of the caller's
+    // arrays is sound.
+    unsafe {
+        batch(engine, request, |handle, held, rust| {
+            let engine = &handle.engine;
+            // SAFETY: the caller's contract for the usage arrays.
+            let (usage_limits, usage_used) =
+                (read_array(usage_limits, usage_count)?, read_array(usage_used, usage_count)?);
+            if out.is_null() {
+                return Err(entitle_status::NullArgument);
+            }
+            // SAFETY: non-NULL; the first field of a readable `entitle_entitlements`.
+            if crate::queries::caller_size(out) < size_of::<entitle_entitlements>() {
+                return Err(entitle_status::InvalidArgument);
+            }
+            if usage_limits.iter().any(|id| engine.limit_name(LimitId::from_u32(*id)).is_none()) {
+                return Err(entitle_status::UnknownId);
+            }
+            let counts = (engine.features().len(), engine.limits().len(), engine.settings().len());
+            // The caller's struct is read and written field by field through the pointer: the
+            // fields the library writes may hold anything before the call.
+            // SAFETY: checked non-NULL and at least as large as this library's struct; readable
+            // and writable per the contract.
+            let page = {
+                std::ptr::addr_of_mut!((*out).feature_count).write(counts.0);
+                std::ptr::addr_of_mut!((*out).limit_count).write(counts.1);
+                std::ptr::addr_of_mut!((*out).setting_count).write(counts.2);
+                Page {
+                    features: std::ptr::addr_of!((*out).features).read(),
+                    feature_ids: std::ptr::addr_of!((*out).feature_ids).read(),
+                    features_capacity: std::ptr::addr_of!((*out).features_capacity).read(),
+                    limits: std::ptr::addr_of!((*out).limits).read(),
+                    limit_ids: std::ptr::addr_of!((*out).limit_ids).read(),
+                    limits_capacity: std::ptr::addr_of!((*out).limits_capacity).read(),
+                    settings: std::ptr::addr_of!((*out).settings).read(),
+                    setting_ids: std::ptr::addr_of!((*out).setting_ids).read(),
+                    settings_capacity: std::ptr::addr_of!((*out).settings_capacity).read(),
+                    setting_size: std::ptr::addr_of!((*out).setting_size).read(),
+                }
+            };
+            room(page.features, page.features_capacity, counts.0)?;
+            room(page.limits, page.limits_capacity, counts.1)?;
+            room(page.settings, page.settings_capacity, counts.2)?;
+            let stride = page.setting_size;
+            if counts.2 > 0
+                && (stride < size_of::<entitle_setting_answer>() || stride % align_of::<entitle_setting_answer>() != 0)
+            {
+                return Err(entitle_status::InvalidArgument);
+            }
+            fits(counts.2, stride)?;
+
+            // SAFETY: the id arrays are NULL or share their answers' capacities, which `room`
+            // checked against the counts, per the contract.
+            put_ids(page.feature_ids, engine.features().map(|(id, _)| id.as_u32()));
+            put_ids(page.limit_ids, engine.limits().map(|(id, _)| id.as_u32()));
+            put_ids(page.setting_ids, engine.settings().map(|(id, _)| id.as_u32()));
+            let mut reason = Reason::GrantedByTier;
+            let mut note = |found: Reason| {
+                if reason == Reason::GrantedByTier {
+                    reason = found;
+                }
+            };
+            let feature_ids = engine.features().map(|(id, _)| id.as_u32());
+            // SAFETY: `room` checked that `features` holds every feature.
+            note(decide_ids_into(engine, rust, feature_ids, page.features)?);
+            let questions = engine.limits().map(|(id, _)| {
+                let used = usage_limits
+                    .iter()
+                    .zip(usage_used)
+                    .rfind(|(limit, _)| **limit == id.as_u32())
+                    .map_or(0, |(_, used)| *used);
+                (id, Usage::used(used))
+            });
+            // SAFETY: `room` checked that `limits` holds every limit.
+            note(check_into(engine, rust, questions, page.limits)?);
+            for (i, (id, _)) in engine.settings().enumerate() {
+                let (mut answer, found) = setting_answer_by_id(handle, !held.addons.is_empty(), rust, id);
+                note(first_unknown([found]));
+                answer.size = stride;
+                // SAFETY: element `i` is `i * stride` bytes into the caller's array, which
+                // `room` and `fits` checked holds every setting; `stride` is a multiple of the
+                // struct's alignment and at least its size.
+                page.settings.cast::<u8>().add(i * stride).cast::<entitle_setting_answer>().write(answer);
+            }
+            Ok(reason)
+        })
+    }
+}
+
+/// What the caller put in its `entitle_entitlements`, read once.
+struct Page {
+    features: *mut entitle_decision,
+    feature_ids: *mut u32,
+    features_capacity: usize,
+    limits: *mut entitle_quota,
+    limit_ids: *mut u32,
+    limits_capacity: usize,
+    settings: *mut entitle_setting_answer,
+    setting_ids: *mut u32,
+    settings_capacity: usize,
+    setting_size: usize,
+}
+
+/// `decide_into` for ids that come from an iterator rather than the caller's array.
+///
+/// # Safety
+/// `out` points to as many writable decisions as `ids` yields.
+unsafe fn decide_ids_into(
+    engine: &Engine,
+    request: &Request<'_>,
+    mut ids: impl Iterator<Item = u32>,
+    out: *mut entitle_decision,
+) -> Result<Reason, entitle_status> {
+    let mut reason = Reason::GrantedByTier;
+    let mut start = 0;
+    loop {
+        let mut chunk = [NO_ID; CHUNK];
+        let mut len = 0;
+        for (slot, id) in chunk.iter_mut().zip(ids.by_ref()) {
+            *slot = id;
+            len += 1;
+        }
+        if len == 0 {
+            return Ok(reason);
+        }
+        // SAFETY: the caller's contract, from element `start` on.
+        let found = unsafe {
+            decide_into(engine, request, std::iter::once(chunk.get(..len).unwrap_or_default()), out.add(start))
+        }?;
+        if reason == Reason::GrantedByTier {
+            reason = found;
+        }
+        start += len;
+    }
+}
