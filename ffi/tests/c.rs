@@ -210,3 +210,42 @@ fn the_typed_entitlements_equal_the_json_protocols() {
     assert!(lines.iter().any(|answer| answer["settings"]["sla_availability"]["display"] == "99.9%"));
     assert!(lines.iter().any(|answer| answer["features"]["hd_video"]["reason"] == "unknown_tier"));
 }
+
+/// The C program of `docs/bindings.md` and the output the page shows for it: the first ```c
+/// block, and the `# ` lines after the `./app` line of the first ```sh block.
+fn documented_example() -> (String, String) {
+    let page = std::fs::read_to_string(repository().join("docs/bindings.md")).expect("docs/bindings.md");
+    let block = |fence: &str| {
+        let start = page.find(fence).unwrap_or_else(|| panic!("docs/bindings.md has no {fence} block")) + fence.len();
+        let rest = &page[start..];
+        rest[..rest.find("\n```").expect("the block ends")].trim_start_matches('\n').to_string()
+    };
+    let shell = block("```sh\n");
+    let expected: String = shell
+        .lines()
+        .skip_while(|line| !line.starts_with("./app "))
+        .skip(1)
+        .map_while(|line| line.strip_prefix("# "))
+        .map(|line| format!("{line}\n"))
+        .collect();
+    (block("```c\n") + "\n", expected)
+}
+
+/// The C example of `docs/bindings.md` builds against the header and the static library, runs
+/// from a directory of its own, and prints what the page says it prints.
+#[test]
+fn the_c_example_of_the_docs_prints_what_they_show() {
+    let (program, expected) = documented_example();
+    assert!(expected.lines().count() >= 2, "the page shows the example's output: {expected:?}");
+    let dir = std::env::temp_dir().join(format!("entitle-doc-example-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("a temporary directory");
+    let source = dir.join("app.c");
+    std::fs::write(&source, program).expect("app.c is writable");
+    let binary = compile(source.to_str().expect("a UTF-8 path"), "doc_example_sanitized", true);
+    let output = run(Command::new(&binary)
+        .arg(rtc_sdk_policy())
+        .current_dir(&dir)
+        .env("ASAN_OPTIONS", "detect_leaks=1:abort_on_error=0"));
+    std::fs::remove_dir_all(&dir).expect("the temporary directory is removable");
+    assert_eq!(String::from_utf8_lossy(&output.stdout), expected);
+}
