@@ -2,8 +2,9 @@
 //! library with `-Wall -Wextra -Werror`, run under AddressSanitizer and
 //! UndefinedBehaviorSanitizer, then again under valgrind; the conformance corpus answered
 //! through the C structs, compared with the Rust answers; a subject's whole entitlement through
-//! the typed call, compared with the JSON protocol's; and a caller built against the frozen
-//! ABI-1 header (`tests/c/abi1/`), run the same two ways against this build.
+//! the typed call, compared with the JSON protocol's; and callers built against the frozen
+//! ABI-1 and ABI-2 headers (`tests/c/abi1/`, `tests/c/abi2/`), run the same two ways against
+//! this build.
 //!
 //! Needs `gcc` and `valgrind` on the PATH (`.ci/run` installs them); a test that finds one
 //! missing says what to install.
@@ -160,6 +161,57 @@ fn assert_abi1_caller_output(output: &Output) {
         "--- stderr\n{}",
         String::from_utf8_lossy(&output.stderr)
     );
+}
+
+/// Where the ABI-2 caller finds `entitle.h`: the header as it was at ABI 2, frozen.
+const ABI2_HEADER_DIR: &str = "tests/c/abi2";
+
+/// Everything `tests/c/test_abi2_caller.c` prints when the library answers it as ABI 2 did. The
+/// count is exact, so a check that stops running is noticed too.
+const ABI2_CALLER_OUTPUT: &str = "\
+built against ABI 2; the library implements at least that
+hd_video for the tier set last (pro): allowed (granted_by_tier)
+hd_video by name for the tier set last (free): denied (not_granted)
+api_calls_per_day for pro: overage, 10000 left
+another engine's hd_video: denied (unknown_feature)
+30 passed, 0 failed
+";
+
+/// Builds the ABI-2 caller, after checking that its header is still the ABI-2 one.
+fn compile_abi2_caller(output: &str, sanitize: bool) -> PathBuf {
+    let header =
+        std::fs::read_to_string(repository().join(ABI2_HEADER_DIR).join("entitle.h")).expect("the ABI-2 header");
+    assert!(
+        header.contains("\n#define ENTITLE_ABI_VERSION 2\n"),
+        "{ABI2_HEADER_DIR}/entitle.h is not the ABI-2 header"
+    );
+    assert!(!header.contains("entitle_setting_answer"), "{ABI2_HEADER_DIR}/entitle.h declares ABI 3's structs");
+    compile_against(ABI2_HEADER_DIR, "test_abi2_caller.c", output, sanitize)
+}
+
+/// The ABI-2 caller's output must be exactly `ABI2_CALLER_OUTPUT`; its stderr names any check
+/// that failed.
+fn assert_abi2_caller_output(output: &Output) {
+    assert_eq!(
+        String::from_utf8_lossy(&output.stdout),
+        ABI2_CALLER_OUTPUT,
+        "--- stderr\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+}
+
+#[test]
+fn a_caller_built_against_abi_2_answers_alike_under_sanitizers() {
+    let binary = compile_abi2_caller("test_abi2_caller_sanitized", true);
+    let output = run_sanitized(&binary, &rtc_sdk_policy());
+    assert_abi2_caller_output(&output);
+}
+
+#[test]
+fn a_caller_built_against_abi_2_answers_alike_under_valgrind() {
+    let binary = compile_abi2_caller("test_abi2_caller_plain", false);
+    let output = run_under_valgrind(&binary, &rtc_sdk_policy());
+    assert_abi2_caller_output(&output);
 }
 
 fn rtc_sdk_policy() -> PathBuf {
