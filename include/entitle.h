@@ -286,7 +286,7 @@ typedef struct {
   const uint8_t *text;
   // For text: the length of `text` in bytes; 0 otherwise.
   size_t text_len;
-  // The value as the policy language writes it (`99.9%`, `2h`, `10 GB`, `"email"` with its
+  // The value as the policy language writes it (`99.9%`, `2 h`, `1 GiB`, `"email"` with its
   // quotes), the `display` of the JSON protocol: UTF-8 bytes, not NUL-terminated, owned by
   // the engine and valid while it lives (any handle on it). NULL for kind NONE.
   const uint8_t *display;

@@ -184,7 +184,7 @@ pub struct entitle_setting_answer {
     pub text: *const u8,
     /// For text: the length of `text` in bytes; 0 otherwise.
     pub text_len: usize,
-    /// The value as the policy language writes it (`99.9%`, `2h`, `10 GB`, `"email"` with its
+    /// The value as the policy language writes it (`99.9%`, `2 h`, `1 GiB`, `"email"` with its
     /// quotes), the `display` of the JSON protocol: UTF-8 bytes, not NUL-terminated, owned by
     /// the engine and valid while it lives (any handle on it). NULL for kind NONE.
     pub display: *const u8,
