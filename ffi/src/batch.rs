@@ -6,7 +6,7 @@
 //! stack, a chunk at a time, since the Rust calls take typed ids and the caller's memory holds
 //! numbers.
 
-use std::mem::{align_of, size_of};
+use std::mem::{align_of, size_of, MaybeUninit};
 
 use entitle::{Decision, Engine, FeatureId, LimitId, Quota, Reason, Request, Usage};
 
@@ -102,20 +102,53 @@ fn bug(_: entitle::BufferTooSmall) -> entitle_status {
     entitle_status::Panic
 }
 
-/// `ids` as typed ids, in a stack array; `make` types one.
-fn typed<I: Copy>(ids: &[u32], make: fn(u32) -> I) -> ([I; CHUNK], usize) {
-    let mut out = [make(NO_ID); CHUNK];
-    for (slot, id) in out.iter_mut().zip(ids) {
-        *slot = make(*id);
+/// The first `len` (at most `N`) slots of a stack array, each set to `fill`, for a Rust batch
+/// call to overwrite.
+///
+/// Only the prefix a chunk uses is initialised: setting every slot of the array on each call
+/// cost more than the questions of a small batch.
+fn prefix<T: Copy, const N: usize>(slots: &mut [MaybeUninit<T>; N], len: usize, fill: T) -> &mut [T] {
+    let len = len.min(N);
+    for slot in slots.iter_mut().take(len) {
+        slot.write(fill);
     }
-    (out, ids.len().min(CHUNK))
+    // SAFETY: the first `len` slots were just initialised, and `MaybeUninit<T>` has the layout
+    // of `T`.
+    unsafe { std::slice::from_raw_parts_mut(slots.as_mut_ptr().cast::<T>(), len) }
+}
+
+/// A stack array of `N` slots, none initialised, for `prefix`.
+const fn slots<T, const N: usize>() -> [MaybeUninit<T>; N] {
+    [const { MaybeUninit::uninit() }; N]
+}
+
+/// The next items of `items`, as many as `slots` holds, moved into it; the prefix they fill.
+fn gather<T, const N: usize>(slots: &mut [MaybeUninit<T>; N], items: impl Iterator<Item = T>) -> &mut [T] {
+    let mut len = 0;
+    // `zip` asks `slots` first, so no item is taken from `items` once the array is full.
+    for (slot, item) in slots.iter_mut().zip(items) {
+        slot.write(item);
+        len += 1;
+    }
+    // SAFETY: the first `len` slots were just initialised, and `MaybeUninit<T>` has the layout
+    // of `T`.
+    unsafe { std::slice::from_raw_parts_mut(slots.as_mut_ptr().cast::<T>(), len) }
+}
+
+/// `ids` as typed feature ids, in the stack array `out`.
+fn typed<'o>(ids: &[u32], out: &'o mut [MaybeUninit<FeatureId>; CHUNK]) -> &'o [FeatureId] {
+    let typed = prefix(out, ids.len(), FeatureId::from_u32(NO_ID));
+    for (slot, id) in typed.iter_mut().zip(ids) {
+        *slot = FeatureId::from_u32(*id);
+    }
+    typed
 }
 
 /// Writes `answers` to the caller's array at `out`, from element `start` on.
 ///
 /// # Safety
 /// `out` points to at least `start + answers.len()` writable elements.
-unsafe fn put_all<T: Copy, C>(out: *mut C, start: usize, answers: &[T], convert: fn(T) -> C) {
+unsafe fn put_all<T: Copy, C>(out: *mut C, start: usize, answers: &[T], convert: impl Fn(T) -> C) {
     for (i, answer) in answers.iter().enumerate() {
         // SAFETY: within the caller's array, per the contract; `write` reads nothing there, so
         // the array may start uninitialised.
@@ -158,10 +191,10 @@ pub unsafe extern "C" fn entitle_is_allowed_many(
             let of_request = engine.decide(rust, FeatureId::from_u32(NO_ID)).reason;
             let mut reason = (of_request != Reason::UnknownFeature).then_some(of_request);
             for (n, chunk) in features.chunks(CHUNK).enumerate() {
-                let (ids, len) = typed(chunk, FeatureId::from_u32);
-                let ids = ids.get(..len).unwrap_or_default();
-                let mut answers = [false; CHUNK];
-                let answers = engine.is_allowed_many(rust, ids, &mut answers).map_err(bug)?;
+                let mut typed_ids = slots();
+                let ids = typed(chunk, &mut typed_ids);
+                let mut answers = slots::<bool, CHUNK>();
+                let answers = engine.is_allowed_many(rust, ids, prefix(&mut answers, ids.len(), false)).map_err(bug)?;
                 // SAFETY: `room` checked that `allowed_out` holds `count` answers.
                 put_all(allowed_out, n * CHUNK, answers, |allowed| allowed);
                 if reason.is_none() {
@@ -218,9 +251,11 @@ unsafe fn decide_into<'c>(
 ) -> Result<Reason, entitle_status> {
     let mut reason = Reason::GrantedByTier;
     for (n, chunk) in chunks.enumerate() {
-        let (ids, len) = typed(chunk, FeatureId::from_u32);
-        let mut answers = [Decision::default(); CHUNK];
-        let answers = engine.decide_many(request, ids.get(..len).unwrap_or_default(), &mut answers).map_err(bug)?;
+        let mut typed_ids = slots();
+        let ids = typed(chunk, &mut typed_ids);
+        let mut answers = slots::<Decision, CHUNK>();
+        let answers =
+            engine.decide_many(request, ids, prefix(&mut answers, ids.len(), Decision::default())).map_err(bug)?;
         // SAFETY: the caller's contract.
         unsafe { put_all(out, n * CHUNK, answers, c_decision) };
         if reason == Reason::GrantedByTier {
@@ -281,18 +316,15 @@ unsafe fn check_into(
     let mut reason = Reason::GrantedByTier;
     let mut start = 0;
     loop {
-        let mut chunk = [(LimitId::from_u32(NO_ID), Usage::used(0)); CHUNK];
-        let mut len = 0;
-        for (slot, question) in chunk.iter_mut().zip(questions.by_ref()) {
-            *slot = question;
-            len += 1;
-        }
-        if len == 0 {
+        let mut chunk = slots::<(LimitId, Usage), CHUNK>();
+        let chunk = gather(&mut chunk, questions.by_ref());
+        if chunk.is_empty() {
             return Ok(reason);
         }
-        let mut answers = [Quota::default(); CHUNK];
+        let len = chunk.len();
+        let mut answers = slots::<Quota, CHUNK>();
         let answers =
-            engine.check_limit_many(request, chunk.get(..len).unwrap_or_default(), &mut answers).map_err(bug)?;
+            engine.check_limit_many(request, chunk, prefix(&mut answers, len, Quota::default())).map_err(bug)?;
         // SAFETY: the caller's contract.
         unsafe { put_all(out, start, answers, c_quota) };
         if reason == Reason::GrantedByTier {
@@ -465,19 +497,14 @@ unsafe fn decide_ids_into(
     let mut reason = Reason::GrantedByTier;
     let mut start = 0;
     loop {
-        let mut chunk = [NO_ID; CHUNK];
-        let mut len = 0;
-        for (slot, id) in chunk.iter_mut().zip(ids.by_ref()) {
-            *slot = id;
-            len += 1;
-        }
-        if len == 0 {
+        let mut chunk = slots::<u32, CHUNK>();
+        let chunk = gather(&mut chunk, ids.by_ref());
+        if chunk.is_empty() {
             return Ok(reason);
         }
+        let len = chunk.len();
         // SAFETY: the caller's contract, from element `start` on.
-        let found = unsafe {
-            decide_into(engine, request, std::iter::once(chunk.get(..len).unwrap_or_default()), out.add(start))
-        }?;
+        let found = unsafe { decide_into(engine, request, std::iter::once(&*chunk), out.add(start)) }?;
         if reason == Reason::GrantedByTier {
             reason = found;
         }
