@@ -833,6 +833,7 @@ struct worker {
     uint32_t tier;
     uint32_t feature;
     uint32_t limit;
+    uint32_t setting;
     int mismatches;
 };
 
@@ -854,6 +855,12 @@ static void *work(void *arg) {
         uint64_t used = (uint64_t)(i % 1000);
         if (entitle_check_limit(w->engine, request, w->limit, used, 1, &quota) != ENTITLE_STATUS_OK ||
             quota.remaining.value != 1000000 - used) {
+            w->mismatches++;
+        }
+        /* The display texts are made on first use, by whichever thread asks first. */
+        entitle_setting_answer setting = {.size = sizeof setting};
+        if (i % 100 == 0 && (entitle_answer_setting(w->engine, request, w->setting, &setting) != ENTITLE_STATUS_OK ||
+                             setting.display_len != 5 || memcmp(setting.display, "99.9%", 5) != 0)) {
             w->mismatches++;
         }
     }
@@ -911,7 +918,8 @@ static void test_threads(void) {
         CHECK(entitle_engine_clone(engine, &clone) == ENTITLE_STATUS_OK);
         workers[i] = (struct worker){clone, id(entitle_engine_tier, engine, "pro"),
                                      id(entitle_engine_feature, engine, "hd_video"),
-                                     id(entitle_engine_limit, engine, "api_calls"), 0};
+                                     id(entitle_engine_limit, engine, "api_calls"),
+                                     id(entitle_engine_setting, engine, "sla"), 0};
         CHECK(pthread_create(&threads[i], NULL, work, &workers[i]) == 0);
     }
     /* The threads query their clones, which keep the engine alive without this handle. */
