@@ -511,3 +511,129 @@ unsafe fn decide_ids_into(
         start += len;
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::ptr;
+
+    use super::*;
+    use crate::{
+        entitle_decide, entitle_engine_free, entitle_engine_from_source, entitle_request_add_addon,
+        entitle_request_free, entitle_request_new, entitle_request_set_tier_name,
+    };
+
+    /// A policy of more features and limits than one chunk holds, so that every call crosses
+    /// chunk boundaries.
+    fn policy() -> String {
+        let mut text = String::from("policy \"wide\"\nsetting seats : number\n");
+        let mut grants = String::new();
+        for i in 0..CHUNK * 2 + 5 {
+            text.push_str(&format!("feature f{i}\nlimit l{i} : count\n"));
+            if i % 3 == 0 {
+                grants.push_str(&format!(" grant f{i}\n"));
+            }
+            grants.push_str(&format!(" limit l{i} = {}\n", i * 10));
+        }
+        text.push_str(&format!("tier t {{\n{grants} set seats = 4 }}\naddon a for t {{ set seats = 9 }}\n"));
+        text
+    }
+
+    /// Every answer of the whole entitlement is the single call's, in declaration order, across
+    /// chunks, and the setting the add-on sets says so.
+    #[test]
+    #[expect(clippy::indexing_slicing, reason = "the arrays are as long as the counts the call reports")]
+    fn the_whole_entitlement_crosses_chunks_in_order() {
+        let text = policy();
+        let mut engine = ptr::null_mut();
+        let mut request = ptr::null_mut();
+        // SAFETY: valid strings and writable out-parameters; both handles are freed below.
+        unsafe {
+            let status =
+                entitle_engine_from_source(b"w".as_ptr(), 1, text.as_ptr(), text.len(), &mut engine, ptr::null_mut());
+            assert_eq!(status, entitle_status::Ok);
+            assert_eq!(entitle_request_new(&mut request), entitle_status::Ok);
+            assert_eq!(entitle_request_set_tier_name(request, b"t".as_ptr(), 1), entitle_status::Ok);
+        }
+        // SAFETY: a live engine.
+        let rust = unsafe { &(*engine).engine };
+        let addon = rust.addon("a").map_or(NO_ID, |id| id.as_u32());
+        // SAFETY: a live request.
+        assert_eq!(unsafe { entitle_request_add_addon(request, addon) }, entitle_status::Ok);
+        let count = CHUNK * 2 + 5;
+        let mut features = vec![entitle_decision { allowed: true, reason: 0 }; count];
+        let mut feature_ids = vec![NO_ID; count];
+        // SAFETY: an all-zero quota is a valid value of the plain C struct.
+        let mut limits = vec![unsafe { std::mem::zeroed::<entitle_quota>() }; count];
+        let mut limit_ids = vec![NO_ID; count];
+        // SAFETY: as for the quota; the pointers are NULL.
+        let mut settings = vec![unsafe { std::mem::zeroed::<entitle_setting_answer>() }; 1];
+        let mut page = entitle_entitlements {
+            size: size_of::<entitle_entitlements>(),
+            features: features.as_mut_ptr(),
+            feature_ids: feature_ids.as_mut_ptr(),
+            features_capacity: count,
+            feature_count: 0,
+            limits: limits.as_mut_ptr(),
+            limit_ids: limit_ids.as_mut_ptr(),
+            limits_capacity: count,
+            limit_count: 0,
+            settings: settings.as_mut_ptr(),
+            setting_ids: ptr::null_mut(),
+            settings_capacity: 1,
+            setting_size: size_of::<entitle_setting_answer>(),
+            setting_count: 0,
+        };
+        let used: Vec<u64> = (0..count as u64).map(|i| i * 7).collect();
+        let ids: Vec<u32> = rust.limits().map(|(id, _)| id.as_u32()).collect();
+        // SAFETY: live handles, `count` readable usage elements, arrays as long as said.
+        let status =
+            unsafe { entitle_query_entitlements(engine, request, ids.as_ptr(), used.as_ptr(), count, &mut page) };
+        assert_eq!(status, entitle_status::Ok);
+        assert_eq!((page.feature_count, page.limit_count, page.setting_count), (count, count, 1));
+        for (i, (id, name)) in rust.features().enumerate() {
+            assert_eq!(feature_ids[i], id.as_u32(), "{name}");
+            let mut one = entitle_decision { allowed: false, reason: 99 };
+            // SAFETY: live handles and a writable answer.
+            assert_eq!(unsafe { entitle_decide(engine, request, id.as_u32(), &mut one) }, entitle_status::Ok);
+            assert_eq!(features[i], one, "{name}");
+            assert_eq!(one.allowed, i % 3 == 0, "{name}");
+        }
+        // SAFETY: a live request, read only.
+        let held = unsafe { &*request };
+        for (i, (id, name)) in rust.limits().enumerate() {
+            assert_eq!(limit_ids[i], id.as_u32(), "{name}");
+            let quota = c_quota(rust.check_limit(&id_request(rust, held), id, Usage::used(used[i])));
+            assert_eq!(limits[i], quota, "{name}");
+        }
+        assert_eq!(settings[0].number, 9);
+        assert_eq!(settings[0].reason, Reason::GrantedByAddon as u32);
+
+        // The batch calls over the same arrays, past a chunk too.
+        let mut quotas = limits.clone();
+        let requested = vec![1; count];
+        // SAFETY: live handles and arrays of `count` elements.
+        let status = unsafe {
+            entitle_check_limit_many(
+                engine,
+                request,
+                ids.as_ptr(),
+                used.as_ptr(),
+                requested.as_ptr(),
+                count,
+                quotas.as_mut_ptr(),
+                count,
+            )
+        };
+        assert_eq!(status, entitle_status::Ok);
+        for (i, (id, _)) in rust.limits().enumerate() {
+            let usage = Usage::used(used[i]).requesting(1);
+            let one = rust.check_limit(&id_request(rust, held), id, usage);
+            assert_eq!(quotas[i], c_quota(one));
+        }
+        // SAFETY: the handles came from the library and are freed once.
+        unsafe {
+            entitle_request_free(request);
+            entitle_engine_free(engine);
+        }
+    }
+}
