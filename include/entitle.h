@@ -7,7 +7,10 @@
  * - Fallible functions return an `entitle_status`; results go through out-parameters, which
  *   are written only when the status says an answer was given.
  * - Strings passed in are (pointer, length) pairs of UTF-8 bytes, not NUL-terminated; a NULL
- *   pointer is allowed only with length 0.
+ *   pointer is allowed only with length 0. Arrays come with their count (or, for output, their
+ *   capacity) in elements, under the same rule.
+ * - A struct whose first field is `size_t size` (ABI 3 on) is one the caller sets `size` in,
+ *   to `sizeof` the struct as it was compiled; the library writes only the fields that fit.
  * - Handles (`entitle_engine`, `entitle_request`, `entitle_error`) are created by the library
  *   and freed by their own `_free` function; `_free(NULL)` does nothing.
  * - No function panics across the boundary, reads the clock or does I/O except loading a file.
@@ -37,12 +40,14 @@ enum entitle_status
  {
   // Success: the out-parameters hold the answer.
   ENTITLE_STATUS_OK = 0,
-  // A required pointer was NULL, or a string pointer was NULL with a non-zero length.
+  // A required pointer was NULL, or a string or array pointer was NULL with a non-zero
+  // length or count.
   ENTITLE_STATUS_NULL_ARGUMENT = 1,
   // A string was not UTF-8.
   ENTITLE_STATUS_INVALID_UTF8 = 2,
-  // An argument was out of its range: a length past `PTRDIFF_MAX`, a billing anchor outside
-  // 1–31.
+  // An argument was out of its range: a length (or an array's size in bytes) past
+  // `PTRDIFF_MAX`, a billing anchor outside 1–31, a size-prefixed struct whose `size` is
+  // smaller than the struct's first declared form.
   ENTITLE_STATUS_INVALID_ARGUMENT = 3,
   // The policy does not check; the error handle carries every diagnostic.
   ENTITLE_STATUS_POLICY_ERROR = 4,
@@ -54,7 +59,8 @@ enum entitle_status
   // An id-based query used an id this engine does not have (another engine's, or never
   // set). The answer is still written: a deny whose reason says which kind of id.
   ENTITLE_STATUS_UNKNOWN_ID = 7,
-  // The caller's buffer is too small; the needed size is reported.
+  // The caller's buffer is too small, and nothing was written to it: the needed size is
+  // reported, or, for an array of answers to a list of questions, is the list's count.
   ENTITLE_STATUS_BUFFER_TOO_SMALL = 8,
   // The library panicked (a bug); nothing was written. Please report it.
   ENTITLE_STATUS_PANIC = 9,
