@@ -7,7 +7,10 @@
  * - Fallible functions return an `entitle_status`; results go through out-parameters, which
  *   are written only when the status says an answer was given.
  * - Strings passed in are (pointer, length) pairs of UTF-8 bytes, not NUL-terminated; a NULL
- *   pointer is allowed only with length 0.
+ *   pointer is allowed only with length 0. Arrays come with their count (or, for output, their
+ *   capacity) in elements, under the same rule.
+ * - A struct whose first field is `size_t size` (ABI 3 on) is one the caller sets `size` in,
+ *   to `sizeof` the struct as it was compiled; the library writes only the fields that fit.
  * - Handles (`entitle_engine`, `entitle_request`, `entitle_error`) are created by the library
  *   and freed by their own `_free` function; `_free(NULL)` does nothing.
  * - No function panics across the boundary, reads the clock or does I/O except loading a file.
@@ -26,7 +29,7 @@
 #define ENTITLE_VERSION_PATCH 0
 /* The ABI version: raised when what a call declares or does changes for callers built against
  * an older header (docs/bindings.md lists each version's changes). */
-#define ENTITLE_ABI_VERSION 2
+#define ENTITLE_ABI_VERSION 3
 
 
 // What a call did. The numbers are fixed and never reused.
@@ -37,12 +40,14 @@ enum entitle_status
  {
   // Success: the out-parameters hold the answer.
   ENTITLE_STATUS_OK = 0,
-  // A required pointer was NULL, or a string pointer was NULL with a non-zero length.
+  // A required pointer was NULL, or a string or array pointer was NULL with a non-zero
+  // length or count.
   ENTITLE_STATUS_NULL_ARGUMENT = 1,
   // A string was not UTF-8.
   ENTITLE_STATUS_INVALID_UTF8 = 2,
-  // An argument was out of its range: a length past `PTRDIFF_MAX`, a billing anchor outside
-  // 1–31.
+  // An argument was out of its range: a length (or an array's size in bytes) past
+  // `PTRDIFF_MAX`, a billing anchor outside 1–31, a size-prefixed struct whose `size` is
+  // smaller than the struct's first declared form.
   ENTITLE_STATUS_INVALID_ARGUMENT = 3,
   // The policy does not check; the error handle carries every diagnostic.
   ENTITLE_STATUS_POLICY_ERROR = 4,
@@ -54,7 +59,8 @@ enum entitle_status
   // An id-based query used an id this engine does not have (another engine's, or never
   // set). The answer is still written: a deny whose reason says which kind of id.
   ENTITLE_STATUS_UNKNOWN_ID = 7,
-  // The caller's buffer is too small; the needed size is reported.
+  // The caller's buffer is too small, and nothing was written to it: the needed size is
+  // reported, or, for an array of answers to a list of questions, is the list's count.
   ENTITLE_STATUS_BUFFER_TOO_SMALL = 8,
   // The library panicked (a bug); nothing was written. Please report it.
   ENTITLE_STATUS_PANIC = 9,
@@ -262,6 +268,84 @@ typedef struct {
   // For text: the length of `text` in bytes.
   size_t text_len;
 } entitle_setting;
+
+// A setting's answer in full (ABI 3): why, what kind of value, the value, and its display
+// text. Written by `entitle_answer_setting` and its by-name twin, and for every setting by
+// `entitle_query_entitlements`.
+//
+// Size-prefixed: the caller sets `size` to `sizeof(entitle_setting_answer)` before the call,
+// and the library writes only the fields that fit in that many bytes (a `size` smaller than
+// this struct as ABI 3 declares it is `ENTITLE_STATUS_INVALID_ARGUMENT`, writing nothing), so
+// the struct can gain fields at the end without breaking a caller built against this header.
+typedef struct {
+  // Set by the caller: `sizeof(entitle_setting_answer)` as it was compiled. The library
+  // leaves it as it was.
+  size_t size;
+  // Why: `ENTITLE_REASON_GRANTED_BY_TIER` when the tier (or an ancestor) sets the value,
+  // `ENTITLE_REASON_GRANTED_BY_ADDON` when a held, applying add-on does,
+  // `ENTITLE_REASON_NOT_GRANTED` when nothing sets it (kind NONE); or what could not be
+  // answered: `ENTITLE_REASON_UNKNOWN_TIER`, `_UNKNOWN_ADDON`, `_UNKNOWN_SETTING` or
+  // `_TOO_MANY_ADDONS` (kind NONE).
+  entitle_reason reason;
+  // What kind of value it is; `ENTITLE_SETTING_KIND_NONE` when there is none.
+  entitle_setting_kind kind;
+  // The value in base units for every kind but text (a count, millionths of the whole,
+  // seconds, bytes); 0 for text and NONE.
+  uint64_t number;
+  // For text: the UTF-8 bytes, not NUL-terminated, owned by the engine and valid while it
+  // lives. NULL for other kinds.
+  const uint8_t *text;
+  // For text: the length of `text` in bytes; 0 otherwise.
+  size_t text_len;
+  // The value as the policy language writes it (`99.9%`, `2 h`, `1 GiB`, `"email"` with its
+  // quotes), the `display` of the JSON protocol: UTF-8 bytes, not NUL-terminated, owned by
+  // the engine and valid while it lives (any handle on it). NULL for kind NONE.
+  const uint8_t *display;
+  // The length of `display` in bytes; 0 for kind NONE.
+  size_t display_len;
+} entitle_setting_answer;
+
+// Where `entitle_query_entitlements` writes a subject's whole entitlement: every feature's
+// decision, every limit's quota and every setting's answer, each array in declaration order
+// (index `i` answers the `i`-th declared feature, limit or setting), with the ids of those
+// items when asked.
+//
+// The caller sets `size` to `sizeof(entitle_entitlements)`, the array pointers and their
+// capacities (in elements), and `setting_size`; the library writes the three counts and the
+// arrays. Size-prefixed as `entitle_setting_answer` is: a `size` smaller than this struct as
+// ABI 3 declares it is `ENTITLE_STATUS_INVALID_ARGUMENT`.
+typedef struct {
+  // Set by the caller: `sizeof(entitle_entitlements)` as it was compiled.
+  size_t size;
+  // Room for `features_capacity` decisions, or NULL with capacity 0.
+  entitle_decision *features;
+  // NULL, or room for `features_capacity` ids: the id of each feature answered.
+  uint32_t *feature_ids;
+  // How many elements `features` (and `feature_ids`, when given) hold.
+  size_t features_capacity;
+  // Written by the library: how many features the policy declares.
+  size_t feature_count;
+  // Room for `limits_capacity` quotas, or NULL with capacity 0.
+  entitle_quota *limits;
+  // NULL, or room for `limits_capacity` ids: the id of each limit answered.
+  uint32_t *limit_ids;
+  // How many elements `limits` (and `limit_ids`, when given) hold.
+  size_t limits_capacity;
+  // Written by the library: how many limits the policy declares.
+  size_t limit_count;
+  // Room for `settings_capacity` setting answers, `setting_size` bytes apart, or NULL with
+  // capacity 0.
+  entitle_setting_answer *settings;
+  // NULL, or room for `settings_capacity` ids: the id of each setting answered.
+  uint32_t *setting_ids;
+  // How many elements `settings` (and `setting_ids`, when given) hold.
+  size_t settings_capacity;
+  // Set by the caller: `sizeof(entitle_setting_answer)` as it was compiled, the distance
+  // between two elements of `settings`; the library sets each element's `size` to it.
+  size_t setting_size;
+  // Written by the library: how many settings the policy declares.
+  size_t setting_count;
+} entitle_entitlements;
 
 #ifdef __cplusplus
 extern "C" {
@@ -619,6 +703,35 @@ entitle_status entitle_setting_value_by_name(const entitle_engine *engine,
                                              size_t setting_len,
                                              entitle_setting *value_out);
 
+// The value of `setting` for the subject in full (ABI 3): writes `*answer_out`, whose `size`
+// the caller sets to `sizeof(entitle_setting_answer)` first. Unlike `entitle_setting_value`
+// it says why (who sets the value, or which id was unknown) and gives the display text.
+// An unknown id writes kind NONE with the reason and returns `ENTITLE_STATUS_UNKNOWN_ID`; a
+// `size` smaller than the struct is `ENTITLE_STATUS_INVALID_ARGUMENT`, writing nothing.
+//
+// # Safety
+// `engine` and `request` are NULL or live handles; `answer_out` is NULL or points to a
+// writable `entitle_setting_answer` whose `size` is set. Text and display text in the answer
+// stay valid while the engine lives.
+entitle_status entitle_answer_setting(const entitle_engine *engine,
+                                      const entitle_request *request,
+                                      uint32_t setting,
+                                      entitle_setting_answer *answer_out);
+
+// `entitle_answer_setting` with names, as `entitle_decide_by_name`: an unknown tier, add-on
+// or setting name writes kind NONE with the reason that says which, and returns
+// `ENTITLE_STATUS_UNKNOWN_NAME`; more add-ons than the limit returns
+// `ENTITLE_STATUS_INPUT_LIMIT` with reason `too_many_addons`.
+//
+// # Safety
+// As `entitle_answer_setting`; `setting` is NULL with length 0 or points to `setting_len`
+// readable bytes.
+entitle_status entitle_answer_setting_by_name(const entitle_engine *engine,
+                                              const entitle_request *request,
+                                              const uint8_t *setting,
+                                              size_t setting_len,
+                                              entitle_setting_answer *answer_out);
+
 // The answer to a JSON query line, in the JSON shape of `entitle eval` (the same for every
 // language): one query object in, one answer object out, as a new NUL-terminated string
 // written to `*json_out` and freed with `entitle_string_free`; explanations are asked for with
@@ -658,11 +771,120 @@ entitle_status entitle_explain_limit(const entitle_engine *engine,
                                      uint64_t requested,
                                      char **json_out);
 
+// `entitle_explain_feature` with names (ABI 3), as `entitle_decide_by_name`: the request's
+// tier and add-on names, and `feature` (UTF-8 bytes with their length). The answer is the one
+// `entitle_decide_by_name` gives; an unknown name returns `ENTITLE_STATUS_UNKNOWN_NAME` with
+// an explanation saying so, and more add-ons than the limit `ENTITLE_STATUS_INPUT_LIMIT`.
+//
+// # Safety
+// `engine` and `request` are NULL or live handles; `feature` is NULL with length 0 or points
+// to `feature_len` readable bytes; `json_out` is NULL or writable.
+entitle_status entitle_explain_feature_by_name(const entitle_engine *engine,
+                                               const entitle_request *request,
+                                               const uint8_t *feature,
+                                               size_t feature_len,
+                                               char **json_out);
+
+// `entitle_explain_limit` with names (ABI 3), as `entitle_explain_feature_by_name`.
+//
+// # Safety
+// As `entitle_explain_feature_by_name`, for `limit`.
+entitle_status entitle_explain_limit_by_name(const entitle_engine *engine,
+                                             const entitle_request *request,
+                                             const uint8_t *limit,
+                                             size_t limit_len,
+                                             uint64_t used,
+                                             uint64_t requested,
+                                             char **json_out);
+
 // Frees a string this library returned. NULL does nothing.
 //
 // # Safety
 // `string` is NULL or a pointer this library returned as a string to free, not freed before.
 void entitle_string_free(char *string);
+
+// Whether the subject may use each of `features` (`count` ids): writes `allowed_out[i]` for
+// the `i`-th, as `entitle_is_allowed` would, in one call (ABI 3). `capacity` is how many
+// answers `allowed_out` holds: less than `count` is `ENTITLE_STATUS_BUFFER_TOO_SMALL`, writing
+// nothing. `features` and `allowed_out` may be NULL when `count` is 0.
+//
+// Every answer is written; the status is `ENTITLE_STATUS_OK` when every id (of the request
+// and of `features`) is the engine's, and otherwise the status the first unknown one gives:
+// `ENTITLE_STATUS_UNKNOWN_ID` (an unknown id answers `false`), or
+// `ENTITLE_STATUS_UNKNOWN_NAME` for a tier set by name that the engine does not have.
+//
+// # Safety
+// `engine` and `request` are NULL or live handles; `features` is NULL with count 0 or points
+// to `count` readable ids; `allowed_out` is NULL or points to `capacity` writable `bool`s.
+entitle_status entitle_is_allowed_many(const entitle_engine *engine,
+                                       const entitle_request *request,
+                                       const uint32_t *features,
+                                       size_t count,
+                                       bool *allowed_out,
+                                       size_t capacity);
+
+// Whether the subject may use each of `features`, and why: writes `decisions_out[i]` for the
+// `i`-th, as `entitle_decide` would, in one call (ABI 3). Buffers, NULL and statuses as for
+// `entitle_is_allowed_many`; an unknown id's decision says which kind was unknown.
+//
+// # Safety
+// `engine` and `request` are NULL or live handles; `features` is NULL with count 0 or points
+// to `count` readable ids; `decisions_out` is NULL or points to `capacity` writable decisions.
+entitle_status entitle_decide_many(const entitle_engine *engine,
+                                   const entitle_request *request,
+                                   const uint32_t *features,
+                                   size_t count,
+                                   entitle_decision *decisions_out,
+                                   size_t capacity);
+
+// How much of each limit is left and whether the request may proceed: writes
+// `quotas_out[i]` for `limits[i]` given `used[i]` and `requested[i]`, as
+// `entitle_check_limit` would, in one call (ABI 3). The three input arrays hold `count`
+// elements each. Buffers, NULL and statuses as for `entitle_is_allowed_many`.
+//
+// # Safety
+// `engine` and `request` are NULL or live handles; `limits`, `used` and `requested` are NULL
+// with count 0 or each point to `count` readable elements; `quotas_out` is NULL or points to
+// `capacity` writable quotas.
+entitle_status entitle_check_limit_many(const entitle_engine *engine,
+                                        const entitle_request *request,
+                                        const uint32_t *limits,
+                                        const uint64_t *used,
+                                        const uint64_t *requested,
+                                        size_t count,
+                                        entitle_quota *quotas_out,
+                                        size_t capacity);
+
+// The subject's whole entitlement (ABI 3): every feature's decision, every limit's quota and
+// every setting's answer, in declaration order, as `entitle_query_json` answers a query with
+// `"entitlements": true` (whose `features`, `limits` and `settings` are keyed by name; here
+// index `i` is the `i`-th declared item, and the `*_ids` arrays, when given, receive its id).
+//
+// `usage_limits` and `usage_used` (`usage_count` elements each, NULL with 0) give the usage
+// of limits by id, as the query's `usage` does by name: a limit not listed has used 0, a
+// limit listed twice takes the last, and every question requests 0. A listed id that is not
+// one of the engine's limits is `ENTITLE_STATUS_UNKNOWN_ID`, writing nothing (the query's
+// `unknown_usage` error).
+//
+// The caller fills `*out` (its `size`, the arrays, their capacities, `setting_size`). The
+// library writes the three counts, then, when every array has room, every answer: a
+// capacity smaller than its count is `ENTITLE_STATUS_BUFFER_TOO_SMALL` with only the counts
+// written, so a caller can size its arrays from a first call with capacities 0. A `size` or a
+// `setting_size` smaller than ABI 3's struct is `ENTITLE_STATUS_INVALID_ARGUMENT`. Every
+// answer being written, the status is that of the first unknown id, as for the batch calls.
+//
+// # Safety
+// `engine` and `request` are NULL or live handles; the usage arrays are NULL with count 0 or
+// point to `usage_count` readable elements; `out` is NULL or points to a writable
+// `entitle_entitlements` whose array pointers are NULL or point to their capacity of
+// writable elements (`setting_size` bytes apart for `settings`). Setting texts stay valid
+// while the engine lives.
+entitle_status entitle_query_entitlements(const entitle_engine *engine,
+                                          const entitle_request *request,
+                                          const uint32_t *usage_limits,
+                                          const uint64_t *usage_used,
+                                          size_t usage_count,
+                                          entitle_entitlements *out);
 
 // The status of a failed load.
 //

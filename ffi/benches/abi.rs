@@ -83,6 +83,36 @@ fn abi(c: &mut Criterion) {
             )
         })
     });
+    // Every feature of the policy in one call (a pricing page), against as many single calls.
+    let features: Vec<entitle::FeatureId> = engine.features().map(|(id, _)| id).collect();
+    let ids: Vec<u32> = features.iter().map(|id| id.as_u32()).collect();
+    group.bench_function("decide_many/rust_ids", |b| {
+        let mut out = vec![entitle::Decision::default(); features.len()];
+        b.iter(|| engine.decide_many(black_box(&request), black_box(&features), &mut out).map(|answers| answers.len()))
+    });
+    group.bench_function("decide_many/c_ids", |b| {
+        let mut out = vec![entitle_decision { allowed: false, reason: 0 }; ids.len()];
+        // SAFETY: live handles, `ids.len()` readable ids and as many writable answers.
+        b.iter(|| unsafe {
+            entitle_decide_many(
+                black_box(handle),
+                black_box(c_request),
+                ids.as_ptr(),
+                ids.len(),
+                out.as_mut_ptr(),
+                out.len(),
+            )
+        })
+    });
+    group.bench_function("decide_many/c_single_calls", |b| {
+        let mut out = entitle_decision { allowed: false, reason: 0 };
+        b.iter(|| {
+            for id in &ids {
+                // SAFETY: live handles and a writable answer.
+                unsafe { entitle_decide(black_box(handle), black_box(c_request), *id, &mut out) };
+            }
+        })
+    });
     group.finish();
 
     // SAFETY: the handles came from the library and are freed once.

@@ -1,9 +1,12 @@
 //! The engine handle: loading one from text, a file or a bundle, its policy hash, and freeing it.
 
+use std::sync::Arc;
+
 use entitle::{Engine, Limits, LoadError, Source};
 
 use crate::errors::{load_error, report};
 use crate::status::{free_box, guard, read_bytes, read_str};
+use crate::types::Displays;
 use crate::{entitle_error, entitle_status};
 
 /// A compiled policy. Create with `entitle_engine_from_source`, `entitle_engine_from_path` or
@@ -12,15 +15,31 @@ use crate::{entitle_error, entitle_status};
 /// once, and freeing it while none does is safe.
 pub struct entitle_engine {
     pub(crate) engine: Engine,
+    /// The display text of the setting values answered so far, shared with every clone.
+    pub(crate) displays: Arc<Displays>,
 }
 
-/// Gives `engine` to the C caller through `engine_out`, to be freed with `entitle_engine_free`.
+/// Gives a new engine to the C caller through `engine_out`, to be freed with
+/// `entitle_engine_free`.
 ///
 /// # Safety
 /// `engine_out` is non-NULL and valid for a pointer write.
 unsafe fn hand_out(engine: Engine, engine_out: *mut *mut entitle_engine) -> entitle_status {
+    // SAFETY: the caller's contract, passed on.
+    unsafe { hand_out_shared(engine, Arc::default(), engine_out) }
+}
+
+/// Gives `engine` to the C caller through `engine_out` with the display texts it shares.
+///
+/// # Safety
+/// `engine_out` is non-NULL and valid for a pointer write.
+unsafe fn hand_out_shared(
+    engine: Engine,
+    displays: Arc<Displays>,
+    engine_out: *mut *mut entitle_engine,
+) -> entitle_status {
     // SAFETY: the caller's contract.
-    unsafe { *engine_out = Box::into_raw(Box::new(entitle_engine { engine })) };
+    unsafe { *engine_out = Box::into_raw(Box::new(entitle_engine { engine, displays })) };
     entitle_status::Ok
 }
 
@@ -196,9 +215,10 @@ pub unsafe extern "C" fn entitle_engine_clone(
         if engine_out.is_null() {
             return entitle_status::NullArgument;
         }
-        // `Engine` is an `Arc` inside: the clone shares it. SAFETY: checked non-NULL, and
-        // writable per the contract.
-        unsafe { hand_out(engine.engine.clone(), engine_out) }
+        // `Engine` is an `Arc` inside: the clone shares it, and the display texts with it, so
+        // that a text one handle pointed to lives while any handle does. SAFETY: checked
+        // non-NULL, and writable per the contract.
+        unsafe { hand_out_shared(engine.engine.clone(), Arc::clone(&engine.displays), engine_out) }
     })
 }
 

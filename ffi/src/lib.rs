@@ -36,12 +36,15 @@ mod request;
 
 mod queries;
 
+mod batch;
+
 mod errors;
 
 use std::ffi::c_char;
 
 use crate::status::guard_or;
 
+pub use crate::batch::*;
 pub use crate::errors::*;
 pub use crate::handles::*;
 pub use crate::names::*;
@@ -67,7 +70,7 @@ pub extern "C" fn entitle_abi_version() -> u32 {
 
 /// Raised when what a call declares or does changes for callers built against an older
 /// header; `docs/bindings.md` lists each version's changes.
-pub const ABI_VERSION: u32 = 2;
+pub const ABI_VERSION: u32 = 3;
 
 #[cfg(test)]
 mod tests {

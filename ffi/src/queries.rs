@@ -2,16 +2,19 @@
 
 use std::ffi::{c_char, CString};
 
-use entitle::{Engine, FeatureId, LimitId, Limits, Reason, Request, SettingId, Usage};
+use entitle::{AddonId, Engine, FeatureId, LimitId, Limits, Reason, Request, SettingId, SettingValue, Usage};
 
 use crate::status::{c_string, guard, guard_or, read_str};
-use crate::types::{c_decision, c_quota, c_setting};
-use crate::{entitle_decision, entitle_engine, entitle_quota, entitle_request, entitle_setting, entitle_status};
+use crate::types::{c_decision, c_quota, c_setting, c_setting_answer};
+use crate::{
+    entitle_decision, entitle_engine, entitle_quota, entitle_request, entitle_setting, entitle_setting_answer,
+    entitle_status,
+};
 
 /// The status that goes with an answer's reason: unknown ids and names, and too many add-ons,
 /// are statuses of their own as well as reasons. `by_name` says whether the query read names,
 /// `tier_named` whether the request's tier was one.
-fn status_of(reason: Reason, by_name: bool, tier_named: bool) -> entitle_status {
+pub(crate) fn status_of(reason: Reason, by_name: bool, tier_named: bool) -> entitle_status {
     let unknown = |named| if named { entitle_status::UnknownName } else { entitle_status::UnknownId };
     match reason {
         Reason::UnknownTier => unknown(tier_named),
@@ -38,15 +41,93 @@ fn status_of(reason: Reason, by_name: bool, tier_named: bool) -> entitle_status 
     }
 }
 
+/// Where a query writes its answer: a plain struct, written whole, or a size-prefixed one
+/// (ABI 3 on), whose caller says how much room it has.
+pub(crate) trait Answer: Sized {
+    /// Whether the caller's memory at `out` takes this answer; the status why not.
+    ///
+    /// # Safety
+    /// `out` is non-NULL, aligned and readable as `Self`.
+    unsafe fn room(_out: *const Self) -> Result<(), entitle_status> {
+        Ok(())
+    }
+
+    /// Writes `value` to `out`.
+    ///
+    /// # Safety
+    /// `out` is non-NULL, aligned and writable as `Self`, and `room` accepted it.
+    unsafe fn put(out: *mut Self, value: Self) {
+        // SAFETY: the caller's contract.
+        unsafe { out.write(value) }
+    }
+}
+
+impl Answer for bool {}
+impl Answer for entitle_decision {}
+impl Answer for entitle_quota {}
+impl Answer for entitle_setting {}
+impl Answer for *mut c_char {}
+
+/// The `size` a caller wrote in the first field of a size-prefixed struct at `out`.
+///
+/// # Safety
+/// `out` is non-NULL, aligned and readable as `T`, whose first field is a `usize`.
+pub(crate) unsafe fn caller_size<T>(out: *const T) -> usize {
+    // SAFETY: the first field of a `#[repr(C)]` struct is at its address.
+    unsafe { out.cast::<usize>().read() }
+}
+
+impl Answer for entitle_setting_answer {
+    unsafe fn room(out: *const Self) -> Result<(), entitle_status> {
+        // SAFETY: the caller's contract.
+        if unsafe { caller_size(out) } < std::mem::size_of::<Self>() {
+            return Err(entitle_status::InvalidArgument);
+        }
+        Ok(())
+    }
+
+    unsafe fn put(out: *mut Self, mut value: Self) {
+        // Every field this library knows fits (`room` checked), and the caller's `size` stays.
+        // SAFETY: the caller's contract.
+        unsafe {
+            value.size = caller_size(out);
+            out.write(value);
+        }
+    }
+}
+
+/// The Rust request an id-based query asks with: the handle's tier as an id of `engine`, and
+/// the add-ons it holds by id.
+pub(crate) fn id_request<'r>(engine: &Engine, request: &'r entitle_request) -> Request<'r> {
+    Request::new(request.tier.id(engine), request.now)
+        .with_key(&request.key)
+        .with_addons(&request.addons)
+        .with_billing_anchor(request.billing_anchor)
+}
+
 /// Runs an id-based query: checks the handles, builds the Rust request, and writes the answer.
 ///
 /// # Safety
 /// `engine` and `request` are NULL or live; `out` is NULL or writable.
-unsafe fn by_id<T>(
+unsafe fn by_id<T: Answer>(
     engine: *const entitle_engine,
     request: *const entitle_request,
     out: *mut T,
     answer: impl FnOnce(&Engine, &Request<'_>) -> (T, Reason),
+) -> entitle_status {
+    // SAFETY: the contract, passed on.
+    unsafe { by_id_in(engine, request, out, |handle, _, rust| answer(&handle.engine, rust)) }
+}
+
+/// `by_id`, with the engine's handle given to `answer` (for what it keeps beside the engine).
+///
+/// # Safety
+/// As `by_id`.
+unsafe fn by_id_in<T: Answer>(
+    engine: *const entitle_engine,
+    request: *const entitle_request,
+    out: *mut T,
+    answer: impl FnOnce(&entitle_engine, &entitle_request, &Request<'_>) -> (T, Reason),
 ) -> entitle_status {
     guard(|| {
         // SAFETY: NULL or live handles, per the contract.
@@ -56,13 +137,13 @@ unsafe fn by_id<T>(
         if out.is_null() {
             return entitle_status::NullArgument;
         }
-        let rust = Request::new(request.tier.id(&engine.engine), request.now)
-            .with_key(&request.key)
-            .with_addons(&request.addons)
-            .with_billing_anchor(request.billing_anchor);
-        let (value, reason) = answer(&engine.engine, &rust);
-        // SAFETY: checked non-NULL; writable per the contract.
-        unsafe { out.write(value) };
+        // SAFETY: checked non-NULL; readable per the contract.
+        if let Err(status) = unsafe { T::room(out) } {
+            return status;
+        }
+        let (value, reason) = answer(engine, request, &id_request(&engine.engine, request));
+        // SAFETY: checked non-NULL and roomy; writable per the contract.
+        unsafe { T::put(out, value) };
         status_of(reason, false, request.tier.named(false))
     })
 }
@@ -71,13 +152,31 @@ unsafe fn by_id<T>(
 ///
 /// # Safety
 /// As `by_id`; `name` per `read_str`.
-unsafe fn by_name<T>(
+unsafe fn by_name<T: Answer>(
     engine: *const entitle_engine,
     request: *const entitle_request,
     name: *const u8,
     name_len: usize,
     out: *mut T,
     answer: impl FnOnce(&Engine, &Request<'_, &str, &str>, &str) -> (T, Reason),
+) -> entitle_status {
+    // SAFETY: the contract, passed on.
+    unsafe {
+        by_name_in(engine, request, name, name_len, out, |handle, _, rust, name| answer(&handle.engine, rust, name))
+    }
+}
+
+/// `by_name`, with the engine's handle and the request's handle given to `answer` too.
+///
+/// # Safety
+/// As `by_name`.
+unsafe fn by_name_in<T: Answer>(
+    engine: *const entitle_engine,
+    request: *const entitle_request,
+    name: *const u8,
+    name_len: usize,
+    out: *mut T,
+    answer: impl FnOnce(&entitle_engine, &entitle_request, &Request<'_, &str, &str>, &str) -> (T, Reason),
 ) -> entitle_status {
     guard(|| {
         // SAFETY: NULL or live handles, per the contract.
@@ -86,6 +185,10 @@ unsafe fn by_name<T>(
         };
         if out.is_null() {
             return entitle_status::NullArgument;
+        }
+        // SAFETY: checked non-NULL; readable per the contract.
+        if let Err(status) = unsafe { T::room(out) } {
+            return status;
         }
         // SAFETY: the caller's contract for `name`.
         let name = match unsafe { read_str(name, name_len) } {
@@ -116,9 +219,9 @@ unsafe fn by_name<T>(
             .with_key(&request.key)
             .with_addons(names)
             .with_billing_anchor(request.billing_anchor);
-        let (value, reason) = answer(&engine.engine, &rust, name);
-        // SAFETY: checked non-NULL; writable per the contract.
-        unsafe { out.write(value) };
+        let (value, reason) = answer(engine, request, &rust, name);
+        // SAFETY: checked non-NULL and roomy; writable per the contract.
+        unsafe { T::put(out, value) };
         status_of(reason, true, request.tier.named(true))
     })
 }
@@ -288,6 +391,102 @@ pub unsafe extern "C" fn entitle_setting_value_by_name(
     }
 }
 
+/// Who sets a setting's `value`: the tier, or (when the request holds add-ons and the value
+/// is not the tier's own) an add-on; nothing, for no value. `tier_alone` is the value the
+/// tier gives without add-ons. Values live in the engine's tables, one per tier or add-on
+/// that sets them, so the same address is the same setter.
+pub(crate) fn setter<'e>(
+    value: Option<&'e SettingValue>,
+    holds_addons: bool,
+    tier_alone: impl FnOnce() -> Option<&'e SettingValue>,
+) -> Reason {
+    match value {
+        None => Reason::NotGranted,
+        Some(value) if holds_addons && !tier_alone().is_some_and(|own| std::ptr::eq(own, value)) => {
+            Reason::GrantedByAddon
+        }
+        Some(_) => Reason::GrantedByTier,
+    }
+}
+
+/// The full answer about `setting` for an id-based request: its value, who sets it and its
+/// display text.
+pub(crate) fn setting_answer_by_id(
+    handle: &entitle_engine,
+    holds_addons: bool,
+    request: &Request<'_>,
+    setting: SettingId,
+) -> (entitle_setting_answer, Reason) {
+    let engine = &handle.engine;
+    let (value, reason) = match engine.setting_value(request, setting) {
+        Ok(value) => (
+            value,
+            setter(value, holds_addons, || engine.setting_value(&request.with_addons(&[]), setting).ok().flatten()),
+        ),
+        Err(reason) => (None, reason),
+    };
+    (c_setting_answer(value, reason, &handle.displays), reason)
+}
+
+/// The value of `setting` for the subject in full (ABI 3): writes `*answer_out`, whose `size`
+/// the caller sets to `sizeof(entitle_setting_answer)` first. Unlike `entitle_setting_value`
+/// it says why (who sets the value, or which id was unknown) and gives the display text.
+/// An unknown id writes kind NONE with the reason and returns `ENTITLE_STATUS_UNKNOWN_ID`; a
+/// `size` smaller than the struct is `ENTITLE_STATUS_INVALID_ARGUMENT`, writing nothing.
+///
+/// # Safety
+/// `engine` and `request` are NULL or live handles; `answer_out` is NULL or points to a
+/// writable `entitle_setting_answer` whose `size` is set. Text and display text in the answer
+/// stay valid while the engine lives.
+#[no_mangle]
+pub unsafe extern "C" fn entitle_answer_setting(
+    engine: *const entitle_engine,
+    request: *const entitle_request,
+    setting: u32,
+    answer_out: *mut entitle_setting_answer,
+) -> entitle_status {
+    // SAFETY: the contract, passed on.
+    unsafe {
+        by_id_in(engine, request, answer_out, |handle, held, request| {
+            setting_answer_by_id(handle, !held.addons.is_empty(), request, SettingId::from_u32(setting))
+        })
+    }
+}
+
+/// `entitle_answer_setting` with names, as `entitle_decide_by_name`: an unknown tier, add-on
+/// or setting name writes kind NONE with the reason that says which, and returns
+/// `ENTITLE_STATUS_UNKNOWN_NAME`; more add-ons than the limit returns
+/// `ENTITLE_STATUS_INPUT_LIMIT` with reason `too_many_addons`.
+///
+/// # Safety
+/// As `entitle_answer_setting`; `setting` is NULL with length 0 or points to `setting_len`
+/// readable bytes.
+#[no_mangle]
+pub unsafe extern "C" fn entitle_answer_setting_by_name(
+    engine: *const entitle_engine,
+    request: *const entitle_request,
+    setting: *const u8,
+    setting_len: usize,
+    answer_out: *mut entitle_setting_answer,
+) -> entitle_status {
+    // SAFETY: the contract, passed on.
+    unsafe {
+        by_name_in(engine, request, setting, setting_len, answer_out, |handle, held, request, setting| {
+            let engine = &handle.engine;
+            let (value, reason) = match engine.setting_value_by_name(request, setting) {
+                Ok(value) => (
+                    value,
+                    setter(value, !held.addon_names.is_empty(), || {
+                        engine.setting_value_by_name(&request.with_addons(&[]), setting).ok().flatten()
+                    }),
+                ),
+                Err(reason) => (None, reason),
+            };
+            (c_setting_answer(value, reason, &handle.displays), reason)
+        })
+    }
+}
+
 /// Writes a new NUL-terminated string to `*out`.
 ///
 /// # Safety
@@ -375,6 +574,107 @@ pub unsafe extern "C" fn entitle_explain_limit(
             let why = engine.explain_limit(request, LimitId::from_u32(limit), Usage { used, requested });
             let json = entitle::wire::explained(&entitle::wire::quota(&why.answer), &why);
             (c_string(&json).into_raw(), why.answer.reason)
+        })
+    }
+}
+
+/// An id no engine hands out, for a name the engine does not have: an id-based question asked
+/// with it answers as the by-name one does for the unknown name.
+const NO_ID: u32 = u32::MAX;
+
+/// Asks `explain` of the request's by-name reading resolved to ids (the tier as the by-name
+/// queries read it, each add-on name looked up), or `None` when the request holds more
+/// add-ons than the engine takes, which has no id-based form.
+fn explain_named<R>(engine: &Engine, request: &entitle_request, explain: impl FnOnce(&Request<'_>) -> R) -> Option<R> {
+    let count = request.addon_names.len();
+    if count > held_addons(engine) {
+        return None;
+    }
+    let mut held = [AddonId::from_u32(NO_ID); Limits::MAX_HELD_ADDONS];
+    for (slot, name) in held.iter_mut().zip(&request.addon_names) {
+        *slot = engine.addon(name).unwrap_or(AddonId::from_u32(NO_ID));
+    }
+    let rust = Request::new(request.tier.id(engine), request.now)
+        .with_key(&request.key)
+        .with_addons(held.get(..count).unwrap_or_default())
+        .with_billing_anchor(request.billing_anchor);
+    Some(explain(&rust))
+}
+
+/// How many add-ons a by-name question may name: the engine's input limit, within the
+/// stack array the names resolve into.
+fn held_addons(engine: &Engine) -> usize {
+    engine.input_limits().held_addons.min(Limits::MAX_HELD_ADDONS)
+}
+
+/// An answer with the one step that says why it has no rules to show: the query held more
+/// add-ons than the engine takes.
+fn too_many_addons(answer: serde_json::Map<String, serde_json::Value>, engine: &Engine) -> String {
+    let rule = format!(
+        "the query holds more add-ons than the limit of {} ({})",
+        held_addons(engine),
+        Reason::TooManyAddons.as_str()
+    );
+    serde_json::json!({ "answer": answer, "explain": { "steps": [{ "rule": rule }], "upgrade": null } }).to_string()
+}
+
+/// `entitle_explain_feature` with names (ABI 3), as `entitle_decide_by_name`: the request's
+/// tier and add-on names, and `feature` (UTF-8 bytes with their length). The answer is the one
+/// `entitle_decide_by_name` gives; an unknown name returns `ENTITLE_STATUS_UNKNOWN_NAME` with
+/// an explanation saying so, and more add-ons than the limit `ENTITLE_STATUS_INPUT_LIMIT`.
+///
+/// # Safety
+/// `engine` and `request` are NULL or live handles; `feature` is NULL with length 0 or points
+/// to `feature_len` readable bytes; `json_out` is NULL or writable.
+#[no_mangle]
+pub unsafe extern "C" fn entitle_explain_feature_by_name(
+    engine: *const entitle_engine,
+    request: *const entitle_request,
+    feature: *const u8,
+    feature_len: usize,
+    json_out: *mut *mut c_char,
+) -> entitle_status {
+    // SAFETY: the contract, passed on.
+    unsafe {
+        by_name_in(engine, request, feature, feature_len, json_out, |handle, held, named, feature| {
+            let engine = &handle.engine;
+            let answer = engine.decide_by_name(named, feature);
+            let id = engine.feature(feature).unwrap_or(FeatureId::from_u32(NO_ID));
+            let json = match explain_named(engine, held, |ids| engine.explain_feature(ids, id)) {
+                Some(why) => entitle::wire::explained(&entitle::wire::decision(&answer), &why),
+                None => too_many_addons(entitle::wire::decision(&answer), engine),
+            };
+            (c_string(&json).into_raw(), answer.reason)
+        })
+    }
+}
+
+/// `entitle_explain_limit` with names (ABI 3), as `entitle_explain_feature_by_name`.
+///
+/// # Safety
+/// As `entitle_explain_feature_by_name`, for `limit`.
+#[no_mangle]
+pub unsafe extern "C" fn entitle_explain_limit_by_name(
+    engine: *const entitle_engine,
+    request: *const entitle_request,
+    limit: *const u8,
+    limit_len: usize,
+    used: u64,
+    requested: u64,
+    json_out: *mut *mut c_char,
+) -> entitle_status {
+    // SAFETY: the contract, passed on.
+    unsafe {
+        by_name_in(engine, request, limit, limit_len, json_out, |handle, held, named, limit| {
+            let engine = &handle.engine;
+            let usage = Usage { used, requested };
+            let answer = engine.check_limit_by_name(named, limit, usage);
+            let id = engine.limit(limit).unwrap_or(LimitId::from_u32(NO_ID));
+            let json = match explain_named(engine, held, |ids| engine.explain_limit(ids, id, usage)) {
+                Some(why) => entitle::wire::explained(&entitle::wire::quota(&answer), &why),
+                None => too_many_addons(entitle::wire::quota(&answer), engine),
+            };
+            (c_string(&json).into_raw(), answer.reason)
         })
     }
 }

@@ -10,12 +10,14 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 pub enum entitle_status {
     /// Success: the out-parameters hold the answer.
     Ok = 0,
-    /// A required pointer was NULL, or a string pointer was NULL with a non-zero length.
+    /// A required pointer was NULL, or a string or array pointer was NULL with a non-zero
+    /// length or count.
     NullArgument = 1,
     /// A string was not UTF-8.
     InvalidUtf8 = 2,
-    /// An argument was out of its range: a length past `PTRDIFF_MAX`, a billing anchor outside
-    /// 1–31.
+    /// An argument was out of its range: a length (or an array's size in bytes) past
+    /// `PTRDIFF_MAX`, a billing anchor outside 1–31, a size-prefixed struct whose `size` is
+    /// smaller than the struct's first declared form.
     InvalidArgument = 3,
     /// The policy does not check; the error handle carries every diagnostic.
     PolicyError = 4,
@@ -27,7 +29,8 @@ pub enum entitle_status {
     /// An id-based query used an id this engine does not have (another engine's, or never
     /// set). The answer is still written: a deny whose reason says which kind of id.
     UnknownId = 7,
-    /// The caller's buffer is too small; the needed size is reported.
+    /// The caller's buffer is too small, and nothing was written to it: the needed size is
+    /// reported, or, for an array of answers to a list of questions, is the list's count.
     BufferTooSmall = 8,
     /// The library panicked (a bug); nothing was written. Please report it.
     Panic = 9,

@@ -1,6 +1,8 @@
 //! The `#[repr(C)]` answers and their enums, and their conversions from the Rust crate's.
 
+use std::collections::HashMap;
 use std::ptr;
+use std::sync::{PoisonError, RwLock};
 
 use entitle::{Amount, Decision, Quota, SettingValue, Status};
 
@@ -154,6 +156,115 @@ pub struct entitle_setting {
     pub text_len: usize,
 }
 
+/// A setting's answer in full (ABI 3): why, what kind of value, the value, and its display
+/// text. Written by `entitle_answer_setting` and its by-name twin, and for every setting by
+/// `entitle_query_entitlements`.
+///
+/// Size-prefixed: the caller sets `size` to `sizeof(entitle_setting_answer)` before the call,
+/// and the library writes only the fields that fit in that many bytes (a `size` smaller than
+/// this struct as ABI 3 declares it is `ENTITLE_STATUS_INVALID_ARGUMENT`, writing nothing), so
+/// the struct can gain fields at the end without breaking a caller built against this header.
+#[repr(C)]
+#[derive(Clone, Copy, Debug)]
+pub struct entitle_setting_answer {
+    /// Set by the caller: `sizeof(entitle_setting_answer)` as it was compiled. The library
+    /// leaves it as it was.
+    pub size: usize,
+    /// Why: `ENTITLE_REASON_GRANTED_BY_TIER` when the tier (or an ancestor) sets the value,
+    /// `ENTITLE_REASON_GRANTED_BY_ADDON` when a held, applying add-on does,
+    /// `ENTITLE_REASON_NOT_GRANTED` when nothing sets it (kind NONE); or what could not be
+    /// answered: `ENTITLE_REASON_UNKNOWN_TIER`, `_UNKNOWN_ADDON`, `_UNKNOWN_SETTING` or
+    /// `_TOO_MANY_ADDONS` (kind NONE).
+    pub reason: entitle_reason_number,
+    /// What kind of value it is; `ENTITLE_SETTING_KIND_NONE` when there is none.
+    pub kind: entitle_setting_kind,
+    /// The value in base units for every kind but text (a count, millionths of the whole,
+    /// seconds, bytes); 0 for text and NONE.
+    pub number: u64,
+    /// For text: the UTF-8 bytes, not NUL-terminated, owned by the engine and valid while it
+    /// lives. NULL for other kinds.
+    pub text: *const u8,
+    /// For text: the length of `text` in bytes; 0 otherwise.
+    pub text_len: usize,
+    /// The value as the policy language writes it (`99.9%`, `2 h`, `1 GiB`, `"email"` with its
+    /// quotes), the `display` of the JSON protocol: UTF-8 bytes, not NUL-terminated, owned by
+    /// the engine and valid while it lives (any handle on it). NULL for kind NONE.
+    pub display: *const u8,
+    /// The length of `display` in bytes; 0 for kind NONE.
+    pub display_len: usize,
+}
+
+/// Where `entitle_query_entitlements` writes a subject's whole entitlement: every feature's
+/// decision, every limit's quota and every setting's answer, each array in declaration order
+/// (index `i` answers the `i`-th declared feature, limit or setting), with the ids of those
+/// items when asked.
+///
+/// The caller sets `size` to `sizeof(entitle_entitlements)`, the array pointers and their
+/// capacities (in elements), and `setting_size`; the library writes the three counts and the
+/// arrays. Size-prefixed as `entitle_setting_answer` is: a `size` smaller than this struct as
+/// ABI 3 declares it is `ENTITLE_STATUS_INVALID_ARGUMENT`.
+#[repr(C)]
+#[derive(Clone, Copy, Debug)]
+pub struct entitle_entitlements {
+    /// Set by the caller: `sizeof(entitle_entitlements)` as it was compiled.
+    pub size: usize,
+    /// Room for `features_capacity` decisions, or NULL with capacity 0.
+    pub features: *mut entitle_decision,
+    /// NULL, or room for `features_capacity` ids: the id of each feature answered.
+    pub feature_ids: *mut u32,
+    /// How many elements `features` (and `feature_ids`, when given) hold.
+    pub features_capacity: usize,
+    /// Written by the library: how many features the policy declares.
+    pub feature_count: usize,
+    /// Room for `limits_capacity` quotas, or NULL with capacity 0.
+    pub limits: *mut entitle_quota,
+    /// NULL, or room for `limits_capacity` ids: the id of each limit answered.
+    pub limit_ids: *mut u32,
+    /// How many elements `limits` (and `limit_ids`, when given) hold.
+    pub limits_capacity: usize,
+    /// Written by the library: how many limits the policy declares.
+    pub limit_count: usize,
+    /// Room for `settings_capacity` setting answers, `setting_size` bytes apart, or NULL with
+    /// capacity 0.
+    pub settings: *mut entitle_setting_answer,
+    /// NULL, or room for `settings_capacity` ids: the id of each setting answered.
+    pub setting_ids: *mut u32,
+    /// How many elements `settings` (and `setting_ids`, when given) hold.
+    pub settings_capacity: usize,
+    /// Set by the caller: `sizeof(entitle_setting_answer)` as it was compiled, the distance
+    /// between two elements of `settings`; the library sets each element's `size` to it.
+    pub setting_size: usize,
+    /// Written by the library: how many settings the policy declares.
+    pub setting_count: usize,
+}
+
+/// The display text of every setting value an engine has answered with, made the first time a
+/// value is asked for and kept for the engine's life, so that a setting answer can point to
+/// its text as it points to a text value, and a later answer allocates nothing.
+///
+/// Shared by every handle on one engine. The set of values is the policy's (each tier's and
+/// add-on's `set`), so the map stops growing.
+#[derive(Default)]
+pub(crate) struct Displays {
+    texts: RwLock<HashMap<SettingValue, Box<str>>>,
+}
+
+impl Displays {
+    /// `value` as the policy language writes it, as bytes that stay put while `self` lives.
+    pub(crate) fn of(&self, value: &SettingValue) -> (*const u8, usize) {
+        // A panic while the lock is held cannot leave the map half-changed (an insert is
+        // whole or absent), so a poisoned lock is used as it is.
+        if let Some(text) = self.texts.read().unwrap_or_else(PoisonError::into_inner).get(value) {
+            return (text.as_ptr(), text.len());
+        }
+        let mut texts = self.texts.write().unwrap_or_else(PoisonError::into_inner);
+        // The text's bytes are a heap allocation of their own: growing the map moves the
+        // `Box`, never what it points to, and no entry is ever removed.
+        let text = texts.entry(value.clone()).or_insert_with(|| value.to_string().into_boxed_str());
+        (text.as_ptr(), text.len())
+    }
+}
+
 pub(crate) fn c_decision(decision: Decision) -> entitle_decision {
     entitle_decision { allowed: decision.allowed, reason: decision.reason as u32 }
 }
@@ -197,6 +308,27 @@ pub(crate) fn c_setting(value: Option<&SettingValue>) -> entitle_setting {
         Some(SettingValue::Text(text)) => {
             entitle_setting { kind: entitle_setting_kind::Text, number: 0, text: text.as_ptr(), text_len: text.len() }
         }
+    }
+}
+
+/// A full setting answer for `value`, answered for `reason`; kind NONE, with no display, when
+/// there is no value.
+pub(crate) fn c_setting_answer(
+    value: Option<&SettingValue>,
+    reason: entitle::Reason,
+    displays: &Displays,
+) -> entitle_setting_answer {
+    let plain = c_setting(value);
+    let (display, display_len) = value.map_or((ptr::null(), 0), |value| displays.of(value));
+    entitle_setting_answer {
+        size: std::mem::size_of::<entitle_setting_answer>(),
+        reason: reason as u32,
+        kind: plain.kind,
+        number: plain.number,
+        text: plain.text,
+        text_len: plain.text_len,
+        display,
+        display_len,
     }
 }
 

@@ -1,8 +1,10 @@
 //! The C consumers: `tests/c/*.c` compiled against the committed header and the static
 //! library with `-Wall -Wextra -Werror`, run under AddressSanitizer and
 //! UndefinedBehaviorSanitizer, then again under valgrind; the conformance corpus answered
-//! through the C structs, compared with the Rust answers; and a caller built against the frozen
-//! ABI-1 header (`tests/c/abi1/`), run the same two ways against this build.
+//! through the C structs, compared with the Rust answers; a subject's whole entitlement through
+//! the typed call, compared with the JSON protocol's; and callers built against the frozen
+//! ABI-1 and ABI-2 headers (`tests/c/abi1/`, `tests/c/abi2/`), run the same two ways against
+//! this build.
 //!
 //! Needs `gcc` and `valgrind` on the PATH (`.ci/run` installs them); a test that finds one
 //! missing says what to install.
@@ -161,6 +163,57 @@ fn assert_abi1_caller_output(output: &Output) {
     );
 }
 
+/// Where the ABI-2 caller finds `entitle.h`: the header as it was at ABI 2, frozen.
+const ABI2_HEADER_DIR: &str = "tests/c/abi2";
+
+/// Everything `tests/c/test_abi2_caller.c` prints when the library answers it as ABI 2 did. The
+/// count is exact, so a check that stops running is noticed too.
+const ABI2_CALLER_OUTPUT: &str = "\
+built against ABI 2; the library implements at least that
+hd_video for the tier set last (pro): allowed (granted_by_tier)
+hd_video by name for the tier set last (free): denied (not_granted)
+api_calls_per_day for pro: overage, 10000 left
+another engine's hd_video: denied (unknown_feature)
+30 passed, 0 failed
+";
+
+/// Builds the ABI-2 caller, after checking that its header is still the ABI-2 one.
+fn compile_abi2_caller(output: &str, sanitize: bool) -> PathBuf {
+    let header =
+        std::fs::read_to_string(repository().join(ABI2_HEADER_DIR).join("entitle.h")).expect("the ABI-2 header");
+    assert!(
+        header.contains("\n#define ENTITLE_ABI_VERSION 2\n"),
+        "{ABI2_HEADER_DIR}/entitle.h is not the ABI-2 header"
+    );
+    assert!(!header.contains("entitle_setting_answer"), "{ABI2_HEADER_DIR}/entitle.h declares ABI 3's structs");
+    compile_against(ABI2_HEADER_DIR, "test_abi2_caller.c", output, sanitize)
+}
+
+/// The ABI-2 caller's output must be exactly `ABI2_CALLER_OUTPUT`; its stderr names any check
+/// that failed.
+fn assert_abi2_caller_output(output: &Output) {
+    assert_eq!(
+        String::from_utf8_lossy(&output.stdout),
+        ABI2_CALLER_OUTPUT,
+        "--- stderr\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+}
+
+#[test]
+fn a_caller_built_against_abi_2_answers_alike_under_sanitizers() {
+    let binary = compile_abi2_caller("test_abi2_caller_sanitized", true);
+    let output = run_sanitized(&binary, &rtc_sdk_policy());
+    assert_abi2_caller_output(&output);
+}
+
+#[test]
+fn a_caller_built_against_abi_2_answers_alike_under_valgrind() {
+    let binary = compile_abi2_caller("test_abi2_caller_plain", false);
+    let output = run_under_valgrind(&binary, &rtc_sdk_policy());
+    assert_abi2_caller_output(&output);
+}
+
 fn rtc_sdk_policy() -> PathBuf {
     repository().join("policies/rtc-sdk.policy")
 }
@@ -186,4 +239,65 @@ fn a_missing_tool_says_what_to_install() {
     let message = cannot_run(&missing, &error);
     assert!(message.contains("`apt-get install entitle-test-no-such-tool`"), "{message}");
     assert!(cannot_run(&Command::new("valgrind"), &error).contains("`apt-get install valgrind`"));
+}
+
+/// The whole entitlement of a subject through `entitle_query_entitlements` equals the JSON
+/// protocol's `"entitlements": true` answer, for every tier of `policies/rtc-sdk.policy` (and
+/// one it lacks), with and without add-ons and usage: `tests/c/entitlements.c` prints the two
+/// side by side, built under the sanitizers.
+#[test]
+fn the_typed_entitlements_equal_the_json_protocols() {
+    let binary = compile("entitlements.c", "entitlements_sanitized", true);
+    let output = run_sanitized(&binary, &rtc_sdk_policy());
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let lines: Vec<serde_json::Value> =
+        stdout.lines().map(|line| serde_json::from_str(line).unwrap_or_else(|e| panic!("{e}: {line}"))).collect();
+    // 5 tiers, 4 sets of add-ons, with and without usage: 40 pairs.
+    assert_eq!(lines.len(), 80, "{stdout}");
+    for pair in lines.chunks(2) {
+        assert_eq!(pair[1], pair[0], "the typed answer (left) differs from the JSON protocol's (right)");
+    }
+    // The pairs cover what the typed call has to get right: usage, display text, unknown tiers.
+    assert!(lines.iter().any(|answer| answer["limits"]["api_calls_per_day"]["reason"] == "overage"));
+    assert!(lines.iter().any(|answer| answer["settings"]["sla_availability"]["display"] == "99.9%"));
+    assert!(lines.iter().any(|answer| answer["features"]["hd_video"]["reason"] == "unknown_tier"));
+}
+
+/// The C program of `docs/bindings.md` and the output the page shows for it: the first ```c
+/// block, and the `# ` lines after the `./app` line of the first ```sh block.
+fn documented_example() -> (String, String) {
+    let page = std::fs::read_to_string(repository().join("docs/bindings.md")).expect("docs/bindings.md");
+    let block = |fence: &str| {
+        let start = page.find(fence).unwrap_or_else(|| panic!("docs/bindings.md has no {fence} block")) + fence.len();
+        let rest = &page[start..];
+        rest[..rest.find("\n```").expect("the block ends")].trim_start_matches('\n').to_string()
+    };
+    let shell = block("```sh\n");
+    let expected: String = shell
+        .lines()
+        .skip_while(|line| !line.starts_with("./app "))
+        .skip(1)
+        .map_while(|line| line.strip_prefix("# "))
+        .map(|line| format!("{line}\n"))
+        .collect();
+    (block("```c\n") + "\n", expected)
+}
+
+/// The C example of `docs/bindings.md` builds against the header and the static library, runs
+/// from a directory of its own, and prints what the page says it prints.
+#[test]
+fn the_c_example_of_the_docs_prints_what_they_show() {
+    let (program, expected) = documented_example();
+    assert!(expected.lines().count() >= 2, "the page shows the example's output: {expected:?}");
+    let dir = std::env::temp_dir().join(format!("entitle-doc-example-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("a temporary directory");
+    let source = dir.join("app.c");
+    std::fs::write(&source, program).expect("app.c is writable");
+    let binary = compile(source.to_str().expect("a UTF-8 path"), "doc_example_sanitized", true);
+    let output = run(Command::new(&binary)
+        .arg(rtc_sdk_policy())
+        .current_dir(&dir)
+        .env("ASAN_OPTIONS", "detect_leaks=1:abort_on_error=0"));
+    std::fs::remove_dir_all(&dir).expect("the temporary directory is removable");
+    assert_eq!(String::from_utf8_lossy(&output.stdout), expected);
 }

@@ -3,8 +3,9 @@
 //!
 //! Each corpus line's query is turned into the tab-separated form `tests/c/conformance.c`
 //! reads; its JSON answers are compared with `entitle::wire::answer_line` on the same query,
-//! after two normalisations that the C side cannot do without a calendar or unit printer:
-//! a counter's window is compared as Unix seconds, and a setting's `display` text is left out.
+//! after one normalisation that the C side cannot do without a calendar: a counter's window is
+//! compared as Unix seconds. Settings go through `entitle_answer_setting_by_name`, whose
+//! display text is compared with the protocol's `display`.
 //! Queries that the JSON protocol itself rejects (malformed lines) and explanations belong to
 //! the JSON protocol and are not asked through the structs.
 
@@ -106,11 +107,9 @@ fn tab_separated(policy: &Path, query: &Value) -> Option<String> {
     Some(fields.join("\t"))
 }
 
-/// The Rust answer in the form the C runner prints: windows in Unix seconds, no `display`,
-/// no explanation.
+/// The Rust answer in the form the C runner prints: windows in Unix seconds, no explanation.
 fn normalise(mut answer: Value) -> Value {
     if let Some(object) = answer.as_object_mut() {
-        object.remove("display");
         object.remove("explain");
         if let Some(window) = object.get_mut("window") {
             let seconds = |v: &Value| v.as_str().and_then(entitle::parse_instant).map_or(Value::Null, |s| json!(s));

@@ -123,31 +123,26 @@ int main(void) {
             }
             printf("}\n");
         } else {
-            entitle_setting v;
-            entitle_status status = entitle_setting_value_by_name(engine, request, S(name), &v);
-            if (status == ENTITLE_STATUS_UNKNOWN_NAME) {
-                /* The unknown kind of name is the reason the Rust answer gives. */
-                entitle_decision d;
-                entitle_status tier_status = entitle_decide_by_name(engine, request, S(""), &d);
-                entitle_reason reason =
-                    tier_status == ENTITLE_STATUS_UNKNOWN_NAME && d.reason != ENTITLE_REASON_UNKNOWN_FEATURE
-                        ? d.reason
-                        : ENTITLE_REASON_UNKNOWN_SETTING;
+            /* The full answer says which name was unknown, and gives the display text. */
+            entitle_setting_answer a = {.size = sizeof a};
+            entitle_answer_setting_by_name(engine, request, S(name), &a);
+            if (a.reason != ENTITLE_REASON_GRANTED_BY_TIER && a.reason != ENTITLE_REASON_GRANTED_BY_ADDON &&
+                a.reason != ENTITLE_REASON_NOT_GRANTED) {
                 printf("{\"allowed\":false,");
-                print_reason("reason", reason);
+                print_reason("reason", a.reason);
                 printf("}\n");
-            } else if (status == ENTITLE_STATUS_DUPLICATE_ADDON) {
-                printf("{\"allowed\":false,");
-                print_reason("reason", ENTITLE_REASON_DUPLICATE_ADDON);
-                printf("}\n");
-            } else if (v.kind == ENTITLE_SETTING_KIND_NONE) {
-                printf("{\"value\":null}\n");
-            } else if (v.kind == ENTITLE_SETTING_KIND_TEXT) {
-                printf("{\"value\":");
-                print_json_string((const char *)v.text, v.text_len);
-                printf("}\n");
+            } else if (a.kind == ENTITLE_SETTING_KIND_NONE) {
+                printf("{\"display\":null,\"value\":null}\n");
             } else {
-                printf("{\"value\":%" PRIu64 "}\n", v.number);
+                printf("{\"display\":");
+                print_json_string((const char *)a.display, a.display_len);
+                printf(",\"value\":");
+                if (a.kind == ENTITLE_SETTING_KIND_TEXT) {
+                    print_json_string((const char *)a.text, a.text_len);
+                } else {
+                    printf("%" PRIu64, a.number);
+                }
+                printf("}\n");
             }
         }
         entitle_request_free(request);

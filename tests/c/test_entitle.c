@@ -420,6 +420,411 @@ static void test_queries(void) {
     entitle_engine_free(engine);
 }
 
+/* True when (bytes, len) is exactly the NUL-terminated `text`. */
+static int bytes_are(const uint8_t *bytes, size_t len, const char *text) {
+    return bytes != NULL && len == strlen(text) && memcmp(bytes, text, len) == 0;
+}
+
+/* A caller compiled against a later header, whose struct has grown past ABI 3's. */
+struct grown_setting_answer {
+    entitle_setting_answer known;
+    uint64_t later_field;
+};
+
+/* ABI 3: a setting answered in full, with its reason, kind, value and display text. */
+static void test_setting_answers(void) {
+    entitle_engine *engine = load(POLICY);
+    CHECK(engine != NULL);
+    uint32_t sla = id(entitle_engine_setting, engine, "sla");
+    uint32_t channel = id(entitle_engine_setting, engine, "channel");
+    entitle_request *request = NULL;
+    CHECK(entitle_request_new(&request) == ENTITLE_STATUS_OK);
+    CHECK(entitle_request_set_tier_name(request, S("pro")) == ENTITLE_STATUS_OK);
+    CHECK(entitle_request_set_now(request, NOW) == ENTITLE_STATUS_OK);
+
+    entitle_setting_answer answer = {.size = sizeof answer};
+    CHECK(entitle_answer_setting(engine, request, sla, &answer) == ENTITLE_STATUS_OK);
+    CHECK(answer.size == sizeof answer && answer.reason == ENTITLE_REASON_GRANTED_BY_TIER);
+    CHECK(answer.kind == ENTITLE_SETTING_KIND_PERCENT && answer.number == 999000 && answer.text == NULL);
+    CHECK(bytes_are(answer.display, answer.display_len, "99.9%"));
+    /* The display text belongs to the engine: the same bytes every time, on every handle. */
+    const uint8_t *first = answer.display;
+    CHECK(entitle_answer_setting(engine, request, sla, &answer) == ENTITLE_STATUS_OK && answer.display == first);
+    entitle_engine *clone = NULL;
+    CHECK(entitle_engine_clone(engine, &clone) == ENTITLE_STATUS_OK);
+    CHECK(entitle_answer_setting(clone, request, sla, &answer) == ENTITLE_STATUS_OK && answer.display == first);
+    entitle_engine_free(clone);
+    CHECK(entitle_answer_setting(engine, request, channel, &answer) == ENTITLE_STATUS_OK);
+    CHECK(answer.kind == ENTITLE_SETTING_KIND_TEXT && answer.number == 0);
+    CHECK(bytes_are(answer.text, answer.text_len, "forum"));
+    CHECK(bytes_are(answer.display, answer.display_len, "\"forum\""));
+    CHECK(entitle_answer_setting_by_name(engine, request, S("sla"), &answer) == ENTITLE_STATUS_OK);
+    CHECK(answer.kind == ENTITLE_SETTING_KIND_PERCENT && bytes_are(answer.display, answer.display_len, "99.9%"));
+
+    /* Nothing sets it: kind NONE, reason not_granted, no display. */
+    CHECK(entitle_request_set_tier_name(request, S("free")) == ENTITLE_STATUS_OK);
+    CHECK(entitle_answer_setting(engine, request, sla, &answer) == ENTITLE_STATUS_OK);
+    CHECK(answer.kind == ENTITLE_SETTING_KIND_NONE && answer.reason == ENTITLE_REASON_NOT_GRANTED);
+    CHECK(answer.display == NULL && answer.display_len == 0);
+
+    /* The reason says which id or name was unknown. */
+    CHECK(entitle_answer_setting(engine, request, 50, &answer) == ENTITLE_STATUS_UNKNOWN_ID);
+    CHECK(answer.kind == ENTITLE_SETTING_KIND_NONE && answer.reason == ENTITLE_REASON_UNKNOWN_SETTING);
+    CHECK(entitle_answer_setting_by_name(engine, request, S("uptime"), &answer) == ENTITLE_STATUS_UNKNOWN_NAME);
+    CHECK(answer.reason == ENTITLE_REASON_UNKNOWN_SETTING);
+    CHECK(entitle_request_add_addon_name(request, S("vip")) == ENTITLE_STATUS_OK);
+    CHECK(entitle_answer_setting_by_name(engine, request, S("sla"), &answer) == ENTITLE_STATUS_UNKNOWN_NAME);
+    CHECK(answer.reason == ENTITLE_REASON_UNKNOWN_ADDON && answer.kind == ENTITLE_SETTING_KIND_NONE);
+    CHECK(entitle_request_clear_addons(request) == ENTITLE_STATUS_OK);
+    for (int i = 0; i < 33; i++) {
+        CHECK(entitle_request_add_addon_name(request, S("promo")) == ENTITLE_STATUS_OK);
+    }
+    CHECK(entitle_answer_setting_by_name(engine, request, S("sla"), &answer) == ENTITLE_STATUS_INPUT_LIMIT);
+    CHECK(answer.reason == ENTITLE_REASON_TOO_MANY_ADDONS);
+    CHECK(entitle_request_clear_addons(request) == ENTITLE_STATUS_OK);
+    CHECK(entitle_request_set_tier_name(request, S("gold")) == ENTITLE_STATUS_OK);
+    CHECK(entitle_answer_setting(engine, request, sla, &answer) == ENTITLE_STATUS_UNKNOWN_NAME);
+    CHECK(answer.reason == ENTITLE_REASON_UNKNOWN_TIER);
+    CHECK(entitle_request_set_tier(request, 12345) == ENTITLE_STATUS_OK);
+    CHECK(entitle_answer_setting(engine, request, sla, &answer) == ENTITLE_STATUS_UNKNOWN_ID);
+    CHECK(answer.reason == ENTITLE_REASON_UNKNOWN_TIER);
+    CHECK(entitle_request_set_tier_name(request, S("pro")) == ENTITLE_STATUS_OK);
+
+    /* A struct smaller than ABI 3's is refused with nothing written; a larger one, from a
+     * later header, gets every field this library knows and keeps the rest. */
+    entitle_setting_answer small = {.size = sizeof small - 1, .kind = ENTITLE_SETTING_KIND_BYTES, .number = 7};
+    CHECK(entitle_answer_setting(engine, request, sla, &small) == ENTITLE_STATUS_INVALID_ARGUMENT);
+    CHECK(small.size == sizeof small - 1 && small.kind == ENTITLE_SETTING_KIND_BYTES && small.number == 7);
+    small.size = 0;
+    CHECK(entitle_answer_setting_by_name(engine, request, S("sla"), &small) == ENTITLE_STATUS_INVALID_ARGUMENT);
+    CHECK(small.number == 7);
+    struct grown_setting_answer grown = {.known = {.size = sizeof grown}, .later_field = 42};
+    CHECK(entitle_answer_setting(engine, request, sla, &grown.known) == ENTITLE_STATUS_OK);
+    CHECK(grown.known.size == sizeof grown && grown.known.number == 999000 && grown.later_field == 42);
+
+    /* Arguments. */
+    CHECK(entitle_answer_setting(NULL, request, sla, &answer) == ENTITLE_STATUS_NULL_ARGUMENT);
+    CHECK(entitle_answer_setting(engine, NULL, sla, &answer) == ENTITLE_STATUS_NULL_ARGUMENT);
+    CHECK(entitle_answer_setting(engine, request, sla, NULL) == ENTITLE_STATUS_NULL_ARGUMENT);
+    CHECK(entitle_answer_setting_by_name(engine, request, NULL, 3, &answer) == ENTITLE_STATUS_NULL_ARGUMENT);
+    CHECK(entitle_answer_setting_by_name(engine, request, S("sla"), NULL) == ENTITLE_STATUS_NULL_ARGUMENT);
+    const uint8_t not_utf8[] = {'s', 0xff};
+    CHECK(entitle_answer_setting_by_name(engine, request, not_utf8, 2, &answer) == ENTITLE_STATUS_INVALID_UTF8);
+    CHECK(entitle_answer_setting_by_name(engine, request, (const uint8_t *)"x", SIZE_MAX, &answer) ==
+          ENTITLE_STATUS_INVALID_ARGUMENT);
+    entitle_request_free(request);
+    entitle_engine_free(engine);
+
+    /* An add-on that sets a value is the reason, when its value is the one in force. */
+    entitle_engine *plans = load("policy \"p\"\nsetting seats : number\nsetting retention : duration\n"
+                                 "tier team { set seats = 5\n set retention = 2 h }\n"
+                                 "addon more for team { set seats = 50 }\n");
+    CHECK(plans != NULL);
+    uint32_t seats = id(entitle_engine_setting, plans, "seats");
+    uint32_t retention = id(entitle_engine_setting, plans, "retention");
+    entitle_request *team = NULL;
+    CHECK(entitle_request_new(&team) == ENTITLE_STATUS_OK);
+    CHECK(entitle_request_set_tier_name(team, S("team")) == ENTITLE_STATUS_OK);
+    CHECK(entitle_answer_setting(plans, team, seats, &answer) == ENTITLE_STATUS_OK);
+    CHECK(answer.reason == ENTITLE_REASON_GRANTED_BY_TIER && answer.kind == ENTITLE_SETTING_KIND_NUMBER);
+    CHECK(answer.number == 5 && bytes_are(answer.display, answer.display_len, "5"));
+    CHECK(entitle_answer_setting(plans, team, retention, &answer) == ENTITLE_STATUS_OK);
+    CHECK(answer.kind == ENTITLE_SETTING_KIND_DURATION && answer.number == 7200);
+    CHECK(bytes_are(answer.display, answer.display_len, "2 h"));
+    CHECK(entitle_request_add_addon(team, id(entitle_engine_addon, plans, "more")) == ENTITLE_STATUS_OK);
+    CHECK(entitle_request_add_addon_name(team, S("more")) == ENTITLE_STATUS_OK);
+    CHECK(entitle_answer_setting(plans, team, seats, &answer) == ENTITLE_STATUS_OK);
+    CHECK(answer.reason == ENTITLE_REASON_GRANTED_BY_ADDON && answer.number == 50);
+    CHECK(entitle_answer_setting_by_name(plans, team, S("seats"), &answer) == ENTITLE_STATUS_OK);
+    CHECK(answer.reason == ENTITLE_REASON_GRANTED_BY_ADDON && bytes_are(answer.display, answer.display_len, "50"));
+    CHECK(entitle_answer_setting_by_name(plans, team, S("retention"), &answer) == ENTITLE_STATUS_OK);
+    CHECK(answer.reason == ENTITLE_REASON_GRANTED_BY_TIER);
+    entitle_request_free(team);
+    entitle_engine_free(plans);
+}
+
+/* ABI 3: many questions about one request in one call, each answer the single call's. */
+static void test_batches(void) {
+    entitle_engine *engine = load(POLICY);
+    CHECK(engine != NULL);
+    uint32_t hd = id(entitle_engine_feature, engine, "hd_video");
+    uint32_t ai = id(entitle_engine_feature, engine, "ai");
+    uint32_t calls = id(entitle_engine_limit, engine, "api_calls");
+    uint32_t minutes = id(entitle_engine_limit, engine, "ai_minutes");
+    uint32_t retention = id(entitle_engine_limit, engine, "retention");
+    entitle_request *request = NULL;
+    CHECK(entitle_request_new(&request) == ENTITLE_STATUS_OK);
+    CHECK(entitle_request_set_tier(request, id(entitle_engine_tier, engine, "pro")) == ENTITLE_STATUS_OK);
+    CHECK(entitle_request_set_key(request, S("app-7")) == ENTITLE_STATUS_OK);
+    CHECK(entitle_request_set_now(request, NOW) == ENTITLE_STATUS_OK);
+
+    /* More features than one pass of the library's stack arrays takes (32). */
+    enum { MANY = 70 };
+    uint32_t features[MANY];
+    for (int i = 0; i < MANY; i++) {
+        features[i] = i % 2 == 0 ? hd : ai;
+    }
+    bool allowed[MANY];
+    entitle_decision decisions[MANY];
+    CHECK(entitle_is_allowed_many(engine, request, features, MANY, allowed, MANY) == ENTITLE_STATUS_OK);
+    CHECK(entitle_decide_many(engine, request, features, MANY, decisions, MANY) == ENTITLE_STATUS_OK);
+    int same = 1;
+    for (int i = 0; i < MANY; i++) {
+        entitle_decision one;
+        same &= entitle_decide(engine, request, features[i], &one) == ENTITLE_STATUS_OK;
+        same &= one.allowed == decisions[i].allowed && one.reason == decisions[i].reason;
+        same &= one.allowed == allowed[i];
+    }
+    CHECK(same);
+    CHECK(allowed[0] && decisions[0].reason == ENTITLE_REASON_GRANTED_BY_TIER);
+
+    /* An unknown id is answered as the single call answers it, and is the status. */
+    uint32_t mixed[3] = {hd, 999, ai};
+    allowed[1] = true;
+    CHECK(entitle_is_allowed_many(engine, request, mixed, 3, allowed, MANY) == ENTITLE_STATUS_UNKNOWN_ID);
+    CHECK(allowed[0] && !allowed[1]);
+    CHECK(entitle_decide_many(engine, request, mixed, 3, decisions, 3) == ENTITLE_STATUS_UNKNOWN_ID);
+    CHECK(decisions[0].allowed && decisions[1].reason == ENTITLE_REASON_UNKNOWN_FEATURE);
+
+    /* Too small a buffer is a status of its own, and nothing is written. */
+    allowed[0] = false;
+    decisions[0].reason = ENTITLE_REASON_REVOKED;
+    CHECK(entitle_is_allowed_many(engine, request, features, 3, allowed, 2) == ENTITLE_STATUS_BUFFER_TOO_SMALL);
+    CHECK(!allowed[0]);
+    CHECK(entitle_decide_many(engine, request, features, 3, decisions, 2) == ENTITLE_STATUS_BUFFER_TOO_SMALL);
+    CHECK(decisions[0].reason == ENTITLE_REASON_REVOKED);
+    CHECK(entitle_decide_many(engine, request, features, 1, NULL, 0) == ENTITLE_STATUS_BUFFER_TOO_SMALL);
+
+    /* NULL arrays are allowed for no questions only. */
+    CHECK(entitle_is_allowed_many(engine, request, NULL, 0, NULL, 0) == ENTITLE_STATUS_OK);
+    CHECK(entitle_decide_many(engine, request, NULL, 0, NULL, 0) == ENTITLE_STATUS_OK);
+    CHECK(entitle_check_limit_many(engine, request, NULL, NULL, NULL, 0, NULL, 0) == ENTITLE_STATUS_OK);
+    CHECK(entitle_is_allowed_many(engine, request, NULL, 2, allowed, 2) == ENTITLE_STATUS_NULL_ARGUMENT);
+    CHECK(entitle_decide_many(engine, request, features, 2, NULL, 2) == ENTITLE_STATUS_NULL_ARGUMENT);
+    CHECK(entitle_is_allowed_many(NULL, request, features, 2, allowed, 2) == ENTITLE_STATUS_NULL_ARGUMENT);
+    CHECK(entitle_decide_many(engine, NULL, features, 2, decisions, 2) == ENTITLE_STATUS_NULL_ARGUMENT);
+    /* A count whose bytes no array can hold. */
+    CHECK(entitle_decide_many(engine, request, features, SIZE_MAX / 2, decisions, SIZE_MAX) ==
+          ENTITLE_STATUS_INVALID_ARGUMENT);
+
+    /* Limits, with usage, each equal to the single call. */
+    uint32_t limits[4] = {calls, minutes, retention, 77};
+    uint64_t used[4] = {990000, 400, 0, 0};
+    uint64_t requested[4] = {20000, 100, 1, 0};
+    entitle_quota quotas[4];
+    CHECK(entitle_check_limit_many(engine, request, limits, used, requested, 4, quotas, 4) ==
+          ENTITLE_STATUS_UNKNOWN_ID);
+    same = 1;
+    for (int i = 0; i < 4; i++) {
+        entitle_quota one;
+        entitle_check_limit(engine, request, limits[i], used[i], requested[i], &one);
+        same &= one.allowed == quotas[i].allowed && one.reason == quotas[i].reason;
+        same &= one.status == quotas[i].status && one.remaining.value == quotas[i].remaining.value;
+        same &= one.limit.value == quotas[i].limit.value && one.limit.unlimited == quotas[i].limit.unlimited;
+        same &= one.has_soft_cap == quotas[i].has_soft_cap && one.soft_cap.value == quotas[i].soft_cap.value;
+        same &= one.has_window == quotas[i].has_window && one.window_end == quotas[i].window_end;
+        same &= one.window_start == quotas[i].window_start;
+    }
+    CHECK(same);
+    CHECK(quotas[0].reason == ENTITLE_REASON_OVERAGE && quotas[0].remaining.value == 10000);
+    CHECK(quotas[3].reason == ENTITLE_REASON_UNKNOWN_LIMIT);
+    CHECK(entitle_check_limit_many(engine, request, limits, used, requested, 3, quotas, 3) == ENTITLE_STATUS_OK);
+    CHECK(entitle_check_limit_many(engine, request, limits, NULL, requested, 3, quotas, 3) ==
+          ENTITLE_STATUS_NULL_ARGUMENT);
+    CHECK(entitle_check_limit_many(engine, request, limits, used, NULL, 3, quotas, 3) ==
+          ENTITLE_STATUS_NULL_ARGUMENT);
+    quotas[0].remaining.value = 5;
+    CHECK(entitle_check_limit_many(engine, request, limits, used, requested, 3, quotas, 1) ==
+          ENTITLE_STATUS_BUFFER_TOO_SMALL);
+    CHECK(quotas[0].remaining.value == 5);
+
+    /* A request with an unknown tier: every answer a deny that says so. */
+    CHECK(entitle_request_set_tier_name(request, S("gold")) == ENTITLE_STATUS_OK);
+    allowed[0] = true;
+    CHECK(entitle_is_allowed_many(engine, request, features, 2, allowed, 2) == ENTITLE_STATUS_UNKNOWN_NAME);
+    CHECK(!allowed[0] && !allowed[1]);
+    CHECK(entitle_decide_many(engine, request, features, 2, decisions, 2) == ENTITLE_STATUS_UNKNOWN_NAME);
+    CHECK(decisions[1].reason == ENTITLE_REASON_UNKNOWN_TIER);
+    CHECK(entitle_check_limit_many(engine, request, limits, used, requested, 2, quotas, 2) ==
+          ENTITLE_STATUS_UNKNOWN_NAME);
+    CHECK(!quotas[0].allowed && quotas[0].reason == ENTITLE_REASON_UNKNOWN_TIER);
+    CHECK(entitle_request_set_tier(request, 12345) == ENTITLE_STATUS_OK);
+    CHECK(entitle_decide_many(engine, request, features, 2, decisions, 2) == ENTITLE_STATUS_UNKNOWN_ID);
+
+    entitle_request_free(request);
+    entitle_engine_free(engine);
+}
+
+/* ABI 3: the subject's whole entitlement in one call, each answer the single call's. */
+static void test_entitlements(void) {
+    entitle_engine *engine = load(POLICY);
+    CHECK(engine != NULL);
+    uint32_t calls = id(entitle_engine_limit, engine, "api_calls");
+    entitle_request *request = NULL;
+    CHECK(entitle_request_new(&request) == ENTITLE_STATUS_OK);
+    CHECK(entitle_request_set_tier_name(request, S("pro")) == ENTITLE_STATUS_OK);
+    CHECK(entitle_request_set_now(request, NOW) == ENTITLE_STATUS_OK);
+    CHECK(entitle_request_add_addon(request, id(entitle_engine_addon, engine, "ai_pack")) == ENTITLE_STATUS_OK);
+
+    /* A first call with no room reports the counts. */
+    entitle_entitlements page = {.size = sizeof page, .setting_size = sizeof(entitle_setting_answer)};
+    CHECK(entitle_query_entitlements(engine, request, NULL, NULL, 0, &page) == ENTITLE_STATUS_BUFFER_TOO_SMALL);
+    CHECK(page.feature_count == 2 && page.limit_count == 3 && page.setting_count == 2);
+
+    entitle_decision features[2];
+    uint32_t feature_ids[2];
+    entitle_quota limits[3];
+    uint32_t limit_ids[3];
+    entitle_setting_answer settings[2];
+    uint32_t setting_ids[2];
+    page.features = features;
+    page.feature_ids = feature_ids;
+    page.features_capacity = 2;
+    page.limits = limits;
+    page.limit_ids = limit_ids;
+    page.limits_capacity = 3;
+    page.settings = settings;
+    page.setting_ids = setting_ids;
+    page.settings_capacity = 2;
+    uint32_t usage_limits[2] = {calls, calls};
+    uint64_t usage_used[2] = {5, 990000};
+    CHECK(entitle_query_entitlements(engine, request, usage_limits, usage_used, 2, &page) == ENTITLE_STATUS_OK);
+    /* Declaration order, with the ids of what was answered. */
+    const uint8_t *name = NULL;
+    size_t len = 0;
+    CHECK(entitle_engine_feature_name(engine, feature_ids[0], &name, &len) == ENTITLE_STATUS_OK);
+    CHECK(bytes_are(name, len, "hd_video"));
+    CHECK(entitle_engine_limit_name(engine, limit_ids[2], &name, &len) == ENTITLE_STATUS_OK);
+    CHECK(bytes_are(name, len, "retention"));
+    CHECK(entitle_engine_setting_name(engine, setting_ids[1], &name, &len) == ENTITLE_STATUS_OK);
+    CHECK(bytes_are(name, len, "channel"));
+    int same = 1;
+    for (int i = 0; i < 2; i++) {
+        entitle_decision one;
+        same &= entitle_decide(engine, request, feature_ids[i], &one) == ENTITLE_STATUS_OK;
+        same &= one.allowed == features[i].allowed && one.reason == features[i].reason;
+    }
+    for (int i = 0; i < 3; i++) {
+        entitle_quota one;
+        /* The last usage given for a limit is its usage; an unlisted limit has used 0. */
+        uint64_t u = limit_ids[i] == calls ? 990000 : 0;
+        same &= entitle_check_limit(engine, request, limit_ids[i], u, 0, &one) == ENTITLE_STATUS_OK;
+        same &= one.allowed == limits[i].allowed && one.reason == limits[i].reason;
+        same &= one.remaining.value == limits[i].remaining.value && one.status == limits[i].status;
+    }
+    for (int i = 0; i < 2; i++) {
+        entitle_setting_answer one = {.size = sizeof one};
+        same &= entitle_answer_setting(engine, request, setting_ids[i], &one) == ENTITLE_STATUS_OK;
+        same &= settings[i].size == sizeof one && one.kind == settings[i].kind && one.number == settings[i].number;
+        same &= one.reason == settings[i].reason && one.display == settings[i].display;
+        same &= one.text == settings[i].text && one.text_len == settings[i].text_len;
+    }
+    CHECK(same);
+    CHECK(features[1].allowed && limits[0].remaining.value == 10000);
+    CHECK(bytes_are(settings[0].display, settings[0].display_len, "99.9%"));
+
+    /* Ids are optional; the struct and its settings' size are checked. */
+    page.feature_ids = NULL;
+    page.limit_ids = NULL;
+    page.setting_ids = NULL;
+    CHECK(entitle_query_entitlements(engine, request, NULL, NULL, 0, &page) == ENTITLE_STATUS_OK);
+    CHECK(limits[0].remaining.value == 1000000);
+    page.setting_size = sizeof(entitle_setting_answer) - 8;
+    CHECK(entitle_query_entitlements(engine, request, NULL, NULL, 0, &page) == ENTITLE_STATUS_INVALID_ARGUMENT);
+    page.setting_size = sizeof(entitle_setting_answer);
+    page.size = sizeof page - 1;
+    CHECK(entitle_query_entitlements(engine, request, NULL, NULL, 0, &page) == ENTITLE_STATUS_INVALID_ARGUMENT);
+    page.size = sizeof page;
+    page.limits_capacity = 2;
+    CHECK(entitle_query_entitlements(engine, request, NULL, NULL, 0, &page) == ENTITLE_STATUS_BUFFER_TOO_SMALL);
+    page.limits_capacity = 3;
+    page.settings = NULL;
+    CHECK(entitle_query_entitlements(engine, request, NULL, NULL, 0, &page) == ENTITLE_STATUS_NULL_ARGUMENT);
+    page.settings = settings;
+
+    /* Usage of a limit the engine does not have is refused, with nothing written. */
+    uint32_t unknown[1] = {77};
+    limits[0].remaining.value = 3;
+    CHECK(entitle_query_entitlements(engine, request, unknown, usage_used, 1, &page) == ENTITLE_STATUS_UNKNOWN_ID);
+    CHECK(limits[0].remaining.value == 3);
+    CHECK(entitle_query_entitlements(engine, request, usage_limits, NULL, 1, &page) == ENTITLE_STATUS_NULL_ARGUMENT);
+    CHECK(entitle_query_entitlements(engine, request, NULL, NULL, 0, NULL) == ENTITLE_STATUS_NULL_ARGUMENT);
+    CHECK(entitle_query_entitlements(NULL, request, NULL, NULL, 0, &page) == ENTITLE_STATUS_NULL_ARGUMENT);
+
+    /* An unknown tier: every answer says so, and so does the status. */
+    CHECK(entitle_request_set_tier_name(request, S("gold")) == ENTITLE_STATUS_OK);
+    CHECK(entitle_query_entitlements(engine, request, NULL, NULL, 0, &page) == ENTITLE_STATUS_UNKNOWN_NAME);
+    CHECK(features[0].reason == ENTITLE_REASON_UNKNOWN_TIER && limits[2].reason == ENTITLE_REASON_UNKNOWN_TIER);
+    CHECK(settings[1].reason == ENTITLE_REASON_UNKNOWN_TIER && settings[1].kind == ENTITLE_SETTING_KIND_NONE);
+
+    entitle_request_free(request);
+    entitle_engine_free(engine);
+}
+
+/* ABI 3: explanations asked by name, as the by-name questions read a request. */
+static void test_explain_by_name(void) {
+    entitle_engine *engine = load(POLICY);
+    CHECK(engine != NULL);
+    entitle_request *request = NULL;
+    CHECK(entitle_request_new(&request) == ENTITLE_STATUS_OK);
+    CHECK(entitle_request_set_tier(request, id(entitle_engine_tier, engine, "free")) == ENTITLE_STATUS_OK);
+    CHECK(entitle_request_set_now(request, NOW) == ENTITLE_STATUS_OK);
+    char *by_id = NULL;
+    char *by_name = NULL;
+    CHECK(entitle_explain_feature(engine, request, id(entitle_engine_feature, engine, "hd_video"), &by_id) ==
+          ENTITLE_STATUS_OK);
+    CHECK(entitle_explain_feature_by_name(engine, request, S("hd_video"), &by_name) == ENTITLE_STATUS_OK);
+    CHECK(by_id != NULL && by_name != NULL && strcmp(by_id, by_name) == 0);
+    CHECK(by_name != NULL && strstr(by_name, "\"upgrade\":{\"addon\":\"promo\",\"tier\":\"pro\"}") != NULL);
+    entitle_string_free(by_id);
+    entitle_string_free(by_name);
+    by_id = NULL;
+    by_name = NULL;
+    uint32_t calls = id(entitle_engine_limit, engine, "api_calls");
+    CHECK(entitle_explain_limit(engine, request, calls, 10000, 1, &by_id) == ENTITLE_STATUS_OK);
+    CHECK(entitle_explain_limit_by_name(engine, request, S("api_calls"), 10000, 1, &by_name) == ENTITLE_STATUS_OK);
+    CHECK(by_id != NULL && by_name != NULL && strcmp(by_id, by_name) == 0);
+    CHECK(by_name != NULL && strstr(by_name, "\"reason\":\"limit_exceeded\"") != NULL);
+    entitle_string_free(by_id);
+    entitle_string_free(by_name);
+
+    /* Unknown names: the deny says which, and the explanation that the policy lacks it. */
+    by_name = NULL;
+    CHECK(entitle_explain_feature_by_name(engine, request, S("4k"), &by_name) == ENTITLE_STATUS_UNKNOWN_NAME);
+    CHECK(by_name != NULL && strstr(by_name, "\"reason\":\"unknown_feature\"") != NULL);
+    CHECK(by_name != NULL && strstr(by_name, "does not declare") != NULL);
+    entitle_string_free(by_name);
+    by_name = NULL;
+    CHECK(entitle_explain_limit_by_name(engine, request, S("storage"), 0, 0, &by_name) == ENTITLE_STATUS_UNKNOWN_NAME);
+    CHECK(by_name != NULL && strstr(by_name, "\"reason\":\"unknown_limit\"") != NULL);
+    entitle_string_free(by_name);
+    CHECK(entitle_request_add_addon_name(request, S("vip")) == ENTITLE_STATUS_OK);
+    by_name = NULL;
+    CHECK(entitle_explain_feature_by_name(engine, request, S("hd_video"), &by_name) == ENTITLE_STATUS_UNKNOWN_NAME);
+    CHECK(by_name != NULL && strstr(by_name, "(unknown_addon)") != NULL);
+    entitle_string_free(by_name);
+    CHECK(entitle_request_clear_addons(request) == ENTITLE_STATUS_OK);
+    for (int i = 0; i < 33; i++) {
+        CHECK(entitle_request_add_addon_name(request, S("promo")) == ENTITLE_STATUS_OK);
+    }
+    by_name = NULL;
+    CHECK(entitle_explain_limit_by_name(engine, request, S("api_calls"), 0, 0, &by_name) == ENTITLE_STATUS_INPUT_LIMIT);
+    CHECK(by_name != NULL && strstr(by_name, "\"reason\":\"too_many_addons\"") != NULL);
+    CHECK(by_name != NULL && strstr(by_name, "(too_many_addons)") != NULL);
+    entitle_string_free(by_name);
+    by_name = NULL;
+    CHECK(entitle_explain_feature_by_name(engine, request, S("hd_video"), &by_name) == ENTITLE_STATUS_INPUT_LIMIT);
+    entitle_string_free(by_name);
+
+    CHECK(entitle_explain_feature_by_name(engine, request, S("hd_video"), NULL) == ENTITLE_STATUS_NULL_ARGUMENT);
+    CHECK(entitle_explain_limit_by_name(NULL, request, S("api_calls"), 0, 0, &by_name) == ENTITLE_STATUS_NULL_ARGUMENT);
+    CHECK(entitle_explain_feature_by_name(engine, request, NULL, 2, &by_name) == ENTITLE_STATUS_NULL_ARGUMENT);
+    const uint8_t not_utf8[] = {0xc3};
+    CHECK(entitle_explain_limit_by_name(engine, request, not_utf8, 1, 0, 0, &by_name) == ENTITLE_STATUS_INVALID_UTF8);
+    entitle_request_free(request);
+    entitle_engine_free(engine);
+}
+
 /* Several threads query one engine, each through a clone of the handle and with its own
  * request, while the main thread frees the original handle and loads and frees other engines.
  * Every thread must get the single-threaded answers. */
@@ -428,6 +833,7 @@ struct worker {
     uint32_t tier;
     uint32_t feature;
     uint32_t limit;
+    uint32_t setting;
     int mismatches;
 };
 
@@ -449,6 +855,12 @@ static void *work(void *arg) {
         uint64_t used = (uint64_t)(i % 1000);
         if (entitle_check_limit(w->engine, request, w->limit, used, 1, &quota) != ENTITLE_STATUS_OK ||
             quota.remaining.value != 1000000 - used) {
+            w->mismatches++;
+        }
+        /* The display texts are made on first use, by whichever thread asks first. */
+        entitle_setting_answer setting = {.size = sizeof setting};
+        if (i % 100 == 0 && (entitle_answer_setting(w->engine, request, w->setting, &setting) != ENTITLE_STATUS_OK ||
+                             setting.display_len != 5 || memcmp(setting.display, "99.9%", 5) != 0)) {
             w->mismatches++;
         }
     }
@@ -506,7 +918,8 @@ static void test_threads(void) {
         CHECK(entitle_engine_clone(engine, &clone) == ENTITLE_STATUS_OK);
         workers[i] = (struct worker){clone, id(entitle_engine_tier, engine, "pro"),
                                      id(entitle_engine_feature, engine, "hd_video"),
-                                     id(entitle_engine_limit, engine, "api_calls"), 0};
+                                     id(entitle_engine_limit, engine, "api_calls"),
+                                     id(entitle_engine_setting, engine, "sla"), 0};
         CHECK(pthread_create(&threads[i], NULL, work, &workers[i]) == 0);
     }
     /* The threads query their clones, which keep the engine alive without this handle. */
@@ -531,6 +944,10 @@ int main(int argc, char **argv) {
     test_request_tier();
     test_clone();
     test_queries();
+    test_setting_answers();
+    test_batches();
+    test_entitlements();
+    test_explain_by_name();
     test_foreign_ids();
     test_threads();
     printf("%d passed, %d failed\n", passed, failed);

@@ -1,0 +1,639 @@
+//! Many questions about one request in one call (ABI 3): the batch calls over the Rust crate's
+//! `*_many`, and a subject's whole entitlement.
+//!
+//! Each answers into arrays the caller owns and allocates nothing (a setting's display text is
+//! made once per value, the first time it is asked for). The ids go through fixed arrays on the
+//! stack, a chunk at a time, since the Rust calls take typed ids and the caller's memory holds
+//! numbers.
+
+use std::mem::{align_of, size_of, MaybeUninit};
+
+use entitle::{Decision, Engine, FeatureId, LimitId, Quota, Reason, Request, Usage};
+
+use crate::queries::{id_request, setting_answer_by_id, status_of};
+use crate::status::guard;
+use crate::types::{c_decision, c_quota};
+use crate::{
+    entitle_decision, entitle_engine, entitle_entitlements, entitle_quota, entitle_request, entitle_setting_answer,
+    entitle_status,
+};
+
+/// How many questions go through the stack arrays at once: enough that the request is checked
+/// rarely, few enough that the arrays (of quotas, the largest answer) stay a few KiB.
+const CHUNK: usize = 32;
+
+/// An id no engine hands out: a feature asked about with it answers with the request's own
+/// reason when the request holds an unknown id, and `unknown_feature` otherwise.
+const NO_ID: u32 = u32::MAX;
+
+/// Reads an array of `count` elements the caller passes: NULL is allowed with count 0.
+///
+/// # Safety
+/// `data` is NULL with count 0, or points to `count` aligned, readable elements that outlive
+/// `'a`.
+unsafe fn read_array<'a, T>(data: *const T, count: usize) -> Result<&'a [T], entitle_status> {
+    if count == 0 {
+        return Ok(&[]);
+    }
+    if data.is_null() {
+        return Err(entitle_status::NullArgument);
+    }
+    fits(count, size_of::<T>())?;
+    // SAFETY: non-NULL, at most `isize::MAX` bytes, and `count` readable elements per the
+    // contract.
+    Ok(unsafe { std::slice::from_raw_parts(data, count) })
+}
+
+/// Whether `count` elements of `size` bytes are an array Rust may address: at most
+/// `isize::MAX` bytes.
+fn fits(count: usize, size: usize) -> Result<(), entitle_status> {
+    match count.checked_mul(size).map(isize::try_from) {
+        Some(Ok(_)) => Ok(()),
+        _ => Err(entitle_status::InvalidArgument),
+    }
+}
+
+/// Whether the caller's output array of `capacity` elements at `out` holds `count` answers: a
+/// smaller capacity is `BUFFER_TOO_SMALL`, NULL with room for answers `NULL_ARGUMENT`.
+fn room<T>(out: *mut T, capacity: usize, count: usize) -> Result<(), entitle_status> {
+    if capacity < count {
+        return Err(entitle_status::BufferTooSmall);
+    }
+    if count > 0 && out.is_null() {
+        return Err(entitle_status::NullArgument);
+    }
+    fits(count, size_of::<T>())
+}
+
+/// The first reason among `reasons` that is not a plain answer (an unknown id, too many
+/// add-ons), or `granted_by_tier`, which stands for "every answer is plain".
+fn first_unknown(reasons: impl IntoIterator<Item = Reason>) -> Reason {
+    reasons
+        .into_iter()
+        .find(|reason| status_of(*reason, false, false) != entitle_status::Ok)
+        .unwrap_or(Reason::GrantedByTier)
+}
+
+/// Runs a batch call: checks the handles, builds the Rust request, and returns the status that
+/// goes with the first answer `answer` reports as not plain.
+///
+/// # Safety
+/// `engine` and `request` are NULL or live handles.
+unsafe fn batch(
+    engine: *const entitle_engine,
+    request: *const entitle_request,
+    answer: impl FnOnce(&entitle_engine, &entitle_request, &Request<'_>) -> Result<Reason, entitle_status>,
+) -> entitle_status {
+    guard(|| {
+        // SAFETY: NULL or live handles, per the contract.
+        let (Some(engine), Some(request)) = (unsafe { engine.as_ref() }, unsafe { request.as_ref() }) else {
+            return entitle_status::NullArgument;
+        };
+        match answer(engine, request, &id_request(&engine.engine, request)) {
+            Ok(reason) => status_of(reason, false, request.tier.named(false)),
+            Err(status) => status,
+        }
+    })
+}
+
+/// The stack arrays hold a whole chunk, so a Rust batch call over one always has room: a
+/// `BufferTooSmall` from it would be a bug of this crate, reported as one.
+fn bug(_: entitle::BufferTooSmall) -> entitle_status {
+    entitle_status::Panic
+}
+
+/// The first `len` (at most `N`) slots of a stack array, each set to `fill`, for a Rust batch
+/// call to overwrite.
+///
+/// Only the prefix a chunk uses is initialised: setting every slot of the array on each call
+/// cost more than the questions of a small batch.
+fn prefix<T: Copy, const N: usize>(slots: &mut [MaybeUninit<T>; N], len: usize, fill: T) -> &mut [T] {
+    let len = len.min(N);
+    for slot in slots.iter_mut().take(len) {
+        slot.write(fill);
+    }
+    // SAFETY: the first `len` slots were just initialised, and `MaybeUninit<T>` has the layout
+    // of `T`.
+    unsafe { std::slice::from_raw_parts_mut(slots.as_mut_ptr().cast::<T>(), len) }
+}
+
+/// A stack array of `N` slots, none initialised, for `prefix`.
+const fn slots<T, const N: usize>() -> [MaybeUninit<T>; N] {
+    [const { MaybeUninit::uninit() }; N]
+}
+
+/// The next items of `items`, as many as `slots` holds, moved into it; the prefix they fill.
+fn gather<T, const N: usize>(slots: &mut [MaybeUninit<T>; N], items: impl Iterator<Item = T>) -> &mut [T] {
+    let mut len = 0;
+    // `zip` asks `slots` first, so no item is taken from `items` once the array is full.
+    for (slot, item) in slots.iter_mut().zip(items) {
+        slot.write(item);
+        len += 1;
+    }
+    // SAFETY: the first `len` slots were just initialised, and `MaybeUninit<T>` has the layout
+    // of `T`.
+    unsafe { std::slice::from_raw_parts_mut(slots.as_mut_ptr().cast::<T>(), len) }
+}
+
+/// `ids` as typed feature ids, in the stack array `out`.
+fn typed<'o>(ids: &[u32], out: &'o mut [MaybeUninit<FeatureId>; CHUNK]) -> &'o [FeatureId] {
+    let typed = prefix(out, ids.len(), FeatureId::from_u32(NO_ID));
+    for (slot, id) in typed.iter_mut().zip(ids) {
+        *slot = FeatureId::from_u32(*id);
+    }
+    typed
+}
+
+/// Writes `answers` to the caller's array at `out`, from element `start` on.
+///
+/// # Safety
+/// `out` points to at least `start + answers.len()` writable elements.
+unsafe fn put_all<T: Copy, C>(out: *mut C, start: usize, answers: &[T], convert: impl Fn(T) -> C) {
+    for (i, answer) in answers.iter().enumerate() {
+        // SAFETY: within the caller's array, per the contract; `write` reads nothing there, so
+        // the array may start uninitialised.
+        unsafe { out.add(start + i).write(convert(*answer)) };
+    }
+}
+
+/// Whether the subject may use each of `features` (`count` ids): writes `allowed_out[i]` for
+/// the `i`-th, as `entitle_is_allowed` would, in one call (ABI 3). `capacity` is how many
+/// answers `allowed_out` holds: less than `count` is `ENTITLE_STATUS_BUFFER_TOO_SMALL`, writing
+/// nothing. `features` and `allowed_out` may be NULL when `count` is 0.
+///
+/// Every answer is written; the status is `ENTITLE_STATUS_OK` when every id (of the request
+/// and of `features`) is the engine's, and otherwise the status the first unknown one gives:
+/// `ENTITLE_STATUS_UNKNOWN_ID` (an unknown id answers `false`), or
+/// `ENTITLE_STATUS_UNKNOWN_NAME` for a tier set by name that the engine does not have.
+///
+/// # Safety
+/// `engine` and `request` are NULL or live handles; `features` is NULL with count 0 or points
+/// to `count` readable ids; `allowed_out` is NULL or points to `capacity` writable `bool`s.
+#[no_mangle]
+pub unsafe extern "C" fn entitle_is_allowed_many(
+    engine: *const entitle_engine,
+    request: *const entitle_request,
+    features: *const u32,
+    count: usize,
+    allowed_out: *mut bool,
+    capacity: usize,
+) -> entitle_status {
+    // SAFETY: the contract, passed on; the comments inside say why each use of the caller's
+    // arrays is sound.
+    unsafe {
+        batch(engine, request, |handle, _, rust| {
+            let engine = &handle.engine;
+            // SAFETY: the caller's contract for `features`.
+            let features = read_array(features, count)?;
+            room(allowed_out, capacity, count)?;
+            // The request's own reason, asked once: `unknown_feature` for a request whose ids
+            // are all the engine's.
+            let of_request = engine.decide(rust, FeatureId::from_u32(NO_ID)).reason;
+            let mut reason = (of_request != Reason::UnknownFeature).then_some(of_request);
+            for (n, chunk) in features.chunks(CHUNK).enumerate() {
+                let mut typed_ids = slots();
+                let ids = typed(chunk, &mut typed_ids);
+                let mut answers = slots::<bool, CHUNK>();
+                let answers = engine.is_allowed_many(rust, ids, prefix(&mut answers, ids.len(), false)).map_err(bug)?;
+                // SAFETY: `room` checked that `allowed_out` holds `count` answers.
+                put_all(allowed_out, n * CHUNK, answers, |allowed| allowed);
+                if reason.is_none() {
+                    // Only a denial can be for an unknown id.
+                    let unknown =
+                        answers.iter().zip(ids).any(|(allowed, id)| !allowed && engine.feature_name(*id).is_none());
+                    reason = unknown.then_some(Reason::UnknownFeature);
+                }
+            }
+            Ok(reason.unwrap_or(Reason::GrantedByTier))
+        })
+    }
+}
+
+/// Whether the subject may use each of `features`, and why: writes `decisions_out[i]` for the
+/// `i`-th, as `entitle_decide` would, in one call (ABI 3). Buffers, NULL and statuses as for
+/// `entitle_is_allowed_many`; an unknown id's decision says which kind was unknown.
+///
+/// # Safety
+/// `engine` and `request` are NULL or live handles; `features` is NULL with count 0 or points
+/// to `count` readable ids; `decisions_out` is NULL or points to `capacity` writable decisions.
+#[no_mangle]
+pub unsafe extern "C" fn entitle_decide_many(
+    engine: *const entitle_engine,
+    request: *const entitle_request,
+    features: *const u32,
+    count: usize,
+    decisions_out: *mut entitle_decision,
+    capacity: usize,
+) -> entitle_status {
+    // SAFETY: the contract, passed on; the comments inside say why each use of the caller's
+    // arrays is sound.
+    unsafe {
+        batch(engine, request, |handle, _, rust| {
+            // SAFETY: the caller's contract for `features`.
+            let features = read_array(features, count)?;
+            room(decisions_out, capacity, count)?;
+            // SAFETY: `room` checked that `decisions_out` holds `count` answers.
+            decide_into(&handle.engine, rust, features.chunks(CHUNK), decisions_out)
+        })
+    }
+}
+
+/// Decides each feature of `chunks` into the caller's array at `out`, in order; the first
+/// reason that is not a plain answer.
+///
+/// # Safety
+/// `out` points to as many writable decisions as `chunks` holds ids.
+unsafe fn decide_into<'c>(
+    engine: &Engine,
+    request: &Request<'_>,
+    chunks: impl Iterator<Item = &'c [u32]>,
+    out: *mut entitle_decision,
+) -> Result<Reason, entitle_status> {
+    let mut reason = Reason::GrantedByTier;
+    for (n, chunk) in chunks.enumerate() {
+        let mut typed_ids = slots();
+        let ids = typed(chunk, &mut typed_ids);
+        let mut answers = slots::<Decision, CHUNK>();
+        let answers =
+            engine.decide_many(request, ids, prefix(&mut answers, ids.len(), Decision::default())).map_err(bug)?;
+        // SAFETY: the caller's contract.
+        unsafe { put_all(out, n * CHUNK, answers, c_decision) };
+        if reason == Reason::GrantedByTier {
+            reason = first_unknown(answers.iter().map(|d| d.reason));
+        }
+    }
+    Ok(reason)
+}
+
+/// How much of each limit is left and whether the request may proceed: writes
+/// `quotas_out[i]` for `limits[i]` given `used[i]` and `requested[i]`, as
+/// `entitle_check_limit` would, in one call (ABI 3). The three input arrays hold `count`
+/// elements each. Buffers, NULL and statuses as for `entitle_is_allowed_many`.
+///
+/// # Safety
+/// `engine` and `request` are NULL or live handles; `limits`, `used` and `requested` are NULL
+/// with count 0 or each point to `count` readable elements; `quotas_out` is NULL or points to
+/// `capacity` writable quotas.
+#[no_mangle]
+pub unsafe extern "C" fn entitle_check_limit_many(
+    engine: *const entitle_engine,
+    request: *const entitle_request,
+    limits: *const u32,
+    used: *const u64,
+    requested: *const u64,
+    count: usize,
+    quotas_out: *mut entitle_quota,
+    capacity: usize,
+) -> entitle_status {
+    // SAFETY: the contract, passed on; the comments inside say why each use of the caller's
+    // arrays is sound.
+    unsafe {
+        batch(engine, request, |handle, _, rust| {
+            // SAFETY: the caller's contract for the three arrays.
+            let (limits, used, requested) =
+                (read_array(limits, count)?, read_array(used, count)?, read_array(requested, count)?);
+            room(quotas_out, capacity, count)?;
+            let questions = limits.iter().zip(used.iter().zip(requested)).map(|(limit, (used, requested))| {
+                (LimitId::from_u32(*limit), Usage { used: *used, requested: *requested })
+            });
+            // SAFETY: `room` checked that `quotas_out` holds `count` answers.
+            check_into(&handle.engine, rust, questions, quotas_out)
+        })
+    }
+}
+
+/// Answers each `(limit, usage)` question into the caller's array at `out`, in order, a chunk
+/// at a time; the first reason that is not a plain answer.
+///
+/// # Safety
+/// `out` points to as many writable quotas as `questions` yields.
+unsafe fn check_into(
+    engine: &Engine,
+    request: &Request<'_>,
+    mut questions: impl Iterator<Item = (LimitId, Usage)>,
+    out: *mut entitle_quota,
+) -> Result<Reason, entitle_status> {
+    let mut reason = Reason::GrantedByTier;
+    let mut start = 0;
+    loop {
+        let mut chunk = slots::<(LimitId, Usage), CHUNK>();
+        let chunk = gather(&mut chunk, questions.by_ref());
+        if chunk.is_empty() {
+            return Ok(reason);
+        }
+        let len = chunk.len();
+        let mut answers = slots::<Quota, CHUNK>();
+        let answers =
+            engine.check_limit_many(request, chunk, prefix(&mut answers, len, Quota::default())).map_err(bug)?;
+        // SAFETY: the caller's contract.
+        unsafe { put_all(out, start, answers, c_quota) };
+        if reason == Reason::GrantedByTier {
+            reason = first_unknown(answers.iter().map(|q| q.reason));
+        }
+        start += len;
+    }
+}
+
+/// Writes `ids` to the caller's optional array at `out`, in order.
+///
+/// # Safety
+/// `out` is NULL or points to as many writable ids as `ids` yields.
+unsafe fn put_ids(out: *mut u32, ids: impl Iterator<Item = u32>) {
+    if out.is_null() {
+        return;
+    }
+    for (i, id) in ids.enumerate() {
+        // SAFETY: within the caller's array, per the contract.
+        unsafe { out.add(i).write(id) };
+    }
+}
+
+/// The subject's whole entitlement (ABI 3): every feature's decision, every limit's quota and
+/// every setting's answer, in declaration order, as `entitle_query_json` answers a query with
+/// `"entitlements": true` (whose `features`, `limits` and `settings` are keyed by name; here
+/// index `i` is the `i`-th declared item, and the `*_ids` arrays, when given, receive its id).
+///
+/// `usage_limits` and `usage_used` (`usage_count` elements each, NULL with 0) give the usage
+/// of limits by id, as the query's `usage` does by name: a limit not listed has used 0, a
+/// limit listed twice takes the last, and every question requests 0. A listed id that is not
+/// one of the engine's limits is `ENTITLE_STATUS_UNKNOWN_ID`, writing nothing (the query's
+/// `unknown_usage` error).
+///
+/// The caller fills `*out` (its `size`, the arrays, their capacities, `setting_size`). The
+/// library writes the three counts, then, when every array has room, every answer: a
+/// capacity smaller than its count is `ENTITLE_STATUS_BUFFER_TOO_SMALL` with only the counts
+/// written, so a caller can size its arrays from a first call with capacities 0. A `size` or a
+/// `setting_size` smaller than ABI 3's struct is `ENTITLE_STATUS_INVALID_ARGUMENT`. Every
+/// answer being written, the status is that of the first unknown id, as for the batch calls.
+///
+/// # Safety
+/// `engine` and `request` are NULL or live handles; the usage arrays are NULL with count 0 or
+/// point to `usage_count` readable elements; `out` is NULL or points to a writable
+/// `entitle_entitlements` whose array pointers are NULL or point to their capacity of
+/// writable elements (`setting_size` bytes apart for `settings`). Setting texts stay valid
+/// while the engine lives.
+#[no_mangle]
+pub unsafe extern "C" fn entitle_query_entitlements(
+    engine: *const entitle_engine,
+    request: *const entitle_request,
+    usage_limits: *const u32,
+    usage_used: *const u64,
+    usage_count: usize,
+    out: *mut entitle_entitlements,
+) -> entitle_status {
+    // SAFETY: the contract, passed on; the comments inside say why each use of the caller's
+    // arrays is sound.
+    unsafe {
+        batch(engine, request, |handle, held, rust| {
+            let engine = &handle.engine;
+            // SAFETY: the caller's contract for the usage arrays.
+            let (usage_limits, usage_used) =
+                (read_array(usage_limits, usage_count)?, read_array(usage_used, usage_count)?);
+            if out.is_null() {
+                return Err(entitle_status::NullArgument);
+            }
+            // SAFETY: non-NULL; the first field of a readable `entitle_entitlements`.
+            if crate::queries::caller_size(out) < size_of::<entitle_entitlements>() {
+                return Err(entitle_status::InvalidArgument);
+            }
+            if usage_limits.iter().any(|id| engine.limit_name(LimitId::from_u32(*id)).is_none()) {
+                return Err(entitle_status::UnknownId);
+            }
+            let counts = (engine.features().len(), engine.limits().len(), engine.settings().len());
+            // The caller's struct is read and written field by field through the pointer: the
+            // fields the library writes may hold anything before the call.
+            // SAFETY: checked non-NULL and at least as large as this library's struct; readable
+            // and writable per the contract.
+            let page = {
+                std::ptr::addr_of_mut!((*out).feature_count).write(counts.0);
+                std::ptr::addr_of_mut!((*out).limit_count).write(counts.1);
+                std::ptr::addr_of_mut!((*out).setting_count).write(counts.2);
+                Page {
+                    features: std::ptr::addr_of!((*out).features).read(),
+                    feature_ids: std::ptr::addr_of!((*out).feature_ids).read(),
+                    features_capacity: std::ptr::addr_of!((*out).features_capacity).read(),
+                    limits: std::ptr::addr_of!((*out).limits).read(),
+                    limit_ids: std::ptr::addr_of!((*out).limit_ids).read(),
+                    limits_capacity: std::ptr::addr_of!((*out).limits_capacity).read(),
+                    settings: std::ptr::addr_of!((*out).settings).read(),
+                    setting_ids: std::ptr::addr_of!((*out).setting_ids).read(),
+                    settings_capacity: std::ptr::addr_of!((*out).settings_capacity).read(),
+                    setting_size: std::ptr::addr_of!((*out).setting_size).read(),
+                }
+            };
+            room(page.features, page.features_capacity, counts.0)?;
+            room(page.limits, page.limits_capacity, counts.1)?;
+            room(page.settings, page.settings_capacity, counts.2)?;
+            let stride = page.setting_size;
+            if counts.2 > 0
+                && (stride < size_of::<entitle_setting_answer>() || stride % align_of::<entitle_setting_answer>() != 0)
+            {
+                return Err(entitle_status::InvalidArgument);
+            }
+            fits(counts.2, stride)?;
+
+            // SAFETY: the id arrays are NULL or share their answers' capacities, which `room`
+            // checked against the counts, per the contract.
+            put_ids(page.feature_ids, engine.features().map(|(id, _)| id.as_u32()));
+            put_ids(page.limit_ids, engine.limits().map(|(id, _)| id.as_u32()));
+            put_ids(page.setting_ids, engine.settings().map(|(id, _)| id.as_u32()));
+            let mut reason = Reason::GrantedByTier;
+            let mut note = |found: Reason| {
+                if reason == Reason::GrantedByTier {
+                    reason = found;
+                }
+            };
+            let feature_ids = engine.features().map(|(id, _)| id.as_u32());
+            // SAFETY: `room` checked that `features` holds every feature.
+            note(decide_ids_into(engine, rust, feature_ids, page.features)?);
+            let questions = engine.limits().map(|(id, _)| {
+                let used = usage_limits
+                    .iter()
+                    .zip(usage_used)
+                    .rfind(|(limit, _)| **limit == id.as_u32())
+                    .map_or(0, |(_, used)| *used);
+                (id, Usage::used(used))
+            });
+            // SAFETY: `room` checked that `limits` holds every limit.
+            note(check_into(engine, rust, questions, page.limits)?);
+            for (i, (id, _)) in engine.settings().enumerate() {
+                let (mut answer, found) = setting_answer_by_id(handle, !held.addons.is_empty(), rust, id);
+                note(first_unknown([found]));
+                answer.size = stride;
+                // SAFETY: element `i` is `i * stride` bytes into the caller's array, which
+                // `room` and `fits` checked holds every setting; `stride` is a multiple of the
+                // struct's alignment and at least its size.
+                page.settings.cast::<u8>().add(i * stride).cast::<entitle_setting_answer>().write(answer);
+            }
+            Ok(reason)
+        })
+    }
+}
+
+/// What the caller put in its `entitle_entitlements`, read once.
+struct Page {
+    features: *mut entitle_decision,
+    feature_ids: *mut u32,
+    features_capacity: usize,
+    limits: *mut entitle_quota,
+    limit_ids: *mut u32,
+    limits_capacity: usize,
+    settings: *mut entitle_setting_answer,
+    setting_ids: *mut u32,
+    settings_capacity: usize,
+    setting_size: usize,
+}
+
+/// `decide_into` for ids that come from an iterator rather than the caller's array.
+///
+/// # Safety
+/// `out` points to as many writable decisions as `ids` yields.
+unsafe fn decide_ids_into(
+    engine: &Engine,
+    request: &Request<'_>,
+    mut ids: impl Iterator<Item = u32>,
+    out: *mut entitle_decision,
+) -> Result<Reason, entitle_status> {
+    let mut reason = Reason::GrantedByTier;
+    let mut start = 0;
+    loop {
+        let mut chunk = slots::<u32, CHUNK>();
+        let chunk = gather(&mut chunk, ids.by_ref());
+        if chunk.is_empty() {
+            return Ok(reason);
+        }
+        let len = chunk.len();
+        // SAFETY: the caller's contract, from element `start` on.
+        let found = unsafe { decide_into(engine, request, std::iter::once(&*chunk), out.add(start)) }?;
+        if reason == Reason::GrantedByTier {
+            reason = found;
+        }
+        start += len;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::ptr;
+
+    use super::*;
+    use crate::{
+        entitle_decide, entitle_engine_free, entitle_engine_from_source, entitle_request_add_addon,
+        entitle_request_free, entitle_request_new, entitle_request_set_tier_name,
+    };
+
+    /// A policy of more features and limits than one chunk holds, so that every call crosses
+    /// chunk boundaries.
+    fn policy() -> String {
+        let mut text = String::from("policy \"wide\"\nsetting seats : number\n");
+        let mut grants = String::new();
+        for i in 0..CHUNK * 2 + 5 {
+            text.push_str(&format!("feature f{i}\nlimit l{i} : count\n"));
+            if i % 3 == 0 {
+                grants.push_str(&format!(" grant f{i}\n"));
+            }
+            grants.push_str(&format!(" limit l{i} = {}\n", i * 10));
+        }
+        text.push_str(&format!("tier t {{\n{grants} set seats = 4 }}\naddon a for t {{ set seats = 9 }}\n"));
+        text
+    }
+
+    /// Every answer of the whole entitlement is the single call's, in declaration order, across
+    /// chunks, and the setting the add-on sets says so.
+    #[test]
+    #[expect(clippy::indexing_slicing, reason = "the arrays are as long as the counts the call reports")]
+    fn the_whole_entitlement_crosses_chunks_in_order() {
+        let text = policy();
+        let mut engine = ptr::null_mut();
+        let mut request = ptr::null_mut();
+        // SAFETY: valid strings and writable out-parameters; both handles are freed below.
+        unsafe {
+            let status =
+                entitle_engine_from_source(b"w".as_ptr(), 1, text.as_ptr(), text.len(), &mut engine, ptr::null_mut());
+            assert_eq!(status, entitle_status::Ok);
+            assert_eq!(entitle_request_new(&mut request), entitle_status::Ok);
+            assert_eq!(entitle_request_set_tier_name(request, b"t".as_ptr(), 1), entitle_status::Ok);
+        }
+        // SAFETY: a live engine.
+        let rust = unsafe { &(*engine).engine };
+        let addon = rust.addon("a").map_or(NO_ID, |id| id.as_u32());
+        // SAFETY: a live request.
+        assert_eq!(unsafe { entitle_request_add_addon(request, addon) }, entitle_status::Ok);
+        let count = CHUNK * 2 + 5;
+        let mut features = vec![entitle_decision { allowed: true, reason: 0 }; count];
+        let mut feature_ids = vec![NO_ID; count];
+        // SAFETY: an all-zero quota is a valid value of the plain C struct.
+        let mut limits = vec![unsafe { std::mem::zeroed::<entitle_quota>() }; count];
+        let mut limit_ids = vec![NO_ID; count];
+        // SAFETY: as for the quota; the pointers are NULL.
+        let mut settings = vec![unsafe { std::mem::zeroed::<entitle_setting_answer>() }; 1];
+        let mut page = entitle_entitlements {
+            size: size_of::<entitle_entitlements>(),
+            features: features.as_mut_ptr(),
+            feature_ids: feature_ids.as_mut_ptr(),
+            features_capacity: count,
+            feature_count: 0,
+            limits: limits.as_mut_ptr(),
+            limit_ids: limit_ids.as_mut_ptr(),
+            limits_capacity: count,
+            limit_count: 0,
+            settings: settings.as_mut_ptr(),
+            setting_ids: ptr::null_mut(),
+            settings_capacity: 1,
+            setting_size: size_of::<entitle_setting_answer>(),
+            setting_count: 0,
+        };
+        let used: Vec<u64> = (0..count as u64).map(|i| i * 7).collect();
+        let ids: Vec<u32> = rust.limits().map(|(id, _)| id.as_u32()).collect();
+        // SAFETY: live handles, `count` readable usage elements, arrays as long as said.
+        let status =
+            unsafe { entitle_query_entitlements(engine, request, ids.as_ptr(), used.as_ptr(), count, &mut page) };
+        assert_eq!(status, entitle_status::Ok);
+        assert_eq!((page.feature_count, page.limit_count, page.setting_count), (count, count, 1));
+        for (i, (id, name)) in rust.features().enumerate() {
+            assert_eq!(feature_ids[i], id.as_u32(), "{name}");
+            let mut one = entitle_decision { allowed: false, reason: 99 };
+            // SAFETY: live handles and a writable answer.
+            assert_eq!(unsafe { entitle_decide(engine, request, id.as_u32(), &mut one) }, entitle_status::Ok);
+            assert_eq!(features[i], one, "{name}");
+            assert_eq!(one.allowed, i % 3 == 0, "{name}");
+        }
+        // SAFETY: a live request, read only.
+        let held = unsafe { &*request };
+        for (i, (id, name)) in rust.limits().enumerate() {
+            assert_eq!(limit_ids[i], id.as_u32(), "{name}");
+            let quota = c_quota(rust.check_limit(&id_request(rust, held), id, Usage::used(used[i])));
+            assert_eq!(limits[i], quota, "{name}");
+        }
+        assert_eq!(settings[0].number, 9);
+        assert_eq!(settings[0].reason, Reason::GrantedByAddon as u32);
+
+        // The batch calls over the same arrays, past a chunk too.
+        let mut quotas = limits.clone();
+        let requested = vec![1; count];
+        // SAFETY: live handles and arrays of `count` elements.
+        let status = unsafe {
+            entitle_check_limit_many(
+                engine,
+                request,
+                ids.as_ptr(),
+                used.as_ptr(),
+                requested.as_ptr(),
+                count,
+                quotas.as_mut_ptr(),
+                count,
+            )
+        };
+        assert_eq!(status, entitle_status::Ok);
+        for (i, (id, _)) in rust.limits().enumerate() {
+            let usage = Usage::used(used[i]).requesting(1);
+            let one = rust.check_limit(&id_request(rust, held), id, usage);
+            assert_eq!(quotas[i], c_quota(one));
+        }
+        // SAFETY: the handles came from the library and are freed once.
+        unsafe {
+            entitle_request_free(request);
+            entitle_engine_free(engine);
+        }
+    }
+}
