@@ -314,6 +314,22 @@ static void test_queries(void) {
     CHECK(entitle_request_add_addon(request, ai_pack) == ENTITLE_STATUS_OK);
     CHECK(entitle_decide(engine, request, ai, &decision) == ENTITLE_STATUS_OK && decision.allowed);
 
+    /* An add-on held twice is refused by every query, never stacked, with the deny written. */
+    entitle_request *twice = NULL;
+    CHECK(entitle_request_new(&twice) == ENTITLE_STATUS_OK);
+    CHECK(entitle_request_set_tier(twice, pro) == ENTITLE_STATUS_OK);
+    CHECK(entitle_request_set_now(twice, NOW) == ENTITLE_STATUS_OK);
+    CHECK(entitle_request_add_addon(twice, ai_pack) == ENTITLE_STATUS_OK);
+    CHECK(entitle_request_add_addon(twice, ai_pack) == ENTITLE_STATUS_OK);
+    CHECK(entitle_decide(engine, twice, ai, &decision) == ENTITLE_STATUS_DUPLICATE_ADDON);
+    CHECK(!decision.allowed && decision.reason == ENTITLE_REASON_DUPLICATE_ADDON);
+    allowed = true;
+    CHECK(entitle_is_allowed(engine, twice, ai, &allowed) == ENTITLE_STATUS_DUPLICATE_ADDON && !allowed);
+    entitle_quota doubled;
+    CHECK(entitle_check_limit(engine, twice, minutes, 0, 0, &doubled) == ENTITLE_STATUS_DUPLICATE_ADDON);
+    CHECK(!doubled.allowed && doubled.reason == ENTITLE_REASON_DUPLICATE_ADDON && doubled.limit.value == 0);
+    entitle_request_free(twice);
+
     /* Unknown and foreign ids are a status of their own, with the deny still written. */
     CHECK(entitle_decide(engine, request, 999, &decision) == ENTITLE_STATUS_UNKNOWN_ID);
     CHECK(!decision.allowed && decision.reason == ENTITLE_REASON_UNKNOWN_FEATURE);
