@@ -14,6 +14,7 @@ use entitle::{
     AddonId, Engine, FeatureId, LimitId, Limits, LoadError, Reason, SettingId, SettingValue, Source, TierId,
 };
 use pyo3::exceptions::{PyTypeError, PyValueError};
+use pyo3::intern;
 use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
 use pyo3::types::{PyBool, PyByteArray, PyBytes, PyDict, PyInt, PyList, PyMapping, PyString, PyTuple};
@@ -34,6 +35,8 @@ struct Types {
     statuses: Vec<Py<PyAny>>,
     /// The `SettingKind` members: number, percent, duration, bytes, text.
     kinds: [Py<PyAny>; 5],
+    /// `object.__new__`, to make answers without their dataclass's `__init__`.
+    object_new: Py<PyAny>,
     entitle_error: Py<PyAny>,
     policy_error: Py<PyAny>,
     query_error: Py<PyAny>,
@@ -76,6 +79,7 @@ fn types(py: Python<'_>) -> PyResult<&Types> {
                 member(&kind, "bytes")?,
                 member(&kind, "text")?,
             ],
+            object_new: py.import("builtins")?.getattr("object")?.getattr("__new__")?.unbind(),
             entitle_error: get("EntitleError")?,
             policy_error: get("_policy_error")?,
             query_error: get("QueryError")?,
@@ -113,26 +117,48 @@ impl Types {
         }
     }
 
+    /// An instance of a frozen dataclass with `fields`, in the order the class declares them,
+    /// made as `__init__` would leave it: `object.__new__(class)` with each field written to
+    /// its `__dict__`. A frozen dataclass's `__init__` sets each field through
+    /// `object.__setattr__`, which made a `Quota` cost microseconds.
+    fn frozen<'py>(
+        &self,
+        py: Python<'py>,
+        class: &Py<PyAny>,
+        fields: &[(&Bound<'py, PyString>, &Bound<'py, PyAny>)],
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let object = self.object_new.bind(py).call1((class.bind(py),))?;
+        let dict = object.getattr(intern!(py, "__dict__"))?.cast_into::<PyDict>()?;
+        for (name, value) in fields {
+            dict.set_item(name, value)?;
+        }
+        Ok(object)
+    }
+
     /// The `Quota` of an answer.
     fn quota<'py>(&self, py: Python<'py>, quota: &entitle::Quota) -> PyResult<Bound<'py, PyAny>> {
+        let none = py.None().into_bound(py);
         let window = match quota.window {
-            Some(w) => self.window.bind(py).call1((w.start, w.end))?,
-            None => py.None().into_bound(py),
+            Some(w) => {
+                let (start, end) = (w.start.into_pyobject(py)?.into_any(), w.end.into_pyobject(py)?.into_any());
+                self.frozen(py, &self.window, &[(intern!(py, "start"), &start), (intern!(py, "end"), &end)])?
+            }
+            None => none.clone(),
         };
         let soft_cap = match quota.soft_cap {
             Some(cap) => self.amount(py, cap)?,
-            None => py.None().into_bound(py),
+            None => none,
         };
-        let args = (
-            quota.allowed,
-            self.reason(py, quota.reason)?,
-            self.status(py, quota.status)?,
-            self.amount(py, quota.limit)?,
-            soft_cap,
-            self.amount(py, quota.remaining)?,
-            window,
-        );
-        self.quota.bind(py).call1(args)
+        let fields = [
+            (intern!(py, "allowed"), &PyBool::new(py, quota.allowed).to_owned().into_any()),
+            (intern!(py, "reason"), self.reason(py, quota.reason)?),
+            (intern!(py, "status"), self.status(py, quota.status)?),
+            (intern!(py, "limit"), &self.amount(py, quota.limit)?),
+            (intern!(py, "soft_cap"), &soft_cap),
+            (intern!(py, "remaining"), &self.amount(py, quota.remaining)?),
+            (intern!(py, "window"), &window),
+        ];
+        self.frozen(py, &self.quota, &fields)
     }
 
     /// The `Setting` of a value.
@@ -248,11 +274,14 @@ fn for_each<'py>(
         let hint = if one_name { "; a str is one name, so give [name]" } else { "" };
         return Err(wrong_type(parameter, &format!("{takes}{hint}"), value));
     }
+    // A list is copied to a tuple first: the copy takes its references in one C loop, and a
+    // tuple's items can then be read borrowed, where a list's each cost a reference taken and
+    // dropped through the stable ABI's functions.
     if let Ok(list) = value.cast::<PyList>() {
-        return list.iter().try_for_each(|item| each(&item));
+        return list.to_tuple().iter_borrowed().try_for_each(|item| each(&item));
     }
     if let Ok(tuple) = value.cast::<PyTuple>() {
-        return tuple.iter().try_for_each(|item| each(&item));
+        return tuple.iter_borrowed().try_for_each(|item| each(&item));
     }
     match value.try_iter() {
         Ok(iter) => iter.into_iter().try_for_each(|item| each(&item?)),
@@ -308,6 +337,33 @@ struct PyRequest {
     refusal: Option<Reason>,
 }
 
+/// Features resolved to ids once, for the batch calls of a page asked again and again (a
+/// pricing table, a settings screen): made by `Engine.feature_list` and read by that engine's
+/// `is_allowed_many` and `decide_many` with no conversion of each item. Frozen.
+#[pyclass(frozen, module = "entitle", name = "FeatureList")]
+struct PyFeatureList {
+    serial: u64,
+    given: Py<PyTuple>,
+    ids: Vec<FeatureId>,
+}
+
+#[pymethods]
+impl PyFeatureList {
+    fn __len__(&self) -> usize {
+        self.ids.len()
+    }
+
+    /// The features as given: names or ids.
+    #[getter]
+    fn features(&self, py: Python<'_>) -> Py<PyTuple> {
+        self.given.clone_ref(py)
+    }
+
+    fn __repr__(&self, py: Python<'_>) -> PyResult<String> {
+        Ok(format!("FeatureList({})", self.given.bind(py).repr()?))
+    }
+}
+
 /// An id no engine hands out, which every engine answers as unknown.
 const NO_ID: u32 = u32::MAX;
 
@@ -350,8 +406,22 @@ impl PyEngine {
         }))
     }
 
-    /// The ids of a list of features, for a batch call.
-    fn feature_ids(&self, features: &Bound<'_, PyAny>) -> PyResult<Vec<FeatureId>> {
+    /// The ids of a list of features, for a batch call: a `FeatureList`'s own, or those of
+    /// each item of a sequence.
+    fn feature_ids<'a>(&self, features: &'a Bound<'_, PyAny>) -> PyResult<Cow<'a, [FeatureId]>> {
+        if let Ok(list) = features.cast::<PyFeatureList>() {
+            let list = list.get();
+            if list.serial != self.serial {
+                return Err(PyValueError::new_err(
+                    "entitle: the feature list was made by another engine; make it with this engine's `feature_list`",
+                ));
+            }
+            return Ok(Cow::Borrowed(&list.ids));
+        }
+        Ok(Cow::Owned(self.each_feature_id(features)?))
+    }
+
+    fn each_feature_id(&self, features: &Bound<'_, PyAny>) -> PyResult<Vec<FeatureId>> {
         let mut ids = Vec::with_capacity(size_hint(features));
         for_each(features, "features", "a sequence of feature names (str) or ids (int)", true, |feature| {
             let id = match exact_id(feature) {
@@ -712,6 +782,25 @@ impl PyEngine {
         PyList::new(py, answers.iter().map(|allowed| PyBool::new(py, *allowed)))
     }
 
+    /// The features of a page resolved once (a sequence of names or ids), for the batch calls
+    /// of this engine: `is_allowed_many` and `decide_many` then read their ids as they are.
+    fn feature_list(&self, py: Python<'_>, features: &Bound<'_, PyAny>) -> PyResult<PyFeatureList> {
+        // The items are kept first, so that an iterator is read once.
+        let given = match features.cast::<PyTuple>() {
+            Ok(tuple) => tuple.clone(),
+            Err(_) => {
+                let mut items = Vec::with_capacity(size_hint(features));
+                for_each(features, "features", "a sequence of feature names (str) or ids (int)", true, |item| {
+                    items.push(item.clone());
+                    Ok(())
+                })?;
+                PyTuple::new(py, items)?
+            }
+        };
+        let ids = self.each_feature_id(&given)?;
+        Ok(PyFeatureList { serial: self.serial, given: given.unbind(), ids })
+    }
+
     /// Whether the subject may use `feature` (a name or id), and why. Unknown names and ids
     /// are denials with an `unknown_*` reason.
     fn decide<'py>(
@@ -1043,6 +1132,7 @@ fn version() -> &'static str {
 fn _entitle(module: &Bound<'_, PyModule>) -> PyResult<()> {
     module.add_class::<PyEngine>()?;
     module.add_class::<PyRequest>()?;
+    module.add_class::<PyFeatureList>()?;
     module.add_function(wrap_pyfunction!(version, module)?)?;
     Ok(())
 }

@@ -237,3 +237,50 @@ def test_a_refused_request_says_why_in_its_entitlements(rtc_sdk):
         assert {d.reason for d in answer.features.values()} == {q.reason for q in answer.limits.values()} == {reason}
         assert set(answer.settings.values()) == {None}
     assert engine.entitlements(engine.request("pro", now=NOW)).reason is None
+
+
+def test_a_feature_list_answers_as_its_features_do(rtc_sdk):
+    engine = rtc_sdk
+    given = FEATURES + [engine.feature("hd_video"), "no_such_feature", 2**40]
+    page = engine.feature_list(given)
+    assert len(page) == len(given) and page.features == tuple(given)
+    assert engine.feature_list(name for name in given).features == page.features
+    assert "FeatureList(('message_recall'" in repr(page)
+    for request in requests(engine):
+        assert engine.is_allowed_many(request, page) == engine.is_allowed_many(request, given)
+        assert engine.decide_many(request, page) == engine.decide_many(request, given)
+    with pytest.raises(TypeError, match="`features` takes .*a str is one name"):
+        engine.feature_list("hd_video")
+    with pytest.raises(TypeError, match="`features` takes .*items are feature names"):
+        engine.feature_list([None])
+    with pytest.raises(AttributeError):
+        page.features = ()
+    other = entitle.Engine.from_path(POLICY)
+    with pytest.raises(ValueError, match="another engine"):
+        other.decide_many(other.request("pro", now=NOW), page)
+
+
+def test_answers_are_the_dataclasses_they_claim_to_be(rtc_sdk):
+    import dataclasses
+    import pickle
+
+    pro = rtc_sdk.request("pro", now=NOW)
+    quota = rtc_sdk.check_limit(pro, "api_calls_per_day", used=990_000, requested=20_000)
+    made = entitle.Quota(
+        allowed=True,
+        reason=entitle.Reason.OVERAGE,
+        status=entitle.Status.OVERAGE,
+        limit=1_000_000,
+        soft_cap=1_200_000,
+        remaining=10_000,
+        window=entitle.Window(1_795_219_200, 1_795_305_600),
+    )
+    assert quota == made and repr(quota) == repr(made) and hash(quota) == hash(made)
+    assert vars(quota) == vars(made) and list(vars(quota)) == list(vars(made))
+    assert dataclasses.asdict(quota) == dataclasses.asdict(made)
+    assert dataclasses.replace(quota, remaining=0).remaining == 0
+    assert pickle.loads(pickle.dumps(quota)) == made
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        quota.remaining = 0
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        quota.window.end = 0

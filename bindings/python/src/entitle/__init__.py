@@ -17,7 +17,7 @@ answered only by the engine that made it.
 
 from __future__ import annotations
 
-from ._entitle import Engine, Request, version
+from ._entitle import Engine, FeatureList, Request, version
 from ._types import (
     UNLIMITED,
     Amount,
@@ -43,6 +43,7 @@ __all__ = [
     "Engine",
     "Entitlements",
     "EntitleError",
+    "FeatureList",
     "PolicyError",
     "QueryError",
     "Quota",

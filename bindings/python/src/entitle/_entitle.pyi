@@ -27,6 +27,16 @@ class Request:
     @property
     def now(self) -> int: ...
 
+class FeatureList:
+    """Features resolved to ids once (`Engine.feature_list`), for the batch calls of a page
+    asked again and again; read by its engine's `is_allowed_many` and `decide_many` with no
+    conversion of each item. Frozen."""
+
+    def __len__(self) -> int: ...
+    @property
+    def features(self) -> tuple[NameOrId, ...]:
+        """The features as given: names or ids."""
+
 class Engine:
     """A compiled policy. Load with `from_path`, `from_source` or `from_bundle`; query from
     any thread."""
@@ -54,11 +64,13 @@ class Engine:
         now: Instant = None,
     ) -> Request: ...
     def is_allowed(self, request: Request, feature: NameOrId) -> bool: ...
-    def is_allowed_many(self, request: Request, features: Iterable[NameOrId]) -> list[bool]:
+    def feature_list(self, features: Iterable[NameOrId]) -> FeatureList:
+        """The features of a page resolved once, for this engine's batch calls."""
+    def is_allowed_many(self, request: Request, features: Union[FeatureList, Iterable[NameOrId]]) -> list[bool]:
         """`is_allowed` for each feature, in one call; the answers in the same order. A str
         is refused (it is one name: give ``[name]``)."""
     def decide(self, request: Request, feature: NameOrId) -> Decision: ...
-    def decide_many(self, request: Request, features: Iterable[NameOrId]) -> list[Decision]:
+    def decide_many(self, request: Request, features: Union[FeatureList, Iterable[NameOrId]]) -> list[Decision]:
         """`decide` for each feature, in one call; the answers in the same order."""
     def check_limit(self, request: Request, limit: NameOrId, used: int = 0, requested: int = 0) -> Quota: ...
     def check_limit_many(
