@@ -1008,7 +1008,7 @@ impl PyEngine {
     ) -> PyResult<Bound<'py, PyAny>> {
         let (request, id, usage) = self.limit_question(request.get(), limit, &used, &requested)?;
         let json = match request.refusal {
-            Some(reason) => refused(reason),
+            Some(reason) => refused_limit(reason),
             None => {
                 let why = self.engine.explain_limit(&ids(request), id, usage);
                 entitle::wire::explained(&entitle::wire::quota(&why.answer), &why)
@@ -1048,10 +1048,20 @@ fn batch_error(error: entitle::BufferTooSmall) -> PyErr {
     PyValueError::new_err(format!("entitle: {error}"))
 }
 
-/// The explanation of a question whose request every question denies: the deny, no rules.
+/// The explanation of a feature question whose request every question denies: the deny, no
+/// rules.
 fn refused(reason: Reason) -> String {
     format!(
         r#"{{"answer":{{"allowed":false,"reason":"{}"}},"explain":{{"steps":[],"upgrade":null}}}}"#,
+        reason.as_str()
+    )
+}
+
+/// The explanation of a limit question whose request every question denies: the deny of 0
+/// in a quota's shape, as `check_limit` and the JSON protocol answer it, no rules.
+fn refused_limit(reason: Reason) -> String {
+    format!(
+        r#"{{"answer":{{"allowed":false,"reason":"{}","status":"exceeded","limit":0,"soft_cap":null,"remaining":0}},"explain":{{"steps":[],"upgrade":null}}}}"#,
         reason.as_str()
     )
 }
