@@ -1,7 +1,9 @@
 """The same entitlement questions from Python: entitle (by cached ids and by name), cedarpy and
 pycasbin, on the plan model of policies/rtc-sdk.policy. Every engine's answers are checked
-equal before anything is timed. Prints ns per question (median of rounds), and the cost of
-`is_allowed` by cached ids alone: a loop of calls with no harness function around each.
+equal before anything is timed. Prints ns per question (median of rounds), the cost of
+`is_allowed` by cached ids alone (a loop of calls with no harness function around each), and
+of the batch calls: 100 features of one request in one `decide_many` or `is_allowed_many`
+call, by cached ids and by name, and every limit in one `check_limit_many` call.
 
     .venv/bin/pip install ./bindings/python cedarpy casbin    # a release build of the extension
     .venv/bin/python bindings/python/bench.py
@@ -24,14 +26,14 @@ NOW = 1_795_255_200
 ROUNDS = 15
 
 
-def _declared_features(path: Path) -> list[str]:
-    return [line.split()[1] for line in path.read_text(encoding="utf-8").splitlines() if line.startswith("feature ")]
+def _declared(path: Path, kind: str) -> list[str]:
+    return [line.split()[1] for line in path.read_text(encoding="utf-8").splitlines() if line.startswith(kind + " ")]
 
 
 def main() -> None:
     engine = entitle.Engine.from_path(REPOSITORY / "policies" / "rtc-sdk.policy")
     tiers = ["free", "pro", "enterprise", "acme_contract"]
-    features = [name for name in _declared_features(REPOSITORY / "policies" / "rtc-sdk.policy")]
+    features = _declared(REPOSITORY / "policies" / "rtc-sdk.policy", "feature")
     # A key outside every rollout, so the peers (with no sticky hash) can model plain grants.
     key = next(
         f"app-{i}" for i in range(10_000)
@@ -134,6 +136,34 @@ def main() -> None:
         rounds.append((time.perf_counter_ns() - start) / len(pairs))
     call_alone = statistics.median(rounds)
 
+    # Batch calls: 100 features of one request (the policy's 12, repeated) in one call.
+    pro = requests["pro"]
+    hundred_names = (features * 9)[:100]
+    hundred_ids = [engine.feature(f) for f in hundred_names]
+    limit_ids = [engine.limit(name) for name in _declared(REPOSITORY / "policies" / "rtc-sdk.policy", "limit")]
+    limit_used = [1_000 * i for i in range(len(limit_ids))]
+    assert engine.decide_many(pro, hundred_ids) == [engine.decide(pro, f) for f in hundred_names]
+    assert engine.is_allowed_many(pro, hundred_names) == [expected[("pro", f)] for f in hundred_names]
+    # Each a bound method and its prebuilt arguments, called with nothing else in the loop.
+    batches = {
+        "decide_many, 100 features in a FeatureList": (engine.decide_many, (pro, engine.feature_list(hundred_names))),
+        "is_allowed_many, 100 features in a FeatureList": (engine.is_allowed_many, (pro, engine.feature_list(hundred_ids))),
+        "decide_many, 100 features by cached ids": (engine.decide_many, (pro, hundred_ids)),
+        "is_allowed_many, 100 features by cached ids": (engine.is_allowed_many, (pro, hundred_ids)),
+        "decide_many, 100 features by name": (engine.decide_many, (pro, hundred_names)),
+        f"check_limit_many, {len(limit_ids)} limits by cached ids": (engine.check_limit_many, (pro, limit_ids, limit_used)),
+        "entitlements (every feature, limit and setting)": (engine.entitlements, (pro,)),
+    }
+    batch_results = {}
+    for name, (call, arguments) in batches.items():
+        rounds = []
+        for _ in range(ROUNDS):
+            start = time.perf_counter_ns()
+            for _ in range(2_000):
+                call(*arguments)
+            rounds.append((time.perf_counter_ns() - start) / 2_000)
+        batch_results[name] = statistics.median(rounds)
+
     base = results["entitle (ids)"]
     print(f"{len(questions)} questions, {sum(expected.values())} allowed; median of {ROUNDS} rounds")
     print(f"entitle is_allowed by cached ids, the call alone: {call_alone:,.0f} ns")
@@ -141,6 +171,10 @@ def main() -> None:
     print("| --- | --- | --- |")
     for name, ns in results.items():
         print(f"| {name} | {ns:,.0f} | {ns / base:.1f}× |")
+    print("| batch call | ns/call |")
+    print("| --- | --- |")
+    for name, ns in batch_results.items():
+        print(f"| {name} | {ns:,.0f} |")
 
 
 if __name__ == "__main__":

@@ -6,6 +6,7 @@
 //! `Engine` and `Request` classes are native and frozen: a request's fields, names resolved to
 //! this engine's ids once, cannot change after it is made.
 
+use std::borrow::Cow;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::SystemTime;
 
@@ -13,14 +14,19 @@ use entitle::{
     AddonId, Engine, FeatureId, LimitId, Limits, LoadError, Reason, SettingId, SettingValue, Source, TierId,
 };
 use pyo3::exceptions::{PyTypeError, PyValueError};
+use pyo3::intern;
 use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
-use pyo3::types::{PyBool, PyByteArray, PyBytes, PyDict, PyInt, PyString, PyTuple};
+use pyo3::types::{PyBool, PyByteArray, PyBytes, PyDict, PyInt, PyList, PyMapping, PyString, PyTuple};
 
 /// What this module takes from `entitle._types`, imported once.
 struct Types {
-    decision: Py<PyAny>,
+    /// One `Decision` for each (reason, allowed) pair, at `2 * reason + allowed`: the
+    /// dataclass is frozen, so every answer with the same fields can be the same object, and
+    /// a decision costs a lookup instead of a dataclass's `__init__`.
+    decisions: Vec<Py<PyAny>>,
     quota: Py<PyAny>,
+    entitlements: Py<PyAny>,
     window: Py<PyAny>,
     setting: Py<PyAny>,
     /// The `Reason` members, indexed by the engine's stable reason numbers.
@@ -29,6 +35,8 @@ struct Types {
     statuses: Vec<Py<PyAny>>,
     /// The `SettingKind` members: number, percent, duration, bytes, text.
     kinds: [Py<PyAny>; 5],
+    /// `object.__new__`, to make answers without their dataclass's `__init__`.
+    object_new: Py<PyAny>,
     entitle_error: Py<PyAny>,
     policy_error: Py<PyAny>,
     query_error: Py<PyAny>,
@@ -45,16 +53,24 @@ fn types(py: Python<'_>) -> PyResult<&Types> {
         let module = py.import("entitle._types")?;
         let json = py.import("json")?;
         let get = |name: &str| module.getattr(name).map(Bound::unbind);
-        let reason = module.getattr("Reason")?;
+        let reason_class = module.getattr("Reason")?;
         let status = module.getattr("Status")?;
         let kind = module.getattr("SettingKind")?;
         let member = |class: &Bound<'_, PyAny>, name: &str| class.call1((name,)).map(Bound::unbind);
+        let decision = module.getattr("Decision")?;
+        let mut decisions = Vec::with_capacity(Reason::ALL.len() * 2);
+        for reason in Reason::ALL {
+            for allowed in [false, true] {
+                decisions.push(decision.call1((allowed, member(&reason_class, reason.as_str())?))?.unbind());
+            }
+        }
         Ok::<_, PyErr>(Types {
-            decision: get("Decision")?,
+            decisions,
             quota: get("Quota")?,
+            entitlements: get("Entitlements")?,
             window: get("Window")?,
             setting: get("Setting")?,
-            reasons: Reason::ALL.iter().map(|r| member(&reason, r.as_str())).collect::<PyResult<_>>()?,
+            reasons: Reason::ALL.iter().map(|r| member(&reason_class, r.as_str())).collect::<PyResult<_>>()?,
             statuses: entitle::Status::ALL.iter().map(|s| member(&status, s.as_str())).collect::<PyResult<_>>()?,
             kinds: [
                 member(&kind, "number")?,
@@ -63,6 +79,7 @@ fn types(py: Python<'_>) -> PyResult<&Types> {
                 member(&kind, "bytes")?,
                 member(&kind, "text")?,
             ],
+            object_new: py.import("builtins")?.getattr("object")?.getattr("__new__")?.unbind(),
             entitle_error: get("EntitleError")?,
             policy_error: get("_policy_error")?,
             query_error: get("QueryError")?,
@@ -91,8 +108,70 @@ impl Types {
         }
     }
 
-    fn decision<'py>(&self, py: Python<'py>, allowed: bool, reason: Reason) -> PyResult<Bound<'py, PyAny>> {
-        self.decision.bind(py).call1((allowed, self.reason(py, reason)?))
+    /// The shared `Decision` of an answer.
+    fn decision<'py>(&self, py: Python<'py>, allowed: bool, reason: Reason) -> PyResult<&Bound<'py, PyAny>> {
+        let index = usize::try_from(reason as u32).unwrap_or(usize::MAX).saturating_mul(2) | usize::from(allowed);
+        match self.decisions.get(index) {
+            Some(decision) => Ok(decision.bind(py)),
+            None => Err(PyValueError::new_err(format!("entitle: no Python reason for `{}`", reason.as_str()))),
+        }
+    }
+
+    /// An instance of a frozen dataclass with `fields`, in the order the class declares them,
+    /// made as `__init__` would leave it: `object.__new__(class)` with each field written to
+    /// its `__dict__`. A frozen dataclass's `__init__` sets each field through
+    /// `object.__setattr__`, which made a `Quota` cost microseconds.
+    fn frozen<'py>(
+        &self,
+        py: Python<'py>,
+        class: &Py<PyAny>,
+        fields: &[(&Bound<'py, PyString>, &Bound<'py, PyAny>)],
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let object = self.object_new.bind(py).call1((class.bind(py),))?;
+        let dict = object.getattr(intern!(py, "__dict__"))?.cast_into::<PyDict>()?;
+        for (name, value) in fields {
+            dict.set_item(name, value)?;
+        }
+        Ok(object)
+    }
+
+    /// The `Quota` of an answer.
+    fn quota<'py>(&self, py: Python<'py>, quota: &entitle::Quota) -> PyResult<Bound<'py, PyAny>> {
+        let none = py.None().into_bound(py);
+        let window = match quota.window {
+            Some(w) => {
+                let (start, end) = (w.start.into_pyobject(py)?.into_any(), w.end.into_pyobject(py)?.into_any());
+                self.frozen(py, &self.window, &[(intern!(py, "start"), &start), (intern!(py, "end"), &end)])?
+            }
+            None => none.clone(),
+        };
+        let soft_cap = match quota.soft_cap {
+            Some(cap) => self.amount(py, cap)?,
+            None => none,
+        };
+        let fields = [
+            (intern!(py, "allowed"), &PyBool::new(py, quota.allowed).to_owned().into_any()),
+            (intern!(py, "reason"), self.reason(py, quota.reason)?),
+            (intern!(py, "status"), self.status(py, quota.status)?),
+            (intern!(py, "limit"), &self.amount(py, quota.limit)?),
+            (intern!(py, "soft_cap"), &soft_cap),
+            (intern!(py, "remaining"), &self.amount(py, quota.remaining)?),
+            (intern!(py, "window"), &window),
+        ];
+        self.frozen(py, &self.quota, &fields)
+    }
+
+    /// The `Setting` of a value.
+    fn setting<'py>(&self, py: Python<'py>, value: &SettingValue) -> PyResult<Bound<'py, PyAny>> {
+        let [number, percent, duration, bytes, text] = &self.kinds;
+        let (kind, base) = match value {
+            SettingValue::Number(n) => (number, n.into_pyobject(py)?.into_any()),
+            SettingValue::Percent(p) => (percent, p.millionths().into_pyobject(py)?.into_any()),
+            SettingValue::Duration(n) => (duration, n.into_pyobject(py)?.into_any()),
+            SettingValue::Bytes(n) => (bytes, n.into_pyobject(py)?.into_any()),
+            SettingValue::Text(t) => (text, PyString::new(py, t).into_any()),
+        };
+        self.setting.bind(py).call1((kind.bind(py), base, value.to_string()))
     }
 
     fn amount<'py>(&self, py: Python<'py>, amount: entitle::Amount) -> PyResult<Bound<'py, PyAny>> {
@@ -157,21 +236,62 @@ impl<'py> Given<'py> {
 }
 
 /// A name or an id, as a question's `feature`, `limit` or `setting` argument gives it.
-enum Item {
-    Name(String),
+enum Item<'a> {
+    /// A name, borrowed from the `str` where it is UTF-8 already.
+    Name(Cow<'a, str>),
     Id(u32),
     /// An int that is no id of any engine (negative, or past 32 bits): answered as unknown.
     NoId,
 }
 
-fn item(value: &Bound<'_, PyAny>, parameter: &str, kind: &str) -> PyResult<Item> {
+fn item<'a>(value: &'a Bound<'_, PyAny>, parameter: &str, kind: &str) -> PyResult<Item<'a>> {
     if let Some(int) = plain_int(value) {
         return Ok(int.extract::<u32>().map_or(Item::NoId, Item::Id));
     }
     if let Ok(text) = value.cast::<PyString>() {
-        return Ok(Item::Name(text.to_cow()?.into_owned()));
+        return Ok(Item::Name(text.to_cow()?));
     }
     Err(wrong_type(parameter, &format!("a {kind} name (str) or id (int)"), value))
+}
+
+/// An id from an exact `int`, the hot path of every question by id: one type check and one
+/// conversion, none of the checks for other types. `None` for any other type.
+fn exact_id(value: &Bound<'_, PyAny>) -> Option<u32> {
+    value.cast_exact::<PyInt>().ok().map(|int| int.extract::<u32>().unwrap_or(NO_ID))
+}
+
+/// Calls `each` on the items of a sequence argument: a list, a tuple, or any other iterable
+/// but a `str` or `bytes`, which would be taken one character at a time. `takes` says what
+/// the parameter takes; `one_name` adds that a str is one name, for lists of names.
+fn for_each<'py>(
+    value: &Bound<'py, PyAny>,
+    parameter: &str,
+    takes: &str,
+    one_name: bool,
+    mut each: impl FnMut(&Bound<'py, PyAny>) -> PyResult<()>,
+) -> PyResult<()> {
+    if value.is_instance_of::<PyString>() || value.is_instance_of::<PyBytes>() {
+        let hint = if one_name { "; a str is one name, so give [name]" } else { "" };
+        return Err(wrong_type(parameter, &format!("{takes}{hint}"), value));
+    }
+    // A list is copied to a tuple first: the copy takes its references in one C loop, and a
+    // tuple's items can then be read borrowed, where a list's each cost a reference taken and
+    // dropped through the stable ABI's functions.
+    if let Ok(list) = value.cast::<PyList>() {
+        return list.to_tuple().iter_borrowed().try_for_each(|item| each(&item));
+    }
+    if let Ok(tuple) = value.cast::<PyTuple>() {
+        return tuple.iter_borrowed().try_for_each(|item| each(&item));
+    }
+    match value.try_iter() {
+        Ok(iter) => iter.into_iter().try_for_each(|item| each(&item?)),
+        Err(_) => Err(wrong_type(parameter, takes, value)),
+    }
+}
+
+/// How many items a sequence argument has, when it says so cheaply; for a buffer's capacity.
+fn size_hint(value: &Bound<'_, PyAny>) -> usize {
+    value.len().unwrap_or(0)
 }
 
 /// A count of used or requested units: an int from 0 up, not a bool.
@@ -217,6 +337,33 @@ struct PyRequest {
     refusal: Option<Reason>,
 }
 
+/// Features resolved to ids once, for the batch calls of a page asked again and again (a
+/// pricing table, a settings screen): made by `Engine.feature_list` and read by that engine's
+/// `is_allowed_many` and `decide_many` with no conversion of each item. Frozen.
+#[pyclass(frozen, module = "entitle", name = "FeatureList")]
+struct PyFeatureList {
+    serial: u64,
+    given: Py<PyTuple>,
+    ids: Vec<FeatureId>,
+}
+
+#[pymethods]
+impl PyFeatureList {
+    fn __len__(&self) -> usize {
+        self.ids.len()
+    }
+
+    /// The features as given: names or ids.
+    #[getter]
+    fn features(&self, py: Python<'_>) -> Py<PyTuple> {
+        self.given.clone_ref(py)
+    }
+
+    fn __repr__(&self, py: Python<'_>) -> PyResult<String> {
+        Ok(format!("FeatureList({})", self.given.bind(py).repr()?))
+    }
+}
+
 /// An id no engine hands out, which every engine answers as unknown.
 const NO_ID: u32 = u32::MAX;
 
@@ -238,6 +385,9 @@ impl PyEngine {
     }
 
     fn feature_id(&self, feature: &Bound<'_, PyAny>) -> PyResult<FeatureId> {
+        if let Some(id) = exact_id(feature) {
+            return Ok(FeatureId::from_u32(id));
+        }
         Ok(FeatureId::from_u32(match item(feature, "feature", "feature")? {
             Item::Name(name) => self.engine.feature(&name).map_or(NO_ID, FeatureId::as_u32),
             Item::Id(id) => id,
@@ -246,11 +396,60 @@ impl PyEngine {
     }
 
     fn limit_id(&self, limit: &Bound<'_, PyAny>) -> PyResult<LimitId> {
+        if let Some(id) = exact_id(limit) {
+            return Ok(LimitId::from_u32(id));
+        }
         Ok(LimitId::from_u32(match item(limit, "limit", "limit")? {
             Item::Name(name) => self.engine.limit(&name).map_or(NO_ID, LimitId::as_u32),
             Item::Id(id) => id,
             Item::NoId => NO_ID,
         }))
+    }
+
+    /// The ids of a list of features, for a batch call: a `FeatureList`'s own, or those of
+    /// each item of a sequence.
+    fn feature_ids<'a>(&self, features: &'a Bound<'_, PyAny>) -> PyResult<Cow<'a, [FeatureId]>> {
+        if let Ok(list) = features.cast::<PyFeatureList>() {
+            let list = list.get();
+            if list.serial != self.serial {
+                return Err(PyValueError::new_err(
+                    "entitle: the feature list was made by another engine; make it with this engine's `feature_list`",
+                ));
+            }
+            return Ok(Cow::Borrowed(&list.ids));
+        }
+        Ok(Cow::Owned(self.each_feature_id(features)?))
+    }
+
+    fn each_feature_id(&self, features: &Bound<'_, PyAny>) -> PyResult<Vec<FeatureId>> {
+        let mut ids = Vec::with_capacity(size_hint(features));
+        for_each(features, "features", "a sequence of feature names (str) or ids (int)", true, |feature| {
+            let id = match exact_id(feature) {
+                Some(id) => FeatureId::from_u32(id),
+                None => self.feature_id(feature).map_err(|_| {
+                    wrong_type("features", "a sequence whose items are feature names (str) or ids (int)", feature)
+                })?,
+            };
+            ids.push(id);
+            Ok(())
+        })?;
+        Ok(ids)
+    }
+
+    /// The ids of a list of limits, for a batch call.
+    fn limit_ids(&self, limits: &Bound<'_, PyAny>) -> PyResult<Vec<LimitId>> {
+        let mut ids = Vec::with_capacity(size_hint(limits));
+        for_each(limits, "limits", "a sequence of limit names (str) or ids (int)", true, |limit| {
+            let id = match exact_id(limit) {
+                Some(id) => LimitId::from_u32(id),
+                None => self.limit_id(limit).map_err(|_| {
+                    wrong_type("limits", "a sequence whose items are limit names (str) or ids (int)", limit)
+                })?,
+            };
+            ids.push(id);
+            Ok(())
+        })?;
+        Ok(ids)
     }
 
     /// The request (checked to be this engine's), the limit's id and the usage of a question
@@ -275,6 +474,70 @@ impl PyEngine {
             Item::Id(id) => id,
             Item::NoId => NO_ID,
         }))
+    }
+
+    /// The engine's decisions for `features`, or the request's refusal for each.
+    fn decisions(&self, request: &PyRequest, features: &[FeatureId]) -> PyResult<Vec<entitle::Decision>> {
+        let mut answers = vec![entitle::Decision::default(); features.len()];
+        match request.refusal {
+            Some(reason) => answers.iter_mut().for_each(|answer| answer.reason = reason),
+            None => {
+                self.engine.decide_many(&ids(request), features, &mut answers).map_err(batch_error)?;
+            }
+        }
+        Ok(answers)
+    }
+
+    /// The engine's quotas for `limits`, or the request's refusal for each.
+    fn quotas(&self, request: &PyRequest, limits: &[(LimitId, entitle::Usage)]) -> PyResult<Vec<entitle::Quota>> {
+        match request.refusal {
+            Some(reason) => Ok(vec![refused_quota(reason); limits.len()]),
+            None => {
+                let mut answers = vec![entitle::Quota::default(); limits.len()];
+                self.engine.check_limit_many(&ids(request), limits, &mut answers).map_err(batch_error)?;
+                Ok(answers)
+            }
+        }
+    }
+
+    /// The used count of each limit in an `entitlements` call's `usage`: a mapping from limit
+    /// names or ids to counts. A key that names no limit of this policy is a `QueryError`, as
+    /// the JSON protocol's `unknown_usage` error is; a later key for the same limit wins.
+    fn usage(&self, py: Python<'_>, usage: Option<&Bound<'_, PyAny>>) -> PyResult<Vec<u64>> {
+        let mut used = vec![0; self.engine.limits().len()];
+        let Some(usage) = usage else { return Ok(used) };
+        let takes = "a mapping of used counts (int) by limit name (str) or id (int)";
+        let items = if let Ok(dict) = usage.cast::<PyDict>() {
+            dict.items()
+        } else if let Ok(mapping) = usage.cast::<PyMapping>() {
+            mapping.items()?
+        } else {
+            return Err(wrong_type("usage", takes, usage));
+        };
+        for pair in items.iter() {
+            let (key, value): (Bound<'_, PyAny>, Bound<'_, PyAny>) = pair.extract()?;
+            let limit = match item(&key, "usage", "limit") {
+                Ok(Item::Name(name)) => self.engine.limit(&name),
+                Ok(Item::Id(id)) => self.engine.limit_name(LimitId::from_u32(id)).map(|_| LimitId::from_u32(id)),
+                Ok(Item::NoId) => None,
+                Err(_) => {
+                    return Err(wrong_type("usage", "a mapping whose keys are limit names (str) or ids (int)", &key))
+                }
+            };
+            let parameter = format!("usage[{}]", key.repr()?);
+            let amount = count(Some(&value), &parameter)?;
+            let slot = limit.and_then(|id| self.engine.limits().position(|(each, _)| each == id));
+            match slot.and_then(|index| used.get_mut(index)) {
+                Some(slot) => *slot = amount,
+                None => {
+                    let types = types(py)?;
+                    let message = format!("entitle: `usage` names `{key}`, which is not a limit of this policy");
+                    let error = types.query_error.bind(py).call1((message, types.reason(py, Reason::UnknownLimit)?))?;
+                    return Err(PyErr::from_value(error));
+                }
+            }
+        }
+        Ok(used)
     }
 }
 
@@ -498,12 +761,44 @@ impl PyEngine {
     /// Whether the subject may use `feature` (a name or id); `decide` says why.
     fn is_allowed(&self, request: &Bound<'_, PyRequest>, feature: &Bound<'_, PyAny>) -> PyResult<bool> {
         let request = self.own(request.get())?;
-        // The hot path: an exact int id, read without the checks for other types.
-        let id = match feature.cast_exact::<PyInt>() {
-            Ok(int) => FeatureId::from_u32(int.extract::<u32>().unwrap_or(NO_ID)),
-            Err(_) => self.feature_id(feature)?,
-        };
+        let id = self.feature_id(feature)?;
         Ok(request.refusal.is_none() && self.engine.is_allowed(&ids(request), id))
+    }
+
+    /// `is_allowed` for each of `features` (a sequence of names or ids), in one call; the
+    /// answers in the same order.
+    fn is_allowed_many<'py>(
+        &self,
+        py: Python<'py>,
+        request: &Bound<'_, PyRequest>,
+        features: &Bound<'_, PyAny>,
+    ) -> PyResult<Bound<'py, PyList>> {
+        let request = self.own(request.get())?;
+        let features = self.feature_ids(features)?;
+        let mut answers = vec![false; features.len()];
+        if request.refusal.is_none() {
+            self.engine.is_allowed_many(&ids(request), &features, &mut answers).map_err(batch_error)?;
+        }
+        PyList::new(py, answers.iter().map(|allowed| PyBool::new(py, *allowed)))
+    }
+
+    /// The features of a page resolved once (a sequence of names or ids), for the batch calls
+    /// of this engine: `is_allowed_many` and `decide_many` then read their ids as they are.
+    fn feature_list(&self, py: Python<'_>, features: &Bound<'_, PyAny>) -> PyResult<PyFeatureList> {
+        // The items are kept first, so that an iterator is read once.
+        let given = match features.cast::<PyTuple>() {
+            Ok(tuple) => tuple.clone(),
+            Err(_) => {
+                let mut items = Vec::with_capacity(size_hint(features));
+                for_each(features, "features", "a sequence of feature names (str) or ids (int)", true, |item| {
+                    items.push(item.clone());
+                    Ok(())
+                })?;
+                PyTuple::new(py, items)?
+            }
+        };
+        let ids = self.each_feature_id(&given)?;
+        Ok(PyFeatureList { serial: self.serial, given: given.unbind(), ids })
     }
 
     /// Whether the subject may use `feature` (a name or id), and why. Unknown names and ids
@@ -517,13 +812,33 @@ impl PyEngine {
         let request = self.own(request.get())?;
         let id = self.feature_id(feature)?;
         let types = types(py)?;
-        match request.refusal {
-            Some(reason) => types.decision(py, false, reason),
+        let decision = match request.refusal {
+            Some(reason) => types.decision(py, false, reason)?,
             None => {
                 let decision = self.engine.decide(&ids(request), id);
-                types.decision(py, decision.allowed, decision.reason)
+                types.decision(py, decision.allowed, decision.reason)?
             }
+        };
+        Ok(decision.clone())
+    }
+
+    /// `decide` for each of `features` (a sequence of names or ids), in one call; the answers
+    /// in the same order.
+    fn decide_many<'py>(
+        &self,
+        py: Python<'py>,
+        request: &Bound<'_, PyRequest>,
+        features: &Bound<'_, PyAny>,
+    ) -> PyResult<Bound<'py, PyList>> {
+        let request = self.own(request.get())?;
+        let features = self.feature_ids(features)?;
+        let types = types(py)?;
+        let answers = self.decisions(request, &features)?;
+        let mut decisions = Vec::with_capacity(answers.len());
+        for answer in &answers {
+            decisions.push(types.decision(py, answer.allowed, answer.reason)?);
         }
+        PyList::new(py, decisions)
     }
 
     /// How much of `limit` (a name or id) is left given `used`, and whether `requested` more
@@ -538,32 +853,50 @@ impl PyEngine {
         requested: Given<'_>,
     ) -> PyResult<Bound<'py, PyAny>> {
         let (request, id, usage) = self.limit_question(request.get(), limit, &used, &requested)?;
-        let types = types(py)?;
-        if let Some(reason) = request.refusal {
-            let zero = types.amount(py, entitle::Amount::Finite(0))?;
-            let status = types.status(py, entitle::Status::Exceeded)?;
-            let args = (false, types.reason(py, reason)?, status, &zero, py.None(), &zero, py.None());
-            return types.quota.bind(py).call1(args);
+        let quota = match request.refusal {
+            Some(reason) => refused_quota(reason),
+            None => self.engine.check_limit(&ids(request), id, usage),
+        };
+        types(py)?.quota(py, &quota)
+    }
+
+    /// `check_limit` for each of `limits` (a sequence of names or ids), in one call: `used`
+    /// gives the used count of each (a sequence of the same length; None for 0s), and nothing
+    /// more is requested. The answers in the same order.
+    #[pyo3(signature = (request, limits, used = None))]
+    fn check_limit_many<'py>(
+        &self,
+        py: Python<'py>,
+        request: &Bound<'_, PyRequest>,
+        limits: &Bound<'_, PyAny>,
+        used: Option<&Bound<'_, PyAny>>,
+    ) -> PyResult<Bound<'py, PyList>> {
+        let request = self.own(request.get())?;
+        let limits = self.limit_ids(limits)?;
+        let mut counts = Vec::with_capacity(limits.len());
+        if let Some(used) = used {
+            for_each(used, "used", "a sequence of used counts (int), one for each limit, or None", false, |n| {
+                counts.push(count(Some(n), "used")?);
+                Ok(())
+            })?;
+            if counts.len() != limits.len() {
+                return Err(PyValueError::new_err(format!(
+                    "entitle: `used` has {} items but `limits` has {}; give one count for each limit",
+                    counts.len(),
+                    limits.len()
+                )));
+            }
+        } else {
+            counts.resize(limits.len(), 0);
         }
-        let quota = self.engine.check_limit(&ids(request), id, usage);
-        let window = match quota.window {
-            Some(w) => types.window.bind(py).call1((w.start, w.end))?,
-            None => py.None().into_bound(py),
-        };
-        let soft_cap = match quota.soft_cap {
-            Some(cap) => types.amount(py, cap)?,
-            None => py.None().into_bound(py),
-        };
-        let args = (
-            quota.allowed,
-            types.reason(py, quota.reason)?,
-            types.status(py, quota.status)?,
-            types.amount(py, quota.limit)?,
-            soft_cap,
-            types.amount(py, quota.remaining)?,
-            window,
-        );
-        types.quota.bind(py).call1(args)
+        let questions: Vec<_> = limits.iter().zip(&counts).map(|(id, n)| (*id, entitle::Usage::used(*n))).collect();
+        let answers = self.quotas(request, &questions)?;
+        let types = types(py)?;
+        let mut quotas = Vec::with_capacity(answers.len());
+        for answer in &answers {
+            quotas.push(types.quota(py, answer)?);
+        }
+        PyList::new(py, quotas)
     }
 
     /// A setting's value as a `Setting` (its kind, value in base units and display text), or
@@ -582,24 +915,66 @@ impl PyEngine {
             Some(reason) => Err(reason),
             None => self.engine.setting_value(&ids(request), id),
         };
-        let value = match answer {
-            Ok(None) => return Ok(py.None().into_bound(py)),
-            Ok(Some(value)) => value,
+        match answer {
+            Ok(None) => Ok(py.None().into_bound(py)),
+            Ok(Some(value)) => types.setting(py, value),
             Err(reason) => {
                 let message = format!("entitle: setting `{setting}`: {reason}");
                 let error = types.query_error.bind(py).call1((message, types.reason(py, reason)?))?;
-                return Err(PyErr::from_value(error));
+                Err(PyErr::from_value(error))
             }
+        }
+    }
+
+    /// Everything the subject is entitled to, as an account page shows it: the `decide` of
+    /// every feature, the `check_limit` of every limit given `usage` (used counts by limit
+    /// name or id, 0 where absent) and the `setting_value` of every setting, each keyed by
+    /// name in declaration order. When the request's tier or an add-on is unknown, or it
+    /// holds too many add-ons, every answer is a deny with that reason, every setting None,
+    /// and `reason` says why. A `usage` key that names no limit raises `QueryError`.
+    #[pyo3(signature = (request, usage = None))]
+    fn entitlements<'py>(
+        &self,
+        py: Python<'py>,
+        request: &Bound<'_, PyRequest>,
+        usage: Option<&Bound<'_, PyAny>>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let request = self.own(request.get())?;
+        let used = self.usage(py, usage)?;
+        let types = types(py)?;
+
+        let (names, features): (Vec<_>, Vec<_>) = self.engine.features().map(|(id, name)| (name, id)).unzip();
+        let features_out = PyDict::new(py);
+        for (name, answer) in names.iter().zip(self.decisions(request, &features)?) {
+            features_out.set_item(name, types.decision(py, answer.allowed, answer.reason)?)?;
+        }
+
+        let (names, limits): (Vec<_>, Vec<_>) =
+            self.engine.limits().zip(&used).map(|((id, name), n)| (name, (id, entitle::Usage::used(*n)))).unzip();
+        let limits_out = PyDict::new(py);
+        for (name, answer) in names.iter().zip(self.quotas(request, &limits)?) {
+            limits_out.set_item(name, types.quota(py, &answer)?)?;
+        }
+
+        let settings_out = PyDict::new(py);
+        for (id, name) in self.engine.settings() {
+            let value = match request.refusal {
+                Some(_) => None,
+                // The id is this engine's own, so the only error left, an unknown tier or
+                // add-on, is the refusal handled above.
+                None => self.engine.setting_value(&ids(request), id).ok().flatten(),
+            };
+            match value {
+                Some(value) => settings_out.set_item(name, types.setting(py, value)?)?,
+                None => settings_out.set_item(name, py.None())?,
+            }
+        }
+
+        let reason = match request.refusal {
+            Some(reason) => types.reason(py, reason)?.clone(),
+            None => py.None().into_bound(py),
         };
-        let [number, percent, duration, bytes, text] = &types.kinds;
-        let (kind, base) = match value {
-            SettingValue::Number(n) => (number, n.into_pyobject(py)?.into_any()),
-            SettingValue::Percent(p) => (percent, p.millionths().into_pyobject(py)?.into_any()),
-            SettingValue::Duration(n) => (duration, n.into_pyobject(py)?.into_any()),
-            SettingValue::Bytes(n) => (bytes, n.into_pyobject(py)?.into_any()),
-            SettingValue::Text(t) => (text, PyString::new(py, t).into_any()),
-        };
-        types.setting.bind(py).call1((kind.bind(py), base, value.to_string()))
+        types.entitlements.bind(py).call1((features_out, limits_out, settings_out, reason))
     }
 
     /// The decision with the rules behind it and an upgrade hint, as the JSON of `wire`.
@@ -633,7 +1008,7 @@ impl PyEngine {
     ) -> PyResult<Bound<'py, PyAny>> {
         let (request, id, usage) = self.limit_question(request.get(), limit, &used, &requested)?;
         let json = match request.refusal {
-            Some(reason) => refused(reason),
+            Some(reason) => refused_limit(reason),
             None => {
                 let why = self.engine.explain_limit(&ids(request), id, usage);
                 entitle::wire::explained(&entitle::wire::quota(&why.answer), &why)
@@ -660,10 +1035,33 @@ impl PyEngine {
     }
 }
 
-/// The explanation of a question whose request every question denies: the deny, no rules.
+/// The quota of a question whose request every question denies: a deny of 0 for `reason`.
+fn refused_quota(reason: Reason) -> entitle::Quota {
+    let mut quota = entitle::Quota::default();
+    quota.reason = reason;
+    quota
+}
+
+/// A batch call's buffer is always made as long as its questions, so this never happens; it
+/// is an error rather than a panic all the same.
+fn batch_error(error: entitle::BufferTooSmall) -> PyErr {
+    PyValueError::new_err(format!("entitle: {error}"))
+}
+
+/// The explanation of a feature question whose request every question denies: the deny, no
+/// rules.
 fn refused(reason: Reason) -> String {
     format!(
         r#"{{"answer":{{"allowed":false,"reason":"{}"}},"explain":{{"steps":[],"upgrade":null}}}}"#,
+        reason.as_str()
+    )
+}
+
+/// The explanation of a limit question whose request every question denies: the deny of 0
+/// in a quota's shape, as `check_limit` and the JSON protocol answer it, no rules.
+fn refused_limit(reason: Reason) -> String {
+    format!(
+        r#"{{"answer":{{"allowed":false,"reason":"{}","status":"exceeded","limit":0,"soft_cap":null,"remaining":0}},"explain":{{"steps":[],"upgrade":null}}}}"#,
         reason.as_str()
     )
 }
@@ -744,6 +1142,7 @@ fn version() -> &'static str {
 fn _entitle(module: &Bound<'_, PyModule>) -> PyResult<()> {
     module.add_class::<PyEngine>()?;
     module.add_class::<PyRequest>()?;
+    module.add_class::<PyFeatureList>()?;
     module.add_function(wrap_pyfunction!(version, module)?)?;
     Ok(())
 }

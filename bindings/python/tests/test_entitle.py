@@ -163,6 +163,29 @@ def test_explanations_and_json_queries(engine):
     assert "error" in engine.query_json("{not json")
 
 
+def test_explanations_by_name_equal_those_by_id_and_the_json_protocols(engine):
+    for tier, addons in [("free", ()), ("free", ("promo",)), ("pro", ()), ("gold", ()), ("pro", ("nope",))]:
+        request = engine.request(tier, addons=addons, now=NOW)
+        query = {"tier": tier, "addons": list(addons), "now": NOW, "explain": True}
+        for feature in ["hd_video", "ai", "no_such_feature"]:
+            by_name = engine.explain_feature(request, feature)
+            assert by_name["answer"] == engine.query_json({**query, "feature": feature, "explain": False})
+            assert by_name["answer"]["reason"] == engine.decide(request, feature).reason
+            if engine.feature(feature) is not None:
+                assert by_name == engine.explain_feature(request, engine.feature(feature))
+        for limit, used, requested in [("api_calls", 990_000, 20_000), ("retention", 0, 0), ("no_such_limit", 1, 0)]:
+            by_name = engine.explain_limit(request, limit, used=used, requested=requested)
+            assert by_name["answer"] == engine.query_json({**query, "limit": limit, "used": used, "requested": requested, "explain": False})
+            if engine.limit(limit) is not None:
+                assert by_name == engine.explain_limit(request, engine.limit(limit), used, requested)
+    # The rules behind an answer, with the upgrade that would grant it.
+    why = engine.explain_limit(engine.request("free", now=NOW), "api_calls", used=10_000, requested=1)
+    assert why["answer"]["reason"] == "limit_exceeded" and why["explain"]["steps"]
+    assert why["explain"]["upgrade"] == {"tier": "pro"}
+    with pytest.raises(TypeError, match="`limit` takes a limit name"):
+        engine.explain_limit(engine.request("free", now=NOW), b"api_calls")
+
+
 def test_requests_check_their_arguments(engine):
     with pytest.raises(ValueError):
         engine.request("pro", billing_anchor=0, now=NOW)

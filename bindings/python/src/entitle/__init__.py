@@ -17,12 +17,13 @@ answered only by the engine that made it.
 
 from __future__ import annotations
 
-from ._entitle import Engine, Request, version
+from ._entitle import Engine, FeatureList, Request, version
 from ._types import (
     UNLIMITED,
     Amount,
     Decision,
     Diagnostic,
+    Entitlements,
     EntitleError,
     PolicyError,
     QueryError,
@@ -40,7 +41,9 @@ __all__ = [
     "Decision",
     "Diagnostic",
     "Engine",
+    "Entitlements",
     "EntitleError",
+    "FeatureList",
     "PolicyError",
     "QueryError",
     "Quota",

@@ -2,11 +2,12 @@
 
 import os
 from datetime import datetime
-from typing import Any, Optional, Sequence, Union
+from typing import Any, Iterable, Mapping, Optional, Union
 
-from ._types import Decision, Quota, Setting
+from ._types import Decision, Entitlements, Quota, Setting
 
 Instant = Union[int, datetime, None]
+NameOrId = Union[str, int]
 
 def version() -> str:
     """The version of the engine, such as ``"0.1.0"``."""
@@ -25,6 +26,16 @@ class Request:
     def billing_anchor(self) -> int: ...
     @property
     def now(self) -> int: ...
+
+class FeatureList:
+    """Features resolved to ids once (`Engine.feature_list`), for the batch calls of a page
+    asked again and again; read by its engine's `is_allowed_many` and `decide_many` with no
+    conversion of each item. Frozen."""
+
+    def __len__(self) -> int: ...
+    @property
+    def features(self) -> tuple[NameOrId, ...]:
+        """The features as given: names or ids."""
 
 class Engine:
     """A compiled policy. Load with `from_path`, `from_source` or `from_bundle`; query from
@@ -48,16 +59,30 @@ class Engine:
         tier: Union[str, int],
         *,
         key: str = "",
-        addons: Sequence[Union[str, int]] = (),
+        addons: Iterable[NameOrId] = (),
         billing_anchor: int = 1,
         now: Instant = None,
     ) -> Request: ...
-    def is_allowed(self, request: Request, feature: Union[str, int]) -> bool: ...
-    def decide(self, request: Request, feature: Union[str, int]) -> Decision: ...
-    def check_limit(self, request: Request, limit: Union[str, int], used: int = 0, requested: int = 0) -> Quota: ...
-    def setting_value(self, request: Request, setting: Union[str, int]) -> Optional[Setting]: ...
-    def explain_feature(self, request: Request, feature: Union[str, int]) -> dict[str, Any]: ...
-    def explain_limit(
-        self, request: Request, limit: Union[str, int], used: int = 0, requested: int = 0
-    ) -> dict[str, Any]: ...
+    def is_allowed(self, request: Request, feature: NameOrId) -> bool: ...
+    def feature_list(self, features: Iterable[NameOrId]) -> FeatureList:
+        """The features of a page resolved once, for this engine's batch calls."""
+    def is_allowed_many(self, request: Request, features: Union[FeatureList, Iterable[NameOrId]]) -> list[bool]:
+        """`is_allowed` for each feature, in one call; the answers in the same order. A str
+        is refused (it is one name: give ``[name]``)."""
+    def decide(self, request: Request, feature: NameOrId) -> Decision: ...
+    def decide_many(self, request: Request, features: Union[FeatureList, Iterable[NameOrId]]) -> list[Decision]:
+        """`decide` for each feature, in one call; the answers in the same order."""
+    def check_limit(self, request: Request, limit: NameOrId, used: int = 0, requested: int = 0) -> Quota: ...
+    def check_limit_many(
+        self, request: Request, limits: Iterable[NameOrId], used: Optional[Iterable[int]] = None
+    ) -> list[Quota]:
+        """`check_limit` for each limit, in one call: ``used[i]`` is the use of ``limits[i]``
+        (None: 0 for each; another length raises `ValueError`), nothing more is requested."""
+    def setting_value(self, request: Request, setting: NameOrId) -> Optional[Setting]: ...
+    def entitlements(self, request: Request, usage: Optional[Mapping[NameOrId, int]] = None) -> Entitlements:
+        """Every feature, limit (given ``usage[name]``, 0 where absent) and setting of the
+        policy, answered for the subject and keyed by name in declaration order. A `usage`
+        key that names no limit raises `QueryError`."""
+    def explain_feature(self, request: Request, feature: NameOrId) -> dict[str, Any]: ...
+    def explain_limit(self, request: Request, limit: NameOrId, used: int = 0, requested: int = 0) -> dict[str, Any]: ...
     def query_json(self, query: Union[str, dict[str, Any]]) -> dict[str, Any]: ...

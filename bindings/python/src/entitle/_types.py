@@ -8,7 +8,7 @@ import enum
 import json
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
-from typing import Literal, Optional, Union
+from typing import Literal, Mapping, Optional, Union
 
 #: The value of an amount with no bound, as in the JSON answers of `entitle eval`.
 UNLIMITED: Literal["unlimited"] = "unlimited"
@@ -105,6 +105,20 @@ class Setting:
     kind: SettingKind
     value: Union[int, str]
     display: str
+
+
+@dataclass(frozen=True)
+class Entitlements:
+    """A subject's whole entitlement, as an account page or a pricing table shows it: the
+    answer to every feature, limit and setting of the policy, keyed by name in declaration
+    order. `reason` is None when the request resolves; when its tier or an add-on is unknown,
+    or it holds too many add-ons, `reason` says which, every feature and limit is a deny with
+    that reason and every setting is None, as `entitle eval` answers such a request."""
+
+    features: Mapping[str, Decision]
+    limits: Mapping[str, Quota]
+    settings: Mapping[str, Optional[Setting]]
+    reason: Optional[Reason] = None
 
 
 @dataclass(frozen=True)
