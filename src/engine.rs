@@ -212,7 +212,8 @@ pub enum Reason {
     UnknownAddon = 14,
     /// The setting named or given is not in the policy.
     UnknownSetting = 15,
-    /// More add-ons were named than the `held_addons` field of [`Limits`] allows.
+    /// The request holds more add-ons (named or by id) than the `held_addons` field of
+    /// [`Limits`] allows.
     TooManyAddons = 16,
     /// Neither the subject's tier nor any ancestor sets the limit: the answer is a deny of 0,
     /// told apart from a limit explicitly set to 0.

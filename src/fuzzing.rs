@@ -108,7 +108,7 @@ pub fn compare_with_reference(text: &str, questions: &[Question<'_>]) -> Result<
         if sizes.3 > 0 {
             let s = pick(sizes.3);
             let got = engine.setting_value(&request, engine.id_at::<SettingId>(s)).map(|v| v.cloned());
-            let want = Ok(oracle.setting(tier, &held, q.now, s));
+            let want = Reference::refusal(&held).map_or_else(|| Ok(oracle.setting(tier, &held, q.now, s)), Err);
             if got != want {
                 return Err(format!("setting t{tier} s{s} now {}: engine {got:?}, reference {want:?}", q.now));
             }

@@ -60,9 +60,12 @@ impl<'m> Reference<'m> {
         def.valid_from.is_none_or(|from| from <= now) && def.valid_until.is_none_or(|until| now < until)
     }
 
-    /// Why a request holding `addons` (known add-ons) is refused whatever it asks: an add-on
-    /// held twice, as `docs/language.md` says.
+    /// Why a request holding `addons` (known add-ons) is refused whatever it asks: more than
+    /// the default limit of held add-ons, or an add-on held twice, as `docs/language.md` says.
     pub fn refusal(addons: &[usize]) -> Option<Reason> {
+        if addons.len() > crate::limits::Limits::default().held_addons {
+            return Some(Reason::TooManyAddons);
+        }
         let mut sorted = addons.to_vec();
         sorted.sort_unstable();
         sorted.windows(2).any(|pair| pair[0] == pair[1]).then_some(Reason::DuplicateAddon)

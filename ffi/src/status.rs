@@ -34,7 +34,7 @@ pub enum entitle_status {
     BufferTooSmall = 8,
     /// The library panicked (a bug); nothing was written. Please report it.
     Panic = 9,
-    /// A by-name query held more add-ons than the limit allows. The answer is still written:
+    /// A query (by name or by id) held more add-ons than the limit allows. The answer is still written:
     /// a deny with reason `too_many_addons`.
     InputLimit = 10,
     /// A compiled bundle could not be loaded: it is corrupt, truncated, inconsistent, past the

@@ -54,9 +54,9 @@ impl Engine {
                     *slot = f < known && self.granted_to_tier(tier, f, request.key);
                 }
             }
-            Ok(_) => {
+            Ok(tier) => {
                 for (slot, feature) in out.iter_mut().zip(features) {
-                    *slot = self.is_allowed(request, *feature);
+                    *slot = self.allowed_for_tier(request, tier, *feature);
                 }
             }
             Err(_) => out.fill(false),
@@ -116,11 +116,16 @@ impl Engine {
     ) -> Result<&'o mut [Quota], BufferTooSmall> {
         let out = room(out, limits.len())?;
         match self.validate(request) {
-            // The single call checks the request again; with no add-on held that is one
-            // comparison, and with add-ons it keeps one code path for the arithmetic.
-            Ok(_) => {
+            // With no add-on held, the single call: its tier check is one comparison, and it
+            // skips the add-on arithmetic.
+            Ok(_) if request.addons.is_empty() => {
                 for (slot, (limit, usage)) in out.iter_mut().zip(limits) {
                     *slot = self.check_limit(request, *limit, *usage);
+                }
+            }
+            Ok(tier) => {
+                for (slot, (limit, usage)) in out.iter_mut().zip(limits) {
+                    *slot = self.check_limit_for_tier(request, tier, *limit, *usage);
                 }
             }
             Err(reason) => out.fill(Quota::denied(reason)),

@@ -200,3 +200,53 @@ fn an_addon_held_twice_is_refused_by_id_and_by_name_never_stacked() {
     let once = Request::new(free, 0).with_addons(&held_once);
     assert_eq!(engine.check_limit(&once, calls, Usage::used(0)).limit, entitle::Amount::Finite(15));
 }
+
+#[test]
+fn a_request_by_id_holds_no_more_addons_than_one_by_name() {
+    // The limit bounds the duplicate check (each add-on against those before it), and answers a
+    // request by id as the same request by name: 33 add-ons are too many either way.
+    let mut text = String::from("policy \"p\"\nfeature f\ntier free { }\n");
+    for a in 0..40 {
+        text += &format!("addon a{a} for free {{ grant f }}\n");
+    }
+    let engine = Engine::from_source("p", &text).expect("checks");
+    let free = engine.tier("free").expect("tier");
+    let f = engine.feature("f").expect("feature");
+    let every: Vec<_> = engine.addons().map(|(id, _)| id).collect();
+    let names: Vec<&str> = engine.addons().map(|(_, name)| name).collect();
+    for held in [32, 33, 40] {
+        let by_id = Request::new(free, 0).with_addons(&every[..held]);
+        let by_name = Request::new("free", 0).with_addons(&names[..held]);
+        let want = if held > 32 { Reason::TooManyAddons } else { Reason::GrantedByAddon };
+        assert_eq!(engine.decide(&by_id, f).reason, want, "{held} by id");
+        assert_eq!(engine.decide_by_name(&by_name, "f").reason, want, "{held} by name");
+        assert_eq!(engine.is_allowed(&by_id, f), held <= 32);
+    }
+    // The engine's own limit, when a loader lowers it, applies to ids too.
+    let mut limits = entitle::Limits::default();
+    limits.held_addons = 2;
+    let strict = Engine::from_source_with("p", &text, &limits).expect("checks");
+    let ids: Vec<_> = strict.addons().map(|(id, _)| id).take(3).collect();
+    let request = Request::new(strict.tier("free").expect("tier"), 0).with_addons(&ids);
+    assert_eq!(strict.decide(&request, strict.feature("f").expect("f")).reason, Reason::TooManyAddons);
+}
+
+#[test]
+fn distinct_addons_sixty_four_apart_are_not_taken_for_one_held_twice() {
+    // Validation marks each add-on's position modulo 64 and checks exactly only on a clash:
+    // add-ons 0 and 64 clash without being the same.
+    let mut text = String::from("policy \"p\"\nfeature f\nlimit calls : count\ntier free { limit calls = 1 }\n");
+    for a in 0..130 {
+        text += &format!("addon a{a} for free {{ limit calls += 1 }}\n");
+    }
+    let engine = Engine::from_source("p", &text).expect("checks");
+    let id = |name: &str| engine.addon(name).expect("addon");
+    let calls = engine.limit("calls").expect("limit");
+    let free = engine.tier("free").expect("tier");
+    let apart = [id("a0"), id("a64"), id("a128")];
+    let quota = engine.check_limit(&Request::new(free, 0).with_addons(&apart), calls, Usage::used(0));
+    assert_eq!((quota.reason, quota.limit), (Reason::WithinLimit, entitle::Amount::Finite(4)));
+    let twice = [id("a0"), id("a64"), id("a0")];
+    let quota = engine.check_limit(&Request::new(free, 0).with_addons(&twice), calls, Usage::used(0));
+    assert_eq!(quota.reason, Reason::DuplicateAddon);
+}
