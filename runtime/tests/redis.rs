@@ -21,6 +21,10 @@ use entitle_runtime::store::{FailureMode, StoreError, UsageMeter};
 mod redis_server;
 use redis_server::{scratch, Server};
 
+#[path = "support/fault_proxy.rs"]
+mod fault_proxy;
+use fault_proxy::Proxy;
+
 const POLICY: &str = "policy \"r\"\nlimit calls : count per day\ntier free { limit calls = 20_000 }\n";
 
 /// An instant a year ahead of the real clock: keys expire by Redis's own clock a minute after
@@ -102,4 +106,30 @@ fn a_killed_server_fails_as_configured_and_loses_nothing_recorded() {
         std::thread::sleep(Duration::from_millis(50));
     };
     assert_eq!(used, 700);
+}
+
+#[test]
+fn a_reply_lost_after_the_script_ran_is_not_counted_twice_by_the_retry() {
+    let server = Server::start(&scratch("lost-reply"), None);
+    let proxy = Proxy::start(server.port());
+    let engine = Engine::from_source("r", POLICY).unwrap();
+    let (free, calls) = (engine.tier("free").unwrap(), engine.limit("calls").unwrap());
+    let request = Request::new(free, now()).with_key("k");
+    let mut config = RedisConfig::new(proxy.url());
+    config.connections = 1;
+    let meter = RedisMeter::new(config).unwrap();
+    let mut recorded = meter.try_consume(&engine, &request, calls, 1).unwrap().recorded;
+    // The script runs on the server, its reply is lost with the connection: the meter tries
+    // again on a new one, and that second try must find the first one's result.
+    proxy.drop_next_reply();
+    let retried = meter.try_consume(&engine, &request, calls, 5).unwrap();
+    assert_eq!((retried.recorded, retried.used), (5, 6));
+    recorded += retried.recorded;
+    let direct = self::meter(&server.url(), FailureMode::Closed);
+    assert_eq!(direct.try_consume(&engine, &request, calls, 0).unwrap().used, recorded);
+    // A refund whose reply is lost gives back once, too.
+    proxy.drop_next_reply();
+    assert_eq!(meter.refund(&engine, &request, calls, 2).unwrap(), 2);
+    assert_eq!(direct.try_consume(&engine, &request, calls, 0).unwrap().used, recorded - 2);
+    assert_eq!(proxy.accepted(), 3, "each retry went over a new connection");
 }

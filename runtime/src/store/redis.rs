@@ -6,6 +6,10 @@
 //! `{prefix}{subject length}:{subject}:{limit}:{window start}` (the length makes any subject
 //! unambiguous), and expire a minute after their window ends. Counts are exact up to 2⁵³
 //! (Lua's numbers); larger amounts are refused as an error.
+//!
+//! Every script call is numbered on its connection slot, and Redis keeps each slot's latest
+//! call with its result (`{prefix}session:{meter}:{slot}`), so one call is applied once
+//! however many times it reaches the server.
 
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::Mutex;
@@ -16,29 +20,62 @@ use entitle::{Amount, Engine, LimitId, Request, Usage};
 use super::{FailureMode, StoreError, UsageMeter};
 use crate::meter::Consumed;
 
+/// Decides and records one call. KEYS: the counter, the connection slot's session. ARGV: the
+/// call's sequence number on its slot, the amount, the ceiling (-1 for none), the counter's
+/// expiry (0 for none), the session's lifetime in milliseconds.
+///
+/// The session remembers the slot's latest call and its result: the same call sent again (a
+/// retry after a lost reply, or the first copy arriving after its retry) returns that result
+/// and applies nothing, and a call older than the latest is never applied (`{-1, 0}`).
 const CONSUME: &str = r"
-local used = tonumber(redis.call('GET', KEYS[1]) or '0')
-local amount = tonumber(ARGV[1])
-local ceiling = tonumber(ARGV[2])
-if ceiling >= 0 and used + amount > ceiling then
-  return {0, used}
+local seq = tonumber(ARGV[1])
+local latest = redis.call('HMGET', KEYS[2], 'seq', 'result')
+local seen = tonumber(latest[1] or '0')
+if seq == seen then
+  local allowed, used = string.match(latest[2], '^(%d+):(%d+)$')
+  return {tonumber(allowed), tonumber(used)}
 end
-if amount > 0 then
+if seq < seen then
+  return {-1, 0}
+end
+local used = tonumber(redis.call('GET', KEYS[1]) or '0')
+local amount = tonumber(ARGV[2])
+local ceiling = tonumber(ARGV[3])
+local allowed = 1
+if ceiling >= 0 and used + amount > ceiling then
+  allowed = 0
+elseif amount > 0 then
   redis.call('INCRBY', KEYS[1], amount)
-  if ARGV[3] ~= '0' then
-    redis.call('EXPIREAT', KEYS[1], ARGV[3])
+  if ARGV[4] ~= '0' then
+    redis.call('EXPIREAT', KEYS[1], ARGV[4])
   end
 end
-return {1, used}
+redis.call('HSET', KEYS[2], 'seq', ARGV[1], 'result', allowed .. ':' .. string.format('%d', used))
+redis.call('PEXPIRE', KEYS[2], ARGV[5])
+return {allowed, used}
 ";
 
+/// Gives back up to an amount, once per call like `CONSUME`. KEYS: the counter, the session.
+/// ARGV: the call's number, the amount, the session's lifetime in milliseconds.
 const REFUND: &str = r"
+local seq = tonumber(ARGV[1])
+local latest = redis.call('HMGET', KEYS[2], 'seq', 'result')
+local seen = tonumber(latest[1] or '0')
+if seq == seen then
+  local done, back = string.match(latest[2], '^(%d+):(%d+)$')
+  return {tonumber(done), tonumber(back)}
+end
+if seq < seen then
+  return {-1, 0}
+end
 local used = tonumber(redis.call('GET', KEYS[1]) or '0')
-local back = math.min(used, tonumber(ARGV[1]))
+local back = math.min(used, tonumber(ARGV[2]))
 if back > 0 then
   redis.call('DECRBY', KEYS[1], back)
 end
-return back
+redis.call('HSET', KEYS[2], 'seq', ARGV[1], 'result', '1:' .. string.format('%d', back))
+redis.call('PEXPIRE', KEYS[2], ARGV[3])
+return {1, back}
 ";
 
 /// The largest amount or ceiling Lua's numbers hold exactly.
@@ -60,6 +97,10 @@ pub struct RedisConfig {
     pub connections: usize,
     /// What to do when Redis cannot be reached. Default [`FailureMode::Closed`].
     pub failure_mode: FailureMode,
+    /// How long Redis remembers each connection's latest call after it ran, so that a second
+    /// copy of it (a retry after a lost reply, or a copy the network delayed) is recognised
+    /// and not applied again. Default 10 minutes.
+    pub session_ttl: Duration,
 }
 
 impl RedisConfig {
@@ -71,15 +112,28 @@ impl RedisConfig {
             timeout: Duration::from_millis(200),
             connections: 4,
             failure_mode: FailureMode::Closed,
+            session_ttl: Duration::from_secs(600),
         }
     }
+}
+
+/// One pooled connection and the numbering of the calls made through it. Calls on one slot
+/// take turns (its lock is held across a call's retries), so a call's number is the one
+/// identity both of its copies share, and every later call has a larger one.
+struct Slot {
+    connection: Option<::redis::Connection>,
+    /// The number of the latest call; Redis keeps it, with its result, under `session`.
+    seq: u64,
+    /// `{prefix}session:{meter}:{slot}`: unique to this meter's slot (the meter's part is
+    /// random), so no two meters, here or on other machines, share one.
+    session: String,
 }
 
 /// A [`UsageMeter`] on Redis.
 pub struct RedisMeter {
     client: ::redis::Client,
     config: RedisConfig,
-    connections: Box<[Mutex<Option<::redis::Connection>>]>,
+    connections: Box<[Mutex<Slot>]>,
     next: AtomicUsize,
     consume: ::redis::Script,
     refund: ::redis::Script,
@@ -97,7 +151,13 @@ impl RedisMeter {
     /// for an address that cannot be parsed.
     pub fn new(config: RedisConfig) -> Result<RedisMeter, StoreError> {
         let client = ::redis::Client::open(config.url.as_str()).map_err(|e| StoreError::Unreachable(e.to_string()))?;
-        let connections = (0..config.connections.max(1)).map(|_| Mutex::new(None)).collect();
+        let id = meter_id();
+        let connections = (0..config.connections.max(1))
+            .map(|slot| {
+                let session = format!("{}session:{id}:{slot}", config.prefix);
+                Mutex::new(Slot { connection: None, seq: 0, session })
+            })
+            .collect();
         Ok(RedisMeter {
             client,
             config,
@@ -119,11 +179,37 @@ impl RedisMeter {
         format!("{}{}:{subject}:{limit}:{window}", self.config.prefix, subject.len())
     }
 
-    /// Runs `invocation` on a pooled connection, reconnecting once if the connection broke.
-    fn run<T: ::redis::FromRedisValue>(&self, invocation: &::redis::ScriptInvocation<'_>) -> Result<T, String> {
+    /// Runs `script` on a pooled connection as the slot's next call, with the counter `key`,
+    /// the slot's session and its number first, then `args` and the session's lifetime.
+    /// Reconnects once if the connection broke; both tries are the same call (one number), so
+    /// a first try that ran but lost its reply makes the second return the first one's
+    /// result instead of applying again.
+    fn call(&self, script: &::redis::Script, key: &str, args: &[i64]) -> Result<(i64, i64), String> {
         let slot = self.next.fetch_add(1, Ordering::Relaxed) % self.connections.len();
         let Some(pool) = self.connections.get(slot) else { return Err("no connection slot".into()) };
-        let mut connection = pool.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let mut slot = pool.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        slot.seq += 1;
+        let ttl = u64::try_from(self.config.session_ttl.as_millis()).unwrap_or(u64::MAX).max(1);
+        let mut invocation = script.prepare_invoke();
+        invocation.key(key).key(&slot.session).arg(slot.seq);
+        args.iter().for_each(|arg| {
+            invocation.arg(arg);
+        });
+        invocation.arg(ttl);
+        let (done, value) = self.run::<(i64, i64)>(&mut slot.connection, &invocation)?;
+        if done < 0 {
+            return Err("redis holds a later call of this connection than the one sent".into());
+        }
+        Ok((done, value))
+    }
+
+    /// Runs `invocation` on `connection` (opening it if needed), reconnecting once if the
+    /// connection broke.
+    fn run<T: ::redis::FromRedisValue>(
+        &self,
+        connection: &mut Option<::redis::Connection>,
+        invocation: &::redis::ScriptInvocation<'_>,
+    ) -> Result<T, String> {
         for _attempt in 0..2 {
             if connection.is_none() {
                 let opened = self.client.get_connection_with_timeout(self.config.timeout).and_then(|c| {
@@ -151,6 +237,18 @@ impl RedisMeter {
         }
         Err("the connection to Redis broke twice".into())
     }
+}
+
+/// 128 random bits in hex, from the standard library's per-process random hash keys (seeded
+/// by the operating system), which is all the randomness a meter's name needs.
+fn meter_id() -> String {
+    use std::hash::{BuildHasher, Hasher};
+    let half = |salt: u64| {
+        let mut hasher = std::collections::hash_map::RandomState::new().build_hasher();
+        hasher.write_u64(salt);
+        hasher.finish()
+    };
+    format!("{:016x}{:016x}", half(1), half(2))
 }
 
 fn ceiling_argument(limit: Amount, soft_cap: Option<Amount>) -> Result<i64, StoreError> {
@@ -183,9 +281,7 @@ impl UsageMeter for RedisMeter {
         let ceiling = ceiling_argument(fresh.limit, fresh.soft_cap)?;
         let key = self.key(request.key(), name, fresh.window.map(|w| w.start));
         let expire_at = fresh.window.map_or(0, |w| w.end.saturating_add(GRACE_SECONDS));
-        let mut invocation = self.consume.prepare_invoke();
-        invocation.key(&key).arg(amount).arg(ceiling).arg(expire_at);
-        match self.run::<(i64, i64)>(&invocation) {
+        match self.call(&self.consume, &key, &[amount.cast_signed(), ceiling, expire_at]) {
             Ok((allowed, before)) => {
                 let before = u64::try_from(before).unwrap_or(0);
                 let quota = check(before);
@@ -206,9 +302,8 @@ impl UsageMeter for RedisMeter {
         let Some(name) = engine.limit_name(limit) else { return Ok(0) };
         let window = engine.check_limit(request, limit, Usage::default()).window;
         let key = self.key(request.key(), name, window.map(|w| w.start));
-        let mut invocation = self.refund.prepare_invoke();
-        invocation.key(&key).arg(amount.min(EXACT));
-        let back: i64 = self.run(&invocation).map_err(StoreError::Unreachable)?;
+        let amount = amount.min(EXACT).cast_signed();
+        let (_, back) = self.call(&self.refund, &key, &[amount]).map_err(StoreError::Unreachable)?;
         Ok(u64::try_from(back).unwrap_or(0))
     }
 }
