@@ -16,7 +16,8 @@
 //!   the engine's denials and never reach the store.
 //! - **An unreachable store** is never a panic: with [`FailureMode::Closed`] the call is an
 //!   error (deny); with [`FailureMode::Open`] it is the engine's answer as if nothing had been
-//!   used, recording nothing, and counted in the meter's fail-open count.
+//!   used, recording nothing, and counted in the meter's fail-open count. A shared meter
+//!   that gave up on a call makes sure it never counts, even if the store runs it late.
 
 use entitle::{Engine, LimitId, Request};
 

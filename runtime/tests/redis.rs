@@ -133,3 +133,48 @@ fn a_reply_lost_after_the_script_ran_is_not_counted_twice_by_the_retry() {
     assert_eq!(direct.try_consume(&engine, &request, calls, 0).unwrap().used, recorded - 2);
     assert_eq!(proxy.accepted(), 3, "each retry went over a new connection");
 }
+
+#[test]
+fn a_call_answered_unreachable_is_never_counted_even_when_redis_runs_it_late() {
+    let server = Server::start(&scratch("late"), None);
+    let proxy = Proxy::start(server.port());
+    let engine = Engine::from_source("r", POLICY).unwrap();
+    let (free, calls) = (engine.tier("free").unwrap(), engine.limit("calls").unwrap());
+    let request = Request::new(free, now()).with_key("k");
+    let direct = meter(&server.url(), FailureMode::Closed);
+    let on_redis = || direct.try_consume(&engine, &request, calls, 0).unwrap().used;
+    for mode in [FailureMode::Closed, FailureMode::Open] {
+        let mut config = RedisConfig::new(proxy.url());
+        (config.connections, config.failure_mode, config.timeout) = (1, mode, Duration::from_millis(300));
+        let meter = RedisMeter::new(config).unwrap();
+        let mut recorded = on_redis() + meter.try_consume(&engine, &request, calls, 1).unwrap().recorded;
+
+        // The request reaches Redis only after the meter gave up on it, and before the
+        // meter's next call: that call takes it back.
+        proxy.hold();
+        let late = meter.try_consume(&engine, &request, calls, 4);
+        assert!(late.is_err() || late.unwrap().recorded == 0, "{mode:?}");
+        proxy.stop_holding();
+        assert_eq!(proxy.held(), 1);
+        proxy.release();
+        recorded += meter.try_consume(&engine, &request, calls, 2).unwrap().recorded;
+        assert_eq!(on_redis(), recorded, "{mode:?}: a late call is undone");
+
+        // The request reaches Redis after the meter's next call: it is not applied.
+        proxy.hold();
+        let late = meter.try_consume(&engine, &request, calls, 4);
+        assert!(late.is_err() || late.unwrap().recorded == 0, "{mode:?}");
+        proxy.stop_holding();
+        recorded += meter.try_consume(&engine, &request, calls, 2).unwrap().recorded;
+        proxy.release();
+        assert_eq!(on_redis(), recorded, "{mode:?}: a call that arrives after a later one is refused");
+
+        // A refund that times out and runs late is taken back too.
+        proxy.hold();
+        assert!(meter.refund(&engine, &request, calls, 3).is_err());
+        proxy.stop_holding();
+        proxy.release();
+        recorded += meter.try_consume(&engine, &request, calls, 1).unwrap().recorded;
+        assert_eq!(on_redis(), recorded, "{mode:?}: a late refund is undone");
+    }
+}

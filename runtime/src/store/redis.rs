@@ -50,7 +50,12 @@ elseif amount > 0 then
     redis.call('EXPIREAT', KEYS[1], ARGV[4])
   end
 end
-redis.call('HSET', KEYS[2], 'seq', ARGV[1], 'result', allowed .. ':' .. string.format('%d', used))
+local recorded = 0
+if allowed == 1 then
+  recorded = amount
+end
+redis.call('HSET', KEYS[2], 'seq', ARGV[1], 'result', allowed .. ':' .. string.format('%d', used),
+  'undo', string.format('%d', recorded))
 redis.call('PEXPIRE', KEYS[2], ARGV[5])
 return {allowed, used}
 ";
@@ -73,9 +78,43 @@ local back = math.min(used, tonumber(ARGV[2]))
 if back > 0 then
   redis.call('DECRBY', KEYS[1], back)
 end
-redis.call('HSET', KEYS[2], 'seq', ARGV[1], 'result', '1:' .. string.format('%d', back))
+redis.call('HSET', KEYS[2], 'seq', ARGV[1], 'result', '1:' .. string.format('%d', back),
+  'undo', string.format('%d', -back))
 redis.call('PEXPIRE', KEYS[2], ARGV[3])
 return {1, back}
+";
+
+/// Takes back a call the meter gave up on (it answered the caller as if nothing had been
+/// recorded), whether Redis ran it or not. KEYS: that call's counter, the session. ARGV: this
+/// call's number, the abandoned call's number, the session's lifetime in milliseconds.
+///
+/// If the abandoned call is the session's latest, it ran: what it recorded is taken back (at
+/// most what the counter holds), or what it refunded is counted again. Either way this call
+/// becomes the latest, so a copy of the abandoned one that arrives later is never applied.
+const SETTLE: &str = r"
+local seq = tonumber(ARGV[1])
+local latest = redis.call('HMGET', KEYS[2], 'seq', 'result', 'undo')
+local seen = tonumber(latest[1] or '0')
+if seq == seen then
+  return {1, 0}
+end
+if seq < seen then
+  return {-1, 0}
+end
+if seen == tonumber(ARGV[2]) then
+  local undo = tonumber(latest[3] or '0')
+  if undo > 0 then
+    local back = math.min(undo, tonumber(redis.call('GET', KEYS[1]) or '0'))
+    if back > 0 then
+      redis.call('DECRBY', KEYS[1], back)
+    end
+  elseif undo < 0 and redis.call('EXISTS', KEYS[1]) == 1 then
+    redis.call('INCRBY', KEYS[1], string.format('%d', -undo))
+  end
+end
+redis.call('HSET', KEYS[2], 'seq', ARGV[1], 'result', '1:0', 'undo', '0')
+redis.call('PEXPIRE', KEYS[2], ARGV[3])
+return {1, 0}
 ";
 
 /// The largest amount or ceiling Lua's numbers hold exactly.
@@ -127,6 +166,10 @@ struct Slot {
     /// `{prefix}session:{meter}:{slot}`: unique to this meter's slot (the meter's part is
     /// random), so no two meters, here or on other machines, share one.
     session: String,
+    /// The call the meter last gave up on without an answer, with its counter's key: Redis
+    /// may have run it, or may still run it when a stalled server or network lets it through.
+    /// It is settled before the slot applies anything else, so at most one is ever pending.
+    abandoned: Option<(u64, String)>,
 }
 
 /// A [`UsageMeter`] on Redis.
@@ -137,6 +180,7 @@ pub struct RedisMeter {
     next: AtomicUsize,
     consume: ::redis::Script,
     refund: ::redis::Script,
+    settle: ::redis::Script,
     fail_open: AtomicU64,
 }
 
@@ -155,7 +199,7 @@ impl RedisMeter {
         let connections = (0..config.connections.max(1))
             .map(|slot| {
                 let session = format!("{}session:{id}:{slot}", config.prefix);
-                Mutex::new(Slot { connection: None, seq: 0, session })
+                Mutex::new(Slot { connection: None, seq: 0, session, abandoned: None })
             })
             .collect();
         Ok(RedisMeter {
@@ -165,6 +209,7 @@ impl RedisMeter {
             next: AtomicUsize::new(0),
             consume: ::redis::Script::new(CONSUME),
             refund: ::redis::Script::new(REFUND),
+            settle: ::redis::Script::new(SETTLE),
             fail_open: AtomicU64::new(0),
         })
     }
@@ -184,19 +229,44 @@ impl RedisMeter {
     /// Reconnects once if the connection broke; both tries are the same call (one number), so
     /// a first try that ran but lost its reply makes the second return the first one's
     /// result instead of applying again.
+    ///
+    /// A call that fails after it may have been sent is abandoned: the caller is told it
+    /// recorded nothing, so the slot's next call first settles it (see `SETTLE`) and applies
+    /// nothing until that succeeded.
     fn call(&self, script: &::redis::Script, key: &str, args: &[i64]) -> Result<(i64, i64), String> {
         let slot = self.next.fetch_add(1, Ordering::Relaxed) % self.connections.len();
         let Some(pool) = self.connections.get(slot) else { return Err("no connection slot".into()) };
         let mut slot = pool.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-        slot.seq += 1;
         let ttl = u64::try_from(self.config.session_ttl.as_millis()).unwrap_or(u64::MAX).max(1);
+        let slot = &mut *slot;
+        if let Some((abandoned, abandoned_key)) = &slot.abandoned {
+            slot.seq += 1;
+            let mut invocation = self.settle.prepare_invoke();
+            invocation.key(abandoned_key).key(&slot.session).arg(slot.seq).arg(*abandoned).arg(ttl);
+            // A settle that fails applied nothing, so it needs no settling of its own; the
+            // abandoned call stays pending for the next one.
+            let (done, _) = self.run::<(i64, i64)>(&mut slot.connection, &invocation).map_err(|(why, _)| why)?;
+            if done < 0 {
+                return Err("redis holds a later call of this connection than the one sent".into());
+            }
+            slot.abandoned = None;
+        }
+        slot.seq += 1;
         let mut invocation = script.prepare_invoke();
         invocation.key(key).key(&slot.session).arg(slot.seq);
         args.iter().for_each(|arg| {
             invocation.arg(arg);
         });
         invocation.arg(ttl);
-        let (done, value) = self.run::<(i64, i64)>(&mut slot.connection, &invocation)?;
+        let (done, value) = match self.run::<(i64, i64)>(&mut slot.connection, &invocation) {
+            Ok(answer) => answer,
+            Err((why, sent)) => {
+                if sent {
+                    slot.abandoned = Some((slot.seq, key.to_owned()));
+                }
+                return Err(why);
+            }
+        };
         if done < 0 {
             return Err("redis holds a later call of this connection than the one sent".into());
         }
@@ -204,12 +274,14 @@ impl RedisMeter {
     }
 
     /// Runs `invocation` on `connection` (opening it if needed), reconnecting once if the
-    /// connection broke.
+    /// connection broke. An error says why, and whether the invocation may have reached
+    /// Redis (it was written, or partly written, to a connection).
     fn run<T: ::redis::FromRedisValue>(
         &self,
         connection: &mut Option<::redis::Connection>,
         invocation: &::redis::ScriptInvocation<'_>,
-    ) -> Result<T, String> {
+    ) -> Result<T, (String, bool)> {
+        let mut sent = false;
         for _attempt in 0..2 {
             if connection.is_none() {
                 let opened = self.client.get_connection_with_timeout(self.config.timeout).and_then(|c| {
@@ -219,23 +291,24 @@ impl RedisMeter {
                 });
                 match opened {
                     Ok(c) => *connection = Some(c),
-                    Err(error) => return Err(error.to_string()),
+                    Err(error) => return Err((error.to_string(), sent)),
                 }
             }
             let Some(open) = connection.as_mut() else { continue };
+            sent = true;
             match invocation.invoke::<T>(open) {
                 Ok(value) => return Ok(value),
                 // A broken connection is dropped and opened again once; a script error is final.
                 Err(error) if error.is_io_error() || error.is_connection_dropped() || error.is_timeout() => {
                     *connection = None;
                     if error.is_timeout() {
-                        return Err(error.to_string());
+                        return Err((error.to_string(), sent));
                     }
                 }
-                Err(error) => return Err(error.to_string()),
+                Err(error) => return Err((error.to_string(), sent)),
             }
         }
-        Err("the connection to Redis broke twice".into())
+        Err(("the connection to Redis broke twice".into(), sent))
     }
 }
 
