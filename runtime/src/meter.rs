@@ -272,7 +272,9 @@ impl Meter {
         let key = request.key();
         let hash = hash_key(key);
         let mut subjects = self.shard(hash);
-        find(&mut subjects, hash, key, name).filter(|counter| !behind(counter, window)).map(f)
+        let counter = find(&mut subjects, hash, key, name).filter(|counter| !behind(counter, window))?;
+        advance(counter, window);
+        Some(f(counter))
     }
 
     /// For a gauge (concurrent connections): raises the level by `amount` if the engine allows
@@ -403,21 +405,34 @@ fn insert(subjects: &mut Subjects, hash: u64, key: &str, counter: Counter) {
     }
 }
 
-/// Whether the counter's window is older than `window` (its usage no longer counts).
+/// Whether the counter's window ended before `window` starts: its usage no longer counts.
 fn behind(counter: &Counter, window: Option<WindowSpan>) -> bool {
-    window.map(|w| w.start) > counter.window.map(|w| w.start)
+    matches!((counter.window, window), (Some(held), Some(asked)) if asked.start >= held.end)
 }
 
-/// Moves the counter to `window` when that is a later one, starting it at 0; returns whether
-/// it did. A request whose clock is behind the recorded window is counted against the live
-/// window, the stricter choice, rather than against a past one that could be refilled.
+/// Moves the counter to `window`, the one the engine reports for a request; returns whether
+/// its usage starts over at 0.
+///
+/// - A later window (the counter's ended): a new window, from 0.
+/// - An earlier one (a request whose clock is behind): the counter stays in its live window
+///   and the request counts there, the stricter choice, rather than refilling a past one.
+/// - Another window over the same time (a reload changed the limit's period, or the
+///   subject's billing anchor moved): the usage counted so far carries over into the new
+///   window, which the sweep then keeps for as long as the new window lasts.
 fn advance(counter: &mut Counter, window: Option<WindowSpan>) -> bool {
-    if behind(counter, window) {
-        counter.window = window;
-        counter.used = 0;
-        true
-    } else {
-        false
+    match (counter.window, window) {
+        _ if behind(counter, window) => {
+            counter.window = window;
+            counter.used = 0;
+            true
+        }
+        (Some(held), Some(asked)) if asked.end <= held.start => false,
+        (held, asked) => {
+            if held != asked {
+                counter.window = asked;
+            }
+            false
+        }
     }
 }
 

@@ -296,3 +296,27 @@ fn an_atomic_replace_is_seen_even_with_the_same_time_and_length() {
     drop(watcher);
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn usage_carries_over_a_reload_that_changes_a_limits_window() {
+    let daily = "policy \"p\"\nlimit calls : count per day\ntier free { limit calls = 100 }\n";
+    let monthly = "policy \"p\"\nlimit calls : count per month\ntier free { limit calls = 100 }\n";
+    let (day, month) = (Engine::from_source("d", daily).unwrap(), Engine::from_source("m", monthly).unwrap());
+    let meter = Meter::new();
+    let request = |engine: &Engine, now: i64| Request::new(engine.tier("free").unwrap(), now).with_key("k");
+    let calls = |engine: &Engine| engine.limit("calls").unwrap();
+    assert_eq!(meter.try_consume(&day, &request(&day, NOW), calls(&day), 90).unwrap().recorded, 90);
+
+    // `per day` becomes `per month`: the day's 90 count against the month.
+    assert_eq!(meter.used(&month, &request(&month, NOW), calls(&month)), 90);
+    assert_eq!(meter.try_consume(&month, &request(&month, NOW), calls(&month), 5).unwrap().used, 95);
+    // The day the counter was made in ends; the month it now belongs to does not.
+    let tomorrow = NOW + 86_400;
+    assert_eq!(meter.sweep(tomorrow), 0);
+    let next_day = meter.try_consume(&month, &request(&month, tomorrow), calls(&month), 10).unwrap();
+    assert_eq!((next_day.quota.allowed, next_day.used), (false, 95));
+
+    // And back: the month's usage so far counts against today, the stricter reading.
+    assert_eq!(meter.try_consume(&day, &request(&day, tomorrow), calls(&day), 1).unwrap().used, 96);
+    assert_eq!(meter.used(&day, &request(&day, tomorrow + 86_400), calls(&day)), 0, "the next day starts at 0");
+}
