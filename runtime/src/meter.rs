@@ -30,7 +30,8 @@
 //! Memory is bounded: a counter lives as long as its window (it starts over in the next
 //! window when its subject next uses the limit, and [`Meter::sweep`] drops the ones whose
 //! window ended), and the number of counters is capped ([`MeterConfig::max_counters`]). At
-//! the cap, the meter first sweeps the subject's shard;
+//! the cap, the meter first sweeps the subject's shard at the request's `now`, or at the
+//! system clock if that is earlier (a request stamped in the future ends no live window);
 //! if that frees nothing, a new counter is refused with [`MeterError::AtCapacity`] and nothing
 //! is recorded (fail closed). Counted usage of a live window is never forgotten to make room.
 
@@ -230,7 +231,7 @@ impl Meter {
         if !quota.allowed || amount == 0 {
             return Ok(Consumed { quota, recorded: 0, used: 0 });
         }
-        self.reserve(request.now(), &mut subjects)?;
+        self.reserve(sweep_clock(request.now()), &mut subjects)?;
         let counter = Counter { limit: Arc::from(name), window: quota.window, used: amount };
         insert(&mut subjects, hash, key, counter);
         Ok(Consumed { quota, recorded: amount, used: amount })
@@ -387,6 +388,15 @@ impl Meter {
     pub fn restore_from(&self, path: impl AsRef<Path>) -> Result<usize, crate::snapshot::SnapshotError> {
         crate::snapshot::restore(self, path.as_ref())
     }
+}
+
+/// The instant a sweep to make room for a request may use: the request's `now`, but never
+/// later than the system clock. A request stamped in the future (a client's clock, or a
+/// hostile timestamp) would otherwise end windows that are still live and drop their
+/// usage; a request stamped in the past sweeps less, which only keeps more.
+fn sweep_clock(now: i64) -> i64 {
+    let system = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).ok();
+    system.and_then(|since| i64::try_from(since.as_secs()).ok()).map_or(now, |system| now.min(system))
 }
 
 /// The subject's counter for the limit named `name`; `hash` is the key's.

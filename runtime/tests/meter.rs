@@ -320,3 +320,25 @@ fn usage_carries_over_a_reload_that_changes_a_limits_window() {
     assert_eq!(meter.try_consume(&day, &request(&day, tomorrow), calls(&day), 1).unwrap().used, 96);
     assert_eq!(meter.used(&day, &request(&day, tomorrow + 86_400), calls(&day)), 0, "the next day starts at 0");
 }
+
+#[test]
+fn a_request_stamped_in_the_future_cannot_sweep_live_counters_to_make_room() {
+    let engine = engine();
+    let mut config = MeterConfig::default();
+    (config.max_counters, config.shards) = (2, 1);
+    let meter = Meter::with_config(config);
+    let (free, monthly) = (engine.tier("free").unwrap(), engine.limit("monthly").unwrap());
+    // Stamps on the real clock: the counters' month has not ended in real time.
+    let real = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs();
+    let now = i64::try_from(real).unwrap();
+    let at_limit = Request::new(free, now).with_key("a");
+    assert!(meter.try_consume(&engine, &at_limit, monthly, 100).unwrap().quota.allowed);
+    assert!(meter.try_consume(&engine, &Request::new(free, now).with_key("b"), monthly, 1).unwrap().quota.allowed);
+
+    // A new subject stamped 40 days ahead, past the end of the counters' month.
+    let ahead = Request::new(free, now + 40 * 86_400).with_key("c");
+    assert_eq!(meter.try_consume(&engine, &ahead, monthly, 1).unwrap_err(), MeterError::AtCapacity { max: 2 });
+    assert_eq!(meter.counters(), 2);
+    let again = meter.try_consume(&engine, &at_limit, monthly, 1).unwrap();
+    assert_eq!((again.quota.allowed, again.used), (false, 100), "the subject at its limit stays there");
+}
