@@ -245,13 +245,21 @@ impl Meter {
 
     /// The usage recorded for the request's subject in the request's window.
     pub fn used(&self, engine: &Engine, request: &Request<'_>, limit: LimitId) -> u64 {
-        self.in_window(engine, request, limit, |counter| counter.used).unwrap_or(0)
+        self.in_window(engine, request, limit, |counter, _| counter.used).unwrap_or(0)
     }
 
     /// Gives back up to `amount` of the recorded usage in the request's window (a request
     /// that was counted and then failed). Returns what was given back.
+    ///
+    /// Only the request's own window gives back: once the subject has used the limit in a
+    /// later window, a refund stamped in an earlier one gives back nothing (that window is
+    /// over, and the later window's usage is not the refund's). The Redis meter keeps the
+    /// same rule.
     pub fn refund(&self, engine: &Engine, request: &Request<'_>, limit: LimitId, amount: u64) -> u64 {
-        self.in_window(engine, request, limit, |counter| {
+        self.in_window(engine, request, limit, |counter, window| {
+            if earlier(window, counter) {
+                return 0;
+            }
             let refunded = amount.min(counter.used);
             counter.used -= refunded;
             refunded
@@ -259,14 +267,15 @@ impl Meter {
         .unwrap_or(0)
     }
 
-    /// Runs `f` under the shard's lock on the subject's counter for `limit`, if it has one for
-    /// the request's window (a counter of an older window holds nothing that still counts).
+    /// Runs `f` under the shard's lock on the subject's counter for `limit`, with the
+    /// request's window, if the counter's window has not ended before it (a counter of an
+    /// older window holds nothing that still counts).
     fn in_window<R>(
         &self,
         engine: &Engine,
         request: &Request<'_>,
         limit: LimitId,
-        f: impl FnOnce(&mut Counter) -> R,
+        f: impl FnOnce(&mut Counter, Option<WindowSpan>) -> R,
     ) -> Option<R> {
         let name = engine.limit_name(limit)?;
         let window = engine.check_limit(request, limit, Usage::default()).window;
@@ -275,7 +284,7 @@ impl Meter {
         let mut subjects = self.shard(hash);
         let counter = find(&mut subjects, hash, key, name).filter(|counter| !behind(counter, window))?;
         advance(counter, window);
-        Some(f(counter))
+        Some(f(counter, window))
     }
 
     /// For a gauge (concurrent connections): raises the level by `amount` if the engine allows
@@ -420,6 +429,12 @@ fn behind(counter: &Counter, window: Option<WindowSpan>) -> bool {
     matches!((counter.window, window), (Some(held), Some(asked)) if asked.start >= held.end)
 }
 
+/// Whether `window` ended before the counter's window starts (a request whose clock is
+/// behind the recorded window).
+fn earlier(window: Option<WindowSpan>, counter: &Counter) -> bool {
+    matches!((counter.window, window), (Some(held), Some(asked)) if asked.end <= held.start)
+}
+
 /// Moves the counter to `window`, the one the engine reports for a request; returns whether
 /// its usage starts over at 0.
 ///
@@ -436,7 +451,7 @@ fn advance(counter: &mut Counter, window: Option<WindowSpan>) -> bool {
             counter.used = 0;
             true
         }
-        (Some(held), Some(asked)) if asked.end <= held.start => false,
+        _ if earlier(window, counter) => false,
         (held, asked) => {
             if held != asked {
                 counter.window = asked;

@@ -178,3 +178,29 @@ fn a_call_answered_unreachable_is_never_counted_even_when_redis_runs_it_late() {
         assert_eq!(on_redis(), recorded, "{mode:?}: a late refund is undone");
     }
 }
+
+#[test]
+fn both_meters_refund_from_the_requests_own_window_and_agree() {
+    let server = Server::start(&scratch("refund"), None);
+    let engine = Engine::from_source("r", POLICY).unwrap();
+    let (free, calls) = (engine.tier("free").unwrap(), engine.limit("calls").unwrap());
+    let in_process = entitle_runtime::meter::Meter::new();
+    let shared = meter(&server.url(), FailureMode::Closed);
+    let mut outcomes = Vec::new();
+    for meter in [&in_process as &dyn UsageMeter, &shared] {
+        let day = Request::new(free, now()).with_key("k");
+        let next_day = day.at(now() + 86_400);
+        meter.try_consume(&engine, &day, calls, 5).unwrap();
+        // Within its own window, a refund gives back.
+        let same_window = meter.refund(&engine, &day, calls, 1).unwrap();
+        meter.try_consume(&engine, &next_day, calls, 3).unwrap();
+        // Stamped on the first day, after usage on the next: the first day's window is over
+        // for this subject, and the next day's usage is not the refund's to give back.
+        let late = meter.refund(&engine, &day, calls, 2).unwrap();
+        let next_used = meter.try_consume(&engine, &next_day, calls, 0).unwrap().used;
+        let own = meter.refund(&engine, &next_day, calls, 2).unwrap();
+        outcomes.push((same_window, late, next_used, own));
+    }
+    assert_eq!(outcomes[0], (1, 0, 3, 2), "in-process");
+    assert_eq!(outcomes[1], outcomes[0], "on Redis");
+}

@@ -20,9 +20,13 @@ use entitle::{Amount, Engine, LimitId, Request, Usage};
 use super::{FailureMode, StoreError, UsageMeter};
 use crate::meter::Consumed;
 
-/// Decides and records one call. KEYS: the counter, the connection slot's session. ARGV: the
-/// call's sequence number on its slot, the amount, the ceiling (-1 for none), the counter's
-/// expiry (0 for none), the session's lifetime in milliseconds.
+/// Decides and records one call. KEYS: the counter, the connection slot's session, the
+/// subject's latest window of the limit. ARGV: the call's sequence number on its slot, the
+/// amount, the ceiling (-1 for none), the counter's expiry (0 for none, and then no window),
+/// its window's start, the session's lifetime in milliseconds.
+///
+/// A counter that starts raises the latest window to its own, so that `REFUND` can tell a
+/// window the subject has moved on from.
 ///
 /// The session remembers the slot's latest call and its result: the same call sent again (a
 /// retry after a lost reply, or the first copy arriving after its retry) returns that result
@@ -48,6 +52,11 @@ elseif amount > 0 then
   redis.call('INCRBY', KEYS[1], amount)
   if ARGV[4] ~= '0' then
     redis.call('EXPIREAT', KEYS[1], ARGV[4])
+    local latest = used == 0 and redis.call('GET', KEYS[3])
+    if used == 0 and (not latest or tonumber(ARGV[5]) > tonumber(latest)) then
+      redis.call('SET', KEYS[3], ARGV[5])
+      redis.call('EXPIREAT', KEYS[3], ARGV[4])
+    end
   end
 end
 local recorded = 0
@@ -56,12 +65,16 @@ if allowed == 1 then
 end
 redis.call('HSET', KEYS[2], 'seq', ARGV[1], 'result', allowed .. ':' .. string.format('%d', used),
   'undo', string.format('%d', recorded))
-redis.call('PEXPIRE', KEYS[2], ARGV[5])
+redis.call('PEXPIRE', KEYS[2], ARGV[6])
 return {allowed, used}
 ";
 
-/// Gives back up to an amount, once per call like `CONSUME`. KEYS: the counter, the session.
-/// ARGV: the call's number, the amount, the session's lifetime in milliseconds.
+/// Gives back up to an amount, once per call like `CONSUME`. KEYS: the counter, the session,
+/// the subject's latest window of the limit. ARGV: the call's number, the amount, 1 if the
+/// counter has a window (else 0), its start, the session's lifetime in milliseconds.
+///
+/// Only the request's own window gives back, and nothing once the subject has used the limit
+/// in a later window: the in-process meter's rule, which holds only the latest window.
 const REFUND: &str = r"
 local seq = tonumber(ARGV[1])
 local latest = redis.call('HMGET', KEYS[2], 'seq', 'result')
@@ -75,12 +88,18 @@ if seq < seen then
 end
 local used = tonumber(redis.call('GET', KEYS[1]) or '0')
 local back = math.min(used, tonumber(ARGV[2]))
+if ARGV[3] == '1' then
+  local latest = redis.call('GET', KEYS[3])
+  if latest and tonumber(latest) > tonumber(ARGV[4]) then
+    back = 0
+  end
+end
 if back > 0 then
   redis.call('DECRBY', KEYS[1], back)
 end
 redis.call('HSET', KEYS[2], 'seq', ARGV[1], 'result', '1:' .. string.format('%d', back),
   'undo', string.format('%d', -back))
-redis.call('PEXPIRE', KEYS[2], ARGV[3])
+redis.call('PEXPIRE', KEYS[2], ARGV[5])
 return {1, back}
 ";
 
@@ -219,13 +238,17 @@ impl RedisMeter {
         self.fail_open.load(Ordering::Relaxed)
     }
 
-    fn key(&self, subject: &str, limit: &str, window_start: Option<i64>) -> String {
+    /// The counter's key, and the key of the subject's latest window of the limit (`latest`
+    /// is no window start, so the two never meet).
+    fn keys(&self, subject: &str, limit: &str, window_start: Option<i64>) -> (String, String) {
         let window = window_start.map_or_else(|| "-".to_string(), |s| s.to_string());
-        format!("{}{}:{subject}:{limit}:{window}", self.config.prefix, subject.len())
+        let stem = format!("{}{}:{subject}:{limit}:", self.config.prefix, subject.len());
+        (format!("{stem}{window}"), format!("{stem}latest"))
     }
 
     /// Runs `script` on a pooled connection as the slot's next call, with the counter `key`,
-    /// the slot's session and its number first, then `args` and the session's lifetime.
+    /// the slot's session and the subject's `latest` window key, and the call's number
+    /// first, then `args` and the session's lifetime.
     /// Reconnects once if the connection broke; both tries are the same call (one number), so
     /// a first try that ran but lost its reply makes the second return the first one's
     /// result instead of applying again.
@@ -233,7 +256,7 @@ impl RedisMeter {
     /// A call that fails after it may have been sent is abandoned: the caller is told it
     /// recorded nothing, so the slot's next call first settles it (see `SETTLE`) and applies
     /// nothing until that succeeded.
-    fn call(&self, script: &::redis::Script, key: &str, args: &[i64]) -> Result<(i64, i64), String> {
+    fn call(&self, script: &::redis::Script, key: &str, latest: &str, args: &[i64]) -> Result<(i64, i64), String> {
         let slot = self.next.fetch_add(1, Ordering::Relaxed) % self.connections.len();
         let Some(pool) = self.connections.get(slot) else { return Err("no connection slot".into()) };
         let mut slot = pool.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
@@ -253,7 +276,7 @@ impl RedisMeter {
         }
         slot.seq += 1;
         let mut invocation = script.prepare_invoke();
-        invocation.key(key).key(&slot.session).arg(slot.seq);
+        invocation.key(key).key(&slot.session).key(latest).arg(slot.seq);
         args.iter().for_each(|arg| {
             invocation.arg(arg);
         });
@@ -352,9 +375,11 @@ impl UsageMeter for RedisMeter {
             return Err(StoreError::Unreachable("an amount of 2^53 or more cannot be counted exactly on Redis".into()));
         }
         let ceiling = ceiling_argument(fresh.limit, fresh.soft_cap)?;
-        let key = self.key(request.key(), name, fresh.window.map(|w| w.start));
+        let start = fresh.window.map(|w| w.start);
+        let (key, latest) = self.keys(request.key(), name, start);
         let expire_at = fresh.window.map_or(0, |w| w.end.saturating_add(GRACE_SECONDS));
-        match self.call(&self.consume, &key, &[amount.cast_signed(), ceiling, expire_at]) {
+        let args = [amount.cast_signed(), ceiling, expire_at, start.unwrap_or(0)];
+        match self.call(&self.consume, &key, &latest, &args) {
             Ok((allowed, before)) => {
                 let before = u64::try_from(before).unwrap_or(0);
                 let quota = check(before);
@@ -374,9 +399,11 @@ impl UsageMeter for RedisMeter {
     fn refund(&self, engine: &Engine, request: &Request<'_>, limit: LimitId, amount: u64) -> Result<u64, StoreError> {
         let Some(name) = engine.limit_name(limit) else { return Ok(0) };
         let window = engine.check_limit(request, limit, Usage::default()).window;
-        let key = self.key(request.key(), name, window.map(|w| w.start));
+        let start = window.map(|w| w.start);
+        let (key, latest) = self.keys(request.key(), name, start);
         let amount = amount.min(EXACT).cast_signed();
-        let (_, back) = self.call(&self.refund, &key, &[amount]).map_err(StoreError::Unreachable)?;
+        let args = [amount, i64::from(start.is_some()), start.unwrap_or(0)];
+        let (_, back) = self.call(&self.refund, &key, &latest, &args).map_err(StoreError::Unreachable)?;
         Ok(u64::try_from(back).unwrap_or(0))
     }
 }
