@@ -342,3 +342,49 @@ fn a_request_stamped_in_the_future_cannot_sweep_live_counters_to_make_room() {
     let again = meter.try_consume(&engine, &at_limit, monthly, 1).unwrap();
     assert_eq!((again.quota.allowed, again.used), (false, 100), "the subject at its limit stays there");
 }
+
+#[test]
+fn threads_snapshotting_to_one_path_never_trip_over_each_other() {
+    let engine = engine();
+    let meter = Arc::new(Meter::new());
+    let (free, calls) = (engine.tier("free").unwrap(), engine.limit("calls").unwrap());
+    meter.try_consume(&engine, &Request::new(free, NOW).with_key("a"), calls, 3).unwrap();
+    let dir = std::env::temp_dir().join(format!("entitle-snapshot-race-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("meter.snapshot");
+    let writers: Vec<_> = (0..2)
+        .map(|_| {
+            let (meter, path) = (Arc::clone(&meter), path.clone());
+            std::thread::spawn(move || (0..300).filter(|_| meter.snapshot_to(&path).is_err()).count())
+        })
+        .collect();
+    let failed: usize = writers.into_iter().map(|w| w.join().unwrap()).sum();
+    assert_eq!(failed, 0, "every snapshot was written");
+    assert_eq!(Meter::new().restore_from(&path).unwrap(), 1);
+    let leftovers = std::fs::read_dir(&dir).unwrap().count();
+    assert_eq!(leftovers, 1, "no temporary file is left behind");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[cfg(unix)]
+#[test]
+fn restoring_from_a_fifo_is_refused_instead_of_blocking() {
+    let dir = std::env::temp_dir().join(format!("entitle-snapshot-fifo-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let fifo = dir.join("meter.snapshot");
+    assert!(std::process::Command::new("mkfifo").arg(&fifo).status().unwrap().success());
+    let (sender, receiver) = std::sync::mpsc::channel();
+    let path = fifo.clone();
+    std::thread::spawn(move || {
+        let _ = sender.send(Meter::new().restore_from(&path).map_err(|e| e.to_string()));
+    });
+    // Only a guard against a hang: a refusal takes no time at all.
+    let outcome = receiver.recv_timeout(std::time::Duration::from_secs(10));
+    if outcome.is_err() {
+        // Unblock the reader so the test process can end.
+        let _ = std::fs::OpenOptions::new().write(true).open(&fifo);
+    }
+    let error = outcome.expect("restore_from returns").unwrap_err();
+    assert!(error.contains("not a regular file"), "{error}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
