@@ -388,3 +388,30 @@ fn restoring_from_a_fifo_is_refused_instead_of_blocking() {
     assert!(error.contains("not a regular file"), "{error}");
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn a_watch_sees_a_change_made_before_it_started_and_reports_a_deleted_file() {
+    let dir = std::env::temp_dir().join(format!("entitle-watch-early-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("p.policy");
+    std::fs::write(&path, V1).unwrap();
+    let live = Arc::new(Live::new(Engine::from_path(&path).unwrap(), |e: &Engine| Ok(e.policy_hash())).unwrap());
+    // Changed after the engine was loaded, before the watch began.
+    entitle::write_file_atomically(&path, V2.as_bytes()).unwrap();
+    let (sender, receiver) = std::sync::mpsc::channel();
+    let watcher = live.watch(&path, std::time::Duration::from_millis(20), move |outcome| {
+        let _ = sender.send(outcome.map(|r| r.generation).map_err(|e| e.to_string()));
+    });
+    let wait = || receiver.recv_timeout(std::time::Duration::from_secs(10)).expect("the watcher reports");
+    assert_eq!(wait(), Ok(1));
+    assert_eq!(live.load().ids, entitle::PolicyHash::of(V2.as_bytes()));
+
+    std::fs::remove_file(&path).unwrap();
+    let gone = wait().unwrap_err();
+    assert!(gone.contains("p.policy"), "{gone}");
+    assert_eq!(live.load().generation, 1, "the engine in service keeps serving");
+    entitle::write_file_atomically(&path, V1.as_bytes()).unwrap();
+    assert_eq!(wait(), Ok(2), "a file that comes back is loaded");
+    drop(watcher);
+    let _ = std::fs::remove_dir_all(&dir);
+}
