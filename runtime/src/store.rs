@@ -43,6 +43,10 @@ pub enum StoreError {
     /// The store could not be reached or answered with an error (with [`FailureMode::Closed`]).
     #[error("the usage store is unreachable: {0}")]
     Unreachable(String),
+    /// The amount or the ceiling is more than the store counts exactly (2⁵³ on Redis). It
+    /// says nothing about the store's health, so it is an error in every failure mode.
+    #[error("the usage store cannot count this exactly: {0}")]
+    TooLarge(String),
 }
 
 /// A meter: in-process ([`Meter`]) or shared (`store::redis::RedisMeter`, with the feature

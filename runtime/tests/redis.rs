@@ -204,3 +204,57 @@ fn both_meters_refund_from_the_requests_own_window_and_agree() {
     assert_eq!(outcomes[0], (1, 0, 3, 2), "in-process");
     assert_eq!(outcomes[1], outcomes[0], "on Redis");
 }
+
+/// A server that accepts connections and never answers.
+fn silent_server() -> String {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("redis://127.0.0.1:{}/", listener.local_addr().unwrap().port());
+    std::thread::spawn(move || {
+        let held: Vec<_> = listener.incoming().map_while(Result::ok).collect();
+        drop(held);
+    });
+    url
+}
+
+#[test]
+fn the_timeout_bounds_a_whole_call_and_says_so() {
+    let engine = Arc::new(Engine::from_source("r", POLICY).unwrap());
+    let (free, calls) = (engine.tier("free").unwrap(), engine.limit("calls").unwrap());
+    let mut config = RedisConfig::new(silent_server());
+    (config.timeout, config.connections) = (Duration::from_millis(200), 1);
+    let meter = Arc::new(RedisMeter::new(config).unwrap());
+    let request = Request::new(free, now()).with_key("k");
+    let Err(StoreError::Unreachable(alone)) = meter.try_consume(&engine, &request, calls, 1) else { panic!() };
+    assert!(alone.contains("did not answer within 200 ms") && !alone.contains("os error"), "{alone}");
+
+    // Sixteen callers on one connection: a caller that cannot have it before its deadline
+    // gives up then, instead of queueing behind the others' timeouts.
+    let start = Arc::new(std::sync::Barrier::new(16));
+    let callers: Vec<_> = (0..16)
+        .map(|_| {
+            let (engine, meter, start) = (Arc::clone(&engine), Arc::clone(&meter), Arc::clone(&start));
+            std::thread::spawn(move || {
+                let request = Request::new(free, now()).with_key("k");
+                start.wait();
+                match meter.try_consume(&engine, &request, calls, 1) {
+                    Err(StoreError::Unreachable(why)) => why,
+                    other => panic!("{other:?}"),
+                }
+            })
+        })
+        .collect();
+    let errors: Vec<String> = callers.into_iter().map(|c| c.join().unwrap()).collect();
+    assert!(errors.iter().all(|e| e.contains("within 200 ms") && !e.contains("os error")), "{errors:?}");
+    assert!(errors.iter().any(|e| e.contains("no connection to redis was free")), "{errors:?}");
+
+    // A ceiling Lua cannot count exactly is not an unreachable store.
+    let huge = Engine::from_source(
+        "h",
+        "policy \"h\"\nlimit calls : count per day\ntier free { limit calls = 9_007_199_254_740_993 }\n",
+    )
+    .unwrap();
+    let request = Request::new(huge.tier("free").unwrap(), now()).with_key("k");
+    let error = meter.try_consume(&huge, &request, huge.limit("calls").unwrap(), 1).unwrap_err();
+    assert!(matches!(error, StoreError::TooLarge(_)), "{error:?}");
+    assert!(error.to_string().contains("2^53"), "{error}");
+}

@@ -5,15 +5,17 @@
 //! instances sharing the Redis never together pass a ceiling. Keys are
 //! `{prefix}{subject length}:{subject}:{limit}:{window start}` (the length makes any subject
 //! unambiguous), and expire a minute after their window ends. Counts are exact up to 2⁵³
-//! (Lua's numbers); larger amounts are refused as an error.
+//! (Lua's numbers); larger amounts and ceilings are refused with [`StoreError::TooLarge`].
+//! The configured timeout bounds a whole call: waiting for a free connection, connecting, the
+//! script, and its one retry on a new connection all share it.
 //!
 //! Every script call is numbered on its connection slot, and Redis keeps each slot's latest
 //! call with its result (`{prefix}session:{meter}:{slot}`), so one call is applied once
 //! however many times it reaches the server.
 
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
-use std::sync::Mutex;
-use std::time::Duration;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Condvar, Mutex, PoisonError};
+use std::time::{Duration, Instant};
 
 use entitle::{Amount, Engine, LimitId, Request, Usage};
 
@@ -149,9 +151,11 @@ pub struct RedisConfig {
     pub url: String,
     /// Prepended to every key. Default `entitle:`.
     pub prefix: String,
-    /// Connect, read and write timeout. Default 200 ms.
+    /// The most one call may take: waiting for a free connection, connecting, and every
+    /// try and retry share it. Default 200 ms.
     pub timeout: Duration,
-    /// Connections kept open, used in turn. Default 4.
+    /// Connections kept open; a call takes a free one, or waits for one within its timeout.
+    /// Default 4.
     pub connections: usize,
     /// What to do when Redis cannot be reached. Default [`FailureMode::Closed`].
     pub failure_mode: FailureMode,
@@ -175,9 +179,9 @@ impl RedisConfig {
     }
 }
 
-/// One pooled connection and the numbering of the calls made through it. Calls on one slot
-/// take turns (its lock is held across a call's retries), so a call's number is the one
-/// identity both of its copies share, and every later call has a larger one.
+/// One pooled connection and the numbering of the calls made through it. A call holds its
+/// slot from start to end (retries included), so a call's number is the one identity both of
+/// its copies share, and every later call on the slot has a larger one.
 struct Slot {
     connection: Option<::redis::Connection>,
     /// The number of the latest call; Redis keeps it, with its result, under `session`.
@@ -191,12 +195,55 @@ struct Slot {
     abandoned: Option<(u64, String)>,
 }
 
+/// The slots no call holds, and a signal for callers waiting for one.
+struct Pool {
+    idle: Mutex<Vec<Slot>>,
+    freed: Condvar,
+    size: usize,
+}
+
+impl Pool {
+    /// A free slot, waiting for one until `deadline` at the latest.
+    fn take(&self, deadline: Instant, timeout: Duration) -> Result<Lease<'_>, String> {
+        let mut idle = self.idle.lock().unwrap_or_else(PoisonError::into_inner);
+        loop {
+            if let Some(slot) = idle.pop() {
+                return Ok(Lease { pool: self, slot: Some(slot) });
+            }
+            let Some(left) = deadline.checked_duration_since(Instant::now()).filter(|left| !left.is_zero()) else {
+                return Err(format!(
+                    "no connection to redis was free within {} ms ({} connections, all busy)",
+                    timeout.as_millis(),
+                    self.size
+                ));
+            };
+            idle = self.freed.wait_timeout(idle, left).unwrap_or_else(PoisonError::into_inner).0;
+        }
+    }
+}
+
+/// A slot taken from the pool, given back when dropped.
+struct Lease<'p> {
+    pool: &'p Pool,
+    slot: Option<Slot>,
+}
+
+impl Drop for Lease<'_> {
+    fn drop(&mut self) {
+        if let Some(slot) = self.slot.take() {
+            self.pool.idle.lock().unwrap_or_else(PoisonError::into_inner).push(slot);
+            self.pool.freed.notify_one();
+        }
+    }
+}
+
 /// A [`UsageMeter`] on Redis.
 pub struct RedisMeter {
     client: ::redis::Client,
     config: RedisConfig,
-    connections: Box<[Mutex<Slot>]>,
-    next: AtomicUsize,
+    /// Where Redis is, for messages (the address, never the URL, which may hold a password).
+    address: String,
+    pool: Pool,
     consume: ::redis::Script,
     refund: ::redis::Script,
     settle: ::redis::Script,
@@ -214,18 +261,20 @@ impl RedisMeter {
     /// for an address that cannot be parsed.
     pub fn new(config: RedisConfig) -> Result<RedisMeter, StoreError> {
         let client = ::redis::Client::open(config.url.as_str()).map_err(|e| StoreError::Unreachable(e.to_string()))?;
+        let address = client.get_connection_info().addr.to_string();
         let id = meter_id();
-        let connections = (0..config.connections.max(1))
+        let size = config.connections.max(1);
+        let idle = (0..size)
             .map(|slot| {
                 let session = format!("{}session:{id}:{slot}", config.prefix);
-                Mutex::new(Slot { connection: None, seq: 0, session, abandoned: None })
+                Slot { connection: None, seq: 0, session, abandoned: None }
             })
             .collect();
         Ok(RedisMeter {
             client,
             config,
-            connections,
-            next: AtomicUsize::new(0),
+            address,
+            pool: Pool { idle: Mutex::new(idle), freed: Condvar::new(), size },
             consume: ::redis::Script::new(CONSUME),
             refund: ::redis::Script::new(REFUND),
             settle: ::redis::Script::new(SETTLE),
@@ -256,19 +305,21 @@ impl RedisMeter {
     /// A call that fails after it may have been sent is abandoned: the caller is told it
     /// recorded nothing, so the slot's next call first settles it (see `SETTLE`) and applies
     /// nothing until that succeeded.
+    ///
+    /// The whole call, the wait for a free slot included, ends by the configured timeout.
     fn call(&self, script: &::redis::Script, key: &str, latest: &str, args: &[i64]) -> Result<(i64, i64), String> {
-        let slot = self.next.fetch_add(1, Ordering::Relaxed) % self.connections.len();
-        let Some(pool) = self.connections.get(slot) else { return Err("no connection slot".into()) };
-        let mut slot = pool.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let deadline = Instant::now() + self.config.timeout;
+        let mut lease = self.pool.take(deadline, self.config.timeout)?;
+        let Some(slot) = lease.slot.as_mut() else { return Err("no connection slot".into()) };
         let ttl = u64::try_from(self.config.session_ttl.as_millis()).unwrap_or(u64::MAX).max(1);
-        let slot = &mut *slot;
         if let Some((abandoned, abandoned_key)) = &slot.abandoned {
             slot.seq += 1;
             let mut invocation = self.settle.prepare_invoke();
             invocation.key(abandoned_key).key(&slot.session).arg(slot.seq).arg(*abandoned).arg(ttl);
             // A settle that fails applied nothing, so it needs no settling of its own; the
             // abandoned call stays pending for the next one.
-            let (done, _) = self.run::<(i64, i64)>(&mut slot.connection, &invocation).map_err(|(why, _)| why)?;
+            let (done, _) =
+                self.run::<(i64, i64)>(&mut slot.connection, &invocation, deadline).map_err(|(why, _)| why)?;
             if done < 0 {
                 return Err("redis holds a later call of this connection than the one sent".into());
             }
@@ -281,7 +332,7 @@ impl RedisMeter {
             invocation.arg(arg);
         });
         invocation.arg(ttl);
-        let (done, value) = match self.run::<(i64, i64)>(&mut slot.connection, &invocation) {
+        let (done, value) = match self.run::<(i64, i64)>(&mut slot.connection, &invocation, deadline) {
             Ok(answer) => answer,
             Err((why, sent)) => {
                 if sent {
@@ -297,41 +348,68 @@ impl RedisMeter {
     }
 
     /// Runs `invocation` on `connection` (opening it if needed), reconnecting once if the
-    /// connection broke. An error says why, and whether the invocation may have reached
-    /// Redis (it was written, or partly written, to a connection).
+    /// connection broke, all by `deadline`. An error says why, and whether the invocation may
+    /// have reached Redis (it was written, or partly written, to a connection).
     fn run<T: ::redis::FromRedisValue>(
         &self,
         connection: &mut Option<::redis::Connection>,
         invocation: &::redis::ScriptInvocation<'_>,
+        deadline: Instant,
     ) -> Result<T, (String, bool)> {
         let mut sent = false;
         for _attempt in 0..2 {
+            // What is left of the call's time; an attempt never starts without any.
+            let Some(left) = deadline.checked_duration_since(Instant::now()).filter(|left| !left.is_zero()) else {
+                return Err((self.no_answer(), sent));
+            };
             if connection.is_none() {
-                let opened = self.client.get_connection_with_timeout(self.config.timeout).and_then(|c| {
-                    c.set_read_timeout(Some(self.config.timeout))?;
-                    c.set_write_timeout(Some(self.config.timeout))?;
-                    Ok(c)
-                });
-                match opened {
+                match self.client.get_connection_with_timeout(left) {
                     Ok(c) => *connection = Some(c),
-                    Err(error) => return Err((error.to_string(), sent)),
+                    Err(error) => return Err((self.describe(&error), sent)),
                 }
             }
             let Some(open) = connection.as_mut() else { continue };
+            let left = deadline.checked_duration_since(Instant::now()).filter(|left| !left.is_zero());
+            let timed = left.ok_or_else(|| self.no_answer()).and_then(|left| {
+                open.set_read_timeout(Some(left))
+                    .and_then(|()| open.set_write_timeout(Some(left)))
+                    .map_err(|e| self.describe(&e))
+            });
+            if let Err(why) = timed {
+                *connection = None;
+                return Err((why, sent));
+            }
             sent = true;
             match invocation.invoke::<T>(open) {
                 Ok(value) => return Ok(value),
-                // A broken connection is dropped and opened again once; a script error is final.
+                // A broken connection is dropped and opened again once, time allowing; a
+                // script error is final.
                 Err(error) if error.is_io_error() || error.is_connection_dropped() || error.is_timeout() => {
                     *connection = None;
                     if error.is_timeout() {
-                        return Err((error.to_string(), sent));
+                        return Err((self.describe(&error), sent));
                     }
                 }
-                Err(error) => return Err((error.to_string(), sent)),
+                Err(error) => return Err((self.describe(&error), sent)),
             }
         }
-        Err(("the connection to Redis broke twice".into(), sent))
+        Err((format!("the connection to redis at `{}` broke twice", self.address), sent))
+    }
+
+    fn no_answer(&self) -> String {
+        format!("redis at `{}` did not answer within {} ms", self.address, self.config.timeout.as_millis())
+    }
+
+    /// A one-line account of a client error: a timeout says how long was waited, not the
+    /// operating system's `EAGAIN`.
+    fn describe(&self, error: &::redis::RedisError) -> String {
+        if error.is_timeout() {
+            self.no_answer()
+        } else if error.is_connection_refusal() {
+            format!("cannot connect to redis at `{}`: {error}", self.address)
+        } else {
+            format!("redis at `{}`: {error}", self.address)
+        }
     }
 }
 
@@ -351,8 +429,8 @@ fn ceiling_argument(limit: Amount, soft_cap: Option<Amount>) -> Result<i64, Stor
     match soft_cap.unwrap_or(limit) {
         Amount::Unlimited => Ok(-1),
         Amount::Finite(n) if n < EXACT => Ok(n.cast_signed()),
-        Amount::Finite(_) => {
-            Err(StoreError::Unreachable("a ceiling of 2^53 or more cannot be counted exactly on Redis".into()))
+        Amount::Finite(n) => {
+            Err(StoreError::TooLarge(format!("a ceiling of {n} is 2^53 or more, past what redis counts exactly")))
         }
     }
 }
@@ -372,7 +450,9 @@ impl UsageMeter for RedisMeter {
             return Ok(Consumed { quota: fresh, recorded: 0, used: 0 });
         };
         if amount >= EXACT {
-            return Err(StoreError::Unreachable("an amount of 2^53 or more cannot be counted exactly on Redis".into()));
+            return Err(StoreError::TooLarge(format!(
+                "an amount of {amount} is 2^53 or more, past what redis counts exactly"
+            )));
         }
         let ceiling = ceiling_argument(fresh.limit, fresh.soft_cap)?;
         let start = fresh.window.map(|w| w.start);
