@@ -33,7 +33,8 @@
 //! the cap, the meter first sweeps the subject's shard at the request's `now`, or at the
 //! system clock if that is earlier (a request stamped in the future ends no live window);
 //! if that frees nothing, a new counter is refused with [`MeterError::AtCapacity`] and nothing
-//! is recorded (fail closed). Counted usage of a live window is never forgotten to make room.
+//! is recorded (fail closed). Subject keys are bounded too ([`MeterConfig::max_key_bytes`]),
+//! so a counter's memory is. Counted usage of a live window is never forgotten to make room.
 
 use std::path::Path;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -47,8 +48,12 @@ use hashbrown::HashTable;
 #[non_exhaustive]
 pub struct MeterConfig {
     /// The most counters (subject × limit, for the current window) held at once. Default
-    /// 1,000,000 (about 100 MB at worst).
+    /// 1,000,000: 220–250 MB with 12-byte keys, about 500 MB with keys of the longest length
+    /// allowed by default (docs/runtime.md gives the measure).
     pub max_counters: usize,
+    /// The longest subject key, in bytes, that may hold a counter; a longer one is refused
+    /// with [`MeterError::KeyTooLong`]. Default 256.
+    pub max_key_bytes: usize,
     /// Independent locks; subjects are spread over them by a hash of their key. Rounded up to
     /// a power of two (at most 2¹⁶), so the shard is a mask of the hash, not a division.
     /// Default 64.
@@ -57,7 +62,7 @@ pub struct MeterConfig {
 
 impl Default for MeterConfig {
     fn default() -> MeterConfig {
-        MeterConfig { max_counters: 1_000_000, shards: 64 }
+        MeterConfig { max_counters: 1_000_000, max_key_bytes: 256, shards: 64 }
     }
 }
 
@@ -68,6 +73,14 @@ pub enum MeterError {
     /// A new counter was needed and the meter holds [`MeterConfig::max_counters`] live ones.
     #[error("the meter holds its limit of {max} live counters; nothing was recorded")]
     AtCapacity {
+        /// The configured limit.
+        max: usize,
+    },
+    /// A new counter was needed for a subject key longer than [`MeterConfig::max_key_bytes`].
+    #[error("the subject key is {len} bytes, longer than the meter's limit of {max}; nothing was recorded")]
+    KeyTooLong {
+        /// The key's length in bytes.
+        len: usize,
         /// The configured limit.
         max: usize,
     },
@@ -231,6 +244,9 @@ impl Meter {
         if !quota.allowed || amount == 0 {
             return Ok(Consumed { quota, recorded: 0, used: 0 });
         }
+        if key.len() > self.config.max_key_bytes {
+            return Err(MeterError::KeyTooLong { len: key.len(), max: self.config.max_key_bytes });
+        }
         self.reserve(sweep_clock(request.now()), &mut subjects)?;
         let counter = Counter { limit: Arc::from(name), window: quota.window, used: amount };
         insert(&mut subjects, hash, key, counter);
@@ -368,6 +384,10 @@ impl Meter {
     pub(crate) fn import(&self, entries: Vec<(Box<str>, Counter)>) -> Result<(), MeterError> {
         if entries.len() > self.config.max_counters {
             return Err(MeterError::AtCapacity { max: self.config.max_counters });
+        }
+        let max = self.config.max_key_bytes;
+        if let Some((key, _)) = entries.iter().find(|(key, _)| key.len() > max) {
+            return Err(MeterError::KeyTooLong { len: key.len(), max });
         }
         let mut fresh: Vec<Subjects> = (0..self.shards.len()).map(|_| Subjects::default()).collect();
         for (key, counter) in entries {
