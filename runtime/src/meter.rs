@@ -31,7 +31,8 @@
 //! window when its subject next uses the limit, and [`Meter::sweep`] drops the ones whose
 //! window ended), and the number of counters is capped ([`MeterConfig::max_counters`]). At
 //! the cap, the meter first sweeps the subject's shard at the request's `now`, or at the
-//! system clock if that is earlier (a request stamped in the future ends no live window);
+//! system clock if that is earlier (a request stamped in the future ends no live window),
+//! and only when something in the shard can have ended by then;
 //! if that frees nothing, a new counter is refused with [`MeterError::AtCapacity`] and nothing
 //! is recorded (fail closed). Subject keys are bounded too ([`MeterConfig::max_key_bytes`]),
 //! so a counter's memory is. Counted usage of a live window is never forgotten to make room.
@@ -159,15 +160,63 @@ struct Subject {
 /// One shard's subjects, found by the key's precomputed hash.
 type Subjects = HashTable<Subject>;
 
+/// When a shard's sweep could next drop something: a sweep before then looks at every
+/// counter of the shard and frees none, so a full meter refusing new subjects does not sweep
+/// for each of them, only once something can have ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Due {
+    /// No window of the shard's counters ends before this (a bound: a counter that moved to
+    /// a later window leaves it early, and the next sweep makes it exact).
+    next_end: i64,
+    /// Some gauge or cap may be back at 0.
+    idle: bool,
+}
+
+impl Default for Due {
+    fn default() -> Due {
+        Due { next_end: i64::MAX, idle: false }
+    }
+}
+
+impl Due {
+    /// Takes in a counter that was made or changed.
+    fn note(&mut self, counter: &Counter) {
+        match counter.window {
+            Some(window) => self.next_end = self.next_end.min(window.end),
+            None => self.idle |= counter.used == 0,
+        }
+    }
+
+    /// Whether a sweep at `now` could drop anything.
+    fn by(self, now: i64) -> bool {
+        self.idle || self.next_end <= now
+    }
+}
+
+/// One shard's subjects, and when sweeping them could next free a counter.
+#[derive(Debug, Default)]
+struct Table {
+    subjects: Subjects,
+    due: Due,
+}
+
+impl Table {
+    /// Adds `counter` to the subject's counters, making the subject if it has none.
+    fn insert(&mut self, hash: u64, key: &str, counter: Counter) {
+        self.due.note(&counter);
+        insert(&mut self.subjects, hash, key, counter);
+    }
+}
+
 /// A shard's lock and table, alone on its cache lines: two threads on keys of neighbouring
 /// shards would otherwise take turns owning one line (128 bytes: x86-64 fetches lines in
 /// adjacent pairs).
 #[derive(Debug, Default)]
 #[repr(align(128))]
-struct Shard(Mutex<Subjects>);
+struct Shard(Mutex<Table>);
 
 impl Shard {
-    fn lock(&self) -> MutexGuard<'_, Subjects> {
+    fn lock(&self) -> MutexGuard<'_, Table> {
         // A panic while a shard was locked cannot leave a counter half-updated (every update
         // is one assignment), so a poisoned lock is still sound to use.
         self.0.lock().unwrap_or_else(PoisonError::into_inner)
@@ -180,6 +229,8 @@ pub struct Meter {
     shards: Box<[Shard]>,
     counters: AtomicUsize,
     config: MeterConfig,
+    /// Counters looked at by sweeps, in all: the measure of what sweeping costs.
+    examined: AtomicUsize,
 }
 
 impl Default for Meter {
@@ -198,7 +249,7 @@ impl Meter {
     pub fn with_config(config: MeterConfig) -> Meter {
         let count = config.shards.clamp(1, 1 << 16).next_power_of_two();
         let shards = (0..count).map(|_| Shard::default()).collect();
-        Meter { shards, counters: AtomicUsize::new(0), config }
+        Meter { shards, counters: AtomicUsize::new(0), config, examined: AtomicUsize::new(0) }
     }
 
     /// The shard of a key with this hash: from the hash's high half, which the table's own
@@ -209,7 +260,7 @@ impl Meter {
     }
 
     #[expect(clippy::indexing_slicing, reason = "`shard_index` is masked below the shard count, a power of two")]
-    fn shard(&self, hash: u64) -> MutexGuard<'_, Subjects> {
+    fn shard(&self, hash: u64) -> MutexGuard<'_, Table> {
         self.shards[self.shard_index(hash)].lock()
     }
 
@@ -229,14 +280,16 @@ impl Meter {
         };
         let key = request.key();
         let hash = hash_key(key);
-        let mut subjects = self.shard(hash);
-        if let Some(counter) = find(&mut subjects, hash, key, name) {
+        let mut guard = self.shard(hash);
+        let table = &mut *guard;
+        if let Some(counter) = find(&mut table.subjects, hash, key, name) {
             let mut quota = check(counter.used);
             if advance(counter, quota.window) {
                 quota = check(0);
             }
             let recorded = if quota.allowed { amount } else { 0 };
             counter.used = counter.used.saturating_add(recorded);
+            table.due.note(counter);
             return Ok(Consumed { quota, recorded, used: counter.used });
         }
         // No counter yet: one is made only when there is something to record.
@@ -247,9 +300,9 @@ impl Meter {
         if key.len() > self.config.max_key_bytes {
             return Err(MeterError::KeyTooLong { len: key.len(), max: self.config.max_key_bytes });
         }
-        self.reserve(sweep_clock(request.now()), &mut subjects)?;
+        self.reserve(sweep_clock(request.now()), table)?;
         let counter = Counter { limit: Arc::from(name), window: quota.window, used: amount };
-        insert(&mut subjects, hash, key, counter);
+        table.insert(hash, key, counter);
         Ok(Consumed { quota, recorded: amount, used: amount })
     }
 
@@ -297,10 +350,13 @@ impl Meter {
         let window = engine.check_limit(request, limit, Usage::default()).window;
         let key = request.key();
         let hash = hash_key(key);
-        let mut subjects = self.shard(hash);
-        let counter = find(&mut subjects, hash, key, name).filter(|counter| !behind(counter, window))?;
+        let mut guard = self.shard(hash);
+        let table = &mut *guard;
+        let counter = find(&mut table.subjects, hash, key, name).filter(|counter| !behind(counter, window))?;
         advance(counter, window);
-        Some(f(counter, window))
+        let result = f(counter, window);
+        table.due.note(counter);
+        Some(result)
     }
 
     /// For a gauge (concurrent connections): raises the level by `amount` if the engine allows
@@ -328,15 +384,21 @@ impl Meter {
         self.shards.iter().map(|shard| self.sweep_shard(&mut shard.lock(), now)).sum()
     }
 
-    fn sweep_shard(&self, subjects: &mut Subjects, now: i64) -> usize {
+    fn sweep_shard(&self, table: &mut Table, now: i64) -> usize {
         let mut dropped = 0;
-        subjects.retain(|subject| {
+        let mut examined = 0;
+        let mut due = Due::default();
+        table.subjects.retain(|subject| {
             let before = subject.counters.len();
+            examined += before;
             subject.counters.retain(|c| live(c, now));
+            subject.counters.iter().for_each(|c| due.note(c));
             dropped += before - subject.counters.len();
             !subject.counters.is_empty()
         });
+        table.due = due;
         self.counters.fetch_sub(dropped, Ordering::Relaxed);
+        self.examined.fetch_add(examined, Ordering::Relaxed);
         dropped
     }
 
@@ -345,15 +407,19 @@ impl Meter {
         self.counters.load(Ordering::Relaxed)
     }
 
-    /// Counts one more counter, sweeping the shard first when the meter is at capacity, or
-    /// refuses.
-    fn reserve(&self, now: i64, subjects: &mut Subjects) -> Result<(), MeterError> {
+    /// Counts one more counter, or refuses. At capacity the shard is swept first, but only
+    /// if something in it can have ended by `now`: refusing costs nothing more than that
+    /// check, and a sweep is paid for by what it frees or by the counters that moved on.
+    fn reserve(&self, now: i64, table: &mut Table) -> Result<(), MeterError> {
         let max = self.config.max_counters;
         if self.counters.fetch_add(1, Ordering::Relaxed) < max {
             return Ok(());
         }
         self.counters.fetch_sub(1, Ordering::Relaxed);
-        self.sweep_shard(subjects, now);
+        if !table.due.by(now) {
+            return Err(MeterError::AtCapacity { max });
+        }
+        self.sweep_shard(table, now);
         if self.counters.fetch_add(1, Ordering::Relaxed) < max {
             return Ok(());
         }
@@ -363,8 +429,11 @@ impl Meter {
 
     fn release(&self, key: &str, limit: &str, amount: u64) {
         let hash = hash_key(key);
-        if let Some(counter) = find(&mut self.shard(hash), hash, key, limit) {
+        let mut guard = self.shard(hash);
+        let table = &mut *guard;
+        if let Some(counter) = find(&mut table.subjects, hash, key, limit) {
             counter.used = counter.used.saturating_sub(amount);
+            table.due.note(counter);
         }
     }
 
@@ -372,8 +441,8 @@ impl Meter {
     pub(crate) fn export(&self) -> Vec<(Box<str>, Counter)> {
         let mut out = Vec::new();
         for shard in self.shards.iter() {
-            let subjects = shard.lock();
-            for subject in subjects.iter() {
+            let table = shard.lock();
+            for subject in table.subjects.iter() {
                 out.extend(subject.counters.iter().map(|c| (subject.key.clone(), c.clone())));
             }
         }
@@ -389,17 +458,17 @@ impl Meter {
         if let Some((key, _)) = entries.iter().find(|(key, _)| key.len() > max) {
             return Err(MeterError::KeyTooLong { len: key.len(), max });
         }
-        let mut fresh: Vec<Subjects> = (0..self.shards.len()).map(|_| Subjects::default()).collect();
+        let mut fresh: Vec<Table> = (0..self.shards.len()).map(|_| Table::default()).collect();
         for (key, counter) in entries {
             let hash = hash_key(&key);
             if let Some(shard) = fresh.get_mut(self.shard_index(hash)) {
-                insert(shard, hash, &key, counter);
+                shard.insert(hash, &key, counter);
             }
         }
         let mut total = 0;
         let mut guards: Vec<_> = self.shards.iter().map(Shard::lock).collect();
         for (guard, shard) in guards.iter_mut().zip(fresh) {
-            total += shard.iter().map(|s| s.counters.len()).sum::<usize>();
+            total += shard.subjects.iter().map(|s| s.counters.len()).sum::<usize>();
             **guard = shard;
         }
         self.counters.store(total, Ordering::Relaxed);
@@ -509,6 +578,37 @@ impl Drop for Held<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_full_meter_refuses_new_subjects_without_sweeping_each_time() {
+        let engine =
+            Engine::from_source("p", "policy \"p\"\nlimit calls : count per day\ntier free { limit calls = 9 }\n")
+                .unwrap();
+        let (free, calls) = (engine.tier("free").unwrap(), engine.limit("calls").unwrap());
+        let meter = Meter::with_config(MeterConfig { max_counters: 100, shards: 1, ..MeterConfig::default() });
+        // Days behind the real clock, which bounds how far a sweep to make room may look.
+        let now = sweep_clock(i64::MAX) - 3 * 86_400;
+        for i in 0..100 {
+            meter.try_consume(&engine, &Request::new(free, now).with_key(&format!("k{i}")), calls, 1).unwrap();
+        }
+        for i in 0..1_000 {
+            let refused = meter.try_consume(&engine, &Request::new(free, now).with_key(&format!("new{i}")), calls, 1);
+            assert_eq!(refused.unwrap_err(), MeterError::AtCapacity { max: 100 });
+        }
+        // Nothing had ended: no refusal needed to look at the 100 live counters.
+        assert_eq!(meter.examined.load(Ordering::Relaxed), 0);
+
+        // Once the day ends, one sweep frees the shard, and the shard is not swept again
+        // until something more can end.
+        let tomorrow = Request::new(free, now + 86_400);
+        for i in 0..100 {
+            meter.try_consume(&engine, &tomorrow.with_key(&format!("t{i}")), calls, 1).unwrap();
+        }
+        for i in 0..1_000 {
+            assert!(meter.try_consume(&engine, &tomorrow.with_key(&format!("u{i}")), calls, 1).is_err());
+        }
+        assert_eq!(meter.examined.load(Ordering::Relaxed), 100, "{meter:?}");
+    }
 
     #[test]
     fn same_text_compares_every_byte_at_every_length() {
