@@ -37,6 +37,7 @@
 //! is recorded (fail closed). Subject keys are bounded too ([`MeterConfig::max_key_bytes`]),
 //! so a counter's memory is. Counted usage of a live window is never forgotten to make room.
 
+use std::hash::{BuildHasher, RandomState};
 use std::path::Path;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
@@ -105,29 +106,6 @@ pub(crate) struct Counter {
     pub(crate) limit: Arc<str>,
     pub(crate) window: Option<WindowSpan>,
     pub(crate) used: u64,
-}
-
-/// A subject key's hash, computed once per call and used twice: its high half picks the
-/// shard, and the shard's table probes with the whole of it. The meter's keys are the
-/// service's own subject ids (customers, API keys), not text an attacker picks freely; a keyed
-/// SipHash would cost more than the rest of `try_consume`.
-fn hash_key(key: &str) -> u64 {
-    let bytes = key.as_bytes();
-    let mut h = 0xcbf2_9ce4_8422_2325 ^ bytes.len() as u64;
-    let mut words = bytes.chunks_exact(8);
-    for word in words.by_ref() {
-        let word = <[u8; 8]>::try_from(word).map_or(0, u64::from_le_bytes);
-        h = (h ^ word).wrapping_mul(0x0000_0100_0000_01b3).rotate_left(29);
-    }
-    let tail = words.remainder().iter().fold(0u64, |acc, &b| acc << 8 | u64::from(b));
-    h = (h ^ tail).wrapping_mul(0x0000_0100_0000_01b3);
-    // MurmurHash3's finaliser spreads every input bit over the high half and the low bits
-    // alike, which the shard choice and the table both use.
-    h ^= h >> 33;
-    h = h.wrapping_mul(0xff51_afd7_ed55_8ccd);
-    h ^= h >> 33;
-    h = h.wrapping_mul(0xc4ce_b9fe_1a85_ec53);
-    h ^ (h >> 33)
 }
 
 /// Whether two keys (or limit names) are the same text. Keys and names are mostly 4 to 16
@@ -231,6 +209,11 @@ pub struct Meter {
     config: MeterConfig,
     /// Counters looked at by sweeps, in all: the measure of what sweeping costs.
     examined: AtomicUsize,
+    /// The key hash's secret: SipHash-1-3 keyed from the operating system's randomness, a
+    /// new key for every meter. Subject keys can be text a client picks (an API key, an
+    /// e-mail address); with an unkeyed hash anyone can compute keys that all land in one
+    /// shard and one probe chain, and make every call on them walk all of them.
+    hasher: RandomState,
 }
 
 impl Default for Meter {
@@ -249,7 +232,14 @@ impl Meter {
     pub fn with_config(config: MeterConfig) -> Meter {
         let count = config.shards.clamp(1, 1 << 16).next_power_of_two();
         let shards = (0..count).map(|_| Shard::default()).collect();
-        Meter { shards, counters: AtomicUsize::new(0), config, examined: AtomicUsize::new(0) }
+        let hasher = RandomState::new();
+        Meter { shards, counters: AtomicUsize::new(0), config, examined: AtomicUsize::new(0), hasher }
+    }
+
+    /// A subject key's hash, computed once per call and used twice: its high half picks the
+    /// shard, and the shard's table probes with the whole of it.
+    fn hash(&self, key: &str) -> u64 {
+        self.hasher.hash_one(key)
     }
 
     /// The shard of a key with this hash: from the hash's high half, which the table's own
@@ -279,7 +269,7 @@ impl Meter {
             return Ok(Consumed { quota: check(0), recorded: 0, used: 0 });
         };
         let key = request.key();
-        let hash = hash_key(key);
+        let hash = self.hash(key);
         let mut guard = self.shard(hash);
         let table = &mut *guard;
         if let Some(counter) = find(&mut table.subjects, hash, key, name) {
@@ -349,7 +339,7 @@ impl Meter {
         let name = engine.limit_name(limit)?;
         let window = engine.check_limit(request, limit, Usage::default()).window;
         let key = request.key();
-        let hash = hash_key(key);
+        let hash = self.hash(key);
         let mut guard = self.shard(hash);
         let table = &mut *guard;
         let counter = find(&mut table.subjects, hash, key, name).filter(|counter| !behind(counter, window))?;
@@ -428,7 +418,7 @@ impl Meter {
     }
 
     fn release(&self, key: &str, limit: &str, amount: u64) {
-        let hash = hash_key(key);
+        let hash = self.hash(key);
         let mut guard = self.shard(hash);
         let table = &mut *guard;
         if let Some(counter) = find(&mut table.subjects, hash, key, limit) {
@@ -460,7 +450,7 @@ impl Meter {
         }
         let mut fresh: Vec<Table> = (0..self.shards.len()).map(|_| Table::default()).collect();
         for (key, counter) in entries {
-            let hash = hash_key(&key);
+            let hash = self.hash(&key);
             if let Some(shard) = fresh.get_mut(self.shard_index(hash)) {
                 shard.insert(hash, &key, counter);
             }
@@ -610,6 +600,66 @@ mod tests {
         assert_eq!(meter.examined.load(Ordering::Relaxed), 100, "{meter:?}");
     }
 
+    /// The key hash the meter used before it was keyed: a fixed, invertible function.
+    fn unkeyed(key: &str) -> u64 {
+        let bytes = key.as_bytes();
+        let mut h = 0xcbf2_9ce4_8422_2325 ^ bytes.len() as u64;
+        let mut words = bytes.chunks_exact(8);
+        for word in words.by_ref() {
+            h = (h ^ u64::from_le_bytes(word.try_into().unwrap())).wrapping_mul(0x0000_0100_0000_01b3).rotate_left(29);
+        }
+        let tail = words.remainder().iter().fold(0u64, |acc, &b| acc << 8 | u64::from(b));
+        h = (h ^ tail).wrapping_mul(0x0000_0100_0000_01b3);
+        h ^= h >> 33;
+        h = h.wrapping_mul(0xff51_afd7_ed55_8ccd);
+        h ^= h >> 33;
+        h = h.wrapping_mul(0xc4ce_b9fe_1a85_ec53);
+        h ^ (h >> 33)
+    }
+
+    /// 16-byte ASCII keys that all share one unkeyed hash, found the way an attacker would:
+    /// pick the first word, solve the second by running the function backwards, keep the
+    /// solutions that are text.
+    fn colliding_keys(count: usize) -> Vec<String> {
+        const P: u64 = 0x0000_0100_0000_01b3;
+        let inverse = (0..6).fold(P, |inv: u64, _| inv.wrapping_mul(2u64.wrapping_sub(P.wrapping_mul(inv))));
+        let start = 0xcbf2_9ce4_8422_2325u64 ^ 16;
+        // The state after both words that every key must reach (that of `collision-target`).
+        let target = {
+            let (a, b) = (u64::from_le_bytes(*b"collisio"), u64::from_le_bytes(*b"n-target"));
+            ((start ^ a).wrapping_mul(P).rotate_left(29) ^ b).wrapping_mul(P).rotate_left(29)
+        };
+        let before_rotate = target.rotate_right(29).wrapping_mul(inverse);
+        let mut keys = Vec::new();
+        for n in 0u64.. {
+            if keys.len() == count {
+                break;
+            }
+            // Eight letters and digits from the counter's base-64 digits: every first word.
+            let first = (0..8).fold(0u64, |word, at| word | (0x40 + (n >> (6 * at) & 0x3f)) << (8 * at));
+            let second = before_rotate ^ (start ^ first).wrapping_mul(P).rotate_left(29);
+            let text = [first.to_le_bytes(), second.to_le_bytes()].concat();
+            if text.iter().all(|b| (0x20..0x7f).contains(b)) {
+                keys.push(String::from_utf8(text).unwrap());
+            }
+        }
+        keys
+    }
+
+    #[test]
+    fn keys_built_to_collide_do_not_collide_in_the_meter() {
+        let keys = colliding_keys(64);
+        assert!(keys.iter().all(|k| unkeyed(k) == unkeyed("collision-target")), "the keys collide unkeyed");
+        let meter = Meter::new();
+        let mut hashes: Vec<u64> = keys.iter().map(|k| meter.hash(k)).collect();
+        hashes.sort_unstable();
+        hashes.dedup();
+        assert_eq!(hashes.len(), keys.len());
+        // Seeded per meter: another meter hashes the same keys differently.
+        let other = Meter::new();
+        assert!(keys.iter().any(|k| other.hash(k) != meter.hash(k)));
+    }
+
     #[test]
     fn same_text_compares_every_byte_at_every_length() {
         let text = "abcdefghijklmnopqrstuvwxyz0123456789";
@@ -628,7 +678,8 @@ mod tests {
 
     #[test]
     fn key_hashes_spread_over_shards_and_differ_by_one_byte() {
-        let hashes: Vec<u64> = (0..4_096).map(|i| hash_key(&format!("customer-{i:05}"))).collect();
+        let meter = Meter::new();
+        let hashes: Vec<u64> = (0..4_096).map(|i| meter.hash(&format!("customer-{i:05}"))).collect();
         let mut shards = [0u32; 64];
         hashes.iter().for_each(|h| shards[usize::try_from((h >> 32) % 64).unwrap()] += 1);
         // 64 per shard on average; a hash that ignored some input bytes would pile them up.
