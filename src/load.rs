@@ -200,7 +200,11 @@ pub fn write_file_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
         path.file_name().ok_or_else(|| std::io::Error::new(std::io::ErrorKind::InvalidInput, "not a file path"))?;
     let mut temporary_name = std::ffi::OsString::from(".");
     temporary_name.push(file_name);
-    temporary_name.push(format!(".{}.tmp", std::process::id()));
+    // Unique to this call, not only to the process: two threads writing one path at once
+    // would otherwise write, and rename away, each other's temporary file.
+    static WRITES: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let write = WRITES.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    temporary_name.push(format!(".{}.{write}.tmp", std::process::id()));
     let temporary = path.with_file_name(temporary_name);
     let written = std::fs::File::create(&temporary).and_then(|mut file| {
         // A file replaced keeps its permissions (a policy kept at 0600 stays private); they are

@@ -30,10 +30,14 @@
 //! Memory is bounded: a counter lives as long as its window (it starts over in the next
 //! window when its subject next uses the limit, and [`Meter::sweep`] drops the ones whose
 //! window ended), and the number of counters is capped ([`MeterConfig::max_counters`]). At
-//! the cap, the meter first sweeps the subject's shard;
+//! the cap, the meter first sweeps the subject's shard at the request's `now`, or at the
+//! system clock if that is earlier (a request stamped in the future ends no live window),
+//! and only when something in the shard can have ended by then;
 //! if that frees nothing, a new counter is refused with [`MeterError::AtCapacity`] and nothing
-//! is recorded (fail closed). Counted usage of a live window is never forgotten to make room.
+//! is recorded (fail closed). Subject keys are bounded too ([`MeterConfig::max_key_bytes`]),
+//! so a counter's memory is. Counted usage of a live window is never forgotten to make room.
 
+use std::hash::{BuildHasher, RandomState};
 use std::path::Path;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
@@ -46,8 +50,12 @@ use hashbrown::HashTable;
 #[non_exhaustive]
 pub struct MeterConfig {
     /// The most counters (subject × limit, for the current window) held at once. Default
-    /// 1,000,000 (about 100 MB at worst).
+    /// 1,000,000: 220–250 MB with 12-byte keys, about 500 MB with keys of the longest length
+    /// allowed by default (docs/runtime.md gives the measure).
     pub max_counters: usize,
+    /// The longest subject key, in bytes, that may hold a counter; a longer one is refused
+    /// with [`MeterError::KeyTooLong`]. Default 256.
+    pub max_key_bytes: usize,
     /// Independent locks; subjects are spread over them by a hash of their key. Rounded up to
     /// a power of two (at most 2¹⁶), so the shard is a mask of the hash, not a division.
     /// Default 64.
@@ -56,7 +64,7 @@ pub struct MeterConfig {
 
 impl Default for MeterConfig {
     fn default() -> MeterConfig {
-        MeterConfig { max_counters: 1_000_000, shards: 64 }
+        MeterConfig { max_counters: 1_000_000, max_key_bytes: 256, shards: 64 }
     }
 }
 
@@ -67,6 +75,14 @@ pub enum MeterError {
     /// A new counter was needed and the meter holds [`MeterConfig::max_counters`] live ones.
     #[error("the meter holds its limit of {max} live counters; nothing was recorded")]
     AtCapacity {
+        /// The configured limit.
+        max: usize,
+    },
+    /// A new counter was needed for a subject key longer than [`MeterConfig::max_key_bytes`].
+    #[error("the subject key is {len} bytes, longer than the meter's limit of {max}; nothing was recorded")]
+    KeyTooLong {
+        /// The key's length in bytes.
+        len: usize,
         /// The configured limit.
         max: usize,
     },
@@ -90,29 +106,6 @@ pub(crate) struct Counter {
     pub(crate) limit: Arc<str>,
     pub(crate) window: Option<WindowSpan>,
     pub(crate) used: u64,
-}
-
-/// A subject key's hash, computed once per call and used twice: its high half picks the
-/// shard, and the shard's table probes with the whole of it. The meter's keys are the
-/// service's own subject ids (customers, API keys), not text an attacker picks freely; a keyed
-/// SipHash would cost more than the rest of `try_consume`.
-fn hash_key(key: &str) -> u64 {
-    let bytes = key.as_bytes();
-    let mut h = 0xcbf2_9ce4_8422_2325 ^ bytes.len() as u64;
-    let mut words = bytes.chunks_exact(8);
-    for word in words.by_ref() {
-        let word = <[u8; 8]>::try_from(word).map_or(0, u64::from_le_bytes);
-        h = (h ^ word).wrapping_mul(0x0000_0100_0000_01b3).rotate_left(29);
-    }
-    let tail = words.remainder().iter().fold(0u64, |acc, &b| acc << 8 | u64::from(b));
-    h = (h ^ tail).wrapping_mul(0x0000_0100_0000_01b3);
-    // MurmurHash3's finaliser spreads every input bit over the high half and the low bits
-    // alike, which the shard choice and the table both use.
-    h ^= h >> 33;
-    h = h.wrapping_mul(0xff51_afd7_ed55_8ccd);
-    h ^= h >> 33;
-    h = h.wrapping_mul(0xc4ce_b9fe_1a85_ec53);
-    h ^ (h >> 33)
 }
 
 /// Whether two keys (or limit names) are the same text. Keys and names are mostly 4 to 16
@@ -145,15 +138,63 @@ struct Subject {
 /// One shard's subjects, found by the key's precomputed hash.
 type Subjects = HashTable<Subject>;
 
+/// When a shard's sweep could next drop something: a sweep before then looks at every
+/// counter of the shard and frees none, so a full meter refusing new subjects does not sweep
+/// for each of them, only once something can have ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Due {
+    /// No window of the shard's counters ends before this (a bound: a counter that moved to
+    /// a later window leaves it early, and the next sweep makes it exact).
+    next_end: i64,
+    /// Some gauge or cap may be back at 0.
+    idle: bool,
+}
+
+impl Default for Due {
+    fn default() -> Due {
+        Due { next_end: i64::MAX, idle: false }
+    }
+}
+
+impl Due {
+    /// Takes in a counter that was made or changed.
+    fn note(&mut self, counter: &Counter) {
+        match counter.window {
+            Some(window) => self.next_end = self.next_end.min(window.end),
+            None => self.idle |= counter.used == 0,
+        }
+    }
+
+    /// Whether a sweep at `now` could drop anything.
+    fn by(self, now: i64) -> bool {
+        self.idle || self.next_end <= now
+    }
+}
+
+/// One shard's subjects, and when sweeping them could next free a counter.
+#[derive(Debug, Default)]
+struct Table {
+    subjects: Subjects,
+    due: Due,
+}
+
+impl Table {
+    /// Adds `counter` to the subject's counters, making the subject if it has none.
+    fn insert(&mut self, hash: u64, key: &str, counter: Counter) {
+        self.due.note(&counter);
+        insert(&mut self.subjects, hash, key, counter);
+    }
+}
+
 /// A shard's lock and table, alone on its cache lines: two threads on keys of neighbouring
 /// shards would otherwise take turns owning one line (128 bytes: x86-64 fetches lines in
 /// adjacent pairs).
 #[derive(Debug, Default)]
 #[repr(align(128))]
-struct Shard(Mutex<Subjects>);
+struct Shard(Mutex<Table>);
 
 impl Shard {
-    fn lock(&self) -> MutexGuard<'_, Subjects> {
+    fn lock(&self) -> MutexGuard<'_, Table> {
         // A panic while a shard was locked cannot leave a counter half-updated (every update
         // is one assignment), so a poisoned lock is still sound to use.
         self.0.lock().unwrap_or_else(PoisonError::into_inner)
@@ -166,6 +207,13 @@ pub struct Meter {
     shards: Box<[Shard]>,
     counters: AtomicUsize,
     config: MeterConfig,
+    /// Counters looked at by sweeps, in all: the measure of what sweeping costs.
+    examined: AtomicUsize,
+    /// The key hash's secret: SipHash-1-3 keyed from the operating system's randomness, a
+    /// new key for every meter. Subject keys can be text a client picks (an API key, an
+    /// e-mail address); with an unkeyed hash anyone can compute keys that all land in one
+    /// shard and one probe chain, and make every call on them walk all of them.
+    hasher: RandomState,
 }
 
 impl Default for Meter {
@@ -184,7 +232,14 @@ impl Meter {
     pub fn with_config(config: MeterConfig) -> Meter {
         let count = config.shards.clamp(1, 1 << 16).next_power_of_two();
         let shards = (0..count).map(|_| Shard::default()).collect();
-        Meter { shards, counters: AtomicUsize::new(0), config }
+        let hasher = RandomState::new();
+        Meter { shards, counters: AtomicUsize::new(0), config, examined: AtomicUsize::new(0), hasher }
+    }
+
+    /// A subject key's hash, computed once per call and used twice: its high half picks the
+    /// shard, and the shard's table probes with the whole of it.
+    fn hash(&self, key: &str) -> u64 {
+        self.hasher.hash_one(key)
     }
 
     /// The shard of a key with this hash: from the hash's high half, which the table's own
@@ -195,7 +250,7 @@ impl Meter {
     }
 
     #[expect(clippy::indexing_slicing, reason = "`shard_index` is masked below the shard count, a power of two")]
-    fn shard(&self, hash: u64) -> MutexGuard<'_, Subjects> {
+    fn shard(&self, hash: u64) -> MutexGuard<'_, Table> {
         self.shards[self.shard_index(hash)].lock()
     }
 
@@ -214,15 +269,17 @@ impl Meter {
             return Ok(Consumed { quota: check(0), recorded: 0, used: 0 });
         };
         let key = request.key();
-        let hash = hash_key(key);
-        let mut subjects = self.shard(hash);
-        if let Some(counter) = find(&mut subjects, hash, key, name) {
+        let hash = self.hash(key);
+        let mut guard = self.shard(hash);
+        let table = &mut *guard;
+        if let Some(counter) = find(&mut table.subjects, hash, key, name) {
             let mut quota = check(counter.used);
             if advance(counter, quota.window) {
                 quota = check(0);
             }
             let recorded = if quota.allowed { amount } else { 0 };
             counter.used = counter.used.saturating_add(recorded);
+            table.due.note(counter);
             return Ok(Consumed { quota, recorded, used: counter.used });
         }
         // No counter yet: one is made only when there is something to record.
@@ -230,9 +287,12 @@ impl Meter {
         if !quota.allowed || amount == 0 {
             return Ok(Consumed { quota, recorded: 0, used: 0 });
         }
-        self.reserve(request.now(), &mut subjects)?;
+        if key.len() > self.config.max_key_bytes {
+            return Err(MeterError::KeyTooLong { len: key.len(), max: self.config.max_key_bytes });
+        }
+        self.reserve(sweep_clock(request.now()), table)?;
         let counter = Counter { limit: Arc::from(name), window: quota.window, used: amount };
-        insert(&mut subjects, hash, key, counter);
+        table.insert(hash, key, counter);
         Ok(Consumed { quota, recorded: amount, used: amount })
     }
 
@@ -244,13 +304,21 @@ impl Meter {
 
     /// The usage recorded for the request's subject in the request's window.
     pub fn used(&self, engine: &Engine, request: &Request<'_>, limit: LimitId) -> u64 {
-        self.in_window(engine, request, limit, |counter| counter.used).unwrap_or(0)
+        self.in_window(engine, request, limit, |counter, _| counter.used).unwrap_or(0)
     }
 
     /// Gives back up to `amount` of the recorded usage in the request's window (a request
     /// that was counted and then failed). Returns what was given back.
+    ///
+    /// Only the request's own window gives back: once the subject has used the limit in a
+    /// later window, a refund stamped in an earlier one gives back nothing (that window is
+    /// over, and the later window's usage is not the refund's). The Redis meter keeps the
+    /// same rule.
     pub fn refund(&self, engine: &Engine, request: &Request<'_>, limit: LimitId, amount: u64) -> u64 {
-        self.in_window(engine, request, limit, |counter| {
+        self.in_window(engine, request, limit, |counter, window| {
+            if earlier(window, counter) {
+                return 0;
+            }
             let refunded = amount.min(counter.used);
             counter.used -= refunded;
             refunded
@@ -258,21 +326,27 @@ impl Meter {
         .unwrap_or(0)
     }
 
-    /// Runs `f` under the shard's lock on the subject's counter for `limit`, if it has one for
-    /// the request's window (a counter of an older window holds nothing that still counts).
+    /// Runs `f` under the shard's lock on the subject's counter for `limit`, with the
+    /// request's window, if the counter's window has not ended before it (a counter of an
+    /// older window holds nothing that still counts).
     fn in_window<R>(
         &self,
         engine: &Engine,
         request: &Request<'_>,
         limit: LimitId,
-        f: impl FnOnce(&mut Counter) -> R,
+        f: impl FnOnce(&mut Counter, Option<WindowSpan>) -> R,
     ) -> Option<R> {
         let name = engine.limit_name(limit)?;
         let window = engine.check_limit(request, limit, Usage::default()).window;
         let key = request.key();
-        let hash = hash_key(key);
-        let mut subjects = self.shard(hash);
-        find(&mut subjects, hash, key, name).filter(|counter| !behind(counter, window)).map(f)
+        let hash = self.hash(key);
+        let mut guard = self.shard(hash);
+        let table = &mut *guard;
+        let counter = find(&mut table.subjects, hash, key, name).filter(|counter| !behind(counter, window))?;
+        advance(counter, window);
+        let result = f(counter, window);
+        table.due.note(counter);
+        Some(result)
     }
 
     /// For a gauge (concurrent connections): raises the level by `amount` if the engine allows
@@ -300,15 +374,21 @@ impl Meter {
         self.shards.iter().map(|shard| self.sweep_shard(&mut shard.lock(), now)).sum()
     }
 
-    fn sweep_shard(&self, subjects: &mut Subjects, now: i64) -> usize {
+    fn sweep_shard(&self, table: &mut Table, now: i64) -> usize {
         let mut dropped = 0;
-        subjects.retain(|subject| {
+        let mut examined = 0;
+        let mut due = Due::default();
+        table.subjects.retain(|subject| {
             let before = subject.counters.len();
+            examined += before;
             subject.counters.retain(|c| live(c, now));
+            subject.counters.iter().for_each(|c| due.note(c));
             dropped += before - subject.counters.len();
             !subject.counters.is_empty()
         });
+        table.due = due;
         self.counters.fetch_sub(dropped, Ordering::Relaxed);
+        self.examined.fetch_add(examined, Ordering::Relaxed);
         dropped
     }
 
@@ -317,15 +397,19 @@ impl Meter {
         self.counters.load(Ordering::Relaxed)
     }
 
-    /// Counts one more counter, sweeping the shard first when the meter is at capacity, or
-    /// refuses.
-    fn reserve(&self, now: i64, subjects: &mut Subjects) -> Result<(), MeterError> {
+    /// Counts one more counter, or refuses. At capacity the shard is swept first, but only
+    /// if something in it can have ended by `now`: refusing costs nothing more than that
+    /// check, and a sweep is paid for by what it frees or by the counters that moved on.
+    fn reserve(&self, now: i64, table: &mut Table) -> Result<(), MeterError> {
         let max = self.config.max_counters;
         if self.counters.fetch_add(1, Ordering::Relaxed) < max {
             return Ok(());
         }
         self.counters.fetch_sub(1, Ordering::Relaxed);
-        self.sweep_shard(subjects, now);
+        if !table.due.by(now) {
+            return Err(MeterError::AtCapacity { max });
+        }
+        self.sweep_shard(table, now);
         if self.counters.fetch_add(1, Ordering::Relaxed) < max {
             return Ok(());
         }
@@ -334,9 +418,12 @@ impl Meter {
     }
 
     fn release(&self, key: &str, limit: &str, amount: u64) {
-        let hash = hash_key(key);
-        if let Some(counter) = find(&mut self.shard(hash), hash, key, limit) {
+        let hash = self.hash(key);
+        let mut guard = self.shard(hash);
+        let table = &mut *guard;
+        if let Some(counter) = find(&mut table.subjects, hash, key, limit) {
             counter.used = counter.used.saturating_sub(amount);
+            table.due.note(counter);
         }
     }
 
@@ -344,8 +431,8 @@ impl Meter {
     pub(crate) fn export(&self) -> Vec<(Box<str>, Counter)> {
         let mut out = Vec::new();
         for shard in self.shards.iter() {
-            let subjects = shard.lock();
-            for subject in subjects.iter() {
+            let table = shard.lock();
+            for subject in table.subjects.iter() {
                 out.extend(subject.counters.iter().map(|c| (subject.key.clone(), c.clone())));
             }
         }
@@ -357,17 +444,21 @@ impl Meter {
         if entries.len() > self.config.max_counters {
             return Err(MeterError::AtCapacity { max: self.config.max_counters });
         }
-        let mut fresh: Vec<Subjects> = (0..self.shards.len()).map(|_| Subjects::default()).collect();
+        let max = self.config.max_key_bytes;
+        if let Some((key, _)) = entries.iter().find(|(key, _)| key.len() > max) {
+            return Err(MeterError::KeyTooLong { len: key.len(), max });
+        }
+        let mut fresh: Vec<Table> = (0..self.shards.len()).map(|_| Table::default()).collect();
         for (key, counter) in entries {
-            let hash = hash_key(&key);
+            let hash = self.hash(&key);
             if let Some(shard) = fresh.get_mut(self.shard_index(hash)) {
-                insert(shard, hash, &key, counter);
+                shard.insert(hash, &key, counter);
             }
         }
         let mut total = 0;
         let mut guards: Vec<_> = self.shards.iter().map(Shard::lock).collect();
         for (guard, shard) in guards.iter_mut().zip(fresh) {
-            total += shard.iter().map(|s| s.counters.len()).sum::<usize>();
+            total += shard.subjects.iter().map(|s| s.counters.len()).sum::<usize>();
             **guard = shard;
         }
         self.counters.store(total, Ordering::Relaxed);
@@ -387,6 +478,15 @@ impl Meter {
     }
 }
 
+/// The instant a sweep to make room for a request may use: the request's `now`, but never
+/// later than the system clock. A request stamped in the future (a client's clock, or a
+/// hostile timestamp) would otherwise end windows that are still live and drop their
+/// usage; a request stamped in the past sweeps less, which only keeps more.
+fn sweep_clock(now: i64) -> i64 {
+    let system = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).ok();
+    system.and_then(|since| i64::try_from(since.as_secs()).ok()).map_or(now, |system| now.min(system))
+}
+
 /// The subject's counter for the limit named `name`; `hash` is the key's.
 fn find<'s>(subjects: &'s mut Subjects, hash: u64, key: &str, name: &str) -> Option<&'s mut Counter> {
     let subject = subjects.find_mut(hash, |s| s.hash == hash && same(&s.key, key))?;
@@ -403,21 +503,40 @@ fn insert(subjects: &mut Subjects, hash: u64, key: &str, counter: Counter) {
     }
 }
 
-/// Whether the counter's window is older than `window` (its usage no longer counts).
+/// Whether the counter's window ended before `window` starts: its usage no longer counts.
 fn behind(counter: &Counter, window: Option<WindowSpan>) -> bool {
-    window.map(|w| w.start) > counter.window.map(|w| w.start)
+    matches!((counter.window, window), (Some(held), Some(asked)) if asked.start >= held.end)
 }
 
-/// Moves the counter to `window` when that is a later one, starting it at 0; returns whether
-/// it did. A request whose clock is behind the recorded window is counted against the live
-/// window, the stricter choice, rather than against a past one that could be refilled.
+/// Whether `window` ended before the counter's window starts (a request whose clock is
+/// behind the recorded window).
+fn earlier(window: Option<WindowSpan>, counter: &Counter) -> bool {
+    matches!((counter.window, window), (Some(held), Some(asked)) if asked.end <= held.start)
+}
+
+/// Moves the counter to `window`, the one the engine reports for a request; returns whether
+/// its usage starts over at 0.
+///
+/// - A later window (the counter's ended): a new window, from 0.
+/// - An earlier one (a request whose clock is behind): the counter stays in its live window
+///   and the request counts there, the stricter choice, rather than refilling a past one.
+/// - Another window over the same time (a reload changed the limit's period, or the
+///   subject's billing anchor moved): the usage counted so far carries over into the new
+///   window, which the sweep then keeps for as long as the new window lasts.
 fn advance(counter: &mut Counter, window: Option<WindowSpan>) -> bool {
-    if behind(counter, window) {
-        counter.window = window;
-        counter.used = 0;
-        true
-    } else {
-        false
+    match (counter.window, window) {
+        _ if behind(counter, window) => {
+            counter.window = window;
+            counter.used = 0;
+            true
+        }
+        _ if earlier(window, counter) => false,
+        (held, asked) => {
+            if held != asked {
+                counter.window = asked;
+            }
+            false
+        }
     }
 }
 
@@ -451,6 +570,97 @@ mod tests {
     use super::*;
 
     #[test]
+    fn a_full_meter_refuses_new_subjects_without_sweeping_each_time() {
+        let engine =
+            Engine::from_source("p", "policy \"p\"\nlimit calls : count per day\ntier free { limit calls = 9 }\n")
+                .unwrap();
+        let (free, calls) = (engine.tier("free").unwrap(), engine.limit("calls").unwrap());
+        let meter = Meter::with_config(MeterConfig { max_counters: 100, shards: 1, ..MeterConfig::default() });
+        // Days behind the real clock, which bounds how far a sweep to make room may look.
+        let now = sweep_clock(i64::MAX) - 3 * 86_400;
+        for i in 0..100 {
+            meter.try_consume(&engine, &Request::new(free, now).with_key(&format!("k{i}")), calls, 1).unwrap();
+        }
+        for i in 0..1_000 {
+            let refused = meter.try_consume(&engine, &Request::new(free, now).with_key(&format!("new{i}")), calls, 1);
+            assert_eq!(refused.unwrap_err(), MeterError::AtCapacity { max: 100 });
+        }
+        // Nothing had ended: no refusal needed to look at the 100 live counters.
+        assert_eq!(meter.examined.load(Ordering::Relaxed), 0);
+
+        // Once the day ends, one sweep frees the shard, and the shard is not swept again
+        // until something more can end.
+        let tomorrow = Request::new(free, now + 86_400);
+        for i in 0..100 {
+            meter.try_consume(&engine, &tomorrow.with_key(&format!("t{i}")), calls, 1).unwrap();
+        }
+        for i in 0..1_000 {
+            assert!(meter.try_consume(&engine, &tomorrow.with_key(&format!("u{i}")), calls, 1).is_err());
+        }
+        assert_eq!(meter.examined.load(Ordering::Relaxed), 100, "{meter:?}");
+    }
+
+    /// The key hash the meter used before it was keyed: a fixed, invertible function.
+    fn unkeyed(key: &str) -> u64 {
+        let bytes = key.as_bytes();
+        let mut h = 0xcbf2_9ce4_8422_2325 ^ bytes.len() as u64;
+        let mut words = bytes.chunks_exact(8);
+        for word in words.by_ref() {
+            h = (h ^ u64::from_le_bytes(word.try_into().unwrap())).wrapping_mul(0x0000_0100_0000_01b3).rotate_left(29);
+        }
+        let tail = words.remainder().iter().fold(0u64, |acc, &b| acc << 8 | u64::from(b));
+        h = (h ^ tail).wrapping_mul(0x0000_0100_0000_01b3);
+        h ^= h >> 33;
+        h = h.wrapping_mul(0xff51_afd7_ed55_8ccd);
+        h ^= h >> 33;
+        h = h.wrapping_mul(0xc4ce_b9fe_1a85_ec53);
+        h ^ (h >> 33)
+    }
+
+    /// 16-byte ASCII keys that all share one unkeyed hash, found the way an attacker would:
+    /// pick the first word, solve the second by running the function backwards, keep the
+    /// solutions that are text.
+    fn colliding_keys(count: usize) -> Vec<String> {
+        const P: u64 = 0x0000_0100_0000_01b3;
+        let inverse = (0..6).fold(P, |inv: u64, _| inv.wrapping_mul(2u64.wrapping_sub(P.wrapping_mul(inv))));
+        let start = 0xcbf2_9ce4_8422_2325u64 ^ 16;
+        // The state after both words that every key must reach (that of `collision-target`).
+        let target = {
+            let (a, b) = (u64::from_le_bytes(*b"collisio"), u64::from_le_bytes(*b"n-target"));
+            ((start ^ a).wrapping_mul(P).rotate_left(29) ^ b).wrapping_mul(P).rotate_left(29)
+        };
+        let before_rotate = target.rotate_right(29).wrapping_mul(inverse);
+        let mut keys = Vec::new();
+        for n in 0u64.. {
+            if keys.len() == count {
+                break;
+            }
+            // Eight letters and digits from the counter's base-64 digits: every first word.
+            let first = (0..8).fold(0u64, |word, at| word | (0x40 + (n >> (6 * at) & 0x3f)) << (8 * at));
+            let second = before_rotate ^ (start ^ first).wrapping_mul(P).rotate_left(29);
+            let text = [first.to_le_bytes(), second.to_le_bytes()].concat();
+            if text.iter().all(|b| (0x20..0x7f).contains(b)) {
+                keys.push(String::from_utf8(text).unwrap());
+            }
+        }
+        keys
+    }
+
+    #[test]
+    fn keys_built_to_collide_do_not_collide_in_the_meter() {
+        let keys = colliding_keys(64);
+        assert!(keys.iter().all(|k| unkeyed(k) == unkeyed("collision-target")), "the keys collide unkeyed");
+        let meter = Meter::new();
+        let mut hashes: Vec<u64> = keys.iter().map(|k| meter.hash(k)).collect();
+        hashes.sort_unstable();
+        hashes.dedup();
+        assert_eq!(hashes.len(), keys.len());
+        // Seeded per meter: another meter hashes the same keys differently.
+        let other = Meter::new();
+        assert!(keys.iter().any(|k| other.hash(k) != meter.hash(k)));
+    }
+
+    #[test]
     fn same_text_compares_every_byte_at_every_length() {
         let text = "abcdefghijklmnopqrstuvwxyz0123456789";
         for n in 0..=text.len() {
@@ -468,7 +678,8 @@ mod tests {
 
     #[test]
     fn key_hashes_spread_over_shards_and_differ_by_one_byte() {
-        let hashes: Vec<u64> = (0..4_096).map(|i| hash_key(&format!("customer-{i:05}"))).collect();
+        let meter = Meter::new();
+        let hashes: Vec<u64> = (0..4_096).map(|i| meter.hash(&format!("customer-{i:05}"))).collect();
         let mut shards = [0u32; 64];
         hashes.iter().for_each(|h| shards[usize::try_from((h >> 32) % 64).unwrap()] += 1);
         // 64 per shard on average; a hash that ignored some input bytes would pile them up.

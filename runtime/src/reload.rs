@@ -159,7 +159,10 @@ impl<T> Live<T> {
 impl<T: Send + Sync + 'static> Live<T> {
     /// Watches `path` from a background thread, which checks its modification time, length
     /// and (on Unix) inode every `interval` and reloads when any of them changes, telling
-    /// `report` each outcome (a refused reload leaves the old engine serving). Write the file
+    /// `report` each outcome (a refused reload leaves the old engine serving). When the watch
+    /// starts, the file is read once and swapped in if it is not the policy in service, so a
+    /// change made before the watch began is not missed; a file that disappears is reported
+    /// as a failed reload, and loaded again when it comes back. Write the file
     /// atomically (as `entitle build` and `entitle fmt --write` do) so a reload never reads
     /// half of it. The thread stops when the returned [`Watcher`] is dropped.
     pub fn watch(
@@ -173,11 +176,22 @@ impl<T: Send + Sync + 'static> Live<T> {
         let live = Arc::clone(self);
         let stopped = Arc::clone(&stop);
         let thread = std::thread::spawn(move || {
+            // The file may have changed between loading the engine in service and this
+            // watch: after the first stamp, the file is read once and swapped in unless it
+            // is the policy already serving. A change after the stamp is seen by the polls.
             let mut seen = Stamp::of(&path);
+            let serving = live.load().engine.policy_hash();
+            match Engine::from_path(&path) {
+                Ok(engine) if engine.policy_hash() == serving => {}
+                Ok(engine) => report(live.replace(engine)),
+                Err(error) => report(Err(error.into())),
+            }
             while !stopped.load(Ordering::Relaxed) {
                 std::thread::park_timeout(interval);
                 let now = Stamp::of(&path);
-                if now.is_some() && now != seen {
+                // A file that disappears is reported too (the read fails), once; the engine
+                // in service keeps serving, and the file is loaded again when it returns.
+                if now != seen {
                     seen = now;
                     report(live.reload_path(&path));
                 }

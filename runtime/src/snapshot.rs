@@ -5,9 +5,10 @@
 //! is the hash of every byte after that line. Each of the `N` lines after it is one counter:
 //! `{"subject":"app-42","limit":"api_calls","window":[start,end],"used":990}` (`window` is
 //! `null` for gauges and caps; instants are Unix seconds). Files are written atomically
-//! (temporary file, fsync, rename), and a file that is not a snapshot, is of another version,
-//! or is truncated or altered is refused whole: the meter is replaced only by a snapshot that
-//! read completely.
+//! (temporary file, fsync, rename; the temporary file's name is unique to each write, so
+//! threads snapshotting to one path never share one), and a file that is not a regular file,
+//! is not a snapshot, is of another version, or is truncated or altered is refused whole: the
+//! meter is replaced only by a snapshot that read completely.
 
 use std::path::Path;
 use std::sync::Arc;
@@ -68,7 +69,14 @@ pub(crate) fn write(meter: &Meter, path: &Path) -> std::io::Result<usize> {
 
 pub(crate) fn restore(meter: &Meter, path: &Path) -> Result<usize, SnapshotError> {
     let name = path.display().to_string();
-    let text = std::fs::read_to_string(path).map_err(|source| SnapshotError::Read { path: name.clone(), source })?;
+    let read_error = |source| SnapshotError::Read { path: name.clone(), source };
+    // A FIFO or a device would block on open or never end: only a regular file is a
+    // snapshot, and that is checked before opening, as the engine's loader does.
+    if !std::fs::metadata(path).map_err(read_error)?.is_file() {
+        let source = std::io::Error::new(std::io::ErrorKind::InvalidInput, "not a regular file");
+        return Err(SnapshotError::Read { path: name, source });
+    }
+    let text = std::fs::read_to_string(path).map_err(read_error)?;
     let invalid = |what: String| SnapshotError::Invalid { path: name.clone(), what };
     let (header, body) = text.split_once('\n').ok_or_else(|| invalid("it has no header line".into()))?;
     let header: Value = serde_json::from_str(header).map_err(|e| invalid(format!("line 1: {e}")))?;

@@ -16,7 +16,8 @@
 //!   the engine's denials and never reach the store.
 //! - **An unreachable store** is never a panic: with [`FailureMode::Closed`] the call is an
 //!   error (deny); with [`FailureMode::Open`] it is the engine's answer as if nothing had been
-//!   used, recording nothing, and counted in the meter's fail-open count.
+//!   used, recording nothing, and counted in the meter's fail-open count. A shared meter
+//!   that gave up on a call makes sure it never counts, even if the store runs it late.
 
 use entitle::{Engine, LimitId, Request};
 
@@ -42,6 +43,10 @@ pub enum StoreError {
     /// The store could not be reached or answered with an error (with [`FailureMode::Closed`]).
     #[error("the usage store is unreachable: {0}")]
     Unreachable(String),
+    /// The amount or the ceiling is more than the store counts exactly (2⁵³ on Redis). It
+    /// says nothing about the store's health, so it is an error in every failure mode.
+    #[error("the usage store cannot count this exactly: {0}")]
+    TooLarge(String),
 }
 
 /// A meter: in-process ([`Meter`]) or shared (`store::redis::RedisMeter`, with the feature

@@ -296,3 +296,122 @@ fn an_atomic_replace_is_seen_even_with_the_same_time_and_length() {
     drop(watcher);
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn usage_carries_over_a_reload_that_changes_a_limits_window() {
+    let daily = "policy \"p\"\nlimit calls : count per day\ntier free { limit calls = 100 }\n";
+    let monthly = "policy \"p\"\nlimit calls : count per month\ntier free { limit calls = 100 }\n";
+    let (day, month) = (Engine::from_source("d", daily).unwrap(), Engine::from_source("m", monthly).unwrap());
+    let meter = Meter::new();
+    let request = |engine: &Engine, now: i64| Request::new(engine.tier("free").unwrap(), now).with_key("k");
+    let calls = |engine: &Engine| engine.limit("calls").unwrap();
+    assert_eq!(meter.try_consume(&day, &request(&day, NOW), calls(&day), 90).unwrap().recorded, 90);
+
+    // `per day` becomes `per month`: the day's 90 count against the month.
+    assert_eq!(meter.used(&month, &request(&month, NOW), calls(&month)), 90);
+    assert_eq!(meter.try_consume(&month, &request(&month, NOW), calls(&month), 5).unwrap().used, 95);
+    // The day the counter was made in ends; the month it now belongs to does not.
+    let tomorrow = NOW + 86_400;
+    assert_eq!(meter.sweep(tomorrow), 0);
+    let next_day = meter.try_consume(&month, &request(&month, tomorrow), calls(&month), 10).unwrap();
+    assert_eq!((next_day.quota.allowed, next_day.used), (false, 95));
+
+    // And back: the month's usage so far counts against today, the stricter reading.
+    assert_eq!(meter.try_consume(&day, &request(&day, tomorrow), calls(&day), 1).unwrap().used, 96);
+    assert_eq!(meter.used(&day, &request(&day, tomorrow + 86_400), calls(&day)), 0, "the next day starts at 0");
+}
+
+#[test]
+fn a_request_stamped_in_the_future_cannot_sweep_live_counters_to_make_room() {
+    let engine = engine();
+    let mut config = MeterConfig::default();
+    (config.max_counters, config.shards) = (2, 1);
+    let meter = Meter::with_config(config);
+    let (free, monthly) = (engine.tier("free").unwrap(), engine.limit("monthly").unwrap());
+    // Stamps on the real clock: the counters' month has not ended in real time.
+    let real = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs();
+    let now = i64::try_from(real).unwrap();
+    let at_limit = Request::new(free, now).with_key("a");
+    assert!(meter.try_consume(&engine, &at_limit, monthly, 100).unwrap().quota.allowed);
+    assert!(meter.try_consume(&engine, &Request::new(free, now).with_key("b"), monthly, 1).unwrap().quota.allowed);
+
+    // A new subject stamped 40 days ahead, past the end of the counters' month.
+    let ahead = Request::new(free, now + 40 * 86_400).with_key("c");
+    assert_eq!(meter.try_consume(&engine, &ahead, monthly, 1).unwrap_err(), MeterError::AtCapacity { max: 2 });
+    assert_eq!(meter.counters(), 2);
+    let again = meter.try_consume(&engine, &at_limit, monthly, 1).unwrap();
+    assert_eq!((again.quota.allowed, again.used), (false, 100), "the subject at its limit stays there");
+}
+
+#[test]
+fn threads_snapshotting_to_one_path_never_trip_over_each_other() {
+    let engine = engine();
+    let meter = Arc::new(Meter::new());
+    let (free, calls) = (engine.tier("free").unwrap(), engine.limit("calls").unwrap());
+    meter.try_consume(&engine, &Request::new(free, NOW).with_key("a"), calls, 3).unwrap();
+    let dir = std::env::temp_dir().join(format!("entitle-snapshot-race-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("meter.snapshot");
+    let writers: Vec<_> = (0..2)
+        .map(|_| {
+            let (meter, path) = (Arc::clone(&meter), path.clone());
+            std::thread::spawn(move || (0..300).filter(|_| meter.snapshot_to(&path).is_err()).count())
+        })
+        .collect();
+    let failed: usize = writers.into_iter().map(|w| w.join().unwrap()).sum();
+    assert_eq!(failed, 0, "every snapshot was written");
+    assert_eq!(Meter::new().restore_from(&path).unwrap(), 1);
+    let leftovers = std::fs::read_dir(&dir).unwrap().count();
+    assert_eq!(leftovers, 1, "no temporary file is left behind");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[cfg(unix)]
+#[test]
+fn restoring_from_a_fifo_is_refused_instead_of_blocking() {
+    let dir = std::env::temp_dir().join(format!("entitle-snapshot-fifo-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let fifo = dir.join("meter.snapshot");
+    assert!(std::process::Command::new("mkfifo").arg(&fifo).status().unwrap().success());
+    let (sender, receiver) = std::sync::mpsc::channel();
+    let path = fifo.clone();
+    std::thread::spawn(move || {
+        let _ = sender.send(Meter::new().restore_from(&path).map_err(|e| e.to_string()));
+    });
+    // Only a guard against a hang: a refusal takes no time at all.
+    let outcome = receiver.recv_timeout(std::time::Duration::from_secs(10));
+    if outcome.is_err() {
+        // Unblock the reader so the test process can end.
+        let _ = std::fs::OpenOptions::new().write(true).open(&fifo);
+    }
+    let error = outcome.expect("restore_from returns").unwrap_err();
+    assert!(error.contains("not a regular file"), "{error}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn a_watch_sees_a_change_made_before_it_started_and_reports_a_deleted_file() {
+    let dir = std::env::temp_dir().join(format!("entitle-watch-early-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("p.policy");
+    std::fs::write(&path, V1).unwrap();
+    let live = Arc::new(Live::new(Engine::from_path(&path).unwrap(), |e: &Engine| Ok(e.policy_hash())).unwrap());
+    // Changed after the engine was loaded, before the watch began.
+    entitle::write_file_atomically(&path, V2.as_bytes()).unwrap();
+    let (sender, receiver) = std::sync::mpsc::channel();
+    let watcher = live.watch(&path, std::time::Duration::from_millis(20), move |outcome| {
+        let _ = sender.send(outcome.map(|r| r.generation).map_err(|e| e.to_string()));
+    });
+    let wait = || receiver.recv_timeout(std::time::Duration::from_secs(10)).expect("the watcher reports");
+    assert_eq!(wait(), Ok(1));
+    assert_eq!(live.load().ids, entitle::PolicyHash::of(V2.as_bytes()));
+
+    std::fs::remove_file(&path).unwrap();
+    let gone = wait().unwrap_err();
+    assert!(gone.contains("p.policy"), "{gone}");
+    assert_eq!(live.load().generation, 1, "the engine in service keeps serving");
+    entitle::write_file_atomically(&path, V1.as_bytes()).unwrap();
+    assert_eq!(wait(), Ok(2), "a file that comes back is loaded");
+    drop(watcher);
+    let _ = std::fs::remove_dir_all(&dir);
+}

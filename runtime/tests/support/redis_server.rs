@@ -66,6 +66,11 @@ impl Server {
         }
     }
 
+    /// The port it listens on.
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
     /// Where to reach it.
     pub fn url(&self) -> String {
         format!("redis://127.0.0.1:{}/", self.port)
