@@ -739,6 +739,19 @@ static void test_entitlements(void) {
     CHECK(features[1].allowed && limits[0].remaining.value == 10000);
     CHECK(bytes_are(settings[0].display, settings[0].display_len, "99.9%"));
 
+    /* The ids written over the usage they were read from: every limit's usage is read first. */
+    uint32_t shared[3] = {id(entitle_engine_limit, engine, "ai_minutes"), calls, calls};
+    uint64_t shared_used[3] = {600, 5, 5};
+    page.limit_ids = shared;
+    CHECK(entitle_query_entitlements(engine, request, shared, shared_used, 3, &page) == ENTITLE_STATUS_OK);
+    CHECK(shared[0] == calls && shared[1] == limit_ids[1] && shared[2] == limit_ids[2]);
+    entitle_quota calls_quota;
+    CHECK(entitle_check_limit(engine, request, calls, 5, 0, &calls_quota) == ENTITLE_STATUS_OK);
+    CHECK(limits[0].allowed && limits[0].remaining.value == calls_quota.remaining.value);
+    /* 600 of the 500 minutes the add-on gives. */
+    CHECK(!limits[1].allowed && limits[1].reason == ENTITLE_REASON_LIMIT_EXCEEDED);
+    page.limit_ids = limit_ids;
+
     /* Ids are optional; the struct and its settings' size are checked. */
     page.feature_ids = NULL;
     page.limit_ids = NULL;
@@ -755,7 +768,10 @@ static void test_entitlements(void) {
     CHECK(entitle_query_entitlements(engine, request, NULL, NULL, 0, &page) == ENTITLE_STATUS_BUFFER_TOO_SMALL);
     page.limits_capacity = 3;
     page.settings = NULL;
+    page.feature_count = 99;
     CHECK(entitle_query_entitlements(engine, request, NULL, NULL, 0, &page) == ENTITLE_STATUS_NULL_ARGUMENT);
+    /* A status that answers nothing writes nothing, not even the counts. */
+    CHECK(page.feature_count == 99);
     page.settings = settings;
 
     /* Usage of a limit the engine does not have is refused, with nothing written. */
