@@ -196,7 +196,9 @@ unsafe fn put_all<T: Copy, C>(out: *mut C, start: usize, answers: &[T], convert:
 /// Every answer is written; the status is `ENTITLE_STATUS_OK` when every id (of the request
 /// and of `features`) is the engine's, and otherwise the status the first unknown one gives:
 /// `ENTITLE_STATUS_UNKNOWN_ID` (an unknown id answers `false`), or
-/// `ENTITLE_STATUS_UNKNOWN_NAME` for a tier set by name that the engine does not have.
+/// `ENTITLE_STATUS_UNKNOWN_NAME` for a tier set by name that the engine does not have. A
+/// request that holds one add-on more than once is `ENTITLE_STATUS_DUPLICATE_ADDON`, every
+/// answer a deny (reason `duplicate_addon` in the decisions of `entitle_decide_many`).
 ///
 /// The input and output arrays must not overlap: a call given overlapping arrays may answer
 /// wrongly (it reads each group of inputs before it writes their answers, which keeps it
@@ -251,7 +253,9 @@ pub unsafe extern "C" fn entitle_is_allowed_many(
 
 /// Whether the subject may use each of `features`, and why: writes `decisions_out[i]` for the
 /// `i`-th, as `entitle_decide` would, in one call (ABI 3). Buffers, NULL and statuses as for
-/// `entitle_is_allowed_many`; an unknown id's decision says which kind was unknown. `features` and `decisions_out` must not
+/// `entitle_is_allowed_many` (`ENTITLE_STATUS_OK`, `_UNKNOWN_ID`, `_UNKNOWN_NAME`,
+/// `_DUPLICATE_ADDON`, `_BUFFER_TOO_SMALL`, `_NULL_ARGUMENT`, `_INVALID_ARGUMENT`); an
+/// unknown id's decision says which kind was unknown. `features` and `decisions_out` must not
 /// overlap.
 ///
 /// # Safety
@@ -304,7 +308,9 @@ unsafe fn decide_chunk(
 /// How much of each limit is left and whether the request may proceed: writes
 /// `quotas_out[i]` for `limits[i]` given `used[i]` and `requested[i]`, as
 /// `entitle_check_limit` would, in one call (ABI 3). The three input arrays hold `count`
-/// elements each. Buffers, NULL and statuses as for `entitle_is_allowed_many`. `quotas_out` must not overlap
+/// elements each. Buffers, NULL and statuses as for `entitle_is_allowed_many`
+/// (`ENTITLE_STATUS_OK`, `_UNKNOWN_ID`, `_UNKNOWN_NAME`, `_DUPLICATE_ADDON`,
+/// `_BUFFER_TOO_SMALL`, `_NULL_ARGUMENT`, `_INVALID_ARGUMENT`). `quotas_out` must not overlap
 /// any of the three input arrays.
 ///
 /// # Safety
@@ -404,7 +410,8 @@ unsafe fn put_ids(out: *mut u32, ids: impl Iterator<Item = u32>) {
 /// capacity smaller than its count is `ENTITLE_STATUS_BUFFER_TOO_SMALL` with only the three
 /// counts written, so a caller can size its arrays from a first call with capacities 0.
 /// Otherwise the library writes every answer and the counts, and the status is that of the
-/// first unknown id, as for the batch calls.
+/// first unknown id, as for the batch calls (`ENTITLE_STATUS_OK`, `_UNKNOWN_ID`,
+/// `_UNKNOWN_NAME`, `_DUPLICATE_ADDON`).
 ///
 /// The usage arrays must not overlap any array the library writes, nor `*out`. (Every limit's
 /// usage is read before the id arrays are written, so one of them passed back as

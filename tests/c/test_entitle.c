@@ -328,6 +328,30 @@ static void test_queries(void) {
     entitle_quota doubled;
     CHECK(entitle_check_limit(engine, twice, minutes, 0, 0, &doubled) == ENTITLE_STATUS_DUPLICATE_ADDON);
     CHECK(!doubled.allowed && doubled.reason == ENTITLE_REASON_DUPLICATE_ADDON && doubled.limit.value == 0);
+    /* The batch calls and the whole entitlement say so too, as their headers list. */
+    uint32_t both[2] = {hd, ai};
+    bool both_allowed[2] = {true, true};
+    CHECK(entitle_is_allowed_many(engine, twice, both, 2, both_allowed, 2) == ENTITLE_STATUS_DUPLICATE_ADDON);
+    CHECK(!both_allowed[0] && !both_allowed[1]);
+    entitle_decision both_decisions[2];
+    CHECK(entitle_decide_many(engine, twice, both, 2, both_decisions, 2) == ENTITLE_STATUS_DUPLICATE_ADDON);
+    CHECK(both_decisions[0].reason == ENTITLE_REASON_DUPLICATE_ADDON && !both_decisions[1].allowed);
+    uint64_t zero = 0;
+    CHECK(entitle_check_limit_many(engine, twice, &minutes, &zero, &zero, 1, &doubled, 1) ==
+          ENTITLE_STATUS_DUPLICATE_ADDON);
+    CHECK(!doubled.allowed && doubled.reason == ENTITLE_REASON_DUPLICATE_ADDON);
+    entitle_setting_answer twice_settings[2];
+    entitle_entitlements twice_page = {.size = sizeof twice_page,
+                                       .features = both_decisions,
+                                       .features_capacity = 2,
+                                       .settings = twice_settings,
+                                       .settings_capacity = 2,
+                                       .setting_size = sizeof(entitle_setting_answer)};
+    entitle_quota twice_limits[3];
+    twice_page.limits = twice_limits;
+    twice_page.limits_capacity = 3;
+    CHECK(entitle_query_entitlements(engine, twice, NULL, NULL, 0, &twice_page) == ENTITLE_STATUS_DUPLICATE_ADDON);
+    CHECK(twice_settings[0].reason == ENTITLE_REASON_DUPLICATE_ADDON && twice_settings[0].kind == ENTITLE_SETTING_KIND_NONE);
     entitle_request_free(twice);
 
     /* Unknown and foreign ids are a status of their own, with the deny still written. */
