@@ -284,8 +284,8 @@ typedef struct {
   // Why: `ENTITLE_REASON_GRANTED_BY_TIER` when the tier (or an ancestor) sets the value,
   // `ENTITLE_REASON_GRANTED_BY_ADDON` when a held, applying add-on does,
   // `ENTITLE_REASON_NOT_GRANTED` when nothing sets it (kind NONE); or what could not be
-  // answered: `ENTITLE_REASON_UNKNOWN_TIER`, `_UNKNOWN_ADDON`, `_UNKNOWN_SETTING` or
-  // `_TOO_MANY_ADDONS` (kind NONE).
+  // answered: `ENTITLE_REASON_UNKNOWN_TIER`, `_UNKNOWN_ADDON`, `_UNKNOWN_SETTING`,
+  // `_TOO_MANY_ADDONS` or `_DUPLICATE_ADDON` (kind NONE).
   entitle_reason reason;
   // What kind of value it is; `ENTITLE_SETTING_KIND_NONE` when there is none.
   entitle_setting_kind kind;
@@ -811,11 +811,18 @@ void entitle_string_free(char *string);
 // Every answer is written; the status is `ENTITLE_STATUS_OK` when every id (of the request
 // and of `features`) is the engine's, and otherwise the status the first unknown one gives:
 // `ENTITLE_STATUS_UNKNOWN_ID` (an unknown id answers `false`), or
-// `ENTITLE_STATUS_UNKNOWN_NAME` for a tier set by name that the engine does not have.
+// `ENTITLE_STATUS_UNKNOWN_NAME` for a tier set by name that the engine does not have. A
+// request that holds one add-on more than once is `ENTITLE_STATUS_DUPLICATE_ADDON`, every
+// answer a deny (reason `duplicate_addon` in the decisions of `entitle_decide_many`).
+//
+// The input and output arrays must not overlap: a call given overlapping arrays may answer
+// wrongly (it reads each group of inputs before it writes their answers, which keeps it
+// memory-safe, not right).
 //
 // # Safety
 // `engine` and `request` are NULL or live handles; `features` is NULL with count 0 or points
-// to `count` readable ids; `allowed_out` is NULL or points to `capacity` writable `bool`s.
+// to `count` readable ids; `allowed_out` is NULL or points to `capacity` writable `bool`s,
+// not overlapping `features`.
 entitle_status entitle_is_allowed_many(const entitle_engine *engine,
                                        const entitle_request *request,
                                        const uint32_t *features,
@@ -825,11 +832,15 @@ entitle_status entitle_is_allowed_many(const entitle_engine *engine,
 
 // Whether the subject may use each of `features`, and why: writes `decisions_out[i]` for the
 // `i`-th, as `entitle_decide` would, in one call (ABI 3). Buffers, NULL and statuses as for
-// `entitle_is_allowed_many`; an unknown id's decision says which kind was unknown.
+// `entitle_is_allowed_many` (`ENTITLE_STATUS_OK`, `_UNKNOWN_ID`, `_UNKNOWN_NAME`,
+// `_DUPLICATE_ADDON`, `_BUFFER_TOO_SMALL`, `_NULL_ARGUMENT`, `_INVALID_ARGUMENT`); an
+// unknown id's decision says which kind was unknown. `features` and `decisions_out` must not
+// overlap.
 //
 // # Safety
 // `engine` and `request` are NULL or live handles; `features` is NULL with count 0 or points
-// to `count` readable ids; `decisions_out` is NULL or points to `capacity` writable decisions.
+// to `count` readable ids; `decisions_out` is NULL or points to `capacity` writable decisions,
+// not overlapping `features`.
 entitle_status entitle_decide_many(const entitle_engine *engine,
                                    const entitle_request *request,
                                    const uint32_t *features,
@@ -840,12 +851,15 @@ entitle_status entitle_decide_many(const entitle_engine *engine,
 // How much of each limit is left and whether the request may proceed: writes
 // `quotas_out[i]` for `limits[i]` given `used[i]` and `requested[i]`, as
 // `entitle_check_limit` would, in one call (ABI 3). The three input arrays hold `count`
-// elements each. Buffers, NULL and statuses as for `entitle_is_allowed_many`.
+// elements each. Buffers, NULL and statuses as for `entitle_is_allowed_many`
+// (`ENTITLE_STATUS_OK`, `_UNKNOWN_ID`, `_UNKNOWN_NAME`, `_DUPLICATE_ADDON`,
+// `_BUFFER_TOO_SMALL`, `_NULL_ARGUMENT`, `_INVALID_ARGUMENT`). `quotas_out` must not overlap
+// any of the three input arrays.
 //
 // # Safety
 // `engine` and `request` are NULL or live handles; `limits`, `used` and `requested` are NULL
 // with count 0 or each point to `count` readable elements; `quotas_out` is NULL or points to
-// `capacity` writable quotas.
+// `capacity` writable quotas, overlapping none of them.
 entitle_status entitle_check_limit_many(const entitle_engine *engine,
                                         const entitle_request *request,
                                         const uint32_t *limits,
@@ -867,18 +881,26 @@ entitle_status entitle_check_limit_many(const entitle_engine *engine,
 // `unknown_usage` error).
 //
 // The caller fills `*out` (its `size`, the arrays, their capacities, `setting_size`). The
-// library writes the three counts, then, when every array has room, every answer: a
-// capacity smaller than its count is `ENTITLE_STATUS_BUFFER_TOO_SMALL` with only the counts
-// written, so a caller can size its arrays from a first call with capacities 0. A `size` or a
-// `setting_size` smaller than ABI 3's struct is `ENTITLE_STATUS_INVALID_ARGUMENT`. Every
-// answer being written, the status is that of the first unknown id, as for the batch calls.
+// library checks every pointer and size first: a NULL array with room for its count is
+// `ENTITLE_STATUS_NULL_ARGUMENT`, a `size` smaller than ABI 3's struct, or a `setting_size`
+// smaller than ABI 3's `entitle_setting_answer` when the settings have room, is
+// `ENTITLE_STATUS_INVALID_ARGUMENT`, and either writes nothing, not even the counts. Then a
+// capacity smaller than its count is `ENTITLE_STATUS_BUFFER_TOO_SMALL` with only the three
+// counts written, so a caller can size its arrays from a first call with capacities 0.
+// Otherwise the library writes every answer and the counts, and the status is that of the
+// first unknown id, as for the batch calls (`ENTITLE_STATUS_OK`, `_UNKNOWN_ID`,
+// `_UNKNOWN_NAME`, `_DUPLICATE_ADDON`).
+//
+// The usage arrays must not overlap any array the library writes, nor `*out`. (Every limit's
+// usage is read before the id arrays are written, so one of them passed back as
+// `usage_limits` is still read as it was given; a caller must not rely on that.)
 //
 // # Safety
 // `engine` and `request` are NULL or live handles; the usage arrays are NULL with count 0 or
 // point to `usage_count` readable elements; `out` is NULL or points to a writable
 // `entitle_entitlements` whose array pointers are NULL or point to their capacity of
-// writable elements (`setting_size` bytes apart for `settings`). Setting texts stay valid
-// while the engine lives.
+// writable elements (`setting_size` bytes apart for `settings`), none of them overlapping the
+// usage arrays. Setting texts stay valid while the engine lives.
 entitle_status entitle_query_entitlements(const entitle_engine *engine,
                                           const entitle_request *request,
                                           const uint32_t *usage_limits,

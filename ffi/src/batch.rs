@@ -26,22 +26,44 @@ const CHUNK: usize = 32;
 /// reason when the request holds an unknown id, and `unknown_feature` otherwise.
 const NO_ID: u32 = u32::MAX;
 
-/// Reads an array of `count` elements the caller passes: NULL is allowed with count 0.
-///
-/// # Safety
-/// `data` is NULL with count 0, or points to `count` aligned, readable elements that outlive
-/// `'a`.
-unsafe fn read_array<'a, T>(data: *const T, count: usize) -> Result<&'a [T], entitle_status> {
-    if count == 0 {
-        return Ok(&[]);
-    }
-    if data.is_null() {
+/// An array of `count` elements the caller passes, checked but never borrowed: its elements
+/// are copied out one at a time, so that no shared slice covers the caller's memory while the
+/// library writes to an output array, which a careless caller may have made overlap it.
+#[derive(Clone, Copy)]
+struct Input<T> {
+    data: *const T,
+    count: usize,
+}
+
+/// Checks an array of `count` elements the caller passes: NULL is allowed with count 0.
+fn input<T>(data: *const T, count: usize) -> Result<Input<T>, entitle_status> {
+    if count > 0 && data.is_null() {
         return Err(entitle_status::NullArgument);
     }
     fits(count, size_of::<T>())?;
-    // SAFETY: non-NULL, at most `isize::MAX` bytes, and `count` readable elements per the
-    // contract.
-    Ok(unsafe { std::slice::from_raw_parts(data, count) })
+    Ok(Input { data, count })
+}
+
+impl<T: Copy> Input<T> {
+    /// Element `i`, read now.
+    ///
+    /// # Safety
+    /// `i < self.count`, and the array is as the contract of the call that took it says:
+    /// `count` aligned, readable elements.
+    unsafe fn get(&self, i: usize) -> T {
+        // SAFETY: within the caller's array, per the contract; a copy, not a borrow.
+        unsafe { self.data.add(i).read() }
+    }
+
+    /// The elements from `start` on, as many as `slots` holds, copied into it; the prefix they
+    /// fill.
+    ///
+    /// # Safety
+    /// As `get`.
+    unsafe fn copy<'s, const N: usize>(&self, start: usize, slots: &'s mut [MaybeUninit<T>; N]) -> &'s mut [T] {
+        // SAFETY: every index is below `count`, per the range.
+        gather(slots, (start..self.count).map(|i| unsafe { self.get(i) }))
+    }
 }
 
 /// Whether `count` elements of `size` bytes are an array Rust may address: at most
@@ -63,6 +85,16 @@ fn room<T>(out: *mut T, capacity: usize, count: usize) -> Result<(), entitle_sta
         return Err(entitle_status::NullArgument);
     }
     fits(count, size_of::<T>())
+}
+
+/// `room`, with a capacity smaller than `count` reported as `Ok(false)` rather than as an
+/// error, so that a call with several arrays checks every pointer before it answers
+/// `BUFFER_TOO_SMALL`.
+fn has_room<T>(out: *mut T, capacity: usize, count: usize) -> Result<bool, entitle_status> {
+    if capacity < count {
+        return Ok(false);
+    }
+    room(out, capacity, count).map(|()| true)
 }
 
 /// The first reason among `reasons` that is not a plain answer (an unknown id, too many
@@ -164,11 +196,18 @@ unsafe fn put_all<T: Copy, C>(out: *mut C, start: usize, answers: &[T], convert:
 /// Every answer is written; the status is `ENTITLE_STATUS_OK` when every id (of the request
 /// and of `features`) is the engine's, and otherwise the status the first unknown one gives:
 /// `ENTITLE_STATUS_UNKNOWN_ID` (an unknown id answers `false`), or
-/// `ENTITLE_STATUS_UNKNOWN_NAME` for a tier set by name that the engine does not have.
+/// `ENTITLE_STATUS_UNKNOWN_NAME` for a tier set by name that the engine does not have. A
+/// request that holds one add-on more than once is `ENTITLE_STATUS_DUPLICATE_ADDON`, every
+/// answer a deny (reason `duplicate_addon` in the decisions of `entitle_decide_many`).
+///
+/// The input and output arrays must not overlap: a call given overlapping arrays may answer
+/// wrongly (it reads each group of inputs before it writes their answers, which keeps it
+/// memory-safe, not right).
 ///
 /// # Safety
 /// `engine` and `request` are NULL or live handles; `features` is NULL with count 0 or points
-/// to `count` readable ids; `allowed_out` is NULL or points to `capacity` writable `bool`s.
+/// to `count` readable ids; `allowed_out` is NULL or points to `capacity` writable `bool`s,
+/// not overlapping `features`.
 #[no_mangle]
 pub unsafe extern "C" fn entitle_is_allowed_many(
     engine: *const entitle_engine,
@@ -183,20 +222,23 @@ pub unsafe extern "C" fn entitle_is_allowed_many(
     unsafe {
         batch(engine, request, |handle, _, rust| {
             let engine = &handle.engine;
-            // SAFETY: the caller's contract for `features`.
-            let features = read_array(features, count)?;
+            let features = input(features, count)?;
             room(allowed_out, capacity, count)?;
             // The request's own reason, asked once: `unknown_feature` for a request whose ids
             // are all the engine's.
             let of_request = engine.decide(rust, FeatureId::from_u32(NO_ID)).reason;
             let mut reason = (of_request != Reason::UnknownFeature).then_some(of_request);
-            for (n, chunk) in features.chunks(CHUNK).enumerate() {
+            for start in (0..count).step_by(CHUNK) {
+                // The chunk's ids are copied before any of its answers is written.
+                let mut raw = slots::<u32, CHUNK>();
+                // SAFETY: the caller's contract for `features`.
+                let chunk = features.copy(start, &mut raw);
                 let mut typed_ids = slots();
                 let ids = typed(chunk, &mut typed_ids);
                 let mut answers = slots::<bool, CHUNK>();
                 let answers = engine.is_allowed_many(rust, ids, prefix(&mut answers, ids.len(), false)).map_err(bug)?;
                 // SAFETY: `room` checked that `allowed_out` holds `count` answers.
-                put_all(allowed_out, n * CHUNK, answers, |allowed| allowed);
+                put_all(allowed_out, start, answers, |allowed| allowed);
                 if reason.is_none() {
                     // Only a denial can be for an unknown id.
                     let unknown =
@@ -211,11 +253,15 @@ pub unsafe extern "C" fn entitle_is_allowed_many(
 
 /// Whether the subject may use each of `features`, and why: writes `decisions_out[i]` for the
 /// `i`-th, as `entitle_decide` would, in one call (ABI 3). Buffers, NULL and statuses as for
-/// `entitle_is_allowed_many`; an unknown id's decision says which kind was unknown.
+/// `entitle_is_allowed_many` (`ENTITLE_STATUS_OK`, `_UNKNOWN_ID`, `_UNKNOWN_NAME`,
+/// `_DUPLICATE_ADDON`, `_BUFFER_TOO_SMALL`, `_NULL_ARGUMENT`, `_INVALID_ARGUMENT`); an
+/// unknown id's decision says which kind was unknown. `features` and `decisions_out` must not
+/// overlap.
 ///
 /// # Safety
 /// `engine` and `request` are NULL or live handles; `features` is NULL with count 0 or points
-/// to `count` readable ids; `decisions_out` is NULL or points to `capacity` writable decisions.
+/// to `count` readable ids; `decisions_out` is NULL or points to `capacity` writable decisions,
+/// not overlapping `features`.
 #[no_mangle]
 pub unsafe extern "C" fn entitle_decide_many(
     engine: *const entitle_engine,
@@ -229,51 +275,48 @@ pub unsafe extern "C" fn entitle_decide_many(
     // arrays is sound.
     unsafe {
         batch(engine, request, |handle, _, rust| {
-            // SAFETY: the caller's contract for `features`.
-            let features = read_array(features, count)?;
+            let features = input(features, count)?;
             room(decisions_out, capacity, count)?;
-            // SAFETY: `room` checked that `decisions_out` holds `count` answers.
-            decide_into(&handle.engine, rust, features.chunks(CHUNK), decisions_out)
+            // SAFETY: the caller's contract for `features`; `room` checked that
+            // `decisions_out` holds `count` answers.
+            decide_ids_into(&handle.engine, rust, (0..count).map(|i| features.get(i)), decisions_out)
         })
     }
 }
 
-/// Decides each feature of `chunks` into the caller's array at `out`, in order; the first
-/// reason that is not a plain answer.
+/// Decides each feature of `ids`, already copied out of the caller's memory, into the
+/// caller's array at `out`, in order; the first reason that is not a plain answer.
 ///
 /// # Safety
-/// `out` points to as many writable decisions as `chunks` holds ids.
-unsafe fn decide_into<'c>(
+/// `out` points to as many writable decisions as `ids` holds, at most `CHUNK`.
+unsafe fn decide_chunk(
     engine: &Engine,
     request: &Request<'_>,
-    chunks: impl Iterator<Item = &'c [u32]>,
+    ids: &[u32],
     out: *mut entitle_decision,
 ) -> Result<Reason, entitle_status> {
-    let mut reason = Reason::GrantedByTier;
-    for (n, chunk) in chunks.enumerate() {
-        let mut typed_ids = slots();
-        let ids = typed(chunk, &mut typed_ids);
-        let mut answers = slots::<Decision, CHUNK>();
-        let answers =
-            engine.decide_many(request, ids, prefix(&mut answers, ids.len(), Decision::default())).map_err(bug)?;
-        // SAFETY: the caller's contract.
-        unsafe { put_all(out, n * CHUNK, answers, c_decision) };
-        if reason == Reason::GrantedByTier {
-            reason = first_unknown(answers.iter().map(|d| d.reason));
-        }
-    }
-    Ok(reason)
+    let mut typed_ids = slots();
+    let ids = typed(ids, &mut typed_ids);
+    let mut answers = slots::<Decision, CHUNK>();
+    let answers =
+        engine.decide_many(request, ids, prefix(&mut answers, ids.len(), Decision::default())).map_err(bug)?;
+    // SAFETY: the caller's contract.
+    unsafe { put_all(out, 0, answers, c_decision) };
+    Ok(first_unknown(answers.iter().map(|d| d.reason)))
 }
 
 /// How much of each limit is left and whether the request may proceed: writes
 /// `quotas_out[i]` for `limits[i]` given `used[i]` and `requested[i]`, as
 /// `entitle_check_limit` would, in one call (ABI 3). The three input arrays hold `count`
-/// elements each. Buffers, NULL and statuses as for `entitle_is_allowed_many`.
+/// elements each. Buffers, NULL and statuses as for `entitle_is_allowed_many`
+/// (`ENTITLE_STATUS_OK`, `_UNKNOWN_ID`, `_UNKNOWN_NAME`, `_DUPLICATE_ADDON`,
+/// `_BUFFER_TOO_SMALL`, `_NULL_ARGUMENT`, `_INVALID_ARGUMENT`). `quotas_out` must not overlap
+/// any of the three input arrays.
 ///
 /// # Safety
 /// `engine` and `request` are NULL or live handles; `limits`, `used` and `requested` are NULL
 /// with count 0 or each point to `count` readable elements; `quotas_out` is NULL or points to
-/// `capacity` writable quotas.
+/// `capacity` writable quotas, overlapping none of them.
 #[no_mangle]
 pub unsafe extern "C" fn entitle_check_limit_many(
     engine: *const entitle_engine,
@@ -289,13 +332,13 @@ pub unsafe extern "C" fn entitle_check_limit_many(
     // arrays is sound.
     unsafe {
         batch(engine, request, |handle, _, rust| {
-            // SAFETY: the caller's contract for the three arrays.
-            let (limits, used, requested) =
-                (read_array(limits, count)?, read_array(used, count)?, read_array(requested, count)?);
+            let (limits, used, requested) = (input(limits, count)?, input(used, count)?, input(requested, count)?);
             room(quotas_out, capacity, count)?;
-            let questions = limits.iter().zip(used.iter().zip(requested)).map(|(limit, (used, requested))| {
-                (LimitId::from_u32(*limit), Usage { used: *used, requested: *requested })
-            });
+            // Read lazily, a chunk at a time: `check_into` gathers a chunk's questions before
+            // it writes any of their answers.
+            // SAFETY: `i < count`, and the caller's contract for the three arrays.
+            let questions = (0..count)
+                .map(|i| (LimitId::from_u32(limits.get(i)), Usage { used: used.get(i), requested: requested.get(i) }));
             // SAFETY: `room` checked that `quotas_out` holds `count` answers.
             check_into(&handle.engine, rust, questions, quotas_out)
         })
@@ -360,18 +403,26 @@ unsafe fn put_ids(out: *mut u32, ids: impl Iterator<Item = u32>) {
 /// `unknown_usage` error).
 ///
 /// The caller fills `*out` (its `size`, the arrays, their capacities, `setting_size`). The
-/// library writes the three counts, then, when every array has room, every answer: a
-/// capacity smaller than its count is `ENTITLE_STATUS_BUFFER_TOO_SMALL` with only the counts
-/// written, so a caller can size its arrays from a first call with capacities 0. A `size` or a
-/// `setting_size` smaller than ABI 3's struct is `ENTITLE_STATUS_INVALID_ARGUMENT`. Every
-/// answer being written, the status is that of the first unknown id, as for the batch calls.
+/// library checks every pointer and size first: a NULL array with room for its count is
+/// `ENTITLE_STATUS_NULL_ARGUMENT`, a `size` smaller than ABI 3's struct, or a `setting_size`
+/// smaller than ABI 3's `entitle_setting_answer` when the settings have room, is
+/// `ENTITLE_STATUS_INVALID_ARGUMENT`, and either writes nothing, not even the counts. Then a
+/// capacity smaller than its count is `ENTITLE_STATUS_BUFFER_TOO_SMALL` with only the three
+/// counts written, so a caller can size its arrays from a first call with capacities 0.
+/// Otherwise the library writes every answer and the counts, and the status is that of the
+/// first unknown id, as for the batch calls (`ENTITLE_STATUS_OK`, `_UNKNOWN_ID`,
+/// `_UNKNOWN_NAME`, `_DUPLICATE_ADDON`).
+///
+/// The usage arrays must not overlap any array the library writes, nor `*out`. (Every limit's
+/// usage is read before the id arrays are written, so one of them passed back as
+/// `usage_limits` is still read as it was given; a caller must not rely on that.)
 ///
 /// # Safety
 /// `engine` and `request` are NULL or live handles; the usage arrays are NULL with count 0 or
 /// point to `usage_count` readable elements; `out` is NULL or points to a writable
 /// `entitle_entitlements` whose array pointers are NULL or point to their capacity of
-/// writable elements (`setting_size` bytes apart for `settings`). Setting texts stay valid
-/// while the engine lives.
+/// writable elements (`setting_size` bytes apart for `settings`), none of them overlapping the
+/// usage arrays. Setting texts stay valid while the engine lives.
 #[no_mangle]
 pub unsafe extern "C" fn entitle_query_entitlements(
     engine: *const entitle_engine,
@@ -386,9 +437,7 @@ pub unsafe extern "C" fn entitle_query_entitlements(
     unsafe {
         batch(engine, request, |handle, held, rust| {
             let engine = &handle.engine;
-            // SAFETY: the caller's contract for the usage arrays.
-            let (usage_limits, usage_used) =
-                (read_array(usage_limits, usage_count)?, read_array(usage_used, usage_count)?);
+            let (usage_limits, usage_used) = (input(usage_limits, usage_count)?, input(usage_used, usage_count)?);
             if out.is_null() {
                 return Err(entitle_status::NullArgument);
             }
@@ -396,47 +445,57 @@ pub unsafe extern "C" fn entitle_query_entitlements(
             if crate::queries::caller_size(out) < size_of::<entitle_entitlements>() {
                 return Err(entitle_status::InvalidArgument);
             }
-            if usage_limits.iter().any(|id| engine.limit_name(LimitId::from_u32(*id)).is_none()) {
+            // SAFETY: `i < usage_count`, and the caller's contract for the usage arrays.
+            if (0..usage_count).any(|i| engine.limit_name(LimitId::from_u32(usage_limits.get(i))).is_none()) {
                 return Err(entitle_status::UnknownId);
             }
             let counts = (engine.features().len(), engine.limits().len(), engine.settings().len());
-            // The caller's struct is read and written field by field through the pointer: the
-            // fields the library writes may hold anything before the call.
+            // The caller's struct is read field by field through the pointer: the fields the
+            // library writes may hold anything before the call.
             // SAFETY: checked non-NULL and at least as large as this library's struct; readable
-            // and writable per the contract.
-            let page = {
+            // per the contract.
+            let page = Page {
+                features: std::ptr::addr_of!((*out).features).read(),
+                feature_ids: std::ptr::addr_of!((*out).feature_ids).read(),
+                features_capacity: std::ptr::addr_of!((*out).features_capacity).read(),
+                limits: std::ptr::addr_of!((*out).limits).read(),
+                limit_ids: std::ptr::addr_of!((*out).limit_ids).read(),
+                limits_capacity: std::ptr::addr_of!((*out).limits_capacity).read(),
+                settings: std::ptr::addr_of!((*out).settings).read(),
+                setting_ids: std::ptr::addr_of!((*out).setting_ids).read(),
+                settings_capacity: std::ptr::addr_of!((*out).settings_capacity).read(),
+                setting_size: std::ptr::addr_of!((*out).setting_size).read(),
+            };
+            // Every pointer and size is checked before anything is written: a status that gives
+            // no answer leaves the caller's struct as it was, counts included.
+            let rooms = [
+                has_room(page.features, page.features_capacity, counts.0)?,
+                has_room(page.limits, page.limits_capacity, counts.1)?,
+                has_room(page.settings, page.settings_capacity, counts.2)?,
+            ];
+            let stride = page.setting_size;
+            // The settings' stride matters only when they are written.
+            if rooms[2] && counts.2 > 0 {
+                if stride < size_of::<entitle_setting_answer>()
+                    || !stride.is_multiple_of(align_of::<entitle_setting_answer>())
+                {
+                    return Err(entitle_status::InvalidArgument);
+                }
+                fits(counts.2, stride)?;
+            }
+            // SAFETY: checked non-NULL and as large as this library's struct; writable per the
+            // contract.
+            let put_counts = || {
                 std::ptr::addr_of_mut!((*out).feature_count).write(counts.0);
                 std::ptr::addr_of_mut!((*out).limit_count).write(counts.1);
                 std::ptr::addr_of_mut!((*out).setting_count).write(counts.2);
-                Page {
-                    features: std::ptr::addr_of!((*out).features).read(),
-                    feature_ids: std::ptr::addr_of!((*out).feature_ids).read(),
-                    features_capacity: std::ptr::addr_of!((*out).features_capacity).read(),
-                    limits: std::ptr::addr_of!((*out).limits).read(),
-                    limit_ids: std::ptr::addr_of!((*out).limit_ids).read(),
-                    limits_capacity: std::ptr::addr_of!((*out).limits_capacity).read(),
-                    settings: std::ptr::addr_of!((*out).settings).read(),
-                    setting_ids: std::ptr::addr_of!((*out).setting_ids).read(),
-                    settings_capacity: std::ptr::addr_of!((*out).settings_capacity).read(),
-                    setting_size: std::ptr::addr_of!((*out).setting_size).read(),
-                }
             };
-            room(page.features, page.features_capacity, counts.0)?;
-            room(page.limits, page.limits_capacity, counts.1)?;
-            room(page.settings, page.settings_capacity, counts.2)?;
-            let stride = page.setting_size;
-            if counts.2 > 0
-                && (stride < size_of::<entitle_setting_answer>() || stride % align_of::<entitle_setting_answer>() != 0)
-            {
-                return Err(entitle_status::InvalidArgument);
+            if rooms.contains(&false) {
+                // The counts, so that the caller can size its arrays, and nothing else.
+                put_counts();
+                return Err(entitle_status::BufferTooSmall);
             }
-            fits(counts.2, stride)?;
 
-            // SAFETY: the id arrays are NULL or share their answers' capacities, which `room`
-            // checked against the counts, per the contract.
-            put_ids(page.feature_ids, engine.features().map(|(id, _)| id.as_u32()));
-            put_ids(page.limit_ids, engine.limits().map(|(id, _)| id.as_u32()));
-            put_ids(page.setting_ids, engine.settings().map(|(id, _)| id.as_u32()));
             let mut reason = Reason::GrantedByTier;
             let mut note = |found: Reason| {
                 if reason == Reason::GrantedByTier {
@@ -444,27 +503,36 @@ pub unsafe extern "C" fn entitle_query_entitlements(
                 }
             };
             let feature_ids = engine.features().map(|(id, _)| id.as_u32());
-            // SAFETY: `room` checked that `features` holds every feature.
+            // SAFETY: `has_room` checked that `features` holds every feature.
             note(decide_ids_into(engine, rust, feature_ids, page.features)?);
+            // Every limit's usage is read into its question (a chunk's before any of its quotas
+            // is written, and all of it before the ids, written last): a caller that passes one
+            // of the id arrays as `usage_limits` still has its usage read as it gave it.
             let questions = engine.limits().map(|(id, _)| {
-                let used = usage_limits
-                    .iter()
-                    .zip(usage_used)
-                    .rfind(|(limit, _)| **limit == id.as_u32())
-                    .map_or(0, |(_, used)| *used);
+                // SAFETY: `i < usage_count`, and the caller's contract for the usage arrays.
+                let used = (0..usage_count)
+                    .rev()
+                    .find(|i| usage_limits.get(*i) == id.as_u32())
+                    .map_or(0, |i| usage_used.get(i));
                 (id, Usage::used(used))
             });
-            // SAFETY: `room` checked that `limits` holds every limit.
+            // SAFETY: `has_room` checked that `limits` holds every limit.
             note(check_into(engine, rust, questions, page.limits)?);
             for (i, (id, _)) in engine.settings().enumerate() {
                 let (mut answer, found) = setting_answer_by_id(handle, !held.addons.is_empty(), rust, id);
                 note(first_unknown([found]));
                 answer.size = stride;
                 // SAFETY: element `i` is `i * stride` bytes into the caller's array, which
-                // `room` and `fits` checked holds every setting; `stride` is a multiple of the
-                // struct's alignment and at least its size.
+                // `has_room` and `fits` checked holds every setting; `stride` is a multiple of
+                // the struct's alignment and at least its size.
                 page.settings.cast::<u8>().add(i * stride).cast::<entitle_setting_answer>().write(answer);
             }
+            put_counts();
+            // SAFETY: the id arrays are NULL or share their answers' capacities, which
+            // `has_room` checked against the counts, per the contract.
+            put_ids(page.feature_ids, engine.features().map(|(id, _)| id.as_u32()));
+            put_ids(page.limit_ids, engine.limits().map(|(id, _)| id.as_u32()));
+            put_ids(page.setting_ids, engine.settings().map(|(id, _)| id.as_u32()));
             Ok(reason)
         })
     }
@@ -484,7 +552,11 @@ struct Page {
     setting_size: usize,
 }
 
-/// `decide_into` for ids that come from an iterator rather than the caller's array.
+/// Decides each feature of `ids` into the caller's array at `out`, in order, a chunk at a
+/// time; the first reason that is not a plain answer.
+///
+/// A chunk's ids are all taken from `ids` before any of its answers is written, so an
+/// iterator that reads the caller's memory reads it before the library writes there.
 ///
 /// # Safety
 /// `out` points to as many writable decisions as `ids` yields.
@@ -504,7 +576,7 @@ unsafe fn decide_ids_into(
         }
         let len = chunk.len();
         // SAFETY: the caller's contract, from element `start` on.
-        let found = unsafe { decide_into(engine, request, std::iter::once(&*chunk), out.add(start)) }?;
+        let found = unsafe { decide_chunk(engine, request, chunk, out.add(start)) }?;
         if reason == Reason::GrantedByTier {
             reason = found;
         }
@@ -630,6 +702,141 @@ mod tests {
             let one = rust.check_limit(&id_request(rust, held), id, usage);
             assert_eq!(quotas[i], c_quota(one));
         }
+        // SAFETY: the handles came from the library and are freed once.
+        unsafe {
+            entitle_request_free(request);
+            entitle_engine_free(engine);
+        }
+    }
+
+    /// An engine of `policy()` and a request for its tier `t`; the caller frees both.
+    fn wide() -> (*mut entitle_engine, *mut entitle_request) {
+        let text = policy();
+        let mut engine = ptr::null_mut();
+        let mut request = ptr::null_mut();
+        // SAFETY: valid strings and writable out-parameters.
+        unsafe {
+            let status =
+                entitle_engine_from_source(b"w".as_ptr(), 1, text.as_ptr(), text.len(), &mut engine, ptr::null_mut());
+            assert_eq!(status, entitle_status::Ok);
+            assert_eq!(entitle_request_new(&mut request), entitle_status::Ok);
+            assert_eq!(entitle_request_set_tier_name(request, b"t".as_ptr(), 1), entitle_status::Ok);
+        }
+        (engine, request)
+    }
+
+    /// A page over `limits` and `limit_ids` only, with no room for features or settings and
+    /// counts the library has not written.
+    fn limits_page(limits: &mut [entitle_quota], limit_ids: *mut u32) -> entitle_entitlements {
+        entitle_entitlements {
+            size: size_of::<entitle_entitlements>(),
+            features: ptr::null_mut(),
+            feature_ids: ptr::null_mut(),
+            features_capacity: 0,
+            feature_count: 7,
+            limits: limits.as_mut_ptr(),
+            limit_ids,
+            limits_capacity: limits.len(),
+            limit_count: 7,
+            settings: ptr::null_mut(),
+            setting_ids: ptr::null_mut(),
+            settings_capacity: 0,
+            setting_size: size_of::<entitle_setting_answer>(),
+            setting_count: 7,
+        }
+    }
+
+    /// A caller that hands its `limit_ids` array in as `usage_limits` has the usage read as it
+    /// gave it: the ids are written only after every limit's usage is read.
+    #[test]
+    #[expect(clippy::indexing_slicing, reason = "the arrays are as long as the policy's limits")]
+    fn usage_is_read_before_the_ids_are_written_over_it() {
+        let (engine, request) = wide();
+        // SAFETY: a live engine and request, read only.
+        let (rust, held) = unsafe { (&(*engine).engine, &*request) };
+        let declared: Vec<LimitId> = rust.limits().map(|(id, _)| id).collect();
+        let count = declared.len();
+        // The usage lists the limits backwards, each used one past its limit (`l{i}` is
+        // `i * 10`): read against the wrong limit, the later half would be allowed.
+        let mut ids: Vec<u32> = declared.iter().rev().map(|id| id.as_u32()).collect();
+        let used: Vec<u64> = (0..count as u64).rev().map(|i| i * 10 + 1).collect();
+        // SAFETY: an all-zero quota is a valid value of the plain C struct.
+        let mut limits = vec![unsafe { std::mem::zeroed::<entitle_quota>() }; count];
+        let shared = ids.as_mut_ptr();
+        let mut page = limits_page(&mut limits, shared);
+        let mut features = vec![entitle_decision { allowed: false, reason: 0 }; rust.features().len()];
+        page.features = features.as_mut_ptr();
+        page.features_capacity = features.len();
+        // SAFETY: as for the quota; the pointers are NULL.
+        let mut settings = vec![unsafe { std::mem::zeroed::<entitle_setting_answer>() }; 1];
+        page.settings = settings.as_mut_ptr();
+        page.settings_capacity = 1;
+        // SAFETY: live handles; `shared` holds `count` ids, read as usage and written as the
+        // ids of the answer; `used` holds `count` amounts.
+        let status = unsafe { entitle_query_entitlements(engine, request, shared, used.as_ptr(), count, &mut page) };
+        assert_eq!(status, entitle_status::Ok);
+        assert_eq!(page.limit_count, count);
+        for (i, id) in declared.iter().enumerate() {
+            assert_eq!(ids[i], id.as_u32(), "the ids are written, in declaration order");
+            let one = rust.check_limit(&id_request(rust, held), *id, Usage::used(i as u64 * 10 + 1));
+            assert!(!one.allowed, "l{i} is exceeded");
+            assert_eq!(limits[i], c_quota(one), "l{i}");
+        }
+        // SAFETY: the handles came from the library and are freed once.
+        unsafe {
+            entitle_request_free(request);
+            entitle_engine_free(engine);
+        }
+    }
+
+    /// A status that gives no answer writes nothing, counts included; `BUFFER_TOO_SMALL` writes
+    /// the counts and nothing else.
+    #[test]
+    fn counts_are_written_only_with_an_answer_or_for_sizing() {
+        let (engine, request) = wide();
+        // SAFETY: a live engine, read only.
+        let count = unsafe { (*engine).engine.limits().len() };
+        let unwritten = |page: &entitle_entitlements| (page.feature_count, page.limit_count, page.setting_count);
+        // SAFETY: an all-zero quota is a valid value of the plain C struct.
+        let mut limits = vec![unsafe { std::mem::zeroed::<entitle_quota>() }; count];
+        // A mark no answer has, set before the pages take the array's address.
+        if let Some(first) = limits.first_mut() {
+            first.remaining.value = 3;
+        }
+        let query = |page: &mut entitle_entitlements| {
+            // SAFETY: live handles, no usage, and a page whose arrays are as long as it says.
+            unsafe { entitle_query_entitlements(engine, request, ptr::null(), ptr::null(), 0, page) }
+        };
+
+        // Room for the settings at a NULL array.
+        let mut page = limits_page(&mut limits, ptr::null_mut());
+        page.features_capacity = 0;
+        page.settings_capacity = 1;
+        assert_eq!(query(&mut page), entitle_status::NullArgument);
+        assert_eq!(unwritten(&page), (7, 7, 7));
+        // SAFETY: as for the quota; the pointers are NULL.
+        let mut settings = vec![unsafe { std::mem::zeroed::<entitle_setting_answer>() }; 1];
+        page.settings = settings.as_mut_ptr();
+        // A stride smaller than the struct, with the features too small as well: the stride is
+        // wrong whatever the capacities, so the call is refused rather than sized.
+        page.setting_size = size_of::<entitle_setting_answer>() - 8;
+        assert_eq!(query(&mut page), entitle_status::InvalidArgument);
+        assert_eq!(unwritten(&page), (7, 7, 7));
+        page.size = size_of::<entitle_entitlements>() - 1;
+        page.setting_size = size_of::<entitle_setting_answer>();
+        assert_eq!(query(&mut page), entitle_status::InvalidArgument);
+        assert_eq!(unwritten(&page), (7, 7, 7));
+        page.size = size_of::<entitle_entitlements>();
+        // NULL limits with room, beside features that are too small.
+        let mut nowhere = limits_page(&mut limits, ptr::null_mut());
+        nowhere.limits = ptr::null_mut();
+        assert_eq!(query(&mut nowhere), entitle_status::NullArgument);
+        assert_eq!(unwritten(&nowhere), (7, 7, 7));
+
+        // Too small: the counts, and no answer.
+        assert_eq!(query(&mut page), entitle_status::BufferTooSmall);
+        assert_eq!(unwritten(&page), (CHUNK * 2 + 5, count, 1));
+        assert_eq!(limits.first().map(|quota| quota.remaining.value), Some(3), "no quota is written");
         // SAFETY: the handles came from the library and are freed once.
         unsafe {
             entitle_request_free(request);

@@ -173,8 +173,8 @@ pub struct entitle_setting_answer {
     /// Why: `ENTITLE_REASON_GRANTED_BY_TIER` when the tier (or an ancestor) sets the value,
     /// `ENTITLE_REASON_GRANTED_BY_ADDON` when a held, applying add-on does,
     /// `ENTITLE_REASON_NOT_GRANTED` when nothing sets it (kind NONE); or what could not be
-    /// answered: `ENTITLE_REASON_UNKNOWN_TIER`, `_UNKNOWN_ADDON`, `_UNKNOWN_SETTING` or
-    /// `_TOO_MANY_ADDONS` (kind NONE).
+    /// answered: `ENTITLE_REASON_UNKNOWN_TIER`, `_UNKNOWN_ADDON`, `_UNKNOWN_SETTING`,
+    /// `_TOO_MANY_ADDONS` or `_DUPLICATE_ADDON` (kind NONE).
     pub reason: entitle_reason_number,
     /// What kind of value it is; `ENTITLE_SETTING_KIND_NONE` when there is none.
     pub kind: entitle_setting_kind,

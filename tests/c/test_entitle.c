@@ -328,6 +328,30 @@ static void test_queries(void) {
     entitle_quota doubled;
     CHECK(entitle_check_limit(engine, twice, minutes, 0, 0, &doubled) == ENTITLE_STATUS_DUPLICATE_ADDON);
     CHECK(!doubled.allowed && doubled.reason == ENTITLE_REASON_DUPLICATE_ADDON && doubled.limit.value == 0);
+    /* The batch calls and the whole entitlement say so too, as their headers list. */
+    uint32_t both[2] = {hd, ai};
+    bool both_allowed[2] = {true, true};
+    CHECK(entitle_is_allowed_many(engine, twice, both, 2, both_allowed, 2) == ENTITLE_STATUS_DUPLICATE_ADDON);
+    CHECK(!both_allowed[0] && !both_allowed[1]);
+    entitle_decision both_decisions[2];
+    CHECK(entitle_decide_many(engine, twice, both, 2, both_decisions, 2) == ENTITLE_STATUS_DUPLICATE_ADDON);
+    CHECK(both_decisions[0].reason == ENTITLE_REASON_DUPLICATE_ADDON && !both_decisions[1].allowed);
+    uint64_t zero = 0;
+    CHECK(entitle_check_limit_many(engine, twice, &minutes, &zero, &zero, 1, &doubled, 1) ==
+          ENTITLE_STATUS_DUPLICATE_ADDON);
+    CHECK(!doubled.allowed && doubled.reason == ENTITLE_REASON_DUPLICATE_ADDON);
+    entitle_setting_answer twice_settings[2];
+    entitle_entitlements twice_page = {.size = sizeof twice_page,
+                                       .features = both_decisions,
+                                       .features_capacity = 2,
+                                       .settings = twice_settings,
+                                       .settings_capacity = 2,
+                                       .setting_size = sizeof(entitle_setting_answer)};
+    entitle_quota twice_limits[3];
+    twice_page.limits = twice_limits;
+    twice_page.limits_capacity = 3;
+    CHECK(entitle_query_entitlements(engine, twice, NULL, NULL, 0, &twice_page) == ENTITLE_STATUS_DUPLICATE_ADDON);
+    CHECK(twice_settings[0].reason == ENTITLE_REASON_DUPLICATE_ADDON && twice_settings[0].kind == ENTITLE_SETTING_KIND_NONE);
     entitle_request_free(twice);
 
     /* Unknown and foreign ids are a status of their own, with the deny still written. */
@@ -739,6 +763,19 @@ static void test_entitlements(void) {
     CHECK(features[1].allowed && limits[0].remaining.value == 10000);
     CHECK(bytes_are(settings[0].display, settings[0].display_len, "99.9%"));
 
+    /* The ids written over the usage they were read from: every limit's usage is read first. */
+    uint32_t shared[3] = {id(entitle_engine_limit, engine, "ai_minutes"), calls, calls};
+    uint64_t shared_used[3] = {600, 5, 5};
+    page.limit_ids = shared;
+    CHECK(entitle_query_entitlements(engine, request, shared, shared_used, 3, &page) == ENTITLE_STATUS_OK);
+    CHECK(shared[0] == calls && shared[1] == limit_ids[1] && shared[2] == limit_ids[2]);
+    entitle_quota calls_quota;
+    CHECK(entitle_check_limit(engine, request, calls, 5, 0, &calls_quota) == ENTITLE_STATUS_OK);
+    CHECK(limits[0].allowed && limits[0].remaining.value == calls_quota.remaining.value);
+    /* 600 of the 500 minutes the add-on gives. */
+    CHECK(!limits[1].allowed && limits[1].reason == ENTITLE_REASON_LIMIT_EXCEEDED);
+    page.limit_ids = limit_ids;
+
     /* Ids are optional; the struct and its settings' size are checked. */
     page.feature_ids = NULL;
     page.limit_ids = NULL;
@@ -755,7 +792,10 @@ static void test_entitlements(void) {
     CHECK(entitle_query_entitlements(engine, request, NULL, NULL, 0, &page) == ENTITLE_STATUS_BUFFER_TOO_SMALL);
     page.limits_capacity = 3;
     page.settings = NULL;
+    page.feature_count = 99;
     CHECK(entitle_query_entitlements(engine, request, NULL, NULL, 0, &page) == ENTITLE_STATUS_NULL_ARGUMENT);
+    /* A status that answers nothing writes nothing, not even the counts. */
+    CHECK(page.feature_count == 99);
     page.settings = settings;
 
     /* Usage of a limit the engine does not have is refused, with nothing written. */
