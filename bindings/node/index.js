@@ -123,6 +123,15 @@ function named(parameter, value) {
   throw typeError(parameter, NAME_OR_ID, value);
 }
 
+/** The length of a list, read once: an array's always is a length, a Proxy's may be anything. */
+function lengthOf(parameter, values) {
+  const n = values.length;
+  if (typeof n !== 'number' || !Number.isInteger(n) || n < 0 || n > U32_MAX) {
+    throw typeError(`${parameter}.length`, 'an array length (an integer from 0 to 4294967295)', n);
+  }
+  return n;
+}
+
 /** A list of names or ids, each checked; the list itself, as the addon reads it. */
 function namedList(parameter, values) {
   if (!Array.isArray(values)) throw typeError(parameter, `an array, each item ${NAME_OR_ID}`, values);
@@ -142,31 +151,36 @@ function namedList(parameter, values) {
 let idScratch = new Uint32Array(64);
 let nameAtScratch = new Uint32Array(64);
 let answerScratch = new Uint32Array(64);
-// Whether a list is being read into the arrays above. An item is read through any getter the
-// list has (a Proxy's, say), which could call a batch call again and overwrite what the outer
-// call has laid out; such a call is refused before it writes anything, so no answer is ever
-// computed from another call's ids.
+// Whether a list is being read into the arrays above, or answered from them. An item (or the
+// length) is read through any getter the list has (a Proxy's, say), which could call a batch
+// call again and overwrite what the outer call has laid out; such a call is refused before it
+// writes anything, and the flag stays set until the outer call's answers are copied out, so no
+// answer is ever computed from another call's ids.
 let readingList = false;
 
-/** Checks a list of features and lays it out for the addon: each id at its place in
- * `idScratch`, each name's place in `nameAtScratch`, and the names themselves in one string,
- * each ended by a NUL (which no feature's name holds, so a name that does is given as the
- * empty name, unknown alike): one string crosses in far less than one per name. */
-function featureList(parameter, values) {
+/** Checks a list of features, lays it out for the addon (see `layOut`) and gives the layout
+ * to `answer`, whose result it returns; no other batch call can use the arrays of the layout
+ * until `answer` has returned. */
+function featureList(parameter, values, answer) {
   if (!Array.isArray(values)) throw typeError(parameter, `an array, each item ${NAME_OR_ID}`, values);
   if (readingList) {
     throw new EntitleError(`entitle: \`${parameter}\` was read by a batch call from inside another batch call's list`, 'reentered');
   }
   readingList = true;
   try {
-    return layOut(parameter, values);
+    return answer(layOut(parameter, values));
   } finally {
     readingList = false;
   }
 }
 
+/** A list of features laid out for the addon: `count` items (the list's length, read once),
+ * each id at its place in `ids`, each name's place in `nameAt`, the names themselves in one
+ * string, each ended by a NUL (which no feature's name holds, so a name that does is given as
+ * the empty name, unknown alike): one string crosses in far less than one per name; and
+ * `answers`, which holds `count` answers. */
 function layOut(parameter, values) {
-  const n = values.length;
+  const n = lengthOf(parameter, values);
   if (n > idScratch.length) {
     idScratch = new Uint32Array(n * 2);
     nameAtScratch = new Uint32Array(n * 2);
@@ -188,7 +202,7 @@ function layOut(parameter, values) {
       throw typeError(`${parameter}[${i}]`, NAME_OR_ID, value);
     }
   }
-  return names;
+  return { count: n, ids: idScratch, names, nameAt: nameAtScratch, answers: answerScratch };
 }
 
 const AMOUNT = 'a whole number from 0 to 2^53 − 1, or a bigint from 0n to 2^64 − 1';
@@ -385,24 +399,26 @@ class Engine {
    * same order, each what `isAllowed` answers. */
   isAllowedMany(request, features) {
     const native = handleOf(request, this);
-    const names = featureList('features', features);
-    const n = features.length;
-    addon.isAllowedMany(this.#native, native, idScratch, n, names, nameAtScratch, answerScratch);
-    const answers = new Array(n);
-    for (let i = 0; i < n; i += 1) answers[i] = answerScratch[i] === 1;
-    return answers;
+    const engine = this.#native;
+    return featureList('features', features, ({ count: n, ids, names, nameAt, answers: out }) => {
+      addon.isAllowedMany(engine, native, ids, n, names, nameAt, out);
+      const answers = new Array(n);
+      for (let i = 0; i < n; i += 1) answers[i] = out[i] === 1;
+      return answers;
+    });
   }
 
   /** `decide` for many features (names or ids) in one call: an array of `{ allowed, reason }`
    * in the same order, each what `decide` answers. */
   decideMany(request, features) {
     const native = handleOf(request, this);
-    const names = featureList('features', features);
-    const n = features.length;
-    addon.decideMany(this.#native, native, idScratch, n, names, nameAtScratch, answerScratch);
-    const answers = new Array(n);
-    for (let i = 0; i < n; i += 1) answers[i] = decision(answerScratch[i]);
-    return answers;
+    const engine = this.#native;
+    return featureList('features', features, ({ count: n, ids, names, nameAt, answers: out }) => {
+      addon.decideMany(engine, native, ids, n, names, nameAt, out);
+      const answers = new Array(n);
+      for (let i = 0; i < n; i += 1) answers[i] = decision(out[i]);
+      return answers;
+    });
   }
 
   /** Whether the subject may use `feature`, and why: `{ allowed, reason }`. */

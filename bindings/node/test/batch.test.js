@@ -214,3 +214,50 @@ test('a list whose item calls a batch call while it is read is refused, and the 
   // The flag is cleared once a list is read, whatever happened inside it.
   assert.deepEqual(engine.isAllowedMany(request, page), expected);
 });
+
+test('a list whose length getter calls a batch call gets its own answers, the length read once', () => {
+  const request = engine.request({ tier: 'pro', now: INSTANTS[0] });
+  const denied = engine.feature('dedicated_csm');
+  const allowed = engine.feature('hd_video');
+  assert.deepEqual([engine.isAllowed(request, denied), engine.isAllowed(request, allowed)], [false, true]);
+  for (const many of ['isAllowedMany', 'decideMany']) {
+    const inner = [];
+    // Each read of `length` asks another batch whose one feature is allowed, as a careless
+    // Proxy might: were any of them answered, it would overwrite the outer call's id.
+    const sneaky = new Proxy([denied], {
+      get(target, property, receiver) {
+        if (property === 'length') {
+          try {
+            inner.push(engine.isAllowedMany(request, [allowed]));
+          } catch (error) {
+            inner.push(error);
+          }
+        }
+        return Reflect.get(target, property, receiver);
+      },
+    });
+    assert.deepEqual(engine[many](request, sneaky), [engine[many === 'isAllowedMany' ? 'isAllowed' : 'decide'](request, denied)], many);
+    assert.equal(inner.length, 1, `${many} read the length ${inner.length} times`);
+    assert.ok(inner.every((e) => e instanceof EntitleError && e.code === 'reentered'), many);
+  }
+});
+
+test('a list an item getter grows is answered for the items laid out, never from an earlier call', () => {
+  const request = engine.request({ tier: 'pro', now: INSTANTS[0] });
+  const denied = engine.feature('dedicated_csm');
+  const allowed = engine.feature('hd_video');
+  for (const many of ['isAllowedMany', 'decideMany']) {
+    // An earlier call leaves an allowed id at place 1 of whatever the ids are laid out in.
+    assert.deepEqual(engine.isAllowedMany(request, [allowed, allowed]), [true, true]);
+    const list = [denied];
+    Object.defineProperty(list, 0, {
+      get() {
+        list.length = 2;
+        return denied;
+      },
+    });
+    const answers = engine[many](request, list);
+    assert.equal(answers.length, 1, `${many} answered ${JSON.stringify(answers)}`);
+    assert.deepEqual(answers, [engine[many === 'isAllowedMany' ? 'isAllowed' : 'decide'](request, denied)], many);
+  }
+});
