@@ -147,7 +147,10 @@ function namedList(parameter, values) {
 // The typed arrays a list of features crosses into the addon in (its ids, and the places of
 // its names) and its answers come back in: made once and grown as needed (each module
 // instance, so each thread, has its own), since making a typed array costs more than
-// answering a page of questions.
+// answering a page of questions. All three have the same length, which is never more than
+// `SCRATCH_MAX` items: a longer list is laid out in arrays of its own, dropped after its call,
+// so that one long list does not hold its memory for the life of the module.
+const SCRATCH_MAX = 4096;
 let idScratch = new Uint32Array(64);
 let nameAtScratch = new Uint32Array(64);
 let answerScratch = new Uint32Array(64);
@@ -174,6 +177,13 @@ function featureList(parameter, values, answer) {
   }
 }
 
+/** A Uint32Array of `length` items, starting with those of `array`. */
+function grown(array, length) {
+  const bigger = new Uint32Array(length);
+  bigger.set(array);
+  return bigger;
+}
+
 /** A list of features laid out for the addon: `count` items (the list's length, read once),
  * each id at its place in `ids`, each name's place in `nameAt`, the names themselves in one
  * string, each ended by a NUL (which no feature's name holds, so a name that does is given as
@@ -181,28 +191,45 @@ function featureList(parameter, values, answer) {
  * `answers`, which holds `count` answers. */
 function layOut(parameter, values) {
   const n = lengthOf(parameter, values);
-  if (n > idScratch.length) {
-    idScratch = new Uint32Array(n * 2);
-    nameAtScratch = new Uint32Array(n * 2);
-    answerScratch = new Uint32Array(n * 2);
-  }
+  // The arrays grow as items are read and found good, not to the length up front: a list that
+  // is refused allocates no more than it had read.
+  let ids = idScratch;
+  let nameAt = nameAtScratch;
   let names = '';
   let count = 0;
   // A hole reads as undefined here, and is refused as one. The item's name is only built for
   // the error: building it for each item cost more than the answers.
   for (let i = 0; i < n; i += 1) {
     const value = values[i];
+    if (i === ids.length) {
+      // Both grow together: a name's place is never past the item's.
+      const length = Math.min(n, ids.length * 2);
+      ids = grown(ids, length);
+      nameAt = grown(nameAt, length);
+    }
     if (isId(value)) {
-      idScratch[i] = value;
+      ids[i] = value;
     } else if (typeof value === 'string') {
-      nameAtScratch[count] = i;
+      nameAt[count] = i;
       count += 1;
       names += value.includes('\0') ? '\0' : `${value}\0`;
     } else {
       throw typeError(`${parameter}[${i}]`, NAME_OR_ID, value);
     }
   }
-  return { count: n, ids: idScratch, names, nameAt: nameAtScratch, answers: answerScratch };
+  let answers = answerScratch;
+  if (ids !== idScratch) {
+    if (n <= SCRATCH_MAX) {
+      // Grown no further than `n`, so within the bound: kept for the calls to come.
+      idScratch = ids;
+      nameAtScratch = nameAt;
+      answerScratch = new Uint32Array(ids.length);
+      answers = answerScratch;
+    } else {
+      answers = new Uint32Array(n);
+    }
+  }
+  return { count: n, ids, names, nameAt, answers };
 }
 
 const AMOUNT = 'a whole number from 0 to 2^53 − 1, or a bigint from 0n to 2^64 − 1';
@@ -521,3 +548,5 @@ function lookup(name) {
 }
 
 module.exports = { Engine, Request, EntitleError, PolicyError, UnknownNameError, UNLIMITED };
+// For the tests alone, not the API: how many items the shared list buffers hold.
+Object.defineProperty(module.exports, Symbol.for('entitle.scratchLength'), { value: () => idScratch.length });

@@ -261,3 +261,29 @@ test('a list an item getter grows is answered for the items laid out, never from
     assert.deepEqual(answers, [engine[many === 'isAllowedMany' ? 'isAllowed' : 'decide'](request, denied)], many);
   }
 });
+
+test('a long list that is refused leaves no memory behind, and the shared buffers stay bounded', () => {
+  const request = engine.request({ tier: 'pro', now: INSTANTS[0] });
+  const before = process.memoryUsage().arrayBuffers;
+  for (const many of ['isAllowedMany', 'decideMany']) {
+    assert.throws(() => engine[many](request, new Array(20_000_000)), (e) => e instanceof TypeError && /`features\[0\]`.*not undefined/.test(e.message));
+  }
+  const grew = process.memoryUsage().arrayBuffers - before;
+  assert.ok(grew < 1_000_000, `a refused list left ${grew} bytes of buffers`);
+  const scratchLength = require('..')[Symbol.for('entitle.scratchLength')];
+  assert.equal(typeof scratchLength, 'function');
+  assert.ok(scratchLength() <= 4_096, `the shared buffers hold ${scratchLength()} items`);
+  // Long lists are answered in full, each item, and leave the shared buffers bounded too.
+  for (const length of [4_095, 4_096, 4_097, 100_000, 5, 4_096]) {
+    const list = Array.from({ length }, (_, i) => (i % 3 === 0 ? 'dedicated_csm' : FEATURE_IDS[i % FEATURE_IDS.length]));
+    const expected = list.map((f) => engine.decide(request, f));
+    assert.deepEqual(engine.decideMany(request, list), expected, `${length} items`);
+    assert.deepEqual(engine.isAllowedMany(request, list), expected.map((d) => d.allowed), `${length} items`);
+    assert.ok(scratchLength() <= 4_096, `after ${length} items the shared buffers hold ${scratchLength()} items`);
+  }
+  // A list that fails part way through a long run is refused at the item that is wrong.
+  const partly = Array.from({ length: 10_000 }, () => 'hd_video');
+  partly[9_000] = null;
+  assert.throws(() => engine.isAllowedMany(request, partly), /`features\[9000\]`.*not null/);
+  assert.deepEqual(engine.isAllowedMany(request, ['hd_video', 'dedicated_csm']), [true, false]);
+});
