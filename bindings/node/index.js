@@ -132,16 +132,23 @@ function lengthOf(parameter, values) {
   return n;
 }
 
-/** A list of names or ids, each checked; the list itself, as the addon reads it. */
+/** A list of names or ids, each checked: a copy of it, each item read once, which is what
+ * the addon reads. Handing the addon the list itself would read each item again, and a getter
+ * (a Proxy's, say) could then give it something other than what was checked. */
 function namedList(parameter, values) {
   if (!Array.isArray(values)) throw typeError(parameter, `an array, each item ${NAME_OR_ID}`, values);
+  const n = lengthOf(parameter, values);
+  // Grown item by item, not made at the length up front: a long list that is refused makes
+  // no more than it had read.
+  const list = [];
   // A hole reads as undefined here, and is refused as one. The item's name is only built
   // for the error: building it for each item cost more than the answers.
-  for (let i = 0; i < values.length; i += 1) {
+  for (let i = 0; i < n; i += 1) {
     const value = values[i];
     if (typeof value !== 'string' && !isId(value)) throw typeError(`${parameter}[${i}]`, NAME_OR_ID, value);
+    list.push(value);
   }
-  return values;
+  return list;
 }
 
 // The typed arrays a list of features crosses into the addon in (its ids, and the places of
@@ -234,12 +241,19 @@ function layOut(parameter, values) {
 
 const AMOUNT = 'a whole number from 0 to 2^53 − 1, or a bigint from 0n to 2^64 − 1';
 
-/** An amount in, as the decimal text the addon reads; an absent one is 0 where `optional`. */
-function count(parameter, value, optional = true) {
-  if (value === undefined && optional) return '0';
+/** An amount in, as the decimal text the addon reads, or undefined when it is not one. */
+function amountText(value) {
   if (typeof value === 'number' && Number.isSafeInteger(value) && value >= 0) return String(value);
   if (typeof value === 'bigint' && value >= 0n && value <= U64_MAX) return value.toString();
-  throw typeError(parameter, AMOUNT, value);
+  return undefined;
+}
+
+/** An amount in, checked; an absent one is 0 where `optional`. */
+function count(parameter, value, optional = true) {
+  if (value === undefined && optional) return '0';
+  const text = amountText(value);
+  if (text === undefined) throw typeError(parameter, AMOUNT, value);
+  return text;
 }
 
 /** An amount out: a number when it is exact as one, else a bigint; `"unlimited"` as is. */
@@ -467,18 +481,28 @@ class Engine {
    * `limits` is a `RangeError`, never cut to the shorter. */
   checkLimitMany(request, limits, used) {
     const native = handleOf(request, this);
-    namedList('limits', limits);
-    let amounts;
+    // The checked copies, not the caller's arrays, cross into the addon: each item and each
+    // length is read once, so the answers are for the values checked.
+    const checked = namedList('limits', limits);
+    const n = checked.length;
+    const amounts = new Array(n);
     if (used === undefined) {
-      amounts = limits.map(() => '0');
+      amounts.fill('0');
     } else {
       if (!Array.isArray(used)) throw typeError('used', `an array of amounts, one for each limit (${AMOUNT})`, used);
-      if (used.length !== limits.length) {
-        throw new RangeError(`entitle: \`used\` has ${used.length} amounts for ${limits.length} limits; give one for each limit, or none for 0 each`);
+      const given = used.length;
+      if (given !== n) {
+        throw new RangeError(`entitle: \`used\` has ${given} amounts for ${n} limits; give one for each limit, or none for 0 each`);
       }
-      amounts = Array.from(used, (amount, i) => count(`used[${i}]`, amount, false));
+      // The item's name is only built for the error.
+      for (let i = 0; i < n; i += 1) {
+        const value = used[i];
+        const text = amountText(value);
+        if (text === undefined) throw typeError(`used[${i}]`, AMOUNT, value);
+        amounts[i] = text;
+      }
     }
-    return addon.checkLimitMany(this.#native, native, limits, amounts).map(quota);
+    return addon.checkLimitMany(this.#native, native, checked, amounts).map(quota);
   }
 
   /** A setting's value for the subject: `{ kind, value, display }`, or `null` when nothing

@@ -287,3 +287,63 @@ test('a long list that is refused leaves no memory behind, and the shared buffer
   assert.throws(() => engine.isAllowedMany(request, partly), /`features\[9000\]`.*not null/);
   assert.deepEqual(engine.isAllowedMany(request, ['hd_video', 'dedicated_csm']), [true, false]);
 });
+
+test('checkLimitMany answers for the limits and amounts it checked, each read once', () => {
+  const request = engine.request({ tier: 'pro', now: INSTANTS[0] });
+  const expected = [engine.checkLimit(request, 'storage', 7), engine.checkLimit(request, 'group_size', 9)];
+  // Items that read as a checked value once, and as another (a wrong type, or another limit)
+  // every time after.
+  for (const later of [{}, 'api_calls_per_day', 2 ** 40]) {
+    const reads = new Map();
+    const changing = (values) =>
+      new Proxy(values, {
+        get(target, property, receiver) {
+          const value = Reflect.get(target, property, receiver);
+          if (typeof property !== 'string' || !/^\d+$/.test(property)) return value;
+          const seen = reads.get(target) ?? new Set();
+          reads.set(target, seen);
+          if (seen.has(property)) return later;
+          seen.add(property);
+          return value;
+        },
+      });
+    assert.deepEqual(engine.checkLimitMany(request, changing(['storage', 'group_size']), changing([7, 9])), expected, String(later));
+    const plain = ['storage', 'group_size'];
+    let first = true;
+    Object.defineProperty(plain, 0, {
+      get() {
+        const value = first ? 'storage' : later;
+        first = false;
+        return value;
+      },
+    });
+    assert.deepEqual(engine.checkLimitMany(request, plain, [7, 9]), expected, String(later));
+  }
+  // A wrong item is still a TypeError naming it.
+  assert.throws(() => engine.checkLimitMany(request, new Proxy(['storage', {}], {}), [1, 2]), (e) => e instanceof TypeError && /`limits\[1\]`/.test(e.message));
+  // A `used` whose length changes between reads is checked at the one length read.
+  let lengthReads = 0;
+  const used = new Proxy([7, 9], {
+    get(target, property, receiver) {
+      if (property === 'length') {
+        lengthReads += 1;
+        return lengthReads === 1 ? 2 : 3;
+      }
+      return Reflect.get(target, property, receiver);
+    },
+  });
+  assert.deepEqual(engine.checkLimitMany(request, ['storage', 'group_size'], used), expected);
+  assert.equal(lengthReads, 1);
+});
+
+test('a list whose length is not an array length is a TypeError naming it', () => {
+  const request = engine.request({ tier: 'pro', now: INSTANTS[0] });
+  for (const length of [1.5, -1, '1', 2 ** 32, NaN]) {
+    const list = new Proxy(['hd_video'], { get: (target, property, receiver) => (property === 'length' ? length : Reflect.get(target, property, receiver)) });
+    for (const call of [() => engine.isAllowedMany(request, list), () => engine.decideMany(request, list)]) {
+      assert.throws(call, (e) => e instanceof TypeError && e.message.includes('`features.length` must be an array length'), String(length));
+    }
+    assert.throws(() => engine.checkLimitMany(request, list), (e) => e instanceof TypeError && e.message.includes('`limits.length`'), String(length));
+  }
+  assert.throws(() => engine.checkLimitMany(request, new Array(20_000_000)), /`limits\[0\]`.*not undefined/);
+});
