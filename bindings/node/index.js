@@ -123,82 +123,137 @@ function named(parameter, value) {
   throw typeError(parameter, NAME_OR_ID, value);
 }
 
-/** A list of names or ids, each checked; the list itself, as the addon reads it. */
+/** The length of a list, read once: an array's always is a length, a Proxy's may be anything. */
+function lengthOf(parameter, values) {
+  const n = values.length;
+  if (typeof n !== 'number' || !Number.isInteger(n) || n < 0 || n > U32_MAX) {
+    throw typeError(`${parameter}.length`, 'an array length (an integer from 0 to 4294967295)', n);
+  }
+  return n;
+}
+
+/** A list of names or ids, each checked: a copy of it, each item read once, which is what
+ * the addon reads. Handing the addon the list itself would read each item again, and a getter
+ * (a Proxy's, say) could then give it something other than what was checked. */
 function namedList(parameter, values) {
   if (!Array.isArray(values)) throw typeError(parameter, `an array, each item ${NAME_OR_ID}`, values);
+  const n = lengthOf(parameter, values);
+  // Grown item by item, not made at the length up front: a long list that is refused makes
+  // no more than it had read.
+  const list = [];
   // A hole reads as undefined here, and is refused as one. The item's name is only built
   // for the error: building it for each item cost more than the answers.
-  for (let i = 0; i < values.length; i += 1) {
+  for (let i = 0; i < n; i += 1) {
     const value = values[i];
     if (typeof value !== 'string' && !isId(value)) throw typeError(`${parameter}[${i}]`, NAME_OR_ID, value);
+    list.push(value);
   }
-  return values;
+  return list;
 }
 
 // The typed arrays a list of features crosses into the addon in (its ids, and the places of
 // its names) and its answers come back in: made once and grown as needed (each module
 // instance, so each thread, has its own), since making a typed array costs more than
-// answering a page of questions.
+// answering a page of questions. All three have the same length, which is never more than
+// `SCRATCH_MAX` items: a longer list is laid out in arrays of its own, dropped after its call,
+// so that one long list does not hold its memory for the life of the module.
+const SCRATCH_MAX = 4096;
 let idScratch = new Uint32Array(64);
 let nameAtScratch = new Uint32Array(64);
 let answerScratch = new Uint32Array(64);
-// Whether a list is being read into the arrays above. An item is read through any getter the
-// list has (a Proxy's, say), which could call a batch call again and overwrite what the outer
-// call has laid out; such a call is refused before it writes anything, so no answer is ever
-// computed from another call's ids.
+// Whether a list is being read into the arrays above, or answered from them. An item (or the
+// length) is read through any getter the list has (a Proxy's, say), which could call a batch
+// call again and overwrite what the outer call has laid out; such a call is refused before it
+// writes anything, and the flag stays set until the outer call's answers are copied out, so no
+// answer is ever computed from another call's ids.
 let readingList = false;
 
-/** Checks a list of features and lays it out for the addon: each id at its place in
- * `idScratch`, each name's place in `nameAtScratch`, and the names themselves in one string,
- * each ended by a NUL (which no feature's name holds, so a name that does is given as the
- * empty name, unknown alike): one string crosses in far less than one per name. */
-function featureList(parameter, values) {
+/** Checks a list of features, lays it out for the addon (see `layOut`) and gives the layout
+ * to `answer`, whose result it returns; no other batch call can use the arrays of the layout
+ * until `answer` has returned. */
+function featureList(parameter, values, answer) {
   if (!Array.isArray(values)) throw typeError(parameter, `an array, each item ${NAME_OR_ID}`, values);
   if (readingList) {
     throw new EntitleError(`entitle: \`${parameter}\` was read by a batch call from inside another batch call's list`, 'reentered');
   }
   readingList = true;
   try {
-    return layOut(parameter, values);
+    return answer(layOut(parameter, values));
   } finally {
     readingList = false;
   }
 }
 
+/** A Uint32Array of `length` items, starting with those of `array`. */
+function grown(array, length) {
+  const bigger = new Uint32Array(length);
+  bigger.set(array);
+  return bigger;
+}
+
+/** A list of features laid out for the addon: `count` items (the list's length, read once),
+ * each id at its place in `ids`, each name's place in `nameAt`, the names themselves in one
+ * string, each ended by a NUL (which no feature's name holds, so a name that does is given as
+ * the empty name, unknown alike): one string crosses in far less than one per name; and
+ * `answers`, which holds `count` answers. */
 function layOut(parameter, values) {
-  const n = values.length;
-  if (n > idScratch.length) {
-    idScratch = new Uint32Array(n * 2);
-    nameAtScratch = new Uint32Array(n * 2);
-    answerScratch = new Uint32Array(n * 2);
-  }
+  const n = lengthOf(parameter, values);
+  // The arrays grow as items are read and found good, not to the length up front: a list that
+  // is refused allocates no more than it had read.
+  let ids = idScratch;
+  let nameAt = nameAtScratch;
   let names = '';
   let count = 0;
   // A hole reads as undefined here, and is refused as one. The item's name is only built for
   // the error: building it for each item cost more than the answers.
   for (let i = 0; i < n; i += 1) {
     const value = values[i];
+    if (i === ids.length) {
+      // Both grow together: a name's place is never past the item's.
+      const length = Math.min(n, ids.length * 2);
+      ids = grown(ids, length);
+      nameAt = grown(nameAt, length);
+    }
     if (isId(value)) {
-      idScratch[i] = value;
+      ids[i] = value;
     } else if (typeof value === 'string') {
-      nameAtScratch[count] = i;
+      nameAt[count] = i;
       count += 1;
       names += value.includes('\0') ? '\0' : `${value}\0`;
     } else {
       throw typeError(`${parameter}[${i}]`, NAME_OR_ID, value);
     }
   }
-  return names;
+  let answers = answerScratch;
+  if (ids !== idScratch) {
+    if (n <= SCRATCH_MAX) {
+      // Grown no further than `n`, so within the bound: kept for the calls to come.
+      idScratch = ids;
+      nameAtScratch = nameAt;
+      answerScratch = new Uint32Array(ids.length);
+      answers = answerScratch;
+    } else {
+      answers = new Uint32Array(n);
+    }
+  }
+  return { count: n, ids, names, nameAt, answers };
 }
 
 const AMOUNT = 'a whole number from 0 to 2^53 − 1, or a bigint from 0n to 2^64 − 1';
 
-/** An amount in, as the decimal text the addon reads; an absent one is 0 where `optional`. */
-function count(parameter, value, optional = true) {
-  if (value === undefined && optional) return '0';
+/** An amount in, as the decimal text the addon reads, or undefined when it is not one. */
+function amountText(value) {
   if (typeof value === 'number' && Number.isSafeInteger(value) && value >= 0) return String(value);
   if (typeof value === 'bigint' && value >= 0n && value <= U64_MAX) return value.toString();
-  throw typeError(parameter, AMOUNT, value);
+  return undefined;
+}
+
+/** An amount in, checked; an absent one is 0 where `optional`. */
+function count(parameter, value, optional = true) {
+  if (value === undefined && optional) return '0';
+  const text = amountText(value);
+  if (text === undefined) throw typeError(parameter, AMOUNT, value);
+  return text;
 }
 
 /** An amount out: a number when it is exact as one, else a bigint; `"unlimited"` as is. */
@@ -385,24 +440,26 @@ class Engine {
    * same order, each what `isAllowed` answers. */
   isAllowedMany(request, features) {
     const native = handleOf(request, this);
-    const names = featureList('features', features);
-    const n = features.length;
-    addon.isAllowedMany(this.#native, native, idScratch, n, names, nameAtScratch, answerScratch);
-    const answers = new Array(n);
-    for (let i = 0; i < n; i += 1) answers[i] = answerScratch[i] === 1;
-    return answers;
+    const engine = this.#native;
+    return featureList('features', features, ({ count: n, ids, names, nameAt, answers: out }) => {
+      addon.isAllowedMany(engine, native, ids, n, names, nameAt, out);
+      const answers = new Array(n);
+      for (let i = 0; i < n; i += 1) answers[i] = out[i] === 1;
+      return answers;
+    });
   }
 
   /** `decide` for many features (names or ids) in one call: an array of `{ allowed, reason }`
    * in the same order, each what `decide` answers. */
   decideMany(request, features) {
     const native = handleOf(request, this);
-    const names = featureList('features', features);
-    const n = features.length;
-    addon.decideMany(this.#native, native, idScratch, n, names, nameAtScratch, answerScratch);
-    const answers = new Array(n);
-    for (let i = 0; i < n; i += 1) answers[i] = decision(answerScratch[i]);
-    return answers;
+    const engine = this.#native;
+    return featureList('features', features, ({ count: n, ids, names, nameAt, answers: out }) => {
+      addon.decideMany(engine, native, ids, n, names, nameAt, out);
+      const answers = new Array(n);
+      for (let i = 0; i < n; i += 1) answers[i] = decision(out[i]);
+      return answers;
+    });
   }
 
   /** Whether the subject may use `feature`, and why: `{ allowed, reason }`. */
@@ -424,18 +481,28 @@ class Engine {
    * `limits` is a `RangeError`, never cut to the shorter. */
   checkLimitMany(request, limits, used) {
     const native = handleOf(request, this);
-    namedList('limits', limits);
-    let amounts;
+    // The checked copies, not the caller's arrays, cross into the addon: each item and each
+    // length is read once, so the answers are for the values checked.
+    const checked = namedList('limits', limits);
+    const n = checked.length;
+    const amounts = new Array(n);
     if (used === undefined) {
-      amounts = limits.map(() => '0');
+      amounts.fill('0');
     } else {
       if (!Array.isArray(used)) throw typeError('used', `an array of amounts, one for each limit (${AMOUNT})`, used);
-      if (used.length !== limits.length) {
-        throw new RangeError(`entitle: \`used\` has ${used.length} amounts for ${limits.length} limits; give one for each limit, or none for 0 each`);
+      const given = used.length;
+      if (given !== n) {
+        throw new RangeError(`entitle: \`used\` has ${given} amounts for ${n} limits; give one for each limit, or none for 0 each`);
       }
-      amounts = Array.from(used, (amount, i) => count(`used[${i}]`, amount, false));
+      // The item's name is only built for the error.
+      for (let i = 0; i < n; i += 1) {
+        const value = used[i];
+        const text = amountText(value);
+        if (text === undefined) throw typeError(`used[${i}]`, AMOUNT, value);
+        amounts[i] = text;
+      }
     }
-    return addon.checkLimitMany(this.#native, native, limits, amounts).map(quota);
+    return addon.checkLimitMany(this.#native, native, checked, amounts).map(quota);
   }
 
   /** A setting's value for the subject: `{ kind, value, display }`, or `null` when nothing
@@ -505,3 +572,5 @@ function lookup(name) {
 }
 
 module.exports = { Engine, Request, EntitleError, PolicyError, UnknownNameError, UNLIMITED };
+// For the tests alone, not the API: how many items the shared list buffers hold.
+Object.defineProperty(module.exports, Symbol.for('entitle.scratchLength'), { value: () => idScratch.length });

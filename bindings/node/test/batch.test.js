@@ -214,3 +214,136 @@ test('a list whose item calls a batch call while it is read is refused, and the 
   // The flag is cleared once a list is read, whatever happened inside it.
   assert.deepEqual(engine.isAllowedMany(request, page), expected);
 });
+
+test('a list whose length getter calls a batch call gets its own answers, the length read once', () => {
+  const request = engine.request({ tier: 'pro', now: INSTANTS[0] });
+  const denied = engine.feature('dedicated_csm');
+  const allowed = engine.feature('hd_video');
+  assert.deepEqual([engine.isAllowed(request, denied), engine.isAllowed(request, allowed)], [false, true]);
+  for (const many of ['isAllowedMany', 'decideMany']) {
+    const inner = [];
+    // Each read of `length` asks another batch whose one feature is allowed, as a careless
+    // Proxy might: were any of them answered, it would overwrite the outer call's id.
+    const sneaky = new Proxy([denied], {
+      get(target, property, receiver) {
+        if (property === 'length') {
+          try {
+            inner.push(engine.isAllowedMany(request, [allowed]));
+          } catch (error) {
+            inner.push(error);
+          }
+        }
+        return Reflect.get(target, property, receiver);
+      },
+    });
+    assert.deepEqual(engine[many](request, sneaky), [engine[many === 'isAllowedMany' ? 'isAllowed' : 'decide'](request, denied)], many);
+    assert.equal(inner.length, 1, `${many} read the length ${inner.length} times`);
+    assert.ok(inner.every((e) => e instanceof EntitleError && e.code === 'reentered'), many);
+  }
+});
+
+test('a list an item getter grows is answered for the items laid out, never from an earlier call', () => {
+  const request = engine.request({ tier: 'pro', now: INSTANTS[0] });
+  const denied = engine.feature('dedicated_csm');
+  const allowed = engine.feature('hd_video');
+  for (const many of ['isAllowedMany', 'decideMany']) {
+    // An earlier call leaves an allowed id at place 1 of whatever the ids are laid out in.
+    assert.deepEqual(engine.isAllowedMany(request, [allowed, allowed]), [true, true]);
+    const list = [denied];
+    Object.defineProperty(list, 0, {
+      get() {
+        list.length = 2;
+        return denied;
+      },
+    });
+    const answers = engine[many](request, list);
+    assert.equal(answers.length, 1, `${many} answered ${JSON.stringify(answers)}`);
+    assert.deepEqual(answers, [engine[many === 'isAllowedMany' ? 'isAllowed' : 'decide'](request, denied)], many);
+  }
+});
+
+test('a long list that is refused leaves no memory behind, and the shared buffers stay bounded', () => {
+  const request = engine.request({ tier: 'pro', now: INSTANTS[0] });
+  const before = process.memoryUsage().arrayBuffers;
+  for (const many of ['isAllowedMany', 'decideMany']) {
+    assert.throws(() => engine[many](request, new Array(20_000_000)), (e) => e instanceof TypeError && /`features\[0\]`.*not undefined/.test(e.message));
+  }
+  const grew = process.memoryUsage().arrayBuffers - before;
+  assert.ok(grew < 1_000_000, `a refused list left ${grew} bytes of buffers`);
+  const scratchLength = require('..')[Symbol.for('entitle.scratchLength')];
+  assert.equal(typeof scratchLength, 'function');
+  assert.ok(scratchLength() <= 4_096, `the shared buffers hold ${scratchLength()} items`);
+  // Long lists are answered in full, each item, and leave the shared buffers bounded too.
+  for (const length of [4_095, 4_096, 4_097, 100_000, 5, 4_096]) {
+    const list = Array.from({ length }, (_, i) => (i % 3 === 0 ? 'dedicated_csm' : FEATURE_IDS[i % FEATURE_IDS.length]));
+    const expected = list.map((f) => engine.decide(request, f));
+    assert.deepEqual(engine.decideMany(request, list), expected, `${length} items`);
+    assert.deepEqual(engine.isAllowedMany(request, list), expected.map((d) => d.allowed), `${length} items`);
+    assert.ok(scratchLength() <= 4_096, `after ${length} items the shared buffers hold ${scratchLength()} items`);
+  }
+  // A list that fails part way through a long run is refused at the item that is wrong.
+  const partly = Array.from({ length: 10_000 }, () => 'hd_video');
+  partly[9_000] = null;
+  assert.throws(() => engine.isAllowedMany(request, partly), /`features\[9000\]`.*not null/);
+  assert.deepEqual(engine.isAllowedMany(request, ['hd_video', 'dedicated_csm']), [true, false]);
+});
+
+test('checkLimitMany answers for the limits and amounts it checked, each read once', () => {
+  const request = engine.request({ tier: 'pro', now: INSTANTS[0] });
+  const expected = [engine.checkLimit(request, 'storage', 7), engine.checkLimit(request, 'group_size', 9)];
+  // Items that read as a checked value once, and as another (a wrong type, or another limit)
+  // every time after.
+  for (const later of [{}, 'api_calls_per_day', 2 ** 40]) {
+    const reads = new Map();
+    const changing = (values) =>
+      new Proxy(values, {
+        get(target, property, receiver) {
+          const value = Reflect.get(target, property, receiver);
+          if (typeof property !== 'string' || !/^\d+$/.test(property)) return value;
+          const seen = reads.get(target) ?? new Set();
+          reads.set(target, seen);
+          if (seen.has(property)) return later;
+          seen.add(property);
+          return value;
+        },
+      });
+    assert.deepEqual(engine.checkLimitMany(request, changing(['storage', 'group_size']), changing([7, 9])), expected, String(later));
+    const plain = ['storage', 'group_size'];
+    let first = true;
+    Object.defineProperty(plain, 0, {
+      get() {
+        const value = first ? 'storage' : later;
+        first = false;
+        return value;
+      },
+    });
+    assert.deepEqual(engine.checkLimitMany(request, plain, [7, 9]), expected, String(later));
+  }
+  // A wrong item is still a TypeError naming it.
+  assert.throws(() => engine.checkLimitMany(request, new Proxy(['storage', {}], {}), [1, 2]), (e) => e instanceof TypeError && /`limits\[1\]`/.test(e.message));
+  // A `used` whose length changes between reads is checked at the one length read.
+  let lengthReads = 0;
+  const used = new Proxy([7, 9], {
+    get(target, property, receiver) {
+      if (property === 'length') {
+        lengthReads += 1;
+        return lengthReads === 1 ? 2 : 3;
+      }
+      return Reflect.get(target, property, receiver);
+    },
+  });
+  assert.deepEqual(engine.checkLimitMany(request, ['storage', 'group_size'], used), expected);
+  assert.equal(lengthReads, 1);
+});
+
+test('a list whose length is not an array length is a TypeError naming it', () => {
+  const request = engine.request({ tier: 'pro', now: INSTANTS[0] });
+  for (const length of [1.5, -1, '1', 2 ** 32, NaN]) {
+    const list = new Proxy(['hd_video'], { get: (target, property, receiver) => (property === 'length' ? length : Reflect.get(target, property, receiver)) });
+    for (const call of [() => engine.isAllowedMany(request, list), () => engine.decideMany(request, list)]) {
+      assert.throws(call, (e) => e instanceof TypeError && e.message.includes('`features.length` must be an array length'), String(length));
+    }
+    assert.throws(() => engine.checkLimitMany(request, list), (e) => e instanceof TypeError && e.message.includes('`limits.length`'), String(length));
+  }
+  assert.throws(() => engine.checkLimitMany(request, new Array(20_000_000)), /`limits\[0\]`.*not undefined/);
+});
