@@ -64,7 +64,7 @@ enum entitle_status
   ENTITLE_STATUS_BUFFER_TOO_SMALL = 8,
   // The library panicked (a bug); nothing was written. Please report it.
   ENTITLE_STATUS_PANIC = 9,
-  // A by-name query held more add-ons than the limit allows. The answer is still written:
+  // A query (by name or by id) held more add-ons than the limit allows. The answer is still written:
   // a deny with reason `too_many_addons`.
   ENTITLE_STATUS_INPUT_LIMIT = 10,
   // A compiled bundle could not be loaded: it is corrupt, truncated, inconsistent, past the
@@ -812,8 +812,10 @@ void entitle_string_free(char *string);
 // and of `features`) is the engine's, and otherwise the status the first unknown one gives:
 // `ENTITLE_STATUS_UNKNOWN_ID` (an unknown id answers `false`), or
 // `ENTITLE_STATUS_UNKNOWN_NAME` for a tier set by name that the engine does not have. A
-// request that holds one add-on more than once is `ENTITLE_STATUS_DUPLICATE_ADDON`, every
-// answer a deny (reason `duplicate_addon` in the decisions of `entitle_decide_many`).
+// request that holds one add-on more than once is `ENTITLE_STATUS_DUPLICATE_ADDON`, and one
+// that holds more add-ons than the engine's limit (32 by default) `ENTITLE_STATUS_INPUT_LIMIT`,
+// every answer a deny (reason `duplicate_addon` or `too_many_addons` in the decisions of
+// `entitle_decide_many`).
 //
 // The input and output arrays must not overlap: a call given overlapping arrays may answer
 // wrongly (it reads each group of inputs before it writes their answers, which keeps it
@@ -833,7 +835,8 @@ entitle_status entitle_is_allowed_many(const entitle_engine *engine,
 // Whether the subject may use each of `features`, and why: writes `decisions_out[i]` for the
 // `i`-th, as `entitle_decide` would, in one call (ABI 3). Buffers, NULL and statuses as for
 // `entitle_is_allowed_many` (`ENTITLE_STATUS_OK`, `_UNKNOWN_ID`, `_UNKNOWN_NAME`,
-// `_DUPLICATE_ADDON`, `_BUFFER_TOO_SMALL`, `_NULL_ARGUMENT`, `_INVALID_ARGUMENT`); an
+// `_DUPLICATE_ADDON`, `_INPUT_LIMIT`, `_BUFFER_TOO_SMALL`, `_NULL_ARGUMENT`,
+// `_INVALID_ARGUMENT`); an
 // unknown id's decision says which kind was unknown. `features` and `decisions_out` must not
 // overlap.
 //
@@ -852,7 +855,7 @@ entitle_status entitle_decide_many(const entitle_engine *engine,
 // `quotas_out[i]` for `limits[i]` given `used[i]` and `requested[i]`, as
 // `entitle_check_limit` would, in one call (ABI 3). The three input arrays hold `count`
 // elements each. Buffers, NULL and statuses as for `entitle_is_allowed_many`
-// (`ENTITLE_STATUS_OK`, `_UNKNOWN_ID`, `_UNKNOWN_NAME`, `_DUPLICATE_ADDON`,
+// (`ENTITLE_STATUS_OK`, `_UNKNOWN_ID`, `_UNKNOWN_NAME`, `_DUPLICATE_ADDON`, `_INPUT_LIMIT`,
 // `_BUFFER_TOO_SMALL`, `_NULL_ARGUMENT`, `_INVALID_ARGUMENT`). `quotas_out` must not overlap
 // any of the three input arrays.
 //
@@ -889,7 +892,7 @@ entitle_status entitle_check_limit_many(const entitle_engine *engine,
 // counts written, so a caller can size its arrays from a first call with capacities 0.
 // Otherwise the library writes every answer and the counts, and the status is that of the
 // first unknown id, as for the batch calls (`ENTITLE_STATUS_OK`, `_UNKNOWN_ID`,
-// `_UNKNOWN_NAME`, `_DUPLICATE_ADDON`).
+// `_UNKNOWN_NAME`, `_DUPLICATE_ADDON`, `_INPUT_LIMIT`).
 //
 // The usage arrays must not overlap any array the library writes, nor `*out`. (Every limit's
 // usage is read before the id arrays are written, so one of them passed back as
