@@ -415,8 +415,9 @@ class Engine {
     const { tier, key = '', addons = [], billingAnchor = 1, now } = options;
     named('tier', tier);
     if (typeof key !== 'string') throw typeError('key', 'a string', key);
-    if (!Array.isArray(addons)) throw typeError('addons', 'an array of names or ids', addons);
-    addons.forEach((addon, i) => named(`addons[${i}]`, addon));
+    // Read once into a checked copy: a getter or Proxy could give the addon other items on a
+    // second read than the ones checked.
+    const held = namedList('addons', addons);
     if (typeof billingAnchor !== 'number' || !Number.isInteger(billingAnchor)) {
       throw typeError('billingAnchor', 'a day of the month (an integer from 1 to 31)', billingAnchor);
     }
@@ -425,8 +426,8 @@ class Engine {
     }
     if (now === undefined) throw typeError('now', 'whole Unix seconds (a safe integer) or a valid Date', now);
     const at = seconds(now);
-    const handle = addon.request(this.#native, tier, key, [...addons], billingAnchor, at);
-    return new Request(NEW, this, handle, { tier, key, addons: [...addons], billingAnchor, now: at });
+    const handle = addon.request(this.#native, tier, key, held, billingAnchor, at);
+    return new Request(NEW, this, handle, { tier, key, addons: [...held], billingAnchor, now: at });
   }
 
   /** Whether the subject may use `feature` (a name or an id); `decide` says why. */

@@ -347,3 +347,22 @@ test('a list whose length is not an array length is a TypeError naming it', () =
   }
   assert.throws(() => engine.checkLimitMany(request, new Array(20_000_000)), /`limits\[0\]`.*not undefined/);
 });
+
+test('a request reads its add-ons once, and holds the ones it checked', () => {
+  let reads = 0;
+  // The first read of item 0 gives a known add-on; any later read would give a wrong type.
+  const sneaky = new Proxy(['ai_pack'], {
+    get(target, property, receiver) {
+      if (property === '0') {
+        reads += 1;
+        return reads === 1 ? 'ai_pack' : {};
+      }
+      return Reflect.get(target, property, receiver);
+    },
+  });
+  const request = engine.request({ tier: 'pro', addons: sneaky, now: INSTANTS[0] });
+  assert.equal(reads, 1);
+  assert.deepEqual(request.addons, ['ai_pack']);
+  const plain = engine.request({ tier: 'pro', addons: ['ai_pack'], now: INSTANTS[0] });
+  assert.deepEqual(engine.decide(request, 'conversational_ai'), engine.decide(plain, 'conversational_ai'));
+});
