@@ -258,3 +258,28 @@ fn the_timeout_bounds_a_whole_call_and_says_so() {
     assert!(matches!(error, StoreError::TooLarge(_)), "{error:?}");
     assert!(error.to_string().contains("2^53"), "{error}");
 }
+
+#[test]
+fn a_subject_key_past_the_limit_is_refused_before_redis_is_asked() {
+    let server = Server::start(&scratch("keys"), None);
+    let engine = Engine::from_source("r", POLICY).unwrap();
+    let (free, calls) = (engine.tier("free").unwrap(), engine.limit("calls").unwrap());
+    let meter = meter(&server.url(), FailureMode::Open);
+    let (longest, longer) = ("k".repeat(256), "k".repeat(257));
+    let request = Request::new(free, now()).with_key(&longest);
+    assert_eq!(meter.try_consume(&engine, &request, calls, 5).unwrap().recorded, 5);
+    // Refused in every failure mode, since it says nothing of the store's health, and nothing
+    // reaches Redis: no key of that subject exists afterwards.
+    let request = Request::new(free, now()).with_key(&longer);
+    for refused in
+        [meter.try_consume(&engine, &request, calls, 5).map(|c| c.recorded), meter.refund(&engine, &request, calls, 5)]
+    {
+        match refused {
+            Err(StoreError::Meter(entitle_runtime::meter::MeterError::KeyTooLong { len: 257, max: 256 })) => {}
+            other => panic!("a 257-byte key gave {other:?}"),
+        }
+    }
+    let mut redis = redis::Client::open(server.url()).unwrap().get_connection().unwrap();
+    let keys: Vec<String> = redis::cmd("KEYS").arg(format!("*{longer}*")).query(&mut redis).unwrap();
+    assert!(keys.is_empty(), "{keys:?}");
+}

@@ -163,6 +163,11 @@ pub struct RedisConfig {
     /// copy of it (a retry after a lost reply, or a copy the network delayed) is recognised
     /// and not applied again. Default 10 minutes.
     pub session_ttl: Duration,
+    /// The longest subject key the meter counts for, in bytes: a longer one is refused with
+    /// [`MeterError::KeyTooLong`](crate::meter::MeterError::KeyTooLong) before Redis is asked, and
+    /// nothing is recorded, so a caller cannot make Redis keys (and their memory) of any size.
+    /// Default 256, as the in-process meter's.
+    pub max_key_bytes: usize,
 }
 
 impl RedisConfig {
@@ -175,6 +180,7 @@ impl RedisConfig {
             connections: 4,
             failure_mode: FailureMode::Closed,
             session_ttl: Duration::from_secs(600),
+            max_key_bytes: 256,
         }
     }
 }
@@ -435,6 +441,17 @@ fn ceiling_argument(limit: Amount, soft_cap: Option<Amount>) -> Result<i64, Stor
     }
 }
 
+impl RedisMeter {
+    /// Refuses a subject key past [`RedisConfig::max_key_bytes`].
+    fn key_fits(&self, key: &str) -> Result<(), StoreError> {
+        let max = self.config.max_key_bytes;
+        if key.len() > max {
+            return Err(StoreError::Meter(crate::meter::MeterError::KeyTooLong { len: key.len(), max }));
+        }
+        Ok(())
+    }
+}
+
 impl UsageMeter for RedisMeter {
     fn try_consume(
         &self,
@@ -449,6 +466,7 @@ impl UsageMeter for RedisMeter {
             // The engine denies before any usage counts: nothing to ask the store.
             return Ok(Consumed { quota: fresh, recorded: 0, used: 0 });
         };
+        self.key_fits(request.key())?;
         if amount >= EXACT {
             return Err(StoreError::TooLarge(format!(
                 "an amount of {amount} is 2^53 or more, past what redis counts exactly"
@@ -478,6 +496,7 @@ impl UsageMeter for RedisMeter {
 
     fn refund(&self, engine: &Engine, request: &Request<'_>, limit: LimitId, amount: u64) -> Result<u64, StoreError> {
         let Some(name) = engine.limit_name(limit) else { return Ok(0) };
+        self.key_fits(request.key())?;
         let window = engine.check_limit(request, limit, Usage::default()).window;
         let start = window.map(|w| w.start);
         let (key, latest) = self.keys(request.key(), name, start);
