@@ -422,34 +422,20 @@ impl PyEngine {
     }
 
     fn each_feature_id(&self, features: &Bound<'_, PyAny>) -> PyResult<Vec<FeatureId>> {
-        let mut ids = Vec::with_capacity(size_hint(features));
-        for_each(features, "features", "a sequence of feature names (str) or ids (int)", true, |feature| {
-            let id = match exact_id(feature) {
-                Some(id) => FeatureId::from_u32(id),
-                None => self.feature_id(feature).map_err(|_| {
-                    wrong_type("features", "a sequence whose items are feature names (str) or ids (int)", feature)
-                })?,
-            };
-            ids.push(id);
-            Ok(())
-        })?;
-        Ok(ids)
+        let takes = [
+            "a sequence of feature names (str) or ids (int)",
+            "a sequence whose items are feature names (str) or ids (int)",
+        ];
+        each_id(features, "features", takes, FeatureId::from_u32, |feature| self.feature_id(feature))
     }
 
     /// The ids of a list of limits, for a batch call.
     fn limit_ids(&self, limits: &Bound<'_, PyAny>) -> PyResult<Vec<LimitId>> {
-        let mut ids = Vec::with_capacity(size_hint(limits));
-        for_each(limits, "limits", "a sequence of limit names (str) or ids (int)", true, |limit| {
-            let id = match exact_id(limit) {
-                Some(id) => LimitId::from_u32(id),
-                None => self.limit_id(limit).map_err(|_| {
-                    wrong_type("limits", "a sequence whose items are limit names (str) or ids (int)", limit)
-                })?,
-            };
-            ids.push(id);
-            Ok(())
-        })?;
-        Ok(ids)
+        let takes = [
+            "a sequence of limit names (str) or ids (int)",
+            "a sequence whose items are limit names (str) or ids (int)",
+        ];
+        each_id(limits, "limits", takes, LimitId::from_u32, |limit| self.limit_id(limit))
     }
 
     /// The request (checked to be this engine's), the limit's id and the usage of a question
@@ -539,6 +525,28 @@ impl PyEngine {
         }
         Ok(used)
     }
+}
+
+/// The ids of a list of names or ids for a batch call's `parameter`: an exact int is read as
+/// an id directly, anything else goes through `resolve`, and an item of the wrong type is a
+/// `TypeError` saying what the list (`takes[0]`) and its items (`takes[1]`) take.
+fn each_id<Id>(
+    items: &Bound<'_, PyAny>,
+    parameter: &str,
+    takes: [&str; 2],
+    from_u32: fn(u32) -> Id,
+    resolve: impl Fn(&Bound<'_, PyAny>) -> PyResult<Id>,
+) -> PyResult<Vec<Id>> {
+    let mut ids = Vec::with_capacity(size_hint(items));
+    for_each(items, parameter, takes[0], true, |item| {
+        let id = match exact_id(item) {
+            Some(id) => from_u32(id),
+            None => resolve(item).map_err(|_| wrong_type(parameter, takes[1], item))?,
+        };
+        ids.push(id);
+        Ok(())
+    })?;
+    Ok(ids)
 }
 
 /// The engine's request for a Python request.
