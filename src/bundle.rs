@@ -44,7 +44,7 @@ use crate::engine::Engine;
 use crate::limits::Limits;
 use crate::model::{
     AddonDef, AddonLimit, AddonOp, Amount, FeatureDef, GrantDef, LimitDef, LimitKind, Model, Percentage, Preference,
-    QuantityType, SetDef, SettingDef, SettingType, SettingValue, TierDef, TierLimit, Window,
+    QuantityType, SetDef, SettingDef, SettingType, SettingValue, TierDef, TierLimit, TrialLength, Window,
 };
 pub use crate::parts::InvalidParts;
 use crate::parts::Parts;
@@ -56,9 +56,9 @@ use crate::tables::{AddonDelta, LimitEntry, RawTables};
 #[doc(hidden)]
 pub const MAGIC: [u8; 12] = *b"\x89ENTITLE\r\n\x1a\n";
 
-/// The format version this engine writes and loads as it is. Bundles of an older format are
-/// rebuilt from their source; bundles of a newer one are refused.
-pub const FORMAT_VERSION: u32 = 1;
+/// The format version this engine writes and loads. Bundles of any other format are refused,
+/// and their header says which policy to rebuild.
+pub const FORMAT_VERSION: u32 = 2;
 
 /// The engine release that builds bundles, recorded in each for people to read.
 const ENGINE_VERSION: &str = env!("CARGO_PKG_VERSION");
@@ -99,6 +99,16 @@ pub enum BundleError {
         /// The bundle's format version.
         found: u32,
         /// The newest this engine reads.
+        supported: u32,
+    },
+    /// The bundle's format is older than this engine reads. Its tables were laid out for an
+    /// engine that answers differently (format 1 stored limits as enums, format 2 as records
+    /// with seats and quantities), so it is refused rather than reinterpreted.
+    #[error("the bundle has format version {found}, older than this engine's {supported}; rebuild it from its policy with this release's `entitle build`")]
+    Outdated {
+        /// The bundle's format version.
+        found: u32,
+        /// The only format this engine reads.
         supported: u32,
     },
     /// A field is out of range or disagrees with another, although the checksum matches.
@@ -256,9 +266,9 @@ fn read_header(format_version: u32, body: &mut Decoder<'_>) -> Result<Info, Bund
     Ok(info)
 }
 
-/// Whether the source has the hash recorded beside it. Loading a bundle of the current format
-/// does not need this (the checksum covers the source, and hashing it would cost more than
-/// decoding the tables); reading the source to rebuild or show it does.
+/// Whether the source has the hash recorded beside it. Loading a bundle does not need this
+/// (the checksum covers the source, and hashing it would cost more than decoding the tables);
+/// reading the source to show or rebuild it does.
 fn verify_source(info: &Info, at: &Decoder<'_>) -> Result<(), BundleError> {
     if PolicyHash::of(info.source_text.as_bytes()) != info.policy_hash {
         return Err(at.malformed("the source does not have the recorded hash"));
@@ -272,7 +282,7 @@ impl Engine {
     ///
     /// A bundle of this engine's format loads its compiled tables as they are, with no
     /// parsing, after they pass the same validation as every engine's parts; one of an older
-    /// format is rebuilt from its source; one of a newer format, or any bundle that is
+    /// or a newer format (rebuild it with `entitle build`), or any bundle that is
     /// corrupt, truncated, inconsistent or past the limits, is an error.
     pub fn from_bundle(bytes: &[u8]) -> Result<Engine, BundleError> {
         Engine::from_bundle_with(bytes, &Limits::default())
@@ -296,12 +306,10 @@ pub(crate) fn load_with(bytes: &[u8], limits: &Limits) -> Result<(Info, Engine),
     if format_version > FORMAT_VERSION {
         return Err(BundleError::Incompatible { found: format_version, supported: FORMAT_VERSION });
     }
-    let info = read_header(format_version, &mut body)?;
     if format_version < FORMAT_VERSION {
-        verify_source(&info, &body)?;
-        let engine = Engine::from_source_with(&info.source_name, &info.source_text, limits)?;
-        return Ok((info, engine));
+        return Err(BundleError::Outdated { found: format_version, supported: FORMAT_VERSION });
     }
+    let info = read_header(format_version, &mut body)?;
     let engine = read_compiled(&mut body, info.policy_hash, limits)?;
     if body.at != body.bytes.len() {
         return Err(body.malformed("bytes follow the compiled tables"));
@@ -561,10 +569,10 @@ codec_struct! {
     SettingDef { name, ty, prefer, span }
     TierDef { name, span, name_span, parent, grant_all, grants, revokes, limits, sets }
     GrantDef { feature, rollout, span }
-    TierLimit { limit, value, soft, warn, span }
+    TierLimit { limit, value, soft, warn, per_seat, span }
     SetDef { setting, value, span }
-    AddonLimit { limit, op, value, span }
-    AddonDef { name, span, for_tiers, grant_all, grants, limits, sets, valid_from, valid_until }
+    AddonLimit { limit, op, value, per_seat, span }
+    AddonDef { name, span, for_tiers, grant_all, grants, limits, sets, valid_from, valid_until, max_quantity, trial }
     Model { name, version, features, limits, settings, tiers, addons, ladders }
     LimitEntry { value, soft, warn }
     AddonDelta { at_least, add }
@@ -629,6 +637,22 @@ impl Codec for Amount {
             0 => u64::decode(input).map(Amount::Finite),
             1 => Ok(Amount::Unlimited),
             _ => Err(input.malformed("an unknown kind of amount")),
+        }
+    }
+}
+
+impl Codec for TrialLength {
+    fn encode(&self, out: &mut Encoder) {
+        match self {
+            TrialLength::Seconds(n) => (0u8, *n).encode(out),
+            TrialLength::Months(n) => (1u8, *n).encode(out),
+        }
+    }
+    fn decode(input: &mut Decoder<'_>) -> Result<TrialLength, BundleError> {
+        match u8::decode(input)? {
+            0 => u64::decode(input).map(TrialLength::Seconds),
+            1 => u32::decode(input).map(TrialLength::Months),
+            _ => Err(input.malformed("an unknown kind of trial length")),
         }
     }
 }
@@ -758,7 +782,7 @@ mod tests {
     }
 
     #[test]
-    fn newer_formats_are_refused_and_older_ones_rebuilt_from_source() {
+    fn newer_and_older_formats_are_refused() {
         let mut bytes = built();
         bytes[12..16].copy_from_slice(&(FORMAT_VERSION + 1).to_le_bytes());
         reseal(&mut bytes);
@@ -770,8 +794,10 @@ mod tests {
 
         bytes[12..16].copy_from_slice(&(FORMAT_VERSION - 1).to_le_bytes());
         reseal(&mut bytes);
-        let rebuilt = Engine::from_bundle(&bytes).unwrap();
-        assert!(rebuilt.tier("pro").is_some());
+        let error = Engine::from_bundle(&bytes).unwrap_err();
+        assert!(matches!(error, BundleError::Outdated { found: 1, supported: FORMAT_VERSION }), "{error}");
+        assert!(error.to_string().contains("rebuild it"), "{error}");
+        assert_eq!(Info::read(&bytes).unwrap().policy_name, "rtc-sdk", "the header still says what to rebuild");
     }
 
     #[test]

@@ -255,6 +255,8 @@ pub struct TierLimit {
     pub soft: Option<Amount>,
     /// The share of the limit at which usage is marked as a warning.
     pub warn: Option<Percentage>,
+    /// Whether the value and soft cap are per seat: multiplied by the subject's seat count.
+    pub per_seat: bool,
     /// The `limit` item.
     pub span: Span,
 }
@@ -290,6 +292,8 @@ pub struct AddonLimit {
     pub op: AddonOp,
     /// The amount.
     pub value: Amount,
+    /// Whether the amount is per seat: multiplied by the subject's seat count.
+    pub per_seat: bool,
     /// The `limit` item.
     pub span: Span,
 }
@@ -316,6 +320,20 @@ pub struct AddonDef {
     pub valid_from: Option<i64>,
     /// The first instant at which it no longer applies.
     pub valid_until: Option<i64>,
+    /// The most of it a subject may hold at once: 1 unless a `max` item says otherwise.
+    pub max_quantity: Amount,
+    /// For a trial, how long it applies from the instant the subject acquired it.
+    pub trial: Option<TrialLength>,
+}
+
+/// The length of a trial (`valid for`), counted from the instant the subject acquired the add-on.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum TrialLength {
+    /// A fixed number of seconds (`valid for 14 days`).
+    Seconds(u64),
+    /// A number of calendar months (`valid for 1 month`): the same day and time of day that
+    /// many months later, on the month's last day when it is shorter.
+    Months(u32),
 }
 
 /// The most usage a limit lets through: its soft cap if it has one, else its value; a limit that

@@ -325,10 +325,11 @@ fn a_built_bundle_serves_wherever_the_policy_does() {
     let reported = run(&format!("build policies/rtc-sdk.policy -o {bundle_path} --format json"));
     let bytes = std::fs::metadata(&bundle).expect("written").len();
     let expected = format!(
-        "exit: 0\n--- stdout\n{{\"bytes\":{bytes},\"engine_version\":\"{}\",\"format_version\":1,\"output\":\"{bundle_path}\",\
+        "exit: 0\n--- stdout\n{{\"bytes\":{bytes},\"engine_version\":\"{}\",\"format_version\":{},\"output\":\"{bundle_path}\",\
          \"policy\":\"rtc-sdk\",\"policy_hash\":\"{hash}\",\"source\":\"policies/rtc-sdk.policy\",\"version\":\"2026.11\"}}\n\
          --- stderr\n",
-        env!("CARGO_PKG_VERSION")
+        env!("CARGO_PKG_VERSION"),
+        entitle::bundle::FORMAT_VERSION
     );
     assert_eq!(reported, expected);
 

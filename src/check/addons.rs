@@ -51,6 +51,8 @@ impl Checker<'_> {
             sets: items.sets,
             valid_from,
             valid_until,
+            max_quantity: Amount::Finite(1),
+            trial: None,
         }
     }
 }

@@ -199,7 +199,7 @@ impl Checker<'_> {
             BlockKind::Addon => {
                 let op = if item.op == ast::AssignOp::Add { AddonOp::Add } else { AddonOp::AtLeast };
                 if let Some(value) = value {
-                    out.addon_limits.push(AddonLimit { limit, op, value, span: item.span });
+                    out.addon_limits.push(AddonLimit { limit, op, value, per_seat: false, span: item.span });
                 }
             }
             BlockKind::Tier => {
@@ -229,7 +229,7 @@ impl Checker<'_> {
                         return;
                     }
                 }
-                out.tier_limits.push(TierLimit { limit, value, soft, warn, span: item.span });
+                out.tier_limits.push(TierLimit { limit, value, soft, warn, per_seat: false, span: item.span });
             }
         }
     }
