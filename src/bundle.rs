@@ -49,7 +49,7 @@ use crate::model::{
 pub use crate::parts::InvalidParts;
 use crate::parts::Parts;
 use crate::source::{Source, Span};
-use crate::tables::{AddonDelta, LimitEntry, RawTables};
+use crate::tables::{AddonMeta, DeltaRecord, LimitRecord, RawTables};
 
 /// The first bytes of every bundle. The high first byte and the line endings after the name
 /// catch a file that went through a text-mode transfer, as PNG's signature does.
@@ -574,11 +574,9 @@ codec_struct! {
     AddonLimit { limit, op, value, per_seat, span }
     AddonDef { name, span, for_tiers, grant_all, grants, limits, sets, valid_from, valid_until, max_quantity, trial }
     Model { name, version, features, limits, settings, tiers, addons, ladders }
-    LimitEntry { value, soft, warn }
-    AddonDelta { at_least, add }
     RawTables {
-        grants, revoked, rollout_seeds, rollout_thresholds, limit_kinds, limit_rows, limit_entries, addon_tiers,
-        addon_features, addon_deltas, addon_valid, addon_settings, settings, setting_prefs,
+        grants, revoked, rollout_seeds, rollout_thresholds, limit_kinds, limit_rows, limit_records, addon_tiers,
+        addon_features, addon_deltas, addon_meta, addon_settings, settings, setting_prefs,
     }
     Limits { source_bytes, declarations, name_bytes, inheritance_depth, diagnostics, held_addons, query_line_bytes, table_cells, bundle_bytes }
 }
@@ -638,6 +636,39 @@ impl Codec for Amount {
             1 => Ok(Amount::Unlimited),
             _ => Err(input.malformed("an unknown kind of amount")),
         }
+    }
+}
+
+/// A limit record stores what cannot be derived (value, ceiling, warn share, flags) and is
+/// checked and completed on decoding, as the compiler would have built it.
+impl Codec for LimitRecord {
+    fn encode(&self, out: &mut Encoder) {
+        let (value, ceiling, warn, flags) = self.stored();
+        ((value, ceiling), warn, flags).encode(out);
+    }
+    fn decode(input: &mut Decoder<'_>) -> Result<LimitRecord, BundleError> {
+        let ((value, ceiling), warn, flags) = <((u64, u64), u32, u32)>::decode(input)?;
+        LimitRecord::from_stored((value, ceiling, warn, flags)).map_err(|what| input.malformed(what))
+    }
+}
+
+impl Codec for DeltaRecord {
+    fn encode(&self, out: &mut Encoder) {
+        (self.at_least, self.add, self.flags).encode(out);
+    }
+    fn decode(input: &mut Decoder<'_>) -> Result<DeltaRecord, BundleError> {
+        let (at_least, add, flags) = <(u64, u64, u64)>::decode(input)?;
+        DeltaRecord::from_stored(at_least, add, flags).map_err(|what| input.malformed(what))
+    }
+}
+
+impl Codec for AddonMeta {
+    fn encode(&self, out: &mut Encoder) {
+        ((self.from, self.until), self.max_quantity, self.trial).encode(out);
+    }
+    fn decode(input: &mut Decoder<'_>) -> Result<AddonMeta, BundleError> {
+        let ((from, until), max_quantity, trial) = <((i64, i64), u64, u64)>::decode(input)?;
+        AddonMeta::from_stored(from, until, max_quantity, trial).map_err(|what| input.malformed(what))
     }
 }
 

@@ -9,7 +9,8 @@ use crate::check::Checked;
 use crate::ids::dense;
 use crate::model::{Access, AddonOp};
 use crate::parts::Parts;
-use crate::tables::{Counts, GrantBits, LimitEntry, Tables};
+use crate::tables::{raw, AddonMeta, ADD, ADD_PER_SEAT, AT_LEAST, AT_LEAST_PER_SEAT};
+use crate::tables::{Counts, GrantBits, LimitRecord, Tables};
 
 /// Lays out the decision tables for a checked policy.
 ///
@@ -37,7 +38,7 @@ pub(crate) fn parts(checked: &Checked) -> Parts {
         }
         for (limit, set) in effective.limits.iter().enumerate() {
             if let Some(set) = set {
-                limit_rows.push((tier, limit, LimitEntry { value: set.value, soft: set.soft, warn: set.warn }));
+                limit_rows.push((tier, limit, LimitRecord::new(set.value, set.soft, set.warn, set.per_seat)));
             }
         }
         for (setting, value) in effective.settings.iter().enumerate() {
@@ -64,13 +65,28 @@ pub(crate) fn parts(checked: &Checked) -> Parts {
         }
         for change in &addon.limits {
             if let Some(delta) = tables.addon_delta_mut(index, change.limit) {
+                let seat = |flag| if change.per_seat { flag } else { 0 };
                 match change.op {
-                    AddonOp::Add => delta.add = Some(change.value),
-                    AddonOp::AtLeast => delta.at_least = Some(change.value),
+                    AddonOp::Add => {
+                        delta.add = raw(change.value);
+                        delta.flags |= ADD | seat(ADD_PER_SEAT);
+                    }
+                    AddonOp::AtLeast => {
+                        delta.at_least = raw(change.value);
+                        delta.flags |= AT_LEAST | seat(AT_LEAST_PER_SEAT);
+                    }
                 }
             }
         }
-        tables.set_addon_validity(index, addon.valid_from.unwrap_or(i64::MIN), addon.valid_until.unwrap_or(i64::MAX));
+        tables.set_addon_meta(
+            index,
+            AddonMeta {
+                from: addon.valid_from.unwrap_or(i64::MIN),
+                until: addon.valid_until.unwrap_or(i64::MAX),
+                max_quantity: raw(addon.max_quantity),
+                trial: AddonMeta::trial_code(addon.trial),
+            },
+        );
         tables.set_addon_settings(index, addon.sets.iter().map(|s| (s.setting, s.value.clone())).collect());
     }
 

@@ -13,6 +13,8 @@ use std::time::SystemTime;
 use crate::check::Checked;
 use crate::diagnostic::Diagnostics;
 use crate::digest::PolicyHash;
+pub(crate) use crate::held::Holding;
+pub use crate::held::{Held, HeldIter};
 pub use crate::ids::{AddonId, FeatureId, LimitId, SettingId, TierId};
 use crate::ids::{Id, Tag};
 use crate::limits::Limits;
@@ -47,7 +49,9 @@ use crate::tables::Tables;
 pub struct Request<'a, Tier = TierId, Addon = AddonId> {
     pub(crate) tier: Tier,
     pub(crate) key: &'a str,
-    pub(crate) addons: &'a [Addon],
+    pub(crate) holding: Holding<'a, Addon>,
+    /// The subject's seat count, if given.
+    pub(crate) seats: Option<u64>,
     pub(crate) billing_anchor: u8,
     pub(crate) now: i64,
 }
@@ -59,7 +63,7 @@ impl<'a, Tier: Copy, Addon> Request<'a, Tier, Addon> {
     /// A request for a subject of `tier` at `now` (Unix seconds, UTC), with an empty key, no
     /// add-ons, and billing anchor day 1.
     pub const fn new(tier: Tier, now: i64) -> Request<'a, Tier, Addon> {
-        Request { tier, key: "", addons: &[], billing_anchor: 1, now }
+        Request { tier, key: "", holding: Holding::Ids(&[]), seats: None, billing_anchor: 1, now }
     }
 
     /// Sets the stable subject key (customer or app id) that rollouts hash.
@@ -68,9 +72,30 @@ impl<'a, Tier: Copy, Addon> Request<'a, Tier, Addon> {
         self
     }
 
-    /// Sets the add-ons the subject holds.
+    /// Sets the add-ons the subject holds, each once, acquired at no particular instant.
+    /// Replaces any [`Request::with_held`] list.
     pub const fn with_addons(mut self, addons: &'a [Addon]) -> Request<'a, Tier, Addon> {
-        self.addons = addons;
+        self.holding = Holding::Ids(addons);
+        self
+    }
+
+    /// Sets the add-ons the subject holds, each with its quantity and acquisition instant.
+    /// Replaces any [`Request::with_addons`] list.
+    pub const fn with_held(mut self, held: &'a [Held<Addon>]) -> Request<'a, Tier, Addon> {
+        self.holding = Holding::Held(held);
+        self
+    }
+
+    /// Sets the subject's seat count, by which per-seat values are multiplied. A query about a
+    /// limit with a per-seat value in force and no seat count is refused (`seats_not_given`).
+    pub const fn with_seats(mut self, seats: u64) -> Request<'a, Tier, Addon> {
+        self.seats = Some(seats);
+        self
+    }
+
+    /// Removes the seat count.
+    pub const fn without_seats(mut self) -> Request<'a, Tier, Addon> {
+        self.seats = None;
         self
     }
 
@@ -97,17 +122,7 @@ impl<'a, Tier: Copy, Addon> Request<'a, Tier, Addon> {
     /// Sets the instant of the query from a [`SystemTime`], such as `SystemTime::now()`.
     /// Times before 1970 count back from it; times past the range of `i64` seconds clamp.
     pub fn at_time(self, time: SystemTime) -> Request<'a, Tier, Addon> {
-        let seconds = match time.duration_since(SystemTime::UNIX_EPOCH) {
-            Ok(after) => i64::try_from(after.as_secs()).unwrap_or(i64::MAX),
-            Err(before) => {
-                // Round toward the past, so an instant just before the epoch is second -1.
-                let duration = before.duration();
-                let whole = i64::try_from(duration.as_secs()).unwrap_or(i64::MAX);
-                let partial = i64::from(duration.subsec_nanos() > 0);
-                whole.saturating_add(partial).saturating_neg()
-            }
-        };
-        self.at(seconds)
+        self.at(crate::time::unix_seconds(time))
     }
 
     /// Replaces the tier, keeping everything else.
@@ -126,9 +141,26 @@ impl<'a, Tier: Copy, Addon> Request<'a, Tier, Addon> {
         self.key
     }
 
-    /// The add-ons the subject holds.
-    pub const fn addons(&self) -> &'a [Addon] {
-        self.addons
+    /// The add-ons the subject holds, in order, whichever form the request gave them in.
+    pub fn addons(&self) -> impl ExactSizeIterator<Item = Addon> + Clone + 'a
+    where
+        Addon: Copy + 'a,
+    {
+        self.holding.iter().map(|held| held.addon())
+    }
+
+    /// The add-ons the subject holds, each with its quantity and acquisition instant (a
+    /// quantity of 1 and none for a [`Request::with_addons`] list).
+    pub fn held(&self) -> HeldIter<'a, Addon>
+    where
+        Addon: Copy,
+    {
+        self.holding.iter()
+    }
+
+    /// The seat count, if the request gives one.
+    pub const fn seats(&self) -> Option<u64> {
+        self.seats
     }
 
     /// The billing anchor day, 1–31.
@@ -219,8 +251,17 @@ pub enum Reason {
     /// told apart from a limit explicitly set to 0.
     LimitNotSet = 17,
     /// The request holds one add-on more than once. Add-ons do not stack by repetition: a
-    /// query that lists one twice is refused rather than answered with it counted twice.
+    /// query that lists one twice is refused rather than answered with it counted twice (a
+    /// quantity says how many are held).
     DuplicateAddon = 18,
+    /// A held add-on's quantity is above the maximum its policy declares (1 unless a `max`
+    /// item says more). It is refused rather than clamped.
+    QuantityAboveMax = 19,
+    /// The limit has a per-seat value in force and the request gives no seat count.
+    SeatsNotGiven = 20,
+    /// A held add-on is a trial (`valid for`) and the request does not say when the subject
+    /// acquired it.
+    AcquisitionNotGiven = 21,
 }
 
 impl Reason {
@@ -245,6 +286,9 @@ impl Reason {
         Reason::TooManyAddons,
         Reason::LimitNotSet,
         Reason::DuplicateAddon,
+        Reason::QuantityAboveMax,
+        Reason::SeatsNotGiven,
+        Reason::AcquisitionNotGiven,
     ];
 
     /// The stable `snake_case` name.
@@ -269,6 +313,9 @@ impl Reason {
             Reason::TooManyAddons => "too_many_addons",
             Reason::LimitNotSet => "limit_not_set",
             Reason::DuplicateAddon => "duplicate_addon",
+            Reason::QuantityAboveMax => "quantity_above_max",
+            Reason::SeatsNotGiven => "seats_not_given",
+            Reason::AcquisitionNotGiven => "acquisition_not_given",
         }
     }
 
@@ -299,6 +346,9 @@ impl Reason {
             Reason::TooManyAddons => "the query names more add-ons than allowed",
             Reason::LimitNotSet => "the tier does not set this limit",
             Reason::DuplicateAddon => "the query holds an add-on more than once",
+            Reason::QuantityAboveMax => "a held add-on's quantity is above its maximum",
+            Reason::SeatsNotGiven => "the limit is per seat and the query gives no seat count",
+            Reason::AcquisitionNotGiven => "a held trial add-on has no acquisition instant",
         }
     }
 }
@@ -401,27 +451,49 @@ impl WindowSpan {
 
 /// The answer to "how much of this limit is left, and may this request proceed?".
 ///
-/// `#[non_exhaustive]`, as [`Decision`] is.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+/// `#[non_exhaustive]`, as [`Decision`] is. The counter's window is not a field: it is
+/// computed when asked for ([`Quota::window`]), so the question most callers ask ("how much is
+/// left?") does not pay for calendar arithmetic it does not read.
+#[derive(Clone, Copy, Debug)]
 #[must_use]
 #[non_exhaustive]
 pub struct Quota {
     /// Whether the requested amount may be used.
     pub allowed: bool,
-    /// Why: `within_limit`, `overage`, `limit_exceeded`, `limit_not_set`, or an `unknown_*`
-    /// reason.
+    /// Why: `within_limit`, `overage`, `limit_exceeded`, `limit_not_set`, or a reason the
+    /// request was refused for (`unknown_*`, `seats_not_given`, …).
     pub reason: Reason,
     /// Where usage stands after the request.
     pub status: Status,
-    /// The limit in force, after add-ons.
+    /// The limit in force, after seats and add-ons.
     pub limit: Amount,
     /// The soft cap: `None` for a hard limit, `Some(Unlimited)` for unbounded overage.
     pub soft_cap: Option<Amount>,
     /// What is left of the limit before the request: `limit − used`, at least 0.
     pub remaining: Amount,
-    /// For counters, the current window; `None` for gauges and caps.
-    pub window: Option<WindowSpan>,
+    /// The seat count the limit was multiplied by: `None` when no per-seat value was in force.
+    pub seats: Option<u64>,
+    /// Which window the counter has, as [`crate::model::Window`]'s number plus 1; 0 for a
+    /// gauge, a cap, or a refused request.
+    pub(crate) counter: u8,
+    /// The request's billing anchor, for monthly windows.
+    pub(crate) anchor: u8,
+    /// The request's instant.
+    pub(crate) at: i64,
 }
+
+/// Two answers are equal when every field and the window are: two answers in the same window
+/// at different instants are equal, as they were when the window was a field.
+impl PartialEq for Quota {
+    fn eq(&self, other: &Quota) -> bool {
+        let Quota { allowed, reason, status, limit, soft_cap, remaining, seats, counter: _, anchor: _, at: _ } = *self;
+        (allowed, reason, status, limit, soft_cap, remaining, seats)
+            == (other.allowed, other.reason, other.status, other.limit, other.soft_cap, other.remaining, other.seats)
+            && self.window() == other.window()
+    }
+}
+
+impl Eq for Quota {}
 
 /// A deny of 0 for `limit_not_set`: the placeholder that fills a buffer before
 /// [`Engine::check_limit_many`] writes its answers.
@@ -441,7 +513,10 @@ impl Quota {
             limit: Amount::Finite(0),
             soft_cap: None,
             remaining: Amount::Finite(0),
-            window: None,
+            seats: None,
+            counter: 0,
+            anchor: 1,
+            at: 0,
         }
     }
 }
@@ -790,6 +865,9 @@ mod tests {
                 (16, "too_many_addons"),
                 (17, "limit_not_set"),
                 (18, "duplicate_addon"),
+                (19, "quantity_above_max"),
+                (20, "seats_not_given"),
+                (21, "acquisition_not_given"),
             ]
         );
         let statuses: Vec<(u32, &str)> = Status::ALL.iter().map(|&s| (s as u32, s.as_str())).collect();

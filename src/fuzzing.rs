@@ -89,7 +89,7 @@ pub fn compare_with_reference(text: &str, questions: &[Question<'_>]) -> Result<
             let l = pick(sizes.2);
             let usage = usage_of(q);
             let mut got = engine.check_limit(&request, engine.id_at::<LimitId>(l), usage);
-            got.window = None;
+            got.counter = 0;
             let want = oracle.check_limit(tier, &held, q.now, l, usage);
             if got != want {
                 return Err(format!(
@@ -123,7 +123,7 @@ pub fn compare_with_reference(text: &str, questions: &[Question<'_>]) -> Result<
             let (got, want) = (engine.decide(&twice, engine.id_at(f)), oracle.decide(tier, q.key, &doubled, q.now, f));
             let l = pick(sizes.2);
             let mut quota = engine.check_limit(&twice, engine.id_at(l), usage_of(q));
-            quota.window = None;
+            quota.counter = 0;
             let s = pick(sizes.3);
             let setting = engine.setting_value(&twice, engine.id_at(s)).map(|v| v.cloned());
             let want_setting =

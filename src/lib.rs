@@ -70,6 +70,7 @@ mod digest;
 mod engine;
 mod eval;
 mod format;
+mod held;
 mod ids;
 mod load;
 // The fuzz targets' hooks; the crate's own property test asks the engine and the reference
@@ -98,7 +99,9 @@ mod work;
 pub use check::{check, check_with, Checked};
 pub use diagnostic::{Code, Diagnostic, Diagnostics, Label, Severity};
 pub use digest::PolicyHash;
-pub use engine::{compile, Decision, Engine, NamedRequest, Quota, Reason, Request, Status, Usage, WindowSpan};
+pub use engine::{
+    compile, Decision, Engine, Held, HeldIter, NamedRequest, Quota, Reason, Request, Status, Usage, WindowSpan,
+};
 pub use eval::{BufferTooSmall, Explanation, Step, Upgrade};
 pub use format::{format, format_with};
 pub use ids::{AddonId, FeatureId, LimitId, SettingId, TierId};

@@ -163,21 +163,22 @@ impl Engine {
             .iter()
             .enumerate()
             .map(|(l, def)| {
-                let set = tables.limit_entry(t, l);
-                let entry =
-                    set.unwrap_or(crate::tables::LimitEntry { value: Amount::Finite(0), soft: None, warn: None });
-                let (value, soft_cap, changed) = self.with_addons(addons, l, entry, attached);
+                // A plan view describes one seat's terms: per-seat values are shown per seat.
+                let (set, record) = tables.limit_record(t, l);
+                let force = self.in_force(addons, l, record, 1, |_, a| attached(a));
+                let quota = crate::eval::settle(record, &force, 1, crate::Usage::default(), crate::eval::Lazy::NONE);
+                let (value, soft_cap, changed) = (quota.limit, quota.soft_cap, force.changed);
                 let measure = match def.kind {
                     LimitKind::Cap => def.ty.as_str().to_string(),
                     LimitKind::Gauge => format!("{} gauge", def.ty.as_str()),
                     LimitKind::Counter(window) => format!("{} per {}", def.ty.as_str(), window.as_str()),
                 };
-                let value = (set.is_some() || changed).then_some(value);
+                let value = (set || changed).then_some(value);
                 LimitTerms {
                     name: def.name.clone(),
                     measure,
                     soft_cap: value.and(soft_cap),
-                    warn: value.and(entry.warn),
+                    warn: value.and(record.warn()),
                     value,
                     ty: def.ty,
                 }
@@ -190,7 +191,7 @@ impl Engine {
             .enumerate()
             .map(|(s, def)| SettingTerms {
                 name: def.name.clone(),
-                value: self.setting_with_addons(t, s, addons, attached).cloned(),
+                value: self.setting_with_addons(t, s, addons, |_, a| attached(a)).cloned(),
                 prefer: def.prefer,
             })
             .collect();

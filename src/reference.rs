@@ -117,7 +117,10 @@ impl<'m> Reference<'m> {
             limit: Amount::Finite(0),
             soft_cap: None,
             remaining: Amount::Finite(0),
-            window: None,
+            seats: None,
+            counter: 0,
+            anchor: 1,
+            at: 0,
         };
         if let Some(reason) = Reference::refusal(addons) {
             return denied(reason);
@@ -189,7 +192,7 @@ impl<'m> Reference<'m> {
             Status::Overage => (true, Reason::Overage),
             _ => (true, Reason::WithinLimit),
         };
-        Quota { allowed, reason, status, limit: value, soft_cap, remaining, window: None }
+        Quota { allowed, reason, status, limit: value, soft_cap, remaining, seats: None, counter: 0, anchor: 1, at: 0 }
     }
 
     /// The setting's value for the subject.

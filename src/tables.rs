@@ -13,25 +13,10 @@
 //! The getters still read with `get` and fall back to "nothing granted, nothing set": a broken
 //! precondition gives a deny, never a panic.
 
-use crate::model::{Amount, LimitKind, Percentage, Preference, SettingValue};
+mod records;
 
-/// One limit entry: what a tier sets, with its warn threshold kept as a share so that it can
-/// follow the limit when add-ons raise it.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub(crate) struct LimitEntry {
-    pub value: Amount,
-    pub soft: Option<Amount>,
-    pub warn: Option<Percentage>,
-}
-
-/// What one add-on does to one limit.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
-pub(crate) struct AddonDelta {
-    /// `=`: the limit is raised to at least this.
-    pub at_least: Option<Amount>,
-    /// `+=`: this is added.
-    pub add: Option<Amount>,
-}
+use crate::model::{LimitKind, Percentage, Preference, SettingValue};
+pub(crate) use records::*;
 
 /// The two bits a tier holds per feature: granted to every subject, and granted by rollout.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -163,21 +148,24 @@ pub(crate) struct Tables {
     rollout_ranks: std::sync::Arc<[u32]>,
     /// One per limit.
     limit_kinds: Box<[LimitKind]>,
-    /// `tiers × limits` indices into `limit_entries`, each below its length; 0 means the tier
+    /// One per limit, derived from `limit_kinds`: the counter's window as `Window as u8 + 1`,
+    /// or 0 for a gauge or a cap, which is what an answer keeps to compute its window later.
+    limit_counters: Box<[u8]>,
+    /// `tiers × limits` indices into `limit_records`, each below its length; 0 means the tier
     /// does not set the limit.
     limit_rows: Box<[u32]>,
-    /// Distinct limit entries, shared by every tier that inherits the same one. Entry 0 is a
-    /// placeholder for "not set" and is never returned as an entry.
-    limit_entries: Box<[LimitEntry]>,
+    /// Distinct limit records, shared by every tier that inherits the same one. Record 0 is
+    /// [`LimitRecord::NOT_SET`].
+    limit_records: Box<[LimitRecord]>,
     /// `addons × tier_words` words: the tiers each add-on attaches to (those it lists and
     /// their descendants).
     addon_tiers: Box<[u64]>,
     /// `addons × feature_words` words: the features each add-on grants.
     addon_features: Box<[u64]>,
     /// `addons × limits`: what each add-on does to each limit.
-    addon_deltas: Box<[AddonDelta]>,
-    /// One per add-on: `[from, until)` in Unix seconds.
-    addon_valid: Box<[(i64, i64)]>,
+    addon_deltas: Box<[DeltaRecord]>,
+    /// One per add-on: its validity, maximum quantity and trial.
+    addon_meta: Box<[AddonMeta]>,
     /// One per add-on: the settings it sets, by setting index.
     addon_settings: Box<[AddonSettings]>,
     /// `tiers × settings`: each tier's value after inheritance.
@@ -197,11 +185,11 @@ pub(crate) struct RawTables {
     pub rollout_thresholds: Box<[(u32, u32, u32)]>,
     pub limit_kinds: Box<[LimitKind]>,
     pub limit_rows: Box<[u32]>,
-    pub limit_entries: Box<[LimitEntry]>,
+    pub limit_records: Box<[LimitRecord]>,
     pub addon_tiers: Box<[u64]>,
     pub addon_features: Box<[u64]>,
-    pub addon_deltas: Box<[AddonDelta]>,
-    pub addon_valid: Box<[(i64, i64)]>,
+    pub addon_deltas: Box<[DeltaRecord]>,
+    pub addon_meta: Box<[AddonMeta]>,
     pub addon_settings: Box<[AddonSettings]>,
     pub settings: Box<[Option<SettingValue>]>,
     pub setting_prefs: Box<[Option<Preference>]>,
@@ -232,6 +220,20 @@ const fn bit(row: usize, words: usize, index: usize) -> (usize, u64) {
     (at(row, words, index / 64), 1u64 << (index % 64))
 }
 
+/// Each limit's counter window as an answer keeps it: `Window as u8 + 1`, or 0.
+fn counters(kinds: &[LimitKind]) -> Box<[u8]> {
+    kinds
+        .iter()
+        .map(|kind| match kind {
+            LimitKind::Counter(window) => crate::model::Window::ALL
+                .iter()
+                .position(|w| w == window)
+                .map_or(0, |at| u8::try_from(at).unwrap_or(u8::MAX).saturating_add(1)),
+            LimitKind::Gauge | LimitKind::Cap => 0,
+        })
+        .collect()
+}
+
 fn words_for(bits: usize) -> usize {
     bits.div_ceil(64).max(1)
 }
@@ -242,7 +244,6 @@ impl Tables {
     pub(crate) fn new(counts: Counts, limit_kinds: Vec<LimitKind>, setting_prefs: Vec<Option<Preference>>) -> Tables {
         let Counts { tiers, features, limits, addons, settings } = counts;
         let (feature_words, tier_words) = (words_for(features), words_for(tiers));
-        let not_set = LimitEntry { value: Amount::Finite(0), soft: None, warn: None };
         Tables {
             counts,
             feature_words,
@@ -253,13 +254,14 @@ impl Tables {
             rollout_thresholds: Box::default(),
             rollout_grants: std::sync::Arc::default(),
             rollout_ranks: vec![0; tiers * feature_words].into(),
+            limit_counters: counters(&limit_kinds),
             limit_kinds: limit_kinds.into(),
             limit_rows: vec![0; tiers * limits].into(),
-            limit_entries: vec![not_set].into(),
+            limit_records: vec![LimitRecord::NOT_SET].into(),
             addon_tiers: vec![0; addons * tier_words].into(),
             addon_features: vec![0; addons * feature_words].into(),
-            addon_deltas: vec![AddonDelta::default(); addons * limits].into(),
-            addon_valid: vec![(i64::MIN, i64::MAX); addons].into(),
+            addon_deltas: vec![DeltaRecord::default(); addons * limits].into(),
+            addon_meta: vec![AddonMeta::OPEN; addons].into(),
             addon_settings: vec![Box::default(); addons].into(),
             settings: vec![None; tiers * settings].into(),
             setting_prefs: setting_prefs.into(),
@@ -319,10 +321,10 @@ impl Tables {
         matched && thresholds.next().is_none()
     }
 
-    /// Sets every tier's limit rows at once, deduplicating equal entries.
-    pub(crate) fn set_limits(&mut self, rows: impl IntoIterator<Item = (usize, usize, LimitEntry)>) {
-        let mut entries: Vec<LimitEntry> = self.limit_entries.to_vec();
-        let mut ids: std::collections::HashMap<LimitEntry, u32> = std::collections::HashMap::new();
+    /// Sets every tier's limit rows at once, deduplicating equal records.
+    pub(crate) fn set_limits(&mut self, rows: impl IntoIterator<Item = (usize, usize, LimitRecord)>) {
+        let mut entries: Vec<LimitRecord> = self.limit_records.to_vec();
+        let mut ids: std::collections::HashMap<LimitRecord, u32> = std::collections::HashMap::new();
         for (tier, limit, entry) in rows {
             let next = u32::try_from(entries.len()).unwrap_or(u32::MAX);
             let id = *ids.entry(entry).or_insert_with(|| {
@@ -333,7 +335,7 @@ impl Tables {
                 *slot = id;
             }
         }
-        self.limit_entries = entries.into();
+        self.limit_records = entries.into();
     }
 
     pub(crate) fn set_setting(&mut self, tier: usize, setting: usize, value: SettingValue) {
@@ -356,13 +358,13 @@ impl Tables {
         }
     }
 
-    pub(crate) fn addon_delta_mut(&mut self, addon: usize, limit: usize) -> Option<&mut AddonDelta> {
+    pub(crate) fn addon_delta_mut(&mut self, addon: usize, limit: usize) -> Option<&mut DeltaRecord> {
         self.addon_deltas.get_mut(at(addon, self.counts.limits, limit))
     }
 
-    pub(crate) fn set_addon_validity(&mut self, addon: usize, from: i64, until: i64) {
-        if let Some(slot) = self.addon_valid.get_mut(addon) {
-            *slot = (from, until);
+    pub(crate) fn set_addon_meta(&mut self, addon: usize, meta: AddonMeta) {
+        if let Some(slot) = self.addon_meta.get_mut(addon) {
+            *slot = meta;
         }
     }
 
@@ -411,19 +413,21 @@ impl Tables {
             .map_or(0, |grant| grant.threshold)
     }
 
-    /// How a limit is measured.
-    #[inline]
-    pub(crate) fn limit_kind(&self, limit: usize) -> LimitKind {
-        self.limit_kinds.get(limit).copied().unwrap_or(LimitKind::Cap)
+    /// The counter window of a limit as an answer keeps it (`Window as u8 + 1`), 0 for a gauge
+    /// or a cap.
+    #[inline(always)]
+    pub(crate) fn limit_counter(&self, limit: usize) -> u8 {
+        self.limit_counters.get(limit).copied().unwrap_or(0)
     }
 
-    /// What the tier sets for a limit after inheritance; `None` when it sets nothing.
-    #[inline]
-    pub(crate) fn limit_entry(&self, tier: usize, limit: usize) -> Option<LimitEntry> {
+    /// What the tier sets for a limit after inheritance, and whether it sets it at all: an
+    /// unset limit reads as [`LimitRecord::NOT_SET`].
+    #[inline(always)]
+    pub(crate) fn limit_record(&self, tier: usize, limit: usize) -> (bool, &LimitRecord) {
         let row = self.limit_rows.get(at(tier, self.counts.limits, limit)).copied().unwrap_or(0);
-        match row {
-            0 => None,
-            id => self.limit_entries.get(id as usize).copied(),
+        match self.limit_records.get(row as usize) {
+            Some(record) if row != 0 => (true, record),
+            _ => (false, &LimitRecord::NOT_SET),
         }
     }
 
@@ -441,21 +445,20 @@ impl Tables {
         self.addon_features.get(word).is_some_and(|w| w & mask != 0)
     }
 
-    /// What an add-on does to a limit; `None` when it does nothing to it.
-    #[inline]
-    pub(crate) fn addon_delta(&self, addon: usize, limit: usize) -> Option<&AddonDelta> {
-        self.addon_deltas
-            .get(at(addon, self.counts.limits, limit))
-            .filter(|delta| delta.at_least.is_some() || delta.add.is_some())
+    /// What an add-on does to a limit: a record whose flags are 0 when it does nothing.
+    #[inline(always)]
+    pub(crate) fn addon_delta(&self, addon: usize, limit: usize) -> &DeltaRecord {
+        const NOTHING: DeltaRecord = DeltaRecord { at_least: 0, add: 0, flags: 0 };
+        self.addon_deltas.get(at(addon, self.counts.limits, limit)).unwrap_or(&NOTHING)
     }
 
-    /// An add-on's validity, `[from, until)` in Unix seconds; an unbounded side is
-    /// `i64::MIN` or `i64::MAX` (dates in a policy end in year 9999, so neither is ever a
-    /// written bound).
-    #[inline]
-    pub(crate) fn addon_validity(&self, addon: usize) -> (i64, i64) {
-        // An add-on the tables do not hold is never valid.
-        self.addon_valid.get(addon).copied().unwrap_or((0, 0))
+    /// An add-on's validity `[from, until)` in Unix seconds (an unbounded side is `i64::MIN`
+    /// or `i64::MAX`; dates in a policy end in year 9999, so neither is ever a written bound),
+    /// maximum quantity and trial.
+    #[inline(always)]
+    pub(crate) fn addon_meta(&self, addon: usize) -> &AddonMeta {
+        // An add-on the tables do not hold is never valid and never held.
+        self.addon_meta.get(addon).unwrap_or(&AddonMeta::NONE)
     }
 
     /// The value an add-on sets for a setting, if it sets one.
@@ -485,11 +488,11 @@ impl Tables {
             rollout_thresholds: self.rollout_thresholds.clone(),
             limit_kinds: self.limit_kinds.clone(),
             limit_rows: self.limit_rows.clone(),
-            limit_entries: self.limit_entries.clone(),
+            limit_records: self.limit_records.clone(),
             addon_tiers: self.addon_tiers.clone(),
             addon_features: self.addon_features.clone(),
             addon_deltas: self.addon_deltas.clone(),
-            addon_valid: self.addon_valid.clone(),
+            addon_meta: self.addon_meta.clone(),
             addon_settings: self.addon_settings.clone(),
             settings: self.settings.clone(),
             setting_prefs: self.setting_prefs.clone(),
@@ -512,7 +515,7 @@ impl Tables {
             (raw.addon_tiers.len(), size(addons, tier_words)),
             (raw.addon_features.len(), size(addons, feature_words)),
             (raw.addon_deltas.len(), size(addons, limits)),
-            (raw.addon_valid.len(), addons),
+            (raw.addon_meta.len(), addons),
             (raw.addon_settings.len(), addons),
             (raw.settings.len(), size(tiers, settings)),
             (raw.setting_prefs.len(), settings),
@@ -530,13 +533,14 @@ impl Tables {
             rollout_thresholds: raw.rollout_thresholds,
             rollout_grants: std::sync::Arc::default(),
             rollout_ranks: std::sync::Arc::default(),
+            limit_counters: counters(&raw.limit_kinds),
             limit_kinds: raw.limit_kinds,
             limit_rows: raw.limit_rows,
-            limit_entries: raw.limit_entries,
+            limit_records: raw.limit_records,
             addon_tiers: raw.addon_tiers,
             addon_features: raw.addon_features,
             addon_deltas: raw.addon_deltas,
-            addon_valid: raw.addon_valid,
+            addon_meta: raw.addon_meta,
             addon_settings: raw.addon_settings,
             settings: raw.settings,
             setting_prefs: raw.setting_prefs,
@@ -549,10 +553,11 @@ impl Tables {
         if !tables.rollout_thresholds.iter().all(in_range) || !tables.rank_rollouts() {
             return Err("the rollout thresholds are out of range or not one per rollout grant");
         }
-        let entries = tables.limit_entries.len();
-        if entries == 0 || tables.limit_rows.iter().any(|&row| usize::try_from(row).map_or(true, |row| row >= entries))
+        let entries = tables.limit_records.len();
+        if tables.limit_records.first() != Some(&LimitRecord::NOT_SET)
+            || tables.limit_rows.iter().any(|&row| usize::try_from(row).map_or(true, |row| row >= entries))
         {
-            return Err("a limit row points past the limit entries");
+            return Err("a limit row points past the limit records, or the first record is not the unset one");
         }
         if tables.addon_settings.iter().flatten().any(|&(setting, _)| setting >= settings) {
             return Err("an add-on sets a setting the policy does not declare");
@@ -577,10 +582,11 @@ impl Tables {
             + self.rollout_grants.len() * size_of::<RolloutGrant>()
             + self.rollout_ranks.len() * size_of::<u32>()
             + self.limit_kinds.len() * size_of::<LimitKind>()
+            + self.limit_counters.len()
             + self.limit_rows.len() * size_of::<u32>()
-            + self.limit_entries.len() * size_of::<LimitEntry>()
-            + self.addon_deltas.len() * size_of::<AddonDelta>()
-            + self.addon_valid.len() * size_of::<(i64, i64)>()
+            + self.limit_records.len() * size_of::<LimitRecord>()
+            + self.addon_deltas.len() * size_of::<DeltaRecord>()
+            + self.addon_meta.len() * size_of::<AddonMeta>()
             + addon_settings
             + self.settings.len() * size_of::<Option<SettingValue>>()
             + self.setting_prefs.len() * size_of::<Option<Preference>>()

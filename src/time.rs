@@ -124,6 +124,21 @@ pub(crate) const fn month_length(leap: bool, month: u32) -> u32 {
 /// Seconds in a day.
 pub const SECONDS_PER_DAY: i64 = 86_400;
 
+/// A [`std::time::SystemTime`] in Unix seconds. Times before 1970 count back from it, rounded
+/// toward the past (so an instant just before the epoch is second -1); times past the range
+/// of `i64` seconds clamp.
+pub(crate) fn unix_seconds(time: std::time::SystemTime) -> i64 {
+    match time.duration_since(std::time::SystemTime::UNIX_EPOCH) {
+        Ok(after) => i64::try_from(after.as_secs()).unwrap_or(i64::MAX),
+        Err(before) => {
+            let duration = before.duration();
+            let whole = i64::try_from(duration.as_secs()).unwrap_or(i64::MAX);
+            let partial = i64::from(duration.subsec_nanos() > 0);
+            whole.saturating_add(partial).saturating_neg()
+        }
+    }
+}
+
 /// Parses a date (`YYYY-MM-DD`, midnight UTC) or a UTC instant into Unix seconds: RFC 3339
 /// in UTC, `YYYY-MM-DDTHH:MM:SS[.fraction]Z`, where `T` and `Z` may be lowercase, `Z` may be
 /// written `+00:00`, the seconds may be left out, and a fraction is dropped (instants are whole

@@ -15,11 +15,13 @@
 //! `docs/cli.md` (the section on `entitle eval`, "the query protocol") is its reference, field by field: every query field,
 //! every answer field, and the error answers with their codes from [`error_code`].
 
+mod addons;
+
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value};
 
 use crate::diagnostic::{Diagnostic, Severity};
-use crate::engine::{Decision, Engine, NamedRequest, Quota, Request, Usage};
+use crate::engine::{Decision, Engine, Held, NamedRequest, Quota, Request, Usage};
 use crate::eval::{Explanation, Step, Upgrade};
 use crate::model::{Amount, SettingValue};
 use crate::source::{Source, Span};
@@ -32,7 +34,9 @@ struct Query {
     #[serde(default)]
     key: String,
     #[serde(default)]
-    addons: Vec<String>,
+    addons: Vec<addons::AddonItem>,
+    #[serde(default, deserialize_with = "seats")]
+    seats: Option<u64>,
     now: Instant,
     #[serde(default = "first_day")]
     billing_anchor: u8,
@@ -82,11 +86,14 @@ enum Instant {
 
 impl<'de> Deserialize<'de> for Instant {
     fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        deserializer.deserialize_any(InstantVisitor)
+        deserializer.deserialize_any(InstantVisitor { what: "`now`" })
     }
 }
 
-struct InstantVisitor;
+/// Reads an instant, naming the field in what it says about a number that is not one.
+struct InstantVisitor {
+    what: &'static str,
+}
 
 /// What `now` must be, for the messages about a number that is not an instant.
 const SECONDS_RANGE: &str =
@@ -105,7 +112,7 @@ impl serde::de::Visitor<'_> for InstantVisitor {
 
     fn visit_u64<E>(self, seconds: u64) -> Result<Instant, E> {
         Ok(i64::try_from(seconds).map_or_else(
-            |_| Instant::Invalid(format!("`now` is {seconds}, outside the range of instants: {SECONDS_RANGE}")),
+            |_| Instant::Invalid(format!("{} is {seconds}, outside the range of instants: {SECONDS_RANGE}", self.what)),
             Instant::Seconds,
         ))
     }
@@ -113,12 +120,13 @@ impl serde::de::Visitor<'_> for InstantVisitor {
     /// JSON numbers with a fraction or an exponent, and integers past the 64-bit range, arrive
     /// here; none is taken as an instant, since a float cannot be trusted to the second.
     fn visit_f64<E>(self, number: f64) -> Result<Instant, E> {
+        let what = self.what;
         let message = if !(-9_223_372_036_854_775_808.0..9_223_372_036_854_775_808.0).contains(&number) {
-            format!("`now` is outside the range of instants: {SECONDS_RANGE}")
+            format!("{what} is outside the range of instants: {SECONDS_RANGE}")
         } else if number.fract() != 0.0 {
-            format!("`now` is {number}, not a whole number of seconds: {SECONDS_RANGE}")
+            format!("{what} is {number}, not a whole number of seconds: {SECONDS_RANGE}")
         } else {
-            format!("`now` is written with a fraction or an exponent: {SECONDS_RANGE}")
+            format!("{what} is written with a fraction or an exponent: {SECONDS_RANGE}")
         };
         Ok(Instant::Invalid(message))
     }
@@ -172,6 +180,10 @@ fn used<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<u64, D::Err
 
 fn requested<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<u64, D::Error> {
     deserializer.deserialize_any(Count { what: "`requested`" })
+}
+
+fn seats<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<Option<u64>, D::Error> {
+    deserializer.deserialize_any(Count { what: "`seats`" }).map(Some)
 }
 
 /// One value of a query's `usage` object.
@@ -261,25 +273,38 @@ fn answer(engine: &Engine, line: &str) -> Result<Value, (&'static str, String)> 
     if query.id.as_ref().is_some_and(|id| !is_usable_id(id)) {
         return Err((error_code::INVALID_QUERY, "`id` must be a string or a number".to_string()));
     }
-    let now = match &query.now {
-        Instant::Seconds(seconds) => *seconds,
-        Instant::Invalid(message) => return Err((error_code::INVALID_INSTANT, message.clone())),
-        Instant::Text(text) => parse_instant(text).ok_or_else(|| {
-            let message = format!(
-                "`now` is `{text}`, not an RFC 3339 instant in UTC like `2026-11-21T10:00:00Z` (other offsets and leap seconds are refused)"
-            );
-            (error_code::INVALID_INSTANT, message)
-        })?,
-    };
+    let now = instant(&query.now, "`now`")?;
     if !(1..=31).contains(&query.billing_anchor) {
         let message = format!("`billing_anchor` is {}, not a day from 1 to 31", query.billing_anchor);
         return Err((error_code::INVALID_BILLING_ANCHOR, message));
     }
-    let addons: Vec<&str> = query.addons.iter().map(String::as_str).collect();
-    let request: NamedRequest<'_> = Request::new(query.tier.as_str(), now)
+    let names: Vec<&str> = query.addons.iter().map(|item| item.addon.as_str()).collect();
+    let mut held = Vec::new();
+    if query.addons.iter().any(|item| !item.plain) {
+        for (at, item) in query.addons.iter().enumerate() {
+            let mut one = Held::new(item.addon.as_str()).with_quantity(item.quantity);
+            if let Some(acquired) = &item.acquired {
+                let instant = instant(acquired, &format!("`addons[{at}].acquired`"))?;
+                if instant == i64::MIN {
+                    let message =
+                        format!("`addons[{at}].acquired` is {instant}, which no acquisition can be: {SECONDS_RANGE}");
+                    return Err((error_code::INVALID_INSTANT, message));
+                }
+                one = one.acquired_at(instant);
+            }
+            held.push(one);
+        }
+    }
+    let mut request: NamedRequest<'_> = Request::new(query.tier.as_str(), now)
         .with_key(&query.key)
-        .with_addons(&addons)
+        .with_addons(&names)
         .with_billing_anchor(query.billing_anchor);
+    if !held.is_empty() {
+        request = request.with_held(&held);
+    }
+    if let Some(seats) = query.seats {
+        request = request.with_seats(seats);
+    }
     let usage = Usage { used: query.used, requested: query.requested };
 
     let ambiguous = || {
@@ -316,6 +341,20 @@ fn answer(engine: &Engine, line: &str) -> Result<Value, (&'static str, String)> 
         out.insert("id".into(), id);
     }
     Ok(Value::Object(out))
+}
+
+/// An instant of a query (`now`, an add-on's `acquired`), named `what` in the error.
+fn instant(written: &Instant, what: &str) -> Result<i64, (&'static str, String)> {
+    match written {
+        Instant::Seconds(seconds) => Ok(*seconds),
+        Instant::Invalid(message) => Err((error_code::INVALID_INSTANT, message.clone())),
+        Instant::Text(text) => parse_instant(text).ok_or_else(|| {
+            let message = format!(
+                "{what} is `{text}`, not an RFC 3339 instant in UTC like `2026-11-21T10:00:00Z` (other offsets and leap seconds are refused)"
+            );
+            (error_code::INVALID_INSTANT, message)
+        }),
+    }
 }
 
 /// A setting answer: `value` in base units and `display` as the language writes it (both
@@ -391,7 +430,10 @@ pub fn quota(quota: &Quota) -> Map<String, Value> {
         "soft_cap": quota.soft_cap.map_or(Value::Null, amount),
         "remaining": amount(quota.remaining),
     }));
-    if let Some(window) = quota.window {
+    if let Some(seats) = quota.seats {
+        out.insert("seats".into(), json!(seats));
+    }
+    if let Some(window) = quota.window() {
         out.insert(
             "window".into(),
             json!({ "start": format_instant(window.start), "end": format_instant(window.end) }),

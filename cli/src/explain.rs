@@ -144,7 +144,7 @@ fn explain(args: &Args, source: &Source, engine: &Engine) -> Result<String, Stri
         }
         facts.push(format!("remaining before the limit: {}", show(quota.remaining)));
         facts.push(format!("status: {}", quota.status.as_str()));
-        if let Some(window) = quota.window {
+        if let Some(window) = quota.window() {
             let (start, end) = (entitle::format_instant(window.start), entitle::format_instant(window.end));
             facts.push(format!("window: usage counts from {start}; the counter resets at {end}"));
         }

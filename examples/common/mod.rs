@@ -366,7 +366,7 @@ pub fn serve(
         tally.deny(minute.quota.reason);
         return Ok(());
     }
-    let window_start = minute.quota.window.map_or(0, |w| w.start);
+    let window_start = minute.quota.window().map_or(0, |w| w.start);
     let bytes = meter.try_consume(engine, &request, ids.bandwidth, call.bytes)?;
     if !bytes.quota.allowed {
         let back = meter.refund(engine, &request, ids.per_minute, 1)?;
@@ -395,7 +395,7 @@ pub fn verify(
     for (&customer, &(start, recorded)) in &tally.minutes {
         let request = Request::new(ids.tiers[traffic.tier_of(customer)], now).with_key(traffic.key(customer));
         let held = meter.try_consume(engine, &request, ids.per_minute, 0)?;
-        if held.quota.window.map(|w| w.start) != Some(start) {
+        if held.quota.window().map(|w| w.start) != Some(start) {
             continue;
         }
         compared += 1;

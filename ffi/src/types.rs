@@ -291,9 +291,9 @@ pub(crate) fn c_quota(quota: Quota) -> entitle_quota {
         has_soft_cap: quota.soft_cap.is_some(),
         soft_cap: quota.soft_cap.map_or(none, c_amount),
         remaining: c_amount(quota.remaining),
-        has_window: quota.window.is_some(),
-        window_start: quota.window.map_or(0, |w| w.start),
-        window_end: quota.window.map_or(0, |w| w.end),
+        has_window: quota.window().is_some(),
+        window_start: quota.window().map_or(0, |w| w.start),
+        window_end: quota.window().map_or(0, |w| w.end),
     }
 }
 

@@ -274,7 +274,7 @@ impl Meter {
         let table = &mut *guard;
         if let Some(counter) = find(&mut table.subjects, hash, key, name) {
             let mut quota = check(counter.used);
-            if advance(counter, quota.window) {
+            if advance(counter, quota.window()) {
                 quota = check(0);
             }
             let recorded = if quota.allowed { amount } else { 0 };
@@ -291,7 +291,7 @@ impl Meter {
             return Err(MeterError::KeyTooLong { len: key.len(), max: self.config.max_key_bytes });
         }
         self.reserve(sweep_clock(request.now()), table)?;
-        let counter = Counter { limit: Arc::from(name), window: quota.window, used: amount };
+        let counter = Counter { limit: Arc::from(name), window: quota.window(), used: amount };
         table.insert(hash, key, counter);
         Ok(Consumed { quota, recorded: amount, used: amount })
     }
@@ -337,7 +337,7 @@ impl Meter {
         f: impl FnOnce(&mut Counter, Option<WindowSpan>) -> R,
     ) -> Option<R> {
         let name = engine.limit_name(limit)?;
-        let window = engine.check_limit(request, limit, Usage::default()).window;
+        let window = engine.check_limit(request, limit, Usage::default()).window();
         let key = request.key();
         let hash = self.hash(key);
         let mut guard = self.shard(hash);

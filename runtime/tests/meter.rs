@@ -98,7 +98,7 @@ fn windows_reset_when_the_engine_says_including_the_billing_anchor() {
     let (free, monthly) = (engine.tier("free").unwrap(), engine.limit("monthly").unwrap());
     // Anchor day 21: the window containing 2026-11-21T10:00Z starts that midnight.
     let request = Request::new(free, NOW).with_key("k").with_billing_anchor(21);
-    let window = meter.try_consume(&engine, &request, monthly, 100).unwrap().quota.window.unwrap();
+    let window = meter.try_consume(&engine, &request, monthly, 100).unwrap().quota.window().unwrap();
     assert!(!meter.try_consume(&engine, &request, monthly, 1).unwrap().quota.allowed);
     let last_second = request.at(window.end - 1);
     assert!(!meter.try_consume(&engine, &last_second, monthly, 1).unwrap().quota.allowed);

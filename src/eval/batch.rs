@@ -47,7 +47,7 @@ impl Engine {
         match self.validate(request) {
             // With no add-on held, the tier's grant bits answer, as in `is_allowed`'s fast
             // path; the tier was checked once above, and each feature is checked here.
-            Ok(tier) if request.addons.is_empty() => {
+            Ok(tier) if request.holding.is_empty() => {
                 let known = self.hot_grants().features();
                 for (slot, feature) in out.iter_mut().zip(features) {
                     let f = self.index(*feature);
@@ -118,7 +118,7 @@ impl Engine {
         match self.validate(request) {
             // With no add-on held, the single call: its tier check is one comparison, and it
             // skips the add-on arithmetic.
-            Ok(_) if request.addons.is_empty() => {
+            Ok(_) if request.holding.is_empty() => {
                 for (slot, (limit, usage)) in out.iter_mut().zip(limits) {
                     *slot = self.check_limit(request, *limit, *usage);
                 }

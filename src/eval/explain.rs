@@ -5,6 +5,7 @@
 //! the fast path, so an explanation never disagrees with the decision it explains.
 
 use crate::engine::*;
+use crate::held::NOT_ACQUIRED;
 use crate::model::{AddonOp, Amount, Model};
 use crate::rollout;
 use crate::source::Span;
@@ -80,24 +81,41 @@ impl Engine {
             .unwrap_or_default()
     }
 
-    /// Why add-on `addon` does or does not apply to the subject now, as a phrase.
-    fn addon_status(&self, request: &Request<'_>, addon: usize) -> Option<String> {
+    /// Why a held add-on does or does not apply to the subject now, as a phrase.
+    fn addon_status(&self, request: &Request<'_>, held: Held, addon: usize) -> Option<String> {
         let tier = self.index(request.tier);
+        if held.quantity() == 0 {
+            return Some("but it is held with quantity 0, so it does not apply".into());
+        }
         if !self.tables().attaches(addon, tier) {
             return Some(format!(
                 "but it does not attach to tier `{}`",
                 self.tier_name(request.tier).unwrap_or_default()
             ));
         }
-        if !self.valid_at(addon, request.now) {
-            let (from, until) = self.tables().addon_validity(addon);
+        let meta = *self.tables().addon_meta(addon);
+        let acquired = held.acquired().unwrap_or(NOT_ACQUIRED);
+        let trial = meta.trial().zip(held.acquired()).map(|(length, at)| (at, super::trial::end(at, length)));
+        if !self.valid_at(addon, acquired, request.now) {
+            let inside = meta.from <= request.now && (request.now < meta.until || meta.until == i64::MAX);
+            if let (true, Some((at, end))) = (inside, trial) {
+                return Some(match end {
+                    _ if request.now < at => format!("but its trial starts at {}", format_instant(at)),
+                    Some(end) => format!("but its trial ended at {}", format_instant(end)),
+                    None => format!("but its trial, acquired at {}, is outside years 1–9999", format_instant(at)),
+                });
+            }
             let bound = |t: i64| if t == i64::MIN || t == i64::MAX { "-".to_string() } else { format_instant(t) };
             return Some(format!(
                 "but it is not valid at {} (valid [{}, {}))",
                 format_instant(request.now),
-                bound(from),
-                bound(until)
+                bound(meta.from),
+                bound(meta.until)
             ));
+        }
+        if let Some((at, Some(end))) = trial {
+            return Some(format!("a trial acquired at {}, ending at {}", format_instant(at), format_instant(end)))
+                .map(|phrase| format!("as {phrase}"));
         }
         None
     }
@@ -157,12 +175,12 @@ impl Engine {
                 request.key
             )));
         }
-        for addon in request.addons {
-            let a = self.index(*addon);
+        for held in request.held() {
+            let a = self.index(held.addon());
             let Some(def) = model.addons.get(a) else { continue };
             let grants = def.grant_all.or_else(|| def.grants.iter().find(|(g, _)| *g == f).map(|(_, span)| *span));
             if let Some(span) = grants {
-                let status = self.addon_status(request, a).map_or(String::new(), |why| format!(", {why}"));
+                let status = self.addon_status(request, held, a).map_or(String::new(), |why| format!(", {why}"));
                 steps.push(step(format!("held add-on `{}` grants `{name}`{status}", def.name), span));
             }
         }
@@ -203,10 +221,11 @@ impl Engine {
         let mut steps = Vec::new();
         for tier in chain(model, self.index(request.tier)).into_iter().filter_map(|t| model.tiers.get(t)) {
             for set in tier.limits.iter().filter(|s| s.limit == l) {
-                let mut rule = format!("tier `{}` sets `{}` = {}", tier.name, def.name, show(set.value));
+                let each = if set.per_seat { " per seat" } else { "" };
+                let mut rule = format!("tier `{}` sets `{}` = {}{each}", tier.name, def.name, show(set.value));
                 match set.soft {
                     Some(Amount::Unlimited) => rule.push_str(" soft (unbounded overage)"),
-                    Some(cap) => rule.push_str(&format!(" soft {}", show(cap))),
+                    Some(cap) => rule.push_str(&format!(" soft {}{each}", show(cap))),
                     None => {}
                 }
                 if let Some(warn) = set.warn {
@@ -222,16 +241,20 @@ impl Engine {
                 def.name
             )));
         }
-        for addon in request.addons {
-            let a = self.index(*addon);
-            let Some(held) = model.addons.get(a) else { continue };
-            for change in held.limits.iter().filter(|c| c.limit == l) {
+        for held in request.held() {
+            let a = self.index(held.addon());
+            let Some(def) = model.addons.get(a) else { continue };
+            for change in def.limits.iter().filter(|c| c.limit == l) {
+                let each = if change.per_seat { " per seat" } else { "" };
                 let verb = match change.op {
-                    AddonOp::Add => format!("adds {}", show(change.value)),
-                    AddonOp::AtLeast => format!("raises it to at least {}", show(change.value)),
+                    AddonOp::Add if held.quantity() > 1 => {
+                        format!("×{} adds {}{each} each", held.quantity(), show(change.value))
+                    }
+                    AddonOp::Add => format!("adds {}{each}", show(change.value)),
+                    AddonOp::AtLeast => format!("raises it to at least {}{each}", show(change.value)),
                 };
-                let status = self.addon_status(request, a).map_or(String::new(), |why| format!(", {why}"));
-                steps.push(step(format!("held add-on `{}` {verb}{status}", held.name), change.span));
+                let status = self.addon_status(request, held, a).map_or(String::new(), |why| format!(", {why}"));
+                steps.push(step(format!("held add-on `{}` {verb}{status}", def.name), change.span));
             }
         }
         let total = usage.used.saturating_add(usage.requested);
@@ -243,7 +266,7 @@ impl Engine {
             show(answer.limit),
             answer.status.as_str()
         )));
-        if let Some(window) = answer.window {
+        if let Some(window) = answer.window() {
             steps.push(note(format!(
                 "the counter's window is [{}, {})",
                 format_instant(window.start),
@@ -264,12 +287,13 @@ impl Engine {
             allows(self, &higher)
         });
         let addon = self.addons().map(|(id, _)| id).find(|&candidate| {
-            if request.addons.contains(&candidate) {
+            if request.addons().any(|a| a == candidate) {
                 return false;
             }
-            let mut held = request.addons.to_vec();
-            held.push(candidate);
-            allows(self, &request.with_addons(&held))
+            let mut held: Vec<Held> = request.held().collect();
+            // A trial would be acquired now, at the instant of the question.
+            held.push(Held::new(candidate).acquired_at(request.now));
+            allows(self, &request.with_held(&held))
         });
         if tier.is_none() && addon.is_none() {
             return None;

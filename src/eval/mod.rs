@@ -8,65 +8,111 @@
 
 mod batch;
 mod explain;
+mod limit_math;
+mod trial;
 mod window;
 
 pub use batch::BufferTooSmall;
 pub use explain::{Explanation, Step, Upgrade};
 
 use crate::engine::*;
+use crate::held::{with_holding, Holds, NOT_ACQUIRED};
 use crate::limits::Limits;
-use crate::model::{Amount, LimitKind, SettingValue};
+use crate::model::{SettingValue, Window};
 use crate::rollout;
-use crate::tables::LimitEntry;
+use crate::tables::{add, scale, LimitRecord, ADD, ADD_PER_SEAT, ANY_PER_SEAT, AT_LEAST, AT_LEAST_PER_SEAT, SOFT};
+pub(crate) use limit_math::{settle, InForce, Lazy};
+
+impl Quota {
+    /// For a counter, the window that contains the request's instant, computed when asked for;
+    /// `None` for gauges, caps and refused requests.
+    ///
+    /// ```
+    /// use entitle::{Engine, Request, Usage};
+    /// let engine = Engine::from_source("p", "policy \"p\"\nlimit calls : count per month\ntier pro { limit calls = 10 }\n")?;
+    /// let request = Request::new(engine.tier("pro").unwrap(), 1_795_255_200).with_billing_anchor(15);
+    /// let window = engine.check_limit(&request, engine.limit("calls").unwrap(), Usage::used(0)).window().unwrap();
+    /// assert_eq!(entitle::format_instant(window.start), "2026-11-15T00:00:00Z");
+    /// # Ok::<(), entitle::Diagnostics>(())
+    /// ```
+    #[must_use]
+    pub fn window(&self) -> Option<WindowSpan> {
+        let kind = Window::ALL.get(usize::from(self.counter).checked_sub(1)?)?;
+        Some(window::current(*kind, self.at, self.anchor))
+    }
+}
 
 impl Engine {
     /// Checks the ids in a request, in the order `docs/language.md` gives: the tier is known,
-    /// the add-ons are within the `held_addons` limit, each is known, none is held twice.
+    /// the add-ons are within the `held_addons` limit, each is known, none is listed twice,
+    /// none is held past its maximum quantity, and every trial held has an acquisition instant.
     pub(crate) fn validate(&self, request: &Request<'_>) -> Result<usize, Reason> {
-        let counts = self.tables().counts();
         let tier = self.index(request.tier);
-        if tier >= counts.tiers {
+        if tier >= self.tables().counts().tiers {
             return Err(Reason::UnknownTier);
         }
-        let addons = request.addons;
-        if addons.is_empty() {
+        if request.holding.is_empty() {
             return Ok(tier);
         }
+        with_holding!(request.holding, |held| self.validate_held(held)).map(|()| tier)
+    }
+
+    /// [`Engine::validate`]'s checks of the add-ons, for either form of the list.
+    #[inline(always)]
+    fn validate_held<H: Holds>(&self, held: &[H]) -> Result<(), Reason> {
+        let tables = self.tables();
         // The limit bounds the duplicate check below (quadratic in the add-ons held), and
         // answers a request by id as the same request by name is answered.
-        if addons.len() > self.input_limits().held_addons() {
+        if held.len() > self.input_limits().held_addons() {
             return Err(Reason::TooManyAddons);
         }
         // One pass finds unknown add-ons and marks each known one's position modulo 64: two
-        // add-ons on one mark may be the same, which the exact (cold) check then decides.
-        let (mut seen, mut clash) = (0u64, false);
-        for addon in addons {
-            let a = self.index(*addon);
-            if a >= counts.addons {
+        // add-ons on one mark may be the same, which the exact (cold) check then decides. The
+        // same pass notes the later checks' failures, which are reported in their order once
+        // no add-on is unknown.
+        let (mut seen, mut clash, mut over, mut unacquired) = (0u64, false, false, false);
+        for h in held {
+            let a = self.index(h.addon());
+            if a >= tables.counts().addons {
                 return Err(Reason::UnknownAddon);
             }
             let mark = 1u64 << (a % 64);
             clash |= seen & mark != 0;
             seen |= mark;
+            let meta = tables.addon_meta(a);
+            over |= h.quantity() > meta.max_quantity;
+            unacquired |= meta.trial != 0 && h.quantity() != 0 && h.acquired() == NOT_ACQUIRED;
         }
-        if clash && held_twice(addons) {
+        if clash && held_twice(held) {
             return Err(Reason::DuplicateAddon);
         }
-        Ok(tier)
+        if over {
+            return Err(Reason::QuantityAboveMax);
+        }
+        if unacquired {
+            return Err(Reason::AcquisitionNotGiven);
+        }
+        Ok(())
     }
 
-    /// Whether add-on `addon` is valid at `now`: inside its half-open `[from, until)`.
+    /// Whether add-on `addon`, acquired at `acquired` ([`NOT_ACQUIRED`] when not given), is
+    /// valid at `now`: inside its half-open `[from, until)` and, for a trial, inside the
+    /// trial's half-open window from its acquisition.
     ///
     /// An add-on with no end is stored with `until = i64::MAX` and is valid at every instant
-    /// from its start, `i64::MAX` included.
-    pub(crate) fn valid_at(&self, addon: usize, now: i64) -> bool {
-        let (from, until) = self.tables().addon_validity(addon);
-        from <= now && (now < until || until == i64::MAX)
+    /// from its start, `i64::MAX` included; a trial that ends past `i64::MAX` likewise.
+    #[inline(always)]
+    pub(crate) fn valid_at(&self, addon: usize, acquired: i64, now: i64) -> bool {
+        let meta = self.tables().addon_meta(addon);
+        let window = meta.from <= now && (now < meta.until || meta.until == i64::MAX);
+        window && (meta.trial == 0 || trial::covers(meta, acquired, now))
     }
 
-    /// Whether a held add-on applies to the subject: it attaches to the tier and is valid now.
-    pub(crate) fn applies(&self, addon: usize, tier: usize, now: i64) -> bool {
-        self.tables().attaches(addon, tier) && self.valid_at(addon, now)
+    /// Whether a held add-on applies to the subject: it is held (a quantity above 0), it
+    /// attaches to the tier, and it is valid now.
+    #[inline(always)]
+    pub(crate) fn applies<H: Holds>(&self, held: H, addon: usize, tier: usize, now: i64) -> bool {
+        held.quantity() != 0 && self.tables().attaches(addon, tier) && self.valid_at(addon, held.acquired(), now)
     }
 
     /// Whether the subject may use `feature`.
@@ -91,7 +137,7 @@ impl Engine {
         // past the row's end would read another tier's bits. Anything else takes the full
         // decision, so the answer is always the same as `decide`'s.
         let f = self.index(feature);
-        if request.addons.is_empty() && f < self.hot_grants().features() {
+        if request.holding.is_empty() && f < self.hot_grants().features() {
             return self.granted_to_tier(self.index(request.tier), f, request.key);
         }
         self.allowed_with_addons(request, feature)
@@ -132,10 +178,10 @@ impl Engine {
             return true;
         }
         let now = request.now;
-        request
-            .addons
-            .iter()
-            .any(|addon| tables.addon_grants(self.index(*addon), f) && self.applies(self.index(*addon), tier, now))
+        with_holding!(request.holding, |held| held.iter().any(|&h| {
+            let a = self.index(h.addon());
+            tables.addon_grants(a, f) && self.applies(h, a, tier, now)
+        }))
     }
 
     /// Whether `key` is inside the tier's rollout of feature `f` (both known).
@@ -190,20 +236,24 @@ impl Engine {
         if bits.rollout && self.inside_rollout(tier, f, request.key) {
             return Decision::allow(Reason::GrantedByRollout);
         }
-        let mut blocked = None;
-        for addon in request.addons {
-            let a = self.index(*addon);
-            if !tables.addon_grants(a, f) {
-                continue;
+        let blocked = with_holding!(request.holding, |held| {
+            let mut blocked = None;
+            for &h in held {
+                let a = self.index(h.addon());
+                // A quantity of 0 holds nothing, so it blocks nothing either.
+                if h.quantity() == 0 || !tables.addon_grants(a, f) {
+                    continue;
+                }
+                if !tables.attaches(a, tier) {
+                    blocked = Some(Reason::AddonNotForTier);
+                } else if !self.valid_at(a, h.acquired(), request.now) {
+                    blocked = blocked.or(Some(Reason::AddonNotValid));
+                } else {
+                    return Decision::allow(Reason::GrantedByAddon);
+                }
             }
-            if !tables.attaches(a, tier) {
-                blocked = Some(Reason::AddonNotForTier);
-            } else if !self.valid_at(a, request.now) {
-                blocked = blocked.or(Some(Reason::AddonNotValid));
-            } else {
-                return Decision::allow(Reason::GrantedByAddon);
-            }
-        }
+            blocked
+        });
         Decision::deny(match blocked {
             Some(reason) => reason,
             None if tables.revoked(tier, f) => Reason::Revoked,
@@ -212,46 +262,43 @@ impl Engine {
         })
     }
 
-    /// The limit and soft cap in force for a tier's entry once the applying add-ons are in:
-    /// `max(limit, every "=") + sum of every "+="`, saturating; a finite soft cap moves up by
-    /// as much as the limit did. The flag says whether any applying add-on changes the limit.
-    /// `applies` says whether a held add-on applies; queries ask [`Engine::applies`], and
-    /// plan views, which describe terms rather than an instant, ignore validity windows.
-    // Always inlined: left as a call (LLVM's choice once `check_limit` split its paths), the
-    // add-on path of `check_limit` took 20% more instructions.
+    /// The limit in force for a tier's record once seats and the applying add-ons are in:
+    /// `max(limit, every "=") + the sum of every "+=" × its quantity`, each per-seat amount
+    /// multiplied by `seats` first, saturating (see [`limit_math`]). `applies` says whether a
+    /// held add-on applies; queries ask [`Engine::applies`], and plan views, which describe
+    /// terms rather than an instant, ignore validity windows.
+    // Always inlined: left as a call, the add-on path of `check_limit` took 20% more
+    // instructions (measured when it was first split out).
     #[inline(always)]
-    pub(crate) fn with_addons(
+    pub(crate) fn in_force<H: Holds>(
         &self,
-        addons: &[AddonId],
+        held: &[H],
         limit: usize,
-        entry: LimitEntry,
-        applies: impl Fn(usize) -> bool,
-    ) -> (Amount, Option<Amount>, bool) {
-        let mut changed = false;
-        let Amount::Finite(base) = entry.value else { return (Amount::Unlimited, entry.soft, changed) };
-        let mut raised = Amount::Finite(base);
-        let mut added = Amount::Finite(0);
-        for addon in addons {
-            let a = self.index(*addon);
-            let Some(delta) = self.tables().addon_delta(a, limit).filter(|_| applies(a)) else { continue };
-            changed = true;
-            if let Some(at_least) = delta.at_least {
-                raised = raised.max(at_least);
+        record: &LimitRecord,
+        seats: u64,
+        applies: impl Fn(H, usize) -> bool,
+    ) -> InForce {
+        let base = if record.per_seat() { scale(record.value, seats) } else { record.value };
+        let mut force = InForce { base, raised: base, added: 0, changed: false, per_seat: record.per_seat() };
+        for &h in held {
+            let a = self.index(h.addon());
+            let delta = self.tables().addon_delta(a, limit);
+            if delta.flags == 0 || !applies(h, a) {
+                continue;
             }
-            if let Some(add) = delta.add {
-                added = added.saturating_add(add);
+            force.changed = true;
+            force.per_seat |= delta.flags & ANY_PER_SEAT != 0;
+            if delta.flags & AT_LEAST != 0 {
+                let floor =
+                    if delta.flags & AT_LEAST_PER_SEAT != 0 { scale(delta.at_least, seats) } else { delta.at_least };
+                force.raised = force.raised.max(floor);
+            }
+            if delta.flags & ADD != 0 {
+                let each = if delta.flags & ADD_PER_SEAT != 0 { scale(delta.add, seats) } else { delta.add };
+                force.added = add(force.added, scale(each, h.quantity()));
             }
         }
-        let value = raised.saturating_add(added);
-        let soft = match (entry.soft, value) {
-            // `new >= base`: add-ons only raise a limit.
-            (Some(Amount::Finite(cap)), Amount::Finite(new)) => {
-                Some(Amount::Finite(cap.saturating_add(new.saturating_sub(base))))
-            }
-            (Some(_), Amount::Unlimited) => Some(Amount::Unlimited),
-            (soft, _) => soft,
-        };
-        (value, soft, changed)
+        force
     }
 
     /// How much of `limit` is left and whether the requested amount may be used.
@@ -259,7 +306,8 @@ impl Engine {
     /// The status is computed on `used + requested` (saturating), as `docs/language.md`
     /// describes; `remaining` is `limit − used`. Unknown ids deny with an `unknown_*` reason.
     /// A limit that neither the tier (nor an ancestor) nor an applying add-on sets denies
-    /// with `limit_not_set` and a limit of 0, told apart from a limit set to 0.
+    /// with `limit_not_set` and a limit of 0, told apart from a limit set to 0. A limit with a
+    /// per-seat value in force, asked without a seat count, denies with `seats_not_given`.
     ///
     /// ```
     /// use entitle::{Amount, Engine, Reason, Request, Status, Usage};
@@ -270,14 +318,14 @@ impl Engine {
     /// assert_eq!((q.status, q.remaining), (Status::Warning, Amount::Finite(300)));
     /// let q = engine.check_limit(&request, calls, Usage::used(1_150).requesting(100));
     /// assert_eq!((q.allowed, q.reason, q.status), (false, Reason::LimitExceeded, Status::Exceeded));
-    /// let window = q.window.unwrap();
+    /// let window = q.window().unwrap();
     /// assert_eq!(window.end - window.start, 86_400);
     /// # Ok::<(), entitle::Diagnostics>(())
     /// ```
     pub fn check_limit(&self, request: &Request<'_>, limit: LimitId, usage: Usage) -> Quota {
         // Most requests hold no add-on. Their path is kept apart from the add-on arithmetic,
         // so it needs fewer registers and a smaller frame (11% fewer instructions, measured).
-        if request.addons.is_empty() {
+        if request.holding.is_empty() {
             self.check_limit_without_addons(request, limit, usage)
         } else {
             self.check_limit_with_addons(request, limit, usage)
@@ -296,11 +344,31 @@ impl Engine {
         if l >= tables.counts().limits {
             return Quota::denied(Reason::UnknownLimit);
         }
-        let window = self.limit_window(l, request);
-        match tables.limit_entry(tier, l) {
-            Some(entry) => quota(entry.value, entry.soft, entry, usage, window),
-            None => Quota { window, ..Quota::denied(Reason::LimitNotSet) },
+        let (set, record) = tables.limit_record(tier, l);
+        let window = Lazy { counter: tables.limit_counter(l), anchor: request.billing_anchor, at: request.now };
+        if !set {
+            return window.on(Quota::denied(Reason::LimitNotSet));
         }
+        if record.per_seat() {
+            return self.per_seat_without_addons(record, request.seats, usage, window);
+        }
+        let soft = record.flags & SOFT != 0;
+        limit_math::answer(record.value, record.ceiling, record.warn_at, soft, usage, None, window)
+    }
+
+    /// [`Engine::check_limit`] without add-ons for a tier whose value is per seat.
+    // Out of line: the flat path above is the common one and keeps its small frame.
+    #[inline(never)]
+    fn per_seat_without_addons(&self, record: &LimitRecord, seats: Option<u64>, usage: Usage, window: Lazy) -> Quota {
+        let Some(n) = seats else { return window.on(Quota::denied(Reason::SeatsNotGiven)) };
+        let force = InForce {
+            base: scale(record.value, n),
+            raised: scale(record.value, n),
+            added: 0,
+            changed: false,
+            per_seat: true,
+        };
+        limit_math::settle(record, &force, n, usage, window)
     }
 
     /// [`Engine::check_limit`] for a request that holds add-ons.
@@ -328,27 +396,23 @@ impl Engine {
         if l >= tables.counts().limits {
             return Quota::denied(Reason::UnknownLimit);
         }
-        let window = self.limit_window(l, request);
+        let window = Lazy { counter: tables.limit_counter(l), anchor: request.billing_anchor, at: request.now };
         // A limit the tier does not set is a hard limit of 0, which add-ons may still raise;
         // with none that does, the answer says it was never set rather than set to 0.
-        let set = tables.limit_entry(tier, l);
-        let entry = set.unwrap_or(LimitEntry { value: Amount::Finite(0), soft: None, warn: None });
-        let (value, soft_cap, changed) =
-            self.with_addons(request.addons, l, entry, |a| self.applies(a, tier, request.now));
-        if set.is_none() && !changed {
-            return Quota { window, ..Quota::denied(Reason::LimitNotSet) };
+        let (set, record) = tables.limit_record(tier, l);
+        let seats = request.seats.unwrap_or(0);
+        let force = with_holding!(request.holding, |held| {
+            self.in_force(held, l, record, seats, |h, a| self.applies(h, a, tier, request.now))
+        });
+        if !set && !force.changed {
+            return window.on(Quota::denied(Reason::LimitNotSet));
         }
-        quota(value, soft_cap, entry, usage, window)
-    }
-
-    /// The window of limit `l` (known to exist) that contains the request's instant; `None`
-    /// for gauges and caps.
-    #[inline]
-    fn limit_window(&self, l: usize, request: &Request<'_>) -> Option<WindowSpan> {
-        match self.tables().limit_kind(l) {
-            LimitKind::Counter(w) => Some(window::current(w, request.now, request.billing_anchor)),
-            LimitKind::Gauge | LimitKind::Cap => None,
+        // Checked after the sums, which a missing count made with 0 seats: the sums cost less
+        // than a second pass to find whether any per-seat amount is in force.
+        if force.per_seat && request.seats.is_none() {
+            return window.on(Quota::denied(Reason::SeatsNotGiven));
         }
+        limit_math::settle(record, &force, seats, usage, window)
     }
 
     /// The value of `setting` for the subject: the tier's (after inheritance), improved by
@@ -371,24 +435,28 @@ impl Engine {
         if s >= tables.counts().settings {
             return Err(Reason::UnknownSetting);
         }
-        Ok(self.setting_with_addons(tier, s, request.addons, |a| self.applies(a, tier, request.now)))
+        let now = request.now;
+        let value = with_holding!(request.holding, |held| {
+            self.setting_with_addons(tier, s, held, |h, a| self.applies(h, a, tier, now))
+        });
+        Ok(value)
     }
 
     /// The tier's value of setting `s`, improved by the held add-ons for which `applies` holds;
-    /// see [`Engine::with_addons`] for why the test is a parameter.
-    pub(crate) fn setting_with_addons(
+    /// see [`Engine::in_force`] for why the test is a parameter.
+    pub(crate) fn setting_with_addons<H: Holds>(
         &self,
         tier: usize,
         s: usize,
-        addons: &[AddonId],
-        applies: impl Fn(usize) -> bool,
+        held: &[H],
+        applies: impl Fn(H, usize) -> bool,
     ) -> Option<&SettingValue> {
         let tables = self.tables();
         let mut best = tables.setting(tier, s);
         let mut best_addon = None;
-        for addon in addons {
-            let a = self.index(*addon);
-            if !applies(a) {
+        for &h in held {
+            let a = self.index(h.addon());
+            if !applies(h, a) {
                 continue;
             }
             let Some(value) = tables.addon_setting(a, s) else { continue };
@@ -412,7 +480,14 @@ impl Engine {
     #[inline]
     fn plain_request<'a>(&self, named: &NamedRequest<'a>) -> Result<Request<'a>, Reason> {
         let tier = self.tier(named.tier).ok_or(Reason::UnknownTier)?;
-        Ok(Request { tier, key: named.key, addons: &[], billing_anchor: named.billing_anchor, now: named.now })
+        Ok(Request {
+            tier,
+            key: named.key,
+            holding: Holding::Ids(&[]),
+            seats: named.seats,
+            billing_anchor: named.billing_anchor,
+            now: named.now,
+        })
     }
 
     /// Resolves a named request's tier and add-ons and answers with the id request they name.
@@ -422,18 +497,32 @@ impl Engine {
         answer: impl FnOnce(&Request<'_>) -> R,
     ) -> Result<R, Reason> {
         let request = self.plain_request(named)?;
-        if named.addons.is_empty() {
+        let count = named.holding.len();
+        if count == 0 {
             return Ok(answer(&request));
         }
-        if named.addons.len() > self.input_limits().held_addons() {
+        if count > self.input_limits().held_addons() {
             return Err(Reason::TooManyAddons);
         }
-        let mut held = [AddonId(0); Limits::MAX_HELD_ADDONS];
-        for (slot, name) in held.iter_mut().zip(named.addons) {
-            *slot = self.addon(name).ok_or(Reason::UnknownAddon)?;
+        match named.holding {
+            Holding::Ids(names) => {
+                let mut held = [AddonId(0); Limits::MAX_HELD_ADDONS];
+                for (slot, name) in held.iter_mut().zip(names) {
+                    *slot = self.addon(name).ok_or(Reason::UnknownAddon)?;
+                }
+                Ok(answer(&request.with_addons(held.get(..count).unwrap_or_default())))
+            }
+            Holding::Held(names) => {
+                let mut held = [Held::new(AddonId(0)); Limits::MAX_HELD_ADDONS];
+                for (slot, named) in held.iter_mut().zip(names) {
+                    let id = self.addon(named.addon()).ok_or(Reason::UnknownAddon)?;
+                    *slot = Held::new(id)
+                        .with_quantity(named.quantity())
+                        .acquired_at(named.acquired().unwrap_or(NOT_ACQUIRED));
+                }
+                Ok(answer(&request.with_held(held.get(..count).unwrap_or_default())))
+            }
         }
-        let held = held.get(..named.addons.len()).unwrap_or_default();
-        Ok(answer(&request.with_addons(held)))
     }
 
     /// [`Engine::is_allowed`] with names; an unknown name is `false`, and
@@ -442,7 +531,7 @@ impl Engine {
     pub fn is_allowed_by_name(&self, request: &NamedRequest<'_>, feature: &str) -> bool {
         // The common case takes `is_allowed`'s fast path: two lookups and the grant bits,
         // with no id request built in between.
-        if request.addons.is_empty() {
+        if request.holding.is_empty() {
             let Some(tier) = self.tier(request.tier) else { return false };
             return self
                 .feature(feature)
@@ -463,7 +552,7 @@ impl Engine {
     /// # Ok::<(), entitle::Diagnostics>(())
     /// ```
     pub fn decide_by_name(&self, request: &NamedRequest<'_>, feature: &str) -> Decision {
-        if request.addons.is_empty() {
+        if request.holding.is_empty() {
             return match (self.plain_request(request), self.feature(feature)) {
                 (Err(reason), _) => Decision::deny(reason),
                 (Ok(_), None) => Decision::deny(Reason::UnknownFeature),
@@ -488,7 +577,7 @@ impl Engine {
     /// # Ok::<(), entitle::Diagnostics>(())
     /// ```
     pub fn check_limit_by_name(&self, request: &NamedRequest<'_>, limit: &str, usage: Usage) -> Quota {
-        if request.addons.is_empty() {
+        if request.holding.is_empty() {
             return match (self.plain_request(request), self.limit(limit)) {
                 (Err(reason), _) => Quota::denied(reason),
                 (Ok(_), None) => Quota::denied(Reason::UnknownLimit),
@@ -518,7 +607,7 @@ impl Engine {
         setting: &str,
     ) -> Result<Option<&SettingValue>, Reason> {
         let id = self.setting(setting);
-        if request.addons.is_empty() {
+        if request.holding.is_empty() {
             let ids = self.plain_request(request)?;
             return self.setting_value(&ids, id.ok_or(Reason::UnknownSetting)?);
         }
@@ -535,50 +624,13 @@ impl Engine {
 // two add-ons, by callgrind).
 #[cold]
 #[inline(never)]
-fn held_twice(addons: &[AddonId]) -> bool {
-    let mut rest = addons;
+fn held_twice<H: Holds>(held: &[H]) -> bool {
+    let mut rest = held;
     while let Some((first, tail)) = rest.split_first() {
-        if tail.iter().any(|a| a == first) {
+        if tail.iter().any(|a| a.addon() == first.addon()) {
             return true;
         }
         rest = tail;
     }
     false
-}
-
-/// The answer for a limit of `value` with soft cap `soft_cap` (after add-ons) and the tier
-/// entry's warning threshold: the status is computed on `used + requested` (saturating), and
-/// `remaining` is `limit − used`.
-#[inline]
-fn quota(
-    value: Amount,
-    soft_cap: Option<Amount>,
-    entry: LimitEntry,
-    usage: Usage,
-    window: Option<WindowSpan>,
-) -> Quota {
-    let total = usage.used.saturating_add(usage.requested);
-    let (status, remaining) = match value {
-        Amount::Unlimited => (Status::Within, Amount::Unlimited),
-        Amount::Finite(cap) => {
-            let remaining = Amount::Finite(cap.saturating_sub(usage.used));
-            let ceiling = soft_cap.unwrap_or(value);
-            let status = if Amount::Finite(total) > ceiling {
-                Status::Exceeded
-            } else if total > cap {
-                Status::Overage
-            } else if entry.warn.is_some_and(|w| total >= w.of(cap)) {
-                Status::Warning
-            } else {
-                Status::Within
-            };
-            (status, remaining)
-        }
-    };
-    let (allowed, reason) = match status {
-        Status::Within | Status::Warning => (true, Reason::WithinLimit),
-        Status::Overage => (true, Reason::Overage),
-        Status::Exceeded => (false, Reason::LimitExceeded),
-    };
-    Quota { allowed, reason, status, limit: value, soft_cap, remaining, window }
 }

@@ -18,6 +18,7 @@ const ORDER: &[&str] = &[
     "names",
     "rollout",
     "time",
+    "held",
     "units",
     "work",
     "source",

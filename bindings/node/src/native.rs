@@ -456,8 +456,8 @@ fn native_quota(answer: &Quota) -> NativeQuota {
         limit: amount(answer.limit),
         soft_cap: answer.soft_cap.map(amount),
         remaining: amount(answer.remaining),
-        window_start: answer.window.map(|w| w.start),
-        window_end: answer.window.map(|w| w.end),
+        window_start: answer.window().map(|w| w.start),
+        window_end: answer.window().map(|w| w.end),
     }
 }
 

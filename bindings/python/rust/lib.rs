@@ -138,7 +138,7 @@ impl Types {
     /// The `Quota` of an answer.
     fn quota<'py>(&self, py: Python<'py>, quota: &entitle::Quota) -> PyResult<Bound<'py, PyAny>> {
         let none = py.None().into_bound(py);
-        let window = match quota.window {
+        let window = match quota.window() {
             Some(w) => {
                 let (start, end) = (w.start.into_pyobject(py)?.into_any(), w.end.into_pyobject(py)?.into_any());
                 self.frozen(py, &self.window, &[(intern!(py, "start"), &start), (intern!(py, "end"), &end)])?

@@ -473,9 +473,9 @@ impl UsageMeter for RedisMeter {
             )));
         }
         let ceiling = ceiling_argument(fresh.limit, fresh.soft_cap)?;
-        let start = fresh.window.map(|w| w.start);
+        let start = fresh.window().map(|w| w.start);
         let (key, latest) = self.keys(request.key(), name, start);
-        let expire_at = fresh.window.map_or(0, |w| w.end.saturating_add(GRACE_SECONDS));
+        let expire_at = fresh.window().map_or(0, |w| w.end.saturating_add(GRACE_SECONDS));
         let args = [amount.cast_signed(), ceiling, expire_at, start.unwrap_or(0)];
         match self.call(&self.consume, &key, &latest, &args) {
             Ok((allowed, before)) => {
@@ -497,7 +497,7 @@ impl UsageMeter for RedisMeter {
     fn refund(&self, engine: &Engine, request: &Request<'_>, limit: LimitId, amount: u64) -> Result<u64, StoreError> {
         let Some(name) = engine.limit_name(limit) else { return Ok(0) };
         self.key_fits(request.key())?;
-        let window = engine.check_limit(request, limit, Usage::default()).window;
+        let window = engine.check_limit(request, limit, Usage::default()).window();
         let start = window.map(|w| w.start);
         let (key, latest) = self.keys(request.key(), name, start);
         let amount = amount.min(EXACT).cast_signed();
