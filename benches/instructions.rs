@@ -26,9 +26,10 @@ use std::hint::black_box;
 use entitle::{Engine, Request, Usage};
 
 /// The modes, each one query on the bundled `rtc-sdk` policy's `pro` tier.
-const MODES: [&str; 15] = [
+const MODES: [&str; 16] = [
     "none",
     "bitset_floor",
+    "quota_floor",
     "is_allowed_granted",
     "is_allowed_rollout",
     "is_allowed_addon",
@@ -63,6 +64,7 @@ fn main() {
     let named = entitle::NamedRequest::new("pro", now);
     let usage = Usage::used(990_000).requesting(20_000);
     let (floor, floor_words) = (vec![u64::MAX; 3], 1usize);
+    let answer = engine.check_limit(&plain, api_calls, usage);
     // A page of 100 questions: the policy's features over and over, as a batch asks them.
     let every: Vec<_> = engine.features().map(|(id, _)| id).collect();
     let page: Vec<_> = every.iter().copied().cycle().take(100).collect();
@@ -90,6 +92,12 @@ fn main() {
             "bitset_floor" => repeat(&|| {
                 let (tier, feature) = (black_box(1usize), black_box(0usize));
                 let _ = black_box(floor[tier * floor_words + feature / 64] & (1 << (feature % 64)) != 0);
+            }),
+            // What a `check_limit` mode pays around the call: its arguments and its answer (a
+            // `Quota` copied out) through `black_box`. Subtracted, it leaves the call's own.
+            "quota_floor" => repeat(&|| {
+                let _ = black_box((black_box(&plain), black_box(api_calls), black_box(usage)));
+                let _ = black_box(*black_box(&answer));
             }),
             "is_allowed_granted" => repeat(&|| {
                 let _ = black_box(engine.is_allowed(black_box(&plain), black_box(hd_video)));

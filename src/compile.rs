@@ -38,7 +38,8 @@ pub(crate) fn parts(checked: &Checked) -> Parts {
         }
         for (limit, set) in effective.limits.iter().enumerate() {
             if let Some(set) = set {
-                limit_rows.push((tier, limit, LimitRecord::new(set.value, set.soft, set.warn, set.per_seat)));
+                let counter = tables.limit_counter(limit);
+                limit_rows.push((tier, limit, LimitRecord::new(set.value, set.soft, set.warn, set.per_seat, counter)));
             }
         }
         for (setting, value) in effective.settings.iter().enumerate() {

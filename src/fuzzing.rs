@@ -7,7 +7,7 @@
 //! what it is given. The parser target compares the hand-written reader with pest alone
 //! through [`compare_parsers`], which `tests/all/parser.rs` also runs.
 
-use crate::engine::{AddonId, Decision, FeatureId, LimitId, Quota, Reason, Request, SettingId, TierId, Usage};
+use crate::engine::{AddonId, Decision, FeatureId, Held, LimitId, Quota, Reason, Request, SettingId, TierId, Usage};
 use crate::reference::Reference;
 use crate::Source;
 
@@ -29,6 +29,39 @@ pub struct Question<'a> {
     pub used: u64,
     /// The request for limit questions.
     pub requested: u64,
+    /// How the add-ons are held: 0 lists them by id (each once, no acquisition); otherwise
+    /// bits 0–2 pick the seat count and each add-on's six bits its quantity and acquisition
+    /// ([`held_of`]).
+    pub holding: u64,
+}
+
+/// The seat counts a question may give; `None` gives none.
+const SEATS: [Option<u64>; 8] = [None, Some(0), Some(1), Some(7), Some(25), Some(u64::MAX), None, Some(3)];
+/// The quantities a held add-on may have.
+const QUANTITIES: [u64; 8] = [1, 0, 2, 3, 1, 255, u64::MAX, 1];
+/// Acquisition instants, as offsets from the question's instant; `None` gives none. Around a
+/// day, fourteen days and a month, the trial lengths the generated policies use, so that
+/// trials are asked at their first and last second.
+const ACQUIRED: [Option<i64>; 8] =
+    [None, Some(0), Some(-1), Some(1), Some(-86_400), Some(-86_399), Some(-1_209_600), Some(-2_678_400)];
+
+/// The held add-ons (index, quantity, acquisition) and seat count of a question holding `held`.
+fn held_of(q: &Question<'_>, held: &[usize]) -> (Vec<crate::reference::HeldAddon>, Option<u64>) {
+    let choice = |bits: u64| usize::try_from(bits & 7).unwrap_or(0);
+    if q.holding == 0 {
+        return (held.iter().map(|&a| (a, 1, None)).collect(), None);
+    }
+    let seats = SEATS[choice(q.holding)];
+    let list = held
+        .iter()
+        .enumerate()
+        .map(|(i, &a)| {
+            let bits = q.holding.rotate_right(3 + 6 * (u32::try_from(i).unwrap_or(0) % 10));
+            let acquired = ACQUIRED[choice(bits >> 3)].map(|offset| q.now.saturating_add(offset));
+            (a, QUANTITIES[choice(bits)], acquired)
+        })
+        .collect();
+    (list, seats)
 }
 
 /// Checks `text`; when it checks, compiles it and asks every question of the engine and of the
@@ -44,9 +77,28 @@ pub fn compare_with_reference(text: &str, questions: &[Question<'_>]) -> Result<
         if tier >= sizes.0 {
             continue;
         }
-        let held: Vec<usize> = (0..model.addons.len().min(64)).filter(|a| q.addons & (1 << a) != 0).collect();
-        let ids: Vec<AddonId> = held.iter().map(|&a| engine.id_at(a)).collect();
-        let request = Request::new(engine.id_at::<TierId>(tier), q.now).with_key(q.key).with_addons(&ids);
+        let indices: Vec<usize> = (0..model.addons.len().min(64)).filter(|a| q.addons & (1 << a) != 0).collect();
+        let (held, seats) = held_of(q, &indices);
+        let ids: Vec<AddonId> = indices.iter().map(|&a| engine.id_at(a)).collect();
+        let list: Vec<Held> = held
+            .iter()
+            .map(|&(a, quantity, acquired)| {
+                let one = Held::new(engine.id_at::<AddonId>(a)).with_quantity(quantity);
+                acquired.map_or(one, |at| one.acquired_at(at))
+            })
+            .collect();
+        let mut request = Request::new(engine.id_at::<TierId>(tier), q.now).with_key(q.key).with_addons(&ids);
+        if q.holding != 0 {
+            request = request.with_held(&list);
+        }
+        if let Some(seats) = seats {
+            request = request.with_seats(seats);
+        }
+        // A list of `Held` each held once and acquired at no instant asks what the list of ids
+        // does: the two forms are compiled separately, so they are compared.
+        if q.holding != 0 && held.iter().all(|&(_, quantity, acquired)| quantity == 1 && acquired.is_none()) {
+            compare_forms(&engine, &request, &request.with_addons(&ids), sizes)?;
+        }
         let pick = |count: usize| usize::try_from(q.item).unwrap_or(0) % count.max(1);
         if sizes.1 > 0 {
             let f = pick(sizes.1);
@@ -74,11 +126,11 @@ pub fn compare_with_reference(text: &str, questions: &[Question<'_>]) -> Result<
                     return Err(format!("is_allowed and decide disagree on t{tier} f{f} key {:?}", q.key));
                 }
             }
-            for (request, id, reason) in [
-                (&request, foreign, Reason::UnknownFeature),
-                (&request, untagged, Reason::UnknownFeature),
-                (&foreign_tier, id, Reason::UnknownTier),
-            ] {
+            // A request refused for what it holds is refused before its feature is looked at.
+            let unknown = oracle.refusal(&held).unwrap_or(Reason::UnknownFeature);
+            for (request, id, reason) in
+                [(&request, foreign, unknown), (&request, untagged, unknown), (&foreign_tier, id, Reason::UnknownTier)]
+            {
                 let got = engine.decide(request, id);
                 if got.allowed || got.reason != reason {
                     return Err(format!("an id of another engine answered {got:?} on t{tier} f{f}"));
@@ -90,7 +142,7 @@ pub fn compare_with_reference(text: &str, questions: &[Question<'_>]) -> Result<
             let usage = usage_of(q);
             let mut got = engine.check_limit(&request, engine.id_at::<LimitId>(l), usage);
             got.counter = 0;
-            let want = oracle.check_limit(tier, &held, q.now, l, usage);
+            let want = oracle.check_limit(tier, &held, seats, q.now, l, usage);
             if got != want {
                 return Err(format!(
                     "check_limit t{tier} l{l} {usage:?} now {}: engine {got:?}, reference {want:?}",
@@ -108,7 +160,7 @@ pub fn compare_with_reference(text: &str, questions: &[Question<'_>]) -> Result<
         if sizes.3 > 0 {
             let s = pick(sizes.3);
             let got = engine.setting_value(&request, engine.id_at::<SettingId>(s)).map(|v| v.cloned());
-            let want = Reference::refusal(&held).map_or_else(|| Ok(oracle.setting(tier, &held, q.now, s)), Err);
+            let want = oracle.refusal(&held).map_or_else(|| Ok(oracle.setting(tier, &held, q.now, s)), Err);
             if got != want {
                 return Err(format!("setting t{tier} s{s} now {}: engine {got:?}, reference {want:?}", q.now));
             }
@@ -116,9 +168,16 @@ pub fn compare_with_reference(text: &str, questions: &[Question<'_>]) -> Result<
         // The same request holding its first add-on a second time, at the end: the engine
         // and the reference refuse it alike, whatever is asked.
         if let Some(&first) = held.first() {
-            let doubled: Vec<usize> = held.iter().copied().chain([first]).collect();
-            let ids: Vec<AddonId> = doubled.iter().map(|&a| engine.id_at(a)).collect();
-            let twice = request.with_addons(&ids);
+            let doubled: Vec<crate::reference::HeldAddon> = held.iter().copied().chain([(first.0, 1, None)]).collect();
+            let ids: Vec<Held> = doubled
+                .iter()
+                .map(|&(a, quantity, acquired)| {
+                    let one = Held::new(engine.id_at::<AddonId>(a)).with_quantity(quantity);
+                    acquired.map_or(one, |at| one.acquired_at(at))
+                })
+                .collect();
+            let first = first.0;
+            let twice = request.with_held(&ids);
             let f = pick(sizes.1);
             let (got, want) = (engine.decide(&twice, engine.id_at(f)), oracle.decide(tier, q.key, &doubled, q.now, f));
             let l = pick(sizes.2);
@@ -127,11 +186,43 @@ pub fn compare_with_reference(text: &str, questions: &[Question<'_>]) -> Result<
             let s = pick(sizes.3);
             let setting = engine.setting_value(&twice, engine.id_at(s)).map(|v| v.cloned());
             let want_setting =
-                Reference::refusal(&doubled).map_or_else(|| Ok(oracle.setting(tier, &doubled, q.now, s)), Err);
-            let limit_agrees = sizes.2 == 0 || quota == oracle.check_limit(tier, &doubled, q.now, l, usage_of(q));
+                oracle.refusal(&doubled).map_or_else(|| Ok(oracle.setting(tier, &doubled, q.now, s)), Err);
+            let limit_agrees =
+                sizes.2 == 0 || quota == oracle.check_limit(tier, &doubled, seats, q.now, l, usage_of(q));
             if (sizes.1 > 0 && got != want) || !limit_agrees || (sizes.3 > 0 && setting != want_setting) {
                 return Err(format!("a request holding add-on {first} twice: engine {got:?} {quota:?} {setting:?}, reference {want:?} {want_setting:?}"));
             }
+        }
+    }
+    Ok(())
+}
+
+/// The two forms of one request answer every feature, limit and setting alike.
+fn compare_forms(
+    engine: &crate::Engine,
+    held: &Request<'_>,
+    ids: &Request<'_>,
+    sizes: (usize, usize, usize, usize),
+) -> Result<(), String> {
+    let usage = Usage::used(3).requesting(1);
+    for f in 0..=sizes.1 {
+        let feature: FeatureId = engine.id_at(f);
+        if engine.decide(held, feature) != engine.decide(ids, feature)
+            || engine.is_allowed(held, feature) != engine.is_allowed(ids, feature)
+        {
+            return Err(format!("feature {f}: a list of `Held` and a list of ids answer differently"));
+        }
+    }
+    for l in 0..=sizes.2 {
+        let limit: LimitId = engine.id_at(l);
+        if engine.check_limit(held, limit, usage) != engine.check_limit(ids, limit, usage) {
+            return Err(format!("limit {l}: a list of `Held` and a list of ids answer differently"));
+        }
+    }
+    for s in 0..=sizes.3 {
+        let setting: SettingId = engine.id_at(s);
+        if engine.setting_value(held, setting) != engine.setting_value(ids, setting) {
+            return Err(format!("setting {s}: a list of `Held` and a list of ids answer differently"));
         }
     }
     Ok(())

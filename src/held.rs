@@ -145,6 +145,9 @@ impl<Addon: Copy> ExactSizeIterator for HeldIter<'_, Addon> {}
 /// One element of either form of [`Holding`], read the same way, so that each evaluation loop
 /// is written once over `&[H]` and compiled for both forms.
 pub(crate) trait Holds: Copy {
+    /// Whether every element is held once and acquired at no instant (a list of ids), so
+    /// that quantities need no check and no arithmetic.
+    const PLAIN: bool;
     /// The add-on.
     fn addon(self) -> AddonId;
     /// How many are held.
@@ -154,6 +157,7 @@ pub(crate) trait Holds: Copy {
 }
 
 impl Holds for AddonId {
+    const PLAIN: bool = true;
     #[inline(always)]
     fn addon(self) -> AddonId {
         self
@@ -169,6 +173,7 @@ impl Holds for AddonId {
 }
 
 impl Holds for Held<AddonId> {
+    const PLAIN: bool = false;
     #[inline(always)]
     fn addon(self) -> AddonId {
         self.addon

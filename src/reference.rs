@@ -8,11 +8,61 @@
 
 use crate::engine::{Decision, Quota, Reason, Status, Usage};
 
-/// A wide sum clamped back into `u64`: the oracle adds in `u128` where the engine saturates.
-fn clamp(wide: u128) -> u64 {
+use crate::model::{Access, AddonLimit, AddonOp, Amount, Model, Percentage, SettingValue, TrialLength};
+
+/// One held add-on: its index, the quantity held, and the instant it was acquired.
+pub type HeldAddon = (usize, u64, Option<i64>);
+
+/// The largest finite amount: the oracle computes in `u128` and clamps here, where the engine
+/// saturates in `u64`.
+const MAX_FINITE: u128 = u64::MAX as u128 - 1;
+
+/// A clamped wide amount back in `u64`.
+fn narrow(wide: u128) -> u64 {
     u64::try_from(wide).unwrap_or(u64::MAX)
 }
-use crate::model::{Access, AddonOp, Amount, Model, Percentage, SettingValue};
+
+/// The instant `months` calendar months after `start`: the same time of day on the same day
+/// of the month, or the month's last day when it is shorter; `None` for a start outside years
+/// 1–9999. Counted one month at a time with a table of month lengths, unlike the engine.
+fn months_later(start: i64, months: u32) -> Option<i64> {
+    const DAY: i64 = 86_400;
+    if !(-62_135_596_800..=253_402_300_799).contains(&start) {
+        return None;
+    }
+    let leap = |y: i64| (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
+    let length = |y: i64, m: usize| [31, if leap(y) { 29 } else { 28 }, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31][m - 1];
+    // The civil date of `start`, by walking years and months from 0001-01-01.
+    let (mut days, second) = ((start + 62_135_596_800).div_euclid(DAY), start.rem_euclid(DAY));
+    let mut year = 1i64;
+    while days >= if leap(year) { 366 } else { 365 } {
+        days -= if leap(year) { 366 } else { 365 };
+        year += 1;
+    }
+    let mut month = 1usize;
+    while days >= length(year, month) {
+        days -= length(year, month);
+        month += 1;
+    }
+    let day = days + 1;
+    for _ in 0..months {
+        month += 1;
+        if month == 13 {
+            month = 1;
+            year += 1;
+        }
+    }
+    let day = day.min(length(year, month));
+    // Back to seconds, walking again.
+    let mut total = 0i64;
+    for y in 1..year {
+        total += if leap(y) { 366 } else { 365 };
+    }
+    for m in 1..month {
+        total += length(year, m);
+    }
+    Some((total + day - 1) * DAY + second - 62_135_596_800)
+}
 
 /// The oracle over one checked model. Indices are positions in the model's vectors.
 #[derive(Clone, Copy, Debug)]
@@ -60,20 +110,56 @@ impl<'m> Reference<'m> {
         def.valid_from.is_none_or(|from| from <= now) && def.valid_until.is_none_or(|until| now < until)
     }
 
-    /// Why a request holding `addons` (known add-ons) is refused whatever it asks: more than
-    /// the default limit of held add-ons, or an add-on held twice, as `docs/language.md` says.
-    pub fn refusal(addons: &[usize]) -> Option<Reason> {
-        if addons.len() > crate::limits::Limits::default().held_addons {
+    /// Whether a held add-on (with its quantity and acquisition) applies to `tier` at `now`.
+    fn applies(&self, held: HeldAddon, tier: usize, now: i64) -> bool {
+        let (addon, quantity, acquired) = held;
+        quantity > 0 && self.attaches(addon, tier) && self.valid_at(addon, now) && self.in_trial(addon, acquired, now)
+    }
+
+    /// Whether a trial add-on acquired at `acquired` is inside its trial at `now`; true for an
+    /// add-on that is not a trial.
+    fn in_trial(&self, addon: usize, acquired: Option<i64>, now: i64) -> bool {
+        let Some(length) = self.model.addons[addon].trial else { return true };
+        let Some(start) = acquired else { return false };
+        let end = match length {
+            TrialLength::Seconds(s) => i128::from(start) + i128::from(s),
+            TrialLength::Months(m) => match months_later(start, m) {
+                Some(end) => i128::from(end),
+                None => return false,
+            },
+        };
+        i128::from(start) <= i128::from(now) && (i128::from(now) < end || end >= i128::from(i64::MAX))
+    }
+
+    /// Why a request holding `held` (known add-ons, each with its quantity and acquisition) is
+    /// refused whatever it asks, in the order `docs/language.md` gives: more than the default
+    /// limit of held add-ons, an add-on listed twice, a quantity past its maximum, a trial
+    /// without an acquisition instant.
+    pub fn refusal(&self, held: &[HeldAddon]) -> Option<Reason> {
+        if held.len() > crate::limits::Limits::default().held_addons {
             return Some(Reason::TooManyAddons);
         }
-        let mut sorted = addons.to_vec();
+        let mut sorted: Vec<usize> = held.iter().map(|h| h.0).collect();
         sorted.sort_unstable();
-        sorted.windows(2).any(|pair| pair[0] == pair[1]).then_some(Reason::DuplicateAddon)
+        if sorted.windows(2).any(|pair| pair[0] == pair[1]) {
+            return Some(Reason::DuplicateAddon);
+        }
+        let max = |a: usize| match self.model.addons[a].max_quantity {
+            Amount::Unlimited => u128::MAX,
+            Amount::Finite(n) => u128::from(n),
+        };
+        if held.iter().any(|&(a, q, _)| u128::from(q) > max(a)) {
+            return Some(Reason::QuantityAboveMax);
+        }
+        if held.iter().any(|&(a, q, acquired)| q > 0 && acquired.is_none() && self.model.addons[a].trial.is_some()) {
+            return Some(Reason::AcquisitionNotGiven);
+        }
+        None
     }
 
     /// The feature decision, as `docs/language.md` and `Engine::decide` describe it.
-    pub fn decide(&self, tier: usize, key: &str, addons: &[usize], now: i64, feature: usize) -> Decision {
-        if let Some(reason) = Reference::refusal(addons) {
+    pub fn decide(&self, tier: usize, key: &str, held: &[HeldAddon], now: i64, feature: usize) -> Decision {
+        if let Some(reason) = self.refusal(held) {
             return Decision { allowed: false, reason };
         }
         let access = self.access(tier, feature);
@@ -89,11 +175,12 @@ impl<'m> Reference<'m> {
             let def = &self.model.addons[a];
             def.grant_all.is_some() || def.grants.iter().any(|&(f, _)| f == feature)
         };
-        let holding: Vec<usize> = addons.iter().copied().filter(|&a| grants(a)).collect();
-        if holding.iter().any(|&a| self.attaches(a, tier) && self.valid_at(a, now)) {
+        // A quantity of 0 holds nothing: it neither grants nor blocks.
+        let holding: Vec<HeldAddon> = held.iter().copied().filter(|&(a, q, _)| q > 0 && grants(a)).collect();
+        if holding.iter().any(|&h| self.applies(h, tier, now)) {
             return Decision { allowed: true, reason: Reason::GrantedByAddon };
         }
-        let reason = if holding.iter().any(|&a| !self.attaches(a, tier)) {
+        let reason = if holding.iter().any(|&(a, _, _)| !self.attaches(a, tier)) {
             Reason::AddonNotForTier
         } else if !holding.is_empty() {
             Reason::AddonNotValid
@@ -109,7 +196,15 @@ impl<'m> Reference<'m> {
 
     /// The quota, as `docs/language.md` and `Engine::check_limit` describe it. The window is
     /// left to the engine's own tests; this compares everything else.
-    pub fn check_limit(&self, tier: usize, addons: &[usize], now: i64, limit: usize, usage: Usage) -> Quota {
+    pub fn check_limit(
+        &self,
+        tier: usize,
+        held: &[HeldAddon],
+        seats: Option<u64>,
+        now: i64,
+        limit: usize,
+        usage: Usage,
+    ) -> Quota {
         let denied = |reason| Quota {
             allowed: false,
             reason,
@@ -122,7 +217,7 @@ impl<'m> Reference<'m> {
             anchor: 1,
             at: 0,
         };
-        if let Some(reason) = Reference::refusal(addons) {
+        if let Some(reason) = self.refusal(held) {
             return denied(reason);
         }
         let Usage { used, requested } = usage;
@@ -135,56 +230,91 @@ impl<'m> Reference<'m> {
             }
             current = self.model.tiers[t].parent;
         }
-        let (base, soft, warn) = entry.map_or((Amount::Finite(0), None, None), |e| (e.value, e.soft, e.warn));
-        let applying: Vec<usize> =
-            addons.iter().copied().filter(|&a| self.attaches(a, tier) && self.valid_at(a, now)).collect();
-        let changes = applying.iter().flat_map(|&a| self.model.addons[a].limits.iter().filter(|c| c.limit == limit));
-        if entry.is_none() && changes.clone().next().is_none() {
+        let applying: Vec<HeldAddon> = held.iter().copied().filter(|&h| self.applies(h, tier, now)).collect();
+        let changes: Vec<(AddonLimit, u64)> = applying
+            .iter()
+            .flat_map(|&(a, q, _)| {
+                self.model.addons[a].limits.iter().filter(|c| c.limit == limit).map(move |c| (*c, q))
+            })
+            .collect();
+        if entry.is_none() && changes.is_empty() {
             return denied(Reason::LimitNotSet);
         }
-        let (mut raised, mut added) = (base, 0u128);
-        let mut added_unlimited = false;
-        for change in changes {
-            match (change.op, change.value) {
-                (AddonOp::AtLeast, value) => raised = raised.max(value),
-                (AddonOp::Add, Amount::Finite(n)) => added += u128::from(n),
-                (AddonOp::Add, Amount::Unlimited) => added_unlimited = true,
+        let per_seat = entry.is_some_and(|e| e.per_seat) || changes.iter().any(|(c, _)| c.per_seat);
+        if per_seat && seats.is_none() {
+            return denied(Reason::SeatsNotGiven);
+        }
+        let n = u128::from(seats.unwrap_or(0));
+        // Amounts in u128, `None` for unlimited; clamped to the largest finite amount at the end.
+        let wide = |amount: Amount| match amount {
+            Amount::Finite(v) => Some(u128::from(v)),
+            Amount::Unlimited => None,
+        };
+        let times = |v: Option<u128>, k: u128| v.map(|v| v.saturating_mul(k).min(MAX_FINITE));
+        let (tier_value, soft, warn, tier_per_seat) =
+            entry.map_or((Some(0), None, None, false), |e| (wide(e.value), e.soft, e.warn, e.per_seat));
+        let base = if tier_per_seat { times(tier_value, n) } else { tier_value };
+        let mut raised = base;
+        let mut added = Some(0u128);
+        for (change, q) in &changes {
+            let mut v = wide(change.value);
+            match change.op {
+                AddonOp::AtLeast => {
+                    if change.per_seat {
+                        v = times(v, n);
+                    }
+                    raised = match (raised, v) {
+                        (Some(r), Some(v)) => Some(r.max(v)),
+                        _ => None,
+                    };
+                }
+                AddonOp::Add => {
+                    v = times(v, u128::from(*q));
+                    if change.per_seat {
+                        v = times(v, n);
+                    }
+                    added = match (added, v) {
+                        (Some(a), Some(v)) => Some((a + v).min(MAX_FINITE)),
+                        _ => None,
+                    };
+                }
             }
         }
-        let value = match (base, raised) {
-            (Amount::Unlimited, _) | (_, Amount::Unlimited) => Amount::Unlimited,
-            _ if added_unlimited => Amount::Unlimited,
-            (_, Amount::Finite(r)) => Amount::Finite(clamp(u128::from(r) + added)),
+        let value = match (raised, added) {
+            (Some(r), Some(a)) => Some((r + a).min(MAX_FINITE)),
+            _ => None,
         };
-        let soft_cap = match (base, soft, value) {
-            (Amount::Unlimited, soft, _) => soft,
-            (_, Some(_), Amount::Unlimited) => Some(Amount::Unlimited),
-            (Amount::Finite(b), Some(Amount::Finite(cap)), Amount::Finite(v)) => {
-                Some(Amount::Finite(clamp(u128::from(cap) + u128::from(v - b))))
+        let soft_cap = match (soft, value, base) {
+            (None, _, _) => None,
+            (Some(_), None, _) => Some(Amount::Unlimited),
+            (Some(Amount::Unlimited), _, _) => Some(Amount::Unlimited),
+            (Some(Amount::Finite(cap)), Some(v), Some(b)) => {
+                let cap =
+                    if tier_per_seat { u128::from(cap).saturating_mul(n).min(MAX_FINITE) } else { u128::from(cap) };
+                Some(Amount::Finite(narrow((cap + (v - b)).min(MAX_FINITE))))
             }
-            (_, soft, _) => soft,
+            (Some(_), Some(_), None) => Some(Amount::Unlimited),
         };
-        let total = clamp(u128::from(used) + u128::from(requested));
-        let (status, remaining) = match value {
-            Amount::Unlimited => (Status::Within, Amount::Unlimited),
-            Amount::Finite(l) => {
+        let total = u128::from(used) + u128::from(requested);
+        let total = total.min(u128::from(u64::MAX));
+        let (status, limit_amount, remaining) = match value {
+            None => (Status::Within, Amount::Unlimited, Amount::Unlimited),
+            Some(l) => {
                 let past_soft = match soft_cap {
                     None => total > l,
                     Some(Amount::Unlimited) => false,
-                    Some(Amount::Finite(cap)) => total > cap,
+                    Some(Amount::Finite(cap)) => total > u128::from(cap),
                 };
                 let status = if past_soft {
                     Status::Exceeded
                 } else if total > l {
                     Status::Overage
-                } else if warn.is_some_and(|w: Percentage| {
-                    u128::from(total) >= u128::from(l) * u128::from(w.millionths()) / 1_000_000
-                }) {
+                } else if warn.is_some_and(|w: Percentage| total >= l * u128::from(w.millionths()) / 1_000_000) {
                     Status::Warning
                 } else {
                     Status::Within
                 };
-                (status, Amount::Finite(l.saturating_sub(used)))
+                (status, Amount::Finite(narrow(l)), Amount::Finite(narrow(l.saturating_sub(u128::from(used)))))
             }
         };
         let (allowed, reason) = match status {
@@ -192,11 +322,12 @@ impl<'m> Reference<'m> {
             Status::Overage => (true, Reason::Overage),
             _ => (true, Reason::WithinLimit),
         };
-        Quota { allowed, reason, status, limit: value, soft_cap, remaining, seats: None, counter: 0, anchor: 1, at: 0 }
+        let seats = per_seat.then_some(seats).flatten();
+        Quota { allowed, reason, status, limit: limit_amount, soft_cap, remaining, seats, counter: 0, anchor: 1, at: 0 }
     }
 
     /// The setting's value for the subject.
-    pub fn setting(&self, tier: usize, addons: &[usize], now: i64, setting: usize) -> Option<SettingValue> {
+    pub fn setting(&self, tier: usize, held: &[HeldAddon], now: i64, setting: usize) -> Option<SettingValue> {
         let mut current = Some(tier);
         let mut value = None;
         while let Some(t) = current {
@@ -208,7 +339,7 @@ impl<'m> Reference<'m> {
         }
         let prefer = self.model.settings[setting].prefer;
         let mut applying: Vec<usize> =
-            addons.iter().copied().filter(|&a| self.attaches(a, tier) && self.valid_at(a, now)).collect();
+            held.iter().copied().filter(|&h| self.applies(h, tier, now)).map(|(a, _, _)| a).collect();
         applying.sort_unstable();
         applying.dedup();
         for a in applying {
@@ -426,6 +557,7 @@ mod tests {
             addon_masks in prop::collection::vec(0u8..16, 1..4),
             usages in prop::collection::vec((0u64..80, 0u64..40), 1..4),
             nows in prop::collection::vec(-50i64..400, 1..3),
+            holdings in prop::collection::vec(any::<u64>(), 1..3),
         ) {
             let text = render(&plan);
             let checked = match crate::check(&Source::new("generated", text.as_str())) {
@@ -447,7 +579,10 @@ mod tests {
                             let key = keys[pair % keys.len()].as_str();
                             for item in 0..items {
                                 let (tier, item) = (dense(tier), dense(item));
-                                questions.push(Question { tier, key, addons: mask, now, item, used, requested });
+                                // Every other question lists its add-ons by id.
+                                let plain = (u64::try_from(pair).unwrap_or(0) ^ mask ^ u64::from(item)) & 1 == 0;
+                                let holding = if plain { 0 } else { holdings[pair % holdings.len()] };
+                                questions.push(Question { tier, key, addons: mask, now, item, used, requested, holding });
                             }
                         }
                     }

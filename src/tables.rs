@@ -425,10 +425,11 @@ impl Tables {
     #[inline(always)]
     pub(crate) fn limit_record(&self, tier: usize, limit: usize) -> (bool, &LimitRecord) {
         let row = self.limit_rows.get(at(tier, self.counts.limits, limit)).copied().unwrap_or(0);
-        match self.limit_records.get(row as usize) {
-            Some(record) if row != 0 => (true, record),
-            _ => (false, &LimitRecord::NOT_SET),
-        }
+        // Every row is below the records' length: compile writes only ids it pushed, and
+        // `from_raw` refuses a bundle's row past the end. Record 0 is `NOT_SET`, which both
+        // check too, so an unset limit needs no branch of its own here.
+        #[expect(clippy::indexing_slicing, reason = "every row is below the records' length, checked at load")]
+        (row != 0, &self.limit_records[row as usize])
     }
 
     /// Whether an add-on attaches to a tier.
@@ -558,6 +559,17 @@ impl Tables {
             || tables.limit_rows.iter().any(|&row| usize::try_from(row).map_or(true, |row| row >= entries))
         {
             return Err("a limit row points past the limit records, or the first record is not the unset one");
+        }
+        // A record carries its limit's counter window, so the window an answer reports is the
+        // limit's, whatever a bundle's bytes say.
+        let rows = tables.limit_rows.chunks(limits.max(1)).flat_map(|row| row.iter().enumerate());
+        let mut counters_agree = true;
+        for (limit, &row) in rows {
+            let record = tables.limit_records.get(row as usize).copied().unwrap_or(LimitRecord::NOT_SET);
+            counters_agree &= row == 0 || record.counter() == tables.limit_counter(limit);
+        }
+        if !counters_agree {
+            return Err("a limit record's counter window is not its limit's");
         }
         if tables.addon_settings.iter().flatten().any(|&(setting, _)| setting >= settings) {
             return Err("an add-on sets a setting the policy does not declare");

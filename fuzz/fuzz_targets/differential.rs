@@ -13,7 +13,7 @@ use libfuzzer_sys::fuzz_target;
 struct Plan {
     text: String,
     keys: Vec<String>,
-    questions: Vec<(u32, u8, u64, i64, u32, u64, u64)>,
+    questions: Vec<(u32, u8, u64, i64, u32, u64, u64, u64)>,
 }
 
 const ROLLOUTS: [&str; 6] = ["0%", "1%", "5%", "50%", "99.9999%", "100%"];
@@ -100,6 +100,7 @@ impl<'a> Arbitrary<'a> for Plan {
                 u32::arbitrary(u)?,
                 u.int_in_range(0..=300)?,
                 u.int_in_range(0..=300)?,
+                u64::arbitrary(u)?,
             ));
         }
         Ok(Plan { text, keys, questions })
@@ -110,13 +111,13 @@ fuzz_target!(|plan: Plan| {
     let questions: Vec<Question<'_>> = plan
         .questions
         .iter()
-        .map(|&(tier, key, addons, now, item, used, requested)| {
+        .map(|&(tier, key, addons, now, item, used, requested, holding)| {
             #[expect(
                 clippy::indexing_slicing,
                 reason = "`Plan::arbitrary` makes one to three keys, so the remainder is an index"
             )]
             let key = &plan.keys[usize::from(key) % plan.keys.len()];
-            Question { tier, key, addons, now, item, used, requested }
+            Question { tier, key, addons, now, item, used, requested, holding }
         })
         .collect();
     if let Err(disagreement) = compare_with_reference(&plan.text, &questions) {

@@ -64,8 +64,10 @@ pub(crate) fn settle(record: &LimitRecord, force: &InForce, seats: u64, usage: U
         add(cap, value - force.base)
     };
     let ceiling = if soft && value == UNLIMITED { UNLIMITED } else { ceiling };
+    // The record's threshold holds while the limit is the record's own value.
+    let warns_at = if value == record.value { record.warn_at } else { warn_at(value, record.warn) };
     let seats = force.per_seat.then_some(seats);
-    answer(value, ceiling, warn_at(value, record.warn), soft, usage, seats, window)
+    answer(value, ceiling, warns_at, soft, usage, seats, window)
 }
 
 /// The answer for a limit of `value` (after seats and add-ons), usage allowed up to `ceiling`,

@@ -21,6 +21,12 @@ pub(crate) const NO_WARN: u32 = u32::MAX;
 pub(crate) const PER_SEAT: u32 = 1;
 /// A record has a soft cap (its ceiling is the cap, or [`UNLIMITED`] for unbounded overage).
 pub(crate) const SOFT: u32 = 2;
+/// Bits 8–15 of a record's flags: its limit's counter window as an answer keeps it
+/// (`Window as u8 + 1`, 0 for a gauge or a cap), so that one read gives a plain answer all it
+/// needs. Records are shared only by limits of the same window.
+pub(crate) const COUNTER_SHIFT: u32 = 8;
+/// The largest counter code (`Window::Month as u8 + 1`).
+const MAX_COUNTER: u32 = 6;
 
 /// An amount as a record holds it.
 pub(crate) const fn raw(amount: Amount) -> u64 {
@@ -108,12 +114,19 @@ impl LimitRecord {
     /// The placeholder for "not set": a hard limit of 0, which add-ons may still raise.
     pub(crate) const NOT_SET: LimitRecord = LimitRecord { value: 0, ceiling: 0, warn_at: 1, warn: NO_WARN, flags: 0 };
 
-    /// The record of a tier's limit item: its value, soft cap, warn share, and whether the
-    /// value and cap are per seat.
-    pub(crate) fn new(value: Amount, soft: Option<Amount>, warn: Option<Percentage>, per_seat: bool) -> LimitRecord {
+    /// The record of a tier's limit item: its value, soft cap, warn share, whether the value
+    /// and cap are per seat, and its limit's counter code.
+    pub(crate) fn new(
+        value: Amount,
+        soft: Option<Amount>,
+        warn: Option<Percentage>,
+        per_seat: bool,
+        counter: u8,
+    ) -> LimitRecord {
         let value = raw(value);
         let warn = warn.map_or(NO_WARN, Percentage::millionths);
-        let flags = u32::from(per_seat) * PER_SEAT | u32::from(soft.is_some()) * SOFT;
+        let flags =
+            u32::from(per_seat) * PER_SEAT | u32::from(soft.is_some()) * SOFT | u32::from(counter) << COUNTER_SHIFT;
         LimitRecord { value, ceiling: soft.map_or(value, raw), warn_at: warn_at(value, warn), warn, flags }
     }
 
@@ -128,7 +141,7 @@ impl LimitRecord {
     pub(crate) fn from_stored(
         (value, ceiling, warn, flags): (u64, u64, u32, u32),
     ) -> Result<LimitRecord, &'static str> {
-        if flags & !(PER_SEAT | SOFT) != 0 {
+        if flags & !(PER_SEAT | SOFT | 0xff << COUNTER_SHIFT) != 0 || flags >> COUNTER_SHIFT > MAX_COUNTER {
             return Err("a limit record has unknown flags");
         }
         if warn != NO_WARN && warn > Percentage::FULL.millionths() {
@@ -150,6 +163,13 @@ impl LimitRecord {
         } else {
             Some(Percentage::from_millionths(self.warn))
         }
+    }
+
+    /// Its limit's counter code (`Window as u8 + 1`, or 0).
+    #[inline(always)]
+    #[expect(clippy::cast_possible_truncation, reason = "the code is masked to its byte")]
+    pub(crate) const fn counter(&self) -> u8 {
+        (self.flags >> COUNTER_SHIFT & 0xff) as u8
     }
 
     /// Whether the value and soft cap are per seat.

@@ -67,7 +67,8 @@ fn eval_lines_inputs_replay_clean() {
 }
 
 /// `differential` regressions are kept readable: a policy file, and beside it the questions
-/// as JSON Lines (`tier`, `key`, `addons` as a bit mask, `now`, `item`, `used`, `requested`).
+/// as JSON Lines (`tier`, `key`, `addons` as a bit mask, `now`, `item`, `used`, `requested`, and `holding`:
+/// 0, or the seats, quantities and acquisitions as `fuzzing::Question` reads them).
 #[test]
 fn differential_regressions_replay_clean() {
     for path in inputs("differential").into_iter().filter(|p| p.extension().is_some_and(|e| e == "policy")) {
@@ -87,6 +88,7 @@ fn differential_regressions_replay_clean() {
                 item: q["item"].as_u64().and_then(|n| u32::try_from(n).ok()).unwrap_or(0),
                 used: q["used"].as_u64().unwrap_or(0),
                 requested: q["requested"].as_u64().unwrap_or(0),
+                holding: q["holding"].as_u64().unwrap_or(0),
             })
             .collect();
         if let Err(disagreement) = entitle::fuzzing::compare_with_reference(&policy, &questions) {
