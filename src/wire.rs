@@ -462,11 +462,17 @@ fn upgrade(upgrade: &Upgrade) -> Value {
     if let Some(addon) = &upgrade.addon {
         out.insert("addon".into(), json!(addon));
     }
+    if let Some(quantity) = upgrade.quantity {
+        out.insert("quantity".into(), json!(quantity));
+    }
+    if let Some(ends) = upgrade.ends {
+        out.insert("ends".into(), json!(format_instant(ends)));
+    }
     Value::Object(out)
 }
 
 /// An explanation's rules and upgrade hint: `{"steps": [{"rule", "span"?}], "upgrade": {"tier"?,
-/// "addon"?} | null}`. Spans are byte offsets into the policy text.
+/// "addon"?, "quantity"?, "ends"?} | null}`. Spans are byte offsets into the policy text.
 pub fn explanation<A>(explanation: &Explanation<A>) -> Value {
     json!({
         "steps": explanation.steps.iter().map(step).collect::<Vec<_>>(),

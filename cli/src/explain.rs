@@ -194,7 +194,14 @@ fn text<A>(source: &Source, headline: &str, reason: &str, why: &Explanation<A>, 
             options.push(format!("move to tier `{tier}`"));
         }
         if let Some(addon) = &upgrade.addon {
-            options.push(format!("add the add-on `{addon}`"));
+            let mut option = match upgrade.quantity {
+                Some(quantity) => format!("hold {quantity} of the add-on `{addon}`"),
+                None => format!("add the add-on `{addon}`"),
+            };
+            if let Some(ends) = upgrade.ends {
+                option.push_str(&format!(" (it would apply until {})", entitle::format_instant(ends)));
+            }
+            options.push(option);
         }
         if !options.is_empty() {
             out += &format!("\nto allow it: {}.\n", options.join(", or "));

@@ -9,6 +9,7 @@ use crate::held::NOT_ACQUIRED;
 use crate::model::{AddonOp, Amount, Model};
 use crate::rollout;
 use crate::source::Span;
+use crate::tables::amount as amount_of;
 use crate::time::format_instant;
 use crate::units::format_amount;
 
@@ -28,9 +29,15 @@ pub struct Step {
 pub struct Upgrade {
     /// The cheapest tier above the subject's in its ladder that would allow it, if any.
     pub tier: Option<String>,
-    /// The first add-on (in declaration order) that the subject does not hold and that would
-    /// allow it on its current tier, at `now`, if any.
+    /// The first add-on (in declaration order) that the subject does not hold, or holds below
+    /// its maximum quantity, and that would allow it on its current tier at `now`, if any.
     pub addon: Option<String>,
+    /// The least total quantity of that add-on that would allow it, when that is more than 1
+    /// or the subject already holds some.
+    pub quantity: Option<u64>,
+    /// When that add-on, acquired now, would stop applying (its trial's end or its `until`,
+    /// whichever is sooner), if either bounds it.
+    pub ends: Option<i64>,
 }
 
 /// An answer with the chain of rules that produced it and, when denied, an upgrade hint.
@@ -257,6 +264,11 @@ impl Engine {
                 steps.push(step(format!("held add-on `{}` {verb}{status}", def.name), change.span));
             }
         }
+        if matches!(answer.reason, Reason::WithinLimit | Reason::Overage | Reason::LimitExceeded) {
+            if let Some(arithmetic) = self.limit_arithmetic(request, l, &show) {
+                steps.push(note(format!("limit in force: {arithmetic} = {}", show(answer.limit))));
+            }
+        }
         let total = usage.used.saturating_add(usage.requested);
         steps.push(note(format!(
             "usage {} + request {} = {} against limit {}: {}",
@@ -279,29 +291,113 @@ impl Engine {
         Explanation { answer, steps, upgrade }
     }
 
-    /// The cheapest ladder tier above the subject's, and the first add-on not held, that make
-    /// `allows` true; `None` if neither exists.
+    /// How the limit in force is made, when seats or applying add-ons make it other than the
+    /// tier's value: `1_000 per seat × 25 seats + 2 × 5_000 from `ai_pack``. `None` when it is
+    /// the tier's value as written.
+    fn limit_arithmetic(&self, request: &Request<'_>, l: usize, show: &dyn Fn(Amount) -> String) -> Option<String> {
+        let tables = self.tables();
+        let tier = self.index(request.tier);
+        let (set, record) = tables.limit_record(tier, l);
+        let seats = request.seats.unwrap_or(0);
+        let seat_count = |n: u64| if n == 1 { "1 seat".to_string() } else { format!("{n} seats") };
+        let per_seat = |amount: u64, flag: bool| {
+            if flag {
+                format!("{} per seat × {}", show(amount_of(amount)), seat_count(seats))
+            } else {
+                show(amount_of(amount))
+            }
+        };
+        let base = if set { per_seat(record.value, record.per_seat()) } else { "0".to_string() };
+        let (mut floors, mut sums) = (Vec::new(), Vec::new());
+        for held in request.held() {
+            let a = self.index(held.addon());
+            let delta = tables.addon_delta(a, l);
+            if delta.flags == 0 || !self.applies(held, a, tier, request.now) {
+                continue;
+            }
+            let name = self.model().addons.get(a).map_or("", |def| def.name.as_str());
+            if delta.flags & crate::tables::AT_LEAST != 0 {
+                let floor = per_seat(delta.at_least, delta.flags & crate::tables::AT_LEAST_PER_SEAT != 0);
+                floors.push(format!("{floor} from `{name}`"));
+            }
+            if delta.flags & crate::tables::ADD != 0 {
+                let each = per_seat(delta.add, delta.flags & crate::tables::ADD_PER_SEAT != 0);
+                let times = if held.quantity() == 1 { String::new() } else { format!("{} × ", held.quantity()) };
+                sums.push(format!("{times}{each} from `{name}`"));
+            }
+        }
+        if floors.is_empty() && sums.is_empty() && !record.per_seat() {
+            return None;
+        }
+        let mut text = if floors.is_empty() { base } else { format!("max({base}, {})", floors.join(", ")) };
+        for sum in sums {
+            text.push_str(" + ");
+            text.push_str(&sum);
+        }
+        Some(text)
+    }
+
+    /// The cheapest ladder tier above the subject's, and the first add-on not held (or held
+    /// below its maximum) whose holding would make `allows` true; `None` if neither exists.
     fn upgrade(&self, request: &Request<'_>, allows: impl Fn(&Engine, &Request<'_>) -> bool) -> Option<Upgrade> {
         let tier = self.tiers_above(self.index(request.tier)).into_iter().find(|&t| {
             let higher = request.with_tier(self.id_at(t));
             allows(self, &higher)
         });
-        let addon = self.addons().map(|(id, _)| id).find(|&candidate| {
-            if request.addons().any(|a| a == candidate) {
-                return false;
+        let held: Vec<Held> = request.held().collect();
+        let addon = self.addons().map(|(id, _)| id).find_map(|candidate| {
+            let max = self.tables().addon_meta(self.index(candidate)).max_quantity;
+            let at = held.iter().position(|h| h.addon() == candidate);
+            let had = at.and_then(|i| held.get(i)).map_or(0, |h| h.quantity());
+            if had >= max {
+                return None;
             }
-            let mut held: Vec<Held> = request.held().collect();
-            // A trial would be acquired now, at the instant of the question.
-            held.push(Held::new(candidate).acquired_at(request.now));
-            allows(self, &request.with_held(&held))
+            // The same request holding `quantity` of the candidate; a trial is acquired now,
+            // at the instant of the question, unless it is held with an instant already.
+            let holding = |quantity: u64| {
+                let mut list = held.clone();
+                let acquired = at.and_then(|i| held.get(i)).and_then(|h| h.acquired()).unwrap_or(request.now);
+                let one = Held::new(candidate).with_quantity(quantity).acquired_at(acquired);
+                match at.and_then(|i| list.get_mut(i)) {
+                    Some(slot) => *slot = one,
+                    None => list.push(one),
+                }
+                allows(self, &request.with_held(&list))
+            };
+            if !holding(max) {
+                return None;
+            }
+            // Allowed-ness only grows with the quantity (a limit and its ceiling never fall
+            // as more is held), so the least quantity that allows is found by bisection.
+            let (mut low, mut high) = (had, max);
+            while high - low > 1 {
+                let middle = low + (high - low) / 2;
+                if holding(middle) {
+                    high = middle;
+                } else {
+                    low = middle;
+                }
+            }
+            Some((candidate, high, at.is_some()))
         });
         if tier.is_none() && addon.is_none() {
             return None;
         }
         let model = self.model();
+        let ends = addon.and_then(|(a, _, _)| {
+            let meta = self.tables().addon_meta(self.index(a));
+            let trial_end = meta.trial().and_then(|length| super::trial::end(request.now, length));
+            let until = (meta.until != i64::MAX).then_some(meta.until);
+            match (trial_end, until) {
+                (Some(t), Some(u)) => Some(t.min(u)),
+                (one, other) => one.or(other),
+            }
+        });
         Some(Upgrade {
             tier: tier.and_then(|t| model.tiers.get(t)).map(|t| t.name.clone()),
-            addon: addon.and_then(|a| model.addons.get(self.index(a))).map(|a| a.name.clone()),
+            addon: addon.and_then(|(a, _, _)| model.addons.get(self.index(a))).map(|a| a.name.clone()),
+            quantity: addon.and_then(|(_, quantity, held)| (quantity > 1 || held).then_some(quantity)),
+            ends,
         })
     }
 }
