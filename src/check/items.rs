@@ -110,6 +110,8 @@ impl Checker<'_> {
                         out.sets.push(SetDef { setting, value, span: item.span });
                     }
                 }
+                // Read by the checker's add-on rules, which come with the next step.
+                ast::Item::Max(_) => {}
                 ast::Item::Valid(valid) => {
                     if kind == BlockKind::Tier {
                         let help = "time-bound grants belong in an add-on";
