@@ -116,9 +116,17 @@ pub(crate) enum Lint {
     #[error("`{higher}` is above `{lower}` in the ladder but loses feature `{feature}` ({lower_access} in `{lower}`, {higher_access} in `{higher}`)")]
     LadderLosesFeature { lower: String, higher: String, feature: String, lower_access: String, higher_access: String },
     #[error(
-        "`{higher}` is above `{lower}` in the ladder but lowers limit `{limit}` from {lower_value} to {higher_value}"
+        "`{higher}` is above `{lower}` in the ladder but lowers limit `{limit}` from {lower_value} to {higher_value}{seats}"
     )]
-    LadderLowersLimit { lower: String, higher: String, limit: String, lower_value: String, higher_value: String },
+    LadderLowersLimit {
+        lower: String,
+        higher: String,
+        limit: String,
+        lower_value: String,
+        higher_value: String,
+        /// The seat counts at which it is lower, when per-seat values make it depend on them.
+        seats: String,
+    },
     #[error("`{higher}` is above `{lower}` in the ladder but weakens setting `{setting}` from {lower_value} to {higher_value}")]
     LadderWeakensSetting { lower: String, higher: String, setting: String, lower_value: String, higher_value: String },
     #[error("{what} repeats what `{parent}` already gives")]
@@ -135,8 +143,16 @@ pub(crate) enum Lint {
     NoEffectOnUnlimited { what: &'static str, limit: String, tier: String },
     #[error("{hidden} more warnings after the first {max} are not shown")]
     TooManyWarnings { hidden: usize, max: usize },
-    #[error("`{higher}` is above `{lower}` in the ladder but denies usage of limit `{limit}` that `{lower}` allows (`{lower}`: {lower_ceiling}; `{higher}`: {higher_ceiling})")]
-    LadderHardensLimit { lower: String, higher: String, limit: String, lower_ceiling: String, higher_ceiling: String },
+    #[error("`{higher}` is above `{lower}` in the ladder but denies usage of limit `{limit}` that `{lower}` allows{seats} (`{lower}`: {lower_ceiling}; `{higher}`: {higher_ceiling})")]
+    LadderHardensLimit {
+        lower: String,
+        higher: String,
+        limit: String,
+        lower_ceiling: String,
+        higher_ceiling: String,
+        /// The seat counts at which it denies more, when per-seat values make it depend on them.
+        seats: String,
+    },
     #[error(
         "`{higher}` is above `{lower}` in the ladder but add-on `{addon}` attaches to `{lower}` and not to `{higher}`"
     )]

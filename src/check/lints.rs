@@ -11,7 +11,7 @@ use super::errors::Lint;
 use crate::diagnostic::Diagnostic;
 use crate::model::*;
 use crate::source::Span;
-use crate::units::{format_amount, format_count};
+use crate::units::{format_amount, format_count, QuantityType};
 
 /// Where the checker found what the model does not keep a span for.
 pub(super) struct Spans<'a> {
@@ -48,6 +48,18 @@ impl BySeats {
             amount: e.value,
             per_seat: e.per_seat,
         })
+    }
+
+    /// The most usage a tier's entry lets through. A soft cap is per seat when its limit is
+    /// (E021); `soft` alone lets everything through, at any seat count.
+    fn ceiling(entry: Option<&TierLimit>) -> BySeats {
+        let amount = ceiling(entry);
+        BySeats { amount, per_seat: entry.is_some_and(|e| e.per_seat) && amount != Amount::Unlimited }
+    }
+
+    /// How the amount reads in a message: `` `1_000 per seat` ``.
+    fn show(self, ty: QuantityType) -> String {
+        format!("`{}{}`", format_amount(ty, self.amount), if self.per_seat { " per seat" } else { "" })
     }
 }
 
@@ -105,16 +117,20 @@ fn ceiling(entry: Option<&TierLimit>) -> Amount {
     crate::model::ceiling(entry.map(|e| e.value), entry.and_then(|e| e.soft))
 }
 
-/// How a limit entry reads in a message: `` `100`, hard ``, `` `100`, soft to `150` ``, or
-/// "not set".
+/// How a limit entry reads in a message: `` `100`, hard ``, `` `100`, soft to `150` ``,
+/// `` `1_000 per seat`, soft to `1_200 per seat` ``, or "not set".
 fn describe_entry(ty: crate::units::QuantityType, entry: Option<&TierLimit>) -> String {
     match entry {
         None => "not set".to_string(),
-        Some(e) => match e.soft {
-            None => format!("`{}`, hard", format_amount(ty, e.value)),
-            Some(Amount::Unlimited) => format!("`{}`, soft without a cap", format_amount(ty, e.value)),
-            Some(cap) => format!("`{}`, soft to `{}`", format_amount(ty, e.value), format_amount(ty, cap)),
-        },
+        Some(e) => {
+            let seats = if e.per_seat { " per seat" } else { "" };
+            let value = format_amount(ty, e.value);
+            match e.soft {
+                None => format!("`{value}{seats}`, hard"),
+                Some(Amount::Unlimited) => format!("`{value}{seats}`, soft without a cap"),
+                Some(cap) => format!("`{value}{seats}`, soft to `{}{seats}`", format_amount(ty, cap)),
+            }
+        }
     }
 }
 
@@ -340,12 +356,11 @@ fn ladders(
                 }
             }
             for (index, limit) in model.limits.iter().enumerate() {
-                let amount = |tier: usize| flat[tier].limits[index].map(|entry| entry.value);
-                let (below, above) = (amount(lower), amount(higher));
+                let (below, above) = (flat[lower].limits[index].as_ref(), flat[higher].limits[index].as_ref());
                 // An unset limit is 0 for the tier that lacks it; see docs/language.md.
-                if above.unwrap_or(Amount::Finite(0)) < below.unwrap_or(Amount::Finite(0)) {
-                    let show = |a: Option<Amount>| {
-                        a.map_or("not set".to_string(), |a| format!("`{}`", format_amount(limit.ty, a)))
+                if let Some(seats) = lowered(BySeats::value(below), BySeats::value(above)) {
+                    let show = |entry: Option<&TierLimit>| {
+                        entry.map_or("not set".to_string(), |e| BySeats::value(Some(e)).show(limit.ty))
                     };
                     let lint = Lint::LadderLowersLimit {
                         lower: lower_name.clone(),
@@ -353,22 +368,25 @@ fn ladders(
                         limit: limit.name.clone(),
                         lower_value: show(below),
                         higher_value: show(above),
+                        seats,
                     };
                     out.push(label(lint.at(span)));
-                } else if ceiling(flat[higher].limits[index].as_ref()) < ceiling(flat[lower].limits[index].as_ref()) {
+                } else if let Some(seats) = lowered(BySeats::ceiling(below), BySeats::ceiling(above)) {
                     // The included amount did not drop, but the most usage let through did.
                     let lint = Lint::LadderHardensLimit {
                         lower: lower_name.clone(),
                         higher: higher_name.clone(),
                         limit: limit.name.clone(),
-                        lower_ceiling: describe_entry(limit.ty, flat[lower].limits[index].as_ref()),
-                        higher_ceiling: describe_entry(limit.ty, flat[higher].limits[index].as_ref()),
+                        lower_ceiling: describe_entry(limit.ty, below),
+                        higher_ceiling: describe_entry(limit.ty, above),
+                        seats,
                     };
                     out.push(label(lint.at(span)));
                 }
             }
+            // A trial is an introduction to the tier below, not something the tier above loses.
             for (addon, tiers) in model.addons.iter().zip(attached) {
-                if tiers[lower] && !tiers[higher] {
+                if tiers[lower] && !tiers[higher] && addon.trial.is_none() {
                     let lint = Lint::LadderLosesAddon {
                         lower: lower_name.clone(),
                         higher: higher_name.clone(),
