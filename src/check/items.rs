@@ -242,8 +242,11 @@ impl Checker<'_> {
             return;
         };
         // A soft cap is per seat exactly when its limit is, so that one flag says how both
-        // grow with seats and the cap stays above the limit at every seat count.
-        if let (Some(ast::Soft { cap: Some(_), cap_per_seat, span }), Some(cap)) = (&item.soft, soft) {
+        // grow with seats and the cap stays above the limit at every seat count. An unbounded
+        // cap (`soft unlimited`, like `soft` alone) has nothing to multiply.
+        if let (Some(ast::Soft { cap: Some(_), cap_per_seat, span }), Some(cap @ Amount::Finite(_))) =
+            (&item.soft, soft)
+        {
             if cap_per_seat.is_some() != per_seat {
                 let limit = self.shown(name);
                 let (error, help) = if per_seat {
