@@ -802,3 +802,30 @@ fn paired<'a, T>(before: &'a [T], after: &'a [T], name: impl Fn(&T) -> &String) 
     out.extend(before.iter().filter(|item| !in_after.contains(name(item))).map(|item| (Some(item), None)));
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use super::BySeats;
+
+    fn linear(floor: u64, per_seat_floor: u64, added: u64, per_seat_added: u64) -> BySeats {
+        BySeats::Linear { floor, per_seat_floor, added, per_seat_added }
+    }
+
+    /// A limit is below another at some seat count exactly when it is at one of the few
+    /// points that decide it: one seat, beside a kink, or for ever past them.
+    #[test]
+    fn limits_by_seats_compare_at_every_seat_count() {
+        let (floored, boosted) = (linear(500, 2_000, 0, 0), linear(0, 0, 600, 1_000));
+        assert!(boosted.below_somewhere(floored) && !floored.below_somewhere(boosted));
+        // max(20_000, 1_000 × n) against a flat 21_000: below up to 20 seats, above from 22.
+        let (mixed, flat) = (linear(20_000, 1_000, 0, 0), linear(21_000, 0, 0, 0));
+        assert!(mixed.below_somewhere(flat) && flat.below_somewhere(mixed));
+        // Above at one seat, but from its kink at 5 seats max(5_000, 1_000 × n) is 1 below
+        // 1_000 × n + 1.
+        let (kinked, steady) = (linear(5_000, 1_000, 0, 0), linear(0, 1_000, 1, 0));
+        assert!(kinked.at(1) > steady.at(1) && kinked.below_somewhere(steady));
+        assert!(!BySeats::Unlimited.below_somewhere(flat) && flat.below_somewhere(BySeats::Unlimited));
+        let same = linear(0, 1_000, 0, 0);
+        assert!(!same.below_somewhere(same));
+    }
+}
