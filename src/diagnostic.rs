@@ -93,6 +93,12 @@ codes! {
     Header = "E018", Error;
     /// The input passes a documented size limit.
     InputLimit = "E019", Error;
+    /// `per seat` where it has no meaning: a duration cap or gauge, or `unlimited`.
+    PerSeatNotAllowed = "E020", Error;
+    /// A soft cap that is per seat when its limit is not, or the reverse.
+    SoftCapSeatMismatch = "E021", Error;
+    /// An add-on whose maximum quantity is 0, so that it can never be held.
+    ZeroMaxQuantity = "E022", Error;
     /// A ladder step up that loses a feature.
     LadderLosesFeature = "W001", Warning;
     /// A ladder step up that lowers a limit.
@@ -120,6 +126,9 @@ codes! {
     LadderLosesAddon = "W012", Warning;
     /// An add-on item that changes nothing for any tier the add-on attaches to.
     AddonNoEffect = "W013", Warning;
+    /// An add-on that may be held more than once but has no `+=` item, so a quantity above 1
+    /// changes nothing.
+    QuantityScalesNothing = "W014", Warning;
 }
 
 impl fmt::Display for Code {

@@ -193,11 +193,17 @@ fn item_text(item: &ast::Item) -> String {
                 ast::AssignOp::Add => "+=",
             };
             let mut text = format!("limit {} {op} {}", l.limit.text, value(&l.value));
+            if l.per_seat.is_some() {
+                text.push_str(" per seat");
+            }
             if let Some(soft) = &l.soft {
                 text.push_str(" soft");
                 if let Some(cap) = &soft.cap {
                     text.push(' ');
                     text.push_str(&value(cap));
+                    if soft.cap_per_seat.is_some() {
+                        text.push_str(" per seat");
+                    }
                 }
             }
             if let Some(warn) = &l.warn {
@@ -207,10 +213,12 @@ fn item_text(item: &ast::Item) -> String {
         }
         ast::Item::Set(s) => format!("set {} = {}", s.setting.text, value(&s.value)),
         ast::Item::Valid(v) => {
+            let length = v.length.as_ref().map(|l| format!(" for {}", value(l))).unwrap_or_default();
             let from = v.from.as_ref().map(|d| format!(" from {}", d.text)).unwrap_or_default();
             let until = v.until.as_ref().map(|d| format!(" until {}", d.text)).unwrap_or_default();
-            format!("valid{from}{until}")
+            format!("valid{length}{from}{until}")
         }
+        ast::Item::Max(m) => format!("max {}", value(&m.value)),
     }
 }
 

@@ -3,7 +3,7 @@
 use std::io::Write;
 use std::path::PathBuf;
 
-use entitle::plan::{changes, Change, ChangeKind, Offer};
+use entitle::plan::{addon_changes, changes, Change, ChangeKind, Offer};
 use entitle::wire::{self, DiffStatus, DiffSummary};
 use entitle::{AddonId, Engine, TierId};
 use serde_json::Value;
@@ -134,6 +134,9 @@ fn describe(change: &Change) -> String {
         ChangeKind::Warn => ("limit", " warning"),
         ChangeKind::Measure => ("limit", " measure"),
         ChangeKind::Setting => ("setting", ""),
+        ChangeKind::LimitPerSeat => ("limit", " per seat"),
+        ChangeKind::AddonMaximum => ("add-on", " maximum"),
+        ChangeKind::AddonTrial => ("add-on", " trial"),
         _ => ("item", ""),
     };
     format!("{what} `{}`{aspect}: {} → {}", change.name, change.before, change.after)
@@ -236,6 +239,12 @@ fn between_policies(old: &Engine, new: &Engine, before: &str, after: &str) -> Re
                 DiffStatus::Added
             }
             (Some(before), Some(after)) => {
+                if let (Some(was), Some(is)) = (old.addon_terms(before), new.addon_terms(after)) {
+                    for change in addon_changes(&was, &is) {
+                        section.change("  ", &change);
+                        json_changes.push(wire::change(&change));
+                    }
+                }
                 for (tier, base) in &tier_changes {
                     let (Some(old_tier), Some(new_tier)) = (old.tier(tier), new.tier(tier)) else { continue };
                     let (was, is) = (old.attaches(before, old_tier), new.attaches(after, new_tier));
@@ -261,7 +270,11 @@ fn between_policies(old: &Engine, new: &Engine, before: &str, after: &str) -> Re
             (None, None) => continue,
         };
         if section.count > 0 {
-            report.text += &format!("add-on `{name}`:\n{}", section.text);
+            // The add-on as it is now (or was, if removed), with its maximum and trial.
+            let terms = new.addon(name).and_then(|a| new.addon_terms(a));
+            let notes = terms.or_else(|| old.addon(name).and_then(|a| old.addon_terms(a))).map(|t| t.notes());
+            let notes = notes.filter(|n| !n.is_empty()).map(|n| format!(" ({n})")).unwrap_or_default();
+            report.text += &format!("add-on `{name}`{notes}:\n{}", section.text);
             report.count += section.count;
             report.taking_away += section.taking_away;
             addons_json.push(wire::addon_diff(name, status, section.taking_away > 0, json_changes));

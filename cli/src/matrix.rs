@@ -4,7 +4,7 @@ use std::io::Write;
 use std::path::Path;
 
 use entitle::plan::{LimitTerms, Offer};
-use entitle::{Access, Engine};
+use entitle::{Access, AddonId, Amount, Engine};
 
 use crate::{load, unknown_name, MatrixFormat, CLEAN, USAGE_OR_IO};
 
@@ -39,8 +39,8 @@ pub(crate) fn run(policy: &Path, addon_names: &[String], format: MatrixFormat) -
             let rows = || rows(&engine, &offers);
             match format {
                 MatrixFormat::Csv => csv(&mut out, rows()),
-                MatrixFormat::Text => aligned(&mut out, rows).and_then(|()| notes(&mut out, &offers)),
-                _ => markdown(&mut out, rows()).and_then(|()| notes(&mut out, &offers)),
+                MatrixFormat::Text => aligned(&mut out, rows).and_then(|()| notes(&mut out, &engine, &addons, &offers)),
+                _ => markdown(&mut out, rows()).and_then(|()| notes(&mut out, &engine, &addons, &offers)),
             }
         }
     };
@@ -97,10 +97,21 @@ fn limit_cell(terms: &LimitTerms) -> String {
     }
 }
 
-/// Add-ons named that leave some tiers unchanged because they do not attach to them: a blank
-/// line, then one note a line.
-fn notes(out: &mut impl Write, offers: &[Offer]) -> std::io::Result<()> {
+/// Add-ons named that leave some tiers unchanged because they do not attach to them, and
+/// add-ons whose maximum quantity or trial the table does not show: a blank line, then one
+/// note a line.
+fn notes(out: &mut impl Write, engine: &Engine, addons: &[AddonId], offers: &[Offer]) -> std::io::Result<()> {
     let mut any = false;
+    for terms in addons.iter().filter_map(|&addon| engine.addon_terms(addon)) {
+        let shown = match (terms.max_quantity != Amount::Finite(1), terms.trial.is_some()) {
+            (false, false) => continue,
+            (true, false) => "held once",
+            (false, true) => "within its trial",
+            (true, true) => "held once, within its trial",
+        };
+        write!(out, "\nnote: add-on `{}` ({}) is shown {shown}", terms.name, terms.notes())?;
+        any = true;
+    }
     for offer in offers {
         for addon in &offer.addons_not_attached {
             write!(out, "\nnote: add-on `{addon}` does not attach to `{}`, so it changes nothing there", offer.tier)?;

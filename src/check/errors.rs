@@ -35,6 +35,18 @@ pub(crate) enum CheckError {
     PercentTooPrecise { text: String },
     #[error("`{text}` does not fit in an unsigned 64-bit quantity")]
     QuantityOverflow { text: String },
+    #[error("`{text}` does not fit: the largest amount is 18_446_744_073_709_551_614")]
+    AmountTooLarge { text: String },
+    #[error("trial length `{text}` is too long: the longest is {max}")]
+    TrialTooLong { text: String, max: &'static str },
+    #[error("add-on `{addon}` has a trial of length 0, which never applies")]
+    EmptyTrial { addon: String },
+    #[error("`per seat` is not allowed on limit `{limit}`: {why}")]
+    PerSeatNotAllowed { limit: String, why: &'static str },
+    #[error("the {per_seat} of `{limit}` is per seat and its {flat} is not")]
+    SoftCapSeatMismatch { limit: String, per_seat: &'static str, flat: &'static str },
+    #[error("add-on `{addon}` has a maximum quantity of 0, so it can never be held")]
+    ZeroMaxQuantity { addon: String },
     #[error("add-on `{addon}` is valid from `{from}`, which is not before `{until}`")]
     EmptyValidity { addon: String, from: String, until: String },
     #[error("`{text}` is not a valid date")]
@@ -74,8 +86,13 @@ impl CheckError {
             CheckError::TypeMismatch { .. } => Code::TypeMismatch,
             CheckError::UnknownWord { .. } => Code::UnknownWord,
             CheckError::PercentAboveHundred { .. } | CheckError::PercentTooPrecise { .. } => Code::PercentOutOfRange,
-            CheckError::QuantityOverflow { .. } => Code::QuantityOverflow,
-            CheckError::EmptyValidity { .. } => Code::EmptyValidity,
+            CheckError::QuantityOverflow { .. }
+            | CheckError::AmountTooLarge { .. }
+            | CheckError::TrialTooLong { .. } => Code::QuantityOverflow,
+            CheckError::EmptyValidity { .. } | CheckError::EmptyTrial { .. } => Code::EmptyValidity,
+            CheckError::PerSeatNotAllowed { .. } => Code::PerSeatNotAllowed,
+            CheckError::SoftCapSeatMismatch { .. } => Code::SoftCapSeatMismatch,
+            CheckError::ZeroMaxQuantity { .. } => Code::ZeroMaxQuantity,
             CheckError::InvalidDate { .. } => Code::InvalidDate,
             CheckError::LadderRepeatsTier { .. } => Code::LadderRepeatsTier,
             CheckError::SoftCapBelowLimit { .. } => Code::SoftCapBelowLimit,
@@ -99,9 +116,17 @@ pub(crate) enum Lint {
     #[error("`{higher}` is above `{lower}` in the ladder but loses feature `{feature}` ({lower_access} in `{lower}`, {higher_access} in `{higher}`)")]
     LadderLosesFeature { lower: String, higher: String, feature: String, lower_access: String, higher_access: String },
     #[error(
-        "`{higher}` is above `{lower}` in the ladder but lowers limit `{limit}` from {lower_value} to {higher_value}"
+        "`{higher}` is above `{lower}` in the ladder but lowers limit `{limit}` from {lower_value} to {higher_value}{seats}"
     )]
-    LadderLowersLimit { lower: String, higher: String, limit: String, lower_value: String, higher_value: String },
+    LadderLowersLimit {
+        lower: String,
+        higher: String,
+        limit: String,
+        lower_value: String,
+        higher_value: String,
+        /// The seat counts at which it is lower, when per-seat values make it depend on them.
+        seats: String,
+    },
     #[error("`{higher}` is above `{lower}` in the ladder but weakens setting `{setting}` from {lower_value} to {higher_value}")]
     LadderWeakensSetting { lower: String, higher: String, setting: String, lower_value: String, higher_value: String },
     #[error("{what} repeats what `{parent}` already gives")]
@@ -118,14 +143,24 @@ pub(crate) enum Lint {
     NoEffectOnUnlimited { what: &'static str, limit: String, tier: String },
     #[error("{hidden} more warnings after the first {max} are not shown")]
     TooManyWarnings { hidden: usize, max: usize },
-    #[error("`{higher}` is above `{lower}` in the ladder but denies usage of limit `{limit}` that `{lower}` allows (`{lower}`: {lower_ceiling}; `{higher}`: {higher_ceiling})")]
-    LadderHardensLimit { lower: String, higher: String, limit: String, lower_ceiling: String, higher_ceiling: String },
+    #[error("`{higher}` is above `{lower}` in the ladder but denies usage of limit `{limit}` that `{lower}` allows{seats} (`{lower}`: {lower_ceiling}; `{higher}`: {higher_ceiling})")]
+    LadderHardensLimit {
+        lower: String,
+        higher: String,
+        limit: String,
+        lower_ceiling: String,
+        higher_ceiling: String,
+        /// The seat counts at which it denies more, when per-seat values make it depend on them.
+        seats: String,
+    },
     #[error(
         "`{higher}` is above `{lower}` in the ladder but add-on `{addon}` attaches to `{lower}` and not to `{higher}`"
     )]
     LadderLosesAddon { lower: String, higher: String, addon: String },
     #[error("{what} in add-on `{addon}` changes nothing: {why}")]
     AddonNoEffect { what: String, addon: String, why: String },
+    #[error("add-on `{addon}` may be held {times}, but it has no `+=` item, so a quantity above 1 changes nothing")]
+    QuantityScalesNothing { addon: String, times: String },
 }
 
 impl Lint {
@@ -144,6 +179,7 @@ impl Lint {
             Lint::LadderHardensLimit { .. } => Code::LadderHardensLimit,
             Lint::LadderLosesAddon { .. } => Code::LadderLosesAddon,
             Lint::AddonNoEffect { .. } => Code::AddonNoEffect,
+            Lint::QuantityScalesNothing { .. } => Code::QuantityScalesNothing,
         }
     }
 

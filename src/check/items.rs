@@ -8,7 +8,7 @@ use super::Checker;
 use crate::model::*;
 use crate::source::Span;
 use crate::syntax::ast;
-use crate::units::format_amount;
+use crate::units::{format_amount, QuantityType};
 
 /// Which kind of block items are being read, for the rules that differ between them.
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -27,10 +27,14 @@ pub(super) struct Items {
     pub(super) addon_limits: Vec<AddonLimit>,
     pub(super) sets: Vec<SetDef>,
     pub(super) valid: Option<ValidItem>,
+    /// The `max` item of an add-on: its value, typed by the add-on's check, and its span.
+    pub(super) max: Option<(ast::Value, Span)>,
 }
 
-/// A checked `valid` item: each bound as an instant and as written, and the item's span.
+/// A checked `valid` item: each bound as an instant and as written, the trial length as
+/// written (typed by the add-on's check), and the item's span.
 pub(super) struct ValidItem {
+    pub(super) length: Option<ast::Value>,
     pub(super) from: Option<(i64, String)>,
     pub(super) until: Option<(i64, String)>,
     pub(super) span: Span,
@@ -110,6 +114,20 @@ impl Checker<'_> {
                         out.sets.push(SetDef { setting, value, span: item.span });
                     }
                 }
+                ast::Item::Max(max) => {
+                    if kind == BlockKind::Tier {
+                        let help = "a tier is held once; quantities belong to add-ons";
+                        self.error_with_help(max.span, not_allowed("`max`"), Some(help.into()));
+                        continue;
+                    }
+                    if out.max.is_some() {
+                        let error =
+                            CheckError::DuplicateEntry { what: "item", name: "max".into(), block: block.into() };
+                        self.error(max.span, error);
+                        continue;
+                    }
+                    out.max = Some((max.value.clone(), max.span));
+                }
                 ast::Item::Valid(valid) => {
                     if kind == BlockKind::Tier {
                         let help = "time-bound grants belong in an add-on";
@@ -124,7 +142,7 @@ impl Checker<'_> {
                     }
                     let from = valid.from.as_ref().and_then(|d| self.date(d));
                     let until = valid.until.as_ref().and_then(|d| self.date(d));
-                    out.valid = Some(ValidItem { from, until, span: valid.span });
+                    out.valid = Some(ValidItem { length: valid.length.clone(), from, until, span: valid.span });
                 }
             }
         }
@@ -191,46 +209,105 @@ impl Checker<'_> {
                 );
             }
         }
-        let Some(Some((ty, _))) = self.limit_types.get(limit).copied() else {
+        let Some(Some((ty, limit_kind))) = self.limit_types.get(limit).copied() else {
             return;
         };
-        let value = self.amount(&item.value, ty, Target::Limit(&item.limit.text));
-        match kind {
-            BlockKind::Addon => {
-                let op = if item.op == ast::AssignOp::Add { AddonOp::Add } else { AddonOp::AtLeast };
-                if let Some(value) = value {
-                    out.addon_limits.push(AddonLimit { limit, op, value, per_seat: false, span: item.span });
+        let name = &item.limit.text;
+        let value = self.amount(&item.value, ty, Target::Limit(name));
+        let per_seat = item.per_seat.is_some();
+        let value_seats = self.per_seat_allowed(item.per_seat, value, ty, limit_kind, name);
+        if kind == BlockKind::Addon {
+            let op = if item.op == ast::AssignOp::Add { AddonOp::Add } else { AddonOp::AtLeast };
+            if let (Some(value), true) = (value, value_seats) {
+                out.addon_limits.push(AddonLimit { limit, op, value, per_seat, span: item.span });
+            }
+            return;
+        }
+        let soft = match &item.soft {
+            None => Some(None),
+            Some(ast::Soft { cap: None, .. }) => Some(Some(Amount::Unlimited)),
+            Some(ast::Soft { cap: Some(cap), cap_per_seat, .. }) => {
+                let amount = self.amount(cap, ty, Target::SoftCap(name));
+                match self.per_seat_allowed(*cap_per_seat, amount, ty, limit_kind, name) {
+                    true => amount.map(Some),
+                    false => None,
                 }
             }
-            BlockKind::Tier => {
-                let soft = match &item.soft {
-                    None => Some(None),
-                    Some(ast::Soft { cap: None, .. }) => Some(Some(Amount::Unlimited)),
-                    Some(ast::Soft { cap: Some(cap), .. }) => {
-                        self.amount(cap, ty, Target::SoftCap(&item.limit.text)).map(Some)
-                    }
+        };
+        let warn = match &item.warn {
+            Some(p) => self.percentage(p).map(Some),
+            None => Some(None),
+        };
+        let (Some(value), true, Some(soft), Some(warn)) = (value, value_seats, soft, warn) else {
+            return;
+        };
+        // A soft cap is per seat exactly when its limit is, so that one flag says how both
+        // grow with seats and the cap stays above the limit at every seat count. An unbounded
+        // cap (`soft unlimited`, like `soft` alone) has nothing to multiply.
+        if let (Some(ast::Soft { cap: Some(_), cap_per_seat, span }), Some(cap @ Amount::Finite(_))) =
+            (&item.soft, soft)
+        {
+            if cap_per_seat.is_some() != per_seat {
+                let limit = self.shown(name);
+                let (error, help) = if per_seat {
+                    let help =
+                        format!("write `soft {} per seat`, or drop `per seat` from the limit", format_amount(ty, cap));
+                    (CheckError::SoftCapSeatMismatch { limit, per_seat: "limit", flat: "soft cap" }, help)
+                } else {
+                    let help = format!(
+                        "write `= {} per seat`, or drop `per seat` from the soft cap",
+                        format_amount(ty, value)
+                    );
+                    (CheckError::SoftCapSeatMismatch { limit, per_seat: "soft cap", flat: "limit" }, help)
                 };
-                let warn = match &item.warn {
-                    Some(p) => self.percentage(p).map(Some),
-                    None => Some(None),
-                };
-                let (Some(value), Some(soft), Some(warn)) = (value, soft, warn) else {
-                    return;
-                };
-                if let Some(cap) = soft {
-                    if cap < value {
-                        let error = CheckError::SoftCapBelowLimit {
-                            limit: item.limit.text.clone(),
-                            soft: format_amount(ty, cap),
-                            value: format_amount(ty, value),
-                        };
-                        let span = item.soft.as_ref().map_or(item.span, |s| s.span);
-                        self.error(span, error);
-                        return;
-                    }
-                }
-                out.tier_limits.push(TierLimit { limit, value, soft, warn, per_seat: false, span: item.span });
+                self.error_with_help(*span, error, Some(help));
+                return;
             }
         }
+        if let Some(cap) = soft {
+            if cap < value {
+                let error = CheckError::SoftCapBelowLimit {
+                    limit: name.clone(),
+                    soft: format_amount(ty, cap),
+                    value: format_amount(ty, value),
+                };
+                let span = item.soft.as_ref().map_or(item.span, |s| s.span);
+                self.error(span, error);
+                return;
+            }
+        }
+        out.tier_limits.push(TierLimit { limit, value, soft, warn, per_seat, span: item.span });
+    }
+
+    /// Whether `per seat`, written at `per_seat` on an amount `value` of a limit of type `ty`
+    /// and kind `kind`, means something; reports E020 when it does not. A duration that is
+    /// not counted in a window is a length (retention, the longest call), which does not add
+    /// up across seats; `unlimited` times any seat count is `unlimited`.
+    fn per_seat_allowed(
+        &mut self,
+        per_seat: Option<Span>,
+        value: Option<Amount>,
+        ty: QuantityType,
+        kind: LimitKind,
+        limit: &str,
+    ) -> bool {
+        let Some(span) = per_seat else {
+            return true;
+        };
+        let (why, help) = match (ty, kind) {
+            (QuantityType::Duration, LimitKind::Cap) => (
+                "a duration cap does not grow with seats",
+                "a duration that is not a counter is a length (retention, the longest call); write it without `per seat`",
+            ),
+            (QuantityType::Duration, LimitKind::Gauge) => (
+                "a duration gauge does not grow with seats",
+                "a duration that is not a counter is a length (retention, the longest call); write it without `per seat`",
+            ),
+            _ if value == Some(Amount::Unlimited) => ("`unlimited` per seat is unlimited", "write `unlimited`"),
+            _ => return true,
+        };
+        let error = CheckError::PerSeatNotAllowed { limit: self.shown(limit), why };
+        self.error_with_help(span, error, Some(help.into()));
+        false
     }
 }

@@ -11,16 +11,104 @@ use super::errors::Lint;
 use crate::diagnostic::Diagnostic;
 use crate::model::*;
 use crate::source::Span;
-use crate::units::format_amount;
+use crate::units::{format_amount, format_count, QuantityType};
 
-pub(super) fn run(model: &Model, flat: &[Effective], ladder_spans: &[Vec<Span>], out: &mut Vec<Diagnostic>) {
+/// Where the checker found what the model does not keep a span for.
+pub(super) struct Spans<'a> {
+    /// For each ladder, the span of each tier name in it.
+    pub(super) ladders: &'a [Vec<Span>],
+    /// For each add-on, its `max` item, if it has one.
+    pub(super) maximums: &'a [Option<Span>],
+}
+
+pub(super) fn run(model: &Model, flat: &[Effective], spans: &Spans<'_>, out: &mut Vec<Diagnostic>) {
     redundancy(model, flat, out);
     unused(model, out);
     thresholds(model, out);
     let parents_first = model.tiers_parents_first();
     let attached: Vec<Vec<bool>> = model.addons.iter().map(|a| model.attached(a, &parents_first)).collect();
-    ladders(model, flat, &attached, ladder_spans, out);
-    addons_without_effect(model, flat, &attached, out);
+    ladders(model, flat, &attached, spans.ladders, out);
+    addons_without_effect(model, flat, &attached, spans.maximums, out);
+    quantities(model, spans.maximums, out);
+}
+
+/// An amount of a limit as a function of the seat count `n ≥ 1`: `amount`, or `amount × n`.
+/// The ladder warnings compare tiers by these, since a per-seat value is neither above nor
+/// below a flat one but crosses it at some seat count.
+#[derive(Clone, Copy)]
+struct BySeats {
+    amount: Amount,
+    per_seat: bool,
+}
+
+impl BySeats {
+    /// A tier's value for a limit; an unset limit is a flat 0.
+    fn value(entry: Option<&TierLimit>) -> BySeats {
+        entry.map_or(BySeats { amount: Amount::Finite(0), per_seat: false }, |e| BySeats {
+            amount: e.value,
+            per_seat: e.per_seat,
+        })
+    }
+
+    /// The most usage a tier's entry lets through. A soft cap is per seat when its limit is
+    /// (E021); `soft` alone lets everything through, at any seat count.
+    fn ceiling(entry: Option<&TierLimit>) -> BySeats {
+        let amount = ceiling(entry);
+        BySeats { amount, per_seat: entry.is_some_and(|e| e.per_seat) && amount != Amount::Unlimited }
+    }
+
+    /// How the amount reads in a message: `` `1_000 per seat` ``.
+    fn show(self, ty: QuantityType) -> String {
+        format!("`{}{}`", format_amount(ty, self.amount), if self.per_seat { " per seat" } else { "" })
+    }
+}
+
+/// Whether `above` is below `below` at some seat count `n ≥ 1`, and if so, at which seat
+/// counts, as a phrase to end a message with: empty when it is at every count and both are
+/// alike (flat, or both per seat), so that the message reads as it does without seats.
+/// Per-seat amounts are finite (E020), so each case is decided without a search.
+fn lowered(below: BySeats, above: BySeats) -> Option<String> {
+    const EVERY: &str = " at every seat count";
+    match (below, above) {
+        (b, a) if b.per_seat == a.per_seat => (a.amount < b.amount).then(String::new),
+        // Flat `a` against `b` per seat: `b·n < a` exactly for `n < ⌈a / b⌉`.
+        (BySeats { amount: Amount::Unlimited, .. }, _) => Some(EVERY.to_string()),
+        (BySeats { amount: Amount::Finite(a), .. }, BySeats { amount: Amount::Finite(b), per_seat: true }) => {
+            if b >= a {
+                None
+            } else if b == 0 {
+                Some(EVERY.to_string())
+            } else {
+                Some(format!(" below {} seats", format_count(a.div_ceil(b))))
+            }
+        }
+        // `a` per seat against flat `b`: `a·n > b` exactly for `n > ⌊b / a⌋`.
+        (BySeats { amount: Amount::Finite(a), .. }, BySeats { amount: Amount::Finite(b), .. }) if a > 0 => {
+            match (b / a).checked_add(1) {
+                Some(1) => Some(EVERY.to_string()),
+                Some(n) => Some(format!(" from {} seats", format_count(n))),
+                None => None,
+            }
+        }
+        _ => None,
+    }
+}
+
+/// W014: a maximum quantity above 1 on an add-on whose every item stays the same however
+/// many are held: grants, `=` and `set` do not scale with the quantity, only `+=` does.
+fn quantities(model: &Model, maximums: &[Option<Span>], out: &mut Vec<Diagnostic>) {
+    for (addon, span) in model.addons.iter().zip(maximums) {
+        let times = match addon.max_quantity {
+            Amount::Finite(0 | 1) => continue,
+            Amount::Finite(n) => format!("up to {} times", format_count(n)),
+            Amount::Unlimited => "any number of times".to_string(),
+        };
+        if addon.limits.iter().any(|l| l.op == AddonOp::Add) {
+            continue;
+        }
+        let lint = Lint::QuantityScalesNothing { addon: addon.name.clone(), times };
+        out.push(lint.at(span.unwrap_or(addon.span)));
+    }
 }
 
 /// The most usage a limit entry lets through: the soft cap if there is one, else the limit;
@@ -29,23 +117,33 @@ fn ceiling(entry: Option<&TierLimit>) -> Amount {
     crate::model::ceiling(entry.map(|e| e.value), entry.and_then(|e| e.soft))
 }
 
-/// How a limit entry reads in a message: `` `100`, hard ``, `` `100`, soft to `150` ``, or
-/// "not set".
+/// How a limit entry reads in a message: `` `100`, hard ``, `` `100`, soft to `150` ``,
+/// `` `1_000 per seat`, soft to `1_200 per seat` ``, or "not set".
 fn describe_entry(ty: crate::units::QuantityType, entry: Option<&TierLimit>) -> String {
     match entry {
         None => "not set".to_string(),
-        Some(e) => match e.soft {
-            None => format!("`{}`, hard", format_amount(ty, e.value)),
-            Some(Amount::Unlimited) => format!("`{}`, soft without a cap", format_amount(ty, e.value)),
-            Some(cap) => format!("`{}`, soft to `{}`", format_amount(ty, e.value), format_amount(ty, cap)),
-        },
+        Some(e) => {
+            let seats = if e.per_seat { " per seat" } else { "" };
+            let value = format_amount(ty, e.value);
+            match e.soft {
+                None => format!("`{value}{seats}`, hard"),
+                Some(Amount::Unlimited) => format!("`{value}{seats}`, soft without a cap"),
+                Some(cap) => format!("`{value}{seats}`, soft to `{}{seats}`", format_amount(ty, cap)),
+            }
+        }
     }
 }
 
 /// W013: add-on items that change nothing for any tier the add-on attaches to. An add-on
 /// that attaches to no tier is left alone: the attachment, not the item, is what is wrong.
-fn addons_without_effect(model: &Model, flat: &[Effective], attached: &[Vec<bool>], out: &mut Vec<Diagnostic>) {
-    for (addon, tiers) in model.addons.iter().zip(attached) {
+fn addons_without_effect(
+    model: &Model,
+    flat: &[Effective],
+    attached: &[Vec<bool>],
+    maximums: &[Option<Span>],
+    out: &mut Vec<Diagnostic>,
+) {
+    for ((addon, tiers), max) in model.addons.iter().zip(attached).zip(maximums) {
         let rows: Vec<&Effective> = flat.iter().zip(tiers).filter(|(_, &on)| on).map(|(row, _)| row).collect();
         if rows.is_empty() {
             continue;
@@ -59,21 +157,26 @@ fn addons_without_effect(model: &Model, flat: &[Effective], attached: &[Vec<bool
                 report(what, "every tier it attaches to already grants it".into(), span);
             }
         }
+        if let (Some(span), Amount::Finite(1)) = (max, addon.max_quantity) {
+            report("`max 1`".into(), "1 is the default maximum".into(), *span);
+        }
         for change in &addon.limits {
             let def = &model.limits[change.limit];
             let what = format!(
-                "`limit {} {} {}`",
+                "`limit {} {} {}{}`",
                 def.name,
                 if change.op == AddonOp::Add { "+=" } else { "=" },
-                format_amount(def.ty, change.value)
+                format_amount(def.ty, change.value),
+                if change.per_seat { " per seat" } else { "" }
             );
+            // The add-on's floor, as a function of the seat count like a tier's value.
+            let floor = BySeats { amount: change.value, per_seat: change.per_seat };
+            let covers = |e: &TierLimit| lowered(floor, BySeats::value(Some(e))).is_none();
             match change.op {
                 AddonOp::Add if change.value == Amount::Finite(0) => {
                     report(what, "adding zero leaves the limit as it is".into(), change.span);
                 }
-                AddonOp::AtLeast
-                    if rows.iter().all(|row| row.limits[change.limit].is_some_and(|e| e.value >= change.value)) =>
-                {
+                AddonOp::AtLeast if rows.iter().all(|row| row.limits[change.limit].as_ref().is_some_and(covers)) => {
                     let why = "every tier it attaches to already has at least that much".into();
                     report(what, why, change.span);
                 }
@@ -141,11 +244,14 @@ fn redundancy(model: &Model, flat: &[Effective], out: &mut Vec<Diagnostic>) {
             }
         }
         for limit in &tier.limits {
-            let same = inherited.limits[limit.limit]
-                .is_some_and(|entry| (entry.value, entry.soft, entry.warn) == (limit.value, limit.soft, limit.warn));
+            let same = inherited.limits[limit.limit].is_some_and(|entry| {
+                (entry.value, entry.soft, entry.warn, entry.per_seat)
+                    == (limit.value, limit.soft, limit.warn, limit.per_seat)
+            });
             if same {
                 let def = &model.limits[limit.limit];
-                let what = format!("limit `{} = {}`", def.name, format_amount(def.ty, limit.value));
+                let seats = if limit.per_seat { " per seat" } else { "" };
+                let what = format!("limit `{} = {}{seats}`", def.name, format_amount(def.ty, limit.value));
                 out.push(Lint::Redundant { what, parent: parent_name.clone() }.at(limit.span));
             }
         }
@@ -250,12 +356,11 @@ fn ladders(
                 }
             }
             for (index, limit) in model.limits.iter().enumerate() {
-                let amount = |tier: usize| flat[tier].limits[index].map(|entry| entry.value);
-                let (below, above) = (amount(lower), amount(higher));
+                let (below, above) = (flat[lower].limits[index].as_ref(), flat[higher].limits[index].as_ref());
                 // An unset limit is 0 for the tier that lacks it; see docs/language.md.
-                if above.unwrap_or(Amount::Finite(0)) < below.unwrap_or(Amount::Finite(0)) {
-                    let show = |a: Option<Amount>| {
-                        a.map_or("not set".to_string(), |a| format!("`{}`", format_amount(limit.ty, a)))
+                if let Some(seats) = lowered(BySeats::value(below), BySeats::value(above)) {
+                    let show = |entry: Option<&TierLimit>| {
+                        entry.map_or("not set".to_string(), |e| BySeats::value(Some(e)).show(limit.ty))
                     };
                     let lint = Lint::LadderLowersLimit {
                         lower: lower_name.clone(),
@@ -263,22 +368,25 @@ fn ladders(
                         limit: limit.name.clone(),
                         lower_value: show(below),
                         higher_value: show(above),
+                        seats,
                     };
                     out.push(label(lint.at(span)));
-                } else if ceiling(flat[higher].limits[index].as_ref()) < ceiling(flat[lower].limits[index].as_ref()) {
+                } else if let Some(seats) = lowered(BySeats::ceiling(below), BySeats::ceiling(above)) {
                     // The included amount did not drop, but the most usage let through did.
                     let lint = Lint::LadderHardensLimit {
                         lower: lower_name.clone(),
                         higher: higher_name.clone(),
                         limit: limit.name.clone(),
-                        lower_ceiling: describe_entry(limit.ty, flat[lower].limits[index].as_ref()),
-                        higher_ceiling: describe_entry(limit.ty, flat[higher].limits[index].as_ref()),
+                        lower_ceiling: describe_entry(limit.ty, below),
+                        higher_ceiling: describe_entry(limit.ty, above),
+                        seats,
                     };
                     out.push(label(lint.at(span)));
                 }
             }
+            // A trial is an introduction to the tier below, not something the tier above loses.
             for (addon, tiers) in model.addons.iter().zip(attached) {
-                if tiers[lower] && !tiers[higher] {
+                if tiers[lower] && !tiers[higher] && addon.trial.is_none() {
                     let lint = Lint::LadderLosesAddon {
                         lower: lower_name.clone(),
                         higher: higher_name.clone(),

@@ -149,7 +149,8 @@ fn check_file(file: &ast::File, parsed_cleanly: bool, limits: &Limits) -> (Model
     }
     if parsed_cleanly && !checker.diagnostics.iter().any(Diagnostic::is_error) {
         flat = model.flatten();
-        lints::run(&model, &flat, &checker.ladder_spans, &mut checker.diagnostics);
+        let spans = lints::Spans { ladders: &checker.ladder_spans, maximums: &checker.max_spans };
+        lints::run(&model, &flat, &spans, &mut checker.diagnostics);
     }
     (model, flat, checker.diagnostics)
 }
@@ -170,6 +171,8 @@ struct Checker<'a> {
     setting_types: Vec<Option<SettingType>>,
     /// For each ladder, the span of each tier name in it, for the ladder warnings.
     ladder_spans: Vec<Vec<Span>>,
+    /// For each add-on, the span of its `max` item if it has one, for the warnings about it.
+    max_spans: Vec<Option<Span>>,
     /// The input limits this check enforces.
     bounds: Limits,
     /// Names whose declarations a syntax error cut short: known to exist, never "unknown".

@@ -28,13 +28,117 @@ impl Checker<'_> {
         match &value.kind {
             ast::ValueKind::Unlimited => Some(Amount::Unlimited),
             ast::ValueKind::Quantity { number, unit } => {
-                self.quantity(number, unit.as_ref(), value.span, ty, target).map(Amount::Finite)
+                let n = self.quantity(number, unit.as_ref(), value.span, ty, target)?;
+                self.finite_amount(n, number, unit.as_ref(), value.span).map(Amount::Finite)
             }
             _ => {
                 self.mismatch(value, target, quantity_phrase(ty));
                 None
             }
         }
+    }
+
+    /// `n`, unless it is 2^64 − 1: the engine answers with that number for `unlimited`, so a
+    /// finite amount stops one below it.
+    fn finite_amount(&mut self, n: u64, number: &str, unit: Option<&ast::Name>, span: Span) -> Option<u64> {
+        if n < u64::MAX {
+            return Some(n);
+        }
+        let text = self.shown(&match unit {
+            Some(unit) => format!("{number} {}", unit.text),
+            None => number.to_string(),
+        });
+        self.error_with_help(span, CheckError::AmountTooLarge { text }, Some("write `unlimited` for no bound".into()));
+        None
+    }
+
+    /// Types an add-on's maximum quantity: a whole number of units held at once, or `unlimited`.
+    /// A maximum of 0 is typed here and refused by the add-on's check, which names the add-on.
+    pub(super) fn max_quantity(&mut self, value: &ast::Value, addon: &str) -> Option<Amount> {
+        let target = Target::MaxQuantity(addon);
+        match &value.kind {
+            ast::ValueKind::Unlimited => Some(Amount::Unlimited),
+            ast::ValueKind::Quantity { number, unit: None } => match units::parse_whole(number) {
+                Ok(n) => self.finite_amount(n, number, None, value.span).map(Amount::Finite),
+                Err(NumberError::Fractional) => {
+                    self.mismatch(value, target, MAX_QUANTITY);
+                    None
+                }
+                Err(NumberError::Overflow) => {
+                    self.error(value.span, CheckError::QuantityOverflow { text: self.shown(number) });
+                    None
+                }
+            },
+            _ => {
+                self.mismatch(value, target, MAX_QUANTITY);
+                None
+            }
+        }
+    }
+
+    /// Types the length of a trial (`valid for`): a whole duration, or a whole number of
+    /// months, the one place where `month` is a unit (a month has no fixed length, so it can
+    /// only count calendar months from an instant). A length of 0 is refused here.
+    pub(super) fn trial_length(&mut self, value: &ast::Value, addon: &str) -> Option<TrialLength> {
+        let target = Target::Trial(addon);
+        let ast::ValueKind::Quantity { number, unit: Some(unit) } = &value.kind else {
+            self.mismatch(value, target, TRIAL_LENGTH);
+            return None;
+        };
+        let written = self.shown(&format!("{number} {}", unit.text));
+        let length = if matches!(unit.text.as_str(), "month" | "months") {
+            match units::parse_whole(number) {
+                Ok(n) => match u32::try_from(n) {
+                    Ok(months) if months <= MAX_TRIAL_MONTHS => TrialLength::Months(months),
+                    _ => {
+                        let error = CheckError::TrialTooLong { text: written.clone(), max: "120_000 months" };
+                        self.error(value.span, error);
+                        return None;
+                    }
+                },
+                Err(NumberError::Fractional) => {
+                    let error = CheckError::TypeMismatch {
+                        target: target.to_string(),
+                        expected: "a whole number".into(),
+                        found: format!("`{written}`"),
+                    };
+                    self.error_with_help(value.span, error, Some("write it in days, such as `45 days`".into()));
+                    return None;
+                }
+                Err(NumberError::Overflow) => {
+                    self.error(value.span, CheckError::TrialTooLong { text: written.clone(), max: "120_000 months" });
+                    return None;
+                }
+            }
+        } else {
+            match find_unit(&unit.text) {
+                None => {
+                    let mut names: Vec<&str> =
+                        UNITS.iter().filter(|u| u.ty == QuantityType::Duration).map(|u| u.name).collect();
+                    names.extend(["month", "months"]);
+                    self.unknown_word("unit", unit, &names);
+                    return None;
+                }
+                Some(found) if found.ty != QuantityType::Duration => {
+                    self.mismatch(value, target, TRIAL_LENGTH);
+                    return None;
+                }
+                Some(_) => {}
+            }
+            let seconds = self.quantity(number, Some(unit), value.span, QuantityType::Duration, target)?;
+            if i64::try_from(seconds).is_err() {
+                let error = CheckError::TrialTooLong { text: written.clone(), max: "9_223_372_036_854_775_807 s" };
+                self.error(value.span, error);
+                return None;
+            }
+            TrialLength::Seconds(seconds)
+        };
+        if matches!(length, TrialLength::Seconds(0) | TrialLength::Months(0)) {
+            let help = "write the trial's length, such as `valid for 14 days`, or remove `for`";
+            self.error_with_help(value.span, CheckError::EmptyTrial { addon: self.shown(addon) }, Some(help.into()));
+            return None;
+        }
+        Some(length)
     }
 
     /// Types a number with an optional unit as a whole quantity of `ty`, in base units.
@@ -118,6 +222,10 @@ impl Checker<'_> {
         if let Some(name) = names.iter().find(|name| name.eq_ignore_ascii_case(&unit.text)) {
             let help = format!("did you mean `{name}`? unit names are case-sensitive");
             self.unknown_word_with_help("unit", unit, help);
+        } else if matches!(unit.text.as_str(), "month" | "months") && ty == QuantityType::Duration {
+            // A month has no fixed length; only a trial counts calendar months.
+            let help = "a month has no fixed length, so `month` is a unit only of `valid for`; write `30 days`";
+            self.unknown_word_with_help("unit", unit, help.into());
         } else if names.is_empty() {
             let help = format!("{target} takes a plain number, without a unit");
             self.unknown_word_with_help("unit", unit, help);
@@ -183,6 +291,10 @@ pub(super) enum Target<'a> {
     SoftCap(&'a str),
     /// The value of the setting so named.
     Setting(&'a str),
+    /// The maximum quantity of the add-on so named.
+    MaxQuantity(&'a str),
+    /// The trial length of the add-on so named.
+    Trial(&'a str),
 }
 
 impl std::fmt::Display for Target<'_> {
@@ -191,9 +303,20 @@ impl std::fmt::Display for Target<'_> {
             Target::Limit(name) => write!(f, "limit `{name}`"),
             Target::SoftCap(name) => write!(f, "the soft cap of `{name}`"),
             Target::Setting(name) => write!(f, "setting `{name}`"),
+            Target::MaxQuantity(name) => write!(f, "the maximum quantity of add-on `{name}`"),
+            Target::Trial(name) => write!(f, "the trial length of add-on `{name}`"),
         }
     }
 }
+
+/// What a maximum quantity takes, as type errors say it.
+const MAX_QUANTITY: &str = "a whole number or `unlimited`";
+
+/// What a trial length takes, as type errors say it.
+const TRIAL_LENGTH: &str = "a duration or a number of months";
+
+/// The longest trial in months: ten thousand years, the span of the dates the language reads.
+const MAX_TRIAL_MONTHS: u32 = 120_000;
 
 fn quantity_phrase(ty: QuantityType) -> &'static str {
     match ty {

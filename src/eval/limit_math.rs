@@ -37,9 +37,6 @@ pub(crate) struct Lazy {
 }
 
 impl Lazy {
-    /// No window: for answers that describe terms rather than an instant.
-    pub(crate) const NONE: Lazy = Lazy { counter: 0, anchor: 1, at: 0 };
-
     /// `quota`, keeping this window.
     #[inline(always)]
     pub(crate) const fn on(self, quota: Quota) -> Quota {

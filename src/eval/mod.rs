@@ -23,7 +23,7 @@ use crate::rollout;
 use crate::tables::{
     add, scale, AddonMeta, DeltaRecord, LimitRecord, ADD, ADD_PER_SEAT, ANY_PER_SEAT, AT_LEAST, AT_LEAST_PER_SEAT, SOFT,
 };
-pub(crate) use limit_math::{settle, InForce, Lazy};
+pub(crate) use limit_math::{InForce, Lazy};
 
 impl Quota {
     /// For a counter, the window that contains the request's instant, computed when asked for;

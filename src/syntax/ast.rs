@@ -184,8 +184,10 @@ pub enum Item {
     Limit(LimitItem),
     /// `set name = value`
     Set(SetItem),
-    /// `valid from DATE until DATE`
+    /// `valid for LENGTH from DATE until DATE`
     Valid(Valid),
+    /// `max N` or `max unlimited`
+    Max(MaxItem),
 }
 
 impl Decl {
@@ -213,6 +215,7 @@ impl Item {
             Item::Limit(l) => l.span,
             Item::Set(s) => s.span,
             Item::Valid(v) => v.span,
+            Item::Max(m) => m.span,
         }
     }
 }
@@ -257,6 +260,8 @@ pub struct LimitItem {
     pub op_span: Span,
     /// The value.
     pub value: Value,
+    /// `per seat` after the value, if written.
+    pub per_seat: Option<Span>,
     /// `soft` and its optional cap.
     pub soft: Option<Soft>,
     /// `warn at N%`.
@@ -270,7 +275,9 @@ pub struct LimitItem {
 pub struct Soft {
     /// The cap, if written.
     pub cap: Option<Value>,
-    /// From `soft` to the end of the cap.
+    /// `per seat` after the cap, if written.
+    pub cap_per_seat: Option<Span>,
+    /// From `soft` to the end of the cap (and its `per seat`).
     pub span: Span,
 }
 
@@ -285,13 +292,24 @@ pub struct SetItem {
     pub span: Span,
 }
 
-/// `valid from DATE until DATE`; at least one bound is present.
+/// `valid for LENGTH from DATE until DATE`; at least one of the three is present.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Valid {
+    /// The trial length after `for` (a quantity: a duration or a number of months), unchecked.
+    pub length: Option<Value>,
     /// The inclusive start.
     pub from: Option<Date>,
     /// The exclusive end.
     pub until: Option<Date>,
+    /// The whole item.
+    pub span: Span,
+}
+
+/// `max N` or `max unlimited`: the most of an add-on a subject may hold at once.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct MaxItem {
+    /// The maximum, unchecked.
+    pub value: Value,
     /// The whole item.
     pub span: Span,
 }

@@ -75,6 +75,7 @@ fn is_keyword(word: &str) -> bool {
             | "gauge"
             | "per"
             | "prefer"
+            | "max"
     )
 }
 
@@ -260,6 +261,16 @@ impl Reader<'_> {
         Some(Value { kind: ValueKind::Quantity { number, unit: None }, span })
     }
 
+    /// The grammar's `quantity`: a value that starts with a digit (a number with its `%` or
+    /// unit), where `unlimited` and strings are not allowed.
+    fn quantity(&mut self) -> Option<Value> {
+        self.skip_trivia();
+        if !self.byte(self.at).is_some_and(|b| b.is_ascii_digit()) {
+            return None;
+        }
+        self.value()
+    }
+
     /// The grammar's `string`: quotes around characters other than `"`, `\` and line breaks,
     /// or the escapes `\"`, `\\`, `\n`, `\t`.
     fn string(&mut self) -> Option<Str> {
@@ -424,12 +435,18 @@ impl Reader<'_> {
                 }
                 "valid" => {
                     self.take(head.start, head.end);
+                    let length = if self.keyword("for").is_some() { Some(self.quantity()?) } else { None };
                     let from = if self.keyword("from").is_some() { Some(self.date()?) } else { None };
                     let until = if self.keyword("until").is_some() { Some(self.date()?) } else { None };
-                    if from.is_none() && until.is_none() {
+                    if length.is_none() && from.is_none() && until.is_none() {
                         return None;
                     }
-                    Item::Valid(Valid { from, until, span: self.span_from(start) })
+                    Item::Valid(Valid { length, from, until, span: self.span_from(start) })
+                }
+                "max" => {
+                    self.take(head.start, head.end);
+                    let value = self.value()?;
+                    Item::Max(MaxItem { value, span: self.span_from(start) })
                 }
                 _ => break,
             };
@@ -450,10 +467,12 @@ impl Reader<'_> {
         };
         let op_span = self.take(op_start, op_end);
         let value = self.value()?;
+        let per_seat = self.per_seat()?;
         let soft = match self.keyword("soft") {
             Some(keyword) => {
-                let cap = if self.sees_value() { Some(self.value()?) } else { None };
-                Some(Soft { cap, span: self.span_from(keyword.start) })
+                let (cap, cap_per_seat) =
+                    if self.sees_value() { (Some(self.value()?), self.per_seat()?) } else { (None, None) };
+                Some(Soft { cap, cap_per_seat, span: self.span_from(keyword.start) })
             }
             None => None,
         };
@@ -463,7 +482,17 @@ impl Reader<'_> {
         } else {
             None
         };
-        Some(Item::Limit(LimitItem { limit, op, op_span, value, soft, warn, span: self.span_from(start) }))
+        Some(Item::Limit(LimitItem { limit, op, op_span, value, per_seat, soft, warn, span: self.span_from(start) }))
+    }
+
+    /// The grammar's optional `per_seat`: `Some(None)` when the next word is not `per`, and
+    /// `None` (declining) when `per` is not followed by `seat`, which only pest reports.
+    fn per_seat(&mut self) -> Option<Option<Span>> {
+        let Some(per) = self.keyword("per") else {
+            return Some(None);
+        };
+        self.keyword("seat")?;
+        Some(Some(self.span_from(per.start)))
     }
 }
 
@@ -488,7 +517,7 @@ mod tests {
         let rule_start = grammar.find("keyword = @{").expect("the grammar has a keyword rule");
         let rule = grammar.get(rule_start..).and_then(|rest| rest.split('}').next()).expect("the rule ends");
         let keywords = quoted(rule);
-        assert_eq!(keywords.len(), 25, "{keywords:?}");
+        assert_eq!(keywords.len(), 26, "{keywords:?}");
         for word in quoted(grammar) {
             assert_eq!(is_keyword(&word), keywords.contains(&word), "`{word}`");
         }

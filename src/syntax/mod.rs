@@ -267,7 +267,7 @@ fn describe_rule(rule: Rule) -> &'static str {
         Rule::kw_tier | Rule::tier_decl => "`tier`",
         Rule::kw_extends => "`extends`",
         Rule::kw_addon | Rule::addon_decl => "`addon`",
-        Rule::kw_for => "`for`",
+        Rule::kw_for | Rule::valid_for => "`for`",
         Rule::kw_grant | Rule::grant | Rule::grant_all => "`grant`",
         Rule::kw_revoke | Rule::revoke => "`revoke`",
         Rule::kw_all => "`all`",
@@ -283,6 +283,10 @@ fn describe_rule(rule: Rule) -> &'static str {
         Rule::kw_gauge | Rule::gauge => "`gauge`",
         Rule::kw_per | Rule::per => "`per`",
         Rule::kw_prefer | Rule::prefer => "`prefer`",
+        // `per_seat` is reported where it would start, at its `per`; `seat` only after it.
+        Rule::per_seat => "`per`",
+        Rule::kw_seat => "`seat`",
+        Rule::kw_max | Rule::max_item => "`max`",
         Rule::name | Rule::name_list | Rule::keyword => "a name",
         Rule::word => "a type",
         Rule::string | Rule::string_body => "a string",
@@ -473,6 +477,8 @@ fn children<'a>(pair: Pair<'a, Rule>) -> impl Iterator<Item = Pair<'a, Rule>> {
                 | Rule::kw_until
                 | Rule::kw_per
                 | Rule::kw_prefer
+                | Rule::kw_max
+                | Rule::kw_seat
                 | Rule::eq
                 | Rule::colon
                 | Rule::comma
@@ -562,23 +568,27 @@ fn build_item(pair: Pair<'_, Rule>, b: &Builder<'_>) -> Option<Item> {
             let op = if op_pair.as_str() == "+=" { AssignOp::Add } else { AssignOp::Set };
             let op_span = b.span(&op_pair);
             let value = build_value(parts.next()?, b)?;
+            let mut per_seat = None;
             let mut soft = None;
             let mut warn = None;
             for part in parts {
                 match part.as_rule() {
+                    Rule::per_seat => per_seat = Some(b.span(&part)),
                     Rule::soft => {
                         let soft_span = b.span(&part);
-                        let cap = match children(part).next() {
+                        let mut inner = children(part);
+                        let cap = match inner.next() {
                             Some(p) => Some(build_value(p, b)?),
                             None => None,
                         };
-                        soft = Some(Soft { cap, span: soft_span });
+                        let cap_per_seat = inner.next().map(|p| b.span(&p));
+                        soft = Some(Soft { cap, cap_per_seat, span: soft_span });
                     }
                     Rule::warn => warn = Some(build_percent(children(part).next()?, b)),
                     _ => return None,
                 }
             }
-            Item::Limit(LimitItem { limit, op, op_span, value, soft, warn, span })
+            Item::Limit(LimitItem { limit, op, op_span, value, per_seat, soft, warn, span })
         }
         Rule::set_item => {
             let setting = build_name(parts.next()?, b);
@@ -586,10 +596,17 @@ fn build_item(pair: Pair<'_, Rule>, b: &Builder<'_>) -> Option<Item> {
             Item::Set(SetItem { setting, value, span })
         }
         Rule::valid => {
+            let mut length = None;
             let mut from = None;
             let mut until = None;
             for part in parts {
                 let rule = part.as_rule();
+                if rule == Rule::valid_for {
+                    let quantity = children(part).next()?;
+                    let span = b.span(&quantity);
+                    length = Some(Value { kind: build_quantity(quantity, span, b)?, span });
+                    continue;
+                }
                 let date = children(part).next()?;
                 let date = Date { text: date.as_str().to_string(), span: b.span(&date) };
                 if rule == Rule::valid_from {
@@ -598,8 +615,9 @@ fn build_item(pair: Pair<'_, Rule>, b: &Builder<'_>) -> Option<Item> {
                     until = Some(date);
                 }
             }
-            Item::Valid(Valid { from, until, span })
+            Item::Valid(Valid { length, from, until, span })
         }
+        Rule::max_item => Item::Max(MaxItem { value: build_value(parts.next()?, b)?, span }),
         _ => return None,
     })
 }
@@ -609,18 +627,21 @@ fn build_value(pair: Pair<'_, Rule>, b: &Builder<'_>) -> Option<Value> {
     let inner = pair.into_inner().next()?;
     let kind = match inner.as_rule() {
         Rule::unlimited => ValueKind::Unlimited,
-        Rule::quantity => {
-            let mut parts = inner.into_inner();
-            let number = parts.next()?.as_str().to_string();
-            match parts.next() {
-                Some(sign) if sign.as_rule() == Rule::percent_sign => ValueKind::Percent(Percent { number, span }),
-                unit => ValueKind::Quantity { number, unit: unit.map(|p| build_name(p, b)) },
-            }
-        }
+        Rule::quantity => build_quantity(inner, span, b)?,
         Rule::string => ValueKind::Str(build_str(inner, b).value),
         _ => return None,
     };
     Some(Value { kind, span })
+}
+
+/// A `quantity` pair (a number with a `%` or a unit) as a value kind; `span` is its span.
+fn build_quantity(pair: Pair<'_, Rule>, span: Span, b: &Builder<'_>) -> Option<ValueKind> {
+    let mut parts = pair.into_inner();
+    let number = parts.next()?.as_str().to_string();
+    Some(match parts.next() {
+        Some(sign) if sign.as_rule() == Rule::percent_sign => ValueKind::Percent(Percent { number, span }),
+        unit => ValueKind::Quantity { number, unit: unit.map(|p| build_name(p, b)) },
+    })
 }
 
 fn build_percent(pair: Pair<'_, Rule>, b: &Builder<'_>) -> Percent {
@@ -764,6 +785,43 @@ addon x for free, pro { grant all limit d += 5 valid from 2026-11-01 until 2026-
         assert_eq!(diagnostics.len(), 1);
         assert!(diagnostics[0].message.ends_with("found `grnat`"), "{}", diagnostics[0].message);
         assert_eq!(file.decls.len(), 1);
+    }
+
+    #[test]
+    fn reads_per_seat_values_maximums_and_trials_alike_in_both_readers() {
+        let text = "policy \"p\"\ntier t { limit a = 1_000 per seat soft 1_200 per seat warn at 90%\n  limit b = 10 GiB per seat }\n\
+                    addon x for t { limit a += 5 max 3 }\naddon y for t { max unlimited valid for 14 days until 2027-01-01 }\n\
+                    addon z for t { valid for 1 month from 2026-01-01 }\n";
+        let source = Source::new("t.policy", text);
+        let (file, diagnostics, _) = parse_with(&source, &Limits::default(), Readers::DescentThenPest);
+        let (pest, _, _) = parse_with(&source, &Limits::default(), Readers::PestOnly);
+        assert_eq!(diagnostics, vec![]);
+        assert_eq!(file, pest);
+        let slice = |span: Span| &text[span.start..span.end];
+        let Decl::Tier(t) = &file.decls[1] else { panic!("not a tier") };
+        let Item::Limit(a) = &t.items[0] else { panic!("not a limit") };
+        assert_eq!(a.per_seat.map(slice), Some("per seat"));
+        let soft = a.soft.as_ref().expect("a soft cap");
+        assert_eq!((slice(soft.span), soft.cap_per_seat.map(slice)), ("soft 1_200 per seat", Some("per seat")));
+        let Decl::Addon(x) = &file.decls[2] else { panic!("not an addon") };
+        assert!(matches!(&x.items[1], Item::Max(m) if slice(m.span) == "max 3"), "{:?}", x.items);
+        let Decl::Addon(y) = &file.decls[3] else { panic!("not an addon") };
+        let Item::Valid(valid) = &y.items[1] else { panic!("not valid") };
+        assert_eq!(valid.length.as_ref().map(|l| slice(l.span)), Some("14 days"));
+        assert_eq!(valid.until.as_ref().map(|d| d.text.as_str()), Some("2027-01-01"));
+    }
+
+    #[test]
+    fn per_takes_seat_and_soft_alone_takes_no_per_seat() {
+        for (text, message) in [
+            ("tier t { limit a = 5 per seats }", "expected `seat`, found `seats`"),
+            ("tier t { limit a = 5 soft per seat }", "found `per`"),
+            ("addon x for t { valid for unlimited }", "expected a number, found `unlimited`"),
+        ] {
+            let (_, diagnostics) = parse_text(&format!("policy \"p\"\n{text}\n"));
+            assert_eq!(diagnostics.len(), 1, "{text}: {diagnostics:?}");
+            assert!(diagnostics[0].message.ends_with(message), "{text}: {}", diagnostics[0].message);
+        }
     }
 
     #[test]

@@ -156,15 +156,6 @@ impl LimitRecord {
         Ok(LimitRecord { value, ceiling, warn_at: warn_at(value, warn), warn, flags })
     }
 
-    /// The warn share, if any.
-    pub(crate) const fn warn(&self) -> Option<Percentage> {
-        if self.warn == NO_WARN {
-            None
-        } else {
-            Some(Percentage::from_millionths(self.warn))
-        }
-    }
-
     /// Its limit's counter code (`Window as u8 + 1`, or 0).
     #[inline(always)]
     #[expect(clippy::cast_possible_truncation, reason = "the code is masked to its byte")]

@@ -95,6 +95,12 @@ const FRAGMENTS: &[&str] = &[
     "version",
     "ladder",
     "setting",
+    "max",
+    " max 3",
+    " per seat",
+    "seat",
+    " for 14 days",
+    " for 1 month",
     "é",
     "_",
     "x",
@@ -167,4 +173,14 @@ fn the_hand_written_reader_agrees_with_pest_on_mutated_policies() {
     // Most declarations survive a mutation elsewhere in the file; the hand-written reader must
     // have taken them, not declined them all.
     assert!(read_alone > 1_000, "the hand-written reader read only {read_alone} declarations alone");
+}
+
+/// Seats, quantities and trials are read by the hand-written reader alone, as pest reads them.
+#[test]
+fn the_hand_written_reader_reads_seats_quantities_and_trials_alone() {
+    let path = root().join("cli/tests/inputs/seats-and-trials.policy");
+    let text = std::fs::read_to_string(&path).expect("readable policy");
+    let agreement = compare_parsers(&text).unwrap_or_else(|difference| panic!("{difference}"));
+    assert_eq!(agreement.read_alone, agreement.declarations, "pest was needed for a declaration that parses");
+    assert!(agreement.declarations >= 13, "only {} declarations", agreement.declarations);
 }

@@ -101,3 +101,37 @@ fn an_offer_for_a_foreign_id_is_refused() {
     let foreign = other.tier("c").expect("declared");
     assert_eq!(engine.offer(foreign, &[]).err(), Some(entitle::Reason::UnknownTier));
 }
+
+/// Per-seat values read as written; add-ons that mix flat and per-seat terms read as the
+/// formula the engine applies; and a change between flat and per-seat terms takes away when
+/// the new terms are lower at some seat count.
+#[test]
+fn per_seat_terms_read_as_written_and_compare_at_every_seat_count() {
+    let engine = Engine::from_source(
+        "p",
+        "policy \"p\"\nlimit ai : count per month\nlimit storage : bytes\n\
+         tier solo { limit ai = 20_000  limit storage = 100 GiB }\n\
+         tier team { limit ai = 1_000 per seat soft 1_200 per seat  limit storage = 10 GiB per seat }\n\
+         addon floor for team { limit ai = 500 }\naddon boost for team { limit ai += 2_000 per seat }\n\
+         addon pack for team { limit storage += 50 GiB  max 20 }\n",
+    )
+    .expect("checks");
+    let (solo, team) = (engine.tier("solo").expect("solo"), engine.tier("team").expect("team"));
+    let addon = |name: &str| engine.addon(name).expect("declared");
+    let plain = engine.offer(team, &[]).expect("offer");
+    assert_eq!(
+        (plain.limits[0].value_text(), plain.limits[0].soft_text()),
+        ("1_000 per seat".into(), "soft to 1_200 per seat".into())
+    );
+    assert!(plain.limits[0].per_seat && plain.limits[0].value == Some(Amount::Finite(1_000)));
+    let held = engine.offer(team, &[addon("floor"), addon("boost"), addon("pack")]).expect("offer");
+    assert_eq!(held.limits[0].value_text(), "max(500, 1_000 per seat) + 2_000 per seat");
+    assert_eq!(held.limits[0].soft_text(), "soft to 200 per seat above the limit");
+    assert_eq!(held.limits[1].value_text(), "10 GiB per seat + 50 GiB");
+    let found = changes(&engine.offer(solo, &[]).expect("offer"), &plain);
+    let ai = found.iter().find(|c| c.name == "ai" && c.kind == ChangeKind::LimitPerSeat).expect("a per-seat change");
+    // `20_000` against `1_000 per seat`: lower below 20 seats, higher from 21.
+    assert!(ai.takes_away && ai.gives, "{ai:?}");
+    let terms = engine.addon_terms(addon("pack")).expect("terms");
+    assert_eq!((terms.header(), terms.max_quantity), ("pack (max 20)".to_string(), Amount::Finite(20)));
+}
