@@ -39,11 +39,11 @@ pub struct Question<'a> {
 const SEATS: [Option<u64>; 8] = [None, Some(0), Some(1), Some(7), Some(25), Some(u64::MAX), None, Some(3)];
 /// The quantities a held add-on may have.
 const QUANTITIES: [u64; 8] = [1, 0, 2, 3, 1, 255, u64::MAX, 1];
-/// Acquisition instants, as offsets from the question's instant; `None` gives none. Around a
-/// day, fourteen days and a month, the trial lengths the generated policies use, so that
+/// Acquisition instants, as offsets from the question's instant; `None` gives none. Around
+/// 100 seconds, a day and a month, the trial lengths the generated policies use, so that
 /// trials are asked at their first and last second.
 const ACQUIRED: [Option<i64>; 8] =
-    [None, Some(0), Some(-1), Some(1), Some(-86_400), Some(-86_399), Some(-1_209_600), Some(-2_678_400)];
+    [None, Some(0), Some(-100), Some(1), Some(-99), Some(-86_400), Some(-86_399), Some(-2_678_400)];
 
 /// The held add-ons (index, quantity, acquisition) and seat count of a question holding `held`.
 fn held_of(q: &Question<'_>, held: &[usize]) -> (Vec<crate::reference::HeldAddon>, Option<u64>) {

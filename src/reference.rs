@@ -466,6 +466,11 @@ mod tests {
             })
     }
 
+    /// Whether a limit of this (type, kind) may be per seat: not a duration cap or gauge.
+    fn seats_allowed((ty, kind): (u8, u8)) -> bool {
+        !(ty == 2 && kind < 2)
+    }
+
     fn render(plan: &Plan) -> String {
         let mut text = String::from("policy \"generated\"\n");
         for f in 0..plan.features {
@@ -497,9 +502,16 @@ mod tests {
             for (l, entry) in tier.limits.iter().enumerate() {
                 let Some((value, soft, cap, warn)) = entry else { continue };
                 let u = unit(plan.limits[l].0);
-                let value_text = if *value == 49 { "unlimited".to_string() } else { format!("{value}{u}") };
+                // Some values are per seat, where the language allows it (not on a duration cap
+                // or gauge, nor on `unlimited`); a finite soft cap then is too.
+                let seat = if *value != 49 && seats_allowed(plan.limits[l]) && (value + *cap + l as u64) % 3 == 0 {
+                    " per seat"
+                } else {
+                    ""
+                };
+                let value_text = if *value == 49 { "unlimited".to_string() } else { format!("{value}{u}{seat}") };
                 let soft = match soft {
-                    1 => format!(" soft {cap}{u}"),
+                    1 => format!(" soft {cap}{u}{seat}"),
                     2 => " soft".to_string(),
                     _ => String::new(),
                 };
@@ -536,9 +548,18 @@ mod tests {
                     text += &format!("  set s{s} = {}%\n", 91 + v * 3);
                 }
             }
-            if let Some((from, until)) = addon.valid {
-                let at = |t: i64| crate::time::format_instant(t);
-                text += &format!("  valid from {} until {}\n", at(from), at(until));
+            // Every other add-on with a validity window is a trial instead: of 100 seconds (as
+            // long as the questions' instants span), a day or a month, alone or within the window.
+            let at = |t: i64| crate::time::format_instant(t);
+            match (addon.valid, i % 6) {
+                (Some((from, until)), 1 | 3) => {
+                    let length = if i % 6 == 1 { "100 s" } else { "1 day" };
+                    text += &format!("  valid for {length} from {} until {}\n", at(from), at(until));
+                }
+                (Some(_), 5) => text += "  valid for 1 month\n",
+                (None, 4) => text += "  valid for 100 s\n",
+                (Some((from, until)), _) => text += &format!("  valid from {} until {}\n", at(from), at(until)),
+                (None, _) => {}
             }
             text += "}\n";
         }

@@ -63,7 +63,16 @@ impl<'a> Arbitrary<'a> for Plan {
                         _ => String::new(),
                     };
                     let warn = if u.ratio(1, 3)? { " warn at 80%" } else { "" };
-                    text += &format!("  limit l{l} = {value}{soft}{warn}\n");
+                    // Every limit here is a count, so any of them may be per seat; a finite soft
+                    // cap is per seat with its value.
+                    let (seat, soft) = if u.ratio(1, 4)? && soft != " soft" && !soft.is_empty() {
+                        (" per seat", format!("{soft} per seat"))
+                    } else if u.ratio(1, 4)? && soft.is_empty() {
+                        (" per seat", soft)
+                    } else {
+                        ("", soft)
+                    };
+                    text += &format!("  limit l{l} = {value}{seat}{soft}{warn}\n");
                 }
             }
             if u.ratio(1, 2)? {
@@ -78,13 +87,23 @@ impl<'a> Arbitrary<'a> for Plan {
             }
             if limits > 0 && u.ratio(1, 2)? {
                 let op = if u.ratio(1, 2)? { "+=" } else { "=" };
-                text += &format!("  limit l{} {op} {}\n", u.int_in_range(0..=limits - 1)?, u.int_in_range(0..=200)?);
+                let seat = if u.ratio(1, 4)? { " per seat" } else { "" };
+                text +=
+                    &format!("  limit l{} {op} {}{seat}\n", u.int_in_range(0..=limits - 1)?, u.int_in_range(0..=200)?);
+            }
+            match u.int_in_range(0..=3)? {
+                0 => text += "  max 3\n",
+                1 => text += "  max unlimited\n",
+                _ => {}
             }
             if u.ratio(1, 2)? {
                 text += &format!("  set s0 = {}%\n", u.int_in_range(90..=99)?);
             }
-            if u.ratio(1, 3)? {
-                text += "  valid from 2026-11-01 until 2026-12-01\n";
+            match u.int_in_range(0..=5)? {
+                0 | 1 => text += "  valid from 2026-11-01 until 2026-12-01\n",
+                2 => text += "  valid for 100 s\n",
+                3 => text += "  valid for 1 month until 2026-12-01\n",
+                _ => {}
             }
             text += "}\n";
         }
