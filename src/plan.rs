@@ -371,8 +371,10 @@ impl Engine {
     /// # Ok::<(), entitle::Diagnostics>(())
     /// ```
     pub fn offer(&self, tier: TierId, addons: &[AddonId]) -> Result<Offer, Reason> {
-        let request = Request::new(tier, 0).with_addons(addons);
-        let t = self.validate(&request)?;
+        // A view describes terms, not an instant: each add-on is held once, and a trial is
+        // taken as started, so only unknown ids and repeats are refused.
+        let held: Vec<crate::Held> = addons.iter().map(|&a| crate::Held::new(a).acquired_at(0)).collect();
+        let t = self.validate(&Request::new(tier, 0).with_held(&held))?;
         let tables = self.tables();
         let model = self.model();
         let attached = |a: usize| tables.attaches(a, t);

@@ -358,7 +358,7 @@ mod tests {
     use proptest::prelude::*;
 
     use super::*;
-    use crate::engine::{AddonId, FeatureId, LimitId, Request, SettingId, Status, TierId};
+    use crate::engine::{AddonId, FeatureId, Held, LimitId, Quota, Reason, Request, SettingId, Status, TierId};
     use crate::fuzzing::{compare_with_reference, Question};
     use crate::model::Amount;
     use crate::Source;
@@ -661,8 +661,11 @@ mod tests {
             let warned = |code: crate::Code| checked.warnings().iter().any(|w| w.code == code || w.code == crate::Code::TooManyWarnings);
             let engine = crate::compile(&checked);
             let model = checked.model();
-            let all: Vec<AddonId> = (0..model.addons.len()).map(|a| engine.id_at::<AddonId>(a)).collect();
-            let reversed: Vec<AddonId> = all.iter().rev().copied().collect();
+            // Each add-on held once, acquired now (so that trials apply), by a subject of
+            // three seats (so that per-seat values are answered).
+            let all: Vec<Held> =
+                (0..model.addons.len()).map(|a| Held::new(engine.id_at::<AddonId>(a)).acquired_at(now)).collect();
+            let reversed: Vec<Held> = all.iter().rev().copied().collect();
 
             // Ladder steps.
             for pair in model.ladders.iter().flat_map(|ladder| ladder.windows(2)) {
@@ -677,17 +680,17 @@ mod tests {
                 }
                 for l in 0..model.limits.len() {
                     let limit = engine.id_at::<LimitId>(l);
-                    let below = engine.check_limit(&Request::new(lower, now), limit, Usage::used(0)).limit;
-                    let above = engine.check_limit(&Request::new(higher, now), limit, Usage::used(0)).limit;
+                    let below = engine.check_limit(&Request::new(lower, now).with_seats(3), limit, Usage::used(0)).limit;
+                    let above = engine.check_limit(&Request::new(higher, now).with_seats(3), limit, Usage::used(0)).limit;
                     prop_assert!(above >= below || warned(crate::Code::LadderLowersLimit), "step lowers l{}\n{}", l, text);
                 }
             }
 
             for tier in 0..model.tiers.len() {
                 let tier_id = engine.id_at::<TierId>(tier);
-                let bare = Request::new(tier_id, now);
-                let held = bare.with_addons(&all);
-                let held_reversed = bare.with_addons(&reversed);
+                let bare = Request::new(tier_id, now).with_seats(3);
+                let held = bare.with_held(&all);
+                let held_reversed = bare.with_held(&reversed);
                 for l in 0..model.limits.len() {
                     let limit = engine.id_at::<LimitId>(l);
                     for &(used, requested) in &usages {
@@ -704,6 +707,25 @@ mod tests {
                         prop_assert!(quota.limit >= without.limit, "add-ons lowered l{}: {:?} < {:?}\n{}", l, quota.limit, without.limit, text);
                         // The order of held add-ons does not matter.
                         prop_assert_eq!(quota, engine.check_limit(&held_reversed, limit, usage));
+                        // Holding more of an add-on never lowers a limit or its ceiling, and
+                        // holding none of it is holding nothing.
+                        for (i, one) in all.iter().enumerate() {
+                            let mut more = all.clone();
+                            more[i] = one.with_quantity(2);
+                            let mut none = all.clone();
+                            none[i] = one.with_quantity(0);
+                            let without_it: Vec<Held> = all.iter().enumerate().filter(|&(j, _)| j != i).map(|(_, h)| *h).collect();
+                            let twice = engine.check_limit(&bare.with_held(&more), limit, usage);
+                            if twice.reason != Reason::QuantityAboveMax {
+                                prop_assert!(twice.limit >= quota.limit, "a quantity of 2 lowered l{}\n{}", l, text);
+                                let ceiling = |q: &Quota| q.soft_cap.unwrap_or(q.limit);
+                                prop_assert!(ceiling(&twice) >= ceiling(&quota), "a quantity of 2 lowered the ceiling of l{}\n{}", l, text);
+                            }
+                            prop_assert_eq!(
+                                engine.check_limit(&bare.with_held(&none), limit, usage),
+                                engine.check_limit(&bare.with_held(&without_it), limit, usage)
+                            );
+                        }
                     }
                 }
                 for key in &keys {
