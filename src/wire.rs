@@ -326,7 +326,20 @@ fn answer(engine: &Engine, line: &str) -> Result<Value, (&'static str, String)> 
             out
         }
         (None, Some(limit), None, false) => {
-            let mut out = quota(&engine.check_limit_by_name(&request, limit, usage));
+            let answer = engine.check_limit_by_name(&request, limit, usage);
+            let mut out = quota(&answer);
+            // A query that gives quantities is told which held add-ons the limit used, and how
+            // many of each; one that lists names only gets the edition-1 answer.
+            if let (false, true, Some(id)) =
+                (held.is_empty(), answer.allowed || answer.reason == crate::Reason::LimitExceeded, engine.limit(limit))
+            {
+                let used = engine.resolve(&request, |ids| engine.quantities_used(ids, id)).unwrap_or_default();
+                if !used.is_empty() {
+                    let list: Vec<Value> =
+                        used.iter().map(|(addon, quantity)| json!({ "addon": addon, "quantity": quantity })).collect();
+                    out.insert("addons".into(), Value::Array(list));
+                }
+            }
             if let (true, Some(id)) = (query.explain, engine.limit(limit)) {
                 if let Ok(why) = engine.resolve(&request, |ids| engine.explain_limit(ids, id, usage)) {
                     out.insert("explain".into(), explanation(&why));

@@ -291,6 +291,20 @@ impl Engine {
         Explanation { answer, steps, upgrade }
     }
 
+    /// The held add-ons that apply and have an item for `limit`, each with the quantity held,
+    /// in the request's order: what a limit answer says it used. Empty for an unknown limit.
+    pub(crate) fn quantities_used(&self, request: &Request<'_>, limit: LimitId) -> Vec<(String, u64)> {
+        let (tier, l) = (self.index(request.tier), self.index(limit));
+        request
+            .held()
+            .filter(|held| {
+                let a = self.index(held.addon());
+                self.tables().addon_delta(a, l).flags != 0 && self.applies(*held, a, tier, request.now)
+            })
+            .filter_map(|held| Some((self.addon_name(held.addon())?.to_string(), held.quantity())))
+            .collect()
+    }
+
     /// How the limit in force is made, when seats or applying add-ons make it other than the
     /// tier's value: `1_000 per seat × 25 seats + 2 × 5_000 from `ai_pack``. `None` when it is
     /// the tier's value as written.

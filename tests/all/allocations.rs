@@ -3,7 +3,7 @@
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::Cell;
 
-use entitle::{Decision, Engine, Quota, Request, Usage};
+use entitle::{Decision, Engine, Held, Quota, Request, Usage};
 
 use crate::golden::root;
 
@@ -101,9 +101,19 @@ fn queries_with_ids_and_by_name_allocate_nothing() {
     let names = ["ai_pack", "launch_promo"];
     let usage = Usage::used(990_000).requesting(20_000);
 
+    // The same add-ons held in quantity, a trial acquired a day before, and a seat count: the
+    // second form of a request, and the per-seat and trial paths.
+    let in_quantity = [
+        Held::new(engine.addon("storage_pack").expect("addon")).with_quantity(3),
+        Held::new(engine.addon("pro_trial").expect("addon")).acquired_at(now - 86_400),
+        Held::new(held[0]).with_quantity(1),
+    ];
+    let team = id("team");
     let count = allocations_in(|| {
-        for tier in [pro, free] {
-            let request = Request::new(tier, now).with_key("app-42").with_addons(&held).with_billing_anchor(31);
+        let plain = [pro, free].map(|tier| Request::new(tier, now).with_key("app-42").with_addons(&held));
+        let seated = [pro, free, team].map(|tier| Request::new(tier, now).with_held(&in_quantity).with_seats(25));
+        for request in plain.iter().chain(&seated) {
+            let request = request.with_billing_anchor(31);
             for feature in features {
                 std::hint::black_box(engine.is_allowed(&request, feature));
                 let _ = std::hint::black_box(engine.decide(&request, feature));
@@ -120,6 +130,9 @@ fn queries_with_ids_and_by_name_allocate_nothing() {
             let questions = limits.map(|limit| (limit, usage));
             std::hint::black_box(engine.check_limit_many(&request, &questions, &mut quotas).is_ok());
         }
+        let named_held = [Held::new("storage_pack").with_quantity(2), Held::new("ai_pack")];
+        let named = Request::new("team", now).with_held(&named_held).with_seats(3);
+        let _ = std::hint::black_box(engine.check_limit_by_name(&named, "storage", Usage::used(5).requesting(1)));
         let named = Request::new("pro", now).with_key("app-42").with_addons(&names).with_billing_anchor(15);
         let _ = std::hint::black_box(engine.decide_by_name(&named, "conversational_ai"));
         let _ = std::hint::black_box(engine.decide_by_name(&named, "no_such_feature"));
