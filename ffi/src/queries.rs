@@ -13,8 +13,8 @@ use crate::{
 
 /// The status that goes with an answer's reason: unknown ids and names, too many add-ons, an
 /// add-on held twice or past its maximum, and a missing input are statuses of their own as
-/// well as reasons. `by_name` says whether the query read names,
-/// `tier_named` whether the request's tier was one.
+/// well as reasons. `by_name` says whether the query read names, `tier_named` whether the
+/// request's tier was one.
 pub(crate) fn status_of(reason: Reason, by_name: bool, tier_named: bool) -> entitle_status {
     let unknown = |named| if named { entitle_status::UnknownName } else { entitle_status::UnknownId };
     match reason {
