@@ -29,7 +29,7 @@
 #define ENTITLE_VERSION_PATCH 0
 /* The ABI version: raised when what a call declares or does changes for callers built against
  * an older header (docs/bindings.md lists each version's changes). */
-#define ENTITLE_ABI_VERSION 3
+#define ENTITLE_ABI_VERSION 4
 
 
 // What a call did. The numbers are fixed and never reused.
@@ -47,7 +47,7 @@ enum entitle_status
   ENTITLE_STATUS_INVALID_UTF8 = 2,
   // An argument was out of its range: a length (or an array's size in bytes) past
   // `PTRDIFF_MAX`, a billing anchor outside 1–31, a size-prefixed struct whose `size` is
-  // smaller than the struct's first declared form.
+  // smaller than the struct's first declared form, an acquisition instant of `INT64_MIN`.
   ENTITLE_STATUS_INVALID_ARGUMENT = 3,
   // The policy does not check; the error handle carries every diagnostic.
   ENTITLE_STATUS_POLICY_ERROR = 4,
@@ -74,6 +74,15 @@ enum entitle_status
   // The request holds an add-on more than once (by id or by name). The answer is still
   // written: a deny with reason `duplicate_addon`.
   ENTITLE_STATUS_DUPLICATE_ADDON = 12,
+  // The request holds an add-on in a quantity above the maximum its policy declares (ABI 4;
+  // 1 unless the policy says more). The answer is still written: a deny with reason
+  // `quantity_above_max`.
+  ENTITLE_STATUS_QUANTITY_ABOVE_MAX = 13,
+  // The question needs an input the request does not give (ABI 4): a seat count, for a limit
+  // with a per-seat value in force (reason `seats_not_given`), or the instant a held trial
+  // add-on was acquired (reason `acquisition_not_given`). The answer is still written: a
+  // deny with that reason.
+  ENTITLE_STATUS_MISSING_INPUT = 14,
 };
 #ifndef __cplusplus
 #if __STDC_VERSION__ >= 202311L
@@ -180,6 +189,13 @@ enum entitle_reason
   ENTITLE_REASON_LIMIT_NOT_SET = 17,
   // The request holds an add-on more than once: refused, never stacked.
   ENTITLE_REASON_DUPLICATE_ADDON = 18,
+  // A held add-on's quantity is above the maximum its policy declares: refused, never
+  // clamped (ABI 4).
+  ENTITLE_REASON_QUANTITY_ABOVE_MAX = 19,
+  // The limit has a per-seat value in force and the request gives no seat count (ABI 4).
+  ENTITLE_REASON_SEATS_NOT_GIVEN = 20,
+  // A held add-on is a trial and the request does not say when it was acquired (ABI 4).
+  ENTITLE_REASON_ACQUISITION_NOT_GIVEN = 21,
 };
 #ifndef __cplusplus
 #if __STDC_VERSION__ >= 202311L
@@ -210,7 +226,9 @@ typedef struct entitle_error entitle_error;
 // name and `ENTITLE_STATUS_UNKNOWN_ID` when by id (a tier never set: the query's own kind).
 //
 // Add-ons are held both ways at once: those added by id for the id-based queries, those added
-// by name for the by-name ones, each read only by its own kind of query.
+// by name for the by-name ones, each read only by its own kind of query. Each is held in a
+// quantity (1 for `entitle_request_add_addon` and `entitle_request_add_addon_name`) and, for
+// a trial, with the instant it was acquired (ABI 4).
 //
 // Setters copy what they are given, so a request never points into the caller's memory.
 // Queries only read a request, so threads may share one that no thread is changing.
@@ -255,6 +273,51 @@ typedef struct {
   // The first instant after the window (when the counter resets), when `has_window`.
   int64_t window_end;
 } entitle_quota;
+
+// The answer to "how much of this limit is left, and may this request proceed?" with the
+// seat count it was computed for (ABI 4), written by `entitle_check_limit2` and
+// `entitle_check_limit_by_name2`. It holds no window: `entitle_limit_window` computes one
+// when asked, so that the question most callers ask does not pay for calendar arithmetic.
+//
+// Size-prefixed, as `entitle_setting_answer` is: the caller sets `size` to
+// `sizeof(entitle_quota2)` before the call, and the library writes only the fields that fit
+// (a `size` smaller than this struct as ABI 4 declares it is `ENTITLE_STATUS_INVALID_ARGUMENT`,
+// writing nothing).
+typedef struct {
+  // Set by the caller: `sizeof(entitle_quota2)` as it was compiled. The library leaves it
+  // as it was.
+  size_t size;
+  // Whether the requested amount may be used.
+  bool allowed;
+  // Why: an `entitle_reason`.
+  entitle_reason reason;
+  // Where usage stands after the request.
+  entitle_limit_status status;
+  // The limit in force, after seats and add-ons.
+  entitle_amount limit;
+  // Whether the limit has a soft cap (overage allowed up to `soft_cap`).
+  bool has_soft_cap;
+  // The soft cap, when `has_soft_cap`.
+  entitle_amount soft_cap;
+  // What is left of the limit before the request.
+  entitle_amount remaining;
+  // Whether a per-seat value was in force, so that the limit was multiplied by `seats`.
+  bool has_seats;
+  // The seat count the limit was multiplied by, when `has_seats`; 0 otherwise.
+  uint64_t seats;
+} entitle_quota2;
+
+// The current window of a limit's counter (ABI 4), written by `entitle_limit_window`.
+typedef struct {
+  // Whether the limit is a counter with a window (false for a gauge, a cap, or a refused
+  // request).
+  bool has_window;
+  // The window's first instant, in Unix seconds, when `has_window`; 0 otherwise.
+  int64_t start;
+  // The first instant after the window (when the counter resets), when `has_window`; 0
+  // otherwise.
+  int64_t end;
+} entitle_window;
 
 // A setting's value for a subject.
 typedef struct {
@@ -553,7 +616,7 @@ const char *entitle_reason_name(uint32_t reason);
 // static NUL-terminated string; NULL for a number that is no status.
 const char *entitle_limit_status_name(uint32_t status);
 
-// A new request: no tier, empty key, no add-ons, billing anchor day 1, `now` 0. Writes it to
+// A new request: no tier, empty key, no add-ons, no seat count, billing anchor day 1, `now` 0. Writes it to
 // `*request_out`; free it with `entitle_request_free`.
 //
 // # Safety
@@ -605,19 +668,65 @@ entitle_status entitle_request_set_now(entitle_request *request, int64_t now);
 // `request` is NULL or a live request that no other thread is using.
 entitle_status entitle_request_set_billing_anchor(entitle_request *request, uint8_t day);
 
-// Adds a held add-on, by id, for the id-based queries.
+// Adds a held add-on, by id, for the id-based queries: held once, acquired at no particular
+// instant (`entitle_request_add_held` with quantity 1 and no acquisition).
 //
 // # Safety
 // `request` is NULL or a live request that no other thread is using.
 entitle_status entitle_request_add_addon(entitle_request *request, uint32_t addon);
 
-// Adds a held add-on, by name, for the by-name queries.
+// Adds a held add-on, by name, for the by-name queries: held once, acquired at no particular
+// instant.
 //
 // # Safety
 // As `entitle_request_set_tier_name`, for `name`.
 entitle_status entitle_request_add_addon_name(entitle_request *request,
                                               const uint8_t *name,
                                               size_t name_len);
+
+// Adds a held add-on, by id, for the id-based queries, in `quantity` (ABI 4) and, when
+// `has_acquired`, acquired at `acquired` (Unix seconds, UTC: where a trial's length is counted
+// from). A quantity of 0 holds nothing: the add-on is still checked (known, listed once) but
+// applies nowhere; a quantity above the add-on's maximum (1 unless the policy declares more)
+// is answered, by every query, with status `ENTITLE_STATUS_QUANTITY_ABOVE_MAX` and a deny whose
+// reason is `quantity_above_max`. An `acquired` of `INT64_MIN` with `has_acquired` is
+// `ENTITLE_STATUS_INVALID_ARGUMENT` and leaves the request unchanged.
+//
+// # Safety
+// `request` is NULL or a live request that no other thread is using.
+entitle_status entitle_request_add_held(entitle_request *request,
+                                        uint32_t addon,
+                                        uint64_t quantity,
+                                        bool has_acquired,
+                                        int64_t acquired);
+
+// Adds a held add-on, by name, for the by-name queries, with its quantity and acquisition as
+// for `entitle_request_add_held` (ABI 4). A name that cannot be read (NULL with a length,
+// not UTF-8) or an `acquired` of `INT64_MIN` leaves the request unchanged.
+//
+// # Safety
+// As `entitle_request_set_tier_name`, for `name`.
+entitle_status entitle_request_add_held_name(entitle_request *request,
+                                             const uint8_t *name,
+                                             size_t name_len,
+                                             uint64_t quantity,
+                                             bool has_acquired,
+                                             int64_t acquired);
+
+// Sets the subject's seat count (ABI 4), by which a limit's per-seat values are multiplied,
+// for every kind of query. A question about a limit with a per-seat value in force and no
+// seat count is answered with status `ENTITLE_STATUS_MISSING_INPUT` and a deny whose reason is
+// `seats_not_given`.
+//
+// # Safety
+// `request` is NULL or a live request that no other thread is using.
+entitle_status entitle_request_set_seats(entitle_request *request, uint64_t seats);
+
+// Removes the seat count (ABI 4), as a new request has none.
+//
+// # Safety
+// `request` is NULL or a live request that no other thread is using.
+entitle_status entitle_request_clear_seats(entitle_request *request);
 
 // Removes every held add-on, by id and by name.
 //
@@ -657,6 +766,35 @@ entitle_status entitle_check_limit(const entitle_engine *engine,
                                    uint64_t requested,
                                    entitle_quota *quota_out);
 
+// `entitle_check_limit` with the ABI-4 answer (ABI 4): writes `*quota_out`, an
+// `entitle_quota2` whose `size` the caller sets first, with the seat count the limit was
+// multiplied by and no window (`entitle_limit_window` gives it). The statuses are
+// `entitle_check_limit`'s, and a `size` smaller than the struct is
+// `ENTITLE_STATUS_INVALID_ARGUMENT`, writing nothing.
+//
+// # Safety
+// `engine` and `request` are NULL or live handles; `quota_out` is NULL or points to a
+// writable `entitle_quota2` whose `size` is set.
+entitle_status entitle_check_limit2(const entitle_engine *engine,
+                                    const entitle_request *request,
+                                    uint32_t limit,
+                                    uint64_t used,
+                                    uint64_t requested,
+                                    entitle_quota2 *quota_out);
+
+// The current window of `limit`'s counter for the subject at the request's instant and
+// billing anchor (ABI 4): writes `*window_out`, with `has_window` false for a gauge or a cap.
+// The window is that of `entitle_check_limit2`'s answer with nothing used, with its status: a
+// request that question refuses (an unknown id, an add-on held twice or past its maximum, a
+// missing seat count) has no window, and the status says why.
+//
+// # Safety
+// `engine` and `request` are NULL or live handles; `window_out` is NULL or writable.
+entitle_status entitle_limit_window(const entitle_engine *engine,
+                                    const entitle_request *request,
+                                    uint32_t limit,
+                                    entitle_window *window_out);
+
 // The value of `setting` for the subject: writes `*value_out` (kind NONE when nothing sets
 // it). An unknown id writes kind NONE and returns `ENTITLE_STATUS_UNKNOWN_ID`.
 //
@@ -692,6 +830,28 @@ entitle_status entitle_check_limit_by_name(const entitle_engine *engine,
                                            uint64_t used,
                                            uint64_t requested,
                                            entitle_quota *quota_out);
+
+// `entitle_check_limit2` with names (ABI 4), as `entitle_decide_by_name`.
+//
+// # Safety
+// As `entitle_decide_by_name`, for `limit`; `quota_out` as for `entitle_check_limit2`.
+entitle_status entitle_check_limit_by_name2(const entitle_engine *engine,
+                                            const entitle_request *request,
+                                            const uint8_t *limit,
+                                            size_t limit_len,
+                                            uint64_t used,
+                                            uint64_t requested,
+                                            entitle_quota2 *quota_out);
+
+// `entitle_limit_window` with names (ABI 4), as `entitle_decide_by_name`.
+//
+// # Safety
+// As `entitle_decide_by_name`, for `limit`; `window_out` is NULL or writable.
+entitle_status entitle_limit_window_by_name(const entitle_engine *engine,
+                                            const entitle_request *request,
+                                            const uint8_t *limit,
+                                            size_t limit_len,
+                                            entitle_window *window_out);
 
 // `entitle_setting_value` with names, as `entitle_decide_by_name`.
 //
@@ -815,7 +975,10 @@ void entitle_string_free(char *string);
 // request that holds one add-on more than once is `ENTITLE_STATUS_DUPLICATE_ADDON`, and one
 // that holds more add-ons than the engine's limit (32 by default) `ENTITLE_STATUS_INPUT_LIMIT`,
 // every answer a deny (reason `duplicate_addon` or `too_many_addons` in the decisions of
-// `entitle_decide_many`).
+// `entitle_decide_many`). From ABI 4, a request that holds an add-on past its maximum
+// quantity is `ENTITLE_STATUS_QUANTITY_ABOVE_MAX`, and one without an input a question needs
+// (a trial's acquisition, or for a limit a seat count) `ENTITLE_STATUS_MISSING_INPUT`, with
+// the reason in every answer it refuses.
 //
 // The input and output arrays must not overlap: a call given overlapping arrays may answer
 // wrongly (it reads each group of inputs before it writes their answers, which keeps it

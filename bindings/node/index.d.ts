@@ -36,7 +36,10 @@ export type Reason =
   | 'unknown_setting'
   | 'too_many_addons'
   | 'limit_not_set'
-  | 'duplicate_addon';
+  | 'duplicate_addon'
+  | 'quantity_above_max'
+  | 'seats_not_given'
+  | 'acquisition_not_given';
 
 export type LimitStatus = 'within' | 'warning' | 'overage' | 'exceeded';
 
@@ -70,13 +73,33 @@ export declare class UnknownNameError extends EntitleError {
   readonly reason: Reason;
 }
 
+/** An add-on held in a quantity and, for a trial, since an instant. */
+export interface HeldAddon {
+  /** The add-on, by name or id. */
+  addon: NameOrId;
+  /** How many are held: 1 by default; 0 holds nothing; more than the add-on's maximum (1
+   * unless the policy declares more) is refused with `quantity_above_max`. */
+  quantity?: AmountIn;
+  /** When it was acquired (where a trial's length counts from): whole Unix seconds or a
+   * `Date`; `null` or absent when not given. */
+  acquired?: number | Date | null;
+}
+
+/** An add-on as a request keeps it: a name or an id as given, or the object with its
+ * acquisition in Unix seconds. */
+export type HeldIn = NameOrId | { readonly addon: NameOrId; readonly quantity: AmountIn; readonly acquired: number | null };
+
 export interface RequestOptions {
   /** The subject's tier, by name or id. */
   tier: NameOrId;
   /** The stable subject key (customer or app id) that rollouts hash; `""` by default. */
   key?: string;
-  /** The add-ons the subject holds, by name or id (an array, even of one). */
-  addons?: readonly NameOrId[];
+  /** The add-ons the subject holds, by name or id (each held once) or as `{ addon, quantity?,
+   * acquired? }` (an array, even of one). */
+  addons?: readonly (NameOrId | HeldAddon)[];
+  /** The seat count per-seat values are multiplied by; `null` or absent when not given (a
+   * limit with a per-seat value in force then answers `seats_not_given`). */
+  seats?: AmountIn | null;
   /** The day of the month (1–31) on which monthly counters reset; 1 by default. */
   billingAnchor?: number;
   /** The instant of the question: whole Unix seconds, or a `Date` (rounded down to the second). */
@@ -89,7 +112,9 @@ export declare class Request {
   private constructor();
   readonly tier: NameOrId;
   readonly key: string;
-  readonly addons: readonly NameOrId[];
+  readonly addons: readonly HeldIn[];
+  /** The seat count as given, or `null`. */
+  readonly seats: AmountIn | null;
   readonly billingAnchor: number;
   /** Unix seconds. */
   readonly now: number;
@@ -117,6 +142,8 @@ export interface Quota {
   readonly softCap: Amount | null;
   /** The limit minus what is used (0 at the least). */
   readonly remaining: Amount;
+  /** The seat count the limit was multiplied by; `null` when no per-seat value was in force. */
+  readonly seats: number | bigint | null;
   /** `null` for a gauge or a cap. */
   readonly window: Window | null;
 }

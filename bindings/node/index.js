@@ -116,6 +116,7 @@ function isId(value) {
 }
 
 const NAME_OR_ID = 'a name (string) or an id (an integer from 0 to 4294967295)';
+const AMOUNT = 'a whole number from 0 to 2^53 − 1, or a bigint from 0n to 2^64 − 1';
 
 /** A name or an id, checked. */
 function named(parameter, value) {
@@ -149,6 +150,58 @@ function namedList(parameter, values) {
     list.push(value);
   }
   return list;
+}
+
+const HELD_FIELDS = ['addon', 'quantity', 'acquired'];
+const HELD = `${NAME_OR_ID}, or an object { addon, quantity?, acquired? }`;
+
+/** A request's `addons`, each item read once and checked: a name or an id, held once, or an
+ * object `{ addon, quantity?, acquired? }` (quantity an amount, 1 by default; acquired whole
+ * Unix seconds or a Date). The names and ids the addon reads, what the request keeps (each
+ * object as a frozen copy, its instant in seconds), and, when any item is an object, each
+ * item's quantity (decimal text) and acquisition (seconds, or null). */
+function heldList(values) {
+  if (!Array.isArray(values)) throw typeError('addons', `an array, each item ${HELD}`, values);
+  const n = lengthOf('addons', values);
+  const addons = [];
+  const kept = [];
+  let quantities = null;
+  let acquired = null;
+  for (let i = 0; i < n; i += 1) {
+    const value = values[i];
+    if (typeof value === 'string' || isId(value)) {
+      addons.push(value);
+      kept.push(value);
+      if (quantities !== null) {
+        quantities.push('1');
+        acquired.push(null);
+      }
+      continue;
+    }
+    if (value === null || typeof value !== 'object' || Array.isArray(value) || value instanceof Date) {
+      throw typeError(`addons[${i}]`, HELD, value);
+    }
+    for (const field of Object.keys(value)) {
+      if (!HELD_FIELDS.includes(field)) {
+        throw new TypeError(`entitle: \`addons[${i}]\` has the field \`${field}\`; an add-on object takes \`addon\`, \`quantity\` and \`acquired\``);
+      }
+    }
+    const { addon: name, quantity = 1, acquired: at = null } = value;
+    named(`addons[${i}].addon`, name);
+    const text = amountText(quantity);
+    if (text === undefined) throw typeError(`addons[${i}].quantity`, AMOUNT, quantity);
+    const instant = at === null || at === undefined ? null : seconds(at, `addons[${i}].acquired`);
+    if (quantities === null) {
+      // The items before this one were names or ids, each held once.
+      quantities = addons.map(() => '1');
+      acquired = addons.map(() => null);
+    }
+    addons.push(name);
+    quantities.push(text);
+    acquired.push(instant);
+    kept.push(frozen({ addon: name, quantity, acquired: instant }));
+  }
+  return { addons, kept, quantities, acquired };
 }
 
 // The typed arrays a list of features crosses into the addon in (its ids, and the places of
@@ -239,7 +292,6 @@ function layOut(parameter, values) {
   return { count: n, ids, names, nameAt, answers };
 }
 
-const AMOUNT = 'a whole number from 0 to 2^53 − 1, or a bigint from 0n to 2^64 − 1';
 
 /** An amount in, as the decimal text the addon reads, or undefined when it is not one. */
 function amountText(value) {
@@ -263,14 +315,14 @@ function amount(text) {
   return n <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(n) : n;
 }
 
-function seconds(now) {
+function seconds(now, parameter = 'now') {
   if (typeof now === 'number') {
     if (Number.isSafeInteger(now)) return now;
   } else if (now instanceof Date) {
     const ms = now.getTime();
     if (Number.isFinite(ms)) return Math.floor(ms / 1000);
   }
-  throw typeError('now', 'whole Unix seconds (a safe integer) or a valid Date', now);
+  throw typeError(parameter, 'whole Unix seconds (a safe integer) or a valid Date', now);
 }
 
 function frozen(object) {
@@ -295,6 +347,7 @@ function quota(q) {
     limit: amount(q.limit),
     softCap: q.softCap === undefined || q.softCap === null ? null : amount(q.softCap),
     remaining: amount(q.remaining),
+    seats: q.seats === undefined || q.seats === null ? null : amount(q.seats),
     window: q.windowStart === undefined || q.windowStart === null ? null : frozen({ start: q.windowStart, end: q.windowEnd }),
   });
 }
@@ -329,6 +382,7 @@ class Request {
     this.tier = fields.tier;
     this.key = fields.key;
     this.addons = frozen(fields.addons);
+    this.seats = fields.seats;
     this.billingAnchor = fields.billingAnchor;
     this.now = fields.now;
     Object.freeze(this);
@@ -412,12 +466,14 @@ class Engine {
     if (options === null || typeof options !== 'object' || Array.isArray(options)) {
       throw typeError('options', 'an object such as { tier, now }', options);
     }
-    const { tier, key = '', addons = [], billingAnchor = 1, now } = options;
+    const { tier, key = '', addons = [], seats = null, billingAnchor = 1, now } = options;
     named('tier', tier);
     if (typeof key !== 'string') throw typeError('key', 'a string', key);
     // Read once into a checked copy: a getter or Proxy could give the addon other items on a
     // second read than the ones checked.
-    const held = namedList('addons', addons);
+    const held = heldList(addons);
+    const seatCount = seats === null || seats === undefined ? null : amountText(seats);
+    if (seatCount === undefined) throw typeError('seats', `a seat count (${AMOUNT}), or null`, seats);
     if (typeof billingAnchor !== 'number' || !Number.isInteger(billingAnchor)) {
       throw typeError('billingAnchor', 'a day of the month (an integer from 1 to 31)', billingAnchor);
     }
@@ -426,8 +482,9 @@ class Engine {
     }
     if (now === undefined) throw typeError('now', 'whole Unix seconds (a safe integer) or a valid Date', now);
     const at = seconds(now);
-    const handle = addon.request(this.#native, tier, key, held, billingAnchor, at);
-    return new Request(NEW, this, handle, { tier, key, addons: [...held], billingAnchor, now: at });
+    const handle = addon.request(this.#native, tier, key, held.addons, held.quantities, held.acquired, seatCount, billingAnchor, at);
+    const given = seatCount === null ? null : seats;
+    return new Request(NEW, this, handle, { tier, key, addons: held.kept, seats: given, billingAnchor, now: at });
   }
 
   /** Whether the subject may use `feature` (a name or an id); `decide` says why. */

@@ -83,6 +83,23 @@ fn abi(c: &mut Criterion) {
             )
         })
     });
+    // ABI 4's quota, which leaves the window out: the calendar arithmetic ABI 1's pays for.
+    group.bench_function("check_limit2/c_ids", |b| {
+        // SAFETY: an all-zero quota is a valid value of the plain C struct; its size is set.
+        let mut out: entitle_quota2 = unsafe { std::mem::zeroed() };
+        out.size = std::mem::size_of::<entitle_quota2>();
+        // SAFETY: live handles and a writable answer whose size is set.
+        b.iter(|| unsafe {
+            entitle_check_limit2(
+                black_box(handle),
+                black_box(c_request),
+                black_box(api_calls.as_u32()),
+                990_000,
+                20_000,
+                &mut out,
+            )
+        })
+    });
     // Every feature of the policy in one call (a pricing page), against as many single calls.
     let features: Vec<entitle::FeatureId> = engine.features().map(|(id, _)| id).collect();
     let ids: Vec<u32> = features.iter().map(|id| id.as_u32()).collect();

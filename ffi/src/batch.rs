@@ -200,7 +200,10 @@ unsafe fn put_all<T: Copy, C>(out: *mut C, start: usize, answers: &[T], convert:
 /// request that holds one add-on more than once is `ENTITLE_STATUS_DUPLICATE_ADDON`, and one
 /// that holds more add-ons than the engine's limit (32 by default) `ENTITLE_STATUS_INPUT_LIMIT`,
 /// every answer a deny (reason `duplicate_addon` or `too_many_addons` in the decisions of
-/// `entitle_decide_many`).
+/// `entitle_decide_many`). From ABI 4, a request that holds an add-on past its maximum
+/// quantity is `ENTITLE_STATUS_QUANTITY_ABOVE_MAX`, and one without an input a question needs
+/// (a trial's acquisition, or for a limit a seat count) `ENTITLE_STATUS_MISSING_INPUT`, with
+/// the reason in every answer it refuses.
 ///
 /// The input and output arrays must not overlap: a call given overlapping arrays may answer
 /// wrongly (it reads each group of inputs before it writes their answers, which keeps it

@@ -2,18 +2,19 @@
 
 use std::ffi::{c_char, CString};
 
-use entitle::{AddonId, Engine, FeatureId, LimitId, Limits, Reason, Request, SettingId, SettingValue, Usage};
+use entitle::{AddonId, Engine, FeatureId, Held, LimitId, Limits, Reason, Request, SettingId, SettingValue, Usage};
 
 use crate::status::{c_string, guard, guard_or, read_str};
-use crate::types::{c_decision, c_quota, c_setting, c_setting_answer};
+use crate::types::{c_decision, c_quota, c_quota2, c_setting, c_setting_answer, c_window};
 use crate::{
-    entitle_decision, entitle_engine, entitle_quota, entitle_request, entitle_setting, entitle_setting_answer,
-    entitle_status,
+    entitle_decision, entitle_engine, entitle_quota, entitle_quota2, entitle_request, entitle_setting,
+    entitle_setting_answer, entitle_status, entitle_window,
 };
 
-/// The status that goes with an answer's reason: unknown ids and names, and too many add-ons,
-/// are statuses of their own as well as reasons. `by_name` says whether the query read names,
-/// `tier_named` whether the request's tier was one.
+/// The status that goes with an answer's reason: unknown ids and names, too many add-ons, an
+/// add-on held twice or past its maximum, and a missing input are statuses of their own as
+/// well as reasons. `by_name` says whether the query read names, `tier_named` whether the
+/// request's tier was one.
 pub(crate) fn status_of(reason: Reason, by_name: bool, tier_named: bool) -> entitle_status {
     let unknown = |named| if named { entitle_status::UnknownName } else { entitle_status::UnknownId };
     match reason {
@@ -23,6 +24,8 @@ pub(crate) fn status_of(reason: Reason, by_name: bool, tier_named: bool) -> enti
         }
         Reason::TooManyAddons => entitle_status::InputLimit,
         Reason::DuplicateAddon => entitle_status::DuplicateAddon,
+        Reason::QuantityAboveMax => entitle_status::QuantityAboveMax,
+        Reason::SeatsNotGiven | Reason::AcquisitionNotGiven => entitle_status::MissingInput,
         Reason::GrantedByTier
         | Reason::GrantedByAddon
         | Reason::GrantedByRollout
@@ -77,32 +80,54 @@ pub(crate) unsafe fn caller_size<T>(out: *const T) -> usize {
     unsafe { out.cast::<usize>().read() }
 }
 
-impl Answer for entitle_setting_answer {
-    unsafe fn room(out: *const Self) -> Result<(), entitle_status> {
-        // SAFETY: the caller's contract.
-        if unsafe { caller_size(out) } < std::mem::size_of::<Self>() {
-            return Err(entitle_status::InvalidArgument);
-        }
-        Ok(())
-    }
+/// The `Answer` of a size-prefixed struct: a caller's `size` below the struct this library
+/// declares is `INVALID_ARGUMENT`; otherwise every field this library knows is written, and the
+/// caller's `size` stays.
+macro_rules! size_prefixed {
+    ($($answer:ty),*) => {$(
+        impl Answer for $answer {
+            unsafe fn room(out: *const Self) -> Result<(), entitle_status> {
+                // SAFETY: the caller's contract.
+                if unsafe { caller_size(out) } < std::mem::size_of::<Self>() {
+                    return Err(entitle_status::InvalidArgument);
+                }
+                Ok(())
+            }
 
-    unsafe fn put(out: *mut Self, mut value: Self) {
-        // Every field this library knows fits (`room` checked), and the caller's `size` stays.
-        // SAFETY: the caller's contract.
-        unsafe {
-            value.size = caller_size(out);
-            out.write(value);
+            unsafe fn put(out: *mut Self, mut value: Self) {
+                // Every field this library knows fits (`room` checked), and the caller's `size`
+                // stays.
+                // SAFETY: the caller's contract.
+                unsafe {
+                    value.size = caller_size(out);
+                    out.write(value);
+                }
+            }
         }
-    }
+    )*};
 }
 
-/// The Rust request an id-based query asks with: the handle's tier as an id of `engine`, and
-/// the add-ons it holds by id.
+size_prefixed!(entitle_setting_answer, entitle_quota2);
+impl Answer for entitle_window {}
+
+/// The Rust request an id-based query asks with: the handle's tier as an id of `engine`, the
+/// add-ons it holds by id, and its seat count.
 pub(crate) fn id_request<'r>(engine: &Engine, request: &'r entitle_request) -> Request<'r> {
-    Request::new(request.tier.id(engine), request.now)
-        .with_key(&request.key)
-        .with_addons(&request.addons)
-        .with_billing_anchor(request.billing_anchor)
+    seated(
+        Request::new(request.tier.id(engine), request.now)
+            .with_key(&request.key)
+            .with_held(&request.addons)
+            .with_billing_anchor(request.billing_anchor),
+        request.seats,
+    )
+}
+
+/// `rust` with the handle's seat count, if it has one.
+fn seated<T: Copy, A>(rust: Request<'_, T, A>, seats: Option<u64>) -> Request<'_, T, A> {
+    match seats {
+        Some(seats) => rust.with_seats(seats),
+        None => rust,
+    }
 }
 
 /// Runs an id-based query: checks the handles, builds the Rust request, and writes the answer.
@@ -200,25 +225,28 @@ unsafe fn by_name_in<T: Answer>(
         // gathers the names on the heap, so that the engine gives it by its own rule.
         // Most requests hold no add-on and skip this.
         let count = request.addon_names.len();
-        let held: [&str; Limits::MAX_HELD_ADDONS];
-        let overflow: Vec<&str>;
-        let names: &[&str] = if count == 0 {
+        let held: [Held<&str>; Limits::MAX_HELD_ADDONS];
+        let overflow: Vec<Held<&str>>;
+        let names: &[Held<&str>] = if count == 0 {
             &[]
         } else if count <= Limits::MAX_HELD_ADDONS {
-            let mut array = [""; Limits::MAX_HELD_ADDONS];
+            let mut array = [Held::new(""); Limits::MAX_HELD_ADDONS];
             for (slot, addon) in array.iter_mut().zip(&request.addon_names) {
-                *slot = addon.as_str();
+                *slot = addon.held();
             }
             held = array;
             held.get(..count).unwrap_or_default()
         } else {
-            overflow = request.addon_names.iter().map(String::as_str).collect();
+            overflow = request.addon_names.iter().map(|addon| addon.held()).collect();
             &overflow
         };
-        let rust = Request::new(request.tier.name(&engine.engine), request.now)
-            .with_key(&request.key)
-            .with_addons(names)
-            .with_billing_anchor(request.billing_anchor);
+        let rust = seated(
+            Request::new(request.tier.name(&engine.engine), request.now)
+                .with_key(&request.key)
+                .with_held(names)
+                .with_billing_anchor(request.billing_anchor),
+            request.seats,
+        );
         let (value, reason) = answer(engine, request, &rust, name);
         // SAFETY: checked non-NULL and roomy; writable per the contract.
         unsafe { T::put(out, value) };
@@ -297,6 +325,57 @@ pub unsafe extern "C" fn entitle_check_limit(
     }
 }
 
+/// `entitle_check_limit` with the ABI-4 answer (ABI 4): writes `*quota_out`, an
+/// `entitle_quota2` whose `size` the caller sets first, with the seat count the limit was
+/// multiplied by and no window (`entitle_limit_window` gives it). The statuses are
+/// `entitle_check_limit`'s, and a `size` smaller than the struct is
+/// `ENTITLE_STATUS_INVALID_ARGUMENT`, writing nothing.
+///
+/// # Safety
+/// `engine` and `request` are NULL or live handles; `quota_out` is NULL or points to a
+/// writable `entitle_quota2` whose `size` is set.
+#[no_mangle]
+pub unsafe extern "C" fn entitle_check_limit2(
+    engine: *const entitle_engine,
+    request: *const entitle_request,
+    limit: u32,
+    used: u64,
+    requested: u64,
+    quota_out: *mut entitle_quota2,
+) -> entitle_status {
+    // SAFETY: the contract, passed on.
+    unsafe {
+        by_id(engine, request, quota_out, |engine, request| {
+            let quota = engine.check_limit(request, LimitId::from_u32(limit), Usage { used, requested });
+            (c_quota2(quota), quota.reason)
+        })
+    }
+}
+
+/// The current window of `limit`'s counter for the subject at the request's instant and
+/// billing anchor (ABI 4): writes `*window_out`, with `has_window` false for a gauge or a cap.
+/// The window is that of `entitle_check_limit2`'s answer with nothing used, with its status: a
+/// request that question refuses (an unknown id, an add-on held twice or past its maximum, a
+/// missing seat count) has no window, and the status says why.
+///
+/// # Safety
+/// `engine` and `request` are NULL or live handles; `window_out` is NULL or writable.
+#[no_mangle]
+pub unsafe extern "C" fn entitle_limit_window(
+    engine: *const entitle_engine,
+    request: *const entitle_request,
+    limit: u32,
+    window_out: *mut entitle_window,
+) -> entitle_status {
+    // SAFETY: the contract, passed on.
+    unsafe {
+        by_id(engine, request, window_out, |engine, request| {
+            let quota = engine.check_limit(request, LimitId::from_u32(limit), Usage::used(0));
+            (c_window(quota.window()), quota.reason)
+        })
+    }
+}
+
 /// The value of `setting` for the subject: writes `*value_out` (kind NONE when nothing sets
 /// it). An unknown id writes kind NONE and returns `ENTITLE_STATUS_UNKNOWN_ID`.
 ///
@@ -364,6 +443,50 @@ pub unsafe extern "C" fn entitle_check_limit_by_name(
         by_name(engine, request, limit, limit_len, quota_out, |engine, request, limit| {
             let quota = engine.check_limit_by_name(request, limit, Usage { used, requested });
             (c_quota(quota), quota.reason)
+        })
+    }
+}
+
+/// `entitle_check_limit2` with names (ABI 4), as `entitle_decide_by_name`.
+///
+/// # Safety
+/// As `entitle_decide_by_name`, for `limit`; `quota_out` as for `entitle_check_limit2`.
+#[no_mangle]
+pub unsafe extern "C" fn entitle_check_limit_by_name2(
+    engine: *const entitle_engine,
+    request: *const entitle_request,
+    limit: *const u8,
+    limit_len: usize,
+    used: u64,
+    requested: u64,
+    quota_out: *mut entitle_quota2,
+) -> entitle_status {
+    // SAFETY: the contract, passed on.
+    unsafe {
+        by_name(engine, request, limit, limit_len, quota_out, |engine, request, limit| {
+            let quota = engine.check_limit_by_name(request, limit, Usage { used, requested });
+            (c_quota2(quota), quota.reason)
+        })
+    }
+}
+
+/// `entitle_limit_window` with names (ABI 4), as `entitle_decide_by_name`.
+///
+/// # Safety
+/// As `entitle_decide_by_name`, for `limit`; `window_out` is NULL or writable.
+#[no_mangle]
+pub unsafe extern "C" fn entitle_limit_window_by_name(
+    engine: *const entitle_engine,
+    request: *const entitle_request,
+    limit: *const u8,
+    limit_len: usize,
+    window_out: *mut entitle_window,
+) -> entitle_status {
+    // SAFETY: the contract, passed on.
+    unsafe {
+        by_name(engine, request, limit, limit_len, window_out, |engine, request, limit| {
+            let quota = engine.check_limit_by_name(request, limit, Usage::used(0));
+            (c_window(quota.window()), quota.reason)
         })
     }
 }
@@ -590,14 +713,18 @@ fn explain_named<R>(engine: &Engine, request: &entitle_request, explain: impl Fn
     if count > held_addons(engine) {
         return None;
     }
-    let mut held = [AddonId::from_u32(NO_ID); Limits::MAX_HELD_ADDONS];
-    for (slot, name) in held.iter_mut().zip(&request.addon_names) {
-        *slot = engine.addon(name).unwrap_or(AddonId::from_u32(NO_ID));
+    let mut held = [Held::new(AddonId::from_u32(NO_ID)); Limits::MAX_HELD_ADDONS];
+    for (slot, named) in held.iter_mut().zip(&request.addon_names) {
+        let id = engine.addon(&named.name).unwrap_or(AddonId::from_u32(NO_ID));
+        *slot = Held::new(id).with_quantity(named.quantity).acquired_at(named.acquired);
     }
-    let rust = Request::new(request.tier.id(engine), request.now)
-        .with_key(&request.key)
-        .with_addons(held.get(..count).unwrap_or_default())
-        .with_billing_anchor(request.billing_anchor);
+    let rust = seated(
+        Request::new(request.tier.id(engine), request.now)
+            .with_key(&request.key)
+            .with_held(held.get(..count).unwrap_or_default())
+            .with_billing_anchor(request.billing_anchor),
+        request.seats,
+    );
     Some(explain(&rust))
 }
 

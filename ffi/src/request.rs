@@ -1,6 +1,6 @@
 //! The request handle: who is asking and when, set field by field.
 
-use entitle::{AddonId, Engine, TierId};
+use entitle::{AddonId, Engine, Held, TierId};
 
 use crate::entitle_status;
 use crate::status::{free_box, guard, read_str};
@@ -16,17 +16,50 @@ use crate::status::{free_box, guard, read_str};
 /// name and `ENTITLE_STATUS_UNKNOWN_ID` when by id (a tier never set: the query's own kind).
 ///
 /// Add-ons are held both ways at once: those added by id for the id-based queries, those added
-/// by name for the by-name ones, each read only by its own kind of query.
+/// by name for the by-name ones, each read only by its own kind of query. Each is held in a
+/// quantity (1 for `entitle_request_add_addon` and `entitle_request_add_addon_name`) and, for
+/// a trial, with the instant it was acquired (ABI 4).
 ///
 /// Setters copy what they are given, so a request never points into the caller's memory.
 /// Queries only read a request, so threads may share one that no thread is changing.
 pub struct entitle_request {
     pub(crate) tier: Tier,
     pub(crate) key: String,
-    pub(crate) addons: Vec<AddonId>,
-    pub(crate) addon_names: Vec<String>,
+    pub(crate) addons: Vec<Held<AddonId>>,
+    pub(crate) addon_names: Vec<HeldName>,
+    /// The seat count, when one was set (ABI 4).
+    pub(crate) seats: Option<u64>,
     pub(crate) billing_anchor: u8,
     pub(crate) now: i64,
+}
+
+/// An add-on held by name, with its quantity and acquisition instant (`i64::MIN` when none was
+/// given, as for `entitle::Held`).
+pub(crate) struct HeldName {
+    pub(crate) name: String,
+    pub(crate) quantity: u64,
+    pub(crate) acquired: i64,
+}
+
+impl HeldName {
+    /// The add-on as the by-name queries hold it, borrowing its name.
+    pub(crate) fn held(&self) -> Held<&str> {
+        Held::new(self.name.as_str()).with_quantity(self.quantity).acquired_at(self.acquired)
+    }
+}
+
+/// The instant `entitle::Held` reads as "not given".
+const NOT_ACQUIRED: i64 = i64::MIN;
+
+/// The acquisition instant of a held add-on from the caller's pair: `acquired` when
+/// `has_acquired`, "not given" otherwise. `INT64_MIN` given as an instant is
+/// `INVALID_ARGUMENT`: the engine reads it as "not given", so it would be silently dropped.
+fn acquisition(has_acquired: bool, acquired: i64) -> Result<i64, entitle_status> {
+    match (has_acquired, acquired) {
+        (false, _) => Ok(NOT_ACQUIRED),
+        (true, NOT_ACQUIRED) => Err(entitle_status::InvalidArgument),
+        (true, instant) => Ok(instant),
+    }
 }
 
 /// The tier of a request: an id or a name, whichever was set last, so that a request never
@@ -74,7 +107,7 @@ impl Tier {
     }
 }
 
-/// A new request: no tier, empty key, no add-ons, billing anchor day 1, `now` 0. Writes it to
+/// A new request: no tier, empty key, no add-ons, no seat count, billing anchor day 1, `now` 0. Writes it to
 /// `*request_out`; free it with `entitle_request_free`.
 ///
 /// # Safety
@@ -90,6 +123,7 @@ pub unsafe extern "C" fn entitle_request_new(request_out: *mut *mut entitle_requ
             key: String::new(),
             addons: Vec::new(),
             addon_names: Vec::new(),
+            seats: None,
             billing_anchor: 1,
             now: 0,
         });
@@ -231,7 +265,8 @@ pub unsafe extern "C" fn entitle_request_set_billing_anchor(request: *mut entitl
     }
 }
 
-/// Adds a held add-on, by id, for the id-based queries.
+/// Adds a held add-on, by id, for the id-based queries: held once, acquired at no particular
+/// instant (`entitle_request_add_held` with quantity 1 and no acquisition).
 ///
 /// # Safety
 /// `request` is NULL or a live request that no other thread is using.
@@ -240,13 +275,14 @@ pub unsafe extern "C" fn entitle_request_add_addon(request: *mut entitle_request
     // SAFETY: the contract, passed on.
     unsafe {
         change_request(request, |r| {
-            r.addons.push(AddonId::from_u32(addon));
+            r.addons.push(Held::new(AddonId::from_u32(addon)));
             entitle_status::Ok
         })
     }
 }
 
-/// Adds a held add-on, by name, for the by-name queries.
+/// Adds a held add-on, by name, for the by-name queries: held once, acquired at no particular
+/// instant.
 ///
 /// # Safety
 /// As `entitle_request_set_tier_name`, for `name`.
@@ -257,7 +293,108 @@ pub unsafe extern "C" fn entitle_request_add_addon_name(
     name_len: usize,
 ) -> entitle_status {
     // SAFETY: the contract, passed on.
-    unsafe { set_text(request, name, name_len, |r, name| r.addon_names.push(name)) }
+    unsafe {
+        set_text(request, name, name_len, |r, name| {
+            r.addon_names.push(HeldName { name, quantity: 1, acquired: NOT_ACQUIRED });
+        })
+    }
+}
+
+/// Adds a held add-on, by id, for the id-based queries, in `quantity` (ABI 4) and, when
+/// `has_acquired`, acquired at `acquired` (Unix seconds, UTC: where a trial's length is counted
+/// from). A quantity of 0 holds nothing: the add-on is still checked (known, listed once) but
+/// applies nowhere; a quantity above the add-on's maximum (1 unless the policy declares more)
+/// is answered, by every query, with status `ENTITLE_STATUS_QUANTITY_ABOVE_MAX` and a deny whose
+/// reason is `quantity_above_max`. An `acquired` of `INT64_MIN` with `has_acquired` is
+/// `ENTITLE_STATUS_INVALID_ARGUMENT` and leaves the request unchanged.
+///
+/// # Safety
+/// `request` is NULL or a live request that no other thread is using.
+#[no_mangle]
+pub unsafe extern "C" fn entitle_request_add_held(
+    request: *mut entitle_request,
+    addon: u32,
+    quantity: u64,
+    has_acquired: bool,
+    acquired: i64,
+) -> entitle_status {
+    // SAFETY: the contract, passed on.
+    unsafe {
+        change_request(request, |r| match acquisition(has_acquired, acquired) {
+            Ok(acquired) => {
+                r.addons.push(Held::new(AddonId::from_u32(addon)).with_quantity(quantity).acquired_at(acquired));
+                entitle_status::Ok
+            }
+            Err(status) => status,
+        })
+    }
+}
+
+/// Adds a held add-on, by name, for the by-name queries, with its quantity and acquisition as
+/// for `entitle_request_add_held` (ABI 4). A name that cannot be read (NULL with a length,
+/// not UTF-8) or an `acquired` of `INT64_MIN` leaves the request unchanged.
+///
+/// # Safety
+/// As `entitle_request_set_tier_name`, for `name`.
+#[no_mangle]
+pub unsafe extern "C" fn entitle_request_add_held_name(
+    request: *mut entitle_request,
+    name: *const u8,
+    name_len: usize,
+    quantity: u64,
+    has_acquired: bool,
+    acquired: i64,
+) -> entitle_status {
+    // SAFETY: the contract, passed on, for `request` and `name`; `name` is read before the
+    // request changes.
+    unsafe {
+        change_request(request, |r| {
+            let acquired = match acquisition(has_acquired, acquired) {
+                Ok(acquired) => acquired,
+                Err(status) => return status,
+            };
+            match read_str(name, name_len) {
+                Ok(name) => {
+                    r.addon_names.push(HeldName { name: name.to_string(), quantity, acquired });
+                    entitle_status::Ok
+                }
+                Err(status) => status,
+            }
+        })
+    }
+}
+
+/// Sets the subject's seat count (ABI 4), by which a limit's per-seat values are multiplied,
+/// for every kind of query. A question about a limit with a per-seat value in force and no
+/// seat count is answered with status `ENTITLE_STATUS_MISSING_INPUT` and a deny whose reason is
+/// `seats_not_given`.
+///
+/// # Safety
+/// `request` is NULL or a live request that no other thread is using.
+#[no_mangle]
+pub unsafe extern "C" fn entitle_request_set_seats(request: *mut entitle_request, seats: u64) -> entitle_status {
+    // SAFETY: the contract, passed on.
+    unsafe {
+        change_request(request, |r| {
+            r.seats = Some(seats);
+            entitle_status::Ok
+        })
+    }
+}
+
+/// Removes the seat count (ABI 4), as a new request has none.
+///
+/// # Safety
+/// `request` is NULL or a live request that no other thread is using.
+#[no_mangle]
+pub unsafe extern "C" fn entitle_request_clear_seats(request: *mut entitle_request) -> entitle_status {
+    // SAFETY: the contract, passed on.
+    unsafe {
+        change_request(request, |r| {
+            r.seats = None;
+            entitle_status::Ok
+        })
+    }
 }
 
 /// Removes every held add-on, by id and by name.

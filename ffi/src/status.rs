@@ -17,7 +17,7 @@ pub enum entitle_status {
     InvalidUtf8 = 2,
     /// An argument was out of its range: a length (or an array's size in bytes) past
     /// `PTRDIFF_MAX`, a billing anchor outside 1–31, a size-prefixed struct whose `size` is
-    /// smaller than the struct's first declared form.
+    /// smaller than the struct's first declared form, an acquisition instant of `INT64_MIN`.
     InvalidArgument = 3,
     /// The policy does not check; the error handle carries every diagnostic.
     PolicyError = 4,
@@ -44,6 +44,15 @@ pub enum entitle_status {
     /// The request holds an add-on more than once (by id or by name). The answer is still
     /// written: a deny with reason `duplicate_addon`.
     DuplicateAddon = 12,
+    /// The request holds an add-on in a quantity above the maximum its policy declares (ABI 4;
+    /// 1 unless the policy says more). The answer is still written: a deny with reason
+    /// `quantity_above_max`.
+    QuantityAboveMax = 13,
+    /// The question needs an input the request does not give (ABI 4): a seat count, for a limit
+    /// with a per-seat value in force (reason `seats_not_given`), or the instant a held trial
+    /// add-on was acquired (reason `acquisition_not_given`). The answer is still written: a
+    /// deny with that reason.
+    MissingInput = 14,
 }
 
 /// Runs `body`, turning a panic into [`entitle_status::Panic`]. Every export that returns a

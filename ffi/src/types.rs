@@ -4,7 +4,7 @@ use std::collections::HashMap;
 use std::ptr;
 use std::sync::{PoisonError, RwLock};
 
-use entitle::{Amount, Decision, Quota, SettingValue, Status};
+use entitle::{Amount, Decision, Quota, SettingValue, Status, WindowSpan};
 
 /// Why a question was answered as it was: the Rust crate's `Reason`, number for number and name
 /// for name (`ENTITLE_REASON_GRANTED_BY_TIER` is the reason `entitle_reason_name` calls
@@ -51,6 +51,13 @@ pub enum entitle_reason {
     LimitNotSet = 17,
     /// The request holds an add-on more than once: refused, never stacked.
     DuplicateAddon = 18,
+    /// A held add-on's quantity is above the maximum its policy declares: refused, never
+    /// clamped (ABI 4).
+    QuantityAboveMax = 19,
+    /// The limit has a per-seat value in force and the request gives no seat count (ABI 4).
+    SeatsNotGiven = 20,
+    /// A held add-on is a trial and the request does not say when it was acquired (ABI 4).
+    AcquisitionNotGiven = 21,
 }
 
 /// A reason as the answers carry it: its number in the Rust crate, `reason as u32`, which the
@@ -139,6 +146,55 @@ pub struct entitle_quota {
     pub window_start: i64,
     /// The first instant after the window (when the counter resets), when `has_window`.
     pub window_end: i64,
+}
+
+/// The answer to "how much of this limit is left, and may this request proceed?" with the
+/// seat count it was computed for (ABI 4), written by `entitle_check_limit2` and
+/// `entitle_check_limit_by_name2`. It holds no window: `entitle_limit_window` computes one
+/// when asked, so that the question most callers ask does not pay for calendar arithmetic.
+///
+/// Size-prefixed, as `entitle_setting_answer` is: the caller sets `size` to
+/// `sizeof(entitle_quota2)` before the call, and the library writes only the fields that fit
+/// (a `size` smaller than this struct as ABI 4 declares it is `ENTITLE_STATUS_INVALID_ARGUMENT`,
+/// writing nothing).
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct entitle_quota2 {
+    /// Set by the caller: `sizeof(entitle_quota2)` as it was compiled. The library leaves it
+    /// as it was.
+    pub size: usize,
+    /// Whether the requested amount may be used.
+    pub allowed: bool,
+    /// Why: an `entitle_reason`.
+    pub reason: entitle_reason_number,
+    /// Where usage stands after the request.
+    pub status: entitle_limit_status,
+    /// The limit in force, after seats and add-ons.
+    pub limit: entitle_amount,
+    /// Whether the limit has a soft cap (overage allowed up to `soft_cap`).
+    pub has_soft_cap: bool,
+    /// The soft cap, when `has_soft_cap`.
+    pub soft_cap: entitle_amount,
+    /// What is left of the limit before the request.
+    pub remaining: entitle_amount,
+    /// Whether a per-seat value was in force, so that the limit was multiplied by `seats`.
+    pub has_seats: bool,
+    /// The seat count the limit was multiplied by, when `has_seats`; 0 otherwise.
+    pub seats: u64,
+}
+
+/// The current window of a limit's counter (ABI 4), written by `entitle_limit_window`.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct entitle_window {
+    /// Whether the limit is a counter with a window (false for a gauge, a cap, or a refused
+    /// request).
+    pub has_window: bool,
+    /// The window's first instant, in Unix seconds, when `has_window`; 0 otherwise.
+    pub start: i64,
+    /// The first instant after the window (when the counter resets), when `has_window`; 0
+    /// otherwise.
+    pub end: i64,
 }
 
 /// A setting's value for a subject.
@@ -276,24 +332,54 @@ fn c_amount(amount: Amount) -> entitle_amount {
     }
 }
 
+/// The ABI-1 quota, whose window is a field: computed here, once, for every answer.
 pub(crate) fn c_quota(quota: Quota) -> entitle_quota {
     let none = entitle_amount { value: 0, unlimited: false };
+    let window = c_window(quota.window());
     entitle_quota {
         allowed: quota.allowed,
         reason: quota.reason as u32,
-        status: match quota.status {
-            Status::Within => entitle_limit_status::Within,
-            Status::Warning => entitle_limit_status::Warning,
-            Status::Overage => entitle_limit_status::Overage,
-            Status::Exceeded => entitle_limit_status::Exceeded,
-        },
+        status: c_limit_status(quota.status),
         limit: c_amount(quota.limit),
         has_soft_cap: quota.soft_cap.is_some(),
         soft_cap: quota.soft_cap.map_or(none, c_amount),
         remaining: c_amount(quota.remaining),
-        has_window: quota.window().is_some(),
-        window_start: quota.window().map_or(0, |w| w.start),
-        window_end: quota.window().map_or(0, |w| w.end),
+        has_window: window.has_window,
+        window_start: window.start,
+        window_end: window.end,
+    }
+}
+
+fn c_limit_status(status: Status) -> entitle_limit_status {
+    match status {
+        Status::Within => entitle_limit_status::Within,
+        Status::Warning => entitle_limit_status::Warning,
+        Status::Overage => entitle_limit_status::Overage,
+        Status::Exceeded => entitle_limit_status::Exceeded,
+    }
+}
+
+/// The ABI-4 quota: the ABI-1 fields but the window, and the seat count.
+pub(crate) fn c_quota2(quota: Quota) -> entitle_quota2 {
+    let none = entitle_amount { value: 0, unlimited: false };
+    entitle_quota2 {
+        size: std::mem::size_of::<entitle_quota2>(),
+        allowed: quota.allowed,
+        reason: quota.reason as u32,
+        status: c_limit_status(quota.status),
+        limit: c_amount(quota.limit),
+        has_soft_cap: quota.soft_cap.is_some(),
+        soft_cap: quota.soft_cap.map_or(none, c_amount),
+        remaining: c_amount(quota.remaining),
+        has_seats: quota.seats.is_some(),
+        seats: quota.seats.unwrap_or(0),
+    }
+}
+
+pub(crate) fn c_window(window: Option<WindowSpan>) -> entitle_window {
+    match window {
+        Some(window) => entitle_window { has_window: true, start: window.start, end: window.end },
+        None => entitle_window { has_window: false, start: 0, end: 0 },
     }
 }
 

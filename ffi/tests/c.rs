@@ -3,8 +3,8 @@
 //! UndefinedBehaviorSanitizer, then again under valgrind; the conformance corpus answered
 //! through the C structs, compared with the Rust answers; a subject's whole entitlement through
 //! the typed call, compared with the JSON protocol's; and callers built against the frozen
-//! ABI-1 and ABI-2 headers (`tests/c/abi1/`, `tests/c/abi2/`), run the same two ways against
-//! this build.
+//! ABI-1, ABI-2 and ABI-3 headers (`tests/c/abi1/`, `tests/c/abi2/`, `tests/c/abi3/`), run the
+//! same two ways against this build.
 //!
 //! Needs `gcc` and `valgrind` on the PATH (`.ci/run` installs them); a test that finds one
 //! missing says what to install.
@@ -212,6 +212,56 @@ fn a_caller_built_against_abi_2_answers_alike_under_valgrind() {
     let binary = compile_abi2_caller("test_abi2_caller_plain", false);
     let output = run_under_valgrind(&binary, &rtc_sdk_policy());
     assert_abi2_caller_output(&output);
+}
+
+/// Where the ABI-3 caller finds `entitle.h`: the header as it was at ABI 3, frozen.
+const ABI3_HEADER_DIR: &str = "tests/c/abi3";
+
+/// Everything `tests/c/test_abi3_caller.c` prints when the library answers it as ABI 3 did. The
+/// count is exact, so a check that stops running is noticed too.
+const ABI3_CALLER_OUTPUT: &str = "\
+built against ABI 3; the library implements at least that
+api_calls_per_day for pro: overage, window 1795219200 to 1795305600
+ai_minutes with ai_pack: 11000
+ai_pack held twice: duplicate_addon
+39 passed, 0 failed
+";
+
+/// Builds the ABI-3 caller, after checking that its header is still the ABI-3 one.
+fn compile_abi3_caller(output: &str, sanitize: bool) -> PathBuf {
+    let header =
+        std::fs::read_to_string(repository().join(ABI3_HEADER_DIR).join("entitle.h")).expect("the ABI-3 header");
+    assert!(
+        header.contains("\n#define ENTITLE_ABI_VERSION 3\n"),
+        "{ABI3_HEADER_DIR}/entitle.h is not the ABI-3 header"
+    );
+    assert!(!header.contains("entitle_quota2"), "{ABI3_HEADER_DIR}/entitle.h declares ABI 4's structs");
+    compile_against(ABI3_HEADER_DIR, "test_abi3_caller.c", output, sanitize)
+}
+
+/// The ABI-3 caller's output must be exactly `ABI3_CALLER_OUTPUT`; its stderr names any check
+/// that failed.
+fn assert_abi3_caller_output(output: &Output) {
+    assert_eq!(
+        String::from_utf8_lossy(&output.stdout),
+        ABI3_CALLER_OUTPUT,
+        "--- stderr\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+}
+
+#[test]
+fn a_caller_built_against_abi_3_answers_alike_under_sanitizers() {
+    let binary = compile_abi3_caller("test_abi3_caller_sanitized", true);
+    let output = run_sanitized(&binary, &rtc_sdk_policy());
+    assert_abi3_caller_output(&output);
+}
+
+#[test]
+fn a_caller_built_against_abi_3_answers_alike_under_valgrind() {
+    let binary = compile_abi3_caller("test_abi3_caller_plain", false);
+    let output = run_under_valgrind(&binary, &rtc_sdk_policy());
+    assert_abi3_caller_output(&output);
 }
 
 fn rtc_sdk_policy() -> PathBuf {

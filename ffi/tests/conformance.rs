@@ -73,6 +73,7 @@ fn tab_separated(policy: &Path, query: &Value) -> Option<String> {
         "setting",
         "used",
         "requested",
+        "seats",
         "explain",
     ];
     if object.keys().any(|k| !known.contains(&k.as_str())) {
@@ -84,10 +85,14 @@ fn tab_separated(policy: &Path, query: &Value) -> Option<String> {
         _ => return None,
     };
     let (kind, name) = ["feature", "limit", "setting"].iter().find_map(|k| Some((*k, query[*k].as_str()?)))?;
-    let addons: Vec<&str> = match &query["addons"] {
+    let addons: Vec<String> = match &query["addons"] {
         Value::Null => Vec::new(),
-        Value::Array(items) => items.iter().map(Value::as_str).collect::<Option<_>>()?,
+        Value::Array(items) => items.iter().map(addon_item).collect::<Option<_>>()?,
         _ => return None,
+    };
+    let seats = match &query["seats"] {
+        Value::Null => "-".to_string(),
+        seats => seats.as_u64()?.to_string(),
     };
     let fields = [
         kind.to_string(),
@@ -100,11 +105,35 @@ fn tab_separated(policy: &Path, query: &Value) -> Option<String> {
         name.to_string(),
         query["used"].as_u64().unwrap_or(0).to_string(),
         query["requested"].as_u64().unwrap_or(0).to_string(),
+        seats,
     ];
     // A field holding a tab, a newline or a comma (in an add-on name) cannot be written in
     // this form; the corpus has none, and this says so if one is added.
     assert!(fields.iter().all(|f| !f.contains(['\t', '\n'])), "{query}");
     Some(fields.join("\t"))
+}
+
+/// One element of a query's `addons` as `conformance.c` reads it: a name, or an object as
+/// `name:quantity:acquired` (`-` for no acquisition), its instant in Unix seconds.
+fn addon_item(item: &Value) -> Option<String> {
+    if let Some(name) = item.as_str() {
+        return Some(name.to_string());
+    }
+    let object = item.as_object()?;
+    if object.keys().any(|k| !["addon", "quantity", "acquired"].contains(&k.as_str())) {
+        return None;
+    }
+    let acquired = match &item["acquired"] {
+        Value::Null => "-".to_string(),
+        Value::Number(n) => n.as_i64()?.to_string(),
+        Value::String(s) => entitle::parse_instant(s)?.to_string(),
+        _ => return None,
+    };
+    let quantity = match &item["quantity"] {
+        Value::Null => 1,
+        quantity => quantity.as_u64()?,
+    };
+    Some(format!("{}:{quantity}:{acquired}", item["addon"].as_str()?))
 }
 
 /// The Rust answer in the form the C runner prints: windows in Unix seconds, no explanation.
@@ -118,6 +147,11 @@ fn normalise(mut answer: Value) -> Value {
     }
     answer
 }
+
+/// Reasons no corpus line can give yet: the policy language does not spell per-seat values or
+/// trials, so no policy has a limit that needs seats or an add-on that needs its acquisition.
+/// Each leaves this list when the corpus gains a line that gives it.
+const NOT_YET_WRITABLE: [entitle::Reason; 2] = [entitle::Reason::SeatsNotGiven, entitle::Reason::AcquisitionNotGiven];
 
 #[test]
 fn the_corpus_answers_alike_through_the_c_structs() {
@@ -152,7 +186,7 @@ fn the_corpus_answers_alike_through_the_c_structs() {
         }
     }
     assert!(failures.is_empty(), "{} of {} answers differ:\n{}", failures.len(), cases.len(), failures.join("\n"));
-    for reason in entitle::Reason::ALL {
+    for reason in entitle::Reason::ALL.iter().filter(|r| !NOT_YET_WRITABLE.contains(r)) {
         assert!(reasons.contains_key(reason.as_str()), "no conformance case gives `{}` through C", reason.as_str());
     }
 }

@@ -19,10 +19,18 @@ enum Call {
     AddAddon(u32),
     AddAddonName(Vec<u8>),
     ClearAddons,
+    AddHeld(u32, u64, bool, i64),
+    AddHeldName(Vec<u8>, u64, bool, i64),
+    SetSeats(u64),
+    ClearSeats,
     Decide(u32),
     DecideByName(Vec<u8>),
     CheckLimit(u32, u64, u64),
     CheckLimitByName(Vec<u8>, u64, u64),
+    CheckLimit2(u32, u64, u64),
+    CheckLimitByName2(Vec<u8>, u64, u64),
+    Window(u32),
+    WindowByName(Vec<u8>),
     Setting(u32),
     SettingByName(Vec<u8>),
     Lookup(u8, Vec<u8>),
@@ -55,6 +63,8 @@ fuzz_target!(|input: Input| unsafe {
     let mut decision = entitle_decision { allowed: false, reason: entitle_reason::NotGranted as u32 };
     let mut quota: entitle_quota = std::mem::zeroed();
     let mut setting: entitle_setting = std::mem::zeroed();
+    let mut quota2: entitle_quota2 = std::mem::zeroed();
+    let mut window: entitle_window = std::mem::zeroed();
     for call in input.calls.iter().take(64) {
         let status = match call {
             Call::SetTier(id) => entitle_request_set_tier(request, *id),
@@ -65,6 +75,12 @@ fuzz_target!(|input: Input| unsafe {
             Call::AddAddon(id) => entitle_request_add_addon(request, *id),
             Call::AddAddonName(b) => entitle_request_add_addon_name(request, b.as_ptr(), b.len()),
             Call::ClearAddons => entitle_request_clear_addons(request),
+            Call::AddHeld(id, quantity, has, at) => entitle_request_add_held(request, *id, *quantity, *has, *at),
+            Call::AddHeldName(b, quantity, has, at) => {
+                entitle_request_add_held_name(request, b.as_ptr(), b.len(), *quantity, *has, *at)
+            }
+            Call::SetSeats(seats) => entitle_request_set_seats(request, *seats),
+            Call::ClearSeats => entitle_request_clear_seats(request),
             Call::Decide(id) => entitle_decide(engine, request, *id, &mut decision),
             Call::DecideByName(b) => entitle_decide_by_name(engine, request, b.as_ptr(), b.len(), &mut decision),
             Call::CheckLimit(id, used, requested) => {
@@ -73,6 +89,17 @@ fuzz_target!(|input: Input| unsafe {
             Call::CheckLimitByName(b, used, requested) => {
                 entitle_check_limit_by_name(engine, request, b.as_ptr(), b.len(), *used, *requested, &mut quota)
             }
+            Call::CheckLimit2(id, used, requested) => {
+                // A caller sets `size` before each call, as the header asks.
+                quota2.size = std::mem::size_of::<entitle_quota2>();
+                entitle_check_limit2(engine, request, *id, *used, *requested, &mut quota2)
+            }
+            Call::CheckLimitByName2(b, used, requested) => {
+                quota2.size = std::mem::size_of::<entitle_quota2>();
+                entitle_check_limit_by_name2(engine, request, b.as_ptr(), b.len(), *used, *requested, &mut quota2)
+            }
+            Call::Window(id) => entitle_limit_window(engine, request, *id, &mut window),
+            Call::WindowByName(b) => entitle_limit_window_by_name(engine, request, b.as_ptr(), b.len(), &mut window),
             Call::Setting(id) => entitle_setting_value(engine, request, *id, &mut setting),
             Call::SettingByName(b) => entitle_setting_value_by_name(engine, request, b.as_ptr(), b.len(), &mut setting),
             Call::Lookup(kind, b) => {
@@ -126,6 +153,10 @@ fuzz_target!(|input: Input| unsafe {
                     | Call::AddAddon(_)
                     | Call::AddAddonName(_)
                     | Call::ClearAddons
+                    | Call::AddHeld(..)
+                    | Call::AddHeldName(..)
+                    | Call::SetSeats(_)
+                    | Call::ClearSeats
             )
         {
             assert_eq!(status, entitle_status::NullArgument, "{call:?}");

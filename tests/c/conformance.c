@@ -2,10 +2,14 @@
  * The conformance corpus, answered through the C ABI's structs.
  *
  * Reads queries from standard input, one per line, as tab-separated fields:
- *   kind  policy-path  tier  key  billing-anchor  now  add-ons  name  used  requested
- * where kind is `feature`, `limit` or `setting` and add-ons are comma-separated names. Writes
- * one JSON answer per line in the shape of `entitle eval`, with a counter's window as Unix
- * seconds. ffi/tests/conformance.rs writes the input and compares the output with Rust's.
+ *   kind  policy-path  tier  key  billing-anchor  now  add-ons  name  used  requested  seats
+ * where kind is `feature`, `limit` or `setting`, add-ons are comma-separated items, each a name
+ * (held once, through entitle_request_add_addon_name) or `name:quantity:acquired` (through
+ * entitle_request_add_held_name, with `-` for no acquisition instant), and seats is a count or
+ * `-` for none. Writes one JSON answer per line in the shape of `entitle eval`, with a
+ * counter's window as Unix seconds. A limit is answered through the ABI-4 quota and window,
+ * checked against the ABI-1 quota. ffi/tests/conformance.rs writes the input and compares the
+ * output with Rust's.
  */
 
 #include <inttypes.h>
@@ -68,9 +72,9 @@ int main(void) {
     char policy[4096] = "";
     entitle_engine *engine = NULL;
     while (fgets(line, sizeof line, stdin) != NULL) {
-        char *f[10];
-        if (split(line, f, 10) != 10) {
-            fprintf(stderr, "a query line needs 10 tab-separated fields\n");
+        char *f[11];
+        if (split(line, f, 11) != 11) {
+            fprintf(stderr, "a query line needs 11 tab-separated fields\n");
             return 2;
         }
         if (strcmp(policy, f[1]) != 0) {
@@ -91,7 +95,27 @@ int main(void) {
         entitle_request_set_billing_anchor(request, (uint8_t)strtoul(f[4], NULL, 10));
         entitle_request_set_now(request, strtoll(f[5], NULL, 10));
         for (char *addon = strtok(f[6], ","); addon != NULL; addon = strtok(NULL, ",")) {
-            entitle_request_add_addon_name(request, S(addon));
+            char *quantity = strchr(addon, ':');
+            if (quantity == NULL) {
+                entitle_request_add_addon_name(request, S(addon));
+                continue;
+            }
+            *quantity++ = '\0';
+            char *acquired = strchr(quantity, ':');
+            if (acquired == NULL) {
+                fprintf(stderr, "an add-on item `%s:%s` needs `name:quantity:acquired`\n", addon, quantity);
+                return 2;
+            }
+            *acquired++ = '\0';
+            bool has_acquired = strcmp(acquired, "-") != 0;
+            if (entitle_request_add_held_name(request, S(addon), strtoull(quantity, NULL, 10), has_acquired,
+                                              has_acquired ? strtoll(acquired, NULL, 10) : 0) != ENTITLE_STATUS_OK) {
+                fprintf(stderr, "cannot hold `%s`\n", addon);
+                return 2;
+            }
+        }
+        if (strcmp(f[10], "-") != 0) {
+            entitle_request_set_seats(request, strtoull(f[10], NULL, 10));
         }
         const char *kind = f[0];
         const char *name = f[7];
@@ -102,9 +126,22 @@ int main(void) {
             print_reason("reason", d.reason);
             printf("}\n");
         } else if (strcmp(kind, "limit") == 0) {
-            entitle_quota q;
-            entitle_check_limit_by_name(engine, request, S(name), strtoull(f[8], NULL, 10), strtoull(f[9], NULL, 10),
-                                        &q);
+            uint64_t used = strtoull(f[8], NULL, 10);
+            uint64_t requested = strtoull(f[9], NULL, 10);
+            entitle_quota2 q = {.size = sizeof q};
+            entitle_status status = entitle_check_limit_by_name2(engine, request, S(name), used, requested, &q);
+            entitle_window w;
+            entitle_status window_status = entitle_limit_window_by_name(engine, request, S(name), &w);
+            /* The ABI-1 quota answers alike, its window included. */
+            entitle_quota old;
+            entitle_status old_status = entitle_check_limit_by_name(engine, request, S(name), used, requested, &old);
+            if (old_status != status || old.allowed != q.allowed || old.reason != q.reason ||
+                old.remaining.value != q.remaining.value || old.limit.value != q.limit.value ||
+                old.has_window != w.has_window || old.window_start != w.start || old.window_end != w.end ||
+                (window_status != status && w.has_window)) {
+                fprintf(stderr, "the ABI-1 quota of `%s` differs from the ABI-4 quota and window\n", name);
+                return 3;
+            }
             printf("{\"allowed\":%s,\"limit\":", q.allowed ? "true" : "false");
             print_amount(q.limit);
             printf(",");
@@ -118,8 +155,11 @@ int main(void) {
                 printf("null");
             }
             printf(",\"status\":\"%s\"", entitle_limit_status_name(q.status));
-            if (q.has_window) {
-                printf(",\"window\":{\"end\":%" PRId64 ",\"start\":%" PRId64 "}", q.window_end, q.window_start);
+            if (q.has_seats) {
+                printf(",\"seats\":%" PRIu64, q.seats);
+            }
+            if (w.has_window) {
+                printf(",\"window\":{\"end\":%" PRId64 ",\"start\":%" PRId64 "}", w.end, w.start);
             }
             printf("}\n");
         } else {

@@ -927,6 +927,195 @@ static void *work(void *arg) {
 
 /* An id handed out by another engine is refused, even where its position exists here: the
    other policy's first feature is not this one's first feature. */
+/* Both ABI-4 quotas of a limit agree on every field they share. */
+static int quotas_agree(const entitle_quota *one, const entitle_quota2 *two) {
+    return one->allowed == two->allowed && one->reason == two->reason && one->status == two->status &&
+           one->limit.value == two->limit.value && one->limit.unlimited == two->limit.unlimited &&
+           one->has_soft_cap == two->has_soft_cap && one->soft_cap.value == two->soft_cap.value &&
+           one->remaining.value == two->remaining.value && one->remaining.unlimited == two->remaining.unlimited;
+}
+
+/* Two ABI-4 quotas are equal field by field (never byte by byte: their padding is not theirs). */
+static int quotas2_equal(const entitle_quota2 *a, const entitle_quota2 *b) {
+    return a->size == b->size && a->allowed == b->allowed && a->reason == b->reason && a->status == b->status &&
+           a->limit.value == b->limit.value && a->limit.unlimited == b->limit.unlimited &&
+           a->has_soft_cap == b->has_soft_cap && a->soft_cap.value == b->soft_cap.value &&
+           a->soft_cap.unlimited == b->soft_cap.unlimited && a->remaining.value == b->remaining.value &&
+           a->remaining.unlimited == b->remaining.unlimited && a->has_seats == b->has_seats && a->seats == b->seats;
+}
+
+/* ABI 4: add-ons held in a quantity and since an instant, seat counts, the quota without a
+ * window, and the window on its own. */
+static void test_held_and_seats(void) {
+    entitle_engine *engine = load(POLICY);
+    CHECK(engine != NULL);
+    uint32_t pro = id(entitle_engine_tier, engine, "pro");
+    uint32_t ai = id(entitle_engine_feature, engine, "ai");
+    uint32_t calls = id(entitle_engine_limit, engine, "api_calls");
+    uint32_t minutes = id(entitle_engine_limit, engine, "ai_minutes");
+    uint32_t retention = id(entitle_engine_limit, engine, "retention");
+    uint32_t pack = id(entitle_engine_addon, engine, "ai_pack");
+    entitle_request *request = NULL;
+    CHECK(entitle_request_new(&request) == ENTITLE_STATUS_OK);
+    CHECK(entitle_request_set_tier(request, pro) == ENTITLE_STATUS_OK);
+    CHECK(entitle_request_set_tier_name(request, S("pro")) == ENTITLE_STATUS_OK);
+    CHECK(entitle_request_set_now(request, NOW) == ENTITLE_STATUS_OK);
+
+    /* The new reasons are named, and their statuses have numbers of their own. */
+    CHECK(strcmp(entitle_reason_name(ENTITLE_REASON_QUANTITY_ABOVE_MAX), "quantity_above_max") == 0);
+    CHECK(strcmp(entitle_reason_name(ENTITLE_REASON_SEATS_NOT_GIVEN), "seats_not_given") == 0);
+    CHECK(strcmp(entitle_reason_name(ENTITLE_REASON_ACQUISITION_NOT_GIVEN), "acquisition_not_given") == 0);
+    CHECK(ENTITLE_STATUS_QUANTITY_ABOVE_MAX == 13 && ENTITLE_STATUS_MISSING_INPUT == 14);
+
+    /* One pack held, by id and by name, with and without an acquisition: it applies. */
+    entitle_quota2 quota = {.size = sizeof quota};
+    CHECK(entitle_request_add_held(request, pack, 1, false, 0) == ENTITLE_STATUS_OK);
+    CHECK(entitle_request_add_held_name(request, S("ai_pack"), 1, true, NOW - 86400) == ENTITLE_STATUS_OK);
+    CHECK(entitle_check_limit2(engine, request, minutes, 100, 0, &quota) == ENTITLE_STATUS_OK);
+    CHECK(quota.size == sizeof quota && quota.allowed && quota.reason == ENTITLE_REASON_WITHIN_LIMIT);
+    CHECK(quota.limit.value == 500 && quota.remaining.value == 400 && !quota.has_seats && quota.seats == 0);
+    entitle_quota2 named = {.size = sizeof named};
+    CHECK(entitle_check_limit_by_name2(engine, request, S("ai_minutes"), 100, 0, &named) == ENTITLE_STATUS_OK);
+    CHECK(named.limit.value == quota.limit.value && !named.limit.unlimited && named.remaining.value == 400);
+    /* (`ai` is also in pro's rollout, which grants it first for this key.) */
+    entitle_decision decision;
+    CHECK(entitle_decide(engine, request, ai, &decision) == ENTITLE_STATUS_OK && decision.allowed);
+
+    /* entitle_request_add_addon holds a quantity of 1: the same answers. */
+    CHECK(entitle_request_clear_addons(request) == ENTITLE_STATUS_OK);
+    CHECK(entitle_request_add_addon(request, pack) == ENTITLE_STATUS_OK);
+    entitle_quota2 plain = {.size = sizeof plain};
+    CHECK(entitle_check_limit2(engine, request, minutes, 100, 0, &plain) == ENTITLE_STATUS_OK);
+    CHECK(quotas2_equal(&plain, &quota));
+
+    /* A quantity of 0 holds nothing: the tier's own limit, as without the pack. */
+    CHECK(entitle_request_clear_addons(request) == ENTITLE_STATUS_OK);
+    CHECK(entitle_request_add_held(request, pack, 0, false, 0) == ENTITLE_STATUS_OK);
+    CHECK(entitle_request_add_held_name(request, S("ai_pack"), 0, false, 0) == ENTITLE_STATUS_OK);
+    CHECK(entitle_check_limit2(engine, request, minutes, 0, 1, &quota) == ENTITLE_STATUS_OK);
+    CHECK(!quota.allowed && quota.limit.value == 0 && quota.reason == ENTITLE_REASON_LIMIT_EXCEEDED);
+    CHECK(entitle_check_limit_by_name2(engine, request, S("ai_minutes"), 0, 1, &named) == ENTITLE_STATUS_OK);
+    CHECK(named.limit.value == 0 && named.reason == ENTITLE_REASON_LIMIT_EXCEEDED);
+
+    /* A quantity past the maximum (1, as the pack declares none) is refused by every query, the
+     * ABI-1 ones too, by id and by name. */
+    CHECK(entitle_request_clear_addons(request) == ENTITLE_STATUS_OK);
+    CHECK(entitle_request_add_held(request, pack, 2, false, 0) == ENTITLE_STATUS_OK);
+    CHECK(entitle_request_add_held_name(request, S("ai_pack"), UINT64_MAX, false, 0) == ENTITLE_STATUS_OK);
+    CHECK(entitle_check_limit2(engine, request, minutes, 0, 0, &quota) == ENTITLE_STATUS_QUANTITY_ABOVE_MAX);
+    CHECK(!quota.allowed && quota.reason == ENTITLE_REASON_QUANTITY_ABOVE_MAX);
+    entitle_quota old;
+    CHECK(entitle_check_limit(engine, request, minutes, 0, 0, &old) == ENTITLE_STATUS_QUANTITY_ABOVE_MAX);
+    CHECK(quotas_agree(&old, &quota) && !old.has_window);
+    CHECK(entitle_decide(engine, request, ai, &decision) == ENTITLE_STATUS_QUANTITY_ABOVE_MAX);
+    CHECK(!decision.allowed && decision.reason == ENTITLE_REASON_QUANTITY_ABOVE_MAX);
+    CHECK(entitle_decide_by_name(engine, request, S("ai"), &decision) == ENTITLE_STATUS_QUANTITY_ABOVE_MAX);
+    CHECK(!decision.allowed && decision.reason == ENTITLE_REASON_QUANTITY_ABOVE_MAX);
+    CHECK(entitle_check_limit_by_name2(engine, request, S("ai_minutes"), 0, 0, &named) ==
+          ENTITLE_STATUS_QUANTITY_ABOVE_MAX);
+    CHECK(named.reason == ENTITLE_REASON_QUANTITY_ABOVE_MAX);
+    uint32_t both[2] = {ai, ai};
+    entitle_decision decisions[2];
+    CHECK(entitle_decide_many(engine, request, both, 2, decisions, 2) == ENTITLE_STATUS_QUANTITY_ABOVE_MAX);
+    CHECK(decisions[1].reason == ENTITLE_REASON_QUANTITY_ABOVE_MAX);
+    char *json = NULL;
+    CHECK(entitle_explain_limit_by_name(engine, request, S("ai_minutes"), 0, 0, &json) ==
+          ENTITLE_STATUS_QUANTITY_ABOVE_MAX);
+    CHECK(json != NULL && strstr(json, "quantity_above_max") != NULL);
+    entitle_string_free(json);
+    entitle_window window = {true, 1, 1};
+    CHECK(entitle_limit_window(engine, request, calls, &window) == ENTITLE_STATUS_QUANTITY_ABOVE_MAX);
+    CHECK(!window.has_window && window.start == 0 && window.end == 0);
+    CHECK(entitle_request_clear_addons(request) == ENTITLE_STATUS_OK);
+
+    /* Bad arguments: a clear status, and the request unchanged. */
+    CHECK(entitle_request_add_held(NULL, pack, 1, false, 0) == ENTITLE_STATUS_NULL_ARGUMENT);
+    CHECK(entitle_request_add_held(request, pack, 1, true, INT64_MIN) == ENTITLE_STATUS_INVALID_ARGUMENT);
+    CHECK(entitle_request_add_held_name(NULL, S("ai_pack"), 1, false, 0) == ENTITLE_STATUS_NULL_ARGUMENT);
+    CHECK(entitle_request_add_held_name(request, NULL, 3, 1, false, 0) == ENTITLE_STATUS_NULL_ARGUMENT);
+    const uint8_t not_utf8[] = {'a', 0xff};
+    CHECK(entitle_request_add_held_name(request, not_utf8, sizeof not_utf8, 1, false, 0) ==
+          ENTITLE_STATUS_INVALID_UTF8);
+    CHECK(entitle_request_add_held_name(request, S("ai_pack"), 1, true, INT64_MIN) ==
+          ENTITLE_STATUS_INVALID_ARGUMENT);
+    CHECK(entitle_request_add_held_name(request, S("ai_pack"), 1, true, INT64_MAX) == ENTITLE_STATUS_OK);
+    CHECK(entitle_request_add_held(request, pack, 1, true, INT64_MAX) == ENTITLE_STATUS_OK);
+    /* Only the two last were held, each once: no add-on twice, and the pack applies. */
+    CHECK(entitle_check_limit_by_name2(engine, request, S("ai_minutes"), 0, 0, &named) == ENTITLE_STATUS_OK);
+    CHECK(named.limit.value == 500);
+    CHECK(entitle_check_limit2(engine, request, minutes, 0, 0, &quota) == ENTITLE_STATUS_OK);
+    CHECK(quota.limit.value == 500);
+    CHECK(entitle_request_set_seats(NULL, 3) == ENTITLE_STATUS_NULL_ARGUMENT);
+    CHECK(entitle_request_clear_seats(NULL) == ENTITLE_STATUS_NULL_ARGUMENT);
+
+    /* Another engine's add-on id, or a name the policy lacks, is unknown. */
+    entitle_engine *other = load("policy \"o\"\nfeature ai\ntier pro { }\naddon ai_pack for pro { grant ai }\n");
+    CHECK(other != NULL);
+    uint32_t their_pack = id(entitle_engine_addon, other, "ai_pack");
+    CHECK(entitle_request_clear_addons(request) == ENTITLE_STATUS_OK);
+    CHECK(entitle_request_add_held(request, their_pack, 1, false, 0) == ENTITLE_STATUS_OK);
+    CHECK(entitle_request_add_held_name(request, S("gold_pack"), 1, false, 0) == ENTITLE_STATUS_OK);
+    CHECK(entitle_check_limit2(engine, request, minutes, 0, 0, &quota) == ENTITLE_STATUS_UNKNOWN_ID);
+    CHECK(!quota.allowed && quota.reason == ENTITLE_REASON_UNKNOWN_ADDON);
+    CHECK(entitle_check_limit_by_name2(engine, request, S("ai_minutes"), 0, 0, &named) ==
+          ENTITLE_STATUS_UNKNOWN_NAME);
+    CHECK(named.reason == ENTITLE_REASON_UNKNOWN_ADDON);
+    entitle_engine_free(other);
+    CHECK(entitle_request_clear_addons(request) == ENTITLE_STATUS_OK);
+
+    /* A seat count changes nothing for a limit without a per-seat value: no seats are reported. */
+    entitle_quota2 seated = {.size = sizeof seated};
+    CHECK(entitle_request_set_seats(request, 25) == ENTITLE_STATUS_OK);
+    CHECK(entitle_check_limit2(engine, request, calls, 990000, 20000, &seated) == ENTITLE_STATUS_OK);
+    CHECK(seated.reason == ENTITLE_REASON_OVERAGE && seated.remaining.value == 10000 && !seated.has_seats);
+    CHECK(entitle_request_clear_seats(request) == ENTITLE_STATUS_OK);
+    CHECK(entitle_check_limit2(engine, request, calls, 990000, 20000, &quota) == ENTITLE_STATUS_OK);
+    CHECK(quotas2_equal(&quota, &seated));
+    CHECK(entitle_check_limit(engine, request, calls, 990000, 20000, &old) == ENTITLE_STATUS_OK);
+    CHECK(quotas_agree(&old, &quota));
+
+    /* The window on its own is the ABI-1 quota's. */
+    CHECK(entitle_limit_window(engine, request, calls, &window) == ENTITLE_STATUS_OK);
+    CHECK(window.has_window && window.start == old.window_start && window.end == old.window_end);
+    CHECK(window.end - window.start == 86400 && window.start <= NOW && NOW < window.end);
+    entitle_window by_name = {false, 0, 0};
+    CHECK(entitle_limit_window_by_name(engine, request, S("api_calls"), &by_name) == ENTITLE_STATUS_OK);
+    CHECK(by_name.has_window && by_name.start == window.start && by_name.end == window.end);
+    CHECK(entitle_limit_window(engine, request, retention, &window) == ENTITLE_STATUS_OK && !window.has_window);
+    CHECK(entitle_limit_window(engine, request, 999, &window) == ENTITLE_STATUS_UNKNOWN_ID && !window.has_window);
+    CHECK(entitle_limit_window_by_name(engine, request, S("nope"), &window) == ENTITLE_STATUS_UNKNOWN_NAME);
+    CHECK(entitle_limit_window_by_name(engine, request, not_utf8, sizeof not_utf8, &window) ==
+          ENTITLE_STATUS_INVALID_UTF8);
+    CHECK(entitle_limit_window(engine, request, calls, NULL) == ENTITLE_STATUS_NULL_ARGUMENT);
+    CHECK(entitle_limit_window(NULL, request, calls, &window) == ENTITLE_STATUS_NULL_ARGUMENT);
+    CHECK(entitle_limit_window_by_name(engine, NULL, S("api_calls"), &window) == ENTITLE_STATUS_NULL_ARGUMENT);
+
+    /* The size-prefixed quota: too small a size writes nothing; a larger one (a caller built
+     * against a later header) is served, and its size kept. */
+    entitle_quota2 small = {.size = sizeof small - 1, .remaining = {7, false}};
+    CHECK(entitle_check_limit2(engine, request, calls, 0, 0, &small) == ENTITLE_STATUS_INVALID_ARGUMENT);
+    CHECK(small.size == sizeof small - 1 && small.remaining.value == 7);
+    CHECK(entitle_check_limit_by_name2(engine, request, S("api_calls"), 0, 0, &small) ==
+          ENTITLE_STATUS_INVALID_ARGUMENT);
+    CHECK(small.remaining.value == 7);
+    struct {
+        entitle_quota2 quota;
+        uint64_t later_field;
+    } larger = {.quota = {.size = sizeof larger}, .later_field = 42};
+    CHECK(entitle_check_limit2(engine, request, calls, 0, 0, &larger.quota) == ENTITLE_STATUS_OK);
+    CHECK(larger.quota.size == sizeof larger && larger.later_field == 42 && larger.quota.remaining.value == 1000000);
+    CHECK(entitle_check_limit2(engine, request, calls, 0, 0, NULL) == ENTITLE_STATUS_NULL_ARGUMENT);
+    CHECK(entitle_check_limit2(engine, NULL, calls, 0, 0, &quota) == ENTITLE_STATUS_NULL_ARGUMENT);
+    CHECK(entitle_check_limit_by_name2(engine, request, NULL, 4, 0, 0, &quota) == ENTITLE_STATUS_NULL_ARGUMENT);
+    CHECK(entitle_check_limit_by_name2(engine, request, not_utf8, sizeof not_utf8, 0, 0, &quota) ==
+          ENTITLE_STATUS_INVALID_UTF8);
+    CHECK(entitle_check_limit2(engine, request, 999, 0, 0, &quota) == ENTITLE_STATUS_UNKNOWN_ID);
+    CHECK(!quota.allowed && quota.reason == ENTITLE_REASON_UNKNOWN_LIMIT);
+
+    entitle_request_free(request);
+    entitle_engine_free(engine);
+}
+
 static void test_foreign_ids(void) {
     entitle_engine *ours = load(POLICY);
     entitle_engine *theirs = load("policy \"other\"\nfeature hd_video\nfeature ai\nlimit api_calls : count\n"
@@ -1005,6 +1194,7 @@ int main(int argc, char **argv) {
     test_entitlements();
     test_explain_by_name();
     test_foreign_ids();
+    test_held_and_seats();
     test_threads();
     printf("%d passed, %d failed\n", passed, failed);
     return failed == 0 ? 0 : 1;

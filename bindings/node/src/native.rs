@@ -1,7 +1,7 @@
 //! The functions `index.js` wraps, and the answers they return.
 
 use entitle::{
-    AddonId, Decision, Engine, FeatureId, LimitId, Quota, Reason, Request, SettingId, SettingValue, TierId, Usage,
+    AddonId, Decision, Engine, FeatureId, Held, LimitId, Quota, Reason, Request, SettingId, SettingValue, TierId, Usage,
 };
 use napi::bindgen_prelude::{Buffer, Either, External, Uint32Array};
 use napi::{Error, Result, Status};
@@ -52,8 +52,11 @@ pub struct NativeRequest {
     /// The tier, or why it is unknown.
     tier: std::result::Result<TierId, Reason>,
     key: String,
-    /// The add-ons, or why one of them is unknown (or why there are too many).
-    addons: std::result::Result<Vec<AddonId>, Reason>,
+    /// The add-ons, each with its quantity and acquisition, or why one of them is unknown (or
+    /// why there are too many).
+    addons: std::result::Result<Vec<Held<AddonId>>, Reason>,
+    /// The seat count, when given.
+    seats: Option<u64>,
     billing_anchor: u8,
     now: i64,
 }
@@ -82,6 +85,9 @@ pub struct NativeQuota {
     pub soft_cap: Option<String>,
     /// What is left.
     pub remaining: String,
+    /// The seat count the limit was multiplied by, as decimal text; absent when no per-seat
+    /// value was in force.
+    pub seats: Option<String>,
     /// The start of a counter's window, in Unix seconds.
     pub window_start: Option<i64>,
     /// Its end (exclusive).
@@ -180,18 +186,42 @@ pub fn engine_policy_hash(engine: Handle) -> String {
     engine.policy_hash().to_string()
 }
 
+/// The instant `Held` reads as "not given"; `index.js` passes only safe integers, so no
+/// acquisition it gives is this one.
+const NOT_ACQUIRED: i64 = i64::MIN;
+
 /// A request, with its tier and add-ons resolved once. An unknown name or id, or more
 /// add-ons than the engine takes, is kept as the reason every question will answer with,
 /// in the order the by-name queries report them: the tier first, then the add-ons.
+/// `quantities` (decimal text) and `acquired` (Unix seconds, or null), when given, hold one
+/// item for each add-on; without them each is held once, acquired at no particular instant.
+/// `seats` is decimal text, or absent.
 #[napi]
+#[allow(
+    clippy::too_many_arguments,
+    reason = "the fields of a request, each checked by index.js; `#[expect]` is not fulfilled in the code napi generates"
+)]
 pub fn request(
     engine: Handle,
     tier: Named,
     key: String,
     addons: Vec<Named>,
+    quantities: Option<Vec<String>>,
+    acquired: Option<Vec<Option<i64>>>,
+    seats: Option<String>,
     billing_anchor: u32,
     now: i64,
-) -> External<NativeRequest> {
+) -> Result<External<NativeRequest>> {
+    let mut held_in = Vec::with_capacity(addons.len());
+    for (i, _) in addons.iter().enumerate() {
+        let quantity = match quantities.as_ref().and_then(|q| q.get(i)) {
+            Some(text) => count(text, &format!("addons[{i}].quantity"))?,
+            None => 1,
+        };
+        let instant = acquired.as_ref().and_then(|a| a.get(i).copied().flatten()).unwrap_or(NOT_ACQUIRED);
+        held_in.push((quantity, instant));
+    }
+    let seats = seats.map(|text| count(&text, "seats")).transpose()?;
     let tier = match tier {
         Either::A(id) => Some(TierId::from_u32(id)).filter(|&t| engine.tier_name(t).is_some()),
         Either::B(name) => engine.tier(&name),
@@ -202,15 +232,19 @@ pub fn request(
     } else {
         addons
             .iter()
-            .map(|addon| match addon {
-                Either::A(id) => Some(AddonId::from_u32(*id)).filter(|&a| engine.addon_name(a).is_some()),
-                Either::B(name) => engine.addon(name),
+            .zip(held_in)
+            .map(|(addon, (quantity, instant))| {
+                let id = match addon {
+                    Either::A(id) => Some(AddonId::from_u32(*id)).filter(|&a| engine.addon_name(a).is_some()),
+                    Either::B(name) => engine.addon(name),
+                };
+                id.map(|id| Held::new(id).with_quantity(quantity).acquired_at(instant))
             })
             .collect::<Option<Vec<_>>>()
             .ok_or(Reason::UnknownAddon)
     };
     let billing_anchor = u8::try_from(billing_anchor).unwrap_or(u8::MAX);
-    External::new(NativeRequest { tier, key, addons, billing_anchor, now })
+    Ok(External::new(NativeRequest { tier, key, addons, seats, billing_anchor, now }))
 }
 
 /// Whether the subject may use a feature, by id: the hot path.
@@ -449,6 +483,8 @@ fn quota_of(engine: &Engine, request: &NativeRequest, limit: Option<LimitId>, us
 
 /// A quota as JavaScript receives it, amounts as decimal text.
 fn native_quota(answer: &Quota) -> NativeQuota {
+    // Computed once: the engine works a window out each time it is asked for.
+    let window = answer.window();
     NativeQuota {
         allowed: answer.allowed,
         reason: answer.reason.as_str().to_string(),
@@ -456,8 +492,9 @@ fn native_quota(answer: &Quota) -> NativeQuota {
         limit: amount(answer.limit),
         soft_cap: answer.soft_cap.map(amount),
         remaining: amount(answer.remaining),
-        window_start: answer.window().map(|w| w.start),
-        window_end: answer.window().map(|w| w.end),
+        seats: answer.seats.map(|seats| seats.to_string()),
+        window_start: window.map(|w| w.start),
+        window_end: window.map(|w| w.end),
     }
 }
 
@@ -550,10 +587,12 @@ impl NativeRequest {
     fn ask<R>(&self, answer: impl FnOnce(&Request<'_>) -> R) -> std::result::Result<R, Reason> {
         let tier = self.tier?;
         let addons = self.addons.as_deref().map_err(|reason| *reason)?;
-        let request = Request::new(tier, self.now)
-            .with_key(&self.key)
-            .with_addons(addons)
-            .with_billing_anchor(self.billing_anchor);
+        let request =
+            Request::new(tier, self.now).with_key(&self.key).with_held(addons).with_billing_anchor(self.billing_anchor);
+        let request = match self.seats {
+            Some(seats) => request.with_seats(seats),
+            None => request,
+        };
         Ok(answer(&request))
     }
 }
@@ -568,6 +607,7 @@ fn denied_quota(reason: Reason) -> NativeQuota {
         limit: "0".to_string(),
         soft_cap: None,
         remaining: "0".to_string(),
+        seats: None,
         window_start: None,
         window_end: None,
     }

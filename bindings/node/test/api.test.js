@@ -35,7 +35,7 @@ tier pro extends free {
     grant hd
     limit calls = 1_000 soft 1_200
     limit bytes = unlimited
-    limit seats = 18_446_744_073_709_551_615
+    limit seats = 18_446_744_073_709_551_614
     set sla = 99.9%
     set huge = 18_446_744_073_709_551_615
 }
@@ -126,6 +126,7 @@ test('decide, checkLimit, settingValue and the batch answer', () => {
     limit: 1000,
     softCap: 1200,
     remaining: 0,
+    seats: null,
     window: { start: 1_795_219_200, end: 1_795_305_600 },
   });
   assert.deepEqual(engine.checkLimit(free, 'calls', 95), {
@@ -135,6 +136,7 @@ test('decide, checkLimit, settingValue and the batch answer', () => {
     limit: 100,
     softCap: null,
     remaining: 5,
+    seats: null,
     window: { start: 1_795_219_200, end: 1_795_305_600 },
   });
   const bytes = engine.checkLimit(pro, 'bytes', 2n ** 64n - 1n, 1);
@@ -142,10 +144,11 @@ test('decide, checkLimit, settingValue and the batch answer', () => {
   assert.equal(bytes.remaining, UNLIMITED);
   assert.equal(bytes.window, null);
   // Amounts past 2^53 are bigints, exact both ways; amounts up to it stay numbers.
+  // (The largest finite limit is 2^64 − 2: the engine keeps 2^64 − 1 for `unlimited`.)
   const seats = engine.checkLimit(pro, 'seats', 2n ** 53n + 1n);
-  assert.equal(seats.limit, 2n ** 64n - 1n);
-  assert.equal(seats.remaining, 2n ** 64n - 1n - (2n ** 53n + 1n));
-  assert.equal(engine.checkLimit(pro, 'seats', 2n ** 64n - 1n - BigInt(Number.MAX_SAFE_INTEGER)).remaining, Number.MAX_SAFE_INTEGER);
+  assert.equal(seats.limit, 2n ** 64n - 2n);
+  assert.equal(seats.remaining, 2n ** 64n - 2n - (2n ** 53n + 1n));
+  assert.equal(engine.checkLimit(pro, 'seats', 2n ** 64n - 2n - BigInt(Number.MAX_SAFE_INTEGER)).remaining, Number.MAX_SAFE_INTEGER);
   assert.equal(engine.checkLimit(pro, 'seats', 2n ** 64n - 1n).remaining, 0);
   assert.equal(engine.checkLimit(free, 'bytes').reason, 'limit_not_set');
   assert.equal(engine.checkLimit(free, 'nope').reason, 'unknown_limit');
@@ -317,6 +320,66 @@ test('wrong types throw TypeError naming the parameter', () => {
   assert.throws(() => engine.request({ tier: 'free', billingAnchor: 0, now: NOW }), RangeError);
   // An integer id of no engine is a well-typed question: it is answered unknown.
   assert.equal(engine.decide(engine.request({ tier: 4_000_000_000, now: NOW }), 'chat').reason, 'unknown_tier');
+});
+
+test('add-ons held in a quantity and since an instant, and a seat count', () => {
+  const boost = engine.addon('boost');
+  const plain = engine.request({ tier: 'free', addons: ['boost'], now: NOW });
+  const forms = [
+    [{ addon: 'boost' }],
+    [{ addon: boost, quantity: 1 }],
+    [{ addon: 'boost', quantity: 1n, acquired: new Date((NOW - 60) * 1000 + 999) }],
+    [{ addon: 'boost', acquired: null }],
+  ];
+  for (const addons of forms) {
+    const request = engine.request({ tier: 'free', addons, seats: 4, now: NOW });
+    assert.equal(request.seats, 4);
+    assert.ok(Object.isFrozen(request.addons[0]));
+    assert.deepEqual(engine.decide(request, 'hd'), engine.decide(plain, 'hd'));
+    assert.deepEqual(engine.checkLimit(request, 'calls', 5), engine.checkLimit(plain, 'calls', 5));
+  }
+  // What the request keeps: names as given, objects with their instant in seconds.
+  const kept = engine.request({ tier: 'free', addons: ['boost', { addon: 'boost', quantity: 0, acquired: new Date(NOW * 1000 + 500) }], now: NOW });
+  assert.deepEqual(kept.addons, ['boost', { addon: 'boost', quantity: 0, acquired: NOW }]);
+  assert.equal(kept.seats, null);
+  // A quantity of 0 holds nothing; past the maximum (1, as `boost` declares none) is refused.
+  const none = engine.request({ tier: 'free', addons: [{ addon: 'boost', quantity: 0 }], now: NOW });
+  assert.equal(engine.decide(none, 'hd').reason, 'not_granted');
+  const two = engine.request({ tier: 'free', addons: [{ addon: 'boost', quantity: 2 }], now: NOW });
+  assert.deepEqual(engine.decide(two, 'hd'), { allowed: false, reason: 'quantity_above_max' });
+  assert.equal(engine.isAllowed(two, 'hd'), false);
+  assert.equal(engine.checkLimit(two, 'calls').reason, 'quantity_above_max');
+  assert.deepEqual(engine.decideMany(two, ['hd', engine.feature('chat')]).map((d) => d.reason), ['quantity_above_max', 'quantity_above_max']);
+  assert.throws(() => engine.settingValue(two, 'sla'), (e) => e instanceof UnknownNameError && e.reason === 'quantity_above_max');
+  const many = engine.request({ tier: 'free', addons: [{ addon: 'boost', quantity: 2n ** 64n - 1n }], now: NOW });
+  assert.equal(engine.decide(many, 'hd').reason, 'quantity_above_max');
+  assert.equal(engine.decide(engine.request({ tier: 'free', addons: [{ addon: 'vip', quantity: 0 }], now: NOW }), 'hd').reason, 'unknown_addon');
+  // A seat count changes no flat limit, and a quota says seats only when one was used.
+  const seated = engine.checkLimit(engine.request({ tier: 'pro', seats: 10n, now: NOW }), 'calls', 4);
+  assert.equal(seated.seats, null);
+  assert.equal(seated.remaining, 996);
+  assert.equal(engine.request({ tier: 'pro', seats: 2n ** 64n - 1n, now: NOW }).seats, 2n ** 64n - 1n);
+  assert.equal(engine.request({ tier: 'pro', seats: null, now: NOW }).seats, null);
+  const wrong = [
+    [{ addons: [{ addon: 'boost', quantity: 1.5 }] }, /`addons\[0\]\.quantity` must be .*, not number 1\.5/],
+    [{ addons: ['boost', { addon: 'boost', quantity: -1 }] }, /`addons\[1\]\.quantity`/],
+    [{ addons: [{ addon: 'boost', quantity: '2' }] }, /`addons\[0\]\.quantity`/],
+    [{ addons: [{ addon: 'boost', quantity: 2n ** 64n }] }, /`addons\[0\]\.quantity`/],
+    [{ addons: [{ addon: 'boost', acquired: 1.5 }] }, /`addons\[0\]\.acquired` must be whole Unix seconds/],
+    [{ addons: [{ addon: 'boost', acquired: '2026-11-01' }] }, /`addons\[0\]\.acquired`/],
+    [{ addons: [{ addon: 'boost', acquired: new Date('nonsense') }] }, /`addons\[0\]\.acquired`/],
+    [{ addons: [{ addon: null }] }, /`addons\[0\]\.addon`/],
+    [{ addons: [{ quantity: 1 }] }, /`addons\[0\]\.addon`/],
+    [{ addons: [{ addon: 'boost', quantiy: 2 }] }, /`addons\[0\]` has the field `quantiy`/],
+    [{ addons: [[ 'boost' ]] }, /`addons\[0\]`/],
+    [{ seats: 1.5 }, /`seats` must be a seat count/],
+    [{ seats: -1 }, /`seats`/],
+    [{ seats: '3' }, /`seats`/],
+    [{ seats: 2n ** 64n }, /`seats`/],
+  ];
+  for (const [fields, message] of wrong) {
+    assert.throws(() => engine.request({ tier: 'free', now: NOW, ...fields }), (e) => e instanceof TypeError && message.test(e.message), JSON.stringify(fields, (_, v) => (typeof v === 'bigint' ? `${v}n` : v)));
+  }
 });
 
 test('queryJson answers one line as `entitle eval` does', () => {

@@ -11,7 +11,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::SystemTime;
 
 use entitle::{
-    AddonId, Engine, FeatureId, LimitId, Limits, LoadError, Reason, SettingId, SettingValue, Source, TierId,
+    AddonId, Engine, FeatureId, Held, LimitId, Limits, LoadError, Reason, SettingId, SettingValue, Source, TierId,
 };
 use pyo3::exceptions::{PyTypeError, PyValueError};
 use pyo3::intern;
@@ -29,6 +29,7 @@ struct Types {
     entitlements: Py<PyAny>,
     window: Py<PyAny>,
     setting: Py<PyAny>,
+    held: Py<PyAny>,
     /// The `Reason` members, indexed by the engine's stable reason numbers.
     reasons: Vec<Py<PyAny>>,
     /// The `Status` members, indexed by the engine's stable status numbers.
@@ -70,6 +71,7 @@ fn types(py: Python<'_>) -> PyResult<&Types> {
             entitlements: get("Entitlements")?,
             window: get("Window")?,
             setting: get("Setting")?,
+            held: get("Held")?,
             reasons: Reason::ALL.iter().map(|r| member(&reason_class, r.as_str())).collect::<PyResult<_>>()?,
             statuses: entitle::Status::ALL.iter().map(|s| member(&status, s.as_str())).collect::<PyResult<_>>()?,
             kinds: [
@@ -157,6 +159,7 @@ impl Types {
             (intern!(py, "soft_cap"), &soft_cap),
             (intern!(py, "remaining"), &self.amount(py, quota.remaining)?),
             (intern!(py, "window"), &window),
+            (intern!(py, "seats"), &quota.seats.into_pyobject(py)?.into_any()),
         ];
         self.frozen(py, &self.quota, &fields)
     }
@@ -330,7 +333,9 @@ struct PyRequest {
     billing_anchor: u8,
     now: i64,
     tier: TierId,
-    addons: Vec<AddonId>,
+    addons: Vec<Held<AddonId>>,
+    /// The seat count, when given.
+    seats: Option<u64>,
     /// Why every question about this request is a deny, when one is: an unknown tier, more
     /// add-ons than the engine takes, or an unknown add-on, in the order the by-name queries
     /// of the engine check them.
@@ -551,10 +556,44 @@ fn each_id<Id>(
 
 /// The engine's request for a Python request.
 fn ids(request: &PyRequest) -> entitle::Request<'_> {
-    entitle::Request::new(request.tier, request.now)
+    let rust = entitle::Request::new(request.tier, request.now)
         .with_key(&request.key)
-        .with_addons(&request.addons)
-        .with_billing_anchor(request.billing_anchor)
+        .with_held(&request.addons)
+        .with_billing_anchor(request.billing_anchor);
+    match request.seats {
+        Some(seats) => rust.with_seats(seats),
+        None => rust,
+    }
+}
+
+/// The instant `Held` reads as "not given".
+const NOT_ACQUIRED: i64 = i64::MIN;
+
+/// The quantity and acquisition of an `entitle.Held` at `addons[index]`, checked, with its
+/// add-on: each wrong field is named as `addons[index].field`.
+fn held_fields<'py>(
+    py: Python<'py>,
+    held: &Bound<'py, PyAny>,
+    index: usize,
+) -> PyResult<(Bound<'py, PyAny>, u64, i64)> {
+    let addon = held.getattr(intern!(py, "addon"))?;
+    let quantity = count(Some(&held.getattr(intern!(py, "quantity"))?), &format!("addons[{index}].quantity"))?;
+    let acquired = held.getattr(intern!(py, "acquired"))?;
+    let parameter = format!("addons[{index}].acquired");
+    let acquired = if acquired.is_none() {
+        NOT_ACQUIRED
+    } else {
+        match instant(py, &acquired, &parameter)? {
+            // The engine reads this one instant as "not given"; no real acquisition is it.
+            NOT_ACQUIRED => {
+                return Err(PyValueError::new_err(format!(
+                    "entitle: `{parameter}` is {NOT_ACQUIRED}, past the range of 64-bit Unix seconds"
+                )))
+            }
+            instant => instant,
+        }
+    };
+    Ok((addon, quantity, acquired))
 }
 
 /// The `PolicyError` or `EntitleError` for a failed load.
@@ -671,15 +710,18 @@ impl PyEngine {
     }
 
     /// Who is asking and when: a tier (name or id), the subject key rollouts hash, the
-    /// add-ons held (names or ids), the billing anchor day (1–31), and `now` as Unix seconds
-    /// (int) or an aware datetime (the current time when left out).
-    #[pyo3(signature = (tier, *, key = Given::Missing, addons = Given::Missing, billing_anchor = Given::Missing, now = None))]
+    /// add-ons held (names, ids, or `Held` with a quantity and an acquisition instant), the
+    /// seat count (None when not given), the billing anchor day (1–31), and `now` as Unix
+    /// seconds (int) or an aware datetime (the current time when left out).
+    #[pyo3(signature = (tier, *, key = Given::Missing, addons = Given::Missing, seats = None, billing_anchor = Given::Missing, now = None))]
+    #[expect(clippy::too_many_arguments, reason = "Python's keyword arguments, each a field of the request")]
     fn request(
         &self,
         py: Python<'_>,
         tier: &Bound<'_, PyAny>,
         key: Given<'_>,
         addons: Given<'_>,
+        seats: Option<&Bound<'_, PyAny>>,
         billing_anchor: Given<'_>,
         now: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<PyRequest> {
@@ -709,6 +751,10 @@ impl PyEngine {
             }
         };
         let now = seconds(py, now)?;
+        let seats = match seats {
+            Some(seats) if !seats.is_none() => Some(count(Some(seats), "seats")?),
+            _ => None,
+        };
         let given: Bound<'_, PyTuple> = match addons.get() {
             None => PyTuple::empty(py),
             Some(addons) if addons.is_instance_of::<PyString>() || addons.is_instance_of::<PyBytes>() => {
@@ -725,21 +771,33 @@ impl PyEngine {
         };
         let mut held = Vec::with_capacity(given.len().min(self.held_addons));
         let mut unknown_addon = false;
-        for addon in given.iter() {
+        let held_class = types(py)?.held.bind(py);
+        for (index, given_item) in given.iter().enumerate() {
+            let (addon, quantity, acquired, parameter) = if given_item.is_instance(held_class)? {
+                let (addon, quantity, acquired) = held_fields(py, &given_item, index)?;
+                (addon, quantity, acquired, Some(format!("addons[{index}].addon")))
+            } else {
+                (given_item, 1, NOT_ACQUIRED, None)
+            };
             let id = match item(&addon, "addons", "items that are add-on names (str) or ids (int)") {
                 Ok(Item::Name(name)) => self.engine.addon(&name),
                 Ok(Item::Id(id)) => self.engine.addon_name(AddonId::from_u32(id)).map(|_| AddonId::from_u32(id)),
                 Ok(Item::NoId) => None,
                 Err(_) => {
-                    return Err(wrong_type(
-                        "addons",
-                        "a sequence whose items are add-on names (str) or ids (int)",
-                        &addon,
-                    ))
+                    return Err(match parameter {
+                        Some(parameter) => wrong_type(&parameter, "an add-on name (str) or id (int)", &addon),
+                        None => wrong_type(
+                            "addons",
+                            "a sequence whose items are add-on names (str), ids (int) or entitle.Held",
+                            &addon,
+                        ),
+                    });
                 }
             };
             match id {
-                Some(id) if held.len() < self.held_addons => held.push(id),
+                Some(id) if held.len() < self.held_addons => {
+                    held.push(Held::new(id).with_quantity(quantity).acquired_at(acquired));
+                }
                 Some(_) => {}
                 None => unknown_addon = true,
             }
@@ -762,6 +820,7 @@ impl PyEngine {
             now,
             tier: resolved_tier.unwrap_or(TierId::from_u32(NO_ID)),
             addons: held,
+            seats,
             refusal,
         })
     }
@@ -1080,17 +1139,22 @@ fn seconds(py: Python<'_>, now: Option<&Bound<'_, PyAny>>) -> PyResult<i64> {
         let since = SystemTime::now().duration_since(SystemTime::UNIX_EPOCH).unwrap_or_default();
         return Ok(i64::try_from(since.as_secs()).unwrap_or(i64::MAX));
     };
-    if let Some(int) = plain_int(now) {
+    instant(py, now, "now")
+}
+
+/// An instant given to `parameter`: Unix seconds (an int, not a bool) or an aware datetime.
+fn instant(py: Python<'_>, value: &Bound<'_, PyAny>, parameter: &str) -> PyResult<i64> {
+    if let Some(int) = plain_int(value) {
         return int.extract::<i64>().map_err(|_| {
-            PyValueError::new_err(format!("entitle: `now` is {int}, past the range of 64-bit Unix seconds"))
+            PyValueError::new_err(format!("entitle: `{parameter}` is {int}, past the range of 64-bit Unix seconds"))
         });
     }
     let types = types(py)?;
     // `_aware_seconds` answers None for anything that is not a datetime, and raises
     // ValueError for a naive one.
-    let found = types.aware_seconds.bind(py).call1((now,))?;
+    let found = types.aware_seconds.bind(py).call1((value, parameter))?;
     if found.is_none() {
-        return Err(wrong_type("now", "Unix seconds (int) or an aware datetime", now));
+        return Err(wrong_type(parameter, "Unix seconds (int) or an aware datetime", value));
     }
     found.extract::<i64>()
 }
@@ -1115,6 +1179,12 @@ impl PyRequest {
         self.addons_given.clone_ref(py)
     }
 
+    /// The seat count, or None when not given.
+    #[getter]
+    fn seats(&self) -> Option<u64> {
+        self.seats
+    }
+
     /// The billing anchor day, 1–31.
     #[getter]
     fn billing_anchor(&self) -> u8 {
@@ -1129,10 +1199,11 @@ impl PyRequest {
 
     fn __repr__(&self, py: Python<'_>) -> PyResult<String> {
         Ok(format!(
-            "Request(tier={}, key={}, addons={}, billing_anchor={}, now={})",
+            "Request(tier={}, key={}, addons={}, seats={}, billing_anchor={}, now={})",
             self.tier_given.bind(py).repr()?,
             PyString::new(py, &self.key).repr()?,
             self.addons_given.bind(py).repr()?,
+            self.seats.map_or_else(|| "None".to_string(), |seats| seats.to_string()),
             self.billing_anchor,
             self.now
         ))

@@ -60,12 +60,21 @@ def test_now_as_an_aware_datetime_counts_whole_seconds_toward_the_past(engine):
         ({"tier": "pro", "addons": "promo"}, "addons", "a sequence of add-on names"),
         ({"tier": "pro", "addons": b"promo"}, "addons", "a sequence of add-on names"),
         ({"tier": "pro", "addons": 3}, "addons", "a sequence of add-on names"),
-        ({"tier": "pro", "addons": [None]}, "addons", "a sequence whose items are add-on names \\(str\\) or ids \\(int\\), not NoneType"),
+        ({"tier": "pro", "addons": [None]}, "addons", "a sequence whose items are add-on names \\(str\\), ids \\(int\\) or entitle.Held, not NoneType"),
         ({"tier": "pro", "addons": [True]}, "addons", "a sequence whose items .*, not bool"),
         ({"tier": "pro", "billing_anchor": "1"}, "billing_anchor", "a day of the month"),
         ({"tier": "pro", "billing_anchor": True}, "billing_anchor", "a day of the month"),
         ({"tier": "pro", "billing_anchor": None}, "billing_anchor", "a day of the month"),
         ({"tier": "pro", "addons": None}, "addons", "a sequence of add-on names"),
+        ({"tier": "pro", "addons": ["promo", entitle.Held("promo", quantity=1.5)]}, "addons\\[1\\].quantity", "a count \\(int\\), not float"),
+        ({"tier": "pro", "addons": [entitle.Held("promo", quantity=True)]}, "addons\\[0\\].quantity", "a count \\(int\\), not bool"),
+        ({"tier": "pro", "addons": [entitle.Held("promo", quantity=None)]}, "addons\\[0\\].quantity", "a count \\(int\\), not NoneType"),
+        ({"tier": "pro", "addons": [entitle.Held("promo", acquired=1.5)]}, "addons\\[0\\].acquired", "Unix seconds \\(int\\) or an aware datetime, not float"),
+        ({"tier": "pro", "addons": [entitle.Held("promo", acquired="2026-11-01")]}, "addons\\[0\\].acquired", "Unix seconds \\(int\\) or an aware datetime, not str"),
+        ({"tier": "pro", "addons": [entitle.Held(None)]}, "addons\\[0\\].addon", "an add-on name \\(str\\) or id \\(int\\), not NoneType"),
+        ({"tier": "pro", "seats": 2.0}, "seats", "a count \\(int\\), not float"),
+        ({"tier": "pro", "seats": True}, "seats", "a count \\(int\\), not bool"),
+        ({"tier": "pro", "seats": "3"}, "seats", "a count \\(int\\), not str"),
     ],
 )
 def test_every_wrong_type_of_a_request_names_its_parameter(engine, arguments, parameter, takes):
@@ -199,3 +208,57 @@ def test_looking_names_up_keeps_nothing(engine):
         tracemalloc.stop()
     # 20,000 cached names would hold over a megabyte; nothing is kept but noise.
     assert grown < 64 * 1024, f"{grown} bytes kept after looking up 20,000 unknown names"
+
+
+@pytest.mark.parametrize(
+    "arguments,message",
+    [
+        ({"addons": [entitle.Held("promo", quantity=-1)]}, "`addons\\[0\\].quantity` is -1, not a count"),
+        ({"addons": [entitle.Held("promo", quantity=2**64)]}, "`addons\\[0\\].quantity` is 18446744073709551616"),
+        ({"addons": [entitle.Held("promo", acquired=2**63)]}, "`addons\\[0\\].acquired` is 9223372036854775808, past the range"),
+        ({"addons": [entitle.Held("promo", acquired=-(2**63))]}, "`addons\\[0\\].acquired` is -9223372036854775808, past the range"),
+        ({"addons": [entitle.Held("promo", acquired=datetime(2026, 11, 1))]}, "`addons\\[0\\].acquired` must be an aware datetime"),
+        ({"seats": -1}, "`seats` is -1, not a count"),
+        ({"seats": 2**64}, "`seats` is 18446744073709551616, not a count"),
+    ],
+)
+def test_quantities_acquisitions_and_seats_out_of_range_are_value_errors(engine, arguments, message):
+    with pytest.raises(ValueError, match=message):
+        engine.request("pro", now=NOW, **arguments)
+
+
+def test_held_addons_in_quantity_and_seats(engine):
+    hd, promo = engine.feature("hd_video"), engine.addon("promo")
+    held = entitle.Held("promo", quantity=1, acquired=datetime(2026, 11, 1, tzinfo=timezone.utc))
+    assert (held.addon, held.quantity, held.acquired) == ("promo", 1, datetime(2026, 11, 1, tzinfo=timezone.utc))
+    assert entitle.Held("promo") == entitle.Held("promo", quantity=1, acquired=None)
+    with pytest.raises(AttributeError):
+        held.quantity = 2
+    # One held, by name, by id or as `Held`, answers alike; the request keeps what was given.
+    plain = engine.request("pro", addons=["promo"], now=NOW)
+    for addons in ([held], [entitle.Held(promo)], [entitle.Held("promo", acquired=NOW - 60)], [promo]):
+        request = engine.request("pro", addons=addons, seats=3, now=NOW)
+        assert request.addons == tuple(addons) and request.seats == 3
+        assert engine.decide(request, hd) == engine.decide(plain, hd)
+        assert engine.check_limit(request, "api_calls") == engine.check_limit(plain, "api_calls")
+    # A quantity of 0 holds nothing, and is still checked; past the maximum (1) is refused.
+    none = engine.request("pro", addons=[entitle.Held("promo", quantity=0)], now=NOW)
+    assert engine.is_allowed(none, hd)
+    assert engine.decide(engine.request("pro", addons=[entitle.Held("gold", quantity=0)], now=NOW), hd).reason == "unknown_addon"
+    two = engine.request("pro", addons=[entitle.Held("promo", quantity=2)], now=NOW)
+    assert engine.decide(two, hd) == entitle.Decision(False, entitle.Reason.QUANTITY_ABOVE_MAX)
+    assert not engine.is_allowed(two, "hd_video")
+    assert engine.check_limit(two, "api_calls").reason is entitle.Reason.QUANTITY_ABOVE_MAX
+    assert [d.reason for d in engine.decide_many(two, [hd, "hd_video"])] == ["quantity_above_max"] * 2
+    with pytest.raises(entitle.QueryError) as raised:
+        engine.setting_value(two, "sla")
+    assert raised.value.reason is entitle.Reason.QUANTITY_ABOVE_MAX
+    by_json = engine.query_json({"tier": "pro", "now": NOW, "addons": [{"addon": "promo", "quantity": 2}], "feature": "hd_video"})
+    assert by_json == {"allowed": False, "reason": "quantity_above_max"}
+    # A seat count changes no flat limit, and a quota reports seats only when one was used.
+    seated = engine.check_limit(engine.request("pro", seats=10, now=NOW), "api_calls", used=4)
+    assert seated.seats is None and seated.remaining == 6
+    assert seated == engine.check_limit(engine.request("pro", seats=None, now=NOW), "api_calls", used=4)
+    assert seated.window is not None and seated.window.end - seated.window.start == 86_400
+    assert engine.request("pro", now=NOW).seats is None
+    assert "seats=10" in repr(engine.request("pro", seats=10, now=NOW))

@@ -4,7 +4,7 @@ import os
 from datetime import datetime
 from typing import Any, Iterable, Mapping, Optional, Union
 
-from ._types import Decision, Entitlements, Quota, Setting
+from ._types import Decision, Entitlements, Held, Quota, Setting
 
 Instant = Union[int, datetime, None]
 NameOrId = Union[str, int]
@@ -21,7 +21,10 @@ class Request:
     @property
     def key(self) -> str: ...
     @property
-    def addons(self) -> tuple[Union[str, int], ...]: ...
+    def addons(self) -> tuple[Union[str, int, Held], ...]: ...
+    @property
+    def seats(self) -> Optional[int]:
+        """The seat count, or None when not given."""
     @property
     def billing_anchor(self) -> int: ...
     @property
@@ -59,10 +62,15 @@ class Engine:
         tier: Union[str, int],
         *,
         key: str = "",
-        addons: Iterable[NameOrId] = (),
+        addons: Iterable[Union[NameOrId, Held]] = (),
+        seats: Optional[int] = None,
         billing_anchor: int = 1,
         now: Instant = None,
-    ) -> Request: ...
+    ) -> Request:
+        """Who is asking and when. ``addons`` are names, ids or `Held` (an add-on with its
+        quantity and acquisition instant); ``seats`` is the seat count per-seat values are
+        multiplied by (None: not given, and a limit with a per-seat value in force answers
+        ``seats_not_given``)."""
     def is_allowed(self, request: Request, feature: NameOrId) -> bool: ...
     def feature_list(self, features: Iterable[NameOrId]) -> FeatureList:
         """The features of a page resolved once, for this engine's batch calls."""

@@ -46,6 +46,9 @@ class Reason(_Named):
     TOO_MANY_ADDONS = "too_many_addons"
     LIMIT_NOT_SET = "limit_not_set"
     DUPLICATE_ADDON = "duplicate_addon"
+    QUANTITY_ABOVE_MAX = "quantity_above_max"
+    SEATS_NOT_GIVEN = "seats_not_given"
+    ACQUISITION_NOT_GIVEN = "acquisition_not_given"
 
 
 class Status(_Named):
@@ -94,6 +97,22 @@ class Quota:
     soft_cap: Optional[Amount]
     remaining: Amount
     window: Optional[Window]
+    #: The seat count the limit was multiplied by; None when no per-seat value was in force.
+    seats: Optional[int] = None
+
+
+@dataclass(frozen=True)
+class Held:
+    """An add-on a subject holds, for `Engine.request`'s ``addons``: the add-on (a name or an
+    id), how many are held (0 holds nothing; more than the add-on's maximum, 1 unless the
+    policy declares more, is refused with ``quantity_above_max``) and, for a trial, when it was
+    acquired (Unix seconds or an aware datetime, as ``now`` is taken; None when not given).
+    The fields are checked when a request is made, and a wrong one is named there
+    (``addons[1].quantity``)."""
+
+    addon: Union[str, int]
+    quantity: int = 1
+    acquired: Union[int, datetime, None] = None
 
 
 @dataclass(frozen=True)
@@ -194,11 +213,12 @@ _EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 _SECOND = timedelta(seconds=1)
 
 
-def _aware_seconds(now: object) -> Optional[int]:
+def _aware_seconds(now: object, parameter: str = "now") -> Optional[int]:
     """Unix seconds of an aware datetime, rounded toward the past; None for anything that is
-    not a datetime; ValueError for a naive one, whose instant depends on the machine."""
+    not a datetime; ValueError for a naive one, whose instant depends on the machine, naming
+    `parameter`."""
     if not isinstance(now, datetime):
         return None
     if now.utcoffset() is None:
-        raise ValueError("entitle: `now` must be an aware datetime (with a time zone) or Unix seconds (int)")
+        raise ValueError(f"entitle: `{parameter}` must be an aware datetime (with a time zone) or Unix seconds (int)")
     return (now - _EPOCH) // _SECOND
