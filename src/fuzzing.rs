@@ -47,18 +47,20 @@ const ACQUIRED: [Option<i64>; 8] =
 
 /// The held add-ons (index, quantity, acquisition) and seat count of a question holding `held`.
 fn held_of(q: &Question<'_>, held: &[usize]) -> (Vec<crate::reference::HeldAddon>, Option<u64>) {
+    // Three bits pick one of eight choices.
     let choice = |bits: u64| usize::try_from(bits & 7).unwrap_or(0);
+    let pick = |choices: &[u64; 8], bits: u64| choices.get(choice(bits)).copied().unwrap_or(1);
     if q.holding == 0 {
         return (held.iter().map(|&a| (a, 1, None)).collect(), None);
     }
-    let seats = SEATS[choice(q.holding)];
+    let seats = SEATS.get(choice(q.holding)).copied().flatten();
     let list = held
         .iter()
         .enumerate()
         .map(|(i, &a)| {
             let bits = q.holding.rotate_right(3 + 6 * (u32::try_from(i).unwrap_or(0) % 10));
-            let acquired = ACQUIRED[choice(bits >> 3)].map(|offset| q.now.saturating_add(offset));
-            (a, QUANTITIES[choice(bits)], acquired)
+            let acquired = ACQUIRED.get(choice(bits >> 3)).copied().flatten().map(|offset| q.now.saturating_add(offset));
+            (a, pick(&QUANTITIES, bits), acquired)
         })
         .collect();
     (list, seats)

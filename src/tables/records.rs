@@ -126,7 +126,7 @@ impl LimitRecord {
         let value = raw(value);
         let warn = warn.map_or(NO_WARN, Percentage::millionths);
         let flags =
-            u32::from(per_seat) * PER_SEAT | u32::from(soft.is_some()) * SOFT | u32::from(counter) << COUNTER_SHIFT;
+            (u32::from(per_seat) * PER_SEAT) | (u32::from(soft.is_some()) * SOFT) | (u32::from(counter) << COUNTER_SHIFT);
         LimitRecord { value, ceiling: soft.map_or(value, raw), warn_at: warn_at(value, warn), warn, flags }
     }
 
@@ -158,9 +158,8 @@ impl LimitRecord {
 
     /// Its limit's counter code (`Window as u8 + 1`, or 0).
     #[inline(always)]
-    #[expect(clippy::cast_possible_truncation, reason = "the code is masked to its byte")]
     pub(crate) const fn counter(&self) -> u8 {
-        (self.flags >> COUNTER_SHIFT & 0xff) as u8
+        self.flags.to_le_bytes()[1]
     }
 
     /// Whether the value and soft cap are per seat.
