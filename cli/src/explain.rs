@@ -199,7 +199,7 @@ fn text<A>(source: &Source, headline: &str, reason: &str, why: &Explanation<A>, 
                 None => format!("add the add-on `{addon}`"),
             };
             if let Some(ends) = upgrade.ends {
-                option.push_str(&format!(" (it would apply until {})", entitle::format_instant(ends)));
+                option.push_str(&format!(" (a trial that would end at {})", entitle::format_instant(ends)));
             }
             options.push(option);
         }

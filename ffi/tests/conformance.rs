@@ -140,6 +140,9 @@ fn addon_item(item: &Value) -> Option<String> {
 fn normalise(mut answer: Value) -> Value {
     if let Some(object) = answer.as_object_mut() {
         object.remove("explain");
+        // Which held add-ons a limit used, and how many of each, is told by the JSON answer
+        // and the explanation; the typed answers carry the seat count.
+        object.remove("addons");
         if let Some(window) = object.get_mut("window") {
             let seconds = |v: &Value| v.as_str().and_then(entitle::parse_instant).map_or(Value::Null, |s| json!(s));
             *window = json!({ "start": seconds(&window["start"]), "end": seconds(&window["end"]) });

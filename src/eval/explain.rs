@@ -35,8 +35,8 @@ pub struct Upgrade {
     /// The least total quantity of that add-on that would allow it, when that is more than 1
     /// or the subject already holds some.
     pub quantity: Option<u64>,
-    /// When that add-on, acquired now, would stop applying (its trial's end or its `until`,
-    /// whichever is sooner), if either bounds it.
+    /// When that add-on, a trial, would stop applying if acquired now: its trial's end, or its
+    /// `until` if that comes first. `None` for an add-on that is not a trial.
     pub ends: Option<i64>,
 }
 
@@ -398,14 +398,12 @@ impl Engine {
             return None;
         }
         let model = self.model();
+        // A trial says when it would end; an add-on that is not a trial says nothing new (its
+        // `valid until` is in the policy, and answers of policies without trials stay as they were).
         let ends = addon.and_then(|(a, _, _)| {
             let meta = self.tables().addon_meta(self.index(a));
-            let trial_end = meta.trial().and_then(|length| super::trial::end(request.now, length));
-            let until = (meta.until != i64::MAX).then_some(meta.until);
-            match (trial_end, until) {
-                (Some(t), Some(u)) => Some(t.min(u)),
-                (one, other) => one.or(other),
-            }
+            let trial_end = super::trial::end(request.now, meta.trial()?)?;
+            Some(if meta.until == i64::MAX { trial_end } else { trial_end.min(meta.until) })
         });
         Some(Upgrade {
             tier: tier.and_then(|t| model.tiers.get(t)).map(|t| t.name.clone()),

@@ -96,14 +96,20 @@ def typed_answer(engine, query):
     anchor = query.get("billing_anchor", 1)
     if len(kinds) != 1 or not isinstance(anchor, int) or not 1 <= anchor <= 31:
         return None
+    # A `seats` of null is refused by the protocol, not taken as absent.
     seats = query.get("seats")
-    if seats is not None and not is_count(seats):
+    if "seats" in query and not is_count(seats):
         return None
     try:
         addons = [held(item) for item in query.get("addons", [])]
     except (TypeError, ValueError):
         return None
-    request = engine.request(query["tier"], key=query.get("key", ""), addons=addons, seats=seats, billing_anchor=anchor, now=now)
+    try:
+        request = engine.request(query["tier"], key=query.get("key", ""), addons=addons, seats=seats, billing_anchor=anchor, now=now)
+    except ValueError:
+        # An argument the typed API refuses (an acquisition of -2^63, which no instant is):
+        # the JSON protocol must refuse it too.
+        return None
     kind = kinds[0]
     if kind == "feature":
         decision = engine.decide(request, query["feature"])
@@ -135,6 +141,9 @@ def typed_answer(engine, query):
 def normalised(answer):
     answer = dict(answer)
     answer.pop("explain", None)
+    # Which held add-ons a limit used is told by the JSON answer and the explanation; the
+    # typed answers carry the seat count.
+    answer.pop("addons", None)
     if "window" in answer:
         answer["window"] = {k: seconds(v) for k, v in answer["window"].items()}
     return answer
