@@ -59,7 +59,8 @@ fn held_of(q: &Question<'_>, held: &[usize]) -> (Vec<crate::reference::HeldAddon
         .enumerate()
         .map(|(i, &a)| {
             let bits = q.holding.rotate_right(3 + 6 * (u32::try_from(i).unwrap_or(0) % 10));
-            let acquired = ACQUIRED.get(choice(bits >> 3)).copied().flatten().map(|offset| q.now.saturating_add(offset));
+            let acquired =
+                ACQUIRED.get(choice(bits >> 3)).copied().flatten().map(|offset| q.now.saturating_add(offset));
             (a, pick(&QUANTITIES, bits), acquired)
         })
         .collect();

@@ -74,8 +74,56 @@ impl Parts {
     ) -> Result<Parts, InvalidParts> {
         validate_model(&model, limits)?;
         let tables = Tables::from_raw(tables, Counts::of(&model)).map_err(InvalidParts::Inconsistent)?;
+        agree(&model, &tables)?;
         Ok(Parts { model, tables, seeds: Some(seeds), hash })
     }
+}
+
+/// What the checker proves of seats, quantities and trials, held against the model and the
+/// tables alike, and the two against each other: the views read the model while queries read
+/// the tables, so a bundle whose two disagree (showing `max 20` and enforcing 1) is refused.
+/// One pass over the add-ons and one over the limit rows.
+fn agree(model: &Model, tables: &Tables) -> Result<(), InvalidParts> {
+    use crate::model::{Amount, LimitKind, QuantityType, TrialLength};
+    use crate::tables::{raw, AddonMeta, MAX_TRIAL_MONTHS};
+    let bad = |what| Err(InvalidParts::Inconsistent(what));
+    for (a, addon) in model.addons.iter().enumerate() {
+        let trial_ok = match addon.trial {
+            None => true,
+            Some(TrialLength::Seconds(s)) => s > 0 && i64::try_from(s).is_ok(),
+            Some(TrialLength::Months(m)) => m > 0 && m <= MAX_TRIAL_MONTHS,
+        };
+        if addon.max_quantity == Amount::Finite(0) || !trial_ok {
+            return bad("an add-on has a maximum quantity of 0 or a trial the language does not allow");
+        }
+        let expected = AddonMeta {
+            from: addon.valid_from.unwrap_or(i64::MIN),
+            until: addon.valid_until.unwrap_or(i64::MAX),
+            max_quantity: raw(addon.max_quantity),
+            trial: AddonMeta::trial_code(addon.trial),
+        };
+        if *tables.addon_meta(a) != expected {
+            return bad("an add-on's validity, maximum or trial differs between the model and the tables");
+        }
+    }
+    // A duration cap or gauge is a length, never per seat (E020): one pass over the model's
+    // items and one over the table cells.
+    let length: Vec<bool> = model
+        .limits
+        .iter()
+        .map(|l| l.ty == QuantityType::Duration && !matches!(l.kind, LimitKind::Counter(_)))
+        .collect();
+    let is_length = |l: usize| length.get(l).copied().unwrap_or(false);
+    let items_per_seat = model.tiers.iter().flat_map(|t| &t.limits).any(|t| t.per_seat && is_length(t.limit))
+        || model.addons.iter().flat_map(|a| &a.limits).any(|c| c.per_seat && is_length(c.limit));
+    let lengths = || (0..model.limits.len()).filter(|&l| is_length(l));
+    let records_per_seat = (0..model.tiers.len()).any(|t| lengths().any(|l| tables.limit_record(t, l).1.per_seat()));
+    let deltas_per_seat = (0..model.addons.len())
+        .any(|a| lengths().any(|l| tables.addon_delta(a, l).flags & crate::tables::ANY_PER_SEAT != 0));
+    if items_per_seat || records_per_seat || deltas_per_seat {
+        return bad("a duration cap or gauge is per seat");
+    }
+    Ok(())
 }
 
 /// What the checker proves of a model it builds, which the code that walks a model relies on,
@@ -173,7 +221,31 @@ fn inheritance_depth(model: &Model) -> Result<usize, InvalidParts> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::TierDef;
+    use crate::model::{Amount, TierDef, TrialLength};
+
+    /// Decoded parts whose model and tables disagree on seats, quantities or trials are
+    /// refused: the views would show one thing and the queries enforce another.
+    #[test]
+    fn a_model_that_disagrees_with_its_tables_is_refused() {
+        let text = "policy \"p\"\nlimit storage : bytes\nlimit keep : duration\ntier pro { limit storage = 1 GiB per seat  limit keep = 7 days }\naddon pack for pro { limit storage += 5 GiB  max 20  valid for 14 days }\n";
+        let engine = crate::Engine::from_source("p", text).expect("checks");
+        let parts = |model: Model| {
+            let seeds = [(0u64, false); 5];
+            Parts::validate(model, engine.tables().to_raw(), seeds, engine.policy_hash(), &Limits::default())
+        };
+        assert!(parts(engine.model().clone()).is_ok());
+        let wrong = |change: &dyn Fn(&mut Model)| {
+            let mut model = engine.model().clone();
+            change(&mut model);
+            parts(model).map(|_| ())
+        };
+        let refused = |result: Result<(), InvalidParts>| matches!(result, Err(InvalidParts::Inconsistent(_)));
+        assert!(refused(wrong(&|m| m.addons[0].max_quantity = Amount::Finite(5))), "another maximum");
+        assert!(refused(wrong(&|m| m.addons[0].max_quantity = Amount::Finite(0))), "a maximum of 0");
+        assert!(refused(wrong(&|m| m.addons[0].trial = Some(TrialLength::Months(0)))), "an empty trial");
+        assert!(refused(wrong(&|m| m.addons[0].trial = None)), "no trial");
+        assert!(refused(wrong(&|m| m.tiers[0].limits[1].per_seat = true)), "a duration cap per seat");
+    }
 
     fn chain(parents: &[Option<usize>]) -> Model {
         let tiers = parents

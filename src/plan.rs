@@ -200,12 +200,20 @@ enum BySeats {
 }
 
 impl BySeats {
+    /// The limit at `n` seats, saturating at the largest finite amount as the engine does
+    /// (unlimited is past every finite one).
     fn at(self, n: u64) -> u128 {
+        const MAX_FINITE: u128 = u64::MAX as u128 - 1;
         match self {
             BySeats::Unlimited => u128::MAX,
             BySeats::Linear { floor, per_seat_floor, added, per_seat_added } => {
                 let (n, floor, added) = (u128::from(n), u128::from(floor), u128::from(added));
-                floor.max(u128::from(per_seat_floor) * n) + added + u128::from(per_seat_added) * n
+                let times = |amount: u64| (u128::from(amount) * n).min(MAX_FINITE);
+                floor
+                    .max(times(per_seat_floor))
+                    .saturating_add(added)
+                    .saturating_add(times(per_seat_added))
+                    .min(MAX_FINITE)
             }
         }
     }
@@ -811,6 +819,19 @@ mod tests {
 
     fn linear(floor: u64, per_seat_floor: u64, added: u64, per_seat_added: u64) -> BySeats {
         BySeats::Linear { floor, per_seat_floor, added, per_seat_added }
+    }
+
+    /// The largest amounts at the largest seat count saturate as the engine does, and never
+    /// overflow: both sides here reach past 2^128 unsaturated.
+    #[test]
+    fn limits_by_seats_saturate_at_the_largest_finite_amount() {
+        const MAX_FINITE: u64 = u64::MAX - 1;
+        let huge = linear(5, MAX_FINITE, 0, MAX_FINITE);
+        assert_eq!(huge.at(u64::MAX), u128::from(MAX_FINITE));
+        // Comparing them evaluates both at the far seat counts, which used to overflow.
+        let flat = linear(MAX_FINITE, 1, 0, 0);
+        assert!(!huge.below_somewhere(flat), "equal at every seat count once saturated");
+        let _ = flat.below_somewhere(huge);
     }
 
     /// A limit is below another at some seat count exactly when it is at one of the few

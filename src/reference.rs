@@ -504,11 +504,12 @@ mod tests {
                 let u = unit(plan.limits[l].0);
                 // Some values are per seat, where the language allows it (not on a duration cap
                 // or gauge, nor on `unlimited`); a finite soft cap then is too.
-                let seat = if *value != 49 && seats_allowed(plan.limits[l]) && (value + *cap + l as u64).is_multiple_of(3) {
-                    " per seat"
-                } else {
-                    ""
-                };
+                let seat =
+                    if *value != 49 && seats_allowed(plan.limits[l]) && (value + *cap + l as u64).is_multiple_of(3) {
+                        " per seat"
+                    } else {
+                        ""
+                    };
                 let value_text = if *value == 49 { "unlimited".to_string() } else { format!("{value}{u}{seat}") };
                 let soft = match soft {
                     1 => format!(" soft {cap}{u}{seat}"),

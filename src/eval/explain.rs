@@ -120,17 +120,27 @@ impl Engine {
                 bound(meta.until)
             ));
         }
-        if let Some((at, Some(end))) = trial {
-            return Some(format!("a trial acquired at {}, ending at {}", format_instant(at), format_instant(end)))
-                .map(|phrase| format!("as {phrase}"));
+        match trial {
+            // A trial whose end is past the last instant never ends.
+            Some((at, Some(i64::MAX))) => Some(format!("as a trial acquired at {}, with no end", format_instant(at))),
+            Some((at, Some(end))) => {
+                Some(format!("as a trial acquired at {}, ending at {}", format_instant(at), format_instant(end)))
+            }
+            _ => None,
         }
-        None
     }
 
-    /// Unknown ids, explained; `None` when every id is known.
+    /// A request refused whatever it asks (an unknown id, too many add-ons, one listed twice, a
+    /// quantity above its maximum, a trial without its acquisition), explained; `None` when
+    /// the request passes its checks.
     fn explain_unknown(&self, request: &Request<'_>) -> Option<Step> {
         let reason = self.validate(request).err()?;
-        Some(note(format!("the query names something the policy does not declare ({})", reason.as_str())))
+        Some(note(match reason {
+            Reason::UnknownTier | Reason::UnknownAddon => {
+                format!("the query names something the policy does not declare ({})", reason.as_str())
+            }
+            _ => format!("the query is refused: {} ({})", reason.describe(), reason.as_str()),
+        }))
     }
 
     /// [`Engine::decide`], with the rules behind the decision and an upgrade hint.
@@ -264,6 +274,12 @@ impl Engine {
                 steps.push(step(format!("held add-on `{}` {verb}{status}", def.name), change.span));
             }
         }
+        if answer.reason == Reason::SeatsNotGiven {
+            // Nothing to add up, and nothing to upgrade to: the query is missing an input.
+            steps
+                .push(note(format!("`{}` has a per-seat value in force, and the query gives no seat count", def.name)));
+            return Explanation { answer, steps, upgrade: None };
+        }
         if matches!(answer.reason, Reason::WithinLimit | Reason::Overage | Reason::LimitExceeded) {
             if let Some(arithmetic) = self.limit_arithmetic(request, l, &show) {
                 steps.push(note(format!("limit in force: {arithmetic} = {}", show(answer.limit))));
@@ -293,6 +309,7 @@ impl Engine {
 
     /// The held add-ons that apply and have an item for `limit`, each with the quantity held,
     /// in the request's order: what a limit answer says it used. Empty for an unknown limit.
+    #[cfg(feature = "json")]
     pub(crate) fn quantities_used(&self, request: &Request<'_>, limit: LimitId) -> Vec<(String, u64)> {
         let (tier, l) = (self.index(request.tier), self.index(limit));
         request
@@ -366,11 +383,16 @@ impl Engine {
             if had >= max {
                 return None;
             }
-            // The same request holding `quantity` of the candidate; a trial is acquired now,
-            // at the instant of the question, unless it is held with an instant already.
+            // The same request holding `quantity` of the candidate. A trial is acquired now, at
+            // the instant of the question, unless it is held (a quantity above 0) with an
+            // instant already; the hint's end is counted from the same instant.
+            let acquired = at
+                .and_then(|i| held.get(i))
+                .filter(|h| h.quantity() > 0)
+                .and_then(|h| h.acquired())
+                .unwrap_or(request.now);
             let holding = |quantity: u64| {
                 let mut list = held.clone();
-                let acquired = at.and_then(|i| held.get(i)).and_then(|h| h.acquired()).unwrap_or(request.now);
                 let one = Held::new(candidate).with_quantity(quantity).acquired_at(acquired);
                 match at.and_then(|i| list.get_mut(i)) {
                     Some(slot) => *slot = one,
@@ -392,7 +414,7 @@ impl Engine {
                     low = middle;
                 }
             }
-            Some((candidate, high, at.is_some()))
+            Some((candidate, high, had > 0, acquired))
         });
         if tier.is_none() && addon.is_none() {
             return None;
@@ -400,15 +422,17 @@ impl Engine {
         let model = self.model();
         // A trial says when it would end; an add-on that is not a trial says nothing new (its
         // `valid until` is in the policy, and answers of policies without trials stay as they were).
-        let ends = addon.and_then(|(a, _, _)| {
+        let ends = addon.and_then(|(a, _, _, acquired)| {
             let meta = self.tables().addon_meta(self.index(a));
-            let trial_end = super::trial::end(request.now, meta.trial()?)?;
-            Some(if meta.until == i64::MAX { trial_end } else { trial_end.min(meta.until) })
+            let trial_end = super::trial::end(acquired, meta.trial()?)?;
+            let end = if meta.until == i64::MAX { trial_end } else { trial_end.min(meta.until) };
+            // A trial that ends past the last instant never ends.
+            (end != i64::MAX).then_some(end)
         });
         Some(Upgrade {
             tier: tier.and_then(|t| model.tiers.get(t)).map(|t| t.name.clone()),
-            addon: addon.and_then(|(a, _, _)| model.addons.get(self.index(a))).map(|a| a.name.clone()),
-            quantity: addon.and_then(|(_, quantity, held)| (quantity > 1 || held).then_some(quantity)),
+            addon: addon.and_then(|(a, _, _, _)| model.addons.get(self.index(a))).map(|a| a.name.clone()),
+            quantity: addon.and_then(|(_, quantity, held, _)| (quantity > 1 || held).then_some(quantity)),
             ends,
         })
     }

@@ -639,9 +639,10 @@ impl Engine {
                 (Ok(ids), Some(id)) => self.decide(&ids, id),
             };
         }
+        // The request's own checks come before the question's name, as by id.
         let answer = self.resolve(request, |ids| match self.feature(feature) {
             Some(id) => self.decide(ids, id),
-            None => Decision::deny(Reason::UnknownFeature),
+            None => Decision::deny(self.validate(ids).err().unwrap_or(Reason::UnknownFeature)),
         });
         answer.unwrap_or_else(Decision::deny)
     }
@@ -666,7 +667,7 @@ impl Engine {
         }
         let answer = self.resolve(request, |ids| match self.limit(limit) {
             Some(id) => self.check_limit(ids, id, usage),
-            None => Quota::denied(Reason::UnknownLimit),
+            None => Quota::denied(self.validate(ids).err().unwrap_or(Reason::UnknownLimit)),
         });
         answer.unwrap_or_else(Quota::denied)
     }
@@ -691,7 +692,10 @@ impl Engine {
             let ids = self.plain_request(request)?;
             return self.setting_value(&ids, id.ok_or(Reason::UnknownSetting)?);
         }
-        self.resolve(request, |ids| self.setting_value(ids, id.ok_or(Reason::UnknownSetting)?))?
+        self.resolve(request, |ids| match id {
+            Some(id) => self.setting_value(ids, id),
+            None => Err(self.validate(ids).err().unwrap_or(Reason::UnknownSetting)),
+        })?
     }
 }
 

@@ -125,8 +125,9 @@ impl LimitRecord {
     ) -> LimitRecord {
         let value = raw(value);
         let warn = warn.map_or(NO_WARN, Percentage::millionths);
-        let flags =
-            (u32::from(per_seat) * PER_SEAT) | (u32::from(soft.is_some()) * SOFT) | (u32::from(counter) << COUNTER_SHIFT);
+        let flags = (u32::from(per_seat) * PER_SEAT)
+            | (u32::from(soft.is_some()) * SOFT)
+            | (u32::from(counter) << COUNTER_SHIFT);
         LimitRecord { value, ceiling: soft.map_or(value, raw), warn_at: warn_at(value, warn), warn, flags }
     }
 
@@ -260,7 +261,7 @@ impl AddonMeta {
     pub(crate) fn from_stored(from: i64, until: i64, max_quantity: u64, trial: u64) -> Result<AddonMeta, &'static str> {
         let months_ok = trial & TRIAL_MONTHS == 0
             || (trial & !TRIAL_MONTHS) <= u64::from(MAX_TRIAL_MONTHS) && trial != TRIAL_MONTHS;
-        if from > until || max_quantity == 0 || !months_ok {
+        if from >= until || max_quantity == 0 || !months_ok {
             return Err("an add-on's validity, maximum quantity or trial length is out of range");
         }
         Ok(AddonMeta { from, until, max_quantity, trial })

@@ -250,3 +250,23 @@ fn distinct_addons_sixty_four_apart_are_not_taken_for_one_held_twice() {
     let quota = engine.check_limit(&Request::new(free, 0).with_addons(&twice), calls, Usage::used(0));
     assert_eq!(quota.reason, Reason::DuplicateAddon);
 }
+
+/// A trial whose end is past the last instant never ends: the hint gives no end, and the
+/// explanation says so, rather than printing a date in the year 292277026596.
+#[test]
+fn a_trial_that_never_ends_is_hinted_and_explained_without_an_end() {
+    let text = "policy \"p\"\nfeature hd\ntier free { }\naddon forever for free { grant hd  valid for 9_223_372_036_854_775_807 s }\n";
+    let engine = entitle::Engine::from_source("p", text).expect("checks");
+    let (free, hd, forever) = (
+        engine.tier("free").expect("tier"),
+        engine.feature("hd").expect("feature"),
+        engine.addon("forever").expect("addon"),
+    );
+    let hint = engine.explain_feature(&entitle::Request::new(free, 0), hd).upgrade.expect("a hint");
+    assert_eq!((hint.addon.as_deref(), hint.ends), (Some("forever"), None));
+    let held = [entitle::Held::new(forever).acquired_at(0)];
+    let why = engine.explain_feature(&entitle::Request::new(free, 10).with_held(&held), hd);
+    assert!(why.answer.allowed);
+    let rules: Vec<&str> = why.steps.iter().map(|s| s.rule.as_str()).collect();
+    assert!(rules.iter().any(|r| r.ends_with("with no end")), "{rules:?}");
+}
