@@ -9,11 +9,15 @@ use arbitrary::{Arbitrary, Unstructured};
 use entitle::fuzzing::{compare_with_reference, Question};
 use libfuzzer_sys::fuzz_target;
 
+/// One question as generated: tier, key index, add-on mask, instant, item, used, requested,
+/// and how the add-ons are held (`Question::holding`).
+type Asked = (u32, u8, u64, i64, u32, u64, u64, u64);
+
 #[derive(Debug)]
 struct Plan {
     text: String,
     keys: Vec<String>,
-    questions: Vec<(u32, u8, u64, i64, u32, u64, u64, u64)>,
+    questions: Vec<Asked>,
 }
 
 const ROLLOUTS: [&str; 6] = ["0%", "1%", "5%", "50%", "99.9999%", "100%"];
