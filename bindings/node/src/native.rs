@@ -465,20 +465,28 @@ pub fn entitlements(
 }
 
 /// Whether the subject may use a feature, and why.
+/// A name that resolves to nothing is asked as an id no engine hands out, so that the engine
+/// checks the request first (an add-on listed twice, a quantity above its maximum) and only
+/// then answers `unknown_*`, in the order every language answers in.
 fn decision_of(engine: &Engine, request: &NativeRequest, feature: Option<FeatureId>) -> (bool, Reason) {
-    match request.ask(|r| feature.map(|id| engine.decide(r, id))) {
-        Ok(Some(decision)) => (decision.allowed, decision.reason),
-        Ok(None) => (false, Reason::UnknownFeature),
+    let id = feature.unwrap_or(FeatureId::from_u32(UNKNOWN));
+    match request.ask(|r| engine.decide(r, id)) {
+        Ok(decision) => (decision.allowed, decision.reason),
         Err(reason) => (false, reason),
     }
 }
 
 fn quota_of(engine: &Engine, request: &NativeRequest, limit: Option<LimitId>, usage: Usage) -> NativeQuota {
-    match request.ask(|r| limit.map(|id| engine.check_limit(r, id, usage))) {
-        Ok(Some(quota)) => native_quota(&quota),
-        Ok(None) => denied_quota(Reason::UnknownLimit),
+    let id = limit.unwrap_or(LimitId::from_u32(UNKNOWN));
+    match request.ask(|r| engine.check_limit(r, id, usage)) {
+        Ok(quota) => native_quota(&quota),
         Err(reason) => denied_quota(reason),
     }
+}
+
+/// The reason of a quota as JavaScript receives it.
+fn reason_of_quota(quota: NativeQuota) -> Reason {
+    Reason::from_name(&quota.reason).unwrap_or(Reason::UnknownLimit)
 }
 
 /// A quota as JavaScript receives it, amounts as decimal text.
@@ -499,7 +507,8 @@ fn native_quota(answer: &Quota) -> NativeQuota {
 }
 
 fn setting_of(engine: &Engine, request: &NativeRequest, setting: Option<SettingId>) -> NativeSetting {
-    let found = request.ask(|r| engine.setting_value(r, setting.ok_or(Reason::UnknownSetting)?)).and_then(|v| v);
+    let id = setting.unwrap_or(SettingId::from_u32(UNKNOWN));
+    let found = request.ask(|r| engine.setting_value(r, id)).and_then(|v| v);
     match found {
         Err(reason) => {
             NativeSetting { reason: Some(reason.as_str().to_string()), kind: None, value: None, display: None }
@@ -528,7 +537,7 @@ fn setting_of(engine: &Engine, request: &NativeRequest, setting: Option<SettingI
 pub fn explain_feature(engine: Handle, request: External<NativeRequest>, feature: Named) -> String {
     match request.ask(|r| feature_id(&engine, &feature).map(|id| engine.explain_feature(r, id))) {
         Ok(Some(why)) => entitle::wire::explained(&entitle::wire::decision(&why.answer), &why),
-        Ok(None) => unexplained(Reason::UnknownFeature, false),
+        Ok(None) => unexplained(decision_of(&engine, &request, None).1, false),
         Err(reason) => unexplained(reason, false),
     }
 }
@@ -545,7 +554,7 @@ pub fn explain_limit(
     let usage = Usage { used: count(&used, "used")?, requested: count(&requested, "requested")? };
     Ok(match request.ask(|r| limit_id(&engine, &limit).map(|id| engine.explain_limit(r, id, usage))) {
         Ok(Some(why)) => entitle::wire::explained(&entitle::wire::quota(&why.answer), &why),
-        Ok(None) => unexplained(Reason::UnknownLimit, true),
+        Ok(None) => unexplained(reason_of_quota(quota_of(&engine, &request, None, usage)), true),
         Err(reason) => unexplained(reason, true),
     })
 }
