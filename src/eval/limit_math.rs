@@ -44,6 +44,34 @@ impl Lazy {
     }
 }
 
+/// The answer once the held add-ons' sums `force` are known for a tier's `record` (`set`
+/// when the tier sets the limit), asked with `seats`: not set when neither the tier nor an
+/// applying add-on sets it; refused when a per-seat amount is in force and no seat count is
+/// given (checked after the sums, which a missing count made with 0 seats: the sums cost less
+/// than a second pass to find whether any per-seat amount is in force); the record's own
+/// answer when the held add-ons leave the limit alone; otherwise [`settle`]'s.
+#[inline(always)]
+pub(crate) fn conclude(
+    record: &LimitRecord,
+    set: bool,
+    force: &InForce,
+    seats: Option<u64>,
+    usage: Usage,
+    window: Lazy,
+) -> Quota {
+    if !set && !force.changed {
+        return window.on(Quota::denied(Reason::LimitNotSet));
+    }
+    if force.per_seat && seats.is_none() {
+        return window.on(Quota::denied(Reason::SeatsNotGiven));
+    }
+    if !force.per_seat && !force.changed {
+        let soft = record.flags & SOFT != 0;
+        return answer(record.value, record.ceiling, record.warn_at, soft, usage, None, window);
+    }
+    settle(record, force, seats.unwrap_or(0), usage, window)
+}
+
 /// The answer for a tier's `record` once `force` is known: the soft cap moves up by as much as
 /// the limit did (a finite cap per seat is multiplied by the seats first), and the warn
 /// threshold is the record's share of the new limit.

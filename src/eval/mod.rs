@@ -8,6 +8,7 @@
 
 mod batch;
 mod explain;
+mod held_checks;
 mod limit_math;
 mod trial;
 mod window;
@@ -23,6 +24,7 @@ use crate::rollout;
 use crate::tables::{
     add, scale, AddonMeta, DeltaRecord, LimitRecord, ADD, ADD_PER_SEAT, ANY_PER_SEAT, AT_LEAST, AT_LEAST_PER_SEAT, SOFT,
 };
+use held_checks::HeldChecks;
 pub(crate) use limit_math::{InForce, Lazy};
 
 impl Quota {
@@ -68,33 +70,12 @@ impl Engine {
         if held.len() > self.input_limits().held_addons() {
             return Err(Reason::TooManyAddons);
         }
-        // One pass finds unknown add-ons and marks each known one's position modulo 64: two
-        // add-ons on one mark may be the same, which the exact (cold) check then decides. The
-        // same pass notes the later checks' failures, which are reported in their order once
-        // no add-on is unknown.
-        let (mut seen, mut clash, mut over, mut unacquired) = (0u64, false, false, false);
-        for h in held {
+        let mut checks = HeldChecks::default();
+        for &h in held {
             let a = self.index(h.addon());
-            if a >= tables.counts().addons {
-                return Err(Reason::UnknownAddon);
-            }
-            let mark = 1u64 << (a % 64);
-            clash |= seen & mark != 0;
-            seen |= mark;
-            let meta = tables.addon_meta(a);
-            over |= h.quantity() > meta.max_quantity;
-            unacquired |= meta.trial != 0 && h.quantity() != 0 && h.acquired() == NOT_ACQUIRED;
+            checks.note(h, a, tables.counts().addons, tables.addon_meta(a));
         }
-        if clash && held_twice(held) {
-            return Err(Reason::DuplicateAddon);
-        }
-        if over {
-            return Err(Reason::QuantityAboveMax);
-        }
-        if unacquired {
-            return Err(Reason::AcquisitionNotGiven);
-        }
-        Ok(())
+        checks.verdict(held)
     }
 
     /// Whether add-on `addon`, acquired at `acquired` ([`NOT_ACQUIRED`] when not given), is
@@ -181,29 +162,18 @@ impl Engine {
     #[inline(always)]
     fn fused_allowed<H: Holds>(&self, held: &[H], tier: usize, f: usize, now: i64) -> Option<bool> {
         let tables = self.tables();
-        let (mut seen, mut clash, mut refused, mut granted) = (0u64, false, false, false);
+        let (mut checks, mut granted) = (HeldChecks::default(), false);
         for &h in held {
             let a = self.index(h.addon());
-            refused |= a >= tables.counts().addons;
-            let mark = 1u64 << (a % 64);
-            clash |= seen & mark != 0;
-            seen |= mark;
             let meta = tables.addon_meta(a);
-            let held_any = H::PLAIN || h.quantity() != 0;
-            if !H::PLAIN {
-                refused |= h.quantity() > meta.max_quantity;
-            }
-            refused |= meta.trial != 0 && held_any && h.acquired() == NOT_ACQUIRED;
+            checks.note(h, a, tables.counts().addons, meta);
             granted = granted
-                || (held_any
+                || ((H::PLAIN || h.quantity() != 0)
                     && tables.addon_grants(a, f)
                     && tables.attaches(a, tier)
                     && valid(meta, h.acquired(), now));
         }
-        if refused || (clash && held_twice(held)) {
-            return None;
-        }
-        Some(granted)
+        checks.verdict(held).ok().map(|()| granted)
     }
 
     /// [`Engine::is_allowed`] for a request whose ids [`Engine::validate`] accepted as tier
@@ -463,18 +433,7 @@ impl Engine {
         };
         let counter = if set { record.counter() } else { tables.limit_counter(l) };
         let window = Lazy { counter, anchor: request.billing_anchor, at: request.now };
-        if !set && !force.changed {
-            return window.on(Quota::denied(Reason::LimitNotSet));
-        }
-        if force.per_seat && request.seats.is_none() {
-            return window.on(Quota::denied(Reason::SeatsNotGiven));
-        }
-        // Held add-ons that leave this limit alone leave the record's own answer.
-        if !force.per_seat && !force.changed {
-            let soft = record.flags & SOFT != 0;
-            return limit_math::answer(record.value, record.ceiling, record.warn_at, soft, usage, None, window);
-        }
-        limit_math::settle(record, &force, seats, usage, window)
+        limit_math::conclude(record, set, &force, request.seats, usage, window)
     }
 
     /// The add-ons' checks and sums for limit `l` of a known tier, in one pass. Every table
@@ -495,36 +454,19 @@ impl Engine {
         let tables = self.tables();
         let base = if record.per_seat() { scale(record.value, seats) } else { record.value };
         let mut force = InForce { base, raised: base, added: 0, changed: false, per_seat: record.per_seat() };
-        let (mut seen, mut clash, mut unknown, mut over, mut unacquired) = (0u64, false, false, false, false);
+        let mut checks = HeldChecks::default();
         for &h in held {
             let a = self.index(h.addon());
-            unknown |= a >= tables.counts().addons;
-            let mark = 1u64 << (a % 64);
-            clash |= seen & mark != 0;
-            seen |= mark;
             let meta = tables.addon_meta(a);
-            if !H::PLAIN {
-                over |= h.quantity() > meta.max_quantity;
-            }
-            let held_any = H::PLAIN || h.quantity() != 0;
-            unacquired |= meta.trial != 0 && held_any && h.acquired() == NOT_ACQUIRED;
+            checks.note(h, a, tables.counts().addons, meta);
             let delta = tables.addon_delta(a, l);
+            let held_any = H::PLAIN || h.quantity() != 0;
             if delta.flags == 0 || !held_any || !tables.attaches(a, tier) || !valid(meta, h.acquired(), now) {
                 continue;
             }
             accumulate::<H>(&mut force, delta, h.quantity(), seats);
         }
-        if unknown {
-            Err(Reason::UnknownAddon)
-        } else if clash && held_twice(held) {
-            Err(Reason::DuplicateAddon)
-        } else if over {
-            Err(Reason::QuantityAboveMax)
-        } else if unacquired {
-            Err(Reason::AcquisitionNotGiven)
-        } else {
-            Ok(force)
-        }
+        checks.verdict(held).map(|()| force)
     }
 
     /// [`Engine::check_limit`] for a request whose ids [`Engine::validate`] accepted as tier
@@ -551,15 +493,7 @@ impl Engine {
         let force = with_holding!(request.holding, |held| {
             self.in_force(held, l, record, seats, |h, a| self.applies(h, a, tier, request.now))
         });
-        if !set && !force.changed {
-            return window.on(Quota::denied(Reason::LimitNotSet));
-        }
-        // Checked after the sums, which a missing count made with 0 seats: the sums cost less
-        // than a second pass to find whether any per-seat amount is in force.
-        if force.per_seat && request.seats.is_none() {
-            return window.on(Quota::denied(Reason::SeatsNotGiven));
-        }
-        limit_math::settle(record, &force, seats, usage, window)
+        limit_math::conclude(record, set, &force, request.seats, usage, window)
     }
 
     /// The value of `setting` for the subject: the tier's (after inheritance), improved by
@@ -789,24 +723,4 @@ fn accumulate<H: Holds>(force: &mut InForce, delta: &DeltaRecord, quantity: u64,
         let amount = if H::PLAIN { each } else { scale(each, quantity) };
         force.added = add(force.added, amount);
     }
-}
-
-/// Whether an add-on appears twice in `addons`. Ids of one engine are equal exactly when they
-/// name the same add-on (known ids; unknown ones are refused first). Requests hold a few
-/// add-ons and at most [`Limits::MAX_HELD_ADDONS`] by name, so comparing each with those before
-/// it costs less than any set would; a request built by id with thousands pays for its size.
-// Out of line and cold: `validate` calls it only when two add-ons share a mark, so the common
-// request pays for the marks alone (inline, the check cost 30–44 instructions on a request of
-// two add-ons, by callgrind).
-#[cold]
-#[inline(never)]
-fn held_twice<H: Holds>(held: &[H]) -> bool {
-    let mut rest = held;
-    while let Some((first, tail)) = rest.split_first() {
-        if tail.iter().any(|a| a.addon() == first.addon()) {
-            return true;
-        }
-        rest = tail;
-    }
-    false
 }
