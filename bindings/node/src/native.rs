@@ -484,11 +484,6 @@ fn quota_of(engine: &Engine, request: &NativeRequest, limit: Option<LimitId>, us
     }
 }
 
-/// The reason of a quota as JavaScript receives it.
-fn reason_of_quota(quota: NativeQuota) -> Reason {
-    Reason::from_name(&quota.reason).unwrap_or(Reason::UnknownLimit)
-}
-
 /// A quota as JavaScript receives it, amounts as decimal text.
 fn native_quota(answer: &Quota) -> NativeQuota {
     // Computed once: the engine works a window out each time it is asked for.
@@ -554,7 +549,10 @@ pub fn explain_limit(
     let usage = Usage { used: count(&used, "used")?, requested: count(&requested, "requested")? };
     Ok(match request.ask(|r| limit_id(&engine, &limit).map(|id| engine.explain_limit(r, id, usage))) {
         Ok(Some(why)) => entitle::wire::explained(&entitle::wire::quota(&why.answer), &why),
-        Ok(None) => unexplained(reason_of_quota(quota_of(&engine, &request, None, usage)), true),
+        Ok(None) => {
+            let unknown = request.ask(|r| engine.check_limit(r, LimitId::from_u32(UNKNOWN), usage).reason);
+            unexplained(unknown.unwrap_or_else(|reason| reason), true)
+        }
         Err(reason) => unexplained(reason, true),
     })
 }
