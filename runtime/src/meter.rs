@@ -39,18 +39,23 @@
 
 use std::hash::{BuildHasher, RandomState};
 use std::path::Path;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use entitle::{Engine, LimitId, Quota, Request, Usage, WindowSpan};
 use hashbrown::HashTable;
+
+mod reservation;
+
+pub use reservation::{Committed, Released, Reservation, ReservationError, Reserved};
+pub(crate) use reservation::{Entry, Holds, State};
 
 /// How a meter is bounded and laid out.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct MeterConfig {
     /// The most counters (subject × limit, for the current window) held at once. Default
-    /// 1,000,000: 220–250 MB with 12-byte keys, about 500 MB with keys of the longest length
+    /// 1,000,000: 230–260 MB with 12-byte keys, about 510 MB with keys of the longest length
     /// allowed by default (docs/runtime.md gives the measure).
     pub max_counters: usize,
     /// The longest subject key, in bytes, that may hold a counter; a longer one is refused
@@ -60,11 +65,26 @@ pub struct MeterConfig {
     /// a power of two (at most 2¹⁶), so the shard is a mask of the hash, not a division.
     /// Default 64.
     pub shards: usize,
+    /// The most reservations ([`Meter::reserve`]) held or remembered at once; one more is
+    /// refused with [`ReservationError::AtCapacity`]. Default 1,000,000.
+    pub max_holds: usize,
+    /// The longest lifetime of a hold, in seconds. Default 604,800 (a week).
+    pub max_hold_seconds: u64,
+    /// How long after its expiry a settled or expired reservation is remembered, in seconds,
+    /// so that a commit or release sent again is recognised. Default 3,600.
+    pub remember_seconds: u64,
 }
 
 impl Default for MeterConfig {
     fn default() -> MeterConfig {
-        MeterConfig { max_counters: 1_000_000, max_key_bytes: 256, shards: 64 }
+        MeterConfig {
+            max_counters: 1_000_000,
+            max_key_bytes: 256,
+            shards: 64,
+            max_holds: 1_000_000,
+            max_hold_seconds: 604_800,
+            remember_seconds: 3_600,
+        }
     }
 }
 
@@ -100,12 +120,14 @@ pub struct Consumed {
     pub used: u64,
 }
 
-/// One counter: a subject's usage of one limit in one window (`None` for gauges and caps).
+/// One counter: a subject's usage of one limit in one window (`None` for gauges and caps),
+/// and the holds on it ([`Meter::reserve`]), boxed: most counters have none.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub(crate) struct Counter {
     pub(crate) limit: Arc<str>,
     pub(crate) window: Option<WindowSpan>,
     pub(crate) used: u64,
+    pub(crate) holds: Option<Box<Holds>>,
 }
 
 /// Whether two keys (or limit names) are the same text. Keys and names are mostly 4 to 16
@@ -163,6 +185,9 @@ impl Due {
             Some(window) => self.next_end = self.next_end.min(window.end),
             None => self.idle |= counter.used == 0,
         }
+        if let Some(holds) = &counter.holds {
+            self.next_end = self.next_end.min(holds.due());
+        }
     }
 
     /// Whether a sweep at `now` could drop anything.
@@ -214,6 +239,11 @@ pub struct Meter {
     /// e-mail address); with an unkeyed hash anyone can compute keys that all land in one
     /// shard and one probe chain, and make every call on them walk all of them.
     hasher: RandomState,
+    /// Holds counted against [`MeterConfig::max_holds`], live or remembered.
+    holds: AtomicUsize,
+    /// The next reservation's id. It starts at a random number, so two meters' ids differ,
+    /// and a restored snapshot moves it past every id the snapshot holds.
+    next_id: AtomicU64,
 }
 
 impl Default for Meter {
@@ -233,7 +263,17 @@ impl Meter {
         let count = config.shards.clamp(1, 1 << 16).next_power_of_two();
         let shards = (0..count).map(|_| Shard::default()).collect();
         let hasher = RandomState::new();
-        Meter { shards, counters: AtomicUsize::new(0), config, examined: AtomicUsize::new(0), hasher }
+        // Half the id space is left above the start, so ids never wrap.
+        let next_id = AtomicU64::new(hasher.hash_one("reservations") >> 1);
+        Meter {
+            shards,
+            counters: AtomicUsize::new(0),
+            config,
+            examined: AtomicUsize::new(0),
+            hasher,
+            holds: AtomicUsize::new(0),
+            next_id,
+        }
     }
 
     /// A subject key's hash, computed once per call and used twice: its high half picks the
@@ -273,8 +313,12 @@ impl Meter {
         let mut guard = self.shard(hash);
         let table = &mut *guard;
         if let Some(counter) = find(&mut table.subjects, hash, key, name) {
-            let mut quota = check(counter.used);
-            if advance(counter, quota.window()) {
+            if counter.holds.is_some() {
+                self.forget(counter.expire_holds(sweep_clock(request.now())));
+            }
+            // Live holds count as used for everyone but their own commit.
+            let mut quota = check(counter.taken());
+            if counter.advance_to(quota.window()) {
                 quota = check(0);
             }
             let recorded = if quota.allowed { amount } else { 0 };
@@ -290,16 +334,20 @@ impl Meter {
         if key.len() > self.config.max_key_bytes {
             return Err(MeterError::KeyTooLong { len: key.len(), max: self.config.max_key_bytes });
         }
-        self.reserve(sweep_clock(request.now()), table)?;
-        let counter = Counter { limit: Arc::from(name), window: quota.window(), used: amount };
+        self.make_room(sweep_clock(request.now()), table)?;
+        let counter = Counter { limit: Arc::from(name), window: quota.window(), used: amount, holds: None };
         table.insert(hash, key, counter);
         Ok(Consumed { quota, recorded: amount, used: amount })
     }
 
     /// The answer `try_consume` would give, recording nothing.
     pub fn peek(&self, engine: &Engine, request: &Request<'_>, limit: LimitId, amount: u64) -> Quota {
-        let used = self.used(engine, request, limit);
-        engine.check_limit(request, limit, Usage::used(used).requesting(amount))
+        let clock = sweep_clock(request.now());
+        let taken = self.in_window(engine, request, limit, |counter, _| {
+            self.forget(counter.expire_holds(clock));
+            counter.taken()
+        });
+        engine.check_limit(request, limit, Usage::used(taken.unwrap_or(0)).requesting(amount))
     }
 
     /// The usage recorded for the request's subject in the request's window.
@@ -343,7 +391,7 @@ impl Meter {
         let mut guard = self.shard(hash);
         let table = &mut *guard;
         let counter = find(&mut table.subjects, hash, key, name).filter(|counter| !behind(counter, window))?;
-        advance(counter, window);
+        counter.advance_to(window);
         let result = f(counter, window);
         table.due.note(counter);
         Some(result)
@@ -377,16 +425,25 @@ impl Meter {
     fn sweep_shard(&self, table: &mut Table, now: i64) -> usize {
         let mut dropped = 0;
         let mut examined = 0;
+        let mut forgotten = 0;
         let mut due = Due::default();
         table.subjects.retain(|subject| {
             let before = subject.counters.len();
             examined += before;
-            subject.counters.retain(|c| live(c, now));
+            subject.counters.iter_mut().for_each(|c| forgotten += c.expire_holds(now));
+            subject.counters.retain(|c| {
+                let keep = live(c, now);
+                if !keep {
+                    forgotten += c.holds.as_ref().map_or(0, |h| h.entries().len());
+                }
+                keep
+            });
             subject.counters.iter().for_each(|c| due.note(c));
             dropped += before - subject.counters.len();
             !subject.counters.is_empty()
         });
         table.due = due;
+        self.forget(forgotten);
         self.counters.fetch_sub(dropped, Ordering::Relaxed);
         self.examined.fetch_add(examined, Ordering::Relaxed);
         dropped
@@ -400,7 +457,7 @@ impl Meter {
     /// Counts one more counter, or refuses. At capacity the shard is swept first, but only
     /// if something in it can have ended by `now`: refusing costs nothing more than that
     /// check, and a sweep is paid for by what it frees or by the counters that moved on.
-    fn reserve(&self, now: i64, table: &mut Table) -> Result<(), MeterError> {
+    fn make_room(&self, now: i64, table: &mut Table) -> Result<(), MeterError> {
         let max = self.config.max_counters;
         if self.counters.fetch_add(1, Ordering::Relaxed) < max {
             return Ok(());
@@ -417,7 +474,7 @@ impl Meter {
         Err(MeterError::AtCapacity { max })
     }
 
-    fn release(&self, key: &str, limit: &str, amount: u64) {
+    fn lower(&self, key: &str, limit: &str, amount: u64) {
         let hash = self.hash(key);
         let mut guard = self.shard(hash);
         let table = &mut *guard;
@@ -440,16 +497,23 @@ impl Meter {
     }
 
     /// Replaces every counter with `entries`, which the caller has validated whole.
-    pub(crate) fn import(&self, entries: Vec<(Box<str>, Counter)>) -> Result<(), MeterError> {
+    /// `holds` are the counters' holds, each counter's sorted by id with no id twice, and
+    /// [`MeterConfig::max_holds`] at most in all.
+    pub(crate) fn import(&self, entries: Vec<(Box<str>, Counter, Vec<Entry>)>) -> Result<(), MeterError> {
         if entries.len() > self.config.max_counters {
             return Err(MeterError::AtCapacity { max: self.config.max_counters });
         }
         let max = self.config.max_key_bytes;
-        if let Some((key, _)) = entries.iter().find(|(key, _)| key.len() > max) {
+        if let Some((key, _, _)) = entries.iter().find(|(key, _, _)| key.len() > max) {
             return Err(MeterError::KeyTooLong { len: key.len(), max });
         }
+        let holds: usize = entries.iter().map(|(_, _, holds)| holds.len()).sum();
+        let next_id = entries.iter().flat_map(|(_, _, holds)| holds.iter().map(|e| e.id.saturating_add(1))).max();
         let mut fresh: Vec<Table> = (0..self.shards.len()).map(|_| Table::default()).collect();
-        for (key, counter) in entries {
+        for (key, mut counter, entries) in entries {
+            if !entries.is_empty() {
+                counter.holds = Some(Box::new(Holds::from_entries(entries, &self.config)));
+            }
             let hash = self.hash(&key);
             if let Some(shard) = fresh.get_mut(self.shard_index(hash)) {
                 shard.insert(hash, &key, counter);
@@ -462,7 +526,16 @@ impl Meter {
             **guard = shard;
         }
         self.counters.store(total, Ordering::Relaxed);
+        self.holds.store(holds, Ordering::Relaxed);
+        if let Some(next_id) = next_id {
+            self.next_id.fetch_max(next_id, Ordering::Relaxed);
+        }
         Ok(())
+    }
+
+    /// The meter's configuration.
+    pub fn config(&self) -> MeterConfig {
+        self.config
     }
 
     /// Writes every counter to `path` atomically; see [`crate::snapshot`].
@@ -540,11 +613,14 @@ fn advance(counter: &mut Counter, window: Option<WindowSpan>) -> bool {
     }
 }
 
+/// Whether a sweep at `now` keeps the counter: its window is live (a gauge or cap: it holds
+/// something), or it still remembers a hold (expired at `now` already).
 fn live(counter: &Counter, now: i64) -> bool {
-    match counter.window {
-        Some(window) => window.end > now,
-        None => counter.used > 0,
-    }
+    counter.remembers()
+        || match counter.window {
+            Some(window) => window.end > now,
+            None => counter.used > 0,
+        }
 }
 
 /// A gauge level held by [`Meter::acquire`]; dropping it releases the level.
@@ -561,7 +637,7 @@ pub struct Held<'m> {
 
 impl Drop for Held<'_> {
     fn drop(&mut self) {
-        self.meter.release(&self.key, &self.limit, self.amount);
+        self.meter.lower(&self.key, &self.limit, self.amount);
     }
 }
 

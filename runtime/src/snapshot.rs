@@ -4,7 +4,12 @@
 //! `{"format":"entitle-meter-snapshot","version":1,"counters":N,"sha256":"…"}`, where `sha256`
 //! is the hash of every byte after that line. Each of the `N` lines after it is one counter:
 //! `{"subject":"app-42","limit":"api_calls","window":[start,end],"used":990}` (`window` is
-//! `null` for gauges and caps; instants are Unix seconds). Files are written atomically
+//! `null` for gauges and caps; instants are Unix seconds). A counter with reservations
+//! ([`Meter::reserve`]) has `"holds"` too, one object per hold, live or remembered:
+//! `{"id":7,"amount":80,"expires":1795255800,"state":"live"}`, where `state` is `live`,
+//! `expired`, `committed` (with `recorded` and `unrecorded`) or `released` (with `freed`), so
+//! holds survive a restart and a commit sent again after it is still applied once. Version 1
+//! files, which have no holds, are read too. Files are written atomically
 //! (temporary file, fsync, rename; the temporary file's name is unique to each write, so
 //! threads snapshotting to one path never share one), and a file that is not a regular file,
 //! is not a snapshot, is of another version, or is truncated or altered is refused whole: the
@@ -16,10 +21,11 @@ use std::sync::Arc;
 use entitle::{PolicyHash, WindowSpan};
 use serde_json::{json, Value};
 
-use crate::meter::{Counter, Meter, MeterError};
+use crate::meter::{Counter, Entry, Meter, MeterError, State};
 
 const FORMAT: &str = "entitle-meter-snapshot";
-const VERSION: u64 = 1;
+/// The version written: 2 added holds.
+const VERSION: u64 = 2;
 
 /// Why a snapshot was refused. The meter is unchanged.
 #[derive(Debug, thiserror::Error)]
@@ -52,7 +58,10 @@ pub(crate) fn write(meter: &Meter, path: &Path) -> std::io::Result<usize> {
     let mut body = String::new();
     for (subject, counter) in &counters {
         let window = counter.window.map(|w| json!([w.start, w.end]));
-        let line = json!({"subject": &**subject, "limit": &*counter.limit, "window": window, "used": counter.used});
+        let mut line = json!({"subject": &**subject, "limit": &*counter.limit, "window": window, "used": counter.used});
+        if let (Some(holds), Some(fields)) = (&counter.holds, line.as_object_mut()) {
+            fields.insert("holds".into(), holds.entries().iter().map(hold_json).collect());
+        }
         body.push_str(&line.to_string());
         body.push('\n');
     }
@@ -83,8 +92,8 @@ pub(crate) fn restore(meter: &Meter, path: &Path) -> Result<usize, SnapshotError
     if header.get("format").and_then(Value::as_str) != Some(FORMAT) {
         return Err(invalid("line 1 does not name the format `entitle-meter-snapshot`".into()));
     }
-    if header.get("version").and_then(Value::as_u64) != Some(VERSION) {
-        return Err(invalid(format!("line 1: only version {VERSION} is read")));
+    if !matches!(header.get("version").and_then(Value::as_u64), Some(1 | VERSION)) {
+        return Err(invalid(format!("line 1: only versions 1 and {VERSION} are read")));
     }
     let expected =
         header.get("counters").and_then(Value::as_u64).ok_or_else(|| invalid("line 1 lacks `counters`".into()))?;
@@ -92,9 +101,19 @@ pub(crate) fn restore(meter: &Meter, path: &Path) -> Result<usize, SnapshotError
         return Err(invalid("the counters do not match the header's hash (truncated or altered)".into()));
     }
     let mut entries = Vec::new();
+    let mut ids = std::collections::HashSet::new();
+    let max_holds = meter.config().max_holds;
     for (index, line) in body.lines().enumerate() {
         let at = index + 2;
         let entry = parse_counter(line).ok_or_else(|| invalid(format!("line {at} is not a counter")))?;
+        for hold in &entry.2 {
+            if !ids.insert(hold.id) {
+                return Err(invalid(format!("line {at} holds reservation {} a second time", hold.id)));
+            }
+        }
+        if ids.len() > max_holds {
+            return Err(invalid(format!("line {at}: more than the meter's limit of {max_holds} reservations")));
+        }
         entries.push(entry);
     }
     if entries.len() as u64 != expected {
@@ -105,7 +124,7 @@ pub(crate) fn restore(meter: &Meter, path: &Path) -> Result<usize, SnapshotError
     Ok(count)
 }
 
-fn parse_counter(line: &str) -> Option<(Box<str>, Counter)> {
+fn parse_counter(line: &str) -> Option<(Box<str>, Counter, Vec<Entry>)> {
     let value: Value = serde_json::from_str(line).ok()?;
     let subject = value.get("subject")?.as_str()?;
     let limit = value.get("limit")?.as_str()?;
@@ -121,5 +140,38 @@ fn parse_counter(line: &str) -> Option<(Box<str>, Counter)> {
         },
         _ => return None,
     };
-    Some((subject.into(), Counter { limit: Arc::from(limit), window, used }))
+    let holds = match value.get("holds") {
+        None => Vec::new(),
+        Some(holds) => holds.as_array()?.iter().map(parse_hold).collect::<Option<Vec<_>>>()?,
+    };
+    Some((subject.into(), Counter { limit: Arc::from(limit), window, used, holds: None }, holds))
+}
+
+fn hold_json(entry: &Entry) -> Value {
+    let mut hold = json!({"id": entry.id, "amount": entry.amount, "expires": entry.expires});
+    let (state, extra) = match entry.state {
+        State::Live => ("live", json!({})),
+        State::Expired => ("expired", json!({})),
+        State::Committed { recorded, unrecorded } => {
+            ("committed", json!({"recorded": recorded, "unrecorded": unrecorded}))
+        }
+        State::Released { freed } => ("released", json!({"freed": freed})),
+    };
+    if let (Some(fields), Value::Object(extra)) = (hold.as_object_mut(), extra) {
+        fields.insert("state".into(), state.into());
+        fields.extend(extra);
+    }
+    hold
+}
+
+fn parse_hold(value: &Value) -> Option<Entry> {
+    let number = |name: &str| value.get(name).and_then(Value::as_u64);
+    let state = match value.get("state")?.as_str()? {
+        "live" => State::Live,
+        "expired" => State::Expired,
+        "committed" => State::Committed { recorded: number("recorded")?, unrecorded: number("unrecorded")? },
+        "released" => State::Released { freed: number("freed")? },
+        _ => return None,
+    };
+    Some(Entry { id: number("id")?, amount: number("amount")?, expires: value.get("expires")?.as_i64()?, state })
 }

@@ -86,12 +86,12 @@ fn a_counter_costs_what_the_docs_say() {
     // two: these counts land on both ends with the default 64 shards.
     for subjects in [20_000, 30_000, 60_000, 100_000, 120_000] {
         let (bytes, allocations) = per_counter(subjects, 12);
-        assert!((140.0..=200.0).contains(&bytes), "{subjects} subjects, 12-byte keys: {bytes} bytes");
+        assert!((145.0..=210.0).contains(&bytes), "{subjects} subjects, 12-byte keys: {bytes} bytes");
         // One for the key, one for the subject's counters, one for the limit's name; the
         // tables' own allocations are shared by thousands of counters.
         assert!((3.0..3.01).contains(&allocations), "{allocations}");
         let (bytes, _) = per_counter(subjects, 256);
-        assert!((380.0..=450.0).contains(&bytes), "{subjects} subjects, 256-byte keys: {bytes} bytes");
+        assert!((385.0..=460.0).contains(&bytes), "{subjects} subjects, 256-byte keys: {bytes} bytes");
     }
 }
 
