@@ -27,7 +27,8 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 //!
-//! Memory is bounded: a counter lives as long as its window (it starts over in the next
+//! Memory is bounded: a counter lives as long as its window, or as long as it remembers a
+//! reservation ([`Meter::reserve`]) after that (it starts over in the next
 //! window when its subject next uses the limit, and [`Meter::sweep`] drops the ones whose
 //! window ended), and the number of counters is capped ([`MeterConfig::max_counters`]). At
 //! the cap, the meter first sweeps the subject's shard at the request's `now`, or at the
@@ -185,6 +186,13 @@ impl Due {
             Some(window) => self.next_end = self.next_end.min(window.end),
             None => self.idle |= counter.used == 0,
         }
+        if let Some(holds) = &counter.holds {
+            self.next_end = self.next_end.min(holds.due());
+        }
+    }
+
+    /// Takes in a counter kept only for the holds it remembers.
+    fn note_holds(&mut self, counter: &Counter) {
         if let Some(holds) = &counter.holds {
             self.next_end = self.next_end.min(holds.due());
         }
@@ -430,7 +438,10 @@ impl Meter {
         table.subjects.retain(|subject| {
             let before = subject.counters.len();
             examined += before;
-            subject.counters.iter_mut().for_each(|c| forgotten += c.expire_holds(now));
+            subject.counters.iter_mut().for_each(|c| {
+                c.end_holds_of_ended_window(now);
+                forgotten += c.expire_holds(now);
+            });
             subject.counters.retain(|c| {
                 let keep = live(c, now);
                 if !keep {
@@ -438,7 +449,10 @@ impl Meter {
                 }
                 keep
             });
-            subject.counters.iter().for_each(|c| due.note(c));
+            // A counter kept only to remember holds (its window ended, or a gauge back at 0)
+            // is due when they are, not at its window's end: noting that would make every
+            // refusal at capacity sweep the shard again.
+            subject.counters.iter().for_each(|c| if live_window(c, now) { due.note(c) } else { due.note_holds(c) });
             dropped += before - subject.counters.len();
             !subject.counters.is_empty()
         });
@@ -527,8 +541,11 @@ impl Meter {
         }
         self.counters.store(total, Ordering::Relaxed);
         self.holds.store(holds, Ordering::Relaxed);
+        // Past every id of the snapshot, and far past: holds made after the snapshot was
+        // taken were lost with the meter that made them, and their callers may still commit
+        // them; a new hold must never be given one of their ids.
         if let Some(next_id) = next_id {
-            self.next_id.fetch_max(next_id, Ordering::Relaxed);
+            self.next_id.fetch_max(next_id.saturating_add(1 << 32), Ordering::Relaxed);
         }
         Ok(())
     }
@@ -556,8 +573,14 @@ impl Meter {
 /// hostile timestamp) would otherwise end windows that are still live and drop their
 /// usage; a request stamped in the past sweeps less, which only keeps more.
 fn sweep_clock(now: i64) -> i64 {
+    now.min(system_clock())
+}
+
+/// The system clock in Unix seconds (`i64::MAX` if it cannot be read, so that it bounds
+/// nothing).
+pub(crate) fn system_clock() -> i64 {
     let system = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).ok();
-    system.and_then(|since| i64::try_from(since.as_secs()).ok()).map_or(now, |system| now.min(system))
+    system.and_then(|since| i64::try_from(since.as_secs()).ok()).unwrap_or(i64::MAX)
 }
 
 /// The subject's counter for the limit named `name`; `hash` is the key's.
@@ -616,11 +639,15 @@ fn advance(counter: &mut Counter, window: Option<WindowSpan>) -> bool {
 /// Whether a sweep at `now` keeps the counter: its window is live (a gauge or cap: it holds
 /// something), or it still remembers a hold (expired at `now` already).
 fn live(counter: &Counter, now: i64) -> bool {
-    counter.remembers()
-        || match counter.window {
-            Some(window) => window.end > now,
-            None => counter.used > 0,
-        }
+    counter.remembers() || live_window(counter, now)
+}
+
+/// Whether the counter's window is live at `now` (a gauge or cap: it holds something).
+fn live_window(counter: &Counter, now: i64) -> bool {
+    match counter.window {
+        Some(window) => window.end > now,
+        None => counter.used > 0,
+    }
 }
 
 /// A gauge level held by [`Meter::acquire`]; dropping it releases the level.
@@ -674,6 +701,29 @@ mod tests {
             assert!(meter.try_consume(&engine, &tomorrow.with_key(&format!("u{i}")), calls, 1).is_err());
         }
         assert_eq!(meter.examined.load(Ordering::Relaxed), 100, "{meter:?}");
+    }
+
+    #[test]
+    fn a_counter_kept_for_its_holds_does_not_make_refusals_sweep() {
+        let policy = "policy \"p\"\nlimit calls : count per day\nlimit sessions : count gauge\ntier free { limit calls = 9\n limit sessions = 2 }\n";
+        let engine = Engine::from_source("p", policy).unwrap();
+        let (free, calls, sessions) =
+            (engine.tier("free").unwrap(), engine.limit("calls").unwrap(), engine.limit("sessions").unwrap());
+        let meter = Meter::with_config(MeterConfig { max_counters: 2, shards: 1, ..MeterConfig::default() });
+        let now = sweep_clock(i64::MAX) - 3 * 86_400;
+        // A gauge hold released at once is remembered for an hour: its counter stays for it.
+        let request = Request::new(free, now).with_key("kept");
+        let job = meter.reserve(&engine, &request, sessions, 1, std::time::Duration::from_secs(60)).unwrap();
+        meter.release(&engine, &request, &job.reservation.unwrap()).unwrap();
+        meter.try_consume(&engine, &Request::new(free, now).with_key("other"), calls, 1).unwrap();
+        assert_eq!(meter.sweep(now + 1), 0);
+        let examined = meter.examined.load(Ordering::Relaxed);
+        for i in 0..100 {
+            let refused = meter.try_consume(&engine, &Request::new(free, now + 1).with_key(&format!("n{i}")), calls, 1);
+            assert_eq!(refused.unwrap_err(), MeterError::AtCapacity { max: 2 });
+        }
+        // Before, each refusal swept the shard again while the counter was kept.
+        assert_eq!(meter.examined.load(Ordering::Relaxed), examined);
     }
 
     /// The key hash the meter used before it was keyed: a fixed, invertible function.

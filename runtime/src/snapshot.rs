@@ -1,7 +1,7 @@
 //! Meter snapshots: every counter in a file, so that a restart loses no counted usage.
 //!
 //! The file is JSON Lines. The first line says what the file is and vouches for the rest:
-//! `{"format":"entitle-meter-snapshot","version":1,"counters":N,"sha256":"…"}`, where `sha256`
+//! `{"format":"entitle-meter-snapshot","version":2,"counters":N,"sha256":"…"}`, where `sha256`
 //! is the hash of every byte after that line. Each of the `N` lines after it is one counter:
 //! `{"subject":"app-42","limit":"api_calls","window":[start,end],"used":990}` (`window` is
 //! `null` for gauges and caps; instants are Unix seconds). A counter with reservations
@@ -102,17 +102,32 @@ pub(crate) fn restore(meter: &Meter, path: &Path) -> Result<usize, SnapshotError
     }
     let mut entries = Vec::new();
     let mut ids = std::collections::HashSet::new();
-    let max_holds = meter.config().max_holds;
+    let mut counters = std::collections::HashSet::new();
+    let config = meter.config();
+    // No live hold may end later than the longest lifetime from now: one that does was not
+    // made by a meter.
+    let latest =
+        crate::meter::system_clock().saturating_add(i64::try_from(config.max_hold_seconds).unwrap_or(i64::MAX));
     for (index, line) in body.lines().enumerate() {
         let at = index + 2;
         let entry = parse_counter(line).ok_or_else(|| invalid(format!("line {at} is not a counter")))?;
+        if !counters.insert((entry.0.clone(), entry.1.limit.clone())) {
+            return Err(invalid(format!("line {at} repeats the counter of `{}` for `{}`", entry.0, entry.1.limit)));
+        }
         for hold in &entry.2 {
+            if hold.id >= 1 << 63 {
+                return Err(invalid(format!("line {at}: reservation id {} is past the ids a meter gives", hold.id)));
+            }
+            if hold.state == State::Live && hold.expires > latest {
+                return Err(invalid(format!("line {at}: reservation {} is held past the longest lifetime", hold.id)));
+            }
             if !ids.insert(hold.id) {
                 return Err(invalid(format!("line {at} holds reservation {} a second time", hold.id)));
             }
         }
-        if ids.len() > max_holds {
-            return Err(invalid(format!("line {at}: more than the meter's limit of {max_holds} reservations")));
+        if ids.len() > config.max_holds {
+            let max = config.max_holds;
+            return Err(invalid(format!("line {at}: more than the meter's limit of {max} reservations")));
         }
         entries.push(entry);
     }

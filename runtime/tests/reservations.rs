@@ -152,9 +152,9 @@ fn a_settled_hold_is_forgotten_after_the_configured_time() {
     let request = Request::new(s.free, NOW).with_key("acme");
     let job = hold(&meter, &s, &request, s.credits, 10);
     meter.commit(&s.engine, &request, &job, 10).unwrap();
-    // Remembered until 100 s after its expiry (NOW + 60), forgotten from then on.
-    assert!(meter.commit(&s.engine, &request.at(NOW + 159), &job, 10).unwrap().repeated);
-    let error = meter.commit(&s.engine, &request.at(NOW + 160), &job, 10).unwrap_err();
+    // Remembered until 100 s after it was settled (not after its expiry, NOW + 60).
+    assert!(meter.commit(&s.engine, &request.at(NOW + 99), &job, 10).unwrap().repeated);
+    let error = meter.commit(&s.engine, &request.at(NOW + 100), &job, 10).unwrap_err();
     assert_eq!(error, ReservationError::Unknown { id: job.id() });
     assert_eq!(meter.used(&s.engine, &request, s.credits), 10);
 }
@@ -277,10 +277,10 @@ fn a_sweep_keeps_a_counter_while_it_remembers_a_hold() {
     let request = Request::new(s.free, NOW).with_key("acme");
     let job = hold(&meter, &s, &request, s.sessions, 1);
     meter.release(&s.engine, &request, &job).unwrap();
-    // The gauge is back at 0, but the release is remembered until NOW + 70.
-    assert_eq!(meter.sweep(NOW + 69), 0);
+    // The gauge is back at 0, but the release is remembered until NOW + 10.
+    assert_eq!(meter.sweep(NOW + 9), 0);
     assert!(meter.release(&s.engine, &request, &job).unwrap().repeated);
-    assert_eq!(meter.sweep(NOW + 70), 1);
+    assert_eq!(meter.sweep(NOW + 10), 1);
     assert_eq!(meter.counters(), 0);
     assert!(matches!(meter.release(&s.engine, &request, &job), Err(ReservationError::Unknown { .. })));
 }
@@ -337,4 +337,43 @@ fn thousands_of_holds_on_one_key_never_pass_the_limit_and_settle_exactly() {
     let used = meter.used(&s.engine, &request, s.tokens);
     assert_eq!(used, recorded.load(Ordering::Relaxed));
     assert!(used <= limit);
+}
+
+#[test]
+fn a_restarted_meter_never_gives_a_lost_holds_id_again() {
+    let (s, meter) = (setup(), Meter::new());
+    let request = Request::new(s.free, NOW).with_key("acme");
+    hold(&meter, &s, &request, s.credits, 10);
+    let dir = std::env::temp_dir().join(format!("entitle-lost-holds-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("meter.snapshot");
+    meter.snapshot_to(&path).unwrap();
+    // Made after the snapshot, and lost with the meter when it stops.
+    let lost = hold(&meter, &s, &request, s.credits, 20);
+    for _ in 0..50 {
+        let restarted = Meter::new();
+        restarted.restore_from(&path).unwrap();
+        let fresh = hold(&restarted, &s, &request, s.credits, 20);
+        assert_ne!(fresh.id(), lost.id());
+        // The lost job's commit settles nothing of the new one.
+        assert!(matches!(restarted.commit(&s.engine, &request, &lost, 1), Err(ReservationError::Unknown { .. })));
+        assert_eq!(restarted.held(&s.engine, &request, s.credits), 30);
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn holds_of_nothing_and_holds_stamped_ahead_are_refused_or_bounded() {
+    let s = setup();
+    let meter = Meter::with_config(config(|c| c.max_hold_seconds = 60));
+    let request = Request::new(s.free, NOW).with_key("acme");
+    assert_eq!(meter.reserve(&s.engine, &request, s.credits, 0, MINUTE).unwrap_err(), ReservationError::Empty);
+    // A request a year ahead of the system clock: its hold still lasts a minute of that clock.
+    let ahead = request.at(entitle_runtime_system_now() + 365 * 86_400);
+    let job = meter.reserve(&s.engine, &ahead, s.sessions, 3, MINUTE).unwrap().reservation.unwrap();
+    assert!(job.expires_at() <= entitle_runtime_system_now() + 61, "{job:?}");
+}
+
+fn entitle_runtime_system_now() -> i64 {
+    i64::try_from(std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs()).unwrap()
 }

@@ -10,13 +10,15 @@
 //! - [`Meter::commit`] records the actual amount. Up to the hold it is recorded as held; more
 //!   than the hold is recorded as far as the ceiling allows (the soft cap, or the limit), and
 //!   what did not fit is returned as [`Committed::unrecorded`], so a hold never lets usage pass
-//!   a ceiling. A commit after the hold expired holds nothing, so all of it is such an excess.
+//!   the ceiling it was granted under (a reload that lowers the limit meanwhile does not take
+//!   back what was held). A commit after the hold expired holds nothing, so all of it is such
+//!   an excess.
 //! - [`Meter::release`] frees the hold and records nothing.
 //! - Both are idempotent: the reservation's id is its idempotency key. The same commit or
 //!   release sent again answers as the first did (`repeated`) and applies nothing; a release
 //!   after a commit, or a commit after a release, is refused.
 //! - A settled or expired reservation is remembered for [`MeterConfig::remember_seconds`]
-//!   after its expiry; after that a commit or release of it is refused with
+//!   after it was settled or expired; after that a commit or release of it is refused with
 //!   [`ReservationError::Unknown`] and records nothing.
 //! - A hold belongs to its counter's window: when the window ends, the hold ends with it.
 //!
@@ -119,6 +121,9 @@ pub enum ReservationError {
         /// The configured limit.
         max: usize,
     },
+    /// A hold of 0: it would hold nothing, and only take room.
+    #[error("a hold must be of more than 0")]
+    Empty,
     /// The lifetime asked for is 0 or longer than [`MeterConfig::max_hold_seconds`].
     #[error("a hold must last from 1 to {max} seconds, not {seconds}")]
     Lifetime {
@@ -127,9 +132,10 @@ pub enum ReservationError {
         /// The configured limit.
         max: u64,
     },
-    /// The meter knows no reservation with this id for this subject and limit: it was made by
-    /// another meter, or forgotten [`MeterConfig::remember_seconds`] after it expired (or its
-    /// window ended and was swept). Nothing was recorded.
+    /// The meter knows no reservation with this id and amount for this subject and limit: it
+    /// was made by another meter (or by this one before a restart, and lost with it), or
+    /// forgotten [`MeterConfig::remember_seconds`] after it was settled or expired. Nothing
+    /// was recorded.
     #[error("no reservation {id} is known for this subject and limit; nothing was recorded")]
     Unknown {
         /// The reservation's id.
@@ -183,7 +189,9 @@ pub(crate) struct Entry {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub(crate) struct Holds {
     entries: Vec<Entry>,
-    held: u64,
+    /// Wider than an amount: holds of unlimited limits may sum past `u64::MAX`, and releasing
+    /// one must not leave the others uncounted.
+    held: u128,
     /// How long an ended hold is remembered after its expiry, in seconds (the meter's
     /// [`MeterConfig::remember_seconds`]).
     remember: i64,
@@ -201,7 +209,7 @@ impl Holds {
     /// The holds of `entries` (from a snapshot): sorted by id, their live sum computed.
     pub(crate) fn from_entries(mut entries: Vec<Entry>, config: &MeterConfig) -> Holds {
         entries.sort_unstable_by_key(|e| e.id);
-        let held = entries.iter().filter(|e| e.state == State::Live).fold(0u64, |sum, e| sum.saturating_add(e.amount));
+        let held = entries.iter().filter(|e| e.state == State::Live).map(|e| u128::from(e.amount)).sum();
         let mut holds = Holds { entries, held, remember: config.remember(), due: i64::MAX };
         holds.due = holds.next_due();
         holds
@@ -209,7 +217,7 @@ impl Holds {
 
     /// Adds a live hold (its id above every other).
     fn push(&mut self, entry: Entry) {
-        self.held = self.held.saturating_add(entry.amount);
+        self.held += u128::from(entry.amount);
         self.due = self.due.min(entry.expires);
         self.entries.push(entry);
     }
@@ -221,7 +229,7 @@ impl Holds {
 
     /// The sum of the live holds.
     pub(crate) fn held(&self) -> u64 {
-        self.held
+        u64::try_from(self.held).unwrap_or(u64::MAX)
     }
 
     /// No hold expires or is forgotten before this instant (a bound, exact after an expiry
@@ -246,7 +254,7 @@ impl Holds {
         let remember = self.remember;
         for entry in self.entries.iter_mut().filter(|e| e.state == State::Live && e.expires <= now) {
             entry.state = State::Expired;
-            self.held = self.held.saturating_sub(entry.amount);
+            self.held = self.held.saturating_sub(u128::from(entry.amount));
         }
         let before = self.entries.len();
         self.entries.retain(|e| e.state == State::Live || e.expires.saturating_add(remember) > now);
@@ -287,6 +295,15 @@ impl Counter {
             self.holds = None;
         }
         forgotten
+    }
+
+    /// Ends the holds of a counter whose window ended by `now`: they belonged to it.
+    pub(crate) fn end_holds_of_ended_window(&mut self, now: i64) {
+        if let (Some(window), Some(holds)) = (self.window, self.holds.as_mut()) {
+            if window.end <= now {
+                holds.end_all();
+            }
+        }
     }
 
     /// Whether the counter remembers a hold at `now` (and so must outlive its window).
@@ -359,12 +376,17 @@ impl Meter {
         let Some(name) = engine.limit_name(limit) else {
             return Ok(Reserved { quota: check(0), reservation: None });
         };
+        if estimate == 0 {
+            return Err(ReservationError::Empty);
+        }
         let key = request.key();
-        let expires = request.now().saturating_add(i64::try_from(seconds).unwrap_or(i64::MAX));
+        // Counted from the clock expiry is judged by (the earlier of the request's and the
+        // system's), so a request stamped ahead cannot make a hold outlive its lifetime.
+        let clock = sweep_clock(request.now());
+        let expires = clock.saturating_add(i64::try_from(seconds).unwrap_or(i64::MAX));
         let hash = self.hash(key);
         let mut guard = self.shard(hash);
         let table = &mut *guard;
-        let clock = sweep_clock(request.now());
         if let Some(counter) = find(&mut table.subjects, hash, key, name) {
             self.forget(counter.expire_holds(clock));
             let mut quota = check(counter.taken());
@@ -499,16 +521,28 @@ impl Meter {
         let counter = find(&mut table.subjects, hash, &reservation.key, &reservation.limit).ok_or_else(unknown)?;
         self.forget(counter.expire_holds(clock));
         counter.advance_to(window);
-        let entry = *counter.holds.as_mut().and_then(|h| h.find(reservation.id)).ok_or_else(unknown)?;
+        // The id and the amount must both match: an id alone could be one a restarted meter
+        // handed out again after losing the hold it first named.
+        let entry = *counter
+            .holds
+            .as_mut()
+            .and_then(|h| h.find(reservation.id))
+            .filter(|e| e.amount == reservation.amount)
+            .ok_or_else(unknown)?;
         let outcome = match settle(counter, entry)? {
             Settle::Repeat(answer) => return Ok(answer),
             Settle::Apply(state, recorded, answer) => {
                 let holds = counter.holds.as_mut().ok_or_else(unknown)?;
                 if entry.state == State::Live {
-                    holds.held = holds.held.saturating_sub(entry.amount);
+                    holds.held = holds.held.saturating_sub(u128::from(entry.amount));
                 }
+                let remember = holds.remember;
                 if let Some(slot) = holds.find(reservation.id) {
                     slot.state = state;
+                    // Remembered from when it was settled, not from an expiry a week away.
+                    slot.expires = slot.expires.min(clock);
+                    let forget = slot.expires.saturating_add(remember);
+                    holds.due = holds.due.min(forget);
                 }
                 counter.used = counter.used.saturating_add(recorded);
                 answer
