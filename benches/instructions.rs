@@ -26,7 +26,7 @@ use std::hint::black_box;
 use entitle::{Engine, Request, Usage};
 
 /// The modes, each one query on the bundled `rtc-sdk` policy's `pro` tier.
-const MODES: [&str; 16] = [
+const MODES: [&str; 18] = [
     "none",
     "bitset_floor",
     "quota_floor",
@@ -36,6 +36,8 @@ const MODES: [&str; 16] = [
     "check_limit_plain",
     "check_limit_two_addons",
     "check_limit_monthly_two_addons",
+    "check_limit_prepared_two_addons",
+    "check_limit_prepared_monthly_two_addons",
     "check_limit_by_name",
     "feature_by_name",
     "is_allowed_by_name",
@@ -61,6 +63,7 @@ fn main() {
     let promoted = Request::new(engine.tier("free").unwrap(), now).with_addons(&promo);
     let with_addons = Request::new(pro, now).with_addons(&two);
     let anchored = Request::new(pro, now).with_addons(&two).with_billing_anchor(31);
+    let (prepared, prepared_anchored) = (engine.prepare(&with_addons).unwrap(), engine.prepare(&anchored).unwrap());
     let named = entitle::NamedRequest::new("pro", now);
     let usage = Usage::used(990_000).requesting(20_000);
     let (floor, floor_words) = (vec![u64::MAX; 3], 1usize);
@@ -117,6 +120,22 @@ fn main() {
             "check_limit_monthly_two_addons" => repeat(&|| {
                 let usage = Usage::used(9_000).requesting(10);
                 let _ = black_box(engine.check_limit(black_box(&anchored), black_box(ai_minutes), black_box(usage)));
+            }),
+            // The same two questions on the same requests, prepared once outside the loop.
+            "check_limit_prepared_two_addons" => repeat(&|| {
+                let _ = black_box(engine.check_limit_prepared(
+                    black_box(&prepared),
+                    black_box(api_calls),
+                    black_box(usage),
+                ));
+            }),
+            "check_limit_prepared_monthly_two_addons" => repeat(&|| {
+                let usage = Usage::used(9_000).requesting(10);
+                let _ = black_box(engine.check_limit_prepared(
+                    black_box(&prepared_anchored),
+                    black_box(ai_minutes),
+                    black_box(usage),
+                ));
             }),
             "is_allowed_by_name" => repeat(&|| {
                 let _ = black_box(engine.is_allowed_by_name(black_box(&named), black_box("hd_video")));

@@ -805,6 +805,11 @@ impl Engine {
         self.tag.index(id.number())
     }
 
+    /// The tag in every id this engine hands out.
+    pub(crate) const fn tag(&self) -> Tag {
+        self.tag
+    }
+
     /// The id of any kind this engine hands out for the item at `index`.
     pub(crate) fn id_at<I: Id>(&self, index: usize) -> I {
         I::from_number(self.tag.id(index))

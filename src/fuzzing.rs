@@ -264,6 +264,22 @@ fn compare_batches(
     if *got != *want {
         return Err(format!("check_limit_many {got:?}, one at a time {want:?}"));
     }
+    // A prepared request answers every limit as the single call does, and a refused one is
+    // refused for the reason the single call denies every limit with.
+    match engine.prepare(request) {
+        Ok(prepared) => {
+            let got: Vec<Quota> =
+                questions.iter().map(|(l, u)| engine.check_limit_prepared(&prepared, *l, *u)).collect();
+            if got != want {
+                return Err(format!("check_limit_prepared {got:?}, check_limit {want:?}"));
+            }
+        }
+        Err(reason) => {
+            if want.iter().any(|q| q.allowed || q.reason != reason) {
+                return Err(format!("prepare refused with {reason:?}, check_limit answered {want:?}"));
+            }
+        }
+    }
     if engine.decide_many(request, &feature_ids, decisions.get_mut(..features).unwrap_or_default()).is_ok() {
         return Err("decide_many wrote past a buffer shorter than its questions".to_string());
     }

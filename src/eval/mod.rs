@@ -10,11 +10,13 @@ mod batch;
 mod explain;
 mod held_checks;
 mod limit_math;
+mod prepared;
 mod trial;
 mod window;
 
 pub use batch::BufferTooSmall;
 pub use explain::{Explanation, Step, Upgrade};
+pub use prepared::Prepared;
 
 use crate::engine::*;
 use crate::held::{with_holding, Holds, NOT_ACQUIRED};

@@ -129,6 +129,11 @@ fn queries_with_ids_and_by_name_allocate_nothing() {
             let mut quotas = [Quota::default(); 4];
             let questions = limits.map(|limit| (limit, usage));
             std::hint::black_box(engine.check_limit_many(&request, &questions, &mut quotas).is_ok());
+            if let Ok(prepared) = engine.prepare(&request) {
+                for limit in limits {
+                    let _ = std::hint::black_box(engine.check_limit_prepared(&prepared, limit, usage));
+                }
+            }
         }
         let named_held = [Held::new("storage_pack").with_quantity(2), Held::new("ai_pack")];
         let named = Request::new("team", now).with_held(&named_held).with_seats(3);
