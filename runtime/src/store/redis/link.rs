@@ -9,9 +9,11 @@
 //!
 //! Each step of a call gets what is left of its deadline as its timeouts. The cluster client
 //! is told to retry nothing itself (its retries would each wait a full timeout, and follow
-//! redirections with waits of their own): a broken connection, a timeout or a redirection
-//! (`MOVED`, `ASK`, `TRYAGAIN`, `CLUSTERDOWN`) drops the connection, and the meter's one retry
-//! opens a new one, which reads the cluster's slot map afresh.
+//! redirections with waits of their own): a broken connection, a timeout or a `MOVED` drops
+//! the connection, and the meter's one retry (time allowing) opens a new one, which reads the
+//! cluster's slot map afresh. A node that refuses the call outright (`ASK` or `TRYAGAIN` while
+//! its slot moves, `CLUSTERDOWN`) fails it as unreachable, and since it ran nothing, nothing is
+//! left to settle.
 //!
 //! Opening a cluster connection reads the slot map from a seed and connects to every node,
 //! one after another, each step with its own timeout, so it runs on a thread of its own; the
@@ -112,13 +114,21 @@ fn timed_out() -> RedisError {
 }
 
 /// Whether an error leaves the connection unfit for the next command: it broke or timed out
-/// (a late reply may still come), or a cluster redirected the call (its slot map is stale).
+/// (a late reply may still come), or a cluster node answered `MOVED` (the connection's slot
+/// map is stale; a new connection reads it afresh).
 fn drops_connection(error: &RedisError) -> bool {
     error.is_io_error()
         || error.is_connection_dropped()
         || error.is_timeout()
-        || error.is_cluster_error()
-        || matches!(error.kind(), ErrorKind::ClusterConnectionNotFound | ErrorKind::MasterDown)
+        || matches!(error.kind(), ErrorKind::Moved | ErrorKind::ClusterConnectionNotFound)
+}
+
+/// Whether a cluster node refused to run the call at all: it redirected it (`MOVED`, `ASK`:
+/// the slot is elsewhere, or moving), or could not serve the slot now (`TRYAGAIN` while the
+/// slot's keys move, `CLUSTERDOWN`, `MASTERDOWN`). Such a call needs no settling. (`ASK` and
+/// `TRYAGAIN` last until the slot has moved; the call fails, and a later one succeeds.)
+fn refused(error: &RedisError) -> bool {
+    error.is_cluster_error() || error.kind() == ErrorKind::MasterDown
 }
 
 impl Target {
@@ -177,18 +187,26 @@ impl Runner {
                 channel.link = None;
                 return Err((why, sent));
             }
+            let sent_before = sent;
             sent = true;
             match link.script::<T>(lua, keys, args, deadline) {
                 Ok(value) => return Ok(value),
-                // A broken connection is dropped and opened again once, time allowing; a
-                // script error is final.
-                Err(error) if drops_connection(&error) => {
-                    channel.link = None;
-                    if error.is_timeout() {
+                Err(error) => {
+                    if refused(&error) {
+                        // This try ran nothing; only an earlier one may have.
+                        sent = sent_before;
+                    }
+                    // A broken connection (or a stale slot map) is dropped and opened again
+                    // once, time allowing; a script error, or a slot that cannot be served
+                    // now, is final.
+                    let drop = drops_connection(&error);
+                    if drop {
+                        channel.link = None;
+                    }
+                    if !drop || error.is_timeout() {
                         return Err((self.describe(&error), sent));
                     }
                 }
-                Err(error) => return Err((self.describe(&error), sent)),
             }
         }
         Err((format!("the connection to redis at `{}` broke twice", self.address), sent))
