@@ -9,20 +9,21 @@
 //!
 //! Redis is one server ([`RedisConfig::new`]) or a Redis Cluster ([`RedisConfig::cluster`]),
 //! with the same keys and scripts. Every key begins with the prefix and the subject's hash
-//! tag, `{prefix}{{tag}}`, where the tag is a number of at most six digits that Redis Cluster
-//! places in the slot of the subject's own bytes (see `keys`); so every key one call touches
-//! is in one slot, and subjects spread over a cluster's nodes as their keys would. After the
-//! tag:
+//! tag in braces, `<prefix>{<tag>}`, where the tag is a number of at most six digits that
+//! Redis Cluster places in the slot of the subject's own bytes (see `keys`); so every key one
+//! call touches is in one slot, and subjects spread over a cluster's nodes as their keys
+//! would. After the tag:
 //!
-//! - `{subject length}:{subject}:{limit}:{window start}` (`-` for no window): the counter;
+//! - `<subject length>:<subject>:<limit>:<window start>` (`-` for no window): the counter;
 //!   the length makes any subject unambiguous. It expires a minute after its window ends.
-//! - `{subject length}:{subject}:{limit}:latest`: the subject's latest window of the limit,
+//! - `<subject length>:<subject>:<limit>:latest`: the subject's latest window of the limit,
 //!   which is how a refund tells a window the subject has moved on from.
-//! - `session:{meter}:{connection}`: every script call is numbered on its connection slot,
-//!   and Redis keeps the slot's latest call for the tag's slot with its result, so one call
-//!   is applied once however many times it reaches the server. That is one small hash per
-//!   connection slot and hash slot in use (at most 16384 per connection, however many
-//!   subjects), each expiring [`RedisConfig::session_ttl`] after its last call.
+//! - `session:<meter>:<connection>`: every script call is numbered on its connection slot,
+//!   and Redis keeps the slot's latest call for the tag's hash slot with its result, so one
+//!   call is applied once however many times it reaches the server. That costs one small
+//!   hash (152 bytes by `MEMORY USAGE`) per connection slot and hash slot in use: at most
+//!   16384 per connection, however many subjects, each expiring
+//!   [`RedisConfig::session_ttl`] after its last call.
 
 mod keys;
 mod link;
@@ -106,7 +107,7 @@ struct Slot {
     /// The number of the latest call; Redis keeps it, with its result, in the session of the
     /// call's hash slot.
     seq: u64,
-    /// `session:{meter}:{slot}`, after a subject's `{prefix}{{tag}}`: unique to this meter's
+    /// `session:<meter>:<slot>`, after a subject's `<prefix>{<tag>}`: unique to this meter's
     /// slot (the meter's part is random), so no two meters, here or on other machines, share
     /// one.
     session: String,

@@ -80,11 +80,11 @@ pub(super) fn tag(subject: &str) -> u32 {
 
 /// The keys of one call.
 pub(super) struct Keys {
-    /// `{prefix}{{tag}}`: how every key of the subject begins, its session's included.
+    /// `<prefix>{<tag>}`: how every key of the subject begins, its session's included.
     pub(super) stem: String,
-    /// The counter: `{stem}{subject length}:{subject}:{limit}:{window start, or -}`.
+    /// The counter: `<stem><subject length>:<subject>:<limit>:<window start, or ->`.
     pub(super) counter: String,
-    /// The subject's latest window of the limit: `{stem}{length}:{subject}:{limit}:latest`
+    /// The subject's latest window of the limit: `<stem><length>:<subject>:<limit>:latest`
     /// (`latest` is no window start, so it never meets a counter).
     pub(super) latest: String,
 }
@@ -97,7 +97,7 @@ impl Keys {
         Keys { counter: format!("{limit_stem}{window}"), latest: format!("{limit_stem}latest"), stem }
     }
 
-    /// The session of connection slot `session` (`session:{meter}:{slot}`) for this subject's
+    /// The session of connection slot `session` (`session:<meter>:<slot>`) for this subject's
     /// hash slot.
     pub(super) fn session(&self, session: &str) -> String {
         format!("{}{session}", self.stem)
@@ -125,6 +125,8 @@ mod tests {
             assert!(tag.len() <= 6 && tag.bytes().all(|b| b.is_ascii_digit()), "{tag}");
         }
         assert!((0..SLOTS).all(|s| super::slot_tags().get(usize::from(s)).is_some_and(|&t| t <= 109_757)));
+        // The example of docs/runtime.md.
+        assert_eq!((slot(b"alice"), tag("alice")), (749, 10_419));
     }
 
     #[test]
