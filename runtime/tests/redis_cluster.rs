@@ -255,28 +255,58 @@ fn an_unreachable_cluster_fails_within_the_timeout() {
     assert!(why.contains(&format!("127.0.0.1:{port}")), "{why}");
 }
 
-#[test]
-fn a_seed_that_never_answers_costs_a_call_its_timeout_and_no_more() {
-    // It accepts connections and never answers, as a stalled node does.
+/// A server that accepts connections and never answers, as a stalled node does.
+fn silent_server() -> String {
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let url = format!("redis://127.0.0.1:{}/", listener.local_addr().unwrap().port());
     std::thread::spawn(move || {
         let held: Vec<_> = listener.incoming().map_while(Result::ok).collect();
         drop(held);
     });
-    let engine = Engine::from_source("c", POLICY).unwrap();
+    url
+}
+
+#[test]
+fn seeds_that_never_answer_cost_a_call_its_timeout_and_no_more() {
+    // Opening tries the seeds one after another, each for the whole timeout: three silent
+    // ones take three timeouts, of which a call waits for no more than its own.
+    let engine = Arc::new(Engine::from_source("c", POLICY).unwrap());
     let (free, calls) = (engine.tier("free").unwrap(), engine.limit("calls").unwrap());
-    let mut config = RedisConfig::cluster([url]);
+    let mut config = RedisConfig::cluster([silent_server(), silent_server(), silent_server()]);
     (config.timeout, config.connections) = (Duration::from_millis(200), 1);
-    let meter = RedisMeter::new(config).unwrap();
+    let meter = Arc::new(RedisMeter::new(config).unwrap());
     let request = Request::new(free, now()).with_key("k");
-    // The connection opening on its own thread is still waiting for the seed when each call
-    // gives up; the next call waits for the same opening, again for its own time only.
-    for _ in 0..3 {
+    // The opening still waits for a seed when each call gives up; the next call waits for the
+    // same opening (or, once it failed, a new one), again for its own time only.
+    for _ in 0..4 {
         let started = Instant::now();
         let Err(StoreError::Unreachable(why)) = meter.try_consume(&engine, &request, calls, 1) else { panic!() };
         let took = started.elapsed();
-        assert!(took >= Duration::from_millis(190) && took < Duration::from_millis(350), "{took:?}");
+        assert!(took >= Duration::from_millis(190) && took < Duration::from_millis(450), "{took:?}");
         assert!(why.contains("did not answer within 200 ms"), "{why}");
     }
+
+    // Eight callers on one connection: each gives up by its own deadline, waiting for the
+    // connection or for its opening, never behind the others' timeouts.
+    let start = Arc::new(std::sync::Barrier::new(8));
+    let callers: Vec<_> = (0..8)
+        .map(|_| {
+            let (engine, meter, start) = (Arc::clone(&engine), Arc::clone(&meter), Arc::clone(&start));
+            std::thread::spawn(move || {
+                let request = Request::new(free, now()).with_key("k");
+                start.wait();
+                let started = Instant::now();
+                let Err(StoreError::Unreachable(why)) = meter.try_consume(&engine, &request, calls, 1) else {
+                    panic!()
+                };
+                (started.elapsed(), why)
+            })
+        })
+        .collect();
+    let answers: Vec<(Duration, String)> = callers.into_iter().map(|c| c.join().unwrap()).collect();
+    assert!(
+        answers.iter().all(|(took, why)| *took < Duration::from_millis(450) && why.contains("within 200 ms")),
+        "{answers:?}"
+    );
+    assert!(answers.iter().any(|(_, why)| why.contains("no connection to redis was free")), "{answers:?}");
 }
