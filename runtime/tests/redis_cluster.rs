@@ -229,6 +229,15 @@ fn a_meter_follows_a_slot_that_moved_to_another_node() {
     assert_eq!(meter.try_consume(&engine, &request, calls, 0).unwrap().used, 3);
     assert!(keys_on(to).iter().any(|key| key.contains(":customer-moving:calls:")), "{:?}", keys_on(to));
     assert!(!keys_on(from).iter().any(|key| key.contains(":customer-moving:")), "{:?}", keys_on(from));
+
+    // A meter given one node as if it were one server says where the slot is, and records
+    // nothing elsewhere.
+    let mut config = RedisConfig::new(format!("redis://127.0.0.1:{from}/"));
+    config.prefix = PREFIX.into();
+    let misplaced = RedisMeter::new(config).unwrap();
+    let Err(StoreError::Unreachable(why)) = misplaced.try_consume(&engine, &request, calls, 1) else { panic!() };
+    assert!(why.to_lowercase().contains("moved") && why.contains(&to.to_string()), "{why}");
+    assert_eq!(meter.try_consume(&engine, &request, calls, 0).unwrap().used, 3);
 }
 
 #[test]

@@ -199,7 +199,10 @@ impl Runner {
                     // A broken connection (or a stale slot map) is dropped and opened again
                     // once, time allowing; a script error, or a slot that cannot be served
                     // now, is final.
-                    let drop = drops_connection(&error);
+                    // (A server taken for one server that answers `MOVED` is a cluster's node:
+                    // the error says so, and a new connection would not mend it.)
+                    let misplaced = error.kind() == ErrorKind::Moved && matches!(self.target, Target::Server(_));
+                    let drop = drops_connection(&error) && !misplaced;
                     if drop {
                         channel.link = None;
                     }
