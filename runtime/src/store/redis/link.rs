@@ -5,7 +5,7 @@
 //! it and keeps it for the next `EVALSHA`. On a cluster both go, like every command of one
 //! script call, to the node of the call's keys, so no script is loaded on nodes that do not
 //! need it (the client's own `SCRIPT LOAD` goes to every node, replicas included, and fails
-//! if one of them does).
+//! if any one of them cannot be reached).
 //!
 //! Each step of a call gets what is left of its deadline as its timeouts. The cluster client
 //! is told to retry nothing itself (its retries would each wait a full timeout, and follow
