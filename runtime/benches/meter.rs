@@ -3,7 +3,8 @@
 //! meter's latency and throughput beside the in-process one.
 //!
 //! `cargo bench -p entitle-runtime --bench meter`; `docs/performance.md` records the figures.
-//! The Redis group starts a `redis-server` on a free loopback port, as the tests do.
+//! The Redis group starts a `redis-server` on a free loopback port, as the tests do, and the
+//! Redis Cluster group a three-node cluster of them (no replicas, nothing on disk).
 
 #![allow(
     clippy::unwrap_used,
@@ -157,5 +158,31 @@ fn on_redis(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, in_process, on_redis);
+/// The same calls on a three-node Redis Cluster: one caller on one key (so on one node), and
+/// four callers on keys whose slots are on all three nodes.
+fn on_redis_cluster(c: &mut Criterion) {
+    let cluster = redis_server::Cluster::start(&redis_server::scratch("bench-cluster"));
+    let s = setup();
+    let mut group = c.benchmark_group("meter on redis cluster");
+    group.sample_size(20).measurement_time(Duration::from_secs(4));
+
+    let meter = RedisMeter::new(RedisConfig::cluster(cluster.urls())).unwrap();
+    let request = Request::new(s.pro, s.now).with_key("customer-00042");
+    group.bench_function("try_consume/one caller", |b| {
+        b.iter(|| meter.try_consume(&s.engine, black_box(&request), s.calls, 1).unwrap())
+    });
+    group.throughput(Throughput::Elements(4));
+    group.bench_function("try_consume/4 callers", |b| {
+        b.iter_custom(|iters| {
+            on_threads(4, iters, |t, _| {
+                let key = ["customer-1", "customer-2", "customer-3", "customer-4"][t];
+                let request = Request::new(s.pro, s.now).with_key(key);
+                black_box(meter.try_consume(&s.engine, &request, s.calls, 1).unwrap());
+            })
+        })
+    });
+    group.finish();
+}
+
+criterion_group!(benches, in_process, on_redis, on_redis_cluster);
 criterion_main!(benches);

@@ -2,16 +2,32 @@
 //!
 //! The engine answers locally (tier, add-ons, the window, the ceiling); one Lua script then
 //! compares and increments the window's key on the server, so any number of service
-//! instances sharing the Redis never together pass a ceiling. Keys are
-//! `{prefix}{subject length}:{subject}:{limit}:{window start}` (the length makes any subject
-//! unambiguous), and expire a minute after their window ends. Counts are exact up to 2⁵³
+//! instances sharing the Redis never together pass a ceiling. Counts are exact up to 2⁵³
 //! (Lua's numbers); larger amounts and ceilings are refused with [`StoreError::TooLarge`].
 //! The configured timeout bounds a whole call: waiting for a free connection, connecting, the
 //! script, and its one retry on a new connection all share it.
 //!
-//! Every script call is numbered on its connection slot, and Redis keeps each slot's latest
-//! call with its result (`{prefix}session:{meter}:{slot}`), so one call is applied once
-//! however many times it reaches the server.
+//! Redis is one server ([`RedisConfig::new`]) or a Redis Cluster ([`RedisConfig::cluster`]),
+//! with the same keys and scripts. Every key begins with the prefix and the subject's hash
+//! tag in braces, `<prefix>{<tag>}`, where the tag is a number of at most six digits that
+//! Redis Cluster places in the slot of the subject's own bytes (see `keys`); so every key one
+//! call touches is in one slot, and subjects spread over a cluster's nodes as their keys
+//! would. After the tag:
+//!
+//! - `<subject length>:<subject>:<limit>:<window start>` (`-` for no window): the counter;
+//!   the length makes any subject unambiguous. It expires a minute after its window ends.
+//! - `<subject length>:<subject>:<limit>:latest`: the subject's latest window of the limit,
+//!   which is how a refund tells a window the subject has moved on from.
+//! - `session:<meter>:<connection>`: every script call is numbered on its connection slot,
+//!   and Redis keeps the slot's latest call for the tag's hash slot with its result, so one
+//!   call is applied once however many times it reaches the server. That costs one small
+//!   hash (152 bytes by `MEMORY USAGE`) per connection slot and hash slot in use: at most
+//!   16384 per connection, however many subjects, each expiring
+//!   [`RedisConfig::session_ttl`] after its last call.
+
+mod keys;
+mod link;
+mod scripts;
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Condvar, Mutex, PoisonError};
@@ -19,124 +35,10 @@ use std::time::{Duration, Instant};
 
 use entitle::{Amount, Engine, LimitId, Request, Usage};
 
+use self::keys::Keys;
+use self::link::{Channel, Lua, Runner, Target};
 use super::{FailureMode, StoreError, UsageMeter};
 use crate::meter::Consumed;
-
-/// Decides and records one call. KEYS: the counter, the connection slot's session, the
-/// subject's latest window of the limit. ARGV: the call's sequence number on its slot, the
-/// amount, the ceiling (-1 for none), the counter's expiry (0 for none, and then no window),
-/// its window's start, the session's lifetime in milliseconds.
-///
-/// A counter that starts raises the latest window to its own, so that `REFUND` can tell a
-/// window the subject has moved on from.
-///
-/// The session remembers the slot's latest call and its result: the same call sent again (a
-/// retry after a lost reply, or the first copy arriving after its retry) returns that result
-/// and applies nothing, and a call older than the latest is never applied (`{-1, 0}`).
-const CONSUME: &str = r"
-local seq = tonumber(ARGV[1])
-local latest = redis.call('HMGET', KEYS[2], 'seq', 'result')
-local seen = tonumber(latest[1] or '0')
-if seq == seen then
-  local allowed, used = string.match(latest[2], '^(%d+):(%d+)$')
-  return {tonumber(allowed), tonumber(used)}
-end
-if seq < seen then
-  return {-1, 0}
-end
-local used = tonumber(redis.call('GET', KEYS[1]) or '0')
-local amount = tonumber(ARGV[2])
-local ceiling = tonumber(ARGV[3])
-local allowed = 1
-if ceiling >= 0 and used + amount > ceiling then
-  allowed = 0
-elseif amount > 0 then
-  redis.call('INCRBY', KEYS[1], amount)
-  if ARGV[4] ~= '0' then
-    redis.call('EXPIREAT', KEYS[1], ARGV[4])
-    local latest = used == 0 and redis.call('GET', KEYS[3])
-    if used == 0 and (not latest or tonumber(ARGV[5]) > tonumber(latest)) then
-      redis.call('SET', KEYS[3], ARGV[5])
-      redis.call('EXPIREAT', KEYS[3], ARGV[4])
-    end
-  end
-end
-local recorded = 0
-if allowed == 1 then
-  recorded = amount
-end
-redis.call('HSET', KEYS[2], 'seq', ARGV[1], 'result', allowed .. ':' .. string.format('%d', used),
-  'undo', string.format('%d', recorded))
-redis.call('PEXPIRE', KEYS[2], ARGV[6])
-return {allowed, used}
-";
-
-/// Gives back up to an amount, once per call like `CONSUME`. KEYS: the counter, the session,
-/// the subject's latest window of the limit. ARGV: the call's number, the amount, 1 if the
-/// counter has a window (else 0), its start, the session's lifetime in milliseconds.
-///
-/// Only the request's own window gives back, and nothing once the subject has used the limit
-/// in a later window: the in-process meter's rule, which holds only the latest window.
-const REFUND: &str = r"
-local seq = tonumber(ARGV[1])
-local latest = redis.call('HMGET', KEYS[2], 'seq', 'result')
-local seen = tonumber(latest[1] or '0')
-if seq == seen then
-  local done, back = string.match(latest[2], '^(%d+):(%d+)$')
-  return {tonumber(done), tonumber(back)}
-end
-if seq < seen then
-  return {-1, 0}
-end
-local used = tonumber(redis.call('GET', KEYS[1]) or '0')
-local back = math.min(used, tonumber(ARGV[2]))
-if ARGV[3] == '1' then
-  local latest = redis.call('GET', KEYS[3])
-  if latest and tonumber(latest) > tonumber(ARGV[4]) then
-    back = 0
-  end
-end
-if back > 0 then
-  redis.call('DECRBY', KEYS[1], back)
-end
-redis.call('HSET', KEYS[2], 'seq', ARGV[1], 'result', '1:' .. string.format('%d', back),
-  'undo', string.format('%d', -back))
-redis.call('PEXPIRE', KEYS[2], ARGV[5])
-return {1, back}
-";
-
-/// Takes back a call the meter gave up on (it answered the caller as if nothing had been
-/// recorded), whether Redis ran it or not. KEYS: that call's counter, the session. ARGV: this
-/// call's number, the abandoned call's number, the session's lifetime in milliseconds.
-///
-/// If the abandoned call is the session's latest, it ran: what it recorded is taken back (at
-/// most what the counter holds), or what it refunded is counted again. Either way this call
-/// becomes the latest, so a copy of the abandoned one that arrives later is never applied.
-const SETTLE: &str = r"
-local seq = tonumber(ARGV[1])
-local latest = redis.call('HMGET', KEYS[2], 'seq', 'result', 'undo')
-local seen = tonumber(latest[1] or '0')
-if seq == seen then
-  return {1, 0}
-end
-if seq < seen then
-  return {-1, 0}
-end
-if seen == tonumber(ARGV[2]) then
-  local undo = tonumber(latest[3] or '0')
-  if undo > 0 then
-    local back = math.min(undo, tonumber(redis.call('GET', KEYS[1]) or '0'))
-    if back > 0 then
-      redis.call('DECRBY', KEYS[1], back)
-    end
-  elseif undo < 0 and redis.call('EXISTS', KEYS[1]) == 1 then
-    redis.call('INCRBY', KEYS[1], string.format('%d', -undo))
-  end
-end
-redis.call('HSET', KEYS[2], 'seq', ARGV[1], 'result', '1:0', 'undo', '0')
-redis.call('PEXPIRE', KEYS[2], ARGV[3])
-return {1, 0}
-";
 
 /// The largest amount or ceiling Lua's numbers hold exactly.
 const EXACT: u64 = 1 << 53;
@@ -147,9 +49,14 @@ const GRACE_SECONDS: i64 = 60;
 #[derive(Clone, Debug)]
 #[non_exhaustive]
 pub struct RedisConfig {
-    /// A `redis://host:port/db` address.
+    /// A `redis://host:port/db` address, for one server. Unused when `cluster_nodes` has any.
     pub url: String,
-    /// Prepended to every key. Default `entitle:`.
+    /// Seed nodes of a Redis Cluster (`redis://host:port` each, a password in any of them the
+    /// same as in all): the meter reads the cluster's slot map from the first that answers and
+    /// runs each call on the node of its keys. Empty for one server. See [`RedisConfig::cluster`].
+    pub cluster_nodes: Vec<String>,
+    /// Prepended to every key. Default `entitle:`. On a cluster it may not hold `{` or `}`, which
+    /// would take the place of the keys' hash tag.
     pub prefix: String,
     /// The most one call may take: waiting for a free connection, connecting, and every
     /// try and retry share it. Default 200 ms.
@@ -159,9 +66,9 @@ pub struct RedisConfig {
     pub connections: usize,
     /// What to do when Redis cannot be reached. Default [`FailureMode::Closed`].
     pub failure_mode: FailureMode,
-    /// How long Redis remembers each connection's latest call after it ran, so that a second
-    /// copy of it (a retry after a lost reply, or a copy the network delayed) is recognised
-    /// and not applied again. Default 10 minutes.
+    /// How long Redis remembers each connection's latest call (for each hash slot) after it
+    /// ran, so that a second copy of it (a retry after a lost reply, or a copy the network
+    /// delayed) is recognised and not applied again. Default 10 minutes.
     pub session_ttl: Duration,
     /// The longest subject key the meter counts for, in bytes: a longer one is refused with
     /// [`MeterError::KeyTooLong`](crate::meter::MeterError::KeyTooLong) before Redis is asked, and
@@ -171,10 +78,11 @@ pub struct RedisConfig {
 }
 
 impl RedisConfig {
-    /// The defaults, for Redis at `url`.
+    /// The defaults, for the Redis server at `url`.
     pub fn new(url: impl Into<String>) -> RedisConfig {
         RedisConfig {
             url: url.into(),
+            cluster_nodes: Vec::new(),
             prefix: "entitle:".into(),
             timeout: Duration::from_millis(200),
             connections: 4,
@@ -183,22 +91,38 @@ impl RedisConfig {
             max_key_bytes: 256,
         }
     }
+
+    /// The defaults, for the Redis Cluster that `nodes` (`redis://host:port` each) belong to.
+    /// One reachable seed is enough; more let the meter connect while some are down.
+    pub fn cluster<S: Into<String>>(nodes: impl IntoIterator<Item = S>) -> RedisConfig {
+        RedisConfig { cluster_nodes: nodes.into_iter().map(Into::into).collect(), ..RedisConfig::new("") }
+    }
 }
 
 /// One pooled connection and the numbering of the calls made through it. A call holds its
 /// slot from start to end (retries included), so a call's number is the one identity both of
 /// its copies share, and every later call on the slot has a larger one.
 struct Slot {
-    connection: Option<::redis::Connection>,
-    /// The number of the latest call; Redis keeps it, with its result, under `session`.
+    channel: Channel,
+    /// The number of the latest call; Redis keeps it, with its result, in the session of the
+    /// call's hash slot.
     seq: u64,
-    /// `{prefix}session:{meter}:{slot}`: unique to this meter's slot (the meter's part is
-    /// random), so no two meters, here or on other machines, share one.
+    /// `session:<meter>:<slot>`, after a subject's `<prefix>{<tag>}`: unique to this meter's
+    /// slot (the meter's part is random), so no two meters, here or on other machines, share
+    /// one.
     session: String,
-    /// The call the meter last gave up on without an answer, with its counter's key: Redis
-    /// may have run it, or may still run it when a stalled server or network lets it through.
-    /// It is settled before the slot applies anything else, so at most one is ever pending.
-    abandoned: Option<(u64, String)>,
+    /// The call the meter last gave up on without an answer: Redis may have run it, or may
+    /// still run it when a stalled server or network lets it through. It is settled before
+    /// the slot applies anything else, so at most one is ever pending.
+    abandoned: Option<Abandoned>,
+}
+
+/// A call given up on, with the keys its settling needs: its counter and its session (in its
+/// subject's hash slot, so the settling runs where the call did).
+struct Abandoned {
+    seq: u64,
+    counter: String,
+    session: String,
 }
 
 /// The slots no call holds, and a signal for callers waiting for one.
@@ -245,14 +169,12 @@ impl Drop for Lease<'_> {
 
 /// A [`UsageMeter`] on Redis.
 pub struct RedisMeter {
-    client: ::redis::Client,
+    runner: Runner,
     config: RedisConfig,
-    /// Where Redis is, for messages (the address, never the URL, which may hold a password).
-    address: String,
     pool: Pool,
-    consume: ::redis::Script,
-    refund: ::redis::Script,
-    settle: ::redis::Script,
+    consume: Lua,
+    refund: Lua,
+    settle: Lua,
     fail_open: AtomicU64,
 }
 
@@ -264,26 +186,43 @@ impl std::fmt::Debug for RedisMeter {
 
 impl RedisMeter {
     /// A meter on the Redis of `config`. Connections open on first use, so this fails only
-    /// for an address that cannot be parsed.
+    /// for an address that cannot be parsed, or a cluster's prefix that holds a brace.
     pub fn new(config: RedisConfig) -> Result<RedisMeter, StoreError> {
-        let client = ::redis::Client::open(config.url.as_str()).map_err(|e| StoreError::Unreachable(e.to_string()))?;
-        let address = client.get_connection_info().addr.to_string();
+        let unusable = |e: ::redis::RedisError| StoreError::Unreachable(e.to_string());
+        let target = if config.cluster_nodes.is_empty() {
+            Target::Server(::redis::Client::open(config.url.as_str()).map_err(unusable)?)
+        } else {
+            if config.prefix.contains(['{', '}']) {
+                return Err(StoreError::Unreachable(format!(
+                    "the prefix `{}` holds a brace, which would take the place of the keys' hash tag on a cluster",
+                    config.prefix
+                )));
+            }
+            // No retries of the client's own: each would wait a full timeout (see `link`).
+            let client = ::redis::cluster::ClusterClient::builder(config.cluster_nodes.iter().map(String::as_str))
+                .retries(0)
+                .build()
+                .map_err(unusable)?;
+            Target::Cluster(client)
+        };
+        let address = target.address(&config.cluster_nodes);
         let id = meter_id();
         let size = config.connections.max(1);
         let idle = (0..size)
-            .map(|slot| {
-                let session = format!("{}session:{id}:{slot}", config.prefix);
-                Slot { connection: None, seq: 0, session, abandoned: None }
+            .map(|slot| Slot {
+                channel: Channel::default(),
+                seq: 0,
+                session: format!("session:{id}:{slot}"),
+                abandoned: None,
             })
             .collect();
         Ok(RedisMeter {
-            client,
+            runner: Runner { target, address, timeout: config.timeout },
             config,
-            address,
             pool: Pool { idle: Mutex::new(idle), freed: Condvar::new(), size },
-            consume: ::redis::Script::new(CONSUME),
-            refund: ::redis::Script::new(REFUND),
-            settle: ::redis::Script::new(SETTLE),
+            consume: Lua::new(scripts::CONSUME),
+            refund: Lua::new(scripts::REFUND),
+            settle: Lua::new(scripts::SETTLE),
             fail_open: AtomicU64::new(0),
         })
     }
@@ -293,17 +232,9 @@ impl RedisMeter {
         self.fail_open.load(Ordering::Relaxed)
     }
 
-    /// The counter's key, and the key of the subject's latest window of the limit (`latest`
-    /// is no window start, so the two never meet).
-    fn keys(&self, subject: &str, limit: &str, window_start: Option<i64>) -> (String, String) {
-        let window = window_start.map_or_else(|| "-".to_string(), |s| s.to_string());
-        let stem = format!("{}{}:{subject}:{limit}:", self.config.prefix, subject.len());
-        (format!("{stem}{window}"), format!("{stem}latest"))
-    }
-
-    /// Runs `script` on a pooled connection as the slot's next call, with the counter `key`,
-    /// the slot's session and the subject's `latest` window key, and the call's number
-    /// first, then `args` and the session's lifetime.
+    /// Runs `script` on a pooled connection as the slot's next call, with the counter, the
+    /// slot's session for the subject's hash slot and the subject's latest window key, and the
+    /// call's number first, then `args` and the session's lifetime.
     /// Reconnects once if the connection broke; both tries are the same call (one number), so
     /// a first try that ran but lost its reply makes the second return the first one's
     /// result instead of applying again.
@@ -313,110 +244,58 @@ impl RedisMeter {
     /// nothing until that succeeded.
     ///
     /// The whole call, the wait for a free slot included, ends by the configured timeout.
-    fn call(&self, script: &::redis::Script, key: &str, latest: &str, args: &[i64]) -> Result<(i64, i64), String> {
+    fn call(&self, script: &Lua, keys: &Keys, args: &[i64]) -> Result<(i64, i64), String> {
         let deadline = Instant::now() + self.config.timeout;
         let mut lease = self.pool.take(deadline, self.config.timeout)?;
         let Some(slot) = lease.slot.as_mut() else { return Err("no connection slot".into()) };
-        let ttl = u64::try_from(self.config.session_ttl.as_millis()).unwrap_or(u64::MAX).max(1);
-        if let Some((abandoned, abandoned_key)) = &slot.abandoned {
+        let ttl = i64::try_from(self.config.session_ttl.as_millis()).unwrap_or(i64::MAX).max(1);
+        if let Some(abandoned) = &slot.abandoned {
             slot.seq += 1;
-            let mut invocation = self.settle.prepare_invoke();
-            invocation.key(abandoned_key).key(&slot.session).arg(slot.seq).arg(*abandoned).arg(ttl);
+            let keys = [abandoned.counter.as_str(), abandoned.session.as_str()];
+            let args = [seq_argument(slot.seq), seq_argument(abandoned.seq), ttl];
             // A settle that fails applied nothing, so it needs no settling of its own; the
             // abandoned call stays pending for the next one.
-            let (done, _) =
-                self.run::<(i64, i64)>(&mut slot.connection, &invocation, deadline).map_err(|(why, _)| why)?;
+            let (done, _) = self
+                .runner
+                .run::<(i64, i64)>(&mut slot.channel, &self.settle, &keys, &args, deadline)
+                .map_err(|(why, _)| why)?;
             if done < 0 {
                 return Err("redis holds a later call of this connection than the one sent".into());
             }
             slot.abandoned = None;
         }
         slot.seq += 1;
-        let mut invocation = script.prepare_invoke();
-        invocation.key(key).key(&slot.session).key(latest).arg(slot.seq);
-        args.iter().for_each(|arg| {
-            invocation.arg(arg);
-        });
-        invocation.arg(ttl);
-        let (done, value) = match self.run::<(i64, i64)>(&mut slot.connection, &invocation, deadline) {
-            Ok(answer) => answer,
-            Err((why, sent)) => {
-                if sent {
-                    slot.abandoned = Some((slot.seq, key.to_owned()));
+        let session = keys.session(&slot.session);
+        let all_keys = [keys.counter.as_str(), session.as_str(), keys.latest.as_str()];
+        let mut all_args = Vec::with_capacity(args.len() + 2);
+        all_args.push(seq_argument(slot.seq));
+        all_args.extend_from_slice(args);
+        all_args.push(ttl);
+        let (done, value) =
+            match self.runner.run::<(i64, i64)>(&mut slot.channel, script, &all_keys, &all_args, deadline) {
+                Ok(answer) => answer,
+                Err((why, sent)) => {
+                    if sent {
+                        slot.abandoned = Some(Abandoned { seq: slot.seq, counter: keys.counter.clone(), session });
+                    }
+                    return Err(why);
                 }
-                return Err(why);
-            }
-        };
+            };
         if done < 0 {
             return Err("redis holds a later call of this connection than the one sent".into());
         }
         Ok((done, value))
     }
 
-    /// Runs `invocation` on `connection` (opening it if needed), reconnecting once if the
-    /// connection broke, all by `deadline`. An error says why, and whether the invocation may
-    /// have reached Redis (it was written, or partly written, to a connection).
-    fn run<T: ::redis::FromRedisValue>(
-        &self,
-        connection: &mut Option<::redis::Connection>,
-        invocation: &::redis::ScriptInvocation<'_>,
-        deadline: Instant,
-    ) -> Result<T, (String, bool)> {
-        let mut sent = false;
-        for _attempt in 0..2 {
-            // What is left of the call's time; an attempt never starts without any.
-            let Some(left) = deadline.checked_duration_since(Instant::now()).filter(|left| !left.is_zero()) else {
-                return Err((self.no_answer(), sent));
-            };
-            if connection.is_none() {
-                match self.client.get_connection_with_timeout(left) {
-                    Ok(c) => *connection = Some(c),
-                    Err(error) => return Err((self.describe(&error), sent)),
-                }
-            }
-            let Some(open) = connection.as_mut() else { continue };
-            let left = deadline.checked_duration_since(Instant::now()).filter(|left| !left.is_zero());
-            let timed = left.ok_or_else(|| self.no_answer()).and_then(|left| {
-                open.set_read_timeout(Some(left))
-                    .and_then(|()| open.set_write_timeout(Some(left)))
-                    .map_err(|e| self.describe(&e))
-            });
-            if let Err(why) = timed {
-                *connection = None;
-                return Err((why, sent));
-            }
-            sent = true;
-            match invocation.invoke::<T>(open) {
-                Ok(value) => return Ok(value),
-                // A broken connection is dropped and opened again once, time allowing; a
-                // script error is final.
-                Err(error) if error.is_io_error() || error.is_connection_dropped() || error.is_timeout() => {
-                    *connection = None;
-                    if error.is_timeout() {
-                        return Err((self.describe(&error), sent));
-                    }
-                }
-                Err(error) => return Err((self.describe(&error), sent)),
-            }
-        }
-        Err((format!("the connection to redis at `{}` broke twice", self.address), sent))
+    /// The keys of `subject`'s usage of `limit` in the window starting at `window_start`.
+    fn keys(&self, subject: &str, limit: &str, window_start: Option<i64>) -> Keys {
+        Keys::new(&self.config.prefix, subject, limit, window_start)
     }
+}
 
-    fn no_answer(&self) -> String {
-        format!("redis at `{}` did not answer within {} ms", self.address, self.config.timeout.as_millis())
-    }
-
-    /// A one-line account of a client error: a timeout says how long was waited, not the
-    /// operating system's `EAGAIN`.
-    fn describe(&self, error: &::redis::RedisError) -> String {
-        if error.is_timeout() {
-            self.no_answer()
-        } else if error.is_connection_refusal() {
-            format!("cannot connect to redis at `{}`: {error}", self.address)
-        } else {
-            format!("redis at `{}`: {error}", self.address)
-        }
-    }
+/// A call's number as a script argument (a slot makes fewer than 2⁶³ calls).
+fn seq_argument(seq: u64) -> i64 {
+    i64::try_from(seq).unwrap_or(i64::MAX)
 }
 
 /// 128 random bits in hex, from the standard library's per-process random hash keys (seeded
@@ -474,10 +353,10 @@ impl UsageMeter for RedisMeter {
         }
         let ceiling = ceiling_argument(fresh.limit, fresh.soft_cap)?;
         let start = fresh.window().map(|w| w.start);
-        let (key, latest) = self.keys(request.key(), name, start);
+        let keys = self.keys(request.key(), name, start);
         let expire_at = fresh.window().map_or(0, |w| w.end.saturating_add(GRACE_SECONDS));
         let args = [amount.cast_signed(), ceiling, expire_at, start.unwrap_or(0)];
-        match self.call(&self.consume, &key, &latest, &args) {
+        match self.call(&self.consume, &keys, &args) {
             Ok((allowed, before)) => {
                 let before = u64::try_from(before).unwrap_or(0);
                 let quota = check(before);
@@ -499,10 +378,10 @@ impl UsageMeter for RedisMeter {
         self.key_fits(request.key())?;
         let window = engine.check_limit(request, limit, Usage::default()).window();
         let start = window.map(|w| w.start);
-        let (key, latest) = self.keys(request.key(), name, start);
+        let keys = self.keys(request.key(), name, start);
         let amount = amount.min(EXACT).cast_signed();
         let args = [amount, i64::from(start.is_some()), start.unwrap_or(0)];
-        let (_, back) = self.call(&self.refund, &key, &latest, &args).map_err(StoreError::Unreachable)?;
+        let (_, back) = self.call(&self.refund, &keys, &args).map_err(StoreError::Unreachable)?;
         Ok(u64::try_from(back).unwrap_or(0))
     }
 }

@@ -1,5 +1,6 @@
 //! A throwaway `redis-server` (the Debian package) on a free port of 127.0.0.1, for the
-//! Redis meter's tests, its bench and the Redis example's test. Included by path
+//! Redis meter's tests, its bench and the Redis example's test, and a throwaway Redis Cluster
+//! of three such servers for the cluster test. Included by path
 //! (`#[path = …] mod redis_server;`) so that each of them starts a server the same way.
 
 #![allow(dead_code, reason = "each includer uses part of the harness: only one test restarts a server")]
@@ -94,24 +95,156 @@ impl Drop for Server {
     }
 }
 
+/// Three `redis-server`s on free ports of 127.0.0.1 (whose cluster bus ports, 10000 above,
+/// were free too) joined into a Redis Cluster by `redis-cli --cluster create`, each a primary
+/// of a third of the slots, with no replicas and nothing on disk but their cluster
+/// configuration files. Every server is killed, and the directory removed, when dropped (a
+/// panicking test drops it too).
+pub struct Cluster {
+    children: Vec<Child>,
+    ports: Vec<u16>,
+    dir: PathBuf,
+}
+
+impl Cluster {
+    /// Starts the servers with their files in `dir`, joins them, and waits until every one
+    /// reports `cluster_state:ok`.
+    pub fn start(dir: &Path) -> Cluster {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        // As for one server: a port found free may be taken before our server binds it, so
+        // the servers count as started only when each port answers with our child's process
+        // id; otherwise all three start again on other ports (a failed try's drop removed the
+        // directory, so each try makes it).
+        let cluster = loop {
+            assert!(Instant::now() < deadline, "three redis-servers did not start in cluster mode");
+            std::fs::create_dir_all(dir).unwrap();
+            let ports = free_cluster_ports(3);
+            let mut cluster = Cluster { children: Vec::new(), ports: ports.clone(), dir: dir.to_path_buf() };
+            for &port in &ports {
+                let child = Command::new("redis-server")
+                    .args(["--bind", "127.0.0.1", "--port", &port.to_string(), "--cluster-enabled", "yes"])
+                    .args([
+                        "--cluster-config-file",
+                        &format!("nodes-{port}.conf"),
+                        "--cluster-announce-ip",
+                        "127.0.0.1",
+                    ])
+                    .args(["--save", "", "--appendonly", "no", "--dir", dir.to_str().unwrap()])
+                    .stdout(Stdio::null())
+                    .stderr(Stdio::null())
+                    .spawn()
+                    .expect("redis-server runs: `apt-get install redis-server` (.ci/run installs it)");
+                cluster.children.push(child);
+            }
+            if cluster.wait_answering(deadline) {
+                break cluster;
+            }
+        };
+        let nodes: Vec<String> = cluster.ports.iter().map(|port| format!("127.0.0.1:{port}")).collect();
+        let created = Command::new("redis-cli")
+            .arg("--cluster")
+            .arg("create")
+            .args(&nodes)
+            .args(["--cluster-replicas", "0", "--cluster-yes"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()
+            .expect("redis-cli runs: `apt-get install redis-tools` (.ci/run installs it)");
+        assert!(created.success(), "redis-cli --cluster create {nodes:?} failed: {created}");
+        loop {
+            let states: Vec<Option<String>> =
+                cluster.ports.iter().map(|&port| command(port, &["CLUSTER", "INFO"])).collect();
+            if states.iter().all(|info| info.as_deref().is_some_and(|info| info.contains("cluster_state:ok"))) {
+                break;
+            }
+            assert!(Instant::now() < deadline, "the cluster on {nodes:?} did not reach cluster_state:ok: {states:?}");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        cluster
+    }
+
+    /// Whether every server answers on its port as our child; false (with every child killed)
+    /// as soon as one exited.
+    fn wait_answering(&mut self, deadline: Instant) -> bool {
+        loop {
+            assert!(Instant::now() < deadline, "redis-server did not start on ports {:?}", self.ports);
+            if self.children.iter_mut().any(|child| child.try_wait().unwrap().is_some()) {
+                self.stop();
+                return false;
+            }
+            let answering =
+                self.children.iter().zip(&self.ports).all(|(child, &port)| answering_pid(port) == Some(child.id()));
+            if answering {
+                return true;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    fn stop(&mut self) {
+        for child in &mut self.children {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+        self.children.clear();
+    }
+
+    /// The servers' ports.
+    pub fn ports(&self) -> &[u16] {
+        &self.ports
+    }
+
+    /// Where to reach each server.
+    pub fn urls(&self) -> Vec<String> {
+        self.ports.iter().map(|port| format!("redis://127.0.0.1:{port}/")).collect()
+    }
+}
+
+impl Drop for Cluster {
+    fn drop(&mut self) {
+        self.stop();
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+/// `count` ports of 127.0.0.1 that were free, each with its cluster bus port (10000 above)
+/// free too. Every port is held until all are found, so none is handed out twice here.
+fn free_cluster_ports(count: usize) -> Vec<u16> {
+    let mut held = Vec::new();
+    while held.len() < count {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let Some(bus_port) = port.checked_add(10_000) else { continue };
+        let Ok(bus) = std::net::TcpListener::bind(("127.0.0.1", bus_port)) else { continue };
+        held.push((port, listener, bus));
+    }
+    held.into_iter().map(|(port, _, _)| port).collect()
+}
+
+/// Sends one command to the Redis on `port` of 127.0.0.1 and returns its reply, if it is a
+/// bulk string (as `INFO` and `CLUSTER INFO` answer).
+pub fn command(port: u16, args: &[&str]) -> Option<String> {
+    use std::io::{BufRead, BufReader, Read, Write};
+    let stream = std::net::TcpStream::connect(("127.0.0.1", port)).ok()?;
+    stream.set_read_timeout(Some(Duration::from_secs(1))).ok()?;
+    let mut request = format!("*{}\r\n", args.len());
+    for arg in args {
+        request.push_str(&format!("${}\r\n{arg}\r\n", arg.len()));
+    }
+    (&stream).write_all(request.as_bytes()).ok()?;
+    let mut reader = BufReader::new(&stream);
+    let mut header = String::new();
+    reader.read_line(&mut header).ok()?;
+    let len: usize = header.strip_prefix('$')?.trim().parse().ok()?;
+    let mut body = vec![0u8; len];
+    reader.read_exact(&mut body).ok()?;
+    String::from_utf8(body).ok()
+}
+
 /// The process id of the Redis server answering on `port` of 127.0.0.1, if one answers
 /// `INFO server` there.
 fn answering_pid(port: u16) -> Option<u32> {
-    use std::io::{Read, Write};
-    let mut stream = std::net::TcpStream::connect(("127.0.0.1", port)).ok()?;
-    stream.set_read_timeout(Some(Duration::from_secs(1))).ok()?;
-    stream.write_all(b"*2\r\n$4\r\nINFO\r\n$6\r\nserver\r\n").ok()?;
-    let mut reply = Vec::new();
-    let mut chunk = [0u8; 4096];
-    let has_pid = |reply: &[u8]| {
-        let text = String::from_utf8_lossy(reply);
-        text.split_once("process_id:").is_some_and(|(_, rest)| rest.contains("\r\n"))
-    };
-    while !has_pid(&reply) {
-        let n = stream.read(&mut chunk).ok().filter(|&n| n > 0)?;
-        reply.extend_from_slice(chunk.get(..n)?);
-    }
-    let reply = String::from_utf8_lossy(&reply);
+    let reply = command(port, &["INFO", "server"])?;
     let line = reply.lines().find_map(|line| line.strip_prefix("process_id:"))?;
     line.trim().parse().ok()
 }
