@@ -572,7 +572,7 @@ impl Meter {
 /// later than the system clock. A request stamped in the future (a client's clock, or a
 /// hostile timestamp) would otherwise end windows that are still live and drop their
 /// usage; a request stamped in the past sweeps less, which only keeps more.
-fn sweep_clock(now: i64) -> i64 {
+pub(crate) fn sweep_clock(now: i64) -> i64 {
     now.min(system_clock())
 }
 

@@ -12,6 +12,9 @@
 //!   caps have one counter with no window.
 //! - **Expiry**: a window's counter is dropped after the window ends (in-process by
 //!   [`crate::meter::Meter::sweep`], on Redis by the key's expiry, a minute after the end).
+//! - **Reservations** ([`UsageMeter::reserve`]) hold part of a limit for every caller until
+//!   committed, released or expired, and each step is applied once (see
+//!   [`crate::meter::Meter::reserve`]).
 //! - **Denials record nothing**; unknown tiers and limits and limits a tier does not set are
 //!   the engine's denials and never reach the store.
 //! - **An unreachable store** is never a panic: with [`FailureMode::Closed`] the call is an
@@ -21,7 +24,9 @@
 
 use entitle::{Engine, LimitId, Request};
 
-use crate::meter::{Consumed, Meter, MeterError};
+use std::time::Duration;
+
+use crate::meter::{Committed, Consumed, Meter, MeterError, Released, Reservation, ReservationError, Reserved};
 
 /// What a meter does when its store cannot be reached.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
@@ -47,6 +52,10 @@ pub enum StoreError {
     /// says nothing about the store's health, so it is an error in every failure mode.
     #[error("the usage store cannot count this exactly: {0}")]
     TooLarge(String),
+    /// A reservation step was refused (an unknown or settled reservation, a bad lifetime, a
+    /// full store of holds); nothing was applied.
+    #[error(transparent)]
+    Reservation(#[from] ReservationError),
 }
 
 /// A meter: in-process ([`Meter`]) or shared (`store::redis::RedisMeter`, with the feature
@@ -63,6 +72,34 @@ pub trait UsageMeter: Send + Sync {
 
     /// Gives back up to `amount` of the request's window; returns what was given back.
     fn refund(&self, engine: &Engine, request: &Request<'_>, limit: LimitId, amount: u64) -> Result<u64, StoreError>;
+
+    /// Holds `estimate` of `limit` for `lifetime`, counted as used by every other call until
+    /// it is committed, released or expires (see [`Meter::reserve`] for the rules).
+    fn reserve(
+        &self,
+        engine: &Engine,
+        request: &Request<'_>,
+        limit: LimitId,
+        estimate: u64,
+        lifetime: Duration,
+    ) -> Result<Reserved, StoreError>;
+
+    /// Records what the held work used; applied once however often it is sent.
+    fn commit(
+        &self,
+        engine: &Engine,
+        request: &Request<'_>,
+        reservation: &Reservation,
+        actual: u64,
+    ) -> Result<Committed, StoreError>;
+
+    /// Frees a hold, recording nothing; applied once however often it is sent.
+    fn release(
+        &self,
+        engine: &Engine,
+        request: &Request<'_>,
+        reservation: &Reservation,
+    ) -> Result<Released, StoreError>;
 }
 
 impl UsageMeter for Meter {
@@ -78,6 +115,36 @@ impl UsageMeter for Meter {
 
     fn refund(&self, engine: &Engine, request: &Request<'_>, limit: LimitId, amount: u64) -> Result<u64, StoreError> {
         Ok(Meter::refund(self, engine, request, limit, amount))
+    }
+
+    fn reserve(
+        &self,
+        engine: &Engine,
+        request: &Request<'_>,
+        limit: LimitId,
+        estimate: u64,
+        lifetime: Duration,
+    ) -> Result<Reserved, StoreError> {
+        Ok(Meter::reserve(self, engine, request, limit, estimate, lifetime)?)
+    }
+
+    fn commit(
+        &self,
+        engine: &Engine,
+        request: &Request<'_>,
+        reservation: &Reservation,
+        actual: u64,
+    ) -> Result<Committed, StoreError> {
+        Ok(Meter::commit(self, engine, request, reservation, actual)?)
+    }
+
+    fn release(
+        &self,
+        engine: &Engine,
+        request: &Request<'_>,
+        reservation: &Reservation,
+    ) -> Result<Released, StoreError> {
+        Ok(Meter::release(self, engine, request, reservation)?)
     }
 }
 

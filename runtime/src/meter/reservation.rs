@@ -43,9 +43,29 @@ pub struct Reservation {
     limit: Arc<str>,
     amount: u64,
     expires: i64,
+    /// The start of the counter's window the hold is in (`None` for gauges and caps): where a
+    /// shared meter finds it.
+    window_start: Option<i64>,
 }
 
 impl Reservation {
+    /// A reservation as a meter grants it.
+    pub(crate) fn new(
+        id: u64,
+        key: &str,
+        limit: Arc<str>,
+        amount: u64,
+        expires: i64,
+        window_start: Option<i64>,
+    ) -> Reservation {
+        Reservation { id, key: key.into(), limit, amount, expires, window_start }
+    }
+
+    /// The start of the counter's window the hold is in.
+    pub(crate) fn window_start(&self) -> Option<i64> {
+        self.window_start
+    }
+
     /// The reservation's id: unique in its meter (and in meters restored from its snapshots),
     /// and the idempotency key of its commit or release.
     pub fn id(&self) -> u64 {
@@ -400,7 +420,7 @@ impl Meter {
             let entry = Entry { id, amount: estimate, expires, state: State::Live };
             counter.holds.get_or_insert_with(|| Box::new(Holds::new(&self.config))).push(entry);
             table.due.note(counter);
-            return Ok(Reserved { quota, reservation: Some(self.reservation(entry, key, &counter.limit)) });
+            return Ok(Reserved { quota, reservation: Some(self.reservation(entry, key, counter)) });
         }
         let quota = check(0);
         if !quota.allowed {
@@ -421,7 +441,7 @@ impl Meter {
         let mut holds = Holds::new(&self.config);
         holds.push(entry);
         let counter = Counter { limit: Arc::from(name), window: quota.window(), used: 0, holds: Some(Box::new(holds)) };
-        let reservation = self.reservation(entry, key, &counter.limit);
+        let reservation = self.reservation(entry, key, &counter);
         table.insert(hash, key, counter);
         Ok(Reserved { quota, reservation: Some(reservation) })
     }
@@ -553,14 +573,9 @@ impl Meter {
     }
 
     /// The reservation a caller gets for `entry`.
-    fn reservation(&self, entry: Entry, key: &str, limit: &Arc<str>) -> Reservation {
-        Reservation {
-            id: entry.id,
-            key: key.into(),
-            limit: Arc::clone(limit),
-            amount: entry.amount,
-            expires: entry.expires,
-        }
+    fn reservation(&self, entry: Entry, key: &str, counter: &Counter) -> Reservation {
+        let start = counter.window.map(|w| w.start);
+        Reservation::new(entry.id, key, Arc::clone(&counter.limit), entry.amount, entry.expires, start)
     }
 
     /// Counts one more hold and gives it an id, or refuses at [`MeterConfig::max_holds`].

@@ -25,6 +25,7 @@
 //!   16384 per connection, however many subjects, each expiring
 //!   [`RedisConfig::session_ttl`] after its last call.
 
+mod holds;
 mod keys;
 mod link;
 mod scripts;
@@ -75,6 +76,15 @@ pub struct RedisConfig {
     /// nothing is recorded, so a caller cannot make Redis keys (and their memory) of any size.
     /// Default 256, as the in-process meter's.
     pub max_key_bytes: usize,
+    /// The longest lifetime of a reservation's hold, in seconds. Default 604,800 (a week), as
+    /// the in-process meter's.
+    pub max_hold_seconds: u64,
+    /// How long a settled reservation is remembered, in seconds. Default 3,600.
+    pub remember_seconds: u64,
+    /// The most holds (live or remembered) one counter keeps on Redis; one more is refused
+    /// with [`ReservationError::AtCapacity`](crate::meter::ReservationError::AtCapacity).
+    /// Default 100,000.
+    pub max_holds_per_counter: usize,
 }
 
 impl RedisConfig {
@@ -89,6 +99,9 @@ impl RedisConfig {
             failure_mode: FailureMode::Closed,
             session_ttl: Duration::from_secs(600),
             max_key_bytes: 256,
+            max_hold_seconds: 604_800,
+            remember_seconds: 3_600,
+            max_holds_per_counter: 100_000,
         }
     }
 
@@ -175,6 +188,11 @@ pub struct RedisMeter {
     consume: Lua,
     refund: Lua,
     settle: Lua,
+    reserve: Lua,
+    commit: Lua,
+    release: Lua,
+    /// The next reservation's id: from a random start, so that two meters' ids never meet.
+    next_hold: AtomicU64,
     fail_open: AtomicU64,
 }
 
@@ -223,6 +241,10 @@ impl RedisMeter {
             consume: Lua::new(scripts::CONSUME),
             refund: Lua::new(scripts::REFUND),
             settle: Lua::new(scripts::SETTLE),
+            reserve: Lua::new(scripts::RESERVE),
+            commit: Lua::new(scripts::COMMIT),
+            release: Lua::new(scripts::RELEASE),
+            next_hold: AtomicU64::new(holds::first_id()),
             fail_open: AtomicU64::new(0),
         })
     }
@@ -244,10 +266,38 @@ impl RedisMeter {
     /// nothing until that succeeded.
     ///
     /// The whole call, the wait for a free slot included, ends by the configured timeout.
-    fn call(&self, script: &Lua, keys: &Keys, args: &[i64]) -> Result<(i64, i64), String> {
+    fn call(&self, script: &Lua, keys: &Keys, args: &[i64]) -> Result<Vec<i64>, String> {
         let deadline = Instant::now() + self.config.timeout;
         let mut lease = self.pool.take(deadline, self.config.timeout)?;
         let Some(slot) = lease.slot.as_mut() else { return Err("no connection slot".into()) };
+        let ttl = i64::try_from(self.config.session_ttl.as_millis()).unwrap_or(i64::MAX).max(1);
+        self.settle_abandoned(slot, deadline)?;
+        slot.seq += 1;
+        let session = keys.session(&slot.session);
+        let all_keys =
+            [keys.counter.as_str(), session.as_str(), keys.latest.as_str(), keys.holds.as_str(), keys.live.as_str()];
+        let mut all_args = Vec::with_capacity(args.len() + 2);
+        all_args.push(seq_argument(slot.seq));
+        all_args.extend_from_slice(args);
+        all_args.push(ttl);
+        let answer = match self.runner.run::<Vec<i64>>(&mut slot.channel, script, &all_keys, &all_args, deadline) {
+            Ok(answer) => answer,
+            Err((why, sent)) => {
+                if sent {
+                    slot.abandoned = Some(Abandoned { seq: slot.seq, counter: keys.counter.clone(), session });
+                }
+                return Err(why);
+            }
+        };
+        if answer.first().is_some_and(|&done| done < 0) {
+            return Err("redis holds a later call of this connection than the one sent".into());
+        }
+        Ok(answer)
+    }
+
+    /// Settles the call the slot last gave up on, if any (see `SETTLE`), before the slot
+    /// applies anything else.
+    fn settle_abandoned(&self, slot: &mut Slot, deadline: Instant) -> Result<(), String> {
         let ttl = i64::try_from(self.config.session_ttl.as_millis()).unwrap_or(i64::MAX).max(1);
         if let Some(abandoned) = &slot.abandoned {
             slot.seq += 1;
@@ -264,27 +314,7 @@ impl RedisMeter {
             }
             slot.abandoned = None;
         }
-        slot.seq += 1;
-        let session = keys.session(&slot.session);
-        let all_keys = [keys.counter.as_str(), session.as_str(), keys.latest.as_str()];
-        let mut all_args = Vec::with_capacity(args.len() + 2);
-        all_args.push(seq_argument(slot.seq));
-        all_args.extend_from_slice(args);
-        all_args.push(ttl);
-        let (done, value) =
-            match self.runner.run::<(i64, i64)>(&mut slot.channel, script, &all_keys, &all_args, deadline) {
-                Ok(answer) => answer,
-                Err((why, sent)) => {
-                    if sent {
-                        slot.abandoned = Some(Abandoned { seq: slot.seq, counter: keys.counter.clone(), session });
-                    }
-                    return Err(why);
-                }
-            };
-        if done < 0 {
-            return Err("redis holds a later call of this connection than the one sent".into());
-        }
-        Ok((done, value))
+        Ok(())
     }
 
     /// The keys of `subject`'s usage of `limit` in the window starting at `window_start`.
@@ -355,11 +385,17 @@ impl UsageMeter for RedisMeter {
         let start = fresh.window().map(|w| w.start);
         let keys = self.keys(request.key(), name, start);
         let expire_at = fresh.window().map_or(0, |w| w.end.saturating_add(GRACE_SECONDS));
-        let args = [amount.cast_signed(), ceiling, expire_at, start.unwrap_or(0)];
+        let clock = crate::meter::sweep_clock(request.now());
+        let args = [amount.cast_signed(), ceiling, expire_at, start.unwrap_or(0), clock];
         match self.call(&self.consume, &keys, &args) {
-            Ok((allowed, before)) => {
+            Ok(answer) => {
+                let (allowed, before, held) = match answer[..] {
+                    [allowed, before, held] => (allowed, before, held),
+                    _ => return Err(StoreError::Unreachable(format!("redis answered {answer:?} to a consume"))),
+                };
                 let before = u64::try_from(before).unwrap_or(0);
-                let quota = check(before);
+                // Live holds count as used for the engine's answer, as in-process.
+                let quota = check(before.saturating_add(u64::try_from(held).unwrap_or(0)));
                 let recorded = if allowed == 1 { amount } else { 0 };
                 Ok(Consumed { quota, recorded, used: before.saturating_add(recorded) })
             }
@@ -381,7 +417,37 @@ impl UsageMeter for RedisMeter {
         let keys = self.keys(request.key(), name, start);
         let amount = amount.min(EXACT).cast_signed();
         let args = [amount, i64::from(start.is_some()), start.unwrap_or(0)];
-        let (_, back) = self.call(&self.refund, &keys, &args).map_err(StoreError::Unreachable)?;
-        Ok(u64::try_from(back).unwrap_or(0))
+        let answer = self.call(&self.refund, &keys, &args).map_err(StoreError::Unreachable)?;
+        Ok(answer.get(1).and_then(|&back| u64::try_from(back).ok()).unwrap_or(0))
+    }
+
+    fn reserve(
+        &self,
+        engine: &Engine,
+        request: &Request<'_>,
+        limit: LimitId,
+        estimate: u64,
+        lifetime: Duration,
+    ) -> Result<crate::meter::Reserved, StoreError> {
+        RedisMeter::reserve(self, engine, request, limit, estimate, lifetime)
+    }
+
+    fn commit(
+        &self,
+        engine: &Engine,
+        request: &Request<'_>,
+        reservation: &crate::meter::Reservation,
+        actual: u64,
+    ) -> Result<crate::meter::Committed, StoreError> {
+        RedisMeter::commit(self, engine, request, reservation, actual)
+    }
+
+    fn release(
+        &self,
+        engine: &Engine,
+        request: &Request<'_>,
+        reservation: &crate::meter::Reservation,
+    ) -> Result<crate::meter::Released, StoreError> {
+        RedisMeter::release(self, engine, request, reservation)
     }
 }

@@ -87,6 +87,11 @@ pub(super) struct Keys {
     /// The subject's latest window of the limit: `<stem><length>:<subject>:<limit>:latest`
     /// (`latest` is no window start, so it never meets a counter).
     pub(super) latest: String,
+    /// The counter's holds (`<counter>:holds`), the live ones by expiry (`<counter>:live`) and
+    /// the settled ones by when they are forgotten (`<counter>:done`): see `RESERVE`.
+    pub(super) holds: String,
+    pub(super) live: String,
+    pub(super) done: String,
 }
 
 impl Keys {
@@ -94,7 +99,15 @@ impl Keys {
         let stem = format!("{prefix}{{{}}}", tag(subject));
         let window = window_start.map_or_else(|| "-".to_string(), |s| s.to_string());
         let limit_stem = format!("{stem}{}:{subject}:{limit}:", subject.len());
-        Keys { counter: format!("{limit_stem}{window}"), latest: format!("{limit_stem}latest"), stem }
+        let counter = format!("{limit_stem}{window}");
+        Keys {
+            holds: format!("{counter}:holds"),
+            live: format!("{counter}:live"),
+            done: format!("{counter}:done"),
+            counter,
+            latest: format!("{limit_stem}latest"),
+            stem,
+        }
     }
 
     /// The session of connection slot `session` (`session:<meter>:<slot>`) for this subject's
@@ -135,6 +148,7 @@ mod tests {
         let braced = format!("{{{}}}", tag("a}b{c"));
         assert_eq!(keys.counter, format!("entitle:{braced}5:a}}b{{c:calls:1795219200"));
         assert_eq!(keys.latest, format!("entitle:{braced}5:a}}b{{c:calls:latest"));
+        assert_eq!(keys.holds, format!("entitle:{braced}5:a}}b{{c:calls:1795219200:holds"));
         assert_eq!(keys.session("session:m:0"), format!("entitle:{braced}session:m:0"));
         assert_eq!(Keys::new("entitle:", "k", "calls", None).counter, format!("entitle:{{{}}}1:k:calls:-", tag("k")));
     }

@@ -1,11 +1,56 @@
 //! The Lua scripts the meter runs on Redis, one per call, each deciding and recording on the
 //! server in one atomic step.
 
+/// What every script that reads holds shares: `expire_holds` ends the live holds whose expiry
+/// is at or before `now` (their amounts leave `held`), and `forget_holds` drops the settled
+/// ones whose memory ran out; `keep_until` makes keys live at least until an instant (it
+/// needs `EXPIRETIME`, Redis 7).
+macro_rules! holds_prelude {
+    () => {
+        r"
+local function expire_holds(holds, live, now)
+  local gone = redis.call('ZRANGEBYSCORE', live, '-inf', now)
+  for _, id in ipairs(gone) do
+    local record = redis.call('HGET', holds, id)
+    local amount = record and string.match(record, '^L:(%d+):')
+    if amount then
+      redis.call('HINCRBY', holds, 'held', -tonumber(amount))
+      redis.call('HSET', holds, id, 'E:' .. amount .. ':0:0')
+    end
+  end
+  if #gone > 0 then
+    redis.call('ZREMRANGEBYSCORE', live, '-inf', now)
+  end
+end
+local function forget_holds(holds, done, now)
+  local gone = redis.call('ZRANGEBYSCORE', done, '-inf', now)
+  for _, id in ipairs(gone) do
+    redis.call('HDEL', holds, id)
+  end
+  if #gone > 0 then
+    redis.call('ZREMRANGEBYSCORE', done, '-inf', now)
+  end
+end
+local function keep_until(keys, at)
+  for _, key in ipairs(keys) do
+    local expires = redis.call('EXPIRETIME', key)
+    if expires ~= -2 and expires < at then
+      redis.call('EXPIREAT', key, at)
+    end
+  end
+end
+"
+    };
+}
+
 /// Decides and records one call. KEYS: the counter, the connection slot's session for the
 /// subject's hash slot, the subject's latest window of the limit (all three share one hash
-/// tag, so one slot of a cluster holds them). ARGV: the call's sequence number on its slot, the
-/// amount, the ceiling (-1 for none), the counter's expiry (0 for none, and then no window),
-/// its window's start, the session's lifetime in milliseconds.
+/// tag, so one slot of a cluster holds them), then the counter's holds and their expiries (see
+/// `RESERVE`). ARGV: the call's sequence number on its slot, the amount, the ceiling (-1 for
+/// none), the counter's expiry (0 for none, and then no window), its window's start, the
+/// caller's clock (for the holds' expiry), the session's lifetime in milliseconds.
+///
+/// Live holds count as used: the answer is `{allowed, used, held}`.
 ///
 /// A counter that starts raises the latest window to its own, so that `REFUND` can tell a
 /// window the subject has moved on from.
@@ -15,22 +60,29 @@
 /// sequence: the same call sent again (a retry after a lost reply, or the first copy
 /// arriving after its retry) returns that result and applies nothing, and a call older than
 /// the session's latest is never applied (`{-1, 0}`).
-pub(super) const CONSUME: &str = r"
+pub(super) const CONSUME: &str = concat!(
+    holds_prelude!(),
+    r"
 local seq = tonumber(ARGV[1])
 local latest = redis.call('HMGET', KEYS[2], 'seq', 'result')
 local seen = tonumber(latest[1] or '0')
 if seq == seen then
-  local allowed, used = string.match(latest[2], '^(%d+):(%d+)$')
-  return {tonumber(allowed), tonumber(used)}
+  local allowed, used, held = string.match(latest[2], '^(%d+):(%d+):(%d+)$')
+  return {tonumber(allowed), tonumber(used), tonumber(held)}
 end
 if seq < seen then
-  return {-1, 0}
+  return {-1, 0, 0}
 end
 local used = tonumber(redis.call('GET', KEYS[1]) or '0')
+local held = 0
+if redis.call('EXISTS', KEYS[4]) == 1 then
+  expire_holds(KEYS[4], KEYS[5], tonumber(ARGV[6]))
+  held = tonumber(redis.call('HGET', KEYS[4], 'held') or '0')
+end
 local amount = tonumber(ARGV[2])
 local ceiling = tonumber(ARGV[3])
 local allowed = 1
-if ceiling >= 0 and used + amount > ceiling then
+if ceiling >= 0 and used + held + amount > ceiling then
   allowed = 0
 elseif amount > 0 then
   redis.call('INCRBY', KEYS[1], amount)
@@ -47,11 +99,13 @@ local recorded = 0
 if allowed == 1 then
   recorded = amount
 end
-redis.call('HSET', KEYS[2], 'seq', ARGV[1], 'result', allowed .. ':' .. string.format('%d', used),
+redis.call('HSET', KEYS[2], 'seq', ARGV[1],
+  'result', allowed .. ':' .. string.format('%d', used) .. ':' .. string.format('%d', held),
   'undo', string.format('%d', recorded))
-redis.call('PEXPIRE', KEYS[2], ARGV[6])
-return {allowed, used}
-";
+redis.call('PEXPIRE', KEYS[2], ARGV[7])
+return {allowed, used, held}
+"
+);
 
 /// Gives back up to an amount, once per call like `CONSUME`. KEYS: the counter, the session,
 /// the subject's latest window of the limit. ARGV: the call's number, the amount, 1 if the
@@ -121,3 +175,148 @@ redis.call('HSET', KEYS[2], 'seq', ARGV[1], 'result', '1:0', 'undo', '0')
 redis.call('PEXPIRE', KEYS[2], ARGV[3])
 return {1, 0}
 ";
+
+/// Holds an amount of a counter, as `Meter::reserve` does in-process. KEYS: the counter, its
+/// holds (a hash: `held`, the live sum, and one field per hold id, `L:<amount>:<expires>` while
+/// live, `E:<amount>:0:0` once expired, `C:<amount>:<recorded>:<unrecorded>` committed,
+/// `R:<amount>:<freed>:0` released), the live holds by expiry (a sorted set), the settled ones
+/// by when they are forgotten (a sorted set). ARGV: the hold's id, the estimate, the ceiling
+/// (-1 for none), the caller's clock, the hold's expiry, how long a settled hold is
+/// remembered, when the counter's keys may go (0 for never: no window), the most holds one
+/// counter may keep.
+///
+/// The same id twice (a retry after a lost reply) answers as the first did. `{1, used + held}`
+/// when held, `{0, used + held}` when the estimate does not fit, `{-2, 0}` when the counter
+/// keeps its most holds.
+pub(super) const RESERVE: &str = concat!(
+    holds_prelude!(),
+    r"
+local id, estimate, ceiling, now = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4])
+expire_holds(KEYS[2], KEYS[3], now)
+forget_holds(KEYS[2], KEYS[4], now)
+local used = tonumber(redis.call('GET', KEYS[1]) or '0')
+local held = tonumber(redis.call('HGET', KEYS[2], 'held') or '0')
+if redis.call('HEXISTS', KEYS[2], id) == 1 then
+  return {1, used + held}
+end
+if ceiling >= 0 and used + held + estimate > ceiling then
+  return {0, used + held}
+end
+if redis.call('HLEN', KEYS[2]) > tonumber(ARGV[8]) then
+  return {-2, 0}
+end
+redis.call('HSET', KEYS[2], id, 'L:' .. ARGV[2] .. ':' .. ARGV[5])
+redis.call('HINCRBY', KEYS[2], 'held', estimate)
+redis.call('ZADD', KEYS[3], ARGV[5], id)
+local keep = tonumber(ARGV[5]) + tonumber(ARGV[6])
+if ARGV[7] ~= '0' then
+  keep = math.max(keep, tonumber(ARGV[7]))
+end
+keep_until({KEYS[2], KEYS[3], KEYS[4]}, keep)
+return {1, used + held}
+"
+);
+
+/// Settles a hold with what the work used, as `Meter::commit` does in-process. KEYS: the
+/// hold's holds, live and done keys (of its window), then the counter of the commit's window,
+/// its holds and live keys, and the subject's latest window of the limit. ARGV: the hold's id,
+/// its amount, the actual amount, the ceiling of the commit's window (-1 for none), the
+/// caller's clock, how long a settled hold is remembered, 1 if the commit's window is the
+/// hold's, the counter's expiry (0 for none), its window's start.
+///
+/// `{1, recorded, unrecorded}` applied, `{2, recorded, unrecorded}` a repeat, `{-1, 0, 0}`
+/// unknown (no such id with that amount), `{-3, 0, 0}` released already.
+pub(super) const COMMIT: &str = concat!(
+    holds_prelude!(),
+    r"
+local id, amount, actual, ceiling, now = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4]), tonumber(ARGV[5])
+expire_holds(KEYS[1], KEYS[2], now)
+local record = redis.call('HGET', KEYS[1], id)
+if not record then
+  return {-1, 0, 0}
+end
+local state, held_amount, x, y = string.match(record, '^(%u):(%d+):(%-?%d+):?(%d*)$')
+if tonumber(held_amount) ~= amount then
+  return {-1, 0, 0}
+end
+if state == 'C' then
+  return {2, tonumber(x), tonumber(y)}
+end
+if state == 'R' then
+  return {-3, 0, 0}
+end
+local covered = 0
+if state == 'L' then
+  redis.call('HINCRBY', KEYS[1], 'held', -amount)
+  redis.call('ZREM', KEYS[2], id)
+  if ARGV[7] == '1' then
+    covered = math.min(actual, amount)
+  end
+end
+if ARGV[7] ~= '1' and redis.call('EXISTS', KEYS[5]) == 1 then
+  expire_holds(KEYS[5], KEYS[6], now)
+end
+local used = tonumber(redis.call('GET', KEYS[4]) or '0')
+local held = tonumber(redis.call('HGET', KEYS[5], 'held') or '0')
+local excess = actual - covered
+local fits = excess
+if ceiling >= 0 then
+  fits = math.max(0, math.min(excess, ceiling - used - held - covered))
+end
+local recorded = covered + fits
+if recorded > 0 then
+  redis.call('INCRBY', KEYS[4], recorded)
+  if ARGV[8] ~= '0' then
+    redis.call('EXPIREAT', KEYS[4], ARGV[8])
+    local latest = redis.call('GET', KEYS[7])
+    if not latest or tonumber(ARGV[9]) > tonumber(latest) then
+      redis.call('SET', KEYS[7], ARGV[9])
+      redis.call('EXPIREAT', KEYS[7], ARGV[8])
+    end
+  end
+end
+local unrecorded = excess - fits
+redis.call('HSET', KEYS[1], id, 'C:' .. ARGV[2] .. ':' .. string.format('%d', recorded) .. ':' .. string.format('%d', unrecorded))
+redis.call('ZADD', KEYS[3], now + tonumber(ARGV[6]), id)
+keep_until({KEYS[1], KEYS[2], KEYS[3]}, now + tonumber(ARGV[6]))
+return {1, recorded, unrecorded}
+"
+);
+
+/// Frees a hold and records nothing, as `Meter::release` does in-process. KEYS: the hold's
+/// holds, live and done keys. ARGV: the hold's id, its amount, the caller's clock, how long a
+/// settled hold is remembered.
+///
+/// `{1, freed}` applied, `{2, freed}` a repeat, `{-1, 0}` unknown, `{-3, 0}` committed
+/// already.
+pub(super) const RELEASE: &str = concat!(
+    holds_prelude!(),
+    r"
+local id, amount, now = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3])
+expire_holds(KEYS[1], KEYS[2], now)
+local record = redis.call('HGET', KEYS[1], id)
+if not record then
+  return {-1, 0}
+end
+local state, held_amount, x = string.match(record, '^(%u):(%d+):(%-?%d+)')
+if tonumber(held_amount) ~= amount then
+  return {-1, 0}
+end
+if state == 'R' then
+  return {2, tonumber(x)}
+end
+if state == 'C' then
+  return {-3, 0}
+end
+local freed = 0
+if state == 'L' then
+  freed = amount
+  redis.call('HINCRBY', KEYS[1], 'held', -amount)
+  redis.call('ZREM', KEYS[2], id)
+end
+redis.call('HSET', KEYS[1], id, 'R:' .. ARGV[2] .. ':' .. string.format('%d', freed) .. ':0')
+redis.call('ZADD', KEYS[3], now + tonumber(ARGV[4]), id)
+keep_until({KEYS[1], KEYS[2], KEYS[3]}, now + tonumber(ARGV[4]))
+return {1, freed}
+"
+);

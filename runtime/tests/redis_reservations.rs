@@ -1,0 +1,263 @@
+//! Reservations on the shared meter, against real `redis-server`s on loopback ports: holds
+//! counted by every meter, steps applied once (a lost reply included), expiry, the same
+//! answers as the in-process meter, thousands of holds on one key from several meters, and a
+//! three-node cluster.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing,
+    reason = "a test fails loudly, with the value that broke it"
+)]
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use entitle::{Engine, LimitId, Request, TierId};
+use entitle_runtime::meter::{Meter, Reservation, ReservationError};
+use entitle_runtime::store::redis::{RedisConfig, RedisMeter};
+use entitle_runtime::store::{StoreError, UsageMeter};
+
+#[path = "support/redis_server.rs"]
+mod redis_server;
+use redis_server::{scratch, Cluster, Server};
+
+#[path = "support/fault_proxy.rs"]
+mod fault_proxy;
+use fault_proxy::Proxy;
+
+const POLICY: &str = r#"policy "holds"
+limit credits : count per day
+limit tokens : count per day
+limit sessions : count gauge
+tier free {
+    limit credits = 100
+    limit tokens = 20_000
+    limit sessions = 3
+}
+"#;
+
+const MINUTE: Duration = Duration::from_secs(60);
+
+/// The system clock: the meter judges expiry by the earlier of it and a request's `now`.
+fn system() -> i64 {
+    i64::try_from(std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs()).unwrap()
+}
+
+struct Setup {
+    engine: Engine,
+    free: TierId,
+    credits: LimitId,
+    tokens: LimitId,
+    sessions: LimitId,
+}
+
+fn setup() -> Setup {
+    let engine = Engine::from_source("holds.policy", POLICY).unwrap();
+    let free = engine.tier("free").unwrap();
+    let (credits, tokens, sessions) =
+        (engine.limit("credits").unwrap(), engine.limit("tokens").unwrap(), engine.limit("sessions").unwrap());
+    Setup { engine, free, credits, tokens, sessions }
+}
+
+fn meter(url: &str) -> RedisMeter {
+    let mut config = RedisConfig::new(url);
+    config.timeout = Duration::from_secs(2);
+    RedisMeter::new(config).unwrap()
+}
+
+fn hold(meter: &dyn UsageMeter, s: &Setup, request: &Request<'_>, limit: LimitId, amount: u64) -> Reservation {
+    let reserved = meter.reserve(&s.engine, request, limit, amount, MINUTE).unwrap();
+    assert!(reserved.quota.allowed, "{reserved:?}");
+    reserved.reservation.unwrap()
+}
+
+fn used(meter: &dyn UsageMeter, s: &Setup, request: &Request<'_>, limit: LimitId) -> u64 {
+    meter.try_consume(&s.engine, request, limit, 0).unwrap().used
+}
+
+#[test]
+fn a_hold_counts_for_every_meter_and_each_step_applies_once() {
+    let server = Server::start(&scratch("holds-basic"), None);
+    let (s, a, b) = (setup(), meter(&server.url()), meter(&server.url()));
+    let request = Request::new(s.free, system()).with_key("acme");
+    let job = hold(&a, &s, &request, s.credits, 70);
+    // Another meter sees the hold: 30 are left.
+    assert!(!b.try_consume(&s.engine, &request, s.credits, 31).unwrap().quota.allowed);
+    assert!(b.try_consume(&s.engine, &request, s.credits, 30).unwrap().quota.allowed);
+    let denied = b.reserve(&s.engine, &request, s.credits, 1, MINUTE).unwrap();
+    assert!(!denied.quota.allowed && denied.reservation.is_none());
+    // Any meter may settle it, once.
+    let done = b.commit(&s.engine, &request, &job, 45).unwrap();
+    assert_eq!((done.recorded, done.unrecorded, done.repeated), (45, 0, false));
+    let again = a.commit(&s.engine, &request, &job, 45).unwrap();
+    assert_eq!((again.recorded, again.repeated), (45, true));
+    assert_eq!(used(&a, &s, &request, s.credits), 75);
+    let error = a.release(&s.engine, &request, &job).unwrap_err();
+    assert!(matches!(error, StoreError::Reservation(ReservationError::Settled { how: "committed", .. })), "{error}");
+
+    // More than the hold fits only up to the ceiling; a release frees the rest.
+    let job = hold(&a, &s, &request, s.credits, 10);
+    let other = hold(&a, &s, &request, s.credits, 10);
+    let done = a.commit(&s.engine, &request, &job, 30).unwrap();
+    assert_eq!((done.recorded, done.unrecorded), (15, 15), "75 used, 10 held by the other");
+    assert_eq!(a.release(&s.engine, &request, &other).unwrap().freed, 10);
+    assert!(a.release(&s.engine, &request, &other).unwrap().repeated);
+    assert!(matches!(
+        a.commit(&s.engine, &request, &other, 1),
+        Err(StoreError::Reservation(ReservationError::Settled { .. }))
+    ));
+    assert_eq!(used(&a, &s, &request, s.credits), 90);
+}
+
+#[test]
+fn a_hold_expires_by_the_callers_clock_and_a_late_commit_fits_like_any_use() {
+    let server = Server::start(&scratch("holds-expiry"), None);
+    let (s, meter) = (setup(), meter(&server.url()));
+    // A gauge (no window, so no key expires with a window) two minutes in the past.
+    let start = system() - 120;
+    let request = Request::new(s.free, start).with_key("acme");
+    let job = hold(&meter, &s, &request, s.sessions, 3);
+    assert_eq!(job.expires_at(), start + 60);
+    assert!(!meter.try_consume(&s.engine, &request.at(start + 59), s.sessions, 1).unwrap().quota.allowed);
+    let after = request.at(start + 60);
+    assert!(meter.try_consume(&s.engine, &after, s.sessions, 2).unwrap().quota.allowed);
+    let late = meter.commit(&s.engine, &after, &job, 3).unwrap();
+    assert_eq!((late.recorded, late.unrecorded), (1, 2));
+    // An unknown id, or a known id with another amount, settles nothing.
+    let forged = hold(&Meter::new(), &s, &request, s.sessions, 3);
+    assert!(matches!(
+        meter.release(&s.engine, &after, &forged),
+        Err(StoreError::Reservation(ReservationError::Unknown { .. }))
+    ));
+    assert_eq!(used(&meter, &s, &after, s.sessions), 3);
+    assert!(matches!(
+        meter.reserve(&s.engine, &after, s.sessions, 0, MINUTE),
+        Err(StoreError::Reservation(ReservationError::Empty))
+    ));
+}
+
+#[test]
+fn a_reserve_and_a_commit_whose_replies_were_lost_apply_once() {
+    let server = Server::start(&scratch("holds-lost"), None);
+    let proxy = Proxy::start(server.port());
+    let s = setup();
+    let mut config = RedisConfig::new(proxy.url());
+    (config.connections, config.timeout) = (1, Duration::from_secs(2));
+    let meter = RedisMeter::new(config).unwrap();
+    let direct = self::meter(&server.url());
+    let request = Request::new(s.free, system()).with_key("acme");
+    // The reserve runs, its reply is lost, the meter sends it again: one hold.
+    proxy.drop_next_reply();
+    let job = hold(&meter, &s, &request, s.credits, 60);
+    assert!(!direct.try_consume(&s.engine, &request, s.credits, 41).unwrap().quota.allowed);
+    assert!(direct.try_consume(&s.engine, &request, s.credits, 40).unwrap().quota.allowed);
+    proxy.drop_next_reply();
+    let done = meter.commit(&s.engine, &request, &job, 50).unwrap();
+    assert_eq!(done.recorded, 50);
+    assert_eq!(used(&direct, &s, &request, s.credits), 90);
+}
+
+/// The same steps on the in-process meter and on Redis answer alike.
+#[test]
+fn the_shared_meter_answers_as_the_in_process_one() {
+    let server = Server::start(&scratch("holds-alike"), None);
+    let s = setup();
+    let (local, shared) = (Meter::new(), meter(&server.url()));
+    let request = Request::new(s.free, system()).with_key("acme");
+    let run = |m: &dyn UsageMeter| {
+        let mut log = Vec::new();
+        let mut open = Vec::new();
+        for i in 0..40u64 {
+            let reserved = m.reserve(&s.engine, &request, s.credits, i % 7 + 1, MINUTE).unwrap();
+            log.push(format!("reserve {} {:?}", reserved.quota.allowed, reserved.quota.remaining));
+            open.extend(reserved.reservation);
+            if i % 3 == 2 {
+                let job = open.remove(0);
+                let step = if i % 2 == 0 {
+                    format!("{:?}", m.commit(&s.engine, &request, &job, i % 11).map(|c| (c.recorded, c.unrecorded)))
+                } else {
+                    format!("{:?}", m.release(&s.engine, &request, &job).map(|r| r.freed))
+                };
+                log.push(step);
+            }
+            let consumed = m.try_consume(&s.engine, &request, s.credits, 1).unwrap();
+            log.push(format!("consume {} {}", consumed.quota.allowed, consumed.used));
+        }
+        log
+    };
+    assert_eq!(run(&local), run(&shared));
+}
+
+#[test]
+fn thousands_of_holds_on_one_key_from_several_meters_never_pass_the_limit() {
+    let server = Server::start(&scratch("holds-many"), None);
+    let s = Arc::new(setup());
+    let recorded = Arc::new(AtomicU64::new(0));
+    let threads: Vec<_> = (0..8u64)
+        .map(|thread| {
+            let (s, recorded, url) = (Arc::clone(&s), Arc::clone(&recorded), server.url());
+            std::thread::spawn(move || {
+                let meter = meter(&url);
+                let request = Request::new(s.free, system()).with_key("shared");
+                let mut open = Vec::new();
+                for i in 0..400u64 {
+                    let estimate = (i + thread) % 5 + 1;
+                    if let Some(job) =
+                        meter.reserve(&s.engine, &request, s.tokens, estimate * 10, MINUTE).unwrap().reservation
+                    {
+                        open.push(job);
+                    }
+                    if open.len() > 20 || (i % 3 == 0 && !open.is_empty()) {
+                        let job = open.remove(0);
+                        if i % 4 == 0 {
+                            meter.release(&s.engine, &request, &job).unwrap();
+                        } else {
+                            let done = meter.commit(&s.engine, &request, &job, job.amount() + 5).unwrap();
+                            recorded.fetch_add(done.recorded, Ordering::Relaxed);
+                        }
+                    }
+                }
+                for job in open {
+                    meter.release(&s.engine, &request, &job).unwrap();
+                }
+            })
+        })
+        .collect();
+    threads.into_iter().for_each(|t| t.join().unwrap());
+    let direct = meter(&server.url());
+    let request = Request::new(s.free, system()).with_key("shared");
+    let total = used(&direct, &s, &request, s.tokens);
+    assert_eq!(total, recorded.load(Ordering::Relaxed));
+    assert!(total <= 20_000);
+    // Every hold was settled: what the usage leaves is free to hold again, and no more.
+    let rest = 20_000 - total;
+    let over = direct.reserve(&s.engine, &request, s.tokens, rest + 1, MINUTE).unwrap();
+    assert!(!over.quota.allowed, "{over:?}");
+    if rest > 0 {
+        let all = direct.reserve(&s.engine, &request, s.tokens, rest, MINUTE).unwrap();
+        assert!(all.quota.allowed, "{all:?}");
+    }
+}
+
+#[test]
+fn holds_on_a_cluster_land_with_their_subjects_counters() {
+    let cluster = Cluster::start(&scratch("holds-cluster"));
+    let s = setup();
+    let mut config = RedisConfig::cluster(cluster.urls());
+    config.timeout = Duration::from_secs(2);
+    let meter = RedisMeter::new(config).unwrap();
+    let mut total = 0;
+    for i in 0..60 {
+        let key = format!("subject-{i}-{{braced}}");
+        let request = Request::new(s.free, system()).with_key(&key);
+        let job = hold(&meter, &s, &request, s.credits, 40);
+        assert!(!meter.try_consume(&s.engine, &request, s.credits, 61).unwrap().quota.allowed);
+        let done = meter.commit(&s.engine, &request, &job, 30 + i % 20).unwrap();
+        assert_eq!(done.recorded, 30 + i % 20);
+        assert!(meter.commit(&s.engine, &request, &job, 0).unwrap().repeated);
+        total += used(&meter, &s, &request, s.credits);
+    }
+    assert_eq!(total, (0..60).map(|i| 30 + i % 20).sum::<u64>());
+}
