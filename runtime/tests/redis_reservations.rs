@@ -15,7 +15,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use entitle::{Engine, LimitId, Request, TierId};
-use entitle_runtime::meter::{Meter, Reservation, ReservationError};
+use entitle_runtime::meter::{Meter, MeterConfig, Reservation, ReservationError};
 use entitle_runtime::store::redis::{RedisConfig, RedisMeter};
 use entitle_runtime::store::{StoreError, UsageMeter};
 
@@ -31,7 +31,11 @@ const POLICY: &str = r#"policy "holds"
 limit credits : count per day
 limit tokens : count per day
 limit sessions : count gauge
+limit calls : count per minute
+limit big : count per day
 tier free {
+    limit calls = 100
+    limit big = unlimited
     limit credits = 100
     limit tokens = 20_000
     limit sessions = 3
@@ -51,6 +55,8 @@ struct Setup {
     credits: LimitId,
     tokens: LimitId,
     sessions: LimitId,
+    calls: LimitId,
+    big: LimitId,
 }
 
 fn setup() -> Setup {
@@ -58,7 +64,8 @@ fn setup() -> Setup {
     let free = engine.tier("free").unwrap();
     let (credits, tokens, sessions) =
         (engine.limit("credits").unwrap(), engine.limit("tokens").unwrap(), engine.limit("sessions").unwrap());
-    Setup { engine, free, credits, tokens, sessions }
+    let (calls, big) = (engine.limit("calls").unwrap(), engine.limit("big").unwrap());
+    Setup { engine, free, credits, tokens, sessions, calls, big }
 }
 
 fn meter(url: &str) -> RedisMeter {
@@ -147,15 +154,33 @@ fn a_reserve_and_a_commit_whose_replies_were_lost_apply_once() {
     (config.connections, config.timeout) = (1, Duration::from_secs(2));
     let meter = RedisMeter::new(config).unwrap();
     let direct = self::meter(&server.url());
+    // Every script is loaded first: on a fresh server the reply lost would be NOSCRIPT's,
+    // before anything ran.
+    let warm = Request::new(s.free, system()).with_key("warm");
+    let w = hold(&meter, &s, &warm, s.credits, 1);
+    meter.commit(&s.engine, &warm, &w, 1).unwrap();
+    let w = hold(&meter, &s, &warm, s.credits, 1);
+    meter.release(&s.engine, &warm, &w).unwrap();
+
     let request = Request::new(s.free, system()).with_key("acme");
-    // The reserve runs, its reply is lost, the meter sends it again: one hold.
+    let expected = Meter::new().reserve(&s.engine, &request, s.credits, 60, MINUTE).unwrap();
+    // The reserve runs, its reply is lost, the meter sends it again: one hold, and the answer
+    // the first copy would have given.
     proxy.drop_next_reply();
-    let job = hold(&meter, &s, &request, s.credits, 60);
+    let reserved = meter.reserve(&s.engine, &request, s.credits, 60, MINUTE).unwrap();
+    assert_eq!(reserved.quota, expected.quota);
+    let job = reserved.reservation.unwrap();
     assert!(!direct.try_consume(&s.engine, &request, s.credits, 41).unwrap().quota.allowed);
     assert!(direct.try_consume(&s.engine, &request, s.credits, 40).unwrap().quota.allowed);
+    // The caller's first commit, applied by the first copy, is not called a repeat.
     proxy.drop_next_reply();
     let done = meter.commit(&s.engine, &request, &job, 50).unwrap();
-    assert_eq!(done.recorded, 50);
+    assert_eq!((done.recorded, done.repeated), (50, false));
+    assert!(meter.commit(&s.engine, &request, &job, 50).unwrap().repeated);
+    let other = hold(&meter, &s, &request, s.credits, 10);
+    proxy.drop_next_reply();
+    let freed = meter.release(&s.engine, &request, &other).unwrap();
+    assert_eq!((freed.freed, freed.repeated), (10, false));
     assert_eq!(used(&direct, &s, &request, s.credits), 90);
 }
 
@@ -260,4 +285,91 @@ fn holds_on_a_cluster_land_with_their_subjects_counters() {
         total += used(&meter, &s, &request, s.credits);
     }
     assert_eq!(total, (0..60).map(|i| 30 + i % 20).sum::<u64>());
+}
+
+/// An expired hold is remembered as long as a settled one, then forgotten, on both meters: it
+/// neither fills the counter's room for holds nor takes a late commit after.
+#[test]
+fn expired_holds_are_forgotten_as_in_process() {
+    let server = Server::start(&scratch("holds-forget"), None);
+    let s = setup();
+    let mut config = RedisConfig::new(server.url());
+    (config.timeout, config.remember_seconds, config.max_holds_per_counter) = (Duration::from_secs(2), 2, 3);
+    let shared = RedisMeter::new(config).unwrap();
+    let mut local = MeterConfig::default();
+    (local.max_holds, local.remember_seconds) = (3, 2);
+    let local = Meter::with_config(local);
+    let run = |m: &dyn UsageMeter| {
+        let mut log = Vec::new();
+        let r = Request::new(s.free, system()).with_key("acme");
+        m.reserve(&s.engine, &r, s.sessions, 1, MINUTE).unwrap().reservation.unwrap();
+        let short = m.reserve(&s.engine, &r, s.sessions, 1, Duration::from_secs(1)).unwrap().reservation.unwrap();
+        std::thread::sleep(Duration::from_millis(2_100));
+        let r = Request::new(s.free, system()).with_key("acme");
+        log.push(format!("{:?}", m.try_consume(&s.engine, &r, s.sessions, 0).map(|c| c.used)));
+        std::thread::sleep(Duration::from_millis(3_100));
+        let r = Request::new(s.free, system()).with_key("acme");
+        for _ in 0..2 {
+            log.push(format!("{:?}", m.reserve(&s.engine, &r, s.sessions, 1, MINUTE).map(|x| x.reservation.is_some())));
+        }
+        let late = m.commit(&s.engine, &r, &short, 1);
+        log.push(format!(
+            "late commit {}",
+            matches!(late, Err(StoreError::Reservation(ReservationError::Unknown { .. })))
+        ));
+        log
+    };
+    assert_eq!(run(&local), run(&shared));
+}
+
+/// With nothing remembered, settled holds go at once, and the counter never fills.
+#[test]
+fn settled_holds_remembered_for_no_time_leave_room() {
+    let server = Server::start(&scratch("holds-remember0"), None);
+    let s = setup();
+    let mut config = RedisConfig::new(server.url());
+    (config.timeout, config.remember_seconds, config.max_holds_per_counter) = (Duration::from_secs(2), 0, 3);
+    let meter = RedisMeter::new(config).unwrap();
+    let r = Request::new(s.free, system()).with_key("acme");
+    for _ in 0..6 {
+        let job = hold(&meter, &s, &r, s.sessions, 1);
+        meter.release(&s.engine, &r, &job).unwrap();
+    }
+}
+
+/// A hold of a window that ended ended with it: releasing it later frees nothing, as
+/// in-process.
+#[test]
+fn a_hold_of_an_ended_window_frees_nothing_later() {
+    let server = Server::start(&scratch("holds-window"), None);
+    let s = setup();
+    let (local, shared) = (Meter::new(), meter(&server.url()));
+    let now = system();
+    let boundary = now - now.rem_euclid(60);
+    let (before, after) = (boundary - 5, boundary + (now - boundary).min(1));
+    let run = |m: &dyn UsageMeter| {
+        let (r1, r2) = (Request::new(s.free, before).with_key("acme"), Request::new(s.free, after).with_key("acme"));
+        let job = m.reserve(&s.engine, &r1, s.calls, 30, Duration::from_secs(3_600)).unwrap().reservation.unwrap();
+        let other = m.reserve(&s.engine, &r1, s.calls, 30, Duration::from_secs(3_600)).unwrap().reservation.unwrap();
+        let consumed = m.try_consume(&s.engine, &r2, s.calls, 1).unwrap().used;
+        let released = m.release(&s.engine, &r2, &job).map(|r| r.freed);
+        let committed = m.commit(&s.engine, &r2, &other, 40).map(|c| (c.recorded, c.unrecorded));
+        format!("consume {consumed} release {released:?} commit {committed:?}")
+    };
+    assert_eq!(run(&local), run(&shared));
+}
+
+/// Holds of an unlimited limit sum below 2⁵³ on Redis (what it counts exactly): past that, a
+/// hold is refused and nothing of it is written.
+#[test]
+fn holds_past_what_redis_counts_exactly_are_refused_whole() {
+    let server = Server::start(&scratch("holds-overflow"), None);
+    let (s, meter) = (setup(), meter(&server.url()));
+    let r = Request::new(s.free, system()).with_key("acme");
+    let big = (1u64 << 53) - 1;
+    let first = hold(&meter, &s, &r, s.big, big);
+    let refused = meter.reserve(&s.engine, &r, s.big, big, MINUTE).unwrap_err();
+    assert!(matches!(refused, StoreError::Reservation(ReservationError::AtCapacity { .. })), "{refused}");
+    assert_eq!(meter.release(&s.engine, &r, &first).unwrap().freed, big);
+    hold(&meter, &s, &r, s.big, big);
 }

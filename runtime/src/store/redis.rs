@@ -27,8 +27,11 @@
 
 mod holds;
 mod keys;
+mod lease;
 mod link;
 mod scripts;
+
+pub use lease::{LeaseConfig, LeasedMeter};
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Condvar, Mutex, PoisonError};
@@ -191,6 +194,7 @@ pub struct RedisMeter {
     reserve: Lua,
     commit: Lua,
     release: Lua,
+    renew: Lua,
     /// The next reservation's id: from a random start, so that two meters' ids never meet.
     next_hold: AtomicU64,
     fail_open: AtomicU64,
@@ -244,6 +248,7 @@ impl RedisMeter {
             reserve: Lua::new(scripts::RESERVE),
             commit: Lua::new(scripts::COMMIT),
             release: Lua::new(scripts::RELEASE),
+            renew: Lua::new(scripts::RENEW),
             next_hold: AtomicU64::new(holds::first_id()),
             fail_open: AtomicU64::new(0),
         })
@@ -274,8 +279,14 @@ impl RedisMeter {
         self.settle_abandoned(slot, deadline)?;
         slot.seq += 1;
         let session = keys.session(&slot.session);
-        let all_keys =
-            [keys.counter.as_str(), session.as_str(), keys.latest.as_str(), keys.holds.as_str(), keys.live.as_str()];
+        let all_keys = [
+            keys.counter.as_str(),
+            session.as_str(),
+            keys.latest.as_str(),
+            keys.holds.as_str(),
+            keys.live.as_str(),
+            keys.done.as_str(),
+        ];
         let mut all_args = Vec::with_capacity(args.len() + 2);
         all_args.push(seq_argument(slot.seq));
         all_args.extend_from_slice(args);
@@ -386,7 +397,8 @@ impl UsageMeter for RedisMeter {
         let keys = self.keys(request.key(), name, start);
         let expire_at = fresh.window().map_or(0, |w| w.end.saturating_add(GRACE_SECONDS));
         let clock = crate::meter::sweep_clock(request.now());
-        let args = [amount.cast_signed(), ceiling, expire_at, start.unwrap_or(0), clock];
+        let remember = i64::try_from(self.config.remember_seconds).unwrap_or(i64::MAX);
+        let args = [amount.cast_signed(), ceiling, expire_at, start.unwrap_or(0), clock, remember];
         match self.call(&self.consume, &keys, &args) {
             Ok(answer) => {
                 let (allowed, before, held) = match answer[..] {

@@ -68,13 +68,15 @@ impl RedisMeter {
         let clock = sweep_clock(request.now());
         let expires = clock.saturating_add(i64::try_from(seconds).unwrap_or(i64::MAX));
         let keep = window.map_or(0, |w| w.end.saturating_add(GRACE_SECONDS));
+        // A hold ends with its window, as in-process: it is live until the earlier of the two.
+        let live_until = window.map_or(expires, |w| expires.min(w.end));
         let id = self.next_hold.fetch_add(1, Ordering::Relaxed);
         let args = [
             signed(id),
             signed(estimate),
             ceiling,
             clock,
-            expires,
+            live_until,
             signed(self.config.remember_seconds),
             keep,
             signed(u64::try_from(self.config.max_holds_per_counter).unwrap_or(u64::MAX)),
@@ -111,7 +113,7 @@ impl RedisMeter {
         let expire_at = fresh.window().map_or(0, |w| w.end.saturating_add(GRACE_SECONDS));
         let held = self.keys(reservation.key(), reservation.limit(), reservation.window_start());
         let now = self.keys(reservation.key(), reservation.limit(), start);
-        let keys = [&held.holds, &held.live, &held.done, &now.counter, &now.holds, &now.live, &now.latest];
+        let keys = [&held.holds, &held.live, &held.done, &now.counter, &now.holds, &now.live, &now.latest, &now.done];
         let args = [
             signed(reservation.id()),
             signed(reservation.amount()),
@@ -122,6 +124,7 @@ impl RedisMeter {
             i64::from(start == reservation.window_start()),
             expire_at,
             start.unwrap_or(0),
+            signed(self.next_hold.fetch_add(1, Ordering::Relaxed)),
         ];
         let answer = self.call_holds(&self.commit, &keys, &args)?;
         match answer[..] {
@@ -149,6 +152,7 @@ impl RedisMeter {
             signed(reservation.amount()),
             sweep_clock(request.now()),
             signed(self.config.remember_seconds),
+            signed(self.next_hold.fetch_add(1, Ordering::Relaxed)),
         ];
         let answer = self.call_holds(&self.release, &[&held.holds, &held.live, &held.done], &args)?;
         match answer[..] {
@@ -162,7 +166,7 @@ impl RedisMeter {
     /// Runs a reservation script on a pooled connection within the configured timeout, after
     /// settling any call the connection gave up on. No session: the reservation's id makes the
     /// script apply once, so a retry after a lost reply is safe.
-    fn call_holds(&self, script: &Lua, keys: &[&String], args: &[i64]) -> Result<Vec<i64>, StoreError> {
+    pub(super) fn call_holds(&self, script: &Lua, keys: &[&String], args: &[i64]) -> Result<Vec<i64>, StoreError> {
         let deadline = Instant::now() + self.config.timeout;
         let mut lease = self.pool.take(deadline, self.config.timeout).map_err(StoreError::Unreachable)?;
         let Some(slot) = lease.slot.as_mut() else { return Err(StoreError::Unreachable("no connection slot".into())) };

@@ -8,19 +8,12 @@
 macro_rules! holds_prelude {
     () => {
         r"
-local function expire_holds(holds, live, now)
-  local gone = redis.call('ZRANGEBYSCORE', live, '-inf', now)
-  for _, id in ipairs(gone) do
-    local record = redis.call('HGET', holds, id)
-    local amount = record and string.match(record, '^L:(%d+):')
-    if amount then
-      redis.call('HINCRBY', holds, 'held', -tonumber(amount))
-      redis.call('HSET', holds, id, 'E:' .. amount .. ':0:0')
-    end
+local function fields(record)
+  local out = {}
+  for field in string.gmatch(record, '[^:]+') do
+    out[#out + 1] = field
   end
-  if #gone > 0 then
-    redis.call('ZREMRANGEBYSCORE', live, '-inf', now)
-  end
+  return out
 end
 local function forget_holds(holds, done, now)
   local gone = redis.call('ZRANGEBYSCORE', done, '-inf', now)
@@ -32,11 +25,39 @@ local function forget_holds(holds, done, now)
   end
 end
 local function keep_until(keys, at)
-  for _, key in ipairs(keys) do
-    local expires = redis.call('EXPIRETIME', key)
-    if expires ~= -2 and expires < at then
+  local now = tonumber(redis.call('TIME')[1])
+  if at <= now then at = now + 1 end
+  local ttl = {}
+  for i, key in ipairs(keys) do
+    ttl[i] = redis.call('EXPIRETIME', key)
+    if ttl[i] > at then at = ttl[i] end
+  end
+  for i, key in ipairs(keys) do
+    if ttl[i] ~= -2 and ttl[i] ~= at then
       redis.call('EXPIREAT', key, at)
     end
+  end
+end
+local function expire_holds(holds, live, done, now, remember)
+  local gone = redis.call('ZRANGEBYSCORE', live, '-inf', now, 'WITHSCORES')
+  local last = nil
+  for i = 1, #gone, 2 do
+    local id = gone[i]
+    local record = redis.call('HGET', holds, id)
+    local amount = record and string.match(record, '^L:(%d+):')
+    if amount then
+      redis.call('HINCRBY', holds, 'held', -tonumber(amount))
+      redis.call('HSET', holds, id, 'E:' .. amount .. ':0:0')
+      local forget = tonumber(gone[i + 1]) + remember
+      redis.call('ZADD', done, forget, id)
+      if not last or forget > last then last = forget end
+    end
+  end
+  if #gone > 0 then
+    redis.call('ZREMRANGEBYSCORE', live, '-inf', now)
+  end
+  if last then
+    keep_until({holds, live, done}, last)
   end
 end
 "
@@ -76,7 +97,7 @@ end
 local used = tonumber(redis.call('GET', KEYS[1]) or '0')
 local held = 0
 if redis.call('EXISTS', KEYS[4]) == 1 then
-  expire_holds(KEYS[4], KEYS[5], tonumber(ARGV[6]))
+  expire_holds(KEYS[4], KEYS[5], KEYS[6], tonumber(ARGV[6]), tonumber(ARGV[7]))
   held = tonumber(redis.call('HGET', KEYS[4], 'held') or '0')
 end
 local amount = tonumber(ARGV[2])
@@ -102,7 +123,7 @@ end
 redis.call('HSET', KEYS[2], 'seq', ARGV[1],
   'result', allowed .. ':' .. string.format('%d', used) .. ':' .. string.format('%d', held),
   'undo', string.format('%d', recorded))
-redis.call('PEXPIRE', KEYS[2], ARGV[7])
+redis.call('PEXPIRE', KEYS[2], ARGV[8])
 return {allowed, used, held}
 "
 );
@@ -178,8 +199,9 @@ return {1, 0}
 
 /// Holds an amount of a counter, as `Meter::reserve` does in-process. KEYS: the counter, its
 /// holds (a hash: `held`, the live sum, and one field per hold id, `L:<amount>:<expires>` while
-/// live, `E:<amount>:0:0` once expired, `C:<amount>:<recorded>:<unrecorded>` committed,
-/// `R:<amount>:<freed>:0` released), the live holds by expiry (a sorted set), the settled ones
+/// live (with what was taken before it), `E:<amount>:0:0` once expired,
+/// `C:<amount>:<recorded>:<unrecorded>:<token>` committed, `R:<amount>:<freed>:0:<token>`
+/// released), the live holds by expiry (a sorted set), the settled ones
 /// by when they are forgotten (a sorted set). ARGV: the hold's id, the estimate, the ceiling
 /// (-1 for none), the caller's clock, the hold's expiry, how long a settled hold is
 /// remembered, when the counter's keys may go (0 for never: no window), the most holds one
@@ -192,20 +214,22 @@ pub(super) const RESERVE: &str = concat!(
     holds_prelude!(),
     r"
 local id, estimate, ceiling, now = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4])
-expire_holds(KEYS[2], KEYS[3], now)
+expire_holds(KEYS[2], KEYS[3], KEYS[4], now, tonumber(ARGV[6]))
 forget_holds(KEYS[2], KEYS[4], now)
 local used = tonumber(redis.call('GET', KEYS[1]) or '0')
 local held = tonumber(redis.call('HGET', KEYS[2], 'held') or '0')
-if redis.call('HEXISTS', KEYS[2], id) == 1 then
-  return {1, used + held}
+local again = redis.call('HGET', KEYS[2], id)
+if again then
+  return {1, tonumber(fields(again)[4] or '0')}
 end
 if ceiling >= 0 and used + held + estimate > ceiling then
   return {0, used + held}
 end
-if redis.call('HLEN', KEYS[2]) > tonumber(ARGV[8]) then
+-- The live sum stays exact (below 2^53) and the hash bounded; nothing is written before.
+if redis.call('HLEN', KEYS[2]) > tonumber(ARGV[8]) or held + estimate >= 9007199254740992 then
   return {-2, 0}
 end
-redis.call('HSET', KEYS[2], id, 'L:' .. ARGV[2] .. ':' .. ARGV[5])
+redis.call('HSET', KEYS[2], id, 'L:' .. ARGV[2] .. ':' .. ARGV[5] .. ':' .. string.format('%d', used + held))
 redis.call('HINCRBY', KEYS[2], 'held', estimate)
 redis.call('ZADD', KEYS[3], ARGV[5], id)
 local keep = tonumber(ARGV[5]) + tonumber(ARGV[6])
@@ -222,25 +246,33 @@ return {1, used + held}
 /// its holds and live keys, and the subject's latest window of the limit. ARGV: the hold's id,
 /// its amount, the actual amount, the ceiling of the commit's window (-1 for none), the
 /// caller's clock, how long a settled hold is remembered, 1 if the commit's window is the
-/// hold's, the counter's expiry (0 for none), its window's start.
+/// hold's, the counter's expiry (0 for none), its window's start, the call's token (a number
+/// drawn for each call: the same call sent again after a lost reply carries it and answers as
+/// applied).
 ///
-/// `{1, recorded, unrecorded}` applied, `{2, recorded, unrecorded}` a repeat, `{-1, 0, 0}`
+/// `{1, recorded, unrecorded}` applied, `{2, recorded, unrecorded}` a repeat of another call, `{-1, 0, 0}`
 /// unknown (no such id with that amount), `{-3, 0, 0}` released already.
 pub(super) const COMMIT: &str = concat!(
     holds_prelude!(),
     r"
 local id, amount, actual, ceiling, now = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4]), tonumber(ARGV[5])
-expire_holds(KEYS[1], KEYS[2], now)
+expire_holds(KEYS[1], KEYS[2], KEYS[3], now, tonumber(ARGV[6]))
 local record = redis.call('HGET', KEYS[1], id)
 if not record then
   return {-1, 0, 0}
 end
-local state, held_amount, x, y = string.match(record, '^(%u):(%d+):(%-?%d+):?(%d*)$')
-if tonumber(held_amount) ~= amount then
+local f = fields(record)
+local state = f[1]
+if tonumber(f[2]) ~= amount then
   return {-1, 0, 0}
 end
 if state == 'C' then
-  return {2, tonumber(x), tonumber(y)}
+  -- The same call again (its reply was lost) answers as applied; another, as a repeat.
+  local code = 2
+  if f[5] == ARGV[10] then
+    code = 1
+  end
+  return {code, tonumber(f[3]), tonumber(f[4])}
 end
 if state == 'R' then
   return {-3, 0, 0}
@@ -254,7 +286,7 @@ if state == 'L' then
   end
 end
 if ARGV[7] ~= '1' and redis.call('EXISTS', KEYS[5]) == 1 then
-  expire_holds(KEYS[5], KEYS[6], now)
+  expire_holds(KEYS[5], KEYS[6], KEYS[8], now, tonumber(ARGV[6]))
 end
 local used = tonumber(redis.call('GET', KEYS[4]) or '0')
 local held = tonumber(redis.call('HGET', KEYS[5], 'held') or '0')
@@ -276,7 +308,8 @@ if recorded > 0 then
   end
 end
 local unrecorded = excess - fits
-redis.call('HSET', KEYS[1], id, 'C:' .. ARGV[2] .. ':' .. string.format('%d', recorded) .. ':' .. string.format('%d', unrecorded))
+redis.call('HSET', KEYS[1], id,
+  'C:' .. ARGV[2] .. ':' .. string.format('%d', recorded) .. ':' .. string.format('%d', unrecorded) .. ':' .. ARGV[10])
 redis.call('ZADD', KEYS[3], now + tonumber(ARGV[6]), id)
 keep_until({KEYS[1], KEYS[2], KEYS[3]}, now + tonumber(ARGV[6]))
 return {1, recorded, unrecorded}
@@ -285,7 +318,7 @@ return {1, recorded, unrecorded}
 
 /// Frees a hold and records nothing, as `Meter::release` does in-process. KEYS: the hold's
 /// holds, live and done keys. ARGV: the hold's id, its amount, the caller's clock, how long a
-/// settled hold is remembered.
+/// settled hold is remembered, the call's token (as `COMMIT`'s).
 ///
 /// `{1, freed}` applied, `{2, freed}` a repeat, `{-1, 0}` unknown, `{-3, 0}` committed
 /// already.
@@ -293,17 +326,22 @@ pub(super) const RELEASE: &str = concat!(
     holds_prelude!(),
     r"
 local id, amount, now = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3])
-expire_holds(KEYS[1], KEYS[2], now)
+expire_holds(KEYS[1], KEYS[2], KEYS[3], now, tonumber(ARGV[4]))
 local record = redis.call('HGET', KEYS[1], id)
 if not record then
   return {-1, 0}
 end
-local state, held_amount, x = string.match(record, '^(%u):(%d+):(%-?%d+)')
-if tonumber(held_amount) ~= amount then
+local f = fields(record)
+local state = f[1]
+if tonumber(f[2]) ~= amount then
   return {-1, 0}
 end
 if state == 'R' then
-  return {2, tonumber(x)}
+  local code = 2
+  if f[5] == ARGV[5] then
+    code = 1
+  end
+  return {code, tonumber(f[3])}
 end
 if state == 'C' then
   return {-3, 0}
@@ -314,9 +352,92 @@ if state == 'L' then
   redis.call('HINCRBY', KEYS[1], 'held', -amount)
   redis.call('ZREM', KEYS[2], id)
 end
-redis.call('HSET', KEYS[1], id, 'R:' .. ARGV[2] .. ':' .. string.format('%d', freed) .. ':0')
+redis.call('HSET', KEYS[1], id, 'R:' .. ARGV[2] .. ':' .. string.format('%d', freed) .. ':0:' .. ARGV[5])
 redis.call('ZADD', KEYS[3], now + tonumber(ARGV[4]), id)
 keep_until({KEYS[1], KEYS[2], KEYS[3]}, now + tonumber(ARGV[4]))
 return {1, freed}
+"
+);
+
+/// Settles a lease and takes the next in one call (see `lease`). KEYS: the old lease's holds,
+/// live and done keys, its counter and the subject's latest window key, then the new lease's
+/// counter, holds, live and done keys. ARGV: the old lease's id (`0` for none), its amount,
+/// what was spent from it, the new lease's id (`0` to take none), the share wanted, the least
+/// that must fit (the amount asked for), the ceiling (-1 for none), the caller's clock, the
+/// new lease's expiry, how long a settled hold is remembered, when the new counter's keys may
+/// go, the most holds one counter may keep, the old counter's expiry (0 for none) and its
+/// window's start.
+///
+/// What was spent from the old lease is recorded in full, once (a lease settled already is
+/// not settled again): this process admitted it. The new lease is the share wanted, or what
+/// the ceiling leaves if that is less but still covers the amount asked for. Answers
+/// `{1, granted, used + held}`, `{0, 0, used + held}` when not even the amount fits, `{-2, 0, 0}`
+/// when the counter keeps its most holds.
+pub(super) const RENEW: &str = concat!(
+    holds_prelude!(),
+    r"
+local clock = tonumber(ARGV[8])
+if ARGV[1] ~= '0' then
+  expire_holds(KEYS[1], KEYS[2], KEYS[3], clock, tonumber(ARGV[10]))
+  local record = redis.call('HGET', KEYS[1], ARGV[1])
+  local state, amount = nil, nil
+  if record then
+    state, amount = string.match(record, '^(%u):(%d+):')
+  end
+  if (state == 'L' or state == 'E') and tonumber(amount) == tonumber(ARGV[2]) then
+    if state == 'L' then
+      redis.call('HINCRBY', KEYS[1], 'held', -tonumber(amount))
+      redis.call('ZREM', KEYS[2], ARGV[1])
+    end
+    local spent = tonumber(ARGV[3])
+    if spent > 0 then
+      redis.call('INCRBY', KEYS[4], spent)
+      if ARGV[13] ~= '0' then
+        redis.call('EXPIREAT', KEYS[4], ARGV[13])
+        local latest = redis.call('GET', KEYS[5])
+        if not latest or tonumber(ARGV[14]) > tonumber(latest) then
+          redis.call('SET', KEYS[5], ARGV[14])
+          redis.call('EXPIREAT', KEYS[5], ARGV[13])
+        end
+      end
+    end
+    redis.call('HSET', KEYS[1], ARGV[1], 'C:' .. amount .. ':' .. ARGV[3] .. ':0:0')
+    redis.call('ZADD', KEYS[3], clock + tonumber(ARGV[10]), ARGV[1])
+    keep_until({KEYS[1], KEYS[2], KEYS[3]}, clock + tonumber(ARGV[10]))
+  end
+end
+if ARGV[4] == '0' then
+  return {1, 0, 0}
+end
+expire_holds(KEYS[7], KEYS[8], KEYS[9], clock, tonumber(ARGV[10]))
+forget_holds(KEYS[7], KEYS[9], clock)
+local used = tonumber(redis.call('GET', KEYS[6]) or '0')
+local held = tonumber(redis.call('HGET', KEYS[7], 'held') or '0')
+local again = redis.call('HGET', KEYS[7], ARGV[4])
+if again then
+  local granted = string.match(again, '^%u:(%d+):')
+  return {1, tonumber(granted), used + held - tonumber(granted)}
+end
+local grant = tonumber(ARGV[5])
+local ceiling = tonumber(ARGV[7])
+if ceiling >= 0 then
+  local room = ceiling - used - held
+  if room < tonumber(ARGV[6]) then
+    return {0, 0, used + held}
+  end
+  grant = math.min(grant, room)
+end
+if redis.call('HLEN', KEYS[7]) > tonumber(ARGV[12]) or held + grant >= 9007199254740992 then
+  return {-2, 0, 0}
+end
+redis.call('HSET', KEYS[7], ARGV[4], 'L:' .. string.format('%d', grant) .. ':' .. ARGV[9] .. ':' .. string.format('%d', used + held))
+redis.call('HINCRBY', KEYS[7], 'held', grant)
+redis.call('ZADD', KEYS[8], ARGV[9], ARGV[4])
+local keep = tonumber(ARGV[9]) + tonumber(ARGV[10])
+if ARGV[11] ~= '0' then
+  keep = math.max(keep, tonumber(ARGV[11]))
+end
+keep_until({KEYS[7], KEYS[8], KEYS[9]}, keep)
+return {1, grant, used + held}
 "
 );

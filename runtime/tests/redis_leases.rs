@@ -1,0 +1,130 @@
+//! Leases: the shared meter answering from shares held in process, against real
+//! `redis-server`s on loopback ports. Counts, not timings: how many calls reached Redis, and
+//! what was admitted against the limit and the stated bound.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing,
+    reason = "a test fails loudly, with the value that broke it"
+)]
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use entitle::{Engine, LimitId, Request, TierId};
+use entitle_runtime::store::redis::{LeaseConfig, LeasedMeter, RedisConfig, RedisMeter};
+use entitle_runtime::store::UsageMeter;
+
+#[path = "support/redis_server.rs"]
+mod redis_server;
+use redis_server::{scratch, Server};
+
+const POLICY: &str = "policy \"l\"\nlimit calls : count per day\nlimit sessions : count gauge\ntier free {\n    limit calls = 5_000\n    limit sessions = 2\n}\n";
+
+fn system() -> i64 {
+    i64::try_from(std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs()).unwrap()
+}
+
+fn setup() -> (Engine, TierId, LimitId, LimitId) {
+    let engine = Engine::from_source("l.policy", POLICY).unwrap();
+    let (free, calls, sessions) =
+        (engine.tier("free").unwrap(), engine.limit("calls").unwrap(), engine.limit("sessions").unwrap());
+    (engine, free, calls, sessions)
+}
+
+fn redis(url: &str) -> RedisMeter {
+    let mut config = RedisConfig::new(url);
+    config.timeout = Duration::from_secs(2);
+    RedisMeter::new(config).unwrap()
+}
+
+fn leased(url: &str, share: u64) -> LeasedMeter {
+    let mut config = LeaseConfig::default();
+    config.share = share;
+    LeasedMeter::new(redis(url), config)
+}
+
+#[test]
+fn one_redis_call_per_share_and_nothing_lost_on_close() {
+    let server = Server::start(&scratch("lease-one"), None);
+    let (engine, free, calls, sessions) = setup();
+    let meter = leased(&server.url(), 100);
+    let request = Request::new(free, system()).with_key("app");
+    for _ in 0..1_000 {
+        assert!(meter.try_consume(&engine, &request, calls, 1).unwrap().quota.allowed);
+    }
+    // Ten shares of 100: one script call each (the settling of a share and the next in one).
+    assert_eq!(meter.counts(), (990, 10));
+    // Before `close` the last share's spending is this process's; after it, Redis's.
+    let direct = redis(&server.url());
+    assert_eq!(direct.try_consume(&engine, &request, calls, 0).unwrap().used, 900);
+    assert_eq!(meter.close().unwrap(), 1);
+    assert_eq!(direct.try_consume(&engine, &request, calls, 0).unwrap().used, 1_000);
+    // Gauges are metered exactly, not leased.
+    assert!(meter.try_consume(&engine, &request, sessions, 2).unwrap().quota.allowed);
+    assert!(!direct.try_consume(&engine, &request, sessions, 1).unwrap().quota.allowed);
+    // A refund gives back from the share first.
+    assert!(meter.try_consume(&engine, &request, calls, 5).unwrap().quota.allowed);
+    assert_eq!(meter.refund(&engine, &request, calls, 3).unwrap(), 3);
+    meter.close().unwrap();
+    assert_eq!(direct.try_consume(&engine, &request, calls, 0).unwrap().used, 1_002);
+}
+
+/// Meters whose clocks agree never admit past the limit together, and everything admitted is
+/// recorded once they close.
+#[test]
+fn several_meters_on_one_key_never_pass_the_limit() {
+    let server = Server::start(&scratch("lease-many"), None);
+    let admitted = Arc::new(AtomicU64::new(0));
+    let threads: Vec<_> = (0..4)
+        .map(|_| {
+            let (url, admitted) = (server.url(), Arc::clone(&admitted));
+            std::thread::spawn(move || {
+                let (engine, free, calls, _) = setup();
+                let meter = leased(&url, 64);
+                let request = Request::new(free, system()).with_key("shared");
+                let mut denied_in_a_row = 0;
+                while denied_in_a_row < 50 {
+                    let consumed = meter.try_consume(&engine, &request, calls, 3).unwrap();
+                    admitted.fetch_add(consumed.recorded, Ordering::Relaxed);
+                    denied_in_a_row = if consumed.recorded == 0 { denied_in_a_row + 1 } else { 0 };
+                }
+                meter.close().unwrap();
+            })
+        })
+        .collect();
+    threads.into_iter().for_each(|t| t.join().unwrap());
+    let (engine, free, calls, _) = setup();
+    let total = admitted.load(Ordering::Relaxed);
+    assert!(total <= 5_000, "{total}");
+    let request = Request::new(free, system()).with_key("shared");
+    assert_eq!(redis(&server.url()).try_consume(&engine, &request, calls, 0).unwrap().used, total);
+}
+
+/// A meter whose clock lags the others' by more than the margin may spend its share after the
+/// others count it free: the total stays within the limit plus that one share.
+#[test]
+fn a_lagging_clock_over_admits_at_most_its_share() {
+    let server = Server::start(&scratch("lease-lag"), None);
+    let (engine, free, calls, _) = setup();
+    let (lagging, on_time) = (leased(&server.url(), 500), leased(&server.url(), 100));
+    let behind = Request::new(free, system() - 100).with_key("k");
+    let now = Request::new(free, system()).with_key("k");
+    let mut total = 0;
+    total += lagging.try_consume(&engine, &behind, calls, 1).unwrap().recorded;
+    // The others see the lagging meter's share as expired already, and take the limit.
+    while let Ok(consumed) = on_time.try_consume(&engine, &now, calls, 10) {
+        if consumed.recorded == 0 {
+            break;
+        }
+        total += consumed.recorded;
+    }
+    for _ in 0..499 {
+        total += lagging.try_consume(&engine, &behind, calls, 1).unwrap().recorded;
+    }
+    // Whether the lagging meter's settling thread settled its share before the others took
+    // the room (it settles by the system clock) or not, the bound holds.
+    assert!(total <= 5_000 + 500, "{total}");
+}
