@@ -16,21 +16,59 @@
 //!   the engine's denials and never reach the store.
 //! - **An unreachable store** is never a panic: with [`FailureMode::Closed`] the call is an
 //!   error (deny); with [`FailureMode::Open`] it is the engine's answer as if nothing had been
-//!   used, recording nothing, and counted in the meter's fail-open count. A shared meter
-//!   that gave up on a call makes sure it never counts, even if the store runs it late.
+//!   used, recording nothing, and counted in the meter's fail-open count. Every answer says
+//!   where it came from ([`Consumed::source`]). A shared meter that gave up on a call makes
+//!   sure it never counts, even if the store runs it late.
 
 use entitle::{Engine, LimitId, Request};
 
 use crate::meter::{Consumed, Meter, MeterError};
 
-/// What a meter does when its store cannot be reached.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+/// What a meter does when its store cannot answer (unreachable, or not within the timeout).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default)]
+#[non_exhaustive]
 pub enum FailureMode {
     /// Deny: the call returns [`StoreError::Unreachable`]. The default.
     #[default]
     Closed,
-    /// Allow what the engine would allow with no usage, record nothing, and count it.
+    /// Allow what the engine would allow with no usage, record nothing, and count it; the
+    /// answer says [`Source::FailedOpen`].
     Open,
+}
+
+/// Where a meter's answer came from: a service tells a degraded answer from a normal one by
+/// it ([`Source::is_degraded`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum Source {
+    /// The meter's own counters: the in-process meter's table (always, for [`Meter`]), or the
+    /// shared store (Redis) for a shared meter; or the engine alone, when it denies before any
+    /// usage counts. The normal answer.
+    Store,
+    /// The store could not answer, and the limit fails open ([`FailureMode::Open`]): the
+    /// engine's answer as if nothing had been used; nothing was recorded.
+    FailedOpen,
+}
+
+impl Source {
+    /// Whether the answer was made without the store (anything but [`Source::Store`]).
+    pub const fn is_degraded(self) -> bool {
+        !matches!(self, Source::Store)
+    }
+
+    /// A stable `snake_case` name, for logs and response headers: `store`, `failed_open`.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Source::Store => "store",
+            Source::FailedOpen => "failed_open",
+        }
+    }
+}
+
+impl std::fmt::Display for Source {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
 }
 
 /// Why a meter could not decide.
@@ -40,7 +78,8 @@ pub enum StoreError {
     /// The meter is at its capacity of counters.
     #[error(transparent)]
     Meter(#[from] MeterError),
-    /// The store could not be reached or answered with an error (with [`FailureMode::Closed`]).
+    /// The store could not be reached, did not answer within the timeout, or answered with an
+    /// error (with [`FailureMode::Closed`], and for refunds).
     #[error("the usage store is unreachable: {0}")]
     Unreachable(String),
     /// The amount or the ceiling is more than the store counts exactly (2⁵³ on Redis). It

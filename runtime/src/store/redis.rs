@@ -37,7 +37,7 @@ use entitle::{Amount, Engine, LimitId, Request, Usage};
 
 use self::keys::Keys;
 use self::link::{Channel, Lua, Runner, Target};
-use super::{FailureMode, StoreError, UsageMeter};
+use super::{FailureMode, Source, StoreError, UsageMeter};
 use crate::meter::Consumed;
 
 /// The largest amount or ceiling Lua's numbers hold exactly.
@@ -227,7 +227,8 @@ impl RedisMeter {
         })
     }
 
-    /// How many decisions were made without Redis under [`FailureMode::Open`].
+    /// How many answers failed open ([`Source::FailedOpen`]): made without Redis, recording
+    /// nothing, under [`FailureMode::Open`].
     pub fn fail_open_count(&self) -> u64 {
         self.fail_open.load(Ordering::Relaxed)
     }
@@ -343,7 +344,7 @@ impl UsageMeter for RedisMeter {
         let fresh = check(0);
         let Some(name) = engine.limit_name(limit).filter(|_| fresh.allowed) else {
             // The engine denies before any usage counts: nothing to ask the store.
-            return Ok(Consumed { quota: fresh, recorded: 0, used: 0 });
+            return Ok(Consumed { quota: fresh, recorded: 0, used: 0, source: Source::Store });
         };
         self.key_fits(request.key())?;
         if amount >= EXACT {
@@ -361,13 +362,13 @@ impl UsageMeter for RedisMeter {
                 let before = u64::try_from(before).unwrap_or(0);
                 let quota = check(before);
                 let recorded = if allowed == 1 { amount } else { 0 };
-                Ok(Consumed { quota, recorded, used: before.saturating_add(recorded) })
+                Ok(Consumed { quota, recorded, used: before.saturating_add(recorded), source: Source::Store })
             }
             Err(why) => match self.config.failure_mode {
                 FailureMode::Closed => Err(StoreError::Unreachable(why)),
                 FailureMode::Open => {
                     self.fail_open.fetch_add(1, Ordering::Relaxed);
-                    Ok(Consumed { quota: fresh, recorded: 0, used: 0 })
+                    Ok(Consumed { quota: fresh, recorded: 0, used: 0, source: Source::FailedOpen })
                 }
             },
         }
