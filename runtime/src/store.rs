@@ -14,9 +14,11 @@
 //!   [`crate::meter::Meter::sweep`], on Redis by the key's expiry, a minute after the end).
 //! - **Denials record nothing**; unknown tiers and limits and limits a tier does not set are
 //!   the engine's denials and never reach the store.
-//! - **An unreachable store** is never a panic: with [`FailureMode::Closed`] the call is an
-//!   error (deny); with [`FailureMode::Open`] it is the engine's answer as if nothing had been
-//!   used, recording nothing, and counted in the meter's fail-open count. Every answer says
+//! - **An unreachable store** is never a panic, and never a wait past the shared meter's
+//!   timeout: each limit fails as its [`FailureMode`] says (with [`FailureMode::Closed`] the
+//!   call is an error (deny); with [`FailureMode::Open`] it is the engine's answer as if
+//!   nothing had been used, recording nothing; with [`FailureMode::LocalShare`] it is decided
+//!   and recorded in the process, against its share of the ceiling), and every answer says
 //!   where it came from ([`Consumed::source`]). A shared meter that gave up on a call makes
 //!   sure it never counts, even if the store runs it late.
 
@@ -25,6 +27,9 @@ use entitle::{Engine, LimitId, Request};
 use crate::meter::{Consumed, Meter, MeterError};
 
 /// What a meter does when its store cannot answer (unreachable, or not within the timeout).
+///
+/// A shared meter takes one for all limits and, optionally, one per limit name
+/// (`RedisConfig::on_failure`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default)]
 #[non_exhaustive]
 pub enum FailureMode {
@@ -34,6 +39,20 @@ pub enum FailureMode {
     /// Allow what the engine would allow with no usage, record nothing, and count it; the
     /// answer says [`Source::FailedOpen`].
     Open,
+    /// Decide in the process, on an in-process [`Meter`] the shared meter keeps, against this
+    /// process's share of the ceiling: the limit and the soft cap each divided by `processes`,
+    /// rounded down (0 counts as 1), and the answer says [`Source::LocalShare`]. What the share
+    /// admits is recorded there and never written to the store, even once it is back; its
+    /// counters last as long as their windows, so every outage within one window draws on the
+    /// same share. Declare at least as many processes as share the store: `processes` of them
+    /// together admit at most the ceiling in a window without the store, on top of what the
+    /// store counts (docs/runtime.md gives the bound). A refund the store cannot take gives back
+    /// from the share what the share recorded in the request's window; when that is nothing,
+    /// it is [`StoreError::Unreachable`], as in the other modes.
+    LocalShare {
+        /// How many processes share the store's counters.
+        processes: u32,
+    },
 }
 
 /// Where a meter's answer came from: a service tells a degraded answer from a normal one by
@@ -48,6 +67,11 @@ pub enum Source {
     /// The store could not answer, and the limit fails open ([`FailureMode::Open`]): the
     /// engine's answer as if nothing had been used; nothing was recorded.
     FailedOpen,
+    /// The store could not answer, and the limit falls back on the process's share
+    /// ([`FailureMode::LocalShare`]): decided and recorded in the process. The answer's
+    /// [`Quota`](entitle::Quota) is the engine's against the share: its `limit`, `soft_cap`
+    /// and `remaining` are the share's, and `used` is what the share has recorded.
+    LocalShare,
 }
 
 impl Source {
@@ -56,11 +80,13 @@ impl Source {
         !matches!(self, Source::Store)
     }
 
-    /// A stable `snake_case` name, for logs and response headers: `store`, `failed_open`.
+    /// A stable `snake_case` name, for logs and response headers: `store`, `failed_open`,
+    /// `local_share`.
     pub const fn as_str(self) -> &'static str {
         match self {
             Source::Store => "store",
             Source::FailedOpen => "failed_open",
+            Source::LocalShare => "local_share",
         }
     }
 }
@@ -79,7 +105,8 @@ pub enum StoreError {
     #[error(transparent)]
     Meter(#[from] MeterError),
     /// The store could not be reached, did not answer within the timeout, or answered with an
-    /// error (with [`FailureMode::Closed`], and for refunds).
+    /// error, and the limit fails closed ([`FailureMode::Closed`]); or a refund it could not
+    /// take and, with [`FailureMode::LocalShare`], the share could not either.
     #[error("the usage store is unreachable: {0}")]
     Unreachable(String),
     /// The amount or the ceiling is more than the store counts exactly (2⁵³ on Redis). It
