@@ -16,6 +16,7 @@ use std::error::Error;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::mpsc::{self, Receiver};
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
@@ -41,9 +42,13 @@ pub struct Deployment {
 
 impl Deployment {
     /// Builds [`POLICY`] into a bundle in a scratch directory named for `name` (removed when
-    /// the deployment is dropped), serves it, and watches the file.
+    /// the deployment is dropped), serves it, and watches the file. The directory is the
+    /// deployment's own, so that two in one process (an example's tests, run in parallel)
+    /// never remove each other's files.
     pub fn start(name: &str) -> Result<Deployment, Box<dyn Error>> {
-        let dir = std::env::temp_dir().join(format!("entitle-{name}-{}", std::process::id()));
+        static STARTED: AtomicU32 = AtomicU32::new(0);
+        let nth = STARTED.fetch_add(1, Ordering::Relaxed);
+        let dir = std::env::temp_dir().join(format!("entitle-{name}-{}-{nth}", std::process::id()));
         std::fs::create_dir_all(&dir)?;
         let source = Source::read(Path::new(POLICY), &Limits::default())?;
         let bundle = dir.join("plans.bundle");

@@ -46,6 +46,8 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use entitle::{Engine, LimitId, Quota, Request, Usage, WindowSpan};
 use hashbrown::HashTable;
 
+use crate::store::Source;
+
 mod reservation;
 
 pub use reservation::{Committed, Released, Reservation, ReservationError, Reserved};
@@ -119,6 +121,9 @@ pub struct Consumed {
     pub recorded: u64,
     /// The usage recorded in the window after this request.
     pub used: u64,
+    /// Where the answer came from: always [`Source::Store`] for this meter (its own
+    /// counters); a shared meter says when it answered without its store.
+    pub source: Source,
 }
 
 /// One counter: a subject's usage of one limit in one window (`None` for gauges and caps),
@@ -314,7 +319,7 @@ impl Meter {
     ) -> Result<Consumed, MeterError> {
         let check = |used: u64| engine.check_limit(request, limit, Usage::used(used).requesting(amount));
         let Some(name) = engine.limit_name(limit) else {
-            return Ok(Consumed { quota: check(0), recorded: 0, used: 0 });
+            return Ok(Consumed { quota: check(0), recorded: 0, used: 0, source: Source::Store });
         };
         let key = request.key();
         let hash = self.hash(key);
@@ -332,12 +337,12 @@ impl Meter {
             let recorded = if quota.allowed { amount } else { 0 };
             counter.used = counter.used.saturating_add(recorded);
             table.due.note(counter);
-            return Ok(Consumed { quota, recorded, used: counter.used });
+            return Ok(Consumed { quota, recorded, used: counter.used, source: Source::Store });
         }
         // No counter yet: one is made only when there is something to record.
         let quota = check(0);
         if !quota.allowed || amount == 0 {
-            return Ok(Consumed { quota, recorded: 0, used: 0 });
+            return Ok(Consumed { quota, recorded: 0, used: 0, source: Source::Store });
         }
         if key.len() > self.config.max_key_bytes {
             return Err(MeterError::KeyTooLong { len: key.len(), max: self.config.max_key_bytes });
@@ -345,7 +350,7 @@ impl Meter {
         self.make_room(sweep_clock(request.now()), table)?;
         let counter = Counter { limit: Arc::from(name), window: quota.window(), used: amount, holds: None };
         table.insert(hash, key, counter);
-        Ok(Consumed { quota, recorded: amount, used: amount })
+        Ok(Consumed { quota, recorded: amount, used: amount, source: Source::Store })
     }
 
     /// The answer `try_consume` would give, recording nothing.

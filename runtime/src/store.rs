@@ -17,10 +17,13 @@
 //!   [`crate::meter::Meter::reserve`]).
 //! - **Denials record nothing**; unknown tiers and limits and limits a tier does not set are
 //!   the engine's denials and never reach the store.
-//! - **An unreachable store** is never a panic: with [`FailureMode::Closed`] the call is an
-//!   error (deny); with [`FailureMode::Open`] it is the engine's answer as if nothing had been
-//!   used, recording nothing, and counted in the meter's fail-open count. A shared meter
-//!   that gave up on a call makes sure it never counts, even if the store runs it late.
+//! - **An unreachable store** is never a panic, and never a wait past the shared meter's
+//!   timeout: each limit fails as its [`FailureMode`] says (with [`FailureMode::Closed`] the
+//!   call is an error (deny); with [`FailureMode::Open`] it is the engine's answer as if
+//!   nothing had been used, recording nothing; with [`FailureMode::LocalShare`] it is decided
+//!   and recorded in the process, against its share of the ceiling), and every answer says
+//!   where it came from ([`Consumed::source`]). A shared meter that gave up on a call makes
+//!   sure it never counts, even if the store runs it late.
 
 use entitle::{Engine, LimitId, Request};
 
@@ -28,14 +31,81 @@ use std::time::Duration;
 
 use crate::meter::{Committed, Consumed, Meter, MeterError, Released, Reservation, ReservationError, Reserved};
 
-/// What a meter does when its store cannot be reached.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+/// What a meter does when its store cannot answer (unreachable, or not within the timeout).
+///
+/// A shared meter takes one for all limits and, optionally, one per limit name
+/// (`RedisConfig::on_failure`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default)]
+#[non_exhaustive]
 pub enum FailureMode {
     /// Deny: the call returns [`StoreError::Unreachable`]. The default.
     #[default]
     Closed,
-    /// Allow what the engine would allow with no usage, record nothing, and count it.
+    /// Allow what the engine would allow with no usage, record nothing, and count it; the
+    /// answer says [`Source::FailedOpen`].
     Open,
+    /// Decide in the process, on an in-process [`Meter`] the shared meter keeps, against this
+    /// process's share of the ceiling: the limit and the soft cap each divided by `processes`,
+    /// rounded down (0 counts as 1), and the answer says [`Source::LocalShare`]. What the share
+    /// admits is recorded there and never written to the store, even once it is back; its
+    /// counters last as long as their windows, so every outage within one window draws on the
+    /// same share. Declare at least as many processes as share the store: `processes` of them
+    /// together admit at most the ceiling in a window without the store, on top of what the
+    /// store counts (docs/runtime.md gives the bound). A refund the store cannot take gives back
+    /// from the share what the share recorded in the request's window; when that is nothing,
+    /// it is [`StoreError::Unreachable`], as in the other modes.
+    LocalShare {
+        /// How many processes share the store's counters.
+        processes: u32,
+    },
+}
+
+/// Where a meter's answer came from: a service tells a degraded answer from a normal one by
+/// it ([`Source::is_degraded`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum Source {
+    /// The meter's own counters: the in-process meter's table (always, for [`Meter`]), or the
+    /// shared store (Redis) for a shared meter; or the engine alone, when it denies before any
+    /// usage counts. The normal answer.
+    Store,
+    /// The store could not answer, and the limit fails open ([`FailureMode::Open`]): the
+    /// engine's answer as if nothing had been used; nothing was recorded.
+    FailedOpen,
+    /// The store could not answer, and the limit falls back on the process's share
+    /// ([`FailureMode::LocalShare`]): decided and recorded in the process. The answer's
+    /// [`Quota`](entitle::Quota) is the engine's against the share: its `limit`, `soft_cap`
+    /// and `remaining` are the share's, and `used` is what the share has recorded.
+    LocalShare,
+    /// Answered in process from a share of the store's room this meter holds (a
+    /// [`LeasedMeter`](crate::store::redis::LeasedMeter)'s lease): a normal answer within the
+    /// lease mode's stated bound, not a degraded one.
+    Lease,
+}
+
+impl Source {
+    /// Whether the answer was made without the store's say: a failure mode's answer
+    /// ([`Source::FailedOpen`], [`Source::LocalShare`]).
+    pub const fn is_degraded(self) -> bool {
+        matches!(self, Source::FailedOpen | Source::LocalShare)
+    }
+
+    /// A stable `snake_case` name, for logs and response headers: `store`, `failed_open`,
+    /// `local_share`, `lease`.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Source::Store => "store",
+            Source::FailedOpen => "failed_open",
+            Source::LocalShare => "local_share",
+            Source::Lease => "lease",
+        }
+    }
+}
+
+impl std::fmt::Display for Source {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
 }
 
 /// Why a meter could not decide.
@@ -45,7 +115,9 @@ pub enum StoreError {
     /// The meter is at its capacity of counters.
     #[error(transparent)]
     Meter(#[from] MeterError),
-    /// The store could not be reached or answered with an error (with [`FailureMode::Closed`]).
+    /// The store could not be reached, did not answer within the timeout, or answered with an
+    /// error, and the limit fails closed ([`FailureMode::Closed`]); or a refund it could not
+    /// take and, with [`FailureMode::LocalShare`], the share could not either.
     #[error("the usage store is unreachable: {0}")]
     Unreachable(String),
     /// The amount or the ceiling is more than the store counts exactly (2⁵³ on Redis). It

@@ -14,6 +14,7 @@ use std::sync::Arc;
 use entitle::{Engine, FeatureId, Reason, Request, TierId};
 use entitle_runtime::meter::{Meter, MeterConfig, MeterError};
 use entitle_runtime::reload::Live;
+use entitle_runtime::store::{Source, UsageMeter};
 
 const POLICY: &str = r#"policy "meter"
 limit calls : count per day
@@ -89,6 +90,38 @@ fn soft_caps_allow_overage_and_denials_record_nothing() {
     let unknown = Request::new(TierId::from_u32(99), NOW).with_key("k2");
     assert_eq!(meter.try_consume(&engine, &unknown, calls, 1).unwrap().quota.reason, Reason::UnknownTier);
     assert_eq!(meter.counters(), 1);
+}
+
+#[test]
+fn every_answer_of_the_in_process_meter_comes_from_its_own_store() {
+    let engine = engine();
+    let meter = Meter::new();
+    let (pro, calls, connections) =
+        (engine.tier("pro").unwrap(), engine.limit("calls").unwrap(), engine.limit("connections").unwrap());
+    let request = Request::new(pro, NOW).with_key("k");
+    let unknown = Request::new(TierId::from_u32(99), NOW).with_key("k");
+    let answers = [
+        meter.try_consume(&engine, &request, calls, 1).unwrap(), // a new counter
+        meter.try_consume(&engine, &request, calls, 1_200).unwrap(), // overage
+        meter.try_consume(&engine, &request, calls, 1_000).unwrap(), // denied
+        meter.try_consume(&engine, &request, connections, 0).unwrap(), // nothing to record
+        meter.try_consume(&engine, &unknown, calls, 1).unwrap(), // the engine's denial
+        UsageMeter::try_consume(&meter, &engine, &request, calls, 0).unwrap(), // through the trait
+    ];
+    let reasons: Vec<_> = answers.iter().map(|a| a.quota.reason).collect();
+    assert_eq!(
+        reasons,
+        [
+            Reason::WithinLimit,
+            Reason::Overage,
+            Reason::LimitExceeded,
+            Reason::WithinLimit,
+            Reason::UnknownTier,
+            Reason::Overage
+        ]
+    );
+    assert!(answers.iter().all(|a| a.source == Source::Store && !a.source.is_degraded()), "{answers:?}");
+    assert_eq!(Source::Store.to_string(), "store");
 }
 
 #[test]

@@ -15,7 +15,7 @@ use std::time::Duration;
 
 use entitle::{Engine, LimitId, Request, TierId};
 use entitle_runtime::store::redis::{LeaseConfig, LeasedMeter, RedisConfig, RedisMeter};
-use entitle_runtime::store::UsageMeter;
+use entitle_runtime::store::{Source, UsageMeter};
 
 #[path = "support/redis_server.rs"]
 mod redis_server;
@@ -52,8 +52,12 @@ fn one_redis_call_per_share_and_nothing_lost_on_close() {
     let (engine, free, calls, sessions) = setup();
     let meter = leased(&server.url(), 100);
     let request = Request::new(free, system()).with_key("app");
-    for _ in 0..1_000 {
-        assert!(meter.try_consume(&engine, &request, calls, 1).unwrap().quota.allowed);
+    for i in 0..1_000 {
+        let consumed = meter.try_consume(&engine, &request, calls, 1).unwrap();
+        assert!(consumed.quota.allowed);
+        // The first call of each share asks Redis; the others answer from the lease.
+        assert_eq!(consumed.source, if i % 100 == 0 { Source::Store } else { Source::Lease }, "{i}");
+        assert!(!consumed.source.is_degraded());
     }
     // Ten shares of 100: one script call each (the settling of a share and the next in one).
     assert_eq!(meter.counts(), (990, 10));

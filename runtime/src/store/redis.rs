@@ -7,6 +7,12 @@
 //! The configured timeout bounds a whole call: waiting for a free connection, connecting, the
 //! script, and its one retry on a new connection all share it.
 //!
+//! When Redis cannot answer within it, each limit fails as declared: the limit's own
+//! [`FailureMode`] ([`RedisConfig::on_failure`]), else [`RedisConfig::failure_mode`]. Failing
+//! closed is an error; failing open, the engine's answer with no usage; a local share, the
+//! answer of an in-process [`Meter`] the meter keeps, against the ceiling divided by the
+//! declared number of processes. Every answer says which ([`Consumed::source`]).
+//!
 //! Redis is one server ([`RedisConfig::new`]) or a Redis Cluster ([`RedisConfig::cluster`]),
 //! with the same keys and scripts. Every key begins with the prefix and the subject's hash
 //! tag in braces, `<prefix>{<tag>}`, where the tag is a number of at most six digits that
@@ -33,16 +39,17 @@ mod scripts;
 
 pub use lease::{LeaseConfig, LeasedMeter};
 
+use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Condvar, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
-use entitle::{Amount, Engine, LimitId, Request, Usage};
+use entitle::{Amount, Engine, LimitId, Quota, Request, Usage};
 
 use self::keys::Keys;
 use self::link::{Channel, Lua, Runner, Target};
-use super::{FailureMode, StoreError, UsageMeter};
-use crate::meter::Consumed;
+use super::{FailureMode, Source, StoreError, UsageMeter};
+use crate::meter::{Consumed, Meter, MeterConfig};
 
 /// The largest amount or ceiling Lua's numbers hold exactly.
 const EXACT: u64 = 1 << 53;
@@ -68,8 +75,18 @@ pub struct RedisConfig {
     /// Connections kept open; a call takes a free one, or waits for one within its timeout.
     /// Default 4.
     pub connections: usize,
-    /// What to do when Redis cannot be reached. Default [`FailureMode::Closed`].
+    /// What to do when Redis cannot answer within the timeout, for every limit without a
+    /// mode of its own in `failure_modes`. Default [`FailureMode::Closed`].
     pub failure_mode: FailureMode,
+    /// What to do when Redis cannot answer, per limit name (the policy's `limit` names); see
+    /// [`RedisConfig::on_failure`]. A name the engine has no limit of is never asked for, so it
+    /// changes nothing. Default empty.
+    pub failure_modes: HashMap<String, FailureMode>,
+    /// The most counters the local share ([`FailureMode::LocalShare`]) holds at once, all
+    /// limits together; at that many live ones a new subject's local answer is refused with
+    /// [`MeterError::AtCapacity`](crate::meter::MeterError::AtCapacity) (deny). Default 100,000
+    /// (about 25 MB with 12-byte keys: see the in-process meter's figures).
+    pub local_counters: usize,
     /// How long Redis remembers each connection's latest call (for each hash slot) after it
     /// ran, so that a second copy of it (a retry after a lost reply, or a copy the network
     /// delayed) is recognised and not applied again. Default 10 minutes.
@@ -100,6 +117,8 @@ impl RedisConfig {
             timeout: Duration::from_millis(200),
             connections: 4,
             failure_mode: FailureMode::Closed,
+            failure_modes: HashMap::new(),
+            local_counters: 100_000,
             session_ttl: Duration::from_secs(600),
             max_key_bytes: 256,
             max_hold_seconds: 604_800,
@@ -112,6 +131,31 @@ impl RedisConfig {
     /// One reachable seed is enough; more let the meter connect while some are down.
     pub fn cluster<S: Into<String>>(nodes: impl IntoIterator<Item = S>) -> RedisConfig {
         RedisConfig { cluster_nodes: nodes.into_iter().map(Into::into).collect(), ..RedisConfig::new("") }
+    }
+
+    /// Declares what the limit named `limit` does when Redis cannot answer, in place of
+    /// [`RedisConfig::failure_mode`]; a later declaration for the same name replaces it.
+    ///
+    /// ```
+    /// use entitle_runtime::store::FailureMode;
+    /// use entitle_runtime::store::redis::RedisConfig;
+    ///
+    /// let config = RedisConfig::new("redis://127.0.0.1:6379/")
+    ///     .on_failure("api_calls", FailureMode::LocalShare { processes: 4 })
+    ///     .on_failure("page_views", FailureMode::Open);
+    /// assert_eq!(config.failure_mode_for("page_views"), FailureMode::Open);
+    /// assert_eq!(config.failure_mode_for("ai_credits"), FailureMode::Closed); // the default
+    /// ```
+    #[must_use]
+    pub fn on_failure(mut self, limit: impl Into<String>, mode: FailureMode) -> RedisConfig {
+        self.failure_modes.insert(limit.into(), mode);
+        self
+    }
+
+    /// What the limit named `limit` does when Redis cannot answer: its own mode, else
+    /// [`RedisConfig::failure_mode`].
+    pub fn failure_mode_for(&self, limit: &str) -> FailureMode {
+        self.failure_modes.get(limit).copied().unwrap_or(self.failure_mode)
     }
 }
 
@@ -198,6 +242,10 @@ pub struct RedisMeter {
     /// The next reservation's id: from a random start, so that two meters' ids never meet.
     next_hold: AtomicU64,
     fail_open: AtomicU64,
+    /// The local shares' counters, for limits that fail to [`FailureMode::LocalShare`]: each
+    /// amount is recorded multiplied by the limit's `processes` (see `local_share`).
+    local: Meter,
+    local_answers: AtomicU64,
 }
 
 impl std::fmt::Debug for RedisMeter {
@@ -240,7 +288,6 @@ impl RedisMeter {
             .collect();
         Ok(RedisMeter {
             runner: Runner { target, address, timeout: config.timeout },
-            config,
             pool: Pool { idle: Mutex::new(idle), freed: Condvar::new(), size },
             consume: Lua::new(scripts::CONSUME),
             refund: Lua::new(scripts::REFUND),
@@ -251,12 +298,26 @@ impl RedisMeter {
             renew: Lua::new(scripts::RENEW),
             next_hold: AtomicU64::new(holds::first_id()),
             fail_open: AtomicU64::new(0),
+            local: Meter::with_config(MeterConfig {
+                max_counters: config.local_counters,
+                max_key_bytes: config.max_key_bytes,
+                ..MeterConfig::default()
+            }),
+            local_answers: AtomicU64::new(0),
+            config,
         })
     }
 
-    /// How many decisions were made without Redis under [`FailureMode::Open`].
+    /// How many answers failed open ([`Source::FailedOpen`]): made without Redis, recording
+    /// nothing, for limits that fail [`FailureMode::Open`].
     pub fn fail_open_count(&self) -> u64 {
         self.fail_open.load(Ordering::Relaxed)
+    }
+
+    /// How many answers came from the local share ([`Source::LocalShare`]), for limits that
+    /// fail to [`FailureMode::LocalShare`].
+    pub fn local_share_count(&self) -> u64 {
+        self.local_answers.load(Ordering::Relaxed)
     }
 
     /// Runs `script` on a pooled connection as the slot's next call, with the counter, the
@@ -384,7 +445,7 @@ impl UsageMeter for RedisMeter {
         let fresh = check(0);
         let Some(name) = engine.limit_name(limit).filter(|_| fresh.allowed) else {
             // The engine denies before any usage counts: nothing to ask the store.
-            return Ok(Consumed { quota: fresh, recorded: 0, used: 0 });
+            return Ok(Consumed { quota: fresh, recorded: 0, used: 0, source: Source::Store });
         };
         self.key_fits(request.key())?;
         if amount >= EXACT {
@@ -409,15 +470,9 @@ impl UsageMeter for RedisMeter {
                 // Live holds count as used for the engine's answer, as in-process.
                 let quota = check(before.saturating_add(u64::try_from(held).unwrap_or(0)));
                 let recorded = if allowed == 1 { amount } else { 0 };
-                Ok(Consumed { quota, recorded, used: before.saturating_add(recorded) })
+                Ok(Consumed { quota, recorded, used: before.saturating_add(recorded), source: Source::Store })
             }
-            Err(why) => match self.config.failure_mode {
-                FailureMode::Closed => Err(StoreError::Unreachable(why)),
-                FailureMode::Open => {
-                    self.fail_open.fetch_add(1, Ordering::Relaxed);
-                    Ok(Consumed { quota: fresh, recorded: 0, used: 0 })
-                }
-            },
+            Err(why) => self.failed(why, name, engine, request, limit, amount, fresh),
         }
     }
 
@@ -427,10 +482,24 @@ impl UsageMeter for RedisMeter {
         let window = engine.check_limit(request, limit, Usage::default()).window();
         let start = window.map(|w| w.start);
         let keys = self.keys(request.key(), name, start);
-        let amount = amount.min(EXACT).cast_signed();
-        let args = [amount, i64::from(start.is_some()), start.unwrap_or(0)];
-        let answer = self.call(&self.refund, &keys, &args).map_err(StoreError::Unreachable)?;
-        Ok(answer.get(1).and_then(|&back| u64::try_from(back).ok()).unwrap_or(0))
+        let capped = amount.min(EXACT).cast_signed();
+        let args = [capped, i64::from(start.is_some()), start.unwrap_or(0)];
+        match self.call(&self.refund, &keys, &args) {
+            Ok(answer) => Ok(answer.get(1).and_then(|&back| u64::try_from(back).ok()).unwrap_or(0)),
+            Err(why) => match self.config.failure_mode_for(name) {
+                // The share gives back what it recorded; usage on Redis waits for Redis.
+                FailureMode::LocalShare { processes } => {
+                    let n = u64::from(processes.max(1));
+                    let back = self.local.refund(engine, request, limit, amount.saturating_mul(n)) / n;
+                    if back > 0 {
+                        Ok(back)
+                    } else {
+                        Err(StoreError::Unreachable(why))
+                    }
+                }
+                _ => Err(StoreError::Unreachable(why)),
+            },
+        }
     }
 
     fn reserve(
@@ -461,5 +530,73 @@ impl UsageMeter for RedisMeter {
         reservation: &crate::meter::Reservation,
     ) -> Result<crate::meter::Released, StoreError> {
         RedisMeter::release(self, engine, request, reservation)
+    }
+}
+
+impl RedisMeter {
+    /// The answer when Redis could not decide a consumption (`why`) of limit `name`, by the
+    /// limit's failure mode; `fresh` is the engine's answer with no usage.
+    #[expect(clippy::too_many_arguments, reason = "a consumption's inputs, passed on whole from its two callers")]
+    pub(super) fn failed(
+        &self,
+        why: String,
+        name: &str,
+        engine: &Engine,
+        request: &Request<'_>,
+        limit: LimitId,
+        amount: u64,
+        fresh: Quota,
+    ) -> Result<Consumed, StoreError> {
+        match self.config.failure_mode_for(name) {
+            FailureMode::Closed => Err(StoreError::Unreachable(why)),
+            FailureMode::Open => {
+                self.fail_open.fetch_add(1, Ordering::Relaxed);
+                Ok(Consumed { quota: fresh, recorded: 0, used: 0, source: Source::FailedOpen })
+            }
+            FailureMode::LocalShare { processes } => {
+                let consumed = self.local_share(engine, request, limit, amount, processes)?;
+                self.local_answers.fetch_add(1, Ordering::Relaxed);
+                Ok(consumed)
+            }
+        }
+    }
+
+    /// Decides `amount` on the process's share of the ceiling: the ceiling divided by `n =
+    /// processes`, rounded down.
+    ///
+    /// The local meter records every amount multiplied by `n`, so it asks the engine with `n`
+    /// times the share's usage and amount, and `n · (used + amount) ≤ ceiling` is exactly
+    /// `used + amount ≤ ⌊ceiling / n⌋`, for the limit and the soft cap alike: the engine's own
+    /// comparison, under the local meter's lock, decides against the share. The answer is put
+    /// back in the share's units.
+    fn local_share(
+        &self,
+        engine: &Engine,
+        request: &Request<'_>,
+        limit: LimitId,
+        amount: u64,
+        processes: u32,
+    ) -> Result<Consumed, StoreError> {
+        let n = u64::from(processes.max(1));
+        let scaled = self.local.try_consume(engine, request, limit, amount.saturating_mul(n))?;
+        let recorded = if scaled.recorded > 0 { amount } else { 0 };
+        let used = scaled.used / n;
+        let before = used.saturating_sub(recorded);
+        let mut quota: Quota = scaled.quota;
+        quota.limit = share(quota.limit, n);
+        quota.soft_cap = quota.soft_cap.map(|cap| share(cap, n));
+        quota.remaining = match quota.limit {
+            Amount::Finite(limit) => Amount::Finite(limit.saturating_sub(before)),
+            Amount::Unlimited => Amount::Unlimited,
+        };
+        Ok(Consumed { quota, recorded, used, source: Source::LocalShare })
+    }
+}
+
+/// One process's share of `amount` among `n`, rounded down.
+fn share(amount: Amount, n: u64) -> Amount {
+    match amount {
+        Amount::Finite(total) => Amount::Finite(total / n),
+        Amount::Unlimited => Amount::Unlimited,
     }
 }

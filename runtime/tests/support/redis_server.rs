@@ -22,7 +22,8 @@ pub struct Server {
 impl Server {
     /// Starts a server with its files in `dir`, on `port` or on a free one, and waits until
     /// it accepts connections. Every write reaches the disk before Redis answers
-    /// (`appendfsync always`), so a killed server loses nothing it acknowledged.
+    /// (`appendfsync always`), so a killed server loses nothing it acknowledged. `DEBUG`
+    /// is allowed from loopback, for the tests that stall the server with `DEBUG SLEEP`.
     pub fn start(dir: &Path, port: Option<u16>) -> Server {
         Server::start_with(dir, port, "always")
     }
@@ -49,6 +50,7 @@ impl Server {
             let mut child = Command::new("redis-server")
                 .args(["--bind", "127.0.0.1", "--port", &chosen.to_string(), "--save", "", "--appendonly", "yes"])
                 .args(["--appendfsync", appendfsync, "--dir", dir.to_str().unwrap()])
+                .args(["--enable-debug-command", "local"])
                 .stdout(Stdio::null())
                 .stderr(Stdio::null())
                 .spawn()

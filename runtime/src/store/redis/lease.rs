@@ -34,9 +34,9 @@ use std::time::Duration;
 
 use entitle::{Engine, LimitId, Request, Usage};
 
-use super::{ceiling_argument, FailureMode, RedisMeter, EXACT, GRACE_SECONDS};
+use super::{ceiling_argument, RedisMeter, EXACT, GRACE_SECONDS};
 use crate::meter::{sweep_clock, Consumed, Reservation};
-use crate::store::{StoreError, UsageMeter};
+use crate::store::{Source, StoreError, UsageMeter};
 
 /// How a [`LeasedMeter`] takes its shares.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -345,7 +345,12 @@ impl Inner {
                 if quota.allowed && quota.window().map(|w| w.start) == lease.reservation.window_start() {
                     lease.spent += amount;
                     self.local.fetch_add(1, Ordering::Relaxed);
-                    return Ok(Consumed { quota, recorded: amount, used: before.saturating_add(amount) });
+                    return Ok(Consumed {
+                        quota,
+                        recorded: amount,
+                        used: before.saturating_add(amount),
+                        source: Source::Lease,
+                    });
                 }
             }
         }
@@ -383,12 +388,10 @@ impl Inner {
                 if let Some(old) = old {
                     leases.entry(key.into()).or_default().push(old);
                 }
-                return match (error, self.redis.config.failure_mode) {
-                    (StoreError::Unreachable(_), FailureMode::Open) => {
-                        self.redis.fail_open.fetch_add(1, Ordering::Relaxed);
-                        Ok(Consumed { quota: fresh, recorded: 0, used: 0 })
-                    }
-                    (error, _) => Err(error),
+                // The limit's failure mode answers, as for the exact meter.
+                return match error {
+                    StoreError::Unreachable(why) => self.redis.failed(why, name, engine, request, limit, amount, fresh),
+                    error => Err(error),
                 };
             }
         };
@@ -408,11 +411,11 @@ impl Inner {
                 };
                 leases.entry(key.into()).or_default().push(lease);
                 let quota = engine.check_limit(request, limit, Usage::used(taken).requesting(amount));
-                Ok(Consumed { quota, recorded: amount, used: taken.saturating_add(amount) })
+                Ok(Consumed { quota, recorded: amount, used: taken.saturating_add(amount), source: Source::Store })
             }
             [0, _, taken, ..] => {
                 let quota = engine.check_limit(request, limit, Usage::used(taken.unsigned_abs()).requesting(amount));
-                Ok(Consumed { quota, recorded: 0, used: taken.unsigned_abs() })
+                Ok(Consumed { quota, recorded: 0, used: taken.unsigned_abs(), source: Source::Store })
             }
             [-2, ..] => {
                 Err(crate::meter::ReservationError::AtCapacity { max: self.redis.config.max_holds_per_counter }.into())
