@@ -54,6 +54,13 @@ METER = [
     ("`try_consume` reading `SystemTime::now()`", "meter/try_consume_uncontended, reading the clock", None, None, "ns"),
     ("Redis `try_consume`, one caller", "meter on redis/try_consume_one caller", None, None, "ns"),
     ("Redis `try_consume`, four callers (per four calls)", "meter on redis/try_consume_4 callers", None, None, "ns"),
+    ("Leased `try_consume` (a lease covers it) vs in-process", "meter on redis/try_consume_leased, one caller",
+     "meter/try_consume_uncontended", 2.0, "ratio"),
+    ("Leased `try_consume`, one caller (1 M calls/s is 1,000 ns)", "meter on redis/try_consume_leased, one caller",
+     None, 1000.0, "ns"),
+    ("Leased `try_consume`, four callers (per four calls)", "meter on redis/try_consume_leased, 4 callers",
+     None, None, "ns"),
+    ("Redis Cluster `try_consume`, one caller", "meter on redis cluster/try_consume_one caller", None, None, "ns"),
 ]
 
 BUNDLE = [

@@ -19,7 +19,7 @@ use entitle_runtime::store::{Source, UsageMeter};
 
 #[path = "support/redis_server.rs"]
 mod redis_server;
-use redis_server::{scratch, Server};
+use redis_server::{scratch, Cluster, Server};
 
 const POLICY: &str = "policy \"l\"\nlimit calls : count per day\nlimit sessions : count gauge\ntier free {\n    limit calls = 5_000\n    limit sessions = 2\n}\n";
 
@@ -131,4 +131,86 @@ fn a_lagging_clock_over_admits_at_most_its_share() {
     // Whether the lagging meter's settling thread settled its share before the others took
     // the room (it settles by the system clock) or not, the bound holds.
     assert!(total <= 5_000 + 500, "{total}");
+}
+
+/// On a three-node cluster each subject's share, counter and holds are in its own slot:
+/// leases answer, settle in one call, and record exactly what was admitted.
+#[test]
+fn leases_on_a_cluster_record_exactly_what_they_admitted() {
+    let cluster = Cluster::start(&scratch("lease-cluster"));
+    let (engine, free, calls, _) = setup();
+    let mut config = RedisConfig::cluster(cluster.urls());
+    config.timeout = Duration::from_secs(2);
+    let mut lease = LeaseConfig::default();
+    lease.share = 50;
+    let meter = LeasedMeter::new(RedisMeter::new(config.clone()).unwrap(), lease);
+    let keys: Vec<String> = (0..40).map(|i| format!("tenant-{i}-{{x}}")).collect();
+    let mut admitted = 0;
+    for round in 0..120 {
+        for key in &keys {
+            let request = Request::new(free, system()).with_key(key);
+            admitted += meter.try_consume(&engine, &request, calls, 1 + round % 3).unwrap().recorded;
+        }
+    }
+    let (local, renewals) = meter.counts();
+    assert!(local > renewals * 10, "{local} answered in process, {renewals} script calls");
+    meter.close().unwrap();
+    let exact = RedisMeter::new(config).unwrap();
+    let recorded: u64 = keys
+        .iter()
+        .map(|key| exact.try_consume(&engine, &Request::new(free, system()).with_key(key), calls, 0).unwrap().used)
+        .sum();
+    assert_eq!(recorded, admitted);
+}
+
+/// Not a test of its own: the body of each child process of
+/// `processes_on_one_key_never_pass_the_limit`, run only when that test starts this binary
+/// with the Redis address in `ENTITLE_LEASE_CHILD`. It consumes until the limit refuses it and
+/// prints what it admitted.
+#[test]
+fn lease_child_process() {
+    let Ok(url) = std::env::var("ENTITLE_LEASE_CHILD") else { return };
+    let (engine, free, calls, _) = setup();
+    let meter = leased(&url, 64);
+    let request = Request::new(free, system()).with_key("shared");
+    let (mut admitted, mut denied_in_a_row) = (0, 0);
+    while denied_in_a_row < 50 {
+        let consumed = meter.try_consume(&engine, &request, calls, 3).unwrap();
+        admitted += consumed.recorded;
+        denied_in_a_row = if consumed.recorded == 0 { denied_in_a_row + 1 } else { 0 };
+    }
+    meter.close().unwrap();
+    println!("admitted={admitted}");
+}
+
+/// Processes, not threads: each child has its own meter, leases and settling thread, as
+/// services on separate machines would. Together they never admit past the limit, and Redis
+/// holds exactly what they admitted.
+#[test]
+fn processes_on_one_key_never_pass_the_limit() {
+    let server = Server::start(&scratch("lease-processes"), None);
+    let children: Vec<_> = (0..3)
+        .map(|_| {
+            std::process::Command::new(std::env::current_exe().unwrap())
+                .args(["--exact", "lease_child_process", "--nocapture", "--test-threads=1"])
+                .env("ENTITLE_LEASE_CHILD", server.url())
+                .stdout(std::process::Stdio::piped())
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    let mut total = 0;
+    for child in children {
+        let output = child.wait_with_output().unwrap();
+        assert!(output.status.success(), "{output:?}");
+        let text = String::from_utf8(output.stdout).unwrap();
+        // libtest prints the test's name on the same line, before what the test prints.
+        let figure = text.split("admitted=").nth(1).and_then(|rest| rest.split_whitespace().next());
+        total += figure.unwrap_or_else(|| panic!("{text}")).parse::<u64>().unwrap();
+    }
+    assert!(total <= 5_000, "{total}");
+    assert!(total > 4_800, "the children stopped early: {total}");
+    let (engine, free, calls, _) = setup();
+    let request = Request::new(free, system()).with_key("shared");
+    assert_eq!(redis(&server.url()).try_consume(&engine, &request, calls, 0).unwrap().used, total);
 }
