@@ -373,3 +373,42 @@ fn holds_past_what_redis_counts_exactly_are_refused_whole() {
     assert_eq!(meter.release(&s.engine, &r, &first).unwrap().freed, big);
     hold(&meter, &s, &r, s.big, big);
 }
+
+/// A reserve the meter gave up on (no answer within the timeout) may still reach Redis, late;
+/// the connection's next call cancels it, whether it arrived before or arrives after, so the
+/// caller's retry finds the room free.
+#[test]
+fn a_reserve_given_up_on_is_cancelled_before_the_next_call() {
+    let server = Server::start(&scratch("holds-ghost"), None);
+    let proxy = Proxy::start(server.port());
+    let s = setup();
+    let mut config = RedisConfig::new(proxy.url());
+    (config.connections, config.timeout) = (1, Duration::from_millis(300));
+    let meter = RedisMeter::new(config).unwrap();
+    let direct = self::meter(&server.url());
+    let request = Request::new(s.free, system()).with_key("acme");
+    // Every script is loaded first, so that what the proxy holds is the script call itself.
+    let warm = hold(&meter, &s, &Request::new(s.free, system()).with_key("warm"), s.credits, 1);
+    meter.release(&s.engine, &Request::new(s.free, system()).with_key("warm"), &warm).unwrap();
+    for late_before_the_next_call in [true, false] {
+        proxy.hold();
+        let given_up = meter.reserve(&s.engine, &request, s.credits, 60, Duration::from_secs(86_400));
+        assert!(matches!(given_up, Err(StoreError::Unreachable(_))), "{given_up:?}");
+        proxy.stop_holding();
+        if late_before_the_next_call {
+            proxy.release();
+            // The late copy made its hold: 40 are left, for now.
+            assert!(!direct.try_consume(&s.engine, &request, s.credits, 41).unwrap().quota.allowed);
+        }
+        let retry = meter.reserve(&s.engine, &request, s.credits, 60, MINUTE).unwrap();
+        assert!(retry.quota.allowed, "{retry:?}");
+        if !late_before_the_next_call {
+            // The late copy finds its hold cancelled, and holds nothing.
+            proxy.release();
+        }
+        assert!(!direct.try_consume(&s.engine, &request, s.credits, 41).unwrap().quota.allowed);
+        assert!(direct.try_consume(&s.engine, &request, s.credits, 40).unwrap().quota.allowed);
+        meter.release(&s.engine, &request, &retry.reservation.unwrap()).unwrap();
+        direct.refund(&s.engine, &request, s.credits, 40).unwrap();
+    }
+}

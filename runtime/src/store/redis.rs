@@ -175,6 +175,16 @@ struct Slot {
     /// still run it when a stalled server or network lets it through. It is settled before
     /// the slot applies anything else, so at most one is ever pending.
     abandoned: Option<Abandoned>,
+    /// A hold the slot asked for and gave up on without an answer (a reserve, or a lease's
+    /// next share): Redis may have made it, or may make it late, for nobody. It is cancelled
+    /// before the slot's next call, so it takes no room past that.
+    abandoned_hold: Option<AbandonedHold>,
+}
+
+/// A hold given up on: its id, and its holds, live and done keys.
+pub(super) struct AbandonedHold {
+    pub(super) id: u64,
+    pub(super) keys: [String; 3],
 }
 
 /// A call given up on, with the keys its settling needs: its counter and its session (in its
@@ -239,6 +249,7 @@ pub struct RedisMeter {
     commit: Lua,
     release: Lua,
     renew: Lua,
+    cancel: Lua,
     /// The next reservation's id: from a random start, so that two meters' ids never meet.
     next_hold: AtomicU64,
     fail_open: AtomicU64,
@@ -284,6 +295,7 @@ impl RedisMeter {
                 seq: 0,
                 session: format!("session:{id}:{slot}"),
                 abandoned: None,
+                abandoned_hold: None,
             })
             .collect();
         Ok(RedisMeter {
@@ -296,6 +308,7 @@ impl RedisMeter {
             commit: Lua::new(scripts::COMMIT),
             release: Lua::new(scripts::RELEASE),
             renew: Lua::new(scripts::RENEW),
+            cancel: Lua::new(scripts::CANCEL),
             next_hold: AtomicU64::new(holds::first_id()),
             fail_open: AtomicU64::new(0),
             local: Meter::with_config(MeterConfig {
@@ -385,6 +398,16 @@ impl RedisMeter {
                 return Err("redis holds a later call of this connection than the one sent".into());
             }
             slot.abandoned = None;
+        }
+        if let Some(hold) = &slot.abandoned_hold {
+            let keys = [hold.keys[0].as_str(), hold.keys[1].as_str(), hold.keys[2].as_str()];
+            let clock = crate::meter::sweep_clock(i64::MAX);
+            let remember = i64::try_from(self.config.remember_seconds).unwrap_or(i64::MAX);
+            let args = [seq_argument(hold.id), clock, remember];
+            self.runner
+                .run::<Vec<i64>>(&mut slot.channel, &self.cancel, &keys, &args, deadline)
+                .map_err(|(why, _)| why)?;
+            slot.abandoned_hold = None;
         }
         Ok(())
     }

@@ -10,8 +10,9 @@
 //! A reservation's id is chosen by the meter that grants it (from a random start, so that two
 //! meters' ids never meet) and is the idempotency key of every step: a reserve, commit or
 //! release that reaches Redis twice (a retry after a lost reply) is applied once. A reserve
-//! the meter gave up on (its reply lost past the timeout) may still hold, unknown to the
-//! caller, until its lifetime ends: keep lifetimes no longer than the work needs.
+//! the meter gave up on (no reply within the timeout) may reach Redis late, for nobody: the
+//! connection's next call cancels it first (see `CANCEL`), as the next call settles a
+//! consumption given up on.
 
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
@@ -81,7 +82,12 @@ impl RedisMeter {
             keep,
             signed(u64::try_from(self.config.max_holds_per_counter).unwrap_or(u64::MAX)),
         ];
-        let answer = self.call_holds(&self.reserve, &[&keys.counter, &keys.holds, &keys.live, &keys.done], &args)?;
+        let answer = self.call_holds(
+            &self.reserve,
+            &[&keys.counter, &keys.holds, &keys.live, &keys.done],
+            &args,
+            Some((id, &keys)),
+        )?;
         match answer[..] {
             [1, taken] => {
                 let quota = check(unsigned(taken));
@@ -126,7 +132,7 @@ impl RedisMeter {
             start.unwrap_or(0),
             signed(self.next_hold.fetch_add(1, Ordering::Relaxed)),
         ];
-        let answer = self.call_holds(&self.commit, &keys, &args)?;
+        let answer = self.call_holds(&self.commit, &keys, &args, None)?;
         match answer[..] {
             [done @ (1 | 2), recorded, unrecorded] => {
                 Ok(Committed { recorded: unsigned(recorded), unrecorded: unsigned(unrecorded), repeated: done == 2 })
@@ -154,7 +160,7 @@ impl RedisMeter {
             signed(self.config.remember_seconds),
             signed(self.next_hold.fetch_add(1, Ordering::Relaxed)),
         ];
-        let answer = self.call_holds(&self.release, &[&held.holds, &held.live, &held.done], &args)?;
+        let answer = self.call_holds(&self.release, &[&held.holds, &held.live, &held.done], &args, None)?;
         match answer[..] {
             [done @ (1 | 2), freed] => Ok(Released { freed: unsigned(freed), repeated: done == 2 }),
             [-1, ..] => Err(ReservationError::Unknown { id: reservation.id() }.into()),
@@ -166,15 +172,29 @@ impl RedisMeter {
     /// Runs a reservation script on a pooled connection within the configured timeout, after
     /// settling any call the connection gave up on. No session: the reservation's id makes the
     /// script apply once, so a retry after a lost reply is safe.
-    pub(super) fn call_holds(&self, script: &Lua, keys: &[&String], args: &[i64]) -> Result<Vec<i64>, StoreError> {
+    ///
+    /// `new_hold` names the hold the call may make (its id, and its holds, live and done
+    /// keys): if the call is given up on after it may have reached Redis, that hold is
+    /// cancelled before the connection's next call (see `CANCEL`).
+    pub(super) fn call_holds(
+        &self,
+        script: &Lua,
+        keys: &[&String],
+        args: &[i64],
+        new_hold: Option<(u64, &super::keys::Keys)>,
+    ) -> Result<Vec<i64>, StoreError> {
         let deadline = Instant::now() + self.config.timeout;
         let mut lease = self.pool.take(deadline, self.config.timeout).map_err(StoreError::Unreachable)?;
         let Some(slot) = lease.slot.as_mut() else { return Err(StoreError::Unreachable("no connection slot".into())) };
         self.settle_abandoned(slot, deadline).map_err(StoreError::Unreachable)?;
         let keys: Vec<&str> = keys.iter().map(|k| k.as_str()).collect();
-        self.runner
-            .run::<Vec<i64>>(&mut slot.channel, script, &keys, args, deadline)
-            .map_err(|(why, _)| StoreError::Unreachable(why))
+        self.runner.run::<Vec<i64>>(&mut slot.channel, script, &keys, args, deadline).map_err(|(why, sent)| {
+            if let (true, Some((id, hold))) = (sent, new_hold) {
+                let keys = [hold.holds.clone(), hold.live.clone(), hold.done.clone()];
+                slot.abandoned_hold = Some(super::AbandonedHold { id, keys });
+            }
+            StoreError::Unreachable(why)
+        })
     }
 }
 

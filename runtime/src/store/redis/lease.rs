@@ -304,7 +304,8 @@ impl Inner {
             &keys.done,
         ];
         self.renewals.fetch_add(1, Ordering::Relaxed);
-        let mut answer = self.redis.call_holds(&self.redis.renew, &all, &args)?;
+        let new_hold = (new_id > 0).then(|| (new_id.unsigned_abs(), keys));
+        let mut answer = self.redis.call_holds(&self.redis.renew, &all, &args, new_hold)?;
         answer.extend([expires, new_id]);
         Ok(answer)
     }

@@ -441,3 +441,35 @@ keep_until({KEYS[7], KEYS[8], KEYS[9]}, keep)
 return {1, grant, used + held}
 "
 );
+
+/// Cancels a hold the meter asked for and gave up on without an answer (see
+/// `RedisMeter::call_holds`). KEYS: its holds, live and done keys. ARGV: its id, the caller's
+/// clock, how long a settled hold is remembered.
+///
+/// A live hold is freed; a hold that was never made is marked released, so that a copy of the
+/// request that reaches Redis later finds it settled and holds nothing. Either way the hold is
+/// remembered, then forgotten, as a released one.
+pub(super) const CANCEL: &str = concat!(
+    holds_prelude!(),
+    r"
+local id, now, remember = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3])
+expire_holds(KEYS[1], KEYS[2], KEYS[3], now, remember)
+local record = redis.call('HGET', KEYS[1], id)
+local amount = '0'
+if record then
+  local f = fields(record)
+  if f[1] ~= 'L' and f[1] ~= 'E' then
+    return {1, 0}
+  end
+  amount = f[2]
+  if f[1] == 'L' then
+    redis.call('HINCRBY', KEYS[1], 'held', -tonumber(amount))
+    redis.call('ZREM', KEYS[2], id)
+  end
+end
+redis.call('HSET', KEYS[1], id, 'R:' .. amount .. ':0:0:cancelled')
+redis.call('ZADD', KEYS[3], now + remember, id)
+keep_until({KEYS[1], KEYS[2], KEYS[3]}, now + remember)
+return {1, 0}
+"
+);
