@@ -214,3 +214,63 @@ fn processes_on_one_key_never_pass_the_limit() {
     let request = Request::new(free, system()).with_key("shared");
     assert_eq!(redis(&server.url()).try_consume(&engine, &request, calls, 0).unwrap().used, total);
 }
+
+/// Blocks the server for about `ms` with a busy script, so that a call sent meanwhile runs
+/// only after its meter gave up on it: the reply is lost, the work is done.
+fn block(port: u16, ms: u64) -> std::thread::JoinHandle<()> {
+    let script = format!(
+        "local t = redis.call('TIME') local s = t[1] * 1000000 + t[2] \
+         while true do local n = redis.call('TIME') if n[1] * 1000000 + n[2] - s > {} then break end end return 1",
+        ms * 1000
+    );
+    let busy = std::thread::spawn(move || {
+        let out =
+            std::process::Command::new("redis-cli").args(["-p", &port.to_string(), "EVAL", &script, "0"]).output();
+        assert!(out.unwrap().status.success());
+    });
+    std::thread::sleep(Duration::from_millis(150));
+    busy
+}
+
+/// A settling whose reply is lost (it ran, late) leaves the share answering nothing, and the
+/// next settling records only what was not recorded: with agreeing clocks and live meters,
+/// nothing passes the limit and nothing spent is lost, whether the renewal or `close` lost it.
+#[test]
+fn a_settling_whose_reply_was_lost_counts_once_and_admits_nothing_more() {
+    let policy = "policy \"l\"\nlimit calls : count per day\ntier free {\n    limit calls = 100\n}\n";
+    let engine = Engine::from_source("l.policy", policy).unwrap();
+    let (free, calls) = (engine.tier("free").unwrap(), engine.limit("calls").unwrap());
+    for through_close in [false, true] {
+        let server = Server::start(&scratch(&format!("lease-lost-{through_close}")), None);
+        let with_timeout = |ms: u64| {
+            let mut config = RedisConfig::new(server.url());
+            config.timeout = Duration::from_millis(ms);
+            let mut lease = LeaseConfig::default();
+            lease.share = 100;
+            LeasedMeter::new(RedisMeter::new(config).unwrap(), lease)
+        };
+        let (a, b) = (with_timeout(300), with_timeout(2_000));
+        let request = Request::new(free, system()).with_key("app");
+        let mut admitted = 0;
+        for _ in 0..50 {
+            admitted += a.try_consume(&engine, &request, calls, 1).unwrap().recorded;
+        }
+        let busy = block(server.port(), 1_000);
+        if through_close {
+            assert!(a.close().is_err());
+        } else {
+            // 60 does not fit the 50 left of the share: the renewal runs after A gave up.
+            assert!(a.try_consume(&engine, &request, calls, 60).is_err());
+        }
+        busy.join().unwrap();
+        for _ in 0..100 {
+            admitted += a.try_consume(&engine, &request, calls, 1).unwrap().recorded;
+            admitted += b.try_consume(&engine, &request, calls, 1).unwrap().recorded;
+        }
+        a.close().unwrap();
+        b.close().unwrap();
+        assert!(admitted <= 100, "{admitted}");
+        let recorded = redis(&server.url()).try_consume(&engine, &request, calls, 0).unwrap().used;
+        assert_eq!(recorded, admitted, "through close: {through_close}");
+    }
+}

@@ -8,20 +8,23 @@
 //! the time. The bound, which `docs/runtime.md` states for users:
 //!
 //! - A lease stops answering [`LeaseConfig::margin`] before its expiry by the meter's clock
-//!   (read every half margin, so up to a second and a half late), and the holds are ended by
-//!   the clock of whoever calls next. With every machine's clock within `margin` − 1.5 s of
-//!   the others', no meter admits past the ceiling.
+//!   (the earlier of the request's `now` and the system clock, which a thread of the meter
+//!   reads every half margin), and the holds are ended by the clock of whoever calls next.
+//!   With every meter's clock within `margin` − 1.5 s of the others', no meter admits past
+//!   the ceiling.
 //! - A meter whose clock lags the others by more than that may go on spending a share the
-//!   others already count as free, and a meter that stops without settling leaves what it
-//!   spent unrecorded: each such meter over-admits at most its share of each key
-//!   (`LeaseConfig::share`, or the amount asked for if larger).
+//!   others already count as free, and a share that expires on Redis before its meter settles
+//!   it (a crash, a partition) frees its room while what was spent from it is recorded only
+//!   later, if at all: each such share over-admits at most its size.
+//! - A share whose settling got no answer answers nothing more and is settled again; the
+//!   script records only what was not recorded yet, so its spending counts once.
 //!
 //! So with `N` meters on a key, the total admitted in a window is at most
 //! `ceiling + s × (k + c)`, where `s` is the share, `k` the meters whose clocks lag and `c`
-//! those that crashed holding a share. Leases also strand room: up to `N × s` may be held by
-//! meters that do not use it, so a subject near its ceiling can be refused while another
-//! process still holds some of it; [`LeasedMeter::close`] returns every share, and a share a
-//! process never returns frees itself at its lease's expiry.
+//! those that did not settle a share in time. Leases also strand room: up to `N × s` may be
+//! held by meters that do not use it, so a subject near its ceiling can be refused while
+//! another process still holds some of it; [`LeasedMeter::close`] returns every share, and a
+//! share a process never returns frees itself at its lease's expiry.
 //!
 //! Gauges and caps (no window) are metered exactly, through the underlying meter, as are
 //! refunds of what was already settled on Redis.
@@ -165,23 +168,32 @@ impl LeasedMeter {
             closed: AtomicBool::new(false),
             coarse: AtomicI64::new(crate::meter::system_clock()),
         });
-        let weak = Arc::downgrade(&inner);
         let tick = (config.margin / 2).max(Duration::from_millis(10));
-        // The thread holds the meter only while it settles, so dropping the meter ends it.
-        let spawned = std::thread::Builder::new().name("entitle-leases".into()).spawn(move || loop {
+        // Two threads, each holding the meter only while it works, so dropping the meter ends
+        // them: one keeps the leases' clock, and never waits on Redis, so a settling pass
+        // that waits cannot stop the clock the leases are judged by; the other settles.
+        let clock = Arc::downgrade(&inner);
+        let ticking = std::thread::Builder::new().name("entitle-lease-clock".into()).spawn(move || loop {
             std::thread::sleep(tick);
-            let Some(inner) = weak.upgrade() else { break };
-            if inner.closed.load(Ordering::Relaxed) {
-                break;
-            }
+            let Some(inner) = clock.upgrade().filter(|inner| !inner.closed.load(Ordering::Relaxed)) else { break };
             inner.coarse.store(crate::meter::system_clock(), Ordering::Relaxed);
-            let margin = i64::try_from(tick.as_secs()).unwrap_or(0).saturating_add(1);
-            // A lease that cannot be settled now stays for the next tick.
-            let _unsettled = inner.settle_due(crate::meter::system_clock().saturating_add(margin));
         });
-        // Without the thread (the system refused one) leases are still settled when a call
-        // renews them or at `close`; the bound then holds only for keys called often.
-        drop(spawned);
+        if ticking.is_err() {
+            // Without the clock thread, the common call reads the system clock itself.
+            inner.coarse.store(i64::MIN, Ordering::Relaxed);
+        }
+        let settler = Arc::downgrade(&inner);
+        let settling = std::thread::Builder::new().name("entitle-leases".into()).spawn(move || loop {
+            std::thread::sleep(tick);
+            let Some(inner) = settler.upgrade().filter(|inner| !inner.closed.load(Ordering::Relaxed)) else { break };
+            let ahead = i64::try_from(tick.as_secs()).unwrap_or(0).saturating_add(1);
+            // A lease that cannot be settled now stays for the next tick.
+            let _unsettled = inner.settle_due(crate::meter::system_clock().saturating_add(ahead));
+        });
+        // Without the settling thread (the system refused one) leases are still settled when
+        // a call renews them or at `close`; a share no call comes back for then expires
+        // unsettled, which the bound counts as a meter that did not settle.
+        drop(settling);
         LeasedMeter { inner }
     }
 
@@ -236,6 +248,10 @@ impl Inner {
                 match self.renew(Some(&lease), None, &self.redis.keys(r.key(), r.limit(), r.window_start())) {
                     Ok(_) => settled += 1,
                     Err(error) => {
+                        // Settled or not (the reply may be what was lost), it answers nothing
+                        // more and is settled again at the next pass, exactly once.
+                        let mut lease = lease;
+                        lease.stop = i64::MIN;
                         lock(shard).entry(key).or_default().push(lease);
                         failed = Some(error);
                     }
@@ -303,9 +319,9 @@ impl Inner {
             &keys.live,
             &keys.done,
         ];
-        self.renewals.fetch_add(1, Ordering::Relaxed);
         let new_hold = (new_id > 0).then(|| (new_id.unsigned_abs(), keys));
         let mut answer = self.redis.call_holds(&self.redis.renew, &all, &args, new_hold)?;
+        self.renewals.fetch_add(1, Ordering::Relaxed);
         answer.extend([expires, new_id]);
         Ok(answer)
     }
@@ -315,6 +331,12 @@ fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
     // A panic under the lock cannot leave a lease half-changed (each change is one
     // assignment), so a poisoned lock is still sound to use.
     mutex.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// A duration in whole seconds, rounded up: a margin of 1.5 s keeps 2 s, not 1.
+fn whole_seconds(duration: Duration) -> i64 {
+    let seconds = duration.as_secs().saturating_add(u64::from(duration.subsec_nanos() > 0));
+    i64::try_from(seconds).unwrap_or(i64::MAX)
 }
 
 fn signed(n: u64) -> i64 {
@@ -337,7 +359,9 @@ impl Inner {
         // behind, so a lease stops at least that long before its expiry (the margin's
         // default of 2 seconds leaves room for it).
         if let Some(name) = engine.limit_name(limit) {
-            let clock = request.now().min(self.coarse.load(Ordering::Relaxed).saturating_add(1));
+            let coarse = self.coarse.load(Ordering::Relaxed);
+            let system = if coarse == i64::MIN { crate::meter::system_clock() } else { coarse.saturating_add(1) };
+            let clock = request.now().min(system);
             let mut leases = self.shard(key);
             let lease = leases.get_mut(key).and_then(|list| list.iter_mut().find(|lease| &*lease.limit == name));
             if let Some(lease) = lease.filter(|lease| clock < lease.stop && lease.room() >= amount) {
@@ -361,7 +385,6 @@ impl Inner {
             return self.redis.try_consume(engine, request, limit, amount);
         };
         let clock = sweep_clock(request.now());
-        let mut leases = self.shard(key);
         // The share does not cover the call: settle it and take the next in one call.
         self.redis.key_fits(key)?;
         if amount >= EXACT {
@@ -370,7 +393,10 @@ impl Inner {
             )));
         }
         let ceiling = ceiling_argument(fresh.limit, fresh.soft_cap)?;
-        let old = leases.get_mut(key).and_then(|list| {
+        // Taken out under the lock, and the lock let go for the Redis call: the shard's other
+        // keys answer from their leases meanwhile. Two calls renewing one key at once may each
+        // take a share; the meter then holds both until they are settled.
+        let old = self.shard(key).get_mut(key).and_then(|list| {
             let at = list.iter().position(|lease| &*lease.limit == name)?;
             Some(list.swap_remove(at))
         });
@@ -385,9 +411,12 @@ impl Inner {
         let answer = match self.renew(old.as_ref(), Some(ask), &keys) {
             Ok(answer) => answer,
             Err(error) => {
-                // A share not settled stays for the next call; what it spent is still owed.
-                if let Some(old) = old {
-                    leases.entry(key.into()).or_default().push(old);
+                // A share that may or may not have been settled (the call may have run, its
+                // reply lost) stays for the next settling, and answers nothing more: what it
+                // spent is then recorded exactly once either way.
+                if let Some(mut old) = old {
+                    old.stop = i64::MIN;
+                    self.shard(key).entry(key.into()).or_default().push(old);
                 }
                 // The limit's failure mode answers, as for the exact meter.
                 return match error {
@@ -399,7 +428,7 @@ impl Inner {
         match answer[..] {
             [1, granted, taken, expires, id] if granted > 0 => {
                 let (granted, taken) = (granted.unsigned_abs(), taken.unsigned_abs());
-                let margin = i64::try_from(self.config.margin.as_secs()).unwrap_or(0);
+                let margin = whole_seconds(self.config.margin);
                 let reservation =
                     Reservation::new(id.unsigned_abs(), key, Arc::from(name), granted, expires, Some(window.start));
                 let lease = Lease {
@@ -410,7 +439,7 @@ impl Inner {
                     stop: expires - margin,
                     window_end: window.end,
                 };
-                leases.entry(key.into()).or_default().push(lease);
+                self.shard(key).entry(key.into()).or_default().push(lease);
                 let quota = engine.check_limit(request, limit, Usage::used(taken).requesting(amount));
                 Ok(Consumed { quota, recorded: amount, used: taken.saturating_add(amount), source: Source::Store })
             }
@@ -431,8 +460,12 @@ impl Inner {
         if let (Some(name), Some(window)) = (engine.limit_name(limit), window) {
             let mut leases = self.shard(request.key());
             if let Some(lease) = leases.get_mut(request.key()).and_then(|list| {
-                list.iter_mut()
-                    .find(|lease| &*lease.limit == name && lease.reservation.window_start() == Some(window.start))
+                // A share whose settling is in doubt answers nothing, refunds included.
+                list.iter_mut().find(|lease| {
+                    &*lease.limit == name
+                        && lease.stop > i64::MIN
+                        && lease.reservation.window_start() == Some(window.start)
+                })
             }) {
                 back = amount.min(lease.spent);
                 lease.spent -= back;

@@ -368,8 +368,9 @@ return {1, freed}
 /// go, the most holds one counter may keep, the old counter's expiry (0 for none) and its
 /// window's start.
 ///
-/// What was spent from the old lease is recorded in full, once (a lease settled already is
-/// not settled again): this process admitted it. The new lease is the share wanted, or what
+/// What was spent from the old lease is recorded in full, once: a settling sent again records
+/// only what was spent since the one that reached Redis, and a share Redis forgot (settled
+/// nowhere) records all it spent: this process admitted it. The new lease is the share wanted, or what
 /// the ceiling leaves if that is less but still covers the amount asked for. Answers
 /// `{1, granted, used + held}`, `{0, 0, used + held}` when not even the amount fits, `{-2, 0, 0}`
 /// when the counter keeps its most holds.
@@ -380,16 +381,31 @@ local clock = tonumber(ARGV[8])
 if ARGV[1] ~= '0' then
   expire_holds(KEYS[1], KEYS[2], KEYS[3], clock, tonumber(ARGV[10]))
   local record = redis.call('HGET', KEYS[1], ARGV[1])
-  local state, amount = nil, nil
+  local f = {}
   if record then
-    state, amount = string.match(record, '^(%u):(%d+):')
+    f = fields(record)
   end
-  if (state == 'L' or state == 'E') and tonumber(amount) == tonumber(ARGV[2]) then
-    if state == 'L' then
+  local amount = ARGV[2]
+  -- What this settling records: all that was spent from a share not settled yet, or (a
+  -- settling sent again after its reply was lost) what was spent since the last one; and all
+  -- of it for a share Redis has forgotten, whose spending was never recorded.
+  local spent = tonumber(ARGV[3])
+  local settle = false
+  if not record then
+    settle = true
+  elseif tonumber(f[2]) == tonumber(amount) then
+    if f[1] == 'L' then
       redis.call('HINCRBY', KEYS[1], 'held', -tonumber(amount))
       redis.call('ZREM', KEYS[2], ARGV[1])
+      settle = true
+    elseif f[1] == 'E' then
+      settle = true
+    elseif f[1] == 'C' then
+      spent = math.max(0, spent - tonumber(f[3]))
+      settle = true
     end
-    local spent = tonumber(ARGV[3])
+  end
+  if settle then
     if spent > 0 then
       redis.call('INCRBY', KEYS[4], spent)
       if ARGV[13] ~= '0' then
