@@ -50,8 +50,8 @@ use crate::store::Source;
 
 mod reservation;
 
+pub(crate) use reservation::{hold_seconds, Entry, Holds, State};
 pub use reservation::{Committed, Released, Reservation, ReservationError, Reserved};
-pub(crate) use reservation::{Entry, Holds, State};
 
 /// How a meter is bounded and laid out.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

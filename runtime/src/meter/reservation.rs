@@ -344,6 +344,19 @@ impl Counter {
     }
 }
 
+/// A hold's lifetime in whole seconds (a part of a second rounds up), if it is from 1 second
+/// to `max` and the estimate holds something: what both meters check before a hold.
+pub(crate) fn hold_seconds(lifetime: Duration, max: u64, estimate: u64) -> Result<u64, ReservationError> {
+    let seconds = lifetime.as_secs().saturating_add(u64::from(lifetime.subsec_nanos() > 0));
+    if seconds == 0 || seconds > max {
+        return Err(ReservationError::Lifetime { seconds, max });
+    }
+    if estimate == 0 {
+        return Err(ReservationError::Empty);
+    }
+    Ok(seconds)
+}
+
 impl MeterConfig {
     fn remember(&self) -> i64 {
         i64::try_from(self.remember_seconds).unwrap_or(i64::MAX)
@@ -387,18 +400,11 @@ impl Meter {
         estimate: u64,
         lifetime: Duration,
     ) -> Result<Reserved, ReservationError> {
-        let seconds = lifetime.as_secs().saturating_add(u64::from(lifetime.subsec_nanos() > 0));
-        let max = self.config.max_hold_seconds;
-        if seconds == 0 || seconds > max {
-            return Err(ReservationError::Lifetime { seconds, max });
-        }
+        let seconds = hold_seconds(lifetime, self.config.max_hold_seconds, estimate)?;
         let check = |taken: u64| engine.check_limit(request, limit, Usage::used(taken).requesting(estimate));
         let Some(name) = engine.limit_name(limit) else {
             return Ok(Reserved { quota: check(0), reservation: None });
         };
-        if estimate == 0 {
-            return Err(ReservationError::Empty);
-        }
         let key = request.key();
         // Counted from the clock expiry is judged by (the earlier of the request's and the
         // system's), so a request stamped ahead cannot make a hold outlive its lifetime.

@@ -47,14 +47,7 @@ impl RedisMeter {
         estimate: u64,
         lifetime: Duration,
     ) -> Result<Reserved, StoreError> {
-        let seconds = lifetime.as_secs().saturating_add(u64::from(lifetime.subsec_nanos() > 0));
-        let max = self.config.max_hold_seconds;
-        if seconds == 0 || seconds > max {
-            return Err(ReservationError::Lifetime { seconds, max }.into());
-        }
-        if estimate == 0 {
-            return Err(ReservationError::Empty.into());
-        }
+        let seconds = crate::meter::hold_seconds(lifetime, self.config.max_hold_seconds, estimate)?;
         let check = |taken: u64| engine.check_limit(request, limit, Usage::used(taken).requesting(estimate));
         let fresh = check(0);
         let Some(name) = engine.limit_name(limit).filter(|_| fresh.allowed) else {

@@ -4,7 +4,8 @@
 /// What every script that reads holds shares: `expire_holds` ends the live holds whose expiry
 /// is at or before `now` (their amounts leave `held`), and `forget_holds` drops the settled
 /// ones whose memory ran out; `keep_until` makes keys live at least until an instant (it
-/// needs `EXPIRETIME`, Redis 7).
+/// needs `EXPIRETIME`, Redis 7); `record_usage` adds to a counter, keeps it for its window and
+/// raises the subject's latest window to it.
 macro_rules! holds_prelude {
     () => {
         r"
@@ -14,6 +15,17 @@ local function fields(record)
     out[#out + 1] = field
   end
   return out
+end
+local function record_usage(counter, latest, amount, expire_at, start)
+  redis.call('INCRBY', counter, amount)
+  if expire_at ~= '0' then
+    redis.call('EXPIREAT', counter, expire_at)
+    local seen = redis.call('GET', latest)
+    if not seen or tonumber(start) > tonumber(seen) then
+      redis.call('SET', latest, start)
+      redis.call('EXPIREAT', latest, expire_at)
+    end
+  end
 end
 local function forget_holds(holds, done, now)
   local gone = redis.call('ZRANGEBYSCORE', done, '-inf', now)
@@ -297,15 +309,7 @@ if ceiling >= 0 then
 end
 local recorded = covered + fits
 if recorded > 0 then
-  redis.call('INCRBY', KEYS[4], recorded)
-  if ARGV[8] ~= '0' then
-    redis.call('EXPIREAT', KEYS[4], ARGV[8])
-    local latest = redis.call('GET', KEYS[7])
-    if not latest or tonumber(ARGV[9]) > tonumber(latest) then
-      redis.call('SET', KEYS[7], ARGV[9])
-      redis.call('EXPIREAT', KEYS[7], ARGV[8])
-    end
-  end
+  record_usage(KEYS[4], KEYS[7], recorded, ARGV[8], ARGV[9])
 end
 local unrecorded = excess - fits
 redis.call('HSET', KEYS[1], id,
@@ -407,15 +411,7 @@ if ARGV[1] ~= '0' then
   end
   if settle then
     if spent > 0 then
-      redis.call('INCRBY', KEYS[4], spent)
-      if ARGV[13] ~= '0' then
-        redis.call('EXPIREAT', KEYS[4], ARGV[13])
-        local latest = redis.call('GET', KEYS[5])
-        if not latest or tonumber(ARGV[14]) > tonumber(latest) then
-          redis.call('SET', KEYS[5], ARGV[14])
-          redis.call('EXPIREAT', KEYS[5], ARGV[13])
-        end
-      end
+      record_usage(KEYS[4], KEYS[5], spent, ARGV[13], ARGV[14])
     end
     redis.call('HSET', KEYS[1], ARGV[1], 'C:' .. amount .. ':' .. ARGV[3] .. ':0:0')
     redis.call('ZADD', KEYS[3], clock + tonumber(ARGV[10]), ARGV[1])
