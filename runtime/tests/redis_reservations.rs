@@ -412,3 +412,73 @@ fn a_reserve_given_up_on_is_cancelled_before_the_next_call() {
         direct.refund(&s.engine, &request, s.credits, 40).unwrap();
     }
 }
+
+/// Random sequences of every step, on limits of every kind (a hard daily cap, a soft cap, a
+/// gauge), answered alike by the in-process meter and by Redis: a small generator seeded per
+/// round, so a failure names its seed.
+#[test]
+fn random_steps_answer_alike_on_both_meters() {
+    let policy = r#"policy "alike"
+limit credits : count per day
+limit calls : count per day
+limit sessions : count gauge
+tier free {
+    limit credits = 100
+    limit calls = 60 soft 90
+    limit sessions = 5
+}
+"#;
+    let engine = Engine::from_source("alike.policy", policy).unwrap();
+    let free = engine.tier("free").unwrap();
+    let limits = ["credits", "calls", "sessions"].map(|name| engine.limit(name).unwrap());
+    let server = Server::start(&scratch("holds-random"), None);
+    for seed in 1..=12u64 {
+        let mut state = seed.wrapping_mul(0x9e37_79b9_7f4a_7c15);
+        let mut next = move |bound: u64| {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state % bound
+        };
+        let ops: Vec<[u64; 3]> = (0..80).map(|_| [next(5), next(3), next(40)]).collect();
+        let key = format!("subject-{seed}");
+        let run = |m: &dyn UsageMeter| {
+            let request = Request::new(free, system()).with_key(&key);
+            let mut open: Vec<Reservation> = Vec::new();
+            let mut log = Vec::new();
+            for &[op, limit, amount] in &ops {
+                let limit = limits[usize::try_from(limit).unwrap()];
+                let line = match op {
+                    0 => {
+                        let reserved = m.reserve(&engine, &request, limit, amount + 1, MINUTE);
+                        let line = format!("{:?}", reserved.as_ref().map(|r| (r.quota, r.reservation.is_some())));
+                        open.extend(reserved.ok().and_then(|r| r.reservation));
+                        line
+                    }
+                    1 if !open.is_empty() => {
+                        let job = open.remove(usize::try_from(amount).unwrap() % open.len());
+                        format!(
+                            "{:?}",
+                            m.commit(&engine, &request, &job, amount).map(|c| (c.recorded, c.unrecorded, c.repeated))
+                        )
+                    }
+                    2 if !open.is_empty() => {
+                        let job = open.remove(usize::try_from(amount).unwrap() % open.len());
+                        format!("{:?}", m.release(&engine, &request, &job).map(|r| (r.freed, r.repeated)))
+                    }
+                    3 => format!("{:?}", m.refund(&engine, &request, limit, amount)),
+                    _ => format!(
+                        "{:?}",
+                        m.try_consume(&engine, &request, limit, amount).map(|c| (c.quota, c.recorded, c.used))
+                    ),
+                };
+                log.push(line);
+            }
+            log
+        };
+        let (local, shared) = (run(&Meter::new()), run(&meter(&server.url())));
+        for (step, (a, b)) in local.iter().zip(&shared).enumerate() {
+            assert_eq!(a, b, "seed {seed}, step {step}");
+        }
+    }
+}

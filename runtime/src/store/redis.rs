@@ -44,7 +44,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Condvar, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
-use entitle::{Amount, Engine, LimitId, Quota, Request, Usage};
+use entitle::{Amount, Engine, LimitId, Quota, Reason, Request, Usage};
 
 use self::keys::Keys;
 use self::link::{Channel, Lua, Runner, Target};
@@ -466,8 +466,11 @@ impl UsageMeter for RedisMeter {
     ) -> Result<Consumed, StoreError> {
         let check = |used: u64| engine.check_limit(request, limit, Usage::used(used).requesting(amount));
         let fresh = check(0);
-        let Some(name) = engine.limit_name(limit).filter(|_| fresh.allowed) else {
-            // The engine denies before any usage counts: nothing to ask the store.
+        // An amount past the ceiling by itself is still asked of Redis (the script denies it
+        // and says what is used), so that the answer's usage is the in-process meter's; a
+        // request the engine refuses outright (an unknown tier, a limit not set) is not.
+        let Some(name) = engine.limit_name(limit).filter(|_| fresh.allowed || fresh.reason == Reason::LimitExceeded)
+        else {
             return Ok(Consumed { quota: fresh, recorded: 0, used: 0, source: Source::Store });
         };
         self.key_fits(request.key())?;
@@ -495,6 +498,8 @@ impl UsageMeter for RedisMeter {
                 let recorded = if allowed == 1 { amount } else { 0 };
                 Ok(Consumed { quota, recorded, used: before.saturating_add(recorded), source: Source::Store })
             }
+            // Denied whatever is used: the failure mode has nothing to decide.
+            Err(_) if !fresh.allowed => Ok(Consumed { quota: fresh, recorded: 0, used: 0, source: Source::Store }),
             Err(why) => self.failed(why, name, engine, request, limit, amount, fresh),
         }
     }

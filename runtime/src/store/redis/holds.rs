@@ -18,7 +18,7 @@ use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use entitle::{Engine, LimitId, Request, Usage};
+use entitle::{Engine, LimitId, Reason, Request, Usage};
 
 use super::link::Lua;
 use super::{ceiling_argument, RedisMeter, EXACT, GRACE_SECONDS};
@@ -50,7 +50,10 @@ impl RedisMeter {
         let seconds = crate::meter::hold_seconds(lifetime, self.config.max_hold_seconds, estimate)?;
         let check = |taken: u64| engine.check_limit(request, limit, Usage::used(taken).requesting(estimate));
         let fresh = check(0);
-        let Some(name) = engine.limit_name(limit).filter(|_| fresh.allowed) else {
+        // As for a consumption: an estimate past the ceiling by itself is still asked of Redis,
+        // for the usage the answer reports.
+        let Some(name) = engine.limit_name(limit).filter(|_| fresh.allowed || fresh.reason == Reason::LimitExceeded)
+        else {
             return Ok(Reserved { quota: fresh, reservation: None });
         };
         self.key_fits(request.key())?;
@@ -75,12 +78,15 @@ impl RedisMeter {
             keep,
             signed(u64::try_from(self.config.max_holds_per_counter).unwrap_or(u64::MAX)),
         ];
-        let answer = self.call_holds(
-            &self.reserve,
-            &[&keys.counter, &keys.holds, &keys.live, &keys.done],
-            &args,
-            Some((id, &keys)),
-        )?;
+        let keys_of_hold = [&keys.counter, &keys.holds, &keys.live, &keys.done];
+        let answer = match self.call_holds(&self.reserve, &keys_of_hold, &args, Some((id, &keys))) {
+            Ok(answer) => answer,
+            // Denied whatever is used: no store is needed to say so.
+            Err(StoreError::Unreachable(_)) if !fresh.allowed => {
+                return Ok(Reserved { quota: fresh, reservation: None })
+            }
+            Err(error) => return Err(error),
+        };
         match answer[..] {
             [1, taken] => {
                 let quota = check(unsigned(taken));
