@@ -482,3 +482,68 @@ tier free {
         }
     }
 }
+
+/// Not a test of its own: the body of each child process of
+/// `holds_from_several_processes_never_pass_the_limit`, run only when that test starts this
+/// binary with the Redis address in `ENTITLE_HOLDS_CHILD`. It holds, commits and releases on
+/// one key, and prints what it recorded.
+#[test]
+fn holds_child_process() {
+    let Ok(url) = std::env::var("ENTITLE_HOLDS_CHILD") else { return };
+    let s = setup();
+    let meter = meter(&url);
+    let request = Request::new(s.free, system()).with_key("shared");
+    let (mut recorded, mut open) = (0, Vec::new());
+    for i in 0..1_000u64 {
+        if let Some(job) = meter.reserve(&s.engine, &request, s.tokens, i % 40 + 1, MINUTE).unwrap().reservation {
+            open.push(job);
+        }
+        if open.len() > 8 {
+            let job = open.remove(0);
+            if i % 3 == 0 {
+                meter.release(&s.engine, &request, &job).unwrap();
+            } else {
+                recorded += meter.commit(&s.engine, &request, &job, job.amount() + i % 7).unwrap().recorded;
+            }
+        }
+    }
+    for job in open {
+        meter.release(&s.engine, &request, &job).unwrap();
+    }
+    println!("recorded={recorded}");
+}
+
+/// Thousands of holds on one key from three processes: what they recorded is what Redis
+/// holds, never more than the limit, and every hold is settled at the end.
+#[test]
+fn holds_from_several_processes_never_pass_the_limit() {
+    let server = Server::start(&scratch("holds-processes"), None);
+    let children: Vec<_> = (0..3)
+        .map(|_| {
+            std::process::Command::new(std::env::current_exe().unwrap())
+                .args(["--exact", "holds_child_process", "--nocapture", "--test-threads=1"])
+                .env("ENTITLE_HOLDS_CHILD", server.url())
+                .stdout(std::process::Stdio::piped())
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    let mut total = 0;
+    for child in children {
+        let output = child.wait_with_output().unwrap();
+        assert!(output.status.success(), "{output:?}");
+        let text = String::from_utf8(output.stdout).unwrap();
+        // libtest prints the test's name on the same line, before what the test prints.
+        let figure = text.split("recorded=").nth(1).and_then(|rest| rest.split_whitespace().next());
+        total += figure.unwrap_or_else(|| panic!("{text}")).parse::<u64>().unwrap();
+    }
+    let s = setup();
+    let request = Request::new(s.free, system()).with_key("shared");
+    let direct = meter(&server.url());
+    assert_eq!(used(&direct, &s, &request, s.tokens), total);
+    assert!(total <= 20_000, "{total}");
+    // Nothing is left held: what the usage leaves can be held again.
+    if total < 20_000 {
+        assert!(direct.reserve(&s.engine, &request, s.tokens, 20_000 - total, MINUTE).unwrap().quota.allowed);
+    }
+}
