@@ -578,7 +578,35 @@ codec_struct! {
         grants, revoked, rollout_seeds, rollout_thresholds, limit_kinds, limit_rows, limit_records, addon_tiers,
         addon_features, addon_deltas, addon_meta, addon_settings, settings, setting_prefs,
     }
-    Limits { source_bytes, declarations, name_bytes, inheritance_depth, diagnostics, held_addons, query_line_bytes, table_cells, bundle_bytes }
+}
+
+// The limits a bundle records are for people to read (a loaded engine keeps to the loader's),
+// so the bounds added after format 2 (those on override sets, which load beside an engine) are
+// not recorded, and a decoded `Limits` takes their defaults.
+impl Codec for Limits {
+    fn encode(&self, out: &mut Encoder) {
+        let Limits { source_bytes, declarations, name_bytes, inheritance_depth, diagnostics, held_addons, query_line_bytes, table_cells, bundle_bytes, .. } = self;
+        for field in [source_bytes, declarations, name_bytes, inheritance_depth, diagnostics, held_addons, query_line_bytes, table_cells, bundle_bytes] {
+            field.encode(out);
+        }
+    }
+    fn decode(input: &mut Decoder<'_>) -> Result<Limits, BundleError> {
+        let mut limits = Limits::DEFAULT;
+        for field in [
+            &mut limits.source_bytes,
+            &mut limits.declarations,
+            &mut limits.name_bytes,
+            &mut limits.inheritance_depth,
+            &mut limits.diagnostics,
+            &mut limits.held_addons,
+            &mut limits.query_line_bytes,
+            &mut limits.table_cells,
+            &mut limits.bundle_bytes,
+        ] {
+            *field = usize::decode(input)?;
+        }
+        Ok(limits)
+    }
 }
 
 /// Field-less enums encode as one byte, their position in the list.

@@ -99,6 +99,12 @@ codes! {
     SoftCapSeatMismatch = "E021", Error;
     /// An add-on whose maximum quantity is 0, so that it can never be held.
     ZeroMaxQuantity = "E022", Error;
+    /// An override record that is not a JSON object of the documented fields, or whose fields
+    /// do not fit together (an operator its kind does not take, a missing value).
+    OverrideRecord = "E023", Error;
+    /// Two override records of one subject for the same feature, limit or setting whose
+    /// validity windows overlap, so that which one applies would be unclear.
+    OverrideOverlap = "E024", Error;
     /// A ladder step up that loses a feature.
     LadderLosesFeature = "W001", Warning;
     /// A ladder step up that lowers a limit.

@@ -19,6 +19,7 @@ pub use crate::ids::{AddonId, FeatureId, LimitId, SettingId, TierId};
 use crate::ids::{Id, Tag};
 use crate::limits::Limits;
 use crate::model::{Amount, Model};
+use crate::overrides::{Overrides, Subject};
 use crate::parts::Parts;
 use crate::source::Source;
 use crate::tables::Tables;
@@ -54,6 +55,8 @@ pub struct Request<'a, Tier = TierId, Addon = AddonId> {
     pub(crate) seats: Option<u64>,
     pub(crate) billing_anchor: u8,
     pub(crate) now: i64,
+    /// The subject's overrides, looked up once by [`Request::with_overrides`].
+    pub(crate) overrides: Option<&'a Subject>,
 }
 
 /// A [`Request`] that names its tier and add-ons, for the `*_by_name` queries.
@@ -63,13 +66,47 @@ impl<'a, Tier: Copy, Addon> Request<'a, Tier, Addon> {
     /// A request for a subject of `tier` at `now` (Unix seconds, UTC), with an empty key, no
     /// add-ons, and billing anchor day 1.
     pub const fn new(tier: Tier, now: i64) -> Request<'a, Tier, Addon> {
-        Request { tier, key: "", holding: Holding::Ids(&[]), seats: None, billing_anchor: 1, now }
+        Request { tier, key: "", holding: Holding::Ids(&[]), seats: None, billing_anchor: 1, now, overrides: None }
     }
 
-    /// Sets the stable subject key (customer or app id) that rollouts hash.
+    /// Sets the stable subject key (customer or app id) that rollouts hash and overrides are
+    /// looked up by. It drops overrides taken for the previous key: call
+    /// [`Request::with_overrides`] after it.
     pub const fn with_key(mut self, key: &'a str) -> Request<'a, Tier, Addon> {
         self.key = key;
+        self.overrides = None;
         self
+    }
+
+    /// Takes the subject's records from a checked override set, looked up by the request's
+    /// key once, here: every query on the request then applies them, and a key with no
+    /// records costs the queries nothing. Replaces any overrides taken before.
+    ///
+    /// ```
+    /// use entitle::{Amount, Engine, LimitOp, Overrides, Request, Usage};
+    /// let engine = Engine::from_source("p", "policy \"p\"\nlimit calls : count per day\ntier free { limit calls = 10 }\n")?;
+    /// let mut builder = Overrides::builder(&engine);
+    /// builder.limit("acme", "calls", LimitOp::Set, "2_000_000").until(1_800_000_000);
+    /// let overrides = builder.build()?;
+    /// let request = Request::new(engine.tier("free").unwrap(), 1_795_000_000).with_key("acme").with_overrides(&overrides);
+    /// let quota = engine.check_limit(&request, engine.limit("calls").unwrap(), Usage::used(0));
+    /// assert_eq!((quota.limit, quota.overridden()), (Amount::Finite(2_000_000), true));
+    /// # Ok::<(), entitle::Diagnostics>(())
+    /// ```
+    pub fn with_overrides(mut self, overrides: &'a Overrides) -> Request<'a, Tier, Addon> {
+        self.overrides = overrides.subject(self.key);
+        self
+    }
+
+    /// Drops the subject's overrides: queries answer from the plan alone.
+    pub const fn without_overrides(mut self) -> Request<'a, Tier, Addon> {
+        self.overrides = None;
+        self
+    }
+
+    /// Whether the request carries override records for its subject.
+    pub const fn has_overrides(&self) -> bool {
+        self.overrides.is_some()
     }
 
     /// Sets the add-ons the subject holds, each once, acquired at no particular instant.
@@ -262,6 +299,12 @@ pub enum Reason {
     /// A held add-on is a trial (`valid for`) and the request does not say when the subject
     /// acquired it.
     AcquisitionNotGiven = 21,
+    /// An override record for the subject grants the feature, whatever the plan says.
+    GrantedByOverride = 22,
+    /// An override record for the subject revokes the feature, whatever the plan says.
+    RevokedByOverride = 23,
+    /// The request carries overrides checked against another policy than this engine's.
+    OverridesNotForEngine = 24,
 }
 
 impl Reason {
@@ -289,6 +332,9 @@ impl Reason {
         Reason::QuantityAboveMax,
         Reason::SeatsNotGiven,
         Reason::AcquisitionNotGiven,
+        Reason::GrantedByOverride,
+        Reason::RevokedByOverride,
+        Reason::OverridesNotForEngine,
     ];
 
     /// The stable `snake_case` name.
@@ -316,6 +362,9 @@ impl Reason {
             Reason::QuantityAboveMax => "quantity_above_max",
             Reason::SeatsNotGiven => "seats_not_given",
             Reason::AcquisitionNotGiven => "acquisition_not_given",
+            Reason::GrantedByOverride => "granted_by_override",
+            Reason::RevokedByOverride => "revoked_by_override",
+            Reason::OverridesNotForEngine => "overrides_not_for_engine",
         }
     }
 
@@ -349,6 +398,9 @@ impl Reason {
             Reason::QuantityAboveMax => "a held add-on's quantity is above its maximum",
             Reason::SeatsNotGiven => "the limit is per seat and the query gives no seat count",
             Reason::AcquisitionNotGiven => "a held trial add-on has no acquisition instant",
+            Reason::GrantedByOverride => "an override for the subject grants it",
+            Reason::RevokedByOverride => "an override for the subject revokes it",
+            Reason::OverridesNotForEngine => "the overrides were checked against another policy",
         }
     }
 }
@@ -473,8 +525,9 @@ pub struct Quota {
     pub remaining: Amount,
     /// The seat count the limit was multiplied by: `None` when no per-seat value was in force.
     pub seats: Option<u64>,
-    /// Which window the counter has, as [`crate::model::Window`]'s number plus 1; 0 for a
-    /// gauge, a cap, or a refused request.
+    /// Which window the counter has, as [`crate::model::Window`]'s number plus 1 (0 for a
+    /// gauge, a cap, or a refused request), and [`OVERRIDDEN`] when an override changed the
+    /// limit: one byte the answer writes anyway, so the flag costs the common answer nothing.
     pub(crate) counter: u8,
     /// The request's billing anchor, for monthly windows.
     pub(crate) anchor: u8,
@@ -490,10 +543,14 @@ impl PartialEq for Quota {
         (allowed, reason, status, limit, soft_cap, remaining, seats)
             == (other.allowed, other.reason, other.status, other.limit, other.soft_cap, other.remaining, other.seats)
             && self.window() == other.window()
+            && self.overridden() == other.overridden()
     }
 }
 
 impl Eq for Quota {}
+
+/// The bit of [`Quota`]'s `counter` that says an override changed the limit.
+pub(crate) const OVERRIDDEN: u8 = 0x80;
 
 /// A deny of 0 for `limit_not_set`: the placeholder that fills a buffer before
 /// [`Engine::check_limit_many`] writes its answers.

@@ -81,6 +81,8 @@ pub mod fuzzing;
 mod limits;
 mod model;
 mod names;
+mod overrides;
+mod override_check;
 mod parts;
 pub mod plan;
 #[cfg(any(test, feature = "fuzzing"))]
@@ -106,6 +108,8 @@ pub use eval::{BufferTooSmall, Explanation, Prepared, Step, Upgrade};
 pub use format::{format, format_with};
 pub use ids::{AddonId, FeatureId, LimitId, SettingId, TierId};
 pub use limits::Limits;
+pub use overrides::{LimitOp, OverrideChange, OverrideInfo, Overrides, Subject};
+pub use override_check::OverridesBuilder;
 pub use load::LoadError;
 // What the bundled command needs and a library user should not rely on: it may change in any
 // release (docs/api.md, "What is not public").

@@ -46,6 +46,14 @@ pub struct Limits {
     /// The largest compiled bundle read from a file, in bytes. Default 256 MiB (a bundle
     /// holds its source, its model and its tables, several times the source's size).
     pub bundle_bytes: usize,
+    /// The largest override file read, in bytes. Default 512 MiB (a million records of about
+    /// 150 bytes each take a third of it).
+    pub override_bytes: usize,
+    /// The most records in one override set. Default 4,000,000.
+    pub override_records: usize,
+    /// The most override records for one subject: a query scans its subject's records, so
+    /// this bounds what one request costs. Default 256.
+    pub override_records_per_subject: usize,
 }
 
 impl Limits {
@@ -68,6 +76,9 @@ impl Limits {
         query_line_bytes: 64 * 1024,
         table_cells: 4_000_000,
         bundle_bytes: 256 * 1024 * 1024,
+        override_bytes: 512 * 1024 * 1024,
+        override_records: 4_000_000,
+        override_records_per_subject: 256,
     };
 
     /// The declarations allowed: the field, at most [`Limits::MAX_DECLARATIONS`].

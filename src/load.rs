@@ -54,6 +54,9 @@ pub enum LoadError {
     /// The policy has errors; each has its location.
     #[error(transparent)]
     Policy(#[from] Diagnostics),
+    /// The override set has errors; each has its location (its record's line).
+    #[error(transparent)]
+    Overrides(Diagnostics),
     /// The file is a compiled bundle where policy text was expected ([`Source::read`]).
     #[error("`{path}` is a compiled bundle, not policy text")]
     IsBundle {
@@ -109,6 +112,47 @@ impl Engine {
             (_, Some(engine)) => Ok(engine),
             (source, None) => Ok(crate::compile(&crate::check::check_with(&source, limits)?)),
         }
+    }
+}
+
+#[cfg(feature = "json")]
+impl crate::overrides::Overrides {
+    /// Reads the JSON Lines override set at `path` and checks it against `engine`, under the
+    /// engine's [`Limits`] (a file past [`Limits::override_bytes`] is refused unread past one
+    /// byte more).
+    ///
+    /// ```no_run
+    /// let engine = entitle::Engine::from_path("policies/rtc-sdk.policy")?;
+    /// let overrides = entitle::Overrides::from_path(&engine, "policies/rtc-sdk.overrides.jsonl")?;
+    /// # Ok::<(), entitle::LoadError>(())
+    /// ```
+    pub fn from_path(engine: &Engine, path: impl AsRef<Path>) -> Result<crate::overrides::Overrides, LoadError> {
+        let limits = engine.input_limits();
+        let source = read_text(path.as_ref(), limits.override_bytes)?;
+        crate::overrides::Overrides::from_jsonl_with(engine, source.name(), source.text(), limits)
+            .map_err(LoadError::Overrides)
+    }
+}
+
+/// Reads the text file at `path`, at most `max` bytes (one more is read, to tell a longer
+/// file), named by its path as given.
+#[cfg(feature = "json")]
+pub(crate) fn read_text(path: &Path, max: usize) -> Result<Source, LoadError> {
+    let name = path.display().to_string();
+    let read_error = |source| LoadError::Read { path: name.clone(), source };
+    if !std::fs::metadata(path).map_err(read_error)?.is_file() {
+        let source = std::io::Error::new(std::io::ErrorKind::InvalidInput, "not a regular file");
+        return Err(LoadError::Read { path: name, source });
+    }
+    let file = std::fs::File::open(path).map_err(read_error)?;
+    let mut bytes = Vec::new();
+    file.take(u64::try_from(max).unwrap_or(u64::MAX).saturating_add(1)).read_to_end(&mut bytes).map_err(read_error)?;
+    if bytes.len() > max {
+        return Err(LoadError::TooLarge { path: name, max });
+    }
+    match String::from_utf8(bytes) {
+        Ok(text) => Ok(Source::new(name, text)),
+        Err(e) => Err(LoadError::NotUtf8 { path: name, offset: e.utf8_error().valid_up_to() }),
     }
 }
 

@@ -22,6 +22,7 @@ use serde_json::{json, Map, Value};
 
 use crate::diagnostic::{Diagnostic, Severity};
 use crate::engine::{Decision, Engine, Held, NamedRequest, Quota, Request, Usage};
+use crate::overrides::Overrides;
 use crate::eval::{Explanation, Step, Upgrade};
 use crate::model::{Amount, SettingValue};
 use crate::source::{Source, Span};
@@ -208,7 +209,21 @@ impl<'de> Deserialize<'de> for UsageAmount {
 /// # Ok::<(), entitle::Diagnostics>(())
 /// ```
 pub fn answer_line(engine: &Engine, line: &str) -> String {
-    answer(engine, line)
+    answer_line_with(engine, None, line)
+}
+
+/// [`answer_line`] with an override set: each query's subject (its `key`) takes its records
+/// from `overrides`, and a limit answer an override changed says `"overridden": true`.
+///
+/// ```
+/// let engine = entitle::Engine::from_source("p", "policy \"p\"\nfeature sso\ntier free { }\n")?;
+/// let overrides = entitle::Overrides::from_jsonl(&engine, "o.jsonl", r#"{"subject":"acme","feature":"sso","op":"grant"}"#)?;
+/// let answer = entitle::wire::answer_line_with(&engine, Some(&overrides), r#"{"tier":"free","key":"acme","now":0,"feature":"sso"}"#);
+/// assert_eq!(answer, r#"{"allowed":true,"reason":"granted_by_override"}"#);
+/// # Ok::<(), entitle::Diagnostics>(())
+/// ```
+pub fn answer_line_with(engine: &Engine, overrides: Option<&Overrides>, line: &str) -> String {
+    answer(engine, overrides, line)
         .unwrap_or_else(|(code, message)| {
             let mut out = error_answer(code, &message);
             // A line can fail as a query and still carry an id worth echoing; lines past the
@@ -256,7 +271,7 @@ pub fn error_answer(code: &str, message: &str) -> Value {
     json!({ "code": code, "error": message })
 }
 
-fn answer(engine: &Engine, line: &str) -> Result<Value, (&'static str, String)> {
+fn answer(engine: &Engine, overrides: Option<&Overrides>, line: &str) -> Result<Value, (&'static str, String)> {
     let max = engine.input_limits().query_line_bytes;
     if line.len() > max {
         return Err((error_code::LINE_TOO_LONG, format!("query is longer than {max} bytes")));
@@ -304,6 +319,9 @@ fn answer(engine: &Engine, line: &str) -> Result<Value, (&'static str, String)> 
     }
     if let Some(seats) = query.seats {
         request = request.with_seats(seats);
+    }
+    if let Some(overrides) = overrides {
+        request = request.with_overrides(overrides);
     }
     let usage = Usage { used: query.used, requested: query.requested };
 
@@ -445,6 +463,9 @@ pub fn quota(quota: &Quota) -> Map<String, Value> {
     }));
     if let Some(seats) = quota.seats {
         out.insert("seats".into(), json!(seats));
+    }
+    if quota.overridden() {
+        out.insert("overridden".into(), json!(true));
     }
     if let Some(window) = quota.window() {
         out.insert(

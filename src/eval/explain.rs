@@ -7,6 +7,7 @@
 use crate::engine::*;
 use crate::held::NOT_ACQUIRED;
 use crate::model::{AddonOp, Amount, Model};
+use crate::overrides::{OverrideChange, Subject};
 use crate::rollout;
 use crate::source::Span;
 use crate::tables::amount as amount_of;
@@ -205,6 +206,10 @@ impl Engine {
             let tier_name = self.tier_name(request.tier).unwrap_or_default();
             steps.push(note(format!("no rule in tier `{tier_name}` or its ancestors grants `{name}`")));
         }
+        if let Some(subject) = request.overrides {
+            let found = subject.feature(f, request.now).map(|(at, _)| at);
+            steps.extend(self.override_step(request, subject, found, "the plan's answer"));
+        }
         let upgrade = (!answer.allowed)
             .then(|| self.upgrade(request, |engine, request| engine.decide(request, feature).allowed))
             .flatten();
@@ -280,10 +285,19 @@ impl Engine {
                 .push(note(format!("`{}` has a per-seat value in force, and the query gives no seat count", def.name)));
             return Explanation { answer, steps, upgrade: None };
         }
-        if matches!(answer.reason, Reason::WithinLimit | Reason::Overage | Reason::LimitExceeded) {
+        // With an override in force, the arithmetic is the plan's, and the override step says
+        // what it made of it.
+        let plan = if answer.overridden() { self.check_limit(&request.without_overrides(), limit, usage) } else { answer };
+        if matches!(plan.reason, Reason::WithinLimit | Reason::Overage | Reason::LimitExceeded) {
             if let Some(arithmetic) = self.limit_arithmetic(request, l, &show) {
-                steps.push(note(format!("limit in force: {arithmetic} = {}", show(answer.limit))));
+                steps.push(note(format!("limit in force: {arithmetic} = {}", show(plan.limit))));
             }
+        }
+        if let (true, Some(subject)) = (answer.overridden(), request.overrides) {
+            let found = subject.limit(l, request.now).map(|(at, ..)| at);
+            let planned = if plan.reason == Reason::LimitNotSet { "not set".to_string() } else { show(plan.limit) };
+            let values = format!("plan value {planned}, override value {}", show(answer.limit));
+            steps.extend(self.override_step(request, subject, found, &values));
         }
         let total = usage.used.saturating_add(usage.requested);
         steps.push(note(format!(
@@ -305,6 +319,46 @@ impl Engine {
             .then(|| self.upgrade(request, |engine, request| engine.check_limit(request, limit, usage).allowed))
             .flatten();
         Explanation { answer, steps, upgrade }
+    }
+
+    /// The override record at `found` among `subject`'s, described with `outcome` (what it
+    /// made of the plan), its line, validity, reason and author.
+    fn override_step(&self, request: &Request<'_>, subject: &Subject, found: Option<usize>, outcome: &str) -> Option<Step> {
+        if subject.policy != self.policy_hash() {
+            return Some(note("the query's overrides were checked against another policy, so they are refused".into()));
+        }
+        let record = subject.records.get(found?)?;
+        let set = subject.set.upgrade()?;
+        let info = crate::overrides::info(&set, request.key, record);
+        let what = match &info.change {
+            OverrideChange::Grant(f) => format!("grants `{}`", self.feature_name(*f).unwrap_or_default()),
+            OverrideChange::Revoke(f) => format!("revokes `{}`", self.feature_name(*f).unwrap_or_default()),
+            OverrideChange::Limit { limit, op, value, per_seat } => {
+                let def = self.model().limits.get(self.index(*limit));
+                let shown = def.map_or_else(|| value.to_string(), |d| format_amount(d.ty, *value));
+                let each = if *per_seat { " per seat" } else { "" };
+                let name = self.limit_name(*limit).unwrap_or_default();
+                format!("changes `{name}` by `{}` {shown}{each}", op.as_str())
+            }
+            OverrideChange::Setting { setting, value } => {
+                format!("sets `{}` to {value}", self.setting_name(*setting).unwrap_or_default())
+            }
+        };
+        let mut rule = format!("override for subject `{}` {what} ({outcome}; line {}", request.key, info.line);
+        if let Some(from) = info.from {
+            rule.push_str(&format!(", from {}", format_instant(from)));
+        }
+        if let Some(until) = info.until {
+            rule.push_str(&format!(", until {}", format_instant(until)));
+        }
+        if !info.reason.is_empty() {
+            rule.push_str(&format!(", reason {:?}", info.reason));
+        }
+        if !info.author.is_empty() {
+            rule.push_str(&format!(", by {:?}", info.author));
+        }
+        rule.push(')');
+        Some(note(rule))
     }
 
     /// The held add-ons that apply and have an item for `limit`, each with the quantity held,

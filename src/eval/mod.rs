@@ -10,6 +10,7 @@ mod batch;
 mod explain;
 mod held_checks;
 mod limit_math;
+mod overridden;
 mod prepared;
 mod trial;
 mod window;
@@ -22,6 +23,7 @@ use crate::engine::*;
 use crate::held::{with_holding, Holds, NOT_ACQUIRED};
 use crate::limits::Limits;
 use crate::model::{SettingValue, Window};
+use crate::overrides::Subject;
 use crate::rollout;
 use crate::tables::{
     add, scale, AddonMeta, DeltaRecord, LimitRecord, ADD, ADD_PER_SEAT, ANY_PER_SEAT, AT_LEAST, AT_LEAST_PER_SEAT, SOFT,
@@ -43,8 +45,17 @@ impl Quota {
     /// ```
     #[must_use]
     pub fn window(&self) -> Option<WindowSpan> {
-        let kind = Window::ALL.get(usize::from(self.counter).checked_sub(1)?)?;
+        let kind = Window::ALL.get(usize::from(self.counter & !OVERRIDDEN).checked_sub(1)?)?;
         Some(window::current(*kind, self.at, self.anchor))
+    }
+}
+
+impl Quota {
+    /// Whether an override record for the subject changed the limit: `limit` is then the
+    /// override's, and [`Engine::explain_limit`] shows the plan's beside it.
+    #[must_use]
+    pub const fn overridden(&self) -> bool {
+        self.counter & OVERRIDDEN != 0
     }
 }
 
@@ -120,7 +131,7 @@ impl Engine {
         // past the row's end would read another tier's bits. Anything else takes the full
         // decision, so the answer is always the same as `decide`'s.
         let f = self.index(feature);
-        if request.holding.is_empty() && f < self.hot_grants().features() {
+        if request.holding.is_empty() && request.overrides.is_none() && f < self.hot_grants().features() {
             return self.granted_to_tier(self.index(request.tier), f, request.key);
         }
         self.allowed_with_addons(request, feature)
@@ -142,6 +153,9 @@ impl Engine {
     // Out of line, so that the no-add-on path above keeps its small frame.
     #[inline(never)]
     fn allowed_with_addons(&self, request: &Request<'_>, feature: FeatureId) -> bool {
+        if request.overrides.is_some() {
+            return self.decide(request, feature).allowed;
+        }
         let tables = self.tables();
         let (tier, f) = (self.index(request.tier), self.index(feature));
         if tier >= tables.counts().tiers || f >= tables.counts().features {
@@ -188,6 +202,9 @@ impl Engine {
         let f = self.index(feature);
         if f >= tables.counts().features {
             return false;
+        }
+        if let Some(decision) = request.overrides.and_then(|s| self.overridden_feature(s, f, request.now)) {
+            return decision.allowed;
         }
         let bits = tables.grant(tier, f);
         if bits.granted || (bits.rollout && self.inside_rollout(tier, f, request.key)) {
@@ -244,6 +261,9 @@ impl Engine {
         let f = self.index(feature);
         if f >= tables.counts().features {
             return Decision::deny(Reason::UnknownFeature);
+        }
+        if let Some(decision) = request.overrides.and_then(|s| self.overridden_feature(s, f, request.now)) {
+            return decision;
         }
         let bits = tables.grant(tier, f);
         if bits.granted {
@@ -342,7 +362,7 @@ impl Engine {
     pub fn check_limit(&self, request: &Request<'_>, limit: LimitId, usage: Usage) -> Quota {
         // Most requests hold no add-on. Their path is kept apart from the add-on arithmetic,
         // so it needs fewer registers and a smaller frame (11% fewer instructions, measured).
-        if request.holding.is_empty() {
+        if request.holding.is_empty() && request.overrides.is_none() {
             self.check_limit_without_addons(request, limit, usage)
         } else {
             self.check_limit_with_addons(request, limit, usage)
@@ -397,6 +417,13 @@ impl Engine {
     // and stack made the plain question pay for the add-on arithmetic it never runs.
     #[inline(never)]
     fn check_limit_with_addons(&self, request: &Request<'_>, limit: LimitId, usage: Usage) -> Quota {
+        if request.overrides.is_some() {
+            // The two-pass path, which applies the overrides last.
+            return match self.validate(request) {
+                Ok(tier) => self.check_limit_for_tier(request, tier, limit, usage),
+                Err(reason) => Quota::denied(reason),
+            };
+        }
         let tables = self.tables();
         let tier = self.index(request.tier);
         let l = self.index(limit);
@@ -495,7 +522,11 @@ impl Engine {
         let force = with_holding!(request.holding, |held| {
             self.in_force(held, l, record, seats, |h, a| self.applies(h, a, tier, request.now))
         });
-        limit_math::conclude(record, set, &force, request.seats, usage, window)
+        let plan = limit_math::conclude(record, set, &force, request.seats, usage, window);
+        match request.overrides {
+            None => plan,
+            Some(subject) => self.overridden_limit(subject, tier, l, request.seats, usage, plan),
+        }
     }
 
     /// The value of `setting` for the subject: the tier's (after inheritance), improved by
@@ -511,7 +542,23 @@ impl Engine {
     /// assert_eq!(engine.setting_value(&request, sla), Ok(Some(&expected)));
     /// # Ok::<(), entitle::Diagnostics>(())
     /// ```
-    pub fn setting_value(&self, request: &Request<'_>, setting: SettingId) -> Result<Option<&SettingValue>, Reason> {
+    pub fn setting_value<'s>(
+        &'s self,
+        request: &Request<'s>,
+        setting: SettingId,
+    ) -> Result<Option<&'s SettingValue>, Reason> {
+        self.setting_value_in(request, request.overrides, setting)
+    }
+
+    /// [`Engine::setting_value`] with the subject's overrides apart from the request, so that a
+    /// request resolved from names (which borrows a local list) answers with a value of the
+    /// overrides' lifetime.
+    fn setting_value_in<'s>(
+        &'s self,
+        request: &Request<'_>,
+        overrides: Option<&'s Subject>,
+        setting: SettingId,
+    ) -> Result<Option<&'s SettingValue>, Reason> {
         let tier = self.validate(request)?;
         let tables = self.tables();
         let s = self.index(setting);
@@ -519,6 +566,11 @@ impl Engine {
             return Err(Reason::UnknownSetting);
         }
         let now = request.now;
+        if let Some(subject) = overrides {
+            if let Some(value) = self.overridden_setting(subject, s, now)? {
+                return Ok(Some(value));
+            }
+        }
         let value = with_holding!(request.holding, |held| {
             self.setting_with_addons(tier, s, held, |h, a| self.applies(h, a, tier, now))
         });
@@ -570,6 +622,7 @@ impl Engine {
             seats: named.seats,
             billing_anchor: named.billing_anchor,
             now: named.now,
+            overrides: named.overrides,
         })
     }
 
@@ -614,7 +667,7 @@ impl Engine {
     pub fn is_allowed_by_name(&self, request: &NamedRequest<'_>, feature: &str) -> bool {
         // The common case takes `is_allowed`'s fast path: two lookups and the grant bits,
         // with no id request built in between.
-        if request.holding.is_empty() {
+        if request.holding.is_empty() && request.overrides.is_none() {
             let Some(tier) = self.tier(request.tier) else { return false };
             return self
                 .feature(feature)
@@ -685,18 +738,18 @@ impl Engine {
     /// assert_eq!(engine.setting_value_by_name(&request, "sla"), Err(Reason::UnknownSetting));
     /// # Ok::<(), entitle::Diagnostics>(())
     /// ```
-    pub fn setting_value_by_name(
-        &self,
-        request: &NamedRequest<'_>,
+    pub fn setting_value_by_name<'s>(
+        &'s self,
+        request: &NamedRequest<'s>,
         setting: &str,
-    ) -> Result<Option<&SettingValue>, Reason> {
+    ) -> Result<Option<&'s SettingValue>, Reason> {
         let id = self.setting(setting);
         if request.holding.is_empty() {
             let ids = self.plain_request(request)?;
-            return self.setting_value(&ids, id.ok_or(Reason::UnknownSetting)?);
+            return self.setting_value_in(&ids, request.overrides, id.ok_or(Reason::UnknownSetting)?);
         }
         self.resolve(request, |ids| match id {
-            Some(id) => self.setting_value(ids, id),
+            Some(id) => self.setting_value_in(ids, request.overrides, id),
             None => Err(self.validate(ids).err().unwrap_or(Reason::UnknownSetting)),
         })?
     }

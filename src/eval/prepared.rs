@@ -72,6 +72,23 @@ impl Engine {
     /// [`Engine::check_limit`] for a prepared request: the same answer, without checking the
     /// request again or looking at the add-ons that do not apply.
     pub fn check_limit_prepared(&self, prepared: &Prepared<'_>, limit: LimitId, usage: Usage) -> Quota {
+        let plan = self.prepared_plan(prepared, limit, usage);
+        match prepared.request.overrides {
+            None => plan,
+            Some(subject) => {
+                let (tier, l) = (prepared.tier as usize, self.index(limit));
+                // A refused answer (a foreign prepared request, an unknown limit) stays refused.
+                if plan.reason == Reason::UnknownTier || plan.reason == Reason::UnknownLimit {
+                    return plan;
+                }
+                self.overridden_limit(subject, tier, l, prepared.request.seats, usage, plan)
+            }
+        }
+    }
+
+    /// [`Engine::check_limit_prepared`]'s answer from the plan alone.
+    #[inline(always)]
+    fn prepared_plan(&self, prepared: &Prepared<'_>, limit: LimitId, usage: Usage) -> Quota {
         let tables = self.tables();
         let tier = prepared.tier as usize;
         // An engine of another policy (or one whose tables are smaller, for a tag shared by

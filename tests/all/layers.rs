@@ -32,9 +32,11 @@ const ORDER: &[&str] = &[
     "tables",
     "parts",
     "compile",
+    "overrides",
     "engine",
     "eval",
     "plan",
+    "override_check",
     // Around the engine: the bundle format, the JSON shape, files.
     "bundle",
     "wire",

@@ -1,0 +1,358 @@
+//! A checked set of per-customer overrides: records keyed by subject key, each changing one
+//! feature, limit or setting for that subject, for a while, with a reason.
+//!
+//! The set is built by `override_check` (from JSON Lines or from code) against one engine, so
+//! every record holds that engine's indices and the set remembers the policy's hash. Queries
+//! read it through the [`Subject`] a request carries ([`crate::Request::with_overrides`]):
+//! the key is looked up once, when the request is made, and a request without overrides
+//! pays one pointer test.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use crate::digest::PolicyHash;
+use crate::model::SettingValue;
+
+/// How a limit override combines with the plan's limit in force (after seats and add-ons).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum LimitOp {
+    /// `=`: the override's value replaces the plan's.
+    Set,
+    /// `+=`: the override's value is added to the plan's, saturating.
+    Add,
+    /// `at_least`: the plan's value, raised to the override's if it is lower (a floor).
+    AtLeast,
+    /// `at_most`: the plan's value, lowered to the override's if it is higher (a ceiling).
+    AtMost,
+}
+
+impl LimitOp {
+    /// Every operator, in the order of their numbers on the C ABI.
+    pub const ALL: &'static [LimitOp] = &[LimitOp::Set, LimitOp::Add, LimitOp::AtLeast, LimitOp::AtMost];
+
+    /// The operator as an override record writes it: `=`, `+=`, `at_least`, `at_most`.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            LimitOp::Set => "=",
+            LimitOp::Add => "+=",
+            LimitOp::AtLeast => "at_least",
+            LimitOp::AtMost => "at_most",
+        }
+    }
+
+    /// The operator written `text`, if there is one.
+    pub fn from_name(text: &str) -> Option<LimitOp> {
+        LimitOp::ALL.iter().copied().find(|op| op.as_str() == text)
+    }
+
+    /// The limit once `value` is applied to the plan's `plan` (both `u64::MAX` for unlimited),
+    /// saturating below it as every limit sum does.
+    pub(crate) const fn apply(self, plan: u64, value: u64) -> u64 {
+        match self {
+            LimitOp::Set => value,
+            LimitOp::Add => crate::tables::add(plan, value),
+            LimitOp::AtLeast => {
+                if plan > value {
+                    plan
+                } else {
+                    value
+                }
+            }
+            LimitOp::AtMost => {
+                if plan < value {
+                    plan
+                } else {
+                    value
+                }
+            }
+        }
+    }
+}
+
+/// What one record changes.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) enum Change {
+    /// The feature at this index is granted (`true`) or revoked (`false`).
+    Feature(usize, bool),
+    /// The limit at this index: the operator, the value (`u64::MAX` for unlimited), and
+    /// whether the value is per seat.
+    Limit(usize, LimitOp, u64, bool),
+    /// The setting at this index takes this value.
+    Setting(usize, SettingValue),
+}
+
+/// One checked record of a subject.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct Record {
+    pub change: Change,
+    /// The first instant it applies, `i64::MIN` for "always has".
+    pub from: i64,
+    /// The first instant it no longer applies, `i64::MAX` for "never ends" (so `i64::MAX`
+    /// itself is covered, as for add-ons).
+    pub until: i64,
+    /// Its index in [`Set::notes`].
+    pub note: u32,
+}
+
+impl Record {
+    /// Whether the record applies at `now`: half-open `[from, until)`, as add-on validity.
+    #[inline]
+    pub(crate) const fn applies_at(&self, now: i64) -> bool {
+        self.from <= now && (now < self.until || self.until == i64::MAX)
+    }
+}
+
+/// What is kept about a record for people: its line, reason and author, as ranges of
+/// [`Set::text`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Note {
+    pub line: u32,
+    pub reason: (u32, u32),
+    pub author: (u32, u32),
+}
+
+/// One subject's records, sorted by what they change and then by `from`, with the hash of
+/// the policy they were checked against. A request carries a reference to one
+/// ([`crate::Request::with_overrides`]).
+#[derive(Debug)]
+pub struct Subject {
+    pub(crate) policy: PolicyHash,
+    pub(crate) records: Box<[Record]>,
+    /// The set the records belong to, for their notes.
+    pub(crate) set: std::sync::Weak<Set>,
+}
+
+/// Two subjects are equal when they are the same records of the same set, so that two
+/// requests are equal when they carry the same overrides.
+impl PartialEq for Subject {
+    fn eq(&self, other: &Subject) -> bool {
+        std::ptr::eq(self, other)
+    }
+}
+
+impl Eq for Subject {}
+
+impl Subject {
+    /// How many records the subject has.
+    pub fn len(&self) -> usize {
+        self.records.len()
+    }
+
+    /// Whether the subject has no record (never, for a subject a set holds).
+    pub fn is_empty(&self) -> bool {
+        self.records.is_empty()
+    }
+
+    /// The record for feature `f` that applies at `now`: at most one does, as the checker
+    /// refuses overlapping records.
+    #[inline]
+    pub(crate) fn feature(&self, f: usize, now: i64) -> Option<(usize, bool)> {
+        self.records.iter().enumerate().find_map(|(at, r)| match r.change {
+            Change::Feature(x, grant) if x == f && r.applies_at(now) => Some((at, grant)),
+            _ => None,
+        })
+    }
+
+    /// The record for limit `l` that applies at `now`.
+    #[inline]
+    pub(crate) fn limit(&self, l: usize, now: i64) -> Option<(usize, LimitOp, u64, bool)> {
+        self.records.iter().enumerate().find_map(|(at, r)| match r.change {
+            Change::Limit(x, op, value, per_seat) if x == l && r.applies_at(now) => Some((at, op, value, per_seat)),
+            _ => None,
+        })
+    }
+
+    /// The record for setting `s` that applies at `now`.
+    #[inline]
+    pub(crate) fn setting(&self, s: usize, now: i64) -> Option<(usize, &SettingValue)> {
+        self.records.iter().enumerate().find_map(|(at, r)| match &r.change {
+            Change::Setting(x, value) if *x == s && r.applies_at(now) => Some((at, value)),
+            _ => None,
+        })
+    }
+}
+
+/// The checked set behind [`Overrides`].
+#[derive(Debug)]
+pub(crate) struct Set {
+    pub name: String,
+    pub policy: PolicyHash,
+    pub subjects: HashMap<Box<str>, Subject>,
+    pub notes: Vec<Note>,
+    /// The reasons and authors, one after another.
+    pub text: String,
+    pub records: usize,
+}
+
+/// A checked set of per-customer overrides, for the engine it was checked against.
+///
+/// Built with [`Overrides::builder`] or read from JSON Lines ([`Overrides::from_jsonl`],
+/// feature `json`); `docs/language.md` ("Overrides") describes the records. A request takes a
+/// subject's overrides with [`crate::Request::with_overrides`], which looks its key up once:
+/// every query on the request then applies them, after the tier, seats and add-ons.
+///
+/// Cloning is cheap (the set is shared behind an `Arc`). A set answers only for an engine of
+/// the policy it was checked against; a request that carries it to another engine is denied
+/// with `overrides_not_for_engine`.
+///
+/// ```
+/// use entitle::{Engine, Overrides, Reason, Request};
+/// let engine = Engine::from_source("p", "policy \"p\"\nfeature sso\ntier free { }\n")?;
+/// let mut builder = Overrides::builder(&engine);
+/// builder.grant("acme", "sso").reason("prospect trial");
+/// let overrides = builder.build()?;
+/// let sso = engine.feature("sso").unwrap();
+/// let acme = Request::new(engine.tier("free").unwrap(), 0).with_key("acme").with_overrides(&overrides);
+/// assert_eq!(engine.decide(&acme, sso).reason, Reason::GrantedByOverride);
+/// let other = Request::new(engine.tier("free").unwrap(), 0).with_key("globex").with_overrides(&overrides);
+/// assert_eq!(engine.decide(&other, sso).reason, Reason::NotGranted);
+/// # Ok::<(), entitle::Diagnostics>(())
+/// ```
+#[derive(Clone, Debug)]
+pub struct Overrides {
+    pub(crate) set: Arc<Set>,
+}
+
+impl Overrides {
+    /// The records of subject `key`, if it has any.
+    #[inline]
+    pub fn subject(&self, key: &str) -> Option<&Subject> {
+        self.set.subjects.get(key)
+    }
+
+    /// How many records the set holds.
+    pub fn len(&self) -> usize {
+        self.set.records
+    }
+
+    /// Whether the set holds no record.
+    pub fn is_empty(&self) -> bool {
+        self.set.records == 0
+    }
+
+    /// How many subjects have records.
+    pub fn subject_count(&self) -> usize {
+        self.set.subjects.len()
+    }
+
+    /// The name the set was read under (its path, usually), as diagnostics cite it.
+    pub fn name(&self) -> &str {
+        &self.set.name
+    }
+
+    /// The hash of the policy the set was checked against: it answers only for engines with
+    /// this [`crate::Engine::policy_hash`].
+    pub fn policy_hash(&self) -> PolicyHash {
+        self.set.policy
+    }
+
+    /// The subject keys that have records, in no particular order.
+    pub fn subjects(&self) -> impl Iterator<Item = &str> + '_ {
+        self.set.subjects.keys().map(|key| &**key)
+    }
+}
+
+/// A note's text range.
+pub(crate) fn text_at(set: &Set, (start, len): (u32, u32)) -> &str {
+    let start = start as usize;
+    set.text.get(start..start + len as usize).unwrap_or("")
+}
+
+/// One record of a set, as people read it: what it changes, when, why and by whom.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct OverrideInfo<'a> {
+    /// The subject it is for.
+    pub subject: &'a str,
+    /// What it changes.
+    pub change: OverrideChange<'a>,
+    /// The first instant it applies, if it has a start.
+    pub from: Option<i64>,
+    /// The first instant it no longer applies, if it ends.
+    pub until: Option<i64>,
+    /// Why it was granted (empty if not given).
+    pub reason: &'a str,
+    /// Who granted it (empty if not given).
+    pub author: &'a str,
+    /// Its line in the file it was read from (its position, from 1, for a set built in code).
+    pub line: u32,
+}
+
+/// What an override record changes.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum OverrideChange<'a> {
+    /// The feature is granted, whatever the plan says.
+    Grant(crate::FeatureId),
+    /// The feature is revoked, whatever the plan says.
+    Revoke(crate::FeatureId),
+    /// The limit is changed by `op` with `value` (multiplied by the seats if `per_seat`).
+    Limit {
+        /// The limit.
+        limit: crate::LimitId,
+        /// How the value combines with the plan's.
+        op: LimitOp,
+        /// The value, in the limit's base units.
+        value: crate::Amount,
+        /// Whether the value is per seat.
+        per_seat: bool,
+    },
+    /// The setting takes `value`.
+    Setting {
+        /// The setting.
+        setting: crate::SettingId,
+        /// Its value.
+        value: &'a SettingValue,
+    },
+}
+
+impl Overrides {
+    /// Every record of subject `key`, in the order the set keeps them (by what they change,
+    /// then by start); empty when the subject has none.
+    ///
+    /// ```
+    /// use entitle::{Engine, LimitOp, OverrideChange, Overrides};
+    /// let engine = Engine::from_source("p", "policy \"p\"\nlimit calls : count per day\ntier free { limit calls = 10 }\n")?;
+    /// let mut builder = Overrides::builder(&engine);
+    /// builder.limit("acme", "calls", LimitOp::Set, "2_000").until(1_800_000_000).reason("deal").author("jo");
+    /// let overrides = builder.build()?;
+    /// let records = overrides.records("acme");
+    /// assert_eq!((records[0].reason, records[0].author, records[0].until), ("deal", "jo", Some(1_800_000_000)));
+    /// assert!(matches!(records[0].change, OverrideChange::Limit { op: LimitOp::Set, .. }));
+    /// # Ok::<(), entitle::Diagnostics>(())
+    /// ```
+    pub fn records(&self, key: &str) -> Vec<OverrideInfo<'_>> {
+        let Some((key, subject)) = self.set.subjects.get_key_value(key) else { return Vec::new() };
+        subject.records.iter().map(|record| info(&self.set, key, record)).collect()
+    }
+}
+
+/// A record as [`OverrideInfo`], its ids tagged for the policy the set was checked against.
+pub(crate) fn info<'a>(set: &'a Set, subject: &'a str, record: &'a Record) -> OverrideInfo<'a> {
+    let tag = crate::ids::Tag::of(&set.policy);
+    fn id<I: crate::ids::Id>(tag: crate::ids::Tag, index: usize) -> I {
+        I::from_number(tag.id(index))
+    }
+    let change = match &record.change {
+        Change::Feature(f, true) => OverrideChange::Grant(id(tag, *f)),
+        Change::Feature(f, false) => OverrideChange::Revoke(id(tag, *f)),
+        Change::Limit(l, op, value, per_seat) => OverrideChange::Limit {
+            limit: id(tag, *l),
+            op: *op,
+            value: crate::tables::amount(*value),
+            per_seat: *per_seat,
+        },
+        Change::Setting(s, value) => OverrideChange::Setting { setting: id(tag, *s), value },
+    };
+    let note = set.notes.get(record.note as usize).copied().unwrap_or(Note { line: 0, reason: (0, 0), author: (0, 0) });
+    OverrideInfo {
+        subject,
+        change,
+        from: (record.from != i64::MIN).then_some(record.from),
+        until: (record.until != i64::MAX).then_some(record.until),
+        reason: text_at(set, note.reason),
+        author: text_at(set, note.author),
+        line: note.line,
+    }
+}
