@@ -930,6 +930,9 @@ mod tests {
                 (19, "quantity_above_max"),
                 (20, "seats_not_given"),
                 (21, "acquisition_not_given"),
+                (22, "granted_by_override"),
+                (23, "revoked_by_override"),
+                (24, "overrides_not_for_engine"),
             ]
         );
         let statuses: Vec<(u32, &str)> = Status::ALL.iter().map(|&s| (s as u32, s.as_str())).collect();

