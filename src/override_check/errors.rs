@@ -25,9 +25,9 @@ pub(crate) enum OverrideError {
     Unwanted { field: &'static str, kind: &'static str },
     #[error("the record for `{name}` has no `value`")]
     MissingValue { name: String },
-    #[error("`{text}` is not a {expected} value for `{name}`")]
+    #[error("`{text}` is not {expected} for `{name}`")]
     WrongValue { text: String, name: String, expected: String },
-    #[error("`{text}` does not fit in 64 bits")]
+    #[error("`{text}` is larger than the largest amount, 18_446_744_073_709_551_614")]
     Overflow { text: String },
     #[error("`{text}` is not a percentage from 0% to 100% with at most four decimals")]
     Percent { text: String },

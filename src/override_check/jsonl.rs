@@ -153,7 +153,11 @@ fn read(line: &str, start: usize, number: u32, span: Span) -> Result<Entry, Diag
         };
         match seconds {
             Some(seconds) => Ok(Some((seconds, at(field)))),
-            None => Err(OverrideError::Instant { text: value.to_string() }.at(at(field))),
+            None => {
+                let text = value.as_str().map_or_else(|| value.to_string(), str::to_string);
+                let help = "write an RFC 3339 instant in UTC, like `2027-01-01T00:00:00Z`, or Unix seconds";
+                Err(OverrideError::Instant { text }.at(at(field)).with_help(help))
+            }
         }
     };
     Ok(Entry {

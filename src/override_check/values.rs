@@ -68,7 +68,7 @@ pub(crate) fn limit_amount(written: &Written, ty: QuantityType, name: &str) -> R
     let wrong = || OverrideError::WrongValue {
         text: written.shown(),
         name: name.to_string(),
-        expected: format!("{} amount", ty.as_str()),
+        expected: format!("a {} amount", ty.as_str()),
     };
     let value = match written {
         Written::Number(n) => *n,
@@ -86,7 +86,7 @@ pub(crate) fn setting_value(written: &Written, ty: SettingType, name: &str) -> R
     let wrong = || OverrideError::WrongValue {
         text: written.shown(),
         name: name.to_string(),
-        expected: ty.as_str().to_string(),
+        expected: format!("a {} value", ty.as_str()),
     };
     let text = match written {
         Written::Number(n) => match ty {

@@ -30,13 +30,51 @@ fn every_bad_policy_renders_as_its_golden_file() {
     assert_no_failures(failures);
 }
 
+/// Renders every diagnostic of an override set checked against `engine`, as `entitle check
+/// --overrides` does.
+fn rendered_overrides(engine: &entitle::Engine, name: &str, text: &str) -> String {
+    let source = Source::new(name, text);
+    match entitle::Overrides::from_jsonl(engine, name, text) {
+        Ok(_) => String::new(),
+        Err(diagnostics) => diagnostics.iter().map(|d| render::human(&source, d) + "\n").collect(),
+    }
+}
+
+/// The engine of `tests/diagnostics/overrides/plans.policy`, which every override file there is
+/// checked against.
+fn override_plans() -> entitle::Engine {
+    let path = root().join("tests/diagnostics/overrides/plans.policy");
+    entitle::Engine::from_source("plans.policy", &std::fs::read_to_string(path).expect("readable policy")).expect("plans check")
+}
+
+#[test]
+fn every_bad_override_set_renders_as_its_golden_file() {
+    let dir = root().join("tests/diagnostics/overrides");
+    let engine = override_plans();
+    let mut failures = Vec::new();
+    let files = files_with_extension(&dir, "overrides");
+    assert!(files.len() >= 4, "the override goldens are missing");
+    for file in files {
+        let name = file.file_name().and_then(|n| n.to_str()).expect("utf-8 file name");
+        let text = std::fs::read_to_string(&file).expect("readable override set");
+        let out = rendered_overrides(&engine, name, &text);
+        assert!(!out.is_empty(), "{name} has no errors");
+        if let Some(failure) = compare(&file.with_extension("out"), &out) {
+            failures.push(failure);
+        }
+    }
+    assert_no_failures(failures);
+}
+
 /// The golden files are the catalogue of codes: each code must be shown at least once, and
 /// each file named after a code must show that code.
 #[test]
 fn golden_files_cover_every_code() {
     let dir = root().join("tests/diagnostics");
     let mut shown = BTreeSet::new();
-    for out in files_with_extension(&dir, "out") {
+    let mut outs = files_with_extension(&dir, "out");
+    outs.extend(files_with_extension(&dir.join("overrides"), "out"));
+    for out in outs {
         let text = std::fs::read_to_string(&out).expect("readable golden file");
         for code in Code::ALL {
             let marker = format!("[{code}]");
@@ -78,6 +116,19 @@ fn fixed_examples_in_the_reference_do_not_show_their_code() {
         let section = doc.split(&heading).nth(1).expect("section").split("\n## ").next().unwrap_or("");
         let blocks: Vec<&str> =
             section.split("```policy\n").skip(1).map(|b| b.split("```").next().unwrap_or("")).collect();
+        let records: Vec<&str> =
+            section.split("```jsonl\n").skip(1).map(|b| b.split("```").next().unwrap_or("")).collect();
+        if !records.is_empty() {
+            // A code of override sets: one policy, then a bad and a fixed set checked against it.
+            assert_eq!((blocks.len(), records.len()), (1, 2), "{code}: expected a ```policy block, a bad and a fixed ```jsonl block");
+            let engine = entitle::Engine::from_source("doc", blocks[0]).expect("the section's policy checks");
+            let shows = |text: &str| {
+                entitle::Overrides::from_jsonl(&engine, "doc", text).err().is_some_and(|d| d.iter().any(|d| d.code() == *code))
+            };
+            assert!(shows(records[0]), "{code}: the bad example does not produce {code}");
+            assert!(entitle::Overrides::from_jsonl(&engine, "doc", records[1]).is_ok(), "{code}: the fixed example has errors");
+            continue;
+        }
         assert_eq!(blocks.len(), 2, "{code}: expected exactly a bad and a fixed ```policy block");
         let shows = |text: &str| match entitle::check(&Source::new("doc", text)) {
             Ok(checked) => checked.warnings().iter().any(|d| d.code() == *code),
