@@ -114,7 +114,7 @@ pub use overrides::{LimitOp, OverrideChange, OverrideInfo, Overrides, Subject};
 // What the bundled command needs and a library user should not rely on: it may change in any
 // release (docs/api.md, "What is not public").
 #[doc(hidden)]
-pub use load::{read_policy_file, write_file_atomically};
+pub use load::{read_policy_file, read_text_file, write_file_atomically};
 pub use model::{Access, Amount, Percentage, SettingValue};
 pub use rollout::{bucket as rollout_bucket, BUCKETS as ROLLOUT_BUCKETS};
 pub use source::{LineCol, Source, Span};
