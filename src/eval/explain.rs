@@ -208,7 +208,9 @@ impl Engine {
         }
         if let Some(subject) = request.overrides {
             let found = subject.feature(f, request.now).map(|(at, _)| at);
-            steps.extend(self.override_step(request, subject, found, "the plan's answer"));
+            let plan = self.decide(&request.without_overrides(), feature);
+            let outcome = format!("the plan's answer is {}", plan.reason.as_str());
+            steps.extend(self.override_step(request, subject, found, &outcome));
         }
         let upgrade = (!answer.allowed)
             .then(|| self.upgrade(request, |engine, request| engine.decide(request, feature).allowed))
