@@ -56,7 +56,7 @@ pub struct Request<'a, Tier = TierId, Addon = AddonId> {
     pub(crate) billing_anchor: u8,
     pub(crate) now: i64,
     /// The subject's overrides, looked up once by [`Request::with_overrides`].
-    pub(crate) overrides: Option<&'a Subject>,
+    pub(crate) overrides: Option<Subject<'a>>,
 }
 
 /// A [`Request`] that names its tier and add-ons, for the `*_by_name` queries.

@@ -127,11 +127,65 @@ impl crate::overrides::Overrides {
     /// # Ok::<(), entitle::LoadError>(())
     /// ```
     pub fn from_path(engine: &Engine, path: impl AsRef<Path>) -> Result<crate::overrides::Overrides, LoadError> {
-        let limits = engine.input_limits();
-        let source = read_text_file(path.as_ref(), limits.override_bytes)?;
-        crate::overrides::Overrides::from_jsonl_with(engine, source.name(), source.text(), limits)
-            .map_err(LoadError::Overrides)
+        use std::io::BufRead as _;
+        let (path, limits) = (path.as_ref(), engine.input_limits());
+        let name = path.display().to_string();
+        let read_error = |source| LoadError::Read { path: name.clone(), source };
+        let max = limits.override_bytes;
+        let file = open_regular(path).map_err(read_error)?;
+        let size = file.metadata().map_err(read_error)?.len();
+        if size > u64::try_from(max).unwrap_or(u64::MAX) {
+            return Err(LoadError::TooLarge { path: name, max });
+        }
+        // The file is read a line at a time, so a large set never holds its whole text: only
+        // a diagnostic reads it again, to show its line. A first pass counts the lines to size
+        // the set's tables once.
+        let mut lines = 1;
+        let mut reader = std::io::BufReader::with_capacity(1 << 16, &file);
+        loop {
+            let buffer = reader.fill_buf().map_err(read_error)?;
+            if buffer.is_empty() {
+                break;
+            }
+            lines += memchr::memchr_iter(b'\n', buffer).count();
+            let consumed = buffer.len();
+            reader.consume(consumed);
+        }
+        std::io::Seek::rewind(&mut &file).map_err(read_error)?;
+        let mut reader = std::io::BufReader::with_capacity(
+            1 << 16,
+            (&file).take(u64::try_from(max).unwrap_or(u64::MAX).saturating_add(1)),
+        );
+        let mut records = crate::override_check::LineReader::new(engine, limits, lines);
+        let (mut bytes, mut offset) = (Vec::new(), 0usize);
+        loop {
+            bytes.clear();
+            let read = reader.read_until(b'\n', &mut bytes).map_err(read_error)?;
+            if read == 0 {
+                break;
+            }
+            let line = std::str::from_utf8(&bytes)
+                .map_err(|e| LoadError::NotUtf8 { path: name.clone(), offset: offset + e.valid_up_to() })?;
+            offset += read;
+            if offset > max {
+                return Err(LoadError::TooLarge { path: name, max });
+            }
+            if !records.line(line) {
+                break;
+            }
+        }
+        let whole = || read_text_file(path, max).map(|source| source.text().to_string()).unwrap_or_default();
+        records.finish(&name, whole).map_err(LoadError::Overrides)
     }
+}
+
+/// Opens `path` for reading if it is a regular file: a FIFO or a device would block on open or
+/// never end.
+fn open_regular(path: &Path) -> std::io::Result<std::fs::File> {
+    if !std::fs::metadata(path)?.is_file() {
+        return Err(std::io::Error::new(std::io::ErrorKind::InvalidInput, "not a regular file"));
+    }
+    std::fs::File::open(path)
 }
 
 /// Reads the text file at `path`, at most `max` bytes (one more is read, to tell a longer
@@ -141,11 +195,7 @@ impl crate::overrides::Overrides {
 pub fn read_text_file(path: &Path, max: usize) -> Result<Source, LoadError> {
     let name = path.display().to_string();
     let read_error = |source| LoadError::Read { path: name.clone(), source };
-    if !std::fs::metadata(path).map_err(read_error)?.is_file() {
-        let source = std::io::Error::new(std::io::ErrorKind::InvalidInput, "not a regular file");
-        return Err(LoadError::Read { path: name, source });
-    }
-    let file = std::fs::File::open(path).map_err(read_error)?;
+    let file = open_regular(path).map_err(read_error)?;
     let mut bytes = Vec::new();
     file.take(u64::try_from(max).unwrap_or(u64::MAX).saturating_add(1)).read_to_end(&mut bytes).map_err(read_error)?;
     if bytes.len() > max {

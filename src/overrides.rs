@@ -70,20 +70,21 @@ impl LimitOp {
     }
 }
 
-/// What one record changes.
-#[derive(Clone, Debug, PartialEq, Eq)]
+/// What one record changes: 16 bytes, so that a million records fit in a few tens of
+/// megabytes. Indices are the engine's; a setting's value is kept apart ([`Set::values`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum Change {
     /// The feature at this index is granted (`true`) or revoked (`false`).
-    Feature(usize, bool),
+    Feature(u32, bool),
     /// The limit at this index: the operator, the value (`u64::MAX` for unlimited), and
     /// whether the value is per seat.
-    Limit(usize, LimitOp, u64, bool),
-    /// The setting at this index takes this value.
-    Setting(usize, SettingValue),
+    Limit(u32, LimitOp, u64, bool),
+    /// The setting at this index takes the value at this index of [`Set::values`].
+    Setting(u32, u32),
 }
 
 /// One checked record of a subject.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) struct Record {
     pub change: Change,
     /// The first instant it applies, `i64::MIN` for "always has".
@@ -91,8 +92,6 @@ pub(crate) struct Record {
     /// The first instant it no longer applies, `i64::MAX` for "never ends" (so `i64::MAX`
     /// itself is covered, as for add-ons).
     pub until: i64,
-    /// Its index in [`Set::notes`].
-    pub note: u32,
 }
 
 impl Record {
@@ -103,8 +102,8 @@ impl Record {
     }
 }
 
-/// What is kept about a record for people: its line, reason and author, as ranges of
-/// [`Set::text`].
+/// What is kept about a record for people, beside it: its line, and its reason and author as
+/// ranges of [`Set::text`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) struct Note {
     pub line: u32,
@@ -112,44 +111,59 @@ pub(crate) struct Note {
     pub author: (u32, u32),
 }
 
-/// One subject's records, sorted by what they change and then by `from`, with the hash of
-/// the policy they were checked against. A request carries a reference to one
-/// ([`crate::Request::with_overrides`]).
-#[derive(Debug)]
-pub struct Subject {
-    pub(crate) policy: PolicyHash,
-    pub(crate) records: Box<[Record]>,
-    /// The set the records belong to, for their notes.
-    pub(crate) set: std::sync::Weak<Set>,
+/// A record as the set keeps it: the record, its note, and its subject's number (by which the
+/// checker sorted it). 56 bytes; the checker builds these in place, with no second copy.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Stored {
+    pub record: Record,
+    pub note: Note,
+    pub subject: u32,
+}
+
+/// One subject's records, as a request carries them ([`crate::Request::with_overrides`]):
+/// the set and where the subject's records lie in it, sorted by what they change and then by
+/// `from`. Copied, not allocated: a lookup by key gives one.
+#[derive(Clone, Copy, Debug)]
+pub struct Subject<'a> {
+    pub(crate) set: &'a Set,
+    start: u32,
+    len: u32,
 }
 
 /// Two subjects are equal when they are the same records of the same set, so that two
 /// requests are equal when they carry the same overrides.
-impl PartialEq for Subject {
-    fn eq(&self, other: &Subject) -> bool {
-        std::ptr::eq(self, other)
+impl PartialEq for Subject<'_> {
+    fn eq(&self, other: &Subject<'_>) -> bool {
+        std::ptr::eq(self.set, other.set) && (self.start, self.len) == (other.start, other.len)
     }
 }
 
-impl Eq for Subject {}
+impl Eq for Subject<'_> {}
 
-impl Subject {
+impl<'a> Subject<'a> {
     /// How many records the subject has.
     pub fn len(&self) -> usize {
-        self.records.len()
+        self.len as usize
     }
 
     /// Whether the subject has no record (never, for a subject a set holds).
     pub fn is_empty(&self) -> bool {
-        self.records.is_empty()
+        self.len == 0
+    }
+
+    /// The subject's records.
+    #[inline]
+    pub(crate) fn records(&self) -> &'a [Stored] {
+        let start = self.start as usize;
+        self.set.records.get(start..start + self.len as usize).unwrap_or_default()
     }
 
     /// The record for feature `f` that applies at `now`: at most one does, as the checker
     /// refuses overlapping records.
     #[inline]
     pub(crate) fn feature(&self, f: usize, now: i64) -> Option<(usize, bool)> {
-        self.records.iter().enumerate().find_map(|(at, r)| match r.change {
-            Change::Feature(x, grant) if x == f && r.applies_at(now) => Some((at, grant)),
+        self.records().iter().map(|stored| &stored.record).enumerate().find_map(|(at, r)| match r.change {
+            Change::Feature(x, grant) if x as usize == f && r.applies_at(now) => Some((at, grant)),
             _ => None,
         })
     }
@@ -157,17 +171,21 @@ impl Subject {
     /// The record for limit `l` that applies at `now`.
     #[inline]
     pub(crate) fn limit(&self, l: usize, now: i64) -> Option<(usize, LimitOp, u64, bool)> {
-        self.records.iter().enumerate().find_map(|(at, r)| match r.change {
-            Change::Limit(x, op, value, per_seat) if x == l && r.applies_at(now) => Some((at, op, value, per_seat)),
+        self.records().iter().map(|stored| &stored.record).enumerate().find_map(|(at, r)| match r.change {
+            Change::Limit(x, op, value, per_seat) if x as usize == l && r.applies_at(now) => {
+                Some((at, op, value, per_seat))
+            }
             _ => None,
         })
     }
 
-    /// The record for setting `s` that applies at `now`.
+    /// The record for setting `s` that applies at `now`, with its value.
     #[inline]
-    pub(crate) fn setting(&self, s: usize, now: i64) -> Option<(usize, &SettingValue)> {
-        self.records.iter().enumerate().find_map(|(at, r)| match &r.change {
-            Change::Setting(x, value) if *x == s && r.applies_at(now) => Some((at, value)),
+    pub(crate) fn setting(&self, s: usize, now: i64) -> Option<(usize, &'a SettingValue)> {
+        self.records().iter().map(|stored| &stored.record).enumerate().find_map(|(at, r)| match r.change {
+            Change::Setting(x, value) if x as usize == s && r.applies_at(now) => {
+                self.set.values.get(value as usize).map(|v| (at, v))
+            }
             _ => None,
         })
     }
@@ -178,11 +196,14 @@ impl Subject {
 pub(crate) struct Set {
     pub name: String,
     pub policy: PolicyHash,
-    pub subjects: HashMap<Box<str>, Subject>,
-    pub notes: Vec<Note>,
+    /// Each subject's records: where they start in `records`, and how many there are.
+    pub subjects: HashMap<Box<str>, (u32, u32)>,
+    /// Every record with its note, each subject's together.
+    pub records: Vec<Stored>,
+    /// The settings' values the records give.
+    pub values: Vec<SettingValue>,
     /// The reasons and authors, one after another.
     pub text: String,
-    pub records: usize,
 }
 
 /// A checked set of per-customer overrides, for the engine it was checked against.
@@ -215,20 +236,21 @@ pub struct Overrides {
 }
 
 impl Overrides {
-    /// The records of subject `key`, if it has any.
+    /// The records of subject `key`, if it has any: one lookup in the set's hash table.
     #[inline]
-    pub fn subject(&self, key: &str) -> Option<&Subject> {
-        self.set.subjects.get(key)
+    pub fn subject(&self, key: &str) -> Option<Subject<'_>> {
+        let &(start, len) = self.set.subjects.get(key)?;
+        Some(Subject { set: &self.set, start, len })
     }
 
     /// How many records the set holds.
     pub fn len(&self) -> usize {
-        self.set.records
+        self.set.records.len()
     }
 
     /// Whether the set holds no record.
     pub fn is_empty(&self) -> bool {
-        self.set.records == 0
+        self.set.records.is_empty()
     }
 
     /// How many subjects have records.
@@ -323,31 +345,40 @@ impl Overrides {
     /// # Ok::<(), entitle::Diagnostics>(())
     /// ```
     pub fn records(&self, key: &str) -> Vec<OverrideInfo<'_>> {
-        let Some((key, subject)) = self.set.subjects.get_key_value(key) else { return Vec::new() };
-        subject.records.iter().map(|record| info(&self.set, key, record)).collect()
+        let Some((key, _)) = self.set.subjects.get_key_value(key) else { return Vec::new() };
+        let Some(subject) = self.subject(key) else { return Vec::new() };
+        (0..subject.len()).map(|at| info(subject, key, at)).collect()
     }
 }
 
-/// A record as [`OverrideInfo`], its ids tagged for the policy the set was checked against.
-pub(crate) fn info<'a>(set: &'a Set, subject: &'a str, record: &'a Record) -> OverrideInfo<'a> {
-    let tag = crate::ids::Tag::of(&set.policy);
-    fn id<I: crate::ids::Id>(tag: crate::ids::Tag, index: usize) -> I {
-        I::from_number(tag.id(index))
+/// The record at `at` among `subject`'s as [`OverrideInfo`], its ids tagged for the policy the
+/// set was checked against.
+pub(crate) fn info<'a>(subject: Subject<'a>, key: &'a str, at: usize) -> OverrideInfo<'a> {
+    fn id<I: crate::ids::Id>(tag: crate::ids::Tag, index: u32) -> I {
+        I::from_number(tag.tagged(index))
     }
-    let change = match &record.change {
-        Change::Feature(f, true) => OverrideChange::Grant(id(tag, *f)),
-        Change::Feature(f, false) => OverrideChange::Revoke(id(tag, *f)),
-        Change::Limit(l, op, value, per_seat) => OverrideChange::Limit {
-            limit: id(tag, *l),
-            op: *op,
-            value: crate::tables::amount(*value),
-            per_seat: *per_seat,
-        },
-        Change::Setting(s, value) => OverrideChange::Setting { setting: id(tag, *s), value },
+    let set = subject.set;
+    let tag = crate::ids::Tag::of(&set.policy);
+    let none = Note { line: 0, reason: (0, 0), author: (0, 0) };
+    let stored = subject.records().get(at).copied().unwrap_or(Stored {
+        record: Record { change: Change::Feature(0, false), from: 0, until: 0 },
+        note: none,
+        subject: 0,
+    });
+    let (record, note) = (stored.record, stored.note);
+    const NO_TEXT: &SettingValue = &SettingValue::Number(0);
+    let change = match record.change {
+        Change::Feature(f, true) => OverrideChange::Grant(id(tag, f)),
+        Change::Feature(f, false) => OverrideChange::Revoke(id(tag, f)),
+        Change::Limit(l, op, value, per_seat) => {
+            OverrideChange::Limit { limit: id(tag, l), op, value: crate::tables::amount(value), per_seat }
+        }
+        Change::Setting(s, value) => {
+            OverrideChange::Setting { setting: id(tag, s), value: set.values.get(value as usize).unwrap_or(NO_TEXT) }
+        }
     };
-    let note = set.notes.get(record.note as usize).copied().unwrap_or(Note { line: 0, reason: (0, 0), author: (0, 0) });
     OverrideInfo {
-        subject,
+        subject: key,
         change,
         from: (record.from != i64::MIN).then_some(record.from),
         until: (record.until != i64::MAX).then_some(record.until),

@@ -329,16 +329,14 @@ impl Engine {
     fn override_step(
         &self,
         request: &Request<'_>,
-        subject: &Subject,
+        subject: Subject<'_>,
         found: Option<usize>,
         outcome: &str,
     ) -> Option<Step> {
-        if subject.policy != self.policy_hash() {
+        if subject.set.policy != self.policy_hash() {
             return Some(note("the query's overrides were checked against another policy, so they are refused".into()));
         }
-        let record = subject.records.get(found?)?;
-        let set = subject.set.upgrade()?;
-        let info = crate::overrides::info(&set, request.key, record);
+        let info = crate::overrides::info(subject, request.key, found?);
         let what = match &info.change {
             OverrideChange::Grant(f) => format!("grants `{}`", self.feature_name(*f).unwrap_or_default()),
             OverrideChange::Revoke(f) => format!("revokes `{}`", self.feature_name(*f).unwrap_or_default()),

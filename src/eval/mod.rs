@@ -556,7 +556,7 @@ impl Engine {
     fn setting_value_in<'s>(
         &'s self,
         request: &Request<'_>,
-        overrides: Option<&'s Subject>,
+        overrides: Option<Subject<'s>>,
         setting: SettingId,
     ) -> Result<Option<&'s SettingValue>, Reason> {
         let tier = self.validate(request)?;

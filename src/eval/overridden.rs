@@ -22,8 +22,8 @@ impl Engine {
     /// The decision a record of `subject` makes for feature `f` (a known feature) at `now`, if
     /// one applies; a set checked against another policy denies.
     #[inline(never)]
-    pub(crate) fn overridden_feature(&self, subject: &Subject, f: usize, now: i64) -> Option<Decision> {
-        if subject.policy != self.policy_hash() {
+    pub(crate) fn overridden_feature(&self, subject: Subject<'_>, f: usize, now: i64) -> Option<Decision> {
+        if subject.set.policy != self.policy_hash() {
             return Some(Decision::deny(Reason::OverridesNotForEngine));
         }
         let (_, grant) = subject.feature(f, now)?;
@@ -41,7 +41,7 @@ impl Engine {
     #[inline(never)]
     pub(crate) fn overridden_limit(
         &self,
-        subject: &Subject,
+        subject: Subject<'_>,
         tier: usize,
         l: usize,
         seats: Option<u64>,
@@ -49,7 +49,7 @@ impl Engine {
         plan: Quota,
     ) -> Quota {
         let window = Lazy { counter: plan.counter, anchor: plan.anchor, at: plan.at };
-        if subject.policy != self.policy_hash() {
+        if subject.set.policy != self.policy_hash() {
             return window.on(Quota::denied(Reason::OverridesNotForEngine));
         }
         let Some((_, op, value, per_seat)) = subject.limit(l, plan.at) else { return plan };
@@ -82,11 +82,11 @@ impl Engine {
     #[inline(never)]
     pub(crate) fn overridden_setting<'s>(
         &self,
-        subject: &'s Subject,
+        subject: Subject<'s>,
         s: usize,
         now: i64,
     ) -> Result<Option<&'s SettingValue>, Reason> {
-        if subject.policy != self.policy_hash() {
+        if subject.set.policy != self.policy_hash() {
             return Err(Reason::OverridesNotForEngine);
         }
         Ok(subject.setting(s, now).map(|(_, value)| value))

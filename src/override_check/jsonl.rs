@@ -1,14 +1,15 @@
-//! Override records as JSON Lines: one JSON object a line, read into [`Entry`]s with the span
-//! of every field, for the checker. Blank lines and lines whose first non-blank character is
-//! `#` are skipped, so a file can say why its records are there.
+//! Override records as JSON Lines: one JSON object a line, read into [`Entry`]s that borrow
+//! from the line and handed to the checker one at a time, so that a large file costs its
+//! checked records and not a copy of every field. Blank lines and lines whose first non-blank
+//! character is `#` are skipped, so a file can say why its records are there.
 
 use std::borrow::Cow;
 
+use serde::de::{Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use serde::Deserialize;
-use serde_json::Value;
 
 use super::errors::OverrideError;
-use super::{check, Entry, Kind, Written};
+use super::{Checker, Entry, Kind, Written};
 use crate::diagnostic::{Diagnostic, Diagnostics};
 use crate::engine::Engine;
 use crate::limits::Limits;
@@ -21,27 +22,120 @@ use crate::time::parse_instant;
 #[serde(deny_unknown_fields)]
 struct Line<'a> {
     #[serde(borrow, default)]
-    subject: Option<Cow<'a, str>>,
+    subject: Option<Text<'a>>,
     #[serde(borrow, default)]
-    feature: Option<Cow<'a, str>>,
+    feature: Option<Text<'a>>,
     #[serde(borrow, default)]
-    limit: Option<Cow<'a, str>>,
+    limit: Option<Text<'a>>,
     #[serde(borrow, default)]
-    setting: Option<Cow<'a, str>>,
+    setting: Option<Text<'a>>,
     #[serde(borrow, default)]
-    op: Option<Cow<'a, str>>,
-    #[serde(default)]
-    value: Option<Value>,
+    op: Option<Text<'a>>,
+    #[serde(borrow, default)]
+    value: Option<Raw<'a>>,
     #[serde(default)]
     per_seat: Option<bool>,
-    #[serde(default)]
-    from: Option<Value>,
-    #[serde(default)]
-    until: Option<Value>,
     #[serde(borrow, default)]
-    reason: Option<Cow<'a, str>>,
+    from: Option<Raw<'a>>,
     #[serde(borrow, default)]
-    author: Option<Cow<'a, str>>,
+    until: Option<Raw<'a>>,
+    #[serde(borrow, default)]
+    reason: Option<Text<'a>>,
+    #[serde(borrow, default)]
+    author: Option<Text<'a>>,
+}
+
+/// A string field, borrowed from the line unless it holds escapes. (serde's own `Cow<str>`
+/// is always owned inside an `Option`: a copy of every field of every record.)
+struct Text<'a>(Cow<'a, str>);
+
+impl<'de: 'a, 'a> Deserialize<'de> for Text<'a> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Text<'a>, D::Error> {
+        struct Read<'a>(std::marker::PhantomData<&'a ()>);
+        impl<'de: 'a, 'a> Visitor<'de> for Read<'a> {
+            type Value = Text<'a>;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a string")
+            }
+            fn visit_borrowed_str<E>(self, text: &'de str) -> Result<Text<'a>, E> {
+                Ok(Text(Cow::Borrowed(text)))
+            }
+            fn visit_str<E>(self, text: &str) -> Result<Text<'a>, E> {
+                Ok(Text(Cow::Owned(text.to_string())))
+            }
+        }
+        deserializer.deserialize_str(Read(std::marker::PhantomData))
+    }
+}
+
+/// The text of an optional string field, empty when it is absent.
+fn text(field: Option<Text<'_>>) -> Cow<'_, str> {
+    field.map_or(Cow::Borrowed(""), |t| t.0)
+}
+
+/// A field that may be a number or a string (`value`, `from`, `until`), read without building
+/// a JSON tree; anything else is named for the error.
+enum Raw<'a> {
+    Unsigned(u64),
+    Signed(i64),
+    Float(f64),
+    Text(Cow<'a, str>),
+    Other(&'static str),
+}
+
+impl<'de: 'a, 'a> Deserialize<'de> for Raw<'a> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Raw<'a>, D::Error> {
+        struct Read<'a>(std::marker::PhantomData<&'a ()>);
+        impl<'de: 'a, 'a> Visitor<'de> for Read<'a> {
+            type Value = Raw<'a>;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a number or a string")
+            }
+            fn visit_u64<E>(self, n: u64) -> Result<Raw<'a>, E> {
+                Ok(Raw::Unsigned(n))
+            }
+            fn visit_i64<E>(self, n: i64) -> Result<Raw<'a>, E> {
+                Ok(Raw::Signed(n))
+            }
+            fn visit_f64<E>(self, n: f64) -> Result<Raw<'a>, E> {
+                Ok(Raw::Float(n))
+            }
+            fn visit_borrowed_str<E>(self, text: &'de str) -> Result<Raw<'a>, E> {
+                Ok(Raw::Text(Cow::Borrowed(text)))
+            }
+            fn visit_str<E>(self, text: &str) -> Result<Raw<'a>, E> {
+                Ok(Raw::Text(Cow::Owned(text.to_string())))
+            }
+            fn visit_bool<E>(self, _: bool) -> Result<Raw<'a>, E> {
+                Ok(Raw::Other("a boolean"))
+            }
+            fn visit_unit<E>(self) -> Result<Raw<'a>, E> {
+                Ok(Raw::Other("null"))
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Raw<'a>, A::Error> {
+                while seq.next_element::<IgnoredAny>()?.is_some() {}
+                Ok(Raw::Other("an array"))
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Raw<'a>, A::Error> {
+                while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
+                Ok(Raw::Other("an object"))
+            }
+        }
+        deserializer.deserialize_any(Read(std::marker::PhantomData))
+    }
+}
+
+impl Raw<'_> {
+    /// The value as a message shows it.
+    fn shown(&self) -> String {
+        match self {
+            Raw::Unsigned(n) => n.to_string(),
+            Raw::Signed(n) => n.to_string(),
+            Raw::Float(n) => n.to_string(),
+            Raw::Text(text) => text.to_string(),
+            Raw::Other(what) => (*what).to_string(),
+        }
+    }
 }
 
 impl Overrides {
@@ -58,7 +152,7 @@ impl Overrides {
     /// assert_eq!(engine.check_limit(&request, engine.limit("calls").unwrap(), Usage::used(0)).limit, Amount::Finite(2_000_000));
     ///
     /// let error = Overrides::from_jsonl(&engine, "bad.jsonl", r#"{"subject":"acme","limit":"cals","op":"=","value":5}"#).unwrap_err();
-    /// assert_eq!(error.to_string(), "bad.jsonl:1:28: error[E005]: unknown limit `cals`");
+    /// assert_eq!(error.to_string(), "bad.jsonl:1:27: error[E005]: unknown limit `cals`");
     /// # Ok::<(), entitle::Diagnostics>(())
     /// ```
     pub fn from_jsonl(engine: &Engine, name: &str, text: &str) -> Result<Overrides, Diagnostics> {
@@ -67,8 +161,8 @@ impl Overrides {
 
     /// [`Overrides::from_jsonl`] under other limits than the engine's.
     pub fn from_jsonl_with(engine: &Engine, name: &str, text: &str, limits: &Limits) -> Result<Overrides, Diagnostics> {
-        let source = Source::new(name, text);
         if text.len() > limits.override_bytes {
+            let source = Source::new(name, "");
             let message =
                 format!("the override set is {} bytes, more than the {} allowed", text.len(), limits.override_bytes);
             return Err(Diagnostics::new(
@@ -76,50 +170,72 @@ impl Overrides {
                 vec![Diagnostic::new(crate::Code::InputLimit, Span::default(), message)],
             ));
         }
-        let mut entries = Vec::new();
-        let mut malformed = Vec::new();
-        let mut offset = 0;
-        for (number, raw) in text.split_inclusive('\n').enumerate() {
-            let start = offset;
-            offset += raw.len();
-            let line = raw.trim_end_matches(['\n', '\r']);
-            let trimmed = line.trim_start();
-            if trimmed.is_empty() || trimmed.starts_with('#') {
-                continue;
-            }
-            let number = u32::try_from(number + 1).unwrap_or(u32::MAX);
-            let span = Span::new(start, start + line.len());
-            if line.len() > limits.query_line_bytes {
-                let message = format!("line {number} is longer than {} bytes", limits.query_line_bytes);
-                malformed.push(Diagnostic::new(crate::Code::InputLimit, span, message));
-                continue;
-            }
-            if entries.len() > limits.override_records {
-                // The checker reports the count; reading further would only cost memory.
-                break;
-            }
-            match read(line, start, number, span) {
-                Ok(entry) => entries.push(entry),
-                Err(diagnostic) => malformed.push(diagnostic),
-            }
-            if malformed.len() > limits.diagnostics {
+        // One record a line, about: the list of records is sized once.
+        let lines = memchr::memchr_iter(b'\n', text.as_bytes()).count() + 1;
+        let mut reader = LineReader::new(engine, limits, lines);
+        for raw in text.split_inclusive('\n') {
+            if !reader.line(raw) {
                 break;
             }
         }
-        let checked = check(engine, &source, entries, limits);
-        if malformed.is_empty() {
-            return checked;
+        reader.finish(name, || text.to_string())
+    }
+}
+
+/// Reads a set line by line into its checker, from text in memory or a file read a line at a
+/// time (`Overrides::from_path`, which so never holds the whole file).
+pub(crate) struct LineReader<'e> {
+    checker: Checker<'e>,
+    limits: &'e Limits,
+    /// The next line's number, from 1, and its offset in the text.
+    number: u32,
+    offset: usize,
+}
+
+impl<'e> LineReader<'e> {
+    /// A reader for about `lines` lines.
+    pub(crate) fn new(engine: &'e Engine, limits: &'e Limits, lines: usize) -> LineReader<'e> {
+        LineReader { checker: Checker::new(engine, limits, lines), limits, number: 1, offset: 0 }
+    }
+
+    /// Reads the next line, its line break included; `false` when reading further would only
+    /// cost time (the set is past its limit, or has as many diagnostics as are shown).
+    pub(crate) fn line(&mut self, raw: &str) -> bool {
+        let (start, number) = (self.offset, self.number);
+        self.offset += raw.len();
+        self.number = self.number.saturating_add(1);
+        let line = raw.trim_end_matches(['\n', '\r']);
+        let trimmed = line.trim_start();
+        if trimmed.is_empty() || trimmed.starts_with('#') {
+            return true;
         }
-        let mut list = checked.err().map(Diagnostics::into_vec).unwrap_or_default();
-        list.extend(malformed);
-        list.sort_by_key(|d| d.span().start);
-        list.truncate(limits.diagnostics.max(1));
-        Err(Diagnostics::new(&source, list))
+        if self.checker.full() {
+            return false;
+        }
+        if line.len() > self.limits.query_line_bytes {
+            let message = format!("line {number} is longer than {} bytes", self.limits.query_line_bytes);
+            self.checker.report(Diagnostic::new(
+                crate::Code::InputLimit,
+                Span::new(start, start + line.len()),
+                message,
+            ));
+            return true;
+        }
+        match read(line, start, number) {
+            Ok(entry) => self.checker.add(&entry),
+            Err(diagnostic) => self.checker.report(diagnostic),
+        }
+        true
+    }
+
+    /// The set, or every problem; `text` gives the whole text, which only diagnostics need.
+    pub(crate) fn finish(self, name: &str, text: impl FnOnce() -> String) -> Result<Overrides, Diagnostics> {
+        self.checker.finish(name, text)
     }
 }
 
 /// One line as an entry, `start` its offset in the text.
-fn read(line: &str, start: usize, number: u32, span: Span) -> Result<Entry, Diagnostic> {
+fn read(line: &str, start: usize, number: u32) -> Result<Entry<'_>, Diagnostic> {
     let parsed: Line<'_> = serde_json::from_str(line).map_err(|e| {
         let column = e.column().saturating_sub(1).min(line.len());
         let why = e.to_string();
@@ -127,86 +243,45 @@ fn read(line: &str, start: usize, number: u32, span: Span) -> Result<Entry, Diag
         let why = why.split(" at line ").next().unwrap_or(&why).to_string();
         OverrideError::Malformed { line: number, why }.at(Span::at(start + column))
     })?;
-    let at = |field: &str| field_span(line, start, field).unwrap_or(span);
-    let mut targets = Vec::new();
-    for (kind, name, field) in [
-        (Kind::Feature, &parsed.feature, "feature"),
-        (Kind::Limit, &parsed.limit, "limit"),
-        (Kind::Setting, &parsed.setting, "setting"),
-    ] {
-        if let Some(name) = name {
-            targets.push((kind, name.to_string(), at(field)));
-        }
-    }
-    let malformed = |why: String, field: &str| OverrideError::Malformed { line: number, why }.at(at(field));
-    let value = match parsed.value {
+    let mut entry = Entry { line: number, text: line, start, ..Entry::default() };
+    entry.targets = [
+        parsed.feature.map(|name| (Kind::Feature, name.0)),
+        parsed.limit.map(|name| (Kind::Limit, name.0)),
+        parsed.setting.map(|name| (Kind::Setting, name.0)),
+    ];
+    let malformed = |why: String, field: &str| OverrideError::Malformed { line: number, why }.at(entry.at(field));
+    entry.value = match parsed.value {
         None => None,
-        Some(Value::Number(n)) => Some(match n.as_u64() {
-            Some(n) => Written::Number(n),
-            None => Written::Text(n.to_string()),
-        }),
-        Some(Value::String(text)) => Some(Written::Text(text)),
-        Some(_) => return Err(malformed("`value` must be a number or a string".into(), "value")),
+        Some(Raw::Unsigned(n)) => Some(Written::Number(n)),
+        Some(raw @ (Raw::Signed(_) | Raw::Float(_))) => Some(Written::Text(Cow::Owned(raw.shown()))),
+        Some(Raw::Text(text)) => Some(Written::Text(text)),
+        Some(Raw::Other(what)) => {
+            return Err(malformed(format!("`value` is {what}, not a number or a string"), "value"))
+        }
     };
-    let instant = |value: Option<Value>, field: &str| -> Result<Option<(i64, Span)>, Diagnostic> {
-        let Some(value) = value else { return Ok(None) };
-        let seconds = match &value {
-            Value::Number(n) => n.as_i64(),
-            Value::String(text) => parse_instant(text),
-            _ => None,
+    let instant = |raw: Option<Raw<'_>>, field: &str| -> Result<Option<i64>, Diagnostic> {
+        let Some(raw) = raw else { return Ok(None) };
+        let seconds = match &raw {
+            Raw::Unsigned(n) => i64::try_from(*n).ok(),
+            Raw::Signed(n) => Some(*n),
+            Raw::Text(text) => parse_instant(text),
+            Raw::Float(_) | Raw::Other(_) => None,
         };
         match seconds {
-            Some(seconds) => Ok(Some((seconds, at(field)))),
+            Some(seconds) => Ok(Some(seconds)),
             None => {
-                let text = value.as_str().map_or_else(|| value.to_string(), str::to_string);
                 let help = "write an RFC 3339 instant in UTC, like `2027-01-01T00:00:00Z`, or Unix seconds";
-                Err(OverrideError::Instant { text }.at(at(field)).with_help(help))
+                let span = super::field_span(line, start, field).unwrap_or(Span::new(start, start + line.len()));
+                Err(OverrideError::Instant { text: raw.shown() }.at(span).with_help(help))
             }
         }
     };
-    Ok(Entry {
-        line: number,
-        span,
-        subject: (parsed.subject.map(Cow::into_owned).unwrap_or_default(), at("subject")),
-        targets,
-        op: parsed.op.map(|op| (op.into_owned(), at("op"))),
-        value: value.map(|v| (v, at("value"))),
-        per_seat: parsed.per_seat.map(|on| (on, at("per_seat"))),
-        from: instant(parsed.from, "from")?,
-        until: instant(parsed.until, "until")?,
-        reason: parsed.reason.map(Cow::into_owned).unwrap_or_default(),
-        author: parsed.author.map(Cow::into_owned).unwrap_or_default(),
-    })
-}
-
-/// The span of field `field`'s value in a record's `line` (at offset `start`): from its
-/// first character to the end of the string or of the bare word. Found by looking for the
-/// quoted key followed by a colon, which a record that parsed holds once.
-fn field_span(line: &str, start: usize, field: &str) -> Option<Span> {
-    let key = format!("\"{field}\"");
-    let mut from = 0;
-    while let Some(found) = line.get(from..)?.find(&key) {
-        let after = from + found + key.len();
-        let rest = line.get(after..)?;
-        let gap = rest.len() - rest.trim_start().len();
-        if let Some(value) = rest.trim_start().strip_prefix(':') {
-            let lead = value.len() - value.trim_start().len();
-            let begin = after + gap + 1 + lead;
-            let value = value.trim_start();
-            let length = if value.starts_with('"') {
-                let mut escaped = false;
-                let close = value.char_indices().skip(1).find(|&(_, c)| {
-                    let end = c == '"' && !escaped;
-                    escaped = c == '\\' && !escaped;
-                    end
-                });
-                close.map_or(value.len(), |(at, _)| at + 1)
-            } else {
-                value.find([',', '}', ' ', '\t']).unwrap_or(value.len())
-            };
-            return Some(Span::new(start + begin, start + begin + length));
-        }
-        from = after;
-    }
-    None
+    entry.from = instant(parsed.from, "from")?;
+    entry.until = instant(parsed.until, "until")?;
+    entry.subject = text(parsed.subject);
+    entry.op = parsed.op.map(|op| op.0);
+    entry.per_seat = parsed.per_seat;
+    entry.reason = text(parsed.reason);
+    entry.author = text(parsed.author);
+    Ok(entry)
 }

@@ -12,16 +12,19 @@
 mod errors;
 #[cfg(feature = "json")]
 mod jsonl;
+#[cfg(feature = "json")]
+pub(crate) use jsonl::LineReader;
 mod values;
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 use std::sync::Arc;
 
 use crate::diagnostic::{closest, Diagnostic, Diagnostics};
 use crate::engine::Engine;
 use crate::limits::Limits;
-use crate::model::LimitKind;
-use crate::overrides::{Change, LimitOp, Note, Overrides, Record, Set, Subject};
+use crate::model::{LimitKind, SettingValue};
+use crate::overrides::{Change, LimitOp, Note, Overrides, Record, Set, Stored};
 use crate::source::{Source, Span};
 use crate::tables::UNLIMITED;
 use crate::time::format_instant;
@@ -33,9 +36,9 @@ pub(crate) use values::Written;
 /// What a record changes, by name, as written.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum Kind {
-    Feature,
-    Limit,
-    Setting,
+    Feature = 0,
+    Limit = 1,
+    Setting = 2,
 }
 
 impl Kind {
@@ -48,25 +51,88 @@ impl Kind {
     }
 }
 
-/// A record as written, before it is checked: names and text, each with its span in the
-/// set's source.
+/// A record as written, before it is checked: names and text, borrowed from the record's
+/// line where they can be. Spans are found in the line when a diagnostic needs one, so a set
+/// that checks pays for none.
 #[derive(Clone, Debug, Default)]
-pub(crate) struct Entry {
+pub(crate) struct Entry<'t> {
     /// The record's line, from 1.
     pub line: u32,
-    /// The whole record.
-    pub span: Span,
-    pub subject: (String, Span),
+    /// The record's text (one JSON object), and where it starts in the set's source.
+    pub text: &'t str,
+    pub start: usize,
+    pub subject: Cow<'t, str>,
     /// Every one of `feature`, `limit` and `setting` the record names (one, when it is
-    /// well-formed).
-    pub targets: Vec<(Kind, String, Span)>,
-    pub op: Option<(String, Span)>,
-    pub value: Option<(Written, Span)>,
-    pub per_seat: Option<(bool, Span)>,
-    pub from: Option<(i64, Span)>,
-    pub until: Option<(i64, Span)>,
-    pub reason: String,
-    pub author: String,
+    /// well-formed), in that order.
+    pub targets: [Option<(Kind, Cow<'t, str>)>; 3],
+    pub op: Option<Cow<'t, str>>,
+    pub value: Option<Written<'t>>,
+    pub per_seat: Option<bool>,
+    pub from: Option<i64>,
+    pub until: Option<i64>,
+    pub reason: Cow<'t, str>,
+    pub author: Cow<'t, str>,
+}
+
+impl Entry<'_> {
+    /// The whole record.
+    fn span(&self) -> Span {
+        Span::new(self.start, self.start + self.text.len())
+    }
+
+    /// The value of `field` in the record, or the whole record when it has none.
+    fn at(&self, field: &str) -> Span {
+        field_span(self.text, self.start, field).unwrap_or_else(|| self.span())
+    }
+}
+
+/// The span of field `field`'s value in a record's `line` (at offset `start`): from its
+/// first character to the end of the string or of the bare word. Found by looking for the
+/// quoted key followed by a colon, which a record that parsed holds once.
+pub(crate) fn field_span(line: &str, start: usize, field: &str) -> Option<Span> {
+    let key = format!("\"{field}\"");
+    let mut from = 0;
+    while let Some(found) = line.get(from..)?.find(&key) {
+        let after = from + found + key.len();
+        let rest = line.get(after..)?;
+        let gap = rest.len() - rest.trim_start().len();
+        if let Some(value) = rest.trim_start().strip_prefix(':') {
+            let lead = value.len() - value.trim_start().len();
+            let begin = after + gap + 1 + lead;
+            let value = value.trim_start();
+            let length = if value.starts_with('"') {
+                let mut escaped = false;
+                let close = value.char_indices().skip(1).find(|&(_, c)| {
+                    let end = c == '"' && !escaped;
+                    escaped = c == '\\' && !escaped;
+                    end
+                });
+                close.map_or(value.len(), |(at, _)| at + 1)
+            } else {
+                value.find([',', '}', ' ', '\t']).unwrap_or(value.len())
+            };
+            return Some(Span::new(start + begin, start + begin + length));
+        }
+        from = after;
+    }
+    None
+}
+
+/// One record written in code, kept until the set is built.
+#[derive(Clone, Debug)]
+struct Built {
+    start: usize,
+    end: usize,
+    subject: String,
+    kind: Kind,
+    name: String,
+    op: &'static str,
+    value: Option<String>,
+    per_seat: Option<bool>,
+    from: Option<i64>,
+    until: Option<i64>,
+    reason: String,
+    author: String,
 }
 
 /// Records for an [`Overrides`] set, written in code and checked by [`OverridesBuilder::build`]
@@ -89,14 +155,14 @@ pub(crate) struct Entry {
 /// let mut wrong = Overrides::builder(&engine);
 /// wrong.limit("acme", "storage", LimitOp::Set, "3 hours");
 /// let error = wrong.build().unwrap_err();
-/// assert_eq!(error.to_string(), "<overrides>:1:1: error[E009]: `3 hours` is not a bytes amount value for `storage`");
+/// assert_eq!(error.to_string(), "<overrides>:1:54: error[E009]: `3 hours` is not a bytes amount for `storage`");
 /// # Ok::<(), entitle::Diagnostics>(())
 /// ```
 #[derive(Debug)]
 #[must_use]
 pub struct OverridesBuilder<'e> {
     engine: &'e Engine,
-    entries: Vec<Entry>,
+    entries: Vec<Built>,
     /// The records as JSON Lines, so that diagnostics can show each record's line.
     text: String,
 }
@@ -133,17 +199,17 @@ impl<'e> OverridesBuilder<'e> {
 
     /// Makes the last limit record's value per seat.
     pub fn per_seat(&mut self) -> &mut OverridesBuilder<'e> {
-        self.last(|entry| entry.per_seat = Some((true, entry.span)))
+        self.last(|entry| entry.per_seat = Some(true))
     }
 
     /// The last record applies from `instant` (Unix seconds, UTC), inclusive.
     pub fn from(&mut self, instant: i64) -> &mut OverridesBuilder<'e> {
-        self.last(|entry| entry.from = Some((instant, entry.span)))
+        self.last(|entry| entry.from = Some(instant))
     }
 
     /// The last record stops applying at `instant` (Unix seconds, UTC), exclusive.
     pub fn until(&mut self, instant: i64) -> &mut OverridesBuilder<'e> {
-        self.last(|entry| entry.until = Some((instant, entry.span)))
+        self.last(|entry| entry.until = Some(instant))
     }
 
     /// Why the last record was granted, for explanations and audits.
@@ -158,8 +224,28 @@ impl<'e> OverridesBuilder<'e> {
 
     /// Checks every record against the engine and builds the set, or lists every problem.
     pub fn build(&self) -> Result<Overrides, Diagnostics> {
-        let source = Source::new("<overrides>", self.text.clone());
-        check(self.engine, &source, self.entries.clone(), self.engine.input_limits())
+        let mut checker = Checker::new(self.engine, self.engine.input_limits(), self.entries.len());
+        for (at, built) in self.entries.iter().enumerate() {
+            let mut targets: [Option<(Kind, Cow<'_, str>)>; 3] = [None, None, None];
+            if let Some(slot) = targets.get_mut(built.kind as usize) {
+                *slot = Some((built.kind, Cow::Borrowed(built.name.as_str())));
+            }
+            checker.add(&Entry {
+                line: u32::try_from(at + 1).unwrap_or(u32::MAX),
+                text: self.text.get(built.start..built.end).unwrap_or_default(),
+                start: built.start,
+                subject: Cow::Borrowed(&built.subject),
+                targets,
+                op: Some(Cow::Borrowed(built.op)),
+                value: built.value.as_deref().map(|v| Written::Text(Cow::Borrowed(v))),
+                per_seat: built.per_seat,
+                from: built.from,
+                until: built.until,
+                reason: Cow::Borrowed(&built.reason),
+                author: Cow::Borrowed(&built.author),
+            });
+        }
+        checker.finish("<overrides>", || self.text.clone())
     }
 
     fn push(
@@ -167,7 +253,7 @@ impl<'e> OverridesBuilder<'e> {
         subject: &str,
         kind: Kind,
         name: &str,
-        op: &str,
+        op: &'static str,
         value: Option<&str>,
     ) -> &mut OverridesBuilder<'e> {
         let start = self.text.len();
@@ -179,20 +265,24 @@ impl<'e> OverridesBuilder<'e> {
         line.push('}');
         self.text.push_str(&line);
         self.text.push('\n');
-        let span = Span::new(start, start + line.len());
-        self.entries.push(Entry {
-            line: u32::try_from(self.entries.len() + 1).unwrap_or(u32::MAX),
-            span,
-            subject: (subject.to_string(), span),
-            targets: vec![(kind, name.to_string(), span)],
-            op: Some((op.to_string(), span)),
-            value: value.map(|v| (Written::Text(v.to_string()), span)),
-            ..Entry::default()
+        self.entries.push(Built {
+            start,
+            end: start + line.len(),
+            subject: subject.to_string(),
+            kind,
+            name: name.to_string(),
+            op,
+            value: value.map(str::to_string),
+            per_seat: None,
+            from: None,
+            until: None,
+            reason: String::new(),
+            author: String::new(),
         });
         self
     }
 
-    fn last(&mut self, change: impl FnOnce(&mut Entry)) -> &mut OverridesBuilder<'e> {
+    fn last(&mut self, change: impl FnOnce(&mut Built)) -> &mut OverridesBuilder<'e> {
         if let Some(entry) = self.entries.last_mut() {
             change(entry);
         }
@@ -216,104 +306,366 @@ fn quoted(text: &str) -> String {
     out
 }
 
-/// A checked record before it is placed with its subject: the record, its entry's index (for
-/// the overlap check's messages) and its target's name.
-struct Placed {
-    record: Record,
-    entry: usize,
+/// The checker of one set: records are added one at a time (a reader need not hold them all),
+/// and [`Checker::finish`] places them with their subjects.
+pub(crate) struct Checker<'e> {
+    engine: &'e Engine,
+    limits: &'e Limits,
+    problems: Problems,
+    /// Each subject key with its number; `finish` makes the pair where its records start in
+    /// the set, and how many there are.
+    subjects: HashMap<Box<str>, (u32, u32)>,
+    /// Every record checked so far, with its subject's number (its order of first
+    /// appearance); sorted by subject in `finish`, they become the set's records in place.
+    pending: Vec<Stored>,
+    /// The last few reasons and authors written to `text`, so that one repeated from record to
+    /// record (an author, a campaign's reason) is kept once.
+    recent: [(u64, u32, u32); 8],
+    values: Vec<SettingValue>,
+    text: String,
+    /// Records seen, checked or not, for the `override_records` limit.
+    seen: usize,
+    /// The last record's subject and its number: files list a subject's records together, so
+    /// most records find their subject without hashing its key.
+    last: Option<(String, u32)>,
 }
 
-/// Checks `entries`, read from `source`, against `engine` under `limits`.
-pub(crate) fn check(
-    engine: &Engine,
-    source: &Source,
-    entries: Vec<Entry>,
-    limits: &Limits,
-) -> Result<Overrides, Diagnostics> {
-    let mut problems = Problems { list: Vec::new(), max: limits.diagnostics.max(1), hidden: 0 };
-    if entries.len() > limits.override_records {
-        let span = entries.get(limits.override_records).map_or(Span::default(), |e| e.span);
-        problems.push(OverrideError::TooMany { max: limits.override_records }.at(span));
-        return Err(Diagnostics::new(source, problems.finish()));
+impl<'e> Checker<'e> {
+    /// A checker for about `records` records (a guess, to size its list once).
+    pub(crate) fn new(engine: &'e Engine, limits: &'e Limits, records: usize) -> Checker<'e> {
+        Checker {
+            recent: [(0, 0, 0); 8],
+            engine,
+            limits,
+            problems: Problems { list: Vec::new(), max: limits.diagnostics.max(1), hidden: 0 },
+            // Sized once for two records a subject, so that a large set is rarely rehashed.
+            subjects: HashMap::with_capacity(records.min(limits.override_records) / 2),
+            pending: Vec::with_capacity(records.min(limits.override_records)),
+            values: Vec::new(),
+            text: String::new(),
+            seen: 0,
+            last: None,
+        }
     }
-    let mut text = String::new();
-    let mut notes = Vec::with_capacity(entries.len());
-    let mut by_subject: HashMap<Box<str>, Vec<Placed>> = HashMap::new();
-    for (at, entry) in entries.iter().enumerate() {
-        let Some(change) = resolve(engine, entry, &mut problems) else { continue };
-        let from = entry.from.map_or(i64::MIN, |(t, _)| t);
-        let until = entry.until.map_or(i64::MAX, |(t, _)| t);
-        if let (Some((f, span)), Some((u, _))) = (entry.from, entry.until) {
+
+    /// Whether more records would be refused (the set is past its limit) or would only add
+    /// to hidden diagnostics: a reader may stop.
+    pub(crate) fn full(&self) -> bool {
+        self.seen > self.limits.override_records || self.problems.hidden > 0
+    }
+
+    /// Reports a problem found while reading, before a record could be made.
+    pub(crate) fn report(&mut self, diagnostic: Diagnostic) {
+        self.problems.push(diagnostic);
+    }
+
+    /// Checks one record and keeps it, or reports why not.
+    pub(crate) fn add(&mut self, entry: &Entry<'_>) {
+        self.seen += 1;
+        if self.seen == self.limits.override_records + 1 {
+            self.problems.push(OverrideError::TooMany { max: self.limits.override_records }.at(entry.span()));
+        }
+        if self.seen > self.limits.override_records {
+            return;
+        }
+        let Some(change) = self.resolve(entry) else { return };
+        let from = entry.from.unwrap_or(i64::MIN);
+        let until = entry.until.unwrap_or(i64::MAX);
+        if let (Some(f), Some(u)) = (entry.from, entry.until) {
             if f >= u {
-                problems
-                    .push(OverrideError::EmptyValidity { from: format_instant(f), until: format_instant(u) }.at(span));
-                continue;
+                let error = OverrideError::EmptyValidity { from: format_instant(f), until: format_instant(u) };
+                self.problems.push(error.at(entry.at("from")));
+                return;
             }
         }
-        let note = u32::try_from(notes.len()).unwrap_or(u32::MAX);
-        notes.push(Note {
-            line: entry.line,
-            reason: append(&mut text, &entry.reason),
-            author: append(&mut text, &entry.author),
+        let key = entry.subject.as_ref();
+        let subject = match &mut self.last {
+            Some((last, number)) if last.as_str() == key => *number,
+            last => {
+                // One hash for a new subject (its key is kept anyway); a subject met again
+                // after others pays for a key it drops.
+                let next = u32::try_from(self.subjects.len()).unwrap_or(u32::MAX);
+                let number = self.subjects.entry(key.into()).or_insert((next, 0)).0;
+                // The buffer is kept, so remembering costs no allocation once it is long enough.
+                match last {
+                    Some((text, at)) => {
+                        text.clear();
+                        text.push_str(key);
+                        *at = number;
+                    }
+                    None => *last = Some((key.to_string(), number)),
+                }
+                number
+            }
+        };
+        let note = Note { line: entry.line, reason: self.append(&entry.reason), author: self.append(&entry.author) };
+        self.pending.push(Stored { record: Record { change, from, until }, note, subject });
+    }
+
+    /// Appends `piece` to the notes' text, returning its range; a piece among the last few
+    /// written is not written again.
+    fn append(&mut self, piece: &str) -> (u32, u32) {
+        if piece.is_empty() {
+            return (0, 0);
+        }
+        let len = narrow(piece.len());
+        let hash =
+            piece.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3));
+        let text = &self.text;
+        let seen = self.recent.iter().find(|&&(h, start, l)| {
+            h == hash && l == len && text.get(start as usize..(start + l) as usize) == Some(piece)
         });
-        let record = Record { change, from, until, note };
-        let placed = Placed { record, entry: at };
-        match by_subject.get_mut(entry.subject.0.as_str()) {
-            Some(list) => list.push(placed),
-            None => {
-                by_subject.insert(entry.subject.0.as_str().into(), vec![placed]);
-            }
+        if let Some(&(_, start, _)) = seen {
+            return (start, len);
         }
+        let start = narrow(self.text.len());
+        self.text.push_str(piece);
+        self.recent.rotate_right(1);
+        if let Some(first) = self.recent.first_mut() {
+            *first = (hash, start, len);
+        }
+        (start, len)
     }
-    let mut subjects = HashMap::with_capacity(by_subject.len());
-    for (key, mut placed) in by_subject {
-        if placed.len() > limits.override_records_per_subject {
-            let span = placed
-                .get(limits.override_records_per_subject)
-                .and_then(|p| entries.get(p.entry))
-                .map_or(Span::default(), |e| e.span);
-            problems.push(
-                OverrideError::TooManyForSubject { subject: shown(&key), max: limits.override_records_per_subject }
-                    .at(span),
-            );
-            continue;
+
+    /// Places every record with its subject, or reports every problem found.
+    ///
+    /// `name` and `text` are the set's source, which diagnostics cite; it is indexed by line
+    /// only when there is one to report.
+    pub(crate) fn finish(mut self, name: &str, text: impl FnOnce() -> String) -> Result<Overrides, Diagnostics> {
+        let mut text = Some(text);
+        let mut whole = move || text.take().map_or_else(String::new, |read| read());
+        let mut pending = std::mem::take(&mut self.pending);
+        let mut source: Option<Source> = None;
+        // Files list a subject's records together, and subjects are numbered in order of
+        // first appearance: then only each subject's few records need sorting.
+        let key = |p: &Stored| (target(&p.record.change), p.record.from);
+        if pending.windows(2).all(|pair| matches!(pair, [a, b] if a.subject <= b.subject)) {
+            for group in pending.chunk_by_mut(|a, b| a.subject == b.subject) {
+                group.sort_unstable_by_key(key);
+            }
+        } else {
+            pending.sort_unstable_by_key(|p| (p.subject, key(p)));
         }
-        placed.sort_by_key(|p| (target(&p.record.change), p.record.from));
-        for pair in placed.windows(2) {
-            let [first, second] = pair else { continue };
-            let same = target(&first.record.change) == target(&second.record.change);
-            if same && (first.record.until == i64::MAX || second.record.from < first.record.until) {
-                let (Some(one), Some(two)) = (entries.get(first.entry), entries.get(second.entry)) else { continue };
-                let name = two.targets.first().map_or("", |t| t.1.as_str());
-                let at = if second.record.from == i64::MIN {
-                    "the start".to_string()
-                } else {
-                    format_instant(second.record.from)
+        // The keys by number, for messages; built only when a subject's records are wrong.
+        let mut names: Option<Vec<String>> = None;
+        let mut starts = vec![(0u32, 0u32); self.subjects.len()];
+        let too_many = self.limits.override_records_per_subject;
+        let mut group = 0;
+        while group < pending.len() {
+            let subject = pending.get(group).map_or(0, |p| p.subject);
+            let end = pending
+                .get(group..)
+                .map_or(group, |rest| group + rest.iter().take_while(|p| p.subject == subject).count());
+            let records = pending.get(group..end).unwrap_or_default();
+            if let Some(slot) = starts.get_mut(subject as usize) {
+                *slot = (narrow(group), narrow(end - group));
+            }
+            let subjects = &self.subjects;
+            let subject_name = |names: &mut Option<Vec<String>>| -> String {
+                let names = names.get_or_insert_with(|| {
+                    let mut by_number = vec![String::new(); subjects.len()];
+                    for (key, (number, _)) in subjects {
+                        if let Some(slot) = by_number.get_mut(*number as usize) {
+                            *slot = shown(key);
+                        }
+                    }
+                    by_number
+                });
+                names.get(subject as usize).cloned().unwrap_or_default()
+            };
+            let mut line_span = |line: u32| {
+                let source = source.get_or_insert_with(|| Source::new(name, whole()));
+                let (start, end) = source.line_range(line as usize);
+                Span::new(start, end)
+            };
+            if records.len() > too_many {
+                let span = records.get(too_many).map_or(Span::default(), |p| line_span(p.note.line));
+                self.problems.push(
+                    OverrideError::TooManyForSubject { subject: subject_name(&mut names), max: too_many }.at(span),
+                );
+            } else {
+                for pair in records.windows(2) {
+                    let [first, second] = pair else { continue };
+                    let same = target(&first.record.change) == target(&second.record.change);
+                    if same && (first.record.until == i64::MAX || second.record.from < first.record.until) {
+                        let at = if second.record.from == i64::MIN {
+                            "the start".to_string()
+                        } else {
+                            format_instant(second.record.from)
+                        };
+                        let error = OverrideError::Overlap {
+                            subject: subject_name(&mut names),
+                            name: self.target_name(&second.record.change),
+                            at,
+                        };
+                        let label = format!("the other record, line {}", first.note.line);
+                        let (here, there) = (line_span(second.note.line), line_span(first.note.line));
+                        self.problems.push(error.at(here).with_label(there, label));
+                    }
+                }
+            }
+            group = end;
+        }
+        if !self.problems.list.is_empty() {
+            let source = source.unwrap_or_else(|| Source::new(name, whole()));
+            return Err(Diagnostics::new(&source, self.problems.finish()));
+        }
+        for (number, count) in self.subjects.values_mut() {
+            let (start, len) = starts.get(*number as usize).copied().unwrap_or_default();
+            (*number, *count) = (start, len);
+        }
+        pending.shrink_to_fit();
+        let set = Set {
+            name: name.to_string(),
+            policy: self.engine.policy_hash(),
+            subjects: self.subjects,
+            records: pending,
+            values: self.values,
+            text: self.text,
+        };
+        Ok(Overrides { set: Arc::new(set) })
+    }
+
+    /// The name of what `change` changes, for messages.
+    fn target_name(&self, change: &Change) -> String {
+        let model = self.engine.model();
+        let name = match *change {
+            Change::Feature(f, _) => model.features.get(f as usize).map(|d| d.name.as_str()),
+            Change::Limit(l, ..) => model.limits.get(l as usize).map(|d| d.name.as_str()),
+            Change::Setting(s, _) => model.settings.get(s as usize).map(|d| d.name.as_str()),
+        };
+        shown(name.unwrap_or_default())
+    }
+
+    /// The record's change with its names resolved and its value read, or `None` after
+    /// reporting why it has none.
+    fn resolve(&mut self, entry: &Entry<'_>) -> Option<Change> {
+        let engine = self.engine;
+        let problems = &mut self.problems;
+        if entry.subject.is_empty() {
+            problems.push(OverrideError::NoSubject.at(entry.at("subject")));
+            return None;
+        }
+        let mut named = entry.targets.iter().flatten();
+        let (Some((kind, name)), None) = (named.next(), named.next()) else {
+            let count = entry.targets.iter().flatten().count();
+            problems.push(OverrideError::Targets { count }.at(entry.span()));
+            return None;
+        };
+        let name_span = || entry.at(kind.as_str());
+        let op = entry.op.as_deref().unwrap_or("");
+        let op_span = || entry.at("op");
+        let model = engine.model();
+        let unknown = |error: OverrideError, candidates: &mut dyn Iterator<Item = &str>| {
+            let help = closest(name, candidates).map(|c| format!("did you mean `{c}`?"));
+            error.at(name_span()).with_optional_help(help)
+        };
+        let index = |position: usize| u32::try_from(position).unwrap_or(u32::MAX);
+        match kind {
+            Kind::Feature => {
+                let Some(f) = engine.feature(name).map(|id| engine.index(id)) else {
+                    let names = &mut model.features.iter().map(|f| f.name.as_str());
+                    problems.push(unknown(OverrideError::UnknownFeature { name: shown(name) }, names));
+                    return None;
                 };
-                let error = OverrideError::Overlap { subject: shown(&key), name: shown(name), at };
-                problems.push(error.at(two.span).with_label(one.span, format!("the other record, line {}", one.line)));
+                let grant = match op {
+                    "grant" => true,
+                    "revoke" => false,
+                    _ => {
+                        let error =
+                            OverrideError::BadOp { op: shown(op), kind: "feature", allowed: "`grant` or `revoke`" };
+                        problems.push(error.at(op_span()));
+                        return None;
+                    }
+                };
+                for (field, given) in [("value", entry.value.is_some()), ("per_seat", entry.per_seat.is_some())] {
+                    if given {
+                        problems.push(OverrideError::Unwanted { field, kind: "feature" }.at(entry.at(field)));
+                        return None;
+                    }
+                }
+                Some(Change::Feature(index(f), grant))
+            }
+            Kind::Limit => {
+                let Some(l) = engine.limit(name).map(|id| engine.index(id)) else {
+                    let names = &mut model.limits.iter().map(|l| l.name.as_str());
+                    problems.push(unknown(OverrideError::UnknownLimit { name: shown(name) }, names));
+                    return None;
+                };
+                let def = model.limits.get(l)?;
+                let Some(op) = LimitOp::from_name(op) else {
+                    let allowed = "`=`, `+=`, `at_least` or `at_most`";
+                    problems.push(OverrideError::BadOp { op: shown(op), kind: "limit", allowed }.at(op_span()));
+                    return None;
+                };
+                let Some(written) = &entry.value else {
+                    problems.push(OverrideError::MissingValue { name: shown(name) }.at(entry.span()));
+                    return None;
+                };
+                let value = match values::limit_amount(written, def.ty, name) {
+                    Ok(value) => value,
+                    Err(error) => {
+                        problems.push(error.at(entry.at("value")));
+                        return None;
+                    }
+                };
+                let per_seat = entry.per_seat == Some(true);
+                if per_seat {
+                    let why = match (def.ty, def.kind) {
+                        (QuantityType::Duration, LimitKind::Cap | LimitKind::Gauge) => {
+                            Some("a duration that is not a counter does not grow with seats")
+                        }
+                        _ if value == UNLIMITED => Some("`unlimited` per seat is unlimited"),
+                        _ => None,
+                    };
+                    if let Some(why) = why {
+                        problems.push(OverrideError::PerSeat { name: shown(name), why }.at(entry.at("per_seat")));
+                        return None;
+                    }
+                }
+                Some(Change::Limit(index(l), op, value, per_seat))
+            }
+            Kind::Setting => {
+                let Some(s) = engine.setting(name).map(|id| engine.index(id)) else {
+                    let names = &mut model.settings.iter().map(|s| s.name.as_str());
+                    problems.push(unknown(OverrideError::UnknownSetting { name: shown(name) }, names));
+                    return None;
+                };
+                let def = model.settings.get(s)?;
+                if op != "=" {
+                    problems
+                        .push(OverrideError::BadOp { op: shown(op), kind: "setting", allowed: "`=`" }.at(op_span()));
+                    return None;
+                }
+                if entry.per_seat.is_some() {
+                    problems
+                        .push(OverrideError::Unwanted { field: "per_seat", kind: "setting" }.at(entry.at("per_seat")));
+                    return None;
+                }
+                let Some(written) = &entry.value else {
+                    problems.push(OverrideError::MissingValue { name: shown(name) }.at(entry.span()));
+                    return None;
+                };
+                match values::setting_value(written, def.ty, name) {
+                    Ok(value) => {
+                        let at = index(self.values.len());
+                        self.values.push(value);
+                        Some(Change::Setting(index(s), at))
+                    }
+                    Err(error) => {
+                        problems.push(error.at(entry.at("value")));
+                        None
+                    }
+                }
             }
         }
-        let records: Box<[Record]> = placed.into_iter().map(|p| p.record).collect();
-        subjects.insert(key, records);
     }
-    if !problems.list.is_empty() {
-        return Err(Diagnostics::new(source, problems.finish()));
-    }
-    let count = subjects.values().map(|r| r.len()).sum();
-    let policy = engine.policy_hash();
-    let set = Arc::new_cyclic(|weak| Set {
-        name: source.name().to_string(),
-        policy,
-        subjects: subjects
-            .into_iter()
-            .map(|(key, records)| (key, Subject { policy, records, set: weak.clone() }))
-            .collect(),
-        notes,
-        text,
-        records: count,
-    });
-    Ok(Overrides { set })
+}
+
+/// An offset or count of the set's text as the set keeps it; texts are held to
+/// `Limits::override_bytes`, far below `u32::MAX` by default.
+fn narrow(n: usize) -> u32 {
+    u32::try_from(n).unwrap_or(u32::MAX)
 }
 
 /// The diagnostics found so far, at most `max` of them and a count of the rest.
@@ -343,19 +695,12 @@ impl Problems {
 }
 
 /// What a record is about, for sorting and the overlap check: its kind and index.
-fn target(change: &Change) -> (u8, usize) {
-    match change {
-        Change::Feature(f, _) => (0, *f),
-        Change::Limit(l, ..) => (1, *l),
-        Change::Setting(s, _) => (2, *s),
+fn target(change: &Change) -> (u8, u32) {
+    match *change {
+        Change::Feature(f, _) => (0, f),
+        Change::Limit(l, ..) => (1, l),
+        Change::Setting(s, _) => (2, s),
     }
-}
-
-/// Appends `piece` to the notes' text, returning its range.
-fn append(text: &mut String, piece: &str) -> (u32, u32) {
-    let start = u32::try_from(text.len()).unwrap_or(u32::MAX);
-    text.push_str(piece);
-    (start, u32::try_from(piece.len()).unwrap_or(0))
 }
 
 /// A name from a record, cut for a message, as the policy checker cuts names.
@@ -364,119 +709,5 @@ fn shown(name: &str) -> String {
     match name.char_indices().nth(MAX) {
         Some((cut, _)) => format!("{}…", name.get(..cut).unwrap_or_default()),
         None => name.to_string(),
-    }
-}
-
-/// The record's change with its names resolved and its value read, or `None` after reporting
-/// why it has none.
-fn resolve(engine: &Engine, entry: &Entry, problems: &mut Problems) -> Option<Change> {
-    if entry.subject.0.is_empty() {
-        problems.push(OverrideError::NoSubject.at(entry.subject.1));
-        return None;
-    }
-    let [(kind, name, name_span)] = entry.targets.as_slice() else {
-        problems.push(OverrideError::Targets { count: entry.targets.len() }.at(entry.span));
-        return None;
-    };
-    let (op, op_span) = entry.op.clone().unwrap_or_else(|| (String::new(), entry.span));
-    let model = engine.model();
-    let unknown = |error: OverrideError, candidates: &mut dyn Iterator<Item = &str>| {
-        let help = closest(name, candidates).map(|c| format!("did you mean `{c}`?"));
-        error.at(*name_span).with_optional_help(help)
-    };
-    match kind {
-        Kind::Feature => {
-            let Some(f) = engine.feature(name).map(|id| engine.index(id)) else {
-                let names = &mut model.features.iter().map(|f| f.name.as_str());
-                problems.push(unknown(OverrideError::UnknownFeature { name: shown(name) }, names));
-                return None;
-            };
-            let grant = match op.as_str() {
-                "grant" => true,
-                "revoke" => false,
-                _ => {
-                    problems.push(
-                        OverrideError::BadOp { op: shown(&op), kind: "feature", allowed: "`grant` or `revoke`" }
-                            .at(op_span),
-                    );
-                    return None;
-                }
-            };
-            if let Some((_, span)) = &entry.value {
-                problems.push(OverrideError::Unwanted { field: "value", kind: "feature" }.at(*span));
-                return None;
-            }
-            if let Some((_, span)) = entry.per_seat {
-                problems.push(OverrideError::Unwanted { field: "per_seat", kind: "feature" }.at(span));
-                return None;
-            }
-            Some(Change::Feature(f, grant))
-        }
-        Kind::Limit => {
-            let Some(l) = engine.limit(name).map(|id| engine.index(id)) else {
-                let names = &mut model.limits.iter().map(|l| l.name.as_str());
-                problems.push(unknown(OverrideError::UnknownLimit { name: shown(name) }, names));
-                return None;
-            };
-            let def = model.limits.get(l)?;
-            let Some(op) = LimitOp::from_name(&op) else {
-                let allowed = "`=`, `+=`, `at_least` or `at_most`";
-                problems.push(OverrideError::BadOp { op: shown(&op), kind: "limit", allowed }.at(op_span));
-                return None;
-            };
-            let Some((written, span)) = &entry.value else {
-                problems.push(OverrideError::MissingValue { name: shown(name) }.at(entry.span));
-                return None;
-            };
-            let value = match values::limit_amount(written, def.ty, name) {
-                Ok(value) => value,
-                Err(error) => {
-                    problems.push(error.at(*span));
-                    return None;
-                }
-            };
-            let per_seat = entry.per_seat.is_some_and(|(on, _)| on);
-            if let (true, Some((_, span))) = (per_seat, entry.per_seat) {
-                let why = match (def.ty, def.kind) {
-                    (QuantityType::Duration, LimitKind::Cap | LimitKind::Gauge) => {
-                        Some("a duration that is not a counter does not grow with seats")
-                    }
-                    _ if value == UNLIMITED => Some("`unlimited` per seat is unlimited"),
-                    _ => None,
-                };
-                if let Some(why) = why {
-                    problems.push(OverrideError::PerSeat { name: shown(name), why }.at(span));
-                    return None;
-                }
-            }
-            Some(Change::Limit(l, op, value, per_seat))
-        }
-        Kind::Setting => {
-            let Some(s) = engine.setting(name).map(|id| engine.index(id)) else {
-                let names = &mut model.settings.iter().map(|s| s.name.as_str());
-                problems.push(unknown(OverrideError::UnknownSetting { name: shown(name) }, names));
-                return None;
-            };
-            let def = model.settings.get(s)?;
-            if op != "=" {
-                problems.push(OverrideError::BadOp { op: shown(&op), kind: "setting", allowed: "`=`" }.at(op_span));
-                return None;
-            }
-            if let Some((_, span)) = entry.per_seat {
-                problems.push(OverrideError::Unwanted { field: "per_seat", kind: "setting" }.at(span));
-                return None;
-            }
-            let Some((written, span)) = &entry.value else {
-                problems.push(OverrideError::MissingValue { name: shown(name) }.at(entry.span));
-                return None;
-            };
-            match values::setting_value(written, def.ty, name) {
-                Ok(value) => Some(Change::Setting(s, value)),
-                Err(error) => {
-                    problems.push(error.at(*span));
-                    None
-                }
-            }
-        }
     }
 }

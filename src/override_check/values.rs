@@ -1,27 +1,30 @@
 //! The values of override records: a limit's amount, a setting's value, an instant, each
 //! read from what a record writes and checked against the type the policy declares.
 
+use std::borrow::Cow;
+
 use crate::model::{SettingType, SettingValue};
 use crate::tables::{MAX_FINITE, UNLIMITED};
 use crate::units::{find_unit, parse_percent, QuantityType};
 
 use super::errors::OverrideError;
 
-/// A value as a record gives it: a JSON number, or text written as in a policy.
+/// A value as a record gives it: a JSON number, or text written as in a policy, borrowed from
+/// the record's line when it can be.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub(crate) enum Written {
+pub(crate) enum Written<'t> {
     /// A whole number, in base units.
     Number(u64),
     /// Text: `2_000_000`, `50 GiB`, `3 days`, `99.9%`, `unlimited`, or a setting's text.
-    Text(String),
+    Text(Cow<'t, str>),
 }
 
-impl Written {
+impl Written<'_> {
     /// The value as written, for messages.
     pub(crate) fn shown(&self) -> String {
         match self {
             Written::Number(n) => n.to_string(),
-            Written::Text(text) => text.clone(),
+            Written::Text(text) => text.to_string(),
         }
     }
 }
@@ -64,7 +67,7 @@ fn quantity(text: &str, ty: QuantityType) -> Option<Result<u64, OverrideError>> 
 /// A limit's amount: a number in base units, a quantity of the limit's type, or `unlimited`;
 /// `u64::MAX` stands for unlimited, and finite amounts above the largest a record holds are
 /// refused as too large.
-pub(crate) fn limit_amount(written: &Written, ty: QuantityType, name: &str) -> Result<u64, OverrideError> {
+pub(crate) fn limit_amount(written: &Written<'_>, ty: QuantityType, name: &str) -> Result<u64, OverrideError> {
     let wrong = || OverrideError::WrongValue {
         text: written.shown(),
         name: name.to_string(),
@@ -82,7 +85,7 @@ pub(crate) fn limit_amount(written: &Written, ty: QuantityType, name: &str) -> R
 }
 
 /// A setting's value of type `ty`.
-pub(crate) fn setting_value(written: &Written, ty: SettingType, name: &str) -> Result<SettingValue, OverrideError> {
+pub(crate) fn setting_value(written: &Written<'_>, ty: SettingType, name: &str) -> Result<SettingValue, OverrideError> {
     let wrong = || OverrideError::WrongValue {
         text: written.shown(),
         name: name.to_string(),
@@ -98,7 +101,7 @@ pub(crate) fn setting_value(written: &Written, ty: SettingType, name: &str) -> R
         Written::Text(text) => text,
     };
     match ty {
-        SettingType::String => Ok(SettingValue::Text(text.as_str().into())),
+        SettingType::String => Ok(SettingValue::Text(text.as_ref().into())),
         SettingType::Number => whole(text.trim()).ok_or_else(wrong)?.map(SettingValue::Number),
         SettingType::Duration => {
             quantity(text.trim(), QuantityType::Duration).ok_or_else(wrong)?.map(SettingValue::Duration)
@@ -109,7 +112,9 @@ pub(crate) fn setting_value(written: &Written, ty: SettingType, name: &str) -> R
             if !trimmed.ends_with('%') {
                 return Err(wrong());
             }
-            parse_percent(trimmed).map(SettingValue::Percent).map_err(|_| OverrideError::Percent { text: text.clone() })
+            parse_percent(trimmed)
+                .map(SettingValue::Percent)
+                .map_err(|_| OverrideError::Percent { text: text.to_string() })
         }
     }
 }
@@ -120,7 +125,7 @@ mod tests {
 
     #[test]
     fn amounts_keep_to_their_type() {
-        let text = |t: &str| Written::Text(t.into());
+        let text = |t: &'static str| Written::Text(t.into());
         assert_eq!(limit_amount(&text("2_000_000"), QuantityType::Count, "x"), Ok(2_000_000));
         assert_eq!(limit_amount(&text("50 GiB"), QuantityType::Bytes, "x"), Ok(50 << 30));
         assert_eq!(limit_amount(&text("unlimited"), QuantityType::Bytes, "x"), Ok(UNLIMITED));
@@ -142,7 +147,7 @@ mod tests {
 
     #[test]
     fn settings_keep_to_their_type() {
-        let text = |t: &str| Written::Text(t.into());
+        let text = |t: &'static str| Written::Text(t.into());
         assert_eq!(setting_value(&text("2 h"), SettingType::Duration, "s"), Ok(SettingValue::Duration(7_200)));
         assert!(matches!(setting_value(&text("99.99%"), SettingType::Percent, "s"), Ok(SettingValue::Percent(_))));
         assert!(matches!(setting_value(&text("120%"), SettingType::Percent, "s"), Err(OverrideError::Percent { .. })));
