@@ -525,7 +525,7 @@ pub unsafe extern "C" fn entitle_query_entitlements(
             // SAFETY: `has_room` checked that `limits` holds every limit.
             note(check_into(engine, rust, questions, page.limits)?);
             for (i, (id, _)) in engine.settings().enumerate() {
-                let (mut answer, found) = setting_answer_by_id(handle, !held.addons.is_empty(), rust, id);
+                let (mut answer, found) = setting_answer_by_id(handle, held, rust, id);
                 note(first_unknown([found]));
                 answer.size = stride;
                 // SAFETY: element `i` is `i * stride` bytes into the caller's array, which

@@ -58,6 +58,14 @@ pub enum entitle_reason {
     SeatsNotGiven = 20,
     /// A held add-on is a trial and the request does not say when it was acquired (ABI 4).
     AcquisitionNotGiven = 21,
+    /// An override record for the subject grants the feature, whatever the plan says, or sets
+    /// the setting's value (ABI 5).
+    GrantedByOverride = 22,
+    /// An override record for the subject revokes the feature, whatever the plan says (ABI 5).
+    RevokedByOverride = 23,
+    /// The request carries an override set checked against another policy than the engine's
+    /// (ABI 5).
+    OverridesNotForEngine = 24,
 }
 
 /// A reason as the answers carry it: its number in the Rust crate, `reason as u32`, which the
@@ -149,14 +157,16 @@ pub struct entitle_quota {
 }
 
 /// The answer to "how much of this limit is left, and may this request proceed?" with the
-/// seat count it was computed for (ABI 4), written by `entitle_check_limit2` and
-/// `entitle_check_limit_by_name2`. It holds no window: `entitle_limit_window` computes one
-/// when asked, so that the question most callers ask does not pay for calendar arithmetic.
+/// seat count it was computed for (ABI 4) and whether an override changed it (ABI 5), written
+/// by `entitle_check_limit2` and `entitle_check_limit_by_name2`. It holds no window:
+/// `entitle_limit_window` computes one when asked, so that the question most callers ask does
+/// not pay for calendar arithmetic.
 ///
 /// Size-prefixed, as `entitle_setting_answer` is: the caller sets `size` to
 /// `sizeof(entitle_quota2)` before the call, and the library writes only the fields that fit
-/// (a `size` smaller than this struct as ABI 4 declares it is `ENTITLE_STATUS_INVALID_ARGUMENT`,
-/// writing nothing).
+/// (a `size` smaller than this struct as ABI 4 declared it, ending at `seats`, is
+/// `ENTITLE_STATUS_INVALID_ARGUMENT`, writing nothing; a caller built against ABI 4 gets every
+/// field but `overridden`).
 #[repr(C)]
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct entitle_quota2 {
@@ -181,7 +191,15 @@ pub struct entitle_quota2 {
     pub has_seats: bool,
     /// The seat count the limit was multiplied by, when `has_seats`; 0 otherwise.
     pub seats: u64,
+    /// Whether an override record for the subject changed the limit (ABI 5): `limit` is then
+    /// the override's. Written only for a caller whose `size` holds it: one built against an
+    /// ABI-4 header gets every field before it.
+    pub overridden: bool,
 }
+
+/// The size of `entitle_quota2` as ABI 4 declared it, ending at `seats`: the least `size` a
+/// caller may set, and what a caller built against ABI 4 sets.
+pub(crate) const QUOTA2_ABI4_SIZE: usize = std::mem::offset_of!(entitle_quota2, seats) + std::mem::size_of::<u64>();
 
 /// The current window of a limit's counter (ABI 4), written by `entitle_limit_window`.
 #[repr(C)]
@@ -373,6 +391,7 @@ pub(crate) fn c_quota2(quota: Quota) -> entitle_quota2 {
         remaining: c_amount(quota.remaining),
         has_seats: quota.seats.is_some(),
         seats: quota.seats.unwrap_or(0),
+        overridden: quota.overridden(),
     }
 }
 
