@@ -362,7 +362,8 @@ typedef struct {
   // The value, for every kind but text, in base units.
   uint64_t number;
   // For text: UTF-8 bytes, not NUL-terminated, owned by the engine and valid while it
-  // lives. NULL for other kinds.
+  // lives (for a value an override record gives, by the override set, and valid while it
+  // lives). NULL for other kinds.
   const uint8_t *text;
   // For text: the length of `text` in bytes.
   size_t text_len;
@@ -382,9 +383,10 @@ typedef struct {
   size_t size;
   // Why: `ENTITLE_REASON_GRANTED_BY_TIER` when the tier (or an ancestor) sets the value,
   // `ENTITLE_REASON_GRANTED_BY_ADDON` when a held, applying add-on does,
-  // `ENTITLE_REASON_NOT_GRANTED` when nothing sets it (kind NONE); or what could not be
+  // `ENTITLE_REASON_GRANTED_BY_OVERRIDE` when an override record for the subject does (ABI
+  // 5), `ENTITLE_REASON_NOT_GRANTED` when nothing sets it (kind NONE); or what could not be
   // answered: `ENTITLE_REASON_UNKNOWN_TIER`, `_UNKNOWN_ADDON`, `_UNKNOWN_SETTING`,
-  // `_TOO_MANY_ADDONS` or `_DUPLICATE_ADDON` (kind NONE).
+  // `_TOO_MANY_ADDONS`, `_DUPLICATE_ADDON` or `_OVERRIDES_NOT_FOR_ENGINE` (kind NONE).
   entitle_reason reason;
   // What kind of value it is; `ENTITLE_SETTING_KIND_NONE` when there is none.
   entitle_setting_kind kind;
@@ -392,13 +394,16 @@ typedef struct {
   // seconds, bytes); 0 for text and NONE.
   uint64_t number;
   // For text: the UTF-8 bytes, not NUL-terminated, owned by the engine and valid while it
-  // lives. NULL for other kinds.
+  // lives (for a value an override record gives, by the override set, and valid while it
+  // lives). NULL for other kinds.
   const uint8_t *text;
   // For text: the length of `text` in bytes; 0 otherwise.
   size_t text_len;
   // The value as the policy language writes it (`99.9%`, `2 h`, `1 GiB`, `"email"` with its
   // quotes), the `display` of the JSON protocol: UTF-8 bytes, not NUL-terminated, owned by
-  // the engine and valid while it lives (any handle on it). NULL for kind NONE.
+  // the engine and valid while it lives (any handle on it), or for a value an override
+  // record gives by the override set, valid while it lives (any handle on it, or a request
+  // holding it). NULL for kind NONE.
   const uint8_t *display;
   // The length of `display` in bytes; 0 for kind NONE.
   size_t display_len;
@@ -895,7 +900,7 @@ entitle_status entitle_check_limit(const entitle_engine *engine,
 //
 // # Safety
 // `engine` and `request` are NULL or live handles; `quota_out` is NULL or points to a
-// writable `entitle_quota2` whose `size` is set.
+// writable `entitle_quota2` whose `size` is set, with at least `size` bytes.
 entitle_status entitle_check_limit2(const entitle_engine *engine,
                                     const entitle_request *request,
                                     uint32_t limit,
@@ -921,7 +926,8 @@ entitle_status entitle_limit_window(const entitle_engine *engine,
 //
 // # Safety
 // `engine` and `request` are NULL or live handles; `value_out` is NULL or writable. Text in
-// the value stays valid while the engine lives.
+// the value stays valid while the engine lives, or for a value an override record gives,
+// while the request's override set does.
 entitle_status entitle_setting_value(const entitle_engine *engine,
                                      const entitle_request *request,
                                      uint32_t setting,
@@ -993,7 +999,8 @@ entitle_status entitle_setting_value_by_name(const entitle_engine *engine,
 // # Safety
 // `engine` and `request` are NULL or live handles; `answer_out` is NULL or points to a
 // writable `entitle_setting_answer` whose `size` is set. Text and display text in the answer
-// stay valid while the engine lives.
+// stay valid while the engine lives, or for a value an override record gives, while the
+// request's override set does.
 entitle_status entitle_answer_setting(const entitle_engine *engine,
                                       const entitle_request *request,
                                       uint32_t setting,
@@ -1114,7 +1121,9 @@ void entitle_string_free(char *string);
 // `entitle_decide_many`). From ABI 4, a request that holds an add-on past its maximum
 // quantity is `ENTITLE_STATUS_QUANTITY_ABOVE_MAX`, and one without an input a question needs
 // (a trial's acquisition, or for a limit a seat count) `ENTITLE_STATUS_MISSING_INPUT`, with
-// the reason in every answer it refuses.
+// the reason in every answer it refuses. From ABI 5, a request whose override set was checked
+// against another policy, and has records for its key, is
+// `ENTITLE_STATUS_OVERRIDES_NOT_FOR_ENGINE`, every answer a deny with that reason.
 //
 // The input and output arrays must not overlap: a call given overlapping arrays may answer
 // wrongly (it reads each group of inputs before it writes their answers, which keeps it
@@ -1202,7 +1211,8 @@ entitle_status entitle_check_limit_many(const entitle_engine *engine,
 // point to `usage_count` readable elements; `out` is NULL or points to a writable
 // `entitle_entitlements` whose array pointers are NULL or point to their capacity of
 // writable elements (`setting_size` bytes apart for `settings`), none of them overlapping the
-// usage arrays. Setting texts stay valid while the engine lives.
+// usage arrays. Setting texts stay valid while the engine lives, or for a value an override
+// record gives, while the request's override set does.
 entitle_status entitle_query_entitlements(const entitle_engine *engine,
                                           const entitle_request *request,
                                           const uint32_t *usage_limits,

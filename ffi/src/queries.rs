@@ -344,7 +344,7 @@ pub unsafe extern "C" fn entitle_check_limit(
 ///
 /// # Safety
 /// `engine` and `request` are NULL or live handles; `quota_out` is NULL or points to a
-/// writable `entitle_quota2` whose `size` is set.
+/// writable `entitle_quota2` whose `size` is set, with at least `size` bytes.
 #[no_mangle]
 pub unsafe extern "C" fn entitle_check_limit2(
     engine: *const entitle_engine,
@@ -392,7 +392,8 @@ pub unsafe extern "C" fn entitle_limit_window(
 ///
 /// # Safety
 /// `engine` and `request` are NULL or live handles; `value_out` is NULL or writable. Text in
-/// the value stays valid while the engine lives.
+/// the value stays valid while the engine lives, or for a value an override record gives,
+/// while the request's override set does.
 #[no_mangle]
 pub unsafe extern "C" fn entitle_setting_value(
     engine: *const entitle_engine,
@@ -592,7 +593,8 @@ pub(crate) fn setting_answer_by_id(
 /// # Safety
 /// `engine` and `request` are NULL or live handles; `answer_out` is NULL or points to a
 /// writable `entitle_setting_answer` whose `size` is set. Text and display text in the answer
-/// stay valid while the engine lives.
+/// stay valid while the engine lives, or for a value an override record gives, while the
+/// request's override set does.
 #[no_mangle]
 pub unsafe extern "C" fn entitle_answer_setting(
     engine: *const entitle_engine,

@@ -224,7 +224,8 @@ pub struct entitle_setting {
     /// The value, for every kind but text, in base units.
     pub number: u64,
     /// For text: UTF-8 bytes, not NUL-terminated, owned by the engine and valid while it
-    /// lives. NULL for other kinds.
+    /// lives (for a value an override record gives, by the override set, and valid while it
+    /// lives). NULL for other kinds.
     pub text: *const u8,
     /// For text: the length of `text` in bytes.
     pub text_len: usize,
@@ -246,9 +247,10 @@ pub struct entitle_setting_answer {
     pub size: usize,
     /// Why: `ENTITLE_REASON_GRANTED_BY_TIER` when the tier (or an ancestor) sets the value,
     /// `ENTITLE_REASON_GRANTED_BY_ADDON` when a held, applying add-on does,
-    /// `ENTITLE_REASON_NOT_GRANTED` when nothing sets it (kind NONE); or what could not be
+    /// `ENTITLE_REASON_GRANTED_BY_OVERRIDE` when an override record for the subject does (ABI
+    /// 5), `ENTITLE_REASON_NOT_GRANTED` when nothing sets it (kind NONE); or what could not be
     /// answered: `ENTITLE_REASON_UNKNOWN_TIER`, `_UNKNOWN_ADDON`, `_UNKNOWN_SETTING`,
-    /// `_TOO_MANY_ADDONS` or `_DUPLICATE_ADDON` (kind NONE).
+    /// `_TOO_MANY_ADDONS`, `_DUPLICATE_ADDON` or `_OVERRIDES_NOT_FOR_ENGINE` (kind NONE).
     pub reason: entitle_reason_number,
     /// What kind of value it is; `ENTITLE_SETTING_KIND_NONE` when there is none.
     pub kind: entitle_setting_kind,
@@ -256,13 +258,16 @@ pub struct entitle_setting_answer {
     /// seconds, bytes); 0 for text and NONE.
     pub number: u64,
     /// For text: the UTF-8 bytes, not NUL-terminated, owned by the engine and valid while it
-    /// lives. NULL for other kinds.
+    /// lives (for a value an override record gives, by the override set, and valid while it
+    /// lives). NULL for other kinds.
     pub text: *const u8,
     /// For text: the length of `text` in bytes; 0 otherwise.
     pub text_len: usize,
     /// The value as the policy language writes it (`99.9%`, `2 h`, `1 GiB`, `"email"` with its
     /// quotes), the `display` of the JSON protocol: UTF-8 bytes, not NUL-terminated, owned by
-    /// the engine and valid while it lives (any handle on it). NULL for kind NONE.
+    /// the engine and valid while it lives (any handle on it), or for a value an override
+    /// record gives by the override set, valid while it lives (any handle on it, or a request
+    /// holding it). NULL for kind NONE.
     pub display: *const u8,
     /// The length of `display` in bytes; 0 for kind NONE.
     pub display_len: usize,
@@ -312,12 +317,14 @@ pub struct entitle_entitlements {
     pub setting_count: usize,
 }
 
-/// The display text of every setting value an engine has answered with, made the first time a
-/// value is asked for and kept for the engine's life, so that a setting answer can point to
-/// its text as it points to a text value, and a later answer allocates nothing.
+/// The display text of every setting value an engine (or an override set) has answered with,
+/// made the first time a value is asked for and kept for the engine's (or the set's) life, so
+/// that a setting answer can point to its text as it points to a text value, and a later
+/// answer allocates nothing.
 ///
-/// Shared by every handle on one engine. The set of values is the policy's (each tier's and
-/// add-on's `set`), so the map stops growing.
+/// Shared by every handle on one engine, or on one set and the requests that hold it. The set
+/// of values is the policy's (each tier's and add-on's `set`) or the set's records', so the map
+/// stops growing.
 #[derive(Default)]
 pub(crate) struct Displays {
     texts: RwLock<HashMap<SettingValue, Box<str>>>,

@@ -1316,6 +1316,17 @@ static void test_override_queries(void) {
     CHECK(entitle_decide_by_name(engine, request, S("hd_video"), &decision) == ENTITLE_STATUS_OK);
     CHECK(decision.allowed && decision.reason == ENTITLE_REASON_GRANTED_BY_OVERRIDE);
 
+    /* Another set replaces the first, and its records for the same key apply at once. */
+    entitle_overrides *revoking = load_overrides(engine, "{\"subject\":\"acme\",\"feature\":\"hd_video\",\"op\":\"revoke\"}");
+    CHECK(revoking != NULL);
+    CHECK(entitle_request_set_overrides(request, revoking) == ENTITLE_STATUS_OK);
+    entitle_overrides_free(revoking);
+    CHECK(entitle_decide(engine, request, hd, &decision) == ENTITLE_STATUS_OK);
+    CHECK(!decision.allowed && decision.reason == ENTITLE_REASON_REVOKED_BY_OVERRIDE);
+    CHECK(entitle_request_set_overrides(request, overrides) == ENTITLE_STATUS_OK);
+    CHECK(entitle_decide(engine, request, hd, &decision) == ENTITLE_STATUS_OK);
+    CHECK(decision.allowed && decision.reason == ENTITLE_REASON_GRANTED_BY_OVERRIDE);
+
     /* The limit: the ABI-5 quota says the override changed it; the ABI-1 quota has its value. */
     entitle_quota2 quota = {.size = sizeof quota};
     CHECK(entitle_check_limit2(engine, request, calls, 1500000, 1, &quota) == ENTITLE_STATUS_OK);
