@@ -895,6 +895,7 @@ struct worker {
     uint32_t feature;
     uint32_t limit;
     uint32_t setting;
+    entitle_overrides *overrides; /* NULL, or a clone of the shared set, which the thread frees */
     int mismatches;
 };
 
@@ -907,6 +908,19 @@ static void *work(void *arg) {
     }
     entitle_request_set_tier(request, w->tier);
     entitle_request_set_now(request, NOW);
+    /* A thread with the override set answers acme's records: 2_000_000 calls, a 99.99% SLA. */
+    uint64_t calls = 1000000;
+    const char *sla = "99.9%";
+    if (w->overrides != NULL) {
+        entitle_request_set_key(request, S("acme"));
+        if (entitle_request_set_overrides(request, w->overrides) != ENTITLE_STATUS_OK) {
+            w->mismatches++;
+        }
+        /* The request keeps its share; the other threads' requests keep theirs. */
+        entitle_overrides_free(w->overrides);
+        calls = 2000000;
+        sla = "99.99%";
+    }
     for (int i = 0; i < 20000; i++) {
         entitle_decision decision;
         entitle_quota quota;
@@ -915,13 +929,13 @@ static void *work(void *arg) {
         }
         uint64_t used = (uint64_t)(i % 1000);
         if (entitle_check_limit(w->engine, request, w->limit, used, 1, &quota) != ENTITLE_STATUS_OK ||
-            quota.remaining.value != 1000000 - used) {
+            quota.remaining.value != calls - used) {
             w->mismatches++;
         }
         /* The display texts are made on first use, by whichever thread asks first. */
         entitle_setting_answer setting = {.size = sizeof setting};
         if (i % 100 == 0 && (entitle_answer_setting(w->engine, request, w->setting, &setting) != ENTITLE_STATUS_OK ||
-                             setting.display_len != 5 || memcmp(setting.display, "99.9%", 5) != 0)) {
+                             !bytes_are(setting.display, setting.display_len, sla))) {
             w->mismatches++;
         }
     }
@@ -1534,6 +1548,8 @@ static void test_override_json(void) {
 static void test_threads(void) {
     entitle_engine *engine = load(POLICY);
     CHECK(engine != NULL);
+    entitle_overrides *overrides = load_overrides(engine, OVERRIDES);
+    CHECK(overrides != NULL);
     struct worker workers[4];
     pthread_t threads[4];
     for (int i = 0; i < 4; i++) {
@@ -1542,11 +1558,17 @@ static void test_threads(void) {
         workers[i] = (struct worker){clone, id(entitle_engine_tier, engine, "pro"),
                                      id(entitle_engine_feature, engine, "hd_video"),
                                      id(entitle_engine_limit, engine, "api_calls"),
-                                     id(entitle_engine_setting, engine, "sla"), 0};
+                                     id(entitle_engine_setting, engine, "sla"), NULL, 0};
+        /* Half the threads share one override set, each through a clone of its own. */
+        if (i % 2 == 1) {
+            CHECK(entitle_overrides_clone(overrides, &workers[i].overrides) == ENTITLE_STATUS_OK);
+        }
         CHECK(pthread_create(&threads[i], NULL, work, &workers[i]) == 0);
     }
-    /* The threads query their clones, which keep the engine alive without this handle. */
+    /* The threads query their clones, which keep the engine and the set alive without these
+     * handles. */
     entitle_engine_free(engine);
+    entitle_overrides_free(overrides);
     /* Meanwhile, load new engines as a reload would, and drop them. */
     for (int i = 0; i < 20; i++) {
         entitle_engine *next = load(POLICY);
