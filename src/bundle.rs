@@ -585,8 +585,29 @@ codec_struct! {
 // not recorded, and a decoded `Limits` takes their defaults.
 impl Codec for Limits {
     fn encode(&self, out: &mut Encoder) {
-        let Limits { source_bytes, declarations, name_bytes, inheritance_depth, diagnostics, held_addons, query_line_bytes, table_cells, bundle_bytes, .. } = self;
-        for field in [source_bytes, declarations, name_bytes, inheritance_depth, diagnostics, held_addons, query_line_bytes, table_cells, bundle_bytes] {
+        let Limits {
+            source_bytes,
+            declarations,
+            name_bytes,
+            inheritance_depth,
+            diagnostics,
+            held_addons,
+            query_line_bytes,
+            table_cells,
+            bundle_bytes,
+            ..
+        } = self;
+        for field in [
+            source_bytes,
+            declarations,
+            name_bytes,
+            inheritance_depth,
+            diagnostics,
+            held_addons,
+            query_line_bytes,
+            table_cells,
+            bundle_bytes,
+        ] {
             field.encode(out);
         }
     }

@@ -8,7 +8,7 @@
 //! through [`compare_parsers`], which `tests/all/parser.rs` also runs.
 
 use crate::engine::{AddonId, Decision, FeatureId, Held, LimitId, Quota, Reason, Request, SettingId, TierId, Usage};
-use crate::reference::Reference;
+use crate::reference::{OverrideEffect, OverrideRule, Reference};
 use crate::Source;
 
 /// One question for [`compare_with_reference`]: indices are taken modulo the policy's sizes
@@ -67,14 +67,138 @@ fn held_of(q: &Question<'_>, held: &[usize]) -> (Vec<crate::reference::HeldAddon
     (list, seats)
 }
 
+/// One override record for [`compare_with_overrides`]: what it changes is picked by index,
+/// modulo the policy's sizes, and records that the checker would refuse (overlapping an earlier
+/// one, per seat where that means nothing, an empty window) are adjusted or left out first.
+#[derive(Clone, Copy, Debug)]
+pub struct OverrideSpec<'a> {
+    /// The subject key.
+    pub subject: &'a str,
+    /// A feature (0), a limit (1) or a setting (2), modulo 3.
+    pub kind: u8,
+    /// The feature, limit or setting, by index.
+    pub item: u32,
+    /// For a feature, grant when even; for a limit, `=`, `+=`, `at_least`, `at_most`, modulo 4.
+    pub op: u8,
+    /// The value, in base units; a limit's is unlimited when a multiple of 16.
+    pub value: u64,
+    /// Whether a limit's value is per seat.
+    pub per_seat: bool,
+    /// The first instant it applies.
+    pub from: Option<i64>,
+    /// The first instant it no longer applies.
+    pub until: Option<i64>,
+}
+
 /// Checks `text`; when it checks, compiles it and asks every question of the engine and of the
 /// reference evaluator, returning a description of the first disagreement.
 pub fn compare_with_reference(text: &str, questions: &[Question<'_>]) -> Result<(), String> {
+    compare_with_overrides(text, &[], questions)
+}
+
+/// The override set of `specs` for `engine`, and the same records as the reference holds them.
+fn override_set(
+    engine: &crate::Engine,
+    model: &crate::model::Model,
+    specs: &[OverrideSpec<'_>],
+) -> Result<(crate::Overrides, Vec<OverrideRule>), String> {
+    use crate::model::{LimitKind, SettingType, SettingValue};
+    use crate::units::QuantityType;
+    let mut builder = crate::Overrides::builder(engine);
+    let mut rules: Vec<OverrideRule> = Vec::new();
+    let mut taken: Vec<(&str, u8, usize, i64, i64)> = Vec::new();
+    for spec in specs {
+        let kind = spec.kind % 3;
+        // The checker refuses a record with no subject, as no request should take it.
+        if spec.subject.is_empty() {
+            continue;
+        }
+        let count = [model.features.len(), model.limits.len(), model.settings.len()][usize::from(kind)];
+        if count == 0 {
+            continue;
+        }
+        let item = usize::try_from(spec.item).unwrap_or(0) % count;
+        let until = match (spec.from, spec.until) {
+            (Some(from), Some(until)) if from >= until => None,
+            (_, until) => until,
+        };
+        let window = (spec.from.unwrap_or(i64::MIN), until.unwrap_or(i64::MAX));
+        let overlaps = taken.iter().any(|&(subject, k, i, from, until)| {
+            subject == spec.subject && k == kind && i == item && window.0 < until && from < window.1
+        });
+        if overlaps {
+            continue;
+        }
+        taken.push((spec.subject, kind, item, window.0, window.1));
+        let effect = match kind {
+            0 => {
+                let name = &model.features[item].name;
+                let grant = spec.op % 2 == 0;
+                if grant {
+                    builder.grant(spec.subject, name);
+                } else {
+                    builder.revoke(spec.subject, name);
+                }
+                OverrideEffect::Feature(item, grant)
+            }
+            1 => {
+                let def = &model.limits[item];
+                let (op, written) = (crate::LimitOp::ALL[usize::from(spec.op % 4)], spec.op % 4);
+                let unlimited = spec.value % 16 == 0;
+                let value = spec.value.min(u64::MAX - 1);
+                let text = if unlimited { "unlimited".to_string() } else { value.to_string() };
+                let no_seats =
+                    matches!((def.ty, def.kind), (QuantityType::Duration, LimitKind::Cap | LimitKind::Gauge));
+                let per_seat = spec.per_seat && !unlimited && !no_seats;
+                builder.limit(spec.subject, &def.name, op, &text);
+                if per_seat {
+                    builder.per_seat();
+                }
+                let amount = if unlimited { crate::Amount::Unlimited } else { crate::Amount::Finite(value) };
+                OverrideEffect::Limit(item, ["=", "+=", "at_least", "at_most"][usize::from(written)], amount, per_seat)
+            }
+            _ => {
+                let def = &model.settings[item];
+                let v = spec.value;
+                let (text, value) = match def.ty {
+                    SettingType::Number => (v.to_string(), SettingValue::Number(v)),
+                    SettingType::Percent => {
+                        let whole = u32::try_from(v % 101).unwrap_or(0);
+                        (format!("{whole}%"), SettingValue::Percent(crate::Percentage::from_millionths(whole * 10_000)))
+                    }
+                    SettingType::Duration => (format!("{v} s"), SettingValue::Duration(v)),
+                    SettingType::Bytes => (format!("{v} B"), SettingValue::Bytes(v)),
+                    SettingType::String => (format!("t{v}"), SettingValue::Text(format!("t{v}").into())),
+                };
+                builder.setting(spec.subject, &def.name, &text);
+                OverrideEffect::Setting(item, value)
+            }
+        };
+        if let Some(from) = spec.from {
+            builder.from(from);
+        }
+        if let Some(until) = until {
+            builder.until(until);
+        }
+        rules.push(OverrideRule { subject: spec.subject.to_string(), effect, from: spec.from, until });
+    }
+    let set = builder.build().map_err(|e| format!("a generated override set does not check: {e:?}"))?;
+    Ok((set, rules))
+}
+
+/// [`compare_with_reference`] with an override set made of `specs`, which every question's
+/// request carries.
+pub fn compare_with_overrides(
+    text: &str,
+    specs: &[OverrideSpec<'_>],
+    questions: &[Question<'_>],
+) -> Result<(), String> {
     let Ok(checked) = crate::check(&Source::new("fuzz", text)) else { return Ok(()) };
     let engine = crate::compile(&checked);
     let model = checked.model();
     let oracle = Reference::new(model);
     let sizes = (model.tiers.len(), model.features.len(), model.limits.len(), model.settings.len());
+    let (overrides, rules) = override_set(&engine, model, specs)?;
     for q in questions {
         let tier = usize::try_from(q.tier).unwrap_or(0) % (sizes.0 + 1);
         if tier >= sizes.0 {
@@ -97,6 +221,9 @@ pub fn compare_with_reference(text: &str, questions: &[Question<'_>]) -> Result<
         if let Some(seats) = seats {
             request = request.with_seats(seats);
         }
+        if !specs.is_empty() {
+            request = request.with_overrides(&overrides);
+        }
         // A list of `Held` each held once and acquired at no instant asks what the list of ids
         // does: the two forms are compiled separately, so they are compared.
         if q.holding != 0 && held.iter().all(|&(_, quantity, acquired)| quantity == 1 && acquired.is_none()) {
@@ -107,7 +234,7 @@ pub fn compare_with_reference(text: &str, questions: &[Question<'_>]) -> Result<
             let f = pick(sizes.1);
             let id: FeatureId = engine.id_at(f);
             let got = engine.decide(&request, id);
-            let want = oracle.decide(tier, q.key, &held, q.now, f);
+            let want = oracle.decide_with(&rules, tier, q.key, &held, q.now, f);
             if got != want {
                 return Err(format!(
                     "decide t{tier} f{f} key {:?} now {}: engine {got:?}, reference {want:?}",
@@ -144,8 +271,9 @@ pub fn compare_with_reference(text: &str, questions: &[Question<'_>]) -> Result<
             let l = pick(sizes.2);
             let usage = usage_of(q);
             let mut got = engine.check_limit(&request, engine.id_at::<LimitId>(l), usage);
-            got.counter = 0;
-            let want = oracle.check_limit(tier, &held, seats, q.now, l, usage);
+            // The window is the engine's own tests' to check; the override flag is compared.
+            got.counter &= crate::engine::OVERRIDDEN;
+            let want = oracle.check_limit_with(&rules, q.key, tier, &held, seats, q.now, l, usage);
             if got != want {
                 return Err(format!(
                     "check_limit t{tier} l{l} {usage:?} now {}: engine {got:?}, reference {want:?}",
@@ -163,7 +291,7 @@ pub fn compare_with_reference(text: &str, questions: &[Question<'_>]) -> Result<
         if sizes.3 > 0 {
             let s = pick(sizes.3);
             let got = engine.setting_value(&request, engine.id_at::<SettingId>(s)).map(|v| v.cloned());
-            let want = oracle.refusal(&held).map_or_else(|| Ok(oracle.setting(tier, &held, q.now, s)), Err);
+            let want = oracle.setting_with(&rules, q.key, tier, &held, q.now, s);
             if got != want {
                 return Err(format!("setting t{tier} s{s} now {}: engine {got:?}, reference {want:?}", q.now));
             }

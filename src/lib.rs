@@ -81,8 +81,8 @@ pub mod fuzzing;
 mod limits;
 mod model;
 mod names;
-mod overrides;
 mod override_check;
+mod overrides;
 mod parts;
 pub mod plan;
 #[cfg(any(test, feature = "fuzzing"))]
@@ -108,13 +108,13 @@ pub use eval::{BufferTooSmall, Explanation, Prepared, Step, Upgrade};
 pub use format::{format, format_with};
 pub use ids::{AddonId, FeatureId, LimitId, SettingId, TierId};
 pub use limits::Limits;
-pub use overrides::{LimitOp, OverrideChange, OverrideInfo, Overrides, Subject};
-pub use override_check::OverridesBuilder;
 pub use load::LoadError;
+pub use override_check::OverridesBuilder;
+pub use overrides::{LimitOp, OverrideChange, OverrideInfo, Overrides, Subject};
 // What the bundled command needs and a library user should not rely on: it may change in any
 // release (docs/api.md, "What is not public").
 #[doc(hidden)]
-pub use load::{read_policy_file, write_file_atomically};
+pub use load::{read_policy_file, read_text_file, write_file_atomically};
 pub use model::{Access, Amount, Percentage, SettingValue};
 pub use rollout::{bucket as rollout_bucket, BUCKETS as ROLLOUT_BUCKETS};
 pub use source::{LineCol, Source, Span};

@@ -128,16 +128,17 @@ impl crate::overrides::Overrides {
     /// ```
     pub fn from_path(engine: &Engine, path: impl AsRef<Path>) -> Result<crate::overrides::Overrides, LoadError> {
         let limits = engine.input_limits();
-        let source = read_text(path.as_ref(), limits.override_bytes)?;
+        let source = read_text_file(path.as_ref(), limits.override_bytes)?;
         crate::overrides::Overrides::from_jsonl_with(engine, source.name(), source.text(), limits)
             .map_err(LoadError::Overrides)
     }
 }
 
 /// Reads the text file at `path`, at most `max` bytes (one more is read, to tell a longer
-/// file), named by its path as given.
-#[cfg(feature = "json")]
-pub(crate) fn read_text(path: &Path, max: usize) -> Result<Source, LoadError> {
+/// file), named by its path as given: what [`crate::Overrides::from_path`] reads, for the
+/// runtime, which keeps an override set's text to check it again against a new policy.
+#[doc(hidden)]
+pub fn read_text_file(path: &Path, max: usize) -> Result<Source, LoadError> {
     let name = path.display().to_string();
     let read_error = |source| LoadError::Read { path: name.clone(), source };
     if !std::fs::metadata(path).map_err(read_error)?.is_file() {

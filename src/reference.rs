@@ -353,13 +353,220 @@ impl<'m> Reference<'m> {
     }
 }
 
+/// What an override record changes, as the oracle holds it: model indices and amounts.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum OverrideEffect {
+    /// The feature at this index is granted (`true`) or revoked.
+    Feature(usize, bool),
+    /// The limit at this index: `=`, `+=`, `at_least` or `at_most` (as written), the amount,
+    /// and whether it is per seat.
+    Limit(usize, &'static str, Amount, bool),
+    /// The setting at this index takes this value.
+    Setting(usize, SettingValue),
+}
+
+/// An override record for the oracle: the subject, the effect and the half-open validity.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct OverrideRule {
+    /// The subject key it is for.
+    pub subject: String,
+    /// What it changes.
+    pub effect: OverrideEffect,
+    /// The first instant it applies, if it has a start.
+    pub from: Option<i64>,
+    /// The first instant it no longer applies, if it ends.
+    pub until: Option<i64>,
+}
+
+impl OverrideRule {
+    fn applies(&self, key: &str, now: i64) -> bool {
+        self.subject == key && self.from.is_none_or(|f| f <= now) && self.until.is_none_or(|u| now < u)
+    }
+}
+
+/// The oracle's answers with a list of override records applied after the plan's, as
+/// `docs/language.md` ("Overrides") describes it: the first record of the list that is for the
+/// subject, for the thing asked about, and valid at the instant decides (the checker refuses
+/// lists where two could).
+impl Reference<'_> {
+    /// [`Reference::decide`] with overrides.
+    pub fn decide_with(
+        &self,
+        rules: &[OverrideRule],
+        tier: usize,
+        key: &str,
+        held: &[HeldAddon],
+        now: i64,
+        feature: usize,
+    ) -> Decision {
+        let plan = self.decide(tier, key, held, now, feature);
+        if self.refusal(held).is_some() {
+            return plan;
+        }
+        let found = rules.iter().find_map(|r| match r.effect {
+            OverrideEffect::Feature(f, grant) if f == feature && r.applies(key, now) => Some(grant),
+            _ => None,
+        });
+        match found {
+            Some(true) => Decision { allowed: true, reason: Reason::GrantedByOverride },
+            Some(false) => Decision { allowed: false, reason: Reason::RevokedByOverride },
+            None => plan,
+        }
+    }
+
+    /// [`Reference::check_limit`] with overrides.
+    #[allow(clippy::too_many_arguments, reason = "the oracle takes the question's parts as they are")]
+    pub fn check_limit_with(
+        &self,
+        rules: &[OverrideRule],
+        key: &str,
+        tier: usize,
+        held: &[HeldAddon],
+        seats: Option<u64>,
+        now: i64,
+        limit: usize,
+        usage: Usage,
+    ) -> Quota {
+        let plan = self.check_limit(tier, held, seats, now, limit, usage);
+        let not_set = plan.reason == Reason::LimitNotSet;
+        if !matches!(plan.reason, Reason::WithinLimit | Reason::Overage | Reason::LimitExceeded) && !not_set {
+            return plan;
+        }
+        let Some((op, value, per_seat)) = rules.iter().find_map(|r| match r.effect {
+            OverrideEffect::Limit(l, op, value, per_seat) if l == limit && r.applies(key, now) => {
+                Some((op, value, per_seat))
+            }
+            _ => None,
+        }) else {
+            return plan;
+        };
+        let wide = |amount: Amount| match amount {
+            Amount::Finite(v) => Some(u128::from(v)),
+            Amount::Unlimited => None,
+        };
+        let mut value = wide(value);
+        if per_seat {
+            let Some(n) = seats else {
+                let denied = Quota {
+                    allowed: false,
+                    reason: Reason::SeatsNotGiven,
+                    status: Status::Exceeded,
+                    limit: Amount::Finite(0),
+                    soft_cap: None,
+                    remaining: Amount::Finite(0),
+                    seats: None,
+                    counter: 0,
+                    anchor: 1,
+                    at: 0,
+                };
+                return denied;
+            };
+            value = value.map(|v| (v * u128::from(n)).min(MAX_FINITE));
+        }
+        let planned = if not_set { Some(0) } else { wide(plan.limit) };
+        let new = match op {
+            "=" => value,
+            "+=" => planned.zip(value).map(|(p, v)| (p + v).min(MAX_FINITE)),
+            "at_least" => match (planned, value) {
+                (Some(p), Some(v)) => Some(p.max(v)),
+                _ => None,
+            },
+            _ => match (planned, value) {
+                (Some(p), Some(v)) => Some(p.min(v)),
+                (None, v) | (v, None) => v,
+            },
+        };
+        // The soft cap keeps its headroom over the limit; a hard limit stays hard.
+        let soft_cap = match (if not_set { None } else { plan.soft_cap }, new, planned) {
+            (None, ..) => None,
+            (Some(Amount::Unlimited), ..) | (Some(_), None, _) | (Some(_), _, None) => Some(Amount::Unlimited),
+            (Some(Amount::Finite(cap)), Some(l), Some(p)) => {
+                Some(Amount::Finite(narrow((l + u128::from(cap).saturating_sub(p)).min(MAX_FINITE))))
+            }
+        };
+        let warn = if not_set { None } else { self.tier_limit(tier, limit).and_then(|e| e.warn) };
+        let Usage { used, requested } = usage;
+        let total = (u128::from(used) + u128::from(requested)).min(u128::from(u64::MAX));
+        let (status, shown, remaining) = match new {
+            None => (Status::Within, Amount::Unlimited, Amount::Unlimited),
+            Some(l) => {
+                let past_soft = match soft_cap {
+                    None => total > l,
+                    Some(Amount::Unlimited) => false,
+                    Some(Amount::Finite(cap)) => total > u128::from(cap),
+                };
+                let status = if past_soft {
+                    Status::Exceeded
+                } else if total > l {
+                    Status::Overage
+                } else if warn.is_some_and(|w: Percentage| total >= l * u128::from(w.millionths()) / 1_000_000) {
+                    Status::Warning
+                } else {
+                    Status::Within
+                };
+                (status, Amount::Finite(narrow(l)), Amount::Finite(narrow(l.saturating_sub(u128::from(used)))))
+            }
+        };
+        let (allowed, reason) = match status {
+            Status::Exceeded => (false, Reason::LimitExceeded),
+            Status::Overage => (true, Reason::Overage),
+            _ => (true, Reason::WithinLimit),
+        };
+        let seats = if per_seat { seats } else { plan.seats };
+        Quota {
+            allowed,
+            reason,
+            status,
+            limit: shown,
+            soft_cap,
+            remaining,
+            seats,
+            counter: crate::engine::OVERRIDDEN,
+            anchor: 1,
+            at: 0,
+        }
+    }
+
+    /// [`Reference::setting`] with overrides; `Err` for a refused request.
+    pub fn setting_with(
+        &self,
+        rules: &[OverrideRule],
+        key: &str,
+        tier: usize,
+        held: &[HeldAddon],
+        now: i64,
+        setting: usize,
+    ) -> Result<Option<SettingValue>, Reason> {
+        if let Some(reason) = self.refusal(held) {
+            return Err(reason);
+        }
+        let found = rules.iter().find_map(|r| match &r.effect {
+            OverrideEffect::Setting(s, value) if *s == setting && r.applies(key, now) => Some(value.clone()),
+            _ => None,
+        });
+        Ok(found.or_else(|| self.setting(tier, held, now, setting)))
+    }
+
+    /// The tier's own entry for `limit`, found up its chain.
+    fn tier_limit(&self, tier: usize, limit: usize) -> Option<crate::model::TierLimit> {
+        let mut current = Some(tier);
+        while let Some(t) = current {
+            if let Some(set) = self.model.tiers[t].limits.iter().find(|s| s.limit == limit) {
+                return Some(*set);
+            }
+            current = self.model.tiers[t].parent;
+        }
+        None
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use proptest::prelude::*;
 
     use super::*;
     use crate::engine::{AddonId, FeatureId, Held, LimitId, Quota, Reason, Request, SettingId, Status, TierId};
-    use crate::fuzzing::{compare_with_reference, Question};
+    use crate::fuzzing::{compare_with_overrides, OverrideSpec, Question};
     use crate::model::Amount;
     use crate::Source;
 
@@ -580,6 +787,16 @@ mod tests {
             usages in prop::collection::vec((0u64..80, 0u64..40), 1..4),
             nows in prop::collection::vec(-50i64..400, 1..3),
             holdings in prop::collection::vec(any::<u64>(), 1..3),
+            overrides in prop::collection::vec(
+                (
+                    0usize..4,
+                    (0u8..3, 0u32..8, 0u8..4),
+                    prop_oneof![0u64..120, any::<u64>()],
+                    any::<bool>(),
+                    (prop::option::of(-50i64..400), prop::option::of(-50i64..400)),
+                ),
+                0..6,
+            ),
         ) {
             let text = render(&plan);
             let checked = match crate::check(&Source::new("generated", text.as_str())) {
@@ -610,7 +827,21 @@ mod tests {
                     }
                 }
             }
-            if let Err(disagreement) = compare_with_reference(&text, &questions) {
+            // Override records for the questions' own keys, so that they apply.
+            let specs: Vec<OverrideSpec<'_>> = overrides
+                .iter()
+                .map(|&(subject, (kind, item, op), value, per_seat, (from, until))| OverrideSpec {
+                    subject: keys[subject % keys.len()].as_str(),
+                    kind,
+                    item,
+                    op,
+                    value,
+                    per_seat,
+                    from,
+                    until,
+                })
+                .collect();
+            if let Err(disagreement) = compare_with_overrides(&text, &specs, &questions) {
                 return Err(TestCaseError::fail(format!("{disagreement}\n{text}")));
             }
             // The formatter keeps every generated policy's meaning (the same tables) and is

@@ -22,9 +22,9 @@ use serde_json::{json, Map, Value};
 
 use crate::diagnostic::{Diagnostic, Severity};
 use crate::engine::{Decision, Engine, Held, NamedRequest, Quota, Request, Usage};
-use crate::overrides::Overrides;
 use crate::eval::{Explanation, Step, Upgrade};
 use crate::model::{Amount, SettingValue};
+use crate::overrides::Overrides;
 use crate::source::{Source, Span};
 use crate::time::{format_instant, parse_instant};
 

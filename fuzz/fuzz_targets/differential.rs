@@ -1,23 +1,29 @@
 //! Policies built by a structured generator, so that most inputs check, compiled and asked
 //! arbitrary questions (unknown ids included): the engine agrees with the naive reference
 //! evaluator on every answer. Sizes reach past 64 tiers and features, so the second bitset
-//! word is exercised.
+//! word is exercised. An override set for the questions' own keys rides on every request, so
+//! the overrides' checker and their application are compared with the reference too.
 #![no_main]
 #![expect(clippy::panic, reason = "a fuzz target reports a finding by panicking with what went wrong")]
 
 use arbitrary::{Arbitrary, Unstructured};
-use entitle::fuzzing::{compare_with_reference, Question};
+use entitle::fuzzing::{compare_with_overrides, OverrideSpec, Question};
 use libfuzzer_sys::fuzz_target;
 
 /// One question as generated: tier, key index, add-on mask, instant, item, used, requested,
 /// and how the add-ons are held (`Question::holding`).
 type Asked = (u32, u8, u64, i64, u32, u64, u64, u64);
 
+/// One override record as generated: key index, kind, item, operator, value, per seat, and
+/// its window (`OverrideSpec`).
+type Excepted = (u8, u8, u32, u8, u64, bool, Option<i64>, Option<i64>);
+
 #[derive(Debug)]
 struct Plan {
     text: String,
     keys: Vec<String>,
     questions: Vec<Asked>,
+    overrides: Vec<Excepted>,
 }
 
 const ROLLOUTS: [&str; 6] = ["0%", "1%", "5%", "50%", "99.9999%", "100%"];
@@ -126,7 +132,29 @@ impl<'a> Arbitrary<'a> for Plan {
                 u64::arbitrary(u)?,
             ));
         }
-        Ok(Plan { text, keys, questions })
+        let mut overrides = Vec::new();
+        for _ in 0..u.int_in_range(0..=6)? {
+            let value = if u.ratio(1, 2)? { u.int_in_range(0..=300)? } else { u64::arbitrary(u)? };
+            let instant = |u: &mut Unstructured<'a>| -> arbitrary::Result<Option<i64>> {
+                Ok(if u.ratio(1, 2)? {
+                    Some(if u.ratio(1, 2)? { *u.choose(&NOWS)? } else { i64::arbitrary(u)? })
+                } else {
+                    None
+                })
+            };
+            let (from, until) = (instant(u)?, instant(u)?);
+            overrides.push((
+                u8::arbitrary(u)?,
+                u8::arbitrary(u)?,
+                u32::arbitrary(u)?,
+                u8::arbitrary(u)?,
+                value,
+                bool::arbitrary(u)?,
+                from,
+                until,
+            ));
+        }
+        Ok(Plan { text, keys, questions, overrides })
     }
 }
 
@@ -143,7 +171,16 @@ fuzz_target!(|plan: Plan| {
             Question { tier, key, addons, now, item, used, requested, holding }
         })
         .collect();
-    if let Err(disagreement) = compare_with_reference(&plan.text, &questions) {
+    let specs: Vec<OverrideSpec<'_>> = plan
+        .overrides
+        .iter()
+        .map(|&(key, kind, item, op, value, per_seat, from, until)| {
+            #[expect(clippy::indexing_slicing, reason = "as above: the remainder is an index")]
+            let subject = plan.keys[usize::from(key) % plan.keys.len()].as_str();
+            OverrideSpec { subject, kind, item, op, value, per_seat, from, until }
+        })
+        .collect();
+    if let Err(disagreement) = compare_with_overrides(&plan.text, &specs, &questions) {
         panic!("{disagreement}\n{}", plan.text);
     }
 });

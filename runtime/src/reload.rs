@@ -6,6 +6,13 @@
 //! resolves them again, and a policy that does not check, or that no longer declares what the
 //! service resolves, is refused while the old one keeps serving.
 //!
+//! A [`Live`] also holds the per-customer override set in service ([`Current::overrides`]),
+//! swapped on its own ([`Live::reload_overrides_source`], [`Live::reload_overrides_path`],
+//! [`Live::watch_overrides`]) and checked against the engine it will serve with. A policy
+//! reload checks the override set in service again against the new policy and refuses the
+//! pair when they no longer agree (a record that names a feature the new policy dropped), so
+//! the engine, its ids and its overrides always come from one load.
+//!
 //! ```
 //! use entitle::{Engine, FeatureId, Request, TierId};
 //! use entitle_runtime::reload::Live;
@@ -43,7 +50,7 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use arc_swap::{ArcSwap, Guard};
-use entitle::{Diagnostics, Engine, LoadError, PolicyHash};
+use entitle::{Diagnostics, Engine, LoadError, Overrides, PolicyHash};
 
 /// The engine in service and what the service resolved against it.
 #[derive(Debug)]
@@ -53,8 +60,14 @@ pub struct Current<T> {
     pub engine: Engine,
     /// The ids (or anything else) the resolver derived from this engine.
     pub ids: T,
-    /// 0 for the first engine, one more for each reload that succeeded.
+    /// 0 for the first engine, one more for each reload that succeeded (of the policy or
+    /// of the overrides).
     pub generation: u64,
+    /// The override set in service, checked against this engine; `None` when none is loaded.
+    /// Give it to each request with [`entitle::Request::with_overrides`].
+    pub overrides: Option<Overrides>,
+    /// The override set's text and name, to check it again against the next policy.
+    override_source: Option<Arc<(String, String)>>,
 }
 
 /// What a successful reload swapped in.
@@ -80,6 +93,10 @@ pub enum ReloadError {
     /// The resolver refused the new engine (it lacks something the service needs).
     #[error("the new policy was refused by the service: {0}")]
     Resolve(String),
+    /// The override set does not check against the engine it would serve with: a new set
+    /// with errors, or the set in service against a new policy; every diagnostic is here.
+    #[error("the override set does not check against the policy: {0}")]
+    Overrides(Diagnostics),
 }
 
 type Resolver<T> = Box<dyn Fn(&Engine) -> Result<T, String> + Send + Sync>;
@@ -117,7 +134,13 @@ impl<T> Live<T> {
     ) -> Result<Live<T>, ReloadError> {
         let ids = resolve(&engine).map_err(ReloadError::Resolve)?;
         Ok(Live {
-            current: ArcSwap::from_pointee(Current { engine, ids, generation: 0 }),
+            current: ArcSwap::from_pointee(Current {
+                engine,
+                ids,
+                generation: 0,
+                overrides: None,
+                override_source: None,
+            }),
             resolve: Box::new(resolve),
             reloading: std::sync::Mutex::new(()),
         })
@@ -134,13 +157,74 @@ impl<T> Live<T> {
         self.current.load_full()
     }
 
-    /// Replaces the engine with `engine`, once the resolver accepts it.
+    /// Replaces the engine with `engine`, once the resolver accepts it and the override set
+    /// in service (if any) checks against it.
     pub fn replace(&self, engine: Engine) -> Result<Reloaded, ReloadError> {
         let ids = (self.resolve)(&engine).map_err(ReloadError::Resolve)?;
         let _one_at_a_time = self.reloading.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-        let generation = self.current.load().generation + 1;
+        let serving = self.current.load();
+        let override_source = serving.override_source.clone();
+        let overrides = match &override_source {
+            Some(source) => Some(check_overrides(&engine, &source.0, &source.1)?),
+            None => None,
+        };
+        let generation = serving.generation + 1;
         let policy_hash = engine.policy_hash();
-        self.current.store(Arc::new(Current { engine, ids, generation }));
+        self.current.store(Arc::new(Current { engine, ids, generation, overrides, override_source }));
+        Ok(Reloaded { generation, policy_hash })
+    }
+
+    /// Checks a JSON Lines override set (`name` is how diagnostics cite it) against the engine
+    /// in service and swaps it in beside it; a set with errors is refused with its
+    /// diagnostics, and the set in service keeps serving.
+    ///
+    /// ```
+    /// use entitle::{Engine, Reason, Request};
+    /// use entitle_runtime::reload::Live;
+    /// let policy = "policy \"p\"\nfeature sso\ntier free { }\n";
+    /// let live = Live::new(Engine::from_source("p", policy)?, |e: &Engine| e.feature("sso").ok_or("no sso".to_string()))?;
+    /// live.reload_overrides_source("o.jsonl", r#"{"subject":"acme","feature":"sso","op":"grant"}"#)?;
+    /// let current = live.load();
+    /// let overrides = current.overrides.as_ref().unwrap();
+    /// let request = Request::new(current.engine.tier("free").unwrap(), 0).with_key("acme").with_overrides(overrides);
+    /// assert_eq!(current.engine.decide(&request, current.ids).reason, Reason::GrantedByOverride);
+    ///
+    /// // A policy that drops `sso` no longer agrees with the set: the pair is refused.
+    /// # drop(current);
+    /// assert!(live.reload_source("p2", "policy \"p\"\nfeature hd\ntier free { }\n").is_err());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn reload_overrides_source(&self, name: &str, text: &str) -> Result<Reloaded, ReloadError> {
+        self.swap_overrides(Some(Arc::new((name.to_string(), text.to_string()))))
+    }
+
+    /// Reads a JSON Lines override file and swaps it in, as
+    /// [`Live::reload_overrides_source`] does.
+    pub fn reload_overrides_path(&self, path: impl AsRef<Path>) -> Result<Reloaded, ReloadError> {
+        let path = path.as_ref();
+        let text = read_override_file(path, &self.current.load().engine)?;
+        self.reload_overrides_source(&path.display().to_string(), &text)
+    }
+
+    /// Stops applying overrides: the engine answers from the plans alone.
+    pub fn clear_overrides(&self) -> Result<Reloaded, ReloadError> {
+        self.swap_overrides(None)
+    }
+
+    /// Swaps in the override set of `source` (or none) beside the engine in service, with the
+    /// engine's ids resolved again (the same engine resolves to the same ids).
+    fn swap_overrides(&self, source: Option<Arc<(String, String)>>) -> Result<Reloaded, ReloadError> {
+        let _one_at_a_time = self.reloading.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let serving = self.current.load();
+        let engine = serving.engine.clone();
+        let overrides = match &source {
+            Some(source) => Some(check_overrides(&engine, &source.0, &source.1)?),
+            None => None,
+        };
+        let ids = (self.resolve)(&engine).map_err(ReloadError::Resolve)?;
+        let generation = serving.generation + 1;
+        let policy_hash = engine.policy_hash();
+        self.current.store(Arc::new(Current { engine, ids, generation, overrides, override_source: source }));
         Ok(Reloaded { generation, policy_hash })
     }
 
@@ -154,6 +238,17 @@ impl<T> Live<T> {
     pub fn reload_path(&self, path: impl AsRef<Path>) -> Result<Reloaded, ReloadError> {
         self.replace(Engine::from_path(path)?)
     }
+}
+
+/// The override set `text` checked against `engine`.
+fn check_overrides(engine: &Engine, name: &str, text: &str) -> Result<Overrides, ReloadError> {
+    Overrides::from_jsonl(engine, name, text).map_err(ReloadError::Overrides)
+}
+
+/// The text of the override file at `path`, held to the engine's `override_bytes` limit.
+fn read_override_file(path: &Path, engine: &Engine) -> Result<String, ReloadError> {
+    let source = entitle::read_text_file(path, engine.input_limits().override_bytes)?;
+    Ok(source.text().to_string())
 }
 
 impl<T: Send + Sync + 'static> Live<T> {
@@ -171,29 +266,60 @@ impl<T: Send + Sync + 'static> Live<T> {
         interval: Duration,
         report: impl Fn(Result<Reloaded, ReloadError>) + Send + 'static,
     ) -> Watcher {
-        let path = path.into();
+        // The file may have changed between loading the engine in service and this watch:
+        // it is read once and swapped in unless it is the policy already serving.
+        let first = |live: &Live<T>, path: &Path| {
+            let serving = live.load().engine.policy_hash();
+            match Engine::from_path(path) {
+                Ok(engine) if engine.policy_hash() == serving => None,
+                Ok(engine) => Some(live.replace(engine)),
+                Err(error) => Some(Err(error.into())),
+            }
+        };
+        self.watch_with(path.into(), interval, first, |live, path| live.reload_path(path), report)
+    }
+
+    /// Watches the JSON Lines override file at `path` as [`Live::watch`] watches a policy:
+    /// the file is read and swapped in when the watch starts and whenever it changes, each
+    /// outcome told to `report`; a set that does not check against the engine in service is
+    /// refused and the set in service keeps serving.
+    pub fn watch_overrides(
+        self: &Arc<Self>,
+        path: impl Into<PathBuf>,
+        interval: Duration,
+        report: impl Fn(Result<Reloaded, ReloadError>) + Send + 'static,
+    ) -> Watcher {
+        let load = |live: &Live<T>, path: &Path| live.reload_overrides_path(path);
+        self.watch_with(path.into(), interval, move |live, path| Some(load(live, path)), load, report)
+    }
+
+    /// The watching thread of [`Live::watch`] and [`Live::watch_overrides`]: after the first
+    /// stamp, `first` (whose `None` reports nothing), then `reload` on every change of the
+    /// file's stamp. A file that disappears is reported too (the read fails), once; what is
+    /// in service keeps serving, and the file is loaded again when it returns.
+    fn watch_with(
+        self: &Arc<Self>,
+        path: PathBuf,
+        interval: Duration,
+        first: impl Fn(&Live<T>, &Path) -> Option<Result<Reloaded, ReloadError>> + Send + 'static,
+        reload: impl Fn(&Live<T>, &Path) -> Result<Reloaded, ReloadError> + Send + 'static,
+        report: impl Fn(Result<Reloaded, ReloadError>) + Send + 'static,
+    ) -> Watcher {
         let stop = Arc::new(AtomicBool::new(false));
         let live = Arc::clone(self);
         let stopped = Arc::clone(&stop);
         let thread = std::thread::spawn(move || {
-            // The file may have changed between loading the engine in service and this
-            // watch: after the first stamp, the file is read once and swapped in unless it
-            // is the policy already serving. A change after the stamp is seen by the polls.
+            // A change after the first stamp is seen by the polls.
             let mut seen = Stamp::of(&path);
-            let serving = live.load().engine.policy_hash();
-            match Engine::from_path(&path) {
-                Ok(engine) if engine.policy_hash() == serving => {}
-                Ok(engine) => report(live.replace(engine)),
-                Err(error) => report(Err(error.into())),
+            if let Some(outcome) = first(&live, &path) {
+                report(outcome);
             }
             while !stopped.load(Ordering::Relaxed) {
                 std::thread::park_timeout(interval);
                 let now = Stamp::of(&path);
-                // A file that disappears is reported too (the read fails), once; the engine
-                // in service keeps serving, and the file is loaded again when it returns.
                 if now != seen {
                     seen = now;
-                    report(live.reload_path(&path));
+                    report(reload(&live, &path));
                 }
             }
         });

@@ -45,9 +45,10 @@ impl Engine {
     ) -> Result<&'o mut [bool], BufferTooSmall> {
         let out = room(out, features.len())?;
         match self.validate(request) {
-            // With no add-on held, the tier's grant bits answer, as in `is_allowed`'s fast
-            // path; the tier was checked once above, and each feature is checked here.
-            Ok(tier) if request.holding.is_empty() => {
+            // With no add-on held and no override, the tier's grant bits answer, as in
+            // `is_allowed`'s fast path; the tier was checked once above, and each feature is
+            // checked here.
+            Ok(tier) if request.holding.is_empty() && request.overrides.is_none() => {
                 let known = self.hot_grants().features();
                 for (slot, feature) in out.iter_mut().zip(features) {
                     let f = self.index(*feature);

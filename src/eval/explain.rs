@@ -208,7 +208,9 @@ impl Engine {
         }
         if let Some(subject) = request.overrides {
             let found = subject.feature(f, request.now).map(|(at, _)| at);
-            steps.extend(self.override_step(request, subject, found, "the plan's answer"));
+            let plan = self.decide(&request.without_overrides(), feature);
+            let outcome = format!("the plan's answer is {}", plan.reason.as_str());
+            steps.extend(self.override_step(request, subject, found, &outcome));
         }
         let upgrade = (!answer.allowed)
             .then(|| self.upgrade(request, |engine, request| engine.decide(request, feature).allowed))
@@ -287,7 +289,8 @@ impl Engine {
         }
         // With an override in force, the arithmetic is the plan's, and the override step says
         // what it made of it.
-        let plan = if answer.overridden() { self.check_limit(&request.without_overrides(), limit, usage) } else { answer };
+        let plan =
+            if answer.overridden() { self.check_limit(&request.without_overrides(), limit, usage) } else { answer };
         if matches!(plan.reason, Reason::WithinLimit | Reason::Overage | Reason::LimitExceeded) {
             if let Some(arithmetic) = self.limit_arithmetic(request, l, &show) {
                 steps.push(note(format!("limit in force: {arithmetic} = {}", show(plan.limit))));
@@ -323,7 +326,13 @@ impl Engine {
 
     /// The override record at `found` among `subject`'s, described with `outcome` (what it
     /// made of the plan), its line, validity, reason and author.
-    fn override_step(&self, request: &Request<'_>, subject: &Subject, found: Option<usize>, outcome: &str) -> Option<Step> {
+    fn override_step(
+        &self,
+        request: &Request<'_>,
+        subject: &Subject,
+        found: Option<usize>,
+        outcome: &str,
+    ) -> Option<Step> {
         if subject.policy != self.policy_hash() {
             return Some(note("the query's overrides were checked against another policy, so they are refused".into()));
         }

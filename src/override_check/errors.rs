@@ -67,9 +67,9 @@ impl OverrideError {
             OverrideError::EmptyValidity { .. } => Code::EmptyValidity,
             OverrideError::Instant { .. } => Code::InvalidDate,
             OverrideError::Overlap { .. } => Code::OverrideOverlap,
-            OverrideError::TooManyForSubject { .. } | OverrideError::TooMany { .. } | OverrideError::TooManyDiagnostics { .. } => {
-                Code::InputLimit
-            }
+            OverrideError::TooManyForSubject { .. }
+            | OverrideError::TooMany { .. }
+            | OverrideError::TooManyDiagnostics { .. } => Code::InputLimit,
         }
     }
 

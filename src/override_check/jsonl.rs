@@ -69,8 +69,12 @@ impl Overrides {
     pub fn from_jsonl_with(engine: &Engine, name: &str, text: &str, limits: &Limits) -> Result<Overrides, Diagnostics> {
         let source = Source::new(name, text);
         if text.len() > limits.override_bytes {
-            let message = format!("the override set is {} bytes, more than the {} allowed", text.len(), limits.override_bytes);
-            return Err(Diagnostics::new(&source, vec![Diagnostic::new(crate::Code::InputLimit, Span::default(), message)]));
+            let message =
+                format!("the override set is {} bytes, more than the {} allowed", text.len(), limits.override_bytes);
+            return Err(Diagnostics::new(
+                &source,
+                vec![Diagnostic::new(crate::Code::InputLimit, Span::default(), message)],
+            ));
         }
         let mut entries = Vec::new();
         let mut malformed = Vec::new();

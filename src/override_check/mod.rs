@@ -162,9 +162,17 @@ impl<'e> OverridesBuilder<'e> {
         check(self.engine, &source, self.entries.clone(), self.engine.input_limits())
     }
 
-    fn push(&mut self, subject: &str, kind: Kind, name: &str, op: &str, value: Option<&str>) -> &mut OverridesBuilder<'e> {
+    fn push(
+        &mut self,
+        subject: &str,
+        kind: Kind,
+        name: &str,
+        op: &str,
+        value: Option<&str>,
+    ) -> &mut OverridesBuilder<'e> {
         let start = self.text.len();
-        let mut line = format!("{{\"subject\":{},\"{}\":{},\"op\":{}", quoted(subject), kind.as_str(), quoted(name), quoted(op));
+        let mut line =
+            format!("{{\"subject\":{},\"{}\":{},\"op\":{}", quoted(subject), kind.as_str(), quoted(name), quoted(op));
         if let Some(value) = value {
             line.push_str(&format!(",\"value\":{}", quoted(value)));
         }
@@ -216,7 +224,12 @@ struct Placed {
 }
 
 /// Checks `entries`, read from `source`, against `engine` under `limits`.
-pub(crate) fn check(engine: &Engine, source: &Source, entries: Vec<Entry>, limits: &Limits) -> Result<Overrides, Diagnostics> {
+pub(crate) fn check(
+    engine: &Engine,
+    source: &Source,
+    entries: Vec<Entry>,
+    limits: &Limits,
+) -> Result<Overrides, Diagnostics> {
     let mut problems = Problems { list: Vec::new(), max: limits.diagnostics.max(1), hidden: 0 };
     if entries.len() > limits.override_records {
         let span = entries.get(limits.override_records).map_or(Span::default(), |e| e.span);
@@ -232,12 +245,17 @@ pub(crate) fn check(engine: &Engine, source: &Source, entries: Vec<Entry>, limit
         let until = entry.until.map_or(i64::MAX, |(t, _)| t);
         if let (Some((f, span)), Some((u, _))) = (entry.from, entry.until) {
             if f >= u {
-                problems.push(OverrideError::EmptyValidity { from: format_instant(f), until: format_instant(u) }.at(span));
+                problems
+                    .push(OverrideError::EmptyValidity { from: format_instant(f), until: format_instant(u) }.at(span));
                 continue;
             }
         }
         let note = u32::try_from(notes.len()).unwrap_or(u32::MAX);
-        notes.push(Note { line: entry.line, reason: append(&mut text, &entry.reason), author: append(&mut text, &entry.author) });
+        notes.push(Note {
+            line: entry.line,
+            reason: append(&mut text, &entry.reason),
+            author: append(&mut text, &entry.author),
+        });
         let record = Record { change, from, until, note };
         let placed = Placed { record, entry: at };
         match by_subject.get_mut(entry.subject.0.as_str()) {
@@ -250,8 +268,14 @@ pub(crate) fn check(engine: &Engine, source: &Source, entries: Vec<Entry>, limit
     let mut subjects = HashMap::with_capacity(by_subject.len());
     for (key, mut placed) in by_subject {
         if placed.len() > limits.override_records_per_subject {
-            let span = placed.get(limits.override_records_per_subject).and_then(|p| entries.get(p.entry)).map_or(Span::default(), |e| e.span);
-            problems.push(OverrideError::TooManyForSubject { subject: shown(&key), max: limits.override_records_per_subject }.at(span));
+            let span = placed
+                .get(limits.override_records_per_subject)
+                .and_then(|p| entries.get(p.entry))
+                .map_or(Span::default(), |e| e.span);
+            problems.push(
+                OverrideError::TooManyForSubject { subject: shown(&key), max: limits.override_records_per_subject }
+                    .at(span),
+            );
             continue;
         }
         placed.sort_by_key(|p| (target(&p.record.change), p.record.from));
@@ -261,7 +285,11 @@ pub(crate) fn check(engine: &Engine, source: &Source, entries: Vec<Entry>, limit
             if same && (first.record.until == i64::MAX || second.record.from < first.record.until) {
                 let (Some(one), Some(two)) = (entries.get(first.entry), entries.get(second.entry)) else { continue };
                 let name = two.targets.first().map_or("", |t| t.1.as_str());
-                let at = if second.record.from == i64::MIN { "the start".to_string() } else { format_instant(second.record.from) };
+                let at = if second.record.from == i64::MIN {
+                    "the start".to_string()
+                } else {
+                    format_instant(second.record.from)
+                };
                 let error = OverrideError::Overlap { subject: shown(&key), name: shown(name), at };
                 problems.push(error.at(two.span).with_label(one.span, format!("the other record, line {}", one.line)));
             }
@@ -367,7 +395,10 @@ fn resolve(engine: &Engine, entry: &Entry, problems: &mut Problems) -> Option<Ch
                 "grant" => true,
                 "revoke" => false,
                 _ => {
-                    problems.push(OverrideError::BadOp { op: shown(&op), kind: "feature", allowed: "`grant` or `revoke`" }.at(op_span));
+                    problems.push(
+                        OverrideError::BadOp { op: shown(&op), kind: "feature", allowed: "`grant` or `revoke`" }
+                            .at(op_span),
+                    );
                     return None;
                 }
             };
@@ -407,7 +438,9 @@ fn resolve(engine: &Engine, entry: &Entry, problems: &mut Problems) -> Option<Ch
             let per_seat = entry.per_seat.is_some_and(|(on, _)| on);
             if let (true, Some((_, span))) = (per_seat, entry.per_seat) {
                 let why = match (def.ty, def.kind) {
-                    (QuantityType::Duration, LimitKind::Cap | LimitKind::Gauge) => Some("a duration that is not a counter does not grow with seats"),
+                    (QuantityType::Duration, LimitKind::Cap | LimitKind::Gauge) => {
+                        Some("a duration that is not a counter does not grow with seats")
+                    }
                     _ if value == UNLIMITED => Some("`unlimited` per seat is unlimited"),
                     _ => None,
                 };

@@ -100,7 +100,9 @@ pub(crate) fn setting_value(written: &Written, ty: SettingType, name: &str) -> R
     match ty {
         SettingType::String => Ok(SettingValue::Text(text.as_str().into())),
         SettingType::Number => whole(text.trim()).ok_or_else(wrong)?.map(SettingValue::Number),
-        SettingType::Duration => quantity(text.trim(), QuantityType::Duration).ok_or_else(wrong)?.map(SettingValue::Duration),
+        SettingType::Duration => {
+            quantity(text.trim(), QuantityType::Duration).ok_or_else(wrong)?.map(SettingValue::Duration)
+        }
         SettingType::Bytes => quantity(text.trim(), QuantityType::Bytes).ok_or_else(wrong)?.map(SettingValue::Bytes),
         SettingType::Percent => {
             let trimmed = text.trim();
@@ -123,10 +125,19 @@ mod tests {
         assert_eq!(limit_amount(&text("50 GiB"), QuantityType::Bytes, "x"), Ok(50 << 30));
         assert_eq!(limit_amount(&text("unlimited"), QuantityType::Bytes, "x"), Ok(UNLIMITED));
         assert_eq!(limit_amount(&Written::Number(7), QuantityType::Duration, "x"), Ok(7));
-        assert!(matches!(limit_amount(&text("3 hours"), QuantityType::Bytes, "x"), Err(OverrideError::WrongValue { .. })));
+        assert!(matches!(
+            limit_amount(&text("3 hours"), QuantityType::Bytes, "x"),
+            Err(OverrideError::WrongValue { .. })
+        ));
         assert!(matches!(limit_amount(&text("1.5"), QuantityType::Count, "x"), Err(OverrideError::WrongValue { .. })));
-        assert!(matches!(limit_amount(&text("20000000 PiB"), QuantityType::Bytes, "x"), Err(OverrideError::Overflow { .. })));
-        assert!(matches!(limit_amount(&Written::Number(u64::MAX), QuantityType::Count, "x"), Err(OverrideError::Overflow { .. })));
+        assert!(matches!(
+            limit_amount(&text("20000000 PiB"), QuantityType::Bytes, "x"),
+            Err(OverrideError::Overflow { .. })
+        ));
+        assert!(matches!(
+            limit_amount(&Written::Number(u64::MAX), QuantityType::Count, "x"),
+            Err(OverrideError::Overflow { .. })
+        ));
     }
 
     #[test]
@@ -135,7 +146,10 @@ mod tests {
         assert_eq!(setting_value(&text("2 h"), SettingType::Duration, "s"), Ok(SettingValue::Duration(7_200)));
         assert!(matches!(setting_value(&text("99.99%"), SettingType::Percent, "s"), Ok(SettingValue::Percent(_))));
         assert!(matches!(setting_value(&text("120%"), SettingType::Percent, "s"), Err(OverrideError::Percent { .. })));
-        assert!(matches!(setting_value(&Written::Number(3), SettingType::String, "s"), Err(OverrideError::WrongValue { .. })));
+        assert!(matches!(
+            setting_value(&Written::Number(3), SettingType::String, "s"),
+            Err(OverrideError::WrongValue { .. })
+        ));
         assert_eq!(setting_value(&text("eu-west"), SettingType::String, "s"), Ok(SettingValue::Text("eu-west".into())));
     }
 }

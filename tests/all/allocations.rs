@@ -149,3 +149,47 @@ fn queries_with_ids_and_by_name_allocate_nothing() {
     });
     assert_eq!(count, 0, "the query path allocated");
 }
+
+#[test]
+fn queries_with_overrides_allocate_nothing() {
+    let engine = Engine::from_path(root().join("policies/rtc-sdk.policy")).expect("checks");
+    let text = r#"{"subject":"acme","feature":"dedicated_csm","op":"grant","reason":"pilot"}
+{"subject":"acme","feature":"hd_video","op":"revoke"}
+{"subject":"acme","limit":"api_calls_per_day","op":"=","value":"2_000_000","until":"2027-03-01T00:00:00Z"}
+{"subject":"acme","limit":"ai_minutes","op":"+=","value":500}
+{"subject":"acme","setting":"sla_availability","op":"=","value":"99.99%"}"#;
+    let overrides = entitle::Overrides::from_jsonl(&engine, "o.jsonl", text).expect("checks");
+    let pro = engine.tier("pro").expect("tier");
+    let features = ["hd_video", "dedicated_csm", "live_effects"].map(|f| engine.feature(f).expect("feature"));
+    let limits = ["api_calls_per_day", "ai_minutes", "storage"].map(|l| engine.limit(l).expect("limit"));
+    let sla = engine.setting("sla_availability").expect("setting");
+    let held = [engine.addon("ai_pack").expect("addon")];
+    let now = entitle::parse_instant("2026-11-21T10:00:00Z").expect("instant");
+    let usage = Usage::used(990_000).requesting(20_000);
+    let count = allocations_in(|| {
+        // The lookup by key happens here, in the count, as it does on a service's hot path.
+        for key in ["acme", "nobody"] {
+            let plain = Request::new(pro, now).with_key(key).with_overrides(&overrides);
+            for request in [plain, plain.with_addons(&held)] {
+                for feature in features {
+                    std::hint::black_box(engine.is_allowed(&request, feature));
+                    let _ = std::hint::black_box(engine.decide(&request, feature));
+                }
+                for limit in limits {
+                    let _ = std::hint::black_box(engine.check_limit(&request, limit, usage));
+                }
+                std::hint::black_box(engine.setting_value(&request, sla).ok());
+                let mut quotas = [Quota::default(); 3];
+                let questions = limits.map(|limit| (limit, usage));
+                std::hint::black_box(engine.check_limit_many(&request, &questions, &mut quotas).is_ok());
+                if let Ok(prepared) = engine.prepare(&request) {
+                    let _ = std::hint::black_box(engine.check_limit_prepared(&prepared, limits[0], usage));
+                }
+            }
+            let named = entitle::NamedRequest::new("pro", now).with_key(key).with_overrides(&overrides);
+            let _ = std::hint::black_box(engine.check_limit_by_name(&named, "api_calls_per_day", usage));
+            let _ = std::hint::black_box(engine.decide_by_name(&named, "hd_video"));
+        }
+    });
+    assert_eq!(count, 0);
+}

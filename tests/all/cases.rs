@@ -47,8 +47,12 @@ fn every_case_gets_its_expected_answer_and_every_reason_and_status_is_covered() 
             }
             let case: Value =
                 serde_json::from_str(line).unwrap_or_else(|e| panic!("{}:{}: {e}", policy.display(), number + 1));
-            let answer: Value = serde_json::from_str(&entitle::wire::answer_line_with(&engine, overrides.as_ref(), &case["query"].to_string()))
-                .expect("answers are JSON");
+            let answer: Value = serde_json::from_str(&entitle::wire::answer_line_with(
+                &engine,
+                overrides.as_ref(),
+                &case["query"].to_string(),
+            ))
+            .expect("answers are JSON");
             count += 1;
             if !matches(&case["expect"], &answer) {
                 failures.push(format!(

@@ -44,7 +44,8 @@ fn rendered_overrides(engine: &entitle::Engine, name: &str, text: &str) -> Strin
 /// checked against.
 fn override_plans() -> entitle::Engine {
     let path = root().join("tests/diagnostics/overrides/plans.policy");
-    entitle::Engine::from_source("plans.policy", &std::fs::read_to_string(path).expect("readable policy")).expect("plans check")
+    entitle::Engine::from_source("plans.policy", &std::fs::read_to_string(path).expect("readable policy"))
+        .expect("plans check")
 }
 
 #[test]
@@ -120,13 +121,22 @@ fn fixed_examples_in_the_reference_do_not_show_their_code() {
             section.split("```jsonl\n").skip(1).map(|b| b.split("```").next().unwrap_or("")).collect();
         if !records.is_empty() {
             // A code of override sets: one policy, then a bad and a fixed set checked against it.
-            assert_eq!((blocks.len(), records.len()), (1, 2), "{code}: expected a ```policy block, a bad and a fixed ```jsonl block");
+            assert_eq!(
+                (blocks.len(), records.len()),
+                (1, 2),
+                "{code}: expected a ```policy block, a bad and a fixed ```jsonl block"
+            );
             let engine = entitle::Engine::from_source("doc", blocks[0]).expect("the section's policy checks");
             let shows = |text: &str| {
-                entitle::Overrides::from_jsonl(&engine, "doc", text).err().is_some_and(|d| d.iter().any(|d| d.code() == *code))
+                entitle::Overrides::from_jsonl(&engine, "doc", text)
+                    .err()
+                    .is_some_and(|d| d.iter().any(|d| d.code() == *code))
             };
             assert!(shows(records[0]), "{code}: the bad example does not produce {code}");
-            assert!(entitle::Overrides::from_jsonl(&engine, "doc", records[1]).is_ok(), "{code}: the fixed example has errors");
+            assert!(
+                entitle::Overrides::from_jsonl(&engine, "doc", records[1]).is_ok(),
+                "{code}: the fixed example has errors"
+            );
             continue;
         }
         assert_eq!(blocks.len(), 2, "{code}: expected exactly a bad and a fixed ```policy block");

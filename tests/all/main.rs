@@ -24,6 +24,7 @@ mod fuzz_replay;
 mod golden;
 mod hostile;
 mod layers;
+mod overrides;
 mod parser;
 mod plan;
 mod policies;
