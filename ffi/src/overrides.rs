@@ -146,12 +146,12 @@ pub unsafe extern "C" fn entitle_overrides_from_path(
                 return unsafe { report(error_out, error) };
             }
         };
-        // The text is read here rather than by `Overrides::from_path`, under the same limit,
-        // so that the diagnostics of a set that does not check can be given as JSON, which
-        // needs the text they point into (the engine loader reads a policy file so too).
-        let mut limits = engine.engine.input_limits().clone();
-        limits.source_bytes = limits.override_bytes;
-        match Source::read(std::path::Path::new(path), &limits) {
+        // The text is read with the reader of `Overrides::from_path`, under the same limit, and
+        // checked here, so that the diagnostics of a set that does not check can be given as
+        // JSON, which needs the text they point into (the engine loader reads a policy file so
+        // too).
+        let max = engine.engine.input_limits().override_bytes;
+        match entitle::read_text_file(std::path::Path::new(path), max) {
             // SAFETY: checked non-NULL; the contract makes both out-parameters writable or NULL.
             Ok(source) => unsafe { check(engine, &source, overrides_out, error_out) },
             // SAFETY: `error_out` is NULL or writable.
