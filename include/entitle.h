@@ -11,8 +11,8 @@
  *   capacity) in elements, under the same rule.
  * - A struct whose first field is `size_t size` (ABI 3 on) is one the caller sets `size` in,
  *   to `sizeof` the struct as it was compiled; the library writes only the fields that fit.
- * - Handles (`entitle_engine`, `entitle_request`, `entitle_error`) are created by the library
- *   and freed by their own `_free` function; `_free(NULL)` does nothing.
+ * - Handles (`entitle_engine`, `entitle_overrides`, `entitle_request`, `entitle_error`) are
+ *   created by the library and freed by their own `_free` function; `_free(NULL)` does nothing.
  * - No function panics across the boundary, reads the clock or does I/O except loading a file.
  */
 
@@ -29,7 +29,7 @@
 #define ENTITLE_VERSION_PATCH 0
 /* The ABI version: raised when what a call declares or does changes for callers built against
  * an older header (docs/bindings.md lists each version's changes). */
-#define ENTITLE_ABI_VERSION 4
+#define ENTITLE_ABI_VERSION 5
 
 
 // What a call did. The numbers are fixed and never reused.
@@ -83,6 +83,14 @@ enum entitle_status
   // add-on was acquired (reason `acquisition_not_given`). The answer is still written: a
   // deny with that reason.
   ENTITLE_STATUS_MISSING_INPUT = 14,
+  // The override set does not check against the engine (ABI 5): a record is malformed,
+  // names something the policy does not declare, or overlaps another. The error handle
+  // carries every diagnostic, each with the record's `file:line:col`.
+  ENTITLE_STATUS_OVERRIDES_ERROR = 15,
+  // The request carries an override set checked against another policy than the engine's
+  // (ABI 5), and the set has records for the request's key. The answer is still written: a
+  // deny with reason `overrides_not_for_engine`.
+  ENTITLE_STATUS_OVERRIDES_NOT_FOR_ENGINE = 16,
 };
 #ifndef __cplusplus
 #if __STDC_VERSION__ >= 202311L
@@ -196,6 +204,14 @@ enum entitle_reason
   ENTITLE_REASON_SEATS_NOT_GIVEN = 20,
   // A held add-on is a trial and the request does not say when it was acquired (ABI 4).
   ENTITLE_REASON_ACQUISITION_NOT_GIVEN = 21,
+  // An override record for the subject grants the feature, whatever the plan says, or sets
+  // the setting's value (ABI 5).
+  ENTITLE_REASON_GRANTED_BY_OVERRIDE = 22,
+  // An override record for the subject revokes the feature, whatever the plan says (ABI 5).
+  ENTITLE_REASON_REVOKED_BY_OVERRIDE = 23,
+  // The request carries an override set checked against another policy than the engine's
+  // (ABI 5).
+  ENTITLE_REASON_OVERRIDES_NOT_FOR_ENGINE = 24,
 };
 #ifndef __cplusplus
 #if __STDC_VERSION__ >= 202311L
@@ -211,9 +227,20 @@ typedef uint32_t entitle_reason;
 // once, and freeing it while none does is safe.
 typedef struct entitle_engine entitle_engine;
 
-// Why a load failed: a status, a message, and for policy errors every diagnostic as JSON.
+// Why a load failed: a status, a message, and for a policy or an override set that does not
+// check every diagnostic as JSON.
 // Free with `entitle_error_free`.
 typedef struct entitle_error entitle_error;
+
+// A checked set of per-customer override records (ABI 5), for the policy of the engine it was
+// checked against. Create with `entitle_overrides_from_jsonl` or `entitle_overrides_from_path`,
+// or share one with `entitle_overrides_clone`; free each handle with `entitle_overrides_free`.
+// A request takes it with `entitle_request_set_overrides`; `entitle_query_json_with_overrides`
+// answers JSON queries with it.
+//
+// Immutable: any number of threads may use one set at once. A request that holds a set keeps
+// it alive, so the set's handle may be freed while requests still hold it.
+typedef struct entitle_overrides entitle_overrides;
 
 // Who is asking and when, reusable across queries. Create with `entitle_request_new`, set
 // fields with the `entitle_request_set_*` functions, free with `entitle_request_free`.
@@ -229,6 +256,9 @@ typedef struct entitle_error entitle_error;
 // by name for the by-name ones, each read only by its own kind of query. Each is held in a
 // quantity (1 for `entitle_request_add_addon` and `entitle_request_add_addon_name`) and, for
 // a trial, with the instant it was acquired (ABI 4).
+//
+// A request may hold an override set (ABI 5, `entitle_request_set_overrides`): every query then
+// applies the records the set has for the request's key, as it is when the query runs.
 //
 // Setters copy what they are given, so a request never points into the caller's memory.
 // Queries only read a request, so threads may share one that no thread is changing.
@@ -275,14 +305,16 @@ typedef struct {
 } entitle_quota;
 
 // The answer to "how much of this limit is left, and may this request proceed?" with the
-// seat count it was computed for (ABI 4), written by `entitle_check_limit2` and
-// `entitle_check_limit_by_name2`. It holds no window: `entitle_limit_window` computes one
-// when asked, so that the question most callers ask does not pay for calendar arithmetic.
+// seat count it was computed for (ABI 4) and whether an override changed it (ABI 5), written
+// by `entitle_check_limit2` and `entitle_check_limit_by_name2`. It holds no window:
+// `entitle_limit_window` computes one when asked, so that the question most callers ask does
+// not pay for calendar arithmetic.
 //
 // Size-prefixed, as `entitle_setting_answer` is: the caller sets `size` to
 // `sizeof(entitle_quota2)` before the call, and the library writes only the fields that fit
-// (a `size` smaller than this struct as ABI 4 declares it is `ENTITLE_STATUS_INVALID_ARGUMENT`,
-// writing nothing).
+// (a `size` smaller than this struct as ABI 4 declared it, ending at `seats`, is
+// `ENTITLE_STATUS_INVALID_ARGUMENT`, writing nothing; a caller built against ABI 4 gets every
+// field but `overridden`).
 typedef struct {
   // Set by the caller: `sizeof(entitle_quota2)` as it was compiled. The library leaves it
   // as it was.
@@ -305,6 +337,10 @@ typedef struct {
   bool has_seats;
   // The seat count the limit was multiplied by, when `has_seats`; 0 otherwise.
   uint64_t seats;
+  // Whether an override record for the subject changed the limit (ABI 5): `limit` is then
+  // the override's. Written only for a caller whose `size` holds it: one built against an
+  // ABI-4 header gets every field before it.
+  bool overridden;
 } entitle_quota2;
 
 // The current window of a limit's counter (ABI 4), written by `entitle_limit_window`.
@@ -326,7 +362,8 @@ typedef struct {
   // The value, for every kind but text, in base units.
   uint64_t number;
   // For text: UTF-8 bytes, not NUL-terminated, owned by the engine and valid while it
-  // lives. NULL for other kinds.
+  // lives (for a value an override record gives, by the override set, and valid while it
+  // lives). NULL for other kinds.
   const uint8_t *text;
   // For text: the length of `text` in bytes.
   size_t text_len;
@@ -346,9 +383,10 @@ typedef struct {
   size_t size;
   // Why: `ENTITLE_REASON_GRANTED_BY_TIER` when the tier (or an ancestor) sets the value,
   // `ENTITLE_REASON_GRANTED_BY_ADDON` when a held, applying add-on does,
-  // `ENTITLE_REASON_NOT_GRANTED` when nothing sets it (kind NONE); or what could not be
+  // `ENTITLE_REASON_GRANTED_BY_OVERRIDE` when an override record for the subject does (ABI
+  // 5), `ENTITLE_REASON_NOT_GRANTED` when nothing sets it (kind NONE); or what could not be
   // answered: `ENTITLE_REASON_UNKNOWN_TIER`, `_UNKNOWN_ADDON`, `_UNKNOWN_SETTING`,
-  // `_TOO_MANY_ADDONS` or `_DUPLICATE_ADDON` (kind NONE).
+  // `_TOO_MANY_ADDONS`, `_DUPLICATE_ADDON` or `_OVERRIDES_NOT_FOR_ENGINE` (kind NONE).
   entitle_reason reason;
   // What kind of value it is; `ENTITLE_SETTING_KIND_NONE` when there is none.
   entitle_setting_kind kind;
@@ -356,13 +394,16 @@ typedef struct {
   // seconds, bytes); 0 for text and NONE.
   uint64_t number;
   // For text: the UTF-8 bytes, not NUL-terminated, owned by the engine and valid while it
-  // lives. NULL for other kinds.
+  // lives (for a value an override record gives, by the override set, and valid while it
+  // lives). NULL for other kinds.
   const uint8_t *text;
   // For text: the length of `text` in bytes; 0 otherwise.
   size_t text_len;
   // The value as the policy language writes it (`99.9%`, `2 h`, `1 GiB`, `"email"` with its
   // quotes), the `display` of the JSON protocol: UTF-8 bytes, not NUL-terminated, owned by
-  // the engine and valid while it lives (any handle on it). NULL for kind NONE.
+  // the engine and valid while it lives (any handle on it), or for a value an override
+  // record gives by the override set, valid while it lives (any handle on it, or a request
+  // holding it). NULL for kind NONE.
   const uint8_t *display;
   // The length of `display` in bytes; 0 for kind NONE.
   size_t display_len;
@@ -487,6 +528,63 @@ entitle_status entitle_engine_clone(const entitle_engine *engine, entitle_engine
 // `engine` is NULL or a pointer from `entitle_engine_from_*` or `entitle_engine_clone` not
 // freed before.
 void entitle_engine_free(entitle_engine *engine);
+
+// Reads and checks a set of override records from JSON Lines text against `engine` (ABI 5):
+// one record a line (`{"subject", "feature" | "limit" | "setting", "op", "value", "from",
+// "until", "reason", "author"}`, as `docs/language.md` describes), blank lines and lines
+// starting with `#` skipped.
+//
+// `name` (how diagnostics refer to the text, usually its path) and `text` are UTF-8 byte
+// strings with their lengths. On success writes a new set to `*overrides_out` and returns
+// `ENTITLE_STATUS_OK`; the caller frees it with `entitle_overrides_free`. On failure writes
+// nothing to `*overrides_out`, and, when `error_out` is not NULL, writes an error (freed with
+// `entitle_error_free`) to `*error_out`: `ENTITLE_STATUS_OVERRIDES_ERROR` when a record does not
+// check, whose message names the first error's `file:line:col` and whose
+// `entitle_error_diagnostics_json` holds every diagnostic, as for a policy that does not
+// check.
+//
+// # Safety
+// `engine` is NULL or a live engine. `name` and `text` are NULL with length 0, or point to that
+// many readable bytes. `overrides_out` is NULL or a valid pointer to write to; `error_out` is
+// NULL or one.
+entitle_status entitle_overrides_from_jsonl(const entitle_engine *engine,
+                                            const uint8_t *name,
+                                            size_t name_len,
+                                            const uint8_t *text,
+                                            size_t text_len,
+                                            entitle_overrides **overrides_out,
+                                            entitle_error **error_out);
+
+// Reads the JSON Lines override file at `path` (UTF-8 bytes with their length) and checks it
+// against `engine` (ABI 5), as `entitle_overrides_from_jsonl` checks text named by the path. A
+// file that cannot be read, is not a regular file or is larger than the engine's limit for
+// override files (512 MiB by default) is `ENTITLE_STATUS_IO_ERROR`, and one that is not UTF-8
+// `ENTITLE_STATUS_INVALID_UTF8`, each with a message naming the path.
+//
+// # Safety
+// As `entitle_overrides_from_jsonl`, for `path`.
+entitle_status entitle_overrides_from_path(const entitle_engine *engine,
+                                           const uint8_t *path,
+                                           size_t path_len,
+                                           entitle_overrides **overrides_out,
+                                           entitle_error **error_out);
+
+// Writes a new handle on the same set as `overrides` to `*overrides_out` (ABI 5). The two
+// share the records (nothing is copied or checked again); each is freed with its own
+// `entitle_overrides_free`, in any order and from any thread.
+//
+// # Safety
+// `overrides` is NULL or a live set; `overrides_out` is NULL or writable.
+entitle_status entitle_overrides_clone(const entitle_overrides *overrides,
+                                       entitle_overrides **overrides_out);
+
+// Frees a set's handle (ABI 5). NULL does nothing. Requests that hold the set keep it: it is
+// freed with the last of them.
+//
+// # Safety
+// `overrides` is NULL or a pointer from `entitle_overrides_from_*` or `entitle_overrides_clone`
+// not freed before, and no call is using it.
+void entitle_overrides_free(entitle_overrides *overrides);
 
 // The id of the tier named `name` (UTF-8 bytes with their length).
 //
@@ -616,8 +714,8 @@ const char *entitle_reason_name(uint32_t reason);
 // static NUL-terminated string; NULL for a number that is no status.
 const char *entitle_limit_status_name(uint32_t status);
 
-// A new request: no tier, empty key, no add-ons, no seat count, billing anchor day 1, `now` 0. Writes it to
-// `*request_out`; free it with `entitle_request_free`.
+// A new request: no tier, empty key, no add-ons, no seat count, billing anchor day 1, `now` 0,
+// no override set. Writes it to `*request_out`; free it with `entitle_request_free`.
 //
 // # Safety
 // `request_out` is NULL or writable.
@@ -647,13 +745,41 @@ entitle_status entitle_request_set_tier_name(entitle_request *request,
                                              const uint8_t *name,
                                              size_t name_len);
 
-// Sets the stable subject key that rollouts hash (a customer or app id).
+// Sets the stable subject key that rollouts hash (a customer or app id), and that the
+// records of a held override set are looked up by.
 //
 // # Safety
 // As `entitle_request_set_tier_name`, for `key`.
 entitle_status entitle_request_set_key(entitle_request *request,
                                        const uint8_t *key,
                                        size_t key_len);
+
+// Makes the request hold `overrides` (ABI 5), replacing any set it held: every query on it
+// then applies the records the set has for the request's key (set before or after this
+// call), after the tier, seats and add-ons. A feature record grants (reason
+// `granted_by_override`) or revokes (`revoked_by_override`); a limit record changes the limit
+// in force, which `entitle_quota2` marks `overridden`; a setting record gives the value
+// (reason `granted_by_override` in an `entitle_setting_answer`). A key without records
+// answers from the plan alone.
+//
+// The request keeps its own share of the set: `overrides` may be freed afterwards. A set
+// checked against another policy than the engine a query asks is refused for a key it has
+// records for: status `ENTITLE_STATUS_OVERRIDES_NOT_FOR_ENGINE` and a deny with reason
+// `overrides_not_for_engine`. A NULL `overrides` is `ENTITLE_STATUS_NULL_ARGUMENT` and leaves the
+// request unchanged (`entitle_request_clear_overrides` removes a set).
+//
+// # Safety
+// `request` is NULL or a live request that no other thread is using; `overrides` is NULL or a
+// live set.
+entitle_status entitle_request_set_overrides(entitle_request *request,
+                                             const entitle_overrides *overrides);
+
+// Removes the request's override set (ABI 5), as a new request holds none: queries answer from
+// the plan alone. A request that holds none is left as it is.
+//
+// # Safety
+// `request` is NULL or a live request that no other thread is using.
+entitle_status entitle_request_clear_overrides(entitle_request *request);
 
 // Sets the instant of the query, in Unix seconds (UTC). The engine never reads the clock.
 //
@@ -774,7 +900,7 @@ entitle_status entitle_check_limit(const entitle_engine *engine,
 //
 // # Safety
 // `engine` and `request` are NULL or live handles; `quota_out` is NULL or points to a
-// writable `entitle_quota2` whose `size` is set.
+// writable `entitle_quota2` whose `size` is set, with at least `size` bytes.
 entitle_status entitle_check_limit2(const entitle_engine *engine,
                                     const entitle_request *request,
                                     uint32_t limit,
@@ -800,7 +926,8 @@ entitle_status entitle_limit_window(const entitle_engine *engine,
 //
 // # Safety
 // `engine` and `request` are NULL or live handles; `value_out` is NULL or writable. Text in
-// the value stays valid while the engine lives.
+// the value stays valid while the engine lives, or for a value an override record gives,
+// while the request's override set does.
 entitle_status entitle_setting_value(const entitle_engine *engine,
                                      const entitle_request *request,
                                      uint32_t setting,
@@ -872,7 +999,8 @@ entitle_status entitle_setting_value_by_name(const entitle_engine *engine,
 // # Safety
 // `engine` and `request` are NULL or live handles; `answer_out` is NULL or points to a
 // writable `entitle_setting_answer` whose `size` is set. Text and display text in the answer
-// stay valid while the engine lives.
+// stay valid while the engine lives, or for a value an override record gives, while the
+// request's override set does.
 entitle_status entitle_answer_setting(const entitle_engine *engine,
                                       const entitle_request *request,
                                       uint32_t setting,
@@ -907,6 +1035,21 @@ entitle_status entitle_query_json(const entitle_engine *engine,
                                   const uint8_t *query,
                                   size_t query_len,
                                   char **json_out);
+
+// `entitle_query_json` with an override set (ABI 5): each query's subject (its `"key"`) takes
+// its records from `overrides`, as a request holding the set would, and a limit answer an
+// override changed says `"overridden": true`. A set checked against another policy answers a
+// query whose key has records with reason `overrides_not_for_engine`, in the JSON and with status
+// OK, as every answer of the protocol is given. A NULL `overrides` is
+// `ENTITLE_STATUS_NULL_ARGUMENT` (`entitle_query_json` answers without a set).
+//
+// # Safety
+// As `entitle_query_json`; `overrides` is NULL or a live set.
+entitle_status entitle_query_json_with_overrides(const entitle_engine *engine,
+                                                 const entitle_overrides *overrides,
+                                                 const uint8_t *query,
+                                                 size_t query_len,
+                                                 char **json_out);
 
 // Explains `entitle_decide`: the rules behind the decision, with their source spans, and an
 // upgrade hint, as a JSON object (`{"answer": {...}, "explain": {"steps": [...], "upgrade":
@@ -978,7 +1121,9 @@ void entitle_string_free(char *string);
 // `entitle_decide_many`). From ABI 4, a request that holds an add-on past its maximum
 // quantity is `ENTITLE_STATUS_QUANTITY_ABOVE_MAX`, and one without an input a question needs
 // (a trial's acquisition, or for a limit a seat count) `ENTITLE_STATUS_MISSING_INPUT`, with
-// the reason in every answer it refuses.
+// the reason in every answer it refuses. From ABI 5, a request whose override set was checked
+// against another policy, and has records for its key, is
+// `ENTITLE_STATUS_OVERRIDES_NOT_FOR_ENGINE`, every answer a deny with that reason.
 //
 // The input and output arrays must not overlap: a call given overlapping arrays may answer
 // wrongly (it reads each group of inputs before it writes their answers, which keeps it
@@ -1066,7 +1211,8 @@ entitle_status entitle_check_limit_many(const entitle_engine *engine,
 // point to `usage_count` readable elements; `out` is NULL or points to a writable
 // `entitle_entitlements` whose array pointers are NULL or point to their capacity of
 // writable elements (`setting_size` bytes apart for `settings`), none of them overlapping the
-// usage arrays. Setting texts stay valid while the engine lives.
+// usage arrays. Setting texts stay valid while the engine lives, or for a value an override
+// record gives, while the request's override set does.
 entitle_status entitle_query_entitlements(const entitle_engine *engine,
                                           const entitle_request *request,
                                           const uint32_t *usage_limits,
@@ -1081,7 +1227,8 @@ entitle_status entitle_query_entitlements(const entitle_engine *engine,
 entitle_status entitle_error_status(const entitle_error *error);
 
 // The error's message as a NUL-terminated UTF-8 string owned by the error (valid until
-// `entitle_error_free`). For a policy error it names the first error's `file:line:col`.
+// `entitle_error_free`). For a policy error, or an override set's, it names the first error's
+// `file:line:col`.
 // NULL for a NULL error.
 //
 // # Safety
@@ -1100,9 +1247,10 @@ entitle_status entitle_error_copy_message(const entitle_error *error,
                                           size_t capacity,
                                           size_t *needed_out);
 
-// Every diagnostic of a policy error as a JSON array (the one shape of the Rust crate's
-// `wire::diagnostics`: code, severity, message, file, line, column, …), NUL-terminated and
-// owned by the error. NULL for other errors and for a NULL error.
+// Every diagnostic of a policy error, or of an override set's (ABI 5), as a JSON array (the
+// one shape of the Rust crate's `wire::diagnostics`: code, severity, message, file, line,
+// column, …), NUL-terminated and owned by the error. NULL for other errors and for a NULL
+// error.
 //
 // # Safety
 // `error` is NULL or a live error.

@@ -203,7 +203,9 @@ unsafe fn put_all<T: Copy, C>(out: *mut C, start: usize, answers: &[T], convert:
 /// `entitle_decide_many`). From ABI 4, a request that holds an add-on past its maximum
 /// quantity is `ENTITLE_STATUS_QUANTITY_ABOVE_MAX`, and one without an input a question needs
 /// (a trial's acquisition, or for a limit a seat count) `ENTITLE_STATUS_MISSING_INPUT`, with
-/// the reason in every answer it refuses.
+/// the reason in every answer it refuses. From ABI 5, a request whose override set was checked
+/// against another policy, and has records for its key, is
+/// `ENTITLE_STATUS_OVERRIDES_NOT_FOR_ENGINE`, every answer a deny with that reason.
 ///
 /// The input and output arrays must not overlap: a call given overlapping arrays may answer
 /// wrongly (it reads each group of inputs before it writes their answers, which keeps it
@@ -428,7 +430,8 @@ unsafe fn put_ids(out: *mut u32, ids: impl Iterator<Item = u32>) {
 /// point to `usage_count` readable elements; `out` is NULL or points to a writable
 /// `entitle_entitlements` whose array pointers are NULL or point to their capacity of
 /// writable elements (`setting_size` bytes apart for `settings`), none of them overlapping the
-/// usage arrays. Setting texts stay valid while the engine lives.
+/// usage arrays. Setting texts stay valid while the engine lives, or for a value an override
+/// record gives, while the request's override set does.
 #[no_mangle]
 pub unsafe extern "C" fn entitle_query_entitlements(
     engine: *const entitle_engine,
@@ -525,7 +528,7 @@ pub unsafe extern "C" fn entitle_query_entitlements(
             // SAFETY: `has_room` checked that `limits` holds every limit.
             note(check_into(engine, rust, questions, page.limits)?);
             for (i, (id, _)) in engine.settings().enumerate() {
-                let (mut answer, found) = setting_answer_by_id(handle, !held.addons.is_empty(), rust, id);
+                let (mut answer, found) = setting_answer_by_id(handle, held, rust, id);
                 note(first_unknown([found]));
                 answer.size = stride;
                 // SAFETY: element `i` is `i * stride` bytes into the caller's array, which

@@ -8,7 +8,8 @@ use entitle::{LoadError, Source};
 use crate::entitle_status;
 use crate::status::{c_string, free_box, guard, guard_or};
 
-/// Why a load failed: a status, a message, and for policy errors every diagnostic as JSON.
+/// Why a load failed: a status, a message, and for a policy or an override set that does not
+/// check every diagnostic as JSON.
 /// Free with `entitle_error_free`.
 pub struct entitle_error {
     pub(crate) status: entitle_status,
@@ -42,6 +43,10 @@ pub(crate) fn load_error(error: &LoadError, source: Option<&Source>) -> entitle_
             (entitle_status::PolicyError, Some(c_string(&entitle::wire::diagnostics(source, diagnostics.iter()))))
         }
         (LoadError::Policy(_), None) => (entitle_status::PolicyError, None),
+        (LoadError::Overrides(diagnostics), Some(source)) => {
+            (entitle_status::OverridesError, Some(c_string(&entitle::wire::diagnostics(source, diagnostics.iter()))))
+        }
+        (LoadError::Overrides(_), None) => (entitle_status::OverridesError, None),
         (LoadError::NotUtf8 { .. }, _) => (entitle_status::InvalidUtf8, None),
         (LoadError::Bundle { .. } | LoadError::BundleTooLarge { .. }, _) => (entitle_status::BundleError, None),
         // `Read`, `TooLarge`, and any kind a later release adds: the file could not be used.
@@ -63,7 +68,8 @@ pub unsafe extern "C" fn entitle_error_status(error: *const entitle_error) -> en
 }
 
 /// The error's message as a NUL-terminated UTF-8 string owned by the error (valid until
-/// `entitle_error_free`). For a policy error it names the first error's `file:line:col`.
+/// `entitle_error_free`). For a policy error, or an override set's, it names the first error's
+/// `file:line:col`.
 /// NULL for a NULL error.
 ///
 /// # Safety
@@ -111,9 +117,10 @@ pub unsafe extern "C" fn entitle_error_copy_message(
     })
 }
 
-/// Every diagnostic of a policy error as a JSON array (the one shape of the Rust crate's
-/// `wire::diagnostics`: code, severity, message, file, line, column, …), NUL-terminated and
-/// owned by the error. NULL for other errors and for a NULL error.
+/// Every diagnostic of a policy error, or of an override set's (ABI 5), as a JSON array (the
+/// one shape of the Rust crate's `wire::diagnostics`: code, severity, message, file, line,
+/// column, …), NUL-terminated and owned by the error. NULL for other errors and for a NULL
+/// error.
 ///
 /// # Safety
 /// `error` is NULL or a live error.

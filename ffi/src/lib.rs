@@ -11,9 +11,9 @@
 //!   [`entitle_status::Panic`], or for a function that returns no status its fallback (NULL, 0
 //!   or nothing), and never unwinds into C (a test in `status.rs` reads the source to hold
 //!   every export to it);
-//! - takes handles made by this library. An engine handle may be queried from any number of
-//!   threads at once; a request or error handle belongs to one thread at a time unless only
-//!   read.
+//! - takes handles made by this library. An engine or override-set handle may be used from
+//!   any number of threads at once; a request or error handle belongs to one thread at a time
+//!   unless only read.
 //!
 //! This crate is the only one in the project that holds `unsafe`. Each `unsafe` block says
 //! which part of the caller's contract makes it sound.
@@ -29,6 +29,8 @@ mod status;
 mod types;
 
 mod handles;
+
+mod overrides;
 
 mod names;
 
@@ -48,6 +50,7 @@ pub use crate::batch::*;
 pub use crate::errors::*;
 pub use crate::handles::*;
 pub use crate::names::*;
+pub use crate::overrides::*;
 pub use crate::queries::*;
 pub use crate::request::*;
 pub use crate::status::entitle_status;
@@ -70,7 +73,7 @@ pub extern "C" fn entitle_abi_version() -> u32 {
 
 /// Raised when what a call declares or does changes for callers built against an older
 /// header; `docs/bindings.md` lists each version's changes.
-pub const ABI_VERSION: u32 = 4;
+pub const ABI_VERSION: u32 = 5;
 
 #[cfg(test)]
 mod tests {

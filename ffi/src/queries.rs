@@ -7,8 +7,8 @@ use entitle::{AddonId, Engine, FeatureId, Held, LimitId, Limits, Reason, Request
 use crate::status::{c_string, guard, guard_or, read_str};
 use crate::types::{c_decision, c_quota, c_quota2, c_setting, c_setting_answer, c_window};
 use crate::{
-    entitle_decision, entitle_engine, entitle_quota, entitle_quota2, entitle_request, entitle_setting,
-    entitle_setting_answer, entitle_status, entitle_window,
+    entitle_decision, entitle_engine, entitle_overrides, entitle_quota, entitle_quota2, entitle_request,
+    entitle_setting, entitle_setting_answer, entitle_status, entitle_window,
 };
 
 /// The status that goes with an answer's reason: unknown ids and names, too many add-ons, an
@@ -26,6 +26,7 @@ pub(crate) fn status_of(reason: Reason, by_name: bool, tier_named: bool) -> enti
         Reason::DuplicateAddon => entitle_status::DuplicateAddon,
         Reason::QuantityAboveMax => entitle_status::QuantityAboveMax,
         Reason::SeatsNotGiven | Reason::AcquisitionNotGiven => entitle_status::MissingInput,
+        Reason::OverridesNotForEngine => entitle_status::OverridesNotForEngine,
         Reason::GrantedByTier
         | Reason::GrantedByAddon
         | Reason::GrantedByRollout
@@ -37,7 +38,9 @@ pub(crate) fn status_of(reason: Reason, by_name: bool, tier_named: bool) -> enti
         | Reason::WithinLimit
         | Reason::Overage
         | Reason::LimitExceeded
-        | Reason::LimitNotSet => entitle_status::Ok,
+        | Reason::LimitNotSet
+        | Reason::GrantedByOverride
+        | Reason::RevokedByOverride => entitle_status::Ok,
         // `Reason` can grow (it is `#[non_exhaustive]`): a reason this table does not sort is
         // not reported as a plain answer, and a test fails until it is sorted.
         _ => entitle_status::InvalidArgument,
@@ -80,46 +83,54 @@ pub(crate) unsafe fn caller_size<T>(out: *const T) -> usize {
     unsafe { out.cast::<usize>().read() }
 }
 
-/// The `Answer` of a size-prefixed struct: a caller's `size` below the struct this library
-/// declares is `INVALID_ARGUMENT`; otherwise every field this library knows is written, and the
-/// caller's `size` stays.
+/// The `Answer` of a size-prefixed struct whose first declared form is `$first` bytes: a
+/// caller's `size` below it is `INVALID_ARGUMENT`; otherwise every field this library knows that
+/// fits in the caller's `size` is written (all of them for a caller built against this header
+/// or a later one), and the caller's `size` stays.
 macro_rules! size_prefixed {
-    ($($answer:ty),*) => {$(
+    ($($answer:ty => $first:expr),*) => {$(
         impl Answer for $answer {
             unsafe fn room(out: *const Self) -> Result<(), entitle_status> {
                 // SAFETY: the caller's contract.
-                if unsafe { caller_size(out) } < std::mem::size_of::<Self>() {
+                if unsafe { caller_size(out) } < $first {
                     return Err(entitle_status::InvalidArgument);
                 }
                 Ok(())
             }
 
             unsafe fn put(out: *mut Self, mut value: Self) {
-                // Every field this library knows fits (`room` checked), and the caller's `size`
-                // stays.
-                // SAFETY: the caller's contract.
+                // SAFETY: the caller's contract: `out` is readable and holds `size` bytes,
+                // at least the first declared form (`room` checked).
                 unsafe {
-                    value.size = caller_size(out);
-                    out.write(value);
+                    let size = caller_size(out);
+                    value.size = size;
+                    // A caller built against an older header has room for the fields its
+                    // header declared, which come first: only those bytes are written. The
+                    // copy is untyped, so the value's padding may be copied uninitialised.
+                    let len = size.min(std::mem::size_of::<Self>());
+                    std::ptr::copy_nonoverlapping(std::ptr::addr_of!(value).cast::<u8>(), out.cast::<u8>(), len);
                 }
             }
         }
     )*};
 }
 
-size_prefixed!(entitle_setting_answer, entitle_quota2);
+size_prefixed!(
+    entitle_setting_answer => std::mem::size_of::<entitle_setting_answer>(),
+    entitle_quota2 => crate::types::QUOTA2_ABI4_SIZE
+);
 impl Answer for entitle_window {}
 
 /// The Rust request an id-based query asks with: the handle's tier as an id of `engine`, the
-/// add-ons it holds by id, and its seat count.
+/// add-ons it holds by id, its seat count and its subject's override records.
 pub(crate) fn id_request<'r>(engine: &Engine, request: &'r entitle_request) -> Request<'r> {
-    seated(
+    request.overridden(seated(
         Request::new(request.tier.id(engine), request.now)
             .with_key(&request.key)
             .with_held(&request.addons)
             .with_billing_anchor(request.billing_anchor),
         request.seats,
-    )
+    ))
 }
 
 /// `rust` with the handle's seat count, if it has one.
@@ -240,13 +251,13 @@ unsafe fn by_name_in<T: Answer>(
             overflow = request.addon_names.iter().map(|addon| addon.held()).collect();
             &overflow
         };
-        let rust = seated(
+        let rust = request.overridden(seated(
             Request::new(request.tier.name(&engine.engine), request.now)
                 .with_key(&request.key)
                 .with_held(names)
                 .with_billing_anchor(request.billing_anchor),
             request.seats,
-        );
+        ));
         let (value, reason) = answer(engine, request, &rust, name);
         // SAFETY: checked non-NULL and roomy; writable per the contract.
         unsafe { T::put(out, value) };
@@ -333,7 +344,7 @@ pub unsafe extern "C" fn entitle_check_limit(
 ///
 /// # Safety
 /// `engine` and `request` are NULL or live handles; `quota_out` is NULL or points to a
-/// writable `entitle_quota2` whose `size` is set.
+/// writable `entitle_quota2` whose `size` is set, with at least `size` bytes.
 #[no_mangle]
 pub unsafe extern "C" fn entitle_check_limit2(
     engine: *const entitle_engine,
@@ -381,7 +392,8 @@ pub unsafe extern "C" fn entitle_limit_window(
 ///
 /// # Safety
 /// `engine` and `request` are NULL or live handles; `value_out` is NULL or writable. Text in
-/// the value stays valid while the engine lives.
+/// the value stays valid while the engine lives, or for a value an override record gives,
+/// while the request's override set does.
 #[no_mangle]
 pub unsafe extern "C" fn entitle_setting_value(
     engine: *const entitle_engine,
@@ -532,23 +544,44 @@ pub(crate) fn setter<'e>(
     }
 }
 
+/// The full answer about a setting: `answer` is the engine's, `plan` (given when the request
+/// carries override records) the value without them, and `tier_alone` the value without
+/// overrides or add-ons. A value that is not the plan's comes from an override record, and its
+/// display text is kept by the request's set rather than by the engine, so that an engine's
+/// texts never grow with the sets it is asked with.
+pub(crate) fn setting_answer<'v>(
+    handle: &entitle_engine,
+    held: &entitle_request,
+    holds_addons: bool,
+    answer: Result<Option<&'v SettingValue>, Reason>,
+    plan: Option<Option<&'v SettingValue>>,
+    tier_alone: impl FnOnce() -> Option<&'v SettingValue>,
+) -> (entitle_setting_answer, Reason) {
+    let (value, reason, displays) = match answer {
+        Err(reason) => (None, reason, &*handle.displays),
+        Ok(value) => match (value, plan) {
+            (Some(own), Some(plan)) if !plan.is_some_and(|planned| std::ptr::eq(planned, own)) => {
+                (value, Reason::GrantedByOverride, held.override_displays().unwrap_or(&handle.displays))
+            }
+            _ => (value, setter(value, holds_addons, tier_alone), &*handle.displays),
+        },
+    };
+    (c_setting_answer(value, reason, displays), reason)
+}
+
 /// The full answer about `setting` for an id-based request: its value, who sets it and its
 /// display text.
 pub(crate) fn setting_answer_by_id(
     handle: &entitle_engine,
-    holds_addons: bool,
+    held: &entitle_request,
     request: &Request<'_>,
     setting: SettingId,
 ) -> (entitle_setting_answer, Reason) {
     let engine = &handle.engine;
-    let (value, reason) = match engine.setting_value(request, setting) {
-        Ok(value) => (
-            value,
-            setter(value, holds_addons, || engine.setting_value(&request.with_addons(&[]), setting).ok().flatten()),
-        ),
-        Err(reason) => (None, reason),
-    };
-    (c_setting_answer(value, reason, &handle.displays), reason)
+    let plain = request.without_overrides();
+    let plan = request.has_overrides().then(|| engine.setting_value(&plain, setting).ok().flatten());
+    let tier_alone = || engine.setting_value(&plain.with_addons(&[]), setting).ok().flatten();
+    setting_answer(handle, held, !held.addons.is_empty(), engine.setting_value(request, setting), plan, tier_alone)
 }
 
 /// The value of `setting` for the subject in full (ABI 3): writes `*answer_out`, whose `size`
@@ -560,7 +593,8 @@ pub(crate) fn setting_answer_by_id(
 /// # Safety
 /// `engine` and `request` are NULL or live handles; `answer_out` is NULL or points to a
 /// writable `entitle_setting_answer` whose `size` is set. Text and display text in the answer
-/// stay valid while the engine lives.
+/// stay valid while the engine lives, or for a value an override record gives, while the
+/// request's override set does.
 #[no_mangle]
 pub unsafe extern "C" fn entitle_answer_setting(
     engine: *const entitle_engine,
@@ -571,7 +605,7 @@ pub unsafe extern "C" fn entitle_answer_setting(
     // SAFETY: the contract, passed on.
     unsafe {
         by_id_in(engine, request, answer_out, |handle, held, request| {
-            setting_answer_by_id(handle, !held.addons.is_empty(), request, SettingId::from_u32(setting))
+            setting_answer_by_id(handle, held, request, SettingId::from_u32(setting))
         })
     }
 }
@@ -596,16 +630,11 @@ pub unsafe extern "C" fn entitle_answer_setting_by_name(
     unsafe {
         by_name_in(engine, request, setting, setting_len, answer_out, |handle, held, request, setting| {
             let engine = &handle.engine;
-            let (value, reason) = match engine.setting_value_by_name(request, setting) {
-                Ok(value) => (
-                    value,
-                    setter(value, !held.addon_names.is_empty(), || {
-                        engine.setting_value_by_name(&request.with_addons(&[]), setting).ok().flatten()
-                    }),
-                ),
-                Err(reason) => (None, reason),
-            };
-            (c_setting_answer(value, reason, &handle.displays), reason)
+            let plain = request.without_overrides();
+            let plan = request.has_overrides().then(|| engine.setting_value_by_name(&plain, setting).ok().flatten());
+            let tier_alone = || engine.setting_value_by_name(&plain.with_addons(&[]), setting).ok().flatten();
+            let answer = engine.setting_value_by_name(request, setting);
+            setting_answer(handle, held, !held.addon_names.is_empty(), answer, plan, tier_alone)
         })
     }
 }
@@ -646,6 +675,42 @@ pub unsafe extern "C" fn entitle_query_json(
         // SAFETY: the caller's contract for `query`.
         let answer = match unsafe { read_str(query, query_len) } {
             Ok(query) => entitle::wire::answer_line(&engine.engine, query),
+            Err(status) => return status,
+        };
+        // SAFETY: checked non-NULL.
+        unsafe { give_string(&answer, json_out) };
+        entitle_status::Ok
+    })
+}
+
+/// `entitle_query_json` with an override set (ABI 5): each query's subject (its `"key"`) takes
+/// its records from `overrides`, as a request holding the set would, and a limit answer an
+/// override changed says `"overridden": true`. A set checked against another policy answers a
+/// query whose key has records with reason `overrides_not_for_engine`, in the JSON and with status
+/// OK, as every answer of the protocol is given. A NULL `overrides` is
+/// `ENTITLE_STATUS_NULL_ARGUMENT` (`entitle_query_json` answers without a set).
+///
+/// # Safety
+/// As `entitle_query_json`; `overrides` is NULL or a live set.
+#[no_mangle]
+pub unsafe extern "C" fn entitle_query_json_with_overrides(
+    engine: *const entitle_engine,
+    overrides: *const entitle_overrides,
+    query: *const u8,
+    query_len: usize,
+    json_out: *mut *mut c_char,
+) -> entitle_status {
+    guard(|| {
+        // SAFETY: NULL or live handles.
+        let (Some(engine), Some(overrides)) = (unsafe { engine.as_ref() }, unsafe { overrides.as_ref() }) else {
+            return entitle_status::NullArgument;
+        };
+        if json_out.is_null() {
+            return entitle_status::NullArgument;
+        }
+        // SAFETY: the caller's contract for `query`.
+        let answer = match unsafe { read_str(query, query_len) } {
+            Ok(query) => entitle::wire::answer_line_with(&engine.engine, Some(&overrides.overrides), query),
             Err(status) => return status,
         };
         // SAFETY: checked non-NULL.
@@ -718,13 +783,13 @@ fn explain_named<R>(engine: &Engine, request: &entitle_request, explain: impl Fn
         let id = engine.addon(&named.name).unwrap_or(AddonId::from_u32(NO_ID));
         *slot = Held::new(id).with_quantity(named.quantity).acquired_at(named.acquired);
     }
-    let rust = seated(
+    let rust = request.overridden(seated(
         Request::new(request.tier.id(engine), request.now)
             .with_key(&request.key)
             .with_held(held.get(..count).unwrap_or_default())
             .with_billing_anchor(request.billing_anchor),
         request.seats,
-    );
+    ));
     Some(explain(&rust))
 }
 

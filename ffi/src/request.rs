@@ -1,9 +1,12 @@
 //! The request handle: who is asking and when, set field by field.
 
-use entitle::{AddonId, Engine, Held, TierId};
+use std::sync::Arc;
 
-use crate::entitle_status;
+use entitle::{AddonId, Engine, Held, Overrides, Request, TierId};
+
 use crate::status::{free_box, guard, read_str};
+use crate::types::Displays;
+use crate::{entitle_overrides, entitle_status};
 
 /// Who is asking and when, reusable across queries. Create with `entitle_request_new`, set
 /// fields with the `entitle_request_set_*` functions, free with `entitle_request_free`.
@@ -20,6 +23,9 @@ use crate::status::{free_box, guard, read_str};
 /// quantity (1 for `entitle_request_add_addon` and `entitle_request_add_addon_name`) and, for
 /// a trial, with the instant it was acquired (ABI 4).
 ///
+/// A request may hold an override set (ABI 5, `entitle_request_set_overrides`): every query then
+/// applies the records the set has for the request's key, as it is when the query runs.
+///
 /// Setters copy what they are given, so a request never points into the caller's memory.
 /// Queries only read a request, so threads may share one that no thread is changing.
 pub struct entitle_request {
@@ -31,6 +37,48 @@ pub struct entitle_request {
     pub(crate) seats: Option<u64>,
     pub(crate) billing_anchor: u8,
     pub(crate) now: i64,
+    /// The override set, when one is held (ABI 5).
+    pub(crate) overrides: Option<Attached>,
+}
+
+/// An override set a request holds: its own share of the set, so that the request never
+/// borrows from a handle the caller may free, and whether the set has records for the
+/// request's key.
+///
+/// The Rust request a query builds borrows the key and the set from here for the query's
+/// length, and `Request::with_overrides` looks the key up then, so no answer can come from
+/// another key's records. The lookup is skipped for a key the set has no records for, which
+/// is worked out again whenever the key or the set changes (the set itself never changes), so
+/// a subject without overrides pays no lookup per query.
+pub(crate) struct Attached {
+    pub(crate) overrides: Overrides,
+    /// The display texts of the set's setting values, shared with the set's handles.
+    pub(crate) displays: Arc<Displays>,
+    /// Whether `overrides` has records for the request's key.
+    pub(crate) has_records: bool,
+}
+
+impl entitle_request {
+    /// Works out again whether the held set has records for the key, after either changed.
+    fn resolve(&mut self) {
+        if let Some(attached) = &mut self.overrides {
+            attached.has_records = attached.overrides.subject(&self.key).is_some();
+        }
+    }
+
+    /// `rust` (built with this handle's key) with the subject's override records, when the
+    /// handle holds a set that has records for its key.
+    pub(crate) fn overridden<'r, T: Copy, A>(&'r self, rust: Request<'r, T, A>) -> Request<'r, T, A> {
+        match &self.overrides {
+            Some(attached) if attached.has_records => rust.with_overrides(&attached.overrides),
+            _ => rust,
+        }
+    }
+
+    /// The display texts of the held set, when the request holds one.
+    pub(crate) fn override_displays(&self) -> Option<&Displays> {
+        self.overrides.as_ref().map(|attached| &*attached.displays)
+    }
 }
 
 /// An add-on held by name, with its quantity and acquisition instant (`i64::MIN` when none was
@@ -107,8 +155,8 @@ impl Tier {
     }
 }
 
-/// A new request: no tier, empty key, no add-ons, no seat count, billing anchor day 1, `now` 0. Writes it to
-/// `*request_out`; free it with `entitle_request_free`.
+/// A new request: no tier, empty key, no add-ons, no seat count, billing anchor day 1, `now` 0,
+/// no override set. Writes it to `*request_out`; free it with `entitle_request_free`.
 ///
 /// # Safety
 /// `request_out` is NULL or writable.
@@ -126,6 +174,7 @@ pub unsafe extern "C" fn entitle_request_new(request_out: *mut *mut entitle_requ
             seats: None,
             billing_anchor: 1,
             now: 0,
+            overrides: None,
         });
         // SAFETY: checked non-NULL; writable per the contract.
         unsafe { *request_out = Box::into_raw(request) };
@@ -217,7 +266,8 @@ pub unsafe extern "C" fn entitle_request_set_tier_name(
     unsafe { set_text(request, name, name_len, |r, name| r.tier = Tier::Name(name)) }
 }
 
-/// Sets the stable subject key that rollouts hash (a customer or app id).
+/// Sets the stable subject key that rollouts hash (a customer or app id), and that the
+/// records of a held override set are looked up by.
 ///
 /// # Safety
 /// As `entitle_request_set_tier_name`, for `key`.
@@ -228,7 +278,66 @@ pub unsafe extern "C" fn entitle_request_set_key(
     key_len: usize,
 ) -> entitle_status {
     // SAFETY: the contract, passed on.
-    unsafe { set_text(request, key, key_len, |r, key| r.key = key) }
+    unsafe {
+        set_text(request, key, key_len, |r, key| {
+            r.key = key;
+            r.resolve();
+        })
+    }
+}
+
+/// Makes the request hold `overrides` (ABI 5), replacing any set it held: every query on it
+/// then applies the records the set has for the request's key (set before or after this
+/// call), after the tier, seats and add-ons. A feature record grants (reason
+/// `granted_by_override`) or revokes (`revoked_by_override`); a limit record changes the limit
+/// in force, which `entitle_quota2` marks `overridden`; a setting record gives the value
+/// (reason `granted_by_override` in an `entitle_setting_answer`). A key without records
+/// answers from the plan alone.
+///
+/// The request keeps its own share of the set: `overrides` may be freed afterwards. A set
+/// checked against another policy than the engine a query asks is refused for a key it has
+/// records for: status `ENTITLE_STATUS_OVERRIDES_NOT_FOR_ENGINE` and a deny with reason
+/// `overrides_not_for_engine`. A NULL `overrides` is `ENTITLE_STATUS_NULL_ARGUMENT` and leaves the
+/// request unchanged (`entitle_request_clear_overrides` removes a set).
+///
+/// # Safety
+/// `request` is NULL or a live request that no other thread is using; `overrides` is NULL or a
+/// live set.
+#[no_mangle]
+pub unsafe extern "C" fn entitle_request_set_overrides(
+    request: *mut entitle_request,
+    overrides: *const entitle_overrides,
+) -> entitle_status {
+    // SAFETY: the contract, passed on, for `request` and `overrides`.
+    unsafe {
+        change_request(request, |r| {
+            // NULL or a live set, per the contract.
+            let Some(set) = overrides.as_ref() else { return entitle_status::NullArgument };
+            r.overrides = Some(Attached {
+                overrides: set.overrides.clone(),
+                displays: Arc::clone(&set.displays),
+                has_records: false,
+            });
+            r.resolve();
+            entitle_status::Ok
+        })
+    }
+}
+
+/// Removes the request's override set (ABI 5), as a new request holds none: queries answer from
+/// the plan alone. A request that holds none is left as it is.
+///
+/// # Safety
+/// `request` is NULL or a live request that no other thread is using.
+#[no_mangle]
+pub unsafe extern "C" fn entitle_request_clear_overrides(request: *mut entitle_request) -> entitle_status {
+    // SAFETY: the contract, passed on.
+    unsafe {
+        change_request(request, |r| {
+            r.overrides = None;
+            entitle_status::Ok
+        })
+    }
 }
 
 /// Sets the instant of the query, in Unix seconds (UTC). The engine never reads the clock.

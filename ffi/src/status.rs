@@ -53,6 +53,14 @@ pub enum entitle_status {
     /// add-on was acquired (reason `acquisition_not_given`). The answer is still written: a
     /// deny with that reason.
     MissingInput = 14,
+    /// The override set does not check against the engine (ABI 5): a record is malformed,
+    /// names something the policy does not declare, or overlaps another. The error handle
+    /// carries every diagnostic, each with the record's `file:line:col`.
+    OverridesError = 15,
+    /// The request carries an override set checked against another policy than the engine's
+    /// (ABI 5), and the set has records for the request's key. The answer is still written: a
+    /// deny with reason `overrides_not_for_engine`.
+    OverridesNotForEngine = 16,
 }
 
 /// Runs `body`, turning a panic into [`entitle_status::Panic`]. Every export that returns a

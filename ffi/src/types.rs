@@ -58,6 +58,14 @@ pub enum entitle_reason {
     SeatsNotGiven = 20,
     /// A held add-on is a trial and the request does not say when it was acquired (ABI 4).
     AcquisitionNotGiven = 21,
+    /// An override record for the subject grants the feature, whatever the plan says, or sets
+    /// the setting's value (ABI 5).
+    GrantedByOverride = 22,
+    /// An override record for the subject revokes the feature, whatever the plan says (ABI 5).
+    RevokedByOverride = 23,
+    /// The request carries an override set checked against another policy than the engine's
+    /// (ABI 5).
+    OverridesNotForEngine = 24,
 }
 
 /// A reason as the answers carry it: its number in the Rust crate, `reason as u32`, which the
@@ -149,14 +157,16 @@ pub struct entitle_quota {
 }
 
 /// The answer to "how much of this limit is left, and may this request proceed?" with the
-/// seat count it was computed for (ABI 4), written by `entitle_check_limit2` and
-/// `entitle_check_limit_by_name2`. It holds no window: `entitle_limit_window` computes one
-/// when asked, so that the question most callers ask does not pay for calendar arithmetic.
+/// seat count it was computed for (ABI 4) and whether an override changed it (ABI 5), written
+/// by `entitle_check_limit2` and `entitle_check_limit_by_name2`. It holds no window:
+/// `entitle_limit_window` computes one when asked, so that the question most callers ask does
+/// not pay for calendar arithmetic.
 ///
 /// Size-prefixed, as `entitle_setting_answer` is: the caller sets `size` to
 /// `sizeof(entitle_quota2)` before the call, and the library writes only the fields that fit
-/// (a `size` smaller than this struct as ABI 4 declares it is `ENTITLE_STATUS_INVALID_ARGUMENT`,
-/// writing nothing).
+/// (a `size` smaller than this struct as ABI 4 declared it, ending at `seats`, is
+/// `ENTITLE_STATUS_INVALID_ARGUMENT`, writing nothing; a caller built against ABI 4 gets every
+/// field but `overridden`).
 #[repr(C)]
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct entitle_quota2 {
@@ -181,7 +191,15 @@ pub struct entitle_quota2 {
     pub has_seats: bool,
     /// The seat count the limit was multiplied by, when `has_seats`; 0 otherwise.
     pub seats: u64,
+    /// Whether an override record for the subject changed the limit (ABI 5): `limit` is then
+    /// the override's. Written only for a caller whose `size` holds it: one built against an
+    /// ABI-4 header gets every field before it.
+    pub overridden: bool,
 }
+
+/// The size of `entitle_quota2` as ABI 4 declared it, ending at `seats`: the least `size` a
+/// caller may set, and what a caller built against ABI 4 sets.
+pub(crate) const QUOTA2_ABI4_SIZE: usize = std::mem::offset_of!(entitle_quota2, seats) + std::mem::size_of::<u64>();
 
 /// The current window of a limit's counter (ABI 4), written by `entitle_limit_window`.
 #[repr(C)]
@@ -206,7 +224,8 @@ pub struct entitle_setting {
     /// The value, for every kind but text, in base units.
     pub number: u64,
     /// For text: UTF-8 bytes, not NUL-terminated, owned by the engine and valid while it
-    /// lives. NULL for other kinds.
+    /// lives (for a value an override record gives, by the override set, and valid while it
+    /// lives). NULL for other kinds.
     pub text: *const u8,
     /// For text: the length of `text` in bytes.
     pub text_len: usize,
@@ -228,9 +247,10 @@ pub struct entitle_setting_answer {
     pub size: usize,
     /// Why: `ENTITLE_REASON_GRANTED_BY_TIER` when the tier (or an ancestor) sets the value,
     /// `ENTITLE_REASON_GRANTED_BY_ADDON` when a held, applying add-on does,
-    /// `ENTITLE_REASON_NOT_GRANTED` when nothing sets it (kind NONE); or what could not be
+    /// `ENTITLE_REASON_GRANTED_BY_OVERRIDE` when an override record for the subject does (ABI
+    /// 5), `ENTITLE_REASON_NOT_GRANTED` when nothing sets it (kind NONE); or what could not be
     /// answered: `ENTITLE_REASON_UNKNOWN_TIER`, `_UNKNOWN_ADDON`, `_UNKNOWN_SETTING`,
-    /// `_TOO_MANY_ADDONS` or `_DUPLICATE_ADDON` (kind NONE).
+    /// `_TOO_MANY_ADDONS`, `_DUPLICATE_ADDON` or `_OVERRIDES_NOT_FOR_ENGINE` (kind NONE).
     pub reason: entitle_reason_number,
     /// What kind of value it is; `ENTITLE_SETTING_KIND_NONE` when there is none.
     pub kind: entitle_setting_kind,
@@ -238,13 +258,16 @@ pub struct entitle_setting_answer {
     /// seconds, bytes); 0 for text and NONE.
     pub number: u64,
     /// For text: the UTF-8 bytes, not NUL-terminated, owned by the engine and valid while it
-    /// lives. NULL for other kinds.
+    /// lives (for a value an override record gives, by the override set, and valid while it
+    /// lives). NULL for other kinds.
     pub text: *const u8,
     /// For text: the length of `text` in bytes; 0 otherwise.
     pub text_len: usize,
     /// The value as the policy language writes it (`99.9%`, `2 h`, `1 GiB`, `"email"` with its
     /// quotes), the `display` of the JSON protocol: UTF-8 bytes, not NUL-terminated, owned by
-    /// the engine and valid while it lives (any handle on it). NULL for kind NONE.
+    /// the engine and valid while it lives (any handle on it), or for a value an override
+    /// record gives by the override set, valid while it lives (any handle on it, or a request
+    /// holding it). NULL for kind NONE.
     pub display: *const u8,
     /// The length of `display` in bytes; 0 for kind NONE.
     pub display_len: usize,
@@ -294,12 +317,14 @@ pub struct entitle_entitlements {
     pub setting_count: usize,
 }
 
-/// The display text of every setting value an engine has answered with, made the first time a
-/// value is asked for and kept for the engine's life, so that a setting answer can point to
-/// its text as it points to a text value, and a later answer allocates nothing.
+/// The display text of every setting value an engine (or an override set) has answered with,
+/// made the first time a value is asked for and kept for the engine's (or the set's) life, so
+/// that a setting answer can point to its text as it points to a text value, and a later
+/// answer allocates nothing.
 ///
-/// Shared by every handle on one engine. The set of values is the policy's (each tier's and
-/// add-on's `set`), so the map stops growing.
+/// Shared by every handle on one engine, or on one set and the requests that hold it. The set
+/// of values is the policy's (each tier's and add-on's `set`) or the set's records', so the map
+/// stops growing.
 #[derive(Default)]
 pub(crate) struct Displays {
     texts: RwLock<HashMap<SettingValue, Box<str>>>,
@@ -373,6 +398,7 @@ pub(crate) fn c_quota2(quota: Quota) -> entitle_quota2 {
         remaining: c_amount(quota.remaining),
         has_seats: quota.seats.is_some(),
         seats: quota.seats.unwrap_or(0),
+        overridden: quota.overridden(),
     }
 }
 

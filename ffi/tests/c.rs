@@ -3,8 +3,8 @@
 //! UndefinedBehaviorSanitizer, then again under valgrind; the conformance corpus answered
 //! through the C structs, compared with the Rust answers; a subject's whole entitlement through
 //! the typed call, compared with the JSON protocol's; and callers built against the frozen
-//! ABI-1, ABI-2 and ABI-3 headers (`tests/c/abi1/`, `tests/c/abi2/`, `tests/c/abi3/`), run the
-//! same two ways against this build.
+//! ABI-1, ABI-2, ABI-3 and ABI-4 headers (`tests/c/abi1/` to `tests/c/abi4/`), run the same two
+//! ways against this build.
 //!
 //! Needs `gcc` and `valgrind` on the PATH (`.ci/run` installs them); a test that finds one
 //! missing says what to install.
@@ -262,6 +262,56 @@ fn a_caller_built_against_abi_3_answers_alike_under_valgrind() {
     let binary = compile_abi3_caller("test_abi3_caller_plain", false);
     let output = run_under_valgrind(&binary, &rtc_sdk_policy());
     assert_abi3_caller_output(&output);
+}
+
+/// Where the ABI-4 caller finds `entitle.h`: the header as it was at ABI 4, frozen.
+const ABI4_HEADER_DIR: &str = "tests/c/abi4";
+
+/// Everything `tests/c/test_abi4_caller.c` prints when the library answers it as ABI 4 did. The
+/// count is exact, so a check that stops running is noticed too.
+const ABI4_CALLER_OUTPUT: &str = "\
+built against ABI 4; the library implements at least that
+api_calls_per_day for pro: overage, 10000 left
+storage with three packs: 150 GiB more
+ai_minutes for team with 10 seats: 10000
+41 passed, 0 failed
+";
+
+/// Builds the ABI-4 caller, after checking that its header is still the ABI-4 one.
+fn compile_abi4_caller(output: &str, sanitize: bool) -> PathBuf {
+    let header =
+        std::fs::read_to_string(repository().join(ABI4_HEADER_DIR).join("entitle.h")).expect("the ABI-4 header");
+    assert!(
+        header.contains("\n#define ENTITLE_ABI_VERSION 4\n"),
+        "{ABI4_HEADER_DIR}/entitle.h is not the ABI-4 header"
+    );
+    assert!(!header.contains("entitle_overrides"), "{ABI4_HEADER_DIR}/entitle.h declares ABI 5's functions");
+    compile_against(ABI4_HEADER_DIR, "test_abi4_caller.c", output, sanitize)
+}
+
+/// The ABI-4 caller's output must be exactly `ABI4_CALLER_OUTPUT`; its stderr names any check
+/// that failed.
+fn assert_abi4_caller_output(output: &Output) {
+    assert_eq!(
+        String::from_utf8_lossy(&output.stdout),
+        ABI4_CALLER_OUTPUT,
+        "--- stderr\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+}
+
+#[test]
+fn a_caller_built_against_abi_4_answers_alike_under_sanitizers() {
+    let binary = compile_abi4_caller("test_abi4_caller_sanitized", true);
+    let output = run_sanitized(&binary, &rtc_sdk_policy());
+    assert_abi4_caller_output(&output);
+}
+
+#[test]
+fn a_caller_built_against_abi_4_answers_alike_under_valgrind() {
+    let binary = compile_abi4_caller("test_abi4_caller_plain", false);
+    let output = run_under_valgrind(&binary, &rtc_sdk_policy());
+    assert_abi4_caller_output(&output);
 }
 
 fn rtc_sdk_policy() -> PathBuf {

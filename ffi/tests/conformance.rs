@@ -2,7 +2,9 @@
 //! equal the Rust answers, field for field.
 //!
 //! Each corpus line's query is turned into the tab-separated form `tests/c/conformance.c`
-//! reads; its JSON answers are compared with `entitle::wire::answer_line` on the same query,
+//! reads; its JSON answers are compared with `entitle::wire::answer_line_with` on the same query
+//! (with the override set `NAME.overrides` beside `NAME.policy`, when there is one, which the C
+//! runner loads with `entitle_overrides_from_path` and gives every request of the file),
 //! after one normalisation that the C side cannot do without a calendar: a counter's window is
 //! compared as Unix seconds. Settings go through `entitle_answer_setting_by_name`, whose
 //! display text is compared with the protocol's `display`.
@@ -39,6 +41,10 @@ pub fn cases() -> Vec<Case> {
     let mut cases = Vec::new();
     for policy in policies {
         let engine = entitle::Engine::from_path(&policy).expect("corpus policies check");
+        let overrides_path = policy.with_extension("overrides");
+        let overrides = overrides_path
+            .exists()
+            .then(|| entitle::Overrides::from_path(&engine, &overrides_path).expect("corpus override sets check"));
         let lines = std::fs::read_to_string(policy.with_extension("jsonl")).expect("a .jsonl beside the policy");
         for (number, text) in lines.lines().enumerate() {
             if text.trim().is_empty() || text.starts_with('#') {
@@ -47,8 +53,10 @@ pub fn cases() -> Vec<Case> {
             let case: Value = serde_json::from_str(text).expect("corpus lines are JSON");
             let query = case["query"].clone();
             let answer: Value =
-                serde_json::from_str(&entitle::wire::answer_line(&engine, &query.to_string())).expect("JSON answers");
-            let Some(line) = tab_separated(&policy, &query) else { continue };
+                serde_json::from_str(&entitle::wire::answer_line_with(&engine, overrides.as_ref(), &query.to_string()))
+                    .expect("JSON answers");
+            let set = overrides.as_ref().map(|_| overrides_path.as_path());
+            let Some(line) = tab_separated(&policy, set, &query) else { continue };
             if answer.get("error").is_some() {
                 continue;
             }
@@ -59,8 +67,9 @@ pub fn cases() -> Vec<Case> {
     cases
 }
 
-/// The query as `conformance.c` reads it, or `None` for a query the structs do not take.
-fn tab_separated(policy: &Path, query: &Value) -> Option<String> {
+/// The query as `conformance.c` reads it, or `None` for a query the structs do not take;
+/// `overrides` is the path of the policy's override set, if it has one.
+fn tab_separated(policy: &Path, overrides: Option<&Path>, query: &Value) -> Option<String> {
     let object = query.as_object()?;
     let known = [
         "tier",
@@ -106,6 +115,7 @@ fn tab_separated(policy: &Path, query: &Value) -> Option<String> {
         query["used"].as_u64().unwrap_or(0).to_string(),
         query["requested"].as_u64().unwrap_or(0).to_string(),
         seats,
+        overrides.map_or_else(|| "-".to_string(), |path| path.display().to_string()),
     ];
     // A field holding a tab, a newline or a comma (in an add-on name) cannot be written in
     // this form; the corpus has none, and this says so if one is added.
@@ -184,7 +194,14 @@ fn the_corpus_answers_alike_through_the_c_structs() {
         }
     }
     assert!(failures.is_empty(), "{} of {} answers differ:\n{}", failures.len(), cases.len(), failures.join("\n"));
+    // A corpus file's override set is checked against its own policy, so none is foreign:
+    // `tests/c/test_entitle.c` gives a set to another engine (`test_foreign_overrides`).
+    reasons.insert(entitle::Reason::OverridesNotForEngine.as_str().to_string(), 0);
     for reason in entitle::Reason::ALL {
         assert!(reasons.contains_key(reason.as_str()), "no conformance case gives `{}` through C", reason.as_str());
     }
+    assert!(
+        answers.iter().any(|answer| answer["overridden"] == true),
+        "no conformance case says through C that an override changed a limit"
+    );
 }

@@ -2,11 +2,13 @@
  * The conformance corpus, answered through the C ABI's structs.
  *
  * Reads queries from standard input, one per line, as tab-separated fields:
- *   kind  policy-path  tier  key  billing-anchor  now  add-ons  name  used  requested  seats
+ *   kind  policy-path  tier  key  billing-anchor  now  add-ons  name  used  requested  seats  overrides
  * where kind is `feature`, `limit` or `setting`, add-ons are comma-separated items, each a name
  * (held once, through entitle_request_add_addon_name) or `name:quantity:acquired` (through
  * entitle_request_add_held_name, with `-` for no acquisition instant), and seats is a count or
- * `-` for none. Writes one JSON answer per line in the shape of `entitle eval`, with a
+ * `-` for none, and overrides is the path of the policy's override set (NAME.overrides beside
+ * NAME.policy), loaded with entitle_overrides_from_path and held by every request of that
+ * policy, or `-` for none. Writes one JSON answer per line in the shape of `entitle eval`, with a
  * counter's window as Unix seconds. A limit is answered through the ABI-4 quota and window,
  * checked against the ABI-1 quota. ffi/tests/conformance.rs writes the input and compares the
  * output with Rust's.
@@ -71,17 +73,26 @@ int main(void) {
     static char line[1 << 16];
     char policy[4096] = "";
     entitle_engine *engine = NULL;
+    entitle_overrides *overrides = NULL;
     while (fgets(line, sizeof line, stdin) != NULL) {
-        char *f[11];
-        if (split(line, f, 11) != 11) {
-            fprintf(stderr, "a query line needs 11 tab-separated fields\n");
+        char *f[12];
+        if (split(line, f, 12) != 12) {
+            fprintf(stderr, "a query line needs 12 tab-separated fields\n");
             return 2;
         }
         if (strcmp(policy, f[1]) != 0) {
+            entitle_overrides_free(overrides);
+            overrides = NULL;
             entitle_engine_free(engine);
             engine = NULL;
             entitle_error *error = NULL;
             if (entitle_engine_from_path(S(f[1]), &engine, &error) != ENTITLE_STATUS_OK) {
+                fprintf(stderr, "%s\n", entitle_error_message(error));
+                entitle_error_free(error);
+                return 2;
+            }
+            if (strcmp(f[11], "-") != 0 &&
+                entitle_overrides_from_path(engine, S(f[11]), &overrides, &error) != ENTITLE_STATUS_OK) {
                 fprintf(stderr, "%s\n", entitle_error_message(error));
                 entitle_error_free(error);
                 return 2;
@@ -116,6 +127,10 @@ int main(void) {
         }
         if (strcmp(f[10], "-") != 0) {
             entitle_request_set_seats(request, strtoull(f[10], NULL, 10));
+        }
+        if (overrides != NULL && entitle_request_set_overrides(request, overrides) != ENTITLE_STATUS_OK) {
+            fprintf(stderr, "cannot hold the override set\n");
+            return 2;
         }
         const char *kind = f[0];
         const char *name = f[7];
@@ -158,6 +173,9 @@ int main(void) {
             if (q.has_seats) {
                 printf(",\"seats\":%" PRIu64, q.seats);
             }
+            if (q.overridden) {
+                printf(",\"overridden\":true");
+            }
             if (w.has_window) {
                 printf(",\"window\":{\"end\":%" PRId64 ",\"start\":%" PRId64 "}", w.end, w.start);
             }
@@ -167,7 +185,7 @@ int main(void) {
             entitle_setting_answer a = {.size = sizeof a};
             entitle_answer_setting_by_name(engine, request, S(name), &a);
             if (a.reason != ENTITLE_REASON_GRANTED_BY_TIER && a.reason != ENTITLE_REASON_GRANTED_BY_ADDON &&
-                a.reason != ENTITLE_REASON_NOT_GRANTED) {
+                a.reason != ENTITLE_REASON_GRANTED_BY_OVERRIDE && a.reason != ENTITLE_REASON_NOT_GRANTED) {
                 printf("{\"allowed\":false,");
                 print_reason("reason", a.reason);
                 printf("}\n");
@@ -187,6 +205,7 @@ int main(void) {
         }
         entitle_request_free(request);
     }
+    entitle_overrides_free(overrides);
     entitle_engine_free(engine);
     return 0;
 }

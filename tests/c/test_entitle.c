@@ -7,6 +7,7 @@
  */
 
 #include <pthread.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -79,6 +80,10 @@ static void test_versions(void) {
     CHECK(strcmp(entitle_version(), ENTITLE_VERSION) == 0);
     CHECK(entitle_abi_version() == ENTITLE_ABI_VERSION);
     CHECK(strcmp(entitle_reason_name(ENTITLE_REASON_LIMIT_NOT_SET), "limit_not_set") == 0);
+    CHECK(strcmp(entitle_reason_name(ENTITLE_REASON_GRANTED_BY_OVERRIDE), "granted_by_override") == 0);
+    CHECK(strcmp(entitle_reason_name(ENTITLE_REASON_REVOKED_BY_OVERRIDE), "revoked_by_override") == 0);
+    CHECK(strcmp(entitle_reason_name(ENTITLE_REASON_OVERRIDES_NOT_FOR_ENGINE), "overrides_not_for_engine") == 0);
+    CHECK(entitle_reason_name(ENTITLE_REASON_OVERRIDES_NOT_FOR_ENGINE + 1) == NULL);
     CHECK(entitle_reason_name(1000) == NULL);
     CHECK(strcmp(entitle_limit_status_name(ENTITLE_LIMIT_STATUS_OVERAGE), "overage") == 0);
     CHECK(entitle_limit_status_name(4) == NULL);
@@ -890,6 +895,7 @@ struct worker {
     uint32_t feature;
     uint32_t limit;
     uint32_t setting;
+    entitle_overrides *overrides; /* NULL, or a clone of the shared set, which the thread frees */
     int mismatches;
 };
 
@@ -902,6 +908,19 @@ static void *work(void *arg) {
     }
     entitle_request_set_tier(request, w->tier);
     entitle_request_set_now(request, NOW);
+    /* A thread with the override set answers acme's records: 2_000_000 calls, a 99.99% SLA. */
+    uint64_t calls = 1000000;
+    const char *sla = "99.9%";
+    if (w->overrides != NULL) {
+        entitle_request_set_key(request, S("acme"));
+        if (entitle_request_set_overrides(request, w->overrides) != ENTITLE_STATUS_OK) {
+            w->mismatches++;
+        }
+        /* The request keeps its share; the other threads' requests keep theirs. */
+        entitle_overrides_free(w->overrides);
+        calls = 2000000;
+        sla = "99.99%";
+    }
     for (int i = 0; i < 20000; i++) {
         entitle_decision decision;
         entitle_quota quota;
@@ -910,13 +929,13 @@ static void *work(void *arg) {
         }
         uint64_t used = (uint64_t)(i % 1000);
         if (entitle_check_limit(w->engine, request, w->limit, used, 1, &quota) != ENTITLE_STATUS_OK ||
-            quota.remaining.value != 1000000 - used) {
+            quota.remaining.value != calls - used) {
             w->mismatches++;
         }
         /* The display texts are made on first use, by whichever thread asks first. */
         entitle_setting_answer setting = {.size = sizeof setting};
         if (i % 100 == 0 && (entitle_answer_setting(w->engine, request, w->setting, &setting) != ENTITLE_STATUS_OK ||
-                             setting.display_len != 5 || memcmp(setting.display, "99.9%", 5) != 0)) {
+                             !bytes_are(setting.display, setting.display_len, sla))) {
             w->mismatches++;
         }
     }
@@ -927,6 +946,10 @@ static void *work(void *arg) {
 
 /* An id handed out by another engine is refused, even where its position exists here: the
    other policy's first feature is not this one's first feature. */
+/* The size of `entitle_quota2` as ABI 4 declared it, ending at `seats`: what a caller built
+ * against the ABI-4 header sets, and the least size the library takes. */
+#define ABI4_QUOTA2_SIZE (offsetof(entitle_quota2, seats) + sizeof(uint64_t))
+
 /* Both ABI-4 quotas of a limit agree on every field they share. */
 static int quotas_agree(const entitle_quota *one, const entitle_quota2 *two) {
     return one->allowed == two->allowed && one->reason == two->reason && one->status == two->status &&
@@ -941,7 +964,8 @@ static int quotas2_equal(const entitle_quota2 *a, const entitle_quota2 *b) {
            a->limit.value == b->limit.value && a->limit.unlimited == b->limit.unlimited &&
            a->has_soft_cap == b->has_soft_cap && a->soft_cap.value == b->soft_cap.value &&
            a->soft_cap.unlimited == b->soft_cap.unlimited && a->remaining.value == b->remaining.value &&
-           a->remaining.unlimited == b->remaining.unlimited && a->has_seats == b->has_seats && a->seats == b->seats;
+           a->remaining.unlimited == b->remaining.unlimited && a->has_seats == b->has_seats && a->seats == b->seats &&
+           a->overridden == b->overridden;
 }
 
 /* ABI 4: add-ons held in a quantity and since an instant, seat counts, the quota without a
@@ -1092,9 +1116,9 @@ static void test_held_and_seats(void) {
 
     /* The size-prefixed quota: too small a size writes nothing; a larger one (a caller built
      * against a later header) is served, and its size kept. */
-    entitle_quota2 small = {.size = sizeof small - 1, .remaining = {7, false}};
+    entitle_quota2 small = {.size = ABI4_QUOTA2_SIZE - 1, .remaining = {7, false}};
     CHECK(entitle_check_limit2(engine, request, calls, 0, 0, &small) == ENTITLE_STATUS_INVALID_ARGUMENT);
-    CHECK(small.size == sizeof small - 1 && small.remaining.value == 7);
+    CHECK(small.size == ABI4_QUOTA2_SIZE - 1 && small.remaining.value == 7);
     CHECK(entitle_check_limit_by_name2(engine, request, S("api_calls"), 0, 0, &small) ==
           ENTITLE_STATUS_INVALID_ARGUMENT);
     CHECK(small.remaining.value == 7);
@@ -1153,9 +1177,379 @@ static void test_foreign_ids(void) {
     entitle_engine_free(ours);
 }
 
+/* The override records of test_overrides, for POLICY. */
+static const char *OVERRIDES =
+    "# acme: HD video on the free tier, more calls, its own SLA and channel.\n"
+    "{\"subject\":\"acme\",\"feature\":\"hd_video\",\"op\":\"grant\",\"reason\":\"trial\"}\n"
+    "{\"subject\":\"acme\",\"limit\":\"api_calls\",\"op\":\"=\",\"value\":\"2_000_000\"}\n"
+    "\n"
+    "{\"subject\":\"acme\",\"setting\":\"sla\",\"op\":\"=\",\"value\":\"99.99%\"}\n"
+    "{\"subject\":\"acme\",\"setting\":\"channel\",\"op\":\"=\",\"value\":\"slack\"}\n"
+    "# globex loses HD video until December.\n"
+    "{\"subject\":\"globex\",\"feature\":\"hd_video\",\"op\":\"revoke\",\"until\":\"2026-12-01T00:00:00Z\"}\n";
+
+/* 2026-12-01T00:00:00Z, when globex's record ends. */
+static const int64_t DECEMBER = 1796083200;
+
+static entitle_overrides *load_overrides(const entitle_engine *engine, const char *text) {
+    entitle_overrides *overrides = NULL;
+    entitle_error *error = NULL;
+    if (entitle_overrides_from_jsonl(engine, S("c-test.overrides"), S(text), &overrides, &error) != ENTITLE_STATUS_OK) {
+        fprintf(stderr, "override set failed: %s\n", entitle_error_message(error));
+        entitle_error_free(error);
+        return NULL;
+    }
+    return overrides;
+}
+
+/* Loading override sets: arguments, diagnostics through the error handle, files, clones. */
+static void test_override_loading(const char *root) {
+    entitle_engine *engine = load(POLICY);
+    CHECK(engine != NULL);
+    entitle_overrides *overrides = NULL;
+    entitle_error *error = NULL;
+    static const uint8_t not_utf8[] = {'{', 0xff};
+
+    CHECK(entitle_overrides_from_jsonl(NULL, S("o"), S(OVERRIDES), &overrides, &error) == ENTITLE_STATUS_NULL_ARGUMENT);
+    CHECK(entitle_overrides_from_jsonl(engine, S("o"), S(OVERRIDES), NULL, &error) == ENTITLE_STATUS_NULL_ARGUMENT);
+    CHECK(overrides == NULL && error == NULL);
+    CHECK(entitle_overrides_from_jsonl(engine, S("o"), NULL, 3, &overrides, &error) == ENTITLE_STATUS_NULL_ARGUMENT);
+    CHECK(overrides == NULL && entitle_error_status(error) == ENTITLE_STATUS_NULL_ARGUMENT);
+    entitle_error_free(error);
+    error = NULL;
+    CHECK(entitle_overrides_from_jsonl(engine, S("o"), not_utf8, sizeof not_utf8, &overrides, &error) ==
+          ENTITLE_STATUS_INVALID_UTF8);
+    CHECK(overrides == NULL && entitle_error_status(error) == ENTITLE_STATUS_INVALID_UTF8);
+    entitle_error_free(error);
+    error = NULL;
+
+    /* A record that does not check: the status, the record's file:line:col, every diagnostic. */
+    const char *bad = "# a comment, then a limit the policy lacks, then a line that is no record\n"
+                      "{\"subject\":\"acme\",\"limit\":\"cals\",\"op\":\"=\",\"value\":5}\n"
+                      "not json\n";
+    CHECK(entitle_overrides_from_jsonl(engine, S("bad.overrides"), S(bad), &overrides, &error) ==
+          ENTITLE_STATUS_OVERRIDES_ERROR);
+    CHECK(overrides == NULL && entitle_error_status(error) == ENTITLE_STATUS_OVERRIDES_ERROR);
+    CHECK(strncmp(entitle_error_message(error), "bad.overrides:2:", strlen("bad.overrides:2:")) == 0);
+    CHECK(strstr(entitle_error_message(error), "unknown limit `cals`") != NULL);
+    const char *json = entitle_error_diagnostics_json(error);
+    CHECK(json != NULL && strstr(json, "\"file\":\"bad.overrides\"") != NULL);
+    CHECK(json != NULL && strstr(json, "\"code\":\"E005\"") != NULL && strstr(json, "\"line\":2") != NULL);
+    CHECK(json != NULL && strstr(json, "\"line\":3") != NULL);
+    entitle_error_free(error);
+    error = NULL;
+    /* No error handle asked for: the status alone. */
+    CHECK(entitle_overrides_from_jsonl(engine, S("bad.overrides"), S(bad), &overrides, NULL) ==
+          ENTITLE_STATUS_OVERRIDES_ERROR);
+    CHECK(overrides == NULL);
+
+    /* From a file: the corpus's set against its policy, a bad set against its own, a missing file. */
+    char path[4096];
+    snprintf(path, sizeof path, "%s/tests/conformance/overrides.policy", root);
+    entitle_engine *corpus = NULL;
+    CHECK(entitle_engine_from_path(S(path), &corpus, NULL) == ENTITLE_STATUS_OK);
+    snprintf(path, sizeof path, "%s/tests/conformance/overrides.overrides", root);
+    CHECK(entitle_overrides_from_path(corpus, S(path), &overrides, &error) == ENTITLE_STATUS_OK);
+    CHECK(overrides != NULL && error == NULL);
+    entitle_overrides_free(overrides);
+    overrides = NULL;
+    /* The corpus's set against another policy does not check: it names what this one lacks. */
+    CHECK(entitle_overrides_from_path(engine, S(path), &overrides, &error) == ENTITLE_STATUS_OVERRIDES_ERROR);
+    CHECK(overrides == NULL && strstr(entitle_error_message(error), "overrides.overrides:") != NULL);
+    json = entitle_error_diagnostics_json(error);
+    CHECK(json != NULL && strstr(json, "overrides.overrides") != NULL && strstr(json, "\"line\":") != NULL);
+    entitle_error_free(error);
+    error = NULL;
+    snprintf(path, sizeof path, "%s/tests/conformance/no-such.overrides", root);
+    CHECK(entitle_overrides_from_path(corpus, S(path), &overrides, &error) == ENTITLE_STATUS_IO_ERROR);
+    CHECK(overrides == NULL && strstr(entitle_error_message(error), "no-such.overrides") != NULL);
+    CHECK(entitle_error_diagnostics_json(error) == NULL);
+    entitle_error_free(error);
+    error = NULL;
+    CHECK(entitle_overrides_from_path(NULL, S(path), &overrides, &error) == ENTITLE_STATUS_NULL_ARGUMENT);
+    CHECK(entitle_overrides_from_path(corpus, S(path), NULL, &error) == ENTITLE_STATUS_NULL_ARGUMENT);
+    CHECK(entitle_overrides_from_path(corpus, NULL, 5, &overrides, &error) == ENTITLE_STATUS_NULL_ARGUMENT);
+    CHECK(overrides == NULL && entitle_error_status(error) == ENTITLE_STATUS_NULL_ARGUMENT);
+    entitle_error_free(error);
+    error = NULL;
+    entitle_engine_free(corpus);
+
+    /* Clones share the set; each handle is freed on its own, in any order. */
+    overrides = load_overrides(engine, OVERRIDES);
+    CHECK(overrides != NULL);
+    entitle_overrides *clone = NULL;
+    CHECK(entitle_overrides_clone(NULL, &clone) == ENTITLE_STATUS_NULL_ARGUMENT);
+    CHECK(entitle_overrides_clone(overrides, NULL) == ENTITLE_STATUS_NULL_ARGUMENT);
+    CHECK(entitle_overrides_clone(overrides, &clone) == ENTITLE_STATUS_OK && clone != NULL && clone != overrides);
+    entitle_overrides_free(overrides);
+    entitle_request *request = NULL;
+    CHECK(entitle_request_new(&request) == ENTITLE_STATUS_OK);
+    CHECK(entitle_request_set_tier_name(request, S("free")) == ENTITLE_STATUS_OK);
+    CHECK(entitle_request_set_key(request, S("acme")) == ENTITLE_STATUS_OK);
+    CHECK(entitle_request_set_now(request, NOW) == ENTITLE_STATUS_OK);
+    CHECK(entitle_request_set_overrides(request, clone) == ENTITLE_STATUS_OK);
+    entitle_decision decision;
+    CHECK(entitle_decide_by_name(engine, request, S("hd_video"), &decision) == ENTITLE_STATUS_OK);
+    CHECK(decision.allowed && decision.reason == ENTITLE_REASON_GRANTED_BY_OVERRIDE);
+    entitle_overrides_free(clone);
+    entitle_overrides_free(NULL);
+    entitle_request_free(request);
+    entitle_engine_free(engine);
+}
+
+/* Queries on a request that holds an override set. */
+static void test_override_queries(void) {
+    entitle_engine *engine = load(POLICY);
+    CHECK(engine != NULL);
+    entitle_overrides *overrides = load_overrides(engine, OVERRIDES);
+    CHECK(overrides != NULL);
+    uint32_t free_tier = id(entitle_engine_tier, engine, "free");
+    uint32_t hd = id(entitle_engine_feature, engine, "hd_video");
+    uint32_t ai = id(entitle_engine_feature, engine, "ai");
+    uint32_t calls = id(entitle_engine_limit, engine, "api_calls");
+    uint32_t sla = id(entitle_engine_setting, engine, "sla");
+    entitle_request *request = NULL;
+    CHECK(entitle_request_new(&request) == ENTITLE_STATUS_OK);
+    CHECK(entitle_request_set_tier(request, free_tier) == ENTITLE_STATUS_OK);
+    CHECK(entitle_request_set_now(request, NOW) == ENTITLE_STATUS_OK);
+
+    CHECK(entitle_request_set_overrides(NULL, overrides) == ENTITLE_STATUS_NULL_ARGUMENT);
+    CHECK(entitle_request_set_overrides(request, NULL) == ENTITLE_STATUS_NULL_ARGUMENT);
+    CHECK(entitle_request_clear_overrides(NULL) == ENTITLE_STATUS_NULL_ARGUMENT);
+
+    /* The set is held before the key is set: the key is looked up when it changes. */
+    CHECK(entitle_request_set_overrides(request, overrides) == ENTITLE_STATUS_OK);
+    entitle_decision decision;
+    CHECK(entitle_decide(engine, request, hd, &decision) == ENTITLE_STATUS_OK);
+    CHECK(!decision.allowed && decision.reason == ENTITLE_REASON_NOT_GRANTED);
+    CHECK(entitle_request_set_key(request, S("acme")) == ENTITLE_STATUS_OK);
+    CHECK(entitle_decide(engine, request, hd, &decision) == ENTITLE_STATUS_OK);
+    CHECK(decision.allowed && decision.reason == ENTITLE_REASON_GRANTED_BY_OVERRIDE);
+    bool allowed = false;
+    CHECK(entitle_is_allowed(engine, request, hd, &allowed) == ENTITLE_STATUS_OK && allowed);
+    CHECK(entitle_decide_by_name(engine, request, S("hd_video"), &decision) == ENTITLE_STATUS_OK);
+    CHECK(decision.allowed && decision.reason == ENTITLE_REASON_GRANTED_BY_OVERRIDE);
+
+    /* Another set replaces the first, and its records for the same key apply at once. */
+    entitle_overrides *revoking = load_overrides(engine, "{\"subject\":\"acme\",\"feature\":\"hd_video\",\"op\":\"revoke\"}");
+    CHECK(revoking != NULL);
+    CHECK(entitle_request_set_overrides(request, revoking) == ENTITLE_STATUS_OK);
+    entitle_overrides_free(revoking);
+    CHECK(entitle_decide(engine, request, hd, &decision) == ENTITLE_STATUS_OK);
+    CHECK(!decision.allowed && decision.reason == ENTITLE_REASON_REVOKED_BY_OVERRIDE);
+    CHECK(entitle_request_set_overrides(request, overrides) == ENTITLE_STATUS_OK);
+    CHECK(entitle_decide(engine, request, hd, &decision) == ENTITLE_STATUS_OK);
+    CHECK(decision.allowed && decision.reason == ENTITLE_REASON_GRANTED_BY_OVERRIDE);
+
+    /* The limit: the ABI-5 quota says the override changed it; the ABI-1 quota has its value. */
+    entitle_quota2 quota = {.size = sizeof quota};
+    CHECK(entitle_check_limit2(engine, request, calls, 1500000, 1, &quota) == ENTITLE_STATUS_OK);
+    CHECK(quota.allowed && quota.reason == ENTITLE_REASON_WITHIN_LIMIT && quota.overridden);
+    CHECK(quota.limit.value == 2000000 && quota.remaining.value == 500000 && !quota.has_soft_cap);
+    entitle_quota2 named = {.size = sizeof named};
+    CHECK(entitle_check_limit_by_name2(engine, request, S("api_calls"), 1500000, 1, &named) == ENTITLE_STATUS_OK);
+    CHECK(quotas2_equal(&quota, &named));
+    entitle_quota old;
+    CHECK(entitle_check_limit(engine, request, calls, 1500000, 1, &old) == ENTITLE_STATUS_OK);
+    CHECK(quotas_agree(&old, &quota) && old.has_window);
+    /* A caller built against ABI 4 sets the ABI-4 size: every field it knows is written, and
+     * nothing past them. */
+    entitle_quota2 abi4 = {.size = ABI4_QUOTA2_SIZE, .overridden = false};
+    CHECK(entitle_check_limit2(engine, request, calls, 1500000, 1, &abi4) == ENTITLE_STATUS_OK);
+    CHECK(abi4.size == ABI4_QUOTA2_SIZE && abi4.limit.value == 2000000 && abi4.remaining.value == 500000);
+    CHECK(!abi4.overridden);
+    uint64_t several_used[2] = {0, 0};
+    uint64_t several_requested[2] = {0, 0};
+    uint32_t several_limits[2] = {calls, calls};
+    entitle_quota several[2];
+    CHECK(entitle_check_limit_many(engine, request, several_limits, several_used, several_requested, 2, several, 2) ==
+          ENTITLE_STATUS_OK);
+    CHECK(several[0].limit.value == 2000000 && several[1].limit.value == 2000000);
+
+    /* Settings: the record's value, said to be the override's, with its display text. */
+    entitle_setting_answer answer = {.size = sizeof answer};
+    CHECK(entitle_answer_setting(engine, request, sla, &answer) == ENTITLE_STATUS_OK);
+    CHECK(answer.reason == ENTITLE_REASON_GRANTED_BY_OVERRIDE && answer.kind == ENTITLE_SETTING_KIND_PERCENT);
+    CHECK(answer.number == 999900 && bytes_are(answer.display, answer.display_len, "99.99%"));
+    CHECK(entitle_answer_setting_by_name(engine, request, S("channel"), &answer) == ENTITLE_STATUS_OK);
+    CHECK(answer.reason == ENTITLE_REASON_GRANTED_BY_OVERRIDE && answer.kind == ENTITLE_SETTING_KIND_TEXT);
+    CHECK(bytes_are(answer.text, answer.text_len, "slack") && bytes_are(answer.display, answer.display_len, "\"slack\""));
+    entitle_setting value;
+    CHECK(entitle_setting_value(engine, request, sla, &value) == ENTITLE_STATUS_OK);
+    CHECK(value.kind == ENTITLE_SETTING_KIND_PERCENT && value.number == 999900);
+
+    /* The whole entitlement applies the records too. */
+    entitle_decision features[2];
+    entitle_quota limits[3];
+    entitle_setting_answer settings[2];
+    entitle_entitlements page = {.size = sizeof page,
+                                 .features = features,
+                                 .features_capacity = 2,
+                                 .limits = limits,
+                                 .limits_capacity = 3,
+                                 .settings = settings,
+                                 .settings_capacity = 2,
+                                 .setting_size = sizeof(entitle_setting_answer)};
+    CHECK(entitle_query_entitlements(engine, request, NULL, NULL, 0, &page) == ENTITLE_STATUS_OK);
+    CHECK(features[0].allowed && features[0].reason == ENTITLE_REASON_GRANTED_BY_OVERRIDE);
+    CHECK(limits[0].limit.value == 2000000);
+    CHECK(settings[0].reason == ENTITLE_REASON_GRANTED_BY_OVERRIDE && settings[0].number == 999900);
+    entitle_decision decided[2];
+    uint32_t both[2] = {hd, ai};
+    CHECK(entitle_decide_many(engine, request, both, 2, decided, 2) == ENTITLE_STATUS_OK);
+    CHECK(decided[0].reason == ENTITLE_REASON_GRANTED_BY_OVERRIDE && decided[1].reason == ENTITLE_REASON_NOT_GRANTED);
+
+    /* The explanation cites the record. */
+    char *json = NULL;
+    CHECK(entitle_explain_feature(engine, request, hd, &json) == ENTITLE_STATUS_OK);
+    CHECK(json != NULL && strstr(json, "override for subject `acme` grants `hd_video`") != NULL);
+    entitle_string_free(json);
+    json = NULL;
+    CHECK(entitle_explain_feature_by_name(engine, request, S("hd_video"), &json) == ENTITLE_STATUS_OK);
+    CHECK(json != NULL && strstr(json, "granted_by_override") != NULL && strstr(json, "reason \\\"trial\\\"") != NULL);
+    entitle_string_free(json);
+    json = NULL;
+
+    /* Another key answers from the plan, and its own records apply until they end. */
+    CHECK(entitle_request_set_key(request, S("other")) == ENTITLE_STATUS_OK);
+    CHECK(entitle_decide(engine, request, hd, &decision) == ENTITLE_STATUS_OK);
+    CHECK(!decision.allowed && decision.reason == ENTITLE_REASON_NOT_GRANTED);
+    CHECK(entitle_check_limit2(engine, request, calls, 0, 0, &quota) == ENTITLE_STATUS_OK);
+    CHECK(quota.limit.value == 10000 && !quota.overridden);
+    CHECK(entitle_answer_setting(engine, request, sla, &answer) == ENTITLE_STATUS_OK);
+    CHECK(answer.reason == ENTITLE_REASON_NOT_GRANTED && answer.kind == ENTITLE_SETTING_KIND_NONE);
+    CHECK(entitle_request_set_key(request, S("globex")) == ENTITLE_STATUS_OK);
+    CHECK(entitle_request_set_tier_name(request, S("pro")) == ENTITLE_STATUS_OK);
+    CHECK(entitle_decide(engine, request, hd, &decision) == ENTITLE_STATUS_OK);
+    CHECK(!decision.allowed && decision.reason == ENTITLE_REASON_REVOKED_BY_OVERRIDE);
+    CHECK(entitle_is_allowed(engine, request, hd, &allowed) == ENTITLE_STATUS_OK && !allowed);
+    CHECK(entitle_answer_setting(engine, request, sla, &answer) == ENTITLE_STATUS_OK);
+    CHECK(answer.reason == ENTITLE_REASON_GRANTED_BY_TIER && answer.number == 999000);
+    CHECK(entitle_request_set_now(request, DECEMBER) == ENTITLE_STATUS_OK);
+    CHECK(entitle_decide(engine, request, hd, &decision) == ENTITLE_STATUS_OK);
+    CHECK(decision.allowed && decision.reason == ENTITLE_REASON_GRANTED_BY_TIER);
+    CHECK(entitle_request_set_now(request, DECEMBER - 1) == ENTITLE_STATUS_OK);
+
+    /* The request keeps its share of the set when the caller frees its handle. */
+    entitle_overrides_free(overrides);
+    overrides = NULL;
+    CHECK(entitle_decide_by_name(engine, request, S("hd_video"), &decision) == ENTITLE_STATUS_OK);
+    CHECK(!decision.allowed && decision.reason == ENTITLE_REASON_REVOKED_BY_OVERRIDE);
+    /* Removed, the set no longer applies; removing it twice is harmless. */
+    CHECK(entitle_request_clear_overrides(request) == ENTITLE_STATUS_OK);
+    CHECK(entitle_request_clear_overrides(request) == ENTITLE_STATUS_OK);
+    CHECK(entitle_decide(engine, request, hd, &decision) == ENTITLE_STATUS_OK);
+    CHECK(decision.allowed && decision.reason == ENTITLE_REASON_GRANTED_BY_TIER);
+    CHECK(entitle_check_limit2(engine, request, calls, 0, 0, &quota) == ENTITLE_STATUS_OK);
+    CHECK(!quota.overridden);
+
+    entitle_request_free(request);
+    entitle_engine_free(engine);
+}
+
+/* A set checked against another policy is refused for the keys it has records for. */
+static void test_foreign_overrides(void) {
+    entitle_engine *ours = load(POLICY);
+    entitle_engine *theirs = load("policy \"other\"\nfeature hd_video\nlimit api_calls : count per day\n"
+                                  "setting sla : percent\ntier free { limit api_calls = 5 }\n");
+    CHECK(ours != NULL && theirs != NULL);
+    entitle_overrides *overrides = load_overrides(ours, OVERRIDES);
+    CHECK(overrides != NULL);
+    entitle_request *request = NULL;
+    CHECK(entitle_request_new(&request) == ENTITLE_STATUS_OK);
+    CHECK(entitle_request_set_tier_name(request, S("free")) == ENTITLE_STATUS_OK);
+    CHECK(entitle_request_set_key(request, S("acme")) == ENTITLE_STATUS_OK);
+    CHECK(entitle_request_set_now(request, NOW) == ENTITLE_STATUS_OK);
+    CHECK(entitle_request_set_overrides(request, overrides) == ENTITLE_STATUS_OK);
+
+    entitle_decision decision;
+    CHECK(entitle_decide_by_name(theirs, request, S("hd_video"), &decision) == ENTITLE_STATUS_OVERRIDES_NOT_FOR_ENGINE);
+    CHECK(!decision.allowed && decision.reason == ENTITLE_REASON_OVERRIDES_NOT_FOR_ENGINE);
+    CHECK(strcmp(entitle_reason_name(decision.reason), "overrides_not_for_engine") == 0);
+    uint32_t their_hd = id(entitle_engine_feature, theirs, "hd_video");
+    CHECK(entitle_decide(theirs, request, their_hd, &decision) == ENTITLE_STATUS_OVERRIDES_NOT_FOR_ENGINE);
+    CHECK(decision.reason == ENTITLE_REASON_OVERRIDES_NOT_FOR_ENGINE);
+    bool allowed = true;
+    CHECK(entitle_is_allowed(theirs, request, their_hd, &allowed) == ENTITLE_STATUS_OVERRIDES_NOT_FOR_ENGINE);
+    CHECK(!allowed);
+    entitle_quota2 quota = {.size = sizeof quota};
+    CHECK(entitle_check_limit_by_name2(theirs, request, S("api_calls"), 0, 0, &quota) ==
+          ENTITLE_STATUS_OVERRIDES_NOT_FOR_ENGINE);
+    CHECK(!quota.allowed && quota.reason == ENTITLE_REASON_OVERRIDES_NOT_FOR_ENGINE && !quota.overridden);
+    entitle_setting_answer answer = {.size = sizeof answer};
+    CHECK(entitle_answer_setting_by_name(theirs, request, S("sla"), &answer) == ENTITLE_STATUS_OVERRIDES_NOT_FOR_ENGINE);
+    CHECK(answer.reason == ENTITLE_REASON_OVERRIDES_NOT_FOR_ENGINE && answer.kind == ENTITLE_SETTING_KIND_NONE);
+    entitle_decision decided[1];
+    CHECK(entitle_decide_many(theirs, request, &their_hd, 1, decided, 1) == ENTITLE_STATUS_OVERRIDES_NOT_FOR_ENGINE);
+    CHECK(decided[0].reason == ENTITLE_REASON_OVERRIDES_NOT_FOR_ENGINE);
+    /* The engine it was checked against answers with it. */
+    CHECK(entitle_decide_by_name(ours, request, S("hd_video"), &decision) == ENTITLE_STATUS_OK);
+    CHECK(decision.reason == ENTITLE_REASON_GRANTED_BY_OVERRIDE);
+    /* A key without records is answered from the plan, by either engine. */
+    CHECK(entitle_request_set_key(request, S("nobody")) == ENTITLE_STATUS_OK);
+    CHECK(entitle_check_limit_by_name2(theirs, request, S("api_calls"), 0, 0, &quota) == ENTITLE_STATUS_OK);
+    CHECK(quota.allowed && quota.limit.value == 5 && !quota.overridden);
+
+    /* The JSON protocol says so in the answer. */
+    char *json = NULL;
+    const char *query = "{\"tier\":\"free\",\"key\":\"acme\",\"now\":0,\"feature\":\"hd_video\"}";
+    CHECK(entitle_query_json_with_overrides(theirs, overrides, S(query), &json) == ENTITLE_STATUS_OK);
+    CHECK(json != NULL && strcmp(json, "{\"allowed\":false,\"reason\":\"overrides_not_for_engine\"}") == 0);
+    entitle_string_free(json);
+
+    entitle_request_free(request);
+    entitle_overrides_free(overrides);
+    entitle_engine_free(theirs);
+    entitle_engine_free(ours);
+}
+
+/* The JSON protocol with an override set. */
+static void test_override_json(void) {
+    entitle_engine *engine = load(POLICY);
+    CHECK(engine != NULL);
+    entitle_overrides *overrides = load_overrides(engine, OVERRIDES);
+    CHECK(overrides != NULL);
+    const char *limit = "{\"tier\":\"free\",\"key\":\"acme\",\"now\":\"2026-11-21T10:00:00Z\",\"limit\":\"api_calls\"}";
+    char *json = NULL;
+    CHECK(entitle_query_json_with_overrides(engine, overrides, S(limit), &json) == ENTITLE_STATUS_OK);
+    CHECK(json != NULL && strstr(json, "\"overridden\":true") != NULL && strstr(json, "\"limit\":2000000") != NULL);
+    entitle_string_free(json);
+    json = NULL;
+    /* Without the set, the plan's answer. */
+    CHECK(entitle_query_json(engine, S(limit), &json) == ENTITLE_STATUS_OK);
+    CHECK(json != NULL && strstr(json, "overridden") == NULL && strstr(json, "\"limit\":10000") != NULL);
+    entitle_string_free(json);
+    json = NULL;
+    const char *feature = "{\"tier\":\"free\",\"key\":\"acme\",\"now\":0,\"feature\":\"hd_video\"}";
+    CHECK(entitle_query_json_with_overrides(engine, overrides, S(feature), &json) == ENTITLE_STATUS_OK);
+    CHECK(json != NULL && strcmp(json, "{\"allowed\":true,\"reason\":\"granted_by_override\"}") == 0);
+    entitle_string_free(json);
+    json = NULL;
+    /* A malformed query is answered in JSON, as without a set. */
+    CHECK(entitle_query_json_with_overrides(engine, overrides, S("[1]"), &json) == ENTITLE_STATUS_OK);
+    CHECK(json != NULL && strstr(json, "\"error\"") != NULL);
+    entitle_string_free(json);
+    json = NULL;
+
+    static const uint8_t not_utf8[] = {'{', 0xff, '}'};
+    CHECK(entitle_query_json_with_overrides(engine, overrides, not_utf8, sizeof not_utf8, &json) ==
+          ENTITLE_STATUS_INVALID_UTF8);
+    CHECK(json == NULL);
+    CHECK(entitle_query_json_with_overrides(NULL, overrides, S(feature), &json) == ENTITLE_STATUS_NULL_ARGUMENT);
+    CHECK(entitle_query_json_with_overrides(engine, NULL, S(feature), &json) == ENTITLE_STATUS_NULL_ARGUMENT);
+    CHECK(entitle_query_json_with_overrides(engine, overrides, S(feature), NULL) == ENTITLE_STATUS_NULL_ARGUMENT);
+    CHECK(entitle_query_json_with_overrides(engine, overrides, NULL, 3, &json) == ENTITLE_STATUS_NULL_ARGUMENT);
+    CHECK(json == NULL);
+
+    entitle_overrides_free(overrides);
+    entitle_engine_free(engine);
+}
+
 static void test_threads(void) {
     entitle_engine *engine = load(POLICY);
     CHECK(engine != NULL);
+    entitle_overrides *overrides = load_overrides(engine, OVERRIDES);
+    CHECK(overrides != NULL);
     struct worker workers[4];
     pthread_t threads[4];
     for (int i = 0; i < 4; i++) {
@@ -1164,11 +1558,17 @@ static void test_threads(void) {
         workers[i] = (struct worker){clone, id(entitle_engine_tier, engine, "pro"),
                                      id(entitle_engine_feature, engine, "hd_video"),
                                      id(entitle_engine_limit, engine, "api_calls"),
-                                     id(entitle_engine_setting, engine, "sla"), 0};
+                                     id(entitle_engine_setting, engine, "sla"), NULL, 0};
+        /* Half the threads share one override set, each through a clone of its own. */
+        if (i % 2 == 1) {
+            CHECK(entitle_overrides_clone(overrides, &workers[i].overrides) == ENTITLE_STATUS_OK);
+        }
         CHECK(pthread_create(&threads[i], NULL, work, &workers[i]) == 0);
     }
-    /* The threads query their clones, which keep the engine alive without this handle. */
+    /* The threads query their clones, which keep the engine and the set alive without these
+     * handles. */
     entitle_engine_free(engine);
+    entitle_overrides_free(overrides);
     /* Meanwhile, load new engines as a reload would, and drop them. */
     for (int i = 0; i < 20; i++) {
         entitle_engine *next = load(POLICY);
@@ -1195,6 +1595,10 @@ int main(int argc, char **argv) {
     test_explain_by_name();
     test_foreign_ids();
     test_held_and_seats();
+    test_override_loading(root);
+    test_override_queries();
+    test_foreign_overrides();
+    test_override_json();
     test_threads();
     printf("%d passed, %d failed\n", passed, failed);
     return failed == 0 ? 0 : 1;
