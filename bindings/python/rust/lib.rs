@@ -1120,7 +1120,7 @@ impl PyEngine {
 
     /// Answers one query of the JSON Lines protocol of `entitle eval` (a str or a dict), with
     /// the records of `overrides` (an `Overrides`, or None) for the query's `key` applied, as
-    /// `entitle eval --overrides` answers it.
+    /// `entitle::wire::answer_line_with` answers it.
     #[pyo3(signature = (query, overrides = None))]
     fn query_json<'py>(
         &self,
