@@ -741,8 +741,9 @@ impl PyEngine {
 
     /// Who is asking and when: a tier (name or id), the subject key rollouts hash, the
     /// add-ons held (names, ids, or `Held` with a quantity and an acquisition instant), the
-    /// seat count (None when not given), the billing anchor day (1–31), and `now` as Unix
-    /// seconds (int) or an aware datetime (the current time when left out).
+    /// seat count (None when not given), the billing anchor day (1–31), `now` as Unix
+    /// seconds (int) or an aware datetime (the current time when left out), and `overrides`,
+    /// an `Overrides` set whose records for `key` every question applies last (None: none).
     #[pyo3(signature = (tier, *, key = Given::Missing, addons = Given::Missing, seats = None, billing_anchor = Given::Missing, now = None, overrides = None))]
     #[expect(clippy::too_many_arguments, reason = "Python's keyword arguments, each a field of the request")]
     fn request(
