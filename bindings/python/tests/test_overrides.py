@@ -285,3 +285,11 @@ def test_a_set_is_frozen_and_cannot_be_made_directly(overrides):
     record = overrides.records("acme")[0]
     with pytest.raises(AttributeError):
         record.op = "+="
+
+
+def test_a_request_shows_the_set_it_was_given_for_any_key(engine, overrides):
+    # A key without records still shows the set: only the questions skip it.
+    nobody = engine.request("pro", key="nobody", now=NOW, overrides=overrides)
+    assert nobody.overrides is overrides
+    assert repr(nobody).endswith(f", overrides={overrides!r})")
+    assert "overrides" not in repr(engine.request("pro", key="nobody", now=NOW))
