@@ -39,7 +39,13 @@ export type Reason =
   | 'duplicate_addon'
   | 'quantity_above_max'
   | 'seats_not_given'
-  | 'acquisition_not_given';
+  | 'acquisition_not_given'
+  /** A record of the request's `Overrides` grants the feature, whatever the plan says. */
+  | 'granted_by_override'
+  /** A record of the request's `Overrides` revokes the feature, whatever the plan says. */
+  | 'revoked_by_override'
+  /** The request's `Overrides` were checked against another policy than the engine's. */
+  | 'overrides_not_for_engine';
 
 export type LimitStatus = 'within' | 'warning' | 'overage' | 'exceeded';
 
@@ -61,7 +67,8 @@ export declare class EntitleError extends Error {
   readonly code: string;
 }
 
-/** A policy does not check. The message names the first error's `file:line:column`. */
+/** A policy, or an override set checked against one (`Overrides.fromJsonl`, `fromPath`), does
+ * not check. The message names the first error's `file:line:column`. */
 export declare class PolicyError extends EntitleError {
   readonly code: 'policy';
   readonly diagnostics: readonly Diagnostic[];
@@ -104,6 +111,9 @@ export interface RequestOptions {
   billingAnchor?: number;
   /** The instant of the question: whole Unix seconds, or a `Date` (rounded down to the second). */
   now: number | Date;
+  /** Per-customer overrides: every question applies the set's records for `key` last, after
+   * the tier, seats and add-ons; `null` or absent for none. */
+  overrides?: Overrides | null;
 }
 
 /** Who is asking and when: made by `engine.request()`, immutable, and answered only by the
@@ -118,6 +128,51 @@ export declare class Request {
   readonly billingAnchor: number;
   /** Unix seconds. */
   readonly now: number;
+  /** The override set the questions apply, or `null`. */
+  readonly overrides: Overrides | null;
+}
+
+/** One record of an override set, in the fields of its JSON Lines record: the one `feature`,
+ * `limit` or `setting` it changes (the others `null`), its `op`, its `value` (an amount for a
+ * limit, a setting's value for a setting, `null` for a feature), when it applies (`[from,
+ * until)` in Unix seconds, `null` for no bound), why and by whom, and its line in the set. */
+export interface OverrideRecord {
+  readonly subject: string;
+  readonly op: 'grant' | 'revoke' | '=' | '+=' | 'at_least' | 'at_most';
+  readonly feature: string | null;
+  readonly limit: string | null;
+  readonly setting: string | null;
+  readonly value: Amount | SettingValue | null;
+  readonly perSeat: boolean;
+  readonly from: number | null;
+  readonly until: number | null;
+  readonly reason: string;
+  readonly author: string;
+  readonly line: number;
+}
+
+/** A checked set of per-customer overrides, for the engine it was checked against. Immutable;
+ * given to an engine of another policy, every question about a subject it has records for is
+ * denied `overrides_not_for_engine`. */
+export declare class Overrides {
+  private constructor();
+  /** Reads and checks JSON Lines records against `engine`; throws `PolicyError` with every
+   * diagnostic at its record's line (`name`, `<overrides>` by default, is how they cite it). */
+  static fromJsonl(engine: Engine, text: string, name?: string): Overrides;
+  /** Reads and checks a JSON Lines file; throws `PolicyError`, or `EntitleError` (`io`). */
+  static fromPath(engine: Engine, path: string): Overrides;
+  /** How many records the set holds. */
+  readonly size: number;
+  /** How many subjects have records. */
+  readonly subjectCount: number;
+  /** The SHA-256 of the policy the set was checked against. */
+  readonly policyHash: string;
+  /** The name the set was read under. */
+  readonly name: string;
+  /** The subject keys that have records, sorted. */
+  subjects(): string[];
+  /** Every record of subject `key`; empty when it has none. */
+  records(key: string): readonly OverrideRecord[];
 }
 
 /** The answer to "may this subject use this feature?". */
@@ -146,6 +201,8 @@ export interface Quota {
   readonly seats: number | bigint | null;
   /** `null` for a gauge or a cap. */
   readonly window: Window | null;
+  /** Whether a record of the request's `Overrides` changed the limit. */
+  readonly overridden: boolean;
 }
 
 /** A setting's value, with its kind as the policy language names it: numbers, bytes and
@@ -182,6 +239,8 @@ export interface QuotaJson {
   readonly soft_cap: number | 'unlimited' | null;
   readonly remaining: number | 'unlimited';
   readonly window?: { readonly start: string; readonly end: string };
+  /** Present (and `true`) when an override record changed the limit. */
+  readonly overridden?: true;
 }
 
 /** A compiled policy. Immutable: load it once, then ask any number of questions. */
@@ -233,6 +292,7 @@ export declare class Engine {
   explainFeature(request: Request, feature: NameOrId): Explained<Decision>;
   /** The quota with the rules behind it and an upgrade hint. */
   explainLimit(request: Request, limit: NameOrId, used?: AmountIn, requested?: AmountIn): Explained<QuotaJson>;
-  /** One query line of the `entitle eval` JSON Lines protocol in, one answer line out. */
-  queryJson(line: string): string;
+  /** One query line of the `entitle eval` JSON Lines protocol in, one answer line out, with
+   * the records of `overrides` for the query's `key` applied. */
+  queryJson(line: string, overrides?: Overrides | null): string;
 }

@@ -111,6 +111,14 @@ function load(make) {
   }
 }
 
+function loadOverrides(make) {
+  try {
+    return new Overrides(NEW, make());
+  } catch (error) {
+    throw loadError(error);
+  }
+}
+
 function isId(value) {
   return typeof value === 'number' && Number.isInteger(value) && value >= 0 && value <= U32_MAX;
 }
@@ -349,6 +357,7 @@ function quota(q) {
     remaining: amount(q.remaining),
     seats: q.seats === undefined || q.seats === null ? null : amount(q.seats),
     window: q.windowStart === undefined || q.windowStart === null ? null : frozen({ start: q.windowStart, end: q.windowEnd }),
+    overridden: q.overridden === true,
   });
 }
 
@@ -368,6 +377,99 @@ const NEW = Symbol('entitle.new');
 /** The native request of `request`, when `engine` made it; set by `Request`, which alone can
  * read its private fields, and reachable only from this module. */
 let handleOf;
+/** The native engine of an `Engine` argument, checked; set by `Engine`. */
+let engineOf;
+/** The native set of an `overrides` argument (an `Overrides`, or null or undefined for none),
+ * checked; set by `Overrides`. */
+let overridesOf;
+
+/** A checked set of per-customer overrides (JSON Lines records), for the engine it was
+ * checked against: load it with `Overrides.fromJsonl` or `Overrides.fromPath` and give it to
+ * `engine.request({ …, overrides })` or `engine.queryJson(line, overrides)`. Immutable; a
+ * set given to an engine of another policy answers `overrides_not_for_engine`. */
+class Overrides {
+  #native;
+
+  constructor(token, native) {
+    if (token !== NEW) throw new TypeError('entitle: load Overrides with Overrides.fromJsonl or fromPath');
+    this.#native = native;
+    Object.freeze(this);
+  }
+
+  static {
+    overridesOf = (overrides) => {
+      if (overrides === null || overrides === undefined) return null;
+      if (!(overrides instanceof Overrides)) throw typeError('overrides', 'an Overrides (or null)', overrides);
+      return overrides.#native;
+    };
+  }
+
+  /** Reads and checks JSON Lines records against `engine`; throws `PolicyError` with every
+   * diagnostic, each at its record's line (`name` is how they cite the text). */
+  static fromJsonl(engine, text, name = '<overrides>') {
+    const native = engineOf(engine);
+    if (typeof text !== 'string') throw typeError('text', 'JSON Lines override records (a string)', text);
+    if (typeof name !== 'string') throw typeError('name', 'a string', name);
+    return loadOverrides(() => addon.overridesFromJsonl(native, text, name));
+  }
+
+  /** Reads and checks the JSON Lines file at `path` against `engine`; throws `PolicyError`,
+   * or `EntitleError` with code `io` for a file that cannot be read. */
+  static fromPath(engine, path) {
+    const native = engineOf(engine);
+    if (typeof path !== 'string') throw typeError('path', 'a path (a string)', path);
+    return loadOverrides(() => addon.overridesFromPath(native, path));
+  }
+
+  /** How many records the set holds. */
+  get size() {
+    return addon.overridesLen(this.#native);
+  }
+
+  /** How many subjects have records. */
+  get subjectCount() {
+    return addon.overridesSubjectCount(this.#native);
+  }
+
+  /** The SHA-256 of the policy the set was checked against, as 64 hex digits. */
+  get policyHash() {
+    return addon.overridesPolicyHash(this.#native);
+  }
+
+  /** The name the set was read under, as its diagnostics cite it. */
+  get name() {
+    return addon.overridesName(this.#native);
+  }
+
+  /** The subject keys that have records, sorted. */
+  subjects() {
+    return addon.overridesSubjects(this.#native);
+  }
+
+  /** Every record of subject `key`, in its JSON Lines fields, in the order the set keeps
+   * them (by what they change, then by start); empty when the subject has none. */
+  records(key) {
+    if (typeof key !== 'string') throw typeError('key', 'a subject key (a string)', key);
+    return frozen(
+      addon.overridesRecords(this.#native, key).map((r) =>
+        frozen({
+          subject: r.subject,
+          op: r.op,
+          feature: r.feature ?? null,
+          limit: r.limit ?? null,
+          setting: r.setting ?? null,
+          value: r.amount !== undefined && r.amount !== null ? amount(r.amount) : r.value ? settingAnswer(r.value, r.setting) : null,
+          perSeat: r.perSeat,
+          from: r.from ?? null,
+          until: r.until ?? null,
+          reason: r.reason,
+          author: r.author,
+          line: r.line,
+        }),
+      ),
+    );
+  }
+}
 
 /** Who is asking and when. Made by `engine.request()`; immutable, and answered only by the
  * engine that made it. */
@@ -385,6 +487,7 @@ class Request {
     this.seats = fields.seats;
     this.billingAnchor = fields.billingAnchor;
     this.now = fields.now;
+    this.overrides = fields.overrides;
     Object.freeze(this);
   }
 
@@ -409,6 +512,13 @@ class Engine {
     if (token !== NEW) throw new TypeError('entitle: load an Engine with Engine.fromPath, fromSource or fromBundle');
     this.#native = native;
     Object.freeze(this);
+  }
+
+  static {
+    engineOf = (engine) => {
+      if (!(engine instanceof Engine)) throw typeError('engine', 'an Engine', engine);
+      return engine.#native;
+    };
   }
 
   /** Parses, checks and compiles policy text; throws `PolicyError` with every diagnostic. */
@@ -466,7 +576,7 @@ class Engine {
     if (options === null || typeof options !== 'object' || Array.isArray(options)) {
       throw typeError('options', 'an object such as { tier, now }', options);
     }
-    const { tier, key = '', addons = [], seats = null, billingAnchor = 1, now } = options;
+    const { tier, key = '', addons = [], seats = null, billingAnchor = 1, now, overrides = null } = options;
     named('tier', tier);
     if (typeof key !== 'string') throw typeError('key', 'a string', key);
     // Read once into a checked copy: a getter or Proxy could give the addon other items on a
@@ -482,9 +592,11 @@ class Engine {
     }
     if (now === undefined) throw typeError('now', 'whole Unix seconds (a safe integer) or a valid Date', now);
     const at = seconds(now);
-    const handle = addon.request(this.#native, tier, key, held.addons, held.quantities, held.acquired, seatCount, billingAnchor, at);
+    const set = overridesOf(overrides);
+    const handle = addon.request(this.#native, tier, key, held.addons, held.quantities, held.acquired, seatCount, billingAnchor, at, set);
     const given = seatCount === null ? null : seats;
-    return new Request(NEW, this, handle, { tier, key, addons: held.kept, seats: given, billingAnchor, now: at });
+    const fields = { tier, key, addons: held.kept, seats: given, billingAnchor, now: at, overrides: set === null ? null : overrides };
+    return new Request(NEW, this, handle, fields);
   }
 
   /** Whether the subject may use `feature` (a name or an id); `decide` says why. */
@@ -617,10 +729,11 @@ class Engine {
     return JSON.parse(addon.explainLimit(this.#native, native, named('limit', limit), count('used', used), count('requested', requested)));
   }
 
-  /** One query line of the `entitle eval` JSON Lines protocol in, one answer line out. */
-  queryJson(line) {
+  /** One query line of the `entitle eval` JSON Lines protocol in, one answer line out, with
+   * the records of `overrides` (an `Overrides`, or null) for the query's `key` applied. */
+  queryJson(line, overrides = null) {
     if (typeof line !== 'string') throw typeError('line', 'one JSON query line (a string)', line);
-    return addon.queryJson(this.#native, line);
+    return addon.queryJson(this.#native, line, overridesOf(overrides));
   }
 }
 
@@ -629,6 +742,6 @@ function lookup(name) {
   return name;
 }
 
-module.exports = { Engine, Request, EntitleError, PolicyError, UnknownNameError, UNLIMITED };
+module.exports = { Engine, Request, Overrides, EntitleError, PolicyError, UnknownNameError, UNLIMITED };
 // For the tests alone, not the API: how many items the shared list buffers hold.
 Object.defineProperty(module.exports, Symbol.for('entitle.scratchLength'), { value: () => idScratch.length });

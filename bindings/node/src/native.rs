@@ -1,7 +1,8 @@
 //! The functions `index.js` wraps, and the answers they return.
 
 use entitle::{
-    AddonId, Decision, Engine, FeatureId, Held, LimitId, Quota, Reason, Request, SettingId, SettingValue, TierId, Usage,
+    AddonId, Decision, Engine, FeatureId, Held, LimitId, OverrideChange, Overrides, Quota, Reason, Request, SettingId,
+    SettingValue, TierId, Usage,
 };
 use napi::bindgen_prelude::{Buffer, Either, External, Uint32Array};
 use napi::{Error, Result, Status};
@@ -59,7 +60,21 @@ pub struct NativeRequest {
     seats: Option<u64>,
     billing_anchor: u8,
     now: i64,
+    /// The override set given, kept (an `Arc` clone) only when it holds records for `key`:
+    /// for any other key `Request::with_overrides` finds no subject and the questions answer
+    /// from the plan alone, so they skip the key's lookup.
+    overrides: Option<Overrides>,
 }
+
+/// A checked override set with the engine it was checked against (for the names of its
+/// records), held by JavaScript as an external value.
+pub struct NativeOverrides {
+    overrides: Overrides,
+    engine: Engine,
+}
+
+/// An override set's handle.
+type OverridesHandle = External<NativeOverrides>;
 
 /// The answer to "may this subject use this feature?".
 #[napi(object)]
@@ -92,6 +107,39 @@ pub struct NativeQuota {
     pub window_start: Option<i64>,
     /// Its end (exclusive).
     pub window_end: Option<i64>,
+    /// Whether a record of the request's override set changed the limit.
+    pub overridden: bool,
+}
+
+/// One record of an override set, in the fields of its JSON Lines record.
+#[napi(object)]
+pub struct NativeOverrideRecord {
+    /// The subject key it is for.
+    pub subject: String,
+    /// `grant`, `revoke`, `=`, `+=`, `at_least` or `at_most`.
+    pub op: String,
+    /// The feature it grants or revokes.
+    pub feature: Option<String>,
+    /// The limit it changes.
+    pub limit: Option<String>,
+    /// The setting it sets.
+    pub setting: Option<String>,
+    /// A limit record's value as decimal text, or `unlimited`.
+    pub amount: Option<String>,
+    /// A setting record's value.
+    pub value: Option<NativeSetting>,
+    /// Whether a limit record's value is per seat.
+    pub per_seat: bool,
+    /// The first instant it applies, in Unix seconds, if it has a start.
+    pub from: Option<i64>,
+    /// The first instant it no longer applies, if it ends.
+    pub until: Option<i64>,
+    /// Why it was granted (empty if not given).
+    pub reason: String,
+    /// Who granted it (empty if not given).
+    pub author: String,
+    /// Its line in the set's text.
+    pub line: u32,
 }
 
 /// The subject's whole entitlement: names beside answers, in declaration order.
@@ -211,6 +259,7 @@ pub fn request(
     seats: Option<String>,
     billing_anchor: u32,
     now: i64,
+    overrides: Option<OverridesHandle>,
 ) -> Result<External<NativeRequest>> {
     let mut held_in = Vec::with_capacity(addons.len());
     for (i, _) in addons.iter().enumerate() {
@@ -244,7 +293,8 @@ pub fn request(
             .ok_or(Reason::UnknownAddon)
     };
     let billing_anchor = u8::try_from(billing_anchor).unwrap_or(u8::MAX);
-    Ok(External::new(NativeRequest { tier, key, addons, seats, billing_anchor, now }))
+    let overrides = overrides.map(|set| set.overrides.clone()).filter(|set| set.subject(&key).is_some());
+    Ok(External::new(NativeRequest { tier, key, addons, seats, billing_anchor, now, overrides }))
 }
 
 /// Whether the subject may use a feature, by id: the hot path.
@@ -498,33 +548,34 @@ fn native_quota(answer: &Quota) -> NativeQuota {
         seats: answer.seats.map(|seats| seats.to_string()),
         window_start: window.map(|w| w.start),
         window_end: window.map(|w| w.end),
+        overridden: answer.overridden(),
     }
 }
 
 fn setting_of(engine: &Engine, request: &NativeRequest, setting: Option<SettingId>) -> NativeSetting {
     let id = setting.unwrap_or(SettingId::from_u32(UNKNOWN));
-    let found = request.ask(|r| engine.setting_value(r, id)).and_then(|v| v);
+    // The value is converted inside the question: it may be an override record's, which lives
+    // only as long as the request that carries the set's subject.
+    let found = request.ask(|r| engine.setting_value(r, id).map(|v| v.map(native_setting))).and_then(|v| v);
     match found {
         Err(reason) => {
             NativeSetting { reason: Some(reason.as_str().to_string()), kind: None, value: None, display: None }
         }
         Ok(None) => NativeSetting { reason: None, kind: None, value: None, display: None },
-        Ok(Some(value)) => {
-            let (kind, text) = match value {
-                SettingValue::Number(n) => ("number", n.to_string()),
-                SettingValue::Percent(p) => ("percent", p.millionths().to_string()),
-                SettingValue::Duration(n) => ("duration", n.to_string()),
-                SettingValue::Bytes(n) => ("bytes", n.to_string()),
-                SettingValue::Text(text) => ("string", text.to_string()),
-            };
-            NativeSetting {
-                reason: None,
-                kind: Some(kind.to_string()),
-                value: Some(text),
-                display: Some(value.to_string()),
-            }
-        }
+        Ok(Some(value)) => value,
     }
+}
+
+/// A setting's value as JavaScript receives it.
+fn native_setting(value: &SettingValue) -> NativeSetting {
+    let (kind, text) = match value {
+        SettingValue::Number(n) => ("number", n.to_string()),
+        SettingValue::Percent(p) => ("percent", p.millionths().to_string()),
+        SettingValue::Duration(n) => ("duration", n.to_string()),
+        SettingValue::Bytes(n) => ("bytes", n.to_string()),
+        SettingValue::Text(text) => ("string", text.to_string()),
+    };
+    NativeSetting { reason: None, kind: Some(kind.to_string()), value: Some(text), display: Some(value.to_string()) }
 }
 
 /// A decision with the rules behind it, as `{"answer": ..., "explain": ...}` JSON.
@@ -557,10 +608,125 @@ pub fn explain_limit(
     })
 }
 
-/// One query line of the `entitle eval` protocol in, one answer line out.
+/// One query line of the `entitle eval` protocol in, one answer line out, with the records of
+/// `overrides` for the query's key applied.
 #[napi]
-pub fn query_json(engine: Handle, line: String) -> String {
-    entitle::wire::answer_line(&engine, &line)
+pub fn query_json(engine: Handle, line: String, overrides: Option<OverridesHandle>) -> String {
+    entitle::wire::answer_line_with(&engine, overrides.as_ref().map(|set| &set.overrides), &line)
+}
+
+/// Checks `source` against `engine` under the engine's limits, as
+/// `entitle::Overrides::from_jsonl` does, or says why it does not check, with every
+/// diagnostic at its record's line (a `PolicyError` in `index.js`, as a policy's).
+fn checked_overrides(engine: &Engine, source: &entitle::Source) -> Result<OverridesHandle> {
+    match Overrides::from_jsonl_with(engine, source.name(), source.text(), engine.input_limits()) {
+        Ok(overrides) => Ok(External::new(NativeOverrides { overrides, engine: engine.clone() })),
+        Err(diagnostics) => {
+            let list = entitle::wire::diagnostics(source, diagnostics.iter());
+            Err(load_failure("policy", &diagnostics.to_string(), Some(&list)))
+        }
+    }
+}
+
+/// Reads and checks JSON Lines override records against an engine.
+#[napi]
+pub fn overrides_from_jsonl(engine: Handle, text: String, name: String) -> Result<OverridesHandle> {
+    checked_overrides(&engine, &entitle::Source::new(name, text))
+}
+
+/// Reads the JSON Lines override set at `path` and checks it against an engine.
+#[napi]
+pub fn overrides_from_path(engine: Handle, path: String) -> Result<OverridesHandle> {
+    // Read here, as `Overrides::from_path` reads it (no further than one byte past the
+    // engine's `override_bytes`), rather than through it: its error holds the diagnostics'
+    // lines but not the text, and a diagnostic's end line and column need the text.
+    let limit = engine.input_limits().override_bytes;
+    match entitle::read_text_file(std::path::Path::new(&path), limit) {
+        Ok(source) => checked_overrides(&engine, &source),
+        Err(error) => Err(load_failure("io", &error.to_string(), None)),
+    }
+}
+
+/// How many records a set holds.
+#[napi]
+pub fn overrides_len(overrides: OverridesHandle) -> u32 {
+    u32::try_from(overrides.overrides.len()).unwrap_or(u32::MAX)
+}
+
+/// How many subjects have records.
+#[napi]
+pub fn overrides_subject_count(overrides: OverridesHandle) -> u32 {
+    u32::try_from(overrides.overrides.subject_count()).unwrap_or(u32::MAX)
+}
+
+/// The hash of the policy a set was checked against, as hex.
+#[napi]
+pub fn overrides_policy_hash(overrides: OverridesHandle) -> String {
+    overrides.overrides.policy_hash().to_string()
+}
+
+/// The name a set was read under.
+#[napi]
+pub fn overrides_name(overrides: OverridesHandle) -> String {
+    overrides.overrides.name().to_string()
+}
+
+/// The subject keys that have records, sorted.
+#[napi]
+pub fn overrides_subjects(overrides: OverridesHandle) -> Vec<String> {
+    let mut keys: Vec<String> = overrides.overrides.subjects().map(str::to_string).collect();
+    keys.sort_unstable();
+    keys
+}
+
+/// Every record of subject `key`, in the order the set keeps them.
+#[napi]
+pub fn overrides_records(overrides: OverridesHandle, key: String) -> Result<Vec<NativeOverrideRecord>> {
+    let engine = &overrides.engine;
+    let name = |found: Option<&str>| Some(found.unwrap_or("").to_string());
+    let mut records = Vec::new();
+    for info in overrides.overrides.records(&key) {
+        let mut record = NativeOverrideRecord {
+            subject: info.subject.to_string(),
+            op: String::new(),
+            feature: None,
+            limit: None,
+            setting: None,
+            amount: None,
+            value: None,
+            per_seat: false,
+            from: info.from,
+            until: info.until,
+            reason: info.reason.to_string(),
+            author: info.author.to_string(),
+            line: info.line,
+        };
+        match &info.change {
+            OverrideChange::Grant(f) | OverrideChange::Revoke(f) => {
+                let grant = matches!(info.change, OverrideChange::Grant(_));
+                record.op = if grant { "grant" } else { "revoke" }.to_string();
+                record.feature = name(engine.feature_name(*f));
+            }
+            OverrideChange::Limit { limit, op, value, per_seat } => {
+                record.op = op.as_str().to_string();
+                record.limit = name(engine.limit_name(*limit));
+                record.amount = Some(amount(*value));
+                record.per_seat = *per_seat;
+            }
+            OverrideChange::Setting { setting, value } => {
+                record.op = "=".to_string();
+                record.setting = name(engine.setting_name(*setting));
+                record.value = Some(native_setting(value));
+            }
+            // A kind of record a later release adds: said, rather than shown as another.
+            _ => {
+                let message = "an override record of a kind this package does not know";
+                return Err(Error::new(Status::GenericFailure, message.to_string()));
+            }
+        }
+        records.push(record);
+    }
+    Ok(records)
 }
 
 /// The number of an id no engine hands out: every engine's tag is non-zero, so an untagged
@@ -596,6 +762,11 @@ impl NativeRequest {
         let addons = self.addons.as_deref().map_err(|reason| *reason)?;
         let request =
             Request::new(tier, self.now).with_key(&self.key).with_held(addons).with_billing_anchor(self.billing_anchor);
+        // After the key: `with_key` drops the overrides taken for the key before it.
+        let request = match &self.overrides {
+            Some(overrides) => request.with_overrides(overrides),
+            None => request,
+        };
         let request = match self.seats {
             Some(seats) => request.with_seats(seats),
             None => request,
@@ -617,6 +788,7 @@ fn denied_quota(reason: Reason) -> NativeQuota {
         seats: None,
         window_start: None,
         window_end: None,
+        overridden: false,
     }
 }
 

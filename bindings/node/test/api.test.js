@@ -128,6 +128,7 @@ test('decide, checkLimit, settingValue and the batch answer', () => {
     remaining: 0,
     seats: null,
     window: { start: 1_795_219_200, end: 1_795_305_600 },
+    overridden: false,
   });
   assert.deepEqual(engine.checkLimit(free, 'calls', 95), {
     allowed: true,
@@ -138,6 +139,7 @@ test('decide, checkLimit, settingValue and the batch answer', () => {
     remaining: 5,
     seats: null,
     window: { start: 1_795_219_200, end: 1_795_305_600 },
+    overridden: false,
   });
   const bytes = engine.checkLimit(pro, 'bytes', 2n ** 64n - 1n, 1);
   assert.equal(bytes.limit, UNLIMITED);

@@ -3,15 +3,17 @@
 // the Rust answers (the JSON protocol, through the same engine) and meet the corpus's
 // expectations. As in the C and Python runs, windows are compared as Unix seconds and a
 // setting's `display` text is compared where the typed answer has it; queries the JSON
-// protocol rejects, and whole entitlements, are checked through `queryJson` alone.
+// protocol rejects, and whole entitlements, are checked through `queryJson` alone. A
+// `NAME.overrides` file beside `NAME.policy` is an override set checked against that policy and
+// applied to every query of `NAME.jsonl`, through `request({ overrides })` and `queryJson`.
 
 const test = require('node:test');
 const assert = require('node:assert/strict');
-const { readFileSync, readdirSync } = require('node:fs');
+const { existsSync, readFileSync, readdirSync } = require('node:fs');
 const { join } = require('node:path');
 const { isDeepStrictEqual } = require('node:util');
 
-const { Engine, UnknownNameError } = require('..');
+const { Engine, Overrides, UnknownNameError } = require('..');
 
 const CORPUS = join(__dirname, '..', '..', '..', 'tests', 'conformance');
 const FIELDS = new Set(['id', 'tier', 'key', 'addons', 'seats', 'now', 'billing_anchor', 'feature', 'limit', 'setting', 'used', 'requested', 'explain']);
@@ -146,7 +148,7 @@ function rawAmount(raw, field, parsed) {
 
 /** The query asked through `request` and the typed calls, in the JSON shape; `undefined`
  * for a query the typed API does not take (the JSON protocol must then refuse it). */
-function typed(engine, query, raw) {
+function typed(engine, overrides, query, raw) {
   if (Object.keys(query).some((k) => !FIELDS.has(k)) || typeof query.tier !== 'string') return undefined;
   const now = typeof query.now === 'string' ? seconds(query.now) : query.now;
   if (!Number.isSafeInteger(now)) return undefined;
@@ -162,7 +164,7 @@ function typed(engine, query, raw) {
   const used = rawAmount(raw, 'used', query.used);
   const requested = rawAmount(raw, 'requested', query.requested);
   if (![used, requested].every((n) => typeof n === 'bigint' || (Number.isSafeInteger(n) && n >= 0))) return undefined;
-  const request = engine.request({ tier: query.tier, key: query.key ?? '', addons, seats, billingAnchor: anchor, now });
+  const request = engine.request({ tier: query.tier, key: query.key ?? '', addons, seats, billingAnchor: anchor, now, overrides });
   const [kind] = kinds;
   if (typeof query[kind] !== 'string') return undefined;
   if (kind === 'feature') {
@@ -181,6 +183,7 @@ function typed(engine, query, raw) {
     }
     const answer = { allowed: q.allowed, reason: q.reason, status: q.status, limit: q.limit, soft_cap: q.softCap, remaining: q.remaining };
     if (q.seats !== null) answer.seats = q.seats;
+    if (q.overridden) answer.overridden = true;
     if (q.window) answer.window = { start: q.window.start, end: q.window.end };
     return answer;
   }
@@ -207,8 +210,13 @@ function normalised(answer) {
 
 const cases = corpus();
 const engines = new Map();
+/** The engine of `policy` and the override set beside it (null when it has none). */
 function engineFor(policy) {
-  if (!engines.has(policy)) engines.set(policy, Engine.fromPath(policy));
+  if (!engines.has(policy)) {
+    const engine = Engine.fromPath(policy);
+    const beside = policy.replace(/\.policy$/, '.overrides');
+    engines.set(policy, { engine, overrides: existsSync(beside) ? Overrides.fromPath(engine, beside) : null });
+  }
   return engines.get(policy);
 }
 
@@ -220,8 +228,8 @@ const reasons = new Set();
 let typedCount = 0;
 for (const c of cases) {
   test(`corpus ${c.origin}`, () => {
-    const engine = engineFor(c.policy);
-    const rust = parseExact(engine.queryJson(c.raw));
+    const { engine, overrides } = engineFor(c.policy);
+    const rust = parseExact(engine.queryJson(c.raw, overrides));
     assert.ok(contains(c.expect, rust), `JSON answer ${show(rust)} does not meet ${show(c.expect)}`);
     if (c.query.entitlements === true || 'usage' in c.query) {
       if ('error' in rust) return; // a query the protocol refuses has no typed form
@@ -229,7 +237,7 @@ for (const c of cases) {
       assert.deepEqual(rest, {}, 'an entitlements query with fields this test does not know');
       const held = heldAddons(addons);
       const at = typeof now === 'string' ? seconds(now) : now;
-      const request = engine.request({ tier, key, addons: held, seats, billingAnchor: anchor, now: at });
+      const request = engine.request({ tier, key, addons: held, seats, billingAnchor: anchor, now: at, overrides });
       const all = engine.entitlements(request, usage);
       const quotaJson = (q) => ({
         allowed: q.allowed,
@@ -239,6 +247,7 @@ for (const c of cases) {
         soft_cap: q.softCap,
         remaining: q.remaining,
         ...(q.seats !== null ? { seats: q.seats } : {}),
+        ...(q.overridden ? { overridden: true } : {}),
         ...(q.window ? { window: { start: q.window.start, end: q.window.end } } : {}),
       });
       const map = (object, shape) => Object.fromEntries(Object.entries(object).map(([name, answer]) => [name, shape(answer)]));
@@ -255,7 +264,7 @@ for (const c of cases) {
       typedCount += 1;
       return;
     }
-    const answer = typed(engine, c.query, c.raw);
+    const answer = typed(engine, overrides, c.query, c.raw);
     if (answer === undefined) {
       assert.ok('error' in rust, `the typed API skipped a query the JSON protocol accepts: ${show(c.query)}`);
       return;
@@ -273,6 +282,9 @@ test('the typed calls answered most of the corpus and gave every reason', () => 
     'addon_not_valid', 'addon_not_for_tier', 'within_limit', 'overage', 'limit_exceeded', 'unknown_tier',
     'unknown_feature', 'unknown_limit', 'unknown_addon', 'unknown_setting', 'too_many_addons', 'limit_not_set',
     'duplicate_addon', 'quantity_above_max', 'seats_not_given', 'acquisition_not_given',
+    'granted_by_override', 'revoked_by_override',
+    // `overrides_not_for_engine` is not here: a corpus set is checked against the policy beside
+    // it, so no case can carry a foreign one; test/overrides.test.js gives it.
   ];
   const missing = every.filter((r) => !reasons.has(r));
   assert.deepEqual(missing, [], `no corpus case gives ${missing.join(', ')} through the typed calls`);

@@ -2,12 +2,13 @@
 // The example of the Node section of docs/bindings.md runs as the section shows it: its code
 // block is written to a temporary directory and run from there, with the arguments the
 // section's `node app.js` line gives (absolute, then relative to another working directory),
-// and it must print exactly the lines shown below that command.
+// and it must print exactly the lines shown below that command. The examples of the package's
+// README run too, each printing what the comments after its `console.log`s say.
 
 const test = require('node:test');
 const assert = require('node:assert/strict');
 const { execFileSync } = require('node:child_process');
-const { mkdtempSync, readFileSync, rmSync, writeFileSync } = require('node:fs');
+const { mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } = require('node:fs');
 const { tmpdir } = require('node:os');
 const { join, relative } = require('node:path');
 
@@ -64,6 +65,29 @@ test('the Node example of docs/bindings.md prints what the section shows, run fr
     assert.deepEqual(run(dir, args).trimEnd().split('\n'), output);
     // From the repository's root, with the same paths relative to it.
     assert.deepEqual(run(REPOSITORY, args.map((path) => relative(REPOSITORY, path))).trimEnd().split('\n'), output);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('the examples of the README print what their comments say, run from anywhere', () => {
+  const readme = readFileSync(join(__dirname, '..', 'README.md'), 'utf8');
+  const examples = blocks(readme).filter((b) => b.language === 'js');
+  assert.ok(examples.length >= 2, `the README holds ${examples.length} JavaScript examples`);
+  const dir = mkdtempSync(join(tmpdir(), 'entitle-node-readme-'));
+  try {
+    // `require('entitle')` finds the package as an installed one would be found.
+    mkdirSync(join(dir, 'node_modules'));
+    symlinkSync(join(__dirname, '..'), join(dir, 'node_modules', 'entitle'), 'dir');
+    examples.forEach(({ body }, number) => {
+      // Each `console.log(…); // output` line says what it prints.
+      const expected = [...body.matchAll(/^\s*console\.log\(.*\); \/\/ (.*)$/gm)].map((m) => m[1]);
+      assert.ok(expected.length > 0, `example ${number + 1} of the README shows no output`);
+      const app = join(dir, `example${number + 1}.js`);
+      writeFileSync(app, body);
+      const printed = execFileSync(process.execPath, [app], { cwd: dir, encoding: 'utf8' });
+      assert.deepEqual(printed.trimEnd().split('\n'), expected, `example ${number + 1} of the README`);
+    });
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

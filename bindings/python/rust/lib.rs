@@ -11,7 +11,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::SystemTime;
 
 use entitle::{
-    AddonId, Engine, FeatureId, Held, LimitId, Limits, LoadError, Reason, SettingId, SettingValue, Source, TierId,
+    AddonId, Engine, FeatureId, Held, LimitId, Limits, LoadError, OverrideChange, Overrides, Reason, SettingId,
+    SettingValue, Source, TierId,
 };
 use pyo3::exceptions::{PyTypeError, PyValueError};
 use pyo3::intern;
@@ -30,6 +31,7 @@ struct Types {
     window: Py<PyAny>,
     setting: Py<PyAny>,
     held: Py<PyAny>,
+    override_record: Py<PyAny>,
     /// The `Reason` members, indexed by the engine's stable reason numbers.
     reasons: Vec<Py<PyAny>>,
     /// The `Status` members, indexed by the engine's stable status numbers.
@@ -72,6 +74,7 @@ fn types(py: Python<'_>) -> PyResult<&Types> {
             window: get("Window")?,
             setting: get("Setting")?,
             held: get("Held")?,
+            override_record: get("OverrideRecord")?,
             reasons: Reason::ALL.iter().map(|r| member(&reason_class, r.as_str())).collect::<PyResult<_>>()?,
             statuses: entitle::Status::ALL.iter().map(|s| member(&status, s.as_str())).collect::<PyResult<_>>()?,
             kinds: [
@@ -160,6 +163,7 @@ impl Types {
             (intern!(py, "remaining"), &self.amount(py, quota.remaining)?),
             (intern!(py, "window"), &window),
             (intern!(py, "seats"), &quota.seats.into_pyobject(py)?.into_any()),
+            (intern!(py, "overridden"), &PyBool::new(py, quota.overridden()).to_owned().into_any()),
         ];
         self.frozen(py, &self.quota, &fields)
     }
@@ -340,6 +344,22 @@ struct PyRequest {
     /// add-ons than the engine takes, or an unknown add-on, in the order the by-name queries
     /// of the engine check them.
     refusal: Option<Reason>,
+    /// The `Overrides` given, or None, as the `overrides` getter returns it.
+    overrides_given: Py<PyAny>,
+    /// The set given, kept (an `Arc` clone) only when it holds records for this request's
+    /// key: for any other key `Request::with_overrides` finds no subject and the questions
+    /// answer from the plan alone, so they skip the key's lookup.
+    overrides: Option<Overrides>,
+}
+
+/// A checked set of per-customer overrides, made by `Overrides.from_jsonl` or
+/// `Overrides.from_path` against one engine and given to that engine's `request`. Frozen; an
+/// `Arc` over the Rust set, so every request that holds it shares it.
+#[pyclass(frozen, module = "entitle", name = "Overrides")]
+struct PyOverrides {
+    overrides: Overrides,
+    /// The engine the set was checked against, for the names its records change.
+    engine: Engine,
 }
 
 /// Features resolved to ids once, for the batch calls of a page asked again and again (a
@@ -560,6 +580,11 @@ fn ids(request: &PyRequest) -> entitle::Request<'_> {
         .with_key(&request.key)
         .with_held(&request.addons)
         .with_billing_anchor(request.billing_anchor);
+    // After the key: `with_key` drops the overrides taken for the key before it.
+    let rust = match &request.overrides {
+        Some(overrides) => rust.with_overrides(overrides),
+        None => rust,
+    };
     match request.seats {
         Some(seats) => rust.with_seats(seats),
         None => rust,
@@ -603,7 +628,7 @@ fn load_error(py: Python<'_>, error: &LoadError, source: Option<&Source>) -> PyE
         Err(error) => return error,
     };
     let status = match error {
-        LoadError::Policy(diagnostics) => {
+        LoadError::Policy(diagnostics) | LoadError::Overrides(diagnostics) => {
             let listed = source.map_or_else(|| "[]".to_string(), |s| entitle::wire::diagnostics(s, diagnostics.iter()));
             return match types.policy_error.bind(py).call1((error.to_string(), listed)) {
                 Ok(exception) => PyErr::from_value(exception),
@@ -622,6 +647,15 @@ fn compile(py: Python<'_>, source: &Source) -> PyResult<PyEngine> {
     match entitle::check_with(source, &Limits::default()) {
         Ok(checked) => Ok(PyEngine::new(entitle::compile(&checked))),
         Err(diagnostics) => Err(load_error(py, &LoadError::Policy(diagnostics), Some(source))),
+    }
+}
+
+/// A path argument as a `str`: a `str` or an `os.PathLike[str]`.
+fn fspath(py: Python<'_>, path: &Bound<'_, PyAny>) -> PyResult<String> {
+    let os = py.import("os")?;
+    match os.call_method1("fspath", (path,)).and_then(|p| p.extract::<String>()) {
+        Ok(path) => Ok(path),
+        Err(_) => Err(wrong_type("path", "a path (str or os.PathLike[str])", path)),
     }
 }
 
@@ -650,11 +684,7 @@ impl PyEngine {
     /// `PolicyError` or `EntitleError`.
     #[staticmethod]
     fn from_path(py: Python<'_>, path: &Bound<'_, PyAny>) -> PyResult<PyEngine> {
-        let os = py.import("os")?;
-        let path: String = match os.call_method1("fspath", (path,)).and_then(|p| p.extract::<String>()) {
-            Ok(path) => path,
-            Err(_) => return Err(wrong_type("path", "a path (str or os.PathLike[str])", path)),
-        };
+        let path = fspath(py, path)?;
         match entitle::read_policy_file(std::path::Path::new(&path), &Limits::default()) {
             Ok((_, Some(engine))) => Ok(PyEngine::new(engine)),
             Ok((source, None)) => compile(py, &source),
@@ -711,9 +741,10 @@ impl PyEngine {
 
     /// Who is asking and when: a tier (name or id), the subject key rollouts hash, the
     /// add-ons held (names, ids, or `Held` with a quantity and an acquisition instant), the
-    /// seat count (None when not given), the billing anchor day (1–31), and `now` as Unix
-    /// seconds (int) or an aware datetime (the current time when left out).
-    #[pyo3(signature = (tier, *, key = Given::Missing, addons = Given::Missing, seats = None, billing_anchor = Given::Missing, now = None))]
+    /// seat count (None when not given), the billing anchor day (1–31), `now` as Unix
+    /// seconds (int) or an aware datetime (the current time when left out), and `overrides`,
+    /// an `Overrides` set whose records for `key` every question applies last (None: none).
+    #[pyo3(signature = (tier, *, key = Given::Missing, addons = Given::Missing, seats = None, billing_anchor = Given::Missing, now = None, overrides = None))]
     #[expect(clippy::too_many_arguments, reason = "Python's keyword arguments, each a field of the request")]
     fn request(
         &self,
@@ -724,6 +755,7 @@ impl PyEngine {
         seats: Option<&Bound<'_, PyAny>>,
         billing_anchor: Given<'_>,
         now: Option<&Bound<'_, PyAny>>,
+        overrides: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<PyRequest> {
         let resolved_tier = match item(tier, "tier", "tier")? {
             Item::Name(name) => self.engine.tier(&name),
@@ -751,6 +783,7 @@ impl PyEngine {
             }
         };
         let now = seconds(py, now)?;
+        let set = override_set(overrides)?;
         let seats = match seats {
             Some(seats) if !seats.is_none() => Some(count(Some(seats), "seats")?),
             _ => None,
@@ -815,13 +848,15 @@ impl PyEngine {
             serial: self.serial,
             tier_given: tier.clone().unbind(),
             addons_given: given.unbind(),
-            key,
             billing_anchor,
             now,
             tier: resolved_tier.unwrap_or(TierId::from_u32(NO_ID)),
             addons: held,
             seats,
             refusal,
+            overrides_given: set.map_or_else(|| py.None(), |set| set.clone().into_any().unbind()),
+            overrides: set.map(|set| &set.get().overrides).filter(|set| set.subject(&key).is_some()).cloned(),
+            key,
         })
     }
 
@@ -1084,8 +1119,17 @@ impl PyEngine {
         types(py)?.json(py, &json)
     }
 
-    /// Answers one query of the JSON Lines protocol of `entitle eval` (a str or a dict).
-    fn query_json<'py>(&self, py: Python<'py>, query: &Bound<'_, PyAny>) -> PyResult<Bound<'py, PyAny>> {
+    /// Answers one query of the JSON Lines protocol of `entitle eval` (a str or a dict), with
+    /// the records of `overrides` (an `Overrides`, or None) for the query's `key` applied, as
+    /// `entitle::wire::answer_line_with` answers it.
+    #[pyo3(signature = (query, overrides = None))]
+    fn query_json<'py>(
+        &self,
+        py: Python<'py>,
+        query: &Bound<'_, PyAny>,
+        overrides: Option<&Bound<'_, PyAny>>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let set = override_set(overrides)?;
         let types = types(py)?;
         let line: String = if let Ok(text) = query.cast::<PyString>() {
             text.to_cow()?.into_owned()
@@ -1094,7 +1138,8 @@ impl PyEngine {
         } else {
             return Err(wrong_type("query", "a JSON query (str or dict)", query));
         };
-        types.json(py, &entitle::wire::answer_line(&self.engine, &line))
+        let set = set.map(|set| &set.get().overrides);
+        types.json(py, &entitle::wire::answer_line_with(&self.engine, set, &line))
     }
 
     fn __repr__(&self) -> String {
@@ -1197,9 +1242,18 @@ impl PyRequest {
         self.now
     }
 
+    /// The `Overrides` the questions apply, or None.
+    #[getter]
+    fn overrides(&self, py: Python<'_>) -> Py<PyAny> {
+        self.overrides_given.clone_ref(py)
+    }
+
     fn __repr__(&self, py: Python<'_>) -> PyResult<String> {
+        // The set is shown only when given, so that a request without one reads as before.
+        let overrides = self.overrides_given.bind(py);
+        let overrides = if overrides.is_none() { String::new() } else { format!(", overrides={}", overrides.repr()?) };
         Ok(format!(
-            "Request(tier={}, key={}, addons={}, seats={}, billing_anchor={}, now={})",
+            "Request(tier={}, key={}, addons={}, seats={}, billing_anchor={}, now={}{overrides})",
             self.tier_given.bind(py).repr()?,
             PyString::new(py, &self.key).repr()?,
             self.addons_given.bind(py).repr()?,
@@ -1207,6 +1261,159 @@ impl PyRequest {
             self.billing_anchor,
             self.now
         ))
+    }
+}
+
+/// An `overrides` argument: an `entitle.Overrides`, or None (left out) for none.
+fn override_set<'a, 'py>(overrides: Option<&'a Bound<'py, PyAny>>) -> PyResult<Option<&'a Bound<'py, PyOverrides>>> {
+    match overrides {
+        None => Ok(None),
+        Some(value) if value.is_none() => Ok(None),
+        Some(value) => match value.cast::<PyOverrides>() {
+            Ok(set) => Ok(Some(set)),
+            Err(_) => Err(wrong_type("overrides", "an entitle.Overrides (or None)", value)),
+        },
+    }
+}
+
+/// An `engine` argument: an `entitle.Engine`.
+fn engine_arg<'a, 'py>(engine: &'a Bound<'py, PyAny>) -> PyResult<&'a Bound<'py, PyEngine>> {
+    engine.cast::<PyEngine>().map_err(|_| wrong_type("engine", "an entitle.Engine", engine))
+}
+
+impl PyOverrides {
+    /// Checks `source` against `engine` under the engine's limits, as
+    /// `entitle::Overrides::from_jsonl` does; a set with errors raises `PolicyError` with
+    /// every diagnostic, each at its record's line.
+    fn check(py: Python<'_>, engine: &PyEngine, source: &Source) -> PyResult<PyOverrides> {
+        let engine = &engine.engine;
+        match Overrides::from_jsonl_with(engine, source.name(), source.text(), engine.input_limits()) {
+            Ok(overrides) => Ok(PyOverrides { overrides, engine: engine.clone() }),
+            Err(diagnostics) => Err(load_error(py, &LoadError::Overrides(diagnostics), Some(source))),
+        }
+    }
+
+    /// A record as an `OverrideRecord`, its names the engine's.
+    fn record<'py>(&self, py: Python<'py>, info: &entitle::OverrideInfo<'_>) -> PyResult<Bound<'py, PyAny>> {
+        let types = types(py)?;
+        let engine = &self.engine;
+        let none = || py.None().into_bound(py);
+        let (target, name, op, value, per_seat) = match &info.change {
+            OverrideChange::Grant(f) => ("feature", engine.feature_name(*f), "grant", none(), false),
+            OverrideChange::Revoke(f) => ("feature", engine.feature_name(*f), "revoke", none(), false),
+            OverrideChange::Limit { limit, op, value, per_seat } => {
+                ("limit", engine.limit_name(*limit), op.as_str(), types.amount(py, *value)?, *per_seat)
+            }
+            OverrideChange::Setting { setting, value } => {
+                ("setting", engine.setting_name(*setting), "=", types.setting(py, value)?, false)
+            }
+            // A kind of record a later release adds: said, rather than shown as another.
+            _ => return Err(PyValueError::new_err("entitle: an override record of a kind this package does not know")),
+        };
+        let fields = PyDict::new(py);
+        fields.set_item(intern!(py, "subject"), info.subject)?;
+        fields.set_item(intern!(py, "op"), op)?;
+        fields.set_item(target, name.unwrap_or(""))?;
+        fields.set_item(intern!(py, "value"), value)?;
+        fields.set_item(intern!(py, "per_seat"), per_seat)?;
+        fields.set_item(intern!(py, "from_"), info.from)?;
+        fields.set_item(intern!(py, "until"), info.until)?;
+        fields.set_item(intern!(py, "reason"), info.reason)?;
+        fields.set_item(intern!(py, "author"), info.author)?;
+        fields.set_item(intern!(py, "line"), info.line)?;
+        types.override_record.bind(py).call((), Some(&fields))
+    }
+}
+
+#[pymethods]
+impl PyOverrides {
+    /// Reads and checks override records from JSON Lines `text` against `engine`; `name` is
+    /// how diagnostics cite the text (its path, usually). Raises `PolicyError` with every
+    /// diagnostic, each at its record's line.
+    #[staticmethod]
+    #[pyo3(signature = (engine, text, name = None))]
+    fn from_jsonl(
+        py: Python<'_>,
+        engine: &Bound<'_, PyAny>,
+        text: &Bound<'_, PyAny>,
+        name: Option<&Bound<'_, PyAny>>,
+    ) -> PyResult<PyOverrides> {
+        let engine = engine_arg(engine)?;
+        let records = self::text(text, "text", "JSON Lines override records (str)")?;
+        let name = match name {
+            Some(name) => self::text(name, "name", "a str")?,
+            None => "<overrides>".to_string(),
+        };
+        PyOverrides::check(py, engine.get(), &Source::new(&name, &records))
+    }
+
+    /// Reads the JSON Lines override set at `path` and checks it against `engine`, as
+    /// `entitle::Overrides::from_path` does (a file past the engine's `override_bytes` is
+    /// refused unread). Raises `PolicyError` for records with errors, `EntitleError` for a
+    /// file that cannot be read.
+    #[staticmethod]
+    fn from_path(py: Python<'_>, engine: &Bound<'_, PyAny>, path: &Bound<'_, PyAny>) -> PyResult<PyOverrides> {
+        let engine = engine_arg(engine)?;
+        let path = fspath(py, path)?;
+        // Read here, as `Overrides::from_path` reads it, rather than through it: its error
+        // holds the diagnostics' lines but not the text, and `PolicyError`'s diagnostics carry
+        // where each one ends too, which only the text can say.
+        let limit = engine.get().engine.input_limits().override_bytes;
+        let source =
+            entitle::read_text_file(std::path::Path::new(&path), limit).map_err(|e| load_error(py, &e, None))?;
+        PyOverrides::check(py, engine.get(), &source)
+    }
+
+    /// How many records the set holds.
+    fn __len__(&self) -> usize {
+        self.overrides.len()
+    }
+
+    /// How many subjects have records.
+    #[getter]
+    fn subject_count(&self) -> usize {
+        self.overrides.subject_count()
+    }
+
+    /// The SHA-256 of the policy the set was checked against, as 64 hex digits: it answers
+    /// only for an engine with this `policy_hash`.
+    #[getter]
+    fn policy_hash(&self) -> String {
+        self.overrides.policy_hash().to_string()
+    }
+
+    /// The name the set was read under, as its diagnostics cite it.
+    #[getter]
+    fn name(&self) -> &str {
+        self.overrides.name()
+    }
+
+    /// The subject keys that have records, sorted.
+    fn subjects(&self) -> Vec<&str> {
+        let mut keys: Vec<&str> = self.overrides.subjects().collect();
+        keys.sort_unstable();
+        keys
+    }
+
+    /// Every record of subject `key` as an `OverrideRecord`, in the order the set keeps them
+    /// (by what they change, then by start); an empty list when the subject has none.
+    fn records<'py>(&self, py: Python<'py>, key: &Bound<'_, PyAny>) -> PyResult<Bound<'py, PyList>> {
+        let key = text(key, "key", "a subject key (str)")?;
+        let mut records = Vec::new();
+        for info in self.overrides.records(&key) {
+            records.push(self.record(py, &info)?);
+        }
+        PyList::new(py, records)
+    }
+
+    fn __repr__(&self) -> String {
+        format!(
+            "Overrides(name={:?}, records={}, subjects={}, policy_hash={})",
+            self.overrides.name(),
+            self.overrides.len(),
+            self.overrides.subject_count(),
+            self.overrides.policy_hash()
+        )
     }
 }
 
@@ -1222,6 +1429,7 @@ fn _entitle(module: &Bound<'_, PyModule>) -> PyResult<()> {
     module.add_class::<PyEngine>()?;
     module.add_class::<PyRequest>()?;
     module.add_class::<PyFeatureList>()?;
+    module.add_class::<PyOverrides>()?;
     module.add_function(wrap_pyfunction!(version, module)?)?;
     Ok(())
 }

@@ -2,7 +2,9 @@
 equal the Rust answers (the JSON protocol, through the same library) and the corpus's
 expectations. Windows are compared as Unix seconds; a setting's answer is its value and its
 `display` text, and a question `setting_value` raises `QueryError` for is compared by its
-reason."""
+reason. A `NAME.overrides` file beside `NAME.policy` is an override set checked against that
+policy and applied to every query of `NAME.jsonl`, through `request(..., overrides=)` and
+`query_json(..., overrides=)` alike."""
 
 import json
 import re
@@ -33,8 +35,12 @@ _engines = {}
 
 
 def engine_for(policy):
+    """The engine of `policy` and the override set beside it (None when it has none)."""
     if policy not in _engines:
-        _engines[policy] = entitle.Engine.from_path(policy)
+        engine = entitle.Engine.from_path(policy)
+        beside = policy.with_suffix(".overrides")
+        overrides = entitle.Overrides.from_path(engine, beside) if beside.is_file() else None
+        _engines[policy] = (engine, overrides)
     return _engines[policy]
 
 
@@ -77,7 +83,7 @@ def held(item):
     return entitle.Held(item["addon"], quantity=quantity, acquired=None if acquired is None else instant(acquired))
 
 
-def typed_answer(engine, query):
+def typed_answer(engine, query, overrides=None):
     """The query answered through Request, decide, check_limit and setting_value; None when
     the query is one the JSON protocol rejects (the typed API never sees such input)."""
     if set(query) - QUERY_FIELDS or not isinstance(query.get("tier"), str):
@@ -105,7 +111,9 @@ def typed_answer(engine, query):
     except (TypeError, ValueError):
         return None
     try:
-        request = engine.request(query["tier"], key=query.get("key", ""), addons=addons, seats=seats, billing_anchor=anchor, now=now)
+        request = engine.request(
+            query["tier"], key=query.get("key", ""), addons=addons, seats=seats, billing_anchor=anchor, now=now, overrides=overrides
+        )
     except ValueError:
         # An argument the typed API refuses (an acquisition of -2^63, which no instant is):
         # the JSON protocol must refuse it too.
@@ -126,6 +134,8 @@ def typed_answer(engine, query):
         }
         if q.seats is not None:
             answer["seats"] = q.seats
+        if q.overridden:
+            answer["overridden"] = True
         if q.window is not None:
             answer["window"] = {"start": q.window.start, "end": q.window.end}
         return answer
@@ -159,14 +169,14 @@ def contains(expected, actual):
 
 @pytest.mark.parametrize("policy,case", list(corpus()))
 def test_corpus_case(policy, case):
-    engine = engine_for(policy)
+    engine, overrides = engine_for(policy)
     query = case["query"]
-    rust = engine.query_json(query)
+    rust = engine.query_json(query, overrides=overrides)
     assert contains(case["expect"], rust), f"JSON answer {rust} does not meet {case['expect']}"
     if query.get("entitlements") is True or "usage" in query:
         # The typed API answers one question at a time; these are checked as JSON above.
         return
-    typed = typed_answer(engine, query)
+    typed = typed_answer(engine, query, overrides)
     if typed is None:
         assert "error" in rust, "the typed API skipped a query the JSON protocol accepts"
         return
@@ -181,10 +191,14 @@ def test_the_corpus_is_large_and_covers_every_reason():
     reasons = set()
     for param in cases:
         policy, case = param.values
-        engine = engine_for(policy)
-        answer = typed_answer(engine, case["query"])
+        engine, overrides = engine_for(policy)
+        answer = typed_answer(engine, case["query"], overrides)
         if answer and "reason" in answer:
             assert isinstance(answer["reason"], entitle.Reason)
             reasons.add(answer["reason"])
+    # A corpus set is checked against the policy beside it, so no case can carry a foreign
+    # one: tests/test_overrides.py gives that reason, as the Rust corpus test leaves it to
+    # its own.
+    reasons.add(entitle.Reason.OVERRIDES_NOT_FOR_ENGINE)
     missing = set(entitle.Reason) - reasons
     assert not missing, f"no corpus case gives {sorted(missing)} through Python"

@@ -11,13 +11,15 @@ the same compiled tables as Rust and C::
     engine.check_limit(request, "api_calls_per_day", used=990_000, requested=20_000)
 
 Names may be given as strings, or resolved once to ids (`engine.feature("hd_video")`) for hot
-loops. An `Engine` and a `Request` are immutable, so threads may share them; a request is
+loops. Per-customer `Overrides` (JSON Lines records checked against the engine) are given to
+`engine.request(..., overrides=...)` and apply last, after tier, seats and add-ons. An
+`Engine`, a `Request` and an `Overrides` set are immutable, so threads may share them; a request is
 answered only by the engine that made it.
 """
 
 from __future__ import annotations
 
-from ._entitle import Engine, FeatureList, Request, version
+from ._entitle import Engine, FeatureList, Overrides, Request, version
 from ._types import (
     UNLIMITED,
     Amount,
@@ -26,6 +28,7 @@ from ._types import (
     Entitlements,
     EntitleError,
     Held,
+    OverrideRecord,
     PolicyError,
     QueryError,
     Quota,
@@ -46,6 +49,8 @@ __all__ = [
     "EntitleError",
     "FeatureList",
     "Held",
+    "OverrideRecord",
+    "Overrides",
     "PolicyError",
     "QueryError",
     "Quota",

@@ -4,7 +4,7 @@ import os
 from datetime import datetime
 from typing import Any, Iterable, Mapping, Optional, Union
 
-from ._types import Decision, Entitlements, Held, Quota, Setting
+from ._types import Decision, Entitlements, Held, OverrideRecord, Quota, Setting
 
 Instant = Union[int, datetime, None]
 NameOrId = Union[str, int]
@@ -29,6 +29,35 @@ class Request:
     def billing_anchor(self) -> int: ...
     @property
     def now(self) -> int: ...
+    @property
+    def overrides(self) -> Optional["Overrides"]:
+        """The override set the questions apply, or None."""
+
+class Overrides:
+    """A checked set of per-customer overrides (JSON Lines records), for the engine it was
+    checked against; given to `Engine.request` (``overrides=``) and `Engine.query_json`.
+    Frozen; a set given to an engine of another policy answers ``overrides_not_for_engine``
+    for the subjects it has records for."""
+
+    @staticmethod
+    def from_jsonl(engine: "Engine", text: str, name: Optional[str] = None) -> "Overrides":
+        """Checks JSON Lines records against `engine`; raises `PolicyError` with every
+        diagnostic (``name:line:column``; `name` defaults to ``"<overrides>"``)."""
+    @staticmethod
+    def from_path(engine: "Engine", path: Union[str, "os.PathLike[str]"]) -> "Overrides":
+        """Reads and checks a JSON Lines file; raises `PolicyError` or `EntitleError`."""
+    def __len__(self) -> int:
+        """How many records the set holds."""
+    @property
+    def subject_count(self) -> int: ...
+    @property
+    def policy_hash(self) -> str: ...
+    @property
+    def name(self) -> str: ...
+    def subjects(self) -> list[str]:
+        """The subject keys that have records, sorted."""
+    def records(self, key: str) -> list[OverrideRecord]:
+        """The records of subject `key`; empty when it has none."""
 
 class FeatureList:
     """Features resolved to ids once (`Engine.feature_list`), for the batch calls of a page
@@ -66,11 +95,13 @@ class Engine:
         seats: Optional[int] = None,
         billing_anchor: int = 1,
         now: Instant = None,
+        overrides: Optional[Overrides] = None,
     ) -> Request:
         """Who is asking and when. ``addons`` are names, ids or `Held` (an add-on with its
         quantity and acquisition instant); ``seats`` is the seat count per-seat values are
         multiplied by (None: not given, and a limit with a per-seat value in force answers
-        ``seats_not_given``)."""
+        ``seats_not_given``); ``overrides`` is an `Overrides` set whose records for ``key``
+        every question applies last."""
     def is_allowed(self, request: Request, feature: NameOrId) -> bool: ...
     def feature_list(self, features: Iterable[NameOrId]) -> FeatureList:
         """The features of a page resolved once, for this engine's batch calls."""
@@ -93,4 +124,6 @@ class Engine:
         key that names no limit raises `QueryError`."""
     def explain_feature(self, request: Request, feature: NameOrId) -> dict[str, Any]: ...
     def explain_limit(self, request: Request, limit: NameOrId, used: int = 0, requested: int = 0) -> dict[str, Any]: ...
-    def query_json(self, query: Union[str, dict[str, Any]]) -> dict[str, Any]: ...
+    def query_json(self, query: Union[str, dict[str, Any]], overrides: Optional[Overrides] = None) -> dict[str, Any]:
+        """One query of the JSON Lines protocol, with the records of ``overrides`` for the
+        query's ``key`` applied."""

@@ -49,6 +49,12 @@ class Reason(_Named):
     QUANTITY_ABOVE_MAX = "quantity_above_max"
     SEATS_NOT_GIVEN = "seats_not_given"
     ACQUISITION_NOT_GIVEN = "acquisition_not_given"
+    #: A record of the request's `Overrides` grants the feature, whatever the plan says.
+    GRANTED_BY_OVERRIDE = "granted_by_override"
+    #: A record of the request's `Overrides` revokes the feature, whatever the plan says.
+    REVOKED_BY_OVERRIDE = "revoked_by_override"
+    #: The request's `Overrides` were checked against another policy than the engine's.
+    OVERRIDES_NOT_FOR_ENGINE = "overrides_not_for_engine"
 
 
 class Status(_Named):
@@ -99,6 +105,8 @@ class Quota:
     window: Optional[Window]
     #: The seat count the limit was multiplied by; None when no per-seat value was in force.
     seats: Optional[int] = None
+    #: Whether a record of the request's `Overrides` changed the limit.
+    overridden: bool = False
 
 
 @dataclass(frozen=True)
@@ -113,6 +121,30 @@ class Held:
     addon: Union[str, int]
     quantity: int = 1
     acquired: Union[int, datetime, None] = None
+
+
+@dataclass(frozen=True)
+class OverrideRecord:
+    """One record of an `Overrides` set, as `Overrides.records(key)` lists it, in the fields of
+    its JSON Lines record: the `subject`, the one `feature`, `limit` or `setting` it changes
+    (the others None), its `op` (``"grant"`` or ``"revoke"`` for a feature; ``"="``, ``"+="``,
+    ``"at_least"`` or ``"at_most"`` for a limit; ``"="`` for a setting), its `value` (an amount
+    in base units or `UNLIMITED` for a limit, a `Setting` for a setting, None for a feature),
+    `per_seat`, when it applies (``[from_, until)`` in Unix seconds, None for no bound), its
+    `reason` and `author` (empty when not given) and its `line` in the set's text."""
+
+    subject: str
+    op: str
+    feature: Optional[str] = None
+    limit: Optional[str] = None
+    setting: Optional[str] = None
+    value: Union[Amount, "Setting", None] = None
+    per_seat: bool = False
+    from_: Optional[int] = None
+    until: Optional[int] = None
+    reason: str = ""
+    author: str = ""
+    line: int = 0
 
 
 @dataclass(frozen=True)
@@ -168,8 +200,9 @@ class EntitleError(Exception):
 
 
 class PolicyError(EntitleError):
-    """A policy does not check. `diagnostics` lists every problem; the message names the
-    first error's ``file:line:column``."""
+    """A policy, or an override set checked against one (`Overrides.from_jsonl`,
+    `Overrides.from_path`), does not check. `diagnostics` lists every problem; the message
+    names the first error's ``file:line:column``."""
 
     def __init__(self, message: str, diagnostics: list[Diagnostic]) -> None:
         super().__init__(message, "policy_error")
