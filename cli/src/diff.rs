@@ -88,6 +88,19 @@ pub(crate) struct Report {
     taking_away: usize,
 }
 
+#[cfg(test)]
+impl Report {
+    /// Every change counted.
+    pub(crate) fn count(&self) -> usize {
+        self.count
+    }
+
+    /// The changes that take something away.
+    pub(crate) fn taking_away(&self) -> usize {
+        self.taking_away
+    }
+}
+
 /// The findings of a diff in the pieces `wire` shapes into its JSON document once the counts
 /// are known.
 pub(crate) enum Document {

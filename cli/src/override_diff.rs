@@ -278,3 +278,89 @@ fn compare(engine: &Engine, pair: Pair<'_, '_>, section: &mut Section, lines: &m
         }
     }
 }
+
+#[cfg(test)]
+#[expect(clippy::expect_used, clippy::indexing_slicing, reason = "a test fails loudly, with the value that broke it")]
+mod tests {
+    use super::*;
+
+    const POLICY: &str = "policy \"p\"\nfeature sso\nlimit calls : count per day\nsetting sla : percent\n\
+        tier free { limit calls = 10 }\n";
+
+    fn set(engine: &Engine, lines: &[&str]) -> Overrides {
+        Overrides::from_jsonl(engine, "set.jsonl", &lines.join("\n")).expect("the set checks")
+    }
+
+    /// Whether changing subject `a`'s one record from `before` to `after` takes and gives.
+    fn effect(before: &str, after: &str) -> (bool, bool) {
+        let engine = Engine::from_source("p", POLICY).expect("checks");
+        let (old, new) = (set(&engine, &[before]), set(&engine, &[after]));
+        let (was, is) = (old.records("a"), new.records("a"));
+        effect_change(&engine, &was[0].change, &is[0].change)
+    }
+
+    #[test]
+    fn a_limit_record_compares_as_the_limits_it_leaves_of_every_plan() {
+        let limit = |op: &str, value: &str| format!(r#"{{"subject":"a","limit":"calls","op":"{op}","value":{value}}}"#);
+        // A floor below which the plan used to be capped: it only ever raises.
+        assert_eq!(effect(&limit("at_most", "5000"), &limit("=", "5000")), (false, true));
+        // 500 on top of any plan is never less than 500.
+        assert_eq!(effect(&limit("=", "500"), &limit("+=", "500")), (false, true));
+        // 10 flat is less than 10 on top of any plan above zero.
+        assert_eq!(effect(&limit("+=", "10"), &limit("=", "10")), (true, false));
+        // A replacement value against a ceiling: more below it, less above.
+        assert_eq!(effect(&limit("=", "100"), &limit("at_most", "200")), (true, true));
+        assert_eq!(effect(&limit("at_least", "100"), &limit("at_least", "50")), (true, false));
+        assert_eq!(effect(&limit("=", "100"), &limit("=", "\"unlimited\"")), (false, true));
+        let per_seat = r#"{"subject":"a","limit":"calls","op":"=","value":100,"per_seat":true}"#;
+        assert_eq!(effect(&limit("=", "1000"), per_seat), (true, true));
+    }
+
+    #[test]
+    fn features_and_settings_compare_by_what_they_give() {
+        let feature = |op: &str| format!(r#"{{"subject":"a","feature":"sso","op":"{op}"}}"#);
+        assert_eq!(effect(&feature("grant"), &feature("revoke")), (true, false));
+        assert_eq!(effect(&feature("revoke"), &feature("grant")), (false, true));
+        let sla = |value: &str| format!(r#"{{"subject":"a","setting":"sla","op":"=","value":"{value}"}}"#);
+        assert_eq!(effect(&sla("99.9%"), &sla("99.99%")), (false, true), "higher is better by default");
+        assert_eq!(effect(&sla("99.99%"), &sla("99.9%")), (true, false));
+    }
+
+    /// Records match by effect and window first, then by start, then in order; what is left
+    /// is added or removed.
+    #[test]
+    fn records_of_one_target_pair_by_effect_then_start_then_order() {
+        let engine = Engine::from_source("p", POLICY).expect("checks");
+        let old = set(
+            &engine,
+            &[
+                r#"{"subject":"a","limit":"calls","op":"=","value":5,"until":"2027-01-01T00:00:00Z"}"#,
+                r#"{"subject":"a","limit":"calls","op":"+=","value":1,"from":"2027-01-01T00:00:00Z","until":"2027-02-01T00:00:00Z"}"#,
+            ],
+        );
+        let new = set(
+            &engine,
+            &[
+                r#"{"subject":"a","limit":"calls","op":"+=","value":2,"from":"2027-01-01T00:00:00Z","until":"2027-03-01T00:00:00Z"}"#,
+                r#"{"subject":"a","limit":"calls","op":"=","value":5,"until":"2027-01-01T00:00:00Z"}"#,
+                r#"{"subject":"a","limit":"calls","op":"=","value":9,"from":"2027-03-01T00:00:00Z"}"#,
+            ],
+        );
+        let (was, is) = (old.records("a"), new.records("a"));
+        let found = pairs(&was.iter().collect::<Vec<_>>(), &is.iter().collect::<Vec<_>>());
+        let shape: Vec<(Option<u32>, Option<u32>)> =
+            found.iter().map(|(b, a)| (b.map(|r| r.line), a.map(|r| r.line))).collect();
+        assert_eq!(shape, [(Some(1), Some(2)), (Some(2), Some(1)), (None, Some(3))]);
+
+        let report = between(&engine, &old, &new, ["p".into(), "old".into(), "new".into()]);
+        assert_eq!((report_count(&report), report_taking_away(&report)), (3, 0));
+    }
+
+    fn report_count(report: &Report) -> usize {
+        report.count()
+    }
+
+    fn report_taking_away(report: &Report) -> usize {
+        report.taking_away()
+    }
+}
