@@ -8,6 +8,7 @@
 //! higher or lower value under one operator, a setting's `prefer` direction) and is neutral
 //! where it depends on the tier (a limit set with `=` added or removed).
 
+use std::collections::BTreeMap;
 use std::path::Path;
 
 use entitle::wire::{self, DiffStatus, OverrideDiffLine};
@@ -121,11 +122,6 @@ fn target(engine: &Engine, info: &OverrideInfo<'_>) -> (u8, String) {
     (rank, name.to_string())
 }
 
-/// The records of `list` about `wanted`.
-fn of<'r, 'a>(engine: &Engine, list: &'r [OverrideInfo<'a>], wanted: &(u8, String)) -> Vec<&'r OverrideInfo<'a>> {
-    list.iter().filter(|record| target(engine, record) == *wanted).collect()
-}
-
 /// A matched record: before, after, or both.
 type Pair<'r, 'a> = (Option<&'r OverrideInfo<'a>>, Option<&'r OverrideInfo<'a>>);
 
@@ -179,13 +175,19 @@ fn between(engine: &Engine, before: &Overrides, after: &Overrides, names: [Strin
     let mut subjects = Vec::new();
     for key in keys {
         let (olds, news) = (before.records(key), after.records(key));
-        let mut targets: Vec<(u8, String)> = olds.iter().chain(&news).map(|r| target(engine, r)).collect();
-        targets.sort();
-        targets.dedup();
+        // Each record's target is worked out once, so a subject costs O(n log n) in its records.
+        type Sides<'r, 'a> = (Vec<&'r OverrideInfo<'a>>, Vec<&'r OverrideInfo<'a>>);
+        let mut by_target: BTreeMap<(u8, String), Sides<'_, '_>> = BTreeMap::new();
+        for record in &olds {
+            by_target.entry(target(engine, record)).or_default().0.push(record);
+        }
+        for record in &news {
+            by_target.entry(target(engine, record)).or_default().1.push(record);
+        }
         let mut section = Section::default();
         let mut lines = Vec::new();
-        for wanted in &targets {
-            for pair in pairs(&of(engine, &olds, wanted), &of(engine, &news, wanted)) {
+        for (was, is) in by_target.values() {
+            for pair in pairs(was, is) {
                 compare(engine, pair, &mut section, &mut lines);
             }
         }
