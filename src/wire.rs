@@ -640,7 +640,8 @@ pub fn check_report_with_overrides(
 
 /// What a check report says of an override set at `path`: `{"path", "checked", "records",
 /// "subjects"}`, the counts `null` unless the set was built, and `"not_checked"` saying why
-/// when it was not checked at all (its policy does not check).
+/// when it was not checked at all (its policy does not check, or it or its policy could not be
+/// read).
 #[doc(hidden)]
 pub fn overrides_checked(path: &str, built: Option<&Overrides>, not_checked: Option<&str>) -> Value {
     let mut out = object(json!({

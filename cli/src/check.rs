@@ -95,7 +95,8 @@ fn with_overrides(policy: &Path, file: &Path, format: CheckFormat, deny_warnings
         Some(engine) => match crate::overrides::read(&engine, file) {
             Err(message) => {
                 unreadable.push((path.clone(), message));
-                OverridesStatus { json: entitle::wire::overrides_checked(&path, None, None), counts: None }
+                let why = "it could not be read";
+                OverridesStatus { json: entitle::wire::overrides_checked(&path, None, Some(why)), counts: None }
             }
             Ok(source) => {
                 let (built, diagnostics) = match crate::overrides::check(&engine, &source) {
@@ -103,15 +104,8 @@ fn with_overrides(policy: &Path, file: &Path, format: CheckFormat, deny_warnings
                     Err(diagnostics) => (None, diagnostics.into_vec()),
                 };
                 checked.push((source, diagnostics));
-                let counts = built.as_ref().map(|set| {
-                    let plural = |n: usize| if n == 1 { "" } else { "s" };
-                    let (records, subjects) = (set.len(), set.subject_count());
-                    format!(
-                        "override set `{path}`: {records} record{} for {subjects} subject{}",
-                        plural(records),
-                        plural(subjects)
-                    )
-                });
+                let counts =
+                    built.as_ref().map(|set| format!("override set `{path}`: {}", crate::overrides::counts(set)));
                 OverridesStatus { json: entitle::wire::overrides_checked(&path, built.as_ref(), None), counts }
             }
         },

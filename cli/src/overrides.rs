@@ -81,7 +81,7 @@ pub(crate) fn subject_heading(key: &str) -> String {
 }
 
 /// `12 records for 8 subjects`.
-fn counts(overrides: &Overrides) -> String {
+pub(crate) fn counts(overrides: &Overrides) -> String {
     let plural = |n: usize| if n == 1 { "" } else { "s" };
     let (records, subjects) = (overrides.len(), overrides.subject_count());
     format!("{records} record{} for {subjects} subject{}", plural(records), plural(subjects))
