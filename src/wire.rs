@@ -24,7 +24,7 @@ use crate::diagnostic::{Diagnostic, Severity};
 use crate::engine::{Decision, Engine, Held, NamedRequest, Quota, Request, Usage};
 use crate::eval::{Explanation, Step, Upgrade};
 use crate::model::{Amount, SettingValue};
-use crate::overrides::Overrides;
+use crate::overrides::{OverrideChange, OverrideInfo, Overrides};
 use crate::source::{Source, Span};
 use crate::time::{format_instant, parse_instant};
 
@@ -623,12 +623,52 @@ pub fn diagnostics<'a>(source: &'a Source, list: impl IntoIterator<Item = &'a Di
 /// ```
 #[doc(hidden)]
 pub fn check_report(checked: &[(Source, Vec<Diagnostic>)], unreadable: &[(String, String)]) -> String {
+    check_report_of(checked, unreadable, None)
+}
+
+/// [`check_report`] for `entitle check --overrides FILE POLICY`, with `"overrides"` (from
+/// [`overrides_checked`]) before `"summary"`; the override file's diagnostics are among
+/// `diagnostics`, and the file among `files` when it was read and checked.
+#[doc(hidden)]
+pub fn check_report_with_overrides(
+    checked: &[(Source, Vec<Diagnostic>)],
+    unreadable: &[(String, String)],
+    overrides: Value,
+) -> String {
+    check_report_of(checked, unreadable, Some(overrides))
+}
+
+/// What a check report says of an override set at `path`: `{"path", "checked", "records",
+/// "subjects"}`, the counts `null` unless the set was built, and `"not_checked"` saying why
+/// when it was not checked at all (its policy does not check, or it or its policy could not be
+/// read).
+#[doc(hidden)]
+pub fn overrides_checked(path: &str, built: Option<&Overrides>, not_checked: Option<&str>) -> Value {
+    let mut out = object(json!({
+        "path": path,
+        "checked": not_checked.is_none(),
+        "records": built.map(Overrides::len),
+        "subjects": built.map(Overrides::subject_count),
+    }));
+    if let Some(why) = not_checked {
+        out.insert("not_checked".into(), json!(why));
+    }
+    Value::Object(out)
+}
+
+fn check_report_of(
+    checked: &[(Source, Vec<Diagnostic>)],
+    unreadable: &[(String, String)],
+    overrides: Option<Value>,
+) -> String {
     #[derive(Serialize)]
     struct Report<'a> {
         version: u32,
         files: Vec<&'a str>,
         unreadable: Vec<Unreadable<'a>>,
         diagnostics: Vec<JsonDiagnostic<'a>>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        overrides: Option<Value>,
         summary: Summary,
     }
     #[derive(Serialize)]
@@ -650,6 +690,7 @@ pub fn check_report(checked: &[(Source, Vec<Diagnostic>)], unreadable: &[(String
         files: checked.iter().map(|(source, _)| source.name()).collect(),
         unreadable: unreadable.iter().map(|(path, message)| Unreadable { path, message }).collect(),
         diagnostics: all().map(|(source, d)| json_diagnostic(source, d)).collect(),
+        overrides,
         summary: Summary {
             files: checked.len(),
             unreadable: unreadable.len(),
@@ -741,6 +782,25 @@ where
     I: IntoIterator,
     I::Item: std::borrow::Borrow<crate::plan::Offer>,
 {
+    write_matrix_with_overrides(out, engine, addons, offers, None)
+}
+
+/// [`write_matrix`] for `entitle matrix --overrides FILE`: with an override set, the document
+/// also has `"overrides": {"name", "records", "subjects": [{"records": [...], "subject"}]}`,
+/// subjects sorted by key and each record as in [`override_record`], written one subject at a
+/// time. No trailing newline.
+#[doc(hidden)]
+pub fn write_matrix_with_overrides<I>(
+    out: &mut impl std::io::Write,
+    engine: &Engine,
+    addons: &[String],
+    offers: I,
+    overrides: Option<&Overrides>,
+) -> std::io::Result<()>
+where
+    I: IntoIterator,
+    I::Item: std::borrow::Borrow<crate::plan::Offer>,
+{
     use std::borrow::Borrow;
     // The document's fields in the order `serde_json` prints an object's keys (sorted), each
     // value pretty-printed and indented to its depth, so the bytes are those of printing the
@@ -748,6 +808,23 @@ where
     let indented = |value: &Value, indent: &str| pretty(value).replace('\n', &format!("\n{indent}"));
     writeln!(out, "{{")?;
     writeln!(out, "  \"addons\": {},", indented(&json!(addons), "  "))?;
+    if let Some(set) = overrides {
+        writeln!(out, "  \"overrides\": {{")?;
+        writeln!(out, "    \"name\": {},", json!(set.name()))?;
+        writeln!(out, "    \"records\": {},", set.len())?;
+        write!(out, "    \"subjects\": [")?;
+        let mut separator = "";
+        for subject in sorted_subjects(set) {
+            let records: Vec<Value> = set.records(subject).iter().map(|r| override_record(engine, r)).collect();
+            let entry = json!({ "subject": subject, "records": records });
+            write!(out, "{separator}\n      {}", indented(&entry, "      "))?;
+            separator = ",";
+        }
+        if !separator.is_empty() {
+            write!(out, "\n    ")?;
+        }
+        writeln!(out, "]\n  }},")?;
+    }
     writeln!(out, "  \"policy\": {},", json!(engine.policy_name()))?;
     writeln!(out, "  \"policy_version\": {},", json!(engine.policy_version()))?;
     write!(out, "  \"tiers\": [")?;
@@ -960,6 +1037,169 @@ pub fn fmt_report(
 pub fn setting_display(setting: &str, value: Option<&crate::SettingValue>) -> String {
     let display = value.map_or(Value::Null, |v| Value::String(v.to_string()));
     serde_json::to_string_pretty(&json!({ "setting": setting, "display": display })).unwrap_or_default()
+}
+
+/// The subject keys of `overrides`, sorted, so that every listing of a set is in one order.
+#[doc(hidden)]
+pub fn sorted_subjects(overrides: &Overrides) -> Vec<&str> {
+    let mut keys: Vec<&str> = overrides.subjects().collect();
+    keys.sort_unstable();
+    keys
+}
+
+/// What an override record is about: `feature`, `limit` or `setting`, and the name the
+/// engine gives it (empty for an id of another engine).
+#[doc(hidden)]
+pub fn override_target<'e>(engine: &'e Engine, change: &OverrideChange<'_>) -> (&'static str, &'e str) {
+    match change {
+        OverrideChange::Grant(f) | OverrideChange::Revoke(f) => {
+            ("feature", engine.feature_name(*f).unwrap_or_default())
+        }
+        OverrideChange::Limit { limit, .. } => ("limit", engine.limit_name(*limit).unwrap_or_default()),
+        OverrideChange::Setting { setting, .. } => ("setting", engine.setting_name(*setting).unwrap_or_default()),
+    }
+}
+
+/// What an override record does, as the records and the policy write it: `granted`,
+/// `revoked`, `= 2_000_000`, `+= 10 GiB per seat`, `at_least 100 GiB`, `= 99.99%`.
+#[doc(hidden)]
+pub fn override_effect(engine: &Engine, change: &OverrideChange<'_>) -> String {
+    match change {
+        OverrideChange::Grant(_) => "granted".to_string(),
+        OverrideChange::Revoke(_) => "revoked".to_string(),
+        OverrideChange::Limit { op, value, per_seat, .. } => {
+            let each = if *per_seat { " per seat" } else { "" };
+            format!("{} {}{each}", op.as_str(), limit_display(engine, change, *value))
+        }
+        OverrideChange::Setting { value, .. } => format!("= {value}"),
+    }
+}
+
+/// A limit record's amount in the limit's units (`50 GiB`, `2_000_000`, `unlimited`).
+fn limit_display(engine: &Engine, change: &OverrideChange<'_>, value: Amount) -> String {
+    let OverrideChange::Limit { limit, .. } = change else { return value.to_string() };
+    let def = engine.model().limits.get(engine.index(*limit));
+    def.map_or_else(|| value.to_string(), |d| crate::units::format_amount(d.ty, value))
+}
+
+/// One override record: `{"kind", "name", "op", "from", "until", "reason", "author", "line"}`
+/// and, for a limit, `value` (base units or `"unlimited"`), `display` and `per_seat`; for a
+/// setting, `value` (base units or text) and `display`. `op` is `grant` or `revoke` for a
+/// feature, the record's operator otherwise; `from` and `until` are RFC 3339 or `null`.
+#[doc(hidden)]
+pub fn override_record(engine: &Engine, record: &OverrideInfo<'_>) -> Value {
+    let (kind, name) = override_target(engine, &record.change);
+    let mut out = object(json!({
+        "kind": kind,
+        "name": name,
+        "from": record.from.map(format_instant),
+        "until": record.until.map(format_instant),
+        "reason": record.reason,
+        "author": record.author,
+        "line": record.line,
+    }));
+    let (op, value, display, per_seat) = match &record.change {
+        OverrideChange::Grant(_) => ("grant", None, None, None),
+        OverrideChange::Revoke(_) => ("revoke", None, None, None),
+        OverrideChange::Limit { op, value, per_seat, .. } => {
+            (op.as_str(), Some(amount(*value)), Some(limit_display(engine, &record.change, *value)), Some(*per_seat))
+        }
+        OverrideChange::Setting { value, .. } => ("=", Some(setting_base_value(value)), Some(value.to_string()), None),
+    };
+    out.insert("op".into(), json!(op));
+    if let Some(value) = value {
+        out.insert("value".into(), value);
+    }
+    if let Some(display) = display {
+        out.insert("display".into(), json!(display));
+    }
+    if let Some(per_seat) = per_seat {
+        out.insert("per_seat".into(), json!(per_seat));
+    }
+    Value::Object(out)
+}
+
+/// Whether `after` is worse for the customer than `before` as values of `setting`, by the
+/// setting's `prefer` direction; never for text or a setting without one.
+#[doc(hidden)]
+pub fn setting_worse(engine: &Engine, setting: crate::SettingId, before: &SettingValue, after: &SettingValue) -> bool {
+    let prefer = engine.model().settings.get(engine.index(setting)).and_then(|d| d.prefer);
+    prefer.is_some_and(|prefer| before.better_than(after, prefer))
+}
+
+/// One line of a diff between two override sets: a record `added` or `removed` (with the
+/// record, as in [`override_record`]), or one aspect of a record `changed`.
+#[doc(hidden)]
+pub struct OverrideDiffLine<'a> {
+    /// Added, removed or changed.
+    pub status: DiffStatus,
+    /// For a change: `effect` (grant or revoke, operator, value, per seat), `validity`,
+    /// `reason` or `author`.
+    pub aspect: Option<&'static str>,
+    /// `feature`, `limit` or `setting`.
+    pub kind: &'static str,
+    /// The feature, limit or setting.
+    pub name: &'a str,
+    /// The aspect, or the record, before, as the text shows it (empty when added).
+    pub before: String,
+    /// After (empty when removed).
+    pub after: String,
+    /// The record added or removed.
+    pub record: Option<Value>,
+    /// Whether it takes something away from the subject.
+    pub takes_away: bool,
+    /// Whether it gives the subject something.
+    pub gives: bool,
+}
+
+/// An [`OverrideDiffLine`] as JSON: `{"status", "kind", "name", "before", "after",
+/// "takes_away", "gives"}`, with `aspect` for a change and `record` for a record added or
+/// removed; `before` or `after` is `null` where there is none.
+#[doc(hidden)]
+pub fn override_diff_line(line: OverrideDiffLine<'_>) -> Value {
+    let text = |t: String| if t.is_empty() { Value::Null } else { json!(t) };
+    let mut out = object(json!({
+        "status": line.status.as_str(),
+        "kind": line.kind,
+        "name": line.name,
+        "before": text(line.before),
+        "after": text(line.after),
+        "takes_away": line.takes_away,
+        "gives": line.gives,
+    }));
+    if let Some(aspect) = line.aspect {
+        out.insert("aspect".into(), json!(aspect));
+    }
+    if let Some(record) = line.record {
+        out.insert("record".into(), record);
+    }
+    Value::Object(out)
+}
+
+/// What `entitle diff POLICY --overrides OLD NEW --format json` prints: `{"version": 1,
+/// "policy", "before", "after", "subjects": [{"subject", "takes_away", "changes": [...]}],
+/// "summary": {"changes", "taking_away"}}`, pretty-printed, each change from
+/// [`override_diff_line`]; `subjects` holds `(key, takes_away, changes)` in the order given.
+#[doc(hidden)]
+pub fn override_diff(
+    policy: &str,
+    before: &str,
+    after: &str,
+    subjects: Vec<(String, bool, Vec<Value>)>,
+    summary: DiffSummary,
+) -> String {
+    let subjects: Vec<Value> = subjects
+        .into_iter()
+        .map(|(subject, takes_away, changes)| json!({ "subject": subject, "takes_away": takes_away, "changes": changes }))
+        .collect();
+    pretty(&json!({
+        "version": 1,
+        "policy": policy,
+        "before": before,
+        "after": after,
+        "subjects": subjects,
+        "summary": summary.to_json(),
+    }))
 }
 
 #[cfg(test)]

@@ -1,4 +1,4 @@
-//! `entitle check PATH…`
+//! `entitle check PATH…` and `entitle check --overrides FILE POLICY`
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -7,7 +7,16 @@ use entitle::{render, Diagnostic, Limits, Source};
 
 use crate::{colour_on_stderr, exit_status, CheckFormat, USAGE_OR_IO};
 
-pub(crate) fn run(paths: &[PathBuf], format: CheckFormat, deny_warnings: bool) -> u8 {
+pub(crate) fn run(paths: &[PathBuf], format: CheckFormat, deny_warnings: bool, overrides: Option<&Path>) -> u8 {
+    if let Some(file) = overrides {
+        return match paths {
+            [policy] if !policy.is_dir() => with_overrides(policy, file, format, deny_warnings),
+            _ => {
+                eprintln!("entitle: `--overrides` checks one override set against one policy file; name one policy");
+                USAGE_OR_IO
+            }
+        };
+    }
     // Paths that could not be read, with why: findings in every format, never silently skipped.
     let mut unreadable: Vec<(String, String)> = Vec::new();
     let mut files = Vec::new();
@@ -32,7 +41,95 @@ pub(crate) fn run(paths: &[PathBuf], format: CheckFormat, deny_warnings: bool) -
     for (_, message) in &unreadable {
         eprintln!("entitle: {message}");
     }
+    report(&checked, &unreadable, format, deny_warnings, None)
+}
 
+/// What `check --overrides` adds to the report: the set's entry in the JSON document, and,
+/// once the set is built, its counts, which close the human summary.
+struct OverridesStatus {
+    json: serde_json::Value,
+    counts: Option<String>,
+}
+
+/// Checks the policy at `policy`, then, if it checks, the override set at `file` against it:
+/// both files' diagnostics in one report. A policy with errors leaves the set unchecked, and
+/// the report says so.
+fn with_overrides(policy: &Path, file: &Path, format: CheckFormat, deny_warnings: bool) -> u8 {
+    let limits = Limits::default();
+    let mut unreadable: Vec<(String, String)> = Vec::new();
+    let mut checked: Vec<(Source, Vec<Diagnostic>)> = Vec::new();
+    let engine = match entitle::read_policy_file(policy, &limits) {
+        Ok((source, bundled)) => {
+            let engine = match entitle::check_with(&source, &limits) {
+                Ok(checked) => {
+                    let engine = bundled.unwrap_or_else(|| entitle::compile(&checked));
+                    Ok((engine, checked.warnings().to_vec()))
+                }
+                Err(diagnostics) => Err(diagnostics.into_vec()),
+            };
+            let (engine, diagnostics) = match engine {
+                Ok((engine, warnings)) => (Some(engine), warnings),
+                Err(errors) => (None, errors),
+            };
+            checked.push((source, diagnostics));
+            engine
+        }
+        Err(error) => {
+            unreadable.push((policy.display().to_string(), error.to_string()));
+            None
+        }
+    };
+    let path = file.display().to_string();
+    let mut not_checked = None;
+    let status = match engine {
+        None => {
+            let why = match checked.first() {
+                Some((source, _)) => format!("its policy `{}` does not check", source.name()),
+                None => format!("its policy `{}` could not be read", policy.display()),
+            };
+            // Said on standard error in every format, as an unreadable path is; the JSON
+            // document carries it too, and the policy's errors already fail the run.
+            not_checked = Some(format!("the override set `{path}` was not checked: {why}"));
+            OverridesStatus { json: entitle::wire::overrides_checked(&path, None, Some(&why)), counts: None }
+        }
+        Some(engine) => match crate::overrides::read(&engine, file) {
+            Err(message) => {
+                unreadable.push((path.clone(), message));
+                let why = "it could not be read";
+                OverridesStatus { json: entitle::wire::overrides_checked(&path, None, Some(why)), counts: None }
+            }
+            Ok(source) => {
+                let (built, diagnostics) = match crate::overrides::check(&engine, &source) {
+                    Ok(set) => (Some(set), Vec::new()),
+                    Err(diagnostics) => (None, diagnostics.into_vec()),
+                };
+                checked.push((source, diagnostics));
+                let counts =
+                    built.as_ref().map(|set| format!("override set `{path}`: {}", crate::overrides::counts(set)));
+                OverridesStatus { json: entitle::wire::overrides_checked(&path, built.as_ref(), None), counts }
+            }
+        },
+    };
+    for (_, message) in &unreadable {
+        eprintln!("entitle: {message}");
+    }
+    let exit = report(&checked, &unreadable, format, deny_warnings, Some(status));
+    // After the policy's diagnostics, which say why.
+    if let Some(line) = &not_checked {
+        eprintln!("entitle: {line}");
+    }
+    exit
+}
+
+/// Writes the diagnostics of `checked` and the summary in `format`, and returns the exit
+/// status.
+fn report(
+    checked: &[(Source, Vec<Diagnostic>)],
+    unreadable: &[(String, String)],
+    format: CheckFormat,
+    deny_warnings: bool,
+    overrides: Option<OverridesStatus>,
+) -> u8 {
     let all = || checked.iter().flat_map(|(source, ds)| ds.iter().map(move |d| (source, d)));
     let errors = all().filter(|(_, d)| d.is_error()).count();
     let warnings = all().count() - errors;
@@ -43,10 +140,12 @@ pub(crate) fn run(paths: &[PathBuf], format: CheckFormat, deny_warnings: bool) -
             let summary = render::summary(checked.len(), unreadable.len(), errors, warnings);
             let colour = colour_on_stderr();
             let mut err = std::io::BufWriter::new(std::io::stderr().lock());
+            let counts = overrides.as_ref().and_then(|o| o.counts.as_ref());
             all()
                 .try_for_each(|(source, d)| writeln!(err, "{}", render::human_with(source, d, colour)))
                 .and_then(|()| err.flush())
                 .and_then(|()| writeln!(out, "{summary}"))
+                .and_then(|()| counts.map_or(Ok(()), |line| writeln!(out, "{line}")))
         }
         // Workflow commands only: a summary line would be log text among them, and the exit
         // status already says whether the run passed.
@@ -54,7 +153,12 @@ pub(crate) fn run(paths: &[PathBuf], format: CheckFormat, deny_warnings: bool) -
             .iter()
             .try_for_each(|(_, message)| writeln!(out, "{}", render::github_error(message)))
             .and_then(|()| all().try_for_each(|(source, d)| writeln!(out, "{}", render::github(source, d)))),
-        CheckFormat::Json => writeln!(out, "{}", entitle::wire::check_report(&checked, &unreadable)),
+        CheckFormat::Json => match overrides {
+            Some(status) => {
+                writeln!(out, "{}", entitle::wire::check_report_with_overrides(checked, unreadable, status.json))
+            }
+            None => writeln!(out, "{}", entitle::wire::check_report(checked, unreadable)),
+        },
     };
     if written.and_then(|()| out.flush()).is_err() {
         return USAGE_OR_IO;

@@ -1,4 +1,5 @@
-//! `entitle diff OLD NEW` and `entitle diff POLICY --tiers FROM TO`
+//! `entitle diff OLD NEW`, `entitle diff POLICY --tiers FROM TO` and
+//! `entitle diff POLICY --overrides OLD NEW` (the last in `override_diff.rs`)
 
 use std::io::Write;
 use std::path::PathBuf;
@@ -10,9 +11,19 @@ use serde_json::Value;
 
 use crate::{load, unknown_name, Format, CLEAN, FINDINGS, USAGE_OR_IO};
 
-pub(crate) fn run(policies: &[PathBuf], tiers: Option<&[String]>, format: Format, exit_code: bool) -> u8 {
-    let report = match (policies, tiers) {
-        ([policy], Some([from, to])) => {
+pub(crate) fn run(
+    policies: &[PathBuf],
+    tiers: Option<&[String]>,
+    overrides: Option<&[PathBuf]>,
+    format: Format,
+    exit_code: bool,
+) -> u8 {
+    let report = match (policies, tiers, overrides) {
+        ([policy], None, Some([old, new])) => match crate::override_diff::report(policy, old, new) {
+            Ok(report) => report,
+            Err(status) => return status,
+        },
+        ([policy], Some([from, to]), None) => {
             let engine = match load(policy) {
                 Ok((_, engine)) => engine,
                 Err(status) => return status,
@@ -25,7 +36,7 @@ pub(crate) fn run(policies: &[PathBuf], tiers: Option<&[String]>, format: Format
                 }
             }
         }
-        ([old, new], None) => {
+        ([old, new], None, None) => {
             let (old_engine, new_engine) = match (load(old), load(new)) {
                 (Ok((_, old)), Ok((_, new))) => (old, new),
                 (Err(status), _) | (_, Err(status)) => return status,
@@ -33,7 +44,9 @@ pub(crate) fn run(policies: &[PathBuf], tiers: Option<&[String]>, format: Format
             between_policies(&old_engine, &new_engine, &old.display().to_string(), &new.display().to_string())
         }
         _ => {
-            eprintln!("entitle: `diff` takes OLD and NEW, or one policy with `--tiers FROM TO`");
+            eprintln!(
+                "entitle: `diff` takes OLD and NEW, or one policy with `--tiers FROM TO` or `--overrides OLD NEW`"
+            );
             return USAGE_OR_IO;
         }
     };
@@ -68,18 +81,50 @@ pub(crate) fn run(policies: &[PathBuf], tiers: Option<&[String]>, format: Format
 }
 
 /// A diff as text and its counts, with what its JSON document is made of.
-struct Report {
+pub(crate) struct Report {
     text: String,
     document: Document,
     count: usize,
     taking_away: usize,
 }
 
+#[cfg(test)]
+impl Report {
+    /// Every change counted.
+    pub(crate) fn count(&self) -> usize {
+        self.count
+    }
+
+    /// The changes that take something away.
+    pub(crate) fn taking_away(&self) -> usize {
+        self.taking_away
+    }
+}
+
 /// The findings of a diff in the pieces `wire` shapes into its JSON document once the counts
 /// are known.
-enum Document {
-    Tiers { policy: String, from: String, to: String, changes: Vec<Change> },
-    Policies { before: String, after: String, tiers: Vec<Value>, addons: Vec<Value>, addon_effects_compared: bool },
+pub(crate) enum Document {
+    Tiers {
+        policy: String,
+        from: String,
+        to: String,
+        changes: Vec<Change>,
+    },
+    Policies {
+        before: String,
+        after: String,
+        tiers: Vec<Value>,
+        addons: Vec<Value>,
+        addon_effects_compared: bool,
+    },
+    /// Two override sets of one policy: each subject's key, whether something was taken from
+    /// it, and its changes.
+    Overrides {
+        policy: String,
+        before: String,
+        after: String,
+        subjects: Vec<(String, bool, Vec<Value>)>,
+    },
 }
 
 impl Document {
@@ -89,21 +134,24 @@ impl Document {
             Document::Policies { before, after, tiers, addons, addon_effects_compared } => {
                 wire::policy_diff(&before, &after, tiers, addons, addon_effects_compared, summary)
             }
+            Document::Overrides { policy, before, after, subjects } => {
+                wire::override_diff(&policy, &before, &after, subjects, summary)
+            }
         }
     }
 }
 
 /// A section of a diff's text with its counts.
 #[derive(Default)]
-struct Section {
-    text: String,
-    count: usize,
-    taking_away: usize,
+pub(crate) struct Section {
+    pub(crate) text: String,
+    pub(crate) count: usize,
+    pub(crate) taking_away: usize,
 }
 
 impl Section {
     /// Counts a change and writes its line (indented under a heading).
-    fn line(&mut self, indent: &str, takes_away: bool, mark: char, text: &str) {
+    pub(crate) fn line(&mut self, indent: &str, takes_away: bool, mark: char, text: &str) {
         self.count += 1;
         self.taking_away += usize::from(takes_away);
         let note = if takes_away { " (takes away)" } else { "" };
@@ -120,7 +168,7 @@ impl Section {
     }
 
     /// The report of this section, with its JSON document's pieces.
-    fn into_report(self, document: Document) -> Report {
+    pub(crate) fn into_report(self, document: Document) -> Report {
         Report { text: self.text, document, count: self.count, taking_away: self.taking_away }
     }
 }

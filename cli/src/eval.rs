@@ -1,26 +1,34 @@
-//! `entitle eval POLICY`: JSON Lines queries on standard input, one answer per line on
-//! standard output, in order.
+//! `entitle eval POLICY [--overrides FILE]`: JSON Lines queries on standard input, one answer
+//! per line on standard output, in order.
 
 use std::io::{BufRead, BufWriter, Write};
 use std::path::Path;
 
 use crate::{load, CLEAN, FINDINGS, USAGE_OR_IO};
-use entitle::wire::{answer_line, error_answer, error_code};
+use entitle::wire::{answer_line_with, error_answer, error_code};
+use entitle::Overrides;
 
-pub(crate) fn run(policy: &Path, with_policy_hash: bool) -> u8 {
+pub(crate) fn run(policy: &Path, overrides: Option<&Path>, with_policy_hash: bool) -> u8 {
+    let not_answered = |status: u8| {
+        if status == FINDINGS {
+            eprintln!("entitle: no queries answered");
+        }
+        status
+    };
     let engine = match load(policy) {
         Ok((_, engine)) => engine,
-        Err(status) => {
-            if status == FINDINGS {
-                eprintln!("entitle: no queries answered");
-            }
-            return status;
-        }
+        Err(status) => return not_answered(status),
+    };
+    // Checked against the engine before the first line is read, so that a set with errors
+    // answers nothing rather than answering from the plan alone.
+    let overrides = match overrides.map(|file| crate::overrides::load(&engine, file)).transpose() {
+        Ok(overrides) => overrides,
+        Err(status) => return not_answered(status),
     };
     let stdin = std::io::stdin().lock();
     let mut out = BufWriter::new(std::io::stdout().lock());
     let stamp = with_policy_hash.then(|| format!(",\"policy_hash\":\"{}\"}}", engine.policy_hash()));
-    match answer_all(&engine, stdin, &mut out, stamp.as_deref()) {
+    match answer_all(&engine, overrides.as_ref(), stdin, &mut out, stamp.as_deref()) {
         Ok(()) => CLEAN,
         Err(error) => {
             eprintln!("entitle: {error}");
@@ -34,9 +42,11 @@ pub(crate) fn run(policy: &Path, with_policy_hash: bool) -> u8 {
 /// memory.
 ///
 /// With `stamp` (`,"policy_hash":"…"}`), every answer names the policy it came from: each is
-/// one JSON object, so the stamp replaces its closing brace.
+/// one JSON object, so the stamp replaces its closing brace. With `overrides`, each query's
+/// subject (its `key`) takes its records from the set.
 fn answer_all(
     engine: &entitle::Engine,
+    overrides: Option<&Overrides>,
     mut input: impl BufRead,
     out: &mut impl Write,
     stamp: Option<&str>,
@@ -76,7 +86,7 @@ fn answer_all(
             error_answer(error_code::LINE_TOO_LONG, &format!("query is longer than {max} bytes")).to_string()
         } else {
             match std::str::from_utf8(&line) {
-                Ok(text) => answer_line(engine, text.trim_end_matches('\r')),
+                Ok(text) => answer_line_with(engine, overrides, text.trim_end_matches('\r')),
                 Err(e) => {
                     let message = format!("query is not UTF-8 (invalid byte at offset {})", e.valid_up_to());
                     error_answer(error_code::NOT_UTF8, &message).to_string()

@@ -1,9 +1,9 @@
-//! `entitle explain POLICY --tier T (--feature F | --limit L --used N | --setting S)`
+//! `entitle explain POLICY --tier T [--overrides FILE] (--feature F | --limit L --used N | --setting S)`
 
 use std::io::Write;
 use std::path::PathBuf;
 
-use entitle::{render, Amount, Engine, Explanation, Request, Source, Status, Usage};
+use entitle::{render, Amount, Engine, Explanation, Overrides, Request, Source, Status, Usage};
 use serde_json::Value;
 
 use crate::{load, unknown_name, Format, CLEAN, USAGE_OR_IO};
@@ -17,9 +17,13 @@ pub(crate) struct Args {
     /// The subject's tier.
     #[arg(long)]
     tier: String,
-    /// The subject's key (for rollouts).
+    /// The subject's key (for rollouts, and the records of `--overrides`).
     #[arg(long, default_value = "")]
     key: String,
+    /// An override set (JSON Lines) checked against the policy; the subject `--key` takes its
+    /// records from it.
+    #[arg(long, value_name = "FILE")]
+    overrides: Option<PathBuf>,
     /// An add-on the subject holds. Repeatable.
     #[arg(long = "addon", value_name = "NAME")]
     addons: Vec<String>,
@@ -55,7 +59,11 @@ pub(crate) fn run(args: &Args) -> u8 {
         Ok(loaded) => loaded,
         Err(status) => return status,
     };
-    let text = match explain(args, &source, &engine) {
+    let overrides = match args.overrides.as_deref().map(|file| crate::overrides::load(&engine, file)).transpose() {
+        Ok(overrides) => overrides,
+        Err(status) => return status,
+    };
+    let text = match explain(args, &source, &engine, overrides.as_ref()) {
         Ok(text) => text,
         Err(message) => {
             eprintln!("{message}");
@@ -69,7 +77,7 @@ pub(crate) fn run(args: &Args) -> u8 {
     }
 }
 
-fn explain(args: &Args, source: &Source, engine: &Engine) -> Result<String, String> {
+fn explain(args: &Args, source: &Source, engine: &Engine, overrides: Option<&Overrides>) -> Result<String, String> {
     let now = match &args.now {
         None => std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
@@ -87,6 +95,11 @@ fn explain(args: &Args, source: &Source, engine: &Engine) -> Result<String, Stri
         addons.push(engine.addon(name).ok_or_else(|| unknown_name("add-on", name, &known()))?);
     }
     let request = Request::new(tier, now).with_key(&args.key).with_addons(&addons).with_billing_anchor(args.anchor);
+    // After the key, which the set looks the subject's records up by.
+    let request = match overrides {
+        Some(set) => request.with_overrides(set),
+        None => request,
+    };
     let subject = if args.key.is_empty() {
         format!("a subject on tier `{}`", args.tier)
     } else {
@@ -161,7 +174,16 @@ fn explain(args: &Args, source: &Source, engine: &Engine) -> Result<String, Stri
     let value = engine.setting_value(&request, setting).map_err(|reason| format!("entitle: {reason}"))?;
     Ok(match (args.format, value) {
         (Format::Text, Some(value)) => {
-            format!("{subject}{held} has setting `{setting_name}` = {value} at {at}.\n")
+            // A setting answer has no steps; the override record that set it is named here.
+            let record = overrides.map(|set| set.records(&args.key)).unwrap_or_default().into_iter().find(|r| {
+                matches!(r.change, entitle::OverrideChange::Setting { setting: s, .. } if s == setting)
+                    && r.from.is_none_or(|from| from <= now)
+                    && r.until.is_none_or(|until| now < until)
+            });
+            let file = render::printable_text(overrides.map_or("", Overrides::name));
+            let by =
+                record.map_or_else(String::new, |r| format!(", set by the override on line {} of `{file}`", r.line));
+            format!("{subject}{held} has setting `{setting_name}` = {value} at {at}{by}.\n")
         }
         (Format::Text, None) => {
             format!("{subject}{held} has no value for setting `{setting_name}` at {at}: neither the tier (nor an ancestor) nor a held add-on sets it.\n")

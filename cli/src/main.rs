@@ -20,6 +20,8 @@ mod eval;
 mod explain;
 mod fmt;
 mod matrix;
+mod override_diff;
+mod overrides;
 
 /// Exit status for a run that found nothing wrong.
 const CLEAN: u8 = 0;
@@ -38,17 +40,22 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Check policy files and directories of them (`*.policy`, searched recursively).
+    /// Check policy files and directories of them (`*.policy`, searched recursively), or one
+    /// policy and an override set against it.
     ///
     /// Diagnostics go to standard error (human) or standard output (json, github); the human
     /// summary goes to standard output, and github prints workflow commands only. Exits 0 when clean, 1 on findings, 2 when a path cannot be read.
     #[command(
-        after_help = "Examples:\n  entitle check policies/\n  entitle check --format github --deny-warnings policies/"
+        after_help = "Examples:\n  entitle check policies/\n  entitle check --format github --deny-warnings policies/\n  entitle check --overrides tests/conformance/overrides.overrides tests/conformance/overrides.policy"
     )]
     Check {
-        /// Files or directories to check.
+        /// Files or directories to check (one policy file with `--overrides`).
         #[arg(required = true)]
         paths: Vec<PathBuf>,
+        /// An override set (JSON Lines) to check against the one policy named; it is not
+        /// checked when the policy has errors.
+        #[arg(long, value_name = "FILE")]
+        overrides: Option<PathBuf>,
         /// How to print diagnostics.
         #[arg(long, value_enum, default_value_t = CheckFormat::Human)]
         format: CheckFormat,
@@ -81,7 +88,7 @@ enum Command {
     },
     /// Tabulate what every tier gives after inheritance and the named add-ons.
     #[command(
-        after_help = "Examples:\n  entitle matrix policies/rtc-sdk.policy\n  entitle matrix policies/rtc-sdk.policy --addon ai_pack --format markdown"
+        after_help = "Examples:\n  entitle matrix policies/rtc-sdk.policy\n  entitle matrix policies/rtc-sdk.policy --addon ai_pack --format markdown\n  entitle matrix tests/conformance/overrides.policy --overrides tests/conformance/overrides.overrides"
     )]
     Matrix {
         /// The policy file.
@@ -89,24 +96,32 @@ enum Command {
         /// An add-on every tier holds; it applies to the tiers it attaches to. Repeatable.
         #[arg(long = "addon", value_name = "NAME")]
         addons: Vec<String>,
+        /// An override set (JSON Lines) checked against the policy: its records are listed
+        /// after the table, per subject (not in csv).
+        #[arg(long, value_name = "FILE")]
+        overrides: Option<PathBuf>,
         /// How to print the table.
         #[arg(long, value_enum, default_value_t = MatrixFormat::Text)]
         format: MatrixFormat,
     },
-    /// Show what changed between two versions of a policy, or between two tiers of one.
+    /// Show what changed between two versions of a policy, between two tiers of one, or
+    /// between two override sets of one.
     ///
     /// Every change that takes something away from existing customers is marked. Exits 0
     /// (1 with `--exit-code` when something was taken away), 2 on usage or I/O errors.
     #[command(
-        after_help = "Examples:\n  entitle diff old/rtc-sdk.policy policies/rtc-sdk.policy\n  entitle diff policies/rtc-sdk.policy --tiers free pro"
+        after_help = "Examples:\n  entitle diff old/rtc-sdk.policy policies/rtc-sdk.policy\n  entitle diff policies/rtc-sdk.policy --tiers free pro\n  entitle diff tests/conformance/overrides.policy --overrides old.jsonl new.jsonl"
     )]
     Diff {
-        /// OLD and NEW, or with `--tiers`, one policy.
+        /// OLD and NEW, or with `--tiers` or `--overrides`, one policy.
         #[arg(required = true, num_args = 1..=2, value_name = "POLICY")]
         policies: Vec<PathBuf>,
         /// Compare two tiers of one policy: what moving from the first to the second gives and takes.
-        #[arg(long, num_args = 2, value_names = ["FROM", "TO"])]
+        #[arg(long, num_args = 2, value_names = ["FROM", "TO"], conflicts_with = "overrides")]
         tiers: Option<Vec<String>>,
+        /// Compare two override sets (JSON Lines) of one policy: what each subject gains or loses.
+        #[arg(long, num_args = 2, value_names = ["OLD", "NEW"])]
+        overrides: Option<Vec<PathBuf>>,
         /// How to print the changes.
         #[arg(long, value_enum, default_value_t = Format::Text)]
         format: Format,
@@ -117,7 +132,7 @@ enum Command {
     /// Explain one decision: the answer, the rules behind it with their source lines, the
     /// window, and what would change it.
     #[command(
-        after_help = "Examples:\n  entitle explain policies/rtc-sdk.policy --tier pro --key app-42 --feature conversational_ai\n  entitle explain policies/rtc-sdk.policy --tier pro --limit api_calls_per_day --used 990000 --requested 20000"
+        after_help = "Examples:\n  entitle explain policies/rtc-sdk.policy --tier pro --key app-42 --feature conversational_ai\n  entitle explain policies/rtc-sdk.policy --tier pro --limit api_calls_per_day --used 990000 --requested 20000\n  entitle explain tests/conformance/overrides.policy --overrides tests/conformance/overrides.overrides --tier pro --key acme --limit api_calls --used 0"
     )]
     Explain(explain::Args),
     /// Answer JSON Lines queries from standard input against a policy, one answer per line.
@@ -125,11 +140,15 @@ enum Command {
     /// Exits 0 after answering every line (bad lines get an `error` answer), 1 if the policy
     /// does not check, 2 on usage or I/O errors. docs/cli.md describes the protocol.
     #[command(
-        after_help = "Example:\n  echo '{\"tier\":\"pro\",\"now\":\"2026-11-21T10:00:00Z\",\"feature\":\"hd_video\"}' | entitle eval policies/rtc-sdk.policy"
+        after_help = "Examples:\n  echo '{\"tier\":\"pro\",\"now\":\"2026-11-21T10:00:00Z\",\"feature\":\"hd_video\"}' | entitle eval policies/rtc-sdk.policy\n  echo '{\"tier\":\"free\",\"key\":\"acme\",\"now\":\"2026-12-15T00:00:00Z\",\"feature\":\"sso\"}' | entitle eval --overrides tests/conformance/overrides.overrides tests/conformance/overrides.policy"
     )]
     Eval {
         /// The policy file (or compiled bundle) to answer from.
         policy: PathBuf,
+        /// An override set (JSON Lines) checked against the policy: each query's subject (its
+        /// `key`) takes its records from it. A set with errors answers no query.
+        #[arg(long, value_name = "FILE")]
+        overrides: Option<PathBuf>,
         /// Add `"policy_hash"` (the SHA-256 of the policy's source) to every answer, for
         /// audit logs.
         #[arg(long)]
@@ -191,14 +210,20 @@ enum MatrixFormat {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let status = match cli.command {
-        Command::Check { paths, format, deny_warnings } => check::run(&paths, format, deny_warnings),
+        Command::Check { paths, overrides, format, deny_warnings } => {
+            check::run(&paths, format, deny_warnings, overrides.as_deref())
+        }
         Command::Fmt { paths, check, write, format } => fmt::run(&paths, check, write, format),
-        Command::Matrix { policy, addons, format } => matrix::run(&policy, &addons, format),
-        Command::Diff { policies, tiers, format, exit_code } => {
-            diff::run(&policies, tiers.as_deref(), format, exit_code)
+        Command::Matrix { policy, addons, overrides, format } => {
+            matrix::run(&policy, &addons, overrides.as_deref(), format)
+        }
+        Command::Diff { policies, tiers, overrides, format, exit_code } => {
+            diff::run(&policies, tiers.as_deref(), overrides.as_deref(), format, exit_code)
         }
         Command::Explain(args) => explain::run(&args),
-        Command::Eval { policy, with_policy_hash } => eval::run(&policy, with_policy_hash),
+        Command::Eval { policy, overrides, with_policy_hash } => {
+            eval::run(&policy, overrides.as_deref(), with_policy_hash)
+        }
         Command::Build { policy, output, format } => build::run(&policy, &output, format),
     };
     ExitCode::from(status)

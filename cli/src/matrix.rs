@@ -1,4 +1,4 @@
-//! `entitle matrix POLICY [--addon NAME]… [--format text|markdown|json|csv]`
+//! `entitle matrix POLICY [--addon NAME]… [--overrides FILE] [--format text|markdown|json|csv]`
 
 use std::io::Write;
 use std::path::Path;
@@ -8,9 +8,18 @@ use entitle::{Access, AddonId, Amount, Engine};
 
 use crate::{load, unknown_name, MatrixFormat, CLEAN, USAGE_OR_IO};
 
-pub(crate) fn run(policy: &Path, addon_names: &[String], format: MatrixFormat) -> u8 {
+pub(crate) fn run(policy: &Path, addon_names: &[String], overrides: Option<&Path>, format: MatrixFormat) -> u8 {
+    if overrides.is_some() && format == MatrixFormat::Csv {
+        // One CSV document holds one table; the records are a second one.
+        eprintln!("entitle: `--overrides` is shown in the text, markdown and json formats, not in csv");
+        return USAGE_OR_IO;
+    }
     let (_, engine) = match load(policy) {
         Ok(loaded) => loaded,
+        Err(status) => return status,
+    };
+    let overrides = match overrides.map(|file| crate::overrides::load(&engine, file)).transpose() {
+        Ok(overrides) => overrides,
         Err(status) => return status,
     };
     let mut addons = Vec::new();
@@ -29,7 +38,8 @@ pub(crate) fn run(policy: &Path, addon_names: &[String], format: MatrixFormat) -
     let written = match format {
         // One tier at a time, each offer computed as the document reaches it.
         MatrixFormat::Json => {
-            entitle::wire::write_matrix(&mut out, &engine, addon_names, engine.tiers().filter_map(offer))
+            let offers = engine.tiers().filter_map(offer);
+            entitle::wire::write_matrix_with_overrides(&mut out, &engine, addon_names, offers, overrides.as_ref())
                 .and_then(|()| writeln!(out))
         }
         // A row needs every tier, so the tiers' terms are held (the size of the compiled
@@ -37,10 +47,18 @@ pub(crate) fn run(policy: &Path, addon_names: &[String], format: MatrixFormat) -
         MatrixFormat::Csv | MatrixFormat::Text | MatrixFormat::Markdown => {
             let offers: Vec<Offer> = engine.tiers().filter_map(offer).collect();
             let rows = || rows(&engine, &offers);
-            match format {
-                MatrixFormat::Csv => csv(&mut out, rows()),
-                MatrixFormat::Text => aligned(&mut out, rows).and_then(|()| notes(&mut out, &engine, &addons, &offers)),
-                _ => markdown(&mut out, rows()).and_then(|()| notes(&mut out, &engine, &addons, &offers)),
+            match (format, &overrides) {
+                (MatrixFormat::Csv, _) => csv(&mut out, rows()),
+                (MatrixFormat::Text, set) => {
+                    aligned(&mut out, rows).and_then(|()| notes(&mut out, &engine, &addons, &offers)).and_then(|()| {
+                        set.as_ref().map_or(Ok(()), |set| crate::overrides::list_text(&mut out, &engine, set))
+                    })
+                }
+                (_, set) => {
+                    markdown(&mut out, rows()).and_then(|()| notes(&mut out, &engine, &addons, &offers)).and_then(
+                        |()| set.as_ref().map_or(Ok(()), |set| crate::overrides::list_markdown(&mut out, &engine, set)),
+                    )
+                }
             }
         }
     };

@@ -75,6 +75,145 @@ fn exit_statuses_follow_the_documented_contract() {
     assert_eq!(status("eval no/such/file.policy"), "exit: 2");
 }
 
+/// The exit statuses with an override set: 1 when the set (or its policy) has errors, 2 when a
+/// file cannot be read or the arguments do not fit.
+#[test]
+fn override_exit_statuses_follow_the_contract() {
+    let status = |args: &str| run(args).lines().next().unwrap_or("").to_string();
+    let (policy, set) = ("tests/conformance/overrides.policy", "tests/conformance/overrides.overrides");
+    let next = "cli/tests/inputs/overrides-next.overrides";
+    let (plans, overlap) =
+        ("tests/diagnostics/overrides/plans.policy", "tests/diagnostics/overrides/E024-override-overlap.overrides");
+    assert_eq!(status(&format!("check --overrides {set} {policy}")), "exit: 0");
+    assert_eq!(status(&format!("check --deny-warnings --overrides {set} {policy}")), "exit: 1", "the policy warns");
+    assert_eq!(status(&format!("check --overrides {overlap} {plans}")), "exit: 1");
+    assert_eq!(status(&format!("check --overrides {set} tests/diagnostics/E004-unknown-feature.policy")), "exit: 1");
+    assert_eq!(status(&format!("check --overrides no/such.jsonl {policy}")), "exit: 2");
+    assert_eq!(status(&format!("check --overrides {set} {policy} {policy}")), "exit: 2");
+    assert_eq!(status(&format!("eval --overrides {set} {policy}")), "exit: 0");
+    assert_eq!(status(&format!("eval --overrides {overlap} {plans}")), "exit: 1");
+    assert_eq!(status(&format!("eval --overrides no/such.jsonl {policy}")), "exit: 2");
+    assert_eq!(
+        status(&format!("explain {policy} --overrides {set} --tier pro --key acme --feature sso --now 0")),
+        "exit: 0"
+    );
+    assert_eq!(status(&format!("explain {plans} --overrides {overlap} --tier pro --feature sso")), "exit: 1");
+    assert_eq!(status(&format!("matrix {policy} --overrides {set} --format json")), "exit: 0");
+    assert_eq!(status(&format!("matrix {policy} --overrides {set} --format csv")), "exit: 2");
+    assert_eq!(status(&format!("diff {policy} --overrides {set} {next}")), "exit: 0");
+    assert_eq!(status(&format!("diff --exit-code {policy} --overrides {set} {next}")), "exit: 1");
+    assert_eq!(status(&format!("diff --exit-code {policy} --overrides {next} {set}")), "exit: 1");
+    assert_eq!(status(&format!("diff --exit-code {policy} --overrides {set} {set}")), "exit: 0");
+    assert_eq!(status(&format!("diff {policy} --overrides {set} {next} --tiers free pro")), "exit: 2");
+}
+
+/// The corpus's override case through `entitle eval --overrides` gives, line for line, what
+/// the library's protocol gives with the same set.
+#[test]
+fn eval_with_overrides_answers_as_the_library_does() {
+    let policy = root().join("tests/conformance/overrides.policy");
+    let engine = entitle::Engine::from_path(&policy).expect("the corpus policy checks");
+    let overrides = entitle::Overrides::from_path(&engine, root().join("tests/conformance/overrides.overrides"))
+        .expect("the corpus set checks");
+    let queries: Vec<String> = std::fs::read_to_string(policy.with_extension("jsonl"))
+        .expect("a .jsonl beside the policy")
+        .lines()
+        .filter(|line| !line.trim().is_empty() && !line.starts_with('#'))
+        .map(|line| serde_json::from_str::<serde_json::Value>(line).expect("JSON")["query"].to_string())
+        .collect();
+    let output = run_with_input(
+        "eval --overrides tests/conformance/overrides.overrides tests/conformance/overrides.policy",
+        (queries.join("\n") + "\n").as_bytes(),
+    );
+    let answers: Vec<&str> =
+        output.split("--- stdout\n").nth(1).unwrap_or("").lines().take_while(|l| *l != "--- stderr").collect();
+    assert_eq!(answers.len(), queries.len(), "{output}");
+    let mut overridden = 0;
+    for (query, answer) in queries.iter().zip(answers) {
+        assert_eq!(answer, entitle::wire::answer_line_with(&engine, Some(&overrides), query), "{query}");
+        overridden += usize::from(answer.contains("override") || answer.contains("\"overridden\":true"));
+    }
+    assert!(overridden > 5, "only {overridden} answers came from an override");
+}
+
+/// `matrix --overrides --format json` streams, byte for byte, the document printed whole, and
+/// lists every subject once, sorted.
+#[test]
+fn matrix_with_overrides_streams_the_whole_document() {
+    let output = run(
+        "matrix tests/conformance/overrides.policy --overrides tests/conformance/overrides.overrides --format json",
+    );
+    let stdout = output.split("--- stdout\n").nth(1).and_then(|rest| rest.split("--- stderr\n").next()).unwrap_or("");
+    let document: serde_json::Value = serde_json::from_str(stdout).expect("JSON");
+    assert_eq!(serde_json::to_string_pretty(&document).expect("prints") + "\n", stdout);
+    let subjects: Vec<&str> = document["overrides"]["subjects"]
+        .as_array()
+        .expect("subjects")
+        .iter()
+        .filter_map(|s| s["subject"].as_str())
+        .collect();
+    let mut sorted = subjects.clone();
+    sorted.sort_unstable();
+    assert_eq!(subjects, sorted);
+    assert_eq!(subjects.len(), 8);
+    assert_eq!(document["overrides"]["records"], 12);
+}
+
+/// A subject key, reason or author may hold control characters; `matrix` and `diff` show
+/// them escaped, so a record cannot write terminal escapes.
+#[test]
+fn override_text_shows_control_characters_escaped() {
+    let dir = std::env::temp_dir().join(format!("entitle-override-escape-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("a temporary directory");
+    let set = dir.join("set.jsonl");
+    std::fs::write(&set, "{\"subject\":\"a\\u001b[2J\",\"feature\":\"sso\",\"op\":\"grant\",\"reason\":\"r\\u0007\",\"author\":\"x\\u001b\"}\n")
+        .expect("a set");
+    let empty = dir.join("empty.jsonl");
+    std::fs::write(&empty, "# nothing yet\n").expect("an empty set");
+    let entitle = |args: &[&std::ffi::OsStr]| {
+        Command::new(env!("CARGO_BIN_EXE_entitle")).args(args).current_dir(root()).output().expect("runs")
+    };
+    let policy = std::ffi::OsStr::new("tests/conformance/overrides.policy");
+    let flag = std::ffi::OsStr::new("--overrides");
+    let matrix = entitle(&[std::ffi::OsStr::new("matrix"), policy, flag, set.as_os_str()]);
+    let diff = entitle(&[std::ffi::OsStr::new("diff"), policy, flag, empty.as_os_str(), set.as_os_str()]);
+    let _ = std::fs::remove_dir_all(&dir);
+    for output in [matrix, diff] {
+        let stdout = String::from_utf8_lossy(&output.stdout);
+        assert_eq!(output.status.code(), Some(0), "{}", String::from_utf8_lossy(&output.stderr));
+        assert!(!stdout.contains(['\u{1b}', '\u{7}']), "{stdout:?}");
+        assert!(stdout.contains("subject `a\u{241b}[2J`"), "{stdout:?}");
+    }
+}
+
+/// Every example of an override set in docs/cli.md runs (from the repository root, as the
+/// reference says), and prints the lines the reference shows (`…` stands for lines left out).
+#[test]
+fn the_documented_override_examples_print_what_the_reference_shows() {
+    let doc = std::fs::read_to_string(root().join("docs/cli.md")).expect("docs/cli.md");
+    let mut lines = doc.lines();
+    let mut ran = 0;
+    while let Some(line) = lines.next() {
+        let Some(command) = line.strip_prefix("$ ").filter(|c| c.contains("--overrides")) else { continue };
+        let (input, args) = match command.split_once(" | entitle ") {
+            Some((echo, args)) => {
+                let text = echo.trim_start_matches("echo '").trim_end_matches('\'');
+                (format!("{text}\n"), args)
+            }
+            None => (String::new(), command.strip_prefix("entitle ").expect("an entitle command")),
+        };
+        let output = run_with_input(args, input.as_bytes());
+        assert!(output.starts_with("exit: 0") || output.starts_with("exit: 1"), "{command}\n{output}");
+        for expected in lines.by_ref().take_while(|l| !l.starts_with("```")) {
+            if !expected.contains('…') && !expected.trim().is_empty() {
+                assert!(output.lines().any(|l| l == expected), "{command}\nprints no line {expected:?}:\n{output}");
+            }
+        }
+        ran += 1;
+    }
+    assert!(ran >= 6, "only {ran} documented override examples");
+}
+
 /// A line past the limit is answered with an error without being held whole, and the stream
 /// goes on; so does a line that is not UTF-8.
 #[test]
@@ -259,6 +398,22 @@ fn the_cli_reference_documents_every_subcommand_and_error_code() {
         assert!(doc.contains(&format!("## `entitle {subcommand}")), "docs/cli.md lacks `entitle {subcommand}`");
         let help = run(&format!("{subcommand} --help"));
         assert!(help.starts_with("exit: 0") && help.contains("Example"), "{subcommand} --help lacks an example");
+    }
+    // Every subcommand that takes an override set says so in its help, with an example, and
+    // the reference has an example of it.
+    for subcommand in ["check", "matrix", "diff", "explain", "eval"] {
+        let help = run(&format!("{subcommand} --help"));
+        let examples = help.split("Example").nth(1).unwrap_or("");
+        assert!(
+            help.contains("--overrides") && examples.contains("--overrides"),
+            "{subcommand} --help lacks `--overrides`"
+        );
+        assert!(
+            doc.lines().any(|line| line.starts_with("$ ")
+                && line.contains(&format!("entitle {subcommand} "))
+                && line.contains("--overrides")),
+            "docs/cli.md lacks `{subcommand} --overrides`"
+        );
     }
     use entitle::wire::error_code::*;
     let codes = [
