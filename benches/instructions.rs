@@ -26,7 +26,7 @@ use std::hint::black_box;
 use entitle::{Engine, Request, Usage};
 
 /// The modes, each one query on the bundled `rtc-sdk` policy's `pro` tier.
-const MODES: [&str; 18] = [
+const MODES: [&str; 22] = [
     "none",
     "bitset_floor",
     "quota_floor",
@@ -45,6 +45,10 @@ const MODES: [&str; 18] = [
     "is_allowed_loop_100",
     "decide_many_100",
     "decide_loop_100",
+    "check_limit_overridden",
+    "check_limit_with_overrides_none_apply",
+    "is_allowed_overridden",
+    "lookup_subject",
 ];
 
 fn main() {
@@ -71,6 +75,17 @@ fn main() {
     // A page of 100 questions: the policy's features over and over, as a batch asks them.
     let every: Vec<_> = engine.features().map(|(id, _)| id).collect();
     let page: Vec<_> = every.iter().copied().cycle().take(100).collect();
+    // An override set with a record for `acme` on `api_calls_per_day` and `dedicated_csm`: a
+    // request for `acme` carries them; one for a key without records carries none.
+    let overrides = entitle::Overrides::from_jsonl(
+        &engine,
+        "o.jsonl",
+        "{\"subject\":\"acme\",\"limit\":\"api_calls_per_day\",\"op\":\"=\",\"value\":2000000}\n{\"subject\":\"acme\",\"feature\":\"hd_video\",\"op\":\"revoke\"}\n",
+    )
+    .unwrap();
+    let acme = Request::new(pro, now).with_key("acme").with_overrides(&overrides);
+    let nobody = Request::new(pro, now).with_key("nobody").with_overrides(&overrides);
+    assert!(acme.has_overrides() && !nobody.has_overrides());
     let (allowed, decisions) =
         (std::cell::RefCell::new([false; 100]), std::cell::RefCell::new([entitle::Decision::default(); 100]));
 
@@ -160,6 +175,21 @@ fn main() {
             "decide_many_100" => repeat(&|| {
                 let _ =
                     black_box(engine.decide_many(black_box(&plain), black_box(&page), &mut *decisions.borrow_mut()));
+            }),
+            // A subject with a record for the limit: the plan's answer, then the record's.
+            "check_limit_overridden" => repeat(&|| {
+                let _ = black_box(engine.check_limit(black_box(&acme), black_box(api_calls), black_box(usage)));
+            }),
+            // A request given the set whose key has no records: the plain question's path.
+            "check_limit_with_overrides_none_apply" => repeat(&|| {
+                let _ = black_box(engine.check_limit(black_box(&nobody), black_box(api_calls), black_box(usage)));
+            }),
+            "is_allowed_overridden" => repeat(&|| {
+                let _ = black_box(engine.is_allowed(black_box(&acme), black_box(hd_video)));
+            }),
+            // The one lookup a request with overrides pays, once, when it is made.
+            "lookup_subject" => repeat(&|| {
+                let _ = black_box(Request::new(pro, now).with_key(black_box("acme")).with_overrides(&overrides));
             }),
             "feature_by_name" => repeat(&|| {
                 let _ = black_box(engine.feature(black_box("hd_video")));
