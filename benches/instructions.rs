@@ -189,7 +189,9 @@ fn main() {
             }),
             // The one lookup a request with overrides pays, once, when it is made.
             "lookup_subject" => repeat(&|| {
-                let _ = black_box(Request::new(pro, now).with_key(black_box("acme")).with_overrides(&overrides));
+                let request: Request<'_> =
+                    Request::new(pro, now).with_key(black_box("acme")).with_overrides(&overrides);
+                let _ = black_box(request);
             }),
             "feature_by_name" => repeat(&|| {
                 let _ = black_box(engine.feature(black_box("hd_video")));

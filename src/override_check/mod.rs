@@ -24,7 +24,7 @@ use crate::diagnostic::{closest, Diagnostic, Diagnostics};
 use crate::engine::Engine;
 use crate::limits::Limits;
 use crate::model::{LimitKind, SettingValue};
-use crate::overrides::{Change, LimitOp, Note, Overrides, Record, Set, Stored};
+use crate::overrides::{Change, Keyed, LimitOp, Note, Overrides, Record, Set, Stored, SubjectTable};
 use crate::source::{Source, Span};
 use crate::tables::UNLIMITED;
 use crate::time::format_instant;
@@ -314,7 +314,7 @@ pub(crate) struct Checker<'e> {
     problems: Problems,
     /// Each subject key with its number; `finish` makes the pair where its records start in
     /// the set, and how many there are.
-    subjects: HashMap<Box<str>, (u32, u32)>,
+    subjects: SubjectTable,
     /// Every record checked so far, with its subject's number (its order of first
     /// appearance); sorted by subject in `finish`, they become the set's records in place.
     pending: Vec<Stored>,
@@ -339,7 +339,7 @@ impl<'e> Checker<'e> {
             limits,
             problems: Problems { list: Vec::new(), max: limits.diagnostics.max(1), hidden: 0 },
             // Sized once for two records a subject, so that a large set is rarely rehashed.
-            subjects: HashMap::with_capacity(records.min(limits.override_records) / 2),
+            subjects: HashMap::with_capacity_and_hasher(records.min(limits.override_records) / 2, Keyed::random()),
             pending: Vec::with_capacity(records.min(limits.override_records)),
             values: Vec::new(),
             text: String::new(),
