@@ -6,6 +6,7 @@ taken inside one run, with a verdict that holds only if every run meets the budg
     python3 benches/report.py --runs 1         # one run, for a quick look
     python3 benches/report.py --suite meter    # the usage meter beside governor, and on Redis
     python3 benches/report.py --suite bundle   # loading a bundle against compiling the source
+    python3 benches/report.py --suite overrides  # loading a million override records, and its memory
 
 It reads criterion's own estimates (target/criterion/**/new/estimates.json), prints the machine
 as /proc/cpuinfo names it, and writes a Markdown table to standard output for
@@ -69,8 +70,14 @@ BUNDLE = [
                  "generated_1000x1000x100"]
 ]
 
+OVERRIDES = [
+    ("one million override records, from text", "overrides/load_1m_records", None, 1e9, "ns"),
+    ("one million override records, from a file", "overrides/load_1m_records_from_a_file", None, 1e9, "ns"),
+]
+
 # suite: (cargo bench arguments before the filter, default filter, budgets)
 SUITES = {
+    "overrides": (["--bench", "overrides"], "overrides", OVERRIDES),
     "queries": (["--bench", "queries"], "mix|is_allowed|check_limit", BUDGETS),
     "meter": (["-p", "entitle-runtime", "--bench", "meter"], "meter", METER),
     "bundle": (["--bench", "pipeline"], "from_", BUNDLE),
@@ -79,6 +86,8 @@ SUITES = {
 
 def show(ns):
     """A duration in the unit that reads best."""
+    if ns >= 1e9:
+        return f"{ns / 1e9:.2f} s"
     if ns >= 1e6:
         return f"{ns / 1e6:.2f} ms"
     if ns >= 1e4:
@@ -163,11 +172,21 @@ def main():
             shown = "—"
         else:
             shown = {"ratio": f"≤ {budget}×", "times": f"≥ {budget:g}×", "over": f"≤ {budget} ns over",
-                     "ns": f"≤ {budget:g} ns"}[kind]
+                     "ns": f"≤ {show(budget)}"}[kind]
         known = [v for v in verdicts if v is not None]
         verdict = "—" if not known else ("met" if all(known) and len(known) == len(runs) else
                                         f"missed in {len([v for v in known if not v])} of {len(runs)}")
         print(f"| {label} | {shown} | " + " | ".join(cells) + f" | {verdict} |")
+    if args.suite == "overrides":
+        # The bench writes the memory of one load beside criterion's estimates (last run only).
+        try:
+            memory = json.loads((CRITERION / "overrides" / "peak_bytes.json").read_text())
+            mib = lambda n: f"{n / 2**20:.0f} MiB"
+            print(f"\nMemory of one load of {memory['records']:,} records ({mib(memory['text_bytes'])} of JSON Lines; "
+                  f"budget ≤ 200 MB): from a file, peak {mib(memory['file_peak_bytes'])}; from text in memory, "
+                  f"peak {mib(memory['peak_bytes'])} besides the text; the set keeps {mib(memory['kept_bytes'])}.")
+        except (OSError, KeyError, ValueError):
+            print("\nMemory: no figures (run the bench without --no-run).")
 
 
 if __name__ == "__main__":

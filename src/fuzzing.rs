@@ -113,7 +113,11 @@ fn override_set(
         if spec.subject.is_empty() {
             continue;
         }
-        let count = [model.features.len(), model.limits.len(), model.settings.len()][usize::from(kind)];
+        let count = match kind {
+            0 => model.features.len(),
+            1 => model.limits.len(),
+            _ => model.settings.len(),
+        };
         if count == 0 {
             continue;
         }
@@ -132,7 +136,7 @@ fn override_set(
         taken.push((spec.subject, kind, item, window.0, window.1));
         let effect = match kind {
             0 => {
-                let name = &model.features[item].name;
+                let Some(name) = model.features.get(item).map(|f| f.name.as_str()) else { continue };
                 let grant = spec.op % 2 == 0;
                 if grant {
                     builder.grant(spec.subject, name);
@@ -142,8 +146,13 @@ fn override_set(
                 OverrideEffect::Feature(item, grant)
             }
             1 => {
-                let def = &model.limits[item];
-                let (op, written) = (crate::LimitOp::ALL[usize::from(spec.op % 4)], spec.op % 4);
+                let Some(def) = model.limits.get(item) else { continue };
+                let (op, written) = match spec.op % 4 {
+                    0 => (crate::LimitOp::Set, "="),
+                    1 => (crate::LimitOp::Add, "+="),
+                    2 => (crate::LimitOp::AtLeast, "at_least"),
+                    _ => (crate::LimitOp::AtMost, "at_most"),
+                };
                 let unlimited = spec.value % 16 == 0;
                 let value = spec.value.min(u64::MAX - 1);
                 let text = if unlimited { "unlimited".to_string() } else { value.to_string() };
@@ -155,10 +164,10 @@ fn override_set(
                     builder.per_seat();
                 }
                 let amount = if unlimited { crate::Amount::Unlimited } else { crate::Amount::Finite(value) };
-                OverrideEffect::Limit(item, ["=", "+=", "at_least", "at_most"][usize::from(written)], amount, per_seat)
+                OverrideEffect::Limit(item, written, amount, per_seat)
             }
             _ => {
-                let def = &model.settings[item];
+                let Some(def) = model.settings.get(item) else { continue };
                 let v = spec.value;
                 let (text, value) = match def.ty {
                     SettingType::Number => (v.to_string(), SettingValue::Number(v)),

@@ -140,8 +140,9 @@ impl crate::overrides::Overrides {
         // The file is read a line at a time, so a large set never holds its whole text: only
         // a diagnostic reads it again, to show its line. A first pass counts the lines to size
         // the set's tables once.
+        let ceiling = u64::try_from(max).unwrap_or(u64::MAX).saturating_add(1);
         let mut lines = 1;
-        let mut reader = std::io::BufReader::with_capacity(1 << 16, &file);
+        let mut reader = std::io::BufReader::with_capacity(1 << 16, (&file).take(ceiling));
         loop {
             let buffer = reader.fill_buf().map_err(read_error)?;
             if buffer.is_empty() {
@@ -152,17 +153,45 @@ impl crate::overrides::Overrides {
             reader.consume(consumed);
         }
         std::io::Seek::rewind(&mut &file).map_err(read_error)?;
-        let mut reader = std::io::BufReader::with_capacity(
-            1 << 16,
-            (&file).take(u64::try_from(max).unwrap_or(u64::MAX).saturating_add(1)),
-        );
+        let mut reader = std::io::BufReader::with_capacity(1 << 16, (&file).take(ceiling));
         let mut records = crate::override_check::LineReader::new(engine, limits, lines);
         let (mut bytes, mut offset) = (Vec::new(), 0usize);
+        // A line is read at most this far (its break, a CR before it, and one byte more to
+        // tell it is longer); a longer one is reported and skipped unread, so no line costs
+        // more memory than the limit.
+        let cap = u64::try_from(limits.query_line_bytes).unwrap_or(u64::MAX).saturating_add(3);
         loop {
             bytes.clear();
-            let read = reader.read_until(b'\n', &mut bytes).map_err(read_error)?;
+            let read = (&mut reader).take(cap).read_until(b'\n', &mut bytes).map_err(read_error)?;
             if read == 0 {
                 break;
+            }
+            if bytes.last() != Some(&b'\n') && read as u64 == cap {
+                let mut rest = 0;
+                loop {
+                    let buffer = reader.fill_buf().map_err(read_error)?;
+                    if buffer.is_empty() {
+                        break;
+                    }
+                    match memchr::memchr(b'\n', buffer) {
+                        Some(at) => {
+                            reader.consume(at + 1);
+                            rest += at + 1;
+                            break;
+                        }
+                        None => {
+                            let len = buffer.len();
+                            reader.consume(len);
+                            rest += len;
+                        }
+                    }
+                }
+                offset += read + rest;
+                if offset > max {
+                    return Err(LoadError::TooLarge { path: name, max });
+                }
+                records.long_line(read + rest);
+                continue;
             }
             let line = std::str::from_utf8(&bytes)
                 .map_err(|e| LoadError::NotUtf8 { path: name.clone(), offset: offset + e.valid_up_to() })?;
@@ -174,7 +203,8 @@ impl crate::overrides::Overrides {
                 break;
             }
         }
-        let whole = || read_text_file(path, max).map(|source| source.text().to_string()).unwrap_or_default();
+        // Only a diagnostic needs the whole text, to show its line.
+        let whole = || read_bounded(path, max).unwrap_or_default();
         records.finish(&name, whole).map_err(LoadError::Overrides)
     }
 }
@@ -193,6 +223,11 @@ fn open_regular(path: &Path) -> std::io::Result<std::fs::File> {
 /// runtime, which keeps an override set's text to check it again against a new policy.
 #[doc(hidden)]
 pub fn read_text_file(path: &Path, max: usize) -> Result<Source, LoadError> {
+    read_bounded(path, max).map(|text| Source::new(path.display().to_string(), text))
+}
+
+/// [`read_text_file`]'s text.
+fn read_bounded(path: &Path, max: usize) -> Result<String, LoadError> {
     let name = path.display().to_string();
     let read_error = |source| LoadError::Read { path: name.clone(), source };
     let file = open_regular(path).map_err(read_error)?;
@@ -201,10 +236,7 @@ pub fn read_text_file(path: &Path, max: usize) -> Result<Source, LoadError> {
     if bytes.len() > max {
         return Err(LoadError::TooLarge { path: name, max });
     }
-    match String::from_utf8(bytes) {
-        Ok(text) => Ok(Source::new(name, text)),
-        Err(e) => Err(LoadError::NotUtf8 { path: name, offset: e.utf8_error().valid_up_to() }),
-    }
+    String::from_utf8(bytes).map_err(|e| LoadError::NotUtf8 { path: name, offset: e.utf8_error().valid_up_to() })
 }
 
 /// Reads the file at `path`, policy text or bundle: its source (a bundle's embedded one), and

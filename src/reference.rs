@@ -380,7 +380,8 @@ pub struct OverrideRule {
 
 impl OverrideRule {
     fn applies(&self, key: &str, now: i64) -> bool {
-        self.subject == key && self.from.is_none_or(|f| f <= now) && self.until.is_none_or(|u| now < u)
+        // An `until` of `i64::MAX` is no end, as for add-ons: it covers `i64::MAX` itself.
+        self.subject == key && self.from.is_none_or(|f| f <= now) && self.until.is_none_or(|u| now < u || u == i64::MAX)
     }
 }
 

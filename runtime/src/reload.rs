@@ -160,10 +160,32 @@ impl<T> Live<T> {
     /// Replaces the engine with `engine`, once the resolver accepts it and the override set
     /// in service (if any) checks against it.
     pub fn replace(&self, engine: Engine) -> Result<Reloaded, ReloadError> {
+        self.replace_pair(engine, None)
+    }
+
+    /// Replaces the engine and the override set together, once the resolver accepts the
+    /// engine and the set (JSON Lines `text`, cited as `name`) checks against it: the way to
+    /// deploy a policy change and the override change that goes with it (a renamed feature and
+    /// the records that name it), which one at a time would each be refused.
+    pub fn replace_with_overrides(&self, engine: Engine, name: &str, text: &str) -> Result<Reloaded, ReloadError> {
+        self.replace_pair(engine, Some(Arc::new((name.to_string(), text.to_string()))))
+    }
+
+    /// Loads a policy file (or bundle) and an override file and swaps both in together, as
+    /// [`Live::replace_with_overrides`] does.
+    pub fn reload_paths(&self, policy: impl AsRef<Path>, overrides: impl AsRef<Path>) -> Result<Reloaded, ReloadError> {
+        let engine = Engine::from_path(policy)?;
+        let path = overrides.as_ref();
+        let text = read_override_file(path, &engine)?;
+        self.replace_with_overrides(engine, &path.display().to_string(), &text)
+    }
+
+    /// [`Live::replace`], with a new override source or (`None`) the one in service.
+    fn replace_pair(&self, engine: Engine, source: Option<Arc<(String, String)>>) -> Result<Reloaded, ReloadError> {
         let ids = (self.resolve)(&engine).map_err(ReloadError::Resolve)?;
         let _one_at_a_time = self.reloading.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
         let serving = self.current.load();
-        let override_source = serving.override_source.clone();
+        let override_source = source.or_else(|| serving.override_source.clone());
         let overrides = match &override_source {
             Some(source) => Some(check_overrides(&engine, &source.0, &source.1)?),
             None => None,

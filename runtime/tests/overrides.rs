@@ -92,6 +92,23 @@ fn a_policy_reload_checks_the_set_again_and_refuses_a_pair_that_no_longer_agrees
         other => panic!("expected the pair refused, got {other:?}"),
     }
     assert_eq!(live.load().generation, 2, "the old pair keeps serving");
+    // A policy and the set that goes with it, swapped together: `sso` renamed in both.
+    let renamed = V1.replace("feature sso", "feature single_sign_on");
+    let records = SET.replace("\"sso\"", "\"single_sign_on\"");
+    assert!(
+        live.reload_overrides_source("o2.jsonl", &records).is_err(),
+        "the policy in service has no `single_sign_on`"
+    );
+    assert!(live.reload_source("v4", &renamed).is_err(), "the set in service names `sso`");
+    let engine = Engine::from_source("v4", &renamed).unwrap();
+    assert_eq!(live.replace_with_overrides(engine, "o2.jsonl", &records).unwrap().generation, 3);
+    assert_eq!(acme(&live), (None, Amount::Finite(150)));
+    let current = live.load();
+    let request =
+        Request::new(current.ids.free, 0).with_key("acme").with_overrides(current.overrides.as_ref().unwrap());
+    let renamed_sso = current.engine.feature("single_sign_on").unwrap();
+    assert_eq!(current.engine.decide(&request, renamed_sso).reason, Reason::GrantedByOverride);
+    drop(current);
     // Without the set, the same policy is accepted.
     live.clear_overrides().unwrap();
     assert!(live.reload_source("v3", V3).is_ok());

@@ -296,6 +296,11 @@ impl Engine {
                 steps.push(note(format!("limit in force: {arithmetic} = {}", show(plan.limit))));
             }
         }
+        if answer.reason == Reason::OverridesNotForEngine {
+            // Nothing was added up: the request's overrides belong to another policy.
+            steps.extend(request.overrides.and_then(|subject| self.override_step(request, subject, None, "")));
+            return Explanation { answer, steps, upgrade: None };
+        }
         if let (true, Some(subject)) = (answer.overridden(), request.overrides) {
             let found = subject.limit(l, request.now).map(|(at, ..)| at);
             let planned = if plan.reason == Reason::LimitNotSet { "not set".to_string() } else { show(plan.limit) };

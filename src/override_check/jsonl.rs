@@ -161,7 +161,8 @@ impl Overrides {
 
     /// [`Overrides::from_jsonl`] under other limits than the engine's.
     pub fn from_jsonl_with(engine: &Engine, name: &str, text: &str, limits: &Limits) -> Result<Overrides, Diagnostics> {
-        if text.len() > limits.override_bytes {
+        // Offsets into the text are kept in 32 bits.
+        if text.len() > limits.override_bytes.min(u32::MAX as usize) {
             let source = Source::new(name, "");
             let message =
                 format!("the override set is {} bytes, more than the {} allowed", text.len(), limits.override_bytes);
@@ -199,11 +200,16 @@ impl<'e> LineReader<'e> {
     }
 
     /// Reads the next line, its line break included; `false` when reading further would only
-    /// cost time (the set is past its limit, or has as many diagnostics as are shown).
+    /// cost time (the set is past its limit).
     pub(crate) fn line(&mut self, raw: &str) -> bool {
         let (start, number) = (self.offset, self.number);
         self.offset += raw.len();
         self.number = self.number.saturating_add(1);
+        // A byte-order mark before the first record is not part of it, as in a policy.
+        let (raw, start) = match raw.strip_prefix('\u{feff}') {
+            Some(rest) if number == 1 => (rest, start + '\u{feff}'.len_utf8()),
+            _ => (raw, start),
+        };
         let line = raw.trim_end_matches(['\n', '\r']);
         let trimmed = line.trim_start();
         if trimmed.is_empty() || trimmed.starts_with('#') {
@@ -213,12 +219,7 @@ impl<'e> LineReader<'e> {
             return false;
         }
         if line.len() > self.limits.query_line_bytes {
-            let message = format!("line {number} is longer than {} bytes", self.limits.query_line_bytes);
-            self.checker.report(Diagnostic::new(
-                crate::Code::InputLimit,
-                Span::new(start, start + line.len()),
-                message,
-            ));
+            self.too_long(start, number, line.len());
             return true;
         }
         match read(line, start, number) {
@@ -226,6 +227,20 @@ impl<'e> LineReader<'e> {
             Err(diagnostic) => self.checker.report(diagnostic),
         }
         true
+    }
+
+    /// Skips a line of `length` bytes (its break included) that a file reader did not read,
+    /// as longer than a line may be.
+    pub(crate) fn long_line(&mut self, length: usize) {
+        let (start, number) = (self.offset, self.number);
+        self.offset += length;
+        self.number = self.number.saturating_add(1);
+        self.too_long(start, number, length.saturating_sub(1));
+    }
+
+    fn too_long(&mut self, start: usize, number: u32, length: usize) {
+        let message = format!("line {number} is longer than {} bytes", self.limits.query_line_bytes);
+        self.checker.report(Diagnostic::new(crate::Code::InputLimit, Span::new(start, start + length), message));
     }
 
     /// The set, or every problem; `text` gives the whole text, which only diagnostics need.
@@ -253,7 +268,13 @@ fn read(line: &str, start: usize, number: u32) -> Result<Entry<'_>, Diagnostic> 
     entry.value = match parsed.value {
         None => None,
         Some(Raw::Unsigned(n)) => Some(Written::Number(n)),
-        Some(raw @ (Raw::Signed(_) | Raw::Float(_))) => Some(Written::Text(Cow::Owned(raw.shown()))),
+        Some(raw @ Raw::Signed(_)) => Some(Written::Text(Cow::Owned(raw.shown()))),
+        // A JSON fraction or exponent is not a whole number, and one past 2^53 is already
+        // rounded: refused, not read as the integer it prints as.
+        Some(Raw::Float(n)) => {
+            let why = format!("`value` is `{n}`, not a whole number; write it without a fraction or exponent");
+            return Err(malformed(why, "value"));
+        }
         Some(Raw::Text(text)) => Some(Written::Text(text)),
         Some(Raw::Other(what)) => {
             return Err(malformed(format!("`value` is {what}, not a number or a string"), "value"))

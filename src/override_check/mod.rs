@@ -348,10 +348,10 @@ impl<'e> Checker<'e> {
         }
     }
 
-    /// Whether more records would be refused (the set is past its limit) or would only add
-    /// to hidden diagnostics: a reader may stop.
+    /// Whether more records would be refused (the set is past its limit): a reader may stop.
+    /// Past the diagnostics shown it goes on, to count the rest.
     pub(crate) fn full(&self) -> bool {
-        self.seen > self.limits.override_records || self.problems.hidden > 0
+        self.seen > self.limits.override_records
     }
 
     /// Reports a problem found while reading, before a record could be made.
@@ -479,7 +479,10 @@ impl<'e> Checker<'e> {
                 Span::new(start, end)
             };
             if records.len() > too_many {
-                let span = records.get(too_many).map_or(Span::default(), |p| line_span(p.note.line));
+                // The first record past the limit in the file's order, whatever their sort.
+                let mut lines: Vec<u32> = records.iter().map(|p| p.note.line).collect();
+                let (_, &mut line, _) = lines.select_nth_unstable(too_many);
+                let span = line_span(line);
                 self.problems.push(
                     OverrideError::TooManyForSubject { subject: subject_name(&mut names), max: too_many }.at(span),
                 );

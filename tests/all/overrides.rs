@@ -85,6 +85,12 @@ fn a_set_for_another_policy_is_refused_on_every_question() {
     assert_eq!(other.setting_value(&request, other.setting("sla").unwrap()), Err(denied));
     let prepared = other.prepare(&request).expect("the request itself is well-formed");
     assert_eq!(other.check_limit_prepared(&prepared, calls, Usage::used(0)).reason, denied);
+    let why = other.explain_limit(&request, calls, Usage::used(0));
+    assert_eq!(why.answer.reason, denied);
+    assert_eq!(
+        why.steps.last().map(|s| s.rule.as_str()),
+        Some("the query's overrides were checked against another policy, so they are refused")
+    );
     let mut out = [entitle::Quota::default(); 1];
     assert_eq!(other.check_limit_many(&request, &[(calls, Usage::used(0))], &mut out).unwrap()[0].reason, denied);
 }
@@ -186,4 +192,68 @@ fn loading_grows_linearly_with_the_records() {
     let (a, _) = crate::allocations::allocations_and_bytes_in(|| Overrides::from_jsonl(&engine, "s", &small));
     let (b, _) = crate::allocations::allocations_and_bytes_in(|| Overrides::from_jsonl(&engine, "l", &large));
     assert!(b <= a * 2 + a / 4, "allocations {a} for 2,000 records, {b} for 4,000");
+}
+
+#[test]
+fn reading_keeps_to_what_the_records_say() {
+    let engine = engine();
+    // A fraction is not a whole number, whatever it rounds to.
+    for value in ["2.0", "1e3", "9007199254740993.0"] {
+        let line = format!("{{\"subject\":\"a\",\"limit\":\"calls\",\"op\":\"=\",\"value\":{value}}}");
+        let error = Overrides::from_jsonl(&engine, "f.jsonl", &line).unwrap_err();
+        assert!(error.to_string().contains("not a whole number"), "{value}: {error}");
+    }
+    // A byte-order mark before the first record is skipped.
+    let bom = "\u{feff}{\"subject\":\"a\",\"feature\":\"sso\",\"op\":\"grant\"}\n";
+    assert_eq!(Overrides::from_jsonl(&engine, "bom.jsonl", bom).unwrap().len(), 1);
+    // Past the diagnostics shown, the rest are counted.
+    let mut limits = engine.input_limits().clone();
+    limits.diagnostics = 10;
+    let junk = "{\"subject\":\"a\",\"feature\":\"nope\",\"op\":\"grant\"}\n".repeat(50);
+    let error = Overrides::from_jsonl_with(&engine, "junk.jsonl", &junk, &limits).unwrap_err();
+    assert_eq!(
+        error.iter().last().map(|d| d.message()),
+        Some("40 more errors are not shown (at most 10 are reported)")
+    );
+    // Too many records for a subject: the first past the limit in the file's order is cited.
+    limits = engine.input_limits().clone();
+    limits.override_records_per_subject = 2;
+    let lines = [
+        r#"{"subject":"a","limit":"calls","op":"=","value":1,"from":100,"until":200}"#,
+        r#"{"subject":"a","feature":"sso","op":"grant"}"#,
+        r#"{"subject":"a","limit":"calls","op":"=","value":1,"from":0,"until":100}"#,
+    ];
+    let error = Overrides::from_jsonl_with(&engine, "many.jsonl", &lines.join("\n"), &limits).unwrap_err();
+    assert_eq!(error.located().next().map(|(_, at)| at.line), Some(3), "{error}");
+    // An `until` of i64::MAX is no end, as for add-ons.
+    let forever = format!("{{\"subject\":\"a\",\"feature\":\"sso\",\"op\":\"grant\",\"until\":{}}}", i64::MAX);
+    let set = Overrides::from_jsonl(&engine, "forever.jsonl", &forever).unwrap();
+    let request = Request::new(engine.tier("free").unwrap(), i64::MAX).with_key("a").with_overrides(&set);
+    assert_eq!(engine.decide(&request, engine.feature("sso").unwrap()).reason, Reason::GrantedByOverride);
+}
+
+#[test]
+fn a_file_is_read_a_line_at_a_time_and_a_long_line_is_skipped_unread() {
+    let engine = engine();
+    let dir = std::env::temp_dir().join(format!("entitle-overrides-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("long.jsonl");
+    let long = format!("{{\"subject\":\"{}\",\"feature\":\"sso\",\"op\":\"grant\"}}", "a".repeat(200_000));
+    let text = format!("{long}\n{{\"subject\":\"b\",\"feature\":\"nope\",\"op\":\"grant\"}}\n");
+    std::fs::write(&path, &text).unwrap();
+    // The long line is refused without holding it (a peak far below its 200 KB), and the next
+    // line is still read and reported at its own line.
+    let (peak, result) = crate::allocations::peak_bytes_in(|| Overrides::from_path(&engine, &path));
+    let Err(entitle::LoadError::Overrides(error)) = result else { panic!("expected diagnostics") };
+    let lines: Vec<usize> = error.located().map(|(_, at)| at.line).collect();
+    assert_eq!(lines, [1, 2], "{error}");
+    assert_eq!(error.iter().next().unwrap().code().as_str(), "E019");
+    // The whole text is read again only for the diagnostics, once.
+    assert!(peak < 3 * text.len(), "peak {peak} bytes for a {}-byte file", text.len());
+    let good = dir.join("good.jsonl");
+    std::fs::write(&good, "{\"subject\":\"b\",\"feature\":\"sso\",\"op\":\"grant\"}\n").unwrap();
+    let (peak, set) = crate::allocations::peak_bytes_in(|| Overrides::from_path(&engine, &good));
+    assert_eq!(set.unwrap().len(), 1);
+    assert!(peak < 200_000, "{peak}");
+    let _ = std::fs::remove_dir_all(&dir);
 }
