@@ -220,16 +220,7 @@ impl<'m> Reference<'m> {
         if let Some(reason) = self.refusal(held) {
             return denied(reason);
         }
-        let Usage { used, requested } = usage;
-        let mut current = Some(tier);
-        let mut entry = None;
-        while let Some(t) = current {
-            if let Some(set) = self.model.tiers[t].limits.iter().find(|s| s.limit == limit) {
-                entry = Some(*set);
-                break;
-            }
-            current = self.model.tiers[t].parent;
-        }
+        let entry = self.tier_limit(tier, limit);
         let applying: Vec<HeldAddon> = held.iter().copied().filter(|&h| self.applies(h, tier, now)).collect();
         let changes: Vec<(AddonLimit, u64)> = applying
             .iter()
@@ -295,35 +286,8 @@ impl<'m> Reference<'m> {
             }
             (Some(_), Some(_), None) => Some(Amount::Unlimited),
         };
-        let total = u128::from(used) + u128::from(requested);
-        let total = total.min(u128::from(u64::MAX));
-        let (status, limit_amount, remaining) = match value {
-            None => (Status::Within, Amount::Unlimited, Amount::Unlimited),
-            Some(l) => {
-                let past_soft = match soft_cap {
-                    None => total > l,
-                    Some(Amount::Unlimited) => false,
-                    Some(Amount::Finite(cap)) => total > u128::from(cap),
-                };
-                let status = if past_soft {
-                    Status::Exceeded
-                } else if total > l {
-                    Status::Overage
-                } else if warn.is_some_and(|w: Percentage| total >= l * u128::from(w.millionths()) / 1_000_000) {
-                    Status::Warning
-                } else {
-                    Status::Within
-                };
-                (status, Amount::Finite(narrow(l)), Amount::Finite(narrow(l.saturating_sub(u128::from(used)))))
-            }
-        };
-        let (allowed, reason) = match status {
-            Status::Exceeded => (false, Reason::LimitExceeded),
-            Status::Overage => (true, Reason::Overage),
-            _ => (true, Reason::WithinLimit),
-        };
-        let seats = per_seat.then_some(seats).flatten();
-        Quota { allowed, reason, status, limit: limit_amount, soft_cap, remaining, seats, counter: 0, anchor: 1, at: 0 }
+        let answer = oracle_answer(value, soft_cap, warn, usage);
+        Quota { seats: per_seat.then_some(seats).flatten(), ..answer }
     }
 
     /// The setting's value for the subject.
@@ -351,6 +315,41 @@ impl<'m> Reference<'m> {
         }
         value
     }
+}
+
+/// The answer for a limit of `value` (`None` for unlimited), usage allowed up to `soft_cap`
+/// (`None` for a hard limit), warning from `warn`'s share of it, as docs/language.md states the
+/// status: computed on `used + requested`, with `remaining` = `limit − used`. No seats, no
+/// window.
+fn oracle_answer(value: Option<u128>, soft_cap: Option<Amount>, warn: Option<Percentage>, usage: Usage) -> Quota {
+    let Usage { used, requested } = usage;
+    let total = (u128::from(used) + u128::from(requested)).min(u128::from(u64::MAX));
+    let (status, limit, remaining) = match value {
+        None => (Status::Within, Amount::Unlimited, Amount::Unlimited),
+        Some(l) => {
+            let past_soft = match soft_cap {
+                None => total > l,
+                Some(Amount::Unlimited) => false,
+                Some(Amount::Finite(cap)) => total > u128::from(cap),
+            };
+            let status = if past_soft {
+                Status::Exceeded
+            } else if total > l {
+                Status::Overage
+            } else if warn.is_some_and(|w: Percentage| total >= l * u128::from(w.millionths()) / 1_000_000) {
+                Status::Warning
+            } else {
+                Status::Within
+            };
+            (status, Amount::Finite(narrow(l)), Amount::Finite(narrow(l.saturating_sub(u128::from(used)))))
+        }
+    };
+    let (allowed, reason) = match status {
+        Status::Exceeded => (false, Reason::LimitExceeded),
+        Status::Overage => (true, Reason::Overage),
+        _ => (true, Reason::WithinLimit),
+    };
+    Quota { allowed, reason, status, limit, soft_cap, remaining, seats: None, counter: 0, anchor: 1, at: 0 }
 }
 
 /// What an override record changes, as the oracle holds it: model indices and amounts.
@@ -486,46 +485,9 @@ impl Reference<'_> {
             }
         };
         let warn = if not_set { None } else { self.tier_limit(tier, limit).and_then(|e| e.warn) };
-        let Usage { used, requested } = usage;
-        let total = (u128::from(used) + u128::from(requested)).min(u128::from(u64::MAX));
-        let (status, shown, remaining) = match new {
-            None => (Status::Within, Amount::Unlimited, Amount::Unlimited),
-            Some(l) => {
-                let past_soft = match soft_cap {
-                    None => total > l,
-                    Some(Amount::Unlimited) => false,
-                    Some(Amount::Finite(cap)) => total > u128::from(cap),
-                };
-                let status = if past_soft {
-                    Status::Exceeded
-                } else if total > l {
-                    Status::Overage
-                } else if warn.is_some_and(|w: Percentage| total >= l * u128::from(w.millionths()) / 1_000_000) {
-                    Status::Warning
-                } else {
-                    Status::Within
-                };
-                (status, Amount::Finite(narrow(l)), Amount::Finite(narrow(l.saturating_sub(u128::from(used)))))
-            }
-        };
-        let (allowed, reason) = match status {
-            Status::Exceeded => (false, Reason::LimitExceeded),
-            Status::Overage => (true, Reason::Overage),
-            _ => (true, Reason::WithinLimit),
-        };
+        let answer = oracle_answer(new, soft_cap, warn, usage);
         let seats = if per_seat { seats } else { plan.seats };
-        Quota {
-            allowed,
-            reason,
-            status,
-            limit: shown,
-            soft_cap,
-            remaining,
-            seats,
-            counter: crate::engine::OVERRIDDEN,
-            anchor: 1,
-            at: 0,
-        }
+        Quota { seats, counter: crate::engine::OVERRIDDEN, ..answer }
     }
 
     /// [`Reference::setting`] with overrides; `Err` for a refused request.
