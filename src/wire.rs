@@ -1078,8 +1078,7 @@ pub fn override_effect(engine: &Engine, change: &OverrideChange<'_>) -> String {
 /// A limit record's amount in the limit's units (`50 GiB`, `2_000_000`, `unlimited`).
 fn limit_display(engine: &Engine, change: &OverrideChange<'_>, value: Amount) -> String {
     let OverrideChange::Limit { limit, .. } = change else { return value.to_string() };
-    let def = engine.model().limits.get(engine.index(*limit));
-    def.map_or_else(|| value.to_string(), |d| crate::units::format_amount(d.ty, value))
+    engine.limit_amount_text(*limit, value)
 }
 
 /// One override record: `{"kind", "name", "op", "from", "until", "reason", "author", "line"}`

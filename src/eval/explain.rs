@@ -329,6 +329,13 @@ impl Engine {
         Explanation { answer, steps, upgrade }
     }
 
+    /// `value` written in `limit`'s units, as a policy writes it (`50 GiB`, `2_000_000`,
+    /// `unlimited`); the number alone for a limit this engine does not declare.
+    pub(crate) fn limit_amount_text(&self, limit: LimitId, value: Amount) -> String {
+        let def = self.model().limits.get(self.index(limit));
+        def.map_or_else(|| value.to_string(), |d| format_amount(d.ty, value))
+    }
+
     /// The override record at `found` among `subject`'s, described with `outcome` (what it
     /// made of the plan), its line, validity, reason and author.
     fn override_step(
@@ -346,8 +353,7 @@ impl Engine {
             OverrideChange::Grant(f) => format!("grants `{}`", self.feature_name(*f).unwrap_or_default()),
             OverrideChange::Revoke(f) => format!("revokes `{}`", self.feature_name(*f).unwrap_or_default()),
             OverrideChange::Limit { limit, op, value, per_seat } => {
-                let def = self.model().limits.get(self.index(*limit));
-                let shown = def.map_or_else(|| value.to_string(), |d| format_amount(d.ty, *value));
+                let shown = self.limit_amount_text(*limit, *value);
                 let each = if *per_seat { " per seat" } else { "" };
                 let name = self.limit_name(*limit).unwrap_or_default();
                 format!("changes `{name}` by `{}` {shown}{each}", op.as_str())
