@@ -43,8 +43,8 @@ use crate::digest::PolicyHash;
 use crate::engine::Engine;
 use crate::limits::Limits;
 use crate::model::{
-    AddonDef, AddonLimit, AddonOp, Amount, FeatureDef, GrantDef, LimitDef, LimitKind, Model, Percentage, Preference,
-    QuantityType, SetDef, SettingDef, SettingType, SettingValue, TierDef, TierLimit, TrialLength, Window,
+    AddonDef, AddonLimit, AddonOp, Amount, FeatureDef, GrantDef, LimitDef, LimitKind, Model, Percentage, Period,
+    Preference, QuantityType, SetDef, SettingDef, SettingType, SettingValue, TierDef, TierLimit, TrialLength, Window,
 };
 pub use crate::parts::InvalidParts;
 use crate::parts::Parts;
@@ -58,7 +58,7 @@ pub const MAGIC: [u8; 12] = *b"\x89ENTITLE\r\n\x1a\n";
 
 /// The format version this engine writes and loads. Bundles of any other format are refused,
 /// and their header says which policy to rebuild.
-pub const FORMAT_VERSION: u32 = 2;
+pub const FORMAT_VERSION: u32 = 3;
 
 /// The engine release that builds bundles, recorded in each for people to read.
 const ENGINE_VERSION: &str = env!("CARGO_PKG_VERSION");
@@ -437,7 +437,7 @@ macro_rules! codec_int {
         }
     )*};
 }
-codec_int!(u8, u32, u64, i64);
+codec_int!(u8, u16, u32, u64, i64);
 
 impl Codec for usize {
     fn encode(&self, out: &mut Encoder) {
@@ -742,9 +742,10 @@ impl Codec for LimitKind {
         match self {
             LimitKind::Cap => 0u8.encode(out),
             LimitKind::Gauge => 1u8.encode(out),
-            LimitKind::Counter(window) => {
+            LimitKind::Counter(period) => {
                 2u8.encode(out);
-                window.encode(out);
+                period.unit.encode(out);
+                period.every.encode(out);
             }
         }
     }
@@ -752,7 +753,13 @@ impl Codec for LimitKind {
         match u8::decode(input)? {
             0 => Ok(LimitKind::Cap),
             1 => Ok(LimitKind::Gauge),
-            2 => Window::decode(input).map(LimitKind::Counter),
+            2 => {
+                let unit = Window::decode(input)?;
+                match u16::decode(input)? {
+                    every @ 1..=Period::MAX_EVERY => Ok(LimitKind::Counter(Period { every, unit })),
+                    _ => Err(input.malformed("a counter window of 0 units or more than the most")),
+                }
+            }
             _ => Err(input.malformed("an unknown kind of limit")),
         }
     }
@@ -875,7 +882,10 @@ mod tests {
         bytes[12..16].copy_from_slice(&(FORMAT_VERSION - 1).to_le_bytes());
         reseal(&mut bytes);
         let error = Engine::from_bundle(&bytes).unwrap_err();
-        assert!(matches!(error, BundleError::Outdated { found: 1, supported: FORMAT_VERSION }), "{error}");
+        assert!(
+            matches!(error, BundleError::Outdated { found, supported: FORMAT_VERSION } if found == FORMAT_VERSION - 1),
+            "{error}"
+        );
         assert!(error.to_string().contains("rebuild it"), "{error}");
         assert_eq!(Info::read(&bytes).unwrap().policy_name, "rtc-sdk", "the header still says what to rebuild");
     }

@@ -105,6 +105,9 @@ codes! {
     /// Two override records of one subject for the same feature, limit or setting whose
     /// validity windows overlap, so that which one applies would be unclear.
     OverrideOverlap = "E024", Error;
+    /// A counter window of 0 units, of a fractional number of units, or of more units than
+    /// a window may last (`per 0 hours`, `per 1.5 days`, `per 20_000 months`).
+    WindowLength = "E025", Error;
     /// A ladder step up that loses a feature.
     LadderLosesFeature = "W001", Warning;
     /// A ladder step up that lowers a limit.

@@ -525,10 +525,10 @@ pub struct Quota {
     pub remaining: Amount,
     /// The seat count the limit was multiplied by: `None` when no per-seat value was in force.
     pub seats: Option<u64>,
-    /// Which window the counter has, as [`crate::model::Window`]'s number plus 1 (0 for a
-    /// gauge, a cap, or a refused request), and [`OVERRIDDEN`] when an override changed the
-    /// limit: one byte the answer writes anyway, so the flag costs the common answer nothing.
-    pub(crate) counter: u8,
+    /// Which window the counter has, as the tables' counter code (its unit and length; 0 for
+    /// a gauge, a cap, or a refused request), and [`OVERRIDDEN`] when an override changed the
+    /// limit: one word the answer writes anyway, so the flag costs the common answer nothing.
+    pub(crate) counter: u32,
     /// The request's billing anchor, for monthly windows.
     pub(crate) anchor: u8,
     /// The request's instant.
@@ -550,7 +550,7 @@ impl PartialEq for Quota {
 impl Eq for Quota {}
 
 /// The bit of [`Quota`]'s `counter` that says an override changed the limit.
-pub(crate) const OVERRIDDEN: u8 = 0x80;
+pub(crate) const OVERRIDDEN: u32 = 0x80;
 
 /// A deny of 0 for `limit_not_set`: the placeholder that fills a buffer before
 /// [`Engine::check_limit_many`] writes its answers.

@@ -110,6 +110,7 @@ fn units(source: &Source, file: &ast::File) -> Vec<Unit> {
                     ast::LimitKind::Cap => String::new(),
                     ast::LimitKind::Gauge(_) => " gauge".to_string(),
                     ast::LimitKind::Per(window) => format!(" per {}", window.text),
+                    ast::LimitKind::Every(length) => format!(" per {}", value(length)),
                 };
                 out.push(Unit {
                     span: l.span,

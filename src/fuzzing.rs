@@ -223,7 +223,13 @@ pub fn compare_with_overrides(
                 acquired.map_or(one, |at| one.acquired_at(at))
             })
             .collect();
-        let mut request = Request::new(engine.id_at::<TierId>(tier), q.now).with_key(q.key).with_addons(&ids);
+        // Billing anchors that clamp differently at month ends, picked by the instant.
+        let anchors = [1, 29, 30, 31, 15, 28, 31, 2];
+        let anchor = anchors.get(usize::try_from(q.now.rem_euclid(8)).unwrap_or(0)).copied().unwrap_or(1);
+        let mut request = Request::new(engine.id_at::<TierId>(tier), q.now)
+            .with_key(q.key)
+            .with_addons(&ids)
+            .with_billing_anchor(anchor);
         if q.holding != 0 {
             request = request.with_held(&list);
         }
@@ -280,7 +286,8 @@ pub fn compare_with_overrides(
             let l = pick(sizes.2);
             let usage = usage_of(q);
             let mut got = engine.check_limit(&request, engine.id_at::<LimitId>(l), usage);
-            // The window is the engine's own tests' to check; the override flag is compared.
+            compare_window(&got, model.limits.get(l).map(|def| def.kind), q.now, anchor)?;
+            // The window was compared above; the override flag is compared with the rest.
             got.counter &= crate::engine::OVERRIDDEN;
             let want = oracle.check_limit_with(&rules, q.key, tier, &held, seats, q.now, l, usage);
             if got != want {
@@ -374,6 +381,25 @@ fn usage_of(q: &Question<'_>) -> Usage {
 
 /// The batch calls answer every feature and every limit (and one id past each end) as the
 /// single calls do, for a request the engine knows or one whose tier it does not.
+/// The engine's window for a limit of `kind` asked at `now` against the reference's, which
+/// counts months by stepping through the calendar: a counter's answered request has the
+/// reference's window, and nothing else has one.
+fn compare_window(got: &Quota, kind: Option<crate::model::LimitKind>, now: i64, anchor: u8) -> Result<(), String> {
+    let answered = matches!(got.reason, Reason::WithinLimit | Reason::Overage | Reason::LimitExceeded);
+    let want = match kind {
+        Some(crate::model::LimitKind::Counter(period)) => {
+            let (start, end) = crate::reference::window(period, now, anchor);
+            Some(crate::engine::WindowSpan::new(start, end))
+        }
+        _ => None,
+    };
+    let got = got.window();
+    if (got.is_some() || answered) && got != want {
+        return Err(format!("window of {kind:?} at {now}, anchor {anchor}: engine {got:?}, reference {want:?}"));
+    }
+    Ok(())
+}
+
 fn compare_batches(
     engine: &crate::Engine,
     request: &Request<'_>,

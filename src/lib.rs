@@ -115,7 +115,7 @@ pub use overrides::{LimitOp, OverrideChange, OverrideInfo, Overrides, Subject};
 // release (docs/api.md, "What is not public").
 #[doc(hidden)]
 pub use load::{read_policy_file, read_text_file, write_file_atomically};
-pub use model::{Access, Amount, Percentage, SettingValue};
+pub use model::{Access, Amount, Percentage, Period, SettingValue, Window};
 pub use rollout::{bucket as rollout_bucket, BUCKETS as ROLLOUT_BUCKETS};
 pub use source::{LineCol, Source, Span};
 pub use time::{format_instant, parse_instant};

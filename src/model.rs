@@ -45,6 +45,60 @@ impl Window {
             Window::Month => "month",
         }
     }
+
+    /// The word used after `per N` when N is more than 1.
+    pub const fn plural(self) -> &'static str {
+        match self {
+            Window::Second => "seconds",
+            Window::Minute => "minutes",
+            Window::Hour => "hours",
+            Window::Day => "days",
+            Window::Week => "weeks",
+            Window::Month => "months",
+        }
+    }
+
+    /// The window a word after `per` names, singular or plural.
+    pub fn from_word(word: &str) -> Option<Window> {
+        Window::ALL.into_iter().find(|w| w.as_str() == word || w.plural() == word)
+    }
+}
+
+/// How long a counter's window is: `every` windows of one `unit` (`per 5 hours` is 5 hours).
+///
+/// Windows of fixed length (seconds to days) are aligned to the Unix epoch: a `per 5 hours`
+/// counter resets at every instant a multiple of 5 hours after 1970-01-01T00:00:00Z. Weeks
+/// start on Monday, and `per N weeks` windows start on the Mondays a multiple of N weeks after
+/// 1969-12-29. Months start on the subject's billing anchor day, and `per N months` windows
+/// start in the months a multiple of N months after January 1970 (so `per 3 months` is the
+/// calendar quarter and `per 12 months` the calendar year, each from the anchor day).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Period {
+    /// How many units one window lasts, 1 to [`Period::MAX_EVERY`].
+    pub every: u16,
+    /// The unit.
+    pub unit: Window,
+}
+
+impl Period {
+    /// The most units one window may last.
+    pub const MAX_EVERY: u16 = 10_000;
+
+    /// One window of `unit`: `per hour`.
+    pub const fn one(unit: Window) -> Period {
+        Period { every: 1, unit }
+    }
+}
+
+/// `hour` for one unit, `5 hours` for five: the words after `per`.
+impl fmt::Display for Period {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.every == 1 {
+            f.write_str(self.unit.as_str())
+        } else {
+            write!(f, "{} {}", self.every, self.unit.plural())
+        }
+    }
 }
 
 /// How a limit is measured.
@@ -55,7 +109,7 @@ pub enum LimitKind {
     /// A level, checked against the current value (concurrent connections).
     Gauge,
     /// A counter that resets at the start of every window.
-    Counter(Window),
+    Counter(Period),
 }
 
 /// The type of a setting's value.

@@ -439,7 +439,7 @@ impl Engine {
                 let measure = match def.kind {
                     LimitKind::Cap => def.ty.as_str().to_string(),
                     LimitKind::Gauge => format!("{} gauge", def.ty.as_str()),
-                    LimitKind::Counter(window) => format!("{} per {}", def.ty.as_str(), window.as_str()),
+                    LimitKind::Counter(window) => format!("{} per {}", def.ty.as_str(), window),
                 };
                 LimitTerms {
                     name: def.name.clone(),

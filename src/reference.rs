@@ -8,7 +8,7 @@
 
 use crate::engine::{Decision, Quota, Reason, Status, Usage};
 
-use crate::model::{Access, AddonLimit, AddonOp, Amount, Model, Percentage, SettingValue, TrialLength};
+use crate::model::{Access, AddonLimit, AddonOp, Amount, Model, Percentage, Period, SettingValue, TrialLength, Window};
 
 /// One held add-on: its index, the quantity held, and the instant it was acquired.
 pub type HeldAddon = (usize, u64, Option<i64>);
@@ -22,29 +22,60 @@ fn narrow(wide: u128) -> u64 {
     u64::try_from(wide).unwrap_or(u64::MAX)
 }
 
-/// The instant `months` calendar months after `start`: the same time of day on the same day
-/// of the month, or the month's last day when it is shorter; `None` for a start outside years
-/// 1–9999. Counted one month at a time with a table of month lengths, unlike the engine.
-fn months_later(start: i64, months: u32) -> Option<i64> {
-    const DAY: i64 = 86_400;
-    if !(-62_135_596_800..=253_402_300_799).contains(&start) {
-        return None;
-    }
-    let leap = |y: i64| (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
-    let length = |y: i64, m: usize| [31, if leap(y) { 29 } else { 28 }, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31][m - 1];
-    // The civil date of `start`, by walking years and months from 0001-01-01.
-    let (mut days, second) = ((start + 62_135_596_800).div_euclid(DAY), start.rem_euclid(DAY));
+const DAY: i64 = 86_400;
+/// 0001-01-01T00:00:00Z and 9999-12-31T23:59:59Z, the instants calendar answers are bound to.
+const FIRST: i64 = -62_135_596_800;
+const LAST: i64 = 253_402_300_799;
+
+fn leap(year: i64) -> bool {
+    (year % 4 == 0 && year % 100 != 0) || year % 400 == 0
+}
+
+fn month_days(year: i64, month: usize) -> i64 {
+    [31, if leap(year) { 29 } else { 28 }, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31][month - 1]
+}
+
+/// The civil date (year, month, day) and second of the day of an instant of years 1–9999, by
+/// walking years and months from 0001-01-01 with a table of month lengths, unlike the engine.
+fn civil(instant: i64) -> (i64, usize, i64, i64) {
+    let (mut days, second) = ((instant - FIRST).div_euclid(DAY), (instant - FIRST).rem_euclid(DAY));
     let mut year = 1i64;
     while days >= if leap(year) { 366 } else { 365 } {
         days -= if leap(year) { 366 } else { 365 };
         year += 1;
     }
     let mut month = 1usize;
-    while days >= length(year, month) {
-        days -= length(year, month);
+    while days >= month_days(year, month) {
+        days -= month_days(year, month);
         month += 1;
     }
-    let day = days + 1;
+    (year, month, days + 1, second)
+}
+
+/// Midnight UTC of a civil date of the proleptic Gregorian calendar, walking again (back
+/// from year 1 for a window that starts before it).
+fn midnight(year: i64, month: usize, day: i64) -> i64 {
+    let mut total = 0i64;
+    for y in 1..year {
+        total += if leap(y) { 366 } else { 365 };
+    }
+    for y in year..1 {
+        total -= if leap(y) { 366 } else { 365 };
+    }
+    for m in 1..month {
+        total += month_days(year, m);
+    }
+    (total + day - 1) * DAY + FIRST
+}
+
+/// The instant `months` calendar months after `start`: the same time of day on the same day
+/// of the month, or the month's last day when it is shorter; `None` for a start outside years
+/// 1–9999.
+fn months_later(start: i64, months: u32) -> Option<i64> {
+    if !(FIRST..=LAST).contains(&start) {
+        return None;
+    }
+    let (mut year, mut month, day, second) = civil(start);
     for _ in 0..months {
         month += 1;
         if month == 13 {
@@ -52,16 +83,49 @@ fn months_later(start: i64, months: u32) -> Option<i64> {
             year += 1;
         }
     }
-    let day = day.min(length(year, month));
-    // Back to seconds, walking again.
-    let mut total = 0i64;
-    for y in 1..year {
-        total += if leap(y) { 366 } else { 365 };
+    Some(midnight(year, month, day.min(month_days(year, month))) + second)
+}
+
+/// The window `[start, end)` of `period` that holds `now` (clamped to years 1–9999) for a
+/// subject whose months start on `anchor`, as `docs/language.md` describes it: fixed lengths
+/// counted from the epoch, weeks from Monday 1969-12-29, months counted from January 1970 on
+/// the anchor day clamped to each month. Months are found by stepping month by month from a
+/// window boundary, never by the engine's arithmetic.
+pub fn window(period: Period, now: i64, anchor: u8) -> (i64, i64) {
+    let now = now.clamp(FIRST, LAST);
+    let every = i64::from(period.every);
+    let unit = match period.unit {
+        Window::Second => 1,
+        Window::Minute => 60,
+        Window::Hour => 3_600,
+        Window::Day => DAY,
+        Window::Week => 7 * DAY,
+        Window::Month => 0,
+    };
+    if unit > 0 {
+        let origin = if period.unit == Window::Week { -3 * DAY } else { 0 };
+        let length = unit * every;
+        let start = origin + (now - origin).div_euclid(length) * length;
+        return (start, start + length);
     }
-    for m in 1..month {
-        total += length(year, m);
+    // The month of `now`, counted from January 1970, and the anchor instant in month `index`.
+    let anchor = i64::from(anchor.max(1));
+    let on_anchor = |index: i64| {
+        let (year, month) = (1970 + index.div_euclid(12), usize::try_from(index.rem_euclid(12)).unwrap_or(0) + 1);
+        midnight(year, month, anchor.min(month_days(year, month)))
+    };
+    let (year, month, _, _) = civil(now);
+    let mut index = (year - 1970) * 12 + i64::try_from(month).unwrap_or(1) - 1;
+    // Step back until the window's first anchor is at or before `now`, then forward while
+    // the next one is.
+    index -= index.rem_euclid(every);
+    while on_anchor(index) > now {
+        index -= every;
     }
-    Some((total + day - 1) * DAY + second - 62_135_596_800)
+    while on_anchor(index + every) <= now {
+        index += every;
+    }
+    (on_anchor(index), on_anchor(index + every))
 }
 
 /// The oracle over one checked model. Indices are positions in the model's vectors.
@@ -571,11 +635,15 @@ mod tests {
         u32::try_from(index).expect("generated policies are small")
     }
     const WARNS: [u8; 4] = [0, 50, 80, 100];
+    /// How a generated limit is measured: a cap and a gauge first (the two kinds a duration
+    /// may not be per seat on), then counters of one unit and of several.
+    const KINDS: [&str; 8] =
+        ["", " gauge", " per day", " per month", " per 5 hours", " per 2 weeks", " per 3 months", " per 90 seconds"];
 
     fn plan() -> impl Strategy<Value = Plan> {
         (
             prop_oneof![6 => 1usize..6, 1 => 60usize..140],
-            prop::collection::vec((0u8..3, 0u8..4), 1..4),
+            prop::collection::vec((0u8..3, 0u8..8), 1..4),
             prop::collection::vec(any::<bool>(), 0..3),
         )
             .prop_flat_map(|(features, limits, settings)| {
@@ -648,7 +716,7 @@ mod tests {
         }
         for (i, (ty, kind)) in plan.limits.iter().enumerate() {
             let ty = ["count", "bytes", "duration"][*ty as usize];
-            let kind = ["", " gauge", " per day", " per month"][*kind as usize];
+            let kind = KINDS[*kind as usize];
             text += &format!("limit l{i} : {ty}{kind}\n");
         }
         for (i, lower) in plan.settings.iter().enumerate() {

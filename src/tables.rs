@@ -148,9 +148,10 @@ pub(crate) struct Tables {
     rollout_ranks: std::sync::Arc<[u32]>,
     /// One per limit.
     limit_kinds: Box<[LimitKind]>,
-    /// One per limit, derived from `limit_kinds`: the counter's window as `Window as u8 + 1`,
-    /// or 0 for a gauge or a cap, which is what an answer keeps to compute its window later.
-    limit_counters: Box<[u8]>,
+    /// One per limit, derived from `limit_kinds`: the counter's window as
+    /// [`records::counter_code`] writes it, which is what an answer keeps to compute its
+    /// window later.
+    limit_counters: Box<[u32]>,
     /// `tiers × limits` indices into `limit_records`, each below its length; 0 means the tier
     /// does not set the limit.
     limit_rows: Box<[u32]>,
@@ -220,18 +221,9 @@ const fn bit(row: usize, words: usize, index: usize) -> (usize, u64) {
     (at(row, words, index / 64), 1u64 << (index % 64))
 }
 
-/// Each limit's counter window as an answer keeps it: `Window as u8 + 1`, or 0.
-fn counters(kinds: &[LimitKind]) -> Box<[u8]> {
-    kinds
-        .iter()
-        .map(|kind| match kind {
-            LimitKind::Counter(window) => crate::model::Window::ALL
-                .iter()
-                .position(|w| w == window)
-                .map_or(0, |at| u8::try_from(at).unwrap_or(u8::MAX).saturating_add(1)),
-            LimitKind::Gauge | LimitKind::Cap => 0,
-        })
-        .collect()
+/// Each limit's counter window as an answer keeps it ([`records::counter_code`]).
+fn counters(kinds: &[LimitKind]) -> Box<[u32]> {
+    kinds.iter().map(|&kind| records::counter_code(kind)).collect()
 }
 
 fn words_for(bits: usize) -> usize {
@@ -413,10 +405,10 @@ impl Tables {
             .map_or(0, |grant| grant.threshold)
     }
 
-    /// The counter window of a limit as an answer keeps it (`Window as u8 + 1`), 0 for a gauge
-    /// or a cap.
+    /// The counter window of a limit as an answer keeps it ([`records::counter_code`]), 0 for
+    /// a gauge or a cap.
     #[inline(always)]
-    pub(crate) fn limit_counter(&self, limit: usize) -> u8 {
+    pub(crate) fn limit_counter(&self, limit: usize) -> u32 {
         self.limit_counters.get(limit).copied().unwrap_or(0)
     }
 
@@ -594,7 +586,7 @@ impl Tables {
             + self.rollout_grants.len() * size_of::<RolloutGrant>()
             + self.rollout_ranks.len() * size_of::<u32>()
             + self.limit_kinds.len() * size_of::<LimitKind>()
-            + self.limit_counters.len()
+            + self.limit_counters.len() * size_of::<u32>()
             + self.limit_rows.len() * size_of::<u32>()
             + self.limit_records.len() * size_of::<LimitRecord>()
             + self.addon_deltas.len() * size_of::<DeltaRecord>()

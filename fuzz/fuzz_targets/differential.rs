@@ -41,9 +41,17 @@ impl<'a> Arbitrary<'a> for Plan {
         for f in 0..features {
             text += &format!("feature f{f}\n");
         }
-        let kinds = [" per day", " per month", " gauge", ""];
+        let kinds = [" per day", " per month", " gauge", "", " per 5 hours", " per 2 weeks", " per 3 months"];
         for l in 0..limits {
-            text += &format!("limit l{l} : count{}\n", u.choose(&kinds)?);
+            // A window of any length now and then: `per N UNITS` for N up to the most allowed.
+            if u.ratio(1, 8)? {
+                let every: u16 = u.int_in_range(1..=entitle::Period::MAX_EVERY)?;
+                let unit = u.choose(&entitle::Window::ALL)?;
+                let window = entitle::Period { every, unit: *unit };
+                text += &format!("limit l{l} : count per {}\n", if every == 1 { format!("1 {}", unit.as_str()) } else { window.to_string() });
+            } else {
+                text += &format!("limit l{l} : count{}\n", u.choose(&kinds)?);
+            }
         }
         text += "setting s0 : percent\n";
         for t in 0..tiers {

@@ -41,6 +41,8 @@ pub(crate) enum CheckError {
     TrialTooLong { text: String, max: &'static str },
     #[error("add-on `{addon}` has a trial of length 0, which never applies")]
     EmptyTrial { addon: String },
+    #[error("window `{text}` is not a whole number of 1 to {max} units")]
+    WindowLength { text: String, max: &'static str },
     #[error("`per seat` is not allowed on limit `{limit}`: {why}")]
     PerSeatNotAllowed { limit: String, why: &'static str },
     #[error("the {per_seat} of `{limit}` is per seat and its {flat} is not")]
@@ -91,6 +93,7 @@ impl CheckError {
             | CheckError::TrialTooLong { .. } => Code::QuantityOverflow,
             CheckError::EmptyValidity { .. } | CheckError::EmptyTrial { .. } => Code::EmptyValidity,
             CheckError::PerSeatNotAllowed { .. } => Code::PerSeatNotAllowed,
+            CheckError::WindowLength { .. } => Code::WindowLength,
             CheckError::SoftCapSeatMismatch { .. } => Code::SoftCapSeatMismatch,
             CheckError::ZeroMaxQuantity { .. } => Code::ZeroMaxQuantity,
             CheckError::InvalidDate { .. } => Code::InvalidDate,

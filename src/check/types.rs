@@ -37,10 +37,49 @@ impl Checker<'_> {
                 if window.is_none() {
                     self.unknown_word("window", word, &Window::ALL.map(Window::as_str));
                 }
-                window.map(LimitKind::Counter)
+                window.map(|unit| LimitKind::Counter(Period::one(unit)))
             }
+            ast::LimitKind::Every(length) => self.period(length).map(LimitKind::Counter),
         };
         Some((ty?, kind?))
+    }
+
+    /// Types `per N UNITS`: a whole number of 1 to [`Period::MAX_EVERY`] window units, the
+    /// unit singular or plural (`per 1 hour`, `per 5 hours`).
+    fn period(&mut self, length: &ast::Value) -> Option<Period> {
+        let (number, unit) = match &length.kind {
+            ast::ValueKind::Quantity { number, unit: Some(unit) } => (number, unit),
+            other => {
+                let written = match other {
+                    ast::ValueKind::Percent(p) => format!("{}%", p.number),
+                    ast::ValueKind::Quantity { number, .. } => number.clone(),
+                    _ => String::new(),
+                };
+                let error = CheckError::TypeMismatch {
+                    target: "a window".into(),
+                    expected: "a number of window units".into(),
+                    found: format!("`{}`", self.shown(&written)),
+                };
+                self.error_with_help(length.span, error, Some("write it such as `per 5 hours`".into()));
+                return None;
+            }
+        };
+        let Some(window) = Window::from_word(&unit.text) else {
+            let words: Vec<&str> = Window::ALL.into_iter().flat_map(|w| [w.as_str(), w.plural()]).collect();
+            self.unknown_word("window", unit, &words);
+            return None;
+        };
+        let every = crate::units::parse_whole(number).ok().and_then(|n| u16::try_from(n).ok());
+        match every {
+            Some(every @ 1..=Period::MAX_EVERY) => Some(Period { every, unit: window }),
+            _ => {
+                let text = self.shown(&format!("{number} {}", unit.text));
+                let error = CheckError::WindowLength { text, max: "10_000" };
+                let help = "a window lasts a whole number of units, such as `per 5 hours` or `per 3 months`";
+                self.error_with_help(length.span, error, Some(help.into()));
+                None
+            }
+        }
     }
 
     pub(super) fn setting_type(&mut self, decl: &ast::SettingDecl) -> Option<(SettingType, Option<Preference>)> {

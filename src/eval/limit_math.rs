@@ -31,7 +31,7 @@ impl InForce {
 /// What an answer keeps to compute its counter's window when asked ([`Quota::window`]).
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct Lazy {
-    pub counter: u8,
+    pub counter: u32,
     pub anchor: u8,
     pub at: i64,
 }

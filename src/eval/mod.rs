@@ -22,7 +22,7 @@ pub use prepared::Prepared;
 use crate::engine::*;
 use crate::held::{with_holding, Holds, NOT_ACQUIRED};
 use crate::limits::Limits;
-use crate::model::{SettingValue, Window};
+use crate::model::{Period, SettingValue};
 use crate::overrides::Subject;
 use crate::rollout;
 use crate::tables::{
@@ -45,8 +45,23 @@ impl Quota {
     /// ```
     #[must_use]
     pub fn window(&self) -> Option<WindowSpan> {
-        let kind = Window::ALL.get(usize::from(self.counter & !OVERRIDDEN).checked_sub(1)?)?;
-        Some(window::current(*kind, self.at, self.anchor))
+        Some(window::current(self.period()?, self.at, self.anchor))
+    }
+
+    /// For a counter, how long its window is (`per 5 hours` is 5 of [`Window::Hour`]); `None`
+    /// for gauges, caps and refused requests.
+    ///
+    /// ```
+    /// use entitle::{Engine, Request, Usage, Window};
+    /// let engine = Engine::from_source("p", "policy \"p\"\nlimit calls : count per 5 hours\ntier pro { limit calls = 10 }\n")?;
+    /// let quota = engine.check_limit(&Request::new(engine.tier("pro").unwrap(), 0), engine.limit("calls").unwrap(), Usage::used(0));
+    /// let period = quota.period().unwrap();
+    /// assert_eq!((period.every, period.unit, period.to_string()), (5, Window::Hour, "5 hours".to_string()));
+    /// # Ok::<(), entitle::Diagnostics>(())
+    /// ```
+    #[must_use]
+    pub fn period(&self) -> Option<Period> {
+        crate::tables::period_of(self.counter)
     }
 }
 

@@ -1,40 +1,65 @@
-//! The current window of a counter, calendar-aligned in UTC (see `docs/language.md`).
+//! The current window of a counter, aligned in UTC as `docs/language.md` documents.
 
 use crate::engine::WindowSpan;
-use crate::model::Window;
-use crate::time::{date_of_day, is_leap, month_length, SECONDS_PER_DAY};
+use crate::model::{Period, Window};
+use crate::time::{
+    civil_from_days, date_of_day, days_from_civil, days_in_month, is_leap, month_length, SECONDS_PER_DAY,
+};
 
 /// The first instant windows are computed for: 0001-01-01T00:00:00Z.
 pub(crate) const FIRST_INSTANT: i64 = -62_135_596_800;
 /// The last instant windows are computed for: 9999-12-31T23:59:59Z.
 pub(crate) const LAST_INSTANT: i64 = 253_402_300_799;
 
-/// The window of kind `window` that contains `now`, for a subject whose monthly windows start
-/// on `anchor` (1–31, clamped to each month's length).
+/// The window of `period` that contains `now`, for a subject whose monthly windows start on
+/// `anchor` (1–31, clamped to each month's length). Windows of N units are aligned as
+/// [`Period`] documents: to the epoch for fixed lengths, to Mondays from 1969-12-29 for weeks,
+/// and to months a multiple of N after January 1970 for months.
 ///
 /// `now` is first clamped to years 1–9999: a caller may pass any `i64`, and calendar arithmetic
 /// near `i64`'s ends would overflow.
 #[inline]
-pub(crate) fn current(window: Window, now: i64, anchor: u8) -> WindowSpan {
+pub(crate) fn current(period: Period, now: i64, anchor: u8) -> WindowSpan {
     let now = now.clamp(FIRST_INSTANT, LAST_INSTANT);
+    let every = i64::from(period.every.max(1));
     let fixed = |length: i64| {
+        let length = length * every;
         let start = now - now.rem_euclid(length);
         WindowSpan { start, end: start.saturating_add(length) }
     };
-    match window {
+    match period.unit {
         Window::Second => fixed(1),
         Window::Minute => fixed(60),
         Window::Hour => fixed(3_600),
         Window::Day => fixed(SECONDS_PER_DAY),
         Window::Week => {
-            let day = now.div_euclid(SECONDS_PER_DAY);
-            // 1970-01-01 was a Thursday: day 0 is 3 days after a Monday.
-            let monday = day - (day + 3).rem_euclid(7);
-            let start = monday * SECONDS_PER_DAY;
-            WindowSpan { start, end: start + 7 * SECONDS_PER_DAY }
+            // 1970-01-01 was a Thursday: day 0 is 3 days after the Monday 1969-12-29, from
+            // which weeks are counted.
+            let week = (now.div_euclid(SECONDS_PER_DAY) + 3).div_euclid(7);
+            let first = week - week.rem_euclid(every);
+            let start = (first * 7 - 3) * SECONDS_PER_DAY;
+            WindowSpan { start, end: start + every * 7 * SECONDS_PER_DAY }
         }
-        Window::Month => month(now, anchor),
+        Window::Month if every == 1 => month(now, anchor),
+        Window::Month => months(month(now, anchor), every, anchor),
     }
+}
+
+/// The window of `every` months that holds the one-month window `one`: it starts on the
+/// anchor day of the month a multiple of `every` months after January 1970 at or before
+/// `one`'s, and ends `every` months later.
+#[cold]
+fn months(one: WindowSpan, every: i64, anchor: u8) -> WindowSpan {
+    let (year, month, _) = civil_from_days(one.start.div_euclid(SECONDS_PER_DAY));
+    let index = (year - 1970) * 12 + i64::from(month) - 1;
+    let first = index - index.rem_euclid(every);
+    let on_anchor = |index: i64| {
+        let (year, month) = (1970 + index.div_euclid(12), index.rem_euclid(12) + 1);
+        #[expect(clippy::cast_possible_truncation, clippy::cast_sign_loss, reason = "rem_euclid(12) + 1 is 1–12")]
+        let month = month as u32;
+        days_from_civil(year, month, u32::from(anchor.max(1)).min(days_in_month(year, month))) * SECONDS_PER_DAY
+    };
+    WindowSpan { start: on_anchor(first), end: on_anchor(first + every) }
 }
 
 /// The monthly window containing `now` (clamped to years 1–9999 by the caller): it starts on
@@ -76,10 +101,12 @@ mod tests {
     #[test]
     fn extreme_instants_never_overflow() {
         for now in [i64::MIN, i64::MIN + 1, -1, 0, i64::MAX - 1, i64::MAX] {
-            for window in Window::ALL {
-                for anchor in [1, 29, 31] {
-                    let w = current(window, now, anchor);
-                    assert!(w.start < w.end, "{window:?} at {now}");
+            for unit in Window::ALL {
+                for every in [1, 7, Period::MAX_EVERY] {
+                    for anchor in [1, 29, 31] {
+                        let w = current(Period { every, unit }, now, anchor);
+                        assert!(w.start < w.end, "{unit:?} × {every} at {now}");
+                    }
                 }
             }
         }
@@ -112,7 +139,7 @@ mod tests {
         for day in first..=last {
             for anchor in 1..=31u8 {
                 let now = day * SECONDS_PER_DAY + 43_210;
-                let w = current(Window::Month, now, anchor);
+                let w = current(Period::one(Window::Month), now, anchor);
                 assert!(w.start <= now && now < w.end, "day {day}, anchor {anchor}");
                 let (y, m, d) = civil_from_days(w.start / SECONDS_PER_DAY);
                 assert_eq!(d, u32::from(anchor).min(days_in_month(y, m)), "start of day {day}, anchor {anchor}");
@@ -148,7 +175,59 @@ mod tests {
                     end: on_anchor(end_year, end_month, anchor),
                 };
                 let now = day * SECONDS_PER_DAY + 1_000;
-                assert_eq!(current(Window::Month, now, anchor), expected, "day {day}, anchor {anchor}");
+                assert_eq!(current(Period::one(Window::Month), now, anchor), expected, "day {day}, anchor {anchor}");
+            }
+        }
+    }
+
+    /// (units, unit, now, billing anchor, expected start, expected end): windows of several
+    /// units, aligned to the epoch, to Mondays from 1969-12-29, or to months counted from
+    /// January 1970 on the clamped anchor.
+    const LONGER: &[(u16, Window, &str, u8, &str, &str)] = &[
+        (5, Window::Hour, "2026-11-21T10:17:05Z", 1, "2026-11-21T08:00:00Z", "2026-11-21T13:00:00Z"),
+        (7, Window::Day, "2026-12-31T23:59:59Z", 1, "2026-12-31T00:00:00Z", "2027-01-07T00:00:00Z"),
+        (2, Window::Week, "2026-11-21T10:00:00Z", 1, "2026-11-16T00:00:00Z", "2026-11-30T00:00:00Z"),
+        (90, Window::Second, "2027-01-01T00:00:00Z", 1, "2027-01-01T00:00:00Z", "2027-01-01T00:01:30Z"),
+        (3, Window::Month, "2026-03-15T00:00:00Z", 31, "2026-01-31T00:00:00Z", "2026-04-30T00:00:00Z"),
+        (3, Window::Month, "2026-01-30T23:59:59Z", 31, "2025-10-31T00:00:00Z", "2026-01-31T00:00:00Z"),
+        (3, Window::Month, "2026-04-30T00:00:00Z", 31, "2026-04-30T00:00:00Z", "2026-07-31T00:00:00Z"),
+        (12, Window::Month, "2024-02-29T05:00:00Z", 29, "2024-01-29T00:00:00Z", "2025-01-29T00:00:00Z"),
+        (2, Window::Month, "2025-03-01T00:00:00Z", 30, "2025-01-30T00:00:00Z", "2025-03-30T00:00:00Z"),
+    ];
+
+    #[test]
+    fn windows_of_several_units_align_as_documented() {
+        for &(every, unit, now, anchor, start, end) in LONGER {
+            let instant = parse_instant(now).expect("valid instant");
+            let w = current(Period { every, unit }, instant, anchor);
+            let got = (format_instant(w.start), format_instant(w.end));
+            assert_eq!(got, (start.to_string(), end.to_string()), "{every} {unit:?} at {now}, anchor {anchor}");
+        }
+    }
+
+    /// The engine's windows against the reference's, which steps through the calendar month
+    /// by month: every unit, lengths from 1 to the most, instants on and around boundaries
+    /// from year 1 to 9999, and every clamping anchor.
+    #[test]
+    fn windows_agree_with_the_reference() {
+        let instants = (-40i64..40).map(|k| k * 7_919_999_993 + 17).chain([
+            FIRST_INSTANT,
+            LAST_INSTANT,
+            0,
+            -1,
+            parse_instant("2024-02-29").expect("date"),
+            parse_instant("2027-01-01").expect("date") - 1,
+        ]);
+        for now in instants {
+            for unit in Window::ALL {
+                for every in [1, 2, 3, 5, 7, 12, 90, 1_000, Period::MAX_EVERY] {
+                    for anchor in [1, 15, 28, 29, 30, 31] {
+                        let period = Period { every, unit };
+                        let w = current(period, now, anchor);
+                        let want = crate::reference::window(period, now, anchor);
+                        assert_eq!((w.start, w.end), want, "{every} {unit:?} at {now}, anchor {anchor}");
+                    }
+                }
             }
         }
     }
@@ -157,7 +236,7 @@ mod tests {
     fn windows_contain_now_and_align_to_the_calendar() {
         for &(window, now, anchor, start, end) in CASES {
             let instant = parse_instant(now).expect("valid instant");
-            let w = current(window, instant, anchor);
+            let w = current(Period::one(window), instant, anchor);
             assert!(w.start <= instant && instant < w.end, "{window:?} at {now} does not contain it");
             let got = (format_instant(w.start), format_instant(w.end));
             assert_eq!(got, (start.to_string(), end.to_string()), "{window:?} at {now}, anchor {anchor}");

@@ -121,6 +121,8 @@ pub enum LimitKind {
     Gauge(Span),
     /// `per WINDOW`: a counter that resets; the window word is unchecked.
     Per(Name),
+    /// `per N WINDOWS`: a counter whose window is N units long; number and unit unchecked.
+    Every(Value),
 }
 
 /// `setting name : type prefer higher|lower`

@@ -359,7 +359,12 @@ impl Reader<'_> {
         let kind = if let Some(span) = self.keyword("gauge") {
             LimitKind::Gauge(span)
         } else if self.keyword("per").is_some() {
-            LimitKind::Per(self.word()?)
+            self.skip_trivia();
+            if self.byte(self.at).is_some_and(|b| b.is_ascii_digit()) {
+                LimitKind::Every(self.quantity()?)
+            } else {
+                LimitKind::Per(self.word()?)
+            }
         } else {
             LimitKind::Cap
         };

@@ -510,7 +510,15 @@ fn build_decl(pair: Pair<'_, Rule>, b: &Builder<'_>) -> Option<Decl> {
             let kind = match parts.next() {
                 None => LimitKind::Cap,
                 Some(p) if p.as_rule() == Rule::gauge => LimitKind::Gauge(b.span(&p)),
-                Some(p) => LimitKind::Per(build_name(children(p).next()?, b)),
+                Some(p) => {
+                    let inner = children(p).next()?;
+                    if inner.as_rule() == Rule::quantity {
+                        let span = b.span(&inner);
+                        LimitKind::Every(Value { kind: build_quantity(inner, span, b)?, span })
+                    } else {
+                        LimitKind::Per(build_name(inner, b))
+                    }
+                }
             };
             Decl::Limit(LimitDecl { name, ty, kind, span })
         }

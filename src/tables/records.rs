@@ -8,7 +8,7 @@
 //! and a bundle stores only what cannot be derived: [`LimitRecord::stored`] gives it and
 //! [`LimitRecord::from_stored`] checks it and derives the rest.
 
-use crate::model::{Amount, Percentage, TrialLength};
+use crate::model::{Amount, LimitKind, Percentage, Period, TrialLength, Window};
 
 /// "Unlimited" in a record.
 pub(crate) const UNLIMITED: u64 = u64::MAX;
@@ -21,12 +21,41 @@ pub(crate) const NO_WARN: u32 = u32::MAX;
 pub(crate) const PER_SEAT: u32 = 1;
 /// A record has a soft cap (its ceiling is the cap, or [`UNLIMITED`] for unbounded overage).
 pub(crate) const SOFT: u32 = 2;
-/// Bits 8–15 of a record's flags: its limit's counter window as an answer keeps it
-/// (`Window as u8 + 1`, 0 for a gauge or a cap), so that one read gives a plain answer all it
-/// needs. Records are shared only by limits of the same window.
+/// Bits 8–31 of a record's flags: its limit's counter code ([`counter_code`]), so that one
+/// read gives a plain answer all it needs. Records are shared only by limits of the same
+/// window.
 pub(crate) const COUNTER_SHIFT: u32 = 8;
-/// The largest counter code (`Window::Month as u8 + 1`).
-const MAX_COUNTER: u32 = 6;
+/// The largest window unit in a counter code (`Window::Month as u32 + 1`).
+const MAX_UNIT: u32 = 6;
+/// The bits of a counter code that name the window's unit.
+const UNIT_MASK: u32 = 0x7f;
+/// Where a counter code keeps the window's length in units.
+const EVERY_SHIFT: u32 = 8;
+
+/// A limit's counter window as an answer keeps it: the unit as `Window as u32 + 1` in bits
+/// 0–6 and the number of units in bits 8–23, or 0 for a gauge or a cap. Bit 7 is left free for
+/// an answer's override flag.
+pub(crate) const fn counter_code(kind: LimitKind) -> u32 {
+    match kind {
+        LimitKind::Counter(period) => (period.unit as u32 + 1) | ((period.every as u32) << EVERY_SHIFT),
+        LimitKind::Gauge | LimitKind::Cap => 0,
+    }
+}
+
+/// The window a counter code names, `None` for a gauge's or a cap's (the override bit and
+/// anything past the length are ignored).
+#[inline]
+pub(crate) fn period_of(code: u32) -> Option<Period> {
+    let unit = *Window::ALL.get(((code & UNIT_MASK) as usize).checked_sub(1)?)?;
+    let every = u16::try_from(code >> EVERY_SHIFT & 0xffff).ok()?;
+    (every >= 1).then_some(Period { every, unit })
+}
+
+/// Whether `code` is one [`counter_code`] makes.
+const fn valid_code(code: u32) -> bool {
+    let (unit, every) = (code & 0xff, code >> EVERY_SHIFT);
+    (unit == 0 && every == 0) || (unit >= 1 && unit <= MAX_UNIT && every >= 1 && every <= Period::MAX_EVERY as u32)
+}
 
 /// An amount as a record holds it.
 pub(crate) const fn raw(amount: Amount) -> u64 {
@@ -121,13 +150,11 @@ impl LimitRecord {
         soft: Option<Amount>,
         warn: Option<Percentage>,
         per_seat: bool,
-        counter: u8,
+        counter: u32,
     ) -> LimitRecord {
         let value = raw(value);
         let warn = warn.map_or(NO_WARN, Percentage::millionths);
-        let flags = (u32::from(per_seat) * PER_SEAT)
-            | (u32::from(soft.is_some()) * SOFT)
-            | (u32::from(counter) << COUNTER_SHIFT);
+        let flags = (u32::from(per_seat) * PER_SEAT) | (u32::from(soft.is_some()) * SOFT) | (counter << COUNTER_SHIFT);
         LimitRecord { value, ceiling: soft.map_or(value, raw), warn_at: warn_at(value, warn), warn, flags }
     }
 
@@ -142,7 +169,7 @@ impl LimitRecord {
     pub(crate) fn from_stored(
         (value, ceiling, warn, flags): (u64, u64, u32, u32),
     ) -> Result<LimitRecord, &'static str> {
-        if flags & !(PER_SEAT | SOFT | 0xff << COUNTER_SHIFT) != 0 || flags >> COUNTER_SHIFT > MAX_COUNTER {
+        if flags & 0xff & !(PER_SEAT | SOFT) != 0 || !valid_code(flags >> COUNTER_SHIFT) {
             return Err("a limit record has unknown flags");
         }
         if warn != NO_WARN && warn > Percentage::FULL.millionths() {
@@ -157,10 +184,10 @@ impl LimitRecord {
         Ok(LimitRecord { value, ceiling, warn_at: warn_at(value, warn), warn, flags })
     }
 
-    /// Its limit's counter code (`Window as u8 + 1`, or 0).
+    /// Its limit's counter code ([`counter_code`]).
     #[inline(always)]
-    pub(crate) const fn counter(&self) -> u8 {
-        self.flags.to_le_bytes()[1]
+    pub(crate) const fn counter(&self) -> u32 {
+        self.flags >> COUNTER_SHIFT
     }
 
     /// Whether the value and soft cap are per seat.

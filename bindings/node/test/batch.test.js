@@ -32,7 +32,7 @@ const INSTANTS = [1_795_255_200, 1_764_547_200, 1_798_761_599, new Date('2026-11
 const FEATURE_NAMES = ['message_recall', 'read_receipts', 'group_mute', 'e2e_encryption', 'hd_video', 'adaptive_bitrate',
   'live_effects', 'conversational_ai', 'usage_analytics', 'priority_support', 'phone_support_24x7', 'dedicated_csm'];
 const LIMIT_NAMES = ['concurrent_connections', 'api_calls_per_day', 'api_calls_per_second', 'storage', 'message_retention',
-  'group_size', 'ai_minutes'];
+  'group_size', 'ai_minutes', 'ai_minutes_burst'];
 
 // Names, ids, an unknown name, another engine's id, an id of no engine, and repeats.
 const FEATURES = [

@@ -60,7 +60,7 @@ function settingJson(request, name) {
 const FEATURES = ['hd_video', 'live_effects', 'conversational_ai', 'dedicated_csm', 'message_recall', 'missing'];
 const LIMITS = ['api_calls_per_day', 'storage', 'ai_minutes', 'group_size', 'message_retention', 'missing'];
 const LIMITS_IN_ORDER = ['concurrent_connections', 'api_calls_per_day', 'api_calls_per_second', 'storage', 'message_retention',
-  'group_size', 'ai_minutes'];
+  'group_size', 'ai_minutes', 'ai_minutes_burst'];
 const SETTINGS = ['sla_availability', 'support_response_p0', 'support_channel', 'missing'];
 
 test('features, limits and settings answer as the JSON protocol does', () => {
