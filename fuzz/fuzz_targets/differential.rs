@@ -48,7 +48,10 @@ impl<'a> Arbitrary<'a> for Plan {
                 let every: u16 = u.int_in_range(1..=entitle::Period::MAX_EVERY)?;
                 let unit = u.choose(&entitle::Window::ALL)?;
                 let window = entitle::Period { every, unit: *unit };
-                text += &format!("limit l{l} : count per {}\n", if every == 1 { format!("1 {}", unit.as_str()) } else { window.to_string() });
+                text += &format!(
+                    "limit l{l} : count per {}\n",
+                    if every == 1 { format!("1 {}", unit.as_str()) } else { window.to_string() }
+                );
             } else {
                 text += &format!("limit l{l} : count{}\n", u.choose(&kinds)?);
             }
