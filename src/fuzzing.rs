@@ -383,7 +383,8 @@ fn usage_of(q: &Question<'_>) -> Usage {
 /// single calls do, for a request the engine knows or one whose tier it does not.
 /// The engine's window for a limit of `kind` asked at `now` against the reference's, which
 /// counts months by stepping through the calendar: a counter's answered request has the
-/// reference's window, and nothing else has one.
+/// reference's window, any other answer that has a window has that same one, and a gauge's
+/// or a cap's answer has none.
 fn compare_window(got: &Quota, kind: Option<crate::model::LimitKind>, now: i64, anchor: u8) -> Result<(), String> {
     let answered = matches!(got.reason, Reason::WithinLimit | Reason::Overage | Reason::LimitExceeded);
     let want = match kind {
