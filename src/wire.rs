@@ -58,6 +58,19 @@ struct Query {
     /// For an entitlements query: the usage of each limit, by name (0 where absent).
     #[serde(default)]
     usage: std::collections::BTreeMap<String, UsageAmount>,
+    /// One request against several limits: each limit with its own usage.
+    limits: Option<Vec<LimitQuestion>>,
+}
+
+/// One limit of a query's `limits` list.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct LimitQuestion {
+    limit: String,
+    #[serde(default, deserialize_with = "used")]
+    used: u64,
+    #[serde(default, deserialize_with = "requested")]
+    requested: u64,
 }
 
 /// The `id` of a line that failed as a query, if it is a JSON object with one.
@@ -255,8 +268,9 @@ pub mod error_code {
     pub const INVALID_INSTANT: &str = "invalid_instant";
     /// `billing_anchor` is not a day from 1 to 31.
     pub const INVALID_BILLING_ANCHOR: &str = "invalid_billing_anchor";
-    /// Not exactly one of `feature`, `limit`, `setting` and `entitlements` is given, or a field
-    /// is given that the question does not read (`usage` without `entitlements`, `explain` with it).
+    /// Not exactly one of `feature`, `limit`, `limits`, `setting` and `entitlements` is given, or
+    /// a field is given that the question does not read (`usage` without `entitlements`,
+    /// `explain` with it or with `limits`).
     pub const AMBIGUOUS_QUESTION: &str = "ambiguous_question";
     /// The line is empty or only whitespace.
     pub const EMPTY_LINE: &str = "empty_line";
@@ -326,11 +340,26 @@ fn answer(engine: &Engine, overrides: Option<&Overrides>, line: &str) -> Result<
     let usage = Usage { used: query.used, requested: query.requested };
 
     let ambiguous = || {
-        let message = "give exactly one of `feature`, `limit`, `setting` or `entitlements: true`; `usage` goes with `entitlements`, `explain` without it";
+        let message = "give exactly one of `feature`, `limit`, `limits`, `setting` or `entitlements: true`; `usage` goes with `entitlements`; `explain` goes with neither `entitlements` nor `limits`";
         Err((error_code::AMBIGUOUS_QUESTION, message.to_string()))
     };
     if !query.usage.is_empty() && !query.entitlements {
         return ambiguous();
+    }
+    if let Some(limits) = &query.limits {
+        if query.feature.is_some()
+            || query.limit.is_some()
+            || query.setting.is_some()
+            || query.entitlements
+            || query.explain
+        {
+            return ambiguous();
+        }
+        let mut out = several(engine, &request, limits);
+        if let Some(id) = query.id {
+            out.insert("id".into(), id);
+        }
+        return Ok(Value::Object(out));
     }
     let mut out = match (&query.feature, &query.limit, &query.setting, query.entitlements) {
         (None, None, None, true) if !query.explain => entitlements(engine, &request, &query.usage)?,
@@ -398,6 +427,22 @@ fn setting_answer(engine: &Engine, request: &NamedRequest<'_>, setting: &str) ->
         })),
         Err(reason) => object(json!({ "allowed": false, "reason": reason.as_str() })),
     }
+}
+
+/// One request against several limits: `allowed` (every limit allows it), `binding` (the
+/// index of the answer that binds, [`crate::binding`]; `null` for an empty list) and `limits`,
+/// each limit's answer in the order asked, as a single `limit` query answers it.
+fn several(engine: &Engine, request: &NamedRequest<'_>, limits: &[LimitQuestion]) -> Map<String, Value> {
+    let answers: Vec<Quota> = limits
+        .iter()
+        .map(|q| engine.check_limit_by_name(request, &q.limit, Usage::used(q.used).requesting(q.requested)))
+        .collect();
+    let binding = crate::binding(&answers);
+    object(json!({
+        "allowed": answers.iter().all(|a| a.allowed),
+        "binding": binding,
+        "limits": answers.iter().map(|a| Value::Object(quota(a))).collect::<Vec<_>>(),
+    }))
 }
 
 /// Everything the subject is entitled to, as an account page shows it: `features`, `limits`

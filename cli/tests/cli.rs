@@ -186,15 +186,20 @@ fn override_text_shows_control_characters_escaped() {
     }
 }
 
-/// Every example of an override set in docs/cli.md runs (from the repository root, as the
-/// reference says), and prints the lines the reference shows (`…` stands for lines left out).
+/// Every example of an override set or of `entitle eval` in docs/cli.md runs (from the
+/// repository root, as the reference says), and prints the lines the reference shows (`…`
+/// stands for lines left out).
 #[test]
-fn the_documented_override_examples_print_what_the_reference_shows() {
+fn the_documented_override_and_eval_examples_print_what_the_reference_shows() {
     let doc = std::fs::read_to_string(root().join("docs/cli.md")).expect("docs/cli.md");
     let mut lines = doc.lines();
     let mut ran = 0;
     while let Some(line) = lines.next() {
-        let Some(command) = line.strip_prefix("$ ").filter(|c| c.contains("--overrides")) else { continue };
+        let Some(command) =
+            line.strip_prefix("$ ").filter(|c| c.contains("--overrides") || c.contains("| entitle eval"))
+        else {
+            continue;
+        };
         let (input, args) = match command.split_once(" | entitle ") {
             Some((echo, args)) => {
                 let text = echo.trim_start_matches("echo '").trim_end_matches('\'');
@@ -211,7 +216,7 @@ fn the_documented_override_examples_print_what_the_reference_shows() {
         }
         ran += 1;
     }
-    assert!(ran >= 6, "only {ran} documented override examples");
+    assert!(ran >= 8, "only {ran} documented override and eval examples");
 }
 
 /// A line past the limit is answered with an error without being held whole, and the stream

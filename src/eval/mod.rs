@@ -12,12 +12,14 @@ mod held_checks;
 mod limit_math;
 mod overridden;
 mod prepared;
+mod several;
 mod trial;
 mod window;
 
 pub use batch::BufferTooSmall;
 pub use explain::{Explanation, Step, Upgrade};
 pub use prepared::Prepared;
+pub use several::{binding, LimitBatch};
 
 use crate::engine::*;
 use crate::held::{with_holding, Holds, NOT_ACQUIRED};
