@@ -28,6 +28,7 @@ struct Types {
     decisions: Vec<Py<PyAny>>,
     quota: Py<PyAny>,
     entitlements: Py<PyAny>,
+    limit_batch: Py<PyAny>,
     window: Py<PyAny>,
     setting: Py<PyAny>,
     held: Py<PyAny>,
@@ -71,6 +72,7 @@ fn types(py: Python<'_>) -> PyResult<&Types> {
             decisions,
             quota: get("Quota")?,
             entitlements: get("Entitlements")?,
+            limit_batch: get("LimitBatch")?,
             window: get("Window")?,
             setting: get("Setting")?,
             held: get("Held")?,
@@ -509,6 +511,46 @@ impl PyEngine {
                 Ok(answers)
             }
         }
+    }
+
+    /// The questions of a call about several limits: each of `limits` (names or ids) with its
+    /// `used` and `requested` count (sequences as long as `limits`; None for 0s).
+    fn limit_questions(
+        &self,
+        limits: &Bound<'_, PyAny>,
+        used: Option<&Bound<'_, PyAny>>,
+        requested: Option<&Bound<'_, PyAny>>,
+    ) -> PyResult<Vec<(LimitId, entitle::Usage)>> {
+        let limits = self.limit_ids(limits)?;
+        let counts = |given: Option<&Bound<'_, PyAny>>, name: &'static str| -> PyResult<Vec<u64>> {
+            let Some(given) = given else { return Ok(vec![0; limits.len()]) };
+            let takes = format!("a sequence of {name} counts (int), one for each limit, or None");
+            let mut counts = Vec::with_capacity(limits.len());
+            for_each(given, name, &takes, false, |n| {
+                counts.push(count(Some(n), name)?);
+                Ok(())
+            })?;
+            if counts.len() != limits.len() {
+                return Err(PyValueError::new_err(format!(
+                    "entitle: `{name}` has {} items but `limits` has {}; give one count for each limit",
+                    counts.len(),
+                    limits.len()
+                )));
+            }
+            Ok(counts)
+        };
+        let (used, requested) = (counts(used, "used")?, counts(requested, "requested")?);
+        Ok(limits
+            .iter()
+            .zip(used.iter().zip(&requested))
+            .map(|(id, (used, requested))| (*id, entitle::Usage::used(*used).requesting(*requested)))
+            .collect())
+    }
+
+    /// Each answer as a Python `Quota`, in order.
+    fn py_quotas<'py>(&self, py: Python<'py>, answers: &[entitle::Quota]) -> PyResult<Vec<Bound<'py, PyAny>>> {
+        let types = types(py)?;
+        answers.iter().map(|answer| types.quota(py, answer)).collect()
     }
 
     /// The used count of each limit in an `entitlements` call's `usage`: a mapping from limit
@@ -974,31 +1016,29 @@ impl PyEngine {
         used: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<Bound<'py, PyList>> {
         let request = self.own(request.get())?;
-        let limits = self.limit_ids(limits)?;
-        let mut counts = Vec::with_capacity(limits.len());
-        if let Some(used) = used {
-            for_each(used, "used", "a sequence of used counts (int), one for each limit, or None", false, |n| {
-                counts.push(count(Some(n), "used")?);
-                Ok(())
-            })?;
-            if counts.len() != limits.len() {
-                return Err(PyValueError::new_err(format!(
-                    "entitle: `used` has {} items but `limits` has {}; give one count for each limit",
-                    counts.len(),
-                    limits.len()
-                )));
-            }
-        } else {
-            counts.resize(limits.len(), 0);
-        }
-        let questions: Vec<_> = limits.iter().zip(&counts).map(|(id, n)| (*id, entitle::Usage::used(*n))).collect();
+        let questions = self.limit_questions(limits, used, None)?;
         let answers = self.quotas(request, &questions)?;
-        let types = types(py)?;
-        let mut quotas = Vec::with_capacity(answers.len());
-        for answer in &answers {
-            quotas.push(types.quota(py, answer)?);
-        }
-        PyList::new(py, quotas)
+        PyList::new(py, self.py_quotas(py, &answers)?)
+    }
+
+    /// One request against several limits: `check_limit` for each of `limits` with `used[i]`
+    /// and `requested[i]` (sequences of the same length; None for 0s), and the index of the
+    /// answer that binds (`entitle::binding`), as a `LimitBatch`.
+    #[pyo3(signature = (request, limits, used = None, requested = None))]
+    fn check_limits<'py>(
+        &self,
+        py: Python<'py>,
+        request: &Bound<'_, PyRequest>,
+        limits: &Bound<'_, PyAny>,
+        used: Option<&Bound<'_, PyAny>>,
+        requested: Option<&Bound<'_, PyAny>>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let request = self.own(request.get())?;
+        let questions = self.limit_questions(limits, used, requested)?;
+        let answers = self.quotas(request, &questions)?;
+        let binding = entitle::binding(&answers);
+        let answers = PyTuple::new(py, self.py_quotas(py, &answers)?)?;
+        types(py)?.limit_batch.bind(py).call1((answers, binding))
     }
 
     /// A setting's value as a `Setting` (its kind, value in base units and display text), or

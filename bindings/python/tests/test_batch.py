@@ -96,6 +96,9 @@ def test_decisions_are_shared_frozen_objects(rtc_sdk):
         (lambda e, r: e.check_limit_many(r, ["storage"], used="5"), "used", "a sequence of used counts"),
         (lambda e, r: e.check_limit_many(r, ["storage"], used=[1.5]), "used", "a count \\(int\\), not float"),
         (lambda e, r: e.check_limit_many(r, ["storage"], used=[True]), "used", "a count \\(int\\), not bool"),
+        (lambda e, r: e.check_limits(r, "storage"), "limits", "a str is one name"),
+        (lambda e, r: e.check_limits(r, ["storage"], requested=7), "requested", "a sequence of requested counts \\(int\\)"),
+        (lambda e, r: e.check_limits(r, ["storage"], requested=[None]), "requested", "a count \\(int\\), not NoneType"),
         (lambda e, r: e.entitlements(r, usage=[("storage", 1)]), "usage", "a mapping of used counts"),
         (lambda e, r: e.entitlements(r, usage={b"storage": 1}), "usage", "keys are limit names \\(str\\) or ids \\(int\\), not bytes"),
         (lambda e, r: e.entitlements(r, usage={"storage": 1.5}), "usage\\['storage'\\]", "a count \\(int\\), not float"),
@@ -123,6 +126,34 @@ def test_used_is_one_count_for_each_limit_never_truncated(rtc_sdk):
         rtc_sdk.check_limit_many(pro, ["storage"], used=[-1])
     with pytest.raises(ValueError, match="not a count"):
         rtc_sdk.entitlements(pro, {"storage": 2**64})
+
+
+def test_a_request_against_several_limits_answers_each_and_names_the_one_that_binds(rtc_sdk):
+    engine = rtc_sdk
+    limits = ["ai_minutes_burst", "api_calls_per_day", engine.limit("concurrent_connections"), "no_such_limit"]
+    for request in requests(engine):
+        for used in ([0, 0, 0, 0], [120, 10, 0, 0], [0, 1_100_000, 9_000, 0]):
+            requested = [1, 1, 1, 1]
+            batch = engine.check_limits(request, limits, used=used, requested=requested)
+            assert isinstance(batch, entitle.LimitBatch)
+            assert batch.answers == tuple(
+                engine.check_limit(request, l, used=u, requested=r) for l, u, r in zip(limits, used, requested)
+            )
+            assert batch.allowed == all(q.allowed for q in batch.answers)
+            # The unknown limit denies whatever else does, so the first deny is never after it.
+            first_deny = next(i for i, q in enumerate(batch.answers) if not q.allowed)
+            assert batch.binding == first_deny
+            assert batch.binding_answer is batch.answers[batch.binding]
+    pro = engine.request("pro", now=NOW)
+    allowed = engine.check_limits(pro, ["ai_minutes_burst", "api_calls_per_day"], used=[0, 1_100_000], requested=[1, 1])
+    assert allowed.allowed and allowed.binding == 1
+    assert allowed.binding_answer.status == entitle.Status.OVERAGE
+    empty = engine.check_limits(pro, [])
+    assert (empty.allowed, empty.binding, empty.binding_answer, empty.answers) == (True, None, None, ())
+    with pytest.raises(ValueError, match="`requested` has 1 items but `limits` has 2"):
+        engine.check_limits(pro, ["storage", "group_size"], requested=[1])
+    with pytest.raises(AttributeError):
+        allowed.binding = 0
 
 
 def test_batches_answer_only_their_own_engines_requests(rtc_sdk):

@@ -16,8 +16,11 @@ import entitle
 
 from conftest import REPOSITORY
 
-QUERY_FIELDS = {"id", "tier", "key", "addons", "seats", "now", "billing_anchor", "feature", "limit", "setting", "used", "requested", "explain"}
+QUERY_FIELDS = {
+    "id", "tier", "key", "addons", "seats", "now", "billing_anchor", "feature", "limit", "limits", "setting", "used", "requested", "explain"
+}
 HELD_FIELDS = {"addon", "quantity", "acquired"}
+LIMITS_FIELDS = {"limit", "used", "requested"}
 
 # The instants the JSON protocol accepts: a date, or RFC 3339 in UTC (fraction dropped).
 UTC_INSTANT = re.compile(r"(\d{4}-\d{2}-\d{2})(?:[Tt](\d{2}):(\d{2})(?::(\d{2})(?:\.\d+)?)?(?:[Zz]|\+00:00))?")
@@ -98,7 +101,7 @@ def typed_answer(engine, query, overrides=None):
             return None
     if not isinstance(now, int) or isinstance(now, bool):
         return None
-    kinds = [k for k in ("feature", "limit", "setting") if k in query]
+    kinds = [k for k in ("feature", "limit", "limits", "setting") if k in query]
     anchor = query.get("billing_anchor", 1)
     if len(kinds) != 1 or not isinstance(anchor, int) or not 1 <= anchor <= 31:
         return None
@@ -124,21 +127,20 @@ def typed_answer(engine, query, overrides=None):
         return {"allowed": decision.allowed, "reason": decision.reason}
     if kind == "limit":
         q = engine.check_limit(request, query["limit"], used=query.get("used", 0), requested=query.get("requested", 0))
-        answer = {
-            "allowed": q.allowed,
-            "reason": q.reason,
-            "status": q.status,
-            "limit": q.limit,
-            "soft_cap": q.soft_cap,
-            "remaining": q.remaining,
-        }
-        if q.seats is not None:
-            answer["seats"] = q.seats
-        if q.overridden:
-            answer["overridden"] = True
-        if q.window is not None:
-            answer["window"] = {"start": q.window.start, "end": q.window.end}
-        return answer
+        return typed_quota(q)
+    if kind == "limits":
+        items = query["limits"]
+        if query.get("explain") or not isinstance(items, list):
+            return None
+        if any(not isinstance(i, dict) or set(i) - LIMITS_FIELDS or not isinstance(i.get("limit"), str) for i in items):
+            return None
+        used, requested = ([i.get(field, 0) for i in items] for field in ("used", "requested"))
+        if not all(is_count(n) for n in used + requested):
+            return None
+        batch = engine.check_limits(request, [i["limit"] for i in items], used=used, requested=requested)
+        assert batch.allowed == all(q.allowed for q in batch.answers)
+        assert batch.binding_answer is (None if batch.binding is None else batch.answers[batch.binding])
+        return {"allowed": batch.allowed, "binding": batch.binding, "limits": [typed_quota(q) for q in batch.answers]}
     try:
         setting = engine.setting_value(request, query["setting"])
     except entitle.QueryError as error:
@@ -146,6 +148,25 @@ def typed_answer(engine, query, overrides=None):
     if setting is None:
         return {"value": None, "display": None}
     return {"value": setting.value, "display": setting.display}
+
+
+def typed_quota(q):
+    """A typed `Quota` in the shape of the JSON answer, its window in Unix seconds."""
+    answer = {
+        "allowed": q.allowed,
+        "reason": q.reason,
+        "status": q.status,
+        "limit": q.limit,
+        "soft_cap": q.soft_cap,
+        "remaining": q.remaining,
+    }
+    if q.seats is not None:
+        answer["seats"] = q.seats
+    if q.overridden:
+        answer["overridden"] = True
+    if q.window is not None:
+        answer["window"] = {"start": q.window.start, "end": q.window.end}
+    return answer
 
 
 def normalised(answer):
@@ -156,6 +177,8 @@ def normalised(answer):
     answer.pop("addons", None)
     if "window" in answer:
         answer["window"] = {k: seconds(v) for k, v in answer["window"].items()}
+    if isinstance(answer.get("limits"), list):
+        answer["limits"] = [normalised(limit) for limit in answer["limits"]]
     return answer
 
 
@@ -164,6 +187,8 @@ def contains(expected, actual):
         return isinstance(actual, dict) and all(
             (v is None and k not in actual) or (k in actual and contains(v, actual[k])) for k, v in expected.items()
         )
+    if isinstance(expected, list):
+        return isinstance(actual, list) and len(expected) == len(actual) and all(map(contains, expected, actual))
     return expected == actual
 
 

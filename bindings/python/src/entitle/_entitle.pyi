@@ -4,7 +4,7 @@ import os
 from datetime import datetime
 from typing import Any, Iterable, Mapping, Optional, Union
 
-from ._types import Decision, Entitlements, Held, OverrideRecord, Quota, Setting
+from ._types import Decision, Entitlements, Held, LimitBatch, OverrideRecord, Quota, Setting
 
 Instant = Union[int, datetime, None]
 NameOrId = Union[str, int]
@@ -117,6 +117,16 @@ class Engine:
     ) -> list[Quota]:
         """`check_limit` for each limit, in one call: ``used[i]`` is the use of ``limits[i]``
         (None: 0 for each; another length raises `ValueError`), nothing more is requested."""
+    def check_limits(
+        self,
+        request: Request,
+        limits: Iterable[NameOrId],
+        used: Optional[Iterable[int]] = None,
+        requested: Optional[Iterable[int]] = None,
+    ) -> LimitBatch:
+        """One request against several limits (a per-second burst, a daily cap, a monthly
+        allowance): ``used[i]`` and ``requested[i]`` are those of ``limits[i]`` (None: 0 for
+        each; another length raises `ValueError`). Every answer, and the one that binds."""
     def setting_value(self, request: Request, setting: NameOrId) -> Optional[Setting]: ...
     def entitlements(self, request: Request, usage: Optional[Mapping[NameOrId, int]] = None) -> Entitlements:
         """Every feature, limit (given ``usage[name]``, 0 where absent) and setting of the

@@ -110,6 +110,27 @@ class Quota:
 
 
 @dataclass(frozen=True)
+class LimitBatch:
+    """One request checked against several limits (`Engine.check_limits`): each limit's
+    answer in the order asked, and `binding`, the index of the answer that decides the
+    request: the first answer of the worst outcome (the first deny; with none, the first in
+    overage, then the first at a warning, then the first answer). None for no limits."""
+
+    answers: tuple[Quota, ...]
+    binding: Optional[int]
+
+    @property
+    def allowed(self) -> bool:
+        """Whether every limit allows the request (True for no limits)."""
+        return all(answer.allowed for answer in self.answers)
+
+    @property
+    def binding_answer(self) -> Optional[Quota]:
+        """The answer that binds, or None for no limits."""
+        return None if self.binding is None else self.answers[self.binding]
+
+
+@dataclass(frozen=True)
 class Held:
     """An add-on a subject holds, for `Engine.request`'s ``addons``: the add-on (a name or an
     id), how many are held (0 holds nothing; more than the add-on's maximum, 1 unless the
