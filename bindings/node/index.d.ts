@@ -213,6 +213,16 @@ export type SettingValue =
   | { readonly kind: 'number' | 'bytes' | 'duration' | 'percent'; readonly value: number | bigint; readonly display: string }
   | { readonly kind: 'string'; readonly value: string; readonly display: string };
 
+/** One request's answers against several limits (`Engine.checkLimits`). */
+export interface LimitBatch {
+  /** Whether every limit allows the request (`true` for no limits). */
+  readonly allowed: boolean;
+  /** The index in `answers` of the answer that binds, `null` for no limits. */
+  readonly binding: number | null;
+  /** One answer per limit, in the order asked. */
+  readonly answers: readonly Quota[];
+}
+
 /** A subject's whole entitlement, as an account page shows it. */
 export interface Entitlements {
   readonly features: Readonly<Record<string, Decision>>;
@@ -280,6 +290,17 @@ export declare class Engine {
    * `used`, 0 for each), nothing more is requested; answers in the same order. A `used` of
    * another length than `limits` throws a `RangeError`. */
   checkLimitMany(request: Request, limits: readonly NameOrId[], used?: readonly AmountIn[]): Quota[];
+  /** One request against several limits: `used[i]` and `requested[i]` are those of
+   * `limits[i]` (either left out: 0 for each). Every answer in order, whether all allow the
+   * request, and the index of the answer that binds: the first of the worst outcome (the
+   * first deny; with none, the first in overage, then at a warning, then the first), `null`
+   * for no limits. A list of another length than `limits` throws a `RangeError`. */
+  checkLimits(
+    request: Request,
+    limits: readonly NameOrId[],
+    used?: readonly AmountIn[],
+    requested?: readonly AmountIn[],
+  ): LimitBatch;
   /** A setting's value for the subject, or `null` when nothing sets it. Throws
    * `UnknownNameError` for an unknown tier, add-on or setting, or too many add-ons. */
   settingValue(request: Request, setting: NameOrId): SettingValue | null;

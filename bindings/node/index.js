@@ -141,6 +141,26 @@ function lengthOf(parameter, values) {
   return n;
 }
 
+/** The amounts of a call about several limits, as decimal text: one for each of `n` limits,
+ * or `0` for each when `given` is left out. Another length is a `RangeError`, never cut to
+ * the shorter. */
+function amountList(parameter, given, n) {
+  const amounts = new Array(n);
+  if (given === undefined) return amounts.fill('0');
+  if (!Array.isArray(given)) throw typeError(parameter, `an array of amounts, one for each limit (${AMOUNT})`, given);
+  if (given.length !== n) {
+    throw new RangeError(`entitle: \`${parameter}\` has ${given.length} amounts for ${n} limits; give one for each limit, or none for 0 each`);
+  }
+  // The item's name is only built for the error.
+  for (let i = 0; i < n; i += 1) {
+    const value = given[i];
+    const text = amountText(value);
+    if (text === undefined) throw typeError(`${parameter}[${i}]`, AMOUNT, value);
+    amounts[i] = text;
+  }
+  return amounts;
+}
+
 /** A list of names or ids, each checked: a copy of it, each item read once, which is what
  * the addon reads. Handing the addon the list itself would read each item again, and a getter
  * (a Proxy's, say) could then give it something other than what was checked. */
@@ -654,25 +674,24 @@ class Engine {
     // The checked copies, not the caller's arrays, cross into the addon: each item and each
     // length is read once, so the answers are for the values checked.
     const checked = namedList('limits', limits);
-    const n = checked.length;
-    const amounts = new Array(n);
-    if (used === undefined) {
-      amounts.fill('0');
-    } else {
-      if (!Array.isArray(used)) throw typeError('used', `an array of amounts, one for each limit (${AMOUNT})`, used);
-      const given = used.length;
-      if (given !== n) {
-        throw new RangeError(`entitle: \`used\` has ${given} amounts for ${n} limits; give one for each limit, or none for 0 each`);
-      }
-      // The item's name is only built for the error.
-      for (let i = 0; i < n; i += 1) {
-        const value = used[i];
-        const text = amountText(value);
-        if (text === undefined) throw typeError(`used[${i}]`, AMOUNT, value);
-        amounts[i] = text;
-      }
-    }
+    const amounts = amountList('used', used, checked.length);
     return addon.checkLimitMany(this.#native, native, checked, amounts).map(quota);
+  }
+
+  /** One request against several limits (a per-second burst, a daily cap, a monthly
+   * allowance): `used[i]` and `requested[i]` are those of `limits[i]` (either left out: 0 for
+   * each). Returns `{ allowed, binding, answers }`: `answers[i]` is what `checkLimit` answers
+   * for `limits[i]`, `allowed` is whether every limit allows the request, and `binding` the
+   * index of the answer that decides it, the first of the worst outcome (the first deny;
+   * with none, the first in overage, then at a warning, then the first), `null` for no
+   * limits. A `used` or `requested` of another length than `limits` is a `RangeError`. */
+  checkLimits(request, limits, used, requested) {
+    const native = handleOf(request, this);
+    const checked = namedList('limits', limits);
+    const n = checked.length;
+    const batch = addon.checkLimits(this.#native, native, checked, amountList('used', used, n), amountList('requested', requested, n));
+    const answers = frozen(batch.answers.map(quota));
+    return frozen({ allowed: answers.every((q) => q.allowed), binding: batch.binding ?? null, answers });
   }
 
   /** A setting's value for the subject: `{ kind, value, display }`, or `null` when nothing

@@ -458,21 +458,77 @@ pub fn check_limit_many(
     limits: Vec<Named>,
     used: Vec<String>,
 ) -> Result<Vec<NativeQuota>> {
-    if used.len() != limits.len() {
-        let message = format!("`used` has {} amounts for {} limits", used.len(), limits.len());
-        return Err(Error::new(Status::InvalidArg, message));
+    let questions = limit_questions(&engine, &limits, &used, None)?;
+    Ok(quotas(&engine, &request, &questions)?.iter().map(native_quota).collect())
+}
+
+/// One request against several limits: each limit's answer, and the index of the one that
+/// binds.
+#[napi(object)]
+pub struct NativeLimitBatch {
+    /// One answer per limit, in the order asked.
+    pub answers: Vec<NativeQuota>,
+    /// The index of the answer that binds (`entitle::binding`); absent for no limits.
+    pub binding: Option<u32>,
+}
+
+/// One request against several limits, each with its own `used` and `requested` (lists as
+/// long as `limits`), through the engine's `check_limits`.
+#[napi]
+pub fn check_limits(
+    engine: Handle,
+    request: External<NativeRequest>,
+    limits: Vec<Named>,
+    used: Vec<String>,
+    requested: Vec<String>,
+) -> Result<NativeLimitBatch> {
+    let questions = limit_questions(&engine, &limits, &used, Some(&requested))?;
+    let answers = quotas(&engine, &request, &questions)?;
+    // At most `u32::MAX` limits fit in a JavaScript array.
+    let binding = entitle::binding(&answers).and_then(|at| u32::try_from(at).ok());
+    Ok(NativeLimitBatch { answers: answers.iter().map(native_quota).collect(), binding })
+}
+
+/// The questions of a call about several limits: each limit with its `used` and, when given,
+/// `requested` amount, each list as long as `limits`; an unknown name is an id no engine has,
+/// answered `unknown_limit`.
+fn limit_questions(
+    engine: &Handle,
+    limits: &[Named],
+    used: &[String],
+    requested: Option<&[String]>,
+) -> Result<Vec<(LimitId, Usage)>> {
+    for (name, given) in [("used", Some(used)), ("requested", requested)] {
+        if let Some(given) = given.filter(|given| given.len() != limits.len()) {
+            let message = format!("`{name}` has {} amounts for {} limits", given.len(), limits.len());
+            return Err(Error::new(Status::InvalidArg, message));
+        }
     }
     let mut questions = Vec::with_capacity(limits.len());
-    for (limit, used) in limits.iter().zip(&used) {
-        let id = limit_id(&engine, limit).unwrap_or(LimitId::from_u32(UNKNOWN));
-        questions.push((id, Usage::used(count(used, "used")?)));
+    for (at, (limit, used)) in limits.iter().zip(used).enumerate() {
+        let id = limit_id(engine, limit).unwrap_or(LimitId::from_u32(UNKNOWN));
+        let requested = match requested.and_then(|r| r.get(at)) {
+            Some(amount) => count(amount, "requested")?,
+            None => 0,
+        };
+        questions.push((id, Usage::used(count(used, "used")?).requesting(requested)));
     }
+    Ok(questions)
+}
+
+/// The engine's answers to `questions` about the request, in order.
+fn quotas(engine: &Handle, request: &NativeRequest, questions: &[(LimitId, Usage)]) -> Result<Vec<Quota>> {
     let mut out = vec![Quota::default(); questions.len()];
-    match request.ask(|r| engine.check_limit_many(r, &questions, &mut out).map(|_| ())) {
+    match request.ask(|r| engine.check_limit_many(r, questions, &mut out).map(|_| ())) {
         Ok(answered) => answered.map_err(buffer_error)?,
-        Err(reason) => return Ok(questions.iter().map(|_| denied_quota(reason)).collect()),
+        Err(reason) => {
+            // A deny of nothing for the request's own reason, as each single call answers.
+            let mut denied = Quota::default();
+            denied.reason = reason;
+            out.fill(denied);
+        }
     }
-    Ok(out.iter().map(native_quota).collect())
+    Ok(out)
 }
 
 /// A setting's value for the subject.

@@ -154,6 +154,38 @@ test('checkLimitMany refuses a `used` of another length than `limits`, never cut
   assert.deepEqual(engine.checkLimitMany(request, limits, undefined), engine.checkLimitMany(request, limits, [0, 0, 0]));
 });
 
+test('checkLimits answers each limit as checkLimit does and names the one that binds', () => {
+  const limits = ['ai_minutes_burst', 'api_calls_per_day', engine.limit('concurrent_connections'), 'no_such_limit'];
+  for (const tier of TIERS) {
+    for (const addons of ADDON_SETS) {
+      const request = engine.request({ tier, addons, key: 'app-42', now: INSTANTS[0] });
+      for (const used of [[0, 0, 0, 0], [120, 10, 0, 0], [0, 1_100_000, 9_000, 0]]) {
+        const requested = [1, 1, 1, 1];
+        const batch = engine.checkLimits(request, limits, used, requested);
+        assert.deepEqual(batch.answers, limits.map((l, i) => engine.checkLimit(request, l, used[i], requested[i])));
+        assert.equal(batch.allowed, batch.answers.every((q) => q.allowed));
+        // The unknown limit always denies, so the first deny binds, never after it.
+        assert.equal(batch.binding, batch.answers.findIndex((q) => !q.allowed));
+        assert.ok(Object.isFrozen(batch) && Object.isFrozen(batch.answers));
+      }
+    }
+  }
+  const pro = engine.request({ tier: 'pro', now: INSTANTS[0] });
+  const overage = engine.checkLimits(pro, ['ai_minutes_burst', 'api_calls_per_day'], [0, 1_100_000], [1, 1]);
+  assert.equal(overage.allowed, true);
+  assert.equal(overage.binding, 1, 'overage binds over within');
+  assert.equal(overage.answers[1].status, 'overage');
+  assert.deepEqual(engine.checkLimits(pro, []), { allowed: true, binding: null, answers: [] });
+  for (const [used, requested, name] of [[[1], undefined, 'used'], [undefined, [1, 2, 3], 'requested']]) {
+    assert.throws(
+      () => engine.checkLimits(pro, ['storage', 'group_size'], used, requested),
+      (e) => e instanceof RangeError && e.message.includes(`\`${name}\` has`),
+    );
+  }
+  assert.throws(() => engine.checkLimits(pro, ['storage'], [0], [-1]), /`requested\[0\]`/);
+  assert.throws(() => engine.checkLimits(pro, 'storage'), TypeError);
+});
+
 test('a batch list of the wrong type is a TypeError naming the parameter and what it takes', () => {
   const request = engine.request({ tier: 'pro', now: INSTANTS[0] });
   const wrong = [

@@ -16,7 +16,7 @@ const { isDeepStrictEqual } = require('node:util');
 const { Engine, Overrides, UnknownNameError } = require('..');
 
 const CORPUS = join(__dirname, '..', '..', '..', 'tests', 'conformance');
-const FIELDS = new Set(['id', 'tier', 'key', 'addons', 'seats', 'now', 'billing_anchor', 'feature', 'limit', 'setting', 'used', 'requested', 'explain']);
+const FIELDS = new Set(['id', 'tier', 'key', 'addons', 'seats', 'now', 'billing_anchor', 'feature', 'limit', 'limits', 'setting', 'used', 'requested', 'explain']);
 const HELD_FIELDS = new Set(['addon', 'quantity', 'acquired']);
 // The instants the protocol accepts: a date, or RFC 3339 in UTC (a fraction dropped).
 const INSTANT = /^(\d{4}-\d{2}-\d{2})(?:[Tt](\d{2}):(\d{2})(?::(\d{2})(?:\.\d+)?)?(?:[Zz]|\+00:00))?$/;
@@ -108,7 +108,10 @@ function corpus() {
 
 /** Whether `actual` has everything `expected` lists (`null` meaning absent or null). */
 function contains(expected, actual) {
-  if (expected !== null && typeof expected === 'object' && !Array.isArray(expected)) {
+  if (Array.isArray(expected)) {
+    return Array.isArray(actual) && expected.length === actual.length && expected.every((e, i) => contains(e, actual[i]));
+  }
+  if (expected !== null && typeof expected === 'object') {
     return (
       actual !== null &&
       typeof actual === 'object' &&
@@ -152,7 +155,7 @@ function typed(engine, overrides, query, raw) {
   if (Object.keys(query).some((k) => !FIELDS.has(k)) || typeof query.tier !== 'string') return undefined;
   const now = typeof query.now === 'string' ? seconds(query.now) : query.now;
   if (!Number.isSafeInteger(now)) return undefined;
-  const kinds = ['feature', 'limit', 'setting'].filter((k) => k in query);
+  const kinds = ['feature', 'limit', 'limits', 'setting'].filter((k) => k in query);
   const anchor = query.billing_anchor ?? 1;
   if (kinds.length !== 1 || !Number.isInteger(anchor) || anchor < 1 || anchor > 31) return undefined;
   if ('id' in query && typeof query.id !== 'string' && typeof query.id !== 'number') return undefined;
@@ -166,6 +169,7 @@ function typed(engine, overrides, query, raw) {
   if (![used, requested].every((n) => typeof n === 'bigint' || (Number.isSafeInteger(n) && n >= 0))) return undefined;
   const request = engine.request({ tier: query.tier, key: query.key ?? '', addons, seats, billingAnchor: anchor, now, overrides });
   const [kind] = kinds;
+  if (kind === 'limits') return typedLimits(engine, request, query);
   if (typeof query[kind] !== 'string') return undefined;
   if (kind === 'feature') {
     const decision = engine.decide(request, query.feature);
@@ -181,11 +185,7 @@ function typed(engine, overrides, query, raw) {
       // The batch call, which requests nothing, answers alike.
       assert.deepEqual(engine.checkLimitMany(request, [query.limit, query.limit], [used, used]), [q, q]);
     }
-    const answer = { allowed: q.allowed, reason: q.reason, status: q.status, limit: q.limit, soft_cap: q.softCap, remaining: q.remaining };
-    if (q.seats !== null) answer.seats = q.seats;
-    if (q.overridden) answer.overridden = true;
-    if (q.window) answer.window = { start: q.window.start, end: q.window.end };
-    return answer;
+    return quotaAnswer(q);
   }
   try {
     const value = engine.settingValue(request, query.setting);
@@ -194,6 +194,33 @@ function typed(engine, overrides, query, raw) {
     assert.ok(error instanceof UnknownNameError, String(error));
     return { allowed: false, reason: error.reason };
   }
+}
+
+/** A typed quota in the JSON shape, its window in Unix seconds. */
+function quotaAnswer(q) {
+  const answer = { allowed: q.allowed, reason: q.reason, status: q.status, limit: q.limit, soft_cap: q.softCap, remaining: q.remaining };
+  if (q.seats !== null) answer.seats = q.seats;
+  if (q.overridden) answer.overridden = true;
+  if (q.window) answer.window = { start: q.window.start, end: q.window.end };
+  return answer;
+}
+
+/** A `limits` query through `checkLimits`, in the JSON shape; `undefined` for one the typed
+ * API does not take. */
+function typedLimits(engine, request, query) {
+  const items = query.limits;
+  if (query.explain || !Array.isArray(items)) return undefined;
+  const fields = new Set(['limit', 'used', 'requested']);
+  const plain = (i) => i !== null && typeof i === 'object' && !Array.isArray(i) && typeof i.limit === 'string';
+  if (!items.every((i) => plain(i) && Object.keys(i).every((k) => fields.has(k)))) return undefined;
+  const used = items.map((i) => i.used ?? 0);
+  const requested = items.map((i) => i.requested ?? 0);
+  if (![...used, ...requested].every(isCount)) return undefined;
+  const batch = engine.checkLimits(request, items.map((i) => i.limit), used, requested);
+  assert.equal(batch.allowed, batch.answers.every((q) => q.allowed));
+  // Each answer is the single call's.
+  items.forEach((item, i) => assert.deepEqual(batch.answers[i], engine.checkLimit(request, item.limit, used[i], requested[i])));
+  return { allowed: batch.allowed, binding: batch.binding, limits: batch.answers.map(quotaAnswer) };
 }
 
 /** The Rust answer in the typed shape: windows in Unix seconds, no id, no explanation. */
@@ -205,6 +232,7 @@ function normalised(answer) {
   // answers carry the seat count.
   delete out.addons;
   if (out.window) out.window = { start: seconds(out.window.start), end: seconds(out.window.end) };
+  if (Array.isArray(out.limits)) out.limits = out.limits.map(normalised);
   return out;
 }
 
