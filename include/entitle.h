@@ -29,7 +29,7 @@
 #define ENTITLE_VERSION_PATCH 0
 /* The ABI version: raised when what a call declares or does changes for callers built against
  * an older header (docs/bindings.md lists each version's changes). */
-#define ENTITLE_ABI_VERSION 5
+#define ENTITLE_ABI_VERSION 6
 
 
 // What a call did. The numbers are fixed and never reused.
@@ -1179,6 +1179,30 @@ entitle_status entitle_check_limit_many(const entitle_engine *engine,
                                         size_t count,
                                         entitle_quota *quotas_out,
                                         size_t capacity);
+
+// One request against several limits (ABI 6): `entitle_check_limit_many`'s answers, and in
+// `*binding_out` the index of the answer that binds the request: the first answer, in order,
+// of the worst outcome (the first deny; with none, the first in overage, then the first at a
+// warning, then the first answer), as the Rust crate's `entitle::binding` chooses it. A
+// request is allowed only when every answer is. With no limits (`count` 0), `*binding_out` is
+// 0, which is `count`: an index equal to `count` means that nothing binds.
+//
+// Arrays, buffers and statuses as for `entitle_check_limit_many`; `binding_out` NULL is
+// `ENTITLE_STATUS_NULL_ARGUMENT`, writing nothing. `*binding_out` is written whenever the
+// answers are (every status but `_BUFFER_TOO_SMALL`, `_NULL_ARGUMENT`, `_INVALID_ARGUMENT`).
+//
+// # Safety
+// As `entitle_check_limit_many`, and `binding_out` is NULL or points to a writable `size_t`
+// that overlaps none of the arrays.
+entitle_status entitle_check_limits(const entitle_engine *engine,
+                                    const entitle_request *request,
+                                    const uint32_t *limits,
+                                    const uint64_t *used,
+                                    const uint64_t *requested,
+                                    size_t count,
+                                    entitle_quota *quotas_out,
+                                    size_t capacity,
+                                    size_t *binding_out);
 
 // The subject's whole entitlement (ABI 3): every feature's decision, every limit's quota and
 // every setting's answer, in declaration order, as `entitle_query_json` answers a query with

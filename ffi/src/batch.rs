@@ -353,6 +353,80 @@ pub unsafe extern "C" fn entitle_check_limit_many(
     }
 }
 
+/// One request against several limits (ABI 6): `entitle_check_limit_many`'s answers, and in
+/// `*binding_out` the index of the answer that binds the request: the first answer, in order,
+/// of the worst outcome (the first deny; with none, the first in overage, then the first at a
+/// warning, then the first answer), as the Rust crate's `entitle::binding` chooses it. A
+/// request is allowed only when every answer is. With no limits (`count` 0), `*binding_out` is
+/// 0, which is `count`: an index equal to `count` means that nothing binds.
+///
+/// Arrays, buffers and statuses as for `entitle_check_limit_many`; `binding_out` NULL is
+/// `ENTITLE_STATUS_NULL_ARGUMENT`, writing nothing. `*binding_out` is written whenever the
+/// answers are (every status but `_BUFFER_TOO_SMALL`, `_NULL_ARGUMENT`, `_INVALID_ARGUMENT`).
+///
+/// # Safety
+/// As `entitle_check_limit_many`, and `binding_out` is NULL or points to a writable `size_t`
+/// that overlaps none of the arrays.
+#[no_mangle]
+pub unsafe extern "C" fn entitle_check_limits(
+    engine: *const entitle_engine,
+    request: *const entitle_request,
+    limits: *const u32,
+    used: *const u64,
+    requested: *const u64,
+    count: usize,
+    quotas_out: *mut entitle_quota,
+    capacity: usize,
+    binding_out: *mut usize,
+) -> entitle_status {
+    // SAFETY: the contract, passed on; the comments inside say why each use of the caller's
+    // arrays is sound.
+    unsafe {
+        batch(engine, request, |handle, _, rust| {
+            if binding_out.is_null() {
+                return Err(entitle_status::NullArgument);
+            }
+            let (limits, used, requested) = (input(limits, count)?, input(used, count)?, input(requested, count)?);
+            room(quotas_out, capacity, count)?;
+            // SAFETY: `i < count`, and the caller's contract for the three arrays.
+            let questions = (0..count)
+                .map(|i| (LimitId::from_u32(limits.get(i)), Usage { used: used.get(i), requested: requested.get(i) }));
+            let mut binding = Binding { at: count, worst: None };
+            // SAFETY: `room` checked that `quotas_out` holds `count` answers.
+            let reason = check_chunks(&handle.engine, rust, questions, quotas_out, |start, answers| {
+                binding.take(start, answers);
+            })?;
+            // SAFETY: not NULL, checked above; writable per the contract.
+            binding_out.write(binding.at);
+            Ok(reason)
+        })
+    }
+}
+
+/// The binding answer so far of a batch answered a chunk at a time.
+struct Binding {
+    /// Its index, or the batch's length while nothing binds.
+    at: usize,
+    /// The answer at `at`.
+    worst: Option<Quota>,
+}
+
+impl Binding {
+    /// Takes in a chunk's answers, the first at index `start`: its own binding answer binds
+    /// the batch if it is worse than the one so far (an earlier one wins a tie).
+    fn take(&mut self, start: usize, answers: &[Quota]) {
+        let Some(at) = entitle::binding(answers) else { return };
+        let Some(candidate) = answers.get(at) else { return };
+        let beats = match &self.worst {
+            None => true,
+            Some(worst) => entitle::binding(&[*worst, *candidate]) == Some(1),
+        };
+        if beats {
+            (self.at, self.worst) = (start + at, Some(*candidate));
+        }
+    }
+}
+
 /// Answers each `(limit, usage)` question into the caller's array at `out`, in order, a chunk
 /// at a time; the first reason that is not a plain answer.
 ///
@@ -361,8 +435,23 @@ pub unsafe extern "C" fn entitle_check_limit_many(
 unsafe fn check_into(
     engine: &Engine,
     request: &Request<'_>,
+    questions: impl Iterator<Item = (LimitId, Usage)>,
+    out: *mut entitle_quota,
+) -> Result<Reason, entitle_status> {
+    // SAFETY: the caller's contract, passed on.
+    unsafe { check_chunks(engine, request, questions, out, |_, _| {}) }
+}
+
+/// `check_into`, showing each chunk's answers to `each` with the index of its first.
+///
+/// # Safety
+/// As `check_into`.
+unsafe fn check_chunks(
+    engine: &Engine,
+    request: &Request<'_>,
     mut questions: impl Iterator<Item = (LimitId, Usage)>,
     out: *mut entitle_quota,
+    mut each: impl FnMut(usize, &[Quota]),
 ) -> Result<Reason, entitle_status> {
     let mut reason = Reason::GrantedByTier;
     let mut start = 0;
@@ -378,6 +467,7 @@ unsafe fn check_into(
             engine.check_limit_many(request, chunk, prefix(&mut answers, len, Quota::default())).map_err(bug)?;
         // SAFETY: the caller's contract.
         unsafe { put_all(out, start, answers, c_quota) };
+        each(start, answers);
         if reason == Reason::GrantedByTier {
             reason = first_unknown(answers.iter().map(|q| q.reason));
         }

@@ -3,7 +3,7 @@
 //! UndefinedBehaviorSanitizer, then again under valgrind; the conformance corpus answered
 //! through the C structs, compared with the Rust answers; a subject's whole entitlement through
 //! the typed call, compared with the JSON protocol's; and callers built against the frozen
-//! ABI-1, ABI-2, ABI-3 and ABI-4 headers (`tests/c/abi1/` to `tests/c/abi4/`), run the same two
+//! ABI-1 to ABI-5 headers (`tests/c/abi1/` to `tests/c/abi5/`), run the same two
 //! ways against this build.
 //!
 //! Needs `gcc` and `valgrind` on the PATH (`.ci/run` installs them); a test that finds one
@@ -312,6 +312,55 @@ fn a_caller_built_against_abi_4_answers_alike_under_valgrind() {
     let binary = compile_abi4_caller("test_abi4_caller_plain", false);
     let output = run_under_valgrind(&binary, &rtc_sdk_policy());
     assert_abi4_caller_output(&output);
+}
+
+/// Where the ABI-5 caller finds `entitle.h`: the header as it was at ABI 5, frozen.
+const ABI5_HEADER_DIR: &str = "tests/c/abi5";
+
+/// Everything `tests/c/test_abi5_caller.c` prints when the library answers it as ABI 5 did. The
+/// count is exact, so a check that stops running is noticed too.
+const ABI5_CALLER_OUTPUT: &str = "\
+built against ABI 5; the library implements at least that
+api_calls_per_day for acme: 2000000, overridden
+api_calls_per_day for app-42: 1000000, from the plan
+23 passed, 0 failed
+";
+
+/// Builds the ABI-5 caller, after checking that its header is still the ABI-5 one.
+fn compile_abi5_caller(output: &str, sanitize: bool) -> PathBuf {
+    let header =
+        std::fs::read_to_string(repository().join(ABI5_HEADER_DIR).join("entitle.h")).expect("the ABI-5 header");
+    assert!(
+        header.contains("\n#define ENTITLE_ABI_VERSION 5\n"),
+        "{ABI5_HEADER_DIR}/entitle.h is not the ABI-5 header"
+    );
+    assert!(!header.contains("entitle_check_limits"), "{ABI5_HEADER_DIR}/entitle.h declares ABI 6's functions");
+    compile_against(ABI5_HEADER_DIR, "test_abi5_caller.c", output, sanitize)
+}
+
+/// The ABI-5 caller's output must be exactly `ABI5_CALLER_OUTPUT`; its stderr names any check
+/// that failed.
+fn assert_abi5_caller_output(output: &Output) {
+    assert_eq!(
+        String::from_utf8_lossy(&output.stdout),
+        ABI5_CALLER_OUTPUT,
+        "--- stderr\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+}
+
+#[test]
+fn a_caller_built_against_abi_5_answers_alike_under_sanitizers() {
+    let binary = compile_abi5_caller("test_abi5_caller_sanitized", true);
+    let output = run_sanitized(&binary, &rtc_sdk_policy());
+    assert_abi5_caller_output(&output);
+}
+
+#[test]
+fn a_caller_built_against_abi_5_answers_alike_under_valgrind() {
+    let binary = compile_abi5_caller("test_abi5_caller_plain", false);
+    let output = run_under_valgrind(&binary, &rtc_sdk_policy());
+    assert_abi5_caller_output(&output);
 }
 
 fn rtc_sdk_policy() -> PathBuf {

@@ -83,6 +83,7 @@ fn tab_separated(policy: &Path, overrides: Option<&Path>, query: &Value) -> Opti
         "used",
         "requested",
         "seats",
+        "limits",
         "explain",
     ];
     if object.keys().any(|k| !known.contains(&k.as_str())) {
@@ -93,7 +94,13 @@ fn tab_separated(policy: &Path, overrides: Option<&Path>, query: &Value) -> Opti
         Value::String(s) => entitle::parse_instant(s)?,
         _ => return None,
     };
-    let (kind, name) = ["feature", "limit", "setting"].iter().find_map(|k| Some((*k, query[*k].as_str()?)))?;
+    let (kind, name) = match &query["limits"] {
+        Value::Null => {
+            ["feature", "limit", "setting"].iter().find_map(|k| Some((*k, query[*k].as_str()?.to_string())))?
+        }
+        Value::Array(items) => ("limits", items.iter().map(limit_item).collect::<Option<Vec<_>>>()?.join(",")),
+        _ => return None,
+    };
     let addons: Vec<String> = match &query["addons"] {
         Value::Null => Vec::new(),
         Value::Array(items) => items.iter().map(addon_item).collect::<Option<_>>()?,
@@ -111,7 +118,7 @@ fn tab_separated(policy: &Path, overrides: Option<&Path>, query: &Value) -> Opti
         query["billing_anchor"].as_u64().unwrap_or(1).to_string(),
         now.to_string(),
         addons.join(","),
-        name.to_string(),
+        name,
         query["used"].as_u64().unwrap_or(0).to_string(),
         query["requested"].as_u64().unwrap_or(0).to_string(),
         seats,
@@ -121,6 +128,16 @@ fn tab_separated(policy: &Path, overrides: Option<&Path>, query: &Value) -> Opti
     // this form; the corpus has none, and this says so if one is added.
     assert!(fields.iter().all(|f| !f.contains(['\t', '\n'])), "{query}");
     Some(fields.join("\t"))
+}
+
+/// One element of a query's `limits` as `conformance.c` reads it: `name:used:requested`.
+fn limit_item(item: &Value) -> Option<String> {
+    let object = item.as_object()?;
+    if object.keys().any(|k| !["limit", "used", "requested"].contains(&k.as_str())) {
+        return None;
+    }
+    let amount = |field: &str| item.get(field).map_or(Some(0), Value::as_u64);
+    Some(format!("{}:{}:{}", item["limit"].as_str()?, amount("used")?, amount("requested")?))
 }
 
 /// One element of a query's `addons` as `conformance.c` reads it: a name, or an object as
@@ -147,7 +164,19 @@ fn addon_item(item: &Value) -> Option<String> {
 }
 
 /// The Rust answer in the form the C runner prints: windows in Unix seconds, no explanation.
+/// The answers of a batch are `entitle_quota`s, which carry neither the seat count nor whether
+/// an override changed the limit (the ABI-4 quota of a single limit does).
 fn normalise(mut answer: Value) -> Value {
+    if let Some(Value::Array(limits)) = answer.get_mut("limits") {
+        for limit in limits.iter_mut() {
+            let mut one = normalise(limit.take());
+            if let Some(object) = one.as_object_mut() {
+                object.remove("seats");
+                object.remove("overridden");
+            }
+            *limit = one;
+        }
+    }
     if let Some(object) = answer.as_object_mut() {
         object.remove("explain");
         // Which held add-ons a limit used, and how many of each, is told by the JSON answer

@@ -3,12 +3,15 @@
  *
  * Reads queries from standard input, one per line, as tab-separated fields:
  *   kind  policy-path  tier  key  billing-anchor  now  add-ons  name  used  requested  seats  overrides
- * where kind is `feature`, `limit` or `setting`, add-ons are comma-separated items, each a name
+ * where kind is `feature`, `limit`, `setting` or `limits` (one request against several limits,
+ * whose name field is comma-separated `limit:used:requested` items and whose used and requested
+ * fields are unused; a name the engine does not know is asked by a foreign id), add-ons are comma-separated items, each a name
  * (held once, through entitle_request_add_addon_name) or `name:quantity:acquired` (through
  * entitle_request_add_held_name, with `-` for no acquisition instant), and seats is a count or
  * `-` for none, and overrides is the path of the policy's override set (NAME.overrides beside
  * NAME.policy), loaded with entitle_overrides_from_path and held by every request of that
- * policy, or `-` for none. Writes one JSON answer per line in the shape of `entitle eval`, with a
+ * policy, or `-` for none. Add-ons are held both by name and by id, for the by-name queries and
+ * for the batch of `limits`, which asks by id. Writes one JSON answer per line in the shape of `entitle eval`, with a
  * counter's window as Unix seconds. A limit is answered through the ABI-4 quota and window,
  * checked against the ABI-1 quota. ffi/tests/conformance.rs writes the input and compares the
  * output with Rust's.
@@ -48,6 +51,95 @@ static void print_amount(entitle_amount amount) {
 
 static void print_reason(const char *field, entitle_reason reason) {
     printf("\"%s\":\"%s\"", field, entitle_reason_name(reason));
+}
+
+static void print_soft_cap(bool has_soft_cap, entitle_amount soft_cap) {
+    printf(",\"soft_cap\":");
+    if (has_soft_cap) {
+        print_amount(soft_cap);
+    } else {
+        printf("null");
+    }
+}
+
+/* One answer of a batch, an ABI-1 quota, which carries its window. */
+static void print_quota(const entitle_quota *q) {
+    printf("{\"allowed\":%s,\"limit\":", q->allowed ? "true" : "false");
+    print_amount(q->limit);
+    printf(",");
+    print_reason("reason", q->reason);
+    printf(",\"remaining\":");
+    print_amount(q->remaining);
+    print_soft_cap(q->has_soft_cap, q->soft_cap);
+    printf(",\"status\":\"%s\"", entitle_limit_status_name(q->status));
+    if (q->has_window) {
+        printf(",\"window\":{\"end\":%" PRId64 ",\"start\":%" PRId64 "}", q->window_end, q->window_start);
+    }
+    printf("}");
+}
+
+/* Holds the add-on named `name` for the id-based queries too (the batch of `limits` is one),
+ * as the by-name queries hold it; a name the engine does not know is held by an id no engine
+ * gives, which every id-based answer then denies as unknown, as the by-name answers do. */
+static void hold_by_id(const entitle_engine *engine, entitle_request *request, const char *name, uint64_t quantity,
+                       bool has_acquired, int64_t acquired) {
+    uint32_t addon = UINT32_MAX;
+    if (entitle_engine_addon(engine, S(name), &addon) != ENTITLE_STATUS_OK) {
+        addon = UINT32_MAX;
+    }
+    entitle_request_add_held(request, addon, quantity, has_acquired, acquired);
+}
+
+enum { MAX_LIMITS = 64 };
+
+/* Asks one request against the `limit:used:requested` items of `items`, in place. */
+static int answer_limits(const entitle_engine *engine, const entitle_request *request, char *items) {
+    uint32_t limits[MAX_LIMITS];
+    uint64_t used[MAX_LIMITS], requested[MAX_LIMITS];
+    entitle_quota quotas[MAX_LIMITS];
+    size_t count = 0;
+    for (char *item = strtok(items, ","); item != NULL; item = strtok(NULL, ",")) {
+        char *used_text = strchr(item, ':');
+        char *requested_text = used_text == NULL ? NULL : strchr(used_text + 1, ':');
+        if (requested_text == NULL || count == MAX_LIMITS) {
+            fprintf(stderr, "a limits item `%s` needs `limit:used:requested`, at most %d of them\n", item,
+                    MAX_LIMITS);
+            return 2;
+        }
+        *used_text++ = '\0';
+        *requested_text++ = '\0';
+        /* A name the engine does not know is asked by an id no engine gives, as a caller holding
+         * a stale id would: the answer is a deny that says the limit is unknown. */
+        if (entitle_engine_limit(engine, S(item), &limits[count]) != ENTITLE_STATUS_OK) {
+            limits[count] = UINT32_MAX;
+        }
+        used[count] = strtoull(used_text, NULL, 10);
+        requested[count] = strtoull(requested_text, NULL, 10);
+        count++;
+    }
+    size_t binding = MAX_LIMITS + 1;
+    entitle_check_limits(engine, request, limits, used, requested, count, quotas, MAX_LIMITS, &binding);
+    if (binding > count) {
+        fprintf(stderr, "entitle_check_limits wrote no binding index\n");
+        return 3;
+    }
+    bool allowed = true;
+    for (size_t i = 0; i < count; i++) {
+        allowed &= quotas[i].allowed;
+    }
+    printf("{\"allowed\":%s,\"binding\":", allowed ? "true" : "false");
+    if (binding == count) {
+        printf("null");
+    } else {
+        printf("%zu", binding);
+    }
+    printf(",\"limits\":[");
+    for (size_t i = 0; i < count; i++) {
+        printf(i == 0 ? "" : ",");
+        print_quota(&quotas[i]);
+    }
+    printf("]}\n");
+    return 0;
 }
 
 /* Splits `line` at tabs into at most `max` fields, in place. */
@@ -109,6 +201,7 @@ int main(void) {
             char *quantity = strchr(addon, ':');
             if (quantity == NULL) {
                 entitle_request_add_addon_name(request, S(addon));
+                hold_by_id(engine, request, addon, 1, false, 0);
                 continue;
             }
             *quantity++ = '\0';
@@ -119,8 +212,10 @@ int main(void) {
             }
             *acquired++ = '\0';
             bool has_acquired = strcmp(acquired, "-") != 0;
-            if (entitle_request_add_held_name(request, S(addon), strtoull(quantity, NULL, 10), has_acquired,
-                                              has_acquired ? strtoll(acquired, NULL, 10) : 0) != ENTITLE_STATUS_OK) {
+            uint64_t held = strtoull(quantity, NULL, 10);
+            int64_t at = has_acquired ? strtoll(acquired, NULL, 10) : 0;
+            hold_by_id(engine, request, addon, held, has_acquired, at);
+            if (entitle_request_add_held_name(request, S(addon), held, has_acquired, at) != ENTITLE_STATUS_OK) {
                 fprintf(stderr, "cannot hold `%s`\n", addon);
                 return 2;
             }
@@ -163,12 +258,7 @@ int main(void) {
             print_reason("reason", q.reason);
             printf(",\"remaining\":");
             print_amount(q.remaining);
-            printf(",\"soft_cap\":");
-            if (q.has_soft_cap) {
-                print_amount(q.soft_cap);
-            } else {
-                printf("null");
-            }
+            print_soft_cap(q.has_soft_cap, q.soft_cap);
             printf(",\"status\":\"%s\"", entitle_limit_status_name(q.status));
             if (q.has_seats) {
                 printf(",\"seats\":%" PRIu64, q.seats);
@@ -180,6 +270,11 @@ int main(void) {
                 printf(",\"window\":{\"end\":%" PRId64 ",\"start\":%" PRId64 "}", w.end, w.start);
             }
             printf("}\n");
+        } else if (strcmp(kind, "limits") == 0) {
+            int failure = answer_limits(engine, request, f[7]);
+            if (failure != 0) {
+                return failure;
+            }
         } else {
             /* The full answer says which name was unknown, and gives the display text. */
             entitle_setting_answer a = {.size = sizeof a};

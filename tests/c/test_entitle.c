@@ -589,6 +589,21 @@ static void test_setting_answers(void) {
 }
 
 /* ABI 3: many questions about one request in one call, each answer the single call's. */
+/* The answer that binds a request against several limits, as the library documents it: the
+ * first deny, or with none the first answer of the worst status; `count` for no answers. */
+static size_t expected_binding(const entitle_quota *quotas, size_t count) {
+    size_t best = count;
+    int worst = -1;
+    for (size_t i = 0; i < count; i++) {
+        int rank = (quotas[i].allowed ? 0 : 4) + (int)quotas[i].status;
+        if (rank > worst) {
+            best = i;
+            worst = rank;
+        }
+    }
+    return best;
+}
+
 static void test_batches(void) {
     entitle_engine *engine = load(POLICY);
     CHECK(engine != NULL);
@@ -682,6 +697,49 @@ static void test_batches(void) {
     CHECK(entitle_check_limit_many(engine, request, limits, used, requested, 3, quotas, 1) ==
           ENTITLE_STATUS_BUFFER_TOO_SMALL);
     CHECK(quotas[0].remaining.value == 5);
+
+    /* One request against several limits (ABI 6): the answers of the batch call, and the one
+     * that binds, the first of the worst outcome, found across chunks of the library's own. */
+    size_t binding = 99;
+    entitle_quota again[4];
+    CHECK(entitle_check_limits(engine, request, limits, used, requested, 4, again, 4, &binding) ==
+          ENTITLE_STATUS_UNKNOWN_ID);
+    CHECK(binding == expected_binding(again, 4) && !again[3].allowed);
+    CHECK(again[0].reason == ENTITLE_REASON_OVERAGE && again[3].reason == ENTITLE_REASON_UNKNOWN_LIMIT);
+    CHECK(entitle_check_limits(engine, request, NULL, NULL, NULL, 0, NULL, 0, &binding) == ENTITLE_STATUS_OK);
+    CHECK(binding == 0);
+    CHECK(entitle_check_limits(engine, request, limits, used, requested, 1, again, 1, NULL) ==
+          ENTITLE_STATUS_NULL_ARGUMENT);
+    binding = 99;
+    CHECK(entitle_check_limits(engine, request, limits, used, requested, 2, again, 1, &binding) ==
+          ENTITLE_STATUS_BUFFER_TOO_SMALL);
+    CHECK(binding == 99);
+    {
+        enum { MANY = 40 };
+        uint32_t many_limits[MANY];
+        uint64_t many_used[MANY], many_requested[MANY];
+        entitle_quota many[MANY];
+        for (int i = 0; i < MANY; i++) {
+            many_limits[i] = calls;
+            many_used[i] = 0;
+            many_requested[i] = 1;
+        }
+        /* Overage in the second chunk binds over within. */
+        many_used[35] = 1100000;
+        CHECK(entitle_check_limits(engine, request, many_limits, many_used, many_requested, MANY, many, MANY,
+                                   &binding) == ENTITLE_STATUS_OK);
+        CHECK(binding == 35 && many[35].reason == ENTITLE_REASON_OVERAGE);
+        /* An earlier overage wins the tie, in another chunk. */
+        many_used[3] = 1100000;
+        CHECK(entitle_check_limits(engine, request, many_limits, many_used, many_requested, MANY, many, MANY,
+                                   &binding) == ENTITLE_STATUS_OK);
+        CHECK(binding == 3);
+        /* A deny binds over any allow, wherever it is. */
+        many_used[37] = 1200000;
+        CHECK(entitle_check_limits(engine, request, many_limits, many_used, many_requested, MANY, many, MANY,
+                                   &binding) == ENTITLE_STATUS_OK);
+        CHECK(binding == 37 && !many[37].allowed && binding == expected_binding(many, MANY));
+    }
 
     /* A request with an unknown tier: every answer a deny that says so. */
     CHECK(entitle_request_set_tier_name(request, S("gold")) == ENTITLE_STATUS_OK);
