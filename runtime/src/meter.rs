@@ -48,8 +48,11 @@ use hashbrown::HashTable;
 
 use crate::store::Source;
 
+mod batch;
 mod reservation;
 
+pub(crate) use batch::given_before;
+pub use batch::ConsumedAll;
 pub(crate) use reservation::{hold_seconds, Entry, Holds, State};
 pub use reservation::{Committed, Released, Reservation, ReservationError, Reserved};
 
@@ -108,6 +111,14 @@ pub enum MeterError {
         len: usize,
         /// The configured limit.
         max: usize,
+    },
+    /// [`Meter::try_consume_all`] was given a buffer shorter than its list of limits.
+    #[error("the buffer holds {capacity} answers but {needed} limits were given; nothing was recorded")]
+    BufferTooSmall {
+        /// How many answers the call needed room for: the number of limits.
+        needed: usize,
+        /// How many the buffer holds.
+        capacity: usize,
     },
 }
 

@@ -25,11 +25,13 @@
 //!   where it came from ([`Consumed::source`]). A shared meter that gave up on a call makes
 //!   sure it never counts, even if the store runs it late.
 
-use entitle::{Engine, LimitId, Request};
+use entitle::{Engine, LimitId, Quota, Request};
 
 use std::time::Duration;
 
-use crate::meter::{Committed, Consumed, Meter, MeterError, Released, Reservation, ReservationError, Reserved};
+use crate::meter::{
+    Committed, Consumed, ConsumedAll, Meter, MeterError, Released, Reservation, ReservationError, Reserved,
+};
 
 /// What a meter does when its store cannot answer (unreachable, or not within the timeout).
 ///
@@ -142,6 +144,17 @@ pub trait UsageMeter: Send + Sync {
         amount: u64,
     ) -> Result<Consumed, StoreError>;
 
+    /// Decides one request against several limits, each `(limit, amount)`, and records every
+    /// amount only if every limit allows it, nothing otherwise; the answers go to the start of
+    /// `out` (see [`Meter::try_consume_all`] for the rules, which every meter keeps).
+    fn try_consume_all<'o>(
+        &self,
+        engine: &Engine,
+        request: &Request<'_>,
+        limits: &[(LimitId, u64)],
+        out: &'o mut [Quota],
+    ) -> Result<ConsumedAll<'o>, StoreError>;
+
     /// Gives back up to `amount` of the request's window; returns what was given back.
     fn refund(&self, engine: &Engine, request: &Request<'_>, limit: LimitId, amount: u64) -> Result<u64, StoreError>;
 
@@ -183,6 +196,16 @@ impl UsageMeter for Meter {
         amount: u64,
     ) -> Result<Consumed, StoreError> {
         Ok(Meter::try_consume(self, engine, request, limit, amount)?)
+    }
+
+    fn try_consume_all<'o>(
+        &self,
+        engine: &Engine,
+        request: &Request<'_>,
+        limits: &[(LimitId, u64)],
+        out: &'o mut [Quota],
+    ) -> Result<ConsumedAll<'o>, StoreError> {
+        Ok(Meter::try_consume_all(self, engine, request, limits, out)?)
     }
 
     fn refund(&self, engine: &Engine, request: &Request<'_>, limit: LimitId, amount: u64) -> Result<u64, StoreError> {

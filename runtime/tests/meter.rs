@@ -448,3 +448,110 @@ fn a_watch_sees_a_change_made_before_it_started_and_reports_a_deleted_file() {
     drop(watcher);
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// A request against several limits records every amount or none: under contention, the daily
+/// counter of a batch that a monthly cap of 100 ends holds exactly what the monthly one does.
+#[test]
+fn a_batch_records_all_or_nothing_under_contention() {
+    let engine = Arc::new(engine());
+    let meter = Arc::new(Meter::new());
+    let free = engine.tier("free").unwrap();
+    let (calls, monthly) = (engine.limit("calls").unwrap(), engine.limit("monthly").unwrap());
+    let recorded = Arc::new(AtomicU64::new(0));
+    let threads: Vec<_> = (0..4)
+        .map(|_| {
+            let (engine, meter, recorded) = (Arc::clone(&engine), Arc::clone(&meter), Arc::clone(&recorded));
+            std::thread::spawn(move || {
+                let mut out = [entitle::Quota::default(); 2];
+                for _ in 0..200 {
+                    let request = Request::new(free, NOW).with_key("shared");
+                    let batch =
+                        meter.try_consume_all(&engine, &request, &[(calls, 1), (monthly, 1)], &mut out).unwrap();
+                    assert_eq!(batch.recorded, batch.answers.iter().all(|q| q.allowed));
+                    if batch.recorded {
+                        recorded.fetch_add(1, Ordering::Relaxed);
+                    } else {
+                        // The daily cap of 50_000 has room: the monthly one denies, and binds.
+                        assert_eq!(batch.binding, Some(1));
+                        assert_eq!(batch.binding_answer().unwrap().reason, Reason::LimitExceeded);
+                    }
+                }
+            })
+        })
+        .collect();
+    threads.into_iter().for_each(|t| t.join().unwrap());
+    let request = Request::new(free, NOW).with_key("shared");
+    assert_eq!(recorded.load(Ordering::Relaxed), 100);
+    assert_eq!(meter.used(&engine, &request, monthly), 100);
+    assert_eq!(meter.used(&engine, &request, calls), 100, "no daily count without its monthly one");
+}
+
+/// A limit given twice sees the amount given for it before; a refused batch records nothing,
+/// not even the limits that allowed it.
+#[test]
+fn a_batch_adds_up_a_limit_given_twice_and_a_refusal_records_nothing() {
+    let engine = engine();
+    let meter = Meter::new();
+    let free = engine.tier("free").unwrap();
+    let (calls, monthly) = (engine.limit("calls").unwrap(), engine.limit("monthly").unwrap());
+    let request = Request::new(free, NOW).with_key("k");
+    let mut out = [entitle::Quota::default(); 3];
+    let batch =
+        meter.try_consume_all(&engine, &request, &[(calls, 5), (monthly, 60), (monthly, 60)], &mut out).unwrap();
+    assert!(!batch.recorded);
+    assert_eq!(batch.answers.iter().map(|q| q.allowed).collect::<Vec<_>>(), [true, true, false]);
+    assert_eq!(batch.binding, Some(2));
+    assert_eq!((meter.used(&engine, &request, calls), meter.used(&engine, &request, monthly)), (0, 0));
+    assert_eq!(meter.counters(), 0, "a refused batch makes no counter");
+    let batch =
+        meter.try_consume_all(&engine, &request, &[(monthly, 50), (calls, 5), (monthly, 50)], &mut out).unwrap();
+    assert!(batch.recorded);
+    assert_eq!((meter.used(&engine, &request, calls), meter.used(&engine, &request, monthly)), (5, 100));
+    assert_eq!(meter.counters(), 2, "one counter per limit, however often it is given");
+    // A limit of no engine denies the batch, and binds.
+    let foreign = entitle::LimitId::from_u32(99);
+    let batch = meter.try_consume_all(&engine, &request, &[(calls, 1), (foreign, 1)], &mut out).unwrap();
+    assert!(!batch.recorded);
+    assert_eq!(batch.binding_answer().unwrap().reason, Reason::UnknownLimit);
+    assert_eq!(meter.used(&engine, &request, calls), 5);
+    // No limits: nothing to refuse, nothing recorded.
+    let batch = meter.try_consume_all(&engine, &request, &[], &mut []).unwrap();
+    assert!(batch.recorded && batch.binding.is_none());
+}
+
+/// A batch that cannot make every counter it needs is refused whole, before anything is
+/// recorded; so is one with too short a buffer.
+#[test]
+fn a_batch_the_meter_cannot_hold_whole_records_nothing() {
+    let engine = engine();
+    let mut config = MeterConfig::default();
+    config.max_counters = 2;
+    config.max_key_bytes = 8;
+    let meter = Meter::with_config(config);
+    let free = engine.tier("free").unwrap();
+    let (calls, monthly, storage) =
+        (engine.limit("calls").unwrap(), engine.limit("monthly").unwrap(), engine.limit("storage").unwrap());
+    let request = Request::new(free, NOW).with_key("k");
+    let mut out = [entitle::Quota::default(); 3];
+    let three = [(calls, 1), (monthly, 1), (storage, 1)];
+    assert_eq!(
+        meter.try_consume_all(&engine, &request, &three, &mut out).unwrap_err(),
+        MeterError::AtCapacity { max: 2 }
+    );
+    assert_eq!(meter.counters(), 0);
+    assert_eq!(meter.used(&engine, &request, calls), 0);
+    // Two fit, and then a batch needing a third is refused without touching the two.
+    assert!(meter.try_consume_all(&engine, &request, &three[..2], &mut out).unwrap().recorded);
+    assert!(meter.try_consume_all(&engine, &request, &three, &mut out).is_err());
+    assert_eq!((meter.used(&engine, &request, calls), meter.used(&engine, &request, monthly)), (1, 1));
+    let long = Request::new(free, NOW).with_key("a-key-too-long");
+    assert_eq!(
+        meter.try_consume_all(&engine, &long, &three[..1], &mut out).unwrap_err(),
+        MeterError::KeyTooLong { len: 14, max: 8 }
+    );
+    assert_eq!(
+        meter.try_consume_all(&engine, &request, &three, &mut out[..2]).unwrap_err(),
+        MeterError::BufferTooSmall { needed: 3, capacity: 2 }
+    );
+    assert_eq!(meter.counters(), 2);
+}

@@ -104,6 +104,20 @@ fn meters_on_a_cluster_record_exactly_what_they_allowed_and_never_pass_a_ceiling
                         *held -= back;
                         continue;
                     }
+                    if i % 9 == 7 {
+                        // One request against both limits, in one script on the subject's slot:
+                        // recorded against both or neither.
+                        let asked = [(limits[0].0, 1), (limits[1].0, i as u64 % 60 + 1)];
+                        let mut out = [entitle::Quota::default(); 2];
+                        let batch = meter.try_consume_all(&engine, &request, &asked, &mut out).unwrap();
+                        assert_eq!(batch.recorded, batch.allowed());
+                        if batch.recorded {
+                            let mut net = net.lock().unwrap();
+                            *net.entry((s, 0)).or_default() += asked[0].1;
+                            *net.entry((s, 1)).or_default() += asked[1].1;
+                        }
+                        continue;
+                    }
                     let amount = if l == 0 { i as u64 % 4 + 1 } else { i as u64 % 60 + 1 };
                     let consumed = meter.try_consume(&engine, &request, limit, amount).unwrap();
                     assert_eq!(consumed.quota.allowed, consumed.recorded == amount);

@@ -31,6 +31,7 @@
 //!   16384 per connection, however many subjects, each expiring
 //!   [`RedisConfig::session_ttl`] after its last call.
 
+mod batch;
 mod holds;
 mod keys;
 mod lease;
@@ -191,7 +192,7 @@ pub(super) struct AbandonedHold {
 /// subject's hash slot, so the settling runs where the call did).
 struct Abandoned {
     seq: u64,
-    counter: String,
+    counters: Vec<String>,
     session: String,
 }
 
@@ -243,6 +244,7 @@ pub struct RedisMeter {
     config: RedisConfig,
     pool: Pool,
     consume: Lua,
+    consume_all: Lua,
     refund: Lua,
     settle: Lua,
     reserve: Lua,
@@ -302,6 +304,7 @@ impl RedisMeter {
             runner: Runner { target, address, timeout: config.timeout },
             pool: Pool { idle: Mutex::new(idle), freed: Condvar::new(), size },
             consume: Lua::new(scripts::CONSUME),
+            consume_all: Lua::new(scripts::CONSUME_ALL),
             refund: Lua::new(scripts::REFUND),
             settle: Lua::new(scripts::SETTLE),
             reserve: Lua::new(scripts::RESERVE),
@@ -346,21 +349,33 @@ impl RedisMeter {
     ///
     /// The whole call, the wait for a free slot included, ends by the configured timeout.
     fn call(&self, script: &Lua, keys: &Keys, args: &[i64]) -> Result<Vec<i64>, String> {
+        let after = [keys.latest.as_str(), keys.holds.as_str(), keys.live.as_str(), keys.done.as_str()];
+        self.call_keys(script, keys, &[keys.counter.as_str()], &[keys.counter.as_str()], &after, args)
+    }
+
+    /// `call`, for a script whose keys are `before`, then the slot's session for the hash
+    /// slot of `subject` (any of the subject's keys), then `after`; `counters` are the counters the script
+    /// may record on, in the order of the `undo` list it leaves in the session (see `SETTLE`).
+    fn call_keys(
+        &self,
+        script: &Lua,
+        subject: &Keys,
+        counters: &[&str],
+        before: &[&str],
+        after: &[&str],
+        args: &[i64],
+    ) -> Result<Vec<i64>, String> {
         let deadline = Instant::now() + self.config.timeout;
         let mut lease = self.pool.take(deadline, self.config.timeout)?;
         let Some(slot) = lease.slot.as_mut() else { return Err("no connection slot".into()) };
         let ttl = i64::try_from(self.config.session_ttl.as_millis()).unwrap_or(i64::MAX).max(1);
         self.settle_abandoned(slot, deadline)?;
         slot.seq += 1;
-        let session = keys.session(&slot.session);
-        let all_keys = [
-            keys.counter.as_str(),
-            session.as_str(),
-            keys.latest.as_str(),
-            keys.holds.as_str(),
-            keys.live.as_str(),
-            keys.done.as_str(),
-        ];
+        let session = subject.session(&slot.session);
+        let mut all_keys = Vec::with_capacity(before.len() + 1 + after.len());
+        all_keys.extend_from_slice(before);
+        all_keys.push(session.as_str());
+        all_keys.extend_from_slice(after);
         let mut all_args = Vec::with_capacity(args.len() + 2);
         all_args.push(seq_argument(slot.seq));
         all_args.extend_from_slice(args);
@@ -369,7 +384,8 @@ impl RedisMeter {
             Ok(answer) => answer,
             Err((why, sent)) => {
                 if sent {
-                    slot.abandoned = Some(Abandoned { seq: slot.seq, counter: keys.counter.clone(), session });
+                    let counters = counters.iter().map(|c| (*c).to_string()).collect();
+                    slot.abandoned = Some(Abandoned { seq: slot.seq, counters, session });
                 }
                 return Err(why);
             }
@@ -386,7 +402,8 @@ impl RedisMeter {
         let ttl = i64::try_from(self.config.session_ttl.as_millis()).unwrap_or(i64::MAX).max(1);
         if let Some(abandoned) = &slot.abandoned {
             slot.seq += 1;
-            let keys = [abandoned.counter.as_str(), abandoned.session.as_str()];
+            let mut keys = vec![abandoned.session.as_str()];
+            keys.extend(abandoned.counters.iter().map(String::as_str));
             let args = [seq_argument(slot.seq), seq_argument(abandoned.seq), ttl];
             // A settle that fails applied nothing, so it needs no settling of its own; the
             // abandoned call stays pending for the next one.
@@ -502,6 +519,16 @@ impl UsageMeter for RedisMeter {
             Err(_) if !fresh.allowed => Ok(Consumed { quota: fresh, recorded: 0, used: 0, source: Source::Store }),
             Err(why) => self.failed(why, name, engine, request, limit, amount, fresh),
         }
+    }
+
+    fn try_consume_all<'o>(
+        &self,
+        engine: &Engine,
+        request: &Request<'_>,
+        limits: &[(LimitId, u64)],
+        out: &'o mut [Quota],
+    ) -> Result<crate::meter::ConsumedAll<'o>, StoreError> {
+        self.consume_all(engine, request, limits, out)
     }
 
     fn refund(&self, engine: &Engine, request: &Request<'_>, limit: LimitId, amount: u64) -> Result<u64, StoreError> {

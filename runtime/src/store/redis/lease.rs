@@ -491,6 +491,19 @@ impl UsageMeter for LeasedMeter {
         self.inner.try_consume(engine, request, limit, amount)
     }
 
+    /// Exact, through the shared meter, in one script call: the batch is recorded on Redis
+    /// directly rather than spent from this process's shares, which Redis counts as used, so
+    /// the leases' bound holds with the batch beside them.
+    fn try_consume_all<'o>(
+        &self,
+        engine: &Engine,
+        request: &Request<'_>,
+        limits: &[(LimitId, u64)],
+        out: &'o mut [entitle::Quota],
+    ) -> Result<crate::meter::ConsumedAll<'o>, StoreError> {
+        self.inner.redis.try_consume_all(engine, request, limits, out)
+    }
+
     /// Gives back from this process's share first (what it has not settled yet), then from
     /// Redis.
     fn refund(&self, engine: &Engine, request: &Request<'_>, limit: LimitId, amount: u64) -> Result<u64, StoreError> {

@@ -175,17 +175,17 @@ return {1, back}
 ";
 
 /// Takes back a call the meter gave up on (it answered the caller as if nothing had been
-/// recorded), whether Redis ran it or not. KEYS: that call's counter and session (so this
-/// call goes to the abandoned call's slot). ARGV: this call's number, the abandoned call's
-/// number, the session's lifetime in milliseconds.
+/// recorded), whether Redis ran it or not. KEYS: that call's session (so this call goes to the
+/// abandoned call's slot), then its counters, in the order of its `undo` list. ARGV: this
+/// call's number, the abandoned call's number, the session's lifetime in milliseconds.
 ///
 /// The connection slot makes no other call between the two, so if the abandoned call is the
-/// session's latest, it ran: what it recorded is taken back (at most what the counter
-/// holds), or what it refunded is counted again. Either way this call becomes the session's
-/// latest, so a copy of the abandoned one that arrives later is never applied.
+/// session's latest, it ran: what it recorded on each counter is taken back (at most what the
+/// counter holds), or what it refunded is counted again. Either way this call becomes the
+/// session's latest, so a copy of the abandoned one that arrives later is never applied.
 pub(super) const SETTLE: &str = r"
 local seq = tonumber(ARGV[1])
-local latest = redis.call('HMGET', KEYS[2], 'seq', 'result', 'undo')
+local latest = redis.call('HMGET', KEYS[1], 'seq', 'result', 'undo')
 local seen = tonumber(latest[1] or '0')
 if seq == seen then
   return {1, 0}
@@ -194,20 +194,95 @@ if seq < seen then
   return {-1, 0}
 end
 if seen == tonumber(ARGV[2]) then
-  local undo = tonumber(latest[3] or '0')
-  if undo > 0 then
-    local back = math.min(undo, tonumber(redis.call('GET', KEYS[1]) or '0'))
-    if back > 0 then
-      redis.call('DECRBY', KEYS[1], back)
+  local at = 1
+  for text in string.gmatch(latest[3] or '0', '[^:]+') do
+    local undo = tonumber(text)
+    local counter = KEYS[at + 1]
+    if counter and undo > 0 then
+      local back = math.min(undo, tonumber(redis.call('GET', counter) or '0'))
+      if back > 0 then
+        redis.call('DECRBY', counter, back)
+      end
+    elseif counter and undo < 0 and redis.call('EXISTS', counter) == 1 then
+      redis.call('INCRBY', counter, string.format('%d', -undo))
     end
-  elseif undo < 0 and redis.call('EXISTS', KEYS[1]) == 1 then
-    redis.call('INCRBY', KEYS[1], string.format('%d', -undo))
+    at = at + 1
   end
 end
-redis.call('HSET', KEYS[2], 'seq', ARGV[1], 'result', '1:0', 'undo', '0')
-redis.call('PEXPIRE', KEYS[2], ARGV[3])
+redis.call('HSET', KEYS[1], 'seq', ARGV[1], 'result', '1:0', 'undo', '0')
+redis.call('PEXPIRE', KEYS[1], ARGV[3])
 return {1, 0}
 ";
+
+/// Decides one request against several counters of one subject and records every amount or
+/// none, once per call like `CONSUME`. KEYS: the session, then five keys per counter as
+/// `CONSUME` takes them (the counter, the subject's latest window of the limit, the holds, the
+/// live holds by expiry, the settled ones). ARGV: the call's number, the number of counters
+/// `n`, four per counter (the amount, the ceiling, -1 for none or -2 for a limit the engine
+/// refuses whatever is used, the counter's expiry or 0, its window's start), the caller's clock, how long a settled hold is remembered, the session's
+/// lifetime in milliseconds.
+///
+/// A counter given twice sees the amounts given for it before. The answer is `{recorded,
+/// used_1, held_1, …, used_n, held_n}`, each `used` with those earlier amounts, and `recorded`
+/// 1 only when every counter has room; the session's `undo` lists what was recorded on each.
+pub(super) const CONSUME_ALL: &str = concat!(
+    holds_prelude!(),
+    r"
+local seq = tonumber(ARGV[1])
+local latest = redis.call('HMGET', KEYS[1], 'seq', 'result')
+local seen = tonumber(latest[1] or '0')
+if seq == seen then
+  local out = {}
+  for text in string.gmatch(latest[2], '[^:]+') do
+    out[#out + 1] = tonumber(text)
+  end
+  return out
+end
+if seq < seen then
+  return {-1}
+end
+local n = tonumber(ARGV[2])
+local clock, remember = tonumber(ARGV[3 + 4 * n]), tonumber(ARGV[4 + 4 * n])
+local pending = {}
+local out = {1}
+for i = 1, n do
+  local k, a = 1 + 5 * (i - 1), 2 + 4 * (i - 1)
+  local counter = KEYS[k + 1]
+  local used = tonumber(redis.call('GET', counter) or '0') + (pending[counter] or 0)
+  local held = 0
+  if redis.call('EXISTS', KEYS[k + 3]) == 1 then
+    expire_holds(KEYS[k + 3], KEYS[k + 4], KEYS[k + 5], clock, remember)
+    held = tonumber(redis.call('HGET', KEYS[k + 3], 'held') or '0')
+  end
+  local amount, ceiling = tonumber(ARGV[a + 1]), tonumber(ARGV[a + 2])
+  if ceiling == -2 or (ceiling >= 0 and used + held + amount > ceiling) then
+    out[1] = 0
+  end
+  pending[counter] = (pending[counter] or 0) + amount
+  out[#out + 1] = used
+  out[#out + 1] = held
+end
+local undo = {}
+for i = 1, n do
+  local k, a = 1 + 5 * (i - 1), 2 + 4 * (i - 1)
+  local amount = 0
+  if out[1] == 1 then
+    amount = tonumber(ARGV[a + 1])
+  end
+  if amount > 0 then
+    record_usage(KEYS[k + 1], KEYS[k + 2], amount, ARGV[a + 3], ARGV[a + 4])
+  end
+  undo[i] = string.format('%d', amount)
+end
+local result = {}
+for i, value in ipairs(out) do
+  result[i] = string.format('%d', value)
+end
+redis.call('HSET', KEYS[1], 'seq', ARGV[1], 'result', table.concat(result, ':'), 'undo', table.concat(undo, ':'))
+redis.call('PEXPIRE', KEYS[1], ARGV[5 + 4 * n])
+return out
+"
+);
 
 /// Holds an amount of a counter, as `Meter::reserve` does in-process. KEYS: the counter, its
 /// holds (a hash: `held`, the live sum, and one field per hold id, `L:<amount>:<expires>` while
