@@ -26,7 +26,7 @@ use std::hint::black_box;
 use entitle::{Engine, Request, Usage};
 
 /// The modes, each one query on the bundled `rtc-sdk` policy's `pro` tier.
-const MODES: [&str; 22] = [
+const MODES: [&str; 24] = [
     "none",
     "bitset_floor",
     "quota_floor",
@@ -49,6 +49,8 @@ const MODES: [&str; 22] = [
     "check_limit_with_overrides_none_apply",
     "is_allowed_overridden",
     "lookup_subject",
+    "check_limits_three",
+    "check_limit_loop_three",
 ];
 
 fn main() {
@@ -86,6 +88,13 @@ fn main() {
     let acme = Request::new(pro, now).with_key("acme").with_overrides(&overrides);
     let nobody = Request::new(pro, now).with_key("nobody").with_overrides(&overrides);
     assert!(acme.has_overrides() && !nobody.has_overrides());
+    // One request against a per-second burst, a daily cap and a monthly allowance.
+    let three = [
+        (engine.limit("api_calls_per_second").unwrap(), Usage::used(40).requesting(1)),
+        (api_calls, usage),
+        (ai_minutes, Usage::used(9_000).requesting(10)),
+    ];
+    let quotas = std::cell::RefCell::new([entitle::Quota::default(); 3]);
     let (allowed, decisions) =
         (std::cell::RefCell::new([false; 100]), std::cell::RefCell::new([entitle::Decision::default(); 100]));
 
@@ -192,6 +201,18 @@ fn main() {
                 let request: Request<'_> =
                     Request::new(pro, now).with_key(black_box("acme")).with_overrides(&overrides);
                 let _ = black_box(request);
+            }),
+            "check_limits_three" => repeat(&|| {
+                let mut out = quotas.borrow_mut();
+                let _ =
+                    black_box(engine.check_limits(black_box(&plain), black_box(&three), &mut *out).map(|b| b.binding));
+            }),
+            // The same three questions asked one call at a time.
+            "check_limit_loop_three" => repeat(&|| {
+                let request = black_box(&plain);
+                for (slot, (limit, usage)) in quotas.borrow_mut().iter_mut().zip(black_box(&three)) {
+                    *slot = engine.check_limit(request, *limit, *usage);
+                }
             }),
             "feature_by_name" => repeat(&|| {
                 let _ = black_box(engine.feature(black_box("hd_video")));

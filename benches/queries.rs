@@ -126,6 +126,24 @@ fn remaining(c: &mut Criterion) {
             )
         })
     });
+    // One request against a per-second burst, a daily cap and a monthly allowance: as one
+    // batch, and as the three calls a caller would otherwise make.
+    let burst = engine.limit("api_calls_per_second").expect("limit");
+    let three = [
+        (burst, Usage::used(40).requesting(1)),
+        (api_calls, Usage::used(990_000).requesting(20_000)),
+        (ai_minutes, Usage::used(9_000).requesting(10)),
+    ];
+    let mut out = [entitle::Quota::default(); 3];
+    group.bench_function("ids/three_limits_batch", |b| {
+        b.iter(|| engine.check_limits(black_box(&plain), black_box(&three), &mut out).map(|batch| batch.binding))
+    });
+    group.bench_function("ids/three_limits_loop", |b| {
+        b.iter(|| {
+            let request = black_box(&plain);
+            black_box(&three).map(|(limit, usage)| engine.check_limit(request, limit, usage))
+        })
+    });
     group.finish();
 }
 

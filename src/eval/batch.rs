@@ -115,21 +115,45 @@ impl Engine {
         limits: &[(LimitId, Usage)],
         out: &'o mut [Quota],
     ) -> Result<&'o mut [Quota], BufferTooSmall> {
+        self.check_limits_into(request, limits, out, |_, _| {})
+    }
+
+    /// [`Engine::check_limit_many`], handing each answer to `each` with its index as it is
+    /// written, so that a caller that reads every answer (the binding one of
+    /// [`Engine::check_limits`]) does so while it is at hand rather than in a second pass.
+    #[inline(always)]
+    pub(crate) fn check_limits_into<'o>(
+        &self,
+        request: &Request<'_>,
+        limits: &[(LimitId, Usage)],
+        out: &'o mut [Quota],
+        mut each: impl FnMut(usize, &Quota),
+    ) -> Result<&'o mut [Quota], BufferTooSmall> {
         let out = room(out, limits.len())?;
+        let questions = out.iter_mut().zip(limits).enumerate();
+        // With no add-on held, the single call, unchecked first: it checks the tier itself with
+        // one comparison, which is all a request without add-ons has to check, and it skips the
+        // add-on arithmetic.
+        if request.holding.is_empty() && request.overrides.is_none() {
+            for (at, (slot, (limit, usage))) in questions {
+                *slot = self.check_limit_without_addons(request, *limit, *usage);
+                each(at, slot);
+            }
+            return Ok(out);
+        }
         match self.validate(request) {
-            // With no add-on held, the single call: its tier check is one comparison, and it
-            // skips the add-on arithmetic.
-            Ok(_) if request.holding.is_empty() => {
-                for (slot, (limit, usage)) in out.iter_mut().zip(limits) {
-                    *slot = self.check_limit(request, *limit, *usage);
-                }
-            }
             Ok(tier) => {
-                for (slot, (limit, usage)) in out.iter_mut().zip(limits) {
+                for (at, (slot, (limit, usage))) in questions {
                     *slot = self.check_limit_for_tier(request, tier, *limit, *usage);
+                    each(at, slot);
                 }
             }
-            Err(reason) => out.fill(Quota::denied(reason)),
+            Err(reason) => {
+                for (at, (slot, _)) in questions {
+                    *slot = Quota::denied(reason);
+                    each(at, slot);
+                }
+            }
         }
         Ok(out)
     }

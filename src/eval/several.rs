@@ -59,14 +59,32 @@ fn severity(quota: &Quota) -> u32 {
 /// # Ok::<(), entitle::Diagnostics>(())
 /// ```
 pub fn binding(answers: &[Quota]) -> Option<usize> {
-    let mut best: Option<(usize, u32)> = None;
+    let mut worst = Worst::default();
     for (at, quota) in answers.iter().enumerate() {
+        worst.take(at, quota);
+    }
+    worst.at
+}
+
+/// The binding answer of the answers seen so far, taken in order.
+#[derive(Default)]
+struct Worst {
+    /// Its index, `None` before the first answer.
+    at: Option<usize>,
+    /// Its severity.
+    rank: u32,
+}
+
+impl Worst {
+    /// Takes in the answer at `at`: it binds if it is worse than every one before it (an
+    /// earlier one wins a tie).
+    #[inline(always)]
+    fn take(&mut self, at: usize, quota: &Quota) {
         let rank = severity(quota);
-        if best.is_none_or(|(_, worst)| rank > worst) {
-            best = Some((at, rank));
+        if self.at.is_none() || rank > self.rank {
+            (self.at, self.rank) = (Some(at), rank);
         }
     }
-    best.map(|(at, _)| at)
 }
 
 impl Engine {
@@ -92,9 +110,9 @@ impl Engine {
         limits: &[(LimitId, Usage)],
         out: &'o mut [Quota],
     ) -> Result<LimitBatch<'o>, BufferTooSmall> {
-        let answers = self.check_limit_many(request, limits, out)?;
-        let binding = binding(answers);
-        Ok(LimitBatch { answers, binding })
+        let mut worst = Worst::default();
+        let answers = self.check_limits_into(request, limits, out, |at, quota| worst.take(at, quota))?;
+        Ok(LimitBatch { answers, binding: worst.at })
     }
 }
 
@@ -128,6 +146,37 @@ mod tests {
         assert_eq!(answers([0, 0, 0]), Some(0), "all within: the first");
         assert_eq!(answers([0, 90, 0]), Some(1), "a warning over within");
         assert_eq!(answers([0, 90, 1_100]), Some(2), "overage over a warning");
+    }
+
+    /// Every path of the batch (no add-on, add-ons held, an override record, a request that
+    /// does not resolve) answers each limit as the single call does, and binds as `binding`
+    /// over those answers does.
+    #[test]
+    fn a_batch_answers_as_the_single_calls_on_every_path() {
+        let source = format!("{POLICY}addon more for t {{\n  limit b += 50\n}}\n");
+        let engine = Engine::from_source("p", &source).unwrap();
+        let records = crate::Overrides::builder(&engine).limit("acme", "a", crate::LimitOp::Set, "1").build().unwrap();
+        let (t, more) = (engine.tier("t").unwrap(), [engine.addon("more").unwrap()]);
+        let twice = [more[0], more[0]];
+        let requests = [
+            Request::new(t, 0),
+            Request::new(t, 0).with_addons(&more),
+            Request::new(t, 0).with_addons(&twice),
+            Request::new(t, 0).with_key("acme").with_overrides(&records),
+            Request::new(t, 0).with_key("acme").with_overrides(&records).with_addons(&more),
+            Request::new(TierId::from_u32(u32::MAX), 0),
+        ];
+        let ids = ["a", "b", "c"].map(|name| engine.limit(name).unwrap());
+        let asked: Vec<_> =
+            ids.iter().zip([1, 120, 1_100]).map(|(id, used)| (*id, Usage::used(used).requesting(1))).collect();
+        for request in &requests {
+            let singles: Vec<Quota> =
+                asked.iter().map(|(id, usage)| engine.check_limit(request, *id, *usage)).collect();
+            let mut out = [Quota::default(); 3];
+            let batch = engine.check_limits(request, &asked, &mut out).unwrap();
+            assert_eq!(batch.answers.to_vec(), singles, "{request:?}");
+            assert_eq!(batch.binding, binding(&singles), "{request:?}");
+        }
     }
 
     #[test]
