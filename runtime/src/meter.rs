@@ -51,9 +51,13 @@ use crate::store::Source;
 mod batch;
 mod reservation;
 
+// The Redis meter shares these; an in-process build without it has no other reader.
+#[cfg(feature = "redis")]
 pub(crate) use batch::given_before;
 pub use batch::ConsumedAll;
-pub(crate) use reservation::{hold_seconds, Entry, Holds, State};
+#[cfg(feature = "redis")]
+pub(crate) use reservation::hold_seconds;
+pub(crate) use reservation::{Entry, Holds, State};
 pub use reservation::{Committed, Released, Reservation, ReservationError, Reserved};
 
 /// How a meter is bounded and laid out.

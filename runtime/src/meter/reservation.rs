@@ -61,7 +61,8 @@ impl Reservation {
         Reservation { id, key: key.into(), limit, amount, expires, window_start }
     }
 
-    /// The start of the counter's window the hold is in.
+    /// The start of the counter's window the hold is in (the Redis meter's keys carry it).
+    #[cfg(feature = "redis")]
     pub(crate) fn window_start(&self) -> Option<i64> {
         self.window_start
     }
