@@ -57,8 +57,8 @@ pub(crate) use batch::given_before;
 pub use batch::ConsumedAll;
 #[cfg(feature = "redis")]
 pub(crate) use reservation::hold_seconds;
-pub(crate) use reservation::{Entry, Holds, State};
 pub use reservation::{Committed, Released, Reservation, ReservationError, Reserved};
+pub(crate) use reservation::{Entry, Holds, State};
 
 /// How a meter is bounded and laid out.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
