@@ -442,8 +442,11 @@ tier free {
         };
         let ops: Vec<[u64; 3]> = (0..80).map(|_| [next(5), next(3), next(40)]).collect();
         let key = format!("subject-{seed}");
+        // One instant for both runs: an answer carries its request's instant, so two runs that
+        // each read the clock differ whenever a second ends between them.
+        let now = system();
         let run = |m: &dyn UsageMeter| {
-            let request = Request::new(free, system()).with_key(&key);
+            let request = Request::new(free, now).with_key(&key);
             let mut open: Vec<Reservation> = Vec::new();
             let mut log = Vec::new();
             for &[op, limit, amount] in &ops {
