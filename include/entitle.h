@@ -29,7 +29,7 @@
 #define ENTITLE_VERSION_PATCH 0
 /* The ABI version: raised when what a call declares or does changes for callers built against
  * an older header (docs/bindings.md lists each version's changes). */
-#define ENTITLE_ABI_VERSION 6
+#define ENTITLE_ABI_VERSION 7
 
 
 // What a call did. The numbers are fixed and never reused.
@@ -450,6 +450,28 @@ typedef struct {
   // Written by the library: how many settings the policy declares.
   size_t setting_count;
 } entitle_entitlements;
+
+// A limit that may draw on a pool, answered in both terms (ABI 7).
+//
+// Size-prefixed, as `entitle_quota2` is: the caller sets `size` to `sizeof(entitle_draw)`
+// before the call, and the library writes only the fields that fit (a `size` smaller than
+// this struct as ABI 7 declares it is `ENTITLE_STATUS_INVALID_ARGUMENT`, writing nothing), so
+// the answer can gain fields at the end without breaking a caller built against this header.
+typedef struct {
+  // Set by the caller: `sizeof(entitle_draw)` as it was compiled. The library leaves it as
+  // it was.
+  size_t size;
+  // The pool's answer, in the pool's units: what `entitle_check_limit` answers for the
+  // limit.
+  entitle_quota quota;
+  // The pool's id (`entitle_engine_limit_name` names it): the limit's own for a limit that
+  // draws on nothing.
+  uint32_t pool;
+  // What the requested units cost the pool, rounded up (`UINT64_MAX` past 64 bits).
+  uint64_t cost;
+  // How many of the limit's own units what is left of the pool pays for, rounded down.
+  entitle_amount remaining_units;
+} entitle_draw;
 
 #ifdef __cplusplus
 extern "C" {
@@ -1243,6 +1265,34 @@ entitle_status entitle_query_entitlements(const entitle_engine *engine,
                                           const uint64_t *usage_used,
                                           size_t usage_count,
                                           entitle_entitlements *out);
+
+// `entitle_check_limit` for a limit that may draw on a pool (ABI 7): `used` is what is used
+// of the pool and `requested` is in the limit's own units. Writes `*draw_out`: the pool's
+// answer, the pool's id, the request's cost and what is left in the limit's units. A limit
+// that draws on nothing is its own pool at 1 per 1. Statuses as for `entitle_check_limit`.
+//
+// # Safety
+// `engine` and `request` are NULL or live handles; `draw_out` is NULL or points to a
+// writable `entitle_draw` whose `size` is set, with at least `size` bytes.
+entitle_status entitle_check_draw(const entitle_engine *engine,
+                                  const entitle_request *request,
+                                  uint32_t limit,
+                                  uint64_t used,
+                                  uint64_t requested,
+                                  entitle_draw *draw_out);
+
+// `entitle_check_draw` with names (ABI 7), as `entitle_decide_by_name`. An unknown limit is
+// answered `unknown_limit`, its own pool with id `UINT32_MAX`.
+//
+// # Safety
+// As `entitle_decide_by_name`, for `limit`; `draw_out` as for `entitle_check_draw`.
+entitle_status entitle_check_draw_by_name(const entitle_engine *engine,
+                                          const entitle_request *request,
+                                          const uint8_t *limit,
+                                          size_t limit_len,
+                                          uint64_t used,
+                                          uint64_t requested,
+                                          entitle_draw *draw_out);
 
 // The status of a failed load.
 //

@@ -43,13 +43,14 @@ use crate::digest::PolicyHash;
 use crate::engine::Engine;
 use crate::limits::Limits;
 use crate::model::{
-    AddonDef, AddonLimit, AddonOp, Amount, FeatureDef, GrantDef, LimitDef, LimitKind, Model, Percentage, Period,
-    Preference, QuantityType, SetDef, SettingDef, SettingType, SettingValue, TierDef, TierLimit, TrialLength, Window,
+    AddonDef, AddonLimit, AddonOp, Amount, DrawRate, FeatureDef, GrantDef, LimitDef, LimitKind, Model, Percentage,
+    Period, Preference, QuantityType, SetDef, SettingDef, SettingType, SettingValue, TierDef, TierLimit, TrialLength,
+    Window,
 };
 pub use crate::parts::InvalidParts;
 use crate::parts::Parts;
 use crate::source::{Source, Span};
-use crate::tables::{AddonMeta, DeltaRecord, LimitRecord, RawTables};
+use crate::tables::{AddonMeta, DeltaRecord, DrawRecord, LimitRecord, RawTables};
 
 /// The first bytes of every bundle. The high first byte and the line endings after the name
 /// catch a file that went through a text-mode transfer, as PNG's signature does.
@@ -58,7 +59,7 @@ pub const MAGIC: [u8; 12] = *b"\x89ENTITLE\r\n\x1a\n";
 
 /// The format version this engine writes and loads. Bundles of any other format are refused,
 /// and their header says which policy to rebuild.
-pub const FORMAT_VERSION: u32 = 3;
+pub const FORMAT_VERSION: u32 = 4;
 
 /// The engine release that builds bundles, recorded in each for people to read.
 const ENGINE_VERSION: &str = env!("CARGO_PKG_VERSION");
@@ -565,7 +566,9 @@ macro_rules! codec_struct {
 codec_struct! {
     Span { start, end }
     FeatureDef { name, description, span }
-    LimitDef { name, ty, kind, span }
+    LimitDef { name, ty, kind, draws, span }
+    DrawRate { pool, credits, per }
+    DrawRecord { pool, credits, per }
     SettingDef { name, ty, prefer, span }
     TierDef { name, span, name_span, parent, grant_all, grants, revokes, limits, sets }
     GrantDef { feature, rollout, span }
@@ -575,7 +578,7 @@ codec_struct! {
     AddonDef { name, span, for_tiers, grant_all, grants, limits, sets, valid_from, valid_until, max_quantity, trial }
     Model { name, version, features, limits, settings, tiers, addons, ladders }
     RawTables {
-        grants, revoked, rollout_seeds, rollout_thresholds, limit_kinds, limit_rows, limit_records, addon_tiers,
+        grants, revoked, rollout_seeds, rollout_thresholds, limit_kinds, limit_rows, limit_records, limit_draws, addon_tiers,
         addon_features, addon_deltas, addon_meta, addon_settings, settings, setting_prefs,
     }
 }
@@ -798,6 +801,24 @@ mod tests {
 
     fn built() -> Vec<u8> {
         build(&Source::new("rtc-sdk.policy", POLICY)).unwrap()
+    }
+
+    /// Every record a loaded bundle holds is the record the compiler built, a drawing limit's
+    /// included: a record that read back otherwise would answer otherwise somewhere.
+    #[test]
+    fn a_bundle_holds_the_compilers_records() {
+        let text = include_str!("../tests/conformance/pools.policy");
+        let source = Source::new("pools.policy", text);
+        let loaded = Engine::from_bundle(&build(&source).unwrap()).unwrap();
+        let compiled = Engine::from_source("pools.policy", text).unwrap();
+        let (tiers, limits) = (compiled.model().tiers.len(), compiled.model().limits.len());
+        for tier in 0..tiers {
+            for limit in 0..limits {
+                let (ours, theirs) =
+                    (compiled.tables().limit_record(tier, limit), loaded.tables().limit_record(tier, limit));
+                assert_eq!(ours, theirs, "tier {tier}, limit {limit}");
+            }
+        }
     }
 
     #[test]

@@ -10,7 +10,7 @@ use crate::ids::dense;
 use crate::model::{Access, AddonOp};
 use crate::parts::Parts;
 use crate::tables::{raw, AddonMeta, ADD, ADD_PER_SEAT, AT_LEAST, AT_LEAST_PER_SEAT};
-use crate::tables::{Counts, GrantBits, LimitRecord, Tables};
+use crate::tables::{Counts, DrawRecord, GrantBits, LimitRecord, Tables};
 
 /// Lays out the decision tables for a checked policy.
 ///
@@ -49,6 +49,10 @@ pub(crate) fn parts(checked: &Checked) -> Parts {
         }
     }
     tables.set_limits(limit_rows);
+    tables.set_draws(model.limits.iter().enumerate().filter_map(|(limit, def)| {
+        let rate = def.draws?;
+        Some((limit, DrawRecord { pool: dense(rate.pool), credits: rate.credits, per: rate.per }))
+    }));
     tables.set_rollouts(model.features.iter().map(|f| crate::rollout::seed(&f.name)).collect(), thresholds);
 
     let parents_first = model.tiers_parents_first();

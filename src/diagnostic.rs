@@ -108,6 +108,14 @@ codes! {
     /// A counter window of 0 units, of a fractional number of units, or of more units than
     /// a window may last (`per 0 hours`, `per 1.5 days`, `per 20_000 months`).
     WindowLength = "E025", Error;
+    /// A limit that draws on itself, on a limit that itself draws, or on one that is not a
+    /// `count` counter or cap.
+    InvalidPool = "E026", Error;
+    /// A draw rate of 0, or a rate per 0 units.
+    DrawRate = "E027", Error;
+    /// A tier, add-on or override record that gives a value to a limit which draws on a
+    /// pool: its allowance is its pool's.
+    DrawerValue = "E028", Error;
     /// A ladder step up that loses a feature.
     LadderLosesFeature = "W001", Warning;
     /// A ladder step up that lowers a limit.

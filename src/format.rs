@@ -111,6 +111,14 @@ fn units(source: &Source, file: &ast::File) -> Vec<Unit> {
                     ast::LimitKind::Gauge(_) => " gauge".to_string(),
                     ast::LimitKind::Per(window) => format!(" per {}", window.text),
                     ast::LimitKind::Every(length) => format!(" per {}", value(length)),
+                    ast::LimitKind::Draws(d) => {
+                        let per = match &d.per {
+                            None => String::new(),
+                            Some(ast::DrawPer::Unit(unit)) => format!(" per {}", unit.text),
+                            Some(ast::DrawPer::Quantity(quantity)) => format!(" per {}", value(quantity)),
+                        };
+                        format!(" draws {} at {}{per}", d.pool.text, value(&d.rate))
+                    }
                 };
                 out.push(Unit {
                     span: l.span,

@@ -146,7 +146,8 @@ fn override_set(
                 OverrideEffect::Feature(item, grant)
             }
             1 => {
-                let Some(def) = model.limits.get(item) else { continue };
+                // A limit that draws on a pool takes no record: its pool's records apply.
+                let Some(def) = model.limits.get(item).filter(|def| def.draws.is_none()) else { continue };
                 let (op, written) = match spec.op % 4 {
                     0 => (crate::LimitOp::Set, "="),
                     1 => (crate::LimitOp::Add, "+="),
@@ -295,6 +296,13 @@ pub fn compare_with_overrides(
                     "check_limit t{tier} l{l} {usage:?} now {}: engine {got:?}, reference {want:?}",
                     q.now
                 ));
+            }
+            // What a drawing limit's answer adds: its pool, the cost, what is left in its units.
+            let draw = engine.check_draw(&request, engine.id_at::<LimitId>(l), usage);
+            let terms = (engine.index(draw.pool), draw.cost, draw.remaining_units);
+            let expected = oracle.draw_terms(l, usage, &want).unwrap_or((l, usage.requested, want.remaining));
+            if terms != expected {
+                return Err(format!("check_draw t{tier} l{l} {usage:?}: engine {terms:?}, reference {expected:?}"));
             }
         }
         // A batch asks about every item at once, so one question in as many as there are

@@ -104,7 +104,7 @@ pub use digest::PolicyHash;
 pub use engine::{
     compile, Decision, Engine, Held, HeldIter, NamedRequest, Quota, Reason, Request, Status, Usage, WindowSpan,
 };
-pub use eval::{binding, BufferTooSmall, Explanation, LimitBatch, Prepared, Step, Upgrade};
+pub use eval::{binding, BufferTooSmall, Draw, Explanation, LimitBatch, Prepared, Step, Upgrade};
 pub use format::{format, format_with};
 pub use ids::{AddonId, FeatureId, LimitId, SettingId, TierId};
 pub use limits::Limits;

@@ -240,10 +240,25 @@ pub struct LimitDef {
     pub name: String,
     /// What it counts.
     pub ty: QuantityType,
-    /// How it is measured.
+    /// How it is measured: for a limit that draws on a pool, its pool's kind.
     pub kind: LimitKind,
+    /// The pool it draws on and at what rate, if it draws on one.
+    pub draws: Option<DrawRate>,
     /// Where it is declared.
     pub span: Span,
+}
+
+/// What a limit that draws on a pool costs it: `credits` of the pool for every `per` of the
+/// limit's own base units, rounded up.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct DrawRate {
+    /// The pool's index among the limits. A pool draws on nothing and is a `count` counter
+    /// or cap.
+    pub pool: usize,
+    /// How much of the pool each `per` costs: at least 1.
+    pub credits: u64,
+    /// How many base units of the drawing limit the rate is for: at least 1.
+    pub per: u64,
 }
 
 /// A declared setting.

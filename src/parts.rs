@@ -123,6 +123,30 @@ fn agree(model: &Model, tables: &Tables) -> Result<(), InvalidParts> {
     if items_per_seat || records_per_seat || deltas_per_seat {
         return bad("a duration cap or gauge is per seat");
     }
+    // Pools: the tables hold the draws a query follows (and check their shape), the model
+    // what views show; they must be the same draws, on `count` pools, set by no item. What
+    // each limit measures must agree too: a drawing limit's window is its pool's, which the
+    // tables check of their own kinds.
+    for (l, def) in model.limits.iter().enumerate() {
+        if tables.limit_kind(l) != Some(def.kind) {
+            return bad("a limit's window, cap or gauge differs between the model and the tables");
+        }
+        let in_tables = tables.draw(l).map(|d| (d.pool as usize, d.credits, d.per));
+        let in_model = def.draws.map(|d| (d.pool, d.credits, d.per));
+        let pool_counts =
+            def.draws.is_none_or(|d| model.limits.get(d.pool).is_some_and(|p| p.ty == QuantityType::Count));
+        if in_tables != in_model || !pool_counts {
+            return bad(
+                "a limit's pool or rate differs between the model and the tables, or its pool counts no credits",
+            );
+        }
+    }
+    let drawing = |l: usize| model.limits.get(l).is_some_and(|def| def.draws.is_some());
+    if model.tiers.iter().flat_map(|t| &t.limits).any(|t| drawing(t.limit))
+        || model.addons.iter().flat_map(|a| &a.limits).any(|c| drawing(c.limit))
+    {
+        return bad("a tier or add-on sets a limit that draws on a pool");
+    }
     Ok(())
 }
 
@@ -245,6 +269,47 @@ mod tests {
         assert!(refused(wrong(&|m| m.addons[0].trial = Some(TrialLength::Months(0)))), "an empty trial");
         assert!(refused(wrong(&|m| m.addons[0].trial = None)), "no trial");
         assert!(refused(wrong(&|m| m.tiers[0].limits[1].per_seat = true)), "a duration cap per seat");
+    }
+
+    #[test]
+    fn pools_that_disagree_or_break_the_rules_are_refused() {
+        use crate::tables::{DrawRecord, LimitRecord};
+        let text = "policy \"p\"\nlimit credits : count per month\nlimit conns : count gauge\nlimit minutes : duration draws credits at 5 per minute\ntier pro { limit credits = 100\nlimit conns = 3 }\n";
+        let engine = crate::Engine::from_source("p", text).expect("checks");
+        let parts = |model: Model, raw: crate::tables::RawTables| {
+            Parts::validate(model, raw, [(0u64, false); 5], engine.policy_hash(), &Limits::default()).map(|_| ())
+        };
+        assert!(parts(engine.model().clone(), engine.tables().to_raw()).is_ok());
+        let tables = |change: &dyn Fn(&mut crate::tables::RawTables)| {
+            let mut raw = engine.tables().to_raw();
+            change(&mut raw);
+            parts(engine.model().clone(), raw)
+        };
+        let draw = DrawRecord { pool: 0, credits: 5, per: 60 };
+        assert!(tables(&|raw| raw.limit_draws[2].credits = 6).is_err(), "another rate than the model's");
+        assert!(tables(&|raw| raw.limit_draws[2] = DrawRecord { credits: 0, ..draw }).is_err(), "a rate of 0");
+        assert!(tables(&|raw| raw.limit_draws[2] = DrawRecord { pool: 2, ..draw }).is_err(), "drawing on itself");
+        assert!(tables(&|raw| raw.limit_draws[2] = DrawRecord { pool: 1, ..draw }).is_err(), "a gauge pool");
+        assert!(tables(&|raw| raw.limit_draws[2] = DrawRecord { pool: 9, ..draw }).is_err(), "a pool past the limits");
+        assert!(tables(&|raw| raw.limit_draws[2] = DrawRecord::NONE).is_err(), "a drawing record without a draw");
+        assert!(tables(&|raw| raw.limit_rows[2] = 0).is_err(), "a drawing limit's tier cell unset");
+        let own = |raw: &mut crate::tables::RawTables| {
+            let mut records = raw.limit_records.to_vec();
+            records.push(LimitRecord::drawing(0));
+            raw.limit_records = records.into();
+            raw.limit_rows[1] = u32::try_from(raw.limit_records.len() - 1).unwrap();
+        };
+        assert!(tables(&own).is_err(), "a drawing record on a limit that draws on nothing");
+        let mut model = engine.model().clone();
+        model.limits[2].draws = None;
+        assert!(parts(model, engine.tables().to_raw()).is_err(), "a model without the tables' draw");
+        // The views read the model's window and the queries the tables': they must agree.
+        let mut model = engine.model().clone();
+        model.limits[2].kind = crate::model::LimitKind::Cap;
+        assert!(parts(model, engine.tables().to_raw()).is_err(), "a drawing limit without its pool's window");
+        let mut model = engine.model().clone();
+        model.limits[1].kind = crate::model::LimitKind::Cap;
+        assert!(parts(model, engine.tables().to_raw()).is_err(), "a gauge shown as a cap");
     }
 
     fn chain(parents: &[Option<usize>]) -> Model {

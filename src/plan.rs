@@ -12,7 +12,7 @@ pub use crate::model::Access;
 use crate::model::{
     AddonLimit, AddonOp, Amount, LimitKind, Percentage, Preference, SettingValue, TierLimit, TrialLength,
 };
-use crate::units::{format_amount, QuantityType};
+use crate::units::{format_amount, format_rate, QuantityType};
 
 /// One tier's entitlements, with some add-ons held, in the policy's terms.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -64,7 +64,31 @@ pub struct LimitTerms {
     /// When held add-ons mix flat and per-seat terms, the limit as a function of the seat
     /// count, which no one amount states.
     pub formula: Option<SeatFormula>,
+    /// For a limit that draws on a pool, the pool and the rate; such a limit has no value of
+    /// its own (the pool's terms say how much there is).
+    pub draws: Option<DrawTerms>,
     ty: QuantityType,
+}
+
+/// What a limit that draws on a pool costs it: `credits` of the pool for every `per` of the
+/// limit's own base units.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct DrawTerms {
+    /// The pool's name.
+    pub pool: String,
+    /// How much of the pool each `per` costs.
+    pub credits: u64,
+    /// How many base units of the drawing limit the rate is for.
+    pub per: u64,
+}
+
+impl DrawTerms {
+    /// Whether `self` costs more than `other` for the same use: `credits / per` is larger,
+    /// compared exactly.
+    fn dearer_than(&self, other: &DrawTerms) -> bool {
+        u128::from(self.credits) * u128::from(other.per) > u128::from(other.credits) * u128::from(self.per)
+    }
 }
 
 /// A limit that mixes flat and per-seat terms: `max(flat_floor, per_seat_floor × seats) +
@@ -102,6 +126,9 @@ impl LimitTerms {
     /// The included amount as written (`100 GiB`, `1_000 per seat`, or a formula such as
     /// `max(500, 2_000 per seat)` or `1_000 per seat + 10_000`), or `not set`.
     pub fn value_text(&self) -> String {
+        if let Some(draws) = &self.draws {
+            return format_rate(self.ty, draws.credits, draws.per);
+        }
         if let Some(f) = &self.formula {
             let floor = match (f.flat_floor, f.per_seat_floor) {
                 (Some(flat), Some(seats)) => {
@@ -436,10 +463,16 @@ impl Engine {
             .zip(entries.iter().zip(&changes))
             .map(|(def, (entry, changes))| {
                 let (value, soft_cap, per_seat, formula) = combine(*entry, changes);
-                let measure = match def.kind {
-                    LimitKind::Cap => def.ty.as_str().to_string(),
-                    LimitKind::Gauge => format!("{} gauge", def.ty.as_str()),
-                    LimitKind::Counter(window) => format!("{} per {}", def.ty.as_str(), window),
+                let draws = def.draws.map(|rate| DrawTerms {
+                    pool: model.limits.get(rate.pool).map(|pool| pool.name.clone()).unwrap_or_default(),
+                    credits: rate.credits,
+                    per: rate.per,
+                });
+                let measure = match (&draws, def.kind) {
+                    (Some(draws), _) => format!("{} draws {}", def.ty.as_str(), draws.pool),
+                    (None, LimitKind::Cap) => def.ty.as_str().to_string(),
+                    (None, LimitKind::Gauge) => format!("{} gauge", def.ty.as_str()),
+                    (None, LimitKind::Counter(window)) => format!("{} per {}", def.ty.as_str(), window),
                 };
                 LimitTerms {
                     name: def.name.clone(),
@@ -449,6 +482,7 @@ impl Engine {
                     value,
                     per_seat,
                     formula,
+                    draws,
                     ty: def.ty,
                 }
             })
@@ -641,6 +675,8 @@ pub enum ChangeKind {
     AddonMaximum,
     /// An add-on's trial changed: its length, or whether it is a trial.
     AddonTrial,
+    /// What a limit that draws on a pool costs it changed.
+    Rate,
 }
 
 impl ChangeKind {
@@ -656,6 +692,7 @@ impl ChangeKind {
             ChangeKind::LimitPerSeat => "per_seat",
             ChangeKind::AddonMaximum => "addon_maximum",
             ChangeKind::AddonTrial => "addon_trial",
+            ChangeKind::Rate => "rate",
         }
     }
 }
@@ -720,6 +757,11 @@ pub fn changes(before: &Offer, after: &Offer) -> Vec<Change> {
         };
         if o.measure != n.measure {
             push(ChangeKind::Measure, o.measure.clone(), n.measure.clone(), (true, false));
+        } else if let (Some(a), Some(b)) = (&o.draws, &n.draws) {
+            // The same pool at another rate: dearer takes away, cheaper gives.
+            if a.credits != b.credits || a.per != b.per {
+                push(ChangeKind::Rate, o.value_text(), n.value_text(), (b.dearer_than(a), a.dearer_than(b)));
+            }
         }
         let (old_value, new_value) = (o.value.unwrap_or(Amount::Finite(0)), n.value.unwrap_or(Amount::Finite(0)));
         let by_seats = o.per_seat || n.per_seat || o.formula.is_some() || n.formula.is_some();

@@ -281,6 +281,9 @@ impl<'m> Reference<'m> {
             anchor: 1,
             at: 0,
         };
+        if let Some((pool, usage)) = self.drawn(limit, usage) {
+            return self.check_limit(tier, held, seats, now, pool, usage);
+        }
         if let Some(reason) = self.refusal(held) {
             return denied(reason);
         }
@@ -478,6 +481,32 @@ impl Reference<'_> {
         }
     }
 
+    /// For a limit that draws on a pool, the question as the pool is asked it: the pool, and
+    /// the requested units' cost, `requested × credits / per` rounded up (`u64::MAX` past it).
+    fn drawn(&self, limit: usize, usage: Usage) -> Option<(usize, Usage)> {
+        let rate = self.model.limits.get(limit)?.draws?;
+        let product = u128::from(usage.requested) * u128::from(rate.credits);
+        let per = u128::from(rate.per);
+        let whole = product / per + u128::from(product % per != 0);
+        let cost = u64::try_from(whole).unwrap_or(u64::MAX);
+        Some((rate.pool, Usage { used: usage.used, requested: cost }))
+    }
+
+    /// What `check_draw` adds for a limit that draws on a pool, given the pool's answer: the
+    /// pool, the cost, and how many of the limit's units what is left pays for (rounded down).
+    pub fn draw_terms(&self, limit: usize, usage: Usage, answer: &Quota) -> Option<(usize, u64, Amount)> {
+        let rate = self.model.limits.get(limit)?.draws?;
+        let (pool, asked) = self.drawn(limit, usage)?;
+        let units = match answer.remaining {
+            Amount::Unlimited => Amount::Unlimited,
+            Amount::Finite(left) => {
+                let units = u128::from(left) * u128::from(rate.per) / u128::from(rate.credits);
+                Amount::Finite(u64::try_from(units).unwrap_or(u64::MAX).min(u64::MAX - 1))
+            }
+        };
+        Some((pool, asked.requested, units))
+    }
+
     /// [`Reference::check_limit`] with overrides.
     #[allow(clippy::too_many_arguments, reason = "the oracle takes the question's parts as they are")]
     pub fn check_limit_with(
@@ -491,6 +520,9 @@ impl Reference<'_> {
         limit: usize,
         usage: Usage,
     ) -> Quota {
+        if let Some((pool, usage)) = self.drawn(limit, usage) {
+            return self.check_limit_with(rules, key, tier, held, seats, now, pool, usage);
+        }
         let plan = self.check_limit(tier, held, seats, now, limit, usage);
         let not_set = plan.reason == Reason::LimitNotSet;
         if !matches!(plan.reason, Reason::WithinLimit | Reason::Overage | Reason::LimitExceeded) && !not_set {
@@ -603,6 +635,9 @@ mod tests {
     struct Plan {
         features: usize,
         limits: Vec<(u8, u8)>,
+        /// Limits that draw on a pool: type, which pool (among the count limits that are no
+        /// gauge), credits and what the rate is per.
+        drawers: Vec<(u8, u8, u64, u8)>,
         settings: Vec<bool>,
         tiers: Vec<TierPlan>,
         addons: Vec<AddonPlan>,
@@ -645,8 +680,9 @@ mod tests {
             prop_oneof![6 => 1usize..6, 1 => 60usize..140],
             prop::collection::vec((0u8..3, 0u8..8), 1..4),
             prop::collection::vec(any::<bool>(), 0..3),
+            prop::collection::vec((0u8..3, any::<u8>(), 1u64..50, 0u8..2), 0..3),
         )
-            .prop_flat_map(|(features, limits, settings)| {
+            .prop_flat_map(|(features, limits, settings, drawers)| {
                 let (l, s) = (limits.len(), settings.len());
                 let tier = move |index: usize| {
                     (
@@ -670,8 +706,8 @@ mod tests {
                 // Sometimes more than 64 tiers, so that add-ons' tier bitsets use a second word.
                 let tiers = prop_oneof![6 => 1usize..6, 1 => 63usize..70]
                     .prop_flat_map(move |n| (0..n).map(tier).collect::<Vec<_>>());
-                (Just(features), Just(limits), Just(settings), tiers).prop_flat_map(
-                    |(features, limits, settings, tiers)| {
+                (Just(features), Just(limits), Just(settings), Just(drawers), tiers).prop_flat_map(
+                    |(features, limits, settings, drawers, tiers)| {
                         let (t, l, s) = (tiers.len(), limits.len(), settings.len());
                         let addon = (
                             prop::collection::vec(0..t, 1..3),
@@ -690,10 +726,11 @@ mod tests {
                                 },
                             );
                         let addons = prop::collection::vec(addon, 0..4);
-                        (Just(features), Just(limits), Just(settings), Just(tiers), addons).prop_map(
-                            |(features, limits, settings, tiers, addons)| Plan {
+                        (Just(features), Just(limits), Just(settings), Just(drawers), Just(tiers), addons).prop_map(
+                            |(features, limits, settings, drawers, tiers, addons)| Plan {
                                 features,
                                 limits,
+                                drawers,
                                 settings,
                                 tiers,
                                 addons,
@@ -718,6 +755,17 @@ mod tests {
             let ty = ["count", "bytes", "duration"][*ty as usize];
             let kind = KINDS[*kind as usize];
             text += &format!("limit l{i} : {ty}{kind}\n");
+        }
+        // Drawing limits come after the plain ones, so that no tier or add-on, which index
+        // the plain ones, ever sets one.
+        let pools: Vec<usize> =
+            (0..plan.limits.len()).filter(|&i| plan.limits[i].0 == 0 && plan.limits[i].1 != 1).collect();
+        for (j, (ty, pick, credits, per)) in plan.drawers.iter().enumerate() {
+            let Some(pool) = pools.get(*pick as usize % pools.len().max(1)) else { break };
+            let per = [["", " per 1_000"], [" per KiB", " per 3 B"], [" per minute", " per 30 seconds"]][*ty as usize]
+                [*per as usize];
+            let ty = ["count", "bytes", "duration"][*ty as usize];
+            text += &format!("limit d{j} : {ty} draws l{pool} at {credits}{per}\n");
         }
         for (i, lower) in plan.settings.iter().enumerate() {
             text += &format!("setting s{i} : percent prefer {}\n", if *lower { "lower" } else { "higher" });
@@ -959,9 +1007,11 @@ mod tests {
                     for &(used, requested) in &usages {
                         let usage = Usage { used, requested };
                         let quota = engine.check_limit(&held, limit, usage);
-                        // Within the limit, the request fits what remains.
+                        // Within the limit, the request fits what remains (for a limit that
+                        // draws on a pool, what the request costs the pool does).
                         if matches!(quota.status, Status::Within | Status::Warning) {
                             if let (Amount::Finite(cap), Amount::Finite(left)) = (quota.limit, quota.remaining) {
+                                let requested = engine.check_draw(&held, limit, usage).cost;
                                 prop_assert!(used.saturating_add(requested) <= cap && requested <= left, "{:?}\n{}", quota, text);
                             }
                         }

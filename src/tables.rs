@@ -158,6 +158,11 @@ pub(crate) struct Tables {
     /// Distinct limit records, shared by every tier that inherits the same one. Record 0 is
     /// [`LimitRecord::NOT_SET`].
     limit_records: Box<[LimitRecord]>,
+    /// One per limit: the pool it draws on and its rate, [`DrawRecord::NONE`] for most. A
+    /// pool draws on nothing, so a question is passed on once at most.
+    limit_draws: Box<[DrawRecord]>,
+    /// Whether any limit draws on a pool: the paths with add-ons look for a draw only then.
+    has_draws: bool,
     /// `addons × tier_words` words: the tiers each add-on attaches to (those it lists and
     /// their descendants).
     addon_tiers: Box<[u64]>,
@@ -187,6 +192,7 @@ pub(crate) struct RawTables {
     pub limit_kinds: Box<[LimitKind]>,
     pub limit_rows: Box<[u32]>,
     pub limit_records: Box<[LimitRecord]>,
+    pub limit_draws: Box<[DrawRecord]>,
     pub addon_tiers: Box<[u64]>,
     pub addon_features: Box<[u64]>,
     pub addon_deltas: Box<[DeltaRecord]>,
@@ -250,6 +256,8 @@ impl Tables {
             limit_kinds: limit_kinds.into(),
             limit_rows: vec![0; tiers * limits].into(),
             limit_records: vec![LimitRecord::NOT_SET].into(),
+            limit_draws: vec![DrawRecord::NONE; limits].into(),
+            has_draws: false,
             addon_tiers: vec![0; addons * tier_words].into(),
             addon_features: vec![0; addons * feature_words].into(),
             addon_deltas: vec![DeltaRecord::default(); addons * limits].into(),
@@ -424,6 +432,24 @@ impl Tables {
         (row != 0, &self.limit_records[row as usize])
     }
 
+    /// What limit `l` measures in time (a counter's window, a cap, a gauge); `None` past the
+    /// last limit.
+    pub(crate) fn limit_kind(&self, l: usize) -> Option<LimitKind> {
+        self.limit_kinds.get(l).copied()
+    }
+
+    /// The pool and rate of limit `limit`, if it draws on a pool.
+    #[inline]
+    pub(crate) fn draw(&self, limit: usize) -> Option<&DrawRecord> {
+        self.limit_draws.get(limit).filter(|draw| draw.pool != u32::MAX)
+    }
+
+    /// Whether any limit draws on a pool.
+    #[inline(always)]
+    pub(crate) const fn has_draws(&self) -> bool {
+        self.has_draws
+    }
+
     /// Whether an add-on attaches to a tier.
     #[inline]
     pub(crate) fn attaches(&self, addon: usize, tier: usize) -> bool {
@@ -482,6 +508,7 @@ impl Tables {
             limit_kinds: self.limit_kinds.clone(),
             limit_rows: self.limit_rows.clone(),
             limit_records: self.limit_records.clone(),
+            limit_draws: self.limit_draws.clone(),
             addon_tiers: self.addon_tiers.clone(),
             addon_features: self.addon_features.clone(),
             addon_deltas: self.addon_deltas.clone(),
@@ -505,6 +532,7 @@ impl Tables {
             (raw.rollout_seeds.len(), features),
             (raw.limit_kinds.len(), limits),
             (raw.limit_rows.len(), size(tiers, limits)),
+            (raw.limit_draws.len(), limits),
             (raw.addon_tiers.len(), size(addons, tier_words)),
             (raw.addon_features.len(), size(addons, feature_words)),
             (raw.addon_deltas.len(), size(addons, limits)),
@@ -530,6 +558,8 @@ impl Tables {
             limit_kinds: raw.limit_kinds,
             limit_rows: raw.limit_rows,
             limit_records: raw.limit_records,
+            has_draws: raw.limit_draws.iter().any(|d| *d != DrawRecord::NONE),
+            limit_draws: raw.limit_draws,
             addon_tiers: raw.addon_tiers,
             addon_features: raw.addon_features,
             addon_deltas: raw.addon_deltas,
@@ -563,6 +593,7 @@ impl Tables {
         if !counters_agree {
             return Err("a limit record's counter window is not its limit's");
         }
+        tables.check_draws()?;
         if tables.addon_settings.iter().flatten().any(|&(setting, _)| setting >= settings) {
             return Err("an add-on sets a setting the policy does not declare");
         }
@@ -572,6 +603,55 @@ impl Tables {
             return Err("an add-on sets more settings than the policy declares");
         }
         Ok(tables)
+    }
+
+    /// Sets the limits that draw on pools, each `(limit, its draw)`; every tier's cell of such
+    /// a limit becomes a [`LimitRecord::drawing`] record (`set_limits` must have run).
+    pub(crate) fn set_draws(&mut self, draws: impl IntoIterator<Item = (usize, DrawRecord)>) {
+        let mut cells = Vec::new();
+        for (limit, draw) in draws {
+            if let Some(slot) = self.limit_draws.get_mut(limit) {
+                *slot = draw;
+                self.has_draws = true;
+                let record = LimitRecord::drawing(self.limit_counter(limit));
+                cells.extend((0..self.counts.tiers).map(|tier| (tier, limit, record)));
+            }
+        }
+        self.set_limits(cells);
+    }
+
+    /// A bundle's draws, checked as the compiler makes them: each a pool of another limit
+    /// that draws on nothing and is no gauge, with the drawing limit's window, a rate of at
+    /// least 1 per at least 1, a drawing record in every tier's cell of the limit and in no
+    /// other, and no add-on changing the limit.
+    fn check_draws(&self) -> Result<(), &'static str> {
+        let limits = self.counts.limits;
+        for (l, draw) in self.limit_draws.iter().enumerate() {
+            let cells = (0..self.counts.tiers).map(|tier| self.limit_record(tier, l));
+            if *draw == DrawRecord::NONE {
+                if cells.into_iter().any(|(_, record)| record.flags & DRAWS != 0) {
+                    return Err("a limit that draws on nothing has a drawing record");
+                }
+                continue;
+            }
+            let pool = draw.pool as usize;
+            let pool_ok = pool < limits
+                && pool != l
+                && self.limit_draws.get(pool) == Some(&DrawRecord::NONE)
+                && self.limit_kinds.get(pool).is_some_and(|kind| *kind != LimitKind::Gauge)
+                && self.limit_kinds.get(pool) == self.limit_kinds.get(l);
+            if !pool_ok || draw.credits == 0 || draw.per == 0 {
+                return Err("a limit draws on a pool it cannot draw on, or at a rate of 0");
+            }
+            if !cells.into_iter().all(|(set, record)| set && record.flags & DRAWS != 0) {
+                return Err("a drawing limit's tier has a record of its own");
+            }
+            let deltas = (0..self.counts.addons).filter_map(|a| self.addon_deltas.get(at(a, limits, l)));
+            if deltas.into_iter().any(|delta| *delta != DeltaRecord::default()) {
+                return Err("an add-on changes a drawing limit");
+            }
+        }
+        Ok(())
     }
 
     /// The size in bytes of every table a query reads.
@@ -589,6 +669,7 @@ impl Tables {
             + self.limit_counters.len() * size_of::<u32>()
             + self.limit_rows.len() * size_of::<u32>()
             + self.limit_records.len() * size_of::<LimitRecord>()
+            + self.limit_draws.len() * size_of::<DrawRecord>()
             + self.addon_deltas.len() * size_of::<DeltaRecord>()
             + self.addon_meta.len() * size_of::<AddonMeta>()
             + addon_settings

@@ -272,6 +272,15 @@ pub fn format_quantity(ty: QuantityType, n: u64) -> String {
     }
 }
 
+/// A drawing limit's rate as the language writes it, after `draws POOL`: `at 40` for a count
+/// at 1 per 1, `at 5 per 1 min`, `at 1 per 1_000`.
+pub(crate) fn format_rate(ty: QuantityType, credits: u64, per: u64) -> String {
+    if ty == QuantityType::Count && per == 1 {
+        return format!("at {}", format_count(credits));
+    }
+    format!("at {} per {}", format_count(credits), format_quantity(ty, per))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

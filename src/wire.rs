@@ -23,6 +23,7 @@ use serde_json::{json, Map, Value};
 use crate::diagnostic::{Diagnostic, Severity};
 use crate::engine::{Decision, Engine, Held, NamedRequest, Quota, Request, Usage};
 use crate::eval::{Explanation, Step, Upgrade};
+use crate::ids::LimitId;
 use crate::model::{Amount, SettingValue};
 use crate::overrides::{OverrideChange, OverrideInfo, Overrides};
 use crate::source::{Source, Span};
@@ -373,8 +374,7 @@ fn answer(engine: &Engine, overrides: Option<&Overrides>, line: &str) -> Result<
             out
         }
         (None, Some(limit), None, false) => {
-            let answer = engine.check_limit_by_name(&request, limit, usage);
-            let mut out = quota(&answer);
+            let (answer, mut out) = limit_answer(engine, &request, limit, usage);
             // A query that gives quantities is told which held add-ons the limit used, and how
             // many of each; one that lists names only gets the edition-1 answer.
             if let (false, true, Some(id)) =
@@ -433,16 +433,15 @@ fn setting_answer(engine: &Engine, request: &NamedRequest<'_>, setting: &str) ->
 /// index of the answer that binds, [`crate::binding`]; `null` for an empty list) and `limits`,
 /// each limit's answer in the order asked, as a single `limit` query answers it.
 fn several(engine: &Engine, request: &NamedRequest<'_>, limits: &[LimitQuestion]) -> Map<String, Value> {
-    let answers: Vec<Quota> = limits
+    let (answers, shown): (Vec<Quota>, Vec<Value>) = limits
         .iter()
-        .map(|q| engine.check_limit_by_name(request, &q.limit, Usage::used(q.used).requesting(q.requested)))
-        .collect();
+        .map(|q| {
+            let (answer, out) = limit_answer(engine, request, &q.limit, Usage::used(q.used).requesting(q.requested));
+            (answer, Value::Object(out))
+        })
+        .unzip();
     let binding = crate::binding(&answers);
-    object(json!({
-        "allowed": answers.iter().all(|a| a.allowed),
-        "binding": binding,
-        "limits": answers.iter().map(|a| Value::Object(quota(a))).collect::<Vec<_>>(),
-    }))
+    object(json!({ "allowed": answers.iter().all(|a| a.allowed), "binding": binding, "limits": shown }))
 }
 
 /// Everything the subject is entitled to, as an account page shows it: `features`, `limits`
@@ -464,8 +463,9 @@ fn entitlements(
     let limits: Map<String, Value> = engine
         .limits()
         .map(|(_, name)| {
-            let used = usage.get(name).map_or(0, |amount| amount.0);
-            (name.to_string(), Value::Object(quota(&engine.check_limit_by_name(request, name, Usage::used(used)))))
+            let given = |id| engine.limit_name(id).and_then(|name| usage.get(name)).map(|amount| amount.0);
+            let used = engine.limit(name).map_or(0, |id| engine.used_for(id, given));
+            (name.to_string(), Value::Object(limit_answer(engine, request, name, Usage::used(used)).1))
         })
         .collect();
     let settings: Map<String, Value> = engine
@@ -493,6 +493,30 @@ fn amount(amount: Amount) -> Value {
 /// A feature answer: `{"allowed": bool, "reason": "granted_by_tier"}`.
 pub fn decision(decision: &Decision) -> Map<String, Value> {
     object(json!({ "allowed": decision.allowed, "reason": decision.reason.as_str() }))
+}
+
+/// The answer about the limit named `name`, and its JSON ([`limit_quota`]).
+fn limit_answer(engine: &Engine, request: &NamedRequest<'_>, name: &str, usage: Usage) -> (Quota, Map<String, Value>) {
+    let answer = engine.check_limit_by_name(request, name, usage);
+    let out = match engine.limit(name) {
+        Some(id) => limit_quota(engine, id, usage, &answer),
+        None => quota(&answer),
+    };
+    (answer, out)
+}
+
+/// `answer`, the answer to `usage` of `limit`, as JSON: [`quota`]'s fields and, for a limit
+/// that draws on a pool, `pool` (its name), `cost` (what the requested units cost the pool)
+/// and `remaining_units` (what is left of the pool, in the limit's own units).
+pub fn limit_quota(engine: &Engine, limit: LimitId, usage: Usage, answer: &Quota) -> Map<String, Value> {
+    let mut out = quota(answer);
+    if let Some(pool) = engine.pool(limit) {
+        let draw = engine.draw_of(limit, usage, *answer);
+        out.insert("pool".into(), json!(engine.limit_name(pool)));
+        out.insert("cost".into(), json!(draw.cost));
+        out.insert("remaining_units".into(), amount(draw.remaining_units));
+    }
+    out
 }
 
 /// A limit answer: `allowed`, `reason`, `status`, `limit`, `soft_cap` (`null` for a hard
@@ -760,8 +784,9 @@ fn access_word(access: crate::model::Access) -> &'static str {
 /// `features`, `limits` and `settings` as arrays in declaration order. A feature is `name`,
 /// `access` (`granted`, `rollout`, `not_granted`, `revoked`) and, for a rollout, `rollout` (`"5%"`).
 /// A limit is `name`, `measure`, `value` and `soft_cap` (base units, `"unlimited"` or `null`),
-/// `display` and `soft_cap_display` (as the policy writes them), and `warn` (`"90%"` or `null`).
-/// A setting is `name`, `value` (base units or text, `null` when unset) and `display`.
+/// `display` and `soft_cap_display` (as the policy writes them), `warn` (`"90%"` or `null`) and,
+/// for a limit that draws on a pool, `draws`: `pool`, `credits` and `per` (its rate, `per` in
+/// the limit's base units; its `value` is `null` and its `display` the rate). A setting is `name`, `value` (base units or text, `null` when unset) and `display`.
 pub fn offer(offer: &crate::plan::Offer) -> Value {
     let features: Vec<Value> = offer
         .features
@@ -778,7 +803,7 @@ pub fn offer(offer: &crate::plan::Offer) -> Value {
         .limits
         .iter()
         .map(|l| {
-            json!({
+            let mut out = object(json!({
                 "name": l.name,
                 "measure": l.measure,
                 "value": l.value.map_or(Value::Null, amount),
@@ -786,7 +811,11 @@ pub fn offer(offer: &crate::plan::Offer) -> Value {
                 "soft_cap": l.soft_cap.map_or(Value::Null, amount),
                 "soft_cap_display": l.soft_cap.map_or(Value::Null, |cap| json!(l.format(cap))),
                 "warn": l.warn.map_or(Value::Null, |w| json!(w.to_string())),
-            })
+            }));
+            if let Some(draws) = &l.draws {
+                out.insert("draws".into(), json!({ "pool": draws.pool, "credits": draws.credits, "per": draws.per }));
+            }
+            Value::Object(out)
         })
         .collect();
     let settings: Vec<Value> = offer

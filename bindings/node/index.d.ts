@@ -223,6 +223,19 @@ export interface LimitBatch {
   readonly answers: readonly Quota[];
 }
 
+/** A limit that may draw on a pool, answered in both terms (`Engine.checkDraw`). */
+export interface Draw {
+  /** The pool's answer, in the pool's units: what `checkLimit` answers for the limit. */
+  readonly quota: Quota;
+  /** The pool's name: the limit's own for a limit that draws on nothing; `null` for an
+   * unknown limit (whose answer is `unknown_limit`). */
+  readonly pool: string | null;
+  /** What the requested units cost the pool, rounded up. */
+  readonly cost: Amount;
+  /** How many of the limit's own units what is left of the pool pays for, rounded down. */
+  readonly remainingUnits: Amount;
+}
+
 /** A subject's whole entitlement, as an account page shows it. */
 export interface Entitlements {
   readonly features: Readonly<Record<string, Decision>>;
@@ -301,6 +314,12 @@ export declare class Engine {
     used?: readonly AmountIn[],
     requested?: readonly AmountIn[],
   ): LimitBatch;
+  /** `checkLimit` for a limit that may draw on a pool: `used` is the pool's use and
+   * `requested` is in the limit's own units; the pool's answer with the pool's name, the
+   * request's cost and what is left in the limit's units. */
+  checkDraw(request: Request, limit: NameOrId, used?: AmountIn, requested?: AmountIn): Draw;
+  /** The name of the pool `limit` draws on, or `null` for a limit that draws on nothing. */
+  pool(limit: NameOrId): string | null;
   /** A setting's value for the subject, or `null` when nothing sets it. Throws
    * `UnknownNameError` for an unknown tier, add-on or setting, or too many add-ons. */
   settingValue(request: Request, setting: NameOrId): SettingValue | null;

@@ -665,6 +665,23 @@ class Engine {
     return quota(answer);
   }
 
+  /** `checkLimit` for a limit that may draw on a pool: `used` is the pool's use and
+   * `requested` is in the limit's own units. Returns `{ quota, pool, cost, remainingUnits }`:
+   * the pool's answer (what `checkLimit` answers), the pool's name, what the request costs
+   * it (rounded up) and how many of the limit's units what is left pays for (rounded down).
+   * A limit that draws on nothing is its own pool at 1 per 1. */
+  checkDraw(request, limit, used, requested) {
+    const native = handleOf(request, this);
+    const draw = addon.checkDraw(this.#native, native, named('limit', limit), count('used', used), count('requested', requested));
+    return frozen({ quota: quota(draw.quota), pool: draw.pool ?? null, cost: amount(draw.cost), remainingUnits: amount(draw.remainingUnits) });
+  }
+
+  /** The name of the pool `limit` draws on, or `null` for a limit that draws on nothing
+   * (or an unknown one). */
+  pool(limit) {
+    return addon.poolOf(this.#native, named('limit', limit)) ?? null;
+  }
+
   /** `checkLimit` for many limits (names or ids) in one call: `used[i]` is the use of
    * `limits[i]` (no `used` at all: 0 for each), nothing more is requested; an array of quotas
    * in the same order, each what `checkLimit` answers. A `used` of another length than

@@ -185,6 +185,7 @@ fn describe(change: &Change) -> String {
         ChangeKind::LimitPerSeat => ("limit", " per seat"),
         ChangeKind::AddonMaximum => ("add-on", " maximum"),
         ChangeKind::AddonTrial => ("add-on", " trial"),
+        ChangeKind::Rate => ("limit", " rate"),
         _ => ("item", ""),
     };
     format!("{what} `{}`{aspect}: {} → {}", change.name, change.before, change.after)

@@ -3,7 +3,7 @@
 use std::io::Write;
 use std::path::PathBuf;
 
-use entitle::{render, Amount, Engine, Explanation, Overrides, Request, Source, Status, Usage};
+use entitle::{render, Amount, Engine, Explanation, LimitId, Overrides, Request, Source, Status, Usage};
 use serde_json::Value;
 
 use crate::{load, unknown_name, Format, CLEAN, USAGE_OR_IO};
@@ -132,7 +132,11 @@ fn explain(args: &Args, source: &Source, engine: &Engine, overrides: Option<&Ove
         let usage = Usage::used(args.used.unwrap_or(0)).requesting(args.requested);
         let why = engine.explain_limit(&request, limit, usage);
         let quota = &why.answer;
-        let total = usage.used.saturating_add(usage.requested);
+        // A limit that draws on a pool is answered in the pool's terms: its usage, limit and
+        // what is left are the pool's, and only the request is in the limit's own units.
+        let pool = engine.pool(limit);
+        let (counted, cost) = engine.pool_terms(limit, usage.requested);
+        let total = usage.used.saturating_add(cost);
         let verdict = match quota.status {
             Status::Within => "may use",
             Status::Warning => "may use, with a warning,",
@@ -140,18 +144,32 @@ fn explain(args: &Args, source: &Source, engine: &Engine, overrides: Option<&Ove
             Status::Exceeded => "may not use",
         };
         // Amounts in the units the policy writes (`100 GiB`, `1_000_000`), read from its terms.
-        let terms = engine.offer(tier, &addons).ok().and_then(|offer| {
-            let index = engine.limits().position(|(id, _)| id == limit)?;
-            offer.limits.get(index).cloned()
-        });
+        let offer = engine.offer(tier, &addons).ok();
+        let terms_of = |of: LimitId| {
+            let index = engine.limits().position(|(id, _)| id == of)?;
+            offer.as_ref()?.limits.get(index).cloned()
+        };
+        let (own, terms) = (terms_of(limit), terms_of(counted));
         let show = |a: Amount| terms.as_ref().map_or_else(|| a.to_string(), |t| t.format(a));
+        let show_own = |a: Amount| own.as_ref().map_or_else(|| a.to_string(), |t| t.format(a));
+        let pool_name = pool.and_then(|p| engine.limit_name(p));
+        let cost_note =
+            pool_name.map_or_else(String::new, |p| format!(" ({} of pool `{p}`)", show(Amount::Finite(cost))));
         let headline = format!(
-            "{subject}{held} {verdict} {} more of limit `{limit_name}` with {} used ({} in all) at {at}.",
-            show(Amount::Finite(usage.requested)),
+            "{subject}{held} {verdict} {} more of limit `{limit_name}`{cost_note} with {} used ({} in all) at {at}.",
+            show_own(Amount::Finite(usage.requested)),
             show(Amount::Finite(usage.used)),
             show(Amount::Finite(total))
         );
-        let mut facts = vec![format!("limit: {}", show(quota.limit))];
+        let mut facts = Vec::new();
+        if let Some(p) = pool_name {
+            let units = engine.draw_of(limit, usage, *quota).remaining_units;
+            facts.push(format!(
+                "pool: `{p}`, whose usage the query gives; what is left pays for {} of `{limit_name}`",
+                show_own(units)
+            ));
+        }
+        facts.push(format!("limit: {}", show(quota.limit)));
         if let Some(cap) = quota.soft_cap {
             facts.push(format!("soft cap: {} (overage is allowed up to it)", show(cap)));
         }
@@ -161,7 +179,7 @@ fn explain(args: &Args, source: &Source, engine: &Engine, overrides: Option<&Ove
             let (start, end) = (entitle::format_instant(window.start), entitle::format_instant(window.end));
             facts.push(format!("window: usage counts from {start}; the counter resets at {end}"));
         }
-        let answer = entitle::wire::quota(quota);
+        let answer = entitle::wire::limit_quota(engine, limit, usage, quota);
         return Ok(match args.format {
             Format::Text => text(source, &headline, &quota.reason.to_string(), &why, &facts),
             Format::Json => json_document(answer, &why),

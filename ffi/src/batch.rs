@@ -609,11 +609,10 @@ pub unsafe extern "C" fn entitle_query_entitlements(
             // of the id arrays as `usage_limits` still has its usage read as it gave it.
             let questions = engine.limits().map(|(id, _)| {
                 // SAFETY: `i < usage_count`, and the caller's contract for the usage arrays.
-                let used = (0..usage_count)
-                    .rev()
-                    .find(|i| usage_limits.get(*i) == id.as_u32())
-                    .map_or(0, |i| usage_used.get(i));
-                (id, Usage::used(used))
+                let given = |id: LimitId| {
+                    (0..usage_count).rev().find(|i| usage_limits.get(*i) == id.as_u32()).map(|i| usage_used.get(i))
+                };
+                (id, Usage::used(engine.used_for(id, given)))
             });
             // SAFETY: `has_room` checked that `limits` holds every limit.
             note(check_into(engine, rust, questions, page.limits)?);

@@ -40,6 +40,8 @@ mod queries;
 
 mod batch;
 
+mod draws;
+
 mod errors;
 
 use std::ffi::c_char;
@@ -47,6 +49,7 @@ use std::ffi::c_char;
 use crate::status::guard_or;
 
 pub use crate::batch::*;
+pub use crate::draws::*;
 pub use crate::errors::*;
 pub use crate::handles::*;
 pub use crate::names::*;
@@ -73,7 +76,7 @@ pub extern "C" fn entitle_abi_version() -> u32 {
 
 /// Raised when what a call declares or does changes for callers built against an older
 /// header; `docs/bindings.md` lists each version's changes.
-pub const ABI_VERSION: u32 = 6;
+pub const ABI_VERSION: u32 = 7;
 
 #[cfg(test)]
 mod tests {

@@ -117,7 +117,8 @@ macro_rules! size_prefixed {
 
 size_prefixed!(
     entitle_setting_answer => std::mem::size_of::<entitle_setting_answer>(),
-    entitle_quota2 => crate::types::QUOTA2_ABI4_SIZE
+    entitle_quota2 => crate::types::QUOTA2_ABI4_SIZE,
+    crate::draws::entitle_draw => std::mem::size_of::<crate::draws::entitle_draw>()
 );
 impl Answer for entitle_window {}
 
@@ -145,7 +146,7 @@ fn seated<T: Copy, A>(rust: Request<'_, T, A>, seats: Option<u64>) -> Request<'_
 ///
 /// # Safety
 /// `engine` and `request` are NULL or live; `out` is NULL or writable.
-unsafe fn by_id<T: Answer>(
+pub(crate) unsafe fn by_id<T: Answer>(
     engine: *const entitle_engine,
     request: *const entitle_request,
     out: *mut T,
@@ -188,7 +189,7 @@ unsafe fn by_id_in<T: Answer>(
 ///
 /// # Safety
 /// As `by_id`; `name` per `read_str`.
-unsafe fn by_name<T: Answer>(
+pub(crate) unsafe fn by_name<T: Answer>(
     engine: *const entitle_engine,
     request: *const entitle_request,
     name: *const u8,

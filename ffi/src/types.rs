@@ -350,7 +350,7 @@ pub(crate) fn c_decision(decision: Decision) -> entitle_decision {
     entitle_decision { allowed: decision.allowed, reason: decision.reason as u32 }
 }
 
-fn c_amount(amount: Amount) -> entitle_amount {
+pub(crate) fn c_amount(amount: Amount) -> entitle_amount {
     match amount {
         Amount::Finite(value) => entitle_amount { value, unlimited: false },
         Amount::Unlimited => entitle_amount { value: u64::MAX, unlimited: true },

@@ -3,7 +3,7 @@
 //! UndefinedBehaviorSanitizer, then again under valgrind; the conformance corpus answered
 //! through the C structs, compared with the Rust answers; a subject's whole entitlement through
 //! the typed call, compared with the JSON protocol's; and callers built against the frozen
-//! ABI-1 to ABI-5 headers (`tests/c/abi1/` to `tests/c/abi5/`), run the same two
+//! ABI-1 to ABI-6 headers (`tests/c/abi1/` to `tests/c/abi6/`), run the same two
 //! ways against this build.
 //!
 //! Needs `gcc` and `valgrind` on the PATH (`.ci/run` installs them); a test that finds one
@@ -361,6 +361,54 @@ fn a_caller_built_against_abi_5_answers_alike_under_valgrind() {
     let binary = compile_abi5_caller("test_abi5_caller_plain", false);
     let output = run_under_valgrind(&binary, &rtc_sdk_policy());
     assert_abi5_caller_output(&output);
+}
+
+/// Where the ABI-6 caller finds `entitle.h`: the header as it was at ABI 6, frozen.
+const ABI6_HEADER_DIR: &str = "tests/c/abi6";
+
+/// Everything `tests/c/test_abi6_caller.c` prints when the library answers it as ABI 6 did. The
+/// count is exact, so a check that stops running is noticed too.
+const ABI6_CALLER_OUTPUT: &str = "\
+built against ABI 6; the library implements at least that
+binding: api_calls_per_day (1 of 3)
+18 passed, 0 failed
+";
+
+/// Builds the ABI-6 caller, after checking that its header is still the ABI-6 one.
+fn compile_abi6_caller(output: &str, sanitize: bool) -> PathBuf {
+    let header =
+        std::fs::read_to_string(repository().join(ABI6_HEADER_DIR).join("entitle.h")).expect("the ABI-6 header");
+    assert!(
+        header.contains("\n#define ENTITLE_ABI_VERSION 6\n"),
+        "{ABI6_HEADER_DIR}/entitle.h is not the ABI-6 header"
+    );
+    assert!(!header.contains("entitle_check_draw"), "{ABI6_HEADER_DIR}/entitle.h declares ABI 7's functions");
+    compile_against(ABI6_HEADER_DIR, "test_abi6_caller.c", output, sanitize)
+}
+
+/// The ABI-6 caller's output must be exactly `ABI6_CALLER_OUTPUT`; its stderr names any check
+/// that failed.
+fn assert_abi6_caller_output(output: &Output) {
+    assert_eq!(
+        String::from_utf8_lossy(&output.stdout),
+        ABI6_CALLER_OUTPUT,
+        "--- stderr\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+}
+
+#[test]
+fn a_caller_built_against_abi_6_answers_alike_under_sanitizers() {
+    let binary = compile_abi6_caller("test_abi6_caller_sanitized", true);
+    let output = run_sanitized(&binary, &rtc_sdk_policy());
+    assert_abi6_caller_output(&output);
+}
+
+#[test]
+fn a_caller_built_against_abi_6_answers_alike_under_valgrind() {
+    let binary = compile_abi6_caller("test_abi6_caller_plain", false);
+    let output = run_under_valgrind(&binary, &rtc_sdk_policy());
+    assert_abi6_caller_output(&output);
 }
 
 fn rtc_sdk_policy() -> PathBuf {

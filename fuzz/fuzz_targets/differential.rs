@@ -42,6 +42,8 @@ impl<'a> Arbitrary<'a> for Plan {
             text += &format!("feature f{f}\n");
         }
         let kinds = [" per day", " per month", " gauge", "", " per 5 hours", " per 2 weeks", " per 3 months"];
+        // Which limits may be pools: every one but a gauge.
+        let mut pools = Vec::new();
         for l in 0..limits {
             // A window of any length now and then: `per N UNITS` for N up to the most allowed.
             if u.ratio(1, 8)? {
@@ -52,9 +54,24 @@ impl<'a> Arbitrary<'a> for Plan {
                     "limit l{l} : count per {}\n",
                     if every == 1 { format!("1 {}", unit.as_str()) } else { window.to_string() }
                 );
+                pools.push(l);
             } else {
-                text += &format!("limit l{l} : count{}\n", u.choose(&kinds)?);
+                let kind = u.choose(&kinds)?;
+                text += &format!("limit l{l} : count{kind}\n");
+                if *kind != " gauge" {
+                    pools.push(l);
+                }
             }
+        }
+        // Now and then a limit that draws on one of them, at a rate of any size, declared after
+        // the limits the tiers set, so that none sets it.
+        if !pools.is_empty() && u.ratio(1, 3)? {
+            let pool = u.choose(&pools)?;
+            let credits: u64 = u.int_in_range(1..=u64::MAX / 2)?;
+            let per = u.choose(&["", " per 1_000", " per 7"])?;
+            let ty = if per.is_empty() && u.ratio(1, 2)? { "duration" } else { "count" };
+            let per = if ty == "duration" { " per 30 seconds" } else { per };
+            text += &format!("limit d0 : {ty} draws l{pool} at {credits}{per}\n");
         }
         text += "setting s0 : percent\n";
         for t in 0..tiers {

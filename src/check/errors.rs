@@ -69,6 +69,16 @@ pub(crate) enum CheckError {
     NameTooLong { prefix: String, len: usize, max: usize },
     #[error("{hidden} more diagnostics after the first {max} are not shown")]
     TooManyDiagnostics { hidden: usize, max: usize },
+    #[error("limit `{limit}` draws on itself")]
+    DrawsOnItself { limit: String },
+    #[error("limit `{limit}` draws on `{pool}`, which draws on `{further}`: a pool cannot draw on another")]
+    PoolDraws { limit: String, pool: String, further: String },
+    #[error("limit `{limit}` draws on `{pool}`, which is {what}: a pool is a `count` counter or cap")]
+    PoolNotCounted { limit: String, pool: String, what: &'static str },
+    #[error("limit `{limit}` draws on `{pool}` at a rate {what}, which never draws")]
+    ZeroDrawRate { limit: String, pool: String, what: &'static str },
+    #[error("limit `{limit}` draws on `{pool}`, so {block} cannot set it")]
+    DrawerSet { limit: String, pool: String, block: String },
     #[error("tier `{name}` inherits through more than {max} tiers")]
     InheritanceTooDeep { name: String, max: usize },
     #[error("{tiers} tiers × {items} features, limits, settings and add-ons is past the limit of {max} table cells")]
@@ -94,6 +104,11 @@ impl CheckError {
             CheckError::EmptyValidity { .. } | CheckError::EmptyTrial { .. } => Code::EmptyValidity,
             CheckError::PerSeatNotAllowed { .. } => Code::PerSeatNotAllowed,
             CheckError::WindowLength { .. } => Code::WindowLength,
+            CheckError::DrawsOnItself { .. } | CheckError::PoolDraws { .. } | CheckError::PoolNotCounted { .. } => {
+                Code::InvalidPool
+            }
+            CheckError::ZeroDrawRate { .. } => Code::DrawRate,
+            CheckError::DrawerSet { .. } => Code::DrawerValue,
             CheckError::SoftCapSeatMismatch { .. } => Code::SoftCapSeatMismatch,
             CheckError::ZeroMaxQuantity { .. } => Code::ZeroMaxQuantity,
             CheckError::InvalidDate { .. } => Code::InvalidDate,

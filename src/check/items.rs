@@ -193,6 +193,16 @@ impl Checker<'_> {
             return;
         }
         seen.insert(limit, item.limit.span);
+        if let Some(Some(pool)) = self.drawers.get(limit) {
+            let (limit, pool) = (self.shown(&item.limit.text), self.shown(pool));
+            let help = format!("set `{pool}`, the pool it draws on");
+            self.error_with_help(
+                item.limit.span,
+                CheckError::DrawerSet { limit, pool, block: block.into() },
+                Some(help),
+            );
+            return;
+        }
         if kind == BlockKind::Tier && item.op == ast::AssignOp::Add {
             let help = "a tier sets its limits with `=`; `+=` is for add-ons";
             self.error_with_help(item.op_span, not_allowed("`+=`"), Some(help.into()));

@@ -264,7 +264,7 @@ fn redundancy(model: &Model, flat: &[Effective], out: &mut Vec<Diagnostic>) {
     }
 }
 
-/// W006 and W007: declarations nothing uses. One pass over every grant and limit item marks
+/// W006 and W007: declarations nothing uses (a pool's drawing limits aside). One pass over every grant and limit item marks
 /// what is used, so the cost is linear in the policy.
 fn unused(model: &Model, out: &mut Vec<Diagnostic>) {
     let grant_all =
@@ -284,8 +284,9 @@ fn unused(model: &Model, out: &mut Vec<Diagnostic>) {
             out.push(Lint::UnusedFeature { name: feature.name.clone() }.at(feature.span));
         }
     }
+    // A limit that draws on a pool is never set itself: it is as used as its pool is.
     for (limit, used) in model.limits.iter().zip(set) {
-        if !used {
+        if !used && limit.draws.is_none() {
             out.push(Lint::UnusedLimit { name: limit.name.clone() }.at(limit.span));
         }
     }

@@ -13,6 +13,7 @@ mod inheritance;
 mod items;
 mod ladders;
 mod lints;
+mod pools;
 mod registry;
 mod types;
 mod values;
@@ -169,6 +170,9 @@ struct Checker<'a> {
     /// values given for it are not checked again.
     limit_types: Vec<Option<(QuantityType, LimitKind)>>,
     setting_types: Vec<Option<SettingType>>,
+    /// Per limit: the pool it is declared to draw on (rightly or not), as written, so that no
+    /// tier or add-on gives it a value.
+    drawers: Vec<Option<String>>,
     /// For each ladder, the span of each tier name in it, for the ladder warnings.
     ladder_spans: Vec<Vec<Span>>,
     /// For each add-on, the span of its `max` item if it has one, for the warnings about it.
@@ -223,6 +227,7 @@ impl<'a> Checker<'a> {
         };
         let mut tier_decls = Vec::new();
         let mut addon_decls = Vec::new();
+        let mut limit_decls = Vec::new();
         for decl in &file.decls {
             match decl {
                 ast::Decl::Feature(f) if self.is_first(&self.features, &f.name) => model.features.push(FeatureDef {
@@ -234,7 +239,8 @@ impl<'a> Checker<'a> {
                     let resolved = self.limit_type(l);
                     self.limit_types.push(resolved);
                     let (ty, kind) = resolved.unwrap_or((QuantityType::Count, LimitKind::Cap));
-                    model.limits.push(LimitDef { name: l.name.text.clone(), ty, kind, span: l.span });
+                    model.limits.push(LimitDef { name: l.name.text.clone(), ty, kind, draws: None, span: l.span });
+                    limit_decls.push(l);
                 }
                 ast::Decl::Setting(s) if self.is_first(&self.settings, &s.name) => {
                     let resolved = self.setting_type(s);
@@ -248,6 +254,7 @@ impl<'a> Checker<'a> {
             }
         }
 
+        self.resolve_draws(&limit_decls, &mut model);
         let parents = self.resolve_parents(&tier_decls);
         for (tier, parent) in tier_decls.iter().zip(parents) {
             let items = self.items(&tier.items, BlockKind::Tier, &format!("tier `{}`", tier.name.text));

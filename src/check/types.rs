@@ -40,6 +40,9 @@ impl Checker<'_> {
                 window.map(|unit| LimitKind::Counter(Period::one(unit)))
             }
             ast::LimitKind::Every(length) => self.period(length).map(LimitKind::Counter),
+            // A drawing limit is measured as its pool is: `pools.rs` gives it the pool's kind
+            // once every limit is known.
+            ast::LimitKind::Draws(_) => Some(LimitKind::Cap),
         };
         Some((ty?, kind?))
     }

@@ -142,7 +142,7 @@ impl Checker<'_> {
     }
 
     /// Types a number with an optional unit as a whole quantity of `ty`, in base units.
-    fn quantity(
+    pub(super) fn quantity(
         &mut self,
         number: &str,
         unit: Option<&ast::Name>,
@@ -263,7 +263,7 @@ impl Checker<'_> {
         }
     }
 
-    fn mismatch(&mut self, value: &ast::Value, target: Target<'_>, expected: &str) {
+    pub(super) fn mismatch(&mut self, value: &ast::Value, target: Target<'_>, expected: &str) {
         let found = match &value.kind {
             ast::ValueKind::Unlimited => "`unlimited`".to_string(),
             ast::ValueKind::Percent(p) => format!("`{}%` (a percentage)", p.number),
@@ -295,6 +295,10 @@ pub(super) enum Target<'a> {
     MaxQuantity(&'a str),
     /// The trial length of the add-on so named.
     Trial(&'a str),
+    /// The draw rate of the limit so named.
+    DrawRate(&'a str),
+    /// What the draw rate of the limit so named is for (after `per`).
+    DrawPer(&'a str),
 }
 
 impl std::fmt::Display for Target<'_> {
@@ -305,6 +309,8 @@ impl std::fmt::Display for Target<'_> {
             Target::Setting(name) => write!(f, "setting `{name}`"),
             Target::MaxQuantity(name) => write!(f, "the maximum quantity of add-on `{name}`"),
             Target::Trial(name) => write!(f, "the trial length of add-on `{name}`"),
+            Target::DrawRate(name) => write!(f, "the draw rate of `{name}`"),
+            Target::DrawPer(name) => write!(f, "the `per` of the draw rate of `{name}`"),
         }
     }
 }
@@ -318,7 +324,7 @@ const TRIAL_LENGTH: &str = "a duration or a number of months";
 /// The longest trial in months: ten thousand years, the span of the dates the language reads.
 const MAX_TRIAL_MONTHS: u32 = 120_000;
 
-fn quantity_phrase(ty: QuantityType) -> &'static str {
+pub(super) fn quantity_phrase(ty: QuantityType) -> &'static str {
     match ty {
         QuantityType::Count => "a plain number",
         QuantityType::Bytes => "a size in bytes",

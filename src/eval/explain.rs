@@ -12,7 +12,7 @@ use crate::rollout;
 use crate::source::Span;
 use crate::tables::amount as amount_of;
 use crate::time::format_instant;
-use crate::units::format_amount;
+use crate::units::{format_amount, format_count, format_rate};
 
 /// One rule that took part in an answer. `#[non_exhaustive]`, like every answer type.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -241,6 +241,9 @@ impl Engine {
         if let Some(unknown) = self.explain_unknown(request) {
             return Explanation { answer, steps: vec![unknown], upgrade: None };
         }
+        if let (Some(rate), Some(pool)) = (def.draws, self.pool(limit)) {
+            return self.explain_draw(request, (limit, def), rate, pool, usage);
+        }
         let show = |amount: Amount| format_amount(def.ty, amount);
         let mut steps = Vec::new();
         for tier in chain(model, self.index(request.tier)).into_iter().filter_map(|t| model.tiers.get(t)) {
@@ -329,6 +332,30 @@ impl Engine {
         Explanation { answer, steps, upgrade }
     }
 
+    /// The explanation for a limit that draws on a pool: what the request costs, then the
+    /// pool's own explanation for that cost, which is the answer's.
+    fn explain_draw(
+        &self,
+        request: &Request<'_>,
+        (limit, def): (LimitId, &crate::model::LimitDef),
+        rate: crate::model::DrawRate,
+        pool: LimitId,
+        usage: Usage,
+    ) -> Explanation<Quota> {
+        let (_, cost) = self.pool_terms(limit, usage.requested);
+        let mut why = self.explain_limit(request, pool, Usage { used: usage.used, requested: cost });
+        let pool_name = self.limit_name(pool).unwrap_or_default();
+        let rule = format!(
+            "`{}` draws on `{pool_name}` {}: a request of {} costs {}",
+            def.name,
+            format_rate(def.ty, rate.credits, rate.per),
+            format_amount(def.ty, Amount::Finite(usage.requested)),
+            format_count(cost),
+        );
+        why.steps.insert(0, step(rule, def.span));
+        why
+    }
+
     /// `value` written in `limit`'s units, as a policy writes it (`50 GiB`, `2_000_000`,
     /// `unlimited`); the number alone for a limit this engine does not declare.
     pub(crate) fn limit_amount_text(&self, limit: LimitId, value: Amount) -> String {
@@ -379,11 +406,12 @@ impl Engine {
         Some(note(rule))
     }
 
-    /// The held add-ons that apply and have an item for `limit`, each with the quantity held,
-    /// in the request's order: what a limit answer says it used. Empty for an unknown limit.
+    /// The held add-ons that apply and have an item for `limit` (for its pool, when it draws
+    /// on one: the pool's top-ups are what it spends), each with the quantity held, in the
+    /// request's order: what a limit answer says it used. Empty for an unknown limit.
     #[cfg(feature = "json")]
     pub(crate) fn quantities_used(&self, request: &Request<'_>, limit: LimitId) -> Vec<(String, u64)> {
-        let (tier, l) = (self.index(request.tier), self.index(limit));
+        let (tier, l) = (self.index(request.tier), self.index(self.pool_terms(limit, 0).0));
         request
             .held()
             .filter(|held| {

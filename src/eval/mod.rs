@@ -7,6 +7,7 @@
 //! resolve names first, for callers that do not cache ids; they do not allocate either.
 
 mod batch;
+mod draws;
 mod explain;
 mod held_checks;
 mod limit_math;
@@ -17,6 +18,7 @@ mod trial;
 mod window;
 
 pub use batch::BufferTooSmall;
+pub use draws::Draw;
 pub use explain::{Explanation, Step, Upgrade};
 pub use prepared::Prepared;
 pub use several::{binding, LimitBatch};
@@ -28,7 +30,8 @@ use crate::model::{Period, SettingValue};
 use crate::overrides::Subject;
 use crate::rollout;
 use crate::tables::{
-    add, scale, AddonMeta, DeltaRecord, LimitRecord, ADD, ADD_PER_SEAT, ANY_PER_SEAT, AT_LEAST, AT_LEAST_PER_SEAT, SOFT,
+    add, scale, AddonMeta, DeltaRecord, LimitRecord, ADD, ADD_PER_SEAT, ANY_PER_SEAT, AT_LEAST, AT_LEAST_PER_SEAT,
+    DRAWS, PER_SEAT, SOFT,
 };
 use held_checks::HeldChecks;
 pub(crate) use limit_math::{InForce, Lazy};
@@ -407,11 +410,26 @@ impl Engine {
             return window.on(Quota::denied(Reason::LimitNotSet));
         }
         let window = Lazy { counter: record.counter(), anchor: request.billing_anchor, at: request.now };
-        if record.per_seat() {
+        // One test for both unusual records: per seat, or a limit that draws on a pool.
+        if record.flags & (PER_SEAT | DRAWS) != 0 {
+            if record.flags & DRAWS != 0 {
+                return self.without_addons_via_pool(request, l, usage);
+            }
             return self.per_seat_without_addons(record, request.seats, usage, window);
         }
         let soft = record.flags & SOFT != 0;
         limit_math::answer(record.value, record.ceiling, record.warn_at, soft, usage, None, window)
+    }
+
+    /// [`Engine::check_limit`] without add-ons for a limit that draws on a pool: the pool's
+    /// answer. A drawing record without a draw cannot be built or loaded; it would be
+    /// answered as an unknown limit.
+    #[inline(never)]
+    fn without_addons_via_pool(&self, request: &Request<'_>, l: usize, usage: Usage) -> Quota {
+        match self.tables().draw(l) {
+            Some(draw) => self.via_pool(draw, usage, |pool, usage| self.check_limit(request, pool, usage)),
+            None => Quota::denied(Reason::UnknownLimit),
+        }
     }
 
     /// [`Engine::check_limit`] without add-ons for a tier whose value is per seat.
@@ -434,6 +452,9 @@ impl Engine {
     // and stack made the plain question pay for the add-on arithmetic it never runs.
     #[inline(never)]
     fn check_limit_with_addons(&self, request: &Request<'_>, limit: LimitId, usage: Usage) -> Quota {
+        if let Some(answer) = self.drawn(limit, usage, |pool, usage| self.check_limit(request, pool, usage)) {
+            return answer;
+        }
         if request.overrides.is_some() {
             // The two-pass path, which applies the overrides last.
             return match self.validate(request) {
@@ -526,6 +547,11 @@ impl Engine {
         limit: LimitId,
         usage: Usage,
     ) -> Quota {
+        if let Some(answer) =
+            self.drawn(limit, usage, |pool, usage| self.check_limit_for_tier(request, tier, pool, usage))
+        {
+            return answer;
+        }
         let tables = self.tables();
         let l = self.index(limit);
         if l >= tables.counts().limits {

@@ -72,6 +72,9 @@ impl Engine {
     /// [`Engine::check_limit`] for a prepared request: the same answer, without checking the
     /// request again or looking at the add-ons that do not apply.
     pub fn check_limit_prepared(&self, prepared: &Prepared<'_>, limit: LimitId, usage: Usage) -> Quota {
+        if let Some(answer) = self.drawn(limit, usage, |pool, usage| self.check_limit_prepared(prepared, pool, usage)) {
+            return answer;
+        }
         let plan = self.prepared_plan(prepared, limit, usage);
         match prepared.request.overrides {
             None => plan,

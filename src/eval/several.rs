@@ -92,6 +92,12 @@ impl Engine {
     /// usage)` pair, written to the start of `out` in order, with the answer that binds
     /// ([`binding`]). The request is checked once; nothing is allocated.
     ///
+    /// Each pair is answered on the usage it gives, as by a single call: two pairs on one
+    /// limit, or on limits that draw on one pool, do not add their requests together. A caller
+    /// that records a batch at once gives each pair the usage the pairs before it add (their
+    /// requests, or their costs for a pool, [`Engine::pool_terms`]), as the runtime meter's
+    /// `try_consume_all` does.
+    ///
     /// ```
     /// use entitle::{Engine, Quota, Request, Usage};
     /// let engine = Engine::from_source("p", "policy \"p\"\nlimit burst : count per second\nlimit daily : count per day\ntier pro { limit burst = 10\nlimit daily = 1_000 }\n")?;

@@ -15,6 +15,8 @@ pub(crate) enum OverrideError {
     Targets { count: usize },
     #[error("unknown feature `{name}`")]
     UnknownFeature { name: String },
+    #[error("limit `{name}` draws on `{pool}`, so a record cannot set it")]
+    DrawerRecord { name: String, pool: String },
     #[error("unknown limit `{name}`")]
     UnknownLimit { name: String },
     #[error("unknown setting `{name}`")]
@@ -59,6 +61,7 @@ impl OverrideError {
             | OverrideError::MissingValue { .. } => Code::OverrideRecord,
             OverrideError::UnknownFeature { .. } => Code::UnknownFeature,
             OverrideError::UnknownLimit { .. } => Code::UnknownLimit,
+            OverrideError::DrawerRecord { .. } => Code::DrawerValue,
             OverrideError::UnknownSetting { .. } => Code::UnknownSetting,
             OverrideError::WrongValue { .. } => Code::TypeMismatch,
             OverrideError::Overflow { .. } => Code::QuantityOverflow,

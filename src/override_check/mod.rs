@@ -596,6 +596,14 @@ impl<'e> Checker<'e> {
                     return None;
                 };
                 let def = model.limits.get(l)?;
+                if let Some(rate) = def.draws {
+                    let pool = model.limits.get(rate.pool).map_or("", |pool| pool.name.as_str());
+                    let error = OverrideError::DrawerRecord { name: shown(name), pool: shown(pool) };
+                    let help =
+                        format!("a record for `{}`, the pool it draws on, changes what it may draw", shown(pool));
+                    problems.push(error.at(entry.at("limit")).with_help(help));
+                    return None;
+                }
                 let Some(op) = LimitOp::from_name(op) else {
                     let allowed = "`=`, `+=`, `at_least` or `at_most`";
                     problems.push(OverrideError::BadOp { op: shown(op), kind: "limit", allowed }.at(op_span()));

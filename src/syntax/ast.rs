@@ -123,6 +123,30 @@ pub enum LimitKind {
     Per(Name),
     /// `per N WINDOWS`: a counter whose window is N units long; number and unit unchecked.
     Every(Value),
+    /// `draws POOL at RATE per QUANTITY`: the limit spends another's allowance.
+    Draws(Draws),
+}
+
+/// `draws POOL at RATE [per QUANTITY]`: what a drawing limit costs its pool, unchecked.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Draws {
+    /// The limit drawn on.
+    pub pool: Name,
+    /// How much of the pool each `per` costs.
+    pub rate: Value,
+    /// How much of the drawing limit the rate is for; `None` when left out.
+    pub per: Option<DrawPer>,
+    /// From `draws` to the end.
+    pub span: Span,
+}
+
+/// What a rate is for, as written after `per`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum DrawPer {
+    /// A unit alone, meaning one of it: `per minute`, `per GiB`.
+    Unit(Name),
+    /// A number with an optional unit: `per 30 seconds`, `per 1_000`.
+    Quantity(Value),
 }
 
 /// `setting name : type prefer higher|lower`

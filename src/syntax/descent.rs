@@ -358,17 +358,39 @@ impl Reader<'_> {
         let ty = self.word()?;
         let kind = if let Some(span) = self.keyword("gauge") {
             LimitKind::Gauge(span)
-        } else if self.keyword("per").is_some() {
-            self.skip_trivia();
-            if self.byte(self.at).is_some_and(|b| b.is_ascii_digit()) {
-                LimitKind::Every(self.quantity()?)
-            } else {
-                LimitKind::Per(self.word()?)
-            }
+        } else if let Some(draws) = self.keyword("draws") {
+            let pool = self.name()?;
+            self.keyword("at")?;
+            let rate = self.quantity()?;
+            let per = match self.per()? {
+                None => None,
+                Some(Ok(quantity)) => Some(DrawPer::Quantity(quantity)),
+                Some(Err(unit)) => Some(DrawPer::Unit(unit)),
+            };
+            LimitKind::Draws(Draws { pool, rate, per, span: self.span_from(draws.start) })
         } else {
-            LimitKind::Cap
+            match self.per()? {
+                None => LimitKind::Cap,
+                Some(Ok(quantity)) => LimitKind::Every(quantity),
+                Some(Err(word)) => LimitKind::Per(word),
+            }
         };
         Some(Decl::Limit(LimitDecl { name, ty, kind, span: self.span_from(start) }))
+    }
+
+    /// An optional `per` and what follows it: `Some(None)` when there is no `per`,
+    /// `Some(Some(Ok(_)))` for a number (with its unit, if any), `Some(Some(Err(_)))` for a
+    /// word alone, and `None` when the text does not fit and pest must read it.
+    fn per(&mut self) -> Option<Option<Result<Value, Name>>> {
+        if self.keyword("per").is_none() {
+            return Some(None);
+        }
+        self.skip_trivia();
+        Some(Some(if self.byte(self.at).is_some_and(|b| b.is_ascii_digit()) {
+            Ok(self.quantity()?)
+        } else {
+            Err(self.word()?)
+        }))
     }
 
     fn setting(&mut self, start: usize) -> Option<Decl> {

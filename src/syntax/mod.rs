@@ -286,6 +286,7 @@ fn describe_rule(rule: Rule) -> &'static str {
         // `per_seat` is reported where it would start, at its `per`; `seat` only after it.
         Rule::per_seat => "`per`",
         Rule::kw_seat => "`seat`",
+        Rule::kw_draws | Rule::draws => "`draws`",
         Rule::kw_max | Rule::max_item => "`max`",
         Rule::name | Rule::name_list | Rule::keyword => "a name",
         Rule::word => "a type",
@@ -479,6 +480,7 @@ fn children<'a>(pair: Pair<'a, Rule>) -> impl Iterator<Item = Pair<'a, Rule>> {
                 | Rule::kw_prefer
                 | Rule::kw_max
                 | Rule::kw_seat
+                | Rule::kw_draws
                 | Rule::eq
                 | Rule::colon
                 | Rule::comma
@@ -510,15 +512,26 @@ fn build_decl(pair: Pair<'_, Rule>, b: &Builder<'_>) -> Option<Decl> {
             let kind = match parts.next() {
                 None => LimitKind::Cap,
                 Some(p) if p.as_rule() == Rule::gauge => LimitKind::Gauge(b.span(&p)),
-                Some(p) => {
-                    let inner = children(p).next()?;
-                    if inner.as_rule() == Rule::quantity {
-                        let span = b.span(&inner);
-                        LimitKind::Every(Value { kind: build_quantity(inner, span, b)?, span })
-                    } else {
-                        LimitKind::Per(build_name(inner, b))
-                    }
+                Some(p) if p.as_rule() == Rule::draws => {
+                    let span = b.span(&p);
+                    let mut inner = children(p);
+                    let pool = build_name(inner.next()?, b);
+                    let rate = inner.next()?;
+                    let rate_span = b.span(&rate);
+                    let rate = Value { kind: build_quantity(rate, rate_span, b)?, span: rate_span };
+                    let per = match inner.next() {
+                        None => None,
+                        Some(p) => Some(match build_per(p, b)? {
+                            Ok(quantity) => DrawPer::Quantity(quantity),
+                            Err(unit) => DrawPer::Unit(unit),
+                        }),
+                    };
+                    LimitKind::Draws(Draws { pool, rate, per, span })
                 }
+                Some(p) => match build_per(p, b)? {
+                    Ok(quantity) => LimitKind::Every(quantity),
+                    Err(word) => LimitKind::Per(word),
+                },
             };
             Decl::Limit(LimitDecl { name, ty, kind, span })
         }
@@ -640,6 +653,17 @@ fn build_value(pair: Pair<'_, Rule>, b: &Builder<'_>) -> Option<Value> {
         _ => return None,
     };
     Some(Value { kind, span })
+}
+
+/// A `per` pair: `Ok` for a number (with its unit, if any), `Err` for a word alone.
+fn build_per(pair: Pair<'_, Rule>, b: &Builder<'_>) -> Option<Result<Value, Name>> {
+    let inner = children(pair).next()?;
+    if inner.as_rule() == Rule::quantity {
+        let span = b.span(&inner);
+        Some(Ok(Value { kind: build_quantity(inner, span, b)?, span }))
+    } else {
+        Some(Err(build_name(inner, b)))
+    }
 }
 
 /// A `quantity` pair (a number with a `%` or a unit) as a value kind; `span` is its span.

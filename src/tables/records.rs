@@ -21,6 +21,10 @@ pub(crate) const NO_WARN: u32 = u32::MAX;
 pub(crate) const PER_SEAT: u32 = 1;
 /// A record has a soft cap (its ceiling is the cap, or [`UNLIMITED`] for unbounded overage).
 pub(crate) const SOFT: u32 = 2;
+/// A record stands for a limit that draws on a pool: it holds no amounts, and a question
+/// about its limit is asked of the pool ([`DrawRecord`]). Every tier's cell of such a limit
+/// points at one, so the plain path finds it with the flag test it makes for per-seat values.
+pub(crate) const DRAWS: u32 = 4;
 /// Bits 8–31 of a record's flags: its limit's counter code ([`counter_code`]), so that one
 /// read gives a plain answer all it needs. Records are shared only by limits of the same
 /// window.
@@ -169,8 +173,11 @@ impl LimitRecord {
     pub(crate) fn from_stored(
         (value, ceiling, warn, flags): (u64, u64, u32, u32),
     ) -> Result<LimitRecord, &'static str> {
-        if flags & 0xff & !(PER_SEAT | SOFT) != 0 || !valid_code(flags >> COUNTER_SHIFT) {
+        if flags & 0xff & !(PER_SEAT | SOFT | DRAWS) != 0 || !valid_code(flags >> COUNTER_SHIFT) {
             return Err("a limit record has unknown flags");
+        }
+        if flags & DRAWS != 0 && (flags & 0xff != DRAWS || value != 0 || ceiling != 0 || warn != NO_WARN) {
+            return Err("a drawing limit's record holds amounts");
         }
         if warn != NO_WARN && warn > Percentage::FULL.millionths() {
             return Err("a limit record warns past 100%");
@@ -194,6 +201,52 @@ impl LimitRecord {
     #[inline(always)]
     pub(crate) const fn per_seat(&self) -> bool {
         self.flags & PER_SEAT != 0
+    }
+
+    /// The record of a limit that draws on a pool, for a limit of this counter code. Its
+    /// `warn_at` is `warn_at(0, NO_WARN)`, as a bundle's stored record reads back, so a
+    /// compiled engine and its bundle hold the same record.
+    pub(crate) const fn drawing(counter: u32) -> LimitRecord {
+        LimitRecord { value: 0, ceiling: 0, warn_at: 1, warn: NO_WARN, flags: DRAWS | (counter << COUNTER_SHIFT) }
+    }
+}
+
+/// What a limit that draws on a pool costs it, one per limit: [`DrawRecord::NONE`] for a limit
+/// that draws on nothing.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub(crate) struct DrawRecord {
+    /// The pool's index among the limits; `u32::MAX` for none.
+    pub pool: u32,
+    /// How much of the pool each `per` costs: at least 1 for a drawing limit.
+    pub credits: u64,
+    /// How many base units of the drawing limit the rate is for: at least 1.
+    pub per: u64,
+}
+
+impl DrawRecord {
+    /// The record of a limit that draws on nothing.
+    pub(crate) const NONE: DrawRecord = DrawRecord { pool: u32::MAX, credits: 0, per: 0 };
+
+    /// What `units` of the drawing limit cost the pool: `units × credits / per`, rounded up
+    /// (a part of a `per` costs a whole rate, so the pool never gives away more than it holds),
+    /// saturating at `u64::MAX`, which no limit but an unlimited one allows.
+    #[inline]
+    pub(crate) fn cost(&self, units: u64) -> u64 {
+        let exact = u128::from(units) * u128::from(self.credits);
+        u64::try_from(exact.div_ceil(u128::from(self.per.max(1)))).unwrap_or(u64::MAX)
+    }
+
+    /// How many units of the drawing limit `left` of the pool pays for: `left × per /
+    /// credits`, rounded down; unlimited stays unlimited.
+    #[inline]
+    pub(crate) fn units(&self, left: Amount) -> Amount {
+        match left {
+            Amount::Unlimited => Amount::Unlimited,
+            Amount::Finite(left) => {
+                let units = u128::from(left) * u128::from(self.per) / u128::from(self.credits.max(1));
+                Amount::Finite(u64::try_from(units).map_or(MAX_FINITE, |units| units.min(MAX_FINITE)))
+            }
+        }
     }
 }
 

@@ -62,8 +62,8 @@ static void print_soft_cap(bool has_soft_cap, entitle_amount soft_cap) {
     }
 }
 
-/* One answer of a batch, an ABI-1 quota, which carries its window. */
-static void print_quota(const entitle_quota *q) {
+/* One answer of a batch, an ABI-1 quota, which carries its window, without its closing brace. */
+static void print_quota_fields(const entitle_quota *q) {
     printf("{\"allowed\":%s,\"limit\":", q->allowed ? "true" : "false");
     print_amount(q->limit);
     printf(",");
@@ -75,7 +75,29 @@ static void print_quota(const entitle_quota *q) {
     if (q->has_window) {
         printf(",\"window\":{\"end\":%" PRId64 ",\"start\":%" PRId64 "}", q->window_end, q->window_start);
     }
-    printf("}");
+}
+
+/* For a limit that draws on a pool (ABI 7), the fields the JSON answer adds: the pool's name,
+ * the request's cost and what is left in the limit's own units; nothing for any other limit.
+ * `limit` is the limit's id, UINT32_MAX for an unknown name. */
+static int print_draw(const entitle_engine *engine, const entitle_request *request, uint32_t limit, uint64_t used,
+                      uint64_t requested, const entitle_quota *quota) {
+    entitle_draw draw = {.size = sizeof draw};
+    entitle_check_draw(engine, request, limit, used, requested, &draw);
+    if (draw.quota.reason != quota->reason || draw.quota.remaining.value != quota->remaining.value) {
+        fprintf(stderr, "entitle_check_draw answers otherwise than entitle_check_limit\n");
+        return 3;
+    }
+    const uint8_t *pool = NULL;
+    size_t pool_len = 0;
+    if (limit == UINT32_MAX || draw.pool == limit ||
+        entitle_engine_limit_name(engine, draw.pool, &pool, &pool_len) != ENTITLE_STATUS_OK) {
+        return 0;
+    }
+    printf(",\"cost\":%" PRIu64 ",\"pool\":\"%.*s\",\"remaining_units\":", draw.cost, (int)pool_len,
+           (const char *)pool);
+    print_amount(draw.remaining_units);
+    return 0;
 }
 
 /* Holds the add-on named `name` for the id-based queries too (the batch of `limits` is one),
@@ -136,7 +158,12 @@ static int answer_limits(const entitle_engine *engine, const entitle_request *re
     printf(",\"limits\":[");
     for (size_t i = 0; i < count; i++) {
         printf(i == 0 ? "" : ",");
-        print_quota(&quotas[i]);
+        print_quota_fields(&quotas[i]);
+        int failure = print_draw(engine, request, limits[i], used[i], requested[i], &quotas[i]);
+        if (failure != 0) {
+            return failure;
+        }
+        printf("}");
     }
     printf("]}\n");
     return 0;
@@ -268,6 +295,14 @@ int main(void) {
             }
             if (w.has_window) {
                 printf(",\"window\":{\"end\":%" PRId64 ",\"start\":%" PRId64 "}", w.end, w.start);
+            }
+            uint32_t limit = UINT32_MAX;
+            if (entitle_engine_limit(engine, S(name), &limit) != ENTITLE_STATUS_OK) {
+                limit = UINT32_MAX;
+            }
+            int failure = print_draw(engine, request, limit, used, requested, &old);
+            if (failure != 0) {
+                return failure;
             }
             printf("}\n");
         } else if (strcmp(kind, "limits") == 0) {

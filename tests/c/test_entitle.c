@@ -1198,6 +1198,50 @@ static void test_held_and_seats(void) {
     entitle_engine_free(engine);
 }
 
+/* A limit that draws on a pool (ABI 7): answered by the pool, with the pool, the cost and what
+ * is left in the limit's own units. */
+static void test_draws(void) {
+    entitle_engine *engine = load("policy \"pools\"\nlimit credits : count per month\n"
+                                  "limit minutes : duration draws credits at 5 per minute\n"
+                                  "tier pro { limit credits = 1_000 }\n");
+    CHECK(engine != NULL);
+    uint32_t credits = id(entitle_engine_limit, engine, "credits");
+    uint32_t minutes = id(entitle_engine_limit, engine, "minutes");
+    entitle_request *request = NULL;
+    CHECK(entitle_request_new(&request) == ENTITLE_STATUS_OK);
+    CHECK(entitle_request_set_tier_name(request, S("pro")) == ENTITLE_STATUS_OK);
+    CHECK(entitle_request_set_now(request, NOW) == ENTITLE_STATUS_OK);
+
+    /* Thirty minutes with 900 credits used cost 150 credits, and 100 are left: 20 minutes. */
+    entitle_draw draw = {.size = sizeof draw};
+    CHECK(entitle_check_draw(engine, request, minutes, 900, 1800, &draw) == ENTITLE_STATUS_OK);
+    CHECK(!draw.quota.allowed && draw.quota.reason == ENTITLE_REASON_LIMIT_EXCEEDED);
+    CHECK(draw.pool == credits && draw.cost == 150 && draw.remaining_units.value == 1200);
+    CHECK(!draw.remaining_units.unlimited && draw.quota.limit.value == 1000 && draw.quota.has_window);
+    entitle_quota plain;
+    CHECK(entitle_check_limit(engine, request, minutes, 900, 1800, &plain) == ENTITLE_STATUS_OK);
+    CHECK(plain.reason == draw.quota.reason && plain.remaining.value == draw.quota.remaining.value);
+    entitle_draw named = {.size = sizeof named};
+    CHECK(entitle_check_draw_by_name(engine, request, S("minutes"), 900, 1800, &named) == ENTITLE_STATUS_OK);
+    CHECK(named.pool == draw.pool && named.cost == draw.cost && named.quota.reason == draw.quota.reason);
+
+    /* A limit that draws on nothing is its own pool; unknown names and ids are refused. */
+    CHECK(entitle_check_draw(engine, request, credits, 10, 3, &draw) == ENTITLE_STATUS_OK);
+    CHECK(draw.pool == credits && draw.cost == 3 && draw.remaining_units.value == 990);
+    CHECK(entitle_check_draw_by_name(engine, request, S("minute"), 0, 0, &named) == ENTITLE_STATUS_UNKNOWN_NAME);
+    CHECK(named.quota.reason == ENTITLE_REASON_UNKNOWN_LIMIT && named.pool == UINT32_MAX);
+    CHECK(entitle_check_draw(engine, request, 12345, 0, 0, &draw) == ENTITLE_STATUS_UNKNOWN_ID);
+    CHECK(entitle_check_draw(engine, request, minutes, 0, 0, NULL) == ENTITLE_STATUS_NULL_ARGUMENT);
+    CHECK(entitle_check_draw(NULL, request, minutes, 0, 0, &draw) == ENTITLE_STATUS_NULL_ARGUMENT);
+    /* A size below the struct's is refused, and nothing is written. */
+    entitle_draw small = {.size = sizeof small - 1, .cost = 77};
+    CHECK(entitle_check_draw(engine, request, minutes, 0, 60, &small) == ENTITLE_STATUS_INVALID_ARGUMENT);
+    CHECK(small.cost == 77 && small.size == sizeof small - 1);
+
+    entitle_request_free(request);
+    entitle_engine_free(engine);
+}
+
 static void test_foreign_ids(void) {
     entitle_engine *ours = load(POLICY);
     entitle_engine *theirs = load("policy \"other\"\nfeature hd_video\nfeature ai\nlimit api_calls : count\n"
@@ -1652,6 +1696,7 @@ int main(int argc, char **argv) {
     test_entitlements();
     test_explain_by_name();
     test_foreign_ids();
+    test_draws();
     test_held_and_seats();
     test_override_loading(root);
     test_override_queries();

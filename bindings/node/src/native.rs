@@ -448,6 +448,52 @@ pub fn check_limit(
     Ok(quota_of(&engine, &request, limit_id(&engine, &limit), usage))
 }
 
+/// A limit that may draw on a pool, answered in both terms.
+#[napi(object)]
+pub struct NativeDraw {
+    /// The pool's answer, in the pool's units.
+    pub quota: NativeQuota,
+    /// The pool's name: the limit's own for a limit that draws on nothing; absent for an
+    /// unknown limit, as in the Python package.
+    pub pool: Option<String>,
+    /// What the requested units cost the pool, as decimal text.
+    pub cost: String,
+    /// How many of the limit's units what is left of the pool pays for, or `unlimited`.
+    pub remaining_units: String,
+}
+
+/// `check_limit` for a limit that may draw on a pool, with the pool, the request's cost and
+/// what is left in the limit's own units; `used` is the pool's use.
+#[napi]
+pub fn check_draw(
+    engine: Handle,
+    request: External<NativeRequest>,
+    limit: Named,
+    used: String,
+    requested: String,
+) -> Result<NativeDraw> {
+    let usage = Usage { used: count(&used, "used")?, requested: count(&requested, "requested")? };
+    let id = limit_id(&engine, &limit).unwrap_or(LimitId::from_u32(UNKNOWN));
+    let (draw, quota) = match request.ask(|r| engine.check_draw(r, id, usage)) {
+        Ok(draw) => (draw, native_quota(&draw.quota)),
+        Err(reason) => (engine.draw_of(id, usage, Quota::default()), denied_quota(reason)),
+    };
+    Ok(NativeDraw {
+        quota,
+        // An unknown limit is its own pool, with no name.
+        pool: engine.limit_name(draw.pool).map(str::to_string),
+        cost: draw.cost.to_string(),
+        remaining_units: amount(draw.remaining_units),
+    })
+}
+
+/// The name of the pool `limit` draws on; absent for a limit that draws on nothing.
+#[napi]
+pub fn pool_of(engine: Handle, limit: Named) -> Option<String> {
+    let pool = engine.pool(limit_id(&engine, &limit)?)?;
+    engine.limit_name(pool).map(str::to_string)
+}
+
 /// `check_limit` for many limits in one call, each with its own `used` (nothing requested),
 /// through the engine's `check_limit_many`. `used` holds one amount per limit: a list of
 /// another length is refused rather than cut to the shorter.
@@ -560,7 +606,8 @@ pub fn entitlements(
         (name.to_string(), NativeDecision { allowed, reason: reason.as_str().to_string() })
     });
     let limits = engine.limits().map(|(id, name)| {
-        let used = usage.iter().rev().find(|(limit, _)| *limit == id).map_or(0, |(_, amount)| *amount);
+        let given = |id: LimitId| usage.iter().rev().find(|(limit, _)| *limit == id).map(|(_, amount)| *amount);
+        let used = engine.used_for(id, given);
         (name.to_string(), quota_of(&engine, &request, Some(id), Usage::used(used)))
     });
     let settings = engine.settings().map(|(id, name)| (name.to_string(), setting_of(&engine, &request, Some(id))));

@@ -406,3 +406,21 @@ test('index.d.ts declares what index.js exports', () => {
   assert.ok(methods.length >= 19, methods.join(','));
   assert.equal(typeof Object.getOwnPropertyDescriptor(Engine.prototype, 'policyHash').get, 'function');
 });
+
+test('a limit that draws on a pool is answered by it, and an unknown one names no pool', () => {
+  const engine = Engine.fromSource(`policy "pools"
+limit credits : count per month
+limit minutes : duration draws credits at 5 per minute
+tier pro { limit credits = 1_000 }
+`);
+  const request = engine.request({ tier: 'pro', now: NOW });
+  const draw = engine.checkDraw(request, 'minutes', 900, 30 * 60);
+  assert.deepEqual([draw.pool, draw.cost, draw.remainingUnits], ['credits', 150, 20 * 60]);
+  assert.equal(draw.quota.allowed, false);
+  assert.equal(engine.pool('minutes'), 'credits');
+  assert.equal(engine.pool('credits'), null);
+  const unknown = engine.checkDraw(request, 'nothing', 0, 1);
+  assert.equal(unknown.quota.reason, 'unknown_limit');
+  assert.equal(unknown.pool, null);
+  assert.equal(engine.pool('nothing'), null);
+});

@@ -185,7 +185,7 @@ function typed(engine, overrides, query, raw) {
       // The batch call, which requests nothing, answers alike.
       assert.deepEqual(engine.checkLimitMany(request, [query.limit, query.limit], [used, used]), [q, q]);
     }
-    return quotaAnswer(q);
+    return withDraw(engine, request, query.limit, used, requested, quotaAnswer(q));
   }
   try {
     const value = engine.settingValue(request, query.setting);
@@ -220,7 +220,17 @@ function typedLimits(engine, request, query) {
   assert.equal(batch.allowed, batch.answers.every((q) => q.allowed));
   // Each answer is the single call's.
   items.forEach((item, i) => assert.deepEqual(batch.answers[i], engine.checkLimit(request, item.limit, used[i], requested[i])));
-  return { allowed: batch.allowed, binding: batch.binding, limits: batch.answers.map(quotaAnswer) };
+  const limits = batch.answers.map((q, i) => withDraw(engine, request, items[i].limit, used[i], requested[i], quotaAnswer(q)));
+  return { allowed: batch.allowed, binding: batch.binding, limits };
+}
+
+/** `answer`, for a limit that draws on a pool, with what `checkDraw` adds in the JSON answer's
+ * field names; its quota must be `checkLimit`'s. */
+function withDraw(engine, request, limit, used, requested, answer) {
+  if (engine.pool(limit) === null) return answer;
+  const draw = engine.checkDraw(request, limit, used, requested);
+  assert.deepEqual(quotaAnswer(draw.quota), answer);
+  return { ...answer, pool: draw.pool, cost: draw.cost, remaining_units: draw.remainingUnits };
 }
 
 /** The Rust answer in the typed shape: windows in Unix seconds, no id, no explanation. */
@@ -287,7 +297,12 @@ for (const c of cases) {
           return 'reason' in v ? { allowed: false, reason: v.reason } : { value: v.value, display: v.display };
         }),
       };
-      const expected = { features: rust.features, limits: map(rust.limits, normalised), settings: rust.settings };
+      // The typed entitlements give each limit its `Quota`; `checkDraw` adds a pool's terms.
+      const withoutDraw = (answer) => {
+        const { pool, cost, remaining_units: units, ...rest } = normalised(answer);
+        return rest;
+      };
+      const expected = { features: rust.features, limits: map(rust.limits, withoutDraw), settings: rust.settings };
       assert.deepEqual(typedAll, expected);
       typedCount += 1;
       return;

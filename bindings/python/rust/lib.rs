@@ -29,6 +29,7 @@ struct Types {
     quota: Py<PyAny>,
     entitlements: Py<PyAny>,
     limit_batch: Py<PyAny>,
+    draw: Py<PyAny>,
     window: Py<PyAny>,
     setting: Py<PyAny>,
     held: Py<PyAny>,
@@ -73,6 +74,7 @@ fn types(py: Python<'_>) -> PyResult<&Types> {
             quota: get("Quota")?,
             entitlements: get("Entitlements")?,
             limit_batch: get("LimitBatch")?,
+            draw: get("Draw")?,
             window: get("Window")?,
             setting: get("Setting")?,
             held: get("Held")?,
@@ -558,6 +560,7 @@ impl PyEngine {
     /// the JSON protocol's `unknown_usage` error is; a later key for the same limit wins.
     fn usage(&self, py: Python<'_>, usage: Option<&Bound<'_, PyAny>>) -> PyResult<Vec<u64>> {
         let mut used = vec![0; self.engine.limits().len()];
+        let mut given = vec![false; used.len()];
         let Some(usage) = usage else { return Ok(used) };
         let takes = "a mapping of used counts (int) by limit name (str) or id (int)";
         let items = if let Ok(dict) = usage.cast::<PyDict>() {
@@ -580,6 +583,9 @@ impl PyEngine {
             let parameter = format!("usage[{}]", key.repr()?);
             let amount = count(Some(&value), &parameter)?;
             let slot = limit.and_then(|id| self.engine.limits().position(|(each, _)| each == id));
+            if let Some(seen) = slot.and_then(|index| given.get_mut(index)) {
+                *seen = true;
+            }
             match slot.and_then(|index| used.get_mut(index)) {
                 Some(slot) => *slot = amount,
                 None => {
@@ -590,7 +596,13 @@ impl PyEngine {
                 }
             }
         }
-        Ok(used)
+        // What the engine counts as used of each limit given these (a pool's, for a limit that
+        // draws on one and is not given).
+        let limits: Vec<LimitId> = self.engine.limits().map(|(id, _)| id).collect();
+        let position = |id: LimitId| limits.iter().position(|each| *each == id);
+        let given_of =
+            |id: LimitId| position(id).filter(|at| given.get(*at) == Some(&true)).and_then(|at| used.get(at).copied());
+        Ok(limits.iter().map(|id| self.engine.used_for(*id, given_of)).collect())
     }
 }
 
@@ -1002,6 +1014,38 @@ impl PyEngine {
             None => self.engine.check_limit(&ids(request), id, usage),
         };
         types(py)?.quota(py, &quota)
+    }
+
+    /// `check_limit` for a limit that may draw on a pool, as a `Draw`: the pool's answer, the
+    /// pool's name, what `requested` (in the limit's own units) costs it, and how many of the
+    /// limit's units what is left pays for. `used` is the pool's use. For a limit that draws
+    /// on nothing, the pool is the limit itself at 1 per 1.
+    #[pyo3(signature = (request, limit, used = Given::Missing, requested = Given::Missing))]
+    fn check_draw<'py>(
+        &self,
+        py: Python<'py>,
+        request: &Bound<'_, PyRequest>,
+        limit: &Bound<'_, PyAny>,
+        used: Given<'_>,
+        requested: Given<'_>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let (request, id, usage) = self.limit_question(request.get(), limit, &used, &requested)?;
+        let draw = match request.refusal {
+            Some(reason) => self.engine.draw_of(id, usage, refused_quota(reason)),
+            None => self.engine.check_draw(&ids(request), id, usage),
+        };
+        let types = types(py)?;
+        let pool = self.engine.limit_name(draw.pool).into_pyobject(py)?.into_any();
+        let cost = draw.cost.into_pyobject(py)?.into_any();
+        let args = (types.quota(py, &draw.quota)?, pool, cost, types.amount(py, draw.remaining_units)?);
+        types.draw.bind(py).call1(args)
+    }
+
+    /// The name of the pool `limit` draws on, or None for a limit that draws on nothing (or
+    /// an unknown one).
+    fn pool(&self, limit: &Bound<'_, PyAny>) -> PyResult<Option<String>> {
+        let id = self.limit_id(limit)?;
+        Ok(self.engine.pool(id).and_then(|pool| self.engine.limit_name(pool)).map(str::to_string))
     }
 
     /// `check_limit` for each of `limits` (a sequence of names or ids), in one call: `used`

@@ -126,8 +126,9 @@ def typed_answer(engine, query, overrides=None):
         decision = engine.decide(request, query["feature"])
         return {"allowed": decision.allowed, "reason": decision.reason}
     if kind == "limit":
-        q = engine.check_limit(request, query["limit"], used=query.get("used", 0), requested=query.get("requested", 0))
-        return typed_quota(q)
+        used, requested = query.get("used", 0), query.get("requested", 0)
+        q = engine.check_limit(request, query["limit"], used=used, requested=requested)
+        return with_draw(engine, request, query["limit"], used, requested, typed_quota(q))
     if kind == "limits":
         items = query["limits"]
         if query.get("explain") or not isinstance(items, list):
@@ -140,7 +141,11 @@ def typed_answer(engine, query, overrides=None):
         batch = engine.check_limits(request, [i["limit"] for i in items], used=used, requested=requested)
         assert batch.allowed == all(q.allowed for q in batch.answers)
         assert batch.binding_answer is (None if batch.binding is None else batch.answers[batch.binding])
-        return {"allowed": batch.allowed, "binding": batch.binding, "limits": [typed_quota(q) for q in batch.answers]}
+        limits = [
+            with_draw(engine, request, i["limit"], u, r, typed_quota(q))
+            for i, u, r, q in zip(items, used, requested, batch.answers)
+        ]
+        return {"allowed": batch.allowed, "binding": batch.binding, "limits": limits}
     try:
         setting = engine.setting_value(request, query["setting"])
     except entitle.QueryError as error:
@@ -148,6 +153,16 @@ def typed_answer(engine, query, overrides=None):
     if setting is None:
         return {"value": None, "display": None}
     return {"value": setting.value, "display": setting.display}
+
+
+def with_draw(engine, request, limit, used, requested, answer):
+    """`answer`, for a limit that draws on a pool, with what `check_draw` adds in the JSON
+    answer's field names; its quota must be `check_limit`'s."""
+    if engine.pool(limit) is None:
+        return answer
+    draw = engine.check_draw(request, limit, used=used, requested=requested)
+    assert typed_quota(draw.quota) == answer, (draw, answer)
+    return {**answer, "pool": draw.pool, "cost": draw.cost, "remaining_units": draw.remaining_units}
 
 
 def typed_quota(q):

@@ -4,7 +4,7 @@ import os
 from datetime import datetime
 from typing import Any, Iterable, Mapping, Optional, Union
 
-from ._types import Decision, Entitlements, Held, LimitBatch, OverrideRecord, Quota, Setting
+from ._types import Decision, Draw, Entitlements, Held, LimitBatch, OverrideRecord, Quota, Setting
 
 Instant = Union[int, datetime, None]
 NameOrId = Union[str, int]
@@ -127,6 +127,12 @@ class Engine:
         """One request against several limits (a per-second burst, a daily cap, a monthly
         allowance): ``used[i]`` and ``requested[i]`` are those of ``limits[i]`` (None: 0 for
         each; another length raises `ValueError`). Every answer, and the one that binds."""
+    def check_draw(self, request: Request, limit: NameOrId, used: int = 0, requested: int = 0) -> Draw:
+        """`check_limit` for a limit that may draw on a pool: ``used`` is the pool's use and
+        ``requested`` is in the limit's own units; the pool's answer with the pool's name, the
+        request's cost and what is left in the limit's units."""
+    def pool(self, limit: NameOrId) -> Optional[str]:
+        """The name of the pool ``limit`` draws on; None for one that draws on nothing."""
     def setting_value(self, request: Request, setting: NameOrId) -> Optional[Setting]: ...
     def entitlements(self, request: Request, usage: Optional[Mapping[NameOrId, int]] = None) -> Entitlements:
         """Every feature, limit (given ``usage[name]``, 0 where absent) and setting of the

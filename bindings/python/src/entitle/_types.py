@@ -110,6 +110,20 @@ class Quota:
 
 
 @dataclass(frozen=True)
+class Draw:
+    """A limit that draws on a pool, answered in both terms (`Engine.check_draw`): the pool's
+    answer (its limit, what is left and its window, in the pool's units), the pool's name,
+    what the requested units cost it (rounded up) and how many of the limit's own units what
+    is left of the pool pays for (rounded down). For a limit that draws on nothing, the pool
+    is the limit itself at 1 per 1."""
+
+    quota: Quota
+    pool: str
+    cost: int
+    remaining_units: Amount
+
+
+@dataclass(frozen=True)
 class LimitBatch:
     """One request checked against several limits (`Engine.check_limits`): each limit's
     answer in the order asked, and `binding`, the index of the answer that decides the
