@@ -325,6 +325,11 @@ impl Meter {
     /// Decides `amount` more of `limit` for the request's subject (its key) against the
     /// engine, and records it only if allowed. Unknown tiers or limits, and limits the tier
     /// does not set, are the engine's denials and record nothing.
+    ///
+    /// For a limit that draws on a pool, `amount` is in the limit's own units and what is
+    /// recorded is its cost, on the pool's counter ([`Engine::pool_terms`]): every limit that
+    /// draws on a pool spends the one balance, and [`Consumed::recorded`] and
+    /// [`Consumed::used`] are in the pool's units.
     pub fn try_consume(
         &self,
         engine: &Engine,
@@ -332,6 +337,7 @@ impl Meter {
         limit: LimitId,
         amount: u64,
     ) -> Result<Consumed, MeterError> {
+        let (limit, amount) = engine.pool_terms(limit, amount);
         let check = |used: u64| engine.check_limit(request, limit, Usage::used(used).requesting(amount));
         let Some(name) = engine.limit_name(limit) else {
             return Ok(Consumed { quota: check(0), recorded: 0, used: 0, source: Source::Store });
@@ -370,6 +376,7 @@ impl Meter {
 
     /// The answer `try_consume` would give, recording nothing.
     pub fn peek(&self, engine: &Engine, request: &Request<'_>, limit: LimitId, amount: u64) -> Quota {
+        let (limit, amount) = engine.pool_terms(limit, amount);
         let clock = sweep_clock(request.now());
         let taken = self.in_window(engine, request, limit, |counter, _| {
             self.forget(counter.expire_holds(clock));
@@ -378,7 +385,8 @@ impl Meter {
         engine.check_limit(request, limit, Usage::used(taken.unwrap_or(0)).requesting(amount))
     }
 
-    /// The usage recorded for the request's subject in the request's window.
+    /// The usage recorded for the request's subject in the request's window: the pool's, in
+    /// its units, for a limit that draws on one.
     pub fn used(&self, engine: &Engine, request: &Request<'_>, limit: LimitId) -> u64 {
         self.in_window(engine, request, limit, |counter, _| counter.used).unwrap_or(0)
     }
@@ -389,8 +397,10 @@ impl Meter {
     /// Only the request's own window gives back: once the subject has used the limit in a
     /// later window, a refund stamped in an earlier one gives back nothing (that window is
     /// over, and the later window's usage is not the refund's). The Redis meter keeps the
-    /// same rule.
+    /// same rule. For a limit that draws on a pool, `amount` is in the limit's own units, and
+    /// what is given back (and returned) is its cost, in the pool's.
     pub fn refund(&self, engine: &Engine, request: &Request<'_>, limit: LimitId, amount: u64) -> u64 {
+        let (limit, amount) = engine.pool_terms(limit, amount);
         self.in_window(engine, request, limit, |counter, window| {
             if earlier(window, counter) {
                 return 0;
@@ -402,9 +412,9 @@ impl Meter {
         .unwrap_or(0)
     }
 
-    /// Runs `f` under the shard's lock on the subject's counter for `limit`, with the
-    /// request's window, if the counter's window has not ended before it (a counter of an
-    /// older window holds nothing that still counts).
+    /// Runs `f` under the shard's lock on the subject's counter for `limit` (its pool's, for a
+    /// limit that draws on one), with the request's window, if the counter's window has not
+    /// ended before it (a counter of an older window holds nothing that still counts).
     fn in_window<R>(
         &self,
         engine: &Engine,
@@ -412,6 +422,7 @@ impl Meter {
         limit: LimitId,
         f: impl FnOnce(&mut Counter, Option<WindowSpan>) -> R,
     ) -> Option<R> {
+        let (limit, _) = engine.pool_terms(limit, 0);
         let name = engine.limit_name(limit)?;
         let window = engine.check_limit(request, limit, Usage::default()).window();
         let key = request.key();
@@ -435,6 +446,7 @@ impl Meter {
         limit: LimitId,
         amount: u64,
     ) -> Result<Result<Held<'m>, Quota>, MeterError> {
+        let (limit, amount) = engine.pool_terms(limit, amount);
         let consumed = self.try_consume(engine, request, limit, amount)?;
         if !consumed.quota.allowed {
             return Ok(Err(consumed.quota));

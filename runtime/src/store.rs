@@ -134,6 +134,10 @@ pub enum StoreError {
 
 /// A meter: in-process ([`Meter`]) or shared (`store::redis::RedisMeter`, with the feature
 /// `redis`).
+///
+/// Every meter counts a limit that draws on a pool on the pool's counter: an amount of the
+/// limit is taken, given back and held as its cost in the pool's units
+/// ([`Engine::pool_terms`]), and what a call reports as recorded or used is in those units.
 pub trait UsageMeter: Send + Sync {
     /// Decides `amount` more of `limit` for the request's subject and records it if allowed.
     fn try_consume(

@@ -87,11 +87,12 @@ impl Meter {
         let mut guard = self.shard(hash);
         let table = &mut *guard;
         for (at, (slot, (limit, amount))) in out.iter_mut().zip(limits).enumerate() {
-            let earlier = given_before(limits, at);
+            let (limit, amount) = engine.pool_terms(*limit, *amount);
+            let earlier = given_before(engine, limits, at);
             let check = |used: u64| {
-                engine.check_limit(request, *limit, Usage::used(used.saturating_add(earlier)).requesting(*amount))
+                engine.check_limit(request, limit, Usage::used(used.saturating_add(earlier)).requesting(amount))
             };
-            let counter = engine.limit_name(*limit).and_then(|name| find(&mut table.subjects, hash, key, name));
+            let counter = engine.limit_name(limit).and_then(|name| find(&mut table.subjects, hash, key, name));
             *slot = match counter {
                 Some(counter) => {
                     if counter.holds.is_some() {
@@ -153,12 +154,13 @@ impl Meter {
             }
         }
         for ((limit, amount), quota) in limits.iter().zip(answers) {
-            let Some(name) = engine.limit_name(*limit).filter(|_| *amount > 0) else { continue };
+            let (limit, amount) = engine.pool_terms(*limit, *amount);
+            let Some(name) = engine.limit_name(limit).filter(|_| amount > 0) else { continue };
             if let Some(counter) = find(&mut table.subjects, hash, key, name) {
-                counter.used = counter.used.saturating_add(*amount);
+                counter.used = counter.used.saturating_add(amount);
                 table.due.note(counter);
             } else {
-                let counter = Counter { limit: name.into(), window: quota.window(), used: *amount, holds: None };
+                let counter = Counter { limit: name.into(), window: quota.window(), used: amount, holds: None };
                 table.insert(hash, key, counter);
                 reserved -= 1;
             }
@@ -172,11 +174,15 @@ impl Meter {
     /// of that the subject has no counter for, counted once however often it is given.
     fn missing(&self, engine: &Engine, hash: u64, key: &str, table: &mut Table, limits: &[(LimitId, u64)]) -> usize {
         let mut missing = 0;
-        for (at, (limit, amount)) in limits.iter().enumerate() {
-            let first = !limits.iter().take(at).any(|(earlier, given)| earlier == limit && *given > 0);
-            let needs = *amount > 0
+        for (at, &(limit, amount)) in limits.iter().enumerate() {
+            let (limit, amount) = engine.pool_terms(limit, amount);
+            let first = !limits.iter().take(at).any(|&(earlier, given)| {
+                let (earlier, given) = engine.pool_terms(earlier, given);
+                earlier == limit && given > 0
+            });
+            let needs = amount > 0
                 && first
-                && engine.limit_name(*limit).is_some_and(|name| find(&mut table.subjects, hash, key, name).is_none());
+                && engine.limit_name(limit).is_some_and(|name| find(&mut table.subjects, hash, key, name).is_none());
             missing += usize::from(needs);
         }
         missing
@@ -190,12 +196,15 @@ impl Meter {
     }
 }
 
-/// The amounts given for the limit at `at` earlier in the list.
-pub(crate) fn given_before(limits: &[(LimitId, u64)], at: usize) -> u64 {
-    let Some((limit, _)) = limits.get(at) else { return 0 };
+/// What the amounts given earlier in the list than `at` count on the counter `at` counts on:
+/// the amounts given for the same limit, and the costs of every limit drawing on the same pool.
+pub(crate) fn given_before(engine: &Engine, limits: &[(LimitId, u64)], at: usize) -> u64 {
+    let Some(&(limit, _)) = limits.get(at) else { return 0 };
+    let (counted, _) = engine.pool_terms(limit, 0);
     limits
         .iter()
         .take(at)
-        .filter(|(earlier, _)| earlier == limit)
-        .fold(0, |sum, (_, amount)| sum.saturating_add(*amount))
+        .map(|&(earlier, amount)| engine.pool_terms(earlier, amount))
+        .filter(|(earlier, _)| *earlier == counted)
+        .fold(0, |sum, (_, amount)| sum.saturating_add(amount))
 }

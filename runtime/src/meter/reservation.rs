@@ -46,6 +46,9 @@ pub struct Reservation {
     /// The start of the counter's window the hold is in (`None` for gauges and caps): where a
     /// shared meter finds it.
     window_start: Option<i64>,
+    /// The limit the hold was asked for, when it draws on the pool `limit` names: its commit's
+    /// actual amount is in that limit's units.
+    drawn_by: Option<Arc<str>>,
 }
 
 impl Reservation {
@@ -58,7 +61,28 @@ impl Reservation {
         expires: i64,
         window_start: Option<i64>,
     ) -> Reservation {
-        Reservation { id, key: key.into(), limit, amount, expires, window_start }
+        Reservation { id, key: key.into(), limit, amount, expires, window_start, drawn_by: None }
+    }
+
+    /// The reservation, asked for `limit` of `engine`: marked as drawn by it when `limit`
+    /// draws on a pool.
+    pub(crate) fn asked_for(mut self, engine: &Engine, limit: LimitId) -> Reservation {
+        if engine.pool(limit).is_some() {
+            self.drawn_by = engine.limit_name(limit).map(Arc::from);
+        }
+        self
+    }
+
+    /// What `actual` units of the limit the hold was asked for count on its counter: their
+    /// cost at the rate `engine` declares, for a limit that draws on a pool.
+    pub(crate) fn counted(&self, engine: &Engine, actual: u64) -> Result<u64, ReservationError> {
+        let Some(drawer) = &self.drawn_by else { return Ok(actual) };
+        let limit = engine.limit(drawer).ok_or_else(|| ReservationError::Foreign {
+            id: self.id,
+            key: self.key.to_string(),
+            limit: drawer.to_string(),
+        })?;
+        Ok(engine.pool_terms(limit, actual).1)
     }
 
     /// The start of the counter's window the hold is in (the Redis meter's keys carry it).
@@ -73,7 +97,7 @@ impl Reservation {
         self.id
     }
 
-    /// The amount held.
+    /// The amount held: in the pool's units, for a hold asked for a limit that draws on one.
     pub fn amount(&self) -> u64 {
         self.amount
     }
@@ -88,9 +112,16 @@ impl Reservation {
         &self.key
     }
 
-    /// The name of the limit the hold is on.
+    /// The name of the limit the hold is on: the pool, for a hold asked for a limit that
+    /// draws on one.
     pub fn limit(&self) -> &str {
         &self.limit
+    }
+
+    /// The name of the limit the hold was asked for, when it draws on the pool
+    /// [`Reservation::limit`] names; `None` otherwise.
+    pub fn drawn_by(&self) -> Option<&str> {
+        self.drawn_by.as_deref()
     }
 }
 
@@ -401,6 +432,8 @@ impl Meter {
         estimate: u64,
         lifetime: Duration,
     ) -> Result<Reserved, ReservationError> {
+        let asked = limit;
+        let (limit, estimate) = engine.pool_terms(limit, estimate);
         let seconds = hold_seconds(lifetime, self.config.max_hold_seconds, estimate)?;
         let check = |taken: u64| engine.check_limit(request, limit, Usage::used(taken).requesting(estimate));
         let Some(name) = engine.limit_name(limit) else {
@@ -427,7 +460,8 @@ impl Meter {
             let entry = Entry { id, amount: estimate, expires, state: State::Live };
             counter.holds.get_or_insert_with(|| Box::new(Holds::new(&self.config))).push(entry);
             table.due.note(counter);
-            return Ok(Reserved { quota, reservation: Some(self.reservation(entry, key, counter)) });
+            let reservation = self.reservation(entry, key, counter).asked_for(engine, asked);
+            return Ok(Reserved { quota, reservation: Some(reservation) });
         }
         let quota = check(0);
         if !quota.allowed {
@@ -448,7 +482,7 @@ impl Meter {
         let mut holds = Holds::new(&self.config);
         holds.push(entry);
         let counter = Counter { limit: Arc::from(name), window: quota.window(), used: 0, holds: Some(Box::new(holds)) };
-        let reservation = self.reservation(entry, key, &counter);
+        let reservation = self.reservation(entry, key, &counter).asked_for(engine, asked);
         table.insert(hash, key, counter);
         Ok(Reserved { quota, reservation: Some(reservation) })
     }
@@ -464,6 +498,7 @@ impl Meter {
         actual: u64,
     ) -> Result<Committed, ReservationError> {
         let limit = self.owned_by(engine, request, reservation)?;
+        let actual = reservation.counted(engine, actual)?;
         let window = engine.check_limit(request, limit, Usage::default()).window();
         self.with_entry(reservation, sweep_clock(request.now()), window, |counter, entry| {
             let covered = match entry.state {

@@ -481,6 +481,9 @@ impl UsageMeter for RedisMeter {
         limit: LimitId,
         amount: u64,
     ) -> Result<Consumed, StoreError> {
+        // Counted on the pool's counter, in its units, for a limit that draws on one; its
+        // failure mode is the pool's.
+        let (limit, amount) = engine.pool_terms(limit, amount);
         let check = |used: u64| engine.check_limit(request, limit, Usage::used(used).requesting(amount));
         let fresh = check(0);
         // An amount past the ceiling by itself is still asked of Redis (the script denies it
@@ -532,6 +535,7 @@ impl UsageMeter for RedisMeter {
     }
 
     fn refund(&self, engine: &Engine, request: &Request<'_>, limit: LimitId, amount: u64) -> Result<u64, StoreError> {
+        let (limit, amount) = engine.pool_terms(limit, amount);
         let Some(name) = engine.limit_name(limit) else { return Ok(0) };
         self.key_fits(request.key())?;
         let window = engine.check_limit(request, limit, Usage::default()).window();

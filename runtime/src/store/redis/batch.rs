@@ -27,9 +27,14 @@ impl RedisMeter {
     ) -> Result<ConsumedAll<'o>, StoreError> {
         let (needed, capacity) = (limits.len(), out.len());
         let out = out.get_mut(..needed).ok_or(MeterError::BufferTooSmall { needed, capacity })?;
-        let check = |at: usize, used: u64| {
+        // Each limit as its counter counts it: a limit that draws on a pool, as the pool.
+        let counted = |at: usize| {
             let (limit, amount) = limits.get(at).copied().unwrap_or((LimitId::from_u32(u32::MAX), 0));
-            let used = used.saturating_add(given_before(limits, at));
+            engine.pool_terms(limit, amount)
+        };
+        let check = |at: usize, used: u64| {
+            let (limit, amount) = counted(at);
+            let used = used.saturating_add(given_before(engine, limits, at));
             engine.check_limit(request, limit, Usage::used(used).requesting(amount))
         };
         for (at, slot) in out.iter_mut().enumerate() {
@@ -51,14 +56,15 @@ impl RedisMeter {
         let mut keys = Vec::with_capacity(limits.len());
         let mut args = Vec::with_capacity(limits.len() * 4 + 3);
         args.push(i64::try_from(limits.len()).unwrap_or(i64::MAX));
-        for ((limit, amount), fresh) in limits.iter().zip(out.iter()) {
-            let name = engine.limit_name(*limit).unwrap_or_default();
+        for (at, fresh) in out.iter().enumerate() {
+            let (limit, amount) = counted(at);
+            let name = engine.limit_name(limit).unwrap_or_default();
             if !answerable(fresh) {
                 args.extend([0, REFUSED, 0, 0]);
                 keys.push(self.keys(key, name, None));
                 continue;
             }
-            if *amount >= EXACT {
+            if amount >= EXACT {
                 return Err(StoreError::TooLarge(format!(
                     "an amount of {amount} is 2^53 or more, past what redis counts exactly"
                 )));
@@ -81,7 +87,7 @@ impl RedisMeter {
                     // The script's usage counts the amounts given earlier for the same limit;
                     // live holds count as used, as in-process.
                     let used = number(1 + 2 * at).saturating_add(number(2 + 2 * at));
-                    let (limit, amount) = limits.get(at).copied().unwrap_or((LimitId::from_u32(u32::MAX), 0));
+                    let (limit, amount) = counted(at);
                     *slot = engine.check_limit(request, limit, Usage::used(used).requesting(amount));
                 }
                 let recorded = answer.first() == Some(&1);
@@ -92,8 +98,8 @@ impl RedisMeter {
             // Denied whatever is used: the failure modes have nothing to decide.
             Err(_) if !out.iter().all(|q| q.allowed) => Ok(done(out, Source::Store)),
             Err(why) => {
-                let open = limits.iter().all(|(limit, _)| {
-                    let name = engine.limit_name(*limit).unwrap_or_default();
+                let open = (0..limits.len()).all(|at| {
+                    let name = engine.limit_name(counted(at).0).unwrap_or_default();
                     self.config.failure_mode_for(name) == FailureMode::Open
                 });
                 if !open {

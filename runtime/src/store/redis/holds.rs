@@ -47,6 +47,8 @@ impl RedisMeter {
         estimate: u64,
         lifetime: Duration,
     ) -> Result<Reserved, StoreError> {
+        let asked = limit;
+        let (limit, estimate) = engine.pool_terms(limit, estimate);
         let seconds = crate::meter::hold_seconds(lifetime, self.config.max_hold_seconds, estimate)?;
         let check = |taken: u64| engine.check_limit(request, limit, Usage::used(taken).requesting(estimate));
         let fresh = check(0);
@@ -90,7 +92,8 @@ impl RedisMeter {
         match answer[..] {
             [1, taken] => {
                 let quota = check(unsigned(taken));
-                let reservation = Reservation::new(id, request.key(), Arc::from(name), estimate, expires, start);
+                let reservation = Reservation::new(id, request.key(), Arc::from(name), estimate, expires, start)
+                    .asked_for(engine, asked);
                 Ok(Reserved { quota, reservation: Some(reservation) })
             }
             [0, taken] => Ok(Reserved { quota: check(unsigned(taken)), reservation: None }),
@@ -109,6 +112,7 @@ impl RedisMeter {
         actual: u64,
     ) -> Result<Committed, StoreError> {
         let limit = owned_by(engine, request, reservation)?;
+        let actual = reservation.counted(engine, actual)?;
         exact(actual, "an actual amount")?;
         let fresh = engine.check_limit(request, limit, Usage::default());
         // A request the engine refuses, or a limit its tier does not set, has no room for

@@ -351,6 +351,8 @@ impl Inner {
         limit: LimitId,
         amount: u64,
     ) -> Result<Consumed, StoreError> {
+        // A limit that draws on a pool spends the pool's lease, as the exact meters count it.
+        let (limit, amount) = engine.pool_terms(limit, amount);
         let key = request.key();
         // The common call first: a lease of this process covers it. One engine answer, on the
         // lease's view of the usage, decides it and says which window it is in. The lease's
@@ -380,8 +382,12 @@ impl Inner {
             }
         }
         let fresh = engine.check_limit(request, limit, Usage::used(0).requesting(amount));
-        let (Some(name), Some(window)) = (engine.limit_name(limit).filter(|_| fresh.allowed), fresh.window()) else {
-            // Denied by the engine, or a gauge or cap: exact, through the shared meter.
+        let (Some(name), Some(window)) =
+            (engine.limit_name(limit).filter(|_| fresh.allowed && amount > 0), fresh.window())
+        else {
+            // Denied by the engine, a gauge or cap, or nothing to spend (a question of what is
+            // used, which a share would answer with a lease of nothing): exact, through the
+            // shared meter.
             return self.redis.try_consume(engine, request, limit, amount);
         };
         let clock = sweep_clock(request.now());
@@ -455,6 +461,7 @@ impl Inner {
     }
 
     fn refund(&self, engine: &Engine, request: &Request<'_>, limit: LimitId, amount: u64) -> Result<u64, StoreError> {
+        let (limit, amount) = engine.pool_terms(limit, amount);
         let window = engine.check_limit(request, limit, Usage::default()).window();
         let mut back = 0;
         if let (Some(name), Some(window)) = (engine.limit_name(limit), window) {
