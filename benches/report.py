@@ -55,6 +55,8 @@ METER = [
      "meter/governor check_key_2 threads, one key", None, "ratio"),
     ("`try_consume` vs governor, 2 threads, two keys", "meter/try_consume_2 threads, two keys",
      "meter/governor check_key_2 threads, two keys", None, "ratio"),
+    ("pool `try_consume` paid by one of two grants vs plain", "meter/try_consume_pool, from two grants",
+     "meter/try_consume_uncontended", 2.0, "ratio"),
     ("`check_limit` alone (the engine's part)", "meter/check_limit (engine alone)", None, None, "ns"),
     ("`try_consume` reading `SystemTime::now()`", "meter/try_consume_uncontended, reading the clock", None, None, "ns"),
     ("Redis `try_consume`, one caller", "meter on redis/try_consume_one caller", None, None, "ns"),

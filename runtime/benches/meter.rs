@@ -22,7 +22,7 @@ use std::time::{Duration, Instant, SystemTime};
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use entitle::{Engine, LimitId, Request, TierId, Usage};
-use entitle_runtime::meter::Meter;
+use entitle_runtime::meter::{Grant, Meter};
 use entitle_runtime::store::redis::{LeaseConfig, LeasedMeter, RedisConfig, RedisMeter};
 use entitle_runtime::store::UsageMeter;
 use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
@@ -34,6 +34,11 @@ mod redis_server;
 /// governor check is allowed: both do their full work on every call.
 const POLICY: &str =
     "policy \"bench\"\nlimit calls : count per minute\ntier pro { limit calls = 1_000_000_000_000_000 }\n";
+
+/// A pool of one credit a minute, which the first call of each minute spends: the bench's
+/// calls are paid by the grants.
+const POOLS: &str = "policy \"bench\"\nlimit credits : count per minute\n\
+                     limit images : count draws credits at 40\ntier pro { limit credits = 1 }\n";
 
 /// A year ahead of the real clock, so the Redis keys' expiry (a minute after the window, by
 /// Redis's clock) never falls inside the run.
@@ -99,6 +104,20 @@ fn in_process(c: &mut Criterion) {
             let request = Request::new(s.pro, 0).with_key("customer-00042").at_time(SystemTime::now());
             meter.try_consume(&s.engine, black_box(&request), s.calls, 1).unwrap()
         })
+    });
+    // A limit that draws on a pool whose plan is spent, so that every call is paid by the
+    // first of the subject's two grants: the pool's terms, the plan's answer, the grants'.
+    let pools = Engine::from_source("bench", POOLS).unwrap();
+    let (pools_pro, images) = (pools.tier("pro").unwrap(), pools.limit("images").unwrap());
+    let credits = pools.limit("credits").unwrap();
+    let granted = Request::new(pools_pro, s.now).with_key("customer-00042");
+    let meter = Meter::new();
+    for grant in [Grant::new("promo", 1 << 60).with_priority(1), Grant::new("prepaid", 1 << 60)] {
+        meter.grant(&pools, &granted, credits, grant).unwrap();
+    }
+    assert_eq!(meter.try_consume(&pools, &granted, images, 1).unwrap().from_grants, 40 - 1);
+    group.bench_function("try_consume/pool, from two grants", |b| {
+        b.iter(|| meter.try_consume(&pools, black_box(&granted), images, 1).unwrap())
     });
     let limiter = governor();
     let key = String::from("customer-00042");

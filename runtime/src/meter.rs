@@ -49,12 +49,15 @@ use hashbrown::HashTable;
 use crate::store::Source;
 
 mod batch;
+mod grants;
 mod reservation;
 
 // The Redis meter shares these; an in-process build without it has no other reader.
 #[cfg(feature = "redis")]
 pub(crate) use batch::given_before;
 pub use batch::ConsumedAll;
+pub use grants::{Grant, GrantBalance, GrantError, Granted};
+pub(crate) use grants::{GrantEntry, Grants};
 #[cfg(feature = "redis")]
 pub(crate) use reservation::hold_seconds;
 pub use reservation::{Committed, Released, Reservation, ReservationError, Reserved};
@@ -83,6 +86,9 @@ pub struct MeterConfig {
     /// How long after its expiry a settled or expired reservation is remembered, in seconds,
     /// so that a commit or release sent again is recognised. Default 3,600.
     pub remember_seconds: u64,
+    /// The most grants ([`Meter::grant`]) one subject holds on one limit; one more is refused
+    /// with [`GrantError::AtCapacity`]. Default 64.
+    pub max_grants: usize,
 }
 
 impl Default for MeterConfig {
@@ -92,6 +98,7 @@ impl Default for MeterConfig {
             max_key_bytes: 256,
             shards: 64,
             max_holds: 1_000_000,
+            max_grants: 64,
             max_hold_seconds: 604_800,
             remember_seconds: 3_600,
         }
@@ -139,17 +146,56 @@ pub struct Consumed {
     /// Where the answer came from: always [`Source::Store`] for this meter (its own
     /// counters); a shared meter says when it answered without its store.
     pub source: Source,
+    /// What of `recorded` the subject's grants paid ([`Meter::grant`]); `quota` and `used`
+    /// are the plan's, without it.
+    pub from_grants: u64,
+    /// What the subject's grants live at the request's `now` hold after this request.
+    pub grants_left: u64,
+}
+
+impl Consumed {
+    /// An answer that spent no grant.
+    pub(crate) const fn of(quota: Quota, recorded: u64, used: u64, source: Source) -> Consumed {
+        Consumed { quota, recorded, used, source, from_grants: 0, grants_left: 0 }
+    }
 }
 
 /// One counter: a subject's usage of one limit in one window (`None` for gauges and caps),
-/// and the holds on it ([`Meter::reserve`]), boxed: most counters have none.
+/// the holds on it ([`Meter::reserve`]) and its grants ([`Meter::grant`]), which outlive the
+/// window; each boxed, as most counters have none.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub(crate) struct Counter {
     pub(crate) limit: Arc<str>,
-    pub(crate) window: Option<WindowSpan>,
+    /// The window's start and end, or `(0, i64::MIN)` for none (gauges and caps): a window
+    /// ends after it starts, so that pair is no window's. Unwrapped, the counter takes 8 bytes
+    /// less than with an `Option`, which pays for `grants`.
+    span: (i64, i64),
     pub(crate) used: u64,
     pub(crate) holds: Option<Box<Holds>>,
+    pub(crate) grants: Option<Box<Grants>>,
 }
+
+impl Counter {
+    /// A counter in `window` with `used` recorded, and no holds or grants.
+    pub(crate) fn new(limit: Arc<str>, window: Option<WindowSpan>, used: u64) -> Counter {
+        let mut counter = Counter { limit, span: NO_WINDOW, used, holds: None, grants: None };
+        counter.set_window(window);
+        counter
+    }
+
+    /// The counter's window; `None` for gauges and caps.
+    pub(crate) fn window(&self) -> Option<WindowSpan> {
+        (self.span != NO_WINDOW).then(|| WindowSpan::new(self.span.0, self.span.1))
+    }
+
+    /// Moves the counter to `window`.
+    pub(crate) fn set_window(&mut self, window: Option<WindowSpan>) {
+        self.span = window.map_or(NO_WINDOW, |w| (w.start, w.end));
+    }
+}
+
+/// The span of a counter with no window.
+const NO_WINDOW: (i64, i64) = (0, i64::MIN);
 
 /// Whether two keys (or limit names) are the same text. Keys and names are mostly 4 to 16
 /// bytes; those compare as two overlapping words each, after the length, instead of through a
@@ -202,19 +248,20 @@ impl Default for Due {
 impl Due {
     /// Takes in a counter that was made or changed.
     fn note(&mut self, counter: &Counter) {
-        match counter.window {
+        match counter.window() {
             Some(window) => self.next_end = self.next_end.min(window.end),
             None => self.idle |= counter.used == 0,
         }
-        if let Some(holds) = &counter.holds {
-            self.next_end = self.next_end.min(holds.due());
-        }
+        self.note_holds(counter);
     }
 
-    /// Takes in a counter kept only for the holds it remembers.
+    /// Takes in a counter kept only for the holds it remembers or the grants it holds.
     fn note_holds(&mut self, counter: &Counter) {
         if let Some(holds) = &counter.holds {
             self.next_end = self.next_end.min(holds.due());
+        }
+        if let Some(grants) = &counter.grants {
+            self.next_end = self.next_end.min(grants.due());
         }
     }
 
@@ -338,9 +385,10 @@ impl Meter {
         amount: u64,
     ) -> Result<Consumed, MeterError> {
         let (limit, amount) = engine.pool_terms(limit, amount);
-        let check = |used: u64| engine.check_limit(request, limit, Usage::used(used).requesting(amount));
+        let ask = |used: u64, amount: u64| engine.check_limit(request, limit, Usage::used(used).requesting(amount));
+        let check = |used: u64| ask(used, amount);
         let Some(name) = engine.limit_name(limit) else {
-            return Ok(Consumed { quota: check(0), recorded: 0, used: 0, source: Source::Store });
+            return Ok(Consumed::of(check(0), 0, 0, Source::Store));
         };
         let key = request.key();
         let hash = self.hash(key);
@@ -355,34 +403,46 @@ impl Meter {
             if counter.advance_to(quota.window()) {
                 quota = check(0);
             }
+            let mut from_grants = 0;
+            if counter.grants.is_some() {
+                (quota, from_grants) = grants::decide(counter, quota, request.now(), amount, ask);
+                counter.spend_grants(request.now(), from_grants);
+            }
             let recorded = if quota.allowed { amount } else { 0 };
-            counter.used = counter.used.saturating_add(recorded);
+            counter.used = counter.used.saturating_add(recorded - from_grants);
             table.due.note(counter);
-            return Ok(Consumed { quota, recorded, used: counter.used, source: Source::Store });
+            let grants_left = counter.grants_left(request.now());
+            return Ok(Consumed {
+                from_grants,
+                grants_left,
+                ..Consumed::of(quota, recorded, counter.used, Source::Store)
+            });
         }
         // No counter yet: one is made only when there is something to record.
         let quota = check(0);
         if !quota.allowed || amount == 0 {
-            return Ok(Consumed { quota, recorded: 0, used: 0, source: Source::Store });
+            return Ok(Consumed::of(quota, 0, 0, Source::Store));
         }
         if key.len() > self.config.max_key_bytes {
             return Err(MeterError::KeyTooLong { len: key.len(), max: self.config.max_key_bytes });
         }
         self.make_room(sweep_clock(request.now()), table)?;
-        let counter = Counter { limit: Arc::from(name), window: quota.window(), used: amount, holds: None };
+        let counter = Counter::new(Arc::from(name), quota.window(), amount);
         table.insert(hash, key, counter);
-        Ok(Consumed { quota, recorded: amount, used: amount, source: Source::Store })
+        Ok(Consumed::of(quota, amount, amount, Source::Store))
     }
 
     /// The answer `try_consume` would give, recording nothing.
     pub fn peek(&self, engine: &Engine, request: &Request<'_>, limit: LimitId, amount: u64) -> Quota {
         let (limit, amount) = engine.pool_terms(limit, amount);
         let clock = sweep_clock(request.now());
-        let taken = self.in_window(engine, request, limit, |counter, _| {
+        let ask = |used: u64, amount: u64| engine.check_limit(request, limit, Usage::used(used).requesting(amount));
+        let answer = self.in_window(engine, request, limit, |counter, _| {
             self.forget(counter.expire_holds(clock));
-            counter.taken()
+            let plan = ask(counter.taken(), amount);
+            grants::decide(counter, plan, request.now(), amount, ask).0
         });
-        engine.check_limit(request, limit, Usage::used(taken.unwrap_or(0)).requesting(amount))
+        answer.unwrap_or_else(|| ask(0, amount))
     }
 
     /// The usage recorded for the request's subject in the request's window: the pool's, in
@@ -398,16 +458,17 @@ impl Meter {
     /// later window, a refund stamped in an earlier one gives back nothing (that window is
     /// over, and the later window's usage is not the refund's). The Redis meter keeps the
     /// same rule. For a limit that draws on a pool, `amount` is in the limit's own units, and
-    /// what is given back (and returned) is its cost, in the pool's.
+    /// what is given back (and returned) is its cost, in the pool's. With grants, a refund
+    /// gives back in the reverse of the order consumption spends: overage, then the grants
+    /// live at the request's `now`, then the plan.
     pub fn refund(&self, engine: &Engine, request: &Request<'_>, limit: LimitId, amount: u64) -> u64 {
         let (limit, amount) = engine.pool_terms(limit, amount);
+        let plan = engine.check_limit(request, limit, Usage::default()).limit;
         self.in_window(engine, request, limit, |counter, window| {
             if earlier(window, counter) {
                 return 0;
             }
-            let refunded = amount.min(counter.used);
-            counter.used -= refunded;
-            refunded
+            counter.give_back(plan, request.now(), amount)
         })
         .unwrap_or(0)
     }
@@ -473,6 +534,12 @@ impl Meter {
             subject.counters.iter_mut().for_each(|c| {
                 c.end_holds_of_ended_window(now);
                 forgotten += c.expire_holds(now);
+                if let Some(grants) = c.grants.as_deref_mut() {
+                    grants.expire(now);
+                }
+                if c.grants.as_ref().is_some_and(|g| g.entries().is_empty()) {
+                    c.grants = None;
+                }
             });
             subject.counters.retain(|c| {
                 let keep = live(c, now);
@@ -633,13 +700,13 @@ fn insert(subjects: &mut Subjects, hash: u64, key: &str, counter: Counter) {
 
 /// Whether the counter's window ended before `window` starts: its usage no longer counts.
 fn behind(counter: &Counter, window: Option<WindowSpan>) -> bool {
-    matches!((counter.window, window), (Some(held), Some(asked)) if asked.start >= held.end)
+    matches!((counter.window(), window), (Some(held), Some(asked)) if asked.start >= held.end)
 }
 
 /// Whether `window` ended before the counter's window starts (a request whose clock is
 /// behind the recorded window).
 fn earlier(window: Option<WindowSpan>, counter: &Counter) -> bool {
-    matches!((counter.window, window), (Some(held), Some(asked)) if asked.end <= held.start)
+    matches!((counter.window(), window), (Some(held), Some(asked)) if asked.end <= held.start)
 }
 
 /// Moves the counter to `window`, the one the engine reports for a request; returns whether
@@ -652,16 +719,16 @@ fn earlier(window: Option<WindowSpan>, counter: &Counter) -> bool {
 ///   subject's billing anchor moved): the usage counted so far carries over into the new
 ///   window, which the sweep then keeps for as long as the new window lasts.
 fn advance(counter: &mut Counter, window: Option<WindowSpan>) -> bool {
-    match (counter.window, window) {
+    match (counter.window(), window) {
         _ if behind(counter, window) => {
-            counter.window = window;
+            counter.set_window(window);
             counter.used = 0;
             true
         }
         _ if earlier(window, counter) => false,
         (held, asked) => {
             if held != asked {
-                counter.window = asked;
+                counter.set_window(asked);
             }
             false
         }
@@ -669,14 +736,15 @@ fn advance(counter: &mut Counter, window: Option<WindowSpan>) -> bool {
 }
 
 /// Whether a sweep at `now` keeps the counter: its window is live (a gauge or cap: it holds
-/// something), or it still remembers a hold (expired at `now` already).
+/// something), it still remembers a hold (expired at `now` already), or a grant of it holds
+/// credit still to be spent.
 fn live(counter: &Counter, now: i64) -> bool {
-    counter.remembers() || live_window(counter, now)
+    counter.remembers() || live_window(counter, now) || counter.grants.as_ref().is_some_and(|g| g.holds_credit(now))
 }
 
 /// Whether the counter's window is live at `now` (a gauge or cap: it holds something).
 fn live_window(counter: &Counter, now: i64) -> bool {
-    match counter.window {
+    match counter.window() {
         Some(window) => window.end > now,
         None => counter.used > 0,
     }

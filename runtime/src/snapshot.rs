@@ -1,15 +1,19 @@
 //! Meter snapshots: every counter in a file, so that a restart loses no counted usage.
 //!
 //! The file is JSON Lines. The first line says what the file is and vouches for the rest:
-//! `{"format":"entitle-meter-snapshot","version":2,"counters":N,"sha256":"…"}`, where `sha256`
+//! `{"format":"entitle-meter-snapshot","version":3,"counters":N,"sha256":"…"}`, where `sha256`
 //! is the hash of every byte after that line. Each of the `N` lines after it is one counter:
 //! `{"subject":"app-42","limit":"api_calls","window":[start,end],"used":990}` (`window` is
 //! `null` for gauges and caps; instants are Unix seconds). A counter with reservations
 //! ([`Meter::reserve`]) has `"holds"` too, one object per hold, live or remembered:
 //! `{"id":7,"amount":80,"expires":1795255800,"state":"live"}`, where `state` is `live`,
 //! `expired`, `committed` (with `recorded` and `unrecorded`) or `released` (with `freed`), so
-//! holds survive a restart and a commit sent again after it is still applied once. Version 1
-//! files, which have no holds, are read too. Files are written atomically
+//! holds survive a restart and a commit sent again after it is still applied once. A counter
+//! with grants ([`Meter::grant`]) has `"grants"`, one object per grant in draw order:
+//! `{"id":"promo","amount":500,"spent":120,"starts":1795255200,"expires":1797847200,
+//! "priority":0,"seq":0}` (`expires` is `null` for a grant that never expires, `seq` the order
+//! it was granted in). Version 1 files, which have no holds, and version 2 files, which have no
+//! grants, are read too. Files are written atomically
 //! (temporary file, fsync, rename; the temporary file's name is unique to each write, so
 //! threads snapshotting to one path never share one), and a file that is not a regular file,
 //! is not a snapshot, is of another version, or is truncated or altered is refused whole: the
@@ -21,11 +25,11 @@ use std::sync::Arc;
 use entitle::{PolicyHash, WindowSpan};
 use serde_json::{json, Value};
 
-use crate::meter::{Counter, Entry, Meter, MeterError, State};
+use crate::meter::{Counter, Entry, GrantEntry, Grants, Meter, MeterError, State};
 
 const FORMAT: &str = "entitle-meter-snapshot";
-/// The version written: 2 added holds.
-const VERSION: u64 = 2;
+/// The version written: 2 added holds, 3 grants.
+const VERSION: u64 = 3;
 
 /// Why a snapshot was refused. The meter is unchanged.
 #[derive(Debug, thiserror::Error)]
@@ -57,10 +61,13 @@ pub(crate) fn write(meter: &Meter, path: &Path) -> std::io::Result<usize> {
     let counters = meter.export();
     let mut body = String::new();
     for (subject, counter) in &counters {
-        let window = counter.window.map(|w| json!([w.start, w.end]));
+        let window = counter.window().map(|w| json!([w.start, w.end]));
         let mut line = json!({"subject": &**subject, "limit": &*counter.limit, "window": window, "used": counter.used});
         if let (Some(holds), Some(fields)) = (&counter.holds, line.as_object_mut()) {
             fields.insert("holds".into(), holds.entries().iter().map(hold_json).collect());
+        }
+        if let (Some(grants), Some(fields)) = (&counter.grants, line.as_object_mut()) {
+            fields.insert("grants".into(), grants.entries().iter().map(grant_json).collect());
         }
         body.push_str(&line.to_string());
         body.push('\n');
@@ -92,8 +99,8 @@ pub(crate) fn restore(meter: &Meter, path: &Path) -> Result<usize, SnapshotError
     if header.get("format").and_then(Value::as_str) != Some(FORMAT) {
         return Err(invalid("line 1 does not name the format `entitle-meter-snapshot`".into()));
     }
-    if !matches!(header.get("version").and_then(Value::as_u64), Some(1 | VERSION)) {
-        return Err(invalid(format!("line 1: only versions 1 and {VERSION} are read")));
+    if !matches!(header.get("version").and_then(Value::as_u64), Some(1 | 2 | VERSION)) {
+        return Err(invalid(format!("line 1: only versions 1 to {VERSION} are read")));
     }
     let expected =
         header.get("counters").and_then(Value::as_u64).ok_or_else(|| invalid("line 1 lacks `counters`".into()))?;
@@ -123,6 +130,25 @@ pub(crate) fn restore(meter: &Meter, path: &Path) -> Result<usize, SnapshotError
             }
             if !ids.insert(hold.id) {
                 return Err(invalid(format!("line {at} holds reservation {} a second time", hold.id)));
+            }
+        }
+        if let Some(grants) = &entry.1.grants {
+            let entries = grants.entries();
+            if entries.len() > config.max_grants {
+                let max = config.max_grants;
+                return Err(invalid(format!("line {at}: more than the meter's limit of {max} grants on one counter")));
+            }
+            let mut names = std::collections::HashSet::new();
+            for grant in entries {
+                if grant.id.is_empty() || grant.id.len() > config.max_key_bytes {
+                    return Err(invalid(format!("line {at}: a grant id of {} bytes", grant.id.len())));
+                }
+                if grant.amount == 0 || grant.spent > grant.amount || grant.expires <= grant.starts {
+                    return Err(invalid(format!("line {at}: grant `{}` is empty, overspent or ends first", grant.id)));
+                }
+                if !names.insert(grant.id.clone()) {
+                    return Err(invalid(format!("line {at} holds grant `{}` a second time", grant.id)));
+                }
             }
         }
         if ids.len() > config.max_holds {
@@ -159,7 +185,41 @@ fn parse_counter(line: &str) -> Option<(Box<str>, Counter, Vec<Entry>)> {
         None => Vec::new(),
         Some(holds) => holds.as_array()?.iter().map(parse_hold).collect::<Option<Vec<_>>>()?,
     };
-    Some((subject.into(), Counter { limit: Arc::from(limit), window, used, holds: None }, holds))
+    let grants = match value.get("grants") {
+        None => None,
+        Some(grants) => {
+            let entries = grants.as_array()?.iter().map(parse_grant).collect::<Option<Vec<_>>>()?;
+            Some(Box::new(Grants::from_entries(entries)))
+        }
+    };
+    let mut counter = Counter::new(Arc::from(limit), window, used);
+    counter.grants = grants;
+    Some((subject.into(), counter, holds))
+}
+
+fn grant_json(grant: &GrantEntry) -> Value {
+    let expires = (grant.expires != i64::MAX).then_some(grant.expires);
+    json!({
+        "id": &*grant.id, "amount": grant.amount, "spent": grant.spent, "starts": grant.starts,
+        "expires": expires, "priority": grant.priority, "seq": grant.seq,
+    })
+}
+
+fn parse_grant(value: &Value) -> Option<GrantEntry> {
+    let number = |name: &str| value.get(name).and_then(Value::as_u64);
+    let expires = match value.get("expires")? {
+        Value::Null => i64::MAX,
+        expires => expires.as_i64().filter(|&at| at != i64::MAX)?,
+    };
+    Some(GrantEntry {
+        id: Arc::from(value.get("id")?.as_str()?),
+        amount: number("amount")?,
+        spent: number("spent")?,
+        starts: value.get("starts")?.as_i64()?,
+        expires,
+        priority: u32::try_from(number("priority")?).ok()?,
+        seq: number("seq")?,
+    })
 }
 
 fn hold_json(entry: &Entry) -> Value {

@@ -15,7 +15,7 @@ use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::Cell;
 
 use entitle::{Engine, Request};
-use entitle_runtime::meter::Meter;
+use entitle_runtime::meter::{Grant, Meter};
 
 /// Tallies the bytes and the allocations live on each thread.
 struct Counting;
@@ -23,6 +23,8 @@ struct Counting;
 thread_local! {
     static BYTES: Cell<isize> = const { Cell::new(0) };
     static BLOCKS: Cell<isize> = const { Cell::new(0) };
+    /// Every allocation made, freed or not.
+    static MADE: Cell<usize> = const { Cell::new(0) };
 }
 
 fn tally(bytes: usize, blocks: isize, sign: isize) {
@@ -36,6 +38,7 @@ fn tally(bytes: usize, blocks: isize, sign: isize) {
 unsafe impl GlobalAlloc for Counting {
     unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
         tally(layout.size(), 1, 1);
+        MADE.with(|m| m.set(m.get() + 1));
         // SAFETY: forwarded with the caller's layout, per the trait's contract.
         unsafe { System.alloc(layout) }
     }
@@ -109,4 +112,29 @@ fn a_key_longer_than_the_meters_bound_is_refused_and_records_nothing() {
     assert!(refused.is_err(), "{refused:?}");
     assert!(refused.unwrap_err().to_string().contains("257 bytes"));
     assert_eq!(meter.counters(), 1, "nothing was recorded");
+}
+
+/// The hot path of a pool paid by grants (the pool's terms, the plan's answer, the draw)
+/// allocates nothing: a consumption that records into an existing counter only writes it.
+#[test]
+fn consuming_from_grants_allocates_nothing() {
+    let engine = Engine::from_source(
+        "p",
+        "policy \"p\"\nlimit credits : count per month\nlimit images : count draws credits at 40\n\
+         tier pro { limit credits = 100 }\n",
+    )
+    .unwrap();
+    let (pro, credits, images) =
+        (engine.tier("pro").unwrap(), engine.limit("credits").unwrap(), engine.limit("images").unwrap());
+    let meter = Meter::new();
+    let request = Request::new(pro, 1_795_255_200).with_key("acme");
+    meter.grant(&engine, &request, credits, Grant::new("promo", 1_000).with_priority(1)).unwrap();
+    meter.grant(&engine, &request, credits, Grant::new("prepaid", 1_000_000)).unwrap();
+    meter.try_consume(&engine, &request, images, 3).unwrap();
+    let before = MADE.with(Cell::get);
+    for _ in 0..1_000 {
+        let consumed = meter.try_consume(&engine, &request, images, 1).unwrap();
+        assert!(consumed.quota.allowed && consumed.from_grants == 40);
+    }
+    assert_eq!(MADE.with(Cell::get) - before, 0, "allocations on the grants' path");
 }

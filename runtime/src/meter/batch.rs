@@ -160,7 +160,7 @@ impl Meter {
                 counter.used = counter.used.saturating_add(amount);
                 table.due.note(counter);
             } else {
-                let counter = Counter { limit: name.into(), window: quota.window(), used: amount, holds: None };
+                let counter = Counter::new(name.into(), quota.window(), amount);
                 table.insert(hash, key, counter);
                 reserved -= 1;
             }

@@ -351,7 +351,7 @@ impl Counter {
 
     /// Ends the holds of a counter whose window ended by `now`: they belonged to it.
     pub(crate) fn end_holds_of_ended_window(&mut self, now: i64) {
-        if let (Some(window), Some(holds)) = (self.window, self.holds.as_mut()) {
+        if let (Some(window), Some(holds)) = (self.window(), self.holds.as_mut()) {
             if window.end <= now {
                 holds.end_all();
             }
@@ -481,7 +481,8 @@ impl Meter {
         let entry = Entry { id, amount: estimate, expires, state: State::Live };
         let mut holds = Holds::new(&self.config);
         holds.push(entry);
-        let counter = Counter { limit: Arc::from(name), window: quota.window(), used: 0, holds: Some(Box::new(holds)) };
+        let mut counter = Counter::new(Arc::from(name), quota.window(), 0);
+        counter.holds = Some(Box::new(holds));
         let reservation = self.reservation(entry, key, &counter).asked_for(engine, asked);
         table.insert(hash, key, counter);
         Ok(Reserved { quota, reservation: Some(reservation) })
@@ -616,7 +617,7 @@ impl Meter {
 
     /// The reservation a caller gets for `entry`.
     fn reservation(&self, entry: Entry, key: &str, counter: &Counter) -> Reservation {
-        let start = counter.window.map(|w| w.start);
+        let start = counter.window().map(|w| w.start);
         Reservation::new(entry.id, key, Arc::clone(&counter.limit), entry.amount, entry.expires, start)
     }
 

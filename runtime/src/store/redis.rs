@@ -491,7 +491,7 @@ impl UsageMeter for RedisMeter {
         // request the engine refuses outright (an unknown tier, a limit not set) is not.
         let Some(name) = engine.limit_name(limit).filter(|_| fresh.allowed || fresh.reason == Reason::LimitExceeded)
         else {
-            return Ok(Consumed { quota: fresh, recorded: 0, used: 0, source: Source::Store });
+            return Ok(Consumed::of(fresh, 0, 0, Source::Store));
         };
         self.key_fits(request.key())?;
         if amount >= EXACT {
@@ -516,10 +516,10 @@ impl UsageMeter for RedisMeter {
                 // Live holds count as used for the engine's answer, as in-process.
                 let quota = check(before.saturating_add(u64::try_from(held).unwrap_or(0)));
                 let recorded = if allowed == 1 { amount } else { 0 };
-                Ok(Consumed { quota, recorded, used: before.saturating_add(recorded), source: Source::Store })
+                Ok(Consumed::of(quota, recorded, before.saturating_add(recorded), Source::Store))
             }
             // Denied whatever is used: the failure mode has nothing to decide.
-            Err(_) if !fresh.allowed => Ok(Consumed { quota: fresh, recorded: 0, used: 0, source: Source::Store }),
+            Err(_) if !fresh.allowed => Ok(Consumed::of(fresh, 0, 0, Source::Store)),
             Err(why) => self.failed(why, name, engine, request, limit, amount, fresh),
         }
     }
@@ -610,7 +610,7 @@ impl RedisMeter {
             FailureMode::Closed => Err(StoreError::Unreachable(why)),
             FailureMode::Open => {
                 self.fail_open.fetch_add(1, Ordering::Relaxed);
-                Ok(Consumed { quota: fresh, recorded: 0, used: 0, source: Source::FailedOpen })
+                Ok(Consumed::of(fresh, 0, 0, Source::FailedOpen))
             }
             FailureMode::LocalShare { processes } => {
                 let consumed = self.local_share(engine, request, limit, amount, processes)?;
@@ -648,7 +648,7 @@ impl RedisMeter {
             Amount::Finite(limit) => Amount::Finite(limit.saturating_sub(before)),
             Amount::Unlimited => Amount::Unlimited,
         };
-        Ok(Consumed { quota, recorded, used, source: Source::LocalShare })
+        Ok(Consumed::of(quota, recorded, used, Source::LocalShare))
     }
 }
 

@@ -372,12 +372,7 @@ impl Inner {
                 if quota.allowed && quota.window().map(|w| w.start) == lease.reservation.window_start() {
                     lease.spent += amount;
                     self.local.fetch_add(1, Ordering::Relaxed);
-                    return Ok(Consumed {
-                        quota,
-                        recorded: amount,
-                        used: before.saturating_add(amount),
-                        source: Source::Lease,
-                    });
+                    return Ok(Consumed::of(quota, amount, before.saturating_add(amount), Source::Lease));
                 }
             }
         }
@@ -447,11 +442,11 @@ impl Inner {
                 };
                 self.shard(key).entry(key.into()).or_default().push(lease);
                 let quota = engine.check_limit(request, limit, Usage::used(taken).requesting(amount));
-                Ok(Consumed { quota, recorded: amount, used: taken.saturating_add(amount), source: Source::Store })
+                Ok(Consumed::of(quota, amount, taken.saturating_add(amount), Source::Store))
             }
             [0, _, taken, ..] => {
                 let quota = engine.check_limit(request, limit, Usage::used(taken.unsigned_abs()).requesting(amount));
-                Ok(Consumed { quota, recorded: 0, used: taken.unsigned_abs(), source: Source::Store })
+                Ok(Consumed::of(quota, 0, taken.unsigned_abs(), Source::Store))
             }
             [-2, ..] => {
                 Err(crate::meter::ReservationError::AtCapacity { max: self.redis.config.max_holds_per_counter }.into())

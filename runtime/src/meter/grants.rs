@@ -1,0 +1,420 @@
+//! Credit grants: prepaid and promotional credits on top of a pool's plan allowance. The
+//! rules are [`Grant`]'s.
+
+use std::sync::Arc;
+
+use entitle::{Amount, Engine, LimitId, Quota, Reason, Request, Status, Usage};
+
+use super::{find, sweep_clock, Counter, Meter, MeterError};
+
+/// A grant to add with [`Meter::grant`]: `amount` credits from its start (default: at once)
+/// until its expiry (default: never), with a `priority` (default 0).
+///
+/// A grant belongs to one subject and one limit (a pool, most often: a grant asked for a
+/// limit that draws on a pool goes to the pool). The meter spends it only once the plan's
+/// allowance of the current window is spent:
+///
+/// 1. the plan's allowance (the limit in force, seats, add-ons and overrides included), which
+///    ends with its window and so goes first;
+/// 2. the grants live at the request's `now` (started, not expired, with credit left), in
+///    **draw order**: the highest `priority` first, then the soonest expiry (a grant that
+///    never expires last), then the earliest start, then the one granted first;
+/// 3. what neither covers is asked of the plan's soft cap: overage if the limit has one and
+///    it is not reached, else the request is denied and nothing is spent, of the plan or of
+///    a grant.
+///
+/// Every step happens under the subject's shard lock with the rest of the consumption, so a
+/// grant is never spent twice however many threads consume. A refund gives back in the
+/// reverse order: overage first, then the grants (the last in draw order first, only those
+/// still live), then the plan. Reservations and batches ([`Meter::reserve`],
+/// [`Meter::try_consume_all`]) are decided on the plan's allowance alone: they never spend a
+/// grant. A tier that does not set the limit is refused as the engine refuses it
+/// (`limit_not_set`), grants or not: a plan that runs on grants alone sets the limit to 0.
+/// Grants live in the in-process meter; the Redis meters do not take them yet.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Grant {
+    id: Box<str>,
+    amount: u64,
+    starts: i64,
+    expires: Option<i64>,
+    priority: u32,
+}
+
+impl Grant {
+    /// A grant of `amount` with the caller's `id`, which names it in answers and snapshots and
+    /// makes adding it idempotent: the same grant added again is answered as a repeat.
+    pub fn new(id: &str, amount: u64) -> Grant {
+        Grant { id: id.into(), amount, starts: i64::MIN, expires: None, priority: 0 }
+    }
+
+    /// The first instant (Unix seconds) it may be spent.
+    #[must_use]
+    pub fn starting(mut self, at: i64) -> Grant {
+        self.starts = at;
+        self
+    }
+
+    /// The first instant it may no longer be spent: a request stamped exactly then spends
+    /// nothing of it.
+    #[must_use]
+    pub fn expiring(mut self, at: i64) -> Grant {
+        self.expires = Some(at);
+        self
+    }
+
+    /// Its priority: grants of a higher priority are spent before those of a lower one.
+    #[must_use]
+    pub fn with_priority(mut self, priority: u32) -> Grant {
+        self.priority = priority;
+        self
+    }
+}
+
+/// A grant as the meter holds it: what it was given and what of it is spent.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct GrantBalance {
+    /// The caller's id.
+    pub id: String,
+    /// The amount granted.
+    pub amount: u64,
+    /// What consumption has spent of it.
+    pub spent: u64,
+    /// The first instant it may be spent (`i64::MIN` for at once).
+    pub starts: i64,
+    /// The first instant it may no longer be spent, if it expires.
+    pub expires: Option<i64>,
+    /// Its priority: higher is spent first.
+    pub priority: u32,
+}
+
+impl GrantBalance {
+    /// What is left of it.
+    pub fn left(&self) -> u64 {
+        self.amount - self.spent
+    }
+}
+
+/// The outcome of [`Meter::grant`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Granted {
+    /// The grant as the meter holds it.
+    pub balance: GrantBalance,
+    /// Whether the meter held this grant already (the same id, amount, start, expiry and
+    /// priority): nothing was added.
+    pub repeated: bool,
+}
+
+/// Why a grant was refused; nothing was added.
+#[derive(Debug, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum GrantError {
+    /// The engine declares no limit with this id.
+    #[error("the engine declares no limit with this id; nothing was granted")]
+    UnknownLimit,
+    /// A grant of 0 grants nothing.
+    #[error("grant `{id}` has an amount of 0; nothing was granted")]
+    Empty {
+        /// The grant's id.
+        id: String,
+    },
+    /// The grant expires at or before it starts.
+    #[error("grant `{id}` expires at {expires}, not after it starts at {starts}; nothing was granted")]
+    Backwards {
+        /// The grant's id.
+        id: String,
+        /// Its start.
+        starts: i64,
+        /// Its expiry.
+        expires: i64,
+    },
+    /// The id is empty or longer than [`super::MeterConfig::max_key_bytes`].
+    #[error("a grant id must be 1 to {max} bytes, not {len}; nothing was granted")]
+    BadId {
+        /// The id's length in bytes.
+        len: usize,
+        /// The longest allowed.
+        max: usize,
+    },
+    /// The subject's limit holds a different grant with this id.
+    #[error("grant `{id}` is held already with other terms; nothing was granted")]
+    Conflict {
+        /// The grant's id.
+        id: String,
+    },
+    /// The subject's limit holds [`super::MeterConfig::max_grants`] grants already.
+    #[error("the subject holds {max} grants on this limit already, the most a meter keeps; nothing was granted")]
+    AtCapacity {
+        /// The most grants one subject's limit holds.
+        max: usize,
+    },
+    /// The meter could not make the counter the grant lives in.
+    #[error(transparent)]
+    Meter(#[from] MeterError),
+}
+
+/// One grant in a counter.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct GrantEntry {
+    pub(crate) id: Arc<str>,
+    pub(crate) amount: u64,
+    pub(crate) spent: u64,
+    pub(crate) starts: i64,
+    /// `i64::MAX` for a grant that never expires: it sorts last among expiries.
+    pub(crate) expires: i64,
+    pub(crate) priority: u32,
+    /// The order it was granted in, among the counter's grants: the last tie-break.
+    pub(crate) seq: u64,
+}
+
+impl GrantEntry {
+    /// Whether it may be spent at `now`.
+    fn live(&self, now: i64) -> bool {
+        self.starts <= now && now < self.expires
+    }
+
+    /// The key of the draw order: highest priority, soonest expiry, earliest start, first
+    /// granted.
+    fn order(&self) -> (std::cmp::Reverse<u32>, i64, i64, u64) {
+        (std::cmp::Reverse(self.priority), self.expires, self.starts, self.seq)
+    }
+
+    fn balance(&self) -> GrantBalance {
+        GrantBalance {
+            id: self.id.to_string(),
+            amount: self.amount,
+            spent: self.spent,
+            starts: self.starts,
+            expires: (self.expires != i64::MAX).then_some(self.expires),
+            priority: self.priority,
+        }
+    }
+}
+
+/// A counter's grants, in draw order.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub(crate) struct Grants {
+    entries: Vec<GrantEntry>,
+    next_seq: u64,
+}
+
+impl Grants {
+    /// The grants restored from a snapshot, which the caller has validated.
+    pub(crate) fn from_entries(mut entries: Vec<GrantEntry>) -> Grants {
+        entries.sort_by_key(GrantEntry::order);
+        let next_seq = entries.iter().map(|e| e.seq.saturating_add(1)).max().unwrap_or(0);
+        Grants { entries, next_seq }
+    }
+
+    /// Every grant, in draw order.
+    pub(crate) fn entries(&self) -> &[GrantEntry] {
+        &self.entries
+    }
+
+    /// What the grants live at `now` hold.
+    pub(crate) fn available(&self, now: i64) -> u64 {
+        self.entries.iter().filter(|e| e.live(now)).fold(0, |sum, e| sum.saturating_add(e.amount - e.spent))
+    }
+
+    /// Spends `amount` of the grants live at `now`, in draw order; the caller has checked
+    /// that they hold it.
+    fn spend(&mut self, now: i64, mut amount: u64) {
+        for entry in self.entries.iter_mut().filter(|e| e.live(now)) {
+            let take = amount.min(entry.amount - entry.spent);
+            entry.spent += take;
+            amount -= take;
+            if amount == 0 {
+                break;
+            }
+        }
+    }
+
+    /// Gives back up to `amount` to the grants live at `now`, the last in draw order first;
+    /// returns what was given back.
+    fn give_back(&mut self, now: i64, amount: u64) -> u64 {
+        let mut left = amount;
+        for entry in self.entries.iter_mut().rev().filter(|e| e.live(now)) {
+            let back = left.min(entry.spent);
+            entry.spent -= back;
+            left -= back;
+        }
+        amount - left
+    }
+
+    /// Drops the grants that can no longer be spent at `now`: expired, or spent in full.
+    pub(crate) fn expire(&mut self, now: i64) {
+        self.entries.retain(|e| e.expires > now && e.spent < e.amount);
+    }
+
+    /// Whether some grant may still be spent at or after `now`.
+    pub(crate) fn holds_credit(&self, now: i64) -> bool {
+        self.entries.iter().any(|e| e.expires > now && e.spent < e.amount)
+    }
+
+    /// The earliest expiry among the grants: a sweep before it drops none of them.
+    pub(crate) fn due(&self) -> i64 {
+        self.entries.iter().map(|e| e.expires).min().unwrap_or(i64::MAX)
+    }
+}
+
+/// The answer to `amount` on a counter whose plan answered `plan` (the engine's answer with
+/// `taken` used): when the plan alone does not cover it and grants live at `now` do, in part
+/// or whole, what they cover is taken off the plan's request and the engine asked again.
+/// Returns the answer and what the grants would pay; nothing is spent here.
+pub(crate) fn decide(
+    counter: &Counter,
+    plan: Quota,
+    now: i64,
+    amount: u64,
+    ask: impl Fn(u64, u64) -> Quota,
+) -> (Quota, u64) {
+    let Some(grants) = counter.grants.as_deref() else { return (plan, 0) };
+    let short = plan.status == Status::Overage || plan.reason == Reason::LimitExceeded;
+    let Amount::Finite(limit) = plan.limit else { return (plan, 0) };
+    if !short {
+        return (plan, 0);
+    }
+    let taken = counter.taken();
+    let need = amount.saturating_sub(limit.saturating_sub(taken));
+    let from_grants = need.min(grants.available(now));
+    if from_grants == 0 {
+        return (plan, 0);
+    }
+    let quota = ask(taken, amount - from_grants);
+    (quota, if quota.allowed { from_grants } else { 0 })
+}
+
+impl Counter {
+    /// Spends `amount` of the counter's grants live at `now`.
+    pub(crate) fn spend_grants(&mut self, now: i64, amount: u64) {
+        if let Some(grants) = self.grants.as_deref_mut().filter(|_| amount > 0) {
+            grants.spend(now, amount);
+        }
+    }
+
+    /// What the counter's grants live at `now` hold.
+    pub(crate) fn grants_left(&self, now: i64) -> u64 {
+        self.grants.as_ref().map_or(0, |g| g.available(now))
+    }
+
+    /// Gives back `amount` in the reverse of the consumption order: what is recorded past
+    /// `limit` (overage), then the grants live at `now`, then the plan's usage. Returns what
+    /// was given back.
+    pub(crate) fn give_back(&mut self, limit: Amount, now: i64, amount: u64) -> u64 {
+        let overage = match limit {
+            Amount::Finite(limit) => self.used.saturating_sub(limit),
+            Amount::Unlimited => 0,
+        };
+        let from_overage = amount.min(overage);
+        self.used -= from_overage;
+        let to_grants = self.grants.as_deref_mut().map_or(0, |g| g.give_back(now, amount - from_overage));
+        let from_plan = (amount - from_overage - to_grants).min(self.used);
+        self.used -= from_plan;
+        from_overage + to_grants + from_plan
+    }
+}
+
+impl Meter {
+    /// Adds `grant` to the request's subject's `limit` (to its pool, for a limit that draws on
+    /// one): credit the meter spends once the plan's allowance of a window is spent (see
+    /// [`Grant`] for the order). The same grant added again (its id,
+    /// amount, start, expiry and priority) is a repeat and adds nothing; another grant with
+    /// the same id is refused.
+    ///
+    /// ```
+    /// use entitle::{Engine, Request};
+    /// use entitle_runtime::meter::{Grant, Meter};
+    ///
+    /// let engine = Engine::from_source("p", "policy \"p\"\nlimit credits : count per month\ntier free { limit credits = 100 }\n")?;
+    /// let (free, credits) = (engine.tier("free").unwrap(), engine.limit("credits").unwrap());
+    /// let meter = Meter::new();
+    /// let request = Request::new(free, 1_795_255_200).with_key("acme");
+    /// meter.grant(&engine, &request, credits, Grant::new("welcome", 50).expiring(1_795_255_200 + 86_400))?;
+    ///
+    /// // 100 from the plan, then 50 from the grant, then nothing.
+    /// let spent = meter.try_consume(&engine, &request, credits, 130)?;
+    /// assert!(spent.quota.allowed);
+    /// assert_eq!((spent.recorded, spent.from_grants, spent.grants_left), (130, 30, 20));
+    /// assert!(!meter.try_consume(&engine, &request, credits, 21)?.quota.allowed);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn grant(
+        &self,
+        engine: &Engine,
+        request: &Request<'_>,
+        limit: LimitId,
+        grant: Grant,
+    ) -> Result<Granted, GrantError> {
+        let (limit, _) = engine.pool_terms(limit, 0);
+        let name = engine.limit_name(limit).ok_or(GrantError::UnknownLimit)?;
+        let max = self.config.max_key_bytes;
+        if grant.id.is_empty() || grant.id.len() > max {
+            return Err(GrantError::BadId { len: grant.id.len(), max });
+        }
+        if grant.amount == 0 {
+            return Err(GrantError::Empty { id: grant.id.into() });
+        }
+        let expires = grant.expires.unwrap_or(i64::MAX);
+        if expires <= grant.starts {
+            return Err(GrantError::Backwards { id: grant.id.into(), starts: grant.starts, expires });
+        }
+        let key = request.key();
+        if key.len() > max {
+            return Err(MeterError::KeyTooLong { len: key.len(), max }.into());
+        }
+        let window = engine.check_limit(request, limit, Usage::default()).window();
+        let hash = self.hash(key);
+        let mut guard = self.shard(hash);
+        let table = &mut *guard;
+        if find(&mut table.subjects, hash, key, name).is_none() {
+            self.make_room(sweep_clock(request.now()), table)?;
+            let counter = Counter::new(Arc::from(name), window, 0);
+            table.insert(hash, key, counter);
+        }
+        let counter = find(&mut table.subjects, hash, key, name).ok_or(GrantError::UnknownLimit)?;
+        let grants = counter.grants.get_or_insert_with(Box::default);
+        let entry = GrantEntry {
+            id: Arc::from(&*grant.id),
+            amount: grant.amount,
+            spent: 0,
+            starts: grant.starts,
+            expires,
+            priority: grant.priority,
+            seq: grants.next_seq,
+        };
+        if let Some(held) = grants.entries.iter().find(|e| e.id == entry.id) {
+            let same = (held.amount, held.starts, held.expires, held.priority)
+                == (entry.amount, entry.starts, entry.expires, entry.priority);
+            return if same {
+                Ok(Granted { balance: held.balance(), repeated: true })
+            } else {
+                Err(GrantError::Conflict { id: grant.id.into() })
+            };
+        }
+        let max = self.config.max_grants;
+        if grants.entries.len() >= max {
+            return Err(GrantError::AtCapacity { max });
+        }
+        let balance = entry.balance();
+        let at = grants.entries.partition_point(|e| e.order() < entry.order());
+        grants.entries.insert(at, entry);
+        grants.next_seq += 1;
+        table.due.note(counter);
+        Ok(Granted { balance, repeated: false })
+    }
+
+    /// The grants the request's subject holds on `limit` (its pool's, for a limit that draws
+    /// on one), in draw order, spent ones included until a sweep drops them.
+    pub fn grants(&self, engine: &Engine, request: &Request<'_>, limit: LimitId) -> Vec<GrantBalance> {
+        let (limit, _) = engine.pool_terms(limit, 0);
+        let Some(name) = engine.limit_name(limit) else { return Vec::new() };
+        let key = request.key();
+        let hash = self.hash(key);
+        let mut guard = self.shard(hash);
+        let counter = find(&mut guard.subjects, hash, key, name);
+        counter
+            .and_then(|c| c.grants.as_ref())
+            .map_or_else(Vec::new, |g| g.entries.iter().map(GrantEntry::balance).collect())
+    }
+}
