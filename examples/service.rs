@@ -6,6 +6,9 @@
 //! `hobby` tier's per-minute limit and the watched bundle is reloaded without a pause; at
 //! three quarters the service "restarts", snapshotting its meter to a file and restoring it,
 //! and goes on. At the end it checks every customer's current minute against what it served.
+//! Then it meters AI sessions against the `rtc-sdk` plans' credit pool, which conversation and
+//! transcription minutes draw on at their rates, with a promotional grant for some customers
+//! on top of their plan, and checks every customer's credits.
 //!
 //! ```text
 //! cargo run --release --example service -- [--customers N] [--requests N] [--seed N]
@@ -22,6 +25,7 @@ use entitle_runtime::meter::Meter;
 
 mod common;
 use common::{Deployment, Progress, StreamOptions, Tally, Traffic};
+mod credits;
 
 const USAGE: &str = "usage: service [--customers N] [--requests N] [--seed N]";
 
@@ -45,6 +49,8 @@ struct Report {
     /// Customers whose current minute was compared with the meter, and how many differ.
     compared: usize,
     differ: usize,
+    /// The AI credit stream.
+    credits: credits::Credits,
 }
 
 /// Serves `range` of the stream on `meter`, sweeping ended windows once a simulated minute.
@@ -128,6 +134,15 @@ fn run(options: &StreamOptions, out: &mut dyn Write, progress_out: &mut dyn Writ
     )?;
     writeln!(out, "checked {} customers' current minute against the meter: {} differ", report.compared, report.differ)?;
     writeln!(out, "{seconds:.2} s, {:.0} requests/s on one thread", all as f64 / seconds.max(1e-9))?;
+
+    // A customer in ten uses AI, sixty sessions each in a month on average.
+    let customers = (options.customers / 10).max(1);
+    let sessions = (customers as u64 * 60).min(all).max(1);
+    report.credits = credits::run(customers, sessions, options.seed, traffic.call(0).now, deployment.dir())?;
+    for line in credits::describe(&report.credits) {
+        writeln!(out, "{line}")?;
+    }
+    report.differ += report.credits.differ;
     Ok(report)
 }
 
@@ -166,6 +181,15 @@ mod tests {
         assert_eq!(report.differ, 0, "{out}");
         // Minute windows ended and were dropped, so the meter stayed bounded.
         assert!(report.swept > 0 && report.peak_counters < 2 * 300 + 300, "{out}");
+        // The credit pool: heavy users spend their plan, then their grant, then overage, then
+        // are denied; every customer's credits add up to what was allowed.
+        let credits = &report.credits;
+        assert_eq!(credits.sessions, 1_800);
+        assert!(credits.allowed > 0 && credits.denied > 0 && credits.overage > 0, "{out}");
+        assert!(credits.promoted == 10 && credits.spent_from_grants > 0, "{out}");
+        assert!(credits.spent_from_grants <= credits.granted);
+        assert_eq!((credits.checked, credits.differ), (30, 0), "{out}");
+        assert!(out.contains("promotional grants: 10 customers"), "{out}");
     }
 
     #[test]

@@ -61,6 +61,31 @@ static void print_name(const entitle_engine *engine, name_of lookup, uint32_t id
     putchar(':');
 }
 
+/* For a limit that draws on a pool, what the JSON answer adds: its pool, the cost of nothing
+ * and what is left in its own units, asked with the pool's usage from the page's list. */
+static void print_draw(const entitle_engine *engine, const entitle_request *request, uint32_t limit,
+                       const uint32_t *usage_limits, const uint64_t *usage_used, size_t usage_count) {
+    entitle_draw draw = {.size = sizeof draw};
+    entitle_check_draw(engine, request, limit, 0, 0, &draw);
+    if (draw.pool == limit) {
+        return;
+    }
+    uint64_t used = 0;
+    for (size_t u = 0; u < usage_count; u++) {
+        if (usage_limits[u] == draw.pool) {
+            used = usage_used[u];
+        }
+    }
+    entitle_check_draw(engine, request, limit, used, 0, &draw);
+    const uint8_t *pool = NULL;
+    size_t pool_len = 0;
+    entitle_engine_limit_name(engine, draw.pool, &pool, &pool_len);
+    printf(",\"pool\":");
+    print_string(pool, pool_len);
+    printf(",\"cost\":%" PRIu64 ",\"remaining_units\":", draw.cost);
+    print_amount(draw.remaining_units);
+}
+
 /* Prints the typed answer; returns 0 when the call did not answer. */
 static int print_typed(const entitle_engine *engine, const entitle_request *request, const uint32_t *usage_limits,
                        const uint64_t *usage_used, size_t usage_count) {
@@ -116,6 +141,7 @@ static int print_typed(const entitle_engine *engine, const entitle_request *requ
                 print_instant(q.window_end);
                 printf("}");
             }
+            print_draw(engine, request, page.limit_ids[i], usage_limits, usage_used, usage_count);
             printf("}");
         }
         printf("},\"settings\":{");
@@ -166,12 +192,14 @@ int main(int argc, char **argv) {
     const char *tiers[] = {"free", "pro", "enterprise", "acme_contract", "gold"};
     const char *addon_lists[][2] = {{NULL, NULL}, {"ai_pack", NULL}, {"launch_promo", NULL}, {"ai_pack", "launch_promo"}};
     const char *addon_json[] = {"[]", "[\"ai_pack\"]", "[\"launch_promo\"]", "[\"ai_pack\",\"launch_promo\"]"};
-    uint32_t usage_limits[3] = {0, 0, 0};
+    uint32_t usage_limits[4] = {0, 0, 0, 0};
     entitle_engine_limit(engine, S("api_calls_per_day"), &usage_limits[0]);
     entitle_engine_limit(engine, S("ai_minutes"), &usage_limits[1]);
     entitle_engine_limit(engine, S("concurrent_connections"), &usage_limits[2]);
-    const uint64_t usage_used[3] = {1100000, 10500, 9000};
-    const char *usage_json = "{\"api_calls_per_day\":1100000,\"ai_minutes\":10500,\"concurrent_connections\":9000}";
+    entitle_engine_limit(engine, S("ai_credits"), &usage_limits[3]);
+    const uint64_t usage_used[4] = {1100000, 10500, 9000, 5500};
+    const char *usage_json =
+        "{\"api_calls_per_day\":1100000,\"ai_minutes\":10500,\"concurrent_connections\":9000,\"ai_credits\":5500}";
     int failures = 0;
     for (size_t t = 0; t < sizeof tiers / sizeof *tiers; t++) {
         for (size_t a = 0; a < sizeof addon_json / sizeof *addon_json; a++) {
@@ -199,7 +227,7 @@ int main(int argc, char **argv) {
                     entitle_engine_addon(engine, S(addon_lists[a][i]), &addon);
                     entitle_request_add_addon(request, addon);
                 }
-                if (!print_typed(engine, request, usage_limits, usage_used, with_usage ? 3 : 0)) {
+                if (!print_typed(engine, request, usage_limits, usage_used, with_usage ? 4 : 0)) {
                     failures++;
                 }
                 entitle_request_free(request);

@@ -115,26 +115,27 @@ int main(int argc, char **argv) {
     CHECK(quotas[0].window_end == DAY_END && quotas[1].remaining.value == 10500 && quotas[1].has_window);
 
     /* The whole entitlement: sized by a first call, then answered. The policy's limits are
-       counted as it declares them today (8, since `ai_minutes_burst`), which is the policy's
+       counted as it declares them today (11, since the credit pool `ai_credits` and the two limits
+       that draw on it), which is the policy's
        and not the ABI's to change. */
     entitle_entitlements all = {.size = sizeof all, .setting_size = sizeof(entitle_setting_answer)};
     CHECK(entitle_query_entitlements(engine, request, NULL, NULL, 0, &all) == ENTITLE_STATUS_BUFFER_TOO_SMALL);
-    CHECK(all.feature_count == 12 && all.limit_count == 8 && all.setting_count == 4);
+    CHECK(all.feature_count == 12 && all.limit_count == 11 && all.setting_count == 4);
     entitle_decision feature_answers[12];
-    entitle_quota limit_answers[8];
+    entitle_quota limit_answers[11];
     entitle_setting_answer setting_answers[4];
     all.features = feature_answers;
     all.features_capacity = 12;
     all.limits = limit_answers;
-    all.limits_capacity = 8;
+    all.limits_capacity = 11;
     all.settings = setting_answers;
     all.settings_capacity = 4;
     CHECK(entitle_query_entitlements(engine, request, limits, used, 2, &all) == ENTITLE_STATUS_OK);
     int windows = 0;
-    for (int i = 0; i < 8; i++) {
+    for (int i = 0; i < 11; i++) {
         windows += limit_answers[i].has_window;
     }
-    CHECK(windows == 4);
+    CHECK(windows == 7);
 
     /* Explanations by name. */
     CHECK(entitle_request_add_addon_name(request, S("ai_pack")) == ENTITLE_STATUS_OK);

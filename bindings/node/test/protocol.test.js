@@ -17,7 +17,7 @@ const LATER = 1_798_761_599; // 2026-12-31T23:59:59Z, after it
 
 const TIERS = ['free', 'pro', 'enterprise', 'acme_contract', 'nope'];
 const ADDON_SETS = [[], ['ai_pack'], ['launch_promo'], ['ai_pack', 'launch_promo'], ['vip'], Array(33).fill('ai_pack')];
-const USAGE = { api_calls_per_day: 1_100_000, storage: 2 ** 40, ai_minutes: 900, group_size: 150 };
+const USAGE = { api_calls_per_day: 1_100_000, storage: 2 ** 40, ai_minutes: 900, group_size: 150, ai_credits: 5_500 };
 
 function* subjects() {
   for (const tier of TIERS) {
@@ -60,7 +60,7 @@ function settingJson(request, name) {
 const FEATURES = ['hd_video', 'live_effects', 'conversational_ai', 'dedicated_csm', 'message_recall', 'missing'];
 const LIMITS = ['api_calls_per_day', 'storage', 'ai_minutes', 'group_size', 'message_retention', 'missing'];
 const LIMITS_IN_ORDER = ['concurrent_connections', 'api_calls_per_day', 'api_calls_per_second', 'storage', 'message_retention',
-  'group_size', 'ai_minutes', 'ai_minutes_burst'];
+  'group_size', 'ai_minutes', 'ai_minutes_burst', 'ai_credits', 'conversation_minutes', 'transcription_minutes'];
 const SETTINGS = ['sla_availability', 'support_response_p0', 'support_channel', 'missing'];
 
 test('features, limits and settings answer as the JSON protocol does', () => {
@@ -102,9 +102,18 @@ test('entitlements(request, usage) equal the JSON protocol\'s entitlements answe
   for (const subject of subjects()) {
     const all = engine.entitlements(engine.request({ ...subject }), USAGE);
     const map = (object, shape) => Object.fromEntries(Object.entries(object).map(([name, answer]) => [name, shape(answer)]));
+    // A limit that draws on a pool adds what `checkDraw` says: its pool, the cost of nothing,
+    // what is left in its own units.
+    const request = engine.request({ ...subject });
+    const limits = Object.fromEntries(Object.entries(all.limits).map(([name, q]) => {
+      const pool = engine.pool(name);
+      if (pool === null) return [name, quotaJson(q)];
+      const draw = engine.checkDraw(request, name, USAGE[pool] ?? 0, 0);
+      return [name, { ...quotaJson(q), pool: draw.pool, cost: draw.cost, remaining_units: draw.remainingUnits }];
+    }));
     const typed = {
       features: map(all.features, (d) => ({ ...d })),
-      limits: map(all.limits, quotaJson),
+      limits,
       settings: map(all.settings, (v) => {
         if (v === null) return { value: null, display: null };
         return 'reason' in v ? { ...v } : { value: v.value, display: v.display };

@@ -173,8 +173,10 @@ def rfc3339(seconds):
     return datetime.fromtimestamp(seconds, timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def as_json(entitlements):
-    """The typed answer in the JSON protocol's shape, to compare with `query_json`."""
+def as_json(entitlements, engine=None, request=None, usage=None):
+    """The typed answer in the JSON protocol's shape, to compare with `query_json`; given the
+    engine, the request and the usage, a limit that draws on a pool gets what `check_draw`
+    adds in the JSON answer (its pool, the cost of nothing, what is left in its own units)."""
 
     def quota(q):
         out = {
@@ -195,9 +197,17 @@ def as_json(entitlements):
             return {"allowed": False, "reason": entitlements.reason}
         return {"value": None, "display": None} if s is None else {"value": s.value, "display": s.display}
 
+    def limit(name, q):
+        out = quota(q)
+        pool = engine.pool(name) if engine is not None else None
+        if pool is not None:
+            draw = engine.check_draw(request, name, used=(usage or {}).get(pool, 0), requested=0)
+            out.update(pool=draw.pool, cost=draw.cost, remaining_units=draw.remaining_units)
+        return out
+
     return {
         "features": {name: {"allowed": d.allowed, "reason": d.reason} for name, d in entitlements.features.items()},
-        "limits": {name: quota(q) for name, q in entitlements.limits.items()},
+        "limits": {name: limit(name, q) for name, q in entitlements.limits.items()},
         "settings": {name: setting(s) for name, s in entitlements.settings.items()},
     }
 
@@ -205,7 +215,7 @@ def as_json(entitlements):
 USAGES = [
     {},
     {"api_calls_per_day": 990_000, "storage": 10 * 2**30, "concurrent_connections": 99},
-    {"api_calls_per_day": 2**63, "ai_minutes": 1, "group_size": 0},
+    {"api_calls_per_day": 2**63, "ai_minutes": 1, "group_size": 0, "ai_credits": 5_500},
 ]
 
 
@@ -216,11 +226,13 @@ def test_entitlements_equal_the_json_protocols_answer(rtc_sdk, usage):
         request = engine.request(tier, key=key, addons=addons, now=NOW)
         typed = engine.entitlements(request, usage)
         query = {"tier": tier, "key": key, "addons": list(addons), "now": NOW, "entitlements": True, "usage": usage}
-        assert as_json(typed) == engine.query_json(query), (tier, addons, key)
+        assert as_json(typed, engine, request, usage) == engine.query_json(query), (tier, addons, key)
         # Declaration order, and each answer the single call's.
         assert (list(typed.features), list(typed.limits), list(typed.settings)) == (FEATURES, LIMITS, SETTINGS)
         assert list(typed.features.values()) == engine.decide_many(request, FEATURES)
-        assert list(typed.limits.values()) == engine.check_limit_many(request, LIMITS, [usage.get(l, 0) for l in LIMITS])
+        # A limit that draws on a pool is answered with its pool's usage.
+        used = [usage.get(engine.pool(l) or l, 0) for l in LIMITS]
+        assert list(typed.limits.values()) == engine.check_limit_many(request, LIMITS, used)
         if typed.reason is None:
             assert list(typed.settings.values()) == [engine.setting_value(request, s) for s in SETTINGS]
         else:
