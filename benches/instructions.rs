@@ -26,7 +26,7 @@ use std::hint::black_box;
 use entitle::{Engine, Request, Usage};
 
 /// The modes, each one query on the bundled `rtc-sdk` policy's `pro` tier.
-const MODES: [&str; 24] = [
+const MODES: [&str; 26] = [
     "none",
     "bitset_floor",
     "quota_floor",
@@ -51,6 +51,8 @@ const MODES: [&str; 24] = [
     "lookup_subject",
     "check_limits_three",
     "check_limit_loop_three",
+    "check_limit_pool",
+    "check_limit_pool_itself",
 ];
 
 fn main() {
@@ -58,6 +60,7 @@ fn main() {
     let pro = engine.tier("pro").unwrap();
     let hd_video = engine.feature("hd_video").unwrap();
     let (api_calls, ai_minutes) = (engine.limit("api_calls_per_day").unwrap(), engine.limit("ai_minutes").unwrap());
+    let (conversation, credits) = (engine.limit("conversation_minutes").unwrap(), engine.limit("ai_credits").unwrap());
     let two = [engine.addon("ai_pack").unwrap(), engine.addon("launch_promo").unwrap()];
     let now = 1_795_255_200;
     let plain = Request::new(pro, now);
@@ -137,6 +140,17 @@ fn main() {
             }),
             "check_limit_plain" => repeat(&|| {
                 let _ = black_box(engine.check_limit(black_box(&plain), black_box(api_calls), black_box(usage)));
+            }),
+            // The pool asked directly, with the usage and the cost the mode below asks it
+            // for: the pool question's floor, on the same monthly window.
+            "check_limit_pool_itself" => repeat(&|| {
+                let usage = Usage::used(4_000).requesting(50);
+                let _ = black_box(engine.check_limit(black_box(&plain), black_box(credits), black_box(usage)));
+            }),
+            // A limit that draws on a pool: the cost of the request, then the pool's answer.
+            "check_limit_pool" => repeat(&|| {
+                let usage = Usage::used(4_000).requesting(600);
+                let _ = black_box(engine.check_limit(black_box(&plain), black_box(conversation), black_box(usage)));
             }),
             "check_limit_two_addons" => repeat(&|| {
                 let _ = black_box(engine.check_limit(black_box(&with_addons), black_box(api_calls), black_box(usage)));

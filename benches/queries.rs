@@ -126,6 +126,17 @@ fn remaining(c: &mut Criterion) {
             )
         })
     });
+    // Ten minutes of conversation, which draw 50 credits on the monthly AI credit pool.
+    let conversation = engine.limit("conversation_minutes").expect("limit");
+    group.bench_function("ids/pool", |b| {
+        b.iter(|| {
+            engine.check_limit(
+                black_box(&plain),
+                black_box(conversation),
+                black_box(Usage::used(4_000).requesting(600)),
+            )
+        })
+    });
     // One request against a per-second burst, a daily cap and a monthly allowance: as one
     // batch, and as the three calls a caller would otherwise make.
     let burst = engine.limit("api_calls_per_second").expect("limit");

@@ -40,6 +40,7 @@ BUDGETS = [
     ("`check_limit` by id, two add-ons", "check_limit/ids_two_addons", None, 15.0, "ns"),
     ("`check_limit` by id, two add-ons, monthly window", "check_limit/ids_monthly_anchor_two_addons", None, 15.0, "ns"),
     ("`check_limit` by id, mix of 4,096", "mix/limits_ids", "mix/limits_table_floor", None, "ratio"),
+    ("pool query by id vs one `check_limit`", "check_limit/ids_pool", "check_limit/ids_plain", 1.5, "ratio"),
     ("three-limit batch vs one `check_limit`", "check_limit/ids_three_limits_batch", "check_limit/ids_plain", 3.0,
      "ratio"),
     ("three-limit batch vs three `check_limit` calls", "check_limit/ids_three_limits_batch",

@@ -404,6 +404,14 @@ impl Engine {
         if l >= tables.counts().limits {
             return Quota::denied(Reason::UnknownLimit);
         }
+        self.answer_from_record(request, tier, l, usage)
+    }
+
+    /// The answer of tier `tier`'s record of limit `l` (both in range) to a request that
+    /// holds no add-on; for a record that draws on a pool, the pool's.
+    #[inline(always)]
+    fn answer_from_record(&self, request: &Request<'_>, tier: usize, l: usize, usage: Usage) -> Quota {
+        let tables = self.tables();
         let (set, record) = tables.limit_record(tier, l);
         if !set {
             let window = Lazy { counter: tables.limit_counter(l), anchor: request.billing_anchor, at: request.now };
@@ -413,7 +421,7 @@ impl Engine {
         // One test for both unusual records: per seat, or a limit that draws on a pool.
         if record.flags & (PER_SEAT | DRAWS) != 0 {
             if record.flags & DRAWS != 0 {
-                return self.without_addons_via_pool(request, l, usage);
+                return self.without_addons_via_pool(request, tier, l, usage);
             }
             return self.per_seat_without_addons(record, request.seats, usage, window);
         }
@@ -421,15 +429,16 @@ impl Engine {
         limit_math::answer(record.value, record.ceiling, record.warn_at, soft, usage, None, window)
     }
 
-    /// [`Engine::check_limit`] without add-ons for a limit that draws on a pool: the pool's
-    /// answer. A drawing record without a draw cannot be built or loaded; it would be
-    /// answered as an unknown limit.
+    /// [`Engine::check_limit`] without add-ons for a limit that draws on a pool: the answer of
+    /// the same tier's record of the pool to the request's cost. The tier and the limit are
+    /// checked already. A pool draws on nothing (the compiler and the bundle loader see to
+    /// it), so this asks once; a drawing record without a draw cannot be built or loaded, and
+    /// would be answered as an unknown limit.
     #[inline(never)]
-    fn without_addons_via_pool(&self, request: &Request<'_>, l: usize, usage: Usage) -> Quota {
-        match self.tables().draw(l) {
-            Some(draw) => self.via_pool(draw, usage, |pool, usage| self.check_limit(request, pool, usage)),
-            None => Quota::denied(Reason::UnknownLimit),
-        }
+    fn without_addons_via_pool(&self, request: &Request<'_>, tier: usize, l: usize, usage: Usage) -> Quota {
+        let Some(draw) = self.tables().draw(l) else { return Quota::denied(Reason::UnknownLimit) };
+        let usage = Usage { used: usage.used, requested: draw.cost(usage.requested) };
+        self.answer_from_record(request, tier, draw.pool as usize, usage)
     }
 
     /// [`Engine::check_limit`] without add-ons for a tier whose value is per seat.
@@ -452,11 +461,9 @@ impl Engine {
     // and stack made the plain question pay for the add-on arithmetic it never runs.
     #[inline(never)]
     fn check_limit_with_addons(&self, request: &Request<'_>, limit: LimitId, usage: Usage) -> Quota {
-        if let Some(answer) = self.drawn(limit, usage, |pool, usage| self.check_limit(request, pool, usage)) {
-            return answer;
-        }
         if request.overrides.is_some() {
-            // The two-pass path, which applies the overrides last.
+            // The two-pass path, which applies the overrides last (and asks a pool for a
+            // limit that draws on one).
             return match self.validate(request) {
                 Ok(tier) => self.check_limit_for_tier(request, tier, limit, usage),
                 Err(reason) => Quota::denied(reason),
@@ -474,10 +481,31 @@ impl Engine {
                 Err(reason) => Quota::denied(reason),
             };
         }
+        // A limit that draws on a pool has a drawing record in every tier: its flag, read
+        // where the answer reads the record anyway, costs other limits one test.
+        if tables.limit_record(tier, l).1.flags & DRAWS != 0 {
+            return self.with_addons_via_pool(request, l, usage);
+        }
         if request.holding.len() > self.input_limits().held_addons() {
             return Quota::denied(Reason::TooManyAddons);
         }
         with_holding!(request.holding, |held| self.fused_check_limit(held, request, tier, l, usage))
+    }
+
+    /// [`Engine::check_limit_for_tier`] for a limit that draws on a pool: the pool's answer
+    /// to the request's cost.
+    #[inline(never)]
+    fn for_tier_via_pool(&self, request: &Request<'_>, tier: usize, l: usize, usage: Usage) -> Quota {
+        let Some(draw) = self.tables().draw(l) else { return Quota::denied(Reason::UnknownLimit) };
+        self.via_pool(draw, usage, |pool, usage| self.check_limit_for_tier(request, tier, pool, usage))
+    }
+
+    /// [`Engine::check_limit`] with add-ons for a limit that draws on a pool: the pool's
+    /// answer to the request's cost.
+    #[inline(never)]
+    fn with_addons_via_pool(&self, request: &Request<'_>, l: usize, usage: Usage) -> Quota {
+        let Some(draw) = self.tables().draw(l) else { return Quota::denied(Reason::UnknownLimit) };
+        self.via_pool(draw, usage, |pool, usage| self.check_limit(request, pool, usage))
     }
 
     /// [`Engine::check_limit`] for a known tier and limit: [`Engine::validate`]'s checks of the
@@ -547,11 +575,6 @@ impl Engine {
         limit: LimitId,
         usage: Usage,
     ) -> Quota {
-        if let Some(answer) =
-            self.drawn(limit, usage, |pool, usage| self.check_limit_for_tier(request, tier, pool, usage))
-        {
-            return answer;
-        }
         let tables = self.tables();
         let l = self.index(limit);
         if l >= tables.counts().limits {
@@ -561,6 +584,10 @@ impl Engine {
         // A limit the tier does not set is a hard limit of 0, which add-ons may still raise;
         // with none that does, the answer says it was never set rather than set to 0.
         let (set, record) = tables.limit_record(tier, l);
+        // A limit that draws on a pool has a drawing record in every tier.
+        if record.flags & DRAWS != 0 {
+            return self.for_tier_via_pool(request, tier, l, usage);
+        }
         let seats = request.seats.unwrap_or(0);
         let force = with_holding!(request.holding, |held| {
             self.in_force(held, l, record, seats, |h, a| self.applies(h, a, tier, request.now))

@@ -232,8 +232,15 @@ impl DrawRecord {
     /// saturating at `u64::MAX`, which no limit but an unlimited one allows.
     #[inline]
     pub(crate) fn cost(&self, units: u64) -> u64 {
-        let exact = u128::from(units) * u128::from(self.credits);
-        u64::try_from(exact.div_ceil(u128::from(self.per.max(1)))).unwrap_or(u64::MAX)
+        // A product that fits in 64 bits (every realistic request) divides in one machine
+        // instruction; only a larger one pays for the 128-bit division's call.
+        match units.checked_mul(self.credits) {
+            Some(exact) => exact.div_ceil(self.per.max(1)),
+            None => {
+                let exact = u128::from(units) * u128::from(self.credits);
+                u64::try_from(exact.div_ceil(u128::from(self.per.max(1)))).unwrap_or(u64::MAX)
+            }
+        }
     }
 
     /// How many units of the drawing limit `left` of the pool pays for: `left × per /
