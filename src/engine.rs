@@ -815,6 +815,13 @@ impl Engine {
         self.inner.model.limits.get(self.index(id)).map(|l| l.name.as_str())
     }
 
+    /// Whether a limit is a gauge (a level, checked against the current value, which a
+    /// service raises and lowers); `false` for a counter, a cap, and an id this engine does
+    /// not have.
+    pub fn is_gauge(&self, id: LimitId) -> bool {
+        self.inner.model.limits.get(self.index(id)).is_some_and(|l| l.kind == crate::model::LimitKind::Gauge)
+    }
+
     /// The name of an add-on, or `None` for an id this engine does not have.
     pub fn addon_name(&self, id: AddonId) -> Option<&str> {
         self.inner.model.addons.get(self.index(id)).map(|a| a.name.as_str())

@@ -405,7 +405,9 @@ impl Meter {
             }
             let mut from_grants = 0;
             if counter.grants.is_some() {
-                (quota, from_grants) = grants::decide(counter, quota, request.now(), amount, ask);
+                let taken = counter.taken();
+                (quota, from_grants) =
+                    grants::decide(counter.grants.as_deref(), taken, quota, request.now(), amount, ask);
                 counter.spend_grants(request.now(), from_grants);
             }
             let recorded = if quota.allowed { amount } else { 0 };
@@ -437,12 +439,21 @@ impl Meter {
         let (limit, amount) = engine.pool_terms(limit, amount);
         let clock = sweep_clock(request.now());
         let ask = |used: u64, amount: u64| engine.check_limit(request, limit, Usage::used(used).requesting(amount));
-        let answer = self.in_window(engine, request, limit, |counter, _| {
+        let Some(name) = engine.limit_name(limit) else { return ask(0, amount) };
+        let window = ask(0, amount).window();
+        let key = request.key();
+        let hash = self.hash(key);
+        let mut guard = self.shard(hash);
+        let Some(counter) = find(&mut guard.subjects, hash, key, name) else { return ask(0, amount) };
+        // A counter of an ended window holds nothing that still counts, but its grants do.
+        let taken = if behind(counter, window) {
+            0
+        } else {
             self.forget(counter.expire_holds(clock));
-            let plan = ask(counter.taken(), amount);
-            grants::decide(counter, plan, request.now(), amount, ask).0
-        });
-        answer.unwrap_or_else(|| ask(0, amount))
+            counter.taken()
+        };
+        let plan = ask(taken, amount);
+        grants::decide(counter.grants.as_deref(), taken, plan, request.now(), amount, ask).0
     }
 
     /// The usage recorded for the request's subject in the request's window: the pool's, in
@@ -458,11 +469,13 @@ impl Meter {
     /// later window, a refund stamped in an earlier one gives back nothing (that window is
     /// over, and the later window's usage is not the refund's). The Redis meter keeps the
     /// same rule. For a limit that draws on a pool, `amount` is in the limit's own units, and
-    /// what is given back (and returned) is its cost, in the pool's. With grants, a refund
-    /// gives back in the reverse of the order consumption spends: overage, then the grants
-    /// live at the request's `now`, then the plan.
+    /// what is given back (and returned) is its cost in the pool's, rounded down
+    /// ([`Engine::pool_refund_terms`]); to give back a whole consumption exactly, refund its
+    /// `recorded` cost on the pool. With grants, a refund gives back in the reverse of the
+    /// order consumption spends: overage, then what the grants live at the request's `now`
+    /// paid in this window, then the plan.
     pub fn refund(&self, engine: &Engine, request: &Request<'_>, limit: LimitId, amount: u64) -> u64 {
-        let (limit, amount) = engine.pool_terms(limit, amount);
+        let (limit, amount) = engine.pool_refund_terms(limit, amount);
         let plan = engine.check_limit(request, limit, Usage::default()).limit;
         self.in_window(engine, request, limit, |counter, window| {
             if earlier(window, counter) {
@@ -739,7 +752,7 @@ fn advance(counter: &mut Counter, window: Option<WindowSpan>) -> bool {
 /// something), it still remembers a hold (expired at `now` already), or a grant of it holds
 /// credit still to be spent.
 fn live(counter: &Counter, now: i64) -> bool {
-    counter.remembers() || live_window(counter, now) || counter.grants.as_ref().is_some_and(|g| g.holds_credit(now))
+    counter.remembers() || live_window(counter, now) || counter.grants.as_ref().is_some_and(|g| g.keeps(now))
 }
 
 /// Whether the counter's window is live at `now` (a gauge or cap: it holds something).

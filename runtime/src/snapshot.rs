@@ -11,8 +11,9 @@
 //! holds survive a restart and a commit sent again after it is still applied once. A counter
 //! with grants ([`Meter::grant`]) has `"grants"`, one object per grant in draw order:
 //! `{"id":"promo","amount":500,"spent":120,"starts":1795255200,"expires":1797847200,
-//! "priority":0,"seq":0}` (`expires` is `null` for a grant that never expires, `seq` the order
-//! it was granted in). Version 1 files, which have no holds, and version 2 files, which have no
+//! "priority":0,"seq":0,"spent_at":1795258800}` (`expires` is `null` for a grant that never
+//! expires, `seq` the order it was granted in, `spent_at` when it was last spent, `null` for
+//! never), and `"grants_paid"`, what the grants paid in the counter's window. Version 1 files, which have no holds, and version 2 files, which have no
 //! grants, are read too. Files are written atomically
 //! (temporary file, fsync, rename; the temporary file's name is unique to each write, so
 //! threads snapshotting to one path never share one), and a file that is not a regular file,
@@ -68,6 +69,7 @@ pub(crate) fn write(meter: &Meter, path: &Path) -> std::io::Result<usize> {
         }
         if let (Some(grants), Some(fields)) = (&counter.grants, line.as_object_mut()) {
             fields.insert("grants".into(), grants.entries().iter().map(grant_json).collect());
+            fields.insert("grants_paid".into(), grants.paid.into());
         }
         body.push_str(&line.to_string());
         body.push('\n');
@@ -117,7 +119,7 @@ pub(crate) fn restore(meter: &Meter, path: &Path) -> Result<usize, SnapshotError
         crate::meter::system_clock().saturating_add(i64::try_from(config.max_hold_seconds).unwrap_or(i64::MAX));
     for (index, line) in body.lines().enumerate() {
         let at = index + 2;
-        let entry = parse_counter(line).ok_or_else(|| invalid(format!("line {at} is not a counter")))?;
+        let entry = parse_counter(line, &config).ok_or_else(|| invalid(format!("line {at} is not a counter")))?;
         if !counters.insert((entry.0.clone(), entry.1.limit.clone())) {
             return Err(invalid(format!("line {at} repeats the counter of `{}` for `{}`", entry.0, entry.1.limit)));
         }
@@ -139,7 +141,14 @@ pub(crate) fn restore(meter: &Meter, path: &Path) -> Result<usize, SnapshotError
                 return Err(invalid(format!("line {at}: more than the meter's limit of {max} grants on one counter")));
             }
             let mut names = std::collections::HashSet::new();
+            let mut seqs = std::collections::HashSet::new();
             for grant in entries {
+                if grant.seq == u64::MAX || !seqs.insert(grant.seq) {
+                    return Err(invalid(format!(
+                        "line {at}: grant `{}` has a `seq` of another grant's, or the last",
+                        grant.id
+                    )));
+                }
                 if grant.id.is_empty() || grant.id.len() > config.max_key_bytes {
                     return Err(invalid(format!("line {at}: a grant id of {} bytes", grant.id.len())));
                 }
@@ -165,7 +174,7 @@ pub(crate) fn restore(meter: &Meter, path: &Path) -> Result<usize, SnapshotError
     Ok(count)
 }
 
-fn parse_counter(line: &str) -> Option<(Box<str>, Counter, Vec<Entry>)> {
+fn parse_counter(line: &str, config: &crate::meter::MeterConfig) -> Option<(Box<str>, Counter, Vec<Entry>)> {
     let value: Value = serde_json::from_str(line).ok()?;
     let subject = value.get("subject")?.as_str()?;
     let limit = value.get("limit")?.as_str()?;
@@ -189,7 +198,8 @@ fn parse_counter(line: &str) -> Option<(Box<str>, Counter, Vec<Entry>)> {
         None => None,
         Some(grants) => {
             let entries = grants.as_array()?.iter().map(parse_grant).collect::<Option<Vec<_>>>()?;
-            Some(Box::new(Grants::from_entries(entries)))
+            let paid = value.get("grants_paid")?.as_u64()?;
+            Some(Box::new(Grants::from_entries(entries, paid, config)))
         }
     };
     let mut counter = Counter::new(Arc::from(limit), window, used);
@@ -199,9 +209,10 @@ fn parse_counter(line: &str) -> Option<(Box<str>, Counter, Vec<Entry>)> {
 
 fn grant_json(grant: &GrantEntry) -> Value {
     let expires = (grant.expires != i64::MAX).then_some(grant.expires);
+    let spent_at = (grant.spent_at != i64::MIN).then_some(grant.spent_at);
     json!({
         "id": &*grant.id, "amount": grant.amount, "spent": grant.spent, "starts": grant.starts,
-        "expires": expires, "priority": grant.priority, "seq": grant.seq,
+        "expires": expires, "priority": grant.priority, "seq": grant.seq, "spent_at": spent_at,
     })
 }
 
@@ -219,6 +230,10 @@ fn parse_grant(value: &Value) -> Option<GrantEntry> {
         expires,
         priority: u32::try_from(number("priority")?).ok()?,
         seq: number("seq")?,
+        spent_at: match value.get("spent_at")? {
+            Value::Null => i64::MIN,
+            at => at.as_i64().filter(|&at| at != i64::MIN)?,
+        },
     })
 }
 

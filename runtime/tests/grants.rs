@@ -18,7 +18,8 @@ const POLICY: &str = "policy \"grants\"\n\
     limit overage : count per month\n\
     limit images  : count draws credits at 10\n\
     limit tokens  : count draws credits at 1 per 1_000\n\
-    tier pro { limit credits = 100\nlimit overage = 100 soft 150 }\n\
+    limit conns   : count gauge\n\
+    tier pro { limit credits = 100\nlimit overage = 100 soft 150\nlimit conns = 5 }\n\
     tier free { limit overage = 0 }\n";
 
 /// 2026-11-21T10:00:00Z: the November window runs to 2026-12-01T00:00:00Z.
@@ -191,6 +192,12 @@ fn adding_a_grant_is_idempotent_and_bad_grants_are_refused() {
     assert_eq!(grant(Grant::new("c", 5)), Err(GrantError::AtCapacity { max: 2 }));
     let unknown = meter.grant(&p.engine, &request, LimitId::from_u32(u32::MAX), Grant::new("d", 5));
     assert_eq!(unknown, Err(GrantError::UnknownLimit));
+    // A gauge is a level raised and lowered, not a balance: a grant on it is refused.
+    let conns = p.engine.limit("conns").unwrap();
+    assert_eq!(
+        meter.grant(&p.engine, &request, conns, Grant::new("d", 5)),
+        Err(GrantError::Gauge { limit: "conns".into() })
+    );
     for error in [GrantError::Empty { id: "b".into() }, GrantError::AtCapacity { max: 2 }] {
         assert!(error.to_string().contains("nothing was granted"), "{error}");
     }
@@ -317,4 +324,99 @@ fn every_grant_case_answers_as_written() {
         cases += 1;
     }
     assert!(cases >= 13, "{cases} cases");
+}
+
+#[test]
+fn a_grant_spent_in_full_is_remembered_then_forgotten() {
+    let p = policy();
+    let mut config = MeterConfig::default();
+    config.remember_seconds = 600;
+    let meter = Meter::with_config(config);
+    let request = Request::new(p.pro, NOW).with_key("acme");
+    meter.grant(&p.engine, &request, p.credits, Grant::new("purchase-123", 50)).unwrap();
+    assert_eq!(meter.try_consume(&p.engine, &request, p.credits, 150).unwrap().from_grants, 50);
+    // Spent in full, it is still remembered: adding it again is a repeat, and a refund still
+    // gives back to it.
+    meter.sweep(NOW + 599);
+    assert!(meter.grant(&p.engine, &request, p.credits, Grant::new("purchase-123", 50)).unwrap().repeated);
+    assert_eq!(meter.refund(&p.engine, &request, p.credits, 150), 150);
+    assert_eq!(left(&meter, &p, &request, p.credits), [("purchase-123".to_string(), 50)]);
+    // Spent again and forgotten once `remember_seconds` have passed since.
+    meter.try_consume(&p.engine, &request, p.credits, 150).unwrap();
+    meter.sweep(NOW + 600);
+    assert!(meter.grants(&p.engine, &request, p.credits).is_empty());
+}
+
+#[test]
+fn a_refund_never_gives_back_to_grants_what_an_earlier_window_spent() {
+    let p = policy();
+    let meter = Meter::new();
+    let november = Request::new(p.pro, NOW).with_key("acme");
+    meter.grant(&p.engine, &november, p.credits, Grant::new("promo", 50)).unwrap();
+    assert_eq!(meter.try_consume(&p.engine, &november, p.credits, 150).unwrap().from_grants, 50);
+    let december = Request::new(p.pro, DECEMBER).with_key("acme");
+    meter.try_consume(&p.engine, &december, p.credits, 100).unwrap();
+    // December's refund gives back December's plan usage, and nothing to November's grant.
+    assert_eq!(meter.refund(&p.engine, &december, p.credits, 150), 100);
+    assert_eq!(left(&meter, &p, &december, p.credits), [("promo".to_string(), 0)]);
+}
+
+#[test]
+fn a_peek_in_a_new_window_counts_the_grants() {
+    let p = policy();
+    let meter = Meter::new();
+    let november = Request::new(p.pro, NOW).with_key("acme");
+    meter.grant(&p.engine, &november, p.credits, Grant::new("promo", 50)).unwrap();
+    meter.try_consume(&p.engine, &november, p.credits, 10).unwrap();
+    let december = Request::new(p.pro, DECEMBER).with_key("acme");
+    assert!(meter.peek(&p.engine, &december, p.credits, 150).allowed);
+    assert!(!meter.peek(&p.engine, &december, p.credits, 151).allowed);
+    assert_eq!(meter.try_consume(&p.engine, &december, p.credits, 150).unwrap().from_grants, 50);
+}
+
+#[test]
+fn grants_pay_when_a_lowered_limit_leaves_usage_past_it() {
+    // The same policy with the plan lowered mid-window from 1_000 to 100 (a reload).
+    let high =
+        Engine::from_source("p", "policy \"p\"\nlimit credits : count per month\ntier pro { limit credits = 1_000 }\n")
+            .unwrap();
+    let low =
+        Engine::from_source("p", "policy \"p\"\nlimit credits : count per month\ntier pro { limit credits = 100 }\n")
+            .unwrap();
+    let meter = Meter::new();
+    let ask = |engine: &Engine| Request::new(engine.tier("pro").unwrap(), NOW).with_key("acme");
+    meter.try_consume(&high, &ask(&high), high.limit("credits").unwrap(), 500).unwrap();
+    let credits = low.limit("credits").unwrap();
+    meter.grant(&low, &ask(&low), credits, Grant::new("promo", 200)).unwrap();
+    let consumed = meter.try_consume(&low, &ask(&low), credits, 10).unwrap();
+    assert_eq!((consumed.quota.allowed, consumed.from_grants, consumed.used), (true, 10, 500));
+}
+
+#[test]
+fn a_snapshot_whose_grants_share_a_seq_or_end_the_sequence_is_refused() {
+    let p = policy();
+    let meter = Meter::new();
+    let request = Request::new(p.pro, NOW).with_key("acme");
+    meter.grant(&p.engine, &request, p.credits, Grant::new("a", 5)).unwrap();
+    meter.grant(&p.engine, &request, p.credits, Grant::new("b", 5)).unwrap();
+    let dir = std::env::temp_dir().join(format!("entitle-grants-seq-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("meter.snapshot");
+    meter.snapshot_to(&path).unwrap();
+    let text = std::fs::read_to_string(&path).unwrap();
+    let reseal = |body: String| {
+        let header = format!(
+            "{{\"counters\":1,\"format\":\"entitle-meter-snapshot\",\"sha256\":\"{}\",\"version\":3}}",
+            entitle::PolicyHash::of(body.as_bytes())
+        );
+        std::fs::write(&path, format!("{header}\n{body}")).unwrap();
+        Meter::new().restore_from(&path).map(|_| ()).map_err(|e| e.to_string())
+    };
+    let body = text.split_once('\n').unwrap().1.to_string();
+    assert_eq!(reseal(body.clone()), Ok(()));
+    for (from, to) in [("\"seq\":1", "\"seq\":0"), ("\"seq\":1", "\"seq\":18446744073709551615")] {
+        let error = reseal(body.replace(from, to)).unwrap_err();
+        assert!(error.contains("has a `seq` of another grant's, or the last"), "{error}");
+    }
+    std::fs::remove_dir_all(&dir).unwrap();
 }

@@ -155,3 +155,17 @@ fn the_redis_meters_count_drawing_limits_on_their_pool() {
     every_step(&leased, "leased");
     leased.close().unwrap();
 }
+
+#[test]
+fn refunds_of_a_few_units_never_give_back_more_than_was_consumed() {
+    let p = policy();
+    let meter = Meter::new();
+    let request = Request::new(p.pro, now()).with_key("few-units");
+    // A million tokens cost 1 000 credits; a thousand refunds of one token give back none,
+    // where each rounded up would give back all of them.
+    assert_eq!(meter.try_consume(&p.engine, &request, p.tokens, 1_000_000).unwrap().recorded, 1_000);
+    let back: u64 = (0..1_000).map(|_| meter.refund(&p.engine, &request, p.tokens, 1)).sum();
+    assert_eq!(back, 0);
+    // A refund of the consumption's cost on the pool gives it all back.
+    assert_eq!(meter.refund(&p.engine, &request, p.credits, 1_000), 1_000);
+}

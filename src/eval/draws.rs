@@ -90,6 +90,28 @@ impl Engine {
         }
     }
 
+    /// [`Engine::pool_terms`] for giving back: the pool and what `amount` of a limit that
+    /// draws on it returns, rounded down, so that many refunds of a few units never give back
+    /// more than their consumption cost (a unit costs a whole credit at `1 per 1_000`, and
+    /// gives back none). A caller that refunds a whole consumption gives back its recorded
+    /// cost, in the pool's units, on the pool. Else `limit` and `amount` unchanged.
+    ///
+    /// ```
+    /// use entitle::Engine;
+    /// let engine = Engine::from_source("p", "policy \"p\"\nlimit credits : count per month\n\
+    ///     limit tokens : count draws credits at 1 per 1_000\ntier pro { limit credits = 1_000 }\n")?;
+    /// let (credits, tokens) = (engine.limit("credits").unwrap(), engine.limit("tokens").unwrap());
+    /// assert_eq!(engine.pool_terms(tokens, 1_500), (credits, 2));
+    /// assert_eq!(engine.pool_refund_terms(tokens, 1_500), (credits, 1));
+    /// # Ok::<(), entitle::Diagnostics>(())
+    /// ```
+    pub fn pool_refund_terms(&self, limit: LimitId, amount: u64) -> (LimitId, u64) {
+        match self.tables().draw(self.index(limit)) {
+            Some(draw) => (self.pool_id(draw), draw.cost_down(amount)),
+            None => (limit, amount),
+        }
+    }
+
     /// What a page of every limit counts as used of `limit`, given the usage a caller has
     /// (`given`, by limit): the limit's own, or for a limit that draws on a pool, the pool's
     /// (what it is answered against); 0 when none is given. A value given for a drawing

@@ -243,6 +243,15 @@ impl DrawRecord {
         }
     }
 
+    /// What `units` of the drawing limit give back to the pool: `units × credits / per`,
+    /// rounded down, so that refunds of parts of a `per` never give back more than what was
+    /// consumed cost.
+    #[inline]
+    pub(crate) fn cost_down(&self, units: u64) -> u64 {
+        let exact = u128::from(units) * u128::from(self.credits);
+        u64::try_from(exact / u128::from(self.per.max(1))).unwrap_or(u64::MAX)
+    }
+
     /// How many units of the drawing limit `left` of the pool pays for: `left × per /
     /// credits`, rounded down; unlimited stays unlimited.
     #[inline]

@@ -25,8 +25,11 @@ use super::{find, sweep_clock, Counter, Meter, MeterError};
 ///
 /// Every step happens under the subject's shard lock with the rest of the consumption, so a
 /// grant is never spent twice however many threads consume. A refund gives back in the
-/// reverse order: overage first, then the grants (the last in draw order first, only those
-/// still live), then the plan. Reservations and batches ([`Meter::reserve`],
+/// reverse order: overage first, then what the grants paid in the refund's window (the last
+/// in draw order first, only those still live), then the plan. A grant spent in full is
+/// remembered for [`super::MeterConfig::remember_seconds`] after it was last spent (adding
+/// it again in that time is a repeat), then forgotten; an expired one is forgotten at once. A
+/// gauge takes no grants. Reservations and batches ([`Meter::reserve`],
 /// [`Meter::try_consume_all`]) are decided on the plan's allowance alone: they never spend a
 /// grant. A tier that does not set the limit is refused as the engine refuses it
 /// (`limit_not_set`), grants or not: a plan that runs on grants alone sets the limit to 0.
@@ -129,6 +132,12 @@ pub enum GrantError {
         /// Its expiry.
         expires: i64,
     },
+    /// A gauge is a level a service raises and lowers, not a balance to top up.
+    #[error("`{limit}` is a gauge, which takes no grants; nothing was granted")]
+    Gauge {
+        /// The limit's name.
+        limit: String,
+    },
     /// The id is empty or longer than [`super::MeterConfig::max_key_bytes`].
     #[error("a grant id must be 1 to {max} bytes, not {len}; nothing was granted")]
     BadId {
@@ -166,12 +175,31 @@ pub(crate) struct GrantEntry {
     pub(crate) priority: u32,
     /// The order it was granted in, among the counter's grants: the last tie-break.
     pub(crate) seq: u64,
+    /// When it was last spent (`i64::MIN` for never): a grant spent in full is remembered
+    /// [`super::MeterConfig::remember_seconds`] after that, so that adding it again is a
+    /// repeat and a refund can still give back to it.
+    pub(crate) spent_at: i64,
 }
 
 impl GrantEntry {
     /// Whether it may be spent at `now`.
     fn live(&self, now: i64) -> bool {
         self.starts <= now && now < self.expires
+    }
+
+    /// Whether a sweep at `now` keeps it: it may still be spent, or it is spent in full and
+    /// still remembered, until it expires either way.
+    fn kept(&self, now: i64, remember: i64) -> bool {
+        self.expires > now && (self.spent < self.amount || self.spent_at.saturating_add(remember) > now)
+    }
+
+    /// The first instant a sweep drops it.
+    fn due(&self, remember: i64) -> i64 {
+        if self.spent < self.amount {
+            self.expires
+        } else {
+            self.expires.min(self.spent_at.saturating_add(remember))
+        }
     }
 
     /// The key of the draw order: highest priority, soonest expiry, earliest start, first
@@ -193,18 +221,34 @@ impl GrantEntry {
 }
 
 /// A counter's grants, in draw order.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub(crate) struct Grants {
     entries: Vec<GrantEntry>,
     next_seq: u64,
+    /// What the grants paid in the counter's current window: a refund gives back to grants
+    /// only what they paid in it, never what an earlier window spent.
+    pub(crate) paid: u64,
+    /// How long a grant spent in full is remembered, in seconds.
+    remember: i64,
 }
 
 impl Grants {
-    /// The grants restored from a snapshot, which the caller has validated.
-    pub(crate) fn from_entries(mut entries: Vec<GrantEntry>) -> Grants {
+    /// No grants yet, remembering spent ones for `remember` seconds.
+    fn new(remember: i64) -> Grants {
+        Grants { entries: Vec::new(), next_seq: 0, paid: 0, remember }
+    }
+
+    /// The grants restored from a snapshot, which the caller has validated (no `seq` twice,
+    /// none at `u64::MAX`).
+    pub(crate) fn from_entries(mut entries: Vec<GrantEntry>, paid: u64, config: &super::MeterConfig) -> Grants {
         entries.sort_by_key(GrantEntry::order);
         let next_seq = entries.iter().map(|e| e.seq.saturating_add(1)).max().unwrap_or(0);
-        Grants { entries, next_seq }
+        Grants { entries, next_seq, paid, remember: config.remember() }
+    }
+
+    /// The counter moved to a new window: nothing of it was paid by grants yet.
+    pub(crate) fn new_window(&mut self) {
+        self.paid = 0;
     }
 
     /// Every grant, in draw order.
@@ -219,69 +263,83 @@ impl Grants {
 
     /// Spends `amount` of the grants live at `now`, in draw order; the caller has checked
     /// that they hold it.
-    fn spend(&mut self, now: i64, mut amount: u64) {
+    fn spend(&mut self, now: i64, amount: u64) {
+        self.paid = self.paid.saturating_add(amount);
+        let mut left = amount;
         for entry in self.entries.iter_mut().filter(|e| e.live(now)) {
-            let take = amount.min(entry.amount - entry.spent);
-            entry.spent += take;
-            amount -= take;
-            if amount == 0 {
+            let take = left.min(entry.amount - entry.spent);
+            if take > 0 {
+                entry.spent += take;
+                entry.spent_at = now;
+            }
+            left -= take;
+            if left == 0 {
                 break;
             }
         }
     }
 
-    /// Gives back up to `amount` to the grants live at `now`, the last in draw order first;
-    /// returns what was given back.
+    /// Gives back up to `amount`, and no more than the grants paid in this window, to the
+    /// grants live at `now`, the last in draw order first; returns what was given back.
     fn give_back(&mut self, now: i64, amount: u64) -> u64 {
-        let mut left = amount;
+        let mut left = amount.min(self.paid);
+        let asked = left;
         for entry in self.entries.iter_mut().rev().filter(|e| e.live(now)) {
             let back = left.min(entry.spent);
             entry.spent -= back;
             left -= back;
         }
-        amount - left
+        let back = asked - left;
+        self.paid -= back;
+        back
     }
 
-    /// Drops the grants that can no longer be spent at `now`: expired, or spent in full.
+    /// Drops the grants a sweep at `now` no longer keeps: expired, or spent in full and no
+    /// longer remembered.
     pub(crate) fn expire(&mut self, now: i64) {
-        self.entries.retain(|e| e.expires > now && e.spent < e.amount);
+        let remember = self.remember;
+        self.entries.retain(|e| e.kept(now, remember));
     }
 
-    /// Whether some grant may still be spent at or after `now`.
-    pub(crate) fn holds_credit(&self, now: i64) -> bool {
-        self.entries.iter().any(|e| e.expires > now && e.spent < e.amount)
+    /// Whether a sweep at `now` keeps some grant, and so the counter.
+    pub(crate) fn keeps(&self, now: i64) -> bool {
+        self.entries.iter().any(|e| e.kept(now, self.remember))
     }
 
-    /// The earliest expiry among the grants: a sweep before it drops none of them.
+    /// The first instant a sweep drops one of the grants: one before it drops none.
     pub(crate) fn due(&self) -> i64 {
-        self.entries.iter().map(|e| e.expires).min().unwrap_or(i64::MAX)
+        self.entries.iter().map(|e| e.due(self.remember)).min().unwrap_or(i64::MAX)
     }
 }
 
-/// The answer to `amount` on a counter whose plan answered `plan` (the engine's answer with
-/// `taken` used): when the plan alone does not cover it and grants live at `now` do, in part
-/// or whole, what they cover is taken off the plan's request and the engine asked again.
-/// Returns the answer and what the grants would pay; nothing is spent here.
+/// The answer to `amount` with `taken` used of the plan, which answered `plan`: when the plan
+/// alone does not cover it and `grants` live at `now` do, in part or whole, what they cover is
+/// taken off the plan's request and the engine asked again. Returns the answer and what the
+/// grants would pay; nothing is spent here.
 pub(crate) fn decide(
-    counter: &Counter,
+    grants: Option<&Grants>,
+    taken: u64,
     plan: Quota,
     now: i64,
     amount: u64,
     ask: impl Fn(u64, u64) -> Quota,
 ) -> (Quota, u64) {
-    let Some(grants) = counter.grants.as_deref() else { return (plan, 0) };
+    let Some(grants) = grants else { return (plan, 0) };
     let short = plan.status == Status::Overage || plan.reason == Reason::LimitExceeded;
     let Amount::Finite(limit) = plan.limit else { return (plan, 0) };
     if !short {
         return (plan, 0);
     }
-    let taken = counter.taken();
     let need = amount.saturating_sub(limit.saturating_sub(taken));
     let from_grants = need.min(grants.available(now));
     if from_grants == 0 {
         return (plan, 0);
     }
-    let quota = ask(taken, amount - from_grants);
+    // Grants that cover all the plan cannot leave nothing to ask of it, even when usage is
+    // past the limit already (a limit lowered mid-window): the plan's part is then asked at
+    // its limit, where nothing of it is left and nothing more is asked.
+    let used = if from_grants == need { taken.min(limit) } else { taken };
+    let quota = ask(used, amount - from_grants);
     (quota, if quota.allowed { from_grants } else { 0 })
 }
 
@@ -348,6 +406,9 @@ impl Meter {
     ) -> Result<Granted, GrantError> {
         let (limit, _) = engine.pool_terms(limit, 0);
         let name = engine.limit_name(limit).ok_or(GrantError::UnknownLimit)?;
+        if engine.is_gauge(limit) {
+            return Err(GrantError::Gauge { limit: name.into() });
+        }
         let max = self.config.max_key_bytes;
         if grant.id.is_empty() || grant.id.len() > max {
             return Err(GrantError::BadId { len: grant.id.len(), max });
@@ -373,7 +434,8 @@ impl Meter {
             table.insert(hash, key, counter);
         }
         let counter = find(&mut table.subjects, hash, key, name).ok_or(GrantError::UnknownLimit)?;
-        let grants = counter.grants.get_or_insert_with(Box::default);
+        let remember = self.config.remember();
+        let grants = counter.grants.get_or_insert_with(|| Box::new(Grants::new(remember)));
         let entry = GrantEntry {
             id: Arc::from(&*grant.id),
             amount: grant.amount,
@@ -382,6 +444,7 @@ impl Meter {
             expires,
             priority: grant.priority,
             seq: grants.next_seq,
+            spent_at: i64::MIN,
         };
         if let Some(held) = grants.entries.iter().find(|e| e.id == entry.id) {
             let same = (held.amount, held.starts, held.expires, held.priority)
@@ -399,7 +462,7 @@ impl Meter {
         let balance = entry.balance();
         let at = grants.entries.partition_point(|e| e.order() < entry.order());
         grants.entries.insert(at, entry);
-        grants.next_seq += 1;
+        grants.next_seq = grants.next_seq.saturating_add(1);
         table.due.note(counter);
         Ok(Granted { balance, repeated: false })
     }

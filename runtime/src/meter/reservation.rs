@@ -371,6 +371,9 @@ impl Counter {
             if let Some(holds) = self.holds.as_mut() {
                 holds.end_all();
             }
+            if let Some(grants) = self.grants.as_mut() {
+                grants.new_window();
+            }
         }
         fresh
     }
@@ -390,7 +393,7 @@ pub(crate) fn hold_seconds(lifetime: Duration, max: u64, estimate: u64) -> Resul
 }
 
 impl MeterConfig {
-    fn remember(&self) -> i64 {
+    pub(crate) fn remember(&self) -> i64 {
         i64::try_from(self.remember_seconds).unwrap_or(i64::MAX)
     }
 }

@@ -535,7 +535,7 @@ impl UsageMeter for RedisMeter {
     }
 
     fn refund(&self, engine: &Engine, request: &Request<'_>, limit: LimitId, amount: u64) -> Result<u64, StoreError> {
-        let (limit, amount) = engine.pool_terms(limit, amount);
+        let (limit, amount) = engine.pool_refund_terms(limit, amount);
         let Some(name) = engine.limit_name(limit) else { return Ok(0) };
         self.key_fits(request.key())?;
         let window = engine.check_limit(request, limit, Usage::default()).window();

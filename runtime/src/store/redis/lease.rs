@@ -456,7 +456,7 @@ impl Inner {
     }
 
     fn refund(&self, engine: &Engine, request: &Request<'_>, limit: LimitId, amount: u64) -> Result<u64, StoreError> {
-        let (limit, amount) = engine.pool_terms(limit, amount);
+        let (limit, amount) = engine.pool_refund_terms(limit, amount);
         let window = engine.check_limit(request, limit, Usage::default()).window();
         let mut back = 0;
         if let (Some(name), Some(window)) = (engine.limit_name(limit), window) {
