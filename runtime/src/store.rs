@@ -76,7 +76,7 @@ pub enum Source {
     FailedOpen,
     /// The store could not answer, and the limit falls back on the process's share
     /// ([`FailureMode::LocalShare`]): decided and recorded in the process. The answer's
-    /// [`Quota`](entitle::Quota) is the engine's against the share: its `limit`, `soft_cap`
+    /// [`Quota`] is the engine's against the share: its `limit`, `soft_cap`
     /// and `remaining` are the share's, and `used` is what the share has recorded.
     LocalShare,
     /// Answered in process from a share of the store's room this meter holds (a
@@ -130,6 +130,10 @@ pub enum StoreError {
     /// full store of holds); nothing was applied.
     #[error(transparent)]
     Reservation(#[from] ReservationError),
+    /// A grant was refused (a bad grant, another one with its id, too many); nothing was
+    /// granted.
+    #[error(transparent)]
+    Grant(#[from] crate::meter::GrantError),
 }
 
 /// A meter: in-process ([`Meter`]) or shared (`store::redis::RedisMeter`, with the feature

@@ -13,14 +13,9 @@ use std::sync::Arc;
 use entitle::{Engine, LimitId, Reason, Request, Status, TierId};
 use entitle_runtime::meter::{Grant, GrantError, Meter, MeterConfig};
 
-const POLICY: &str = "policy \"grants\"\n\
-    limit credits : count per month\n\
-    limit overage : count per month\n\
-    limit images  : count draws credits at 10\n\
-    limit tokens  : count draws credits at 1 per 1_000\n\
-    limit conns   : count gauge\n\
-    tier pro { limit credits = 100\nlimit overage = 100 soft 150\nlimit conns = 5 }\n\
-    tier free { limit overage = 0 }\n";
+#[path = "support/grant_cases.rs"]
+mod grant_cases;
+use grant_cases::POLICY;
 
 /// 2026-11-21T10:00:00Z: the November window runs to 2026-12-01T00:00:00Z.
 const NOW: i64 = 1_795_255_200;
@@ -265,65 +260,10 @@ fn grants_survive_a_snapshot_and_a_snapshot_with_a_bad_grant_is_refused() {
     std::fs::remove_dir_all(&dir).unwrap();
 }
 
-/// The cases of `tests/cases/grants.jsonl`, each on a fresh meter: grants added, amounts
-/// consumed and refunded, and what each step answers and leaves, as written there.
+/// The cases of `tests/cases/grants.jsonl`, on the in-process meter.
 #[test]
 fn every_grant_case_answers_as_written() {
-    let p = policy();
-    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/cases/grants.jsonl");
-    let text = std::fs::read_to_string(path).unwrap();
-    let mut cases = 0;
-    for (line, case) in text.lines().enumerate().filter(|(_, l)| !l.trim().is_empty()) {
-        let case: serde_json::Value = serde_json::from_str(case).unwrap_or_else(|e| panic!("line {}: {e}", line + 1));
-        let name = case["case"].as_str().unwrap_or_default().to_string();
-        let meter = Meter::new();
-        for (at, step) in case["steps"].as_array().unwrap().iter().enumerate() {
-            let whence = format!("line {}, `{name}`, step {}", line + 1, at + 1);
-            let now = step.get("now").map_or(NOW, |n| entitle::parse_instant(n.as_str().unwrap()).unwrap());
-            let request = Request::new(p.pro, now).with_key("acme");
-            let limit = p.engine.limit(step.get("limit").and_then(|l| l.as_str()).unwrap_or("credits")).unwrap();
-            let instant =
-                |name: &str| step["grant"].get(name).map(|t| entitle::parse_instant(t.as_str().unwrap()).unwrap());
-            if let Some(grant) = step.get("grant") {
-                let mut g = Grant::new(grant["id"].as_str().unwrap(), grant["amount"].as_u64().unwrap());
-                if let Some(starts) = instant("starts") {
-                    g = g.starting(starts);
-                }
-                if let Some(expires) = instant("expires") {
-                    g = g.expiring(expires);
-                }
-                if let Some(priority) = grant.get("priority") {
-                    g = g.with_priority(u32::try_from(priority.as_u64().unwrap()).unwrap());
-                }
-                meter.grant(&p.engine, &request, limit, g).unwrap_or_else(|e| panic!("{whence}: {e}"));
-            } else if let Some(amount) = step.get("consume") {
-                let consumed = meter.try_consume(&p.engine, &request, limit, amount.as_u64().unwrap()).unwrap();
-                let got = serde_json::json!({
-                    "allowed": consumed.quota.allowed,
-                    "reason": consumed.quota.reason.as_str(),
-                    "status": consumed.quota.status.as_str(),
-                    "recorded": consumed.recorded,
-                    "used": consumed.used,
-                    "from_grants": consumed.from_grants,
-                    "grants_left": consumed.grants_left,
-                });
-                for (field, expected) in step.get("expect").and_then(|e| e.as_object()).into_iter().flatten() {
-                    assert_eq!(&got[field], expected, "{whence}: `{field}` in {got}");
-                }
-            } else if let Some(amount) = step.get("refund") {
-                let back = meter.refund(&p.engine, &request, limit, amount.as_u64().unwrap());
-                assert_eq!(serde_json::json!(back), step["expect"], "{whence}: refunded");
-            } else if let Some(balances) = step.get("balances") {
-                let held: serde_json::Map<String, serde_json::Value> =
-                    left(&meter, &p, &request, limit).into_iter().map(|(id, n)| (id, serde_json::json!(n))).collect();
-                assert_eq!(&serde_json::Value::Object(held), balances, "{whence}: balances");
-            } else {
-                panic!("{whence}: a step is a grant, consume, refund or balances");
-            }
-        }
-        cases += 1;
-    }
-    assert!(cases >= 13, "{cases} cases");
+    grant_cases::run(POLICY, &grant_cases::InProcess(Meter::new()), "local", 0);
 }
 
 #[test]

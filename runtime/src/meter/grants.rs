@@ -33,7 +33,8 @@ use super::{find, sweep_clock, Counter, Meter, MeterError};
 /// [`Meter::try_consume_all`]) are decided on the plan's allowance alone: they never spend a
 /// grant. A tier that does not set the limit is refused as the engine refuses it
 /// (`limit_not_set`), grants or not: a plan that runs on grants alone sets the limit to 0.
-/// Grants live in the in-process meter; the Redis meters do not take them yet.
+/// The Redis meter keeps the same rules ([`crate::store::redis::RedisMeter::grant`], with the
+/// feature `redis`).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Grant {
     id: Box<str>,
@@ -73,6 +74,54 @@ impl Grant {
     }
 }
 
+/// Where a grant comes in the draw order: highest priority, soonest expiry, earliest start,
+/// first granted.
+pub(crate) type DrawOrder = (std::cmp::Reverse<u32>, i64, i64, u64);
+
+/// A grant's terms, checked: what both meters store.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct Terms {
+    pub(crate) id: Arc<str>,
+    pub(crate) amount: u64,
+    pub(crate) starts: i64,
+    /// `i64::MAX` for a grant that never expires.
+    pub(crate) expires: i64,
+    pub(crate) priority: u32,
+}
+
+impl Grant {
+    /// The grant's terms, or why it is refused for limit `limit` (named `name`) of `engine`,
+    /// with ids of at most `max_id` bytes.
+    pub(crate) fn checked(
+        &self,
+        engine: &Engine,
+        limit: LimitId,
+        name: &str,
+        max_id: usize,
+    ) -> Result<Terms, GrantError> {
+        if engine.is_gauge(limit) {
+            return Err(GrantError::Gauge { limit: name.into() });
+        }
+        if self.id.is_empty() || self.id.len() > max_id {
+            return Err(GrantError::BadId { len: self.id.len(), max: max_id });
+        }
+        if self.amount == 0 {
+            return Err(GrantError::Empty { id: self.id.to_string() });
+        }
+        let expires = self.expires.unwrap_or(i64::MAX);
+        if expires <= self.starts {
+            return Err(GrantError::Backwards { id: self.id.to_string(), starts: self.starts, expires });
+        }
+        Ok(Terms {
+            id: Arc::from(&*self.id),
+            amount: self.amount,
+            starts: self.starts,
+            expires,
+            priority: self.priority,
+        })
+    }
+}
+
 /// A grant as the meter holds it: what it was given and what of it is spent.
 #[derive(Clone, Debug, PartialEq, Eq)]
 #[non_exhaustive]
@@ -95,6 +144,40 @@ impl GrantBalance {
     /// What is left of it.
     pub fn left(&self) -> u64 {
         self.amount - self.spent
+    }
+
+    /// The balance of a grant of `terms` with `spent` of it spent.
+    #[cfg(feature = "redis")]
+    pub(crate) fn of(terms: &Terms, spent: u64) -> GrantBalance {
+        GrantBalance {
+            id: terms.id.to_string(),
+            amount: terms.amount,
+            spent: spent.min(terms.amount),
+            starts: terms.starts,
+            expires: (terms.expires != i64::MAX).then_some(terms.expires),
+            priority: terms.priority,
+        }
+    }
+
+    /// A grant as the Redis meter stores it (`amount:spent:starts:expires:priority:seq:spent_at`),
+    /// with its place in the draw order.
+    #[cfg(feature = "redis")]
+    pub(crate) fn parse(id: &str, record: &str) -> Option<(GrantBalance, DrawOrder)> {
+        let mut fields = record.split(':');
+        let mut next = || fields.next();
+        let (amount, spent) = (next()?.parse::<u64>().ok()?, next()?.parse::<u64>().ok()?);
+        let (starts, expires) = (next()?.parse::<i64>().ok()?, next()?.parse::<i64>().ok()?);
+        let (priority, seq) = (next()?.parse::<u32>().ok()?, next()?.parse::<u64>().ok()?);
+        let terms = Terms { id: Arc::from(id), amount, starts, expires, priority };
+        Some((GrantBalance::of(&terms, spent), (std::cmp::Reverse(priority), expires, starts, seq)))
+    }
+}
+
+impl Granted {
+    /// An outcome of adding a grant.
+    #[cfg(feature = "redis")]
+    pub(crate) fn new(balance: GrantBalance, repeated: bool) -> Granted {
+        Granted { balance, repeated }
     }
 }
 
@@ -204,7 +287,7 @@ impl GrantEntry {
 
     /// The key of the draw order: highest priority, soonest expiry, earliest start, first
     /// granted.
-    fn order(&self) -> (std::cmp::Reverse<u32>, i64, i64, u64) {
+    fn order(&self) -> DrawOrder {
         (std::cmp::Reverse(self.priority), self.expires, self.starts, self.seq)
     }
 
@@ -406,20 +489,8 @@ impl Meter {
     ) -> Result<Granted, GrantError> {
         let (limit, _) = engine.pool_terms(limit, 0);
         let name = engine.limit_name(limit).ok_or(GrantError::UnknownLimit)?;
-        if engine.is_gauge(limit) {
-            return Err(GrantError::Gauge { limit: name.into() });
-        }
         let max = self.config.max_key_bytes;
-        if grant.id.is_empty() || grant.id.len() > max {
-            return Err(GrantError::BadId { len: grant.id.len(), max });
-        }
-        if grant.amount == 0 {
-            return Err(GrantError::Empty { id: grant.id.into() });
-        }
-        let expires = grant.expires.unwrap_or(i64::MAX);
-        if expires <= grant.starts {
-            return Err(GrantError::Backwards { id: grant.id.into(), starts: grant.starts, expires });
-        }
+        let terms = grant.checked(engine, limit, name, max)?;
         let key = request.key();
         if key.len() > max {
             return Err(MeterError::KeyTooLong { len: key.len(), max }.into());
@@ -437,12 +508,12 @@ impl Meter {
         let remember = self.config.remember();
         let grants = counter.grants.get_or_insert_with(|| Box::new(Grants::new(remember)));
         let entry = GrantEntry {
-            id: Arc::from(&*grant.id),
-            amount: grant.amount,
+            id: terms.id,
+            amount: terms.amount,
             spent: 0,
-            starts: grant.starts,
-            expires,
-            priority: grant.priority,
+            starts: terms.starts,
+            expires: terms.expires,
+            priority: terms.priority,
             seq: grants.next_seq,
             spent_at: i64::MIN,
         };
@@ -452,7 +523,7 @@ impl Meter {
             return if same {
                 Ok(Granted { balance: held.balance(), repeated: true })
             } else {
-                Err(GrantError::Conflict { id: grant.id.into() })
+                Err(GrantError::Conflict { id: entry.id.to_string() })
             };
         }
         let max = self.config.max_grants;

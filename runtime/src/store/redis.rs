@@ -32,6 +32,7 @@
 //!   [`RedisConfig::session_ttl`] after its last call.
 
 mod batch;
+mod grants;
 mod holds;
 mod keys;
 mod lease;
@@ -100,8 +101,13 @@ pub struct RedisConfig {
     /// The longest lifetime of a reservation's hold, in seconds. Default 604,800 (a week), as
     /// the in-process meter's.
     pub max_hold_seconds: u64,
-    /// How long a settled reservation is remembered, in seconds. Default 3,600.
+    /// How long a settled reservation, or a grant spent in full, is remembered, in seconds.
+    /// Default 3,600.
     pub remember_seconds: u64,
+    /// The most grants ([`RedisMeter::grant`]) one subject holds on one limit; one more is
+    /// refused with [`GrantError::AtCapacity`](crate::meter::GrantError::AtCapacity).
+    /// Default 64.
+    pub max_grants: usize,
     /// The most holds (live or remembered) one counter keeps on Redis; one more is refused
     /// with [`ReservationError::AtCapacity`](crate::meter::ReservationError::AtCapacity).
     /// Default 100,000.
@@ -124,6 +130,7 @@ impl RedisConfig {
             max_key_bytes: 256,
             max_hold_seconds: 604_800,
             remember_seconds: 3_600,
+            max_grants: 64,
             max_holds_per_counter: 100_000,
         }
     }
@@ -252,6 +259,8 @@ pub struct RedisMeter {
     release: Lua,
     renew: Lua,
     cancel: Lua,
+    grant: Lua,
+    grants: Lua,
     /// The next reservation's id: from a random start, so that two meters' ids never meet.
     next_hold: AtomicU64,
     fail_open: AtomicU64,
@@ -312,6 +321,8 @@ impl RedisMeter {
             release: Lua::new(scripts::RELEASE),
             renew: Lua::new(scripts::RENEW),
             cancel: Lua::new(scripts::CANCEL),
+            grant: Lua::new(scripts::GRANT),
+            grants: Lua::new(scripts::GRANTS),
             next_hold: AtomicU64::new(holds::first_id()),
             fail_open: AtomicU64::new(0),
             local: Meter::with_config(MeterConfig {
@@ -348,9 +359,21 @@ impl RedisMeter {
     /// nothing until that succeeded.
     ///
     /// The whole call, the wait for a free slot included, ends by the configured timeout.
+    ///
+    /// The keys after the session are the subject's latest window, the counter's holds (three
+    /// keys), the subject's grants on the limit and what they paid in the window; a call it
+    /// gives up on is settled on the counter and on the grants.
     fn call(&self, script: &Lua, keys: &Keys, args: &[i64]) -> Result<Vec<i64>, String> {
-        let after = [keys.latest.as_str(), keys.holds.as_str(), keys.live.as_str(), keys.done.as_str()];
-        self.call_keys(script, keys, &[keys.counter.as_str()], &[keys.counter.as_str()], &after, args)
+        let after = [
+            keys.latest.as_str(),
+            keys.holds.as_str(),
+            keys.live.as_str(),
+            keys.done.as_str(),
+            keys.grants.as_str(),
+            keys.paid.as_str(),
+        ];
+        let counters = [keys.counter.as_str(), keys.grants.as_str(), keys.paid.as_str()];
+        self.call_keys(script, keys, &counters, &[keys.counter.as_str()], &after, args)
     }
 
     /// `call`, for a script whose keys are `before`, then the slot's session for the hash
@@ -380,7 +403,7 @@ impl RedisMeter {
         all_args.push(seq_argument(slot.seq));
         all_args.extend_from_slice(args);
         all_args.push(ttl);
-        let answer = match self.runner.run::<Vec<i64>>(&mut slot.channel, script, &all_keys, &all_args, deadline) {
+        let answer = match self.runner.run::<Vec<i64>, i64>(&mut slot.channel, script, &all_keys, &all_args, deadline) {
             Ok(answer) => answer,
             Err((why, sent)) => {
                 if sent {
@@ -409,7 +432,7 @@ impl RedisMeter {
             // abandoned call stays pending for the next one.
             let (done, _) = self
                 .runner
-                .run::<(i64, i64)>(&mut slot.channel, &self.settle, &keys, &args, deadline)
+                .run::<(i64, i64), i64>(&mut slot.channel, &self.settle, &keys, &args, deadline)
                 .map_err(|(why, _)| why)?;
             if done < 0 {
                 return Err("redis holds a later call of this connection than the one sent".into());
@@ -422,7 +445,7 @@ impl RedisMeter {
             let remember = i64::try_from(self.config.remember_seconds).unwrap_or(i64::MAX);
             let args = [seq_argument(hold.id), clock, remember];
             self.runner
-                .run::<Vec<i64>>(&mut slot.channel, &self.cancel, &keys, &args, deadline)
+                .run::<Vec<i64>, i64>(&mut slot.channel, &self.cancel, &keys, &args, deadline)
                 .map_err(|(why, _)| why)?;
             slot.abandoned_hold = None;
         }
@@ -433,6 +456,12 @@ impl RedisMeter {
     fn keys(&self, subject: &str, limit: &str, window_start: Option<i64>) -> Keys {
         Keys::new(&self.config.prefix, subject, limit, window_start)
     }
+}
+
+/// An amount as a script argument: past `i64::MAX`, `i64::MAX` (Redis counts exactly only
+/// below 2⁵³, which the ceiling's check refuses first).
+fn signed_amount(amount: u64) -> i64 {
+    i64::try_from(amount).unwrap_or(i64::MAX)
 }
 
 /// A call's number as a script argument (a slot makes fewer than 2⁶³ calls).
@@ -484,6 +513,7 @@ impl UsageMeter for RedisMeter {
         // Counted on the pool's counter, in its units, for a limit that draws on one; its
         // failure mode is the pool's.
         let (limit, amount) = engine.pool_terms(limit, amount);
+        let limit_id = limit;
         let check = |used: u64| engine.check_limit(request, limit, Usage::used(used).requesting(amount));
         let fresh = check(0);
         // An amount past the ceiling by itself is still asked of Redis (the script denies it
@@ -505,18 +535,36 @@ impl UsageMeter for RedisMeter {
         let expire_at = fresh.window().map_or(0, |w| w.end.saturating_add(GRACE_SECONDS));
         let clock = crate::meter::sweep_clock(request.now());
         let remember = i64::try_from(self.config.remember_seconds).unwrap_or(i64::MAX);
-        let args = [amount.cast_signed(), ceiling, expire_at, start.unwrap_or(0), clock, remember];
+        // The plan's limit, past which the subject's grants pay (-1: they never do).
+        let plan = match fresh.limit {
+            Amount::Finite(limit) if fresh.allowed || fresh.reason == Reason::LimitExceeded => signed_amount(limit),
+            _ => -1,
+        };
+        let args = [amount.cast_signed(), ceiling, expire_at, start.unwrap_or(0), clock, remember, plan, request.now()];
         match self.call(&self.consume, &keys, &args) {
             Ok(answer) => {
-                let (allowed, before, held) = match answer[..] {
-                    [allowed, before, held] => (allowed, before, held),
+                let number = |n: i64| u64::try_from(n).unwrap_or(0);
+                let (allowed, before, held, from_grants, grants_left) = match answer[..] {
+                    [allowed, before, held, from, left] => {
+                        (allowed, number(before), number(held), number(from), number(left))
+                    }
                     _ => return Err(StoreError::Unreachable(format!("redis answered {answer:?} to a consume"))),
                 };
-                let before = u64::try_from(before).unwrap_or(0);
-                // Live holds count as used for the engine's answer, as in-process.
-                let quota = check(before.saturating_add(u64::try_from(held).unwrap_or(0)));
+                // Live holds count as used for the engine's answer, as in-process; what the
+                // grants paid is taken off the plan's request, as in-process.
+                let taken = before.saturating_add(held);
+                let quota = if from_grants > 0 {
+                    let limit = u64::try_from(plan).unwrap_or(0);
+                    let need = amount.saturating_sub(limit.saturating_sub(taken));
+                    let used = if from_grants == need { taken.min(limit) } else { taken };
+                    engine.check_limit(request, limit_id, Usage::used(used).requesting(amount - from_grants))
+                } else {
+                    check(taken)
+                };
                 let recorded = if allowed == 1 { amount } else { 0 };
-                Ok(Consumed::of(quota, recorded, before.saturating_add(recorded), Source::Store))
+                let used = before.saturating_add(recorded - from_grants.min(recorded));
+                let consumed = Consumed::of(quota, recorded, used, Source::Store);
+                Ok(Consumed { from_grants, grants_left, ..consumed })
             }
             // Denied whatever is used: the failure mode has nothing to decide.
             Err(_) if !fresh.allowed => Ok(Consumed::of(fresh, 0, 0, Source::Store)),
@@ -538,11 +586,16 @@ impl UsageMeter for RedisMeter {
         let (limit, amount) = engine.pool_refund_terms(limit, amount);
         let Some(name) = engine.limit_name(limit) else { return Ok(0) };
         self.key_fits(request.key())?;
-        let window = engine.check_limit(request, limit, Usage::default()).window();
-        let start = window.map(|w| w.start);
+        let fresh = engine.check_limit(request, limit, Usage::default());
+        let start = fresh.window().map(|w| w.start);
         let keys = self.keys(request.key(), name, start);
         let capped = amount.min(EXACT).cast_signed();
-        let args = [capped, i64::from(start.is_some()), start.unwrap_or(0)];
+        // Past the plan's limit a refund gives back overage first (-1: no limit to be past).
+        let plan = match fresh.limit {
+            Amount::Finite(limit) => signed_amount(limit),
+            Amount::Unlimited => -1,
+        };
+        let args = [capped, i64::from(start.is_some()), start.unwrap_or(0), plan, request.now()];
         match self.call(&self.refund, &keys, &args) {
             Ok(answer) => Ok(answer.get(1).and_then(|&back| u64::try_from(back).ok()).unwrap_or(0)),
             Err(why) => match self.config.failure_mode_for(name) {

@@ -191,7 +191,7 @@ impl RedisMeter {
         let Some(slot) = lease.slot.as_mut() else { return Err(StoreError::Unreachable("no connection slot".into())) };
         self.settle_abandoned(slot, deadline).map_err(StoreError::Unreachable)?;
         let keys: Vec<&str> = keys.iter().map(|k| k.as_str()).collect();
-        self.runner.run::<Vec<i64>>(&mut slot.channel, script, &keys, args, deadline).map_err(|(why, sent)| {
+        self.runner.run::<Vec<i64>, i64>(&mut slot.channel, script, &keys, args, deadline).map_err(|(why, sent)| {
             if let (true, Some((id, hold))) = (sent, new_hold) {
                 let keys = [hold.holds.clone(), hold.live.clone(), hold.done.clone()];
                 slot.abandoned_hold = Some(super::AbandonedHold { id, keys });

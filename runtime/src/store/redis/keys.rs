@@ -92,6 +92,11 @@ pub(super) struct Keys {
     pub(super) holds: String,
     pub(super) live: String,
     pub(super) done: String,
+    /// The subject's grants on the limit, whatever the window (`<stem><length>:<subject>:<limit>:grants`;
+    /// `grants` is no window start either), and what they paid in this counter's window
+    /// (`<counter>:paid`).
+    pub(super) grants: String,
+    pub(super) paid: String,
 }
 
 impl Keys {
@@ -104,6 +109,8 @@ impl Keys {
             holds: format!("{counter}:holds"),
             live: format!("{counter}:live"),
             done: format!("{counter}:done"),
+            paid: format!("{counter}:paid"),
+            grants: format!("{limit_stem}grants"),
             counter,
             latest: format!("{limit_stem}latest"),
             stem,

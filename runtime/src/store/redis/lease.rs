@@ -197,6 +197,28 @@ impl LeasedMeter {
         LeasedMeter { inner }
     }
 
+    /// [`RedisMeter::grant`], through the shared meter: a lease never spends a grant, and a
+    /// call its share cannot cover goes to the shared meter, which spends the grants.
+    pub fn grant(
+        &self,
+        engine: &Engine,
+        request: &Request<'_>,
+        limit: LimitId,
+        grant: crate::meter::Grant,
+    ) -> Result<crate::meter::Granted, StoreError> {
+        self.inner.redis.grant(engine, request, limit, grant)
+    }
+
+    /// [`RedisMeter::grants`], through the shared meter.
+    pub fn grants(
+        &self,
+        engine: &Engine,
+        request: &Request<'_>,
+        limit: LimitId,
+    ) -> Result<Vec<crate::meter::GrantBalance>, StoreError> {
+        self.inner.redis.grants(engine, request, limit)
+    }
+
     /// How many calls were answered from a lease, and how many script calls settled a lease
     /// or took one (one Redis call each).
     pub fn counts(&self) -> (u64, u64) {
@@ -444,10 +466,9 @@ impl Inner {
                 let quota = engine.check_limit(request, limit, Usage::used(taken).requesting(amount));
                 Ok(Consumed::of(quota, amount, taken.saturating_add(amount), Source::Store))
             }
-            [0, _, taken, ..] => {
-                let quota = engine.check_limit(request, limit, Usage::used(taken.unsigned_abs()).requesting(amount));
-                Ok(Consumed::of(quota, 0, taken.unsigned_abs(), Source::Store))
-            }
+            // Not even the amount fits the plan: the subject's grants may pay it, which only
+            // the exact meter spends, in one more call.
+            [0, ..] => self.redis.try_consume(engine, request, limit, amount),
             [-2, ..] => {
                 Err(crate::meter::ReservationError::AtCapacity { max: self.redis.config.max_holds_per_counter }.into())
             }

@@ -75,11 +75,11 @@ impl Link {
     }
 
     /// Runs `lua` with `keys` and `args`: `EVALSHA`, then `EVAL` if the server lacks it.
-    fn script<T: redis::FromRedisValue>(
+    fn script<T: redis::FromRedisValue, A: redis::ToRedisArgs>(
         &mut self,
         lua: &Lua,
         keys: &[&str],
-        args: &[i64],
+        args: &[A],
         deadline: Instant,
     ) -> RedisResult<T> {
         let command = |name: &str, script: &str| {
@@ -162,12 +162,12 @@ impl Runner {
     /// Runs `lua` on `channel` (opening it if needed), reconnecting once if the connection
     /// broke, all by `deadline`. An error says why, and whether the call may have reached
     /// Redis (it was written, or partly written, to a connection).
-    pub(super) fn run<T: redis::FromRedisValue>(
+    pub(super) fn run<T: redis::FromRedisValue, A: redis::ToRedisArgs>(
         &self,
         channel: &mut Channel,
         lua: &Lua,
         keys: &[&str],
-        args: &[i64],
+        args: &[A],
         deadline: Instant,
     ) -> Result<T, (String, bool)> {
         let mut sent = false;
@@ -189,7 +189,7 @@ impl Runner {
             }
             let sent_before = sent;
             sent = true;
-            match link.script::<T>(lua, keys, args, deadline) {
+            match link.script::<T, A>(lua, keys, args, deadline) {
                 Ok(value) => return Ok(value),
                 Err(error) => {
                     if refused(&error) {

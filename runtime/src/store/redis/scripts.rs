@@ -50,6 +50,72 @@ local function keep_until(keys, at)
     end
   end
 end
+-- A subject's grants on one limit: a hash of id to `amount:spent:starts:expires:priority:seq:spent_at`
+-- (the field '' holds the next seq, and no grant has that id). `grants_live` lists the grants
+-- live at `now`, in draw order, with what they hold in all.
+local function grants_live(key, now)
+  local live, available = {}, 0
+  if redis.call('EXISTS', key) == 0 then
+    return live, 0
+  end
+  local all = redis.call('HGETALL', key)
+  for i = 1, #all, 2 do
+    if all[i] ~= '' then
+      local a, s, st, ex, pr, sq, at = string.match(all[i + 1], '^(%d+):(%d+):(%-?%d+):(%-?%d+):(%d+):(%d+):(%-?%d+)$')
+      if a and tonumber(st) <= now and now < tonumber(ex) then
+        local g = {id = all[i], a = tonumber(a), s = tonumber(s), st = st, ex = ex, pr = tonumber(pr),
+          sq = tonumber(sq), at = at, stn = tonumber(st), exn = tonumber(ex)}
+        live[#live + 1] = g
+        available = available + g.a - g.s
+      end
+    end
+  end
+  table.sort(live, function(x, y)
+    if x.pr ~= y.pr then return x.pr > y.pr end
+    if x.exn ~= y.exn then return x.exn < y.exn end
+    if x.stn ~= y.stn then return x.stn < y.stn end
+    return x.sq < y.sq
+  end)
+  return live, available
+end
+local function grant_write(key, g)
+  redis.call('HSET', key, g.id, string.format('%d:%d:', g.a, g.s) .. g.st .. ':' .. g.ex ..
+    string.format(':%d:%d:', g.pr, g.sq) .. g.at)
+end
+-- Spends `amount` of `live` in order at `now`; returns `seq=amount` pairs for the undo list.
+local function grants_spend(key, live, amount, now)
+  local undo = {}
+  for _, g in ipairs(live) do
+    if amount <= 0 then break end
+    local take = math.min(amount, g.a - g.s)
+    if take > 0 then
+      g.s = g.s + take
+      g.at = now
+      grant_write(key, g)
+      undo[#undo + 1] = string.format('%d=%d', g.sq, take)
+      amount = amount - take
+    end
+  end
+  return table.concat(undo, ',')
+end
+-- Gives back up to `amount` to `live`, the last in draw order first; returns what was given
+-- back and `seq=-amount` pairs for the undo list.
+local function grants_give_back(key, live, amount)
+  local undo, back = {}, 0
+  for i = #live, 1, -1 do
+    if amount <= 0 then break end
+    local g = live[i]
+    local give = math.min(amount, g.s)
+    if give > 0 then
+      g.s = g.s - give
+      grant_write(key, g)
+      undo[#undo + 1] = string.format('%d=-%d', g.sq, give)
+      amount = amount - give
+      back = back + give
+    end
+  end
+  return back, table.concat(undo, ',')
+end
 local function expire_holds(holds, live, done, now, remember)
   local gone = redis.call('ZRANGEBYSCORE', live, '-inf', now, 'WITHSCORES')
   local last = nil
@@ -100,11 +166,11 @@ local seq = tonumber(ARGV[1])
 local latest = redis.call('HMGET', KEYS[2], 'seq', 'result')
 local seen = tonumber(latest[1] or '0')
 if seq == seen then
-  local allowed, used, held = string.match(latest[2], '^(%d+):(%d+):(%d+)$')
-  return {tonumber(allowed), tonumber(used), tonumber(held)}
+  local allowed, used, held, paid, left = string.match(latest[2], '^(%d+):(%d+):(%d+):(%d+):(%d+)$')
+  return {tonumber(allowed), tonumber(used), tonumber(held), tonumber(paid), tonumber(left)}
 end
 if seq < seen then
-  return {-1, 0, 0}
+  return {-1, 0, 0, 0, 0}
 end
 local used = tonumber(redis.call('GET', KEYS[1]) or '0')
 local held = 0
@@ -114,11 +180,34 @@ if redis.call('EXISTS', KEYS[4]) == 1 then
 end
 local amount = tonumber(ARGV[2])
 local ceiling = tonumber(ARGV[3])
+local plan = tonumber(ARGV[8])
+local now = tonumber(ARGV[9])
+local live, available = grants_live(KEYS[7], now)
+-- What the grants pay: past the plan's limit, what they hold of the rest.
+local from, need = 0, 0
+if plan >= 0 and used + held + amount > plan and available > 0 then
+  need = amount - math.max(0, plan - used - held)
+  from = math.min(need, available)
+end
+local part = amount - from
 local allowed = 1
-if ceiling >= 0 and used + held + amount > ceiling then
+if from > 0 and from == need then
+  -- Grants that cover all past the plan leave the plan's part within its limit.
+  allowed = 1
+elseif ceiling >= 0 and used + held + part > ceiling then
   allowed = 0
-elseif amount > 0 then
-  redis.call('INCRBY', KEYS[1], amount)
+  from = 0
+end
+local spent = ''
+if allowed == 1 and from > 0 then
+  spent = grants_spend(KEYS[7], live, from, ARGV[9])
+  redis.call('INCRBY', KEYS[8], from)
+  if ARGV[4] ~= '0' then
+    redis.call('EXPIREAT', KEYS[8], ARGV[4])
+  end
+end
+if allowed == 1 and part > 0 then
+  redis.call('INCRBY', KEYS[1], part)
   if ARGV[4] ~= '0' then
     redis.call('EXPIREAT', KEYS[1], ARGV[4])
     local latest = used == 0 and redis.call('GET', KEYS[3])
@@ -130,13 +219,14 @@ elseif amount > 0 then
 end
 local recorded = 0
 if allowed == 1 then
-  recorded = amount
+  recorded = part
 end
+local left = available - from
 redis.call('HSET', KEYS[2], 'seq', ARGV[1],
-  'result', allowed .. ':' .. string.format('%d', used) .. ':' .. string.format('%d', held),
-  'undo', string.format('%d', recorded))
-redis.call('PEXPIRE', KEYS[2], ARGV[8])
-return {allowed, used, held}
+  'result', allowed .. ':' .. string.format('%d:%d:%d:%d', used, held, from, left),
+  'undo', string.format('%d', recorded), 'ugrants', spent)
+redis.call('PEXPIRE', KEYS[2], ARGV[10])
+return {allowed, used, held, from, left}
 "
 );
 
@@ -146,7 +236,9 @@ return {allowed, used, held}
 ///
 /// Only the request's own window gives back, and nothing once the subject has used the limit
 /// in a later window: the in-process meter's rule, which holds only the latest window.
-pub(super) const REFUND: &str = r"
+pub(super) const REFUND: &str = concat!(
+    holds_prelude!(),
+    r"
 local seq = tonumber(ARGV[1])
 local latest = redis.call('HMGET', KEYS[2], 'seq', 'result')
 local seen = tonumber(latest[1] or '0')
@@ -158,21 +250,43 @@ if seq < seen then
   return {-1, 0}
 end
 local used = tonumber(redis.call('GET', KEYS[1]) or '0')
-local back = math.min(used, tonumber(ARGV[2]))
+local amount = tonumber(ARGV[2])
 if ARGV[3] == '1' then
   local latest = redis.call('GET', KEYS[3])
   if latest and tonumber(latest) > tonumber(ARGV[4]) then
-    back = 0
+    amount = 0
   end
 end
-if back > 0 then
-  redis.call('DECRBY', KEYS[1], back)
+-- The reverse of a consumption's order: overage, then what grants paid in this window, then
+-- the plan.
+local plan = tonumber(ARGV[5])
+local over = 0
+if plan >= 0 then
+  over = math.max(0, used - plan)
 end
+local from_over = math.min(amount, over)
+local rest = amount - from_over
+local to_grants, ugrants = 0, ''
+local paid = tonumber(redis.call('GET', KEYS[8]) or '0')
+if rest > 0 and paid > 0 then
+  local live = grants_live(KEYS[7], tonumber(ARGV[6]))
+  to_grants, ugrants = grants_give_back(KEYS[7], live, math.min(rest, paid))
+  if to_grants > 0 then
+    redis.call('DECRBY', KEYS[8], to_grants)
+  end
+end
+local from_plan = math.min(rest - to_grants, used - from_over)
+local counter_back = from_over + from_plan
+if counter_back > 0 then
+  redis.call('DECRBY', KEYS[1], counter_back)
+end
+local back = counter_back + to_grants
 redis.call('HSET', KEYS[2], 'seq', ARGV[1], 'result', '1:' .. string.format('%d', back),
-  'undo', string.format('%d', -back))
-redis.call('PEXPIRE', KEYS[2], ARGV[5])
+  'undo', string.format('%d', -counter_back), 'ugrants', ugrants)
+redis.call('PEXPIRE', KEYS[2], ARGV[7])
 return {1, back}
-";
+"
+);
 
 /// Takes back a call the meter gave up on (it answered the caller as if nothing had been
 /// recorded), whether Redis ran it or not. KEYS: that call's session (so this call goes to the
@@ -185,7 +299,7 @@ return {1, back}
 /// session's latest, so a copy of the abandoned one that arrives later is never applied.
 pub(super) const SETTLE: &str = r"
 local seq = tonumber(ARGV[1])
-local latest = redis.call('HMGET', KEYS[1], 'seq', 'result', 'undo')
+local latest = redis.call('HMGET', KEYS[1], 'seq', 'result', 'undo', 'ugrants')
 local seen = tonumber(latest[1] or '0')
 if seq == seen then
   return {1, 0}
@@ -208,8 +322,33 @@ if seen == tonumber(ARGV[2]) then
     end
     at = at + 1
   end
+  -- Grants the call spent (`seq=amount`) are given back, and grants a refund gave back
+  -- (`seq=-amount`) spent again; the grants and what they paid in the window are the last
+  -- two keys.
+  if latest[4] and latest[4] ~= '' and #KEYS >= 4 then
+    local grants, paid = KEYS[#KEYS - 1], KEYS[#KEYS]
+    local all = redis.call('HGETALL', grants)
+    local by_seq = {}
+    for i = 1, #all, 2 do
+      local sq = all[i] ~= '' and string.match(all[i + 1], '^%d+:%d+:%-?%d+:%-?%d+:%d+:(%d+):')
+      if sq then by_seq[sq] = i end
+    end
+    for sq, amount in string.gmatch(latest[4], '(%d+)=(%-?%d+)') do
+      local i = by_seq[sq]
+      if i then
+        local a, s, rest = string.match(all[i + 1], '^(%d+):(%d+):(.*)$')
+        a, s, amount = tonumber(a), tonumber(s), tonumber(amount)
+        local change = 0
+        if amount > 0 then change = -math.min(amount, s) else change = math.min(-amount, a - s) end
+        if change ~= 0 then
+          redis.call('HSET', grants, all[i], string.format('%d:%d:', a, s + change) .. rest)
+          redis.call('INCRBY', paid, change)
+        end
+      end
+    end
+  end
 end
-redis.call('HSET', KEYS[1], 'seq', ARGV[1], 'result', '1:0', 'undo', '0')
+redis.call('HSET', KEYS[1], 'seq', ARGV[1], 'result', '1:0', 'undo', '0', 'ugrants', '')
 redis.call('PEXPIRE', KEYS[1], ARGV[3])
 return {1, 0}
 ";
@@ -278,7 +417,8 @@ local result = {}
 for i, value in ipairs(out) do
   result[i] = string.format('%d', value)
 end
-redis.call('HSET', KEYS[1], 'seq', ARGV[1], 'result', table.concat(result, ':'), 'undo', table.concat(undo, ':'))
+redis.call('HSET', KEYS[1], 'seq', ARGV[1], 'result', table.concat(result, ':'), 'undo', table.concat(undo, ':'),
+  'ugrants', '')
 redis.call('PEXPIRE', KEYS[1], ARGV[5 + 4 * n])
 return out
 "
@@ -560,3 +700,66 @@ keep_until({KEYS[1], KEYS[2], KEYS[3]}, now + remember)
 return {1, 0}
 "
 );
+
+/// Adds a grant, once: a grant is idempotent by its id, so a retry needs no session. KEYS: the
+/// subject's grants on the limit. ARGV: the grant's id, amount, start, expiry (`i64::MAX` for
+/// never) and priority, the most grants the key keeps, the caller's clock, how long a grant
+/// spent in full is remembered, and the grace after the last expiry the key is kept for.
+///
+/// Before it counts the grants, it drops the expired ones and those spent in full and no longer
+/// remembered. The answer is `{0, seq}` when added, `{1, spent}` for the same grant again,
+/// `{2, 0}` for another grant with the id, `{3, 0}` at the most grants.
+pub(super) const GRANT: &str = concat!(
+    holds_prelude!(),
+    r"
+local key, id = KEYS[1], ARGV[1]
+local now, remember = tonumber(ARGV[7]), tonumber(ARGV[8])
+local all = redis.call('HGETALL', key)
+local count, latest, never = 0, 0, false
+for i = 1, #all, 2 do
+  if all[i] ~= '' then
+    local a, s, ex, at = string.match(all[i + 1], '^(%d+):(%d+):%-?%d+:(%-?%d+):%d+:%d+:(%-?%d+)$')
+    local spent_out = tonumber(s) >= tonumber(a) and tonumber(at) + remember <= now
+    if all[i] ~= id and (tonumber(ex) <= now or spent_out) then
+      redis.call('HDEL', key, all[i])
+    else
+      count = count + 1
+      if ex == '9223372036854775807' then never = true elseif tonumber(ex) > latest then latest = tonumber(ex) end
+    end
+  end
+end
+local held = redis.call('HGET', key, id)
+if held then
+  local a, s, st, ex, pr = string.match(held, '^(%d+):(%d+):(%-?%d+):(%-?%d+):(%d+):')
+  if a == ARGV[2] and st == ARGV[3] and ex == ARGV[4] and pr == ARGV[5] then
+    return {1, tonumber(s)}
+  end
+  return {2, 0}
+end
+if count >= tonumber(ARGV[6]) then
+  return {3, 0}
+end
+local seq = redis.call('HINCRBY', key, '', 1) - 1
+redis.call('HSET', key, id, ARGV[2] .. ':0:' .. ARGV[3] .. ':' .. ARGV[4] .. ':' .. ARGV[5] ..
+  string.format(':%d:', seq) .. '-9223372036854775808')
+if never or ARGV[4] == '9223372036854775807' then
+  redis.call('PERSIST', key)
+else
+  keep_until({key}, math.max(latest, tonumber(ARGV[4])) + tonumber(ARGV[9]))
+end
+return {0, seq}
+"
+);
+
+/// Every grant of a subject on a limit, for `RedisMeter::grants`. KEYS: the grants. The answer is the hash's fields and values, the next seq left out.
+pub(super) const GRANTS: &str = r"
+local all = redis.call('HGETALL', KEYS[1])
+local out = {}
+for i = 1, #all, 2 do
+  if all[i] ~= '' then
+    out[#out + 1] = all[i]
+    out[#out + 1] = all[i + 1]
+  end
+end
+return out
+";
