@@ -155,3 +155,68 @@ fn a_leased_meter_spends_grants_through_the_shared_meter() {
     assert_eq!((allowed, paid), (150, 50));
     assert_eq!(leased.grants(&engine, &request, credits).unwrap()[0].left(), 0);
 }
+
+#[test]
+fn a_leased_meter_lets_grants_pay_before_overage() {
+    use entitle_runtime::store::redis::{LeaseConfig, LeasedMeter};
+    let server = Server::start(&scratch("grants-leased-soft"), None);
+    let engine = Engine::from_source("grants.policy", POLICY).unwrap();
+    let (pro, overage) = (engine.tier("pro").unwrap(), engine.limit("overage").unwrap());
+    let mut config = LeaseConfig::default();
+    config.share = 10;
+    let leased = LeasedMeter::new(meter(&server.url()), config);
+    let request = Request::new(pro, now()).with_key("acme");
+    leased.grant(&engine, &request, overage, Grant::new("promo", 20)).unwrap();
+    let mut answers = Vec::new();
+    for _ in 0..200 {
+        let consumed = leased.try_consume(&engine, &request, overage, 1).unwrap();
+        answers.push((consumed.quota.allowed, consumed.from_grants, consumed.quota.status));
+    }
+    leased.close().unwrap();
+    // 100 of the plan, then the grant's 20, then 50 of overage to the soft cap of 150.
+    let paid: u64 = answers.iter().map(|(_, from, _)| from).sum();
+    assert_eq!(answers.iter().filter(|(allowed, ..)| *allowed).count(), 170);
+    assert_eq!(paid, 20);
+    assert!(answers[100..120].iter().all(|(allowed, from, _)| *allowed && *from == 1), "{:?}", &answers[95..125]);
+    assert!(answers[120..170].iter().all(|(allowed, _, status)| *allowed && *status == entitle::Status::Overage));
+}
+
+#[test]
+fn a_window_paid_by_grants_alone_is_the_latest_for_refunds() {
+    let server = Server::start(&scratch("grants-latest"), None);
+    let engine = Engine::from_source("grants.policy", POLICY).unwrap();
+    let (free, overage) = (engine.tier("free").unwrap(), engine.limit("overage").unwrap());
+    let meter = meter(&server.url());
+    let start = grant_cases::CENTURIES + entitle::parse_instant("2026-11-21T10:00:00Z").unwrap();
+    let november = Request::new(free, start).with_key("trial");
+    let december = Request::new(free, start + 20 * 86_400).with_key("trial");
+    meter.grant(&engine, &november, overage, Grant::new("trial", 100)).unwrap();
+    assert_eq!(meter.try_consume(&engine, &november, overage, 10).unwrap().from_grants, 10);
+    assert_eq!(meter.try_consume(&engine, &december, overage, 5).unwrap().from_grants, 5);
+    // The subject moved on to December: a refund stamped in November gives back nothing.
+    assert_eq!(meter.refund(&engine, &november, overage, 10).unwrap(), 0);
+    assert_eq!(meter.refund(&engine, &december, overage, 10).unwrap(), 5);
+}
+
+#[test]
+fn grants_redis_cannot_count_exactly_are_refused_and_an_outage_is_not_a_denial() {
+    let server = Server::start(&scratch("grants-bounds"), None);
+    let engine = Engine::from_source("grants.policy", POLICY).unwrap();
+    let (free, overage) = (engine.tier("free").unwrap(), engine.limit("overage").unwrap());
+    let request = Request::new(free, now()).with_key("trial");
+    let shared = meter(&server.url());
+    for grant in [Grant::new("far", 5).expiring(1 << 60), Grant::new("huge", 1 << 50)] {
+        let refused = shared.grant(&engine, &request, overage, grant);
+        assert!(matches!(refused, Err(StoreError::TooLarge(_))), "{refused:?}");
+    }
+    shared.grant(&engine, &request, overage, Grant::new("trial", 100)).unwrap();
+    // On a plan of 0 that runs on grants, a request is past the limit by itself; while Redis
+    // cannot answer, that is the store's failure, not the plan's denial.
+    let (port, dir) = server.kill();
+    let mut config = RedisConfig::new(format!("redis://127.0.0.1:{port}/"));
+    config.timeout = Duration::from_millis(300);
+    let down = RedisMeter::new(config).unwrap().try_consume(&engine, &request, overage, 1);
+    assert!(matches!(down, Err(StoreError::Unreachable(_))), "{down:?}");
+    let back = Server::start(&dir, Some(port));
+    assert_eq!(meter(&back.url()).try_consume(&engine, &request, overage, 1).unwrap().from_grants, 1);
+}

@@ -566,8 +566,12 @@ impl UsageMeter for RedisMeter {
                 let consumed = Consumed::of(quota, recorded, used, Source::Store);
                 Ok(Consumed { from_grants, grants_left, ..consumed })
             }
-            // Denied whatever is used: the failure mode has nothing to decide.
-            Err(_) if !fresh.allowed => Ok(Consumed::of(fresh, 0, 0, Source::Store)),
+            // Denied whatever is used and whatever grants hold (a request the limit refuses
+            // by itself, which grants could still pay, is not): the failure mode has nothing
+            // to decide.
+            Err(_) if !fresh.allowed && fresh.reason != Reason::LimitExceeded => {
+                Ok(Consumed::of(fresh, 0, 0, Source::Store))
+            }
             Err(why) => self.failed(why, name, engine, request, limit, amount, fresh),
         }
     }

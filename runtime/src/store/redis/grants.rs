@@ -25,10 +25,21 @@ impl RedisMeter {
         let (limit, _) = engine.pool_terms(limit, 0);
         let name = engine.limit_name(limit).ok_or(GrantError::UnknownLimit).map_err(grant_error)?;
         let terms = grant.checked(engine, limit, name, self.config.max_key_bytes).map_err(grant_error)?;
-        if terms.amount >= EXACT {
+        // Lua counts in doubles: a subject's 64 grants together, and every instant the draw
+        // order compares, must stay below 2^53 to be exact (an instant that far is 285
+        // million years away, and Redis keeps no key that long).
+        if terms.amount >= EXACT >> 6 {
             return Err(StoreError::TooLarge(format!(
-                "a grant of {} is 2^53 or more, past what redis counts exactly",
+                "a grant of {} is 2^47 or more, past what redis counts exactly for 64 grants",
                 terms.amount
+            )));
+        }
+        let exact_instant = |at: i64| at.unsigned_abs() < EXACT;
+        let starts_ok = terms.starts == i64::MIN || exact_instant(terms.starts);
+        if !starts_ok || !(terms.expires == i64::MAX || exact_instant(terms.expires)) {
+            return Err(StoreError::TooLarge(format!(
+                "grant `{}` starts or expires 2^53 seconds or more from 1970, past what redis compares exactly",
+                terms.id
             )));
         }
         self.key_fits(request.key())?;

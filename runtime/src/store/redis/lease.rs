@@ -35,7 +35,7 @@ use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
-use entitle::{Engine, LimitId, Request, Usage};
+use entitle::{Engine, LimitId, Request, Status, Usage};
 
 use super::{ceiling_argument, RedisMeter, EXACT, GRACE_SECONDS};
 use crate::meter::{sweep_clock, Consumed, Reservation};
@@ -391,7 +391,10 @@ impl Inner {
             if let Some(lease) = lease.filter(|lease| clock < lease.stop && lease.room() >= amount) {
                 let before = lease.base.saturating_add(lease.spent);
                 let quota = engine.check_limit(request, limit, Usage::used(before).requesting(amount));
-                if quota.allowed && quota.window().map(|w| w.start) == lease.reservation.window_start() {
+                // A share covers the plan only: overage, and the grants that come before it,
+                // are the exact meter's to decide.
+                let within = quota.allowed && quota.status != Status::Overage;
+                if within && quota.window().map(|w| w.start) == lease.reservation.window_start() {
                     lease.spent += amount;
                     self.local.fetch_add(1, Ordering::Relaxed);
                     return Ok(Consumed::of(quota, amount, before.saturating_add(amount), Source::Lease));
@@ -415,7 +418,9 @@ impl Inner {
                 "an amount of {amount} is 2^53 or more, past what redis counts exactly"
             )));
         }
-        let ceiling = ceiling_argument(fresh.limit, fresh.soft_cap)?;
+        // Shares are of the plan's limit, never of the soft cap past it: past the limit the
+        // subject's grants pay before overage, which only the exact meter spends.
+        let ceiling = ceiling_argument(fresh.limit, None)?;
         // Taken out under the lock, and the lock let go for the Redis call: the shard's other
         // keys answer from their leases meanwhile. Two calls renewing one key at once may each
         // take a share; the meter then holds both until they are settled.

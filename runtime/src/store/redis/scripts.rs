@@ -210,11 +210,15 @@ if allowed == 1 and part > 0 then
   redis.call('INCRBY', KEYS[1], part)
   if ARGV[4] ~= '0' then
     redis.call('EXPIREAT', KEYS[1], ARGV[4])
-    local latest = used == 0 and redis.call('GET', KEYS[3])
-    if used == 0 and (not latest or tonumber(ARGV[5]) > tonumber(latest)) then
-      redis.call('SET', KEYS[3], ARGV[5])
-      redis.call('EXPIREAT', KEYS[3], ARGV[4])
-    end
+  end
+end
+-- A window used (by the plan or by grants alone) raises the latest window, so that a refund
+-- stamped in an earlier one gives back nothing.
+if allowed == 1 and amount > 0 and used == 0 and ARGV[4] ~= '0' then
+  local latest = redis.call('GET', KEYS[3])
+  if not latest or tonumber(ARGV[5]) > tonumber(latest) then
+    redis.call('SET', KEYS[3], ARGV[5])
+    redis.call('EXPIREAT', KEYS[3], ARGV[4])
   end
 end
 local recorded = 0
@@ -333,17 +337,32 @@ if seen == tonumber(ARGV[2]) then
       local sq = all[i] ~= '' and string.match(all[i + 1], '^%d+:%d+:%-?%d+:%-?%d+:%d+:(%d+):')
       if sq then by_seq[sq] = i end
     end
+    -- What a grant can no longer take back or give (another call changed it meanwhile) is
+    -- the plan's: taken off the counter for a consumption, added to it for a refund.
+    local short = 0
     for sq, amount in string.gmatch(latest[4], '(%d+)=(%-?%d+)') do
+      amount = tonumber(amount)
       local i = by_seq[sq]
+      local change = 0
       if i then
         local a, s, rest = string.match(all[i + 1], '^(%d+):(%d+):(.*)$')
-        a, s, amount = tonumber(a), tonumber(s), tonumber(amount)
-        local change = 0
+        a, s = tonumber(a), tonumber(s)
         if amount > 0 then change = -math.min(amount, s) else change = math.min(-amount, a - s) end
         if change ~= 0 then
           redis.call('HSET', grants, all[i], string.format('%d:%d:', a, s + change) .. rest)
-          redis.call('INCRBY', paid, change)
+          if redis.call('EXISTS', paid) == 1 then
+            redis.call('INCRBY', paid, change)
+          end
         end
+      end
+      short = short + (-amount - change)
+    end
+    local counter = KEYS[2]
+    if short ~= 0 and redis.call('EXISTS', counter) == 1 then
+      if short > 0 then
+        redis.call('INCRBY', counter, string.format('%d', short))
+      else
+        redis.call('DECRBY', counter, string.format('%d', math.min(-short, tonumber(redis.call('GET', counter) or '0'))))
       end
     end
   end
@@ -739,7 +758,11 @@ end
 if count >= tonumber(ARGV[6]) then
   return {3, 0}
 end
-local seq = redis.call('HINCRBY', key, '', 1) - 1
+-- Never a sequence number an earlier life of the hash gave (a pending undo names grants by
+-- it): at least the server's clock in microseconds.
+local clock = redis.call('TIME')
+local seq = math.max(tonumber(redis.call('HGET', key, '') or '0'), tonumber(clock[1]) * 1000000 + tonumber(clock[2]))
+redis.call('HSET', key, '', string.format('%d', seq + 1))
 redis.call('HSET', key, id, ARGV[2] .. ':0:' .. ARGV[3] .. ':' .. ARGV[4] .. ':' .. ARGV[5] ..
   string.format(':%d:', seq) .. '-9223372036854775808')
 if never or ARGV[4] == '9223372036854775807' then
@@ -747,7 +770,7 @@ if never or ARGV[4] == '9223372036854775807' then
 else
   keep_until({key}, math.max(latest, tonumber(ARGV[4])) + tonumber(ARGV[9]))
 end
-return {0, seq}
+return {0, 0}
 "
 );
 
