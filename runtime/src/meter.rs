@@ -56,6 +56,8 @@ mod reservation;
 #[cfg(feature = "redis")]
 pub(crate) use batch::given_before;
 pub use batch::ConsumedAll;
+#[cfg(feature = "redis")]
+pub(crate) use grants::paid_in_part;
 pub use grants::{Grant, GrantBalance, GrantError, Granted};
 pub(crate) use grants::{GrantEntry, Grants};
 #[cfg(feature = "redis")]

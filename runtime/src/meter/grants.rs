@@ -418,12 +418,25 @@ pub(crate) fn decide(
     if from_grants == 0 {
         return (plan, 0);
     }
-    // Grants that cover all the plan cannot leave nothing to ask of it, even when usage is
-    // past the limit already (a limit lowered mid-window): the plan's part is then asked at
-    // its limit, where nothing of it is left and nothing more is asked.
-    let used = if from_grants == need { taken.min(limit) } else { taken };
-    let quota = ask(used, amount - from_grants);
+    let quota = paid_in_part(taken, limit, amount, from_grants, ask);
     (quota, if quota.allowed { from_grants } else { 0 })
+}
+
+/// The plan's answer to `amount` with `taken` used of `limit`, when grants pay `from_grants`
+/// of it: the rest is asked of the plan. Grants that cover all past the limit leave the plan
+/// its room, even when usage is past the limit already (a limit lowered mid-window): the
+/// plan's part is then asked at its limit, where nothing of it is left and nothing more is
+/// asked. Both meters answer with it.
+pub(crate) fn paid_in_part(
+    taken: u64,
+    limit: u64,
+    amount: u64,
+    from_grants: u64,
+    ask: impl Fn(u64, u64) -> Quota,
+) -> Quota {
+    let need = amount.saturating_sub(limit.saturating_sub(taken));
+    let used = if from_grants == need { taken.min(limit) } else { taken };
+    ask(used, amount.saturating_sub(from_grants))
 }
 
 impl Counter {

@@ -554,10 +554,10 @@ impl UsageMeter for RedisMeter {
                 // grants paid is taken off the plan's request, as in-process.
                 let taken = before.saturating_add(held);
                 let quota = if from_grants > 0 {
-                    let limit = u64::try_from(plan).unwrap_or(0);
-                    let need = amount.saturating_sub(limit.saturating_sub(taken));
-                    let used = if from_grants == need { taken.min(limit) } else { taken };
-                    engine.check_limit(request, limit_id, Usage::used(used).requesting(amount - from_grants))
+                    let ask = |used: u64, amount: u64| {
+                        engine.check_limit(request, limit_id, Usage::used(used).requesting(amount))
+                    };
+                    crate::meter::paid_in_part(taken, u64::try_from(plan).unwrap_or(0), amount, from_grants, ask)
                 } else {
                     check(taken)
                 };
