@@ -131,12 +131,14 @@ impl Engine {
         LimitId::from_u32(self.tag().tagged(draw.pool))
     }
 
-    /// The answer to `usage` of a drawing limit: `ask`, the caller's own path, asked about
-    /// the pool with the requested units' cost.
+    /// The answer to `usage` of limit `l`, which draws on a pool: `ask`, the caller's own
+    /// path, asked about the pool with the requested units' cost. A drawing record without a
+    /// draw cannot be built or loaded; it would be answered as an unknown limit.
     // Out of line: only drawing limits come here, and the paths that test for them keep
     // their frames small.
     #[inline(never)]
-    pub(crate) fn via_pool(&self, draw: &DrawRecord, usage: Usage, ask: impl FnOnce(LimitId, Usage) -> Quota) -> Quota {
+    pub(crate) fn via_pool(&self, l: usize, usage: Usage, ask: impl FnOnce(LimitId, Usage) -> Quota) -> Quota {
+        let Some(draw) = self.tables().draw(l) else { return Quota::denied(Reason::UnknownLimit) };
         ask(self.pool_id(draw), Usage { used: usage.used, requested: draw.cost(usage.requested) })
     }
 
@@ -153,7 +155,8 @@ impl Engine {
         if !tables.has_draws() {
             return None;
         }
-        let draw = tables.draw(self.index(limit))?;
-        Some(self.via_pool(draw, usage, ask))
+        let l = self.index(limit);
+        tables.draw(l)?;
+        Some(self.via_pool(l, usage, ask))
     }
 }

@@ -484,28 +484,12 @@ impl Engine {
         // A limit that draws on a pool has a drawing record in every tier: its flag, read
         // where the answer reads the record anyway, costs other limits one test.
         if tables.limit_record(tier, l).1.flags & DRAWS != 0 {
-            return self.with_addons_via_pool(request, l, usage);
+            return self.via_pool(l, usage, |pool, usage| self.check_limit(request, pool, usage));
         }
         if request.holding.len() > self.input_limits().held_addons() {
             return Quota::denied(Reason::TooManyAddons);
         }
         with_holding!(request.holding, |held| self.fused_check_limit(held, request, tier, l, usage))
-    }
-
-    /// [`Engine::check_limit_for_tier`] for a limit that draws on a pool: the pool's answer
-    /// to the request's cost.
-    #[inline(never)]
-    fn for_tier_via_pool(&self, request: &Request<'_>, tier: usize, l: usize, usage: Usage) -> Quota {
-        let Some(draw) = self.tables().draw(l) else { return Quota::denied(Reason::UnknownLimit) };
-        self.via_pool(draw, usage, |pool, usage| self.check_limit_for_tier(request, tier, pool, usage))
-    }
-
-    /// [`Engine::check_limit`] with add-ons for a limit that draws on a pool: the pool's
-    /// answer to the request's cost.
-    #[inline(never)]
-    fn with_addons_via_pool(&self, request: &Request<'_>, l: usize, usage: Usage) -> Quota {
-        let Some(draw) = self.tables().draw(l) else { return Quota::denied(Reason::UnknownLimit) };
-        self.via_pool(draw, usage, |pool, usage| self.check_limit(request, pool, usage))
     }
 
     /// [`Engine::check_limit`] for a known tier and limit: [`Engine::validate`]'s checks of the
@@ -586,7 +570,7 @@ impl Engine {
         let (set, record) = tables.limit_record(tier, l);
         // A limit that draws on a pool has a drawing record in every tier.
         if record.flags & DRAWS != 0 {
-            return self.for_tier_via_pool(request, tier, l, usage);
+            return self.via_pool(l, usage, |pool, usage| self.check_limit_for_tier(request, tier, pool, usage));
         }
         let seats = request.seats.unwrap_or(0);
         let force = with_holding!(request.holding, |held| {
