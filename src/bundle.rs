@@ -59,7 +59,7 @@ pub const MAGIC: [u8; 12] = *b"\x89ENTITLE\r\n\x1a\n";
 
 /// The format version this engine writes and loads. Bundles of any other format are refused,
 /// and their header says which policy to rebuild.
-pub const FORMAT_VERSION: u32 = 4;
+pub const FORMAT_VERSION: u32 = 5;
 
 /// The engine release that builds bundles, recorded in each for people to read.
 const ENGINE_VERSION: &str = env!("CARGO_PKG_VERSION");
@@ -750,17 +750,27 @@ impl Codec for LimitKind {
                 period.unit.encode(out);
                 period.every.encode(out);
             }
+            LimitKind::Rolling(period) => {
+                3u8.encode(out);
+                period.unit.encode(out);
+                period.every.encode(out);
+            }
         }
     }
     fn decode(input: &mut Decoder<'_>) -> Result<LimitKind, BundleError> {
         match u8::decode(input)? {
             0 => Ok(LimitKind::Cap),
             1 => Ok(LimitKind::Gauge),
-            2 => {
+            tag @ (2 | 3) => {
                 let unit = Window::decode(input)?;
-                match u16::decode(input)? {
-                    every @ 1..=Period::MAX_EVERY => Ok(LimitKind::Counter(Period { every, unit })),
-                    _ => Err(input.malformed("a counter window of 0 units or more than the most")),
+                let period = match u16::decode(input)? {
+                    every @ 1..=Period::MAX_EVERY => Period { every, unit },
+                    _ => return Err(input.malformed("a counter window of 0 units or more than the most")),
+                };
+                match tag {
+                    2 => Ok(LimitKind::Counter(period)),
+                    _ if unit == Window::Month => Err(input.malformed("a rolling window of months")),
+                    _ => Ok(LimitKind::Rolling(period)),
                 }
             }
             _ => Err(input.malformed("an unknown kind of limit")),

@@ -116,6 +116,8 @@ codes! {
     /// A tier, add-on or override record that gives a value to a limit which draws on a
     /// pool: its allowance is its pool's.
     DrawerValue = "E028", Error;
+    /// A rolling window counted in months, whose length varies from month to month.
+    RollingMonths = "E029", Error;
     /// A ladder step up that loses a feature.
     LadderLosesFeature = "W001", Warning;
     /// A ladder step up that lowers a limit.

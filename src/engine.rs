@@ -489,7 +489,8 @@ impl fmt::Display for Status {
 pub struct WindowSpan {
     /// The first instant of the window.
     pub start: i64,
-    /// The first instant after it, when the counter resets.
+    /// The first instant after it, when the counter resets; for a rolling window, the
+    /// request's instant.
     pub end: i64,
 }
 

@@ -111,6 +111,8 @@ fn units(source: &Source, file: &ast::File) -> Vec<Unit> {
                     ast::LimitKind::Gauge(_) => " gauge".to_string(),
                     ast::LimitKind::Per(window) => format!(" per {}", window.text),
                     ast::LimitKind::Every(length) => format!(" per {}", value(length)),
+                    ast::LimitKind::RollingPer(_, window) => format!(" rolling {}", window.text),
+                    ast::LimitKind::RollingEvery(_, length) => format!(" rolling {}", value(length)),
                     ast::LimitKind::Draws(d) => {
                         let per = match &d.per {
                             None => String::new(),

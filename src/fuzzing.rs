@@ -400,8 +400,16 @@ fn compare_window(got: &Quota, kind: Option<crate::model::LimitKind>, now: i64, 
             let (start, end) = crate::reference::window(period, now, anchor);
             Some(crate::engine::WindowSpan::new(start, end))
         }
+        Some(crate::model::LimitKind::Rolling(period)) => {
+            let (start, end) = crate::reference::trailing(period, now);
+            Some(crate::engine::WindowSpan::new(start, end))
+        }
         _ => None,
     };
+    let rolling = matches!(kind, Some(crate::model::LimitKind::Rolling(_)));
+    if got.window().is_some() && got.rolling() != rolling {
+        return Err(format!("rolling flag of {kind:?} at {now}: engine {}, reference {rolling}", got.rolling()));
+    }
     let got = got.window();
     if (got.is_some() || answered) && got != want {
         return Err(format!("window of {kind:?} at {now}, anchor {anchor}: engine {got:?}, reference {want:?}"));

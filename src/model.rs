@@ -88,6 +88,25 @@ impl Period {
     pub const fn one(unit: Window) -> Period {
         Period { every: 1, unit }
     }
+
+    /// How many seconds the window lasts, for every unit but months, whose length varies.
+    ///
+    /// ```
+    /// use entitle::{Period, Window};
+    /// assert_eq!(Period { every: 7, unit: Window::Day }.seconds(), Some(604_800));
+    /// assert_eq!(Period::one(Window::Month).seconds(), None);
+    /// ```
+    pub const fn seconds(self) -> Option<i64> {
+        let unit = match self.unit {
+            Window::Second => 1,
+            Window::Minute => 60,
+            Window::Hour => 3_600,
+            Window::Day => 86_400,
+            Window::Week => 604_800,
+            Window::Month => return None,
+        };
+        Some(unit * self.every as i64)
+    }
 }
 
 /// `hour` for one unit, `5 hours` for five: the words after `per`.
@@ -110,6 +129,10 @@ pub enum LimitKind {
     Gauge,
     /// A counter that resets at the start of every window.
     Counter(Period),
+    /// A counter of the usage within the window of this length that ends at the request's
+    /// instant (`rolling 7 days`): it never resets, usage ages out of it. Never of months,
+    /// whose length varies.
+    Rolling(Period),
 }
 
 /// The type of a setting's value.

@@ -111,7 +111,7 @@ fn agree(model: &Model, tables: &Tables) -> Result<(), InvalidParts> {
     let length: Vec<bool> = model
         .limits
         .iter()
-        .map(|l| l.ty == QuantityType::Duration && !matches!(l.kind, LimitKind::Counter(_)))
+        .map(|l| l.ty == QuantityType::Duration && !matches!(l.kind, LimitKind::Counter(_) | LimitKind::Rolling(_)))
         .collect();
     let is_length = |l: usize| length.get(l).copied().unwrap_or(false);
     let items_per_seat = model.tiers.iter().flat_map(|t| &t.limits).any(|t| t.per_seat && is_length(t.limit))

@@ -473,6 +473,7 @@ impl Engine {
                     (None, LimitKind::Cap) => def.ty.as_str().to_string(),
                     (None, LimitKind::Gauge) => format!("{} gauge", def.ty.as_str()),
                     (None, LimitKind::Counter(window)) => format!("{} per {}", def.ty.as_str(), window),
+                    (None, LimitKind::Rolling(window)) => format!("{} rolling {}", def.ty.as_str(), window),
                 };
                 LimitTerms {
                     name: def.name.clone(),

@@ -128,6 +128,23 @@ pub fn window(period: Period, now: i64, anchor: u8) -> (i64, i64) {
     (on_anchor(index), on_anchor(index + every))
 }
 
+/// The rolling window `[now − length, now)` of `period` at `now` (clamped to years
+/// 1–9999): the span whose usage counts for a `rolling` limit, as `docs/language.md`
+/// describes it. Its length is counted here from the unit's seconds, apart from the engine's.
+pub fn trailing(period: Period, now: i64) -> (i64, i64) {
+    let now = now.clamp(FIRST, LAST);
+    let seconds = match period.unit {
+        Window::Second => 1,
+        Window::Minute => 60,
+        Window::Hour => 60 * 60,
+        Window::Day => DAY,
+        Window::Week => 7 * DAY,
+        // Refused by the checker; the engine answers it as 31 days a month.
+        Window::Month => 31 * DAY,
+    };
+    (now - seconds * i64::from(period.every), now)
+}
+
 /// The oracle over one checked model. Indices are positions in the model's vectors.
 #[derive(Clone, Copy, Debug)]
 pub struct Reference<'m> {
@@ -672,13 +689,23 @@ mod tests {
     const WARNS: [u8; 4] = [0, 50, 80, 100];
     /// How a generated limit is measured: a cap and a gauge first (the two kinds a duration
     /// may not be per seat on), then counters of one unit and of several.
-    const KINDS: [&str; 8] =
-        ["", " gauge", " per day", " per month", " per 5 hours", " per 2 weeks", " per 3 months", " per 90 seconds"];
+    const KINDS: [&str; 10] = [
+        "",
+        " gauge",
+        " per day",
+        " per month",
+        " per 5 hours",
+        " per 2 weeks",
+        " per 3 months",
+        " per 90 seconds",
+        " rolling 7 days",
+        " rolling hour",
+    ];
 
     fn plan() -> impl Strategy<Value = Plan> {
         (
             prop_oneof![6 => 1usize..6, 1 => 60usize..140],
-            prop::collection::vec((0u8..3, 0u8..8), 1..4),
+            prop::collection::vec((0u8..3, 0u8..10), 1..4),
             prop::collection::vec(any::<bool>(), 0..3),
             prop::collection::vec((0u8..3, any::<u8>(), 1u64..50, 0u8..2), 0..3),
         )

@@ -520,7 +520,8 @@ pub fn limit_quota(engine: &Engine, limit: LimitId, usage: Usage, answer: &Quota
 }
 
 /// A limit answer: `allowed`, `reason`, `status`, `limit`, `soft_cap` (`null` for a hard
-/// limit), `remaining` and, for counters, `window` with RFC 3339 `start` and `end`.
+/// limit), `remaining` and, for counters, `window` with RFC 3339 `start` and `end` (and
+/// `"rolling": true` for a rolling window, which ends at the request's instant).
 pub fn quota(quota: &Quota) -> Map<String, Value> {
     let mut out = object(json!({
         "allowed": quota.allowed,
@@ -537,10 +538,11 @@ pub fn quota(quota: &Quota) -> Map<String, Value> {
         out.insert("overridden".into(), json!(true));
     }
     if let Some(window) = quota.window() {
-        out.insert(
-            "window".into(),
-            json!({ "start": format_instant(window.start), "end": format_instant(window.end) }),
-        );
+        let mut span = object(json!({ "start": format_instant(window.start), "end": format_instant(window.end) }));
+        if quota.rolling() {
+            span.insert("rolling".into(), json!(true));
+        }
+        out.insert("window".into(), Value::Object(span));
     }
     out
 }

@@ -177,7 +177,11 @@ fn explain(args: &Args, source: &Source, engine: &Engine, overrides: Option<&Ove
         facts.push(format!("status: {}", quota.status.as_str()));
         if let Some(window) = quota.window() {
             let (start, end) = (entitle::format_instant(window.start), entitle::format_instant(window.end));
-            facts.push(format!("window: usage counts from {start}; the counter resets at {end}"));
+            facts.push(if quota.rolling() {
+                format!("window: usage counts from {start} to {end}, rolling: it never resets, usage ages out")
+            } else {
+                format!("window: usage counts from {start}; the counter resets at {end}")
+            });
         }
         let answer = entitle::wire::limit_quota(engine, limit, usage, quota);
         return Ok(match args.format {

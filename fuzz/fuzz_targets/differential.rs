@@ -41,7 +41,17 @@ impl<'a> Arbitrary<'a> for Plan {
         for f in 0..features {
             text += &format!("feature f{f}\n");
         }
-        let kinds = [" per day", " per month", " gauge", "", " per 5 hours", " per 2 weeks", " per 3 months"];
+        let kinds = [
+            " per day",
+            " per month",
+            " gauge",
+            "",
+            " per 5 hours",
+            " per 2 weeks",
+            " per 3 months",
+            " rolling 7 days",
+            " rolling 30 seconds",
+        ];
         // Which limits may be pools: every one but a gauge.
         let mut pools = Vec::new();
         for l in 0..limits {
@@ -50,8 +60,10 @@ impl<'a> Arbitrary<'a> for Plan {
                 let every: u16 = u.int_in_range(1..=entitle::Period::MAX_EVERY)?;
                 let unit = u.choose(&entitle::Window::ALL)?;
                 let window = entitle::Period { every, unit: *unit };
+                // Rolling, now and then, where the unit has a fixed length.
+                let how = if window.seconds().is_some() && u.ratio(1, 4)? { "rolling" } else { "per" };
                 text += &format!(
-                    "limit l{l} : count per {}\n",
+                    "limit l{l} : count {how} {}\n",
                     if every == 1 { format!("1 {}", unit.as_str()) } else { window.to_string() }
                 );
                 pools.push(l);

@@ -43,6 +43,8 @@ pub(crate) enum CheckError {
     EmptyTrial { addon: String },
     #[error("window `{text}` is not a whole number of 1 to {max} units")]
     WindowLength { text: String, max: &'static str },
+    #[error("a rolling window of `{text}` has no fixed length")]
+    RollingMonths { text: String },
     #[error("`per seat` is not allowed on limit `{limit}`: {why}")]
     PerSeatNotAllowed { limit: String, why: &'static str },
     #[error("the {per_seat} of `{limit}` is per seat and its {flat} is not")]
@@ -104,6 +106,7 @@ impl CheckError {
             CheckError::EmptyValidity { .. } | CheckError::EmptyTrial { .. } => Code::EmptyValidity,
             CheckError::PerSeatNotAllowed { .. } => Code::PerSeatNotAllowed,
             CheckError::WindowLength { .. } => Code::WindowLength,
+            CheckError::RollingMonths { .. } => Code::RollingMonths,
             CheckError::DrawsOnItself { .. } | CheckError::PoolDraws { .. } | CheckError::PoolNotCounted { .. } => {
                 Code::InvalidPool
             }

@@ -65,7 +65,7 @@ impl Checker<'_> {
         let what = match self.limit_types.get(pool).copied().flatten() {
             // The pool's own declaration is wrong and already reported.
             None => return None,
-            Some((QuantityType::Count, LimitKind::Cap | LimitKind::Counter(_))) => None,
+            Some((QuantityType::Count, LimitKind::Cap | LimitKind::Counter(_) | LimitKind::Rolling(_))) => None,
             Some((_, LimitKind::Gauge)) => Some("a gauge"),
             Some((QuantityType::Bytes, _)) => Some("a `bytes` limit"),
             Some((_, _)) => Some("a `duration` limit"),

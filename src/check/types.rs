@@ -40,11 +40,33 @@ impl Checker<'_> {
                 window.map(|unit| LimitKind::Counter(Period::one(unit)))
             }
             ast::LimitKind::Every(length) => self.period(length).map(LimitKind::Counter),
+            ast::LimitKind::RollingPer(keyword, word) => {
+                let length = ast::Value {
+                    kind: ast::ValueKind::Quantity { number: "1".into(), unit: Some(word.clone()) },
+                    span: word.span,
+                };
+                self.rolling(*keyword, &length)
+            }
+            ast::LimitKind::RollingEvery(keyword, length) => self.rolling(*keyword, length),
             // A drawing limit is measured as its pool is: `pools.rs` gives it the pool's kind
             // once every limit is known.
             ast::LimitKind::Draws(_) => Some(LimitKind::Cap),
         };
         Some((ty?, kind?))
+    }
+
+    /// Types `rolling N UNITS` as `per N UNITS` is typed, for units of a fixed length: a
+    /// month's length varies, so a window trailing by months would have none.
+    fn rolling(&mut self, keyword: crate::source::Span, length: &ast::Value) -> Option<LimitKind> {
+        let period = self.period(length)?;
+        if period.unit == Window::Month {
+            let error = CheckError::RollingMonths { text: self.shown(&period.to_string()) };
+            let help =
+                "write the length in days or weeks, such as `rolling 30 days`, or count per month with `per month`";
+            self.error_with_help(crate::source::Span::new(keyword.start, length.span.end), error, Some(help.into()));
+            return None;
+        }
+        Some(LimitKind::Rolling(period))
     }
 
     /// Types `per N UNITS`: a whole number of 1 to [`Period::MAX_EVERY`] window units, the

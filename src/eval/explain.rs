@@ -320,11 +320,12 @@ impl Engine {
             answer.status.as_str()
         )));
         if let Some(window) = answer.window() {
-            steps.push(note(format!(
-                "the counter's window is [{}, {})",
-                format_instant(window.start),
-                format_instant(window.end)
-            )));
+            let (start, end) = (format_instant(window.start), format_instant(window.end));
+            steps.push(note(if answer.rolling() {
+                format!("the counter's rolling window is [{start}, {end}): usage older than it no longer counts")
+            } else {
+                format!("the counter's window is [{start}, {end})")
+            }));
         }
         let upgrade = (!answer.allowed)
             .then(|| self.upgrade(request, |engine, request| engine.check_limit(request, limit, usage).allowed))

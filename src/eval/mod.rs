@@ -38,7 +38,10 @@ pub(crate) use limit_math::{InForce, Lazy};
 
 impl Quota {
     /// For a counter, the window that contains the request's instant, computed when asked for;
-    /// `None` for gauges, caps and refused requests.
+    /// `None` for gauges, caps and refused requests. For a rolling limit
+    /// ([`Quota::rolling`]) it is the window that ends at the request's instant,
+    /// `[now − length, now)`, whose usage the caller supplies: it never resets, so `end` is
+    /// the request's instant rather than a reset.
     ///
     /// ```
     /// use entitle::{Engine, Request, Usage};
@@ -50,7 +53,29 @@ impl Quota {
     /// ```
     #[must_use]
     pub fn window(&self) -> Option<WindowSpan> {
-        Some(window::current(self.period()?, self.at, self.anchor))
+        let period = self.period()?;
+        if self.rolling() {
+            return Some(window::trailing(period, self.at));
+        }
+        Some(window::current(period, self.at, self.anchor))
+    }
+
+    /// Whether the limit counts over a rolling window (`rolling 7 days`) rather than one that
+    /// resets: its usage is what was used within [`Quota::window`], which ends at the
+    /// request's instant.
+    ///
+    /// ```
+    /// use entitle::{Engine, Request, Usage};
+    /// let engine = Engine::from_source("p", "policy \"p\"\nlimit calls : count rolling 7 days\ntier pro { limit calls = 10 }\n")?;
+    /// let quota = engine.check_limit(&Request::new(engine.tier("pro").unwrap(), 1_000_000), engine.limit("calls").unwrap(), Usage::used(4));
+    /// assert!(quota.rolling());
+    /// let window = quota.window().unwrap();
+    /// assert_eq!((window.start, window.end), (1_000_000 - 7 * 86_400, 1_000_000));
+    /// # Ok::<(), entitle::Diagnostics>(())
+    /// ```
+    #[must_use]
+    pub const fn rolling(&self) -> bool {
+        self.counter & crate::tables::ROLLING != 0
     }
 
     /// For a counter, how long its window is (`per 5 hours` is 5 of [`Window::Hour`]); `None`

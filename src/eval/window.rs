@@ -45,6 +45,17 @@ pub(crate) fn current(period: Period, now: i64, anchor: u8) -> WindowSpan {
     }
 }
 
+/// The rolling window of `period` that ends at `now`: `[now − length, now)`, the span whose
+/// usage a caller supplies for a `rolling` limit. `now` is clamped to years 1–9999 as for
+/// [`current`]. A month has no fixed length, so a rolling window of months (which the checker
+/// and the bundle reader refuse) is answered as one of 31 days, never as a panic.
+#[inline]
+pub(crate) fn trailing(period: Period, now: i64) -> WindowSpan {
+    let now = now.clamp(FIRST_INSTANT, LAST_INSTANT);
+    let length = period.seconds().unwrap_or(31 * SECONDS_PER_DAY * i64::from(period.every));
+    WindowSpan { start: now - length, end: now }
+}
+
 /// The window of `every` months that holds the one-month window `one`: it starts on the
 /// anchor day of the month a multiple of `every` months after January 1970 at or before
 /// `one`'s, and ends `every` months later.

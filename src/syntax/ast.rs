@@ -123,6 +123,12 @@ pub enum LimitKind {
     Per(Name),
     /// `per N WINDOWS`: a counter whose window is N units long; number and unit unchecked.
     Every(Value),
+    /// `rolling WINDOW`: a counter over the window that ends at the request's instant; the
+    /// span is the `rolling` keyword's, the window word unchecked.
+    RollingPer(Span, Name),
+    /// `rolling N WINDOWS`: as [`LimitKind::RollingPer`], N units long; number and unit
+    /// unchecked.
+    RollingEvery(Span, Value),
     /// `draws POOL at RATE per QUANTITY`: the limit spends another's allowance.
     Draws(Draws),
 }

@@ -368,6 +368,11 @@ impl Reader<'_> {
                 Some(Err(unit)) => Some(DrawPer::Unit(unit)),
             };
             LimitKind::Draws(Draws { pool, rate, per, span: self.span_from(draws.start) })
+        } else if let Some(rolling) = self.keyword("rolling") {
+            match self.length()? {
+                Ok(quantity) => LimitKind::RollingEvery(rolling, quantity),
+                Err(word) => LimitKind::RollingPer(rolling, word),
+            }
         } else {
             match self.per()? {
                 None => LimitKind::Cap,
@@ -385,12 +390,18 @@ impl Reader<'_> {
         if self.keyword("per").is_none() {
             return Some(None);
         }
+        self.length().map(Some)
+    }
+
+    /// A window's length after `per` or `rolling`: `Ok` for a number (with its unit, if
+    /// any), `Err` for a word alone, and `None` when the text does not fit.
+    fn length(&mut self) -> Option<Result<Value, Name>> {
         self.skip_trivia();
-        Some(Some(if self.byte(self.at).is_some_and(|b| b.is_ascii_digit()) {
+        Some(if self.byte(self.at).is_some_and(|b| b.is_ascii_digit()) {
             Ok(self.quantity()?)
         } else {
             Err(self.word()?)
-        }))
+        })
     }
 
     fn setting(&mut self, start: usize) -> Option<Decl> {

@@ -287,6 +287,7 @@ fn describe_rule(rule: Rule) -> &'static str {
         Rule::per_seat => "`per`",
         Rule::kw_seat => "`seat`",
         Rule::kw_draws | Rule::draws => "`draws`",
+        Rule::kw_rolling | Rule::rolling => "`rolling`",
         Rule::kw_max | Rule::max_item => "`max`",
         Rule::name | Rule::name_list | Rule::keyword => "a name",
         Rule::word => "a type",
@@ -481,6 +482,7 @@ fn children<'a>(pair: Pair<'a, Rule>) -> impl Iterator<Item = Pair<'a, Rule>> {
                 | Rule::kw_max
                 | Rule::kw_seat
                 | Rule::kw_draws
+                | Rule::kw_rolling
                 | Rule::eq
                 | Rule::colon
                 | Rule::comma
@@ -527,6 +529,13 @@ fn build_decl(pair: Pair<'_, Rule>, b: &Builder<'_>) -> Option<Decl> {
                         }),
                     };
                     LimitKind::Draws(Draws { pool, rate, per, span })
+                }
+                Some(p) if p.as_rule() == Rule::rolling => {
+                    let keyword = b.span(&p.clone().into_inner().next()?);
+                    match build_per(p, b)? {
+                        Ok(quantity) => LimitKind::RollingEvery(keyword, quantity),
+                        Err(word) => LimitKind::RollingPer(keyword, word),
+                    }
                 }
                 Some(p) => match build_per(p, b)? {
                     Ok(quantity) => LimitKind::Every(quantity),

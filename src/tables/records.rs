@@ -35,13 +35,19 @@ const MAX_UNIT: u32 = 6;
 const UNIT_MASK: u32 = 0x7f;
 /// Where a counter code keeps the window's length in units.
 const EVERY_SHIFT: u32 = 8;
+/// The bits of a counter code's length, after [`EVERY_SHIFT`]: enough for
+/// [`Period::MAX_EVERY`].
+const EVERY_MASK: u32 = 0x3fff;
+/// The bit of a counter code that marks a rolling window (`rolling 7 days`).
+pub(crate) const ROLLING: u32 = 1 << 22;
 
 /// A limit's counter window as an answer keeps it: the unit as `Window as u32 + 1` in bits
-/// 0–6 and the number of units in bits 8–23, or 0 for a gauge or a cap. Bit 7 is left free for
-/// an answer's override flag.
+/// 0–6, the number of units in bits 8–21 and [`ROLLING`] for a rolling window, or 0 for a
+/// gauge or a cap. Bit 7 is left free for an answer's override flag.
 pub(crate) const fn counter_code(kind: LimitKind) -> u32 {
     match kind {
         LimitKind::Counter(period) => (period.unit as u32 + 1) | ((period.every as u32) << EVERY_SHIFT),
+        LimitKind::Rolling(period) => (period.unit as u32 + 1) | ((period.every as u32) << EVERY_SHIFT) | ROLLING,
         LimitKind::Gauge | LimitKind::Cap => 0,
     }
 }
@@ -51,14 +57,16 @@ pub(crate) const fn counter_code(kind: LimitKind) -> u32 {
 #[inline]
 pub(crate) fn period_of(code: u32) -> Option<Period> {
     let unit = *Window::ALL.get(((code & UNIT_MASK) as usize).checked_sub(1)?)?;
-    let every = u16::try_from(code >> EVERY_SHIFT & 0xffff).ok()?;
+    let every = u16::try_from(code >> EVERY_SHIFT & EVERY_MASK).ok()?;
     (every >= 1).then_some(Period { every, unit })
 }
 
 /// Whether `code` is one [`counter_code`] makes.
 const fn valid_code(code: u32) -> bool {
-    let (unit, every) = (code & 0xff, code >> EVERY_SHIFT);
-    (unit == 0 && every == 0) || (unit >= 1 && unit <= MAX_UNIT && every >= 1 && every <= Period::MAX_EVERY as u32)
+    let (unit, every, rolling) = (code & 0xff, code >> EVERY_SHIFT & EVERY_MASK, code & ROLLING != 0);
+    let rest = code & !(0xff | EVERY_MASK << EVERY_SHIFT | ROLLING);
+    let counter = unit >= 1 && unit <= MAX_UNIT && every >= 1 && every <= Period::MAX_EVERY as u32;
+    rest == 0 && ((unit == 0 && every == 0 && !rolling) || (counter && !(rolling && unit == MAX_UNIT)))
 }
 
 /// An amount as a record holds it.
