@@ -29,7 +29,7 @@
 #define ENTITLE_VERSION_PATCH 0
 /* The ABI version: raised when what a call declares or does changes for callers built against
  * an older header (docs/bindings.md lists each version's changes). */
-#define ENTITLE_ABI_VERSION 7
+#define ENTITLE_ABI_VERSION 8
 
 
 // What a call did. The numbers are fixed and never reused.
@@ -300,13 +300,15 @@ typedef struct {
   bool has_window;
   // The window's first instant, in Unix seconds, when `has_window`.
   int64_t window_start;
-  // The first instant after the window (when the counter resets), when `has_window`.
+  // The first instant after the window (when the counter resets), when `has_window`; for a
+  // rolling limit, whose window is `[now − length, now)`, the request's instant.
   int64_t window_end;
 } entitle_quota;
 
 // The answer to "how much of this limit is left, and may this request proceed?" with the
-// seat count it was computed for (ABI 4) and whether an override changed it (ABI 5), written
-// by `entitle_check_limit2` and `entitle_check_limit_by_name2`. It holds no window:
+// seat count it was computed for (ABI 4), whether an override changed it (ABI 5) and whether
+// its window is rolling (ABI 8), written by `entitle_check_limit2` and
+// `entitle_check_limit_by_name2`. It holds no window:
 // `entitle_limit_window` computes one when asked, so that the question most callers ask does
 // not pay for calendar arithmetic.
 //
@@ -314,7 +316,7 @@ typedef struct {
 // `sizeof(entitle_quota2)` before the call, and the library writes only the fields that fit
 // (a `size` smaller than this struct as ABI 4 declared it, ending at `seats`, is
 // `ENTITLE_STATUS_INVALID_ARGUMENT`, writing nothing; a caller built against ABI 4 gets every
-// field but `overridden`).
+// field but `overridden` and `rolling`).
 typedef struct {
   // Set by the caller: `sizeof(entitle_quota2)` as it was compiled. The library leaves it
   // as it was.
@@ -341,6 +343,14 @@ typedef struct {
   // the override's. Written only for a caller whose `size` holds it: one built against an
   // ABI-4 header gets every field before it.
   bool overridden;
+  // Whether the limit counts over a rolling window (`rolling 7 days`, ABI 8) rather than
+  // one that resets: its window (`entitle_limit_window`) is `[now − length, now)`, and the
+  // usage to give is what was used within it. Written only for a caller whose `size` holds
+  // it. The field takes a byte that was padding at the end of the ABI-5 struct, so
+  // `sizeof(entitle_quota2)` is what it was: a caller built against ABI 5 to 7 is written it
+  // there, where its header declares nothing, and one built against ABI 4 gets every field
+  // before `overridden`.
+  bool rolling;
 } entitle_quota2;
 
 // The current window of a limit's counter (ABI 4), written by `entitle_limit_window`.
@@ -351,7 +361,8 @@ typedef struct {
   // The window's first instant, in Unix seconds, when `has_window`; 0 otherwise.
   int64_t start;
   // The first instant after the window (when the counter resets), when `has_window`; 0
-  // otherwise.
+  // otherwise. For a rolling limit (`entitle_quota2.rolling`) the window is
+  // `[now − length, now)`: `end` is the request's instant, not a reset.
   int64_t end;
 } entitle_window;
 
@@ -934,7 +945,9 @@ entitle_status entitle_check_limit2(const entitle_engine *engine,
 // billing anchor (ABI 4): writes `*window_out`, with `has_window` false for a gauge or a cap.
 // The window is that of `entitle_check_limit2`'s answer with nothing used, with its status: a
 // request that question refuses (an unknown id, an add-on held twice or past its maximum, a
-// missing seat count) has no window, and the status says why.
+// missing seat count) has no window, and the status says why. For a rolling limit
+// (`entitle_quota2.rolling`, ABI 8) the window is `[now − length, now)`, the span whose usage
+// the caller gives: `end` is the request's instant, not a reset.
 //
 // # Safety
 // `engine` and `request` are NULL or live handles; `window_out` is NULL or writable.

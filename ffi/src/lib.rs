@@ -76,7 +76,7 @@ pub extern "C" fn entitle_abi_version() -> u32 {
 
 /// Raised when what a call declares or does changes for callers built against an older
 /// header; `docs/bindings.md` lists each version's changes.
-pub const ABI_VERSION: u32 = 7;
+pub const ABI_VERSION: u32 = 8;
 
 #[cfg(test)]
 mod tests {

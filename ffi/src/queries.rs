@@ -368,7 +368,9 @@ pub unsafe extern "C" fn entitle_check_limit2(
 /// billing anchor (ABI 4): writes `*window_out`, with `has_window` false for a gauge or a cap.
 /// The window is that of `entitle_check_limit2`'s answer with nothing used, with its status: a
 /// request that question refuses (an unknown id, an add-on held twice or past its maximum, a
-/// missing seat count) has no window, and the status says why.
+/// missing seat count) has no window, and the status says why. For a rolling limit
+/// (`entitle_quota2.rolling`, ABI 8) the window is `[now − length, now)`, the span whose usage
+/// the caller gives: `end` is the request's instant, not a reset.
 ///
 /// # Safety
 /// `engine` and `request` are NULL or live handles; `window_out` is NULL or writable.

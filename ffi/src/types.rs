@@ -152,13 +152,15 @@ pub struct entitle_quota {
     pub has_window: bool,
     /// The window's first instant, in Unix seconds, when `has_window`.
     pub window_start: i64,
-    /// The first instant after the window (when the counter resets), when `has_window`.
+    /// The first instant after the window (when the counter resets), when `has_window`; for a
+    /// rolling limit, whose window is `[now − length, now)`, the request's instant.
     pub window_end: i64,
 }
 
 /// The answer to "how much of this limit is left, and may this request proceed?" with the
-/// seat count it was computed for (ABI 4) and whether an override changed it (ABI 5), written
-/// by `entitle_check_limit2` and `entitle_check_limit_by_name2`. It holds no window:
+/// seat count it was computed for (ABI 4), whether an override changed it (ABI 5) and whether
+/// its window is rolling (ABI 8), written by `entitle_check_limit2` and
+/// `entitle_check_limit_by_name2`. It holds no window:
 /// `entitle_limit_window` computes one when asked, so that the question most callers ask does
 /// not pay for calendar arithmetic.
 ///
@@ -166,7 +168,7 @@ pub struct entitle_quota {
 /// `sizeof(entitle_quota2)` before the call, and the library writes only the fields that fit
 /// (a `size` smaller than this struct as ABI 4 declared it, ending at `seats`, is
 /// `ENTITLE_STATUS_INVALID_ARGUMENT`, writing nothing; a caller built against ABI 4 gets every
-/// field but `overridden`).
+/// field but `overridden` and `rolling`).
 #[repr(C)]
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct entitle_quota2 {
@@ -195,6 +197,14 @@ pub struct entitle_quota2 {
     /// the override's. Written only for a caller whose `size` holds it: one built against an
     /// ABI-4 header gets every field before it.
     pub overridden: bool,
+    /// Whether the limit counts over a rolling window (`rolling 7 days`, ABI 8) rather than
+    /// one that resets: its window (`entitle_limit_window`) is `[now − length, now)`, and the
+    /// usage to give is what was used within it. Written only for a caller whose `size` holds
+    /// it. The field takes a byte that was padding at the end of the ABI-5 struct, so
+    /// `sizeof(entitle_quota2)` is what it was: a caller built against ABI 5 to 7 is written it
+    /// there, where its header declares nothing, and one built against ABI 4 gets every field
+    /// before `overridden`.
+    pub rolling: bool,
 }
 
 /// The size of `entitle_quota2` as ABI 4 declared it, ending at `seats`: the least `size` a
@@ -211,7 +221,8 @@ pub struct entitle_window {
     /// The window's first instant, in Unix seconds, when `has_window`; 0 otherwise.
     pub start: i64,
     /// The first instant after the window (when the counter resets), when `has_window`; 0
-    /// otherwise.
+    /// otherwise. For a rolling limit (`entitle_quota2.rolling`) the window is
+    /// `[now − length, now)`: `end` is the request's instant, not a reset.
     pub end: i64,
 }
 
@@ -384,7 +395,8 @@ fn c_limit_status(status: Status) -> entitle_limit_status {
     }
 }
 
-/// The ABI-4 quota: the ABI-1 fields but the window, and the seat count.
+/// The size-prefixed quota: the ABI-1 fields but the window, the seat count (ABI 4), whether
+/// an override changed the limit (ABI 5) and whether its window is rolling (ABI 8).
 pub(crate) fn c_quota2(quota: Quota) -> entitle_quota2 {
     let none = entitle_amount { value: 0, unlimited: false };
     entitle_quota2 {
@@ -399,6 +411,7 @@ pub(crate) fn c_quota2(quota: Quota) -> entitle_quota2 {
         has_seats: quota.seats.is_some(),
         seats: quota.seats.unwrap_or(0),
         overridden: quota.overridden(),
+        rolling: quota.rolling(),
     }
 }
 
@@ -469,5 +482,16 @@ mod tests {
             seen.push(quota.status);
         }
         assert_eq!(seen, Status::ALL, "every status was asked");
+    }
+
+    /// `rolling` (ABI 8) sits in what was the padding at the end of the ABI-5 `entitle_quota2`,
+    /// so the struct's size, which every caller since ABI 5 sets, is what it was, as the header
+    /// says.
+    #[test]
+    fn rolling_takes_the_padding_after_overridden() {
+        use std::mem::{align_of, offset_of, size_of};
+        let abi5_size = (offset_of!(entitle_quota2, overridden) + 1).next_multiple_of(align_of::<entitle_quota2>());
+        assert_eq!(offset_of!(entitle_quota2, rolling), offset_of!(entitle_quota2, overridden) + 1);
+        assert_eq!(size_of::<entitle_quota2>(), abi5_size);
     }
 }

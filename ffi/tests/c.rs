@@ -3,7 +3,7 @@
 //! UndefinedBehaviorSanitizer, then again under valgrind; the conformance corpus answered
 //! through the C structs, compared with the Rust answers; a subject's whole entitlement through
 //! the typed call, compared with the JSON protocol's; and callers built against the frozen
-//! ABI-1 to ABI-6 headers (`tests/c/abi1/` to `tests/c/abi6/`), run the same two
+//! ABI-1 to ABI-7 headers (`tests/c/abi1/` to `tests/c/abi7/`), run the same two
 //! ways against this build.
 //!
 //! Needs `gcc` and `valgrind` on the PATH (`.ci/run` installs them); a test that finds one
@@ -126,11 +126,8 @@ fn c_tests_pass_under_valgrind_with_no_leak() {
     assert!(passed > 100 && failed == 0, "{}", String::from_utf8_lossy(&output.stdout));
 }
 
-/// Where the ABI-1 caller finds `entitle.h`: the header as it was at ABI 1, frozen.
-const ABI1_HEADER_DIR: &str = "tests/c/abi1";
-
 /// Everything `tests/c/test_abi1_caller.c` prints when the library answers it as ABI 1 did. The
-/// count is exact, so a check that stops running is noticed too.
+/// count is exact, so a check that stops running is noticed too (as for every caller below).
 const ABI1_CALLER_OUTPUT: &str = "\
 built against ABI 1; the library implements at least that
 hd_video for pro: allowed (granted_by_tier)
@@ -139,35 +136,7 @@ support_channel for pro: email
 287 passed, 0 failed
 ";
 
-/// Builds the ABI-1 caller, after checking that its header is still the ABI-1 one: a header
-/// refreshed from `include/` would make the test prove nothing.
-fn compile_abi1_caller(output: &str, sanitize: bool) -> PathBuf {
-    let header =
-        std::fs::read_to_string(repository().join(ABI1_HEADER_DIR).join("entitle.h")).expect("the ABI-1 header");
-    assert!(
-        header.contains("\n#define ENTITLE_ABI_VERSION 1\n"),
-        "{ABI1_HEADER_DIR}/entitle.h is not the ABI-1 header"
-    );
-    assert!(!header.contains("entitle_engine_clone"), "{ABI1_HEADER_DIR}/entitle.h declares ABI 2's functions");
-    compile_against(ABI1_HEADER_DIR, "test_abi1_caller.c", output, sanitize)
-}
-
-/// The ABI-1 caller's output must be exactly `ABI1_CALLER_OUTPUT`; its stderr names any check
-/// that failed.
-fn assert_abi1_caller_output(output: &Output) {
-    assert_eq!(
-        String::from_utf8_lossy(&output.stdout),
-        ABI1_CALLER_OUTPUT,
-        "--- stderr\n{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-}
-
-/// Where the ABI-2 caller finds `entitle.h`: the header as it was at ABI 2, frozen.
-const ABI2_HEADER_DIR: &str = "tests/c/abi2";
-
-/// Everything `tests/c/test_abi2_caller.c` prints when the library answers it as ABI 2 did. The
-/// count is exact, so a check that stops running is noticed too.
+/// Everything `tests/c/test_abi2_caller.c` prints when the library answers it as ABI 2 did.
 const ABI2_CALLER_OUTPUT: &str = "\
 built against ABI 2; the library implements at least that
 hd_video for the tier set last (pro): allowed (granted_by_tier)
@@ -177,48 +146,7 @@ another engine's hd_video: denied (unknown_feature)
 30 passed, 0 failed
 ";
 
-/// Builds the ABI-2 caller, after checking that its header is still the ABI-2 one.
-fn compile_abi2_caller(output: &str, sanitize: bool) -> PathBuf {
-    let header =
-        std::fs::read_to_string(repository().join(ABI2_HEADER_DIR).join("entitle.h")).expect("the ABI-2 header");
-    assert!(
-        header.contains("\n#define ENTITLE_ABI_VERSION 2\n"),
-        "{ABI2_HEADER_DIR}/entitle.h is not the ABI-2 header"
-    );
-    assert!(!header.contains("entitle_setting_answer"), "{ABI2_HEADER_DIR}/entitle.h declares ABI 3's structs");
-    compile_against(ABI2_HEADER_DIR, "test_abi2_caller.c", output, sanitize)
-}
-
-/// The ABI-2 caller's output must be exactly `ABI2_CALLER_OUTPUT`; its stderr names any check
-/// that failed.
-fn assert_abi2_caller_output(output: &Output) {
-    assert_eq!(
-        String::from_utf8_lossy(&output.stdout),
-        ABI2_CALLER_OUTPUT,
-        "--- stderr\n{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-}
-
-#[test]
-fn a_caller_built_against_abi_2_answers_alike_under_sanitizers() {
-    let binary = compile_abi2_caller("test_abi2_caller_sanitized", true);
-    let output = run_sanitized(&binary, &rtc_sdk_policy());
-    assert_abi2_caller_output(&output);
-}
-
-#[test]
-fn a_caller_built_against_abi_2_answers_alike_under_valgrind() {
-    let binary = compile_abi2_caller("test_abi2_caller_plain", false);
-    let output = run_under_valgrind(&binary, &rtc_sdk_policy());
-    assert_abi2_caller_output(&output);
-}
-
-/// Where the ABI-3 caller finds `entitle.h`: the header as it was at ABI 3, frozen.
-const ABI3_HEADER_DIR: &str = "tests/c/abi3";
-
-/// Everything `tests/c/test_abi3_caller.c` prints when the library answers it as ABI 3 did. The
-/// count is exact, so a check that stops running is noticed too.
+/// Everything `tests/c/test_abi3_caller.c` prints when the library answers it as ABI 3 did.
 const ABI3_CALLER_OUTPUT: &str = "\
 built against ABI 3; the library implements at least that
 api_calls_per_day for pro: overage, window 1795219200 to 1795305600
@@ -227,48 +155,7 @@ ai_pack held twice: duplicate_addon
 39 passed, 0 failed
 ";
 
-/// Builds the ABI-3 caller, after checking that its header is still the ABI-3 one.
-fn compile_abi3_caller(output: &str, sanitize: bool) -> PathBuf {
-    let header =
-        std::fs::read_to_string(repository().join(ABI3_HEADER_DIR).join("entitle.h")).expect("the ABI-3 header");
-    assert!(
-        header.contains("\n#define ENTITLE_ABI_VERSION 3\n"),
-        "{ABI3_HEADER_DIR}/entitle.h is not the ABI-3 header"
-    );
-    assert!(!header.contains("entitle_quota2"), "{ABI3_HEADER_DIR}/entitle.h declares ABI 4's structs");
-    compile_against(ABI3_HEADER_DIR, "test_abi3_caller.c", output, sanitize)
-}
-
-/// The ABI-3 caller's output must be exactly `ABI3_CALLER_OUTPUT`; its stderr names any check
-/// that failed.
-fn assert_abi3_caller_output(output: &Output) {
-    assert_eq!(
-        String::from_utf8_lossy(&output.stdout),
-        ABI3_CALLER_OUTPUT,
-        "--- stderr\n{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-}
-
-#[test]
-fn a_caller_built_against_abi_3_answers_alike_under_sanitizers() {
-    let binary = compile_abi3_caller("test_abi3_caller_sanitized", true);
-    let output = run_sanitized(&binary, &rtc_sdk_policy());
-    assert_abi3_caller_output(&output);
-}
-
-#[test]
-fn a_caller_built_against_abi_3_answers_alike_under_valgrind() {
-    let binary = compile_abi3_caller("test_abi3_caller_plain", false);
-    let output = run_under_valgrind(&binary, &rtc_sdk_policy());
-    assert_abi3_caller_output(&output);
-}
-
-/// Where the ABI-4 caller finds `entitle.h`: the header as it was at ABI 4, frozen.
-const ABI4_HEADER_DIR: &str = "tests/c/abi4";
-
-/// Everything `tests/c/test_abi4_caller.c` prints when the library answers it as ABI 4 did. The
-/// count is exact, so a check that stops running is noticed too.
+/// Everything `tests/c/test_abi4_caller.c` prints when the library answers it as ABI 4 did.
 const ABI4_CALLER_OUTPUT: &str = "\
 built against ABI 4; the library implements at least that
 api_calls_per_day for pro: overage, 10000 left
@@ -277,48 +164,7 @@ ai_minutes for team with 10 seats: 10000
 41 passed, 0 failed
 ";
 
-/// Builds the ABI-4 caller, after checking that its header is still the ABI-4 one.
-fn compile_abi4_caller(output: &str, sanitize: bool) -> PathBuf {
-    let header =
-        std::fs::read_to_string(repository().join(ABI4_HEADER_DIR).join("entitle.h")).expect("the ABI-4 header");
-    assert!(
-        header.contains("\n#define ENTITLE_ABI_VERSION 4\n"),
-        "{ABI4_HEADER_DIR}/entitle.h is not the ABI-4 header"
-    );
-    assert!(!header.contains("entitle_overrides"), "{ABI4_HEADER_DIR}/entitle.h declares ABI 5's functions");
-    compile_against(ABI4_HEADER_DIR, "test_abi4_caller.c", output, sanitize)
-}
-
-/// The ABI-4 caller's output must be exactly `ABI4_CALLER_OUTPUT`; its stderr names any check
-/// that failed.
-fn assert_abi4_caller_output(output: &Output) {
-    assert_eq!(
-        String::from_utf8_lossy(&output.stdout),
-        ABI4_CALLER_OUTPUT,
-        "--- stderr\n{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-}
-
-#[test]
-fn a_caller_built_against_abi_4_answers_alike_under_sanitizers() {
-    let binary = compile_abi4_caller("test_abi4_caller_sanitized", true);
-    let output = run_sanitized(&binary, &rtc_sdk_policy());
-    assert_abi4_caller_output(&output);
-}
-
-#[test]
-fn a_caller_built_against_abi_4_answers_alike_under_valgrind() {
-    let binary = compile_abi4_caller("test_abi4_caller_plain", false);
-    let output = run_under_valgrind(&binary, &rtc_sdk_policy());
-    assert_abi4_caller_output(&output);
-}
-
-/// Where the ABI-5 caller finds `entitle.h`: the header as it was at ABI 5, frozen.
-const ABI5_HEADER_DIR: &str = "tests/c/abi5";
-
-/// Everything `tests/c/test_abi5_caller.c` prints when the library answers it as ABI 5 did. The
-/// count is exact, so a check that stops running is noticed too.
+/// Everything `tests/c/test_abi5_caller.c` prints when the library answers it as ABI 5 did.
 const ABI5_CALLER_OUTPUT: &str = "\
 built against ABI 5; the library implements at least that
 api_calls_per_day for acme: 2000000, overridden
@@ -326,107 +172,82 @@ api_calls_per_day for app-42: 1000000, from the plan
 23 passed, 0 failed
 ";
 
-/// Builds the ABI-5 caller, after checking that its header is still the ABI-5 one.
-fn compile_abi5_caller(output: &str, sanitize: bool) -> PathBuf {
-    let header =
-        std::fs::read_to_string(repository().join(ABI5_HEADER_DIR).join("entitle.h")).expect("the ABI-5 header");
-    assert!(
-        header.contains("\n#define ENTITLE_ABI_VERSION 5\n"),
-        "{ABI5_HEADER_DIR}/entitle.h is not the ABI-5 header"
-    );
-    assert!(!header.contains("entitle_check_limits"), "{ABI5_HEADER_DIR}/entitle.h declares ABI 6's functions");
-    compile_against(ABI5_HEADER_DIR, "test_abi5_caller.c", output, sanitize)
-}
-
-/// The ABI-5 caller's output must be exactly `ABI5_CALLER_OUTPUT`; its stderr names any check
-/// that failed.
-fn assert_abi5_caller_output(output: &Output) {
-    assert_eq!(
-        String::from_utf8_lossy(&output.stdout),
-        ABI5_CALLER_OUTPUT,
-        "--- stderr\n{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-}
-
-#[test]
-fn a_caller_built_against_abi_5_answers_alike_under_sanitizers() {
-    let binary = compile_abi5_caller("test_abi5_caller_sanitized", true);
-    let output = run_sanitized(&binary, &rtc_sdk_policy());
-    assert_abi5_caller_output(&output);
-}
-
-#[test]
-fn a_caller_built_against_abi_5_answers_alike_under_valgrind() {
-    let binary = compile_abi5_caller("test_abi5_caller_plain", false);
-    let output = run_under_valgrind(&binary, &rtc_sdk_policy());
-    assert_abi5_caller_output(&output);
-}
-
-/// Where the ABI-6 caller finds `entitle.h`: the header as it was at ABI 6, frozen.
-const ABI6_HEADER_DIR: &str = "tests/c/abi6";
-
-/// Everything `tests/c/test_abi6_caller.c` prints when the library answers it as ABI 6 did. The
-/// count is exact, so a check that stops running is noticed too.
+/// Everything `tests/c/test_abi6_caller.c` prints when the library answers it as ABI 6 did.
 const ABI6_CALLER_OUTPUT: &str = "\
 built against ABI 6; the library implements at least that
 binding: api_calls_per_day (1 of 3)
 18 passed, 0 failed
 ";
 
-/// Builds the ABI-6 caller, after checking that its header is still the ABI-6 one.
-fn compile_abi6_caller(output: &str, sanitize: bool) -> PathBuf {
-    let header =
-        std::fs::read_to_string(repository().join(ABI6_HEADER_DIR).join("entitle.h")).expect("the ABI-6 header");
-    assert!(
-        header.contains("\n#define ENTITLE_ABI_VERSION 6\n"),
-        "{ABI6_HEADER_DIR}/entitle.h is not the ABI-6 header"
-    );
-    assert!(!header.contains("entitle_check_draw"), "{ABI6_HEADER_DIR}/entitle.h declares ABI 7's functions");
-    compile_against(ABI6_HEADER_DIR, "test_abi6_caller.c", output, sanitize)
-}
+/// Everything `tests/c/test_abi7_caller.c` prints when the library answers it as ABI 7 did.
+const ABI7_CALLER_OUTPUT: &str = "\
+built against ABI 7; the library implements at least that
+conversation_minutes for pro: 600 s cost 50 ai_credits, 12000 s left (warning)
+transcription_minutes for pro: 90 s cost 3 ai_credits, 30000 s left (warning)
+92 passed, 0 failed
+";
 
-/// The ABI-6 caller's output must be exactly `ABI6_CALLER_OUTPUT`; its stderr names any check
-/// that failed.
-fn assert_abi6_caller_output(output: &Output) {
+/// Builds `tests/c/test_abi{abi}_caller.c` with `#include "entitle.h"` found in `header_dir`,
+/// runs it on `policies/rtc-sdk.policy` under the sanitizers (`sanitize`) or under valgrind,
+/// and checks that it prints exactly `expected`; its stderr names any check that failed.
+/// First the header must still be the ABI-`abi` one, defining that version and not declaring
+/// `next`, a name ABI `abi + 1` added: a header refreshed from `include/` would make the test
+/// prove nothing.
+fn frozen_caller(abi: u32, header_dir: &str, next: &str, expected: &str, sanitize: bool) {
+    let header = std::fs::read_to_string(repository().join(header_dir).join("entitle.h"))
+        .unwrap_or_else(|e| panic!("{header_dir}/entitle.h: {e}"));
+    assert!(
+        header.contains(&format!("\n#define ENTITLE_ABI_VERSION {abi}\n")),
+        "{header_dir}/entitle.h is not the ABI-{abi} header"
+    );
+    assert!(!header.contains(next), "{header_dir}/entitle.h declares ABI {}'s `{next}`", abi + 1);
+    let build = if sanitize { "sanitized" } else { "plain" };
+    let source = format!("test_abi{abi}_caller.c");
+    let binary = compile_against(header_dir, &source, &format!("test_abi{abi}_caller_{build}"), sanitize);
+    let output = if sanitize {
+        run_sanitized(&binary, &rtc_sdk_policy())
+    } else {
+        run_under_valgrind(&binary, &rtc_sdk_policy())
+    };
     assert_eq!(
         String::from_utf8_lossy(&output.stdout),
-        ABI6_CALLER_OUTPUT,
+        expected,
         "--- stderr\n{}",
         String::from_utf8_lossy(&output.stderr)
     );
 }
 
-#[test]
-fn a_caller_built_against_abi_6_answers_alike_under_sanitizers() {
-    let binary = compile_abi6_caller("test_abi6_caller_sanitized", true);
-    let output = run_sanitized(&binary, &rtc_sdk_policy());
-    assert_abi6_caller_output(&output);
+/// For each frozen header `tests/c/abiN/`, a module of two tests, `answers_alike_under_sanitizers`
+/// and `answers_alike_under_valgrind`, each running `frozen_caller` for ABI N, the name ABI
+/// N + 1 added and the caller's output.
+macro_rules! frozen_callers {
+    ($($module:ident: $abi:literal, $next:literal, $output:ident;)*) => {$(
+        mod $module {
+            #[test]
+            fn answers_alike_under_sanitizers() {
+                super::frozen_caller($abi, concat!("tests/c/abi", $abi), $next, super::$output, true);
+            }
+
+            #[test]
+            fn answers_alike_under_valgrind() {
+                super::frozen_caller($abi, concat!("tests/c/abi", $abi), $next, super::$output, false);
+            }
+        }
+    )*};
 }
 
-#[test]
-fn a_caller_built_against_abi_6_answers_alike_under_valgrind() {
-    let binary = compile_abi6_caller("test_abi6_caller_plain", false);
-    let output = run_under_valgrind(&binary, &rtc_sdk_policy());
-    assert_abi6_caller_output(&output);
+frozen_callers! {
+    a_caller_built_against_abi_1: 1, "entitle_engine_clone", ABI1_CALLER_OUTPUT;
+    a_caller_built_against_abi_2: 2, "entitle_setting_answer", ABI2_CALLER_OUTPUT;
+    a_caller_built_against_abi_3: 3, "entitle_quota2", ABI3_CALLER_OUTPUT;
+    a_caller_built_against_abi_4: 4, "entitle_overrides", ABI4_CALLER_OUTPUT;
+    a_caller_built_against_abi_5: 5, "entitle_check_limits", ABI5_CALLER_OUTPUT;
+    a_caller_built_against_abi_6: 6, "entitle_check_draw", ABI6_CALLER_OUTPUT;
+    a_caller_built_against_abi_7: 7, "bool rolling;", ABI7_CALLER_OUTPUT;
 }
 
 fn rtc_sdk_policy() -> PathBuf {
     repository().join("policies/rtc-sdk.policy")
-}
-
-#[test]
-fn a_caller_built_against_abi_1_answers_alike_under_sanitizers() {
-    let binary = compile_abi1_caller("test_abi1_caller_sanitized", true);
-    let output = run_sanitized(&binary, &rtc_sdk_policy());
-    assert_abi1_caller_output(&output);
-}
-
-#[test]
-fn a_caller_built_against_abi_1_answers_alike_under_valgrind() {
-    let binary = compile_abi1_caller("test_abi1_caller_plain", false);
-    let output = run_under_valgrind(&binary, &rtc_sdk_policy());
-    assert_abi1_caller_output(&output);
 }
 
 #[test]

@@ -163,9 +163,10 @@ fn addon_item(item: &Value) -> Option<String> {
     Some(format!("{}:{quantity}:{acquired}", item["addon"].as_str()?))
 }
 
-/// The Rust answer in the form the C runner prints: windows in Unix seconds, no explanation.
-/// The answers of a batch are `entitle_quota`s, which carry neither the seat count nor whether
-/// an override changed the limit (the ABI-4 quota of a single limit does).
+/// The Rust answer in the form the C runner prints: windows in Unix seconds (a rolling one
+/// still marked `"rolling": true`), no explanation. The answers of a batch are
+/// `entitle_quota`s, which carry neither the seat count, nor whether an override changed the
+/// limit, nor whether its window rolls (the size-prefixed quota of a single limit does).
 fn normalise(mut answer: Value) -> Value {
     if let Some(Value::Array(limits)) = answer.get_mut("limits") {
         for limit in limits.iter_mut() {
@@ -173,6 +174,9 @@ fn normalise(mut answer: Value) -> Value {
             if let Some(object) = one.as_object_mut() {
                 object.remove("seats");
                 object.remove("overridden");
+                if let Some(Value::Object(window)) = object.get_mut("window") {
+                    window.remove("rolling");
+                }
             }
             *limit = one;
         }
@@ -182,9 +186,12 @@ fn normalise(mut answer: Value) -> Value {
         // Which held add-ons a limit used, and how many of each, is told by the JSON answer
         // and the explanation; the typed answers carry the seat count.
         object.remove("addons");
-        if let Some(window) = object.get_mut("window") {
+        if let Some(Value::Object(window)) = object.get_mut("window") {
             let seconds = |v: &Value| v.as_str().and_then(entitle::parse_instant).map_or(Value::Null, |s| json!(s));
-            *window = json!({ "start": seconds(&window["start"]), "end": seconds(&window["end"]) });
+            for bound in ["start", "end"] {
+                let instant = window.get(bound).map_or(Value::Null, seconds);
+                window.insert(bound.to_string(), instant);
+            }
         }
     }
     answer
@@ -232,5 +239,9 @@ fn the_corpus_answers_alike_through_the_c_structs() {
     assert!(
         answers.iter().any(|answer| answer["overridden"] == true),
         "no conformance case says through C that an override changed a limit"
+    );
+    assert!(
+        answers.iter().any(|answer| answer["window"]["rolling"] == true),
+        "no conformance case says through C that a limit's window rolls"
     );
 }

@@ -12,8 +12,9 @@
  * NAME.policy), loaded with entitle_overrides_from_path and held by every request of that
  * policy, or `-` for none. Add-ons are held both by name and by id, for the by-name queries and
  * for the batch of `limits`, which asks by id. Writes one JSON answer per line in the shape of `entitle eval`, with a
- * counter's window as Unix seconds. A limit is answered through the ABI-4 quota and window,
- * checked against the ABI-1 quota. ffi/tests/conformance.rs writes the input and compares the
+ * counter's window as Unix seconds, marked `"rolling": true` when the size-prefixed quota says it
+ * rolls (ABI 8). A limit is answered through the ABI-4 quota and window, checked against the
+ * ABI-1 quota. ffi/tests/conformance.rs writes the input and compares the
  * output with Rust's.
  */
 
@@ -279,6 +280,10 @@ int main(void) {
                 fprintf(stderr, "the ABI-1 quota of `%s` differs from the ABI-4 quota and window\n", name);
                 return 3;
             }
+            if (q.rolling && !w.has_window) {
+                fprintf(stderr, "the quota of `%s` rolls but the limit has no window\n", name);
+                return 3;
+            }
             printf("{\"allowed\":%s,\"limit\":", q.allowed ? "true" : "false");
             print_amount(q.limit);
             printf(",");
@@ -294,7 +299,8 @@ int main(void) {
                 printf(",\"overridden\":true");
             }
             if (w.has_window) {
-                printf(",\"window\":{\"end\":%" PRId64 ",\"start\":%" PRId64 "}", w.end, w.start);
+                printf(",\"window\":{\"end\":%" PRId64 ",\"start\":%" PRId64 "%s}", w.end, w.start,
+                       q.rolling ? ",\"rolling\":true" : "");
             }
             uint32_t limit = UINT32_MAX;
             if (entitle_engine_limit(engine, S(name), &limit) != ENTITLE_STATUS_OK) {

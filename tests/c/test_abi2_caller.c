@@ -18,21 +18,8 @@
 #include <string.h>
 
 #include "entitle.h"
-
-static int passed = 0;
-static int failed = 0;
-
-#define CHECK(condition)                                                                   \
-    do {                                                                                   \
-        if (condition) {                                                                   \
-            passed++;                                                                      \
-        } else {                                                                           \
-            failed++;                                                                      \
-            fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #condition); \
-        }                                                                                  \
-    } while (0)
-
-#define S(text) (const uint8_t *)(text), strlen(text)
+#include "check.h"
+#include "caller.h"
 
 /* 2026-11-21T10:00:00Z; the day window around it ends 2026-11-22T00:00:00Z. */
 static const int64_t NOW = 1795255200;
@@ -50,21 +37,7 @@ static const char *yes(bool allowed) {
 }
 
 int main(int argc, char **argv) {
-    if (argc != 2) {
-        fprintf(stderr, "usage: %s PATH_TO_RTC_SDK_POLICY\n", argv[0]);
-        return 2;
-    }
-    /* The library is at least as new as the header this program was built with. */
-    CHECK(ENTITLE_ABI_VERSION == 2 && entitle_abi_version() >= ENTITLE_ABI_VERSION);
-    printf("built against ABI %d; the library implements at least that\n", ENTITLE_ABI_VERSION);
-
-    entitle_engine *engine = NULL;
-    entitle_error *error = NULL;
-    if (entitle_engine_from_path(S(argv[1]), &engine, &error) != ENTITLE_STATUS_OK) {
-        fprintf(stderr, "cannot load `%s`: %s\n", argv[1], entitle_error_message(error));
-        entitle_error_free(error);
-        return 1;
-    }
+    entitle_engine *engine = caller_engine(argc, argv, 2);
     /* A clone answers alike and outlives the handle it came from. */
     entitle_engine *clone = NULL;
     CHECK(entitle_engine_clone(engine, &clone) == ENTITLE_STATUS_OK && clone != NULL);

@@ -20,21 +20,8 @@
 #include <string.h>
 
 #include "entitle.h"
-
-static int passed = 0;
-static int failed = 0;
-
-#define CHECK(condition)                                                                   \
-    do {                                                                                   \
-        if (condition) {                                                                   \
-            passed++;                                                                      \
-        } else {                                                                           \
-            failed++;                                                                      \
-            fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #condition); \
-        }                                                                                  \
-    } while (0)
-
-#define S(text) (const uint8_t *)(text), strlen(text)
+#include "check.h"
+#include "caller.h"
 
 /* 2026-11-21T10:00:00Z; the day window around it is 2026-11-21T00:00:00Z to the next day. */
 static const int64_t NOW = 1795255200;
@@ -49,20 +36,7 @@ static uint32_t id(entitle_status (*lookup)(const entitle_engine *, const uint8_
 }
 
 int main(int argc, char **argv) {
-    if (argc != 2) {
-        fprintf(stderr, "usage: %s PATH_TO_RTC_SDK_POLICY\n", argv[0]);
-        return 2;
-    }
-    CHECK(ENTITLE_ABI_VERSION == 3 && entitle_abi_version() >= ENTITLE_ABI_VERSION);
-    printf("built against ABI %d; the library implements at least that\n", ENTITLE_ABI_VERSION);
-
-    entitle_engine *engine = NULL;
-    entitle_error *error = NULL;
-    if (entitle_engine_from_path(S(argv[1]), &engine, &error) != ENTITLE_STATUS_OK) {
-        fprintf(stderr, "cannot load `%s`: %s\n", argv[1], entitle_error_message(error));
-        entitle_error_free(error);
-        return 1;
-    }
+    entitle_engine *engine = caller_engine(argc, argv, 3);
     uint32_t pro = id(entitle_engine_tier, engine, "pro");
     uint32_t hd = id(entitle_engine_feature, engine, "hd_video");
     uint32_t ai = id(entitle_engine_feature, engine, "conversational_ai");

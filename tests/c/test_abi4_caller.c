@@ -21,21 +21,8 @@
 #include <string.h>
 
 #include "entitle.h"
-
-static int passed = 0;
-static int failed = 0;
-
-#define CHECK(condition)                                                                   \
-    do {                                                                                   \
-        if (condition) {                                                                   \
-            passed++;                                                                      \
-        } else {                                                                           \
-            failed++;                                                                      \
-            fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #condition); \
-        }                                                                                  \
-    } while (0)
-
-#define S(text) (const uint8_t *)(text), strlen(text)
+#include "check.h"
+#include "caller.h"
 
 /* 2026-11-21T10:00:00Z; the day window around it is 2026-11-21T00:00:00Z to the next day. */
 static const int64_t NOW = 1795255200;
@@ -55,30 +42,8 @@ struct guarded_quota {
     unsigned char after[16];
 };
 
-static int untouched(const struct guarded_quota *guarded) {
-    for (size_t i = 0; i < sizeof guarded->after; i++) {
-        if (guarded->after[i] != 0xA5) {
-            return 0;
-        }
-    }
-    return 1;
-}
-
 int main(int argc, char **argv) {
-    if (argc != 2) {
-        fprintf(stderr, "usage: %s PATH_TO_RTC_SDK_POLICY\n", argv[0]);
-        return 2;
-    }
-    CHECK(ENTITLE_ABI_VERSION == 4 && entitle_abi_version() >= ENTITLE_ABI_VERSION);
-    printf("built against ABI %d; the library implements at least that\n", ENTITLE_ABI_VERSION);
-
-    entitle_engine *engine = NULL;
-    entitle_error *error = NULL;
-    if (entitle_engine_from_path(S(argv[1]), &engine, &error) != ENTITLE_STATUS_OK) {
-        fprintf(stderr, "cannot load `%s`: %s\n", argv[1], entitle_error_message(error));
-        entitle_error_free(error);
-        return 1;
-    }
+    entitle_engine *engine = caller_engine(argc, argv, 4);
     uint32_t pro = id(entitle_engine_tier, engine, "pro");
     uint32_t calls = id(entitle_engine_limit, engine, "api_calls_per_day");
     uint32_t storage = id(entitle_engine_limit, engine, "storage");
@@ -92,31 +57,31 @@ int main(int argc, char **argv) {
 
     /* The quota at the ABI-4 size: every field written, nothing past the struct. */
     struct guarded_quota guarded;
-    memset(&guarded, 0xA5, sizeof guarded);
+    memset(&guarded, GUARD_BYTE, sizeof guarded);
     guarded.quota.size = sizeof guarded.quota;
     CHECK(entitle_check_limit2(engine, request, calls, 990000, 20000, &guarded.quota) == ENTITLE_STATUS_OK);
-    CHECK(guarded.quota.size == sizeof(entitle_quota2) && untouched(&guarded));
+    CHECK(guarded.quota.size == sizeof(entitle_quota2) && untouched(guarded.after, sizeof guarded.after));
     CHECK(guarded.quota.allowed && guarded.quota.reason == ENTITLE_REASON_OVERAGE);
     CHECK(guarded.quota.status == ENTITLE_LIMIT_STATUS_OVERAGE && guarded.quota.remaining.value == 10000);
     CHECK(guarded.quota.limit.value == 1000000 && !guarded.quota.limit.unlimited);
     CHECK(guarded.quota.has_soft_cap && guarded.quota.soft_cap.value == 1200000 && !guarded.quota.has_seats);
     printf("api_calls_per_day for pro: %s, %llu left\n", entitle_limit_status_name(guarded.quota.status),
            (unsigned long long)guarded.quota.remaining.value);
-    memset(&guarded, 0xA5, sizeof guarded);
+    memset(&guarded, GUARD_BYTE, sizeof guarded);
     guarded.quota.size = sizeof guarded.quota;
     CHECK(entitle_check_limit_by_name2(engine, request, S("api_calls_per_day"), 990000, 20000, &guarded.quota) ==
           ENTITLE_STATUS_OK);
-    CHECK(untouched(&guarded) && guarded.quota.remaining.value == 10000);
+    CHECK(untouched(guarded.after, sizeof guarded.after) && guarded.quota.remaining.value == 10000);
     entitle_window window;
     CHECK(entitle_limit_window(engine, request, calls, &window) == ENTITLE_STATUS_OK);
     CHECK(window.has_window && window.start == DAY_START && window.end == DAY_END);
 
     /* Add-ons in a quantity: three packs add 150 GiB to pro's storage; past the maximum is refused. */
     CHECK(entitle_request_add_held(request, pack, 3, false, 0) == ENTITLE_STATUS_OK);
-    memset(&guarded, 0xA5, sizeof guarded);
+    memset(&guarded, GUARD_BYTE, sizeof guarded);
     guarded.quota.size = sizeof guarded.quota;
     CHECK(entitle_check_limit2(engine, request, storage, 0, 0, &guarded.quota) == ENTITLE_STATUS_OK);
-    CHECK(untouched(&guarded) && guarded.quota.allowed && !guarded.quota.has_seats);
+    CHECK(untouched(guarded.after, sizeof guarded.after) && guarded.quota.allowed && !guarded.quota.has_seats);
     entitle_quota2 plain = {.size = sizeof plain};
     CHECK(entitle_request_clear_addons(request) == ENTITLE_STATUS_OK);
     CHECK(entitle_check_limit2(engine, request, storage, 0, 0, &plain) == ENTITLE_STATUS_OK);
@@ -136,10 +101,10 @@ int main(int argc, char **argv) {
           ENTITLE_STATUS_MISSING_INPUT);
     CHECK(!plain.allowed && plain.reason == ENTITLE_REASON_SEATS_NOT_GIVEN);
     CHECK(entitle_request_set_seats(request, 10) == ENTITLE_STATUS_OK);
-    memset(&guarded, 0xA5, sizeof guarded);
+    memset(&guarded, GUARD_BYTE, sizeof guarded);
     guarded.quota.size = sizeof guarded.quota;
     CHECK(entitle_check_limit_by_name2(engine, request, S("ai_minutes"), 0, 0, &guarded.quota) == ENTITLE_STATUS_OK);
-    CHECK(untouched(&guarded) && guarded.quota.has_seats && guarded.quota.seats == 10);
+    CHECK(untouched(guarded.after, sizeof guarded.after) && guarded.quota.has_seats && guarded.quota.seats == 10);
     CHECK(guarded.quota.limit.value == 10000);
     printf("ai_minutes for team with 10 seats: %llu\n", (unsigned long long)guarded.quota.limit.value);
     CHECK(entitle_request_clear_seats(request) == ENTITLE_STATUS_OK);

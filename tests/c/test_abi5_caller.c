@@ -20,21 +20,8 @@
 #include <string.h>
 
 #include "entitle.h"
-
-static int passed = 0;
-static int failed = 0;
-
-#define CHECK(condition)                                                                   \
-    do {                                                                                   \
-        if (condition) {                                                                   \
-            passed++;                                                                      \
-        } else {                                                                           \
-            failed++;                                                                      \
-            fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #condition); \
-        }                                                                                  \
-    } while (0)
-
-#define S(text) (const uint8_t *)(text), strlen(text)
+#include "check.h"
+#include "caller.h"
 
 /* 2026-11-21T10:00:00Z. */
 static const int64_t NOW = 1795255200;
@@ -46,36 +33,15 @@ struct guarded_quota {
 };
 
 static void guard(struct guarded_quota *guarded) {
-    memset(guarded, 0xA5, sizeof *guarded);
+    memset(guarded, GUARD_BYTE, sizeof *guarded);
     guarded->quota.size = sizeof guarded->quota;
 }
 
-static int untouched(const struct guarded_quota *guarded) {
-    for (size_t i = 0; i < sizeof guarded->after; i++) {
-        if (guarded->after[i] != 0xA5) {
-            return 0;
-        }
-    }
-    return 1;
-}
-
 int main(int argc, char **argv) {
-    if (argc != 2) {
-        fprintf(stderr, "usage: %s PATH_TO_RTC_SDK_POLICY\n", argv[0]);
-        return 2;
-    }
-    CHECK(ENTITLE_ABI_VERSION == 5 && entitle_abi_version() >= ENTITLE_ABI_VERSION);
-    printf("built against ABI %d; the library implements at least that\n", ENTITLE_ABI_VERSION);
-
-    entitle_engine *engine = NULL;
-    entitle_error *error = NULL;
-    if (entitle_engine_from_path(S(argv[1]), &engine, &error) != ENTITLE_STATUS_OK) {
-        fprintf(stderr, "cannot load `%s`: %s\n", argv[1], entitle_error_message(error));
-        entitle_error_free(error);
-        return 1;
-    }
+    entitle_engine *engine = caller_engine(argc, argv, 5);
 
     /* An override set checked against the engine: acme's daily calls are raised. */
+    entitle_error *error = NULL;
     const char *records = "{\"subject\":\"acme\",\"limit\":\"api_calls_per_day\",\"op\":\"=\",\"value\":2000000}\n";
     entitle_overrides *overrides = NULL;
     CHECK(entitle_overrides_from_jsonl(engine, S("o.jsonl"), S(records), &overrides, &error) == ENTITLE_STATUS_OK);
@@ -99,7 +65,7 @@ int main(int argc, char **argv) {
     guard(&guarded);
     CHECK(entitle_check_limit_by_name2(engine, request, S("api_calls_per_day"), 1500000, 1, &guarded.quota) ==
           ENTITLE_STATUS_OK);
-    CHECK(guarded.quota.size == sizeof(entitle_quota2) && untouched(&guarded));
+    CHECK(guarded.quota.size == sizeof(entitle_quota2) && untouched(guarded.after, sizeof guarded.after));
     CHECK(guarded.quota.allowed && guarded.quota.overridden && guarded.quota.limit.value == 2000000);
     printf("api_calls_per_day for acme: %llu, overridden\n", (unsigned long long)guarded.quota.limit.value);
 
@@ -113,7 +79,7 @@ int main(int argc, char **argv) {
     CHECK(entitle_request_set_key(request, S("app-42")) == ENTITLE_STATUS_OK);
     guard(&guarded);
     CHECK(entitle_check_limit2(engine, request, calls, 1500000, 1, &guarded.quota) == ENTITLE_STATUS_OK);
-    CHECK(untouched(&guarded) && !guarded.quota.allowed && !guarded.quota.overridden);
+    CHECK(untouched(guarded.after, sizeof guarded.after) && !guarded.quota.allowed && !guarded.quota.overridden);
     CHECK(guarded.quota.limit.value == 1000000);
     printf("api_calls_per_day for app-42: %llu, from the plan\n", (unsigned long long)guarded.quota.limit.value);
 
@@ -122,7 +88,7 @@ int main(int argc, char **argv) {
     CHECK(entitle_request_clear_overrides(request) == ENTITLE_STATUS_OK);
     guard(&guarded);
     CHECK(entitle_check_limit2(engine, request, calls, 0, 0, &guarded.quota) == ENTITLE_STATUS_OK);
-    CHECK(untouched(&guarded) && !guarded.quota.overridden && guarded.quota.limit.value == 1000000);
+    CHECK(untouched(guarded.after, sizeof guarded.after) && !guarded.quota.overridden && guarded.quota.limit.value == 1000000);
 
     entitle_request_free(request);
     entitle_engine_free(engine);

@@ -18,40 +18,14 @@
 #include <string.h>
 
 #include "entitle.h"
-
-static int passed = 0;
-static int failed = 0;
-
-#define CHECK(condition)                                                                   \
-    do {                                                                                   \
-        if (condition) {                                                                   \
-            passed++;                                                                      \
-        } else {                                                                           \
-            failed++;                                                                      \
-            fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #condition); \
-        }                                                                                  \
-    } while (0)
-
-#define S(text) (const uint8_t *)(text), strlen(text)
+#include "check.h"
+#include "caller.h"
 
 /* 2026-11-21T10:00:00Z. */
 static const int64_t NOW = 1795255200;
 
 int main(int argc, char **argv) {
-    if (argc != 2) {
-        fprintf(stderr, "usage: %s PATH_TO_RTC_SDK_POLICY\n", argv[0]);
-        return 2;
-    }
-    CHECK(ENTITLE_ABI_VERSION == 6 && entitle_abi_version() >= ENTITLE_ABI_VERSION);
-    printf("built against ABI %d; the library implements at least that\n", ENTITLE_ABI_VERSION);
-
-    entitle_engine *engine = NULL;
-    entitle_error *error = NULL;
-    if (entitle_engine_from_path(S(argv[1]), &engine, &error) != ENTITLE_STATUS_OK) {
-        fprintf(stderr, "cannot load `%s`: %s\n", argv[1], entitle_error_message(error));
-        entitle_error_free(error);
-        return 1;
-    }
+    entitle_engine *engine = caller_engine(argc, argv, 6);
     entitle_request *request = NULL;
     CHECK(entitle_request_new(&request) == ENTITLE_STATUS_OK);
     CHECK(entitle_request_set_tier_name(request, S("pro")) == ENTITLE_STATUS_OK);

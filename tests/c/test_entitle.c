@@ -13,21 +13,7 @@
 #include <string.h>
 
 #include "entitle.h"
-
-static int passed = 0;
-static int failed = 0;
-
-#define CHECK(condition)                                                                   \
-    do {                                                                                   \
-        if (condition) {                                                                   \
-            passed++;                                                                      \
-        } else {                                                                           \
-            failed++;                                                                      \
-            fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #condition); \
-        }                                                                                  \
-    } while (0)
-
-#define S(text) (const uint8_t *)(text), strlen(text)
+#include "check.h"
 
 static const char *POLICY =
     "policy \"c-test\" version \"1\"\n"
@@ -74,6 +60,15 @@ static uint32_t id(entitle_status (*lookup)(const entitle_engine *, const uint8_
     entitle_status status = lookup(engine, S(name), &out);
     CHECK(status == ENTITLE_STATUS_OK);
     return out;
+}
+
+/* A new request for the tier named `tier` at `now`, freed with entitle_request_free. */
+static entitle_request *request_at(const char *tier, int64_t now) {
+    entitle_request *request = NULL;
+    CHECK(entitle_request_new(&request) == ENTITLE_STATUS_OK);
+    CHECK(entitle_request_set_tier_name(request, S(tier)) == ENTITLE_STATUS_OK);
+    CHECK(entitle_request_set_now(request, now) == ENTITLE_STATUS_OK);
+    return request;
 }
 
 static void test_versions(void) {
@@ -1023,7 +1018,7 @@ static int quotas2_equal(const entitle_quota2 *a, const entitle_quota2 *b) {
            a->has_soft_cap == b->has_soft_cap && a->soft_cap.value == b->soft_cap.value &&
            a->soft_cap.unlimited == b->soft_cap.unlimited && a->remaining.value == b->remaining.value &&
            a->remaining.unlimited == b->remaining.unlimited && a->has_seats == b->has_seats && a->seats == b->seats &&
-           a->overridden == b->overridden;
+           a->overridden == b->overridden && a->rolling == b->rolling;
 }
 
 /* ABI 4: add-ons held in a quantity and since an instant, seat counts, the quota without a
@@ -1207,10 +1202,7 @@ static void test_draws(void) {
     CHECK(engine != NULL);
     uint32_t credits = id(entitle_engine_limit, engine, "credits");
     uint32_t minutes = id(entitle_engine_limit, engine, "minutes");
-    entitle_request *request = NULL;
-    CHECK(entitle_request_new(&request) == ENTITLE_STATUS_OK);
-    CHECK(entitle_request_set_tier_name(request, S("pro")) == ENTITLE_STATUS_OK);
-    CHECK(entitle_request_set_now(request, NOW) == ENTITLE_STATUS_OK);
+    entitle_request *request = request_at("pro", NOW);
 
     /* Thirty minutes with 900 credits used cost 150 credits, and 100 are left: 20 minutes. */
     entitle_draw draw = {.size = sizeof draw};
@@ -1237,6 +1229,89 @@ static void test_draws(void) {
     entitle_draw small = {.size = sizeof small - 1, .cost = 77};
     CHECK(entitle_check_draw(engine, request, minutes, 0, 60, &small) == ENTITLE_STATUS_INVALID_ARGUMENT);
     CHECK(small.cost == 77 && small.size == sizeof small - 1);
+
+    entitle_request_free(request);
+    entitle_engine_free(engine);
+}
+
+/* A rolling limit (ABI 8): `entitle_quota2.rolling` says so, and its window is the span that
+ * ends at the request's instant, `[now − length, now)`, which moves with the instant; a
+ * calendar window resets at a boundary, and a cap has no window. A limit that draws on a
+ * rolling pool is answered with the pool's window. */
+static void test_rolling(void) {
+    entitle_engine *engine = load("policy \"rolling\"\nlimit calls : count rolling 7 days\n"
+                                  "limit daily : count per day\nlimit credits : count rolling 24 hours\n"
+                                  "limit chat : duration draws credits at 5 per minute\nlimit seats : count\n"
+                                  "tier pro {\n limit calls = 100\n limit daily = 100\n limit credits = 1_000\n"
+                                  " limit seats = 5\n}\n");
+    CHECK(engine != NULL);
+    uint32_t calls = id(entitle_engine_limit, engine, "calls");
+    uint32_t daily = id(entitle_engine_limit, engine, "daily");
+    uint32_t chat = id(entitle_engine_limit, engine, "chat");
+    uint32_t seats = id(entitle_engine_limit, engine, "seats");
+    entitle_request *request = request_at("pro", NOW);
+    const int64_t week = 7 * 86400;
+
+    entitle_quota2 quota = {.size = sizeof quota};
+    CHECK(entitle_check_limit2(engine, request, calls, 40, 1, &quota) == ENTITLE_STATUS_OK);
+    CHECK(quota.allowed && quota.remaining.value == 60 && quota.rolling && !quota.overridden);
+    entitle_window window = {false, 0, 0};
+    CHECK(entitle_limit_window(engine, request, calls, &window) == ENTITLE_STATUS_OK);
+    CHECK(window.has_window && window.start == NOW - week && window.end == NOW);
+    /* The ABI-1 quota carries the same window, and the by-name calls answer alike. */
+    entitle_quota old;
+    CHECK(entitle_check_limit(engine, request, calls, 40, 1, &old) == ENTITLE_STATUS_OK);
+    CHECK(old.has_window && old.window_start == window.start && old.window_end == window.end);
+    entitle_quota2 named = {.size = sizeof named};
+    CHECK(entitle_check_limit_by_name2(engine, request, S("calls"), 40, 1, &named) == ENTITLE_STATUS_OK);
+    CHECK(quotas2_equal(&named, &quota));
+    entitle_window named_window = {false, 0, 0};
+    CHECK(entitle_limit_window_by_name(engine, request, S("calls"), &named_window) == ENTITLE_STATUS_OK);
+    CHECK(named_window.start == window.start && named_window.end == window.end);
+
+    /* The window is never aligned: a second later, it ends a second later. */
+    CHECK(entitle_request_set_now(request, NOW + 1) == ENTITLE_STATUS_OK);
+    CHECK(entitle_limit_window(engine, request, calls, &window) == ENTITLE_STATUS_OK);
+    CHECK(window.start == NOW + 1 - week && window.end == NOW + 1);
+    CHECK(entitle_request_set_now(request, NOW) == ENTITLE_STATUS_OK);
+
+    /* A calendar window resets after the instant, and a cap has no window: neither rolls. */
+    CHECK(entitle_check_limit2(engine, request, daily, 40, 1, &quota) == ENTITLE_STATUS_OK);
+    CHECK(quota.allowed && !quota.rolling);
+    CHECK(entitle_limit_window(engine, request, daily, &window) == ENTITLE_STATUS_OK);
+    CHECK(window.has_window && window.start <= NOW && window.end > NOW && window.end - window.start == 86400);
+    CHECK(entitle_check_limit2(engine, request, seats, 4, 1, &quota) == ENTITLE_STATUS_OK);
+    CHECK(quota.allowed && !quota.rolling);
+    CHECK(entitle_limit_window(engine, request, seats, &window) == ENTITLE_STATUS_OK && !window.has_window);
+
+    /* A limit that draws on a rolling pool rolls with it, a denied request too: 130 seconds at
+     * 5 credits a minute cost 11 credits, and 10 are left. */
+    CHECK(entitle_check_limit2(engine, request, chat, 990, 130, &quota) == ENTITLE_STATUS_OK);
+    CHECK(!quota.allowed && quota.reason == ENTITLE_REASON_LIMIT_EXCEEDED && quota.rolling);
+    CHECK(entitle_limit_window(engine, request, chat, &window) == ENTITLE_STATUS_OK);
+    CHECK(window.has_window && window.start == NOW - 86400 && window.end == NOW);
+
+    /* A refused question has no window to roll. */
+    CHECK(entitle_check_limit2(engine, request, 12345, 0, 0, &quota) == ENTITLE_STATUS_UNKNOWN_ID);
+    CHECK(quota.reason == ENTITLE_REASON_UNKNOWN_LIMIT && !quota.rolling);
+
+    /* A caller whose struct ends at `overridden` is written every field but `rolling`. */
+    entitle_quota2 short_quota = {.size = offsetof(entitle_quota2, rolling), .rolling = false};
+    CHECK(entitle_check_limit2(engine, request, calls, 40, 1, &short_quota) == ENTITLE_STATUS_OK);
+    CHECK(short_quota.remaining.value == 60 && short_quota.size == offsetof(entitle_quota2, rolling));
+    CHECK(!short_quota.rolling);
+
+    /* The JSON protocol marks the window rolling, and only that one. */
+    char *json = NULL;
+    const char *query = "{\"tier\":\"pro\",\"now\":1795255200,\"limit\":\"calls\",\"used\":40}";
+    CHECK(entitle_query_json(engine, S(query), &json) == ENTITLE_STATUS_OK);
+    CHECK(json != NULL && strstr(json, "\"rolling\":true") != NULL);
+    entitle_string_free(json);
+    json = NULL;
+    query = "{\"tier\":\"pro\",\"now\":1795255200,\"limit\":\"daily\",\"used\":40}";
+    CHECK(entitle_query_json(engine, S(query), &json) == ENTITLE_STATUS_OK);
+    CHECK(json != NULL && strstr(json, "\"window\"") != NULL && strstr(json, "rolling") == NULL);
+    entitle_string_free(json);
 
     entitle_request_free(request);
     entitle_engine_free(engine);
@@ -1697,6 +1772,7 @@ int main(int argc, char **argv) {
     test_explain_by_name();
     test_foreign_ids();
     test_draws();
+    test_rolling();
     test_held_and_seats();
     test_override_loading(root);
     test_override_queries();
