@@ -150,7 +150,10 @@ impl Types {
         let window = match quota.window() {
             Some(w) => {
                 let (start, end) = (w.start.into_pyobject(py)?.into_any(), w.end.into_pyobject(py)?.into_any());
-                self.frozen(py, &self.window, &[(intern!(py, "start"), &start), (intern!(py, "end"), &end)])?
+                let rolling = PyBool::new(py, quota.rolling()).to_owned().into_any();
+                let fields =
+                    [(intern!(py, "start"), &start), (intern!(py, "end"), &end), (intern!(py, "rolling"), &rolling)];
+                self.frozen(py, &self.window, &fields)?
             }
             None => none.clone(),
         };

@@ -189,6 +189,8 @@ def as_json(entitlements, engine=None, request=None, usage=None):
         }
         if q.window is not None:
             out["window"] = {"start": rfc3339(q.window.start), "end": rfc3339(q.window.end)}
+            if q.window.rolling:
+                out["window"]["rolling"] = True
         return out
 
     def setting(s):

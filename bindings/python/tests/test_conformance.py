@@ -1,10 +1,10 @@
 """The conformance corpus (tests/conformance/) answered through the typed Python API must
 equal the Rust answers (the JSON protocol, through the same library) and the corpus's
-expectations. Windows are compared as Unix seconds; a setting's answer is its value and its
-`display` text, and a question `setting_value` raises `QueryError` for is compared by its
-reason. A `NAME.overrides` file beside `NAME.policy` is an override set checked against that
-policy and applied to every query of `NAME.jsonl`, through `request(..., overrides=)` and
-`query_json(..., overrides=)` alike."""
+expectations. Windows are compared as Unix seconds, with `rolling` where the JSON answer has
+it; a setting's answer is its value and its `display` text, and a question `setting_value`
+raises `QueryError` for is compared by its reason. A `NAME.overrides` file beside
+`NAME.policy` is an override set checked against that policy and applied to every query of
+`NAME.jsonl`, through `request(..., overrides=)` and `query_json(..., overrides=)` alike."""
 
 import json
 import re
@@ -181,6 +181,9 @@ def typed_quota(q):
         answer["overridden"] = True
     if q.window is not None:
         answer["window"] = {"start": q.window.start, "end": q.window.end}
+        # As in the JSON answer, the window says it rolls only when it does.
+        if q.window.rolling:
+            answer["window"]["rolling"] = True
     return answer
 
 
@@ -191,7 +194,7 @@ def normalised(answer):
     # typed answers carry the seat count.
     answer.pop("addons", None)
     if "window" in answer:
-        answer["window"] = {k: seconds(v) for k, v in answer["window"].items()}
+        answer["window"] = {k: seconds(v) if k in ("start", "end") else v for k, v in answer["window"].items()}
     if isinstance(answer.get("limits"), list):
         answer["limits"] = [normalised(limit) for limit in answer["limits"]]
     return answer
@@ -225,10 +228,11 @@ def test_corpus_case(policy, case):
     assert typed == expected
 
 
-def test_the_corpus_is_large_and_covers_every_reason():
+def test_the_corpus_is_large_and_covers_every_reason_and_a_rolling_window():
     cases = list(corpus())
     assert len(cases) > 50
     reasons = set()
+    rolling = 0
     for param in cases:
         policy, case = param.values
         engine, overrides = engine_for(policy)
@@ -236,6 +240,9 @@ def test_the_corpus_is_large_and_covers_every_reason():
         if answer and "reason" in answer:
             assert isinstance(answer["reason"], entitle.Reason)
             reasons.add(answer["reason"])
+        if answer and answer.get("window", {}).get("rolling"):
+            rolling += 1
+    assert rolling > 0, "no corpus case says through Python that a limit's window rolls"
     # A corpus set is checked against the policy beside it, so no case can carry a foreign
     # one: tests/test_overrides.py gives that reason, as the Rust corpus test leaves it to
     # its own.

@@ -86,10 +86,14 @@ class Decision:
 
 @dataclass(frozen=True)
 class Window:
-    """A counter's current window, ``[start, end)`` in Unix seconds."""
+    """A counter's current window, ``[start, end)`` in Unix seconds. For a rolling limit
+    (``rolling 7 days``) `rolling` is True and the window is ``[now - length, now)``: `end` is
+    the request's instant, not a reset, and the usage to give is what was used within it."""
 
     start: int
     end: int
+    #: Whether the window trails the request's instant rather than resetting at a boundary.
+    rolling: bool = False
 
 
 @dataclass(frozen=True)
