@@ -823,6 +823,22 @@ impl Engine {
         self.inner.model.limits.get(self.index(id)).is_some_and(|l| l.kind == crate::model::LimitKind::Gauge)
     }
 
+    /// Whether a limit counts over a rolling window (`rolling 7 days`), its own or, for a
+    /// limit that draws on a pool, its pool's; `false` for any other limit and an id this
+    /// engine does not have.
+    ///
+    /// ```
+    /// let engine = entitle::Engine::from_source("p", "policy \"p\"\nlimit a : count rolling 7 days\nlimit b : count per day\n")?;
+    /// assert!(engine.is_rolling(engine.limit("a").unwrap()));
+    /// assert!(!engine.is_rolling(engine.limit("b").unwrap()));
+    /// # Ok::<(), entitle::Diagnostics>(())
+    /// ```
+    pub fn is_rolling(&self, id: LimitId) -> bool {
+        let (counted, _) = self.pool_terms(id, 0);
+        let limit = self.inner.model.limits.get(self.index(counted));
+        limit.is_some_and(|l| matches!(l.kind, crate::model::LimitKind::Rolling(_)))
+    }
+
     /// The name of an add-on, or `None` for an id this engine does not have.
     pub fn addon_name(&self, id: AddonId) -> Option<&str> {
         self.inner.model.addons.get(self.index(id)).map(|a| a.name.as_str())

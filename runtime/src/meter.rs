@@ -51,6 +51,7 @@ use crate::store::Source;
 mod batch;
 mod grants;
 mod reservation;
+pub(crate) mod rolling;
 
 // The Redis meter shares these; an in-process build without it has no other reader.
 #[cfg(feature = "redis")]
@@ -61,16 +62,17 @@ pub(crate) use grants::paid_in_part;
 pub use grants::{Grant, GrantBalance, GrantError, Granted};
 pub(crate) use grants::{GrantEntry, Grants};
 #[cfg(feature = "redis")]
-pub(crate) use reservation::hold_seconds;
+pub(crate) use reservation::{hold_seconds, holdable};
 pub use reservation::{Committed, Released, Reservation, ReservationError, Reserved};
 pub(crate) use reservation::{Entry, Holds, State};
+pub(crate) use rolling::Buckets;
 
 /// How a meter is bounded and laid out.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct MeterConfig {
     /// The most counters (subject × limit, for the current window) held at once. Default
-    /// 1,000,000: 230–260 MB with 12-byte keys, about 510 MB with keys of the longest length
+    /// 1,000,000: 240–270 MB with 12-byte keys, about 520 MB with keys of the longest length
     /// allowed by default (docs/runtime.md gives the measure).
     pub max_counters: usize,
     /// The longest subject key, in bytes, that may hold a counter; a longer one is refused
@@ -175,17 +177,50 @@ pub(crate) struct Counter {
     pub(crate) used: u64,
     pub(crate) holds: Option<Box<Holds>>,
     pub(crate) grants: Option<Box<Grants>>,
+    /// For a rolling limit, the buckets `used` is the sum of ([`rolling`]); its span is then
+    /// theirs ([`Buckets::span`]).
+    pub(crate) rolling: Option<Box<Buckets>>,
+}
+
+/// Where an answer puts a counter: a window that resets, or a rolling window of `length`
+/// seconds at `now` ([`entitle::Quota::rolling`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Span {
+    Reset(WindowSpan),
+    Rolling { now: i64, length: i64 },
+}
+
+/// The span of a counter the answer `quota` reads; `None` for gauges and caps.
+pub(crate) fn span_of(quota: &Quota) -> Option<Span> {
+    let window = quota.window()?;
+    Some(if quota.rolling() {
+        Span::Rolling { now: window.end, length: window.end - window.start }
+    } else {
+        Span::Reset(window)
+    })
 }
 
 impl Counter {
-    /// A counter in `window` with `used` recorded, and no holds or grants.
-    pub(crate) fn new(limit: Arc<str>, window: Option<WindowSpan>, used: u64) -> Counter {
-        let mut counter = Counter { limit, span: NO_WINDOW, used, holds: None, grants: None };
-        counter.set_window(window);
+    /// A counter in `span` with `used` recorded (at the span's `now`, for a rolling one), and
+    /// no holds or grants.
+    pub(crate) fn new(limit: Arc<str>, span: Option<Span>, used: u64) -> Counter {
+        let mut counter = Counter { limit, span: NO_WINDOW, used: 0, holds: None, grants: None, rolling: None };
+        match span {
+            Some(Span::Rolling { now, length }) => {
+                let mut buckets = Buckets::new(length, now);
+                buckets.record(now, used);
+                counter.set_window(Some(buckets.span()));
+                counter.rolling = Some(Box::new(buckets));
+            }
+            Some(Span::Reset(window)) => counter.set_window(Some(window)),
+            None => {}
+        }
+        counter.used = used;
         counter
     }
 
-    /// The counter's window; `None` for gauges and caps.
+    /// The counter's window; `None` for gauges and caps. A rolling counter's is its buckets'
+    /// span: it ends when nothing it recorded counts any more.
     pub(crate) fn window(&self) -> Option<WindowSpan> {
         (self.span != NO_WINDOW).then(|| WindowSpan::new(self.span.0, self.span.1))
     }
@@ -193,6 +228,33 @@ impl Counter {
     /// Moves the counter to `window`.
     pub(crate) fn set_window(&mut self, window: Option<WindowSpan>) {
         self.span = window.map_or(NO_WINDOW, |w| (w.start, w.end));
+    }
+
+    /// Records `amount` more at `now`.
+    pub(crate) fn record(&mut self, now: i64, amount: u64) {
+        self.used = self.used.saturating_add(amount);
+        if let Some(buckets) = self.rolling.as_deref_mut() {
+            buckets.record(now, amount);
+            let span = buckets.span();
+            self.span = (span.start, span.end);
+        }
+    }
+
+    /// Takes back up to `amount` of what is recorded (the newest first, for a rolling
+    /// counter); returns what was taken back.
+    pub(crate) fn take_back(&mut self, amount: u64) -> u64 {
+        let back = match self.rolling.as_deref_mut() {
+            Some(buckets) => {
+                let back = buckets.take_back(amount.min(self.used));
+                // The newest bucket holding usage may be emptied, which ends the span sooner.
+                let span = buckets.span();
+                self.span = (span.start, span.end);
+                back
+            }
+            None => amount.min(self.used),
+        };
+        self.used -= back;
+        back
     }
 }
 
@@ -402,8 +464,8 @@ impl Meter {
             }
             // Live holds count as used for everyone but their own commit.
             let mut quota = check(counter.taken());
-            if counter.advance_to(quota.window()) {
-                quota = check(0);
+            if counter.advance_to(span_of(&quota)) {
+                quota = check(counter.taken());
             }
             let mut from_grants = 0;
             if counter.grants.is_some() {
@@ -413,7 +475,7 @@ impl Meter {
                 counter.spend_grants(request.now(), from_grants);
             }
             let recorded = if quota.allowed { amount } else { 0 };
-            counter.used = counter.used.saturating_add(recorded - from_grants);
+            counter.record(request.now(), recorded - from_grants);
             table.due.note(counter);
             let grants_left = counter.grants_left(request.now());
             return Ok(Consumed {
@@ -431,7 +493,7 @@ impl Meter {
             return Err(MeterError::KeyTooLong { len: key.len(), max: self.config.max_key_bytes });
         }
         self.make_room(sweep_clock(request.now()), table)?;
-        let counter = Counter::new(Arc::from(name), quota.window(), amount);
+        let counter = Counter::new(Arc::from(name), span_of(&quota), amount);
         table.insert(hash, key, counter);
         Ok(Consumed::of(quota, amount, amount, Source::Store))
     }
@@ -442,7 +504,7 @@ impl Meter {
         let clock = sweep_clock(request.now());
         let ask = |used: u64, amount: u64| engine.check_limit(request, limit, Usage::used(used).requesting(amount));
         let Some(name) = engine.limit_name(limit) else { return ask(0, amount) };
-        let window = ask(0, amount).window();
+        let window = span_of(&ask(0, amount));
         let key = request.key();
         let hash = self.hash(key);
         let mut guard = self.shard(hash);
@@ -452,6 +514,10 @@ impl Meter {
             0
         } else {
             self.forget(counter.expire_holds(clock));
+            // A rolling counter is brought up to the request: what aged out no longer counts.
+            if matches!(window, Some(Span::Rolling { .. })) {
+                counter.advance_to(window);
+            }
             counter.taken()
         };
         let plan = ask(taken, amount);
@@ -475,7 +541,8 @@ impl Meter {
     /// ([`Engine::pool_refund_terms`]); to give back a whole consumption exactly, refund its
     /// `recorded` cost on the pool. With grants, a refund gives back in the reverse of the
     /// order consumption spends: overage, then what the grants live at the request's `now`
-    /// paid in this window, then the plan.
+    /// paid in this window, then the plan. A rolling limit gives back from the buckets that
+    /// count at the request's `now`, newest first (`docs/runtime.md`, "Rolling windows").
     pub fn refund(&self, engine: &Engine, request: &Request<'_>, limit: LimitId, amount: u64) -> u64 {
         let (limit, amount) = engine.pool_refund_terms(limit, amount);
         let plan = engine.check_limit(request, limit, Usage::default()).limit;
@@ -496,11 +563,11 @@ impl Meter {
         engine: &Engine,
         request: &Request<'_>,
         limit: LimitId,
-        f: impl FnOnce(&mut Counter, Option<WindowSpan>) -> R,
+        f: impl FnOnce(&mut Counter, Option<Span>) -> R,
     ) -> Option<R> {
         let (limit, _) = engine.pool_terms(limit, 0);
         let name = engine.limit_name(limit)?;
-        let window = engine.check_limit(request, limit, Usage::default()).window();
+        let window = span_of(&engine.check_limit(request, limit, Usage::default()));
         let key = request.key();
         let hash = self.hash(key);
         let mut guard = self.shard(hash);
@@ -607,7 +674,7 @@ impl Meter {
         let mut guard = self.shard(hash);
         let table = &mut *guard;
         if let Some(counter) = find(&mut table.subjects, hash, key, limit) {
-            counter.used = counter.used.saturating_sub(amount);
+            counter.take_back(amount);
             table.due.note(counter);
         }
     }
@@ -713,15 +780,21 @@ fn insert(subjects: &mut Subjects, hash: u64, key: &str, counter: Counter) {
     }
 }
 
-/// Whether the counter's window ended before `window` starts: its usage no longer counts.
-fn behind(counter: &Counter, window: Option<WindowSpan>) -> bool {
-    matches!((counter.window(), window), (Some(held), Some(asked)) if asked.start >= held.end)
+/// Whether the counter's window ended before `span` starts: its usage no longer counts. A
+/// rolling counter's has ended when nothing it recorded counts at the span's `now`.
+fn behind(counter: &Counter, span: Option<Span>) -> bool {
+    match (counter.window(), span) {
+        (Some(held), Some(Span::Reset(asked))) => asked.start >= held.end,
+        (Some(held), Some(Span::Rolling { now, .. })) => now >= held.end,
+        _ => false,
+    }
 }
 
-/// Whether `window` ended before the counter's window starts (a request whose clock is
-/// behind the recorded window).
-fn earlier(window: Option<WindowSpan>, counter: &Counter) -> bool {
-    matches!((counter.window(), window), (Some(held), Some(asked)) if asked.end <= held.start)
+/// Whether `span` ended before the counter's window starts (a request whose clock is
+/// behind the recorded window). A rolling window never has: a request behind the newest
+/// usage is answered from the buckets that count at its own instant, as on Redis.
+fn earlier(span: Option<Span>, counter: &Counter) -> bool {
+    matches!((counter.window(), span), (Some(held), Some(Span::Reset(asked))) if asked.end <= held.start)
 }
 
 /// Moves the counter to `window`, the one the engine reports for a request; returns whether
@@ -733,14 +806,44 @@ fn earlier(window: Option<WindowSpan>, counter: &Counter) -> bool {
 /// - Another window over the same time (a reload changed the limit's period, or the
 ///   subject's billing anchor moved): the usage counted so far carries over into the new
 ///   window, which the sweep then keeps for as long as the new window lasts.
-fn advance(counter: &mut Counter, window: Option<WindowSpan>) -> bool {
+///
+/// A rolling window never starts over: its buckets are brought up to the span's `now`, and
+/// what aged out of them no longer counts. A counter that was not rolling, or rolled over
+/// another length (a reload changed the limit), keeps what it still holds, recorded at `now`
+/// so that it counts for the whole new window (the stricter choice); one that was rolling
+/// and is asked for a window that resets keeps its usage as any counter moving to another
+/// window over the same time does.
+fn advance(counter: &mut Counter, span: Option<Span>) -> bool {
+    if let Some(Span::Rolling { now, length }) = span {
+        let live = if behind(counter, span) { 0 } else { counter.used };
+        let buckets = match counter.rolling.as_deref_mut() {
+            Some(buckets) if buckets.length() == length => {
+                buckets.advance(now);
+                buckets
+            }
+            _ => {
+                let mut buckets = Buckets::new(length, now);
+                buckets.record(now, live);
+                counter.rolling.insert(Box::new(buckets))
+            }
+        };
+        counter.used = buckets.total();
+        let span = buckets.span();
+        counter.set_window(Some(span));
+        return false;
+    }
+    counter.rolling = None;
+    let window = match span {
+        Some(Span::Reset(window)) => Some(window),
+        _ => None,
+    };
     match (counter.window(), window) {
-        _ if behind(counter, window) => {
+        _ if behind(counter, span) => {
             counter.set_window(window);
             counter.used = 0;
             true
         }
-        _ if earlier(window, counter) => false,
+        _ if earlier(span, counter) => false,
         (held, asked) => {
             if held != asked {
                 counter.set_window(asked);

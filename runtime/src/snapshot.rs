@@ -1,7 +1,7 @@
 //! Meter snapshots: every counter in a file, so that a restart loses no counted usage.
 //!
 //! The file is JSON Lines. The first line says what the file is and vouches for the rest:
-//! `{"format":"entitle-meter-snapshot","version":3,"counters":N,"sha256":"…"}`, where `sha256`
+//! `{"format":"entitle-meter-snapshot","version":4,"counters":N,"sha256":"…"}`, where `sha256`
 //! is the hash of every byte after that line. Each of the `N` lines after it is one counter:
 //! `{"subject":"app-42","limit":"api_calls","window":[start,end],"used":990}` (`window` is
 //! `null` for gauges and caps; instants are Unix seconds). A counter with reservations
@@ -13,8 +13,13 @@
 //! `{"id":"promo","amount":500,"spent":120,"starts":1795255200,"expires":1797847200,
 //! "priority":0,"seq":0,"spent_at":1795258800}` (`expires` is `null` for a grant that never
 //! expires, `seq` the order it was granted in, `spent_at` when it was last spent, `null` for
-//! never), and `"grants_paid"`, what the grants paid in the counter's window. Version 1 files, which have no holds, and version 2 files, which have no
-//! grants, are read too. Files are written atomically
+//! never), and `"grants_paid"`, what the grants paid in the counter's window. A counter of a
+//! rolling limit has `"rolling"`: `{"length":604800,"at":1795255200,"first":189975,
+//! "used":[…]}`, the window's length, the instant its buckets were last brought up to, the
+//! index of the oldest bucket that counts then and the usage of each bucket from it (their
+//! sum is `used`, and `window` is their span). Version 1 files, which have no holds, version 2
+//! files, which have no grants, and version 3 files, which have no rolling counters, are read
+//! too. Files are written atomically
 //! (temporary file, fsync, rename; the temporary file's name is unique to each write, so
 //! threads snapshotting to one path never share one), and a file that is not a regular file,
 //! is not a snapshot, is of another version, or is truncated or altered is refused whole: the
@@ -26,11 +31,11 @@ use std::sync::Arc;
 use entitle::{PolicyHash, WindowSpan};
 use serde_json::{json, Value};
 
-use crate::meter::{Counter, Entry, GrantEntry, Grants, Meter, MeterError, State};
+use crate::meter::{Buckets, Counter, Entry, GrantEntry, Grants, Meter, MeterError, Span, State};
 
 const FORMAT: &str = "entitle-meter-snapshot";
-/// The version written: 2 added holds, 3 grants.
-const VERSION: u64 = 3;
+/// The version written: 2 added holds, 3 grants, 4 rolling counters.
+const VERSION: u64 = 4;
 
 /// Why a snapshot was refused. The meter is unchanged.
 #[derive(Debug, thiserror::Error)]
@@ -71,6 +76,11 @@ pub(crate) fn write(meter: &Meter, path: &Path) -> std::io::Result<usize> {
             fields.insert("grants".into(), grants.entries().iter().map(grant_json).collect());
             fields.insert("grants_paid".into(), grants.paid.into());
         }
+        if let (Some(buckets), Some(fields)) = (&counter.rolling, line.as_object_mut()) {
+            let (at, first, used) = buckets.saved();
+            fields
+                .insert("rolling".into(), json!({"length": buckets.length(), "at": at, "first": first, "used": used}));
+        }
         body.push_str(&line.to_string());
         body.push('\n');
     }
@@ -101,7 +111,7 @@ pub(crate) fn restore(meter: &Meter, path: &Path) -> Result<usize, SnapshotError
     if header.get("format").and_then(Value::as_str) != Some(FORMAT) {
         return Err(invalid("line 1 does not name the format `entitle-meter-snapshot`".into()));
     }
-    if !matches!(header.get("version").and_then(Value::as_u64), Some(1 | 2 | VERSION)) {
+    if !matches!(header.get("version").and_then(Value::as_u64), Some(1..=VERSION)) {
         return Err(invalid(format!("line 1: only versions 1 to {VERSION} are read")));
     }
     let expected =
@@ -202,8 +212,18 @@ fn parse_counter(line: &str, config: &crate::meter::MeterConfig) -> Option<(Box<
             Some(Box::new(Grants::from_entries(entries, paid, config)))
         }
     };
-    let mut counter = Counter::new(Arc::from(limit), window, used);
+    let mut counter = Counter::new(Arc::from(limit), window.map(Span::Reset), used);
     counter.grants = grants;
+    if let Some(rolling) = value.get("rolling") {
+        let number = |name: &str| rolling.get(name).and_then(Value::as_i64);
+        let buckets: Vec<u64> = rolling.get("used")?.as_array()?.iter().map(Value::as_u64).collect::<Option<_>>()?;
+        let buckets = Buckets::restored(number("length")?, number("at")?, number("first")?, &buckets)?;
+        // The buckets are the usage and the window: a line whose fields disagree is refused.
+        if buckets.total() != used || Some(buckets.span()) != window {
+            return None;
+        }
+        counter.rolling = Some(Box::new(buckets));
+    }
     Some((subject.into(), counter, holds))
 }
 

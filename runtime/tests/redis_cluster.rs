@@ -21,6 +21,9 @@ use entitle_runtime::store::{StoreError, UsageMeter};
 mod redis_server;
 use redis_server::{scratch, Cluster};
 
+#[path = "support/rolling_cases.rs"]
+mod rolling_cases;
+
 const POLICY: &str = "policy \"c\"\nlimit calls : count per day\nlimit tokens : count per day\n\
                       tier free { limit calls = 40\nlimit tokens = 900 }\n";
 const LIMITS: [(&str, u64); 2] = [("calls", 40), ("tokens", 900)];
@@ -252,6 +255,15 @@ fn a_meter_follows_a_slot_that_moved_to_another_node() {
     let Err(StoreError::Unreachable(why)) = misplaced.try_consume(&engine, &request, calls, 1) else { panic!() };
     assert!(why.to_lowercase().contains("moved") && why.contains(&to.to_string()), "{why}");
     assert_eq!(meter.try_consume(&engine, &request, calls, 0).unwrap().used, 3);
+}
+
+/// A rolling window's buckets are keys of their own, each under the subject's hash tag: every
+/// call reads and records them in the subject's one slot, on whichever node holds it.
+#[test]
+fn rolling_windows_answer_on_a_cluster_as_in_process() {
+    let cluster = Cluster::start(&scratch("cluster-rolling"));
+    // Four centuries ahead, where the cases' buckets are still to come by Redis's clock.
+    assert!(rolling_cases::run(&meter(&cluster, 2), "cluster", 146_097 * 86_400) >= 9);
 }
 
 #[test]

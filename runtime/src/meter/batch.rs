@@ -9,7 +9,7 @@
 
 use entitle::{binding, Engine, LimitId, Quota, Request, Usage};
 
-use super::{find, sweep_clock, Counter, Meter, MeterError, Table};
+use super::{find, span_of, sweep_clock, Counter, Meter, MeterError, Table};
 use crate::store::Source;
 
 /// The outcome of [`Meter::try_consume_all`].
@@ -100,9 +100,9 @@ impl Meter {
                     }
                     // Live holds count as used for everyone but their own commit.
                     let quota = check(counter.taken());
-                    if counter.advance_to(quota.window()) {
+                    if counter.advance_to(span_of(&quota)) {
                         table.due.note(counter);
-                        check(0)
+                        check(counter.taken())
                     } else {
                         quota
                     }
@@ -157,10 +157,10 @@ impl Meter {
             let (limit, amount) = engine.pool_terms(*limit, *amount);
             let Some(name) = engine.limit_name(limit).filter(|_| amount > 0) else { continue };
             if let Some(counter) = find(&mut table.subjects, hash, key, name) {
-                counter.used = counter.used.saturating_add(amount);
+                counter.record(request.now(), amount);
                 table.due.note(counter);
             } else {
-                let counter = Counter::new(name.into(), quota.window(), amount);
+                let counter = Counter::new(name.into(), span_of(quota), amount);
                 table.insert(hash, key, counter);
                 reserved -= 1;
             }

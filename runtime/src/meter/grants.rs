@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use entitle::{Amount, Engine, LimitId, Quota, Reason, Request, Status, Usage};
 
-use super::{find, sweep_clock, Counter, Meter, MeterError};
+use super::{find, span_of, sweep_clock, Counter, Meter, MeterError};
 
 /// A grant to add with [`Meter::grant`]: `amount` credits from its start (default: at once)
 /// until its expiry (default: never), with a `priority` (default 0).
@@ -101,6 +101,9 @@ impl Grant {
     ) -> Result<Terms, GrantError> {
         if engine.is_gauge(limit) {
             return Err(GrantError::Gauge { limit: name.into() });
+        }
+        if engine.is_rolling(limit) {
+            return Err(GrantError::Rolling { limit: name.into() });
         }
         if self.id.is_empty() || self.id.len() > max_id {
             return Err(GrantError::BadId { len: self.id.len(), max: max_id });
@@ -214,6 +217,13 @@ pub enum GrantError {
         starts: i64,
         /// Its expiry.
         expires: i64,
+    },
+    /// A rolling limit has no window for a grant to pay in: what grants paid is accounted
+    /// per window, and a rolling window never ends.
+    #[error("`{limit}` counts over a rolling window, which takes no grants; nothing was granted")]
+    Rolling {
+        /// The limit's name.
+        limit: String,
     },
     /// A gauge is a level a service raises and lowers, not a balance to top up.
     #[error("`{limit}` is a gauge, which takes no grants; nothing was granted")]
@@ -460,11 +470,9 @@ impl Counter {
             Amount::Finite(limit) => self.used.saturating_sub(limit),
             Amount::Unlimited => 0,
         };
-        let from_overage = amount.min(overage);
-        self.used -= from_overage;
+        let from_overage = self.take_back(amount.min(overage));
         let to_grants = self.grants.as_deref_mut().map_or(0, |g| g.give_back(now, amount - from_overage));
-        let from_plan = (amount - from_overage - to_grants).min(self.used);
-        self.used -= from_plan;
+        let from_plan = self.take_back(amount - from_overage - to_grants);
         from_overage + to_grants + from_plan
     }
 }
@@ -508,7 +516,7 @@ impl Meter {
         if key.len() > max {
             return Err(MeterError::KeyTooLong { len: key.len(), max }.into());
         }
-        let window = engine.check_limit(request, limit, Usage::default()).window();
+        let window = span_of(&engine.check_limit(request, limit, Usage::default()));
         let hash = self.hash(key);
         let mut guard = self.shard(hash);
         let table = &mut *guard;

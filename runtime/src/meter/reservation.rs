@@ -31,7 +31,7 @@ use std::time::Duration;
 
 use entitle::{Amount, Engine, LimitId, Quota, Reason, Request, Usage};
 
-use super::{advance, find, sweep_clock, Counter, Meter, MeterConfig, MeterError};
+use super::{advance, find, span_of, sweep_clock, Counter, Meter, MeterConfig, MeterError, Span};
 
 /// A hold on part of a limit, granted by [`Meter::reserve`]; settle it with [`Meter::commit`]
 /// or [`Meter::release`]. Holding the value holds nothing by itself: dropping it leaves the
@@ -176,6 +176,13 @@ pub enum ReservationError {
     /// A hold of 0: it would hold nothing, and only take room.
     #[error("a hold must be of more than 0")]
     Empty,
+    /// A hold reserves part of a window's allowance until it is settled, and a rolling
+    /// window's allowance moves on under it: holds take limits whose windows reset.
+    #[error("`{limit}` counts over a rolling window, which takes no holds; nothing was held")]
+    Rolling {
+        /// The limit's name (its pool's, for a limit that draws on one).
+        limit: String,
+    },
     /// The lifetime asked for is 0 or longer than [`MeterConfig::max_hold_seconds`].
     #[error("a hold must last from 1 to {max} seconds, not {seconds}")]
     Lifetime {
@@ -351,7 +358,8 @@ impl Counter {
 
     /// Ends the holds of a counter whose window ended by `now`: they belonged to it.
     pub(crate) fn end_holds_of_ended_window(&mut self, now: i64) {
-        if let (Some(window), Some(holds)) = (self.window(), self.holds.as_mut()) {
+        // A rolling window never ends: its holds end when they expire.
+        if let (Some(window), Some(holds), None) = (self.window(), self.holds.as_mut(), &self.rolling) {
             if window.end <= now {
                 holds.end_all();
             }
@@ -365,8 +373,12 @@ impl Counter {
 
     /// Moves the counter to `window` as [`advance`] does; a counter that starts over ends
     /// its holds, which belonged to the window that ended.
-    pub(crate) fn advance_to(&mut self, window: Option<entitle::WindowSpan>) -> bool {
-        let fresh = advance(self, window);
+    ///
+    /// Returns whether what counts changed (a new window, or usage that aged out of a rolling
+    /// one), so that the caller asks the engine again with [`Counter::taken`].
+    pub(crate) fn advance_to(&mut self, span: Option<Span>) -> bool {
+        let before = self.used;
+        let fresh = advance(self, span);
         if fresh {
             if let Some(holds) = self.holds.as_mut() {
                 holds.end_all();
@@ -375,7 +387,16 @@ impl Counter {
                 grants.new_window();
             }
         }
-        fresh
+        fresh || self.used != before
+    }
+}
+
+/// Refuses a hold on a rolling limit ([`ReservationError::Rolling`]): what both meters check
+/// before a hold.
+pub(crate) fn holdable(engine: &Engine, limit: LimitId) -> Result<(), ReservationError> {
+    match engine.limit_name(limit) {
+        Some(name) if engine.is_rolling(limit) => Err(ReservationError::Rolling { limit: name.into() }),
+        _ => Ok(()),
     }
 }
 
@@ -437,6 +458,7 @@ impl Meter {
     ) -> Result<Reserved, ReservationError> {
         let asked = limit;
         let (limit, estimate) = engine.pool_terms(limit, estimate);
+        holdable(engine, limit)?;
         let seconds = hold_seconds(lifetime, self.config.max_hold_seconds, estimate)?;
         let check = |taken: u64| engine.check_limit(request, limit, Usage::used(taken).requesting(estimate));
         let Some(name) = engine.limit_name(limit) else {
@@ -453,8 +475,8 @@ impl Meter {
         if let Some(counter) = find(&mut table.subjects, hash, key, name) {
             self.forget(counter.expire_holds(clock));
             let mut quota = check(counter.taken());
-            if counter.advance_to(quota.window()) {
-                quota = check(0);
+            if counter.advance_to(span_of(&quota)) {
+                quota = check(counter.taken());
             }
             if !quota.allowed {
                 return Ok(Reserved { quota, reservation: None });
@@ -484,7 +506,7 @@ impl Meter {
         let entry = Entry { id, amount: estimate, expires, state: State::Live };
         let mut holds = Holds::new(&self.config);
         holds.push(entry);
-        let mut counter = Counter::new(Arc::from(name), quota.window(), 0);
+        let mut counter = Counter::new(Arc::from(name), span_of(&quota), 0);
         counter.holds = Some(Box::new(holds));
         let reservation = self.reservation(entry, key, &counter).asked_for(engine, asked);
         table.insert(hash, key, counter);
@@ -503,7 +525,7 @@ impl Meter {
     ) -> Result<Committed, ReservationError> {
         let limit = self.owned_by(engine, request, reservation)?;
         let actual = reservation.counted(engine, actual)?;
-        let window = engine.check_limit(request, limit, Usage::default()).window();
+        let window = span_of(&engine.check_limit(request, limit, Usage::default()));
         self.with_entry(reservation, sweep_clock(request.now()), window, |counter, entry| {
             let covered = match entry.state {
                 State::Committed { recorded, unrecorded } => {
@@ -533,7 +555,7 @@ impl Meter {
         reservation: &Reservation,
     ) -> Result<Released, ReservationError> {
         let limit = self.owned_by(engine, request, reservation)?;
-        let window = engine.check_limit(request, limit, Usage::default()).window();
+        let window = span_of(&engine.check_limit(request, limit, Usage::default()));
         self.with_entry(reservation, sweep_clock(request.now()), window, |_, entry| {
             let freed = match entry.state {
                 State::Released { freed } => return Ok(Settle::Repeat(Released { freed, repeated: true })),
@@ -577,7 +599,7 @@ impl Meter {
         &self,
         reservation: &Reservation,
         clock: i64,
-        window: Option<entitle::WindowSpan>,
+        window: Option<Span>,
         settle: impl FnOnce(&Counter, Entry) -> Result<Settle<T>, ReservationError>,
     ) -> Result<T, ReservationError> {
         let unknown = || ReservationError::Unknown { id: reservation.id };
@@ -610,7 +632,7 @@ impl Meter {
                     let forget = slot.expires.saturating_add(remember);
                     holds.due = holds.due.min(forget);
                 }
-                counter.used = counter.used.saturating_add(recorded);
+                counter.record(clock, recorded);
                 answer
             }
         };

@@ -37,6 +37,7 @@ mod holds;
 mod keys;
 mod lease;
 mod link;
+mod rolling;
 mod scripts;
 
 pub use lease::{LeaseConfig, LeasedMeter};
@@ -253,6 +254,7 @@ pub struct RedisMeter {
     consume: Lua,
     consume_all: Lua,
     refund: Lua,
+    rolling_refund: Lua,
     settle: Lua,
     reserve: Lua,
     commit: Lua,
@@ -315,6 +317,7 @@ impl RedisMeter {
             consume: Lua::new(scripts::CONSUME),
             consume_all: Lua::new(scripts::CONSUME_ALL),
             refund: Lua::new(scripts::REFUND),
+            rolling_refund: Lua::new(scripts::ROLLING_REFUND),
             settle: Lua::new(scripts::SETTLE),
             reserve: Lua::new(scripts::RESERVE),
             commit: Lua::new(scripts::COMMIT),
@@ -363,8 +366,10 @@ impl RedisMeter {
     /// The keys after the session are the subject's latest window, the counter's holds (three
     /// keys), the subject's grants on the limit and what they paid in the window; a call it
     /// gives up on is settled on the counter and on the grants.
-    fn call(&self, script: &Lua, keys: &Keys, args: &[i64]) -> Result<Vec<i64>, String> {
-        let after = [
+    ///
+    /// `extra` keys follow them: a rolling window's other buckets, which `CONSUME` reads.
+    fn call(&self, script: &Lua, keys: &Keys, extra: &[&str], args: &[i64]) -> Result<Vec<i64>, String> {
+        let mut after = vec![
             keys.latest.as_str(),
             keys.holds.as_str(),
             keys.live.as_str(),
@@ -372,6 +377,7 @@ impl RedisMeter {
             keys.grants.as_str(),
             keys.paid.as_str(),
         ];
+        after.extend_from_slice(extra);
         let counters = [keys.counter.as_str(), keys.grants.as_str(), keys.paid.as_str()];
         self.call_keys(script, keys, &counters, &[keys.counter.as_str()], &after, args)
     }
@@ -530,9 +536,18 @@ impl UsageMeter for RedisMeter {
             )));
         }
         let ceiling = ceiling_argument(fresh.limit, fresh.soft_cap)?;
-        let start = fresh.window().map(|w| w.start);
-        let keys = self.keys(request.key(), name, start);
-        let expire_at = fresh.window().map_or(0, |w| w.end.saturating_add(GRACE_SECONDS));
+        let mut start = fresh.window().map(|w| w.start);
+        let mut expire_at = fresh.window().map_or(0, |w| w.end.saturating_add(GRACE_SECONDS));
+        // A rolling window records on the bucket of the request's instant and reads the rest.
+        let buckets = self.buckets(request.key(), name, &fresh);
+        let (keys, others) = match buckets {
+            Some(buckets) => {
+                (start, expire_at) = (Some(buckets.start), buckets.expire_at);
+                (buckets.keys, buckets.others)
+            }
+            None => (self.keys(request.key(), name, start), Vec::new()),
+        };
+        let others: Vec<&str> = others.iter().map(String::as_str).collect();
         let clock = crate::meter::sweep_clock(request.now());
         let remember = i64::try_from(self.config.remember_seconds).unwrap_or(i64::MAX);
         // The plan's limit, past which the subject's grants pay (-1: they never do).
@@ -541,7 +556,7 @@ impl UsageMeter for RedisMeter {
             _ => -1,
         };
         let args = [amount.cast_signed(), ceiling, expire_at, start.unwrap_or(0), clock, remember, plan, request.now()];
-        match self.call(&self.consume, &keys, &args) {
+        match self.call(&self.consume, &keys, &others, &args) {
             Ok(answer) => {
                 let number = |n: i64| u64::try_from(n).unwrap_or(0);
                 let (allowed, before, held, from_grants, grants_left) = match answer[..] {
@@ -592,29 +607,18 @@ impl UsageMeter for RedisMeter {
         self.key_fits(request.key())?;
         let fresh = engine.check_limit(request, limit, Usage::default());
         let start = fresh.window().map(|w| w.start);
-        let keys = self.keys(request.key(), name, start);
         let capped = amount.min(EXACT).cast_signed();
-        // Past the plan's limit a refund gives back overage first (-1: no limit to be past).
-        let plan = match fresh.limit {
-            Amount::Finite(limit) => signed_amount(limit),
-            Amount::Unlimited => -1,
+        let answer = match self.buckets(request.key(), name, &fresh) {
+            // A rolling window gives back from its buckets that count, newest first.
+            Some(buckets) => {
+                let newest_first = buckets.newest_first();
+                self.call_keys(&self.rolling_refund, &buckets.keys, &newest_first, &[], &newest_first, &[capped])
+            }
+            None => self.refund_window(request, name, &fresh, start, capped),
         };
-        let args = [capped, i64::from(start.is_some()), start.unwrap_or(0), plan, request.now()];
-        match self.call(&self.refund, &keys, &args) {
+        match answer {
             Ok(answer) => Ok(answer.get(1).and_then(|&back| u64::try_from(back).ok()).unwrap_or(0)),
-            Err(why) => match self.config.failure_mode_for(name) {
-                // The share gives back what it recorded; usage on Redis waits for Redis.
-                FailureMode::LocalShare { processes } => {
-                    let n = u64::from(processes.max(1));
-                    let back = self.local.refund(engine, request, limit, amount.saturating_mul(n)) / n;
-                    if back > 0 {
-                        Ok(back)
-                    } else {
-                        Err(StoreError::Unreachable(why))
-                    }
-                }
-                _ => Err(StoreError::Unreachable(why)),
-            },
+            Err(why) => self.refund_failed(why, engine, request, limit, name, amount),
         }
     }
 
@@ -714,5 +718,52 @@ fn share(amount: Amount, n: u64) -> Amount {
     match amount {
         Amount::Finite(total) => Amount::Finite(total / n),
         Amount::Unlimited => Amount::Unlimited,
+    }
+}
+
+impl RedisMeter {
+    /// `REFUND` on the counter of a window that resets (or of a gauge or cap).
+    fn refund_window(
+        &self,
+        request: &Request<'_>,
+        name: &str,
+        fresh: &Quota,
+        start: Option<i64>,
+        capped: i64,
+    ) -> Result<Vec<i64>, String> {
+        let keys = self.keys(request.key(), name, start);
+        // Past the plan's limit a refund gives back overage first (-1: no limit to be past).
+        let plan = match fresh.limit {
+            Amount::Finite(limit) => signed_amount(limit),
+            Amount::Unlimited => -1,
+        };
+        let args = [capped, i64::from(start.is_some()), start.unwrap_or(0), plan, request.now()];
+        self.call(&self.refund, &keys, &[], &args)
+    }
+
+    /// A refund Redis could not answer: a local share gives back what it recorded; usage on
+    /// Redis waits for Redis.
+    fn refund_failed(
+        &self,
+        why: String,
+        engine: &Engine,
+        request: &Request<'_>,
+        limit: LimitId,
+        name: &str,
+        amount: u64,
+    ) -> Result<u64, StoreError> {
+        match self.config.failure_mode_for(name) {
+            // The share gives back what it recorded; usage on Redis waits for Redis.
+            FailureMode::LocalShare { processes } => {
+                let n = u64::from(processes.max(1));
+                let back = self.local.refund(engine, request, limit, amount.saturating_mul(n)) / n;
+                if back > 0 {
+                    Ok(back)
+                } else {
+                    Err(StoreError::Unreachable(why))
+                }
+            }
+            _ => Err(StoreError::Unreachable(why)),
+        }
     }
 }

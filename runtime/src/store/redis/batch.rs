@@ -54,13 +54,15 @@ impl RedisMeter {
         let key = request.key();
         self.key_fits(key)?;
         let mut keys = Vec::with_capacity(limits.len());
-        let mut args = Vec::with_capacity(limits.len() * 4 + 3);
+        // A rolling counter's other buckets, which follow every counter's five keys.
+        let mut others = Vec::new();
+        let mut args = Vec::with_capacity(limits.len() * 5 + 3);
         args.push(i64::try_from(limits.len()).unwrap_or(i64::MAX));
         for (at, fresh) in out.iter().enumerate() {
             let (limit, amount) = counted(at);
             let name = engine.limit_name(limit).unwrap_or_default();
             if !answerable(fresh) {
-                args.extend([0, REFUSED, 0, 0]);
+                args.extend([0, REFUSED, 0, 0, 0]);
                 keys.push(self.keys(key, name, None));
                 continue;
             }
@@ -69,16 +71,23 @@ impl RedisMeter {
                     "an amount of {amount} is 2^53 or more, past what redis counts exactly"
                 )));
             }
+            let ceiling = ceiling_argument(fresh.limit, fresh.soft_cap)?;
+            if let Some(buckets) = self.buckets(key, name, fresh) {
+                let count = i64::try_from(buckets.others.len()).unwrap_or(i64::MAX);
+                args.extend([amount.cast_signed(), ceiling, buckets.expire_at, buckets.start, count]);
+                others.extend(buckets.others);
+                keys.push(buckets.keys);
+                continue;
+            }
             let start = fresh.window().map(|w| w.start);
             let expire_at = fresh.window().map_or(0, |w| w.end.saturating_add(GRACE_SECONDS));
-            args.extend([amount.cast_signed(), ceiling_argument(fresh.limit, fresh.soft_cap)?, expire_at]);
-            args.push(start.unwrap_or(0));
+            args.extend([amount.cast_signed(), ceiling, expire_at, start.unwrap_or(0), 0]);
             keys.push(self.keys(key, name, start));
         }
         args.push(crate::meter::sweep_clock(request.now()));
         args.push(i64::try_from(self.config.remember_seconds).unwrap_or(i64::MAX));
         let counters: Vec<&str> = keys.iter().map(|k| k.counter.as_str()).collect();
-        let after: Vec<&str> = keys.iter().flat_map(each_key).collect();
+        let after: Vec<&str> = keys.iter().flat_map(each_key).chain(others.iter().map(String::as_str)).collect();
         let Some(first) = keys.first() else { return Ok(done(out, Source::Store)) };
         match self.call_keys(&self.consume_all, first, &counters, &[], &after, &args) {
             Ok(answer) if answer.len() == 1 + 2 * limits.len() => {

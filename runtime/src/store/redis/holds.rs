@@ -49,6 +49,7 @@ impl RedisMeter {
     ) -> Result<Reserved, StoreError> {
         let asked = limit;
         let (limit, estimate) = engine.pool_terms(limit, estimate);
+        crate::meter::holdable(engine, limit)?;
         let seconds = crate::meter::hold_seconds(lifetime, self.config.max_hold_seconds, estimate)?;
         let check = |taken: u64| engine.check_limit(request, limit, Usage::used(taken).requesting(estimate));
         let fresh = check(0);

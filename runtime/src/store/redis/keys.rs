@@ -97,6 +97,8 @@ pub(super) struct Keys {
     /// (`<counter>:paid`).
     pub(super) grants: String,
     pub(super) paid: String,
+    /// `<stem><length>:<subject>:<limit>:`, which every key of the subject's limit starts with.
+    limit_stem: String,
 }
 
 impl Keys {
@@ -114,7 +116,24 @@ impl Keys {
             counter,
             latest: format!("{limit_stem}latest"),
             stem,
+            limit_stem,
         }
+    }
+
+    /// The keys of `subject`'s usage of a rolling `limit` of `length` seconds, whose counter is
+    /// bucket `index` (`<stem><length>:<subject>:<limit>:r<window length>:<index>`; `r` starts
+    /// no window start, so a bucket never meets a counter of a window that resets) and whose
+    /// latest window is that length's own.
+    pub(super) fn rolling(prefix: &str, subject: &str, limit: &str, length: i64, index: i64) -> Keys {
+        let mut keys = Keys::new(prefix, subject, limit, None);
+        keys.counter = keys.bucket(length, index);
+        keys.latest = format!("{}r{length}:latest", keys.limit_stem);
+        keys
+    }
+
+    /// The key of bucket `index` of the subject's rolling window of `length` seconds.
+    pub(super) fn bucket(&self, length: i64, index: i64) -> String {
+        format!("{}r{length}:{index}", self.limit_stem)
     }
 
     /// The session of connection slot `session` (`session:<meter>:<slot>`) for this subject's
@@ -158,5 +177,9 @@ mod tests {
         assert_eq!(keys.holds, format!("entitle:{braced}5:a}}b{{c:calls:1795219200:holds"));
         assert_eq!(keys.session("session:m:0"), format!("entitle:{braced}session:m:0"));
         assert_eq!(Keys::new("entitle:", "k", "calls", None).counter, format!("entitle:{{{}}}1:k:calls:-", tag("k")));
+        let rolling = Keys::rolling("entitle:", "a}b{c", "calls", 604_800, 189_975);
+        assert_eq!(rolling.counter, format!("entitle:{braced}5:a}}b{{c:calls:r604800:189975"));
+        assert_eq!(rolling.bucket(604_800, 189_976), format!("entitle:{braced}5:a}}b{{c:calls:r604800:189976"));
+        assert_eq!(rolling.latest, format!("entitle:{braced}5:a}}b{{c:calls:r604800:latest"));
     }
 }

@@ -403,11 +403,11 @@ impl Inner {
         }
         let fresh = engine.check_limit(request, limit, Usage::used(0).requesting(amount));
         let (Some(name), Some(window)) =
-            (engine.limit_name(limit).filter(|_| fresh.allowed && amount > 0), fresh.window())
+            (engine.limit_name(limit).filter(|_| fresh.allowed && amount > 0 && !fresh.rolling()), fresh.window())
         else {
-            // Denied by the engine, a gauge or cap, or nothing to spend (a question of what is
-            // used, which a share would answer with a lease of nothing): exact, through the
-            // shared meter.
+            // Denied by the engine, a gauge or cap, nothing to spend (a question of what is
+            // used, which a share would answer with a lease of nothing), or a rolling window,
+            // which has no window a share could last for: exact, through the shared meter.
             return self.redis.try_consume(engine, request, limit, amount);
         };
         let clock = sweep_clock(request.now());

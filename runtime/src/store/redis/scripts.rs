@@ -145,7 +145,9 @@ end
 /// Decides and records one call. KEYS: the counter, the connection slot's session for the
 /// subject's hash slot, the subject's latest window of the limit (all three share one hash
 /// tag, so one slot of a cluster holds them), then the counter's holds and their expiries (see
-/// `RESERVE`). ARGV: the call's sequence number on its slot, the amount, the ceiling (-1 for
+/// `RESERVE`), the subject's grants and what they paid in the window, and for a rolling
+/// window the other buckets that count (the counter is the bucket of the request's instant,
+/// the one recorded on; see `meter/rolling.rs`), whose usage counts as used. ARGV: the call's sequence number on its slot, the amount, the ceiling (-1 for
 /// none), the counter's expiry (0 for none, and then no window), its window's start, the
 /// caller's clock (for the holds' expiry), the session's lifetime in milliseconds.
 ///
@@ -173,6 +175,10 @@ if seq < seen then
   return {-1, 0, 0, 0, 0}
 end
 local used = tonumber(redis.call('GET', KEYS[1]) or '0')
+-- A rolling window's other buckets that count, after the eight keys.
+for i = 9, #KEYS do
+  used = used + tonumber(redis.call('GET', KEYS[i]) or '0')
+end
 local held = 0
 if redis.call('EXISTS', KEYS[4]) == 1 then
   expire_holds(KEYS[4], KEYS[5], KEYS[6], tonumber(ARGV[6]), tonumber(ARGV[7]))
@@ -292,6 +298,38 @@ return {1, back}
 "
 );
 
+/// Gives back up to an amount of a rolling window's usage, newest bucket first, once per
+/// call like `CONSUME`. KEYS: the session, then the buckets that count, newest first. ARGV:
+/// the call's number, the amount, the session's lifetime in milliseconds. The session's `undo`
+/// lists what was taken off each bucket, for `SETTLE`.
+pub(super) const ROLLING_REFUND: &str = r"
+local seq = tonumber(ARGV[1])
+local latest = redis.call('HMGET', KEYS[1], 'seq', 'result')
+local seen = tonumber(latest[1] or '0')
+if seq == seen then
+  local done, back = string.match(latest[2], '^(%d+):(%d+)$')
+  return {tonumber(done), tonumber(back)}
+end
+if seq < seen then
+  return {-1, 0}
+end
+local left = tonumber(ARGV[2])
+local undo = {}
+for i = 2, #KEYS do
+  local take = math.min(left, tonumber(redis.call('GET', KEYS[i]) or '0'))
+  if take > 0 then
+    redis.call('DECRBY', KEYS[i], take)
+    left = left - take
+  end
+  undo[#undo + 1] = string.format('%d', -take)
+end
+local back = tonumber(ARGV[2]) - left
+redis.call('HSET', KEYS[1], 'seq', ARGV[1], 'result', '1:' .. string.format('%d', back),
+  'undo', table.concat(undo, ':'), 'ugrants', '')
+redis.call('PEXPIRE', KEYS[1], ARGV[3])
+return {1, back}
+";
+
 /// Takes back a call the meter gave up on (it answered the caller as if nothing had been
 /// recorded), whether Redis ran it or not. KEYS: that call's session (so this call goes to the
 /// abandoned call's slot), then its counters, in the order of its `undo` list. ARGV: this
@@ -375,10 +413,12 @@ return {1, 0}
 /// Decides one request against several counters of one subject and records every amount or
 /// none, once per call like `CONSUME`. KEYS: the session, then five keys per counter as
 /// `CONSUME` takes them (the counter, the subject's latest window of the limit, the holds, the
-/// live holds by expiry, the settled ones). ARGV: the call's number, the number of counters
-/// `n`, four per counter (the amount, the ceiling, -1 for none or -2 for a limit the engine
-/// refuses whatever is used, the counter's expiry or 0, its window's start), the caller's clock, how long a settled hold is remembered, the session's
-/// lifetime in milliseconds.
+/// live holds by expiry, the settled ones), then the other buckets that count of each rolling
+/// counter, in the counters' order. ARGV: the call's number, the number of counters `n`, five
+/// per counter (the amount, the ceiling, -1 for none or -2 for a limit the engine refuses
+/// whatever is used, the counter's expiry or 0, its window's start, how many other buckets
+/// of it follow the counters' keys), the caller's clock, how long a settled hold is
+/// remembered, the session's lifetime in milliseconds.
 ///
 /// A counter given twice sees the amounts given for it before. The answer is `{recorded,
 /// used_1, held_1, …, used_n, held_n}`, each `used` with those earlier amounts, and `recorded`
@@ -400,13 +440,18 @@ if seq < seen then
   return {-1}
 end
 local n = tonumber(ARGV[2])
-local clock, remember = tonumber(ARGV[3 + 4 * n]), tonumber(ARGV[4 + 4 * n])
+local clock, remember = tonumber(ARGV[3 + 5 * n]), tonumber(ARGV[4 + 5 * n])
 local pending = {}
 local out = {1}
+local extra = 2 + 5 * n
 for i = 1, n do
-  local k, a = 1 + 5 * (i - 1), 2 + 4 * (i - 1)
+  local k, a = 1 + 5 * (i - 1), 2 + 5 * (i - 1)
   local counter = KEYS[k + 1]
   local used = tonumber(redis.call('GET', counter) or '0') + (pending[counter] or 0)
+  for _ = 1, tonumber(ARGV[a + 5]) do
+    used = used + tonumber(redis.call('GET', KEYS[extra]) or '0')
+    extra = extra + 1
+  end
   local held = 0
   if redis.call('EXISTS', KEYS[k + 3]) == 1 then
     expire_holds(KEYS[k + 3], KEYS[k + 4], KEYS[k + 5], clock, remember)
@@ -422,7 +467,7 @@ for i = 1, n do
 end
 local undo = {}
 for i = 1, n do
-  local k, a = 1 + 5 * (i - 1), 2 + 4 * (i - 1)
+  local k, a = 1 + 5 * (i - 1), 2 + 5 * (i - 1)
   local amount = 0
   if out[1] == 1 then
     amount = tonumber(ARGV[a + 1])
@@ -438,7 +483,7 @@ for i, value in ipairs(out) do
 end
 redis.call('HSET', KEYS[1], 'seq', ARGV[1], 'result', table.concat(result, ':'), 'undo', table.concat(undo, ':'),
   'ugrants', '')
-redis.call('PEXPIRE', KEYS[1], ARGV[5 + 4 * n])
+redis.call('PEXPIRE', KEYS[1], ARGV[5 + 5 * n])
 return out
 "
 );

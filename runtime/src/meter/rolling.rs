@@ -1,0 +1,290 @@
+//! Rolling windows in the meter: a counter of `rolling 7 days` keeps its usage in buckets, so
+//! that usage ages out of the window without the meter keeping every request.
+//!
+//! A window of `length` seconds is cut into [`BUCKETS`] buckets of `width = ⌈length / 64⌉`
+//! seconds, aligned to the epoch: bucket `k` holds what was recorded in `[k·width, (k+1)·width)`.
+//! At `now`, the counter's usage is the sum of every bucket that overlaps
+//! `[now − length, now]`. That counts everything recorded within the window, and may count
+//! what was recorded up to one bucket's width before it: the meter's window is at least
+//! `length` and less than `length + width` long, so it only ever denies early, never late
+//! (`docs/runtime.md` states the bound). 64 buckets hold at most 65 live ones; they are kept
+//! in a ring of 65 slots (552 bytes with the ring's bookkeeping), boxed beside the counter only
+//! for rolling limits.
+
+use entitle::WindowSpan;
+
+/// How many buckets a window is cut into.
+pub(crate) const BUCKETS: i64 = 64;
+/// The ring's size: a window of 64 buckets overlaps at most 65 of them.
+const SLOTS: usize = 65;
+/// How far back from the newest bucket the ring reaches: `SLOTS − 1` buckets.
+const REACH: i64 = 64;
+
+/// The width of one bucket of a window of `length` seconds (at least 1): `⌈length / 64⌉`.
+pub(crate) const fn width_of(length: i64) -> i64 {
+    if length <= 1 {
+        1
+    } else {
+        (length - 1) / BUCKETS + 1
+    }
+}
+
+/// The buckets that count at `now` for a window of `length` seconds cut into buckets of
+/// `width`: the one that holds `now − length` and the 64 after it, which reach `now`'s own
+/// (and the one after it when `length` is not a multiple of 64 widths, where a process whose
+/// clock is a little ahead may have recorded). Both meters read this range, so a request is
+/// answered at its own instant whatever later usage another clock recorded.
+pub(crate) fn counted(length: i64, width: i64, now: i64) -> std::ops::RangeInclusive<i64> {
+    let oldest = now.saturating_sub(length).div_euclid(width);
+    oldest..=oldest + REACH
+}
+
+/// A rolling counter's buckets: usage per bucket, the newest bucket `newest` (written to or
+/// cleared up to it) and the instant the counter was last brought up to, `at`, at which
+/// [`Buckets::total`] is what counts.
+///
+/// Invariant: slot `k mod 65` holds bucket `k`'s usage for every `k` in
+/// `newest − 64 ..= newest`; every slot of a later bucket was cleared when `newest` moved
+/// past it. So a bucket older than that range is never read.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct Buckets {
+    length: i64,
+    width: i64,
+    newest: i64,
+    at: i64,
+    slots: [u64; SLOTS],
+}
+
+impl Buckets {
+    /// Empty buckets for a window of `length` seconds, brought up to `now`.
+    pub(crate) fn new(length: i64, now: i64) -> Buckets {
+        let length = length.max(1);
+        let width = width_of(length);
+        Buckets { length, width, newest: now.div_euclid(width), at: now, slots: [0; SLOTS] }
+    }
+
+    /// The window's length in seconds.
+    pub(crate) fn length(&self) -> i64 {
+        self.length
+    }
+
+    /// The slot of bucket `k`.
+    #[expect(clippy::cast_possible_truncation, reason = "rem_euclid(65) is 0–64")]
+    fn slot(k: i64) -> usize {
+        k.rem_euclid(REACH + 1) as usize
+    }
+
+    /// The buckets that count at `at` and that the ring holds, oldest first.
+    fn live(&self) -> std::ops::RangeInclusive<i64> {
+        let range = counted(self.length, self.width, self.at);
+        (*range.start()).max(self.newest - REACH)..=(*range.end()).min(self.newest)
+    }
+
+    /// Brings the buckets up to `now`: a later bucket clears the slots it reuses. A `now`
+    /// behind the newest bucket (a request whose clock is behind) clears nothing, and is
+    /// answered from the buckets that count at it.
+    pub(crate) fn advance(&mut self, now: i64) {
+        let index = now.div_euclid(self.width);
+        if index > self.newest {
+            let cleared = (index - self.newest).min(REACH + 1);
+            for k in index - cleared + 1..=index {
+                if let Some(slot) = self.slots.get_mut(Self::slot(k)) {
+                    *slot = 0;
+                }
+            }
+            self.newest = index;
+        }
+        self.at = now;
+    }
+
+    /// The usage that counts at the instant the buckets were last brought up to.
+    pub(crate) fn total(&self) -> u64 {
+        self.live().filter_map(|k| self.slots.get(Self::slot(k))).fold(0u64, |sum, &used| sum.saturating_add(used))
+    }
+
+    /// Records `amount` at `now`, in `now`'s bucket. A bucket older than the ring holds (a
+    /// clock behind the newest usage by more than a window) has aged out for every instant
+    /// from the newest bucket on, so nothing is kept of it: the Redis meter's key for it
+    /// expires as soon.
+    pub(crate) fn record(&mut self, now: i64, amount: u64) {
+        self.advance(now);
+        let index = now.div_euclid(self.width);
+        if index >= self.newest - REACH {
+            if let Some(slot) = self.slots.get_mut(Self::slot(index)) {
+                *slot = slot.saturating_add(amount);
+            }
+        }
+    }
+
+    /// Takes back up to `amount` of the usage that counts, newest bucket first (a refund
+    /// gives back what was recorded last); returns what was taken back.
+    pub(crate) fn take_back(&mut self, amount: u64) -> u64 {
+        let mut left = amount;
+        for k in self.live().rev() {
+            if left == 0 {
+                break;
+            }
+            if let Some(slot) = self.slots.get_mut(Self::slot(k)) {
+                let back = left.min(*slot);
+                *slot -= back;
+                left -= back;
+            }
+        }
+        amount - left
+    }
+
+    /// The span a counter of these buckets keeps: from the oldest bucket the ring holds to
+    /// the first instant at which nothing recorded counts any more (the end of the newest
+    /// bucket that holds usage, plus the window's length), which is when a sweep may drop the
+    /// counter; just past the start when no bucket holds any.
+    pub(crate) fn span(&self) -> WindowSpan {
+        let start = (self.newest - REACH).saturating_mul(self.width);
+        // The newest bucket is the one recorded on last, as a rule: the scan stops at once.
+        let used = (self.newest - REACH..=self.newest)
+            .rev()
+            .find(|&k| self.slots.get(Self::slot(k)).is_some_and(|&used| used > 0));
+        let end =
+            used.map_or(start.saturating_add(1), |k| (k + 1).saturating_mul(self.width).saturating_add(self.length));
+        WindowSpan::new(start, end.max(start.saturating_add(1)))
+    }
+
+    /// The buckets as a snapshot line keeps them: the instant they were last brought up to,
+    /// the index of the ring's oldest bucket, and the usage of each of its 65 buckets from it.
+    pub(crate) fn saved(&self) -> (i64, i64, Vec<u64>) {
+        let first = self.newest - REACH;
+        let used = (first..=self.newest).filter_map(|k| self.slots.get(Self::slot(k)).copied()).collect();
+        (self.at, first, used)
+    }
+
+    /// The buckets a snapshot line keeps, for a window of `length` seconds: `None` unless
+    /// they are a whole ring whose newest bucket holds `at` or is after it.
+    pub(crate) fn restored(length: i64, at: i64, first: i64, used: &[u64]) -> Option<Buckets> {
+        if length < 1 || used.len() != SLOTS {
+            return None;
+        }
+        let mut buckets = Buckets::new(length, at);
+        buckets.newest = first.checked_add(REACH)?;
+        if buckets.newest < at.div_euclid(buckets.width)
+            || buckets.newest.checked_mul(buckets.width)?.checked_add(buckets.width + length).is_none()
+        {
+            return None;
+        }
+        for (k, &amount) in (first..).zip(used) {
+            *buckets.slots.get_mut(Self::slot(k))? = amount;
+        }
+        Some(buckets)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const DAY: i64 = 86_400;
+
+    /// What the buckets count at `now`, after recording `events` (instant, amount) in order.
+    fn counted(length: i64, events: &[(i64, u64)], now: i64) -> u64 {
+        let mut buckets = Buckets::new(length, events.first().map_or(now, |e| e.0));
+        for &(at, amount) in events {
+            buckets.record(at, amount);
+        }
+        buckets.advance(now);
+        buckets.total()
+    }
+
+    #[test]
+    fn usage_counts_for_the_window_and_at_most_one_bucket_more() {
+        // 7 days in buckets of 9_450 seconds (2 h 37 min 30 s).
+        let length = 7 * DAY;
+        let width = width_of(length);
+        assert_eq!(width, 9_450);
+        let t = 1_000 * width; // a bucket's first instant
+                               // Recorded at the first instant of a bucket: counted until `length` after the end of
+                               // that bucket, exclusive — the window's length, plus at most one width.
+        assert_eq!(counted(length, &[(t, 5)], t + length - 1), 5);
+        assert_eq!(counted(length, &[(t, 5)], t + length), 5);
+        assert_eq!(counted(length, &[(t, 5)], t + length + width - 1), 5);
+        assert_eq!(counted(length, &[(t, 5)], t + length + width), 0);
+        // Recorded at a bucket's last instant: counted exactly `length` after it and gone at
+        // the next bucket's end.
+        let last = t + width - 1;
+        assert_eq!(counted(length, &[(last, 3)], last + length), 3);
+        assert_eq!(counted(length, &[(last, 3)], last + length + 1), 0);
+    }
+
+    /// Against every event kept with its instant: what the buckets count at `now` is at least
+    /// what was recorded within `[now − length, now]`, and at most what was recorded within
+    /// `(now − length − width, now]`.
+    #[test]
+    fn the_error_is_bounded_by_one_bucket_at_every_instant() {
+        for length in [1, 30, 60, 3_600, 86_400, 7 * DAY, 65, 129] {
+            let width = width_of(length);
+            let mut buckets = Buckets::new(length, 0);
+            let mut events: Vec<(i64, u64)> = Vec::new();
+            let step = (length / 37).max(1);
+            let mut now = 0;
+            for i in 0..400u64 {
+                now += step + i64::try_from(i % 5).unwrap();
+                if i % 3 != 0 {
+                    buckets.record(now, i % 7 + 1);
+                    events.push((now, i % 7 + 1));
+                }
+                buckets.advance(now);
+                let within = |from: i64| events.iter().filter(|e| e.0 >= from && e.0 <= now).map(|e| e.1).sum::<u64>();
+                let (least, most) = (within(now - length), within(now - length - width + 1));
+                let got = buckets.total();
+                assert!(least <= got && got <= most, "length {length} at {now}: {least} ≤ {got} ≤ {most}");
+            }
+        }
+    }
+
+    #[test]
+    fn a_long_gap_clears_every_bucket_and_a_late_clock_still_sees_later_usage() {
+        let mut buckets = Buckets::new(3_600, 0);
+        buckets.record(10, 4);
+        buckets.record(100_000, 1);
+        assert_eq!(buckets.total(), 1, "a gap longer than the ring clears it");
+        // A request stamped half an hour behind is answered at its own instant: what was
+        // recorded after it does not count for it, what it records counts from then on.
+        buckets.record(100_000 - 1_800, 2);
+        assert_eq!(buckets.total(), 2);
+        // One stamped more than a window behind sees only its own window, where nothing was
+        // recorded, and what it records has aged out for every later instant.
+        buckets.record(100_000 - 7_200, 5);
+        assert_eq!(buckets.total(), 0);
+        buckets.advance(100_000);
+        assert_eq!(buckets.total(), 3);
+    }
+
+    #[test]
+    fn the_ring_is_the_size_the_docs_give() {
+        assert_eq!(std::mem::size_of::<Buckets>(), 552, "docs/runtime.md gives it");
+    }
+
+    #[test]
+    fn refunds_take_back_the_newest_usage_first() {
+        let mut buckets = Buckets::new(640, 0);
+        buckets.record(0, 5);
+        buckets.record(300, 7);
+        assert_eq!(buckets.take_back(9), 9);
+        assert_eq!(buckets.total(), 3);
+        // What is left is the oldest usage, which ages out first.
+        buckets.advance(650);
+        assert_eq!(buckets.total(), 0);
+        assert_eq!(buckets.take_back(1), 0);
+    }
+
+    #[test]
+    fn saved_buckets_restore_alike_and_bad_ones_are_refused() {
+        let mut buckets = Buckets::new(DAY, 0);
+        for at in (0..2 * DAY).step_by(5_000) {
+            buckets.record(at, 2);
+        }
+        let (at, first, used) = buckets.saved();
+        assert_eq!(Buckets::restored(DAY, at, first, &used), Some(buckets.clone()));
+        assert_eq!(Buckets::restored(DAY, at, first - 1, &used), None, "a ring behind its instant");
+        assert_eq!(Buckets::restored(DAY, at, first, &[0; 66]), None);
+        assert_eq!(Buckets::restored(DAY, at, first, &used[1..]), None);
+        assert_eq!(Buckets::restored(0, at, first, &used), None);
+    }
+}
