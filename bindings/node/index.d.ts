@@ -184,7 +184,12 @@ export interface Decision {
 /** A counter's current window, `[start, end)` in Unix seconds. */
 export interface Window {
   readonly start: number;
+  /** When the counter resets; for a rolling window, the request's instant. */
   readonly end: number;
+  /** Whether the window rolls (`rolling 7 days`): it is `[now − length, now)`, trailing the
+   * request's instant rather than resetting at a boundary, and the usage to give is what was
+   * used within it. */
+  readonly rolling: boolean;
 }
 
 /** The answer to "how much of this limit is left, and may this request proceed?". */
@@ -261,7 +266,8 @@ export interface QuotaJson {
   readonly limit: number | 'unlimited';
   readonly soft_cap: number | 'unlimited' | null;
   readonly remaining: number | 'unlimited';
-  readonly window?: { readonly start: string; readonly end: string };
+  /** `rolling` is present (and `true`) for a rolling window. */
+  readonly window?: { readonly start: string; readonly end: string; readonly rolling?: true };
   /** Present (and `true`) when an override record changed the limit. */
   readonly overridden?: true;
 }

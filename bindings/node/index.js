@@ -376,7 +376,10 @@ function quota(q) {
     softCap: q.softCap === undefined || q.softCap === null ? null : amount(q.softCap),
     remaining: amount(q.remaining),
     seats: q.seats === undefined || q.seats === null ? null : amount(q.seats),
-    window: q.windowStart === undefined || q.windowStart === null ? null : frozen({ start: q.windowStart, end: q.windowEnd }),
+    window:
+      q.windowStart === undefined || q.windowStart === null
+        ? null
+        : frozen({ start: q.windowStart, end: q.windowEnd, rolling: q.windowRolling === true }),
     overridden: q.overridden === true,
   });
 }

@@ -107,6 +107,9 @@ pub struct NativeQuota {
     pub window_start: Option<i64>,
     /// Its end (exclusive).
     pub window_end: Option<i64>,
+    /// Whether the window rolls (`rolling 7 days`): it is `[now − length, now)`, so its end is
+    /// the request's instant rather than a reset. False when there is no window.
+    pub window_rolling: bool,
     /// Whether a record of the request's override set changed the limit.
     pub overridden: bool,
 }
@@ -651,6 +654,7 @@ fn native_quota(answer: &Quota) -> NativeQuota {
         seats: answer.seats.map(|seats| seats.to_string()),
         window_start: window.map(|w| w.start),
         window_end: window.map(|w| w.end),
+        window_rolling: window.is_some() && answer.rolling(),
         overridden: answer.overridden(),
     }
 }
@@ -891,6 +895,7 @@ fn denied_quota(reason: Reason) -> NativeQuota {
         seats: None,
         window_start: None,
         window_end: None,
+        window_rolling: false,
         overridden: false,
     }
 }

@@ -127,7 +127,7 @@ test('decide, checkLimit, settingValue and the batch answer', () => {
     softCap: 1200,
     remaining: 0,
     seats: null,
-    window: { start: 1_795_219_200, end: 1_795_305_600 },
+    window: { start: 1_795_219_200, end: 1_795_305_600, rolling: false },
     overridden: false,
   });
   assert.deepEqual(engine.checkLimit(free, 'calls', 95), {
@@ -138,7 +138,7 @@ test('decide, checkLimit, settingValue and the batch answer', () => {
     softCap: null,
     remaining: 5,
     seats: null,
-    window: { start: 1_795_219_200, end: 1_795_305_600 },
+    window: { start: 1_795_219_200, end: 1_795_305_600, rolling: false },
     overridden: false,
   });
   const bytes = engine.checkLimit(pro, 'bytes', 2n ** 64n - 1n, 1);
@@ -423,4 +423,47 @@ tier pro { limit credits = 1_000 }
   assert.equal(unknown.quota.reason, 'unknown_limit');
   assert.equal(unknown.pool, null);
   assert.equal(engine.pool('nothing'), null);
+});
+
+test('a rolling window ends at the request, and a calendar one does not roll', () => {
+  const engine = Engine.fromSource(`policy "rolling"
+limit calls : count rolling 7 days
+limit daily : count per day
+limit credits : count rolling 24 hours
+limit chat : duration draws credits at 5 per minute
+limit seats : count
+tier pro {
+    limit calls = 100
+    limit daily = 100
+    limit credits = 1_000
+    limit seats = 5
+}
+`);
+  const day = 86_400;
+  const request = engine.request({ tier: 'pro', now: NOW });
+  const calls = engine.checkLimit(request, 'calls', 40, 1);
+  assert.deepEqual([calls.allowed, calls.remaining], [true, 60]);
+  assert.deepEqual(calls.window, { start: NOW - 7 * day, end: NOW, rolling: true });
+  assert.ok(Object.isFrozen(calls.window));
+  // It is never aligned: a second later, it ends a second later.
+  const later = engine.checkLimit(engine.request({ tier: 'pro', now: NOW + 1 }), 'calls');
+  assert.deepEqual([later.window.start, later.window.end], [NOW + 1 - 7 * day, NOW + 1]);
+  // A calendar window resets after the instant; a cap has no window.
+  const daily = engine.checkLimit(request, 'daily', 40);
+  assert.equal(daily.window.rolling, false);
+  assert.ok(daily.window.start <= NOW && NOW < daily.window.end && daily.window.end - daily.window.start === day);
+  assert.equal(engine.checkLimit(request, 'seats', 4).window, null);
+  // A limit that draws on a rolling pool rolls with it, denied too: 130 seconds cost 11 credits.
+  const chat = engine.checkLimit(request, 'chat', 990, 130);
+  assert.deepEqual([chat.allowed, chat.reason], [false, 'limit_exceeded']);
+  assert.deepEqual(chat.window, { start: NOW - day, end: NOW, rolling: true });
+  assert.deepEqual(engine.checkDraw(request, 'chat', 990, 130).quota, chat);
+  // Every call that answers a limit carries it, and the JSON protocol says it of the rolling window only.
+  const [many, manyDaily] = engine.checkLimitMany(request, ['calls', 'daily'], [40, 40]);
+  assert.deepEqual([many.window.rolling, manyDaily.window.rolling], [true, false]);
+  assert.equal(engine.checkLimits(request, ['calls']).answers[0].window.rolling, true);
+  assert.equal(engine.entitlements(request, { calls: 40 }).limits.calls.window.rolling, true);
+  const json = (limit) => JSON.parse(engine.queryJson(JSON.stringify({ tier: 'pro', now: NOW, limit })));
+  assert.equal(json('calls').window.rolling, true);
+  assert.equal('rolling' in json('daily').window, false);
 });

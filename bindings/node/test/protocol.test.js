@@ -42,7 +42,9 @@ function quotaJson(q) {
     limit: q.limit,
     soft_cap: q.softCap,
     remaining: q.remaining,
-    ...(q.window ? { window: { start: instant(q.window.start), end: instant(q.window.end) } } : {}),
+    ...(q.window
+      ? { window: { start: instant(q.window.start), end: instant(q.window.end), ...(q.window.rolling ? { rolling: true } : {}) } }
+      : {}),
   };
 }
 
