@@ -40,6 +40,11 @@ const POLICY: &str =
 const POOLS: &str = "policy \"bench\"\nlimit credits : count per minute\n\
                      limit images : count draws credits at 40\ntier pro { limit credits = 1 }\n";
 
+/// The per-minute limit's rolling twin: a window of 24 hours in buckets of 22.5 minutes, which
+/// the calls of one instant all record into, as the calls of one bucket's span do.
+const ROLLING: &str =
+    "policy \"bench\"\nlimit calls : count rolling 24 hours\ntier pro { limit calls = 1_000_000_000_000_000 }\n";
+
 /// A year ahead of the real clock, so the Redis keys' expiry (a minute after the window, by
 /// Redis's clock) never falls inside the run.
 fn now() -> i64 {
@@ -121,6 +126,12 @@ fn in_process(c: &mut Criterion) {
     });
     let limiter = governor();
     let key = String::from("customer-00042");
+    let rolling = Engine::from_source("bench", ROLLING).unwrap();
+    let rolling_calls = rolling.limit("calls").unwrap();
+    let request = Request::new(rolling.tier("pro").unwrap(), s.now).with_key("customer-00042");
+    group.bench_function("try_consume/rolling", |b| {
+        b.iter(|| meter.try_consume(&rolling, black_box(&request), rolling_calls, 1).unwrap())
+    });
     group.bench_function("governor check_key/uncontended", |b| b.iter(|| limiter.check_key(black_box(&key))));
 
     // Two threads at once; one iteration is one call on each thread.
@@ -160,6 +171,14 @@ fn on_redis(c: &mut Criterion) {
     let request = Request::new(s.pro, s.now).with_key("customer-00042");
     group.bench_function("try_consume/one caller", |b| {
         b.iter(|| meter.try_consume(&s.engine, black_box(&request), s.calls, 1).unwrap())
+    });
+
+    // The rolling twin: one script call that reads the 65 buckets that count and records on one.
+    let rolling = Engine::from_source("bench", ROLLING).unwrap();
+    let rolling_calls = rolling.limit("calls").unwrap();
+    let rolling_request = Request::new(rolling.tier("pro").unwrap(), s.now).with_key("customer-00043");
+    group.bench_function("try_consume/rolling, one caller", |b| {
+        b.iter(|| meter.try_consume(&rolling, black_box(&rolling_request), rolling_calls, 1).unwrap())
     });
 
     // The same calls answered from a lease: a share of a million per renewal, so nearly every

@@ -818,7 +818,10 @@ fn advance(counter: &mut Counter, span: Option<Span>) -> bool {
         let live = if behind(counter, span) { 0 } else { counter.used };
         let buckets = match counter.rolling.as_deref_mut() {
             Some(buckets) if buckets.length() == length => {
-                buckets.advance(now);
+                // Most calls count the buckets the last one did: `used` is still their sum.
+                if !buckets.advance(now) {
+                    return false;
+                }
                 buckets
             }
             _ => {

@@ -83,8 +83,17 @@ impl Buckets {
     /// Brings the buckets up to `now`: a later bucket clears the slots it reuses. A `now`
     /// behind the newest bucket (a request whose clock is behind) clears nothing, and is
     /// answered from the buckets that count at it.
-    pub(crate) fn advance(&mut self, now: i64) {
+    ///
+    /// Returns whether what counts may have changed: `false` when `now` counts the same
+    /// buckets as the last instant did, which is most calls (a bucket lasts 1/64 of the
+    /// window), so that the caller need not sum them again.
+    pub(crate) fn advance(&mut self, now: i64) -> bool {
         let index = now.div_euclid(self.width);
+        let same = index == self.newest && counted(self.length, self.width, now) == self.live_at(self.at);
+        self.at = now;
+        if same {
+            return false;
+        }
         if index > self.newest {
             let cleared = (index - self.newest).min(REACH + 1);
             for k in index - cleared + 1..=index {
@@ -94,7 +103,12 @@ impl Buckets {
             }
             self.newest = index;
         }
-        self.at = now;
+        true
+    }
+
+    /// The buckets that count at `at`, before the ring's reach is applied.
+    fn live_at(&self, at: i64) -> std::ops::RangeInclusive<i64> {
+        counted(self.length, self.width, at)
     }
 
     /// The usage that counts at the instant the buckets were last brought up to.

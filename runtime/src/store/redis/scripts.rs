@@ -27,6 +27,14 @@ local function record_usage(counter, latest, amount, expire_at, start)
     end
   end
 end
+-- The usage of a rolling window's buckets `keys`, read in one call.
+local function bucket_sum(keys)
+  local sum = 0
+  for _, used in ipairs(redis.call('MGET', unpack(keys))) do
+    if used then sum = sum + tonumber(used) end
+  end
+  return sum
+end
 local function forget_holds(holds, done, now)
   local gone = redis.call('ZRANGEBYSCORE', done, '-inf', now)
   for _, id in ipairs(gone) do
@@ -175,9 +183,9 @@ if seq < seen then
   return {-1, 0, 0, 0, 0}
 end
 local used = tonumber(redis.call('GET', KEYS[1]) or '0')
--- A rolling window's other buckets that count, after the eight keys.
-for i = 9, #KEYS do
-  used = used + tonumber(redis.call('GET', KEYS[i]) or '0')
+-- A rolling window's other buckets that count, after the eight keys: one read of them all.
+if #KEYS > 8 then
+  used = used + bucket_sum({unpack(KEYS, 9)})
 end
 local held = 0
 if redis.call('EXISTS', KEYS[4]) == 1 then
@@ -448,9 +456,10 @@ for i = 1, n do
   local k, a = 1 + 5 * (i - 1), 2 + 5 * (i - 1)
   local counter = KEYS[k + 1]
   local used = tonumber(redis.call('GET', counter) or '0') + (pending[counter] or 0)
-  for _ = 1, tonumber(ARGV[a + 5]) do
-    used = used + tonumber(redis.call('GET', KEYS[extra]) or '0')
-    extra = extra + 1
+  local others = tonumber(ARGV[a + 5])
+  if others > 0 then
+    used = used + bucket_sum({unpack(KEYS, extra, extra + others - 1)})
+    extra = extra + others
   end
   local held = 0
   if redis.call('EXISTS', KEYS[k + 3]) == 1 then
