@@ -426,44 +426,38 @@ tier pro { limit credits = 1_000 }
 });
 
 test('a rolling window ends at the request, and a calendar one does not roll', () => {
-  const engine = Engine.fromSource(`policy "rolling"
-limit calls : count rolling 7 days
-limit daily : count per day
-limit credits : count rolling 24 hours
-limit chat : duration draws credits at 5 per minute
-limit seats : count
-tier pro {
-    limit calls = 100
-    limit daily = 100
-    limit credits = 1_000
-    limit seats = 5
-}
-`);
+  // The rolling limits are the conformance corpus's, the calendar ones the bundled policy's.
+  const engine = Engine.fromPath(join(REPOSITORY, 'tests', 'conformance', 'rolling.policy'));
   const day = 86_400;
   const request = engine.request({ tier: 'pro', now: NOW });
-  const calls = engine.checkLimit(request, 'calls', 40, 1);
-  assert.deepEqual([calls.allowed, calls.remaining], [true, 60]);
-  assert.deepEqual(calls.window, { start: NOW - 7 * day, end: NOW, rolling: true });
-  assert.ok(Object.isFrozen(calls.window));
+  const week = engine.checkLimit(request, 'd7', 40, 1);
+  assert.deepEqual([week.allowed, week.remaining], [true, 60]);
+  assert.deepEqual(week.window, { start: NOW - 7 * day, end: NOW, rolling: true });
+  assert.ok(Object.isFrozen(week.window));
   // It is never aligned: a second later, it ends a second later.
-  const later = engine.checkLimit(engine.request({ tier: 'pro', now: NOW + 1 }), 'calls');
+  const later = engine.checkLimit(engine.request({ tier: 'pro', now: NOW + 1 }), 'd7');
   assert.deepEqual([later.window.start, later.window.end], [NOW + 1 - 7 * day, NOW + 1]);
-  // A calendar window resets after the instant; a cap has no window.
-  const daily = engine.checkLimit(request, 'daily', 40);
-  assert.equal(daily.window.rolling, false);
-  assert.ok(daily.window.start <= NOW && NOW < daily.window.end && daily.window.end - daily.window.start === day);
-  assert.equal(engine.checkLimit(request, 'seats', 4).window, null);
+
   // A limit that draws on a rolling pool rolls with it, denied too: 130 seconds cost 11 credits.
   const chat = engine.checkLimit(request, 'chat', 990, 130);
   assert.deepEqual([chat.allowed, chat.reason], [false, 'limit_exceeded']);
-  assert.deepEqual(chat.window, { start: NOW - day, end: NOW, rolling: true });
+  assert.deepEqual(chat.window, { start: NOW - 7 * day, end: NOW, rolling: true });
   assert.deepEqual(engine.checkDraw(request, 'chat', 990, 130).quota, chat);
-  // Every call that answers a limit carries it, and the JSON protocol says it of the rolling window only.
-  const [many, manyDaily] = engine.checkLimitMany(request, ['calls', 'daily'], [40, 40]);
-  assert.deepEqual([many.window.rolling, manyDaily.window.rolling], [true, false]);
-  assert.equal(engine.checkLimits(request, ['calls']).answers[0].window.rolling, true);
-  assert.equal(engine.entitlements(request, { calls: 40 }).limits.calls.window.rolling, true);
-  const json = (limit) => JSON.parse(engine.queryJson(JSON.stringify({ tier: 'pro', now: NOW, limit })));
-  assert.equal(json('calls').window.rolling, true);
-  assert.equal('rolling' in json('daily').window, false);
+  // Every call that answers a limit carries it, and so does the JSON protocol.
+  const [many, minutes] = engine.checkLimitMany(request, ['d7', 'mins'], [40, 60]);
+  assert.deepEqual(many, engine.checkLimit(request, 'd7', 40));
+  assert.deepEqual(minutes.window, { start: NOW - day, end: NOW, rolling: true });
+  assert.deepEqual(engine.checkLimits(request, ['d7'], [40]).answers[0], many);
+  assert.deepEqual(engine.entitlements(request, { d7: 40 }).limits.d7, many);
+  const json = (on, limit) => JSON.parse(on.queryJson(JSON.stringify({ tier: 'pro', now: NOW, limit })));
+  assert.equal(json(engine, 'd7').window.rolling, true);
+
+  // A calendar window resets after the instant; a cap has no window.
+  const rtc = Engine.fromPath(RTC);
+  const pro = rtc.request({ tier: 'pro', now: NOW });
+  const daily = rtc.checkLimit(pro, 'api_calls_per_day', 40);
+  assert.equal(daily.window.rolling, false);
+  assert.ok(daily.window.start <= NOW && NOW < daily.window.end && daily.window.end - daily.window.start === day);
+  assert.equal(rtc.checkLimit(pro, 'storage').window, null);
+  assert.equal('rolling' in json(rtc, 'api_calls_per_day').window, false);
 });
