@@ -208,9 +208,10 @@ impl Counter {
         match span {
             Some(Span::Rolling { now, length }) => {
                 let mut buckets = Buckets::new(length, now);
-                buckets.record(now, used);
+                counter.used = buckets.record(now, used);
                 counter.set_window(Some(buckets.span()));
                 counter.rolling = Some(Box::new(buckets));
+                return counter;
             }
             Some(Span::Reset(window)) => counter.set_window(Some(window)),
             None => {}
@@ -230,14 +231,17 @@ impl Counter {
         self.span = window.map_or(NO_WINDOW, |w| (w.start, w.end));
     }
 
-    /// Records `amount` more at `now`.
+    /// Records `amount` more at `now`. A rolling counter keeps what its buckets keep (all of
+    /// it, unless `now` is more than a window behind its newest usage), so that its usage is
+    /// always their sum.
     pub(crate) fn record(&mut self, now: i64, amount: u64) {
-        self.used = self.used.saturating_add(amount);
-        if let Some(buckets) = self.rolling.as_deref_mut() {
-            buckets.record(now, amount);
-            let span = buckets.span();
-            self.span = (span.start, span.end);
-        }
+        let Some(buckets) = self.rolling.as_deref_mut() else {
+            self.used = self.used.saturating_add(amount);
+            return;
+        };
+        self.used = self.used.saturating_add(buckets.record(now, amount));
+        let span = buckets.span();
+        self.span = (span.start, span.end);
     }
 
     /// Takes back up to `amount` of what is recorded (the newest first, for a rolling
@@ -809,13 +813,13 @@ fn earlier(span: Option<Span>, counter: &Counter) -> bool {
 ///
 /// A rolling window never starts over: its buckets are brought up to the span's `now`, and
 /// what aged out of them no longer counts. A counter that was not rolling, or rolled over
-/// another length (a reload changed the limit), keeps what it still holds, recorded at `now`
-/// so that it counts for the whole new window (the stricter choice); one that was rolling
+/// another length (a reload changed the limit), keeps what still counts at `now`, recorded at
+/// `now` so that it counts for the whole new window (the stricter choice); one that was rolling
 /// and is asked for a window that resets keeps its usage as any counter moving to another
 /// window over the same time does.
 fn advance(counter: &mut Counter, span: Option<Span>) -> bool {
     if let Some(Span::Rolling { now, length }) = span {
-        let live = if behind(counter, span) { 0 } else { counter.used };
+        let mut live = if behind(counter, span) { 0 } else { counter.used };
         let buckets = match counter.rolling.as_deref_mut() {
             Some(buckets) if buckets.length() == length => {
                 // Most calls count the buckets the last one did: `used` is still their sum.
@@ -825,6 +829,11 @@ fn advance(counter: &mut Counter, span: Option<Span>) -> bool {
                 buckets
             }
             _ => {
+                // Another length: what the old buckets count at `now` carries over.
+                if let Some(old) = counter.rolling.as_deref_mut() {
+                    old.advance(now);
+                    live = old.total();
+                }
                 let mut buckets = Buckets::new(length, now);
                 buckets.record(now, live);
                 counter.rolling.insert(Box::new(buckets))

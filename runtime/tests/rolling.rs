@@ -151,3 +151,48 @@ fn a_snapshot_after_a_refund_restores_whole() {
     assert_eq!(restored.sweep(BASE + 65), 1);
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+/// Instants at either end of `i64` are answered as the engine answers them, at years 1 and
+/// 9999, and nothing overflows; an amount stamped more than a window behind the newest usage
+/// is not kept, and the counter's usage stays its buckets' sum, so its snapshot restores.
+#[test]
+fn extreme_and_late_instants_never_overflow_and_keep_the_sum() {
+    let engine = Engine::from_source("rolling.policy", POLICY).unwrap();
+    let (pro, calls) = (engine.tier("pro").unwrap(), engine.limit("calls").unwrap());
+    let meter = Meter::new();
+    for now in [1_000, i64::MAX, i64::MAX, i64::MIN, 0, i64::MAX - 1] {
+        let consumed = meter.try_consume(&engine, &Request::new(pro, now).with_key("acme"), calls, 1).unwrap();
+        assert!(consumed.used <= 10, "{now}: {consumed:?}");
+    }
+    let late = Meter::new();
+    let at = |now: i64| Request::new(pro, now).with_key("acme");
+    late.try_consume(&engine, &at(BASE + 1_000), calls, 1).unwrap();
+    // 1_000 seconds behind a window of 64: counted at its own instant, kept nowhere.
+    let behind = late.try_consume(&engine, &at(BASE), calls, 1).unwrap();
+    assert!(behind.quota.allowed);
+    assert_eq!(late.used(&engine, &at(BASE + 1_000), calls), 1);
+    let (dir, path) = snapshot_path("late");
+    late.snapshot_to(&path).unwrap();
+    assert_eq!(Meter::new().restore_from(&path).unwrap(), 1, "the snapshot it wrote restores");
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+/// A reload that shortens a rolling window carries over what still counts at the reload's
+/// instant, not what counted when the counter was last used.
+#[test]
+fn a_reload_to_another_rolling_length_carries_what_still_counts() {
+    let week =
+        Engine::from_source("p", "policy \"p\"\nlimit calls : count rolling 7 days\ntier pro { limit calls = 100 }\n")
+            .unwrap();
+    let day =
+        Engine::from_source("p", "policy \"p\"\nlimit calls : count rolling 1 day\ntier pro { limit calls = 100 }\n")
+            .unwrap();
+    let at = |engine: &Engine, now: i64| Request::new(engine.tier("pro").unwrap(), now).with_key("acme");
+    let meter = Meter::new();
+    let calls = week.limit("calls").unwrap();
+    meter.try_consume(&week, &at(&week, BASE), calls, 50).unwrap();
+    meter.try_consume(&week, &at(&week, BASE + 3 * 86_400), calls, 30).unwrap();
+    // On day 8 the first 50 have aged out of the week; the 30 of day 3 still count.
+    let consumed = meter.try_consume(&day, &at(&day, BASE + 8 * 86_400), day.limit("calls").unwrap(), 0).unwrap();
+    assert_eq!(consumed.used, 30);
+}

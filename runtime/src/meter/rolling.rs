@@ -29,14 +29,43 @@ pub(crate) const fn width_of(length: i64) -> i64 {
     }
 }
 
+/// The first instant buckets are kept for, 0001-01-01T00:00:00Z, and the last,
+/// 9999-12-31T23:59:59Z: the engine answers every instant outside them as the nearest of
+/// them, and so do the buckets, whose arithmetic then never overflows.
+const FIRST_INSTANT: i64 = -62_135_596_800;
+const LAST_INSTANT: i64 = 253_402_300_799;
+/// The longest window, in seconds: 10_000 weeks, the most a window may last.
+const MAX_LENGTH: i64 = 10_000 * 604_800;
+
+/// `now` as the buckets keep it: within years 1 to 9999.
+pub(crate) const fn instant(now: i64) -> i64 {
+    if now < FIRST_INSTANT {
+        FIRST_INSTANT
+    } else if now > LAST_INSTANT {
+        LAST_INSTANT
+    } else {
+        now
+    }
+}
+
+/// `length` as the buckets keep it: from 1 second to the longest window.
+const fn clamped_length(length: i64) -> i64 {
+    if length < 1 {
+        1
+    } else if length > MAX_LENGTH {
+        MAX_LENGTH
+    } else {
+        length
+    }
+}
+
 /// The buckets that count at `now` for a window of `length` seconds cut into buckets of
-/// `width`: the one that holds `now − length` and the 64 after it, which reach `now`'s own
-/// (and the one after it when `length` is not a multiple of 64 widths, where a process whose
-/// clock is a little ahead may have recorded). Both meters read this range, so a request is
-/// answered at its own instant whatever later usage another clock recorded.
+/// `width`: from the one that holds `now − length` to `now`'s own, at most 65. Both meters read
+/// this range, so a request is answered at its own instant, whatever another process whose
+/// clock is ahead recorded after it.
 pub(crate) fn counted(length: i64, width: i64, now: i64) -> std::ops::RangeInclusive<i64> {
-    let oldest = now.saturating_sub(length).div_euclid(width);
-    oldest..=oldest + REACH
+    let now = instant(now);
+    now.saturating_sub(length).div_euclid(width)..=now.div_euclid(width)
 }
 
 /// A rolling counter's buckets: usage per bucket, the newest bucket `newest` (written to or
@@ -58,7 +87,7 @@ pub(crate) struct Buckets {
 impl Buckets {
     /// Empty buckets for a window of `length` seconds, brought up to `now`.
     pub(crate) fn new(length: i64, now: i64) -> Buckets {
-        let length = length.max(1);
+        let (length, now) = (clamped_length(length), instant(now));
         let width = width_of(length);
         Buckets { length, width, newest: now.div_euclid(width), at: now, slots: [0; SLOTS] }
     }
@@ -88,6 +117,7 @@ impl Buckets {
     /// buckets as the last instant did, which is most calls (a bucket lasts 1/64 of the
     /// window), so that the caller need not sum them again.
     pub(crate) fn advance(&mut self, now: i64) -> bool {
+        let now = instant(now);
         let index = now.div_euclid(self.width);
         let same = index == self.newest && counted(self.length, self.width, now) == self.live_at(self.at);
         self.at = now;
@@ -116,17 +146,21 @@ impl Buckets {
         self.live().filter_map(|k| self.slots.get(Self::slot(k))).fold(0u64, |sum, &used| sum.saturating_add(used))
     }
 
-    /// Records `amount` at `now`, in `now`'s bucket. A bucket older than the ring holds (a
-    /// clock behind the newest usage by more than a window) has aged out for every instant
-    /// from the newest bucket on, so nothing is kept of it: the Redis meter's key for it
+    /// Records `amount` at `now`, in `now`'s bucket; returns what was kept. A bucket older
+    /// than the ring holds (a clock behind the newest usage by more than a window) has aged
+    /// out for every instant from the newest bucket on, so nothing is kept of it (0 is
+    /// returned, and the counter's usage stays the buckets' sum): the Redis meter's key for it
     /// expires as soon.
-    pub(crate) fn record(&mut self, now: i64, amount: u64) {
+    pub(crate) fn record(&mut self, now: i64, amount: u64) -> u64 {
         self.advance(now);
-        let index = now.div_euclid(self.width);
-        if index >= self.newest - REACH {
-            if let Some(slot) = self.slots.get_mut(Self::slot(index)) {
-                *slot = slot.saturating_add(amount);
+        let index = instant(now).div_euclid(self.width);
+        match self.slots.get_mut(Self::slot(index)).filter(|_| index >= self.newest - REACH) {
+            Some(slot) => {
+                let kept = amount.min(u64::MAX - *slot);
+                *slot += kept;
+                kept
             }
+            None => 0,
         }
     }
 
@@ -171,18 +205,19 @@ impl Buckets {
     }
 
     /// The buckets a snapshot line keeps, for a window of `length` seconds: `None` unless
-    /// they are a whole ring whose newest bucket holds `at` or is after it.
+    /// they are a whole ring of a length a window may have, brought up to an instant of years
+    /// 1 to 9999, whose newest bucket holds that instant or one after it in that range.
     pub(crate) fn restored(length: i64, at: i64, first: i64, used: &[u64]) -> Option<Buckets> {
-        if length < 1 || used.len() != SLOTS {
+        if !(1..=MAX_LENGTH).contains(&length) || !(FIRST_INSTANT..=LAST_INSTANT).contains(&at) || used.len() != SLOTS {
             return None;
         }
         let mut buckets = Buckets::new(length, at);
-        buckets.newest = first.checked_add(REACH)?;
-        if buckets.newest < at.div_euclid(buckets.width)
-            || buckets.newest.checked_mul(buckets.width)?.checked_add(buckets.width + length).is_none()
-        {
+        let newest = first.checked_add(REACH)?;
+        let (least, most) = (at.div_euclid(buckets.width), LAST_INSTANT.div_euclid(buckets.width));
+        if !(least..=most).contains(&newest) {
             return None;
         }
+        buckets.newest = newest;
         for (k, &amount) in (first..).zip(used) {
             *buckets.slots.get_mut(Self::slot(k))? = amount;
         }
@@ -300,5 +335,11 @@ mod tests {
         assert_eq!(Buckets::restored(DAY, at, first, &[0; 66]), None);
         assert_eq!(Buckets::restored(DAY, at, first, &used[1..]), None);
         assert_eq!(Buckets::restored(0, at, first, &used), None);
+        // Hostile lines: the longest length past the most, instants past either end, a ring
+        // past year 9999.
+        assert_eq!(Buckets::restored(i64::MAX, 0, -64, &used), None);
+        assert_eq!(Buckets::restored(1, i64::MIN, i64::MIN, &used), None);
+        assert_eq!(Buckets::restored(1, 0, i64::MAX - 10, &used), None);
+        assert_eq!(Buckets::restored(1, 0, i64::MAX, &used), None);
     }
 }
