@@ -16,8 +16,8 @@
 //! never), and `"grants_paid"`, what the grants paid in the counter's window. A counter of a
 //! rolling limit has `"rolling"`: `{"length":604800,"at":1795255200,"first":189975,
 //! "used":[…]}`, the window's length, the instant its buckets were last brought up to, the
-//! index of the oldest bucket that counts then and the usage of each bucket from it (their
-//! sum is `used`, and `window` is their span). Version 1 files, which have no holds, version 2
+//! index of the oldest bucket its ring holds and the usage of each of the ring's 129 buckets
+//! from it (what counts of them at `at` is `used`, and `window` is their span). Version 1 files, which have no holds, version 2
 //! files, which have no grants, and version 3 files, which have no rolling counters, are read
 //! too. Files are written atomically
 //! (temporary file, fsync, rename; the temporary file's name is unique to each write, so

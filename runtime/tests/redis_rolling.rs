@@ -152,3 +152,82 @@ fn a_rolling_limit_takes_no_hold_on_redis_either() {
         meter(&server.url()).reserve(&engine, &request, engine.limit("calls").unwrap(), 1, Duration::from_secs(9));
     assert!(matches!(held, Err(StoreError::Reservation(ReservationError::Rolling { .. }))), "{held:?}");
 }
+
+/// A small deterministic generator (xorshift64*), so that a failing sequence is the same on
+/// every run.
+struct Steps(u64);
+
+impl Steps {
+    fn next(&mut self, below: u64) -> u64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d) % below
+    }
+}
+
+/// The same sequences of consumptions, refunds and batches, at instants that mostly move on
+/// by less than a bucket, now and then by a window or more, and now and then step back a
+/// little, answered by the in-process meter and by Redis: every answer, every usage and
+/// every refund alike.
+#[test]
+fn random_sequences_answer_alike_in_process_and_on_redis() {
+    let server = Server::start(&scratch("rolling-differential"), None);
+    let engine = Engine::from_source("rolling.policy", POLICY).unwrap();
+    let pro = engine.tier("pro").unwrap();
+    let limits = ["calls", "burst", "daily", "images", "month"].map(|name| engine.limit(name).unwrap());
+    let redis = meter(&server.url());
+    let mut steps = Steps(0x9e37_79b9_7f4a_7c15);
+    for sequence in 0..100 {
+        let local = entitle_runtime::meter::Meter::new();
+        let key = format!("subject-{sequence}");
+        let mut now = 0;
+        for step in 0..60 {
+            let moved = match steps.next(20) {
+                0 => 3_000 + steps.next(90_000),
+                1..=3 => steps.next(300),
+                _ => steps.next(20),
+            };
+            now += i64::try_from(moved).unwrap();
+            // Now and then a request stamped up to 50 seconds behind the last (within every
+            // window of the policy), on a rolling limit: both meters answer it at its instant.
+            let behind = if steps.next(8) == 0 { i64::try_from(steps.next(50)).unwrap() } else { 0 };
+            let limit = limits[usize::try_from(steps.next(if behind > 0 { 4 } else { 5 })).unwrap()];
+            let amount = steps.next(8);
+            let (at_local, at_redis) = (BASE + now - behind, BASE + CENTURIES + now - behind);
+            let whence = format!("sequence {sequence}, step {step}, +{now}");
+            match steps.next(6) {
+                0 => {
+                    let a =
+                        UsageMeter::refund(&local, &engine, &Request::new(pro, at_local).with_key(&key), limit, amount);
+                    let b = redis.refund(&engine, &Request::new(pro, at_redis).with_key(&key), limit, amount);
+                    let (a, b) = (a.unwrap(), b.unwrap());
+                    assert_eq!(a, b, "{whence}: refund");
+                }
+                1 if behind == 0 => {
+                    let batch = [(limit, amount), (limits[0], 1), (limits[4], 1)];
+                    let mut out = [entitle::Quota::default(); 3];
+                    let a =
+                        local.try_consume_all(&engine, &Request::new(pro, at_local).with_key(&key), &batch, &mut out);
+                    let (a_recorded, a_used): (bool, Vec<_>) =
+                        a.map(|all| (all.recorded, all.answers.iter().map(|q| q.remaining).collect())).unwrap();
+                    let mut out = [entitle::Quota::default(); 3];
+                    let b =
+                        redis.try_consume_all(&engine, &Request::new(pro, at_redis).with_key(&key), &batch, &mut out);
+                    let (b_recorded, b_used): (bool, Vec<_>) =
+                        b.map(|all| (all.recorded, all.answers.iter().map(|q| q.remaining).collect())).unwrap();
+                    assert_eq!((a_recorded, a_used), (b_recorded, b_used), "{whence}: batch");
+                }
+                _ => {
+                    let a =
+                        local.try_consume(&engine, &Request::new(pro, at_local).with_key(&key), limit, amount).unwrap();
+                    let b =
+                        redis.try_consume(&engine, &Request::new(pro, at_redis).with_key(&key), limit, amount).unwrap();
+                    let view =
+                        |c: &entitle_runtime::meter::Consumed| (c.quota.allowed, c.quota.remaining, c.used, c.recorded);
+                    assert_eq!(view(&a), view(&b), "{whence}: consume");
+                }
+            }
+        }
+    }
+}

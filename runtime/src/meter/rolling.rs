@@ -8,17 +8,20 @@
 //! what was recorded up to one bucket's width before it: the meter's window is at least
 //! `length` and less than `length + width` long, so it only ever denies early, never late
 //! (`docs/runtime.md` states the bound). 64 buckets hold at most 65 live ones; they are kept
-//! in a ring of 65 slots (552 bytes with the ring's bookkeeping), boxed beside the counter only
+//! in a ring of two windows' buckets, 129 slots (1,064 bytes with the ring's bookkeeping), so
+//! that a request stamped up to a window behind the newest is answered from every bucket
+//! that counts at its instant, as on Redis. The ring is boxed beside the counter only
 //! for rolling limits.
 
 use entitle::WindowSpan;
 
 /// How many buckets a window is cut into.
 pub(crate) const BUCKETS: i64 = 64;
-/// The ring's size: a window of 64 buckets overlaps at most 65 of them.
-const SLOTS: usize = 65;
+/// The ring's size: a window of 64 buckets overlaps at most 65 of them, and one that ends a
+/// window before the newest bucket reaches 64 buckets further back.
+const SLOTS: usize = 129;
 /// How far back from the newest bucket the ring reaches: `SLOTS − 1` buckets.
-const REACH: i64 = 64;
+const REACH: i64 = 128;
 
 /// The width of one bucket of a window of `length` seconds (at least 1): `⌈length / 64⌉`.
 pub(crate) const fn width_of(length: i64) -> i64 {
@@ -72,8 +75,8 @@ pub(crate) fn counted(length: i64, width: i64, now: i64) -> std::ops::RangeInclu
 /// cleared up to it) and the instant the counter was last brought up to, `at`, at which
 /// [`Buckets::total`] is what counts.
 ///
-/// Invariant: slot `k mod 65` holds bucket `k`'s usage for every `k` in
-/// `newest − 64 ..= newest`; every slot of a later bucket was cleared when `newest` moved
+/// Invariant: slot `k mod 129` holds bucket `k`'s usage for every `k` in
+/// `newest − 128 ..= newest`; every slot of a later bucket was cleared when `newest` moved
 /// past it. So a bucket older than that range is never read.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub(crate) struct Buckets {
@@ -98,7 +101,7 @@ impl Buckets {
     }
 
     /// The slot of bucket `k`.
-    #[expect(clippy::cast_possible_truncation, reason = "rem_euclid(65) is 0–64")]
+    #[expect(clippy::cast_possible_truncation, reason = "rem_euclid(129) is 0–128")]
     fn slot(k: i64) -> usize {
         k.rem_euclid(REACH + 1) as usize
     }
@@ -197,7 +200,7 @@ impl Buckets {
     }
 
     /// The buckets as a snapshot line keeps them: the instant they were last brought up to,
-    /// the index of the ring's oldest bucket, and the usage of each of its 65 buckets from it.
+    /// the index of the ring's oldest bucket, and the usage of each of its 129 buckets from it.
     pub(crate) fn saved(&self) -> (i64, i64, Vec<u64>) {
         let first = self.newest - REACH;
         let used = (first..=self.newest).filter_map(|k| self.slots.get(Self::slot(k)).copied()).collect();
@@ -297,9 +300,14 @@ mod tests {
         // recorded after it does not count for it, what it records counts from then on.
         buckets.record(100_000 - 1_800, 2);
         assert_eq!(buckets.total(), 2);
-        // One stamped more than a window behind sees only its own window, where nothing was
-        // recorded, and what it records has aged out for every later instant.
-        buckets.record(100_000 - 7_200, 5);
+        // One stamped a window and a half behind is answered from its own window, which the
+        // ring still holds, and kept.
+        assert_eq!(buckets.record(100_000 - 5_400, 4), 4);
+        assert_eq!(buckets.total(), 4);
+        // One stamped more than two windows behind sees only its own window, where nothing
+        // was recorded, and what it records has aged out for every later instant: it is not
+        // kept.
+        assert_eq!(buckets.record(100_000 - 10_000, 5), 0);
         assert_eq!(buckets.total(), 0);
         buckets.advance(100_000);
         assert_eq!(buckets.total(), 3);
@@ -307,7 +315,7 @@ mod tests {
 
     #[test]
     fn the_ring_is_the_size_the_docs_give() {
-        assert_eq!(std::mem::size_of::<Buckets>(), 552, "docs/runtime.md gives it");
+        assert_eq!(std::mem::size_of::<Buckets>(), 1_064, "docs/runtime.md gives it");
     }
 
     #[test]
