@@ -944,8 +944,9 @@ entitle_status entitle_check_limit2(const entitle_engine *engine,
 // The current window of `limit`'s counter for the subject at the request's instant and
 // billing anchor (ABI 4): writes `*window_out`, with `has_window` false for a gauge or a cap.
 // The window is that of `entitle_check_limit2`'s answer with nothing used, with its status: a
-// request that question refuses (an unknown id, an add-on held twice or past its maximum, a
-// missing seat count) has no window, and the status says why. For a rolling limit
+// request that question refuses outright (an unknown id, an add-on held twice or past its
+// maximum) has no window, one refused for its limit (a missing seat count) keeps the limit's
+// window, and the status says why. For a rolling limit
 // (`entitle_quota2.rolling`, ABI 8) the window is `[now − length, now)`, the span whose usage
 // the caller gives: `end` is the request's instant, not a reset.
 //

@@ -460,4 +460,10 @@ test('a rolling window ends at the request, and a calendar one does not roll', (
   assert.ok(daily.window.start <= NOW && NOW < daily.window.end && daily.window.end - daily.window.start === day);
   assert.equal(rtc.checkLimit(pro, 'storage').window, null);
   assert.equal('rolling' in json(rtc, 'api_calls_per_day').window, false);
+  // And so on every path that answers many limits: a flag set on every window would show.
+  const windows = rtc.checkLimitMany(pro, ['api_calls_per_day', 'api_calls_per_second'], [1, 1]).map((q) => q.window);
+  assert.deepEqual(windows.map((w) => w.rolling), [false, false]);
+  assert.equal(rtc.checkLimits(pro, ['api_calls_per_day'], [1]).answers[0].window.rolling, false);
+  const all = Object.values(rtc.entitlements(pro).limits).filter((q) => q.window !== null);
+  assert.ok(all.length > 0 && all.every((q) => q.window.rolling === false));
 });

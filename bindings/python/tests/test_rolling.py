@@ -36,6 +36,12 @@ def test_a_calendar_window_resets_and_does_not_roll(rtc_sdk):
     assert quota.window.start <= NOW < quota.window.end and quota.window.end - quota.window.start == DAY
     assert rtc_sdk.check_limit(request, "storage").window is None
     assert "rolling" not in rtc_sdk.query_json({"tier": "pro", "now": NOW, "limit": "api_calls_per_day"})["window"]
+    # And so on every path that answers many limits: a flag set on every window would show.
+    day, second = rtc_sdk.check_limit_many(request, ["api_calls_per_day", "api_calls_per_second"], used=[1, 1])
+    assert (day.window.rolling, second.window.rolling) == (False, False)
+    assert [q.window.rolling for q in rtc_sdk.check_limits(request, ["api_calls_per_day"], used=[1]).answers] == [False]
+    windows = [q.window for q in rtc_sdk.entitlements(request).limits.values() if q.window is not None]
+    assert windows and not any(window.rolling for window in windows)
 
 
 def test_a_drawing_limit_rolls_with_its_pool_even_when_denied(engine):
