@@ -203,7 +203,8 @@ pub struct entitle_quota2 {
     /// it. The field takes a byte that was padding at the end of the ABI-5 struct, so
     /// `sizeof(entitle_quota2)` is what it was: a caller built against ABI 5 to 7 is written it
     /// there, where its header declares nothing, and one built against ABI 4 gets every field
-    /// before `overridden`.
+    /// before `overridden`. A library older than ABI 8 copies that byte unset, so a caller that
+    /// may run against one reads `rolling` only when `entitle_abi_version()` is 8 or more.
     pub rolling: bool,
 }
 
