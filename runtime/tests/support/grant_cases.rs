@@ -8,6 +8,9 @@ use entitle_runtime::meter::{Consumed, Grant, GrantBalance, Meter};
 use entitle_runtime::store::redis::RedisMeter;
 use entitle_runtime::store::UsageMeter;
 
+#[path = "cases.rs"]
+mod cases;
+
 /// The plans the cases and the grant tests run on: `credits` a hard monthly pool, `overage`
 /// one with a soft cap, two limits that draw on `credits`, and a gauge.
 pub const POLICY: &str = "policy \"grants\"\n\
@@ -70,17 +73,13 @@ pub const CENTURIES: i64 = 146_097 * 86_400;
 pub fn run(policy: &str, meter: &dyn Granting, key_prefix: &str, shift: i64) -> usize {
     let engine = Engine::from_source("grants.policy", policy).unwrap();
     let pro = engine.tier("pro").unwrap();
-    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/cases/grants.jsonl");
-    let text = std::fs::read_to_string(path).unwrap();
     let instant_of = |text: &serde_json::Value| entitle::parse_instant(text.as_str().unwrap()).unwrap() + shift;
     let default_now = instant_of(&serde_json::json!("2026-11-21T10:00:00Z"));
     let mut cases = 0;
-    for (line, case) in text.lines().enumerate().filter(|(_, l)| !l.trim().is_empty()) {
-        let case: serde_json::Value = serde_json::from_str(case).unwrap_or_else(|e| panic!("line {}: {e}", line + 1));
-        let name = case["case"].as_str().unwrap_or_default().to_string();
-        let key = format!("{key_prefix}-{}", line + 1);
-        for (at, step) in case["steps"].as_array().unwrap().iter().enumerate() {
-            let whence = format!("line {}, `{name}`, step {}", line + 1, at + 1);
+    for cases::Case { line, name, steps } in cases::read("grants") {
+        let key = format!("{key_prefix}-{line}");
+        for (at, step) in steps.iter().enumerate() {
+            let whence = format!("line {line}, `{name}`, step {}", at + 1);
             let now = step.get("now").map_or(default_now, instant_of);
             let request = Request::new(pro, now).with_key(&key);
             let limit = engine.limit(step.get("limit").and_then(|l| l.as_str()).unwrap_or("credits")).unwrap();

@@ -6,6 +6,9 @@
 use entitle::{Engine, Quota, Request};
 use entitle_runtime::store::UsageMeter;
 
+#[path = "cases.rs"]
+mod cases;
+
 /// The plans the cases run on: windows of 64 seconds and 10 seconds (buckets of one second,
 /// so exact to the second), a day (buckets of 1_350 seconds), a rolling pool of 64 minutes
 /// (buckets of a minute) and a monthly limit beside them.
@@ -27,19 +30,15 @@ pub const BASE: i64 = 1_795_219_200;
 pub fn run(meter: &dyn UsageMeter, key_prefix: &str, shift: i64) -> usize {
     let engine = Engine::from_source("rolling.policy", POLICY).unwrap();
     let pro = engine.tier("pro").unwrap();
-    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/cases/rolling.jsonl");
-    let text = std::fs::read_to_string(path).unwrap();
     let pair = |value: &serde_json::Value| {
         let name = value[0].as_str().unwrap();
         (engine.limit(name).unwrap_or_else(|| panic!("no limit `{name}`")), value[1].as_u64().unwrap())
     };
     let mut cases = 0;
-    for (line, case) in text.lines().enumerate().filter(|(_, l)| !l.trim().is_empty()) {
-        let case: serde_json::Value = serde_json::from_str(case).unwrap_or_else(|e| panic!("line {}: {e}", line + 1));
-        let name = case["case"].as_str().unwrap_or_default().to_string();
-        let key = format!("{key_prefix}-{}", line + 1);
-        for (at, step) in case["steps"].as_array().unwrap().iter().enumerate() {
-            let whence = format!("line {}, `{name}`, step {}", line + 1, at + 1);
+    for cases::Case { line, name, steps } in cases::read("rolling") {
+        let key = format!("{key_prefix}-{line}");
+        for (at, step) in steps.iter().enumerate() {
+            let whence = format!("line {line}, `{name}`, step {}", at + 1);
             let now = BASE + shift + step["at"].as_i64().unwrap();
             let request = Request::new(pro, now).with_key(&key);
             if let Some(consume) = step.get("consume") {

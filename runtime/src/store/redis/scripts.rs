@@ -27,6 +27,20 @@ local function record_usage(counter, latest, amount, expire_at, start)
     end
   end
 end
+-- What a refund of call number `seq` answers when its session already saw it: the result it
+-- gave, `{-1, 0}` for a call older than the session's latest, and nil for a new call.
+local function refund_seen(session, seq)
+  local latest = redis.call('HMGET', session, 'seq', 'result')
+  local seen = tonumber(latest[1] or '0')
+  if seq == seen then
+    local done, back = string.match(latest[2], '^(%d+):(%d+)$')
+    return {tonumber(done), tonumber(back)}
+  end
+  if seq < seen then
+    return {-1, 0}
+  end
+  return nil
+end
 -- The usage of a rolling window's buckets `keys`, read in one call.
 local function bucket_sum(keys)
   local sum = 0
@@ -258,14 +272,9 @@ pub(super) const REFUND: &str = concat!(
     holds_prelude!(),
     r"
 local seq = tonumber(ARGV[1])
-local latest = redis.call('HMGET', KEYS[2], 'seq', 'result')
-local seen = tonumber(latest[1] or '0')
-if seq == seen then
-  local done, back = string.match(latest[2], '^(%d+):(%d+)$')
-  return {tonumber(done), tonumber(back)}
-end
-if seq < seen then
-  return {-1, 0}
+local seen = refund_seen(KEYS[2], seq)
+if seen then
+  return seen
 end
 local used = tonumber(redis.call('GET', KEYS[1]) or '0')
 local amount = tonumber(ARGV[2])
@@ -310,16 +319,13 @@ return {1, back}
 /// call like `CONSUME`. KEYS: the session, then the buckets that count, newest first. ARGV:
 /// the call's number, the amount, the session's lifetime in milliseconds. The session's `undo`
 /// lists what was taken off each bucket, for `SETTLE`.
-pub(super) const ROLLING_REFUND: &str = r"
+pub(super) const ROLLING_REFUND: &str = concat!(
+    holds_prelude!(),
+    r"
 local seq = tonumber(ARGV[1])
-local latest = redis.call('HMGET', KEYS[1], 'seq', 'result')
-local seen = tonumber(latest[1] or '0')
-if seq == seen then
-  local done, back = string.match(latest[2], '^(%d+):(%d+)$')
-  return {tonumber(done), tonumber(back)}
-end
-if seq < seen then
-  return {-1, 0}
+local seen = refund_seen(KEYS[1], seq)
+if seen then
+  return seen
 end
 local left = tonumber(ARGV[2])
 local undo = {}
@@ -336,7 +342,8 @@ redis.call('HSET', KEYS[1], 'seq', ARGV[1], 'result', '1:' .. string.format('%d'
   'undo', table.concat(undo, ':'), 'ugrants', '')
 redis.call('PEXPIRE', KEYS[1], ARGV[3])
 return {1, back}
-";
+"
+);
 
 /// Takes back a call the meter gave up on (it answered the caller as if nothing had been
 /// recorded), whether Redis ran it or not. KEYS: that call's session (so this call goes to the
