@@ -80,7 +80,7 @@ fn meters_on_a_cluster_record_exactly_what_they_allowed_and_never_pass_a_ceiling
     let subjects = Arc::new(subjects());
     let now = now();
     // What the meters allowed, less what they gave back, by subject and limit.
-    let net = Arc::new(Mutex::new(HashMap::<(usize, usize), u64>::new()));
+    let net = Arc::new(Mutex::new(HashMap::<(usize, usize), i64>::new()));
     let (instances, threads, calls) = (3, 2, 1_500);
     let started = Instant::now();
     let workers: Vec<_> = (0..instances)
@@ -100,11 +100,11 @@ fn meters_on_a_cluster_record_exactly_what_they_allowed_and_never_pass_a_ceiling
                     let (limit, ceiling) = limits[l];
                     let request = Request::new(free, now).with_key(&subjects[s]);
                     if i % 9 == 4 {
+                        // Another thread on the same subject may have recorded what this gives
+                        // back and not yet noted it here, so the net may dip below 0 for a
+                        // moment; that it never ends so is checked once every thread is done.
                         let back = meter.refund(&engine, &request, limit, 3).unwrap();
-                        let mut net = net.lock().unwrap();
-                        let held = net.entry((s, l)).or_default();
-                        assert!(back <= *held, "gave back {back} of {held}");
-                        *held -= back;
+                        *net.lock().unwrap().entry((s, l)).or_default() -= i64::try_from(back).unwrap();
                         continue;
                     }
                     if i % 9 == 7 {
@@ -116,8 +116,8 @@ fn meters_on_a_cluster_record_exactly_what_they_allowed_and_never_pass_a_ceiling
                         assert_eq!(batch.recorded, batch.allowed());
                         if batch.recorded {
                             let mut net = net.lock().unwrap();
-                            *net.entry((s, 0)).or_default() += asked[0].1;
-                            *net.entry((s, 1)).or_default() += asked[1].1;
+                            *net.entry((s, 0)).or_default() += i64::try_from(asked[0].1).unwrap();
+                            *net.entry((s, 1)).or_default() += i64::try_from(asked[1].1).unwrap();
                         }
                         continue;
                     }
@@ -125,7 +125,7 @@ fn meters_on_a_cluster_record_exactly_what_they_allowed_and_never_pass_a_ceiling
                     let consumed = meter.try_consume(&engine, &request, limit, amount).unwrap();
                     assert_eq!(consumed.quota.allowed, consumed.recorded == amount);
                     assert!(consumed.used <= ceiling, "{} used {} of {ceiling}", subjects[s], consumed.used);
-                    *net.lock().unwrap().entry((s, l)).or_default() += consumed.recorded;
+                    *net.lock().unwrap().entry((s, l)).or_default() += i64::try_from(consumed.recorded).unwrap();
                 }
             })
         })
@@ -144,6 +144,9 @@ fn meters_on_a_cluster_record_exactly_what_they_allowed_and_never_pass_a_ceiling
     // What Redis holds, read from each node directly: one counter per subject and limit used,
     // each exactly what the meters allowed less what they gave back, none over its ceiling.
     let net = net.lock().unwrap().clone();
+    // No subject was given back more than it was allowed.
+    assert!(net.values().all(|&units| units >= 0), "{net:?}");
+    let net: HashMap<(usize, usize), u64> = net.into_iter().map(|(at, units)| (at, units.unsigned_abs())).collect();
     let mut held = HashMap::new();
     for &port in cluster.ports() {
         let keys = keys_on(port);
@@ -263,7 +266,7 @@ fn a_meter_follows_a_slot_that_moved_to_another_node() {
 fn rolling_windows_answer_on_a_cluster_as_in_process() {
     let cluster = Cluster::start(&scratch("cluster-rolling"));
     // Four centuries ahead, where the cases' buckets are still to come by Redis's clock.
-    assert!(rolling_cases::run(&meter(&cluster, 2), "cluster", 146_097 * 86_400) >= 9);
+    assert!(rolling_cases::run(&meter(&cluster, 2), "cluster", rolling_cases::CENTURIES) >= 9);
 }
 
 #[test]
