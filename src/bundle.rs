@@ -745,13 +745,9 @@ impl Codec for LimitKind {
         match self {
             LimitKind::Cap => 0u8.encode(out),
             LimitKind::Gauge => 1u8.encode(out),
-            LimitKind::Counter(period) => {
-                2u8.encode(out);
-                period.unit.encode(out);
-                period.every.encode(out);
-            }
-            LimitKind::Rolling(period) => {
-                3u8.encode(out);
+            LimitKind::Counter(period) | LimitKind::Rolling(period) => {
+                let tag: u8 = if matches!(self, LimitKind::Rolling(_)) { 3 } else { 2 };
+                tag.encode(out);
                 period.unit.encode(out);
                 period.every.encode(out);
             }

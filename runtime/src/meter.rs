@@ -207,10 +207,8 @@ impl Counter {
         let mut counter = Counter { limit, span: NO_WINDOW, used: 0, holds: None, grants: None, rolling: None };
         match span {
             Some(Span::Rolling { now, length }) => {
-                let mut buckets = Buckets::new(length, now);
-                counter.used = buckets.record(now, used);
-                counter.set_window(Some(buckets.span()));
-                counter.rolling = Some(Box::new(buckets));
+                counter.rolling = Some(Box::new(Buckets::holding(length, now, used)));
+                counter.sync_rolling();
                 return counter;
             }
             Some(Span::Reset(window)) => counter.set_window(Some(window)),
@@ -239,25 +237,37 @@ impl Counter {
             self.used = self.used.saturating_add(amount);
             return;
         };
-        self.used = self.used.saturating_add(buckets.record(now, amount));
-        let span = buckets.span();
-        self.span = (span.start, span.end);
+        let (kept, moved) = buckets.record(now, amount);
+        if moved {
+            self.sync_rolling();
+        } else {
+            // Brought up to `now` already (the common call): the sum grows by what was kept.
+            self.used = self.used.saturating_add(kept);
+            let span = buckets.span();
+            self.set_window(Some(span));
+        }
+    }
+
+    /// Makes a rolling counter's usage and span its buckets' (the sum that counts at their
+    /// instant, and when nothing in them counts any more); nothing for any other counter.
+    pub(crate) fn sync_rolling(&mut self) {
+        if let Some(buckets) = self.rolling.as_deref() {
+            self.used = buckets.total();
+            self.set_window(Some(buckets.span()));
+        }
     }
 
     /// Takes back up to `amount` of what is recorded (the newest first, for a rolling
     /// counter); returns what was taken back.
     pub(crate) fn take_back(&mut self, amount: u64) -> u64 {
-        let back = match self.rolling.as_deref_mut() {
-            Some(buckets) => {
-                let back = buckets.take_back(amount.min(self.used));
-                // The newest bucket holding usage may be emptied, which ends the span sooner.
-                let span = buckets.span();
-                self.span = (span.start, span.end);
-                back
-            }
-            None => amount.min(self.used),
+        let Some(buckets) = self.rolling.as_deref_mut() else {
+            let back = amount.min(self.used);
+            self.used -= back;
+            return back;
         };
-        self.used -= back;
+        let back = buckets.take_back(amount.min(self.used));
+        // The newest bucket holding usage may be emptied, which ends the span sooner.
+        self.sync_rolling();
         back
     }
 }
@@ -819,29 +829,24 @@ fn earlier(span: Option<Span>, counter: &Counter) -> bool {
 /// window over the same time does.
 fn advance(counter: &mut Counter, span: Option<Span>) -> bool {
     if let Some(Span::Rolling { now, length }) = span {
-        let mut live = if behind(counter, span) { 0 } else { counter.used };
-        let buckets = match counter.rolling.as_deref_mut() {
+        match counter.rolling.as_deref_mut() {
             Some(buckets) if buckets.length() == length => {
                 // Most calls count the buckets the last one did: `used` is still their sum.
                 if !buckets.advance(now) {
                     return false;
                 }
-                buckets
             }
-            _ => {
+            Some(old) => {
                 // Another length: what the old buckets count at `now` carries over.
-                if let Some(old) = counter.rolling.as_deref_mut() {
-                    old.advance(now);
-                    live = old.total();
-                }
-                let mut buckets = Buckets::new(length, now);
-                buckets.record(now, live);
-                counter.rolling.insert(Box::new(buckets))
+                old.advance(now);
+                counter.rolling = Some(Box::new(Buckets::holding(length, now, old.total())));
             }
-        };
-        counter.used = buckets.total();
-        let span = buckets.span();
-        counter.set_window(Some(span));
+            None => {
+                let live = if behind(counter, span) { 0 } else { counter.used };
+                counter.rolling = Some(Box::new(Buckets::holding(length, now, live)));
+            }
+        }
+        counter.sync_rolling();
         return false;
     }
     counter.rolling = None;

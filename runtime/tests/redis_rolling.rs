@@ -24,15 +24,11 @@ use redis_server::{scratch, Server};
 
 #[path = "support/rolling_cases.rs"]
 mod rolling_cases;
-use rolling_cases::{BASE, POLICY};
+use rolling_cases::{BASE, CENTURIES, POLICY};
 
 #[path = "support/fault_proxy.rs"]
 mod fault_proxy;
 use fault_proxy::Proxy;
-
-/// Four centuries in seconds: the calendar repeats, and every bucket boundary of the cases'
-/// windows with it. Keys expire by Redis's clock, so the cases run where they are to come.
-const CENTURIES: i64 = 146_097 * 86_400;
 
 fn meter(url: &str) -> RedisMeter {
     let mut config = RedisConfig::new(url);

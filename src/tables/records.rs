@@ -46,8 +46,10 @@ pub(crate) const ROLLING: u32 = 1 << 22;
 /// gauge or a cap. Bit 7 is left free for an answer's override flag.
 pub(crate) const fn counter_code(kind: LimitKind) -> u32 {
     match kind {
-        LimitKind::Counter(period) => (period.unit as u32 + 1) | ((period.every as u32) << EVERY_SHIFT),
-        LimitKind::Rolling(period) => (period.unit as u32 + 1) | ((period.every as u32) << EVERY_SHIFT) | ROLLING,
+        LimitKind::Counter(period) | LimitKind::Rolling(period) => {
+            let rolling = if matches!(kind, LimitKind::Rolling(_)) { ROLLING } else { 0 };
+            (period.unit as u32 + 1) | ((period.every as u32) << EVERY_SHIFT) | rolling
+        }
         LimitKind::Gauge | LimitKind::Cap => 0,
     }
 }

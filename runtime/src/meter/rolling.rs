@@ -10,18 +10,20 @@
 //! (`docs/runtime.md` states the bound). 64 buckets hold at most 65 live ones; they are kept
 //! in a ring of two windows' buckets, 129 slots (1,064 bytes with the ring's bookkeeping), so
 //! that a request stamped up to a window behind the newest is answered from every bucket
-//! that counts at its instant, as on Redis. The ring is boxed beside the counter only
-//! for rolling limits.
+//! that counts at its instant, as on Redis while the buckets' keys live there. The ring is
+//! boxed beside the counter only for rolling limits.
 
 use entitle::WindowSpan;
 
 /// How many buckets a window is cut into.
 pub(crate) const BUCKETS: i64 = 64;
-/// The ring's size: a window of 64 buckets overlaps at most 65 of them, and one that ends a
-/// window before the newest bucket reaches 64 buckets further back.
-const SLOTS: usize = 129;
-/// How far back from the newest bucket the ring reaches: `SLOTS − 1` buckets.
-const REACH: i64 = 128;
+/// How far back from the newest bucket the ring reaches: a window of 64 buckets overlaps at
+/// most 65 of them, and one that ends a window before the newest bucket reaches 64 buckets
+/// further back.
+const REACH: i64 = 2 * BUCKETS;
+/// The ring's size: the newest bucket and the `REACH` before it, 129.
+#[expect(clippy::cast_possible_truncation, reason = "a constant of 129")]
+const SLOTS: usize = REACH as usize + 1;
 
 /// The width of one bucket of a window of `length` seconds (at least 1): `⌈length / 64⌉`.
 pub(crate) const fn width_of(length: i64) -> i64 {
@@ -88,6 +90,14 @@ pub(crate) struct Buckets {
 }
 
 impl Buckets {
+    /// Buckets for a window of `length` seconds, brought up to `now`, holding `used` recorded
+    /// at `now`.
+    pub(crate) fn holding(length: i64, now: i64, used: u64) -> Buckets {
+        let mut buckets = Buckets::new(length, now);
+        buckets.record(now, used);
+        buckets
+    }
+
     /// Empty buckets for a window of `length` seconds, brought up to `now`.
     pub(crate) fn new(length: i64, now: i64) -> Buckets {
         let (length, now) = (clamped_length(length), instant(now));
@@ -101,15 +111,21 @@ impl Buckets {
     }
 
     /// The slot of bucket `k`.
-    #[expect(clippy::cast_possible_truncation, reason = "rem_euclid(129) is 0–128")]
+    #[expect(clippy::cast_possible_truncation, reason = "rem_euclid(SLOTS) is below SLOTS, 129")]
     fn slot(k: i64) -> usize {
         k.rem_euclid(REACH + 1) as usize
     }
 
-    /// The buckets that count at `at` and that the ring holds, oldest first.
+    /// The buckets that count at `at` and that the ring holds, oldest first (`at`'s own
+    /// bucket is never past the newest).
     fn live(&self) -> std::ops::RangeInclusive<i64> {
         let range = counted(self.length, self.width, self.at);
-        (*range.start()).max(self.newest - REACH)..=(*range.end()).min(self.newest)
+        (*range.start()).max(self.newest - REACH)..=*range.end()
+    }
+
+    /// The bucket that holds `now − length`: the oldest that counts at `now`.
+    fn oldest(&self, now: i64) -> i64 {
+        now.saturating_sub(self.length).div_euclid(self.width)
     }
 
     /// Brings the buckets up to `now`: a later bucket clears the slots it reuses. A `now`
@@ -122,7 +138,8 @@ impl Buckets {
     pub(crate) fn advance(&mut self, now: i64) -> bool {
         let now = instant(now);
         let index = now.div_euclid(self.width);
-        let same = index == self.newest && counted(self.length, self.width, now) == self.live_at(self.at);
+        // The same bucket as the last instant's, and the same oldest: the same range counts.
+        let same = index == self.at.div_euclid(self.width) && self.oldest(now) == self.oldest(self.at);
         self.at = now;
         if same {
             return false;
@@ -139,32 +156,36 @@ impl Buckets {
         true
     }
 
-    /// The buckets that count at `at`, before the ring's reach is applied.
-    fn live_at(&self, at: i64) -> std::ops::RangeInclusive<i64> {
-        counted(self.length, self.width, at)
-    }
-
     /// The usage that counts at the instant the buckets were last brought up to.
     pub(crate) fn total(&self) -> u64 {
         self.live().filter_map(|k| self.slots.get(Self::slot(k))).fold(0u64, |sum, &used| sum.saturating_add(used))
     }
 
-    /// Records `amount` at `now`, in `now`'s bucket; returns what was kept. A bucket older
+    /// Records `amount` at `now`, in `now`'s bucket; returns what was kept, and whether the
+    /// buckets had to be brought up to `now` first. A bucket older
     /// than the ring holds (a clock behind the newest usage by more than a window) has aged
     /// out for every instant from the newest bucket on, so nothing is kept of it (0 is
     /// returned, and the counter's usage stays the buckets' sum): the Redis meter's key for it
     /// expires as soon.
-    pub(crate) fn record(&mut self, now: i64, amount: u64) -> u64 {
-        self.advance(now);
-        let index = instant(now).div_euclid(self.width);
-        match self.slots.get_mut(Self::slot(index)).filter(|_| index >= self.newest - REACH) {
+    ///
+    /// The buckets are brought up to `now` first unless they already are (the meter records
+    /// right after bringing a counter up to the request).
+    pub(crate) fn record(&mut self, now: i64, amount: u64) -> (u64, bool) {
+        let now = instant(now);
+        let moved = now != self.at;
+        if moved {
+            self.advance(now);
+        }
+        let index = now.div_euclid(self.width);
+        let kept = match self.slots.get_mut(Self::slot(index)).filter(|_| index >= self.newest - REACH) {
             Some(slot) => {
                 let kept = amount.min(u64::MAX - *slot);
                 *slot += kept;
                 kept
             }
             None => 0,
-        }
+        };
+        (kept, moved)
     }
 
     /// Takes back up to `amount` of the usage that counts, newest bucket first (a refund
@@ -302,12 +323,12 @@ mod tests {
         assert_eq!(buckets.total(), 2);
         // One stamped a window and a half behind is answered from its own window, which the
         // ring still holds, and kept.
-        assert_eq!(buckets.record(100_000 - 5_400, 4), 4);
+        assert_eq!(buckets.record(100_000 - 5_400, 4).0, 4);
         assert_eq!(buckets.total(), 4);
         // One stamped more than two windows behind sees only its own window, where nothing
         // was recorded, and what it records has aged out for every later instant: it is not
         // kept.
-        assert_eq!(buckets.record(100_000 - 10_000, 5), 0);
+        assert_eq!(buckets.record(100_000 - 10_000, 5).0, 0);
         assert_eq!(buckets.total(), 0);
         buckets.advance(100_000);
         assert_eq!(buckets.total(), 3);
@@ -340,12 +361,12 @@ mod tests {
         let (at, first, used) = buckets.saved();
         assert_eq!(Buckets::restored(DAY, at, first, &used), Some(buckets.clone()));
         assert_eq!(Buckets::restored(DAY, at, first - 1, &used), None, "a ring behind its instant");
-        assert_eq!(Buckets::restored(DAY, at, first, &[0; 66]), None);
+        assert_eq!(Buckets::restored(DAY, at, first, &[0; SLOTS + 1]), None);
         assert_eq!(Buckets::restored(DAY, at, first, &used[1..]), None);
         assert_eq!(Buckets::restored(0, at, first, &used), None);
         // Hostile lines: the longest length past the most, instants past either end, a ring
         // past year 9999.
-        assert_eq!(Buckets::restored(i64::MAX, 0, -64, &used), None);
+        assert_eq!(Buckets::restored(i64::MAX, 0, -REACH, &used), None);
         assert_eq!(Buckets::restored(1, i64::MIN, i64::MIN, &used), None);
         assert_eq!(Buckets::restored(1, 0, i64::MAX - 10, &used), None);
         assert_eq!(Buckets::restored(1, 0, i64::MAX, &used), None);

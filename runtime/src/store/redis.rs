@@ -369,7 +369,7 @@ impl RedisMeter {
     ///
     /// `extra` keys follow them: a rolling window's other buckets, which `CONSUME` reads.
     fn call(&self, script: &Lua, keys: &Keys, extra: &[&str], args: &[i64]) -> Result<Vec<i64>, String> {
-        let mut after = vec![
+        let after = [
             keys.latest.as_str(),
             keys.holds.as_str(),
             keys.live.as_str(),
@@ -377,13 +377,12 @@ impl RedisMeter {
             keys.grants.as_str(),
             keys.paid.as_str(),
         ];
-        after.extend_from_slice(extra);
         let counters = [keys.counter.as_str(), keys.grants.as_str(), keys.paid.as_str()];
-        self.call_keys(script, keys, &counters, &[keys.counter.as_str()], &after, args)
+        self.call_keys(script, keys, &counters, &[keys.counter.as_str()], &[&after, extra], args)
     }
 
     /// `call`, for a script whose keys are `before`, then the slot's session for the hash
-    /// slot of `subject` (any of the subject's keys), then `after`; `counters` are the counters the script
+    /// slot of `subject` (any of the subject's keys), then the lists of `after` in order; `counters` are the counters the script
     /// may record on, in the order of the `undo` list it leaves in the session (see `SETTLE`).
     fn call_keys(
         &self,
@@ -391,7 +390,7 @@ impl RedisMeter {
         subject: &Keys,
         counters: &[&str],
         before: &[&str],
-        after: &[&str],
+        after: &[&[&str]],
         args: &[i64],
     ) -> Result<Vec<i64>, String> {
         let deadline = Instant::now() + self.config.timeout;
@@ -401,10 +400,10 @@ impl RedisMeter {
         self.settle_abandoned(slot, deadline)?;
         slot.seq += 1;
         let session = subject.session(&slot.session);
-        let mut all_keys = Vec::with_capacity(before.len() + 1 + after.len());
+        let mut all_keys = Vec::with_capacity(before.len() + 1 + after.iter().map(|keys| keys.len()).sum::<usize>());
         all_keys.extend_from_slice(before);
         all_keys.push(session.as_str());
-        all_keys.extend_from_slice(after);
+        all_keys.extend(after.iter().flat_map(|keys| keys.iter().copied()));
         let mut all_args = Vec::with_capacity(args.len() + 2);
         all_args.push(seq_argument(slot.seq));
         all_args.extend_from_slice(args);
@@ -536,16 +535,14 @@ impl UsageMeter for RedisMeter {
             )));
         }
         let ceiling = ceiling_argument(fresh.limit, fresh.soft_cap)?;
-        let mut start = fresh.window().map(|w| w.start);
-        let mut expire_at = fresh.window().map_or(0, |w| w.end.saturating_add(GRACE_SECONDS));
         // A rolling window records on the bucket of the request's instant and reads the rest.
-        let buckets = self.buckets(request.key(), name, &fresh);
-        let (keys, others) = match buckets {
-            Some(buckets) => {
-                (start, expire_at) = (Some(buckets.start), buckets.expire_at);
-                (buckets.keys, buckets.others)
+        let (keys, others, start, expire_at) = match self.buckets(request.key(), name, &fresh) {
+            Some(buckets) => (buckets.keys, buckets.others, Some(buckets.start), buckets.expire_at),
+            None => {
+                let start = fresh.window().map(|w| w.start);
+                let expire_at = fresh.window().map_or(0, |w| w.end.saturating_add(GRACE_SECONDS));
+                (self.keys(request.key(), name, start), Vec::new(), start, expire_at)
             }
-            None => (self.keys(request.key(), name, start), Vec::new()),
         };
         let others: Vec<&str> = others.iter().map(String::as_str).collect();
         let clock = crate::meter::sweep_clock(request.now());
@@ -606,15 +603,14 @@ impl UsageMeter for RedisMeter {
         let Some(name) = engine.limit_name(limit) else { return Ok(0) };
         self.key_fits(request.key())?;
         let fresh = engine.check_limit(request, limit, Usage::default());
-        let start = fresh.window().map(|w| w.start);
         let capped = amount.min(EXACT).cast_signed();
         let answer = match self.buckets(request.key(), name, &fresh) {
             // A rolling window gives back from its buckets that count, newest first.
             Some(buckets) => {
                 let newest_first = buckets.newest_first();
-                self.call_keys(&self.rolling_refund, &buckets.keys, &newest_first, &[], &newest_first, &[capped])
+                self.call_keys(&self.rolling_refund, &buckets.keys, &newest_first, &[], &[&newest_first], &[capped])
             }
-            None => self.refund_window(request, name, &fresh, start, capped),
+            None => self.refund_window(request, name, &fresh, capped),
         };
         match answer {
             Ok(answer) => Ok(answer.get(1).and_then(|&back| u64::try_from(back).ok()).unwrap_or(0)),
@@ -723,14 +719,8 @@ fn share(amount: Amount, n: u64) -> Amount {
 
 impl RedisMeter {
     /// `REFUND` on the counter of a window that resets (or of a gauge or cap).
-    fn refund_window(
-        &self,
-        request: &Request<'_>,
-        name: &str,
-        fresh: &Quota,
-        start: Option<i64>,
-        capped: i64,
-    ) -> Result<Vec<i64>, String> {
+    fn refund_window(&self, request: &Request<'_>, name: &str, fresh: &Quota, capped: i64) -> Result<Vec<i64>, String> {
+        let start = fresh.window().map(|w| w.start);
         let keys = self.keys(request.key(), name, start);
         // Past the plan's limit a refund gives back overage first (-1: no limit to be past).
         let plan = match fresh.limit {

@@ -2,6 +2,11 @@
 //! with a `case` name and its `steps`, which each runner (`grant_cases.rs`,
 //! `rolling_cases.rs`) plays on the meters it is given.
 
+/// Four hundred Gregorian years, in seconds: the calendar repeats after them, so the cases'
+/// instants moved by it keep their months, and a Redis whose keys expire by its own clock sees
+/// their windows in the future.
+pub const CENTURIES: i64 = 146_097 * 86_400;
+
 /// One case of a file: its line (from 1), its name, and its steps.
 pub struct Case {
     pub line: usize,

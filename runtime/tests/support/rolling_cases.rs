@@ -8,6 +8,8 @@ use entitle_runtime::store::UsageMeter;
 
 #[path = "cases.rs"]
 mod cases;
+#[allow(unused_imports, reason = "each test binary uses what it runs")]
+pub use cases::CENTURIES;
 
 /// The plans the cases run on: windows of 64 seconds and 10 seconds (buckets of one second,
 /// so exact to the second), a day (buckets of 1_350 seconds), a rolling pool of 64 minutes

@@ -87,9 +87,10 @@ impl RedisMeter {
         args.push(crate::meter::sweep_clock(request.now()));
         args.push(i64::try_from(self.config.remember_seconds).unwrap_or(i64::MAX));
         let counters: Vec<&str> = keys.iter().map(|k| k.counter.as_str()).collect();
-        let after: Vec<&str> = keys.iter().flat_map(each_key).chain(others.iter().map(String::as_str)).collect();
+        let after: Vec<&str> = keys.iter().flat_map(each_key).collect();
+        let others: Vec<&str> = others.iter().map(String::as_str).collect();
         let Some(first) = keys.first() else { return Ok(done(out, Source::Store)) };
-        match self.call_keys(&self.consume_all, first, &counters, &[], &after, &args) {
+        match self.call_keys(&self.consume_all, first, &counters, &[], &[&after, &others], &args) {
             Ok(answer) if answer.len() == 1 + 2 * limits.len() => {
                 let number = |at: usize| answer.get(at).and_then(|&n| u64::try_from(n).ok()).unwrap_or(0);
                 for (at, slot) in out.iter_mut().enumerate() {

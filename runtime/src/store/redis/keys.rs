@@ -103,8 +103,22 @@ pub(super) struct Keys {
 
 impl Keys {
     pub(super) fn new(prefix: &str, subject: &str, limit: &str, window_start: Option<i64>) -> Keys {
-        let stem = format!("{prefix}{{{}}}", tag(subject));
         let window = window_start.map_or_else(|| "-".to_string(), |s| s.to_string());
+        Keys::of(prefix, subject, limit, &window, "latest")
+    }
+
+    /// The keys of `subject`'s usage of a rolling `limit` of `length` seconds, whose counter is
+    /// bucket `index` (`<stem><length>:<subject>:<limit>:r<window length>:<index>`; `r` starts
+    /// no window start, so a bucket never meets a counter of a window that resets) and whose
+    /// latest window is that length's own.
+    pub(super) fn rolling(prefix: &str, subject: &str, limit: &str, length: i64, index: i64) -> Keys {
+        Keys::of(prefix, subject, limit, &format!("r{length}:{index}"), &format!("r{length}:latest"))
+    }
+
+    /// The keys of a counter named `window` after the limit's stem, every key of the counter
+    /// named after it, and the limit's latest window named `latest`.
+    fn of(prefix: &str, subject: &str, limit: &str, window: &str, latest: &str) -> Keys {
+        let stem = format!("{prefix}{{{}}}", tag(subject));
         let limit_stem = format!("{stem}{}:{subject}:{limit}:", subject.len());
         let counter = format!("{limit_stem}{window}");
         Keys {
@@ -114,21 +128,10 @@ impl Keys {
             paid: format!("{counter}:paid"),
             grants: format!("{limit_stem}grants"),
             counter,
-            latest: format!("{limit_stem}latest"),
+            latest: format!("{limit_stem}{latest}"),
             stem,
             limit_stem,
         }
-    }
-
-    /// The keys of `subject`'s usage of a rolling `limit` of `length` seconds, whose counter is
-    /// bucket `index` (`<stem><length>:<subject>:<limit>:r<window length>:<index>`; `r` starts
-    /// no window start, so a bucket never meets a counter of a window that resets) and whose
-    /// latest window is that length's own.
-    pub(super) fn rolling(prefix: &str, subject: &str, limit: &str, length: i64, index: i64) -> Keys {
-        let mut keys = Keys::new(prefix, subject, limit, None);
-        keys.counter = keys.bucket(length, index);
-        keys.latest = format!("{}r{length}:latest", keys.limit_stem);
-        keys
     }
 
     /// The key of bucket `index` of the subject's rolling window of `length` seconds.

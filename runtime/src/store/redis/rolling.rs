@@ -4,7 +4,8 @@
 //!
 //! Each bucket expires once nothing in it counts (its end, plus the window's length, plus the
 //! grace period every counter keeps), so a rolling counter takes at most 65 small keys per
-//! subject and limit, and none once it is idle for a window. A call that the meter gives up on
+//! subject and limit beside those whose grace has not run out (`⌈60 / width⌉` more at most),
+//! and none once it is idle for a window and a minute. A call that the meter gives up on
 //! is settled as any other: its session's `undo` names what it did to each bucket.
 
 use entitle::Quota;
@@ -24,19 +25,11 @@ pub(super) struct Buckets {
 }
 
 impl Buckets {
-    /// The other buckets' keys, as a script's key list takes them.
-    pub(super) fn others(&self) -> Vec<&str> {
-        self.others.iter().map(String::as_str).collect()
-    }
-
-    /// Every bucket that counts, newest first: the order a refund takes back in.
+    /// Every bucket that counts, newest first: the order a refund takes back in. The counter
+    /// is the newest (the range that counts ends at the request's own bucket), and the others
+    /// come oldest first.
     pub(super) fn newest_first(&self) -> Vec<&str> {
-        let mut all: Vec<&str> = self.others();
-        all.push(self.keys.counter.as_str());
-        // Buckets are named by index; the others come oldest first, with the counter's place
-        // among them left out, so sorting by index gives the order.
-        all.sort_by_key(|key| std::cmp::Reverse(key.rsplit(':').next().and_then(|i| i.parse::<i64>().ok())));
-        all
+        std::iter::once(self.keys.counter.as_str()).chain(self.others.iter().rev().map(String::as_str)).collect()
     }
 }
 
@@ -48,7 +41,9 @@ impl RedisMeter {
         let width = width_of(length);
         let index = now.div_euclid(width);
         let keys = Keys::rolling(&self.config.prefix, subject, limit, length, index);
-        let others = counted(length, width, now).filter(|&k| k != index).map(|k| keys.bucket(length, k)).collect();
+        // The range that counts ends at the request's own bucket, the counter: the others are
+        // the ones before it.
+        let others = (*counted(length, width, now).start()..index).map(|k| keys.bucket(length, k)).collect();
         let end = index.saturating_add(1).saturating_mul(width);
         Some(Buckets {
             others,

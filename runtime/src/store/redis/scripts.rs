@@ -329,8 +329,9 @@ if seen then
 end
 local left = tonumber(ARGV[2])
 local undo = {}
+local used = redis.call('MGET', unpack(KEYS, 2))
 for i = 2, #KEYS do
-  local take = math.min(left, tonumber(redis.call('GET', KEYS[i]) or '0'))
+  local take = math.min(left, tonumber(used[i - 1] or '0'))
   if take > 0 then
     redis.call('DECRBY', KEYS[i], take)
     left = left - take
