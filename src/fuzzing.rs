@@ -59,8 +59,15 @@ fn held_of(q: &Question<'_>, held: &[usize]) -> (Vec<crate::reference::HeldAddon
         .enumerate()
         .map(|(i, &a)| {
             let bits = q.holding.rotate_right(3 + 6 * (u32::try_from(i).unwrap_or(0) % 10));
-            let acquired =
-                ACQUIRED.get(choice(bits >> 3)).copied().flatten().map(|offset| q.now.saturating_add(offset));
+            // `i64::MIN` is `Held::acquired_at`'s documented "not given": an acquisition that
+            // saturates to it (an offset of 0 or less from the earliest instant) is asked of
+            // the reference as none, which is what the engine is asked.
+            let acquired = ACQUIRED
+                .get(choice(bits >> 3))
+                .copied()
+                .flatten()
+                .map(|offset| q.now.saturating_add(offset))
+                .filter(|&at| at != i64::MIN);
             (a, pick(&QUANTITIES, bits), acquired)
         })
         .collect();
